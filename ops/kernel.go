@@ -1,0 +1,104 @@
+package ops
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Value describes a tensor at plan time: its type and concrete shape, and
+// its contents when they are known before any Run (initializers, Constant
+// nodes, and everything computed from them alone, such as Shape of a tensor
+// whose shape is known).
+type Value struct {
+	DType DType
+	Shape []int
+	Const *Tensor
+}
+
+// Step is one node's work for one set of concrete input shapes.
+type Step struct {
+	// Run computes the outputs from the inputs. The runtime hands it output
+	// tensors whose DType and Shape are those Prepare returned and whose
+	// data buffers are allocated (and not zeroed). Absent optional inputs
+	// are nil. Run must not retain any tensor after it returns.
+	Run func(env *Env, in, out []*Tensor) error
+	// Scratch is how many float32 elements of Env.Scratch Run needs.
+	Scratch int
+	// View marks ops whose single output is input 0's data under another
+	// shape (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout): the
+	// runtime may then skip Run and alias the buffer. Run must still be
+	// correct when called (it copies).
+	View bool
+}
+
+// Kernel is an operator bound to one node's attributes.
+type Kernel interface {
+	// Prepare checks the inputs' types and shapes (nil for an absent
+	// optional input) and returns the outputs' descriptions and the step
+	// that computes them. An output whose Const is set is known at plan
+	// time and Run is never called for it.
+	Prepare(in []*Value) ([]Value, Step, error)
+}
+
+// PrepareFunc adapts a function to the Kernel interface.
+type PrepareFunc func(in []*Value) ([]Value, Step, error)
+
+// Prepare calls f.
+func (f PrepareFunc) Prepare(in []*Value) ([]Value, Step, error) { return f(in) }
+
+// Parallel splits a loop over [0, n) into contiguous chunks run by workers.
+// fn is called with disjoint [lo, hi) ranges that together cover [0, n);
+// For returns when all calls have returned.
+type Parallel interface {
+	For(n int, fn func(lo, hi int))
+	// Workers is the number of workers For may use at once.
+	Workers() int
+}
+
+// Serial is a Parallel that runs everything on the calling goroutine.
+type Serial struct{}
+
+// For calls fn(0, n) when n > 0.
+func (Serial) For(n int, fn func(lo, hi int)) {
+	if n > 0 {
+		fn(0, n)
+	}
+}
+
+// Workers returns 1.
+func (Serial) Workers() int { return 1 }
+
+// Env is what a step runs with: the kernel tier, a worker pool and scratch
+// memory owned by the current Run.
+type Env struct {
+	K       *Kernels
+	Par     Parallel
+	Scratch []float32
+}
+
+// Builder binds an operator to a node, validating its attributes.
+type Builder func(n *Node) (Kernel, error)
+
+var registry = map[string]Builder{}
+
+// Register installs the builder for an op type of the default ONNX domain.
+// It is called from init functions; registering a type twice panics.
+func Register(opType string, b Builder) {
+	if _, dup := registry[opType]; dup {
+		panic(fmt.Sprintf("ops: %s registered twice", opType))
+	}
+	registry[opType] = b
+}
+
+// Lookup returns the builder for an op type, or nil when it is unsupported.
+func Lookup(opType string) Builder { return registry[opType] }
+
+// Supported lists the supported op types in sorted order.
+func Supported() []string {
+	names := make([]string, 0, len(registry))
+	for k := range registry {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
