@@ -22,7 +22,10 @@ type Step struct {
 	// data buffers are allocated (and not zeroed). Absent optional inputs
 	// are nil. Run must not retain any tensor after it returns.
 	Run func(env *Env, in, out []*Tensor) error
-	// Scratch is how many float32 elements of Env.Scratch Run needs.
+	// Scratch is how many float32 elements of scratch Run needs per
+	// worker: the runtime hands it an Env.Scratch of at least
+	// Scratch*Env.Par.Workers() elements, so that worker w may use
+	// Env.Scratch[w*Scratch:(w+1)*Scratch] without locking.
 	Scratch int
 	// View marks ops whose single output is input 0's data under another
 	// shape (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout): the

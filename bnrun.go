@@ -1,0 +1,225 @@
+// Package bnrun runs ONNX convolutional networks with BatchNormalization —
+// the ResNet and DenseNet families and their relatives, as PyTorch exports
+// them — in pure Go.
+//
+// Open a model once and call Run from as many goroutines as you like:
+//
+//	m, err := bnrun.Open("model.onnx")
+//	if err != nil { ... }
+//	defer m.Close()
+//	x := bnrun.NewTensor([]int{1, 3, 224, 224}, pixels)
+//	out, err := m.Run(ctx, map[string]*bnrun.Tensor{m.Inputs()[0].Name: x})
+//
+// A model is planned once per distinct set of input shapes (a dynamic batch
+// axis gets one plan per batch size); after the first Run for a shape, Run
+// reuses pooled intermediate memory.
+package bnrun
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/bnrun/bnrun/loader"
+	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/runtime"
+)
+
+// Tensor is a dense row-major tensor of float32 (F32) or int64 (I64) data.
+type Tensor = ops.Tensor
+
+// DType is a tensor element type.
+type DType = ops.DType
+
+// The element types a model's inputs and outputs can have.
+const (
+	Float32 = ops.Float32
+	Int64   = ops.Int64
+)
+
+// NewTensor returns a float32 tensor that uses data (allocated zeroed when
+// nil) as its storage.
+func NewTensor(shape []int, data []float32) *Tensor { return ops.NewF32(shape, data) }
+
+// TensorInfo describes a model input or output.
+type TensorInfo struct {
+	Name  string
+	DType DType
+	// Shape holds the declared dims; -1 marks a dynamic one (nil: not
+	// declared at all).
+	Shape []int
+	// DimNames holds the names of symbolic dims ("batch"), "" for fixed ones.
+	DimNames []string
+}
+
+// String formats the info as name: dtype [dims].
+func (ti TensorInfo) String() string {
+	dims := make([]runtime.Dim, len(ti.Shape))
+	for i, d := range ti.Shape {
+		dims[i] = runtime.Dim{Value: d, Param: ti.DimNames[i]}
+	}
+	return fmt.Sprintf("%s: %s %s", ti.Name, ti.DType, runtime.DimsString(dims))
+}
+
+type config struct {
+	backend string
+	threads int
+}
+
+// Option configures Open.
+type Option func(*config) error
+
+// WithBackend selects the kernel tier by name: "generic" (portable Go, the
+// default) or "ref" (the plain reference kernels, slow, for checking).
+func WithBackend(name string) Option {
+	return func(c *config) error {
+		if name != "" && name != "auto" && ops.TierByName(name) == nil {
+			return fmt.Errorf("unknown backend %q (have: generic, ref)", name)
+		}
+		c.backend = name
+		return nil
+	}
+}
+
+// WithThreads sets how many goroutines a Run's kernels split work across;
+// n < 1 means one per CPU (the default).
+func WithThreads(n int) Option {
+	return func(c *config) error { c.threads = n; return nil }
+}
+
+// Model is a loaded, compiled model. It is safe for concurrent use.
+type Model struct {
+	prog    *runtime.Program
+	inputs  []TensorInfo
+	outputs []TensorInfo
+}
+
+// Open loads the model file at path. External tensor data is resolved in
+// the model's folder and never outside it.
+func Open(path string, opts ...Option) (*Model, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	g, err := loader.Load(data, loader.Options{Dir: filepath.Dir(path)})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return newModel(g, opts)
+}
+
+// OpenBytes loads a model from memory. A model with external tensor data
+// cannot be opened this way.
+func OpenBytes(data []byte, opts ...Option) (*Model, error) {
+	g, err := loader.Load(data, loader.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return newModel(g, opts)
+}
+
+func newModel(g *runtime.Graph, opts []Option) (*Model, error) {
+	var c config
+	for _, o := range opts {
+		if err := o(&c); err != nil {
+			return nil, err
+		}
+	}
+	ro := runtime.Options{Threads: c.threads}
+	if c.backend != "" && c.backend != "auto" {
+		ro.Kernels = ops.TierByName(c.backend)
+	}
+	prog, err := runtime.Compile(g, ro)
+	if err != nil {
+		return nil, err
+	}
+	return &Model{prog: prog, inputs: infos(g.Inputs), outputs: infos(g.Outputs)}, nil
+}
+
+func infos(vs []runtime.ValueInfo) []TensorInfo {
+	out := make([]TensorInfo, len(vs))
+	for i, v := range vs {
+		ti := TensorInfo{Name: v.Name, DType: v.DType}
+		if v.Dims != nil {
+			ti.Shape = make([]int, len(v.Dims))
+			ti.DimNames = make([]string, len(v.Dims))
+			for j, d := range v.Dims {
+				ti.Shape[j] = d.Value
+				if d.Param != "" {
+					ti.Shape[j] = -1
+				}
+				ti.DimNames[j] = d.Param
+			}
+		}
+		out[i] = ti
+	}
+	return out
+}
+
+// Inputs describes the model's inputs, in order.
+func (m *Model) Inputs() []TensorInfo { return m.inputs }
+
+// Outputs describes the model's outputs, in order.
+func (m *Model) Outputs() []TensorInfo { return m.outputs }
+
+// Metadata returns the model's metadata_props.
+func (m *Model) Metadata() map[string]string { return m.prog.Graph().Metadata }
+
+// Backend returns the name of the kernel tier in use.
+func (m *Model) Backend() string { return m.prog.Kernels().Name }
+
+// Threads returns the number of goroutines kernels split work across.
+func (m *Model) Threads() int { return m.prog.Threads() }
+
+// Run runs the model on named inputs and returns every output by name.
+// Each input must match its declared type and fixed dims. ctx is checked
+// between nodes.
+func (m *Model) Run(ctx context.Context, inputs map[string]*Tensor) (map[string]*Tensor, error) {
+	ordered := make([]*Tensor, len(m.inputs))
+	for i, in := range m.inputs {
+		t, ok := inputs[in.Name]
+		if !ok {
+			return nil, fmt.Errorf("missing input %q", in.Name)
+		}
+		ordered[i] = t
+	}
+	if len(inputs) != len(m.inputs) {
+		for name := range inputs {
+			if !m.hasInput(name) {
+				return nil, fmt.Errorf("model has no input %q", name)
+			}
+		}
+	}
+	outs, err := m.prog.Run(ctx, ordered)
+	if err != nil {
+		return nil, err
+	}
+	res := make(map[string]*Tensor, len(outs))
+	for i, o := range m.outputs {
+		res[o.Name] = outs[i]
+	}
+	return res, nil
+}
+
+func (m *Model) hasInput(name string) bool {
+	for _, in := range m.inputs {
+		if in.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// RunInto runs the model with inputs and outputs in declaration order. An
+// entry of outs that is nil or too small is replaced; otherwise its buffer
+// is reused, so a caller that keeps outs between calls allocates nothing.
+func (m *Model) RunInto(ctx context.Context, inputs []*Tensor, outs []*Tensor) error {
+	return m.prog.RunInto(ctx, inputs, outs)
+}
+
+// Close releases the model's worker goroutines.
+func (m *Model) Close() { m.prog.Close() }
+
+// Program exposes the compiled program, for tools that inspect plans.
+func (m *Model) Program() *runtime.Program { return m.prog }

@@ -1,0 +1,138 @@
+// Command bnrun runs ONNX CNNs from the shell.
+//
+//	bnrun MODEL.onnx IMAGE          classify an image (PNG or JPEG), print the top classes
+//	bnrun verify MODEL.onnx [DIR]   compare with golden outputs in the ONNX test layout
+//
+// Run `bnrun help` for the flags of each subcommand. Errors go to standard
+// error and the exit code is non-zero.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// usageError marks errors in how the command was called (exit code 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func main() {
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	os.Exit(code)
+}
+
+const usage = `usage:
+  bnrun [flags] MODEL.onnx IMAGE       classify an image
+  bnrun verify [flags] MODEL.onnx [DIR] compare outputs with test_data_set_* goldens
+  bnrun help [COMMAND]                  show flags
+
+`
+
+// run dispatches a subcommand and maps its error to an exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	var err error
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(stderr, usage)
+		return 2
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help":
+		printHelp(args[1:], stdout)
+		return 0
+	case args[0] == "verify":
+		err = cmdVerify(args[1:], stdout)
+	case args[0] == "classify":
+		err = cmdClassify(args[1:], stdout)
+	default:
+		err = cmdClassify(args, stdout)
+	}
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, errFailed) {
+		return 1
+	}
+	fmt.Fprintf(stderr, "bnrun: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	return 1
+}
+
+// errFailed is returned by commands that already reported a failure.
+var errFailed = errors.New("failed")
+
+func printHelp(args []string, w io.Writer) {
+	fmt.Fprint(w, usage)
+	cmds := map[string]func() *flag.FlagSet{
+		"classify": func() *flag.FlagSet { fs, _ := classifyFlags(); return fs },
+		"verify":   func() *flag.FlagSet { fs, _ := verifyFlags(); return fs },
+	}
+	names := []string{"classify", "verify"}
+	if len(args) > 0 {
+		names = args
+	}
+	for _, n := range names {
+		mk, ok := cmds[n]
+		if !ok {
+			fmt.Fprintf(w, "no command %q\n", n)
+			continue
+		}
+		fmt.Fprintf(w, "%s flags:\n", n)
+		fs := mk()
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fmt.Fprintln(w)
+	}
+}
+
+// parseInterspersed parses flags that may come before, between or after
+// the positional arguments, and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// floatList parses a comma-separated list of floats for a flag.
+type floatList []float32
+
+func (f *floatList) String() string {
+	parts := make([]string, len(*f))
+	for i, v := range *f {
+		parts[i] = fmt.Sprint(v)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f *floatList) Set(s string) error {
+	var out []float32
+	for _, p := range strings.Split(s, ",") {
+		var v float32
+		if _, err := fmt.Sscan(strings.TrimSpace(p), &v); err != nil {
+			return fmt.Errorf("bad number %q", p)
+		}
+		out = append(out, v)
+	}
+	*f = out
+	return nil
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bnrun/bnrun/loader"
+)
+
+const lenetDir = "../../testdata/models/lenet_bn_op17"
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestClassifyShippedModel(t *testing.T) {
+	code, out, errs := runCLI(filepath.Join(lenetDir, "model.onnx"), "../../testdata/images/sample28.png", "--top", "3")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], " 1.") || !strings.Contains(lines[0], "%") {
+		t.Fatalf("unexpected output:\n%s", out)
+	}
+}
+
+func TestClassifyRGBImageOnGrayscaleModel(t *testing.T) {
+	code, out, errs := runCLI(filepath.Join(lenetDir, "model.onnx"), "../../testdata/images/sample_rgb.jpg")
+	if code != 0 || strings.Count(out, "\n") != 5 {
+		t.Fatalf("exit %d, stdout:\n%s\nstderr: %s", code, out, errs)
+	}
+}
+
+func TestVerifyPassesAndFails(t *testing.T) {
+	code, out, errs := runCLI("verify", filepath.Join(lenetDir, "model.onnx"))
+	if code != 0 || !strings.Contains(out, "OK: all 2 test sets") {
+		t.Fatalf("exit %d, stdout:\n%s\nstderr: %s", code, out, errs)
+	}
+	// A copy whose golden is nudged beyond tolerance must fail with a report.
+	dir := t.TempDir()
+	copyTree(t, lenetDir, dir)
+	gold := filepath.Join(dir, "test_data_set_1", "output_0.pb")
+	name, g, err := loader.ReadTensorFile(gold)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.F32[7] += 0.01
+	if err := os.WriteFile(gold, loader.EncodeTensor(name, g), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCLI("verify", filepath.Join(dir, "model.onnx"), "--atol", "1e-4")
+	if code != 1 || !strings.Contains(out, "FAIL  test_data_set_1") || !strings.Contains(out, "1 of 40 elements out of tolerance (first at 7") {
+		t.Fatalf("exit %d, stdout:\n%s", code, out)
+	}
+	// A loose tolerance accepts it.
+	if code, out, _ = runCLI("verify", "--atol", "0.1", filepath.Join(dir, "model.onnx")); code != 0 {
+		t.Fatalf("exit %d with --atol 0.1:\n%s", code, out)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	notModel := filepath.Join(dir, "x.onnx")
+	os.WriteFile(notModel, []byte("this is not protobuf at all \xff\xff\xff"), 0o644)
+	badImg := filepath.Join(dir, "bad.png")
+	os.WriteFile(badImg, []byte("\x89PNG\r\n\x1a\nshort"), 0o644)
+	model := filepath.Join(lenetDir, "model.onnx")
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "usage"},
+		{[]string{model}, 2, "classify wants MODEL.onnx and IMAGE"},
+		{[]string{"--frobnicate", model, "x.png"}, 2, "flag provided but not defined"},
+		{[]string{filepath.Join(dir, "missing.onnx"), "x.png"}, 1, "no such file"},
+		{[]string{notModel, "x.png"}, 1, "x.onnx"},
+		{[]string{model, badImg}, 1, "bad.png"},
+		{[]string{model, "../../testdata/images/sample28.png", "--mean", "0,0"}, 2, "--mean and --std need 1 values"},
+		{[]string{model, "../../testdata/images/sample28.png", "--backend", "quantum"}, 1, `unknown backend "quantum"`},
+		{[]string{"verify", model, dir}, 1, "no test_data_set_* folders"},
+	}
+	for _, c := range cases {
+		code, _, errs := runCLI(c.args...)
+		if code != c.code || !strings.Contains(errs, c.want) {
+			t.Errorf("bnrun %v: exit %d, stderr %q; want exit %d and %q", c.args, code, errs, c.code, c.want)
+		}
+	}
+}
+
+func TestPreprocessingMatchesTorchvisionGeometry(t *testing.T) {
+	// A 40x20 image whose pixel value encodes its column: resize to
+	// shorter side 10 (20x10), crop 10x10 from column 5.
+	img := image.NewGray(image.Rect(0, 0, 40, 20))
+	for y := 0; y < 20; y++ {
+		for x := 0; x < 40; x++ {
+			img.SetGray(x, y, color.Gray{Y: uint8(x * 6)})
+		}
+	}
+	var buf bytes.Buffer
+	png.Encode(&buf, img)
+	decoded, err := decodeImage(bytes.NewReader(buf.Bytes()), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &preprocessing{channels: 1, resize: 10, cropH: 10, cropW: 10, mean: []float32{0}, std: []float32{1}}
+	x := p.apply(decoded)
+	if len(x) != 100 {
+		t.Fatalf("got %d values", len(x))
+	}
+	// Output column c comes from resized column 5+c, i.e. source columns
+	// around 2*(5+c)+0.5, whose value is about 6*(10+2c+0.5)/255.
+	for c := 0; c < 10; c++ {
+		want := 6 * (10 + 2*float32(c) + 0.5) / 255
+		if d := x[c] - want; d > 0.02 || d < -0.02 {
+			t.Errorf("column %d = %v, want about %v", c, x[c], want)
+		}
+	}
+}
+
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

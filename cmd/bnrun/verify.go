@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/bnrun/bnrun"
+)
+
+type verifyOpts struct {
+	run runFlags
+	tol bnrun.Tolerance
+}
+
+func verifyFlags() (*flag.FlagSet, *verifyOpts) {
+	o := &verifyOpts{}
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	o.run.register(fs)
+	fs.Float64Var(&o.tol.Abs, "atol", bnrun.DefaultTolerance.Abs, "absolute tolerance: pass when |y-g| <= atol + rtol*|g| everywhere")
+	fs.Float64Var(&o.tol.Rel, "rtol", bnrun.DefaultTolerance.Rel, "relative tolerance")
+	return fs, o
+}
+
+// cmdVerify implements `bnrun verify MODEL.onnx [DIR]`: one line per
+// output of each test set, then a verdict.
+func cmdVerify(args []string, w io.Writer) error {
+	fs, o := verifyFlags()
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		return usageError{"verify wants MODEL.onnx and optionally DIR"}
+	}
+	dir := filepath.Dir(pos[0])
+	if len(pos) == 2 {
+		dir = pos[1]
+	}
+	m, err := o.run.open(pos[0])
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	results, err := m.Verify(context.Background(), dir, o.tol)
+	failed := 0
+	for _, r := range results {
+		for _, c := range r.Outputs {
+			status := "ok  "
+			if !c.OK() {
+				status = "FAIL"
+			}
+			fmt.Fprintf(w, "%s  %s  %s  %s\n", status, filepath.Base(r.Dir), c.Output, c.String())
+		}
+		if !r.OK() {
+			failed++
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if failed > 0 {
+		fmt.Fprintf(w, "FAIL: %d of %d test sets out of tolerance (atol %g, rtol %g)\n", failed, len(results), o.tol.Abs, o.tol.Rel)
+		return errFailed
+	}
+	fmt.Fprintf(w, "OK: all %d test sets within tolerance (atol %g, rtol %g)\n", len(results), o.tol.Abs, o.tol.Rel)
+	return nil
+}

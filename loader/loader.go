@@ -1,0 +1,507 @@
+// Package loader decodes ONNX models (serialized ModelProto messages) into
+// the runtime's graph IR, and reads and writes single tensors (TensorProto)
+// such as the input and output .pb files of ONNX test cases.
+//
+// It reads the protobuf wire format directly. Tensors are converted to the
+// two element types bnrun computes with: FLOAT, DOUBLE, FLOAT16 and BFLOAT16
+// become Float32; the integer types and BOOL are widened to Int64 (UINT64
+// values above the int64 range are an error). STRING, complex and other
+// types are rejected. Tensor data may be in raw_data (little-endian), in the
+// typed repeated fields (packed or not), or in external files next to the
+// model.
+//
+// The loader never panics on malformed input; every error says which
+// tensor, node or attribute it concerns where the file names one. Every
+// tensor is checked against a size limit before its buffer is allocated.
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/runtime"
+)
+
+// Options controls how Load resolves and limits tensor data.
+type Options struct {
+	// Dir is the folder in which external tensor data locations are
+	// resolved. When it is empty, a tensor with external data is an error.
+	// Locations must be relative and stay inside Dir, symlinks included.
+	Dir string
+	// MaxTensorBytes caps the size of any single tensor: the larger of its
+	// stored and its decoded size. Zero (or less) means 4 GiB.
+	MaxTensorBytes int64
+}
+
+// ModelProto field numbers.
+const (
+	mfIRVersion       = 1
+	mfProducerName    = 2
+	mfProducerVersion = 3
+	mfDomain          = 4
+	mfModelVersion    = 5
+	mfDocString       = 6
+	mfGraph           = 7
+	mfOpsetImport     = 8
+	mfMetadataProps   = 14
+)
+
+// GraphProto field numbers.
+const (
+	gfNode              = 1
+	gfName              = 2
+	gfInitializer       = 5
+	gfDocString         = 10
+	gfInput             = 11
+	gfOutput            = 12
+	gfValueInfo         = 13
+	gfSparseInitializer = 15
+)
+
+// NodeProto field numbers.
+const (
+	nfInput     = 1
+	nfOutput    = 2
+	nfName      = 3
+	nfOpType    = 4
+	nfAttribute = 5
+	nfDocString = 6
+	nfDomain    = 7
+)
+
+// LoadFile reads and decodes the ONNX model at path, resolving external
+// data in the file's folder, with the default tensor size limit.
+func LoadFile(path string) (*runtime.Graph, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	g, err := Load(data, Options{Dir: filepath.Dir(path)})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return g, nil
+}
+
+// Load decodes a serialized ONNX ModelProto. The returned graph's tensors
+// do not alias data.
+func Load(data []byte, opt Options) (*runtime.Graph, error) {
+	g, err := load(data, opt)
+	if err != nil {
+		return nil, fmt.Errorf("loader: %w", err)
+	}
+	return g, nil
+}
+
+func load(data []byte, opt Options) (*runtime.Graph, error) {
+	g := &runtime.Graph{
+		Opsets:       map[string]int{},
+		Initializers: map[string]*ops.Tensor{},
+		Metadata:     map[string]string{},
+	}
+	var graphs [][]byte
+	var modelDoc string
+	err := eachField(data, func(f field) error {
+		var err error
+		switch f.num {
+		case mfIRVersion:
+			g.IRVersion, err = f.int64v()
+		case mfProducerName:
+			g.ProducerName, err = f.str()
+		case mfProducerVersion:
+			g.ProducerVersion, err = f.str()
+		case mfDomain, mfDocString:
+			var s string
+			s, err = f.str()
+			if f.num == mfDocString {
+				modelDoc = s
+			}
+		case mfModelVersion:
+			_, err = f.int64v()
+		case mfGraph:
+			var b []byte
+			b, err = f.bytes()
+			graphs = append(graphs, b)
+		case mfOpsetImport:
+			err = parseOpset(f, g.Opsets)
+		case mfMetadataProps:
+			var k, v string
+			k, v, err = parseStringPair(f)
+			if err == nil {
+				g.Metadata[k] = v
+			}
+		}
+		if err != nil {
+			err = fmt.Errorf("model: %w", err)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(graphs) == 0 {
+		return nil, errors.New("model has no graph")
+	}
+	gb := &graphBuilder{g: g, tc: opt.tensorCtx()}
+	// Repeated occurrences of a message field merge; parsing each into the
+	// same builder does exactly that.
+	for _, b := range graphs {
+		if err := gb.parse(b); err != nil {
+			return nil, fmt.Errorf("graph: %w", err)
+		}
+	}
+	if err := gb.finish(); err != nil {
+		return nil, err
+	}
+	g.DocString = modelDoc
+	if g.DocString == "" {
+		g.DocString = gb.doc
+	}
+	return g, nil
+}
+
+// parseOpset decodes an OperatorSetIdProto into opsets, mapping "ai.onnx"
+// to "".
+func parseOpset(f field, opsets map[string]int) error {
+	b, err := f.bytes()
+	if err != nil {
+		return fmt.Errorf("opset_import: %w", err)
+	}
+	var domain string
+	var version int64
+	err = eachField(b, func(f field) error {
+		var err error
+		switch f.num {
+		case 1:
+			domain, err = f.str()
+		case 2:
+			version, err = f.int64v()
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("opset_import: %w", err)
+	}
+	if domain == "ai.onnx" {
+		domain = ""
+	}
+	if version < 0 || version > math.MaxInt32 {
+		return fmt.Errorf("opset_import %q: bad version %d", domain, version)
+	}
+	if old, dup := opsets[domain]; dup && old != int(version) {
+		return fmt.Errorf("opset_import %q: imported as both version %d and %d", domain, old, version)
+	}
+	opsets[domain] = int(version)
+	return nil
+}
+
+// graphBuilder accumulates a GraphProto, possibly given in pieces.
+type graphBuilder struct {
+	g       *runtime.Graph
+	tc      tensorCtx
+	inputs  []runtime.ValueInfo
+	doc     string
+	nodeIdx int
+	initIdx int
+}
+
+func (gb *graphBuilder) parse(b []byte) error {
+	g := gb.g
+	return eachField(b, func(f field) error {
+		switch f.num {
+		case gfNode:
+			gb.nodeIdx++
+			b, err := f.bytes()
+			if err != nil {
+				return fmt.Errorf("graph node #%d: %w", gb.nodeIdx, err)
+			}
+			n, err := parseNode(b, gb.nodeIdx, gb.tc)
+			if err != nil {
+				return err
+			}
+			g.Nodes = append(g.Nodes, n)
+		case gfName:
+			s, err := f.str()
+			if err != nil {
+				return fmt.Errorf("graph name: %w", err)
+			}
+			g.Name = s
+		case gfInitializer:
+			gb.initIdx++
+			b, err := f.bytes()
+			if err != nil {
+				return fmt.Errorf("initializer #%d: %w", gb.initIdx, err)
+			}
+			name, t, err := decodeTensor(b, gb.tc)
+			if err != nil {
+				if name == "" {
+					return fmt.Errorf("initializer #%d: %w", gb.initIdx, err)
+				}
+				return fmt.Errorf("initializer %q: %w", name, err)
+			}
+			return gb.addInit(name, t)
+		case gfSparseInitializer:
+			gb.initIdx++
+			b, err := f.bytes()
+			if err != nil {
+				return fmt.Errorf("sparse initializer #%d: %w", gb.initIdx, err)
+			}
+			name, t, err := decodeSparse(b, gb.tc)
+			if err != nil {
+				if name == "" {
+					return fmt.Errorf("sparse initializer #%d: %w", gb.initIdx, err)
+				}
+				return fmt.Errorf("sparse initializer %q: %w", name, err)
+			}
+			return gb.addInit(name, t)
+		case gfInput, gfOutput:
+			what := "input"
+			if f.num == gfOutput {
+				what = "output"
+			}
+			b, err := f.bytes()
+			if err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			vi, err := parseValueInfo(b)
+			if err != nil {
+				if vi.Name != "" {
+					return fmt.Errorf("%s %q: %w", what, vi.Name, err)
+				}
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			if f.num == gfInput {
+				gb.inputs = append(gb.inputs, vi)
+			} else {
+				g.Outputs = append(g.Outputs, vi)
+			}
+		case gfDocString:
+			s, err := f.str()
+			if err != nil {
+				return fmt.Errorf("graph doc_string: %w", err)
+			}
+			gb.doc = s
+		case gfValueInfo:
+			if _, err := f.bytes(); err != nil {
+				return fmt.Errorf("graph value_info: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func (gb *graphBuilder) addInit(name string, t *ops.Tensor) error {
+	if name == "" {
+		return fmt.Errorf("initializer #%d has no name", gb.initIdx)
+	}
+	if _, dup := gb.g.Initializers[name]; dup {
+		return fmt.Errorf("initializer %q is defined twice", name)
+	}
+	gb.g.Initializers[name] = t
+	return nil
+}
+
+// finish drops inputs that are initializers and sets each node's opset.
+func (gb *graphBuilder) finish() error {
+	g := gb.g
+	for _, vi := range gb.inputs {
+		if _, isInit := g.Initializers[vi.Name]; !isInit {
+			g.Inputs = append(g.Inputs, vi)
+		}
+	}
+	for _, n := range g.Nodes {
+		v, ok := g.Opsets[n.Domain]
+		if !ok {
+			d := n.Domain
+			if d == "" {
+				d = "ai.onnx"
+			}
+			return nodeErr(n, 0, fmt.Errorf("the model imports no opset for domain %q", d))
+		}
+		n.Opset = v
+	}
+	return nil
+}
+
+// nodeErr wraps err with the node's name, or its position and first output
+// when it has none.
+func nodeErr(n *ops.Node, idx int, err error) error {
+	switch {
+	case n.Name != "":
+		return fmt.Errorf("node %q (%s): %w", n.Name, n.OpType, err)
+	case len(n.Outputs) > 0:
+		return fmt.Errorf("node ->%s (%s): %w", n.Outputs[0], n.OpType, err)
+	case idx > 0:
+		return fmt.Errorf("node #%d (%s): %w", idx, n.OpType, err)
+	}
+	return fmt.Errorf("node (%s): %w", n.OpType, err)
+}
+
+// parseNode decodes a NodeProto; idx is its 1-based position for messages.
+func parseNode(b []byte, idx int, tc tensorCtx) (*ops.Node, error) {
+	n := &ops.Node{Attrs: map[string]*ops.Attr{}}
+	var attrs [][]byte
+	err := eachField(b, func(f field) error {
+		var err error
+		var s string
+		switch f.num {
+		case nfInput:
+			s, err = f.str()
+			n.Inputs = append(n.Inputs, s)
+		case nfOutput:
+			s, err = f.str()
+			n.Outputs = append(n.Outputs, s)
+		case nfName:
+			n.Name, err = f.str()
+		case nfOpType:
+			n.OpType, err = f.str()
+		case nfAttribute:
+			ab, err := f.bytes()
+			attrs = append(attrs, ab)
+			return err
+		case nfDocString:
+			_, err = f.str()
+		case nfDomain:
+			n.Domain, err = f.str()
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nodeErr(n, idx, err)
+	}
+	if n.Domain == "ai.onnx" {
+		n.Domain = ""
+	}
+	if n.OpType == "" {
+		return nil, nodeErr(n, idx, errors.New("no op_type"))
+	}
+	for i, ab := range attrs {
+		a, err := parseAttr(ab, tc)
+		if err != nil {
+			if a != nil && a.Name != "" {
+				err = fmt.Errorf("attribute %q: %w", a.Name, err)
+			} else {
+				err = fmt.Errorf("attribute #%d: %w", i+1, err)
+			}
+			return nil, nodeErr(n, idx, err)
+		}
+		if _, dup := n.Attrs[a.Name]; dup {
+			return nil, nodeErr(n, idx, fmt.Errorf("attribute %q is given twice", a.Name))
+		}
+		n.Attrs[a.Name] = a
+	}
+	return n, nil
+}
+
+// ValueInfoProto, TypeProto, TypeProto.Tensor, TensorShapeProto and its
+// Dimension field numbers.
+const (
+	vfName       = 1
+	vfType       = 2
+	tpTensorType = 1
+	ttElemType   = 1
+	ttShape      = 2
+	shDim        = 1
+	dimValue     = 1
+	dimParam     = 2
+)
+
+// parseValueInfo decodes a ValueInfoProto. Only tensor types are
+// described; for others DType is Undefined and Dims nil.
+func parseValueInfo(b []byte) (runtime.ValueInfo, error) {
+	var vi runtime.ValueInfo
+	err := eachField(b, func(f field) error {
+		var err error
+		switch f.num {
+		case vfName:
+			vi.Name, err = f.str()
+		case vfType:
+			var tb []byte
+			if tb, err = f.bytes(); err == nil {
+				err = parseType(tb, &vi)
+			}
+		}
+		return err
+	})
+	return vi, err
+}
+
+func parseType(b []byte, vi *runtime.ValueInfo) error {
+	return eachField(b, func(f field) error {
+		if f.num != tpTensorType {
+			return nil
+		}
+		tb, err := f.bytes()
+		if err != nil {
+			return fmt.Errorf("tensor_type: %w", err)
+		}
+		return eachField(tb, func(f field) error {
+			switch f.num {
+			case ttElemType:
+				v, err := f.int32v()
+				if err != nil {
+					return fmt.Errorf("elem_type: %w", err)
+				}
+				vi.DType = valueDType(v)
+			case ttShape:
+				sb, err := f.bytes()
+				if err != nil {
+					return fmt.Errorf("shape: %w", err)
+				}
+				if vi.Dims == nil {
+					vi.Dims = []runtime.Dim{}
+				}
+				return parseShape(sb, vi)
+			}
+			return nil
+		})
+	})
+}
+
+func parseShape(b []byte, vi *runtime.ValueInfo) error {
+	return eachField(b, func(f field) error {
+		if f.num != shDim {
+			return nil
+		}
+		db, err := f.bytes()
+		if err != nil {
+			return fmt.Errorf("shape dim %d: %w", len(vi.Dims), err)
+		}
+		d := runtime.Dim{Value: -1}
+		err = eachField(db, func(f field) error {
+			switch f.num {
+			case dimValue:
+				v, err := f.int64v()
+				if err != nil {
+					return err
+				}
+				switch {
+				case v < 0:
+					d.Value = -1 // some exporters write -1 for "unknown"
+				case uint64(v) > math.MaxInt:
+					return fmt.Errorf("dim_value %d overflows int", v)
+				default:
+					d.Value = int(v)
+				}
+				d.Param = ""
+			case dimParam:
+				s, err := f.str()
+				if err != nil {
+					return err
+				}
+				d.Param = s
+				d.Value = -1
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("shape dim %d: %w", len(vi.Dims), err)
+		}
+		vi.Dims = append(vi.Dims, d)
+		return nil
+	})
+}

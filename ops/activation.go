@@ -1,0 +1,244 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+)
+
+// Activations: Relu, Sigmoid, Tanh, LeakyRelu and Clip.
+
+func init() {
+	Register("Relu", buildRelu)
+	Register("Sigmoid", buildSigmoid)
+	Register("Tanh", buildTanh)
+	Register("LeakyRelu", buildLeakyRelu)
+	Register("Clip", buildClip)
+}
+
+// unaryKernel is a shape-preserving element-wise op over one input. f32
+// maps a float32 range; i64, when set, an int64 one (nil means int64
+// inputs are rejected).
+type unaryKernel struct {
+	n   *Node
+	f32 func(dst, src []float32)
+	i64 func(dst, src []int64)
+}
+
+// Prepare checks the input type and returns an output of the same type
+// and shape.
+func (k *unaryKernel) Prepare(in []*Value) ([]Value, Step, error) {
+	if err := needInputs(k.n, in, 1); err != nil {
+		return nil, Step{}, err
+	}
+	x := in[0]
+	if k.i64 != nil {
+		if err := needDType(k.n, x, "input", Float32, Int64); err != nil {
+			return nil, Step{}, err
+		}
+	} else if err := needDType(k.n, x, "input", Float32); err != nil {
+		return nil, Step{}, err
+	}
+	out := []Value{{DType: x.DType, Shape: copyShape(x.Shape)}}
+	return out, Step{Run: k.run}, nil
+}
+
+func (k *unaryKernel) run(env *Env, in, out []*Tensor) error {
+	if !checkRunTensors(in, 1) || !checkRunTensors(out, 1) || in[0].Len() != out[0].Len() {
+		return fmt.Errorf("tensors do not match the plan")
+	}
+	x, y := in[0], out[0]
+	if x.DType == Int64 {
+		k.i64(y.I64, x.I64)
+		return nil
+	}
+	src, dst := x.F32, y.F32
+	forChunks(env, len(dst), elemGrain, func(lo, hi int) {
+		k.f32(dst[lo:hi], src[lo:hi])
+	})
+	return nil
+}
+
+// Relu (opsets 6, 13, 14; int64 accepted at every version).
+func buildRelu(n *Node) (Kernel, error) {
+	return &unaryKernel{n: n, f32: reluF32, i64: reluI64}, nil
+}
+
+func reluF32(dst, src []float32) {
+	src = src[:len(dst)]
+	// y = max(x, 0); NaN stays NaN
+	for i, v := range src {
+		dst[i] = max(v, 0)
+	}
+}
+
+func reluI64(dst, src []int64) {
+	src = src[:len(dst)]
+	// y = max(x, 0)
+	for i, v := range src {
+		if v < 0 {
+			v = 0
+		}
+		dst[i] = v
+	}
+}
+
+// Sigmoid (opsets 6, 13), float32 only.
+func buildSigmoid(n *Node) (Kernel, error) {
+	return &unaryKernel{n: n, f32: sigmoidF32}, nil
+}
+
+func sigmoidF32(dst, src []float32) {
+	src = src[:len(dst)]
+	// y = 1 / (1 + exp(-x)), evaluated in float64 and rounded once
+	for i, v := range src {
+		dst[i] = float32(1 / (1 + expF64(-float64(v))))
+	}
+}
+
+// Tanh (opsets 6, 13), float32 only.
+func buildTanh(n *Node) (Kernel, error) {
+	return &unaryKernel{n: n, f32: tanhF32}, nil
+}
+
+func tanhF32(dst, src []float32) {
+	src = src[:len(dst)]
+	// y = tanh(x), evaluated in float64 and rounded once
+	for i, v := range src {
+		dst[i] = float32(math.Tanh(float64(v)))
+	}
+}
+
+// LeakyRelu (opsets 6, 16): attribute alpha, default 0.01.
+func buildLeakyRelu(n *Node) (Kernel, error) {
+	alpha, err := n.Float("alpha", 0.01)
+	if err != nil {
+		return nil, err
+	}
+	f := func(dst, src []float32) {
+		src = src[:len(dst)]
+		// y = x if x >= 0 else alpha * x
+		for i, v := range src {
+			if v < 0 {
+				v *= alpha
+			}
+			dst[i] = v
+		}
+	}
+	return &unaryKernel{n: n, f32: f}, nil
+}
+
+// clipKernel is Clip. Before opset 11 the bounds are the min and max
+// attributes; from opset 11 they are optional scalar inputs 1 and 2, read
+// at run time. A missing bound is unbounded (±Inf for float32, the int64
+// limits for int64), as PyTorch's clamp; the spec's lowest()/max() only
+// differ from that for infinite inputs.
+type clipKernel struct {
+	n        *Node
+	attrMode bool
+	lo, hi   float32
+}
+
+// Clip (opsets 6, 11, 12, 13): float32 at every version, int64 from the
+// input form on.
+func buildClip(n *Node) (Kernel, error) {
+	k := &clipKernel{n: n, attrMode: n.Opset < 11,
+		lo: float32(math.Inf(-1)), hi: float32(math.Inf(1))}
+	if k.attrMode {
+		var err error
+		if k.lo, err = n.Float("min", k.lo); err != nil {
+			return nil, err
+		}
+		if k.hi, err = n.Float("max", k.hi); err != nil {
+			return nil, err
+		}
+	} else if n.Has("min") || n.Has("max") {
+		return nil, n.Errorf("min/max are inputs from opset 11, not attributes")
+	}
+	return k, nil
+}
+
+// Prepare checks the input and the optional bounds.
+func (k *clipKernel) Prepare(in []*Value) ([]Value, Step, error) {
+	if err := needInputs(k.n, in, 1); err != nil {
+		return nil, Step{}, err
+	}
+	x := in[0]
+	if k.attrMode {
+		if err := needDType(k.n, x, "input", Float32); err != nil {
+			return nil, Step{}, err
+		}
+		if len(in) > 1 {
+			return nil, Step{}, k.n.Errorf("takes one input before opset 11, got %d", len(in))
+		}
+	} else {
+		if err := needDType(k.n, x, "input", Float32, Int64); err != nil {
+			return nil, Step{}, err
+		}
+		if len(in) > 3 {
+			return nil, Step{}, k.n.Errorf("takes at most 3 inputs, got %d", len(in))
+		}
+		for i, name := range []string{"", "min", "max"} {
+			b := optValue(in, i)
+			if i == 0 || b == nil {
+				continue
+			}
+			if b.DType != x.DType {
+				return nil, Step{}, k.n.Errorf("%s has type %s, input has %s", name, b.DType, x.DType)
+			}
+			if NumElems(b.Shape) != 1 {
+				return nil, Step{}, k.n.Errorf("%s must be a scalar, got shape %s", name, ShapeString(b.Shape))
+			}
+		}
+	}
+	out := []Value{{DType: x.DType, Shape: copyShape(x.Shape)}}
+	return out, Step{Run: k.run}, nil
+}
+
+func (k *clipKernel) run(env *Env, in, out []*Tensor) error {
+	if !checkRunTensors(in, 1) || !checkRunTensors(out, 1) || in[0].Len() != out[0].Len() {
+		return fmt.Errorf("tensors do not match the plan")
+	}
+	x, y := in[0], out[0]
+	minT, maxT := optTensor(in, 1), optTensor(in, 2)
+	if k.attrMode {
+		minT, maxT = nil, nil
+	}
+	for _, b := range []*Tensor{minT, maxT} {
+		if b != nil && (b.DType != x.DType || b.Len() != 1) {
+			return fmt.Errorf("min/max must be scalars of the input's type")
+		}
+	}
+	if x.DType == Int64 {
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+		if minT != nil {
+			lo = minT.I64[0]
+		}
+		if maxT != nil {
+			hi = maxT.I64[0]
+		}
+		clipRange(y.I64, x.I64, lo, hi)
+		return nil
+	}
+	lo, hi := k.lo, k.hi
+	if minT != nil {
+		lo = minT.F32[0]
+	}
+	if maxT != nil {
+		hi = maxT.F32[0]
+	}
+	src, dst := x.F32, y.F32
+	forChunks(env, len(dst), elemGrain, func(a, b int) {
+		clipRange(dst[a:b], src[a:b], lo, hi)
+	})
+	return nil
+}
+
+// clipRange clamps src into [lo, hi]; when lo > hi every element becomes
+// hi, as the spec's Min(max, Max(x, min)). NaN passes through.
+func clipRange[T numeric](dst, src []T, lo, hi T) {
+	src = src[:len(dst)]
+	// y = min(hi, max(x, lo))
+	for i, v := range src {
+		dst[i] = min(max(v, lo), hi)
+	}
+}

@@ -1,0 +1,332 @@
+package ops
+
+import "fmt"
+
+// Add, Sub, Mul and Div with multidirectional (numpy) broadcasting, over
+// float32 and int64.
+//
+// Broadcasting is planned once per shape pair: the operands' shapes are
+// right-aligned, size-1 output dimensions dropped, and adjacent dimensions
+// merged wherever both operands walk them contiguously (or both broadcast
+// them). Equal shapes collapse to one dimension, a scalar operand to one
+// dimension with stride 0, and a per-channel operand such as [C,1,1]
+// against [N,C,H,W] to [N,C,H*W] whose inner rows see one scalar; the
+// inner loop is then specialised for vector/vector, vector/scalar and
+// scalar/vector rows.
+//
+// Integer division truncates toward zero, as C and Go do. An int64 Div
+// whose divisor holds a zero fails: at plan time when the divisor is a
+// constant (the runtime also folds all-constant nodes by running the step,
+// which reports the same error), otherwise at run time.
+
+func init() {
+	Register("Add", buildArith(opAdd))
+	Register("Sub", buildArith(opSub))
+	Register("Mul", buildArith(opMul))
+	Register("Div", buildArith(opDiv))
+}
+
+// arithOp selects the binary operation.
+type arithOp uint8
+
+const (
+	opAdd arithOp = iota
+	opSub
+	opMul
+	opDiv
+)
+
+type arithKernel struct {
+	n  *Node
+	op arithOp
+}
+
+func buildArith(op arithOp) Builder {
+	return func(n *Node) (Kernel, error) {
+		if n.Opset < 7 {
+			b, err := n.Int("broadcast", 0)
+			if err != nil {
+				return nil, err
+			}
+			if b != 0 {
+				return nil, n.Errorf("legacy broadcast attribute (opset %d) is not supported; re-export with opset 7 or later", n.Opset)
+			}
+		}
+		return &arithKernel{n: n, op: op}, nil
+	}
+}
+
+// bcastShape returns the numpy broadcast of two shapes, or false when they
+// are incompatible.
+func bcastShape(a, b []int) ([]int, bool) {
+	r := max(len(a), len(b))
+	out := make([]int, r)
+	for i := 0; i < r; i++ {
+		da, db := 1, 1
+		if j := i - (r - len(a)); j >= 0 {
+			da = a[j]
+		}
+		if j := i - (r - len(b)); j >= 0 {
+			db = b[j]
+		}
+		switch {
+		case da == db:
+			out[i] = da
+		case da == 1:
+			out[i] = db
+		case db == 1:
+			out[i] = da
+		default:
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// bcastPlan is a broadcast loop nest: dims are the coalesced output
+// dimensions, outermost first, and sa, sb the operands' element strides
+// along them (0 where an operand is broadcast). The innermost strides are
+// 0 or 1.
+type bcastPlan struct {
+	dims, sa, sb []int
+}
+
+// planBcast builds the loop nest for out = a op b; out is bcastShape(a, b).
+func planBcast(out, a, b []int) bcastPlan {
+	r := len(out)
+	strides := func(s []int) []int {
+		st := make([]int, r)
+		acc := 1
+		for i := r - 1; i >= 0; i-- {
+			j := i - (r - len(s))
+			if j < 0 {
+				continue
+			}
+			if s[j] != 1 {
+				st[i] = acc
+			}
+			acc *= s[j]
+		}
+		return st
+	}
+	fa, fb := strides(a), strides(b)
+	var p bcastPlan
+	// Walk from the innermost dimension outwards; a dimension joins the
+	// current (outermost so far) group when both operands step through it
+	// as a continuation of that group.
+	for i := r - 1; i >= 0; i-- {
+		if out[i] == 1 {
+			continue
+		}
+		if g := len(p.dims) - 1; g >= 0 && fa[i] == p.sa[g]*p.dims[g] && fb[i] == p.sb[g]*p.dims[g] {
+			p.dims[g] *= out[i]
+			continue
+		}
+		p.dims = append(p.dims, out[i])
+		p.sa = append(p.sa, fa[i])
+		p.sb = append(p.sb, fb[i])
+	}
+	if len(p.dims) == 0 {
+		p.dims, p.sa, p.sb = []int{1}, []int{1}, []int{1}
+	}
+	// Reverse into outermost-first order.
+	for i, j := 0, len(p.dims)-1; i < j; i, j = i+1, j-1 {
+		p.dims[i], p.dims[j] = p.dims[j], p.dims[i]
+		p.sa[i], p.sa[j] = p.sa[j], p.sa[i]
+		p.sb[i], p.sb[j] = p.sb[j], p.sb[i]
+	}
+	return p
+}
+
+// Prepare checks types and shapes and plans the broadcast.
+func (k *arithKernel) Prepare(in []*Value) ([]Value, Step, error) {
+	if err := needInputs(k.n, in, 2); err != nil {
+		return nil, Step{}, err
+	}
+	a, b := in[0], in[1]
+	if err := needDType(k.n, a, "A", Float32, Int64); err != nil {
+		return nil, Step{}, err
+	}
+	if a.DType != b.DType {
+		return nil, Step{}, k.n.Errorf("A has type %s but B has %s", a.DType, b.DType)
+	}
+	if k.n.Opset < 7 && !SameShape(a.Shape, b.Shape) {
+		return nil, Step{}, k.n.Errorf("shapes %s and %s differ and opset %d has no implicit broadcasting",
+			ShapeString(a.Shape), ShapeString(b.Shape), k.n.Opset)
+	}
+	outShape, ok := bcastShape(a.Shape, b.Shape)
+	if !ok {
+		return nil, Step{}, k.n.Errorf("shapes %s and %s do not broadcast", ShapeString(a.Shape), ShapeString(b.Shape))
+	}
+	if k.op == opDiv && b.DType == Int64 && b.Const != nil && NumElems(outShape) > 0 {
+		for _, v := range b.Const.I64 {
+			if v == 0 {
+				return nil, Step{}, k.n.Errorf("integer division by zero")
+			}
+		}
+	}
+	plan := planBcast(outShape, a.Shape, b.Shape)
+	aLen, bLen, oLen := NumElems(a.Shape), NumElems(b.Shape), NumElems(outShape)
+	run := func(env *Env, in, out []*Tensor) error {
+		if !checkRunTensors(in, 2) || !checkRunTensors(out, 1) ||
+			in[0].Len() != aLen || in[1].Len() != bLen || out[0].Len() != oLen ||
+			in[0].DType != in[1].DType || in[0].DType != out[0].DType {
+			return fmt.Errorf("tensors do not match the plan")
+		}
+		if oLen == 0 {
+			return nil
+		}
+		if out[0].DType == Int64 {
+			if k.op == opDiv {
+				for _, v := range in[1].I64 {
+					if v == 0 {
+						return fmt.Errorf("integer division by zero")
+					}
+				}
+			}
+			runBcast(env, k.op, &plan, out[0].I64, in[0].I64, in[1].I64)
+			return nil
+		}
+		runBcast(env, k.op, &plan, out[0].F32, in[0].F32, in[1].F32)
+		return nil
+	}
+	return []Value{{DType: a.DType, Shape: outShape}}, Step{Run: run}, nil
+}
+
+// runBcast computes dst = a op b over the loop nest p, splitting the flat
+// output range across workers.
+func runBcast[T numeric](env *Env, op arithOp, p *bcastPlan, dst, a, b []T) {
+	k := len(p.dims)
+	inner := p.dims[k-1]
+	ia, ib := p.sa[k-1], p.sb[k-1]
+	outer := p.dims[:k-1]
+	forChunks(env, len(dst), elemGrain, func(lo, hi int) {
+		// Position of lo: its row's coordinates in the outer dims and the
+		// operands' offsets there.
+		coord := make([]int, len(outer))
+		unravel(lo/inner, outer, coord)
+		ao, bo := 0, 0
+		for d, c := range coord {
+			ao += c * p.sa[d]
+			bo += c * p.sb[d]
+		}
+		col := lo % inner
+		for pos := lo; pos < hi; {
+			cnt := min(inner-col, hi-pos)
+			arithRow(op, dst[pos:pos+cnt], a[ao+col*ia:], ia, b[bo+col*ib:], ib)
+			pos += cnt
+			col = 0
+			// Advance to the next row.
+			for d := len(outer) - 1; d >= 0; d-- {
+				coord[d]++
+				ao += p.sa[d]
+				bo += p.sb[d]
+				if coord[d] < outer[d] {
+					break
+				}
+				ao -= coord[d] * p.sa[d]
+				bo -= coord[d] * p.sb[d]
+				coord[d] = 0
+			}
+		}
+	})
+}
+
+// arithRow computes one output row: a and b start at the row's first
+// operands and advance by sa and sb (each 0 or 1) per element.
+func arithRow[T numeric](op arithOp, d, a []T, sa int, b []T, sb int) {
+	n := len(d)
+	switch {
+	case sa == 1 && sb == 1:
+		a, b = a[:n], b[:n]
+		switch op {
+		case opAdd:
+			// d[i] = a[i] + b[i]
+			for i := range d {
+				d[i] = a[i] + b[i]
+			}
+		case opSub:
+			// d[i] = a[i] - b[i]
+			for i := range d {
+				d[i] = a[i] - b[i]
+			}
+		case opMul:
+			// d[i] = a[i] * b[i]
+			for i := range d {
+				d[i] = a[i] * b[i]
+			}
+		case opDiv:
+			// d[i] = a[i] / b[i]
+			for i := range d {
+				d[i] = a[i] / b[i]
+			}
+		}
+	case sa == 1:
+		a = a[:n]
+		s := b[0]
+		switch op {
+		case opAdd:
+			// d[i] = a[i] + s
+			for i := range d {
+				d[i] = a[i] + s
+			}
+		case opSub:
+			// d[i] = a[i] - s
+			for i := range d {
+				d[i] = a[i] - s
+			}
+		case opMul:
+			// d[i] = a[i] * s
+			for i := range d {
+				d[i] = a[i] * s
+			}
+		case opDiv:
+			// d[i] = a[i] / s
+			for i := range d {
+				d[i] = a[i] / s
+			}
+		}
+	case sb == 1:
+		b = b[:n]
+		s := a[0]
+		switch op {
+		case opAdd:
+			// d[i] = s + b[i]
+			for i := range d {
+				d[i] = s + b[i]
+			}
+		case opSub:
+			// d[i] = s - b[i]
+			for i := range d {
+				d[i] = s - b[i]
+			}
+		case opMul:
+			// d[i] = s * b[i]
+			for i := range d {
+				d[i] = s * b[i]
+			}
+		case opDiv:
+			// d[i] = s / b[i]
+			for i := range d {
+				d[i] = s / b[i]
+			}
+		}
+	default:
+		var v T
+		x, y := a[0], b[0]
+		// v = x op y, broadcast over the row
+		switch op {
+		case opAdd:
+			v = x + y
+		case opSub:
+			v = x - y
+		case opMul:
+			v = x * y
+		case opDiv:
+			v = x / y
+		}
+		for i := range d {
+			d[i] = v
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package ops
+
+func init() {
+	Register("Conv", buildConv)
+}
+
+// buildConv binds Conv (opsets 1–22): inputs X [N, C, D1[, D2]], W [M,
+// C/group, k1[, k2]] and optional B [M]; attributes auto_pad, dilations,
+// group, kernel_shape, pads and strides. 1-D and 2-D convolutions are
+// supported; they run on env.K.Conv, a 1-D one as a 2-D one of height 1.
+func buildConv(n *Node) (Kernel, error) {
+	w, err := parseWindow(n)
+	if err != nil {
+		return nil, err
+	}
+	w.ceil = false // not a Conv attribute
+	group, err := n.Int("group", 1)
+	if err != nil {
+		return nil, err
+	}
+	if group < 1 || group > 1<<30 {
+		return nil, n.Errorf("group %d must be at least 1", group)
+	}
+	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
+		return prepareConv(n, w, int(group), in)
+	}), nil
+}
+
+func prepareConv(n *Node, win *window, group int, in []*Value) ([]Value, Step, error) {
+	if len(in) < 2 || len(in) > 3 {
+		return nil, Step{}, n.Errorf("got %d inputs, want 2 or 3", len(in))
+	}
+	r, err := spatialRank(n, in[0], "X")
+	if err != nil {
+		return nil, Step{}, err
+	}
+	xs := in[0].Shape
+	wv := in[1]
+	if wv == nil || wv.DType != Float32 {
+		return nil, Step{}, n.Errorf("input W must be a float32 tensor")
+	}
+	ws := wv.Shape
+	if len(ws) != len(xs) {
+		return nil, Step{}, n.Errorf("W has shape %s, want rank %d like X %s", ShapeString(ws), len(xs), ShapeString(xs))
+	}
+	c, m := xs[1], ws[0]
+	if c == 0 {
+		return nil, Step{}, n.Errorf("X has shape %s with no channels", ShapeString(xs))
+	}
+	if c%group != 0 {
+		return nil, Step{}, n.Errorf("X has %d channels, not a multiple of group %d", c, group)
+	}
+	if m%group != 0 || m == 0 {
+		return nil, Step{}, n.Errorf("W has %d output channels, not a positive multiple of group %d", m, group)
+	}
+	if ws[1] != c/group {
+		return nil, Step{}, n.Errorf("W has shape %s: %d channels per group, but X has %d channels in %d groups",
+			ShapeString(ws), ws[1], c, group)
+	}
+	k := ws[2:]
+	for _, d := range k {
+		if d < 1 {
+			return nil, Step{}, n.Errorf("W has shape %s with an empty kernel", ShapeString(ws))
+		}
+	}
+	if win.kernel != nil {
+		if len(win.kernel) != r {
+			return nil, Step{}, n.Errorf("kernel_shape %v has %d values, want %d", win.kernel, len(win.kernel), r)
+		}
+		for i, d := range win.kernel {
+			if int(d) != k[i] {
+				return nil, Step{}, n.Errorf("kernel_shape %v does not match W's shape %s", win.kernel, ShapeString(ws))
+			}
+		}
+	}
+	var hasBias bool
+	if len(in) == 3 && in[2] != nil {
+		b := in[2]
+		if b.DType != Float32 || len(b.Shape) != 1 || b.Shape[0] != m {
+			return nil, Step{}, n.Errorf("B has type %s shape %s, want float32 [%d]", b.DType, ShapeString(b.Shape), m)
+		}
+		hasBias = true
+	}
+	sp, err := win.resolve(n, xs[2:], k)
+	if err != nil {
+		return nil, Step{}, err
+	}
+	g := ConvGeom{N: xs[0], C: c, H: 1, W: xs[2], M: m, KH: 1, KW: k[0],
+		OH: 1, OW: sp[0].out, SH: 1, SW: sp[0].s, DH: 1, DW: sp[0].d,
+		PadL: sp[0].pad0, PadR: sp[0].pad1, Group: group}
+	if r == 2 {
+		g.H, g.W, g.KH, g.KW = xs[2], xs[3], k[0], k[1]
+		g.OH, g.OW = sp[0].out, sp[1].out
+		g.SH, g.SW, g.DH, g.DW = sp[0].s, sp[1].s, sp[0].d, sp[1].d
+		g.PadT, g.PadB, g.PadL, g.PadR = sp[0].pad0, sp[0].pad1, sp[1].pad0, sp[1].pad1
+	}
+	outShape := []int{g.N, m, g.OW}
+	if r == 2 {
+		outShape = []int{g.N, m, g.OH, g.OW}
+	}
+	nx, nw, ny := NumElems(xs), NumElems(ws), NumElems(outShape)
+	run := func(env *Env, in, out []*Tensor) error {
+		if err := checkLen(in[0], "X", nx); err != nil {
+			return n.Errorf("%v", err)
+		}
+		if err := checkLen(in[1], "W", nw); err != nil {
+			return n.Errorf("%v", err)
+		}
+		if err := checkLen(out[0], "Y", ny); err != nil {
+			return n.Errorf("%v", err)
+		}
+		var b []float32
+		if hasBias {
+			if err := checkLen(in[2], "B", m); err != nil {
+				return n.Errorf("%v", err)
+			}
+			b = in[2].F32
+		}
+		env.K.Conv(env, &g, in[0].F32, in[1].F32, b, out[0].F32)
+		return nil
+	}
+	outs := make([]Value, outputCount(n))
+	outs[0] = Value{DType: Float32, Shape: outShape}
+	for i := 1; i < len(outs); i++ {
+		if hasOutput(n, i) {
+			return nil, Step{}, n.Errorf("Conv has one output, got %d", len(n.Outputs))
+		}
+		outs[i] = Value{DType: Float32, Shape: outShape}
+	}
+	return outs, Step{Run: run, Scratch: convScratch(&g)}, nil
+}

@@ -1,0 +1,197 @@
+package ops
+
+// The generic tier's convolution: for each image and group, the product of
+// the group's weights, an Mg×K matrix with K = Cg·KH·KW, and the image's
+// im2col matrix, K×(OH·OW), computed by the SGEMM of gemm_generic.go. The
+// im2col matrix is never stored: convSource.pack gathers each panel of it
+// from the image as the SGEMM needs it. A 1×1 stride-1 unpadded convolution
+// is a plain product with the image itself. Convolutions whose groups have a
+// single input channel (depthwise ones) run a direct loop instead.
+
+// convSource is the input of one image and group as the K×(OH·OW) im2col
+// matrix B[p][j], p = (c·KH + kh)·KW + kw, j = oh·OW + ow, where
+//
+//	B[p][j] = x[c][oh·SH - PadT + kh·DH][ow·SW - PadL + kw·DW]
+//
+// and 0 where that position is in the padding.
+type convSource struct {
+	x []float32 // the group's Cg input planes of H·W
+	g *ConvGeom
+}
+
+// colRun is a run of consecutive im2col columns that lie in one output row.
+type colRun struct {
+	j0, j1 int // columns [j0, j1) of the panel
+	ih0    int // oh·SH - PadT
+	iw0    int // ow·SW - PadL of column j0
+}
+
+// pack fills dst (kl rows of kw) with -B[kb+r][j0+j] for j < w and zeros
+// for w <= j < kw.
+func (s *convSource) pack(dst []float32, kb, kl, j0, w, kw int) {
+	g := s.g
+	var runs [nr]colRun
+	nrun := 0
+	for j := 0; j < w; {
+		oh, ow := (j0+j)/g.OW, (j0+j)%g.OW
+		n := min(w-j, g.OW-ow)
+		runs[nrun] = colRun{j0: j, j1: j + n, ih0: oh*g.SH - g.PadT, iw0: ow*g.SW - g.PadL}
+		nrun++
+		j += n
+	}
+	khw := g.KH * g.KW
+	c, kh, kx := kb/khw, kb%khw/g.KW, kb%g.KW
+	hw := g.H * g.W
+	for r := range kl {
+		d := dst[r*kw : r*kw+kw]
+		plane := s.x[c*hw : c*hw+hw]
+		for _, run := range runs[:nrun] {
+			dr := d[run.j0:run.j1]
+			ih := run.ih0 + kh*g.DH
+			if ih < 0 || ih >= g.H {
+				clear(dr)
+				continue
+			}
+			row := plane[ih*g.W : ih*g.W+g.W]
+			iw := run.iw0 + kx*g.DW
+			if g.SW == 1 && iw >= 0 && iw+len(dr) <= g.W {
+				// dst[r][j] = -x[c][ih][iw+j]
+				for j, v := range row[iw : iw+len(dr)] {
+					dr[j] = -v
+				}
+				continue
+			}
+			// dst[r][j] = -x[c][ih][iw + j·SW], 0 outside the row
+			for j := range dr {
+				if uint(iw) < uint(g.W) {
+					dr[j] = -row[iw]
+				} else {
+					dr[j] = 0
+				}
+				iw += g.SW
+			}
+		}
+		clear(d[w:])
+		if kx++; kx == g.KW {
+			kx = 0
+			if kh++; kh == g.KH {
+				kh = 0
+				c++
+			}
+		}
+	}
+}
+
+// isPointwise reports whether g is a 1×1, stride-1, unpadded convolution,
+// whose im2col matrix is the input itself.
+func (g *ConvGeom) isPointwise() bool {
+	return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 &&
+		g.PadT == 0 && g.PadL == 0 && g.PadB == 0 && g.PadR == 0
+}
+
+// convGeneric is Generic.Conv; see Kernels.Conv.
+func convGeneric(env *Env, g *ConvGeom, x, w, b, y []float32) {
+	if g.N == 0 || g.M == 0 || g.OH*g.OW == 0 {
+		return
+	}
+	if g.C/g.Group == 1 {
+		convDirect(env, g, x, w, b, y)
+		return
+	}
+	cg, mg := g.C/g.Group, g.M/g.Group
+	k := cg * g.KH * g.KW
+	hw, ohw := g.H*g.W, g.OH*g.OW
+	par := parOf(env)
+	t := newTiling(g.N*g.Group, mg, ceilDiv(ohw, nr), k, par.Workers())
+	pointwise := g.isPointwise()
+	par.For(t.all, func(lo, hi int) {
+		for u := lo; u < hi; u++ {
+			o, i0, i1, p0, p1 := t.unit(u)
+			n, grp := o/g.Group, o%g.Group
+			xg := x[(n*g.C+grp*cg)*hw : (n*g.C+grp*cg+cg)*hw]
+			op := gemmOp{m: mg, n: ohw, k: k,
+				a: w[grp*mg*k : (grp+1)*mg*k], lda: k,
+				c: y[(n*g.M+grp*mg)*ohw : (n*g.M+grp*mg+mg)*ohw], ldc: ohw, alpha: 1}
+			if b != nil {
+				op.bias = b[grp*mg : grp*mg+mg]
+			}
+			var src convSource
+			if pointwise {
+				op.b, op.ldb = xg, hw
+			} else {
+				src = convSource{x: xg, g: g}
+				op.conv = &src
+			}
+			op.tile(i0, i1, p0, p1)
+		}
+	})
+}
+
+// convDirect computes a convolution whose groups have one input channel
+// each (Cg = 1, as in depthwise convolutions) plane by plane, without the
+// SGEMM: its depth KH·KW is too small to pay for packing.
+func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32) {
+	mg := g.M / g.Group
+	hw, ohw, khw := g.H*g.W, g.OH*g.OW, g.KH*g.KW
+	parOf(env).For(g.N*g.M, func(lo, hi int) {
+		for u := lo; u < hi; u++ {
+			n, m := u/g.M, u%g.M
+			ic := m / mg
+			xp := x[(n*g.C+ic)*hw : (n*g.C+ic+1)*hw]
+			wp := w[m*khw : (m+1)*khw]
+			yp := y[(n*g.M+m)*ohw : (n*g.M+m+1)*ohw]
+			clear(yp)
+			for oh := range g.OH {
+				yr := yp[oh*g.OW : (oh+1)*g.OW]
+				for kh := range g.KH {
+					ih := oh*g.SH - g.PadT + kh*g.DH
+					if ih < 0 || ih >= g.H {
+						continue
+					}
+					xr := xp[ih*g.W : (ih+1)*g.W]
+					for kx := range g.KW {
+						wv := wp[kh*g.KW+kx]
+						off := kx*g.DW - g.PadL
+						lo, hi := validRange(off, g.SW, g.W, g.OW)
+						if lo >= hi {
+							continue
+						}
+						ys := yr[lo:hi]
+						if g.SW == 1 {
+							xs := xr[lo+off : hi+off]
+							// y[oh][ow] += w[kh][kw] * x[ih][ow + off]
+							for i, v := range xs {
+								ys[i] += wv * v
+							}
+							continue
+						}
+						// y[oh][ow] += w[kh][kw] * x[ih][ow·SW + off]
+						for i := range ys {
+							ys[i] += wv * xr[(lo+i)*g.SW+off]
+						}
+					}
+				}
+			}
+			if b != nil {
+				bv := b[m]
+				// y[m][oh][ow] += b[m]
+				for i := range yp {
+					yp[i] += bv
+				}
+			}
+		}
+	})
+}
+
+// validRange returns the outputs [lo, hi) of a row of out positions whose
+// input index o·s + off lies in [0, size).
+func validRange(off, s, size, out int) (lo, hi int) {
+	if off < 0 {
+		lo = ceilDiv(-off, s)
+	}
+	if size-1-off < 0 {
+		return lo, lo
+	}
+	hi = min(out, (size-1-off)/s+1)
+	return lo, hi
+}

@@ -1,0 +1,43 @@
+package ops
+
+// convRef is Reference.Conv: the direct definition, one output at a time,
+//
+//	y[n][m][oh][ow] = b[m] + sum over c < Cg, kh < KH, kw < KW of
+//	    x[n][g·Cg + c][oh·SH - PadT + kh·DH][ow·SW - PadL + kw·DW] · w[m][c][kh][kw]
+//
+// where g = m / (M/Group) is the group of output channel m, and positions
+// in the padding contribute nothing. It is the oracle the faster tiers are
+// tested against: keep it plain.
+func convRef(_ *Env, g *ConvGeom, x, w, b, y []float32) {
+	cg, mg := g.C/g.Group, g.M/g.Group
+	for n := 0; n < g.N; n++ {
+		for m := 0; m < g.M; m++ {
+			grp := m / mg
+			for oh := 0; oh < g.OH; oh++ {
+				for ow := 0; ow < g.OW; ow++ {
+					var s float32
+					for c := 0; c < cg; c++ {
+						ic := grp*cg + c
+						for kh := 0; kh < g.KH; kh++ {
+							ih := oh*g.SH - g.PadT + kh*g.DH
+							if ih < 0 || ih >= g.H {
+								continue
+							}
+							for kw := 0; kw < g.KW; kw++ {
+								iw := ow*g.SW - g.PadL + kw*g.DW
+								if iw < 0 || iw >= g.W {
+									continue
+								}
+								s += x[((n*g.C+ic)*g.H+ih)*g.W+iw] * w[((m*cg+c)*g.KH+kh)*g.KW+kw]
+							}
+						}
+					}
+					if b != nil {
+						s += b[m]
+					}
+					y[((n*g.M+m)*g.OH+oh)*g.OW+ow] = s
+				}
+			}
+		}
+	}
+}

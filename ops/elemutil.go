@@ -1,0 +1,218 @@
+package ops
+
+import "math"
+
+// Shared helpers of the element-wise and tensor-manipulation operators
+// (activations, arithmetic, shape ops, Concat, Gather, Pad, Softmax,
+// Transpose, ReduceMean).
+
+// elemGrain is the element count below which a step runs on the calling
+// goroutine: splitting smaller loops costs more than it saves.
+const elemGrain = 1 << 14
+
+// numeric is the set of element types bnrun computes with.
+type numeric interface {
+	~float32 | ~int64
+}
+
+// forChunks runs fn over [0, n), split across env's workers when n counts
+// at least grain units of work and a pool with more than one worker is
+// available; otherwise it calls fn(0, n) directly. n <= 0 does nothing.
+func forChunks(env *Env, n, grain int, fn func(lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	if env == nil || env.Par == nil || env.Par.Workers() <= 1 || n < grain {
+		fn(0, n)
+		return
+	}
+	env.Par.For(n, fn)
+}
+
+// optValue returns in[i], or nil when the input is absent or beyond the
+// list.
+func optValue(in []*Value, i int) *Value {
+	if i < len(in) {
+		return in[i]
+	}
+	return nil
+}
+
+// optTensor returns in[i], or nil when the input is absent or beyond the
+// list.
+func optTensor(in []*Tensor, i int) *Tensor {
+	if i < len(in) {
+		return in[i]
+	}
+	return nil
+}
+
+// needInputs checks that the first k inputs are present.
+func needInputs(n *Node, in []*Value, k int) error {
+	if len(in) < k {
+		return n.Errorf("want at least %d inputs, got %d", k, len(in))
+	}
+	for i := 0; i < k; i++ {
+		if in[i] == nil {
+			return n.Errorf("input %d is required", i)
+		}
+	}
+	return nil
+}
+
+// needDType checks that v has one of the allowed element types.
+func needDType(n *Node, v *Value, what string, allowed ...DType) error {
+	for _, d := range allowed {
+		if v.DType == d {
+			return nil
+		}
+	}
+	if len(allowed) == 1 {
+		return n.Errorf("%s has type %s, want %s", what, v.DType, allowed[0])
+	}
+	return n.Errorf("%s has type %s, want float32 or int64", what, v.DType)
+}
+
+// axisIn maps an axis given in [-rank, rank) to [0, rank), or returns an
+// error naming what the axis is for.
+func axisIn(n *Node, what string, axis int64, rank int) (int, error) {
+	a := axis
+	if a < 0 {
+		a += int64(rank)
+	}
+	if a < 0 || a >= int64(rank) {
+		return 0, n.Errorf("%s %d out of range for rank %d", what, axis, rank)
+	}
+	return int(a), nil
+}
+
+// axesIn normalises a list of axes against rank and rejects duplicates.
+func axesIn(n *Node, what string, axes []int64, rank int) ([]int, error) {
+	out := make([]int, len(axes))
+	seen := make([]bool, rank)
+	for i, a := range axes {
+		ax, err := axisIn(n, what, a, rank)
+		if err != nil {
+			return nil, err
+		}
+		if seen[ax] {
+			return nil, n.Errorf("%s %d repeated", what, a)
+		}
+		seen[ax] = true
+		out[i] = ax
+	}
+	return out, nil
+}
+
+// constInt64s returns the contents of a shape-like input, which must be an
+// int64 tensor known at plan time.
+func constInt64s(n *Node, v *Value, what string) ([]int64, error) {
+	if v.DType != Int64 {
+		return nil, n.Errorf("%s has type %s, want int64", what, v.DType)
+	}
+	if v.Const == nil {
+		return nil, n.Errorf("%s must be a constant known at plan time (it determines the output shape)", what)
+	}
+	if v.Const.DType != Int64 || len(v.Const.I64) != NumElems(v.Const.Shape) {
+		return nil, n.Errorf("%s constant is malformed", what)
+	}
+	if len(v.Const.Shape) > 1 {
+		return nil, n.Errorf("%s must be a 1-D tensor, got shape %s", what, ShapeString(v.Const.Shape))
+	}
+	return v.Const.I64, nil
+}
+
+// copyShape returns a fresh copy of a shape (never nil, so a scalar's
+// shape stays distinguishable from an unset one in tests).
+func copyShape(s []int) []int {
+	return append(make([]int, 0, len(s)), s...)
+}
+
+// copyData copies src's elements into dst; both have the same type and
+// element count.
+func copyData(env *Env, dst, src *Tensor) {
+	if dst.DType == Int64 {
+		copy(dst.I64, src.I64)
+		return
+	}
+	d, s := dst.F32, src.F32
+	forChunks(env, len(d), 4*elemGrain, func(lo, hi int) {
+		copy(d[lo:hi], s[lo:hi])
+	})
+}
+
+// checkRunTensors verifies that the tensors handed to Run are present and
+// hold as many elements as their shapes say, so that a runtime bug shows
+// as an error rather than an index panic.
+func checkRunTensors(ts []*Tensor, k int) bool {
+	if len(ts) < k {
+		return false
+	}
+	for i := 0; i < k; i++ {
+		t := ts[i]
+		if t == nil || t.Len() != NumElems(t.Shape) {
+			return false
+		}
+	}
+	return true
+}
+
+// unravel writes into c the coordinates of the flat row-major index i in
+// a tensor of the given dims.
+func unravel(i int, dims, c []int) {
+	for d := len(dims) - 1; d >= 0; d-- {
+		if dims[d] == 0 {
+			c[d] = 0
+			continue
+		}
+		c[d] = i % dims[d]
+		i /= dims[d]
+	}
+}
+
+// stridesOf returns the row-major element strides of a shape.
+func stridesOf(shape []int) []int {
+	s := make([]int, len(shape))
+	acc := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		s[i] = acc
+		acc *= shape[i]
+	}
+	return s
+}
+
+// Constants of expF64's range reduction: ln 2 split into a high part with
+// trailing zero bits (so n*expLn2Hi is exact for |n| < 2^11) and the rest.
+const (
+	expLog2e  = 1.4426950408889634
+	expLn2Hi  = 6.93147180369123816490e-01
+	expLn2Lo  = 1.90821492927058770002e-10
+	expRound  = 0x1.8p52 // adding and subtracting it rounds to an integer
+	expMaxArg = 709.782712893384
+	expMinArg = -745.1332191019412
+)
+
+// expF64 returns e**x with a relative error below 1e-8, ample for results
+// rounded to float32, and several times faster than math.Exp. With
+// x = n*ln2 + r, |r| <= ln2/2:
+//
+//	e**x = 2**n * (1 + r + r**2/2! + ... + r**7/7!)
+//
+// the series truncation error being below r**8/8! < 5e-9 relative.
+func expF64(x float64) float64 {
+	switch {
+	case x != x:
+		return x
+	case x > expMaxArg:
+		return math.Inf(1)
+	case x < expMinArg:
+		return 0
+	}
+	n := (x*expLog2e + expRound) - expRound
+	r := (x - n*expLn2Hi) - n*expLn2Lo
+	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
+	k := int64(n)
+	// 2**k for k in [-1075, 1024], split in two factors to stay normal.
+	h := k / 2
+	return p * math.Float64frombits(uint64(h+1023)<<52) * math.Float64frombits(uint64(k-h+1023)<<52)
+}

@@ -1,0 +1,265 @@
+package ops
+
+// The generic tier's SGEMM, shared by Gemm, MatMul and Conv.
+//
+// C is cut into tiles of at most mcMax rows by a few column panels of nr
+// columns; the tiles (times batch and group for a convolution) are the
+// units that env.Par.For spreads over workers. A unit walks the depth in
+// blocks of at most kcMax. For each block and each of its panels it packs
+// the panel of B (kl rows of nr columns, negated, zero-padded on the right)
+// into an array on its own goroutine stack, so that the panel stays in L1,
+// and then runs the 1×nr micro-kernel for every row of the tile, reading
+// that row of A in place. A convolution packs its panels straight from the
+// input image (an implicit im2col), so no im2col buffer and no Env.Scratch
+// is needed, and a 1×1, stride-1, unpadded convolution packs from the input
+// exactly as a plain matrix.
+//
+// Every element of C is computed by the same sequence of operations whatever
+// the tiling and the number of workers, so results do not depend on
+// scheduling.
+
+const (
+	nr    = 12  // columns of the widest micro-tile
+	kcMax = 256 // most rows of B in one packed panel
+	mcMax = 256 // most rows of C in one tile
+
+	// parMinFlops is the smallest problem worth handing to workers.
+	parMinFlops = 1 << 16
+)
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// parOf returns env's worker pool, or Serial when there is none.
+func parOf(env *Env) Parallel {
+	if env == nil || env.Par == nil {
+		return Serial{}
+	}
+	return env.Par
+}
+
+// panelWidth is the micro-kernel width used for a panel with w live columns.
+func panelWidth(w int) int {
+	switch {
+	case w > 8:
+		return 12
+	case w > 4:
+		return 8
+	}
+	return 4
+}
+
+// kBlock is the depth of the packed panels for a sum over k terms: k split
+// into blocks of at most kcMax, as evenly as possible. It depends on k only.
+func kBlock(k int) int {
+	nb := ceilDiv(k, kcMax)
+	return ceilDiv(k, nb)
+}
+
+// tiling cuts an outer×m×(panels·nr) problem into units for Par.For.
+type tiling struct {
+	outer          int // independent problems (batch × group)
+	mt, nt         int // tiles along the rows and along the panels
+	mc, np         int // rows and panels per tile
+	m, panels, all int
+}
+
+// newTiling chooses the tiles: rows are cut at mcMax, then the panels are
+// cut until there are about eight units per worker, and only then the rows
+// further (packing is repeated per row tile, so panel cuts are cheaper).
+func newTiling(outer, m, panels, k, workers int) tiling {
+	mt, nt := ceilDiv(m, mcMax), 1
+	if workers > 1 && 2*outer*m*panels*nr*k >= parMinFlops {
+		target := 8 * workers
+		nt = min(panels, max(1, ceilDiv(target, outer*mt)))
+		if outer*mt*nt < target {
+			mt = max(mt, min(ceilDiv(m, 16), ceilDiv(target, outer*nt)))
+		}
+	}
+	t := tiling{outer: outer, m: m, panels: panels}
+	t.mc = ceilDiv(m, mt)
+	t.np = ceilDiv(panels, nt)
+	t.mt = ceilDiv(m, t.mc)
+	t.nt = ceilDiv(panels, t.np)
+	t.all = outer * t.mt * t.nt
+	return t
+}
+
+// unit returns the outer index, the row range and the panel range of unit u.
+func (t *tiling) unit(u int) (o, i0, i1, p0, p1 int) {
+	per := t.mt * t.nt
+	o, u = u/per, u%per
+	im, in := u/t.nt, u%t.nt
+	i0 = im * t.mc
+	i1 = min(t.m, i0+t.mc)
+	p0 = in * t.np
+	p1 = min(t.panels, p0+t.np)
+	return
+}
+
+// gemmOp is one C = alpha·op(A)·op(B) + beta·C (+ bias per row) problem.
+type gemmOp struct {
+	m, n, k int
+
+	a      []float32
+	lda    int
+	transA bool
+
+	// B is either a matrix (b, ldb, transB) or, when conv is set, the
+	// implicit im2col matrix of the image conv.x.
+	b      []float32
+	ldb    int
+	transB bool
+	conv   *convSource
+
+	c           []float32
+	ldc         int
+	alpha, beta float32
+	bias        []float32 // added to row i after the sum, or nil
+}
+
+// aRow returns row i of op(A) from column kb on, and its element stride.
+func (op *gemmOp) aRow(i, kb, kl int) ([]float32, int) {
+	if !op.transA {
+		o := i*op.lda + kb
+		return op.a[o : o+kl], 1
+	}
+	o := kb*op.lda + i
+	return op.a[o : o+(kl-1)*op.lda+1], op.lda
+}
+
+// pack fills dst (kl rows of kw) with -op(B)[kb+r][j0+j] for j < w and with
+// zeros for w <= j < kw.
+func (op *gemmOp) pack(dst []float32, kb, kl, j0, w, kw int) {
+	switch {
+	case op.conv != nil:
+		op.conv.pack(dst, kb, kl, j0, w, kw)
+	case !op.transB:
+		for r := range kl {
+			o := (kb+r)*op.ldb + j0
+			src := op.b[o : o+w]
+			d := dst[r*kw : r*kw+kw]
+			// d[j] = -B[kb+r][j0+j]
+			for j, v := range src {
+				d[j] = -v
+			}
+			clear(d[w:])
+		}
+	default:
+		for j := range w {
+			o := (j0+j)*op.ldb + kb
+			src := op.b[o : o+kl]
+			// dst[r][j] = -B^T[kb+r][j0+j] = -b[(j0+j)*ldb + kb+r]
+			for r, v := range src {
+				dst[r*kw+j] = -v
+			}
+		}
+		if w < kw {
+			for r := range kl {
+				clear(dst[r*kw+w : r*kw+kw])
+			}
+		}
+	}
+}
+
+// store writes the sums acc of row i, columns j0..j0+w, into C. first and
+// last tell whether this depth block is the first or the last one.
+func (op *gemmOp) store(i, j0, w int, acc *[nr]float32, first, last bool) {
+	o := i*op.ldc + j0
+	row := op.c[o : o+w]
+	alpha, beta := op.alpha, op.beta
+	switch {
+	case first && beta == 0:
+		// C[i][j] = alpha*sum
+		for j := range row {
+			row[j] = alpha * acc[j]
+		}
+	case first:
+		// C[i][j] = alpha*sum + beta*C[i][j]
+		for j := range row {
+			row[j] = alpha*acc[j] + beta*row[j]
+		}
+	default:
+		// C[i][j] += alpha*sum over this depth block
+		for j := range row {
+			row[j] += alpha * acc[j]
+		}
+	}
+	if last && op.bias != nil {
+		bv := op.bias[i]
+		// C[i][j] += bias[i]
+		for j := range row {
+			row[j] += bv
+		}
+	}
+}
+
+// tile computes rows [i0, i1) of C for the column panels [p0, p1).
+func (op *gemmOp) tile(i0, i1, p0, p1 int) {
+	var panel [kcMax * nr]float32
+	var acc [nr]float32
+	kc := kBlock(op.k)
+	for kb := 0; kb < op.k; kb += kc {
+		kl := min(kc, op.k-kb)
+		first, last := kb == 0, kb+kl == op.k
+		for p := p0; p < p1; p++ {
+			j0 := p * nr
+			w := min(nr, op.n-j0)
+			kw := panelWidth(w)
+			pan := panel[:kl*kw]
+			op.pack(pan, kb, kl, j0, w, kw)
+			for i := i0; i < i1; i++ {
+				ar, as := op.aRow(i, kb, kl)
+				switch kw {
+				case 12:
+					kern12(kl, ar, as, pan, &acc)
+				case 8:
+					kern8(kl, ar, as, pan, &acc)
+				default:
+					kern4(kl, ar, as, pan, &acc)
+				}
+				op.store(i, j0, w, &acc, first, last)
+			}
+		}
+	}
+}
+
+// scaleRows sets C = beta*C (C = 0 when beta is 0) for an m×n C.
+func scaleRows(m, n int, beta float32, c []float32, ldc int) {
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		// C[i][j] = beta*C[i][j]
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// gemmGeneric is Generic.Gemm; see Kernels.Gemm.
+func gemmGeneric(env *Env, transA, transB bool, m, n, k int, alpha float32,
+	a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 {
+		scaleRows(m, n, beta, c, ldc)
+		return
+	}
+	op := &gemmOp{m: m, n: n, k: k, a: a, lda: lda, transA: transA,
+		b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, alpha: alpha, beta: beta}
+	par := parOf(env)
+	t := newTiling(1, m, ceilDiv(n, nr), k, par.Workers())
+	if t.all == 1 {
+		op.tile(0, m, 0, t.panels)
+		return
+	}
+	par.For(t.all, func(lo, hi int) {
+		for u := lo; u < hi; u++ {
+			_, i0, i1, p0, p1 := t.unit(u)
+			op.tile(i0, i1, p0, p1)
+		}
+	})
+}

@@ -1,0 +1,91 @@
+package ops
+
+import (
+	"math"
+	"testing"
+)
+
+// softmaxRef normalises x viewed as [outer, dim, inner] along dim in
+// float64, without the max shift.
+func softmaxRef(x *Tensor, outer, dim, inner int) *Tensor {
+	out := NewF32(x.Shape, nil)
+	for o := 0; o < outer; o++ {
+		for i := 0; i < inner; i++ {
+			var s float64
+			for j := 0; j < dim; j++ {
+				s += math.Exp(float64(x.F32[(o*dim+j)*inner+i]))
+			}
+			for j := 0; j < dim; j++ {
+				p := (o*dim+j)*inner + i
+				out.F32[p] = float32(math.Exp(float64(x.F32[p])) / s)
+			}
+		}
+	}
+	return out
+}
+
+func TestSoftmaxKnown(t *testing.T) {
+	checkElem(t, elF32([]int{3}, 0.09003057, 0.24472847, 0.66524096), 1e-6, elemNode("Softmax", 13), elF32([]int{3}, 1, 2, 3))
+	// Large values do not overflow.
+	checkElem(t, elF32([]int{1, 3}, 0.09003057, 0.24472847, 0.66524096), 1e-6, elemNode("Softmax", 11), elF32([]int{1, 3}, 1001, 1002, 1003))
+	checkElem(t, elF32([]int{2}, 0.5, 0.5), 1e-7, elemNode("Softmax", 13), elF32([]int{2}, -1e30, -1e30))
+}
+
+func TestSoftmaxOpsetForms(t *testing.T) {
+	x := elSeq(2, 3, 4)
+	for i := range x.F32 {
+		x.F32[i] = float32(math.Sin(float64(i))) * 3
+	}
+	// Opset 11, default axis 1: rows are the flattened [3,4] blocks.
+	checkElem(t, softmaxRef(x, 2, 12, 1), 1e-6, elemNode("Softmax", 11), x)
+	checkElem(t, softmaxRef(x, 1, 24, 1), 1e-6, elemNode("Softmax", 11, elInt("axis", 0)), x)
+	checkElem(t, softmaxRef(x, 6, 4, 1), 1e-6, elemNode("Softmax", 1, elInt("axis", 2)), x)
+	checkElem(t, softmaxRef(x, 6, 4, 1), 1e-6, elemNode("Softmax", 11, elInt("axis", -1)), x)
+	// Opset 13, default axis -1: along the last dimension only.
+	checkElem(t, softmaxRef(x, 6, 4, 1), 1e-6, elemNode("Softmax", 13), x)
+	// Opset 13, axis 1: along the middle dimension (strided).
+	checkElem(t, softmaxRef(x, 2, 3, 4), 1e-6, elemNode("Softmax", 13, elInt("axis", 1)), x)
+	checkElem(t, softmaxRef(x, 1, 2, 12), 1e-6, elemNode("Softmax", 13, elInt("axis", -3)), x)
+	// The two forms differ on the same node attributes.
+	a := mustElem(t, elemNode("Softmax", 11, elInt("axis", 1)), x)
+	b := mustElem(t, elemNode("Softmax", 13, elInt("axis", 1)), x)
+	if math.Abs(float64(a.F32[0]-b.F32[0])) < 1e-3 {
+		t.Fatalf("opset 11 and 13 agree at axis 1: %v vs %v", a.F32[0], b.F32[0])
+	}
+	// Empty tensors.
+	checkElem(t, elF32([]int{0, 3}), 0, elemNode("Softmax", 13), elF32([]int{0, 3}))
+
+	wantElemErr(t, "out of range", elemNode("Softmax", 13, elInt("axis", 3)), x)
+	wantElemErr(t, "out of range", elemNode("Softmax", 11, elInt("axis", -4)), x)
+	wantElemErr(t, "want float32", elemNode("Softmax", 13), elI64([]int{2}, 1, 2))
+}
+
+func TestReduceMeanKnown(t *testing.T) {
+	x := elSeq(2, 3, 4)
+	// Global average pooling pattern: axes [2,3] keepdims.
+	n4 := elSeq(2, 3, 2, 2)
+	checkElem(t, elF32([]int{2, 3, 1, 1}, 1.5, 5.5, 9.5, 13.5, 17.5, 21.5), 1e-6, elemNode("ReduceMean", 13, elInts("axes", 2, 3)), n4)
+	checkElem(t, elF32([]int{2, 3}, 1.5, 5.5, 9.5, 13.5, 17.5, 21.5), 1e-6, elemNode("ReduceMean", 13, elInts("axes", -1, -2), elInt("keepdims", 0)), n4)
+	// Middle axis.
+	checkElem(t, elF32([]int{2, 1, 4}, 4, 5, 6, 7, 16, 17, 18, 19), 1e-6, elemNode("ReduceMean", 13, elInts("axes", 1)), x)
+	// Outer and inner axes, leaving the middle.
+	checkElem(t, elF32([]int{3}, 7.5, 11.5, 15.5), 1e-6, elemNode("ReduceMean", 11, elInts("axes", 0, 2), elInt("keepdims", 0)), x)
+	// All axes.
+	checkElem(t, elF32([]int{1, 1, 1}, 11.5), 1e-6, elemNode("ReduceMean", 13), x)
+	checkElem(t, elF32([]int{}, 11.5), 1e-6, elemNode("ReduceMean", 13, elInt("keepdims", 0)), x)
+	// Reducing a size-1 axis.
+	checkElem(t, elF32([]int{2, 1}, 1, 2), 0, elemNode("ReduceMean", 13, elInts("axes", 1)), elF32([]int{2, 1}, 1, 2))
+	// Opset 18: axes input, noop_with_empty_axes.
+	checkElem(t, elF32([]int{2, 3}, 1.5, 5.5, 9.5, 13.5, 17.5, 21.5), 1e-6,
+		elemNode("ReduceMean", 18, elInt("keepdims", 0)), x, elI64([]int{1}, 2))
+	checkElem(t, x.Clone(), 0, elemNode("ReduceMean", 18, elInt("noop_with_empty_axes", 1)), x)
+	checkElem(t, elF32([]int{1, 1, 1}, 11.5), 1e-6, elemNode("ReduceMean", 18), x)
+	// Mean over an empty axis is NaN.
+	nan := float32(math.NaN())
+	checkElem(t, elF32([]int{2}, nan, nan), 0, elemNode("ReduceMean", 13, elInts("axes", 1), elInt("keepdims", 0)), elF32([]int{2, 0}))
+
+	wantElemErr(t, "out of range", elemNode("ReduceMean", 13, elInts("axes", 3)), x)
+	wantElemErr(t, "repeated", elemNode("ReduceMean", 13, elInts("axes", 1, -2)), x)
+	wantElemErr(t, "not an attribute", elemNode("ReduceMean", 18, elInts("axes", 1)), x)
+	wantElemErr(t, "want float32", elemNode("ReduceMean", 13), elI64([]int{2}, 1, 2))
+}

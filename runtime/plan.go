@@ -1,0 +1,469 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/bnrun/bnrun/ops"
+)
+
+// slotKind says where a tensor's data lives during a Run.
+type slotKind uint8
+
+const (
+	slotUnused slotKind = iota
+	slotConst           // known at plan time; data shared by every Run
+	slotInput           // a graph input, bound to the caller's tensor
+	slotBuf             // computed; data at off in the Run's arena
+	slotView            // computed as a view of root's data under another shape
+)
+
+// slotPlan is one tensor of the plan.
+type slotPlan struct {
+	kind  slotKind
+	dtype ops.DType
+	shape []int
+	c     *ops.Tensor // slotConst
+	off   int         // slotBuf: offset in the arena of its dtype
+	root  int         // slotView: the slot whose data it shares
+}
+
+// stepPlan is one node run at Run time.
+type stepPlan struct {
+	c    *cnode
+	step ops.Step
+	view bool // output 0 aliases input 0: nothing to run
+}
+
+// Plan is a program specialised to one set of input shapes: every tensor's
+// shape, the constants folded at plan time, the steps left to run, and the
+// arena layout that lets tensors whose lifetimes do not overlap share
+// memory. Arenas are pooled, so a Run after the first allocates none.
+type Plan struct {
+	inShapes  [][]int
+	slots     []slotPlan
+	steps     []stepPlan
+	f32Size   int
+	i64Size   int
+	scratch   int // per worker
+	viewsOfIn []int
+	arenas    sync.Pool
+}
+
+// matches reports whether the plan was made for the inputs' shapes.
+func (pl *Plan) matches(inputs []*ops.Tensor) bool {
+	for i, t := range inputs {
+		if !ops.SameShape(t.Shape, pl.inShapes[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// align rounds an arena size up to 16 elements (64 bytes for float32).
+func align(n int) int { return (n + 15) &^ 15 }
+
+// makePlan infers every shape for the given input shapes, folds what is
+// constant, and lays out the arena.
+func (p *Program) makePlan(inShapes [][]int) (*Plan, error) {
+	pl := &Plan{slots: make([]slotPlan, len(p.slotNames))}
+	for s, t := range p.consts {
+		pl.slots[s] = slotPlan{kind: slotConst, dtype: t.DType, shape: t.Shape, c: t}
+	}
+	for i, s := range p.inputSlot {
+		dt := p.graph.Inputs[i].DType
+		if dt == ops.Undefined {
+			dt = ops.Float32
+		}
+		pl.slots[s] = slotPlan{kind: slotInput, dtype: dt, shape: append([]int(nil), inShapes[i]...)}
+	}
+	foldEnv := &ops.Env{K: p.kernels, Par: Serial{}}
+	vals := make([]*ops.Value, 0, 8)
+	for _, c := range p.nodes {
+		vals = vals[:0]
+		allConst := true
+		for _, s := range c.in {
+			if s < 0 {
+				vals = append(vals, nil)
+				continue
+			}
+			sp := &pl.slots[s]
+			v := &ops.Value{DType: sp.dtype, Shape: sp.shape}
+			if sp.kind == slotConst {
+				v.Const = sp.c
+			} else {
+				allConst = false
+			}
+			vals = append(vals, v)
+		}
+		outs, step, err := c.kernel.Prepare(vals)
+		if err != nil {
+			return nil, err
+		}
+		if len(outs) != len(c.out) {
+			return nil, c.node.Errorf("operator returned %d outputs for %d declared", len(outs), len(c.out))
+		}
+		known := true
+		for i, o := range outs {
+			if c.out[i] < 0 {
+				continue
+			}
+			if err := p.checkShape(c.node, c.node.Outputs[i], o.Shape); err != nil {
+				return nil, err
+			}
+			if o.Const == nil {
+				known = false
+			}
+		}
+		if !known && allConst && step.Run != nil {
+			if err := foldStep(foldEnv, c, step, vals, outs); err != nil {
+				return nil, err
+			}
+			known = true
+		}
+		for i, o := range outs {
+			s := c.out[i]
+			if s < 0 {
+				continue
+			}
+			sp := slotPlan{kind: slotBuf, dtype: o.DType, shape: o.Shape}
+			if known {
+				sp.kind, sp.c = slotConst, o.Const
+			}
+			pl.slots[s] = sp
+		}
+		if known {
+			continue
+		}
+		if step.Run == nil {
+			return nil, c.node.Errorf("operator has no step for non-constant outputs")
+		}
+		sp := stepPlan{c: c, step: step}
+		if step.View && len(c.in) > 0 && c.in[0] >= 0 && len(c.out) >= 1 && c.out[0] >= 0 {
+			in0, out0 := &pl.slots[c.in[0]], &pl.slots[c.out[0]]
+			if in0.dtype == out0.dtype && ops.NumElems(in0.shape) == ops.NumElems(out0.shape) {
+				root := c.in[0]
+				if in0.kind == slotView {
+					root = in0.root
+				}
+				out0.kind, out0.root = slotView, root
+				sp.view = true
+			}
+		}
+		pl.scratch = max(pl.scratch, step.Scratch)
+		pl.steps = append(pl.steps, sp)
+	}
+	for s := range pl.slots {
+		if pl.slots[s].kind == slotView && pl.slots[pl.slots[s].root].kind == slotInput {
+			pl.viewsOfIn = append(pl.viewsOfIn, s)
+		}
+	}
+	pl.layout(p.outSlot)
+	return pl, nil
+}
+
+// checkShape rejects negative or oversized shapes before anything is
+// allocated for them.
+func (p *Program) checkShape(n *ops.Node, name string, shape []int) error {
+	total := 1
+	for _, d := range shape {
+		if d < 0 {
+			return n.Errorf("output %q has negative dimension in shape %s", name, ops.ShapeString(shape))
+		}
+		if d > 0 && total > p.opts.MaxTensorElems/d {
+			return n.Errorf("output %q of shape %s exceeds the limit of %d elements", name, ops.ShapeString(shape), p.opts.MaxTensorElems)
+		}
+		total *= d
+	}
+	return nil
+}
+
+// foldStep runs a step whose inputs are all constant, at plan time, and
+// stores its results as constants in outs.
+func foldStep(env *ops.Env, c *cnode, step ops.Step, vals []*ops.Value, outs []ops.Value) error {
+	in := make([]*ops.Tensor, len(vals))
+	for i, v := range vals {
+		if v != nil {
+			in[i] = v.Const
+		}
+	}
+	out := make([]*ops.Tensor, len(outs))
+	for i, o := range outs {
+		out[i] = newTensor(o.DType, o.Shape)
+	}
+	if step.Scratch > 0 {
+		env.Scratch = make([]float32, step.Scratch)
+	}
+	if err := step.Run(env, in, out); err != nil {
+		return c.node.Errorf("folding constants: %v", err)
+	}
+	for i := range outs {
+		outs[i].Const = out[i]
+	}
+	return nil
+}
+
+func newTensor(dt ops.DType, shape []int) *ops.Tensor {
+	if dt == ops.Int64 {
+		return ops.NewI64(shape, nil)
+	}
+	return ops.NewF32(shape, nil)
+}
+
+// interval is a block [off, off+size) of an arena in use by slot until
+// step last.
+type interval struct{ off, size, last int }
+
+// layout assigns arena offsets by liveness: a tensor occupies its block
+// from the step that writes it to the last step that reads it (or through
+// the end for graph outputs), and takes the lowest gap that fits among the
+// blocks live at that moment.
+func (pl *Plan) layout(outSlots []int) {
+	const forever = 1 << 30
+	last := make([]int, len(pl.slots))
+	for i := range last {
+		last[i] = -1
+	}
+	rootOf := func(s int) int {
+		if pl.slots[s].kind == slotView {
+			return pl.slots[s].root
+		}
+		return s
+	}
+	for i, st := range pl.steps {
+		for _, s := range st.c.in {
+			if s >= 0 {
+				r := rootOf(s)
+				last[r] = max(last[r], i)
+			}
+		}
+		for _, s := range st.c.out {
+			if s >= 0 {
+				r := rootOf(s)
+				last[r] = max(last[r], i)
+			}
+		}
+	}
+	for _, s := range outSlots {
+		last[rootOf(s)] = forever
+	}
+	var live [2][]interval // by dtype: 0 float32, 1 int64
+	for i, st := range pl.steps {
+		if st.view {
+			continue
+		}
+		for _, s := range st.c.out {
+			if s < 0 || pl.slots[s].kind != slotBuf {
+				continue
+			}
+			sp := &pl.slots[s]
+			k := 0
+			if sp.dtype == ops.Int64 {
+				k = 1
+			}
+			// free blocks whose last reader ran before this step
+			kept := live[k][:0]
+			for _, iv := range live[k] {
+				if iv.last >= i {
+					kept = append(kept, iv)
+				}
+			}
+			live[k] = kept
+			size := align(max(ops.NumElems(sp.shape), 1))
+			sort.Slice(live[k], func(a, b int) bool { return live[k][a].off < live[k][b].off })
+			off := 0
+			for _, iv := range live[k] {
+				if iv.off-off >= size {
+					break
+				}
+				off = max(off, iv.off+iv.size)
+			}
+			sp.off = off
+			live[k] = append(live[k], interval{off: off, size: size, last: last[s]})
+			if k == 0 {
+				pl.f32Size = max(pl.f32Size, off+size)
+			} else {
+				pl.i64Size = max(pl.i64Size, off+size)
+			}
+		}
+	}
+}
+
+// arena is the memory of one Run: the tensors of every slot, with their
+// data in two slabs, and the per-step argument lists.
+type arena struct {
+	f32     []float32
+	i64     []int64
+	tensors []ops.Tensor
+	args    [][2][]*ops.Tensor // per step: in, out
+	env     ops.Env
+}
+
+func (pl *Plan) newArena(p *Program) *arena {
+	a := &arena{
+		f32:     make([]float32, pl.f32Size),
+		i64:     make([]int64, pl.i64Size),
+		tensors: make([]ops.Tensor, len(pl.slots)),
+		args:    make([][2][]*ops.Tensor, len(pl.steps)),
+	}
+	a.env = ops.Env{K: p.kernels, Par: p.pool, Scratch: make([]float32, pl.scratch*p.pool.Workers())}
+	for s := range pl.slots {
+		sp := &pl.slots[s]
+		t := &a.tensors[s]
+		t.DType, t.Shape = sp.dtype, sp.shape
+		n := ops.NumElems(sp.shape)
+		switch sp.kind {
+		case slotConst:
+			t.F32, t.I64 = sp.c.F32, sp.c.I64
+		case slotBuf:
+			if sp.dtype == ops.Int64 {
+				t.I64 = a.i64[sp.off : sp.off+n : sp.off+n]
+			} else {
+				t.F32 = a.f32[sp.off : sp.off+n : sp.off+n]
+			}
+		}
+	}
+	for s := range pl.slots {
+		sp := &pl.slots[s]
+		if sp.kind == slotView && pl.slots[sp.root].kind == slotBuf {
+			r := &a.tensors[sp.root]
+			t := &a.tensors[s]
+			n := ops.NumElems(sp.shape)
+			if sp.dtype == ops.Int64 {
+				t.I64 = r.I64[:n:n]
+			} else {
+				t.F32 = r.F32[:n:n]
+			}
+		}
+	}
+	for i, st := range pl.steps {
+		in := make([]*ops.Tensor, len(st.c.in))
+		for j, s := range st.c.in {
+			if s >= 0 {
+				in[j] = &a.tensors[s]
+			}
+		}
+		out := make([]*ops.Tensor, len(st.c.out))
+		for j, s := range st.c.out {
+			if s >= 0 {
+				out[j] = &a.tensors[s]
+			}
+		}
+		a.args[i] = [2][]*ops.Tensor{in, out}
+	}
+	return a
+}
+
+// run executes the plan on one arena.
+func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ops.Tensor) (err error) {
+	a, _ := pl.arenas.Get().(*arena)
+	if a == nil {
+		a = pl.newArena(p)
+	}
+	defer func() {
+		// A kernel bug must not take the caller's process down.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v", r)
+		}
+		// Unbind the caller's inputs so the pooled arena keeps nothing alive.
+		for _, s := range p.inputSlot {
+			a.tensors[s].F32, a.tensors[s].I64 = nil, nil
+		}
+		for _, s := range pl.viewsOfIn {
+			a.tensors[s].F32, a.tensors[s].I64 = nil, nil
+		}
+		pl.arenas.Put(a)
+	}()
+	for i, s := range p.inputSlot {
+		t := &a.tensors[s]
+		t.F32, t.I64 = inputs[i].F32, inputs[i].I64
+	}
+	for _, s := range pl.viewsOfIn {
+		t, r := &a.tensors[s], &a.tensors[pl.slots[s].root]
+		n := ops.NumElems(pl.slots[s].shape)
+		if t.DType == ops.Int64 {
+			t.I64 = r.I64[:n:n]
+		} else {
+			t.F32 = r.F32[:n:n]
+		}
+	}
+	for i := range pl.steps {
+		st := &pl.steps[i]
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if st.view {
+			continue
+		}
+		if err := st.step.Run(&a.env, a.args[i][0], a.args[i][1]); err != nil {
+			return st.c.node.Errorf("%v", err)
+		}
+	}
+	for i, s := range p.outSlot {
+		outs[i] = copyOut(outs[i], &a.tensors[s])
+	}
+	return nil
+}
+
+// copyOut copies src into dst, reusing dst's buffer when it is big enough.
+func copyOut(dst, src *ops.Tensor) *ops.Tensor {
+	if dst == nil {
+		dst = &ops.Tensor{}
+	}
+	dst.DType = src.DType
+	dst.Shape = append(dst.Shape[:0], src.Shape...)
+	n := ops.NumElems(src.Shape)
+	if src.DType == ops.Int64 {
+		if cap(dst.I64) < n {
+			dst.I64 = make([]int64, n)
+		}
+		dst.I64 = dst.I64[:n]
+		copy(dst.I64, src.I64)
+		dst.F32 = nil
+	} else {
+		if cap(dst.F32) < n {
+			dst.F32 = make([]float32, n)
+		}
+		dst.F32 = dst.F32[:n]
+		copy(dst.F32, src.F32)
+		dst.I64 = nil
+	}
+	return dst
+}
+
+// Serial is a Parallel that runs loops on the calling goroutine.
+type Serial = ops.Serial
+
+// Value returns the plan-time description of a named tensor, and whether
+// the plan knows it (it may have been pruned as unused).
+func (pl *Plan) value(s int) ops.Value {
+	sp := &pl.slots[s]
+	return ops.Value{DType: sp.dtype, Shape: sp.shape, Const: sp.c}
+}
+
+// ValueOf describes the named tensor under this plan: its type, shape, and
+// contents when it was folded to a constant.
+func (p *Program) ValueOf(pl *Plan, name string) (ops.Value, bool) {
+	s, ok := p.slotIndex[name]
+	if !ok || pl.slots[s].kind == slotUnused {
+		return ops.Value{}, false
+	}
+	return pl.value(s), true
+}
+
+// Steps returns how many nodes the plan runs (views and folded constants
+// excluded).
+func (pl *Plan) Steps() int {
+	n := 0
+	for _, st := range pl.steps {
+		if !st.view {
+			n++
+		}
+	}
+	return n
+}
+
+// ArenaBytes returns the bytes of intermediate memory one Run uses.
+func (pl *Plan) ArenaBytes() int { return 4*pl.f32Size + 8*pl.i64Size }

@@ -1,0 +1,105 @@
+package runtime
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Pool is a fixed set of worker goroutines that run the chunks of parallel
+// loops. One Pool is shared by every Run of a session; loops from
+// concurrent Runs interleave in its queue. The goroutine that calls For
+// always works on its own loop too, so a loop finishes even when every
+// worker is busy elsewhere. Loops must not nest: fn must not call For.
+type Pool struct {
+	workers int
+	queue   chan *forJob
+	jobs    sync.Pool
+	once    sync.Once
+	closed  atomic.Bool
+}
+
+// forJob is one call of For: chunks are claimed by atomically bumping next.
+type forJob struct {
+	fn     func(lo, hi int)
+	n      int
+	chunks int
+	next   atomic.Int64
+	wg     sync.WaitGroup
+}
+
+// NewPool returns a pool that runs loops on up to workers goroutines
+// (counting the caller). workers < 1 is taken as 1.
+func NewPool(workers int) *Pool {
+	if workers < 1 {
+		workers = 1
+	}
+	p := &Pool{workers: workers}
+	p.jobs.New = func() any { return new(forJob) }
+	return p
+}
+
+func (p *Pool) start() {
+	p.queue = make(chan *forJob, 64*p.workers)
+	for i := 1; i < p.workers; i++ {
+		go func() {
+			for j := range p.queue {
+				j.work()
+				j.wg.Done()
+			}
+		}()
+	}
+}
+
+// Close stops the worker goroutines. Loops must not be started afterwards.
+func (p *Pool) Close() {
+	p.once.Do(func() {})
+	if !p.closed.Swap(true) && p.queue != nil {
+		close(p.queue)
+	}
+}
+
+// Workers returns the number of goroutines a loop may run on.
+func (p *Pool) Workers() int { return p.workers }
+
+// For splits [0, n) into at most Workers() contiguous chunks of nearly equal
+// size and runs fn on each; chunk boundaries depend only on n and Workers(),
+// so results are reproducible for a given worker count.
+func (p *Pool) For(n int, fn func(lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	chunks := min(p.workers, n)
+	if chunks > 1 {
+		p.once.Do(p.start)
+	}
+	if chunks == 1 || p.queue == nil || p.closed.Load() {
+		fn(0, n)
+		return
+	}
+	j := p.jobs.Get().(*forJob)
+	j.fn, j.n, j.chunks = fn, n, chunks
+	j.next.Store(0)
+	helpers := chunks - 1
+	j.wg.Add(helpers)
+	for range helpers {
+		p.queue <- j
+	}
+	j.work()
+	j.wg.Wait()
+	j.fn = nil
+	p.jobs.Put(j)
+}
+
+// work claims and runs chunks until none is left.
+func (j *forJob) work() {
+	for {
+		c := int(j.next.Add(1) - 1)
+		if c >= j.chunks {
+			return
+		}
+		// chunk c covers [c*n/chunks, (c+1)*n/chunks)
+		lo := c * j.n / j.chunks
+		hi := (c + 1) * j.n / j.chunks
+		j.fn(lo, hi)
+	}
+}

@@ -1,0 +1,434 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	goruntime "runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/bnrun/bnrun/ops"
+)
+
+// Options configure Compile.
+type Options struct {
+	// Kernels is the kernel tier; nil means ops.Generic.
+	Kernels *ops.Kernels
+	// Threads is the number of worker goroutines; < 1 means one per CPU.
+	Threads int
+	// MaxPlans bounds how many distinct input-shape plans are cached;
+	// 0 means 16. When full, the cache is emptied and refilled.
+	MaxPlans int
+	// MaxTensorElems caps the elements of any one intermediate tensor;
+	// 0 means 1<<31. Planning fails with an error naming the tensor when a
+	// shape exceeds it.
+	MaxTensorElems int
+}
+
+// Program is a compiled graph: every node bound to its operator, ordered
+// topologically, and pruned to what the outputs need. It is safe for
+// concurrent use; plans for each distinct set of input shapes are made on
+// first use and cached.
+type Program struct {
+	graph   *Graph
+	opts    Options
+	kernels *ops.Kernels
+	pool    *Pool
+
+	slotNames []string
+	slotIndex map[string]int
+	inputSlot []int // per graph input
+	outSlot   []int // per graph output
+	consts    map[int]*ops.Tensor
+	nodes     []*cnode // live nodes, topological order
+
+	mu    sync.Mutex
+	plans []*Plan
+}
+
+// cnode is a node bound to its kernel, with inputs and outputs as slots
+// (-1 for an absent optional input or output).
+type cnode struct {
+	node   *ops.Node
+	kernel ops.Kernel
+	in     []int
+	out    []int
+}
+
+// Compile binds every node of g to its operator, checks that the graph is
+// well formed (supported ops, every input produced, no cycles, no name
+// produced twice) and returns a Program ready to plan and run.
+func Compile(g *Graph, opts Options) (*Program, error) {
+	if err := checkSupported(g); err != nil {
+		return nil, err
+	}
+	p := &Program{
+		graph:     g,
+		opts:      opts,
+		kernels:   opts.Kernels,
+		slotIndex: map[string]int{},
+		consts:    map[int]*ops.Tensor{},
+	}
+	if p.kernels == nil {
+		p.kernels = ops.Generic
+	}
+	if p.opts.MaxPlans <= 0 {
+		p.opts.MaxPlans = 16
+	}
+	if p.opts.MaxTensorElems <= 0 {
+		p.opts.MaxTensorElems = 1 << 31
+	}
+	threads := opts.Threads
+	if threads < 1 {
+		threads = goruntime.NumCPU()
+	}
+	p.pool = NewPool(threads)
+
+	slot := func(name string) int {
+		if i, ok := p.slotIndex[name]; ok {
+			return i
+		}
+		i := len(p.slotNames)
+		p.slotNames = append(p.slotNames, name)
+		p.slotIndex[name] = i
+		return i
+	}
+	producer := map[string]string{} // tensor -> what defines it, for errors
+	names := make([]string, 0, len(g.Initializers))
+	for name := range g.Initializers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p.consts[slot(name)] = g.Initializers[name]
+		producer[name] = "initializer"
+	}
+	for _, in := range g.Inputs {
+		if in.Name == "" {
+			return nil, fmt.Errorf("graph input with an empty name")
+		}
+		if what, dup := producer[in.Name]; dup {
+			return nil, fmt.Errorf("graph input %q is also defined as %s", in.Name, what)
+		}
+		producer[in.Name] = "graph input"
+		p.inputSlot = append(p.inputSlot, slot(in.Name))
+	}
+	all := make([]*cnode, len(g.Nodes))
+	for i, n := range g.Nodes {
+		k, err := ops.Lookup(n.OpType)(n)
+		if err != nil {
+			return nil, err
+		}
+		c := &cnode{node: n, kernel: k}
+		for _, o := range n.Outputs {
+			if o == "" {
+				c.out = append(c.out, -1)
+				continue
+			}
+			if what, dup := producer[o]; dup {
+				return nil, n.Errorf("output %q is already defined as %s", o, what)
+			}
+			producer[o] = fmt.Sprintf("output of node %q (%s)", n.Name, n.OpType)
+			c.out = append(c.out, slot(o))
+		}
+		all[i] = c
+	}
+	for _, c := range all {
+		for _, in := range c.node.Inputs {
+			if in == "" {
+				c.in = append(c.in, -1)
+				continue
+			}
+			if _, ok := producer[in]; !ok {
+				return nil, c.node.Errorf("input %q is not produced by any node, initializer or graph input", in)
+			}
+			c.in = append(c.in, p.slotIndex[in])
+		}
+	}
+	for _, out := range g.Outputs {
+		i, ok := p.slotIndex[out.Name]
+		if !ok || producer[out.Name] == "" {
+			return nil, fmt.Errorf("graph output %q is not produced by any node, initializer or graph input", out.Name)
+		}
+		p.outSlot = append(p.outSlot, i)
+	}
+	order, err := topoSort(all, len(p.slotNames))
+	if err != nil {
+		return nil, err
+	}
+	p.nodes = prune(order, p.outSlot, len(p.slotNames))
+	return p, nil
+}
+
+// checkSupported fails with one error listing every op type that has no
+// operator, with the nodes that use it.
+func checkSupported(g *Graph) error {
+	missing := map[string][]string{}
+	for i, n := range g.Nodes {
+		op := n.OpType
+		if n.Domain != "" && n.Domain != "ai.onnx" {
+			op = n.Domain + "." + op
+		} else if ops.Lookup(op) != nil {
+			continue
+		}
+		name := n.Name
+		if name == "" {
+			name = fmt.Sprintf("#%d", i)
+		}
+		missing[op] = append(missing[op], name)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(missing))
+	for k := range missing {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	fmt.Fprintf(&b, "unsupported operators (%d):", len(keys))
+	for _, k := range keys {
+		nodes := missing[k]
+		shown := nodes
+		if len(shown) > 8 {
+			shown = shown[:8]
+		}
+		fmt.Fprintf(&b, "\n  %s used by %d node(s): %s", k, len(nodes), strings.Join(shown, ", "))
+		if len(nodes) > len(shown) {
+			fmt.Fprintf(&b, ", ...")
+		}
+	}
+	return fmt.Errorf("%s", b.String())
+}
+
+// topoSort orders nodes so that every node follows the producers of its
+// inputs, keeping file order where the graph allows; a cycle is an error.
+func topoSort(nodes []*cnode, nslots int) ([]*cnode, error) {
+	prod := make([]int, nslots)
+	for i := range prod {
+		prod[i] = -1
+	}
+	for i, c := range nodes {
+		for _, o := range c.out {
+			if o >= 0 {
+				prod[o] = i
+			}
+		}
+	}
+	indeg := make([]int, len(nodes))
+	users := make([][]int, len(nodes))
+	for i, c := range nodes {
+		for _, s := range c.in {
+			if s >= 0 && prod[s] >= 0 {
+				indeg[i]++
+				users[prod[s]] = append(users[prod[s]], i)
+			}
+		}
+	}
+	// A min-heap would keep exact file order; scanning a ready list in
+	// index order is enough and stays linear for graphs already sorted.
+	order := make([]*cnode, 0, len(nodes))
+	ready := []int{}
+	for i := range nodes {
+		if indeg[i] == 0 {
+			ready = append(ready, i)
+		}
+	}
+	for len(ready) > 0 {
+		sort.Ints(ready)
+		i := ready[0]
+		ready = ready[1:]
+		order = append(order, nodes[i])
+		for _, u := range users[i] {
+			indeg[u]--
+			if indeg[u] == 0 {
+				ready = append(ready, u)
+			}
+		}
+	}
+	if len(order) != len(nodes) {
+		for i, d := range indeg {
+			if d > 0 {
+				return nil, nodes[i].node.Errorf("graph has a cycle through this node")
+			}
+		}
+	}
+	return order, nil
+}
+
+// prune keeps the nodes that the graph outputs depend on.
+func prune(order []*cnode, outs []int, nslots int) []*cnode {
+	need := make([]bool, nslots)
+	for _, o := range outs {
+		need[o] = true
+	}
+	keep := make([]bool, len(order))
+	for i := len(order) - 1; i >= 0; i-- {
+		c := order[i]
+		for _, o := range c.out {
+			if o >= 0 && need[o] {
+				keep[i] = true
+			}
+		}
+		if keep[i] {
+			for _, s := range c.in {
+				if s >= 0 {
+					need[s] = true
+				}
+			}
+		}
+	}
+	live := make([]*cnode, 0, len(order))
+	for i, c := range order {
+		if keep[i] {
+			live = append(live, c)
+		}
+	}
+	return live
+}
+
+// Inputs returns the graph's inputs.
+func (p *Program) Inputs() []ValueInfo { return p.graph.Inputs }
+
+// Outputs returns the graph's outputs.
+func (p *Program) Outputs() []ValueInfo { return p.graph.Outputs }
+
+// Graph returns the graph the program was compiled from.
+func (p *Program) Graph() *Graph { return p.graph }
+
+// Kernels returns the kernel tier the program runs with.
+func (p *Program) Kernels() *ops.Kernels { return p.kernels }
+
+// Threads returns the number of worker goroutines.
+func (p *Program) Threads() int { return p.pool.Workers() }
+
+// Close releases the worker goroutines. The program must not be run after.
+func (p *Program) Close() { p.pool.Close() }
+
+// Run checks the inputs (one per graph input, in order) against the
+// declared types and shapes, runs the plan for their shapes and returns
+// one new tensor per graph output. It is safe for concurrent use. ctx is
+// checked between nodes.
+func (p *Program) Run(ctx context.Context, inputs []*ops.Tensor) ([]*ops.Tensor, error) {
+	outs := make([]*ops.Tensor, len(p.outSlot))
+	if err := p.RunInto(ctx, inputs, outs); err != nil {
+		return nil, err
+	}
+	return outs, nil
+}
+
+// RunInto is Run writing into outs: an entry that is nil or whose buffer
+// is too small is replaced by a new tensor; otherwise its buffer is reused
+// and its shape updated, so a caller that keeps outs allocates nothing.
+func (p *Program) RunInto(ctx context.Context, inputs []*ops.Tensor, outs []*ops.Tensor) error {
+	if len(inputs) != len(p.inputSlot) {
+		return fmt.Errorf("got %d inputs, the model has %d", len(inputs), len(p.inputSlot))
+	}
+	if len(outs) != len(p.outSlot) {
+		return fmt.Errorf("got %d output places, the model has %d outputs", len(outs), len(p.outSlot))
+	}
+	if err := p.checkInputs(inputs); err != nil {
+		return err
+	}
+	plan, err := p.planFor(inputs)
+	if err != nil {
+		return err
+	}
+	return plan.run(ctx, p, inputs, outs)
+}
+
+// checkInputs validates each input's type and shape against its declaration.
+func (p *Program) checkInputs(inputs []*ops.Tensor) error {
+	for i, t := range inputs {
+		vi := p.graph.Inputs[i]
+		if t == nil {
+			return fmt.Errorf("input %q is nil", vi.Name)
+		}
+		if vi.DType != ops.Undefined && t.DType != vi.DType {
+			return fmt.Errorf("input %q: got %s, the model wants %s", vi.Name, t.DType, vi.DType)
+		}
+		n := 1
+		for _, d := range t.Shape {
+			if d < 0 {
+				return fmt.Errorf("input %q: negative dimension in shape %s", vi.Name, ops.ShapeString(t.Shape))
+			}
+			n *= d
+		}
+		if t.Len() != n {
+			return fmt.Errorf("input %q: shape %s needs %d elements, data has %d", vi.Name, ops.ShapeString(t.Shape), n, t.Len())
+		}
+		if vi.Dims == nil {
+			continue
+		}
+		if len(t.Shape) != len(vi.Dims) {
+			return fmt.Errorf("input %q: got shape %s, the model wants rank %d (%s)", vi.Name, ops.ShapeString(t.Shape), len(vi.Dims), DimsString(vi.Dims))
+		}
+		for j, d := range vi.Dims {
+			if d.Value >= 0 && d.Param == "" && t.Shape[j] != d.Value {
+				return fmt.Errorf("input %q: got shape %s, the model wants %s", vi.Name, ops.ShapeString(t.Shape), DimsString(vi.Dims))
+			}
+		}
+	}
+	return nil
+}
+
+// DimsString formats declared dims, writing symbolic ones by name.
+func DimsString(dims []Dim) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, d := range dims {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		switch {
+		case d.Param != "":
+			b.WriteString(d.Param)
+		case d.Value < 0:
+			b.WriteByte('?')
+		default:
+			fmt.Fprint(&b, d.Value)
+		}
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// planFor returns the cached plan for the inputs' shapes, making it first
+// if needed. The lookup compares shapes in place and allocates nothing.
+func (p *Program) planFor(inputs []*ops.Tensor) (*Plan, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pl := range p.plans {
+		if pl.matches(inputs) {
+			return pl, nil
+		}
+	}
+	shapes := make([][]int, len(inputs))
+	for i, t := range inputs {
+		shapes[i] = append([]int(nil), t.Shape...)
+	}
+	pl, err := p.makePlan(shapes)
+	if err != nil {
+		return nil, err
+	}
+	pl.inShapes = shapes
+	if len(p.plans) >= p.opts.MaxPlans {
+		p.plans = p.plans[:0]
+	}
+	p.plans = append(p.plans, pl)
+	return pl, nil
+}
+
+// PlanFor returns the plan for the given input shapes (for inspection and
+// tests): the value description of every tensor the graph computes.
+func (p *Program) PlanFor(shapes [][]int) (*Plan, error) {
+	if len(shapes) != len(p.inputSlot) {
+		return nil, fmt.Errorf("got %d input shapes, the model has %d inputs", len(shapes), len(p.inputSlot))
+	}
+	inputs := make([]*ops.Tensor, len(shapes))
+	for i, s := range shapes {
+		inputs[i] = &ops.Tensor{DType: p.graph.Inputs[i].DType, Shape: s}
+	}
+	return p.planFor(inputs)
+}

@@ -1,0 +1,349 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/bnrun/bnrun/ops"
+)
+
+// Test-only operators, so the runtime is tested independently of ops.
+func init() {
+	// rtScale: y = 2x + 1, elementwise.
+	ops.Register("rtScale", func(n *ops.Node) (ops.Kernel, error) {
+		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
+			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *ops.Env, in, out []*ops.Tensor) error {
+				env.Par.For(len(in[0].F32), func(lo, hi int) {
+					for i := lo; i < hi; i++ {
+						out[0].F32[i] = 2*in[0].F32[i] + 1
+					}
+				})
+				return nil
+			}}, nil
+		}), nil
+	})
+	// rtAdd: y = a + b, same shapes.
+	ops.Register("rtAdd", func(n *ops.Node) (ops.Kernel, error) {
+		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
+			if !ops.SameShape(in[0].Shape, in[1].Shape) {
+				return nil, ops.Step{}, n.Errorf("shapes differ")
+			}
+			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *ops.Env, in, out []*ops.Tensor) error {
+				for i := range out[0].F32 {
+					out[0].F32[i] = in[0].F32[i] + in[1].F32[i]
+				}
+				return nil
+			}}, nil
+		}), nil
+	})
+	// rtFlat: a view that flattens to 1-D.
+	ops.Register("rtFlat", func(n *ops.Node) (ops.Kernel, error) {
+		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
+			return []ops.Value{{DType: in[0].DType, Shape: []int{ops.NumElems(in[0].Shape)}}}, ops.Step{View: true, Run: func(env *ops.Env, in, out []*ops.Tensor) error {
+				copy(out[0].F32, in[0].F32)
+				return nil
+			}}, nil
+		}), nil
+	})
+	// rtShape: the input's shape as a constant int64 tensor.
+	ops.Register("rtShape", func(n *ops.Node) (ops.Kernel, error) {
+		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
+			c := ops.NewI64([]int{len(in[0].Shape)}, nil)
+			for i, d := range in[0].Shape {
+				c.I64[i] = int64(d)
+			}
+			return []ops.Value{{DType: ops.Int64, Shape: c.Shape, Const: c}}, ops.Step{}, nil
+		}), nil
+	})
+	// rtFail: fails at run time.
+	ops.Register("rtFail", func(n *ops.Node) (ops.Kernel, error) {
+		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
+			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *ops.Env, in, out []*ops.Tensor) error {
+				return errors.New("boom")
+			}}, nil
+		}), nil
+	})
+	// rtSleepy counts its runs (for cancellation tests).
+	ops.Register("rtCount", func(n *ops.Node) (ops.Kernel, error) {
+		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
+			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *ops.Env, in, out []*ops.Tensor) error {
+				countRuns.Add(1)
+				copy(out[0].F32, in[0].F32)
+				return nil
+			}}, nil
+		}), nil
+	})
+}
+
+var countRuns atomic.Int64
+
+func node(op string, ins []string, outs ...string) *ops.Node {
+	return &ops.Node{Name: op + "_" + outs[0], OpType: op, Opset: 13, Inputs: ins, Outputs: outs}
+}
+
+func input(name string, dims ...int) ValueInfo {
+	vi := ValueInfo{Name: name, DType: ops.Float32}
+	for _, d := range dims {
+		if d < 0 {
+			vi.Dims = append(vi.Dims, Dim{Value: -1, Param: "N"})
+		} else {
+			vi.Dims = append(vi.Dims, Dim{Value: d})
+		}
+	}
+	return vi
+}
+
+func chainGraph(n int) *Graph {
+	g := &Graph{Inputs: []ValueInfo{input("x", -1, 3)}, Outputs: []ValueInfo{{Name: fmt.Sprintf("t%d", n)}}}
+	prev := "x"
+	for i := 1; i <= n; i++ {
+		cur := fmt.Sprintf("t%d", i)
+		g.Nodes = append(g.Nodes, node("rtScale", []string{prev}, cur))
+		prev = cur
+	}
+	return g
+}
+
+func mustCompile(t *testing.T, g *Graph, opts Options) *Program {
+	t.Helper()
+	if opts.Kernels == nil {
+		opts.Kernels = &ops.Kernels{Name: "test"}
+	}
+	p, err := Compile(g, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+func TestChainReusesMemory(t *testing.T) {
+	p := mustCompile(t, chainGraph(10), Options{Threads: 2})
+	x := ops.NewF32([]int{4, 3}, []float32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})
+	out, err := p.Run(context.Background(), []*ops.Tensor{x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// y = 2y + 1 ten times: y = 1024x + 1023
+	for i, v := range out[0].F32 {
+		if want := 1024*float32(i) + 1023; v != want {
+			t.Fatalf("element %d = %v, want %v", i, v, want)
+		}
+	}
+	pl, err := p.PlanFor([][]int{{4, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only two 12-element buffers (each padded to 16) alternate.
+	if got := pl.ArenaBytes(); got != 2*16*4 {
+		t.Errorf("arena uses %d bytes, want %d", got, 2*16*4)
+	}
+}
+
+func TestOutOfOrderNodesAndFoldingAndViews(t *testing.T) {
+	// shape is folded; flat is a view of a; a+b needs both.
+	g := &Graph{
+		Inputs:       []ValueInfo{input("x", 2, 2)},
+		Outputs:      []ValueInfo{{Name: "sum"}, {Name: "flat"}, {Name: "shape"}, {Name: "cc"}},
+		Initializers: map[string]*ops.Tensor{"c": ops.NewF32([]int{2, 2}, []float32{1, 1, 1, 1})},
+		Nodes: []*ops.Node{
+			node("rtAdd", []string{"a", "b"}, "sum"),
+			node("rtFlat", []string{"a"}, "flat"),
+			node("rtScale", []string{"x"}, "a"),
+			node("rtScale", []string{"a"}, "b"),
+			node("rtShape", []string{"sum"}, "shape"),
+			node("rtScale", []string{"c"}, "cc"),
+		},
+	}
+	p := mustCompile(t, g, Options{Threads: 1})
+	out, err := p.Run(context.Background(), []*ops.Tensor{ops.NewF32([]int{2, 2}, []float32{0, 1, 2, 3})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a = 2x+1, b = 4x+3, sum = 6x+4
+	want := []float32{4, 10, 16, 22}
+	for i := range want {
+		if out[0].F32[i] != want[i] {
+			t.Fatalf("sum = %v, want %v", out[0].F32, want)
+		}
+	}
+	if !ops.SameShape(out[1].Shape, []int{4}) || out[1].F32[3] != 7 {
+		t.Errorf("flat = %v %v", out[1].Shape, out[1].F32)
+	}
+	if out[2].I64[0] != 2 || out[2].I64[1] != 2 {
+		t.Errorf("shape = %v", out[2].I64)
+	}
+	if out[3].F32[0] != 3 {
+		t.Errorf("cc = %v", out[3].F32)
+	}
+	pl, _ := p.PlanFor([][]int{{2, 2}})
+	// Run-time steps: a, b, sum (flat is a view, shape and cc folded).
+	if pl.Steps() != 3 {
+		t.Errorf("plan runs %d steps, want 3", pl.Steps())
+	}
+}
+
+func TestGraphErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		g    *Graph
+		want string
+	}{
+		{"missing input", &Graph{
+			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "y"}},
+			Nodes: []*ops.Node{node("rtAdd", []string{"x", "ghost"}, "y")},
+		}, `input "ghost" is not produced`},
+		{"cycle", &Graph{
+			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "b"}},
+			Nodes: []*ops.Node{node("rtAdd", []string{"x", "b"}, "a"), node("rtScale", []string{"a"}, "b")},
+		}, "cycle"},
+		{"duplicate output", &Graph{
+			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "a"}},
+			Nodes: []*ops.Node{node("rtScale", []string{"x"}, "a"), node("rtScale", []string{"x"}, "a")},
+		}, `"a" is already defined`},
+		{"unsupported", &Graph{
+			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "c"}},
+			Nodes: []*ops.Node{
+				node("Frobnicate", []string{"x"}, "a"), node("Frobnicate", []string{"a"}, "b"),
+				{Name: "q", OpType: "QuantizeLinear", Domain: "com.example", Inputs: []string{"b"}, Outputs: []string{"c"}},
+			},
+		}, "unsupported operators (2):\n  Frobnicate used by 2 node(s): Frobnicate_a, Frobnicate_b\n  com.example.QuantizeLinear used by 1 node(s): q"},
+		{"missing output", &Graph{
+			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "nothing"}},
+		}, `graph output "nothing"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Compile(c.g, Options{Kernels: &ops.Kernels{}})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	p := mustCompile(t, chainGraph(2), Options{})
+	bad := []struct {
+		in   *ops.Tensor
+		want string
+	}{
+		{ops.NewF32([]int{2, 4}, nil), "wants [N,3]"},
+		{ops.NewF32([]int{6}, nil), "wants rank 2"},
+		{ops.NewI64([]int{2, 3}, nil), "got int64, the model wants float32"},
+		{&ops.Tensor{DType: ops.Float32, Shape: []int{2, 3}, F32: make([]float32, 5)}, "needs 6 elements, data has 5"},
+	}
+	for _, b := range bad {
+		_, err := p.Run(context.Background(), []*ops.Tensor{b.in})
+		if err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("input %v: got %v, want error with %q", b.in.Shape, err, b.want)
+		}
+	}
+	g := chainGraph(1)
+	g.Nodes = append(g.Nodes, node("rtFail", []string{"t1"}, "t2"))
+	g.Outputs[0].Name = "t2"
+	pf := mustCompile(t, g, Options{})
+	_, err := pf.Run(context.Background(), []*ops.Tensor{ops.NewF32([]int{1, 3}, nil)})
+	if err == nil || !strings.Contains(err.Error(), `node "rtFail_t2" (rtFail): boom`) {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestCancellation(t *testing.T) {
+	g := &Graph{Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "b"}},
+		Nodes: []*ops.Node{node("rtCount", []string{"x"}, "a"), node("rtCount", []string{"a"}, "b")}}
+	p := mustCompile(t, g, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	before := countRuns.Load()
+	_, err := p.Run(ctx, []*ops.Tensor{ops.NewF32([]int{1}, nil)})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	if countRuns.Load() != before {
+		t.Errorf("nodes ran after cancellation")
+	}
+}
+
+func TestConcurrentRunsAcrossShapes(t *testing.T) {
+	p := mustCompile(t, chainGraph(5), Options{Threads: 2, MaxPlans: 2})
+	run := func(n int) []float32 {
+		x := ops.NewF32([]int{n, 3}, nil)
+		for i := range x.F32 {
+			x.F32[i] = float32(i % 7)
+		}
+		out, err := p.Run(context.Background(), []*ops.Tensor{x})
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		return out[0].F32
+	}
+	want := map[int][]float32{}
+	for n := 1; n <= 5; n++ {
+		want[n] = run(n)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				n := 1 + (g+i)%5
+				got := run(n)
+				for j := range got {
+					if got[j] != want[n][j] {
+						t.Errorf("batch %d: element %d differs", n, j)
+						return
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+}
+
+func TestRunIntoAllocatesNothing(t *testing.T) {
+	g := chainGraph(4)
+	for _, n := range g.Nodes {
+		n.OpType = "rtCount" // a kernel that itself allocates nothing
+	}
+	p := mustCompile(t, g, Options{Threads: 2})
+	in := []*ops.Tensor{ops.NewF32([]int{8, 3}, nil)}
+	outs := make([]*ops.Tensor, 1)
+	ctx := context.Background()
+	if err := p.RunInto(ctx, in, outs); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := p.RunInto(ctx, in, outs); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 && !raceEnabled {
+		t.Errorf("RunInto allocates %v times per run", allocs)
+	}
+}
+
+func TestPoolCoversRange(t *testing.T) {
+	p := NewPool(3)
+	defer p.Close()
+	for _, n := range []int{1, 2, 3, 7, 100} {
+		seen := make([]int32, n)
+		p.For(n, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				atomic.AddInt32(&seen[i], 1)
+			}
+		})
+		for i, s := range seen {
+			if s != 1 {
+				t.Fatalf("n=%d: index %d visited %d times", n, i, s)
+			}
+		}
+	}
+}
