@@ -131,7 +131,7 @@ func (m *Model) Verify(ctx context.Context, dir string, tol Tolerance) ([]SetRes
 	for _, set := range sets {
 		r, err := m.verifySet(ctx, set, tol)
 		if err != nil {
-			return res, fmt.Errorf("%s: %w", set, err)
+			return res, err
 		}
 		res = append(res, r)
 	}
@@ -150,15 +150,15 @@ func (m *Model) verifySet(ctx context.Context, set string, tol Tolerance) (SetRe
 	}
 	inputs, err := bindByName(m.inputs, inNames, ins, "input")
 	if err != nil {
-		return r, err
+		return r, fmt.Errorf("%s: %w", set, err)
 	}
 	wants, err := bindByName(m.outputs, outNames, golds, "output")
 	if err != nil {
-		return r, err
+		return r, fmt.Errorf("%s: %w", set, err)
 	}
 	got := make([]*Tensor, len(wants))
 	if err := m.RunInto(ctx, inputs, got); err != nil {
-		return r, err
+		return r, fmt.Errorf("%s: %w", set, err)
 	}
 	for i, want := range wants {
 		c := Compare(got[i], want, tol)
@@ -191,9 +191,9 @@ func readNumbered(dir, prefix string) ([]string, []*Tensor, error) {
 	names := make([]string, len(files))
 	ts := make([]*Tensor, len(files))
 	for i, f := range files {
-		names[i], ts[i], err = loader.ReadTensorFile(f)
+		names[i], ts[i], err = loader.ReadTensorFile(f) // errors name the file
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", filepath.Base(f), err)
+			return nil, nil, err
 		}
 	}
 	return names, ts, nil

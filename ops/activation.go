@@ -91,7 +91,7 @@ func sigmoidF32(dst, src []float32) {
 	src = src[:len(dst)]
 	// y = 1 / (1 + exp(-x)), evaluated in float64 and rounded once
 	for i, v := range src {
-		dst[i] = float32(1 / (1 + expF64(-float64(v))))
+		dst[i] = float32(1 / (1 + math.Exp(-float64(v))))
 	}
 }
 

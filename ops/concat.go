@@ -105,6 +105,7 @@ func concatCopy[T numeric](env *Env, dst []T, srcs [][]T, blocks []int, outer in
 		return
 	}
 	forChunks(env, outer, max(1, elemGrain/row), func(lo, hi int) {
+		// dst[o*row + sum_{k<i} b_k : ... + b_i] = srcs[i][o*b_i : (o+1)*b_i]
 		for o := lo; o < hi; o++ {
 			pos := o * row
 			for i, s := range srcs {
@@ -200,6 +201,7 @@ func gatherCopy[T numeric](env *Env, dst, src []T, idx []int64, outer, size, inn
 	forChunks(env, rows*inner, elemGrain, func(lo, hi int) {
 		// [lo, hi) is a flat output range (inner >= 1 here); walk the rows
 		// it touches, copying only their part inside it.
+		// row r = o*nIdx + j: dst[r*inner:][:inner] = src[(o*size + idx[j])*inner:][:inner]
 		for r := lo / inner; r*inner < hi; r++ {
 			o, j := r/nIdx, r%nIdx
 			k := int(idx[j])

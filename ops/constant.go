@@ -141,18 +141,20 @@ func buildConstantOfShape(n *Node) (Kernel, error) {
 			shape[i] = int(d)
 		}
 		run := func(env *Env, _, out []*Tensor) error {
-			if !checkRunTensors(out, 1) || out[0].DType != fill.DType {
+			if !checkRunTensors(out, 1) || out[0].DType != fill.DType || out[0].Len() != NumElems(shape) {
 				return fmt.Errorf("output does not match the plan")
 			}
 			y := out[0]
 			if y.DType == Int64 {
 				c := fill.I64[0]
+				// y[i] = value
 				for i := range y.I64 {
 					y.I64[i] = c
 				}
 				return nil
 			}
 			c := fill.F32[0]
+			// y[i] = value
 			for i := range y.F32 {
 				y.F32[i] = c
 			}

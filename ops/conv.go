@@ -119,13 +119,9 @@ func prepareConv(n *Node, win *window, group int, in []*Value) ([]Value, Step, e
 		env.K.Conv(env, &g, in[0].F32, in[1].F32, b, out[0].F32)
 		return nil
 	}
-	outs := make([]Value, outputCount(n))
-	outs[0] = Value{DType: Float32, Shape: outShape}
-	for i := 1; i < len(outs); i++ {
-		if hasOutput(n, i) {
-			return nil, Step{}, n.Errorf("Conv has one output, got %d", len(n.Outputs))
-		}
-		outs[i] = Value{DType: Float32, Shape: outShape}
+	outs, err := oneOutput(n, Value{DType: Float32, Shape: outShape})
+	if err != nil {
+		return nil, Step{}, err
 	}
 	return outs, Step{Run: run, Scratch: convScratch(&g)}, nil
 }

@@ -42,37 +42,50 @@ func (s *convSource) pack(dst []float32, kb, kl, j0, w, kw int) {
 	khw := g.KH * g.KW
 	c, kh, kx := kb/khw, kb%khw/g.KW, kb%g.KW
 	hw := g.H * g.W
-	for r := range kl {
-		d := dst[r*kw : r*kw+kw]
+	for r := 0; r < kl; {
+		// Rows r..r+nk-1 share the input channel c and the kernel row kh,
+		// and so the input row of each run; only kx changes.
+		nk := min(g.KW-kx, kl-r)
 		plane := s.x[c*hw : c*hw+hw]
 		for _, run := range runs[:nrun] {
-			dr := d[run.j0:run.j1]
 			ih := run.ih0 + kh*g.DH
 			if ih < 0 || ih >= g.H {
-				clear(dr)
+				for q := range nk {
+					clear(dst[(r+q)*kw+run.j0 : (r+q)*kw+run.j1])
+				}
 				continue
 			}
 			row := plane[ih*g.W : ih*g.W+g.W]
-			iw := run.iw0 + kx*g.DW
-			if g.SW == 1 && iw >= 0 && iw+len(dr) <= g.W {
-				// dst[r][j] = -x[c][ih][iw+j]
-				for j, v := range row[iw : iw+len(dr)] {
-					dr[j] = -v
+			for q := range nk {
+				dr := dst[(r+q)*kw+run.j0 : (r+q)*kw+run.j1]
+				iw := run.iw0 + (kx+q)*g.DW
+				if g.SW == 1 && iw >= 0 && iw+len(dr) <= len(row) {
+					src := row[iw : iw+len(dr)]
+					dr = dr[:len(src)]
+					// dst[r][j] = -x[c][ih][iw+j]
+					for j, v := range src {
+						dr[j] = -v
+					}
+					continue
 				}
-				continue
-			}
-			// dst[r][j] = -x[c][ih][iw + j·SW], 0 outside the row
-			for j := range dr {
-				if uint(iw) < uint(g.W) {
-					dr[j] = -row[iw]
-				} else {
-					dr[j] = 0
+				// dst[r][j] = -x[c][ih][iw + j·SW], 0 outside the row
+				for j := range dr {
+					if uint(iw) < uint(len(row)) {
+						dr[j] = -row[iw]
+					} else {
+						dr[j] = 0
+					}
+					iw += g.SW
 				}
-				iw += g.SW
 			}
 		}
-		clear(d[w:])
-		if kx++; kx == g.KW {
+		if w < kw {
+			for q := range nk {
+				clear(dst[(r+q)*kw+w : (r+q+1)*kw])
+			}
+		}
+		r += nk
+		if kx += nk; kx == g.KW {
 			kx = 0
 			if kh++; kh == g.KH {
 				kh = 0

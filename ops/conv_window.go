@@ -164,6 +164,19 @@ func spatialRank(n *Node, v *Value, what string) (int, error) {
 // outputCount is the number of outputs Prepare must describe.
 func outputCount(n *Node) int { return max(1, len(n.Outputs)) }
 
+// oneOutput describes the outputs of an operator with a single output v,
+// rejecting any further output the node asks for.
+func oneOutput(n *Node, v Value) ([]Value, error) {
+	outs := make([]Value, outputCount(n))
+	for i := range outs {
+		if i > 0 && hasOutput(n, i) {
+			return nil, n.Errorf("%s has one output, got %d", n.OpType, len(n.Outputs))
+		}
+		outs[i] = v
+	}
+	return outs, nil
+}
+
 // hasOutput reports whether output i of n is requested.
 func hasOutput(n *Node, i int) bool { return i < len(n.Outputs) && n.Outputs[i] != "" }
 

@@ -115,3 +115,54 @@ func TestElemParallelMatchesSerial(t *testing.T) {
 	elemCheckTensor(t, "Softmax ref", softmaxRef(big, 3, 7, 40*33),
 		runElemWith(t, &Env{Par: elemChunkPar{4}}, elemNode("Softmax", 13, elInt("axis", 1)), big), 1e-6)
 }
+
+// TestElemRunRejectsBadTensors hands each step tensors that do not match
+// its plan (a runtime bug): Run must report an error, not panic.
+func TestElemRunRejectsBadTensors(t *testing.T) {
+	x := elSeq(2, 3)
+	cases := []struct {
+		n   *Node
+		ins []*Tensor
+	}{
+		{elemNode("Relu", 13), []*Tensor{x}},
+		{elemNode("Clip", 13), []*Tensor{x, elF32([]int{}, 0), nil}},
+		{elemNode("Add", 14), []*Tensor{x, elF32([]int{3}, 1, 2, 3)}},
+		{elemNode("Concat", 13, elInt("axis", 0)), []*Tensor{x, x}},
+		{elemNode("Gather", 13), []*Tensor{x, elI64([]int{1}, 1)}},
+		{elemNode("Transpose", 13), []*Tensor{x}},
+		{elemNode("Pad", 13), []*Tensor{x, elI64([]int{4}, 1, 1, 1, 1)}},
+		{elemNode("Softmax", 13), []*Tensor{x}},
+		{elemNode("ReduceMean", 13, elInts("axes", 0)), []*Tensor{x}},
+		{elemNode("Reshape", 13), []*Tensor{x, elI64([]int{1}, 6)}},
+		{elemNode("Identity", 13), []*Tensor{x}},
+		{elemNode("ConstantOfShape", 9), []*Tensor{elI64([]int{1}, 3)}},
+		{elemNode("Shape", 13), []*Tensor{x}},
+	}
+	for _, c := range cases {
+		vals := make([]*Value, len(c.ins))
+		for i, v := range c.ins {
+			if v != nil {
+				vals[i] = &Value{DType: v.DType, Shape: v.Shape, Const: v}
+			}
+		}
+		k, err := Lookup(c.n.OpType)(c.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, step, err := k.Prepare(vals)
+		if err != nil {
+			t.Fatalf("%s: %v", c.n.OpType, err)
+		}
+		env := &Env{Par: Serial{}}
+		// An output far too small, of the wrong type, or missing.
+		for _, out := range [][]*Tensor{
+			{elF32([]int{1}, 0)},
+			{elI64([]int{1}, 0)},
+			{},
+		} {
+			if err := step.Run(env, c.ins, out); err == nil {
+				t.Errorf("%s: Run accepted bad output %v", c.n.OpType, out)
+			}
+		}
+	}
+}

@@ -1,7 +1,5 @@
 package ops
 
-import "math"
-
 // Shared helpers of the element-wise and tensor-manipulation operators
 // (activations, arithmetic, shape ops, Concat, Gather, Pad, Softmax,
 // Transpose, ReduceMean).
@@ -179,40 +177,4 @@ func stridesOf(shape []int) []int {
 		acc *= shape[i]
 	}
 	return s
-}
-
-// Constants of expF64's range reduction: ln 2 split into a high part with
-// trailing zero bits (so n*expLn2Hi is exact for |n| < 2^11) and the rest.
-const (
-	expLog2e  = 1.4426950408889634
-	expLn2Hi  = 6.93147180369123816490e-01
-	expLn2Lo  = 1.90821492927058770002e-10
-	expRound  = 0x1.8p52 // adding and subtracting it rounds to an integer
-	expMaxArg = 709.782712893384
-	expMinArg = -745.1332191019412
-)
-
-// expF64 returns e**x with a relative error below 1e-8, ample for results
-// rounded to float32, and several times faster than math.Exp. With
-// x = n*ln2 + r, |r| <= ln2/2:
-//
-//	e**x = 2**n * (1 + r + r**2/2! + ... + r**7/7!)
-//
-// the series truncation error being below r**8/8! < 5e-9 relative.
-func expF64(x float64) float64 {
-	switch {
-	case x != x:
-		return x
-	case x > expMaxArg:
-		return math.Inf(1)
-	case x < expMinArg:
-		return 0
-	}
-	n := (x*expLog2e + expRound) - expRound
-	r := (x - n*expLn2Hi) - n*expLn2Lo
-	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
-	k := int64(n)
-	// 2**k for k in [-1075, 1024], split in two factors to stay normal.
-	h := k / 2
-	return p * math.Float64frombits(uint64(h+1023)<<52) * math.Float64frombits(uint64(k-h+1023)<<52)
 }

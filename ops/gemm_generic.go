@@ -142,7 +142,9 @@ func (op *gemmOp) pack(dst []float32, kb, kl, j0, w, kw int) {
 			for j, v := range src {
 				d[j] = -v
 			}
-			clear(d[w:])
+			if w < kw {
+				clear(d[w:])
+			}
 		}
 	default:
 		for j := range w {

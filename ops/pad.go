@@ -103,7 +103,7 @@ func buildPad(n *Node) (Kernel, error) {
 			return nil, Step{}, n.Errorf("pads %v has %d entries for rank %d, want %d", pads, len(pads), r, 2*r)
 		}
 		shape := make([]int, r)
-		maps := make([][]int, r)
+		begin := make([]int, r)
 		for i, d := range x.Shape {
 			b, e := pads[i], pads[i+r]
 			o := int64(d) + b + e
@@ -119,10 +119,10 @@ func buildPad(n *Node) (Kernel, error) {
 					return nil, Step{}, n.Errorf("edge padding of empty axis %d", i)
 				}
 			}
-			maps[i] = padIndexMap(mode, d, int(b), int(o))
+			begin[i] = int(b)
 		}
+		geom := padGeom{mode: mode, in: copyShape(x.Shape), out: shape, begin: begin, stride: stridesOf(x.Shape)}
 		inLen, total := NumElems(x.Shape), NumElems(shape)
-		inStrides := stridesOf(x.Shape)
 		run := func(env *Env, ins, out []*Tensor) error {
 			if !checkRunTensors(ins, 1) || !checkRunTensors(out, 1) ||
 				ins[0].DType != out[0].DType || ins[0].Len() != inLen || out[0].Len() != total {
@@ -140,14 +140,14 @@ func buildPad(n *Node) (Kernel, error) {
 				if cv != nil {
 					fill = cv.I64[0]
 				}
-				padCopy(env, out[0].I64, ins[0].I64, shape, inStrides, maps, fill)
+				padCopy(env, &geom, out[0].I64, ins[0].I64, fill)
 				return nil
 			}
 			fill := attrValue
 			if cv != nil {
 				fill = cv.F32[0]
 			}
-			padCopy(env, out[0].F32, ins[0].F32, shape, inStrides, maps, fill)
+			padCopy(env, &geom, out[0].F32, ins[0].F32, fill)
 			return nil
 		}
 		return []Value{{DType: x.DType, Shape: shape}}, Step{Run: run}, nil
@@ -172,81 +172,106 @@ func padsForAxes(n *Node, pads, axes []int64, r int) ([]int64, error) {
 	return full, nil
 }
 
-// padIndexMap returns, for each output coordinate along an axis of input
-// size d padded by b at the start to size o, the input coordinate it reads
-// (-1 for the fill value). With i = j - b:
-//
-//	constant: i if 0 <= i < d, else -1
-//	reflect:  -i if i < 0; 2(d-1) - i if i >= d
-//	edge:     clamp(i, 0, d-1)
-func padIndexMap(mode padMode, d, b, o int) []int {
-	m := make([]int, o)
-	for j := range m {
-		i := j - b
-		if i >= 0 && i < d {
-			m[j] = i
-			continue
-		}
-		switch mode {
-		case padConstant:
-			m[j] = -1
-		case padReflect:
-			if i < 0 {
-				i = -i
-			} else {
-				i = 2*(d-1) - i
-			}
-			m[j] = i
-		case padEdge:
-			m[j] = min(max(i, 0), d-1)
-		}
-	}
-	return m
+// padGeom describes a planned Pad: per axis the input and output sizes,
+// the (possibly negative) start pad and the input stride.
+type padGeom struct {
+	mode          padMode
+	in, out       []int
+	begin, stride []int
 }
 
-// padCopy fills dst (of the given shape) from src through the per-axis
-// index maps: dst[j0,...,jk] = src[sum maps[a][ja]*stride[a]], or fill when
-// any map entry is -1.
-func padCopy[T numeric](env *Env, dst, src []T, shape, stride []int, maps [][]int, fill T) {
-	r := len(shape)
+// padSource returns the input coordinate that output coordinate j reads
+// along an axis of input size d padded by b at the start, or -1 for the
+// fill value. With i = j - b:
+//
+//	inside:   i if 0 <= i < d
+//	constant: -1
+//	reflect:  -i if i < 0; 2(d-1) - i if i >= d
+//	edge:     clamp(i, 0, d-1)
+//
+// Prepare has checked that reflect pads are smaller than d and that edge
+// axes are not empty, so the result lies in [0, d).
+func padSource(mode padMode, d, b, j int) int {
+	i := j - b
+	if i >= 0 && i < d {
+		return i
+	}
+	switch mode {
+	case padReflect:
+		if i < 0 {
+			return -i
+		}
+		return 2*(d-1) - i
+	case padEdge:
+		return min(max(i, 0), d-1)
+	}
+	return -1
+}
+
+// padCopy fills dst (shape g.out) from src (shape g.in):
+//
+//	dst[j0,...,jk] = src[sum_a padSource(a, ja)*stride[a]]
+//
+// or the fill value where any padSource is -1. Along the last axis the
+// inside run is one copy; only the padded ends are mapped element by
+// element.
+func padCopy[T numeric](env *Env, g *padGeom, dst, src []T, fill T) {
+	r := len(g.out)
 	if r == 0 {
 		copy(dst, src)
 		return
 	}
-	inner := shape[r-1]
-	if inner == 0 {
+	inner := g.out[r-1]
+	if inner == 0 || len(dst) == 0 {
 		return
 	}
-	last, ls := maps[r-1], stride[r-1]
-	outer := shape[:r-1]
+	d, b := g.in[r-1], g.begin[r-1]
+	// Output columns [lo, hi) read input columns [lo-b, hi-b) in order.
+	lo, hi := max(0, b), min(inner, b+d)
+	outer := g.out[:r-1]
 	rows := len(dst) / inner
-	forChunks(env, rows, max(1, elemGrain/inner), func(lo, hi int) {
+	forChunks(env, rows, max(1, elemGrain/inner), func(rlo, rhi int) {
 		coord := make([]int, len(outer))
-		for row := lo; row < hi; row++ {
+		for row := rlo; row < rhi; row++ {
 			unravel(row, outer, coord)
-			d := dst[row*inner : (row+1)*inner]
+			out := dst[row*inner : (row+1)*inner]
 			base, inside := 0, true
 			for a, c := range coord {
-				m := maps[a][c]
+				m := padSource(g.mode, g.in[a], g.begin[a], c)
 				if m < 0 {
 					inside = false
 					break
 				}
-				base += m * stride[a]
+				base += m * g.stride[a]
 			}
 			if !inside {
-				for i := range d {
-					d[i] = fill
+				// out[j] = fill
+				for j := range out {
+					out[j] = fill
 				}
 				continue
 			}
-			for i, m := range last {
-				if m < 0 {
-					d[i] = fill
-				} else {
-					d[i] = src[base+m*ls]
-				}
+			if lo < hi {
+				padEnds(out, src, base, g.mode, d, b, 0, lo, fill)
+				copy(out[lo:hi], src[base+lo-b:base+hi-b])
+				padEnds(out, src, base, g.mode, d, b, hi, inner, fill)
+			} else {
+				padEnds(out, src, base, g.mode, d, b, 0, inner, fill)
 			}
 		}
 	})
+}
+
+// padEnds fills out[j0:j1] of one last-axis row whose input row starts at
+// src[base]:
+//
+//	out[j] = src[base + padSource(j)], or fill where that is -1
+func padEnds[T numeric](out, src []T, base int, mode padMode, d, b, j0, j1 int, fill T) {
+	for j := j0; j < j1; j++ {
+		if m := padSource(mode, d, b, j); m >= 0 {
+			out[j] = src[base+m]
+		} else {
+			out[j] = fill
+		}
+	}
 }

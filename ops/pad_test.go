@@ -110,3 +110,59 @@ func TestPadErrors(t *testing.T) {
 	}
 	elemCheckTensor(t, "Pad varying value", elF32([]int{2}, 8, 1), r.out[0], 0)
 }
+
+// padRef pads x the slow way, one output element at a time.
+func padRef(x *Tensor, pads []int64, mode string, fill float32) *Tensor {
+	r := len(x.Shape)
+	shape := make([]int, r)
+	for i, d := range x.Shape {
+		shape[i] = d + int(pads[i]+pads[i+r])
+	}
+	out := NewF32(shape, nil)
+	st := stridesOf(x.Shape)
+	c := make([]int, r)
+	for k := range out.F32 {
+		unravel(k, shape, c)
+		off, ok := 0, true
+		for a := range c {
+			i, d := c[a]-int(pads[a]), x.Shape[a]
+			switch {
+			case i >= 0 && i < d:
+			case mode == "constant":
+				ok = false
+			case mode == "edge":
+				i = min(max(i, 0), d-1)
+			case i < 0: // reflect
+				i = -i
+			default:
+				i = 2*(d-1) - i
+			}
+			off += i * st[a]
+		}
+		if ok {
+			out.F32[k] = x.F32[off]
+		} else {
+			out.F32[k] = fill
+		}
+	}
+	return out
+}
+
+func TestPadAgainstReference(t *testing.T) {
+	x := elSeq(2, 3, 4)
+	padSets := [][]int64{
+		{0, 0, 0, 0, 0, 0},
+		{1, 2, 3, 1, 2, 3},
+		{0, -1, 2, 1, 2, -3},
+		{-1, 0, -2, 0, 1, 1},
+		{1, 0, 0, 1, 0, 0},
+		{0, 2, -4, 0, 0, 3},
+	}
+	for _, mode := range []string{"constant", "reflect", "edge"} {
+		for _, p := range padSets {
+			want := padRef(x, p, mode, 9)
+			n := elemNode("Pad", 13, elStr("mode", mode))
+			checkElem(t, want, 0, n, x, elI64([]int{6}, p...), elF32([]int{}, 9))
+		}
+	}
+}

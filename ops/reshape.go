@@ -356,6 +356,7 @@ func buildDropout(n *Node) (Kernel, error) {
 			}
 			copyData(env, out[0], in[0])
 			if m := optTensor(out, 1); m != nil {
+				// mask[i] = 1 (nothing is dropped)
 				for i := range m.I64 {
 					m.I64[i] = 1
 				}

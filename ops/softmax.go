@@ -94,6 +94,7 @@ func softmaxRun(env *Env, dst, src []float32, outer, dim, inner int) {
 // with the sum accumulated in float64.
 func softmaxLane(dst, src []float32, base, dim, step int) {
 	m := float32(math.Inf(-1))
+	// m = max_j x_j
 	for j := 0; j < dim; j++ {
 		if v := src[base+j*step]; v > m {
 			m = v
@@ -103,7 +104,7 @@ func softmaxLane(dst, src []float32, base, dim, step int) {
 	var sum float64
 	for j := 0; j < dim; j++ {
 		p := base + j*step
-		e := expF64(float64(src[p] - m))
+		e := math.Exp(float64(src[p] - m))
 		dst[p] = float32(e)
 		sum += e
 	}
@@ -261,7 +262,7 @@ func meanRun(env *Env, dst, src []float32, kept, keptStride, red, redStride []in
 				}
 				off := base
 				for {
-					// inner run of the reduction
+					// sum += x[off + j*is] over the innermost reduced run
 					for j := 0; j < in; j++ {
 						sum += float64(src[off+j*is])
 					}

@@ -107,6 +107,7 @@ func permuteCopy[T numeric](env *Env, dst, src []T, dims, stride []int) {
 			so += c * stride[d]
 		}
 		col := lo % inner
+		// dst[pos] = src[so + col*is], row by row over the loop nest
 		for pos := lo; pos < hi; {
 			cnt := min(inner-col, hi-pos)
 			row := dst[pos : pos+cnt]

@@ -3,7 +3,9 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/bnrun/bnrun/ops"
@@ -43,6 +45,7 @@ type stepPlan struct {
 // memory. Arenas are pooled, so a Run after the first allocates none.
 type Plan struct {
 	inShapes  [][]int
+	inValues  []*ops.Tensor // shape-like int64 inputs, taken as constants
 	slots     []slotPlan
 	steps     []stepPlan
 	f32Size   int
@@ -58,6 +61,9 @@ func (pl *Plan) matches(inputs []*ops.Tensor) bool {
 		if !ops.SameShape(t.Shape, pl.inShapes[i]) {
 			return false
 		}
+		if v := pl.inValues[i]; v != nil && !slices.Equal(v.I64, t.I64) {
+			return false
+		}
 	}
 	return true
 }
@@ -67,7 +73,7 @@ func align(n int) int { return (n + 15) &^ 15 }
 
 // makePlan infers every shape for the given input shapes, folds what is
 // constant, and lays out the arena.
-func (p *Program) makePlan(inShapes [][]int) (*Plan, error) {
+func (p *Program) makePlan(inShapes [][]int, inValues []*ops.Tensor) (*Plan, error) {
 	pl := &Plan{slots: make([]slotPlan, len(p.slotNames))}
 	for s, t := range p.consts {
 		pl.slots[s] = slotPlan{kind: slotConst, dtype: t.DType, shape: t.Shape, c: t}
@@ -78,6 +84,9 @@ func (p *Program) makePlan(inShapes [][]int) (*Plan, error) {
 			dt = ops.Float32
 		}
 		pl.slots[s] = slotPlan{kind: slotInput, dtype: dt, shape: append([]int(nil), inShapes[i]...)}
+		if v := inValues[i]; v != nil {
+			pl.slots[s].kind, pl.slots[s].c = slotConst, v
+		}
 	}
 	foldEnv := &ops.Env{K: p.kernels, Par: Serial{}}
 	vals := make([]*ops.Value, 0, 8)
@@ -197,12 +206,20 @@ func foldStep(env *ops.Env, c *cnode, step ops.Step, vals []*ops.Value, outs []o
 		env.Scratch = make([]float32, step.Scratch)
 	}
 	if err := step.Run(env, in, out); err != nil {
-		return c.node.Errorf("folding constants: %v", err)
+		return nodeError(c.node, "folding constants: ", err)
 	}
 	for i := range outs {
 		outs[i].Const = out[i]
 	}
 	return nil
+}
+
+// nodeError names the node in err unless the operator already did.
+func nodeError(n *ops.Node, prefix string, err error) error {
+	if strings.HasPrefix(err.Error(), "node ") {
+		return err
+	}
+	return n.Errorf("%s%v", prefix, err)
 }
 
 func newTensor(dt ops.DType, shape []int) *ops.Tensor {
@@ -369,7 +386,9 @@ func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ops.Tensor)
 		}
 		// Unbind the caller's inputs so the pooled arena keeps nothing alive.
 		for _, s := range p.inputSlot {
-			a.tensors[s].F32, a.tensors[s].I64 = nil, nil
+			if pl.slots[s].kind == slotInput {
+				a.tensors[s].F32, a.tensors[s].I64 = nil, nil
+			}
 		}
 		for _, s := range pl.viewsOfIn {
 			a.tensors[s].F32, a.tensors[s].I64 = nil, nil
@@ -377,8 +396,10 @@ func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ops.Tensor)
 		pl.arenas.Put(a)
 	}()
 	for i, s := range p.inputSlot {
-		t := &a.tensors[s]
-		t.F32, t.I64 = inputs[i].F32, inputs[i].I64
+		if pl.slots[s].kind == slotInput {
+			t := &a.tensors[s]
+			t.F32, t.I64 = inputs[i].F32, inputs[i].I64
+		}
 	}
 	for _, s := range pl.viewsOfIn {
 		t, r := &a.tensors[s], &a.tensors[pl.slots[s].root]
@@ -398,7 +419,7 @@ func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ops.Tensor)
 			continue
 		}
 		if err := st.step.Run(&a.env, a.args[i][0], a.args[i][1]); err != nil {
-			return st.c.node.Errorf("%v", err)
+			return nodeError(st.c.node, "", err)
 		}
 	}
 	for i, s := range p.outSlot {

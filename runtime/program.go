@@ -405,19 +405,33 @@ func (p *Program) planFor(inputs []*ops.Tensor) (*Plan, error) {
 		}
 	}
 	shapes := make([][]int, len(inputs))
+	values := make([]*ops.Tensor, len(inputs))
 	for i, t := range inputs {
 		shapes[i] = append([]int(nil), t.Shape...)
+		if isShapeLike(t) {
+			values[i] = t.Clone()
+		}
 	}
-	pl, err := p.makePlan(shapes)
+	pl, err := p.makePlan(shapes, values)
 	if err != nil {
 		return nil, err
 	}
-	pl.inShapes = shapes
+	pl.inShapes, pl.inValues = shapes, values
 	if len(p.plans) >= p.opts.MaxPlans {
 		p.plans = p.plans[:0]
 	}
 	p.plans = append(p.plans, pl)
 	return pl, nil
+}
+
+// maxShapeLikeElems is the size up to which an int64 graph input is taken
+// as shape-like: its values become plan-time constants (part of the plan's
+// key), so that Reshape, Pad, Squeeze and the like can take shapes, pads and
+// axes from graph inputs.
+const maxShapeLikeElems = 64
+
+func isShapeLike(t *ops.Tensor) bool {
+	return t.DType == ops.Int64 && len(t.I64) <= maxShapeLikeElems && t.I64 != nil
 }
 
 // PlanFor returns the plan for the given input shapes (for inspection and

@@ -100,7 +100,11 @@ func cmdClassify(args []string, w io.Writer) error {
 	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
 	for r := 0; r < min(o.top, len(idx)); r++ {
 		c := idx[r]
-		fmt.Fprintf(w, "%2d. %6.2f%%  %s (class %d)\n", r+1, 100*probs[c], labels[c], c)
+		if labels[c] == "" {
+			fmt.Fprintf(w, "%2d. %6.2f%%  class %d\n", r+1, 100*probs[c], c)
+		} else {
+			fmt.Fprintf(w, "%2d. %6.2f%%  %s (class %d)\n", r+1, 100*probs[c], labels[c], c)
+		}
 	}
 	return nil
 }
@@ -165,7 +169,7 @@ func (o *classifyOpts) preprocessing(m *bnrun.Model) (*preprocessing, error) {
 // classLabels returns n labels: from --labels, else from the model's
 // metadata_props ("labels", "classes" or "class_names": a JSON array or a
 // comma- or newline-separated list), else ImageNet's for 1000 classes,
-// else "class i".
+// else none (printed as "class i").
 func (o *classifyOpts) classLabels(m *bnrun.Model, n int) ([]string, error) {
 	var labels []string
 	switch {
@@ -191,10 +195,7 @@ func (o *classifyOpts) classLabels(m *bnrun.Model, n int) ([]string, error) {
 		}
 	}
 	if len(labels) != n {
-		labels = make([]string, n)
-		for i := range labels {
-			labels[i] = fmt.Sprintf("class %d", i)
-		}
+		labels = make([]string, n) // unnamed: printed as "class i"
 	}
 	return labels, nil
 }

@@ -26,7 +26,7 @@ func TestClassifyShippedModel(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], " 1.") || !strings.Contains(lines[0], "%") {
 		t.Fatalf("unexpected output:\n%s", out)
 	}

@@ -1,0 +1,166 @@
+package ops
+
+import "math"
+
+func init() {
+	Register("BatchNormalization", buildBatchNorm)
+}
+
+// buildBatchNorm binds BatchNormalization (opsets 6–15 and later) in
+// inference mode:
+//
+//	Y = scale * (X - mean) / sqrt(var + epsilon) + B
+//
+// X is N×C×D1×...×Dn (any rank from 2; a 1-D X is N values of one channel)
+// and the parameters have shape [C], or, with spatial = 0 (opsets 6–8),
+// C×D1×...×Dn: one set per element of an image. momentum is ignored;
+// training_mode = 1 (opset 14 on) is rejected. Before opset 14 the optional
+// outputs mean and var are the running statistics after the operator, which
+// in inference are the inputs' mean and var, copied; saved_mean and
+// saved_var exist only in training and are rejected, as are running_mean and
+// running_var from opset 14 on (the spec makes them invalid outside
+// training).
+//
+// The arithmetic is PyTorch's CPU inference kernel, in float32:
+//
+//	a = (1 / sqrt(var + epsilon)) * scale,  b = B - mean*a,  Y = X*a + b
+func buildBatchNorm(n *Node) (Kernel, error) {
+	eps, err := n.Float("epsilon", 1e-5)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := n.Float("momentum", 0.9); err != nil {
+		return nil, err
+	}
+	training, err := n.Int("training_mode", 0)
+	if err != nil {
+		return nil, err
+	}
+	if training != 0 {
+		return nil, n.Errorf("training_mode=%d not supported (inference only)", training)
+	}
+	spatial, err := n.Int("spatial", 1)
+	if err != nil {
+		return nil, err
+	}
+	if spatial != 0 && spatial != 1 {
+		return nil, n.Errorf("spatial %d is not 0 or 1", spatial)
+	}
+	for i, name := range n.Outputs {
+		if i == 0 || name == "" {
+			continue
+		}
+		switch {
+		case n.Opset >= 14:
+			return nil, n.Errorf("output %d (%s) is only computed with training_mode=1, which is not supported", i, name)
+		case i > 4:
+			return nil, n.Errorf("got %d outputs, want at most 5", len(n.Outputs))
+		case i >= 3:
+			return nil, n.Errorf("output %d (%s): saved_mean and saved_var exist only in training, which is not supported", i, name)
+		}
+	}
+	perElem := spatial == 0 && n.Opset < 9
+	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
+		return prepareBatchNorm(n, eps, perElem, in)
+	}), nil
+}
+
+func prepareBatchNorm(n *Node, eps float32, perElem bool, in []*Value) ([]Value, Step, error) {
+	if len(in) != 5 {
+		return nil, Step{}, n.Errorf("got %d inputs, want 5 (X, scale, B, mean, var)", len(in))
+	}
+	x := in[0]
+	if x == nil || x.DType != Float32 || len(x.Shape) < 1 {
+		return nil, Step{}, n.Errorf("input X must be a float32 tensor of rank at least 1")
+	}
+	xs := x.Shape
+	batch, c, inner := xs[0], 1, 1
+	if len(xs) >= 2 {
+		c, inner = xs[1], NumElems(xs[2:])
+	}
+	// Parameters are per channel, or (spatial = 0) per element of an image.
+	params := c
+	want := []int{c}
+	if perElem && len(xs) > 2 {
+		params = c * inner
+		want = xs[1:]
+	}
+	for i, name := range []string{"scale", "B", "mean", "var"} {
+		v := in[i+1]
+		if v == nil || v.DType != Float32 {
+			return nil, Step{}, n.Errorf("input %s must be a float32 tensor", name)
+		}
+		if !SameShape(v.Shape, want) {
+			return nil, Step{}, n.Errorf("input %s has shape %s, want %s for X %s", name, ShapeString(v.Shape), ShapeString(want), ShapeString(xs))
+		}
+	}
+	nx := NumElems(xs)
+	run := func(env *Env, in, out []*Tensor) error {
+		if err := checkLen(in[0], "X", nx); err != nil {
+			return n.Errorf("%v", err)
+		}
+		for i, name := range []string{"scale", "B", "mean", "var"} {
+			if err := checkLen(in[i+1], name, params); err != nil {
+				return n.Errorf("%v", err)
+			}
+		}
+		if err := checkLen(out[0], "Y", nx); err != nil {
+			return n.Errorf("%v", err)
+		}
+		xd, y := in[0].F32, out[0].F32
+		scale, bias, mean, vr := in[1].F32, in[2].F32, in[3].F32, in[4].F32
+		if perElem {
+			// One image (C·D1·...·Dn values) per unit, one parameter set
+			// per element.
+			parOf(env).For(batch, func(lo, hi int) {
+				for u := lo; u < hi; u++ {
+					xi, yi := xd[u*params:(u+1)*params], y[u*params:(u+1)*params]
+					// y = x*a + b, a = scale/sqrt(var+eps), b = B - mean*a
+					for e, v := range xi {
+						a, b := bnCoef(scale[e], bias[e], mean[e], vr[e], eps)
+						yi[e] = float32(v*a) + b
+					}
+				}
+			})
+		} else {
+			// One channel plane (D1·...·Dn values) per unit.
+			parOf(env).For(batch*c, func(lo, hi int) {
+				for u := lo; u < hi; u++ {
+					ch := u % c
+					a, b := bnCoef(scale[ch], bias[ch], mean[ch], vr[ch], eps)
+					xp, yp := xd[u*inner:(u+1)*inner], y[u*inner:(u+1)*inner]
+					yp = yp[:len(xp)]
+					// y = x*a + b, rounded after the product (no fused
+					// multiply-add, as in PyTorch's kernel)
+					for i, v := range xp {
+						yp[i] = float32(v*a) + b
+					}
+				}
+			})
+		}
+		// Running statistics after the operator: unchanged in inference.
+		for i := 1; i <= 2 && i < len(out); i++ {
+			if out[i] != nil {
+				copy(out[i].F32, in[i+2].F32)
+			}
+		}
+		return nil
+	}
+	outs := make([]Value, outputCount(n))
+	outs[0] = Value{DType: Float32, Shape: append([]int(nil), xs...)}
+	for i := 1; i < len(outs); i++ {
+		outs[i] = Value{DType: Float32, Shape: append([]int(nil), want...)}
+	}
+	return outs, Step{Run: run}, nil
+}
+
+// bnCoef returns the affine coefficients of one channel, in float32 and in
+// the order of PyTorch's CPU kernel:
+//
+//	invstd = 1 / sqrt(var + eps),  a = invstd * scale,  b = B - mean*a
+func bnCoef(scale, bias, mean, vr, eps float32) (a, b float32) {
+	invstd := 1 / float32(math.Sqrt(float64(vr+eps)))
+	a = invstd * scale
+	b = bias - float32(mean*a)
+	return a, b
+}

@@ -1,0 +1,262 @@
+package ops
+
+import (
+	"fmt"
+	"testing"
+)
+
+// convCase is one convolution to run on both tiers.
+type convCase struct {
+	n, c, m       int
+	in, k         []int // spatial input and kernel sizes (1 or 2 values)
+	group         int
+	strides, dils []int64
+	pads          []int64
+	autoPad       string
+	bias          bool
+}
+
+func (cc convCase) String() string {
+	return fmt.Sprintf("N%d C%d M%d in%v k%v g%d s%v d%v p%v %s bias=%v",
+		cc.n, cc.c, cc.m, cc.in, cc.k, cc.group, cc.strides, cc.dils, cc.pads, cc.autoPad, cc.bias)
+}
+
+func (cc convCase) node() *Node {
+	n := nnNode("Conv", 11, 1)
+	if cc.group != 1 {
+		n.Attrs["group"] = nnInt("group", int64(cc.group))
+	}
+	if cc.strides != nil {
+		n.Attrs["strides"] = nnInts("strides", cc.strides...)
+	}
+	if cc.dils != nil {
+		n.Attrs["dilations"] = nnInts("dilations", cc.dils...)
+	}
+	if cc.pads != nil {
+		n.Attrs["pads"] = nnInts("pads", cc.pads...)
+	}
+	if cc.autoPad != "" {
+		n.Attrs["auto_pad"] = nnStr("auto_pad", cc.autoPad)
+	}
+	return n
+}
+
+func (cc convCase) inputs(seed uint64) []*Tensor {
+	xs := append([]int{cc.n, cc.c}, cc.in...)
+	ws := append([]int{cc.m, cc.c / cc.group}, cc.k...)
+	ins := []*Tensor{nnRand(seed, xs...), nnRand(seed+1, ws...)}
+	if cc.bias {
+		ins = append(ins, nnRand(seed+2, cc.m))
+	}
+	return ins
+}
+
+var convCases = []convCase{
+	// ResNet-like layers, shrunk.
+	{n: 1, c: 3, m: 8, in: []int{23, 19}, k: []int{7, 7}, group: 1, strides: []int64{2, 2}, pads: []int64{3, 3, 3, 3}, bias: true},
+	{n: 1, c: 16, m: 16, in: []int{14, 14}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}},
+	{n: 3, c: 17, m: 13, in: []int{9, 11}, k: []int{1, 1}, group: 1, bias: true},
+	{n: 2, c: 13, m: 17, in: []int{9, 10}, k: []int{1, 1}, group: 1, strides: []int64{2, 2}},
+	// Odd channel counts, kernel sizes 1–7, strides 1–3, tails of 12.
+	{n: 1, c: 3, m: 17, in: []int{13, 13}, k: []int{5, 5}, group: 1, strides: []int64{3, 3}, pads: []int64{2, 2, 2, 2}, bias: true},
+	{n: 3, c: 13, m: 3, in: []int{8, 17}, k: []int{3, 5}, group: 1, strides: []int64{1, 2}, pads: []int64{0, 2, 1, 1}},
+	{n: 1, c: 5, m: 7, in: []int{7, 7}, k: []int{7, 7}, group: 1},
+	{n: 1, c: 2, m: 9, in: []int{1, 1}, k: []int{1, 1}, group: 1, bias: true},
+	{n: 2, c: 4, m: 33, in: []int{11, 5}, k: []int{3, 3}, group: 1, pads: []int64{1, 0, 2, 3}, bias: true},
+	// Asymmetric pads and dilations.
+	{n: 1, c: 6, m: 5, in: []int{12, 15}, k: []int{3, 3}, group: 1, dils: []int64{2, 3}, pads: []int64{2, 1, 0, 3}, bias: true},
+	{n: 2, c: 3, m: 4, in: []int{10, 10}, k: []int{2, 4}, group: 1, dils: []int64{3, 1}, strides: []int64{2, 3}, pads: []int64{1, 0, 0, 2}},
+	// Groups: 2, 3 and depthwise (with and without a channel multiplier).
+	{n: 2, c: 6, m: 10, in: []int{9, 8}, k: []int{3, 3}, group: 2, pads: []int64{1, 1, 1, 1}, bias: true},
+	{n: 1, c: 9, m: 6, in: []int{7, 12}, k: []int{3, 1}, group: 3, strides: []int64{2, 1}},
+	{n: 3, c: 8, m: 8, in: []int{9, 9}, k: []int{3, 3}, group: 8, pads: []int64{1, 1, 1, 1}, bias: true},
+	{n: 1, c: 5, m: 10, in: []int{11, 7}, k: []int{5, 3}, group: 5, strides: []int64{2, 2}, dils: []int64{1, 2}, pads: []int64{2, 1, 2, 1}},
+	{n: 1, c: 4, m: 4, in: []int{8, 8}, k: []int{3, 3}, group: 4, strides: []int64{3, 2}, pads: []int64{0, 1, 2, 0}},
+	// Auto padding.
+	{n: 1, c: 3, m: 5, in: []int{10, 9}, k: []int{3, 4}, group: 1, strides: []int64{2, 2}, autoPad: "SAME_UPPER"},
+	{n: 1, c: 3, m: 5, in: []int{10, 9}, k: []int{3, 4}, group: 1, strides: []int64{2, 2}, autoPad: "SAME_LOWER", bias: true},
+	{n: 2, c: 3, m: 5, in: []int{10, 9}, k: []int{3, 4}, group: 1, strides: []int64{2, 3}, autoPad: "VALID"},
+	{n: 1, c: 4, m: 4, in: []int{6, 7}, k: []int{3, 3}, group: 4, dils: []int64{2, 2}, autoPad: "SAME_UPPER"},
+	// Deep sums (several depth blocks) and wide rows.
+	{n: 1, c: 40, m: 7, in: []int{6, 6}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
+	{n: 1, c: 300, m: 5, in: []int{5, 3}, k: []int{1, 1}, group: 1},
+	{n: 1, c: 2, m: 3, in: []int{3, 70}, k: []int{1, 3}, group: 1, pads: []int64{0, 1, 0, 1}},
+	// 1-D.
+	{n: 2, c: 5, m: 7, in: []int{29}, k: []int{3}, group: 1, pads: []int64{1, 2}, bias: true},
+	{n: 1, c: 6, m: 4, in: []int{31}, k: []int{5}, group: 2, strides: []int64{3}, dils: []int64{2}, pads: []int64{4, 0}},
+	{n: 1, c: 4, m: 4, in: []int{17}, k: []int{3}, group: 4, strides: []int64{2}, autoPad: "SAME_LOWER", bias: true},
+	{n: 3, c: 13, m: 9, in: []int{20}, k: []int{1}, group: 1},
+}
+
+func TestConvGenericMatchesReference(t *testing.T) {
+	for i, cc := range convCases {
+		ins := cc.inputs(uint64(100 * i))
+		want, err := runOpEnv(nnEnv(Reference, 1), cc.node(), ins...)
+		if err != nil {
+			t.Fatalf("%v: reference: %v", cc, err)
+		}
+		for _, workers := range []int{1, 2, 3, 8} {
+			got, err := runOpEnv(nnEnv(Generic, workers), cc.node(), ins...)
+			if err != nil {
+				t.Fatalf("%v: generic: %v", cc, err)
+			}
+			if !SameShape(got[0].Shape, want[0].Shape) {
+				t.Fatalf("%v: shape %v, want %v", cc, got[0].Shape, want[0].Shape)
+			}
+			checkF32(t, fmt.Sprintf("%v workers=%d", cc, workers), got[0].F32, want[0].F32, 1e-5)
+		}
+	}
+}
+
+func TestConvDeterministic(t *testing.T) {
+	// The generic tier computes every output with the same operations
+	// whatever the worker count, so results are bit-identical.
+	cc := convCases[1]
+	ins := cc.inputs(7)
+	first, err := runOpEnv(nnEnv(Generic, 1), cc.node(), ins...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, workers := range []int{2, 3, 5} {
+		got, err := runOpEnv(nnEnv(Generic, workers), cc.node(), ins...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkF32(t, fmt.Sprintf("workers=%d", workers), got[0].F32, first[0].F32, 0)
+	}
+}
+
+func TestConvKnownAnswers(t *testing.T) {
+	x := NewF32([]int{1, 1, 3, 3}, []float32{1, 2, 3, 4, 5, 6, 7, 8, 9})
+	tests := []struct {
+		name  string
+		attrs []*Attr
+		w, b  *Tensor
+		shape []int
+		want  []float32
+	}{
+		{
+			// [1 0; 0 -1] over each 2×2 window: x[i][j] - x[i+1][j+1].
+			name: "2x2", w: NewF32([]int{1, 1, 2, 2}, []float32{1, 0, 0, -1}),
+			shape: []int{1, 1, 2, 2}, want: []float32{-4, -4, -4, -4},
+		},
+		{
+			// Sum of the 3×3 neighbourhood with zero padding, plus 1.
+			name: "3x3 pad 1", w: NewF32([]int{1, 1, 3, 3}, []float32{1, 1, 1, 1, 1, 1, 1, 1, 1}),
+			b:     NewF32([]int{1}, []float32{1}),
+			attrs: []*Attr{nnInts("pads", 1, 1, 1, 1)},
+			shape: []int{1, 1, 3, 3}, want: []float32{13, 22, 17, 28, 46, 34, 25, 40, 29},
+		},
+		{
+			// Strided 1×1 picks the corners.
+			name: "1x1 stride 2", w: NewF32([]int{1, 1, 1, 1}, []float32{2}),
+			attrs: []*Attr{nnInts("strides", 2, 2)},
+			shape: []int{1, 1, 2, 2}, want: []float32{2, 6, 14, 18},
+		},
+		{
+			// Dilation 2 with a 2×2 kernel touches only the corners.
+			name: "dilated", w: NewF32([]int{1, 1, 2, 2}, []float32{1, 10, 100, 1000}),
+			attrs: []*Attr{nnInts("dilations", 2, 2)},
+			shape: []int{1, 1, 1, 1}, want: []float32{1 + 30 + 700 + 9000},
+		},
+		{
+			// SAME_UPPER with a 2×2 kernel pads one at the bottom and right.
+			name: "same upper", w: NewF32([]int{1, 1, 2, 2}, []float32{1, 1, 1, 1}),
+			attrs: []*Attr{nnStr("auto_pad", "SAME_UPPER")},
+			shape: []int{1, 1, 3, 3}, want: []float32{12, 16, 9, 24, 28, 15, 15, 17, 9},
+		},
+		{
+			// SAME_LOWER pads at the top and left instead.
+			name: "same lower", w: NewF32([]int{1, 1, 2, 2}, []float32{1, 1, 1, 1}),
+			attrs: []*Attr{nnStr("auto_pad", "SAME_LOWER")},
+			shape: []int{1, 1, 3, 3}, want: []float32{1, 3, 5, 5, 12, 16, 11, 24, 28},
+		},
+	}
+	for _, tt := range tests {
+		for _, k := range []*Kernels{Reference, Generic} {
+			n := nnNode("Conv", 11, 1, tt.attrs...)
+			ins := []*Tensor{x, tt.w}
+			if tt.b != nil {
+				ins = append(ins, tt.b)
+			}
+			out, err := runOpEnv(nnEnv(k, 2), n, ins...)
+			if err != nil {
+				t.Fatalf("%s %s: %v", tt.name, k.Name, err)
+			}
+			if !SameShape(out[0].Shape, tt.shape) {
+				t.Fatalf("%s %s: shape %v, want %v", tt.name, k.Name, out[0].Shape, tt.shape)
+			}
+			checkF32(t, tt.name+" "+k.Name, out[0].F32, tt.want, 0)
+		}
+	}
+}
+
+func TestConv1DKnownAnswer(t *testing.T) {
+	// y[i] = x[i-1] - x[i+1] with one zero on each side, two channels summed.
+	x := NewF32([]int{1, 2, 4}, []float32{1, 2, 3, 4, 10, 20, 30, 40})
+	w := NewF32([]int{1, 2, 3}, []float32{1, 0, -1, 1, 0, -1})
+	out := mustRun(t, nnNode("Conv", 11, 1, nnInts("pads", 1, 1)), x, w)
+	checkF32(t, "conv1d", out[0].F32, []float32{-22, -22, -22, 33}, 0)
+	if !SameShape(out[0].Shape, []int{1, 1, 4}) {
+		t.Fatalf("shape %v", out[0].Shape)
+	}
+}
+
+func TestConvErrors(t *testing.T) {
+	x := NewF32([]int{1, 4, 5, 5}, nil)
+	w := NewF32([]int{6, 2, 3, 3}, nil)
+	tests := []struct {
+		sub   string
+		attrs []*Attr
+		ins   []*Tensor
+	}{
+		{"not a multiple of group 3", []*Attr{nnInt("group", 3)}, []*Tensor{x, NewF32([]int{6, 1, 3, 3}, nil)}},
+		{"channels per group", []*Attr{nnInt("group", 2)}, []*Tensor{x, NewF32([]int{6, 4, 3, 3}, nil)}},
+		{"channels per group", nil, []*Tensor{x, w}},
+		{"output channels", []*Attr{nnInt("group", 4)}, []*Tensor{x, NewF32([]int{6, 1, 3, 3}, nil)}},
+		{"group 0", []*Attr{nnInt("group", 0)}, []*Tensor{x, w}},
+		{"kernel_shape", []*Attr{nnInt("group", 2), nnInts("kernel_shape", 3, 2)}, []*Tensor{x, w}},
+		{"want rank 4", []*Attr{nnInt("group", 2)}, []*Tensor{x, NewF32([]int{6, 2, 3}, nil)}},
+		{"3-D not supported", nil, []*Tensor{NewF32([]int{1, 4, 5, 5, 5}, nil), NewF32([]int{6, 4, 3, 3, 3}, nil)}},
+		{"want rank 3", nil, []*Tensor{NewF32([]int{4, 5}, nil), NewF32([]int{6, 4}, nil)}},
+		{"B has", []*Attr{nnInt("group", 2)}, []*Tensor{x, w, NewF32([]int{5}, nil)}},
+		{"larger than the padded input", []*Attr{nnInt("group", 2)}, []*Tensor{NewF32([]int{1, 4, 2, 5}, nil), w}},
+		{"strides has 1 values", []*Attr{nnInt("group", 2), nnInts("strides", 2)}, []*Tensor{x, w}},
+		{"pads has 2 values", []*Attr{nnInt("group", 2), nnInts("pads", 1, 1)}, []*Tensor{x, w}},
+		{"each value must be", []*Attr{nnInt("group", 2), nnInts("strides", 0, 1)}, []*Tensor{x, w}},
+		{"each value must be", []*Attr{nnInt("group", 2), nnInts("pads", -1, 0, 0, 0)}, []*Tensor{x, w}},
+		{"auto_pad", []*Attr{nnInt("group", 2), nnStr("auto_pad", "SAME")}, []*Tensor{x, w}},
+		{"cannot be used with auto_pad", []*Attr{nnInt("group", 2), nnStr("auto_pad", "VALID"), nnInts("pads", 1, 1, 1, 1)}, []*Tensor{x, w}},
+		{"want float32", []*Attr{nnInt("group", 2)}, []*Tensor{NewI64([]int{1, 4, 5, 5}, nil), w}},
+		{"has type INTS", []*Attr{{Name: "group", Type: AttrInts, Ints: []int64{2}}}, []*Tensor{x, w}},
+	}
+	for _, tt := range tests {
+		n := nnNode("Conv", 11, 1, tt.attrs...)
+		wantErr(t, tt.sub, n, tt.ins...)
+	}
+}
+
+// BenchmarkConvGeneric runs a ResNet-50 layer-1 convolution: 3×3, 64 to 64
+// channels, 56×56, padding 1, on one thread and on two.
+func BenchmarkConvGeneric(b *testing.B) {
+	cc := convCase{n: 1, c: 64, m: 64, in: []int{56, 56}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true}
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("3x3x64x56x56/workers=%d", workers), func(b *testing.B) {
+			ins := cc.inputs(1)
+			vals, step, err := prepareOp(cc.node(), ins...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			out := []*Tensor{NewF32(vals[0].Shape, nil)}
+			env := nnEnv(Generic, workers)
+			b.ResetTimer()
+			for range b.N {
+				if err := step.Run(env, ins, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			flops := 2.0 * 64 * 64 * 9 * 56 * 56
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -1,0 +1,244 @@
+package ops
+
+import "math"
+
+func init() {
+	Register("MaxPool", func(n *Node) (Kernel, error) { return buildPool(n, true) })
+	Register("AveragePool", func(n *Node) (Kernel, error) { return buildPool(n, false) })
+}
+
+// poolAttrs are a pool node's attributes.
+type poolAttrs struct {
+	max          bool
+	win          *window
+	storageOrder int64 // MaxPool: Indices flattened row-major (0) or column-major (1)
+	countPad     bool  // AveragePool: padding counts in the divisor
+}
+
+// buildPool binds MaxPool (opsets 1–12 and later) or AveragePool (opsets
+// 1–11 and later) for 1-D and 2-D inputs N×C×D1[×D2]: attributes auto_pad,
+// ceil_mode, dilations, kernel_shape, pads and strides, plus storage_order
+// for MaxPool and count_include_pad for AveragePool.
+//
+// Output sizes follow the spec: floor((in + pads - ((k-1)·d + 1)) / s) + 1,
+// or ceil(...) + 1 with ceil_mode, dropping a last window that would start
+// in the end padding; SAME_* gives ceil(in / s). Padding never counts
+// towards a maximum. An average divides by the number of window positions
+// inside the input, or with count_include_pad by those inside the padded
+// input (positions past the end padding, which ceil_mode can add, never
+// count).
+//
+// MaxPool's optional Indices output (int64) holds, for each output, the
+// flat index of the selected input in N×C×D1×D2 — with storage_order = 1
+// the spatial part is column-major: (n·C + c)·D1·D2 + d2·D1 + d1. Ties go
+// to the first position in row-major window order; a NaN in a window is
+// selected, as in PyTorch.
+func buildPool(n *Node, isMax bool) (Kernel, error) {
+	win, err := parseWindow(n)
+	if err != nil {
+		return nil, err
+	}
+	if win.kernel == nil {
+		return nil, n.Errorf("kernel_shape is required")
+	}
+	pa := &poolAttrs{max: isMax, win: win}
+	if isMax {
+		if pa.storageOrder, err = n.Int("storage_order", 0); err != nil {
+			return nil, err
+		}
+		if pa.storageOrder != 0 && pa.storageOrder != 1 {
+			return nil, n.Errorf("storage_order %d is not 0 or 1", pa.storageOrder)
+		}
+		if len(n.Outputs) > 2 {
+			return nil, n.Errorf("got %d outputs, want at most 2 (Y, Indices)", len(n.Outputs))
+		}
+	} else {
+		cip, err := n.Int("count_include_pad", 0)
+		if err != nil {
+			return nil, err
+		}
+		if cip != 0 && cip != 1 {
+			return nil, n.Errorf("count_include_pad %d is not 0 or 1", cip)
+		}
+		pa.countPad = cip == 1
+	}
+	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
+		return preparePool(n, pa, in)
+	}), nil
+}
+
+// poolGeom is a pool's geometry as a 2-D one (a 1-D pool has height 1).
+type poolGeom struct {
+	planes int // N·C
+	h, w   span
+}
+
+// kRange returns the kernel taps [lo, hi) whose position start + k·d lies
+// in [0, size).
+func kRange(start, d, size, k int) (lo, hi int) {
+	if start < 0 {
+		lo = ceilDiv(-start, d)
+	}
+	if size-1-start < 0 {
+		return lo, lo
+	}
+	hi = min(k, (size-1-start)/d+1)
+	return lo, max(lo, hi)
+}
+
+// emptyWindow returns the first output along a whose window holds no input
+// position, or -1.
+func emptyWindow(a span) int {
+	for o := range a.out {
+		if lo, hi := kRange(o*a.s-a.pad0, a.d, a.in, a.k); lo >= hi {
+			return o
+		}
+	}
+	return -1
+}
+
+func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
+	if len(in) != 1 {
+		return nil, Step{}, n.Errorf("got %d inputs, want 1", len(in))
+	}
+	r, err := spatialRank(n, in[0], "X")
+	if err != nil {
+		return nil, Step{}, err
+	}
+	xs := in[0].Shape
+	if len(pa.win.kernel) != r {
+		return nil, Step{}, n.Errorf("kernel_shape %v has %d values, want %d", pa.win.kernel, len(pa.win.kernel), r)
+	}
+	k := make([]int, r)
+	for i, v := range pa.win.kernel {
+		k[i] = int(v)
+	}
+	sp, err := pa.win.resolve(n, xs[2:], k)
+	if err != nil {
+		return nil, Step{}, err
+	}
+	for i, a := range sp {
+		if o := emptyWindow(a); o >= 0 {
+			return nil, Step{}, n.Errorf("the window of output %d on spatial axis %d lies entirely in the padding", o, i)
+		}
+	}
+	g := poolGeom{planes: xs[0] * xs[1], h: span{in: 1, out: 1, k: 1, s: 1, d: 1}, w: sp[0]}
+	outShape := []int{xs[0], xs[1], sp[0].out}
+	if r == 2 {
+		g.h, g.w = sp[0], sp[1]
+		outShape = []int{xs[0], xs[1], sp[0].out, sp[1].out}
+	}
+	nx, ny := NumElems(xs), NumElems(outShape)
+	run := func(env *Env, in, out []*Tensor) error {
+		if err := checkLen(in[0], "X", nx); err != nil {
+			return n.Errorf("%v", err)
+		}
+		if err := checkLen(out[0], "Y", ny); err != nil {
+			return n.Errorf("%v", err)
+		}
+		var idx []int64
+		if len(out) > 1 && out[1] != nil {
+			if len(out[1].I64) != ny {
+				return n.Errorf("Indices holds %d int64 values, want %d", len(out[1].I64), ny)
+			}
+			idx = out[1].I64
+		}
+		x, y := in[0].F32, out[0].F32
+		parOf(env).For(g.planes, func(lo, hi int) {
+			for p := lo; p < hi; p++ {
+				if pa.max {
+					g.maxPlane(p, x, y, idx, pa.storageOrder == 1)
+				} else {
+					g.avgPlane(p, x, y, pa.countPad)
+				}
+			}
+		})
+		return nil
+	}
+	outs := make([]Value, outputCount(n))
+	outs[0] = Value{DType: Float32, Shape: outShape}
+	if len(outs) > 1 {
+		if !pa.max && hasOutput(n, 1) {
+			return nil, Step{}, n.Errorf("AveragePool has one output, got %d", len(n.Outputs))
+		}
+		outs[1] = Value{DType: Int64, Shape: outShape}
+	}
+	return outs, Step{Run: run}, nil
+}
+
+// maxPlane computes the maxima (and their flat indices when idx is not nil)
+// of plane p.
+func (g *poolGeom) maxPlane(p int, x, y []float32, idx []int64, colMajor bool) {
+	h, w := &g.h, &g.w
+	hw := h.in * w.in
+	xp := x[p*hw : (p+1)*hw]
+	ohw := h.out * w.out
+	yp := y[p*ohw : (p+1)*ohw]
+	for oh := range h.out {
+		hs := oh*h.s - h.pad0
+		khLo, khHi := kRange(hs, h.d, h.in, h.k)
+		for ow := range w.out {
+			ws := ow*w.s - w.pad0
+			kwLo, kwHi := kRange(ws, w.d, w.in, w.k)
+			// y = max over the window's input positions (NaN wins)
+			best, bh, bw := float32(math.Inf(-1)), -1, -1
+			for kh := khLo; kh < khHi; kh++ {
+				ih := hs + kh*h.d
+				row := xp[ih*w.in : (ih+1)*w.in]
+				for kw := kwLo; kw < kwHi; kw++ {
+					iw := ws + kw*w.d
+					if v := row[iw]; bh < 0 || v > best || v != v {
+						best, bh, bw = v, ih, iw
+					}
+				}
+			}
+			o := oh*w.out + ow
+			yp[o] = best
+			if idx != nil {
+				// Index in N×C×D1×D2, spatial part row- or column-major.
+				at := bh*w.in + bw
+				if colMajor {
+					at = bh + bw*h.in
+				}
+				idx[p*ohw+o] = int64(p*hw + at)
+			}
+		}
+	}
+}
+
+// avgPlane computes the window averages of plane p.
+func (g *poolGeom) avgPlane(p int, x, y []float32, countPad bool) {
+	h, w := &g.h, &g.w
+	hw := h.in * w.in
+	xp := x[p*hw : (p+1)*hw]
+	ohw := h.out * w.out
+	yp := y[p*ohw : (p+1)*ohw]
+	for oh := range h.out {
+		hs := oh*h.s - h.pad0
+		khLo, khHi := kRange(hs, h.d, h.in, h.k)
+		nh := khHi - khLo
+		if countPad {
+			lo, hi := kRange(hs+h.pad0, h.d, h.in+h.pad0+h.pad1, h.k)
+			nh = hi - lo
+		}
+		for ow := range w.out {
+			ws := ow*w.s - w.pad0
+			kwLo, kwHi := kRange(ws, w.d, w.in, w.k)
+			nw := kwHi - kwLo
+			if countPad {
+				lo, hi := kRange(ws+w.pad0, w.d, w.in+w.pad0+w.pad1, w.k)
+				nw = hi - lo
+			}
+			// y = (sum of the window's input values) / count
+			var s float32
+			for kh := khLo; kh < khHi; kh++ {
+				ih := hs + kh*h.d
+				row := xp[ih*w.in : (ih+1)*w.in]
+				for kw := kwLo; kw < kwHi; kw++ {
+					s += row[ws+kw*w.d]
+				}
+			}
+			yp[oh*w.out+ow] = s / float32(nh*nw)
+		}
+	}
+}
