@@ -21,9 +21,14 @@ func init() {
 // running_var from opset 14 on (the spec makes them invalid outside
 // training).
 //
-// The arithmetic is PyTorch's CPU inference kernel, in float32:
+// The arithmetic is that of PyTorch's CPU inference kernel (as built with
+// fused multiply-adds), which it matches bit for bit:
 //
 //	a = (1 / sqrt(var + epsilon)) * scale,  b = B - mean*a,  Y = X*a + b
+//
+// with a in float32 and b and Y each rounded once from the exact value, as
+// a fused multiply-add does: the product of two float32 values is exact in
+// float64, so summing there and rounding to float32 gives the fused result.
 func buildBatchNorm(n *Node) (Kernel, error) {
 	eps, err := n.Float("epsilon", 1e-5)
 	if err != nil {
@@ -118,7 +123,7 @@ func prepareBatchNorm(n *Node, eps float32, perElem bool, in []*Value) ([]Value,
 					// y = x*a + b, a = scale/sqrt(var+eps), b = B - mean*a
 					for e, v := range xi {
 						a, b := bnCoef(scale[e], bias[e], mean[e], vr[e], eps)
-						yi[e] = float32(v*a) + b
+						yi[e] = float32(float64(v)*float64(a) + float64(b))
 					}
 				}
 			})
@@ -128,12 +133,12 @@ func prepareBatchNorm(n *Node, eps float32, perElem bool, in []*Value) ([]Value,
 				for u := lo; u < hi; u++ {
 					ch := u % c
 					a, b := bnCoef(scale[ch], bias[ch], mean[ch], vr[ch], eps)
+					a64, b64 := float64(a), float64(b)
 					xp, yp := xd[u*inner:(u+1)*inner], y[u*inner:(u+1)*inner]
 					yp = yp[:len(xp)]
-					// y = x*a + b, rounded after the product (no fused
-					// multiply-add, as in PyTorch's kernel)
+					// y = x*a + b, rounded once (a fused multiply-add)
 					for i, v := range xp {
-						yp[i] = float32(v*a) + b
+						yp[i] = float32(float64(v)*a64 + b64)
 					}
 				}
 			})
@@ -154,13 +159,15 @@ func prepareBatchNorm(n *Node, eps float32, perElem bool, in []*Value) ([]Value,
 	return outs, Step{Run: run}, nil
 }
 
-// bnCoef returns the affine coefficients of one channel, in float32 and in
-// the order of PyTorch's CPU kernel:
+// bnCoef returns the affine coefficients of one channel in the order of
+// PyTorch's CPU kernel:
 //
 //	invstd = 1 / sqrt(var + eps),  a = invstd * scale,  b = B - mean*a
+//
+// all in float32, b rounded once (a fused multiply-add).
 func bnCoef(scale, bias, mean, vr, eps float32) (a, b float32) {
 	invstd := 1 / float32(math.Sqrt(float64(vr+eps)))
 	a = invstd * scale
-	b = bias - float32(mean*a)
+	b = float32(float64(bias) - float64(mean)*float64(a))
 	return a, b
 }

@@ -97,7 +97,7 @@ func (s *convSource) pack(dst []float32, kb, kl, j0, w, kw int) {
 
 // isPointwise reports whether g is a 1×1, stride-1, unpadded convolution,
 // whose im2col matrix is the input itself.
-func (g *ConvGeom) isPointwise() bool {
+func isPointwise(g *ConvGeom) bool {
 	return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 &&
 		g.PadT == 0 && g.PadL == 0 && g.PadB == 0 && g.PadR == 0
 }
@@ -116,7 +116,7 @@ func convGeneric(env *Env, g *ConvGeom, x, w, b, y []float32) {
 	hw, ohw := g.H*g.W, g.OH*g.OW
 	par := parOf(env)
 	t := newTiling(g.N*g.Group, mg, ceilDiv(ohw, nr), k, par.Workers())
-	pointwise := g.isPointwise()
+	pointwise := isPointwise(g)
 	par.For(t.all, func(lo, hi int) {
 		for u := lo; u < hi; u++ {
 			o, i0, i1, p0, p1 := t.unit(u)

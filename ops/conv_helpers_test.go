@@ -30,7 +30,7 @@ func nnInts(name string, v ...int64) *Attr {
 	return &Attr{Name: name, Type: AttrInts, Ints: v}
 }
 func nnFloat(name string, v float32) *Attr { return &Attr{Name: name, Type: AttrFloat, F: v} }
-func nnStr(name, v string) *Attr          { return &Attr{Name: name, Type: AttrString, S: v} }
+func nnStr(name, v string) *Attr           { return &Attr{Name: name, Type: AttrString, S: v} }
 
 // nnPar is a Parallel that runs the chunks on goroutines: it splits [0, n)
 // into parts chunks of nearly equal size, like the runtime's pool.

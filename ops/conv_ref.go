@@ -1,15 +1,15 @@
 package ops
 
 // convRef is Reference.Conv: the direct definition, one output at a time,
-//
-//	y[n][m][oh][ow] = b[m] + sum over c < Cg, kh < KH, kw < KW of
-//	    x[n][g·Cg + c][oh·SH - PadT + kh·DH][ow·SW - PadL + kw·DW] · w[m][c][kh][kw]
-//
-// where g = m / (M/Group) is the group of output channel m, and positions
-// in the padding contribute nothing. It is the oracle the faster tiers are
-// tested against: keep it plain.
+// summed in float32 in order of c, kh, kw. It is the oracle the faster
+// tiers are tested against: keep it plain.
 func convRef(_ *Env, g *ConvGeom, x, w, b, y []float32) {
 	cg, mg := g.C/g.Group, g.M/g.Group
+	// y[n][m][oh][ow] = sum over c < Cg, kh < KH, kw < KW of
+	//     x[n][grp·Cg + c][oh·SH - PadT + kh·DH][ow·SW - PadL + kw·DW] · w[m][c][kh][kw]
+	//   + b[m]
+	// where grp = m / (M/Group) is the group of output channel m and
+	// positions in the padding contribute nothing.
 	for n := 0; n < g.N; n++ {
 		for m := 0; m < g.M; m++ {
 			grp := m / mg

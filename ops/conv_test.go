@@ -260,3 +260,65 @@ func BenchmarkConvGeneric(b *testing.B) {
 		})
 	}
 }
+
+// resnet50Convs lists the convolutions of ResNet-50 v1.5 for a 224×224
+// image: input channels, output channels, input size, kernel, stride, pad
+// and how many times the layer occurs.
+var resnet50Convs = []struct{ c, m, in, k, s, p, times int }{
+	{3, 64, 224, 7, 2, 3, 1},
+	// layer1, 56×56
+	{64, 64, 56, 1, 1, 0, 1}, {256, 64, 56, 1, 1, 0, 2}, {64, 64, 56, 3, 1, 1, 3},
+	{64, 256, 56, 1, 1, 0, 4},
+	// layer2, 28×28
+	{256, 128, 56, 1, 1, 0, 1}, {128, 128, 56, 3, 2, 1, 1}, {256, 512, 56, 1, 2, 0, 1},
+	{512, 128, 28, 1, 1, 0, 3}, {128, 128, 28, 3, 1, 1, 3}, {128, 512, 28, 1, 1, 0, 4},
+	// layer3, 14×14
+	{512, 256, 28, 1, 1, 0, 1}, {256, 256, 28, 3, 2, 1, 1}, {512, 1024, 28, 1, 2, 0, 1},
+	{1024, 256, 14, 1, 1, 0, 5}, {256, 256, 14, 3, 1, 1, 5}, {256, 1024, 14, 1, 1, 0, 6},
+	// layer4, 7×7
+	{1024, 512, 14, 1, 1, 0, 1}, {512, 512, 14, 3, 2, 1, 1}, {1024, 2048, 14, 1, 2, 0, 1},
+	{2048, 512, 7, 1, 1, 0, 2}, {512, 512, 7, 3, 1, 1, 2}, {512, 2048, 7, 1, 1, 0, 3},
+}
+
+// BenchmarkResNet50Convs runs every convolution of ResNet-50 once per
+// iteration (one image), on one thread and on two, and reports the time
+// per image and the rate over its 8.2 GFLOP.
+func BenchmarkResNet50Convs(b *testing.B) {
+	type layer struct {
+		step  Step
+		ins   []*Tensor
+		out   []*Tensor
+		times int
+	}
+	var layers []layer
+	var total float64
+	for i, l := range resnet50Convs {
+		cc := convCase{n: 1, c: l.c, m: l.m, in: []int{l.in, l.in}, k: []int{l.k, l.k}, group: 1,
+			strides: []int64{int64(l.s), int64(l.s)}, pads: []int64{int64(l.p), int64(l.p), int64(l.p), int64(l.p)}, bias: true}
+		ins := cc.inputs(uint64(i))
+		vals, step, err := prepareOp(cc.node(), ins...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		o := vals[0].Shape
+		total += 2 * float64(l.c*l.m*l.k*l.k*o[2]*o[3]*l.times)
+		layers = append(layers, layer{step, ins, []*Tensor{NewF32(o, nil)}, l.times})
+	}
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			env := nnEnv(Generic, workers)
+			for range b.N {
+				for _, l := range layers {
+					for range l.times {
+						if err := l.step.Run(env, l.ins, l.out); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			}
+			sec := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(sec*1e3, "ms/image")
+			b.ReportMetric(total/sec/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -67,6 +67,9 @@ type tiling struct {
 // cut until there are about eight units per worker, and only then the rows
 // further (packing is repeated per row tile, so panel cuts are cheaper).
 func newTiling(outer, m, panels, k, workers int) tiling {
+	if outer < 1 || m < 1 || panels < 1 {
+		return tiling{}
+	}
 	mt, nt := ceilDiv(m, mcMax), 1
 	if workers > 1 && 2*outer*m*panels*nr*k >= parMinFlops {
 		target := 8 * workers
@@ -168,22 +171,35 @@ func (op *gemmOp) pack(dst []float32, kb, kl, j0, w, kw int) {
 func (op *gemmOp) store(i, j0, w int, acc *[nr]float32, first, last bool) {
 	o := i*op.ldc + j0
 	row := op.c[o : o+w]
+	src := acc[:len(row)]
 	alpha, beta := op.alpha, op.beta
+	if first && last && alpha == 1 && beta == 0 {
+		// The whole sum at once, as in a convolution: C[i][j] = sum + bias[i]
+		if op.bias == nil {
+			copy(row, src)
+			return
+		}
+		bv := op.bias[i]
+		for j, v := range src {
+			row[j] = v + bv
+		}
+		return
+	}
 	switch {
 	case first && beta == 0:
 		// C[i][j] = alpha*sum
-		for j := range row {
-			row[j] = alpha * acc[j]
+		for j, v := range src {
+			row[j] = alpha * v
 		}
 	case first:
 		// C[i][j] = alpha*sum + beta*C[i][j]
-		for j := range row {
-			row[j] = alpha*acc[j] + beta*row[j]
+		for j, v := range src {
+			row[j] = alpha*v + beta*row[j]
 		}
 	default:
 		// C[i][j] += alpha*sum over this depth block
-		for j := range row {
-			row[j] += alpha * acc[j]
+		for j, v := range src {
+			row[j] += alpha * v
 		}
 	}
 	if last && op.bias != nil {
@@ -200,6 +216,9 @@ func (op *gemmOp) tile(i0, i1, p0, p1 int) {
 	var panel [kcMax * nr]float32
 	var acc [nr]float32
 	kc := kBlock(op.k)
+	// C[i][j] = alpha * sum_p op(A)[i][p]*op(B)[p][j] (+ beta*C[i][j]) (+ bias[i]),
+	// the sum over p taken block by block of kc, each block by the
+	// micro-kernel for one row i and one panel of columns j.
 	for kb := 0; kb < op.k; kb += kc {
 		kl := min(kc, op.k-kb)
 		first, last := kb == 0, kb+kl == op.k

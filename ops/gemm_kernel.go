@@ -29,8 +29,8 @@ func kern12(k int, a []float32, as int, b []float32, acc *[nr]float32) {
 	if n >= 2 {
 		a0, a1 := a[0], a[as]
 		bb := (*[24]float32)(b[0:24])
+		// c[j] -= a[p*as] * b[p*12+j], two steps p per iteration
 		for {
-			// c[j] -= a[p]*negB[p][j] for two consecutive p.
 			c0 -= a0 * bb[0]
 			c1 -= a0 * bb[1]
 			c2 -= a0 * bb[2]
@@ -68,7 +68,7 @@ func kern12(k int, a []float32, as int, b []float32, acc *[nr]float32) {
 	if n == 1 {
 		a0 := a[pa]
 		bb := (*[12]float32)(b[pb : pb+12])
-		// c[j] -= a[p]*negB[p][j] for the last, odd p.
+		// c[j] -= a[p*as] * b[p*12+j] for the last, odd step p
 		c0 -= a0 * bb[0]
 		c1 -= a0 * bb[1]
 		c2 -= a0 * bb[2]
@@ -109,8 +109,8 @@ func kern8(k int, a []float32, as int, b []float32, acc *[nr]float32) {
 	if n >= 2 {
 		a0, a1 := a[0], a[as]
 		bb := (*[16]float32)(b[0:16])
+		// c[j] -= a[p*as] * b[p*8+j], two steps p per iteration
 		for {
-			// c[j] -= a[p]*negB[p][j] for two consecutive p.
 			c0 -= a0 * bb[0]
 			c1 -= a0 * bb[1]
 			c2 -= a0 * bb[2]
@@ -140,7 +140,7 @@ func kern8(k int, a []float32, as int, b []float32, acc *[nr]float32) {
 	if n == 1 {
 		a0 := a[pa]
 		bb := (*[8]float32)(b[pb : pb+8])
-		// c[j] -= a[p]*negB[p][j] for the last, odd p.
+		// c[j] -= a[p*as] * b[p*8+j] for the last, odd step p
 		c0 -= a0 * bb[0]
 		c1 -= a0 * bb[1]
 		c2 -= a0 * bb[2]
@@ -176,8 +176,8 @@ func kern4(k int, a []float32, as int, b []float32, acc *[nr]float32) {
 	if n >= 2 {
 		a0, a1 := a[0], a[as]
 		bb := (*[8]float32)(b[0:8])
+		// c[j] -= a[p*as] * b[p*4+j], two steps p per iteration
 		for {
-			// c[j] -= a[p]*negB[p][j] for two consecutive p.
 			c0 -= a0 * bb[0]
 			c1 -= a0 * bb[1]
 			c2 -= a0 * bb[2]
@@ -199,7 +199,7 @@ func kern4(k int, a []float32, as int, b []float32, acc *[nr]float32) {
 	if n == 1 {
 		a0 := a[pa]
 		bb := (*[4]float32)(b[pb : pb+4])
-		// c[j] -= a[p]*negB[p][j] for the last, odd p.
+		// c[j] -= a[p*as] * b[p*4+j] for the last, odd step p
 		c0 -= a0 * bb[0]
 		c1 -= a0 * bb[1]
 		c2 -= a0 * bb[2]

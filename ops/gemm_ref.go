@@ -1,13 +1,11 @@
 package ops
 
-// gemmRef is Reference.Gemm: the triple loop of the definition,
-//
-//	C[i][j] = alpha * sum_k op(A)[i][k]*op(B)[k][j] + beta*C[i][j]
-//
-// summed in float32 in order of k, with C not read when beta is 0. It is
-// the oracle the faster tiers are tested against: keep it plain.
+// gemmRef is Reference.Gemm: the triple loop of the definition, summed in
+// float32 in order of k, with C not read when beta is 0. It is the oracle
+// the faster tiers are tested against: keep it plain.
 func gemmRef(_ *Env, transA, transB bool, m, n, k int, alpha float32,
 	a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	// C[i][j] = alpha * sum_p op(A)[i][p]*op(B)[p][j] + beta*C[i][j]
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
 			var s float32

@@ -87,12 +87,16 @@ func kRange(start, d, size, k int) (lo, hi int) {
 }
 
 // emptyWindow returns the first output along a whose window holds no input
-// position, or -1.
+// position, or -1. Only windows that start in the padding can be empty: a
+// window starting inside the input holds its first tap.
 func emptyWindow(a span) int {
-	for o := range a.out {
+	for o := range min(a.out, ceilDiv(a.pad0, a.s)) {
 		if lo, hi := kRange(o*a.s-a.pad0, a.d, a.in, a.k); lo >= hi {
 			return o
 		}
+	}
+	if last := a.out - 1; last >= 0 && last*a.s-a.pad0 >= a.in {
+		return last
 	}
 	return -1
 }
@@ -118,6 +122,10 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 		return nil, Step{}, err
 	}
 	for i, a := range sp {
+		if dk := (a.k-1)*a.d + 1; a.pad0 >= dk || a.pad1 >= dk {
+			return nil, Step{}, n.Errorf("pads %d and %d on spatial axis %d must be smaller than the window's extent %d",
+				a.pad0, a.pad1, i, dk)
+		}
 		if o := emptyWindow(a); o >= 0 {
 			return nil, Step{}, n.Errorf("the window of output %d on spatial axis %d lies entirely in the padding", o, i)
 		}

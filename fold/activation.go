@@ -1,0 +1,66 @@
+package fold
+
+import (
+	"math"
+
+	"github.com/bnrun/bnrun/ops"
+)
+
+// activation is an elementwise activation node read as a fusable one.
+type activation struct {
+	kind     string // Relu, Sigmoid, Tanh, LeakyRelu or Clip
+	alpha    float32
+	min, max float32
+}
+
+// readActivation reads n as a fusable activation with constant parameters.
+func (w *work) readActivation(n *ops.Node) (activation, bool) {
+	a := activation{kind: n.OpType, min: float32(math.Inf(-1)), max: float32(math.Inf(1))}
+	if !is(n, "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Clip") || len(n.Inputs) == 0 {
+		return a, false
+	}
+	var err error
+	switch n.OpType {
+	case "LeakyRelu":
+		a.alpha, err = n.Float("alpha", 0.01)
+	case "Clip":
+		if n.Opset < 11 {
+			if a.min, err = n.Float("min", a.min); err == nil {
+				a.max, err = n.Float("max", a.max)
+			}
+			break
+		}
+		for i, dst := range []*float32{&a.min, &a.max} {
+			name := n.Input(i + 1)
+			if name == "" {
+				continue
+			}
+			c := w.constF32(name)
+			if c == nil || len(c.F32) != 1 {
+				return a, false
+			}
+			*dst = c.F32[0]
+		}
+	}
+	return a, err == nil
+}
+
+// setActivation records a fused activation on a bnrun node's attributes:
+// activation (the op type), and alpha, clip_min, clip_max as it needs.
+func setActivation(n *ops.Node, prefix string, a activation) {
+	setStringAttr(n, prefix+"activation", a.kind)
+	switch a.kind {
+	case "LeakyRelu":
+		setFloatAttr(n, prefix+"activation_alpha", a.alpha)
+	case "Clip":
+		setFloatAttr(n, prefix+"clip_min", a.min)
+		setFloatAttr(n, prefix+"clip_max", a.max)
+	}
+}
+
+// hasActivation reports whether a bnrun node already has a fused
+// activation (with the attribute prefix).
+func hasActivation(n *ops.Node, prefix string) bool {
+	s, _ := n.String(prefix+"activation", "")
+	return s != ""
+}

@@ -1,0 +1,87 @@
+package fold
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/bnrun/bnrun/ops"
+)
+
+// bnParams is an inference BatchNormalization as the per-channel affine map
+// it computes, in float64:
+//
+//	y = scale*(x - mean)/sqrt(var + eps) + bias = s*x + t
+//	s = scale/sqrt(var + eps),  t = bias - mean*s
+type bnParams struct {
+	n    *ops.Node
+	s, t []float64
+}
+
+// channels is the number of channels the BN normalises.
+func (p *bnParams) channels() int { return len(p.s) }
+
+// matchBN checks that n is a BatchNormalization that computes a constant
+// per-channel affine map and whose only used output is Y, and returns the
+// map. The reason says why not when it does not.
+func (w *work) matchBN(n *ops.Node) (*bnParams, string) {
+	if !is(n, "BatchNormalization") || len(n.Inputs) != 5 {
+		return nil, "not an inference BatchNormalization"
+	}
+	if tm, err := n.Int("training_mode", 0); err != nil || tm != 0 {
+		return nil, "training_mode is set"
+	}
+	if sp, err := n.Int("spatial", 1); err != nil || sp != 1 {
+		return nil, "spatial=0 normalises per element, not per channel"
+	}
+	if !w.onlyFirstOutputUsed(n) {
+		return nil, "its running-statistics outputs are used"
+	}
+	eps, err := n.Float("epsilon", 1e-5)
+	if err != nil {
+		return nil, err.Error()
+	}
+	var p [4]*ops.Tensor
+	for i := range p {
+		p[i] = w.constF32(n.Inputs[i+1])
+		if p[i] == nil {
+			return nil, fmt.Sprintf("parameter %q is not a constant", n.Inputs[i+1])
+		}
+	}
+	c := len(p[0].F32)
+	for i := range p {
+		if len(p[i].Shape) != 1 || len(p[i].F32) != c || c == 0 {
+			return nil, "parameters are not 1-D tensors of one length"
+		}
+	}
+	scale, bias, mean, vr := p[0].F32, p[1].F32, p[2].F32, p[3].F32
+	bp := &bnParams{n: n, s: make([]float64, c), t: make([]float64, c)}
+	for i := 0; i < c; i++ {
+		// s = scale/sqrt(var + eps), t = bias - mean*s
+		d := float64(vr[i]) + float64(eps)
+		if !(d > 0) {
+			return nil, fmt.Sprintf("var + epsilon is not positive at channel %d", i)
+		}
+		bp.s[i] = float64(scale[i]) / math.Sqrt(d)
+		bp.t[i] = float64(bias[i]) - float64(mean[i])*bp.s[i]
+	}
+	return bp, ""
+}
+
+// f32 rounds a float64 slice to float32.
+func f32(x []float64) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = float32(v)
+	}
+	return out
+}
+
+// setFate records what became of a BatchNormalization.
+func (w *work) setFate(bn *ops.Node, fate, into, reason string) {
+	f := w.fates[label(bn)]
+	if f == nil {
+		f = &BatchNormFate{Node: label(bn)}
+		w.fates[label(bn)] = f
+	}
+	f.Fate, f.Into, f.Reason = fate, into, reason
+}

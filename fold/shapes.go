@@ -1,0 +1,103 @@
+package fold
+
+import (
+	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/runtime"
+)
+
+// probeBatches are the sizes given to dynamic input dims when shapes are
+// inferred for the rules that need them. A shape fact (two tensors have one
+// shape, a tensor has rank 2) is used only when it holds at every probe.
+var probeBatches = []int{1, 3}
+
+// probeShapes infers the shape of every tensor for each probe size, by
+// planning the graph with the runtime. It returns nil (no proven shapes)
+// when the graph's inputs are not declared or planning fails.
+func probeShapes(g *runtime.Graph) []map[string][]int {
+	prog, err := runtime.Compile(g, runtime.Options{Threads: 1})
+	if err != nil {
+		return nil
+	}
+	defer prog.Close()
+	var names []string
+	for name := range g.Initializers {
+		names = append(names, name)
+	}
+	for _, in := range g.Inputs {
+		names = append(names, in.Name)
+	}
+	for _, n := range g.Nodes {
+		names = append(names, n.Outputs...)
+	}
+	var all []map[string][]int
+	for _, b := range probeBatches {
+		shapes := make([][]int, len(g.Inputs))
+		for i, in := range g.Inputs {
+			if in.Dims == nil {
+				return nil
+			}
+			s := make([]int, len(in.Dims))
+			for j, d := range in.Dims {
+				s[j] = d.Value
+				if d.Param != "" || d.Value < 0 {
+					s[j] = b
+				}
+			}
+			shapes[i] = s
+		}
+		pl, err := prog.PlanFor(shapes)
+		if err != nil {
+			return nil
+		}
+		m := map[string][]int{}
+		for _, name := range names {
+			if v, ok := prog.ValueOf(pl, name); ok && name != "" {
+				m[name] = v.Shape
+			}
+		}
+		all = append(all, m)
+	}
+	return all
+}
+
+// sameShape reports whether tensors a and b provably have one shape.
+func (w *work) sameShape(a, b string) bool {
+	if len(w.shapes) == 0 {
+		return false
+	}
+	for _, m := range w.shapes {
+		sa, oka := m[a]
+		sb, okb := m[b]
+		if !oka || !okb || !ops.SameShape(sa, sb) {
+			return false
+		}
+	}
+	return true
+}
+
+// rank returns the proven rank of tensor t, or -1.
+func (w *work) rank(t string) int {
+	r := -1
+	for _, m := range w.shapes {
+		s, ok := m[t]
+		if !ok || (r >= 0 && len(s) != r) {
+			return -1
+		}
+		r = len(s)
+	}
+	return r
+}
+
+// dim returns the proven size of axis i of tensor t (the same at every
+// probe), or -1.
+func (w *work) dim(t string, i int) int {
+	d := -1
+	for _, m := range w.shapes {
+		s, ok := m[t]
+		if !ok || i >= len(s) || (d >= 0 && s[i] != d) {
+			return -1
+		}
+		d = s[i]
+	}
+	return d
+}

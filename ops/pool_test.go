@@ -1,0 +1,275 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+	"testing"
+)
+
+func seqF32(shape ...int) *Tensor {
+	t := NewF32(shape, nil)
+	for i := range t.F32 {
+		t.F32[i] = float32(i + 1)
+	}
+	return t
+}
+
+func TestMaxPoolKnownAnswers(t *testing.T) {
+	x := seqF32(1, 1, 5, 5) // 1..25
+	tests := []struct {
+		name  string
+		attrs []*Attr
+		shape []int
+		want  []float32
+		idx   []int64 // Indices, nil to skip
+	}{
+		{"2x2 s2", []*Attr{nnInts("kernel_shape", 2, 2), nnInts("strides", 2, 2)},
+			[]int{1, 1, 2, 2}, []float32{7, 9, 17, 19}, []int64{6, 8, 16, 18}},
+		{"2x2 s2 column-major", []*Attr{nnInts("kernel_shape", 2, 2), nnInts("strides", 2, 2), nnInt("storage_order", 1)},
+			[]int{1, 1, 2, 2}, []float32{7, 9, 17, 19}, []int64{6, 16, 8, 18}},
+		{"2x2 s2 ceil", []*Attr{nnInts("kernel_shape", 2, 2), nnInts("strides", 2, 2), nnInt("ceil_mode", 1)},
+			[]int{1, 1, 3, 3}, []float32{7, 9, 10, 17, 19, 20, 22, 24, 25}, []int64{6, 8, 9, 16, 18, 19, 21, 23, 24}},
+		{"3x3 s2 same upper", []*Attr{nnInts("kernel_shape", 3, 3), nnInts("strides", 2, 2), nnStr("auto_pad", "SAME_UPPER")},
+			[]int{1, 1, 3, 3}, []float32{7, 9, 10, 17, 19, 20, 22, 24, 25}, nil},
+		{"3x3 pads", []*Attr{nnInts("kernel_shape", 3, 3), nnInts("pads", 2, 0, 0, 1)},
+			[]int{1, 1, 5, 4}, []float32{3, 4, 5, 5, 8, 9, 10, 10, 13, 14, 15, 15, 18, 19, 20, 20, 23, 24, 25, 25}, nil},
+		{"2x2 dilated", []*Attr{nnInts("kernel_shape", 2, 2), nnInts("dilations", 2, 2)},
+			[]int{1, 1, 3, 3}, []float32{13, 14, 15, 18, 19, 20, 23, 24, 25}, []int64{12, 13, 14, 17, 18, 19, 22, 23, 24}},
+		{"valid s3", []*Attr{nnInts("kernel_shape", 2, 1), nnInts("strides", 3, 3), nnStr("auto_pad", "VALID")},
+			[]int{1, 1, 2, 2}, []float32{6, 9, 21, 24}, nil},
+	}
+	for _, tt := range tests {
+		nOut := 1
+		if tt.idx != nil {
+			nOut = 2
+		}
+		out := mustRun(t, nnNode("MaxPool", 12, nOut, tt.attrs...), x)
+		if !SameShape(out[0].Shape, tt.shape) {
+			t.Fatalf("%s: shape %v, want %v", tt.name, out[0].Shape, tt.shape)
+		}
+		checkF32(t, tt.name, out[0].F32, tt.want, 0)
+		if tt.idx != nil {
+			if out[1].DType != Int64 || fmt.Sprint(out[1].I64) != fmt.Sprint(tt.idx) {
+				t.Fatalf("%s: indices %v, want %v", tt.name, out[1].I64, tt.idx)
+			}
+		}
+	}
+	// SAME_* with stride 1 and an even kernel: the odd pad goes last
+	// (UPPER) or first (LOWER).
+	x3 := seqF32(1, 1, 3, 3)
+	out := mustRun(t, nnNode("MaxPool", 12, 1, nnInts("kernel_shape", 2, 2), nnStr("auto_pad", "SAME_UPPER")), x3)
+	checkF32(t, "same upper", out[0].F32, []float32{5, 6, 6, 8, 9, 9, 8, 9, 9}, 0)
+	out = mustRun(t, nnNode("MaxPool", 12, 1, nnInts("kernel_shape", 2, 2), nnStr("auto_pad", "SAME_LOWER")), x3)
+	checkF32(t, "same lower", out[0].F32, []float32{1, 2, 3, 4, 5, 6, 7, 8, 9}, 0)
+}
+
+func TestMaxPoolIndicesBatched(t *testing.T) {
+	// Indices count the batch and channel planes before the spatial part.
+	x := seqF32(2, 3, 2, 3)
+	out := mustRun(t, nnNode("MaxPool", 12, 2, nnInts("kernel_shape", 2, 3)), x)
+	checkF32(t, "max", out[0].F32, []float32{6, 12, 18, 24, 30, 36}, 0)
+	if fmt.Sprint(out[1].I64) != "[5 11 17 23 29 35]" {
+		t.Fatalf("indices %v", out[1].I64)
+	}
+	out = mustRun(t, nnNode("MaxPool", 12, 2, nnInts("kernel_shape", 2, 3), nnInt("storage_order", 1)), x)
+	// (1, 2) is 1 + 2·2 = 5 column-major too.
+	if fmt.Sprint(out[1].I64) != "[5 11 17 23 29 35]" {
+		t.Fatalf("column-major indices %v", out[1].I64)
+	}
+	// 1-D.
+	x1 := NewF32([]int{1, 2, 5}, []float32{3, 1, 4, 1, 5, 9, 2, 6, 5, 3})
+	out = mustRun(t, nnNode("MaxPool", 12, 2, nnInts("kernel_shape", 2), nnInts("strides", 2)), x1)
+	checkF32(t, "1-D", out[0].F32, []float32{3, 4, 9, 6}, 0)
+	if fmt.Sprint(out[1].I64) != "[0 2 5 7]" {
+		t.Fatalf("1-D indices %v", out[1].I64)
+	}
+}
+
+func TestPoolCeilMode(t *testing.T) {
+	x := NewF32([]int{1, 1, 6}, []float32{1, 2, 3, 4, 5, 6})
+	tests := []struct {
+		name  string
+		op    string
+		attrs []*Attr
+		want  []float32
+	}{
+		// k3 s2: floor gives 2 windows; ceil adds one hanging off the end.
+		{"max floor", "MaxPool", []*Attr{nnInts("kernel_shape", 3), nnInts("strides", 2)}, []float32{3, 5}},
+		{"max ceil", "MaxPool", []*Attr{nnInts("kernel_shape", 3), nnInts("strides", 2), nnInt("ceil_mode", 1)}, []float32{3, 5, 6}},
+		{"avg ceil", "AveragePool", []*Attr{nnInts("kernel_shape", 3), nnInts("strides", 2), nnInt("ceil_mode", 1)}, []float32{2, 4, 5.5}},
+		// Pads 1, 1: windows start at -1, 1, 3, 5; the last one covers 5
+		// and the end pad, and one position past the padding.
+		{"avg ceil pad", "AveragePool", []*Attr{nnInts("kernel_shape", 3), nnInts("strides", 2), nnInts("pads", 1, 1), nnInt("ceil_mode", 1)},
+			[]float32{1.5, 3, 5, 6}},
+		{"avg ceil pad count", "AveragePool", []*Attr{nnInts("kernel_shape", 3), nnInts("strides", 2), nnInts("pads", 1, 1), nnInt("ceil_mode", 1), nnInt("count_include_pad", 1)},
+			[]float32{1, 3, 5, 3}},
+		// k2 s2 pads 1, 1 on 5 values: ceil would add a window starting
+		// in the end padding, which is dropped.
+		{"max ceil dropped", "MaxPool", []*Attr{nnInts("kernel_shape", 2), nnInts("strides", 2), nnInts("pads", 1, 1), nnInt("ceil_mode", 1)},
+			[]float32{1, 3, 5, 6}},
+		// Stride larger than the kernel: a ceil window would start past
+		// the input.
+		{"max ceil stride>kernel", "MaxPool", []*Attr{nnInts("kernel_shape", 1), nnInts("strides", 4), nnInt("ceil_mode", 1)},
+			[]float32{1, 5}},
+		{"max floor stride>kernel", "MaxPool", []*Attr{nnInts("kernel_shape", 1), nnInts("strides", 4)},
+			[]float32{1, 5}},
+	}
+	for _, tt := range tests {
+		out := mustRun(t, nnNode(tt.op, 12, 1, tt.attrs...), x)
+		checkF32(t, tt.name, out[0].F32, tt.want, 1e-7)
+	}
+	x5 := NewF32([]int{1, 1, 5}, []float32{1, 2, 3, 4, 5})
+	out := mustRun(t, nnNode("MaxPool", 12, 1, nnInts("kernel_shape", 2), nnInts("strides", 2), nnInts("pads", 1, 1), nnInt("ceil_mode", 1)), x5)
+	checkF32(t, "5 values", out[0].F32, []float32{1, 3, 5}, 0)
+}
+
+func TestAveragePoolKnownAnswers(t *testing.T) {
+	x := seqF32(1, 1, 3, 3) // 1..9
+	// 2×2, pads 1 all round, stride 2: corners of the padded grid.
+	out := mustRun(t, nnNode("AveragePool", 11, 1, nnInts("kernel_shape", 2, 2), nnInts("strides", 2, 2), nnInts("pads", 1, 1, 1, 1)), x)
+	checkF32(t, "exclude pad", out[0].F32, []float32{1, 2.5, 5.5, 7}, 1e-7)
+	out = mustRun(t, nnNode("AveragePool", 11, 1, nnInts("kernel_shape", 2, 2), nnInts("strides", 2, 2), nnInts("pads", 1, 1, 1, 1), nnInt("count_include_pad", 1)), x)
+	checkF32(t, "include pad", out[0].F32, []float32{0.25, 1.25, 2.75, 7}, 1e-7)
+	out = mustRun(t, nnNode("AveragePool", 11, 1, nnInts("kernel_shape", 3, 3), nnStr("auto_pad", "SAME_UPPER")), x)
+	checkF32(t, "same", out[0].F32, []float32{3, 3.5, 4, 4.5, 5, 5.5, 6, 6.5, 7}, 1e-6)
+	out = mustRun(t, nnNode("AveragePool", 19, 1, nnInts("kernel_shape", 2, 2), nnInts("dilations", 2, 2)), x)
+	checkF32(t, "dilated", out[0].F32, []float32{5}, 0)
+}
+
+// poolBrute pools x (N×C×H×W) by padding it explicitly with NaN markers
+// and scanning every window of the padded grid, as the spec describes.
+func poolBrute(x *Tensor, isMax, countPad bool, k, s, d, pads []int, out []int) []float32 {
+	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	ph, pw := h+pads[0]+pads[2], w+pads[1]+pads[3]
+	var y []float32
+	for p := range n * c {
+		grid := make([]float64, ph*pw)
+		for i := range grid {
+			grid[i] = math.NaN()
+		}
+		for i := range h {
+			for j := range w {
+				grid[(i+pads[0])*pw+j+pads[1]] = float64(x.F32[p*h*w+i*w+j])
+			}
+		}
+		for oh := range out[0] {
+			for ow := range out[1] {
+				best, sum, cnt := math.Inf(-1), 0.0, 0
+				for kh := range k[0] {
+					for kw := range k[1] {
+						i, j := oh*s[0]+kh*d[0], ow*s[1]+kw*d[1]
+						if i >= ph || j >= pw {
+							continue // past the padding (ceil mode)
+						}
+						v := grid[i*pw+j]
+						if math.IsNaN(v) {
+							if countPad {
+								cnt++
+							}
+							continue
+						}
+						best = math.Max(best, v)
+						sum += v
+						cnt++
+					}
+				}
+				if isMax {
+					y = append(y, float32(best))
+				} else {
+					y = append(y, float32(sum/float64(cnt)))
+				}
+			}
+		}
+	}
+	return y
+}
+
+func TestPoolMatchesBruteForce(t *testing.T) {
+	type pc struct {
+		in, k, s, d, pads []int
+		ceil              bool
+	}
+	cases := []pc{
+		{[]int{7, 9}, []int{3, 3}, []int{2, 2}, []int{1, 1}, []int{1, 1, 1, 1}, false},
+		{[]int{7, 9}, []int{3, 3}, []int{2, 2}, []int{1, 1}, []int{1, 1, 1, 1}, true},
+		{[]int{8, 8}, []int{2, 3}, []int{3, 2}, []int{1, 1}, []int{0, 2, 1, 0}, true},
+		{[]int{10, 6}, []int{3, 2}, []int{2, 1}, []int{2, 3}, []int{1, 0, 2, 1}, true},
+		{[]int{5, 11}, []int{5, 4}, []int{1, 3}, []int{1, 1}, []int{2, 1, 2, 3}, false},
+		{[]int{12, 13}, []int{7, 7}, []int{3, 3}, []int{1, 1}, []int{3, 3, 3, 3}, true},
+	}
+	for i, cc := range cases {
+		x := nnRand(uint64(i), 2, 3, cc.in[0], cc.in[1])
+		for _, op := range []string{"MaxPool", "AveragePool"} {
+			for _, countPad := range []bool{false, true} {
+				if op == "MaxPool" && countPad {
+					continue
+				}
+				attrs := []*Attr{nnInts("kernel_shape", int64(cc.k[0]), int64(cc.k[1])),
+					nnInts("strides", int64(cc.s[0]), int64(cc.s[1])),
+					nnInts("dilations", int64(cc.d[0]), int64(cc.d[1])),
+					nnInts("pads", int64(cc.pads[0]), int64(cc.pads[1]), int64(cc.pads[2]), int64(cc.pads[3]))}
+				if cc.ceil {
+					attrs = append(attrs, nnInt("ceil_mode", 1))
+				}
+				if countPad {
+					attrs = append(attrs, nnInt("count_include_pad", 1))
+				}
+				out, err := runOpEnv(nnEnv(Generic, 3), nnNode(op, 19, 1, attrs...), x)
+				if err != nil {
+					t.Fatalf("%s %v: %v", op, cc, err)
+				}
+				want := poolBrute(x, op == "MaxPool", countPad, cc.k, cc.s, cc.d, cc.pads, out[0].Shape[2:])
+				checkF32(t, fmt.Sprintf("%s %v countPad=%v", op, cc, countPad), out[0].F32, want, 1e-6)
+			}
+		}
+	}
+}
+
+func TestGlobalPools(t *testing.T) {
+	x := seqF32(2, 2, 2, 3) // planes 1..6, 7..12, ...
+	out := mustRun(t, nnNode("GlobalAveragePool", 1, 1), x)
+	if !SameShape(out[0].Shape, []int{2, 2, 1, 1}) {
+		t.Fatalf("shape %v", out[0].Shape)
+	}
+	checkF32(t, "gap", out[0].F32, []float32{3.5, 9.5, 15.5, 21.5}, 0)
+	out = mustRun(t, nnNode("GlobalMaxPool", 1, 1), x)
+	checkF32(t, "gmp", out[0].F32, []float32{6, 12, 18, 24}, 0)
+	x1 := NewF32([]int{1, 2, 3}, []float32{-1, -5, -3, 2, float32(nanF()), 1})
+	out = mustRun(t, nnNode("GlobalMaxPool", 1, 1), x1)
+	if !SameShape(out[0].Shape, []int{1, 2, 1}) || out[0].F32[0] != -1 || !math.IsNaN(float64(out[0].F32[1])) {
+		t.Fatalf("gmp 1-D: %v %v", out[0].Shape, out[0].F32)
+	}
+	x3 := seqF32(1, 1, 2, 2, 2)
+	out = mustRun(t, nnNode("GlobalAveragePool", 1, 1), x3)
+	if !SameShape(out[0].Shape, []int{1, 1, 1, 1, 1}) || out[0].F32[0] != 4.5 {
+		t.Fatalf("gap 3-D: %v %v", out[0].Shape, out[0].F32)
+	}
+	wantErr(t, "rank at least 3", nnNode("GlobalAveragePool", 1, 1), NewF32([]int{2, 3}, nil))
+	wantErr(t, "rank at least 3", nnNode("GlobalMaxPool", 1, 1), NewI64([]int{2, 3, 1}, nil))
+}
+
+func TestPoolErrors(t *testing.T) {
+	x := NewF32([]int{1, 1, 4, 4}, nil)
+	tests := []struct {
+		op, sub string
+		attrs   []*Attr
+		x       *Tensor
+	}{
+		{"MaxPool", "kernel_shape is required", nil, x},
+		{"MaxPool", "3-D not supported", []*Attr{nnInts("kernel_shape", 2, 2, 2)}, NewF32([]int{1, 1, 4, 4, 4}, nil)},
+		{"AveragePool", "3-D not supported", []*Attr{nnInts("kernel_shape", 2, 2, 2)}, NewF32([]int{1, 1, 4, 4, 4}, nil)},
+		{"MaxPool", "kernel_shape [2] has 1 values", []*Attr{nnInts("kernel_shape", 2)}, x},
+		{"MaxPool", "larger than the padded input", []*Attr{nnInts("kernel_shape", 5, 2)}, x},
+		{"MaxPool", "must be smaller than the window", []*Attr{nnInts("kernel_shape", 2, 2), nnInts("pads", 2, 0, 0, 0)}, x},
+		{"MaxPool", "entirely in the padding", []*Attr{nnInts("kernel_shape", 1, 2), nnInts("dilations", 1, 5), nnInts("strides", 1, 1), nnInts("pads", 0, 3, 0, 3)}, NewF32([]int{1, 1, 4, 1}, nil)},
+		{"MaxPool", "storage_order 2", []*Attr{nnInts("kernel_shape", 2, 2), nnInt("storage_order", 2)}, x},
+		{"AveragePool", "count_include_pad 3", []*Attr{nnInts("kernel_shape", 2, 2), nnInt("count_include_pad", 3)}, x},
+		{"AveragePool", "ceil_mode 2", []*Attr{nnInts("kernel_shape", 2, 2), nnInt("ceil_mode", 2)}, x},
+		{"MaxPool", "rank 3", []*Attr{nnInts("kernel_shape", 2)}, NewF32([]int{4, 4}, nil)},
+		{"MaxPool", "float32", []*Attr{nnInts("kernel_shape", 2)}, NewI64([]int{1, 1, 4}, nil)},
+	}
+	for _, tt := range tests {
+		wantErr(t, tt.sub, nnNode(tt.op, 12, 1, tt.attrs...), tt.x)
+	}
+	wantErr(t, "one output", nnNode("AveragePool", 12, 2, nnInts("kernel_shape", 2, 2)), x)
+}
