@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/bnrun/bnrun/fold"
 	"github.com/bnrun/bnrun/loader"
 	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
@@ -65,6 +66,7 @@ func (ti TensorInfo) String() string {
 type config struct {
 	backend string
 	threads int
+	noFold  bool
 }
 
 // Option configures Open.
@@ -88,11 +90,20 @@ func WithThreads(n int) Option {
 	return func(c *config) error { c.threads = n; return nil }
 }
 
+// WithoutFold turns off the optimisation pass (BatchNormalization folding
+// and operator fusion, package fold) that Open runs by default: the model
+// runs node for node as the file has it.
+func WithoutFold() Option {
+	return func(c *config) error { c.noFold = true; return nil }
+}
+
 // Model is a loaded, compiled model. It is safe for concurrent use.
 type Model struct {
-	prog    *runtime.Program
-	inputs  []TensorInfo
-	outputs []TensorInfo
+	prog     *runtime.Program
+	original *runtime.Graph
+	report   *fold.Report
+	inputs   []TensorInfo
+	outputs  []TensorInfo
 }
 
 // Open loads the model file at path. External tensor data is resolved in
@@ -130,11 +141,21 @@ func newModel(g *runtime.Graph, opts []Option) (*Model, error) {
 	if c.backend != "" && c.backend != "auto" {
 		ro.Kernels = ops.TierByName(c.backend)
 	}
-	prog, err := runtime.Compile(g, ro)
+	m := &Model{original: g, inputs: infos(g.Inputs), outputs: infos(g.Outputs)}
+	run := g
+	if !c.noFold {
+		// Unsupported ops are reported against the file as it is.
+		if _, err := runtime.Compile(g, runtime.Options{Threads: 1}); err != nil {
+			return nil, err
+		}
+		run, m.report = fold.Optimize(g)
+	}
+	prog, err := runtime.Compile(run, ro)
 	if err != nil {
 		return nil, err
 	}
-	return &Model{prog: prog, inputs: infos(g.Inputs), outputs: infos(g.Outputs)}, nil
+	m.prog = prog
+	return m, nil
 }
 
 func infos(vs []runtime.ValueInfo) []TensorInfo {
@@ -223,3 +244,10 @@ func (m *Model) Close() { m.prog.Close() }
 
 // Program exposes the compiled program, for tools that inspect plans.
 func (m *Model) Program() *runtime.Program { return m.prog }
+
+// Original returns the graph as loaded, before optimisation.
+func (m *Model) Original() *runtime.Graph { return m.original }
+
+// FoldReport says what the optimisation pass did, or is nil when the
+// model was opened WithoutFold.
+func (m *Model) FoldReport() *fold.Report { return m.report }

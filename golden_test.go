@@ -2,6 +2,7 @@ package bnrun_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bnrun/bnrun"
+	"github.com/bnrun/bnrun/fold"
 )
 
 // modelDirs lists the folders under root that hold a model.onnx.
@@ -32,34 +34,46 @@ func modelDirs(t *testing.T, root string) []string {
 }
 
 // verifyModels runs every golden test set of every model under root on
-// each backend and fails on any mismatch at the default tolerance.
+// each backend, with the optimisation pass on and off, and fails on any
+// mismatch at the default tolerance.
 func verifyModels(t *testing.T, root string, backends []string) int {
 	dirs := modelDirs(t, root)
 	for _, dir := range dirs {
 		for _, be := range backends {
-			t.Run(filepath.Base(dir)+"/"+be, func(t *testing.T) {
-				m, err := bnrun.Open(filepath.Join(dir, "model.onnx"), bnrun.WithBackend(be))
-				if err != nil {
-					t.Fatal(err)
+			for _, folded := range []bool{true, false} {
+				name := filepath.Base(dir) + "/" + be + "/fold"
+				opts := []bnrun.Option{bnrun.WithBackend(be)}
+				if !folded {
+					name += "-off"
+					opts = append(opts, bnrun.WithoutFold())
 				}
-				defer m.Close()
-				res, err := m.Verify(context.Background(), dir, bnrun.DefaultTolerance)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, r := range res {
-					for _, c := range r.Outputs {
-						if !c.OK() {
-							t.Errorf("%s %s: %s", filepath.Base(r.Dir), c.Output, c.String())
-						} else if c.Top1 != c.Rows {
-							t.Errorf("%s %s: within tolerance but top-1 disagrees: %s", filepath.Base(r.Dir), c.Output, c.String())
-						}
-					}
-				}
-			})
+				t.Run(name, func(t *testing.T) { verifyDir(t, dir, opts) })
+			}
 		}
 	}
 	return len(dirs)
+}
+
+// verifyDir checks one model folder's golden test sets.
+func verifyDir(t *testing.T, dir string, opts []bnrun.Option) {
+	m, err := bnrun.Open(filepath.Join(dir, "model.onnx"), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	res, err := m.Verify(context.Background(), dir, bnrun.DefaultTolerance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		for _, c := range r.Outputs {
+			if !c.OK() {
+				t.Errorf("%s %s: %s", filepath.Base(r.Dir), c.Output, c.String())
+			} else if c.Top1 != c.Rows {
+				t.Errorf("%s %s: within tolerance but top-1 disagrees: %s", filepath.Base(r.Dir), c.Output, c.String())
+			}
+		}
+	}
 }
 
 // TestShippedGoldens checks the small models committed in testdata
@@ -86,5 +100,84 @@ func TestGeneratedGoldens(t *testing.T) {
 	}
 	if n := verifyModels(t, root, backends); n == 0 {
 		t.Fatalf("no model.onnx under %s", root)
+	}
+}
+
+// checkFoldTargets opens every BN-kept export under root and checks what
+// the optimisation pass must achieve on it, and that the PyTorch-fused
+// export of the same model optimises to the same op counts.
+func checkFoldTargets(t *testing.T, root string) int {
+	checked := 0
+	for _, dir := range modelDirs(t, root) {
+		base := filepath.Base(dir)
+		if !strings.Contains(base, "_bn_op") {
+			continue
+		}
+		arch := base[:strings.Index(base, "_bn_op")]
+		t.Run(base, func(t *testing.T) {
+			rep := foldReport(t, dir)
+			after := rep.OpsAfter
+			if after["BatchNormalization"] != 0 {
+				t.Errorf("%d BatchNormalization left", after["BatchNormalization"])
+			}
+			switch {
+			case strings.HasPrefix(arch, "resnet"):
+				if after["Relu"] != 0 || after["Add"] != 0 {
+					t.Errorf("standalone Relu %d, Add %d left", after["Relu"], after["Add"])
+				}
+			case strings.HasPrefix(arch, "densenet"):
+				norm1 := 0
+				for _, f := range rep.BatchNorms {
+					if strings.Contains(f.Node, "norm1") {
+						norm1++
+						if f.Fate != "fused-input" {
+							t.Errorf("%s: %s (%s), want fused into its conv's input", f.Node, f.Fate, f.Reason)
+						}
+					}
+				}
+				if norm1 == 0 {
+					t.Errorf("no norm1 BatchNormalization found")
+				}
+			}
+			fused := filepath.Join(filepath.Dir(dir), strings.Replace(base, "_bn_op", "_fused_op", 1))
+			if _, err := os.Stat(fused); err == nil {
+				other := foldReport(t, fused).OpsAfter
+				if fmt.Sprint(other) != fmt.Sprint(after) {
+					t.Errorf("optimised op counts differ between export flavours:\n bn:    %v\n fused: %v", after, other)
+				}
+			}
+		})
+		checked++
+	}
+	return checked
+}
+
+func foldReport(t *testing.T, dir string) *fold.Report {
+	t.Helper()
+	m, err := bnrun.Open(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	return m.FoldReport()
+}
+
+// TestShippedFoldTargets checks the fold targets on the shipped models.
+func TestShippedFoldTargets(t *testing.T) {
+	if n := checkFoldTargets(t, "testdata/models"); n < 10 {
+		t.Fatalf("checked %d BN-kept exports, want the 10 lenet and mlp ones", n)
+	}
+}
+
+// TestGeneratedFoldTargets checks the fold targets on resnet18, resnet50
+// and densenet121 when BNRUN_GOLDEN_DIR names the generated models (CI's
+// extended suite); without it the test says so and skips.
+func TestGeneratedFoldTargets(t *testing.T) {
+	root := os.Getenv("BNRUN_GOLDEN_DIR")
+	if root == "" {
+		t.Skip("BNRUN_GOLDEN_DIR not set: the large-model fold targets run in CI's extended suite (.ci/run)")
+	}
+	if n := checkFoldTargets(t, root); n == 0 {
+		t.Fatalf("no BN-kept exports under %s", root)
 	}
 }

@@ -9,67 +9,123 @@ func init() {
 // group, kernel_shape, pads and strides. 1-D and 2-D convolutions are
 // supported; they run on env.K.Conv, a 1-D one as a 2-D one of height 1.
 func buildConv(n *Node) (Kernel, error) {
-	w, err := parseWindow(n)
+	w, group, err := parseConvAttrs(n)
 	if err != nil {
 		return nil, err
+	}
+	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
+		if len(in) < 2 || len(in) > 3 {
+			return nil, Step{}, n.Errorf("got %d inputs, want 2 or 3", len(in))
+		}
+		cp, err := planConv(n, w, group, in)
+		if err != nil {
+			return nil, Step{}, err
+		}
+		run := func(env *Env, in, out []*Tensor) error {
+			b, err := cp.check(n, in, out)
+			if err != nil {
+				return err
+			}
+			env.K.Conv(env, &cp.g, in[0].F32, in[1].F32, b, out[0].F32, nil)
+			return nil
+		}
+		outs, err := oneOutput(n, Value{DType: Float32, Shape: cp.outShape})
+		if err != nil {
+			return nil, Step{}, err
+		}
+		return outs, Step{Run: run, Scratch: convScratch(&cp.g)}, nil
+	}), nil
+}
+
+// parseConvAttrs reads a Conv's window attributes and group.
+func parseConvAttrs(n *Node) (*window, int, error) {
+	w, err := parseWindow(n)
+	if err != nil {
+		return nil, 0, err
 	}
 	w.ceil = false // not a Conv attribute
 	group, err := n.Int("group", 1)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if group < 1 || group > 1<<30 {
-		return nil, n.Errorf("group %d must be at least 1", group)
+		return nil, 0, n.Errorf("group %d must be at least 1", group)
 	}
-	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
-		return prepareConv(n, w, int(group), in)
-	}), nil
+	return w, int(group), nil
 }
 
-func prepareConv(n *Node, win *window, group int, in []*Value) ([]Value, Step, error) {
-	if len(in) < 2 || len(in) > 3 {
-		return nil, Step{}, n.Errorf("got %d inputs, want 2 or 3", len(in))
+// convPlan is a Conv bound to one set of input shapes.
+type convPlan struct {
+	g          ConvGeom
+	outShape   []int
+	hasBias    bool
+	nx, nw, ny int
+}
+
+// check verifies the run-time tensors against the plan and returns the
+// bias data (nil when absent).
+func (cp *convPlan) check(n *Node, in, out []*Tensor) ([]float32, error) {
+	if err := checkLen(in[0], "X", cp.nx); err != nil {
+		return nil, n.Errorf("%v", err)
 	}
+	if err := checkLen(in[1], "W", cp.nw); err != nil {
+		return nil, n.Errorf("%v", err)
+	}
+	if err := checkLen(out[0], "Y", cp.ny); err != nil {
+		return nil, n.Errorf("%v", err)
+	}
+	if !cp.hasBias {
+		return nil, nil
+	}
+	if err := checkLen(in[2], "B", cp.g.M); err != nil {
+		return nil, n.Errorf("%v", err)
+	}
+	return in[2].F32, nil
+}
+
+// planConv validates X, W and the optional B (in[0:3]) and computes the
+// geometry and output shape.
+func planConv(n *Node, win *window, group int, in []*Value) (*convPlan, error) {
 	r, err := spatialRank(n, in[0], "X")
 	if err != nil {
-		return nil, Step{}, err
+		return nil, err
 	}
 	xs := in[0].Shape
 	wv := in[1]
 	if wv == nil || wv.DType != Float32 {
-		return nil, Step{}, n.Errorf("input W must be a float32 tensor")
+		return nil, n.Errorf("input W must be a float32 tensor")
 	}
 	ws := wv.Shape
 	if len(ws) != len(xs) {
-		return nil, Step{}, n.Errorf("W has shape %s, want rank %d like X %s", ShapeString(ws), len(xs), ShapeString(xs))
+		return nil, n.Errorf("W has shape %s, want rank %d like X %s", ShapeString(ws), len(xs), ShapeString(xs))
 	}
 	c, m := xs[1], ws[0]
 	if c == 0 {
-		return nil, Step{}, n.Errorf("X has shape %s with no channels", ShapeString(xs))
+		return nil, n.Errorf("X has shape %s with no channels", ShapeString(xs))
 	}
 	if c%group != 0 {
-		return nil, Step{}, n.Errorf("X has %d channels, not a multiple of group %d", c, group)
+		return nil, n.Errorf("X has %d channels, not a multiple of group %d", c, group)
 	}
 	if m%group != 0 || m == 0 {
-		return nil, Step{}, n.Errorf("W has %d output channels, not a positive multiple of group %d", m, group)
+		return nil, n.Errorf("W has %d output channels, not a positive multiple of group %d", m, group)
 	}
 	if ws[1] != c/group {
-		return nil, Step{}, n.Errorf("W has shape %s: %d channels per group, but X has %d channels in %d groups",
+		return nil, n.Errorf("W has shape %s: %d channels per group, but X has %d channels in %d groups",
 			ShapeString(ws), ws[1], c, group)
 	}
 	k := ws[2:]
 	for _, d := range k {
 		if d < 1 {
-			return nil, Step{}, n.Errorf("W has shape %s with an empty kernel", ShapeString(ws))
+			return nil, n.Errorf("W has shape %s with an empty kernel", ShapeString(ws))
 		}
 	}
 	if win.kernel != nil {
 		if len(win.kernel) != r {
-			return nil, Step{}, n.Errorf("kernel_shape %v has %d values, want %d", win.kernel, len(win.kernel), r)
+			return nil, n.Errorf("kernel_shape %v has %d values, want %d", win.kernel, len(win.kernel), r)
 		}
 		for i, d := range win.kernel {
 			if int(d) != k[i] {
-				return nil, Step{}, n.Errorf("kernel_shape %v does not match W's shape %s", win.kernel, ShapeString(ws))
+				return nil, n.Errorf("kernel_shape %v does not match W's shape %s", win.kernel, ShapeString(ws))
 			}
 		}
 	}
@@ -77,13 +133,13 @@ func prepareConv(n *Node, win *window, group int, in []*Value) ([]Value, Step, e
 	if len(in) == 3 && in[2] != nil {
 		b := in[2]
 		if b.DType != Float32 || len(b.Shape) != 1 || b.Shape[0] != m {
-			return nil, Step{}, n.Errorf("B has type %s shape %s, want float32 [%d]", b.DType, ShapeString(b.Shape), m)
+			return nil, n.Errorf("B has type %s shape %s, want float32 [%d]", b.DType, ShapeString(b.Shape), m)
 		}
 		hasBias = true
 	}
 	sp, err := win.resolve(n, xs[2:], k)
 	if err != nil {
-		return nil, Step{}, err
+		return nil, err
 	}
 	g := ConvGeom{N: xs[0], C: c, H: 1, W: xs[2], M: m, KH: 1, KW: k[0],
 		OH: 1, OW: sp[0].out, SH: 1, SW: sp[0].s, DH: 1, DW: sp[0].d,
@@ -98,30 +154,7 @@ func prepareConv(n *Node, win *window, group int, in []*Value) ([]Value, Step, e
 	if r == 2 {
 		outShape = []int{g.N, m, g.OH, g.OW}
 	}
-	nx, nw, ny := NumElems(xs), NumElems(ws), NumElems(outShape)
-	run := func(env *Env, in, out []*Tensor) error {
-		if err := checkLen(in[0], "X", nx); err != nil {
-			return n.Errorf("%v", err)
-		}
-		if err := checkLen(in[1], "W", nw); err != nil {
-			return n.Errorf("%v", err)
-		}
-		if err := checkLen(out[0], "Y", ny); err != nil {
-			return n.Errorf("%v", err)
-		}
-		var b []float32
-		if hasBias {
-			if err := checkLen(in[2], "B", m); err != nil {
-				return n.Errorf("%v", err)
-			}
-			b = in[2].F32
-		}
-		env.K.Conv(env, &g, in[0].F32, in[1].F32, b, out[0].F32)
-		return nil
-	}
-	outs, err := oneOutput(n, Value{DType: Float32, Shape: outShape})
-	if err != nil {
-		return nil, Step{}, err
-	}
-	return outs, Step{Run: run, Scratch: convScratch(&g)}, nil
+	cp := &convPlan{g: g, outShape: outShape, hasBias: hasBias,
+		nx: NumElems(xs), nw: NumElems(ws), ny: NumElems(outShape)}
+	return cp, nil
 }

@@ -17,6 +17,10 @@ package ops
 type convSource struct {
 	x []float32 // the group's Cg input planes of H·W
 	g *ConvGeom
+	// f, when it has a prologue, transforms every value read: channel c of
+	// this group is input channel c0 + c.
+	f  *ConvFusion
+	c0 int
 }
 
 // colRun is a run of consecutive im2col columns that lie in one output row.
@@ -56,6 +60,10 @@ func (s *convSource) pack(dst []float32, kb, kl, j0, w, kw int) {
 				continue
 			}
 			row := plane[ih*g.W : ih*g.W+g.W]
+			if s.f.hasPre() {
+				s.packPre(dst, r, nk, kw, run, kx, c, row)
+				continue
+			}
 			for q := range nk {
 				dr := dst[(r+q)*kw+run.j0 : (r+q)*kw+run.j1]
 				iw := run.iw0 + (kx+q)*g.DW
@@ -95,6 +103,26 @@ func (s *convSource) pack(dst []float32, kb, kl, j0, w, kw int) {
 	}
 }
 
+// packPre is the inner loop of pack for a conv with a prologue: it fills
+// nk rows of one run with -x'[c][ih][iw + j·SW], where x' = PreAct(s·x + t),
+// and 0 outside the row.
+func (s *convSource) packPre(dst []float32, r, nk, kw int, run colRun, kx, c int, row []float32) {
+	g, f, ic := s.g, s.f, s.c0+c
+	for q := range nk {
+		dr := dst[(r+q)*kw+run.j0 : (r+q)*kw+run.j1]
+		iw := run.iw0 + (kx+q)*g.DW
+		// dst[r][j] = -PreAct(PreScale[ic]·x[c][ih][iw + j·SW] + PreBias[ic]), 0 outside the row
+		for j := range dr {
+			if uint(iw) < uint(len(row)) {
+				dr[j] = -f.pre(ic, row[iw])
+			} else {
+				dr[j] = 0
+			}
+			iw += g.SW
+		}
+	}
+}
+
 // isPointwise reports whether g is a 1×1, stride-1, unpadded convolution,
 // whose im2col matrix is the input itself.
 func isPointwise(g *ConvGeom) bool {
@@ -103,12 +131,12 @@ func isPointwise(g *ConvGeom) bool {
 }
 
 // convGeneric is Generic.Conv; see Kernels.Conv.
-func convGeneric(env *Env, g *ConvGeom, x, w, b, y []float32) {
+func convGeneric(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	if g.N == 0 || g.M == 0 || g.OH*g.OW == 0 {
 		return
 	}
 	if g.C/g.Group == 1 {
-		convDirect(env, g, x, w, b, y)
+		convDirect(env, g, x, w, b, y, f)
 		return
 	}
 	cg, mg := g.C/g.Group, g.M/g.Group
@@ -116,7 +144,7 @@ func convGeneric(env *Env, g *ConvGeom, x, w, b, y []float32) {
 	hw, ohw := g.H*g.W, g.OH*g.OW
 	par := parOf(env)
 	t := newTiling(g.N*g.Group, mg, ceilDiv(ohw, nr), k, par.Workers())
-	pointwise := isPointwise(g)
+	pointwise := isPointwise(g) && !f.hasPre()
 	par.For(t.all, func(lo, hi int) {
 		for u := lo; u < hi; u++ {
 			o, i0, i1, p0, p1 := t.unit(u)
@@ -128,11 +156,17 @@ func convGeneric(env *Env, g *ConvGeom, x, w, b, y []float32) {
 			if b != nil {
 				op.bias = b[grp*mg : grp*mg+mg]
 			}
+			if f.hasPost() {
+				op.act = f.Act
+				if f.Residual != nil {
+					op.resid = f.Residual[(n*g.M+grp*mg)*ohw : (n*g.M+grp*mg+mg)*ohw]
+				}
+			}
 			var src convSource
 			if pointwise {
 				op.b, op.ldb = xg, hw
 			} else {
-				src = convSource{x: xg, g: g}
+				src = convSource{x: xg, g: g, f: f, c0: grp * cg}
 				op.conv = &src
 			}
 			op.tile(i0, i1, p0, p1)
@@ -143,7 +177,7 @@ func convGeneric(env *Env, g *ConvGeom, x, w, b, y []float32) {
 // convDirect computes a convolution whose groups have one input channel
 // each (Cg = 1, as in depthwise convolutions) plane by plane, without the
 // SGEMM: its depth KH·KW is too small to pay for packing.
-func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32) {
+func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	mg := g.M / g.Group
 	hw, ohw, khw := g.H*g.W, g.OH*g.OW, g.KH*g.KW
 	parOf(env).For(g.N*g.M, func(lo, hi int) {
@@ -170,6 +204,13 @@ func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32) {
 							continue
 						}
 						ys := yr[lo:hi]
+						if f.hasPre() {
+							// y[oh][ow] += w[kh][kw] * x'[ih][ow·SW + off]
+							for i := range ys {
+								ys[i] += wv * f.pre(ic, xr[(lo+i)*g.SW+off])
+							}
+							continue
+						}
 						if g.SW == 1 {
 							xs := xr[lo+off : hi+off]
 							// y[oh][ow] += w[kh][kw] * x[ih][ow + off]
@@ -191,6 +232,16 @@ func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32) {
 				for i := range yp {
 					yp[i] += bv
 				}
+			}
+			if f.hasPost() {
+				if f.Residual != nil {
+					zp := f.Residual[(n*g.M+m)*ohw : (n*g.M+m+1)*ohw]
+					// y[m][oh][ow] += z[m][oh][ow]
+					for i, z := range zp {
+						yp[i] += z
+					}
+				}
+				f.Act.Apply(yp)
 			}
 		}
 	})

@@ -118,6 +118,10 @@ type gemmOp struct {
 	ldc         int
 	alpha, beta float32
 	bias        []float32 // added to row i after the sum, or nil
+	// resid (laid out like c) is added after the bias, then act applied:
+	// a fused convolution's epilogue.
+	resid []float32
+	act   Activation
 }
 
 // aRow returns row i of op(A) from column kb on, and its element stride.
@@ -173,19 +177,17 @@ func (op *gemmOp) store(i, j0, w int, acc *[nr]float32, first, last bool) {
 	row := op.c[o : o+w]
 	src := acc[:len(row)]
 	alpha, beta := op.alpha, op.beta
-	if first && last && alpha == 1 && beta == 0 {
+	switch {
+	case first && last && alpha == 1 && beta == 0:
 		// The whole sum at once, as in a convolution: C[i][j] = sum + bias[i]
 		if op.bias == nil {
 			copy(row, src)
-			return
+			break
 		}
 		bv := op.bias[i]
 		for j, v := range src {
 			row[j] = v + bv
 		}
-		return
-	}
-	switch {
 	case first && beta == 0:
 		// C[i][j] = alpha*sum
 		for j, v := range src {
@@ -202,12 +204,22 @@ func (op *gemmOp) store(i, j0, w int, acc *[nr]float32, first, last bool) {
 			row[j] += alpha * v
 		}
 	}
-	if last && op.bias != nil {
+	if last && op.bias != nil && !(first && alpha == 1 && beta == 0) {
 		bv := op.bias[i]
 		// C[i][j] += bias[i]
 		for j := range row {
 			row[j] += bv
 		}
+	}
+	if last && op.resid != nil {
+		z := op.resid[o : o+w]
+		// C[i][j] += Z[i][j]
+		for j := range row {
+			row[j] += z[j]
+		}
+	}
+	if last && op.act.Kind != ActNone {
+		op.act.Apply(row)
 	}
 }
 

@@ -77,6 +77,10 @@ type Env struct {
 	K       *Kernels
 	Par     Parallel
 	Scratch []float32
+
+	// fusion is reused by fused conv steps, which run one at a time
+	// within a Run, so that a Run allocates nothing for it.
+	fusion ConvFusion
 }
 
 // Builder binds an operator to a node, validating its attributes.
@@ -93,7 +97,8 @@ func Register(opType string, b Builder) {
 	registry[opType] = b
 }
 
-// Lookup returns the builder for an op type, or nil when it is unsupported.
+// Lookup returns the builder for an op type of the default domain (or a
+// "domain.OpType" name), or nil when it is unsupported.
 func Lookup(opType string) Builder { return registry[opType] }
 
 // Supported lists the supported op types in sorted order.

@@ -24,9 +24,16 @@ type Kernels struct {
 	// Name identifies the tier ("ref", "generic", ...).
 	Name string
 
-	// Conv computes y = conv(x, w) + b for geometry g; b may be nil.
-	Conv func(env *Env, g *ConvGeom, x, w, b, y []float32)
-	// ConvScratch is how many float32 scratch elements Conv needs for g.
+	// Conv computes y = conv(x, w) + b for geometry g; b may be nil. With
+	// a fusion f (nil for none) it computes
+	//
+	//	y = f.Act(conv(f.Pre(x), w) + b + f.Residual)
+	//
+	// applying the prologue to input values as it reads them (padding
+	// stays 0) and the epilogue to outputs before it stores them.
+	Conv func(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion)
+	// ConvScratch is how many float32 scratch elements Conv needs per
+	// worker for g.
 	ConvScratch func(g *ConvGeom) int
 
 	// Gemm computes, in row-major storage,
@@ -39,4 +46,36 @@ type Kernels struct {
 	// is 0, C is not read.
 	Gemm func(env *Env, transA, transB bool, m, n, k int, alpha float32,
 		a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+}
+
+// ConvFusion is the work the fold pass fuses into a convolution: a
+// per-input-channel affine step with an optional activation applied to the
+// input (a BatchNormalization and Relu before the conv), and a residual
+// addition and activation applied to the output.
+type ConvFusion struct {
+	// PreScale and PreBias, of length C, when not nil make the conv read
+	//
+	//	x'[n][c][h][w] = PreAct(PreScale[c]*x[n][c][h][w] + PreBias[c])
+	//
+	// instead of x. Padding positions are 0 in x', as in the unfused graph
+	// where the conv pads the affine step's output.
+	PreScale, PreBias []float32
+	PreAct            Activation
+	// Residual, when not nil, has y's layout and is added after the bias.
+	Residual []float32
+	// Act is applied last.
+	Act Activation
+}
+
+// pre applies the prologue to value v of input channel c.
+func (f *ConvFusion) pre(c int, v float32) float32 {
+	return f.PreAct.One(f.PreScale[c]*v + f.PreBias[c])
+}
+
+// hasPre reports whether f transforms the conv's input.
+func (f *ConvFusion) hasPre() bool { return f != nil && f.PreScale != nil }
+
+// hasPost reports whether f changes the conv's output.
+func (f *ConvFusion) hasPost() bool {
+	return f != nil && (f.Residual != nil || f.Act.Kind != ActNone)
 }

@@ -116,7 +116,7 @@ func Compile(g *Graph, opts Options) (*Program, error) {
 	}
 	all := make([]*cnode, len(g.Nodes))
 	for i, n := range g.Nodes {
-		k, err := ops.Lookup(n.OpType)(n)
+		k, err := ops.LookupNode(n)(n)
 		if err != nil {
 			return nil, err
 		}
@@ -166,11 +166,12 @@ func Compile(g *Graph, opts Options) (*Program, error) {
 func checkSupported(g *Graph) error {
 	missing := map[string][]string{}
 	for i, n := range g.Nodes {
+		if ops.LookupNode(n) != nil {
+			continue
+		}
 		op := n.OpType
 		if n.Domain != "" && n.Domain != "ai.onnx" {
 			op = n.Domain + "." + op
-		} else if ops.Lookup(op) != nil {
-			continue
 		}
 		name := n.Name
 		if name == "" {

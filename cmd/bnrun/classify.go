@@ -22,15 +22,21 @@ var imagenetLabels string
 type runFlags struct {
 	backend string
 	threads int
+	noFold  bool
 }
 
 func (r *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.backend, "backend", "auto", "kernel tier: auto, generic or ref")
 	fs.IntVar(&r.threads, "threads", 0, "worker goroutines (0: one per CPU)")
+	fs.BoolVar(&r.noFold, "no-fold", false, "run the graph as the file has it: no BatchNormalization folding or fusion")
 }
 
 func (r *runFlags) open(path string) (*bnrun.Model, error) {
-	return bnrun.Open(path, bnrun.WithBackend(r.backend), bnrun.WithThreads(r.threads))
+	opts := []bnrun.Option{bnrun.WithBackend(r.backend), bnrun.WithThreads(r.threads)}
+	if r.noFold {
+		opts = append(opts, bnrun.WithoutFold())
+	}
+	return bnrun.Open(path, opts...)
 }
 
 type classifyOpts struct {

@@ -2,6 +2,7 @@
 //
 //	bnrun MODEL.onnx IMAGE          classify an image (PNG or JPEG), print the top classes
 //	bnrun verify MODEL.onnx [DIR]   compare with golden outputs in the ONNX test layout
+//	bnrun inspect MODEL.onnx        show inputs, outputs, what optimisation did, MACs
 //
 // Run `bnrun help` for the flags of each subcommand. Errors go to standard
 // error and the exit code is non-zero.
@@ -29,6 +30,7 @@ func main() {
 const usage = `usage:
   bnrun [flags] MODEL.onnx IMAGE       classify an image
   bnrun verify [flags] MODEL.onnx [DIR] compare outputs with test_data_set_* goldens
+  bnrun inspect [flags] MODEL.onnx      show inputs, outputs, what optimisation did, MACs
   bnrun help [COMMAND]                  show flags
 
 `
@@ -45,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case args[0] == "verify":
 		err = cmdVerify(args[1:], stdout)
+	case args[0] == "inspect":
+		err = cmdInspect(args[1:], stdout)
 	case args[0] == "classify":
 		err = cmdClassify(args[1:], stdout)
 	default:
@@ -73,8 +77,9 @@ func printHelp(args []string, w io.Writer) {
 	cmds := map[string]func() *flag.FlagSet{
 		"classify": func() *flag.FlagSet { fs, _ := classifyFlags(); return fs },
 		"verify":   func() *flag.FlagSet { fs, _ := verifyFlags(); return fs },
+		"inspect":  func() *flag.FlagSet { fs, _ := inspectFlags(); return fs },
 	}
-	names := []string{"classify", "verify"}
+	names := []string{"classify", "verify", "inspect"}
 	if len(args) > 0 {
 		names = args
 	}

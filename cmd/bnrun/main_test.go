@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -145,5 +147,66 @@ func copyTree(t *testing.T, src, dst string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestInspect(t *testing.T) {
+	model := filepath.Join(lenetDir, "model.onnx")
+	code, out, errs := runCLI("inspect", model)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{
+		"input    input: float32 [batch,1,28,28]",
+		fmt.Sprintf("%-24s %7d %7d", "BatchNormalization", 4, 0),
+		"BatchNormalization: 4 folded into a Conv or Gemm, 0 fused into a conv's input, 0 affine steps, 0 kept",
+		fmt.Sprintf("%-24s %7d %7d", "bnrun.FusedConv", 0, 2),
+		"MACs        ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = runCLI("inspect", "--json", model)
+	var js struct {
+		OpsBefore map[string]int `json:"ops_before"`
+		OpsAfter  map[string]int `json:"ops_after"`
+		BatchNorm []struct {
+			Node, Fate, Into string
+		} `json:"batchnorm"`
+		Stats struct {
+			TotalMACs int64 `json:"total_macs"`
+		} `json:"stats"`
+	}
+	if err := json.Unmarshal([]byte(out), &js); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v:\n%s", code, err, out)
+	}
+	// LeNet: conv 6x24x24x25 + 16x8x8x150 MACs, and 256*120 + 120*84 + 84*10.
+	if want := int64(6*24*24*25 + 16*8*8*150 + 256*120 + 120*84 + 84*10); js.Stats.TotalMACs != want {
+		t.Errorf("total MACs %d, want %d", js.Stats.TotalMACs, want)
+	}
+	if js.OpsBefore["BatchNormalization"] != 4 || js.OpsAfter["BatchNormalization"] != 0 || len(js.BatchNorm) != 4 || js.BatchNorm[0].Fate != "folded" {
+		t.Errorf("unexpected JSON: %+v", js)
+	}
+	dot := filepath.Join(t.TempDir(), "g.dot")
+	if code, _, errs = runCLI("inspect", "--dot", dot, model); code != 0 {
+		t.Fatalf("--dot: exit %d: %s", code, errs)
+	}
+	data, _ := os.ReadFile(dot)
+	if !strings.HasPrefix(string(data), "digraph model {") || !strings.Contains(string(data), "FusedConv + Sigmoid") {
+		t.Errorf("unexpected dot file:\n%s", data)
+	}
+	code, out, _ = runCLI("inspect", "--no-fold", model)
+	if code != 0 || !strings.Contains(out, "optimisation off") || !strings.Contains(out, "4 kept") {
+		t.Errorf("--no-fold: exit %d:\n%s", code, out)
+	}
+}
+
+func TestNoFoldGivesSameClasses(t *testing.T) {
+	args := []string{filepath.Join(lenetDir, "model.onnx"), "../../testdata/images/sample28.png"}
+	_, folded, _ := runCLI(args...)
+	_, plain, _ := runCLI(append(args, "--no-fold")...)
+	if folded == "" || folded != plain {
+		t.Errorf("folded:\n%s\nunfolded:\n%s", folded, plain)
 	}
 }

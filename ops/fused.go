@@ -1,0 +1,184 @@
+package ops
+
+// Fused operators of the "bnrun" domain, made by the fold pass: each
+// computes exactly what the chain of standard operators it replaces
+// computes, in one pass over the data.
+
+func init() {
+	Register("bnrun.FusedConv", buildFusedConv)
+	Register("bnrun.FusedGemm", buildFusedGemm)
+	Register("bnrun.Affine", buildAffine)
+}
+
+// LookupNode returns the builder for a node's op in its domain: the
+// default ONNX domain ("" or "ai.onnx") by op type, others as
+// "domain.OpType". It returns nil when the op is unsupported.
+func LookupNode(n *Node) Builder {
+	if n.Domain == "" || n.Domain == "ai.onnx" {
+		return registry[n.OpType]
+	}
+	return registry[n.Domain+"."+n.OpType]
+}
+
+// buildFusedConv binds bnrun.FusedConv: a Conv (same attributes, read as
+// at opset 11+) with inputs X, W, B, Z, pre_scale, pre_bias, of which
+// all but X and W may be absent, and attributes pre_activation ("" or
+// Relu) and activation (with activation_alpha, clip_min, clip_max):
+//
+//	y = activation(conv(pre_activation(pre_scale*X + pre_bias), W) + B + Z)
+//
+// pre_scale and pre_bias are per input channel; Z has y's shape.
+func buildFusedConv(n *Node) (Kernel, error) {
+	w, group, err := parseConvAttrs(n)
+	if err != nil {
+		return nil, err
+	}
+	act, err := ParseActivation(n, "")
+	if err != nil {
+		return nil, err
+	}
+	preAct, err := ParseActivation(n, "pre_")
+	if err != nil {
+		return nil, err
+	}
+	if preAct.Kind != ActNone && preAct.Kind != ActRelu {
+		return nil, n.Errorf("pre_activation %s: only Relu is supported", preAct)
+	}
+	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
+		if len(in) < 2 || len(in) > 6 {
+			return nil, Step{}, n.Errorf("got %d inputs, want 2 to 6", len(in))
+		}
+		cp, err := planConv(n, w, group, in[:min(3, len(in))])
+		if err != nil {
+			return nil, Step{}, err
+		}
+		z, ps, pb := optValue(in, 3), optValue(in, 4), optValue(in, 5)
+		if z != nil && (z.DType != Float32 || !SameShape(z.Shape, cp.outShape)) {
+			return nil, Step{}, n.Errorf("residual Z has type %s shape %s, want float32 %s", z.DType, ShapeString(z.Shape), ShapeString(cp.outShape))
+		}
+		if (ps == nil) != (pb == nil) {
+			return nil, Step{}, n.Errorf("pre_scale and pre_bias must be given together")
+		}
+		for _, p := range []*Value{ps, pb} {
+			if p != nil && (p.DType != Float32 || len(p.Shape) != 1 || p.Shape[0] != cp.g.C) {
+				return nil, Step{}, n.Errorf("pre_scale/pre_bias have shape %s, want float32 [%d]", ShapeString(p.Shape), cp.g.C)
+			}
+		}
+		run := func(env *Env, in, out []*Tensor) error {
+			b, err := cp.check(n, in, out)
+			if err != nil {
+				return err
+			}
+			// The fusion lives in env, which belongs to this Run alone,
+			// so that no allocation is needed per call.
+			f := &env.fusion
+			*f = ConvFusion{Act: act, PreAct: preAct}
+			if t := optTensor(in, 3); t != nil {
+				if err := checkLen(t, "Z", cp.ny); err != nil {
+					return n.Errorf("%v", err)
+				}
+				f.Residual = t.F32
+			}
+			if t := optTensor(in, 4); t != nil {
+				f.PreScale, f.PreBias = t.F32, in[5].F32
+				if len(f.PreScale) != cp.g.C || len(f.PreBias) != cp.g.C {
+					return n.Errorf("pre_scale/pre_bias do not match the plan")
+				}
+			}
+			env.K.Conv(env, &cp.g, in[0].F32, in[1].F32, b, out[0].F32, f)
+			*f = ConvFusion{}
+			return nil
+		}
+		outs, err := oneOutput(n, Value{DType: Float32, Shape: cp.outShape})
+		if err != nil {
+			return nil, Step{}, err
+		}
+		return outs, Step{Run: run, Scratch: convScratch(&cp.g)}, nil
+	}), nil
+}
+
+// buildFusedGemm binds bnrun.FusedGemm: a Gemm (same inputs and
+// attributes, C optional) followed by an activation (attribute activation
+// with activation_alpha, clip_min, clip_max): y = activation(Gemm(A, B, C)).
+func buildFusedGemm(n *Node) (Kernel, error) {
+	act, err := ParseActivation(n, "")
+	if err != nil {
+		return nil, err
+	}
+	gn := *n
+	gn.Domain, gn.OpType, gn.Opset = "", "Gemm", 13
+	inner, err := buildGemm(&gn)
+	if err != nil {
+		return nil, err
+	}
+	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
+		outs, step, err := inner.Prepare(in)
+		if err != nil || step.Run == nil {
+			return outs, step, err
+		}
+		gemm := step.Run
+		step.Run = func(env *Env, in, out []*Tensor) error {
+			if err := gemm(env, in, out); err != nil {
+				return err
+			}
+			act.Apply(out[0].F32)
+			return nil
+		}
+		return outs, step, nil
+	}), nil
+}
+
+// buildAffine binds bnrun.Affine: inputs X (rank >= 2, channels on axis 1),
+// a and b (float32 [C]), and an optional fused activation:
+//
+//	y[n][c][...] = activation(a[c]*x[n][c][...] + b[c])
+//
+// It is what remains of an inference BatchNormalization that could not be
+// folded into a neighbouring layer.
+func buildAffine(n *Node) (Kernel, error) {
+	act, err := ParseActivation(n, "")
+	if err != nil {
+		return nil, err
+	}
+	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
+		if err := needInputs(n, in, 3); err != nil {
+			return nil, Step{}, err
+		}
+		x, a, b := in[0], in[1], in[2]
+		if x.DType != Float32 || len(x.Shape) < 2 {
+			return nil, Step{}, n.Errorf("X has type %s shape %s, want float32 of rank >= 2", x.DType, ShapeString(x.Shape))
+		}
+		c := x.Shape[1]
+		for _, p := range []*Value{a, b} {
+			if p.DType != Float32 || len(p.Shape) != 1 || p.Shape[0] != c {
+				return nil, Step{}, n.Errorf("a and b must be float32 [%d], got %s", c, ShapeString(p.Shape))
+			}
+		}
+		plane := NumElems(x.Shape[2:])
+		total := NumElems(x.Shape)
+		run := func(env *Env, in, out []*Tensor) error {
+			xs, as, bs, ys := in[0].F32, in[1].F32, in[2].F32, out[0].F32
+			if len(xs) != total || len(ys) != total || len(as) != c || len(bs) != c {
+				return n.Errorf("tensors do not match the plan")
+			}
+			if total == 0 {
+				return nil
+			}
+			planes := total / max(plane, 1)
+			forChunks(env, planes, max(1, elemGrain/max(plane, 1)), func(lo, hi int) {
+				for p := lo; p < hi; p++ {
+					ch := p % c
+					av, bv := as[ch], bs[ch]
+					src, dst := xs[p*plane:(p+1)*plane], ys[p*plane:(p+1)*plane]
+					// y = a[c]*x + b[c]
+					for i, v := range src {
+						dst[i] = av*v + bv
+					}
+					act.Apply(dst)
+				}
+			})
+			return nil
+		}
+		return []Value{{DType: Float32, Shape: copyShape(x.Shape)}}, Step{Run: run}, nil
+	}), nil
+}

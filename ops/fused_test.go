@@ -1,0 +1,145 @@
+package ops
+
+import (
+	"fmt"
+	"testing"
+)
+
+// fusedCase is one fused convolution on awkward shapes.
+type fusedCase struct {
+	n, c, h, w, m, k, stride, pad, group int
+	pre, resid                           bool
+	act                                  string
+}
+
+func (fc fusedCase) String() string {
+	return fmt.Sprintf("n%d_c%d_%dx%d_m%d_k%d_s%d_p%d_g%d_pre%v_res%v_%s",
+		fc.n, fc.c, fc.h, fc.w, fc.m, fc.k, fc.stride, fc.pad, fc.group, fc.pre, fc.resid, fc.act)
+}
+
+var fusedCases = []fusedCase{
+	{1, 1, 28, 28, 6, 5, 1, 0, 1, false, false, "Sigmoid"}, // LeNet's first conv (direct path)
+	{2, 6, 12, 12, 16, 5, 1, 0, 1, false, false, "Sigmoid"},
+	{1, 13, 9, 11, 17, 3, 1, 1, 1, true, true, "Relu"},
+	{3, 13, 9, 11, 17, 3, 2, 1, 1, false, true, "Relu"},
+	{1, 16, 7, 7, 33, 1, 1, 0, 1, true, false, ""},           // DenseNet's 1x1 after norm1+relu1
+	{2, 15, 8, 5, 15, 3, 1, 1, 15, true, true, "Clip"},       // depthwise
+	{1, 12, 10, 10, 9, 3, 1, 2, 3, true, false, "LeakyRelu"}, // grouped, wide padding
+	{1, 64, 14, 14, 64, 3, 1, 1, 1, false, true, "Tanh"},     // several depth blocks
+	{2, 160, 6, 6, 35, 1, 1, 0, 1, true, true, "Relu"},
+}
+
+// fusedConvNode builds a bnrun.FusedConv node for fc.
+func fusedConvNode(fc fusedCase) *Node {
+	n := nnNode("bnrun.FusedConv", 1, 1,
+		nnInts("pads", int64(fc.pad), int64(fc.pad), int64(fc.pad), int64(fc.pad)),
+		nnInts("strides", int64(fc.stride), int64(fc.stride)),
+		nnInt("group", int64(fc.group)))
+	if fc.act != "" {
+		n.Attrs["activation"] = nnStr("activation", fc.act)
+		n.Attrs["activation_alpha"] = nnFloat("activation_alpha", 0.2)
+		n.Attrs["clip_min"] = nnFloat("clip_min", -0.5)
+		n.Attrs["clip_max"] = nnFloat("clip_max", 0.75)
+	}
+	if fc.pre {
+		n.Attrs["pre_activation"] = nnStr("pre_activation", "Relu")
+	}
+	return n
+}
+
+// TestFusedConvMatchesUnfused checks bnrun.FusedConv on every tier against
+// the unfused chain Affine+Relu -> Conv -> Add -> activation run with the
+// reference kernels, which it must equal: the fused kernels do the same
+// float32 operations in the same order.
+func TestFusedConvMatchesUnfused(t *testing.T) {
+	for i, fc := range fusedCases {
+		t.Run(fc.String(), func(t *testing.T) {
+			seed := uint64(100 * i)
+			x := nnRand(seed+1, fc.n, fc.c, fc.h, fc.w)
+			w := nnRand(seed+2, fc.m, fc.c/fc.group, fc.k, fc.k)
+			b := nnRand(seed+3, fc.m)
+			oh := (fc.h+2*fc.pad-fc.k)/fc.stride + 1
+			ow := (fc.w+2*fc.pad-fc.k)/fc.stride + 1
+			var z, ps, pb *Tensor
+			if fc.resid {
+				z = nnRand(seed+4, fc.n, fc.m, oh, ow)
+			}
+			if fc.pre {
+				ps, pb = nnRand(seed+5, fc.c), nnRand(seed+6, fc.c)
+			}
+
+			// The unfused chain on the reference kernels.
+			ref := nnEnv(Reference, 1)
+			xin := x
+			if fc.pre {
+				aff := nnNode("bnrun.Affine", 1, 1, nnStr("activation", "Relu"))
+				out, err := runOpEnv(ref, aff, x, ps, pb)
+				if err != nil {
+					t.Fatal(err)
+				}
+				xin = out[0]
+			}
+			conv := nnNode("Conv", 11, 1,
+				nnInts("pads", int64(fc.pad), int64(fc.pad), int64(fc.pad), int64(fc.pad)),
+				nnInts("strides", int64(fc.stride), int64(fc.stride)),
+				nnInt("group", int64(fc.group)))
+			out, err := runOpEnv(ref, conv, xin, w, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := out[0]
+			if fc.resid {
+				out, err = runOpEnv(ref, nnNode("Add", 14, 1), want, z)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = out[0]
+			}
+			if fc.act != "" {
+				act := fusedConvNode(fc)
+				a, err := ParseActivation(act, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = want.Clone()
+				a.Apply(want.F32)
+			}
+
+			for _, tier := range []*Kernels{Reference, Generic} {
+				for _, workers := range []int{1, 3} {
+					got, err := runOpEnv(nnEnv(tier, workers), fusedConvNode(fc), x, w, b, z, ps, pb)
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkF32(t, fmt.Sprintf("%s/%d workers", tier.Name, workers), got[0].F32, want.F32, 1e-5)
+				}
+			}
+		})
+	}
+}
+
+func TestFusedGemmAndAffine(t *testing.T) {
+	a, b, c := nnRand(1, 5, 7), nnRand(2, 3, 7), nnRand(3, 3)
+	g := nnNode("Gemm", 13, 1, nnInt("transB", 1), nnFloat("alpha", 0.5))
+	plain := mustRun(t, g, a, b, c)[0]
+	fg := nnNode("bnrun.FusedGemm", 1, 1, nnInt("transB", 1), nnFloat("alpha", 0.5), nnStr("activation", "Relu"))
+	got := mustRun(t, fg, a, b, c)[0]
+	for i, v := range plain.F32 {
+		if want := max(v, 0); got.F32[i] != want {
+			t.Fatalf("FusedGemm[%d] = %v, want %v", i, got.F32[i], want)
+		}
+	}
+
+	x, s, sh := nnRand(4, 2, 3, 5), NewF32([]int{3}, []float32{2, -1, 0.5}), NewF32([]int{3}, []float32{0, 1, -1})
+	y := mustRun(t, nnNode("bnrun.Affine", 1, 1, nnStr("activation", "Sigmoid")), x, s, sh)[0]
+	for i, v := range x.F32 {
+		ch := i / 5 % 3
+		want := s.F32[ch]*v + sh.F32[ch]
+		want = Activation{Kind: ActSigmoid}.One(want)
+		if y.F32[i] != want {
+			t.Fatalf("Affine[%d] = %v, want %v", i, y.F32[i], want)
+		}
+	}
+	wantErr(t, "a and b must be float32 [3]", nnNode("bnrun.Affine", 1, 1), x, NewF32([]int{2}, nil), sh)
+	wantErr(t, `unknown fused activation "Swish"`, nnNode("bnrun.Affine", 1, 1, nnStr("activation", "Swish")), x, s, sh)
+}
