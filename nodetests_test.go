@@ -22,13 +22,16 @@ var pyNodeExpectedFailures = map[string]string{
 	"test_identity_opt":                    "optional types are not supported (tensors only)",
 	"test_identity_sequence":               "sequence types are not supported (tensors only)",
 	"test_maxpool_2d_uint8":                "pooling is float32 only; integer inputs are widened to int64 and rejected",
+	"test_training_dropout":                "Dropout in training mode with a non-zero ratio is random; inference only",
+	"test_training_dropout_default":        "Dropout in training mode with a non-zero ratio is random; inference only",
+	"test_training_dropout_default_mask":   "Dropout in training mode with a non-zero ratio is random; inference only",
+	"test_training_dropout_mask":           "Dropout in training mode with a non-zero ratio is random; inference only",
 }
 
 // pyNodeReasonPrefixes gives reasons shared by whole families of tests.
 var pyNodeReasonPrefixes = map[string]string{
-	"test_averagepool_3d":   "3-D pooling is not supported (bnrun targets 1-D and 2-D CNNs)",
-	"test_maxpool_3d":       "3-D pooling is not supported (bnrun targets 1-D and 2-D CNNs)",
-	"test_training_dropout": "Dropout in training mode with a non-zero ratio is random; inference only",
+	"test_averagepool_3d": "3-D pooling is not supported (bnrun targets 1-D and 2-D CNNs)",
+	"test_maxpool_3d":     "3-D pooling is not supported (bnrun targets 1-D and 2-D CNNs)",
 }
 
 func pyNodeExpected(name string) (string, bool) {
