@@ -3,6 +3,7 @@
 //	bnrun MODEL.onnx IMAGE          classify an image (PNG or JPEG), print the top classes
 //	bnrun verify MODEL.onnx [DIR]   compare with golden outputs in the ONNX test layout
 //	bnrun inspect MODEL.onnx        show inputs, outputs, what optimisation did, MACs
+//	bnrun eval MODEL.onnx --images IDX --labels IDX   accuracy on an IDX data set
 //
 // Run `bnrun help` for the flags of each subcommand. Errors go to standard
 // error and the exit code is non-zero.
@@ -31,6 +32,8 @@ const usage = `usage:
   bnrun [flags] MODEL.onnx IMAGE       classify an image
   bnrun verify [flags] MODEL.onnx [DIR] compare outputs with test_data_set_* goldens
   bnrun inspect [flags] MODEL.onnx      show inputs, outputs, what optimisation did, MACs
+  bnrun eval [flags] MODEL.onnx --images IDX [--labels IDX]
+                                        classify an IDX image set, print accuracy
   bnrun help [COMMAND]                  show flags
 
 `
@@ -47,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case args[0] == "verify":
 		err = cmdVerify(args[1:], stdout)
+	case args[0] == "eval":
+		err = cmdEval(args[1:], stdout, stderr)
 	case args[0] == "inspect":
 		err = cmdInspect(args[1:], stdout)
 	case args[0] == "classify":
@@ -78,8 +83,9 @@ func printHelp(args []string, w io.Writer) {
 		"classify": func() *flag.FlagSet { fs, _ := classifyFlags(); return fs },
 		"verify":   func() *flag.FlagSet { fs, _ := verifyFlags(); return fs },
 		"inspect":  func() *flag.FlagSet { fs, _ := inspectFlags(); return fs },
+		"eval":     func() *flag.FlagSet { fs, _ := evalFlags(); return fs },
 	}
-	names := []string{"classify", "verify", "inspect"}
+	names := []string{"classify", "verify", "inspect", "eval"}
 	if len(args) > 0 {
 		names = args
 	}
