@@ -60,6 +60,9 @@ type cnode struct {
 // well formed (supported ops, every input produced, no cycles, no name
 // produced twice) and returns a Program ready to plan and run.
 func Compile(g *Graph, opts Options) (*Program, error) {
+	if err := checkOpsets(g); err != nil {
+		return nil, err
+	}
 	if err := checkSupported(g); err != nil {
 		return nil, err
 	}
@@ -159,6 +162,34 @@ func Compile(g *Graph, opts Options) (*Program, error) {
 	}
 	p.nodes = prune(order, p.outSlot, len(p.slotNames))
 	return p, nil
+}
+
+// The opset versions of the default ONNX domain that bnrun implements.
+const (
+	MinOpset = 7
+	MaxOpset = 17
+)
+
+// oldOpsetOps lists ops whose definition has not changed since opset 1 in
+// any way bnrun depends on, so that models importing an opset below
+// MinOpset may use them.
+var oldOpsetOps = map[string]bool{
+	"GlobalAveragePool": true, "GlobalMaxPool": true, "Identity": true, "Transpose": true, "Shape": true,
+}
+
+// checkOpsets fails when a node of the default domain is read at an opset
+// version outside [MinOpset, MaxOpset] (below it, only the ops of
+// oldOpsetOps are accepted), naming the node and the version.
+func checkOpsets(g *Graph) error {
+	for _, n := range g.Nodes {
+		if n.Domain != "" && n.Domain != "ai.onnx" {
+			continue
+		}
+		if n.Opset > MaxOpset || n.Opset < 1 || (n.Opset < MinOpset && !oldOpsetOps[n.OpType]) {
+			return n.Errorf("opset %d of the default domain is outside the supported range %d to %d", n.Opset, MinOpset, MaxOpset)
+		}
+	}
+	return nil
 }
 
 // checkSupported fails with one error listing every op type that has no

@@ -213,6 +213,14 @@ func TestGraphErrors(t *testing.T) {
 				{Name: "q", OpType: "QuantizeLinear", Domain: "com.example", Inputs: []string{"b"}, Outputs: []string{"c"}},
 			},
 		}, "unsupported operators (2):\n  Frobnicate used by 2 node(s): Frobnicate_a, Frobnicate_b\n  com.example.QuantizeLinear used by 1 node(s): q"},
+		{"opset too new", &Graph{
+			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "a"}},
+			Nodes: []*ops.Node{{Name: "s", OpType: "rtScale", Opset: 19, Inputs: []string{"x"}, Outputs: []string{"a"}}},
+		}, `node "s" (rtScale): opset 19 of the default domain is outside the supported range 7 to 17`},
+		{"opset too old", &Graph{
+			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "a"}},
+			Nodes: []*ops.Node{{Name: "s", OpType: "rtScale", Opset: 6, Inputs: []string{"x"}, Outputs: []string{"a"}}},
+		}, "opset 6 of the default domain"},
 		{"missing output", &Graph{
 			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "nothing"}},
 		}, `graph output "nothing"`},
