@@ -64,9 +64,11 @@ func (ti TensorInfo) String() string {
 }
 
 type config struct {
-	backend string
-	threads int
-	noFold  bool
+	backend   string
+	threads   int
+	noFold    bool
+	maxTensor int64
+	maxTotal  int64
 }
 
 // Option configures Open.
@@ -90,6 +92,21 @@ func WithThreads(n int) Option {
 	return func(c *config) error { c.threads = n; return nil }
 }
 
+// WithMemoryLimits caps the bytes of any one tensor (in the file or
+// computed) and the intermediate memory of one Run; checked before
+// allocating, they turn hostile or mistaken shapes into errors. Zero keeps
+// a default: 2 GiB per tensor (4 GiB for a tensor in the file) and 8 GiB
+// per Run.
+func WithMemoryLimits(perTensor, perRun int64) Option {
+	return func(c *config) error {
+		if perTensor < 0 || perRun < 0 {
+			return fmt.Errorf("memory limits must not be negative")
+		}
+		c.maxTensor, c.maxTotal = perTensor, perRun
+		return nil
+	}
+}
+
 // WithoutFold turns off the optimisation pass (BatchNormalization folding
 // and operator fusion, package fold) that Open runs by default: the model
 // runs node for node as the file has it.
@@ -109,35 +126,47 @@ type Model struct {
 // Open loads the model file at path. External tensor data is resolved in
 // the model's folder and never outside it.
 func Open(path string, opts ...Option) (*Model, error) {
+	c, err := configure(opts)
+	if err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	g, err := loader.Load(data, loader.Options{Dir: filepath.Dir(path)})
+	g, err := loader.Load(data, loader.Options{Dir: filepath.Dir(path), MaxTensorBytes: c.maxTensor})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return newModel(g, opts)
+	return newModel(g, c)
+}
+
+func configure(opts []Option) (*config, error) {
+	c := &config{}
+	for _, o := range opts {
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 // OpenBytes loads a model from memory. A model with external tensor data
 // cannot be opened this way.
 func OpenBytes(data []byte, opts ...Option) (*Model, error) {
-	g, err := loader.Load(data, loader.Options{})
+	c, err := configure(opts)
 	if err != nil {
 		return nil, err
 	}
-	return newModel(g, opts)
+	g, err := loader.Load(data, loader.Options{MaxTensorBytes: c.maxTensor})
+	if err != nil {
+		return nil, err
+	}
+	return newModel(g, c)
 }
 
-func newModel(g *runtime.Graph, opts []Option) (*Model, error) {
-	var c config
-	for _, o := range opts {
-		if err := o(&c); err != nil {
-			return nil, err
-		}
-	}
-	ro := runtime.Options{Threads: c.threads}
+func newModel(g *runtime.Graph, c *config) (*Model, error) {
+	ro := runtime.Options{Threads: c.threads, MaxTensorBytes: c.maxTensor, MaxTotalBytes: c.maxTotal}
 	if c.backend != "" && c.backend != "auto" {
 		ro.Kernels = ops.TierByName(c.backend)
 	}

@@ -119,7 +119,7 @@ func (p *Program) makePlan(inShapes [][]int, inValues []*ops.Tensor) (*Plan, err
 			if c.out[i] < 0 {
 				continue
 			}
-			if err := p.checkShape(c.node, c.node.Outputs[i], o.Shape); err != nil {
+			if err := p.checkShape(c.node, c.node.Outputs[i], o.DType, o.Shape); err != nil {
 				return nil, err
 			}
 			if o.Const == nil {
@@ -170,21 +170,29 @@ func (p *Program) makePlan(inShapes [][]int, inValues []*ops.Tensor) (*Plan, err
 		}
 	}
 	pl.layout(p.outSlot)
+	if need := int64(pl.ArenaBytes()) + 4*int64(pl.scratch)*int64(p.pool.Workers()); need > p.opts.MaxTotalBytes {
+		return nil, fmt.Errorf("input shapes %v need %d bytes of intermediate memory, over the limit of %d", inShapes, need, p.opts.MaxTotalBytes)
+	}
 	return pl, nil
 }
 
 // checkShape rejects negative or oversized shapes before anything is
 // allocated for them.
-func (p *Program) checkShape(n *ops.Node, name string, shape []int) error {
-	total := 1
+func (p *Program) checkShape(n *ops.Node, name string, dt ops.DType, shape []int) error {
+	size := int64(4)
+	if dt == ops.Int64 {
+		size = 8
+	}
+	limit := p.opts.MaxTensorBytes / size // in elements
+	total := int64(1)
 	for _, d := range shape {
 		if d < 0 {
 			return n.Errorf("output %q has negative dimension in shape %s", name, ops.ShapeString(shape))
 		}
-		if d > 0 && total > p.opts.MaxTensorElems/d {
-			return n.Errorf("output %q of shape %s exceeds the limit of %d elements", name, ops.ShapeString(shape), p.opts.MaxTensorElems)
+		if d > 0 && total > limit/int64(d) {
+			return n.Errorf("output %q of shape %s exceeds the limit of %d bytes per tensor", name, ops.ShapeString(shape), p.opts.MaxTensorBytes)
 		}
-		total *= d
+		total *= int64(d)
 	}
 	return nil
 }

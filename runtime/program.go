@@ -20,11 +20,21 @@ type Options struct {
 	// MaxPlans bounds how many distinct input-shape plans are cached;
 	// 0 means 16. When full, the cache is emptied and refilled.
 	MaxPlans int
-	// MaxTensorElems caps the elements of any one intermediate tensor;
-	// 0 means 1<<31. Planning fails with an error naming the tensor when a
-	// shape exceeds it.
-	MaxTensorElems int
+	// MaxTensorBytes caps the size of any one tensor the runtime
+	// allocates; 0 means DefaultMaxTensorBytes. Planning fails with an
+	// error naming the tensor when a shape exceeds it.
+	MaxTensorBytes int64
+	// MaxTotalBytes caps the memory one Run's arena and scratch take; 0
+	// means DefaultMaxTotalBytes. Planning fails before allocating when a
+	// plan needs more.
+	MaxTotalBytes int64
 }
+
+// Default memory limits (see Options).
+const (
+	DefaultMaxTensorBytes = 2 << 30
+	DefaultMaxTotalBytes  = 8 << 30
+)
 
 // Program is a compiled graph: every node bound to its operator, ordered
 // topologically, and pruned to what the outputs need. It is safe for
@@ -79,8 +89,11 @@ func Compile(g *Graph, opts Options) (*Program, error) {
 	if p.opts.MaxPlans <= 0 {
 		p.opts.MaxPlans = 16
 	}
-	if p.opts.MaxTensorElems <= 0 {
-		p.opts.MaxTensorElems = 1 << 31
+	if p.opts.MaxTensorBytes <= 0 {
+		p.opts.MaxTensorBytes = DefaultMaxTensorBytes
+	}
+	if p.opts.MaxTotalBytes <= 0 {
+		p.opts.MaxTotalBytes = DefaultMaxTotalBytes
 	}
 	threads := opts.Threads
 	if threads < 1 {

@@ -355,3 +355,19 @@ func TestPoolCoversRange(t *testing.T) {
 		}
 	}
 }
+
+func TestMemoryLimits(t *testing.T) {
+	p := mustCompile(t, chainGraph(3), Options{MaxTensorBytes: 4 * 100, MaxTotalBytes: 1 << 20})
+	if _, err := p.Run(context.Background(), []*ops.Tensor{ops.NewF32([]int{30, 3}, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := p.Run(context.Background(), []*ops.Tensor{ops.NewF32([]int{40, 3}, nil)})
+	if err == nil || !strings.Contains(err.Error(), `output "t1" of shape [40,3] exceeds the limit of 400 bytes per tensor`) {
+		t.Errorf("per-tensor limit: got %v", err)
+	}
+	p = mustCompile(t, chainGraph(3), Options{MaxTotalBytes: 1000})
+	_, err = p.Run(context.Background(), []*ops.Tensor{ops.NewF32([]int{200, 3}, nil)})
+	if err == nil || !strings.Contains(err.Error(), "bytes of intermediate memory, over the limit of 1000") {
+		t.Errorf("total limit: got %v", err)
+	}
+}
