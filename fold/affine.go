@@ -19,6 +19,11 @@ func (bnAffine) match(w *work, n *ops.Node) (any, bool) {
 		w.setFate(n, "kept", "", reason)
 		return nil, false
 	}
+	if bn.channels() == 1 && w.rank(n.Inputs[0]) < 2 {
+		// BN takes a 1-D X as one channel; Affine needs rank >= 2.
+		w.setFate(n, "kept", "", "input not proven to have rank 2 or more")
+		return nil, false
+	}
 	return bn, true
 }
 
@@ -32,6 +37,11 @@ func (bnAffine) apply(w *work, m any) {
 	n.Inputs = []string{n.Inputs[0], a, b}
 	n.Outputs = n.Outputs[:1]
 	n.Attrs = map[string]*ops.Attr{}
+	if n.Name == "" {
+		// An unnamed node's label is its output, which AffineAct renames:
+		// name it by its label so that the fate's Into keeps naming it.
+		n.Name = base
+	}
 	w.setFate(n, "affine", label(n), "")
 }
 

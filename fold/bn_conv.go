@@ -106,6 +106,7 @@ func unpadded(conv *ops.Node, kernel []int) bool {
 func (bnConv) apply(w *work, mm any) {
 	m := mm.(*bnConvMatch)
 	bn, next := m.bn, m.next
+	ensureName(next)
 	base := label(next)
 	if next.OpType == "Conv" {
 		wt := w.constF32(next.Input(1))

@@ -64,6 +64,7 @@ func (convBN) apply(w *work, m any) {
 		}
 		nb[m] = float32(bm*bn.s[m] + bn.t[m])
 	}
+	ensureName(conv)
 	base := label(conv)
 	wName := w.addConst(base+"_W_bn", ops.NewF32(wt.Shape, nw))
 	bName := w.addConst(base+"_B_bn", ops.NewF32([]int{bn.channels()}, nb))

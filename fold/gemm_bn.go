@@ -181,6 +181,7 @@ func (gemmBN) apply(w *work, mm any) {
 	if rows > 1 {
 		cShape = []int{rows, g.n}
 	}
+	ensureName(m.lin)
 	base := label(m.lin)
 	bName := w.addConst(base+"_B_bn", ops.NewF32(g.b.Shape, nb))
 	cName := w.addConst(base+"_C_bn", ops.NewF32(cShape, nc))

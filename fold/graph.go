@@ -153,6 +153,14 @@ func label(n *ops.Node) string {
 	return n.OpType
 }
 
+// ensureName gives an unnamed node its label as its name, so that reports
+// that name it stay true when later rewrites rename its outputs.
+func ensureName(n *ops.Node) {
+	if n.Name == "" {
+		n.Name = label(n)
+	}
+}
+
 // isDefault reports whether a node belongs to the default ONNX domain.
 func isDefault(n *ops.Node) bool { return n.Domain == "" || n.Domain == "ai.onnx" }
 

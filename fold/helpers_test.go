@@ -59,6 +59,17 @@ func (b *builder) input(name string, dims ...int) {
 	b.g.Inputs = append(b.g.Inputs, vi)
 }
 
+// inputDims declares a float32 graph input with the given dims.
+func (b *builder) inputDims(name string, dims ...runtime.Dim) {
+	b.g.Inputs = append(b.g.Inputs, runtime.ValueInfo{Name: name, DType: ops.Float32, Dims: dims})
+}
+
+// sym is a symbolic dim named param; param "" is an unknown dim.
+func sym(param string) runtime.Dim { return runtime.Dim{Value: -1, Param: param} }
+
+// fixed is a dim of fixed size v.
+func fixed(v int) runtime.Dim { return runtime.Dim{Value: v} }
+
 // output declares graph outputs.
 func (b *builder) output(names ...string) {
 	for _, n := range names {
@@ -368,4 +379,21 @@ func closeTensors(t *testing.T, what string, got, want *ops.Tensor, abs, rel flo
 	if bad > 0 {
 		t.Errorf("%s: %d of %d elements differ", what, bad, len(want.F32))
 	}
+}
+
+// conv adds a Conv named name from x to y with c input and m output
+// channels, kernel shape kernel, the given group, random constant weights
+// and, when bias is set, a random constant bias.
+func (b *builder) conv(name, x, y string, c, m int, kernel []int, group int, bias bool, attrs ...*ops.Attr) *ops.Node {
+	wshape := append([]int{m, c / group}, kernel...)
+	b.randInit(name+"_W", wshape, -0.5, 0.5)
+	ins := x + "," + name + "_W"
+	if bias {
+		b.randInit(name+"_B", []int{m}, -0.5, 0.5)
+		ins += "," + name + "_B"
+	}
+	if group != 1 {
+		attrs = append(attrs, aInt("group", int64(group)))
+	}
+	return b.node(name, "Conv", ins, y, attrs...)
 }

@@ -1,6 +1,8 @@
 package fold
 
 import (
+	"fmt"
+
 	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
 )
@@ -8,6 +10,9 @@ import (
 // probeBatches are the sizes given to dynamic input dims when shapes are
 // inferred for the rules that need them. A shape fact (two tensors have one
 // shape, a tensor has rank 2) is used only when it holds at every probe.
+// Dims of one name share a size; the k-th distinct name, or unnamed dim,
+// gets the probe size plus 2k, so that no two independent dims have one
+// size in a probe.
 var probeBatches = []int{1, 3}
 
 // probeShapes infers the shape of every tensor for each probe size, by
@@ -29,6 +34,7 @@ func probeShapes(g *runtime.Graph) []map[string][]int {
 	for _, n := range g.Nodes {
 		names = append(names, n.Outputs...)
 	}
+	vars := map[string]int{} // dynamic dim -> its index k
 	var all []map[string][]int
 	for _, b := range probeBatches {
 		shapes := make([][]int, len(g.Inputs))
@@ -40,7 +46,16 @@ func probeShapes(g *runtime.Graph) []map[string][]int {
 			for j, d := range in.Dims {
 				s[j] = d.Value
 				if d.Param != "" || d.Value < 0 {
-					s[j] = b
+					key := "=" + d.Param
+					if d.Param == "" {
+						key = fmt.Sprintf("%d.%d", i, j)
+					}
+					k, ok := vars[key]
+					if !ok {
+						k = len(vars)
+						vars[key] = k
+					}
+					s[j] = b + 2*k
 				}
 			}
 			shapes[i] = s
