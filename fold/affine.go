@@ -30,6 +30,9 @@ func (bnAffine) match(w *work, n *ops.Node) (any, bool) {
 func (bnAffine) apply(w *work, m any) {
 	bn := m.(*bnParams)
 	n := bn.n
+	// AffineAct renames the output that an unnamed node's label is made
+	// of; a name keeps the fate's Into true.
+	ensureName(n)
 	base := label(n)
 	a := w.addConst(base+"_a", ops.NewF32([]int{bn.channels()}, f32(bn.s)))
 	b := w.addConst(base+"_b", ops.NewF32([]int{bn.channels()}, f32(bn.t)))
@@ -37,11 +40,6 @@ func (bnAffine) apply(w *work, m any) {
 	n.Inputs = []string{n.Inputs[0], a, b}
 	n.Outputs = n.Outputs[:1]
 	n.Attrs = map[string]*ops.Attr{}
-	if n.Name == "" {
-		// An unnamed node's label is its output, which AffineAct renames:
-		// name it by its label so that the fate's Into keeps naming it.
-		n.Name = base
-	}
 	w.setFate(n, "affine", label(n), "")
 }
 

@@ -71,3 +71,141 @@ def build(arch, num_classes=None):
     if arch == "mlp":
         return mlp(num_classes or 10)
     raise ValueError(f"unknown arch {arch!r}; known: {', '.join(ARCHS)}")
+
+
+# ---------------------------------------------------------------------------
+# Fashion-MNIST networks trained by train_fashion.py. Each takes float32
+# [N,1,28,28] pixels in [0,1] and returns 10 logits; the input normalisation
+# is part of the network (a Sub and a Div node in ONNX), so every runtime fed
+# the same pixels computes the same answer. They are not in ARCHS/INPUT_SHAPES
+# (export.py's random-init exports are unchanged).
+
+FASHION_MEAN, FASHION_STD = 0.2860, 0.3530
+
+
+class Normalize(nn.Module):
+    """(x - mean) / std with per-channel constants kept as buffers (ONNX
+    initializers of shape [1,C,1,1])."""
+
+    def __init__(self, mean=(FASHION_MEAN,), std=(FASHION_STD,)):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+
+def fashion_lenet(num_classes=10):
+    """d2l BN-LeNet (same layers as lenet()) with the input normalisation inside."""
+    return nn.Sequential(Normalize(), lenet(num_classes))
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block: conv3x3-BN-ReLU, conv3x3-BN, + shortcut, ReLU. The
+    shortcut is the identity, or a strided 1x1 conv + BN when the shape changes."""
+
+    def __init__(self, cin, cout, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = None
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        idt = x if self.shortcut is None else self.shortcut(x)
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return self.relu(y + idt)
+
+
+class FashionResNet(nn.Module):
+    """Small CIFAR-style ResNet for 28x28: stem conv3x3-BN-ReLU, three stages
+    of BasicBlocks (widths w, 2w, 4w at 28x28, 14x14, 7x7; the first block of
+    stages 2 and 3 is strided with a 1x1 conv+BN projection shortcut), global
+    average pool, Linear."""
+
+    def __init__(self, width=16, blocks=(1, 1, 1), num_classes=10):
+        super().__init__()
+        self.norm = Normalize()
+        self.stem = nn.Sequential(
+            nn.Conv2d(1, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+        layers, cin = [], width
+        for i, n in enumerate(blocks):
+            cout = width * 2 ** i
+            for j in range(n):
+                layers.append(BasicBlock(cin, cout, 2 if (i > 0 and j == 0) else 1))
+                cin = cout
+        self.layers = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(cin, num_classes)
+
+    def forward(self, x):
+        x = self.layers(self.stem(self.norm(x)))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+class DenseLayer(nn.Module):
+    """Bottleneck dense layer: BN-ReLU-Conv1x1(4k)-BN-ReLU-Conv3x3(k); the
+    output is concatenated to the input."""
+
+    def __init__(self, cin, growth, bn_size=4):
+        super().__init__()
+        self.f = nn.Sequential(
+            nn.BatchNorm2d(cin), nn.ReLU(inplace=True),
+            nn.Conv2d(cin, bn_size * growth, 1, bias=False),
+            nn.BatchNorm2d(bn_size * growth), nn.ReLU(inplace=True),
+            nn.Conv2d(bn_size * growth, growth, 3, 1, 1, bias=False))
+
+    def forward(self, x):
+        return torch.cat([x, self.f(x)], 1)
+
+
+class FashionDenseNet(nn.Module):
+    """Small DenseNet-BC for 28x28: stem conv3x3 (2k channels), dense blocks of
+    bottleneck layers at 28x28, 14x14 and 7x7, transitions
+    BN-ReLU-Conv1x1(compression 0.5)-AvgPool(2), final BN-ReLU, global average
+    pool, Linear."""
+
+    def __init__(self, growth=12, layers=(4, 4, 4), num_classes=10):
+        super().__init__()
+        self.norm = Normalize()
+        c = 2 * growth
+        feats = [nn.Conv2d(1, c, 3, 1, 1, bias=False)]
+        for i, n in enumerate(layers):
+            for _ in range(n):
+                feats.append(DenseLayer(c, growth))
+                c += growth
+            if i < len(layers) - 1:
+                cout = c // 2
+                feats += [nn.BatchNorm2d(c), nn.ReLU(inplace=True),
+                          nn.Conv2d(c, cout, 1, bias=False), nn.AvgPool2d(2)]
+                c = cout
+        feats += [nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+        self.features = nn.Sequential(*feats)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(c, num_classes)
+
+    def forward(self, x):
+        x = self.features(self.norm(x))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+def fashion_resnet(num_classes=10, **kw):
+    return FashionResNet(num_classes=num_classes, **kw)
+
+
+def fashion_densenet(num_classes=10, **kw):
+    return FashionDenseNet(num_classes=num_classes, **kw)
+
+
+FASHION_ARCHS = {
+    "fashion_lenet": fashion_lenet,
+    "fashion_resnet": fashion_resnet,
+    "fashion_densenet": fashion_densenet,
+}
