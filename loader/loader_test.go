@@ -378,6 +378,9 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(richModel()))
 	f.Add([]byte(simpleModel()))
 	f.Add([]byte(EncodeTensor("t", ops.NewF32([]int{2}, []float32{1, 2}))))
+	if data, err := os.ReadFile("../testdata/models/mlp_bn_op13/model.onnx"); err == nil {
+		f.Add(data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g, err := Load(data, Options{MaxTensorBytes: 1 << 20})
 		if err == nil {
