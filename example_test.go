@@ -2,16 +2,21 @@ package bnrun_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"image"
+	_ "image/png"
 	"log"
+	"os"
 
 	"github.com/bnrun/bnrun"
 )
 
-// Open a model, look at its inputs, run it on a batch of two and read the
-// most likely class of each image.
+// Open the shipped Fashion-MNIST ResNet, feed it a 28x28 grayscale image
+// scaled to [0,1], and read the most likely class with its name from the
+// model's metadata.
 func Example() {
-	m, err := bnrun.Open("testdata/models/lenet_bn_op17/model.onnx")
+	m, err := bnrun.Open("models/fashion/fashion_resnet/model.onnx")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -19,30 +24,38 @@ func Example() {
 	in := m.Inputs()[0]
 	fmt.Println("input:", in)
 
-	// Two 28x28 grayscale images: a dark one and a bright one.
-	x := bnrun.NewTensor([]int{2, 1, 28, 28}, nil)
-	for i := 28 * 28; i < len(x.F32); i++ {
-		x.F32[i] = 1
+	f, err := os.Open("testdata/images/fashion/1_trouser.png")
+	if err != nil {
+		log.Fatal(err)
 	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		log.Fatal(err)
+	}
+	gray := img.(*image.Gray)
+	x := bnrun.NewTensor([]int{1, 1, 28, 28}, nil)
+	for i, p := range gray.Pix {
+		x.F32[i] = float32(p) / 255
+	}
+
 	out, err := m.Run(context.Background(), map[string]*bnrun.Tensor{in.Name: x})
 	if err != nil {
 		log.Fatal(err)
 	}
-	y := out[m.Outputs()[0].Name]
-	fmt.Println("output shape:", y.Shape)
-	for n := 0; n < 2; n++ {
-		row := y.F32[n*10 : (n+1)*10]
-		best := 0
-		for c := range row {
-			if row[c] > row[best] {
-				best = c
-			}
+	logits := out[m.Outputs()[0].Name].F32
+	best := 0
+	for c := range logits {
+		if logits[c] > logits[best] {
+			best = c
 		}
-		fmt.Printf("image %d: class %d\n", n, best)
 	}
+	var classes []string
+	if err := json.Unmarshal([]byte(m.Metadata()["labels"]), &classes); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("class:", best, classes[best])
 	// Output:
 	// input: input: float32 [batch,1,28,28]
-	// output shape: [2 10]
-	// image 0: class 3
-	// image 1: class 3
+	// class: 1 Trouser
 }

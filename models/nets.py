@@ -167,19 +167,23 @@ class DenseLayer(nn.Module):
 
 
 class FashionDenseNet(nn.Module):
-    """Small DenseNet-BC for 28x28: stem conv3x3 (2k channels), dense blocks of
-    bottleneck layers at 28x28, 14x14 and 7x7, transitions
-    BN-ReLU-Conv1x1(compression 0.5)-AvgPool(2), final BN-ReLU, global average
-    pool, Linear."""
+    """Small DenseNet-BC for 28x28: stem conv3x3 (2k channels)-BN-ReLU-MaxPool(2)
+    (torchvision's stem, scaled down), dense blocks of bottleneck layers at
+    14x14, 7x7 and 3x3, transitions BN-ReLU-Conv1x1(compression 0.5)-AvgPool(2)
+    (the second one pools 7x7 to 3x3, dropping the last row and column), final
+    BN-ReLU, global average pool, Linear. stem_pool=False keeps the first
+    block at 28x28 (4x the cost)."""
 
-    def __init__(self, growth=12, layers=(4, 4, 4), num_classes=10):
+    def __init__(self, growth=12, layers=(4, 4, 4), bn_size=4, stem_pool=True, num_classes=10):
         super().__init__()
         self.norm = Normalize()
         c = 2 * growth
         feats = [nn.Conv2d(1, c, 3, 1, 1, bias=False)]
+        if stem_pool:
+            feats += [nn.BatchNorm2d(c), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
         for i, n in enumerate(layers):
             for _ in range(n):
-                feats.append(DenseLayer(c, growth))
+                feats.append(DenseLayer(c, growth, bn_size))
                 c += growth
             if i < len(layers) - 1:
                 cout = c // 2

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/bnrun/bnrun"
+	"github.com/bnrun/bnrun/models/fashion"
 )
 
 //go:embed imagenet_labels.txt
@@ -32,11 +33,15 @@ func (r *runFlags) register(fs *flag.FlagSet) {
 }
 
 func (r *runFlags) open(path string) (*bnrun.Model, error) {
+	return bnrun.Open(path, r.options()...)
+}
+
+func (r *runFlags) options() []bnrun.Option {
 	opts := []bnrun.Option{bnrun.WithBackend(r.backend), bnrun.WithThreads(r.threads)}
 	if r.noFold {
 		opts = append(opts, bnrun.WithoutFold())
 	}
-	return bnrun.Open(path, opts...)
+	return opts
 }
 
 type classifyOpts struct {
@@ -68,10 +73,16 @@ func cmdClassify(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 {
-		return usageError{"classify wants MODEL.onnx and IMAGE"}
+	var m *bnrun.Model
+	switch len(pos) {
+	case 1:
+		// No model: the shipped Fashion-MNIST ResNet built into the binary.
+		m, err = bnrun.OpenBytes(fashion.ResNet, o.run.options()...)
+	case 2:
+		m, err = o.run.open(pos[0])
+	default:
+		return usageError{"classify wants [MODEL.onnx] IMAGE"}
 	}
-	m, err := o.run.open(pos[0])
 	if err != nil {
 		return err
 	}
@@ -80,7 +91,7 @@ func cmdClassify(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	img, err := loadImage(pos[1])
+	img, err := loadImage(pos[len(pos)-1])
 	if err != nil {
 		return err
 	}

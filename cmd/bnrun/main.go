@@ -1,6 +1,7 @@
 // Command bnrun runs ONNX CNNs from the shell.
 //
-//	bnrun MODEL.onnx IMAGE          classify an image (PNG or JPEG), print the top classes
+//	bnrun [MODEL.onnx] IMAGE        classify an image (PNG or JPEG), print the top classes;
+//	                                without a model, the built-in Fashion-MNIST ResNet
 //	bnrun verify MODEL.onnx [DIR]   compare with golden outputs in the ONNX test layout
 //	bnrun inspect MODEL.onnx        show inputs, outputs, what optimisation did, MACs
 //	bnrun eval MODEL.onnx --images IDX --labels IDX   accuracy on an IDX data set
@@ -29,7 +30,8 @@ func main() {
 }
 
 const usage = `usage:
-  bnrun [flags] MODEL.onnx IMAGE       classify an image
+  bnrun [flags] [MODEL.onnx] IMAGE     classify an image (default model: the shipped
+                                        Fashion-MNIST ResNet)
   bnrun verify [flags] MODEL.onnx [DIR] compare outputs with test_data_set_* goldens
   bnrun inspect [flags] MODEL.onnx      show inputs, outputs, what optimisation did, MACs
   bnrun eval [flags] MODEL.onnx --images IDX [--labels IDX]
