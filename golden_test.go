@@ -83,6 +83,9 @@ func TestShippedGoldens(t *testing.T) {
 	if n < 20 {
 		t.Fatalf("found %d shipped golden models, want the 20 lenet and mlp exports", n)
 	}
+	if n := verifyModels(t, "models/fashion", []string{"ref", "generic"}); n != 3 {
+		t.Fatalf("found %d trained Fashion-MNIST models, want 3", n)
+	}
 }
 
 // TestGeneratedGoldens checks the large generated models (resnet18,

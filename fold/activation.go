@@ -64,3 +64,30 @@ func hasActivation(n *ops.Node, prefix string) bool {
 	s, _ := n.String(prefix+"activation", "")
 	return s != ""
 }
+
+// fuseActMatch is an activation node to fuse into the node n before it.
+type fuseActMatch struct {
+	n, act *ops.Node
+	a      activation
+}
+
+// activationAfter matches the fusable activation that alone reads n's
+// first output.
+func (w *work) activationAfter(n *ops.Node) (any, bool) {
+	act := w.soleConsumer(n.Outputs[0])
+	if act == nil || act.Input(0) != n.Outputs[0] {
+		return nil, false
+	}
+	a, ok := w.readActivation(act)
+	if !ok {
+		return nil, false
+	}
+	return &fuseActMatch{n: n, act: act, a: a}, true
+}
+
+// fuseActivation moves an activation node into the node before it.
+func fuseActivation(w *work, m *fuseActMatch) {
+	setActivation(m.n, "", m.a)
+	m.n.Outputs[0] = m.act.Outputs[0]
+	w.remove(m.act)
+}

@@ -52,34 +52,14 @@ type affineAct struct{}
 
 func (affineAct) name() string { return "AffineAct" }
 
-type fuseActMatch struct {
-	n, act *ops.Node
-	a      activation
-}
-
 func (affineAct) match(w *work, n *ops.Node) (any, bool) {
 	if !isAffine(n) || hasActivation(n, "") {
 		return nil, false
 	}
-	act := w.soleConsumer(n.Outputs[0])
-	if act == nil || act.Input(0) != n.Outputs[0] {
-		return nil, false
-	}
-	a, ok := w.readActivation(act)
-	if !ok {
-		return nil, false
-	}
-	return &fuseActMatch{n: n, act: act, a: a}, true
+	return w.activationAfter(n)
 }
 
 func (affineAct) apply(w *work, m any) { fuseActivation(w, m.(*fuseActMatch)) }
-
-// fuseActivation moves an activation node into the node before it.
-func fuseActivation(w *work, m *fuseActMatch) {
-	setActivation(m.n, "", m.a)
-	m.n.Outputs[0] = m.act.Outputs[0]
-	w.remove(m.act)
-}
 
 // affineConv hands an Affine (with no activation, or Relu) that only a
 // Conv reads to that Conv, which applies it as it reads its input: the

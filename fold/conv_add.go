@@ -72,15 +72,7 @@ func (convAct) match(w *work, n *ops.Node) (any, bool) {
 	if !is(n, "Conv") && !(isFusedConv(n) && !hasActivation(n, "")) {
 		return nil, false
 	}
-	act := w.soleConsumer(n.Outputs[0])
-	if act == nil || act.Input(0) != n.Outputs[0] {
-		return nil, false
-	}
-	a, ok := w.readActivation(act)
-	if !ok {
-		return nil, false
-	}
-	return &fuseActMatch{n: n, act: act, a: a}, true
+	return w.activationAfter(n)
 }
 
 func (convAct) apply(w *work, m any) {
@@ -100,15 +92,7 @@ func (gemmAct) match(w *work, n *ops.Node) (any, bool) {
 	if !is(n, "Gemm") {
 		return nil, false
 	}
-	act := w.soleConsumer(n.Outputs[0])
-	if act == nil || act.Input(0) != n.Outputs[0] {
-		return nil, false
-	}
-	a, ok := w.readActivation(act)
-	if !ok {
-		return nil, false
-	}
-	return &fuseActMatch{n: n, act: act, a: a}, true
+	return w.activationAfter(n)
 }
 
 func (gemmAct) apply(w *work, m any) {
