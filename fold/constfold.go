@@ -9,6 +9,15 @@ import (
 // folding never grows a model much (ConstantOfShape can make large ones).
 const maxFoldElems = 1 << 22
 
+// maxFoldWork bounds the work constFold does in one Optimize, all nodes
+// together: the elements it reads and writes (for Conv, Gemm and MatMul,
+// whose cost grows faster than their sizes, their product). It bounds the
+// memory and time folding takes, so that a small file of many large or
+// costly constant nodes cannot make Open allocate or compute without bound
+// (the memory limits of Open apply to the runtime, not here); what is not
+// folded the runtime computes under those limits, cancellably.
+const maxFoldWork = 1 << 24
+
 // constFold evaluates Constant nodes, and nodes whose inputs are all
 // initializers, once, and stores their outputs as initializers.
 type constFold struct{}
@@ -35,7 +44,10 @@ func (constFold) match(w *work, n *ops.Node) (any, bool) {
 		}
 		vals[i] = &ops.Value{DType: c.DType, Shape: c.Shape, Const: c}
 	}
-	outs, ok := evalConst(n, vals)
+	outs, work, ok := evalConst(n, vals, maxFoldWork-w.foldWork)
+	// Charged whether or not it succeeded: a node that fails as it runs
+	// is tried again on every later scan.
+	w.foldWork += work
 	if !ok {
 		return nil, false
 	}
@@ -52,39 +64,60 @@ func (constFold) apply(w *work, m any) {
 	w.remove(cm.n)
 }
 
-// evalConst runs one node on constant inputs with the reference kernels;
-// ok is false when it cannot (an error, or an output too large to keep).
-func evalConst(n *ops.Node, vals []*ops.Value) ([]*ops.Tensor, bool) {
+// evalConst runs one node on constant inputs with the reference kernels
+// and returns its outputs and the work running it took (0 when it did not
+// run); ok is false when it cannot (an error, an output too large to keep,
+// or more work than budget).
+func evalConst(n *ops.Node, vals []*ops.Value, budget int) (outs []*ops.Tensor, work int, ok bool) {
 	k, err := ops.Lookup(n.OpType)(n)
 	if err != nil {
-		return nil, false
+		return nil, 0, false
 	}
 	outVals, step, err := k.Prepare(vals)
 	if err != nil || len(outVals) != len(n.Outputs) {
-		return nil, false
+		return nil, 0, false
 	}
-	outs := make([]*ops.Tensor, len(outVals))
+	outs = make([]*ops.Tensor, len(outVals))
 	known := true
+	computed := 0 // output elements
 	for i, v := range outVals {
-		if ops.NumElems(v.Shape) > maxFoldElems {
-			return nil, false
+		// Checked dim by dim: the product of hostile dims may overflow.
+		size := 1
+		for _, d := range v.Shape {
+			if d < 0 || (d > 0 && size > maxFoldElems/d) {
+				return nil, 0, false
+			}
+			size *= d
+		}
+		if size > maxFoldElems {
+			return nil, 0, false
 		}
 		outs[i] = v.Const
+		computed += size
 		if v.Const == nil {
 			known = false
 		}
 	}
 	if known {
-		return outs, true
+		return outs, 0, true
 	}
 	if step.Run == nil {
-		return nil, false
+		return nil, 0, false
 	}
 	in := make([]*ops.Tensor, len(vals))
+	read := 0 // input elements
 	for i, v := range vals {
 		if v != nil {
 			in[i] = v.Const
+			read += v.Const.Len()
 		}
+	}
+	work = read + computed
+	if is(n, "Conv", "Gemm", "MatMul") {
+		work = max(read, 1) * max(computed, 1) // at least the multiply-adds
+	}
+	if work > budget {
+		return nil, 0, false
 	}
 	for i, v := range outVals {
 		if v.DType == ops.Int64 {
@@ -95,7 +128,7 @@ func evalConst(n *ops.Node, vals []*ops.Value) ([]*ops.Tensor, bool) {
 	}
 	env := &ops.Env{K: ops.Reference, Par: runtime.Serial{}, Scratch: make([]float32, step.Scratch)}
 	if err := step.Run(env, in, outs); err != nil {
-		return nil, false
+		return nil, work, false
 	}
-	return outs, true
+	return outs, work, true
 }

@@ -24,6 +24,8 @@ type work struct {
 	// fates records what became of each BatchNormalization, by node name.
 	fates map[string]*BatchNormFate
 	names map[string]bool
+	// foldWork is the work constFold has done (maxFoldWork bounds it).
+	foldWork int
 }
 
 func newWork(g *runtime.Graph) *work {

@@ -15,11 +15,17 @@ import (
 // size in a probe.
 var probeBatches = []int{1, 3}
 
+// probeConstBytes caps the constants a probe plan folds: shapes need only
+// small ones, and a hostile graph of large constant nodes must not make
+// Open allocate more (the memory limits given to Open do not reach here).
+// A probe that would need more proves no shapes.
+const probeConstBytes = 64 << 20
+
 // probeShapes infers the shape of every tensor for each probe size, by
 // planning the graph with the runtime. It returns nil (no proven shapes)
 // when the graph's inputs are not declared or planning fails.
 func probeShapes(g *runtime.Graph) []map[string][]int {
-	prog, err := runtime.Compile(g, runtime.Options{Threads: 1})
+	prog, err := runtime.Compile(g, runtime.Options{Threads: 1, MaxConstBytes: probeConstBytes})
 	if err != nil {
 		return nil
 	}

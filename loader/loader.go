@@ -22,6 +22,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
 )
@@ -140,13 +142,22 @@ func load(data []byte, opt Options) (*runtime.Graph, error) {
 		}
 		return err
 	})
+	gb := &graphBuilder{g: g, tc: opt.tensorCtx()}
+	if te, ok := err.(*truncatedError); ok && te.num == mfGraph {
+		// The file ends inside the graph: decode what there is of it, to
+		// name the initializer or node that was cut.
+		var inner *truncatedError
+		if gerr := gb.parse(te.rest); gerr != nil && errors.As(gerr, &inner) {
+			return nil, fmt.Errorf("graph: %w", gerr)
+		}
+		return nil, fmt.Errorf("graph: %w", err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if len(graphs) == 0 {
 		return nil, errors.New("model has no graph")
 	}
-	gb := &graphBuilder{g: g, tc: opt.tensorCtx()}
 	// Repeated occurrences of a message field merge; parsing each into the
 	// same builder does exactly that.
 	for _, b := range graphs {
@@ -210,6 +221,53 @@ type graphBuilder struct {
 }
 
 func (gb *graphBuilder) parse(b []byte) error {
+	err := gb.parseFields(b)
+	if te, ok := err.(*truncatedError); ok {
+		return gb.cutErr(te)
+	}
+	return err
+}
+
+// cutErr names, as far as what remains of it allows, the node, initializer,
+// input or output whose field te was cut short.
+func (gb *graphBuilder) cutErr(te *truncatedError) error {
+	// The first occurrence of each string field that is whole.
+	s := map[protowire.Number]string{}
+	eachField(te.rest, func(f field) error {
+		if v, err := f.str(); err == nil && s[f.num] == "" {
+			s[f.num] = v
+		}
+		return nil
+	})
+	switch te.num {
+	case gfNode:
+		n := &ops.Node{Name: s[nfName], OpType: s[nfOpType]}
+		if o := s[nfOutput]; o != "" {
+			n.Outputs = []string{o}
+		}
+		// Salvaging the cut node counted it already.
+		return nodeErr(n, gb.nodeIdx, te)
+	case gfInitializer:
+		if name := s[tfName]; name != "" {
+			return fmt.Errorf("initializer %q: %w", name, te)
+		}
+		return fmt.Errorf("initializer #%d: %w", gb.initIdx, te)
+	case gfSparseInitializer:
+		return fmt.Errorf("sparse initializer #%d: %w", gb.initIdx, te)
+	case gfInput, gfOutput:
+		what := "input"
+		if te.num == gfOutput {
+			what = "output"
+		}
+		if name := s[vfName]; name != "" {
+			return fmt.Errorf("%s %q: %w", what, name, te)
+		}
+		return fmt.Errorf("%s: %w", what, te)
+	}
+	return te
+}
+
+func (gb *graphBuilder) parseFields(b []byte) error {
 	g := gb.g
 	return eachField(b, func(f field) error {
 		switch f.num {

@@ -183,6 +183,11 @@ func scanTensor(b []byte) (*tensorHeader, error) {
 		}
 		return err
 	})
+	if te, ok := err.(*truncatedError); ok {
+		if name := typedFieldName[te.num]; name != "" {
+			err = fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	return h, err
 }
 
@@ -272,7 +277,9 @@ func tensorErr(name, what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
+// typedFieldName names the data fields of a TensorProto, for messages.
 var typedFieldName = map[protowire.Number]string{
+	tfRawData:    "raw_data",
 	tfFloatData:  "float_data",
 	tfInt32Data:  "int32_data",
 	tfStringData: "string_data",

@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -16,6 +17,7 @@ type field struct {
 	typ protowire.Type
 	u   uint64
 	b   []byte
+	cut *truncatedError // set when b is only what remains of a cut field
 }
 
 // eachField calls fn for every field of the message encoded in b, in order.
@@ -24,6 +26,9 @@ func eachField(b []byte, fn func(f field) error) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
+			if errors.Is(protowire.ParseError(n), io.ErrUnexpectedEOF) {
+				return &truncatedError{}
+			}
 			return fmt.Errorf("bad field tag: %w", protowire.ParseError(n))
 		}
 		b = b[n:]
@@ -38,6 +43,9 @@ func eachField(b []byte, fn func(f field) error) error {
 		case protowire.Fixed64Type:
 			f.u, n = protowire.ConsumeFixed64(b)
 		case protowire.BytesType:
+			if l, m := protowire.ConsumeVarint(b); m >= 0 && l > uint64(len(b)-m) {
+				return truncated(num, l, b[m:], fn)
+			}
 			f.b, n = protowire.ConsumeBytes(b)
 		case protowire.StartGroupType:
 			n = protowire.ConsumeFieldValue(num, typ, b)
@@ -50,6 +58,9 @@ func eachField(b []byte, fn func(f field) error) error {
 			return fmt.Errorf("field %d: unexpected wire type %d", num, typ)
 		}
 		if n < 0 {
+			if errors.Is(protowire.ParseError(n), io.ErrUnexpectedEOF) {
+				return &truncatedError{num: num}
+			}
 			return fmt.Errorf("field %d: %w", num, protowire.ParseError(n))
 		}
 		b = b[n:]
@@ -58,6 +69,42 @@ func eachField(b []byte, fn func(f field) error) error {
 		}
 	}
 	return nil
+}
+
+// truncatedError is a field cut short by the end of its message: a
+// length-delimited one that declares more bytes than are left (declared >
+// 0), or a tag or value that ends midway. A file cut short gives one, and
+// so does a hostile length.
+type truncatedError struct {
+	num      protowire.Number
+	declared uint64
+	left     int
+	rest     []byte // what there is of the field
+}
+
+func (e *truncatedError) Error() string {
+	switch {
+	case e.num == 0:
+		return "a field tag is cut short (truncated or corrupt data)"
+	case e.declared == 0:
+		return fmt.Sprintf("field %d is cut short (truncated or corrupt data)", e.num)
+	}
+	return fmt.Sprintf("field %d declares %d bytes, but only %d remain (truncated or corrupt data)", e.num, e.declared, e.left)
+}
+
+// truncated reports field num, which declares more bytes than the rest of
+// its message holds. To name what was cut, it first hands fn what there is
+// of the field (marked cut): when decoding that ends in a truncation deeper
+// down (the tensor whose raw_data was cut, inside an initializer), fn's
+// error, which names the tensor or node, is returned instead. Either way an
+// error is returned, so nothing fn does with the partial field is kept.
+func truncated(num protowire.Number, declared uint64, rest []byte, fn func(f field) error) error {
+	te := &truncatedError{num: num, declared: declared, left: len(rest), rest: rest}
+	var inner *truncatedError
+	if err := fn(field{num: num, typ: protowire.BytesType, b: rest, cut: te}); err != nil && errors.As(err, &inner) {
+		return err
+	}
+	return te
 }
 
 var errWireType = errors.New("wrong wire type")
@@ -90,8 +137,12 @@ func (f field) bytes() ([]byte, error) {
 	return f.b, nil
 }
 
-// str returns the payload of a length-delimited field as a string.
+// str returns the payload of a length-delimited field as a string. What
+// remains of a cut field is not a string: it is the truncation error.
 func (f field) str() (string, error) {
+	if f.cut != nil {
+		return "", f.cut
+	}
 	b, err := f.bytes()
 	return string(b), err
 }

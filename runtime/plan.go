@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
@@ -72,8 +71,9 @@ func (pl *Plan) matches(inputs []*ops.Tensor) bool {
 func align(n int) int { return (n + 15) &^ 15 }
 
 // makePlan infers every shape for the given input shapes, folds what is
-// constant, and lays out the arena.
-func (p *Program) makePlan(inShapes [][]int, inValues []*ops.Tensor) (*Plan, error) {
+// constant, and lays out the arena. ctx is checked between nodes, so that
+// planning a huge hostile graph can be cancelled like running one.
+func (p *Program) makePlan(ctx context.Context, inShapes [][]int, inValues []*ops.Tensor) (*Plan, error) {
 	pl := &Plan{slots: make([]slotPlan, len(p.slotNames))}
 	for s, t := range p.consts {
 		pl.slots[s] = slotPlan{kind: slotConst, dtype: t.DType, shape: t.Shape, c: t}
@@ -89,8 +89,14 @@ func (p *Program) makePlan(inShapes [][]int, inValues []*ops.Tensor) (*Plan, err
 		}
 	}
 	foldEnv := &ops.Env{K: p.kernels, Par: Serial{}}
+	// constBytes is what the constants folded so far took: memory this
+	// plan holds, counted against the limits before each fold.
+	var constBytes int64
 	vals := make([]*ops.Value, 0, 8)
 	for _, c := range p.nodes {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		vals = vals[:0]
 		allConst := true
 		for _, s := range c.in {
@@ -116,17 +122,35 @@ func (p *Program) makePlan(inShapes [][]int, inValues []*ops.Tensor) (*Plan, err
 		}
 		known := true
 		for i, o := range outs {
-			if c.out[i] < 0 {
-				continue
+			// An absent output is checked too: folding allocates it.
+			name := fmt.Sprintf("#%d", i)
+			if c.out[i] >= 0 {
+				name = c.node.Outputs[i]
 			}
-			if err := p.checkShape(c.node, c.node.Outputs[i], o.DType, o.Shape); err != nil {
+			if err := p.checkShape(c.node, name, o.DType, o.Shape); err != nil {
 				return nil, err
 			}
-			if o.Const == nil {
+			if o.Const == nil && c.out[i] >= 0 {
 				known = false
 			}
 		}
 		if !known && allConst && step.Run != nil {
+			// Summed against what is left, so that it cannot overflow.
+			left := p.opts.MaxConstBytes - constBytes
+			need, fits := 4*int64(step.Scratch), true
+			for _, o := range outs {
+				b := bytesOf(o.DType, o.Shape) // checked above
+				if need > left || b > left-need {
+					fits = false
+					break
+				}
+				need += b
+			}
+			if !fits || need > left {
+				return nil, c.node.Errorf("folding constants: its outputs would bring the plan's constants past the limit of %d bytes",
+					p.opts.MaxConstBytes)
+			}
+			constBytes += need
 			if err := foldStep(foldEnv, c, step, vals, outs); err != nil {
 				return nil, err
 			}
@@ -169,11 +193,46 @@ func (p *Program) makePlan(inShapes [][]int, inValues []*ops.Tensor) (*Plan, err
 			pl.viewsOfIn = append(pl.viewsOfIn, s)
 		}
 	}
-	pl.layout(p.outSlot)
-	if need := int64(pl.ArenaBytes()) + 4*int64(pl.scratch)*int64(p.pool.Workers()); need > p.opts.MaxTotalBytes {
-		return nil, fmt.Errorf("input shapes %v need %d bytes of intermediate memory, over the limit of %d", inShapes, need, p.opts.MaxTotalBytes)
+	if err := pl.layout(ctx, p.outSlot); err != nil {
+		return nil, err
+	}
+	if need := int64(pl.ArenaBytes()) + 4*int64(pl.scratch)*int64(p.pool.Workers()) + constBytes; need > p.opts.MaxTotalBytes {
+		return nil, fmt.Errorf("inputs %s need %d bytes of intermediate memory, over the limit of %d (largest tensor: %s)",
+			p.inputsString(inShapes), need, p.opts.MaxTotalBytes, p.largestBuf(pl))
 	}
 	return pl, nil
+}
+
+// inputsString names the graph inputs with their shapes, for messages.
+func (p *Program) inputsString(shapes [][]int) string {
+	parts := make([]string, len(shapes))
+	for i, s := range shapes {
+		parts[i] = fmt.Sprintf("%q %s", p.graph.Inputs[i].Name, ops.ShapeString(s))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// largestBuf names the largest tensor a plan keeps in its arena, with its
+// shape, for messages.
+func (p *Program) largestBuf(pl *Plan) string {
+	best, bestBytes := -1, int64(-1)
+	for s := range pl.slots {
+		sp := &pl.slots[s]
+		if sp.kind != slotBuf {
+			continue
+		}
+		b := int64(ops.NumElems(sp.shape)) * 4
+		if sp.dtype == ops.Int64 {
+			b *= 2
+		}
+		if b > bestBytes {
+			best, bestBytes = s, b
+		}
+	}
+	if best < 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%q %s, %d bytes", p.slotNames[best], ops.ShapeString(pl.slots[best].shape), bestBytes)
 }
 
 // checkShape rejects negative or oversized shapes before anything is
@@ -195,6 +254,16 @@ func (p *Program) checkShape(n *ops.Node, name string, dt ops.DType, shape []int
 		total *= int64(d)
 	}
 	return nil
+}
+
+// bytesOf returns the size of a tensor of type dt and the given shape,
+// whose size checkShape has already bounded.
+func bytesOf(dt ops.DType, shape []int) int64 {
+	n := int64(ops.NumElems(shape))
+	if dt == ops.Int64 {
+		return 8 * n
+	}
+	return 4 * n
 }
 
 // foldStep runs a step whose inputs are all constant, at plan time, and
@@ -244,8 +313,8 @@ type interval struct{ off, size, last int }
 // layout assigns arena offsets by liveness: a tensor occupies its block
 // from the step that writes it to the last step that reads it (or through
 // the end for graph outputs), and takes the lowest gap that fits among the
-// blocks live at that moment.
-func (pl *Plan) layout(outSlots []int) {
+// blocks live at that moment. ctx is checked every few hundred steps.
+func (pl *Plan) layout(ctx context.Context, outSlots []int) error {
 	const forever = 1 << 30
 	last := make([]int, len(pl.slots))
 	for i := range last {
@@ -274,8 +343,21 @@ func (pl *Plan) layout(outSlots []int) {
 	for _, s := range outSlots {
 		last[rootOf(s)] = forever
 	}
+	// live[k] holds the blocks in use, sorted by offset (filtering keeps
+	// the order, and a new block goes into the gap it takes); minLast[k]
+	// is their earliest last step, and packed[k] says they cover [0, end)
+	// with no gap. These let a step skip the scans when nothing expires and
+	// nothing can fit before the end, so that a graph with many tensors
+	// live at once (a Concat of thousands) does not plan in quadratic time.
 	var live [2][]interval // by dtype: 0 float32, 1 int64
+	minLast := [2]int{forever + 1, forever + 1}
+	packed := [2]bool{true, true}
 	for i, st := range pl.steps {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		if st.view {
 			continue
 		}
@@ -288,25 +370,37 @@ func (pl *Plan) layout(outSlots []int) {
 			if sp.dtype == ops.Int64 {
 				k = 1
 			}
-			// free blocks whose last reader ran before this step
-			kept := live[k][:0]
-			for _, iv := range live[k] {
-				if iv.last >= i {
-					kept = append(kept, iv)
+			if minLast[k] < i {
+				// free blocks whose last reader ran before this step
+				kept := live[k][:0]
+				minLast[k], packed[k] = forever+1, true
+				end := 0
+				for _, iv := range live[k] {
+					if iv.last >= i {
+						kept = append(kept, iv)
+						minLast[k] = min(minLast[k], iv.last)
+						packed[k] = packed[k] && iv.off == end
+						end = iv.off + iv.size
+					}
 				}
+				live[k] = kept
 			}
-			live[k] = kept
 			size := align(max(ops.NumElems(sp.shape), 1))
-			sort.Slice(live[k], func(a, b int) bool { return live[k][a].off < live[k][b].off })
-			off := 0
-			for _, iv := range live[k] {
-				if iv.off-off >= size {
-					break
+			off, at := 0, len(live[k])
+			if n := len(live[k]); packed[k] && n > 0 {
+				off = live[k][n-1].off + live[k][n-1].size
+			} else {
+				for j, iv := range live[k] {
+					if iv.off-off >= size {
+						at = j
+						break
+					}
+					off = max(off, iv.off+iv.size)
 				}
-				off = max(off, iv.off+iv.size)
 			}
 			sp.off = off
-			live[k] = append(live[k], interval{off: off, size: size, last: last[s]})
+			live[k] = slices.Insert(live[k], at, interval{off: off, size: size, last: last[s]})
+			minLast[k] = min(minLast[k], last[s])
 			if k == 0 {
 				pl.f32Size = max(pl.f32Size, off+size)
 			} else {
@@ -314,6 +408,7 @@ func (pl *Plan) layout(outSlots []int) {
 			}
 		}
 	}
+	return nil
 }
 
 // arena is the memory of one Run: the tensors of every slot, with their

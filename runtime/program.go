@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
+	"math"
 	goruntime "runtime"
 	"sort"
 	"strings"
@@ -22,12 +24,19 @@ type Options struct {
 	MaxPlans int
 	// MaxTensorBytes caps the size of any one tensor the runtime
 	// allocates; 0 means DefaultMaxTensorBytes. Planning fails with an
-	// error naming the tensor when a shape exceeds it.
+	// error naming the tensor when a shape exceeds it. When set, it caps
+	// the initializers too (the loader applies the same limit to the
+	// file's; this catches tensors made after loading, such as folded
+	// constants).
 	MaxTensorBytes int64
 	// MaxTotalBytes caps the memory one Run's arena and scratch take; 0
 	// means DefaultMaxTotalBytes. Planning fails before allocating when a
-	// plan needs more.
+	// plan needs more. The constants a plan folds (computes while
+	// planning, and keeps) count too.
 	MaxTotalBytes int64
+	// MaxConstBytes, when set below MaxTotalBytes, caps the constants one
+	// plan folds more tightly (for plans made only to learn shapes).
+	MaxConstBytes int64
 }
 
 // Default memory limits (see Options).
@@ -95,6 +104,9 @@ func Compile(g *Graph, opts Options) (*Program, error) {
 	if p.opts.MaxTotalBytes <= 0 {
 		p.opts.MaxTotalBytes = DefaultMaxTotalBytes
 	}
+	if p.opts.MaxConstBytes <= 0 || p.opts.MaxConstBytes > p.opts.MaxTotalBytes {
+		p.opts.MaxConstBytes = p.opts.MaxTotalBytes
+	}
 	threads := opts.Threads
 	if threads < 1 {
 		threads = goruntime.NumCPU()
@@ -117,6 +129,9 @@ func Compile(g *Graph, opts Options) (*Program, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		if err := checkConst(name, g.Initializers[name], opts.MaxTensorBytes); err != nil {
+			return nil, err
+		}
 		p.consts[slot(name)] = g.Initializers[name]
 		producer[name] = "initializer"
 	}
@@ -271,24 +286,23 @@ func topoSort(nodes []*cnode, nslots int) ([]*cnode, error) {
 			}
 		}
 	}
-	// A min-heap would keep exact file order; scanning a ready list in
-	// index order is enough and stays linear for graphs already sorted.
+	// The ready node that comes first in the file runs next: a min-heap
+	// keeps that O(n log n) even when most nodes are ready at once (a
+	// file of many Constant nodes).
 	order := make([]*cnode, 0, len(nodes))
-	ready := []int{}
+	ready := &intHeap{}
 	for i := range nodes {
 		if indeg[i] == 0 {
-			ready = append(ready, i)
+			heap.Push(ready, i)
 		}
 	}
-	for len(ready) > 0 {
-		sort.Ints(ready)
-		i := ready[0]
-		ready = ready[1:]
+	for ready.Len() > 0 {
+		i := heap.Pop(ready).(int)
 		order = append(order, nodes[i])
 		for _, u := range users[i] {
 			indeg[u]--
 			if indeg[u] == 0 {
-				ready = append(ready, u)
+				heap.Push(ready, u)
 			}
 		}
 	}
@@ -300,6 +314,24 @@ func topoSort(nodes []*cnode, nslots int) ([]*cnode, error) {
 		}
 	}
 	return order, nil
+}
+
+// intHeap is a min-heap of node indices (container/heap).
+type intHeap []int
+
+func (h intHeap) Len() int           { return len(h) }
+func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+
+// Push appends x, for container/heap.
+func (h *intHeap) Push(x any) { *h = append(*h, x.(int)) }
+
+// Pop removes the last element, for container/heap.
+func (h *intHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // prune keeps the nodes that the graph outputs depend on.
@@ -376,7 +408,7 @@ func (p *Program) RunInto(ctx context.Context, inputs []*ops.Tensor, outs []*ops
 	if err := p.checkInputs(inputs); err != nil {
 		return err
 	}
-	plan, err := p.planFor(inputs)
+	plan, err := p.planFor(ctx, inputs)
 	if err != nil {
 		return err
 	}
@@ -393,12 +425,9 @@ func (p *Program) checkInputs(inputs []*ops.Tensor) error {
 		if vi.DType != ops.Undefined && t.DType != vi.DType {
 			return fmt.Errorf("input %q: got %s, the model wants %s", vi.Name, t.DType, vi.DType)
 		}
-		n := 1
-		for _, d := range t.Shape {
-			if d < 0 {
-				return fmt.Errorf("input %q: negative dimension in shape %s", vi.Name, ops.ShapeString(t.Shape))
-			}
-			n *= d
+		n, err := elemCount(t.Shape)
+		if err != nil {
+			return fmt.Errorf("input %q: %v", vi.Name, err)
 		}
 		if t.Len() != n {
 			return fmt.Errorf("input %q: shape %s needs %d elements, data has %d", vi.Name, ops.ShapeString(t.Shape), n, t.Len())
@@ -414,6 +443,58 @@ func (p *Program) checkInputs(inputs []*ops.Tensor) error {
 				return fmt.Errorf("input %q: got shape %s, the model wants %s", vi.Name, ops.ShapeString(t.Shape), DimsString(vi.Dims))
 			}
 		}
+	}
+	return nil
+}
+
+// elemCount returns the number of elements of shape. A negative dim is an
+// error, and so is a product of the non-zero dims that overflows an int,
+// even when a zero dim makes the tensor empty, so that no later shape
+// arithmetic can overflow.
+func elemCount(shape []int) (int, error) {
+	n, empty := 1, false
+	for _, d := range shape {
+		switch {
+		case d < 0:
+			return 0, fmt.Errorf("negative dimension in shape %s", ops.ShapeString(shape))
+		case d == 0:
+			empty = true
+		case n > math.MaxInt/d:
+			return 0, fmt.Errorf("shape %s has more elements than an int can count", ops.ShapeString(shape))
+		default:
+			n *= d
+		}
+	}
+	if empty {
+		return 0, nil
+	}
+	return n, nil
+}
+
+// checkConst rejects an initializer that is nil, of a type bnrun does not
+// compute with, or whose data does not match its shape (the loader never
+// makes one; a Graph built by hand may), or that is larger than limit
+// bytes when limit > 0.
+func checkConst(name string, t *ops.Tensor, limit int64) error {
+	if t == nil {
+		return fmt.Errorf("initializer %q is nil", name)
+	}
+	if t.DType != ops.Float32 && t.DType != ops.Int64 {
+		return fmt.Errorf("initializer %q has type %s, want float32 or int64", name, t.DType)
+	}
+	n, err := elemCount(t.Shape)
+	if err != nil {
+		return fmt.Errorf("initializer %q: %v", name, err)
+	}
+	if t.Len() != n {
+		return fmt.Errorf("initializer %q: shape %s needs %d elements, data has %d", name, ops.ShapeString(t.Shape), n, t.Len())
+	}
+	size := int64(4)
+	if t.DType == ops.Int64 {
+		size = 8
+	}
+	if limit > 0 && int64(n) > limit/size {
+		return fmt.Errorf("initializer %q of shape %s exceeds the limit of %d bytes per tensor", name, ops.ShapeString(t.Shape), limit)
 	}
 	return nil
 }
@@ -440,8 +521,9 @@ func DimsString(dims []Dim) string {
 }
 
 // planFor returns the cached plan for the inputs' shapes, making it first
-// if needed. The lookup compares shapes in place and allocates nothing.
-func (p *Program) planFor(inputs []*ops.Tensor) (*Plan, error) {
+// if needed (ctx is checked between nodes while it does). The lookup
+// compares shapes in place and allocates nothing.
+func (p *Program) planFor(ctx context.Context, inputs []*ops.Tensor) (*Plan, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, pl := range p.plans {
@@ -457,7 +539,7 @@ func (p *Program) planFor(inputs []*ops.Tensor) (*Plan, error) {
 			values[i] = t.Clone()
 		}
 	}
-	pl, err := p.makePlan(shapes, values)
+	pl, err := p.makePlan(ctx, shapes, values)
 	if err != nil {
 		return nil, err
 	}
@@ -489,5 +571,5 @@ func (p *Program) PlanFor(shapes [][]int) (*Plan, error) {
 	for i, s := range shapes {
 		inputs[i] = &ops.Tensor{DType: p.graph.Inputs[i].DType, Shape: s}
 	}
-	return p.planFor(inputs)
+	return p.planFor(context.Background(), inputs)
 }

@@ -14,9 +14,28 @@ import (
 	"golang.org/x/image/draw"
 )
 
-// maxImagePixels bounds the decoded size of an input image (about 400 MB
-// of RGBA), checked from the header before decoding.
-const maxImagePixels = 100 << 20
+// maxImageBytes bounds the memory a decoded input image takes, checked
+// from the header (size and colour model) before decoding.
+const maxImageBytes = 512 << 20
+
+// bytesPerPixel is how much memory Go's decoders use per pixel for a
+// colour model (8, the most, for models it does not know).
+func bytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.YCbCrModel:
+		return 3
+	case color.RGBAModel, color.NRGBAModel, color.CMYKModel:
+		return 4
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	return 8
+}
 
 // decodeImage reads a PNG or JPEG image, refusing huge ones before
 // allocating them.
@@ -26,7 +45,10 @@ func decodeImage(r io.ReadSeeker, name string) (image.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %v", name, err)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxImagePixels {
+	// Decoding takes width*height*bytesPerPixel; converting to 8-bit RGBA
+	// up to 4 bytes a pixel more.
+	if cfg.Width <= 0 || cfg.Height <= 0 ||
+		int64(cfg.Width)*int64(cfg.Height)*(bytesPerPixel(cfg.ColorModel)+4) > maxImageBytes {
 		return nil, fmt.Errorf("image %s: %s of %dx%d pixels is empty or too large", name, format, cfg.Width, cfg.Height)
 	}
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
