@@ -6,7 +6,7 @@ import "github.com/bnrun/bnrun/ops"
 // remove (DenseNet's BN after Concat, a BN before a padded Conv) into one
 // per-channel affine step, bnrun.Affine(X, a, b): y = a[c]*x + b[c], with a
 // and b computed once instead of at every run.
-type bnAffine struct{}
+type bnAffine struct{ rebuilds }
 
 func (bnAffine) name() string { return "BNAffine" }
 
@@ -48,7 +48,7 @@ func isAffine(n *ops.Node) bool { return n != nil && n.Domain == Domain && n.OpT
 
 // affineAct fuses the activation that alone reads an Affine's output into
 // the Affine, so the data is read and written once.
-type affineAct struct{}
+type affineAct struct{ rebuilds }
 
 func (affineAct) name() string { return "AffineAct" }
 
@@ -66,7 +66,7 @@ func (affineAct) apply(w *work, m any) { fuseActivation(w, m.(*fuseActMatch)) }
 // Conv becomes bnrun.FusedConv with inputs pre_scale and pre_bias and
 // attribute pre_activation. Padding stays zero after the affine step, as
 // in the unfused graph, because the Conv pads the affine step's output.
-type affineConv struct{}
+type affineConv struct{ rebuilds }
 
 func (affineConv) name() string { return "AffineConv" }
 

@@ -14,7 +14,7 @@ import "github.com/bnrun/bnrun/ops"
 // zeros are zeros of x', not of x. So the rule fires only for Convs without
 // padding. For Gemm (BN over A's features, transA=0),
 // B'[k,j] = s[k]*B[k,j] and C'[j] = beta*C[j] + alpha*sum_k t[k]*B[k,j].
-type bnConv struct{}
+type bnConv struct{ rebuilds }
 
 func (bnConv) name() string { return "BNConv" }
 

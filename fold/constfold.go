@@ -24,6 +24,10 @@ type constFold struct{}
 
 func (constFold) name() string { return "ConstFold" }
 
+// incremental: apply only turns a node's outputs into initializers and
+// removes the node, which remove keeps the indexes true for.
+func (constFold) incremental() bool { return true }
+
 type constFoldMatch struct {
 	n    *ops.Node
 	outs []*ops.Tensor

@@ -26,7 +26,7 @@ func toFusedConv(n *ops.Node) *ops.Node {
 // must provably have the Add's output shape, which must be the Conv's, so
 // no broadcasting happens; the Conv must have no activation yet
 // (act-then-add is not add-then-act).
-type convAdd struct{}
+type convAdd struct{ rebuilds }
 
 func (convAdd) name() string { return "ConvAdd" }
 
@@ -64,7 +64,7 @@ func (convAdd) apply(w *work, m any) {
 
 // convAct fuses the activation that alone reads a Conv's output into the
 // Conv's epilogue (after the bias and any residual).
-type convAct struct{}
+type convAct struct{ rebuilds }
 
 func (convAct) name() string { return "ConvAct" }
 
@@ -84,7 +84,7 @@ func (convAct) apply(w *work, m any) {
 // gemmAct fuses the activation that alone reads a Gemm's output into the
 // Gemm, which becomes bnrun.FusedGemm (same inputs and attributes, plus
 // the activation).
-type gemmAct struct{}
+type gemmAct struct{ rebuilds }
 
 func (gemmAct) name() string { return "GemmAct" }
 

@@ -7,7 +7,7 @@ import "github.com/bnrun/bnrun/ops"
 // any) are constants and the BN has one channel per output channel.
 // Grouped and depthwise convs fold the same way: weights are scaled per
 // output channel.
-type convBN struct{}
+type convBN struct{ rebuilds }
 
 func (convBN) name() string { return "ConvBN" }
 

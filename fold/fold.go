@@ -44,7 +44,16 @@ type rule interface {
 	name() string
 	match(w *work, n *ops.Node) (any, bool)
 	apply(w *work, m any)
+	// incremental reports whether apply keeps the indexes true itself, so
+	// that the driver need not rebuild them (ConstFold, which may fire
+	// once per node of a large graph).
+	incremental() bool
 }
+
+// rebuilds is embedded by rules whose rewrites need the indexes rebuilt.
+type rebuilds struct{}
+
+func (rebuilds) incremental() bool { return false }
 
 // rules lists every rule in the order Optimize runs them.
 var rules = []rule{
@@ -104,19 +113,21 @@ func Optimize(g *runtime.Graph) (*runtime.Graph, *Report) {
 			// rules keep the names and shapes of the tensors they keep.
 			w.shapes = probeShapes(out)
 		}
-		for {
-			applied := false
-			for _, n := range out.Nodes {
-				if m, ok := r.match(w, n); ok {
+		// Scan in graph order, carrying on from where a rewrite happened
+		// (the node there may be gone, so look at that position again),
+		// and repeat whole scans until one changes nothing.
+		for applied := true; applied; {
+			applied = false
+			for i := 0; i < len(out.Nodes); i++ {
+				if m, ok := r.match(w, out.Nodes[i]); ok {
 					r.apply(w, m)
-					w.reindex()
+					if !r.incremental() {
+						w.reindex()
+					}
 					rep.Rules[r.name()]++
 					applied = true
-					break
+					i = max(i-2, -1)
 				}
-			}
-			if !applied {
-				break
 			}
 		}
 	}

@@ -13,7 +13,7 @@ import "github.com/bnrun/bnrun/ops"
 //
 // so B' is scaled per output column, and C' = s*beta*C + t with alpha and
 // beta set to 1.
-type gemmBN struct{}
+type gemmBN struct{ rebuilds }
 
 func (gemmBN) name() string { return "GemmBN" }
 

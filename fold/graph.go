@@ -37,16 +37,28 @@ func newWork(g *runtime.Graph) *work {
 	return w
 }
 
-// reindex rebuilds producer and consumer maps after a rewrite.
+// reindex rebuilds producer and consumer maps after a rewrite, reusing
+// their storage.
 func (w *work) reindex() {
-	w.producer = map[string]*ops.Node{}
-	w.consumers = map[string][]*ops.Node{}
+	if w.producer == nil {
+		w.producer = make(map[string]*ops.Node, len(w.g.Nodes))
+		w.consumers = make(map[string][]*ops.Node, len(w.g.Nodes))
+		for name := range w.g.Initializers {
+			w.names[name] = true
+		}
+		for _, n := range w.g.Nodes {
+			w.names[n.Name] = true
+			for _, o := range n.Outputs {
+				w.names[o] = true
+			}
+		}
+	}
+	clear(w.producer)
+	clear(w.consumers)
 	for _, n := range w.g.Nodes {
-		w.names[n.Name] = true
 		for _, o := range n.Outputs {
 			if o != "" {
 				w.producer[o] = n
-				w.names[o] = true
 			}
 		}
 		for _, in := range n.Inputs {
@@ -54,9 +66,6 @@ func (w *work) reindex() {
 				w.consumers[in] = append(w.consumers[in], n)
 			}
 		}
-	}
-	for name := range w.g.Initializers {
-		w.names[name] = true
 	}
 }
 
@@ -107,11 +116,26 @@ func (w *work) addConst(base string, t *ops.Tensor) string {
 	return name
 }
 
-// remove deletes nodes from the graph.
+// remove deletes nodes from the graph and from the indexes (the producers
+// of their outputs, the consumer lists of their inputs).
 func (w *work) remove(dead ...*ops.Node) {
 	drop := map[*ops.Node]bool{}
 	for _, n := range dead {
 		drop[n] = true
+		for _, o := range n.Outputs {
+			if w.producer[o] == n {
+				delete(w.producer, o)
+			}
+		}
+		for _, in := range n.Inputs {
+			cs := w.consumers[in][:0]
+			for _, c := range w.consumers[in] {
+				if c != n {
+					cs = append(cs, c)
+				}
+			}
+			w.consumers[in] = cs
+		}
 	}
 	kept := w.g.Nodes[:0]
 	for _, n := range w.g.Nodes {
@@ -119,8 +143,8 @@ func (w *work) remove(dead ...*ops.Node) {
 			kept = append(kept, n)
 		}
 	}
+	clear(w.g.Nodes[len(kept):])
 	w.g.Nodes = kept
-	w.reindex()
 }
 
 // rename makes every reader of tensor from read tensor to instead.

@@ -6,7 +6,7 @@ import "github.com/bnrun/bnrun/ops"
 // identity at inference (no mask read, training_mode absent or a constant
 // false): their readers read the input instead. A node whose output is a
 // graph output stays, so the graph keeps its output names.
-type identityElim struct{}
+type identityElim struct{ rebuilds }
 
 func (identityElim) name() string { return "IdentityElim" }
 
