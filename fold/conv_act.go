@@ -1,0 +1,22 @@
+package fold
+
+import "github.com/bnrun/bnrun/ops"
+
+// convAct fuses the activation that alone reads a Conv's output into the
+// Conv's epilogue (after the bias and any residual).
+type convAct struct{ rebuilds }
+
+func (convAct) name() string { return "ConvAct" }
+
+func (convAct) match(w *work, n *ops.Node) (any, bool) {
+	if !is(n, "Conv") && !(isFusedConv(n) && !hasActivation(n, "")) {
+		return nil, false
+	}
+	return w.activationAfter(n)
+}
+
+func (convAct) apply(w *work, m any) {
+	fm := m.(*fuseActMatch)
+	toFusedConv(fm.n)
+	fuseActivation(w, fm)
+}
