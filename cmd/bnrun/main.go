@@ -5,6 +5,7 @@
 //	bnrun verify MODEL.onnx [DIR]   compare with golden outputs in the ONNX test layout
 //	bnrun inspect MODEL.onnx        show inputs, outputs, what optimisation did, MACs
 //	bnrun eval MODEL.onnx --images IDX --labels IDX   accuracy on an IDX data set
+//	bnrun bench MODEL.onnx          latency percentiles, throughput, GFLOP/s
 //
 // Run `bnrun help` for the flags of each subcommand. Errors go to standard
 // error and the exit code is non-zero.
@@ -36,6 +37,7 @@ const usage = `usage:
   bnrun inspect [flags] MODEL.onnx      show inputs, outputs, what optimisation did, MACs
   bnrun eval [flags] MODEL.onnx --images IDX [--labels IDX]
                                         classify an IDX image set, print accuracy
+  bnrun bench [flags] MODEL.onnx        latency p50/p90, throughput, GFLOP/s
   bnrun help [COMMAND]                  show flags
 
 `
@@ -52,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case args[0] == "verify":
 		err = cmdVerify(args[1:], stdout)
+	case args[0] == "bench":
+		err = cmdBench(args[1:], stdout)
 	case args[0] == "eval":
 		err = cmdEval(args[1:], stdout, stderr)
 	case args[0] == "inspect":
@@ -86,8 +90,9 @@ func printHelp(args []string, w io.Writer) {
 		"verify":   func() *flag.FlagSet { fs, _ := verifyFlags(); return fs },
 		"inspect":  func() *flag.FlagSet { fs, _ := inspectFlags(); return fs },
 		"eval":     func() *flag.FlagSet { fs, _ := evalFlags(); return fs },
+		"bench":    func() *flag.FlagSet { fs, _ := benchFlags(); return fs },
 	}
-	names := []string{"classify", "verify", "inspect", "eval"}
+	names := []string{"classify", "verify", "inspect", "eval", "bench"}
 	if len(args) > 0 {
 		names = args
 	}

@@ -210,3 +210,29 @@ func TestNoFoldGivesSameClasses(t *testing.T) {
 		t.Errorf("folded:\n%s\nunfolded:\n%s", folded, plain)
 	}
 }
+
+func TestBench(t *testing.T) {
+	model := filepath.Join(lenetDir, "model.onnx")
+	code, out, errs := runCLI("bench", model, "--iters", "5", "--batch", "2")
+	if code != 0 || !strings.Contains(out, "latency  p50") || !strings.Contains(out, "batch 2, 5 runs after 3 warm-up") {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errs)
+	}
+	code, out, _ = runCLI("bench", "--json", "--iters", "4", "--threads", "1", model)
+	var r benchResult
+	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v:\n%s", code, err, out)
+	}
+	if len(r.Times) != 4 || r.P50ms <= 0 || r.P90ms < r.P50ms || r.GFLOPs <= 0 || r.Threads != 1 || r.Backend != "generic" {
+		t.Errorf("unexpected result %+v", r)
+	}
+	if code, _, errs = runCLI("bench", model, "--iters", "0"); code != 2 || !strings.Contains(errs, "--iters") {
+		t.Errorf("--iters 0: exit %d, %s", code, errs)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	s := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	if percentile(s, 50) != 5 || percentile(s, 90) != 9 || percentile(s, 100) != 10 || percentile(s[:1], 50) != 1 {
+		t.Errorf("percentiles %v %v %v", percentile(s, 50), percentile(s, 90), percentile(s, 100))
+	}
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/bnrun/bnrun"
+)
+
+type benchOpts struct {
+	run    runFlags
+	batch  int
+	warmup int
+	iters  int
+	json   bool
+}
+
+func benchFlags() (*flag.FlagSet, *benchOpts) {
+	o := &benchOpts{}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	o.run.register(fs)
+	fs.IntVar(&o.batch, "batch", 1, "batch size (for dynamic batch axes)")
+	fs.IntVar(&o.warmup, "warmup", 3, "untimed runs first")
+	fs.IntVar(&o.iters, "iters", 20, "timed runs")
+	fs.BoolVar(&o.json, "json", false, "print JSON")
+	return fs, o
+}
+
+// benchResult is what `bnrun bench --json` prints.
+type benchResult struct {
+	Model      string    `json:"model"`
+	Backend    string    `json:"backend"`
+	Threads    int       `json:"threads"`
+	Folded     bool      `json:"folded"`
+	Batch      int       `json:"batch"`
+	Iters      int       `json:"iters"`
+	P50ms      float64   `json:"p50_ms"`
+	P90ms      float64   `json:"p90_ms"`
+	Minms      float64   `json:"min_ms"`
+	Throughput float64   `json:"images_per_s"`
+	GFLOPs     float64   `json:"gflops"`
+	GFLOP      float64   `json:"gflop_per_run"`
+	Times      []float64 `json:"times_ms"`
+}
+
+// cmdBench implements `bnrun bench MODEL.onnx`: warm-up runs, then timed
+// runs on a fixed pseudo-random input, reporting latency percentiles,
+// throughput and arithmetic rate (2 FLOP per multiply-accumulate).
+func cmdBench(args []string, w io.Writer) error {
+	fs, o := benchFlags()
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"bench wants MODEL.onnx"}
+	}
+	if o.batch < 1 || o.iters < 1 || o.warmup < 0 {
+		return usageError{"--batch and --iters must be at least 1, --warmup at least 0"}
+	}
+	m, err := o.run.open(pos[0])
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	shapes, err := m.ShapesFor(o.batch)
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	inputs := make([]*bnrun.Tensor, len(shapes))
+	for i, s := range shapes {
+		t := &bnrun.Tensor{DType: m.Inputs()[i].DType, Shape: s}
+		n := 1
+		for _, d := range s {
+			n *= d
+		}
+		if t.DType == bnrun.Int64 {
+			t.I64 = make([]int64, n)
+		} else {
+			// a fixed pseudo-random input in [-1, 1)
+			t.F32 = make([]float32, n)
+			for j := range t.F32 {
+				t.F32[j] = float32(rng.Float64()*2 - 1)
+			}
+		}
+		inputs[i] = t
+	}
+	st, err := m.Stats(o.batch)
+	if err != nil {
+		return err
+	}
+	outs := make([]*bnrun.Tensor, len(m.Outputs()))
+	ctx := context.Background()
+	for range o.warmup {
+		if err := m.RunInto(ctx, inputs, outs); err != nil {
+			return err
+		}
+	}
+	times := make([]float64, o.iters)
+	for i := range times {
+		start := time.Now()
+		if err := m.RunInto(ctx, inputs, outs); err != nil {
+			return err
+		}
+		times[i] = float64(time.Since(start).Microseconds()) / 1000
+	}
+	sorted := slices.Clone(times)
+	slices.Sort(sorted)
+	r := benchResult{Model: pos[0], Backend: m.Backend(), Threads: m.Threads(), Folded: m.FoldReport() != nil,
+		Batch: o.batch, Iters: o.iters, Times: times,
+		P50ms: percentile(sorted, 50), P90ms: percentile(sorted, 90), Minms: sorted[0],
+		GFLOP: 2 * float64(st.TotalMACs) / 1e9}
+	r.Throughput = float64(o.batch) / (r.P50ms / 1000)
+	r.GFLOPs = r.GFLOP / (r.P50ms / 1000)
+	if o.json {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(w, "%s: backend %s, %d threads, batch %d, %d runs after %d warm-up\n", r.Model, r.Backend, r.Threads, r.Batch, r.Iters, o.warmup)
+	fmt.Fprintf(w, "latency  p50 %.2f ms  p90 %.2f ms  min %.2f ms\n", r.P50ms, r.P90ms, r.Minms)
+	fmt.Fprintf(w, "rate     %.1f images/s  %.2f GFLOP/s (%.3f GFLOP a run)\n", r.Throughput, r.GFLOPs, r.GFLOP)
+	return nil
+}
+
+// percentile returns the p-th percentile of sorted values, by the
+// nearest-rank method.
+func percentile(sorted []float64, p int) float64 {
+	// rank = ceil(p/100 * n), 1-based
+	rank := (p*len(sorted) + 99) / 100
+	return sorted[max(rank, 1)-1]
+}
