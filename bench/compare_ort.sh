@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Times bnrun and ONNX Runtime (CPU, see ../shared/peer/README.md) on the same
+# models in the same run, alternating the two programs round by round, and
+# prints the median of each and the ratio bnrun / ORT per case.
+#
+#   bench/compare_ort.sh [MODELDIR] [ROUNDS] [ITERS]
+#
+# MODELDIR holds <arch>_bn_op17/model.onnx as models/gen.sh writes them
+# (default build/models); ARCHS and THREADS override the cases
+# (default: resnet18 resnet50 densenet121; 1 2). Batch 1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=${1:-build/models}
+rounds=${2:-3}
+iters=${3:-10}
+archs=(${ARCHS:-resnet18 resnet50 densenet121})
+threads=(${THREADS:-1 2})
+peer=../shared/peer
+ORT_NODE=${ORT_NODE:-$(bash "$peer/setup.sh")}
+export ORT_NODE
+go build -o build/bnrun ./cmd/bnrun
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+printf '%-12s %7s %12s %12s %8s\n' model threads bnrun_ms ort_ms ratio
+for arch in "${archs[@]}"; do
+  model=$dir/${arch}_bn_op17/model.onnx
+  for t in "${threads[@]}"; do
+    b=() o=()
+    for ((r = 0; r < rounds; r++)); do
+      b+=("$(build/bnrun bench "$model" --threads "$t" --iters "$iters" --json | awk -F': ' '/"p50_ms"/ {gsub(",", "", $2); print $2}')")
+      o+=("$(node "$peer/ort_bench.js" "$model" "$t" "$iters" 1 | sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p')")
+    done
+    bm=$(printf '%s\n' "${b[@]}" | median)
+    om=$(printf '%s\n' "${o[@]}" | median)
+    printf '%-12s %7s %12.2f %12.2f %8.2f\n' "$arch" "$t" "$bm" "$om" "$(awk -v b="$bm" -v o="$om" 'BEGIN {print b / o}')"
+  done
+done
