@@ -50,11 +50,7 @@ func (m *Model) Stats(batch int) (*Stats, error) {
 		if macs == 0 {
 			continue
 		}
-		op := n.OpType
-		if n.Domain != "" {
-			op = n.Domain + "." + op
-		}
-		st.MACs[op] += macs
+		st.MACs[n.QualifiedType()] += macs
 		st.TotalMACs += macs
 	}
 	return st, nil

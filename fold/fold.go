@@ -29,7 +29,8 @@
 package fold
 
 import (
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
@@ -98,7 +99,7 @@ type BatchNormFate struct {
 // report of what changed.
 func Optimize(g *runtime.Graph) (*runtime.Graph, *Report) {
 	out := cloneGraph(g)
-	rep := &Report{OpsBefore: countOps(out), Rules: map[string]int{}}
+	rep := &Report{OpsBefore: CountOps(out), Rules: map[string]int{}}
 	w := newWork(out)
 	var bnOrder []string
 	for _, n := range out.Nodes {
@@ -135,36 +136,22 @@ func Optimize(g *runtime.Graph) (*runtime.Graph, *Report) {
 	if rep.Rules["BNAffine"]+rep.Rules["AffineConv"]+rep.Rules["ConvAdd"]+rep.Rules["ConvAct"]+rep.Rules["GemmAct"] > 0 {
 		out.Opsets[Domain] = 1
 	}
-	rep.OpsAfter = countOps(out)
+	rep.OpsAfter = CountOps(out)
 	for _, name := range bnOrder {
 		rep.BatchNorms = append(rep.BatchNorms, *w.fates[name])
 	}
 	return out, rep
 }
 
-// countOps counts nodes per op type, qualifying non-default domains.
-func countOps(g *runtime.Graph) map[string]int {
+// CountOps counts a graph's nodes per op type, qualified by domain outside
+// the default one (ops.Node.QualifiedType).
+func CountOps(g *runtime.Graph) map[string]int {
 	c := map[string]int{}
 	for _, n := range g.Nodes {
-		c[opName(n)]++
+		c[n.QualifiedType()]++
 	}
 	return c
 }
 
-// opName is the op type, prefixed by its domain outside the default one.
-func opName(n *ops.Node) string {
-	if isDefault(n) {
-		return n.OpType
-	}
-	return n.Domain + "." + n.OpType
-}
-
 // SortedOps returns the op types of a count map in sorted order.
-func SortedOps(c map[string]int) []string {
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func SortedOps(c map[string]int) []string { return slices.Sorted(maps.Keys(c)) }

@@ -202,7 +202,7 @@ func optimize(t *testing.T, g *runtime.Graph) (*runtime.Graph, *Report) {
 	if after := describe(g); after != before {
 		t.Fatalf("Optimize modified its input graph:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
-	if want := countOps(g); !equalCounts(rep.OpsBefore, want) {
+	if want := CountOps(g); !equalCounts(rep.OpsBefore, want) {
 		t.Errorf("OpsBefore = %v, want %v", rep.OpsBefore, want)
 	}
 	return out, rep
@@ -264,7 +264,7 @@ func wantFates(t *testing.T, rep *Report, want ...string) {
 func findOp(g *runtime.Graph, op string) []*ops.Node {
 	var out []*ops.Node
 	for _, n := range g.Nodes {
-		if opName(n) == op {
+		if n.QualifiedType() == op {
 			out = append(out, n)
 		}
 	}

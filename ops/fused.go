@@ -13,12 +13,7 @@ func init() {
 // LookupNode returns the builder for a node's op in its domain: the
 // default ONNX domain ("" or "ai.onnx") by op type, others as
 // "domain.OpType". It returns nil when the op is unsupported.
-func LookupNode(n *Node) Builder {
-	if n.Domain == "" || n.Domain == "ai.onnx" {
-		return registry[n.OpType]
-	}
-	return registry[n.Domain+"."+n.OpType]
-}
+func LookupNode(n *Node) Builder { return registry[n.QualifiedType()] }
 
 // buildFusedConv binds bnrun.FusedConv: a Conv (same attributes, read as
 // at opset 11+) with inputs X, W, B, Z, pre_scale, pre_bias, of which

@@ -66,6 +66,16 @@ type Node struct {
 	Outputs []string
 }
 
+// QualifiedType is the op type, prefixed by its domain ("bnrun.FusedConv")
+// outside the default ONNX domain ("" or "ai.onnx"). The op registry and
+// every op count use it.
+func (n *Node) QualifiedType() string {
+	if n.Domain == "" || n.Domain == "ai.onnx" {
+		return n.OpType
+	}
+	return n.Domain + "." + n.OpType
+}
+
 // Errorf returns an error that names the node and its op.
 func (n *Node) Errorf(format string, args ...any) error {
 	name := n.Name

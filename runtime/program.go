@@ -228,10 +228,7 @@ func checkSupported(g *Graph) error {
 		if ops.LookupNode(n) != nil {
 			continue
 		}
-		op := n.OpType
-		if n.Domain != "" && n.Domain != "ai.onnx" {
-			op = n.Domain + "." + op
-		}
+		op := n.QualifiedType()
 		name := n.Name
 		if name == "" {
 			name = fmt.Sprintf("#%d", i)

@@ -5,8 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/bnrun/bnrun"
@@ -73,7 +74,7 @@ func cmdInspect(args []string, w io.Writer) error {
 		in.Folded = true
 		in.OpsBefore, in.OpsAfter, in.Rules, in.BatchNorms = rep.OpsBefore, rep.OpsAfter, rep.Rules, rep.BatchNorms
 	} else {
-		in.OpsBefore = countOps(m.Original())
+		in.OpsBefore = fold.CountOps(m.Original())
 		in.OpsAfter = in.OpsBefore
 		for _, n := range m.Original().Nodes {
 			if n.OpType == "BatchNormalization" {
@@ -98,18 +99,6 @@ func cmdInspect(args []string, w io.Writer) error {
 	return nil
 }
 
-func countOps(g *runtime.Graph) map[string]int {
-	c := map[string]int{}
-	for _, n := range g.Nodes {
-		op := n.OpType
-		if n.Domain != "" && n.Domain != "ai.onnx" {
-			op = n.Domain + "." + op
-		}
-		c[op]++
-	}
-	return c
-}
-
 func printInspection(w io.Writer, in *inspection) {
 	fmt.Fprintf(w, "model    %s\n", in.Model)
 	for _, s := range in.Inputs {
@@ -123,18 +112,14 @@ func printInspection(w io.Writer, in *inspection) {
 		fmt.Fprintf(w, "optimisation off\n")
 	}
 	fmt.Fprintf(w, "\n%-24s %7s %7s\n", "op", "before", "after")
-	names := map[string]bool{}
+	union := map[string]int{}
 	for k := range in.OpsBefore {
-		names[k] = true
+		union[k]++
 	}
 	for k := range in.OpsAfter {
-		names[k] = true
+		union[k]++
 	}
-	var sorted []string
-	for k := range names {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
+	sorted := fold.SortedOps(union)
 	tb, ta := 0, 0
 	for _, k := range sorted {
 		fmt.Fprintf(w, "%-24s %7d %7d\n", k, in.OpsBefore[k], in.OpsAfter[k])
@@ -165,12 +150,7 @@ func printInspection(w io.Writer, in *inspection) {
 	st := in.Stats
 	fmt.Fprintf(w, "\nparameters  %s (%s after optimisation)\n", human(st.Params), human(st.ParamsOptimised))
 	fmt.Fprintf(w, "MACs        %s at batch %d\n", human(st.TotalMACs), st.Batch)
-	var ops []string
-	for k := range st.MACs {
-		ops = append(ops, k)
-	}
-	sort.Strings(ops)
-	for _, k := range ops {
+	for _, k := range slices.Sorted(maps.Keys(st.MACs)) {
 		fmt.Fprintf(w, "  %-22s %s\n", k, human(st.MACs[k]))
 	}
 }
