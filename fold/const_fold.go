@@ -2,7 +2,6 @@ package fold
 
 import (
 	"github.com/bnrun/bnrun/ops"
-	"github.com/bnrun/bnrun/runtime"
 )
 
 // maxFoldElems bounds the size of a tensor constFold creates, so that
@@ -130,7 +129,7 @@ func evalConst(n *ops.Node, vals []*ops.Value, budget int) (outs []*ops.Tensor, 
 			outs[i] = ops.NewF32(v.Shape, nil)
 		}
 	}
-	env := &ops.Env{K: ops.Reference, Par: runtime.Serial{}, Scratch: make([]float32, step.Scratch)}
+	env := &ops.Env{K: ops.Reference, Par: ops.Serial{}, Scratch: make([]float32, step.Scratch)}
 	if err := step.Run(env, in, outs); err != nil {
 		return nil, work, false
 	}

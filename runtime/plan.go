@@ -88,7 +88,7 @@ func (p *Program) makePlan(ctx context.Context, inShapes [][]int, inValues []*op
 			pl.slots[s].kind, pl.slots[s].c = slotConst, v
 		}
 	}
-	foldEnv := &ops.Env{K: p.kernels, Par: Serial{}}
+	foldEnv := &ops.Env{K: p.kernels, Par: ops.Serial{}}
 	// constBytes is what the constants folded so far took: memory this
 	// plan holds, counted against the limits before each fold.
 	var constBytes int64
@@ -556,9 +556,6 @@ func copyOut(dst, src *ops.Tensor) *ops.Tensor {
 	}
 	return dst
 }
-
-// Serial is a Parallel that runs loops on the calling goroutine.
-type Serial = ops.Serial
 
 // Value returns the plan-time description of a named tensor, and whether
 // the plan knows it (it may have been pruned as unused).
