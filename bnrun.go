@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/bnrun/bnrun/fold"
 	"github.com/bnrun/bnrun/loader"
@@ -74,16 +76,38 @@ type config struct {
 // Option configures Open.
 type Option func(*config) error
 
-// WithBackend selects the kernel tier by name: "generic" (portable Go, the
-// default) or "ref" (the plain reference kernels, slow, for checking).
+// WithBackend selects the kernel tier by name: "auto" (the default: the
+// fastest tier this machine runs), "avx512" or "avx2" (x86-64 assembly,
+// where the CPU has it), "generic" (portable Go) or "ref" (the plain
+// reference kernels, slow, for checking). Without this option the
+// environment variable BNRUN_BACKEND, when set, chooses.
 func WithBackend(name string) Option {
 	return func(c *config) error {
-		if name != "" && name != "auto" && ops.TierByName(name) == nil {
-			return fmt.Errorf("unknown backend %q (have: generic, ref)", name)
+		if err := checkBackend(name); err != nil {
+			return err
 		}
 		c.backend = name
 		return nil
 	}
+}
+
+// BackendEnv is the environment variable that chooses the kernel tier
+// when WithBackend is not given (or is given "").
+const BackendEnv = "BNRUN_BACKEND"
+
+// knownBackends are the tier names bnrun has on some machine.
+var knownBackends = []string{"auto", "avx512", "avx2", "generic", "ref"}
+
+// checkBackend reports whether backend name can run here.
+func checkBackend(name string) error {
+	if name == "" || name == "auto" || ops.TierByName(name) != nil {
+		return nil
+	}
+	have := "auto, " + strings.Join(ops.TierNames(), ", ")
+	if slices.Contains(knownBackends, name) {
+		return fmt.Errorf("backend %q is not available on this machine (have: %s)", name, have)
+	}
+	return fmt.Errorf("unknown backend %q (have: %s)", name, have)
 }
 
 // WithThreads sets how many goroutines a Run's kernels split work across;
@@ -146,6 +170,14 @@ func configure(opts []Option) (*config, error) {
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err
+		}
+	}
+	if c.backend == "" {
+		if env := os.Getenv(BackendEnv); env != "" {
+			if err := checkBackend(env); err != nil {
+				return nil, fmt.Errorf("%s: %w", BackendEnv, err)
+			}
+			c.backend = env
 		}
 	}
 	return c, nil

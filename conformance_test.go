@@ -42,7 +42,7 @@ func TestONNXNodeConformance(t *testing.T) {
 	if len(cases) < 100 {
 		t.Fatalf("only %d conformance cases found for supported ops", len(cases))
 	}
-	for _, backend := range []string{"ref", "generic"} {
+	for _, backend := range ops.TierNames() {
 		passed := 0
 		for _, tc := range cases {
 			t.Run(backend+"/"+tc.Title, func(t *testing.T) {

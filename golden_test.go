@@ -11,6 +11,7 @@ import (
 
 	"github.com/bnrun/bnrun"
 	"github.com/bnrun/bnrun/fold"
+	"github.com/bnrun/bnrun/ops"
 )
 
 // modelDirs lists the folders under root that hold a model.onnx.
@@ -79,11 +80,11 @@ func verifyDir(t *testing.T, dir string, opts []bnrun.Option) {
 // TestShippedGoldens checks the small models committed in testdata
 // against their PyTorch goldens, on every CPU tier.
 func TestShippedGoldens(t *testing.T) {
-	n := verifyModels(t, "testdata/models", []string{"ref", "generic"})
+	n := verifyModels(t, "testdata/models", ops.TierNames())
 	if n < 20 {
 		t.Fatalf("found %d shipped golden models, want the 20 lenet and mlp exports", n)
 	}
-	if n := verifyModels(t, "models/fashion", []string{"ref", "generic"}); n != 3 {
+	if n := verifyModels(t, "models/fashion", ops.TierNames()); n != 3 {
 		t.Fatalf("found %d trained Fashion-MNIST models, want 3", n)
 	}
 }
@@ -99,7 +100,12 @@ func TestGeneratedGoldens(t *testing.T) {
 	}
 	backends := strings.Fields(os.Getenv("BNRUN_GOLDEN_BACKENDS"))
 	if len(backends) == 0 {
-		backends = []string{"generic"}
+		// Every CPU tier this machine has but the slow reference.
+		for _, name := range ops.TierNames() {
+			if name != "ref" {
+				backends = append(backends, name)
+			}
+		}
 	}
 	if n := verifyModels(t, root, backends); n == 0 {
 		t.Fatalf("no model.onnx under %s", root)

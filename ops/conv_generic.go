@@ -34,7 +34,7 @@ type colRun struct {
 // for w <= j < kw.
 func (s *convSource) pack(dst []float32, kb, kl, j0, w, kw int) {
 	g := s.g
-	var runs [nr]colRun
+	var runs [maxPanel]colRun
 	nrun := 0
 	for j := 0; j < w; {
 		oh, ow := (j0+j)/g.OW, (j0+j)%g.OW
@@ -139,39 +139,49 @@ func convGeneric(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 		convDirect(env, g, x, w, b, y, f)
 		return
 	}
-	cg, mg := g.C/g.Group, g.M/g.Group
-	k := cg * g.KH * g.KW
-	hw, ohw := g.H*g.W, g.OH*g.OW
+	mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW
 	par := parOf(env)
-	t := newTiling(g.N*g.Group, mg, ceilDiv(ohw, nr), k, par.Workers())
+	t := newTiling(g.N*g.Group, mg, ceilDiv(g.OH*g.OW, nr), k, par.Workers())
 	pointwise := isPointwise(g) && !f.hasPre()
 	par.For(t.all, func(lo, hi int) {
 		for u := lo; u < hi; u++ {
 			o, i0, i1, p0, p1 := t.unit(u)
-			n, grp := o/g.Group, o%g.Group
-			xg := x[(n*g.C+grp*cg)*hw : (n*g.C+grp*cg+cg)*hw]
-			op := gemmOp{m: mg, n: ohw, k: k,
-				a: w[grp*mg*k : (grp+1)*mg*k], lda: k,
-				c: y[(n*g.M+grp*mg)*ohw : (n*g.M+grp*mg+mg)*ohw], ldc: ohw, alpha: 1}
-			if b != nil {
-				op.bias = b[grp*mg : grp*mg+mg]
-			}
-			if f.hasPost() {
-				op.act = f.Act
-				if f.Residual != nil {
-					op.resid = f.Residual[(n*g.M+grp*mg)*ohw : (n*g.M+grp*mg+mg)*ohw]
-				}
-			}
 			var src convSource
-			if pointwise {
-				op.b, op.ldb = xg, hw
-			} else {
-				src = convSource{x: xg, g: g, f: f, c0: grp * cg}
-				op.conv = &src
-			}
+			op := convProduct(g, x, w, b, y, f, o, pointwise, &src)
 			op.tile(i0, i1, p0, p1)
 		}
 	})
+}
+
+// convProduct returns the product that computes image and group o (o =
+// n·Group + group) of a convolution: the group's weights times its im2col
+// matrix, which src describes unless the convolution is pointwise and the
+// matrix is the image itself.
+func convProduct(g *ConvGeom, x, w, b, y []float32, f *ConvFusion, o int, pointwise bool, src *convSource) gemmOp {
+	cg, mg := g.C/g.Group, g.M/g.Group
+	k := cg * g.KH * g.KW
+	hw, ohw := g.H*g.W, g.OH*g.OW
+	n, grp := o/g.Group, o%g.Group
+	xg := x[(n*g.C+grp*cg)*hw : (n*g.C+grp*cg+cg)*hw]
+	op := gemmOp{m: mg, n: ohw, k: k,
+		a: w[grp*mg*k : (grp+1)*mg*k], lda: k,
+		c: y[(n*g.M+grp*mg)*ohw : (n*g.M+grp*mg+mg)*ohw], ldc: ohw, alpha: 1}
+	if b != nil {
+		op.bias = b[grp*mg : grp*mg+mg]
+	}
+	if f.hasPost() {
+		op.act = f.Act
+		if f.Residual != nil {
+			op.resid = f.Residual[(n*g.M+grp*mg)*ohw : (n*g.M+grp*mg+mg)*ohw]
+		}
+	}
+	if pointwise {
+		op.b, op.ldb = xg, hw
+	} else {
+		*src = convSource{x: xg, g: g, f: f, c0: grp * cg}
+		op.conv = src
+	}
+	return op
 }
 
 // convDirect computes a convolution whose groups have one input channel

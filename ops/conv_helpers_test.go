@@ -222,3 +222,46 @@ func checkF32(t *testing.T, what string, got, want []float32, tol float64) {
 		t.Fatalf("%s: [%d] = %v, want %v", what, i, got[i], want[i])
 	}
 }
+
+// twinTier is the blocked driver on the Go twin micro-kernels, with an
+// awkward row count, widths and depth block so that every edge path runs;
+// it tests the driver on any architecture.
+var twinTier = NewBlockedTier(BlockedSpec{
+	Name:   "twin",
+	MR:     5,
+	Widths: []int{24, 16, 8},
+	Kerns:  []MicroKernel{MicroGo(5, 24), MicroGo(5, 16), MicroGo(5, 8)},
+	KC:     37,
+})
+
+// testTiers lists the tiers to test against the reference: every
+// registered tier but "ref" itself, and the twin tier.
+func testTiers() []*Kernels {
+	return append(fastTiers(), twinTier)
+}
+
+// fastTiers lists every registered tier but "ref".
+func fastTiers() []*Kernels {
+	var ks []*Kernels
+	for _, name := range TierNames() {
+		if name != "ref" {
+			ks = append(ks, TierByName(name))
+		}
+	}
+	return ks
+}
+
+// tierWorkers is a tier and a worker count for a benchmark.
+type tierWorkers struct {
+	k       *Kernels
+	workers int
+}
+
+// benchTiers lists every fast tier at one and two workers.
+func benchTiers() []tierWorkers {
+	var out []tierWorkers
+	for _, k := range fastTiers() {
+		out = append(out, tierWorkers{k, 1}, tierWorkers{k, 2})
+	}
+	return out
+}

@@ -88,41 +88,56 @@ var convCases = []convCase{
 	{n: 3, c: 13, m: 9, in: []int{20}, k: []int{1}, group: 1},
 }
 
-func TestConvGenericMatchesReference(t *testing.T) {
-	for i, cc := range convCases {
+// bigConvCases are large enough for full micro-tiles of every tier, over
+// several depth blocks, with tails on both sides.
+var bigConvCases = []convCase{
+	{n: 2, c: 37, m: 19, in: []int{13, 11}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
+	{n: 1, c: 64, m: 24, in: []int{14, 14}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}},
+	{n: 2, c: 150, m: 16, in: []int{7, 7}, k: []int{1, 1}, group: 1, bias: true},
+	{n: 1, c: 32, m: 40, in: []int{15, 17}, k: []int{3, 3}, group: 2, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}, bias: true},
+	{n: 1, c: 3, m: 16, in: []int{30, 30}, k: []int{7, 7}, group: 1, strides: []int64{2, 2}, pads: []int64{3, 3, 3, 3}, bias: true},
+}
+
+func TestConvTiersMatchReference(t *testing.T) {
+	for i, cc := range append(convCases, bigConvCases...) {
 		ins := cc.inputs(uint64(100 * i))
 		want, err := runOpEnv(nnEnv(Reference, 1), cc.node(), ins...)
 		if err != nil {
 			t.Fatalf("%v: reference: %v", cc, err)
 		}
-		for _, workers := range []int{1, 2, 3, 8} {
-			got, err := runOpEnv(nnEnv(Generic, workers), cc.node(), ins...)
-			if err != nil {
-				t.Fatalf("%v: generic: %v", cc, err)
+		for _, k := range testTiers() {
+			for _, workers := range []int{1, 2, 3, 8} {
+				got, err := runOpEnv(nnEnv(k, workers), cc.node(), ins...)
+				if err != nil {
+					t.Fatalf("%v: %s: %v", cc, k.Name, err)
+				}
+				if !SameShape(got[0].Shape, want[0].Shape) {
+					t.Fatalf("%v: shape %v, want %v", cc, got[0].Shape, want[0].Shape)
+				}
+				checkF32(t, fmt.Sprintf("%v %s workers=%d", cc, k.Name, workers), got[0].F32, want[0].F32, 1e-5)
 			}
-			if !SameShape(got[0].Shape, want[0].Shape) {
-				t.Fatalf("%v: shape %v, want %v", cc, got[0].Shape, want[0].Shape)
-			}
-			checkF32(t, fmt.Sprintf("%v workers=%d", cc, workers), got[0].F32, want[0].F32, 1e-5)
 		}
 	}
 }
 
 func TestConvDeterministic(t *testing.T) {
-	// The generic tier computes every output with the same operations
-	// whatever the worker count, so results are bit-identical.
-	cc := convCases[1]
-	ins := cc.inputs(7)
-	first, err := runOpEnv(nnEnv(Generic, 1), cc.node(), ins...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, workers := range []int{2, 3, 5} {
-		got, err := runOpEnv(nnEnv(Generic, workers), cc.node(), ins...)
-		if err != nil {
-			t.Fatal(err)
+	// Every tier computes each output with the same operations whatever
+	// the worker count, so results are bit-identical.
+	for _, cc := range []convCase{convCases[1], bigConvCases[0]} {
+		ins := cc.inputs(7)
+		for _, k := range testTiers() {
+			first, err := runOpEnv(nnEnv(k, 1), cc.node(), ins...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, workers := range []int{2, 3, 5} {
+				got, err := runOpEnv(nnEnv(k, workers), cc.node(), ins...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkF32(t, fmt.Sprintf("%s workers=%d", k.Name, workers), got[0].F32, first[0].F32, 0)
+			}
 		}
-		checkF32(t, fmt.Sprintf("workers=%d", workers), got[0].F32, first[0].F32, 0)
 	}
 }
 
@@ -173,7 +188,7 @@ func TestConvKnownAnswers(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		for _, k := range []*Kernels{Reference, Generic} {
+		for _, k := range append([]*Kernels{Reference}, testTiers()...) {
 			n := nnNode("Conv", 11, 1, tt.attrs...)
 			ins := []*Tensor{x, tt.w}
 			if tt.b != nil {
@@ -236,19 +251,20 @@ func TestConvErrors(t *testing.T) {
 	}
 }
 
-// BenchmarkConvGeneric runs a ResNet-50 layer-1 convolution: 3×3, 64 to 64
-// channels, 56×56, padding 1, on one thread and on two.
-func BenchmarkConvGeneric(b *testing.B) {
+// BenchmarkConv runs a ResNet-50 layer-1 convolution: 3×3, 64 to 64
+// channels, 56×56, padding 1, on every fast tier, on one thread and on two.
+func BenchmarkConv(b *testing.B) {
 	cc := convCase{n: 1, c: 64, m: 64, in: []int{56, 56}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true}
-	for _, workers := range []int{1, 2} {
-		b.Run(fmt.Sprintf("3x3x64x56x56/workers=%d", workers), func(b *testing.B) {
+	for _, bw := range benchTiers() {
+		k, workers := bw.k, bw.workers
+		b.Run(fmt.Sprintf("%s/3x3x64x56x56/workers=%d", k.Name, workers), func(b *testing.B) {
 			ins := cc.inputs(1)
 			vals, step, err := prepareOp(cc.node(), ins...)
 			if err != nil {
 				b.Fatal(err)
 			}
 			out := []*Tensor{NewF32(vals[0].Shape, nil)}
-			env := nnEnv(Generic, workers)
+			env := nnEnv(k, workers)
 			b.ResetTimer()
 			for range b.N {
 				if err := step.Run(env, ins, out); err != nil {
@@ -281,7 +297,7 @@ var resnet50Convs = []struct{ c, m, in, k, s, p, times int }{
 }
 
 // BenchmarkResNet50Convs runs every convolution of ResNet-50 once per
-// iteration (one image), on one thread and on two, and reports the time
+// iteration (one image), on every fast tier, on one thread and on two, and reports the time
 // per image and the rate over its 8.2 GFLOP.
 func BenchmarkResNet50Convs(b *testing.B) {
 	type layer struct {
@@ -304,9 +320,9 @@ func BenchmarkResNet50Convs(b *testing.B) {
 		total += 2 * float64(l.c*l.m*l.k*l.k*o[2]*o[3]*l.times)
 		layers = append(layers, layer{step, ins, []*Tensor{NewF32(o, nil)}, l.times})
 	}
-	for _, workers := range []int{1, 2} {
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			env := nnEnv(Generic, workers)
+	for _, bw := range benchTiers() {
+		b.Run(fmt.Sprintf("%s/workers=%d", bw.k.Name, bw.workers), func(b *testing.B) {
+			env := nnEnv(bw.k, bw.workers)
 			for range b.N {
 				for _, l := range layers {
 					for range l.times {

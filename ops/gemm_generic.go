@@ -63,15 +63,21 @@ type tiling struct {
 	m, panels, all int
 }
 
-// newTiling chooses the tiles: rows are cut at mcMax, then the panels are
-// cut until there are about eight units per worker, and only then the rows
-// further (packing is repeated per row tile, so panel cuts are cheaper).
+// newTiling chooses the generic tier's tiles: see tilingFor.
 func newTiling(outer, m, panels, k, workers int) tiling {
+	return tilingFor(outer, m, panels, k, workers, nr, 1, mcMax)
+}
+
+// tilingFor chooses the tiles for panels of pw columns: rows are cut at
+// mcmax, then the panels are cut until there are about eight units per
+// worker, and only then the rows further (packing is repeated per row tile,
+// so panel cuts are cheaper). Row tiles are multiples of mr rows.
+func tilingFor(outer, m, panels, k, workers, pw, mr, mcmax int) tiling {
 	if outer < 1 || m < 1 || panels < 1 {
 		return tiling{}
 	}
-	mt, nt := ceilDiv(m, mcMax), 1
-	if workers > 1 && 2*outer*m*panels*nr*k >= parMinFlops {
+	mt, nt := ceilDiv(m, mcmax), 1
+	if workers > 1 && 2*outer*m*panels*pw*k >= parMinFlops {
 		target := 8 * workers
 		nt = min(panels, max(1, ceilDiv(target, outer*mt)))
 		if outer*mt*nt < target {
@@ -79,7 +85,7 @@ func newTiling(outer, m, panels, k, workers int) tiling {
 		}
 	}
 	t := tiling{outer: outer, m: m, panels: panels}
-	t.mc = ceilDiv(m, mt)
+	t.mc = ceilDiv(ceilDiv(m, mt), mr) * mr
 	t.np = ceilDiv(panels, nt)
 	t.mt = ceilDiv(m, t.mc)
 	t.nt = ceilDiv(panels, t.np)
@@ -170,9 +176,9 @@ func (op *gemmOp) pack(dst []float32, kb, kl, j0, w, kw int) {
 	}
 }
 
-// store writes the sums acc of row i, columns j0..j0+w, into C. first and
-// last tell whether this depth block is the first or the last one.
-func (op *gemmOp) store(i, j0, w int, acc *[nr]float32, first, last bool) {
+// store writes the sums acc[:w] of row i, columns j0..j0+w, into C. first
+// and last tell whether this depth block is the first or the last one.
+func (op *gemmOp) store(i, j0, w int, acc []float32, first, last bool) {
 	o := i*op.ldc + j0
 	row := op.c[o : o+w]
 	src := acc[:len(row)]
@@ -250,7 +256,7 @@ func (op *gemmOp) tile(i0, i1, p0, p1 int) {
 				default:
 					kern4(kl, ar, as, pan, &acc)
 				}
-				op.store(i, j0, w, &acc, first, last)
+				op.store(i, j0, w, acc[:], first, last)
 			}
 		}
 	}

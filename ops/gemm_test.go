@@ -30,7 +30,7 @@ func gemmCase(k *Kernels, workers int, transA, transB bool, m, n, kk int, alpha,
 	return c
 }
 
-func TestGemmGenericMatchesReference(t *testing.T) {
+func TestGemmTiersMatchReference(t *testing.T) {
 	sizes := []int{1, 7, 33, 100}
 	seed := uint64(1)
 	for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
@@ -40,11 +40,13 @@ func TestGemmGenericMatchesReference(t *testing.T) {
 					for _, ab := range [][2]float32{{1, 0}, {0.5, 1}, {-2, 0.25}} {
 						seed += 3
 						want := gemmCase(Reference, 1, tr[0], tr[1], m, n, kk, ab[0], ab[1], seed)
-						for _, workers := range []int{1, 3} {
-							got := gemmCase(Generic, workers, tr[0], tr[1], m, n, kk, ab[0], ab[1], seed)
-							name := fmt.Sprintf("trans=%v m=%d n=%d k=%d alpha=%v beta=%v workers=%d", tr, m, n, kk, ab[0], ab[1], workers)
-							// Guards are compared too: they must be untouched.
-							checkF32(t, name, got, want, 1e-5*float64(kk))
+						for _, k := range testTiers() {
+							for _, workers := range []int{1, 3} {
+								got := gemmCase(k, workers, tr[0], tr[1], m, n, kk, ab[0], ab[1], seed)
+								name := fmt.Sprintf("%s trans=%v m=%d n=%d k=%d alpha=%v beta=%v workers=%d", k.Name, tr, m, n, kk, ab[0], ab[1], workers)
+								// Guards are compared too: they must be untouched.
+								checkF32(t, name, got, want, 1e-5*float64(kk))
+							}
 						}
 					}
 				}
@@ -53,9 +55,9 @@ func TestGemmGenericMatchesReference(t *testing.T) {
 	}
 }
 
-func TestGemmGenericBetaZeroIgnoresC(t *testing.T) {
+func TestGemmBetaZeroIgnoresC(t *testing.T) {
 	// With beta = 0, C is not read: NaN in it must not leak into the result.
-	for _, k := range []*Kernels{Reference, Generic} {
+	for _, k := range append([]*Kernels{Reference}, testTiers()...) {
 		a := []float32{1, 2, 3, 4}
 		b := []float32{5, 6, 7, 8}
 		nan := float32(0)
@@ -73,7 +75,7 @@ func TestGemmKnownAnswer(t *testing.T) {
 	b := []float32{1, 0, 0, 1, 1, 1}
 	at := []float32{1, 4, 2, 5, 3, 6}
 	bt := []float32{1, 0, 1, 0, 1, 1}
-	for _, k := range []*Kernels{Reference, Generic} {
+	for _, k := range append([]*Kernels{Reference}, testTiers()...) {
 		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
 			aa, lda, bb, ldb := a, 3, b, 2
 			if tr[0] {
@@ -90,27 +92,33 @@ func TestGemmKnownAnswer(t *testing.T) {
 }
 
 func TestGemmZeroK(t *testing.T) {
-	for _, k := range []*Kernels{Reference, Generic} {
+	for _, k := range append([]*Kernels{Reference}, testTiers()...) {
 		c := []float32{1, 2, 3, 4}
 		k.Gemm(nnEnv(k, 1), false, false, 2, 2, 0, 1, nil, 0, nil, 2, 0.5, c, 2)
 		checkF32(t, k.Name, c, []float32{0.5, 1, 1.5, 2}, 0)
 	}
 }
 
-// BenchmarkGemmGeneric measures the generic SGEMM on square problems,
+// BenchmarkGemm measures every fast tier's SGEMM on square problems,
 // single-threaded, in GFLOP/s.
-func BenchmarkGemmGeneric(b *testing.B) {
-	for _, size := range []int{64, 256, 512} {
-		b.Run(fmt.Sprint(size), func(b *testing.B) {
-			a := nnRand(1, size*size).F32
-			bb := nnRand(2, size*size).F32
-			c := make([]float32, size*size)
-			env := nnEnv(Generic, 1)
-			b.ResetTimer()
-			for range b.N {
-				Generic.Gemm(env, false, false, size, size, size, 1, a, size, bb, size, 0, c, size)
-			}
-			b.ReportMetric(2*float64(size*size*size)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+func BenchmarkGemm(b *testing.B) {
+	for _, bw := range benchTiers() {
+		if bw.workers != 1 {
+			continue
+		}
+		k := bw.k
+		for _, size := range []int{64, 256, 512} {
+			b.Run(fmt.Sprintf("%s/%d", k.Name, size), func(b *testing.B) {
+				a := nnRand(1, size*size).F32
+				bb := nnRand(2, size*size).F32
+				c := make([]float32, size*size)
+				env := nnEnv(k, 1)
+				b.ResetTimer()
+				for range b.N {
+					k.Gemm(env, false, false, size, size, size, 1, a, size, bb, size, 0, c, size)
+				}
+				b.ReportMetric(2*float64(size*size*size)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }

@@ -73,3 +73,29 @@ func convScratch(g *ConvGeom) int {
 	}
 	return s
 }
+
+// preference lists tier names from the most to the least preferred for
+// automatic selection.
+var preference = []string{"avx512", "avx2", "generic"}
+
+// Best returns the fastest tier this machine can run: the assembly tiers
+// registered for the CPU, else Generic.
+func Best() *Kernels {
+	for _, name := range preference {
+		if t := TierByName(name); t != nil {
+			return t
+		}
+	}
+	return Generic
+}
+
+// TierNames lists the registered tiers' names.
+func TierNames() []string {
+	tiersMu.RLock()
+	defer tiersMu.RUnlock()
+	names := make([]string, len(tiers))
+	for i, t := range tiers {
+		names[i] = t.Name
+	}
+	return names
+}

@@ -15,7 +15,8 @@ import (
 
 // Options configure Compile.
 type Options struct {
-	// Kernels is the kernel tier; nil means ops.Generic.
+	// Kernels is the kernel tier; nil means ops.Best(), the fastest this
+	// CPU runs.
 	Kernels *ops.Kernels
 	// Threads is the number of worker goroutines; < 1 means one per CPU.
 	Threads int
@@ -93,7 +94,7 @@ func Compile(g *Graph, opts Options) (*Program, error) {
 		consts:    map[int]*ops.Tensor{},
 	}
 	if p.kernels == nil {
-		p.kernels = ops.Generic
+		p.kernels = ops.Best()
 	}
 	if p.opts.MaxPlans <= 0 {
 		p.opts.MaxPlans = 16

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/bnrun/bnrun/loader"
+	"github.com/bnrun/bnrun/ops"
 )
 
 const lenetDir = "../../testdata/models/lenet_bn_op17"
@@ -222,7 +223,7 @@ func TestBench(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil {
 		t.Fatalf("exit %d, %v:\n%s", code, err, out)
 	}
-	if len(r.Times) != 4 || r.P50ms <= 0 || r.P90ms < r.P50ms || r.GFLOPs <= 0 || r.Threads != 1 || r.Backend != "generic" {
+	if len(r.Times) != 4 || r.P50ms <= 0 || r.P90ms < r.P50ms || r.GFLOPs <= 0 || r.Threads != 1 || r.Backend != ops.Best().Name {
 		t.Errorf("unexpected result %+v", r)
 	}
 	if code, _, errs = runCLI("bench", model, "--iters", "0"); code != 2 || !strings.Contains(errs, "--iters") {

@@ -1,0 +1,246 @@
+// Command _gen writes the AVX2 and AVX-512 SGEMM micro-kernels of package
+// amd64 (kern_amd64.s and its Go stubs) with avo. Run it through the
+// go:generate line in ../doc.go.
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// isa describes one vector instruction set for the generator.
+type isa struct {
+	name  string            // "AVX2" or "AVX512"
+	lanes int               // float32 lanes per vector
+	regs  []reg.VecPhysical // all vector registers, in order
+}
+
+var (
+	avx2   = isa{name: "AVX2", lanes: 8, regs: ymms()}
+	avx512 = isa{name: "AVX512", lanes: 16, regs: zmms()}
+)
+
+func ymms() []reg.VecPhysical {
+	return []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5, reg.Y6, reg.Y7,
+		reg.Y8, reg.Y9, reg.Y10, reg.Y11, reg.Y12, reg.Y13, reg.Y14, reg.Y15}
+}
+
+func zmms() []reg.VecPhysical {
+	return []reg.VecPhysical{reg.Z0, reg.Z1, reg.Z2, reg.Z3, reg.Z4, reg.Z5, reg.Z6, reg.Z7,
+		reg.Z8, reg.Z9, reg.Z10, reg.Z11, reg.Z12, reg.Z13, reg.Z14, reg.Z15,
+		reg.Z16, reg.Z17, reg.Z18, reg.Z19, reg.Z20, reg.Z21, reg.Z22, reg.Z23,
+		reg.Z24, reg.Z25, reg.Z26, reg.Z27, reg.Z28, reg.Z29, reg.Z30, reg.Z31}
+}
+
+func main() {
+	ConstraintExpr("!purego")
+	for _, nv := range []int{3, 2, 1} {
+		kernel(avx512, 8, nv)
+	}
+	for _, nv := range []int{2, 1} {
+		kernel(avx2, 6, nv)
+	}
+	Generate()
+}
+
+// kernel emits the mr×(nv·lanes) micro-kernel of one instruction set.
+func kernel(s isa, mr, nv int) {
+	nr := nv * s.lanes
+	name := fmt.Sprintf("Kern%sx%dx%d", s.name, mr, nr)
+	TEXT(name, NOSPLIT, "func(k int, a *float32, lda int, b, c *float32, ldc int, bias, resid *float32, flags int)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s computes one %d×%d tile of C with %s, as this Go loop does", name, mr, nr, s.name),
+		"(indices in elements; a is "+fmt.Sprint(mr)+" rows of k values, row i at a[i*lda:], and b a packed",
+		"panel of k steps of "+fmt.Sprint(nr)+" negated values):",
+		"",
+		"	for i := range "+fmt.Sprint(mr)+" {",
+		"		for j := range "+fmt.Sprint(nr)+" {",
+		"			var s float32",
+		"			for p := range k {",
+		"				s = fma(-a[i*lda+p], b[p*"+fmt.Sprint(nr)+"+j], s) // rounded once",
+		"			}",
+		"			if flags&1 != 0 {",
+		"				s += c[i*ldc+j]",
+		"			}",
+		"			if bias != nil {",
+		"				s += bias[i]",
+		"			}",
+		"			if resid != nil {",
+		"				s += resid[i*ldc+j]",
+		"			}",
+		"			if flags&2 != 0 && s < 0 {",
+		"				s = 0",
+		"			}",
+		"			c[i*ldc+j] = s",
+		"		}",
+		"	}",
+	)
+	k := Load(Param("k"), GP64())
+	a := GP64()
+	Load(Param("a"), a)
+	lda := GP64()
+	Load(Param("lda"), lda)
+	SHLQ(U8(2), lda)
+	b := Load(Param("b"), GP64())
+	rows := rowAddrs(a, lda, mr)
+
+	acc := make([][]reg.VecPhysical, mr)
+	for i := range mr {
+		acc[i] = s.regs[i*nv : i*nv+nv]
+	}
+	bv := s.regs[mr*nv : mr*nv+nv]
+	tmp := s.regs[mr*nv+nv:]
+	if len(tmp) < 2 {
+		panic(name + ": not enough vector registers")
+	}
+
+	Comment("acc = 0")
+	for i := range mr {
+		for _, r := range acc[i] {
+			VXORPS(r.AsX(), r.AsX(), r.AsX())
+		}
+	}
+	TESTQ(k, k)
+	JZ(LabelRef("store"))
+	Label("loop")
+	Comment("acc[i][j] = fma(-a[p][i], b[p][j], acc[i][j]) for one step p")
+	for v := range nv {
+		VMOVUPS(Mem{Base: b, Disp: 4 * s.lanes * v}, bv[v])
+	}
+	for i := range mr {
+		t := tmp[i%2]
+		VBROADCASTSS(rows.addr[i], t)
+		for v := range nv {
+			VFNMADD231PS(bv[v], t, acc[i][v])
+		}
+	}
+	for _, r := range rows.bases {
+		ADDQ(U8(4), r)
+	}
+	ADDQ(U32(4*nr), b)
+	DECQ(k)
+	JNZ(LabelRef("loop"))
+
+	Label("store")
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc)
+	flags := Load(Param("flags"), GP64())
+	p := GP64()
+
+	Comment("flags&1: acc += C")
+	TESTQ(U32(1), flags)
+	JZ(LabelRef("noacc"))
+	MOVQ(c, p)
+	for i := range mr {
+		for v := range nv {
+			VADDPS(Mem{Base: p, Disp: 4 * s.lanes * v}, acc[i][v], acc[i][v])
+		}
+		if i < mr-1 {
+			ADDQ(ldc, p)
+		}
+	}
+	Label("noacc")
+
+	Comment("acc[i] += bias[i]")
+	bias := Load(Param("bias"), GP64())
+	TESTQ(bias, bias)
+	JZ(LabelRef("nobias"))
+	for i := range mr {
+		VBROADCASTSS(Mem{Base: bias, Disp: 4 * i}, tmp[0])
+		for v := range nv {
+			VADDPS(tmp[0], acc[i][v], acc[i][v])
+		}
+	}
+	Label("nobias")
+
+	Comment("acc += resid")
+	resid := Load(Param("resid"), GP64())
+	TESTQ(resid, resid)
+	JZ(LabelRef("noresid"))
+	for i := range mr {
+		for v := range nv {
+			VADDPS(Mem{Base: resid, Disp: 4 * s.lanes * v}, acc[i][v], acc[i][v])
+		}
+		if i < mr-1 {
+			ADDQ(ldc, resid)
+		}
+	}
+	Label("noresid")
+
+	Comment("flags&2: acc = max(0, acc), NaN kept")
+	TESTQ(U32(2), flags)
+	JZ(LabelRef("norelu"))
+	VXORPS(tmp[0], tmp[0], tmp[0])
+	for i := range mr {
+		for v := range nv {
+			VMAXPS(acc[i][v], tmp[0], acc[i][v])
+		}
+	}
+	Label("norelu")
+
+	Comment("C = acc")
+	for i := range mr {
+		for v := range nv {
+			VMOVUPS(acc[i][v], Mem{Base: c, Disp: 4 * s.lanes * v})
+		}
+		if i < mr-1 {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// rowSet addresses the rows of A: row i is addr[i], built from a few base
+// registers (a, a+3·lda, a+6·lda) and the byte stride lda with x86 scaled
+// indexing, so that no A packing is needed.
+type rowSet struct {
+	bases []reg.GPVirtual
+	addr  []Mem
+}
+
+func rowAddrs(a, lda reg.GPVirtual, mr int) rowSet {
+	rs := rowSet{bases: []reg.GPVirtual{a}}
+	b3 := a
+	if mr > 3 {
+		b3 = GP64()
+		LEAQ(Mem{Base: a, Index: lda, Scale: 2}, b3)
+		ADDQ(lda, b3)
+		rs.bases = append(rs.bases, b3)
+	}
+	b6 := a
+	if mr > 6 {
+		b6 = GP64()
+		LEAQ(Mem{Base: b3, Index: lda, Scale: 2}, b6)
+		ADDQ(lda, b6)
+		rs.bases = append(rs.bases, b6)
+	}
+	for i := range mr {
+		var m Mem
+		switch i {
+		case 0:
+			m = Mem{Base: a}
+		case 1, 2:
+			m = Mem{Base: a, Index: lda, Scale: uint8(i)}
+		case 3:
+			m = Mem{Base: b3}
+		case 4:
+			m = Mem{Base: a, Index: lda, Scale: 4}
+		case 5:
+			m = Mem{Base: b3, Index: lda, Scale: 2}
+		case 6:
+			m = Mem{Base: b6}
+		case 7:
+			m = Mem{Base: b6, Index: lda, Scale: 1}
+		default:
+			panic("rowAddrs: mr > 8")
+		}
+		rs.addr = append(rs.addr, m)
+	}
+	return rs
+}

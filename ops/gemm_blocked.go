@@ -1,0 +1,261 @@
+package ops
+
+import "sync"
+
+// The blocked SGEMM driver of the assembly tiers. It is portable Go around
+// a set of mr×w micro-kernels (MicroKernel), so that the same packing,
+// blocking, threading and epilogue code serves AVX2, AVX-512 and the Go
+// twin the tests compare them with.
+//
+// C is cut into tiles of rows × column panels as in the generic tier
+// (tilingFor), the panels being as wide as the widest micro-kernel. A unit
+// walks the depth in blocks of kc. For each block and each panel it packs
+// the panel of B (negated, kc×w, so that it stays in L1) with the generic
+// tier's packers (an implicit im2col for convolutions), then runs the
+// micro-kernel down the tile, mr rows at a time. The micro-kernels read A
+// in place, row by row with stride lda, so the weights are never copied.
+// A full mr×w tile with alpha = 1 is stored by the micro-kernel itself,
+// with the bias, residual and Relu applied in registers on the last depth
+// block; edge tiles go through a small buffer and gemmOp.store.
+
+// maxPanel is the widest micro-kernel any tier may register.
+const maxPanel = 64
+
+// MicroKernel computes one mr×w tile of C from mr rows of A (row i at
+// a[i*lda:], k values each) and a packed panel b of k steps of w negated
+// values:
+//
+//	C[i][j] = act(sum_p a[i*lda+p]*(-b[p*w+j]) [+ C[i][j] if flags&1]
+//	          [+ bias[i]] [+ resid[i*ldc+j]])
+//
+// where act is max(0, ·) when flags&2 is set and the identity otherwise;
+// bias and resid may be nil. Pointers are to the first element; k may be 0.
+type MicroKernel func(k int, a *float32, lda int, b, c *float32, ldc int, bias, resid *float32, flags int)
+
+// Micro-kernel flags.
+const (
+	microAccumulate = 1 // add the old C
+	microRelu       = 2 // apply max(0, ·) last
+)
+
+// BlockedSpec describes a tier built on the blocked driver.
+type BlockedSpec struct {
+	// Name is the tier's name ("avx2", "avx512").
+	Name string
+	// MR is the rows every micro-kernel computes.
+	MR int
+	// Widths are the micro-kernels' column counts, widest first, each at
+	// most 64; Kerns[i] computes MR×Widths[i] tiles.
+	Widths []int
+	Kerns  []MicroKernel
+	// KC is the depth of a packed panel of B.
+	KC int
+}
+
+// blocked is a tier's driver state.
+type blocked struct {
+	BlockedSpec
+	mc   int       // most rows of a tile, a multiple of MR
+	bufs sync.Pool // of *blockBufs
+}
+
+// blockBufs is one worker's scratch: a packed panel of B, an edge tile,
+// and the rows of A when A must be copied (transposed or short).
+type blockBufs struct {
+	b, tmp, a []float32
+}
+
+// NewBlockedTier returns a kernel tier whose Gemm and Conv run on the
+// micro-kernels of s. Depthwise convolutions use the generic tier's direct
+// loops.
+func NewBlockedTier(s BlockedSpec) *Kernels {
+	if len(s.Widths) == 0 || len(s.Widths) != len(s.Kerns) || s.Widths[0] > maxPanel || s.MR < 1 || s.KC < 1 {
+		panic("ops: bad BlockedSpec " + s.Name)
+	}
+	bl := &blocked{BlockedSpec: s, mc: max(s.MR, mcMax/s.MR*s.MR)}
+	w := s.Widths[0]
+	bl.bufs.New = func() any {
+		return &blockBufs{
+			b:   make([]float32, s.KC*w),
+			tmp: make([]float32, s.MR*w),
+			a:   make([]float32, s.MR*s.KC),
+		}
+	}
+	k := &Kernels{
+		Name:        s.Name,
+		Conv:        bl.conv,
+		ConvScratch: noConvScratch,
+		Gemm:        bl.gemm,
+	}
+	specsMu.Lock()
+	specs[k] = &bl.BlockedSpec
+	specsMu.Unlock()
+	return k
+}
+
+var (
+	specsMu sync.Mutex
+	specs   = map[*Kernels]*BlockedSpec{}
+)
+
+// kBlock splits a depth of k into blocks of at most KC, as evenly as
+// possible; it depends on k only.
+func (bl *blocked) kBlock(k int) int {
+	nb := ceilDiv(k, bl.KC)
+	return ceilDiv(k, nb)
+}
+
+// kernFor returns the narrowest micro-kernel at least w wide, and its width.
+func (bl *blocked) kernFor(w int) (MicroKernel, int) {
+	i := 0
+	for i+1 < len(bl.Widths) && bl.Widths[i+1] >= w {
+		i++
+	}
+	return bl.Kerns[i], bl.Widths[i]
+}
+
+// tile computes rows [i0, i1) of C for the column panels [p0, p1).
+func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
+	mr, pw := bl.MR, bl.Widths[0]
+	kc := bl.kBlock(op.k)
+	relu := op.act.Kind == ActRelu
+	otherAct := op.act.Kind != ActNone && !relu
+	// C[i][j] = alpha * sum_p op(A)[i][p]*op(B)[p][j] (+ beta*C[i][j]) (+ bias[i]) (+ Z[i][j]),
+	// the sum over p taken block by block of kc, each block by a
+	// micro-kernel for mr rows i and one panel of columns j.
+	for kb := 0; kb < op.k; kb += kc {
+		kl := min(kc, op.k-kb)
+		first, last := kb == 0, kb+kl == op.k
+		direct := op.alpha == 1 && (op.beta == 0 || !first)
+		for p := p0; p < p1; p++ {
+			j0 := p * pw
+			w := min(pw, op.n-j0)
+			kern, kw := bl.kernFor(w)
+			pan := buf.b[:kl*kw]
+			op.pack(pan, kb, kl, j0, w, kw)
+			for i := i0; i < i1; i += mr {
+				rows := min(mr, i1-i)
+				a, lda := bl.rowsOfA(op, buf, i, rows, kb, kl)
+				if direct && rows == mr && w == kw {
+					flags := 0
+					if !first {
+						flags |= microAccumulate
+					}
+					var bias, resid *float32
+					if last {
+						if op.bias != nil {
+							bias = &op.bias[i]
+						}
+						if op.resid != nil {
+							resid = &op.resid[i*op.ldc+j0]
+						}
+						if relu {
+							flags |= microRelu
+						}
+					}
+					// The last row's end, checked here since the kernel does not.
+					_ = op.c[(i+mr-1)*op.ldc+j0+kw-1]
+					if resid != nil {
+						_ = op.resid[(i+mr-1)*op.ldc+j0+kw-1]
+					}
+					kern(kl, a, lda, &pan[0], &op.c[i*op.ldc+j0], op.ldc, bias, resid, flags)
+					if last && otherAct {
+						for r := range mr {
+							o := (i+r)*op.ldc + j0
+							op.act.Apply(op.c[o : o+kw])
+						}
+					}
+					continue
+				}
+				kern(kl, a, lda, &pan[0], &buf.tmp[0], kw, nil, nil, 0)
+				for r := range rows {
+					op.store(i+r, j0, w, buf.tmp[r*kw:], first, last)
+				}
+			}
+		}
+	}
+}
+
+// rowsOfA returns the address and stride of rows [i, i+rows) of op(A)
+// from column kb on, for kl columns: A itself when it is stored by rows and
+// has mr rows there, else a copy in buf (zero rows below the last).
+func (bl *blocked) rowsOfA(op *gemmOp, buf *blockBufs, i, rows, kb, kl int) (*float32, int) {
+	if !op.transA && rows == bl.MR {
+		_ = op.a[(i+rows-1)*op.lda+kb+kl-1]
+		return &op.a[i*op.lda+kb], op.lda
+	}
+	dst := buf.a[:bl.MR*kl]
+	for r := range bl.MR {
+		d := dst[r*kl : r*kl+kl]
+		if r >= rows {
+			clear(d)
+			continue
+		}
+		src, s := op.aRow(i+r, kb, kl)
+		// d[p] = op(A)[i+r][kb+p]
+		for p := range d {
+			d[p] = src[p*s]
+		}
+	}
+	return &dst[0], kl
+}
+
+// gemm is the tier's Kernels.Gemm.
+func (bl *blocked) gemm(env *Env, transA, transB bool, m, n, k int, alpha float32,
+	a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 {
+		scaleRows(m, n, beta, c, ldc)
+		return
+	}
+	op := &gemmOp{m: m, n: n, k: k, a: a, lda: lda, transA: transA,
+		b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, alpha: alpha, beta: beta}
+	par := parOf(env)
+	pw := bl.Widths[0]
+	t := tilingFor(1, m, ceilDiv(n, pw), k, par.Workers(), pw, bl.MR, bl.mc)
+	par.For(t.all, func(lo, hi int) {
+		buf := bl.bufs.Get().(*blockBufs)
+		for u := lo; u < hi; u++ {
+			_, i0, i1, p0, p1 := t.unit(u)
+			bl.tile(op, i0, i1, p0, p1, buf)
+		}
+		bl.bufs.Put(buf)
+	})
+}
+
+// conv is the tier's Kernels.Conv: the generic tier's implicit-im2col
+// product (see convGeneric) on the micro-kernels.
+func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
+	if g.N == 0 || g.M == 0 || g.OH*g.OW == 0 {
+		return
+	}
+	if g.C/g.Group == 1 {
+		convDirect(env, g, x, w, b, y, f)
+		return
+	}
+	mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW
+	par := parOf(env)
+	pw := bl.Widths[0]
+	t := tilingFor(g.N*g.Group, mg, ceilDiv(g.OH*g.OW, pw), k, par.Workers(), pw, bl.MR, bl.mc)
+	pointwise := isPointwise(g) && !f.hasPre()
+	par.For(t.all, func(lo, hi int) {
+		buf := bl.bufs.Get().(*blockBufs)
+		for u := lo; u < hi; u++ {
+			o, i0, i1, p0, p1 := t.unit(u)
+			var src convSource
+			op := convProduct(g, x, w, b, y, f, o, pointwise, &src)
+			bl.tile(&op, i0, i1, p0, p1, buf)
+		}
+		bl.bufs.Put(buf)
+	})
+}
+
+// blockedSpecOf returns the spec a tier made by NewBlockedTier was built
+// from, or nil for other tiers.
+func blockedSpecOf(k *Kernels) *BlockedSpec {
+	specsMu.Lock()
+	defer specsMu.Unlock()
+	return specs[k]
+}

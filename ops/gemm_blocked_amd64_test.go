@@ -1,0 +1,71 @@
+//go:build amd64 && !purego
+
+package ops
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkMicro runs each assembly micro-kernel on L1-resident operands
+// (depth 128), the ceiling the blocked driver can reach, in GFLOP/s.
+func BenchmarkMicro(b *testing.B) {
+	for _, k := range []*Kernels{AVX512, AVX2} {
+		if TierByName(k.Name) == nil {
+			continue
+		}
+		spec := blockedSpecOf(k)
+		for i, w := range spec.Widths {
+			kern := spec.Kerns[i]
+			const depth = 128
+			a := nnRand(1, spec.MR*depth).F32
+			bp := nnRand(2, depth*w).F32
+			c := make([]float32, spec.MR*w)
+			b.Run(fmt.Sprintf("%s/%dx%d", k.Name, spec.MR, w), func(b *testing.B) {
+				for range b.N {
+					kern(depth, &a[0], depth, &bp[0], &c[0], w, nil, nil, 0)
+				}
+				b.ReportMetric(2*float64(spec.MR*w*depth)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+// TestMicroKernelsMatchTwin runs every assembly micro-kernel against its
+// Go twin (MicroGo) for depths 0 to 40, row strides beyond the depth, and
+// every combination of accumulate, bias, residual and Relu.
+func TestMicroKernelsMatchTwin(t *testing.T) {
+	for _, k := range []*Kernels{AVX512, AVX2} {
+		if TierByName(k.Name) == nil {
+			t.Logf("%s: not supported by this CPU, skipped", k.Name)
+			continue
+		}
+		spec := blockedSpecOf(k)
+		for wi, w := range spec.Widths {
+			kern, twin := spec.Kerns[wi], MicroGo(spec.MR, w)
+			for _, depth := range []int{0, 1, 2, 7, 16, 40} {
+				for flags := range 16 {
+					lda, ldc := depth+3, w+5
+					a := nnRand(uint64(depth), spec.MR*lda).F32
+					b := nnRand(uint64(depth+1), max(1, depth*w)).F32
+					c0 := nnRand(uint64(depth+2), spec.MR*ldc).F32
+					bias := nnRand(uint64(depth+3), spec.MR).F32
+					z := nnRand(uint64(depth+4), spec.MR*ldc).F32
+					var bp, zp *float32
+					if flags&4 != 0 {
+						bp = &bias[0]
+					}
+					if flags&8 != 0 {
+						zp = &z[0]
+					}
+					got := append([]float32(nil), c0...)
+					want := append([]float32(nil), c0...)
+					kern(depth, &a[0], lda, &b[0], &got[0], ldc, bp, zp, flags&3)
+					twin(depth, &a[0], lda, &b[0], &want[0], ldc, bp, zp, flags&3)
+					// Columns beyond w are guards: untouched by both.
+					checkF32(t, fmt.Sprintf("%s %dx%d k=%d flags=%b", k.Name, spec.MR, w, depth, flags), got, want, 1e-6)
+				}
+			}
+		}
+	}
+}

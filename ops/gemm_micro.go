@@ -1,0 +1,54 @@
+package ops
+
+import (
+	"math"
+	"unsafe"
+)
+
+// MicroGo returns the portable Go twin of an mr×w micro-kernel (see
+// MicroKernel): what the assembly kernels compute, one fused multiply-add
+// per term, in the same order. Tests compare the assembly with it, and it
+// lets the blocked driver be tested on any architecture.
+func MicroGo(mr, w int) MicroKernel {
+	return func(k int, a *float32, lda int, b, c *float32, ldc int, bias, resid *float32, flags int) {
+		as := unsafe.Slice(a, (mr-1)*lda+k)
+		bs := unsafe.Slice(b, k*w)
+		cs := unsafe.Slice(c, (mr-1)*ldc+w)
+		var zs []float32
+		if resid != nil {
+			zs = unsafe.Slice(resid, (mr-1)*ldc+w)
+		}
+		var bv []float32
+		if bias != nil {
+			bv = unsafe.Slice(bias, mr)
+		}
+		for i := range mr {
+			for j := range w {
+				// s = sum_p fma(-a[i][p], b[p][j], s), each step rounded once
+				var s float32
+				for p := range k {
+					s = fma32(-as[i*lda+p], bs[p*w+j], s)
+				}
+				if flags&microAccumulate != 0 {
+					s += cs[i*ldc+j]
+				}
+				if bv != nil {
+					s += bv[i]
+				}
+				if zs != nil {
+					s += zs[i*ldc+j]
+				}
+				if flags&microRelu != 0 && s < 0 {
+					s = 0
+				}
+				cs[i*ldc+j] = s
+			}
+		}
+	}
+}
+
+// fma32 is x*y+z for float32 with the product exact, as an FMA instruction
+// computes it (up to a rare double rounding through float64).
+func fma32(x, y, z float32) float32 {
+	return float32(math.FMA(float64(x), float64(y), float64(z)))
+}

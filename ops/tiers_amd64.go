@@ -1,0 +1,41 @@
+//go:build amd64 && !purego
+
+package ops
+
+import (
+	"github.com/bnrun/bnrun/ops/amd64"
+	"github.com/klauspost/cpuid/v2"
+)
+
+// This file is the one place that plugs package amd64's assembly into the
+// kernel table. The CPU is inspected once, here: a tier is registered only
+// when the CPU can run it, so TierByName("avx512") is nil on a machine
+// without AVX-512 and Best never picks a tier the CPU lacks.
+
+// AVX512 is the AVX-512F tier: 8×48, 8×32 and 8×16 micro-kernels. It needs
+// AVX-512 F, BW, DQ and VL.
+var AVX512 = NewBlockedTier(BlockedSpec{
+	Name:   "avx512",
+	MR:     8,
+	Widths: []int{48, 32, 16},
+	Kerns:  []MicroKernel{amd64.KernAVX512x8x48, amd64.KernAVX512x8x32, amd64.KernAVX512x8x16},
+	KC:     128,
+})
+
+// AVX2 is the AVX2+FMA tier: 6×16 and 6×8 micro-kernels.
+var AVX2 = NewBlockedTier(BlockedSpec{
+	Name:   "avx2",
+	MR:     6,
+	Widths: []int{16, 8},
+	Kerns:  []MicroKernel{amd64.KernAVX2x6x16, amd64.KernAVX2x6x8},
+	KC:     256,
+})
+
+func init() {
+	if cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3) {
+		RegisterTier(AVX2)
+	}
+	if cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512DQ, cpuid.AVX512VL) {
+		RegisterTier(AVX512)
+	}
+}
