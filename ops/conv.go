@@ -1,5 +1,7 @@
 package ops
 
+import "sync"
+
 func init() {
 	Register("Conv", buildConv)
 }
@@ -26,7 +28,9 @@ func buildConv(n *Node) (Kernel, error) {
 			if err != nil {
 				return err
 			}
+			env.packedW = cp.packed(env.K, in[1])
 			env.K.Conv(env, &cp.g, in[0].F32, in[1].F32, b, out[0].F32, nil)
+			env.packedW = nil
 			return nil
 		}
 		outs, err := oneOutput(n, Value{DType: Float32, Shape: cp.outShape})
@@ -60,6 +64,36 @@ type convPlan struct {
 	outShape   []int
 	hasBias    bool
 	nx, nw, ny int
+
+	// wConst is W when it is a plan-time constant; packs holds it as
+	// each tier's PackConv arranged it, made on first use.
+	wConst *Tensor
+	packMu sync.Mutex
+	packs  map[*Kernels][]float32
+}
+
+// sameData reports whether a and b are the same memory.
+func sameData(a, b []float32) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
+}
+
+// packed returns the weights w as tier k arranged them with PackConv, or
+// nil when k does not pack or w is not the plan's constant weights.
+func (cp *convPlan) packed(k *Kernels, w *Tensor) []float32 {
+	if k.PackConv == nil || cp.wConst == nil || !sameData(w.F32, cp.wConst.F32) {
+		return nil
+	}
+	cp.packMu.Lock()
+	defer cp.packMu.Unlock()
+	p, ok := cp.packs[k]
+	if !ok {
+		p = k.PackConv(&cp.g, w.F32)
+		if cp.packs == nil {
+			cp.packs = map[*Kernels][]float32{}
+		}
+		cp.packs[k] = p
+	}
+	return p
 }
 
 // check verifies the run-time tensors against the plan and returns the
@@ -155,6 +189,6 @@ func planConv(n *Node, win *window, group int, in []*Value) (*convPlan, error) {
 		outShape = []int{g.N, m, g.OH, g.OW}
 	}
 	cp := &convPlan{g: g, outShape: outShape, hasBias: hasBias,
-		nx: NumElems(xs), nw: NumElems(ws), ny: NumElems(outShape)}
+		nx: NumElems(xs), nw: NumElems(ws), ny: NumElems(outShape), wConst: wv.Const}
 	return cp, nil
 }

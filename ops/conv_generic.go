@@ -30,10 +30,11 @@ type colRun struct {
 	iw0    int // ow·SW - PadL of column j0
 }
 
-// pack fills dst (kl rows of kw) with -B[kb+r][j0+j] for j < w and zeros
-// for w <= j < kw.
-func (s *convSource) pack(dst []float32, kb, kl, j0, w, kw int) {
+// pack fills dst (kl rows of kw) with -B[kb+r][j0+j] (+B when plain) for
+// j < w and zeros for w <= j < kw.
+func (s *convSource) pack(dst []float32, kb, kl, j0, w, kw int, plain bool) {
 	g := s.g
+	sg := packSign(plain)
 	var runs [maxPanel]colRun
 	nrun := 0
 	for j := 0; j < w; {
@@ -61,29 +62,27 @@ func (s *convSource) pack(dst []float32, kb, kl, j0, w, kw int) {
 			}
 			row := plane[ih*g.W : ih*g.W+g.W]
 			if s.f.hasPre() {
-				s.packPre(dst, r, nk, kw, run, kx, c, row)
+				s.packPre(dst, r, nk, kw, run, kx, c, row, sg)
 				continue
 			}
 			for q := range nk {
 				dr := dst[(r+q)*kw+run.j0 : (r+q)*kw+run.j1]
 				iw := run.iw0 + (kx+q)*g.DW
-				if g.SW == 1 && iw >= 0 && iw+len(dr) <= len(row) {
-					src := row[iw : iw+len(dr)]
-					dr = dr[:len(src)]
+				seg, start := inRow(dr, iw, g.SW, len(row))
+				switch {
+				case len(seg) == 0:
+				case g.SW == 1 && plain:
+					// dst[r][j] = x[c][ih][iw+j]
+					copy(seg, row[start:])
+				case g.SW == 1:
 					// dst[r][j] = -x[c][ih][iw+j]
-					for j, v := range src {
-						dr[j] = -v
+					negate(seg, row[start:start+len(seg)])
+				default:
+					src := row[start : start+(len(seg)-1)*g.SW+1]
+					// dst[r][j] = ±x[c][ih][iw + j·SW]
+					for j := range seg {
+						seg[j] = sg * src[j*g.SW]
 					}
-					continue
-				}
-				// dst[r][j] = -x[c][ih][iw + j·SW], 0 outside the row
-				for j := range dr {
-					if uint(iw) < uint(len(row)) {
-						dr[j] = -row[iw]
-					} else {
-						dr[j] = 0
-					}
-					iw += g.SW
 				}
 			}
 		}
@@ -104,23 +103,37 @@ func (s *convSource) pack(dst []float32, kb, kl, j0, w, kw int) {
 }
 
 // packPre is the inner loop of pack for a conv with a prologue: it fills
-// nk rows of one run with -x'[c][ih][iw + j·SW], where x' = PreAct(s·x + t),
-// and 0 outside the row.
-func (s *convSource) packPre(dst []float32, r, nk, kw int, run colRun, kx, c int, row []float32) {
+// nk rows of one run with sg·x'[c][ih][iw + j·SW], where x' = PreAct(s·x +
+// t) and sg is ±1, and 0 outside the row.
+func (s *convSource) packPre(dst []float32, r, nk, kw int, run colRun, kx, c int, row []float32, sg float32) {
 	g, f, ic := s.g, s.f, s.c0+c
 	for q := range nk {
 		dr := dst[(r+q)*kw+run.j0 : (r+q)*kw+run.j1]
 		iw := run.iw0 + (kx+q)*g.DW
-		// dst[r][j] = -PreAct(PreScale[ic]·x[c][ih][iw + j·SW] + PreBias[ic]), 0 outside the row
-		for j := range dr {
-			if uint(iw) < uint(len(row)) {
-				dr[j] = -f.pre(ic, row[iw])
-			} else {
-				dr[j] = 0
-			}
-			iw += g.SW
+		seg, start := inRow(dr, iw, g.SW, len(row))
+		if len(seg) == 0 {
+			continue
+		}
+		src := row[start : start+(len(seg)-1)*g.SW+1]
+		// dst[r][j] = sg·PreAct(PreScale[ic]·x[c][ih][iw + j·SW] + PreBias[ic])
+		for j := range seg {
+			seg[j] = sg * f.pre(ic, src[j*g.SW])
 		}
 	}
+}
+
+// inRow splits a run dr of im2col columns that read a row of size
+// elements at iw + j·sw: it zeroes the columns that fall in the padding
+// and returns the others, seg, and the row index the first of them reads.
+func inRow(dr []float32, iw, sw, size int) (seg []float32, start int) {
+	lo, hi := validRange(iw, sw, size, len(dr))
+	if lo >= hi {
+		clear(dr)
+		return nil, 0
+	}
+	clear(dr[:lo])
+	clear(dr[hi:])
+	return dr[lo:hi], iw + lo*sw
 }
 
 // isPointwise reports whether g is a 1×1, stride-1, unpadded convolution,

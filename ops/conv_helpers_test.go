@@ -66,6 +66,12 @@ func nnEnv(k *Kernels, workers int) *Env {
 // prepareOp builds the node's kernel and prepares it on the inputs (nil is
 // an absent input, which also becomes "" in n.Inputs).
 func prepareOp(n *Node, ins ...*Tensor) ([]Value, Step, error) {
+	return prepareOpConst(n, -1, ins...)
+}
+
+// prepareOpConst is prepareOp with input constIn (when >= 0) given to
+// Prepare as a plan-time constant, as the runtime gives weights.
+func prepareOpConst(n *Node, constIn int, ins ...*Tensor) ([]Value, Step, error) {
 	n.Inputs = make([]string, len(ins))
 	vals := make([]*Value, len(ins))
 	for i, x := range ins {
@@ -74,6 +80,9 @@ func prepareOp(n *Node, ins ...*Tensor) ([]Value, Step, error) {
 		}
 		n.Inputs[i] = fmt.Sprintf("x%d", i)
 		vals[i] = &Value{DType: x.DType, Shape: append([]int(nil), x.Shape...)}
+		if i == constIn {
+			vals[i].Const = x
+		}
 	}
 	b := Lookup(n.OpType)
 	if b == nil {
@@ -93,7 +102,13 @@ const guard = float32(-12345.5)
 // allocated with guard values on both sides (and NaN inside, since Run gets
 // unzeroed buffers), which are checked after the run.
 func runOpEnv(env *Env, n *Node, ins ...*Tensor) ([]*Tensor, error) {
-	vals, step, err := prepareOp(n, ins...)
+	return runOpEnvConst(env, n, -1, ins...)
+}
+
+// runOpEnvConst is runOpEnv with input constIn a plan-time constant (see
+// prepareOpConst).
+func runOpEnvConst(env *Env, n *Node, constIn int, ins ...*Tensor) ([]*Tensor, error) {
+	vals, step, err := prepareOpConst(n, constIn, ins...)
 	if err != nil {
 		return nil, err
 	}

@@ -107,14 +107,20 @@ func TestConvTiersMatchReference(t *testing.T) {
 		}
 		for _, k := range testTiers() {
 			for _, workers := range []int{1, 2, 3, 8} {
-				got, err := runOpEnv(nnEnv(k, workers), cc.node(), ins...)
+				// W as a run-time input, and as a constant that tiers may
+				// pack once (workers 2 and 8).
+				constW := -1
+				if workers%2 == 0 {
+					constW = 1
+				}
+				got, err := runOpEnvConst(nnEnv(k, workers), cc.node(), constW, ins...)
 				if err != nil {
 					t.Fatalf("%v: %s: %v", cc, k.Name, err)
 				}
 				if !SameShape(got[0].Shape, want[0].Shape) {
 					t.Fatalf("%v: shape %v, want %v", cc, got[0].Shape, want[0].Shape)
 				}
-				checkF32(t, fmt.Sprintf("%v %s workers=%d", cc, k.Name, workers), got[0].F32, want[0].F32, 1e-5)
+				checkF32(t, fmt.Sprintf("%v %s workers=%d constW=%v", cc, k.Name, workers, constW == 1), got[0].F32, want[0].F32, 1e-5)
 			}
 		}
 	}
@@ -259,7 +265,7 @@ func BenchmarkConv(b *testing.B) {
 		k, workers := bw.k, bw.workers
 		b.Run(fmt.Sprintf("%s/3x3x64x56x56/workers=%d", k.Name, workers), func(b *testing.B) {
 			ins := cc.inputs(1)
-			vals, step, err := prepareOp(cc.node(), ins...)
+			vals, step, err := prepareOpConst(cc.node(), 1, ins...)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -312,7 +318,7 @@ func BenchmarkResNet50Convs(b *testing.B) {
 		cc := convCase{n: 1, c: l.c, m: l.m, in: []int{l.in, l.in}, k: []int{l.k, l.k}, group: 1,
 			strides: []int64{int64(l.s), int64(l.s)}, pads: []int64{int64(l.p), int64(l.p), int64(l.p), int64(l.p)}, bias: true}
 		ins := cc.inputs(uint64(i))
-		vals, step, err := prepareOp(cc.node(), ins...)
+		vals, step, err := prepareOpConst(cc.node(), 1, ins...)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -80,8 +80,10 @@ func buildFusedConv(n *Node) (Kernel, error) {
 					return n.Errorf("pre_scale/pre_bias do not match the plan")
 				}
 			}
+			env.packedW = cp.packed(env.K, in[1])
 			env.K.Conv(env, &cp.g, in[0].F32, in[1].F32, b, out[0].F32, f)
 			*f = ConvFusion{}
+			env.packedW = nil
 			return nil
 		}
 		outs, err := oneOutput(n, Value{DType: Float32, Shape: cp.outShape})

@@ -10,7 +10,7 @@ import "sync"
 // C is cut into tiles of rows × column panels as in the generic tier
 // (tilingFor), the panels being as wide as the widest micro-kernel. A unit
 // walks the depth in blocks of kc. For each block and each panel it packs
-// the panel of B (negated, kc×w, so that it stays in L1) with the generic
+// the panel of B (kc×w, so that it stays in L1) with the generic
 // tier's packers (an implicit im2col for convolutions), then runs the
 // micro-kernel down the tile, mr rows at a time. The micro-kernels read A
 // in place, row by row with stride lda, so the weights are never copied.
@@ -21,16 +21,15 @@ import "sync"
 // maxPanel is the widest micro-kernel any tier may register.
 const maxPanel = 64
 
-// MicroKernel computes one mr×w tile of C from mr rows of A (row i at
-// a[i*lda:], k values each) and a packed panel b of k steps of w negated
-// values:
+// MicroKernel computes one mr×w tile of C from a packed panel a of k steps
+// of mr values and a packed panel b of k steps of w values:
 //
-//	C[i][j] = act(sum_p a[i*lda+p]*(-b[p*w+j]) [+ C[i][j] if flags&1]
+//	C[i][j] = act(sum_p a[p*mr+i]*b[p*w+j] [+ C[i][j] if flags&1]
 //	          [+ bias[i]] [+ resid[i*ldc+j]])
 //
 // where act is max(0, ·) when flags&2 is set and the identity otherwise;
 // bias and resid may be nil. Pointers are to the first element; k may be 0.
-type MicroKernel func(k int, a *float32, lda int, b, c *float32, ldc int, bias, resid *float32, flags int)
+type MicroKernel func(k int, a, b, c *float32, ldc int, bias, resid *float32, flags int)
 
 // Micro-kernel flags.
 const (
@@ -59,8 +58,8 @@ type blocked struct {
 	bufs sync.Pool // of *blockBufs
 }
 
-// blockBufs is one worker's scratch: a packed panel of B, an edge tile,
-// and the rows of A when A must be copied (transposed or short).
+// blockBufs is one worker's scratch: the packed rows of A of a tile, a
+// packed panel of B and an edge tile.
 type blockBufs struct {
 	b, tmp, a []float32
 }
@@ -78,7 +77,7 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 		return &blockBufs{
 			b:   make([]float32, s.KC*w),
 			tmp: make([]float32, s.MR*w),
-			a:   make([]float32, s.MR*s.KC),
+			a:   make([]float32, bl.mc*s.KC),
 		}
 	}
 	k := &Kernels{
@@ -86,6 +85,7 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 		Conv:        bl.conv,
 		ConvScratch: noConvScratch,
 		Gemm:        bl.gemm,
+		PackConv:    bl.packConv,
 	}
 	specsMu.Lock()
 	specs[k] = &bl.BlockedSpec
@@ -127,6 +127,14 @@ func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
 		kl := min(kc, op.k-kb)
 		first, last := kb == 0, kb+kl == op.k
 		direct := op.alpha == 1 && (op.beta == 0 || !first)
+		ablk := buf.a
+		if op.apack != nil {
+			// See packConv for the layout.
+			mp := ceilDiv(op.m, mr) * mr
+			ablk = op.apack[kb*mp+i0*kl : kb*mp+mp*kl]
+		} else {
+			bl.packA(op, ablk, i0, i1, kb, kl)
+		}
 		for p := p0; p < p1; p++ {
 			j0 := p * pw
 			w := min(pw, op.n-j0)
@@ -135,7 +143,7 @@ func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
 			op.pack(pan, kb, kl, j0, w, kw)
 			for i := i0; i < i1; i += mr {
 				rows := min(mr, i1-i)
-				a, lda := bl.rowsOfA(op, buf, i, rows, kb, kl)
+				a := &ablk[(i-i0)*kl]
 				if direct && rows == mr && w == kw {
 					flags := 0
 					if !first {
@@ -158,7 +166,7 @@ func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
 					if resid != nil {
 						_ = op.resid[(i+mr-1)*op.ldc+j0+kw-1]
 					}
-					kern(kl, a, lda, &pan[0], &op.c[i*op.ldc+j0], op.ldc, bias, resid, flags)
+					kern(kl, a, &pan[0], &op.c[i*op.ldc+j0], op.ldc, bias, resid, flags)
 					if last && otherAct {
 						for r := range mr {
 							o := (i+r)*op.ldc + j0
@@ -167,7 +175,7 @@ func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
 					}
 					continue
 				}
-				kern(kl, a, lda, &pan[0], &buf.tmp[0], kw, nil, nil, 0)
+				kern(kl, a, &pan[0], &buf.tmp[0], kw, nil, nil, 0)
 				for r := range rows {
 					op.store(i+r, j0, w, buf.tmp[r*kw:], first, last)
 				}
@@ -176,28 +184,51 @@ func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
 	}
 }
 
-// rowsOfA returns the address and stride of rows [i, i+rows) of op(A)
-// from column kb on, for kl columns: A itself when it is stored by rows and
-// has mr rows there, else a copy in buf (zero rows below the last).
-func (bl *blocked) rowsOfA(op *gemmOp, buf *blockBufs, i, rows, kb, kl int) (*float32, int) {
-	if !op.transA && rows == bl.MR {
-		_ = op.a[(i+rows-1)*op.lda+kb+kl-1]
-		return &op.a[i*op.lda+kb], op.lda
-	}
-	dst := buf.a[:bl.MR*kl]
-	for r := range bl.MR {
-		d := dst[r*kl : r*kl+kl]
-		if r >= rows {
-			clear(d)
-			continue
+// packA fills dst with rows [i0, i1) of op(A), columns kb..kb+kl, in
+// groups of mr rows: group q holds dst[q·mr·kl + p·mr + r] = op(A)[i0 +
+// q·mr + r][kb+p], with zeros for rows past i1.
+func (bl *blocked) packA(op *gemmOp, dst []float32, i0, i1, kb, kl int) {
+	mr := bl.MR
+	for i := i0; i < i1; i += mr {
+		grp := dst[(i-i0)*kl : (i-i0+mr)*kl]
+		for r := range mr {
+			if i+r >= i1 {
+				// zero rows below the last
+				for p := range kl {
+					grp[p*mr+r] = 0
+				}
+				continue
+			}
+			src, s := op.aRow(i+r, kb, kl)
+			// grp[p·mr + r] = op(A)[i+r][kb+p]
+			for p := range kl {
+				grp[p*mr+r] = src[p*s]
+			}
 		}
-		src, s := op.aRow(i+r, kb, kl)
-		// d[p] = op(A)[i+r][kb+p]
-		for p := range d {
-			d[p] = src[p*s]
+	}
+}
+
+// packConv is the tier's Kernels.PackConv: for each group, the group's
+// weights (an Mg×K matrix) packed as packA packs them, depth block after
+// depth block, rows padded to a multiple of MR (mp rows): block kb of
+// group grp starts at grp·mp·K + kb·mp and is mp·kl values long.
+func (bl *blocked) packConv(g *ConvGeom, w []float32) []float32 {
+	if g.C/g.Group == 1 {
+		return nil // direct loops, no product
+	}
+	mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW
+	mp := ceilDiv(mg, bl.MR) * bl.MR
+	kc := bl.kBlock(k)
+	out := make([]float32, g.Group*mp*k)
+	for grp := range g.Group {
+		op := gemmOp{m: mg, k: k, a: w[grp*mg*k : (grp+1)*mg*k], lda: k}
+		for kb := 0; kb < k; kb += kc {
+			kl := min(kc, k-kb)
+			o := grp*mp*k + kb*mp
+			bl.packA(&op, out[o:o+mp*kl], 0, mg, kb, kl)
 		}
 	}
-	return &dst[0], kl
+	return out
 }
 
 // gemm is the tier's Kernels.Gemm.
@@ -211,7 +242,7 @@ func (bl *blocked) gemm(env *Env, transA, transB bool, m, n, k int, alpha float3
 		return
 	}
 	op := &gemmOp{m: m, n: n, k: k, a: a, lda: lda, transA: transA,
-		b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, alpha: alpha, beta: beta}
+		b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, alpha: alpha, beta: beta, plain: true}
 	par := parOf(env)
 	pw := bl.Widths[0]
 	t := tilingFor(1, m, ceilDiv(n, pw), k, par.Workers(), pw, bl.MR, bl.mc)
@@ -246,6 +277,13 @@ func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusi
 			o, i0, i1, p0, p1 := t.unit(u)
 			var src convSource
 			op := convProduct(g, x, w, b, y, f, o, pointwise, &src)
+			op.plain = true
+			if env != nil && env.packedW != nil {
+				mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW
+				mp := ceilDiv(mg, bl.MR) * bl.MR
+				grp := o % g.Group
+				op.apack = env.packedW[grp*mp*k : (grp+1)*mp*k]
+			}
 			bl.tile(&op, i0, i1, p0, p1, buf)
 		}
 		bl.bufs.Put(buf)

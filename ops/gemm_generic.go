@@ -120,6 +120,14 @@ type gemmOp struct {
 	transB bool
 	conv   *convSource
 
+	// apack, when not nil, is A already packed by a blocked tier's
+	// packConv (one group's part).
+	apack []float32
+
+	// plain makes pack store op(B) as it is rather than negated, for the
+	// blocked tiers' micro-kernels, which add products.
+	plain bool
+
 	c           []float32
 	ldc         int
 	alpha, beta float32
@@ -140,32 +148,34 @@ func (op *gemmOp) aRow(i, kb, kl int) ([]float32, int) {
 	return op.a[o : o+(kl-1)*op.lda+1], op.lda
 }
 
-// pack fills dst (kl rows of kw) with -op(B)[kb+r][j0+j] for j < w and with
-// zeros for w <= j < kw.
+// pack fills dst (kl rows of kw) with -op(B)[kb+r][j0+j] (+op(B) when
+// op.plain is set) for j < w and with zeros for w <= j < kw.
 func (op *gemmOp) pack(dst []float32, kb, kl, j0, w, kw int) {
 	switch {
 	case op.conv != nil:
-		op.conv.pack(dst, kb, kl, j0, w, kw)
+		op.conv.pack(dst, kb, kl, j0, w, kw, op.plain)
 	case !op.transB:
 		for r := range kl {
 			o := (kb+r)*op.ldb + j0
 			src := op.b[o : o+w]
 			d := dst[r*kw : r*kw+kw]
-			// d[j] = -B[kb+r][j0+j]
-			for j, v := range src {
-				d[j] = -v
+			if op.plain {
+				copy(d, src)
+			} else {
+				negate(d, src)
 			}
 			if w < kw {
 				clear(d[w:])
 			}
 		}
 	default:
+		sg := packSign(op.plain)
 		for j := range w {
 			o := (j0+j)*op.ldb + kb
 			src := op.b[o : o+kl]
-			// dst[r][j] = -B^T[kb+r][j0+j] = -b[(j0+j)*ldb + kb+r]
+			// dst[r][j] = ±B^T[kb+r][j0+j] = ±b[(j0+j)*ldb + kb+r]
 			for r, v := range src {
-				dst[r*kw+j] = -v
+				dst[r*kw+j] = sg * v
 			}
 		}
 		if w < kw {
@@ -173,6 +183,23 @@ func (op *gemmOp) pack(dst []float32, kb, kl, j0, w, kw int) {
 				clear(dst[r*kw+w : r*kw+kw])
 			}
 		}
+	}
+}
+
+// packSign is the factor packers apply: -1, or 1 for plain panels.
+// Multiplying by ±1 is exact.
+func packSign(plain bool) float32 {
+	if plain {
+		return 1
+	}
+	return -1
+}
+
+// negate sets d[j] = -s[j] for j < len(s).
+func negate(d, s []float32) {
+	d = d[:len(s)]
+	for j, v := range s {
+		d[j] = -v
 	}
 }
 

@@ -10,8 +10,8 @@ import (
 // per term, in the same order. Tests compare the assembly with it, and it
 // lets the blocked driver be tested on any architecture.
 func MicroGo(mr, w int) MicroKernel {
-	return func(k int, a *float32, lda int, b, c *float32, ldc int, bias, resid *float32, flags int) {
-		as := unsafe.Slice(a, (mr-1)*lda+k)
+	return func(k int, a, b, c *float32, ldc int, bias, resid *float32, flags int) {
+		as := unsafe.Slice(a, k*mr)
 		bs := unsafe.Slice(b, k*w)
 		cs := unsafe.Slice(c, (mr-1)*ldc+w)
 		var zs []float32
@@ -24,10 +24,10 @@ func MicroGo(mr, w int) MicroKernel {
 		}
 		for i := range mr {
 			for j := range w {
-				// s = sum_p fma(-a[i][p], b[p][j], s), each step rounded once
+				// s = sum_p fma(a[i][p], b[p][j], s), each step rounded once
 				var s float32
 				for p := range k {
-					s = fma32(-as[i*lda+p], bs[p*w+j], s)
+					s = fma32(as[p*mr+i], bs[p*w+j], s)
 				}
 				if flags&microAccumulate != 0 {
 					s += cs[i*ldc+j]

@@ -81,6 +81,9 @@ type Env struct {
 	// fusion is reused by fused conv steps, which run one at a time
 	// within a Run, so that a Run allocates nothing for it.
 	fusion ConvFusion
+	// packedW is set by a conv step, during its call of K.Conv, to its
+	// weights as K.PackConv arranged them, or nil.
+	packedW []float32
 }
 
 // Builder binds an operator to a node, validating its attributes.

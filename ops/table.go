@@ -35,6 +35,10 @@ type Kernels struct {
 	// ConvScratch is how many float32 scratch elements Conv needs per
 	// worker for g.
 	ConvScratch func(g *ConvGeom) int
+	// PackConv, when not nil, rearranges constant weights w of geometry g
+	// into the tier's own layout, once per plan; Conv then finds the
+	// result in Env.packedW. It returns nil when it has no use for it.
+	PackConv func(g *ConvGeom, w []float32) []float32
 
 	// Gemm computes, in row-major storage,
 	//

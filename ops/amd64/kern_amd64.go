@@ -5,14 +5,13 @@
 package amd64
 
 // KernAVX512x8x48 computes one 8×48 tile of C with AVX512, as this Go loop does
-// (indices in elements; a is 8 rows of k values, row i at a[i*lda:], and b a packed
-// panel of k steps of 48 negated values):
+// (indices in elements; a and b are packed panels of k steps of 8 and 48 values):
 //
 //	for i := range 8 {
 //		for j := range 48 {
 //			var s float32
 //			for p := range k {
-//				s = fma(-a[i*lda+p], b[p*48+j], s) // rounded once
+//				s = fma(a[p*8+i], b[p*48+j], s) // rounded once
 //			}
 //			if flags&1 != 0 {
 //				s += c[i*ldc+j]
@@ -31,17 +30,16 @@ package amd64
 //	}
 //
 //go:noescape
-func KernAVX512x8x48(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+func KernAVX512x8x48(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
 
 // KernAVX512x8x32 computes one 8×32 tile of C with AVX512, as this Go loop does
-// (indices in elements; a is 8 rows of k values, row i at a[i*lda:], and b a packed
-// panel of k steps of 32 negated values):
+// (indices in elements; a and b are packed panels of k steps of 8 and 32 values):
 //
 //	for i := range 8 {
 //		for j := range 32 {
 //			var s float32
 //			for p := range k {
-//				s = fma(-a[i*lda+p], b[p*32+j], s) // rounded once
+//				s = fma(a[p*8+i], b[p*32+j], s) // rounded once
 //			}
 //			if flags&1 != 0 {
 //				s += c[i*ldc+j]
@@ -60,17 +58,16 @@ func KernAVX512x8x48(k int, a *float32, lda int, b *float32, c *float32, ldc int
 //	}
 //
 //go:noescape
-func KernAVX512x8x32(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+func KernAVX512x8x32(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
 
 // KernAVX512x8x16 computes one 8×16 tile of C with AVX512, as this Go loop does
-// (indices in elements; a is 8 rows of k values, row i at a[i*lda:], and b a packed
-// panel of k steps of 16 negated values):
+// (indices in elements; a and b are packed panels of k steps of 8 and 16 values):
 //
 //	for i := range 8 {
 //		for j := range 16 {
 //			var s float32
 //			for p := range k {
-//				s = fma(-a[i*lda+p], b[p*16+j], s) // rounded once
+//				s = fma(a[p*8+i], b[p*16+j], s) // rounded once
 //			}
 //			if flags&1 != 0 {
 //				s += c[i*ldc+j]
@@ -89,17 +86,16 @@ func KernAVX512x8x32(k int, a *float32, lda int, b *float32, c *float32, ldc int
 //	}
 //
 //go:noescape
-func KernAVX512x8x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+func KernAVX512x8x16(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
 
 // KernAVX2x6x16 computes one 6×16 tile of C with AVX2, as this Go loop does
-// (indices in elements; a is 6 rows of k values, row i at a[i*lda:], and b a packed
-// panel of k steps of 16 negated values):
+// (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
 //
 //	for i := range 6 {
 //		for j := range 16 {
 //			var s float32
 //			for p := range k {
-//				s = fma(-a[i*lda+p], b[p*16+j], s) // rounded once
+//				s = fma(a[p*6+i], b[p*16+j], s) // rounded once
 //			}
 //			if flags&1 != 0 {
 //				s += c[i*ldc+j]
@@ -118,17 +114,16 @@ func KernAVX512x8x16(k int, a *float32, lda int, b *float32, c *float32, ldc int
 //	}
 //
 //go:noescape
-func KernAVX2x6x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+func KernAVX2x6x16(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
 
 // KernAVX2x6x8 computes one 6×8 tile of C with AVX2, as this Go loop does
-// (indices in elements; a is 6 rows of k values, row i at a[i*lda:], and b a packed
-// panel of k steps of 8 negated values):
+// (indices in elements; a and b are packed panels of k steps of 6 and 8 values):
 //
 //	for i := range 6 {
 //		for j := range 8 {
 //			var s float32
 //			for p := range k {
-//				s = fma(-a[i*lda+p], b[p*8+j], s) // rounded once
+//				s = fma(a[p*6+i], b[p*8+j], s) // rounded once
 //			}
 //			if flags&1 != 0 {
 //				s += c[i*ldc+j]
@@ -147,4 +142,4 @@ func KernAVX2x6x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, 
 //	}
 //
 //go:noescape
-func KernAVX2x6x8(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+func KernAVX2x6x8(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)

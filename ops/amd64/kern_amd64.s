@@ -4,18 +4,12 @@
 
 #include "textflag.h"
 
-// func KernAVX512x8x48(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+// func KernAVX512x8x48(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·KernAVX512x8x48(SB), NOSPLIT, $0-72
+TEXT ·KernAVX512x8x48(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
-	MOVQ lda+16(FP), DX
-	SHLQ $0x02, DX
-	MOVQ b+24(FP), BX
-	LEAQ (CX)(DX*2), SI
-	ADDQ DX, SI
-	LEAQ (SI)(DX*2), DI
-	ADDQ DX, DI
+	MOVQ b+16(FP), DX
 
 	// acc = 0
 	VXORPS X0, X0, X0
@@ -46,54 +40,52 @@ TEXT ·KernAVX512x8x48(SB), NOSPLIT, $0-72
 	JZ     store
 
 loop:
-	// acc[i][j] = fma(-a[p][i], b[p][j], acc[i][j]) for one step p
-	VMOVUPS      (BX), Z24
-	VMOVUPS      64(BX), Z25
-	VMOVUPS      128(BX), Z26
+	// acc[i][j] = fma(a[i][p], b[p][j], acc[i][j]) for one step p
+	VMOVUPS      (DX), Z24
+	VMOVUPS      64(DX), Z25
+	VMOVUPS      128(DX), Z26
 	VBROADCASTSS (CX), Z27
-	VFNMADD231PS Z24, Z27, Z0
-	VFNMADD231PS Z25, Z27, Z1
-	VFNMADD231PS Z26, Z27, Z2
-	VBROADCASTSS (CX)(DX*1), Z28
-	VFNMADD231PS Z24, Z28, Z3
-	VFNMADD231PS Z25, Z28, Z4
-	VFNMADD231PS Z26, Z28, Z5
-	VBROADCASTSS (CX)(DX*2), Z27
-	VFNMADD231PS Z24, Z27, Z6
-	VFNMADD231PS Z25, Z27, Z7
-	VFNMADD231PS Z26, Z27, Z8
-	VBROADCASTSS (SI), Z28
-	VFNMADD231PS Z24, Z28, Z9
-	VFNMADD231PS Z25, Z28, Z10
-	VFNMADD231PS Z26, Z28, Z11
-	VBROADCASTSS (CX)(DX*4), Z27
-	VFNMADD231PS Z24, Z27, Z12
-	VFNMADD231PS Z25, Z27, Z13
-	VFNMADD231PS Z26, Z27, Z14
-	VBROADCASTSS (SI)(DX*2), Z28
-	VFNMADD231PS Z24, Z28, Z15
-	VFNMADD231PS Z25, Z28, Z16
-	VFNMADD231PS Z26, Z28, Z17
-	VBROADCASTSS (DI), Z27
-	VFNMADD231PS Z24, Z27, Z18
-	VFNMADD231PS Z25, Z27, Z19
-	VFNMADD231PS Z26, Z27, Z20
-	VBROADCASTSS (DI)(DX*1), Z28
-	VFNMADD231PS Z24, Z28, Z21
-	VFNMADD231PS Z25, Z28, Z22
-	VFNMADD231PS Z26, Z28, Z23
-	ADDQ         $0x04, CX
-	ADDQ         $0x04, SI
-	ADDQ         $0x04, DI
-	ADDQ         $0x000000c0, BX
+	VFMADD231PS  Z24, Z27, Z0
+	VFMADD231PS  Z25, Z27, Z1
+	VFMADD231PS  Z26, Z27, Z2
+	VBROADCASTSS 4(CX), Z28
+	VFMADD231PS  Z24, Z28, Z3
+	VFMADD231PS  Z25, Z28, Z4
+	VFMADD231PS  Z26, Z28, Z5
+	VBROADCASTSS 8(CX), Z27
+	VFMADD231PS  Z24, Z27, Z6
+	VFMADD231PS  Z25, Z27, Z7
+	VFMADD231PS  Z26, Z27, Z8
+	VBROADCASTSS 12(CX), Z28
+	VFMADD231PS  Z24, Z28, Z9
+	VFMADD231PS  Z25, Z28, Z10
+	VFMADD231PS  Z26, Z28, Z11
+	VBROADCASTSS 16(CX), Z27
+	VFMADD231PS  Z24, Z27, Z12
+	VFMADD231PS  Z25, Z27, Z13
+	VFMADD231PS  Z26, Z27, Z14
+	VBROADCASTSS 20(CX), Z28
+	VFMADD231PS  Z24, Z28, Z15
+	VFMADD231PS  Z25, Z28, Z16
+	VFMADD231PS  Z26, Z28, Z17
+	VBROADCASTSS 24(CX), Z27
+	VFMADD231PS  Z24, Z27, Z18
+	VFMADD231PS  Z25, Z27, Z19
+	VFMADD231PS  Z26, Z27, Z20
+	VBROADCASTSS 28(CX), Z28
+	VFMADD231PS  Z24, Z28, Z21
+	VFMADD231PS  Z25, Z28, Z22
+	VFMADD231PS  Z26, Z28, Z23
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x000000c0, DX
 	DECQ         AX
 	JNZ          loop
 
 store:
-	MOVQ c+32(FP), AX
-	MOVQ ldc+40(FP), CX
+	MOVQ c+24(FP), AX
+	MOVQ ldc+32(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+64(FP), DX
+	MOVQ flags+56(FP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
@@ -133,7 +125,7 @@ store:
 
 noacc:
 	// acc[i] += bias[i]
-	MOVQ         bias+48(FP), BX
+	MOVQ         bias+40(FP), BX
 	TESTQ        BX, BX
 	JZ           nobias
 	VBROADCASTSS (BX), Z27
@@ -171,7 +163,7 @@ noacc:
 
 nobias:
 	// acc += resid
-	MOVQ   resid+56(FP), BX
+	MOVQ   resid+48(FP), BX
 	TESTQ  BX, BX
 	JZ     noresid
 	VADDPS (BX), Z0, Z0
@@ -272,18 +264,12 @@ norelu:
 	VZEROUPPER
 	RET
 
-// func KernAVX512x8x32(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+// func KernAVX512x8x32(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·KernAVX512x8x32(SB), NOSPLIT, $0-72
+TEXT ·KernAVX512x8x32(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
-	MOVQ lda+16(FP), DX
-	SHLQ $0x02, DX
-	MOVQ b+24(FP), BX
-	LEAQ (CX)(DX*2), SI
-	ADDQ DX, SI
-	LEAQ (SI)(DX*2), DI
-	ADDQ DX, DI
+	MOVQ b+16(FP), DX
 
 	// acc = 0
 	VXORPS X0, X0, X0
@@ -306,45 +292,43 @@ TEXT ·KernAVX512x8x32(SB), NOSPLIT, $0-72
 	JZ     store
 
 loop:
-	// acc[i][j] = fma(-a[p][i], b[p][j], acc[i][j]) for one step p
-	VMOVUPS      (BX), Z16
-	VMOVUPS      64(BX), Z17
+	// acc[i][j] = fma(a[i][p], b[p][j], acc[i][j]) for one step p
+	VMOVUPS      (DX), Z16
+	VMOVUPS      64(DX), Z17
 	VBROADCASTSS (CX), Z18
-	VFNMADD231PS Z16, Z18, Z0
-	VFNMADD231PS Z17, Z18, Z1
-	VBROADCASTSS (CX)(DX*1), Z19
-	VFNMADD231PS Z16, Z19, Z2
-	VFNMADD231PS Z17, Z19, Z3
-	VBROADCASTSS (CX)(DX*2), Z18
-	VFNMADD231PS Z16, Z18, Z4
-	VFNMADD231PS Z17, Z18, Z5
-	VBROADCASTSS (SI), Z19
-	VFNMADD231PS Z16, Z19, Z6
-	VFNMADD231PS Z17, Z19, Z7
-	VBROADCASTSS (CX)(DX*4), Z18
-	VFNMADD231PS Z16, Z18, Z8
-	VFNMADD231PS Z17, Z18, Z9
-	VBROADCASTSS (SI)(DX*2), Z19
-	VFNMADD231PS Z16, Z19, Z10
-	VFNMADD231PS Z17, Z19, Z11
-	VBROADCASTSS (DI), Z18
-	VFNMADD231PS Z16, Z18, Z12
-	VFNMADD231PS Z17, Z18, Z13
-	VBROADCASTSS (DI)(DX*1), Z19
-	VFNMADD231PS Z16, Z19, Z14
-	VFNMADD231PS Z17, Z19, Z15
-	ADDQ         $0x04, CX
-	ADDQ         $0x04, SI
-	ADDQ         $0x04, DI
-	ADDQ         $0x00000080, BX
+	VFMADD231PS  Z16, Z18, Z0
+	VFMADD231PS  Z17, Z18, Z1
+	VBROADCASTSS 4(CX), Z19
+	VFMADD231PS  Z16, Z19, Z2
+	VFMADD231PS  Z17, Z19, Z3
+	VBROADCASTSS 8(CX), Z18
+	VFMADD231PS  Z16, Z18, Z4
+	VFMADD231PS  Z17, Z18, Z5
+	VBROADCASTSS 12(CX), Z19
+	VFMADD231PS  Z16, Z19, Z6
+	VFMADD231PS  Z17, Z19, Z7
+	VBROADCASTSS 16(CX), Z18
+	VFMADD231PS  Z16, Z18, Z8
+	VFMADD231PS  Z17, Z18, Z9
+	VBROADCASTSS 20(CX), Z19
+	VFMADD231PS  Z16, Z19, Z10
+	VFMADD231PS  Z17, Z19, Z11
+	VBROADCASTSS 24(CX), Z18
+	VFMADD231PS  Z16, Z18, Z12
+	VFMADD231PS  Z17, Z18, Z13
+	VBROADCASTSS 28(CX), Z19
+	VFMADD231PS  Z16, Z19, Z14
+	VFMADD231PS  Z17, Z19, Z15
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000080, DX
 	DECQ         AX
 	JNZ          loop
 
 store:
-	MOVQ c+32(FP), AX
-	MOVQ ldc+40(FP), CX
+	MOVQ c+24(FP), AX
+	MOVQ ldc+32(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+64(FP), DX
+	MOVQ flags+56(FP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
@@ -376,7 +360,7 @@ store:
 
 noacc:
 	// acc[i] += bias[i]
-	MOVQ         bias+48(FP), BX
+	MOVQ         bias+40(FP), BX
 	TESTQ        BX, BX
 	JZ           nobias
 	VBROADCASTSS (BX), Z18
@@ -406,7 +390,7 @@ noacc:
 
 nobias:
 	// acc += resid
-	MOVQ   resid+56(FP), BX
+	MOVQ   resid+48(FP), BX
 	TESTQ  BX, BX
 	JZ     noresid
 	VADDPS (BX), Z0, Z0
@@ -483,18 +467,12 @@ norelu:
 	VZEROUPPER
 	RET
 
-// func KernAVX512x8x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+// func KernAVX512x8x16(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·KernAVX512x8x16(SB), NOSPLIT, $0-72
+TEXT ·KernAVX512x8x16(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
-	MOVQ lda+16(FP), DX
-	SHLQ $0x02, DX
-	MOVQ b+24(FP), BX
-	LEAQ (CX)(DX*2), SI
-	ADDQ DX, SI
-	LEAQ (SI)(DX*2), DI
-	ADDQ DX, DI
+	MOVQ b+16(FP), DX
 
 	// acc = 0
 	VXORPS X0, X0, X0
@@ -509,36 +487,34 @@ TEXT ·KernAVX512x8x16(SB), NOSPLIT, $0-72
 	JZ     store
 
 loop:
-	// acc[i][j] = fma(-a[p][i], b[p][j], acc[i][j]) for one step p
-	VMOVUPS      (BX), Z8
+	// acc[i][j] = fma(a[i][p], b[p][j], acc[i][j]) for one step p
+	VMOVUPS      (DX), Z8
 	VBROADCASTSS (CX), Z9
-	VFNMADD231PS Z8, Z9, Z0
-	VBROADCASTSS (CX)(DX*1), Z10
-	VFNMADD231PS Z8, Z10, Z1
-	VBROADCASTSS (CX)(DX*2), Z9
-	VFNMADD231PS Z8, Z9, Z2
-	VBROADCASTSS (SI), Z10
-	VFNMADD231PS Z8, Z10, Z3
-	VBROADCASTSS (CX)(DX*4), Z9
-	VFNMADD231PS Z8, Z9, Z4
-	VBROADCASTSS (SI)(DX*2), Z10
-	VFNMADD231PS Z8, Z10, Z5
-	VBROADCASTSS (DI), Z9
-	VFNMADD231PS Z8, Z9, Z6
-	VBROADCASTSS (DI)(DX*1), Z10
-	VFNMADD231PS Z8, Z10, Z7
-	ADDQ         $0x04, CX
-	ADDQ         $0x04, SI
-	ADDQ         $0x04, DI
-	ADDQ         $0x00000040, BX
+	VFMADD231PS  Z8, Z9, Z0
+	VBROADCASTSS 4(CX), Z10
+	VFMADD231PS  Z8, Z10, Z1
+	VBROADCASTSS 8(CX), Z9
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS 12(CX), Z10
+	VFMADD231PS  Z8, Z10, Z3
+	VBROADCASTSS 16(CX), Z9
+	VFMADD231PS  Z8, Z9, Z4
+	VBROADCASTSS 20(CX), Z10
+	VFMADD231PS  Z8, Z10, Z5
+	VBROADCASTSS 24(CX), Z9
+	VFMADD231PS  Z8, Z9, Z6
+	VBROADCASTSS 28(CX), Z10
+	VFMADD231PS  Z8, Z10, Z7
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000040, DX
 	DECQ         AX
 	JNZ          loop
 
 store:
-	MOVQ c+32(FP), AX
-	MOVQ ldc+40(FP), CX
+	MOVQ c+24(FP), AX
+	MOVQ ldc+32(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+64(FP), DX
+	MOVQ flags+56(FP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
@@ -562,7 +538,7 @@ store:
 
 noacc:
 	// acc[i] += bias[i]
-	MOVQ         bias+48(FP), BX
+	MOVQ         bias+40(FP), BX
 	TESTQ        BX, BX
 	JZ           nobias
 	VBROADCASTSS (BX), Z9
@@ -584,7 +560,7 @@ noacc:
 
 nobias:
 	// acc += resid
-	MOVQ   resid+56(FP), BX
+	MOVQ   resid+48(FP), BX
 	TESTQ  BX, BX
 	JZ     noresid
 	VADDPS (BX), Z0, Z0
@@ -637,16 +613,12 @@ norelu:
 	VZEROUPPER
 	RET
 
-// func KernAVX2x6x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+// func KernAVX2x6x16(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
 // Requires: AVX, FMA3
-TEXT ·KernAVX2x6x16(SB), NOSPLIT, $0-72
+TEXT ·KernAVX2x6x16(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
-	MOVQ lda+16(FP), DX
-	SHLQ $0x02, DX
-	MOVQ b+24(FP), BX
-	LEAQ (CX)(DX*2), SI
-	ADDQ DX, SI
+	MOVQ b+16(FP), DX
 
 	// acc = 0
 	VXORPS X0, X0, X0
@@ -665,38 +637,37 @@ TEXT ·KernAVX2x6x16(SB), NOSPLIT, $0-72
 	JZ     store
 
 loop:
-	// acc[i][j] = fma(-a[p][i], b[p][j], acc[i][j]) for one step p
-	VMOVUPS      (BX), Y12
-	VMOVUPS      32(BX), Y13
+	// acc[i][j] = fma(a[i][p], b[p][j], acc[i][j]) for one step p
+	VMOVUPS      (DX), Y12
+	VMOVUPS      32(DX), Y13
 	VBROADCASTSS (CX), Y14
-	VFNMADD231PS Y12, Y14, Y0
-	VFNMADD231PS Y13, Y14, Y1
-	VBROADCASTSS (CX)(DX*1), Y15
-	VFNMADD231PS Y12, Y15, Y2
-	VFNMADD231PS Y13, Y15, Y3
-	VBROADCASTSS (CX)(DX*2), Y14
-	VFNMADD231PS Y12, Y14, Y4
-	VFNMADD231PS Y13, Y14, Y5
-	VBROADCASTSS (SI), Y15
-	VFNMADD231PS Y12, Y15, Y6
-	VFNMADD231PS Y13, Y15, Y7
-	VBROADCASTSS (CX)(DX*4), Y14
-	VFNMADD231PS Y12, Y14, Y8
-	VFNMADD231PS Y13, Y14, Y9
-	VBROADCASTSS (SI)(DX*2), Y15
-	VFNMADD231PS Y12, Y15, Y10
-	VFNMADD231PS Y13, Y15, Y11
-	ADDQ         $0x04, CX
-	ADDQ         $0x04, SI
-	ADDQ         $0x00000040, BX
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(CX), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(CX), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(CX), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(CX), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(CX), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000040, DX
 	DECQ         AX
 	JNZ          loop
 
 store:
-	MOVQ c+32(FP), AX
-	MOVQ ldc+40(FP), CX
+	MOVQ c+24(FP), AX
+	MOVQ ldc+32(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+64(FP), DX
+	MOVQ flags+56(FP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
@@ -722,7 +693,7 @@ store:
 
 noacc:
 	// acc[i] += bias[i]
-	MOVQ         bias+48(FP), BX
+	MOVQ         bias+40(FP), BX
 	TESTQ        BX, BX
 	JZ           nobias
 	VBROADCASTSS (BX), Y14
@@ -746,7 +717,7 @@ noacc:
 
 nobias:
 	// acc += resid
-	MOVQ   resid+56(FP), BX
+	MOVQ   resid+48(FP), BX
 	TESTQ  BX, BX
 	JZ     noresid
 	VADDPS (BX), Y0, Y0
@@ -807,16 +778,12 @@ norelu:
 	VZEROUPPER
 	RET
 
-// func KernAVX2x6x8(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+// func KernAVX2x6x8(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
 // Requires: AVX, FMA3
-TEXT ·KernAVX2x6x8(SB), NOSPLIT, $0-72
+TEXT ·KernAVX2x6x8(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
-	MOVQ lda+16(FP), DX
-	SHLQ $0x02, DX
-	MOVQ b+24(FP), BX
-	LEAQ (CX)(DX*2), SI
-	ADDQ DX, SI
+	MOVQ b+16(FP), DX
 
 	// acc = 0
 	VXORPS X0, X0, X0
@@ -829,31 +796,30 @@ TEXT ·KernAVX2x6x8(SB), NOSPLIT, $0-72
 	JZ     store
 
 loop:
-	// acc[i][j] = fma(-a[p][i], b[p][j], acc[i][j]) for one step p
-	VMOVUPS      (BX), Y6
+	// acc[i][j] = fma(a[i][p], b[p][j], acc[i][j]) for one step p
+	VMOVUPS      (DX), Y6
 	VBROADCASTSS (CX), Y7
-	VFNMADD231PS Y6, Y7, Y0
-	VBROADCASTSS (CX)(DX*1), Y8
-	VFNMADD231PS Y6, Y8, Y1
-	VBROADCASTSS (CX)(DX*2), Y7
-	VFNMADD231PS Y6, Y7, Y2
-	VBROADCASTSS (SI), Y8
-	VFNMADD231PS Y6, Y8, Y3
-	VBROADCASTSS (CX)(DX*4), Y7
-	VFNMADD231PS Y6, Y7, Y4
-	VBROADCASTSS (SI)(DX*2), Y8
-	VFNMADD231PS Y6, Y8, Y5
-	ADDQ         $0x04, CX
-	ADDQ         $0x04, SI
-	ADDQ         $0x00000020, BX
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS 4(CX), Y8
+	VFMADD231PS  Y6, Y8, Y1
+	VBROADCASTSS 8(CX), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS 12(CX), Y8
+	VFMADD231PS  Y6, Y8, Y3
+	VBROADCASTSS 16(CX), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS 20(CX), Y8
+	VFMADD231PS  Y6, Y8, Y5
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000020, DX
 	DECQ         AX
 	JNZ          loop
 
 store:
-	MOVQ c+32(FP), AX
-	MOVQ ldc+40(FP), CX
+	MOVQ c+24(FP), AX
+	MOVQ ldc+32(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+64(FP), DX
+	MOVQ flags+56(FP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
@@ -873,7 +839,7 @@ store:
 
 noacc:
 	// acc[i] += bias[i]
-	MOVQ         bias+48(FP), BX
+	MOVQ         bias+40(FP), BX
 	TESTQ        BX, BX
 	JZ           nobias
 	VBROADCASTSS (BX), Y7
@@ -891,7 +857,7 @@ noacc:
 
 nobias:
 	// acc += resid
-	MOVQ   resid+56(FP), BX
+	MOVQ   resid+48(FP), BX
 	TESTQ  BX, BX
 	JZ     noresid
 	VADDPS (BX), Y0, Y0

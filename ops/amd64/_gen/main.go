@@ -50,18 +50,17 @@ func main() {
 func kernel(s isa, mr, nv int) {
 	nr := nv * s.lanes
 	name := fmt.Sprintf("Kern%sx%dx%d", s.name, mr, nr)
-	TEXT(name, NOSPLIT, "func(k int, a *float32, lda int, b, c *float32, ldc int, bias, resid *float32, flags int)")
+	TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc int, bias, resid *float32, flags int)")
 	Pragma("noescape")
 	Doc(
 		fmt.Sprintf("%s computes one %d×%d tile of C with %s, as this Go loop does", name, mr, nr, s.name),
-		"(indices in elements; a is "+fmt.Sprint(mr)+" rows of k values, row i at a[i*lda:], and b a packed",
-		"panel of k steps of "+fmt.Sprint(nr)+" negated values):",
+		"(indices in elements; a and b are packed panels of k steps of "+fmt.Sprint(mr)+" and "+fmt.Sprint(nr)+" values):",
 		"",
 		"	for i := range "+fmt.Sprint(mr)+" {",
 		"		for j := range "+fmt.Sprint(nr)+" {",
 		"			var s float32",
 		"			for p := range k {",
-		"				s = fma(-a[i*lda+p], b[p*"+fmt.Sprint(nr)+"+j], s) // rounded once",
+		"				s = fma(a[p*"+fmt.Sprint(mr)+"+i], b[p*"+fmt.Sprint(nr)+"+j], s) // rounded once",
 		"			}",
 		"			if flags&1 != 0 {",
 		"				s += c[i*ldc+j]",
@@ -80,13 +79,8 @@ func kernel(s isa, mr, nv int) {
 		"	}",
 	)
 	k := Load(Param("k"), GP64())
-	a := GP64()
-	Load(Param("a"), a)
-	lda := GP64()
-	Load(Param("lda"), lda)
-	SHLQ(U8(2), lda)
+	a := Load(Param("a"), GP64())
 	b := Load(Param("b"), GP64())
-	rows := rowAddrs(a, lda, mr)
 
 	acc := make([][]reg.VecPhysical, mr)
 	for i := range mr {
@@ -107,20 +101,18 @@ func kernel(s isa, mr, nv int) {
 	TESTQ(k, k)
 	JZ(LabelRef("store"))
 	Label("loop")
-	Comment("acc[i][j] = fma(-a[p][i], b[p][j], acc[i][j]) for one step p")
+	Comment("acc[i][j] = fma(a[i][p], b[p][j], acc[i][j]) for one step p")
 	for v := range nv {
 		VMOVUPS(Mem{Base: b, Disp: 4 * s.lanes * v}, bv[v])
 	}
 	for i := range mr {
 		t := tmp[i%2]
-		VBROADCASTSS(rows.addr[i], t)
+		VBROADCASTSS(Mem{Base: a, Disp: 4 * i}, t)
 		for v := range nv {
-			VFNMADD231PS(bv[v], t, acc[i][v])
+			VFMADD231PS(bv[v], t, acc[i][v])
 		}
 	}
-	for _, r := range rows.bases {
-		ADDQ(U8(4), r)
-	}
+	ADDQ(U32(4*mr), a)
 	ADDQ(U32(4*nr), b)
 	DECQ(k)
 	JNZ(LabelRef("loop"))
@@ -194,53 +186,4 @@ func kernel(s isa, mr, nv int) {
 	}
 	VZEROUPPER()
 	RET()
-}
-
-// rowSet addresses the rows of A: row i is addr[i], built from a few base
-// registers (a, a+3·lda, a+6·lda) and the byte stride lda with x86 scaled
-// indexing, so that no A packing is needed.
-type rowSet struct {
-	bases []reg.GPVirtual
-	addr  []Mem
-}
-
-func rowAddrs(a, lda reg.GPVirtual, mr int) rowSet {
-	rs := rowSet{bases: []reg.GPVirtual{a}}
-	b3 := a
-	if mr > 3 {
-		b3 = GP64()
-		LEAQ(Mem{Base: a, Index: lda, Scale: 2}, b3)
-		ADDQ(lda, b3)
-		rs.bases = append(rs.bases, b3)
-	}
-	b6 := a
-	if mr > 6 {
-		b6 = GP64()
-		LEAQ(Mem{Base: b3, Index: lda, Scale: 2}, b6)
-		ADDQ(lda, b6)
-		rs.bases = append(rs.bases, b6)
-	}
-	for i := range mr {
-		var m Mem
-		switch i {
-		case 0:
-			m = Mem{Base: a}
-		case 1, 2:
-			m = Mem{Base: a, Index: lda, Scale: uint8(i)}
-		case 3:
-			m = Mem{Base: b3}
-		case 4:
-			m = Mem{Base: a, Index: lda, Scale: 4}
-		case 5:
-			m = Mem{Base: b3, Index: lda, Scale: 2}
-		case 6:
-			m = Mem{Base: b6}
-		case 7:
-			m = Mem{Base: b6, Index: lda, Scale: 1}
-		default:
-			panic("rowAddrs: mr > 8")
-		}
-		rs.addr = append(rs.addr, m)
-	}
-	return rs
 }
