@@ -35,6 +35,10 @@ type colRun struct {
 func (s *convSource) pack(dst []float32, kb, kl, j0, w, kw int, plain bool) {
 	g := s.g
 	sg := packSign(plain)
+	if isPointwise(g) {
+		s.packPointwise(dst, kb, kl, j0, w, kw, sg)
+		return
+	}
 	var runs [maxPanel]colRun
 	nrun := 0
 	for j := 0; j < w; {
@@ -115,10 +119,58 @@ func (s *convSource) packPre(dst []float32, r, nk, kw int, run colRun, kx, c int
 			continue
 		}
 		src := row[start : start+(len(seg)-1)*g.SW+1]
-		// dst[r][j] = sg·PreAct(PreScale[ic]·x[c][ih][iw + j·SW] + PreBias[ic])
-		for j := range seg {
-			seg[j] = sg * f.pre(ic, src[j*g.SW])
+		sc, bi := f.PreScale[ic], f.PreBias[ic]
+		switch {
+		case f.PreAct.Kind == ActRelu && g.SW == 1:
+			src = src[:len(seg)]
+			// dst[r][j] = sg·max(0, PreScale[ic]·x[c][ih][iw+j] + PreBias[ic])
+			for j, v := range src {
+				seg[j] = sg * max(0, sc*v+bi)
+			}
+		case f.PreAct.Kind == ActNone && g.SW == 1:
+			src = src[:len(seg)]
+			// dst[r][j] = sg·(PreScale[ic]·x[c][ih][iw+j] + PreBias[ic])
+			for j, v := range src {
+				seg[j] = sg * (sc*v + bi)
+			}
+		default:
+			// dst[r][j] = sg·PreAct(PreScale[ic]·x[c][ih][iw + j·SW] + PreBias[ic])
+			for j := range seg {
+				seg[j] = sg * f.PreAct.One(sc*src[j*g.SW]+bi)
+			}
 		}
+	}
+}
+
+// packPointwise is pack for a 1×1, stride-1, unpadded convolution (with a
+// prologue; without one the image is packed as a plain matrix): row p of
+// the im2col matrix is input plane p.
+func (s *convSource) packPointwise(dst []float32, kb, kl, j0, w, kw int, sg float32) {
+	hw := s.g.H * s.g.W
+	f := s.f
+	for r := range kl {
+		c := kb + r
+		src := s.x[c*hw+j0 : c*hw+j0+w]
+		d := dst[r*kw : r*kw+kw]
+		switch {
+		case !f.hasPre():
+			// d[j] = ±x[c][j0+j]
+			for j, v := range src {
+				d[j] = sg * v
+			}
+		case f.PreAct.Kind == ActRelu:
+			sc, bi := f.PreScale[s.c0+c], f.PreBias[s.c0+c]
+			// d[j] = ±max(0, PreScale[c]·x[c][j0+j] + PreBias[c])
+			for j, v := range src {
+				d[j] = sg * max(0, sc*v+bi)
+			}
+		default:
+			// d[j] = ±PreAct(PreScale[c]·x[c][j0+j] + PreBias[c])
+			for j, v := range src {
+				d[j] = sg * f.pre(s.c0+c, v)
+			}
+		}
+		clear(d[w:])
 	}
 }
 
@@ -126,6 +178,9 @@ func (s *convSource) packPre(dst []float32, r, nk, kw int, run colRun, kx, c int
 // elements at iw + j·sw: it zeroes the columns that fall in the padding
 // and returns the others, seg, and the row index the first of them reads.
 func inRow(dr []float32, iw, sw, size int) (seg []float32, start int) {
+	if iw >= 0 && iw+(len(dr)-1)*sw < size {
+		return dr, iw // the whole run is inside the row
+	}
 	lo, hi := validRange(iw, sw, size, len(dr))
 	if lo >= hi {
 		clear(dr)
