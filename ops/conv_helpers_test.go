@@ -247,6 +247,7 @@ var twinTier = NewBlockedTier(BlockedSpec{
 	Widths: []int{24, 16, 8},
 	Kerns:  []MicroKernel{MicroGo(5, 24), MicroGo(5, 16), MicroGo(5, 8)},
 	KC:     37,
+	Offs:   MicroGoOffs(5, 24),
 })
 
 // testTiers lists the tiers to test against the reference: every

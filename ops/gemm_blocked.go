@@ -49,13 +49,24 @@ type BlockedSpec struct {
 	Kerns  []MicroKernel
 	// KC is the depth of a packed panel of B.
 	KC int
+	// Offs, when not nil, is an MR×Widths[0] micro-kernel that reads B
+	// in place through per-step offsets (see MicroKernelOffs), used for
+	// stride-1 convolutions.
+	Offs MicroKernelOffs
 }
+
+// MicroKernelOffs is a MicroKernel that reads step p of B as the w values
+// at b[boff[p]:] instead of from a packed panel:
+//
+//	C[i][j] = act(sum_p a[p*mr+i]*b[boff[p]+j] [+ C[i][j] if flags&1] ...)
+type MicroKernelOffs func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int)
 
 // blocked is a tier's driver state.
 type blocked struct {
 	BlockedSpec
-	mc   int       // most rows of a tile, a multiple of MR
-	bufs sync.Pool // of *blockBufs
+	mc      int       // most rows of a tile, a multiple of MR
+	bufs    sync.Pool // of *blockBufs, per worker
+	scratch sync.Pool // of *bigBufs, per call
 }
 
 // blockBufs is one worker's scratch: the packed rows of A of a tile, a
@@ -73,6 +84,7 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 	}
 	bl := &blocked{BlockedSpec: s, mc: max(s.MR, mcMax/s.MR*s.MR)}
 	w := s.Widths[0]
+	bl.scratch.New = func() any { return new(bigBufs) }
 	bl.bufs.New = func() any {
 		return &blockBufs{
 			b:   make([]float32, s.KC*w),
@@ -264,6 +276,10 @@ func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusi
 	}
 	if g.C/g.Group == 1 {
 		convDirect(env, g, x, w, b, y, f)
+		return
+	}
+	if bl.inPlaceOK(g) {
+		bl.convInPlace(env, g, x, w, b, y, f)
 		return
 	}
 	mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW

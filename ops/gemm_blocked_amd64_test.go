@@ -69,3 +69,43 @@ func TestMicroKernelsMatchTwin(t *testing.T) {
 		}
 	}
 }
+
+// TestOffsKernelsMatchTwin runs the in-place (offsets) micro-kernels
+// against their Go twin with scattered, repeated and decreasing offsets.
+func TestOffsKernelsMatchTwin(t *testing.T) {
+	for _, k := range []*Kernels{AVX512, AVX2} {
+		if TierByName(k.Name) == nil {
+			t.Logf("%s: not supported by this CPU, skipped", k.Name)
+			continue
+		}
+		spec := blockedSpecOf(k)
+		w := spec.Widths[0]
+		twin := MicroGoOffs(spec.MR, w)
+		for _, depth := range []int{1, 3, 9, 33} {
+			for flags := range 16 {
+				ldc := w + 3
+				a := nnRand(uint64(depth), spec.MR*depth).F32
+				b := nnRand(uint64(depth+1), 500+w).F32
+				offs := make([]int32, depth)
+				for p := range offs {
+					offs[p] = int32((p * 37) % 500)
+				}
+				c0 := nnRand(uint64(depth+2), spec.MR*ldc).F32
+				bias := nnRand(uint64(depth+3), spec.MR).F32
+				z := nnRand(uint64(depth+4), spec.MR*ldc).F32
+				var bp, zp *float32
+				if flags&4 != 0 {
+					bp = &bias[0]
+				}
+				if flags&8 != 0 {
+					zp = &z[0]
+				}
+				got := append([]float32(nil), c0...)
+				want := append([]float32(nil), c0...)
+				spec.Offs(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3)
+				twin(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3)
+				checkF32(t, fmt.Sprintf("%s offs %dx%d k=%d flags=%b", k.Name, spec.MR, w, depth, flags), got, want, 1e-6)
+			}
+		}
+	}
+}

@@ -52,3 +52,23 @@ func MicroGo(mr, w int) MicroKernel {
 func fma32(x, y, z float32) float32 {
 	return float32(math.FMA(float64(x), float64(y), float64(z)))
 }
+
+// MicroGoOffs returns the portable Go twin of an mr×w offsets micro-kernel
+// (see MicroKernelOffs). Its reads of b are bounded by the largest offset.
+func MicroGoOffs(mr, w int) MicroKernelOffs {
+	packed := MicroGo(mr, w)
+	return func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int) {
+		offs := unsafe.Slice(boff, k)
+		hi := 0
+		for _, o := range offs {
+			hi = max(hi, int(o))
+		}
+		bs := unsafe.Slice(b, hi+w)
+		pan := make([]float32, max(1, k*w))
+		for p, o := range offs {
+			// pan[p][j] = b[boff[p]+j]
+			copy(pan[p*w:(p+1)*w], bs[o:int(o)+w])
+		}
+		packed(k, a, &pan[0], c, ldc, bias, resid, flags)
+	}
+}

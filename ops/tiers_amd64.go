@@ -12,7 +12,8 @@ import (
 // when the CPU can run it, so TierByName("avx512") is nil on a machine
 // without AVX-512 and Best never picks a tier the CPU lacks.
 
-// AVX512 is the AVX-512F tier: 8×48, 8×32 and 8×16 micro-kernels. It needs
+// AVX512 is the AVX-512F tier: 8×48, 8×32 and 8×16 micro-kernels, and an
+// 8×48 one reading stride-1 convolution inputs in place. It needs
 // AVX-512 F, BW, DQ and VL.
 var AVX512 = NewBlockedTier(BlockedSpec{
 	Name:   "avx512",
@@ -20,15 +21,18 @@ var AVX512 = NewBlockedTier(BlockedSpec{
 	Widths: []int{48, 32, 16},
 	Kerns:  []MicroKernel{amd64.KernAVX512x8x48, amd64.KernAVX512x8x32, amd64.KernAVX512x8x16},
 	KC:     128,
+	Offs:   amd64.KernAVX512x8x48Offs,
 })
 
-// AVX2 is the AVX2+FMA tier: 6×16 and 6×8 micro-kernels.
+// AVX2 is the AVX2+FMA tier: 6×16 and 6×8 micro-kernels, and a 6×16 one
+// reading stride-1 convolution inputs in place.
 var AVX2 = NewBlockedTier(BlockedSpec{
 	Name:   "avx2",
 	MR:     6,
 	Widths: []int{16, 8},
 	Kerns:  []MicroKernel{amd64.KernAVX2x6x16, amd64.KernAVX2x6x8},
 	KC:     256,
+	Offs:   amd64.KernAVX2x6x16Offs,
 })
 
 func init() {

@@ -88,6 +88,34 @@ func KernAVX512x8x32(k int, a *float32, b *float32, c *float32, ldc int, bias *f
 //go:noescape
 func KernAVX512x8x16(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
 
+// KernAVX512x8x48Offs computes one 8×48 tile of C with AVX512, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 8 and 48 values):
+//
+//	for i := range 8 {
+//		for j := range 48 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*8+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernAVX512x8x48Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+
 // KernAVX2x6x16 computes one 6×16 tile of C with AVX2, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
 //
@@ -143,3 +171,31 @@ func KernAVX2x6x16(k int, a *float32, b *float32, c *float32, ldc int, bias *flo
 //
 //go:noescape
 func KernAVX2x6x8(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+
+// KernAVX2x6x16Offs computes one 6×16 tile of C with AVX2, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
+//
+//	for i := range 6 {
+//		for j := range 16 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*6+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernAVX2x6x16Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int)

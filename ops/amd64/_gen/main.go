@@ -38,19 +38,30 @@ func zmms() []reg.VecPhysical {
 func main() {
 	ConstraintExpr("!purego")
 	for _, nv := range []int{3, 2, 1} {
-		kernel(avx512, 8, nv)
+		kernel(avx512, 8, nv, false)
 	}
+	kernel(avx512, 8, 3, true)
 	for _, nv := range []int{2, 1} {
-		kernel(avx2, 6, nv)
+		kernel(avx2, 6, nv, false)
 	}
+	kernel(avx2, 6, 2, true)
 	Generate()
 }
 
 // kernel emits the mr×(nv·lanes) micro-kernel of one instruction set.
-func kernel(s isa, mr, nv int) {
+// With offs, B is not a packed panel: step p reads the nr values at
+// b[boff[p]:], so that a convolution's input serves as B in place.
+func kernel(s isa, mr, nv int, offs bool) {
 	nr := nv * s.lanes
 	name := fmt.Sprintf("Kern%sx%dx%d", s.name, mr, nr)
-	TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc int, bias, resid *float32, flags int)")
+	sig := "func(k int, a, b, c *float32, ldc int, bias, resid *float32, flags int)"
+	bexpr := "b[p*" + fmt.Sprint(nr) + "+j]"
+	if offs {
+		name += "Offs"
+		sig = "func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int)"
+		bexpr = "b[boff[p]+j]"
+	}
+	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
 	Doc(
 		fmt.Sprintf("%s computes one %d×%d tile of C with %s, as this Go loop does", name, mr, nr, s.name),
@@ -60,7 +71,7 @@ func kernel(s isa, mr, nv int) {
 		"		for j := range "+fmt.Sprint(nr)+" {",
 		"			var s float32",
 		"			for p := range k {",
-		"				s = fma(a[p*"+fmt.Sprint(mr)+"+i], b[p*"+fmt.Sprint(nr)+"+j], s) // rounded once",
+		"				s = fma(a[p*"+fmt.Sprint(mr)+"+i], "+bexpr+", s) // rounded once",
 		"			}",
 		"			if flags&1 != 0 {",
 		"				s += c[i*ldc+j]",
@@ -81,6 +92,11 @@ func kernel(s isa, mr, nv int) {
 	k := Load(Param("k"), GP64())
 	a := Load(Param("a"), GP64())
 	b := Load(Param("b"), GP64())
+	var boff, off reg.GPVirtual
+	if offs {
+		boff = Load(Param("boff"), GP64()).(reg.GPVirtual)
+		off = GP64()
+	}
 
 	acc := make([][]reg.VecPhysical, mr)
 	for i := range mr {
@@ -103,6 +119,13 @@ func kernel(s isa, mr, nv int) {
 	Label("loop")
 	Comment("acc[i][j] = fma(a[i][p], b[p][j], acc[i][j]) for one step p")
 	for v := range nv {
+		if offs {
+			if v == 0 {
+				MOVLQSX(Mem{Base: boff}, off)
+			}
+			VMOVUPS(Mem{Base: b, Index: off, Scale: 4, Disp: 4 * s.lanes * v}, bv[v])
+			continue
+		}
 		VMOVUPS(Mem{Base: b, Disp: 4 * s.lanes * v}, bv[v])
 	}
 	for i := range mr {
@@ -113,7 +136,11 @@ func kernel(s isa, mr, nv int) {
 		}
 	}
 	ADDQ(U32(4*mr), a)
-	ADDQ(U32(4*nr), b)
+	if offs {
+		ADDQ(U8(4), boff)
+	} else {
+		ADDQ(U32(4*nr), b)
+	}
 	DECQ(k)
 	JNZ(LabelRef("loop"))
 

@@ -1,0 +1,269 @@
+package ops
+
+import "math"
+
+// The blocked tiers' stride-1 convolution without im2col packing. With
+// stride 1, row p = (c, kh, kw) of the im2col matrix, taken over the
+// columns j' = oh·Wp + ow of an output laid out Wp wide (the padded input
+// width), is one contiguous run of the padded input plane:
+//
+//	B[p][j'] = xp[c·Hp·Wp + kh·DH·Wp + kw·DW + j']
+//
+// so the micro-kernels read B straight from the (padded) input through a
+// table of K offsets, boff[p]. Columns with ow >= OW are computed and
+// dropped. The padded copy xp is made once per call, with the fusion's
+// prologue applied; an unpadded 1×1 convolution without a prologue reads
+// its input in place and writes its output directly (Wp = OW), and any
+// other one goes through a Wp-wide output buffer that is then compacted,
+// with the residual and activation applied.
+
+// inPlaceOK reports whether conv can take the in-place path for g.
+func (bl *blocked) inPlaceOK(g *ConvGeom) bool {
+	if bl.Offs == nil || g.SH != 1 || g.SW != 1 || g.C/g.Group == 1 {
+		return false
+	}
+	hp, wp := g.H+g.PadT+g.PadB, g.W+g.PadL+g.PadR
+	// Offsets are int32, and the garbage columns of the last row read up
+	// to (KW-1)·DW past the last plane.
+	return int64(g.C/g.Group)*int64(hp)*int64(wp)+int64(g.KW*g.DW) < math.MaxInt32
+}
+
+// convInPlace is blocked.conv for geometries inPlaceOK accepts.
+func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
+	cg, mg := g.C/g.Group, g.M/g.Group
+	k := cg * g.KH * g.KW
+	hp, wp := g.H+g.PadT+g.PadB, g.W+g.PadL+g.PadR
+	plane := hp * wp
+	ncol := g.OH * wp // product columns per image and group
+	compact := wp == g.OW
+	// Without a copy, only a compact product stays inside x.
+	copyIn := f.hasPre() || g.PadT+g.PadB+g.PadL+g.PadR > 0 || !compact
+	par := parOf(env)
+
+	sc := bl.scratch.Get().(*bigBufs)
+	defer bl.scratch.Put(sc)
+	src := x
+	if copyIn {
+		slack := g.KW*g.DW + maxPanel
+		src = sc.xp.grow(g.N*g.C*plane + slack)
+		clear(src[g.N*g.C*plane:])
+		par.For(g.N*g.C, func(lo, hi int) {
+			for u := lo; u < hi; u++ {
+				padPlane(src[u*plane:(u+1)*plane], x[u*g.H*g.W:(u+1)*g.H*g.W], g, f, u%g.C)
+			}
+		})
+	}
+	out, ldo := y, g.OH*g.OW
+	if !compact {
+		out, ldo = sc.yp.grow(g.N*g.M*ncol), ncol
+	}
+	boff := sc.offs(k)
+	// boff[p] = c·Hp·Wp + kh·DH·Wp + kw·DW for p = (c·KH + kh)·KW + kw
+	p := 0
+	for c := range cg {
+		for kh := range g.KH {
+			for kw := range g.KW {
+				boff[p] = int32(c*plane + kh*g.DH*wp + kw*g.DW)
+				p++
+			}
+		}
+	}
+
+	pw := bl.Widths[0]
+	t := tilingFor(g.N*g.Group, mg, ceilDiv(ncol, pw), k, par.Workers(), pw, bl.MR, bl.mc)
+	par.For(t.all, func(lo, hi int) {
+		buf := bl.bufs.Get().(*blockBufs)
+		for u := lo; u < hi; u++ {
+			o, i0, i1, p0, p1 := t.unit(u)
+			n, grp := o/g.Group, o%g.Group
+			op := gemmOp{m: mg, n: ncol, k: k, a: w[grp*mg*k : (grp+1)*mg*k], lda: k,
+				c: out[(n*g.M+grp*mg)*ldo : (n*g.M+grp*mg+mg)*ldo], ldc: ldo, alpha: 1}
+			if b != nil {
+				op.bias = b[grp*mg : grp*mg+mg]
+			}
+			switch {
+			case compact && f.hasPost():
+				op.act = f.Act
+				if f.Residual != nil {
+					op.resid = f.Residual[(n*g.M+grp*mg)*ldo : (n*g.M+grp*mg+mg)*ldo]
+				}
+			case f.hasPost() && f.Residual == nil && f.Act.Kind == ActRelu:
+				op.act = f.Act
+			}
+			if env != nil && env.packedW != nil {
+				mp := ceilDiv(mg, bl.MR) * bl.MR
+				op.apack = env.packedW[grp*mp*k : (grp+1)*mp*k]
+			}
+			xs := src[(n*g.C+grp*cg)*plane:]
+			bl.tileOffs(&op, xs, boff, i0, i1, p0, p1, buf)
+		}
+		bl.bufs.Put(buf)
+	})
+
+	if compact {
+		return
+	}
+	// y[n][m][oh][ow] = act(yp[n][m][oh·Wp + ow] + Z[n][m][oh][ow]), the
+	// bias (and a Relu without residual) having been applied already.
+	post := f.hasPost() && (f.Residual != nil || f.Act.Kind != ActRelu)
+	ohw := g.OH * g.OW
+	par.For(g.N*g.M, func(lo, hi int) {
+		for u := lo; u < hi; u++ {
+			yp := out[u*ncol : (u+1)*ncol]
+			yr := y[u*ohw : (u+1)*ohw]
+			for oh := range g.OH {
+				copy(yr[oh*g.OW:(oh+1)*g.OW], yp[oh*wp:oh*wp+g.OW])
+			}
+			if !post {
+				continue
+			}
+			if f.Residual != nil {
+				z := f.Residual[u*ohw : (u+1)*ohw]
+				// y += Z
+				for i, v := range z {
+					yr[i] += v
+				}
+			}
+			f.Act.Apply(yr)
+		}
+	})
+}
+
+// padPlane writes channel c's plane x (H×W) into dst (Hp×Wp) with the
+// geometry's padding as zeros and the fusion's prologue, if any, applied:
+//
+//	dst[PadT + h][PadL + w] = PreAct(PreScale[c]·x[h][w] + PreBias[c])
+func padPlane(dst, x []float32, g *ConvGeom, f *ConvFusion, c int) {
+	wp := g.W + g.PadL + g.PadR
+	clear(dst[:g.PadT*wp])
+	clear(dst[(g.PadT+g.H)*wp:])
+	for h := range g.H {
+		row := dst[(g.PadT+h)*wp : (g.PadT+h+1)*wp]
+		clear(row[:g.PadL])
+		clear(row[g.PadL+g.W:])
+		d, s := row[g.PadL:g.PadL+g.W], x[h*g.W:(h+1)*g.W]
+		if !f.hasPre() {
+			copy(d, s)
+			continue
+		}
+		sc, bi := f.PreScale[c], f.PreBias[c]
+		if f.PreAct.Kind == ActRelu {
+			// d = max(0, PreScale[c]·x + PreBias[c])
+			for j, v := range s {
+				d[j] = max(0, sc*v+bi)
+			}
+			continue
+		}
+		// d = PreAct(PreScale[c]·x + PreBias[c])
+		for j, v := range s {
+			d[j] = f.PreAct.One(sc*v + bi)
+		}
+	}
+}
+
+// tileOffs is tile for the in-place path: B's row p for columns j0.. is
+// src[boff[p]+j0:]. Full panels run on the offsets micro-kernel; a last,
+// narrower panel is gathered into a packed panel for the narrower kernels.
+func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0, p1 int, buf *blockBufs) {
+	mr, pw := bl.MR, bl.Widths[0]
+	kc := bl.kBlock(op.k)
+	relu := op.act.Kind == ActRelu
+	otherAct := op.act.Kind != ActNone && !relu
+	// C[i][j] = sum_p A[i][p]·src[boff[p]+j] (+ bias[i]) (+ Z[i][j]), block by block of kc.
+	for kb := 0; kb < op.k; kb += kc {
+		kl := min(kc, op.k-kb)
+		first, last := kb == 0, kb+kl == op.k
+		ablk := buf.a
+		if op.apack != nil {
+			mp := ceilDiv(op.m, mr) * mr
+			ablk = op.apack[kb*mp+i0*kl : kb*mp+mp*kl]
+		} else {
+			bl.packA(op, ablk, i0, i1, kb, kl)
+		}
+		offs := boff[kb : kb+kl]
+		for p := p0; p < p1; p++ {
+			j0 := p * pw
+			w := min(pw, op.n-j0)
+			full := w == pw
+			var kern MicroKernel
+			kw := pw
+			var pan []float32
+			if !full {
+				kern, kw = bl.kernFor(w)
+				pan = buf.b[:kl*kw]
+				for r, o := range offs {
+					d := pan[r*kw : (r+1)*kw]
+					// pan[r][j] = src[boff[kb+r] + j0 + j] for j < w, 0 after
+					copy(d, src[int(o)+j0:int(o)+j0+w])
+					clear(d[w:])
+				}
+			}
+			for i := i0; i < i1; i += mr {
+				rows := min(mr, i1-i)
+				a := &ablk[(i-i0)*kl]
+				switch {
+				case full && rows == mr:
+					flags := 0
+					if !first {
+						flags |= microAccumulate
+					}
+					var bias, resid *float32
+					if last {
+						if op.bias != nil {
+							bias = &op.bias[i]
+						}
+						if op.resid != nil {
+							_ = op.resid[(i+mr-1)*op.ldc+j0+pw-1]
+							resid = &op.resid[i*op.ldc+j0]
+						}
+						if relu {
+							flags |= microRelu
+						}
+					}
+					_ = op.c[(i+mr-1)*op.ldc+j0+pw-1]
+					bl.Offs(kl, a, &src[j0], &offs[0], &op.c[i*op.ldc+j0], op.ldc, bias, resid, flags)
+					if last && otherAct {
+						for r := range mr {
+							o := (i+r)*op.ldc + j0
+							op.act.Apply(op.c[o : o+pw])
+						}
+					}
+					continue
+				case full:
+					bl.Offs(kl, a, &src[j0], &offs[0], &buf.tmp[0], pw, nil, nil, 0)
+				default:
+					kern(kl, a, &pan[0], &buf.tmp[0], kw, nil, nil, 0)
+				}
+				for r := range rows {
+					op.store(i+r, j0, w, buf.tmp[r*kw:], first, last)
+				}
+			}
+		}
+	}
+}
+
+// bigBufs is a call's scratch for the in-place path, reused through a
+// pool: the padded input, the Wp-wide output and the offsets.
+type bigBufs struct {
+	xp, yp growBuf
+	off    []int32
+}
+
+// offs returns a table of k offsets.
+func (b *bigBufs) offs(k int) []int32 {
+	if cap(b.off) < k {
+		b.off = make([]int32, k)
+	}
+	return b.off[:k]
+}
+
+// growBuf is a float32 buffer that only grows.
+type growBuf []float32
+
+// grow returns n elements of the buffer, reallocating when it is smaller.
+func (g *growBuf) grow(n int) []float32 {
+	if cap(*g) < n {
+		*g = make([]float32, n)
+	}
+	return (*g)[:n]
+}
