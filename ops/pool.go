@@ -154,9 +154,12 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 		x, y := in[0].F32, out[0].F32
 		parOf(env).For(g.planes, func(lo, hi int) {
 			for p := lo; p < hi; p++ {
-				if pa.max {
+				switch {
+				case pa.max && idx == nil && g.w.d == 1 && g.w.in <= maxRowsWidth:
+					g.maxPlaneRows(p, x, y)
+				case pa.max:
 					g.maxPlane(p, x, y, idx, pa.storageOrder == 1)
-				} else {
+				default:
 					g.avgPlane(p, x, y, pa.countPad)
 				}
 			}
@@ -172,6 +175,57 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 		outs[1] = Value{DType: Int64, Shape: outShape}
 	}
 	return outs, Step{Run: run}, nil
+}
+
+// maxRowsWidth is the widest input row maxPlaneRows handles.
+const maxRowsWidth = 1024
+
+// maxPlaneRows computes the maxima of plane p like maxPlane without
+// indices, for windows without horizontal dilation, in two passes per
+// output row: the maximum down the window's rows, then across each
+// window's columns. max lets NaN win, as maxPlane does.
+func (g *poolGeom) maxPlaneRows(p int, x, y []float32) {
+	h, w := &g.h, &g.w
+	hw := h.in * w.in
+	xp := x[p*hw : (p+1)*hw]
+	ohw := h.out * w.out
+	yp := y[p*ohw : (p+1)*ohw]
+	var buf [maxRowsWidth]float32
+	r := buf[:w.in]
+	for oh := range h.out {
+		hs := oh*h.s - h.pad0
+		khLo, khHi := kRange(hs, h.d, h.in, h.k)
+		yr := yp[oh*w.out : (oh+1)*w.out]
+		if khLo >= khHi {
+			for i := range yr {
+				yr[i] = float32(math.Inf(-1))
+			}
+			continue
+		}
+		copy(r, xp[(hs+khLo*h.d)*w.in:])
+		for kh := khLo + 1; kh < khHi; kh++ {
+			row := xp[(hs+kh*h.d)*w.in : (hs+kh*h.d+1)*w.in]
+			// r[iw] = max over the window's rows of x[ih][iw]
+			for i, v := range row {
+				r[i] = max(r[i], v)
+			}
+		}
+		for ow := range yr {
+			ws := ow*w.s - w.pad0
+			kwLo, kwHi := kRange(ws, 1, w.in, w.k)
+			if kwLo >= kwHi {
+				yr[ow] = float32(math.Inf(-1))
+				continue
+			}
+			win := r[ws+kwLo : ws+kwHi]
+			// y[oh][ow] = max over the window's columns of r
+			best := win[0]
+			for _, v := range win[1:] {
+				best = max(best, v)
+			}
+			yr[ow] = best
+		}
+	}
 }
 
 // maxPlane computes the maxima (and their flat indices when idx is not nil)

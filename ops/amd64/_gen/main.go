@@ -114,35 +114,51 @@ func kernel(s isa, mr, nv int, offs bool) {
 			VXORPS(r.AsX(), r.AsX(), r.AsX())
 		}
 	}
-	TESTQ(k, k)
-	JZ(LabelRef("store"))
-	Label("loop")
-	Comment("acc[i][j] = fma(a[i][p], b[p][j], acc[i][j]) for one step p")
-	for v := range nv {
-		if offs {
-			if v == 0 {
-				MOVLQSX(Mem{Base: boff}, off)
-			}
-			VMOVUPS(Mem{Base: b, Index: off, Scale: 4, Disp: 4 * s.lanes * v}, bv[v])
-			continue
-		}
-		VMOVUPS(Mem{Base: b, Disp: 4 * s.lanes * v}, bv[v])
-	}
-	for i := range mr {
-		t := tmp[i%2]
-		VBROADCASTSS(Mem{Base: a, Disp: 4 * i}, t)
+	// step emits one step p (u steps past the pointers' position).
+	step := func(u int) {
+		Comment(fmt.Sprintf("acc[i][j] = fma(a[i][p+%d], b[p+%d][j], acc[i][j])", u, u))
 		for v := range nv {
-			VFMADD231PS(bv[v], t, acc[i][v])
+			if offs {
+				if v == 0 {
+					MOVLQSX(Mem{Base: boff, Disp: 4 * u}, off)
+				}
+				VMOVUPS(Mem{Base: b, Index: off, Scale: 4, Disp: 4 * s.lanes * v}, bv[v])
+				continue
+			}
+			VMOVUPS(Mem{Base: b, Disp: 4 * (u*nr + s.lanes*v)}, bv[v])
+		}
+		for i := range mr {
+			t := tmp[i%2]
+			VBROADCASTSS(Mem{Base: a, Disp: 4 * (u*mr + i)}, t)
+			for v := range nv {
+				VFMADD231PS(bv[v], t, acc[i][v])
+			}
 		}
 	}
-	ADDQ(U32(4*mr), a)
-	if offs {
-		ADDQ(U8(4), boff)
-	} else {
-		ADDQ(U32(4*nr), b)
+	// advance moves the pointers n steps on.
+	advance := func(n int) {
+		ADDQ(U32(4*mr*n), a)
+		if offs {
+			ADDQ(U8(4*n), boff)
+		} else {
+			ADDQ(U32(4*nr*n), b)
+		}
 	}
-	DECQ(k)
+	Comment("two steps per iteration, then an odd last one")
+	pairs := GP64()
+	MOVQ(k, pairs)
+	SHRQ(U8(1), pairs)
+	JZ(LabelRef("odd"))
+	Label("loop")
+	step(0)
+	step(1)
+	advance(2)
+	DECQ(pairs)
 	JNZ(LabelRef("loop"))
+	Label("odd")
+	TESTQ(U32(1), k)
+	JZ(LabelRef("store"))
+	step(0)
 
 	Label("store")
 	c := Load(Param("c"), GP64())
