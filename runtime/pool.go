@@ -61,14 +61,23 @@ func (p *Pool) Close() {
 // Workers returns the number of goroutines a loop may run on.
 func (p *Pool) Workers() int { return p.workers }
 
-// For splits [0, n) into at most Workers() contiguous chunks of nearly equal
-// size and runs fn on each; chunk boundaries depend only on n and Workers(),
-// so results are reproducible for a given worker count.
+// chunksPerWorker is how many chunks For makes per worker, so that a
+// worker that finishes early (or whose core is busy elsewhere) is balanced
+// by the others claiming the remaining chunks.
+const chunksPerWorker = 4
+
+// For splits [0, n) into at most chunksPerWorker·Workers() contiguous
+// chunks of nearly equal size, which the workers claim one at a time, and
+// runs fn on each; chunk boundaries depend only on n and Workers(), so
+// results are reproducible for a given worker count.
 func (p *Pool) For(n int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
-	chunks := min(p.workers, n)
+	chunks := min(chunksPerWorker*p.workers, n)
+	if p.workers == 1 {
+		chunks = 1
+	}
 	if chunks > 1 {
 		p.once.Do(p.start)
 	}
@@ -79,7 +88,7 @@ func (p *Pool) For(n int, fn func(lo, hi int)) {
 	j := p.jobs.Get().(*forJob)
 	j.fn, j.n, j.chunks = fn, n, chunks
 	j.next.Store(0)
-	helpers := chunks - 1
+	helpers := min(chunks, p.workers) - 1
 	j.wg.Add(helpers)
 	for range helpers {
 		p.queue <- j
