@@ -167,19 +167,11 @@ func padPlane(dst, x []float32, g *ConvGeom, f *ConvFusion, c int) {
 func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0, p1 int, buf *blockBufs) {
 	mr, pw := bl.MR, bl.Widths[0]
 	kc := bl.kBlock(op.k)
-	relu := op.act.Kind == ActRelu
-	otherAct := op.act.Kind != ActNone && !relu
 	// C[i][j] = sum_p A[i][p]·src[boff[p]+j] (+ bias[i]) (+ Z[i][j]), block by block of kc.
 	for kb := 0; kb < op.k; kb += kc {
 		kl := min(kc, op.k-kb)
 		first, last := kb == 0, kb+kl == op.k
-		ablk := buf.a
-		if op.apack != nil {
-			mp := ceilDiv(op.m, mr) * mr
-			ablk = op.apack[kb*mp+i0*kl : kb*mp+mp*kl]
-		} else {
-			bl.packA(op, ablk, i0, i1, kb, kl)
-		}
+		ablk := bl.aBlock(op, buf, i0, i1, kb, kl)
 		offs := boff[kb : kb+kl]
 		for p := p0; p < p1; p++ {
 			j0 := p * pw
@@ -203,31 +195,9 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 				a := &ablk[(i-i0)*kl]
 				switch {
 				case full && rows == mr:
-					flags := 0
-					if !first {
-						flags |= microAccumulate
-					}
-					var bias, resid *float32
-					if last {
-						if op.bias != nil {
-							bias = &op.bias[i]
-						}
-						if op.resid != nil {
-							_ = op.resid[(i+mr-1)*op.ldc+j0+pw-1]
-							resid = &op.resid[i*op.ldc+j0]
-						}
-						if relu {
-							flags |= microRelu
-						}
-					}
-					_ = op.c[(i+mr-1)*op.ldc+j0+pw-1]
-					bl.Offs(kl, a, &src[j0], &offs[0], &op.c[i*op.ldc+j0], op.ldc, bias, resid, flags)
-					if last && otherAct {
-						for r := range mr {
-							o := (i+r)*op.ldc + j0
-							op.act.Apply(op.c[o : o+pw])
-						}
-					}
+					c, bias, resid, flags := op.direct(i, mr, j0, pw, first, last)
+					bl.Offs(kl, a, &src[j0], &offs[0], c, op.ldc, bias, resid, flags)
+					op.directAct(i, mr, j0, pw, last)
 					continue
 				case full:
 					bl.Offs(kl, a, &src[j0], &offs[0], &buf.tmp[0], pw, nil, nil, 0)

@@ -130,8 +130,6 @@ func (bl *blocked) kernFor(w int) (MicroKernel, int) {
 func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
 	mr, pw := bl.MR, bl.Widths[0]
 	kc := bl.kBlock(op.k)
-	relu := op.act.Kind == ActRelu
-	otherAct := op.act.Kind != ActNone && !relu
 	// C[i][j] = alpha * sum_p op(A)[i][p]*op(B)[p][j] (+ beta*C[i][j]) (+ bias[i]) (+ Z[i][j]),
 	// the sum over p taken block by block of kc, each block by a
 	// micro-kernel for mr rows i and one panel of columns j.
@@ -139,14 +137,7 @@ func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
 		kl := min(kc, op.k-kb)
 		first, last := kb == 0, kb+kl == op.k
 		direct := op.alpha == 1 && (op.beta == 0 || !first)
-		ablk := buf.a
-		if op.apack != nil {
-			// See packConv for the layout.
-			mp := ceilDiv(op.m, mr) * mr
-			ablk = op.apack[kb*mp+i0*kl : kb*mp+mp*kl]
-		} else {
-			bl.packA(op, ablk, i0, i1, kb, kl)
-		}
+		ablk := bl.aBlock(op, buf, i0, i1, kb, kl)
 		for p := p0; p < p1; p++ {
 			j0 := p * pw
 			w := min(pw, op.n-j0)
@@ -157,34 +148,9 @@ func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
 				rows := min(mr, i1-i)
 				a := &ablk[(i-i0)*kl]
 				if direct && rows == mr && w == kw {
-					flags := 0
-					if !first {
-						flags |= microAccumulate
-					}
-					var bias, resid *float32
-					if last {
-						if op.bias != nil {
-							bias = &op.bias[i]
-						}
-						if op.resid != nil {
-							resid = &op.resid[i*op.ldc+j0]
-						}
-						if relu {
-							flags |= microRelu
-						}
-					}
-					// The last row's end, checked here since the kernel does not.
-					_ = op.c[(i+mr-1)*op.ldc+j0+kw-1]
-					if resid != nil {
-						_ = op.resid[(i+mr-1)*op.ldc+j0+kw-1]
-					}
-					kern(kl, a, &pan[0], &op.c[i*op.ldc+j0], op.ldc, bias, resid, flags)
-					if last && otherAct {
-						for r := range mr {
-							o := (i+r)*op.ldc + j0
-							op.act.Apply(op.c[o : o+kw])
-						}
-					}
+					c, bias, resid, flags := op.direct(i, mr, j0, kw, first, last)
+					kern(kl, a, &pan[0], c, op.ldc, bias, resid, flags)
+					op.directAct(i, mr, j0, kw, last)
 					continue
 				}
 				kern(kl, a, &pan[0], &buf.tmp[0], kw, nil, nil, 0)
@@ -193,6 +159,56 @@ func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
 				}
 			}
 		}
+	}
+}
+
+// aBlock returns rows [i0, i1) of A for the depth block at kb, packed in
+// groups of MR: from the weights packed once (op.apack, see packConv), or
+// packed now into buf.
+func (bl *blocked) aBlock(op *gemmOp, buf *blockBufs, i0, i1, kb, kl int) []float32 {
+	if op.apack != nil {
+		mp := ceilDiv(op.m, bl.MR) * bl.MR
+		return op.apack[kb*mp+i0*kl : kb*mp+mp*kl]
+	}
+	bl.packA(op, buf.a, i0, i1, kb, kl)
+	return buf.a
+}
+
+// direct returns the arguments of a micro-kernel that stores the tile of
+// rows [i, i+mr) and columns [j0, j0+w) of C itself: C's address, and for
+// the last depth block the bias and residual addresses and the Relu flag;
+// the accumulate flag for blocks after the first. It checks the bounds the
+// kernel does not.
+func (op *gemmOp) direct(i, mr, j0, w int, first, last bool) (c, bias, resid *float32, flags int) {
+	if !first {
+		flags |= microAccumulate
+	}
+	if last {
+		if op.bias != nil {
+			_ = op.bias[i+mr-1]
+			bias = &op.bias[i]
+		}
+		if op.resid != nil {
+			_ = op.resid[(i+mr-1)*op.ldc+j0+w-1]
+			resid = &op.resid[i*op.ldc+j0]
+		}
+		if op.act.Kind == ActRelu {
+			flags |= microRelu
+		}
+	}
+	_ = op.c[(i+mr-1)*op.ldc+j0+w-1]
+	return &op.c[i*op.ldc+j0], bias, resid, flags
+}
+
+// directAct applies, after the last depth block, an activation that the
+// micro-kernels do not (any but Relu) to a tile stored by direct.
+func (op *gemmOp) directAct(i, mr, j0, w int, last bool) {
+	if !last || op.act.Kind == ActNone || op.act.Kind == ActRelu {
+		return
+	}
+	for r := range mr {
+		o := (i+r)*op.ldc + j0
+		op.act.Apply(op.c[o : o+w])
 	}
 }
 
