@@ -250,10 +250,20 @@ var twinTier = NewBlockedTier(BlockedSpec{
 	Offs:   MicroGoOffs(5, 24),
 })
 
+// twinPackedTier is twinTier without the in-place kernel, so that every
+// convolution goes through the packed (im2col) path.
+var twinPackedTier = NewBlockedTier(BlockedSpec{
+	Name:   "twin-packed",
+	MR:     3,
+	Widths: []int{16, 8},
+	Kerns:  []MicroKernel{MicroGo(3, 16), MicroGo(3, 8)},
+	KC:     50,
+})
+
 // testTiers lists the tiers to test against the reference: every
-// registered tier but "ref" itself, and the twin tier.
+// registered tier but "ref" itself, and the twin tiers.
 func testTiers() []*Kernels {
-	return append(fastTiers(), twinTier)
+	return append(fastTiers(), twinTier, twinPackedTier)
 }
 
 // fastTiers lists every registered tier but "ref".

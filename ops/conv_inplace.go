@@ -2,42 +2,57 @@ package ops
 
 import "math"
 
-// The blocked tiers' stride-1 convolution without im2col packing. With
-// stride 1, row p = (c, kh, kw) of the im2col matrix, taken over the
-// columns j' = oh·Wp + ow of an output laid out Wp wide (the padded input
-// width), is one contiguous run of the padded input plane:
+// The blocked tiers' convolution without im2col packing. The padded input
+// xp (Hp×Wp per channel) is split into SH·SW phases, phase (a, b) holding
+// the Hq×Wq plane xq[c][a][b][i][j] = xp[c][i·SH + a][j·SW + b], with Hq =
+// ceil(Hp/SH) and Wq = ceil(Wp/SW); with stride 1 there is one phase, xp
+// itself. Row p = (c, kh, kw) of the im2col matrix, taken over the columns
+// j' = oh·Wq + ow of an output laid out Wq wide, is then one contiguous
+// run of a phase plane:
 //
-//	B[p][j'] = xp[c·Hp·Wp + kh·DH·Wp + kw·DW + j']
+//	B[p][j'] = xp[c][oh·SH + kh·DH][ow·SW + kw·DW]
+//	         = xq[c][kh·DH mod SH][kw·DW mod SW][oh + kh·DH/SH][ow + kw·DW/SW]
 //
-// so the micro-kernels read B straight from the (padded) input through a
-// table of K offsets, boff[p]. Columns with ow >= OW are computed and
-// dropped. The padded copy xp is made once per call, with the fusion's
-// prologue applied; an unpadded 1×1 convolution without a prologue reads
-// its input in place and writes its output directly (Wp = OW), and any
-// other one goes through a Wp-wide output buffer that is then compacted,
-// with the residual and activation applied.
+// so the micro-kernels read B straight from xq through a table of K
+// offsets, boff[p]. Columns with ow >= OW are computed and dropped. The
+// phase copy is made once per call, with the fusion's prologue applied
+// (phases no tap reads are skipped); an unpadded stride-1 1×1 convolution
+// without a prologue reads its input in place and writes its output
+// directly (Wq = OW), and any other one goes through a Wq-wide output
+// buffer that is then compacted, with the residual and activation applied.
+
+// phaseGeom is the layout of the phase copy for a geometry.
+type phaseGeom struct {
+	hq, wq int // a phase plane's size
+	plane  int // one channel's phases: SH·SW·Hq·Wq
+}
+
+func phasesOf(g *ConvGeom) phaseGeom {
+	hq := ceilDiv(g.H+g.PadT+g.PadB, g.SH)
+	wq := ceilDiv(g.W+g.PadL+g.PadR, g.SW)
+	return phaseGeom{hq: hq, wq: wq, plane: g.SH * g.SW * hq * wq}
+}
 
 // inPlaceOK reports whether conv can take the in-place path for g.
 func (bl *blocked) inPlaceOK(g *ConvGeom) bool {
-	if bl.Offs == nil || g.SH != 1 || g.SW != 1 || g.C/g.Group == 1 {
+	if bl.Offs == nil || g.C/g.Group == 1 {
 		return false
 	}
-	hp, wp := g.H+g.PadT+g.PadB, g.W+g.PadL+g.PadR
+	ph := phasesOf(g)
 	// Offsets are int32, and the garbage columns of the last row read up
 	// to (KW-1)·DW past the last plane.
-	return int64(g.C/g.Group)*int64(hp)*int64(wp)+int64(g.KW*g.DW) < math.MaxInt32
+	return int64(g.C/g.Group)*int64(ph.plane)+int64(g.KW*g.DW) < math.MaxInt32
 }
 
 // convInPlace is blocked.conv for geometries inPlaceOK accepts.
 func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	cg, mg := g.C/g.Group, g.M/g.Group
 	k := cg * g.KH * g.KW
-	hp, wp := g.H+g.PadT+g.PadB, g.W+g.PadL+g.PadR
-	plane := hp * wp
-	ncol := g.OH * wp // product columns per image and group
-	compact := wp == g.OW
-	// Without a copy, only a compact product stays inside x.
-	copyIn := f.hasPre() || g.PadT+g.PadB+g.PadL+g.PadR > 0 || !compact
+	ph := phasesOf(g)
+	ncol := g.OH * ph.wq // product columns per image and group
+	compact := ph.wq == g.OW
+	// Without a copy, only a compact stride-1 product stays inside x.
+	copyIn := f.hasPre() || g.PadT+g.PadB+g.PadL+g.PadR > 0 || !compact || g.SH*g.SW > 1
 	par := parOf(env)
 
 	sc := bl.scratch.Get().(*bigBufs)
@@ -45,11 +60,11 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 	src := x
 	if copyIn {
 		slack := g.KW*g.DW + maxPanel
-		src = sc.xp.grow(g.N*g.C*plane + slack)
-		clear(src[g.N*g.C*plane:])
+		src = sc.xp.grow(g.N*g.C*ph.plane + slack)
+		clear(src[g.N*g.C*ph.plane:])
 		par.For(g.N*g.C, func(lo, hi int) {
 			for u := lo; u < hi; u++ {
-				padPlane(src[u*plane:(u+1)*plane], x[u*g.H*g.W:(u+1)*g.H*g.W], g, f, u%g.C)
+				phasePlanes(src[u*ph.plane:(u+1)*ph.plane], x[u*g.H*g.W:(u+1)*g.H*g.W], g, ph, f, u%g.C)
 			}
 		})
 	}
@@ -58,12 +73,15 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 		out, ldo = sc.yp.grow(g.N*g.M*ncol), ncol
 	}
 	boff := sc.offs(k)
-	// boff[p] = c·Hp·Wp + kh·DH·Wp + kw·DW for p = (c·KH + kh)·KW + kw
+	// boff[p] = c·plane + ((kh·DH mod SH)·SW + kw·DW mod SW)·Hq·Wq + (kh·DH/SH)·Wq + kw·DW/SW
+	// for p = (c·KH + kh)·KW + kw
 	p := 0
 	for c := range cg {
 		for kh := range g.KH {
 			for kw := range g.KW {
-				boff[p] = int32(c*plane + kh*g.DH*wp + kw*g.DW)
+				dh, dw := kh*g.DH, kw*g.DW
+				phase := dh%g.SH*g.SW + dw%g.SW
+				boff[p] = int32(c*ph.plane + phase*ph.hq*ph.wq + dh/g.SH*ph.wq + dw/g.SW)
 				p++
 			}
 		}
@@ -94,7 +112,7 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 				mp := ceilDiv(mg, bl.MR) * bl.MR
 				op.apack = env.packedW[grp*mp*k : (grp+1)*mp*k]
 			}
-			xs := src[(n*g.C+grp*cg)*plane:]
+			xs := src[(n*g.C+grp*cg)*ph.plane:]
 			bl.tileOffs(&op, xs, boff, i0, i1, p0, p1, buf)
 		}
 		bl.bufs.Put(buf)
@@ -103,7 +121,7 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 	if compact {
 		return
 	}
-	// y[n][m][oh][ow] = act(yp[n][m][oh·Wp + ow] + Z[n][m][oh][ow]), the
+	// y[n][m][oh][ow] = act(yp[n][m][oh·Wq + ow] + Z[n][m][oh][ow]), the
 	// bias (and a Relu without residual) having been applied already.
 	post := f.hasPost() && (f.Residual != nil || f.Act.Kind != ActRelu)
 	ohw := g.OH * g.OW
@@ -112,7 +130,7 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 			yp := out[u*ncol : (u+1)*ncol]
 			yr := y[u*ohw : (u+1)*ohw]
 			for oh := range g.OH {
-				copy(yr[oh*g.OW:(oh+1)*g.OW], yp[oh*wp:oh*wp+g.OW])
+				copy(yr[oh*g.OW:(oh+1)*g.OW], yp[oh*ph.wq:oh*ph.wq+g.OW])
 			}
 			if !post {
 				continue
@@ -129,36 +147,72 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 	})
 }
 
-// padPlane writes channel c's plane x (H×W) into dst (Hp×Wp) with the
-// geometry's padding as zeros and the fusion's prologue, if any, applied:
+// phasePlanes writes channel c's plane x (H×W) into dst as the phase
+// planes of its padded form (see the top of this file), padding as zeros,
+// with the fusion's prologue, if any, applied to the values of x:
 //
-//	dst[PadT + h][PadL + w] = PreAct(PreScale[c]·x[h][w] + PreBias[c])
-func padPlane(dst, x []float32, g *ConvGeom, f *ConvFusion, c int) {
-	wp := g.W + g.PadL + g.PadR
-	clear(dst[:g.PadT*wp])
-	clear(dst[(g.PadT+g.H)*wp:])
-	for h := range g.H {
-		row := dst[(g.PadT+h)*wp : (g.PadT+h+1)*wp]
-		clear(row[:g.PadL])
-		clear(row[g.PadL+g.W:])
-		d, s := row[g.PadL:g.PadL+g.W], x[h*g.W:(h+1)*g.W]
-		if !f.hasPre() {
-			copy(d, s)
-			continue
-		}
-		sc, bi := f.PreScale[c], f.PreBias[c]
-		if f.PreAct.Kind == ActRelu {
-			// d = max(0, PreScale[c]·x + PreBias[c])
-			for j, v := range s {
-				d[j] = max(0, sc*v+bi)
+//	dst[(a·SW + b)·Hq·Wq + i·Wq + j] = x'[i·SH + a - PadT][j·SW + b - PadL]
+//
+// where x' = PreAct(PreScale[c]·x + PreBias[c]), and 0 outside x. Phases
+// that no kernel tap reads are left as they are.
+func phasePlanes(dst, x []float32, g *ConvGeom, ph phaseGeom, f *ConvFusion, c int) {
+	var sc, bi float32
+	if f.hasPre() {
+		sc, bi = f.PreScale[c], f.PreBias[c]
+	}
+	for a := range g.SH {
+		for b := range g.SW {
+			if !tapHits(a, g.SH, g.KH, g.DH) || !tapHits(b, g.SW, g.KW, g.DW) {
+				continue
 			}
-			continue
-		}
-		// d = PreAct(PreScale[c]·x + PreBias[c])
-		for j, v := range s {
-			d[j] = f.PreAct.One(sc*v + bi)
+			q := dst[(a*g.SW+b)*ph.hq*ph.wq : (a*g.SW+b+1)*ph.hq*ph.wq]
+			// The phase's columns j that read x: j·SW + b - PadL in [0, W).
+			jlo, jhi := validRange(b-g.PadL, g.SW, g.W, ph.wq)
+			for i := range ph.hq {
+				row := q[i*ph.wq : (i+1)*ph.wq]
+				ih := i*g.SH + a - g.PadT
+				if ih < 0 || ih >= g.H || jlo >= jhi {
+					clear(row)
+					continue
+				}
+				clear(row[:jlo])
+				clear(row[jhi:])
+				d := row[jlo:jhi]
+				x0 := jlo*g.SW + b - g.PadL
+				s := x[ih*g.W+x0 : ih*g.W+x0+(len(d)-1)*g.SW+1]
+				switch {
+				case !f.hasPre() && g.SW == 1:
+					copy(d, s)
+				case !f.hasPre():
+					// d[j] = x[ih][x0 + j·SW]
+					for j := range d {
+						d[j] = s[j*g.SW]
+					}
+				case f.PreAct.Kind == ActRelu && g.SW == 1:
+					// d[j] = max(0, PreScale[c]·x[ih][x0+j] + PreBias[c])
+					for j, v := range s {
+						d[j] = max(0, sc*v+bi)
+					}
+				default:
+					// d[j] = PreAct(PreScale[c]·x[ih][x0 + j·SW] + PreBias[c])
+					for j := range d {
+						d[j] = f.PreAct.One(sc*s[j*g.SW] + bi)
+					}
+				}
+			}
 		}
 	}
+}
+
+// tapHits reports whether some tap k < n, at k·d along an axis of stride s,
+// falls in phase a: k·d mod s = a.
+func tapHits(a, s, n, d int) bool {
+	for k := range n {
+		if k*d%s == a {
+			return true
+		}
+	}
+	return false
 }
 
 // tileOffs is tile for the in-place path: B's row p for columns j0.. is
