@@ -55,8 +55,8 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 	copyIn := f.hasPre() || g.PadT+g.PadB+g.PadL+g.PadR > 0 || !compact || g.SH*g.SW > 1
 	par := parOf(env)
 
-	sc := bl.scratch.Get().(*bigBufs)
-	defer bl.scratch.Put(sc)
+	sc := bl.scratch.get()
+	defer bl.scratch.put(sc)
 	src := x
 	if copyIn {
 		slack := g.KW*g.DW + maxPanel
@@ -90,7 +90,7 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 	pw := bl.Widths[0]
 	t := tilingFor(g.N*g.Group, mg, ceilDiv(ncol, pw), k, par.Workers(), pw, bl.MR, bl.mc)
 	par.For(t.all, func(lo, hi int) {
-		buf := bl.bufs.Get().(*blockBufs)
+		buf := bl.bufs.get()
 		for u := lo; u < hi; u++ {
 			o, i0, i1, p0, p1 := t.unit(u)
 			n, grp := o/g.Group, o%g.Group
@@ -115,7 +115,7 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 			xs := src[(n*g.C+grp*cg)*ph.plane:]
 			bl.tileOffs(&op, xs, boff, i0, i1, p0, p1, buf)
 		}
-		bl.bufs.Put(buf)
+		bl.bufs.put(buf)
 	})
 
 	if compact {

@@ -65,8 +65,8 @@ type MicroKernelOffs func(k int, a, b *float32, boff *int32, c *float32, ldc int
 type blocked struct {
 	BlockedSpec
 	mc      int       // most rows of a tile, a multiple of MR
-	bufs    sync.Pool // of *blockBufs, per worker
-	scratch sync.Pool // of *bigBufs, per call
+	bufs    freeList[blockBufs] // per worker of a loop
+	scratch freeList[bigBufs]   // per call
 }
 
 // blockBufs is one worker's scratch: the packed rows of A of a tile, a
@@ -84,8 +84,8 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 	}
 	bl := &blocked{BlockedSpec: s, mc: max(s.MR, mcMax/s.MR*s.MR)}
 	w := s.Widths[0]
-	bl.scratch.New = func() any { return new(bigBufs) }
-	bl.bufs.New = func() any {
+	bl.scratch.new = func() *bigBufs { return new(bigBufs) }
+	bl.bufs.new = func() *blockBufs {
 		return &blockBufs{
 			b:   make([]float32, s.KC*w),
 			tmp: make([]float32, s.MR*w),
@@ -275,12 +275,12 @@ func (bl *blocked) gemm(env *Env, transA, transB bool, m, n, k int, alpha float3
 	pw := bl.Widths[0]
 	t := tilingFor(1, m, ceilDiv(n, pw), k, par.Workers(), pw, bl.MR, bl.mc)
 	par.For(t.all, func(lo, hi int) {
-		buf := bl.bufs.Get().(*blockBufs)
+		buf := bl.bufs.get()
 		for u := lo; u < hi; u++ {
 			_, i0, i1, p0, p1 := t.unit(u)
 			bl.tile(op, i0, i1, p0, p1, buf)
 		}
-		bl.bufs.Put(buf)
+		bl.bufs.put(buf)
 	})
 }
 
@@ -304,7 +304,7 @@ func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusi
 	t := tilingFor(g.N*g.Group, mg, ceilDiv(g.OH*g.OW, pw), k, par.Workers(), pw, bl.MR, bl.mc)
 	pointwise := isPointwise(g) && !f.hasPre()
 	par.For(t.all, func(lo, hi int) {
-		buf := bl.bufs.Get().(*blockBufs)
+		buf := bl.bufs.get()
 		for u := lo; u < hi; u++ {
 			o, i0, i1, p0, p1 := t.unit(u)
 			var src convSource
@@ -318,7 +318,7 @@ func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusi
 			}
 			bl.tile(&op, i0, i1, p0, p1, buf)
 		}
-		bl.bufs.Put(buf)
+		bl.bufs.put(buf)
 	})
 }
 
@@ -328,4 +328,33 @@ func blockedSpecOf(k *Kernels) *BlockedSpec {
 	specsMu.Lock()
 	defer specsMu.Unlock()
 	return specs[k]
+}
+
+// freeList keeps scratch objects for reuse. Unlike a sync.Pool it never
+// drops them at a garbage collection, so that steady-state runs allocate
+// no scratch; it holds at most as many as were ever in use at once.
+type freeList[T any] struct {
+	mu   sync.Mutex
+	free []*T
+	new  func() *T
+}
+
+// get returns a free object, or a new one.
+func (l *freeList[T]) get() *T {
+	l.mu.Lock()
+	if n := len(l.free); n > 0 {
+		x := l.free[n-1]
+		l.free = l.free[:n-1]
+		l.mu.Unlock()
+		return x
+	}
+	l.mu.Unlock()
+	return l.new()
+}
+
+// put returns x to the list.
+func (l *freeList[T]) put(x *T) {
+	l.mu.Lock()
+	l.free = append(l.free, x)
+	l.mu.Unlock()
 }
