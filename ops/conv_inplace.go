@@ -247,14 +247,20 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 			for i := i0; i < i1; i += mr {
 				rows := min(mr, i1-i)
 				a := &ablk[(i-i0)*kl]
+				// The first row group fetches this panel of B into L1; it
+				// also prefetches the next one, while the others reuse it.
+				pf := 0
+				if i == i0 {
+					pf = microPrefetch
+				}
 				switch {
 				case full && rows == mr:
 					c, bias, resid, flags := op.direct(i, mr, j0, pw, first, last)
-					bl.Offs(kl, a, &src[j0], &offs[0], c, op.ldc, bias, resid, flags)
+					bl.Offs(kl, a, &src[j0], &offs[0], c, op.ldc, bias, resid, flags|pf)
 					op.directAct(i, mr, j0, pw, last)
 					continue
 				case full:
-					bl.Offs(kl, a, &src[j0], &offs[0], &buf.tmp[0], pw, nil, nil, 0)
+					bl.Offs(kl, a, &src[j0], &offs[0], &buf.tmp[0], pw, nil, nil, pf)
 				default:
 					kern(kl, a, &pan[0], &buf.tmp[0], kw, nil, nil, 0)
 				}

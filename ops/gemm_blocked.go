@@ -35,6 +35,7 @@ type MicroKernel func(k int, a, b, c *float32, ldc int, bias, resid *float32, fl
 const (
 	microAccumulate = 1 // add the old C
 	microRelu       = 2 // apply max(0, ·) last
+	microPrefetch   = 4 // offsets kernels: prefetch the next panel of B
 )
 
 // BlockedSpec describes a tier built on the blocked driver.

@@ -102,10 +102,41 @@ func TestOffsKernelsMatchTwin(t *testing.T) {
 				}
 				got := append([]float32(nil), c0...)
 				want := append([]float32(nil), c0...)
-				spec.Offs(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3)
+				spec.Offs(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3|flags&4)
 				twin(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3)
 				checkF32(t, fmt.Sprintf("%s offs %dx%d k=%d flags=%b", k.Name, spec.MR, w, depth, flags), got, want, 1e-6)
 			}
+		}
+	}
+}
+
+// BenchmarkMicroOffs runs the offsets micro-kernels (depth 128) with B rows
+// packed together (L1) and B rows one 56×56 plane apart, as a 1×1
+// convolution reads them, in GFLOP/s.
+func BenchmarkMicroOffs(b *testing.B) {
+	for _, k := range []*Kernels{AVX512, AVX2} {
+		if TierByName(k.Name) == nil {
+			continue
+		}
+		spec := blockedSpecOf(k)
+		w := spec.Widths[0]
+		const depth = 128
+		for _, stride := range []int{w, 56 * 56} {
+			a := nnRand(1, spec.MR*depth).F32
+			bp := nnRand(2, depth*stride+w).F32
+			offs := make([]int32, depth)
+			for p := range offs {
+				offs[p] = int32(p * stride)
+			}
+			c := make([]float32, spec.MR*w)
+			b.Run(fmt.Sprintf("%s/%dx%d/stride=%d", k.Name, spec.MR, w, stride), func(b *testing.B) {
+				for i := range b.N {
+					// Walk across the row as a panel sweep does.
+					j0 := (i * w) % (stride - w + 1)
+					spec.Offs(depth, &a[0], &bp[j0], &offs[0], &c[0], w, nil, nil, 0)
+				}
+				b.ReportMetric(2*float64(spec.MR*w*depth)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
 		}
 	}
 }

@@ -22,7 +22,7 @@ package amd64
 //			if resid != nil {
 //				s += resid[i*ldc+j]
 //			}
-//			if flags&2 != 0 && s < 0 {
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+48:] too
 //				s = 0
 //			}
 //			c[i*ldc+j] = s
@@ -50,7 +50,7 @@ func KernAVX512x8x48(k int, a *float32, b *float32, c *float32, ldc int, bias *f
 //			if resid != nil {
 //				s += resid[i*ldc+j]
 //			}
-//			if flags&2 != 0 && s < 0 {
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+32:] too
 //				s = 0
 //			}
 //			c[i*ldc+j] = s
@@ -78,7 +78,7 @@ func KernAVX512x8x32(k int, a *float32, b *float32, c *float32, ldc int, bias *f
 //			if resid != nil {
 //				s += resid[i*ldc+j]
 //			}
-//			if flags&2 != 0 && s < 0 {
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+16:] too
 //				s = 0
 //			}
 //			c[i*ldc+j] = s
@@ -106,7 +106,7 @@ func KernAVX512x8x16(k int, a *float32, b *float32, c *float32, ldc int, bias *f
 //			if resid != nil {
 //				s += resid[i*ldc+j]
 //			}
-//			if flags&2 != 0 && s < 0 {
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+48:] too
 //				s = 0
 //			}
 //			c[i*ldc+j] = s
@@ -134,7 +134,7 @@ func KernAVX512x8x48Offs(k int, a *float32, b *float32, boff *int32, c *float32,
 //			if resid != nil {
 //				s += resid[i*ldc+j]
 //			}
-//			if flags&2 != 0 && s < 0 {
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+16:] too
 //				s = 0
 //			}
 //			c[i*ldc+j] = s
@@ -162,7 +162,7 @@ func KernAVX2x6x16(k int, a *float32, b *float32, c *float32, ldc int, bias *flo
 //			if resid != nil {
 //				s += resid[i*ldc+j]
 //			}
-//			if flags&2 != 0 && s < 0 {
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+8:] too
 //				s = 0
 //			}
 //			c[i*ldc+j] = s
@@ -190,7 +190,7 @@ func KernAVX2x6x8(k int, a *float32, b *float32, c *float32, ldc int, bias *floa
 //			if resid != nil {
 //				s += resid[i*ldc+j]
 //			}
-//			if flags&2 != 0 && s < 0 {
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+16:] too
 //				s = 0
 //			}
 //			c[i*ldc+j] = s

@@ -82,7 +82,7 @@ func kernel(s isa, mr, nv int, offs bool) {
 		"			if resid != nil {",
 		"				s += resid[i*ldc+j]",
 		"			}",
-		"			if flags&2 != 0 && s < 0 {",
+		"			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+"+fmt.Sprint(nr)+":] too",
 		"				s = 0",
 		"			}",
 		"			c[i*ldc+j] = s",
@@ -115,7 +115,7 @@ func kernel(s isa, mr, nv int, offs bool) {
 		}
 	}
 	// step emits one step p (u steps past the pointers' position).
-	step := func(u int) {
+	step := func(u int, pf bool) {
 		Comment(fmt.Sprintf("acc[i][j] = fma(a[i][p+%d], b[p+%d][j], acc[i][j])", u, u))
 		for v := range nv {
 			if offs {
@@ -123,6 +123,10 @@ func kernel(s isa, mr, nv int, offs bool) {
 					MOVLQSX(Mem{Base: boff, Disp: 4 * u}, off)
 				}
 				VMOVUPS(Mem{Base: b, Index: off, Scale: 4, Disp: 4 * s.lanes * v}, bv[v])
+				if pf {
+					// the same row of the next panel, one line per vector
+					PREFETCHT0(Mem{Base: b, Index: off, Scale: 4, Disp: 4 * (nr + s.lanes*v)})
+				}
 				continue
 			}
 			VMOVUPS(Mem{Base: b, Disp: 4 * (u*nr + s.lanes*v)}, bv[v])
@@ -144,21 +148,40 @@ func kernel(s isa, mr, nv int, offs bool) {
 			ADDQ(U32(4*nr*n), b)
 		}
 	}
-	Comment("two steps per iteration, then an odd last one")
-	pairs := GP64()
-	MOVQ(k, pairs)
-	SHRQ(U8(1), pairs)
-	JZ(LabelRef("odd"))
-	Label("loop")
-	step(0)
-	step(1)
-	advance(2)
-	DECQ(pairs)
-	JNZ(LabelRef("loop"))
-	Label("odd")
-	TESTQ(U32(1), k)
-	JZ(LabelRef("store"))
-	step(0)
+	// loop emits the k steps, two per iteration and an odd last one;
+	// with pf, the offsets kernel also prefetches B for the next panel.
+	loop := func(pf bool) {
+		sfx := ""
+		if pf {
+			sfx = "_pf"
+		}
+		pairs := GP64()
+		MOVQ(k, pairs)
+		SHRQ(U8(1), pairs)
+		JZ(LabelRef("odd" + sfx))
+		Label("loop" + sfx)
+		step(0, pf)
+		step(1, pf)
+		advance(2)
+		DECQ(pairs)
+		JNZ(LabelRef("loop" + sfx))
+		Label("odd" + sfx)
+		TESTQ(U32(1), k)
+		JZ(LabelRef("store"))
+		step(0, pf)
+		JMP(LabelRef("store"))
+	}
+	if offs {
+		Comment("flags&4: prefetch the next panel of B")
+		fl := Load(Param("flags"), GP64())
+		TESTQ(U32(4), fl)
+		JNZ(LabelRef("prefetching"))
+		loop(false)
+		Label("prefetching")
+		loop(true)
+	} else {
+		loop(false)
+	}
 
 	Label("store")
 	c := Load(Param("c"), GP64())
