@@ -65,7 +65,7 @@ type MicroKernelOffs func(k int, a, b *float32, boff *int32, c *float32, ldc int
 // blocked is a tier's driver state.
 type blocked struct {
 	BlockedSpec
-	mc      int       // most rows of a tile, a multiple of MR
+	mc      int                 // most rows of a tile, a multiple of MR
 	bufs    freeList[blockBufs] // per worker of a loop
 	scratch freeList[bigBufs]   // per call
 }
