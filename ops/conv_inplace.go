@@ -57,6 +57,10 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 
 	sc := bl.scratch.get()
 	defer bl.scratch.put(sc)
+	var kern *Kernels
+	if env != nil {
+		kern = env.K
+	}
 	src := x
 	if copyIn {
 		slack := g.KW*g.DW + maxPanel
@@ -64,7 +68,7 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 		clear(src[g.N*g.C*ph.plane:])
 		par.For(g.N*g.C, func(lo, hi int) {
 			for u := lo; u < hi; u++ {
-				phasePlanes(src[u*ph.plane:(u+1)*ph.plane], x[u*g.H*g.W:(u+1)*g.H*g.W], g, ph, f, u%g.C)
+				phasePlanes(kern, src[u*ph.plane:(u+1)*ph.plane], x[u*g.H*g.W:(u+1)*g.H*g.W], g, ph, f, u%g.C)
 			}
 		})
 	}
@@ -155,7 +159,7 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 //
 // where x' = PreAct(PreScale[c]·x + PreBias[c]), and 0 outside x. Phases
 // that no kernel tap reads are left as they are.
-func phasePlanes(dst, x []float32, g *ConvGeom, ph phaseGeom, f *ConvFusion, c int) {
+func phasePlanes(k *Kernels, dst, x []float32, g *ConvGeom, ph phaseGeom, f *ConvFusion, c int) {
 	var sc, bi float32
 	if f.hasPre() {
 		sc, bi = f.PreScale[c], f.PreBias[c]
@@ -188,11 +192,9 @@ func phasePlanes(dst, x []float32, g *ConvGeom, ph phaseGeom, f *ConvFusion, c i
 					for j := range d {
 						d[j] = s[j*g.SW]
 					}
-				case f.PreAct.Kind == ActRelu && g.SW == 1:
-					// d[j] = max(0, PreScale[c]·x[ih][x0+j] + PreBias[c])
-					for j, v := range s {
-						d[j] = max(0, sc*v+bi)
-					}
+				case g.SW == 1 && (f.PreAct.Kind == ActRelu || f.PreAct.Kind == ActNone):
+					// d[j] = [max(0,] PreScale[c]·x[ih][x0+j] + PreBias[c][)]
+					affineRow(k, d, s, sc, bi, f.PreAct.Kind == ActRelu)
 				default:
 					// d[j] = PreAct(PreScale[c]·x[ih][x0 + j·SW] + PreBias[c])
 					for j := range d {

@@ -167,11 +167,12 @@ func buildAffine(n *Node) (Kernel, error) {
 					ch := p % c
 					av, bv := as[ch], bs[ch]
 					src, dst := xs[p*plane:(p+1)*plane], ys[p*plane:(p+1)*plane]
-					// y = a[c]*x + b[c]
-					for i, v := range src {
-						dst[i] = av*v + bv
+					relu := act.Kind == ActRelu
+					// y = act(a[c]*x + b[c])
+					affineRow(env.K, dst, src, av, bv, relu)
+					if !relu {
+						act.Apply(dst)
 					}
-					act.Apply(dst)
 				}
 			})
 			return nil

@@ -50,11 +50,19 @@ type BlockedSpec struct {
 	Kerns  []MicroKernel
 	// KC is the depth of a packed panel of B.
 	KC int
+	// Affine, when not nil, is the vector affine step (see
+	// Kernels.Affine) for lengths that are multiples of AffineLanes.
+	Affine      AffineKernel
+	AffineLanes int
 	// Offs, when not nil, is an MR×Widths[0] micro-kernel that reads B
 	// in place through per-step offsets (see MicroKernelOffs), used for
 	// stride-1 convolutions.
 	Offs MicroKernelOffs
 }
+
+// AffineKernel computes dst[i] = scale*src[i] + bias, then max(0, ·) when
+// relu is not 0, for i < n, n a multiple of the kernel's lane count.
+type AffineKernel func(dst, src *float32, n int, scale, bias float32, relu int)
 
 // MicroKernelOffs is a MicroKernel that reads step p of B as the w values
 // at b[boff[p]:] instead of from a packed panel:
@@ -99,6 +107,20 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 		ConvScratch: noConvScratch,
 		Gemm:        bl.gemm,
 		PackConv:    bl.packConv,
+	}
+	if s.Affine != nil && s.AffineLanes > 0 {
+		k.Affine = func(dst, src []float32, scale, bias float32, relu bool) {
+			dst = dst[:len(src)]
+			n := len(src) - len(src)%s.AffineLanes
+			if n > 0 {
+				r := 0
+				if relu {
+					r = 1
+				}
+				s.Affine(&dst[0], &src[0], n, scale, bias, r)
+			}
+			affineGo(dst[n:], src[n:], scale, bias, relu)
+		}
 	}
 	specsMu.Lock()
 	specs[k] = &bl.BlockedSpec

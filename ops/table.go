@@ -35,6 +35,10 @@ type Kernels struct {
 	// ConvScratch is how many float32 scratch elements Conv needs per
 	// worker for g.
 	ConvScratch func(g *ConvGeom) int
+	// Affine, when not nil, computes dst[i] = scale*src[i] + bias (the
+	// product and the sum each rounded), then max(0, ·) when relu is set,
+	// for i < len(src); nil means the portable loop (see affineRow).
+	Affine func(dst, src []float32, scale, bias float32, relu bool)
 	// PackConv, when not nil, rearranges constant weights w of geometry g
 	// into the tier's own layout, once per plan; Conv then finds the
 	// result in Env.packedW. It returns nil when it has no use for it.
@@ -82,4 +86,30 @@ func (f *ConvFusion) hasPre() bool { return f != nil && f.PreScale != nil }
 // hasPost reports whether f changes the conv's output.
 func (f *ConvFusion) hasPost() bool {
 	return f != nil && (f.Residual != nil || f.Act.Kind != ActNone)
+}
+
+// affineRow computes dst[i] = scale*src[i] + bias, then max(0, ·) when relu
+// is set, for i < len(src), on k's Affine kernel when it has one.
+func affineRow(k *Kernels, dst, src []float32, scale, bias float32, relu bool) {
+	if k != nil && k.Affine != nil {
+		k.Affine(dst, src, scale, bias, relu)
+		return
+	}
+	affineGo(dst, src, scale, bias, relu)
+}
+
+// affineGo is the portable affineRow.
+func affineGo(dst, src []float32, scale, bias float32, relu bool) {
+	dst = dst[:len(src)]
+	if relu {
+		// y = max(0, scale*x + bias); NaN stays NaN
+		for i, v := range src {
+			dst[i] = max(0, scale*v+bias)
+		}
+		return
+	}
+	// y = scale*x + bias
+	for i, v := range src {
+		dst[i] = scale*v + bias
+	}
 }

@@ -22,6 +22,9 @@ var AVX512 = NewBlockedTier(BlockedSpec{
 	Kerns:  []MicroKernel{amd64.KernAVX512x8x48, amd64.KernAVX512x8x32, amd64.KernAVX512x8x16},
 	KC:     128,
 	Offs:   amd64.KernAVX512x8x48Offs,
+
+	Affine:      amd64.AffineAVX512,
+	AffineLanes: 16,
 })
 
 // AVX2 is the AVX2+FMA tier: 6×16 and 6×8 micro-kernels, and a 6×16 one
@@ -33,6 +36,9 @@ var AVX2 = NewBlockedTier(BlockedSpec{
 	Kerns:  []MicroKernel{amd64.KernAVX2x6x16, amd64.KernAVX2x6x8},
 	KC:     256,
 	Offs:   amd64.KernAVX2x6x16Offs,
+
+	Affine:      amd64.AffineAVX2,
+	AffineLanes: 8,
 })
 
 func init() {

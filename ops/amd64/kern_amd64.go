@@ -199,3 +199,29 @@ func KernAVX2x6x8(k int, a *float32, b *float32, c *float32, ldc int, bias *floa
 //
 //go:noescape
 func KernAVX2x6x16Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+
+// AffineAVX512 computes, 16 values at a time (n must be a multiple of 16), as this Go loop does:
+//
+//	for i := range n {
+//		v := scale*src[i] + bias // rounded after the product and after the sum
+//		if relu != 0 {
+//			v = max(0, v) // NaN stays NaN
+//		}
+//		dst[i] = v
+//	}
+//
+//go:noescape
+func AffineAVX512(dst *float32, src *float32, n int, scale float32, bias float32, relu int)
+
+// AffineAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does:
+//
+//	for i := range n {
+//		v := scale*src[i] + bias // rounded after the product and after the sum
+//		if relu != 0 {
+//			v = max(0, v) // NaN stays NaN
+//		}
+//		dst[i] = v
+//	}
+//
+//go:noescape
+func AffineAVX2(dst *float32, src *float32, n int, scale float32, bias float32, relu int)

@@ -1965,3 +1965,89 @@ norelu:
 	VMOVUPS Y11, 32(AX)
 	VZEROUPPER
 	RET
+
+// func AffineAVX512(dst *float32, src *float32, n int, scale float32, bias float32, relu int)
+// Requires: AVX, AVX512DQ, AVX512F, SSE
+TEXT ·AffineAVX512(SB), NOSPLIT, $0-40
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         n+16(FP), DX
+	MOVSS        scale+24(FP), X0
+	MOVSS        bias+28(FP), X1
+	VBROADCASTSS X0, Z0
+	VBROADCASTSS X1, Z1
+	VXORPS       Z2, Z2, Z2
+	MOVQ         relu+32(FP), BX
+	SHRQ         $0x04, DX
+	JZ           done
+	TESTQ        BX, BX
+	JNZ          relu
+
+plain:
+	// dst = scale*src + bias
+	VMULPS  (CX), Z0, Z3
+	VADDPS  Z1, Z3, Z3
+	VMOVUPS Z3, (AX)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, AX
+	DECQ    DX
+	JNZ     plain
+	JMP     done
+
+relu:
+	// dst = max(0, scale*src + bias)
+	VMULPS  (CX), Z0, Z3
+	VADDPS  Z1, Z3, Z3
+	VMAXPS  Z3, Z2, Z3
+	VMOVUPS Z3, (AX)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, AX
+	DECQ    DX
+	JNZ     relu
+
+done:
+	VZEROUPPER
+	RET
+
+// func AffineAVX2(dst *float32, src *float32, n int, scale float32, bias float32, relu int)
+// Requires: AVX, AVX2, SSE
+TEXT ·AffineAVX2(SB), NOSPLIT, $0-40
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         n+16(FP), DX
+	MOVSS        scale+24(FP), X0
+	MOVSS        bias+28(FP), X1
+	VBROADCASTSS X0, Y0
+	VBROADCASTSS X1, Y1
+	VXORPS       Y2, Y2, Y2
+	MOVQ         relu+32(FP), BX
+	SHRQ         $0x03, DX
+	JZ           done
+	TESTQ        BX, BX
+	JNZ          relu
+
+plain:
+	// dst = scale*src + bias
+	VMULPS  (CX), Y0, Y3
+	VADDPS  Y1, Y3, Y3
+	VMOVUPS Y3, (AX)
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, AX
+	DECQ    DX
+	JNZ     plain
+	JMP     done
+
+relu:
+	// dst = max(0, scale*src + bias)
+	VMULPS  (CX), Y0, Y3
+	VADDPS  Y1, Y3, Y3
+	VMAXPS  Y3, Y2, Y3
+	VMOVUPS Y3, (AX)
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, AX
+	DECQ    DX
+	JNZ     relu
+
+done:
+	VZEROUPPER
+	RET

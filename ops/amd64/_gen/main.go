@@ -45,6 +45,8 @@ func main() {
 		kernel(avx2, 6, nv, false)
 	}
 	kernel(avx2, 6, 2, true)
+	affine(avx512)
+	affine(avx2)
 	Generate()
 }
 
@@ -252,4 +254,68 @@ func kernel(s isa, mr, nv int, offs bool) {
 	}
 	VZEROUPPER()
 	RET()
+}
+
+// affine emits the per-channel affine step with an optional Relu, the
+// prologue of a convolution that follows a BatchNormalization.
+func affine(s isa) {
+	name := "Affine" + s.name
+	TEXT(name, NOSPLIT, "func(dst, src *float32, n int, scale, bias float32, relu int)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s computes, %d values at a time (n must be a multiple of %d), as this Go loop does:", name, s.lanes, s.lanes),
+		"",
+		"	for i := range n {",
+		"		v := scale*src[i] + bias // rounded after the product and after the sum",
+		"		if relu != 0 {",
+		"			v = max(0, v) // NaN stays NaN",
+		"		}",
+		"		dst[i] = v",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	r := s.regs
+	sx := Load(Param("scale"), XMM())
+	bx := Load(Param("bias"), XMM())
+	VBROADCASTSS(sx, r[0])
+	VBROADCASTSS(bx, r[1])
+	VXORPS(r[2], r[2], r[2])
+	relu := Load(Param("relu"), GP64())
+	SHRQ(U8(log2(s.lanes)), n)
+	JZ(LabelRef("done"))
+	TESTQ(relu, relu)
+	JNZ(LabelRef("relu"))
+	Label("plain")
+	Comment("dst = scale*src + bias")
+	VMULPS(Mem{Base: src}, r[0], r[3])
+	VADDPS(r[1], r[3], r[3])
+	VMOVUPS(r[3], Mem{Base: dst})
+	ADDQ(U8(4*s.lanes), src)
+	ADDQ(U8(4*s.lanes), dst)
+	DECQ(n)
+	JNZ(LabelRef("plain"))
+	JMP(LabelRef("done"))
+	Label("relu")
+	Comment("dst = max(0, scale*src + bias)")
+	VMULPS(Mem{Base: src}, r[0], r[3])
+	VADDPS(r[1], r[3], r[3])
+	VMAXPS(r[3], r[2], r[3])
+	VMOVUPS(r[3], Mem{Base: dst})
+	ADDQ(U8(4*s.lanes), src)
+	ADDQ(U8(4*s.lanes), dst)
+	DECQ(n)
+	JNZ(LabelRef("relu"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func log2(n int) int {
+	k := 0
+	for 1<<k < n {
+		k++
+	}
+	return k
 }
