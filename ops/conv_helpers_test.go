@@ -248,6 +248,8 @@ var twinTier = NewBlockedTier(BlockedSpec{
 	Kerns:  []MicroKernel{MicroGo(5, 24), MicroGo(5, 16), MicroGo(5, 8)},
 	KC:     37,
 	Offs:   MicroGoOffs(5, 24),
+
+	WinogradMinCols: 48,
 })
 
 // twinPackedTier is twinTier without the in-place kernel, so that every

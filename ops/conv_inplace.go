@@ -274,11 +274,12 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 	}
 }
 
-// bigBufs is a call's scratch for the in-place path, reused through a
-// pool: the padded input, the Wp-wide output and the offsets.
+// bigBufs is a call's scratch for the in-place and Winograd paths, reused
+// through a free list: the padded input, the wide output (or Winograd's
+// transformed input, products and transformed output) and offsets.
 type bigBufs struct {
-	xp, yp growBuf
-	off    []int32
+	xp, yp, wp, qp growBuf
+	off, off2      []int32
 }
 
 // offs returns a table of k offsets.
@@ -287,6 +288,14 @@ func (b *bigBufs) offs(k int) []int32 {
 		b.off = make([]int32, k)
 	}
 	return b.off[:k]
+}
+
+// offs2 returns a second table of k offsets.
+func (b *bigBufs) offs2(k int) []int32 {
+	if cap(b.off2) < k {
+		b.off2 = make([]int32, k)
+	}
+	return b.off2[:k]
 }
 
 // growBuf is a float32 buffer that only grows.

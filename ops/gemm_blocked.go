@@ -54,6 +54,10 @@ type BlockedSpec struct {
 	// Kernels.Affine) for lengths that are multiples of AffineLanes.
 	Affine      AffineKernel
 	AffineLanes int
+	// WinogradMinCols, when above 0, turns on Winograd F(4×4, 3×3) for
+	// 3×3 stride-1 convolutions with at least this many tile columns
+	// (TH·(TW+1) per image; see conv_winograd.go). It needs Offs.
+	WinogradMinCols int
 	// Offs, when not nil, is an MR×Widths[0] micro-kernel that reads B
 	// in place through per-step offsets (see MicroKernelOffs), used for
 	// stride-1 convolutions.
@@ -76,6 +80,9 @@ type blocked struct {
 	mc      int                 // most rows of a tile, a multiple of MR
 	bufs    freeList[blockBufs] // per worker of a loop
 	scratch freeList[bigBufs]   // per call
+
+	winoOnce sync.Once
+	wino     *winoConsts // Winograd's transforms, packed for this tier
 }
 
 // blockBufs is one worker's scratch: the packed rows of A of a tile, a
@@ -267,6 +274,9 @@ func (bl *blocked) packConv(g *ConvGeom, w []float32) []float32 {
 	if g.C/g.Group == 1 {
 		return nil // direct loops, no product
 	}
+	if bl.winogradOK(g) {
+		return bl.winoWeights(g, w)
+	}
 	mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW
 	mp := ceilDiv(mg, bl.MR) * bl.MR
 	kc := bl.kBlock(k)
@@ -315,6 +325,10 @@ func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusi
 	}
 	if g.C/g.Group == 1 {
 		convDirect(env, g, x, w, b, y, f)
+		return
+	}
+	if bl.winogradOK(g) {
+		bl.convWinograd(env, g, x, w, b, y, f)
 		return
 	}
 	if bl.inPlaceOK(g) {

@@ -25,6 +25,8 @@ var AVX512 = NewBlockedTier(BlockedSpec{
 
 	Affine:      amd64.AffineAVX512,
 	AffineLanes: 16,
+	// Winograd only where it measured faster: 56×56 and larger outputs.
+	WinogradMinCols: 192,
 })
 
 // AVX2 is the AVX2+FMA tier: 6×16 and 6×8 micro-kernels, and a 6×16 one
@@ -39,6 +41,8 @@ var AVX2 = NewBlockedTier(BlockedSpec{
 
 	Affine:      amd64.AffineAVX2,
 	AffineLanes: 8,
+	// Winograd only where it measured faster: 56×56 and larger outputs.
+	WinogradMinCols: 192,
 })
 
 func init() {

@@ -1,0 +1,312 @@
+package ops
+
+import "math"
+
+// Winograd F(4×4, 3×3) for 3×3, stride-1, undilated, ungrouped
+// convolutions on the blocked tiers. The output is cut into 4×4 tiles; tile
+// (th, tw) reads the 6×6 patch d of the padded input at rows 4·th.., columns
+// 4·tw.., and
+//
+//	Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
+//
+// summed over input channels, with (Lavin and Gray's matrices)
+//
+//	Bᵀ = | 4  0 -5  0  1  0 |   G = |  1/4     0     0  |   Aᵀ = | 1  1  1  1  1  0 |
+//	     | 0 -4 -4  1  1  0 |       | -1/6  -1/6  -1/6  |        | 0  1 -1  2 -2  0 |
+//	     | 0  4 -4 -1  1  0 |       | -1/6   1/6  -1/6  |        | 0  1  1  4  4  0 |
+//	     | 0 -2 -1  2  1  0 |       |  1/24  1/12  1/6  |        | 0  1 -1  8 -8  1 |
+//	     | 0  2 -1 -2  1  0 |       |  1/24 -1/12  1/6  |
+//	     | 0  4  0 -5  0  1 |       |   0     0     1   |
+//
+// 36 products per tile and channel pair instead of 144. All three stages
+// run on the micro-kernels, reading their B operand in place (tileOffs):
+//
+//  1. Input transform, per channel c: V[ξ][c][j] = Σ_r K[ξ][r]·d_j[r], a
+//     36×36 by 36×Ncol product, K = Bᵀ⊗Bᵀ. The padded input is split into
+//     4×4 stride phases (phasePlanes) so that element r = (a, b) of every
+//     patch, over the tiles j = th·Wq + tw, is one contiguous run.
+//  2. Products, per ξ: P[ξ][m][j] = Σ_c U[ξ][m][c]·V[ξ][c][j], U = G g Gᵀ
+//     packed once per plan by packConv.
+//  3. Output transform, per output channel m: Q[m][s][j] = Σ_ξ AK[s][ξ]·
+//     P[ξ][m][j], AK = Aᵀ⊗Aᵀ (16×36), then y[m][4th + s/4][4tw + s%4] =
+//     act(Q[m][s][j] + bias[m] + Z), skipping positions past the output.
+//
+// Tiles are laid out Wq = TW+1 wide, the extra column being computed and
+// dropped, as in convInPlace.
+
+// winoBT, winoG and winoAT are the transform matrices above.
+var (
+	winoBT = [6][6]float64{
+		{4, 0, -5, 0, 1, 0},
+		{0, -4, -4, 1, 1, 0},
+		{0, 4, -4, -1, 1, 0},
+		{0, -2, -1, 2, 1, 0},
+		{0, 2, -1, -2, 1, 0},
+		{0, 4, 0, -5, 0, 1},
+	}
+	winoG = [6][3]float64{
+		{1.0 / 4, 0, 0},
+		{-1.0 / 6, -1.0 / 6, -1.0 / 6},
+		{-1.0 / 6, 1.0 / 6, -1.0 / 6},
+		{1.0 / 24, 1.0 / 12, 1.0 / 6},
+		{1.0 / 24, -1.0 / 12, 1.0 / 6},
+		{0, 0, 1},
+	}
+	winoAT = [4][6]float64{
+		{1, 1, 1, 1, 1, 0},
+		{0, 1, -1, 2, -2, 0},
+		{0, 1, 1, 4, 4, 0},
+		{0, 1, -1, 8, -8, 1},
+	}
+)
+
+// winoGeom is a Winograd convolution's tiling.
+type winoGeom struct {
+	th, tw int       // tiles down and across
+	wq     int       // tile columns per tile row, TW+1
+	ncol   int       // TH·Wq
+	pg     ConvGeom  // the padded input as a 6×6, stride-4 phase copy
+	ph     phaseGeom // its phase layout
+}
+
+func winoGeomOf(g *ConvGeom) winoGeom {
+	th, tw := ceilDiv(g.OH, 4), ceilDiv(g.OW, 4)
+	pg := *g
+	// Patches reach 4·TH+2 rows and 4·TW+2 columns of padded input; the
+	// rows and columns past the convolution's own padding are zeros too.
+	pg.PadB = 4*th + 2 - g.H - g.PadT
+	pg.PadR = 4*tw + 2 - g.W - g.PadL
+	pg.SH, pg.SW, pg.KH, pg.KW = 4, 4, 6, 6
+	wg := winoGeom{th: th, tw: tw, wq: tw + 1, pg: pg}
+	wg.ncol = th * wg.wq
+	wg.ph = phasesOf(&pg)
+	return wg
+}
+
+// winogradOK reports whether conv runs g with Winograd.
+func (bl *blocked) winogradOK(g *ConvGeom) bool {
+	if bl.Offs == nil || g.KH != 3 || g.KW != 3 || g.SH != 1 || g.SW != 1 ||
+		g.DH != 1 || g.DW != 1 || g.Group != 1 || g.C < 8 || g.M < 8 {
+		return false
+	}
+	wg := winoGeomOf(g)
+	if bl.WinogradMinCols <= 0 || wg.ncol < bl.WinogradMinCols || wg.pg.PadB < 0 || wg.pg.PadR < 0 {
+		return false
+	}
+	// Offsets are int32: the largest is 35·M·Ncol (stage 3), or a
+	// channel's phase planes (stage 1).
+	return int64(36)*int64(max(g.M, g.C))*int64(wg.ncol)+int64(wg.ph.plane) < math.MaxInt32
+}
+
+// winoConsts are the packed transform matrices of one tier, made once.
+type winoConsts struct {
+	k  []float32 // Bᵀ⊗Bᵀ, 36×36, packed
+	ak []float32 // Aᵀ⊗Aᵀ, 16×36, packed
+}
+
+// winoConstsFor packs the transform matrices for bl.
+func (bl *blocked) winoConstsFor() *winoConsts {
+	bl.winoOnce.Do(func() {
+		bl.wino = &winoConsts{k: bl.packMatrix(kron(winoBT[:]), 36, 36), ak: bl.packMatrix(kron(winoAT[:]), 16, 36)}
+	})
+	return bl.wino
+}
+
+// kron returns the Kronecker product p⊗p of an r×6 matrix p, an (r·r)×36
+// row-major matrix: element ((i, j), (a, b)) is p[i][a]·p[j][b], so that
+// applied to a 6×6 patch d (flattened by rows) it gives p·d·pᵀ.
+func kron(p [][6]float64) []float32 {
+	r := len(p)
+	out := make([]float32, r*r*36)
+	for i := range r {
+		for j := range r {
+			for a := range 6 {
+				for b := range 6 {
+					out[(i*r+j)*36+a*6+b] = float32(p[i][a] * p[j][b])
+				}
+			}
+		}
+	}
+	return out
+}
+
+// packMatrix packs an m×k row-major matrix as packConv packs weights.
+func (bl *blocked) packMatrix(a []float32, m, k int) []float32 {
+	mp := ceilDiv(m, bl.MR) * bl.MR
+	kc := bl.kBlock(k)
+	out := make([]float32, mp*k)
+	op := gemmOp{m: m, k: k, a: a, lda: k}
+	for kb := 0; kb < k; kb += kc {
+		kl := min(kc, k-kb)
+		bl.packA(&op, out[kb*mp:kb*mp+mp*kl], 0, m, kb, kl)
+	}
+	return out
+}
+
+// winoWeights returns U = G g Gᵀ for every output and input channel,
+// packed per ξ: 36 consecutive matrices of M×C, each as packMatrix packs.
+func (bl *blocked) winoWeights(g *ConvGeom, w []float32) []float32 {
+	m, c := g.M, g.C
+	u := make([][]float32, 36)
+	for xi := range u {
+		u[xi] = make([]float32, m*c)
+	}
+	for o := range m {
+		for i := range c {
+			gk := w[(o*c+i)*9 : (o*c+i)*9+9]
+			// t = G·g (6×3), then U = t·Gᵀ (6×6), in float64
+			var t [6][3]float64
+			for r := range 6 {
+				for s := range 3 {
+					for q := range 3 {
+						t[r][s] += winoG[r][q] * float64(gk[q*3+s])
+					}
+				}
+			}
+			for r := range 6 {
+				for s := range 6 {
+					var v float64
+					for q := range 3 {
+						v += t[r][q] * winoG[s][q]
+					}
+					u[r*6+s][o*c+i] = float32(v)
+				}
+			}
+		}
+	}
+	mp := ceilDiv(m, bl.MR) * bl.MR
+	out := make([]float32, 0, 36*mp*c)
+	for xi := range u {
+		out = append(out, bl.packMatrix(u[xi], m, c)...)
+	}
+	return out
+}
+
+// convWinograd is blocked.conv for geometries winogradOK accepts.
+func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
+	wg := winoGeomOf(g)
+	wc := bl.winoConstsFor()
+	var kern *Kernels
+	var upack []float32
+	if env != nil {
+		kern, upack = env.K, env.packedW
+	}
+	if upack == nil {
+		upack = bl.winoWeights(g, w) // weights that are not constants
+	}
+	par := parOf(env)
+	pw := bl.Widths[0]
+	mp := ceilDiv(g.M, bl.MR) * bl.MR
+	nc := wg.ncol
+
+	sc := bl.scratch.get()
+	defer bl.scratch.put(sc)
+	xq := sc.xp.grow(g.C*wg.ph.plane + maxPanel + wg.wq)
+	v := sc.yp.grow(36 * g.C * nc)
+	p := sc.wp.grow(36 * g.M * nc)
+	q := sc.qp.grow(16 * g.M * nc)
+	offs := sc.offs(36 + max(g.C, 36))
+	offIn, offMid := offs[:36], offs[36:36+max(g.C, 36)]
+	// Stage 1 reads element r = (a, b) of each patch at phase (a%4, b%4),
+	// shifted by (a/4) tile rows and (b/4) tile columns.
+	hqwq := wg.ph.hq * wg.ph.wq
+	for a := range 6 {
+		for bb := range 6 {
+			offIn[a*6+bb] = int32((a%4*4+bb%4)*hqwq + a/4*wg.ph.wq + bb/4)
+		}
+	}
+
+	for n := range g.N {
+		xn := x[n*g.C*g.H*g.W : (n+1)*g.C*g.H*g.W]
+		clear(xq[g.C*wg.ph.plane:])
+		par.For(g.C, func(lo, hi int) {
+			for c := lo; c < hi; c++ {
+				phasePlanes(kern, xq[c*wg.ph.plane:(c+1)*wg.ph.plane], xn[c*g.H*g.W:(c+1)*g.H*g.W], &wg.pg, wg.ph, f, c)
+			}
+		})
+		// Stage 1: V[ξ][c][j] = Σ_r K[ξ][r]·xq[c][offIn[r] + j]
+		t1 := tilingFor(g.C, 36, ceilDiv(nc, pw), 36, par.Workers(), pw, bl.MR, bl.mc)
+		par.For(t1.all, func(lo, hi int) {
+			buf := bl.bufs.get()
+			for u := lo; u < hi; u++ {
+				c, i0, i1, p0, p1 := t1.unit(u)
+				op := gemmOp{m: 36, n: nc, k: 36, apack: wc.k, c: v[c*nc:], ldc: g.C * nc, alpha: 1}
+				bl.tileOffs(&op, xq[c*wg.ph.plane:], offIn, i0, i1, p0, p1, buf)
+			}
+			bl.bufs.put(buf)
+		})
+		// Stage 2: P[ξ][m][j] = Σ_c U[ξ][m][c]·V[ξ][c][j]
+		for c := range g.C {
+			offMid[c] = int32(c * nc)
+		}
+		t2 := tilingFor(36, g.M, ceilDiv(nc, pw), g.C, par.Workers(), pw, bl.MR, bl.mc)
+		par.For(t2.all, func(lo, hi int) {
+			buf := bl.bufs.get()
+			for u := lo; u < hi; u++ {
+				xi, i0, i1, p0, p1 := t2.unit(u)
+				op := gemmOp{m: g.M, n: nc, k: g.C, apack: upack[xi*mp*g.C : (xi+1)*mp*g.C],
+					c: p[xi*g.M*nc : (xi+1)*g.M*nc], ldc: nc, alpha: 1}
+				bl.tileOffs(&op, v[xi*g.C*nc:], offMid[:g.C], i0, i1, p0, p1, buf)
+			}
+			bl.bufs.put(buf)
+		})
+		// Stage 3: Q[m][s][j] = Σ_ξ AK[s][ξ]·P[ξ][m][j], then the output.
+		offOut := sc.offs2(36)
+		for xi := range 36 {
+			offOut[xi] = int32(xi * g.M * nc)
+		}
+		t3 := tilingFor(g.M, 16, ceilDiv(nc, pw), 36, par.Workers(), pw, bl.MR, bl.mc)
+		par.For(t3.all, func(lo, hi int) {
+			buf := bl.bufs.get()
+			for u := lo; u < hi; u++ {
+				m, i0, i1, p0, p1 := t3.unit(u)
+				op := gemmOp{m: 16, n: nc, k: 36, apack: wc.ak, c: q[m*16*nc : (m+1)*16*nc], ldc: nc, alpha: 1}
+				bl.tileOffs(&op, p[m*nc:], offOut, i0, i1, p0, p1, buf)
+			}
+			bl.bufs.put(buf)
+		})
+		yn := y[n*g.M*g.OH*g.OW : (n+1)*g.M*g.OH*g.OW]
+		var zn []float32
+		if f.hasPost() && f.Residual != nil {
+			zn = f.Residual[n*g.M*g.OH*g.OW : (n+1)*g.M*g.OH*g.OW]
+		}
+		par.For(g.M, func(lo, hi int) {
+			for m := lo; m < hi; m++ {
+				winoStore(g, &wg, q[m*16*nc:(m+1)*16*nc], yn, zn, b, f, m)
+			}
+		})
+	}
+}
+
+// winoStore writes output channel m from its transformed tiles qm (16
+// rows of Ncol): y[m][oh][ow] = act(qm[(oh%4)·4 + ow%4][(oh/4)·Wq + ow/4]
+// + bias[m] + Z[m][oh][ow]).
+func winoStore(g *ConvGeom, wg *winoGeom, qm, y, z, b []float32, f *ConvFusion, m int) {
+	ohw := g.OH * g.OW
+	ym := y[m*ohw : (m+1)*ohw]
+	var bv float32
+	if b != nil {
+		bv = b[m]
+	}
+	for oh := range g.OH {
+		row := ym[oh*g.OW : (oh+1)*g.OW]
+		base := oh / 4 * wg.wq
+		for s := range 4 {
+			src := qm[(oh%4*4+s)*wg.ncol+base:]
+			// y[oh][4·tw + s] = Q[(oh%4)·4 + s][(oh/4)·Wq + tw] + bias
+			for tw, ow := 0, s; ow < g.OW; tw, ow = tw+1, ow+4 {
+				row[ow] = src[tw] + bv
+			}
+		}
+		if z != nil {
+			zr := z[m*ohw+oh*g.OW : m*ohw+(oh+1)*g.OW]
+			// y += Z
+			for i, v := range zr {
+				row[i] += v
+			}
+		}
+		if f.hasPost() {
+			f.Act.Apply(row)
+		}
+	}
+}
