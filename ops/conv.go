@@ -28,9 +28,7 @@ func buildConv(n *Node) (Kernel, error) {
 			if err != nil {
 				return err
 			}
-			env.packedW = cp.packed(env.K, in[1])
-			env.K.Conv(env, &cp.g, in[0].F32, in[1].F32, b, out[0].F32, nil)
-			env.packedW = nil
+			cp.conv(env, in, b, out[0].F32, nil)
 			return nil
 		}
 		outs, err := oneOutput(n, Value{DType: Float32, Shape: cp.outShape})
@@ -70,6 +68,14 @@ type convPlan struct {
 	wConst *Tensor
 	packMu sync.Mutex
 	packs  map[*Kernels][]float32
+}
+
+// conv runs env.K.Conv for the plan on X = in[0] and W = in[1], handing the
+// tier the weights it packed for this plan, if any.
+func (cp *convPlan) conv(env *Env, in []*Tensor, b, y []float32, f *ConvFusion) {
+	env.packedW = cp.packed(env.K, in[1])
+	env.K.Conv(env, &cp.g, in[0].F32, in[1].F32, b, y, f)
+	env.packedW = nil
 }
 
 // sameData reports whether a and b are the same memory.

@@ -112,10 +112,7 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 			case f.hasPost() && f.Residual == nil && f.Act.Kind == ActRelu:
 				op.act = f.Act
 			}
-			if env != nil && env.packedW != nil {
-				mp := ceilDiv(mg, bl.MR) * bl.MR
-				op.apack = env.packedW[grp*mp*k : (grp+1)*mp*k]
-			}
+			op.apack = bl.packedGroup(env, g, grp)
 			xs := src[(n*g.C+grp*cg)*ph.plane:]
 			bl.tileOffs(&op, xs, boff, i0, i1, p0, p1, buf)
 		}

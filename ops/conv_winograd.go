@@ -130,19 +130,6 @@ func kron(p [][6]float64) []float32 {
 	return out
 }
 
-// packMatrix packs an m×k row-major matrix as packConv packs weights.
-func (bl *blocked) packMatrix(a []float32, m, k int) []float32 {
-	mp := ceilDiv(m, bl.MR) * bl.MR
-	kc := bl.kBlock(k)
-	out := make([]float32, mp*k)
-	op := gemmOp{m: m, k: k, a: a, lda: k}
-	for kb := 0; kb < k; kb += kc {
-		kl := min(kc, k-kb)
-		bl.packA(&op, out[kb*mp:kb*mp+mp*kl], 0, m, kb, kl)
-	}
-	return out
-}
-
 // winoWeights returns U = G g Gᵀ for every output and input channel,
 // packed per ξ: 36 consecutive matrices of M×C, each as packMatrix packs.
 func (bl *blocked) winoWeights(g *ConvGeom, w []float32) []float32 {
@@ -174,10 +161,10 @@ func (bl *blocked) winoWeights(g *ConvGeom, w []float32) []float32 {
 			}
 		}
 	}
-	mp := ceilDiv(m, bl.MR) * bl.MR
-	out := make([]float32, 0, 36*mp*c)
+	n := bl.padRows(m) * c
+	out := make([]float32, 36*n)
 	for xi := range u {
-		out = append(out, bl.packMatrix(u[xi], m, c)...)
+		bl.packMatrixInto(out[xi*n:(xi+1)*n], u[xi], m, c)
 	}
 	return out
 }
@@ -196,7 +183,7 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	}
 	par := parOf(env)
 	pw := bl.Widths[0]
-	mp := ceilDiv(g.M, bl.MR) * bl.MR
+	mp := bl.padRows(g.M)
 	nc := wg.ncol
 
 	sc := bl.scratch.get()
@@ -205,20 +192,28 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	v := sc.yp.grow(36 * g.C * nc)
 	p := sc.wp.grow(36 * g.M * nc)
 	q := sc.qp.grow(16 * g.M * nc)
-	offs := sc.offs(36 + max(g.C, 36))
-	offIn, offMid := offs[:36], offs[36:36+max(g.C, 36)]
+	offs := sc.offs(36 + g.C)
+	offIn, offMid := offs[:36], offs[36:]
+	offOut := sc.offs2(36)
 	// Stage 1 reads element r = (a, b) of each patch at phase (a%4, b%4),
-	// shifted by (a/4) tile rows and (b/4) tile columns.
+	// shifted by (a/4) tile rows and (b/4) tile columns; stage 2 reads row
+	// c of V[ξ] and stage 3 row ξ of P[·][m].
 	hqwq := wg.ph.hq * wg.ph.wq
 	for a := range 6 {
 		for bb := range 6 {
 			offIn[a*6+bb] = int32((a%4*4+bb%4)*hqwq + a/4*wg.ph.wq + bb/4)
 		}
 	}
+	for c := range g.C {
+		offMid[c] = int32(c * nc)
+	}
+	for xi := range 36 {
+		offOut[xi] = int32(xi * g.M * nc)
+	}
+	clear(xq[g.C*wg.ph.plane:])
 
 	for n := range g.N {
 		xn := x[n*g.C*g.H*g.W : (n+1)*g.C*g.H*g.W]
-		clear(xq[g.C*wg.ph.plane:])
 		par.For(g.C, func(lo, hi int) {
 			for c := lo; c < hi; c++ {
 				phasePlanes(kern, xq[c*wg.ph.plane:(c+1)*wg.ph.plane], xn[c*g.H*g.W:(c+1)*g.H*g.W], &wg.pg, wg.ph, f, c)
@@ -236,9 +231,6 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 			bl.bufs.put(buf)
 		})
 		// Stage 2: P[ξ][m][j] = Σ_c U[ξ][m][c]·V[ξ][c][j]
-		for c := range g.C {
-			offMid[c] = int32(c * nc)
-		}
 		t2 := tilingFor(36, g.M, ceilDiv(nc, pw), g.C, par.Workers(), pw, bl.MR, bl.mc)
 		par.For(t2.all, func(lo, hi int) {
 			buf := bl.bufs.get()
@@ -246,15 +238,11 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 				xi, i0, i1, p0, p1 := t2.unit(u)
 				op := gemmOp{m: g.M, n: nc, k: g.C, apack: upack[xi*mp*g.C : (xi+1)*mp*g.C],
 					c: p[xi*g.M*nc : (xi+1)*g.M*nc], ldc: nc, alpha: 1}
-				bl.tileOffs(&op, v[xi*g.C*nc:], offMid[:g.C], i0, i1, p0, p1, buf)
+				bl.tileOffs(&op, v[xi*g.C*nc:], offMid, i0, i1, p0, p1, buf)
 			}
 			bl.bufs.put(buf)
 		})
 		// Stage 3: Q[m][s][j] = Σ_ξ AK[s][ξ]·P[ξ][m][j], then the output.
-		offOut := sc.offs2(36)
-		for xi := range 36 {
-			offOut[xi] = int32(xi * g.M * nc)
-		}
 		t3 := tilingFor(g.M, 16, ceilDiv(nc, pw), 36, par.Workers(), pw, bl.MR, bl.mc)
 		par.For(t3.all, func(lo, hi int) {
 			buf := bl.bufs.get()

@@ -80,10 +80,8 @@ func buildFusedConv(n *Node) (Kernel, error) {
 					return n.Errorf("pre_scale/pre_bias do not match the plan")
 				}
 			}
-			env.packedW = cp.packed(env.K, in[1])
-			env.K.Conv(env, &cp.g, in[0].F32, in[1].F32, b, out[0].F32, f)
+			cp.conv(env, in, b, out[0].F32, f)
 			*f = ConvFusion{}
-			env.packedW = nil
 			return nil
 		}
 		outs, err := oneOutput(n, Value{DType: Float32, Shape: cp.outShape})
@@ -162,12 +160,12 @@ func buildAffine(n *Node) (Kernel, error) {
 				return nil
 			}
 			planes := total / max(plane, 1)
+			relu := act.Kind == ActRelu
 			forChunks(env, planes, max(1, elemGrain/max(plane, 1)), func(lo, hi int) {
 				for p := lo; p < hi; p++ {
 					ch := p % c
 					av, bv := as[ch], bs[ch]
 					src, dst := xs[p*plane:(p+1)*plane], ys[p*plane:(p+1)*plane]
-					relu := act.Kind == ActRelu
 					// y = act(a[c]*x + b[c])
 					affineRow(env.K, dst, src, av, bv, relu)
 					if !relu {

@@ -9,14 +9,16 @@ import "sync"
 //
 // C is cut into tiles of rows × column panels as in the generic tier
 // (tilingFor), the panels being as wide as the widest micro-kernel. A unit
-// walks the depth in blocks of kc. For each block and each panel it packs
-// the panel of B (kc×w, so that it stays in L1) with the generic
-// tier's packers (an implicit im2col for convolutions), then runs the
-// micro-kernel down the tile, mr rows at a time. The micro-kernels read A
-// in place, row by row with stride lda, so the weights are never copied.
-// A full mr×w tile with alpha = 1 is stored by the micro-kernel itself,
-// with the bias, residual and Relu applied in registers on the last depth
-// block; edge tiles go through a small buffer and gemmOp.store.
+// walks the depth in blocks of kc. For each block it takes the tile's rows
+// of A packed in groups of mr, interleaved (packA; convolution weights are
+// packed once per plan by packConv), and for each panel it packs the panel
+// of B (kc×w, so that it stays in L1) with the generic tier's packers, then
+// runs the micro-kernel down the tile, one group of rows at a time.
+// Convolutions mostly skip B's packing: see conv_inplace.go and
+// conv_winograd.go. A full mr×w tile with alpha = 1 is stored by the
+// micro-kernel itself, with the bias, residual and Relu applied in
+// registers on the last depth block; edge tiles go through a small buffer
+// and gemmOp.store.
 
 // maxPanel is the widest micro-kernel any tier may register.
 const maxPanel = 64
@@ -60,7 +62,7 @@ type BlockedSpec struct {
 	WinogradMinCols int
 	// Offs, when not nil, is an MR×Widths[0] micro-kernel that reads B
 	// in place through per-step offsets (see MicroKernelOffs), used for
-	// stride-1 convolutions.
+	// convolutions (conv_inplace.go) and Winograd.
 	Offs MicroKernelOffs
 }
 
@@ -129,16 +131,8 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 			affineGo(dst[n:], src[n:], scale, bias, relu)
 		}
 	}
-	specsMu.Lock()
-	specs[k] = &bl.BlockedSpec
-	specsMu.Unlock()
 	return k
 }
-
-var (
-	specsMu sync.Mutex
-	specs   = map[*Kernels]*BlockedSpec{}
-)
 
 // kBlock splits a depth of k into blocks of at most KC, as evenly as
 // possible; it depends on k only.
@@ -192,12 +186,25 @@ func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
 	}
 }
 
+// padRows is m rounded up to a multiple of MR: the rows of a packed A.
+func (bl *blocked) padRows(m int) int { return ceilDiv(m, bl.MR) * bl.MR }
+
+// packedGroup returns group grp's part of the weights that packConv packed
+// for g and the conv step passed in env.packedW, or nil when there are none.
+func (bl *blocked) packedGroup(env *Env, g *ConvGeom, grp int) []float32 {
+	if env == nil || env.packedW == nil {
+		return nil
+	}
+	n := bl.padRows(g.M/g.Group) * (g.C / g.Group * g.KH * g.KW)
+	return env.packedW[grp*n : (grp+1)*n]
+}
+
 // aBlock returns rows [i0, i1) of A for the depth block at kb, packed in
 // groups of MR: from the weights packed once (op.apack, see packConv), or
 // packed now into buf.
 func (bl *blocked) aBlock(op *gemmOp, buf *blockBufs, i0, i1, kb, kl int) []float32 {
 	if op.apack != nil {
-		mp := ceilDiv(op.m, bl.MR) * bl.MR
+		mp := bl.padRows(op.m)
 		return op.apack[kb*mp+i0*kl : kb*mp+mp*kl]
 	}
 	bl.packA(op, buf.a, i0, i1, kb, kl)
@@ -278,18 +285,31 @@ func (bl *blocked) packConv(g *ConvGeom, w []float32) []float32 {
 		return bl.winoWeights(g, w)
 	}
 	mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW
-	mp := ceilDiv(mg, bl.MR) * bl.MR
-	kc := bl.kBlock(k)
-	out := make([]float32, g.Group*mp*k)
+	n := bl.padRows(mg) * k
+	out := make([]float32, g.Group*n)
 	for grp := range g.Group {
-		op := gemmOp{m: mg, k: k, a: w[grp*mg*k : (grp+1)*mg*k], lda: k}
-		for kb := 0; kb < k; kb += kc {
-			kl := min(kc, k-kb)
-			o := grp*mp*k + kb*mp
-			bl.packA(&op, out[o:o+mp*kl], 0, mg, kb, kl)
-		}
+		bl.packMatrixInto(out[grp*n:(grp+1)*n], w[grp*mg*k:(grp+1)*mg*k], mg, k)
 	}
 	return out
+}
+
+// packMatrix packs an m×k row-major matrix a as packConv packs a group's
+// weights: depth block after depth block, each padRows(m)·kl values as
+// packA packs them.
+func (bl *blocked) packMatrix(a []float32, m, k int) []float32 {
+	out := make([]float32, bl.padRows(m)*k)
+	bl.packMatrixInto(out, a, m, k)
+	return out
+}
+
+// packMatrixInto is packMatrix into dst, of padRows(m)·k values.
+func (bl *blocked) packMatrixInto(dst, a []float32, m, k int) {
+	mp, kc := bl.padRows(m), bl.kBlock(k)
+	op := gemmOp{m: m, k: k, a: a, lda: k}
+	for kb := 0; kb < k; kb += kc {
+		kl := min(kc, k-kb)
+		bl.packA(&op, dst[kb*mp:kb*mp+mp*kl], 0, m, kb, kl)
+	}
 }
 
 // gemm is the tier's Kernels.Gemm.
@@ -347,24 +367,11 @@ func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusi
 			var src convSource
 			op := convProduct(g, x, w, b, y, f, o, pointwise, &src)
 			op.plain = true
-			if env != nil && env.packedW != nil {
-				mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW
-				mp := ceilDiv(mg, bl.MR) * bl.MR
-				grp := o % g.Group
-				op.apack = env.packedW[grp*mp*k : (grp+1)*mp*k]
-			}
+			op.apack = bl.packedGroup(env, g, o%g.Group)
 			bl.tile(&op, i0, i1, p0, p1, buf)
 		}
 		bl.bufs.put(buf)
 	})
-}
-
-// blockedSpecOf returns the spec a tier made by NewBlockedTier was built
-// from, or nil for other tiers.
-func blockedSpecOf(k *Kernels) *BlockedSpec {
-	specsMu.Lock()
-	defer specsMu.Unlock()
-	return specs[k]
 }
 
 // freeList keeps scratch objects for reuse. Unlike a sync.Pool it never

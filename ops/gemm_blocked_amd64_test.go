@@ -8,14 +8,36 @@ import (
 	"testing"
 )
 
+// asmTier is an assembly tier and the spec it was built from.
+type asmTier struct {
+	*Kernels
+	spec *BlockedSpec
+}
+
+// epilogueCase makes two equal mr×ldc tiles of C for a micro-kernel and
+// its twin, and a bias (when flags&4) and a residual (when flags&8).
+func epilogueCase(seed uint64, mr, ldc, flags int) (got, want []float32, bias, resid *float32) {
+	c0 := nnRand(seed+2, mr*ldc).F32
+	if flags&4 != 0 {
+		bias = &nnRand(seed+3, mr).F32[0]
+	}
+	if flags&8 != 0 {
+		resid = &nnRand(seed+4, mr*ldc).F32[0]
+	}
+	return append([]float32(nil), c0...), append([]float32(nil), c0...), bias, resid
+}
+
+// asmTiers lists the assembly tiers, supported by this CPU or not.
+var asmTiers = []asmTier{{AVX512, &avx512Spec}, {AVX2, &avx2Spec}}
+
 // BenchmarkMicro runs each assembly micro-kernel on L1-resident operands
 // (depth 128), the ceiling the blocked driver can reach, in GFLOP/s.
 func BenchmarkMicro(b *testing.B) {
-	for _, k := range []*Kernels{AVX512, AVX2} {
+	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil {
 			continue
 		}
-		spec := blockedSpecOf(k)
+		spec := k.spec
 		for i, w := range spec.Widths {
 			kern := spec.Kerns[i]
 			const depth = 128
@@ -36,12 +58,12 @@ func BenchmarkMicro(b *testing.B) {
 // Go twin (MicroGo) for depths 0 to 40, a row stride of C beyond its width, and
 // every combination of accumulate, bias, residual and Relu.
 func TestMicroKernelsMatchTwin(t *testing.T) {
-	for _, k := range []*Kernels{AVX512, AVX2} {
+	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil {
 			t.Logf("%s: not supported by this CPU, skipped", k.Name)
 			continue
 		}
-		spec := blockedSpecOf(k)
+		spec := k.spec
 		for wi, w := range spec.Widths {
 			kern, twin := spec.Kerns[wi], MicroGo(spec.MR, w)
 			for _, depth := range []int{0, 1, 2, 7, 16, 40} {
@@ -49,18 +71,7 @@ func TestMicroKernelsMatchTwin(t *testing.T) {
 					ldc := w + 5
 					a := nnRand(uint64(depth), max(1, spec.MR*depth)).F32
 					b := nnRand(uint64(depth+1), max(1, depth*w)).F32
-					c0 := nnRand(uint64(depth+2), spec.MR*ldc).F32
-					bias := nnRand(uint64(depth+3), spec.MR).F32
-					z := nnRand(uint64(depth+4), spec.MR*ldc).F32
-					var bp, zp *float32
-					if flags&4 != 0 {
-						bp = &bias[0]
-					}
-					if flags&8 != 0 {
-						zp = &z[0]
-					}
-					got := append([]float32(nil), c0...)
-					want := append([]float32(nil), c0...)
+					got, want, bp, zp := epilogueCase(uint64(depth), spec.MR, ldc, flags)
 					kern(depth, &a[0], &b[0], &got[0], ldc, bp, zp, flags&3)
 					twin(depth, &a[0], &b[0], &want[0], ldc, bp, zp, flags&3)
 					// Columns beyond w are guards: untouched by both.
@@ -74,12 +85,12 @@ func TestMicroKernelsMatchTwin(t *testing.T) {
 // TestOffsKernelsMatchTwin runs the in-place (offsets) micro-kernels
 // against their Go twin with scattered, repeated and decreasing offsets.
 func TestOffsKernelsMatchTwin(t *testing.T) {
-	for _, k := range []*Kernels{AVX512, AVX2} {
+	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil {
 			t.Logf("%s: not supported by this CPU, skipped", k.Name)
 			continue
 		}
-		spec := blockedSpecOf(k)
+		spec := k.spec
 		w := spec.Widths[0]
 		twin := MicroGoOffs(spec.MR, w)
 		for _, depth := range []int{1, 3, 9, 33} {
@@ -91,18 +102,7 @@ func TestOffsKernelsMatchTwin(t *testing.T) {
 				for p := range offs {
 					offs[p] = int32((p * 37) % 500)
 				}
-				c0 := nnRand(uint64(depth+2), spec.MR*ldc).F32
-				bias := nnRand(uint64(depth+3), spec.MR).F32
-				z := nnRand(uint64(depth+4), spec.MR*ldc).F32
-				var bp, zp *float32
-				if flags&4 != 0 {
-					bp = &bias[0]
-				}
-				if flags&8 != 0 {
-					zp = &z[0]
-				}
-				got := append([]float32(nil), c0...)
-				want := append([]float32(nil), c0...)
+				got, want, bp, zp := epilogueCase(uint64(depth), spec.MR, ldc, flags)
 				spec.Offs(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3|flags&4)
 				twin(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3)
 				checkF32(t, fmt.Sprintf("%s offs %dx%d k=%d flags=%b", k.Name, spec.MR, w, depth, flags), got, want, 1e-6)
@@ -115,11 +115,11 @@ func TestOffsKernelsMatchTwin(t *testing.T) {
 // packed together (L1) and B rows one 56×56 plane apart, as a 1×1
 // convolution reads them, in GFLOP/s.
 func BenchmarkMicroOffs(b *testing.B) {
-	for _, k := range []*Kernels{AVX512, AVX2} {
+	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil {
 			continue
 		}
-		spec := blockedSpecOf(k)
+		spec := k.spec
 		w := spec.Widths[0]
 		const depth = 128
 		for _, stride := range []int{w, 56 * 56} {
@@ -146,7 +146,7 @@ func BenchmarkMicroOffs(b *testing.B) {
 // the portable loop bit for bit, on lengths with every tail, with and
 // without Relu, through NaN, infinities and signed zeros.
 func TestAffineKernelsMatchGo(t *testing.T) {
-	for _, k := range []*Kernels{AVX512, AVX2} {
+	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil {
 			t.Logf("%s: not supported by this CPU, skipped", k.Name)
 			continue

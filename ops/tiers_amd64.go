@@ -13,9 +13,15 @@ import (
 // without AVX-512 and Best never picks a tier the CPU lacks.
 
 // AVX512 is the AVX-512F tier: 8×48, 8×32 and 8×16 micro-kernels, and an
-// 8×48 one reading stride-1 convolution inputs in place. It needs
-// AVX-512 F, BW, DQ and VL.
-var AVX512 = NewBlockedTier(BlockedSpec{
+// 8×48 one reading convolution inputs in place. It needs AVX-512 F, BW, DQ
+// and VL.
+var AVX512 = NewBlockedTier(avx512Spec)
+
+// AVX2 is the AVX2+FMA tier: 6×16 and 6×8 micro-kernels, and a 6×16 one
+// reading convolution inputs in place.
+var AVX2 = NewBlockedTier(avx2Spec)
+
+var avx512Spec = BlockedSpec{
 	Name:   "avx512",
 	MR:     8,
 	Widths: []int{48, 32, 16},
@@ -27,11 +33,9 @@ var AVX512 = NewBlockedTier(BlockedSpec{
 	AffineLanes: 16,
 	// Winograd only where it measured faster: 56×56 and larger outputs.
 	WinogradMinCols: 192,
-})
+}
 
-// AVX2 is the AVX2+FMA tier: 6×16 and 6×8 micro-kernels, and a 6×16 one
-// reading stride-1 convolution inputs in place.
-var AVX2 = NewBlockedTier(BlockedSpec{
+var avx2Spec = BlockedSpec{
 	Name:   "avx2",
 	MR:     6,
 	Widths: []int{16, 8},
@@ -43,7 +47,7 @@ var AVX2 = NewBlockedTier(BlockedSpec{
 	AffineLanes: 8,
 	// Winograd only where it measured faster: 56×56 and larger outputs.
 	WinogradMinCols: 192,
-})
+}
 
 func init() {
 	if cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3) {

@@ -74,9 +74,9 @@ func (p *Pool) For(n int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
-	chunks := min(chunksPerWorker*p.workers, n)
-	if p.workers == 1 {
-		chunks = 1
+	chunks := 1
+	if p.workers > 1 {
+		chunks = min(chunksPerWorker*p.workers, n)
 	}
 	if chunks > 1 {
 		p.once.Do(p.start)
