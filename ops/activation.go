@@ -52,9 +52,7 @@ func (k *unaryKernel) run(env *Env, in, out []*Tensor) error {
 		return nil
 	}
 	src, dst := x.F32, y.F32
-	forChunks(env, len(dst), elemGrain, func(lo, hi int) {
-		k.f32(dst[lo:hi], src[lo:hi])
-	})
+	forChunksOf(env, len(dst), elemGrain, mapArgs{k.f32, dst, src})
 	return nil
 }
 
@@ -227,9 +225,7 @@ func (k *clipKernel) run(env *Env, in, out []*Tensor) error {
 		hi = maxT.F32[0]
 	}
 	src, dst := x.F32, y.F32
-	forChunks(env, len(dst), elemGrain, func(a, b int) {
-		clipRange(dst[a:b], src[a:b], lo, hi)
-	})
+	forChunksOf(env, len(dst), elemGrain, clipArgs{dst, src, lo, hi})
 	return nil
 }
 
@@ -242,3 +238,12 @@ func clipRange[T numeric](dst, src []T, lo, hi T) {
 		dst[i] = min(max(v, lo), hi)
 	}
 }
+
+// clipArgs are a float32 Clip step's operands.
+type clipArgs struct {
+	dst, src []float32
+	lo, hi   float32
+}
+
+// Range clips the chunk [lo, hi).
+func (c *clipArgs) Range(lo, hi int) { clipRange(c.dst[lo:hi], c.src[lo:hi], c.lo, c.hi) }

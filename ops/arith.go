@@ -196,14 +196,28 @@ func (k *arithKernel) Prepare(in []*Value) ([]Value, Step, error) {
 // runBcast computes dst = a op b over the loop nest p, splitting the flat
 // output range across workers.
 func runBcast[T numeric](env *Env, op arithOp, p *bcastPlan, dst, a, b []T) {
+	forChunksOf(env, len(dst), elemGrain, bcastArgs[T]{op, p, dst, a, b})
+}
+
+// bcastArgs are runBcast's operands.
+type bcastArgs[T numeric] struct {
+	op        arithOp
+	p         *bcastPlan
+	dst, a, b []T
+}
+
+// Range computes the flat output range [lo, hi) of runBcast.
+func (args *bcastArgs[T]) Range(lo, hi int) {
+	op, p, dst, a, b := args.op, args.p, args.dst, args.a, args.b
 	k := len(p.dims)
 	inner := p.dims[k-1]
 	ia, ib := p.sa[k-1], p.sb[k-1]
 	outer := p.dims[:k-1]
-	forChunks(env, len(dst), elemGrain, func(lo, hi int) {
+	{
 		// Position of lo: its row's coordinates in the outer dims and the
 		// operands' offsets there.
-		coord := make([]int, len(outer))
+		var cb [maxRank]int
+		coord := coordBuf(cb[:], len(outer))
 		unravel(lo/inner, outer, coord)
 		ao, bo := 0, 0
 		for d, c := range coord {
@@ -229,7 +243,7 @@ func runBcast[T numeric](env *Env, op arithOp, p *bcastPlan, dst, a, b []T) {
 				coord[d] = 0
 			}
 		}
-	})
+	}
 }
 
 // arithRow computes one output row: a and b start at the row's first

@@ -100,6 +100,10 @@ func prepareBatchNorm(n *Node, eps float32, perElem bool, in []*Value) ([]Value,
 		}
 	}
 	nx := NumElems(xs)
+	units := c // per image: channel planes, or one image
+	if perElem {
+		units = 1
+	}
 	run := func(env *Env, in, out []*Tensor) error {
 		if err := checkLen(in[0], "X", nx); err != nil {
 			return n.Errorf("%v", err)
@@ -114,35 +118,7 @@ func prepareBatchNorm(n *Node, eps float32, perElem bool, in []*Value) ([]Value,
 		}
 		xd, y := in[0].F32, out[0].F32
 		scale, bias, mean, vr := in[1].F32, in[2].F32, in[3].F32, in[4].F32
-		if perElem {
-			// One image (C·D1·...·Dn values) per unit, one parameter set
-			// per element.
-			parOf(env).For(batch, func(lo, hi int) {
-				for u := lo; u < hi; u++ {
-					xi, yi := xd[u*params:(u+1)*params], y[u*params:(u+1)*params]
-					// y = x*a + b, a = scale/sqrt(var+eps), b = B - mean*a
-					for e, v := range xi {
-						a, b := bnCoef(scale[e], bias[e], mean[e], vr[e], eps)
-						yi[e] = float32(float64(v)*float64(a) + float64(b))
-					}
-				}
-			})
-		} else {
-			// One channel plane (D1·...·Dn values) per unit.
-			parOf(env).For(batch*c, func(lo, hi int) {
-				for u := lo; u < hi; u++ {
-					ch := u % c
-					a, b := bnCoef(scale[ch], bias[ch], mean[ch], vr[ch], eps)
-					a64, b64 := float64(a), float64(b)
-					xp, yp := xd[u*inner:(u+1)*inner], y[u*inner:(u+1)*inner]
-					yp = yp[:len(xp)]
-					// y = x*a + b, rounded once (a fused multiply-add)
-					for i, v := range xp {
-						yp[i] = float32(float64(v)*a64 + b64)
-					}
-				}
-			})
-		}
+		forChunksOf(env, batch*units, 1, bnArgs{xd, y, scale, bias, mean, vr, eps, c, inner, params, perElem})
 		// Running statistics after the operator: unchanged in inference.
 		for i := 1; i <= 2 && i < len(out); i++ {
 			if out[i] != nil {
@@ -170,4 +146,40 @@ func bnCoef(scale, bias, mean, vr, eps float32) (a, b float32) {
 	a = invstd * scale
 	b = float32(float64(bias) - float64(mean)*float64(a))
 	return a, b
+}
+
+// bnArgs are a BatchNormalization step's operands.
+type bnArgs struct {
+	x, y, scale, bias, mean, vr []float32
+	eps                         float32
+	c, inner, params            int
+	perElem                     bool
+}
+
+// Range normalises units [lo, hi): images (C·D1·...·Dn values, one
+// parameter set per element) when perElem is set, else channel planes
+// (D1·...·Dn values, u = n·C + c).
+func (a *bnArgs) Range(lo, hi int) {
+	if a.perElem {
+		for u := lo; u < hi; u++ {
+			xi, yi := a.x[u*a.params:(u+1)*a.params], a.y[u*a.params:(u+1)*a.params]
+			// y = x*a + b, a = scale/sqrt(var+eps), b = B - mean*a
+			for e, v := range xi {
+				s, b := bnCoef(a.scale[e], a.bias[e], a.mean[e], a.vr[e], a.eps)
+				yi[e] = float32(float64(v)*float64(s) + float64(b))
+			}
+		}
+		return
+	}
+	for u := lo; u < hi; u++ {
+		ch := u % a.c
+		s, b := bnCoef(a.scale[ch], a.bias[ch], a.mean[ch], a.vr[ch], a.eps)
+		s64, b64 := float64(s), float64(b)
+		xp, yp := a.x[u*a.inner:(u+1)*a.inner], a.y[u*a.inner:(u+1)*a.inner]
+		yp = yp[:len(xp)]
+		// y = x*a + b, rounded once (a fused multiply-add)
+		for i, v := range xp {
+			yp[i] = float32(float64(v)*s64 + b64)
+		}
+	}
 }

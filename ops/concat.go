@@ -75,19 +75,22 @@ func buildConcat(n *Node) (Kernel, error) {
 					return fmt.Errorf("input %d does not match the plan", i)
 				}
 			}
+			// The inputs' data go in lists kept in env, cleared after use.
+			lists := taskOf[concatLists](env)
 			if out[0].DType == Int64 {
-				srcs := make([][]int64, len(ins))
-				for i, t := range ins {
-					srcs[i] = t.I64
+				for _, t := range ins {
+					lists.i64 = append(lists.i64, t.I64)
 				}
-				concatCopy(env, out[0].I64, srcs, blocks, outer)
-				return nil
+				concatCopy(env, out[0].I64, lists.i64, blocks, outer)
+			} else {
+				for _, t := range ins {
+					lists.f32 = append(lists.f32, t.F32)
+				}
+				concatCopy(env, out[0].F32, lists.f32, blocks, outer)
 			}
-			srcs := make([][]float32, len(ins))
-			for i, t := range ins {
-				srcs[i] = t.F32
-			}
-			concatCopy(env, out[0].F32, srcs, blocks, outer)
+			clear(lists.f32)
+			clear(lists.i64)
+			lists.f32, lists.i64 = lists.f32[:0], lists.i64[:0]
 			return nil
 		}
 		return []Value{{DType: first.DType, Shape: shape}}, Step{Run: run}, nil
@@ -104,17 +107,35 @@ func concatCopy[T numeric](env *Env, dst []T, srcs [][]T, blocks []int, outer in
 	if row == 0 {
 		return
 	}
-	forChunks(env, outer, max(1, elemGrain/row), func(lo, hi int) {
-		// dst[o*row + sum_{k<i} b_k : ... + b_i] = srcs[i][o*b_i : (o+1)*b_i]
-		for o := lo; o < hi; o++ {
-			pos := o * row
-			for i, s := range srcs {
-				b := blocks[i]
-				copy(dst[pos:pos+b], s[o*b:(o+1)*b])
-				pos += b
-			}
+	forChunksOf(env, outer, max(1, elemGrain/row), concatArgs[T]{dst, srcs, blocks, row})
+}
+
+// concatLists holds a Concat step's input slices; kept in the Run's Env,
+// its capacity is reused by every Concat of the Run.
+type concatLists struct {
+	f32 [][]float32
+	i64 [][]int64
+}
+
+// concatArgs are concatCopy's operands.
+type concatArgs[T numeric] struct {
+	dst    []T
+	srcs   [][]T
+	blocks []int
+	row    int
+}
+
+// Range copies outer slices [lo, hi):
+// dst[o*row + sum_{k<i} b_k : ... + b_i] = srcs[i][o*b_i : (o+1)*b_i]
+func (a *concatArgs[T]) Range(lo, hi int) {
+	for o := lo; o < hi; o++ {
+		pos := o * a.row
+		for i, s := range a.srcs {
+			b := a.blocks[i]
+			copy(a.dst[pos:pos+b], s[o*b:(o+1)*b])
+			pos += b
 		}
-	})
+	}
 }
 
 // Gather picks slices of data along axis (default 0; negative counts back)

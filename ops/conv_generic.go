@@ -210,15 +210,44 @@ func convGeneric(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW
 	par := parOf(env)
 	t := newTiling(g.N*g.Group, mg, ceilDiv(g.OH*g.OW, nr), k, par.Workers())
-	pointwise := isPointwise(g) && !f.hasPre()
-	par.For(t.all, func(lo, hi int) {
-		for u := lo; u < hi; u++ {
-			o, i0, i1, p0, p1 := t.unit(u)
+	ct := taskOf[convTilesTask](env)
+	*ct = convTilesTask{env: env, g: g, x: x, w: w, b: b, y: y, f: f, t: t, pointwise: isPointwise(g) && !f.hasPre()}
+	runTask(env, t.all, ct)
+}
+
+// convTilesTask computes units of t, each a range of row blocks and column
+// panels of one image and group of a convolution (see convProduct), on the
+// generic tier's kernels or, with bl set, on a blocked tier's.
+type convTilesTask struct {
+	bl         *blocked
+	env        *Env
+	g          *ConvGeom
+	x, w, b, y []float32
+	f          *ConvFusion
+	t          tiling
+	pointwise  bool
+}
+
+// Range computes units [lo, hi).
+func (ct *convTilesTask) Range(lo, hi int) {
+	var buf *blockBufs
+	if ct.bl != nil {
+		buf = ct.bl.bufs.get()
+		defer ct.bl.bufs.put(buf)
+	}
+	for u := lo; u < hi; u++ {
+		o, i0, i1, p0, p1 := ct.t.unit(u)
+		if ct.bl == nil {
 			var src convSource
-			op := convProduct(g, x, w, b, y, f, o, pointwise, &src)
+			op := convProduct(ct.g, ct.x, ct.w, ct.b, ct.y, ct.f, o, ct.pointwise, &src)
 			op.tile(i0, i1, p0, p1)
+			continue
 		}
-	})
+		op := convProduct(ct.g, ct.x, ct.w, ct.b, ct.y, ct.f, o, ct.pointwise, &buf.src)
+		op.plain = true
+		op.apack = ct.bl.packedGroup(ct.env, ct.g, o%ct.g.Group)
+		ct.bl.tile(&op, i0, i1, p0, p1, buf)
+	}
 }
 
 // convProduct returns the product that computes image and group o (o =
@@ -256,9 +285,24 @@ func convProduct(g *ConvGeom, x, w, b, y []float32, f *ConvFusion, o int, pointw
 // each (Cg = 1, as in depthwise convolutions) plane by plane, without the
 // SGEMM: its depth KH·KW is too small to pay for packing.
 func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
+	dt := taskOf[convDirectTask](env)
+	*dt = convDirectTask{g: g, x: x, w: w, b: b, y: y, f: f}
+	runTask(env, g.N*g.M, dt)
+}
+
+// convDirectTask computes planes [lo, hi) (u = n·M + m) of convDirect.
+type convDirectTask struct {
+	g          *ConvGeom
+	x, w, b, y []float32
+	f          *ConvFusion
+}
+
+// Range computes output planes [lo, hi).
+func (t *convDirectTask) Range(lo, hi int) {
+	g, x, w, b, y, f := t.g, t.x, t.w, t.b, t.y, t.f
 	mg := g.M / g.Group
 	hw, ohw, khw := g.H*g.W, g.OH*g.OW, g.KH*g.KW
-	parOf(env).For(g.N*g.M, func(lo, hi int) {
+	{
 		for u := lo; u < hi; u++ {
 			n, m := u/g.M, u%g.M
 			ic := m / mg
@@ -322,7 +366,7 @@ func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 				f.Act.Apply(yp)
 			}
 		}
-	})
+	}
 }
 
 // validRange returns the outputs [lo, hi) of a row of out positions whose

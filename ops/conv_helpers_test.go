@@ -36,7 +36,7 @@ func nnStr(name, v string) *Attr           { return &Attr{Name: name, Type: Attr
 // into parts chunks of nearly equal size, like the runtime's pool.
 type nnPar struct{ parts int }
 
-func (p nnPar) For(n int, fn func(lo, hi int)) {
+func (p nnPar) Do(n int, t Task) {
 	if n <= 0 {
 		return
 	}
@@ -47,7 +47,7 @@ func (p nnPar) For(n int, fn func(lo, hi int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fn(lo, hi)
+			t.Range(lo, hi)
 		}()
 	}
 	wg.Wait()

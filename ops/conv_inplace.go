@@ -66,11 +66,9 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 		slack := g.KW*g.DW + maxPanel
 		src = sc.xp.grow(g.N*g.C*ph.plane + slack)
 		clear(src[g.N*g.C*ph.plane:])
-		par.For(g.N*g.C, func(lo, hi int) {
-			for u := lo; u < hi; u++ {
-				phasePlanes(kern, src[u*ph.plane:(u+1)*ph.plane], x[u*g.H*g.W:(u+1)*g.H*g.W], g, ph, f, u%g.C)
-			}
-		})
+		pt := taskOf[phaseTask](env)
+		*pt = phaseTask{k: kern, dst: src, x: x, g: g, ph: ph, f: f}
+		runTask(env, g.N*g.C, pt)
 	}
 	out, ldo := y, g.OH*g.OW
 	if !compact {
@@ -92,60 +90,117 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 	}
 
 	pw := bl.Widths[0]
-	t := tilingFor(g.N*g.Group, mg, ceilDiv(ncol, pw), k, par.Workers(), pw, bl.MR, bl.mc)
-	par.For(t.all, func(lo, hi int) {
-		buf := bl.bufs.get()
-		for u := lo; u < hi; u++ {
-			o, i0, i1, p0, p1 := t.unit(u)
-			n, grp := o/g.Group, o%g.Group
-			op := gemmOp{m: mg, n: ncol, k: k, a: w[grp*mg*k : (grp+1)*mg*k], lda: k,
-				c: out[(n*g.M+grp*mg)*ldo : (n*g.M+grp*mg+mg)*ldo], ldc: ldo, alpha: 1}
-			if b != nil {
-				op.bias = b[grp*mg : grp*mg+mg]
-			}
-			switch {
-			case compact && f.hasPost():
-				op.act = f.Act
-				if f.Residual != nil {
-					op.resid = f.Residual[(n*g.M+grp*mg)*ldo : (n*g.M+grp*mg+mg)*ldo]
-				}
-			case f.hasPost() && f.Residual == nil && f.Act.Kind == ActRelu:
-				op.act = f.Act
-			}
-			op.apack = bl.packedGroup(env, g, grp)
-			xs := src[(n*g.C+grp*cg)*ph.plane:]
-			bl.tileOffs(&op, xs, boff, i0, i1, p0, p1, buf)
-		}
-		bl.bufs.put(buf)
-	})
+	tt := taskOf[inPlaceTask](env)
+	*tt = inPlaceTask{bl: bl, env: env, g: g, f: f, w: w, b: b, out: out, src: src, boff: boff,
+		mg: mg, k: k, cg: cg, ncol: ncol, ldo: ldo, plane: ph.plane, compact: compact,
+		t: tilingFor(g.N*g.Group, mg, ceilDiv(ncol, pw), k, par.Workers(), pw, bl.MR, bl.mc)}
+	runTask(env, tt.t.all, tt)
 
 	if compact {
 		return
 	}
-	// y[n][m][oh][ow] = act(yp[n][m][oh·Wq + ow] + Z[n][m][oh][ow]), the
-	// bias (and a Relu without residual) having been applied already.
-	post := f.hasPost() && (f.Residual != nil || f.Act.Kind != ActRelu)
-	ohw := g.OH * g.OW
-	par.For(g.N*g.M, func(lo, hi int) {
-		for u := lo; u < hi; u++ {
-			yp := out[u*ncol : (u+1)*ncol]
-			yr := y[u*ohw : (u+1)*ohw]
-			for oh := range g.OH {
-				copy(yr[oh*g.OW:(oh+1)*g.OW], yp[oh*ph.wq:oh*ph.wq+g.OW])
-			}
-			if !post {
-				continue
-			}
-			if f.Residual != nil {
-				z := f.Residual[u*ohw : (u+1)*ohw]
-				// y += Z
-				for i, v := range z {
-					yr[i] += v
-				}
-			}
-			f.Act.Apply(yr)
+	ct := taskOf[compactTask](env)
+	*ct = compactTask{g: g, f: f, out: out, y: y, ncol: ncol, wq: ph.wq,
+		post: f.hasPost() && (f.Residual != nil || f.Act.Kind != ActRelu)}
+	runTask(env, g.N*g.M, ct)
+}
+
+// phaseTask makes the phase copy of planes [lo, hi) of x (see phasePlanes);
+// plane u is channel u mod C.
+type phaseTask struct {
+	k      *Kernels
+	dst, x []float32
+	g      *ConvGeom
+	ph     phaseGeom
+	f      *ConvFusion
+}
+
+// Range copies planes [lo, hi).
+func (t *phaseTask) Range(lo, hi int) {
+	hw := t.g.H * t.g.W
+	for u := lo; u < hi; u++ {
+		phasePlanes(t.k, t.dst[u*t.ph.plane:(u+1)*t.ph.plane], t.x[u*hw:(u+1)*hw], t.g, t.ph, t.f, u%t.g.C)
+	}
+}
+
+// inPlaceTask is convInPlace's product: units of t, each a range of row
+// blocks and column panels of one image and group.
+type inPlaceTask struct {
+	bl                   *blocked
+	env                  *Env
+	g                    *ConvGeom
+	f                    *ConvFusion
+	t                    tiling
+	w, b, out, src       []float32
+	boff                 []int32
+	mg, k, cg, ncol, ldo int
+	plane                int // a channel's span in src
+	compact              bool
+}
+
+// Range computes units [lo, hi).
+func (tt *inPlaceTask) Range(lo, hi int) {
+	bl, g, f, t := tt.bl, tt.g, tt.f, &tt.t
+	mg, k, cg, ncol, ldo, out := tt.mg, tt.k, tt.cg, tt.ncol, tt.ldo, tt.out
+	buf := bl.bufs.get()
+	for u := lo; u < hi; u++ {
+		o, i0, i1, p0, p1 := t.unit(u)
+		n, grp := o/g.Group, o%g.Group
+		op := gemmOp{m: mg, n: ncol, k: k, a: tt.w[grp*mg*k : (grp+1)*mg*k], lda: k,
+			c: out[(n*g.M+grp*mg)*ldo : (n*g.M+grp*mg+mg)*ldo], ldc: ldo, alpha: 1}
+		if tt.b != nil {
+			op.bias = tt.b[grp*mg : grp*mg+mg]
 		}
-	})
+		switch {
+		case tt.compact && f.hasPost():
+			op.act = f.Act
+			if f.Residual != nil {
+				op.resid = f.Residual[(n*g.M+grp*mg)*ldo : (n*g.M+grp*mg+mg)*ldo]
+			}
+		case f.hasPost() && f.Residual == nil && f.Act.Kind == ActRelu:
+			op.act = f.Act
+		}
+		op.apack = bl.packedGroup(tt.env, g, grp)
+		xs := tt.src[(n*g.C+grp*cg)*tt.plane:]
+		bl.tileOffs(&op, xs, tt.boff, i0, i1, p0, p1, buf)
+	}
+	bl.bufs.put(buf)
+}
+
+// compactTask copies output planes [lo, hi) from the Wq-wide product to
+// y, applying what the product's epilogue left out:
+// y[n][m][oh][ow] = act(yp[n][m][oh·Wq + ow] + Z[n][m][oh][ow]), the bias
+// (and a Relu without residual) having been applied already.
+type compactTask struct {
+	g        *ConvGeom
+	f        *ConvFusion
+	out, y   []float32
+	ncol, wq int
+	post     bool
+}
+
+// Range compacts planes [lo, hi).
+func (t *compactTask) Range(lo, hi int) {
+	g, f := t.g, t.f
+	ohw := g.OH * g.OW
+	for u := lo; u < hi; u++ {
+		yp := t.out[u*t.ncol : (u+1)*t.ncol]
+		yr := t.y[u*ohw : (u+1)*ohw]
+		for oh := range g.OH {
+			copy(yr[oh*g.OW:(oh+1)*g.OW], yp[oh*t.wq:oh*t.wq+g.OW])
+		}
+		if !t.post {
+			continue
+		}
+		if f.Residual != nil {
+			z := f.Residual[u*ohw : (u+1)*ohw]
+			// y += Z
+			for i, v := range z {
+				yr[i] += v
+			}
+		}
+		f.Act.Apply(yr)
+	}
 }
 
 // phasePlanes writes channel c's plane x (H×W) into dst as the phase

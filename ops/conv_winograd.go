@@ -212,57 +212,81 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	}
 	clear(xq[g.C*wg.ph.plane:])
 
+	pt := taskOf[phaseTask](env)
+	st := taskOf[winoTask](env)
+	*st = winoTask{bl: bl, xq: xq, v: v, p: p, q: q, upack: upack, offIn: offIn, offMid: offMid, offOut: offOut,
+		plane: wg.ph.plane, c: g.C, m: g.M, mp: mp, nc: nc, wc: wc, wg: wg}
 	for n := range g.N {
-		xn := x[n*g.C*g.H*g.W : (n+1)*g.C*g.H*g.W]
-		par.For(g.C, func(lo, hi int) {
-			for c := lo; c < hi; c++ {
-				phasePlanes(kern, xq[c*wg.ph.plane:(c+1)*wg.ph.plane], xn[c*g.H*g.W:(c+1)*g.H*g.W], &wg.pg, wg.ph, f, c)
-			}
-		})
+		*pt = phaseTask{k: kern, dst: xq, x: x[n*g.C*g.H*g.W : (n+1)*g.C*g.H*g.W], g: &st.wg.pg, ph: wg.ph, f: f}
+		par.Do(g.C, pt)
 		// Stage 1: V[ξ][c][j] = Σ_r K[ξ][r]·xq[c][offIn[r] + j]
-		t1 := tilingFor(g.C, 36, ceilDiv(nc, pw), 36, par.Workers(), pw, bl.MR, bl.mc)
-		par.For(t1.all, func(lo, hi int) {
-			buf := bl.bufs.get()
-			for u := lo; u < hi; u++ {
-				c, i0, i1, p0, p1 := t1.unit(u)
-				op := gemmOp{m: 36, n: nc, k: 36, apack: wc.k, c: v[c*nc:], ldc: g.C * nc, alpha: 1}
-				bl.tileOffs(&op, xq[c*wg.ph.plane:], offIn, i0, i1, p0, p1, buf)
-			}
-			bl.bufs.put(buf)
-		})
+		st.stage, st.t = 1, tilingFor(g.C, 36, ceilDiv(nc, pw), 36, par.Workers(), pw, bl.MR, bl.mc)
+		par.Do(st.t.all, st)
 		// Stage 2: P[ξ][m][j] = Σ_c U[ξ][m][c]·V[ξ][c][j]
-		t2 := tilingFor(36, g.M, ceilDiv(nc, pw), g.C, par.Workers(), pw, bl.MR, bl.mc)
-		par.For(t2.all, func(lo, hi int) {
-			buf := bl.bufs.get()
-			for u := lo; u < hi; u++ {
-				xi, i0, i1, p0, p1 := t2.unit(u)
-				op := gemmOp{m: g.M, n: nc, k: g.C, apack: upack[xi*mp*g.C : (xi+1)*mp*g.C],
-					c: p[xi*g.M*nc : (xi+1)*g.M*nc], ldc: nc, alpha: 1}
-				bl.tileOffs(&op, v[xi*g.C*nc:], offMid, i0, i1, p0, p1, buf)
-			}
-			bl.bufs.put(buf)
-		})
+		st.stage, st.t = 2, tilingFor(36, g.M, ceilDiv(nc, pw), g.C, par.Workers(), pw, bl.MR, bl.mc)
+		par.Do(st.t.all, st)
 		// Stage 3: Q[m][s][j] = Σ_ξ AK[s][ξ]·P[ξ][m][j], then the output.
-		t3 := tilingFor(g.M, 16, ceilDiv(nc, pw), 36, par.Workers(), pw, bl.MR, bl.mc)
-		par.For(t3.all, func(lo, hi int) {
-			buf := bl.bufs.get()
-			for u := lo; u < hi; u++ {
-				m, i0, i1, p0, p1 := t3.unit(u)
-				op := gemmOp{m: 16, n: nc, k: 36, apack: wc.ak, c: q[m*16*nc : (m+1)*16*nc], ldc: nc, alpha: 1}
-				bl.tileOffs(&op, p[m*nc:], offOut, i0, i1, p0, p1, buf)
-			}
-			bl.bufs.put(buf)
-		})
-		yn := y[n*g.M*g.OH*g.OW : (n+1)*g.M*g.OH*g.OW]
-		var zn []float32
+		st.stage, st.t = 3, tilingFor(g.M, 16, ceilDiv(nc, pw), 36, par.Workers(), pw, bl.MR, bl.mc)
+		par.Do(st.t.all, st)
+		wt := taskOf[winoStoreTask](env)
+		*wt = winoStoreTask{g: g, wg: &st.wg, q: q, y: y[n*g.M*g.OH*g.OW : (n+1)*g.M*g.OH*g.OW], b: b, f: f, nc: nc}
 		if f.hasPost() && f.Residual != nil {
-			zn = f.Residual[n*g.M*g.OH*g.OW : (n+1)*g.M*g.OH*g.OW]
+			wt.z = f.Residual[n*g.M*g.OH*g.OW : (n+1)*g.M*g.OH*g.OW]
 		}
-		par.For(g.M, func(lo, hi int) {
-			for m := lo; m < hi; m++ {
-				winoStore(g, &wg, q[m*16*nc:(m+1)*16*nc], yn, zn, b, f, m)
-			}
-		})
+		runTask(env, g.M, wt)
+	}
+	*pt, *st = phaseTask{}, winoTask{}
+}
+
+// winoTask is one of convWinograd's three products, over the units of t:
+// stage 1 makes V from xq, stage 2 P from U and V, stage 3 Q from P.
+type winoTask struct {
+	bl                    *blocked
+	stage                 int
+	t                     tiling
+	xq, v, p, q, upack    []float32
+	offIn, offMid, offOut []int32
+	plane, c, m, mp, nc   int
+	wc                    *winoConsts
+	wg                    winoGeom // the call's geometry, which the other tasks point to
+}
+
+// Range computes units [lo, hi) of the current stage.
+func (s *winoTask) Range(lo, hi int) {
+	bl, nc := s.bl, s.nc
+	buf := bl.bufs.get()
+	for u := lo; u < hi; u++ {
+		r, i0, i1, p0, p1 := s.t.unit(u)
+		switch s.stage {
+		case 1: // r is a channel c
+			op := gemmOp{m: 36, n: nc, k: 36, apack: s.wc.k, c: s.v[r*nc:], ldc: s.c * nc, alpha: 1}
+			bl.tileOffs(&op, s.xq[r*s.plane:], s.offIn, i0, i1, p0, p1, buf)
+		case 2: // r is an element ξ
+			op := gemmOp{m: s.m, n: nc, k: s.c, apack: s.upack[r*s.mp*s.c : (r+1)*s.mp*s.c],
+				c: s.p[r*s.m*nc : (r+1)*s.m*nc], ldc: nc, alpha: 1}
+			bl.tileOffs(&op, s.v[r*s.c*nc:], s.offMid, i0, i1, p0, p1, buf)
+		default: // r is an output channel m
+			op := gemmOp{m: 16, n: nc, k: 36, apack: s.wc.ak, c: s.q[r*16*nc : (r+1)*16*nc], ldc: nc, alpha: 1}
+			bl.tileOffs(&op, s.p[r*nc:], s.offOut, i0, i1, p0, p1, buf)
+		}
+	}
+	bl.bufs.put(buf)
+}
+
+// winoStoreTask writes output channels [lo, hi) of one image with
+// winoStore.
+type winoStoreTask struct {
+	g          *ConvGeom
+	wg         *winoGeom
+	q, y, z, b []float32
+	f          *ConvFusion
+	nc         int
+}
+
+// Range stores channels [lo, hi).
+func (t *winoStoreTask) Range(lo, hi int) {
+	for m := lo; m < hi; m++ {
+		winoStore(t.g, t.wg, t.q[m*16*t.nc:(m+1)*16*t.nc], t.y, t.z, t.b, t.f, m)
 	}
 }
 

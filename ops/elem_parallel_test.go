@@ -10,7 +10,7 @@ import (
 // their own goroutines, to exercise chunk boundaries.
 type elemChunkPar struct{ parts int }
 
-func (p elemChunkPar) For(n int, fn func(lo, hi int)) {
+func (p elemChunkPar) Do(n int, t Task) {
 	var wg sync.WaitGroup
 	lo := 0
 	for i := 0; i < p.parts && lo < n; i++ {
@@ -22,7 +22,7 @@ func (p elemChunkPar) For(n int, fn func(lo, hi int)) {
 		wg.Add(1)
 		go func(lo, hi int) {
 			defer wg.Done()
-			fn(lo, hi)
+			t.Range(lo, hi)
 		}(lo, hi)
 		lo = hi
 	}

@@ -24,8 +24,54 @@ func forChunks(env *Env, n, grain int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	env.Par.For(n, fn)
+	env.Par.Do(n, RangeFunc(fn))
 }
+
+// forChunksOf is forChunks for a loop body given as a Task value (a
+// struct of its operands, whose Range method is the body): the loop then
+// allocates nothing, the task being copied into env's (see taskOf).
+func forChunksOf[T any, P interface {
+	*T
+	Task
+}](env *Env, n, grain int, task T) {
+	if n <= 0 {
+		return
+	}
+	t := P(taskOf[T](env))
+	*t = task
+	if env == nil || env.Par == nil || env.Par.Workers() <= 1 || n < grain {
+		t.Range(0, n)
+	} else {
+		env.Par.Do(n, t)
+	}
+	var zero T
+	*t = zero
+}
+
+// mapArgs are the operands of a row function applied chunk by chunk:
+// f(dst[lo:hi], src[lo:hi]).
+type mapArgs struct {
+	f        func(dst, src []float32)
+	dst, src []float32
+}
+
+// Range applies a.f to the chunk [lo, hi).
+func (a *mapArgs) Range(lo, hi int) { a.f(a.dst[lo:hi], a.src[lo:hi]) }
+
+// maxRank is the rank up to which loop nests keep their coordinates on
+// the stack (see coordBuf).
+const maxRank = 8
+
+// coordBuf returns buf[:n] when it is long enough, else a new slice.
+func coordBuf(buf []int, n int) []int {
+	if n <= len(buf) {
+		return buf[:n]
+	}
+	return make([]int, n)
+}
+
+// copyF32 copies src into dst.
+func copyF32(dst, src []float32) { copy(dst, src) }
 
 // optValue returns in[i], or nil when the input is absent or beyond the
 // list.
@@ -133,10 +179,7 @@ func copyData(env *Env, dst, src *Tensor) {
 		copy(dst.I64, src.I64)
 		return
 	}
-	d, s := dst.F32, src.F32
-	forChunks(env, len(d), 4*elemGrain, func(lo, hi int) {
-		copy(d[lo:hi], s[lo:hi])
-	})
+	forChunksOf(env, dst.Len(), 4*elemGrain, mapArgs{copyF32, dst.F32, src.F32})
 }
 
 // checkRunTensors verifies that the tensors handed to Run are present and

@@ -160,21 +160,33 @@ func buildAffine(n *Node) (Kernel, error) {
 				return nil
 			}
 			planes := total / max(plane, 1)
-			relu := act.Kind == ActRelu
-			forChunks(env, planes, max(1, elemGrain/max(plane, 1)), func(lo, hi int) {
-				for p := lo; p < hi; p++ {
-					ch := p % c
-					av, bv := as[ch], bs[ch]
-					src, dst := xs[p*plane:(p+1)*plane], ys[p*plane:(p+1)*plane]
-					// y = act(a[c]*x + b[c])
-					affineRow(env.K, dst, src, av, bv, relu)
-					if !relu {
-						act.Apply(dst)
-					}
-				}
-			})
+			forChunksOf(env, planes, max(1, elemGrain/max(plane, 1)),
+				affineArgs{env.K, xs, ys, as, bs, plane, act})
 			return nil
 		}
 		return []Value{{DType: Float32, Shape: copyShape(x.Shape)}}, Step{Run: run}, nil
 	}), nil
+}
+
+// affineArgs are the operands of bnrun.Affine's step.
+type affineArgs struct {
+	k              *Kernels
+	xs, ys, as, bs []float32
+	plane          int
+	act            Activation
+}
+
+// Range computes planes [lo, hi) (channel p mod C):
+// y = act(a[c]·x + b[c]).
+func (a *affineArgs) Range(lo, hi int) {
+	relu := a.act.Kind == ActRelu
+	c := len(a.as)
+	for p := lo; p < hi; p++ {
+		ch := p % c
+		src, dst := a.xs[p*a.plane:(p+1)*a.plane], a.ys[p*a.plane:(p+1)*a.plane]
+		affineRow(a.k, dst, src, a.as[ch], a.bs[ch], relu)
+		if !relu {
+			a.act.Apply(dst)
+		}
+	}
 }

@@ -91,6 +91,7 @@ type blocked struct {
 // packed panel of B and an edge tile.
 type blockBufs struct {
 	b, tmp, a []float32
+	src       convSource // the im2col source of the worker's current product
 }
 
 // NewBlockedTier returns a kernel tier whose Gemm and Conv run on the
@@ -322,19 +323,13 @@ func (bl *blocked) gemm(env *Env, transA, transB bool, m, n, k int, alpha float3
 		scaleRows(m, n, beta, c, ldc)
 		return
 	}
-	op := &gemmOp{m: m, n: n, k: k, a: a, lda: lda, transA: transA,
-		b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, alpha: alpha, beta: beta, plain: true}
 	par := parOf(env)
 	pw := bl.Widths[0]
-	t := tilingFor(1, m, ceilDiv(n, pw), k, par.Workers(), pw, bl.MR, bl.mc)
-	par.For(t.all, func(lo, hi int) {
-		buf := bl.bufs.get()
-		for u := lo; u < hi; u++ {
-			_, i0, i1, p0, p1 := t.unit(u)
-			bl.tile(op, i0, i1, p0, p1, buf)
-		}
-		bl.bufs.put(buf)
-	})
+	gt := taskOf[gemmTask](env)
+	*gt = gemmTask{bl: bl, t: tilingFor(1, m, ceilDiv(n, pw), k, par.Workers(), pw, bl.MR, bl.mc),
+		op: gemmOp{m: m, n: n, k: k, a: a, lda: lda, transA: transA,
+			b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, alpha: alpha, beta: beta, plain: true}}
+	runTask(env, gt.t.all, gt)
 }
 
 // conv is the tier's Kernels.Conv: the generic tier's implicit-im2col
@@ -358,20 +353,11 @@ func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusi
 	mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW
 	par := parOf(env)
 	pw := bl.Widths[0]
-	t := tilingFor(g.N*g.Group, mg, ceilDiv(g.OH*g.OW, pw), k, par.Workers(), pw, bl.MR, bl.mc)
-	pointwise := isPointwise(g) && !f.hasPre()
-	par.For(t.all, func(lo, hi int) {
-		buf := bl.bufs.get()
-		for u := lo; u < hi; u++ {
-			o, i0, i1, p0, p1 := t.unit(u)
-			var src convSource
-			op := convProduct(g, x, w, b, y, f, o, pointwise, &src)
-			op.plain = true
-			op.apack = bl.packedGroup(env, g, o%g.Group)
-			bl.tile(&op, i0, i1, p0, p1, buf)
-		}
-		bl.bufs.put(buf)
-	})
+	ct := taskOf[convTilesTask](env)
+	*ct = convTilesTask{bl: bl, env: env, g: g, x: x, w: w, b: b, y: y, f: f,
+		t:         tilingFor(g.N*g.Group, mg, ceilDiv(g.OH*g.OW, pw), k, par.Workers(), pw, bl.MR, bl.mc),
+		pointwise: isPointwise(g) && !f.hasPre()}
+	runTask(env, ct.t.all, ct)
 }
 
 // freeList keeps scratch objects for reuse. Unlike a sync.Pool it never

@@ -322,10 +322,33 @@ func gemmGeneric(env *Env, transA, transB bool, m, n, k int, alpha float32,
 		op.tile(0, m, 0, t.panels)
 		return
 	}
-	par.For(t.all, func(lo, hi int) {
-		for u := lo; u < hi; u++ {
-			_, i0, i1, p0, p1 := t.unit(u)
-			op.tile(i0, i1, p0, p1)
+	gt := taskOf[gemmTask](env)
+	*gt = gemmTask{op: *op, t: t}
+	runTask(env, t.all, gt)
+}
+
+// gemmTask computes units of t, each a range of row blocks and column
+// panels of op, on the generic tier's kernels or, with bl set, on a
+// blocked tier's.
+type gemmTask struct {
+	bl *blocked
+	op gemmOp
+	t  tiling
+}
+
+// Range computes units [lo, hi).
+func (gt *gemmTask) Range(lo, hi int) {
+	var buf *blockBufs
+	if gt.bl != nil {
+		buf = gt.bl.bufs.get()
+		defer gt.bl.bufs.put(buf)
+	}
+	for u := lo; u < hi; u++ {
+		_, i0, i1, p0, p1 := gt.t.unit(u)
+		if gt.bl == nil {
+			gt.op.tile(i0, i1, p0, p1)
+		} else {
+			gt.bl.tile(&gt.op, i0, i1, p0, p1, buf)
 		}
-	})
+	}
 }

@@ -49,22 +49,36 @@ type PrepareFunc func(in []*Value) ([]Value, Step, error)
 // Prepare calls f.
 func (f PrepareFunc) Prepare(in []*Value) ([]Value, Step, error) { return f(in) }
 
+// Task is the body of a parallel loop: Range runs iterations [lo, hi).
+// Hot paths implement it with a struct kept in the Env (see taskOf), so
+// that starting a loop allocates nothing; a closure converted with
+// RangeFunc allocates when it captures variables.
+type Task interface {
+	Range(lo, hi int)
+}
+
+// RangeFunc adapts a function to the Task interface.
+type RangeFunc func(lo, hi int)
+
+// Range calls f(lo, hi).
+func (f RangeFunc) Range(lo, hi int) { f(lo, hi) }
+
 // Parallel splits a loop over [0, n) into contiguous chunks run by workers.
-// fn is called with disjoint [lo, hi) ranges that together cover [0, n);
-// For returns when all calls have returned.
+// Do calls t.Range with disjoint [lo, hi) ranges that together cover
+// [0, n), and returns when all calls have returned.
 type Parallel interface {
-	For(n int, fn func(lo, hi int))
-	// Workers is the number of workers For may use at once.
+	Do(n int, t Task)
+	// Workers is the number of workers Do may use at once.
 	Workers() int
 }
 
 // Serial is a Parallel that runs everything on the calling goroutine.
 type Serial struct{}
 
-// For calls fn(0, n) when n > 0.
-func (Serial) For(n int, fn func(lo, hi int)) {
+// Do calls t.Range(0, n) when n > 0.
+func (Serial) Do(n int, t Task) {
 	if n > 0 {
-		fn(0, n)
+		t.Range(0, n)
 	}
 }
 
@@ -84,6 +98,39 @@ type Env struct {
 	// packedW is set by a conv step, during its call of K.Conv, to its
 	// weights as K.PackConv arranged them, or nil.
 	packedW []float32
+	// tasks holds one loop body of each type, reused by every loop of
+	// the Run (loops do not nest); see taskOf.
+	tasks map[any]any
+}
+
+// taskOf returns env's loop body of type T, zeroed, to be filled in and
+// passed to Parallel.Do. It allocates only the first time a Run's Env
+// meets T (and every time when env is nil). Callers clear it when the
+// loop is done, so that it holds no tensors between steps.
+func taskOf[T any](env *Env) *T {
+	if env == nil {
+		return new(T)
+	}
+	key := (*T)(nil)
+	if t, ok := env.tasks[key]; ok {
+		return t.(*T)
+	}
+	if env.tasks == nil {
+		env.tasks = map[any]any{}
+	}
+	t := new(T)
+	env.tasks[key] = t
+	return t
+}
+
+// runTask runs t over [0, n) on env's workers and then zeroes it.
+func runTask[T any, P interface {
+	*T
+	Task
+}](env *Env, n int, t P) {
+	parOf(env).Do(n, t)
+	var zero T
+	*t = zero
 }
 
 // Builder binds an operator to a node, validating its attributes.

@@ -126,12 +126,12 @@ func prepareMatMul(n *Node, in []*Value) ([]Value, Step, error) {
 		par := parOf(env)
 		if par.Workers() > 1 && 2*m*nn*k < 1<<20 {
 			// Small products: one per worker at a time, each serial.
-			par.For(nbatch, func(lo, hi int) {
+			par.Do(nbatch, RangeFunc(func(lo, hi int) {
 				serial := &Env{K: env.K, Par: Serial{}}
 				for i := lo; i < hi; i++ {
 					mul(serial, i)
 				}
-			})
+			}))
 			return nil
 		}
 		for i := range nbatch {

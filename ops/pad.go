@@ -225,13 +225,29 @@ func padCopy[T numeric](env *Env, g *padGeom, dst, src []T, fill T) {
 	if inner == 0 || len(dst) == 0 {
 		return
 	}
+	rows := len(dst) / inner
+	forChunksOf(env, rows, max(1, elemGrain/inner), padArgs[T]{g, dst, src, fill})
+}
+
+// padArgs are padCopy's operands.
+type padArgs[T numeric] struct {
+	g        *padGeom
+	dst, src []T
+	fill     T
+}
+
+// Range fills rows [rlo, rhi) of the output viewed as [rows, inner].
+func (a *padArgs[T]) Range(rlo, rhi int) {
+	g, dst, src, fill := a.g, a.dst, a.src, a.fill
+	r := len(g.out)
+	inner := g.out[r-1]
 	d, b := g.in[r-1], g.begin[r-1]
 	// Output columns [lo, hi) read input columns [lo-b, hi-b) in order.
 	lo, hi := max(0, b), min(inner, b+d)
 	outer := g.out[:r-1]
-	rows := len(dst) / inner
-	forChunks(env, rows, max(1, elemGrain/inner), func(rlo, rhi int) {
-		coord := make([]int, len(outer))
+	var cb [maxRank]int
+	coord := coordBuf(cb[:], len(outer))
+	{
 		for row := rlo; row < rhi; row++ {
 			unravel(row, outer, coord)
 			out := dst[row*inner : (row+1)*inner]
@@ -259,7 +275,7 @@ func padCopy[T numeric](env *Env, g *padGeom, dst, src []T, fill T) {
 				padEnds(out, src, base, g.mode, d, b, 0, inner, fill)
 			}
 		}
-	})
+	}
 }
 
 // padEnds fills out[j0:j1] of one last-axis row whose input row starts at

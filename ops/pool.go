@@ -152,18 +152,7 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 			idx = out[1].I64
 		}
 		x, y := in[0].F32, out[0].F32
-		parOf(env).For(g.planes, func(lo, hi int) {
-			for p := lo; p < hi; p++ {
-				switch {
-				case pa.max && idx == nil && g.w.d == 1 && g.w.in <= maxRowsWidth:
-					g.maxPlaneRows(p, x, y)
-				case pa.max:
-					g.maxPlane(p, x, y, idx, pa.storageOrder == 1)
-				default:
-					g.avgPlane(p, x, y, pa.countPad)
-				}
-			}
-		})
+		forChunksOf(env, g.planes, 1, poolArgs{&g, pa, x, y, idx})
 		return nil
 	}
 	outs := make([]Value, outputCount(n))
@@ -301,6 +290,29 @@ func (g *poolGeom) avgPlane(p int, x, y []float32, countPad bool) {
 				}
 			}
 			yp[oh*w.out+ow] = s / float32(nh*nw)
+		}
+	}
+}
+
+// poolArgs are a pooling step's operands.
+type poolArgs struct {
+	g    *poolGeom
+	pa   *poolAttrs
+	x, y []float32
+	idx  []int64
+}
+
+// Range pools planes [lo, hi).
+func (a *poolArgs) Range(lo, hi int) {
+	g, pa := a.g, a.pa
+	for p := lo; p < hi; p++ {
+		switch {
+		case pa.max && a.idx == nil && g.w.d == 1 && g.w.in <= maxRowsWidth:
+			g.maxPlaneRows(p, a.x, a.y)
+		case pa.max:
+			g.maxPlane(p, a.x, a.y, a.idx, pa.storageOrder == 1)
+		default:
+			g.avgPlane(p, a.x, a.y, pa.countPad)
 		}
 	}
 }

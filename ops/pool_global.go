@@ -34,28 +34,7 @@ func buildGlobalPool(n *Node, isMax bool) (Kernel, error) {
 				return n.Errorf("%v", err)
 			}
 			xd, y := in[0].F32, out[0].F32
-			parOf(env).For(planes, func(lo, hi int) {
-				for p := lo; p < hi; p++ {
-					plane := xd[p*size : (p+1)*size]
-					if isMax {
-						// y = max over the plane (NaN wins)
-						best := float32(math.Inf(-1))
-						for i, v := range plane {
-							if i == 0 || v > best || v != v {
-								best = v
-							}
-						}
-						y[p] = best
-						continue
-					}
-					// y = (sum over the plane) / size
-					var s float64
-					for _, v := range plane {
-						s += float64(v)
-					}
-					y[p] = float32(s / float64(size))
-				}
-			})
+			forChunksOf(env, planes, 1, globalPoolArgs{xd, y, size, isMax})
 			return nil
 		}
 		outs, err := oneOutput(n, Value{DType: Float32, Shape: outShape})
@@ -64,4 +43,36 @@ func buildGlobalPool(n *Node, isMax bool) (Kernel, error) {
 		}
 		return outs, Step{Run: run}, nil
 	}), nil
+}
+
+// globalPoolArgs are a global pooling step's operands.
+type globalPoolArgs struct {
+	x, y  []float32
+	size  int
+	isMax bool
+}
+
+// Range pools planes [lo, hi) of size values each.
+func (a *globalPoolArgs) Range(lo, hi int) {
+	size := a.size
+	for p := lo; p < hi; p++ {
+		plane := a.x[p*size : (p+1)*size]
+		if a.isMax {
+			// y = max over the plane (NaN wins)
+			best := float32(math.Inf(-1))
+			for i, v := range plane {
+				if i == 0 || v > best || v != v {
+					best = v
+				}
+			}
+			a.y[p] = best
+			continue
+		}
+		// y = (sum over the plane) / size
+		var s float64
+		for _, v := range plane {
+			s += float64(v)
+		}
+		a.y[p] = float32(s / float64(size))
+	}
 }

@@ -3,13 +3,15 @@ package runtime
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/bnrun/bnrun/ops"
 )
 
 // Pool is a fixed set of worker goroutines that run the chunks of parallel
 // loops. One Pool is shared by every Run of a session; loops from
-// concurrent Runs interleave in its queue. The goroutine that calls For
+// concurrent Runs interleave in its queue. The goroutine that calls Do
 // always works on its own loop too, so a loop finishes even when every
-// worker is busy elsewhere. Loops must not nest: fn must not call For.
+// worker is busy elsewhere. Loops must not nest: a Task must not call Do.
 type Pool struct {
 	workers int
 	queue   chan *forJob
@@ -18,9 +20,9 @@ type Pool struct {
 	closed  atomic.Bool
 }
 
-// forJob is one call of For: chunks are claimed by atomically bumping next.
+// forJob is one call of Do: chunks are claimed by atomically bumping next.
 type forJob struct {
-	fn     func(lo, hi int)
+	task   ops.Task
 	n      int
 	chunks int
 	next   atomic.Int64
@@ -61,16 +63,17 @@ func (p *Pool) Close() {
 // Workers returns the number of goroutines a loop may run on.
 func (p *Pool) Workers() int { return p.workers }
 
-// chunksPerWorker is how many chunks For makes per worker, so that a
+// chunksPerWorker is how many chunks Do makes per worker, so that a
 // worker that finishes early (or whose core is busy elsewhere) is balanced
 // by the others claiming the remaining chunks.
 const chunksPerWorker = 4
 
-// For splits [0, n) into at most chunksPerWorker·Workers() contiguous
+// Do splits [0, n) into at most chunksPerWorker·Workers() contiguous
 // chunks of nearly equal size, which the workers claim one at a time, and
-// runs fn on each; chunk boundaries depend only on n and Workers(), so
-// results are reproducible for a given worker count.
-func (p *Pool) For(n int, fn func(lo, hi int)) {
+// runs t.Range on each; chunk boundaries depend only on n and Workers(),
+// so results are reproducible for a given worker count. Do allocates
+// nothing.
+func (p *Pool) Do(n int, t ops.Task) {
 	if n <= 0 {
 		return
 	}
@@ -82,11 +85,11 @@ func (p *Pool) For(n int, fn func(lo, hi int)) {
 		p.once.Do(p.start)
 	}
 	if chunks == 1 || p.queue == nil || p.closed.Load() {
-		fn(0, n)
+		t.Range(0, n)
 		return
 	}
 	j := p.jobs.Get().(*forJob)
-	j.fn, j.n, j.chunks = fn, n, chunks
+	j.task, j.n, j.chunks = t, n, chunks
 	j.next.Store(0)
 	helpers := min(chunks, p.workers) - 1
 	j.wg.Add(helpers)
@@ -95,7 +98,7 @@ func (p *Pool) For(n int, fn func(lo, hi int)) {
 	}
 	j.work()
 	j.wg.Wait()
-	j.fn = nil
+	j.task = nil
 	p.jobs.Put(j)
 }
 
@@ -109,6 +112,6 @@ func (j *forJob) work() {
 		// chunk c covers [c*n/chunks, (c+1)*n/chunks)
 		lo := c * j.n / j.chunks
 		hi := (c + 1) * j.n / j.chunks
-		j.fn(lo, hi)
+		j.task.Range(lo, hi)
 	}
 }

@@ -18,11 +18,11 @@ func init() {
 	ops.Register("rtScale", func(n *ops.Node) (ops.Kernel, error) {
 		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
 			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *ops.Env, in, out []*ops.Tensor) error {
-				env.Par.For(len(in[0].F32), func(lo, hi int) {
+				env.Par.Do(len(in[0].F32), ops.RangeFunc(func(lo, hi int) {
 					for i := lo; i < hi; i++ {
 						out[0].F32[i] = 2*in[0].F32[i] + 1
 					}
-				})
+				}))
 				return nil
 			}}, nil
 		}), nil
@@ -343,11 +343,11 @@ func TestPoolCoversRange(t *testing.T) {
 	defer p.Close()
 	for _, n := range []int{1, 2, 3, 7, 100} {
 		seen := make([]int32, n)
-		p.For(n, func(lo, hi int) {
+		p.Do(n, ops.RangeFunc(func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				atomic.AddInt32(&seen[i], 1)
 			}
-		})
+		}))
 		for i, s := range seen {
 			if s != 1 {
 				t.Fatalf("n=%d: index %d visited %d times", n, i, s)

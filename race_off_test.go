@@ -1,0 +1,5 @@
+//go:build !race
+
+package bnrun_test
+
+const raceEnabled = false
