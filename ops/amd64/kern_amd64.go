@@ -225,3 +225,163 @@ func AffineAVX512(dst *float32, src *float32, n int, scale float32, bias float32
 //
 //go:noescape
 func AffineAVX2(dst *float32, src *float32, n int, scale float32, bias float32, relu int)
+
+// AddAVX512 computes, 16 values at a time (n must be a multiple of 16), as this Go loop does
+// (dst may be a or b; when a[i] and b[i] are both NaN, the sum is a[i] quieted, as with VADDPS):
+//
+//	for i := range n {
+//		v := a[i] + b[i]
+//		if relu != 0 && v < 0 {
+//			v = 0 // NaN and -0 are kept
+//		}
+//		dst[i] = v
+//	}
+//
+//go:noescape
+func AddAVX512(dst *float32, a *float32, b *float32, n int, relu int)
+
+// MaxAVX512 computes, 16 values at a time (n must be a multiple of 16), as this Go loop does,
+// bit for bit (dst may be a or b). It is VMAXPS with b[i] as the first source and a[i] as the
+// second, which yields the second when either is NaN or both are zeros, whatever their signs:
+//
+//	for i := range n {
+//		if b[i] > a[i] { // false when either is NaN, and for ±0 against ±0
+//			dst[i] = b[i]
+//		} else {
+//			dst[i] = a[i]
+//		}
+//	}
+//
+//go:noescape
+func MaxAVX512(dst *float32, a *float32, b *float32, n int)
+
+// SumAVX512 returns the sum of x[0:n] (n must be a multiple of 16), accumulated in 64
+// partial sums, as this Go loop does, bit for bit (when both addends of an addition are
+// NaN, the sum is the left one, quieted, as with VADDPS):
+//
+//	var acc [64]float32
+//	for i := range n {
+//		acc[i%64] += x[i]
+//	}
+//	for j := range 16 {
+//		acc[j] = (acc[j] + acc[16+j]) + (acc[32+j] + acc[48+j])
+//	}
+//	for w := 8; w >= 1; w /= 2 {
+//		for j := range w {
+//			acc[j] += acc[j+w]
+//		}
+//	}
+//	return acc[0]
+//
+//go:noescape
+func SumAVX512(x *float32, n int) float32
+
+// MaxReduceAVX512 returns the largest of x[0:n] (n must be a multiple of 16), ignoring NaNs
+// (-Inf when n is 0 or all are NaN), as this Go loop does, bit for bit, zeros' signs
+// included (mx is VMAXPS with v as the first source and m as the second):
+//
+//	mx := func(m, v float32) float32 {
+//		if v > m { // false when v is NaN, and for ±0 against ±0
+//			return v
+//		}
+//		return m
+//	}
+//	var m [64]float32
+//	for j := range m {
+//		m[j] = float32(math.Inf(-1))
+//	}
+//	for i := range n {
+//		m[i%64] = mx(m[i%64], x[i])
+//	}
+//	for j := range 16 {
+//		m[j] = mx(mx(m[j], m[16+j]), mx(m[32+j], m[48+j]))
+//	}
+//	for w := 8; w >= 1; w /= 2 {
+//		for j := range w {
+//			m[j] = mx(m[j], m[j+w])
+//		}
+//	}
+//	return m[0]
+//
+//go:noescape
+func MaxReduceAVX512(x *float32, n int) float32
+
+// AddAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does
+// (dst may be a or b; when a[i] and b[i] are both NaN, the sum is a[i] quieted, as with VADDPS):
+//
+//	for i := range n {
+//		v := a[i] + b[i]
+//		if relu != 0 && v < 0 {
+//			v = 0 // NaN and -0 are kept
+//		}
+//		dst[i] = v
+//	}
+//
+//go:noescape
+func AddAVX2(dst *float32, a *float32, b *float32, n int, relu int)
+
+// MaxAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does,
+// bit for bit (dst may be a or b). It is VMAXPS with b[i] as the first source and a[i] as the
+// second, which yields the second when either is NaN or both are zeros, whatever their signs:
+//
+//	for i := range n {
+//		if b[i] > a[i] { // false when either is NaN, and for ±0 against ±0
+//			dst[i] = b[i]
+//		} else {
+//			dst[i] = a[i]
+//		}
+//	}
+//
+//go:noescape
+func MaxAVX2(dst *float32, a *float32, b *float32, n int)
+
+// SumAVX2 returns the sum of x[0:n] (n must be a multiple of 8), accumulated in 32
+// partial sums, as this Go loop does, bit for bit (when both addends of an addition are
+// NaN, the sum is the left one, quieted, as with VADDPS):
+//
+//	var acc [32]float32
+//	for i := range n {
+//		acc[i%32] += x[i]
+//	}
+//	for j := range 8 {
+//		acc[j] = (acc[j] + acc[8+j]) + (acc[16+j] + acc[24+j])
+//	}
+//	for w := 4; w >= 1; w /= 2 {
+//		for j := range w {
+//			acc[j] += acc[j+w]
+//		}
+//	}
+//	return acc[0]
+//
+//go:noescape
+func SumAVX2(x *float32, n int) float32
+
+// MaxReduceAVX2 returns the largest of x[0:n] (n must be a multiple of 8), ignoring NaNs
+// (-Inf when n is 0 or all are NaN), as this Go loop does, bit for bit, zeros' signs
+// included (mx is VMAXPS with v as the first source and m as the second):
+//
+//	mx := func(m, v float32) float32 {
+//		if v > m { // false when v is NaN, and for ±0 against ±0
+//			return v
+//		}
+//		return m
+//	}
+//	var m [32]float32
+//	for j := range m {
+//		m[j] = float32(math.Inf(-1))
+//	}
+//	for i := range n {
+//		m[i%32] = mx(m[i%32], x[i])
+//	}
+//	for j := range 8 {
+//		m[j] = mx(mx(m[j], m[8+j]), mx(m[16+j], m[24+j]))
+//	}
+//	for w := 4; w >= 1; w /= 2 {
+//		for j := range w {
+//			m[j] = mx(m[j], m[j+w])
+//		}
+//	}
+//	return m[0]
+//
+//go:noescape
+func MaxReduceAVX2(x *float32, n int) float32

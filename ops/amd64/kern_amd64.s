@@ -2051,3 +2051,585 @@ relu:
 done:
 	VZEROUPPER
 	RET
+
+// func AddAVX512(dst *float32, a *float32, b *float32, n int, relu int)
+// Requires: AVX, AVX512F
+TEXT ·AddAVX512(SB), NOSPLIT, $0-40
+	MOVQ   dst+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   n+24(FP), BX
+	SHRQ   $0x04, BX
+	MOVQ   relu+32(FP), SI
+	VXORPS X0, X0, X0
+	TESTQ  SI, SI
+	JNZ    relu
+
+	// dst = a + b
+	MOVQ BX, SI
+	SHRQ $0x02, SI
+	JZ   plaintail
+
+plainloop:
+	VMOVUPS (CX), Z1
+	VADDPS  (DX), Z1, Z1
+	VMOVUPS Z1, (AX)
+	VMOVUPS 64(CX), Z2
+	VADDPS  64(DX), Z2, Z2
+	VMOVUPS Z2, 64(AX)
+	VMOVUPS 128(CX), Z3
+	VADDPS  128(DX), Z3, Z3
+	VMOVUPS Z3, 128(AX)
+	VMOVUPS 192(CX), Z4
+	VADDPS  192(DX), Z4, Z4
+	VMOVUPS Z4, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, DX
+	DECQ    SI
+	JNZ     plainloop
+
+plaintail:
+	ANDQ    $0x03, BX
+	JZ      done
+	VMOVUPS (CX), Z1
+	VADDPS  (DX), Z1, Z1
+	VMOVUPS Z1, (AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 64(CX), Z2
+	VADDPS  64(DX), Z2, Z2
+	VMOVUPS Z2, 64(AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 128(CX), Z3
+	VADDPS  128(DX), Z3, Z3
+	VMOVUPS Z3, 128(AX)
+	JMP     done
+
+relu:
+	// dst = max(0, a + b), NaN and -0 kept
+	MOVQ BX, SI
+	SHRQ $0x02, SI
+	JZ   relutail
+
+reluloop:
+	VMOVUPS (CX), Z1
+	VADDPS  (DX), Z1, Z1
+	VMAXPS  Z1, Z0, Z1
+	VMOVUPS Z1, (AX)
+	VMOVUPS 64(CX), Z2
+	VADDPS  64(DX), Z2, Z2
+	VMAXPS  Z2, Z0, Z2
+	VMOVUPS Z2, 64(AX)
+	VMOVUPS 128(CX), Z3
+	VADDPS  128(DX), Z3, Z3
+	VMAXPS  Z3, Z0, Z3
+	VMOVUPS Z3, 128(AX)
+	VMOVUPS 192(CX), Z4
+	VADDPS  192(DX), Z4, Z4
+	VMAXPS  Z4, Z0, Z4
+	VMOVUPS Z4, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, DX
+	DECQ    SI
+	JNZ     reluloop
+
+relutail:
+	ANDQ    $0x03, BX
+	JZ      done
+	VMOVUPS (CX), Z1
+	VADDPS  (DX), Z1, Z1
+	VMAXPS  Z1, Z0, Z1
+	VMOVUPS Z1, (AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 64(CX), Z2
+	VADDPS  64(DX), Z2, Z2
+	VMAXPS  Z2, Z0, Z2
+	VMOVUPS Z2, 64(AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 128(CX), Z3
+	VADDPS  128(DX), Z3, Z3
+	VMAXPS  Z3, Z0, Z3
+	VMOVUPS Z3, 128(AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func MaxAVX512(dst *float32, a *float32, b *float32, n int)
+// Requires: AVX, AVX512F
+TEXT ·MaxAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), BX
+	SHRQ $0x04, BX
+
+	// dst = (b > a) ? b : a
+	MOVQ BX, SI
+	SHRQ $0x02, SI
+	JZ   maxtail
+
+maxloop:
+	VMOVUPS (DX), Z0
+	VMAXPS  (CX), Z0, Z0
+	VMOVUPS Z0, (AX)
+	VMOVUPS 64(DX), Z1
+	VMAXPS  64(CX), Z1, Z1
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS 128(DX), Z2
+	VMAXPS  128(CX), Z2, Z2
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS 192(DX), Z3
+	VMAXPS  192(CX), Z3, Z3
+	VMOVUPS Z3, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, DX
+	DECQ    SI
+	JNZ     maxloop
+
+maxtail:
+	ANDQ    $0x03, BX
+	JZ      done
+	VMOVUPS (DX), Z0
+	VMAXPS  (CX), Z0, Z0
+	VMOVUPS Z0, (AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 64(DX), Z1
+	VMAXPS  64(CX), Z1, Z1
+	VMOVUPS Z1, 64(AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 128(DX), Z2
+	VMAXPS  128(CX), Z2, Z2
+	VMOVUPS Z2, 128(AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func SumAVX512(x *float32, n int) float32
+// Requires: AVX, AVX512F, SSE
+TEXT ·SumAVX512(SB), NOSPLIT, $0-20
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+
+	// acc[v%4] += x[v] for each vector v of x
+	MOVQ x+0(FP), AX
+	MOVQ n+8(FP), CX
+	SHRQ $0x04, CX
+	MOVQ CX, DX
+	SHRQ $0x02, DX
+	JZ   acctail
+
+accloop:
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, Z2
+	VADDPS 192(AX), Z3, Z3
+	ADDQ   $0x00000100, AX
+	DECQ   DX
+	JNZ    accloop
+
+acctail:
+	ANDQ   $0x03, CX
+	JZ     reduce
+	VADDPS (AX), Z0, Z0
+	DECQ   CX
+	JZ     reduce
+	VADDPS 64(AX), Z1, Z1
+	DECQ   CX
+	JZ     reduce
+	VADDPS 128(AX), Z2, Z2
+
+reduce:
+	// acc[0] = (acc[0] ⊕ acc[1]) ⊕ (acc[2] ⊕ acc[3])
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z0
+
+	// lanes 0-7 ⊕= lanes 8-15
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+
+	// lanes 0-3 ⊕= lanes 4-7
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+
+	// lanes 0-1 ⊕= lanes 2-3
+	VMOVHLPS X0, X0, X1
+	VADDPS   X1, X0, X0
+
+	// lane 0 ⊕= lane 1
+	VMOVSHDUP X0, X1
+	VADDPS    X1, X0, X0
+	VZEROUPPER
+	MOVSS     X0, ret+16(FP)
+	RET
+
+// func MaxReduceAVX512(x *float32, n int) float32
+// Requires: AVX, AVX512F, SSE
+TEXT ·MaxReduceAVX512(SB), NOSPLIT, $0-20
+	// acc = -Inf
+	MOVL         $0xff800000, AX
+	VMOVD        AX, X0
+	VBROADCASTSS X0, Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+
+	// acc[v%4] = (x[v] > acc[v%4]) ? x[v] : acc[v%4] for each vector v of x
+	MOVQ x+0(FP), AX
+	MOVQ n+8(FP), CX
+	SHRQ $0x04, CX
+	MOVQ CX, DX
+	SHRQ $0x02, DX
+	JZ   acctail
+
+accloop:
+	VMOVUPS (AX), Z4
+	VMAXPS  Z0, Z4, Z0
+	VMOVUPS 64(AX), Z5
+	VMAXPS  Z1, Z5, Z1
+	VMOVUPS 128(AX), Z6
+	VMAXPS  Z2, Z6, Z2
+	VMOVUPS 192(AX), Z7
+	VMAXPS  Z3, Z7, Z3
+	ADDQ    $0x00000100, AX
+	DECQ    DX
+	JNZ     accloop
+
+acctail:
+	ANDQ    $0x03, CX
+	JZ      reduce
+	VMOVUPS (AX), Z4
+	VMAXPS  Z0, Z4, Z0
+	DECQ    CX
+	JZ      reduce
+	VMOVUPS 64(AX), Z5
+	VMAXPS  Z1, Z5, Z1
+	DECQ    CX
+	JZ      reduce
+	VMOVUPS 128(AX), Z6
+	VMAXPS  Z2, Z6, Z2
+
+reduce:
+	// acc[0] = (acc[0] ⊕ acc[1]) ⊕ (acc[2] ⊕ acc[3])
+	VMAXPS Z0, Z1, Z0
+	VMAXPS Z2, Z3, Z2
+	VMAXPS Z0, Z2, Z0
+
+	// lanes 0-7 ⊕= lanes 8-15
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VMAXPS        Y0, Y1, Y0
+
+	// lanes 0-3 ⊕= lanes 4-7
+	VEXTRACTF128 $0x01, Y0, X1
+	VMAXPS       X0, X1, X0
+
+	// lanes 0-1 ⊕= lanes 2-3
+	VMOVHLPS X0, X0, X1
+	VMAXPS   X0, X1, X0
+
+	// lane 0 ⊕= lane 1
+	VMOVSHDUP X0, X1
+	VMAXPS    X0, X1, X0
+	VZEROUPPER
+	MOVSS     X0, ret+16(FP)
+	RET
+
+// func AddAVX2(dst *float32, a *float32, b *float32, n int, relu int)
+// Requires: AVX
+TEXT ·AddAVX2(SB), NOSPLIT, $0-40
+	MOVQ   dst+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   n+24(FP), BX
+	SHRQ   $0x03, BX
+	MOVQ   relu+32(FP), SI
+	VXORPS X0, X0, X0
+	TESTQ  SI, SI
+	JNZ    relu
+
+	// dst = a + b
+	MOVQ BX, SI
+	SHRQ $0x02, SI
+	JZ   plaintail
+
+plainloop:
+	VMOVUPS (CX), Y1
+	VADDPS  (DX), Y1, Y1
+	VMOVUPS Y1, (AX)
+	VMOVUPS 32(CX), Y2
+	VADDPS  32(DX), Y2, Y2
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS 64(CX), Y3
+	VADDPS  64(DX), Y3, Y3
+	VMOVUPS Y3, 64(AX)
+	VMOVUPS 96(CX), Y4
+	VADDPS  96(DX), Y4, Y4
+	VMOVUPS Y4, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, DX
+	DECQ    SI
+	JNZ     plainloop
+
+plaintail:
+	ANDQ    $0x03, BX
+	JZ      done
+	VMOVUPS (CX), Y1
+	VADDPS  (DX), Y1, Y1
+	VMOVUPS Y1, (AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 32(CX), Y2
+	VADDPS  32(DX), Y2, Y2
+	VMOVUPS Y2, 32(AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 64(CX), Y3
+	VADDPS  64(DX), Y3, Y3
+	VMOVUPS Y3, 64(AX)
+	JMP     done
+
+relu:
+	// dst = max(0, a + b), NaN and -0 kept
+	MOVQ BX, SI
+	SHRQ $0x02, SI
+	JZ   relutail
+
+reluloop:
+	VMOVUPS (CX), Y1
+	VADDPS  (DX), Y1, Y1
+	VMAXPS  Y1, Y0, Y1
+	VMOVUPS Y1, (AX)
+	VMOVUPS 32(CX), Y2
+	VADDPS  32(DX), Y2, Y2
+	VMAXPS  Y2, Y0, Y2
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS 64(CX), Y3
+	VADDPS  64(DX), Y3, Y3
+	VMAXPS  Y3, Y0, Y3
+	VMOVUPS Y3, 64(AX)
+	VMOVUPS 96(CX), Y4
+	VADDPS  96(DX), Y4, Y4
+	VMAXPS  Y4, Y0, Y4
+	VMOVUPS Y4, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, DX
+	DECQ    SI
+	JNZ     reluloop
+
+relutail:
+	ANDQ    $0x03, BX
+	JZ      done
+	VMOVUPS (CX), Y1
+	VADDPS  (DX), Y1, Y1
+	VMAXPS  Y1, Y0, Y1
+	VMOVUPS Y1, (AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 32(CX), Y2
+	VADDPS  32(DX), Y2, Y2
+	VMAXPS  Y2, Y0, Y2
+	VMOVUPS Y2, 32(AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 64(CX), Y3
+	VADDPS  64(DX), Y3, Y3
+	VMAXPS  Y3, Y0, Y3
+	VMOVUPS Y3, 64(AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func MaxAVX2(dst *float32, a *float32, b *float32, n int)
+// Requires: AVX
+TEXT ·MaxAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), BX
+	SHRQ $0x03, BX
+
+	// dst = (b > a) ? b : a
+	MOVQ BX, SI
+	SHRQ $0x02, SI
+	JZ   maxtail
+
+maxloop:
+	VMOVUPS (DX), Y0
+	VMAXPS  (CX), Y0, Y0
+	VMOVUPS Y0, (AX)
+	VMOVUPS 32(DX), Y1
+	VMAXPS  32(CX), Y1, Y1
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS 64(DX), Y2
+	VMAXPS  64(CX), Y2, Y2
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS 96(DX), Y3
+	VMAXPS  96(CX), Y3, Y3
+	VMOVUPS Y3, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, DX
+	DECQ    SI
+	JNZ     maxloop
+
+maxtail:
+	ANDQ    $0x03, BX
+	JZ      done
+	VMOVUPS (DX), Y0
+	VMAXPS  (CX), Y0, Y0
+	VMOVUPS Y0, (AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 32(DX), Y1
+	VMAXPS  32(CX), Y1, Y1
+	VMOVUPS Y1, 32(AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 64(DX), Y2
+	VMAXPS  64(CX), Y2, Y2
+	VMOVUPS Y2, 64(AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func SumAVX2(x *float32, n int) float32
+// Requires: AVX, SSE
+TEXT ·SumAVX2(SB), NOSPLIT, $0-20
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+
+	// acc[v%4] += x[v] for each vector v of x
+	MOVQ x+0(FP), AX
+	MOVQ n+8(FP), CX
+	SHRQ $0x03, CX
+	MOVQ CX, DX
+	SHRQ $0x02, DX
+	JZ   acctail
+
+accloop:
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	VADDPS 64(AX), Y2, Y2
+	VADDPS 96(AX), Y3, Y3
+	ADDQ   $0x00000080, AX
+	DECQ   DX
+	JNZ    accloop
+
+acctail:
+	ANDQ   $0x03, CX
+	JZ     reduce
+	VADDPS (AX), Y0, Y0
+	DECQ   CX
+	JZ     reduce
+	VADDPS 32(AX), Y1, Y1
+	DECQ   CX
+	JZ     reduce
+	VADDPS 64(AX), Y2, Y2
+
+reduce:
+	// acc[0] = (acc[0] ⊕ acc[1]) ⊕ (acc[2] ⊕ acc[3])
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+
+	// lanes 0-3 ⊕= lanes 4-7
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+
+	// lanes 0-1 ⊕= lanes 2-3
+	VMOVHLPS X0, X0, X1
+	VADDPS   X1, X0, X0
+
+	// lane 0 ⊕= lane 1
+	VMOVSHDUP X0, X1
+	VADDPS    X1, X0, X0
+	VZEROUPPER
+	MOVSS     X0, ret+16(FP)
+	RET
+
+// func MaxReduceAVX2(x *float32, n int) float32
+// Requires: AVX, AVX2, SSE
+TEXT ·MaxReduceAVX2(SB), NOSPLIT, $0-20
+	// acc = -Inf
+	MOVL         $0xff800000, AX
+	VMOVD        AX, X0
+	VBROADCASTSS X0, Y0
+	VMOVAPS      Y0, Y1
+	VMOVAPS      Y0, Y2
+	VMOVAPS      Y0, Y3
+
+	// acc[v%4] = (x[v] > acc[v%4]) ? x[v] : acc[v%4] for each vector v of x
+	MOVQ x+0(FP), AX
+	MOVQ n+8(FP), CX
+	SHRQ $0x03, CX
+	MOVQ CX, DX
+	SHRQ $0x02, DX
+	JZ   acctail
+
+accloop:
+	VMOVUPS (AX), Y4
+	VMAXPS  Y0, Y4, Y0
+	VMOVUPS 32(AX), Y5
+	VMAXPS  Y1, Y5, Y1
+	VMOVUPS 64(AX), Y6
+	VMAXPS  Y2, Y6, Y2
+	VMOVUPS 96(AX), Y7
+	VMAXPS  Y3, Y7, Y3
+	ADDQ    $0x00000080, AX
+	DECQ    DX
+	JNZ     accloop
+
+acctail:
+	ANDQ    $0x03, CX
+	JZ      reduce
+	VMOVUPS (AX), Y4
+	VMAXPS  Y0, Y4, Y0
+	DECQ    CX
+	JZ      reduce
+	VMOVUPS 32(AX), Y5
+	VMAXPS  Y1, Y5, Y1
+	DECQ    CX
+	JZ      reduce
+	VMOVUPS 64(AX), Y6
+	VMAXPS  Y2, Y6, Y2
+
+reduce:
+	// acc[0] = (acc[0] ⊕ acc[1]) ⊕ (acc[2] ⊕ acc[3])
+	VMAXPS Y0, Y1, Y0
+	VMAXPS Y2, Y3, Y2
+	VMAXPS Y0, Y2, Y0
+
+	// lanes 0-3 ⊕= lanes 4-7
+	VEXTRACTF128 $0x01, Y0, X1
+	VMAXPS       X0, X1, X0
+
+	// lanes 0-1 ⊕= lanes 2-3
+	VMOVHLPS X0, X0, X1
+	VMAXPS   X0, X1, X0
+
+	// lane 0 ⊕= lane 1
+	VMOVSHDUP X0, X1
+	VMAXPS    X0, X1, X0
+	VZEROUPPER
+	MOVSS     X0, ret+16(FP)
+	RET

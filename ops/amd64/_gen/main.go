@@ -1,6 +1,7 @@
-// Command _gen writes the AVX2 and AVX-512 SGEMM micro-kernels of package
-// amd64 (kern_amd64.s and its Go stubs) with avo. Run it through the
-// go:generate line in ../doc.go.
+// Command _gen writes the AVX2 and AVX-512 kernels of package amd64
+// (kern_amd64.s and its Go stubs) with avo: the SGEMM micro-kernels, the
+// affine prologue, and the elementwise, pooling and reduction kernels. Run
+// it through the go:generate line in ../doc.go.
 package main
 
 import (
@@ -47,6 +48,12 @@ func main() {
 	kernel(avx2, 6, 2, true)
 	affine(avx512)
 	affine(avx2)
+	for _, s := range []isa{avx512, avx2} {
+		add(s)
+		maxElem(s)
+		sum(s)
+		maxReduce(s)
+	}
 	Generate()
 }
 
@@ -318,4 +325,264 @@ func log2(n int) int {
 		k++
 	}
 	return k
+}
+
+// stream emits a loop over the cnt vectors at the pointers ps (cnt may be
+// 0; it is consumed), four vectors per iteration, then the last one to
+// three in line, and jumps to done. body(v, disp) emits the work on vector
+// v%4 of a group of four, at byte offset disp from the pointers: the
+// vectors of x go through body(0..3) in turn, whatever n. Labels start
+// with pfx.
+func stream(s isa, pfx string, cnt reg.GPVirtual, ps []reg.GPVirtual, body func(v, disp int), done string) {
+	blocks := GP64()
+	MOVQ(cnt, blocks)
+	SHRQ(U8(2), blocks)
+	JZ(LabelRef(pfx + "tail"))
+	Label(pfx + "loop")
+	for v := range 4 {
+		body(v, 4*s.lanes*v)
+	}
+	for _, p := range ps {
+		ADDQ(U32(4*4*s.lanes), p)
+	}
+	DECQ(blocks)
+	JNZ(LabelRef(pfx + "loop"))
+	Label(pfx + "tail")
+	ANDQ(U8(3), cnt)
+	JZ(LabelRef(done))
+	for v := range 3 {
+		body(v, 4*s.lanes*v)
+		if v < 2 {
+			DECQ(cnt)
+			JZ(LabelRef(done))
+		}
+	}
+	JMP(LabelRef(done))
+}
+
+// vectors loads Param("n") and turns it into a count of vectors.
+func vectors(s isa) reg.GPVirtual {
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	SHRQ(U8(log2(s.lanes)), n)
+	return n
+}
+
+// add emits dst = a + b with an optional Relu, the residual connection
+// of a network.
+func add(s isa) {
+	name := "Add" + s.name
+	TEXT(name, NOSPLIT, "func(dst, a, b *float32, n int, relu int)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s computes, %d values at a time (n must be a multiple of %d), as this Go loop does", name, s.lanes, s.lanes),
+		"(dst may be a or b; when a[i] and b[i] are both NaN, the sum is a[i] quieted, as with VADDPS):",
+		"",
+		"	for i := range n {",
+		"		v := a[i] + b[i]",
+		"		if relu != 0 && v < 0 {",
+		"			v = 0 // NaN and -0 are kept",
+		"		}",
+		"		dst[i] = v",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	a := Load(Param("a"), GP64()).(reg.GPVirtual)
+	b := Load(Param("b"), GP64()).(reg.GPVirtual)
+	n := vectors(s)
+	relu := Load(Param("relu"), GP64())
+	zero, t := s.regs[0], s.regs[1:5]
+	VXORPS(zero.AsX(), zero.AsX(), zero.AsX())
+	ps := []reg.GPVirtual{dst, a, b}
+	TESTQ(relu, relu)
+	JNZ(LabelRef("relu"))
+	Comment("dst = a + b")
+	stream(s, "plain", n, ps, func(v, disp int) {
+		VMOVUPS(Mem{Base: a, Disp: disp}, t[v])
+		VADDPS(Mem{Base: b, Disp: disp}, t[v], t[v])
+		VMOVUPS(t[v], Mem{Base: dst, Disp: disp})
+	}, "done")
+	Label("relu")
+	Comment("dst = max(0, a + b), NaN and -0 kept")
+	stream(s, "relu", n, ps, func(v, disp int) {
+		VMOVUPS(Mem{Base: a, Disp: disp}, t[v])
+		VADDPS(Mem{Base: b, Disp: disp}, t[v], t[v])
+		VMAXPS(t[v], zero, t[v]) // (0 > v) ? 0 : v
+		VMOVUPS(t[v], Mem{Base: dst, Disp: disp})
+	}, "done")
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// maxElem emits dst = max(a, b), the step of a max pooling.
+func maxElem(s isa) {
+	name := "Max" + s.name
+	TEXT(name, NOSPLIT, "func(dst, a, b *float32, n int)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s computes, %d values at a time (n must be a multiple of %d), as this Go loop does,", name, s.lanes, s.lanes),
+		"bit for bit (dst may be a or b). It is VMAXPS with b[i] as the first source and a[i] as the",
+		"second, which yields the second when either is NaN or both are zeros, whatever their signs:",
+		"",
+		"	for i := range n {",
+		"		if b[i] > a[i] { // false when either is NaN, and for ±0 against ±0",
+		"			dst[i] = b[i]",
+		"		} else {",
+		"			dst[i] = a[i]",
+		"		}",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	a := Load(Param("a"), GP64()).(reg.GPVirtual)
+	b := Load(Param("b"), GP64()).(reg.GPVirtual)
+	n := vectors(s)
+	t := s.regs[0:4]
+	Comment("dst = (b > a) ? b : a")
+	stream(s, "max", n, []reg.GPVirtual{dst, a, b}, func(v, disp int) {
+		VMOVUPS(Mem{Base: b, Disp: disp}, t[v])
+		VMAXPS(Mem{Base: a, Disp: disp}, t[v], t[v]) // (b > a) ? b : a
+		VMOVUPS(t[v], Mem{Base: dst, Disp: disp})
+	}, "done")
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// reduce emits the reduction of the four accumulators acc (the first
+// s.regs) into the low lane of s.regs[0]: acc[0] = op(op(acc[0], acc[1]),
+// op(acc[2], acc[3])), then lanes halved down to one, low half op high
+// half. op(lo, hi, dst) emits dst = lo ⊕ hi for vectors of any width.
+func reduce(s isa, op func(lo, hi, dst reg.VecPhysical)) {
+	acc := s.regs[0:4]
+	Comment("acc[0] = (acc[0] ⊕ acc[1]) ⊕ (acc[2] ⊕ acc[3])")
+	op(acc[0], acc[1], acc[0])
+	op(acc[2], acc[3], acc[2])
+	op(acc[0], acc[2], acc[0])
+	lo, hi := acc[0], acc[1]
+	if s.lanes == 16 {
+		Comment("lanes 0-7 ⊕= lanes 8-15")
+		VEXTRACTF64X4(U8(1), lo, hi.AsY())
+		op(lo.AsY().(reg.VecPhysical), hi.AsY().(reg.VecPhysical), lo.AsY().(reg.VecPhysical))
+	}
+	Comment("lanes 0-3 ⊕= lanes 4-7")
+	VEXTRACTF128(U8(1), lo.AsY(), hi.AsX())
+	lx, hx := lo.AsX().(reg.VecPhysical), hi.AsX().(reg.VecPhysical)
+	op(lx, hx, lx)
+	Comment("lanes 0-1 ⊕= lanes 2-3")
+	VMOVHLPS(lx, lx, hx)
+	op(lx, hx, lx)
+	Comment("lane 0 ⊕= lane 1")
+	VMOVSHDUP(lx, hx)
+	op(lx, hx, lx)
+}
+
+// accumulate emits the four-accumulator loop of a reduction over
+// Param("x") and Param("n"): vector v of x goes to acc[v%4], in order.
+// step(acc, tmp, m) emits acc = acc ⊕ m, with tmp free.
+func accumulate(s isa, step func(acc, tmp reg.VecPhysical, m Mem)) {
+	x := Load(Param("x"), GP64()).(reg.GPVirtual)
+	n := vectors(s)
+	acc, tmp := s.regs[0:4], s.regs[4:8]
+	stream(s, "acc", n, []reg.GPVirtual{x}, func(v, disp int) {
+		step(acc[v%4], tmp[v], Mem{Base: x, Disp: disp})
+	}, "reduce")
+	Label("reduce")
+}
+
+// sum emits the sum of a vector, the core of a global average pooling.
+func sum(s isa) {
+	name := "Sum" + s.name
+	L, L4 := fmt.Sprint(s.lanes), fmt.Sprint(4*s.lanes)
+	TEXT(name, NOSPLIT, "func(x *float32, n int) float32")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s returns the sum of x[0:n] (n must be a multiple of %d), accumulated in %d", name, s.lanes, 4*s.lanes),
+		"partial sums, as this Go loop does, bit for bit (when both addends of an addition are",
+		"NaN, the sum is the left one, quieted, as with VADDPS):",
+		"",
+		"	var acc ["+L4+"]float32",
+		"	for i := range n {",
+		"		acc[i%"+L4+"] += x[i]",
+		"	}",
+		"	for j := range "+L+" {",
+		"		acc[j] = (acc[j] + acc["+L+"+j]) + (acc["+fmt.Sprint(2*s.lanes)+"+j] + acc["+fmt.Sprint(3*s.lanes)+"+j])",
+		"	}",
+		"	for w := "+fmt.Sprint(s.lanes/2)+"; w >= 1; w /= 2 {",
+		"		for j := range w {",
+		"			acc[j] += acc[j+w]",
+		"		}",
+		"	}",
+		"	return acc[0]",
+	)
+	Comment("acc = 0")
+	for _, r := range s.regs[0:4] {
+		VXORPS(r.AsX(), r.AsX(), r.AsX())
+	}
+	Comment("acc[v%4] += x[v] for each vector v of x")
+	accumulate(s, func(acc, _ reg.VecPhysical, m Mem) {
+		VADDPS(m, acc, acc)
+	})
+	reduce(s, func(lo, hi, dst reg.VecPhysical) {
+		VADDPS(hi, lo, dst) // lo + hi
+	})
+	VZEROUPPER() // keeps lane 0
+	Store(s.regs[0].AsX(), ReturnIndex(0))
+	RET()
+}
+
+// maxReduce emits the maximum of a vector, the core of a global max
+// pooling. NaNs never enter the accumulators.
+func maxReduce(s isa) {
+	name := "MaxReduce" + s.name
+	L, L4 := fmt.Sprint(s.lanes), fmt.Sprint(4*s.lanes)
+	TEXT(name, NOSPLIT, "func(x *float32, n int) float32")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s returns the largest of x[0:n] (n must be a multiple of %d), ignoring NaNs", name, s.lanes),
+		"(-Inf when n is 0 or all are NaN), as this Go loop does, bit for bit, zeros' signs",
+		"included (mx is VMAXPS with v as the first source and m as the second):",
+		"",
+		"	mx := func(m, v float32) float32 {",
+		"		if v > m { // false when v is NaN, and for ±0 against ±0",
+		"			return v",
+		"		}",
+		"		return m",
+		"	}",
+		"	var m ["+L4+"]float32",
+		"	for j := range m {",
+		"		m[j] = float32(math.Inf(-1))",
+		"	}",
+		"	for i := range n {",
+		"		m[i%"+L4+"] = mx(m[i%"+L4+"], x[i])",
+		"	}",
+		"	for j := range "+L+" {",
+		"		m[j] = mx(mx(m[j], m["+L+"+j]), mx(m["+fmt.Sprint(2*s.lanes)+"+j], m["+fmt.Sprint(3*s.lanes)+"+j]))",
+		"	}",
+		"	for w := "+fmt.Sprint(s.lanes/2)+"; w >= 1; w /= 2 {",
+		"		for j := range w {",
+		"			m[j] = mx(m[j], m[j+w])",
+		"		}",
+		"	}",
+		"	return m[0]",
+	)
+	Comment("acc = -Inf")
+	acc := s.regs[0:4]
+	inf := GP32()
+	MOVL(U32(0xff800000), inf)
+	VMOVD(inf, acc[0].AsX())
+	VBROADCASTSS(acc[0].AsX(), acc[0])
+	for _, r := range acc[1:] {
+		VMOVAPS(acc[0], r)
+	}
+	Comment("acc[v%4] = (x[v] > acc[v%4]) ? x[v] : acc[v%4] for each vector v of x")
+	accumulate(s, func(acc, tmp reg.VecPhysical, m Mem) {
+		VMOVUPS(m, tmp)
+		VMAXPS(acc, tmp, acc) // (x > acc) ? x : acc
+	})
+	reduce(s, func(lo, hi, dst reg.VecPhysical) {
+		VMAXPS(lo, hi, dst) // (hi > lo) ? hi : lo
+	})
+	VZEROUPPER() // keeps lane 0
+	Store(s.regs[0].AsX(), ReturnIndex(0))
+	RET()
 }
