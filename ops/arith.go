@@ -196,11 +196,12 @@ func (k *arithKernel) Prepare(in []*Value) ([]Value, Step, error) {
 // runBcast computes dst = a op b over the loop nest p, splitting the flat
 // output range across workers.
 func runBcast[T numeric](env *Env, op arithOp, p *bcastPlan, dst, a, b []T) {
-	forChunksOf(env, len(dst), elemGrain, bcastArgs[T]{op, p, dst, a, b})
+	forChunksOf(env, len(dst), elemGrain, bcastArgs[T]{kernelsOf(env), op, p, dst, a, b})
 }
 
 // bcastArgs are runBcast's operands.
 type bcastArgs[T numeric] struct {
+	k         *Kernels
 	op        arithOp
 	p         *bcastPlan
 	dst, a, b []T
@@ -209,6 +210,11 @@ type bcastArgs[T numeric] struct {
 // Range computes the flat output range [lo, hi) of runBcast.
 func (args *bcastArgs[T]) Range(lo, hi int) {
 	op, p, dst, a, b := args.op, args.p, args.dst, args.a, args.b
+	if d, ok := any(dst).([]float32); ok && op == opAdd && len(p.dims) == 1 && p.sa[0] == 1 && p.sb[0] == 1 {
+		// Same-shape float32 addition: the tier's vector kernel.
+		addRow(args.k, d[lo:hi], any(a).([]float32)[lo:hi], any(b).([]float32)[lo:hi], false)
+		return
+	}
 	k := len(p.dims)
 	inner := p.dims[k-1]
 	ia, ib := p.sa[k-1], p.sb[k-1]

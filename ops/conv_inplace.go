@@ -100,7 +100,7 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 		return
 	}
 	ct := taskOf[compactTask](env)
-	*ct = compactTask{g: g, f: f, out: out, y: y, ncol: ncol, wq: ph.wq,
+	*ct = compactTask{k: kern, g: g, f: f, out: out, y: y, ncol: ncol, wq: ph.wq,
 		post: f.hasPost() && (f.Residual != nil || f.Act.Kind != ActRelu)}
 	runTask(env, g.N*g.M, ct)
 }
@@ -172,6 +172,7 @@ func (tt *inPlaceTask) Range(lo, hi int) {
 // y[n][m][oh][ow] = act(yp[n][m][oh·Wq + ow] + Z[n][m][oh][ow]), the bias
 // (and a Relu without residual) having been applied already.
 type compactTask struct {
+	k        *Kernels
 	g        *ConvGeom
 	f        *ConvFusion
 	out, y   []float32
@@ -192,14 +193,14 @@ func (t *compactTask) Range(lo, hi int) {
 		if !t.post {
 			continue
 		}
+		relu := f.Act.Kind == ActRelu
 		if f.Residual != nil {
-			z := f.Residual[u*ohw : (u+1)*ohw]
-			// y += Z
-			for i, v := range z {
-				yr[i] += v
-			}
+			// y = [max(0,] y + Z[)]
+			addRow(t.k, yr, yr, f.Residual[u*ohw:(u+1)*ohw], relu)
 		}
-		f.Act.Apply(yr)
+		if f.Residual == nil || !relu {
+			f.Act.Apply(yr)
+		}
 	}
 }
 

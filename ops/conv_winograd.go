@@ -229,7 +229,7 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 		st.stage, st.t = 3, tilingFor(g.M, 16, ceilDiv(nc, pw), 36, par.Workers(), pw, bl.MR, bl.mc)
 		par.Do(st.t.all, st)
 		wt := taskOf[winoStoreTask](env)
-		*wt = winoStoreTask{g: g, wg: &st.wg, q: q, y: y[n*g.M*g.OH*g.OW : (n+1)*g.M*g.OH*g.OW], b: b, f: f, nc: nc}
+		*wt = winoStoreTask{k: kern, g: g, wg: &st.wg, q: q, y: y[n*g.M*g.OH*g.OW : (n+1)*g.M*g.OH*g.OW], b: b, f: f, nc: nc}
 		if f.hasPost() && f.Residual != nil {
 			wt.z = f.Residual[n*g.M*g.OH*g.OW : (n+1)*g.M*g.OH*g.OW]
 		}
@@ -276,6 +276,7 @@ func (s *winoTask) Range(lo, hi int) {
 // winoStoreTask writes output channels [lo, hi) of one image with
 // winoStore.
 type winoStoreTask struct {
+	k          *Kernels
 	g          *ConvGeom
 	wg         *winoGeom
 	q, y, z, b []float32
@@ -286,14 +287,14 @@ type winoStoreTask struct {
 // Range stores channels [lo, hi).
 func (t *winoStoreTask) Range(lo, hi int) {
 	for m := lo; m < hi; m++ {
-		winoStore(t.g, t.wg, t.q[m*16*t.nc:(m+1)*16*t.nc], t.y, t.z, t.b, t.f, m)
+		winoStore(t.k, t.g, t.wg, t.q[m*16*t.nc:(m+1)*16*t.nc], t.y, t.z, t.b, t.f, m)
 	}
 }
 
 // winoStore writes output channel m from its transformed tiles qm (16
 // rows of Ncol): y[m][oh][ow] = act(qm[(oh%4)·4 + ow%4][(oh/4)·Wq + ow/4]
 // + bias[m] + Z[m][oh][ow]).
-func winoStore(g *ConvGeom, wg *winoGeom, qm, y, z, b []float32, f *ConvFusion, m int) {
+func winoStore(k *Kernels, g *ConvGeom, wg *winoGeom, qm, y, z, b []float32, f *ConvFusion, m int) {
 	ohw := g.OH * g.OW
 	ym := y[m*ohw : (m+1)*ohw]
 	var bv float32
@@ -310,14 +311,12 @@ func winoStore(g *ConvGeom, wg *winoGeom, qm, y, z, b []float32, f *ConvFusion, 
 				row[ow] = src[tw] + bv
 			}
 		}
+		relu := f.hasPost() && f.Act.Kind == ActRelu
 		if z != nil {
-			zr := z[m*ohw+oh*g.OW : m*ohw+(oh+1)*g.OW]
-			// y += Z
-			for i, v := range zr {
-				row[i] += v
-			}
+			// y = [max(0,] y + Z[)]
+			addRow(k, row, row, z[m*ohw+oh*g.OW:m*ohw+(oh+1)*g.OW], relu)
 		}
-		if f.hasPost() {
+		if f.hasPost() && (z == nil || !relu) {
 			f.Act.Apply(row)
 		}
 	}

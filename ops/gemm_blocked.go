@@ -52,10 +52,16 @@ type BlockedSpec struct {
 	Kerns  []MicroKernel
 	// KC is the depth of a packed panel of B.
 	KC int
+	// Lanes is the vector kernels' width: Affine, Add and Sum take
+	// lengths that are multiples of it.
+	Lanes int
 	// Affine, when not nil, is the vector affine step (see
-	// Kernels.Affine) for lengths that are multiples of AffineLanes.
-	Affine      AffineKernel
-	AffineLanes int
+	// Kernels.Affine).
+	Affine AffineKernel
+	// Add, when not nil, is the vector addition (see Kernels.Add).
+	Add AddKernel
+	// Sum, when not nil, is the vector sum (see Kernels.Sum).
+	Sum SumKernel
 	// WinogradMinCols, when above 0, turns on Winograd F(4×4, 3×3) for
 	// 3×3 stride-1 convolutions with at least this many tile columns
 	// (TH·(TW+1) per image; see conv_winograd.go). It needs Offs.
@@ -69,6 +75,14 @@ type BlockedSpec struct {
 // AffineKernel computes dst[i] = scale*src[i] + bias, then max(0, ·) when
 // relu is not 0, for i < n, n a multiple of the kernel's lane count.
 type AffineKernel func(dst, src *float32, n int, scale, bias float32, relu int)
+
+// AddKernel computes dst[i] = a[i] + b[i], then max(0, ·) (NaN and -0
+// kept) when relu is not 0, for i < n, n a multiple of the lane count.
+type AddKernel func(dst, a, b *float32, n int, relu int)
+
+// SumKernel returns the sum of x[0:n], n a multiple of the lane count, in
+// the kernel's fixed order of float32 additions.
+type SumKernel func(x *float32, n int) float32
 
 // MicroKernelOffs is a MicroKernel that reads step p of B as the w values
 // at b[boff[p]:] instead of from a packed panel:
@@ -118,21 +132,53 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 		Gemm:        bl.gemm,
 		PackConv:    bl.packConv,
 	}
-	if s.Affine != nil && s.AffineLanes > 0 {
+	if s.Lanes <= 0 {
+		return k
+	}
+	// The kernels take the longest prefix that is a multiple of Lanes;
+	// the portable loops finish the rest.
+	if s.Affine != nil {
 		k.Affine = func(dst, src []float32, scale, bias float32, relu bool) {
 			dst = dst[:len(src)]
-			n := len(src) - len(src)%s.AffineLanes
+			n := len(src) - len(src)%s.Lanes
 			if n > 0 {
-				r := 0
-				if relu {
-					r = 1
-				}
-				s.Affine(&dst[0], &src[0], n, scale, bias, r)
+				s.Affine(&dst[0], &src[0], n, scale, bias, flag(relu))
 			}
 			affineGo(dst[n:], src[n:], scale, bias, relu)
 		}
 	}
+	if s.Add != nil {
+		k.Add = func(dst, a, b []float32, relu bool) {
+			a, b = a[:len(dst)], b[:len(dst)]
+			n := len(dst) - len(dst)%s.Lanes
+			if n > 0 {
+				s.Add(&dst[0], &a[0], &b[0], n, flag(relu))
+			}
+			addGo(dst[n:], a[n:], b[n:], relu)
+		}
+	}
+	if s.Sum != nil {
+		k.Sum = func(x []float32) float32 {
+			n := len(x) - len(x)%s.Lanes
+			var sum float32
+			if n > 0 {
+				sum = s.Sum(&x[0], n)
+			}
+			for _, v := range x[n:] {
+				sum += v
+			}
+			return sum
+		}
+	}
 	return k
+}
+
+// flag is 1 for true and 0 for false.
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // kBlock splits a depth of k into blocks of at most KC, as evenly as

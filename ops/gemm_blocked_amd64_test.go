@@ -176,3 +176,64 @@ func TestAffineKernelsMatchGo(t *testing.T) {
 		}
 	}
 }
+
+// TestAddSumKernelsMatchGo checks each tier's vector Add against the
+// portable loop bit for bit (dst aliasing an operand, with and without
+// Relu, every tail, NaN, infinities and signed zeros), and its Sum against
+// a float64 sum within a float32 accumulation's error bound.
+func TestAddSumKernelsMatchGo(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil {
+			t.Logf("%s: not supported by this CPU, skipped", k.Name)
+			continue
+		}
+		if k.Add == nil || k.Sum == nil {
+			t.Fatalf("%s lacks the Add or Sum kernel", k.Name)
+		}
+		for _, n := range []int{0, 1, 7, 8, 15, 16, 17, 33, 49, 63, 64, 65, 196, 1001} {
+			a := nnRand(uint64(n)+1, max(1, n)).F32[:n]
+			b := nnRand(uint64(n)+2, max(1, n)).F32[:n]
+			if n > 3 {
+				a[0], a[1], a[2], b[3] = float32(math.NaN()), float32(math.Inf(-1)), float32(math.Copysign(0, -1)), float32(math.Inf(1))
+				b[2] = 0
+			}
+			for _, relu := range []bool{false, true} {
+				for _, alias := range []bool{false, true} {
+					want := make([]float32, n+1)
+					want[n] = guard
+					addGo(want[:n], a, b, relu)
+					got := make([]float32, n+1)
+					got[n] = guard
+					if alias {
+						copy(got, a)
+						k.Add(got[:n], got[:n], b, relu)
+					} else {
+						k.Add(got[:n], a, b, relu)
+					}
+					for i := range got {
+						g, w := got[i], want[i]
+						if math.Float32bits(g) != math.Float32bits(w) && !(g != g && w != w) {
+							t.Fatalf("%s Add n=%d relu=%v alias=%v: [%d] = %v, want %v", k.Name, n, relu, alias, i, g, w)
+						}
+					}
+				}
+			}
+			x := nnRand(uint64(n)+3, max(1, n)).F32[:n]
+			var want, mag float64
+			for _, v := range x {
+				want += float64(v)
+				mag += math.Abs(float64(v))
+			}
+			// A float32 sum of n terms errs by at most about n·ε·Σ|x|.
+			if got := float64(k.Sum(x)); math.Abs(got-want) > float64(n+1)*0x1p-24*mag {
+				t.Errorf("%s Sum n=%d: %v, want %v", k.Name, n, got, want)
+			}
+			if n > 3 {
+				x[1] = float32(math.NaN())
+				if got := k.Sum(x); got == got {
+					t.Errorf("%s Sum n=%d with a NaN: %v, want NaN", k.Name, n, got)
+				}
+			}
+		}
+	}
+}

@@ -29,6 +29,14 @@ const (
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
+// kernelsOf returns env's kernel tier, or nil when env is nil.
+func kernelsOf(env *Env) *Kernels {
+	if env == nil {
+		return nil
+	}
+	return env.K
+}
+
 // parOf returns env's worker pool, or Serial when there is none.
 func parOf(env *Env) Parallel {
 	if env == nil || env.Par == nil {

@@ -34,7 +34,7 @@ func buildGlobalPool(n *Node, isMax bool) (Kernel, error) {
 				return n.Errorf("%v", err)
 			}
 			xd, y := in[0].F32, out[0].F32
-			forChunksOf(env, planes, 1, globalPoolArgs{xd, y, size, isMax})
+			forChunksOf(env, planes, 1, globalPoolArgs{kernelsOf(env), xd, y, size, isMax})
 			return nil
 		}
 		outs, err := oneOutput(n, Value{DType: Float32, Shape: outShape})
@@ -47,6 +47,7 @@ func buildGlobalPool(n *Node, isMax bool) (Kernel, error) {
 
 // globalPoolArgs are a global pooling step's operands.
 type globalPoolArgs struct {
+	k     *Kernels
 	x, y  []float32
 	size  int
 	isMax bool
@@ -69,10 +70,6 @@ func (a *globalPoolArgs) Range(lo, hi int) {
 			continue
 		}
 		// y = (sum over the plane) / size
-		var s float64
-		for _, v := range plane {
-			s += float64(v)
-		}
-		a.y[p] = float32(s / float64(size))
+		a.y[p] = float32(sumRow(a.k, plane) / float64(size))
 	}
 }

@@ -39,6 +39,14 @@ type Kernels struct {
 	// product and the sum each rounded), then max(0, ·) when relu is set,
 	// for i < len(src); nil means the portable loop (see affineRow).
 	Affine func(dst, src []float32, scale, bias float32, relu bool)
+	// Add, when not nil, computes dst[i] = a[i] + b[i], then max(0, ·)
+	// when relu is set, for i < len(dst); nil means the portable loop
+	// (see addRow).
+	Add func(dst, a, b []float32, relu bool)
+	// Sum, when not nil, returns the sum of x accumulated in float32 in
+	// the tier's fixed order; nil means the portable float64 sum (see
+	// sumRow).
+	Sum func(x []float32) float32
 	// PackConv, when not nil, rearranges constant weights w of geometry g
 	// into the tier's own layout, once per plan; Conv then finds the
 	// result in Env.packedW. It returns nil when it has no use for it.
@@ -102,9 +110,13 @@ func affineRow(k *Kernels, dst, src []float32, scale, bias float32, relu bool) {
 func affineGo(dst, src []float32, scale, bias float32, relu bool) {
 	dst = dst[:len(src)]
 	if relu {
-		// y = max(0, scale*x + bias); NaN stays NaN
+		// y = max(0, scale*x + bias); NaN and -0 stay, as in the kernels
 		for i, v := range src {
-			dst[i] = max(0, scale*v+bias)
+			y := scale*v + bias
+			if y < 0 {
+				y = 0
+			}
+			dst[i] = y
 		}
 		return
 	}
@@ -112,4 +124,45 @@ func affineGo(dst, src []float32, scale, bias float32, relu bool) {
 	for i, v := range src {
 		dst[i] = scale*v + bias
 	}
+}
+
+// addRow computes dst[i] = a[i] + b[i], then max(0, ·) when relu is set
+// (NaN and -0 kept), for i < len(dst), on k's Add kernel when it has one.
+// dst may be a or b.
+func addRow(k *Kernels, dst, a, b []float32, relu bool) {
+	if k != nil && k.Add != nil {
+		k.Add(dst, a, b, relu)
+		return
+	}
+	addGo(dst, a, b, relu)
+}
+
+// addGo is the portable addRow.
+func addGo(dst, a, b []float32, relu bool) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	// y = a + b
+	for i := range dst {
+		dst[i] = a[i] + b[i]
+	}
+	if relu {
+		// y = max(0, y); NaN and -0 stay
+		for i, v := range dst {
+			if v < 0 {
+				dst[i] = 0
+			}
+		}
+	}
+}
+
+// sumRow returns the sum of x: on k's Sum kernel when it has one, else
+// accumulated in float64 and rounded once.
+func sumRow(k *Kernels, x []float32) float64 {
+	if k != nil && k.Sum != nil {
+		return float64(k.Sum(x))
+	}
+	var s float64
+	for _, v := range x {
+		s += float64(v)
+	}
+	return s
 }

@@ -29,8 +29,10 @@ var avx512Spec = BlockedSpec{
 	KC:     128,
 	Offs:   amd64.KernAVX512x8x48Offs,
 
-	Affine:      amd64.AffineAVX512,
-	AffineLanes: 16,
+	Lanes:  16,
+	Affine: amd64.AffineAVX512,
+	Add:    amd64.AddAVX512,
+	Sum:    amd64.SumAVX512,
 	// Winograd only where it measured faster: 56×56 and larger outputs.
 	WinogradMinCols: 192,
 }
@@ -43,8 +45,10 @@ var avx2Spec = BlockedSpec{
 	KC:     256,
 	Offs:   amd64.KernAVX2x6x16Offs,
 
-	Affine:      amd64.AffineAVX2,
-	AffineLanes: 8,
+	Lanes:  8,
+	Affine: amd64.AffineAVX2,
+	Add:    amd64.AddAVX2,
+	Sum:    amd64.SumAVX2,
 	// Winograd only where it measured faster: 56×56 and larger outputs.
 	WinogradMinCols: 192,
 }

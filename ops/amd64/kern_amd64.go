@@ -205,7 +205,9 @@ func KernAVX2x6x16Offs(k int, a *float32, b *float32, boff *int32, c *float32, l
 //	for i := range n {
 //		v := scale*src[i] + bias // rounded after the product and after the sum
 //		if relu != 0 {
-//			v = max(0, v) // NaN stays NaN
+//			if v < 0 {
+//				v = 0 // NaN and -0 are kept
+//			}
 //		}
 //		dst[i] = v
 //	}
@@ -218,7 +220,9 @@ func AffineAVX512(dst *float32, src *float32, n int, scale float32, bias float32
 //	for i := range n {
 //		v := scale*src[i] + bias // rounded after the product and after the sum
 //		if relu != 0 {
-//			v = max(0, v) // NaN stays NaN
+//			if v < 0 {
+//				v = 0 // NaN and -0 are kept
+//			}
 //		}
 //		dst[i] = v
 //	}
