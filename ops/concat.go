@@ -66,6 +66,15 @@ func buildConcat(n *Node) (Kernel, error) {
 			blocks[i] = v.Shape[ax] * inner
 		}
 		total := NumElems(shape)
+		var parts []int
+		if outer == 1 {
+			// One outer slice: input i is the block at the sum of the
+			// blocks before it.
+			parts = make([]int, len(in))
+			for i := 1; i < len(in); i++ {
+				parts[i] = parts[i-1] + blocks[i-1]
+			}
+		}
 		run := func(env *Env, ins, out []*Tensor) error {
 			if !checkRunTensors(ins, len(blocks)) || !checkRunTensors(out, 1) || out[0].Len() != total {
 				return fmt.Errorf("tensors do not match the plan")
@@ -93,7 +102,7 @@ func buildConcat(n *Node) (Kernel, error) {
 			lists.f32, lists.i64 = lists.f32[:0], lists.i64[:0]
 			return nil
 		}
-		return []Value{{DType: first.DType, Shape: shape}}, Step{Run: run}, nil
+		return []Value{{DType: first.DType, Shape: shape}}, Step{Run: run, Parts: parts}, nil
 	}), nil
 }
 
@@ -132,7 +141,10 @@ func (a *concatArgs[T]) Range(lo, hi int) {
 		pos := o * a.row
 		for i, s := range a.srcs {
 			b := a.blocks[i]
-			copy(a.dst[pos:pos+b], s[o*b:(o+1)*b])
+			if d := a.dst[pos : pos+b]; b > 0 && &d[0] != &s[o*b] {
+				// not already in place (see Step.Parts)
+				copy(d, s[o*b:(o+1)*b])
+			}
 			pos += b
 		}
 	}

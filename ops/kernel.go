@@ -32,6 +32,13 @@ type Step struct {
 	// runtime may then skip Run and alias the buffer. Run must still be
 	// correct when called (it copies).
 	View bool
+	// Parts, when not nil, says that input i's data lie unchanged and
+	// contiguous in output 0 from element Parts[i] on (-1: not so), as
+	// in a Concat with one outer slice. The runtime may then place input
+	// i there (the producer writes straight into its part of the output);
+	// Run must skip the copy of an input already in place and stay
+	// correct when none is.
+	Parts []int
 }
 
 // Kernel is an operator bound to one node's attributes.

@@ -18,7 +18,7 @@ const (
 	slotConst           // known at plan time; data shared by every Run
 	slotInput           // a graph input, bound to the caller's tensor
 	slotBuf             // computed; data at off in the Run's arena
-	slotView            // computed as a view of root's data under another shape
+	slotView            // computed as a view of root's data from element at on, under its own shape
 )
 
 // slotPlan is one tensor of the plan.
@@ -29,6 +29,7 @@ type slotPlan struct {
 	c     *ops.Tensor // slotConst
 	off   int         // slotBuf: offset in the arena of its dtype
 	root  int         // slotView: the slot whose data it shares
+	at    int         // slotView: where its data start in root's
 }
 
 // stepPlan is one node run at Run time.
@@ -193,6 +194,7 @@ func (p *Program) makePlan(ctx context.Context, inShapes [][]int, inValues []*op
 			pl.viewsOfIn = append(pl.viewsOfIn, s)
 		}
 	}
+	pl.placeParts()
 	if err := pl.layout(ctx, p.outSlot); err != nil {
 		return nil, err
 	}
@@ -306,6 +308,103 @@ func newTensor(dt ops.DType, shape []int) *ops.Tensor {
 	return ops.NewF32(shape, nil)
 }
 
+// part is a tensor placed in a root's block from element at on.
+type part struct{ slot, at int }
+
+// placeParts places the inputs of steps that declare ops.Step.Parts (a
+// Concat with one outer slice) in their output's block, so that their
+// producers write them in place and the step copies nothing. An input is
+// placed when its data are its own block (it is a computed tensor, or a
+// view of one without offset) or when they are the block of an earlier
+// such output that its placed parts cover exactly, each of which this
+// step also takes at the matching place: so a DenseNet block's chain of
+// Concats, each of all the features so far, becomes views of the last
+// one. Anything else is copied by the step as usual.
+func (pl *Plan) placeParts() {
+	parts := map[int][]part{} // by root: the tensors placed in its block
+	members := map[int][]int{} // by root: the views of its block
+	for s := range pl.slots {
+		if sp := &pl.slots[s]; sp.kind == slotView {
+			members[sp.root] = append(members[sp.root], s)
+		}
+	}
+	rootAt := func(s int) (int, int) {
+		if sp := &pl.slots[s]; sp.kind == slotView {
+			return sp.root, sp.at
+		}
+		return s, 0
+	}
+	size := func(s int) int { return ops.NumElems(pl.slots[s].shape) }
+	for _, st := range pl.steps {
+		if st.step.Parts == nil || st.view || len(st.c.out) == 0 || st.c.out[0] < 0 {
+			continue
+		}
+		y := st.c.out[0]
+		if pl.slots[y].kind != slotBuf {
+			continue
+		}
+		want := map[int]int{} // input slot -> its offset in y
+		for i, at := range st.step.Parts {
+			if i < len(st.c.in) && st.c.in[i] >= 0 && at >= 0 {
+				if _, dup := want[st.c.in[i]]; !dup {
+					want[st.c.in[i]] = at
+				} else {
+					want[st.c.in[i]] = -1 // an input taken twice is copied
+				}
+			}
+		}
+		for i, at := range st.step.Parts {
+			if i >= len(st.c.in) || st.c.in[i] < 0 || at < 0 || want[st.c.in[i]] != at {
+				continue
+			}
+			x := st.c.in[i]
+			r, off := rootAt(x)
+			rs := &pl.slots[r]
+			if r == y || rs.kind != slotBuf || rs.dtype != pl.slots[y].dtype || off != 0 && len(parts[r]) == 0 {
+				continue
+			}
+			d := at - off // where r's block goes in y's
+			if d < 0 || d+size(r) > size(y) {
+				continue
+			}
+			if ps := parts[r]; len(ps) > 0 {
+				// r is an earlier output: its parts must tile it and be
+				// taken by this step at the same places.
+				covered, ok := 0, true
+				for _, q := range ps {
+					covered += size(q.slot)
+					if a, in := want[q.slot]; !in || a != d+q.at {
+						ok = false
+						break
+					}
+				}
+				if !ok || covered != size(r) {
+					continue
+				}
+			} else if size(r) != size(x) {
+				continue
+			}
+			// r's block becomes [d, d+size(r)) of y's, and so does
+			// everything placed in it.
+			for _, s := range members[r] {
+				sp := &pl.slots[s]
+				sp.root, sp.at = y, sp.at+d
+			}
+			members[y] = append(append(members[y], members[r]...), r)
+			delete(members, r)
+			rs.kind, rs.root, rs.at = slotView, y, d
+			if ps := parts[r]; len(ps) > 0 {
+				for _, q := range ps {
+					parts[y] = append(parts[y], part{q.slot, q.at + d})
+				}
+				delete(parts, r)
+			} else {
+				parts[y] = append(parts[y], part{x, d + off})
+			}
+		}
+	}
+}
+
 // interval is a block [off, off+size) of an arena in use by slot until
 // step last.
 type interval struct{ off, size, last int }
@@ -352,6 +451,7 @@ func (pl *Plan) layout(ctx context.Context, outSlots []int) error {
 	var live [2][]interval // by dtype: 0 float32, 1 int64
 	minLast := [2]int{forever + 1, forever + 1}
 	packed := [2]bool{true, true}
+	allocated := make([]bool, len(pl.slots))
 	for i, st := range pl.steps {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -361,10 +461,17 @@ func (pl *Plan) layout(ctx context.Context, outSlots []int) error {
 		if st.view {
 			continue
 		}
-		for _, s := range st.c.out {
-			if s < 0 || pl.slots[s].kind != slotBuf {
+		for _, out := range st.c.out {
+			// A block is taken when the first of the tensors placed in
+			// it is written (see placeParts).
+			if out < 0 {
 				continue
 			}
+			s := rootOf(out)
+			if pl.slots[s].kind != slotBuf || allocated[s] {
+				continue
+			}
+			allocated[s] = true
 			sp := &pl.slots[s]
 			k := 0
 			if sp.dtype == ops.Int64 {
@@ -450,11 +557,11 @@ func (pl *Plan) newArena(p *Program) *arena {
 		if sp.kind == slotView && pl.slots[sp.root].kind == slotBuf {
 			r := &a.tensors[sp.root]
 			t := &a.tensors[s]
-			n := ops.NumElems(sp.shape)
+			lo, hi := sp.at, sp.at+ops.NumElems(sp.shape)
 			if sp.dtype == ops.Int64 {
-				t.I64 = r.I64[:n:n]
+				t.I64 = r.I64[lo:hi:hi]
 			} else {
-				t.F32 = r.F32[:n:n]
+				t.F32 = r.F32[lo:hi:hi]
 			}
 		}
 	}

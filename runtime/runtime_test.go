@@ -371,3 +371,90 @@ func TestMemoryLimits(t *testing.T) {
 		t.Errorf("total limit: got %v", err)
 	}
 }
+
+// TestConcatInPlace checks placeParts on a DenseNet-like chain of Concats
+// (each of all the features so far) plus a Concat that shares an input
+// with the chain but not its layout: with one outer slice the chain's
+// features and Concats become views of the last Concat, the other one
+// copies, and every output is right; with two (batch 2) nothing is placed.
+func TestConcatInPlace(t *testing.T) {
+	cat := func(ins []string, out string) *ops.Node {
+		n := node("Concat", ins, out)
+		n.Attrs = map[string]*ops.Attr{"axis": {Name: "axis", Type: ops.AttrInt, I: 1}}
+		return n
+	}
+	g := &Graph{
+		Inputs:  []ValueInfo{input("x", -1, 2)},
+		Outputs: []ValueInfo{{Name: "y3"}, {Name: "sum"}},
+		Nodes: []*ops.Node{
+			node("rtScale", []string{"x"}, "a"),
+			cat([]string{"a"}, "y1"),
+			node("rtScale", []string{"y1"}, "b"),
+			cat([]string{"a", "b"}, "y2"),
+			node("rtScale", []string{"y2"}, "c"),
+			cat([]string{"a", "b", "c"}, "y3"),
+			node("rtScale", []string{"a"}, "e"),
+			node("rtScale", []string{"e"}, "e2"),
+			node("rtScale", []string{"e2"}, "e3"),
+			cat([]string{"a", "e", "e2", "e3"}, "w"),
+			node("rtAdd", []string{"w", "y3"}, "sum"),
+		},
+	}
+	p := mustCompile(t, g, Options{Threads: 2})
+	for _, n := range []int{1, 2} {
+		x := ops.NewF32([]int{n, 2}, nil)
+		for i := range x.F32 {
+			x.F32[i] = float32(i) - 1.5
+		}
+		out, err := p.Run(context.Background(), []*ops.Tensor{x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The same graph, computed here per image.
+		f := func(v float32) float32 { return 2*v + 1 }
+		for i := range n {
+			x0, x1 := x.F32[2*i], x.F32[2*i+1]
+			a := []float32{f(x0), f(x1)}
+			b := []float32{f(a[0]), f(a[1])}
+			y2 := append(append([]float32{}, a...), b...)
+			var c []float32
+			for _, v := range y2 {
+				c = append(c, f(v))
+			}
+			y3 := append(append([]float32{}, y2...), c...)
+			w := append([]float32{}, a...)
+			for range 3 {
+				w = append(w, f(w[len(w)-2]), f(w[len(w)-1]))
+			}
+			for j, want := range y3 {
+				if got := out[0].F32[8*i+j]; got != want {
+					t.Fatalf("batch %d: y3[%d][%d] = %v, want %v", n, i, j, got, want)
+				}
+			}
+			for j := range w {
+				if got, want := out[1].F32[8*i+j], w[j]+y3[j]; got != want {
+					t.Fatalf("batch %d: sum[%d][%d] = %v, want %v", n, i, j, got, want)
+				}
+			}
+		}
+		pl, err := p.PlanFor([][]int{{n, 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"a", "b", "c", "y1", "y2"} {
+			sp := pl.slots[p.slotIndex[name]]
+			placed := sp.kind == slotView && sp.root == p.slotIndex["y3"]
+			if placed != (n == 1) {
+				t.Errorf("batch %d: %s placed in y3: %v (kind %d)", n, name, placed, sp.kind)
+			}
+		}
+		// y3 and w share a and have room for each other, but not the
+		// same inputs: neither may hold the other.
+		if sp := pl.slots[p.slotIndex["y3"]]; sp.kind == slotView {
+			t.Errorf("batch %d: y3 placed in slot %d, over w's inputs", n, sp.root)
+		}
+		if sp := pl.slots[p.slotIndex["e"]]; sp.kind == slotView && sp.root == p.slotIndex["y3"] {
+			t.Errorf("batch %d: e placed in y3, over the features", n)
+		}
+	}
+}
