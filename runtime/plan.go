@@ -321,7 +321,7 @@ type part struct{ slot, at int }
 // Concats, each of all the features so far, becomes views of the last
 // one. Anything else is copied by the step as usual.
 func (pl *Plan) placeParts() {
-	parts := map[int][]part{} // by root: the tensors placed in its block
+	parts := map[int][]part{}  // by root: the tensors placed in its block
 	members := map[int][]int{} // by root: the views of its block
 	for s := range pl.slots {
 		if sp := &pl.slots[s]; sp.kind == slotView {
