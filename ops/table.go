@@ -110,13 +110,12 @@ func affineRow(k *Kernels, dst, src []float32, scale, bias float32, relu bool) {
 func affineGo(dst, src []float32, scale, bias float32, relu bool) {
 	dst = dst[:len(src)]
 	if relu {
-		// y = max(0, scale*x + bias); NaN and -0 stay, as in the kernels
+		// y = max(0, scale*x + bias); NaN stays. The builtin max is
+		// branch-free (a compare and branch per value mispredicts on
+		// mixed signs); it turns -0 into +0 where the vector kernels keep
+		// -0, a difference no later step can see but a division.
 		for i, v := range src {
-			y := scale*v + bias
-			if y < 0 {
-				y = 0
-			}
-			dst[i] = y
+			dst[i] = max(0, scale*v+bias)
 		}
 		return
 	}
@@ -145,11 +144,9 @@ func addGo(dst, a, b []float32, relu bool) {
 		dst[i] = a[i] + b[i]
 	}
 	if relu {
-		// y = max(0, y); NaN and -0 stay
+		// y = max(0, y); NaN stays (-0 becomes +0, as in affineGo)
 		for i, v := range dst {
-			if v < 0 {
-				dst[i] = 0
-			}
+			dst[i] = max(0, v)
 		}
 	}
 }
