@@ -3,6 +3,7 @@ module github.com/bnrun/bnrun
 go 1.26.0
 
 require (
+	github.com/ebitengine/purego v0.9.1
 	github.com/klauspost/cpuid/v2 v2.3.0
 	github.com/owulveryck/onnx-go v0.5.0
 	golang.org/x/image v0.47.0

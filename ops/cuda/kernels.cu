@@ -1,0 +1,696 @@
+// bnrun's CUDA kernels, compiled at run time by NVRTC (see doc.go).
+//
+// Conventions:
+//   - float32 tensors, NCHW, row-major, densely packed;
+//   - indexes are 32-bit ints: the host checks that every tensor has fewer
+//     than 2^31 elements;
+//   - no fast-math intrinsics: divisions and expf/tanhf are the IEEE /
+//     CUDA-math-library versions, so results stay close to the CPU tiers;
+//   - every kernel is extern "C" so that its PTX entry keeps its name;
+//   - outputs may alias an input read at the same index by the same thread
+//     (in-place Relu, a residual added into its own buffer): pointers that
+//     may alias carry no __restrict__;
+//   - the source uses nothing beyond standard C++ and the CUDA built-ins
+//     threadIdx, blockIdx, blockDim, gridDim, __shared__ and __syncthreads,
+//     so that testdata/fakecuda can run it on the CPU.
+
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+
+// Activation codes: the same order as ops.ActKind. p0 and p1 are the
+// activation's parameters: LeakyRelu's alpha in p0, Clip's min and max in p0
+// and p1.
+#define ACT_NONE 0
+#define ACT_RELU 1
+#define ACT_LEAKY_RELU 2
+#define ACT_CLIP 3
+#define ACT_SIGMOID 4
+#define ACT_TANH 5
+
+// activate_transcendental returns sigmoid(v) = 1 / (1 + exp(-v)) or
+// tanh(v). It is kept out of line so that the unrolled epilogues stay
+// small.
+__device__ __noinline__ float activate_transcendental(float v, int act)
+{
+    if (act == ACT_SIGMOID) {
+        return 1.0f / (1.0f + expf(-v));
+    }
+    return tanhf(v);
+}
+
+// activate returns act(v). Comparisons are written so that a NaN input
+// stays NaN, as Go's min and max keep it on the CPU.
+__device__ __forceinline__ float activate(float v, int act, float p0, float p1)
+{
+    switch (act) {
+    case ACT_NONE:
+        return v;
+    case ACT_RELU: // max(v, 0)
+        return v < 0.0f ? 0.0f : v;
+    case ACT_LEAKY_RELU: // v >= 0 ? v : alpha*v
+        return v < 0.0f ? p0 * v : v;
+    case ACT_CLIP: // min(max(v, lo), hi)
+        return v < p0 ? p0 : (v > p1 ? p1 : v);
+    default: // ACT_SIGMOID, ACT_TANH
+        return activate_transcendental(v, act);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tiled matrix product shared by conv2d_igemm and gemm.
+//
+// A block of 256 threads computes a TILE_M x TILE_N tile of
+// Y = A * B, walking the reduction dimension in slices of TILE_K: each
+// slice of A (TILE_M x TILE_K, stored transposed in As) and of B
+// (TILE_K x TILE_N, in Bs) is staged in shared memory, then every thread
+// (ty, tx) = (tid / 16, tid % 16) accumulates its 4x4 micro-tile: rows
+// ty + 16*i and columns tx + 16*j, i, j in 0..3. The strided micro-tile
+// makes neighbouring threads read neighbouring Bs columns (no bank
+// conflicts) and write neighbouring output columns (coalesced stores).
+// ---------------------------------------------------------------------------
+
+#define TILE_M 64
+#define TILE_N 64
+#define TILE_K 16
+#define TILE_THREADS 256
+#define MICRO 4
+
+// tile_accumulate adds As^T * Bs for one shared-memory slice into acc.
+__device__ __forceinline__ void tile_accumulate(const float (*As)[TILE_M + 4], const float (*Bs)[TILE_N],
+                                                float acc[MICRO][MICRO], int ty, int tx)
+{
+#pragma unroll
+    for (int kk = 0; kk < TILE_K; kk++) {
+        float a[MICRO], b[MICRO];
+#pragma unroll
+        for (int i = 0; i < MICRO; i++) {
+            a[i] = As[kk][ty + 16 * i];
+            b[i] = Bs[kk][tx + 16 * i];
+        }
+#pragma unroll
+        for (int i = 0; i < MICRO; i++) {
+#pragma unroll
+            for (int j = 0; j < MICRO; j++) {
+                acc[i][j] += a[i] * b[j];
+            }
+        }
+    }
+}
+
+// conv2d_igemm: 2-D convolution as an implicit GEMM, with the fold pass's
+// prologue and epilogue:
+//
+//   x'[n,c,h,w] = in_relu ? max(s[c]*x + t[c], 0) : s[c]*x + t[c]   (or x
+//                 when in_scale is null), for positions inside the input;
+//                 the zero padding around it is not transformed
+//   y[n,m,oh,ow] = act( sum_{c,kh,kw} w[m,c,kh,kw] *
+//                        x'[n, g*Cg + c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw]
+//                       + bias[m] + residual[n,m,oh,ow] )
+//
+// with g = m / Mg the group of output channel m, Cg = C/groups input and
+// Mg = M/groups output channels per group, w of shape [M, Cg, KH, KW].
+// bias, residual, in_scale/in_shift may be null (absent).
+//
+// Per group g the product is Y_g[m][p] = sum_k W_g[m][k] * B_g[k][p] with
+// rows m in 0..Mg-1, columns p = (n, oh, ow) over the batch and the output
+// plane, and k = (c, kh, kw) in 0..Cg*KH*KW-1; B_g is never materialised:
+// each thread gathers its elements straight from x while staging a slice.
+//
+// Launch: block TILE_THREADS, grid (ceil(N*OH*OW / TILE_N),
+// ceil(Mg / TILE_M), groups).
+extern "C" __global__ void conv2d_igemm(
+    const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
+    const float* residual, const float* __restrict__ in_scale, const float* __restrict__ in_shift,
+    float* y,
+    int N, int C, int H, int W, int M, int KH, int KW, int OH, int OW, int groups,
+    int pad_h, int pad_w, int stride_h, int stride_w, int dil_h, int dil_w,
+    int in_relu, int act, float act_p0, float act_p1)
+{
+    __shared__ float As[TILE_K][TILE_M + 4]; // As[k][m]: padded against bank conflicts
+    __shared__ float Bs[TILE_K][TILE_N];     // Bs[k][p]
+
+    const int g = blockIdx.z;
+    const int Cg = C / groups, Mg = M / groups;
+    const int KHW = KH * KW;
+    const int K = Cg * KHW;
+    const int OHW = OH * OW;
+    const int P = N * OHW;
+    const int m0 = blockIdx.y * TILE_M, p0 = blockIdx.x * TILE_N;
+    const int tid = threadIdx.x;
+    const int tx = tid % 16, ty = tid / 16;
+
+    // Staging A: this thread loads column a_k of the slice, rows
+    // a_m + 16*i (consecutive threads read consecutive weights).
+    const int a_k = tid % TILE_K, a_m = tid / TILE_K;
+    const float* wg = w + g * Mg * K;
+
+    // Staging B: this thread loads column b_p of the slice (one output
+    // pixel, decoded once here), rows b_k + 4*i.
+    const int b_p = tid % TILE_N, b_k = tid / TILE_N;
+    const int pb = p0 + b_p;
+    const bool pb_ok = pb < P;
+    int ih0 = 0, iw0 = 0;
+    const float* xg = x;
+    if (pb_ok) {
+        const int n = pb / OHW;
+        const int r = pb - n * OHW;
+        const int oh = r / OW;
+        const int ow = r - oh * OW;
+        ih0 = oh * stride_h - pad_h;
+        iw0 = ow * stride_w - pad_w;
+        xg = x + (n * C + g * Cg) * H * W; // channel 0 of group g in image n
+    }
+
+    float acc[MICRO][MICRO];
+#pragma unroll
+    for (int i = 0; i < MICRO; i++) {
+#pragma unroll
+        for (int j = 0; j < MICRO; j++) {
+            acc[i][j] = 0.0f;
+        }
+    }
+
+    for (int k0 = 0; k0 < K; k0 += TILE_K) {
+        // As[kk][mm] = w[g*Mg + m0 + mm][k0 + kk], zero outside the matrix.
+#pragma unroll
+        for (int i = 0; i < TILE_M / 16; i++) {
+            const int mm = a_m + 16 * i;
+            const int m = m0 + mm, k = k0 + a_k;
+            As[a_k][mm] = (m < Mg && k < K) ? wg[m * K + k] : 0.0f;
+        }
+        // Bs[kk][b_p] = x'[n, g*Cg + c, ih0 + kh*dh, iw0 + kw*dw] for
+        // k0 + kk = (c, kh, kw), zero in the padding and outside the matrix.
+#pragma unroll
+        for (int i = 0; i < TILE_K / 4; i++) {
+            const int kk = b_k + 4 * i;
+            const int k = k0 + kk;
+            float v = 0.0f;
+            if (pb_ok && k < K) {
+                const int c = k / KHW;
+                const int r = k - c * KHW;
+                const int kh = r / KW;
+                const int kw = r - kh * KW;
+                const int ih = ih0 + kh * dil_h, iw = iw0 + kw * dil_w;
+                if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+                    v = xg[(c * H + ih) * W + iw];
+                    if (in_scale != 0) {
+                        const int ca = g * Cg + c;
+                        v = in_scale[ca] * v + in_shift[ca];
+                    }
+                    if (in_relu && v < 0.0f) {
+                        v = 0.0f;
+                    }
+                }
+            }
+            Bs[kk][b_p] = v;
+        }
+        __syncthreads();
+        tile_accumulate(As, Bs, acc, ty, tx);
+        __syncthreads();
+    }
+
+    // Epilogue: y = act(acc + bias[m] + residual).
+#pragma unroll
+    for (int j = 0; j < MICRO; j++) {
+        const int p = p0 + tx + 16 * j;
+        if (p >= P) {
+            continue;
+        }
+        const int n = p / OHW;
+        const int pix = p - n * OHW; // oh*OW + ow
+#pragma unroll
+        for (int i = 0; i < MICRO; i++) {
+            const int m = m0 + ty + 16 * i;
+            if (m >= Mg) {
+                continue;
+            }
+            const int ma = g * Mg + m; // absolute output channel
+            const int idx = (n * M + ma) * OHW + pix;
+            float v = acc[i][j];
+            if (bias != 0) {
+                v += bias[ma];
+            }
+            if (residual != 0) {
+                v += residual[idx];
+            }
+            y[idx] = activate(v, act, act_p0, act_p1);
+        }
+    }
+}
+
+// conv2d_depthwise: the convolution of conv2d_igemm for one input channel
+// per group (Cg = 1: depthwise, with a channel multiplier Mg = M/C), one
+// thread per output element:
+//
+//   y[n,m,oh,ow] = act( sum_{kh,kw} w[m,0,kh,kw] *
+//                        x'[n, m/Mg, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw]
+//                       + bias[m] + residual[n,m,oh,ow] )
+//
+// with x' the prologue-transformed input as in conv2d_igemm.
+//
+// Launch: block 256, grid ceil(N*M*OH*OW / 256).
+extern "C" __global__ void conv2d_depthwise(
+    const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
+    const float* residual, const float* __restrict__ in_scale, const float* __restrict__ in_shift,
+    float* y,
+    int N, int C, int H, int W, int M, int KH, int KW, int OH, int OW,
+    int pad_h, int pad_w, int stride_h, int stride_w, int dil_h, int dil_w,
+    int in_relu, int act, float act_p0, float act_p1)
+{
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    const int total = N * M * OH * OW;
+    if (idx >= total) {
+        return;
+    }
+    const int ow = idx % OW;
+    const int oh = (idx / OW) % OH;
+    const int m = (idx / (OW * OH)) % M;
+    const int n = idx / (OW * OH * M);
+    const int c = m / (M / C);
+    const float* xc = x + (n * C + c) * H * W;
+    const float* wm = w + m * KH * KW;
+    const float s = in_scale != 0 ? in_scale[c] : 1.0f;
+    const float t = in_scale != 0 ? in_shift[c] : 0.0f;
+    const int ih0 = oh * stride_h - pad_h, iw0 = ow * stride_w - pad_w;
+
+    float acc = 0.0f;
+    for (int kh = 0; kh < KH; kh++) {
+        const int ih = ih0 + kh * dil_h;
+        if (ih < 0 || ih >= H) {
+            continue;
+        }
+        for (int kw = 0; kw < KW; kw++) {
+            const int iw = iw0 + kw * dil_w;
+            if (iw < 0 || iw >= W) {
+                continue;
+            }
+            float v = xc[ih * W + iw];
+            if (in_scale != 0) {
+                v = s * v + t;
+            }
+            if (in_relu && v < 0.0f) {
+                v = 0.0f;
+            }
+            acc += wm[kh * KW + kw] * v;
+        }
+    }
+    float v = acc + (bias != 0 ? bias[m] : 0.0f);
+    if (residual != 0) {
+        v += residual[idx];
+    }
+    y[idx] = activate(v, act, act_p0, act_p1);
+}
+
+// gemm: ONNX Gemm with a fused activation,
+//
+//   Y[i,j] = act( alpha * sum_k A'[i,k] * B'[k,j] + beta * Cm[i*c_rs + j*c_cs] )
+//
+// with A' = transA ? A^T : A (A stored [M,K], or [K,M] when transposed),
+// B' = transB ? B^T : B (B stored [K,N], or [N,K]), Y of shape [M,N].
+// Cm is broadcast through its strides: (c_rs, c_cs) = (N, 1) for [M,N],
+// (0, 1) for a bias [N], (1, 0) for [M,1], (0, 0) for a scalar; Cm may be
+// null.
+//
+// Launch: block TILE_THREADS, grid (ceil(N / TILE_N), ceil(M / TILE_M)).
+extern "C" __global__ void gemm(
+    const float* __restrict__ A, const float* __restrict__ B, const float* Cm, float* Y,
+    int M, int N, int K, int transA, int transB, float alpha, float beta,
+    int c_rs, int c_cs, int act, float act_p0, float act_p1)
+{
+    __shared__ float As[TILE_K][TILE_M + 4]; // As[k][i] = A'[i0 + i][k0 + k]
+    __shared__ float Bs[TILE_K][TILE_N];     // Bs[k][j] = B'[k0 + k][j0 + j]
+
+    const int i0 = blockIdx.y * TILE_M, j0 = blockIdx.x * TILE_N;
+    const int tid = threadIdx.x;
+    const int tx = tid % 16, ty = tid / 16;
+    const int a_k = tid % TILE_K, a_i = tid / TILE_K;
+    const int b_j = tid % TILE_N, b_k = tid / TILE_N;
+
+    float acc[MICRO][MICRO];
+#pragma unroll
+    for (int i = 0; i < MICRO; i++) {
+#pragma unroll
+        for (int j = 0; j < MICRO; j++) {
+            acc[i][j] = 0.0f;
+        }
+    }
+
+    for (int k0 = 0; k0 < K; k0 += TILE_K) {
+#pragma unroll
+        for (int r = 0; r < TILE_M / 16; r++) {
+            const int ii = a_i + 16 * r;
+            const int i = i0 + ii, k = k0 + a_k;
+            float v = 0.0f;
+            if (i < M && k < K) {
+                v = transA ? A[k * M + i] : A[i * K + k];
+            }
+            As[a_k][ii] = v;
+        }
+#pragma unroll
+        for (int r = 0; r < TILE_K / 4; r++) {
+            const int kk = b_k + 4 * r;
+            const int k = k0 + kk, j = j0 + b_j;
+            float v = 0.0f;
+            if (k < K && j < N) {
+                v = transB ? B[j * K + k] : B[k * N + j];
+            }
+            Bs[kk][b_j] = v;
+        }
+        __syncthreads();
+        tile_accumulate(As, Bs, acc, ty, tx);
+        __syncthreads();
+    }
+
+#pragma unroll
+    for (int r = 0; r < MICRO; r++) {
+        const int i = i0 + ty + 16 * r;
+        if (i >= M) {
+            continue;
+        }
+#pragma unroll
+        for (int s = 0; s < MICRO; s++) {
+            const int j = j0 + tx + 16 * s;
+            if (j >= N) {
+                continue;
+            }
+            float v = alpha * acc[r][s];
+            if (Cm != 0) {
+                v += beta * Cm[i * c_rs + j * c_cs];
+            }
+            Y[i * N + j] = activate(v, act, act_p0, act_p1);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Pooling. x is [NC, H, W] (planes), y is [NC, OH, OW]; a 1-D pool is a 2-D
+// one with H = OH = KH = 1. Output sizes (ceil_mode included) are the
+// host's: a window may reach past the end padding, never out of the
+// output.
+// ---------------------------------------------------------------------------
+
+// maxpool2d: y[p,oh,ow] = max over kh, kw of x[p, oh*sh - ph + kh*dh,
+// ow*sw - pw + kw*dw], over the positions inside the input (padding never
+// wins). A NaN in the window is the result, as on the CPU.
+//
+// Launch: block 256, grid ceil(NC*OH*OW / 256).
+extern "C" __global__ void maxpool2d(
+    const float* __restrict__ x, float* __restrict__ y,
+    int NC, int H, int W, int OH, int OW, int KH, int KW,
+    int pad_h, int pad_w, int stride_h, int stride_w, int dil_h, int dil_w)
+{
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= NC * OH * OW) {
+        return;
+    }
+    const int ow = idx % OW;
+    const int oh = (idx / OW) % OH;
+    const int p = idx / (OW * OH);
+    const float* xp = x + p * H * W;
+    const int ih0 = oh * stride_h - pad_h, iw0 = ow * stride_w - pad_w;
+    float m = -INFINITY;
+    for (int kh = 0; kh < KH; kh++) {
+        const int ih = ih0 + kh * dil_h;
+        if (ih < 0 || ih >= H) {
+            continue;
+        }
+        for (int kw = 0; kw < KW; kw++) {
+            const int iw = iw0 + kw * dil_w;
+            if (iw < 0 || iw >= W) {
+                continue;
+            }
+            const float v = xp[ih * W + iw];
+            if (v > m || v != v) {
+                m = v;
+            }
+        }
+    }
+    y[idx] = m;
+}
+
+// count_taps returns how many of the k taps start + t*d (t in 0..k-1) lie
+// in [lo, hi).
+__device__ __forceinline__ int count_taps(int start, int d, int k, int lo, int hi)
+{
+    int n = 0;
+    for (int t = 0; t < k; t++) {
+        const int v = start + t * d;
+        if (v >= lo && v < hi) {
+            n++;
+        }
+    }
+    return n;
+}
+
+// avgpool2d: y[p,oh,ow] = (sum of x over the window positions inside the
+// input) / count, where count is the number of window positions inside
+// the input, or with count_include_pad those inside the padded input
+// [-ph, H + ph_end) x [-pw, W + pw_end) (positions past the end padding,
+// which ceil_mode can add, never count). The sum runs in the CPU's order
+// (kh, then kw).
+//
+// Launch: block 256, grid ceil(NC*OH*OW / 256).
+extern "C" __global__ void avgpool2d(
+    const float* __restrict__ x, float* __restrict__ y,
+    int NC, int H, int W, int OH, int OW, int KH, int KW,
+    int pad_h, int pad_w, int stride_h, int stride_w, int dil_h, int dil_w,
+    int pad_h_end, int pad_w_end, int count_include_pad)
+{
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= NC * OH * OW) {
+        return;
+    }
+    const int ow = idx % OW;
+    const int oh = (idx / OW) % OH;
+    const int p = idx / (OW * OH);
+    const float* xp = x + p * H * W;
+    const int ih0 = oh * stride_h - pad_h, iw0 = ow * stride_w - pad_w;
+    float s = 0.0f;
+    for (int kh = 0; kh < KH; kh++) {
+        const int ih = ih0 + kh * dil_h;
+        if (ih < 0 || ih >= H) {
+            continue;
+        }
+        for (int kw = 0; kw < KW; kw++) {
+            const int iw = iw0 + kw * dil_w;
+            if (iw >= 0 && iw < W) {
+                s += xp[ih * W + iw];
+            }
+        }
+    }
+    int nh, nw;
+    if (count_include_pad) {
+        nh = count_taps(ih0, dil_h, KH, -pad_h, H + pad_h_end);
+        nw = count_taps(iw0, dil_w, KW, -pad_w, W + pad_w_end);
+    } else {
+        nh = count_taps(ih0, dil_h, KH, 0, H);
+        nw = count_taps(iw0, dil_w, KW, 0, W);
+    }
+    y[idx] = s / (float)(nh * nw);
+}
+
+// block_reduce returns, in every thread, the sum (is_max = 0) or the
+// maximum (is_max = 1) of v over the block, using buf[blockDim.x]; the
+// block size must be a power of two. A NaN maximum stays NaN.
+__device__ __forceinline__ float block_reduce(float v, float* buf, int is_max)
+{
+    const int tid = threadIdx.x;
+    buf[tid] = v;
+    __syncthreads();
+    for (int half = blockDim.x / 2; half > 0; half /= 2) {
+        if (tid < half) {
+            const float a = buf[tid], b = buf[tid + half];
+            if (is_max) {
+                buf[tid] = (b > a || b != b) ? b : a;
+            } else {
+                buf[tid] = a + b;
+            }
+        }
+        __syncthreads();
+    }
+    const float r = buf[0];
+    __syncthreads(); // buf may be reused right after
+    return r;
+}
+
+#define REDUCE_THREADS 256
+
+// global_pool: y[p] = (1/(H*W)) * sum_i x[p,i] (is_max = 0) or
+// max_i x[p,i] (is_max = 1) over each plane p of HW elements.
+//
+// Launch: block REDUCE_THREADS, grid NC (one block per plane).
+extern "C" __global__ void global_pool(const float* __restrict__ x, float* __restrict__ y, int HW, int is_max)
+{
+    __shared__ float buf[REDUCE_THREADS];
+    const float* xp = x + blockIdx.x * HW;
+    float v = is_max ? -INFINITY : 0.0f;
+    for (int i = threadIdx.x; i < HW; i += blockDim.x) {
+        const float e = xp[i];
+        if (is_max) {
+            if (e > v || e != e) {
+                v = e;
+            }
+        } else {
+            v += e;
+        }
+    }
+    v = block_reduce(v, buf, is_max);
+    if (threadIdx.x == 0) {
+        y[blockIdx.x] = is_max ? v : v / (float)HW;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Elementwise kernels: one thread per output element.
+// ---------------------------------------------------------------------------
+
+// affine_act: y[n,c,i] = act(a[c] * x[n,c,i] + b[c]) over [N, C, HW]
+// (a folded BatchNormalization, with its Relu).
+//
+// Launch: block 256, grid ceil(total / 256).
+extern "C" __global__ void affine_act(
+    const float* x, const float* __restrict__ a, const float* __restrict__ b, float* y,
+    int total, int C, int HW, int act, float act_p0, float act_p1)
+{
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= total) {
+        return;
+    }
+    const int c = (idx / HW) % C;
+    y[idx] = activate(a[c] * x[idx] + b[c], act, act_p0, act_p1);
+}
+
+// unary_act: y[i] = act(x[i]).
+//
+// Launch: block 256, grid ceil(total / 256).
+extern "C" __global__ void unary_act(const float* x, float* y, int total, int act, float act_p0, float act_p1)
+{
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= total) {
+        return;
+    }
+    y[idx] = activate(x[idx], act, act_p0, act_p1);
+}
+
+#define MAX_DIMS 6
+
+// Broadcast describes an output of shape dims[0..ndim-1] and, per
+// dimension, the element strides of the two inputs in it: 0 on a dimension
+// an input broadcasts along (numpy rules, shapes right-aligned).
+struct Broadcast {
+    int ndim;
+    int dims[MAX_DIMS];
+    int a_stride[MAX_DIMS];
+    int b_stride[MAX_DIMS];
+};
+
+// Binary operator codes.
+#define BIN_ADD 0
+#define BIN_SUB 1
+#define BIN_MUL 2
+#define BIN_DIV 3
+#define BIN_MAX 4
+#define BIN_MIN 5
+
+// binary_bcast: y[i] = a[ia] op b[ib], with ia and ib the offsets of
+// output index i's coordinates through the strides of s; max and min
+// return NaN when either operand is NaN.
+//
+// Launch: block 256, grid ceil(total / 256).
+extern "C" __global__ void binary_bcast(const float* a, const float* b, float* y, int total, int op, Broadcast s)
+{
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= total) {
+        return;
+    }
+    int rem = idx, ia = 0, ib = 0;
+    for (int d = s.ndim - 1; d >= 0; d--) {
+        const int coord = rem % s.dims[d];
+        rem /= s.dims[d];
+        ia += coord * s.a_stride[d];
+        ib += coord * s.b_stride[d];
+    }
+    const float u = a[ia], v = b[ib];
+    float r;
+    switch (op) {
+    case BIN_ADD:
+        r = u + v;
+        break;
+    case BIN_SUB:
+        r = u - v;
+        break;
+    case BIN_MUL:
+        r = u * v;
+        break;
+    case BIN_DIV:
+        r = u / v;
+        break;
+    case BIN_MAX:
+        r = (u != u || v != v) ? u + v : (u > v ? u : v);
+        break;
+    default: // BIN_MIN
+        r = (u != u || v != v) ? u + v : (u < v ? u : v);
+        break;
+    }
+    y[idx] = r;
+}
+
+// concat_copy writes input x, seen as [outer, inner_in], into its slot of
+// the concatenated output y, seen as [outer, inner_out]:
+//
+//   y[o*inner_out + offset + r] = x[o*inner_in + r],  r in 0..inner_in-1
+//
+// For a concat along axis a: outer is the product of the dimensions before
+// a, inner_in = x.shape[a] * inner and inner_out = y.shape[a] * inner with
+// inner the product of those after a, offset = (channels before x) * inner.
+//
+// Launch: block 256, grid ceil(outer*inner_in / 256).
+extern "C" __global__ void concat_copy(
+    const float* __restrict__ x, float* __restrict__ y, int outer, int inner_in, int inner_out, int offset)
+{
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= outer * inner_in) {
+        return;
+    }
+    const int o = idx / inner_in;
+    const int r = idx - o * inner_in;
+    y[o * inner_out + offset + r] = x[idx];
+}
+
+// softmax: over [outer, dim, inner], for each lane (o, i) the dim elements
+// x[o, j, i] (j in 0..dim-1) become
+//
+//   y[o,j,i] = exp(x[o,j,i] - m) / sum_k exp(x[o,k,i] - m),  m = max_k x[o,k,i]
+//
+// (subtracting the maximum keeps exp from overflowing). inner = 1 is the
+// last axis.
+//
+// Launch: block REDUCE_THREADS, grid outer*inner (one block per lane).
+extern "C" __global__ void softmax(const float* __restrict__ x, float* __restrict__ y, int dim, int inner)
+{
+    __shared__ float buf[REDUCE_THREADS];
+    const int lane = blockIdx.x;
+    const int base = (lane / inner) * dim * inner + lane % inner;
+    const float* xl = x + base;
+    float* yl = y + base;
+
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+        const float v = xl[j * inner];
+        if (v > m || v != v) {
+            m = v;
+        }
+    }
+    m = block_reduce(m, buf, 1);
+
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+        s += expf(xl[j * inner] - m);
+    }
+    s = block_reduce(s, buf, 0);
+
+    for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+        yl[j * inner] = expf(xl[j * inner] - m) / s;
+    }
+}

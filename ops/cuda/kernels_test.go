@@ -1,0 +1,680 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// The kernel tests run each kernel on small, awkward shapes (odd channel
+// counts, tiles cut short, padding, strides, groups, batches) and compare
+// it with a plain Go reference at the repository's default tolerance.
+// TestKernels runs them on a real GPU; TestKernelsEmulated on
+// testdata/fakecuda, a CPU stand-in for the driver.
+
+const (
+	atol = 1e-4
+	rtol = 1e-4
+)
+
+// gpuEnv is a context, its kernels and a stream, with helpers that free
+// what they allocate when the test ends.
+type gpuEnv struct {
+	t *testing.T
+	c *Context
+	k *Kernels
+	s *Stream
+}
+
+// newGPUEnv loads the kernels in c and makes a stream.
+func newGPUEnv(t *testing.T, c *Context) *gpuEnv {
+	t.Helper()
+	k, err := c.Kernels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return &gpuEnv{t: t, c: c, k: k, s: s}
+}
+
+// alloc allocates n float32s, freed at the end of the test.
+func (e *gpuEnv) alloc(n int) Buffer {
+	e.t.Helper()
+	b, err := e.c.Alloc(4 * n)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		if err := e.c.Free(b); err != nil {
+			e.t.Error(err)
+		}
+	})
+	return b
+}
+
+// upload copies x to a new buffer; nil gives the null Buffer.
+func (e *gpuEnv) upload(x []float32) Buffer {
+	e.t.Helper()
+	if x == nil {
+		return Buffer{}
+	}
+	b := e.alloc(len(x))
+	if err := e.s.CopyIn(b, x); err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
+
+// download waits for the stream and copies n float32s out of b.
+func (e *gpuEnv) download(b Buffer, n int) []float32 {
+	e.t.Helper()
+	y := make([]float32, n)
+	if err := e.s.CopyOut(y, b); err != nil {
+		e.t.Fatal(err)
+	}
+	return y
+}
+
+// must fails the test on a launch error.
+func (e *gpuEnv) must(err error) {
+	e.t.Helper()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// compare checks got against want elementwise: |got - want| <= atol +
+// rtol*|want|, NaNs matching NaNs.
+func compare(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	bad := 0
+	for i := range want {
+		g, w := float64(got[i]), float64(want[i])
+		if math.IsNaN(w) && math.IsNaN(g) {
+			continue
+		}
+		if !(math.Abs(g-w) <= atol+rtol*math.Abs(w)) {
+			if bad < 5 {
+				t.Errorf("%s: [%d] = %g, want %g", what, i, g, w)
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%s: %d of %d values differ", what, bad, len(want))
+	}
+}
+
+// randn returns n pseudo-random values in [-1, 1) from seed.
+func randn(seed uint64, n int) []float32 {
+	r := rand.New(rand.NewPCG(seed, 7))
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(2*r.Float64() - 1)
+	}
+	return x
+}
+
+// actRef is the CPU's activation (ops.Activation.One).
+func actRef(a Act, v float32) float32 {
+	switch a.Kind {
+	case ActRelu:
+		return max(v, 0)
+	case ActLeakyRelu:
+		if v < 0 {
+			return a.Alpha * v
+		}
+	case ActClip:
+		return min(max(v, a.Min), a.Max)
+	case ActSigmoid:
+		return float32(1 / (1 + math.Exp(-float64(v))))
+	case ActTanh:
+		return float32(math.Tanh(float64(v)))
+	}
+	return v
+}
+
+// convCase is a convolution test: the geometry with both paddings, and
+// which fusions to use.
+type convCase struct {
+	name                     string
+	n, c, h, w, m, kh, kw    int
+	groups                   int
+	pt, pl, pb, pr           int // top, left, bottom, right padding
+	sh, sw, dh, dw           int
+	bias, residual, prologue bool
+	inRelu                   bool
+	act                      Act
+}
+
+// convRef computes the convolution of ConvArgs in float64.
+func convRef(sh ConvShape, x, w, bias, res, sc, sf []float32, inRelu bool, act Act) []float32 {
+	g := sh.Groups
+	cg, mg := sh.C/g, sh.M/g
+	y := make([]float32, sh.N*sh.M*sh.OH*sh.OW)
+	pre := func(c int, v float32) float32 {
+		if sc != nil {
+			v = sc[c]*v + sf[c]
+		}
+		if inRelu {
+			v = max(v, 0)
+		}
+		return v
+	}
+	for n := range sh.N {
+		for m := range sh.M {
+			gi := m / mg
+			for oh := range sh.OH {
+				for ow := range sh.OW {
+					var s float64
+					for c := range cg {
+						ca := gi*cg + c
+						for kh := range sh.KH {
+							ih := oh*sh.StrideH - sh.PadH + kh*sh.DilH
+							if ih < 0 || ih >= sh.H {
+								continue
+							}
+							for kw := range sh.KW {
+								iw := ow*sh.StrideW - sh.PadW + kw*sh.DilW
+								if iw < 0 || iw >= sh.W {
+									continue
+								}
+								xv := pre(ca, x[((n*sh.C+ca)*sh.H+ih)*sh.W+iw])
+								s += float64(w[((m*cg+c)*sh.KH+kh)*sh.KW+kw]) * float64(xv)
+							}
+						}
+					}
+					idx := ((n*sh.M+m)*sh.OH+oh)*sh.OW + ow
+					v := float32(s)
+					if bias != nil {
+						v += bias[m]
+					}
+					if res != nil {
+						v += res[idx]
+					}
+					y[idx] = actRef(act, v)
+				}
+			}
+		}
+	}
+	return y
+}
+
+// testConv runs the convolution cases.
+func testConv(t *testing.T, e *gpuEnv) {
+	cases := []convCase{
+		{name: "3x3 pad 1", n: 1, c: 3, h: 7, w: 7, m: 5, kh: 3, kw: 3, groups: 1, pt: 1, pl: 1, pb: 1, pr: 1, sh: 1, sw: 1, dh: 1, dw: 1},
+		{name: "odd channels stride 2 asymmetric pads batch 2", n: 2, c: 5, h: 9, w: 11, m: 7, kh: 3, kw: 3, groups: 1, pt: 1, pl: 0, pb: 0, pr: 1, sh: 2, sw: 2, dh: 1, dw: 1, bias: true},
+		{name: "several tiles, K not a multiple of 16", n: 2, c: 20, h: 10, w: 10, m: 70, kh: 3, kw: 3, groups: 1, pt: 1, pl: 1, pb: 1, pr: 1, sh: 1, sw: 1, dh: 1, dw: 1, bias: true, act: Act{Kind: ActRelu}},
+		{name: "groups 3 dilation 2", n: 2, c: 6, h: 8, w: 9, m: 9, kh: 3, kw: 3, groups: 3, pt: 2, pl: 2, pb: 2, pr: 2, sh: 1, sw: 1, dh: 2, dw: 2, bias: true},
+		{name: "1x3 kernel stride 1x2", n: 1, c: 4, h: 5, w: 12, m: 6, kh: 1, kw: 3, groups: 1, pt: 0, pl: 1, pb: 0, pr: 1, sh: 1, sw: 2, dh: 1, dw: 1},
+		{name: "1x1 residual relu", n: 2, c: 33, h: 5, w: 6, m: 65, kh: 1, kw: 1, groups: 1, sh: 1, sw: 1, dh: 1, dw: 1, bias: true, residual: true, act: Act{Kind: ActRelu}},
+		{name: "prologue affine relu with padding, residual, relu", n: 2, c: 7, h: 6, w: 5, m: 9, kh: 3, kw: 3, groups: 1, pt: 1, pl: 1, pb: 1, pr: 1, sh: 1, sw: 1, dh: 1, dw: 1, bias: true, residual: true, prologue: true, inRelu: true, act: Act{Kind: ActRelu}},
+		{name: "prologue affine, stride 2, clip", n: 1, c: 10, h: 9, w: 9, m: 12, kh: 3, kw: 3, groups: 2, pt: 1, pl: 1, pb: 1, pr: 1, sh: 2, sw: 2, dh: 1, dw: 1, prologue: true, act: Act{Kind: ActClip, Min: -0.5, Max: 0.75}},
+		{name: "prologue relu only, leaky relu", n: 1, c: 3, h: 6, w: 6, m: 4, kh: 3, kw: 3, groups: 1, pt: 1, pl: 1, pb: 1, pr: 1, sh: 1, sw: 1, dh: 1, dw: 1, inRelu: true, act: Act{Kind: ActLeakyRelu, Alpha: 0.1}},
+		{name: "depthwise stride 2", n: 2, c: 8, h: 9, w: 10, m: 8, kh: 3, kw: 3, groups: 8, pt: 1, pl: 1, pb: 1, pr: 1, sh: 2, sw: 2, dh: 1, dw: 1, bias: true, act: Act{Kind: ActClip, Min: 0, Max: 6}},
+		{name: "depthwise multiplier 2, prologue, residual", n: 2, c: 5, h: 7, w: 6, m: 10, kh: 3, kw: 3, groups: 5, pt: 1, pl: 1, pb: 1, pr: 1, sh: 1, sw: 1, dh: 1, dw: 1, bias: true, residual: true, prologue: true, inRelu: true, act: Act{Kind: ActRelu}},
+		{name: "depthwise 5x5 dilation 2", n: 1, c: 3, h: 11, w: 11, m: 3, kh: 5, kw: 5, groups: 3, pt: 4, pl: 4, pb: 4, pr: 4, sh: 1, sw: 1, dh: 2, dw: 2},
+	}
+	for i, cc := range cases {
+		t.Run(cc.name, func(t *testing.T) {
+			sh := ConvShape{
+				N: cc.n, C: cc.c, H: cc.h, W: cc.w, M: cc.m, KH: cc.kh, KW: cc.kw, Groups: cc.groups,
+				PadH: cc.pt, PadW: cc.pl, StrideH: cc.sh, StrideW: cc.sw, DilH: cc.dh, DilW: cc.dw,
+				OH: ConvOutSize(cc.h, cc.kh, cc.pt, cc.pb, cc.sh, cc.dh),
+				OW: ConvOutSize(cc.w, cc.kw, cc.pl, cc.pr, cc.sw, cc.dw),
+			}
+			seed := uint64(100 * i)
+			x := randn(seed+1, sh.N*sh.C*sh.H*sh.W)
+			w := randn(seed+2, sh.M*(sh.C/sh.Groups)*sh.KH*sh.KW)
+			ny := sh.N * sh.M * sh.OH * sh.OW
+			var bias, res, sc, sf []float32
+			if cc.bias {
+				bias = randn(seed+3, sh.M)
+			}
+			if cc.residual {
+				res = randn(seed+4, ny)
+			}
+			if cc.prologue {
+				sc = randn(seed+5, sh.C)
+				sf = randn(seed+6, sh.C)
+				for j := range sf {
+					sf[j] += 0.5 // a shift that would show if the padding were transformed
+				}
+			}
+			want := convRef(sh, x, w, bias, res, sc, sf, cc.inRelu, cc.act)
+			y := e.alloc(ny)
+			e.must(e.k.Conv(e.s, sh, ConvArgs{
+				X: e.upload(x), W: e.upload(w), Y: y, Bias: e.upload(bias), Residual: e.upload(res),
+				InScale: e.upload(sc), InShift: e.upload(sf), InRelu: cc.inRelu, Act: cc.act,
+			}))
+			compare(t, cc.name, e.download(y, ny), want)
+		})
+	}
+	t.Run("residual in place", func(t *testing.T) {
+		sh := ConvShape{N: 1, C: 4, H: 5, W: 5, M: 6, KH: 3, KW: 3, Groups: 1, PadH: 1, PadW: 1, OH: 5, OW: 5}
+		x, w, res := randn(1, 100), randn(2, 6*4*9), randn(3, 150)
+		want := convRef(ConvShape{N: 1, C: 4, H: 5, W: 5, M: 6, KH: 3, KW: 3, Groups: 1, PadH: 1, PadW: 1, OH: 5, OW: 5, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
+			x, w, nil, res, nil, nil, false, Act{Kind: ActRelu})
+		y := e.upload(res)
+		e.must(e.k.Conv(e.s, sh, ConvArgs{X: e.upload(x), W: e.upload(w), Y: y, Residual: y, Act: Act{Kind: ActRelu}}))
+		compare(t, "in place", e.download(y, 150), want)
+	})
+}
+
+// gemmRef computes GemmArgs's product in float64; c is C already
+// broadcast to [M,N] (or nil).
+func gemmRef(m, n, k int, a, b, c []float32, ta, tb bool, alpha, beta float32, act Act) []float32 {
+	y := make([]float32, m*n)
+	for i := range m {
+		for j := range n {
+			var s float64
+			for p := range k {
+				av := a[i*k+p]
+				if ta {
+					av = a[p*m+i]
+				}
+				bv := b[p*n+j]
+				if tb {
+					bv = b[j*k+p]
+				}
+				s += float64(av) * float64(bv)
+			}
+			v := alpha * float32(s)
+			if c != nil {
+				v += beta * c[i*n+j]
+			}
+			y[i*n+j] = actRef(act, v)
+		}
+	}
+	return y
+}
+
+// testGemm runs Gemm with every transposition and shape of C.
+func testGemm(t *testing.T, e *gpuEnv) {
+	const m, n, k = 70, 65, 33
+	i := 0
+	for _, ta := range []bool{false, true} {
+		for _, tb := range []bool{false, true} {
+			for _, cs := range [][]int{nil, {}, {n}, {m, 1}, {m, n}} {
+				i++
+				name := fmt.Sprintf("transA=%v transB=%v C=%v", ta, tb, cs)
+				t.Run(name, func(t *testing.T) {
+					a, b := randn(uint64(i), m*k), randn(uint64(i+50), k*n)
+					var c, cFull []float32
+					if cs != nil {
+						nc := 1
+						for _, d := range cs {
+							nc *= d
+						}
+						c = randn(uint64(i+90), nc)
+						rs, cols, err := gemmCStrides(cs, m, n)
+						if err != nil {
+							t.Fatal(err)
+						}
+						cFull = make([]float32, m*n)
+						for r := range m {
+							for q := range n {
+								cFull[r*n+q] = c[r*rs+q*cols]
+							}
+						}
+					}
+					act := Act{Kind: ActRelu}
+					if i%2 == 0 {
+						act = Act{}
+					}
+					want := gemmRef(m, n, k, a, b, cFull, ta, tb, 0.5, 1.5, act)
+					y := e.alloc(m * n)
+					e.must(e.k.Gemm(e.s, GemmArgs{A: e.upload(a), B: e.upload(b), C: e.upload(c), Y: y, CShape: cs,
+						M: m, N: n, K: k, TransA: ta, TransB: tb, Alpha: 0.5, Beta: 1.5, Act: act}))
+					compare(t, name, e.download(y, m*n), want)
+				})
+			}
+		}
+	}
+}
+
+// poolRef computes a max or average pool as the CPU defines it.
+func poolRef(p PoolShape, x []float32, isMax, countPad bool) []float32 {
+	y := make([]float32, p.NC*p.OH*p.OW)
+	for c := range p.NC {
+		for oh := range p.OH {
+			for ow := range p.OW {
+				m, s, cnt, cntPad := float32(math.Inf(-1)), float32(0), 0, 0
+				for kh := range p.KH {
+					ih := oh*p.StrideH - p.PadH + kh*p.DilH
+					for kw := range p.KW {
+						iw := ow*p.StrideW - p.PadW + kw*p.DilW
+						if ih >= -p.PadH && ih < p.H+p.PadHEnd && iw >= -p.PadW && iw < p.W+p.PadWEnd {
+							cntPad++
+						}
+						if ih < 0 || ih >= p.H || iw < 0 || iw >= p.W {
+							continue
+						}
+						v := x[(c*p.H+ih)*p.W+iw]
+						m = max(m, v)
+						s += v
+						cnt++
+					}
+				}
+				idx := (c*p.OH+oh)*p.OW + ow
+				switch {
+				case isMax:
+					y[idx] = m
+				case countPad:
+					y[idx] = s / float32(cntPad)
+				default:
+					y[idx] = s / float32(cnt)
+				}
+			}
+		}
+	}
+	return y
+}
+
+// testPool runs max and average pools, with ceil_mode sizes.
+func testPool(t *testing.T, e *gpuEnv) {
+	for i, c := range []struct {
+		name                      string
+		nc, h, w, k, s, d, p0, p1 int
+		ceil                      bool
+	}{
+		{"3x3 stride 2 pad 1", 6, 9, 10, 3, 2, 1, 1, 1, false},
+		{"2x2 stride 2", 5, 8, 8, 2, 2, 1, 0, 0, false},
+		{"3x3 stride 2 ceil", 3, 8, 11, 3, 2, 1, 0, 0, true},
+		{"3x3 stride 2 pad 1 ceil", 4, 10, 7, 3, 2, 1, 1, 1, true},
+		{"3x3 dilation 2 pad 2", 2, 9, 9, 3, 1, 2, 2, 2, false},
+		{"2x2 pads 0,1 ceil", 3, 6, 6, 2, 2, 1, 0, 1, true},
+	} {
+		p := PoolShape{
+			NC: c.nc, H: c.h, W: c.w, KH: c.k, KW: c.k, PadH: c.p0, PadW: c.p0, PadHEnd: c.p1, PadWEnd: c.p1,
+			StrideH: c.s, StrideW: c.s, DilH: c.d, DilW: c.d,
+			OH: PoolOutSize(c.h, c.k, c.p0, c.p1, c.s, c.d, c.ceil),
+			OW: PoolOutSize(c.w, c.k, c.p0, c.p1, c.s, c.d, c.ceil),
+		}
+		x := randn(uint64(200+i), c.nc*c.h*c.w)
+		ny := p.NC * p.OH * p.OW
+		for _, mode := range []string{"max", "avg", "avg count_include_pad"} {
+			name := c.name + " " + mode
+			t.Run(name, func(t *testing.T) {
+				xb, y := e.upload(x), e.alloc(ny)
+				if mode == "max" {
+					e.must(e.k.MaxPool(e.s, p, xb, y))
+				} else {
+					e.must(e.k.AvgPool(e.s, p, mode != "avg", xb, y))
+				}
+				compare(t, name, e.download(y, ny), poolRef(p, x, mode == "max", mode != "avg"))
+			})
+		}
+	}
+}
+
+// testGlobalPool runs global average and max pools, planes larger and
+// smaller than a block.
+func testGlobalPool(t *testing.T, e *gpuEnv) {
+	for _, c := range []struct{ planes, hw int }{{6, 63}, {3, 1000}, {2, 1}} {
+		x := randn(uint64(c.hw), c.planes*c.hw)
+		for _, isMax := range []bool{false, true} {
+			name := fmt.Sprintf("%d planes of %d max=%v", c.planes, c.hw, isMax)
+			t.Run(name, func(t *testing.T) {
+				want := make([]float32, c.planes)
+				for p := range c.planes {
+					m, s := float32(math.Inf(-1)), 0.0
+					for _, v := range x[p*c.hw : (p+1)*c.hw] {
+						m = max(m, v)
+						s += float64(v)
+					}
+					want[p] = m
+					if !isMax {
+						want[p] = float32(s / float64(c.hw))
+					}
+				}
+				y := e.alloc(c.planes)
+				e.must(e.k.GlobalPool(e.s, c.planes, c.hw, isMax, e.upload(x), y))
+				compare(t, name, e.download(y, c.planes), want)
+			})
+		}
+	}
+}
+
+// testAffineUnary runs the per-channel affine and the unary activations.
+func testAffineUnary(t *testing.T, e *gpuEnv) {
+	const n, c, hw = 2, 5, 13
+	x, a, b := randn(1, n*c*hw), randn(2, c), randn(3, c)
+	for i := range x {
+		x[i] *= 4 // reach Clip's bounds and sigmoid's tails
+	}
+	acts := []Act{{}, {Kind: ActRelu}, {Kind: ActLeakyRelu, Alpha: 0.2}, {Kind: ActClip, Min: -1, Max: 2}, {Kind: ActSigmoid}, {Kind: ActTanh}}
+	for _, act := range acts {
+		t.Run(fmt.Sprintf("affine act %d", act.Kind), func(t *testing.T) {
+			want := make([]float32, len(x))
+			for i, v := range x {
+				ch := (i / hw) % c
+				want[i] = actRef(act, a[ch]*v+b[ch])
+			}
+			y := e.alloc(len(x))
+			e.must(e.k.Affine(e.s, n, c, hw, e.upload(x), e.upload(a), e.upload(b), y, act))
+			compare(t, "affine", e.download(y, len(x)), want)
+		})
+		t.Run(fmt.Sprintf("unary act %d in place", act.Kind), func(t *testing.T) {
+			want := make([]float32, len(x))
+			for i, v := range x {
+				want[i] = actRef(act, v)
+			}
+			xb := e.upload(x)
+			e.must(e.k.Unary(e.s, len(x), xb, xb, act))
+			compare(t, "unary", e.download(xb, len(x)), want)
+		})
+	}
+}
+
+// testBinary runs the binary operators on broadcast shapes.
+func testBinary(t *testing.T, e *gpuEnv) {
+	shapes := [][2][]int{
+		{{2, 3, 4}, {2, 3, 4}},
+		{{2, 3, 4, 5}, {3, 1, 5}},
+		{{2, 3, 4}, {1}},
+		{{4, 1}, {3}},
+		{{1, 8, 5, 5}, {1, 8, 1, 1}},
+		{{2, 1, 3, 1, 2, 1}, {1, 2, 1, 3, 1, 2}},
+	}
+	ops := []struct {
+		op BinaryOp
+		f  func(a, b float32) float32
+	}{
+		{OpAdd, func(a, b float32) float32 { return a + b }},
+		{OpSub, func(a, b float32) float32 { return a - b }},
+		{OpMul, func(a, b float32) float32 { return a * b }},
+		{OpDiv, func(a, b float32) float32 { return a / b }},
+		{OpMax, func(a, b float32) float32 { return max(a, b) }},
+		{OpMin, func(a, b float32) float32 { return min(a, b) }},
+	}
+	for si, sh := range shapes {
+		pl, err := planBroadcast(sh[0], sh[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		prod := func(s []int) int {
+			n := 1
+			for _, d := range s {
+				n *= d
+			}
+			return n
+		}
+		a, b := randn(uint64(si), prod(sh[0])), randn(uint64(si+10), prod(sh[1]))
+		for i := range b {
+			if b[i] == 0 {
+				b[i] = 1
+			}
+		}
+		out := pl.out
+		total := prod(out)
+		// index returns the offset of output coordinate i in an input of
+		// shape s (right-aligned, size-1 dimensions broadcast).
+		index := func(s []int, i int) int {
+			off, stride := 0, 1
+			for d := len(out) - 1; d >= 0; d-- {
+				coord := i % out[d]
+				i /= out[d]
+				if j := d - (len(out) - len(s)); j >= 0 {
+					if s[j] != 1 {
+						off += coord * stride
+					}
+					stride *= s[j]
+				}
+			}
+			return off
+		}
+		for _, op := range ops {
+			name := fmt.Sprintf("%v op %d %v", sh[0], op.op, sh[1])
+			t.Run(name, func(t *testing.T) {
+				want := make([]float32, total)
+				for i := range want {
+					want[i] = op.f(a[index(sh[0], i)], b[index(sh[1], i)])
+				}
+				y := e.alloc(total)
+				e.must(e.k.Binary(e.s, op.op, sh[0], sh[1], e.upload(a), e.upload(b), y))
+				compare(t, name, e.download(y, total), want)
+			})
+		}
+	}
+}
+
+// testConcat concatenates three tensors along axis 1.
+func testConcat(t *testing.T, e *gpuEnv) {
+	const outer, inner = 2, 12
+	chans := []int{3, 5, 2}
+	cOut := 10
+	y := e.alloc(outer * cOut * inner)
+	want := make([]float32, outer*cOut*inner)
+	off := 0
+	for i, ci := range chans {
+		x := randn(uint64(300+i), outer*ci*inner)
+		for o := range outer {
+			copy(want[(o*cOut+off)*inner:(o*cOut+off+ci)*inner], x[o*ci*inner:(o+1)*ci*inner])
+		}
+		e.must(e.k.Concat(e.s, outer, inner, e.upload(x), ci, y, cOut, off))
+		off += ci
+	}
+	compare(t, "concat", e.download(y, len(want)), want)
+}
+
+// testSoftmax runs softmax along the last and a middle axis.
+func testSoftmax(t *testing.T, e *gpuEnv) {
+	for _, c := range []struct{ outer, dim, inner int }{{3, 10, 1}, {2, 300, 1}, {2, 5, 7}, {1, 1, 1}} {
+		name := fmt.Sprintf("%dx%dx%d", c.outer, c.dim, c.inner)
+		t.Run(name, func(t *testing.T) {
+			x := randn(uint64(c.dim), c.outer*c.dim*c.inner)
+			for i := range x {
+				x[i] *= 20
+			}
+			want := make([]float32, len(x))
+			for o := range c.outer {
+				for in := range c.inner {
+					at := func(j int) int { return (o*c.dim+j)*c.inner + in }
+					m := float32(math.Inf(-1))
+					for j := range c.dim {
+						m = max(m, x[at(j)])
+					}
+					var s float64
+					for j := range c.dim {
+						s += math.Exp(float64(x[at(j)] - m))
+					}
+					for j := range c.dim {
+						want[at(j)] = float32(math.Exp(float64(x[at(j)]-m)) / s)
+					}
+				}
+			}
+			y := e.alloc(len(x))
+			e.must(e.k.Softmax(e.s, c.outer, c.dim, c.inner, e.upload(x), y))
+			compare(t, name, e.download(y, len(x)), want)
+		})
+	}
+}
+
+// kernelTests are the kernel tests, each run on a fresh environment.
+var kernelTests = []struct {
+	name string
+	run  func(t *testing.T, e *gpuEnv)
+}{
+	{"Conv", testConv},
+	{"Gemm", testGemm},
+	{"Pool", testPool},
+	{"GlobalPool", testGlobalPool},
+	{"AffineUnary", testAffineUnary},
+	{"Binary", testBinary},
+	{"Concat", testConcat},
+	{"Softmax", testSoftmax},
+}
+
+// runKernelTests runs every kernel test in context c.
+func runKernelTests(t *testing.T, c *Context) {
+	for _, kt := range kernelTests {
+		t.Run(kt.name, func(t *testing.T) { kt.run(t, newGPUEnv(t, c)) })
+	}
+}
+
+// TestKernels runs the kernel tests on the first GPU. It skips, saying
+// why, only when no GPU is usable.
+func TestKernels(t *testing.T) {
+	if err := Available(); err != nil {
+		t.Skipf("no CUDA device: %v", err)
+	}
+	c, err := Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	t.Logf("device %v", c.Device())
+	runKernelTests(t, c)
+}
+
+// fakeCUDAEnv, when set to 1, makes TestKernelsEmulated build
+// testdata/fakecuda with g++ and run the kernel tests on it.
+const fakeCUDAEnv = "BNRUN_TEST_FAKECUDA"
+
+// TestKernelsEmulated runs the kernel tests on testdata/fakecuda, which
+// executes kernels.cu on the CPU (kernels compiled by the real NVRTC
+// still, and checked to be in its PTX). It needs g++ and NVRTC, and runs
+// only when $BNRUN_TEST_FAKECUDA is 1.
+func TestKernelsEmulated(t *testing.T) {
+	if os.Getenv(fakeCUDAEnv) != "1" {
+		t.Skipf("set %s=1 to run the kernels on the CPU emulator", fakeCUDAEnv)
+	}
+	needNVRTC(t)
+	gxx, err := exec.LookPath("g++")
+	if err != nil {
+		t.Skipf("no g++ to build the emulator: %v", err)
+	}
+	lib := filepath.Join(t.TempDir(), "libfakecuda.so")
+	cmd := exec.Command(gxx, "-std=c++17", "-O1", "-shared", "-fPIC", "-pthread", "-o", lib, "testdata/fakecuda/fakecuda.cpp")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the emulator: %v\n%s", err, out)
+	}
+	d, err := loadDriver([]string{lib}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := openWith(d, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	t.Logf("device %v", c.Device())
+	runKernelTests(t, c)
+}

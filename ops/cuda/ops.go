@@ -1,0 +1,553 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+)
+
+// ActKind names an activation fused into a kernel; the values are those
+// of ops.ActKind and kernels.cu's ACT_* codes.
+type ActKind int32
+
+// The fusable activations.
+const (
+	ActNone ActKind = iota
+	ActRelu
+	ActLeakyRelu
+	ActClip
+	ActSigmoid
+	ActTanh
+)
+
+// Act is an activation with its parameters.
+type Act struct {
+	Kind     ActKind
+	Alpha    float32 // LeakyRelu's slope
+	Min, Max float32 // Clip's bounds
+}
+
+// params returns the kernel parameters (act, act_p0, act_p1).
+func (a Act) params() (int32, float32, float32) {
+	switch a.Kind {
+	case ActLeakyRelu:
+		return int32(a.Kind), a.Alpha, 0
+	case ActClip:
+		return int32(a.Kind), a.Min, a.Max
+	}
+	return int32(a.Kind), 0, 0
+}
+
+// elementwiseThreads is the block size of the one-thread-per-element
+// kernels, and reduceThreads that of global_pool and softmax (REDUCE_THREADS).
+const (
+	elementwiseThreads = 256
+	reduceThreads      = 256
+	tileM, tileN       = 64, 64 // TILE_M, TILE_N
+	tileThreads        = 256    // TILE_THREADS
+)
+
+// grid1 returns a 1-D grid covering total elements.
+func grid1(total int) Dim3 {
+	return Dim3{X: (total + elementwiseThreads - 1) / elementwiseThreads}
+}
+
+// ceilDiv returns ceil(a / b) for positive b.
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// checkBuf checks that buffer b (named name) holds at least n float32s;
+// a nil b passes when optional.
+func checkBuf(name string, b Buffer, n int, optional bool) error {
+	if b.IsNil() {
+		if optional {
+			return nil
+		}
+		return fmt.Errorf("cuda: %s is missing", name)
+	}
+	if 4*n > b.size {
+		return fmt.Errorf("cuda: %s has %d bytes, needs %d float32s", name, b.size, n)
+	}
+	return nil
+}
+
+// checkCount checks that a tensor of n elements can be indexed by the
+// kernels' 32-bit ints.
+func checkCount(what string, n int) error {
+	if n <= 0 || n > math.MaxInt32 {
+		return fmt.Errorf("cuda: %s has %d elements, want 1 to 2^31-1", what, n)
+	}
+	return nil
+}
+
+// one returns v, or 1 when v is 0 (an unset stride or dilation).
+func one(v int) int {
+	if v == 0 {
+		return 1
+	}
+	return v
+}
+
+// ConvOutSize returns a convolution's output size along one axis:
+// floor((in + pad0 + pad1 - ((k-1)*dil + 1)) / stride) + 1.
+func ConvOutSize(in, k, pad0, pad1, stride, dil int) int {
+	return (in+pad0+pad1-((k-1)*dil+1))/stride + 1
+}
+
+// PoolOutSize returns a pool's output size along one axis: ConvOutSize,
+// or with ceilMode the quotient rounded up, less a last window that would
+// start in the end padding (ONNX's rule, as the CPU pools apply it).
+func PoolOutSize(in, k, pad0, pad1, stride, dil int, ceilMode bool) int {
+	span := in + pad0 + pad1 - ((k-1)*dil + 1)
+	if !ceilMode {
+		return span/stride + 1
+	}
+	out := ceilDiv(span, stride) + 1
+	if (out-1)*stride >= in+pad0 {
+		out--
+	}
+	return out
+}
+
+// ConvShape is a 2-D convolution's geometry (a 1-D one has H = KH = 1).
+// Zero strides, dilations and groups count as 1.
+type ConvShape struct {
+	N, C, H, W       int // input x [N, C, H, W]
+	M, KH, KW        int // weights w [M, C/Groups, KH, KW]
+	OH, OW           int // output y [N, M, OH, OW] (see ConvOutSize)
+	Groups           int
+	PadH, PadW       int // leading (top, left) padding; the trailing padding only shapes OH, OW
+	StrideH, StrideW int
+	DilH, DilW       int
+}
+
+// ConvArgs are a convolution's buffers and fusions:
+//
+//	y = Act(conv(pre(x), w) + Bias + Residual)
+//	pre(x)[n,c,h,w] = InRelu ? max(InScale[c]*x + InShift[c], 0) : InScale[c]*x + InShift[c]
+//
+// where pre applies to the input's values only (the zero padding stays
+// zero). Bias [M], Residual (y's shape) and InScale/InShift [C] may be
+// nil; InRelu without InScale applies max(x, 0).
+type ConvArgs struct {
+	X, W, Y          Buffer
+	Bias, Residual   Buffer
+	InScale, InShift Buffer
+	InRelu           bool
+	Act              Act
+}
+
+// Conv queues a convolution on s: conv2d_depthwise when each group has one
+// input channel, else conv2d_igemm.
+func (k *Kernels) Conv(s *Stream, sh ConvShape, a ConvArgs) error {
+	g := one(sh.Groups)
+	sth, stw, dh, dw := one(sh.StrideH), one(sh.StrideW), one(sh.DilH), one(sh.DilW)
+	if sh.C%g != 0 || sh.M%g != 0 {
+		return fmt.Errorf("cuda: conv: %d input and %d output channels do not split into %d groups", sh.C, sh.M, g)
+	}
+	if sh.OH <= 0 || sh.OW <= 0 || sh.KH <= 0 || sh.KW <= 0 || sh.PadH < 0 || sh.PadW < 0 {
+		return fmt.Errorf("cuda: conv: bad geometry %+v", sh)
+	}
+	nx, nw := sh.N*sh.C*sh.H*sh.W, sh.M*(sh.C/g)*sh.KH*sh.KW
+	ny := sh.N * sh.M * sh.OH * sh.OW
+	for _, c := range []struct {
+		what string
+		n    int
+	}{{"conv input", nx}, {"conv weights", nw}, {"conv output", ny}} {
+		if err := checkCount(c.what, c.n); err != nil {
+			return err
+		}
+	}
+	if (a.InScale.IsNil()) != (a.InShift.IsNil()) {
+		return fmt.Errorf("cuda: conv: InScale and InShift must be given together")
+	}
+	for _, b := range []struct {
+		name string
+		buf  Buffer
+		n    int
+		opt  bool
+	}{
+		{"X", a.X, nx, false}, {"W", a.W, nw, false}, {"Y", a.Y, ny, false},
+		{"Bias", a.Bias, sh.M, true}, {"Residual", a.Residual, ny, true},
+		{"InScale", a.InScale, sh.C, true}, {"InShift", a.InShift, sh.C, true},
+	} {
+		if err := checkBuf("conv "+b.name, b.buf, b.n, b.opt); err != nil {
+			return err
+		}
+	}
+	act, p0, p1 := a.Act.params()
+	if sh.C/g == 1 {
+		return s.Launch(k.fn["conv2d_depthwise"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
+			a.X, a.W, a.Bias, a.Residual, a.InScale, a.InShift, a.Y,
+			sh.N, sh.C, sh.H, sh.W, sh.M, sh.KH, sh.KW, sh.OH, sh.OW,
+			sh.PadH, sh.PadW, sth, stw, dh, dw, a.InRelu, act, p0, p1)
+	}
+	grid := Dim3{X: ceilDiv(sh.N*sh.OH*sh.OW, tileN), Y: ceilDiv(sh.M/g, tileM), Z: g}
+	if grid.Y > 65535 || grid.Z > 65535 {
+		return fmt.Errorf("cuda: conv: grid %v too large", grid)
+	}
+	return s.Launch(k.fn["conv2d_igemm"], grid, Dim3{X: tileThreads}, 0,
+		a.X, a.W, a.Bias, a.Residual, a.InScale, a.InShift, a.Y,
+		sh.N, sh.C, sh.H, sh.W, sh.M, sh.KH, sh.KW, sh.OH, sh.OW, g,
+		sh.PadH, sh.PadW, sth, stw, dh, dw, a.InRelu, act, p0, p1)
+}
+
+// GemmArgs are an ONNX Gemm's operands and fused activation:
+//
+//	Y = Act(Alpha * A' * B' + Beta * C)
+//
+// with A' = A ([M,K]) or its transpose (A stored [K,M]) when TransA, B' =
+// B ([K,N]) or its transpose (B stored [N,K]) when TransB, Y [M,N]. C,
+// which may be nil, has shape CShape, unidirectionally broadcastable to
+// [M,N]: [], [N], [1,N], [M,1], [M,N] and the like.
+type GemmArgs struct {
+	A, B, C, Y     Buffer
+	CShape         []int
+	M, N, K        int
+	TransA, TransB bool
+	Alpha, Beta    float32
+	Act            Act
+}
+
+// gemmCStrides returns the row and column strides that broadcast C of
+// shape cs to [m, n].
+func gemmCStrides(cs []int, m, n int) (rs, cols int, err error) {
+	if len(cs) > 2 {
+		return 0, 0, fmt.Errorf("cuda: gemm: C has rank %d", len(cs))
+	}
+	full := []int{1, 1}
+	copy(full[2-len(cs):], cs)
+	if (full[0] != 1 && full[0] != m) || (full[1] != 1 && full[1] != n) {
+		return 0, 0, fmt.Errorf("cuda: gemm: C of shape %v does not broadcast to [%d %d]", cs, m, n)
+	}
+	if full[1] == n && n > 1 {
+		cols = 1
+	}
+	if full[0] == m && m > 1 {
+		rs = full[1]
+	}
+	return rs, cols, nil
+}
+
+// Gemm queues an ONNX Gemm on s.
+func (k *Kernels) Gemm(s *Stream, a GemmArgs) error {
+	for _, c := range []struct {
+		what string
+		n    int
+	}{{"gemm A", a.M * a.K}, {"gemm B", a.K * a.N}, {"gemm Y", a.M * a.N}} {
+		if err := checkCount(c.what, c.n); err != nil {
+			return err
+		}
+	}
+	rs, cs, nc := 0, 0, 0
+	if !a.C.IsNil() {
+		var err error
+		if rs, cs, err = gemmCStrides(a.CShape, a.M, a.N); err != nil {
+			return err
+		}
+		nc = 1
+		for _, d := range a.CShape {
+			nc *= d
+		}
+	}
+	for _, b := range []struct {
+		name string
+		buf  Buffer
+		n    int
+		opt  bool
+	}{{"A", a.A, a.M * a.K, false}, {"B", a.B, a.K * a.N, false}, {"C", a.C, nc, true}, {"Y", a.Y, a.M * a.N, false}} {
+		if err := checkBuf("gemm "+b.name, b.buf, b.n, b.opt); err != nil {
+			return err
+		}
+	}
+	grid := Dim3{X: ceilDiv(a.N, tileN), Y: ceilDiv(a.M, tileM)}
+	if grid.Y > 65535 {
+		return fmt.Errorf("cuda: gemm: grid %v too large", grid)
+	}
+	act, p0, p1 := a.Act.params()
+	return s.Launch(k.fn["gemm"], grid, Dim3{X: tileThreads}, 0,
+		a.A, a.B, a.C, a.Y, a.M, a.N, a.K, a.TransA, a.TransB, a.Alpha, a.Beta, rs, cs, act, p0, p1)
+}
+
+// PoolShape is a 2-D pool's geometry over NC planes (a 1-D pool has H =
+// OH = KH = 1); zero strides and dilations count as 1. OH and OW come
+// from PoolOutSize; PadHEnd and PadWEnd (the trailing padding) matter only
+// to AvgPool's count_include_pad.
+type PoolShape struct {
+	NC, H, W, OH, OW int
+	KH, KW           int
+	PadH, PadW       int
+	PadHEnd, PadWEnd int
+	StrideH, StrideW int
+	DilH, DilW       int
+}
+
+// check validates the geometry and buffers.
+func (p PoolShape) check(x, y Buffer) error {
+	if p.KH <= 0 || p.KW <= 0 || p.OH <= 0 || p.OW <= 0 || p.PadH < 0 || p.PadW < 0 {
+		return fmt.Errorf("cuda: pool: bad geometry %+v", p)
+	}
+	if err := checkCount("pool input", p.NC*p.H*p.W); err != nil {
+		return err
+	}
+	if err := checkCount("pool output", p.NC*p.OH*p.OW); err != nil {
+		return err
+	}
+	if err := checkBuf("pool X", x, p.NC*p.H*p.W, false); err != nil {
+		return err
+	}
+	return checkBuf("pool Y", y, p.NC*p.OH*p.OW, false)
+}
+
+// MaxPool queues a max pool on s (no Indices output).
+func (k *Kernels) MaxPool(s *Stream, p PoolShape, x, y Buffer) error {
+	if err := p.check(x, y); err != nil {
+		return err
+	}
+	ny := p.NC * p.OH * p.OW
+	return s.Launch(k.fn["maxpool2d"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
+		x, y, p.NC, p.H, p.W, p.OH, p.OW, p.KH, p.KW,
+		p.PadH, p.PadW, one(p.StrideH), one(p.StrideW), one(p.DilH), one(p.DilW))
+}
+
+// AvgPool queues an average pool on s; countIncludePad is ONNX's
+// count_include_pad.
+func (k *Kernels) AvgPool(s *Stream, p PoolShape, countIncludePad bool, x, y Buffer) error {
+	if err := p.check(x, y); err != nil {
+		return err
+	}
+	ny := p.NC * p.OH * p.OW
+	return s.Launch(k.fn["avgpool2d"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
+		x, y, p.NC, p.H, p.W, p.OH, p.OW, p.KH, p.KW,
+		p.PadH, p.PadW, one(p.StrideH), one(p.StrideW), one(p.DilH), one(p.DilW),
+		p.PadHEnd, p.PadWEnd, countIncludePad)
+}
+
+// GlobalPool queues a global average (isMax false) or max pool on s: y[p]
+// is the mean or maximum of the hw elements of plane p of x, p < planes.
+func (k *Kernels) GlobalPool(s *Stream, planes, hw int, isMax bool, x, y Buffer) error {
+	if err := checkCount("global pool input", planes*hw); err != nil {
+		return err
+	}
+	if err := checkBuf("global pool X", x, planes*hw, false); err != nil {
+		return err
+	}
+	if err := checkBuf("global pool Y", y, planes, false); err != nil {
+		return err
+	}
+	return s.Launch(k.fn["global_pool"], Dim3{X: planes}, Dim3{X: reduceThreads}, 0, x, y, hw, isMax)
+}
+
+// Affine queues y[n,c,i] = act(a[c]*x[n,c,i] + b[c]) on s over x of shape
+// [n, c, hw]; y may be x.
+func (k *Kernels) Affine(s *Stream, n, c, hw int, x, a, b, y Buffer, act Act) error {
+	total := n * c * hw
+	if err := checkCount("affine tensor", total); err != nil {
+		return err
+	}
+	for _, e := range []struct {
+		name string
+		buf  Buffer
+		n    int
+	}{{"X", x, total}, {"A", a, c}, {"B", b, c}, {"Y", y, total}} {
+		if err := checkBuf("affine "+e.name, e.buf, e.n, false); err != nil {
+			return err
+		}
+	}
+	ak, p0, p1 := act.params()
+	return s.Launch(k.fn["affine_act"], grid1(total), Dim3{X: elementwiseThreads}, 0,
+		x, a, b, y, total, c, hw, ak, p0, p1)
+}
+
+// Unary queues y[i] = act(x[i]) on s for n elements; y may be x.
+func (k *Kernels) Unary(s *Stream, n int, x, y Buffer, act Act) error {
+	if err := checkCount("unary tensor", n); err != nil {
+		return err
+	}
+	if err := checkBuf("unary X", x, n, false); err != nil {
+		return err
+	}
+	if err := checkBuf("unary Y", y, n, false); err != nil {
+		return err
+	}
+	ak, p0, p1 := act.params()
+	return s.Launch(k.fn["unary_act"], grid1(n), Dim3{X: elementwiseThreads}, 0, x, y, n, ak, p0, p1)
+}
+
+// BinaryOp is an elementwise binary operator (kernels.cu's BIN_* codes).
+type BinaryOp int32
+
+// The binary operators.
+const (
+	OpAdd BinaryOp = iota
+	OpSub
+	OpMul
+	OpDiv
+	OpMax // NaN if either operand is NaN
+	OpMin // NaN if either operand is NaN
+)
+
+// maxDims is the most dimensions binary_bcast handles (MAX_DIMS), after
+// merging.
+const maxDims = 6
+
+// broadcast is binary_bcast's plan: the output's dimensions and each
+// input's strides in them (0 along a broadcast dimension), with adjacent
+// dimensions merged where both inputs allow it.
+type broadcast struct {
+	out    []int // the output shape, unmerged
+	dims   []int
+	sa, sb []int
+}
+
+// planBroadcast broadcasts shapes a and b (numpy rules, right-aligned).
+func planBroadcast(a, b []int) (*broadcast, error) {
+	r := max(len(a), len(b))
+	out := make([]int, r)
+	pa, pb := make([]int, r), make([]int, r) // a and b left-padded with 1s
+	for i := range r {
+		pa[i], pb[i] = 1, 1
+		if j := i - (r - len(a)); j >= 0 {
+			pa[i] = a[j]
+		}
+		if j := i - (r - len(b)); j >= 0 {
+			pb[i] = b[j]
+		}
+		switch {
+		case pa[i] == pb[i] || pb[i] == 1:
+			out[i] = pa[i]
+		case pa[i] == 1:
+			out[i] = pb[i]
+		default:
+			return nil, fmt.Errorf("cuda: shapes %v and %v do not broadcast", a, b)
+		}
+	}
+	strides := func(p []int) []int {
+		s := make([]int, r)
+		acc := 1
+		for i := r - 1; i >= 0; i-- {
+			if p[i] != 1 {
+				s[i] = acc
+			}
+			acc *= p[i]
+		}
+		return s
+	}
+	sa, sb := strides(pa), strides(pb)
+	pl := &broadcast{out: out}
+	for i := range r {
+		if out[i] == 1 {
+			continue // a size-1 dimension adds nothing
+		}
+		if k := len(pl.dims) - 1; k >= 0 &&
+			pl.sa[k] == sa[i]*out[i] && pl.sb[k] == sb[i]*out[i] {
+			// dims k and i are contiguous for both inputs (or both
+			// broadcast): merge them.
+			pl.dims[k] *= out[i]
+			pl.sa[k], pl.sb[k] = sa[i], sb[i]
+			continue
+		}
+		pl.dims = append(pl.dims, out[i])
+		pl.sa = append(pl.sa, sa[i])
+		pl.sb = append(pl.sb, sb[i])
+	}
+	if len(pl.dims) == 0 { // a single element
+		pl.dims, pl.sa, pl.sb = []int{1}, []int{0}, []int{0}
+	}
+	if len(pl.dims) > maxDims {
+		return nil, fmt.Errorf("cuda: broadcasting %v and %v needs %d dimensions, more than %d", a, b, len(pl.dims), maxDims)
+	}
+	return pl, nil
+}
+
+// param returns the plan as kernels.cu's struct Broadcast.
+func (pl *broadcast) param() []int32 {
+	p := make([]int32, 1+3*maxDims)
+	p[0] = int32(len(pl.dims))
+	for i := range pl.dims {
+		p[1+i] = int32(pl.dims[i])
+		p[1+maxDims+i] = int32(pl.sa[i])
+		p[1+2*maxDims+i] = int32(pl.sb[i])
+	}
+	return p
+}
+
+// BroadcastShape returns the shape a op b has under numpy broadcasting.
+func BroadcastShape(a, b []int) ([]int, error) {
+	pl, err := planBroadcast(a, b)
+	if err != nil {
+		return nil, err
+	}
+	return pl.out, nil
+}
+
+// Binary queues y = a op b on s, a of shape aShape and b of shape bShape
+// broadcast to their common shape (see BroadcastShape), which y has.
+func (k *Kernels) Binary(s *Stream, op BinaryOp, aShape, bShape []int, a, b, y Buffer) error {
+	if op < OpAdd || op > OpMin {
+		return fmt.Errorf("cuda: unknown binary op %d", op)
+	}
+	pl, err := planBroadcast(aShape, bShape)
+	if err != nil {
+		return err
+	}
+	prod := func(s []int) int {
+		n := 1
+		for _, d := range s {
+			n *= d
+		}
+		return n
+	}
+	total := prod(pl.out)
+	if err := checkCount("binary output", total); err != nil {
+		return err
+	}
+	for _, e := range []struct {
+		name string
+		buf  Buffer
+		n    int
+	}{{"A", a, prod(aShape)}, {"B", b, prod(bShape)}, {"Y", y, total}} {
+		if err := checkBuf("binary "+e.name, e.buf, e.n, false); err != nil {
+			return err
+		}
+	}
+	return s.Launch(k.fn["binary_bcast"], grid1(total), Dim3{X: elementwiseThreads}, 0,
+		a, b, y, total, int32(op), pl.param())
+}
+
+// Concat queues the copy of x, of shape [outer, cIn, inner], into channels
+// cOff to cOff+cIn-1 of y, of shape [outer, cOut, inner]: a concat along
+// an axis is one Concat per input, with outer and inner the products of
+// the dimensions before and after that axis.
+func (k *Kernels) Concat(s *Stream, outer, inner int, x Buffer, cIn int, y Buffer, cOut, cOff int) error {
+	if cOff < 0 || cOff+cIn > cOut {
+		return fmt.Errorf("cuda: concat: channels %d..%d do not fit in %d", cOff, cOff+cIn-1, cOut)
+	}
+	if err := checkCount("concat output", outer*cOut*inner); err != nil {
+		return err
+	}
+	if err := checkBuf("concat X", x, outer*cIn*inner, false); err != nil {
+		return err
+	}
+	if err := checkBuf("concat Y", y, outer*cOut*inner, false); err != nil {
+		return err
+	}
+	n := outer * cIn * inner
+	return s.Launch(k.fn["concat_copy"], grid1(n), Dim3{X: elementwiseThreads}, 0,
+		x, y, outer, cIn*inner, cOut*inner, cOff*inner)
+}
+
+// Softmax queues a softmax of x, of shape [outer, dim, inner], along its
+// middle axis into y (inner = 1 for the last axis; opsets before 13
+// flatten to [outer, dim] with inner = 1).
+func (k *Kernels) Softmax(s *Stream, outer, dim, inner int, x, y Buffer) error {
+	n := outer * dim * inner
+	if err := checkCount("softmax tensor", n); err != nil {
+		return err
+	}
+	if err := checkBuf("softmax X", x, n, false); err != nil {
+		return err
+	}
+	if err := checkBuf("softmax Y", y, n, false); err != nil {
+		return err
+	}
+	return s.Launch(k.fn["softmax"], Dim3{X: outer * inner}, Dim3{X: reduceThreads}, 0, x, y, dim, inner)
+}
