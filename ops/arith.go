@@ -210,57 +210,55 @@ type bcastArgs[T numeric] struct {
 // Range computes the flat output range [lo, hi) of runBcast.
 func (args *bcastArgs[T]) Range(lo, hi int) {
 	op, p, dst, a, b := args.op, args.p, args.dst, args.a, args.b
-	if d, ok := any(dst).([]float32); ok && op == opAdd && len(p.dims) == 1 && p.sa[0] == 1 && p.sb[0] == 1 {
-		// Same-shape float32 addition: the tier's vector kernel.
-		addRow(args.k, d[lo:hi], any(a).([]float32)[lo:hi], any(b).([]float32)[lo:hi], false)
-		return
-	}
 	k := len(p.dims)
 	inner := p.dims[k-1]
 	ia, ib := p.sa[k-1], p.sb[k-1]
 	outer := p.dims[:k-1]
-	{
-		// Position of lo: its row's coordinates in the outer dims and the
-		// operands' offsets there.
-		var cb [maxRank]int
-		coord := coordBuf(cb[:], len(outer))
-		unravel(lo/inner, outer, coord)
-		ao, bo := 0, 0
-		for d, c := range coord {
-			ao += c * p.sa[d]
-			bo += c * p.sb[d]
-		}
-		col := lo % inner
-		for pos := lo; pos < hi; {
-			cnt := min(inner-col, hi-pos)
-			arithRow(op, dst[pos:pos+cnt], a[ao+col*ia:], ia, b[bo+col*ib:], ib)
-			pos += cnt
-			col = 0
-			// Advance to the next row.
-			for d := len(outer) - 1; d >= 0; d-- {
-				coord[d]++
-				ao += p.sa[d]
-				bo += p.sb[d]
-				if coord[d] < outer[d] {
-					break
-				}
-				ao -= coord[d] * p.sa[d]
-				bo -= coord[d] * p.sb[d]
-				coord[d] = 0
+	// Position of lo: its row's coordinates in the outer dims and the
+	// operands' offsets there.
+	var cb [maxRank]int
+	coord := coordBuf(cb[:], len(outer))
+	unravel(lo/inner, outer, coord)
+	ao, bo := 0, 0
+	for d, c := range coord {
+		ao += c * p.sa[d]
+		bo += c * p.sb[d]
+	}
+	col := lo % inner
+	for pos := lo; pos < hi; {
+		cnt := min(inner-col, hi-pos)
+		arithRow(args.k, op, dst[pos:pos+cnt], a[ao+col*ia:], ia, b[bo+col*ib:], ib)
+		pos += cnt
+		col = 0
+		// Advance to the next row.
+		for d := len(outer) - 1; d >= 0; d-- {
+			coord[d]++
+			ao += p.sa[d]
+			bo += p.sb[d]
+			if coord[d] < outer[d] {
+				break
 			}
+			ao -= coord[d] * p.sa[d]
+			bo -= coord[d] * p.sb[d]
+			coord[d] = 0
 		}
 	}
 }
 
 // arithRow computes one output row: a and b start at the row's first
-// operands and advance by sa and sb (each 0 or 1) per element.
-func arithRow[T numeric](op arithOp, d, a []T, sa int, b []T, sb int) {
+// operands and advance by sa and sb (each 0 or 1) per element. A float32
+// addition of two rows runs on k's Add kernel (see addRow).
+func arithRow[T numeric](k *Kernels, op arithOp, d, a []T, sa int, b []T, sb int) {
 	n := len(d)
 	switch {
 	case sa == 1 && sb == 1:
 		a, b = a[:n], b[:n]
 		switch op {
 		case opAdd:
+			if df, ok := any(d).([]float32); ok {
+				addRow(k, df, any(a).([]float32), any(b).([]float32), false)
+				return
+			}
 			// d[i] = a[i] + b[i]
 			for i := range d {
 				d[i] = a[i] + b[i]

@@ -286,12 +286,13 @@ func convProduct(g *ConvGeom, x, w, b, y []float32, f *ConvFusion, o int, pointw
 // SGEMM: its depth KH·KW is too small to pay for packing.
 func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	dt := taskOf[convDirectTask](env)
-	*dt = convDirectTask{g: g, x: x, w: w, b: b, y: y, f: f}
+	*dt = convDirectTask{k: kernelsOf(env), g: g, x: x, w: w, b: b, y: y, f: f}
 	runTask(env, g.N*g.M, dt)
 }
 
 // convDirectTask computes planes [lo, hi) (u = n·M + m) of convDirect.
 type convDirectTask struct {
+	k          *Kernels
 	g          *ConvGeom
 	x, w, b, y []float32
 	f          *ConvFusion
@@ -302,69 +303,65 @@ func (t *convDirectTask) Range(lo, hi int) {
 	g, x, w, b, y, f := t.g, t.x, t.w, t.b, t.y, t.f
 	mg := g.M / g.Group
 	hw, ohw, khw := g.H*g.W, g.OH*g.OW, g.KH*g.KW
-	{
-		for u := lo; u < hi; u++ {
-			n, m := u/g.M, u%g.M
-			ic := m / mg
-			xp := x[(n*g.C+ic)*hw : (n*g.C+ic+1)*hw]
-			wp := w[m*khw : (m+1)*khw]
-			yp := y[(n*g.M+m)*ohw : (n*g.M+m+1)*ohw]
-			clear(yp)
-			for oh := range g.OH {
-				yr := yp[oh*g.OW : (oh+1)*g.OW]
-				for kh := range g.KH {
-					ih := oh*g.SH - g.PadT + kh*g.DH
-					if ih < 0 || ih >= g.H {
+	for u := lo; u < hi; u++ {
+		n, m := u/g.M, u%g.M
+		ic := m / mg
+		xp := x[(n*g.C+ic)*hw : (n*g.C+ic+1)*hw]
+		wp := w[m*khw : (m+1)*khw]
+		yp := y[(n*g.M+m)*ohw : (n*g.M+m+1)*ohw]
+		clear(yp)
+		for oh := range g.OH {
+			yr := yp[oh*g.OW : (oh+1)*g.OW]
+			for kh := range g.KH {
+				ih := oh*g.SH - g.PadT + kh*g.DH
+				if ih < 0 || ih >= g.H {
+					continue
+				}
+				xr := xp[ih*g.W : (ih+1)*g.W]
+				for kx := range g.KW {
+					wv := wp[kh*g.KW+kx]
+					off := kx*g.DW - g.PadL
+					lo, hi := validRange(off, g.SW, g.W, g.OW)
+					if lo >= hi {
 						continue
 					}
-					xr := xp[ih*g.W : (ih+1)*g.W]
-					for kx := range g.KW {
-						wv := wp[kh*g.KW+kx]
-						off := kx*g.DW - g.PadL
-						lo, hi := validRange(off, g.SW, g.W, g.OW)
-						if lo >= hi {
-							continue
-						}
-						ys := yr[lo:hi]
-						if f.hasPre() {
-							// y[oh][ow] += w[kh][kw] * x'[ih][ow·SW + off]
-							for i := range ys {
-								ys[i] += wv * f.pre(ic, xr[(lo+i)*g.SW+off])
-							}
-							continue
-						}
-						if g.SW == 1 {
-							xs := xr[lo+off : hi+off]
-							// y[oh][ow] += w[kh][kw] * x[ih][ow + off]
-							for i, v := range xs {
-								ys[i] += wv * v
-							}
-							continue
-						}
-						// y[oh][ow] += w[kh][kw] * x[ih][ow·SW + off]
+					ys := yr[lo:hi]
+					if f.hasPre() {
+						// y[oh][ow] += w[kh][kw] * x'[ih][ow·SW + off]
 						for i := range ys {
-							ys[i] += wv * xr[(lo+i)*g.SW+off]
+							ys[i] += wv * f.pre(ic, xr[(lo+i)*g.SW+off])
 						}
+						continue
+					}
+					if g.SW == 1 {
+						xs := xr[lo+off : hi+off]
+						// y[oh][ow] += w[kh][kw] * x[ih][ow + off]
+						for i, v := range xs {
+							ys[i] += wv * v
+						}
+						continue
+					}
+					// y[oh][ow] += w[kh][kw] * x[ih][ow·SW + off]
+					for i := range ys {
+						ys[i] += wv * xr[(lo+i)*g.SW+off]
 					}
 				}
 			}
-			if b != nil {
-				bv := b[m]
-				// y[m][oh][ow] += b[m]
-				for i := range yp {
-					yp[i] += bv
-				}
+		}
+		if b != nil {
+			bv := b[m]
+			// y[m][oh][ow] += b[m]
+			for i := range yp {
+				yp[i] += bv
 			}
-			if f.hasPost() {
-				if f.Residual != nil {
-					zp := f.Residual[(n*g.M+m)*ohw : (n*g.M+m+1)*ohw]
-					// y[m][oh][ow] += z[m][oh][ow]
-					for i, z := range zp {
-						yp[i] += z
-					}
-				}
-				f.Act.Apply(yp)
+		}
+		if f.hasPost() {
+			var zp []float32
+			if f.Residual != nil {
+				zp = f.Residual[(n*g.M+m)*ohw : (n*g.M+m+1)*ohw]
 			}
+			// y[m][oh][ow] = act(y[m][oh][ow] + z[m][oh][ow])
+			residualAct(t.k, yp, zp, f.Act)
 		}
 	}
 }

@@ -92,7 +92,7 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 	pw := bl.Widths[0]
 	tt := taskOf[inPlaceTask](env)
 	*tt = inPlaceTask{bl: bl, env: env, g: g, f: f, w: w, b: b, out: out, src: src, boff: boff,
-		mg: mg, k: k, cg: cg, ncol: ncol, ldo: ldo, plane: ph.plane, compact: compact,
+		ncol: ncol, ldo: ldo, plane: ph.plane, compact: compact,
 		t: tilingFor(g.N*g.Group, mg, ceilDiv(ncol, pw), k, par.Workers(), pw, bl.MR, bl.mc)}
 	runTask(env, tt.t.all, tt)
 
@@ -126,22 +126,24 @@ func (t *phaseTask) Range(lo, hi int) {
 // inPlaceTask is convInPlace's product: units of t, each a range of row
 // blocks and column panels of one image and group.
 type inPlaceTask struct {
-	bl                   *blocked
-	env                  *Env
-	g                    *ConvGeom
-	f                    *ConvFusion
-	t                    tiling
-	w, b, out, src       []float32
-	boff                 []int32
-	mg, k, cg, ncol, ldo int
-	plane                int // a channel's span in src
-	compact              bool
+	bl             *blocked
+	env            *Env
+	g              *ConvGeom
+	f              *ConvFusion
+	t              tiling
+	w, b, out, src []float32
+	boff           []int32
+	ncol, ldo      int
+	plane          int // a channel's span in src
+	compact        bool
 }
 
 // Range computes units [lo, hi).
 func (tt *inPlaceTask) Range(lo, hi int) {
 	bl, g, f, t := tt.bl, tt.g, tt.f, &tt.t
-	mg, k, cg, ncol, ldo, out := tt.mg, tt.k, tt.cg, tt.ncol, tt.ldo, tt.out
+	cg, mg := g.C/g.Group, g.M/g.Group
+	k := cg * g.KH * g.KW
+	ncol, ldo, out := tt.ncol, tt.ldo, tt.out
 	buf := bl.bufs.get()
 	for u := lo; u < hi; u++ {
 		o, i0, i1, p0, p1 := t.unit(u)
@@ -193,14 +195,11 @@ func (t *compactTask) Range(lo, hi int) {
 		if !t.post {
 			continue
 		}
-		relu := f.Act.Kind == ActRelu
+		var z []float32
 		if f.Residual != nil {
-			// y = [max(0,] y + Z[)]
-			addRow(t.k, yr, yr, f.Residual[u*ohw:(u+1)*ohw], relu)
+			z = f.Residual[u*ohw : (u+1)*ohw]
 		}
-		if f.Residual == nil || !relu {
-			f.Act.Apply(yr)
-		}
+		residualAct(t.k, yr, z, f.Act)
 	}
 }
 

@@ -311,13 +311,12 @@ func winoStore(k *Kernels, g *ConvGeom, wg *winoGeom, qm, y, z, b []float32, f *
 				row[ow] = src[tw] + bv
 			}
 		}
-		relu := f.hasPost() && f.Act.Kind == ActRelu
-		if z != nil {
-			// y = [max(0,] y + Z[)]
-			addRow(k, row, row, z[m*ohw+oh*g.OW:m*ohw+(oh+1)*g.OW], relu)
-		}
-		if f.hasPost() && (z == nil || !relu) {
-			f.Act.Apply(row)
+		if f.hasPost() {
+			var zr []float32
+			if z != nil {
+				zr = z[m*ohw+oh*g.OW : m*ohw+(oh+1)*g.OW]
+			}
+			residualAct(k, row, zr, f.Act)
 		}
 	}
 }

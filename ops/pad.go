@@ -247,33 +247,31 @@ func (a *padArgs[T]) Range(rlo, rhi int) {
 	outer := g.out[:r-1]
 	var cb [maxRank]int
 	coord := coordBuf(cb[:], len(outer))
-	{
-		for row := rlo; row < rhi; row++ {
-			unravel(row, outer, coord)
-			out := dst[row*inner : (row+1)*inner]
-			base, inside := 0, true
-			for a, c := range coord {
-				m := padSource(g.mode, g.in[a], g.begin[a], c)
-				if m < 0 {
-					inside = false
-					break
-				}
-				base += m * g.stride[a]
+	for row := rlo; row < rhi; row++ {
+		unravel(row, outer, coord)
+		out := dst[row*inner : (row+1)*inner]
+		base, inside := 0, true
+		for a, c := range coord {
+			m := padSource(g.mode, g.in[a], g.begin[a], c)
+			if m < 0 {
+				inside = false
+				break
 			}
-			if !inside {
-				// out[j] = fill
-				for j := range out {
-					out[j] = fill
-				}
-				continue
+			base += m * g.stride[a]
+		}
+		if !inside {
+			// out[j] = fill
+			for j := range out {
+				out[j] = fill
 			}
-			if lo < hi {
-				padEnds(out, src, base, g.mode, d, b, 0, lo, fill)
-				copy(out[lo:hi], src[base+lo-b:base+hi-b])
-				padEnds(out, src, base, g.mode, d, b, hi, inner, fill)
-			} else {
-				padEnds(out, src, base, g.mode, d, b, 0, inner, fill)
-			}
+			continue
+		}
+		if lo < hi {
+			padEnds(out, src, base, g.mode, d, b, 0, lo, fill)
+			copy(out[lo:hi], src[base+lo-b:base+hi-b])
+			padEnds(out, src, base, g.mode, d, b, hi, inner, fill)
+		} else {
+			padEnds(out, src, base, g.mode, d, b, 0, inner, fill)
 		}
 	}
 }

@@ -136,6 +136,20 @@ func addRow(k *Kernels, dst, a, b []float32, relu bool) {
 	addGo(dst, a, b, relu)
 }
 
+// residualAct computes y = act(y + z) in place, z nil meaning no
+// residual: the epilogue that conv paths apply outside the micro-kernels.
+// A Relu after a residual rides on the Add kernel.
+func residualAct(k *Kernels, y, z []float32, act Activation) {
+	relu := act.Kind == ActRelu
+	if z != nil {
+		addRow(k, y, y, z, relu)
+		if relu {
+			return
+		}
+	}
+	act.Apply(y)
+}
+
 // addGo is the portable addRow.
 func addGo(dst, a, b []float32, relu bool) {
 	a, b = a[:len(dst)], b[:len(dst)]
