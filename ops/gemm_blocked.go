@@ -52,7 +52,7 @@ type BlockedSpec struct {
 	Kerns  []MicroKernel
 	// KC is the depth of a packed panel of B.
 	KC int
-	// Lanes is the vector kernels' width: Affine, Add and Sum take
+	// Lanes is the vector kernels' width: Affine, Add, Max and Sum take
 	// lengths that are multiples of it.
 	Lanes int
 	// Affine, when not nil, is the vector affine step (see
@@ -60,6 +60,8 @@ type BlockedSpec struct {
 	Affine AffineKernel
 	// Add, when not nil, is the vector addition (see Kernels.Add).
 	Add AddKernel
+	// Max, when not nil, is the vector maximum (see Kernels.Max).
+	Max MaxKernel
 	// Sum, when not nil, is the vector sum (see Kernels.Sum).
 	Sum SumKernel
 	// WinogradMinCols, when above 0, turns on Winograd F(4×4, 3×3) for
@@ -79,6 +81,10 @@ type AffineKernel func(dst, src *float32, n int, scale, bias float32, relu int)
 // AddKernel computes dst[i] = a[i] + b[i], then max(0, ·) (NaN and -0
 // kept) when relu is not 0, for i < n, n a multiple of the lane count.
 type AddKernel func(dst, a, b *float32, n int, relu int)
+
+// MaxKernel computes dst[i] = max(a[i], b[i]) as Go's builtin max does
+// on the machine, bit for bit, for i < n, n a multiple of the lane count.
+type MaxKernel func(dst, a, b *float32, n int)
 
 // SumKernel returns the sum of x[0:n], n a multiple of the lane count, in
 // the kernel's fixed order of float32 additions.
@@ -155,6 +161,16 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 				s.Add(&dst[0], &a[0], &b[0], n, flag(relu))
 			}
 			addGo(dst[n:], a[n:], b[n:], relu)
+		}
+	}
+	if s.Max != nil {
+		k.Max = func(dst, a, b []float32) {
+			a, b = a[:len(dst)], b[:len(dst)]
+			n := len(dst) - len(dst)%s.Lanes
+			if n > 0 {
+				s.Max(&dst[0], &a[0], &b[0], n)
+			}
+			maxGo(dst[n:], a[n:], b[n:])
 		}
 	}
 	if s.Sum != nil {

@@ -152,7 +152,7 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 			idx = out[1].I64
 		}
 		x, y := in[0].F32, out[0].F32
-		forChunksOf(env, g.planes, 1, poolArgs{&g, pa, x, y, idx})
+		forChunksOf(env, g.planes, 1, poolArgs{kernelsOf(env), &g, pa, x, y, idx})
 		return nil
 	}
 	outs := make([]Value, outputCount(n))
@@ -166,53 +166,116 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 	return outs, Step{Run: run}, nil
 }
 
-// maxRowsWidth is the widest input row maxPlaneRows handles.
+// inside returns the outputs [lo, hi) of a whose windows (undilated) lie
+// entirely inside the input: lo·s - pad0 >= 0 and (hi-1)·s - pad0 + k <= in.
+func (a *span) inside() (lo, hi int) {
+	lo = ceilDiv(a.pad0, a.s)
+	if a.in+a.pad0 < a.k {
+		return lo, lo
+	}
+	hi = min(a.out, (a.in+a.pad0-a.k)/a.s+1)
+	return lo, max(lo, hi)
+}
+
+// maxRowsWidth is the widest input row planeRows handles.
 const maxRowsWidth = 1024
 
-// maxPlaneRows computes the maxima of plane p like maxPlane without
-// indices, for windows without horizontal dilation, in two passes per
-// output row: the maximum down the window's rows, then across each
-// window's columns. max lets NaN win, as maxPlane does.
-func (g *poolGeom) maxPlaneRows(p int, x, y []float32) {
+// poolRows holds planeRows' scratch rows (on the heap: the vector kernels
+// they go to are called through function values).
+var poolRows = freeList[[2 * maxRowsWidth]float32]{new: func() *[2 * maxRowsWidth]float32 {
+	return new([2 * maxRowsWidth]float32)
+}}
+
+// planeRows computes plane p of a max pooling (without indices) or an
+// average pooling like maxPlane or avgPlane, for windows without
+// horizontal dilation, in three vector passes per output row on k's Max
+// or Add kernel, then a pick:
+//
+//	r[iw] = op over the window's rows kh of x[ih][iw]          (top to bottom)
+//	m[i]  = op(op(r[i], r[i+1]), ...), K values                 (left to right)
+//	y[oh][ow] = m[ow·SW - pad]  (/ count for an average)
+//
+// with op = max (NaN wins) or +. Windows that reach into the horizontal
+// padding are finished from r one at a time, in the same order. Averages
+// add in another order than avgPlane's.
+// rbuf and mbuf are scratch rows of at least W values.
+func (g *poolGeom) planeRows(k *Kernels, p int, x, y, rbuf, mbuf []float32, isMax, countPad bool) {
 	h, w := &g.h, &g.w
 	hw := h.in * w.in
 	xp := x[p*hw : (p+1)*hw]
 	ohw := h.out * w.out
 	yp := y[p*ohw : (p+1)*ohw]
-	var buf [maxRowsWidth]float32
-	r := buf[:w.in]
+	// op(dst, a, b): dst = max(a, b) or a + b, elementwise
+	op := func(dst, a, b []float32) {
+		if isMax {
+			maxRow(k, dst, a, b)
+		} else {
+			addRow(k, dst, a, b, false)
+		}
+	}
+	r := rbuf[:w.in]
+	in0, in1 := w.inside()
+	var m []float32
+	if in1 > in0 {
+		m = mbuf[:w.in-w.k+1]
+	}
 	for oh := range h.out {
 		hs := oh*h.s - h.pad0
 		khLo, khHi := kRange(hs, h.d, h.in, h.k)
 		yr := yp[oh*w.out : (oh+1)*w.out]
 		if khLo >= khHi {
+			// only MaxPool can have empty windows: preparePool rejects
+			// AveragePool's
 			for i := range yr {
 				yr[i] = float32(math.Inf(-1))
 			}
 			continue
 		}
+		nh := khHi - khLo
+		if countPad {
+			lo, hi := kRange(hs+h.pad0, h.d, h.in+h.pad0+h.pad1, h.k)
+			nh = hi - lo
+		}
 		copy(r, xp[(hs+khLo*h.d)*w.in:])
 		for kh := khLo + 1; kh < khHi; kh++ {
-			row := xp[(hs+kh*h.d)*w.in : (hs+kh*h.d+1)*w.in]
-			// r[iw] = max over the window's rows of x[ih][iw]
-			for i, v := range row {
-				r[i] = max(r[i], v)
+			op(r, r, xp[(hs+kh*h.d)*w.in:(hs+kh*h.d+1)*w.in])
+		}
+		if m != nil {
+			copy(m, r)
+			for kw := 1; kw < w.k; kw++ {
+				op(m, m, r[kw:kw+len(m)])
 			}
 		}
 		for ow := range yr {
 			ws := ow*w.s - w.pad0
-			kwLo, kwHi := kRange(ws, 1, w.in, w.k)
-			if kwLo >= kwHi {
-				yr[ow] = float32(math.Inf(-1))
-				continue
+			kwLo, kwHi := 0, w.k
+			var v float32
+			if ow >= in0 && ow < in1 {
+				v = m[ws]
+			} else {
+				kwLo, kwHi = kRange(ws, 1, w.in, w.k)
+				if kwLo >= kwHi {
+					yr[ow] = float32(math.Inf(-1))
+					continue
+				}
+				v = r[ws+kwLo]
+				for _, u := range r[ws+kwLo+1 : ws+kwHi] {
+					if isMax {
+						v = max(v, u)
+					} else {
+						v += u
+					}
+				}
 			}
-			win := r[ws+kwLo : ws+kwHi]
-			// y[oh][ow] = max over the window's columns of r
-			best := win[0]
-			for _, v := range win[1:] {
-				best = max(best, v)
+			if !isMax {
+				nw := kwHi - kwLo
+				if countPad {
+					lo, hi := kRange(ws+w.pad0, 1, w.in+w.pad0+w.pad1, w.k)
+					nw = hi - lo
+				}
+				v /= float32(nh * nw)
 			}
-			yr[ow] = best
+			yr[ow] = v
 		}
 	}
 }
@@ -296,6 +359,7 @@ func (g *poolGeom) avgPlane(p int, x, y []float32, countPad bool) {
 
 // poolArgs are a pooling step's operands.
 type poolArgs struct {
+	k    *Kernels
 	g    *poolGeom
 	pa   *poolAttrs
 	x, y []float32
@@ -305,10 +369,16 @@ type poolArgs struct {
 // Range pools planes [lo, hi).
 func (a *poolArgs) Range(lo, hi int) {
 	g, pa := a.g, a.pa
+	rows := g.w.d == 1 && g.w.in <= maxRowsWidth
+	var buf *[2 * maxRowsWidth]float32
+	if rows {
+		buf = poolRows.get()
+		defer poolRows.put(buf)
+	}
 	for p := lo; p < hi; p++ {
 		switch {
-		case pa.max && a.idx == nil && g.w.d == 1 && g.w.in <= maxRowsWidth:
-			g.maxPlaneRows(p, a.x, a.y)
+		case rows && (!pa.max || a.idx == nil):
+			g.planeRows(a.k, p, a.x, a.y, buf[:maxRowsWidth], buf[maxRowsWidth:], pa.max, pa.countPad)
 		case pa.max:
 			g.maxPlane(p, a.x, a.y, a.idx, pa.storageOrder == 1)
 		default:

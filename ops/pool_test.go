@@ -196,30 +196,87 @@ func TestPoolMatchesBruteForce(t *testing.T) {
 		{[]int{10, 6}, []int{3, 2}, []int{2, 1}, []int{2, 3}, []int{1, 0, 2, 1}, true},
 		{[]int{5, 11}, []int{5, 4}, []int{1, 3}, []int{1, 1}, []int{2, 1, 2, 3}, false},
 		{[]int{12, 13}, []int{7, 7}, []int{3, 3}, []int{1, 1}, []int{3, 3, 3, 3}, true},
+		// rows wide enough for the vector kernels, with tails of every kind
+		{[]int{9, 37}, []int{3, 3}, []int{2, 2}, []int{1, 1}, []int{1, 1, 1, 1}, false},
+		{[]int{6, 112}, []int{3, 3}, []int{2, 2}, []int{1, 1}, []int{1, 1, 1, 1}, false},
+		{[]int{5, 53}, []int{2, 2}, []int{2, 2}, []int{1, 1}, []int{0, 0, 0, 0}, true},
+		{[]int{7, 33}, []int{3, 2}, []int{1, 1}, []int{2, 1}, []int{2, 0, 1, 1}, false},
 	}
-	for i, cc := range cases {
-		x := nnRand(uint64(i), 2, 3, cc.in[0], cc.in[1])
-		for _, op := range []string{"MaxPool", "AveragePool"} {
-			for _, countPad := range []bool{false, true} {
-				if op == "MaxPool" && countPad {
-					continue
+	for _, k := range testTiers() {
+		for i, cc := range cases {
+			x := nnRand(uint64(i), 2, 3, cc.in[0], cc.in[1])
+			for _, op := range []string{"MaxPool", "AveragePool"} {
+				for _, countPad := range []bool{false, true} {
+					if op == "MaxPool" && countPad {
+						continue
+					}
+					attrs := []*Attr{nnInts("kernel_shape", int64(cc.k[0]), int64(cc.k[1])),
+						nnInts("strides", int64(cc.s[0]), int64(cc.s[1])),
+						nnInts("dilations", int64(cc.d[0]), int64(cc.d[1])),
+						nnInts("pads", int64(cc.pads[0]), int64(cc.pads[1]), int64(cc.pads[2]), int64(cc.pads[3]))}
+					if cc.ceil {
+						attrs = append(attrs, nnInt("ceil_mode", 1))
+					}
+					if countPad {
+						attrs = append(attrs, nnInt("count_include_pad", 1))
+					}
+					out, err := runOpEnv(nnEnv(k, 3), nnNode(op, 19, 1, attrs...), x)
+					if err != nil {
+						t.Fatalf("%s %s %v: %v", k.Name, op, cc, err)
+					}
+					want := poolBrute(x, op == "MaxPool", countPad, cc.k, cc.s, cc.d, cc.pads, out[0].Shape[2:])
+					checkF32(t, fmt.Sprintf("%s %s %v countPad=%v", k.Name, op, cc, countPad), out[0].F32, want, 1e-6)
 				}
-				attrs := []*Attr{nnInts("kernel_shape", int64(cc.k[0]), int64(cc.k[1])),
-					nnInts("strides", int64(cc.s[0]), int64(cc.s[1])),
-					nnInts("dilations", int64(cc.d[0]), int64(cc.d[1])),
-					nnInts("pads", int64(cc.pads[0]), int64(cc.pads[1]), int64(cc.pads[2]), int64(cc.pads[3]))}
-				if cc.ceil {
-					attrs = append(attrs, nnInt("ceil_mode", 1))
+			}
+		}
+	}
+}
+
+// TestMaxPoolNaN checks on every tier that a NaN anywhere in a window
+// makes that window's maximum NaN (the vector kernels included: rows of
+// 53 values), and that the other windows are untouched by it.
+func TestMaxPoolNaN(t *testing.T) {
+	const h, w = 6, 53
+	x := nnRand(7, 1, 2, h, w)
+	nan := float32(math.NaN())
+	for _, at := range [][3]int{{0, 0, 0}, {0, 3, 17}, {0, 5, 52}, {1, 2, 31}, {1, 4, 48}} {
+		x.F32[(at[0]*h+at[1])*w+at[2]] = nan
+	}
+	clean := NewF32(x.Shape, append([]float32(nil), x.F32...))
+	for i, v := range clean.F32 {
+		if v != v {
+			clean.F32[i] = -1e30
+		}
+	}
+	attrs := []*Attr{nnInts("kernel_shape", 3, 3), nnInts("strides", 2, 2), nnInts("pads", 1, 1, 1, 1)}
+	for _, k := range testTiers() {
+		out, err := runOpEnv(nnEnv(k, 2), nnNode("MaxPool", 12, 1, attrs...), x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := runOpEnv(nnEnv(k, 2), nnNode("MaxPool", 12, 1, attrs...), clean)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oh, ow := out[0].Shape[2], out[0].Shape[3]
+		for p := range 2 {
+			for i := range oh {
+				for j := range ow {
+					// window rows 2i-1..2i+1, columns 2j-1..2j+1
+					hasNaN := false
+					for di := -1; di <= 1; di++ {
+						for dj := -1; dj <= 1; dj++ {
+							r, c := 2*i+di, 2*j+dj
+							if r >= 0 && r < h && c >= 0 && c < w && x.F32[(p*h+r)*w+c] != x.F32[(p*h+r)*w+c] {
+								hasNaN = true
+							}
+						}
+					}
+					got, want := out[0].F32[(p*oh+i)*ow+j], ref[0].F32[(p*oh+i)*ow+j]
+					if hasNaN && got == got || !hasNaN && got != want {
+						t.Fatalf("%s: y[%d][%d][%d] = %v, want %v (NaN in window: %v)", k.Name, p, i, j, got, want, hasNaN)
+					}
 				}
-				if countPad {
-					attrs = append(attrs, nnInt("count_include_pad", 1))
-				}
-				out, err := runOpEnv(nnEnv(Generic, 3), nnNode(op, 19, 1, attrs...), x)
-				if err != nil {
-					t.Fatalf("%s %v: %v", op, cc, err)
-				}
-				want := poolBrute(x, op == "MaxPool", countPad, cc.k, cc.s, cc.d, cc.pads, out[0].Shape[2:])
-				checkF32(t, fmt.Sprintf("%s %v countPad=%v", op, cc, countPad), out[0].F32, want, 1e-6)
 			}
 		}
 	}
@@ -272,4 +329,37 @@ func TestPoolErrors(t *testing.T) {
 		wantErr(t, tt.sub, nnNode(tt.op, 12, 1, tt.attrs...), tt.x)
 	}
 	wantErr(t, "one output", nnNode("AveragePool", 12, 2, nnInts("kernel_shape", 2, 2)), x)
+}
+
+// BenchmarkPool runs ResNet's stem MaxPool (64×112×112, 3×3, stride 2,
+// padding 1) and DenseNet's transition AveragePool (128×56×56, 2×2,
+// stride 2) on every tier, on one worker, and reports input GB/s.
+func BenchmarkPool(b *testing.B) {
+	cases := []struct {
+		op    string
+		c, hw int
+		attrs []*Attr
+	}{
+		{"MaxPool", 64, 112, []*Attr{nnInts("kernel_shape", 3, 3), nnInts("strides", 2, 2), nnInts("pads", 1, 1, 1, 1)}},
+		{"AveragePool", 128, 56, []*Attr{nnInts("kernel_shape", 2, 2), nnInts("strides", 2, 2)}},
+	}
+	for _, cc := range cases {
+		x := nnRand(1, 1, cc.c, cc.hw, cc.hw)
+		for _, k := range fastTiers() {
+			b.Run(fmt.Sprintf("%s/%s", cc.op, k.Name), func(b *testing.B) {
+				vals, step, err := prepareOpConst(nnNode(cc.op, 12, 1, cc.attrs...), 1, x)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out := []*Tensor{NewF32(vals[0].Shape, nil)}
+				env := nnEnv(k, 1)
+				for b.Loop() {
+					if err := step.Run(env, []*Tensor{x}, out); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(4*float64(len(x.F32))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+			})
+		}
+	}
 }

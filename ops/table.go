@@ -43,6 +43,10 @@ type Kernels struct {
 	// when relu is set, for i < len(dst); nil means the portable loop
 	// (see addRow).
 	Add func(dst, a, b []float32, relu bool)
+	// Max, when not nil, computes dst[i] = max(a[i], b[i]) as the
+	// builtin max does (NaN wins, +0 above -0), for i < len(dst); nil
+	// means the portable loop (see maxRow). dst may be a or b.
+	Max func(dst, a, b []float32)
 	// Sum, when not nil, returns the sum of x accumulated in float32 in
 	// the tier's fixed order; nil means the portable float64 sum (see
 	// sumRow).
@@ -162,6 +166,26 @@ func addGo(dst, a, b []float32, relu bool) {
 		for i, v := range dst {
 			dst[i] = max(0, v)
 		}
+	}
+}
+
+// maxRow computes dst[i] = max(a[i], b[i]) for i < len(dst), on k's Max
+// kernel when it has one; the result is the same either way. dst may be a
+// or b.
+func maxRow(k *Kernels, dst, a, b []float32) {
+	if k != nil && k.Max != nil {
+		k.Max(dst, a, b)
+		return
+	}
+	maxGo(dst, a, b)
+}
+
+// maxGo is the portable maxRow.
+func maxGo(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	// y = max(a, b), NaN winning
+	for i := range dst {
+		dst[i] = max(a[i], b[i])
 	}
 }
 

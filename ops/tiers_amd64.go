@@ -32,6 +32,7 @@ var avx512Spec = BlockedSpec{
 	Lanes:  16,
 	Affine: amd64.AffineAVX512,
 	Add:    amd64.AddAVX512,
+	Max:    amd64.MaxAVX512,
 	Sum:    amd64.SumAVX512,
 	// Winograd only where it measured faster: 56×56 and larger outputs.
 	WinogradMinCols: 192,
@@ -48,6 +49,7 @@ var avx2Spec = BlockedSpec{
 	Lanes:  8,
 	Affine: amd64.AffineAVX2,
 	Add:    amd64.AddAVX2,
+	Max:    amd64.MaxAVX2,
 	Sum:    amd64.SumAVX2,
 	// Winograd only where it measured faster: 56×56 and larger outputs.
 	WinogradMinCols: 192,

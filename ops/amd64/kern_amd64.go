@@ -245,16 +245,14 @@ func AffineAVX2(dst *float32, src *float32, n int, scale float32, bias float32, 
 func AddAVX512(dst *float32, a *float32, b *float32, n int, relu int)
 
 // MaxAVX512 computes, 16 values at a time (n must be a multiple of 16), as this Go loop does,
-// bit for bit (dst may be a or b). It is VMAXPS with b[i] as the first source and a[i] as the
-// second, which yields the second when either is NaN or both are zeros, whatever their signs:
+// bit for bit on amd64, NaN payloads included (dst may be a or b):
 //
 //	for i := range n {
-//		if b[i] > a[i] { // false when either is NaN, and for ±0 against ±0
-//			dst[i] = b[i]
-//		} else {
-//			dst[i] = a[i]
-//		}
+//		dst[i] = max(a[i], b[i]) // NaN wins; max(-0, +0) = +0
 //	}
+//
+// It computes the builtin's lowering: with x = -a[i] and y = -b[i], t = VMINPS(x, y) (y when
+// either is NaN or both are zeros), u = VMINPS(t, x) (x likewise), dst[i] = -(t | u) bitwise.
 //
 //go:noescape
 func MaxAVX512(dst *float32, a *float32, b *float32, n int)
@@ -325,16 +323,14 @@ func MaxReduceAVX512(x *float32, n int) float32
 func AddAVX2(dst *float32, a *float32, b *float32, n int, relu int)
 
 // MaxAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does,
-// bit for bit (dst may be a or b). It is VMAXPS with b[i] as the first source and a[i] as the
-// second, which yields the second when either is NaN or both are zeros, whatever their signs:
+// bit for bit on amd64, NaN payloads included (dst may be a or b):
 //
 //	for i := range n {
-//		if b[i] > a[i] { // false when either is NaN, and for ±0 against ±0
-//			dst[i] = b[i]
-//		} else {
-//			dst[i] = a[i]
-//		}
+//		dst[i] = max(a[i], b[i]) // NaN wins; max(-0, +0) = +0
 //	}
+//
+// It computes the builtin's lowering: with x = -a[i] and y = -b[i], t = VMINPS(x, y) (y when
+// either is NaN or both are zeros), u = VMINPS(t, x) (x likewise), dst[i] = -(t | u) bitwise.
 //
 //go:noescape
 func MaxAVX2(dst *float32, a *float32, b *float32, n int)

@@ -416,34 +416,45 @@ func add(s isa) {
 	RET()
 }
 
-// maxElem emits dst = max(a, b), the step of a max pooling.
+// maxElem emits dst = max(a, b), the step of a max pooling, with the
+// semantics of Go's builtin max as the amd64 compiler lowers it: negate
+// both, take VMINPS twice and OR the results (a NaN's bits are ORed in, so
+// NaN wins; for ±0 against ±0 the OR of the negated signs gives +0 unless
+// both are -0), negate back.
 func maxElem(s isa) {
 	name := "Max" + s.name
 	TEXT(name, NOSPLIT, "func(dst, a, b *float32, n int)")
 	Pragma("noescape")
 	Doc(
 		fmt.Sprintf("%s computes, %d values at a time (n must be a multiple of %d), as this Go loop does,", name, s.lanes, s.lanes),
-		"bit for bit (dst may be a or b). It is VMAXPS with b[i] as the first source and a[i] as the",
-		"second, which yields the second when either is NaN or both are zeros, whatever their signs:",
+		"bit for bit on amd64, NaN payloads included (dst may be a or b):",
 		"",
 		"	for i := range n {",
-		"		if b[i] > a[i] { // false when either is NaN, and for ±0 against ±0",
-		"			dst[i] = b[i]",
-		"		} else {",
-		"			dst[i] = a[i]",
-		"		}",
+		"		dst[i] = max(a[i], b[i]) // NaN wins; max(-0, +0) = +0",
 		"	}",
+		"",
+		"It computes the builtin's lowering: with x = -a[i] and y = -b[i], t = VMINPS(x, y) (y when",
+		"either is NaN or both are zeros), u = VMINPS(t, x) (x likewise), dst[i] = -(t | u) bitwise.",
 	)
 	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
 	a := Load(Param("a"), GP64()).(reg.GPVirtual)
 	b := Load(Param("b"), GP64()).(reg.GPVirtual)
 	n := vectors(s)
-	t := s.regs[0:4]
-	Comment("dst = (b > a) ? b : a")
+	sign := s.regs[0]
+	bits := GP32()
+	MOVL(U32(0x80000000), bits)
+	MOVD(bits, sign.AsX())
+	VBROADCASTSS(sign.AsX(), sign)
+	Comment("dst = -(min(-a, -b) | min(min(-a, -b), -a))")
 	stream(s, "max", n, []reg.GPVirtual{dst, a, b}, func(v, disp int) {
-		VMOVUPS(Mem{Base: b, Disp: disp}, t[v])
-		VMAXPS(Mem{Base: a, Disp: disp}, t[v], t[v]) // (b > a) ? b : a
-		VMOVUPS(t[v], Mem{Base: dst, Disp: disp})
+		x, y, t := s.regs[1+3*v], s.regs[2+3*v], s.regs[3+3*v]
+		VXORPS(Mem{Base: a, Disp: disp}, sign, x) // x = -a
+		VXORPS(Mem{Base: b, Disp: disp}, sign, y) // y = -b
+		VMINPS(y, x, t)                           // t = (x < y) ? x : y
+		VMINPS(x, t, x)                           // x = (t < x) ? t : x
+		VORPS(t, x, x)
+		VXORPS(sign, x, x)
+		VMOVUPS(x, Mem{Base: dst, Disp: disp})
 	}, "done")
 	Label("done")
 	VZEROUPPER()
