@@ -76,11 +76,14 @@ type config struct {
 // Option configures Open.
 type Option func(*config) error
 
-// WithBackend selects the kernel tier by name: "auto" (the default: the
-// fastest tier this machine runs), "avx512" or "avx2" (x86-64 assembly,
-// where the CPU has it), "generic" (portable Go) or "ref" (the plain
-// reference kernels, slow, for checking). Without this option the
-// environment variable BNRUN_BACKEND, when set, chooses.
+// WithBackend selects the kernel tier by name: "auto" (the default: an
+// NVIDIA GPU when one is usable and every op of the model has a CUDA
+// kernel, else the fastest CPU tier this machine runs), "cuda" (the GPU,
+// or an error from Open when none is usable or from Run when an op has no
+// CUDA kernel), "avx512" or "avx2" (x86-64 assembly, where the CPU has
+// it), "generic" (portable Go) or "ref" (the plain reference kernels,
+// slow, for checking). Without this option the environment variable
+// BNRUN_BACKEND, when set, chooses.
 func WithBackend(name string) Option {
 	return func(c *config) error {
 		if err := checkBackend(name); err != nil {
@@ -96,14 +99,15 @@ func WithBackend(name string) Option {
 const BackendEnv = "BNRUN_BACKEND"
 
 // knownBackends are the tier names bnrun has on some machine.
-var knownBackends = []string{"auto", "avx512", "avx2", "generic", "ref"}
+var knownBackends = []string{"auto", "cuda", "avx512", "avx2", "generic", "ref"}
 
-// checkBackend reports whether backend name can run here.
+// checkBackend reports whether backend name can run here ("cuda" is
+// checked when Open looks for the GPU).
 func checkBackend(name string) error {
-	if name == "" || name == "auto" || ops.TierByName(name) != nil {
+	if name == "" || name == "auto" || name == "cuda" || ops.TierByName(name) != nil {
 		return nil
 	}
-	have := "auto, " + strings.Join(ops.TierNames(), ", ")
+	have := "auto, cuda, " + strings.Join(ops.TierNames(), ", ")
 	if slices.Contains(knownBackends, name) {
 		return fmt.Errorf("backend %q is not available on this machine (have: %s)", name, have)
 	}
@@ -145,6 +149,7 @@ type Model struct {
 	report   *fold.Report
 	inputs   []TensorInfo
 	outputs  []TensorInfo
+	gpuWhy   error // why auto mode left the GPU it found
 }
 
 // Open loads the model file at path. External tensor data is resolved in
@@ -199,7 +204,12 @@ func OpenBytes(data []byte, opts ...Option) (*Model, error) {
 
 func newModel(g *runtime.Graph, c *config) (*Model, error) {
 	ro := runtime.Options{Threads: c.threads, MaxTensorBytes: c.maxTensor, MaxTotalBytes: c.maxTotal}
-	if c.backend != "" && c.backend != "auto" {
+	switch c.backend {
+	case "", "auto":
+		ro.Device = runtime.DeviceAuto
+	case "cuda":
+		ro.Device = runtime.DeviceCUDA
+	default:
 		ro.Kernels = ops.TierByName(c.backend)
 	}
 	m := &Model{original: g, inputs: infos(g.Inputs), outputs: infos(g.Outputs)}
@@ -216,7 +226,35 @@ func newModel(g *runtime.Graph, c *config) (*Model, error) {
 		return nil, err
 	}
 	m.prog = prog
+	if d, _ := prog.Device(); d != "" && ro.Device == runtime.DeviceAuto {
+		// Auto mode keeps the GPU only if every op of the model runs
+		// there: try the plan for batch 1 (or the declared shapes).
+		if why := m.gpuPlanError(); why != nil {
+			prog.Close()
+			ro.Device = runtime.DeviceCPU
+			if m.prog, err = runtime.Compile(run, ro); err != nil {
+				return nil, err
+			}
+			m.gpuWhy = why
+		}
+	}
 	return m, nil
+}
+
+// gpuPlanError makes the plan for batch 1 and returns why it cannot run
+// on the program's GPU, or nil when it can (or when the inputs' shapes
+// are not all declared, leaving the question to each plan).
+func (m *Model) gpuPlanError() error {
+	shapes, err := m.ShapesFor(1)
+	if err != nil {
+		return nil
+	}
+	pl, err := m.prog.PlanFor(shapes)
+	if err != nil {
+		return err
+	}
+	_, why := pl.OnGPU()
+	return why
 }
 
 func infos(vs []runtime.ValueInfo) []TensorInfo {
@@ -248,8 +286,26 @@ func (m *Model) Outputs() []TensorInfo { return m.outputs }
 // Metadata returns the model's metadata_props.
 func (m *Model) Metadata() map[string]string { return m.prog.Graph().Metadata }
 
-// Backend returns the name of the kernel tier in use.
-func (m *Model) Backend() string { return m.prog.Kernels().Name }
+// Backend returns the name of the kernel tier in use: "cuda" when the
+// model runs on a GPU (see Device), else the CPU tier's. In auto mode a
+// model whose ops the GPU does not all cover runs on the CPU tier; the
+// runs say so through Device's error.
+func (m *Model) Backend() string {
+	if d, _ := m.prog.Device(); d != "" {
+		return "cuda"
+	}
+	return m.prog.Kernels().Name
+}
+
+// Device describes the GPU the model runs on (its name and compute
+// capability), or returns "" when it runs on the CPU; err then says why
+// auto mode found no usable GPU (nil when none was asked for).
+func (m *Model) Device() (desc string, err error) {
+	if m.gpuWhy != nil {
+		return "", m.gpuWhy
+	}
+	return m.prog.Device()
+}
 
 // Threads returns the number of goroutines kernels split work across.
 func (m *Model) Threads() int { return m.prog.Threads() }

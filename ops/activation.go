@@ -22,6 +22,7 @@ type unaryKernel struct {
 	n   *Node
 	f32 func(dst, src []float32)
 	i64 func(dst, src []int64)
+	act Activation // what f32 computes, for Step.Dev
 }
 
 // Prepare checks the input type and returns an output of the same type
@@ -39,7 +40,11 @@ func (k *unaryKernel) Prepare(in []*Value) ([]Value, Step, error) {
 		return nil, Step{}, err
 	}
 	out := []Value{{DType: x.DType, Shape: copyShape(x.Shape)}}
-	return out, Step{Run: k.run}, nil
+	var dev *UnaryDev
+	if x.DType == Float32 {
+		dev = &UnaryDev{N: NumElems(x.Shape), Act: k.act}
+	}
+	return out, Step{Run: k.run, Dev: devOrNil(dev)}, nil
 }
 
 func (k *unaryKernel) run(env *Env, in, out []*Tensor) error {
@@ -58,7 +63,7 @@ func (k *unaryKernel) run(env *Env, in, out []*Tensor) error {
 
 // Relu (opsets 6, 13, 14; int64 accepted at every version).
 func buildRelu(n *Node) (Kernel, error) {
-	return &unaryKernel{n: n, f32: reluF32, i64: reluI64}, nil
+	return &unaryKernel{n: n, f32: reluF32, i64: reluI64, act: Activation{Kind: ActRelu}}, nil
 }
 
 func reluF32(dst, src []float32) {
@@ -82,7 +87,7 @@ func reluI64(dst, src []int64) {
 
 // Sigmoid (opsets 6, 13), float32 only.
 func buildSigmoid(n *Node) (Kernel, error) {
-	return &unaryKernel{n: n, f32: sigmoidF32}, nil
+	return &unaryKernel{n: n, f32: sigmoidF32, act: Activation{Kind: ActSigmoid}}, nil
 }
 
 func sigmoidF32(dst, src []float32) {
@@ -95,7 +100,7 @@ func sigmoidF32(dst, src []float32) {
 
 // Tanh (opsets 6, 13), float32 only.
 func buildTanh(n *Node) (Kernel, error) {
-	return &unaryKernel{n: n, f32: tanhF32}, nil
+	return &unaryKernel{n: n, f32: tanhF32, act: Activation{Kind: ActTanh}}, nil
 }
 
 func tanhF32(dst, src []float32) {
@@ -122,7 +127,7 @@ func buildLeakyRelu(n *Node) (Kernel, error) {
 			dst[i] = v
 		}
 	}
-	return &unaryKernel{n: n, f32: f}, nil
+	return &unaryKernel{n: n, f32: f, act: Activation{Kind: ActLeakyRelu, Alpha: alpha}}, nil
 }
 
 // clipKernel is Clip. Before opset 11 the bounds are the min and max
@@ -189,7 +194,30 @@ func (k *clipKernel) Prepare(in []*Value) ([]Value, Step, error) {
 		}
 	}
 	out := []Value{{DType: x.DType, Shape: copyShape(x.Shape)}}
-	return out, Step{Run: k.run}, nil
+	return out, Step{Run: k.run, Dev: devOrNil(k.dev(in))}, nil
+}
+
+// dev describes the Clip as an activation when its input is float32 and
+// its bounds are known at plan time, else it returns nil.
+func (k *clipKernel) dev(in []*Value) *UnaryDev {
+	x := in[0]
+	if x.DType != Float32 {
+		return nil
+	}
+	lo, hi := k.lo, k.hi
+	if !k.attrMode {
+		for i, b := range []*float32{&lo, &hi} {
+			v := optValue(in, i+1)
+			if v == nil {
+				continue
+			}
+			if v.Const == nil {
+				return nil
+			}
+			*b = v.Const.F32[0]
+		}
+	}
+	return &UnaryDev{N: NumElems(x.Shape), Act: Activation{Kind: ActClip, Min: lo, Max: hi}}
 }
 
 func (k *clipKernel) run(env *Env, in, out []*Tensor) error {

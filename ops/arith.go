@@ -190,7 +190,12 @@ func (k *arithKernel) Prepare(in []*Value) ([]Value, Step, error) {
 		runBcast(env, k.op, &plan, out[0].F32, in[0].F32, in[1].F32)
 		return nil
 	}
-	return []Value{{DType: a.DType, Shape: outShape}}, Step{Run: run}, nil
+	var dev *BinaryDev
+	if a.DType == Float32 {
+		dev = &BinaryDev{Op: [...]string{opAdd: "Add", opSub: "Sub", opMul: "Mul", opDiv: "Div"}[k.op],
+			AShape: copyShape(a.Shape), BShape: copyShape(b.Shape)}
+	}
+	return []Value{{DType: a.DType, Shape: outShape}}, Step{Run: run, Dev: devOrNil(dev)}, nil
 }
 
 // runBcast computes dst = a op b over the loop nest p, splitting the flat

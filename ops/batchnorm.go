@@ -132,7 +132,31 @@ func prepareBatchNorm(n *Node, eps float32, perElem bool, in []*Value) ([]Value,
 	for i := 1; i < len(outs); i++ {
 		outs[i] = Value{DType: Float32, Shape: append([]int(nil), want...)}
 	}
-	return outs, Step{Run: run}, nil
+	return outs, Step{Run: run, Dev: batchNormDev(in, eps, batch, c, inner, perElem, len(outs))}, nil
+}
+
+// batchNormDev describes a BatchNormalization as an affine step when its
+// parameters are plan-time constants, per channel, and it has one output:
+// scale'[c] = scale[c]/sqrt(var[c] + eps) and bias'[c] = B[c] -
+// mean[c]·scale'[c], each computed in float64 and rounded once. Otherwise
+// it returns nil.
+func batchNormDev(in []*Value, eps float32, batch, c, inner int, perElem bool, outs int) *AffineDev {
+	if perElem || outs != 1 {
+		return nil
+	}
+	for _, v := range in[1:5] {
+		if v.Const == nil {
+			return nil
+		}
+	}
+	d := &AffineDev{N: batch, C: c, HW: inner, Scale: make([]float32, c), Bias: make([]float32, c)}
+	scale, b, mean, vr := in[1].Const.F32, in[2].Const.F32, in[3].Const.F32, in[4].Const.F32
+	for i := range c {
+		s := float64(scale[i]) / math.Sqrt(float64(vr[i])+float64(eps))
+		d.Scale[i] = float32(s)
+		d.Bias[i] = float32(float64(b[i]) - float64(mean[i])*s)
+	}
+	return d
 }
 
 // bnCoef returns the affine coefficients of one channel in the order of

@@ -102,7 +102,14 @@ func buildConcat(n *Node) (Kernel, error) {
 			lists.f32, lists.i64 = lists.f32[:0], lists.i64[:0]
 			return nil
 		}
-		return []Value{{DType: first.DType, Shape: shape}}, Step{Run: run, Parts: parts}, nil
+		var dev *ConcatDev
+		if first.DType == Float32 {
+			dev = &ConcatDev{Outer: outer, Inner: inner, Sizes: make([]int, len(in))}
+			for i, v := range in {
+				dev.Sizes[i] = v.Shape[ax]
+			}
+		}
+		return []Value{{DType: first.DType, Shape: shape}}, Step{Run: run, Parts: parts, Dev: devOrNil(dev)}, nil
 	}), nil
 }
 

@@ -35,7 +35,7 @@ func buildConv(n *Node) (Kernel, error) {
 		if err != nil {
 			return nil, Step{}, err
 		}
-		return outs, Step{Run: run, Scratch: convScratch(&cp.g)}, nil
+		return outs, Step{Run: run, Scratch: convScratch(&cp.g), Dev: &ConvDev{G: cp.g, Bias: cp.hasBias}}, nil
 	}), nil
 }
 

@@ -88,7 +88,8 @@ func buildFusedConv(n *Node) (Kernel, error) {
 		if err != nil {
 			return nil, Step{}, err
 		}
-		return outs, Step{Run: run, Scratch: convScratch(&cp.g)}, nil
+		dev := &ConvDev{G: cp.g, Bias: cp.hasBias, Residual: z != nil, Pre: ps != nil, PreAct: preAct, Act: act}
+		return outs, Step{Run: run, Scratch: convScratch(&cp.g), Dev: dev}, nil
 	}), nil
 }
 
@@ -110,6 +111,11 @@ func buildFusedGemm(n *Node) (Kernel, error) {
 		outs, step, err := inner.Prepare(in)
 		if err != nil || step.Run == nil {
 			return outs, step, err
+		}
+		if d, ok := step.Dev.(*GemmDev); ok {
+			dd := *d
+			dd.Act = act
+			step.Dev = &dd
 		}
 		gemm := step.Run
 		step.Run = func(env *Env, in, out []*Tensor) error {
@@ -164,7 +170,8 @@ func buildAffine(n *Node) (Kernel, error) {
 				affineArgs{env.K, xs, ys, as, bs, plane, act})
 			return nil
 		}
-		return []Value{{DType: Float32, Shape: copyShape(x.Shape)}}, Step{Run: run}, nil
+		dev := &AffineDev{N: x.Shape[0], C: c, HW: plane, Act: act}
+		return []Value{{DType: Float32, Shape: copyShape(x.Shape)}}, Step{Run: run, Dev: dev}, nil
 	}), nil
 }
 

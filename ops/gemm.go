@@ -115,6 +115,10 @@ func buildGemm(n *Node) (Kernel, error) {
 		if err != nil {
 			return nil, Step{}, err
 		}
-		return outs, Step{Run: run}, nil
+		dev := &GemmDev{M: m, N: nn, K: k, TransA: transA, TransB: transB, Alpha: alpha}
+		if hasC && beta != 0 {
+			dev.Beta, dev.CShape = beta, copyShape(in[2].Shape)
+		}
+		return outs, Step{Run: run, Dev: dev}, nil
 	}), nil
 }

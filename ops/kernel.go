@@ -39,6 +39,9 @@ type Step struct {
 	// Run must skip the copy of an input already in place and stay
 	// correct when none is.
 	Parts []int
+	// Dev, when not nil, describes the step for backends that run no
+	// host code: one of the *...Dev types of device.go.
+	Dev any
 }
 
 // Kernel is an operator bound to one node's attributes.

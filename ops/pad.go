@@ -150,7 +150,15 @@ func buildPad(n *Node) (Kernel, error) {
 			padCopy(env, &geom, out[0].F32, ins[0].F32, fill)
 			return nil
 		}
-		return []Value{{DType: x.DType, Shape: shape}}, Step{Run: run}, nil
+		var dev *PadDev
+		if cv := optValue(in, 2); x.DType == Float32 && (n.Opset < 11 || cv == nil || cv.Const != nil) {
+			dev = &PadDev{In: copyShape(x.Shape), Out: copyShape(shape), Begin: begin,
+				Mode: [...]string{padConstant: "constant", padReflect: "reflect", padEdge: "edge"}[mode], Value: attrValue}
+			if n.Opset >= 11 && cv != nil {
+				dev.Value = cv.Const.F32[0]
+			}
+		}
+		return []Value{{DType: x.DType, Shape: shape}}, Step{Run: run, Dev: devOrNil(dev)}, nil
 	}), nil
 }
 

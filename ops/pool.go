@@ -163,7 +163,13 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 		}
 		outs[1] = Value{DType: Int64, Shape: outShape}
 	}
-	return outs, Step{Run: run}, nil
+	var dev *PoolDev
+	if len(outs) == 1 || !hasOutput(n, 1) {
+		dev = &PoolDev{Max: pa.max, CountPad: pa.countPad, Planes: g.planes, H: g.h.in, W: g.w.in,
+			OH: g.h.out, OW: g.w.out, KH: g.h.k, KW: g.w.k, SH: g.h.s, SW: g.w.s, DH: g.h.d, DW: g.w.d,
+			PadT: g.h.pad0, PadL: g.w.pad0, PadB: g.h.pad1, PadR: g.w.pad1}
+	}
+	return outs, Step{Run: run, Dev: devOrNil(dev)}, nil
 }
 
 // inside returns the outputs [lo, hi) of a whose windows (undilated) lie

@@ -41,7 +41,7 @@ func buildGlobalPool(n *Node, isMax bool) (Kernel, error) {
 		if err != nil {
 			return nil, Step{}, err
 		}
-		return outs, Step{Run: run}, nil
+		return outs, Step{Run: run, Dev: &GlobalPoolDev{Max: isMax, Planes: planes, HW: size}}, nil
 	}), nil
 }
 

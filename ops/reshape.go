@@ -25,7 +25,7 @@ func viewStep() Step {
 		}
 		copyData(env, out[0], in[0])
 		return nil
-	}}
+	}, Dev: &CopyDev{}}
 }
 
 // viewData checks the data input of an aliasing op.

@@ -68,7 +68,8 @@ func buildSoftmax(n *Node) (Kernel, error) {
 			softmaxRun(env, out[0].F32, ins[0].F32, outer, dim, inner)
 			return nil
 		}
-		return []Value{{DType: Float32, Shape: copyShape(x.Shape)}}, Step{Run: run}, nil
+		dev := &SoftmaxDev{Outer: outer, Dim: dim, Inner: inner}
+		return []Value{{DType: Float32, Shape: copyShape(x.Shape)}}, Step{Run: run, Dev: dev}, nil
 	}), nil
 }
 

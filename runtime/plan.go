@@ -53,7 +53,14 @@ type Plan struct {
 	scratch   int // per worker
 	viewsOfIn []int
 	arenas    sync.Pool
+
+	gpu    *gpuPlan // the plan on the program's GPU, or nil: it runs on the CPU
+	gpuWhy error    // why it does not run on the GPU the program has
 }
+
+// OnGPU reports whether the plan runs on the program's GPU, and if not,
+// why (nil when the program has none).
+func (pl *Plan) OnGPU() (bool, error) { return pl.gpu != nil, pl.gpuWhy }
 
 // matches reports whether the plan was made for the inputs' shapes.
 func (pl *Plan) matches(inputs []*ops.Tensor) bool {
@@ -585,6 +592,9 @@ func (pl *Plan) newArena(p *Program) *arena {
 
 // run executes the plan on one arena.
 func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ops.Tensor) (err error) {
+	if pl.gpu != nil {
+		return pl.gpu.run(ctx, p, pl, inputs, outs)
+	}
 	a, _ := pl.arenas.Get().(*arena)
 	if a == nil {
 		a = pl.newArena(p)

@@ -38,7 +38,23 @@ type Options struct {
 	// MaxConstBytes, when set below MaxTotalBytes, caps the constants one
 	// plan folds more tightly (for plans made only to learn shapes).
 	MaxConstBytes int64
+	// Device says where plans run: on the CPU with Kernels (DeviceCPU,
+	// the zero value), on an NVIDIA GPU (DeviceCUDA: Compile fails when
+	// none is usable, planning when a node has no CUDA kernel), or on the
+	// GPU when one is usable and every step of the plan has a CUDA
+	// kernel, else on the CPU (DeviceAuto).
+	Device DeviceMode
 }
+
+// DeviceMode is where a program's plans run (see Options.Device).
+type DeviceMode int
+
+// The device modes.
+const (
+	DeviceCPU DeviceMode = iota
+	DeviceCUDA
+	DeviceAuto
+)
 
 // Default memory limits (see Options).
 const (
@@ -65,6 +81,9 @@ type Program struct {
 
 	mu    sync.Mutex
 	plans []*Plan
+
+	gpu    *gpu  // the CUDA device, when Options.Device asked for one and it opened
+	gpuErr error // why Options.Device's CUDA device did not open, for DeviceAuto
 }
 
 // cnode is a node bound to its kernel, with inputs and outputs as slots
@@ -111,6 +130,12 @@ func Compile(g *Graph, opts Options) (*Program, error) {
 	threads := opts.Threads
 	if threads < 1 {
 		threads = goruntime.NumCPU()
+	}
+	if opts.Device == DeviceCUDA || opts.Device == DeviceAuto {
+		p.gpu, p.gpuErr = openGPU()
+		if p.gpuErr != nil && opts.Device == DeviceCUDA {
+			return nil, fmt.Errorf("the cuda backend needs a usable NVIDIA GPU: %w", p.gpuErr)
+		}
 	}
 	p.pool = NewPool(threads)
 
@@ -378,8 +403,33 @@ func (p *Program) Kernels() *ops.Kernels { return p.kernels }
 // Threads returns the number of worker goroutines.
 func (p *Program) Threads() int { return p.pool.Workers() }
 
-// Close releases the worker goroutines. The program must not be run after.
-func (p *Program) Close() { p.pool.Close() }
+// Close releases the worker goroutines and the device's memory. The
+// program must not be run after.
+func (p *Program) Close() {
+	p.pool.Close()
+	p.mu.Lock()
+	plans := p.plans
+	p.plans = nil
+	p.mu.Unlock()
+	for _, pl := range plans {
+		if pl.gpu != nil {
+			pl.gpu.release()
+		}
+	}
+	if p.gpu != nil {
+		p.gpu.close()
+	}
+}
+
+// Device describes the GPU the program's plans may run on (name and
+// compute capability), or returns "" when they run on the CPU; err says
+// why no GPU was taken when Options.Device asked for one.
+func (p *Program) Device() (desc string, err error) {
+	if p.gpu == nil {
+		return "", p.gpuErr
+	}
+	return p.gpu.String(), nil
+}
 
 // Run checks the inputs (one per graph input, in order) against the
 // declared types and shapes, runs the plan for their shapes and returns
@@ -406,7 +456,7 @@ func (p *Program) RunInto(ctx context.Context, inputs []*ops.Tensor, outs []*ops
 	if err := p.checkInputs(inputs); err != nil {
 		return err
 	}
-	plan, err := p.planFor(ctx, inputs)
+	plan, err := p.planFor(ctx, inputs, true)
 	if err != nil {
 		return err
 	}
@@ -521,11 +571,17 @@ func DimsString(dims []Dim) string {
 // planFor returns the cached plan for the inputs' shapes, making it first
 // if needed (ctx is checked between nodes while it does). The lookup
 // compares shapes in place and allocates nothing.
-func (p *Program) planFor(ctx context.Context, inputs []*ops.Tensor) (*Plan, error) {
+//
+// With forRun, a plan on the GPU counts the Run about to start on it
+// (see gpuPlan.acquire), which Plan.run ends.
+func (p *Program) planFor(ctx context.Context, inputs []*ops.Tensor, forRun bool) (*Plan, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, pl := range p.plans {
 		if pl.matches(inputs) {
+			if forRun && pl.gpu != nil {
+				pl.gpu.acquire()
+			}
 			return pl, nil
 		}
 	}
@@ -542,10 +598,24 @@ func (p *Program) planFor(ctx context.Context, inputs []*ops.Tensor) (*Plan, err
 		return nil, err
 	}
 	pl.inShapes, pl.inValues = shapes, values
+	if p.gpu != nil {
+		pl.gpu, pl.gpuWhy = newGPUPlan(p.gpu, p, pl)
+		if pl.gpuWhy != nil && p.opts.Device == DeviceCUDA {
+			return nil, pl.gpuWhy
+		}
+	}
 	if len(p.plans) >= p.opts.MaxPlans {
+		for _, old := range p.plans {
+			if old.gpu != nil {
+				old.gpu.evict()
+			}
+		}
 		p.plans = p.plans[:0]
 	}
 	p.plans = append(p.plans, pl)
+	if forRun && pl.gpu != nil {
+		pl.gpu.acquire()
+	}
 	return pl, nil
 }
 
@@ -569,5 +639,5 @@ func (p *Program) PlanFor(shapes [][]int) (*Plan, error) {
 	for i, s := range shapes {
 		inputs[i] = &ops.Tensor{DType: p.graph.Inputs[i].DType, Shape: s}
 	}
-	return p.planFor(context.Background(), inputs)
+	return p.planFor(context.Background(), inputs, false)
 }

@@ -36,6 +36,7 @@ func benchFlags() (*flag.FlagSet, *benchOpts) {
 type benchResult struct {
 	Model      string    `json:"model"`
 	Backend    string    `json:"backend"`
+	Device     string    `json:"device,omitempty"`
 	Threads    int       `json:"threads"`
 	Folded     bool      `json:"folded"`
 	Batch      int       `json:"batch"`
@@ -117,6 +118,7 @@ func cmdBench(args []string, w io.Writer) error {
 		Batch: o.batch, Iters: o.iters, Times: times,
 		P50ms: percentile(sorted, 50), P90ms: percentile(sorted, 90), Minms: sorted[0],
 		GFLOP: 2 * float64(st.TotalMACs) / 1e9}
+	r.Device, _ = m.Device()
 	r.Throughput = float64(o.batch) / (r.P50ms / 1000)
 	r.GFLOPs = r.GFLOP / (r.P50ms / 1000)
 	if o.json {
@@ -125,6 +127,9 @@ func cmdBench(args []string, w io.Writer) error {
 		return enc.Encode(r)
 	}
 	fmt.Fprintf(w, "%s: backend %s, %d threads, batch %d, %d runs after %d warm-up\n", r.Model, r.Backend, r.Threads, r.Batch, r.Iters, o.warmup)
+	if r.Device != "" {
+		fmt.Fprintf(w, "device   %s\n", r.Device)
+	}
 	fmt.Fprintf(w, "latency  p50 %.2f ms  p90 %.2f ms  min %.2f ms\n", r.P50ms, r.P90ms, r.Minms)
 	fmt.Fprintf(w, "rate     %.1f images/s  %.2f GFLOP/s (%.3f GFLOP a run)\n", r.Throughput, r.GFLOPs, r.GFLOP)
 	return nil

@@ -27,7 +27,7 @@ type runFlags struct {
 }
 
 func (r *runFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&r.backend, "backend", "", "kernel tier: auto, avx512, avx2, generic or ref (default $BNRUN_BACKEND, else auto)")
+	fs.StringVar(&r.backend, "backend", "", "kernel tier: auto, cuda, avx512, avx2, generic or ref (default $BNRUN_BACKEND, else auto: the GPU when usable, else the best CPU tier)")
 	fs.IntVar(&r.threads, "threads", 0, "worker goroutines (0: one per CPU)")
 	fs.BoolVar(&r.noFold, "no-fold", false, "run the graph as the file has it: no BatchNormalization folding or fusion")
 }

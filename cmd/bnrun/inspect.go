@@ -39,6 +39,8 @@ type inspection struct {
 	Inputs     []string             `json:"inputs"`
 	Outputs    []string             `json:"outputs"`
 	Backend    string               `json:"backend"`
+	Device     string               `json:"device,omitempty"`
+	NoGPU      string               `json:"no_gpu,omitempty"`
 	Threads    int                  `json:"threads"`
 	Folded     bool                 `json:"folded"`
 	OpsBefore  map[string]int       `json:"ops_before"`
@@ -64,6 +66,11 @@ func cmdInspect(args []string, w io.Writer) error {
 	}
 	defer m.Close()
 	in := &inspection{Model: pos[0], Backend: m.Backend(), Threads: m.Threads(), Rules: map[string]int{}}
+	if d, why := m.Device(); d != "" {
+		in.Device = d
+	} else if why != nil {
+		in.NoGPU = why.Error()
+	}
 	for _, t := range m.Inputs() {
 		in.Inputs = append(in.Inputs, t.String())
 	}
@@ -108,6 +115,11 @@ func printInspection(w io.Writer, in *inspection) {
 		fmt.Fprintf(w, "output   %s\n", s)
 	}
 	fmt.Fprintf(w, "backend  %s, %d threads\n", in.Backend, in.Threads)
+	if in.Device != "" {
+		fmt.Fprintf(w, "device   %s\n", in.Device)
+	} else if in.NoGPU != "" {
+		fmt.Fprintf(w, "no GPU   %s\n", in.NoGPU)
+	}
 	if !in.Folded {
 		fmt.Fprintf(w, "optimisation off\n")
 	}

@@ -658,6 +658,55 @@ extern "C" __global__ void concat_copy(
     y[o * inner_out + offset + r] = x[idx];
 }
 
+// PadGeom is a pad's geometry: output dims, input dims, and the leading
+// pad of each dimension (negative crops); at most MAX_DIMS dimensions.
+struct PadGeom {
+    int ndim;
+    int out_dims[MAX_DIMS];
+    int in_dims[MAX_DIMS];
+    int begin[MAX_DIMS];
+};
+
+// Pad modes.
+#define PAD_CONSTANT 0
+#define PAD_REFLECT 1
+#define PAD_EDGE 2
+
+// pad_nd: y[i] = x[j], with j the input coordinates of output index i's
+// coordinates c shifted by begin: c - begin per dimension; where that lies
+// outside the input, PAD_CONSTANT writes value, PAD_EDGE clamps to the
+// nearest edge and PAD_REFLECT mirrors about the edge (without repeating
+// it: -1 -> 1, n -> n-2).
+//
+// Launch: block 256, grid ceil(total / 256).
+extern "C" __global__ void pad_nd(const float* __restrict__ x, float* __restrict__ y, int total, PadGeom g, int mode, float value)
+{
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= total) {
+        return;
+    }
+    int rem = idx, src = 0, stride = 1;
+    for (int d = g.ndim - 1; d >= 0; d--) {
+        int c = rem % g.out_dims[d] - g.begin[d];
+        rem /= g.out_dims[d];
+        const int n = g.in_dims[d];
+        if (c < 0 || c >= n) {
+            if (mode == PAD_CONSTANT) {
+                y[idx] = value;
+                return;
+            }
+            if (mode == PAD_EDGE) {
+                c = c < 0 ? 0 : n - 1;
+            } else {
+                c = c < 0 ? -c : 2 * (n - 1) - c;
+            }
+        }
+        src += c * stride;
+        stride *= n;
+    }
+    y[idx] = x[src];
+}
+
 // softmax: over [outer, dim, inner], for each lane (o, i) the dim elements
 // x[o, j, i] (j in 0..dim-1) become
 //

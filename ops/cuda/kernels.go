@@ -24,6 +24,7 @@ var kernelNames = []string{
 	"binary_bcast",
 	"concat_copy",
 	"softmax",
+	"pad_nd",
 }
 
 // ptxEntry is kernels.cu compiled for one architecture.

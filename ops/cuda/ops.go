@@ -551,3 +551,59 @@ func (k *Kernels) Softmax(s *Stream, outer, dim, inner int, x, y Buffer) error {
 	}
 	return s.Launch(k.fn["softmax"], Dim3{X: outer * inner}, Dim3{X: reduceThreads}, 0, x, y, dim, inner)
 }
+
+// PadMode is a Pad's mode (kernels.cu's PAD_* codes).
+type PadMode int32
+
+// The pad modes.
+const (
+	PadConstant PadMode = iota
+	PadReflect
+	PadEdge
+)
+
+// Pad queues y = x padded on s: x of shape in, y of shape out, begin[d]
+// the leading pad of dimension d (negative crops), the rest at the end;
+// mode says what fills positions outside x (value for PadConstant).
+func (k *Kernels) Pad(s *Stream, in, out, begin []int, mode PadMode, value float32, x, y Buffer) error {
+	if len(in) != len(out) || len(begin) != len(in) || len(in) > maxDims {
+		return fmt.Errorf("cuda: pad: shapes %v, %v and begin %v (at most %d dimensions)", in, out, begin, maxDims)
+	}
+	if mode < PadConstant || mode > PadEdge {
+		return fmt.Errorf("cuda: pad: unknown mode %d", mode)
+	}
+	nIn, nOut := 1, 1
+	// g is kernels.cu's PadGeom: ndim, out_dims, in_dims, begin.
+	g := make([]int32, 1+3*maxDims)
+	g[0] = int32(len(in))
+	for d := range in {
+		if in[d] < 0 || out[d] < 0 {
+			return fmt.Errorf("cuda: pad: negative dimension in %v or %v", in, out)
+		}
+		if out[d] > 0 && in[d] == 0 && mode != PadConstant {
+			return fmt.Errorf("cuda: pad: edge or reflect padding of empty dimension %d", d)
+		}
+		nIn *= in[d]
+		nOut *= out[d]
+		if begin[d] < math.MinInt32 || begin[d] > math.MaxInt32 {
+			return fmt.Errorf("cuda: pad: begin %v out of range", begin)
+		}
+		g[1+d], g[1+maxDims+d], g[1+2*maxDims+d] = int32(out[d]), int32(in[d]), int32(begin[d])
+	}
+	if err := checkCount("pad input", nIn); err != nil {
+		return err
+	}
+	if err := checkCount("pad output", nOut); err != nil {
+		return err
+	}
+	if nOut == 0 {
+		return nil
+	}
+	if err := checkBuf("pad X", x, nIn, nIn == 0); err != nil {
+		return err
+	}
+	if err := checkBuf("pad Y", y, nOut, false); err != nil {
+		return err
+	}
+	return s.Launch(k.fn["pad_nd"], grid1(nOut), Dim3{X: elementwiseThreads}, 0, x, y, nOut, g, int32(mode), value)
+}

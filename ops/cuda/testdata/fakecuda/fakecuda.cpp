@@ -82,7 +82,7 @@ struct Kernel {
 static const std::map<std::string, Kernel> kernels = {
     KERNEL(conv2d_igemm), KERNEL(conv2d_depthwise), KERNEL(gemm), KERNEL(maxpool2d),
     KERNEL(avgpool2d), KERNEL(global_pool), KERNEL(affine_act), KERNEL(unary_act),
-    KERNEL(binary_bcast), KERNEL(concat_copy), KERNEL(softmax),
+    KERNEL(binary_bcast), KERNEL(concat_copy), KERNEL(softmax), KERNEL(pad_nd),
 };
 
 // ---- Driver API -----------------------------------------------------------------

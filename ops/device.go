@@ -1,0 +1,113 @@
+package ops
+
+// Device descriptions. A backend that runs no host code (CUDA, through
+// the runtime) cannot call Step.Run; it reads Step.Dev instead, which
+// says in plain data what the step computes for its plan's shapes, its
+// tensors being the step's inputs and outputs in node order. An op
+// leaves Dev nil where it has no such description (int64 tensors,
+// MaxPool's Indices, ops no device kernel covers), and the backend then
+// refuses the plan, naming the node.
+
+// ConvDev is a Conv or bnrun.FusedConv: inputs X, W, then B, Z,
+// pre_scale, pre_bias where present (see ConvFusion):
+//
+//	y = Act(conv(PreAct(pre_scale*X + pre_bias), W) + B + Z)
+type ConvDev struct {
+	G           ConvGeom
+	Bias        bool // input 2
+	Residual    bool // input 3
+	Pre         bool // inputs 4 and 5
+	PreAct, Act Activation
+}
+
+// GemmDev is a Gemm or bnrun.FusedGemm: inputs A, B and optional C,
+//
+//	Y = Act(Alpha·op(A)·op(B) + Beta·C)
+//
+// with C of shape CShape (nil when absent) broadcast to [M, N].
+type GemmDev struct {
+	M, N, K        int
+	TransA, TransB bool
+	Alpha, Beta    float32
+	CShape         []int
+	Act            Activation
+}
+
+// PoolDev is a MaxPool (without Indices) or AveragePool over Planes =
+// N·C planes of H×W (a 1-D pool has H = OH = KH = 1): output size OH×OW,
+// window KH×KW with strides, dilations and leading and trailing padding.
+type PoolDev struct {
+	Max                          bool
+	CountPad                     bool // AveragePool's count_include_pad
+	Planes, H, W, OH, OW, KH, KW int
+	SH, SW, DH, DW               int
+	PadT, PadL, PadB, PadR       int
+}
+
+// GlobalPoolDev is a GlobalAveragePool or GlobalMaxPool over Planes
+// planes of HW values.
+type GlobalPoolDev struct {
+	Max        bool
+	Planes, HW int
+}
+
+// AffineDev is a per-channel affine step on X of shape [N, C, HW...]:
+//
+//	y[n][c][i] = Act(Scale[c]·x[n][c][i] + Bias[c])
+//
+// with Scale and Bias from inputs 1 and 2 (bnrun.Affine) or, when set
+// here, constants computed at plan time (BatchNormalization).
+type AffineDev struct {
+	N, C, HW    int
+	Scale, Bias []float32
+	Act         Activation
+}
+
+// BinaryDev is an elementwise Add, Sub, Mul or Div of A (shape AShape)
+// and B (BShape) with numpy broadcasting.
+type BinaryDev struct {
+	Op             string // "Add", "Sub", "Mul" or "Div"
+	AShape, BShape []int
+}
+
+// UnaryDev is an activation applied to each of N values.
+type UnaryDev struct {
+	N   int
+	Act Activation
+}
+
+// ConcatDev is a Concat: input i, of shape [Outer, Sizes[i], Inner],
+// goes to [Outer, sum(Sizes), Inner] at offset sum(Sizes[:i]) along the
+// middle axis.
+type ConcatDev struct {
+	Outer, Inner int
+	Sizes        []int
+}
+
+// SoftmaxDev is a Softmax (or LogSoftmax when Log) of X, seen as [Outer,
+// Dim, Inner], along the middle axis.
+type SoftmaxDev struct {
+	Outer, Dim, Inner int
+	Log               bool
+}
+
+// devOrNil returns d as a Step.Dev: nil (not a typed nil) when d is nil.
+func devOrNil[T any](d *T) any {
+	if d == nil {
+		return nil
+	}
+	return d
+}
+
+// PadDev is a float32 Pad: X of shape In to shape Out, Begin[d] the
+// leading pad of axis d (negative crops); Mode is "constant" (filling
+// with Value), "reflect" or "edge".
+type PadDev struct {
+	In, Out, Begin []int
+	Mode           string
+	Value          float32
+}
+
+// CopyDev is an op whose output is input 0's data under another shape
+// (Step.View): its values copied, when the runtime does not alias them.
+type CopyDev struct{}
