@@ -27,9 +27,9 @@ func (g *gpu) close()         {}
 type gpuPlan struct{}
 
 func newGPUPlan(g *gpu, p *Program, pl *Plan) (*gpuPlan, error) { return nil, errNoCUDABuild }
-func (gp *gpuPlan) evict()                                       {}
-func (gp *gpuPlan) acquire()                                     {}
-func (gp *gpuPlan) release()                                     {}
+func (gp *gpuPlan) evict()                                      {}
+func (gp *gpuPlan) acquire()                                    {}
+func (gp *gpuPlan) release()                                    {}
 func (gp *gpuPlan) run(ctx context.Context, p *Program, pl *Plan, inputs, outs []*ops.Tensor) error {
 	return errNoCUDABuild
 }
