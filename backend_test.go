@@ -22,9 +22,13 @@ func TestBackendSelection(t *testing.T) {
 		return m.Backend(), nil
 	}
 	t.Setenv(bnrun.BackendEnv, "")
+	want := ops.Best().Name
+	if ok, _ := cudaUsable(); ok {
+		want = "cuda"
+	}
 	for _, auto := range [][]bnrun.Option{nil, {bnrun.WithBackend("auto")}, {bnrun.WithBackend("")}} {
-		if got, err := backendOf(auto...); err != nil || got != ops.Best().Name {
-			t.Errorf("auto: backend %q, %v; want %q", got, err, ops.Best().Name)
+		if got, err := backendOf(auto...); err != nil || got != want {
+			t.Errorf("auto: backend %q, %v; want %q", got, err, want)
 		}
 	}
 	t.Logf("tiers on this machine: %v; auto picks %s", ops.TierNames(), ops.Best().Name)

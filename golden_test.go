@@ -106,6 +106,11 @@ func TestGeneratedGoldens(t *testing.T) {
 				backends = append(backends, name)
 			}
 		}
+		if ok, why := cudaUsable(); ok {
+			backends = append(backends, "cuda")
+		} else {
+			t.Logf("no CUDA device, the GPU is not checked: %v", why)
+		}
 	}
 	if n := verifyModels(t, root, backends); n == 0 {
 		t.Fatalf("no model.onnx under %s", root)

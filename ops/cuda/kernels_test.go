@@ -574,6 +574,79 @@ func testConcat(t *testing.T, e *gpuEnv) {
 	compare(t, "concat", e.download(y, len(want)), want)
 }
 
+// padRef pads x of shape in to shape out, begin[d] leading (negative
+// crops), the plain way: each output coordinate mapped back per axis.
+func padRef(in, out, begin []int, mode PadMode, value float32, x []float32) []float32 {
+	n := 1
+	for _, d := range out {
+		n *= d
+	}
+	y := make([]float32, n)
+	for i := range y {
+		rem, src, stride := i, 0, 1
+		inside := true
+		for d := len(out) - 1; d >= 0; d-- {
+			c := rem%out[d] - begin[d]
+			rem /= out[d]
+			switch {
+			case c >= 0 && c < in[d]:
+			case mode == PadConstant:
+				inside = false
+			case mode == PadEdge:
+				c = min(max(c, 0), in[d]-1)
+			default: // reflect
+				if c < 0 {
+					c = -c
+				} else {
+					c = 2*(in[d]-1) - c
+				}
+			}
+			src += c * stride
+			stride *= in[d]
+		}
+		if inside {
+			y[i] = x[src]
+		} else {
+			y[i] = value
+		}
+	}
+	return y
+}
+
+// testPad pads and crops in every mode, on 4-D and 1-D shapes.
+func testPad(t *testing.T, e *gpuEnv) {
+	cases := []struct {
+		in, begin, end []int
+		mode           PadMode
+	}{
+		{[]int{2, 3, 5, 4}, []int{0, 0, 1, 2}, []int{0, 0, 2, 1}, PadConstant},
+		{[]int{2, 3, 5, 4}, []int{0, 1, -1, 0}, []int{1, 0, 1, -2}, PadConstant},
+		{[]int{1, 2, 5, 6}, []int{0, 0, 2, 3}, []int{0, 0, 4, 5}, PadReflect},
+		{[]int{1, 2, 5, 6}, []int{0, 0, 3, 1}, []int{0, 0, 2, 7}, PadEdge},
+		{[]int{9}, []int{4}, []int{-3}, PadEdge},
+	}
+	for i, c := range cases {
+		name := fmt.Sprintf("%v/%v/%v/mode=%d", c.in, c.begin, c.end, c.mode)
+		t.Run(name, func(t *testing.T) {
+			out := make([]int, len(c.in))
+			nIn, nOut := 1, 1
+			for d := range c.in {
+				out[d] = c.in[d] + c.begin[d] + c.end[d]
+				nIn *= c.in[d]
+				nOut *= out[d]
+			}
+			x := randn(uint64(400+i), nIn)
+			want := padRef(c.in, out, c.begin, c.mode, 2.5, x)
+			y := e.alloc(nOut)
+			e.must(e.k.Pad(e.s, c.in, out, c.begin, c.mode, 2.5, e.upload(x), y))
+			compare(t, name, e.download(y, nOut), want)
+		})
+	}
+	if err := e.k.Pad(e.s, []int{2}, []int{3, 1}, []int{0}, PadConstant, 0, Buffer{}, Buffer{}); err == nil {
+		t.Error("Pad with mismatched ranks: no error")
+	}
+}
+
 // testSoftmax runs softmax along the last and a middle axis.
 func testSoftmax(t *testing.T, e *gpuEnv) {
 	for _, c := range []struct{ outer, dim, inner int }{{3, 10, 1}, {2, 300, 1}, {2, 5, 7}, {1, 1, 1}} {
@@ -620,6 +693,7 @@ var kernelTests = []struct {
 	{"Binary", testBinary},
 	{"Concat", testConcat},
 	{"Softmax", testSoftmax},
+	{"Pad", testPad},
 }
 
 // runKernelTests runs every kernel test in context c.

@@ -1,0 +1,168 @@
+package bnrun_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bnrun/bnrun"
+)
+
+// requireCUDAEnv, set to 1, makes the CUDA tests fail instead of skip
+// when no GPU is usable: CI sets it when it runs them on the CPU
+// emulator of ops/cuda/testdata/fakecuda (through BNRUN_LIBCUDA).
+const requireCUDAEnv = "BNRUN_REQUIRE_CUDA"
+
+// cudaUsable reports whether the cuda backend opens here, and if not, why.
+var cudaUsable = sync.OnceValues(func() (bool, error) {
+	m, err := bnrun.Open("testdata/models/lenet_bn_op17/model.onnx", bnrun.WithBackend("cuda"))
+	if err != nil {
+		return false, err
+	}
+	m.Close()
+	return true, nil
+})
+
+// needCUDA skips the test when no GPU is usable, saying why, unless
+// $BNRUN_REQUIRE_CUDA is 1.
+func needCUDA(t *testing.T) {
+	t.Helper()
+	if ok, err := cudaUsable(); !ok {
+		if os.Getenv(requireCUDAEnv) == "1" {
+			t.Fatalf("%s=1 but the cuda backend does not open: %v", requireCUDAEnv, err)
+		}
+		t.Skipf("no CUDA device: %v", err)
+	}
+}
+
+// TestCUDAFallback checks what happens without a usable GPU: forcing the
+// cuda backend is a clear error, and auto mode runs on the best CPU
+// tier and says why it took no GPU.
+func TestCUDAFallback(t *testing.T) {
+	if ok, _ := cudaUsable(); ok {
+		t.Skip("a GPU is usable here: the fallback is not exercised")
+	}
+	const model = "models/fashion/fashion_resnet/model.onnx"
+	t.Setenv(bnrun.BackendEnv, "")
+	_, err := bnrun.Open(model, bnrun.WithBackend("cuda"))
+	if err == nil || !strings.Contains(err.Error(), "cuda backend needs a usable NVIDIA GPU") {
+		t.Fatalf("WithBackend(cuda) without a GPU: %v", err)
+	}
+	t.Logf("WithBackend(cuda): %v", err)
+	m, err := bnrun.Open(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if b := m.Backend(); b == "cuda" {
+		t.Fatalf("auto without a GPU: backend %q", b)
+	}
+	if d, why := m.Device(); d != "" || why == nil {
+		t.Fatalf("auto without a GPU: Device() = %q, %v; want \"\" and the reason", d, why)
+	}
+	in := bnrun.NewTensor([]int{1, 1, 28, 28}, nil)
+	if _, err := m.Run(context.Background(), map[string]*bnrun.Tensor{m.Inputs()[0].Name: in}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCUDAShippedGoldens runs the shipped golden models (LeNet and MLP
+// exports at every opset, the three Fashion-MNIST models) on the GPU,
+// optimised and not, against their PyTorch goldens at the default
+// tolerance.
+func TestCUDAShippedGoldens(t *testing.T) {
+	needCUDA(t)
+	if n := verifyModels(t, "testdata/models", []string{"cuda"}); n < 20 {
+		t.Fatalf("found %d shipped golden models, want 20", n)
+	}
+	if n := verifyModels(t, "models/fashion", []string{"cuda"}); n != 3 {
+		t.Fatalf("found %d Fashion-MNIST models, want 3", n)
+	}
+}
+
+// TestCUDAMatchesCPU runs the Fashion-MNIST models on the GPU and on the
+// generic CPU tier at batch 1 and 5, from several goroutines at once,
+// and compares the logits.
+func TestCUDAMatchesCPU(t *testing.T) {
+	needCUDA(t)
+	for _, name := range []string{"fashion_lenet", "fashion_resnet", "fashion_densenet"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("models/fashion", name, "model.onnx")
+			gpu, err := bnrun.Open(path, bnrun.WithBackend("cuda"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer gpu.Close()
+			if d, err := gpu.Device(); gpu.Backend() != "cuda" || d == "" || err != nil {
+				t.Fatalf("backend %q, device %q, %v", gpu.Backend(), d, err)
+			}
+			cpu, err := bnrun.Open(path, bnrun.WithBackend("generic"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cpu.Close()
+			var wg sync.WaitGroup
+			errs := make(chan error, 6)
+			for g := range 3 {
+				for _, batch := range []int{1, 5} {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						errs <- compareRuns(gpu, cpu, batch, uint64(10*g+batch))
+					}()
+				}
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+}
+
+// compareRuns runs both models on one pseudo-random input of the batch
+// and compares every output: |got - want| <= 1e-4 + 1e-4·|want|.
+func compareRuns(got, want *bnrun.Model, batch int, seed uint64) error {
+	shapes, err := want.ShapesFor(batch)
+	if err != nil {
+		return err
+	}
+	in := bnrun.NewTensor(shapes[0], nil)
+	s := seed*2654435761 + 1
+	for i := range in.F32 {
+		s = s*6364136223846793005 + 1442695040888963407
+		in.F32[i] = float32(s>>40)/float32(1<<24)*2 - 1
+	}
+	inputs := map[string]*bnrun.Tensor{want.Inputs()[0].Name: in}
+	g, err := got.Run(context.Background(), inputs)
+	if err != nil {
+		return err
+	}
+	w, err := want.Run(context.Background(), inputs)
+	if err != nil {
+		return err
+	}
+	for name, wt := range w {
+		gt := g[name]
+		if gt == nil || len(gt.F32) != len(wt.F32) {
+			return fmt.Errorf("batch %d: output %s missing or of the wrong size", batch, name)
+		}
+		for i, v := range wt.F32 {
+			d := gt.F32[i] - v
+			if d < 0 {
+				d = -d
+			}
+			if d > 1e-4+1e-4*max(v, -v) {
+				return fmt.Errorf("batch %d: %s[%d] = %v on the GPU, %v on the CPU", batch, name, i, gt.F32[i], v)
+			}
+		}
+	}
+	return nil
+}

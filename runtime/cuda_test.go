@@ -1,0 +1,60 @@
+//go:build !nocuda
+
+package runtime
+
+import (
+	"testing"
+
+	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ops/cuda"
+)
+
+// TestCUDAActivationKinds checks that act passes every fused activation
+// to the kernels under the same meaning: ops.ActKind and cuda.ActKind
+// share their values.
+func TestCUDAActivationKinds(t *testing.T) {
+	pairs := []struct {
+		o ops.ActKind
+		c cuda.ActKind
+	}{
+		{ops.ActNone, cuda.ActNone}, {ops.ActRelu, cuda.ActRelu}, {ops.ActLeakyRelu, cuda.ActLeakyRelu},
+		{ops.ActClip, cuda.ActClip}, {ops.ActSigmoid, cuda.ActSigmoid}, {ops.ActTanh, cuda.ActTanh},
+	}
+	for _, p := range pairs {
+		a := act(ops.Activation{Kind: p.o, Alpha: 0.5, Min: -1, Max: 6})
+		if a.Kind != p.c || a.Alpha != 0.5 || a.Min != -1 || a.Max != 6 {
+			t.Errorf("act(%v) = %+v, want kind %v", p.o, a, p.c)
+		}
+	}
+}
+
+// TestCUDAModeWithoutGPU checks Compile's device modes where no GPU is
+// usable: DeviceCUDA fails naming the cause, DeviceAuto compiles for the
+// CPU and keeps the cause, DeviceCPU does not look.
+func TestCUDAModeWithoutGPU(t *testing.T) {
+	if err := cuda.Available(); err == nil {
+		t.Skip("a GPU is usable here")
+	}
+	g := &Graph{Inputs: []ValueInfo{{Name: "x", DType: ops.Float32, Dims: []Dim{{Value: 2}}}},
+		Outputs: []ValueInfo{{Name: "y"}},
+		Nodes:   []*ops.Node{{Name: "r", OpType: "Relu", Opset: 17, Inputs: []string{"x"}, Outputs: []string{"y"}}}}
+	if _, err := Compile(g, Options{Device: DeviceCUDA}); err == nil {
+		t.Fatal("DeviceCUDA without a GPU compiled")
+	}
+	p, err := Compile(g, Options{Device: DeviceAuto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if d, why := p.Device(); d != "" || why == nil {
+		t.Fatalf("DeviceAuto: Device() = %q, %v", d, why)
+	}
+	q, err := Compile(g, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if d, why := q.Device(); d != "" || why != nil {
+		t.Fatalf("DeviceCPU: Device() = %q, %v", d, why)
+	}
+}
