@@ -79,8 +79,8 @@ type Option func(*config) error
 // WithBackend selects the kernel tier by name: "auto" (the default: an
 // NVIDIA GPU when one is usable and every op of the model has a CUDA
 // kernel, else the fastest CPU tier this machine runs), "cuda" (the GPU,
-// or an error from Open when none is usable or from Run when an op has no
-// CUDA kernel), "avx512" or "avx2" (x86-64 assembly, where the CPU has
+// or an error from Open when none is usable or an op has no CUDA kernel),
+// "avx512" or "avx2" (x86-64 assembly, where the CPU has
 // it), "generic" (portable Go) or "ref" (the plain reference kernels,
 // slow, for checking). Without this option the environment variable
 // BNRUN_BACKEND, when set, chooses.
@@ -226,11 +226,15 @@ func newModel(g *runtime.Graph, c *config) (*Model, error) {
 		return nil, err
 	}
 	m.prog = prog
-	if d, _ := prog.Device(); d != "" && ro.Device == runtime.DeviceAuto {
-		// Auto mode keeps the GPU only if every op of the model runs
-		// there: try the plan for batch 1 (or the declared shapes).
+	if d, _ := prog.Device(); d != "" {
+		// The GPU takes the model only if every op of it runs there:
+		// try the plan for batch 1 (or the declared shapes). Forced, a
+		// failure is Open's; in auto mode the model goes to the CPU.
 		if why := m.gpuPlanError(); why != nil {
 			prog.Close()
+			if ro.Device == runtime.DeviceCUDA {
+				return nil, why
+			}
 			ro.Device = runtime.DeviceCPU
 			if m.prog, err = runtime.Compile(run, ro); err != nil {
 				return nil, err

@@ -1,6 +1,9 @@
 package ops
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 func init() {
 	Register("MaxPool", func(n *Node) (Kernel, error) { return buildPool(n, true) })
@@ -152,7 +155,9 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 			idx = out[1].I64
 		}
 		x, y := in[0].F32, out[0].F32
-		forChunksOf(env, g.planes, 1, poolArgs{kernelsOf(env), &g, pa, x, y, idx})
+		rows := taskOf[poolRows](env)
+		rows.reserve(parOf(env).Workers())
+		forChunksOf(env, g.planes, 1, poolArgs{kernelsOf(env), rows, &g, pa, x, y, idx})
 		return nil
 	}
 	outs := make([]Value, outputCount(n))
@@ -186,11 +191,42 @@ func (a *span) inside() (lo, hi int) {
 // maxRowsWidth is the widest input row planeRows handles.
 const maxRowsWidth = 1024
 
-// poolRows holds planeRows' scratch rows (on the heap: the vector kernels
-// they go to are called through function values).
-var poolRows = freeList[[2 * maxRowsWidth]float32]{new: func() *[2 * maxRowsWidth]float32 {
-	return new([2 * maxRowsWidth]float32)
-}}
+// poolRows are a Run's scratch rows for planeRows (on the heap: the vector
+// kernels they go to are called through function values), kept in its Env
+// (see taskOf): one pair per worker, made before the first loop that
+// needs them, so that no later Run allocates.
+type poolRows struct {
+	mu   sync.Mutex
+	free []*[2 * maxRowsWidth]float32
+	made int
+}
+
+// reserve makes sure n workers can each hold a pair of rows at once.
+func (r *poolRows) reserve(n int) {
+	for ; r.made < n; r.made++ {
+		r.free = append(r.free, new([2 * maxRowsWidth]float32))
+	}
+}
+
+// get takes a pair of rows; reserve must have allowed for the caller.
+func (r *poolRows) get() *[2 * maxRowsWidth]float32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.free) == 0 {
+		r.made++
+		return new([2 * maxRowsWidth]float32)
+	}
+	b := r.free[len(r.free)-1]
+	r.free = r.free[:len(r.free)-1]
+	return b
+}
+
+// put gives rows back.
+func (r *poolRows) put(b *[2 * maxRowsWidth]float32) {
+	r.mu.Lock()
+	r.free = append(r.free, b)
+	r.mu.Unlock()
+}
 
 // planeRows computes plane p of a max pooling (without indices) or an
 // average pooling like maxPlane or avgPlane, for windows without
@@ -203,8 +239,8 @@ var poolRows = freeList[[2 * maxRowsWidth]float32]{new: func() *[2 * maxRowsWidt
 //
 // with op = max (NaN wins) or +. Windows that reach into the horizontal
 // padding are finished from r one at a time, in the same order. Averages
-// add in another order than avgPlane's.
-// rbuf and mbuf are scratch rows of at least W values.
+// add in another order than avgPlane's. rbuf and mbuf are scratch rows of
+// at least W values.
 func (g *poolGeom) planeRows(k *Kernels, p int, x, y, rbuf, mbuf []float32, isMax, countPad bool) {
 	h, w := &g.h, &g.w
 	hw := h.in * w.in
@@ -230,8 +266,8 @@ func (g *poolGeom) planeRows(k *Kernels, p int, x, y, rbuf, mbuf []float32, isMa
 		khLo, khHi := kRange(hs, h.d, h.in, h.k)
 		yr := yp[oh*w.out : (oh+1)*w.out]
 		if khLo >= khHi {
-			// only MaxPool can have empty windows: preparePool rejects
-			// AveragePool's
+			// a window with no input row: preparePool rejects those, so
+			// this is only a guard
 			for i := range yr {
 				yr[i] = float32(math.Inf(-1))
 			}
@@ -366,6 +402,7 @@ func (g *poolGeom) avgPlane(p int, x, y []float32, countPad bool) {
 // poolArgs are a pooling step's operands.
 type poolArgs struct {
 	k    *Kernels
+	rows *poolRows
 	g    *poolGeom
 	pa   *poolAttrs
 	x, y []float32
@@ -378,8 +415,8 @@ func (a *poolArgs) Range(lo, hi int) {
 	rows := g.w.d == 1 && g.w.in <= maxRowsWidth
 	var buf *[2 * maxRowsWidth]float32
 	if rows {
-		buf = poolRows.get()
-		defer poolRows.put(buf)
+		buf = a.rows.get()
+		defer a.rows.put(buf)
 	}
 	for p := lo; p < hi; p++ {
 		switch {

@@ -131,12 +131,6 @@ func Compile(g *Graph, opts Options) (*Program, error) {
 	if threads < 1 {
 		threads = goruntime.NumCPU()
 	}
-	if opts.Device == DeviceCUDA || opts.Device == DeviceAuto {
-		p.gpu, p.gpuErr = openGPU()
-		if p.gpuErr != nil && opts.Device == DeviceCUDA {
-			return nil, fmt.Errorf("the cuda backend needs a usable NVIDIA GPU: %w", p.gpuErr)
-		}
-	}
 	p.pool = NewPool(threads)
 
 	slot := func(name string) int {
@@ -215,6 +209,13 @@ func Compile(g *Graph, opts Options) (*Program, error) {
 		return nil, err
 	}
 	p.nodes = prune(order, p.outSlot, len(p.slotNames))
+	if opts.Device == DeviceCUDA || opts.Device == DeviceAuto {
+		p.gpu, p.gpuErr = openGPU()
+		if p.gpuErr != nil && opts.Device == DeviceCUDA {
+			p.pool.Close()
+			return nil, fmt.Errorf("the cuda backend needs a usable NVIDIA GPU: %w", p.gpuErr)
+		}
+	}
 	return p, nil
 }
 
