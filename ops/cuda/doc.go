@@ -49,7 +49,9 @@
 // epilogue (bias, residual Add, activation); Gemm; max, average and
 // global pools; a per-channel affine with activation; elementwise binary
 // operators with broadcasting and unary activations; concatenation by
-// writing each input at its offset in the output; and softmax. They use
+// writing each input at its offset in the output; constant, edge and
+// reflect padding; and softmax. runtime/cuda.go runs whole plans with
+// them. They use
 // IEEE arithmetic throughout (no fast-math), so results stay within the
 // CPU tiers' tolerance.
 //
