@@ -52,6 +52,7 @@ type gpuPlan struct {
 	consts map[int]cuda.Buffer // float32 constant slots
 	extra  []cuda.Buffer       // constants made for steps (BatchNormalization's affine)
 	steps  []gpuStep
+	up     *cuda.Stream // the uploads' stream, while build runs
 
 	mu      sync.Mutex
 	free    []*gpuArena
@@ -86,7 +87,16 @@ func newGPUPlan(g *gpu, p *Program, pl *Plan) (*gpuPlan, error) {
 }
 
 // build fills gp for pl.
-func (gp *gpuPlan) build(p *Program, pl *Plan) error {
+func (gp *gpuPlan) build(p *Program, pl *Plan) (err error) {
+	if gp.up, err = gp.g.ctx.NewStream(); err != nil {
+		return err
+	}
+	defer func() {
+		if e := gp.up.Close(); err == nil {
+			err = e
+		}
+		gp.up = nil
+	}()
 	for i := range pl.steps {
 		st := &pl.steps[i]
 		if st.view {
@@ -98,11 +108,30 @@ func (gp *gpuPlan) build(p *Program, pl *Plan) error {
 		}
 		gp.steps = append(gp.steps, gpuStep{c: st.c, run: run})
 	}
-	// Every float32 tensor the device reads: constants uploaded now,
-	// int64 ones refused unless no step needs them on the device.
+	// read[s]: a device step reads slot s, or a view of it, or it is a
+	// graph output.
+	read := make([]bool, len(pl.slots))
+	for _, st := range gp.steps {
+		for _, in := range st.c.in {
+			if in >= 0 {
+				read[in] = true
+				if pl.slots[in].kind == slotView {
+					read[pl.slots[in].root] = true
+				}
+			}
+		}
+	}
+	for _, s := range p.outSlot {
+		read[s] = true
+		if pl.slots[s].kind == slotView {
+			read[pl.slots[s].root] = true
+		}
+	}
+	// Every float32 constant the device reads is uploaded now; int64
+	// tensors are refused unless no step needs them on the device.
 	for s := range pl.slots {
 		sp := &pl.slots[s]
-		if sp.kind != slotConst || sp.dtype != ops.Float32 || !gp.reads(pl, s) {
+		if sp.kind != slotConst || sp.dtype != ops.Float32 || !read[s] {
 			continue
 		}
 		b, err := gp.upload(sp.c.F32)
@@ -112,7 +141,7 @@ func (gp *gpuPlan) build(p *Program, pl *Plan) error {
 		gp.consts[s] = b
 	}
 	for i, s := range p.inputSlot {
-		if pl.slots[s].kind == slotInput && pl.slots[s].dtype != ops.Float32 && gp.reads(pl, s) {
+		if pl.slots[s].kind == slotInput && pl.slots[s].dtype != ops.Float32 && read[s] {
 			return fmt.Errorf("cuda: graph input %q is %s; the device runs float32 tensors only",
 				p.graph.Inputs[i].Name, pl.slots[s].dtype)
 		}
@@ -126,41 +155,18 @@ func (gp *gpuPlan) build(p *Program, pl *Plan) error {
 	return nil
 }
 
-// reads reports whether a device step reads slot s (through a view too).
-func (gp *gpuPlan) reads(pl *Plan, s int) bool {
-	for _, st := range gp.steps {
-		for _, in := range st.c.in {
-			if in >= 0 && (in == s || pl.slots[in].kind == slotView && pl.slots[in].root == s) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// upload copies host data to a new device buffer.
+// upload queues a copy of host data, which must stay unchanged until
+// build ends, to a new device buffer on the uploads' stream.
 func (gp *gpuPlan) upload(x []float32) (cuda.Buffer, error) {
 	b, err := gp.g.ctx.Alloc(4 * max(1, len(x)))
 	if err != nil {
 		return b, err
 	}
-	s, err := gp.g.ctx.NewStream()
-	if err != nil {
-		_ = gp.g.ctx.Free(b)
-		return cuda.Buffer{}, err
-	}
-	if len(x) > 0 {
-		err = s.CopyIn(b, x)
-	}
-	if e := s.Close(); err == nil {
-		err = e
-	}
-	if err != nil {
-		_ = gp.g.ctx.Free(b)
-		return cuda.Buffer{}, err
-	}
 	gp.extra = append(gp.extra, b)
-	return b, nil
+	if len(x) > 0 {
+		err = gp.up.CopyIn(b, x)
+	}
+	return b, err
 }
 
 // act converts a fused activation (the kinds share their values).
@@ -468,7 +474,7 @@ func (gp *gpuPlan) run(ctx context.Context, p *Program, pl *Plan, inputs, outs [
 	}
 	for i, s := range p.outSlot {
 		sp := &pl.slots[s]
-		if sp.kind == slotConst || a.bufs[s].IsNil() {
+		if sp.kind == slotConst {
 			outs[i] = copyOut(outs[i], sp.c)
 			continue
 		}
