@@ -57,7 +57,7 @@ func decodeSparse(b []byte, tc tensorCtx) (string, *ops.Tensor, error) {
 		size = 8
 	}
 	if nb, ok := mulSize(n, size); !ok || nb > tc.maxBytes {
-		return name, nil, fmt.Errorf("dense %s is larger than the %d-byte tensor limit", ops.ShapeString(shape), tc.maxBytes)
+		return name, nil, ops.LimitErrorf("dense %s is larger than the %d-byte tensor limit", ops.ShapeString(shape), tc.maxBytes)
 	}
 	if len(vals.Shape) != 1 {
 		return name, nil, fmt.Errorf("values have shape %s, want 1-D", ops.ShapeString(vals.Shape))

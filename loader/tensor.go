@@ -307,7 +307,7 @@ func (h *tensorHeader) decode(b []byte, c tensorCtx) (*ops.Tensor, error) {
 	size := max(outSize, info.size)
 	nbytes, ok := mulSize(n, size)
 	if !ok || nbytes > c.maxBytes || nbytes > math.MaxInt {
-		return nil, fmt.Errorf("%s%s is larger than the %d-byte tensor limit",
+		return nil, ops.LimitErrorf("%s%s is larger than the %d-byte tensor limit",
 			info.name, ops.ShapeString(shape), c.maxBytes)
 	}
 	// Typed fields other than the one for this type must be empty.

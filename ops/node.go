@@ -82,7 +82,8 @@ func (n *Node) Errorf(format string, args ...any) error {
 	if name == "" && len(n.Outputs) > 0 {
 		name = "->" + n.Outputs[0]
 	}
-	return fmt.Errorf("node %q (%s): %s", name, n.OpType, fmt.Sprintf(format, args...))
+	// Prefixing the format keeps %w working for the caller's arguments.
+	return fmt.Errorf("node %q (%s): "+format, append([]any{name, n.OpType}, args...)...)
 }
 
 func (n *Node) attr(name string, want AttrType) (*Attr, bool, error) {

@@ -155,8 +155,8 @@ func (p *Program) makePlan(ctx context.Context, inShapes [][]int, inValues []*op
 				need += b
 			}
 			if !fits || need > left {
-				return nil, c.node.Errorf("folding constants: its outputs would bring the plan's constants past the limit of %d bytes",
-					p.opts.MaxConstBytes)
+				return nil, c.node.Errorf("folding constants: %w", ops.LimitErrorf("its outputs would bring the plan's constants past the limit of %d bytes",
+					p.opts.MaxConstBytes))
 			}
 			constBytes += need
 			if err := foldStep(foldEnv, c, step, vals, outs); err != nil {
@@ -206,7 +206,7 @@ func (p *Program) makePlan(ctx context.Context, inShapes [][]int, inValues []*op
 		return nil, err
 	}
 	if need := int64(pl.ArenaBytes()) + 4*int64(pl.scratch)*int64(p.pool.Workers()) + constBytes; need > p.opts.MaxTotalBytes {
-		return nil, fmt.Errorf("inputs %s need %d bytes of intermediate memory, over the limit of %d (largest tensor: %s)",
+		return nil, ops.LimitErrorf("inputs %s need %d bytes of intermediate memory, over the limit of %d (largest tensor: %s)",
 			p.inputsString(inShapes), need, p.opts.MaxTotalBytes, p.largestBuf(pl))
 	}
 	return pl, nil
@@ -258,7 +258,7 @@ func (p *Program) checkShape(n *ops.Node, name string, dt ops.DType, shape []int
 			return n.Errorf("output %q has negative dimension in shape %s", name, ops.ShapeString(shape))
 		}
 		if d > 0 && total > limit/int64(d) {
-			return n.Errorf("output %q of shape %s exceeds the limit of %d bytes per tensor", name, ops.ShapeString(shape), p.opts.MaxTensorBytes)
+			return n.Errorf("%w", ops.LimitErrorf("output %q of shape %s exceeds the limit of %d bytes per tensor", name, ops.ShapeString(shape), p.opts.MaxTensorBytes))
 		}
 		total *= int64(d)
 	}

@@ -543,7 +543,7 @@ func checkConst(name string, t *ops.Tensor, limit int64) error {
 		size = 8
 	}
 	if limit > 0 && int64(n) > limit/size {
-		return fmt.Errorf("initializer %q of shape %s exceeds the limit of %d bytes per tensor", name, ops.ShapeString(t.Shape), limit)
+		return ops.LimitErrorf("initializer %q of shape %s exceeds the limit of %d bytes per tensor", name, ops.ShapeString(t.Shape), limit)
 	}
 	return nil
 }
