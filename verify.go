@@ -13,7 +13,9 @@ import (
 )
 
 // Tolerance says when an output matches its golden: elementwise
-// |y - g| <= Abs + Rel*|g|, where a NaN matches only a NaN.
+// |y - g| <= Abs + Rel*|g|, where a NaN matches only a NaN and an infinity
+// only the same infinity (Inf - Inf is NaN, so the formula alone would
+// call equal infinities a mismatch).
 type Tolerance struct {
 	Abs, Rel float64
 }
@@ -36,6 +38,9 @@ type Comparison struct {
 	FirstGot, FirstGo float64
 	// Top1 counts rows (all dims but the last) whose argmax agrees, of Rows.
 	Top1, Rows int
+	// NaNs and Infs count the elements where output and golden are both
+	// NaN, or the same infinity: taken as equal, and said so by String.
+	NaNs, Infs int
 }
 
 // OK reports whether the output matched within tolerance.
@@ -47,6 +52,9 @@ func (c *Comparison) String() string {
 		return c.ShapeError
 	}
 	s := fmt.Sprintf("max_abs %.3g  max_rel %.3g  top1 %d/%d", c.MaxAbs, c.MaxRel, c.Top1, c.Rows)
+	if c.NaNs > 0 || c.Infs > 0 {
+		s += fmt.Sprintf("  (%d NaN and %d infinite elements equal to the golden's, taken as matching)", c.NaNs, c.Infs)
+	}
 	if c.Bad > 0 {
 		s += fmt.Sprintf("  %d of %d elements out of tolerance (first at %d: got %g, want %g)",
 			c.Bad, c.N, c.FirstBad, c.FirstGot, c.FirstGo)
@@ -66,12 +74,22 @@ func Compare(got, want *Tensor, tol Tolerance) Comparison {
 	for i := range g {
 		d := math.Abs(y[i] - g[i])
 		bad := !(d <= tol.Abs+tol.Rel*math.Abs(g[i]))
-		if math.IsNaN(g[i]) || math.IsNaN(y[i]) {
-			bad = math.IsNaN(g[i]) != math.IsNaN(y[i])
-			d = 0
-			if bad {
-				d = math.Inf(1)
+		switch {
+		case math.IsNaN(g[i]) || math.IsNaN(y[i]):
+			// NaN matches NaN and nothing else.
+			bad, d = math.IsNaN(g[i]) != math.IsNaN(y[i]), 0
+			if !bad {
+				c.NaNs++
 			}
+		case math.IsInf(g[i], 0) || math.IsInf(y[i], 0):
+			// An infinity matches the same infinity and nothing else.
+			bad, d = y[i] != g[i], 0
+			if !bad {
+				c.Infs++
+			}
+		}
+		if bad && d == 0 {
+			d = math.Inf(1)
 		}
 		c.MaxAbs = math.Max(c.MaxAbs, d)
 		if g[i] != 0 {

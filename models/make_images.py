@@ -5,6 +5,10 @@
 
 sample28.png    28x28 8-bit grayscale: a Fashion-MNIST-like T-shirt, bright on black.
 sample_rgb.jpg  300x200 (WxH) RGB JPEG: sky gradient, sun, hills, a red house.
+progressive.jpg 60x40 progressive JPEG of the scene (libjpeg's 10 scans).
+alpha/          images with transparency (RGBA, LA, palette with tRNS) and
+                what PIL's convert("RGB") and convert("L") make of them, as
+                raw 8-bit pixels (NAME.rgb: H*W*3 bytes, NAME.l: H*W bytes).
 """
 
 import os
@@ -55,13 +59,42 @@ def scene_rgb(w=300, h=200):
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), mode="RGB")
 
 
+def alpha_images():
+    """Half-transparent images whose colours differ from what premultiplying
+    by alpha would give: alpha runs 0..255 across, colours vary down."""
+    h, w = 30, 40
+    y, x = np.mgrid[0:h, 0:w]
+    a = (x * 255 // (w - 1)).astype(np.uint8)
+    r = (50 + 6 * y).astype(np.uint8)
+    g = (200 - 5 * y + x).astype(np.uint8)
+    b = (30 + 4 * x).astype(np.uint8)
+    rgba = Image.fromarray(np.stack([r, g, b, a], -1), mode="RGBA")
+    la = Image.fromarray(np.stack([g, a], -1), mode="LA")
+    # a palette image with a transparent entry, as GIF-like PNGs have
+    pal = rgba.convert("RGB").quantize(colors=16)
+    pal.info["transparency"] = 3
+    return {"rgba": rgba, "la": la, "p_trns": pal}
+
+
 def main(argv):
     out = argv[0] if argv else os.path.normpath(os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "testdata", "images"))
     os.makedirs(out, exist_ok=True)
     tshirt28().save(os.path.join(out, "sample28.png"), optimize=False)
     scene_rgb().save(os.path.join(out, "sample_rgb.jpg"), quality=90)
-    for f in ("sample28.png", "sample_rgb.jpg"):
+    scene_rgb().resize((60, 40), Image.BILINEAR).save(
+        os.path.join(out, "progressive.jpg"), quality=90, progressive=True)
+    adir = os.path.join(out, "alpha")
+    os.makedirs(adir, exist_ok=True)
+    for name, im in alpha_images().items():
+        p = os.path.join(adir, name + ".png")
+        im.save(p, optimize=False)
+        back = Image.open(p)  # as PIL users open it
+        with open(os.path.join(adir, name + ".rgb"), "wb") as f:
+            f.write(back.convert("RGB").tobytes())
+        with open(os.path.join(adir, name + ".l"), "wb") as f:
+            f.write(back.convert("L").tobytes())
+    for f in ("sample28.png", "sample_rgb.jpg", "progressive.jpg", "alpha/rgba.png", "alpha/la.png", "alpha/p_trns.png"):
         p = os.path.join(out, f)
         im = Image.open(p)
         print(f"{p}: {im.format} {im.mode} {im.size} {os.path.getsize(p)} bytes")

@@ -74,6 +74,11 @@ func cmdBench(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Shapes the file declares: checked against the memory limits, and
+	// planned, before the inputs are allocated.
+	if err := m.Prepare(shapes...); err != nil {
+		return err
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	inputs := make([]*bnrun.Tensor, len(shapes))
 	for i, s := range shapes {

@@ -91,11 +91,21 @@ func cmdClassify(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The input's size comes from the file (or --crop): check it against
+	// the memory limits and plan for it before allocating anything.
+	shape := []int{1, prep.channels, prep.cropH, prep.cropW}
+	if err := m.Prepare(shape); err != nil {
+		return err
+	}
 	img, err := loadImage(pos[len(pos)-1])
 	if err != nil {
 		return err
 	}
-	x := bnrun.NewTensor([]int{1, prep.channels, prep.cropH, prep.cropW}, prep.apply(img))
+	pixels, err := prep.apply(img)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", pos[len(pos)-1], err)
+	}
+	x := bnrun.NewTensor(shape, pixels)
 	in := m.Inputs()[0]
 	outs, err := m.Run(context.Background(), map[string]*bnrun.Tensor{in.Name: x})
 	if err != nil {

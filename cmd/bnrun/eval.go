@@ -115,6 +115,11 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	// A fixed batch in the file, or --batch, sizes the input: checked
+	// against the memory limits before it is allocated.
+	if err := m.Prepare([]int{o.batch, 1, rows, cols}); err != nil {
+		return err
+	}
 	prog := newProgress(o.progress, stderr, count)
 	start := time.Now()
 	plane := rows * cols

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -22,7 +21,7 @@ func FuzzDecodeImage(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		img, err := decodeImage(bytes.NewReader(data), "fuzz")
+		img, err := decodeImage(data, "fuzz")
 		if err != nil {
 			return
 		}
@@ -33,7 +32,11 @@ func FuzzDecodeImage(f *testing.F) {
 		for _, ch := range []int{1, 3} {
 			p := &preprocessing{channels: ch, resize: 9, cropH: 7, cropW: 7,
 				mean: []float32{0.5, 0.5, 0.5}[:ch], std: []float32{0.25, 0.25, 0.25}[:ch]}
-			if x := p.apply(img); len(x) != ch*49 {
+			x, err := p.apply(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(x) != ch*49 {
 				t.Fatalf("%d values for %d channels", len(x), ch)
 			}
 		}

@@ -67,7 +67,7 @@ func zlibBytes(b []byte) []byte {
 // width replaced.
 func jpegWithSize(t *testing.T, w, h uint16) []byte {
 	t.Helper()
-	b := readImageFile(t, "sample_rgb.jpg")
+	b := testImage(t, "sample_rgb.jpg")
 	i := bytes.Index(b, []byte{0xff, 0xc0})
 	if i < 0 {
 		t.Fatal("no SOF0 in sample_rgb.jpg")
@@ -78,8 +78,8 @@ func jpegWithSize(t *testing.T, w, h uint16) []byte {
 	return b
 }
 
-// readImageFile reads a shipped test image.
-func readImageFile(t *testing.T, name string) []byte {
+// testImage reads a shipped test image.
+func testImage(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("../../testdata/images", name))
 	if err != nil {
@@ -89,8 +89,8 @@ func readImageFile(t *testing.T, name string) []byte {
 }
 
 func TestHostileImages(t *testing.T) {
-	png := readImageFile(t, "sample28.png")
-	jpg := readImageFile(t, "sample_rgb.jpg")
+	png := testImage(t, "sample28.png")
+	jpg := testImage(t, "sample_rgb.jpg")
 	flip := func(b []byte, at int) []byte {
 		c := append([]byte(nil), b...)
 		c[at] ^= 0xff
@@ -123,7 +123,7 @@ func TestHostileImages(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := decodeImage(bytes.NewReader(c.data), c.name)
+			_, err := decodeImage(c.data, c.name)
 			hostileCheck(t, err, c.want...)
 		})
 	}
@@ -157,7 +157,7 @@ func TestHostileImageAllocation(t *testing.T) {
 			goruntime.GC()
 			goruntime.ReadMemStats(&ms)
 			before := ms.TotalAlloc
-			_, err := decodeImage(bytes.NewReader(c.data), c.name)
+			_, err := decodeImage(c.data, c.name)
 			goruntime.ReadMemStats(&ms)
 			got := ms.TotalAlloc - before
 			t.Logf("%d-byte file declaring %dx%d: %d MiB allocated, error: %v", len(c.data), w, h, got>>20, err)

@@ -110,12 +110,15 @@ func TestPreprocessingMatchesTorchvisionGeometry(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	png.Encode(&buf, img)
-	decoded, err := decodeImage(bytes.NewReader(buf.Bytes()), "test")
+	decoded, err := decodeImage(buf.Bytes(), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &preprocessing{channels: 1, resize: 10, cropH: 10, cropW: 10, mean: []float32{0}, std: []float32{1}}
-	x := p.apply(decoded)
+	x, err := p.apply(decoded)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(x) != 100 {
 		t.Fatalf("got %d values", len(x))
 	}
