@@ -17,7 +17,9 @@ package bnrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -115,7 +117,10 @@ func checkBackend(name string) error {
 }
 
 // WithThreads sets how many goroutines a Run's kernels split work across;
-// n < 1 means one per CPU (the default).
+// n < 1 means one per CPU (the default). A count above
+// runtime.MaxThreads() (max(64, 4·NumCPU)) is clamped to it, since
+// workers beyond the cores only cost memory and scheduling; Model.Threads
+// returns the count the model got.
 func WithThreads(n int) Option {
 	return func(c *config) error { c.threads = n; return nil }
 }
@@ -153,21 +158,62 @@ type Model struct {
 }
 
 // Open loads the model file at path. External tensor data is resolved in
-// the model's folder and never outside it.
+// the model's folder and never outside it. It is OpenContext with
+// context.Background().
 func Open(path string, opts ...Option) (*Model, error) {
+	return OpenContext(context.Background(), path, opts...)
+}
+
+// OpenContext loads the model file at path, giving up with an error that
+// wraps ctx.Err() when ctx is done: it looks at ctx between its phases
+// (reading, decoding, checking, optimising and compiling the graph) and
+// every thousand or so nodes within them.
+//
+// The path must name a regular file (a directory, device, named pipe or
+// socket is refused before it is opened) of at most the per-tensor plus
+// the per-Run memory limit (see WithMemoryLimits: 12 GiB by default);
+// a larger file is refused, before it is read, with an error matching
+// ErrMemoryLimit. External tensor data must likewise be in regular files,
+// in the model's folder; of them only the bytes a tensor needs are read.
+func OpenContext(ctx context.Context, path string, opts ...Option) (*Model, error) {
 	c, err := configure(opts)
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	data, err := loader.ReadFile(path, maxFileBytes(c))
 	if err != nil {
+		if errors.Is(err, ops.ErrMemoryLimit) {
+			err = fmt.Errorf("%w (the per-tensor plus the per-Run memory limit, see WithMemoryLimits)", err)
+		}
 		return nil, err
 	}
-	g, err := loader.Load(data, loader.Options{Dir: filepath.Dir(path), MaxTensorBytes: c.maxTensor})
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	g, err := loader.LoadContext(ctx, data, loader.Options{Dir: filepath.Dir(path), MaxTensorBytes: c.maxTensor})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return newModel(g, c)
+	return newModel(ctx, g, c)
+}
+
+// maxFileBytes is the largest model file Open reads: a tensor of the file
+// at the per-tensor limit (4 GiB by default) plus one Run's memory.
+func maxFileBytes(c *config) int64 {
+	tensor, total := c.maxTensor, c.maxTotal
+	if tensor <= 0 {
+		tensor = 4 << 30
+	}
+	if total <= 0 {
+		total = runtime.DefaultMaxTotalBytes
+	}
+	if tensor > math.MaxInt64-total {
+		return math.MaxInt64
+	}
+	return tensor + total
 }
 
 func configure(opts []Option) (*config, error) {
@@ -189,20 +235,29 @@ func configure(opts []Option) (*config, error) {
 }
 
 // OpenBytes loads a model from memory. A model with external tensor data
-// cannot be opened this way.
+// cannot be opened this way. It is OpenBytesContext with
+// context.Background().
 func OpenBytes(data []byte, opts ...Option) (*Model, error) {
+	return OpenBytesContext(context.Background(), data, opts...)
+}
+
+// OpenBytesContext loads a model from memory, giving up as OpenContext
+// does when ctx is done.
+func OpenBytesContext(ctx context.Context, data []byte, opts ...Option) (*Model, error) {
 	c, err := configure(opts)
 	if err != nil {
 		return nil, err
 	}
-	g, err := loader.Load(data, loader.Options{MaxTensorBytes: c.maxTensor})
+	g, err := loader.LoadContext(ctx, data, loader.Options{MaxTensorBytes: c.maxTensor})
 	if err != nil {
 		return nil, err
 	}
-	return newModel(g, c)
+	return newModel(ctx, g, c)
 }
 
-func newModel(g *runtime.Graph, c *config) (*Model, error) {
+// newModel checks, optimises and compiles g; ctx is looked at between
+// these phases and within each.
+func newModel(ctx context.Context, g *runtime.Graph, c *config) (*Model, error) {
 	ro := runtime.Options{Threads: c.threads, MaxTensorBytes: c.maxTensor, MaxTotalBytes: c.maxTotal}
 	switch c.backend {
 	case "", "auto":
@@ -216,12 +271,15 @@ func newModel(g *runtime.Graph, c *config) (*Model, error) {
 	run := g
 	if !c.noFold {
 		// Unsupported ops are reported against the file as it is.
-		if _, err := runtime.Compile(g, runtime.Options{Threads: 1}); err != nil {
+		if _, err := runtime.CompileContext(ctx, g, runtime.Options{Threads: 1}); err != nil {
 			return nil, err
 		}
-		run, m.report = fold.Optimize(g)
+		var err error
+		if run, m.report, err = fold.OptimizeContext(ctx, g); err != nil {
+			return nil, err
+		}
 	}
-	prog, err := runtime.Compile(run, ro)
+	prog, err := runtime.CompileContext(ctx, run, ro)
 	if err != nil {
 		return nil, err
 	}
@@ -311,12 +369,14 @@ func (m *Model) Device() (desc string, err error) {
 	return m.prog.Device()
 }
 
-// Threads returns the number of goroutines kernels split work across.
+// Threads returns the number of goroutines kernels split work across:
+// the count WithThreads asked for, or less when it was clamped.
 func (m *Model) Threads() int { return m.prog.Threads() }
 
 // Run runs the model on named inputs and returns every output by name.
 // Each input must match its declared type and fixed dims. ctx is checked
-// between nodes.
+// between nodes. On a closed model it fails with an error matching
+// ErrClosed.
 func (m *Model) Run(ctx context.Context, inputs map[string]*Tensor) (map[string]*Tensor, error) {
 	ordered := make([]*Tensor, len(m.inputs))
 	for i, in := range m.inputs {
@@ -356,12 +416,21 @@ func (m *Model) hasInput(name string) bool {
 // RunInto runs the model with inputs and outputs in declaration order. An
 // entry of outs that is nil or too small is replaced; otherwise its buffer
 // is reused, so a caller that keeps outs between calls allocates nothing.
+// On a closed model it fails with an error matching ErrClosed.
 func (m *Model) RunInto(ctx context.Context, inputs []*Tensor, outs []*Tensor) error {
 	return m.prog.RunInto(ctx, inputs, outs)
 }
 
-// Close releases the model's worker goroutines.
-func (m *Model) Close() { m.prog.Close() }
+// Close releases the model's worker goroutines and device memory. Runs in
+// flight finish normally and Close waits for them (cancel their contexts
+// to make them stop sooner); a Run or RunInto that begins once Close has
+// begun fails with ErrClosed. Close may be called more than once and from
+// several goroutines. The error is always nil today; it lets a Model be
+// an io.Closer.
+func (m *Model) Close() error {
+	m.prog.Close()
+	return nil
+}
 
 // Program exposes the compiled program, for tools that inspect plans.
 func (m *Model) Program() *runtime.Program { return m.prog }

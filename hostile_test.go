@@ -3,13 +3,16 @@ package bnrun_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -517,4 +520,256 @@ func TestHostileFoldBudget(t *testing.T) {
 	hostileRun(t, hostileCase{model: model, inputs: map[string]*bnrun.Tensor{"x": hZeros(1, 1)},
 		opts: []bnrun.Option{bnrun.WithMemoryLimits(1<<20, 4<<20), bnrun.WithoutFold()},
 		want: []string{`node "cos_c0" (ConstantOfShape): output "c0" of shape [2048,2048] exceeds the limit of 1048576 bytes per tensor`}}, "")
+}
+
+// hScaleModel is a model of about n nodes of one of the kinds the
+// optimisation pass removes or rewrites, for TestHostileOpenScale.
+func hScaleModel(kind string, n int) []byte {
+	g := hGraph{outs: []hpb{hValue("y")}}
+	prev := "x"
+	next := func(i int) string { return "t" + strconv.Itoa(i) }
+	tmFalse := hpb{}.i(hTenType, 9).str(hTenName, "tm0").msg(hTenRaw, []byte{0}) // BOOL scalar
+	w1 := hTensor("w", []int64{2, 2, 1, 1}, []float32{0.5, -0.25, 0.125, 0.75})
+	w3 := hTensor("w3", []int64{2, 2, 3, 3}, nil)
+	bnParams := []hpb{hTensor("s", []int64{2}, []float32{1.5, -0.5}), hTensor("b", []int64{2}, []float32{0.25, 1}),
+		hTensor("m", []int64{2}, []float32{-0.5, 0.5}), hTensor("v", []int64{2}, []float32{0.5, 2})}
+	bn := func(name, in, out string) hpb {
+		return hNode(name, "BatchNormalization", []string{in, "s", "b", "m", "v"}, []string{out})
+	}
+	switch kind {
+	case "Identity", "Dropout", "Dropout with training_mode false":
+		g.ins = []hpb{hValue("x", 1, 2)}
+		op, extra := kind, []string(nil)
+		if kind != "Identity" {
+			op = "Dropout"
+		}
+		if kind == "Dropout with training_mode false" {
+			extra = []string{"", "tm0"}
+			g.inits = []hpb{tmFalse}
+		}
+		for i := range n - 1 {
+			g.nodes = append(g.nodes, hNode("n"+strconv.Itoa(i), op, append([]string{prev}, extra...), []string{next(i)}))
+			prev = next(i)
+		}
+	case "Constant into Add":
+		g.ins = []hpb{hValue("x", 1, 2)}
+		for i := range (n - 1) / 2 {
+			k := "k" + strconv.Itoa(i)
+			g.nodes = append(g.nodes, hNode(k, "Constant", nil, []string{k}, hpb{}.str(hAttrName, "value_float").i(hAttrType, 1).f(hAttrF, 1)),
+				hNode("a"+strconv.Itoa(i), "Add", []string{prev, k}, []string{next(i)}))
+			prev = next(i)
+		}
+	case "Conv BN Add Relu":
+		g.ins = []hpb{hValue("x", 1, 2, 2, 2)}
+		g.inits = append([]hpb{w1}, bnParams...)
+		for i := range (n - 1) / 4 {
+			s := strconv.Itoa(i)
+			g.nodes = append(g.nodes, hNode("conv"+s, "Conv", []string{prev, "w"}, []string{"c" + s}),
+				bn("bn"+s, "c"+s, "b"+s),
+				hNode("add"+s, "Add", []string{"b" + s, prev}, []string{"a" + s}),
+				hNode("relu"+s, "Relu", []string{"a" + s}, []string{next(i)}))
+			prev = next(i)
+		}
+	case "BN Relu Conv Sigmoid":
+		g.ins = []hpb{hValue("x", 1, 2, 3, 3)}
+		g.inits = append([]hpb{w3}, bnParams...)
+		for i := range (n - 1) / 4 {
+			s := strconv.Itoa(i)
+			g.nodes = append(g.nodes, bn("bn"+s, prev, "b"+s),
+				hNode("relu"+s, "Relu", []string{"b" + s}, []string{"r" + s}),
+				hNode("conv"+s, "Conv", []string{"r" + s, "w3"}, []string{"c" + s}, hInts("pads", 1, 1, 1, 1)),
+				hNode("sig"+s, "Sigmoid", []string{"c" + s}, []string{next(i)}))
+			prev = next(i)
+		}
+	default:
+		panic("unknown kind " + kind)
+	}
+	g.nodes = append(g.nodes, hNode("last", "Tanh", []string{prev}, []string{"y"}))
+	return g.bytes()
+}
+
+// TestHostileOpenScale opens files of 200 000 nodes of the kinds the
+// optimisation pass removes or rewrites (fold's TestOptimizeScale has
+// more), each in a few seconds: every
+// rule, the loader and compiling take about linear time (a chain of
+// 20 000 Identity nodes, a 0.3 MB file, took 20 s to optimise, and 200 000
+// would have taken hours). The bound only catches a return to quadratic
+// time.
+func TestHostileOpenScale(t *testing.T) {
+	const n = 200000
+	want := map[string]map[string]int{
+		"Identity":                         {"IdentityElim": n - 1},
+		"Dropout":                          {"IdentityElim": n - 1},
+		"Dropout with training_mode false": {"IdentityElim": n - 1},
+		"Constant into Add":                {"ConstFold": (n - 1) / 2},
+		"Conv BN Add Relu":                 {"ConvBN": (n - 1) / 4, "ConvAdd": (n - 1) / 4, "ConvAct": (n - 1) / 4},
+		"BN Relu Conv Sigmoid":             {"BNAffine": (n - 1) / 4, "AffineAct": (n - 1) / 4, "AffineConv": (n - 1) / 4, "ConvAct": (n - 1) / 4},
+	}
+	for _, kind := range []string{"Identity", "Dropout with training_mode false", "Constant into Add", "Conv BN Add Relu", "BN Relu Conv Sigmoid"} {
+		t.Run(kind, func(t *testing.T) {
+			model := hScaleModel(kind, n)
+			start := time.Now()
+			m, err := bnrun.OpenBytes(model, bnrun.WithThreads(1))
+			d := time.Since(start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			t.Logf("%d-byte file of %d nodes: Open took %v", len(model), n, d)
+			if d > time.Minute {
+				t.Errorf("Open took %v", d)
+			}
+			for r, c := range want[kind] {
+				if got := m.FoldReport().Rules[r]; got != c {
+					t.Errorf("%s fired %d times, want %d", r, got, c)
+				}
+			}
+		})
+	}
+}
+
+// TestHostileOpenContext: Open gives up when its context is done, with an
+// error that matches the context's.
+func TestHostileOpenContext(t *testing.T) {
+	model := hScaleModel("Conv BN Add Relu", 200000)
+	path := filepath.Join(t.TempDir(), "m.onnx")
+	if err := os.WriteFile(path, model, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		name string
+		open func(context.Context) (*bnrun.Model, error)
+		// Deadlines that fall in the phases on a typical machine (the
+		// test's log says where each stopped): reading and decoding,
+		// checking, optimising.
+		deadlines []time.Duration
+	}{
+		{"OpenContext", func(ctx context.Context) (*bnrun.Model, error) { return bnrun.OpenContext(ctx, path) },
+			[]time.Duration{5 * time.Millisecond, 300 * time.Millisecond, 1500 * time.Millisecond}},
+		{"OpenBytesContext", func(ctx context.Context) (*bnrun.Model, error) { return bnrun.OpenBytesContext(ctx, model) },
+			[]time.Duration{100 * time.Millisecond}},
+	} {
+		open := c.open
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := open(cancelled)
+			t.Logf("cancelled: %v after %v", err, time.Since(start))
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("cancelled context: got %v", err)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("a cancelled Open took %v", d)
+			}
+			for _, after := range c.deadlines {
+				ctx, cancel := context.WithTimeout(context.Background(), after)
+				start := time.Now()
+				m, err := open(ctx)
+				cancel()
+				d := time.Since(start)
+				t.Logf("deadline %v: %v after %v", after, err, d)
+				if err == nil {
+					m.Close()
+					continue // a fast machine finished first
+				}
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("deadline %v: got %v", after, err)
+				}
+				if d > after+5*time.Second {
+					t.Errorf("deadline %v: Open returned after %v", after, d)
+				}
+			}
+		})
+	}
+}
+
+// openWithin runs OpenContext on path in a goroutine and returns its error,
+// failing the test when it takes longer than limit (so that a regression
+// that blocks fails instead of hanging the test).
+func openWithin(t *testing.T, limit time.Duration, path string, opts ...bnrun.Option) error {
+	t.Helper()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		m, err := bnrun.OpenContext(context.Background(), path, opts...)
+		if err == nil {
+			m.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Logf("error after %v: %v", time.Since(start), err)
+		return err
+	case <-time.After(limit):
+		t.Fatalf("Open of %s still running after %v", path, limit)
+		return nil
+	}
+}
+
+// TestHostileFileKinds: Open reads only regular files, of bounded size,
+// as the model and as external data. A named pipe blocked Open forever
+// (os.ReadFile waits for a writer), /dev/zero read until memory ran out.
+func TestHostileFileKinds(t *testing.T) {
+	dir := t.TempDir()
+	model := hOne([]int64{4}, hNode("add", "Add", []string{"x", "w"}, []string{"y"}), hTensor("w", []int64{4}, nil)).bytes()
+	fifo := filepath.Join(dir, "m.fifo")
+	fifos := exec.Command("mkfifo", fifo).Run() == nil
+	if fifos {
+		if err := exec.Command("mkfifo", filepath.Join(dir, "w.fifo")).Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.onnx")
+	if err := os.WriteFile(big, model, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 3<<10); err != nil {
+		t.Fatal(err)
+	}
+	ext := func(name, location string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, hExtModel(location), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name, path string
+		opts       []bnrun.Option
+		want       string
+		skip       bool
+		limit      bool // the error matches ErrMemoryLimit
+	}{
+		{name: "model path a named pipe", path: fifo, want: fifo + ": a named pipe, not a regular file", skip: !fifos},
+		{name: "model path /dev/zero", path: "/dev/zero", want: "/dev/zero: a character device, not a regular file"},
+		{name: "model path a directory", path: dir, want: dir + ": a directory, not a regular file"},
+		{name: "model file over the memory limits", path: big, opts: []bnrun.Option{bnrun.WithMemoryLimits(1<<10, 1<<10)}, limit: true,
+			want: big + ": file of 3072 bytes is larger than the limit of 2048 bytes (the per-tensor plus the per-Run memory limit, see WithMemoryLimits)"},
+		{name: "external data a named pipe", path: ext("fifo.onnx", "w.fifo"), skip: !fifos,
+			want: `initializer "w": external data "w.fifo" is a named pipe, not a regular file`},
+		{name: "external data a directory", path: ext("dir.onnx", "sub"),
+			want: `initializer "w": external data "sub" is a directory, not a regular file`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.skip {
+				t.Skip("no named pipes here")
+			}
+			if _, err := os.Stat(c.path); err != nil {
+				t.Skip(err)
+			}
+			err := openWithin(t, 5*time.Second, c.path, c.opts...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want %q", err, c.want)
+			}
+			if c.limit != errors.Is(err, bnrun.ErrMemoryLimit) {
+				t.Errorf("errors.Is(err, ErrMemoryLimit) = %v, want %v", !c.limit, c.limit)
+			}
+		})
+	}
 }

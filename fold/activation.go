@@ -87,7 +87,9 @@ func (w *work) activationAfter(n *ops.Node) (any, bool) {
 
 // fuseActivation moves an activation node into the node before it.
 func fuseActivation(w *work, m *fuseActMatch) {
+	w.detach(m.n)
 	setActivation(m.n, "", m.a)
 	m.n.Outputs[0] = m.act.Outputs[0]
 	w.remove(m.act)
+	w.attach(m.n)
 }

@@ -4,7 +4,7 @@ import "github.com/bnrun/bnrun/ops"
 
 // affineAct fuses the activation that alone reads an Affine's output into
 // the Affine, so the data is read and written once.
-type affineAct struct{ rebuilds }
+type affineAct struct{}
 
 func (affineAct) name() string { return "AffineAct" }
 

@@ -7,7 +7,7 @@ import "github.com/bnrun/bnrun/ops"
 // Conv becomes bnrun.FusedConv with inputs pre_scale and pre_bias and
 // attribute pre_activation. Padding stays zero after the affine step, as
 // in the unfused graph, because the Conv pads the affine step's output.
-type affineConv struct{ rebuilds }
+type affineConv struct{}
 
 func (affineConv) name() string { return "AffineConv" }
 
@@ -34,16 +34,20 @@ func (affineConv) match(w *work, n *ops.Node) (any, bool) {
 
 func (affineConv) apply(w *work, m any) {
 	am := m.(*affineConvMatch)
+	w.detach(am.conv)
 	conv := toFusedConv(am.conv)
 	conv.Inputs[0] = am.aff.Inputs[0]
 	conv.Inputs[4], conv.Inputs[5] = am.aff.Inputs[1], am.aff.Inputs[2]
 	if act, _ := am.aff.String("activation", ""); act == "Relu" {
 		setStringAttr(conv, "pre_activation", "Relu")
 	}
-	for name, f := range w.fates {
-		if f.Fate == "affine" && f.Into == label(am.aff) {
-			w.fates[name].Fate, w.fates[name].Into = "fused-input", label(conv)
+	into := label(am.aff)
+	for _, f := range w.affineInto[into] {
+		if f.Fate == "affine" && f.Into == into {
+			f.Fate, f.Into = "fused-input", label(conv)
 		}
 	}
+	delete(w.affineInto, into)
 	w.remove(am.aff)
+	w.attach(conv)
 }

@@ -40,31 +40,61 @@ func (w *work) matchBN(n *ops.Node) (*bnParams, string) {
 	if err != nil {
 		return nil, err.Error()
 	}
+	// The map depends only on the parameters and epsilon: BNs that share
+	// them (a file can make a great many of them share large ones) share
+	// one computation.
+	key := bnKey{n.Inputs[1], n.Inputs[2], n.Inputs[3], n.Inputs[4], math.Float32bits(eps)}
+	m, ok := w.bnMaps[key]
+	if !ok {
+		m = w.bnMap(n, eps)
+		w.bnMaps[key] = m
+	}
+	if m.reason != "" {
+		return nil, m.reason
+	}
+	return &bnParams{n: n, s: m.s, t: m.t}, ""
+}
+
+// bnKey names the parameters and epsilon of a BatchNormalization.
+type bnKey struct {
+	scale, bias, mean, vr string
+	eps                   uint32
+}
+
+// bnMap is the per-channel map of BatchNormalization parameters (shared,
+// never modified), or why they make none.
+type bnMap struct {
+	s, t   []float64
+	reason string
+}
+
+// bnMap computes the map of n's parameters with epsilon eps.
+func (w *work) bnMap(n *ops.Node, eps float32) bnMap {
 	var p [4]*ops.Tensor
 	for i := range p {
 		p[i] = w.constF32(n.Inputs[i+1])
 		if p[i] == nil {
-			return nil, fmt.Sprintf("parameter %q is not a constant", n.Inputs[i+1])
+			return bnMap{reason: fmt.Sprintf("parameter %q is not a constant", n.Inputs[i+1])}
 		}
 	}
 	c := len(p[0].F32)
 	for i := range p {
 		if len(p[i].Shape) != 1 || len(p[i].F32) != c || c == 0 {
-			return nil, "parameters are not 1-D tensors of one length"
+			return bnMap{reason: "parameters are not 1-D tensors of one length"}
 		}
 	}
 	scale, bias, mean, vr := p[0].F32, p[1].F32, p[2].F32, p[3].F32
-	bp := &bnParams{n: n, s: make([]float64, c), t: make([]float64, c)}
+	m := bnMap{s: make([]float64, c), t: make([]float64, c)}
 	for i := 0; i < c; i++ {
 		// s = scale/sqrt(var + eps), t = bias - mean*s
 		d := float64(vr[i]) + float64(eps)
 		if !(d > 0) {
-			return nil, fmt.Sprintf("var + epsilon is not positive at channel %d", i)
+			return bnMap{reason: fmt.Sprintf("var + epsilon is not positive at channel %d", i)}
 		}
-		bp.s[i] = float64(scale[i]) / math.Sqrt(d)
-		bp.t[i] = float64(bias[i]) - float64(mean[i])*bp.s[i]
+		m.s[i] = float64(scale[i]) / math.Sqrt(d)
+		m.t[i] = float64(bias[i]) - float64(mean[i])*m.s[i]
 	}
-	return bp, ""
+	return m
 }
 
 // f32 rounds a float64 slice to float32.
@@ -84,4 +114,7 @@ func (w *work) setFate(bn *ops.Node, fate, into, reason string) {
 		w.fates[label(bn)] = f
 	}
 	f.Fate, f.Into, f.Reason = fate, into, reason
+	if fate == "affine" {
+		w.affineInto[into] = append(w.affineInto[into], f)
+	}
 }

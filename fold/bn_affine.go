@@ -6,7 +6,7 @@ import "github.com/bnrun/bnrun/ops"
 // remove (DenseNet's BN after Concat, a BN before a padded Conv) into one
 // per-channel affine step, bnrun.Affine(X, a, b): y = a[c]*x + b[c], with a
 // and b computed once instead of at every run.
-type bnAffine struct{ rebuilds }
+type bnAffine struct{}
 
 func (bnAffine) name() string { return "BNAffine" }
 
@@ -16,12 +16,16 @@ func (bnAffine) match(w *work, n *ops.Node) (any, bool) {
 	}
 	bn, reason := w.matchBN(n)
 	if bn == nil {
-		w.setFate(n, "kept", "", reason)
+		w.keep(n, reason)
 		return nil, false
 	}
 	if bn.channels() == 1 && w.rank(n.Inputs[0]) < 2 {
 		// BN takes a 1-D X as one channel; Affine needs rank >= 2.
-		w.setFate(n, "kept", "", "input not proven to have rank 2 or more")
+		w.keep(n, "input not proven to have rank 2 or more")
+		return nil, false
+	}
+	if !w.affords(2 * bn.channels()) {
+		w.keep(n, "the optimisation pass has made as many new constants as it may")
 		return nil, false
 	}
 	return bn, true
@@ -30,6 +34,7 @@ func (bnAffine) match(w *work, n *ops.Node) (any, bool) {
 func (bnAffine) apply(w *work, m any) {
 	bn := m.(*bnParams)
 	n := bn.n
+	w.detach(n)
 	// AffineAct renames the output that an unnamed node's label is made
 	// of; a name keeps the fate's Into true.
 	ensureName(n)
@@ -41,6 +46,17 @@ func (bnAffine) apply(w *work, m any) {
 	n.Outputs = n.Outputs[:1]
 	n.Attrs = map[string]*ops.Attr{}
 	w.setFate(n, "affine", label(n), "")
+	w.attach(n)
+}
+
+// keep records why the BatchNormalization n stays. Its fate is shared
+// with the other BNs of its name, if any, and so depends on the order in
+// which the scan looks at them: such a BN is looked at on every scan.
+func (w *work) keep(n *ops.Node, reason string) {
+	w.setFate(n, "kept", "", reason)
+	if w.sharedFate[label(n)] {
+		w.stick(n, true)
+	}
 }
 
 // isAffine reports whether n is a bnrun.Affine.

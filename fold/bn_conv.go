@@ -14,7 +14,7 @@ import "github.com/bnrun/bnrun/ops"
 // zeros are zeros of x', not of x. So the rule fires only for Convs without
 // padding. For Gemm (BN over A's features, transA=0),
 // B'[k,j] = s[k]*B[k,j] and C'[j] = beta*C[j] + alpha*sum_k t[k]*B[k,j].
-type bnConv struct{ rebuilds }
+type bnConv struct{}
 
 func (bnConv) name() string { return "BNConv" }
 
@@ -48,12 +48,18 @@ func (bnConv) match(w *work, n *ops.Node) (any, bool) {
 		if b := next.Input(2); b != "" && (w.constF32(b) == nil || len(w.constF32(b).F32) != wt.Shape[0]) {
 			return nil, false
 		}
+		if !w.affords(len(wt.F32) + wt.Shape[0]) {
+			return nil, false
+		}
 	case is(next, "Gemm"):
 		g := readGemm(w, next)
 		if g == nil || g.transA || g.k != bn.channels() {
 			return nil, false
 		}
 		if g.c != nil && !rowBroadcast(g.c.Shape) {
+			return nil, false
+		}
+		if !w.affords(len(g.b.F32) + g.n) {
 			return nil, false
 		}
 	default:
@@ -106,6 +112,7 @@ func unpadded(conv *ops.Node, kernel []int) bool {
 func (bnConv) apply(w *work, mm any) {
 	m := mm.(*bnConvMatch)
 	bn, next := m.bn, m.next
+	w.detach(next)
 	ensureName(next)
 	base := label(next)
 	if next.OpType == "Conv" {
@@ -160,4 +167,5 @@ func (bnConv) apply(w *work, mm any) {
 	}
 	w.setFate(bn.n, "folded", label(next), "into the next layer")
 	w.remove(bn.n)
+	w.attach(next)
 }

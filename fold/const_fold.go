@@ -23,10 +23,6 @@ type constFold struct{}
 
 func (constFold) name() string { return "ConstFold" }
 
-// incremental: apply only turns a node's outputs into initializers and
-// removes the node, which remove keeps the indexes true for.
-func (constFold) incremental() bool { return true }
-
 type constFoldMatch struct {
 	n    *ops.Node
 	outs []*ops.Tensor
@@ -49,8 +45,10 @@ func (constFold) match(w *work, n *ops.Node) (any, bool) {
 	}
 	outs, work, ok := evalConst(n, vals, maxFoldWork-w.foldWork)
 	// Charged whether or not it succeeded: a node that fails as it runs
-	// is tried again on every later scan.
+	// is tried again, and charged again, on every later scan (sticky),
+	// until the work left is less than it takes.
 	w.foldWork += work
+	w.stick(n, !ok && work > 0)
 	if !ok {
 		return nil, false
 	}
@@ -61,7 +59,7 @@ func (constFold) apply(w *work, m any) {
 	cm := m.(*constFoldMatch)
 	for i, o := range cm.n.Outputs {
 		if o != "" {
-			w.g.Initializers[o] = cm.outs[i]
+			w.setInit(o, cm.outs[i])
 		}
 	}
 	w.remove(cm.n)

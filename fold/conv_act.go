@@ -4,7 +4,7 @@ import "github.com/bnrun/bnrun/ops"
 
 // convAct fuses the activation that alone reads a Conv's output into the
 // Conv's epilogue (after the bias and any residual).
-type convAct struct{ rebuilds }
+type convAct struct{}
 
 func (convAct) name() string { return "ConvAct" }
 
@@ -17,6 +17,7 @@ func (convAct) match(w *work, n *ops.Node) (any, bool) {
 
 func (convAct) apply(w *work, m any) {
 	fm := m.(*fuseActMatch)
+	w.detach(fm.n)
 	toFusedConv(fm.n)
 	fuseActivation(w, fm)
 }

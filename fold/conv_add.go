@@ -26,7 +26,7 @@ func toFusedConv(n *ops.Node) *ops.Node {
 // must provably have the Add's output shape, which must be the Conv's, so
 // no broadcasting happens; the Conv must have no activation yet
 // (act-then-add is not add-then-act).
-type convAdd struct{ rebuilds }
+type convAdd struct{}
 
 func (convAdd) name() string { return "ConvAdd" }
 
@@ -56,8 +56,10 @@ func (convAdd) match(w *work, n *ops.Node) (any, bool) {
 
 func (convAdd) apply(w *work, m any) {
 	cm := m.(*convAddMatch)
+	w.detach(cm.conv)
 	conv := toFusedConv(cm.conv)
 	conv.Inputs[3] = cm.z
 	conv.Outputs[0] = cm.add.Outputs[0]
 	w.remove(cm.add)
+	w.attach(conv)
 }

@@ -7,7 +7,7 @@ import "github.com/bnrun/bnrun/ops"
 // any) are constants and the BN has one channel per output channel.
 // Grouped and depthwise convs fold the same way: weights are scaled per
 // output channel.
-type convBN struct{ rebuilds }
+type convBN struct{}
 
 func (convBN) name() string { return "ConvBN" }
 
@@ -38,6 +38,9 @@ func (convBN) match(w *work, n *ops.Node) (any, bool) {
 			return nil, false
 		}
 	}
+	if !w.affords(len(wt.F32) + bn.channels()) {
+		return nil, false
+	}
 	return &convBNMatch{conv: conv, bn: bn}, true
 }
 
@@ -64,6 +67,7 @@ func (convBN) apply(w *work, m any) {
 		}
 		nb[m] = float32(bm*bn.s[m] + bn.t[m])
 	}
+	w.detach(conv)
 	ensureName(conv)
 	base := label(conv)
 	wName := w.addConst(base+"_W_bn", ops.NewF32(wt.Shape, nw))
@@ -72,4 +76,5 @@ func (convBN) apply(w *work, m any) {
 	conv.Outputs[0] = bn.n.Outputs[0]
 	w.setFate(bn.n, "folded", label(conv), "")
 	w.remove(bn.n)
+	w.attach(conv)
 }

@@ -29,6 +29,8 @@
 package fold
 
 import (
+	"context"
+	"fmt"
 	"maps"
 	"slices"
 
@@ -39,25 +41,27 @@ import (
 // Domain is the operator domain of the fused nodes fold creates.
 const Domain = "bnrun"
 
-// rule is one rewrite: Match looks at one node and says whether and how
-// the rule applies there; Apply performs the rewrite Match described.
+// rule is one rewrite, run by work.scan: match looks at one node and says
+// whether and how the rule applies there; apply performs the rewrite match
+// described.
 type rule interface {
 	name() string
 	match(w *work, n *ops.Node) (any, bool)
 	apply(w *work, m any)
-	// incremental reports whether apply keeps the indexes true itself, so
-	// that the driver need not rebuild them (ConstFold, which may fire
-	// once per node of a large graph).
-	incremental() bool
 }
 
-// rebuilds is embedded by rules whose rewrites need the indexes rebuilt.
-type rebuilds struct{}
+// passRule is a rule that runs as a pass of its own over the whole graph
+// instead of a scan, returning how many rewrites it made.
+type passRule interface {
+	name() string
+	pass(ctx context.Context, w *work) (int, error)
+}
 
-func (rebuilds) incremental() bool { return false }
+// named is a rule or a passRule.
+type named interface{ name() string }
 
 // rules lists every rule in the order Optimize runs them.
-var rules = []rule{
+var rules = []named{
 	identityElim{},
 	constFold{},
 	convBN{},
@@ -96,40 +100,75 @@ type BatchNormFate struct {
 }
 
 // Optimize returns a rewritten copy of g (g itself is not modified) and a
-// report of what changed.
+// report of what changed. It takes time close to linear in the size of g
+// (see work.scan), and bounds the constants it computes and makes (see
+// maxFoldWork and work.affords).
 func Optimize(g *runtime.Graph) (*runtime.Graph, *Report) {
-	out := cloneGraph(g)
+	out, rep, _ := OptimizeContext(context.Background(), g)
+	return out, rep
+}
+
+// OptimizeContext is Optimize stopping early when ctx is done, with an
+// error that wraps ctx.Err() (and no graph). It looks at ctx between the
+// rules and every thousand or so steps within them.
+func OptimizeContext(ctx context.Context, g *runtime.Graph) (*runtime.Graph, *Report, error) {
+	return optimizeWith(ctx, g, runRule)
+}
+
+// runRule runs one of rules over w.
+func runRule(ctx context.Context, w *work, r named, rep *Report) error {
+	switch r := r.(type) {
+	case passRule:
+		n, err := r.pass(ctx, w)
+		if n > 0 {
+			rep.Rules[r.name()] += n
+		}
+		return err
+	case rule:
+		return w.scan(ctx, r, rep)
+	}
+	return nil
+}
+
+// optimizeWith is OptimizeContext running each rule with run.
+func optimizeWith(ctx context.Context, g *runtime.Graph, run func(context.Context, *work, named, *Report) error) (*runtime.Graph, *Report, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("fold: %w", err)
+	}
+	out, err := cloneGraph(ctx, g)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fold: copying the graph: %w", err)
+	}
 	rep := &Report{OpsBefore: CountOps(out), Rules: map[string]int{}}
-	w := newWork(out)
+	w, err := newWork(ctx, out)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fold: indexing the graph: %w", err)
+	}
 	var bnOrder []string
 	for _, n := range out.Nodes {
 		if is(n, "BatchNormalization") {
+			if w.fates[label(n)] != nil {
+				w.sharedFate[label(n)] = true
+			}
 			bnOrder = append(bnOrder, label(n))
 			w.setFate(n, "kept", "", "no rule applies")
 		}
 	}
 	for i, r := range rules {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, fmt.Errorf("fold: before rule %s: %w", r.name(), err)
+		}
 		if i == 2 {
 			// Shapes are proven once the trivial rewrites are done; later
 			// rules keep the names and shapes of the tensors they keep.
-			w.shapes = probeShapes(out)
-		}
-		// Scan in graph order, carrying on from where a rewrite happened
-		// (the node there may be gone, so look at that position again),
-		// and repeat whole scans until one changes nothing.
-		for applied := true; applied; {
-			applied = false
-			for i := 0; i < len(out.Nodes); i++ {
-				if m, ok := r.match(w, out.Nodes[i]); ok {
-					r.apply(w, m)
-					if !r.incremental() {
-						w.reindex()
-					}
-					rep.Rules[r.name()]++
-					applied = true
-					i = max(i-2, -1)
-				}
+			shapes, err := probeShapes(ctx, out)
+			if err != nil {
+				return nil, nil, fmt.Errorf("fold: proving shapes: %w", err)
 			}
+			w.shapes = shapes
+		}
+		if err := run(ctx, w, r, rep); err != nil {
+			return nil, nil, fmt.Errorf("fold: %w", err)
 		}
 	}
 	w.pruneInitializers()
@@ -140,7 +179,7 @@ func Optimize(g *runtime.Graph) (*runtime.Graph, *Report) {
 	for _, name := range bnOrder {
 		rep.BatchNorms = append(rep.BatchNorms, *w.fates[name])
 	}
-	return out, rep
+	return out, rep, nil
 }
 
 // CountOps counts a graph's nodes per op type, qualified by domain outside

@@ -5,7 +5,7 @@ import "github.com/bnrun/bnrun/ops"
 // gemmAct fuses the activation that alone reads a Gemm's output into the
 // Gemm, which becomes bnrun.FusedGemm (same inputs and attributes, plus
 // the activation).
-type gemmAct struct{ rebuilds }
+type gemmAct struct{}
 
 func (gemmAct) name() string { return "GemmAct" }
 
@@ -18,6 +18,7 @@ func (gemmAct) match(w *work, n *ops.Node) (any, bool) {
 
 func (gemmAct) apply(w *work, m any) {
 	fm := m.(*fuseActMatch)
+	w.detach(fm.n)
 	fm.n.Domain, fm.n.OpType, fm.n.Opset = Domain, "FusedGemm", 1
 	fuseActivation(w, fm)
 }

@@ -13,7 +13,7 @@ import "github.com/bnrun/bnrun/ops"
 //
 // so B' is scaled per output column, and C' = s*beta*C + t with alpha and
 // beta set to 1.
-type gemmBN struct{ rebuilds }
+type gemmBN struct{}
 
 func (gemmBN) name() string { return "GemmBN" }
 
@@ -66,6 +66,13 @@ func (gemmBN) match(w *work, n *ops.Node) (any, bool) {
 		return nil, false
 	}
 	if g.c != nil && !(rowBroadcast(g.c.Shape) || (len(g.c.Shape) == 2 && g.c.Shape[1] == g.n) || (len(g.c.Shape) == 2 && g.c.Shape[1] == 1)) {
+		return nil, false
+	}
+	rows, _ := g.cRows()
+	if m.add != nil {
+		rows = 1
+	}
+	if !w.affords(len(g.b.F32) + rows*g.n) {
 		return nil, false
 	}
 	return m, true
@@ -181,6 +188,7 @@ func (gemmBN) apply(w *work, mm any) {
 	if rows > 1 {
 		cShape = []int{rows, g.n}
 	}
+	w.detach(m.lin)
 	ensureName(m.lin)
 	base := label(m.lin)
 	bName := w.addConst(base+"_B_bn", ops.NewF32(g.b.Shape, nb))
@@ -200,6 +208,7 @@ func (gemmBN) apply(w *work, mm any) {
 	} else {
 		w.remove(bn.n)
 	}
+	w.attach(lin)
 }
 
 // setFloatAttr sets a FLOAT attribute on n.

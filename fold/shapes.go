@@ -1,6 +1,7 @@
 package fold
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/bnrun/bnrun/ops"
@@ -23,11 +24,12 @@ const probeConstBytes = 64 << 20
 
 // probeShapes infers the shape of every tensor for each probe size, by
 // planning the graph with the runtime. It returns nil (no proven shapes)
-// when the graph's inputs are not declared or planning fails.
-func probeShapes(g *runtime.Graph) []map[string][]int {
-	prog, err := runtime.Compile(g, runtime.Options{Threads: 1, MaxConstBytes: probeConstBytes})
+// when the graph's inputs are not declared or planning fails, and an error
+// only when ctx is done.
+func probeShapes(ctx context.Context, g *runtime.Graph) ([]map[string][]int, error) {
+	prog, err := runtime.CompileContext(ctx, g, runtime.Options{Threads: 1, MaxConstBytes: probeConstBytes})
 	if err != nil {
-		return nil
+		return nil, ctx.Err()
 	}
 	defer prog.Close()
 	var names []string
@@ -46,7 +48,7 @@ func probeShapes(g *runtime.Graph) []map[string][]int {
 		shapes := make([][]int, len(g.Inputs))
 		for i, in := range g.Inputs {
 			if in.Dims == nil {
-				return nil
+				return nil, nil
 			}
 			s := make([]int, len(in.Dims))
 			for j, d := range in.Dims {
@@ -66,9 +68,9 @@ func probeShapes(g *runtime.Graph) []map[string][]int {
 			}
 			shapes[i] = s
 		}
-		pl, err := prog.PlanFor(shapes)
+		pl, err := prog.PlanForContext(ctx, shapes)
 		if err != nil {
-			return nil
+			return nil, ctx.Err()
 		}
 		m := map[string][]int{}
 		for _, name := range names {
@@ -78,7 +80,7 @@ func probeShapes(g *runtime.Graph) []map[string][]int {
 		}
 		all = append(all, m)
 	}
-	return all
+	return all, nil
 }
 
 // sameShape reports whether tensors a and b provably have one shape.

@@ -16,11 +16,15 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -75,10 +79,15 @@ const (
 	nfDomain    = 7
 )
 
+// DefaultMaxFileBytes caps the size of the files LoadFile and
+// ReadTensorFile read: 12 GiB.
+const DefaultMaxFileBytes = 12 << 30
+
 // LoadFile reads and decodes the ONNX model at path, resolving external
-// data in the file's folder, with the default tensor size limit.
+// data in the file's folder, with the default tensor size limit. The file
+// is read as ReadFile reads it, up to DefaultMaxFileBytes.
 func LoadFile(path string) (*runtime.Graph, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path, DefaultMaxFileBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -89,17 +98,113 @@ func LoadFile(path string) (*runtime.Graph, error) {
 	return g, nil
 }
 
+// ReadFile reads the file at path whole, for a caller that was given the
+// path by a user or a model. The file must be a regular file: a
+// directory, a device (such as /dev/zero, which never ends), a named pipe
+// (which blocks until something writes to it) or a socket is refused
+// before it is opened, and so is a file of more than maxBytes bytes, with
+// an error that matches ops.ErrMemoryLimit. It reads no more than the
+// size the file had when it was opened.
+func ReadFile(path string, maxBytes int64) ([]byte, error) {
+	f, st, err := openRegular(path)
+	if err != nil {
+		if _, named := err.(*fs.PathError); named {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer f.Close()
+	size := st.Size()
+	if size > maxBytes || size > math.MaxInt {
+		return nil, ops.LimitErrorf("%s: file of %d bytes is larger than the limit of %d bytes", path, size, maxBytes)
+	}
+	data := make([]byte, size)
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("%s: reading %d bytes: %w", path, size, err)
+	}
+	return data, nil
+}
+
+// NotRegularError is the error for a path that names something other than
+// a regular file (see ReadFile).
+type NotRegularError struct {
+	Mode fs.FileMode
+}
+
+func (e *NotRegularError) Error() string {
+	var what string
+	switch m := e.Mode; {
+	case m.IsDir():
+		what = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	case m&fs.ModeCharDevice != 0:
+		what = "a character device"
+	case m&fs.ModeDevice != 0:
+		what = "a device"
+	default:
+		return "not a regular file (mode " + m.String() + ")"
+	}
+	return what + ", not a regular file"
+}
+
+// openRegular opens path for reading when it names a regular file
+// (symlinks followed), and returns it with its info. The kind is checked
+// before the file is opened, since opening a named pipe waits for a
+// writer, and again on what was opened: a path changed in between to a
+// pipe is opened without waiting (O_NONBLOCK, which regular files
+// ignore) and refused.
+func openRegular(path string) (*os.File, fs.FileInfo, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, nil, &NotRegularError{Mode: st.Mode()}
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fst, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !fst.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, &NotRegularError{Mode: fst.Mode()}
+	}
+	if !os.SameFile(st, fst) {
+		f.Close()
+		return nil, nil, errors.New("the file changed while it was opened")
+	}
+	return f, fst, nil
+}
+
 // Load decodes a serialized ONNX ModelProto. The returned graph's tensors
 // do not alias data.
 func Load(data []byte, opt Options) (*runtime.Graph, error) {
-	g, err := load(data, opt)
+	return LoadContext(context.Background(), data, opt)
+}
+
+// LoadContext is Load stopping early when ctx is done, with an error that
+// wraps ctx.Err(). It looks at ctx every thousand or so nodes and
+// initializers.
+func LoadContext(ctx context.Context, data []byte, opt Options) (*runtime.Graph, error) {
+	g, err := load(ctx, data, opt)
 	if err != nil {
 		return nil, fmt.Errorf("loader: %w", err)
 	}
 	return g, nil
 }
 
-func load(data []byte, opt Options) (*runtime.Graph, error) {
+func load(ctx context.Context, data []byte, opt Options) (*runtime.Graph, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	g := &runtime.Graph{
 		Opsets:       map[string]int{},
 		Initializers: map[string]*ops.Tensor{},
@@ -142,7 +247,7 @@ func load(data []byte, opt Options) (*runtime.Graph, error) {
 		}
 		return err
 	})
-	gb := &graphBuilder{g: g, tc: opt.tensorCtx()}
+	gb := &graphBuilder{g: g, tc: opt.tensorCtx(), ctx: ctx}
 	if te, ok := err.(*truncatedError); ok && te.num == mfGraph {
 		// The file ends inside the graph: decode what there is of it, to
 		// name the initializer or node that was cut.
@@ -218,7 +323,15 @@ type graphBuilder struct {
 	doc     string
 	nodeIdx int
 	initIdx int
+	// ctx is looked at every checkEvery fields of the graph, counted by
+	// fields.
+	ctx    context.Context
+	fields int
 }
+
+// checkEvery is how many graph fields the loader decodes between two looks
+// at its context.
+const checkEvery = 1024
 
 func (gb *graphBuilder) parse(b []byte) error {
 	err := gb.parseFields(b)
@@ -270,6 +383,11 @@ func (gb *graphBuilder) cutErr(te *truncatedError) error {
 func (gb *graphBuilder) parseFields(b []byte) error {
 	g := gb.g
 	return eachField(b, func(f field) error {
+		if gb.fields++; gb.fields%checkEvery == 0 && gb.ctx != nil {
+			if err := gb.ctx.Err(); err != nil {
+				return fmt.Errorf("stopped after %d nodes and %d initializers: %w", gb.nodeIdx, gb.initIdx, err)
+			}
+		}
 		switch f.num {
 		case gfNode:
 			gb.nodeIdx++

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"os"
 	"path/filepath"
 	"strconv"
 
@@ -539,18 +538,16 @@ func readExternal(ext map[string]string, dir string, want int64) ([]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("external data %q: %w", loc, err)
 	}
-	f, err := os.Open(path)
+	// A named pipe would block the open and a device never end: the
+	// kind is checked before opening.
+	f, st, err := openRegular(path)
 	if err != nil {
-		return nil, fmt.Errorf("external data: %w", err)
+		if _, ok := err.(*NotRegularError); ok {
+			return nil, fmt.Errorf("external data %q is %w", loc, err)
+		}
+		return nil, fmt.Errorf("external data %q: %w", loc, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("external data: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("external data %q is not a regular file", loc)
-	}
 	size := st.Size()
 	if off > size {
 		return nil, fmt.Errorf("external data %q: offset %d is past the end of the %d-byte file", loc, off, size)
@@ -611,9 +608,10 @@ func ReadTensor(data []byte) (name string, t *ops.Tensor, err error) {
 }
 
 // ReadTensorFile reads a TensorProto file; external data is resolved in
-// the file's folder.
+// the file's folder. The file is read as ReadFile reads it, up to
+// DefaultMaxFileBytes.
 func ReadTensorFile(path string) (name string, t *ops.Tensor, err error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path, DefaultMaxFileBytes)
 	if err != nil {
 		return "", nil, err
 	}

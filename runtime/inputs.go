@@ -12,7 +12,9 @@ import (
 // take against the limits (one input at most Options.MaxTensorBytes, all
 // of them together at most Options.MaxTotalBytes). A shape over a limit
 // gives an error that matches ops.ErrMemoryLimit and names the input, its
-// shape and its size.
+// shape and its size. Planning does not count the inputs, which are the
+// caller's memory: this is for callers that allocate inputs from sizes a
+// file declares.
 func (p *Program) CheckInputShapes(shapes [][]int) error {
 	if len(shapes) != len(p.inputSlot) {
 		return fmt.Errorf("got %d input shapes, the model has %d inputs", len(shapes), len(p.inputSlot))

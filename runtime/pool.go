@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 
@@ -17,7 +18,11 @@ type Pool struct {
 	queue   chan *forJob
 	jobs    sync.Pool
 	once    sync.Once
-	closed  atomic.Bool
+	// mu orders queueing against Close: Do holds it shared while it
+	// queues a loop's helpers, Close exclusively while it closes the
+	// queue, so that no send meets a closed queue.
+	mu     sync.RWMutex
+	closed bool // under mu
 }
 
 // forJob is one call of Do: chunks are claimed by atomically bumping next.
@@ -29,21 +34,36 @@ type forJob struct {
 	wg     sync.WaitGroup
 }
 
+// MaxThreads returns the most worker goroutines a Pool (and so a
+// Program) runs: max(64, 4·NumCPU). Kernels are CPU-bound, so workers
+// beyond one per core only add scheduling, queue space and per-worker
+// scratch memory; four per core leaves room to oversubscribe on purpose
+// (cores shared with other work), and the floor of 64 lets any count up to
+// 64 run as asked on every machine, where chunk boundaries, which depend
+// on the worker count, come out the same. A larger request is clamped to
+// it; Workers (Program.Threads) says what a pool got.
+func MaxThreads() int { return max(64, 4*goruntime.NumCPU()) }
+
+// maxQueue bounds the pool's queue of loop helpers, whatever the worker
+// count: a full queue only makes Do wait for a worker to take one.
+const maxQueue = 4096
+
 // NewPool returns a pool that runs loops on up to workers goroutines
-// (counting the caller). workers < 1 is taken as 1.
+// (counting the caller). workers < 1 is taken as 1, and workers above
+// MaxThreads() as MaxThreads().
 func NewPool(workers int) *Pool {
-	if workers < 1 {
-		workers = 1
-	}
+	workers = min(max(workers, 1), MaxThreads())
 	p := &Pool{workers: workers}
 	p.jobs.New = func() any { return new(forJob) }
 	return p
 }
 
 func (p *Pool) start() {
-	p.queue = make(chan *forJob, 64*p.workers)
+	p.queue = make(chan *forJob, min(64*p.workers, maxQueue))
 	for i := 1; i < p.workers; i++ {
 		go func() {
+			// After Close, the loops already queued are still run, so
+			// that every Do waiting for its helpers returns.
 			for j := range p.queue {
 				j.work()
 				j.wg.Done()
@@ -52,12 +72,19 @@ func (p *Pool) start() {
 	}
 }
 
-// Close stops the worker goroutines. Loops must not be started afterwards.
+// Close stops the worker goroutines once they have run the loops already
+// queued. It is safe to call more than once and concurrently with Do: a
+// Do after Close runs its loop on the calling goroutine alone.
 func (p *Pool) Close() {
-	p.once.Do(func() {})
-	if !p.closed.Swap(true) && p.queue != nil {
-		close(p.queue)
+	p.once.Do(func() {}) // no workers start after this
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		if p.queue != nil {
+			close(p.queue)
+		}
 	}
+	p.mu.Unlock()
 }
 
 // Workers returns the number of goroutines a loop may run on.
@@ -84,18 +111,24 @@ func (p *Pool) Do(n int, t ops.Task) {
 	if chunks > 1 {
 		p.once.Do(p.start)
 	}
-	if chunks == 1 || p.queue == nil || p.closed.Load() {
+	if chunks == 1 {
 		t.Range(0, n)
 		return
 	}
 	j := p.jobs.Get().(*forJob)
 	j.task, j.n, j.chunks = t, n, chunks
 	j.next.Store(0)
-	helpers := min(chunks, p.workers) - 1
-	j.wg.Add(helpers)
-	for range helpers {
-		p.queue <- j
+	// A closed pool has no workers: the caller runs every chunk itself,
+	// with the same boundaries.
+	p.mu.RLock()
+	if !p.closed && p.queue != nil {
+		helpers := min(chunks, p.workers) - 1
+		j.wg.Add(helpers)
+		for range helpers {
+			p.queue <- j
+		}
 	}
+	p.mu.RUnlock()
 	j.work()
 	j.wg.Wait()
 	j.task = nil

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bnrun/bnrun/ops"
 )
@@ -19,6 +20,8 @@ type Options struct {
 	// CPU runs.
 	Kernels *ops.Kernels
 	// Threads is the number of worker goroutines; < 1 means one per CPU.
+	// It is clamped to MaxThreads() (max(64, 4·NumCPU)); Program.Threads
+	// says what the program got.
 	Threads int
 	// MaxPlans bounds how many distinct input-shape plans are cached;
 	// 0 means 16. When full, the cache is emptied and refilled.
@@ -64,13 +67,16 @@ const (
 
 // Program is a compiled graph: every node bound to its operator, ordered
 // topologically, and pruned to what the outputs need. It is safe for
-// concurrent use; plans for each distinct set of input shapes are made on
-// first use and cached.
+// concurrent use, Close included; plans for each distinct set of input
+// shapes are made on first use and cached.
 type Program struct {
 	graph   *Graph
 	opts    Options
 	kernels *ops.Kernels
 	pool    *Pool
+
+	gate      gate      // the Runs in flight, for Close
+	closeOnce sync.Once // Close's work
 
 	slotNames []string
 	slotIndex map[string]int
@@ -99,6 +105,25 @@ type cnode struct {
 // well formed (supported ops, every input produced, no cycles, no name
 // produced twice) and returns a Program ready to plan and run.
 func Compile(g *Graph, opts Options) (*Program, error) {
+	return CompileContext(context.Background(), g, opts)
+}
+
+// compileCheckEvery is how many nodes Compile binds between two looks at
+// its context.
+const compileCheckEvery = 1024
+
+// CompileContext is Compile stopping early when ctx is done, with an error
+// that wraps ctx.Err(). It looks at ctx every thousand or so nodes.
+func CompileContext(ctx context.Context, g *Graph, opts Options) (*Program, error) {
+	stopped := func(where string, i int) error {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("compile stopped "+where+": %w", i, len(g.Nodes), err)
+		}
+		return nil
+	}
+	if err := stopped("before node %d of %d", 1); err != nil {
+		return nil, err
+	}
 	if err := checkOpsets(g); err != nil {
 		return nil, err
 	}
@@ -167,6 +192,11 @@ func Compile(g *Graph, opts Options) (*Program, error) {
 	}
 	all := make([]*cnode, len(g.Nodes))
 	for i, n := range g.Nodes {
+		if i%compileCheckEvery == compileCheckEvery-1 {
+			if err := stopped("binding node %d of %d", i+1); err != nil {
+				return nil, err
+			}
+		}
 		k, err := ops.LookupNode(n)(n)
 		if err != nil {
 			return nil, err
@@ -185,7 +215,12 @@ func Compile(g *Graph, opts Options) (*Program, error) {
 		}
 		all[i] = c
 	}
-	for _, c := range all {
+	for i, c := range all {
+		if i%compileCheckEvery == compileCheckEvery-1 {
+			if err := stopped("linking node %d of %d", i+1); err != nil {
+				return nil, err
+			}
+		}
 		for _, in := range c.node.Inputs {
 			if in == "" {
 				c.in = append(c.in, -1)
@@ -203,6 +238,9 @@ func Compile(g *Graph, opts Options) (*Program, error) {
 			return nil, fmt.Errorf("graph output %q is not produced by any node, initializer or graph input", out.Name)
 		}
 		p.outSlot = append(p.outSlot, i)
+	}
+	if err := stopped("after node %d of %d", len(all)); err != nil {
+		return nil, err
 	}
 	order, err := topoSort(all, len(p.slotNames))
 	if err != nil {
@@ -404,22 +442,79 @@ func (p *Program) Kernels() *ops.Kernels { return p.kernels }
 // Threads returns the number of worker goroutines.
 func (p *Program) Threads() int { return p.pool.Workers() }
 
-// Close releases the worker goroutines and the device's memory. The
-// program must not be run after.
+// Close releases the worker goroutines and the device's memory. Runs in
+// flight when Close is called finish normally (with their results) and
+// Close waits for them, so that no memory a Run may still use is freed or
+// handed on (cancel their contexts to make them stop sooner); a Run,
+// RunInto or PlanFor that begins once Close has begun fails with
+// ErrClosed at once, without touching the program's memory.
+// Close may be called more than once and from several goroutines: each
+// call returns when the program is released.
 func (p *Program) Close() {
-	p.pool.Close()
-	p.mu.Lock()
-	plans := p.plans
-	p.plans = nil
-	p.mu.Unlock()
-	for _, pl := range plans {
-		if pl.gpu != nil {
-			pl.gpu.release()
+	p.closeOnce.Do(func() {
+		p.gate.close()
+		p.pool.Close()
+		p.mu.Lock()
+		plans := p.plans
+		p.plans = nil
+		p.mu.Unlock()
+		for _, pl := range plans {
+			if pl.gpu != nil {
+				pl.gpu.release()
+			}
 		}
+		if p.gpu != nil {
+			p.gpu.close()
+		}
+	})
+}
+
+// gate counts a program's Runs in flight, so that Close can refuse new
+// ones and wait for the others. Entering and leaving are one atomic add
+// each and allocate nothing.
+type gate struct {
+	// n is the number of Runs in flight, plus gateClosed once Close has
+	// begun. A Run that finds gateClosed set takes its count back.
+	n        atomic.Int64
+	signaled atomic.Bool // drained has been closed
+	// drained is made by close before it sets gateClosed (so every Run
+	// that sees gateClosed sees it too), and closed once no Run is in.
+	drained chan struct{}
+}
+
+// gateClosed marks a gate closed; far above any number of Runs.
+const gateClosed = 1 << 62
+
+// enter counts a Run in, or returns false when the gate is closed.
+func (g *gate) enter() bool {
+	if g.n.Add(1) >= gateClosed {
+		g.leave()
+		return false
 	}
-	if p.gpu != nil {
-		p.gpu.close()
+	return true
+}
+
+// leave counts a Run out; the last one out of a closed gate wakes Close.
+func (g *gate) leave() {
+	if g.n.Add(-1) == gateClosed {
+		g.signal()
 	}
+}
+
+// signal closes drained, once.
+func (g *gate) signal() {
+	if g.signaled.CompareAndSwap(false, true) {
+		close(g.drained)
+	}
+}
+
+// close closes the gate and waits until no Run is in; it is called once.
+func (g *gate) close() {
+	g.drained = make(chan struct{})
+	if g.n.Add(gateClosed) == gateClosed {
+		g.signal()
+	}
+	<-g.drained
 }
 
 // Device describes the GPU the program's plans may run on (name and
@@ -435,7 +530,8 @@ func (p *Program) Device() (desc string, err error) {
 // Run checks the inputs (one per graph input, in order) against the
 // declared types and shapes, runs the plan for their shapes and returns
 // one new tensor per graph output. It is safe for concurrent use. ctx is
-// checked between nodes.
+// checked between nodes. On a closed program (see Close) it returns
+// ErrClosed.
 func (p *Program) Run(ctx context.Context, inputs []*ops.Tensor) ([]*ops.Tensor, error) {
 	outs := make([]*ops.Tensor, len(p.outSlot))
 	if err := p.RunInto(ctx, inputs, outs); err != nil {
@@ -447,7 +543,12 @@ func (p *Program) Run(ctx context.Context, inputs []*ops.Tensor) ([]*ops.Tensor,
 // RunInto is Run writing into outs: an entry that is nil or whose buffer
 // is too small is replaced by a new tensor; otherwise its buffer is reused
 // and its shape updated, so a caller that keeps outs allocates nothing.
+// On a closed program (see Close) it returns ErrClosed.
 func (p *Program) RunInto(ctx context.Context, inputs []*ops.Tensor, outs []*ops.Tensor) error {
+	if !p.gate.enter() {
+		return ErrClosed
+	}
+	defer p.gate.leave()
 	if len(inputs) != len(p.inputSlot) {
 		return fmt.Errorf("got %d inputs, the model has %d", len(inputs), len(p.inputSlot))
 	}
@@ -631,8 +732,19 @@ func isShapeLike(t *ops.Tensor) bool {
 }
 
 // PlanFor returns the plan for the given input shapes (for inspection and
-// tests): the value description of every tensor the graph computes.
+// tests): the value description of every tensor the graph computes. On a
+// closed program (see Close) it returns ErrClosed.
 func (p *Program) PlanFor(shapes [][]int) (*Plan, error) {
+	return p.PlanForContext(context.Background(), shapes)
+}
+
+// PlanForContext is PlanFor stopping early, with ctx.Err(), when ctx is
+// done (it is checked between nodes while the plan is made).
+func (p *Program) PlanForContext(ctx context.Context, shapes [][]int) (*Plan, error) {
+	if !p.gate.enter() {
+		return nil, ErrClosed
+	}
+	defer p.gate.leave()
 	if len(shapes) != len(p.inputSlot) {
 		return nil, fmt.Errorf("got %d input shapes, the model has %d inputs", len(shapes), len(p.inputSlot))
 	}
@@ -640,5 +752,5 @@ func (p *Program) PlanFor(shapes [][]int) (*Plan, error) {
 	for i, s := range shapes {
 		inputs[i] = &ops.Tensor{DType: p.graph.Inputs[i].DType, Shape: s}
 	}
-	return p.planFor(context.Background(), inputs, false)
+	return p.planFor(ctx, inputs, false)
 }

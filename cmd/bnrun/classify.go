@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/bnrun/bnrun"
+	"github.com/bnrun/bnrun/loader"
 	"github.com/bnrun/bnrun/models/fashion"
 )
 
@@ -33,7 +34,14 @@ func (r *runFlags) register(fs *flag.FlagSet) {
 }
 
 func (r *runFlags) open(path string) (*bnrun.Model, error) {
-	return bnrun.Open(path, r.options()...)
+	m, err := bnrun.Open(path, r.options()...)
+	if err != nil {
+		return nil, err
+	}
+	if r.threads > 0 && m.Threads() < r.threads {
+		fmt.Fprintf(os.Stderr, "bnrun: note: --threads %d clamped to %d\n", r.threads, m.Threads())
+	}
+	return m, nil
 }
 
 func (r *runFlags) options() []bnrun.Option {
@@ -201,7 +209,8 @@ func (o *classifyOpts) classLabels(m *bnrun.Model, n int) ([]string, error) {
 	var labels []string
 	switch {
 	case o.labels != "":
-		data, err := os.ReadFile(o.labels)
+		// A label file is text: 64 MiB holds millions of labels.
+		data, err := loader.ReadFile(o.labels, 64<<20)
 		if err != nil {
 			return nil, err
 		}

@@ -373,3 +373,14 @@ func TestImageFromPipes(t *testing.T) {
 		hostileCheck(t, err, "is a directory")
 	})
 }
+
+// TestHostileLabelsFile: --labels names a regular file of bounded size.
+func TestHostileLabelsFile(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	code, errs := boundedCLI(t, 5*time.Second, 16<<20, "--labels", "/dev/zero", "../../testdata/images/sample28.png")
+	if code != 1 || !strings.Contains(errs, "/dev/zero: a character device, not a regular file") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}
