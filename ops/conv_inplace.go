@@ -216,6 +216,24 @@ func phasePlanes(k *Kernels, dst, x []float32, g *ConvGeom, ph phaseGeom, f *Con
 	if f.hasPre() {
 		sc, bi = f.PreScale[c], f.PreBias[c]
 	}
+	if g.SH == 1 && g.SW == 1 && g.PadT+g.PadB+g.PadL+g.PadR == 0 {
+		// One phase laid out as x itself (Hq = H, Wq = W): the plane is one
+		// row, dst[i] = x'[i] (DenseNet's BN+Relu before a 1×1 conv).
+		d := dst[:g.H*g.W]
+		switch {
+		case !f.hasPre():
+			copy(d, x)
+		case f.PreAct.Kind == ActRelu || f.PreAct.Kind == ActNone:
+			// d[i] = [max(0,] PreScale[c]·x[i] + PreBias[c][)]
+			affineRow(k, d, x, sc, bi, f.PreAct.Kind == ActRelu)
+		default:
+			// d[i] = PreAct(PreScale[c]·x[i] + PreBias[c])
+			for i := range d {
+				d[i] = f.PreAct.One(sc*x[i] + bi)
+			}
+		}
+		return
+	}
 	for a := range g.SH {
 		for b := range g.SW {
 			if !tapHits(a, g.SH, g.KH, g.DH) || !tapHits(b, g.SW, g.KW, g.DW) {

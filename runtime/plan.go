@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bnrun/bnrun/ops"
 )
@@ -591,7 +592,10 @@ func (pl *Plan) newArena(p *Program) *arena {
 }
 
 // run executes the plan on one arena.
-func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ops.Tensor) (err error) {
+//
+// When times is not nil (one entry per step of the plan), the wall time of
+// each step is added to its entry.
+func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ops.Tensor, times []time.Duration) (err error) {
 	if pl.gpu != nil {
 		return pl.gpu.run(ctx, p, pl, inputs, outs)
 	}
@@ -638,8 +642,15 @@ func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ops.Tensor)
 		if st.view {
 			continue
 		}
+		var start time.Time
+		if times != nil {
+			start = time.Now()
+		}
 		if err := st.step.Run(&a.env, a.args[i][0], a.args[i][1]); err != nil {
 			return nodeError(st.c.node, "", err)
+		}
+		if times != nil {
+			times[i] += time.Since(start)
 		}
 	}
 	for i, s := range p.outSlot {

@@ -4,49 +4,75 @@ import (
 	goruntime "runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bnrun/bnrun/ops"
 )
 
 // Pool is a fixed set of worker goroutines that run the chunks of parallel
 // loops. One Pool is shared by every Run of a session; loops from
-// concurrent Runs interleave in its queue. The goroutine that calls Do
-// always works on its own loop too, so a loop finishes even when every
-// worker is busy elsewhere. Loops must not nest: a Task must not call Do.
+// concurrent Runs are posted on one board, from which idle workers claim
+// chunks. The goroutine that calls Do always works on its own loop too, so
+// a loop finishes even when every worker is busy elsewhere. Loops must not
+// nest: a Task must not call Do.
+//
+// A worker that finds nothing to do spins for a while (spinFor) before it
+// parks: the ops of a Run come one after another, microseconds apart, and
+// waking a parked goroutine costs tens of microseconds, as long as a
+// small convolution takes. With spinning workers a loop starts on every
+// core at once, and the second core speeds a Run up instead of idling
+// through the wake-ups.
 type Pool struct {
 	workers int
-	queue   chan *forJob
 	jobs    sync.Pool
 	once    sync.Once
-	// mu orders queueing against Close: Do holds it shared while it
-	// queues a loop's helpers, Close exclusively while it closes the
-	// queue, so that no send meets a closed queue.
-	mu     sync.RWMutex
-	closed bool // under mu
+
+	// posts counts the loops posted; a spinning worker watches it.
+	posts atomic.Int64
+
+	mu     sync.Mutex
+	board  []*forJob     // loops whose callers have not finished them, under mu
+	parked int           // workers waiting on wake, under mu
+	wake   chan struct{} // one token per parked worker woken
+	closed bool          // under mu; after Close, Do runs loops on the caller
 }
 
-// forJob is one call of Do: chunks are claimed by atomically bumping next.
+// forJob is one call of Do. Its chunks are dealt into one contiguous run
+// per taker (slots of them), so that the caller and each helper start on
+// the same part of the work in every loop, which keeps a worker on the
+// data it touched in the loop before; a taker that finishes its run
+// claims the chunks left in the others', by atomically bumping next[s].
 type forJob struct {
 	task   ops.Task
 	n      int
 	chunks int
-	next   atomic.Int64
-	wg     sync.WaitGroup
+	slots  int
+	next   []atomic.Int64 // per slot, chunks claimed of it
+	left   atomic.Int64   // chunks not yet claimed
+	takers atomic.Int64   // takers entered so far: the caller is 0
+	// state counts the workers inside the job, plus jobRetired once its
+	// caller has taken it off the board; the last worker out of a retired
+	// job sends on done, for which the caller then waits.
+	state atomic.Int64
+	done  chan struct{}
 }
+
+// jobRetired marks a job taken off the board: far above any worker count.
+const jobRetired = 1 << 40
+
+// spinFor is how long an idle worker keeps looking for a new loop before
+// it parks.
+const spinFor = 200 * time.Microsecond
 
 // MaxThreads returns the most worker goroutines a Pool (and so a
 // Program) runs: max(64, 4·NumCPU). Kernels are CPU-bound, so workers
-// beyond one per core only add scheduling, queue space and per-worker
-// scratch memory; four per core leaves room to oversubscribe on purpose
-// (cores shared with other work), and the floor of 64 lets any count up to
-// 64 run as asked on every machine, where chunk boundaries, which depend
-// on the worker count, come out the same. A larger request is clamped to
-// it; Workers (Program.Threads) says what a pool got.
+// beyond one per core only add scheduling and per-worker scratch memory;
+// four per core leaves room to oversubscribe on purpose (cores shared
+// with other work), and the floor of 64 lets any count up to 64 run as
+// asked on every machine, where chunk boundaries, which depend on the
+// worker count, come out the same. A larger request is clamped to it;
+// Workers (Program.Threads) says what a pool got.
 func MaxThreads() int { return max(64, 4*goruntime.NumCPU()) }
-
-// maxQueue bounds the pool's queue of loop helpers, whatever the worker
-// count: a full queue only makes Do wait for a worker to take one.
-const maxQueue = 4096
 
 // NewPool returns a pool that runs loops on up to workers goroutines
 // (counting the caller). workers < 1 is taken as 1, and workers above
@@ -54,34 +80,125 @@ const maxQueue = 4096
 func NewPool(workers int) *Pool {
 	workers = min(max(workers, 1), MaxThreads())
 	p := &Pool{workers: workers}
-	p.jobs.New = func() any { return new(forJob) }
+	p.jobs.New = func() any {
+		return &forJob{done: make(chan struct{}, 1), next: make([]atomic.Int64, workers)}
+	}
 	return p
 }
 
 func (p *Pool) start() {
-	p.queue = make(chan *forJob, min(64*p.workers, maxQueue))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.wake = make(chan struct{}, p.workers)
 	for i := 1; i < p.workers; i++ {
-		go func() {
-			// After Close, the loops already queued are still run, so
-			// that every Do waiting for its helpers returns.
-			for j := range p.queue {
-				j.work()
-				j.wg.Done()
-			}
-		}()
+		go p.worker()
 	}
 }
 
-// Close stops the worker goroutines once they have run the loops already
-// queued. It is safe to call more than once and concurrently with Do: a
-// Do after Close runs its loop on the calling goroutine alone.
+// worker claims chunks of posted loops until the pool closes, spinning
+// between loops and parking when none comes for spinFor.
+func (p *Pool) worker() {
+	for {
+		seen := p.posts.Load()
+		j, closed := p.claim()
+		if closed {
+			return
+		}
+		if j != nil {
+			j.work(int(j.takers.Add(1)))
+			if j.state.Add(-1) == jobRetired {
+				j.done <- struct{}{}
+			}
+			continue
+		}
+		if p.spin(seen) {
+			continue
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return
+		}
+		if p.posts.Load() != seen {
+			p.mu.Unlock()
+			continue
+		}
+		p.parked++
+		p.mu.Unlock()
+		if _, ok := <-p.wake; !ok {
+			return
+		}
+	}
+}
+
+// claim enters the first posted loop that has chunks left, or returns nil
+// (and whether the pool is closed).
+func (p *Pool) claim() (*forJob, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, true
+	}
+	for _, j := range p.board {
+		if j.left.Load() > 0 {
+			j.state.Add(1)
+			return j, false
+		}
+	}
+	return nil, false
+}
+
+// spin waits up to spinFor for a loop to be posted after the count seen;
+// it reports whether one was.
+func (p *Pool) spin(seen int64) bool {
+	deadline := time.Now().Add(spinFor)
+	for i := 1; ; i++ {
+		if p.posts.Load() != seen {
+			return true
+		}
+		if i%64 == 0 {
+			if time.Now().After(deadline) {
+				return false
+			}
+			// Let other goroutines of the process have the core.
+			goruntime.Gosched()
+		}
+	}
+}
+
+// waitToken takes one token from done, spinning for up to spinFor before
+// it blocks.
+func waitToken(done chan struct{}) {
+	deadline := time.Now().Add(spinFor)
+	for i := 1; ; i++ {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if i%64 == 0 {
+			if time.Now().After(deadline) {
+				<-done
+				return
+			}
+			goruntime.Gosched()
+		}
+	}
+}
+
+// Close stops the worker goroutines; those inside a loop finish their
+// chunk first. It is safe to call more than once and concurrently with
+// Do: a Do after Close runs its loop on the calling goroutine alone.
 func (p *Pool) Close() {
 	p.once.Do(func() {}) // no workers start after this
 	p.mu.Lock()
 	if !p.closed {
 		p.closed = true
-		if p.queue != nil {
-			close(p.queue)
+		if p.wake != nil {
+			close(p.wake)
 		}
 	}
 	p.mu.Unlock()
@@ -108,43 +225,71 @@ func (p *Pool) Do(n int, t ops.Task) {
 	if p.workers > 1 {
 		chunks = min(chunksPerWorker*p.workers, n)
 	}
-	if chunks > 1 {
-		p.once.Do(p.start)
-	}
 	if chunks == 1 {
 		t.Range(0, n)
 		return
 	}
+	p.once.Do(p.start)
 	j := p.jobs.Get().(*forJob)
 	j.task, j.n, j.chunks = t, n, chunks
-	j.next.Store(0)
-	// A closed pool has no workers: the caller runs every chunk itself,
-	// with the same boundaries.
-	p.mu.RLock()
-	if !p.closed && p.queue != nil {
-		helpers := min(chunks, p.workers) - 1
-		j.wg.Add(helpers)
-		for range helpers {
-			p.queue <- j
+	j.slots = min(chunks, p.workers)
+	for s := range j.slots {
+		j.next[s].Store(0)
+	}
+	j.left.Store(int64(chunks))
+	j.takers.Store(0)
+	j.state.Store(0)
+	p.mu.Lock()
+	posted := !p.closed
+	if posted {
+		p.board = append(p.board, j)
+		p.posts.Add(1)
+		// Wake parked workers for the helpers the loop can use; spinning
+		// ones see the post by themselves.
+		for range min(min(chunks, p.workers)-1, p.parked) {
+			p.parked--
+			p.wake <- struct{}{}
 		}
 	}
-	p.mu.RUnlock()
-	j.work()
-	j.wg.Wait()
+	p.mu.Unlock()
+	// A closed pool has no workers: the caller runs every chunk itself,
+	// with the same boundaries.
+	j.work(0)
+	if posted {
+		p.mu.Lock()
+		for i, b := range p.board {
+			if b == j {
+				p.board = append(p.board[:i], p.board[i+1:]...)
+				break
+			}
+		}
+		p.mu.Unlock()
+		// No worker enters j now; wait for those inside, which are at
+		// most one chunk from done: spin first, as parking the caller
+		// would cost more than the wait.
+		if j.state.Add(jobRetired) != jobRetired {
+			waitToken(j.done)
+		}
+	}
 	j.task = nil
 	p.jobs.Put(j)
 }
 
-// work claims and runs chunks until none is left.
-func (j *forJob) work() {
-	for {
-		c := int(j.next.Add(1) - 1)
-		if c >= j.chunks {
-			return
+// work claims and runs chunks until none is left: first those of slot
+// taker mod slots, then the others'. Slot s holds chunks
+// [s·chunks/slots, (s+1)·chunks/slots); chunk c covers
+// [c·n/chunks, (c+1)·n/chunks).
+func (j *forJob) work(taker int) {
+	for k := range j.slots {
+		s := (taker + k) % j.slots
+		c0, c1 := s*j.chunks/j.slots, (s+1)*j.chunks/j.slots
+		for {
+			c := c0 + int(j.next[s].Add(1)-1)
+			if c >= c1 {
+				break
+			}
+			j.left.Add(-1)
+			j.task.Range(c*j.n/j.chunks, (c+1)*j.n/j.chunks)
 		}
-		// chunk c covers [c*n/chunks, (c+1)*n/chunks)
-		lo := c * j.n / j.chunks
-		hi := (c + 1) * j.n / j.chunks
-		j.task.Range(lo, hi)
 	}
 }

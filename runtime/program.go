@@ -562,7 +562,7 @@ func (p *Program) RunInto(ctx context.Context, inputs []*ops.Tensor, outs []*ops
 	if err != nil {
 		return err
 	}
-	return plan.run(ctx, p, inputs, outs)
+	return plan.run(ctx, p, inputs, outs, nil)
 }
 
 // checkInputs validates each input's type and shape against its declaration.

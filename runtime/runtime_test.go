@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bnrun/bnrun/ops"
 )
@@ -456,5 +457,90 @@ func TestConcatInPlace(t *testing.T) {
 		if sp := pl.slots[p.slotIndex["e"]]; sp.kind == slotView && sp.root == p.slotIndex["y3"] {
 			t.Errorf("batch %d: e placed in y3, over the features", n)
 		}
+	}
+}
+
+// TestPoolChunks checks, for several worker counts, that Do covers [0, n)
+// once with the fixed chunk boundaries c·n/chunks (whichever goroutine
+// claims them), from concurrent callers, and that the workers share a
+// loop's chunks: chunks that sleep overlap in time.
+func TestPoolChunks(t *testing.T) {
+	for workers := 2; workers <= 5; workers++ {
+		p := NewPool(workers)
+		var wg sync.WaitGroup
+		for caller := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, n := range []int{2, 3, 7, 19, 100, 1001} {
+					chunks := min(chunksPerWorker*workers, n)
+					seen := make([]int32, n)
+					var bad atomic.Int32
+					p.Do(n, ops.RangeFunc(func(lo, hi int) {
+						// [lo, hi) must be chunk c for some c
+						ok := false
+						for c := range chunks {
+							ok = ok || (lo == c*n/chunks && hi == (c+1)*n/chunks)
+						}
+						if !ok {
+							bad.Add(1)
+						}
+						for i := lo; i < hi; i++ {
+							atomic.AddInt32(&seen[i], 1)
+						}
+					}))
+					if bad.Load() != 0 {
+						t.Errorf("workers %d, caller %d, n=%d: %d ranges off the chunk boundaries", workers, caller, n, bad.Load())
+					}
+					for i, s := range seen {
+						if s != 1 {
+							t.Errorf("workers %d, caller %d, n=%d: index %d visited %d times", workers, caller, n, i, s)
+							break
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		// 4·workers chunks of 5 ms each: one goroutine alone takes
+		// 20·workers ms; the pool's workers together well under that.
+		start := time.Now()
+		p.Do(chunksPerWorker*workers, ops.RangeFunc(func(lo, hi int) { time.Sleep(5 * time.Millisecond) }))
+		if took, alone := time.Since(start), time.Duration(chunksPerWorker*workers)*5*time.Millisecond; took > alone*3/4 {
+			t.Errorf("workers %d: a loop of sleeping chunks took %v, one goroutine alone %v", workers, took, alone)
+		}
+		p.Close()
+	}
+}
+
+// BenchmarkPoolDo times loops of 8 chunks of about 2 µs each, with 50
+// µs of the caller's own work between two loops, as a Run's ops come (a
+// step's serial part, a small op that does not split): what a loop costs
+// beyond its work is how soon the helpers start on it.
+func BenchmarkPoolDo(b *testing.B) {
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			p := NewPool(workers)
+			defer p.Close()
+			var sink [8]float64
+			work := func(d time.Duration) float64 {
+				x := 1.0
+				for end := time.Now().Add(d); time.Now().Before(end); {
+					for range 100 {
+						x = x*1.0000001 + 1e-9
+					}
+				}
+				return x
+			}
+			task := ops.RangeFunc(func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					sink[i] += work(2 * time.Microsecond)
+				}
+			})
+			for b.Loop() {
+				p.Do(8, task)
+				sink[0] += work(50 * time.Microsecond)
+			}
+		})
 	}
 }

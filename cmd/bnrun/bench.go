@@ -8,17 +8,19 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/bnrun/bnrun"
 )
 
 type benchOpts struct {
-	run    runFlags
-	batch  int
-	warmup int
-	iters  int
-	json   bool
+	run     runFlags
+	batch   int
+	warmup  int
+	iters   int
+	json    bool
+	profile bool
 }
 
 func benchFlags() (*flag.FlagSet, *benchOpts) {
@@ -29,6 +31,7 @@ func benchFlags() (*flag.FlagSet, *benchOpts) {
 	fs.IntVar(&o.warmup, "warmup", 3, "untimed runs first")
 	fs.IntVar(&o.iters, "iters", 20, "timed runs")
 	fs.BoolVar(&o.json, "json", false, "print JSON")
+	fs.BoolVar(&o.profile, "profile", false, "also time every node over --iters runs and print each node's op, output shape, time, GFLOP/s and share, then a sum per op type")
 	return fs, o
 }
 
@@ -48,6 +51,8 @@ type benchResult struct {
 	GFLOPs     float64   `json:"gflops"`
 	GFLOP      float64   `json:"gflop_per_run"`
 	Times      []float64 `json:"times_ms"`
+	// Profile is set by --profile.
+	Profile *bnrun.Profile `json:"profile,omitempty"`
 }
 
 // cmdBench implements `bnrun bench MODEL.onnx`: warm-up runs, then timed
@@ -126,6 +131,13 @@ func cmdBench(args []string, w io.Writer) error {
 	r.Device, _ = m.Device()
 	r.Throughput = float64(o.batch) / (r.P50ms / 1000)
 	r.GFLOPs = r.GFLOP / (r.P50ms / 1000)
+	if o.profile {
+		pr, err := m.Profile(ctx, inputs, o.iters)
+		if err != nil {
+			return err
+		}
+		r.Profile = pr
+	}
 	if o.json {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -137,7 +149,41 @@ func cmdBench(args []string, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "latency  p50 %.2f ms  p90 %.2f ms  min %.2f ms\n", r.P50ms, r.P90ms, r.Minms)
 	fmt.Fprintf(w, "rate     %.1f images/s  %.2f GFLOP/s (%.3f GFLOP a run)\n", r.Throughput, r.GFLOPs, r.GFLOP)
+	if r.Profile != nil {
+		printProfile(w, r.Profile)
+	}
 	return nil
+}
+
+// printProfile prints a per-node profile and its sum per op type.
+func printProfile(w io.Writer, pr *bnrun.Profile) {
+	fmt.Fprintf(w, "\nprofile: mean of %d runs, %.3f ms a run\n", pr.Runs, float64(pr.Total.Microseconds())/1000)
+	fmt.Fprintf(w, "%-40s %-18s %-18s %9s %8s %6s\n", "node", "op", "output", "ms", "GFLOP/s", "share")
+	for _, n := range pr.Nodes {
+		name := n.Node
+		if len(name) > 40 {
+			name = "…" + name[len(name)-39:]
+		}
+		gf := ""
+		if n.MACs > 0 {
+			gf = fmt.Sprintf("%.1f", n.GFLOPs)
+		}
+		fmt.Fprintf(w, "%-40s %-18s %-18s %9.3f %8s %5.1f%%\n", name, n.Op, shapeString(n.Shape),
+			float64(n.Time.Nanoseconds())/1e6, gf, 100*n.Share)
+	}
+	fmt.Fprintln(w, "\nper op type:")
+	for _, o := range pr.ByOp() {
+		fmt.Fprintln(w, o)
+	}
+}
+
+// shapeString formats dims as [a,b,c].
+func shapeString(s []int) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = fmt.Sprint(d)
+	}
+	return "[" + strings.Join(parts, ",") + "]"
 }
 
 // percentile returns the p-th percentile of sorted values, by the

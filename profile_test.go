@@ -1,0 +1,64 @@
+package bnrun_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/bnrun/bnrun"
+)
+
+// TestProfile checks Model.Profile on the shipped Fashion ResNet: every
+// node that runs is listed once with its op and output shape, the
+// multiply-accumulates add up to Stats', and the shares to at most the
+// whole Run.
+func TestProfile(t *testing.T) {
+	m, err := bnrun.Open("models/fashion/fashion_resnet/model.onnx", bnrun.WithThreads(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	shapes, err := m.ShapesFor(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := []*bnrun.Tensor{bnrun.NewTensor(shapes[0], nil)}
+	pr, err := m.Profile(context.Background(), in, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.Stats(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var macs int64
+	var share float64
+	names := map[string]bool{}
+	for _, n := range pr.Nodes {
+		if n.Node == "" || n.Op == "" || n.Shape == nil || n.Time < 0 {
+			t.Errorf("incomplete node entry %+v", n)
+		}
+		if names[n.Node] {
+			t.Errorf("node %s listed twice", n.Node)
+		}
+		names[n.Node] = true
+		macs += n.MACs
+		share += n.Share
+	}
+	if macs != st.TotalMACs {
+		t.Errorf("profile counts %d MACs, Stats %d", macs, st.TotalMACs)
+	}
+	if len(pr.Nodes) < 10 || share <= 0 || share > 1.0001 {
+		t.Errorf("%d nodes, shares adding up to %v", len(pr.Nodes), share)
+	}
+	var ops int
+	for _, o := range pr.ByOp() {
+		ops += o.Count
+	}
+	if ops != len(pr.Nodes) {
+		t.Errorf("per-op sums count %d nodes, the profile %d", ops, len(pr.Nodes))
+	}
+	m.Close()
+	if _, err := m.Profile(context.Background(), in, 1); err == nil {
+		t.Error("Profile after Close succeeded")
+	}
+}
