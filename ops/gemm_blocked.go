@@ -385,6 +385,10 @@ func (bl *blocked) gemm(env *Env, transA, transB bool, m, n, k int, alpha float3
 		scaleRows(m, n, beta, c, ldc)
 		return
 	}
+	if gemmSmallOK(transA, m) {
+		gemmSmall(env, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	par := parOf(env)
 	pw := bl.Widths[0]
 	gt := taskOf[gemmTask](env)

@@ -322,6 +322,10 @@ func gemmGeneric(env *Env, transA, transB bool, m, n, k int, alpha float32,
 		scaleRows(m, n, beta, c, ldc)
 		return
 	}
+	if gemmSmallOK(transA, m) {
+		gemmSmall(env, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	op := &gemmOp{m: m, n: n, k: k, a: a, lda: lda, transA: transA,
 		b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, alpha: alpha, beta: beta}
 	par := parOf(env)

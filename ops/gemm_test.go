@@ -122,3 +122,30 @@ func BenchmarkGemm(b *testing.B) {
 		}
 	}
 }
+
+// TestGemmSmallRows checks the path for A of at most gemmSmallRows rows
+// (gemmSmall) on every tier against the reference, with column counts
+// around its block width and long sums, and that its results do not
+// depend on the worker count, bit for bit.
+func TestGemmSmallRows(t *testing.T) {
+	seed := uint64(7000)
+	for _, transB := range []bool{false, true} {
+		for m := 1; m <= gemmSmallRows; m++ {
+			for _, n := range []int{1, 63, 64, 65, 1000} {
+				for _, kk := range []int{1, 7, 515, 2048} {
+					for _, ab := range [][2]float32{{1, 0}, {-2, 0.25}} {
+						seed += 3
+						want := gemmCase(Reference, 1, false, transB, m, n, kk, ab[0], ab[1], seed)
+						for _, k := range testTiers() {
+							one := gemmCase(k, 1, false, transB, m, n, kk, ab[0], ab[1], seed)
+							name := fmt.Sprintf("%s transB=%v m=%d n=%d k=%d alpha=%v beta=%v", k.Name, transB, m, n, kk, ab[0], ab[1])
+							checkF32(t, name, one, want, 1e-5*float64(kk))
+							three := gemmCase(k, 3, false, transB, m, n, kk, ab[0], ab[1], seed)
+							checkF32(t, name+" workers=3 against workers=1", three, one, 0)
+						}
+					}
+				}
+			}
+		}
+	}
+}
