@@ -97,6 +97,14 @@ var bigConvCases = []convCase{
 	{n: 2, c: 150, m: 16, in: []int{7, 7}, k: []int{1, 1}, group: 1, bias: true},
 	{n: 1, c: 32, m: 40, in: []int{15, 17}, k: []int{3, 3}, group: 2, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}, bias: true},
 	{n: 1, c: 3, m: 16, in: []int{30, 30}, k: []int{7, 7}, group: 1, strides: []int64{2, 2}, pads: []int64{3, 3, 3, 3}, bias: true},
+	// Small planes with many output channels (ResNet's last stage, shrunk):
+	// panels with tails, several depth blocks, asymmetric pads, strides,
+	// dilations and batch 2.
+	{n: 1, c: 70, m: 130, in: []int{7, 7}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
+	{n: 2, c: 33, m: 64, in: []int{5, 4}, k: []int{3, 3}, group: 1, pads: []int64{1, 0, 2, 1}},
+	{n: 1, c: 40, m: 100, in: []int{14, 13}, k: []int{3, 3}, group: 1, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}, bias: true},
+	{n: 1, c: 600, m: 65, in: []int{3, 3}, k: []int{1, 1}, group: 1, bias: true},
+	{n: 1, c: 16, m: 96, in: []int{7, 7}, k: []int{3, 3}, group: 1, dils: []int64{2, 2}, pads: []int64{2, 2, 2, 2}},
 }
 
 // winoConvCases take the blocked tiers' Winograd path (3×3, stride 1,

@@ -32,6 +32,12 @@ var fusedCases = []fusedCase{
 	{1, 20, 10, 10, 17, 3, 1, 1, 1, true, false, "Relu"},
 	{1, 24, 30, 28, 20, 3, 1, 1, 1, true, true, "Relu"}, // Winograd, with prologue and residual
 	{2, 16, 28, 28, 16, 3, 1, 1, 1, false, true, "Clip"},
+	// Small planes with many output channels: prologue with padding,
+	// residual, activations, batch 2.
+	{1, 70, 7, 7, 130, 3, 1, 1, 1, true, true, "Relu"},
+	{2, 33, 4, 4, 64, 3, 1, 1, 1, true, false, "Tanh"},
+	{1, 48, 14, 14, 96, 3, 2, 1, 1, false, true, "Clip"},
+	{1, 300, 3, 3, 65, 1, 1, 0, 1, true, true, "LeakyRelu"},
 }
 
 // fusedConvNode builds a bnrun.FusedConv node for fc.
