@@ -28,6 +28,9 @@ func (m *Model) Stats(batch int) (*Stats, error) {
 	}
 	st := &Stats{Batch: batch, MACs: map[string]int64{}}
 	st.Params = countParams(m.original)
+	if m.original.Initializers == nil {
+		st.Params = m.params
+	}
 	g := m.prog.Graph()
 	st.ParamsOptimised = countParams(g)
 	shapes, err := m.ShapesFor(batch)

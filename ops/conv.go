@@ -15,11 +15,12 @@ func buildConv(n *Node) (Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
+	packs := &convPacks{} // shared by the node's plans
 	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
 		if len(in) < 2 || len(in) > 3 {
 			return nil, Step{}, n.Errorf("got %d inputs, want 2 or 3", len(in))
 		}
-		cp, err := planConv(n, w, group, in)
+		cp, err := planConv(n, w, group, in, packs)
 		if err != nil {
 			return nil, Step{}, err
 		}
@@ -64,10 +65,28 @@ type convPlan struct {
 	nx, nw, ny int
 
 	// wConst is W when it is a plan-time constant; packs holds it as
-	// each tier's PackConv arranged it, made on first use.
+	// each tier's PackConv arranged it, made on first use and shared by
+	// the node's plans.
 	wConst *Tensor
-	packMu sync.Mutex
-	packs  map[*Kernels][]float32
+	packs  *convPacks
+}
+
+// convPacks holds a node's weights as the tiers packed them, shared by all
+// of the node's plans: a model planned for several batch sizes keeps one
+// copy of its packed weights, not one per plan.
+type convPacks struct {
+	mu    sync.Mutex
+	packs map[convPackKey][]float32
+}
+
+// convPackKey identifies a pack: the tier, the weights' memory, and what
+// the layout depends on (see Kernels.PackConvKind).
+type convPackKey struct {
+	k                 *Kernels
+	w                 *float32
+	n                 int
+	kind              int
+	m, c, kh, kw, grp int
 }
 
 // conv runs env.K.Conv for the plan on X = in[0] and W = in[1], handing the
@@ -86,18 +105,24 @@ func sameData(a, b []float32) bool {
 // packed returns the weights w as tier k arranged them with PackConv, or
 // nil when k does not pack or w is not the plan's constant weights.
 func (cp *convPlan) packed(k *Kernels, w *Tensor) []float32 {
-	if k.PackConv == nil || cp.wConst == nil || !sameData(w.F32, cp.wConst.F32) {
+	if k.PackConv == nil || cp.wConst == nil || cp.packs == nil || !sameData(w.F32, cp.wConst.F32) {
 		return nil
 	}
-	cp.packMu.Lock()
-	defer cp.packMu.Unlock()
-	p, ok := cp.packs[k]
+	g := &cp.g
+	key := convPackKey{k: k, w: &w.F32[0], n: len(w.F32), m: g.M, c: g.C, kh: g.KH, kw: g.KW, grp: g.Group}
+	if k.PackConvKind != nil {
+		key.kind = k.PackConvKind(g)
+	}
+	ps := cp.packs
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	p, ok := ps.packs[key]
 	if !ok {
-		p = k.PackConv(&cp.g, w.F32)
-		if cp.packs == nil {
-			cp.packs = map[*Kernels][]float32{}
+		p = k.PackConv(g, w.F32)
+		if ps.packs == nil {
+			ps.packs = map[convPackKey][]float32{}
 		}
-		cp.packs[k] = p
+		ps.packs[key] = p
 	}
 	return p
 }
@@ -125,7 +150,7 @@ func (cp *convPlan) check(n *Node, in, out []*Tensor) ([]float32, error) {
 
 // planConv validates X, W and the optional B (in[0:3]) and computes the
 // geometry and output shape.
-func planConv(n *Node, win *window, group int, in []*Value) (*convPlan, error) {
+func planConv(n *Node, win *window, group int, in []*Value, packs *convPacks) (*convPlan, error) {
 	r, err := spatialRank(n, in[0], "X")
 	if err != nil {
 		return nil, err
@@ -195,6 +220,6 @@ func planConv(n *Node, win *window, group int, in []*Value) (*convPlan, error) {
 		outShape = []int{g.N, m, g.OH, g.OW}
 	}
 	cp := &convPlan{g: g, outShape: outShape, hasBias: hasBias,
-		nx: NumElems(xs), nw: NumElems(ws), ny: NumElems(outShape), wConst: wv.Const}
+		nx: NumElems(xs), nw: NumElems(ws), ny: NumElems(outShape), wConst: wv.Const, packs: packs}
 	return cp, nil
 }

@@ -403,3 +403,53 @@ func BenchmarkResNet50Convs(b *testing.B) {
 		})
 	}
 }
+
+// TestConvPacksShared checks that the plans of one conv node for several
+// batch sizes share one pack of the weights per tier: PackConv runs once
+// per layout (the Winograd geometry packs once too), and every plan's
+// result still matches the reference.
+func TestConvPacksShared(t *testing.T) {
+	for _, cc := range []convCase{
+		{c: 24, m: 20, in: []int{9, 7}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
+		{c: 9, m: 13, in: []int{27, 33}, k: []int{3, 3}, group: 1, pads: []int64{0, 2, 1, 1}}, // Winograd on the blocked tiers
+	} {
+		for _, base := range testTiers() {
+			if base.PackConv == nil {
+				continue
+			}
+			k := *base
+			packs := 0
+			k.PackConv = func(g *ConvGeom, w []float32) []float32 {
+				packs++
+				return base.PackConv(g, w)
+			}
+			node := cc.node()
+			kern, err := LookupNode(node)(node)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := nnRand(7, cc.m, cc.c, cc.k[0], cc.k[1])
+			b := nnRand(8, cc.m)
+			for _, batch := range []int{1, 2, 4, 1} {
+				cc.n = batch
+				x := cc.inputs(uint64(batch))[0]
+				vals, step, err := kern.Prepare([]*Value{{DType: Float32, Shape: x.Shape}, {DType: Float32, Shape: w.Shape, Const: w}, {DType: Float32, Shape: b.Shape, Const: b}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := NewF32(vals[0].Shape, nil)
+				if err := step.Run(nnEnv(&k, 2), []*Tensor{x, w, b}, []*Tensor{got}); err != nil {
+					t.Fatal(err)
+				}
+				want, err := runOpEnv(nnEnv(Reference, 1), cc.node(), x, w, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkF32(t, fmt.Sprintf("%v %s", cc, k.Name), got.F32, want[0].F32, 1e-4)
+			}
+			if packs != 1 {
+				t.Errorf("%v %s: weights packed %d times for 4 plans, want once", cc, k.Name, packs)
+			}
+		}
+	}
+}

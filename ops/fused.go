@@ -39,11 +39,12 @@ func buildFusedConv(n *Node) (Kernel, error) {
 	if preAct.Kind != ActNone && preAct.Kind != ActRelu {
 		return nil, n.Errorf("pre_activation %s: only Relu is supported", preAct)
 	}
+	packs := &convPacks{} // shared by the node's plans
 	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
 		if len(in) < 2 || len(in) > 6 {
 			return nil, Step{}, n.Errorf("got %d inputs, want 2 to 6", len(in))
 		}
-		cp, err := planConv(n, w, group, in[:min(3, len(in))])
+		cp, err := planConv(n, w, group, in[:min(3, len(in))], packs)
 		if err != nil {
 			return nil, Step{}, err
 		}

@@ -132,11 +132,12 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 		}
 	}
 	k := &Kernels{
-		Name:        s.Name,
-		Conv:        bl.conv,
-		ConvScratch: noConvScratch,
-		Gemm:        bl.gemm,
-		PackConv:    bl.packConv,
+		Name:         s.Name,
+		Conv:         bl.conv,
+		ConvScratch:  noConvScratch,
+		Gemm:         bl.gemm,
+		PackConv:     bl.packConv,
+		PackConvKind: bl.packConvKind,
 	}
 	if s.Lanes <= 0 {
 		return k
@@ -334,6 +335,19 @@ func (bl *blocked) packA(op *gemmOp, dst []float32, i0, i1, kb, kl int) {
 			}
 		}
 	}
+}
+
+// packConvKind is the tier's Kernels.PackConvKind: 0 for direct loops
+// (no pack), 1 for Winograd's transformed weights, 2 for the rows of the
+// product.
+func (bl *blocked) packConvKind(g *ConvGeom) int {
+	switch {
+	case g.C/g.Group == 1:
+		return 0
+	case bl.winogradOK(g):
+		return 1
+	}
+	return 2
 }
 
 // packConv is the tier's Kernels.PackConv: for each group, the group's

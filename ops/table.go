@@ -55,6 +55,11 @@ type Kernels struct {
 	// into the tier's own layout, once per plan; Conv then finds the
 	// result in Env.packedW. It returns nil when it has no use for it.
 	PackConv func(g *ConvGeom, w []float32) []float32
+	// PackConvKind, set with PackConv, says which of its layouts PackConv
+	// uses for g: PackConv gives equal results for equal weights, kind,
+	// M, C, KH, KW and Group, whatever the planes' sizes, so that the
+	// plans of one node (one per batch size or image size) share one pack.
+	PackConvKind func(g *ConvGeom) int
 
 	// Gemm computes, in row-major storage,
 	//

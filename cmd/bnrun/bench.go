@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -16,7 +17,7 @@ import (
 
 type benchOpts struct {
 	run     runFlags
-	batch   int
+	batches intList
 	warmup  int
 	iters   int
 	json    bool
@@ -27,7 +28,7 @@ func benchFlags() (*flag.FlagSet, *benchOpts) {
 	o := &benchOpts{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	o.run.register(fs)
-	fs.IntVar(&o.batch, "batch", 1, "batch size (for dynamic batch axes)")
+	fs.Var(&o.batches, "batch", "batch size (for dynamic batch axes), or a comma-separated list run one after another in one process (default 1)")
 	fs.IntVar(&o.warmup, "warmup", 3, "untimed runs first")
 	fs.IntVar(&o.iters, "iters", 20, "timed runs")
 	fs.BoolVar(&o.json, "json", false, "print JSON")
@@ -51,6 +52,8 @@ type benchResult struct {
 	GFLOPs     float64   `json:"gflops"`
 	GFLOP      float64   `json:"gflop_per_run"`
 	Times      []float64 `json:"times_ms"`
+	// PeakRSSMiB is the process's peak resident memory so far (Linux).
+	PeakRSSMiB float64 `json:"peak_rss_mib,omitempty"`
 	// Profile is set by --profile.
 	Profile *bnrun.Profile `json:"profile,omitempty"`
 }
@@ -67,7 +70,10 @@ func cmdBench(args []string, w io.Writer) error {
 	if len(pos) != 1 {
 		return usageError{"bench wants MODEL.onnx"}
 	}
-	if o.batch < 1 || o.iters < 1 || o.warmup < 0 {
+	if len(o.batches) == 0 {
+		o.batches = intList{1}
+	}
+	if slices.Min(o.batches) < 1 || o.iters < 1 || o.warmup < 0 {
 		return usageError{"--batch and --iters must be at least 1, --warmup at least 0"}
 	}
 	m, err := o.run.open(pos[0])
@@ -75,7 +81,22 @@ func cmdBench(args []string, w io.Writer) error {
 		return err
 	}
 	defer m.Close()
-	shapes, err := m.ShapesFor(o.batch)
+	for _, batch := range o.batches {
+		if err := benchBatch(w, m, pos[0], o, batch); err != nil {
+			return err
+		}
+	}
+	if !o.json {
+		if rss := peakRSS(); rss > 0 {
+			fmt.Fprintf(w, "peak RSS %.1f MiB (the whole process, batch sizes %v)\n", float64(rss)/(1<<20), []int(o.batches))
+		}
+	}
+	return nil
+}
+
+// benchBatch times one batch size and prints its results.
+func benchBatch(w io.Writer, m *bnrun.Model, model string, o *benchOpts, batch int) error {
+	shapes, err := m.ShapesFor(batch)
 	if err != nil {
 		return err
 	}
@@ -103,7 +124,7 @@ func cmdBench(args []string, w io.Writer) error {
 		}
 		inputs[i] = t
 	}
-	st, err := m.Stats(o.batch)
+	st, err := m.Stats(batch)
 	if err != nil {
 		return err
 	}
@@ -124,12 +145,13 @@ func cmdBench(args []string, w io.Writer) error {
 	}
 	sorted := slices.Clone(times)
 	slices.Sort(sorted)
-	r := benchResult{Model: pos[0], Backend: m.Backend(), Threads: m.Threads(), Folded: m.FoldReport() != nil,
-		Batch: o.batch, Iters: o.iters, Times: times,
+	r := benchResult{Model: model, Backend: m.Backend(), Threads: m.Threads(), Folded: m.FoldReport() != nil,
+		Batch: batch, Iters: o.iters, Times: times,
 		P50ms: percentile(sorted, 50), P90ms: percentile(sorted, 90), Minms: sorted[0],
 		GFLOP: 2 * float64(st.TotalMACs) / 1e9}
 	r.Device, _ = m.Device()
-	r.Throughput = float64(o.batch) / (r.P50ms / 1000)
+	r.Throughput = float64(batch) / (r.P50ms / 1000)
+	r.PeakRSSMiB = float64(peakRSS()) / (1 << 20)
 	r.GFLOPs = r.GFLOP / (r.P50ms / 1000)
 	if o.profile {
 		pr, err := m.Profile(ctx, inputs, o.iters)
@@ -184,6 +206,48 @@ func shapeString(s []int) string {
 		parts[i] = fmt.Sprint(d)
 	}
 	return "[" + strings.Join(parts, ",") + "]"
+}
+
+// peakRSS returns the process's peak resident set size in bytes (VmHWM in
+// /proc/self/status), or 0 where that is not available.
+func peakRSS() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+// intList parses a comma-separated list of integers for a flag.
+type intList []int
+
+func (l *intList) String() string {
+	parts := make([]string, len(*l))
+	for i, v := range *l {
+		parts[i] = fmt.Sprint(v)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l *intList) Set(s string) error {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		var v int
+		if _, err := fmt.Sscan(strings.TrimSpace(p), &v); err != nil {
+			return fmt.Errorf("bad integer %q", p)
+		}
+		out = append(out, v)
+	}
+	*l = out
+	return nil
 }
 
 // percentile returns the p-th percentile of sorted values, by the
