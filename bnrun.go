@@ -199,7 +199,7 @@ func OpenContext(ctx context.Context, path string, opts ...Option) (*Model, erro
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	data = nil // the tensors hold their own copies; let the file go (see reclaim)
+	data = nil // the tensors hold their own copies: the file's bytes are garbage (see reclaim)
 	return newModel(ctx, g, c)
 }
 
@@ -262,9 +262,13 @@ func OpenBytesContext(ctx context.Context, data []byte, opts ...Option) (*Model,
 // the phase before made (the file's bytes, the weights the optimisation
 // pass rewrote) has just become garbage: the next phase then reuses that
 // memory instead of growing the process, so that a model's peak memory
-// is about one copy of its weights less. It costs a few milliseconds per
-// Open.
+// is about one copy of its weights less. It costs a few milliseconds, so
+// Open does it for models of at least reclaimBytes of weights only.
 func reclaim() { goruntime.GC() }
+
+// reclaimBytes is the smallest model (bytes of float32 weights) for which
+// Open collects garbage after optimising it.
+const reclaimBytes = 32 << 20
 
 // newModel checks, optimises and compiles g; ctx is looked at between
 // these phases and within each.
@@ -297,7 +301,9 @@ func newModel(ctx context.Context, g *runtime.Graph, c *config) (*Model, error) 
 		lean.Initializers = nil
 		m.original = &lean
 		g = nil
-		reclaim()
+		if 4*m.params >= reclaimBytes {
+			reclaim()
+		}
 	}
 	prog, err := runtime.CompileContext(ctx, run, ro)
 	if err != nil {
