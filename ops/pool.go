@@ -288,25 +288,45 @@ func (g *poolGeom) planeRows(k *Kernels, p int, x, y, rbuf, mbuf []float32, isMa
 				op(m, m, r[kw:kw+len(m)])
 			}
 		}
-		for ow := range yr {
-			ws := ow*w.s - w.pad0
-			kwLo, kwHi := 0, w.k
-			var v float32
-			if ow >= in0 && ow < in1 {
-				v = m[ws]
-			} else {
-				kwLo, kwHi = kRange(ws, 1, w.in, w.k)
-				if kwLo >= kwHi {
-					yr[ow] = float32(math.Inf(-1))
-					continue
+		// Windows inside the row: y[ow] = m[ow·SW - pad0] (/ nh·K), a
+		// plain strided pick; the others (at most a few at each end) are
+		// finished from r one at a time.
+		lo, hi := min(in0, len(yr)), min(in1, len(yr))
+		if m != nil {
+			pick := yr[lo:hi]
+			src := m[lo*w.s-w.pad0:]
+			if isMax {
+				for i := range pick {
+					pick[i] = src[i*w.s]
 				}
-				v = r[ws+kwLo]
-				for _, u := range r[ws+kwLo+1 : ws+kwHi] {
-					if isMax {
-						v = max(v, u)
-					} else {
-						v += u
-					}
+			} else {
+				div := float32(nh * w.k)
+				for i := range pick {
+					pick[i] = src[i*w.s] / div
+				}
+			}
+		} else {
+			hi = lo
+		}
+		for ow := 0; ow < len(yr); ow++ {
+			if ow == lo {
+				ow = hi // the inside, done above
+				if ow >= len(yr) {
+					break
+				}
+			}
+			ws := ow*w.s - w.pad0
+			kwLo, kwHi := kRange(ws, 1, w.in, w.k)
+			if kwLo >= kwHi {
+				yr[ow] = float32(math.Inf(-1))
+				continue
+			}
+			v := r[ws+kwLo]
+			for _, u := range r[ws+kwLo+1 : ws+kwHi] {
+				if isMax {
+					v = max(v, u)
+				} else {
+					v += u
 				}
 			}
 			if !isMax {
