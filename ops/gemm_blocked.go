@@ -64,6 +64,8 @@ type BlockedSpec struct {
 	Max MaxKernel
 	// Sum, when not nil, is the vector sum (see Kernels.Sum).
 	Sum SumKernel
+	// Dot, when not nil, is the vector dot product (see Kernels.Dot).
+	Dot DotKernel
 	// WinogradMinCols, when above 0, turns on Winograd F(4×4, 3×3) for
 	// 3×3 stride-1 convolutions with at least this many tile columns
 	// (TH·(TW+1) per image; see conv_winograd.go). It needs Offs.
@@ -89,6 +91,10 @@ type MaxKernel func(dst, a, b *float32, n int)
 // SumKernel returns the sum of x[0:n], n a multiple of the lane count, in
 // the kernel's fixed order of float32 additions.
 type SumKernel func(x *float32, n int) float32
+
+// DotKernel returns sum x[i]·y[i] over i < n, n a multiple of the lane
+// count, in the kernel's fixed order of float32 operations.
+type DotKernel func(x, y *float32, n int) float32
 
 // MicroKernelOffs is a MicroKernel that reads step p of B as the w values
 // at b[boff[p]:] instead of from a packed panel:
@@ -183,6 +189,21 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 			}
 			for _, v := range x[n:] {
 				sum += v
+			}
+			return sum
+		}
+	}
+	if s.Dot != nil {
+		k.Dot = func(x, y []float32) float32 {
+			y = y[:len(x)]
+			n := len(x) - len(x)%s.Lanes
+			var sum float32
+			if n > 0 {
+				sum = s.Dot(&x[0], &y[0], n)
+			}
+			// the tail in order, each product rounded
+			for i := n; i < len(x); i++ {
+				sum += float32(x[i] * y[i])
 			}
 			return sum
 		}

@@ -22,7 +22,10 @@ func gemmSmall(env *Env, transB bool, m, n, k int, alpha float32,
 	a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	st := taskOf[gemmSmallTask](env)
 	*st = gemmSmallTask{m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, transB: transB,
-		alpha: alpha, beta: beta, c: c, ldc: ldc}
+		alpha: alpha, beta: beta, c: c, ldc: ldc, dot: dot32}
+	if kern := kernelsOf(env); kern != nil && kern.Dot != nil {
+		st.dot = kern.Dot
+	}
 	units := n
 	if !transB {
 		units = ceilDiv(n, gemmSmallCols)
@@ -49,6 +52,7 @@ type gemmSmallTask struct {
 	transB   bool
 	alpha    float32
 	beta     float32
+	dot      func(x, y []float32) float32 // the tier's, or dot32
 }
 
 // Range computes columns (or column blocks) [lo, hi) of C.
@@ -58,7 +62,7 @@ func (t *gemmSmallTask) Range(lo, hi int) {
 		for j := lo; j < hi; j++ {
 			brow := t.b[j*t.ldb : j*t.ldb+t.k]
 			for i := range t.m {
-				s := dot32(t.a[i*t.lda:i*t.lda+t.k], brow)
+				s := t.dot(t.a[i*t.lda:i*t.lda+t.k], brow)
 				t.set(i, j, s)
 			}
 		}

@@ -51,6 +51,10 @@ type Kernels struct {
 	// the tier's fixed order; nil means the portable float64 sum (see
 	// sumRow).
 	Sum func(x []float32) float32
+	// Dot, when not nil, returns sum x[i]·y[i] over the length of x (y at
+	// least as long) in float32, in the tier's fixed order; nil means the
+	// portable loop (see dot32).
+	Dot func(x, y []float32) float32
 	// PackConv, when not nil, rearranges constant weights w of geometry g
 	// into the tier's own layout, once per plan; Conv then finds the
 	// result in Env.packedW. It returns nil when it has no use for it.

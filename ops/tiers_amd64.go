@@ -34,6 +34,7 @@ var avx512Spec = BlockedSpec{
 	Add:    amd64.AddAVX512,
 	Max:    amd64.MaxAVX512,
 	Sum:    amd64.SumAVX512,
+	Dot:    amd64.DotAVX512,
 	// Winograd only where it measured faster: 56×56 and larger outputs.
 	WinogradMinCols: 192,
 }
@@ -51,6 +52,7 @@ var avx2Spec = BlockedSpec{
 	Add:    amd64.AddAVX2,
 	Max:    amd64.MaxAVX2,
 	Sum:    amd64.SumAVX2,
+	Dot:    amd64.DotAVX2,
 	// Winograd only where it measured faster: 56×56 and larger outputs.
 	WinogradMinCols: 192,
 }

@@ -308,6 +308,28 @@ func SumAVX512(x *float32, n int) float32
 //go:noescape
 func MaxReduceAVX512(x *float32, n int) float32
 
+// DotAVX512 returns the dot product of x[0:n] and y[0:n] (n must be a multiple of 16),
+// accumulated in 64 partial sums, as this Go loop does, bit for bit (the conversion
+// rounds each product before it is added, as VMULPS does, and keeps Go from fusing the two;
+// when both operands of an operation are NaN, the result is the left one, quieted):
+//
+//	var acc [64]float32
+//	for i := range n {
+//		acc[i%64] += float32(x[i] * y[i])
+//	}
+//	for j := range 16 {
+//		acc[j] = (acc[j] + acc[16+j]) + (acc[32+j] + acc[48+j])
+//	}
+//	for w := 8; w >= 1; w /= 2 {
+//		for j := range w {
+//			acc[j] += acc[j+w]
+//		}
+//	}
+//	return acc[0]
+//
+//go:noescape
+func DotAVX512(x *float32, y *float32, n int) float32
+
 // AddAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does
 // (dst may be a or b; when a[i] and b[i] are both NaN, the sum is a[i] quieted, as with VADDPS):
 //
@@ -385,3 +407,25 @@ func SumAVX2(x *float32, n int) float32
 //
 //go:noescape
 func MaxReduceAVX2(x *float32, n int) float32
+
+// DotAVX2 returns the dot product of x[0:n] and y[0:n] (n must be a multiple of 8),
+// accumulated in 32 partial sums, as this Go loop does, bit for bit (the conversion
+// rounds each product before it is added, as VMULPS does, and keeps Go from fusing the two;
+// when both operands of an operation are NaN, the result is the left one, quieted):
+//
+//	var acc [32]float32
+//	for i := range n {
+//		acc[i%32] += float32(x[i] * y[i])
+//	}
+//	for j := range 8 {
+//		acc[j] = (acc[j] + acc[8+j]) + (acc[16+j] + acc[24+j])
+//	}
+//	for w := 4; w >= 1; w /= 2 {
+//		for j := range w {
+//			acc[j] += acc[j+w]
+//		}
+//	}
+//	return acc[0]
+//
+//go:noescape
+func DotAVX2(x *float32, y *float32, n int) float32

@@ -2378,6 +2378,84 @@ reduce:
 	MOVSS     X0, ret+16(FP)
 	RET
 
+// func DotAVX512(x *float32, y *float32, n int) float32
+// Requires: AVX, AVX512F, SSE
+TEXT ·DotAVX512(SB), NOSPLIT, $0-28
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	MOVQ   x+0(FP), AX
+	MOVQ   y+8(FP), CX
+	MOVQ   n+16(FP), DX
+	SHRQ   $0x04, DX
+
+	// acc[v%4] += x[v] * y[v] for each vector v
+	MOVQ DX, BX
+	SHRQ $0x02, BX
+	JZ   acctail
+
+accloop:
+	VMOVUPS (AX), Z4
+	VMULPS  (CX), Z4, Z4
+	VADDPS  Z4, Z0, Z0
+	VMOVUPS 64(AX), Z5
+	VMULPS  64(CX), Z5, Z5
+	VADDPS  Z5, Z1, Z1
+	VMOVUPS 128(AX), Z6
+	VMULPS  128(CX), Z6, Z6
+	VADDPS  Z6, Z2, Z2
+	VMOVUPS 192(AX), Z7
+	VMULPS  192(CX), Z7, Z7
+	VADDPS  Z7, Z3, Z3
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, CX
+	DECQ    BX
+	JNZ     accloop
+
+acctail:
+	ANDQ    $0x03, DX
+	JZ      reduce
+	VMOVUPS (AX), Z4
+	VMULPS  (CX), Z4, Z4
+	VADDPS  Z4, Z0, Z0
+	DECQ    DX
+	JZ      reduce
+	VMOVUPS 64(AX), Z5
+	VMULPS  64(CX), Z5, Z5
+	VADDPS  Z5, Z1, Z1
+	DECQ    DX
+	JZ      reduce
+	VMOVUPS 128(AX), Z6
+	VMULPS  128(CX), Z6, Z6
+	VADDPS  Z6, Z2, Z2
+
+reduce:
+	// acc[0] = (acc[0] ⊕ acc[1]) ⊕ (acc[2] ⊕ acc[3])
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z0
+
+	// lanes 0-7 ⊕= lanes 8-15
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+
+	// lanes 0-3 ⊕= lanes 4-7
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+
+	// lanes 0-1 ⊕= lanes 2-3
+	VMOVHLPS X0, X0, X1
+	VADDPS   X1, X0, X0
+
+	// lane 0 ⊕= lane 1
+	VMOVSHDUP X0, X1
+	VADDPS    X1, X0, X0
+	VZEROUPPER
+	MOVSS     X0, ret+24(FP)
+	RET
+
 // func AddAVX2(dst *float32, a *float32, b *float32, n int, relu int)
 // Requires: AVX
 TEXT ·AddAVX2(SB), NOSPLIT, $0-40
@@ -2694,4 +2772,78 @@ reduce:
 	VMAXPS    X0, X1, X0
 	VZEROUPPER
 	MOVSS     X0, ret+16(FP)
+	RET
+
+// func DotAVX2(x *float32, y *float32, n int) float32
+// Requires: AVX, SSE
+TEXT ·DotAVX2(SB), NOSPLIT, $0-28
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	MOVQ   x+0(FP), AX
+	MOVQ   y+8(FP), CX
+	MOVQ   n+16(FP), DX
+	SHRQ   $0x03, DX
+
+	// acc[v%4] += x[v] * y[v] for each vector v
+	MOVQ DX, BX
+	SHRQ $0x02, BX
+	JZ   acctail
+
+accloop:
+	VMOVUPS (AX), Y4
+	VMULPS  (CX), Y4, Y4
+	VADDPS  Y4, Y0, Y0
+	VMOVUPS 32(AX), Y5
+	VMULPS  32(CX), Y5, Y5
+	VADDPS  Y5, Y1, Y1
+	VMOVUPS 64(AX), Y6
+	VMULPS  64(CX), Y6, Y6
+	VADDPS  Y6, Y2, Y2
+	VMOVUPS 96(AX), Y7
+	VMULPS  96(CX), Y7, Y7
+	VADDPS  Y7, Y3, Y3
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	DECQ    BX
+	JNZ     accloop
+
+acctail:
+	ANDQ    $0x03, DX
+	JZ      reduce
+	VMOVUPS (AX), Y4
+	VMULPS  (CX), Y4, Y4
+	VADDPS  Y4, Y0, Y0
+	DECQ    DX
+	JZ      reduce
+	VMOVUPS 32(AX), Y5
+	VMULPS  32(CX), Y5, Y5
+	VADDPS  Y5, Y1, Y1
+	DECQ    DX
+	JZ      reduce
+	VMOVUPS 64(AX), Y6
+	VMULPS  64(CX), Y6, Y6
+	VADDPS  Y6, Y2, Y2
+
+reduce:
+	// acc[0] = (acc[0] ⊕ acc[1]) ⊕ (acc[2] ⊕ acc[3])
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+
+	// lanes 0-3 ⊕= lanes 4-7
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+
+	// lanes 0-1 ⊕= lanes 2-3
+	VMOVHLPS X0, X0, X1
+	VADDPS   X1, X0, X0
+
+	// lane 0 ⊕= lane 1
+	VMOVSHDUP X0, X1
+	VADDPS    X1, X0, X0
+	VZEROUPPER
+	MOVSS     X0, ret+24(FP)
 	RET

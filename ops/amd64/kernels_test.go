@@ -23,13 +23,14 @@ type tier struct {
 	max       func(dst, a, b *float32, n int)
 	sum       func(x *float32, n int) float32
 	maxReduce func(x *float32, n int) float32
+	dot       func(x, y *float32, n int) float32
 }
 
 var tiers = []tier{
 	{"AVX512", 16, cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512DQ, cpuid.AVX512VL),
-		AddAVX512, MaxAVX512, SumAVX512, MaxReduceAVX512},
+		AddAVX512, MaxAVX512, SumAVX512, MaxReduceAVX512, DotAVX512},
 	{"AVX2", 8, cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3),
-		AddAVX2, MaxAVX2, SumAVX2, MaxReduceAVX2},
+		AddAVX2, MaxAVX2, SumAVX2, MaxReduceAVX2, DotAVX2},
 }
 
 // forTiers runs f as a subtest of each tier the CPU can run.
@@ -201,6 +202,36 @@ func sumTwin(x []float32, lanes int) float32 {
 	acc := make([]float32, 4*lanes)
 	for i := range x {
 		acc[i%(4*lanes)] = add32(acc[i%(4*lanes)], x[i])
+	}
+	for j := range lanes {
+		acc[j] = add32(add32(acc[j], acc[lanes+j]), add32(acc[2*lanes+j], acc[3*lanes+j]))
+	}
+	for w := lanes / 2; w >= 1; w /= 2 {
+		for j := range w {
+			acc[j] = add32(acc[j], acc[j+w])
+		}
+	}
+	return acc[0]
+}
+
+// mul32 is x*y as VMULPS computes it: a NaN operand, the left one first,
+// comes out quieted.
+func mul32(x, y float32) float32 {
+	switch {
+	case isNaN(x):
+		return quiet(x)
+	case isNaN(y):
+		return quiet(y)
+	}
+	return x * y
+}
+
+// dotTwin is the Go loop of DotAVX512/DotAVX2's doc comment, with the NaN
+// rules of VMULPS and VADDPS spelled out.
+func dotTwin(x, y []float32, lanes int) float32 {
+	acc := make([]float32, 4*lanes)
+	for i := range x {
+		acc[i%(4*lanes)] = add32(acc[i%(4*lanes)], mul32(x[i], y[i]))
 	}
 	for j := range lanes {
 		acc[j] = add32(add32(acc[j], acc[lanes+j]), add32(acc[2*lanes+j], acc[3*lanes+j]))
@@ -387,6 +418,41 @@ func reduction(t *testing.T, s tier, kern func(x *float32, n int) float32, twin 
 
 func TestSum(t *testing.T) {
 	forTiers(t, func(t *testing.T, s tier) { reduction(t, s, s.sum, sumTwin, qnanPay) })
+}
+
+// TestDot checks the dot products against their Go loop, bit for bit, on
+// every length class, unaligned, with NaN payloads, infinities and zeros
+// (the profiles), and with poison around both operands.
+func TestDot(t *testing.T) {
+	forTiers(t, func(t *testing.T, s tier) {
+		r := rand.New(rand.NewPCG(3, uint64(s.lanes)))
+		for _, p := range profiles {
+			for _, n := range lengths(s.lanes) {
+				for _, off := range []int{0, 1} {
+					what := fmt.Sprintf("%s n=%d off=%d", p.name, n, off)
+					x, xw := buf(n, off, s.lanes)
+					y, yw := buf(n, 1-off, s.lanes)
+					p.fill(r, x)
+					p.fill(r, y)
+					for i := range xw {
+						if i < off || i >= off+n {
+							xw[i] = qnanPay
+						}
+					}
+					for i := range yw {
+						if i < 1-off || i >= 1-off+n {
+							yw[i] = posInf
+						}
+					}
+					want := dotTwin(x, y, s.lanes)
+					got := s.dot(ptr(x), ptr(y), n)
+					if !same(got, want) {
+						t.Fatalf("%s: got %v (%#x), want %v (%#x)", what, got, math.Float32bits(got), want, math.Float32bits(want))
+					}
+				}
+			}
+		}
+	})
 }
 
 func TestMaxReduce(t *testing.T) {

@@ -53,6 +53,7 @@ func main() {
 		maxElem(s)
 		sum(s)
 		maxReduce(s)
+		dot(s)
 	}
 	Generate()
 }
@@ -535,6 +536,56 @@ func sum(s isa) {
 	accumulate(s, func(acc, _ reg.VecPhysical, m Mem) {
 		VADDPS(m, acc, acc)
 	})
+	reduce(s, func(lo, hi, dst reg.VecPhysical) {
+		VADDPS(hi, lo, dst) // lo + hi
+	})
+	VZEROUPPER() // keeps lane 0
+	Store(s.regs[0].AsX(), ReturnIndex(0))
+	RET()
+}
+
+// dot emits the dot product of two vectors, the core of a classifier's
+// matrix-vector product at batch 1.
+func dot(s isa) {
+	name := "Dot" + s.name
+	L, L4 := fmt.Sprint(s.lanes), fmt.Sprint(4*s.lanes)
+	TEXT(name, NOSPLIT, "func(x, y *float32, n int) float32")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s returns the dot product of x[0:n] and y[0:n] (n must be a multiple of %d),", name, s.lanes),
+		fmt.Sprintf("accumulated in %d partial sums, as this Go loop does, bit for bit (the conversion", 4*s.lanes),
+		"rounds each product before it is added, as VMULPS does, and keeps Go from fusing the two;",
+		"when both operands of an operation are NaN, the result is the left one, quieted):",
+		"",
+		"	var acc ["+L4+"]float32",
+		"	for i := range n {",
+		"		acc[i%"+L4+"] += float32(x[i] * y[i])",
+		"	}",
+		"	for j := range "+L+" {",
+		"		acc[j] = (acc[j] + acc["+L+"+j]) + (acc["+fmt.Sprint(2*s.lanes)+"+j] + acc["+fmt.Sprint(3*s.lanes)+"+j])",
+		"	}",
+		"	for w := "+fmt.Sprint(s.lanes/2)+"; w >= 1; w /= 2 {",
+		"		for j := range w {",
+		"			acc[j] += acc[j+w]",
+		"		}",
+		"	}",
+		"	return acc[0]",
+	)
+	Comment("acc = 0")
+	acc, tmp := s.regs[0:4], s.regs[4:8]
+	for _, r := range acc {
+		VXORPS(r.AsX(), r.AsX(), r.AsX())
+	}
+	x := Load(Param("x"), GP64()).(reg.GPVirtual)
+	y := Load(Param("y"), GP64()).(reg.GPVirtual)
+	n := vectors(s)
+	Comment("acc[v%4] += x[v] * y[v] for each vector v")
+	stream(s, "acc", n, []reg.GPVirtual{x, y}, func(v, disp int) {
+		VMOVUPS(Mem{Base: x, Disp: disp}, tmp[v])
+		VMULPS(Mem{Base: y, Disp: disp}, tmp[v], tmp[v]) // x * y
+		VADDPS(tmp[v], acc[v%4], acc[v%4])               // acc + x*y
+	}, "reduce")
+	Label("reduce")
 	reduce(s, func(lo, hi, dst reg.VecPhysical) {
 		VADDPS(hi, lo, dst) // lo + hi
 	})
