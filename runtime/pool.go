@@ -24,7 +24,6 @@ import (
 // through the wake-ups.
 type Pool struct {
 	workers int
-	jobs    sync.Pool
 	once    sync.Once
 
 	// posts counts the loops posted; a spinning worker watches it.
@@ -32,6 +31,7 @@ type Pool struct {
 
 	mu     sync.Mutex
 	board  []*forJob     // loops whose callers have not finished them, under mu
+	free   []*forJob     // jobs to reuse, under mu (never dropped, unlike a sync.Pool's)
 	parked int           // workers waiting on wake, under mu
 	wake   chan struct{} // one token per parked worker woken
 	closed bool          // under mu; after Close, Do runs loops on the caller
@@ -79,11 +79,17 @@ func MaxThreads() int { return max(64, 4*goruntime.NumCPU()) }
 // MaxThreads() as MaxThreads().
 func NewPool(workers int) *Pool {
 	workers = min(max(workers, 1), MaxThreads())
-	p := &Pool{workers: workers}
-	p.jobs.New = func() any {
-		return &forJob{done: make(chan struct{}, 1), next: make([]atomic.Int64, workers)}
+	return &Pool{workers: workers}
+}
+
+// job returns a job to reuse, or a new one; p.mu must be held.
+func (p *Pool) job() *forJob {
+	if n := len(p.free); n > 0 {
+		j := p.free[n-1]
+		p.free = p.free[:n-1]
+		return j
 	}
-	return p
+	return &forJob{done: make(chan struct{}, 1), next: make([]atomic.Int64, p.workers)}
 }
 
 func (p *Pool) start() {
@@ -230,7 +236,8 @@ func (p *Pool) Do(n int, t ops.Task) {
 		return
 	}
 	p.once.Do(p.start)
-	j := p.jobs.Get().(*forJob)
+	p.mu.Lock()
+	j := p.job()
 	j.task, j.n, j.chunks = t, n, chunks
 	j.slots = min(chunks, p.workers)
 	for s := range j.slots {
@@ -239,7 +246,6 @@ func (p *Pool) Do(n int, t ops.Task) {
 	j.left.Store(int64(chunks))
 	j.takers.Store(0)
 	j.state.Store(0)
-	p.mu.Lock()
 	posted := !p.closed
 	if posted {
 		p.board = append(p.board, j)
@@ -272,7 +278,9 @@ func (p *Pool) Do(n int, t ops.Task) {
 		}
 	}
 	j.task = nil
-	p.jobs.Put(j)
+	p.mu.Lock()
+	p.free = append(p.free, j)
+	p.mu.Unlock()
 }
 
 // work claims and runs chunks until none is left: first those of slot
