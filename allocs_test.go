@@ -69,21 +69,30 @@ func TestGeneratedAllocatesNothing(t *testing.T) {
 
 // runAllocs returns the average allocations of RunInto on model path at
 // batch 2, after a warm-up run.
-func runAllocs(t *testing.T, path string, opts ...bnrun.Option) float64 {
+// openWithInput opens the model at path and makes an input for its first
+// input at the given batch size, filled with a fixed pattern in [-1, 1).
+func openWithInput(t *testing.T, path string, batch int, opts ...bnrun.Option) (*bnrun.Model, []*bnrun.Tensor) {
 	t.Helper()
 	m, err := bnrun.Open(path, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
-	shapes, err := m.ShapesFor(2)
+	shapes, err := m.ShapesFor(batch)
 	if err != nil {
+		m.Close()
 		t.Fatal(err)
 	}
 	in := []*bnrun.Tensor{bnrun.NewTensor(shapes[0], nil)}
 	for i := range in[0].F32 {
 		in[0].F32[i] = float32(i%97)/48 - 1
 	}
+	return m, in
+}
+
+func runAllocs(t *testing.T, path string, opts ...bnrun.Option) float64 {
+	t.Helper()
+	m, in := openWithInput(t, path, 2, opts...)
+	defer m.Close()
 	outs := make([]*bnrun.Tensor, len(m.Outputs()))
 	ctx := context.Background()
 	run := func() {

@@ -208,7 +208,7 @@ func OpenContext(ctx context.Context, path string, opts ...Option) (*Model, erro
 func maxFileBytes(c *config) int64 {
 	tensor, total := c.maxTensor, c.maxTotal
 	if tensor <= 0 {
-		tensor = 4 << 30
+		tensor = loader.DefaultMaxTensorBytes
 	}
 	if total <= 0 {
 		total = runtime.DefaultMaxTotalBytes

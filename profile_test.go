@@ -12,16 +12,8 @@ import (
 // multiply-accumulates add up to Stats', and the shares to at most the
 // whole Run.
 func TestProfile(t *testing.T) {
-	m, err := bnrun.Open("models/fashion/fashion_resnet/model.onnx", bnrun.WithThreads(2))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, in := openWithInput(t, "models/fashion/fashion_resnet/model.onnx", 2, bnrun.WithThreads(2))
 	defer m.Close()
-	shapes, err := m.ShapesFor(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := []*bnrun.Tensor{bnrun.NewTensor(shapes[0], nil)}
 	pr, err := m.Profile(context.Background(), in, 3)
 	if err != nil {
 		t.Fatal(err)

@@ -80,8 +80,9 @@ const (
 )
 
 // DefaultMaxFileBytes caps the size of the files LoadFile and
-// ReadTensorFile read: 12 GiB.
-const DefaultMaxFileBytes = 12 << 30
+// ReadTensorFile read: one tensor at the default cap plus one Run's
+// default memory, 12 GiB.
+const DefaultMaxFileBytes = DefaultMaxTensorBytes + runtime.DefaultMaxTotalBytes
 
 // LoadFile reads and decodes the ONNX model at path, resolving external
 // data in the file's folder, with the default tensor size limit. The file

@@ -109,8 +109,9 @@ func valueDType(elem int32) ops.DType {
 	return ops.DType(elem)
 }
 
-// defaultMaxTensorBytes is the cap on one tensor when Options leaves it 0.
-const defaultMaxTensorBytes = 4 << 30
+// DefaultMaxTensorBytes is the cap on one tensor of a file when Options
+// leaves it 0.
+const DefaultMaxTensorBytes = 4 << 30
 
 // tensorCtx is what decoding a tensor needs from its surroundings.
 type tensorCtx struct {
@@ -121,7 +122,7 @@ type tensorCtx struct {
 func (o Options) tensorCtx() tensorCtx {
 	c := tensorCtx{dir: o.Dir, maxBytes: o.MaxTensorBytes}
 	if c.maxBytes <= 0 {
-		c.maxBytes = defaultMaxTensorBytes
+		c.maxBytes = DefaultMaxTensorBytes
 	}
 	return c
 }

@@ -21,16 +21,8 @@ func (p *Program) CheckInputShapes(shapes [][]int) error {
 	}
 	var total int64
 	for i, s := range shapes {
-		vi := p.graph.Inputs[i]
-		if vi.Dims != nil {
-			if len(s) != len(vi.Dims) {
-				return fmt.Errorf("input %q: got shape %s, the model wants rank %d (%s)", vi.Name, ops.ShapeString(s), len(vi.Dims), DimsString(vi.Dims))
-			}
-			for j, d := range vi.Dims {
-				if d.Value >= 0 && d.Param == "" && s[j] != d.Value {
-					return fmt.Errorf("input %q: got shape %s, the model wants %s", vi.Name, ops.ShapeString(s), DimsString(vi.Dims))
-				}
-			}
+		if err := checkDeclared(p.graph.Inputs[i], s); err != nil {
+			return err
 		}
 		b, err := p.inputBytes(i, s)
 		if err != nil {

@@ -53,7 +53,13 @@ type Plan struct {
 	i64Size   int
 	scratch   int // per worker
 	viewsOfIn []int
-	arenas    sync.Pool
+	// arenas are the plan's arenas not in use (one per Run in flight at
+	// most), under arenaMu: a free list rather than a sync.Pool, which
+	// drops its items at a garbage collection and hides an item put back
+	// on one core from a Get on another, so that a Run would allocate a
+	// whole arena again.
+	arenaMu sync.Mutex
+	arenas  []*arena
 
 	gpu    *gpuPlan // the plan on the program's GPU, or nil: it runs on the CPU
 	gpuWhy error    // why it does not run on the GPU the program has
@@ -591,6 +597,19 @@ func (pl *Plan) newArena(p *Program) *arena {
 	return a
 }
 
+// getArena returns a free arena of the plan, or a new one.
+func (pl *Plan) getArena(p *Program) *arena {
+	pl.arenaMu.Lock()
+	if n := len(pl.arenas); n > 0 {
+		a := pl.arenas[n-1]
+		pl.arenas = pl.arenas[:n-1]
+		pl.arenaMu.Unlock()
+		return a
+	}
+	pl.arenaMu.Unlock()
+	return pl.newArena(p)
+}
+
 // run executes the plan on one arena.
 //
 // When times is not nil (one entry per step of the plan), the wall time of
@@ -599,10 +618,7 @@ func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ops.Tensor,
 	if pl.gpu != nil {
 		return pl.gpu.run(ctx, p, pl, inputs, outs)
 	}
-	a, _ := pl.arenas.Get().(*arena)
-	if a == nil {
-		a = pl.newArena(p)
-	}
+	a := pl.getArena(p)
 	defer func() {
 		// A kernel bug must not take the caller's process down.
 		if r := recover(); r != nil {
@@ -617,7 +633,9 @@ func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ops.Tensor,
 		for _, s := range pl.viewsOfIn {
 			a.tensors[s].F32, a.tensors[s].I64 = nil, nil
 		}
-		pl.arenas.Put(a)
+		pl.arenaMu.Lock()
+		pl.arenas = append(pl.arenas, a)
+		pl.arenaMu.Unlock()
 	}()
 	for i, s := range p.inputSlot {
 		if pl.slots[s].kind == slotInput {

@@ -160,16 +160,22 @@ func (p *Pool) claim() (*forJob, bool) {
 // spin waits up to spinFor for a loop to be posted after the count seen;
 // it reports whether one was.
 func (p *Pool) spin(seen int64) bool {
+	return spinUntil(func() bool { return p.posts.Load() != seen })
+}
+
+// spinUntil calls ready until it reports true, for up to spinFor, letting
+// other goroutines of the process have the core every 64 calls; it
+// reports whether ready did.
+func spinUntil(ready func() bool) bool {
 	deadline := time.Now().Add(spinFor)
 	for i := 1; ; i++ {
-		if p.posts.Load() != seen {
+		if ready() {
 			return true
 		}
 		if i%64 == 0 {
 			if time.Now().After(deadline) {
 				return false
 			}
-			// Let other goroutines of the process have the core.
 			goruntime.Gosched()
 		}
 	}
@@ -178,20 +184,16 @@ func (p *Pool) spin(seen int64) bool {
 // waitToken takes one token from done, spinning for up to spinFor before
 // it blocks.
 func waitToken(done chan struct{}) {
-	deadline := time.Now().Add(spinFor)
-	for i := 1; ; i++ {
+	taken := spinUntil(func() bool {
 		select {
 		case <-done:
-			return
+			return true
 		default:
+			return false
 		}
-		if i%64 == 0 {
-			if time.Now().After(deadline) {
-				<-done
-				return
-			}
-			goruntime.Gosched()
-		}
+	})
+	if !taken {
+		<-done
 	}
 }
 

@@ -34,13 +34,7 @@ func (p *Program) Profile(ctx context.Context, inputs []*ops.Tensor, runs int) (
 		return nil, 0, ErrClosed
 	}
 	defer p.gate.leave()
-	if len(inputs) != len(p.inputSlot) {
-		return nil, 0, fmt.Errorf("got %d inputs, the model has %d", len(inputs), len(p.inputSlot))
-	}
-	if err := p.checkInputs(inputs); err != nil {
-		return nil, 0, err
-	}
-	pl, err := p.planFor(ctx, inputs, false)
+	pl, err := p.planForInputs(ctx, inputs, false)
 	if err != nil {
 		return nil, 0, err
 	}

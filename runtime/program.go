@@ -549,20 +549,26 @@ func (p *Program) RunInto(ctx context.Context, inputs []*ops.Tensor, outs []*ops
 		return ErrClosed
 	}
 	defer p.gate.leave()
-	if len(inputs) != len(p.inputSlot) {
-		return fmt.Errorf("got %d inputs, the model has %d", len(inputs), len(p.inputSlot))
-	}
 	if len(outs) != len(p.outSlot) {
 		return fmt.Errorf("got %d output places, the model has %d outputs", len(outs), len(p.outSlot))
 	}
-	if err := p.checkInputs(inputs); err != nil {
-		return err
-	}
-	plan, err := p.planFor(ctx, inputs, true)
+	plan, err := p.planForInputs(ctx, inputs, true)
 	if err != nil {
 		return err
 	}
 	return plan.run(ctx, p, inputs, outs, nil)
+}
+
+// planForInputs checks the inputs (one per graph input) and returns the
+// plan for their shapes, made on first use (see planFor).
+func (p *Program) planForInputs(ctx context.Context, inputs []*ops.Tensor, forRun bool) (*Plan, error) {
+	if len(inputs) != len(p.inputSlot) {
+		return nil, fmt.Errorf("got %d inputs, the model has %d", len(inputs), len(p.inputSlot))
+	}
+	if err := p.checkInputs(inputs); err != nil {
+		return nil, err
+	}
+	return p.planFor(ctx, inputs, forRun)
 }
 
 // checkInputs validates each input's type and shape against its declaration.
@@ -582,16 +588,25 @@ func (p *Program) checkInputs(inputs []*ops.Tensor) error {
 		if t.Len() != n {
 			return fmt.Errorf("input %q: shape %s needs %d elements, data has %d", vi.Name, ops.ShapeString(t.Shape), n, t.Len())
 		}
-		if vi.Dims == nil {
-			continue
+		if err := checkDeclared(vi, t.Shape); err != nil {
+			return err
 		}
-		if len(t.Shape) != len(vi.Dims) {
-			return fmt.Errorf("input %q: got shape %s, the model wants rank %d (%s)", vi.Name, ops.ShapeString(t.Shape), len(vi.Dims), DimsString(vi.Dims))
-		}
-		for j, d := range vi.Dims {
-			if d.Value >= 0 && d.Param == "" && t.Shape[j] != d.Value {
-				return fmt.Errorf("input %q: got shape %s, the model wants %s", vi.Name, ops.ShapeString(t.Shape), DimsString(vi.Dims))
-			}
+	}
+	return nil
+}
+
+// checkDeclared checks an input's shape against its declared rank and
+// fixed dims (any shape when none are declared).
+func checkDeclared(vi ValueInfo, shape []int) error {
+	if vi.Dims == nil {
+		return nil
+	}
+	if len(shape) != len(vi.Dims) {
+		return fmt.Errorf("input %q: got shape %s, the model wants rank %d (%s)", vi.Name, ops.ShapeString(shape), len(vi.Dims), DimsString(vi.Dims))
+	}
+	for j, d := range vi.Dims {
+		if d.Value >= 0 && d.Param == "" && shape[j] != d.Value {
+			return fmt.Errorf("input %q: got shape %s, the model wants %s", vi.Name, ops.ShapeString(shape), DimsString(vi.Dims))
 		}
 	}
 	return nil

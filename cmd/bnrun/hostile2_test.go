@@ -7,10 +7,10 @@ import (
 	"image"
 	"image/png"
 	"os"
+	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -298,6 +298,20 @@ func TestImageAlphaAsPIL(t *testing.T) {
 	}
 }
 
+// withStdin makes standard input a pipe that delivers data, for the rest
+// of the test.
+func withStdin(t *testing.T, data []byte) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stdin
+	os.Stdin = r
+	t.Cleanup(func() { os.Stdin = saved; r.Close() })
+	go func() { w.Write(data); w.Close() }()
+}
+
 // TestImageFromPipes: an image comes from standard input ("-") or a FIFO
 // as well as from a file; a device is read only up to the file cap.
 func TestImageFromPipes(t *testing.T) {
@@ -316,20 +330,13 @@ func TestImageFromPipes(t *testing.T) {
 		}
 	}
 	t.Run("stdin", func(t *testing.T) {
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		saved := os.Stdin
-		os.Stdin = r
-		defer func() { os.Stdin = saved; r.Close() }()
-		go func() { w.Write(data); w.Close() }()
+		withStdin(t, data)
 		img, err := loadImage("-")
 		check(t, img, err)
 	})
 	t.Run("fifo", func(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "img.fifo")
-		if err := syscall.Mkfifo(p, 0o600); err != nil {
+		if err := exec.Command("mkfifo", p).Run(); err != nil {
 			t.Skipf("mkfifo: %v", err)
 		}
 		go func() {
@@ -343,15 +350,7 @@ func TestImageFromPipes(t *testing.T) {
 		check(t, img, err)
 	})
 	t.Run("CLI reads standard input", func(t *testing.T) {
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		saved := os.Stdin
-		os.Stdin = r
-		defer func() { os.Stdin = saved; r.Close() }()
-		tshirt := testImage(t, "fashion/0_tshirt.png")
-		go func() { w.Write(tshirt); w.Close() }()
+		withStdin(t, testImage(t, "fashion/0_tshirt.png"))
 		code, out, errs := runCLI("-")
 		if code != 0 || !strings.Contains(out, "T-shirt/top (class 0)") {
 			t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)

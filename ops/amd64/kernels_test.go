@@ -203,6 +203,13 @@ func sumTwin(x []float32, lanes int) float32 {
 	for i := range x {
 		acc[i%(4*lanes)] = add32(acc[i%(4*lanes)], x[i])
 	}
+	return sumTree(acc, lanes)
+}
+
+// sumTree is the reductions' final tree over their 4·lanes partial sums:
+// the four vectors added pairwise, then halves of the lanes, with the NaN
+// rules of VADDPS.
+func sumTree(acc []float32, lanes int) float32 {
 	for j := range lanes {
 		acc[j] = add32(add32(acc[j], acc[lanes+j]), add32(acc[2*lanes+j], acc[3*lanes+j]))
 	}
@@ -233,15 +240,7 @@ func dotTwin(x, y []float32, lanes int) float32 {
 	for i := range x {
 		acc[i%(4*lanes)] = add32(acc[i%(4*lanes)], mul32(x[i], y[i]))
 	}
-	for j := range lanes {
-		acc[j] = add32(add32(acc[j], acc[lanes+j]), add32(acc[2*lanes+j], acc[3*lanes+j]))
-	}
-	for w := lanes / 2; w >= 1; w /= 2 {
-		for j := range w {
-			acc[j] = add32(acc[j], acc[j+w])
-		}
-	}
-	return acc[0]
+	return sumTree(acc, lanes)
 }
 
 func maxReduceTwin(x []float32, lanes int) float32 {

@@ -503,31 +503,38 @@ func accumulate(s isa, step func(acc, tmp reg.VecPhysical, m Mem)) {
 	Label("reduce")
 }
 
-// sum emits the sum of a vector, the core of a global average pooling.
-func sum(s isa) {
-	name := "Sum" + s.name
+// sumLoopDoc is the Go loop of a sum over 4·lanes partial sums of term
+// (an expression of i), then reduce's tree, for a kernel's doc comment.
+func sumLoopDoc(s isa, term string) []string {
 	L, L4 := fmt.Sprint(s.lanes), fmt.Sprint(4*s.lanes)
-	TEXT(name, NOSPLIT, "func(x *float32, n int) float32")
-	Pragma("noescape")
-	Doc(
-		fmt.Sprintf("%s returns the sum of x[0:n] (n must be a multiple of %d), accumulated in %d", name, s.lanes, 4*s.lanes),
-		"partial sums, as this Go loop does, bit for bit (when both addends of an addition are",
-		"NaN, the sum is the left one, quieted, as with VADDPS):",
-		"",
-		"	var acc ["+L4+"]float32",
+	return []string{
+		"	var acc [" + L4 + "]float32",
 		"	for i := range n {",
-		"		acc[i%"+L4+"] += x[i]",
+		"		acc[i%" + L4 + "] += " + term,
 		"	}",
-		"	for j := range "+L+" {",
-		"		acc[j] = (acc[j] + acc["+L+"+j]) + (acc["+fmt.Sprint(2*s.lanes)+"+j] + acc["+fmt.Sprint(3*s.lanes)+"+j])",
+		"	for j := range " + L + " {",
+		"		acc[j] = (acc[j] + acc[" + L + "+j]) + (acc[" + fmt.Sprint(2*s.lanes) + "+j] + acc[" + fmt.Sprint(3*s.lanes) + "+j])",
 		"	}",
-		"	for w := "+fmt.Sprint(s.lanes/2)+"; w >= 1; w /= 2 {",
+		"	for w := " + fmt.Sprint(s.lanes/2) + "; w >= 1; w /= 2 {",
 		"		for j := range w {",
 		"			acc[j] += acc[j+w]",
 		"		}",
 		"	}",
 		"	return acc[0]",
-	)
+	}
+}
+
+// sum emits the sum of a vector, the core of a global average pooling.
+func sum(s isa) {
+	name := "Sum" + s.name
+	TEXT(name, NOSPLIT, "func(x *float32, n int) float32")
+	Pragma("noescape")
+	Doc(append([]string{
+		fmt.Sprintf("%s returns the sum of x[0:n] (n must be a multiple of %d), accumulated in %d", name, s.lanes, 4*s.lanes),
+		"partial sums, as this Go loop does, bit for bit (when both addends of an addition are",
+		"NaN, the sum is the left one, quieted, as with VADDPS):",
+		"",
+	}, sumLoopDoc(s, "x[i]")...)...)
 	Comment("acc = 0")
 	for _, r := range s.regs[0:4] {
 		VXORPS(r.AsX(), r.AsX(), r.AsX())
@@ -548,29 +555,15 @@ func sum(s isa) {
 // matrix-vector product at batch 1.
 func dot(s isa) {
 	name := "Dot" + s.name
-	L, L4 := fmt.Sprint(s.lanes), fmt.Sprint(4*s.lanes)
 	TEXT(name, NOSPLIT, "func(x, y *float32, n int) float32")
 	Pragma("noescape")
-	Doc(
+	Doc(append([]string{
 		fmt.Sprintf("%s returns the dot product of x[0:n] and y[0:n] (n must be a multiple of %d),", name, s.lanes),
 		fmt.Sprintf("accumulated in %d partial sums, as this Go loop does, bit for bit (the conversion", 4*s.lanes),
 		"rounds each product before it is added, as VMULPS does, and keeps Go from fusing the two;",
 		"when both operands of an operation are NaN, the result is the left one, quieted):",
 		"",
-		"	var acc ["+L4+"]float32",
-		"	for i := range n {",
-		"		acc[i%"+L4+"] += float32(x[i] * y[i])",
-		"	}",
-		"	for j := range "+L+" {",
-		"		acc[j] = (acc[j] + acc["+L+"+j]) + (acc["+fmt.Sprint(2*s.lanes)+"+j] + acc["+fmt.Sprint(3*s.lanes)+"+j])",
-		"	}",
-		"	for w := "+fmt.Sprint(s.lanes/2)+"; w >= 1; w /= 2 {",
-		"		for j := range w {",
-		"			acc[j] += acc[j+w]",
-		"		}",
-		"	}",
-		"	return acc[0]",
-	)
+	}, sumLoopDoc(s, "float32(x[i] * y[i])")...)...)
 	Comment("acc = 0")
 	acc, tmp := s.regs[0:4], s.regs[4:8]
 	for _, r := range acc {
