@@ -18,21 +18,24 @@ import "math"
 //	     | 0  2 -1 -2  1  0 |       |  1/24 -1/12  1/6  |
 //	     | 0  4  0 -5  0  1 |       |   0     0     1   |
 //
-// 36 products per tile and channel pair instead of 144. All three stages
-// run on the micro-kernels, reading their B operand in place (tileOffs):
+// 36 products per tile and channel pair instead of 144, in three stages:
 //
-//  1. Input transform, per channel c: V[ξ][c][j] = Σ_r K[ξ][r]·d_j[r], a
-//     36×36 by 36×Ncol product, K = Bᵀ⊗Bᵀ. The padded input is split into
-//     4×4 stride phases (phasePlanes) so that element r = (a, b) of every
-//     patch, over the tiles j = th·Wq + tw, is one contiguous run.
+//  1. Input transform, per channel c and tile j = th·TW + tw: V[ξ][c][j] =
+//     (Bᵀ d_j B)[ξ] with vector arithmetic over runs of tiles (winoIn;
+//     WinoInKernel), d_j read from a padded copy of the input (Hp×Wp per
+//     channel, made by phasePlanes with the prologue applied) at the tile's
+//     offset 4th·Wp + 4tw.
 //  2. Products, per ξ: P[ξ][m][j] = Σ_c U[ξ][m][c]·V[ξ][c][j], U = G g Gᵀ
-//     packed once per plan by packConv.
-//  3. Output transform, per output channel m: Q[m][s][j] = Σ_ξ AK[s][ξ]·
-//     P[ξ][m][j], AK = Aᵀ⊗Aᵀ (16×36), then y[m][4th + s/4][4tw + s%4] =
-//     act(Q[m][s][j] + bias[m] + Z), skipping positions past the output.
+//     packed once per plan by packConv, on the micro-kernels, reading V in
+//     place (tileOffs).
+//  3. Output transform, per output channel m and tile j: Q[m][s][j] =
+//     (Aᵀ P_j A)[s] (winoOut; WinoOutKernel), then y[m][4th + s/4][4tw +
+//     s%4] = act(Q[m][s][j] + bias[m] + Z), skipping positions past the
+//     output.
 //
-// Tiles are laid out Wq = TW+1 wide, the extra column being computed and
-// dropped, as in convInPlace.
+// The rows of V, P and Q hold the Ncol = TH·TW tiles, rounded up to Ncp, a
+// multiple of 16, so that the transforms run on whole vectors; the tiles
+// past Ncol repeat tile 0 and are dropped.
 
 // winoBT, winoG and winoAT are the transform matrices above.
 var (
@@ -63,11 +66,23 @@ var (
 // winoGeom is a Winograd convolution's tiling.
 type winoGeom struct {
 	th, tw int       // tiles down and across
-	wq     int       // tile columns per tile row, TW+1
-	ncol   int       // TH·Wq
-	pg     ConvGeom  // the padded input as a 6×6, stride-4 phase copy
-	ph     phaseGeom // its phase layout
+	ncol   int       // TH·TW
+	ncp    int       // Ncol rounded up to winoLanes: the rows of V, P and Q
+	ldv    int       // V's stride from one ξ to the next: C·Ncp + winoSkew
+	ldp    int       // P's: M·Ncp + winoSkew
+	pg     ConvGeom  // the padded input's geometry: Hp = 4·TH+2, Wp = 4·TW+2
+	ph     phaseGeom // its layout, one phase of Hp×Wp per channel
 }
+
+// winoLanes is the widest vector the transforms run on; their runs of
+// tiles are multiples of it.
+const winoLanes = 16
+
+// winoSkew pads the stride between the 36 matrices of V and of P by a
+// cache line: the transforms touch one vector of each of them in turn, and
+// with a stride that is a multiple of 4 KiB (C·Ncp often is) all 36 fall
+// into one set of the L1 cache and evict each other.
+const winoSkew = 16
 
 func winoGeomOf(g *ConvGeom) winoGeom {
 	th, tw := ceilDiv(g.OH, 4), ceilDiv(g.OW, 4)
@@ -76,9 +91,10 @@ func winoGeomOf(g *ConvGeom) winoGeom {
 	// rows and columns past the convolution's own padding are zeros too.
 	pg.PadB = 4*th + 2 - g.H - g.PadT
 	pg.PadR = 4*tw + 2 - g.W - g.PadL
-	pg.SH, pg.SW, pg.KH, pg.KW = 4, 4, 6, 6
-	wg := winoGeom{th: th, tw: tw, wq: tw + 1, pg: pg}
-	wg.ncol = th * wg.wq
+	wg := winoGeom{th: th, tw: tw, pg: pg}
+	wg.ncol = th * tw
+	wg.ncp = ceilDiv(wg.ncol, winoLanes) * winoLanes
+	wg.ldv, wg.ldp = g.C*wg.ncp+winoSkew, g.M*wg.ncp+winoSkew
 	wg.ph = phasesOf(&pg)
 	return wg
 }
@@ -93,41 +109,172 @@ func (bl *blocked) winogradOK(g *ConvGeom) bool {
 	if bl.WinogradMinCols <= 0 || wg.ncol < bl.WinogradMinCols || wg.pg.PadB < 0 || wg.pg.PadR < 0 {
 		return false
 	}
-	// Offsets are int32: the largest is 35·M·Ncol (stage 3), or a
-	// channel's phase planes (stage 1).
-	return int64(36)*int64(max(g.M, g.C))*int64(wg.ncol)+int64(wg.ph.plane) < math.MaxInt32
+	// Offsets are int32: the largest is a channel's phase planes (stage
+	// 1) or C·Ncp (stage 2); slices of V and P reach 36 strides.
+	return int64(36)*int64(max(wg.ldv, wg.ldp))+int64(wg.ph.plane) < math.MaxInt32
 }
 
-// winoConsts are the packed transform matrices of one tier, made once.
-type winoConsts struct {
-	k  []float32 // Bᵀ⊗Bᵀ, 36×36, packed
-	ak []float32 // Aᵀ⊗Aᵀ, 16×36, packed
+// WinoInKernel is Winograd's input transform over n tiles (n a multiple
+// of the kernel's lanes): for j < n, with d the 6×6 patch of a plane wp
+// wide at tile j's offset, d[6a + b] = x[toff[j] + a·wp + b],
+//
+//	v[ξ·ldv + j] = (Bᵀ d B)[ξ]
+//
+// computed as winoInGo does, bit for bit for finite values: winoBT6 along
+// each row of d, the results stored in v, then winoBT6 down each column.
+//
+// The kernel reads x[toff[j] + a·wp + b] for b < 8.
+type WinoInKernel func(n int, x *float32, toff *int32, wp int, v *float32, ldv int)
+
+// WinoStoreKernel is Winograd's output transform and the convolution's
+// epilogue over tiles j < n (n ≥ 1): with P[ξ] = p[ξ·ldp + j] and
+// O = Aᵀ P A, for s, u < 4 and i = yoff[j] + s·ldy + u,
+//
+//	y[i] = max(lo, (O[s·4+u] + bias) + z[i])
+//
+// where the residual z may be nil and lo is 0 when relu is not 0 (NaN and
+// -0 kept, as VMAXPS keeps them), -Inf otherwise. It computes as
+// winoStoreGo does, bit for bit for finite values: winoAT6 along each row
+// of P, the results stored over P's first four columns, then winoAT6 down
+// each of those columns, stored over its first four rows (p is scratch,
+// read up to n rounded up to the kernel's lanes).
+type WinoStoreKernel func(n int, p *float32, ldp int, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)
+
+// winoBT6 is Bᵀ·d for one 6-vector d, in this order of float32 operations
+// (the products by 2 and 4 are exact):
+//
+//	c = d4 - d2, a = d4 - 4·d2, b = d3 - 4·d1, e = 2·(d3 - d1)
+//	r0 = 4·(d0 - d2) + c    r1 = a + b    r2 = a - b
+//	r3 = c + e              r4 = c - e    r5 = 4·(d1 - d3) + (d5 - d3)
+func winoBT6(d *[6]float32) (r [6]float32) {
+	c := d[4] - d[2]
+	a := d[4] - float32(4*d[2])
+	b := d[3] - float32(4*d[1])
+	e := d[3] - d[1]
+	e += e
+	r[0] = float32(4*(d[0]-d[2])) + c
+	r[1], r[2] = a+b, a-b
+	r[3], r[4] = c+e, c-e
+	r[5] = float32(4*(d[1]-d[3])) + (d[5] - d[3])
+	return r
 }
 
-// winoConstsFor packs the transform matrices for bl.
-func (bl *blocked) winoConstsFor() *winoConsts {
-	bl.winoOnce.Do(func() {
-		bl.wino = &winoConsts{k: bl.packMatrix(kron(winoBT[:]), 36, 36), ak: bl.packMatrix(kron(winoAT[:]), 16, 36)}
-	})
-	return bl.wino
+// winoAT6 is Aᵀ·p for one 6-vector p, in this order of float32 operations
+// (the products by 2, 4 and 8 are exact):
+//
+//	s12 = p1 + p2, d12 = p1 - p2, s34 = p3 + p4, d34 = p3 - p4
+//	o0 = (p0 + s12) + s34    o1 = d12 + 2·d34
+//	o2 = s12 + 4·s34         o3 = (d12 + 8·d34) + p5
+func winoAT6(p *[6]float32) (o [4]float32) {
+	s12, d12 := p[1]+p[2], p[1]-p[2]
+	s34, d34 := p[3]+p[4], p[3]-p[4]
+	o[0] = (p[0] + s12) + s34
+	o[1] = d12 + (d34 + d34)
+	o[2] = s12 + float32(4*s34)
+	o[3] = (d12 + float32(8*d34)) + p[5]
+	return o
 }
 
-// kron returns the Kronecker product p⊗p of an r×6 matrix p, an (r·r)×36
-// row-major matrix: element ((i, j), (a, b)) is p[i][a]·p[j][b], so that
-// applied to a 6×6 patch d (flattened by rows) it gives p·d·pᵀ.
-func kron(p [][6]float64) []float32 {
-	r := len(p)
-	out := make([]float32, r*r*36)
-	for i := range r {
-		for j := range r {
+// winoInGo is the portable WinoInKernel, on slices.
+func winoInGo(n int, x []float32, toff []int32, wp int, v []float32, ldv int) {
+	for j := range n {
+		var d [6]float32
+		for a := range 6 {
+			copy(d[:], x[int(toff[j])+a*wp:])
+			r := winoBT6(&d)
+			for k := range 6 {
+				v[(a*6+k)*ldv+j] = r[k]
+			}
+		}
+		for k := range 6 {
 			for a := range 6 {
-				for b := range 6 {
-					out[(i*r+j)*36+a*6+b] = float32(p[i][a] * p[j][b])
-				}
+				d[a] = v[(a*6+k)*ldv+j]
+			}
+			r := winoBT6(&d)
+			for i := range 6 {
+				v[(i*6+k)*ldv+j] = r[i]
 			}
 		}
 	}
-	return out
+}
+
+// winoStoreGo is the portable WinoStoreKernel, on slices.
+func winoStoreGo(n int, p []float32, ldp int, y []float32, yoff []int32, ldy int, bias float32, z []float32, relu bool) {
+	for j := range n {
+		var d [6]float32
+		for r := range 6 {
+			for c := range 6 {
+				d[c] = p[(r*6+c)*ldp+j]
+			}
+			o := winoAT6(&d)
+			for u := range 4 {
+				p[(r*6+u)*ldp+j] = o[u]
+			}
+		}
+		for u := range 4 {
+			for r := range 6 {
+				d[r] = p[(r*6+u)*ldp+j]
+			}
+			o := winoAT6(&d)
+			for s := range 4 {
+				p[(s*6+u)*ldp+j] = o[s]
+			}
+		}
+		for s := range 4 {
+			for u := range 4 {
+				// y[i] = max(lo, (O + bias) + z[i])
+				i := int(yoff[j]) + s*ldy + u
+				v := p[(s*6+u)*ldp+j] + bias
+				if z != nil {
+					v += z[i]
+				}
+				if relu && 0 > v {
+					v = 0 // NaN and -0 kept
+				}
+				y[i] = v
+			}
+		}
+	}
+}
+
+// winoIn runs the tier's input transform on tiles toff[:n], n a multiple
+// of winoLanes; x must hold max(toff)+5·wp+8 values and v 35·ldv+n.
+func (bl *blocked) winoIn(n int, x []float32, toff []int32, wp int, v []float32, ldv int) {
+	if bl.WinoIn == nil {
+		winoInGo(n, x, toff, wp, v, ldv)
+		return
+	}
+	hi := 0
+	for _, o := range toff[:n] {
+		hi = max(hi, int(o))
+	}
+	_, _ = x[hi+5*wp+7], v[35*ldv+n-1] // the kernel's reach
+	bl.WinoIn(n, &x[0], &toff[0], wp, &v[0], ldv)
+}
+
+// winoStore runs the tier's output transform and store on tiles yoff[:n];
+// p must hold 35·ldp + Ncp values, y and z (when not nil) max(yoff) +
+// 3·ldy + 4.
+func (bl *blocked) winoStore(n int, p []float32, ldp int, y []float32, yoff []int32, ldy int, bias float32, z []float32, relu bool) {
+	if bl.WinoStore == nil {
+		winoStoreGo(n, p, ldp, y, yoff, ldy, bias, z, relu)
+		return
+	}
+	hi := 0
+	for _, o := range yoff[:n] {
+		hi = max(hi, int(o))
+	}
+	_, _ = p[35*ldp+ceilDiv(n, winoLanes)*winoLanes-1], y[hi+3*ldy+3] // the kernel's reach
+	var zp *float32
+	if z != nil {
+		_ = z[hi+3*ldy+3]
+		zp = &z[0]
+	}
+	r := 0
+	if relu {
+		r = 1
+	}
+	bl.WinoStore(n, &p[0], ldp, &y[0], &yoff[0], ldy, bias, zp, r)
 }
 
 // winoWeights returns U = G g Gᵀ for every output and input channel,
@@ -172,7 +319,6 @@ func (bl *blocked) winoWeights(g *ConvGeom, w []float32) []float32 {
 // convWinograd is blocked.conv for geometries winogradOK accepts.
 func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	wg := winoGeomOf(g)
-	wc := bl.winoConstsFor()
 	var kern *Kernels
 	var upack []float32
 	if env != nil {
@@ -184,139 +330,146 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	par := parOf(env)
 	pw := bl.Widths[0]
 	mp := bl.padRows(g.M)
-	nc := wg.ncol
+	nc, ncp := wg.ncol, wg.ncp
 
 	sc := bl.scratch.get()
 	defer bl.scratch.put(sc)
-	xq := sc.xp.grow(g.C*wg.ph.plane + maxPanel + wg.wq)
-	v := sc.yp.grow(36 * g.C * nc)
-	p := sc.wp.grow(36 * g.M * nc)
-	q := sc.qp.grow(16 * g.M * nc)
-	offs := sc.offs(36 + g.C)
-	offIn, offMid := offs[:36], offs[36:]
-	offOut := sc.offs2(36)
-	// Stage 1 reads element r = (a, b) of each patch at phase (a%4, b%4),
-	// shifted by (a/4) tile rows and (b/4) tile columns; stage 2 reads row
-	// c of V[ξ] and stage 3 row ξ of P[·][m].
-	hqwq := wg.ph.hq * wg.ph.wq
-	for a := range 6 {
-		for bb := range 6 {
-			offIn[a*6+bb] = int32((a%4*4+bb%4)*hqwq + a/4*wg.ph.wq + bb/4)
-		}
+	// Stage 1 reads 8 values of each patch row, 2 past the last channel's
+	// plane.
+	xq := sc.xp.grow(g.C*wg.ph.plane + 8)
+	v := sc.yp.grow(36 * wg.ldv)
+	p := sc.wp.grow(36 * wg.ldp)
+	// Outputs whose sides are multiples of 4 are stored in place with
+	// the whole epilogue; others go through a 4·TH × 4·TW plane per
+	// channel, then compacted, as does an activation other than Relu.
+	aligned := g.OH%4 == 0 && g.OW%4 == 0
+	fused := aligned && (!f.hasPost() || f.Act.Kind == ActRelu || f.Act.Kind == ActNone)
+	var yp []float32
+	ldy := g.OW
+	if !aligned {
+		yp, ldy = sc.qp.grow(g.M*16*nc), 4*wg.tw
+	}
+	offs := sc.offs(2*ncp + g.C)
+	toff, yoff, offMid := offs[:ncp], offs[ncp:2*ncp], offs[2*ncp:]
+	// Stage 1 reads tile j = th·TW + tw at 4th·Wp + 4tw of a channel's
+	// plane (tiles past Ncol at tile 0's); stage 2 reads row c of V[ξ].
+	clear(toff[nc:])
+	for j := range nc {
+		toff[j] = int32(j/wg.tw*4*wg.ph.wq + j%wg.tw*4)
+		yoff[j] = int32(j/wg.tw*4*ldy + j%wg.tw*4)
 	}
 	for c := range g.C {
-		offMid[c] = int32(c * nc)
-	}
-	for xi := range 36 {
-		offOut[xi] = int32(xi * g.M * nc)
+		offMid[c] = int32(c * ncp)
 	}
 	clear(xq[g.C*wg.ph.plane:])
 
 	pt := taskOf[phaseTask](env)
 	st := taskOf[winoTask](env)
-	*st = winoTask{bl: bl, xq: xq, v: v, p: p, q: q, upack: upack, offIn: offIn, offMid: offMid, offOut: offOut,
-		plane: wg.ph.plane, c: g.C, m: g.M, mp: mp, nc: nc, wc: wc, wg: wg}
+	*st = winoTask{bl: bl, k: kern, g: g, f: f, b: b, fused: fused, xq: xq, v: v, p: p, yp: yp, upack: upack,
+		toff: toff, yoff: yoff, offMid: offMid, ldy: ldy,
+		plane: wg.ph.plane, c: g.C, m: g.M, mp: mp, nc: nc, ncp: ncp, wg: wg}
 	for n := range g.N {
 		*pt = phaseTask{k: kern, dst: xq, x: x[n*g.C*g.H*g.W : (n+1)*g.C*g.H*g.W], g: &st.wg.pg, ph: wg.ph, f: f}
 		par.Do(g.C, pt)
-		// Stage 1: V[ξ][c][j] = Σ_r K[ξ][r]·xq[c][offIn[r] + j]
-		st.stage, st.t = 1, tilingFor(g.C, 36, ceilDiv(nc, pw), 36, par.Workers(), pw, bl.MR, bl.mc)
-		par.Do(st.t.all, st)
+		// Stage 1: V[ξ][c][j] = (Bᵀ d B)[ξ], units of channels
+		st.stage = 1
+		par.Do(g.C, st)
 		// Stage 2: P[ξ][m][j] = Σ_c U[ξ][m][c]·V[ξ][c][j]
 		st.stage, st.t = 2, tilingFor(36, g.M, ceilDiv(nc, pw), g.C, par.Workers(), pw, bl.MR, bl.mc)
 		par.Do(st.t.all, st)
-		// Stage 3: Q[m][s][j] = Σ_ξ AK[s][ξ]·P[ξ][m][j], then the output.
-		st.stage, st.t = 3, tilingFor(g.M, 16, ceilDiv(nc, pw), 36, par.Workers(), pw, bl.MR, bl.mc)
-		par.Do(st.t.all, st)
-		wt := taskOf[winoStoreTask](env)
-		*wt = winoStoreTask{k: kern, g: g, wg: &st.wg, q: q, y: y[n*g.M*g.OH*g.OW : (n+1)*g.M*g.OH*g.OW], b: b, f: f, nc: nc}
+		// Stage 3: y[m] from (Aᵀ P A) and the epilogue, units of output
+		// channels.
+		st.stage = 3
+		st.y = y[n*g.M*g.OH*g.OW : (n+1)*g.M*g.OH*g.OW]
+		st.z = nil
 		if f.hasPost() && f.Residual != nil {
-			wt.z = f.Residual[n*g.M*g.OH*g.OW : (n+1)*g.M*g.OH*g.OW]
+			st.z = f.Residual[n*g.M*g.OH*g.OW : (n+1)*g.M*g.OH*g.OW]
 		}
-		runTask(env, g.M, wt)
+		par.Do(g.M, st)
 	}
 	*pt, *st = phaseTask{}, winoTask{}
 }
 
-// winoTask is one of convWinograd's three products, over the units of t:
-// stage 1 makes V from xq, stage 2 P from U and V, stage 3 Q from P.
+// winoTask is one of convWinograd's three stages: stage 1 makes V from
+// xq over units of input channels, stage 2 P from U and V over the units
+// of t, stage 3 Q from P over units of output channels.
 type winoTask struct {
-	bl                    *blocked
-	stage                 int
-	t                     tiling
-	xq, v, p, q, upack    []float32
-	offIn, offMid, offOut []int32
-	plane, c, m, mp, nc   int
-	wc                    *winoConsts
-	wg                    winoGeom // the call's geometry, which the other tasks point to
+	bl                            *blocked
+	k                             *Kernels
+	g                             *ConvGeom
+	f                             *ConvFusion
+	stage                         int
+	t                             tiling
+	xq, v, p, yp, upack, b, y, z  []float32
+	toff, yoff, offMid            []int32
+	plane, c, m, mp, nc, ncp, ldy int
+	fused                         bool     // stage 3 applies the whole epilogue
+	wg                            winoGeom // the call's geometry, which phaseTask points to
 }
 
 // Range computes units [lo, hi) of the current stage.
 func (s *winoTask) Range(lo, hi int) {
-	bl, nc := s.bl, s.nc
+	bl, ncp := s.bl, s.ncp
+	switch s.stage {
+	case 1:
+		for c := lo; c < hi; c++ {
+			bl.winoIn(ncp, s.xq[c*s.plane:], s.toff, s.wg.ph.wq, s.v[c*ncp:], s.wg.ldv)
+		}
+		return
+	case 3:
+		for m := lo; m < hi; m++ {
+			s.store(m)
+		}
+		return
+	}
 	buf := bl.bufs.get()
 	for u := lo; u < hi; u++ {
-		r, i0, i1, p0, p1 := s.t.unit(u)
-		switch s.stage {
-		case 1: // r is a channel c
-			op := gemmOp{m: 36, n: nc, k: 36, apack: s.wc.k, c: s.v[r*nc:], ldc: s.c * nc, alpha: 1}
-			bl.tileOffs(&op, s.xq[r*s.plane:], s.offIn, i0, i1, p0, p1, buf)
-		case 2: // r is an element ξ
-			op := gemmOp{m: s.m, n: nc, k: s.c, apack: s.upack[r*s.mp*s.c : (r+1)*s.mp*s.c],
-				c: s.p[r*s.m*nc : (r+1)*s.m*nc], ldc: nc, alpha: 1}
-			bl.tileOffs(&op, s.v[r*s.c*nc:], s.offMid, i0, i1, p0, p1, buf)
-		default: // r is an output channel m
-			op := gemmOp{m: 16, n: nc, k: 36, apack: s.wc.ak, c: s.q[r*16*nc : (r+1)*16*nc], ldc: nc, alpha: 1}
-			bl.tileOffs(&op, s.p[r*nc:], s.offOut, i0, i1, p0, p1, buf)
-		}
+		r, i0, i1, p0, p1 := s.t.unit(u) // r is an element ξ
+		op := gemmOp{m: s.m, n: s.nc, k: s.c, apack: s.upack[r*s.mp*s.c : (r+1)*s.mp*s.c],
+			c: s.p[r*s.wg.ldp : r*s.wg.ldp+s.m*ncp], ldc: ncp, alpha: 1}
+		bl.tileOffs(&op, s.v[r*s.wg.ldv:], s.offMid, i0, i1, p0, p1, buf)
 	}
 	bl.bufs.put(buf)
 }
 
-// winoStoreTask writes output channels [lo, hi) of one image with
-// winoStore.
-type winoStoreTask struct {
-	k          *Kernels
-	g          *ConvGeom
-	wg         *winoGeom
-	q, y, z, b []float32
-	f          *ConvFusion
-	nc         int
-}
-
-// Range stores channels [lo, hi).
-func (t *winoStoreTask) Range(lo, hi int) {
-	for m := lo; m < hi; m++ {
-		winoStore(t.k, t.g, t.wg, t.q[m*16*t.nc:(m+1)*16*t.nc], t.y, t.z, t.b, t.f, m)
-	}
-}
-
-// winoStore writes output channel m from its transformed tiles qm (16
-// rows of Ncol): y[m][oh][ow] = act(qm[(oh%4)·4 + ow%4][(oh/4)·Wq + ow/4]
-// + bias[m] + Z[m][oh][ow]).
-func winoStore(k *Kernels, g *ConvGeom, wg *winoGeom, qm, y, z, b []float32, f *ConvFusion, m int) {
+// store writes output channel m of stage 3: y[m][oh][ow] =
+// act(O[m][(oh%4)·4 + ow%4][(oh/4)·TW + ow/4] + bias[m] + Z[m][oh][ow]),
+// O = Aᵀ P A, through the 4·TH × 4·TW plane yp[m] when the output's sides
+// are not multiples of 4.
+func (s *winoTask) store(m int) {
+	g, f := s.g, s.f
 	ohw := g.OH * g.OW
-	ym := y[m*ohw : (m+1)*ohw]
-	var bv float32
-	if b != nil {
-		bv = b[m]
+	ym := s.y[m*ohw : (m+1)*ohw]
+	var bias float32
+	if s.b != nil {
+		bias = s.b[m]
+	}
+	var zm []float32
+	if s.z != nil {
+		zm = s.z[m*ohw : (m+1)*ohw]
+	}
+	p := s.p[m*s.ncp:]
+	switch {
+	case s.fused:
+		s.bl.winoStore(s.nc, p, s.wg.ldp, ym, s.yoff, s.ldy, bias, zm, f.hasPost() && f.Act.Kind == ActRelu)
+		return
+	case s.yp == nil:
+		s.bl.winoStore(s.nc, p, s.wg.ldp, ym, s.yoff, s.ldy, bias, nil, false)
+	default:
+		ypm := s.yp[m*16*s.nc : (m+1)*16*s.nc]
+		s.bl.winoStore(s.nc, p, s.wg.ldp, ypm, s.yoff, s.ldy, bias, nil, false)
+		for oh := range g.OH {
+			copy(ym[oh*g.OW:(oh+1)*g.OW], ypm[oh*s.ldy:])
+		}
+	}
+	if !f.hasPost() {
+		return
 	}
 	for oh := range g.OH {
-		row := ym[oh*g.OW : (oh+1)*g.OW]
-		base := oh / 4 * wg.wq
-		for s := range 4 {
-			src := qm[(oh%4*4+s)*wg.ncol+base:]
-			// y[oh][4·tw + s] = Q[(oh%4)·4 + s][(oh/4)·Wq + tw] + bias
-			for tw, ow := 0, s; ow < g.OW; tw, ow = tw+1, ow+4 {
-				row[ow] = src[tw] + bv
-			}
+		var zr []float32
+		if zm != nil {
+			zr = zm[oh*g.OW : (oh+1)*g.OW]
 		}
-		if f.hasPost() {
-			var zr []float32
-			if z != nil {
-				zr = z[m*ohw+oh*g.OW : m*ohw+(oh+1)*g.OW]
-			}
-			residualAct(k, row, zr, f.Act)
-		}
+		residualAct(s.k, ym[oh*g.OW:(oh+1)*g.OW], zr, f.Act)
 	}
 }

@@ -70,6 +70,11 @@ type BlockedSpec struct {
 	// 3×3 stride-1 convolutions with at least this many tile columns
 	// (TH·(TW+1) per image; see conv_winograd.go). It needs Offs.
 	WinogradMinCols int
+	// WinoIn and WinoStore, when not nil, are Winograd's input and output
+	// transforms on vectors of at most 16 lanes; nil ones run the Go
+	// twins, winoInGo and winoStoreGo.
+	WinoIn    WinoInKernel
+	WinoStore WinoStoreKernel
 	// Offs, when not nil, is an MR×Widths[0] micro-kernel that reads B
 	// in place through per-step offsets (see MicroKernelOffs), used for
 	// convolutions (conv_inplace.go) and Winograd.
@@ -108,9 +113,6 @@ type blocked struct {
 	mc      int                 // most rows of a tile, a multiple of MR
 	bufs    freeList[blockBufs] // per worker of a loop
 	scratch freeList[bigBufs]   // per call
-
-	winoOnce sync.Once
-	wino     *winoConsts // Winograd's transforms, packed for this tier
 }
 
 // blockBufs is one worker's scratch: the packed rows of A of a tile, a

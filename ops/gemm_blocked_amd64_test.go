@@ -238,3 +238,139 @@ func TestAddSumKernelsMatchGo(t *testing.T) {
 		}
 	}
 }
+
+// TestWinoTransformsMatchTwin runs each assembly tier's Winograd input
+// transform against its Go twin, winoInGo, bit for bit, on runs of 1 to 3
+// vectors, row strides that are not multiples of the lanes, and scattered
+// tiles; values around what the kernel may write must stay as they were.
+func TestWinoTransformsMatchTwin(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil {
+			continue
+		}
+		lanes := k.spec.Lanes
+		for _, nv := range []int{1, 2, 3} {
+			n := nv * lanes
+			for _, ld := range []int{n, n + 3, 5*n + 1} {
+				what := fmt.Sprintf("%s n=%d ld=%d", k.Name, n, ld)
+				// Input: tiles scattered over a plane 29 wide, out of order.
+				const wp = 29
+				x := nnRand(uint64(n+ld), 40*n+6*wp+8).F32
+				toff := make([]int32, n)
+				for j := range toff {
+					toff[j] = int32((j*7 + 3) % 37 * n)
+				}
+				fill := float32(math.Float32frombits(0x7fc01234))
+				v1 := make([]float32, 36*ld+n+lanes)
+				for i := range v1 {
+					v1[i] = fill
+				}
+				v2 := append([]float32(nil), v1...)
+				winoInGo(n, x, toff, wp, v1, ld)
+				k.spec.WinoIn(n, &x[0], &toff[0], wp, &v2[0], ld)
+				sameBits(t, what, v2, v1)
+
+			}
+		}
+	}
+}
+
+// TestWinoStoreMatchesTwin runs each assembly tier's Winograd output
+// transform and store against its Go twin, winoStoreGo, bit for bit: tile
+// counts that are not multiples of the lanes, tiles stored out of order,
+// with and without a residual and a Relu; values of y that no tile covers
+// must stay as they were.
+func TestWinoStoreMatchesTwin(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil {
+			continue
+		}
+		lanes := k.spec.Lanes
+		for _, n := range []int{1, lanes - 1, lanes, lanes + 3, 3 * lanes} {
+			ncp := ceilDiv(n, lanes) * lanes
+			ldp := 3*ncp + 5
+			ldy := 4*n + 3 // tiles side by side, 4 rows
+			yoff := make([]int32, n)
+			for j := range yoff {
+				yoff[j] = int32((j*5 + 2) % n * 4)
+			}
+			z := nnRand(uint64(7*n), 4*ldy).F32
+			for _, withZ := range []bool{false, true} {
+				for _, relu := range []bool{false, true} {
+					what := fmt.Sprintf("%s n=%d z=%v relu=%v", k.Name, n, withZ, relu)
+					p1 := nnRand(uint64(3*n+ldp), 36*ldp).F32
+					p2 := append([]float32(nil), p1...)
+					y1 := make([]float32, 4*ldy)
+					for i := range y1 {
+						y1[i] = float32(math.Float32frombits(0x7fc01234))
+					}
+					y2 := append([]float32(nil), y1...)
+					var zs []float32
+					var zp *float32
+					if withZ {
+						zs, zp = z, &z[0]
+					}
+					r := 0
+					if relu {
+						r = 1
+					}
+					winoStoreGo(n, p1, ldp, y1, yoff, ldy, 0.25, zs, relu)
+					k.spec.WinoStore(n, &p2[0], ldp, &y2[0], &yoff[0], ldy, 0.25, zp, r)
+					sameBits(t, what, y2, y1)
+				}
+			}
+		}
+	}
+}
+
+// sameBits fails the test unless got and want are equal bit for bit.
+func sameBits(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("%s: [%d] = %v, want %v", what, i, got[i], want[i])
+		}
+	}
+}
+
+// BenchmarkWinograd runs the 3×3 stride-1 convolutions of ResNet's four
+// stages (64 channels at 56×56 to 512 at 7×7) on each assembly tier, as
+// direct products and with Winograd, on one and two workers, in GFLOP/s of
+// the direct convolution: what a tier's WinogradMinCols is chosen from.
+func BenchmarkWinograd(b *testing.B) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil {
+			continue
+		}
+		for _, l := range []struct{ c, hw int }{{64, 56}, {128, 28}, {256, 14}, {512, 7}} {
+			cc := convCase{n: 1, c: l.c, m: l.c, in: []int{l.hw, l.hw}, k: []int{3, 3}, group: 1,
+				pads: []int64{1, 1, 1, 1}, bias: true}
+			ins := cc.inputs(uint64(l.c))
+			for _, wino := range []bool{false, true} {
+				spec := *k.spec
+				spec.WinogradMinCols = 0
+				if wino {
+					spec.WinogradMinCols = 1
+				}
+				tier := NewBlockedTier(spec)
+				for _, workers := range []int{1, 2} {
+					b.Run(fmt.Sprintf("%s/%dx%d/wino=%v/workers=%d", k.Name, l.c, l.hw, wino, workers), func(b *testing.B) {
+						vals, step, err := prepareOpConst(cc.node(), 1, ins...)
+						if err != nil {
+							b.Fatal(err)
+						}
+						out := []*Tensor{NewF32(vals[0].Shape, nil)}
+						env := nnEnv(tier, workers)
+						for range b.N {
+							if err := step.Run(env, ins, out); err != nil {
+								b.Fatal(err)
+							}
+						}
+						flops := 2.0 * float64(l.c*l.c*9*l.hw*l.hw)
+						b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					})
+				}
+			}
+		}
+	}
+}

@@ -330,6 +330,54 @@ func MaxReduceAVX512(x *float32, n int) float32
 //go:noescape
 func DotAVX512(x *float32, y *float32, n int) float32
 
+// WinoInAVX512 is Winograd F(4×4, 3×3)'s input transform on 16 tiles at a time (n must be a
+// multiple of 16), as this Go loop does, bit for bit for finite values (ops.winoBT6 is
+// Bᵀ times a 6-vector in a fixed order of float32 operations); it reads x[toff[j] + a·wp + b]
+// for b < 8:
+//
+//	for j := range n {
+//		for a := range 6 { // rows of the patch
+//			r := winoBT6(x[toff[j] + a·wp + 0], ..., x[toff[j] + a·wp + 5])
+//			v[(6a+k)·ldv + j] = r[k] for k < 6
+//		}
+//		for k := range 6 { // columns, in place
+//			r := winoBT6(v[(0+k)·ldv + j], v[(6+k)·ldv + j], ..., v[(30+k)·ldv + j])
+//			v[(6i+k)·ldv + j] = r[i] for i < 6
+//		}
+//	}
+//
+//go:noescape
+func WinoInAVX512(n int, x *float32, toff *int32, wp int, v *float32, ldv int)
+
+// WinoStoreAVX512 is Winograd F(4×4, 3×3)'s output transform and store, 16 tiles at a time,
+// as this Go loop does, bit for bit for finite values (ops.winoAT6 is Aᵀ times a 6-vector in a
+// fixed order of float32 operations); p is scratch, and read up to n rounded up to 16:
+//
+//	for j := range n {
+//		for r := range 6 { // rows of P
+//			o := winoAT6(p[(6r+0)·ldp + j], ..., p[(6r+5)·ldp + j])
+//			p[(6r+u)·ldp + j] = o[u] for u < 4
+//		}
+//		for u := range 4 { // columns
+//			o := winoAT6(p[(0+u)·ldp + j], p[(6+u)·ldp + j], ..., p[(30+u)·ldp + j])
+//			p[(6s+u)·ldp + j] = o[s] for s < 4
+//		}
+//		for s, u := range 4×4 {
+//			i := yoff[j] + s·ldy + u
+//			v := p[(6s+u)·ldp + j] + bias
+//			if z != nil {
+//				v += z[i]
+//			}
+//			if relu != 0 && 0 > v {
+//				v = 0 // NaN and -0 kept
+//			}
+//			y[i] = v
+//		}
+//	}
+//
+//go:noescape
+func WinoStoreAVX512(n int, p *float32, ldp int, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)
+
 // AddAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does
 // (dst may be a or b; when a[i] and b[i] are both NaN, the sum is a[i] quieted, as with VADDPS):
 //
@@ -429,3 +477,51 @@ func MaxReduceAVX2(x *float32, n int) float32
 //
 //go:noescape
 func DotAVX2(x *float32, y *float32, n int) float32
+
+// WinoInAVX2 is Winograd F(4×4, 3×3)'s input transform on 8 tiles at a time (n must be a
+// multiple of 8), as this Go loop does, bit for bit for finite values (ops.winoBT6 is
+// Bᵀ times a 6-vector in a fixed order of float32 operations); it reads x[toff[j] + a·wp + b]
+// for b < 8:
+//
+//	for j := range n {
+//		for a := range 6 { // rows of the patch
+//			r := winoBT6(x[toff[j] + a·wp + 0], ..., x[toff[j] + a·wp + 5])
+//			v[(6a+k)·ldv + j] = r[k] for k < 6
+//		}
+//		for k := range 6 { // columns, in place
+//			r := winoBT6(v[(0+k)·ldv + j], v[(6+k)·ldv + j], ..., v[(30+k)·ldv + j])
+//			v[(6i+k)·ldv + j] = r[i] for i < 6
+//		}
+//	}
+//
+//go:noescape
+func WinoInAVX2(n int, x *float32, toff *int32, wp int, v *float32, ldv int)
+
+// WinoStoreAVX2 is Winograd F(4×4, 3×3)'s output transform and store, 8 tiles at a time,
+// as this Go loop does, bit for bit for finite values (ops.winoAT6 is Aᵀ times a 6-vector in a
+// fixed order of float32 operations); p is scratch, and read up to n rounded up to 8:
+//
+//	for j := range n {
+//		for r := range 6 { // rows of P
+//			o := winoAT6(p[(6r+0)·ldp + j], ..., p[(6r+5)·ldp + j])
+//			p[(6r+u)·ldp + j] = o[u] for u < 4
+//		}
+//		for u := range 4 { // columns
+//			o := winoAT6(p[(0+u)·ldp + j], p[(6+u)·ldp + j], ..., p[(30+u)·ldp + j])
+//			p[(6s+u)·ldp + j] = o[s] for s < 4
+//		}
+//		for s, u := range 4×4 {
+//			i := yoff[j] + s·ldy + u
+//			v := p[(6s+u)·ldp + j] + bias
+//			if z != nil {
+//				v += z[i]
+//			}
+//			if relu != 0 && 0 > v {
+//				v = 0 // NaN and -0 kept
+//			}
+//			y[i] = v
+//		}
+//	}
+//
+//go:noescape
+func WinoStoreAVX2(n int, p *float32, ldp int, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)

@@ -54,6 +54,8 @@ func main() {
 		sum(s)
 		maxReduce(s)
 		dot(s)
+		winoIn(s)
+		winoStore(s)
 	}
 	Generate()
 }
@@ -641,5 +643,339 @@ func maxReduce(s isa) {
 	})
 	VZEROUPPER() // keeps lane 0
 	Store(s.regs[0].AsX(), ReturnIndex(0))
+	RET()
+}
+
+// splat loads the float32 with the given bits into every lane of r.
+func splat(r reg.VecPhysical, bits uint32) {
+	t := GP32()
+	MOVL(U32(bits), t)
+	VMOVD(t, r.AsX())
+	VBROADCASTSS(r.AsX(), r)
+}
+
+// bt6 emits Winograd's Bᵀ·d on six vectors d (see ops.winoBT6 for the
+// order of operations, which this follows exactly), calling out(k, r)
+// for each result r_k; d is kept, tmp holds six scratch registers and f4
+// is 4.0 in every lane.
+func bt6(d, tmp []reg.VecPhysical, f4 reg.VecPhysical, out func(k int, r reg.VecPhysical)) {
+	c, a, b, e, t, u := tmp[0], tmp[1], tmp[2], tmp[3], tmp[4], tmp[5]
+	VSUBPS(d[2], d[4], c) // c = d4 - d2
+	VMULPS(f4, d[2], a)   // 4·d2
+	VSUBPS(a, d[4], a)    // a = d4 - 4·d2
+	VMULPS(f4, d[1], b)   // 4·d1
+	VSUBPS(b, d[3], b)    // b = d3 - 4·d1
+	VSUBPS(d[1], d[3], e) // d3 - d1
+	VADDPS(e, e, e)       // e = 2·(d3 - d1)
+	VSUBPS(d[2], d[0], t) // d0 - d2
+	VMULPS(f4, t, t)      // 4·(d0 - d2)
+	VADDPS(c, t, t)       // r0 = 4·(d0 - d2) + c
+	out(0, t)
+	VADDPS(b, a, u) // r1 = a + b
+	out(1, u)
+	VSUBPS(b, a, t) // r2 = a - b
+	out(2, t)
+	VADDPS(e, c, u) // r3 = c + e
+	out(3, u)
+	VSUBPS(e, c, t) // r4 = c - e
+	out(4, t)
+	VSUBPS(d[3], d[1], u) // d1 - d3
+	VMULPS(f4, u, u)      // 4·(d1 - d3)
+	VSUBPS(d[3], d[5], a) // d5 - d3
+	VADDPS(a, u, u)       // r5 = 4·(d1 - d3) + (d5 - d3)
+	out(5, u)
+}
+
+// at6 emits Winograd's Aᵀ·p on six vectors p (see ops.winoAT6 for the
+// order of operations, which this follows exactly) and returns the four
+// registers holding o0..o3; p is overwritten, tmp holds two scratch
+// registers, f4 and f8 are 4.0 and 8.0 in every lane.
+func at6(p, tmp []reg.VecPhysical, f4, f8 reg.VecPhysical) [4]reg.VecPhysical {
+	s12, t := tmp[0], tmp[1]
+	VADDPS(p[2], p[1], s12)  // s12 = p1 + p2
+	VSUBPS(p[2], p[1], p[1]) // d12 = p1 - p2
+	VADDPS(p[4], p[3], p[2]) // s34 = p3 + p4
+	VSUBPS(p[4], p[3], p[3]) // d34 = p3 - p4
+	VADDPS(s12, p[0], p[0])  // p0 + s12
+	VADDPS(p[2], p[0], p[0]) // o0 = (p0 + s12) + s34
+	VADDPS(p[3], p[3], p[4]) // 2·d34
+	VADDPS(p[4], p[1], p[4]) // o1 = d12 + 2·d34
+	VMULPS(f4, p[2], t)      // 4·s34
+	VADDPS(t, s12, s12)      // o2 = s12 + 4·s34
+	VMULPS(f8, p[3], p[3])   // 8·d34
+	VADDPS(p[3], p[1], p[1]) // d12 + 8·d34
+	VADDPS(p[5], p[1], p[1]) // o3 = (d12 + 8·d34) + p5
+	return [4]reg.VecPhysical{p[0], p[4], s12, p[1]}
+}
+
+// winoIn emits Winograd's input transform (ops.WinoInKernel): per vector
+// of tiles, each row of their patches is gathered 4 values at a time and
+// transposed into six vectors (one per column), put through bt6 and stored
+// in v; then the six columns of v go through bt6 in place.
+//
+// Lane t of a vector is tile j+t. Tile k + 4i's 4-value chunk goes to the
+// 128-bit lane i of register k (k < 4), so that a transpose of 4×4 blocks
+// within 128-bit lanes (VUNPCKLPS/VUNPCKHPS, then VSHUFPS) leaves column b
+// of tiles j..j+lanes-1 in order in register b.
+func winoIn(s isa) {
+	name := "WinoIn" + s.name
+	TEXT(name, NOSPLIT, "func(n int, x *float32, toff *int32, wp int, v *float32, ldv int)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s is Winograd F(4×4, 3×3)'s input transform on %d tiles at a time (n must be a", name, s.lanes),
+		fmt.Sprintf("multiple of %d), as this Go loop does, bit for bit for finite values (ops.winoBT6 is", s.lanes),
+		"Bᵀ times a 6-vector in a fixed order of float32 operations); it reads x[toff[j] + a·wp + b]",
+		"for b < 8:",
+		"",
+		"	for j := range n {",
+		"		for a := range 6 { // rows of the patch",
+		"			r := winoBT6(x[toff[j] + a·wp + 0], ..., x[toff[j] + a·wp + 5])",
+		"			v[(6a+k)·ldv + j] = r[k] for k < 6",
+		"		}",
+		"		for k := range 6 { // columns, in place",
+		"			r := winoBT6(v[(0+k)·ldv + j], v[(6+k)·ldv + j], ..., v[(30+k)·ldv + j])",
+		"			v[(6i+k)·ldv + j] = r[i] for i < 6",
+		"		}",
+		"	}",
+	)
+	n := vectors(s)
+	x := Load(Param("x"), GP64()).(reg.GPVirtual)
+	toff := Load(Param("toff"), GP64()).(reg.GPVirtual)
+	wp := Load(Param("wp"), GP64()).(reg.GPVirtual)
+	v := Load(Param("v"), GP64()).(reg.GPVirtual)
+	ldv := Load(Param("ldv"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ldv) // bytes
+	SHLQ(U8(2), wp)
+	// tmp (bt6's) reuses ld and tr, which are dead by then.
+	d, tmp, f4 := s.regs[0:6], s.regs[6:12], s.regs[14]
+	ld, tr := s.regs[6:10], s.regs[10:14]
+	splat(f4, 0x40800000)
+	// at returns the byte offset of row ξ of v.
+	at := func(xi int) reg.GPVirtual {
+		r := GP64()
+		IMUL3Q(U32(xi), ldv, r)
+		return r
+	}
+	chunks := s.lanes / 4
+	xa := GP64()
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	MOVQ(x, xa)
+	for a := range 6 {
+		Comment(fmt.Sprintf("row %d of the patches: xa = x + a·wp", a))
+		if a > 0 {
+			ADDQ(wp, xa)
+		}
+		// gather loads the 4-value chunks at disp of tiles k + 4i into
+		// lane i of ld[k].
+		gather := func(disp int) {
+			for k := range 4 {
+				for i := range chunks {
+					o := GP64()
+					MOVLQSX(Mem{Base: toff, Disp: 4 * (k + 4*i)}, o)
+					m := Mem{Base: xa, Index: o, Scale: 4, Disp: disp}
+					switch {
+					case i == 0:
+						VMOVUPS(m, ld[k].AsX())
+					case s.lanes == 8:
+						VINSERTF128(U8(i), m, ld[k], ld[k])
+					default:
+						VINSERTF32X4(U8(i), m, ld[k], ld[k])
+					}
+				}
+			}
+		}
+		gather(0)
+		// c_b = [ld0[b], ld1[b], ld2[b], ld3[b]] in each 128-bit lane
+		VUNPCKLPS(ld[1], ld[0], tr[0]) // ld0[0] ld1[0] ld0[1] ld1[1]
+		VUNPCKHPS(ld[1], ld[0], tr[1]) // ld0[2] ld1[2] ld0[3] ld1[3]
+		VUNPCKLPS(ld[3], ld[2], tr[2])
+		VUNPCKHPS(ld[3], ld[2], tr[3])
+		VSHUFPS(U8(0x44), tr[2], tr[0], d[0])
+		VSHUFPS(U8(0xee), tr[2], tr[0], d[1])
+		VSHUFPS(U8(0x44), tr[3], tr[1], d[2])
+		VSHUFPS(U8(0xee), tr[3], tr[1], d[3])
+		gather(16)
+		VUNPCKLPS(ld[1], ld[0], tr[0])
+		VUNPCKLPS(ld[3], ld[2], tr[2])
+		VSHUFPS(U8(0x44), tr[2], tr[0], d[4])
+		VSHUFPS(U8(0xee), tr[2], tr[0], d[5])
+		bt6(d, tmp, f4, func(k int, r reg.VecPhysical) {
+			VMOVUPS(r, Mem{Base: v, Index: at(6*a + k), Scale: 1})
+		})
+	}
+	for k := range 6 {
+		Comment(fmt.Sprintf("column %d, in place", k))
+		for a := range 6 {
+			VMOVUPS(Mem{Base: v, Index: at(6*a + k), Scale: 1}, d[a])
+		}
+		bt6(d, tmp, f4, func(i int, r reg.VecPhysical) {
+			VMOVUPS(r, Mem{Base: v, Index: at(6*i + k), Scale: 1})
+		})
+	}
+	ADDQ(U32(4*s.lanes), toff)
+	ADDQ(U32(4*s.lanes), v)
+	DECQ(n)
+	JMP(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// winoStore emits Winograd's output transform with the convolution's
+// epilogue (ops.WinoStoreKernel): per vector of tiles, the six rows of P
+// through at6, stored over P's first four columns, then those columns
+// through at6, stored over P's first four rows; then each output row s of
+// the tiles (the four vectors P[s][0..3]) is transposed back within
+// 128-bit lanes, which leaves tile k + 4i's four outputs in lane i of
+// register k, and each tile's four values get the bias, the residual and
+// the Relu and are stored at their place in y.
+func winoStore(s isa) {
+	name := "WinoStore" + s.name
+	TEXT(name, NOSPLIT, "func(n int, p *float32, ldp int, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s is Winograd F(4×4, 3×3)'s output transform and store, %d tiles at a time,", name, s.lanes),
+		"as this Go loop does, bit for bit for finite values (ops.winoAT6 is Aᵀ times a 6-vector in a",
+		fmt.Sprintf("fixed order of float32 operations); p is scratch, and read up to n rounded up to %d:", s.lanes),
+		"",
+		"	for j := range n {",
+		"		for r := range 6 { // rows of P",
+		"			o := winoAT6(p[(6r+0)·ldp + j], ..., p[(6r+5)·ldp + j])",
+		"			p[(6r+u)·ldp + j] = o[u] for u < 4",
+		"		}",
+		"		for u := range 4 { // columns",
+		"			o := winoAT6(p[(0+u)·ldp + j], p[(6+u)·ldp + j], ..., p[(30+u)·ldp + j])",
+		"			p[(6s+u)·ldp + j] = o[s] for s < 4",
+		"		}",
+		"		for s, u := range 4×4 {",
+		"			i := yoff[j] + s·ldy + u",
+		"			v := p[(6s+u)·ldp + j] + bias",
+		"			if z != nil {",
+		"				v += z[i]",
+		"			}",
+		"			if relu != 0 && 0 > v {",
+		"				v = 0 // NaN and -0 kept",
+		"			}",
+		"			y[i] = v",
+		"		}",
+		"	}",
+	)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	p := Load(Param("p"), GP64()).(reg.GPVirtual)
+	ldp := Load(Param("ldp"), GP64()).(reg.GPVirtual)
+	y := Load(Param("y"), GP64()).(reg.GPVirtual)
+	yoff := Load(Param("yoff"), GP64()).(reg.GPVirtual)
+	ldy := Load(Param("ldy"), GP64()).(reg.GPVirtual)
+	z := Load(Param("z"), GP64()).(reg.GPVirtual)
+	relu := Load(Param("relu"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ldp) // bytes
+	SHLQ(U8(2), ldy)
+	d, tmp, f4, f8 := s.regs[0:6], s.regs[6:8], s.regs[8], s.regs[9]
+	ld, tr, out := s.regs[0:4], s.regs[4:8], s.regs[10:14]
+	bv, lo := s.regs[14], s.regs[15]
+	splat(f4, 0x40800000)
+	splat(f8, 0x41000000)
+	Comment("bv = bias in every lane; lo = 0 with relu, else -Inf (max(-Inf, v) = v)")
+	b := Load(Param("bias"), XMM())
+	VBROADCASTSS(b, bv)
+	lb, zero := GP32(), GP32()
+	MOVL(U32(0xff800000), lb)
+	XORL(zero, zero)
+	TESTQ(relu, relu)
+	CMOVLNE(zero, lb)
+	VMOVD(lb, lo.AsX())
+	VBROADCASTSS(lo.AsX(), lo)
+	row := func(i int) Mem {
+		r := GP64()
+		IMUL3Q(U32(i), ldp, r)
+		return Mem{Base: p, Index: r, Scale: 1}
+	}
+	chunks := s.lanes / 4
+	ys, zs := GP64(), GP64()
+	TESTQ(n, n)
+	JLE(LabelRef("done"))
+	Label("loop")
+	for r := range 6 {
+		Comment(fmt.Sprintf("row %d of P", r))
+		for c := range 6 {
+			VMOVUPS(row(6*r+c), d[c])
+		}
+		o := at6(d, tmp, f4, f8)
+		for u := range 4 {
+			VMOVUPS(o[u], row(6*r+u))
+		}
+	}
+	for u := range 4 {
+		Comment(fmt.Sprintf("column %d", u))
+		for r := range 6 {
+			VMOVUPS(row(6*r+u), d[r])
+		}
+		o := at6(d, tmp, f4, f8)
+		for s := range 4 {
+			VMOVUPS(o[s], row(6*s+u))
+		}
+	}
+	MOVQ(y, ys)
+	MOVQ(z, zs)
+	for r := range 4 {
+		Comment(fmt.Sprintf("output row %d of the tiles: ys = y + s·ldy, zs = z + s·ldy", r))
+		if r > 0 {
+			ADDQ(ldy, ys)
+			ADDQ(ldy, zs)
+		}
+		for u := range 4 {
+			VMOVUPS(row(6*r+u), ld[u])
+		}
+		VUNPCKLPS(ld[1], ld[0], tr[0])
+		VUNPCKHPS(ld[1], ld[0], tr[1])
+		VUNPCKLPS(ld[3], ld[2], tr[2])
+		VUNPCKHPS(ld[3], ld[2], tr[3])
+		VSHUFPS(U8(0x44), tr[2], tr[0], out[0])
+		VSHUFPS(U8(0xee), tr[2], tr[0], out[1])
+		VSHUFPS(U8(0x44), tr[3], tr[1], out[2])
+		VSHUFPS(U8(0xee), tr[3], tr[1], out[3])
+		for k := range 4 {
+			VADDPS(bv, out[k], out[k]) // + bias
+		}
+		c := tr[0].AsX()
+		for k := range 4 {
+			for i := range chunks {
+				t := k + 4*i
+				skip := fmt.Sprintf("skip_%d_%d", r, t)
+				if t > 0 {
+					CMPQ(n, U32(t))
+					JLE(LabelRef(skip)) // tile j+t is past n
+				}
+				o := GP64()
+				MOVLQSX(Mem{Base: yoff, Disp: 4 * t}, o)
+				switch {
+				case i == 0:
+					VMOVAPS(out[k].AsX(), c)
+				case s.lanes == 8:
+					VEXTRACTF128(U8(i), out[k], c)
+				default:
+					VEXTRACTF32X4(U8(i), out[k], c)
+				}
+				noz := fmt.Sprintf("noz_%d_%d", r, t)
+				TESTQ(z, z)
+				JZ(LabelRef(noz))
+				VADDPS(Mem{Base: zs, Index: o, Scale: 4}, c, c) // + z
+				Label(noz)
+				VMAXPS(c, lo.AsX(), c) // (lo > v) ? lo : v
+				VMOVUPS(c, Mem{Base: ys, Index: o, Scale: 4})
+				if t > 0 {
+					Label(skip)
+				}
+			}
+		}
+	}
+	ADDQ(U32(4*s.lanes), p)
+	ADDQ(U32(4*s.lanes), yoff)
+	SUBQ(U32(s.lanes), n)
+	JG(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
 	RET()
 }
