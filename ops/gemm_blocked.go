@@ -449,7 +449,11 @@ func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusi
 		bl.convWinograd(env, g, x, w, b, y, f)
 		return
 	}
-	if bl.inPlaceOK(g) {
+	// A pointwise convolution on a small plane (ResNet's 7×7) reads its
+	// input rows in place for each block of output channels, a few panels
+	// each, the last mostly empty; packed once, B is reused by every block.
+	smallPointwise := isPointwise(g) && !f.hasPre() && g.OH*g.OW < 4*bl.Widths[0]
+	if bl.inPlaceOK(g) && !smallPointwise {
 		bl.convInPlace(env, g, x, w, b, y, f)
 		return
 	}
