@@ -708,6 +708,25 @@ func at6(p, tmp []reg.VecPhysical, f4, f8 reg.VecPhysical) [4]reg.VecPhysical {
 	return [4]reg.VecPhysical{p[0], p[4], s12, p[1]}
 }
 
+// transpose4 emits the 4×4 transposes within 128-bit lanes of registers
+// ld[0..3] into out (using tr for scratch): in each 128-bit lane, out[b] =
+// [ld0[b], ld1[b], ld2[b], ld3[b]]. With fewer than 4 outputs, only the
+// first len(out) columns are made.
+func transpose4(ld, tr, out []reg.VecPhysical) {
+	VUNPCKLPS(ld[1], ld[0], tr[0]) // ld0[0] ld1[0] ld0[1] ld1[1]
+	if len(out) > 2 {
+		VUNPCKHPS(ld[1], ld[0], tr[1]) // ld0[2] ld1[2] ld0[3] ld1[3]
+	}
+	VUNPCKLPS(ld[3], ld[2], tr[2])
+	if len(out) > 2 {
+		VUNPCKHPS(ld[3], ld[2], tr[3])
+	}
+	for b, o := range out {
+		lo, hi := tr[b/2], tr[2+b/2]
+		VSHUFPS(U8([]int{0x44, 0xee}[b%2]), hi, lo, o) // lo[2(b%2)], lo[2(b%2)+1], hi[2(b%2)], hi[2(b%2)+1]
+	}
+}
+
 // winoIn emits Winograd's input transform (ops.WinoInKernel): per vector
 // of tiles, each row of their patches is gathered 4 values at a time and
 // transposed into six vectors (one per column), put through bt6 and stored
@@ -787,20 +806,9 @@ func winoIn(s isa) {
 			}
 		}
 		gather(0)
-		// c_b = [ld0[b], ld1[b], ld2[b], ld3[b]] in each 128-bit lane
-		VUNPCKLPS(ld[1], ld[0], tr[0]) // ld0[0] ld1[0] ld0[1] ld1[1]
-		VUNPCKHPS(ld[1], ld[0], tr[1]) // ld0[2] ld1[2] ld0[3] ld1[3]
-		VUNPCKLPS(ld[3], ld[2], tr[2])
-		VUNPCKHPS(ld[3], ld[2], tr[3])
-		VSHUFPS(U8(0x44), tr[2], tr[0], d[0])
-		VSHUFPS(U8(0xee), tr[2], tr[0], d[1])
-		VSHUFPS(U8(0x44), tr[3], tr[1], d[2])
-		VSHUFPS(U8(0xee), tr[3], tr[1], d[3])
+		transpose4(ld, tr, d[0:4])
 		gather(16)
-		VUNPCKLPS(ld[1], ld[0], tr[0])
-		VUNPCKLPS(ld[3], ld[2], tr[2])
-		VSHUFPS(U8(0x44), tr[2], tr[0], d[4])
-		VSHUFPS(U8(0xee), tr[2], tr[0], d[5])
+		transpose4(ld, tr, d[4:6])
 		bt6(d, tmp, f4, func(k int, r reg.VecPhysical) {
 			VMOVUPS(r, Mem{Base: v, Index: at(6*a + k), Scale: 1})
 		})
@@ -928,14 +936,7 @@ func winoStore(s isa) {
 		for u := range 4 {
 			VMOVUPS(row(6*r+u), ld[u])
 		}
-		VUNPCKLPS(ld[1], ld[0], tr[0])
-		VUNPCKHPS(ld[1], ld[0], tr[1])
-		VUNPCKLPS(ld[3], ld[2], tr[2])
-		VUNPCKHPS(ld[3], ld[2], tr[3])
-		VSHUFPS(U8(0x44), tr[2], tr[0], out[0])
-		VSHUFPS(U8(0xee), tr[2], tr[0], out[1])
-		VSHUFPS(U8(0x44), tr[3], tr[1], out[2])
-		VSHUFPS(U8(0xee), tr[3], tr[1], out[3])
+		transpose4(ld, tr, out)
 		for k := range 4 {
 			VADDPS(bv, out[k], out[k]) // + bias
 		}
