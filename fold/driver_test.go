@@ -78,7 +78,8 @@ func (referenceIdentity) apply(w *work, m any) {
 // randomGraph builds a random graph of about size steps over image
 // tensors [N,2,4,4] and feature tensors [N,2]: Convs (padded or not),
 // Gemms, MatMul+Add, BNs (some not foldable), activations, residual Adds,
-// Identities and Dropouts of every form, constants as initializers,
+// Identities and Dropouts of every form, Pads (of zeros or not),
+// constants as initializers,
 // Constant nodes or Constants behind an Identity, node names that repeat;
 // listed in build order, shuffled or reversed.
 func randomGraph(seed uint64, size int) *runtime.Graph {
@@ -243,7 +244,7 @@ func (rg *randGraph) imageStep() {
 	r := rg.b.rng
 	x := rg.pick(rg.img)
 	y := rg.tensor()
-	switch r.IntN(11) {
+	switch r.IntN(12) {
 	case 0, 1:
 		k, attrs := 1, []*ops.Attr(nil)
 		if r.IntN(2) == 0 {
@@ -285,13 +286,30 @@ func (rg *randGraph) imageStep() {
 	case 9:
 		rg.node("Add", []string{x, rg.constant(rg.uniform([]int{1, 2, 1, 1}, -1, 1))}, []string{y})
 	case 10:
-		p := rg.tensor()
-		rg.node("GlobalAveragePool", []string{x}, []string{p})
-		rg.node("Flatten", []string{p}, []string{y})
-		rg.feat = append(rg.feat, y)
+		rg.feat = append(rg.feat, rg.flatten(x))
 		return
+	case 11:
+		// pads of zeros (the Pad goes), or one that pads and stays
+		pads := make([]int64, 8)
+		if r.IntN(4) == 0 {
+			pads[3], pads[7] = 1, 1
+		}
+		rg.node("Pad", []string{x, rg.constant(ops.NewI64([]int{8}, pads))}, []string{y})
+		if pads[3] != 0 {
+			rg.feat = append(rg.feat, rg.flatten(y))
+			return
+		}
 	}
 	rg.img = append(rg.img, y)
+}
+
+// flatten adds a GlobalAveragePool and Flatten after image tensor x and
+// returns the feature tensor.
+func (rg *randGraph) flatten(x string) string {
+	p, y := rg.tensor(), rg.tensor()
+	rg.node("GlobalAveragePool", []string{x}, []string{p})
+	rg.node("Flatten", []string{p}, []string{y})
+	return y
 }
 
 func (rg *randGraph) featureStep() {

@@ -14,6 +14,7 @@
 //
 //	IdentityElim   Identity and inference Dropout removed
 //	ConstFold      Constant nodes and nodes of constants only become initializers
+//	ZeroPadElim    Pad with all-zero pads removed
 //	ConvBN         Conv -> BN: BN folded into the Conv's weights and bias
 //	GemmBN         Gemm or MatMul(+Add) -> BN over features: folded likewise
 //	BNConv         BN -> Conv (unpadded) or Gemm: BN folded into the next layer
@@ -64,6 +65,7 @@ type named interface{ name() string }
 var rules = []named{
 	identityElim{},
 	constFold{},
+	zeroPadElim{},
 	convBN{},
 	gemmBN{},
 	bnConv{},
