@@ -18,8 +18,11 @@ import "math"
 // phase copy is made once per call, with the fusion's prologue applied
 // (phases no tap reads are skipped); an unpadded stride-1 1×1 convolution
 // without a prologue reads its input in place and writes its output
-// directly (Wq = OW), and any other one goes through a Wq-wide output
-// buffer that is then compacted, with the residual and activation applied.
+// directly (Wq = OW). When OW is a multiple of the panel width (the stem's
+// 112 on AVX2), panels never straddle two output rows: product column j =
+// oh·OW + ow reads B at phase column oh·Wq + ow, and the output is written
+// directly too. Any other goes through a Wq-wide output buffer that is then
+// compacted, with the residual and activation applied.
 
 // phaseGeom is the layout of the phase copy for a geometry.
 type phaseGeom struct {
@@ -51,6 +54,12 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 	ph := phasesOf(g)
 	ncol := g.OH * ph.wq // product columns per image and group
 	compact := ph.wq == g.OW
+	pw := bl.Widths[0]
+	// rowPanels: columns compact, each panel within one output row.
+	rowPanels := !compact && g.OW%pw == 0
+	if rowPanels {
+		ncol = g.OH * g.OW
+	}
 	// Without a copy, only a compact stride-1 product stays inside x.
 	copyIn := f.hasPre() || g.PadT+g.PadB+g.PadL+g.PadR > 0 || !compact || g.SH*g.SW > 1
 	par := parOf(env)
@@ -71,7 +80,7 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 		runTask(env, g.N*g.C, pt)
 	}
 	out, ldo := y, g.OH*g.OW
-	if !compact {
+	if !compact && !rowPanels {
 		out, ldo = sc.yp.grow(g.N*g.M*ncol), ncol
 	}
 	boff := sc.offs(k)
@@ -89,14 +98,16 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 		}
 	}
 
-	pw := bl.Widths[0]
 	tt := taskOf[inPlaceTask](env)
 	*tt = inPlaceTask{bl: bl, env: env, g: g, f: f, w: w, b: b, out: out, src: src, boff: boff,
-		ncol: ncol, ldo: ldo, plane: ph.plane, compact: compact,
+		ncol: ncol, ldo: ldo, plane: ph.plane, direct: compact || rowPanels,
 		t: tilingFor(g.N*g.Group, mg, ceilDiv(ncol, pw), k, par.Workers(), pw, bl.MR, bl.mc)}
+	if rowPanels {
+		tt.bw, tt.bq = g.OW, ph.wq
+	}
 	runTask(env, tt.t.all, tt)
 
-	if compact {
+	if compact || rowPanels {
 		return
 	}
 	ct := taskOf[compactTask](env)
@@ -134,8 +145,9 @@ type inPlaceTask struct {
 	w, b, out, src []float32
 	boff           []int32
 	ncol, ldo      int
-	plane          int // a channel's span in src
-	compact        bool
+	plane          int  // a channel's span in src
+	direct         bool // the product is the output, OH·OW wide
+	bw, bq         int  // rowPanels: B's column j is src column (j/bw)·bq + j%bw
 }
 
 // Range computes units [lo, hi).
@@ -154,7 +166,7 @@ func (tt *inPlaceTask) Range(lo, hi int) {
 			op.bias = tt.b[grp*mg : grp*mg+mg]
 		}
 		switch {
-		case tt.compact && f.hasPost():
+		case tt.direct && f.hasPost():
 			op.act = f.Act
 			if f.Residual != nil {
 				op.resid = f.Residual[(n*g.M+grp*mg)*ldo : (n*g.M+grp*mg+mg)*ldo]
@@ -163,6 +175,7 @@ func (tt *inPlaceTask) Range(lo, hi int) {
 			op.act = f.Act
 		}
 		op.apack = bl.packedGroup(tt.env, g, grp)
+		op.bw, op.bq = tt.bw, tt.bq
 		xs := tt.src[(n*g.C+grp*cg)*tt.plane:]
 		bl.tileOffs(&op, xs, tt.boff, i0, i1, p0, p1, buf)
 	}
@@ -288,8 +301,10 @@ func tapHits(a, s, n, d int) bool {
 }
 
 // tileOffs is tile for the in-place path: B's row p for columns j0.. is
-// src[boff[p]+j0:]. Full panels run on the offsets micro-kernel; a last,
-// narrower panel is gathered into a packed panel for the narrower kernels.
+// src[boff[p]+j0:], or src[boff[p]+(j0/bw)·bq+j0%bw:] when op.bw > 0 (a
+// panel never straddles a multiple of bw). Full panels run on the offsets
+// micro-kernel; a last, narrower panel is gathered into a packed panel for
+// the narrower kernels.
 func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0, p1 int, buf *blockBufs) {
 	mr, pw := bl.MR, bl.Widths[0]
 	kc := bl.kBlock(op.k)
@@ -302,6 +317,10 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 		for p := p0; p < p1; p++ {
 			j0 := p * pw
 			w := min(pw, op.n-j0)
+			sj := j0 // B's column j0 in src
+			if op.bw > 0 {
+				sj = j0/op.bw*op.bq + j0%op.bw
+			}
 			full := w == pw
 			var kern MicroKernel
 			kw := pw
@@ -312,7 +331,7 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 				for r, o := range offs {
 					d := pan[r*kw : (r+1)*kw]
 					// pan[r][j] = src[boff[kb+r] + j0 + j] for j < w, 0 after
-					copy(d, src[int(o)+j0:int(o)+j0+w])
+					copy(d, src[int(o)+sj:int(o)+sj+w])
 					clear(d[w:])
 				}
 			}
@@ -328,11 +347,11 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 				switch {
 				case full && rows == mr:
 					c, bias, resid, flags := op.direct(i, mr, j0, pw, first, last)
-					bl.Offs(kl, a, &src[j0], &offs[0], c, op.ldc, bias, resid, flags|pf)
+					bl.Offs(kl, a, &src[sj], &offs[0], c, op.ldc, bias, resid, flags|pf)
 					op.directAct(i, mr, j0, pw, last)
 					continue
 				case full:
-					bl.Offs(kl, a, &src[j0], &offs[0], &buf.tmp[0], pw, nil, nil, pf)
+					bl.Offs(kl, a, &src[sj], &offs[0], &buf.tmp[0], pw, nil, nil, pf)
 				default:
 					kern(kl, a, &pan[0], &buf.tmp[0], kw, nil, nil, 0)
 				}

@@ -97,6 +97,10 @@ var bigConvCases = []convCase{
 	{n: 2, c: 150, m: 16, in: []int{7, 7}, k: []int{1, 1}, group: 1, bias: true},
 	{n: 1, c: 32, m: 40, in: []int{15, 17}, k: []int{3, 3}, group: 2, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}, bias: true},
 	{n: 1, c: 3, m: 16, in: []int{30, 30}, k: []int{7, 7}, group: 1, strides: []int64{2, 2}, pads: []int64{3, 3, 3, 3}, bias: true},
+	// A stem whose output width, 48, is a multiple of every panel width
+	// (16, 24, 48): the in-place product's panels stay within output
+	// rows and write the output directly; batch 2.
+	{n: 2, c: 3, m: 10, in: []int{20, 96}, k: []int{7, 7}, group: 1, strides: []int64{2, 2}, pads: []int64{3, 3, 3, 3}, bias: true},
 	// Small planes with many output channels (ResNet's last stage, shrunk):
 	// panels with tails, several depth blocks, asymmetric pads, strides,
 	// dilations and batch 2.

@@ -37,6 +37,7 @@ var fusedCases = []fusedCase{
 	{1, 70, 7, 7, 130, 3, 1, 1, 1, true, true, "Relu"},
 	{2, 33, 4, 4, 64, 3, 1, 1, 1, true, false, "Tanh"},
 	{1, 48, 14, 14, 96, 3, 2, 1, 1, false, true, "Clip"},
+	{2, 5, 9, 96, 7, 3, 2, 1, 1, true, true, "Relu"}, // output 48 wide: panels within rows
 	{1, 300, 3, 3, 65, 1, 1, 0, 1, true, true, "LeakyRelu"},
 }
 

@@ -144,6 +144,10 @@ type gemmOp struct {
 	// a fused convolution's epilogue.
 	resid []float32
 	act   Activation
+
+	// bw and bq, when bw > 0, map the in-place path's product column j
+	// to column (j/bw)·bq + j%bw of its source (see tileOffs).
+	bw, bq int
 }
 
 // aRow returns row i of op(A) from column kb on, and its element stride.
