@@ -283,7 +283,17 @@ func convProduct(g *ConvGeom, x, w, b, y []float32, f *ConvFusion, o int, pointw
 
 // convDirect computes a convolution whose groups have one input channel
 // each (Cg = 1, as in depthwise convolutions) plane by plane, without the
-// SGEMM: its depth KH·KW is too small to pay for packing.
+// SGEMM (its depth KH·KW is too small to pay for packing), as whole-plane
+// vector steps. The input plane is copied into its stride phases with the
+// prologue applied (phasePlanes; Hq×Wq each, see convInPlace), so that
+// tap (kh, kw) reads, for every output column j' = oh·Wq + ow of a plane
+// laid out Wq wide, one contiguous run of a phase:
+//
+//	yq[j'] = Σ_{kh,kw} w[kh][kw]·xq[phase(kh·DH, kw·DW)][(oh + kh·DH/SH)·Wq + ow + kw·DW/SW]
+//
+// one axpyRow per tap over the OH·Wq values, in the order of the taps
+// (padding adds w·0). Then y[oh][ow] = act(yq[oh·Wq + ow] + b + Z), the
+// columns past OW dropped.
 func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	dt := taskOf[convDirectTask](env)
 	*dt = convDirectTask{k: kernelsOf(env), g: g, x: x, w: w, b: b, y: y, f: f}
@@ -298,61 +308,60 @@ type convDirectTask struct {
 	f          *ConvFusion
 }
 
+// directBufs is one worker's scratch for convDirect: the phase copy of an
+// input plane and a Wq-wide output plane.
+type directBufs struct{ xq, yq growBuf }
+
+// directScratch keeps directBufs for reuse, so that steady-state runs
+// allocate nothing.
+var directScratch = freeList[directBufs]{new: func() *directBufs { return new(directBufs) }}
+
 // Range computes output planes [lo, hi).
 func (t *convDirectTask) Range(lo, hi int) {
 	g, x, w, b, y, f := t.g, t.x, t.w, t.b, t.y, t.f
 	mg := g.M / g.Group
 	hw, ohw, khw := g.H*g.W, g.OH*g.OW, g.KH*g.KW
+	ph := phasesOf(g)
+	ncol := g.OH * ph.wq
+	buf := directScratch.get()
+	defer directScratch.put(buf)
+	// The garbage columns of the last output row read up to
+	// (KW-1)·DW/SW past the last phase.
+	xq := buf.xq.grow(ph.plane + g.KW*g.DW + 1)
+	clear(xq[ph.plane:])
+	yq := buf.yq.grow(ncol)
+	lastIn := -1
 	for u := lo; u < hi; u++ {
 		n, m := u/g.M, u%g.M
 		ic := m / mg
-		xp := x[(n*g.C+ic)*hw : (n*g.C+ic+1)*hw]
+		if in := n*g.C + ic; in != lastIn {
+			phasePlanes(t.k, xq[:ph.plane], x[in*hw:(in+1)*hw], g, ph, f, ic)
+			lastIn = in
+		}
 		wp := w[m*khw : (m+1)*khw]
-		yp := y[(n*g.M+m)*ohw : (n*g.M+m+1)*ohw]
-		clear(yp)
-		for oh := range g.OH {
-			yr := yp[oh*g.OW : (oh+1)*g.OW]
-			for kh := range g.KH {
-				ih := oh*g.SH - g.PadT + kh*g.DH
-				if ih < 0 || ih >= g.H {
-					continue
-				}
-				xr := xp[ih*g.W : (ih+1)*g.W]
-				for kx := range g.KW {
-					wv := wp[kh*g.KW+kx]
-					off := kx*g.DW - g.PadL
-					lo, hi := validRange(off, g.SW, g.W, g.OW)
-					if lo >= hi {
-						continue
-					}
-					ys := yr[lo:hi]
-					if f.hasPre() {
-						// y[oh][ow] += w[kh][kw] * x'[ih][ow·SW + off]
-						for i := range ys {
-							ys[i] += wv * f.pre(ic, xr[(lo+i)*g.SW+off])
-						}
-						continue
-					}
-					if g.SW == 1 {
-						xs := xr[lo+off : hi+off]
-						// y[oh][ow] += w[kh][kw] * x[ih][ow + off]
-						for i, v := range xs {
-							ys[i] += wv * v
-						}
-						continue
-					}
-					// y[oh][ow] += w[kh][kw] * x[ih][ow·SW + off]
-					for i := range ys {
-						ys[i] += wv * xr[(lo+i)*g.SW+off]
-					}
-				}
+		clear(yq)
+		for kh := range g.KH {
+			for kw := range g.KW {
+				dh, dw := kh*g.DH, kw*g.DW
+				// yq[j'] += w[kh][kw]·xq[phase][j' + (dh/SH)·Wq + dw/SW]
+				o := (dh%g.SH*g.SW+dw%g.SW)*ph.hq*ph.wq + dh/g.SH*ph.wq + dw/g.SW
+				axpyRow(t.k, yq, xq[o:o+ncol], wp[kh*g.KW+kw])
 			}
 		}
+		yp := y[(n*g.M+m)*ohw : (n*g.M+m+1)*ohw]
+		var bv float32
 		if b != nil {
-			bv := b[m]
-			// y[m][oh][ow] += b[m]
-			for i := range yp {
-				yp[i] += bv
+			bv = b[m]
+		}
+		for oh := range g.OH {
+			// y[m][oh][ow] = yq[oh·Wq + ow] + b[m]
+			yr, src := yp[oh*g.OW:(oh+1)*g.OW], yq[oh*ph.wq:oh*ph.wq+g.OW]
+			if b == nil {
+				copy(yr, src)
+				continue
+			}
+			for i, v := range src {
+				yr[i] = v + bv
 			}
 		}
 		if f.hasPost() {

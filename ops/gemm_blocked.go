@@ -66,6 +66,8 @@ type BlockedSpec struct {
 	Sum SumKernel
 	// Dot, when not nil, is the vector dot product (see Kernels.Dot).
 	Dot DotKernel
+	// Axpy, when not nil, is the vector dst += a·x (see Kernels.Axpy).
+	Axpy AxpyKernel
 	// WinogradMinCols, when above 0, turns on Winograd F(4×4, 3×3) for
 	// 3×3 stride-1 convolutions with at least this many tile columns
 	// (TH·(TW+1) per image; see conv_winograd.go). It needs Offs.
@@ -96,6 +98,10 @@ type MaxKernel func(dst, a, b *float32, n int)
 // SumKernel returns the sum of x[0:n], n a multiple of the lane count, in
 // the kernel's fixed order of float32 additions.
 type SumKernel func(x *float32, n int) float32
+
+// AxpyKernel computes dst[i] += a·x[i], the product rounded before the
+// sum, for i < n, n a multiple of the lane count.
+type AxpyKernel func(dst, x *float32, n int, a float32)
 
 // DotKernel returns sum x[i]·y[i] over i < n, n a multiple of the lane
 // count, in the kernel's fixed order of float32 operations.
@@ -170,6 +176,16 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 				s.Add(&dst[0], &a[0], &b[0], n, flag(relu))
 			}
 			addGo(dst[n:], a[n:], b[n:], relu)
+		}
+	}
+	if s.Axpy != nil {
+		k.Axpy = func(dst, x []float32, a float32) {
+			x = x[:len(dst)]
+			n := len(dst) - len(dst)%s.Lanes
+			if n > 0 {
+				s.Axpy(&dst[0], &x[0], n, a)
+			}
+			axpyGo(dst[n:], x[n:], a)
 		}
 	}
 	if s.Max != nil {

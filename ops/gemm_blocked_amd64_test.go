@@ -374,3 +374,24 @@ func BenchmarkWinograd(b *testing.B) {
 		}
 	}
 }
+
+// TestAxpyMatchesTwin runs each assembly tier's Axpy, through the kernel
+// table (vector part and Go tail), against axpyGo, bit for bit, on lengths
+// around the 4-vector blocks of the kernel's loop; values past the end
+// must stay as they were.
+func TestAxpyMatchesTwin(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil {
+			continue
+		}
+		l := k.spec.Lanes
+		for _, n := range []int{1, l - 1, l, 3*l + 5, 4 * l, 9*l + 3} {
+			x := nnRand(uint64(n), n+1).F32[1:] // unaligned
+			d1 := nnRand(uint64(n+1), n+3).F32
+			d2 := append([]float32(nil), d1...)
+			axpyGo(d1[:n], x, -0.37)
+			k.Axpy(d2[:n], x, -0.37)
+			sameBits(t, fmt.Sprintf("%s n=%d", k.Name, n), d2, d1)
+		}
+	}
+}

@@ -55,6 +55,10 @@ type Kernels struct {
 	// least as long) in float32, in the tier's fixed order; nil means the
 	// portable loop (see dot32).
 	Dot func(x, y []float32) float32
+	// Axpy, when not nil, computes dst[i] += a·x[i] (the product rounded
+	// before the sum) for i < len(dst); nil means the portable loop (see
+	// axpyRow).
+	Axpy func(dst, x []float32, a float32)
 	// PackConv, when not nil, rearranges constant weights w of geometry g
 	// into the tier's own layout, once per plan; Conv then finds the
 	// result in Env.packedW. It returns nil when it has no use for it.
@@ -147,6 +151,26 @@ func addRow(k *Kernels, dst, a, b []float32, relu bool) {
 		return
 	}
 	addGo(dst, a, b, relu)
+}
+
+// axpyRow computes dst[i] += a·x[i], the product rounded before the sum,
+// for i < len(dst), on k's Axpy kernel when it has one.
+func axpyRow(k *Kernels, dst, x []float32, a float32) {
+	if k != nil && k.Axpy != nil {
+		k.Axpy(dst, x, a)
+		return
+	}
+	axpyGo(dst, x, a)
+}
+
+// axpyGo is the portable axpyRow.
+func axpyGo(dst, x []float32, a float32) {
+	x = x[:len(dst)]
+	// dst += a·x, the conversion rounding the product (no fused
+	// multiply-add on any architecture)
+	for i, v := range x {
+		dst[i] += float32(a * v)
+	}
 }
 
 // residualAct computes y = act(y + z) in place, z nil meaning no

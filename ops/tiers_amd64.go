@@ -35,6 +35,7 @@ var avx512Spec = BlockedSpec{
 	Max:    amd64.MaxAVX512,
 	Sum:    amd64.SumAVX512,
 	Dot:    amd64.DotAVX512,
+	Axpy:   amd64.AxpyAVX512,
 
 	WinoIn:    amd64.WinoInAVX512,
 	WinoStore: amd64.WinoStoreAVX512,
@@ -59,6 +60,7 @@ var avx2Spec = BlockedSpec{
 	Max:    amd64.MaxAVX2,
 	Sum:    amd64.SumAVX2,
 	Dot:    amd64.DotAVX2,
+	Axpy:   amd64.AxpyAVX2,
 
 	WinoIn:    amd64.WinoInAVX2,
 	WinoStore: amd64.WinoStoreAVX2,

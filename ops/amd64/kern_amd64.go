@@ -378,6 +378,17 @@ func WinoInAVX512(n int, x *float32, toff *int32, wp int, v *float32, ldv int)
 //go:noescape
 func WinoStoreAVX512(n int, p *float32, ldp int, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)
 
+// AxpyAVX512 computes, 16 values at a time (n must be a multiple of 16), as this Go loop does,
+// bit for bit for finite values (the conversion rounds the product, as VMULPS does, and
+// keeps Go from fusing it with the sum):
+//
+//	for i := range n {
+//		dst[i] += float32(a * x[i])
+//	}
+//
+//go:noescape
+func AxpyAVX512(dst *float32, x *float32, n int, a float32)
+
 // AddAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does
 // (dst may be a or b; when a[i] and b[i] are both NaN, the sum is a[i] quieted, as with VADDPS):
 //
@@ -525,3 +536,14 @@ func WinoInAVX2(n int, x *float32, toff *int32, wp int, v *float32, ldv int)
 //
 //go:noescape
 func WinoStoreAVX2(n int, p *float32, ldp int, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)
+
+// AxpyAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does,
+// bit for bit for finite values (the conversion rounds the product, as VMULPS does, and
+// keeps Go from fusing it with the sum):
+//
+//	for i := range n {
+//		dst[i] += float32(a * x[i])
+//	}
+//
+//go:noescape
+func AxpyAVX2(dst *float32, x *float32, n int, a float32)

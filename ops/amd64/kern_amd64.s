@@ -4702,6 +4702,60 @@ done:
 	VZEROUPPER
 	RET
 
+// func AxpyAVX512(dst *float32, x *float32, n int, a float32)
+// Requires: AVX, AVX512F, SSE
+TEXT ·AxpyAVX512(SB), NOSPLIT, $0-28
+	MOVQ         dst+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         n+16(FP), DX
+	SHRQ         $0x04, DX
+	MOVSS        a+24(FP), X0
+	VBROADCASTSS X0, Z0
+
+	// dst += a·x
+	MOVQ DX, BX
+	SHRQ $0x02, BX
+	JZ   axpytail
+
+axpyloop:
+	VMULPS  (CX), Z0, Z1
+	VADDPS  (AX), Z1, Z1
+	VMOVUPS Z1, (AX)
+	VMULPS  64(CX), Z0, Z2
+	VADDPS  64(AX), Z2, Z2
+	VMOVUPS Z2, 64(AX)
+	VMULPS  128(CX), Z0, Z3
+	VADDPS  128(AX), Z3, Z3
+	VMOVUPS Z3, 128(AX)
+	VMULPS  192(CX), Z0, Z4
+	VADDPS  192(AX), Z4, Z4
+	VMOVUPS Z4, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, CX
+	DECQ    BX
+	JNZ     axpyloop
+
+axpytail:
+	ANDQ    $0x03, DX
+	JZ      done
+	VMULPS  (CX), Z0, Z1
+	VADDPS  (AX), Z1, Z1
+	VMOVUPS Z1, (AX)
+	DECQ    DX
+	JZ      done
+	VMULPS  64(CX), Z0, Z2
+	VADDPS  64(AX), Z2, Z2
+	VMOVUPS Z2, 64(AX)
+	DECQ    DX
+	JZ      done
+	VMULPS  128(CX), Z0, Z3
+	VADDPS  128(AX), Z3, Z3
+	VMOVUPS Z3, 128(AX)
+
+done:
+	VZEROUPPER
+	RET
+
 // func AddAVX2(dst *float32, a *float32, b *float32, n int, relu int)
 // Requires: AVX
 TEXT ·AddAVX2(SB), NOSPLIT, $0-40
@@ -6727,6 +6781,60 @@ skip_3_7:
 	ADDQ $0x00000020, SI
 	SUBQ $0x00000008, AX
 	JG   loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func AxpyAVX2(dst *float32, x *float32, n int, a float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·AxpyAVX2(SB), NOSPLIT, $0-28
+	MOVQ         dst+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         n+16(FP), DX
+	SHRQ         $0x03, DX
+	MOVSS        a+24(FP), X0
+	VBROADCASTSS X0, Y0
+
+	// dst += a·x
+	MOVQ DX, BX
+	SHRQ $0x02, BX
+	JZ   axpytail
+
+axpyloop:
+	VMULPS  (CX), Y0, Y1
+	VADDPS  (AX), Y1, Y1
+	VMOVUPS Y1, (AX)
+	VMULPS  32(CX), Y0, Y2
+	VADDPS  32(AX), Y2, Y2
+	VMOVUPS Y2, 32(AX)
+	VMULPS  64(CX), Y0, Y3
+	VADDPS  64(AX), Y3, Y3
+	VMOVUPS Y3, 64(AX)
+	VMULPS  96(CX), Y0, Y4
+	VADDPS  96(AX), Y4, Y4
+	VMOVUPS Y4, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	DECQ    BX
+	JNZ     axpyloop
+
+axpytail:
+	ANDQ    $0x03, DX
+	JZ      done
+	VMULPS  (CX), Y0, Y1
+	VADDPS  (AX), Y1, Y1
+	VMOVUPS Y1, (AX)
+	DECQ    DX
+	JZ      done
+	VMULPS  32(CX), Y0, Y2
+	VADDPS  32(AX), Y2, Y2
+	VMOVUPS Y2, 32(AX)
+	DECQ    DX
+	JZ      done
+	VMULPS  64(CX), Y0, Y3
+	VADDPS  64(AX), Y3, Y3
+	VMOVUPS Y3, 64(AX)
 
 done:
 	VZEROUPPER

@@ -56,6 +56,7 @@ func main() {
 		dot(s)
 		winoIn(s)
 		winoStore(s)
+		axpy(s)
 	}
 	Generate()
 }
@@ -976,6 +977,40 @@ func winoStore(s isa) {
 	ADDQ(U32(4*s.lanes), yoff)
 	SUBQ(U32(s.lanes), n)
 	JG(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// axpy emits dst += a·x, the step of a depthwise convolution: one tap of
+// the kernel over a row of output. The product is rounded before the sum
+// (VMULPS, then VADDPS), as Go computes the loop without fusing.
+func axpy(s isa) {
+	name := "Axpy" + s.name
+	TEXT(name, NOSPLIT, "func(dst, x *float32, n int, a float32)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s computes, %d values at a time (n must be a multiple of %d), as this Go loop does,", name, s.lanes, s.lanes),
+		"bit for bit for finite values (the conversion rounds the product, as VMULPS does, and",
+		"keeps Go from fusing it with the sum):",
+		"",
+		"	for i := range n {",
+		"		dst[i] += float32(a * x[i])",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	x := Load(Param("x"), GP64()).(reg.GPVirtual)
+	n := vectors(s)
+	av := s.regs[0]
+	ax := Load(Param("a"), XMM())
+	VBROADCASTSS(ax, av)
+	t := s.regs[1:5]
+	Comment("dst += a·x")
+	stream(s, "axpy", n, []reg.GPVirtual{dst, x}, func(v, disp int) {
+		VMULPS(Mem{Base: x, Disp: disp}, av, t[v])     // a·x
+		VADDPS(Mem{Base: dst, Disp: disp}, t[v], t[v]) // a·x + dst
+		VMOVUPS(t[v], Mem{Base: dst, Disp: disp})
+	}, "done")
 	Label("done")
 	VZEROUPPER()
 	RET()
