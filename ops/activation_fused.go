@@ -96,6 +96,15 @@ func (a Activation) Apply(x []float32) {
 	}
 }
 
+// applyK is Apply on k's vector kernels where it has them (Clip).
+func (a Activation) applyK(k *Kernels, x []float32) {
+	if a.Kind == ActClip {
+		clipRow(k, x, x, a.Min, a.Max)
+		return
+	}
+	a.Apply(x)
+}
+
 // One applies the activation to one value.
 func (a Activation) One(v float32) float32 {
 	switch a.Kind {

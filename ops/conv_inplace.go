@@ -306,6 +306,7 @@ func tapHits(a, s, n, d int) bool {
 // micro-kernel; a last, narrower panel is gathered into a packed panel for
 // the narrower kernels.
 func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0, p1 int, buf *blockBufs) {
+	op.kern = bl.kern
 	mr, pw := bl.MR, bl.Widths[0]
 	kc := bl.kBlock(op.k)
 	// C[i][j] = sum_p A[i][p]·src[boff[p]+j] (+ bias[i]) (+ Z[i][j]), block by block of kc.

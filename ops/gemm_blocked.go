@@ -68,6 +68,8 @@ type BlockedSpec struct {
 	Dot DotKernel
 	// Axpy, when not nil, is the vector dst += a·x (see Kernels.Axpy).
 	Axpy AxpyKernel
+	// Clip, when not nil, is the vector Clip (see Kernels.Clip).
+	Clip ClipKernel
 	// WinogradMinCols, when above 0, turns on Winograd F(4×4, 3×3) for
 	// 3×3 stride-1 convolutions with at least this many tile columns
 	// (TH·(TW+1) per image; see conv_winograd.go). It needs Offs.
@@ -99,6 +101,10 @@ type MaxKernel func(dst, a, b *float32, n int)
 // the kernel's fixed order of float32 additions.
 type SumKernel func(x *float32, n int) float32
 
+// ClipKernel computes dst[i] = min(max(src[i], lo), hi) as Go's builtins
+// do, bit for bit, for i < n, n a multiple of the lane count.
+type ClipKernel func(dst, src *float32, n int, lo, hi float32)
+
 // AxpyKernel computes dst[i] += a·x[i], the product rounded before the
 // sum, for i < n, n a multiple of the lane count.
 type AxpyKernel func(dst, x *float32, n int, a float32)
@@ -117,6 +123,7 @@ type MicroKernelOffs func(k int, a, b *float32, boff *int32, c *float32, ldc int
 type blocked struct {
 	BlockedSpec
 	mc      int                 // most rows of a tile, a multiple of MR
+	kern    *Kernels            // the tier this drives
 	bufs    freeList[blockBufs] // per worker of a loop
 	scratch freeList[bigBufs]   // per call
 }
@@ -153,6 +160,7 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 		PackConv:     bl.packConv,
 		PackConvKind: bl.packConvKind,
 	}
+	bl.kern = k
 	if s.Lanes <= 0 {
 		return k
 	}
@@ -186,6 +194,16 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 				s.Axpy(&dst[0], &x[0], n, a)
 			}
 			axpyGo(dst[n:], x[n:], a)
+		}
+	}
+	if s.Clip != nil {
+		k.Clip = func(dst, src []float32, lo, hi float32) {
+			src = src[:len(dst)]
+			n := len(dst) - len(dst)%s.Lanes
+			if n > 0 {
+				s.Clip(&dst[0], &src[0], n, lo, hi)
+			}
+			clipRange(dst[n:], src[n:], lo, hi)
 		}
 	}
 	if s.Max != nil {
@@ -255,6 +273,7 @@ func (bl *blocked) kernFor(w int) (MicroKernel, int) {
 
 // tile computes rows [i0, i1) of C for the column panels [p0, p1).
 func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
+	op.kern = bl.kern
 	mr, pw := bl.MR, bl.Widths[0]
 	kc := bl.kBlock(op.k)
 	// C[i][j] = alpha * sum_p op(A)[i][p]*op(B)[p][j] (+ beta*C[i][j]) (+ bias[i]) (+ Z[i][j]),
@@ -348,7 +367,7 @@ func (op *gemmOp) directAct(i, mr, j0, w int, last bool) {
 	}
 	for r := range mr {
 		o := (i+r)*op.ldc + j0
-		op.act.Apply(op.c[o : o+w])
+		op.act.applyK(op.kern, op.c[o:o+w])
 	}
 }
 

@@ -145,6 +145,10 @@ type gemmOp struct {
 	resid []float32
 	act   Activation
 
+	// kern, when not nil, is the tier whose vector kernels the epilogue
+	// may use.
+	kern *Kernels
+
 	// bw and bq, when bw > 0, map the in-place path's product column j
 	// to column (j/bw)·bq + j%bw of its source (see tileOffs).
 	bw, bq int

@@ -59,6 +59,10 @@ type Kernels struct {
 	// before the sum) for i < len(dst); nil means the portable loop (see
 	// axpyRow).
 	Axpy func(dst, x []float32, a float32)
+	// Clip, when not nil, computes dst[i] = min(max(src[i], lo), hi) as
+	// the builtins do, for i < len(dst); nil means the portable loop (see
+	// clipRow).
+	Clip func(dst, src []float32, lo, hi float32)
 	// PackConv, when not nil, rearranges constant weights w of geometry g
 	// into the tier's own layout, once per plan; Conv then finds the
 	// result in Env.packedW. It returns nil when it has no use for it.
@@ -153,6 +157,16 @@ func addRow(k *Kernels, dst, a, b []float32, relu bool) {
 	addGo(dst, a, b, relu)
 }
 
+// clipRow computes dst[i] = min(max(src[i], lo), hi) for i < len(dst), on
+// k's Clip kernel when it has one.
+func clipRow(k *Kernels, dst, src []float32, lo, hi float32) {
+	if k != nil && k.Clip != nil {
+		k.Clip(dst, src, lo, hi)
+		return
+	}
+	clipRange(dst, src, lo, hi)
+}
+
 // axpyRow computes dst[i] += a·x[i], the product rounded before the sum,
 // for i < len(dst), on k's Axpy kernel when it has one.
 func axpyRow(k *Kernels, dst, x []float32, a float32) {
@@ -184,7 +198,7 @@ func residualAct(k *Kernels, y, z []float32, act Activation) {
 			return
 		}
 	}
-	act.Apply(y)
+	act.applyK(k, y)
 }
 
 // addGo is the portable addRow.

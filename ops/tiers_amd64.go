@@ -36,6 +36,7 @@ var avx512Spec = BlockedSpec{
 	Sum:    amd64.SumAVX512,
 	Dot:    amd64.DotAVX512,
 	Axpy:   amd64.AxpyAVX512,
+	Clip:   amd64.ClipAVX512,
 
 	WinoIn:    amd64.WinoInAVX512,
 	WinoStore: amd64.WinoStoreAVX512,
@@ -61,6 +62,7 @@ var avx2Spec = BlockedSpec{
 	Sum:    amd64.SumAVX2,
 	Dot:    amd64.DotAVX2,
 	Axpy:   amd64.AxpyAVX2,
+	Clip:   amd64.ClipAVX2,
 
 	WinoIn:    amd64.WinoInAVX2,
 	WinoStore: amd64.WinoStoreAVX2,

@@ -389,6 +389,19 @@ func WinoStoreAVX512(n int, p *float32, ldp int, y *float32, yoff *int32, ldy in
 //go:noescape
 func AxpyAVX512(dst *float32, x *float32, n int, a float32)
 
+// ClipAVX512 computes, 16 values at a time (n must be a multiple of 16), as this Go loop does,
+// bit for bit on amd64, NaN payloads included (dst may be src):
+//
+//	for i := range n {
+//		dst[i] = min(max(src[i], lo), hi)
+//	}
+//
+// It computes the builtins' lowering: min(a, b) = VMINPS(a, b) | VMINPS(b, a) bitwise, and
+// max(a, b) = -min(-a, -b).
+//
+//go:noescape
+func ClipAVX512(dst *float32, src *float32, n int, lo float32, hi float32)
+
 // AddAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does
 // (dst may be a or b; when a[i] and b[i] are both NaN, the sum is a[i] quieted, as with VADDPS):
 //
@@ -547,3 +560,16 @@ func WinoStoreAVX2(n int, p *float32, ldp int, y *float32, yoff *int32, ldy int,
 //
 //go:noescape
 func AxpyAVX2(dst *float32, x *float32, n int, a float32)
+
+// ClipAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does,
+// bit for bit on amd64, NaN payloads included (dst may be src):
+//
+//	for i := range n {
+//		dst[i] = min(max(src[i], lo), hi)
+//	}
+//
+// It computes the builtins' lowering: min(a, b) = VMINPS(a, b) | VMINPS(b, a) bitwise, and
+// max(a, b) = -min(-a, -b).
+//
+//go:noescape
+func ClipAVX2(dst *float32, src *float32, n int, lo float32, hi float32)

@@ -1967,15 +1967,13 @@ norelu:
 	RET
 
 // func AffineAVX512(dst *float32, src *float32, n int, scale float32, bias float32, relu int)
-// Requires: AVX, AVX512DQ, AVX512F, SSE
+// Requires: AVX, AVX512DQ, AVX512F
 TEXT ·AffineAVX512(SB), NOSPLIT, $0-40
 	MOVQ         dst+0(FP), AX
 	MOVQ         src+8(FP), CX
 	MOVQ         n+16(FP), DX
-	MOVSS        scale+24(FP), X0
-	MOVSS        bias+28(FP), X1
-	VBROADCASTSS X0, Z0
-	VBROADCASTSS X1, Z1
+	VBROADCASTSS scale+24(FP), Z0
+	VBROADCASTSS bias+28(FP), Z1
 	VXORPS       Z2, Z2, Z2
 	MOVQ         relu+32(FP), BX
 	SHRQ         $0x04, DX
@@ -2010,15 +2008,13 @@ done:
 	RET
 
 // func AffineAVX2(dst *float32, src *float32, n int, scale float32, bias float32, relu int)
-// Requires: AVX, AVX2, SSE
+// Requires: AVX
 TEXT ·AffineAVX2(SB), NOSPLIT, $0-40
 	MOVQ         dst+0(FP), AX
 	MOVQ         src+8(FP), CX
 	MOVQ         n+16(FP), DX
-	MOVSS        scale+24(FP), X0
-	MOVSS        bias+28(FP), X1
-	VBROADCASTSS X0, Y0
-	VBROADCASTSS X1, Y1
+	VBROADCASTSS scale+24(FP), Y0
+	VBROADCASTSS bias+28(FP), Y1
 	VXORPS       Y2, Y2, Y2
 	MOVQ         relu+32(FP), BX
 	SHRQ         $0x03, DX
@@ -3403,7 +3399,7 @@ done:
 	RET
 
 // func WinoStoreAVX512(n int, p *float32, ldp int, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)
-// Requires: AVX, AVX512F, CMOV, SSE
+// Requires: AVX, AVX512F, CMOV
 TEXT ·WinoStoreAVX512(SB), NOSPLIT, $0-72
 	MOVQ         n+0(FP), AX
 	MOVQ         p+8(FP), CX
@@ -3423,8 +3419,7 @@ TEXT ·WinoStoreAVX512(SB), NOSPLIT, $0-72
 	VBROADCASTSS X9, Z9
 
 	// bv = bias in every lane; lo = 0 with relu, else -Inf (max(-Inf, v) = v)
-	MOVSS        bias+48(FP), X0
-	VBROADCASTSS X0, Z14
+	VBROADCASTSS bias+48(FP), Z14
 	MOVL         $0xff800000, R10
 	XORL         R11, R11
 	TESTQ        R9, R9
@@ -4703,14 +4698,13 @@ done:
 	RET
 
 // func AxpyAVX512(dst *float32, x *float32, n int, a float32)
-// Requires: AVX, AVX512F, SSE
+// Requires: AVX, AVX512F
 TEXT ·AxpyAVX512(SB), NOSPLIT, $0-28
 	MOVQ         dst+0(FP), AX
 	MOVQ         x+8(FP), CX
 	MOVQ         n+16(FP), DX
 	SHRQ         $0x04, DX
-	MOVSS        a+24(FP), X0
-	VBROADCASTSS X0, Z0
+	VBROADCASTSS a+24(FP), Z0
 
 	// dst += a·x
 	MOVQ DX, BX
@@ -4751,6 +4745,113 @@ axpytail:
 	VMULPS  128(CX), Z0, Z3
 	VADDPS  128(AX), Z3, Z3
 	VMOVUPS Z3, 128(AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func ClipAVX512(dst *float32, src *float32, n int, lo float32, hi float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·ClipAVX512(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         n+16(FP), DX
+	SHRQ         $0x04, DX
+	MOVL         $0x80000000, BX
+	VMOVD        BX, X0
+	VBROADCASTSS X0, Z0
+	VBROADCASTSS lo+24(FP), Z1
+	VXORPS       Z0, Z1, Z1
+	VBROADCASTSS hi+28(FP), Z2
+
+	// dst = min(max(src, lo), hi)
+	MOVQ DX, BX
+	SHRQ $0x02, BX
+	JZ   cliptail
+
+cliploop:
+	VMOVUPS (CX), Z3
+	VXORPS  Z0, Z3, Z3
+	VMINPS  Z1, Z3, Z4
+	VMINPS  Z3, Z1, Z5
+	VORPS   Z5, Z4, Z4
+	VXORPS  Z0, Z4, Z4
+	VMINPS  Z2, Z4, Z5
+	VMINPS  Z4, Z2, Z3
+	VORPS   Z3, Z5, Z5
+	VMOVUPS Z5, (AX)
+	VMOVUPS 64(CX), Z6
+	VXORPS  Z0, Z6, Z6
+	VMINPS  Z1, Z6, Z7
+	VMINPS  Z6, Z1, Z8
+	VORPS   Z8, Z7, Z7
+	VXORPS  Z0, Z7, Z7
+	VMINPS  Z2, Z7, Z8
+	VMINPS  Z7, Z2, Z6
+	VORPS   Z6, Z8, Z8
+	VMOVUPS Z8, 64(AX)
+	VMOVUPS 128(CX), Z9
+	VXORPS  Z0, Z9, Z9
+	VMINPS  Z1, Z9, Z10
+	VMINPS  Z9, Z1, Z11
+	VORPS   Z11, Z10, Z10
+	VXORPS  Z0, Z10, Z10
+	VMINPS  Z2, Z10, Z11
+	VMINPS  Z10, Z2, Z9
+	VORPS   Z9, Z11, Z11
+	VMOVUPS Z11, 128(AX)
+	VMOVUPS 192(CX), Z12
+	VXORPS  Z0, Z12, Z12
+	VMINPS  Z1, Z12, Z13
+	VMINPS  Z12, Z1, Z14
+	VORPS   Z14, Z13, Z13
+	VXORPS  Z0, Z13, Z13
+	VMINPS  Z2, Z13, Z14
+	VMINPS  Z13, Z2, Z12
+	VORPS   Z12, Z14, Z14
+	VMOVUPS Z14, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, CX
+	DECQ    BX
+	JNZ     cliploop
+
+cliptail:
+	ANDQ    $0x03, DX
+	JZ      done
+	VMOVUPS (CX), Z3
+	VXORPS  Z0, Z3, Z3
+	VMINPS  Z1, Z3, Z4
+	VMINPS  Z3, Z1, Z5
+	VORPS   Z5, Z4, Z4
+	VXORPS  Z0, Z4, Z4
+	VMINPS  Z2, Z4, Z5
+	VMINPS  Z4, Z2, Z3
+	VORPS   Z3, Z5, Z5
+	VMOVUPS Z5, (AX)
+	DECQ    DX
+	JZ      done
+	VMOVUPS 64(CX), Z6
+	VXORPS  Z0, Z6, Z6
+	VMINPS  Z1, Z6, Z7
+	VMINPS  Z6, Z1, Z8
+	VORPS   Z8, Z7, Z7
+	VXORPS  Z0, Z7, Z7
+	VMINPS  Z2, Z7, Z8
+	VMINPS  Z7, Z2, Z6
+	VORPS   Z6, Z8, Z8
+	VMOVUPS Z8, 64(AX)
+	DECQ    DX
+	JZ      done
+	VMOVUPS 128(CX), Z9
+	VXORPS  Z0, Z9, Z9
+	VMINPS  Z1, Z9, Z10
+	VMINPS  Z9, Z1, Z11
+	VORPS   Z11, Z10, Z10
+	VXORPS  Z0, Z10, Z10
+	VMINPS  Z2, Z10, Z11
+	VMINPS  Z10, Z2, Z9
+	VORPS   Z9, Z11, Z11
+	VMOVUPS Z11, 128(AX)
 
 done:
 	VZEROUPPER
@@ -5903,7 +6004,7 @@ done:
 	RET
 
 // func WinoStoreAVX2(n int, p *float32, ldp int, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)
-// Requires: AVX, AVX2, CMOV, SSE
+// Requires: AVX, AVX2, CMOV
 TEXT ·WinoStoreAVX2(SB), NOSPLIT, $0-72
 	MOVQ         n+0(FP), AX
 	MOVQ         p+8(FP), CX
@@ -5923,8 +6024,7 @@ TEXT ·WinoStoreAVX2(SB), NOSPLIT, $0-72
 	VBROADCASTSS X9, Y9
 
 	// bv = bias in every lane; lo = 0 with relu, else -Inf (max(-Inf, v) = v)
-	MOVSS        bias+48(FP), X0
-	VBROADCASTSS X0, Y14
+	VBROADCASTSS bias+48(FP), Y14
 	MOVL         $0xff800000, R10
 	XORL         R11, R11
 	TESTQ        R9, R9
@@ -6787,14 +6887,13 @@ done:
 	RET
 
 // func AxpyAVX2(dst *float32, x *float32, n int, a float32)
-// Requires: AVX, AVX2, SSE
+// Requires: AVX
 TEXT ·AxpyAVX2(SB), NOSPLIT, $0-28
 	MOVQ         dst+0(FP), AX
 	MOVQ         x+8(FP), CX
 	MOVQ         n+16(FP), DX
 	SHRQ         $0x03, DX
-	MOVSS        a+24(FP), X0
-	VBROADCASTSS X0, Y0
+	VBROADCASTSS a+24(FP), Y0
 
 	// dst += a·x
 	MOVQ DX, BX
@@ -6835,6 +6934,113 @@ axpytail:
 	VMULPS  64(CX), Y0, Y3
 	VADDPS  64(AX), Y3, Y3
 	VMOVUPS Y3, 64(AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func ClipAVX2(dst *float32, src *float32, n int, lo float32, hi float32)
+// Requires: AVX, AVX2
+TEXT ·ClipAVX2(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         n+16(FP), DX
+	SHRQ         $0x03, DX
+	MOVL         $0x80000000, BX
+	VMOVD        BX, X0
+	VBROADCASTSS X0, Y0
+	VBROADCASTSS lo+24(FP), Y1
+	VXORPS       Y0, Y1, Y1
+	VBROADCASTSS hi+28(FP), Y2
+
+	// dst = min(max(src, lo), hi)
+	MOVQ DX, BX
+	SHRQ $0x02, BX
+	JZ   cliptail
+
+cliploop:
+	VMOVUPS (CX), Y3
+	VXORPS  Y0, Y3, Y3
+	VMINPS  Y1, Y3, Y4
+	VMINPS  Y3, Y1, Y5
+	VORPS   Y5, Y4, Y4
+	VXORPS  Y0, Y4, Y4
+	VMINPS  Y2, Y4, Y5
+	VMINPS  Y4, Y2, Y3
+	VORPS   Y3, Y5, Y5
+	VMOVUPS Y5, (AX)
+	VMOVUPS 32(CX), Y6
+	VXORPS  Y0, Y6, Y6
+	VMINPS  Y1, Y6, Y7
+	VMINPS  Y6, Y1, Y8
+	VORPS   Y8, Y7, Y7
+	VXORPS  Y0, Y7, Y7
+	VMINPS  Y2, Y7, Y8
+	VMINPS  Y7, Y2, Y6
+	VORPS   Y6, Y8, Y8
+	VMOVUPS Y8, 32(AX)
+	VMOVUPS 64(CX), Y9
+	VXORPS  Y0, Y9, Y9
+	VMINPS  Y1, Y9, Y10
+	VMINPS  Y9, Y1, Y11
+	VORPS   Y11, Y10, Y10
+	VXORPS  Y0, Y10, Y10
+	VMINPS  Y2, Y10, Y11
+	VMINPS  Y10, Y2, Y9
+	VORPS   Y9, Y11, Y11
+	VMOVUPS Y11, 64(AX)
+	VMOVUPS 96(CX), Y12
+	VXORPS  Y0, Y12, Y12
+	VMINPS  Y1, Y12, Y13
+	VMINPS  Y12, Y1, Y14
+	VORPS   Y14, Y13, Y13
+	VXORPS  Y0, Y13, Y13
+	VMINPS  Y2, Y13, Y14
+	VMINPS  Y13, Y2, Y12
+	VORPS   Y12, Y14, Y14
+	VMOVUPS Y14, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	DECQ    BX
+	JNZ     cliploop
+
+cliptail:
+	ANDQ    $0x03, DX
+	JZ      done
+	VMOVUPS (CX), Y3
+	VXORPS  Y0, Y3, Y3
+	VMINPS  Y1, Y3, Y4
+	VMINPS  Y3, Y1, Y5
+	VORPS   Y5, Y4, Y4
+	VXORPS  Y0, Y4, Y4
+	VMINPS  Y2, Y4, Y5
+	VMINPS  Y4, Y2, Y3
+	VORPS   Y3, Y5, Y5
+	VMOVUPS Y5, (AX)
+	DECQ    DX
+	JZ      done
+	VMOVUPS 32(CX), Y6
+	VXORPS  Y0, Y6, Y6
+	VMINPS  Y1, Y6, Y7
+	VMINPS  Y6, Y1, Y8
+	VORPS   Y8, Y7, Y7
+	VXORPS  Y0, Y7, Y7
+	VMINPS  Y2, Y7, Y8
+	VMINPS  Y7, Y2, Y6
+	VORPS   Y6, Y8, Y8
+	VMOVUPS Y8, 32(AX)
+	DECQ    DX
+	JZ      done
+	VMOVUPS 64(CX), Y9
+	VXORPS  Y0, Y9, Y9
+	VMINPS  Y1, Y9, Y10
+	VMINPS  Y9, Y1, Y11
+	VORPS   Y11, Y10, Y10
+	VXORPS  Y0, Y10, Y10
+	VMINPS  Y2, Y10, Y11
+	VMINPS  Y10, Y2, Y9
+	VORPS   Y9, Y11, Y11
+	VMOVUPS Y11, 64(AX)
 
 done:
 	VZEROUPPER

@@ -57,6 +57,7 @@ func main() {
 		winoIn(s)
 		winoStore(s)
 		axpy(s)
+		clip(s)
 	}
 	Generate()
 }
@@ -290,10 +291,8 @@ func affine(s isa) {
 	src := Load(Param("src"), GP64())
 	n := Load(Param("n"), GP64())
 	r := s.regs
-	sx := Load(Param("scale"), XMM())
-	bx := Load(Param("bias"), XMM())
-	VBROADCASTSS(sx, r[0])
-	VBROADCASTSS(bx, r[1])
+	broadcastParam("scale", r[0])
+	broadcastParam("bias", r[1])
 	VXORPS(r[2], r[2], r[2])
 	relu := Load(Param("relu"), GP64())
 	SHRQ(U8(log2(s.lanes)), n)
@@ -647,6 +646,19 @@ func maxReduce(s isa) {
 	RET()
 }
 
+// broadcastParam loads float32 parameter name into every lane of r
+// straight from the argument frame. (Loading it with avo's Load would
+// emit a legacy-SSE MOVSS, which after VEX instructions that left the
+// upper halves dirty costs an AVX-SSE transition: hundreds of cycles a
+// call.)
+func broadcastParam(name string, r reg.VecPhysical) {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	VBROADCASTSS(b.Addr, r)
+}
+
 // splat loads the float32 with the given bits into every lane of r.
 func splat(r reg.VecPhysical, bits uint32) {
 	t := GP32()
@@ -887,8 +899,7 @@ func winoStore(s isa) {
 	splat(f4, 0x40800000)
 	splat(f8, 0x41000000)
 	Comment("bv = bias in every lane; lo = 0 with relu, else -Inf (max(-Inf, v) = v)")
-	b := Load(Param("bias"), XMM())
-	VBROADCASTSS(b, bv)
+	broadcastParam("bias", bv)
 	lb, zero := GP32(), GP32()
 	MOVL(U32(0xff800000), lb)
 	XORL(zero, zero)
@@ -1002,14 +1013,64 @@ func axpy(s isa) {
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
 	n := vectors(s)
 	av := s.regs[0]
-	ax := Load(Param("a"), XMM())
-	VBROADCASTSS(ax, av)
+	broadcastParam("a", av)
 	t := s.regs[1:5]
 	Comment("dst += a·x")
 	stream(s, "axpy", n, []reg.GPVirtual{dst, x}, func(v, disp int) {
 		VMULPS(Mem{Base: x, Disp: disp}, av, t[v])     // a·x
 		VADDPS(Mem{Base: dst, Disp: disp}, t[v], t[v]) // a·x + dst
 		VMOVUPS(t[v], Mem{Base: dst, Disp: disp})
+	}, "done")
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// clip emits dst = min(max(src, lo), hi) with the semantics of Go's
+// builtins as the amd64 compiler lowers them: min(a, b) is VMINPS(a, b)
+// OR VMINPS(b, a) bitwise (a NaN's bits are ORed in, so NaN wins; -0
+// below +0), and max(a, b) = -min(-a, -b). This is Clip and ReLU6, the
+// activation of MobileNets.
+func clip(s isa) {
+	name := "Clip" + s.name
+	TEXT(name, NOSPLIT, "func(dst, src *float32, n int, lo, hi float32)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s computes, %d values at a time (n must be a multiple of %d), as this Go loop does,", name, s.lanes, s.lanes),
+		"bit for bit on amd64, NaN payloads included (dst may be src):",
+		"",
+		"	for i := range n {",
+		"		dst[i] = min(max(src[i], lo), hi)",
+		"	}",
+		"",
+		"It computes the builtins' lowering: min(a, b) = VMINPS(a, b) | VMINPS(b, a) bitwise, and",
+		"max(a, b) = -min(-a, -b).",
+	)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	src := Load(Param("src"), GP64()).(reg.GPVirtual)
+	n := vectors(s)
+	sign, nlo, hi := s.regs[0], s.regs[1], s.regs[2]
+	bits := GP32()
+	MOVL(U32(0x80000000), bits)
+	VMOVD(bits, sign.AsX())
+	VBROADCASTSS(sign.AsX(), sign)
+	broadcastParam("lo", nlo)
+	VXORPS(sign, nlo, nlo) // -lo
+	broadcastParam("hi", hi)
+	t := s.regs[3:15]
+	Comment("dst = min(max(src, lo), hi)")
+	stream(s, "clip", n, []reg.GPVirtual{dst, src}, func(v, disp int) {
+		x, a, b := t[3*v], t[3*v+1], t[3*v+2]
+		VMOVUPS(Mem{Base: src, Disp: disp}, x)
+		VXORPS(sign, x, x) // -v
+		VMINPS(nlo, x, a)  // VMINPS(-v, -lo)
+		VMINPS(x, nlo, b)  // VMINPS(-lo, -v)
+		VORPS(b, a, a)     // min(-v, -lo)
+		VXORPS(sign, a, a) // m = max(v, lo)
+		VMINPS(hi, a, b)   // VMINPS(m, hi)
+		VMINPS(a, hi, x)   // VMINPS(hi, m)
+		VORPS(x, b, b)     // min(m, hi)
+		VMOVUPS(b, Mem{Base: dst, Disp: disp})
 	}, "done")
 	Label("done")
 	VZEROUPPER()
