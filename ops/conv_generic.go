@@ -360,9 +360,8 @@ func (t *convDirectTask) Range(lo, hi int) {
 				copy(yr, src)
 				continue
 			}
-			for i, v := range src {
-				yr[i] = v + bv
-			}
+			// 1·v is exact: this is v + b[m]
+			affineRow(t.k, yr, src, 1, bv, false)
 		}
 		if f.hasPost() {
 			var zp []float32

@@ -270,11 +270,18 @@ func phasePlanes(k *Kernels, dst, x []float32, g *ConvGeom, ph phaseGeom, f *Con
 				switch {
 				case !f.hasPre() && g.SW == 1:
 					copy(d, s)
+				case !f.hasPre() && g.SW == 2:
+					// d[j] = x[ih][x0 + 2j]
+					pick2Row(k, d, s)
 				case !f.hasPre():
 					// d[j] = x[ih][x0 + j·SW]
 					for j := range d {
 						d[j] = s[j*g.SW]
 					}
+				case g.SW == 2 && (f.PreAct.Kind == ActRelu || f.PreAct.Kind == ActNone):
+					// d[j] = [max(0,] PreScale[c]·x[ih][x0+2j] + PreBias[c][)]
+					pick2Row(k, d, s)
+					affineRow(k, d, d, sc, bi, f.PreAct.Kind == ActRelu)
 				case g.SW == 1 && (f.PreAct.Kind == ActRelu || f.PreAct.Kind == ActNone):
 					// d[j] = [max(0,] PreScale[c]·x[ih][x0+j] + PreBias[c][)]
 					affineRow(k, d, s, sc, bi, f.PreAct.Kind == ActRelu)

@@ -70,6 +70,9 @@ type BlockedSpec struct {
 	Axpy AxpyKernel
 	// Clip, when not nil, is the vector Clip (see Kernels.Clip).
 	Clip ClipKernel
+	// Pick2, when not nil, is the stride-2 pick dst[i] = src[2i] for i <
+	// n, n a multiple of 8 (it reads src[0:2n]; see Kernels.Pick2).
+	Pick2 func(dst, src *float32, n int)
 	// WinogradMinCols, when above 0, turns on Winograd F(4×4, 3×3) for
 	// 3×3 stride-1 convolutions with at least this many tile columns
 	// (TH·(TW+1) per image; see conv_winograd.go). It needs Offs.
@@ -204,6 +207,16 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 				s.Clip(&dst[0], &src[0], n, lo, hi)
 			}
 			clipRange(dst[n:], src[n:], lo, hi)
+		}
+	}
+	if s.Pick2 != nil {
+		k.Pick2 = func(dst, src []float32) {
+			// The kernel reads src[0:2n]: one past the last value picked.
+			n := min(len(dst), len(src)/2) &^ 7
+			if n > 0 {
+				s.Pick2(&dst[0], &src[0], n)
+			}
+			pick2Go(dst[n:], src[2*n:])
 		}
 	}
 	if s.Max != nil {

@@ -433,3 +433,22 @@ func TestClipMatchesBuiltins(t *testing.T) {
 		}
 	}
 }
+
+// TestPick2MatchesTwin runs each assembly tier's Pick2, through the kernel
+// table, against pick2Go on lengths around the vector width, with src
+// exactly as long as the picks need (2n-1), so that the vector part must
+// leave the last value to the tail.
+func TestPick2MatchesTwin(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil {
+			continue
+		}
+		for _, n := range []int{1, 7, 8, 9, 16, 17, 56, 57} {
+			src := nnRand(uint64(n), 2*n-1).F32
+			want, got := make([]float32, n+1), make([]float32, n+1)
+			pick2Go(want[:n], src)
+			k.Pick2(got[:n], src)
+			sameBits(t, fmt.Sprintf("%s n=%d", k.Name, n), got, want)
+		}
+	}
+}

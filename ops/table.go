@@ -63,6 +63,10 @@ type Kernels struct {
 	// the builtins do, for i < len(dst); nil means the portable loop (see
 	// clipRow).
 	Clip func(dst, src []float32, lo, hi float32)
+	// Pick2, when not nil, computes dst[i] = src[2i] for i < len(dst)
+	// (src at least 2·len(dst)-1 long); nil means the portable loop (see
+	// pick2Row).
+	Pick2 func(dst, src []float32)
 	// PackConv, when not nil, rearranges constant weights w of geometry g
 	// into the tier's own layout, once per plan; Conv then finds the
 	// result in Env.packedW. It returns nil when it has no use for it.
@@ -155,6 +159,27 @@ func addRow(k *Kernels, dst, a, b []float32, relu bool) {
 		return
 	}
 	addGo(dst, a, b, relu)
+}
+
+// pick2Row computes dst[i] = src[2i] for i < len(dst), on k's Pick2
+// kernel when it has one.
+func pick2Row(k *Kernels, dst, src []float32) {
+	if k != nil && k.Pick2 != nil {
+		k.Pick2(dst, src)
+		return
+	}
+	pick2Go(dst, src)
+}
+
+// pick2Go is the portable pick2Row.
+func pick2Go(dst, src []float32) {
+	if len(dst) == 0 {
+		return
+	}
+	src = src[:2*len(dst)-1]
+	for i := range dst {
+		dst[i] = src[2*i]
+	}
 }
 
 // clipRow computes dst[i] = min(max(src[i], lo), hi) for i < len(dst), on

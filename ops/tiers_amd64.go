@@ -37,6 +37,7 @@ var avx512Spec = BlockedSpec{
 	Dot:    amd64.DotAVX512,
 	Axpy:   amd64.AxpyAVX512,
 	Clip:   amd64.ClipAVX512,
+	Pick2:  amd64.Pick2AVX2,
 
 	WinoIn:    amd64.WinoInAVX512,
 	WinoStore: amd64.WinoStoreAVX512,
@@ -63,6 +64,7 @@ var avx2Spec = BlockedSpec{
 	Dot:    amd64.DotAVX2,
 	Axpy:   amd64.AxpyAVX2,
 	Clip:   amd64.ClipAVX2,
+	Pick2:  amd64.Pick2AVX2,
 
 	WinoIn:    amd64.WinoInAVX2,
 	WinoStore: amd64.WinoStoreAVX2,

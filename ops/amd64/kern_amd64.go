@@ -573,3 +573,13 @@ func AxpyAVX2(dst *float32, x *float32, n int, a float32)
 //
 //go:noescape
 func ClipAVX2(dst *float32, src *float32, n int, lo float32, hi float32)
+
+// Pick2AVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does
+// (it reads src[0:2n]):
+//
+//	for i := range n {
+//		dst[i] = src[2*i]
+//	}
+//
+//go:noescape
+func Pick2AVX2(dst *float32, src *float32, n int)

@@ -59,6 +59,7 @@ func main() {
 		axpy(s)
 		clip(s)
 	}
+	pick2()
 	Generate()
 }
 
@@ -1072,6 +1073,44 @@ func clip(s isa) {
 		VORPS(x, b, b)     // min(m, hi)
 		VMOVUPS(b, Mem{Base: dst, Disp: disp})
 	}, "done")
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// pick2 emits dst[i] = src[2i], the column split of a stride-2
+// convolution's phase copy: two vectors of src, shuffled within 128-bit
+// lanes (VSHUFPS) and put in order across them (VPERMPD). It is AVX2
+// only; the AVX-512 tier uses it too.
+func pick2() {
+	name := "Pick2AVX2"
+	TEXT(name, NOSPLIT, "func(dst, src *float32, n int)")
+	Pragma("noescape")
+	Doc(
+		name+" computes, 8 values at a time (n must be a multiple of 8), as this Go loop does",
+		"(it reads src[0:2n]):",
+		"",
+		"	for i := range n {",
+		"		dst[i] = src[2*i]",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	src := Load(Param("src"), GP64()).(reg.GPVirtual)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	SHRQ(U8(3), n)
+	lo, hi, t := reg.Y0, reg.Y1, reg.Y2
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	VMOVUPS(Mem{Base: src}, lo)
+	VMOVUPS(Mem{Base: src, Disp: 32}, hi)
+	VSHUFPS(U8(0x88), hi, lo, t) // s0 s2 s8 s10 | s4 s6 s12 s14
+	VPERMPD(U8(0xd8), t, t)      // s0 s2 s4 s6 s8 s10 s12 s14
+	VMOVUPS(t, Mem{Base: dst})
+	ADDQ(U32(64), src)
+	ADDQ(U32(32), dst)
+	DECQ(n)
+	JMP(LabelRef("loop"))
 	Label("done")
 	VZEROUPPER()
 	RET()
