@@ -5,7 +5,7 @@
 #include "textflag.h"
 
 // func KernAVX512x8x48(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
-// Requires: AVX, AVX512DQ, AVX512F
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·KernAVX512x8x48(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
@@ -36,9 +36,81 @@ TEXT ·KernAVX512x8x48(SB), NOSPLIT, $0-64
 	VXORPS X21, X21, X21
 	VXORPS X22, X22, X22
 	VXORPS X23, X23, X23
-	MOVQ   AX, BX
-	SHRQ   $0x01, BX
-	JZ     odd
+
+	// prefetch the lines of C and of the residual
+	MOVQ       c+24(FP), BX
+	MOVQ       resid+48(FP), SI
+	MOVQ       ldc+32(FP), DI
+	SHLQ       $0x02, DI
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	PREFETCHT0 128(BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	PREFETCHT0 128(BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	PREFETCHT0 128(BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	PREFETCHT0 128(BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	PREFETCHT0 128(BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	PREFETCHT0 128(BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	PREFETCHT0 128(BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	PREFETCHT0 128(BX)
+	TESTQ      SI, SI
+	JZ         nopfresid
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+
+nopfresid:
+	MOVQ AX, BX
+	SHRQ $0x01, BX
+	JZ   odd
 
 loop:
 	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
@@ -344,7 +416,7 @@ norelu:
 	RET
 
 // func KernAVX512x8x32(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
-// Requires: AVX, AVX512DQ, AVX512F
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·KernAVX512x8x32(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
@@ -367,9 +439,65 @@ TEXT ·KernAVX512x8x32(SB), NOSPLIT, $0-64
 	VXORPS X13, X13, X13
 	VXORPS X14, X14, X14
 	VXORPS X15, X15, X15
-	MOVQ   AX, BX
-	SHRQ   $0x01, BX
-	JZ     odd
+
+	// prefetch the lines of C and of the residual
+	MOVQ       c+24(FP), BX
+	MOVQ       resid+48(FP), SI
+	MOVQ       ldc+32(FP), DI
+	SHLQ       $0x02, DI
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	TESTQ      SI, SI
+	JZ         nopfresid
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+
+nopfresid:
+	MOVQ AX, BX
+	SHRQ $0x01, BX
+	JZ   odd
 
 loop:
 	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
@@ -608,7 +736,7 @@ norelu:
 	RET
 
 // func KernAVX512x8x16(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
-// Requires: AVX, AVX512DQ, AVX512F
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·KernAVX512x8x16(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
@@ -623,9 +751,49 @@ TEXT ·KernAVX512x8x16(SB), NOSPLIT, $0-64
 	VXORPS X5, X5, X5
 	VXORPS X6, X6, X6
 	VXORPS X7, X7, X7
-	MOVQ   AX, BX
-	SHRQ   $0x01, BX
-	JZ     odd
+
+	// prefetch the lines of C and of the residual
+	MOVQ       c+24(FP), BX
+	MOVQ       resid+48(FP), SI
+	MOVQ       ldc+32(FP), DI
+	SHLQ       $0x02, DI
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	TESTQ      SI, SI
+	JZ         nopfresid
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+
+nopfresid:
+	MOVQ AX, BX
+	SHRQ $0x01, BX
+	JZ   odd
 
 loop:
 	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
@@ -830,6 +998,77 @@ TEXT ·KernAVX512x8x48Offs(SB), NOSPLIT, $0-72
 	VXORPS X22, X22, X22
 	VXORPS X23, X23, X23
 
+	// prefetch the lines of C and of the residual
+	MOVQ       c+32(FP), SI
+	MOVQ       resid+56(FP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	TESTQ      DI, DI
+	JZ         nopfresid
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+
+nopfresid:
 	// flags&4: prefetch the next panel of B
 	MOVQ  flags+64(FP), SI
 	TESTQ $0x00000004, SI
@@ -1283,7 +1522,7 @@ norelu:
 	RET
 
 // func KernAVX2x6x16(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·KernAVX2x6x16(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
@@ -1302,9 +1541,41 @@ TEXT ·KernAVX2x6x16(SB), NOSPLIT, $0-64
 	VXORPS X9, X9, X9
 	VXORPS X10, X10, X10
 	VXORPS X11, X11, X11
-	MOVQ   AX, BX
-	SHRQ   $0x01, BX
-	JZ     odd
+
+	// prefetch the lines of C and of the residual
+	MOVQ       c+24(FP), BX
+	MOVQ       resid+48(FP), SI
+	MOVQ       ldc+32(FP), DI
+	SHLQ       $0x02, DI
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	TESTQ      SI, SI
+	JZ         nopfresid
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+
+nopfresid:
+	MOVQ AX, BX
+	SHRQ $0x01, BX
+	JZ   odd
 
 loop:
 	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
@@ -1497,7 +1768,7 @@ norelu:
 	RET
 
 // func KernAVX2x6x8(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·KernAVX2x6x8(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
@@ -1510,9 +1781,41 @@ TEXT ·KernAVX2x6x8(SB), NOSPLIT, $0-64
 	VXORPS X3, X3, X3
 	VXORPS X4, X4, X4
 	VXORPS X5, X5, X5
-	MOVQ   AX, BX
-	SHRQ   $0x01, BX
-	JZ     odd
+
+	// prefetch the lines of C and of the residual
+	MOVQ       c+24(FP), BX
+	MOVQ       resid+48(FP), SI
+	MOVQ       ldc+32(FP), DI
+	SHLQ       $0x02, DI
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	ADDQ       DI, BX
+	PREFETCHT0 (BX)
+	TESTQ      SI, SI
+	JZ         nopfresid
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+	ADDQ       DI, SI
+	PREFETCHT0 (SI)
+
+nopfresid:
+	MOVQ AX, BX
+	SHRQ $0x01, BX
+	JZ   odd
 
 loop:
 	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
@@ -1675,6 +1978,37 @@ TEXT ·KernAVX2x6x16Offs(SB), NOSPLIT, $0-72
 	VXORPS X10, X10, X10
 	VXORPS X11, X11, X11
 
+	// prefetch the lines of C and of the residual
+	MOVQ       c+32(FP), SI
+	MOVQ       resid+56(FP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	TESTQ      DI, DI
+	JZ         nopfresid
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+
+nopfresid:
 	// flags&4: prefetch the next panel of B
 	MOVQ  flags+64(FP), SI
 	TESTQ $0x00000004, SI

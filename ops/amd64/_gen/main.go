@@ -129,6 +129,36 @@ func kernel(s isa, mr, nv int, offs bool) {
 			VXORPS(r.AsX(), r.AsX(), r.AsX())
 		}
 	}
+	// The tile of C (and of the residual) is stored after the k steps:
+	// its lines are fetched now, so that the stores do not wait on them
+	// (the rows are far apart, one stream each, which the hardware
+	// prefetchers do not follow).
+	Comment("prefetch the lines of C and of the residual")
+	{
+		pc := Load(Param("c"), GP64())
+		pr := Load(Param("resid"), GP64())
+		ld := Load(Param("ldc"), GP64())
+		SHLQ(U8(2), ld)
+		for i := range mr {
+			for l := 0; l < 4*nr; l += 64 {
+				PREFETCHT0(Mem{Base: pc, Disp: l})
+			}
+			if i < mr-1 {
+				ADDQ(ld, pc)
+			}
+		}
+		TESTQ(pr, pr)
+		JZ(LabelRef("nopfresid"))
+		for i := range mr {
+			for l := 0; l < 4*nr; l += 64 {
+				PREFETCHT0(Mem{Base: pr, Disp: l})
+			}
+			if i < mr-1 {
+				ADDQ(ld, pr)
+			}
+		}
+		Label("nopfresid")
+	}
 	// step emits one step p (u steps past the pointers' position).
 	step := func(u int, pf bool) {
 		Comment(fmt.Sprintf("acc[i][j] = fma(a[i][p+%d], b[p+%d][j], acc[i][j])", u, u))
