@@ -49,14 +49,15 @@ func BenchmarkLeNet(b *testing.B) {
 	benchModel(b, "testdata/models/lenet_bn_op17/model.onnx")
 }
 
-// BenchmarkGenerated times resnet18, resnet50 and densenet121 (BN-kept
-// exports, opset 17) from BNRUN_GOLDEN_DIR, folded and unfolded.
+// BenchmarkGenerated times resnet18, resnet50, densenet121 and
+// mobilenet_v2 (BN-kept exports, opset 17) from BNRUN_GOLDEN_DIR, folded
+// and unfolded.
 func BenchmarkGenerated(b *testing.B) {
 	root := os.Getenv("BNRUN_GOLDEN_DIR")
 	if root == "" {
 		b.Skip("BNRUN_GOLDEN_DIR not set")
 	}
-	for _, arch := range []string{"resnet18", "resnet50", "densenet121"} {
+	for _, arch := range []string{"resnet18", "resnet50", "densenet121", "mobilenet_v2"} {
 		path := filepath.Join(root, arch+"_bn_op17", "model.onnx")
 		b.Run(arch, func(b *testing.B) { benchModel(b, path) })
 		b.Run(arch+"/no-fold", func(b *testing.B) { benchModel(b, path, bnrun.WithoutFold()) })

@@ -90,7 +90,8 @@ func TestShippedGoldens(t *testing.T) {
 }
 
 // TestGeneratedGoldens checks the large generated models (resnet18,
-// resnet50, densenet121 in both export flavours at every opset) when
+// resnet50, densenet121, mobilenet_v2 in both export flavours at every
+// opset) when
 // BNRUN_GOLDEN_DIR names the folder models/gen.sh wrote them to. CI's
 // extended suite sets it; without it the test says so and skips.
 func TestGeneratedGoldens(t *testing.T) {
@@ -139,6 +140,12 @@ func checkFoldTargets(t *testing.T, root string) int {
 				if after["Relu"] != 0 || after["Add"] != 0 {
 					t.Errorf("standalone Relu %d, Add %d left", after["Relu"], after["Add"])
 				}
+			case strings.HasPrefix(arch, "mobilenet"):
+				// ReLU6 (Clip) and the inverted residuals' Add ride in
+				// the convolutions' epilogues
+				if after["Clip"] != 0 || after["Add"] != 0 {
+					t.Errorf("standalone Clip %d, Add %d left", after["Clip"], after["Add"])
+				}
 			case strings.HasPrefix(arch, "densenet"):
 				norm1 := 0
 				for _, f := range rep.BatchNorms {
@@ -183,9 +190,9 @@ func TestShippedFoldTargets(t *testing.T) {
 	}
 }
 
-// TestGeneratedFoldTargets checks the fold targets on resnet18, resnet50
-// and densenet121 when BNRUN_GOLDEN_DIR names the generated models (CI's
-// extended suite); without it the test says so and skips.
+// TestGeneratedFoldTargets checks the fold targets on resnet18, resnet50,
+// densenet121 and mobilenet_v2 when BNRUN_GOLDEN_DIR names the generated
+// models (CI's extended suite); without it the test says so and skips.
 func TestGeneratedFoldTargets(t *testing.T) {
 	root := os.Getenv("BNRUN_GOLDEN_DIR")
 	if root == "" {

@@ -7,13 +7,13 @@
 #
 # MODELDIR holds <arch>_bn_op17/model.onnx as models/gen.sh writes them
 # (default build/models); ARCHS and THREADS override the cases
-# (default: resnet18 resnet50 densenet121; 1 2). Batch 1.
+# (default: resnet18 resnet50 densenet121 mobilenet_v2; 1 2). Batch 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build/models}
 rounds=${2:-3}
 iters=${3:-10}
-archs=(${ARCHS:-resnet18 resnet50 densenet121})
+archs=(${ARCHS:-resnet18 resnet50 densenet121 mobilenet_v2})
 threads=(${THREADS:-1 2})
 peer=../shared/peer
 ORT_NODE=${ORT_NODE:-$(bash "$peer/setup.sh")}

@@ -12,6 +12,7 @@ INPUT_SHAPES = {
     "resnet18": (3, 224, 224),
     "resnet50": (3, 224, 224),
     "densenet121": (3, 224, 224),
+    "mobilenet_v2": (3, 224, 224),
     "lenet": (1, 28, 28),
     "mlp": (1, 28, 28),
 }
@@ -61,7 +62,7 @@ def mlp(num_classes=10):
 
 def build(arch, num_classes=None):
     """Build an architecture by name (random init, train mode)."""
-    if arch in ("resnet18", "resnet50", "densenet121"):
+    if arch in ("resnet18", "resnet50", "densenet121", "mobilenet_v2"):
         import torchvision
         ctor = getattr(torchvision.models, arch)
         # weights=None: random init, never downloads anything.
