@@ -1,8 +1,11 @@
 // Package amd64 holds bnrun's x86-64 assembly: SGEMM micro-kernels for
 // AVX2+FMA (6 rows × 8 or 16 columns) and AVX-512F (8 rows × 16, 32 or 48
-// columns), generated with avo by the program in _gen. Package ops plugs
-// them into its kernel table (ops/tiers_amd64.go); the packing, blocking
-// and threading around them is portable Go in package ops.
+// columns), Winograd F(4×4, 3×3)'s input and output transforms, and the
+// vector kernels of the elementwise steps (affine, add, max, axpy, clip,
+// stride-2 pick, sums, dot products), generated with avo by the program in
+// _gen. Package ops plugs them into its kernel table (ops/tiers_amd64.go);
+// the packing, blocking and threading around them is portable Go in
+// package ops.
 //
 // The kernels are only assembled for amd64 without the purego build tag;
 // elsewhere this package is empty.

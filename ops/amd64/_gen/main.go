@@ -1,7 +1,8 @@
 // Command _gen writes the AVX2 and AVX-512 kernels of package amd64
 // (kern_amd64.s and its Go stubs) with avo: the SGEMM micro-kernels, the
-// affine prologue, and the elementwise, pooling and reduction kernels. Run
-// it through the go:generate line in ../doc.go.
+// affine prologue, Winograd's transforms, and the elementwise (add, max,
+// axpy, clip, stride-2 pick), pooling and reduction kernels. Run it
+// through the go:generate line in ../doc.go.
 package main
 
 import (
