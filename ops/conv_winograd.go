@@ -392,7 +392,7 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 
 // winoTask is one of convWinograd's three stages: stage 1 makes V from
 // xq over units of input channels, stage 2 P from U and V over the units
-// of t, stage 3 Q from P over units of output channels.
+// of t, stage 3 the output from P (store) over units of output channels.
 type winoTask struct {
 	bl                            *blocked
 	k                             *Kernels
