@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -79,6 +80,9 @@ func cmdClassify(args []string, w io.Writer) error {
 	fs, o := classifyFlags()
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := checkOrder(pos); err != nil {
 		return err
 	}
 	var m *bnrun.Model
@@ -290,4 +294,56 @@ func probabilities(x []float32) []float64 {
 		p[i] /= sum
 	}
 	return p
+}
+
+// checkOrder turns the common slips in classify's arguments into a usage
+// error that says what is wrong, before anything is opened: a model given
+// alone, or a model and an image swapped (the model would otherwise fail
+// with a protobuf error about an image's bytes). It looks at the file
+// names and at the first bytes of the files.
+func checkOrder(pos []string) error {
+	const order = "usage: bnrun [MODEL.onnx] IMAGE"
+	switch len(pos) {
+	case 1:
+		if looksLikeModel(pos[0]) {
+			return usageError{fmt.Sprintf("%s looks like an ONNX model and no IMAGE follows; %s", pos[0], order)}
+		}
+	case 2:
+		kind := imageKind(pos[0])
+		switch {
+		case kind != "" && looksLikeModel(pos[1]):
+			return usageError{fmt.Sprintf("%s is a %s image and %s an ONNX model: the arguments are swapped; %s", pos[0], kind, pos[1], order)}
+		case kind != "":
+			return usageError{fmt.Sprintf("MODEL %s is a %s image, not an ONNX model; %s", pos[0], kind, order)}
+		}
+	}
+	return nil
+}
+
+// looksLikeModel reports whether path names an ONNX model: it ends in
+// .onnx and is not an image.
+func looksLikeModel(path string) bool {
+	return strings.HasSuffix(strings.ToLower(path), ".onnx") && imageKind(path) == ""
+}
+
+// imageKind returns "PNG" or "JPEG" when the file at path starts like one,
+// and "" otherwise (also when it cannot be read, or is standard input).
+func imageKind(path string) string {
+	if path == "-" {
+		return ""
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var head [8]byte
+	n, _ := io.ReadFull(f, head[:])
+	switch b := head[:n]; {
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
+		return "PNG"
+	case bytes.HasPrefix(b, []byte{0xff, 0xd8, 0xff}):
+		return "JPEG"
+	}
+	return ""
 }

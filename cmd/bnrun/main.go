@@ -6,6 +6,7 @@
 //	bnrun inspect MODEL.onnx        show inputs, outputs, what optimisation did, MACs
 //	bnrun eval MODEL.onnx --images IDX --labels IDX   accuracy on an IDX data set
 //	bnrun bench MODEL.onnx          latency percentiles, throughput, GFLOP/s
+//	bnrun version                   module version, revision, Go version, backend
 //
 // Run `bnrun help` for the flags of each subcommand. Errors go to standard
 // error and the exit code is non-zero.
@@ -38,6 +39,7 @@ const usage = `usage:
   bnrun eval [flags] MODEL.onnx --images IDX [--labels IDX]
                                         classify an IDX image set, print accuracy
   bnrun bench [flags] MODEL.onnx        latency p50/p90, throughput, GFLOP/s
+  bnrun version                         show the version and the backend in use
   bnrun help [COMMAND]                  show flags
 
 `
@@ -62,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdInspect(args[1:], stdout)
 	case args[0] == "classify":
 		err = cmdClassify(args[1:], stdout)
+	case args[0] == "version" || args[0] == "--version" || args[0] == "-version":
+		err = cmdVersion(args[1:], stdout)
 	default:
 		err = cmdClassify(args, stdout)
 	}

@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 
@@ -238,5 +239,39 @@ func TestPercentile(t *testing.T) {
 	s := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	if percentile(s, 50) != 5 || percentile(s, 90) != 9 || percentile(s, 100) != 10 || percentile(s[:1], 50) != 1 {
 		t.Errorf("percentiles %v %v %v", percentile(s, 50), percentile(s, 90), percentile(s, 100))
+	}
+}
+
+// TestVersion prints the version line: module version, Go version and
+// platform, and the backend Open picks here.
+func TestVersion(t *testing.T) {
+	code, out, errs := runCLI("version")
+	if code != 0 || !strings.HasPrefix(out, "bnrun ") || !strings.Contains(out, goruntime.Version()) ||
+		!strings.Contains(out, "backend "+ops.Best().Name) {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if code, _, _ := runCLI("version", "extra"); code != 2 {
+		t.Errorf("version with an argument: exit %d, want 2", code)
+	}
+}
+
+// TestClassifyArgumentSlips turns a model given alone, an image where the
+// model goes, and swapped arguments into usage errors that say so.
+func TestClassifyArgumentSlips(t *testing.T) {
+	model := filepath.Join(lenetDir, "model.onnx")
+	img := "../../testdata/images/sample28.png"
+	jpg := "../../testdata/images/sample_rgb.jpg"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{img, model}, "the arguments are swapped"},
+		{[]string{model}, "looks like an ONNX model and no IMAGE follows"},
+		{[]string{jpg, img}, "is a JPEG image, not an ONNX model"},
+	} {
+		code, _, errs := runCLI(tc.args...)
+		if code != 2 || !strings.Contains(errs, tc.want) || !strings.Contains(errs, "usage: bnrun [MODEL.onnx] IMAGE") {
+			t.Errorf("%v: exit %d, stderr %q, want exit 2 and %q", tc.args, code, errs, tc.want)
+		}
 	}
 }
