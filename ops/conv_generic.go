@@ -293,10 +293,14 @@ func convProduct(g *ConvGeom, x, w, b, y []float32, f *ConvFusion, o int, pointw
 //
 // one axpyRow per tap over the OH·Wq values, in the order of the taps
 // (padding adds w·0). Then y[oh][ow] = act(yq[oh·Wq + ow] + b + Z), the
-// columns past OW dropped.
+// columns past OW dropped. Where padding would make the phase copy much
+// larger than the input and output planes (a hostile model's huge pads),
+// the taps run row by row on x itself instead (directRows).
 func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	dt := taskOf[convDirectTask](env)
-	*dt = convDirectTask{k: kernelsOf(env), g: g, x: x, w: w, b: b, y: y, f: f}
+	ph := phasesOf(g)
+	planes := int64(ph.plane) <= 4*(int64(g.H)*int64(g.W)+int64(g.OH)*int64(g.OW))+4096
+	*dt = convDirectTask{k: kernelsOf(env), g: g, x: x, w: w, b: b, y: y, f: f, planes: planes}
 	runTask(env, g.N*g.M, dt)
 }
 
@@ -306,6 +310,7 @@ type convDirectTask struct {
 	g          *ConvGeom
 	x, w, b, y []float32
 	f          *ConvFusion
+	planes     bool // whole-plane steps on the phase copy, else directRows
 }
 
 // directBufs is one worker's scratch for convDirect: the phase copy of an
@@ -318,7 +323,14 @@ var directScratch = freeList[directBufs]{new: func() *directBufs { return new(di
 
 // Range computes output planes [lo, hi).
 func (t *convDirectTask) Range(lo, hi int) {
-	g, x, w, b, y, f := t.g, t.x, t.w, t.b, t.y, t.f
+	if !t.planes {
+		for u := lo; u < hi; u++ {
+			t.directRows(u)
+			t.finish(u)
+		}
+		return
+	}
+	g, x, w, b, y := t.g, t.x, t.w, t.b, t.y
 	mg := g.M / g.Group
 	hw, ohw, khw := g.H*g.W, g.OH*g.OW, g.KH*g.KW
 	ph := phasesOf(g)
@@ -335,7 +347,7 @@ func (t *convDirectTask) Range(lo, hi int) {
 		n, m := u/g.M, u%g.M
 		ic := m / mg
 		if in := n*g.C + ic; in != lastIn {
-			phasePlanes(t.k, xq[:ph.plane], x[in*hw:(in+1)*hw], g, ph, f, ic)
+			phasePlanes(t.k, xq[:ph.plane], x[in*hw:(in+1)*hw], g, ph, t.f, ic)
 			lastIn = in
 		}
 		wp := w[m*khw : (m+1)*khw]
@@ -363,15 +375,76 @@ func (t *convDirectTask) Range(lo, hi int) {
 			// 1·v is exact: this is v + b[m]
 			affineRow(t.k, yr, src, 1, bv, false)
 		}
-		if f.hasPost() {
-			var zp []float32
-			if f.Residual != nil {
-				zp = f.Residual[(n*g.M+m)*ohw : (n*g.M+m+1)*ohw]
+		t.finish(u)
+	}
+}
+
+// directRows computes output plane u without its bias, tap by tap over
+// the rows of x, the taps that fall in the padding skipped.
+func (t *convDirectTask) directRows(u int) {
+	g, x, w, y, f := t.g, t.x, t.w, t.y, t.f
+	mg := g.M / g.Group
+	hw, ohw, khw := g.H*g.W, g.OH*g.OW, g.KH*g.KW
+	n, m := u/g.M, u%g.M
+	ic := m / mg
+	xp := x[(n*g.C+ic)*hw : (n*g.C+ic+1)*hw]
+	wp := w[m*khw : (m+1)*khw]
+	yp := y[(n*g.M+m)*ohw : (n*g.M+m+1)*ohw]
+	clear(yp)
+	for oh := range g.OH {
+		yr := yp[oh*g.OW : (oh+1)*g.OW]
+		for kh := range g.KH {
+			ih := oh*g.SH - g.PadT + kh*g.DH
+			if ih < 0 || ih >= g.H {
+				continue
 			}
-			// y[m][oh][ow] = act(y[m][oh][ow] + z[m][oh][ow])
-			residualAct(t.k, yp, zp, f.Act)
+			xr := xp[ih*g.W : (ih+1)*g.W]
+			for kx := range g.KW {
+				wv := wp[kh*g.KW+kx]
+				off := kx*g.DW - g.PadL
+				lo, hi := validRange(off, g.SW, g.W, g.OW)
+				if lo >= hi {
+					continue
+				}
+				ys := yr[lo:hi]
+				switch {
+				case f.hasPre():
+					// y[oh][ow] += w[kh][kw] * x'[ih][ow·SW + off]
+					for i := range ys {
+						ys[i] += float32(wv * f.pre(ic, xr[(lo+i)*g.SW+off]))
+					}
+				case g.SW == 1:
+					// y[oh][ow] += w[kh][kw] * x[ih][ow + off]
+					axpyRow(t.k, ys, xr[lo+off:hi+off], wv)
+				default:
+					// y[oh][ow] += w[kh][kw] * x[ih][ow·SW + off]
+					for i := range ys {
+						ys[i] += float32(wv * xr[(lo+i)*g.SW+off])
+					}
+				}
+			}
 		}
 	}
+	if t.b != nil {
+		// y[m][oh][ow] += b[m] (1·v is exact)
+		affineRow(t.k, yp, yp, 1, t.b[m], false)
+	}
+}
+
+// finish applies the epilogue to output plane u: y = act(y + z).
+func (t *convDirectTask) finish(u int) {
+	g, f := t.g, t.f
+	if !f.hasPost() {
+		return
+	}
+	ohw := g.OH * g.OW
+	yp := t.y[u*ohw : (u+1)*ohw]
+	var zp []float32
+	if f.Residual != nil {
+		zp = f.Residual[u*ohw : (u+1)*ohw]
+	}
+	// y[m][oh][ow] = act(y[m][oh][ow] + z[m][oh][ow])
+	residualAct(t.k, yp, zp, f.Act)
 }
 
 // validRange returns the outputs [lo, hi) of a row of out positions whose
