@@ -300,7 +300,7 @@ func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	dt := taskOf[convDirectTask](env)
 	ph := phasesOf(g)
 	planes := int64(ph.plane) <= 4*(int64(g.H)*int64(g.W)+int64(g.OH)*int64(g.OW))+4096
-	*dt = convDirectTask{k: kernelsOf(env), g: g, x: x, w: w, b: b, y: y, f: f, planes: planes}
+	*dt = convDirectTask{k: kernelsOf(env), g: g, x: x, w: w, b: b, y: y, f: f, ph: ph, planes: planes}
 	runTask(env, g.N*g.M, dt)
 }
 
@@ -310,7 +310,8 @@ type convDirectTask struct {
 	g          *ConvGeom
 	x, w, b, y []float32
 	f          *ConvFusion
-	planes     bool // whole-plane steps on the phase copy, else directRows
+	ph         phaseGeom // the phase copy's layout
+	planes     bool      // whole-plane steps on the phase copy, else directRows
 }
 
 // directBufs is one worker's scratch for convDirect: the phase copy of an
@@ -333,7 +334,7 @@ func (t *convDirectTask) Range(lo, hi int) {
 	g, x, w, b, y := t.g, t.x, t.w, t.b, t.y
 	mg := g.M / g.Group
 	hw, ohw, khw := g.H*g.W, g.OH*g.OW, g.KH*g.KW
-	ph := phasesOf(g)
+	ph := t.ph
 	ncol := g.OH * ph.wq
 	buf := directScratch.get()
 	defer directScratch.put(buf)

@@ -238,31 +238,24 @@ func winoStoreGo(n int, p []float32, ldp int, y []float32, yoff []int32, ldy int
 }
 
 // winoIn runs the tier's input transform on tiles toff[:n], n a multiple
-// of winoLanes; x must hold max(toff)+5·wp+8 values and v 35·ldv+n.
-func (bl *blocked) winoIn(n int, x []float32, toff []int32, wp int, v []float32, ldv int) {
+// of winoLanes, hi the largest of toff[:n]; x must hold hi+5·wp+8 values
+// and v 35·ldv+n.
+func (bl *blocked) winoIn(n int, x []float32, toff []int32, hi, wp int, v []float32, ldv int) {
 	if bl.WinoIn == nil {
 		winoInGo(n, x, toff, wp, v, ldv)
 		return
-	}
-	hi := 0
-	for _, o := range toff[:n] {
-		hi = max(hi, int(o))
 	}
 	_, _ = x[hi+5*wp+7], v[35*ldv+n-1] // the kernel's reach
 	bl.WinoIn(n, &x[0], &toff[0], wp, &v[0], ldv)
 }
 
-// winoStore runs the tier's output transform and store on tiles yoff[:n];
-// p must hold 35·ldp + Ncp values, y and z (when not nil) max(yoff) +
-// 3·ldy + 4.
-func (bl *blocked) winoStore(n int, p []float32, ldp int, y []float32, yoff []int32, ldy int, bias float32, z []float32, relu bool) {
+// winoStore runs the tier's output transform and store on tiles yoff[:n],
+// hi the largest of yoff[:n]; p must hold 35·ldp + Ncp values, y and z
+// (when not nil) hi + 3·ldy + 4.
+func (bl *blocked) winoStore(n int, p []float32, ldp int, y []float32, yoff []int32, hi, ldy int, bias float32, z []float32, relu bool) {
 	if bl.WinoStore == nil {
 		winoStoreGo(n, p, ldp, y, yoff, ldy, bias, z, relu)
 		return
-	}
-	hi := 0
-	for _, o := range yoff[:n] {
-		hi = max(hi, int(o))
 	}
 	_, _ = p[35*ldp+ceilDiv(n, winoLanes)*winoLanes-1], y[hi+3*ldy+3] // the kernel's reach
 	var zp *float32
@@ -367,6 +360,7 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	st := taskOf[winoTask](env)
 	*st = winoTask{bl: bl, k: kern, g: g, f: f, b: b, fused: fused, xq: xq, v: v, p: p, yp: yp, upack: upack,
 		toff: toff, yoff: yoff, offMid: offMid, ldy: ldy,
+		toffHi: int(toff[nc-1]), yoffHi: int(yoff[nc-1]), // the offsets grow with j
 		plane: wg.ph.plane, c: g.C, m: g.M, mp: mp, nc: nc, ncp: ncp, wg: wg}
 	for n := range g.N {
 		*pt = phaseTask{k: kern, dst: xq, x: x[n*g.C*g.H*g.W : (n+1)*g.C*g.H*g.W], g: &st.wg.pg, ph: wg.ph, f: f}
@@ -402,6 +396,7 @@ type winoTask struct {
 	t                             tiling
 	xq, v, p, yp, upack, b, y, z  []float32
 	toff, yoff, offMid            []int32
+	toffHi, yoffHi                int // the largest of toff and yoff
 	plane, c, m, mp, nc, ncp, ldy int
 	fused                         bool     // stage 3 applies the whole epilogue
 	wg                            winoGeom // the call's geometry, which phaseTask points to
@@ -413,7 +408,7 @@ func (s *winoTask) Range(lo, hi int) {
 	switch s.stage {
 	case 1:
 		for c := lo; c < hi; c++ {
-			bl.winoIn(ncp, s.xq[c*s.plane:], s.toff, s.wg.ph.wq, s.v[c*ncp:], s.wg.ldv)
+			bl.winoIn(ncp, s.xq[c*s.plane:], s.toff, s.toffHi, s.wg.ph.wq, s.v[c*ncp:], s.wg.ldv)
 		}
 		return
 	case 3:
@@ -451,13 +446,13 @@ func (s *winoTask) store(m int) {
 	p := s.p[m*s.ncp:]
 	switch {
 	case s.fused:
-		s.bl.winoStore(s.nc, p, s.wg.ldp, ym, s.yoff, s.ldy, bias, zm, f.hasPost() && f.Act.Kind == ActRelu)
+		s.bl.winoStore(s.nc, p, s.wg.ldp, ym, s.yoff, s.yoffHi, s.ldy, bias, zm, f.hasPost() && f.Act.Kind == ActRelu)
 		return
 	case s.yp == nil:
-		s.bl.winoStore(s.nc, p, s.wg.ldp, ym, s.yoff, s.ldy, bias, nil, false)
+		s.bl.winoStore(s.nc, p, s.wg.ldp, ym, s.yoff, s.yoffHi, s.ldy, bias, nil, false)
 	default:
 		ypm := s.yp[m*16*s.nc : (m+1)*16*s.nc]
-		s.bl.winoStore(s.nc, p, s.wg.ldp, ypm, s.yoff, s.ldy, bias, nil, false)
+		s.bl.winoStore(s.nc, p, s.wg.ldp, ypm, s.yoff, s.yoffHi, s.ldy, bias, nil, false)
 		for oh := range g.OH {
 			copy(ym[oh*g.OW:(oh+1)*g.OW], ypm[oh*s.ldy:])
 		}

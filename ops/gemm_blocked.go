@@ -75,7 +75,7 @@ type BlockedSpec struct {
 	Pick2 func(dst, src *float32, n int)
 	// WinogradMinCols, when above 0, turns on Winograd F(4×4, 3×3) for
 	// 3×3 stride-1 convolutions with at least this many tile columns
-	// (TH·(TW+1) per image; see conv_winograd.go). It needs Offs.
+	// (TH·TW 4×4 tiles per image; see conv_winograd.go). It needs Offs.
 	WinogradMinCols int
 	// WinoIn and WinoStore, when not nil, are Winograd's input and output
 	// transforms on vectors of at most 16 lanes; nil ones run the Go
