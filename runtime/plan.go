@@ -53,6 +53,7 @@ type Plan struct {
 	i64Size   int
 	scratch   int // per worker
 	viewsOfIn []int
+	f32Spans  []f32Span // where the float32 buffers and their views lie in a Run's slab
 	// arenas are the plan's arenas not in use (one per Run in flight at
 	// most), under arenaMu: a free list rather than a sync.Pool, which
 	// drops its items at a garbage collection and hides an item put back
@@ -212,6 +213,7 @@ func (p *Program) makePlan(ctx context.Context, inShapes [][]int, inValues []*op
 	if err := pl.layout(ctx, p.outSlot); err != nil {
 		return nil, err
 	}
+	pl.f32Spans = pl.spans()
 	if need := int64(pl.ArenaBytes()) + 4*int64(pl.scratch)*int64(p.pool.Workers()) + constBytes; need > p.opts.MaxTotalBytes {
 		return nil, ops.LimitErrorf("inputs %s need %d bytes of intermediate memory, over the limit of %d (largest tensor: %s)",
 			p.inputsString(inShapes), need, p.opts.MaxTotalBytes, p.largestBuf(pl))
@@ -532,24 +534,33 @@ func (pl *Plan) layout(ctx context.Context, outSlots []int) error {
 	return nil
 }
 
-// arena is the memory of one Run: the tensors of every slot, with their
-// data in two slabs, and the per-step argument lists.
+// arena is what one Run of a plan works in: the tensors of every slot and
+// the per-step argument lists. Its float32 data (and the workers'
+// scratch) live in a slab of the program's slabPool, bound for the Run
+// only (see bind), so that plans share that memory; int64 data, small,
+// stay with the arena.
 type arena struct {
-	f32     []float32
 	i64     []int64
 	tensors []ops.Tensor
 	args    [][2][]*ops.Tensor // per step: in, out
 	env     ops.Env
+	slab    []float32 // bound for the Run in flight, nil otherwise
 }
+
+// f32Span says where a float32 slot's data lie in a Run's slab.
+type f32Span struct{ slot, lo, hi int }
+
+// slabLen is how many float32 elements a Run of the plan takes from the
+// slab pool: the arena, then pl.scratch for each worker.
+func (pl *Plan) slabLen(p *Program) int { return pl.f32Size + pl.scratch*p.pool.Workers() }
 
 func (pl *Plan) newArena(p *Program) *arena {
 	a := &arena{
-		f32:     make([]float32, pl.f32Size),
 		i64:     make([]int64, pl.i64Size),
 		tensors: make([]ops.Tensor, len(pl.slots)),
 		args:    make([][2][]*ops.Tensor, len(pl.steps)),
 	}
-	a.env = ops.Env{K: p.kernels, Par: p.pool, Scratch: make([]float32, pl.scratch*p.pool.Workers())}
+	a.env = ops.Env{K: p.kernels, Par: p.pool}
 	for s := range pl.slots {
 		sp := &pl.slots[s]
 		t := &a.tensors[s]
@@ -561,22 +572,15 @@ func (pl *Plan) newArena(p *Program) *arena {
 		case slotBuf:
 			if sp.dtype == ops.Int64 {
 				t.I64 = a.i64[sp.off : sp.off+n : sp.off+n]
-			} else {
-				t.F32 = a.f32[sp.off : sp.off+n : sp.off+n]
 			}
 		}
 	}
 	for s := range pl.slots {
 		sp := &pl.slots[s]
-		if sp.kind == slotView && pl.slots[sp.root].kind == slotBuf {
+		if sp.kind == slotView && pl.slots[sp.root].kind == slotBuf && sp.dtype == ops.Int64 {
 			r := &a.tensors[sp.root]
-			t := &a.tensors[s]
 			lo, hi := sp.at, sp.at+ops.NumElems(sp.shape)
-			if sp.dtype == ops.Int64 {
-				t.I64 = r.I64[lo:hi:hi]
-			} else {
-				t.F32 = r.F32[lo:hi:hi]
-			}
+			a.tensors[s].I64 = r.I64[lo:hi:hi]
 		}
 	}
 	for i, st := range pl.steps {
@@ -597,17 +601,69 @@ func (pl *Plan) newArena(p *Program) *arena {
 	return a
 }
 
-// getArena returns a free arena of the plan, or a new one.
+// spans lists where every float32 buffer of the plan, and every view of
+// one, lies in a slab.
+func (pl *Plan) spans() []f32Span {
+	var sp []f32Span
+	for s := range pl.slots {
+		sl := &pl.slots[s]
+		if sl.dtype == ops.Int64 {
+			continue
+		}
+		switch {
+		case sl.kind == slotBuf:
+			sp = append(sp, f32Span{s, sl.off, sl.off + ops.NumElems(sl.shape)})
+		case sl.kind == slotView && pl.slots[sl.root].kind == slotBuf:
+			lo := pl.slots[sl.root].off + sl.at
+			sp = append(sp, f32Span{s, lo, lo + ops.NumElems(sl.shape)})
+		}
+	}
+	return sp
+}
+
+// bind points the arena's float32 tensors and the workers' scratch into
+// slab for one Run.
+func (pl *Plan) bind(a *arena, slab []float32) {
+	a.slab = slab
+	for _, b := range pl.f32Spans {
+		a.tensors[b.slot].F32 = slab[b.lo:b.hi:b.hi]
+	}
+	a.env.Scratch = slab[pl.f32Size:len(slab):len(slab)]
+}
+
+// unbind drops the arena's references into its slab, so that a parked
+// arena does not keep a slab the pool has let go of.
+func (pl *Plan) unbind(a *arena) {
+	for _, b := range pl.f32Spans {
+		a.tensors[b.slot].F32 = nil
+	}
+	a.env.Scratch, a.slab = nil, nil
+}
+
+// getArena returns a free arena of the plan, or a new one, bound to a
+// slab of the program's pool.
 func (pl *Plan) getArena(p *Program) *arena {
+	var a *arena
 	pl.arenaMu.Lock()
 	if n := len(pl.arenas); n > 0 {
-		a := pl.arenas[n-1]
+		a = pl.arenas[n-1]
 		pl.arenas = pl.arenas[:n-1]
-		pl.arenaMu.Unlock()
-		return a
 	}
 	pl.arenaMu.Unlock()
-	return pl.newArena(p)
+	if a == nil {
+		a = pl.newArena(p)
+	}
+	pl.bind(a, p.slabs.get(pl.slabLen(p)))
+	return a
+}
+
+// putArena gives the arena's slab back to the pool and parks the arena.
+func (pl *Plan) putArena(p *Program, a *arena) {
+	p.slabs.put(a.slab)
+	pl.unbind(a)
+	pl.arenaMu.Lock()
+	pl.arenas = append(pl.arenas, a)
+	pl.arenaMu.Unlock()
 }
 
 // run executes the plan on one arena.
@@ -633,9 +689,7 @@ func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ops.Tensor,
 		for _, s := range pl.viewsOfIn {
 			a.tensors[s].F32, a.tensors[s].I64 = nil, nil
 		}
-		pl.arenaMu.Lock()
-		pl.arenas = append(pl.arenas, a)
-		pl.arenaMu.Unlock()
+		pl.putArena(p, a)
 	}()
 	for i, s := range p.inputSlot {
 		if pl.slots[s].kind == slotInput {

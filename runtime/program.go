@@ -87,6 +87,7 @@ type Program struct {
 
 	mu    sync.Mutex
 	plans []*Plan
+	slabs slabPool // the float32 memory of Runs, shared by the plans
 
 	gpu    *gpu  // the CUDA device, when Options.Device asked for one and it opened
 	gpuErr error // why Options.Device's CUDA device did not open, for DeviceAuto

@@ -544,3 +544,48 @@ func BenchmarkPoolDo(b *testing.B) {
 		})
 	}
 }
+
+// TestPlansShareSlabs checks that Runs at several shapes one after another
+// keep one slab, as long as the largest plan needs, and still compute
+// right on memory another plan left behind.
+func TestPlansShareSlabs(t *testing.T) {
+	p := mustCompile(t, chainGraph(6), Options{Threads: 2})
+	longest := 0
+	for _, n := range []int{1, 4, 16, 2, 16, 1} {
+		x := ops.NewF32([]int{n, 3}, nil)
+		for i := range x.F32 {
+			x.F32[i] = float32(i)
+		}
+		out, err := p.Run(context.Background(), []*ops.Tensor{x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range out[0].F32 {
+			w := float32(i)
+			for range 6 {
+				w = 2*w + 1
+			}
+			if v != w {
+				t.Fatalf("batch %d: element %d = %v, want %v", n, i, v, w)
+			}
+		}
+		pl, err := p.planFor(context.Background(), []*ops.Tensor{x}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		longest = max(longest, pl.slabLen(p))
+	}
+	if len(p.slabs.free) != 1 || len(p.slabs.free[0]) != longest {
+		t.Errorf("after serial Runs the pool holds %d slabs, want one of %d elements", len(p.slabs.free), longest)
+	}
+}
+
+func TestPoisonedSlabs(t *testing.T) {
+	t.Setenv("BNRUN_POISON", "1")
+	var sp slabPool
+	for _, v := range sp.get(100) {
+		if v == v {
+			t.Fatalf("a new slab holds %v, want NaN under BNRUN_POISON=1", v)
+		}
+	}
+}
