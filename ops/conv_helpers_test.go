@@ -249,6 +249,11 @@ var twinTier = NewBlockedTier(BlockedSpec{
 	KC:     37,
 	Offs:   MicroGoOffs(5, 24),
 
+	Pix:          []PixKernel{PixGo(1, 8), PixGo(2, 8), PixGo(3, 8)},
+	PixWidth:     8,
+	PixKC:        19,
+	PixMaxPixels: 40,
+
 	WinogradMinCols: 48,
 })
 

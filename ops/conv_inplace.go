@@ -66,37 +66,13 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 
 	sc := bl.scratch.get()
 	defer bl.scratch.put(sc)
-	var kern *Kernels
-	if env != nil {
-		kern = env.K
-	}
-	src := x
-	if copyIn {
-		slack := g.KW*g.DW + maxPanel
-		src = sc.xp.grow(g.N*g.C*ph.plane + slack)
-		clear(src[g.N*g.C*ph.plane:])
-		pt := taskOf[phaseTask](env)
-		*pt = phaseTask{k: kern, dst: src, x: x, g: g, ph: ph, f: f}
-		runTask(env, g.N*g.C, pt)
-	}
+	src := bl.inPlaceSource(env, g, x, f, ph, sc, copyIn)
 	out, ldo := y, g.OH*g.OW
 	if !compact && !rowPanels {
 		out, ldo = sc.yp.grow(g.N*g.M*ncol), ncol
 	}
 	boff := sc.offs(k)
-	// boff[p] = c·plane + ((kh·DH mod SH)·SW + kw·DW mod SW)·Hq·Wq + (kh·DH/SH)·Wq + kw·DW/SW
-	// for p = (c·KH + kh)·KW + kw
-	p := 0
-	for c := range cg {
-		for kh := range g.KH {
-			for kw := range g.KW {
-				dh, dw := kh*g.DH, kw*g.DW
-				phase := dh%g.SH*g.SW + dw%g.SW
-				boff[p] = int32(c*ph.plane + phase*ph.hq*ph.wq + dh/g.SH*ph.wq + dw/g.SW)
-				p++
-			}
-		}
-	}
+	inPlaceOffsets(g, ph, boff)
 
 	tt := taskOf[inPlaceTask](env)
 	*tt = inPlaceTask{bl: bl, env: env, g: g, f: f, w: w, b: b, out: out, src: src, boff: boff,
@@ -111,9 +87,43 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 		return
 	}
 	ct := taskOf[compactTask](env)
-	*ct = compactTask{k: kern, g: g, f: f, out: out, y: y, ncol: ncol, wq: ph.wq,
+	*ct = compactTask{k: kernelsOf(env), g: g, f: f, out: out, y: y, ncol: ncol, wq: ph.wq,
 		post: f.hasPost() && (f.Residual != nil || f.Act.Kind != ActRelu)}
 	runTask(env, g.N*g.M, ct)
+}
+
+// inPlaceSource returns what the in-place products read as B: x itself,
+// or, when copyIn is set, the phase copy of x (see phasePlanes) made in
+// sc.xp, with room after it for the garbage columns' reads.
+func (bl *blocked) inPlaceSource(env *Env, g *ConvGeom, x []float32, f *ConvFusion, ph phaseGeom, sc *bigBufs, copyIn bool) []float32 {
+	if !copyIn {
+		return x
+	}
+	slack := g.KW*g.DW + maxPanel
+	src := sc.xp.grow(g.N*g.C*ph.plane + slack)
+	clear(src[g.N*g.C*ph.plane:])
+	pt := taskOf[phaseTask](env)
+	*pt = phaseTask{k: kernelsOf(env), dst: src, x: x, g: g, ph: ph, f: f}
+	runTask(env, g.N*g.C, pt)
+	return src
+}
+
+// inPlaceOffsets fills boff (one entry per row p = (c·KH + kh)·KW + kw of
+// a group's im2col matrix) with where row p starts in the phase planes:
+//
+//	boff[p] = c·plane + ((kh·DH mod SH)·SW + kw·DW mod SW)·Hq·Wq + (kh·DH/SH)·Wq + kw·DW/SW
+func inPlaceOffsets(g *ConvGeom, ph phaseGeom, boff []int32) {
+	p := 0
+	for c := range g.C / g.Group {
+		for kh := range g.KH {
+			for kw := range g.KW {
+				dh, dw := kh*g.DH, kw*g.DW
+				phase := dh%g.SH*g.SW + dw%g.SW
+				boff[p] = int32(c*ph.plane + phase*ph.hq*ph.wq + dh/g.SH*ph.wq + dw/g.SW)
+				p++
+			}
+		}
+	}
 }
 
 // phaseTask makes the phase copy of planes [lo, hi) of x (see phasePlanes);

@@ -447,6 +447,35 @@ func BenchmarkResNet50Convs(b *testing.B) {
 	}
 }
 
+// BenchmarkConvLayers runs each distinct convolution of ResNet-50 on its
+// own (weights warm in cache), on every fast tier and one thread, and
+// reports its rate: the layer classes a tier's choices are tuned on.
+func BenchmarkConvLayers(b *testing.B) {
+	for i, l := range resnet50Convs {
+		cc := convCase{n: 1, c: l.c, m: l.m, in: []int{l.in, l.in}, k: []int{l.k, l.k}, group: 1,
+			strides: []int64{int64(l.s), int64(l.s)}, pads: []int64{int64(l.p), int64(l.p), int64(l.p), int64(l.p)}, bias: true}
+		ins := cc.inputs(uint64(i))
+		vals, step, err := prepareOpConst(cc.node(), 1, ins...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		o := vals[0].Shape
+		flops := 2 * float64(l.c*l.m*l.k*l.k*o[2]*o[3])
+		out := []*Tensor{NewF32(o, nil)}
+		for _, k := range fastTiers() {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d²/k%ds%d", k.Name, l.c, l.m, l.in, l.k, l.s), func(b *testing.B) {
+				env := nnEnv(k, 1)
+				for range b.N {
+					if err := step.Run(env, ins, out); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
 // TestConvPacksShared checks that the plans of one conv node for several
 // batch sizes share one pack of the weights per tier: PackConv runs once
 // per layout (the Winograd geometry packs once too), and every plan's

@@ -82,6 +82,15 @@ type BlockedSpec struct {
 	// twins, winoInGo and winoStoreGo.
 	WinoIn    WinoInKernel
 	WinoStore WinoStoreKernel
+	// Pix, when not empty, are the pixel-tile kernels of the path for
+	// small output planes (see conv_pix.go): Pix[r-1] computes r output
+	// pixels × PixWidth output channels, in depth blocks of at most PixKC
+	// steps. Convolutions with at most PixMaxPixels output pixels per
+	// channel take that path.
+	Pix          []PixKernel
+	PixWidth     int
+	PixKC        int
+	PixMaxPixels int
 	// Offs, when not nil, is an MR×Widths[0] micro-kernel that reads B
 	// in place through per-step offsets (see MicroKernelOffs), used for
 	// convolutions (conv_inplace.go) and Winograd.
@@ -142,7 +151,8 @@ type blockBufs struct {
 // micro-kernels of s. Depthwise convolutions use the generic tier's direct
 // loops.
 func NewBlockedTier(s BlockedSpec) *Kernels {
-	if len(s.Widths) == 0 || len(s.Widths) != len(s.Kerns) || s.Widths[0] > maxPanel || s.MR < 1 || s.KC < 1 {
+	if len(s.Widths) == 0 || len(s.Widths) != len(s.Kerns) || s.Widths[0] > maxPanel || s.MR < 1 || s.KC < 1 ||
+		len(s.Pix) > 0 && (s.PixWidth < 1 || s.PixKC < 1) {
 		panic("ops: bad BlockedSpec " + s.Name)
 	}
 	bl := &blocked{BlockedSpec: s, mc: max(s.MR, mcMax/s.MR*s.MR)}
@@ -410,13 +420,15 @@ func (bl *blocked) packA(op *gemmOp, dst []float32, i0, i1, kb, kl int) {
 
 // packConvKind is the tier's Kernels.PackConvKind: 0 for direct loops
 // (no pack), 1 for Winograd's transformed weights, 2 for the rows of the
-// product.
+// product, 3 for the pixel-tile path's channel panels.
 func (bl *blocked) packConvKind(g *ConvGeom) int {
 	switch {
 	case g.C/g.Group == 1:
 		return 0
 	case bl.winogradOK(g):
 		return 1
+	case bl.pixOK(g):
+		return 3
 	}
 	return 2
 }
@@ -431,6 +443,9 @@ func (bl *blocked) packConv(g *ConvGeom, w []float32) []float32 {
 	}
 	if bl.winogradOK(g) {
 		return bl.winoWeights(g, w)
+	}
+	if bl.pixOK(g) {
+		return bl.packPix(g, w)
 	}
 	mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW
 	n := bl.padRows(mg) * k
@@ -495,6 +510,10 @@ func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusi
 	}
 	if bl.winogradOK(g) {
 		bl.convWinograd(env, g, x, w, b, y, f)
+		return
+	}
+	if bl.pixOK(g) {
+		bl.convPix(env, g, x, w, b, y, f)
 		return
 	}
 	// A pointwise convolution on a small plane (ResNet's 7×7) reads its

@@ -452,3 +452,74 @@ func TestPick2MatchesTwin(t *testing.T) {
 		}
 	}
 }
+
+// TestPixKernelsMatchTwin runs every pixel-tile kernel against its Go twin
+// (PixGo) with scattered, repeated and decreasing offsets, pixels in any
+// order, a row stride of C beyond its width, with and without accumulate.
+func TestPixKernelsMatchTwin(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil {
+			t.Logf("%s: not supported by this CPU, skipped", k.Name)
+			continue
+		}
+		spec := k.spec
+		w := spec.PixWidth
+		for ri, kern := range spec.Pix {
+			r := ri + 1
+			twin := PixGo(r, w)
+			for _, depth := range []int{0, 1, 2, 3, 9, 64} {
+				for flags := range 2 {
+					ldc := w + 3
+					wp := nnRand(uint64(depth), max(1, depth*w)).F32
+					src := nnRand(uint64(depth+1), 600).F32
+					offs := make([]int32, max(1, depth))
+					for p := range offs {
+						offs[p] = int32((p * 37) % 500)
+					}
+					pix := make([]int32, r)
+					for i := range pix {
+						pix[i] = int32((i * 29) % 97)
+					}
+					got := nnRand(uint64(depth+2), r*ldc).F32
+					want := append([]float32(nil), got...)
+					kern(depth, &wp[0], &src[0], &pix[0], &offs[0], &got[0], ldc, flags)
+					twin(depth, &wp[0], &src[0], &pix[0], &offs[0], &want[0], ldc, flags)
+					// Columns beyond w are guards: untouched by both.
+					checkF32(t, fmt.Sprintf("%s pix %dx%d k=%d flags=%b", k.Name, r, w, depth, flags), got, want, 0)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkPix runs the widest pixel-tile kernels on 64 steps, with input
+// rows packed together and a 7×7, 9×9 or 14×14 plane apart, in GFLOP/s.
+func BenchmarkPix(b *testing.B) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil || len(k.spec.Pix) == 0 {
+			continue
+		}
+		spec := k.spec
+		r, w := len(spec.Pix), spec.PixWidth
+		const depth = 64
+		for _, stride := range []int{1, 49, 81, 196} {
+			wp := nnRand(1, w*depth).F32
+			src := nnRand(2, depth*stride+r).F32
+			offs := make([]int32, depth)
+			for p := range offs {
+				offs[p] = int32(p * stride)
+			}
+			pix := make([]int32, r)
+			for i := range pix {
+				pix[i] = int32(i)
+			}
+			c := make([]float32, r*w)
+			b.Run(fmt.Sprintf("%s/%dx%d/stride=%d", k.Name, r, w, stride), func(b *testing.B) {
+				for range b.N {
+					spec.Pix[r-1](depth, &wp[0], &src[0], &pix[0], &offs[0], &c[0], w, 0)
+				}
+				b.ReportMetric(2*float64(r*w*depth)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

@@ -56,6 +56,15 @@ var avx2Spec = BlockedSpec{
 	KC:     256,
 	Offs:   amd64.KernAVX2x6x16Offs,
 
+	Pix: []PixKernel{amd64.KernPixAVX2x1x16, amd64.KernPixAVX2x2x16, amd64.KernPixAVX2x3x16,
+		amd64.KernPixAVX2x4x16, amd64.KernPixAVX2x5x16, amd64.KernPixAVX2x6x16},
+	PixWidth: 16,
+	PixKC:    64,
+	// ResNet's 7×7 layers (BenchmarkConvLayers, one thread): 1×1 62-67
+	// → 77-80 GFLOP/s, 3×3 59 → 85, stride-2 3×3 and 1×1 into 7×7 52-60
+	// → 73-76; at 14×14 neither path is clearly faster.
+	PixMaxPixels: 64,
+
 	Lanes:  8,
 	Affine: amd64.AffineAVX2,
 	Add:    amd64.AddAVX2,

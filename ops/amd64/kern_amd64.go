@@ -583,3 +583,117 @@ func ClipAVX2(dst *float32, src *float32, n int, lo float32, hi float32)
 //
 //go:noescape
 func Pick2AVX2(dst *float32, src *float32, n int)
+
+// KernPixAVX2x1x16 computes 1 pixels × 16 channels of a convolution with AVX2, as this Go loop
+// does (indices in elements; w is a packed panel of k steps of 16 weights):
+//
+//	for i := range 1 {
+//		for j := range 16 {
+//			var s float32
+//			for p := range k {
+//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+
+// KernPixAVX2x2x16 computes 2 pixels × 16 channels of a convolution with AVX2, as this Go loop
+// does (indices in elements; w is a packed panel of k steps of 16 weights):
+//
+//	for i := range 2 {
+//		for j := range 16 {
+//			var s float32
+//			for p := range k {
+//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+
+// KernPixAVX2x3x16 computes 3 pixels × 16 channels of a convolution with AVX2, as this Go loop
+// does (indices in elements; w is a packed panel of k steps of 16 weights):
+//
+//	for i := range 3 {
+//		for j := range 16 {
+//			var s float32
+//			for p := range k {
+//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+
+// KernPixAVX2x4x16 computes 4 pixels × 16 channels of a convolution with AVX2, as this Go loop
+// does (indices in elements; w is a packed panel of k steps of 16 weights):
+//
+//	for i := range 4 {
+//		for j := range 16 {
+//			var s float32
+//			for p := range k {
+//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+
+// KernPixAVX2x5x16 computes 5 pixels × 16 channels of a convolution with AVX2, as this Go loop
+// does (indices in elements; w is a packed panel of k steps of 16 weights):
+//
+//	for i := range 5 {
+//		for j := range 16 {
+//			var s float32
+//			for p := range k {
+//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+
+// KernPixAVX2x6x16 computes 6 pixels × 16 channels of a convolution with AVX2, as this Go loop
+// does (indices in elements; w is a packed panel of k steps of 16 weights):
+//
+//	for i := range 6 {
+//		for j := range 16 {
+//			var s float32
+//			for p := range k {
+//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)

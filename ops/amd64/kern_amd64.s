@@ -7404,3 +7404,708 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+// Requires: AVX, FMA3
+TEXT ·KernPixAVX2x1x16(SB), NOSPLIT, $0-64
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    pix+24(FP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), BX
+	LEAQ    (DX)(BX*4), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	MOVQ   AX, DI
+	SHRQ   $0x01, DI
+	JZ     odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y2
+	VMOVUPS      32(CX), Y3
+	VBROADCASTSS (BX)(DX*4), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y2
+	VMOVUPS      96(CX), Y3
+	VBROADCASTSS (BX)(DX*4), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         DI
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y2
+	VMOVUPS      32(CX), Y3
+	VBROADCASTSS (BX)(DX*4), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+
+store:
+	MOVQ c+40(FP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+56(FP), CX
+
+	// flags&1: acc += C; then C = acc
+	TESTQ  $0x00000001, CX
+	JZ     put
+	MOVQ   AX, CX
+	VADDPS (CX), Y0, Y0
+	VADDPS 32(CX), Y1, Y1
+
+put:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VZEROUPPER
+	RET
+
+// func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+// Requires: AVX, FMA3
+TEXT ·KernPixAVX2x2x16(SB), NOSPLIT, $0-64
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    pix+24(FP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), BX
+	LEAQ    (DX)(BX*4), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	MOVQ   AX, R8
+	SHRQ   $0x01, R8
+	JZ     odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y4
+	VMOVUPS      32(CX), Y5
+	VBROADCASTSS (DI)(DX*4), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (BX)(DX*4), Y6
+	VFMADD231PS  Y4, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y4
+	VMOVUPS      96(CX), Y5
+	VBROADCASTSS (DI)(DX*4), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (BX)(DX*4), Y6
+	VFMADD231PS  Y4, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R8
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y4
+	VMOVUPS      32(CX), Y5
+	VBROADCASTSS (DI)(DX*4), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (BX)(DX*4), Y6
+	VFMADD231PS  Y4, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
+
+store:
+	MOVQ c+40(FP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+56(FP), DX
+
+	// flags&1: acc += C; then C = acc
+	TESTQ  $0x00000001, DX
+	JZ     put
+	MOVQ   AX, DX
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	ADDQ   CX, DX
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+
+put:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	VZEROUPPER
+	RET
+
+// func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+// Requires: AVX, FMA3
+TEXT ·KernPixAVX2x3x16(SB), NOSPLIT, $0-64
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    pix+24(FP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), BX
+	LEAQ    (DX)(BX*4), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	MOVQ   AX, R9
+	SHRQ   $0x01, R9
+	JZ     odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y6
+	VMOVUPS      32(CX), Y7
+	VBROADCASTSS (DI)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS (R8)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y2
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS (BX)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y6
+	VMOVUPS      96(CX), Y7
+	VBROADCASTSS (DI)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS (R8)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y2
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS (BX)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R9
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y6
+	VMOVUPS      32(CX), Y7
+	VBROADCASTSS (DI)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS (R8)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y2
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS (BX)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+
+store:
+	MOVQ c+40(FP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+56(FP), DX
+
+	// flags&1: acc += C; then C = acc
+	TESTQ  $0x00000001, DX
+	JZ     put
+	MOVQ   AX, DX
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	ADDQ   CX, DX
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+	ADDQ   CX, DX
+	VADDPS (DX), Y4, Y4
+	VADDPS 32(DX), Y5, Y5
+
+put:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	VZEROUPPER
+	RET
+
+// func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+// Requires: AVX, FMA3
+TEXT ·KernPixAVX2x4x16(SB), NOSPLIT, $0-64
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    pix+24(FP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), BX
+	LEAQ    (DX)(BX*4), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	MOVQ   AX, R10
+	SHRQ   $0x01, R10
+	JZ     odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y8
+	VMOVUPS      32(CX), Y9
+	VBROADCASTSS (DI)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS (R8)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y2
+	VFMADD231PS  Y9, Y10, Y3
+	VBROADCASTSS (R9)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS (BX)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y6
+	VFMADD231PS  Y9, Y10, Y7
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y8
+	VMOVUPS      96(CX), Y9
+	VBROADCASTSS (DI)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS (R8)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y2
+	VFMADD231PS  Y9, Y10, Y3
+	VBROADCASTSS (R9)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS (BX)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y6
+	VFMADD231PS  Y9, Y10, Y7
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R10
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y8
+	VMOVUPS      32(CX), Y9
+	VBROADCASTSS (DI)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS (R8)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y2
+	VFMADD231PS  Y9, Y10, Y3
+	VBROADCASTSS (R9)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS (BX)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y6
+	VFMADD231PS  Y9, Y10, Y7
+
+store:
+	MOVQ c+40(FP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+56(FP), DX
+
+	// flags&1: acc += C; then C = acc
+	TESTQ  $0x00000001, DX
+	JZ     put
+	MOVQ   AX, DX
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	ADDQ   CX, DX
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+	ADDQ   CX, DX
+	VADDPS (DX), Y4, Y4
+	VADDPS 32(DX), Y5, Y5
+	ADDQ   CX, DX
+	VADDPS (DX), Y6, Y6
+	VADDPS 32(DX), Y7, Y7
+
+put:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+	VZEROUPPER
+	RET
+
+// func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+// Requires: AVX, FMA3
+TEXT ·KernPixAVX2x5x16(SB), NOSPLIT, $0-64
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    pix+24(FP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
+	MOVLQSX 16(BX), BX
+	LEAQ    (DX)(BX*4), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	MOVQ   AX, R11
+	SHRQ   $0x01, R11
+	JZ     odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y10
+	VMOVUPS      32(CX), Y11
+	VBROADCASTSS (DI)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS (R8)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
+	VBROADCASTSS (R9)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS (R10)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS (BX)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y10
+	VMOVUPS      96(CX), Y11
+	VBROADCASTSS (DI)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS (R8)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
+	VBROADCASTSS (R9)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS (R10)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS (BX)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R11
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y10
+	VMOVUPS      32(CX), Y11
+	VBROADCASTSS (DI)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS (R8)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
+	VBROADCASTSS (R9)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS (R10)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS (BX)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+
+store:
+	MOVQ c+40(FP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+56(FP), DX
+
+	// flags&1: acc += C; then C = acc
+	TESTQ  $0x00000001, DX
+	JZ     put
+	MOVQ   AX, DX
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	ADDQ   CX, DX
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+	ADDQ   CX, DX
+	VADDPS (DX), Y4, Y4
+	VADDPS 32(DX), Y5, Y5
+	ADDQ   CX, DX
+	VADDPS (DX), Y6, Y6
+	VADDPS 32(DX), Y7, Y7
+	ADDQ   CX, DX
+	VADDPS (DX), Y8, Y8
+	VADDPS 32(DX), Y9, Y9
+
+put:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y8, (AX)
+	VMOVUPS Y9, 32(AX)
+	VZEROUPPER
+	RET
+
+// func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+// Requires: AVX, FMA3
+TEXT ·KernPixAVX2x6x16(SB), NOSPLIT, $0-64
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    pix+24(FP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
+	MOVLQSX 16(BX), R11
+	LEAQ    (DX)(R11*4), R11
+	MOVLQSX 20(BX), BX
+	LEAQ    (DX)(BX*4), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	MOVQ   AX, R12
+	SHRQ   $0x01, R12
+	JZ     odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y12
+	VMOVUPS      32(CX), Y13
+	VBROADCASTSS (DI)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS (R8)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS (R9)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS (R10)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS (R11)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS (BX)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y12
+	VMOVUPS      96(CX), Y13
+	VBROADCASTSS (DI)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS (R8)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS (R9)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS (R10)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS (R11)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS (BX)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R12
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y12
+	VMOVUPS      32(CX), Y13
+	VBROADCASTSS (DI)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS (R8)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS (R9)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS (R10)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS (R11)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS (BX)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+
+store:
+	MOVQ c+40(FP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+56(FP), DX
+
+	// flags&1: acc += C; then C = acc
+	TESTQ  $0x00000001, DX
+	JZ     put
+	MOVQ   AX, DX
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	ADDQ   CX, DX
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+	ADDQ   CX, DX
+	VADDPS (DX), Y4, Y4
+	VADDPS 32(DX), Y5, Y5
+	ADDQ   CX, DX
+	VADDPS (DX), Y6, Y6
+	VADDPS 32(DX), Y7, Y7
+	ADDQ   CX, DX
+	VADDPS (DX), Y8, Y8
+	VADDPS 32(DX), Y9, Y9
+	ADDQ   CX, DX
+	VADDPS (DX), Y10, Y10
+	VADDPS 32(DX), Y11, Y11
+
+put:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y8, (AX)
+	VMOVUPS Y9, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y10, (AX)
+	VMOVUPS Y11, 32(AX)
+	VZEROUPPER
+	RET

@@ -61,6 +61,9 @@ func main() {
 		clip(s)
 	}
 	pick2()
+	for r := 1; r <= 6; r++ {
+		pixKernel(avx2, r, 2)
+	}
 	Generate()
 }
 
@@ -1143,6 +1146,120 @@ func pick2() {
 	DECQ(n)
 	JMP(LabelRef("loop"))
 	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// pixKernel emits an r×(nv·lanes) tile kernel with the roles of a
+// convolution's operands turned round: the tile's rows are r output pixels
+// and its columns nv·lanes output channels, so that the channels fill the
+// vectors and each input value is broadcast. Step p reads pixel i's input
+// at src[boff[p]+pix[i]] (through one pointer per pixel) and the channels'
+// weights as a packed panel w of k steps. Small planes (ResNet's 7×7),
+// whose few pixels leave the usual pixel-wide panels mostly empty, run on
+// it (see conv_pix.go).
+func pixKernel(s isa, r, nv int) {
+	nr := nv * s.lanes
+	name := fmt.Sprintf("KernPix%sx%dx%d", s.name, r, nr)
+	TEXT(name, NOSPLIT, "func(k int, w, src *float32, pix, boff *int32, c *float32, ldc int, flags int)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s computes %d pixels × %d channels of a convolution with %s, as this Go loop", name, r, nr, s.name),
+		"does (indices in elements; w is a packed panel of k steps of "+fmt.Sprint(nr)+" weights):",
+		"",
+		"	for i := range "+fmt.Sprint(r)+" {",
+		"		for j := range "+fmt.Sprint(nr)+" {",
+		"			var s float32",
+		"			for p := range k {",
+		"				s = fma(src[boff[p]+pix[i]], w[p*"+fmt.Sprint(nr)+"+j], s) // rounded once",
+		"			}",
+		"			if flags&1 != 0 {",
+		"				s += c[i*ldc+j]",
+		"			}",
+		"			c[i*ldc+j] = s",
+		"		}",
+		"	}",
+	)
+	k := Load(Param("k"), GP64())
+	w := Load(Param("w"), GP64())
+	src := Load(Param("src"), GP64())
+	pix := Load(Param("pix"), GP64())
+	boff := Load(Param("boff"), GP64())
+	ptr := make([]reg.GPVirtual, r)
+	for i := range r {
+		ptr[i] = GP64()
+		MOVLQSX(Mem{Base: pix, Disp: 4 * i}, ptr[i])
+		LEAQ(Mem{Base: src, Index: ptr[i], Scale: 4}, ptr[i])
+	}
+	acc := make([][]reg.VecPhysical, r)
+	for i := range r {
+		acc[i] = s.regs[i*nv : i*nv+nv]
+	}
+	wv := s.regs[r*nv : r*nv+nv]
+	bc := s.regs[r*nv+nv]
+	Comment("acc = 0")
+	for i := range r {
+		for _, a := range acc[i] {
+			VXORPS(a.AsX(), a.AsX(), a.AsX())
+		}
+	}
+	off := GP64()
+	step := func(u int) {
+		Comment(fmt.Sprintf("acc[i][j] = fma(src[boff[p+%d]+pix[i]], w[p+%d][j], acc[i][j])", u, u))
+		MOVLQSX(Mem{Base: boff, Disp: 4 * u}, off)
+		for v := range nv {
+			VMOVUPS(Mem{Base: w, Disp: 4 * (u*nr + s.lanes*v)}, wv[v])
+		}
+		for i := range r {
+			VBROADCASTSS(Mem{Base: ptr[i], Index: off, Scale: 4}, bc)
+			for v := range nv {
+				VFMADD231PS(wv[v], bc, acc[i][v])
+			}
+		}
+	}
+	pairs := GP64()
+	MOVQ(k, pairs)
+	SHRQ(U8(1), pairs)
+	JZ(LabelRef("odd"))
+	Label("loop")
+	step(0)
+	step(1)
+	ADDQ(U32(8*nr), w)
+	ADDQ(U8(8), boff)
+	DECQ(pairs)
+	JNZ(LabelRef("loop"))
+	Label("odd")
+	TESTQ(U32(1), k)
+	JZ(LabelRef("store"))
+	step(0)
+
+	Label("store")
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc)
+	flags := Load(Param("flags"), GP64())
+	Comment("flags&1: acc += C; then C = acc")
+	TESTQ(U32(1), flags)
+	JZ(LabelRef("put"))
+	p := GP64()
+	MOVQ(c, p)
+	for i := range r {
+		for v := range nv {
+			VADDPS(Mem{Base: p, Disp: 4 * s.lanes * v}, acc[i][v], acc[i][v])
+		}
+		if i < r-1 {
+			ADDQ(ldc, p)
+		}
+	}
+	Label("put")
+	for i := range r {
+		for v := range nv {
+			VMOVUPS(acc[i][v], Mem{Base: c, Disp: 4 * s.lanes * v})
+		}
+		if i < r-1 {
+			ADDQ(ldc, c)
+		}
+	}
 	VZEROUPPER()
 	RET()
 }
