@@ -253,6 +253,7 @@ var twinTier = NewBlockedTier(BlockedSpec{
 	PixWidth:     8,
 	PixKC:        19,
 	PixMaxPixels: 40,
+	PixStrided:   true,
 
 	WinogradMinCols: 48,
 })

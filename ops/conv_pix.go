@@ -69,9 +69,13 @@ func PixGo(r, w int) PixKernel {
 
 // pixOK reports whether conv takes the pixel-tile path for g: a tier with
 // pixel kernels, a geometry the in-place path takes, and an output plane of
-// at most PixMaxPixels pixels.
+// at most PixMaxPixels pixels, or (PixStrided) a strided window wider than
+// 1×1 over at least 16 input channels a group, whose phase planes leave
+// the other path garbage columns (not the stem's 3 channels).
 func (bl *blocked) pixOK(g *ConvGeom) bool {
-	return len(bl.Pix) > 0 && g.OH*g.OW <= bl.PixMaxPixels && bl.inPlaceOK(g)
+	small := g.OH*g.OW <= bl.PixMaxPixels ||
+		bl.PixStrided && g.KH*g.KW > 1 && g.SH*g.SW > 1 && g.C/g.Group >= 16
+	return len(bl.Pix) > 0 && small && bl.inPlaceOK(g)
 }
 
 // packPix is packConv for the pixel-tile path: per group, per block of

@@ -91,6 +91,10 @@ type BlockedSpec struct {
 	PixWidth     int
 	PixKC        int
 	PixMaxPixels int
+	// PixStrided sends strided convolutions with windows wider than 1×1
+	// (and at least 16 input channels a group) to the pixel-tile path
+	// whatever their planes' size.
+	PixStrided bool
 	// Offs, when not nil, is an MR×Widths[0] micro-kernel that reads B
 	// in place through per-step offsets (see MicroKernelOffs), used for
 	// convolutions (conv_inplace.go) and Winograd.
