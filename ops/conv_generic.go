@@ -1,5 +1,7 @@
 package ops
 
+import "unsafe"
+
 // The generic tier's convolution: for each image and group, the product of
 // the group's weights, an Mg×K matrix with K = Cg·KH·KW, and the image's
 // im2col matrix, K×(OH·OW), computed by the SGEMM of gemm_generic.go. The
@@ -292,7 +294,8 @@ func convProduct(g *ConvGeom, x, w, b, y []float32, f *ConvFusion, o int, pointw
 //	yq[j'] = Σ_{kh,kw} w[kh][kw]·xq[phase(kh·DH, kw·DW)][(oh + kh·DH/SH)·Wq + ow + kw·DW/SW]
 //
 // one axpyRow per tap over the OH·Wq values, in the order of the taps
-// (padding adds w·0). Then y[oh][ow] = act(yq[oh·Wq + ow] + b + Z), the
+// (padding adds w·0), or, on a tier with DwTaps, one call for all taps
+// with the bias, the products fused with the sums. Then y[oh][ow] = act(yq[oh·Wq + ow] + b + Z), the
 // columns past OW dropped. Where padding would make the phase copy much
 // larger than the input and output planes (a hostile model's huge pads),
 // the taps run row by row on x itself instead (directRows).
@@ -301,6 +304,19 @@ func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	ph := phasesOf(g)
 	planes := int64(ph.plane) <= 4*(int64(g.H)*int64(g.W)+int64(g.OH)*int64(g.OW))+4096
 	*dt = convDirectTask{k: kernelsOf(env), g: g, x: x, w: w, b: b, y: y, f: f, ph: ph, planes: planes}
+	if planes && dt.k != nil && dt.k.DwTaps != nil {
+		sc := directScratch.get()
+		defer directScratch.put(sc)
+		dt.taps = sc.taps(g.KH * g.KW)
+		// taps[kh·KW + kw] = where tap (kh, kw) reads in the phase copy:
+		// its phase's plane, shifted (kh·DH/SH) rows and kw·DW/SW columns
+		for kh := range g.KH {
+			for kw := range g.KW {
+				dh, dw := kh*g.DH, kw*g.DW
+				dt.taps[kh*g.KW+kw] = int32((dh%g.SH*g.SW+dw%g.SW)*ph.hq*ph.wq + dh/g.SH*ph.wq + dw/g.SW)
+			}
+		}
+	}
 	runTask(env, g.N*g.M, dt)
 }
 
@@ -312,11 +328,24 @@ type convDirectTask struct {
 	f          *ConvFusion
 	ph         phaseGeom // the phase copy's layout
 	planes     bool      // whole-plane steps on the phase copy, else directRows
+	taps       []int32   // with k.DwTaps: each tap's offset in the phase copy
 }
 
 // directBufs is one worker's scratch for convDirect: the phase copy of an
-// input plane and a Wq-wide output plane.
-type directBufs struct{ xq, yq growBuf }
+// input plane and a Wq-wide output plane (or, for a call, the taps'
+// offsets).
+type directBufs struct {
+	xq, yq growBuf
+	off    []int32
+}
+
+// taps returns a table of n offsets.
+func (b *directBufs) taps(n int) []int32 {
+	if cap(b.off) < n {
+		b.off = make([]int32, n)
+	}
+	return b.off[:n]
+}
 
 // directScratch keeps directBufs for reuse, so that steady-state runs
 // allocate nothing.
@@ -340,9 +369,15 @@ func (t *convDirectTask) Range(lo, hi int) {
 	defer directScratch.put(buf)
 	// The garbage columns of the last output row read up to
 	// (KW-1)·DW/SW past the last phase.
-	xq := buf.xq.grow(ph.plane + g.KW*g.DW + 1)
+	// With DwTaps, whole vectors: up to maxPanel more columns, computed and
+	// dropped.
+	nq := ncol
+	if t.taps != nil {
+		nq = ceilDiv(ncol, maxPanel) * maxPanel
+	}
+	xq := buf.xq.grow(ph.plane + g.KW*g.DW + 1 + nq - ncol)
 	clear(xq[ph.plane:])
-	yq := buf.yq.grow(ncol)
+	yq := buf.yq.grow(nq)
 	lastIn := -1
 	for u := lo; u < hi; u++ {
 		n, m := u/g.M, u%g.M
@@ -352,6 +387,20 @@ func (t *convDirectTask) Range(lo, hi int) {
 			lastIn = in
 		}
 		wp := w[m*khw : (m+1)*khw]
+		var bv float32
+		if b != nil {
+			bv = b[m]
+		}
+		yp := y[(n*g.M+m)*ohw : (n*g.M+m+1)*ohw]
+		if t.k != nil && t.k.DwTaps != nil {
+			// yq[j'] = b[m] + Σ_t w[t]·xq[taps[t] + j'], then the valid columns
+			t.k.DwTaps(yq, xq, t.taps, wp, bv)
+			for oh := range g.OH {
+				copy(yp[oh*g.OW:(oh+1)*g.OW], yq[oh*ph.wq:oh*ph.wq+g.OW])
+			}
+			t.finish(u)
+			continue
+		}
 		clear(yq)
 		for kh := range g.KH {
 			for kw := range g.KW {
@@ -360,11 +409,6 @@ func (t *convDirectTask) Range(lo, hi int) {
 				o := (dh%g.SH*g.SW+dw%g.SW)*ph.hq*ph.wq + dh/g.SH*ph.wq + dw/g.SW
 				axpyRow(t.k, yq, xq[o:o+ncol], wp[kh*g.KW+kw])
 			}
-		}
-		yp := y[(n*g.M+m)*ohw : (n*g.M+m+1)*ohw]
-		var bv float32
-		if b != nil {
-			bv = b[m]
 		}
 		for oh := range g.OH {
 			// y[m][oh][ow] = yq[oh·Wq + ow] + b[m]
@@ -459,4 +503,33 @@ func validRange(off, s, size, out int) (lo, hi int) {
 	}
 	hi = min(out, (size-1-off)/s+1)
 	return lo, hi
+}
+
+// dwTapsGo is the portable Kernels.DwTaps, the twin of the vector kernels:
+//
+//	dst[j] = fma(w[T-1], base[off[T-1]+j], ... fma(w[0], base[off[0]+j], bias))
+func dwTapsGo(dst, base []float32, off []int32, w []float32, bias float32) {
+	w = w[:len(off)]
+	for j := range dst {
+		s := bias
+		for t, o := range off {
+			s = fma32(w[t], base[int(o)+j], s)
+		}
+		dst[j] = s
+	}
+}
+
+// DwTapsGo is the portable twin of the DwTapsKernel vector kernels, for
+// any n: dwTapsGo on the n outputs, reading base up to the largest offset
+// plus n.
+func DwTapsGo(dst, base *float32, off *int32, w *float32, taps, n int, bias float32) {
+	if n <= 0 {
+		return
+	}
+	offs := unsafe.Slice(off, taps)
+	hi := 0
+	for _, o := range offs {
+		hi = max(hi, int(o))
+	}
+	dwTapsGo(unsafe.Slice(dst, n), unsafe.Slice(base, hi+n), offs, unsafe.Slice(w, taps), bias)
 }

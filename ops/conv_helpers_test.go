@@ -249,6 +249,9 @@ var twinTier = NewBlockedTier(BlockedSpec{
 	KC:     37,
 	Offs:   MicroGoOffs(5, 24),
 
+	Lanes:  8,
+	DwTaps: DwTapsGo,
+
 	Pix:          []PixKernel{PixGo(1, 8), PixGo(2, 8), PixGo(3, 8)},
 	PixWidth:     8,
 	PixKC:        19,

@@ -68,6 +68,9 @@ type BlockedSpec struct {
 	Dot DotKernel
 	// Axpy, when not nil, is the vector dst += a·x (see Kernels.Axpy).
 	Axpy AxpyKernel
+	// DwTaps, when not nil, is the depthwise window sum on vectors (see
+	// Kernels.DwTaps and DwTapsKernel).
+	DwTaps DwTapsKernel
 	// Clip, when not nil, is the vector Clip (see Kernels.Clip).
 	Clip ClipKernel
 	// Pick2, when not nil, is the stride-2 pick dst[i] = src[2i] for i <
@@ -124,6 +127,11 @@ type ClipKernel func(dst, src *float32, n int, lo, hi float32)
 // AxpyKernel computes dst[i] += a·x[i], the product rounded before the
 // sum, for i < n, n a multiple of the lane count.
 type AxpyKernel func(dst, x *float32, n int, a float32)
+
+// DwTapsKernel computes dst[j] = bias + Σ_{t<taps} w[t]·base[off[t]+j],
+// the taps in order, each product fused with the sum, for j < n, n a
+// multiple of the lane count.
+type DwTapsKernel func(dst, base *float32, off *int32, w *float32, taps, n int, bias float32)
 
 // DotKernel returns sum x[i]·y[i] over i < n, n a multiple of the lane
 // count, in the kernel's fixed order of float32 operations.
@@ -201,6 +209,23 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 				s.Add(&dst[0], &a[0], &b[0], n, flag(relu))
 			}
 			addGo(dst[n:], a[n:], b[n:], relu)
+		}
+	}
+	if s.DwTaps != nil {
+		k.DwTaps = func(dst, base []float32, off []int32, w []float32, bias float32) {
+			w = w[:len(off)]
+			n := len(dst) - len(dst)%s.Lanes
+			if n > 0 && len(off) > 0 {
+				hi := 0
+				for _, o := range off {
+					hi = max(hi, int(o))
+				}
+				_ = base[hi+n-1] // the kernel's last read
+				s.DwTaps(&dst[0], &base[0], &off[0], &w[0], len(off), n, bias)
+			} else {
+				n = 0
+			}
+			dwTapsGo(dst[n:], base[n:], off, w, bias)
 		}
 	}
 	if s.Axpy != nil {

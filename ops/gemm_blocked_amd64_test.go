@@ -523,3 +523,32 @@ func BenchmarkPix(b *testing.B) {
 		}
 	}
 }
+
+// TestDwTapsMatchTwin runs every tier's depthwise window kernel against
+// DwTapsGo bit for bit: 0 to 25 taps at scattered offsets, runs of every
+// length the four-vector and one-vector steps meet.
+func TestDwTapsMatchTwin(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil || k.spec.DwTaps == nil {
+			continue
+		}
+		lanes := k.spec.Lanes
+		for _, taps := range []int{0, 1, 9, 25} {
+			for nv := range 11 {
+				n := nv * lanes
+				off := make([]int32, max(1, taps))
+				for i := range off {
+					off[i] = int32((i * 53) % 301)
+				}
+				w := nnRand(uint64(taps), max(1, taps)).F32
+				base := nnRand(uint64(taps+1), 301+n+1).F32
+				got := make([]float32, n+1)
+				want := make([]float32, n+1)
+				k.spec.DwTaps(&got[0], &base[0], &off[0], &w[0], taps, n, 0.25)
+				DwTapsGo(&want[0], &base[0], &off[0], &w[0], taps, n, 0.25)
+				// got[n] and want[n] are guards: untouched by both.
+				checkF32(t, fmt.Sprintf("%s dwtaps taps=%d n=%d", k.Name, taps, n), got, want, 0)
+			}
+		}
+	}
+}

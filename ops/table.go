@@ -59,6 +59,11 @@ type Kernels struct {
 	// before the sum) for i < len(dst); nil means the portable loop (see
 	// axpyRow).
 	Axpy func(dst, x []float32, a float32)
+	// DwTaps, when not nil, computes a depthwise window's sum for a run of
+	// outputs, dst[j] = bias + Σ_t w[t]·base[off[t]+j] for j < len(dst),
+	// each product fused with the sum (rounded once), taps in order (see
+	// dwTapsGo); convDirect then takes it instead of one Axpy per tap.
+	DwTaps func(dst, base []float32, off []int32, w []float32, bias float32)
 	// Clip, when not nil, computes dst[i] = min(max(src[i], lo), hi) as
 	// the builtins do, for i < len(dst); nil means the portable loop (see
 	// clipRow).

@@ -75,6 +75,7 @@ var avx2Spec = BlockedSpec{
 	Sum:    amd64.SumAVX2,
 	Dot:    amd64.DotAVX2,
 	Axpy:   amd64.AxpyAVX2,
+	DwTaps: amd64.DwTapsAVX2,
 	Clip:   amd64.ClipAVX2,
 	Pick2:  amd64.Pick2AVX2,
 

@@ -697,3 +697,16 @@ func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //
 //go:noescape
 func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+
+// DwTapsAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does:
+//
+//	for j := range n {
+//		s := bias
+//		for t := range taps {
+//			s = fma(w[t], base[off[t]+j], s) // rounded once
+//		}
+//		dst[j] = s
+//	}
+//
+//go:noescape
+func DwTapsAVX2(dst *float32, base *float32, off *int32, w *float32, taps int, n int, bias float32)

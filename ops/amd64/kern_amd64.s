@@ -8109,3 +8109,77 @@ put:
 	VMOVUPS Y11, 32(AX)
 	VZEROUPPER
 	RET
+
+// func DwTapsAVX2(dst *float32, base *float32, off *int32, w *float32, taps int, n int, bias float32)
+// Requires: AVX, FMA3
+TEXT ·DwTapsAVX2(SB), NOSPLIT, $0-52
+	MOVQ         dst+0(FP), AX
+	MOVQ         base+8(FP), CX
+	MOVQ         n+40(FP), DX
+	VBROADCASTSS bias+48(FP), Y0
+
+four:
+	CMPQ    DX, $0x20
+	JL      four_done
+	VMOVAPS Y0, Y1
+	VMOVAPS Y0, Y2
+	VMOVAPS Y0, Y3
+	VMOVAPS Y0, Y4
+	MOVQ    off+16(FP), BX
+	MOVQ    w+24(FP), SI
+	MOVQ    taps+32(FP), DI
+
+four_tap:
+	TESTQ        DI, DI
+	JZ           four_store
+	MOVLQSX      (BX), R8
+	VBROADCASTSS (SI), Y5
+	VFMADD231PS  (CX)(R8*4), Y5, Y1
+	VFMADD231PS  32(CX)(R8*4), Y5, Y2
+	VFMADD231PS  64(CX)(R8*4), Y5, Y3
+	VFMADD231PS  96(CX)(R8*4), Y5, Y4
+	ADDQ         $0x04, BX
+	ADDQ         $0x04, SI
+	DECQ         DI
+	JMP          four_tap
+
+four_store:
+	VMOVUPS Y1, (AX)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y3, 64(AX)
+	VMOVUPS Y4, 96(AX)
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000020, DX
+	JMP     four
+
+four_done:
+one:
+	CMPQ    DX, $0x08
+	JL      one_done
+	VMOVAPS Y0, Y1
+	MOVQ    off+16(FP), BX
+	MOVQ    w+24(FP), SI
+	MOVQ    taps+32(FP), DI
+
+one_tap:
+	TESTQ        DI, DI
+	JZ           one_store
+	MOVLQSX      (BX), R8
+	VBROADCASTSS (SI), Y5
+	VFMADD231PS  (CX)(R8*4), Y5, Y1
+	ADDQ         $0x04, BX
+	ADDQ         $0x04, SI
+	DECQ         DI
+	JMP          one_tap
+
+one_store:
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, DX
+	JMP     one
+
+one_done:
+	VZEROUPPER
+	RET

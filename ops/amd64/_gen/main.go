@@ -64,6 +64,7 @@ func main() {
 	for r := 1; r <= 6; r++ {
 		pixKernel(avx2, r, 2)
 	}
+	dwTaps(avx2)
 	Generate()
 }
 
@@ -1260,6 +1261,75 @@ func pixKernel(s isa, r, nv int) {
 			ADDQ(ldc, c)
 		}
 	}
+	VZEROUPPER()
+	RET()
+}
+
+// dwTaps emits a depthwise convolution's sum over its window for a run of
+// outputs: every tap t reads its input at base[off[t]:], a plane of the
+// phase copy shifted by the tap, so that one call computes a whole output
+// plane laid out as wide as the phase planes (see convDirect). The weights
+// are broadcast from memory, any number of taps; four vectors of outputs
+// a step, then one.
+func dwTaps(s isa) {
+	name := "DwTaps" + s.name
+	TEXT(name, NOSPLIT, "func(dst, base *float32, off *int32, w *float32, taps, n int, bias float32)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s computes, %d values at a time (n must be a multiple of %d), as this Go loop does:", name, s.lanes, s.lanes),
+		"",
+		"	for j := range n {",
+		"		s := bias",
+		"		for t := range taps {",
+		"			s = fma(w[t], base[off[t]+j], s) // rounded once",
+		"		}",
+		"		dst[j] = s",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	base := Load(Param("base"), GP64()).(reg.GPVirtual)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	bias := s.regs[0]
+	broadcastParam("bias", bias)
+	acc := s.regs[1:5]
+	wt := s.regs[5]
+	off, w, t, o := GP64(), GP64(), GP64(), GP64()
+	// sweep emits one step of nv vectors at base+j: acc = bias, the taps,
+	// the stores; j is the byte offset kept in base and dst themselves.
+	sweep := func(label string, nv int) {
+		Label(label)
+		CMPQ(n, U8(nv*s.lanes))
+		JL(LabelRef(label + "_done"))
+		for v := range nv {
+			VMOVAPS(bias, acc[v])
+		}
+		Load(Param("off"), off)
+		Load(Param("w"), w)
+		Load(Param("taps"), t)
+		Label(label + "_tap")
+		TESTQ(t, t)
+		JZ(LabelRef(label + "_store"))
+		MOVLQSX(Mem{Base: off}, o)
+		VBROADCASTSS(Mem{Base: w}, wt)
+		for v := range nv {
+			VFMADD231PS(Mem{Base: base, Index: o, Scale: 4, Disp: 4 * s.lanes * v}, wt, acc[v])
+		}
+		ADDQ(U8(4), off)
+		ADDQ(U8(4), w)
+		DECQ(t)
+		JMP(LabelRef(label + "_tap"))
+		Label(label + "_store")
+		for v := range nv {
+			VMOVUPS(acc[v], Mem{Base: dst, Disp: 4 * s.lanes * v})
+		}
+		ADDQ(U32(4*s.lanes*nv), base)
+		ADDQ(U32(4*s.lanes*nv), dst)
+		SUBQ(U32(nv*s.lanes), n)
+		JMP(LabelRef(label))
+		Label(label + "_done")
+	}
+	sweep("four", 4)
+	sweep("one", 1)
 	VZEROUPPER()
 	RET()
 }
