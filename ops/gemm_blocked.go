@@ -73,6 +73,9 @@ type BlockedSpec struct {
 	DwTaps DwTapsKernel
 	// Clip, when not nil, is the vector Clip (see Kernels.Clip).
 	Clip ClipKernel
+	// ClipTile, when not nil, is Clip on a tile of rows ldc apart, n
+	// values each, n a multiple of Lanes (see Kernels.ClipTile).
+	ClipTile func(c *float32, ldc, rows, n int, lo, hi float32)
 	// Pick2, when not nil, is the stride-2 pick dst[i] = src[2i] for i <
 	// n, n a multiple of 8 (it reads src[0:2n]; see Kernels.Pick2).
 	Pick2 func(dst, src *float32, n int)
@@ -248,6 +251,24 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 			clipRange(dst[n:], src[n:], lo, hi)
 		}
 	}
+	if s.ClipTile != nil {
+		k.ClipTile = func(c []float32, ldc, rows, n int, lo, hi float32) {
+			if rows <= 0 || n <= 0 {
+				return
+			}
+			_ = c[(rows-1)*ldc+n-1] // the last value clipped
+			nv := n - n%s.Lanes
+			if nv > 0 {
+				s.ClipTile(&c[0], ldc, rows, nv, lo, hi)
+			}
+			if nv < n {
+				for r := range rows {
+					t := c[r*ldc+nv : r*ldc+n]
+					clipRange(t, t, lo, hi)
+				}
+			}
+		}
+	}
 	if s.Pick2 != nil {
 		k.Pick2 = func(dst, src []float32) {
 			// The kernel reads src[0:2n]: one past the last value picked.
@@ -415,6 +436,11 @@ func (op *gemmOp) direct(i, mr, j0, w int, first, last bool) (c, bias, resid *fl
 // micro-kernels do not (any but Relu) to a tile stored by direct.
 func (op *gemmOp) directAct(i, mr, j0, w int, last bool) {
 	if !last || op.act.Kind == ActNone || op.act.Kind == ActRelu {
+		return
+	}
+	if k := op.kern; op.act.Kind == ActClip && k != nil && k.ClipTile != nil {
+		// c[i+r][j0+j] = min(max(c[i+r][j0+j], Min), Max), the tile at once
+		k.ClipTile(op.c[i*op.ldc+j0:], op.ldc, mr, w, op.act.Min, op.act.Max)
 		return
 	}
 	for r := range mr {

@@ -429,6 +429,16 @@ func TestClipMatchesBuiltins(t *testing.T) {
 				inPlace := append([]float32(nil), src...)
 				k.Clip(inPlace, inPlace, b[0], b[1])
 				sameBits(t, fmt.Sprintf("%s n=%d bounds=%v in place", k.Name, n, b), inPlace, want)
+				if k.ClipTile == nil || n < 4 {
+					continue
+				}
+				// The same values as a tile of 3 rows of n/4 values, n/4
+				// apart: the last quarter is left alone.
+				w := n / 4
+				tile := append([]float32(nil), src...)
+				k.ClipTile(tile, w, 3, w, b[0], b[1])
+				wantTile := append(append([]float32(nil), want[:3*w]...), src[3*w:]...)
+				sameBits(t, fmt.Sprintf("%s tile 3x%d bounds=%v", k.Name, w, b), tile, wantTile)
 			}
 		}
 	}

@@ -64,6 +64,9 @@ type Kernels struct {
 	// each product fused with the sum (rounded once), taps in order (see
 	// dwTapsGo); convDirect then takes it instead of one Axpy per tap.
 	DwTaps func(dst, base []float32, off []int32, w []float32, bias float32)
+	// ClipTile, when not nil, clips rows [0, rows) of the tile at c in
+	// place, n values each, row r at c[r·ldc:], as Clip does.
+	ClipTile func(c []float32, ldc, rows, n int, lo, hi float32)
 	// Clip, when not nil, computes dst[i] = min(max(src[i], lo), hi) as
 	// the builtins do, for i < len(dst); nil means the portable loop (see
 	// clipRow).

@@ -79,6 +79,8 @@ var avx2Spec = BlockedSpec{
 	Clip:   amd64.ClipAVX2,
 	Pick2:  amd64.Pick2AVX2,
 
+	ClipTile: amd64.ClipTileAVX2,
+
 	WinoIn:    amd64.WinoInAVX2,
 	WinoStore: amd64.WinoStoreAVX2,
 	// Winograd from 14×14 outputs up (16 tiles), where BenchmarkWinograd

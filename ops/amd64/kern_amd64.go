@@ -710,3 +710,15 @@ func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //
 //go:noescape
 func DwTapsAVX2(dst *float32, base *float32, off *int32, w *float32, taps int, n int, bias float32)
+
+// ClipTileAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does,
+// bit for bit on amd64 (see ClipAVX2):
+//
+//	for r := range rows {
+//		for j := range n {
+//			c[r*ldc+j] = min(max(c[r*ldc+j], lo), hi)
+//		}
+//	}
+//
+//go:noescape
+func ClipTileAVX2(c *float32, ldc int, rows int, n int, lo float32, hi float32)

@@ -8183,3 +8183,51 @@ one_store:
 one_done:
 	VZEROUPPER
 	RET
+
+// func ClipTileAVX2(c *float32, ldc int, rows int, n int, lo float32, hi float32)
+// Requires: AVX, AVX2
+TEXT ·ClipTileAVX2(SB), NOSPLIT, $0-40
+	MOVQ         c+0(FP), AX
+	MOVQ         ldc+8(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         rows+16(FP), DX
+	MOVL         $0x80000000, BX
+	VMOVD        BX, X0
+	VBROADCASTSS X0, Y0
+	VBROADCASTSS lo+32(FP), Y1
+	VXORPS       Y0, Y1, Y1
+	VBROADCASTSS hi+36(FP), Y2
+
+	// c = min(max(c, lo), hi), row by row
+row:
+	TESTQ DX, DX
+	JZ    done
+	MOVQ  AX, BX
+	MOVQ  n+24(FP), SI
+	SHRQ  $0x03, SI
+
+vec:
+	TESTQ   SI, SI
+	JZ      next
+	VMOVUPS (BX), Y3
+	VXORPS  Y0, Y3, Y3
+	VMINPS  Y1, Y3, Y4
+	VMINPS  Y3, Y1, Y5
+	VORPS   Y5, Y4, Y4
+	VXORPS  Y0, Y4, Y4
+	VMINPS  Y2, Y4, Y5
+	VMINPS  Y4, Y2, Y3
+	VORPS   Y3, Y5, Y5
+	VMOVUPS Y5, (BX)
+	ADDQ    $0x20, BX
+	DECQ    SI
+	JMP     vec
+
+next:
+	ADDQ CX, AX
+	DECQ DX
+	JMP  row
+
+done:
+	VZEROUPPER
+	RET

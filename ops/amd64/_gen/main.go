@@ -65,6 +65,7 @@ func main() {
 		pixKernel(avx2, r, 2)
 	}
 	dwTaps(avx2)
+	clipTile(avx2)
 	Generate()
 }
 
@@ -1330,6 +1331,69 @@ func dwTaps(s isa) {
 	}
 	sweep("four", 4)
 	sweep("one", 1)
+	VZEROUPPER()
+	RET()
+}
+
+// clipTile emits Clip (ReLU6) on a tile of rows a stride apart, in place,
+// with clip's exact semantics: the epilogue of a micro-kernel's tile in
+// one call, where a call per row cost more than the clipping.
+func clipTile(s isa) {
+	name := "ClipTile" + s.name
+	TEXT(name, NOSPLIT, "func(c *float32, ldc, rows, n int, lo, hi float32)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s computes, %d values at a time (n must be a multiple of %d), as this Go loop does,", name, s.lanes, s.lanes),
+		"bit for bit on amd64 (see Clip"+s.name+"):",
+		"",
+		"	for r := range rows {",
+		"		for j := range n {",
+		"			c[r*ldc+j] = min(max(c[r*ldc+j], lo), hi)",
+		"		}",
+		"	}",
+	)
+	c := Load(Param("c"), GP64()).(reg.GPVirtual)
+	ldc := Load(Param("ldc"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ldc)
+	rows := Load(Param("rows"), GP64()).(reg.GPVirtual)
+	sign, nlo, hi := s.regs[0], s.regs[1], s.regs[2]
+	bits := GP32()
+	MOVL(U32(0x80000000), bits)
+	VMOVD(bits, sign.AsX())
+	VBROADCASTSS(sign.AsX(), sign)
+	broadcastParam("lo", nlo)
+	VXORPS(sign, nlo, nlo) // -lo
+	broadcastParam("hi", hi)
+	x, a, b := s.regs[3], s.regs[4], s.regs[5]
+	p, j := GP64(), GP64()
+	Comment("c = min(max(c, lo), hi), row by row")
+	Label("row")
+	TESTQ(rows, rows)
+	JZ(LabelRef("done"))
+	MOVQ(c, p)
+	Load(Param("n"), j)
+	SHRQ(U8(log2(s.lanes)), j)
+	Label("vec")
+	TESTQ(j, j)
+	JZ(LabelRef("next"))
+	VMOVUPS(Mem{Base: p}, x)
+	VXORPS(sign, x, x) // -v
+	VMINPS(nlo, x, a)  // VMINPS(-v, -lo)
+	VMINPS(x, nlo, b)  // VMINPS(-lo, -v)
+	VORPS(b, a, a)     // min(-v, -lo)
+	VXORPS(sign, a, a) // m = max(v, lo)
+	VMINPS(hi, a, b)   // VMINPS(m, hi)
+	VMINPS(a, hi, x)   // VMINPS(hi, m)
+	VORPS(x, b, b)     // min(m, hi)
+	VMOVUPS(b, Mem{Base: p})
+	ADDQ(U8(4*s.lanes), p)
+	DECQ(j)
+	JMP(LabelRef("vec"))
+	Label("next")
+	ADDQ(ldc, c)
+	DECQ(rows)
+	JMP(LabelRef("row"))
+	Label("done")
 	VZEROUPPER()
 	RET()
 }
