@@ -191,23 +191,25 @@ func (t *pixTask) Range(lo, hi int) {
 			}
 		}
 		// y[n][m][q] = act(ct[q][j] + b[m] + Z[n][m][q]) for m = grp·Mg + jb·nr + j
-		for j := range min(nr, mg-jb*nr) {
-			m := grp*mg + jb*nr + j
-			yr := t.y[(n*g.M+m)*npix : (n*g.M+m+1)*npix]
+		m0, cnt := grp*mg+jb*nr, min(nr, mg-jb*nr)
+		ys := t.y[(n*g.M+m0)*npix : (n*g.M+m0+cnt)*npix]
+		for j := range cnt {
+			yr := ys[j*npix : (j+1)*npix]
 			var bias float32
 			if t.b != nil {
-				bias = t.b[m]
+				bias = t.b[m0+j]
 			}
 			for q := range yr {
 				yr[q] = ct[q*nr+j] + bias
 			}
-			if f.hasPost() {
-				var z []float32
-				if f.Residual != nil {
-					z = f.Residual[(n*g.M+m)*npix : (n*g.M+m+1)*npix]
-				}
-				residualAct(t.k, yr, z, f.Act)
+		}
+		if f.hasPost() {
+			// the unit's channels are one run of cnt·npix values
+			var z []float32
+			if f.Residual != nil {
+				z = f.Residual[(n*g.M+m0)*npix : (n*g.M+m0+cnt)*npix]
 			}
+			residualAct(t.k, ys, z, f.Act)
 		}
 	}
 }
