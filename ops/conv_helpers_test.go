@@ -252,6 +252,9 @@ var twinTier = NewBlockedTier(BlockedSpec{
 	Lanes:  8,
 	DwTaps: DwTapsGo,
 
+	Dw8:          Dw8Go,
+	Dw8MaxPixels: 30,
+
 	Pix:          []PixKernel{PixGo(1, 8), PixGo(2, 8), PixGo(3, 8)},
 	PixWidth:     8,
 	PixKC:        19,

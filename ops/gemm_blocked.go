@@ -101,6 +101,16 @@ type BlockedSpec struct {
 	// (and at least 16 input channels a group) to the pixel-tile path
 	// whatever their planes' size.
 	PixStrided bool
+	// Dw8, when not nil, runs depthwise convolutions with at most
+	// Dw8MaxPixels output pixels a plane eight channels at a time (see
+	// conv_dw8.go).
+	Dw8          Dw8Kernel
+	Dw8MaxPixels int
+	// Gather8 and Scatter8, when not nil, move 8 rows to and from pixels
+	// of 8 values for it (see gather8 and scatter8); nil ones run Go
+	// loops.
+	Gather8  func(dst, src *float32, lds, n int)
+	Scatter8 func(dst *float32, ldd int, src *float32, n int)
 	// Offs, when not nil, is an MR×Widths[0] micro-kernel that reads B
 	// in place through per-step offsets (see MicroKernelOffs), used for
 	// convolutions (conv_inplace.go) and Winograd.
@@ -557,6 +567,10 @@ func (bl *blocked) gemm(env *Env, transA, transB bool, m, n, k int, alpha float3
 // product (see convGeneric) on the micro-kernels.
 func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	if g.N == 0 || g.M == 0 || g.OH*g.OW == 0 {
+		return
+	}
+	if bl.dw8OK(g) {
+		bl.convDw8(env, g, x, w, b, y, f)
 		return
 	}
 	if g.C/g.Group == 1 {

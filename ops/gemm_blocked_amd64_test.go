@@ -562,3 +562,63 @@ func TestDwTapsMatchTwin(t *testing.T) {
 		}
 	}
 }
+
+// TestDw8KernelsMatchTwin runs the channel-blocked depthwise kernels
+// against Dw8Go, and Gather8 and Scatter8 against their loops, bit for
+// bit: 0 to 25 taps, 0 to 11 pixels (the four-pixel steps and the single
+// ones), strides that make windows overlap or skip.
+func TestDw8KernelsMatchTwin(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil || k.spec.Dw8 == nil {
+			continue
+		}
+		spec := k.spec
+		for _, taps := range []int{0, 1, 9, 25} {
+			for n := range 12 {
+				for _, step := range []int{8, 16, 40} {
+					off := make([]int32, max(1, taps))
+					for i := range off {
+						off[i] = int32((i * 37) % 29 * 8)
+					}
+					w := nnRand(uint64(taps), max(1, taps)*8).F32
+					x := nnRand(uint64(n), 12*40+29*8+8).F32
+					bias := nnRand(uint64(step), 8).F32
+					got := make([]float32, n*8+1)
+					want := make([]float32, n*8+1)
+					spec.Dw8(&got[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0])
+					Dw8Go(&want[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0])
+					checkF32(t, fmt.Sprintf("%s dw8 taps=%d n=%d step=%d", k.Name, taps, n, step), got, want, 0)
+				}
+			}
+		}
+		if spec.Gather8 == nil || spec.Scatter8 == nil {
+			t.Fatalf("%s has Dw8 without Gather8 and Scatter8", k.Name)
+		}
+		for _, n := range []int{8, 16, 48} {
+			const ld = 53
+			src := nnRand(uint64(n), 8*ld).F32
+			got := make([]float32, n*8)
+			spec.Gather8(&got[0], &src[0], ld, n)
+			want := make([]float32, n*8)
+			for j := range n {
+				for i := range 8 {
+					want[j*8+i] = src[i*ld+j]
+				}
+			}
+			checkF32(t, fmt.Sprintf("%s gather8 n=%d", k.Name, n), got, want, 0)
+			back := make([]float32, 8*ld)
+			spec.Scatter8(&back[0], ld, &got[0], n)
+			for i := range 8 {
+				for j := range ld {
+					w := float32(0)
+					if j < n {
+						w = src[i*ld+j]
+					}
+					if back[i*ld+j] != w {
+						t.Fatalf("%s scatter8 n=%d: [%d][%d] = %v, want %v", k.Name, n, i, j, back[i*ld+j], w)
+					}
+				}
+			}
+		}
+	}
+}

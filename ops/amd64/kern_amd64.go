@@ -722,3 +722,41 @@ func DwTapsAVX2(dst *float32, base *float32, off *int32, w *float32, taps int, n
 //
 //go:noescape
 func ClipTileAVX2(c *float32, ldc int, rows int, n int, lo float32, hi float32)
+
+// DwRow8AVX2 computes n output pixels of 8 channels each, as this Go loop does (indices in
+// elements; pixel j's window starts at x[j*step:] and tap t reads it at off[t]):
+//
+//	for j := range n {
+//		for c := range 8 {
+//			s := bias[c]
+//			for t := range taps {
+//				s = fma(w[t*8+c], x[j*step+off[t]+c], s) // rounded once
+//			}
+//			out[j*8+c] = s
+//		}
+//	}
+//
+//go:noescape
+func DwRow8AVX2(out *float32, x *float32, off *int32, w *float32, taps int, n int, step int, bias *float32)
+
+// Gather8AVX2 computes, 8 values of j at a time (n must be a multiple of 8), as this Go loop does:
+//
+//	for j := range n {
+//		for i := range 8 {
+//			dst[j*8+i] = src[i*lds+j]
+//		}
+//	}
+//
+//go:noescape
+func Gather8AVX2(dst *float32, src *float32, lds int, n int)
+
+// Scatter8AVX2 computes, 8 values of j at a time (n must be a multiple of 8), as this Go loop does:
+//
+//	for j := range n {
+//		for i := range 8 {
+//			dst[i*ldd+j] = src[j*8+i]
+//		}
+//	}
+//
+//go:noescape
+func Scatter8AVX2(dst *float32, ldd int, src *float32, n int)

@@ -8231,3 +8231,240 @@ next:
 done:
 	VZEROUPPER
 	RET
+
+// func DwRow8AVX2(out *float32, x *float32, off *int32, w *float32, taps int, n int, step int, bias *float32)
+// Requires: AVX, FMA3
+TEXT ·DwRow8AVX2(SB), NOSPLIT, $0-64
+	MOVQ    out+0(FP), AX
+	MOVQ    x+8(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    step+48(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    bias+56(FP), SI
+	VMOVUPS (SI), Y0
+
+four:
+	CMPQ    DX, $0x04
+	JL      four_done
+	MOVQ    CX, SI
+	LEAQ    (SI)(BX*1), DI
+	LEAQ    (DI)(BX*1), R8
+	LEAQ    (R8)(BX*1), R9
+	VMOVAPS Y0, Y1
+	VMOVAPS Y0, Y2
+	VMOVAPS Y0, Y3
+	VMOVAPS Y0, Y4
+	MOVQ    off+16(FP), R10
+	MOVQ    w+24(FP), R11
+	MOVQ    taps+32(FP), R12
+
+four_tap:
+	TESTQ       R12, R12
+	JZ          four_store
+	MOVLQSX     (R10), R13
+	VMOVUPS     (R11), Y5
+	VFMADD231PS (SI)(R13*4), Y5, Y1
+	VFMADD231PS (DI)(R13*4), Y5, Y2
+	VFMADD231PS (R8)(R13*4), Y5, Y3
+	VFMADD231PS (R9)(R13*4), Y5, Y4
+	ADDQ        $0x04, R10
+	ADDQ        $0x20, R11
+	DECQ        R12
+	JMP         four_tap
+
+four_store:
+	VMOVUPS Y1, (AX)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y3, 64(AX)
+	VMOVUPS Y4, 96(AX)
+	ADDQ    $0x80, AX
+	ADDQ    BX, CX
+	ADDQ    BX, CX
+	ADDQ    BX, CX
+	ADDQ    BX, CX
+	SUBQ    $0x04, DX
+	JMP     four
+
+four_done:
+one:
+	CMPQ    DX, $0x01
+	JL      one_done
+	MOVQ    CX, SI
+	VMOVAPS Y0, Y1
+	MOVQ    off+16(FP), R10
+	MOVQ    w+24(FP), R11
+	MOVQ    taps+32(FP), R12
+
+one_tap:
+	TESTQ       R12, R12
+	JZ          one_store
+	MOVLQSX     (R10), R13
+	VMOVUPS     (R11), Y5
+	VFMADD231PS (SI)(R13*4), Y5, Y1
+	ADDQ        $0x04, R10
+	ADDQ        $0x20, R11
+	DECQ        R12
+	JMP         one_tap
+
+one_store:
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    BX, CX
+	SUBQ    $0x01, DX
+	JMP     one
+
+one_done:
+	VZEROUPPER
+	RET
+
+// func Gather8AVX2(dst *float32, src *float32, lds int, n int)
+// Requires: AVX
+TEXT ·Gather8AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ lds+16(FP), DX
+	SHLQ $0x02, DX
+	MOVQ n+24(FP), BX
+	SHRQ $0x03, BX
+
+block:
+	TESTQ BX, BX
+	JZ    done
+
+	// load 8 rows of 8
+	MOVQ    CX, SI
+	VMOVUPS (SI), Y0
+	ADDQ    DX, SI
+	VMOVUPS (SI), Y1
+	ADDQ    DX, SI
+	VMOVUPS (SI), Y2
+	ADDQ    DX, SI
+	VMOVUPS (SI), Y3
+	ADDQ    DX, SI
+	VMOVUPS (SI), Y4
+	ADDQ    DX, SI
+	VMOVUPS (SI), Y5
+	ADDQ    DX, SI
+	VMOVUPS (SI), Y6
+	ADDQ    DX, SI
+	VMOVUPS (SI), Y7
+
+	// transpose: t = unpacks of row pairs, r = shuffles of those, t = lane swaps
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xee, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xee, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xee, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xee, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+	// store 8 columns
+	VMOVUPS Y8, (AX)
+	VMOVUPS Y9, 32(AX)
+	VMOVUPS Y10, 64(AX)
+	VMOVUPS Y11, 96(AX)
+	VMOVUPS Y12, 128(AX)
+	VMOVUPS Y13, 160(AX)
+	VMOVUPS Y14, 192(AX)
+	VMOVUPS Y15, 224(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x20, CX
+	DECQ    BX
+	JMP     block
+
+done:
+	VZEROUPPER
+	RET
+
+// func Scatter8AVX2(dst *float32, ldd int, src *float32, n int)
+// Requires: AVX
+TEXT ·Scatter8AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ src+16(FP), CX
+	MOVQ ldd+8(FP), DX
+	SHLQ $0x02, DX
+	MOVQ n+24(FP), BX
+	SHRQ $0x03, BX
+
+block:
+	TESTQ BX, BX
+	JZ    done
+
+	// load 8 rows of 8
+	VMOVUPS (CX), Y0
+	VMOVUPS 32(CX), Y1
+	VMOVUPS 64(CX), Y2
+	VMOVUPS 96(CX), Y3
+	VMOVUPS 128(CX), Y4
+	VMOVUPS 160(CX), Y5
+	VMOVUPS 192(CX), Y6
+	VMOVUPS 224(CX), Y7
+
+	// transpose: t = unpacks of row pairs, r = shuffles of those, t = lane swaps
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xee, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xee, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xee, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xee, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+	// store 8 columns
+	MOVQ    AX, SI
+	VMOVUPS Y8, (SI)
+	ADDQ    DX, SI
+	VMOVUPS Y9, (SI)
+	ADDQ    DX, SI
+	VMOVUPS Y10, (SI)
+	ADDQ    DX, SI
+	VMOVUPS Y11, (SI)
+	ADDQ    DX, SI
+	VMOVUPS Y12, (SI)
+	ADDQ    DX, SI
+	VMOVUPS Y13, (SI)
+	ADDQ    DX, SI
+	VMOVUPS Y14, (SI)
+	ADDQ    DX, SI
+	VMOVUPS Y15, (SI)
+	ADDQ    $0x20, AX
+	ADDQ    $0x00000100, CX
+	DECQ    BX
+	JMP     block
+
+done:
+	VZEROUPPER
+	RET

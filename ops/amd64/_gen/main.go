@@ -66,6 +66,9 @@ func main() {
 	}
 	dwTaps(avx2)
 	clipTile(avx2)
+	dwRow8(avx2)
+	transpose8(false)
+	transpose8(true)
 	Generate()
 }
 
@@ -1393,6 +1396,193 @@ func clipTile(s isa) {
 	ADDQ(ldc, c)
 	DECQ(rows)
 	JMP(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// dwRow8 emits one output row of a depthwise convolution in the
+// channel-blocked layout: input and output pixels are vectors of 8
+// channels (a block of channels transposed for the call, see conv_dw8.go),
+// so that each tap is one vector FMA with the 8 channels' weights and no
+// value is broadcast. Four pixels a step share each tap's weights, then
+// one at a time.
+func dwRow8(s isa) {
+	name := "DwRow8" + s.name
+	TEXT(name, NOSPLIT, "func(out, x *float32, off *int32, w *float32, taps, n, step int, bias *float32)")
+	Pragma("noescape")
+	Doc(
+		name+" computes n output pixels of 8 channels each, as this Go loop does (indices in",
+		"elements; pixel j's window starts at x[j*step:] and tap t reads it at off[t]):",
+		"",
+		"	for j := range n {",
+		"		for c := range 8 {",
+		"			s := bias[c]",
+		"			for t := range taps {",
+		"				s = fma(w[t*8+c], x[j*step+off[t]+c], s) // rounded once",
+		"			}",
+		"			out[j*8+c] = s",
+		"		}",
+		"	}",
+	)
+	if s.lanes != 8 {
+		panic(name + ": 8 lanes only")
+	}
+	out := Load(Param("out"), GP64()).(reg.GPVirtual)
+	x := Load(Param("x"), GP64()).(reg.GPVirtual)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	step := Load(Param("step"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), step)
+	bp := Load(Param("bias"), GP64()).(reg.GPVirtual)
+	bias := s.regs[0]
+	VMOVUPS(Mem{Base: bp}, bias)
+	acc := s.regs[1:5]
+	wv := s.regs[5]
+	p := []reg.GPVirtual{GP64(), GP64(), GP64(), GP64()}
+	offp, wp, t, o := GP64(), GP64(), GP64(), GP64()
+	// group emits nv pixels: p[k] = x + (j+k)·step, the taps, the stores.
+	group := func(label string, nv int) {
+		Label(label)
+		CMPQ(n, U8(nv))
+		JL(LabelRef(label + "_done"))
+		MOVQ(x, p[0])
+		for k := 1; k < nv; k++ {
+			LEAQ(Mem{Base: p[k-1], Index: step, Scale: 1}, p[k])
+		}
+		for k := range nv {
+			VMOVAPS(bias, acc[k])
+		}
+		Load(Param("off"), offp)
+		Load(Param("w"), wp)
+		Load(Param("taps"), t)
+		Label(label + "_tap")
+		TESTQ(t, t)
+		JZ(LabelRef(label + "_store"))
+		MOVLQSX(Mem{Base: offp}, o)
+		VMOVUPS(Mem{Base: wp}, wv)
+		for k := range nv {
+			VFMADD231PS(Mem{Base: p[k], Index: o, Scale: 4}, wv, acc[k])
+		}
+		ADDQ(U8(4), offp)
+		ADDQ(U8(32), wp)
+		DECQ(t)
+		JMP(LabelRef(label + "_tap"))
+		Label(label + "_store")
+		for k := range nv {
+			VMOVUPS(acc[k], Mem{Base: out, Disp: 32 * k})
+		}
+		ADDQ(U8(uint8(32*nv)), out)
+		for range nv {
+			ADDQ(step, x)
+		}
+		SUBQ(U8(nv), n)
+		JMP(LabelRef(label))
+		Label(label + "_done")
+	}
+	group("four", 4)
+	group("one", 1)
+	VZEROUPPER()
+	RET()
+}
+
+// transpose8 emits the move between 8 rows a stride apart and pixels of 8
+// values: gather (scatter false) makes dst[j*8+i] = src[i*lds+j], scatter
+// the inverse, dst[i*ldd+j] = src[j*8+i], for i < 8 and j < n, by 8×8
+// transposes in registers (unpacks within 128-bit lanes, then shuffles,
+// then lane swaps). The channel-blocked depthwise convolution moves its
+// blocks of 8 channels in and out of that layout with them.
+func transpose8(scatter bool) {
+	name, sig := "Gather8AVX2", "func(dst, src *float32, lds, n int)"
+	doc := []string{
+		name + " computes, 8 values of j at a time (n must be a multiple of 8), as this Go loop does:",
+		"",
+		"	for j := range n {",
+		"		for i := range 8 {",
+		"			dst[j*8+i] = src[i*lds+j]",
+		"		}",
+		"	}",
+	}
+	if scatter {
+		name, sig = "Scatter8AVX2", "func(dst *float32, ldd int, src *float32, n int)"
+		doc = []string{
+			name + " computes, 8 values of j at a time (n must be a multiple of 8), as this Go loop does:",
+			"",
+			"	for j := range n {",
+			"		for i := range 8 {",
+			"			dst[i*ldd+j] = src[j*8+i]",
+			"		}",
+			"	}",
+		}
+	}
+	TEXT(name, NOSPLIT, sig)
+	Pragma("noescape")
+	Doc(doc...)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	src := Load(Param("src"), GP64()).(reg.GPVirtual)
+	ld := GP64()
+	if scatter {
+		Load(Param("ldd"), ld)
+	} else {
+		Load(Param("lds"), ld)
+	}
+	SHLQ(U8(2), ld)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	SHRQ(U8(3), n)
+	r := avx2.regs[0:8]
+	t := avx2.regs[8:16]
+	p := GP64()
+	Label("block")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	Comment("load 8 rows of 8")
+	if scatter {
+		for i := range 8 {
+			VMOVUPS(Mem{Base: src, Disp: 32 * i}, r[i])
+		}
+	} else {
+		MOVQ(src, p)
+		for i := range 8 {
+			VMOVUPS(Mem{Base: p}, r[i])
+			if i < 7 {
+				ADDQ(ld, p)
+			}
+		}
+	}
+	Comment("transpose: t = unpacks of row pairs, r = shuffles of those, t = lane swaps")
+	for q := 0; q < 8; q += 2 {
+		VUNPCKLPS(r[q+1], r[q], t[q])   // r[q][0] r[q+1][0] r[q][1] r[q+1][1] | 4 5
+		VUNPCKHPS(r[q+1], r[q], t[q+1]) // r[q][2] r[q+1][2] r[q][3] r[q+1][3] | 6 7
+	}
+	for h := 0; h < 8; h += 4 {
+		VSHUFPS(U8(0x44), t[h+2], t[h], r[h])     // column 0 | 4 of rows h..h+3
+		VSHUFPS(U8(0xee), t[h+2], t[h], r[h+1])   // column 1 | 5
+		VSHUFPS(U8(0x44), t[h+3], t[h+1], r[h+2]) // column 2 | 6
+		VSHUFPS(U8(0xee), t[h+3], t[h+1], r[h+3]) // column 3 | 7
+	}
+	for c := range 4 {
+		VPERM2F128(U8(0x20), r[4+c], r[c], t[c])   // column c
+		VPERM2F128(U8(0x31), r[4+c], r[c], t[4+c]) // column c+4
+	}
+	Comment("store 8 columns")
+	if scatter {
+		MOVQ(dst, p)
+		for i := range 8 {
+			VMOVUPS(t[i], Mem{Base: p})
+			if i < 7 {
+				ADDQ(ld, p)
+			}
+		}
+		ADDQ(U8(32), dst)
+		ADDQ(U32(256), src)
+	} else {
+		for i := range 8 {
+			VMOVUPS(t[i], Mem{Base: dst, Disp: 32 * i})
+		}
+		ADDQ(U32(256), dst)
+		ADDQ(U8(32), src)
+	}
+	DECQ(n)
+	JMP(LabelRef("block"))
 	Label("done")
 	VZEROUPPER()
 	RET()
