@@ -106,6 +106,11 @@ type BlockedSpec struct {
 	// conv_dw8.go).
 	Dw8          Dw8Kernel
 	Dw8MaxPixels int
+	// MaxPool3s2 and AvgPool2s2, when not nil, are the pooling row
+	// kernels (see Kernels.MaxPool3s2): dst[j] for j < n, n a multiple of
+	// 8, reading the rows [0:2n+1] or [0:2n].
+	MaxPool3s2 func(dst, r0, r1, r2 *float32, n int)
+	AvgPool2s2 func(dst, r0, r1 *float32, n int, div float32)
 	// Gather8 and Scatter8, when not nil, move 8 rows to and from pixels
 	// of 8 values for it (see gather8 and scatter8); nil ones run Go
 	// loops.
@@ -259,6 +264,28 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 				s.Clip(&dst[0], &src[0], n, lo, hi)
 			}
 			clipRange(dst[n:], src[n:], lo, hi)
+		}
+	}
+	if s.MaxPool3s2 != nil {
+		k.MaxPool3s2 = func(dst, r0, r1, r2 []float32) {
+			if n := len(dst) &^ 7; n > 0 {
+				_, _, _ = r0[2*n], r1[2*n], r2[2*n] // the last values read
+				s.MaxPool3s2(&dst[0], &r0[0], &r1[0], &r2[0], n)
+			}
+			if len(dst)%8 != 0 {
+				panic("ops: MaxPool3s2 of a row not a multiple of 8")
+			}
+		}
+	}
+	if s.AvgPool2s2 != nil {
+		k.AvgPool2s2 = func(dst, r0, r1 []float32, div float32) {
+			if n := len(dst) &^ 7; n > 0 {
+				_, _ = r0[2*n-1], r1[2*n-1] // the last values read
+				s.AvgPool2s2(&dst[0], &r0[0], &r1[0], n, div)
+			}
+			if len(dst)%8 != 0 {
+				panic("ops: AvgPool2s2 of a row not a multiple of 8")
+			}
 		}
 	}
 	if s.ClipTile != nil {

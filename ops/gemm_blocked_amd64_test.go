@@ -323,16 +323,6 @@ func TestWinoStoreMatchesTwin(t *testing.T) {
 	}
 }
 
-// sameBits fails the test unless got and want are equal bit for bit.
-func sameBits(t *testing.T, what string, got, want []float32) {
-	t.Helper()
-	for i := range want {
-		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-			t.Fatalf("%s: [%d] = %v, want %v", what, i, got[i], want[i])
-		}
-	}
-}
-
 // BenchmarkWinograd runs the 3×3 stride-1 convolutions of ResNet's four
 // stages (64 channels at 56×56 to 512 at 7×7) on each assembly tier, as
 // direct products and with Winograd, on one and two workers, in GFLOP/s of

@@ -278,6 +278,9 @@ func (g *poolGeom) planeRows(k *Kernels, p int, x, y, rbuf, mbuf []float32, isMa
 			lo, hi := kRange(hs+h.pad0, h.d, h.in+h.pad0+h.pad1, h.k)
 			nh = hi - lo
 		}
+		if g.poolRowFast(k, xp, yr, hs, khLo, khHi, nh, isMax) {
+			continue
+		}
 		copy(r, xp[(hs+khLo*h.d)*w.in:])
 		for kh := khLo + 1; kh < khHi; kh++ {
 			op(r, r, xp[(hs+kh*h.d)*w.in:(hs+kh*h.d+1)*w.in])
@@ -448,4 +451,76 @@ func (a *poolArgs) Range(lo, hi int) {
 			g.avgPlane(p, a.x, a.y, pa.countPad)
 		}
 	}
+}
+
+// poolRowFast computes output row yr of planeRows on the tier's row
+// kernels when it has one for the geometry, and reports whether it did:
+// 3×3 stride-2 max pooling (two or three input rows in the window) and
+// 2×2 stride-2 average pooling whose windows all lie inside the row. Windows inside
+// the row go to the kernel in multiples of 8, the rest are computed here
+// in planeRows' order: the window's rows top to bottom, then its columns
+// left to right (then the division by nh·KW for an average).
+func (g *poolGeom) poolRowFast(k *Kernels, xp, yr []float32, hs, khLo, khHi, nh int, isMax bool) bool {
+	h, w := &g.h, &g.w
+	if k == nil || h.s != 2 || w.s != 2 || h.d != 1 || w.d != 1 {
+		return false
+	}
+	row := func(kh int) []float32 { return xp[(hs+kh)*w.in : (hs+kh+1)*w.in] }
+	switch {
+	case isMax && k.MaxPool3s2 != nil && h.k == 3 && w.k == 3 && khHi-khLo >= 2:
+		// two rows are three with the first twice: max(v, v) is v
+		r0, r1, r2 := row(khLo), row(khLo), row(khHi-1)
+		if khHi-khLo == 3 {
+			r1 = row(khLo + 1)
+		}
+		lo, hi := w.inside()
+		lo, hi = min(lo, len(yr)), min(hi, len(yr))
+		n := (hi - lo) &^ 7
+		if n > 0 {
+			c := 2*lo - w.pad0
+			k.MaxPool3s2(yr[lo:lo+n], r0[c:], r1[c:], r2[c:])
+		}
+		if n > 0 && n < hi-lo {
+			// the last hi-lo-n windows: the kernel's 8 windows ending at
+			// hi, the first ones again (the same values)
+			c := 2*(hi-8) - w.pad0
+			k.MaxPool3s2(yr[hi-8:hi], r0[c:], r1[c:], r2[c:])
+			n = hi - lo
+		}
+		for ow := 0; ow < len(yr); ow++ {
+			if ow == lo && n > 0 {
+				ow += n - 1 // the inside, done above
+				continue
+			}
+			ws := ow*2 - w.pad0
+			kwLo, kwHi := kRange(ws, 1, w.in, 3)
+			// R(c) = max(max(r0[c], r1[c]), r2[c]); y = R(c0), then max with each next column
+			v := max(max(r0[ws+kwLo], r1[ws+kwLo]), r2[ws+kwLo])
+			for c := ws + kwLo + 1; c < ws+kwHi; c++ {
+				v = max(v, max(max(r0[c], r1[c]), r2[c]))
+			}
+			yr[ow] = v
+		}
+		return true
+	case !isMax && k.AvgPool2s2 != nil && h.k == 2 && w.k == 2 && khHi-khLo == 2 && w.pad0 == 0 && 2*len(yr) <= w.in:
+		// every window inside the row
+		r0, r1 := row(khLo), row(khLo+1)
+		div := float32(nh * 2)
+		n := len(yr) &^ 7
+		if n > 0 {
+			k.AvgPool2s2(yr[:n], r0, r1, div)
+			if n < len(yr) {
+				// the last windows: the kernel's 8 ending at the row's end
+				c := 2 * (len(yr) - 8)
+				k.AvgPool2s2(yr[len(yr)-8:], r0[c:], r1[c:], div)
+				n = len(yr)
+			}
+		}
+		for ow := n; ow < len(yr); ow++ {
+			// y = ((r0 + r1)[2ow] + (r0 + r1)[2ow+1]) / (nh·2)
+			yr[ow] = ((r0[2*ow] + r1[2*ow]) + (r0[2*ow+1] + r1[2*ow+1])) / div
+		}
+		return true
+	}
+	return false
 }

@@ -363,3 +363,61 @@ func BenchmarkPool(b *testing.B) {
 		}
 	}
 }
+
+// TestPoolRowKernelsMatchGeneric runs ResNet's 3×3 stride-2 max pooling
+// and DenseNet's 2×2 stride-2 average pooling, whose rows have vector
+// kernels on the assembly tiers, on every tier against the generic one,
+// bit for bit: widths around the kernels' 8 outputs, odd ones, padding on
+// one side, NaN payloads and signed zeros among the values.
+func TestPoolRowKernelsMatchGeneric(t *testing.T) {
+	special := []float32{float32(math.NaN()), math.Float32frombits(0x7fc01234), math.Float32frombits(0xffc04321),
+		float32(math.Copysign(0, -1)), 0, float32(math.Inf(-1))}
+	cases := []struct {
+		op    string
+		attrs []*Attr
+	}{
+		{"MaxPool", []*Attr{nnInts("kernel_shape", 3, 3), nnInts("strides", 2, 2), nnInts("pads", 1, 1, 1, 1)}},
+		{"MaxPool", []*Attr{nnInts("kernel_shape", 3, 3), nnInts("strides", 2, 2), nnInts("pads", 0, 1, 1, 0)}},
+		{"MaxPool", []*Attr{nnInts("kernel_shape", 3, 3), nnInts("strides", 2, 2)}},
+		{"AveragePool", []*Attr{nnInts("kernel_shape", 2, 2), nnInts("strides", 2, 2)}},
+		{"AveragePool", []*Attr{nnInts("kernel_shape", 2, 2), nnInts("strides", 2, 2), nnInts("pads", 1, 0, 0, 0), nnInt("count_include_pad", 1)}},
+		{"AveragePool", []*Attr{nnInts("kernel_shape", 2, 2), nnInts("strides", 2, 2), nnInt("ceil_mode", 1)}},
+	}
+	generic := TierByName("generic")
+	for ci, cc := range cases {
+		for _, w := range []int{5, 16, 17, 33, 40, 57} {
+			x := nnRand(uint64(w), 2, 3, 9, w)
+			if cc.op == "MaxPool" {
+				for i := 0; i < len(x.F32); i += 7 {
+					x.F32[i] = special[i/7%len(special)]
+				}
+			}
+			node := nnNode(cc.op, 12, 1, cc.attrs...)
+			vals, step, err := prepareOpConst(node, 1, x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := NewF32(vals[0].Shape, nil)
+			if err := step.Run(nnEnv(generic, 1), []*Tensor{x}, []*Tensor{want}); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range fastTiers() {
+				got := NewF32(vals[0].Shape, nil)
+				if err := step.Run(nnEnv(k, 2), []*Tensor{x}, []*Tensor{got}); err != nil {
+					t.Fatal(err)
+				}
+				sameBits(t, fmt.Sprintf("case %d %s width %d on %s", ci, cc.op, w, k.Name), got.F32, want.F32)
+			}
+		}
+	}
+}
+
+// sameBits fails the test unless got and want are equal bit for bit.
+func sameBits(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("%s: [%d] = %v, want %v", what, i, got[i], want[i])
+		}
+	}
+}

@@ -67,6 +67,11 @@ type Kernels struct {
 	// ClipTile, when not nil, clips rows [0, rows) of the tile at c in
 	// place, n values each, row r at c[r·ldc:], as Clip does.
 	ClipTile func(c []float32, ldc, rows, n int, lo, hi float32)
+	// MaxPool3s2 and AvgPool2s2, when not nil, compute a row of a 3×3 or
+	// 2×2 stride-2 pooling's windows that lie inside the input, as
+	// poolGeom.planeRows does (see poolRowFast).
+	MaxPool3s2 func(dst, r0, r1, r2 []float32)
+	AvgPool2s2 func(dst, r0, r1 []float32, div float32)
 	// Clip, when not nil, computes dst[i] = min(max(src[i], lo), hi) as
 	// the builtins do, for i < len(dst); nil means the portable loop (see
 	// clipRow).

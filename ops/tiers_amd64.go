@@ -90,6 +90,9 @@ var avx2Spec = BlockedSpec{
 	Gather8:      amd64.Gather8AVX2,
 	Scatter8:     amd64.Scatter8AVX2,
 
+	MaxPool3s2: amd64.MaxPool3s2AVX2,
+	AvgPool2s2: amd64.AvgPool2s2AVX2,
+
 	WinoIn:    amd64.WinoInAVX2,
 	WinoStore: amd64.WinoStoreAVX2,
 	// Winograd from 14×14 outputs up (16 tiles), where BenchmarkWinograd

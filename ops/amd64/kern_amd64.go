@@ -760,3 +760,27 @@ func Gather8AVX2(dst *float32, src *float32, lds int, n int)
 //
 //go:noescape
 func Scatter8AVX2(dst *float32, ldd int, src *float32, n int)
+
+// MaxPool3s2AVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does
+// (it reads r0, r1 and r2 [0:2n+1]), bit for bit on amd64, NaN payloads included:
+//
+//	for j := range n {
+//		v := max(max(r0[2*j], r1[2*j]), r2[2*j])
+//		for c := 2*j + 1; c <= 2*j+2; c++ {
+//			v = max(v, max(max(r0[c], r1[c]), r2[c]))
+//		}
+//		dst[j] = v
+//	}
+//
+//go:noescape
+func MaxPool3s2AVX2(dst *float32, r0 *float32, r1 *float32, r2 *float32, n int)
+
+// AvgPool2s2AVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does
+// (it reads r0 and r1 [0:2n]):
+//
+//	for j := range n {
+//		dst[j] = ((r0[2*j] + r1[2*j]) + (r0[2*j+1] + r1[2*j+1])) / div
+//	}
+//
+//go:noescape
+func AvgPool2s2AVX2(dst *float32, r0 *float32, r1 *float32, n int, div float32)

@@ -8468,3 +8468,120 @@ block:
 done:
 	VZEROUPPER
 	RET
+
+// func MaxPool3s2AVX2(dst *float32, r0 *float32, r1 *float32, r2 *float32, n int)
+// Requires: AVX, AVX2
+TEXT ·MaxPool3s2AVX2(SB), NOSPLIT, $0-40
+	MOVQ         dst+0(FP), AX
+	MOVQ         r0+8(FP), CX
+	MOVQ         r1+16(FP), DX
+	MOVQ         r2+24(FP), BX
+	MOVQ         n+32(FP), SI
+	SHRQ         $0x03, SI
+	MOVL         $0x80000000, DI
+	VMOVD        DI, X0
+	VBROADCASTSS X0, Y0
+
+loop:
+	TESTQ SI, SI
+	JZ    done
+
+	// -R at columns 0..15 and 1..16 of the 8 windows
+	VXORPS (CX), Y0, Y1
+	VXORPS (DX), Y0, Y6
+	VMINPS Y6, Y1, Y5
+	VMINPS Y1, Y5, Y1
+	VORPS  Y5, Y1, Y1
+	VXORPS (BX), Y0, Y6
+	VMINPS Y6, Y1, Y5
+	VMINPS Y1, Y5, Y1
+	VORPS  Y5, Y1, Y1
+	VXORPS 32(CX), Y0, Y2
+	VXORPS 32(DX), Y0, Y6
+	VMINPS Y6, Y2, Y5
+	VMINPS Y2, Y5, Y2
+	VORPS  Y5, Y2, Y2
+	VXORPS 32(BX), Y0, Y6
+	VMINPS Y6, Y2, Y5
+	VMINPS Y2, Y5, Y2
+	VORPS  Y5, Y2, Y2
+	VXORPS 4(CX), Y0, Y3
+	VXORPS 4(DX), Y0, Y6
+	VMINPS Y6, Y3, Y5
+	VMINPS Y3, Y5, Y3
+	VORPS  Y5, Y3, Y3
+	VXORPS 4(BX), Y0, Y6
+	VMINPS Y6, Y3, Y5
+	VMINPS Y3, Y5, Y3
+	VORPS  Y5, Y3, Y3
+	VXORPS 36(CX), Y0, Y4
+	VXORPS 36(DX), Y0, Y6
+	VMINPS Y6, Y4, Y5
+	VMINPS Y4, Y5, Y4
+	VORPS  Y5, Y4, Y4
+	VXORPS 36(BX), Y0, Y6
+	VMINPS Y6, Y4, Y5
+	VMINPS Y4, Y5, Y4
+	VORPS  Y5, Y4, Y4
+
+	// e = R[2j], o = R[2j+1], o2 = R[2j+2]
+	VSHUFPS $0x88, Y2, Y1, Y7
+	VPERMPD $0xd8, Y7, Y7
+	VSHUFPS $0xdd, Y2, Y1, Y8
+	VPERMPD $0xd8, Y8, Y8
+	VSHUFPS $0xdd, Y4, Y3, Y9
+	VPERMPD $0xd8, Y9, Y9
+
+	// dst = max(max(e, o), o2)
+	VMINPS  Y8, Y7, Y5
+	VMINPS  Y7, Y5, Y7
+	VORPS   Y5, Y7, Y7
+	VMINPS  Y9, Y7, Y5
+	VMINPS  Y7, Y5, Y7
+	VORPS   Y5, Y7, Y7
+	VXORPS  Y0, Y7, Y7
+	VMOVUPS Y7, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	ADDQ    $0x40, BX
+	DECQ    SI
+	JMP     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func AvgPool2s2AVX2(dst *float32, r0 *float32, r1 *float32, n int, div float32)
+// Requires: AVX, AVX2
+TEXT ·AvgPool2s2AVX2(SB), NOSPLIT, $0-36
+	MOVQ         dst+0(FP), AX
+	MOVQ         r0+8(FP), CX
+	MOVQ         r1+16(FP), DX
+	MOVQ         n+24(FP), BX
+	SHRQ         $0x03, BX
+	VBROADCASTSS div+32(FP), Y0
+
+loop:
+	TESTQ   BX, BX
+	JZ      done
+	VMOVUPS (CX), Y1
+	VADDPS  (DX), Y1, Y1
+	VMOVUPS 32(CX), Y2
+	VADDPS  32(DX), Y2, Y2
+	VSHUFPS $0x88, Y2, Y1, Y3
+	VPERMPD $0xd8, Y3, Y3
+	VSHUFPS $0xdd, Y2, Y1, Y4
+	VPERMPD $0xd8, Y4, Y4
+	VADDPS  Y4, Y3, Y3
+	VDIVPS  Y0, Y3, Y3
+	VMOVUPS Y3, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	DECQ    BX
+	JMP     loop
+
+done:
+	VZEROUPPER
+	RET

@@ -69,6 +69,8 @@ func main() {
 	dwRow8(avx2)
 	transpose8(false)
 	transpose8(true)
+	maxPool3s2()
+	avgPool2s2()
 	Generate()
 }
 
@@ -1583,6 +1585,136 @@ func transpose8(scatter bool) {
 	}
 	DECQ(n)
 	JMP(LabelRef("block"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// negMax emits the builtin max's lowering in the negated domain: with x =
+// -a and y = -b, dst = VMINPS(x, y) | VMINPS(VMINPS(x, y), x), which is
+// -max(a, b) bit for bit (see maxElem); chaining it and negating once at
+// the end is a chain of builtin max calls. dst may be x; t is scratch.
+func negMax(x, y, t, dst reg.VecPhysical) {
+	VMINPS(y, x, t)   // t = (x < y) ? x : y
+	VMINPS(x, t, dst) // dst = (t < x) ? t : x
+	VORPS(t, dst, dst)
+}
+
+// maxPool3s2 emits the inside windows of a 3×3 stride-2 max pooling
+// (ResNet's and DenseNet's stem pool) for one output row, in the order
+// of the portable pool's passes: the window's rows, then its columns left
+// to right, each a builtin max.
+func maxPool3s2() {
+	name := "MaxPool3s2AVX2"
+	TEXT(name, NOSPLIT, "func(dst, r0, r1, r2 *float32, n int)")
+	Pragma("noescape")
+	Doc(
+		name+" computes, 8 values at a time (n must be a multiple of 8), as this Go loop does",
+		"(it reads r0, r1 and r2 [0:2n+1]), bit for bit on amd64, NaN payloads included:",
+		"",
+		"	for j := range n {",
+		"		v := max(max(r0[2*j], r1[2*j]), r2[2*j])",
+		"		for c := 2*j + 1; c <= 2*j+2; c++ {",
+		"			v = max(v, max(max(r0[c], r1[c]), r2[c]))",
+		"		}",
+		"		dst[j] = v",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	r := []reg.GPVirtual{Load(Param("r0"), GP64()).(reg.GPVirtual), Load(Param("r1"), GP64()).(reg.GPVirtual), Load(Param("r2"), GP64()).(reg.GPVirtual)}
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	SHRQ(U8(3), n)
+	y := avx2.regs
+	sign := y[0]
+	bits := GP32()
+	MOVL(U32(0x80000000), bits)
+	VMOVD(bits, sign.AsX())
+	VBROADCASTSS(sign.AsX(), sign)
+	// rowsAt emits v = -R[disp/4 + 0..7], R = max over the three rows.
+	rowsAt := func(disp int, v, t, u reg.VecPhysical) {
+		VXORPS(Mem{Base: r[0], Disp: disp}, sign, v)
+		VXORPS(Mem{Base: r[1], Disp: disp}, sign, u)
+		negMax(v, u, t, v)
+		VXORPS(Mem{Base: r[2], Disp: disp}, sign, u)
+		negMax(v, u, t, v)
+	}
+	a, b, c, d := y[1], y[2], y[3], y[4]
+	t, u := y[5], y[6]
+	e, o, o2 := y[7], y[8], y[9]
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	Comment("-R at columns 0..15 and 1..16 of the 8 windows")
+	rowsAt(0, a, t, u)
+	rowsAt(32, b, t, u)
+	rowsAt(4, c, t, u)
+	rowsAt(36, d, t, u)
+	Comment("e = R[2j], o = R[2j+1], o2 = R[2j+2]")
+	VSHUFPS(U8(0x88), b, a, e)
+	VPERMPD(U8(0xd8), e, e)
+	VSHUFPS(U8(0xdd), b, a, o)
+	VPERMPD(U8(0xd8), o, o)
+	VSHUFPS(U8(0xdd), d, c, o2)
+	VPERMPD(U8(0xd8), o2, o2)
+	Comment("dst = max(max(e, o), o2)")
+	negMax(e, o, t, e)
+	negMax(e, o2, t, e)
+	VXORPS(sign, e, e)
+	VMOVUPS(e, Mem{Base: dst})
+	ADDQ(U8(32), dst)
+	for _, p := range r {
+		ADDQ(U8(64), p)
+	}
+	DECQ(n)
+	JMP(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// avgPool2s2 emits a 2×2 stride-2 average pooling's output row (DenseNet's
+// transitions) in the order of the portable pool's passes: the two rows
+// added, then the two columns, then the division.
+func avgPool2s2() {
+	name := "AvgPool2s2AVX2"
+	TEXT(name, NOSPLIT, "func(dst, r0, r1 *float32, n int, div float32)")
+	Pragma("noescape")
+	Doc(
+		name+" computes, 8 values at a time (n must be a multiple of 8), as this Go loop does",
+		"(it reads r0 and r1 [0:2n]):",
+		"",
+		"	for j := range n {",
+		"		dst[j] = ((r0[2*j] + r1[2*j]) + (r0[2*j+1] + r1[2*j+1])) / div",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	r0 := Load(Param("r0"), GP64()).(reg.GPVirtual)
+	r1 := Load(Param("r1"), GP64()).(reg.GPVirtual)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	SHRQ(U8(3), n)
+	y := avx2.regs
+	dv := y[0]
+	broadcastParam("div", dv)
+	a, b, e, o := y[1], y[2], y[3], y[4]
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	VMOVUPS(Mem{Base: r0}, a)
+	VADDPS(Mem{Base: r1}, a, a)
+	VMOVUPS(Mem{Base: r0, Disp: 32}, b)
+	VADDPS(Mem{Base: r1, Disp: 32}, b, b)
+	VSHUFPS(U8(0x88), b, a, e)
+	VPERMPD(U8(0xd8), e, e)
+	VSHUFPS(U8(0xdd), b, a, o)
+	VPERMPD(U8(0xd8), o, o)
+	VADDPS(o, e, e)
+	VDIVPS(dv, e, e)
+	VMOVUPS(e, Mem{Base: dst})
+	ADDQ(U8(32), dst)
+	ADDQ(U8(64), r0)
+	ADDQ(U8(64), r1)
+	DECQ(n)
+	JMP(LabelRef("loop"))
 	Label("done")
 	VZEROUPPER()
 	RET()
