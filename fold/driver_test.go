@@ -244,7 +244,7 @@ func (rg *randGraph) imageStep() {
 	r := rg.b.rng
 	x := rg.pick(rg.img)
 	y := rg.tensor()
-	switch r.IntN(12) {
+	switch r.IntN(13) {
 	case 0, 1:
 		k, attrs := 1, []*ops.Attr(nil)
 		if r.IntN(2) == 0 {
@@ -299,6 +299,26 @@ func (rg *randGraph) imageStep() {
 			rg.feat = append(rg.feat, rg.flatten(y))
 			return
 		}
+	case 12:
+		// a 1×1 Conv read by an AveragePool (the pool moves before it), or
+		// one the pool must stay after: padded, or a 3×3 Conv
+		c := rg.tensor()
+		k, cattrs := 1, []*ops.Attr(nil)
+		if r.IntN(4) == 0 {
+			k, cattrs = 3, []*ops.Attr{pads2(1)}
+		}
+		ins := []string{x, rg.constant(rg.uniform([]int{2, 2, k, k}, -0.5, 0.5))}
+		if r.IntN(2) == 0 {
+			ins = append(ins, rg.constant(rg.uniform([]int{2}, -0.5, 0.5)))
+		}
+		rg.node("Conv", ins, []string{c}, cattrs...)
+		pattrs := []*ops.Attr{aInts("kernel_shape", 2, 2), aInts("strides", 2, 2)}
+		if r.IntN(4) == 0 {
+			pattrs = append(pattrs, aInts("pads", 1, 1, 0, 0), aInt("count_include_pad", 1))
+		}
+		rg.node("AveragePool", []string{c}, []string{y}, pattrs...)
+		rg.feat = append(rg.feat, rg.flatten(y))
+		return
 	}
 	rg.img = append(rg.img, y)
 }

@@ -15,6 +15,7 @@
 //	IdentityElim   Identity and inference Dropout removed
 //	ConstFold      Constant nodes and nodes of constants only become initializers
 //	ZeroPadElim    Pad with all-zero pads removed
+//	PoolConv       1×1 Conv -> unpadded AveragePool: the pool moved before the Conv
 //	ConvBN         Conv -> BN: BN folded into the Conv's weights and bias
 //	GemmBN         Gemm or MatMul(+Add) -> BN over features: folded likewise
 //	BNConv         BN -> Conv (unpadded) or Gemm: BN folded into the next layer
@@ -66,6 +67,7 @@ var rules = []named{
 	identityElim{},
 	constFold{},
 	zeroPadElim{},
+	poolConv{},
 	convBN{},
 	gemmBN{},
 	bnConv{},
