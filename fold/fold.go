@@ -7,8 +7,9 @@
 // which conditions) and Apply (the new initializers and wiring). A rule
 // leaves the graph unchanged on any case it does not handle: a tensor with
 // other readers, parameters that are not constants, shapes it cannot
-// prove. It never approximates: folded parameters are computed in float64
-// and rounded once.
+// prove. It never approximates: every rewrite is exact in real arithmetic
+// (only the rounding of the sums at run time changes), and folded
+// parameters are computed in float64 and rounded once.
 //
 // The rules, in the order they run:
 //
