@@ -39,6 +39,19 @@ var avx512Spec = BlockedSpec{
 	Clip:   amd64.ClipAVX512,
 	Pick2:  amd64.Pick2AVX2,
 
+	// The AVX2 kernels of the depthwise window, the channel-blocked
+	// depthwise path, the Clip tile and the pooling rows run here too
+	// (the CPU has AVX2): none depends on the tier's vector width, and
+	// each is tested on AVX2 machines; on AVX-512 they are unmeasured.
+	DwTaps:       amd64.DwTapsAVX2,
+	ClipTile:     amd64.ClipTileAVX2,
+	Dw8:          amd64.DwRow8AVX2,
+	Dw8MaxPixels: 4096,
+	Gather8:      amd64.Gather8AVX2,
+	Scatter8:     amd64.Scatter8AVX2,
+	MaxPool3s2:   amd64.MaxPool3s2AVX2,
+	AvgPool2s2:   amd64.AvgPool2s2AVX2,
+
 	WinoIn:    amd64.WinoInAVX512,
 	WinoStore: amd64.WinoStoreAVX512,
 	// Winograd from 28×28 outputs up (49 tiles): measured faster at
