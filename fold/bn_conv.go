@@ -68,8 +68,8 @@ func (bnConv) match(w *work, n *ops.Node) (any, bool) {
 	return &bnConvMatch{bn: bn, next: next}, true
 }
 
-// unpadded reports whether a Conv provably adds no padding: explicit pads
-// all zero, or auto_pad VALID, or SAME with a 1-wide kernel.
+// unpadded reports whether a Conv or a pooling provably adds no padding:
+// explicit pads all zero, or auto_pad VALID, or SAME with a 1-wide kernel.
 func unpadded(conv *ops.Node, kernel []int) bool {
 	ap, err := conv.String("auto_pad", "NOTSET")
 	if err != nil {

@@ -45,7 +45,15 @@ func (poolConv) match(w *work, n *ops.Node) (any, bool) {
 	if wt == nil || len(wt.Shape) != 4 || wt.Shape[2] != 1 || wt.Shape[3] != 1 || !unpadded(conv, wt.Shape[2:]) {
 		return nil, false
 	}
-	if !allOnes(conv, "strides") || !poolUnpadded(n) {
+	ks, err := n.Ints("kernel_shape", nil)
+	if err != nil || !allOnes(conv, "strides") {
+		return nil, false
+	}
+	kernel := make([]int, len(ks))
+	for i, k := range ks {
+		kernel[i] = int(k)
+	}
+	if !unpadded(n, kernel) {
 		return nil, false
 	}
 	return &poolConvMatch{conv: conv, pool: n}, true
@@ -60,25 +68,6 @@ func allOnes(n *ops.Node, name string) bool {
 	}
 	for _, x := range v {
 		if x != 1 {
-			return false
-		}
-	}
-	return true
-}
-
-// poolUnpadded reports whether a pooling provably adds no padding: no
-// auto_pad but VALID, pads absent or zero.
-func poolUnpadded(n *ops.Node) bool {
-	ap, err := n.String("auto_pad", "NOTSET")
-	if err != nil || (ap != "NOTSET" && ap != "" && ap != "VALID") {
-		return false
-	}
-	pads, err := n.Ints("pads", nil)
-	if err != nil {
-		return false
-	}
-	for _, p := range pads {
-		if p != 0 {
 			return false
 		}
 	}

@@ -404,6 +404,22 @@ var resnet50Convs = []struct{ c, m, in, k, s, p, times int }{
 	{2048, 512, 7, 1, 1, 0, 2}, {512, 512, 7, 3, 1, 1, 2}, {512, 2048, 7, 1, 1, 0, 3},
 }
 
+// resnet50Layer prepares convolution i of resnet50Convs for one image
+// (random weights and input, bias), and returns its step, inputs, an output
+// tensor and its FLOPs.
+func resnet50Layer(b *testing.B, i int) (Step, []*Tensor, *Tensor, float64) {
+	l := resnet50Convs[i]
+	cc := convCase{n: 1, c: l.c, m: l.m, in: []int{l.in, l.in}, k: []int{l.k, l.k}, group: 1,
+		strides: []int64{int64(l.s), int64(l.s)}, pads: []int64{int64(l.p), int64(l.p), int64(l.p), int64(l.p)}, bias: true}
+	ins := cc.inputs(uint64(i))
+	vals, step, err := prepareOpConst(cc.node(), 1, ins...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := vals[0].Shape
+	return step, ins, NewF32(o, nil), 2 * float64(l.c*l.m*l.k*l.k*o[2]*o[3])
+}
+
 // BenchmarkResNet50Convs runs every convolution of ResNet-50 once per
 // iteration (one image), on every fast tier, on one thread and on two, and reports the time
 // per image and the rate over its 8.2 GFLOP.
@@ -417,16 +433,9 @@ func BenchmarkResNet50Convs(b *testing.B) {
 	var layers []layer
 	var total float64
 	for i, l := range resnet50Convs {
-		cc := convCase{n: 1, c: l.c, m: l.m, in: []int{l.in, l.in}, k: []int{l.k, l.k}, group: 1,
-			strides: []int64{int64(l.s), int64(l.s)}, pads: []int64{int64(l.p), int64(l.p), int64(l.p), int64(l.p)}, bias: true}
-		ins := cc.inputs(uint64(i))
-		vals, step, err := prepareOpConst(cc.node(), 1, ins...)
-		if err != nil {
-			b.Fatal(err)
-		}
-		o := vals[0].Shape
-		total += 2 * float64(l.c*l.m*l.k*l.k*o[2]*o[3]*l.times)
-		layers = append(layers, layer{step, ins, []*Tensor{NewF32(o, nil)}, l.times})
+		step, ins, out, flops := resnet50Layer(b, i)
+		total += flops * float64(l.times)
+		layers = append(layers, layer{step, ins, []*Tensor{out}, l.times})
 	}
 	for _, bw := range benchTiers() {
 		b.Run(fmt.Sprintf("%s/workers=%d", bw.k.Name, bw.workers), func(b *testing.B) {
@@ -452,16 +461,8 @@ func BenchmarkResNet50Convs(b *testing.B) {
 // reports its rate: the layer classes a tier's choices are tuned on.
 func BenchmarkConvLayers(b *testing.B) {
 	for i, l := range resnet50Convs {
-		cc := convCase{n: 1, c: l.c, m: l.m, in: []int{l.in, l.in}, k: []int{l.k, l.k}, group: 1,
-			strides: []int64{int64(l.s), int64(l.s)}, pads: []int64{int64(l.p), int64(l.p), int64(l.p), int64(l.p)}, bias: true}
-		ins := cc.inputs(uint64(i))
-		vals, step, err := prepareOpConst(cc.node(), 1, ins...)
-		if err != nil {
-			b.Fatal(err)
-		}
-		o := vals[0].Shape
-		flops := 2 * float64(l.c*l.m*l.k*l.k*o[2]*o[3])
-		out := []*Tensor{NewF32(o, nil)}
+		step, ins, o, flops := resnet50Layer(b, i)
+		out := []*Tensor{o}
 		for _, k := range fastTiers() {
 			b.Run(fmt.Sprintf("%s/%dx%dx%d²/k%ds%d", k.Name, l.c, l.m, l.in, l.k, l.s), func(b *testing.B) {
 				env := nnEnv(k, 1)

@@ -250,14 +250,7 @@ func kernel(s isa, mr, nv int, offs bool) {
 	TESTQ(U32(1), flags)
 	JZ(LabelRef("noacc"))
 	MOVQ(c, p)
-	for i := range mr {
-		for v := range nv {
-			VADDPS(Mem{Base: p, Disp: 4 * s.lanes * v}, acc[i][v], acc[i][v])
-		}
-		if i < mr-1 {
-			ADDQ(ldc, p)
-		}
-	}
+	tileRows(s, acc, p, ldc, addRow)
 	Label("noacc")
 
 	Comment("acc[i] += bias[i]")
@@ -298,14 +291,7 @@ func kernel(s isa, mr, nv int, offs bool) {
 	Label("norelu")
 
 	Comment("C = acc")
-	for i := range mr {
-		for v := range nv {
-			VMOVUPS(acc[i][v], Mem{Base: c, Disp: 4 * s.lanes * v})
-		}
-		if i < mr-1 {
-			ADDQ(ldc, c)
-		}
-	}
+	tileRows(s, acc, c, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
 	VZEROUPPER()
 	RET()
 }
@@ -1104,14 +1090,7 @@ func clip(s isa) {
 	stream(s, "clip", n, []reg.GPVirtual{dst, src}, func(v, disp int) {
 		x, a, b := t[3*v], t[3*v+1], t[3*v+2]
 		VMOVUPS(Mem{Base: src, Disp: disp}, x)
-		VXORPS(sign, x, x) // -v
-		VMINPS(nlo, x, a)  // VMINPS(-v, -lo)
-		VMINPS(x, nlo, b)  // VMINPS(-lo, -v)
-		VORPS(b, a, a)     // min(-v, -lo)
-		VXORPS(sign, a, a) // m = max(v, lo)
-		VMINPS(hi, a, b)   // VMINPS(m, hi)
-		VMINPS(a, hi, x)   // VMINPS(hi, m)
-		VORPS(x, b, b)     // min(m, hi)
+		clipVec(x, a, b, sign, nlo, hi)
 		VMOVUPS(b, Mem{Base: dst, Disp: disp})
 	}, "done")
 	Label("done")
@@ -1250,23 +1229,9 @@ func pixKernel(s isa, r, nv int) {
 	JZ(LabelRef("put"))
 	p := GP64()
 	MOVQ(c, p)
-	for i := range r {
-		for v := range nv {
-			VADDPS(Mem{Base: p, Disp: 4 * s.lanes * v}, acc[i][v], acc[i][v])
-		}
-		if i < r-1 {
-			ADDQ(ldc, p)
-		}
-	}
+	tileRows(s, acc, p, ldc, addRow)
 	Label("put")
-	for i := range r {
-		for v := range nv {
-			VMOVUPS(acc[i][v], Mem{Base: c, Disp: 4 * s.lanes * v})
-		}
-		if i < r-1 {
-			ADDQ(ldc, c)
-		}
-	}
+	tileRows(s, acc, c, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
 	VZEROUPPER()
 	RET()
 }
@@ -1382,14 +1347,7 @@ func clipTile(s isa) {
 	TESTQ(j, j)
 	JZ(LabelRef("next"))
 	VMOVUPS(Mem{Base: p}, x)
-	VXORPS(sign, x, x) // -v
-	VMINPS(nlo, x, a)  // VMINPS(-v, -lo)
-	VMINPS(x, nlo, b)  // VMINPS(-lo, -v)
-	VORPS(b, a, a)     // min(-v, -lo)
-	VXORPS(sign, a, a) // m = max(v, lo)
-	VMINPS(hi, a, b)   // VMINPS(m, hi)
-	VMINPS(a, hi, x)   // VMINPS(hi, m)
-	VORPS(x, b, b)     // min(m, hi)
+	clipVec(x, a, b, sign, nlo, hi)
 	VMOVUPS(b, Mem{Base: p})
 	ADDQ(U8(4*s.lanes), p)
 	DECQ(j)
@@ -1719,3 +1677,34 @@ func avgPool2s2() {
 	VZEROUPPER()
 	RET()
 }
+
+// tileRows emits op(row's vector, acc[i][v]) for each vector of each row of
+// a tile, the rows ldc bytes apart from p, which it advances: C's rows
+// added to the accumulators (VADDPS) or the accumulators stored.
+func tileRows(s isa, acc [][]reg.VecPhysical, p, ldc reg.Register, op func(m Mem, a, dst reg.VecPhysical)) {
+	for i := range acc {
+		for v, a := range acc[i] {
+			op(Mem{Base: p, Disp: 4 * s.lanes * v}, a, a)
+		}
+		if i < len(acc)-1 {
+			ADDQ(ldc, p)
+		}
+	}
+}
+
+// clipVec emits b = min(max(x, lo), hi) as Go's builtins compute it (see
+// clip), given sign (the sign bit in every lane), nlo = -lo and hi; x and
+// a are clobbered.
+func clipVec(x, a, b, sign, nlo, hi reg.VecPhysical) {
+	VXORPS(sign, x, x) // -v
+	VMINPS(nlo, x, a)  // VMINPS(-v, -lo)
+	VMINPS(x, nlo, b)  // VMINPS(-lo, -v)
+	VORPS(b, a, a)     // min(-v, -lo)
+	VXORPS(sign, a, a) // m = max(v, lo)
+	VMINPS(hi, a, b)   // VMINPS(m, hi)
+	VMINPS(a, hi, x)   // VMINPS(hi, m)
+	VORPS(x, b, b)     // min(m, hi)
+}
+
+// addRow emits dst = m + a.
+func addRow(m Mem, a, dst reg.VecPhysical) { VADDPS(m, a, dst) }
