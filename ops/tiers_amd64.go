@@ -21,7 +21,7 @@ var AVX512 = NewBlockedTier(avx512Spec)
 // reading convolution inputs in place.
 var AVX2 = NewBlockedTier(avx2Spec)
 
-var avx512Spec = BlockedSpec{
+var avx512Spec = withWidthFree(BlockedSpec{
 	Name:   "avx512",
 	MR:     8,
 	Widths: []int{48, 32, 16},
@@ -39,19 +39,6 @@ var avx512Spec = BlockedSpec{
 	Clip:   amd64.ClipAVX512,
 	Pick2:  amd64.Pick2AVX2,
 
-	// The AVX2 kernels of the depthwise window, the channel-blocked
-	// depthwise path, the Clip tile and the pooling rows run here too
-	// (the CPU has AVX2): none depends on the tier's vector width, and
-	// each is tested on AVX2 machines; on AVX-512 they are unmeasured.
-	DwTaps:       amd64.DwTapsAVX2,
-	ClipTile:     amd64.ClipTileAVX2,
-	Dw8:          amd64.DwRow8AVX2,
-	Dw8MaxPixels: 4096,
-	Gather8:      amd64.Gather8AVX2,
-	Scatter8:     amd64.Scatter8AVX2,
-	MaxPool3s2:   amd64.MaxPool3s2AVX2,
-	AvgPool2s2:   amd64.AvgPool2s2AVX2,
-
 	WinoIn:    amd64.WinoInAVX512,
 	WinoStore: amd64.WinoStoreAVX512,
 	// Winograd from 28×28 outputs up (49 tiles): measured faster at
@@ -59,9 +46,9 @@ var avx512Spec = BlockedSpec{
 	// AVX2 tier's measurement with the vector transforms (this AVX-512
 	// tier was not measured with them).
 	WinogradMinCols: 48,
-}
+})
 
-var avx2Spec = BlockedSpec{
+var avx2Spec = withWidthFree(BlockedSpec{
 	Name:   "avx2",
 	MR:     6,
 	Widths: []int{16, 8},
@@ -88,23 +75,8 @@ var avx2Spec = BlockedSpec{
 	Sum:    amd64.SumAVX2,
 	Dot:    amd64.DotAVX2,
 	Axpy:   amd64.AxpyAVX2,
-	DwTaps: amd64.DwTapsAVX2,
 	Clip:   amd64.ClipAVX2,
 	Pick2:  amd64.Pick2AVX2,
-
-	ClipTile: amd64.ClipTileAVX2,
-
-	// Depthwise 3×3 layers of MobileNetV2, one thread, against convDirect:
-	// 7×7 352 → 120 µs, 14×14 stride 2 725 → 104, 28×28 205 → 115,
-	// 56×56 476 → 375, 112×112 → 56×56 993 → 575; 112×112 stride 1 314
-	// → 382, so from 64×64 outputs up convDirect stays.
-	Dw8:          amd64.DwRow8AVX2,
-	Dw8MaxPixels: 4096,
-	Gather8:      amd64.Gather8AVX2,
-	Scatter8:     amd64.Scatter8AVX2,
-
-	MaxPool3s2: amd64.MaxPool3s2AVX2,
-	AvgPool2s2: amd64.AvgPool2s2AVX2,
 
 	WinoIn:    amd64.WinoInAVX2,
 	WinoStore: amd64.WinoStoreAVX2,
@@ -113,6 +85,23 @@ var avx2Spec = BlockedSpec{
 	// ResNet's 64×56², 128×28², 256×14² layers 2.0, 1.7 and 1.25 times
 	// faster on one thread; 512×7² 1.5 times slower.
 	WinogradMinCols: 16,
+})
+
+// withWidthFree sets in s the kernels that do not depend on a tier's
+// vector width, AVX2 code that both tiers run (on AVX-512 machines
+// unmeasured): the depthwise window, the channel-blocked depthwise path,
+// the Clip tile and the pooling rows.
+func withWidthFree(s BlockedSpec) BlockedSpec {
+	s.DwTaps = amd64.DwTapsAVX2
+	s.ClipTile = amd64.ClipTileAVX2
+	// Depthwise 3×3 layers of MobileNetV2 on AVX2, one thread, against
+	// convDirect: 7×7 352 → 120 µs, 14×14 stride 2 725 → 104, 28×28 205
+	// → 115, 56×56 476 → 375, 112×112 → 56×56 993 → 575; 112×112 stride
+	// 1 314 → 382, so from 64×64 outputs up convDirect stays.
+	s.Dw8, s.Dw8MaxPixels = amd64.DwRow8AVX2, 4096
+	s.Gather8, s.Scatter8 = amd64.Gather8AVX2, amd64.Scatter8AVX2
+	s.MaxPool3s2, s.AvgPool2s2 = amd64.MaxPool3s2AVX2, amd64.AvgPool2s2AVX2
+	return s
 }
 
 func init() {
