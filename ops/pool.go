@@ -456,10 +456,11 @@ func (a *poolArgs) Range(lo, hi int) {
 // poolRowFast computes output row yr of planeRows on the tier's row
 // kernels when it has one for the geometry, and reports whether it did:
 // 3×3 stride-2 max pooling (two or three input rows in the window) and
-// 2×2 stride-2 average pooling whose windows all lie inside the row. Windows inside
-// the row go to the kernel in multiples of 8, the rest are computed here
-// in planeRows' order: the window's rows top to bottom, then its columns
-// left to right (then the division by nh·KW for an average).
+// 2×2 stride-2 average pooling whose windows all lie inside the row.
+// Windows inside the row go to the kernel in multiples of 8, the rest are
+// computed here in planeRows' order: the window's rows top to bottom,
+// then its columns left to right (then the division by nh·KW for an
+// average).
 func (g *poolGeom) poolRowFast(k *Kernels, xp, yr []float32, hs, khLo, khHi, nh int, isMax bool) bool {
 	h, w := &g.h, &g.w
 	if k == nil || h.s != 2 || w.s != 2 || h.d != 1 || w.d != 1 {
@@ -494,6 +495,10 @@ func (g *poolGeom) poolRowFast(k *Kernels, xp, yr []float32, hs, khLo, khHi, nh 
 			}
 			ws := ow*2 - w.pad0
 			kwLo, kwHi := kRange(ws, 1, w.in, 3)
+			if kwLo >= kwHi {
+				yr[ow] = float32(math.Inf(-1)) // no input column: a guard, as in planeRows
+				continue
+			}
 			// R(c) = max(max(r0[c], r1[c]), r2[c]); y = R(c0), then max with each next column
 			v := max(max(r0[ws+kwLo], r1[ws+kwLo]), r2[ws+kwLo])
 			for c := ws + kwLo + 1; c < ws+kwHi; c++ {
