@@ -295,8 +295,8 @@ func convProduct(g *ConvGeom, x, w, b, y []float32, f *ConvFusion, o int, pointw
 //
 // one axpyRow per tap over the OH·Wq values, in the order of the taps
 // (padding adds w·0), or, on a tier with DwTaps, one call for all taps
-// with the bias, the products fused with the sums. Then y[oh][ow] = act(yq[oh·Wq + ow] + b + Z), the
-// columns past OW dropped. Where padding would make the phase copy much
+// with the bias, the products fused with the sums. Then y[oh][ow] =
+// act(yq[oh·Wq + ow] + b + Z), the columns past OW dropped. Where padding would make the phase copy much
 // larger than the input and output planes (a hostile model's huge pads),
 // the taps run row by row on x itself instead (directRows).
 func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
@@ -304,18 +304,14 @@ func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	ph := phasesOf(g)
 	planes := int64(ph.plane) <= 4*(int64(g.H)*int64(g.W)+int64(g.OH)*int64(g.OW))+4096
 	*dt = convDirectTask{k: kernelsOf(env), g: g, x: x, w: w, b: b, y: y, f: f, ph: ph, planes: planes}
-	if planes && dt.k != nil && dt.k.DwTaps != nil {
+	if planes {
+		// taps[kh·KW + kw] = where tap (kh, kw) reads in the phase copy (the
+		// in-place products' offsets of a one-channel group)
 		sc := directScratch.get()
 		defer directScratch.put(sc)
 		dt.taps = sc.taps(g.KH * g.KW)
-		// taps[kh·KW + kw] = where tap (kh, kw) reads in the phase copy:
-		// its phase's plane, shifted (kh·DH/SH) rows and kw·DW/SW columns
-		for kh := range g.KH {
-			for kw := range g.KW {
-				dh, dw := kh*g.DH, kw*g.DW
-				dt.taps[kh*g.KW+kw] = int32((dh%g.SH*g.SW+dw%g.SW)*ph.hq*ph.wq + dh/g.SH*ph.wq + dw/g.SW)
-			}
-		}
+		inPlaceOffsets(g, ph, dt.taps)
+		dt.dwTaps = dt.k != nil && dt.k.DwTaps != nil
 	}
 	runTask(env, g.N*g.M, dt)
 }
@@ -328,7 +324,8 @@ type convDirectTask struct {
 	f          *ConvFusion
 	ph         phaseGeom // the phase copy's layout
 	planes     bool      // whole-plane steps on the phase copy, else directRows
-	taps       []int32   // with k.DwTaps: each tap's offset in the phase copy
+	taps       []int32   // planes: each tap's offset in the phase copy
+	dwTaps     bool      // planes on k.DwTaps, else one axpyRow per tap
 }
 
 // directBufs is one worker's scratch for convDirect: the phase copy of an
@@ -372,7 +369,7 @@ func (t *convDirectTask) Range(lo, hi int) {
 	// With DwTaps, whole vectors: up to maxPanel more columns, computed and
 	// dropped.
 	nq := ncol
-	if t.taps != nil {
+	if t.dwTaps {
 		nq = ceilDiv(ncol, maxPanel) * maxPanel
 	}
 	xq := buf.xq.grow(ph.plane + g.KW*g.DW + 1 + nq - ncol)
@@ -392,7 +389,7 @@ func (t *convDirectTask) Range(lo, hi int) {
 			bv = b[m]
 		}
 		yp := y[(n*g.M+m)*ohw : (n*g.M+m+1)*ohw]
-		if t.k != nil && t.k.DwTaps != nil {
+		if t.dwTaps {
 			// yq[j'] = b[m] + Σ_t w[t]·xq[taps[t] + j'], then the valid columns
 			t.k.DwTaps(yq, xq, t.taps, wp, bv)
 			for oh := range g.OH {
@@ -402,13 +399,9 @@ func (t *convDirectTask) Range(lo, hi int) {
 			continue
 		}
 		clear(yq)
-		for kh := range g.KH {
-			for kw := range g.KW {
-				dh, dw := kh*g.DH, kw*g.DW
-				// yq[j'] += w[kh][kw]·xq[phase][j' + (dh/SH)·Wq + dw/SW]
-				o := (dh%g.SH*g.SW+dw%g.SW)*ph.hq*ph.wq + dh/g.SH*ph.wq + dw/g.SW
-				axpyRow(t.k, yq, xq[o:o+ncol], wp[kh*g.KW+kw])
-			}
+		for tp, o := range t.taps {
+			// yq[j'] += w[kh][kw]·xq[phase][j' + (kh·DH/SH)·Wq + kw·DW/SW], tp = kh·KW + kw
+			axpyRow(t.k, yq, xq[int(o):int(o)+ncol], wp[tp])
 		}
 		for oh := range g.OH {
 			// y[m][oh][ow] = yq[oh·Wq + ow] + b[m]

@@ -477,6 +477,34 @@ func BenchmarkConvLayers(b *testing.B) {
 	}
 }
 
+// BenchmarkDepthwise runs MobileNetV2's 3×3 depthwise convolutions (one
+// image, bias) on every fast tier and one thread: the layers the
+// channel-blocked path (up to 64×64 outputs) and the window kernel of
+// convDirect are chosen on.
+func BenchmarkDepthwise(b *testing.B) {
+	for i, l := range []struct{ c, in, s int }{{32, 112, 1}, {96, 112, 2}, {144, 56, 1}, {144, 56, 2},
+		{192, 28, 1}, {192, 28, 2}, {384, 14, 1}, {576, 14, 2}, {960, 7, 1}} {
+		cc := convCase{n: 1, c: l.c, m: l.c, in: []int{l.in, l.in}, k: []int{3, 3}, group: l.c,
+			strides: []int64{int64(l.s), int64(l.s)}, pads: []int64{1, 1, 1, 1}, bias: true}
+		ins := cc.inputs(uint64(i))
+		vals, step, err := prepareOpConst(cc.node(), 1, ins...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out := []*Tensor{NewF32(vals[0].Shape, nil)}
+		for _, k := range fastTiers() {
+			b.Run(fmt.Sprintf("%s/%dx%d²/s%d", k.Name, l.c, l.in, l.s), func(b *testing.B) {
+				env := nnEnv(k, 1)
+				for range b.N {
+					if err := step.Run(env, ins, out); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
 // TestConvPacksShared checks that the plans of one conv node for several
 // batch sizes share one pack of the weights per tier: PackConv runs once
 // per layout (the Winograd geometry packs once too), and every plan's

@@ -268,23 +268,25 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 	}
 	if s.MaxPool3s2 != nil {
 		k.MaxPool3s2 = func(dst, r0, r1, r2 []float32) {
-			if n := len(dst) &^ 7; n > 0 {
+			n := len(dst)
+			if n%8 != 0 {
+				panic("ops: MaxPool3s2 of a row not a multiple of 8")
+			}
+			if n > 0 {
 				_, _, _ = r0[2*n], r1[2*n], r2[2*n] // the last values read
 				s.MaxPool3s2(&dst[0], &r0[0], &r1[0], &r2[0], n)
-			}
-			if len(dst)%8 != 0 {
-				panic("ops: MaxPool3s2 of a row not a multiple of 8")
 			}
 		}
 	}
 	if s.AvgPool2s2 != nil {
 		k.AvgPool2s2 = func(dst, r0, r1 []float32, div float32) {
-			if n := len(dst) &^ 7; n > 0 {
+			n := len(dst)
+			if n%8 != 0 {
+				panic("ops: AvgPool2s2 of a row not a multiple of 8")
+			}
+			if n > 0 {
 				_, _ = r0[2*n-1], r1[2*n-1] // the last values read
 				s.AvgPool2s2(&dst[0], &r0[0], &r1[0], n, div)
-			}
-			if len(dst)%8 != 0 {
-				panic("ops: AvgPool2s2 of a row not a multiple of 8")
 			}
 		}
 	}

@@ -26,9 +26,10 @@ type slabPool struct {
 const reclaimSlabBytes = 16 << 20
 
 // get returns a slab of at least n elements: the shortest free one that
-// is long enough, or a new one. A free slab too short for any Run to come
-// is dropped in place of the new one, so the number of slabs stays the
-// number of Runs in flight. A reused slab holds what its last Run left.
+// is long enough, or a new one. When every free slab is too short, the
+// longest of them is dropped in place of the new one, so that the number
+// of slabs stays the number of Runs in flight. A reused slab holds what
+// its last Run left.
 func (sp *slabPool) get(n int) []float32 {
 	sp.mu.Lock()
 	best, short := -1, -1
