@@ -2,11 +2,12 @@ package ops
 
 import "unsafe"
 
-// Depthwise convolutions on small planes, eight channels at a time. On a
-// 7×7 or 14×14 plane a channel's window sums (convDirect) are a few
-// vectors of work behind a phase copy and a compaction made row by row, so
-// the rows' bookkeeping costs more than the arithmetic. Here a block of 8
-// channels is transposed into pixels of 8 channels, with the padding,
+// Depthwise convolutions, eight channels at a time. A channel's window
+// sums on its own plane (convDirect) are a few vectors of work behind a
+// phase copy and a compaction made row by row, so on small planes the
+// rows' bookkeeping costs more than the arithmetic, and a stride makes
+// every load a gather. Here a block of 8 channels is transposed into
+// pixels of 8 channels, with the padding,
 //
 //	xb[(ih·Wp + iw)·8 + c] = x'[c][ih - PadT][iw - PadL]   (0 in the padding)
 //
@@ -15,9 +16,12 @@ import "unsafe"
 //	ob[(oh·OW + ow)·8 + c] = b[c] + Σ_t w[c][t]·xb[(oh·SH·Wp + ow·SW)·8 + off[t] + c]
 //
 // off[t] = (kh·DH·Wp + kw·DW)·8 for tap t = kh·KW + kw, one DwRow8 call per
-// output row, and transposed back: y[c][oh][ow] = act(ob[...] + Z). ONNX
-// Runtime's NCHWc depthwise kernels work on the same layout, kept between
-// layers; here it lives for one block of one layer.
+// output row, and transposed back: y[c][oh][ow] = act(ob[...] + Z). The
+// block goes through in bands of output rows whose input rows fit in the
+// first cache levels (dw8BandRows), so a large plane is read once and
+// its transposed copy never leaves the cache. ONNX Runtime's NCHWc
+// depthwise kernels work on the same layout, kept between layers; here it
+// lives for one band of one block of one layer.
 
 // Dw8Kernel computes n output pixels of 8 channels of a depthwise
 // convolution in the channel-blocked layout (see conv_dw8.go):
@@ -54,11 +58,11 @@ func Dw8Go(out, x *float32, off *int32, w *float32, taps, n, step int, bias *flo
 
 // dw8OK reports whether conv runs g eight channels at a time: a tier with
 // a Dw8 kernel, a depthwise convolution with one output channel per input
-// channel, an output plane of at most Dw8MaxPixels pixels, and a padded
+// channel, an output plane of at most Dw8MaxPixels pixels (when set), and a padded
 // input not much larger than the planes (a hostile model's huge pads go
 // to convDirect's row-by-row loops).
 func (bl *blocked) dw8OK(g *ConvGeom) bool {
-	if bl.Dw8 == nil || g.Group != g.C || g.M != g.C || g.OH*g.OW > bl.Dw8MaxPixels {
+	if bl.Dw8 == nil || g.Group != g.C || g.M != g.C || bl.Dw8MaxPixels > 0 && g.OH*g.OW > bl.Dw8MaxPixels {
 		return false
 	}
 	hp, wp := int64(g.H+g.PadT+g.PadB), int64(g.W+g.PadL+g.PadR)
@@ -92,17 +96,35 @@ type dw8Bufs struct {
 // dw8Scratch keeps dw8Bufs for reuse.
 var dw8Scratch = freeList[dw8Bufs]{new: func() *dw8Bufs { return new(dw8Bufs) }}
 
-// Range computes blocks [lo, hi).
+// dw8BandRows returns how many output rows of g one band of convDw8
+// computes: as many as keep the band's padded input rows, (rows-1)·SH +
+// (KH-1)·DH + 1 of them at Wp pixels of 8 channels, within bytes, at
+// least one and at most OH. The band's input, its transposed copy and
+// its output then stay in the first cache levels instead of making
+// three passes over a plane of 8 channels.
+func dw8BandRows(g *ConvGeom, bytes int) int {
+	if bytes <= 0 {
+		bytes = 32 << 10
+	}
+	wp := g.W + g.PadL + g.PadR
+	in := bytes / (wp * 8 * 4)
+	rows := (in-(g.KH-1)*g.DH-1)/g.SH + 1
+	return max(1, min(rows, g.OH))
+}
+
+// Range computes blocks [lo, hi), each in bands of output rows.
 func (t *dw8Task) Range(lo, hi int) {
 	g, f := t.g, t.f
 	nb := ceilDiv(g.C, 8)
-	hp, wp := g.H+g.PadT+g.PadB, g.W+g.PadL+g.PadR
+	wp := g.W + g.PadL + g.PadR
 	taps := g.KH * g.KW
 	hw, ohw := g.H*g.W, g.OH*g.OW
+	rb := dw8BandRows(g, t.bl.Dw8Band)
+	maxIn := (rb-1)*g.SH + (g.KH-1)*g.DH + 1
 	buf := dw8Scratch.get()
 	defer dw8Scratch.put(buf)
-	xb := buf.xb.grow(hp * wp * 8)
-	ob := buf.ob.grow(ohw * 8)
+	xb := buf.xb.grow(maxIn * wp * 8)
+	ob := buf.ob.grow(rb * g.OW * 8)
 	wb := buf.wb.grow(taps * 8)
 	if cap(buf.off) < taps {
 		buf.off = make([]int32, taps)
@@ -114,33 +136,11 @@ func (t *dw8Task) Range(lo, hi int) {
 			off[kh*g.KW+kw] = int32((kh*g.DH*wp + kw*g.DW) * 8)
 		}
 	}
+	fast := !f.hasPre()
 	for u := lo; u < hi; u++ {
 		n, c0 := u/nb, u%nb*8
 		cnt := min(8, g.C-c0)
-		// xb[(ih·Wp + iw)·8 + c] = x'[c0+c][ih-PadT][iw-PadL], 0 in the padding and past C
-		clear(xb)
 		xs := t.x[(n*g.C+c0)*hw:]
-		if cnt == 8 && !f.hasPre() {
-			// the 8 planes as pixels of 8, then row by row into the padding
-			tmp := buf.tb.grow(hw * 8)
-			t.bl.gather8(tmp, xs, hw, hw)
-			for ih := range g.H {
-				copy(xb[((ih+g.PadT)*wp+g.PadL)*8:], tmp[ih*g.W*8:(ih+1)*g.W*8])
-			}
-		} else {
-			for c := range cnt {
-				xp := xs[c*hw : (c+1)*hw]
-				for ih := range g.H {
-					row := xb[((ih+g.PadT)*wp+g.PadL)*8+c:]
-					for iw, v := range xp[ih*g.W : (ih+1)*g.W] {
-						if f.hasPre() {
-							v = f.pre(c0+c, v)
-						}
-						row[iw*8] = v
-					}
-				}
-			}
-		}
 		// wb[t·8 + c] = w[c0+c][t], bias[c] = b[c0+c]; 0 past C
 		clear(wb)
 		buf.bias = [8]float32{}
@@ -152,28 +152,106 @@ func (t *dw8Task) Range(lo, hi int) {
 				buf.bias[c] = t.b[c0+c]
 			}
 		}
-		for oh := range g.OH {
-			// the row's pixel ow reads its window from xb[(oh·SH·Wp + ow·SW)·8:]
-			t.bl.Dw8(&ob[oh*g.OW*8], &xb[oh*g.SH*wp*8], &off[0], &wb[0], taps, g.OW, g.SW*8, &buf.bias[0])
-		}
-		// y[n][c0+c][q] = ob[q·8 + c], then act(y + Z) over the block's planes
 		ys := t.y[(n*g.C+c0)*ohw : (n*g.C+c0+cnt)*ohw]
-		if cnt == 8 {
-			t.bl.scatter8(ys, ohw, ob, ohw)
-		} else {
-			for c := range cnt {
-				yr := ys[c*ohw : (c+1)*ohw]
-				for q := range yr {
-					yr[q] = ob[q*8+c]
+		for oh0 := 0; oh0 < g.OH; oh0 += rb {
+			nr := min(rb, g.OH-oh0)
+			// the band reads padded rows [r0, r0+nin)
+			r0, nin := oh0*g.SH, (nr-1)*g.SH+(g.KH-1)*g.DH+1
+			xband := xb[:nin*wp*8]
+			if fast && cnt == 8 {
+				t.fillBand8(buf, xband, xs, r0, nin)
+			} else {
+				t.fillBand(xband, xs, r0, nin, c0, cnt)
+			}
+			for r := range nr {
+				// the row's pixel ow reads its window from xb[(r·SH·Wp + ow·SW)·8:]
+				t.bl.Dw8(&ob[r*g.OW*8], &xband[r*g.SH*wp*8], &off[0], &wb[0], taps, g.OW, g.SW*8, &buf.bias[0])
+			}
+			// y[n][c0+c][q] = act(ob[(q-oh0·OW)·8 + c] + Z) for the band's pixels q
+			q0, nq := oh0*g.OW, nr*g.OW
+			obb := ob[:nq*8]
+			if f.hasPost() && f.Residual == nil {
+				residualAct(t.k, obb, nil, f.Act)
+			}
+			if cnt == 8 {
+				t.bl.scatter8(ys[q0:], ohw, obb, nq)
+			} else {
+				for c := range cnt {
+					yr := ys[c*ohw+q0 : c*ohw+q0+nq]
+					for q := range yr {
+						yr[q] = obb[q*8+c]
+					}
+				}
+			}
+			if f != nil && f.Residual != nil {
+				for c := range cnt {
+					at := (n*g.C+c0+c)*ohw + q0
+					residualAct(t.k, t.y[at:at+nq], f.Residual[at:at+nq], f.Act)
 				}
 			}
 		}
-		if f.hasPost() {
-			var z []float32
-			if f.Residual != nil {
-				z = f.Residual[(n*g.C+c0)*ohw : (n*g.C+c0+cnt)*ohw]
+	}
+}
+
+// fillBand8 sets the band of xb that starts at padded row r0, nin rows of
+// Wp pixels of 8 channels, from the 8 planes at xs with no prologue:
+//
+//	xb[((r-r0)·Wp + iw)·8 + c] = x[c][r-PadT][iw-PadL]   (0 in the padding)
+//
+// Rows of a multiple of 8 pixels are transposed straight into place;
+// otherwise the band's image rows are transposed in one run (they are
+// contiguous in each plane), then copied row by row between the padding
+// columns.
+func (t *dw8Task) fillBand8(buf *dw8Bufs, xb, xs []float32, r0, nin int) {
+	g := t.g
+	wp, hw := g.W+g.PadL+g.PadR, g.H*g.W
+	ia, ib := max(r0-g.PadT, 0), min(r0+nin-g.PadT, g.H)
+	// Rows of whole vectors go straight to their place; others in one run
+	// through tmp, so that the Go loop's tail is paid once.
+	direct := g.W%8 == 0 || t.bl.Gather8 == nil
+	if !direct {
+		clear(xb)
+		if ib > ia {
+			tmp := buf.tb.grow((ib - ia) * g.W * 8)
+			t.bl.gather8(tmp, xs[ia*g.W:], hw, (ib-ia)*g.W)
+			for ih := ia; ih < ib; ih++ {
+				copy(xb[((ih+g.PadT-r0)*wp+g.PadL)*8:], tmp[(ih-ia)*g.W*8:(ih-ia+1)*g.W*8])
 			}
-			residualAct(t.k, ys, z, f.Act)
+		}
+		return
+	}
+	for r := range nin {
+		row := xb[r*wp*8 : (r+1)*wp*8]
+		ih := r0 + r - g.PadT
+		if ih < ia || ih >= ib {
+			clear(row)
+			continue
+		}
+		clear(row[:g.PadL*8])
+		t.bl.gather8(row[g.PadL*8:], xs[ih*g.W:], hw, g.W)
+		clear(row[(g.PadL+g.W)*8:])
+	}
+}
+
+// fillBand is fillBand8 for cnt ≤ 8 channels from channel c0, with the
+// conv's prologue applied (0 past cnt).
+func (t *dw8Task) fillBand(xb, xs []float32, r0, nin, c0, cnt int) {
+	g, f := t.g, t.f
+	wp, hw := g.W+g.PadL+g.PadR, g.H*g.W
+	clear(xb)
+	for r := range nin {
+		ih := r0 + r - g.PadT
+		if ih < 0 || ih >= g.H {
+			continue
+		}
+		row := xb[(r*wp+g.PadL)*8:]
+		for c := range cnt {
+			for iw, v := range xs[c*hw+ih*g.W : c*hw+(ih+1)*g.W] {
+				if f.hasPre() {
+					v = f.pre(c0+c, v)
+				}
+				row[iw*8+c] = v
+			}
 		}
 	}
 }

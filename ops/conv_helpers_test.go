@@ -254,6 +254,7 @@ var twinTier = NewBlockedTier(BlockedSpec{
 
 	Dw8:          Dw8Go,
 	Dw8MaxPixels: 30,
+	Dw8Band:      1500, // bands of a few rows, a shorter last one
 
 	Pix:          []PixKernel{PixGo(1, 8), PixGo(2, 8), PixGo(3, 8)},
 	PixWidth:     8,

@@ -73,6 +73,9 @@ var convCases = []convCase{
 	{n: 3, c: 8, m: 8, in: []int{9, 9}, k: []int{3, 3}, group: 8, pads: []int64{1, 1, 1, 1}, bias: true},
 	{n: 1, c: 5, m: 10, in: []int{11, 7}, k: []int{5, 3}, group: 5, strides: []int64{2, 2}, dils: []int64{1, 2}, pads: []int64{2, 1, 2, 1}},
 	{n: 1, c: 4, m: 4, in: []int{8, 8}, k: []int{3, 3}, group: 4, strides: []int64{3, 2}, pads: []int64{0, 1, 2, 0}},
+	// Depthwise on rows of whole vectors of 8 pixels, batch 2, strides.
+	{n: 2, c: 16, m: 16, in: []int{11, 16}, k: []int{3, 3}, group: 16, pads: []int64{1, 1, 1, 1}, bias: true},
+	{n: 1, c: 8, m: 8, in: []int{12, 24}, k: []int{3, 3}, group: 8, strides: []int64{2, 2}, pads: []int64{1, 0, 1, 1}},
 	// Depthwise with pads and strides so large that a phase copy would be
 	// thousands of times the planes: the taps run row by row instead.
 	{n: 1, c: 3, m: 3, in: []int{2, 3}, k: []int{3, 3}, group: 3, strides: []int64{100, 90}, pads: []int64{200, 150, 200, 150}, bias: true},

@@ -39,6 +39,10 @@ var fusedCases = []fusedCase{
 	{1, 48, 14, 14, 96, 3, 2, 1, 1, false, true, "Clip"},
 	{2, 5, 9, 96, 7, 3, 2, 1, 1, true, true, "Relu"}, // output 48 wide: panels within rows
 	{1, 300, 3, 3, 65, 1, 1, 0, 1, true, true, "LeakyRelu"},
+	// Depthwise, 8 channels at a time in bands of rows: the activation
+	// before the channels go back to planes, the residual after.
+	{2, 16, 13, 11, 16, 3, 2, 1, 16, false, true, "Clip"},
+	{1, 20, 12, 9, 20, 3, 1, 1, 20, false, false, "Clip"},
 }
 
 // fusedConvNode builds a bnrun.FusedConv node for fc.

@@ -102,10 +102,13 @@ type BlockedSpec struct {
 	// whatever their planes' size.
 	PixStrided bool
 	// Dw8, when not nil, runs depthwise convolutions with at most
-	// Dw8MaxPixels output pixels a plane eight channels at a time (see
-	// conv_dw8.go).
+	// Dw8MaxPixels output pixels a plane (any number when 0) eight
+	// channels at a time (see conv_dw8.go).
 	Dw8          Dw8Kernel
 	Dw8MaxPixels int
+	// Dw8Band is how many bytes of padded input one band of output rows
+	// of that path reads at most (see dw8BandRows); 0 means 32 KiB.
+	Dw8Band int
 	// MaxPool3s2 and AvgPool2s2, when not nil, are the pooling row
 	// kernels (see Kernels.MaxPool3s2): dst[j] for j < n, n a multiple of
 	// 8, reading the rows [0:2n+1] or [0:2n].

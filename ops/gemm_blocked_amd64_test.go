@@ -555,8 +555,9 @@ func TestDwTapsMatchTwin(t *testing.T) {
 
 // TestDw8KernelsMatchTwin runs the channel-blocked depthwise kernels
 // against Dw8Go, and Gather8 and Scatter8 against their loops, bit for
-// bit: 0 to 25 taps, 0 to 11 pixels (the four-pixel steps and the single
-// ones), strides that make windows overlap or skip.
+// bit: 0 to 25 taps, 0 to 20 pixels (the eight-pixel steps of strides 1
+// and 2, the four-pixel steps and the single ones), strides that make
+// windows overlap or skip.
 func TestDw8KernelsMatchTwin(t *testing.T) {
 	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil || k.spec.Dw8 == nil {
@@ -564,14 +565,14 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 		}
 		spec := k.spec
 		for _, taps := range []int{0, 1, 9, 25} {
-			for n := range 12 {
+			for n := range 21 {
 				for _, step := range []int{8, 16, 40} {
 					off := make([]int32, max(1, taps))
 					for i := range off {
 						off[i] = int32((i * 37) % 29 * 8)
 					}
 					w := nnRand(uint64(taps), max(1, taps)*8).F32
-					x := nnRand(uint64(n), 12*40+29*8+8).F32
+					x := nnRand(uint64(n), 21*40+29*8+8).F32
 					bias := nnRand(uint64(step), 8).F32
 					got := make([]float32, n*8+1)
 					want := make([]float32, n*8+1)
@@ -609,6 +610,62 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestDw8BandsMatchReference runs the depthwise convolutions of convCases
+// and fusedCases on each assembly tier with bands of a few rows (the
+// tiers' own bands hold these planes whole), against the reference.
+func TestDw8BandsMatchReference(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil || k.spec.Dw8 == nil {
+			continue
+		}
+		spec := *k.spec
+		spec.Name += "-bands"
+		spec.Dw8Band = 2000
+		tier := NewBlockedTier(spec)
+		for i, cc := range convCases {
+			if cc.group != cc.c || cc.m != cc.c {
+				continue
+			}
+			ins := cc.inputs(uint64(i))
+			want, err := runOpEnv(nnEnv(Reference, 1), cc.node(), ins...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, workers := range []int{1, 3} {
+				got, err := runOpEnv(nnEnv(tier, workers), cc.node(), ins...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkF32(t, fmt.Sprintf("%v %s workers=%d", cc, spec.Name, workers), got[0].F32, want[0].F32, 1e-5)
+			}
+		}
+		for i, fc := range fusedCases {
+			if fc.group != fc.c || fc.m != fc.c {
+				continue
+			}
+			seed := uint64(100 * i)
+			oh := (fc.h+2*fc.pad-fc.k)/fc.stride + 1
+			ow := (fc.w+2*fc.pad-fc.k)/fc.stride + 1
+			ins := []*Tensor{nnRand(seed+1, fc.n, fc.c, fc.h, fc.w), nnRand(seed+2, fc.m, 1, fc.k, fc.k), nnRand(seed+3, fc.m), nil, nil, nil}
+			if fc.resid {
+				ins[3] = nnRand(seed+4, fc.n, fc.m, oh, ow)
+			}
+			if fc.pre {
+				ins[4], ins[5] = nnRand(seed+5, fc.c), nnRand(seed+6, fc.c)
+			}
+			want, err := runOpEnv(nnEnv(Reference, 1), fusedConvNode(fc), ins...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := runOpEnv(nnEnv(tier, 2), fusedConvNode(fc), ins...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkF32(t, fmt.Sprintf("%v %s", fc, spec.Name), got[0].F32, want[0].F32, 1e-5)
 		}
 	}
 }

@@ -96,9 +96,10 @@ func withWidthFree(s BlockedSpec) BlockedSpec {
 	s.ClipTile = amd64.ClipTileAVX2
 	// Depthwise 3×3 layers of MobileNetV2 on AVX2, one thread, against
 	// convDirect: 7×7 352 → 120 µs, 14×14 stride 2 725 → 104, 28×28 205
-	// → 115, 56×56 476 → 375, 112×112 → 56×56 993 → 575; 112×112 stride
-	// 1 314 → 382, so from 64×64 outputs up convDirect stays.
-	s.Dw8, s.Dw8MaxPixels = amd64.DwRow8AVX2, 4096
+	// → 115; in bands of rows with rows of whole vectors transposed in
+	// place: 56×56 476 → 250, 112×112 → 56×56 993 → 275, 112×112 stride 1
+	// 314 → 218. So every plane size takes it.
+	s.Dw8, s.Dw8MaxPixels = amd64.DwRow8AVX2, 0
 	s.Gather8, s.Scatter8 = amd64.Gather8AVX2, amd64.Scatter8AVX2
 	s.MaxPool3s2, s.AvgPool2s2 = amd64.MaxPool3s2AVX2, amd64.AvgPool2s2AVX2
 	return s

@@ -1365,8 +1365,8 @@ func clipTile(s isa) {
 // channel-blocked layout: input and output pixels are vectors of 8
 // channels (a block of channels transposed for the call, see conv_dw8.go),
 // so that each tap is one vector FMA with the 8 channels' weights and no
-// value is broadcast. Four pixels a step share each tap's weights, then
-// one at a time.
+// value is broadcast. Eight pixels a step share each tap's weights at
+// strides 1 and 2, then four, then one at a time.
 func dwRow8(s isa) {
 	name := "DwRow8" + s.name
 	TEXT(name, NOSPLIT, "func(out, x *float32, off *int32, w *float32, taps, n, step int, bias *float32)")
@@ -1439,6 +1439,50 @@ func dwRow8(s isa) {
 		JMP(LabelRef(label))
 		Label(label + "_done")
 	}
+	// wide emits eight pixels a step for a step of cs bytes known here:
+	// every address is x + off[t]·4 + k·cs, so one pointer serves the
+	// eight, and eight accumulators hide the FMA latency of a tap's chain.
+	wide := func(label string, cs int) {
+		acc := s.regs[1:9]
+		wv := s.regs[9]
+		Label(label)
+		CMPQ(n, U8(8))
+		JL(LabelRef("four"))
+		for k := range 8 {
+			VMOVAPS(bias, acc[k])
+		}
+		Load(Param("off"), offp)
+		Load(Param("w"), wp)
+		Load(Param("taps"), t)
+		Label(label + "_tap")
+		TESTQ(t, t)
+		JZ(LabelRef(label + "_store"))
+		MOVLQSX(Mem{Base: offp}, o)
+		VMOVUPS(Mem{Base: wp}, wv)
+		for k := range 8 {
+			VFMADD231PS(Mem{Base: x, Index: o, Scale: 4, Disp: k * cs}, wv, acc[k])
+		}
+		ADDQ(U8(4), offp)
+		ADDQ(U8(32), wp)
+		DECQ(t)
+		JMP(LabelRef(label + "_tap"))
+		Label(label + "_store")
+		for k := range 8 {
+			VMOVUPS(acc[k], Mem{Base: out, Disp: 32 * k})
+		}
+		ADDQ(U32(256), out)
+		ADDQ(U32(8*cs), x)
+		SUBQ(U8(8), n)
+		JMP(LabelRef(label))
+	}
+	// Strides 1 and 2 (steps of 8 and 16 values) take the wide loops.
+	CMPQ(step, U8(32))
+	JE(LabelRef("s1"))
+	CMPQ(step, U8(64))
+	JE(LabelRef("s2"))
+	JMP(LabelRef("four"))
+	wide("s1", 32)
+	wide("s2", 64)
 	group("four", 4)
 	group("one", 1)
 	VZEROUPPER()
