@@ -365,13 +365,13 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 				switch {
 				case full && rows == mr:
 					c, bias, resid, flags := op.direct(i, mr, j0, pw, first, last)
-					bl.Offs(kl, a, &src[sj], &offs[0], c, op.ldc, bias, resid, flags|pf)
+					bl.Offs(kl, a, &src[sj], &offs[0], c, op.ldc, bias, resid, flags|pf, op.clipFor(buf, last))
 					op.directAct(i, mr, j0, pw, last)
 					continue
 				case full:
-					bl.Offs(kl, a, &src[sj], &offs[0], &buf.tmp[0], pw, nil, nil, pf)
+					bl.Offs(kl, a, &src[sj], &offs[0], &buf.tmp[0], pw, nil, nil, pf, nil)
 				default:
-					kern(kl, a, &pan[0], &buf.tmp[0], kw, nil, nil, 0)
+					kern(kl, a, &pan[0], &buf.tmp[0], kw, nil, nil, 0, nil)
 				}
 				for r := range rows {
 					op.store(i+r, j0, w, buf.tmp[r*kw:], first, last)

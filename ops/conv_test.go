@@ -557,3 +557,35 @@ func TestConvPacksShared(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMobileNetConvs runs MobileNetV2's dense convolutions with few
+// input channels (the stem, and the 1×1 expansions and projections of its
+// large planes) on every fast tier and one thread: products of depth 3
+// to 32, where a tile's loads and stores weigh as much as its FMAs.
+func BenchmarkMobileNetConvs(b *testing.B) {
+	for i, l := range []struct{ c, m, in, k, s int }{{3, 32, 224, 3, 2}, {32, 16, 112, 1, 1},
+		{16, 96, 112, 1, 1}, {24, 144, 56, 1, 1}, {144, 24, 56, 1, 1}, {32, 192, 28, 1, 1}} {
+		p := int64(l.k / 2)
+		cc := convCase{n: 1, c: l.c, m: l.m, in: []int{l.in, l.in}, k: []int{l.k, l.k}, group: 1,
+			strides: []int64{int64(l.s), int64(l.s)}, pads: []int64{p, p, p, p}, bias: true}
+		ins := cc.inputs(uint64(i))
+		vals, step, err := prepareOpConst(cc.node(), 1, ins...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		o := vals[0].Shape
+		flops := 2 * float64(l.c*l.m*l.k*l.k*o[2]*o[3])
+		out := []*Tensor{NewF32(o, nil)}
+		for _, k := range fastTiers() {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d²/k%ds%d", k.Name, l.c, l.m, l.in, l.k, l.s), func(b *testing.B) {
+				env := nnEnv(k, 1)
+				for range b.N {
+					if err := step.Run(env, ins, out); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

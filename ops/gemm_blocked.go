@@ -1,6 +1,9 @@
 package ops
 
-import "sync"
+import (
+	"math"
+	"sync"
+)
 
 // The blocked SGEMM driver of the assembly tiers. It is portable Go around
 // a set of mr×w micro-kernels (MicroKernel), so that the same packing,
@@ -29,9 +32,13 @@ const maxPanel = 64
 //	C[i][j] = act(sum_p a[p*mr+i]*b[p*w+j] [+ C[i][j] if flags&1]
 //	          [+ bias[i]] [+ resid[i*ldc+j]])
 //
-// where act is max(0, ·) when flags&2 is set and the identity otherwise;
-// bias and resid may be nil. Pointers are to the first element; k may be 0.
-type MicroKernel func(k int, a, b, c *float32, ldc int, bias, resid *float32, flags int)
+// where act is max(0, ·) (-0 kept) when flags&2 is set, min(max(·,
+// clip[0]), clip[1]) as Go computes it when clip is not nil (but a NaN
+// kept as it is, where Go's max and min mix the bounds' bits into it),
+// and the identity otherwise; bias, resid and clip may be nil. The clip
+// bounds are numbers, clip[0] is not -0 and clip[1] not ±0 (clipBounds).
+// Pointers are to the first element; k may be 0.
+type MicroKernel func(k int, a, b, c *float32, ldc int, bias, resid *float32, flags int, clip *float32)
 
 // Micro-kernel flags.
 const (
@@ -162,7 +169,7 @@ type DotKernel func(x, y *float32, n int) float32
 // at b[boff[p]:] instead of from a packed panel:
 //
 //	C[i][j] = act(sum_p a[p*mr+i]*b[boff[p]+j] [+ C[i][j] if flags&1] ...)
-type MicroKernelOffs func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int)
+type MicroKernelOffs func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int, clip *float32)
 
 // blocked is a tier's driver state.
 type blocked struct {
@@ -178,6 +185,7 @@ type blocked struct {
 type blockBufs struct {
 	b, tmp, a []float32
 	src       convSource // the im2col source of the worker's current product
+	clip      [2]float32 // the Clip bounds of the current tile (clipFor)
 }
 
 // NewBlockedTier returns a kernel tier whose Gemm and Conv run on the
@@ -410,11 +418,11 @@ func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
 				a := &ablk[(i-i0)*kl]
 				if direct && rows == mr && w == kw {
 					c, bias, resid, flags := op.direct(i, mr, j0, kw, first, last)
-					kern(kl, a, &pan[0], c, op.ldc, bias, resid, flags)
+					kern(kl, a, &pan[0], c, op.ldc, bias, resid, flags, op.clipFor(buf, last))
 					op.directAct(i, mr, j0, kw, last)
 					continue
 				}
-				kern(kl, a, &pan[0], &buf.tmp[0], kw, nil, nil, 0)
+				kern(kl, a, &pan[0], &buf.tmp[0], kw, nil, nil, 0, nil)
 				for r := range rows {
 					op.store(i+r, j0, w, buf.tmp[r*kw:], first, last)
 				}
@@ -474,10 +482,30 @@ func (op *gemmOp) direct(i, mr, j0, w int, first, last bool) (c, bias, resid *fl
 	return &op.c[i*op.ldc+j0], bias, resid, flags
 }
 
+// clipBounds reports whether the micro-kernels apply a Clip with act's
+// bounds themselves: bounds that are numbers, the lower not -0 and the
+// upper not ±0, where a vector max and min order as Go's do.
+func clipBounds(act Activation) bool {
+	lo, hi := act.Min, act.Max
+	return act.Kind == ActClip && lo == lo && hi == hi && hi != 0 && !(lo == 0 && math.Signbit(float64(lo)))
+}
+
+// clipFor returns the clip argument of a micro-kernel that stores a tile
+// of op's last depth block (direct): the bounds, kept in buf so that the
+// pointer outlives no stack frame, when the kernel clips; otherwise nil.
+func (op *gemmOp) clipFor(buf *blockBufs, last bool) *float32 {
+	if !last || !clipBounds(op.act) {
+		return nil
+	}
+	buf.clip = [2]float32{op.act.Min, op.act.Max}
+	return &buf.clip[0]
+}
+
 // directAct applies, after the last depth block, an activation that the
-// micro-kernels do not (any but Relu) to a tile stored by direct.
+// micro-kernels do not (any but Relu and a Clip with clipBounds) to a tile
+// stored by direct.
 func (op *gemmOp) directAct(i, mr, j0, w int, last bool) {
-	if !last || op.act.Kind == ActNone || op.act.Kind == ActRelu {
+	if !last || op.act.Kind == ActNone || op.act.Kind == ActRelu || clipBounds(op.act) {
 		return
 	}
 	if k := op.kern; op.act.Kind == ActClip && k != nil && k.ClipTile != nil {

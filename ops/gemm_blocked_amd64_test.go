@@ -15,8 +15,9 @@ type asmTier struct {
 }
 
 // epilogueCase makes two equal mr×ldc tiles of C for a micro-kernel and
-// its twin, and a bias (when flags&4) and a residual (when flags&8).
-func epilogueCase(seed uint64, mr, ldc, flags int) (got, want []float32, bias, resid *float32) {
+// its twin, and a bias (when flags&4), a residual (when flags&8) and Clip
+// bounds (when flags&16).
+func epilogueCase(seed uint64, mr, ldc, flags int) (got, want []float32, bias, resid, clip *float32) {
 	c0 := nnRand(seed+2, mr*ldc).F32
 	if flags&4 != 0 {
 		bias = &nnRand(seed+3, mr).F32[0]
@@ -24,7 +25,10 @@ func epilogueCase(seed uint64, mr, ldc, flags int) (got, want []float32, bias, r
 	if flags&8 != 0 {
 		resid = &nnRand(seed+4, mr*ldc).F32[0]
 	}
-	return append([]float32(nil), c0...), append([]float32(nil), c0...), bias, resid
+	if flags&16 != 0 {
+		clip = &[]float32{-0.25, 0.5}[0]
+	}
+	return append([]float32(nil), c0...), append([]float32(nil), c0...), bias, resid, clip
 }
 
 // asmTiers lists the assembly tiers, supported by this CPU or not.
@@ -46,7 +50,7 @@ func BenchmarkMicro(b *testing.B) {
 			c := make([]float32, spec.MR*w)
 			b.Run(fmt.Sprintf("%s/%dx%d", k.Name, spec.MR, w), func(b *testing.B) {
 				for range b.N {
-					kern(depth, &a[0], &bp[0], &c[0], w, nil, nil, 0)
+					kern(depth, &a[0], &bp[0], &c[0], w, nil, nil, 0, nil)
 				}
 				b.ReportMetric(2*float64(spec.MR*w*depth)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
@@ -67,15 +71,56 @@ func TestMicroKernelsMatchTwin(t *testing.T) {
 		for wi, w := range spec.Widths {
 			kern, twin := spec.Kerns[wi], MicroGo(spec.MR, w)
 			for _, depth := range []int{0, 1, 2, 7, 16, 40} {
-				for flags := range 16 {
+				for flags := range 32 {
 					ldc := w + 5
 					a := nnRand(uint64(depth), max(1, spec.MR*depth)).F32
 					b := nnRand(uint64(depth+1), max(1, depth*w)).F32
-					got, want, bp, zp := epilogueCase(uint64(depth), spec.MR, ldc, flags)
-					kern(depth, &a[0], &b[0], &got[0], ldc, bp, zp, flags&3)
-					twin(depth, &a[0], &b[0], &want[0], ldc, bp, zp, flags&3)
+					got, want, bp, zp, cp := epilogueCase(uint64(depth), spec.MR, ldc, flags)
+					kern(depth, &a[0], &b[0], &got[0], ldc, bp, zp, flags&3, cp)
+					twin(depth, &a[0], &b[0], &want[0], ldc, bp, zp, flags&3, cp)
 					// Columns beyond w are guards: untouched by both.
 					checkF32(t, fmt.Sprintf("%s %dx%d k=%d flags=%b", k.Name, spec.MR, w, depth, flags), got, want, 1e-6)
+				}
+			}
+		}
+	}
+}
+
+// TestMicroClipBits runs the micro-kernels' Clip epilogue on sums that
+// are NaNs with payloads, zeros and values at and past the bounds, for
+// bounds with +0 below, and compares the bits with the Go twin, and with
+// the standalone Clip (min(max(v, lo), hi)) but for NaNs, which the
+// kernels keep as they are.
+func TestMicroClipBits(t *testing.T) {
+	nans := []float32{math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc12345), float32(math.NaN())}
+	special := append([]float32{0, 6, 6.5, -1, 3, float32(math.Inf(1)), float32(math.Inf(-1)), 1e-30}, nans...)
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil {
+			continue
+		}
+		spec := k.spec
+		for _, bounds := range [][2]float32{{0, 6}, {-1, 3}, {0.5, 0.5}, {2, -2}} {
+			for wi, w := range spec.Widths {
+				mr := spec.MR
+				// depth 0: C[i][j] = resid[i][j], then clipped
+				resid := make([]float32, mr*w)
+				for i := range resid {
+					resid[i] = special[i%len(special)]
+				}
+				got, want := make([]float32, mr*w), make([]float32, mr*w)
+				clip := bounds
+				a, b := []float32{0}, []float32{0}
+				spec.Kerns[wi](0, &a[0], &b[0], &got[0], w, nil, &resid[0], 0, &clip[0])
+				MicroGo(mr, w)(0, &a[0], &b[0], &want[0], w, nil, &resid[0], 0, &clip[0])
+				for i, v := range resid {
+					alone := v
+					if v == v {
+						alone = min(max(v, bounds[0]), bounds[1])
+					}
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) || math.Float32bits(got[i]) != math.Float32bits(alone) {
+						t.Fatalf("%s %dx%d clip %v of %v (%#x): %v (%#x), twin %v (%#x), Clip %#x", k.Name, mr, w, bounds,
+							v, math.Float32bits(v), got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]), math.Float32bits(alone))
+					}
 				}
 			}
 		}
@@ -94,7 +139,7 @@ func TestOffsKernelsMatchTwin(t *testing.T) {
 		w := spec.Widths[0]
 		twin := MicroGoOffs(spec.MR, w)
 		for _, depth := range []int{1, 3, 9, 33} {
-			for flags := range 16 {
+			for flags := range 32 {
 				ldc := w + 3
 				a := nnRand(uint64(depth), spec.MR*depth).F32
 				b := nnRand(uint64(depth+1), 500+w).F32
@@ -102,9 +147,9 @@ func TestOffsKernelsMatchTwin(t *testing.T) {
 				for p := range offs {
 					offs[p] = int32((p * 37) % 500)
 				}
-				got, want, bp, zp := epilogueCase(uint64(depth), spec.MR, ldc, flags)
-				spec.Offs(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3|flags&4)
-				twin(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3)
+				got, want, bp, zp, cp := epilogueCase(uint64(depth), spec.MR, ldc, flags)
+				spec.Offs(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3|flags&4, cp)
+				twin(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3, cp)
 				checkF32(t, fmt.Sprintf("%s offs %dx%d k=%d flags=%b", k.Name, spec.MR, w, depth, flags), got, want, 1e-6)
 			}
 		}
@@ -134,7 +179,7 @@ func BenchmarkMicroOffs(b *testing.B) {
 				for i := range b.N {
 					// Walk across the row as a panel sweep does.
 					j0 := (i * w) % (stride - w + 1)
-					spec.Offs(depth, &a[0], &bp[j0], &offs[0], &c[0], w, nil, nil, 0)
+					spec.Offs(depth, &a[0], &bp[j0], &offs[0], &c[0], w, nil, nil, 0, nil)
 				}
 				b.ReportMetric(2*float64(spec.MR*w*depth)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})

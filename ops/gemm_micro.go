@@ -10,7 +10,7 @@ import (
 // per term, in the same order. Tests compare the assembly with it, and it
 // lets the blocked driver be tested on any architecture.
 func MicroGo(mr, w int) MicroKernel {
-	return func(k int, a, b, c *float32, ldc int, bias, resid *float32, flags int) {
+	return func(k int, a, b, c *float32, ldc int, bias, resid *float32, flags int, clip *float32) {
 		as := unsafe.Slice(a, k*mr)
 		bs := unsafe.Slice(b, k*w)
 		cs := unsafe.Slice(c, (mr-1)*ldc+w)
@@ -18,9 +18,12 @@ func MicroGo(mr, w int) MicroKernel {
 		if resid != nil {
 			zs = unsafe.Slice(resid, (mr-1)*ldc+w)
 		}
-		var bv []float32
+		var bv, cb []float32
 		if bias != nil {
 			bv = unsafe.Slice(bias, mr)
+		}
+		if clip != nil {
+			cb = unsafe.Slice(clip, 2)
 		}
 		for i := range mr {
 			for j := range w {
@@ -41,6 +44,9 @@ func MicroGo(mr, w int) MicroKernel {
 				if flags&microRelu != 0 && s < 0 {
 					s = 0
 				}
+				if cb != nil && s == s {
+					s = min(max(s, cb[0]), cb[1]) // a NaN s is kept as it is
+				}
 				cs[i*ldc+j] = s
 			}
 		}
@@ -57,7 +63,7 @@ func fma32(x, y, z float32) float32 {
 // (see MicroKernelOffs). Its reads of b are bounded by the largest offset.
 func MicroGoOffs(mr, w int) MicroKernelOffs {
 	packed := MicroGo(mr, w)
-	return func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int) {
+	return func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int, clip *float32) {
 		offs := unsafe.Slice(boff, k)
 		hi := 0
 		for _, o := range offs {
@@ -69,6 +75,6 @@ func MicroGoOffs(mr, w int) MicroKernelOffs {
 			// pan[p][j] = b[boff[p]+j]
 			copy(pan[p*w:(p+1)*w], bs[o:int(o)+w])
 		}
-		packed(k, a, &pan[0], c, ldc, bias, resid, flags)
+		packed(k, a, &pan[0], c, ldc, bias, resid, flags, clip)
 	}
 }

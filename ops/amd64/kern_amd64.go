@@ -25,12 +25,15 @@ package amd64
 //			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+48:] too
 //				s = 0
 //			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 //go:noescape
-func KernAVX512x8x48(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+func KernAVX512x8x48(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
 
 // KernAVX512x8x32 computes one 8×32 tile of C with AVX512, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 8 and 32 values):
@@ -53,12 +56,15 @@ func KernAVX512x8x48(k int, a *float32, b *float32, c *float32, ldc int, bias *f
 //			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+32:] too
 //				s = 0
 //			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 //go:noescape
-func KernAVX512x8x32(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+func KernAVX512x8x32(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
 
 // KernAVX512x8x16 computes one 8×16 tile of C with AVX512, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 8 and 16 values):
@@ -81,12 +87,15 @@ func KernAVX512x8x32(k int, a *float32, b *float32, c *float32, ldc int, bias *f
 //			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+16:] too
 //				s = 0
 //			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 //go:noescape
-func KernAVX512x8x16(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+func KernAVX512x8x16(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
 
 // KernAVX512x8x48Offs computes one 8×48 tile of C with AVX512, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 8 and 48 values):
@@ -109,12 +118,15 @@ func KernAVX512x8x16(k int, a *float32, b *float32, c *float32, ldc int, bias *f
 //			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+48:] too
 //				s = 0
 //			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 //go:noescape
-func KernAVX512x8x48Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+func KernAVX512x8x48Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
 
 // KernAVX2x6x16 computes one 6×16 tile of C with AVX2, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
@@ -137,12 +149,15 @@ func KernAVX512x8x48Offs(k int, a *float32, b *float32, boff *int32, c *float32,
 //			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+16:] too
 //				s = 0
 //			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 //go:noescape
-func KernAVX2x6x16(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+func KernAVX2x6x16(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
 
 // KernAVX2x6x8 computes one 6×8 tile of C with AVX2, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 6 and 8 values):
@@ -165,12 +180,15 @@ func KernAVX2x6x16(k int, a *float32, b *float32, c *float32, ldc int, bias *flo
 //			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+8:] too
 //				s = 0
 //			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 //go:noescape
-func KernAVX2x6x8(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+func KernAVX2x6x8(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
 
 // KernAVX2x6x16Offs computes one 6×16 tile of C with AVX2, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
@@ -193,12 +211,15 @@ func KernAVX2x6x8(k int, a *float32, b *float32, c *float32, ldc int, bias *floa
 //			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+16:] too
 //				s = 0
 //			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 //go:noescape
-func KernAVX2x6x16Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+func KernAVX2x6x16Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
 
 // AffineAVX512 computes, 16 values at a time (n must be a multiple of 16), as this Go loop does:
 //

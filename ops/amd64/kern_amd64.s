@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func KernAVX512x8x48(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+// func KernAVX512x8x48(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
-TEXT ·KernAVX512x8x48(SB), NOSPLIT, $0-64
+TEXT ·KernAVX512x8x48(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
 	MOVQ b+16(FP), DX
@@ -380,6 +380,110 @@ noresid:
 	VMAXPS Z23, Z27, Z23
 
 norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           noclip
+	VBROADCASTSS (DX), Z24
+	VBROADCASTSS 4(DX), Z25
+	VMAXPS       Z24, Z0, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z26, K1, Z0
+	VMAXPS       Z24, Z1, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z26, K1, Z1
+	VMAXPS       Z24, Z2, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z26, K1, Z2
+	VMAXPS       Z24, Z3, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z26, K1, Z3
+	VMAXPS       Z24, Z4, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z26, K1, Z4
+	VMAXPS       Z24, Z5, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z26, K1, Z5
+	VMAXPS       Z24, Z6, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z26, K1, Z6
+	VMAXPS       Z24, Z7, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z26, K1, Z7
+	VMAXPS       Z24, Z8, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z26, K1, Z8
+	VMAXPS       Z24, Z9, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z26, K1, Z9
+	VMAXPS       Z24, Z10, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z26, K1, Z10
+	VMAXPS       Z24, Z11, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z26, K1, Z11
+	VMAXPS       Z24, Z12, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z12, Z12, K1
+	VBLENDMPS    Z12, Z26, K1, Z12
+	VMAXPS       Z24, Z13, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z13, Z13, K1
+	VBLENDMPS    Z13, Z26, K1, Z13
+	VMAXPS       Z24, Z14, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z14, Z14, K1
+	VBLENDMPS    Z14, Z26, K1, Z14
+	VMAXPS       Z24, Z15, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z15, Z15, K1
+	VBLENDMPS    Z15, Z26, K1, Z15
+	VMAXPS       Z24, Z16, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z16, Z16, K1
+	VBLENDMPS    Z16, Z26, K1, Z16
+	VMAXPS       Z24, Z17, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z17, Z17, K1
+	VBLENDMPS    Z17, Z26, K1, Z17
+	VMAXPS       Z24, Z18, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z18, Z18, K1
+	VBLENDMPS    Z18, Z26, K1, Z18
+	VMAXPS       Z24, Z19, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z19, Z19, K1
+	VBLENDMPS    Z19, Z26, K1, Z19
+	VMAXPS       Z24, Z20, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z20, Z20, K1
+	VBLENDMPS    Z20, Z26, K1, Z20
+	VMAXPS       Z24, Z21, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z21, Z21, K1
+	VBLENDMPS    Z21, Z26, K1, Z21
+	VMAXPS       Z24, Z22, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z22, Z22, K1
+	VBLENDMPS    Z22, Z26, K1, Z22
+	VMAXPS       Z24, Z23, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z23, Z23, K1
+	VBLENDMPS    Z23, Z26, K1, Z23
+
+noclip:
 	// C = acc
 	VMOVUPS Z0, (AX)
 	VMOVUPS Z1, 64(AX)
@@ -415,9 +519,9 @@ norelu:
 	VZEROUPPER
 	RET
 
-// func KernAVX512x8x32(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+// func KernAVX512x8x32(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
-TEXT ·KernAVX512x8x32(SB), NOSPLIT, $0-64
+TEXT ·KernAVX512x8x32(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
 	MOVQ b+16(FP), DX
@@ -708,6 +812,78 @@ noresid:
 	VMAXPS Z15, Z18, Z15
 
 norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           noclip
+	VBROADCASTSS (DX), Z16
+	VBROADCASTSS 4(DX), Z17
+	VMAXPS       Z16, Z0, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z18, K1, Z0
+	VMAXPS       Z16, Z1, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z18, K1, Z1
+	VMAXPS       Z16, Z2, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z18, K1, Z2
+	VMAXPS       Z16, Z3, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z18, K1, Z3
+	VMAXPS       Z16, Z4, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z18, K1, Z4
+	VMAXPS       Z16, Z5, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z18, K1, Z5
+	VMAXPS       Z16, Z6, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z18, K1, Z6
+	VMAXPS       Z16, Z7, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z18, K1, Z7
+	VMAXPS       Z16, Z8, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z18, K1, Z8
+	VMAXPS       Z16, Z9, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z18, K1, Z9
+	VMAXPS       Z16, Z10, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z18, K1, Z10
+	VMAXPS       Z16, Z11, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z18, K1, Z11
+	VMAXPS       Z16, Z12, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z12, Z12, K1
+	VBLENDMPS    Z12, Z18, K1, Z12
+	VMAXPS       Z16, Z13, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z13, Z13, K1
+	VBLENDMPS    Z13, Z18, K1, Z13
+	VMAXPS       Z16, Z14, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z14, Z14, K1
+	VBLENDMPS    Z14, Z18, K1, Z14
+	VMAXPS       Z16, Z15, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z15, Z15, K1
+	VBLENDMPS    Z15, Z18, K1, Z15
+
+noclip:
 	// C = acc
 	VMOVUPS Z0, (AX)
 	VMOVUPS Z1, 64(AX)
@@ -735,9 +911,9 @@ norelu:
 	VZEROUPPER
 	RET
 
-// func KernAVX512x8x16(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+// func KernAVX512x8x16(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
-TEXT ·KernAVX512x8x16(SB), NOSPLIT, $0-64
+TEXT ·KernAVX512x8x16(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
 	MOVQ b+16(FP), DX
@@ -945,6 +1121,46 @@ noresid:
 	VMAXPS Z7, Z9, Z7
 
 norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           noclip
+	VBROADCASTSS (DX), Z8
+	VBROADCASTSS 4(DX), Z9
+	VMAXPS       Z8, Z0, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z10, K1, Z0
+	VMAXPS       Z8, Z1, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z10, K1, Z1
+	VMAXPS       Z8, Z2, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z10, K1, Z2
+	VMAXPS       Z8, Z3, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z10, K1, Z3
+	VMAXPS       Z8, Z4, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z10, K1, Z4
+	VMAXPS       Z8, Z5, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z10, K1, Z5
+	VMAXPS       Z8, Z6, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z10, K1, Z6
+	VMAXPS       Z8, Z7, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z10, K1, Z7
+
+noclip:
 	// C = acc
 	VMOVUPS Z0, (AX)
 	ADDQ    CX, AX
@@ -964,9 +1180,9 @@ norelu:
 	VZEROUPPER
 	RET
 
-// func KernAVX512x8x48Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+// func KernAVX512x8x48Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
-TEXT ·KernAVX512x8x48Offs(SB), NOSPLIT, $0-72
+TEXT ·KernAVX512x8x48Offs(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
 	MOVQ b+16(FP), DX
@@ -1486,6 +1702,110 @@ noresid:
 	VMAXPS Z23, Z27, Z23
 
 norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           noclip
+	VBROADCASTSS (DX), Z24
+	VBROADCASTSS 4(DX), Z25
+	VMAXPS       Z24, Z0, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z26, K1, Z0
+	VMAXPS       Z24, Z1, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z26, K1, Z1
+	VMAXPS       Z24, Z2, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z26, K1, Z2
+	VMAXPS       Z24, Z3, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z26, K1, Z3
+	VMAXPS       Z24, Z4, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z26, K1, Z4
+	VMAXPS       Z24, Z5, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z26, K1, Z5
+	VMAXPS       Z24, Z6, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z26, K1, Z6
+	VMAXPS       Z24, Z7, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z26, K1, Z7
+	VMAXPS       Z24, Z8, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z26, K1, Z8
+	VMAXPS       Z24, Z9, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z26, K1, Z9
+	VMAXPS       Z24, Z10, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z26, K1, Z10
+	VMAXPS       Z24, Z11, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z26, K1, Z11
+	VMAXPS       Z24, Z12, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z12, Z12, K1
+	VBLENDMPS    Z12, Z26, K1, Z12
+	VMAXPS       Z24, Z13, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z13, Z13, K1
+	VBLENDMPS    Z13, Z26, K1, Z13
+	VMAXPS       Z24, Z14, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z14, Z14, K1
+	VBLENDMPS    Z14, Z26, K1, Z14
+	VMAXPS       Z24, Z15, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z15, Z15, K1
+	VBLENDMPS    Z15, Z26, K1, Z15
+	VMAXPS       Z24, Z16, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z16, Z16, K1
+	VBLENDMPS    Z16, Z26, K1, Z16
+	VMAXPS       Z24, Z17, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z17, Z17, K1
+	VBLENDMPS    Z17, Z26, K1, Z17
+	VMAXPS       Z24, Z18, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z18, Z18, K1
+	VBLENDMPS    Z18, Z26, K1, Z18
+	VMAXPS       Z24, Z19, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z19, Z19, K1
+	VBLENDMPS    Z19, Z26, K1, Z19
+	VMAXPS       Z24, Z20, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z20, Z20, K1
+	VBLENDMPS    Z20, Z26, K1, Z20
+	VMAXPS       Z24, Z21, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z21, Z21, K1
+	VBLENDMPS    Z21, Z26, K1, Z21
+	VMAXPS       Z24, Z22, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z22, Z22, K1
+	VBLENDMPS    Z22, Z26, K1, Z22
+	VMAXPS       Z24, Z23, Z26
+	VMINPS       Z25, Z26, Z26
+	VCMPPS       $0x03, Z23, Z23, K1
+	VBLENDMPS    Z23, Z26, K1, Z23
+
+noclip:
 	// C = acc
 	VMOVUPS Z0, (AX)
 	VMOVUPS Z1, 64(AX)
@@ -1521,9 +1841,9 @@ norelu:
 	VZEROUPPER
 	RET
 
-// func KernAVX2x6x16(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+// func KernAVX2x6x16(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernAVX2x6x16(SB), NOSPLIT, $0-64
+TEXT ·KernAVX2x6x16(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
 	MOVQ b+16(FP), DX
@@ -1746,6 +2066,62 @@ noresid:
 	VMAXPS Y11, Y14, Y11
 
 norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           noclip
+	VBROADCASTSS (DX), Y12
+	VBROADCASTSS 4(DX), Y13
+	VMAXPS       Y12, Y0, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y0, Y0, Y15
+	VBLENDVPS    Y15, Y0, Y14, Y0
+	VMAXPS       Y12, Y1, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y1, Y1, Y15
+	VBLENDVPS    Y15, Y1, Y14, Y1
+	VMAXPS       Y12, Y2, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y2, Y2, Y15
+	VBLENDVPS    Y15, Y2, Y14, Y2
+	VMAXPS       Y12, Y3, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y3, Y3, Y15
+	VBLENDVPS    Y15, Y3, Y14, Y3
+	VMAXPS       Y12, Y4, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y4, Y4, Y15
+	VBLENDVPS    Y15, Y4, Y14, Y4
+	VMAXPS       Y12, Y5, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y5, Y5, Y15
+	VBLENDVPS    Y15, Y5, Y14, Y5
+	VMAXPS       Y12, Y6, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y6, Y6, Y15
+	VBLENDVPS    Y15, Y6, Y14, Y6
+	VMAXPS       Y12, Y7, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y7, Y7, Y15
+	VBLENDVPS    Y15, Y7, Y14, Y7
+	VMAXPS       Y12, Y8, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y8, Y8, Y15
+	VBLENDVPS    Y15, Y8, Y14, Y8
+	VMAXPS       Y12, Y9, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y9, Y9, Y15
+	VBLENDVPS    Y15, Y9, Y14, Y9
+	VMAXPS       Y12, Y10, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y10, Y10, Y15
+	VBLENDVPS    Y15, Y10, Y14, Y10
+	VMAXPS       Y12, Y11, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y11, Y11, Y15
+	VBLENDVPS    Y15, Y11, Y14, Y11
+
+noclip:
 	// C = acc
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
@@ -1767,9 +2143,9 @@ norelu:
 	VZEROUPPER
 	RET
 
-// func KernAVX2x6x8(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+// func KernAVX2x6x8(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernAVX2x6x8(SB), NOSPLIT, $0-64
+TEXT ·KernAVX2x6x8(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
 	MOVQ b+16(FP), DX
@@ -1941,6 +2317,38 @@ noresid:
 	VMAXPS Y5, Y7, Y5
 
 norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           noclip
+	VBROADCASTSS (DX), Y6
+	VBROADCASTSS 4(DX), Y7
+	VMAXPS       Y6, Y0, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y0, Y0, Y9
+	VBLENDVPS    Y9, Y0, Y8, Y0
+	VMAXPS       Y6, Y1, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y1, Y1, Y9
+	VBLENDVPS    Y9, Y1, Y8, Y1
+	VMAXPS       Y6, Y2, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y2, Y2, Y9
+	VBLENDVPS    Y9, Y2, Y8, Y2
+	VMAXPS       Y6, Y3, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y3, Y3, Y9
+	VBLENDVPS    Y9, Y3, Y8, Y3
+	VMAXPS       Y6, Y4, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y4, Y4, Y9
+	VBLENDVPS    Y9, Y4, Y8, Y4
+	VMAXPS       Y6, Y5, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y5, Y5, Y9
+	VBLENDVPS    Y9, Y5, Y8, Y5
+
+noclip:
 	// C = acc
 	VMOVUPS Y0, (AX)
 	ADDQ    CX, AX
@@ -1956,9 +2364,9 @@ norelu:
 	VZEROUPPER
 	RET
 
-// func KernAVX2x6x16Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int)
+// func KernAVX2x6x16Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernAVX2x6x16Offs(SB), NOSPLIT, $0-72
+TEXT ·KernAVX2x6x16Offs(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), AX
 	MOVQ a+8(FP), CX
 	MOVQ b+16(FP), DX
@@ -2279,6 +2687,62 @@ noresid:
 	VMAXPS Y11, Y14, Y11
 
 norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           noclip
+	VBROADCASTSS (DX), Y12
+	VBROADCASTSS 4(DX), Y13
+	VMAXPS       Y12, Y0, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y0, Y0, Y15
+	VBLENDVPS    Y15, Y0, Y14, Y0
+	VMAXPS       Y12, Y1, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y1, Y1, Y15
+	VBLENDVPS    Y15, Y1, Y14, Y1
+	VMAXPS       Y12, Y2, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y2, Y2, Y15
+	VBLENDVPS    Y15, Y2, Y14, Y2
+	VMAXPS       Y12, Y3, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y3, Y3, Y15
+	VBLENDVPS    Y15, Y3, Y14, Y3
+	VMAXPS       Y12, Y4, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y4, Y4, Y15
+	VBLENDVPS    Y15, Y4, Y14, Y4
+	VMAXPS       Y12, Y5, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y5, Y5, Y15
+	VBLENDVPS    Y15, Y5, Y14, Y5
+	VMAXPS       Y12, Y6, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y6, Y6, Y15
+	VBLENDVPS    Y15, Y6, Y14, Y6
+	VMAXPS       Y12, Y7, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y7, Y7, Y15
+	VBLENDVPS    Y15, Y7, Y14, Y7
+	VMAXPS       Y12, Y8, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y8, Y8, Y15
+	VBLENDVPS    Y15, Y8, Y14, Y8
+	VMAXPS       Y12, Y9, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y9, Y9, Y15
+	VBLENDVPS    Y15, Y9, Y14, Y9
+	VMAXPS       Y12, Y10, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y10, Y10, Y15
+	VBLENDVPS    Y15, Y10, Y14, Y10
+	VMAXPS       Y12, Y11, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y11, Y11, Y15
+	VBLENDVPS    Y15, Y11, Y14, Y11
+
+noclip:
 	// C = acc
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)

@@ -80,11 +80,11 @@ func main() {
 func kernel(s isa, mr, nv int, offs bool) {
 	nr := nv * s.lanes
 	name := fmt.Sprintf("Kern%sx%dx%d", s.name, mr, nr)
-	sig := "func(k int, a, b, c *float32, ldc int, bias, resid *float32, flags int)"
+	sig := "func(k int, a, b, c *float32, ldc int, bias, resid *float32, flags int, clip *float32)"
 	bexpr := "b[p*" + fmt.Sprint(nr) + "+j]"
 	if offs {
 		name += "Offs"
-		sig = "func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int)"
+		sig = "func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int, clip *float32)"
 		bexpr = "b[boff[p]+j]"
 	}
 	TEXT(name, NOSPLIT, sig)
@@ -110,6 +110,9 @@ func kernel(s isa, mr, nv int, offs bool) {
 		"			}",
 		"			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+"+fmt.Sprint(nr)+":] too",
 		"				s = 0",
+		"			}",
+		"			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0",
+		"				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is",
 		"			}",
 		"			c[i*ldc+j] = s",
 		"		}",
@@ -289,6 +292,38 @@ func kernel(s isa, mr, nv int, offs bool) {
 		}
 	}
 	Label("norelu")
+
+	// With bounds that are numbers and no zero that max or min would have
+	// to order by sign (lo not -0, hi not ±0), Go's min(max(s, lo), hi)
+	// of a number s is VMAXPS then VMINPS: VMAXPS returns lo for s = ±0 =
+	// lo, as Go's max does for lo = +0. A NaN s, for which VMAXPS returns
+	// lo, is blended back as it is (Go's max and min would OR the bounds'
+	// bits into it).
+	Comment("clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept")
+	clip := Load(Param("clip"), GP64())
+	TESTQ(clip, clip)
+	JZ(LabelRef("noclip"))
+	{
+		free := s.regs[mr*nv:]
+		lo, hi, t, nan := free[0], free[1], free[2], free[3]
+		VBROADCASTSS(Mem{Base: clip}, lo)
+		VBROADCASTSS(Mem{Base: clip, Disp: 4}, hi)
+		for i := range mr {
+			for v := range nv {
+				x := acc[i][v]
+				VMAXPS(lo, x, t)
+				VMINPS(hi, t, t)
+				if s.lanes == 16 {
+					VCMPPS(U8(3), x, x, reg.K1) // unordered: x is NaN
+					VBLENDMPS(x, t, reg.K1, x)
+				} else {
+					VCMPPS(U8(3), x, x, nan)
+					VBLENDVPS(nan, x, t, x)
+				}
+			}
+		}
+	}
+	Label("noclip")
 
 	Comment("C = acc")
 	tileRows(s, acc, c, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
