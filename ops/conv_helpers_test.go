@@ -248,6 +248,8 @@ var twinTier = NewBlockedTier(BlockedSpec{
 	Kerns:  []MicroKernel{MicroGo(5, 24), MicroGo(5, 16), MicroGo(5, 8)},
 	KC:     37,
 	Offs:   MicroGoOffs(5, 24),
+	OffsRows: []MicroKernelOffs{MicroGoOffsOf(5, 1, 24), MicroGoOffsOf(5, 2, 24),
+		MicroGoOffsOf(5, 3, 24), MicroGoOffsOf(5, 4, 24)},
 
 	Lanes:  8,
 	DwTaps: DwTapsGo,

@@ -368,6 +368,11 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 					bl.Offs(kl, a, &src[sj], &offs[0], c, op.ldc, bias, resid, flags|pf, op.clipFor(buf, last))
 					op.directAct(i, mr, j0, pw, last)
 					continue
+				case full && len(bl.OffsRows) > 0:
+					c, bias, resid, flags := op.direct(i, rows, j0, pw, first, last)
+					bl.OffsRows[rows-1](kl, a, &src[sj], &offs[0], c, op.ldc, bias, resid, flags|pf, op.clipFor(buf, last))
+					op.directAct(i, rows, j0, pw, last)
+					continue
 				case full:
 					bl.Offs(kl, a, &src[sj], &offs[0], &buf.tmp[0], pw, nil, nil, pf, nil)
 				default:

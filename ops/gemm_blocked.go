@@ -130,6 +130,11 @@ type BlockedSpec struct {
 	// in place through per-step offsets (see MicroKernelOffs), used for
 	// convolutions (conv_inplace.go) and Winograd.
 	Offs MicroKernelOffs
+	// OffsRows, when not empty, are Offs for the last rows of a product
+	// whose row count is not a multiple of MR: OffsRows[r-1] computes the
+	// first r rows of a group of MR packed rows of A. Without them those
+	// rows are computed as a whole group into scratch and copied.
+	OffsRows []MicroKernelOffs
 }
 
 // AffineKernel computes dst[i] = scale*src[i] + bias, then max(0, ·) when
@@ -193,7 +198,7 @@ type blockBufs struct {
 // loops.
 func NewBlockedTier(s BlockedSpec) *Kernels {
 	if len(s.Widths) == 0 || len(s.Widths) != len(s.Kerns) || s.Widths[0] > maxPanel || s.MR < 1 || s.KC < 1 ||
-		len(s.Pix) > 0 && (s.PixWidth < 1 || s.PixKC < 1) {
+		len(s.Pix) > 0 && (s.PixWidth < 1 || s.PixKC < 1) || len(s.OffsRows) > 0 && (len(s.OffsRows) != s.MR-1 || s.Offs == nil) {
 		panic("ops: bad BlockedSpec " + s.Name)
 	}
 	bl := &blocked{BlockedSpec: s, mc: max(s.MR, mcMax/s.MR*s.MR)}

@@ -127,8 +127,9 @@ func TestMicroClipBits(t *testing.T) {
 	}
 }
 
-// TestOffsKernelsMatchTwin runs the in-place (offsets) micro-kernels
-// against their Go twin with scattered, repeated and decreasing offsets.
+// TestOffsKernelsMatchTwin runs the in-place (offsets) micro-kernels, and
+// those of a product's last rows, against their Go twins with scattered,
+// repeated and decreasing offsets.
 func TestOffsKernelsMatchTwin(t *testing.T) {
 	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil {
@@ -151,6 +152,14 @@ func TestOffsKernelsMatchTwin(t *testing.T) {
 				spec.Offs(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3|flags&4, cp)
 				twin(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3, cp)
 				checkF32(t, fmt.Sprintf("%s offs %dx%d k=%d flags=%b", k.Name, spec.MR, w, depth, flags), got, want, 1e-6)
+				// The last-rows kernels: r rows of the same packed A; the
+				// rows past r of C are guards, untouched by both.
+				for r, kern := range spec.OffsRows {
+					got, want, bp, zp, cp := epilogueCase(uint64(depth), spec.MR, ldc, flags)
+					kern(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3|flags&4, cp)
+					MicroGoOffsOf(spec.MR, r+1, w)(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3, cp)
+					checkF32(t, fmt.Sprintf("%s offs %d of %dx%d k=%d flags=%b", k.Name, r+1, spec.MR, w, depth, flags), got, want, 1e-6)
+				}
 			}
 		}
 	}

@@ -9,9 +9,13 @@ import (
 // MicroKernel): what the assembly kernels compute, one fused multiply-add
 // per term, in the same order. Tests compare the assembly with it, and it
 // lets the blocked driver be tested on any architecture.
-func MicroGo(mr, w int) MicroKernel {
+func MicroGo(mr, w int) MicroKernel { return microGoOf(mr, mr, w) }
+
+// microGoOf is MicroGo for the first mr rows of groups of ga packed rows
+// of A.
+func microGoOf(ga, mr, w int) MicroKernel {
 	return func(k int, a, b, c *float32, ldc int, bias, resid *float32, flags int, clip *float32) {
-		as := unsafe.Slice(a, k*mr)
+		as := unsafe.Slice(a, max(k*ga-ga+mr, 0))
 		bs := unsafe.Slice(b, k*w)
 		cs := unsafe.Slice(c, (mr-1)*ldc+w)
 		var zs []float32
@@ -30,7 +34,7 @@ func MicroGo(mr, w int) MicroKernel {
 				// s = sum_p fma(a[i][p], b[p][j], s), each step rounded once
 				var s float32
 				for p := range k {
-					s = fma32(as[p*mr+i], bs[p*w+j], s)
+					s = fma32(as[p*ga+i], bs[p*w+j], s)
 				}
 				if flags&microAccumulate != 0 {
 					s += cs[i*ldc+j]
@@ -61,8 +65,13 @@ func fma32(x, y, z float32) float32 {
 
 // MicroGoOffs returns the portable Go twin of an mr×w offsets micro-kernel
 // (see MicroKernelOffs). Its reads of b are bounded by the largest offset.
-func MicroGoOffs(mr, w int) MicroKernelOffs {
-	packed := MicroGo(mr, w)
+func MicroGoOffs(mr, w int) MicroKernelOffs { return MicroGoOffsOf(mr, mr, w) }
+
+// MicroGoOffsOf returns the Go twin of an offsets micro-kernel that
+// computes the first mr rows of groups of ga packed rows of A (see
+// BlockedSpec.OffsRows).
+func MicroGoOffsOf(ga, mr, w int) MicroKernelOffs {
+	packed := microGoOf(ga, mr, w)
 	return func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int, clip *float32) {
 		offs := unsafe.Slice(boff, k)
 		hi := 0

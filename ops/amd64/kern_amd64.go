@@ -221,6 +221,161 @@ func KernAVX2x6x8(k int, a *float32, b *float32, c *float32, ldc int, bias *floa
 //go:noescape
 func KernAVX2x6x16Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
 
+// KernAVX2x1x16OffsOf6 computes one 1×16 tile of C with AVX2, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
+//
+//	for i := range 1 {
+//		for j := range 16 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*6+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+16:] too
+//				s = 0
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernAVX2x1x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+
+// KernAVX2x2x16OffsOf6 computes one 2×16 tile of C with AVX2, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
+//
+//	for i := range 2 {
+//		for j := range 16 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*6+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+16:] too
+//				s = 0
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernAVX2x2x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+
+// KernAVX2x3x16OffsOf6 computes one 3×16 tile of C with AVX2, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
+//
+//	for i := range 3 {
+//		for j := range 16 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*6+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+16:] too
+//				s = 0
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernAVX2x3x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+
+// KernAVX2x4x16OffsOf6 computes one 4×16 tile of C with AVX2, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
+//
+//	for i := range 4 {
+//		for j := range 16 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*6+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+16:] too
+//				s = 0
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernAVX2x4x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+
+// KernAVX2x5x16OffsOf6 computes one 5×16 tile of C with AVX2, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
+//
+//	for i := range 5 {
+//		for j := range 16 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*6+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+16:] too
+//				s = 0
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernAVX2x5x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+
 // AffineAVX512 computes, 16 values at a time (n must be a multiple of 16), as this Go loop does:
 //
 //	for i := range n {

@@ -2764,6 +2764,1316 @@ noclip:
 	VZEROUPPER
 	RET
 
+// func KernAVX2x1x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+// Requires: AVX, FMA3, MMX+
+TEXT ·KernAVX2x1x16OffsOf6(SB), NOSPLIT, $0-80
+	MOVQ k+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ boff+24(FP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+
+	// prefetch the lines of C and of the residual
+	MOVQ       c+32(FP), SI
+	MOVQ       resid+56(FP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (SI)
+	TESTQ      DI, DI
+	JZ         nopfresid
+	PREFETCHT0 (DI)
+
+nopfresid:
+	// flags&4: prefetch the next panel of B
+	MOVQ  flags+64(FP), SI
+	TESTQ $0x00000004, SI
+	JNZ   prefetching
+	MOVQ  AX, DI
+	SHRQ  $0x01, DI
+	JZ    odd
+
+loop:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y2
+	VMOVUPS      32(DX)(SI*4), Y3
+	VBROADCASTSS (CX), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Y2
+	VMOVUPS      32(DX)(SI*4), Y3
+	VBROADCASTSS 24(CX), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+	ADDQ         $0x00000030, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y2
+	VMOVUPS      32(DX)(SI*4), Y3
+	VBROADCASTSS (CX), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+	JMP          store
+
+prefetching:
+	MOVQ AX, DI
+	SHRQ $0x01, DI
+	JZ   odd_pf
+
+loop_pf:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y2
+	PREFETCHT0   64(DX)(SI*4)
+	VMOVUPS      32(DX)(SI*4), Y3
+	PREFETCHT0   96(DX)(SI*4)
+	VBROADCASTSS (CX), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Y2
+	PREFETCHT0   64(DX)(SI*4)
+	VMOVUPS      32(DX)(SI*4), Y3
+	PREFETCHT0   96(DX)(SI*4)
+	VBROADCASTSS 24(CX), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+	ADDQ         $0x00000030, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop_pf
+
+odd_pf:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y2
+	PREFETCHT0   64(DX)(SI*4)
+	VMOVUPS      32(DX)(SI*4), Y3
+	PREFETCHT0   96(DX)(SI*4)
+	VBROADCASTSS (CX), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+
+store:
+	MOVQ c+32(FP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+64(FP), CX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, CX
+	JZ     noacc
+	MOVQ   AX, DX
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+
+noacc:
+	// acc[i] += bias[i]
+	MOVQ         bias+48(FP), DX
+	TESTQ        DX, DX
+	JZ           nobias
+	VBROADCASTSS (DX), Y4
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y4, Y1, Y1
+
+nobias:
+	// acc += resid
+	MOVQ   resid+56(FP), DX
+	TESTQ  DX, DX
+	JZ     noresid
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+
+noresid:
+	// flags&2: acc = max(0, acc), NaN kept
+	TESTQ  $0x00000002, CX
+	JZ     norelu
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y0, Y4, Y0
+	VMAXPS Y1, Y4, Y1
+
+norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), CX
+	TESTQ        CX, CX
+	JZ           noclip
+	VBROADCASTSS (CX), Y2
+	VBROADCASTSS 4(CX), Y3
+	VMAXPS       Y2, Y0, Y4
+	VMINPS       Y3, Y4, Y4
+	VCMPPS       $0x03, Y0, Y0, Y5
+	VBLENDVPS    Y5, Y0, Y4, Y0
+	VMAXPS       Y2, Y1, Y4
+	VMINPS       Y3, Y4, Y4
+	VCMPPS       $0x03, Y1, Y1, Y5
+	VBLENDVPS    Y5, Y1, Y4, Y1
+
+noclip:
+	// C = acc
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VZEROUPPER
+	RET
+
+// func KernAVX2x2x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+// Requires: AVX, FMA3, MMX+
+TEXT ·KernAVX2x2x16OffsOf6(SB), NOSPLIT, $0-80
+	MOVQ k+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ boff+24(FP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+
+	// prefetch the lines of C and of the residual
+	MOVQ       c+32(FP), SI
+	MOVQ       resid+56(FP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	TESTQ      DI, DI
+	JZ         nopfresid
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+
+nopfresid:
+	// flags&4: prefetch the next panel of B
+	MOVQ  flags+64(FP), SI
+	TESTQ $0x00000004, SI
+	JNZ   prefetching
+	MOVQ  AX, DI
+	SHRQ  $0x01, DI
+	JZ    odd
+
+loop:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y4
+	VMOVUPS      32(DX)(SI*4), Y5
+	VBROADCASTSS (CX), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 4(CX), Y7
+	VFMADD231PS  Y4, Y7, Y2
+	VFMADD231PS  Y5, Y7, Y3
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Y4
+	VMOVUPS      32(DX)(SI*4), Y5
+	VBROADCASTSS 24(CX), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 28(CX), Y7
+	VFMADD231PS  Y4, Y7, Y2
+	VFMADD231PS  Y5, Y7, Y3
+	ADDQ         $0x00000030, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y4
+	VMOVUPS      32(DX)(SI*4), Y5
+	VBROADCASTSS (CX), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 4(CX), Y7
+	VFMADD231PS  Y4, Y7, Y2
+	VFMADD231PS  Y5, Y7, Y3
+	JMP          store
+
+prefetching:
+	MOVQ AX, DI
+	SHRQ $0x01, DI
+	JZ   odd_pf
+
+loop_pf:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y4
+	PREFETCHT0   64(DX)(SI*4)
+	VMOVUPS      32(DX)(SI*4), Y5
+	PREFETCHT0   96(DX)(SI*4)
+	VBROADCASTSS (CX), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 4(CX), Y7
+	VFMADD231PS  Y4, Y7, Y2
+	VFMADD231PS  Y5, Y7, Y3
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Y4
+	PREFETCHT0   64(DX)(SI*4)
+	VMOVUPS      32(DX)(SI*4), Y5
+	PREFETCHT0   96(DX)(SI*4)
+	VBROADCASTSS 24(CX), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 28(CX), Y7
+	VFMADD231PS  Y4, Y7, Y2
+	VFMADD231PS  Y5, Y7, Y3
+	ADDQ         $0x00000030, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop_pf
+
+odd_pf:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y4
+	PREFETCHT0   64(DX)(SI*4)
+	VMOVUPS      32(DX)(SI*4), Y5
+	PREFETCHT0   96(DX)(SI*4)
+	VBROADCASTSS (CX), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 4(CX), Y7
+	VFMADD231PS  Y4, Y7, Y2
+	VFMADD231PS  Y5, Y7, Y3
+
+store:
+	MOVQ c+32(FP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+64(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     noacc
+	MOVQ   AX, BX
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ   CX, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+
+noacc:
+	// acc[i] += bias[i]
+	MOVQ         bias+48(FP), BX
+	TESTQ        BX, BX
+	JZ           nobias
+	VBROADCASTSS (BX), Y6
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y6, Y1, Y1
+	VBROADCASTSS 4(BX), Y6
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y6, Y3, Y3
+
+nobias:
+	// acc += resid
+	MOVQ   resid+56(FP), BX
+	TESTQ  BX, BX
+	JZ     noresid
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ   CX, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+
+noresid:
+	// flags&2: acc = max(0, acc), NaN kept
+	TESTQ  $0x00000002, DX
+	JZ     norelu
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y0, Y6, Y0
+	VMAXPS Y1, Y6, Y1
+	VMAXPS Y2, Y6, Y2
+	VMAXPS Y3, Y6, Y3
+
+norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           noclip
+	VBROADCASTSS (DX), Y4
+	VBROADCASTSS 4(DX), Y5
+	VMAXPS       Y4, Y0, Y6
+	VMINPS       Y5, Y6, Y6
+	VCMPPS       $0x03, Y0, Y0, Y7
+	VBLENDVPS    Y7, Y0, Y6, Y0
+	VMAXPS       Y4, Y1, Y6
+	VMINPS       Y5, Y6, Y6
+	VCMPPS       $0x03, Y1, Y1, Y7
+	VBLENDVPS    Y7, Y1, Y6, Y1
+	VMAXPS       Y4, Y2, Y6
+	VMINPS       Y5, Y6, Y6
+	VCMPPS       $0x03, Y2, Y2, Y7
+	VBLENDVPS    Y7, Y2, Y6, Y2
+	VMAXPS       Y4, Y3, Y6
+	VMINPS       Y5, Y6, Y6
+	VCMPPS       $0x03, Y3, Y3, Y7
+	VBLENDVPS    Y7, Y3, Y6, Y3
+
+noclip:
+	// C = acc
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	VZEROUPPER
+	RET
+
+// func KernAVX2x3x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+// Requires: AVX, FMA3, MMX+
+TEXT ·KernAVX2x3x16OffsOf6(SB), NOSPLIT, $0-80
+	MOVQ k+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ boff+24(FP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+
+	// prefetch the lines of C and of the residual
+	MOVQ       c+32(FP), SI
+	MOVQ       resid+56(FP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	TESTQ      DI, DI
+	JZ         nopfresid
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+
+nopfresid:
+	// flags&4: prefetch the next panel of B
+	MOVQ  flags+64(FP), SI
+	TESTQ $0x00000004, SI
+	JNZ   prefetching
+	MOVQ  AX, DI
+	SHRQ  $0x01, DI
+	JZ    odd
+
+loop:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y6
+	VMOVUPS      32(DX)(SI*4), Y7
+	VBROADCASTSS (CX), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS 4(CX), Y9
+	VFMADD231PS  Y6, Y9, Y2
+	VFMADD231PS  Y7, Y9, Y3
+	VBROADCASTSS 8(CX), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Y6
+	VMOVUPS      32(DX)(SI*4), Y7
+	VBROADCASTSS 24(CX), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS 28(CX), Y9
+	VFMADD231PS  Y6, Y9, Y2
+	VFMADD231PS  Y7, Y9, Y3
+	VBROADCASTSS 32(CX), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+	ADDQ         $0x00000030, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y6
+	VMOVUPS      32(DX)(SI*4), Y7
+	VBROADCASTSS (CX), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS 4(CX), Y9
+	VFMADD231PS  Y6, Y9, Y2
+	VFMADD231PS  Y7, Y9, Y3
+	VBROADCASTSS 8(CX), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+	JMP          store
+
+prefetching:
+	MOVQ AX, DI
+	SHRQ $0x01, DI
+	JZ   odd_pf
+
+loop_pf:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y6
+	PREFETCHT0   64(DX)(SI*4)
+	VMOVUPS      32(DX)(SI*4), Y7
+	PREFETCHT0   96(DX)(SI*4)
+	VBROADCASTSS (CX), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS 4(CX), Y9
+	VFMADD231PS  Y6, Y9, Y2
+	VFMADD231PS  Y7, Y9, Y3
+	VBROADCASTSS 8(CX), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Y6
+	PREFETCHT0   64(DX)(SI*4)
+	VMOVUPS      32(DX)(SI*4), Y7
+	PREFETCHT0   96(DX)(SI*4)
+	VBROADCASTSS 24(CX), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS 28(CX), Y9
+	VFMADD231PS  Y6, Y9, Y2
+	VFMADD231PS  Y7, Y9, Y3
+	VBROADCASTSS 32(CX), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+	ADDQ         $0x00000030, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop_pf
+
+odd_pf:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y6
+	PREFETCHT0   64(DX)(SI*4)
+	VMOVUPS      32(DX)(SI*4), Y7
+	PREFETCHT0   96(DX)(SI*4)
+	VBROADCASTSS (CX), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS 4(CX), Y9
+	VFMADD231PS  Y6, Y9, Y2
+	VFMADD231PS  Y7, Y9, Y3
+	VBROADCASTSS 8(CX), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+
+store:
+	MOVQ c+32(FP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+64(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     noacc
+	MOVQ   AX, BX
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ   CX, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+	ADDQ   CX, BX
+	VADDPS (BX), Y4, Y4
+	VADDPS 32(BX), Y5, Y5
+
+noacc:
+	// acc[i] += bias[i]
+	MOVQ         bias+48(FP), BX
+	TESTQ        BX, BX
+	JZ           nobias
+	VBROADCASTSS (BX), Y8
+	VADDPS       Y8, Y0, Y0
+	VADDPS       Y8, Y1, Y1
+	VBROADCASTSS 4(BX), Y8
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	VBROADCASTSS 8(BX), Y8
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y8, Y5, Y5
+
+nobias:
+	// acc += resid
+	MOVQ   resid+56(FP), BX
+	TESTQ  BX, BX
+	JZ     noresid
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ   CX, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+	ADDQ   CX, BX
+	VADDPS (BX), Y4, Y4
+	VADDPS 32(BX), Y5, Y5
+
+noresid:
+	// flags&2: acc = max(0, acc), NaN kept
+	TESTQ  $0x00000002, DX
+	JZ     norelu
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y0, Y8, Y0
+	VMAXPS Y1, Y8, Y1
+	VMAXPS Y2, Y8, Y2
+	VMAXPS Y3, Y8, Y3
+	VMAXPS Y4, Y8, Y4
+	VMAXPS Y5, Y8, Y5
+
+norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           noclip
+	VBROADCASTSS (DX), Y6
+	VBROADCASTSS 4(DX), Y7
+	VMAXPS       Y6, Y0, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y0, Y0, Y9
+	VBLENDVPS    Y9, Y0, Y8, Y0
+	VMAXPS       Y6, Y1, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y1, Y1, Y9
+	VBLENDVPS    Y9, Y1, Y8, Y1
+	VMAXPS       Y6, Y2, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y2, Y2, Y9
+	VBLENDVPS    Y9, Y2, Y8, Y2
+	VMAXPS       Y6, Y3, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y3, Y3, Y9
+	VBLENDVPS    Y9, Y3, Y8, Y3
+	VMAXPS       Y6, Y4, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y4, Y4, Y9
+	VBLENDVPS    Y9, Y4, Y8, Y4
+	VMAXPS       Y6, Y5, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y5, Y5, Y9
+	VBLENDVPS    Y9, Y5, Y8, Y5
+
+noclip:
+	// C = acc
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	VZEROUPPER
+	RET
+
+// func KernAVX2x4x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+// Requires: AVX, FMA3, MMX+
+TEXT ·KernAVX2x4x16OffsOf6(SB), NOSPLIT, $0-80
+	MOVQ k+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ boff+24(FP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+
+	// prefetch the lines of C and of the residual
+	MOVQ       c+32(FP), SI
+	MOVQ       resid+56(FP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	TESTQ      DI, DI
+	JZ         nopfresid
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+
+nopfresid:
+	// flags&4: prefetch the next panel of B
+	MOVQ  flags+64(FP), SI
+	TESTQ $0x00000004, SI
+	JNZ   prefetching
+	MOVQ  AX, DI
+	SHRQ  $0x01, DI
+	JZ    odd
+
+loop:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y8
+	VMOVUPS      32(DX)(SI*4), Y9
+	VBROADCASTSS (CX), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS 4(CX), Y11
+	VFMADD231PS  Y8, Y11, Y2
+	VFMADD231PS  Y9, Y11, Y3
+	VBROADCASTSS 8(CX), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS 12(CX), Y11
+	VFMADD231PS  Y8, Y11, Y6
+	VFMADD231PS  Y9, Y11, Y7
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Y8
+	VMOVUPS      32(DX)(SI*4), Y9
+	VBROADCASTSS 24(CX), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS 28(CX), Y11
+	VFMADD231PS  Y8, Y11, Y2
+	VFMADD231PS  Y9, Y11, Y3
+	VBROADCASTSS 32(CX), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS 36(CX), Y11
+	VFMADD231PS  Y8, Y11, Y6
+	VFMADD231PS  Y9, Y11, Y7
+	ADDQ         $0x00000030, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y8
+	VMOVUPS      32(DX)(SI*4), Y9
+	VBROADCASTSS (CX), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS 4(CX), Y11
+	VFMADD231PS  Y8, Y11, Y2
+	VFMADD231PS  Y9, Y11, Y3
+	VBROADCASTSS 8(CX), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS 12(CX), Y11
+	VFMADD231PS  Y8, Y11, Y6
+	VFMADD231PS  Y9, Y11, Y7
+	JMP          store
+
+prefetching:
+	MOVQ AX, DI
+	SHRQ $0x01, DI
+	JZ   odd_pf
+
+loop_pf:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y8
+	PREFETCHT0   64(DX)(SI*4)
+	VMOVUPS      32(DX)(SI*4), Y9
+	PREFETCHT0   96(DX)(SI*4)
+	VBROADCASTSS (CX), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS 4(CX), Y11
+	VFMADD231PS  Y8, Y11, Y2
+	VFMADD231PS  Y9, Y11, Y3
+	VBROADCASTSS 8(CX), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS 12(CX), Y11
+	VFMADD231PS  Y8, Y11, Y6
+	VFMADD231PS  Y9, Y11, Y7
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Y8
+	PREFETCHT0   64(DX)(SI*4)
+	VMOVUPS      32(DX)(SI*4), Y9
+	PREFETCHT0   96(DX)(SI*4)
+	VBROADCASTSS 24(CX), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS 28(CX), Y11
+	VFMADD231PS  Y8, Y11, Y2
+	VFMADD231PS  Y9, Y11, Y3
+	VBROADCASTSS 32(CX), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS 36(CX), Y11
+	VFMADD231PS  Y8, Y11, Y6
+	VFMADD231PS  Y9, Y11, Y7
+	ADDQ         $0x00000030, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop_pf
+
+odd_pf:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y8
+	PREFETCHT0   64(DX)(SI*4)
+	VMOVUPS      32(DX)(SI*4), Y9
+	PREFETCHT0   96(DX)(SI*4)
+	VBROADCASTSS (CX), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS 4(CX), Y11
+	VFMADD231PS  Y8, Y11, Y2
+	VFMADD231PS  Y9, Y11, Y3
+	VBROADCASTSS 8(CX), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS 12(CX), Y11
+	VFMADD231PS  Y8, Y11, Y6
+	VFMADD231PS  Y9, Y11, Y7
+
+store:
+	MOVQ c+32(FP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+64(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     noacc
+	MOVQ   AX, BX
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ   CX, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+	ADDQ   CX, BX
+	VADDPS (BX), Y4, Y4
+	VADDPS 32(BX), Y5, Y5
+	ADDQ   CX, BX
+	VADDPS (BX), Y6, Y6
+	VADDPS 32(BX), Y7, Y7
+
+noacc:
+	// acc[i] += bias[i]
+	MOVQ         bias+48(FP), BX
+	TESTQ        BX, BX
+	JZ           nobias
+	VBROADCASTSS (BX), Y10
+	VADDPS       Y10, Y0, Y0
+	VADDPS       Y10, Y1, Y1
+	VBROADCASTSS 4(BX), Y10
+	VADDPS       Y10, Y2, Y2
+	VADDPS       Y10, Y3, Y3
+	VBROADCASTSS 8(BX), Y10
+	VADDPS       Y10, Y4, Y4
+	VADDPS       Y10, Y5, Y5
+	VBROADCASTSS 12(BX), Y10
+	VADDPS       Y10, Y6, Y6
+	VADDPS       Y10, Y7, Y7
+
+nobias:
+	// acc += resid
+	MOVQ   resid+56(FP), BX
+	TESTQ  BX, BX
+	JZ     noresid
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ   CX, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+	ADDQ   CX, BX
+	VADDPS (BX), Y4, Y4
+	VADDPS 32(BX), Y5, Y5
+	ADDQ   CX, BX
+	VADDPS (BX), Y6, Y6
+	VADDPS 32(BX), Y7, Y7
+
+noresid:
+	// flags&2: acc = max(0, acc), NaN kept
+	TESTQ  $0x00000002, DX
+	JZ     norelu
+	VXORPS Y10, Y10, Y10
+	VMAXPS Y0, Y10, Y0
+	VMAXPS Y1, Y10, Y1
+	VMAXPS Y2, Y10, Y2
+	VMAXPS Y3, Y10, Y3
+	VMAXPS Y4, Y10, Y4
+	VMAXPS Y5, Y10, Y5
+	VMAXPS Y6, Y10, Y6
+	VMAXPS Y7, Y10, Y7
+
+norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           noclip
+	VBROADCASTSS (DX), Y8
+	VBROADCASTSS 4(DX), Y9
+	VMAXPS       Y8, Y0, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y0, Y0, Y11
+	VBLENDVPS    Y11, Y0, Y10, Y0
+	VMAXPS       Y8, Y1, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y1, Y1, Y11
+	VBLENDVPS    Y11, Y1, Y10, Y1
+	VMAXPS       Y8, Y2, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y2, Y2, Y11
+	VBLENDVPS    Y11, Y2, Y10, Y2
+	VMAXPS       Y8, Y3, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y3, Y3, Y11
+	VBLENDVPS    Y11, Y3, Y10, Y3
+	VMAXPS       Y8, Y4, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y4, Y4, Y11
+	VBLENDVPS    Y11, Y4, Y10, Y4
+	VMAXPS       Y8, Y5, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y5, Y5, Y11
+	VBLENDVPS    Y11, Y5, Y10, Y5
+	VMAXPS       Y8, Y6, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y6, Y6, Y11
+	VBLENDVPS    Y11, Y6, Y10, Y6
+	VMAXPS       Y8, Y7, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y7, Y7, Y11
+	VBLENDVPS    Y11, Y7, Y10, Y7
+
+noclip:
+	// C = acc
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+	VZEROUPPER
+	RET
+
+// func KernAVX2x5x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+// Requires: AVX, FMA3, MMX+
+TEXT ·KernAVX2x5x16OffsOf6(SB), NOSPLIT, $0-80
+	MOVQ k+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ boff+24(FP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+
+	// prefetch the lines of C and of the residual
+	MOVQ       c+32(FP), SI
+	MOVQ       resid+56(FP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	TESTQ      DI, DI
+	JZ         nopfresid
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+
+nopfresid:
+	// flags&4: prefetch the next panel of B
+	MOVQ  flags+64(FP), SI
+	TESTQ $0x00000004, SI
+	JNZ   prefetching
+	MOVQ  AX, DI
+	SHRQ  $0x01, DI
+	JZ    odd
+
+loop:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y10
+	VMOVUPS      32(DX)(SI*4), Y11
+	VBROADCASTSS (CX), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS 4(CX), Y13
+	VFMADD231PS  Y10, Y13, Y2
+	VFMADD231PS  Y11, Y13, Y3
+	VBROADCASTSS 8(CX), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS 12(CX), Y13
+	VFMADD231PS  Y10, Y13, Y6
+	VFMADD231PS  Y11, Y13, Y7
+	VBROADCASTSS 16(CX), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Y10
+	VMOVUPS      32(DX)(SI*4), Y11
+	VBROADCASTSS 24(CX), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS 28(CX), Y13
+	VFMADD231PS  Y10, Y13, Y2
+	VFMADD231PS  Y11, Y13, Y3
+	VBROADCASTSS 32(CX), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS 36(CX), Y13
+	VFMADD231PS  Y10, Y13, Y6
+	VFMADD231PS  Y11, Y13, Y7
+	VBROADCASTSS 40(CX), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+	ADDQ         $0x00000030, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y10
+	VMOVUPS      32(DX)(SI*4), Y11
+	VBROADCASTSS (CX), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS 4(CX), Y13
+	VFMADD231PS  Y10, Y13, Y2
+	VFMADD231PS  Y11, Y13, Y3
+	VBROADCASTSS 8(CX), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS 12(CX), Y13
+	VFMADD231PS  Y10, Y13, Y6
+	VFMADD231PS  Y11, Y13, Y7
+	VBROADCASTSS 16(CX), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+	JMP          store
+
+prefetching:
+	MOVQ AX, DI
+	SHRQ $0x01, DI
+	JZ   odd_pf
+
+loop_pf:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y10
+	PREFETCHT0   64(DX)(SI*4)
+	VMOVUPS      32(DX)(SI*4), Y11
+	PREFETCHT0   96(DX)(SI*4)
+	VBROADCASTSS (CX), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS 4(CX), Y13
+	VFMADD231PS  Y10, Y13, Y2
+	VFMADD231PS  Y11, Y13, Y3
+	VBROADCASTSS 8(CX), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS 12(CX), Y13
+	VFMADD231PS  Y10, Y13, Y6
+	VFMADD231PS  Y11, Y13, Y7
+	VBROADCASTSS 16(CX), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Y10
+	PREFETCHT0   64(DX)(SI*4)
+	VMOVUPS      32(DX)(SI*4), Y11
+	PREFETCHT0   96(DX)(SI*4)
+	VBROADCASTSS 24(CX), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS 28(CX), Y13
+	VFMADD231PS  Y10, Y13, Y2
+	VFMADD231PS  Y11, Y13, Y3
+	VBROADCASTSS 32(CX), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS 36(CX), Y13
+	VFMADD231PS  Y10, Y13, Y6
+	VFMADD231PS  Y11, Y13, Y7
+	VBROADCASTSS 40(CX), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+	ADDQ         $0x00000030, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop_pf
+
+odd_pf:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Y10
+	PREFETCHT0   64(DX)(SI*4)
+	VMOVUPS      32(DX)(SI*4), Y11
+	PREFETCHT0   96(DX)(SI*4)
+	VBROADCASTSS (CX), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS 4(CX), Y13
+	VFMADD231PS  Y10, Y13, Y2
+	VFMADD231PS  Y11, Y13, Y3
+	VBROADCASTSS 8(CX), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS 12(CX), Y13
+	VFMADD231PS  Y10, Y13, Y6
+	VFMADD231PS  Y11, Y13, Y7
+	VBROADCASTSS 16(CX), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+
+store:
+	MOVQ c+32(FP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+64(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     noacc
+	MOVQ   AX, BX
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ   CX, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+	ADDQ   CX, BX
+	VADDPS (BX), Y4, Y4
+	VADDPS 32(BX), Y5, Y5
+	ADDQ   CX, BX
+	VADDPS (BX), Y6, Y6
+	VADDPS 32(BX), Y7, Y7
+	ADDQ   CX, BX
+	VADDPS (BX), Y8, Y8
+	VADDPS 32(BX), Y9, Y9
+
+noacc:
+	// acc[i] += bias[i]
+	MOVQ         bias+48(FP), BX
+	TESTQ        BX, BX
+	JZ           nobias
+	VBROADCASTSS (BX), Y12
+	VADDPS       Y12, Y0, Y0
+	VADDPS       Y12, Y1, Y1
+	VBROADCASTSS 4(BX), Y12
+	VADDPS       Y12, Y2, Y2
+	VADDPS       Y12, Y3, Y3
+	VBROADCASTSS 8(BX), Y12
+	VADDPS       Y12, Y4, Y4
+	VADDPS       Y12, Y5, Y5
+	VBROADCASTSS 12(BX), Y12
+	VADDPS       Y12, Y6, Y6
+	VADDPS       Y12, Y7, Y7
+	VBROADCASTSS 16(BX), Y12
+	VADDPS       Y12, Y8, Y8
+	VADDPS       Y12, Y9, Y9
+
+nobias:
+	// acc += resid
+	MOVQ   resid+56(FP), BX
+	TESTQ  BX, BX
+	JZ     noresid
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ   CX, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+	ADDQ   CX, BX
+	VADDPS (BX), Y4, Y4
+	VADDPS 32(BX), Y5, Y5
+	ADDQ   CX, BX
+	VADDPS (BX), Y6, Y6
+	VADDPS 32(BX), Y7, Y7
+	ADDQ   CX, BX
+	VADDPS (BX), Y8, Y8
+	VADDPS 32(BX), Y9, Y9
+
+noresid:
+	// flags&2: acc = max(0, acc), NaN kept
+	TESTQ  $0x00000002, DX
+	JZ     norelu
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y0, Y12, Y0
+	VMAXPS Y1, Y12, Y1
+	VMAXPS Y2, Y12, Y2
+	VMAXPS Y3, Y12, Y3
+	VMAXPS Y4, Y12, Y4
+	VMAXPS Y5, Y12, Y5
+	VMAXPS Y6, Y12, Y6
+	VMAXPS Y7, Y12, Y7
+	VMAXPS Y8, Y12, Y8
+	VMAXPS Y9, Y12, Y9
+
+norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           noclip
+	VBROADCASTSS (DX), Y10
+	VBROADCASTSS 4(DX), Y11
+	VMAXPS       Y10, Y0, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y0, Y0, Y13
+	VBLENDVPS    Y13, Y0, Y12, Y0
+	VMAXPS       Y10, Y1, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y1, Y1, Y13
+	VBLENDVPS    Y13, Y1, Y12, Y1
+	VMAXPS       Y10, Y2, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y2, Y2, Y13
+	VBLENDVPS    Y13, Y2, Y12, Y2
+	VMAXPS       Y10, Y3, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y3, Y3, Y13
+	VBLENDVPS    Y13, Y3, Y12, Y3
+	VMAXPS       Y10, Y4, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y4, Y4, Y13
+	VBLENDVPS    Y13, Y4, Y12, Y4
+	VMAXPS       Y10, Y5, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y5, Y5, Y13
+	VBLENDVPS    Y13, Y5, Y12, Y5
+	VMAXPS       Y10, Y6, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y6, Y6, Y13
+	VBLENDVPS    Y13, Y6, Y12, Y6
+	VMAXPS       Y10, Y7, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y7, Y7, Y13
+	VBLENDVPS    Y13, Y7, Y12, Y7
+	VMAXPS       Y10, Y8, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y8, Y8, Y13
+	VBLENDVPS    Y13, Y8, Y12, Y8
+	VMAXPS       Y10, Y9, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y9, Y9, Y13
+	VBLENDVPS    Y13, Y9, Y12, Y9
+
+noclip:
+	// C = acc
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y8, (AX)
+	VMOVUPS Y9, 32(AX)
+	VZEROUPPER
+	RET
+
 // func AffineAVX512(dst *float32, src *float32, n int, scale float32, bias float32, relu int)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·AffineAVX512(SB), NOSPLIT, $0-40

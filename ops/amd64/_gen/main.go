@@ -40,13 +40,18 @@ func zmms() []reg.VecPhysical {
 func main() {
 	ConstraintExpr("!purego")
 	for _, nv := range []int{3, 2, 1} {
-		kernel(avx512, 8, nv, false)
+		kernel(avx512, 8, nv, false, 8)
 	}
-	kernel(avx512, 8, 3, true)
+	kernel(avx512, 8, 3, true, 8)
 	for _, nv := range []int{2, 1} {
-		kernel(avx2, 6, nv, false)
+		kernel(avx2, 6, nv, false, 6)
 	}
-	kernel(avx2, 6, 2, true)
+	kernel(avx2, 6, 2, true, 6)
+	// The last rows of a product whose row count is not a multiple of 6:
+	// A is still packed in groups of 6.
+	for mr := 1; mr < 6; mr++ {
+		kernel(avx2, mr, 2, true, 6)
+	}
 	affine(avx512)
 	affine(avx2)
 	for _, s := range []isa{avx512, avx2} {
@@ -76,8 +81,10 @@ func main() {
 
 // kernel emits the mr×(nv·lanes) micro-kernel of one instruction set.
 // With offs, B is not a packed panel: step p reads the nr values at
-// b[boff[p]:], so that a convolution's input serves as B in place.
-func kernel(s isa, mr, nv int, offs bool) {
+// b[boff[p]:], so that a convolution's input serves as B in place. A is
+// packed in groups of ga ≥ mr rows, of which the first mr are computed
+// (ga > mr: the kernel of a product's last rows, named ...Of<ga>).
+func kernel(s isa, mr, nv int, offs bool, ga int) {
 	nr := nv * s.lanes
 	name := fmt.Sprintf("Kern%sx%dx%d", s.name, mr, nr)
 	sig := "func(k int, a, b, c *float32, ldc int, bias, resid *float32, flags int, clip *float32)"
@@ -87,17 +94,20 @@ func kernel(s isa, mr, nv int, offs bool) {
 		sig = "func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int, clip *float32)"
 		bexpr = "b[boff[p]+j]"
 	}
+	if ga != mr {
+		name += fmt.Sprintf("Of%d", ga)
+	}
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
 	Doc(
 		fmt.Sprintf("%s computes one %d×%d tile of C with %s, as this Go loop does", name, mr, nr, s.name),
-		"(indices in elements; a and b are packed panels of k steps of "+fmt.Sprint(mr)+" and "+fmt.Sprint(nr)+" values):",
+		"(indices in elements; a and b are packed panels of k steps of "+fmt.Sprint(ga)+" and "+fmt.Sprint(nr)+" values):",
 		"",
 		"	for i := range "+fmt.Sprint(mr)+" {",
 		"		for j := range "+fmt.Sprint(nr)+" {",
 		"			var s float32",
 		"			for p := range k {",
-		"				s = fma(a[p*"+fmt.Sprint(mr)+"+i], "+bexpr+", s) // rounded once",
+		"				s = fma(a[p*"+fmt.Sprint(ga)+"+i], "+bexpr+", s) // rounded once",
 		"			}",
 		"			if flags&1 != 0 {",
 		"				s += c[i*ldc+j]",
@@ -192,7 +202,7 @@ func kernel(s isa, mr, nv int, offs bool) {
 		}
 		for i := range mr {
 			t := tmp[i%2]
-			VBROADCASTSS(Mem{Base: a, Disp: 4 * (u*mr + i)}, t)
+			VBROADCASTSS(Mem{Base: a, Disp: 4 * (u*ga + i)}, t)
 			for v := range nv {
 				VFMADD231PS(bv[v], t, acc[i][v])
 			}
@@ -200,7 +210,7 @@ func kernel(s isa, mr, nv int, offs bool) {
 	}
 	// advance moves the pointers n steps on.
 	advance := func(n int) {
-		ADDQ(U32(4*mr*n), a)
+		ADDQ(U32(4*ga*n), a)
 		if offs {
 			ADDQ(U8(4*n), boff)
 		} else {
