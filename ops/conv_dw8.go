@@ -185,7 +185,7 @@ func (t *dw8Task) Range(lo, hi int) {
 				residualAct(t.k, obb, nil, f.Act)
 			}
 			if cnt == 8 {
-				t.bl.scatter8(ys[q0:], ohw, obb, nq)
+				t.bl.scatter8(ys[q0:], ohw, obb, 8, nq)
 			} else {
 				for c := range cnt {
 					yr := ys[c*ohw+q0 : c*ohw+q0+nq]
@@ -286,21 +286,24 @@ func (bl *blocked) gather8(dst, src []float32, lds, n int) {
 	}
 }
 
-// scatter8 computes dst[i·ldd + j] = src[j·8 + i] for i < 8, j < n, on
+// scatter8 computes dst[i·ldd + j] = src[j·lds + i] for i < 8, j < n, on
 // the tier's Scatter8 for whole vectors of j.
-func (bl *blocked) scatter8(dst []float32, ldd int, src []float32, n int) {
-	src = src[:n*8]
+func (bl *blocked) scatter8(dst []float32, ldd int, src []float32, lds, n int) {
+	if n <= 0 {
+		return
+	}
+	src = src[:(n-1)*lds+8]
 	_ = dst[7*ldd+n-1]
 	nv := 0
 	if bl.Scatter8 != nil {
 		nv = n &^ 7
 		if nv > 0 {
-			bl.Scatter8(&dst[0], ldd, &src[0], nv)
+			bl.Scatter8(&dst[0], ldd, &src[0], lds, nv)
 		}
 	}
 	for j := nv; j < n; j++ {
 		for i := range 8 {
-			dst[i*ldd+j] = src[j*8+i]
+			dst[i*ldd+j] = src[j*lds+i]
 		}
 	}
 }

@@ -190,17 +190,25 @@ func (t *pixTask) Range(lo, hi int) {
 				bl.Pix[r-1](kl, &pan[kb*nr], &xs[0], &t.pix[q], &t.boff[kb], &ct[q*nr], nr, acc)
 			}
 		}
-		// y[n][m][q] = act(ct[q][j] + b[m] + Z[n][m][q]) for m = grp·Mg + jb·nr + j
+		// y[n][m][q] = act(ct[q][j] + b[m] + Z[n][m][q]) for m = grp·Mg + jb·nr + j:
+		// the channels out of ct's pixels 8 at a time, then the bias
+		// (1·v + b[m] is v + b[m] rounded once)
 		m0, cnt := grp*mg+jb*nr, min(nr, mg-jb*nr)
 		ys := t.y[(n*g.M+m0)*npix : (n*g.M+m0+cnt)*npix]
-		for j := range cnt {
+		j := 0
+		for ; j+8 <= cnt; j += 8 {
+			bl.scatter8(ys[j*npix:], npix, ct[j:], nr, npix)
+		}
+		for ; j < cnt; j++ {
 			yr := ys[j*npix : (j+1)*npix]
-			var bias float32
-			if t.b != nil {
-				bias = t.b[m0+j]
-			}
 			for q := range yr {
-				yr[q] = ct[q*nr+j] + bias
+				yr[q] = ct[q*nr+j]
+			}
+		}
+		if t.b != nil {
+			for j := range cnt {
+				yr := ys[j*npix : (j+1)*npix]
+				affineRow(t.k, yr, yr, 1, t.b[m0+j], false)
 			}
 		}
 		if f.hasPost() {

@@ -122,10 +122,9 @@ type BlockedSpec struct {
 	MaxPool3s2 func(dst, r0, r1, r2 *float32, n int)
 	AvgPool2s2 func(dst, r0, r1 *float32, n int, div float32)
 	// Gather8 and Scatter8, when not nil, move 8 rows to and from pixels
-	// of 8 values for it (see gather8 and scatter8); nil ones run Go
-	// loops.
+	// of 8 values (see gather8 and scatter8); nil ones run Go loops.
 	Gather8  func(dst, src *float32, lds, n int)
-	Scatter8 func(dst *float32, ldd int, src *float32, n int)
+	Scatter8 func(dst *float32, ldd int, src *float32, lds, n int)
 	// Offs, when not nil, is an MR×Widths[0] micro-kernel that reads B
 	// in place through per-step offsets (see MicroKernelOffs), used for
 	// convolutions (conv_inplace.go) and Winograd.

@@ -652,7 +652,7 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 			}
 			checkF32(t, fmt.Sprintf("%s gather8 n=%d", k.Name, n), got, want, 0)
 			back := make([]float32, 8*ld)
-			spec.Scatter8(&back[0], ld, &got[0], n)
+			spec.Scatter8(&back[0], ld, &got[0], 8, n)
 			for i := range 8 {
 				for j := range ld {
 					w := float32(0)
@@ -661,6 +661,16 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 					}
 					if back[i*ld+j] != w {
 						t.Fatalf("%s scatter8 n=%d: [%d][%d] = %v, want %v", k.Name, n, i, j, back[i*ld+j], w)
+					}
+				}
+			}
+			// From pixels 16 apart (the pixel path's tiles), second half.
+			wide := nnRand(uint64(n+1), n*16).F32
+			spec.Scatter8(&back[0], ld, &wide[8], 16, n)
+			for i := range 8 {
+				for j := range n {
+					if back[i*ld+j] != wide[j*16+8+i] {
+						t.Fatalf("%s scatter8 n=%d lds=16: [%d][%d] = %v, want %v", k.Name, n, i, j, back[i*ld+j], wide[j*16+8+i])
 					}
 				}
 			}

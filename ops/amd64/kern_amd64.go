@@ -930,12 +930,12 @@ func Gather8AVX2(dst *float32, src *float32, lds int, n int)
 //
 //	for j := range n {
 //		for i := range 8 {
-//			dst[i*ldd+j] = src[j*8+i]
+//			dst[i*ldd+j] = src[j*lds+i]
 //		}
 //	}
 //
 //go:noescape
-func Scatter8AVX2(dst *float32, ldd int, src *float32, n int)
+func Scatter8AVX2(dst *float32, ldd int, src *float32, lds int, n int)
 
 // MaxPool3s2AVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does
 // (it reads r0, r1 and r2 [0:2n+1]), bit for bit on amd64, NaN payloads included:

@@ -10266,29 +10266,39 @@ done:
 	VZEROUPPER
 	RET
 
-// func Scatter8AVX2(dst *float32, ldd int, src *float32, n int)
+// func Scatter8AVX2(dst *float32, ldd int, src *float32, lds int, n int)
 // Requires: AVX
-TEXT ·Scatter8AVX2(SB), NOSPLIT, $0-32
+TEXT ·Scatter8AVX2(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), AX
 	MOVQ src+16(FP), CX
 	MOVQ ldd+8(FP), DX
 	SHLQ $0x02, DX
-	MOVQ n+24(FP), BX
-	SHRQ $0x03, BX
+	MOVQ lds+24(FP), BX
+	SHLQ $0x02, BX
+	MOVQ n+32(FP), SI
+	SHRQ $0x03, SI
 
 block:
-	TESTQ BX, BX
+	TESTQ SI, SI
 	JZ    done
 
 	// load 8 rows of 8
 	VMOVUPS (CX), Y0
-	VMOVUPS 32(CX), Y1
-	VMOVUPS 64(CX), Y2
-	VMOVUPS 96(CX), Y3
-	VMOVUPS 128(CX), Y4
-	VMOVUPS 160(CX), Y5
-	VMOVUPS 192(CX), Y6
-	VMOVUPS 224(CX), Y7
+	ADDQ    BX, CX
+	VMOVUPS (CX), Y1
+	ADDQ    BX, CX
+	VMOVUPS (CX), Y2
+	ADDQ    BX, CX
+	VMOVUPS (CX), Y3
+	ADDQ    BX, CX
+	VMOVUPS (CX), Y4
+	ADDQ    BX, CX
+	VMOVUPS (CX), Y5
+	ADDQ    BX, CX
+	VMOVUPS (CX), Y6
+	ADDQ    BX, CX
+	VMOVUPS (CX), Y7
+	ADDQ    BX, CX
 
 	// transpose: t = unpacks of row pairs, r = shuffles of those, t = lane swaps
 	VUNPCKLPS  Y1, Y0, Y8
@@ -10317,25 +10327,24 @@ block:
 	VPERM2F128 $0x31, Y7, Y3, Y15
 
 	// store 8 columns
-	MOVQ    AX, SI
-	VMOVUPS Y8, (SI)
-	ADDQ    DX, SI
-	VMOVUPS Y9, (SI)
-	ADDQ    DX, SI
-	VMOVUPS Y10, (SI)
-	ADDQ    DX, SI
-	VMOVUPS Y11, (SI)
-	ADDQ    DX, SI
-	VMOVUPS Y12, (SI)
-	ADDQ    DX, SI
-	VMOVUPS Y13, (SI)
-	ADDQ    DX, SI
-	VMOVUPS Y14, (SI)
-	ADDQ    DX, SI
-	VMOVUPS Y15, (SI)
+	MOVQ    AX, DI
+	VMOVUPS Y8, (DI)
+	ADDQ    DX, DI
+	VMOVUPS Y9, (DI)
+	ADDQ    DX, DI
+	VMOVUPS Y10, (DI)
+	ADDQ    DX, DI
+	VMOVUPS Y11, (DI)
+	ADDQ    DX, DI
+	VMOVUPS Y12, (DI)
+	ADDQ    DX, DI
+	VMOVUPS Y13, (DI)
+	ADDQ    DX, DI
+	VMOVUPS Y14, (DI)
+	ADDQ    DX, DI
+	VMOVUPS Y15, (DI)
 	ADDQ    $0x20, AX
-	ADDQ    $0x00000100, CX
-	DECQ    BX
+	DECQ    SI
 	JMP     block
 
 done:

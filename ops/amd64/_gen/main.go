@@ -1552,13 +1552,13 @@ func transpose8(scatter bool) {
 		"	}",
 	}
 	if scatter {
-		name, sig = "Scatter8AVX2", "func(dst *float32, ldd int, src *float32, n int)"
+		name, sig = "Scatter8AVX2", "func(dst *float32, ldd int, src *float32, lds, n int)"
 		doc = []string{
 			name + " computes, 8 values of j at a time (n must be a multiple of 8), as this Go loop does:",
 			"",
 			"	for j := range n {",
 			"		for i := range 8 {",
-			"			dst[i*ldd+j] = src[j*8+i]",
+			"			dst[i*ldd+j] = src[j*lds+i]",
 			"		}",
 			"	}",
 		}
@@ -1575,6 +1575,11 @@ func transpose8(scatter bool) {
 		Load(Param("lds"), ld)
 	}
 	SHLQ(U8(2), ld)
+	var lds reg.GPVirtual
+	if scatter {
+		lds = Load(Param("lds"), GP64()).(reg.GPVirtual)
+		SHLQ(U8(2), lds)
+	}
 	n := Load(Param("n"), GP64()).(reg.GPVirtual)
 	SHRQ(U8(3), n)
 	r := avx2.regs[0:8]
@@ -1586,7 +1591,8 @@ func transpose8(scatter bool) {
 	Comment("load 8 rows of 8")
 	if scatter {
 		for i := range 8 {
-			VMOVUPS(Mem{Base: src, Disp: 32 * i}, r[i])
+			VMOVUPS(Mem{Base: src}, r[i])
+			ADDQ(lds, src)
 		}
 	} else {
 		MOVQ(src, p)
@@ -1622,7 +1628,6 @@ func transpose8(scatter bool) {
 			}
 		}
 		ADDQ(U8(32), dst)
-		ADDQ(U32(256), src)
 	} else {
 		for i := range 8 {
 			VMOVUPS(t[i], Mem{Base: dst, Disp: 32 * i})
