@@ -7,13 +7,20 @@
 #
 # MODELDIR holds <arch>_bn_op17/model.onnx as models/gen.sh writes them
 # (default build/models); ARCHS and THREADS override the cases
-# (default: resnet18 resnet50 densenet121 mobilenet_v2; 1 2). Batch 1.
+# (default: resnet18 resnet50 densenet121 mobilenet_v2; 1 2), VARIANT the
+# directory suffix (default bn_op17). Batch 1. The other family members:
+#
+#   for a in resnext50_32x4d mnasnet1_0 ...; do
+#     /usr/bin/python3 models/export.py --arch $a --flavour fused --opset 13 --out build/family/${a}_fused_op13
+#   done
+#   ARCHS="resnext50_32x4d mnasnet1_0 ..." VARIANT=fused_op13 bench/compare_ort.sh build/family
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build/models}
 rounds=${2:-3}
 iters=${3:-10}
 archs=(${ARCHS:-resnet18 resnet50 densenet121 mobilenet_v2})
+variant=${VARIANT:-bn_op17}
 threads=(${THREADS:-1 2})
 peer=../shared/peer
 ORT_NODE=${ORT_NODE:-$(bash "$peer/setup.sh")}
@@ -22,9 +29,9 @@ go build -o build/bnrun ./cmd/bnrun
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-printf '%-12s %7s %12s %12s %8s\n' model threads bnrun_ms ort_ms ratio
+printf '%-16s %7s %12s %12s %8s\n' model threads bnrun_ms ort_ms ratio
 for arch in "${archs[@]}"; do
-  model=$dir/${arch}_bn_op17/model.onnx
+  model=$dir/${arch}_${variant}/model.onnx
   for t in "${threads[@]}"; do
     b=() o=()
     for ((r = 0; r < rounds; r++)); do
@@ -33,6 +40,6 @@ for arch in "${archs[@]}"; do
     done
     bm=$(printf '%s\n' "${b[@]}" | median)
     om=$(printf '%s\n' "${o[@]}" | median)
-    printf '%-12s %7s %12.2f %12.2f %8.2f\n' "$arch" "$t" "$bm" "$om" "$(awk -v b="$bm" -v o="$om" 'BEGIN {print b / o}')"
+    printf '%-16s %7s %12.2f %12.2f %8.2f\n' "$arch" "$t" "$bm" "$om" "$(awk -v b="$bm" -v o="$om" 'BEGIN {print b / o}')"
   done
 done

@@ -225,7 +225,16 @@ func (rg *randGraph) bn(x string) string {
 
 func (rg *randGraph) activation(x string) string {
 	y := rg.tensor()
-	switch rg.b.rng.IntN(5) {
+	switch rg.b.rng.IntN(6) {
+	case 5:
+		// SiLU as exporters write it: x·Sigmoid(x), either operand order
+		s := rg.tensor()
+		rg.node("Sigmoid", []string{x}, []string{s})
+		ins := []string{x, s}
+		if rg.b.rng.IntN(2) == 0 {
+			ins[0], ins[1] = s, x
+		}
+		rg.node("Mul", ins, []string{y})
 	case 0:
 		rg.node("Relu", []string{x}, []string{y})
 	case 1:

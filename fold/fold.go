@@ -25,6 +25,7 @@
 //	AffineConv     Affine(+Relu) read only by a Conv: applied as the Conv reads its input
 //	ConvAdd        Conv -> Add of a same-shaped tensor: residual added in the Conv's epilogue
 //	ConvAct        Conv -> Relu/Clip/Sigmoid/Tanh/LeakyRelu: activation in the epilogue
+//	ConvSilu       Conv -> Sigmoid, Mul(x, sigmoid): SiLU in the epilogue
 //	GemmAct        Gemm -> Relu/Clip/Sigmoid/Tanh/LeakyRelu: likewise
 //
 // Fused nodes use ops of the "bnrun" domain (bnrun.FusedConv,
@@ -77,6 +78,7 @@ var rules = []named{
 	affineConv{},
 	convAdd{},
 	convAct{},
+	convSilu{},
 	gemmAct{},
 }
 
@@ -177,7 +179,7 @@ func optimizeWith(ctx context.Context, g *runtime.Graph, run func(context.Contex
 		}
 	}
 	w.pruneInitializers()
-	if rep.Rules["BNAffine"]+rep.Rules["AffineConv"]+rep.Rules["ConvAdd"]+rep.Rules["ConvAct"]+rep.Rules["GemmAct"] > 0 {
+	if rep.Rules["BNAffine"]+rep.Rules["AffineConv"]+rep.Rules["ConvAdd"]+rep.Rules["ConvAct"]+rep.Rules["ConvSilu"]+rep.Rules["GemmAct"] > 0 {
 		out.Opsets[Domain] = 1
 	}
 	rep.OpsAfter = CountOps(out)

@@ -17,6 +17,14 @@ INPUT_SHAPES = {
     "mlp": (1, 28, 28),
 }
 
+# Other torchvision classifiers of the same families, for measuring that
+# speed holds on networks nobody tuned for (bench/family.sh); gen.sh does
+# not export them by default.
+FAMILY = ("resnet34", "resnext50_32x4d", "wide_resnet50_2", "densenet169",
+          "mnasnet1_0", "regnet_y_800mf", "efficientnet_b0")
+for _a in FAMILY:
+    INPUT_SHAPES[_a] = (3, 224, 224)
+
 ARCHS = tuple(INPUT_SHAPES)
 
 
@@ -62,7 +70,7 @@ def mlp(num_classes=10):
 
 def build(arch, num_classes=None):
     """Build an architecture by name (random init, train mode)."""
-    if arch in ("resnet18", "resnet50", "densenet121", "mobilenet_v2"):
+    if arch in ("resnet18", "resnet50", "densenet121", "mobilenet_v2") + FAMILY:
         import torchvision
         ctor = getattr(torchvision.models, arch)
         # weights=None: random init, never downloads anything.

@@ -57,7 +57,11 @@ func (k *unaryKernel) run(env *Env, in, out []*Tensor) error {
 		return nil
 	}
 	src, dst := x.F32, y.F32
-	forChunksOf(env, len(dst), elemGrain, mapArgs{k.f32, dst, src})
+	f := k.f32
+	if ks := kernelsOf(env); k.act.Kind == ActSigmoid && ks != nil && ks.Sigmoid != nil {
+		f = ks.Sigmoid
+	}
+	forChunksOf(env, len(dst), elemGrain, mapArgs{f, dst, src})
 	return nil
 }
 
@@ -96,6 +100,99 @@ func sigmoidF32(dst, src []float32) {
 	for i, v := range src {
 		dst[i] = float32(1 / (1 + math.Exp(-float64(v))))
 	}
+}
+
+// The constants of sigmoidFast: log2(e), ln 2 in two parts (the first
+// with 9 significant bits, so that m·ln2Hi is exact for |m| < 128) and
+// the Taylor coefficients of exp.
+const (
+	sigLog2e float32 = 1.44269504
+	sigLn2Hi float32 = 0.693359375
+	sigLn2Lo float32 = -2.12194440e-4
+)
+
+// sigmoidFast computes 1/(1 + exp(-x)) for each value in float32
+// arithmetic, the portable twin of the tiers' vector Sigmoid kernels
+// (SigmoidAVX2 computes the same operations). With x clamped to [-88, 87]
+// (a NaN kept):
+//
+//	exp(-x) = 2^-m · p(r),  m = round(x·log2e),  r = m·ln2 - x  (|r| ≤ 0.35)
+//	p(r) = 1 + r + r²/2! + … + r⁷/7!   (Horner; truncation below 6e-9)
+//
+// each product and sum rounded to float32 (no FMA), then 1/(1 + e). Its
+// error against the correctly rounded sigmoid is a few units in the last
+// place (TestSigmoidFastAccuracy); below sigmoid(-88) = 6e-39 it returns
+// that value.
+func sigmoidFast(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, x := range src {
+		if x != x {
+			dst[i] = x
+			continue
+		}
+		x = min(max(x, -88), 87)
+		m := float32(math.RoundToEven(float64(float32(x * sigLog2e))))
+		r := float32(m*sigLn2Hi) - x
+		r += float32(m * sigLn2Lo)
+		p := float32(1) / 5040
+		p = float32(p*r) + float32(1)/720
+		p = float32(p*r) + float32(1)/120
+		p = float32(p*r) + float32(1)/24
+		p = float32(p*r) + float32(1)/6
+		p = float32(p*r) + float32(1)/2
+		p = float32(p*r) + 1
+		p = float32(p*r) + 1
+		// 2^-m from the exponent bits: bits(1) - m<<23, m in [-126, 127]
+		e := float32(p * math.Float32frombits(uint32(0x3f800000-int32(m)<<23)))
+		dst[i] = 1 / (1 + e)
+	}
+}
+
+// siluF32 computes dst = src·sigmoid(src), the sigmoid as sigmoidF32
+// rounds it, then the product rounded: what a graph's Sigmoid and Mul
+// compute on the generic tier.
+func siluF32(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = v * float32(1/(1+math.Exp(-float64(v))))
+	}
+}
+
+// siluFast is siluF32 with sigmoidFast's sigmoid: the portable twin of
+// the tiers' vector Silu kernels.
+func siluFast(dst, src []float32) {
+	src = src[:len(dst)]
+	var buf [64]float32
+	for len(dst) > 0 {
+		n := min(len(dst), len(buf))
+		s := buf[:n]
+		sigmoidFast(s, src[:n])
+		// y = x·sigmoid(x)
+		for i, v := range src[:n] {
+			dst[i] = v * s[i]
+		}
+		dst, src = dst[n:], src[n:]
+	}
+}
+
+// siluRow computes dst = src·sigmoid(src) on k's vector kernel when it
+// has one, else in float64 (siluF32).
+func siluRow(k *Kernels, dst, src []float32) {
+	if k != nil && k.Silu != nil {
+		k.Silu(dst, src)
+		return
+	}
+	siluF32(dst, src)
+}
+
+// sigmoidRow computes dst = sigmoid(src) on k's vector kernel when it has
+// one, else in float64 (sigmoidF32).
+func sigmoidRow(k *Kernels, dst, src []float32) {
+	if k != nil && k.Sigmoid != nil {
+		k.Sigmoid(dst, src)
+		return
+	}
+	sigmoidF32(dst, src)
 }
 
 // Tanh (opsets 6, 13), float32 only.

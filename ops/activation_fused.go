@@ -16,6 +16,9 @@ const (
 	ActClip
 	ActSigmoid
 	ActTanh
+	// ActSilu is x·sigmoid(x) (SiLU, Swish), the Sigmoid and Mul of an
+	// ONNX graph: the sigmoid rounded to float32, then the product.
+	ActSilu
 )
 
 // Activation is an elementwise activation fused into another kernel. It
@@ -27,9 +30,9 @@ type Activation struct {
 }
 
 // ParseActivation reads a fused activation from a node's attributes
-// prefix+"activation" (an op type: Relu, LeakyRelu, Clip, Sigmoid, Tanh, or
-// absent), prefix+"activation_alpha", prefix+"clip_min" and
-// prefix+"clip_max".
+// prefix+"activation" (an op type: Relu, LeakyRelu, Clip, Sigmoid, Tanh,
+// Silu for a Sigmoid and a Mul, or absent), prefix+"activation_alpha",
+// prefix+"clip_min" and prefix+"clip_max".
 func ParseActivation(n *Node, prefix string) (Activation, error) {
 	a := Activation{Min: float32(math.Inf(-1)), Max: float32(math.Inf(1))}
 	kind, err := n.String(prefix+"activation", "")
@@ -44,6 +47,8 @@ func ParseActivation(n *Node, prefix string) (Activation, error) {
 		a.Kind = ActSigmoid
 	case "Tanh":
 		a.Kind = ActTanh
+	case "Silu":
+		a.Kind = ActSilu
 	case "LeakyRelu":
 		a.Kind = ActLeakyRelu
 		a.Alpha, err = n.Float(prefix+"activation_alpha", 0.01)
@@ -71,6 +76,8 @@ func (a Activation) String() string {
 		return "Sigmoid"
 	case ActTanh:
 		return "Tanh"
+	case ActSilu:
+		return "Silu"
 	}
 	return ""
 }
@@ -93,16 +100,24 @@ func (a Activation) Apply(x []float32) {
 		sigmoidF32(x, x)
 	case ActTanh:
 		tanhF32(x, x)
+	case ActSilu:
+		siluF32(x, x)
 	}
 }
 
-// applyK is Apply on k's vector kernels where it has them (Clip).
+// applyK is Apply on k's vector kernels where it has them (Clip,
+// Sigmoid).
 func (a Activation) applyK(k *Kernels, x []float32) {
-	if a.Kind == ActClip {
+	switch a.Kind {
+	case ActClip:
 		clipRow(k, x, x, a.Min, a.Max)
-		return
+	case ActSigmoid:
+		sigmoidRow(k, x, x)
+	case ActSilu:
+		siluRow(k, x, x)
+	default:
+		a.Apply(x)
 	}
-	a.Apply(x)
 }
 
 // One applies the activation to one value.
@@ -120,6 +135,8 @@ func (a Activation) One(v float32) float32 {
 		return float32(1 / (1 + math.Exp(-float64(v))))
 	case ActTanh:
 		return float32(math.Tanh(float64(v)))
+	case ActSilu:
+		return v * float32(1/(1+math.Exp(-float64(v))))
 	}
 	return v
 }

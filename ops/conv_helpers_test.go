@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 // Test helpers for the convolution, matrix, normalization and pooling
@@ -253,6 +254,18 @@ var twinTier = NewBlockedTier(BlockedSpec{
 
 	Lanes:  8,
 	DwTaps: DwTapsGo,
+	Sigmoid: func(dst, src *float32, ld, rows, n int) {
+		for r := range rows {
+			sigmoidFast(unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(dst), 4*r*ld)), n),
+				unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(src), 4*r*ld)), n))
+		}
+	},
+	Silu: func(dst, src *float32, ld, rows, n int) {
+		for r := range rows {
+			siluFast(unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(dst), 4*r*ld)), n),
+				unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(src), 4*r*ld)), n))
+		}
+	},
 
 	Dw8:          Dw8Go,
 	Dw8MaxPixels: 30,

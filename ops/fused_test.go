@@ -43,6 +43,11 @@ var fusedCases = []fusedCase{
 	// before the channels go back to planes, the residual after.
 	{2, 16, 13, 11, 16, 3, 2, 1, 16, false, true, "Clip"},
 	{1, 20, 12, 9, 20, 3, 1, 1, 20, false, false, "Clip"},
+	// SiLU (EfficientNet): after a dense conv with a residual, after a
+	// depthwise one, and on a 7×7 plane (the pixel path).
+	{2, 12, 9, 8, 20, 3, 1, 1, 1, false, true, "Silu"},
+	{1, 24, 10, 10, 24, 5, 2, 2, 24, false, false, "Silu"},
+	{1, 40, 7, 7, 48, 1, 1, 0, 1, false, false, "Silu"},
 }
 
 // fusedConvNode builds a bnrun.FusedConv node for fc.

@@ -80,6 +80,10 @@ type BlockedSpec struct {
 	DwTaps DwTapsKernel
 	// Clip, when not nil, is the vector Clip (see Kernels.Clip).
 	Clip ClipKernel
+	// Sigmoid and Silu, when not nil, are the vector sigmoidFast and
+	// siluFast on rows rows ld apart of n values, n a multiple of Lanes
+	// (see Kernels.Sigmoid and Kernels.SigmoidTile).
+	Sigmoid, Silu func(dst, src *float32, ld, rows, n int)
 	// ClipTile, when not nil, is Clip on a tile of rows ldc apart, n
 	// values each, n a multiple of Lanes (see Kernels.ClipTile).
 	ClipTile func(c *float32, ldc, rows, n int, lo, hi float32)
@@ -279,6 +283,44 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 				s.Clip(&dst[0], &src[0], n, lo, hi)
 			}
 			clipRange(dst[n:], src[n:], lo, hi)
+		}
+	}
+	if s.Sigmoid != nil && s.Silu != nil {
+		// row is one of the pair on a row, the Go twin on its tail.
+		row := func(silu bool) func(dst, src []float32) {
+			kern, twin := s.Sigmoid, sigmoidFast
+			if silu {
+				kern, twin = s.Silu, siluFast
+			}
+			return func(dst, src []float32) {
+				src = src[:len(dst)]
+				n := len(dst) - len(dst)%s.Lanes
+				if n > 0 {
+					kern(&dst[0], &src[0], 0, 1, n)
+				}
+				twin(dst[n:], src[n:])
+			}
+		}
+		k.Sigmoid, k.Silu = row(false), row(true)
+		k.SigmoidTile = func(c []float32, ldc, rows, n int, silu bool) {
+			if rows <= 0 || n <= 0 {
+				return
+			}
+			_ = c[(rows-1)*ldc+n-1] // the last value
+			kern, twin := s.Sigmoid, sigmoidFast
+			if silu {
+				kern, twin = s.Silu, siluFast
+			}
+			nv := n - n%s.Lanes
+			if nv > 0 {
+				kern(&c[0], &c[0], ldc, rows, nv)
+			}
+			if nv < n {
+				for r := range rows {
+					t := c[r*ldc+nv : r*ldc+n]
+					twin(t, t)
+				}
+			}
 		}
 	}
 	if s.MaxPool3s2 != nil {
@@ -510,6 +552,11 @@ func (op *gemmOp) clipFor(buf *blockBufs, last bool) *float32 {
 // stored by direct.
 func (op *gemmOp) directAct(i, mr, j0, w int, last bool) {
 	if !last || op.act.Kind == ActNone || op.act.Kind == ActRelu || clipBounds(op.act) {
+		return
+	}
+	if k := op.kern; (op.act.Kind == ActSigmoid || op.act.Kind == ActSilu) && k != nil && k.SigmoidTile != nil {
+		// c[i+r][j0+j] = [c·]sigmoid(c), the tile at once
+		k.SigmoidTile(op.c[i*op.ldc+j0:], op.ldc, mr, w, op.act.Kind == ActSilu)
 		return
 	}
 	if k := op.kern; op.act.Kind == ActClip && k != nil && k.ClipTile != nil {

@@ -76,6 +76,17 @@ type Kernels struct {
 	// the builtins do, for i < len(dst); nil means the portable loop (see
 	// clipRow).
 	Clip func(dst, src []float32, lo, hi float32)
+	// Sigmoid, when not nil, computes dst[i] = 1/(1 + exp(-src[i])) as
+	// sigmoidFast does, for i < len(dst); nil means float64 arithmetic
+	// rounded once (see sigmoidRow).
+	Sigmoid func(dst, src []float32)
+	// Silu, when not nil, computes dst[i] = src[i]·sigmoid(src[i]) as
+	// siluFast does; nil means siluF32 (see siluRow).
+	Silu func(dst, src []float32)
+	// SigmoidTile, when not nil, applies Sigmoid (or, with silu, Silu) in
+	// place to rows [0, rows) of the tile at c, n values each, row r at
+	// c[r·ldc:], as Sigmoid and Silu do.
+	SigmoidTile func(c []float32, ldc, rows, n int, silu bool)
 	// Pick2, when not nil, computes dst[i] = src[2i] for i < len(dst)
 	// (src at least 2·len(dst)-1 long); nil means the portable loop (see
 	// pick2Row).

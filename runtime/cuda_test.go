@@ -18,7 +18,7 @@ func TestCUDAActivationKinds(t *testing.T) {
 		c cuda.ActKind
 	}{
 		{ops.ActNone, cuda.ActNone}, {ops.ActRelu, cuda.ActRelu}, {ops.ActLeakyRelu, cuda.ActLeakyRelu},
-		{ops.ActClip, cuda.ActClip}, {ops.ActSigmoid, cuda.ActSigmoid}, {ops.ActTanh, cuda.ActTanh},
+		{ops.ActClip, cuda.ActClip}, {ops.ActSigmoid, cuda.ActSigmoid}, {ops.ActTanh, cuda.ActTanh}, {ops.ActSilu, cuda.ActSilu},
 	}
 	for _, p := range pairs {
 		a := act(ops.Activation{Kind: p.o, Alpha: 0.5, Min: -1, Max: 6})

@@ -887,6 +887,42 @@ func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //go:noescape
 func DwTapsAVX2(dst *float32, base *float32, off *int32, w *float32, taps int, n int, bias float32)
 
+// SigmoidAVX2 computes, 8 values at a time (n must be a multiple of 8), as sigmoidFast
+// in package ops does for each value, bit for bit but for NaN payloads, on rows ld apart
+// (dst may be src: a tile of a product in place):
+//
+//	for r := range rows {
+//		for j := range n {
+//			i := r*ld + j
+//			x := min(max(src[i], -88), 87) // a NaN kept
+//			m := roundToEven(x * log2e)
+//			r := (m*ln2hi - x) + m*ln2lo
+//			p := ((((((c7*r+c6)*r+c5)*r+c4)*r+c3)*r+c2)*r+1)*r + 1
+//			dst[i] = 1 / (1 + p*2^-m) // each operation rounded
+//		}
+//	}
+//
+//go:noescape
+func SigmoidAVX2(dst *float32, src *float32, ld int, rows int, n int)
+
+// SiluAVX2 computes, 8 values at a time (n must be a multiple of 8), as siluFast
+// in package ops does for each value, bit for bit but for NaN payloads, on rows ld apart
+// (dst may be src: a tile of a product in place):
+//
+//	for r := range rows {
+//		for j := range n {
+//			i := r*ld + j
+//			x := min(max(src[i], -88), 87) // a NaN kept
+//			m := roundToEven(x * log2e)
+//			r := (m*ln2hi - x) + m*ln2lo
+//			p := ((((((c7*r+c6)*r+c5)*r+c4)*r+c3)*r+c2)*r+1)*r + 1
+//			dst[i] = src[i] * (1 / (1 + p*2^-m)) // each operation rounded
+//		}
+//	}
+//
+//go:noescape
+func SiluAVX2(dst *float32, src *float32, ld int, rows int, n int)
+
 // ClipTileAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does,
 // bit for bit on amd64 (see ClipAVX2):
 //

@@ -9958,6 +9958,215 @@ one_done:
 	VZEROUPPER
 	RET
 
+// func SigmoidAVX2(dst *float32, src *float32, ld int, rows int, n int)
+// Requires: AVX, AVX2
+TEXT ·SigmoidAVX2(SB), NOSPLIT, $0-40
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         ld+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         rows+24(FP), BX
+	MOVL         $0xc2b00000, SI
+	VMOVD        SI, X0
+	VBROADCASTSS X0, Y0
+	MOVL         $0x42ae0000, SI
+	VMOVD        SI, X1
+	VBROADCASTSS X1, Y1
+	MOVL         $0x3fb8aa3b, SI
+	VMOVD        SI, X2
+	VBROADCASTSS X2, Y2
+	MOVL         $0x3f318000, SI
+	VMOVD        SI, X3
+	VBROADCASTSS X3, Y3
+	MOVL         $0xb95e8083, SI
+	VMOVD        SI, X4
+	VBROADCASTSS X4, Y4
+	MOVL         $0x3f800000, SI
+	VMOVD        SI, X5
+	VBROADCASTSS X5, Y5
+	MOVL         $0x3f000000, SI
+	VMOVD        SI, X6
+	VBROADCASTSS X6, Y6
+	MOVL         $0x3e2aaaab, SI
+	VMOVD        SI, X7
+	VBROADCASTSS X7, Y7
+	MOVL         $0x3d2aaaab, SI
+	VMOVD        SI, X8
+	VBROADCASTSS X8, Y8
+	MOVL         $0x3c088889, SI
+	VMOVD        SI, X9
+	VBROADCASTSS X9, Y9
+	MOVL         $0x3ab60b61, SI
+	VMOVD        SI, X10
+	VBROADCASTSS X10, Y10
+	MOVL         $0x39500d01, SI
+	VMOVD        SI, X11
+	VBROADCASTSS X11, Y11
+
+row:
+	TESTQ BX, BX
+	JZ    done
+	MOVQ  AX, SI
+	MOVQ  CX, DI
+	MOVQ  n+32(FP), R8
+	SHRQ  $0x03, R8
+
+loop:
+	TESTQ    R8, R8
+	JZ       next
+	VMOVUPS  (DI), Y12
+	VMAXPS   Y12, Y0, Y12
+	VMINPS   Y12, Y1, Y12
+	VMULPS   Y2, Y12, Y13
+	VROUNDPS $0x00, Y13, Y13
+	VMULPS   Y3, Y13, Y14
+	VSUBPS   Y12, Y14, Y14
+	VMULPS   Y4, Y13, Y15
+	VADDPS   Y15, Y14, Y14
+	VMOVAPS  Y11, Y15
+	VMULPS   Y14, Y15, Y15
+	VADDPS   Y10, Y15, Y15
+	VMULPS   Y14, Y15, Y15
+	VADDPS   Y9, Y15, Y15
+	VMULPS   Y14, Y15, Y15
+	VADDPS   Y8, Y15, Y15
+	VMULPS   Y14, Y15, Y15
+	VADDPS   Y7, Y15, Y15
+	VMULPS   Y14, Y15, Y15
+	VADDPS   Y6, Y15, Y15
+	VMULPS   Y14, Y15, Y15
+	VADDPS   Y5, Y15, Y15
+	VMULPS   Y14, Y15, Y15
+	VADDPS   Y5, Y15, Y15
+
+	// 2^-m = bits(1) - m<<23
+	VCVTPS2DQ Y13, Y13
+	VPSLLD    $0x17, Y13, Y13
+	VPSUBD    Y13, Y5, Y13
+	VMULPS    Y13, Y15, Y15
+	VADDPS    Y5, Y15, Y15
+	VDIVPS    Y15, Y5, Y12
+	VMOVUPS   Y12, (SI)
+	ADDQ      $0x20, DI
+	ADDQ      $0x20, SI
+	DECQ      R8
+	JMP       loop
+
+next:
+	ADDQ DX, AX
+	ADDQ DX, CX
+	DECQ BX
+	JMP  row
+
+done:
+	VZEROUPPER
+	RET
+
+// func SiluAVX2(dst *float32, src *float32, ld int, rows int, n int)
+// Requires: AVX, AVX2
+TEXT ·SiluAVX2(SB), NOSPLIT, $0-40
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         ld+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         rows+24(FP), BX
+	MOVL         $0xc2b00000, SI
+	VMOVD        SI, X0
+	VBROADCASTSS X0, Y0
+	MOVL         $0x42ae0000, SI
+	VMOVD        SI, X1
+	VBROADCASTSS X1, Y1
+	MOVL         $0x3fb8aa3b, SI
+	VMOVD        SI, X2
+	VBROADCASTSS X2, Y2
+	MOVL         $0x3f318000, SI
+	VMOVD        SI, X3
+	VBROADCASTSS X3, Y3
+	MOVL         $0xb95e8083, SI
+	VMOVD        SI, X4
+	VBROADCASTSS X4, Y4
+	MOVL         $0x3f800000, SI
+	VMOVD        SI, X5
+	VBROADCASTSS X5, Y5
+	MOVL         $0x3f000000, SI
+	VMOVD        SI, X6
+	VBROADCASTSS X6, Y6
+	MOVL         $0x3e2aaaab, SI
+	VMOVD        SI, X7
+	VBROADCASTSS X7, Y7
+	MOVL         $0x3d2aaaab, SI
+	VMOVD        SI, X8
+	VBROADCASTSS X8, Y8
+	MOVL         $0x3c088889, SI
+	VMOVD        SI, X9
+	VBROADCASTSS X9, Y9
+	MOVL         $0x3ab60b61, SI
+	VMOVD        SI, X10
+	VBROADCASTSS X10, Y10
+	MOVL         $0x39500d01, SI
+	VMOVD        SI, X11
+	VBROADCASTSS X11, Y11
+
+row:
+	TESTQ BX, BX
+	JZ    done
+	MOVQ  AX, SI
+	MOVQ  CX, DI
+	MOVQ  n+32(FP), R8
+	SHRQ  $0x03, R8
+
+loop:
+	TESTQ    R8, R8
+	JZ       next
+	VMOVUPS  (DI), Y12
+	VMAXPS   Y12, Y0, Y12
+	VMINPS   Y12, Y1, Y12
+	VMULPS   Y2, Y12, Y13
+	VROUNDPS $0x00, Y13, Y13
+	VMULPS   Y3, Y13, Y14
+	VSUBPS   Y12, Y14, Y14
+	VMULPS   Y4, Y13, Y15
+	VADDPS   Y15, Y14, Y14
+	VMOVAPS  Y11, Y15
+	VMULPS   Y14, Y15, Y15
+	VADDPS   Y10, Y15, Y15
+	VMULPS   Y14, Y15, Y15
+	VADDPS   Y9, Y15, Y15
+	VMULPS   Y14, Y15, Y15
+	VADDPS   Y8, Y15, Y15
+	VMULPS   Y14, Y15, Y15
+	VADDPS   Y7, Y15, Y15
+	VMULPS   Y14, Y15, Y15
+	VADDPS   Y6, Y15, Y15
+	VMULPS   Y14, Y15, Y15
+	VADDPS   Y5, Y15, Y15
+	VMULPS   Y14, Y15, Y15
+	VADDPS   Y5, Y15, Y15
+
+	// 2^-m = bits(1) - m<<23
+	VCVTPS2DQ Y13, Y13
+	VPSLLD    $0x17, Y13, Y13
+	VPSUBD    Y13, Y5, Y13
+	VMULPS    Y13, Y15, Y15
+	VADDPS    Y5, Y15, Y15
+	VDIVPS    Y15, Y5, Y12
+	VMULPS    (DI), Y12, Y12
+	VMOVUPS   Y12, (SI)
+	ADDQ      $0x20, DI
+	ADDQ      $0x20, SI
+	DECQ      R8
+	JMP       loop
+
+next:
+	ADDQ DX, AX
+	ADDQ DX, CX
+	DECQ BX
+	JMP  row
+
+done:
+	VZEROUPPER
+	RET
+
 // func ClipTileAVX2(c *float32, ldc int, rows int, n int, lo float32, hi float32)
 // Requires: AVX, AVX2
 TEXT ·ClipTileAVX2(SB), NOSPLIT, $0-40

@@ -27,14 +27,18 @@
 #define ACT_CLIP 3
 #define ACT_SIGMOID 4
 #define ACT_TANH 5
+#define ACT_SILU 6
 
-// activate_transcendental returns sigmoid(v) = 1 / (1 + exp(-v)) or
-// tanh(v). It is kept out of line so that the unrolled epilogues stay
-// small.
+// activate_transcendental returns sigmoid(v) = 1 / (1 + exp(-v)), tanh(v)
+// or v·sigmoid(v). It is kept out of line so that the unrolled epilogues
+// stay small.
 __device__ __noinline__ float activate_transcendental(float v, int act)
 {
     if (act == ACT_SIGMOID) {
         return 1.0f / (1.0f + expf(-v));
+    }
+    if (act == ACT_SILU) {
+        return v * (1.0f / (1.0f + expf(-v)));
     }
     return tanhf(v);
 }
@@ -52,7 +56,7 @@ __device__ __forceinline__ float activate(float v, int act, float p0, float p1)
         return v < 0.0f ? p0 * v : v;
     case ACT_CLIP: // min(max(v, lo), hi)
         return v < p0 ? p0 : (v > p1 ? p1 : v);
-    default: // ACT_SIGMOID, ACT_TANH
+    default: // ACT_SIGMOID, ACT_TANH, ACT_SILU
         return activate_transcendental(v, act);
     }
 }

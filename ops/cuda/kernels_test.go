@@ -145,6 +145,8 @@ func actRef(a Act, v float32) float32 {
 		return float32(1 / (1 + math.Exp(-float64(v))))
 	case ActTanh:
 		return float32(math.Tanh(float64(v)))
+	case ActSilu:
+		return v * float32(1/(1+math.Exp(-float64(v))))
 	}
 	return v
 }
@@ -459,7 +461,7 @@ func testAffineUnary(t *testing.T, e *gpuEnv) {
 	for i := range x {
 		x[i] *= 4 // reach Clip's bounds and sigmoid's tails
 	}
-	acts := []Act{{}, {Kind: ActRelu}, {Kind: ActLeakyRelu, Alpha: 0.2}, {Kind: ActClip, Min: -1, Max: 2}, {Kind: ActSigmoid}, {Kind: ActTanh}}
+	acts := []Act{{}, {Kind: ActRelu}, {Kind: ActLeakyRelu, Alpha: 0.2}, {Kind: ActClip, Min: -1, Max: 2}, {Kind: ActSigmoid}, {Kind: ActTanh}, {Kind: ActSilu}}
 	for _, act := range acts {
 		t.Run(fmt.Sprintf("affine act %d", act.Kind), func(t *testing.T) {
 			want := make([]float32, len(x))

@@ -17,6 +17,7 @@ const (
 	ActClip
 	ActSigmoid
 	ActTanh
+	ActSilu
 )
 
 // Act is an activation with its parameters.

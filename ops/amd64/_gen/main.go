@@ -7,6 +7,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -70,6 +71,8 @@ func main() {
 		pixKernel(avx2, r, 2)
 	}
 	dwTaps(avx2)
+	sigmoid(false)
+	sigmoid(true)
 	clipTile(avx2)
 	dwRow8(avx2)
 	transpose8(false)
@@ -1138,6 +1141,117 @@ func clip(s isa) {
 		clipVec(x, a, b, sign, nlo, hi)
 		VMOVUPS(b, Mem{Base: dst, Disp: disp})
 	}, "done")
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// sigmoid emits dst = 1/(1 + exp(-src)) in float32 arithmetic, the
+// operations of ops.sigmoidFast one for one (no FMA): x clamped to [-88,
+// 87], exp(-x) = 2^-m · p(r) with m = round(x·log2e), r = m·ln2 - x in two
+// parts (Cody and Waite), p the Taylor polynomial of degree 7 by Horner,
+// 2^-m made in the exponent bits. With silu the result is multiplied by
+// src (SiLU, x·sigmoid(x), as siluFast). The squeeze-excitation gates
+// and activations of EfficientNet and RegNet run it; AVX2 only, the
+// AVX-512 tier uses it too.
+func sigmoid(silu bool) {
+	name, twin, last := "SigmoidAVX2", "sigmoidFast", "dst[i] = 1 / (1 + p*2^-m) // each operation rounded"
+	if silu {
+		name, twin, last = "SiluAVX2", "siluFast", "dst[i] = src[i] * (1 / (1 + p*2^-m)) // each operation rounded"
+	}
+	TEXT(name, NOSPLIT, "func(dst, src *float32, ld, rows, n int)")
+	Pragma("noescape")
+	Doc(
+		name+" computes, 8 values at a time (n must be a multiple of 8), as "+twin,
+		"in package ops does for each value, bit for bit but for NaN payloads, on rows ld apart",
+		"(dst may be src: a tile of a product in place):",
+		"",
+		"	for r := range rows {",
+		"		for j := range n {",
+		"			i := r*ld + j",
+		"			x := min(max(src[i], -88), 87) // a NaN kept",
+		"			m := roundToEven(x * log2e)",
+		"			r := (m*ln2hi - x) + m*ln2lo",
+		"			p := ((((((c7*r+c6)*r+c5)*r+c4)*r+c3)*r+c2)*r+1)*r + 1",
+		"			"+last,
+		"		}",
+		"	}",
+	)
+	dst0 := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	src0 := Load(Param("src"), GP64()).(reg.GPVirtual)
+	ld := Load(Param("ld"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ld)
+	rows := Load(Param("rows"), GP64()).(reg.GPVirtual)
+	dst, src, n := GP64(), GP64(), GP64()
+	r := avx2.regs
+	lo, hi, log2e, ln2hi, ln2lo, one := r[0], r[1], r[2], r[3], r[4], r[5]
+	c := r[6:12] // c2..c7
+	x, m, rr, p := r[12], r[13], r[14], r[15]
+	bits := GP32()
+	konst := func(v float32, dst reg.VecPhysical) {
+		MOVL(U32(math.Float32bits(v)), bits)
+		VMOVD(bits, dst.AsX())
+		VBROADCASTSS(dst.AsX(), dst)
+	}
+	konst(-88, lo)
+	konst(87, hi)
+	konst(1.44269504, log2e)
+	konst(0.693359375, ln2hi)
+	konst(-2.12194440e-4, ln2lo)
+	konst(1, one)
+	fact := float32(1)
+	for k := 2; k <= 7; k++ {
+		fact *= float32(k)
+		konst(1/fact, c[k-2])
+	}
+	Label("row")
+	TESTQ(rows, rows)
+	JZ(LabelRef("done"))
+	MOVQ(dst0, dst)
+	MOVQ(src0, src)
+	Load(Param("n"), n)
+	SHRQ(U8(3), n)
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("next"))
+	VMOVUPS(Mem{Base: src}, x)
+	VMAXPS(x, lo, x) // lo > x ? lo : x, a NaN x kept
+	VMINPS(x, hi, x)
+	VMULPS(log2e, x, m)
+	VROUNDPS(U8(0), m, m) // to nearest, ties to even
+	VMULPS(ln2hi, m, rr)
+	VSUBPS(x, rr, rr) // m·ln2hi - x
+	VMULPS(ln2lo, m, p)
+	VADDPS(p, rr, rr)
+	VMOVAPS(c[5], p)
+	for k := 6; k >= 2; k-- {
+		VMULPS(rr, p, p)
+		VADDPS(c[k-2], p, p)
+	}
+	VMULPS(rr, p, p)
+	VADDPS(one, p, p)
+	VMULPS(rr, p, p)
+	VADDPS(one, p, p)
+	Comment("2^-m = bits(1) - m<<23")
+	VCVTPS2DQ(m, m)
+	VPSLLD(U8(23), m, m)
+	VPSUBD(m, one, m)
+	VMULPS(m, p, p)
+	VADDPS(one, p, p)
+	VDIVPS(p, one, x) // 1 / (1 + e)
+	if silu {
+		VMULPS(Mem{Base: src}, x, x) // src · sigmoid
+	}
+	VMOVUPS(x, Mem{Base: dst})
+	ADDQ(U8(32), src)
+	ADDQ(U8(32), dst)
+	DECQ(n)
+	JMP(LabelRef("loop"))
+	Label("next")
+	ADDQ(ld, dst0)
+	ADDQ(ld, src0)
+	DECQ(rows)
+	JMP(LabelRef("row"))
 	Label("done")
 	VZEROUPPER()
 	RET()

@@ -1,0 +1,113 @@
+package ops
+
+import (
+	"math"
+	"testing"
+)
+
+// sigmoidCases are inputs across sigmoid's range: a dense sweep of
+// [-90, 90], the clamps' edges, zeros, infinities and tiny values.
+func sigmoidCases() []float32 {
+	xs := []float32{0, float32(math.Copysign(0, -1)), -88, 87, -87.5, 86.9, 88, -89, 1e-30, -1e-30,
+		float32(math.Inf(1)), float32(math.Inf(-1)), 1e-45, 0.5, -0.5, 15, -15, 16.6, -16.6}
+	for i := -90000; i <= 90000; i += 7 {
+		xs = append(xs, float32(i)/1000)
+	}
+	return xs
+}
+
+// ulpsApart returns how many float32 values lie between a and b (both
+// finite, of one sign).
+func ulpsApart(a, b float32) int64 {
+	d := int64(math.Float32bits(a)) - int64(math.Float32bits(b))
+	if d < 0 {
+		d = -d
+	}
+	return d
+}
+
+// TestSigmoidFastAccuracy bounds sigmoidFast's error against the sigmoid
+// in float64 rounded once: 3 units in the last place where the result is
+// a normal number (sigmoid(x) ≥ 1.2e-38), and at most 6e-39 absolute
+// below, where the clamp at x = -88 holds it at sigmoid(-88).
+func TestSigmoidFastAccuracy(t *testing.T) {
+	xs := sigmoidCases()
+	got, want := make([]float32, len(xs)), make([]float32, len(xs))
+	sigmoidFast(got, xs)
+	sigmoidF32(want, xs)
+	var worst int64
+	for i, x := range xs {
+		if want[i] >= 0x1p-126 {
+			u := ulpsApart(got[i], want[i])
+			worst = max(worst, u)
+			if u > 3 {
+				t.Fatalf("sigmoid(%v) = %v, want %v (%d ulps)", x, got[i], want[i], u)
+			}
+		} else if math.Abs(float64(got[i]-want[i])) > 6.1e-39 {
+			t.Fatalf("sigmoid(%v) = %v, want %v", x, got[i], want[i])
+		}
+	}
+	t.Logf("largest error %d ulps over %d values", worst, len(xs))
+	nan := []float32{float32(math.NaN())}
+	sigmoidFast(nan, nan)
+	if nan[0] == nan[0] {
+		t.Fatalf("sigmoid(NaN) = %v", nan[0])
+	}
+}
+
+// TestSigmoidTiersMatchTwin runs each tier's Sigmoid kernel against
+// sigmoidFast, bit for bit (a NaN for a NaN), on lengths with tails.
+func TestSigmoidTiersMatchTwin(t *testing.T) {
+	xs := append(sigmoidCases(), float32(math.NaN()), math.Float32frombits(0xffc00123))
+	for _, k := range testTiers() {
+		if k.Sigmoid == nil {
+			continue
+		}
+		for _, n := range []int{1, 7, 8, 9, 31, len(xs)} {
+			src := xs[len(xs)-n:]
+			got, want := make([]float32, n), make([]float32, n)
+			k.Sigmoid(got, src)
+			sigmoidFast(want, src)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && (got[i] == got[i] || want[i] == want[i]) {
+					t.Fatalf("%s n=%d: sigmoid(%v) = %v, twin %v", k.Name, n, src[i], got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestSigmoidTileMatchesTwin runs each tier's SigmoidTile, Sigmoid and
+// Silu in place, on tiles with row tails and a row stride beyond the
+// width, against the Go twins row by row; the columns past n are guards.
+func TestSigmoidTileMatchesTwin(t *testing.T) {
+	for _, k := range testTiers() {
+		if k.SigmoidTile == nil {
+			continue
+		}
+		for _, silu := range []bool{false, true} {
+			for _, sh := range []struct{ rows, n int }{{1, 8}, {6, 16}, {3, 13}, {5, 7}, {2, 40}} {
+				ldc := sh.n + 3
+				c := nnRand(uint64(sh.rows*ldc), sh.rows*ldc).F32
+				for i := range c {
+					c[i] *= 20
+				}
+				want := append([]float32(nil), c...)
+				k.SigmoidTile(c, ldc, sh.rows, sh.n, silu)
+				for r := range sh.rows {
+					row := want[r*ldc : r*ldc+sh.n]
+					if silu {
+						siluFast(row, row)
+					} else {
+						sigmoidFast(row, row)
+					}
+				}
+				for i := range c {
+					if math.Float32bits(c[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s silu=%v %dx%d: [%d] = %v, want %v", k.Name, silu, sh.rows, sh.n, i, c[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
