@@ -58,8 +58,13 @@ func (k *unaryKernel) run(env *Env, in, out []*Tensor) error {
 	}
 	src, dst := x.F32, y.F32
 	f := k.f32
-	if ks := kernelsOf(env); k.act.Kind == ActSigmoid && ks != nil && ks.Sigmoid != nil {
-		f = ks.Sigmoid
+	if ks := kernelsOf(env); ks != nil {
+		switch {
+		case k.act.Kind == ActSigmoid && ks.Sigmoid != nil:
+			f = ks.Sigmoid
+		case k.act.Kind == ActRelu && ks.Relu != nil:
+			f = ks.Relu
+		}
 	}
 	forChunksOf(env, len(dst), elemGrain, mapArgs{f, dst, src})
 	return nil
@@ -146,6 +151,16 @@ func sigmoidFast(dst, src []float32) {
 		e := float32(p * math.Float32frombits(uint32(0x3f800000-int32(m)<<23)))
 		dst[i] = 1 / (1 + e)
 	}
+}
+
+// reluRow computes dst = max(src, 0) on k's vector kernel when it has
+// one, else in a Go loop (reluF32); the two agree bit for bit.
+func reluRow(k *Kernels, dst, src []float32) {
+	if k != nil && k.Relu != nil {
+		k.Relu(dst, src)
+		return
+	}
+	reluF32(dst, src)
 }
 
 // siluF32 computes dst = src·sigmoid(src), the sigmoid as sigmoidF32

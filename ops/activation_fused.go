@@ -105,10 +105,12 @@ func (a Activation) Apply(x []float32) {
 	}
 }
 
-// applyK is Apply on k's vector kernels where it has them (Clip,
-// Sigmoid).
+// applyK is Apply on k's vector kernels where it has them (Relu, Clip,
+// Sigmoid, Silu).
 func (a Activation) applyK(k *Kernels, x []float32) {
 	switch a.Kind {
+	case ActRelu:
+		reluRow(k, x, x)
 	case ActClip:
 		clipRow(k, x, x, a.Min, a.Max)
 	case ActSigmoid:

@@ -284,6 +284,9 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 			}
 			clipRange(dst[n:], src[n:], lo, hi)
 		}
+		// max(v, 0) = min(max(v, 0), +Inf), bit for bit, NaNs included
+		inf := float32(math.Inf(1))
+		k.Relu = func(dst, src []float32) { k.Clip(dst, src, 0, inf) }
 	}
 	if s.Sigmoid != nil && s.Silu != nil {
 		// row is one of the pair on a row, the Go twin on its tail.

@@ -111,3 +111,29 @@ func TestSigmoidTileMatchesTwin(t *testing.T) {
 		}
 	}
 }
+
+// TestReluTiersMatchBuiltin runs each tier's Relu (its Clip kernel with
+// bounds 0 and +Inf) against max(v, 0), bit for bit: NaN payloads, signed
+// zeros, infinities, lengths with tails.
+func TestReluTiersMatchBuiltin(t *testing.T) {
+	xs := []float32{0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc12345), 1e-45, -1e-45, 3.5, -2.25}
+	for i := range 29 {
+		xs = append(xs, float32(i-14)/3)
+	}
+	for _, k := range testTiers() {
+		if k.Relu == nil {
+			continue
+		}
+		for _, n := range []int{1, 8, 13, len(xs)} {
+			got, want := make([]float32, n), make([]float32, n)
+			k.Relu(got, xs[:n])
+			reluF32(want, xs[:n])
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s: relu(%v) = %#x, want %#x", k.Name, xs[i], math.Float32bits(got[i]), math.Float32bits(want[i]))
+				}
+			}
+		}
+	}
+}

@@ -76,6 +76,10 @@ type Kernels struct {
 	// the builtins do, for i < len(dst); nil means the portable loop (see
 	// clipRow).
 	Clip func(dst, src []float32, lo, hi float32)
+	// Relu, when not nil, computes dst[i] = max(src[i], 0) as the builtin
+	// does, for i < len(dst) (the Clip kernel with bounds 0 and +Inf);
+	// nil means the portable loop (see reluRow).
+	Relu func(dst, src []float32)
 	// Sigmoid, when not nil, computes dst[i] = 1/(1 + exp(-src[i])) as
 	// sigmoidFast does, for i < len(dst); nil means float64 arithmetic
 	// rounded once (see sigmoidRow).
