@@ -252,9 +252,15 @@ func (args *bcastArgs[T]) Range(lo, hi int) {
 
 // arithRow computes one output row: a and b start at the row's first
 // operands and advance by sa and sb (each 0 or 1) per element. A float32
-// addition of two rows runs on k's Add kernel (see addRow).
+// addition of two rows runs on k's Add kernel (see addRow), a float32
+// product on its Mul kernel.
 func arithRow[T numeric](k *Kernels, op arithOp, d, a []T, sa int, b []T, sb int) {
 	n := len(d)
+	if df, ok := any(d).([]float32); ok && op == opMul && k != nil && k.Mul != nil && sa|sb != 0 {
+		// d[i] = a[i·sa]·b[i·sb] on the vector kernel
+		k.Mul(df, any(a).([]float32), sa, any(b).([]float32), sb)
+		return
+	}
 	switch {
 	case sa == 1 && sb == 1:
 		a, b = a[:n], b[:n]

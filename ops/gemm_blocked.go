@@ -67,6 +67,9 @@ type BlockedSpec struct {
 	Affine AffineKernel
 	// Add, when not nil, is the vector addition (see Kernels.Add).
 	Add AddKernel
+	// Mul, when not nil, computes dst[i] = a[i·sa]·b[i·sb] for i < n, n
+	// a multiple of Lanes, strides 0 or 1 (see Kernels.Mul).
+	Mul func(dst, a, b *float32, n int, sa, sb int)
 	// Max, when not nil, is the vector maximum (see Kernels.Max).
 	Max MaxKernel
 	// Sum, when not nil, is the vector sum (see Kernels.Sum).
@@ -246,6 +249,20 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 				s.Add(&dst[0], &a[0], &b[0], n, flag(relu))
 			}
 			addGo(dst[n:], a[n:], b[n:], relu)
+		}
+	}
+	if s.Mul != nil {
+		k.Mul = func(dst, a []float32, sa int, b []float32, sb int) {
+			n := len(dst)
+			if n == 0 {
+				return
+			}
+			_, _ = a[(n-1)*sa], b[(n-1)*sb] // the last values read
+			nv := n - n%s.Lanes
+			if nv > 0 {
+				s.Mul(&dst[0], &a[0], &b[0], nv, sa, sb)
+			}
+			mulGo(dst[nv:], a[nv*sa:], sa, b[nv*sb:], sb)
 		}
 	}
 	if s.DwTaps != nil {

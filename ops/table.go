@@ -43,6 +43,9 @@ type Kernels struct {
 	// when relu is set, for i < len(dst); nil means the portable loop
 	// (see addRow).
 	Add func(dst, a, b []float32, relu bool)
+	// Mul, when not nil, computes dst[i] = a[i·sa]·b[i·sb] for i <
+	// len(dst), strides 0 or 1; nil means the portable loop (mulGo).
+	Mul func(dst, a []float32, sa int, b []float32, sb int)
 	// Max, when not nil, computes dst[i] = max(a[i], b[i]) as the
 	// builtin max does (NaN wins, +0 above -0), for i < len(dst); nil
 	// means the portable loop (see maxRow). dst may be a or b.
@@ -187,6 +190,13 @@ func addRow(k *Kernels, dst, a, b []float32, relu bool) {
 		return
 	}
 	addGo(dst, a, b, relu)
+}
+
+// mulGo is the portable Kernels.Mul: dst[i] = a[i·sa]·b[i·sb].
+func mulGo(dst, a []float32, sa int, b []float32, sb int) {
+	for i := range dst {
+		dst[i] = a[i*sa] * b[i*sb]
+	}
 }
 
 // pick2Row computes dst[i] = src[2i] for i < len(dst), on k's Pick2

@@ -420,6 +420,17 @@ func AffineAVX2(dst *float32, src *float32, n int, scale float32, bias float32, 
 //go:noescape
 func AddAVX512(dst *float32, a *float32, b *float32, n int, relu int)
 
+// MulAVX512 computes, 16 values at a time (n must be a multiple of 16), as this Go loop does
+// for strides sa and sb of 0 or 1, not both 0 (dst may be a or b; when a and b are both NaN,
+// the product is a's quieted, as with MULSS):
+//
+//	for i := range n {
+//		dst[i] = a[i*sa] * b[i*sb]
+//	}
+//
+//go:noescape
+func MulAVX512(dst *float32, a *float32, b *float32, n int, sa int, sb int)
+
 // MaxAVX512 computes, 16 values at a time (n must be a multiple of 16), as this Go loop does,
 // bit for bit on amd64, NaN payloads included (dst may be a or b):
 //
@@ -591,6 +602,17 @@ func ClipAVX512(dst *float32, src *float32, n int, lo float32, hi float32)
 //
 //go:noescape
 func AddAVX2(dst *float32, a *float32, b *float32, n int, relu int)
+
+// MulAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does
+// for strides sa and sb of 0 or 1, not both 0 (dst may be a or b; when a and b are both NaN,
+// the product is a's quieted, as with MULSS):
+//
+//	for i := range n {
+//		dst[i] = a[i*sa] * b[i*sb]
+//	}
+//
+//go:noescape
+func MulAVX2(dst *float32, a *float32, b *float32, n int, sa int, sb int)
 
 // MaxAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does,
 // bit for bit on amd64, NaN payloads included (dst may be a or b):

@@ -4264,6 +4264,145 @@ done:
 	VZEROUPPER
 	RET
 
+// func MulAVX512(dst *float32, a *float32, b *float32, n int, sa int, sb int)
+// Requires: AVX, AVX512F
+TEXT ·MulAVX512(SB), NOSPLIT, $0-48
+	MOVQ  dst+0(FP), AX
+	MOVQ  a+8(FP), CX
+	MOVQ  b+16(FP), DX
+	MOVQ  n+24(FP), BX
+	SHRQ  $0x04, BX
+	MOVQ  sa+32(FP), SI
+	MOVQ  sb+40(FP), DI
+	TESTQ SI, SI
+	JZ    abcast
+	TESTQ DI, DI
+	JZ    bbcast
+
+	// dst = a · b
+	MOVQ BX, SI
+	SHRQ $0x02, SI
+	JZ   bothtail
+
+bothloop:
+	VMOVUPS (CX), Z1
+	VMULPS  (DX), Z1, Z1
+	VMOVUPS Z1, (AX)
+	VMOVUPS 64(CX), Z2
+	VMULPS  64(DX), Z2, Z2
+	VMOVUPS Z2, 64(AX)
+	VMOVUPS 128(CX), Z3
+	VMULPS  128(DX), Z3, Z3
+	VMOVUPS Z3, 128(AX)
+	VMOVUPS 192(CX), Z4
+	VMULPS  192(DX), Z4, Z4
+	VMOVUPS Z4, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, DX
+	DECQ    SI
+	JNZ     bothloop
+
+bothtail:
+	ANDQ    $0x03, BX
+	JZ      done
+	VMOVUPS (CX), Z1
+	VMULPS  (DX), Z1, Z1
+	VMOVUPS Z1, (AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 64(CX), Z2
+	VMULPS  64(DX), Z2, Z2
+	VMOVUPS Z2, 64(AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 128(CX), Z3
+	VMULPS  128(DX), Z3, Z3
+	VMOVUPS Z3, 128(AX)
+	JMP     done
+
+bbcast:
+	// dst = a · b[0]
+	VBROADCASTSS (DX), Z0
+	MOVQ         BX, DX
+	SHRQ         $0x02, DX
+	JZ           bbtail
+
+bbloop:
+	VMOVUPS (CX), Z1
+	VMULPS  Z0, Z1, Z1
+	VMOVUPS Z1, (AX)
+	VMOVUPS 64(CX), Z2
+	VMULPS  Z0, Z2, Z2
+	VMOVUPS Z2, 64(AX)
+	VMOVUPS 128(CX), Z3
+	VMULPS  Z0, Z3, Z3
+	VMOVUPS Z3, 128(AX)
+	VMOVUPS 192(CX), Z4
+	VMULPS  Z0, Z4, Z4
+	VMOVUPS Z4, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, CX
+	DECQ    DX
+	JNZ     bbloop
+
+bbtail:
+	ANDQ    $0x03, BX
+	JZ      done
+	VMOVUPS (CX), Z1
+	VMULPS  Z0, Z1, Z1
+	VMOVUPS Z1, (AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 64(CX), Z2
+	VMULPS  Z0, Z2, Z2
+	VMOVUPS Z2, 64(AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 128(CX), Z3
+	VMULPS  Z0, Z3, Z3
+	VMOVUPS Z3, 128(AX)
+	JMP     done
+
+abcast:
+	// dst = a[0] · b
+	VBROADCASTSS (CX), Z0
+	MOVQ         BX, CX
+	SHRQ         $0x02, CX
+	JZ           abtail
+
+abloop:
+	VMULPS  (DX), Z0, Z1
+	VMOVUPS Z1, (AX)
+	VMULPS  64(DX), Z0, Z2
+	VMOVUPS Z2, 64(AX)
+	VMULPS  128(DX), Z0, Z3
+	VMOVUPS Z3, 128(AX)
+	VMULPS  192(DX), Z0, Z4
+	VMOVUPS Z4, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, DX
+	DECQ    CX
+	JNZ     abloop
+
+abtail:
+	ANDQ    $0x03, BX
+	JZ      done
+	VMULPS  (DX), Z0, Z1
+	VMOVUPS Z1, (AX)
+	DECQ    BX
+	JZ      done
+	VMULPS  64(DX), Z0, Z2
+	VMOVUPS Z2, 64(AX)
+	DECQ    BX
+	JZ      done
+	VMULPS  128(DX), Z0, Z3
+	VMOVUPS Z3, 128(AX)
+
+done:
+	VZEROUPPER
+	RET
+
 // func MaxAVX512(dst *float32, a *float32, b *float32, n int)
 // Requires: AVX, AVX512DQ, AVX512F, SSE2
 TEXT ·MaxAVX512(SB), NOSPLIT, $0-32
@@ -7067,6 +7206,145 @@ relutail:
 	VMOVUPS 64(CX), Y3
 	VADDPS  64(DX), Y3, Y3
 	VMAXPS  Y3, Y0, Y3
+	VMOVUPS Y3, 64(AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func MulAVX2(dst *float32, a *float32, b *float32, n int, sa int, sb int)
+// Requires: AVX
+TEXT ·MulAVX2(SB), NOSPLIT, $0-48
+	MOVQ  dst+0(FP), AX
+	MOVQ  a+8(FP), CX
+	MOVQ  b+16(FP), DX
+	MOVQ  n+24(FP), BX
+	SHRQ  $0x03, BX
+	MOVQ  sa+32(FP), SI
+	MOVQ  sb+40(FP), DI
+	TESTQ SI, SI
+	JZ    abcast
+	TESTQ DI, DI
+	JZ    bbcast
+
+	// dst = a · b
+	MOVQ BX, SI
+	SHRQ $0x02, SI
+	JZ   bothtail
+
+bothloop:
+	VMOVUPS (CX), Y1
+	VMULPS  (DX), Y1, Y1
+	VMOVUPS Y1, (AX)
+	VMOVUPS 32(CX), Y2
+	VMULPS  32(DX), Y2, Y2
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS 64(CX), Y3
+	VMULPS  64(DX), Y3, Y3
+	VMOVUPS Y3, 64(AX)
+	VMOVUPS 96(CX), Y4
+	VMULPS  96(DX), Y4, Y4
+	VMOVUPS Y4, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, DX
+	DECQ    SI
+	JNZ     bothloop
+
+bothtail:
+	ANDQ    $0x03, BX
+	JZ      done
+	VMOVUPS (CX), Y1
+	VMULPS  (DX), Y1, Y1
+	VMOVUPS Y1, (AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 32(CX), Y2
+	VMULPS  32(DX), Y2, Y2
+	VMOVUPS Y2, 32(AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 64(CX), Y3
+	VMULPS  64(DX), Y3, Y3
+	VMOVUPS Y3, 64(AX)
+	JMP     done
+
+bbcast:
+	// dst = a · b[0]
+	VBROADCASTSS (DX), Y0
+	MOVQ         BX, DX
+	SHRQ         $0x02, DX
+	JZ           bbtail
+
+bbloop:
+	VMOVUPS (CX), Y1
+	VMULPS  Y0, Y1, Y1
+	VMOVUPS Y1, (AX)
+	VMOVUPS 32(CX), Y2
+	VMULPS  Y0, Y2, Y2
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS 64(CX), Y3
+	VMULPS  Y0, Y3, Y3
+	VMOVUPS Y3, 64(AX)
+	VMOVUPS 96(CX), Y4
+	VMULPS  Y0, Y4, Y4
+	VMOVUPS Y4, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	DECQ    DX
+	JNZ     bbloop
+
+bbtail:
+	ANDQ    $0x03, BX
+	JZ      done
+	VMOVUPS (CX), Y1
+	VMULPS  Y0, Y1, Y1
+	VMOVUPS Y1, (AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 32(CX), Y2
+	VMULPS  Y0, Y2, Y2
+	VMOVUPS Y2, 32(AX)
+	DECQ    BX
+	JZ      done
+	VMOVUPS 64(CX), Y3
+	VMULPS  Y0, Y3, Y3
+	VMOVUPS Y3, 64(AX)
+	JMP     done
+
+abcast:
+	// dst = a[0] · b
+	VBROADCASTSS (CX), Y0
+	MOVQ         BX, CX
+	SHRQ         $0x02, CX
+	JZ           abtail
+
+abloop:
+	VMULPS  (DX), Y0, Y1
+	VMOVUPS Y1, (AX)
+	VMULPS  32(DX), Y0, Y2
+	VMOVUPS Y2, 32(AX)
+	VMULPS  64(DX), Y0, Y3
+	VMOVUPS Y3, 64(AX)
+	VMULPS  96(DX), Y0, Y4
+	VMOVUPS Y4, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, DX
+	DECQ    CX
+	JNZ     abloop
+
+abtail:
+	ANDQ    $0x03, BX
+	JZ      done
+	VMULPS  (DX), Y0, Y1
+	VMOVUPS Y1, (AX)
+	DECQ    BX
+	JZ      done
+	VMULPS  32(DX), Y0, Y2
+	VMOVUPS Y2, 32(AX)
+	DECQ    BX
+	JZ      done
+	VMULPS  64(DX), Y0, Y3
 	VMOVUPS Y3, 64(AX)
 
 done:

@@ -57,6 +57,7 @@ func main() {
 	affine(avx2)
 	for _, s := range []isa{avx512, avx2} {
 		add(s)
+		mul(s)
 		maxElem(s)
 		sum(s)
 		maxReduce(s)
@@ -1140,6 +1141,59 @@ func clip(s isa) {
 		VMOVUPS(Mem{Base: src, Disp: disp}, x)
 		clipVec(x, a, b, sign, nlo, hi)
 		VMOVUPS(b, Mem{Base: dst, Disp: disp})
+	}, "done")
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// mul emits dst = a·b with either operand broadcast (a stride of 0): the
+// Mul of a squeeze-excitation gate over its block's output, and SiLU
+// where it is not fused.
+func mul(s isa) {
+	name := "Mul" + s.name
+	TEXT(name, NOSPLIT, "func(dst, a, b *float32, n int, sa, sb int)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s computes, %d values at a time (n must be a multiple of %d), as this Go loop does", name, s.lanes, s.lanes),
+		"for strides sa and sb of 0 or 1, not both 0 (dst may be a or b; when a and b are both NaN,",
+		"the product is a's quieted, as with MULSS):",
+		"",
+		"	for i := range n {",
+		"		dst[i] = a[i*sa] * b[i*sb]",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	a := Load(Param("a"), GP64()).(reg.GPVirtual)
+	b := Load(Param("b"), GP64()).(reg.GPVirtual)
+	n := vectors(s)
+	sa := Load(Param("sa"), GP64())
+	sb := Load(Param("sb"), GP64())
+	c, t := s.regs[0], s.regs[1:5]
+	TESTQ(sa, sa)
+	JZ(LabelRef("abcast"))
+	TESTQ(sb, sb)
+	JZ(LabelRef("bbcast"))
+	Comment("dst = a · b")
+	stream(s, "both", n, []reg.GPVirtual{dst, a, b}, func(v, disp int) {
+		VMOVUPS(Mem{Base: a, Disp: disp}, t[v])
+		VMULPS(Mem{Base: b, Disp: disp}, t[v], t[v])
+		VMOVUPS(t[v], Mem{Base: dst, Disp: disp})
+	}, "done")
+	Label("bbcast")
+	Comment("dst = a · b[0]")
+	VBROADCASTSS(Mem{Base: b}, c)
+	stream(s, "bb", n, []reg.GPVirtual{dst, a}, func(v, disp int) {
+		VMOVUPS(Mem{Base: a, Disp: disp}, t[v])
+		VMULPS(c, t[v], t[v]) // a·b[0], a first as in MULSS
+		VMOVUPS(t[v], Mem{Base: dst, Disp: disp})
+	}, "done")
+	Label("abcast")
+	Comment("dst = a[0] · b")
+	VBROADCASTSS(Mem{Base: a}, c)
+	stream(s, "ab", n, []reg.GPVirtual{dst, b}, func(v, disp int) {
+		VMULPS(Mem{Base: b, Disp: disp}, c, t[v])
+		VMOVUPS(t[v], Mem{Base: dst, Disp: disp})
 	}, "done")
 	Label("done")
 	VZEROUPPER()
