@@ -8,7 +8,8 @@
 # MODELDIR holds <arch>_bn_op17/model.onnx as models/gen.sh writes them
 # (default build/models); ARCHS and THREADS override the cases
 # (default: resnet18 resnet50 densenet121 mobilenet_v2; 1 2), VARIANT the
-# directory suffix (default bn_op17). Batch 1. The other family members:
+# directory suffix (default bn_op17), BATCH the batch size (default 1).
+# The other family members:
 #
 #   for a in resnext50_32x4d mnasnet1_0 ...; do
 #     /usr/bin/python3 models/export.py --arch $a --flavour fused --opset 13 --out build/family/${a}_fused_op13
@@ -21,6 +22,7 @@ rounds=${2:-3}
 iters=${3:-10}
 archs=(${ARCHS:-resnet18 resnet50 densenet121 mobilenet_v2})
 variant=${VARIANT:-bn_op17}
+batch=${BATCH:-1}
 threads=(${THREADS:-1 2})
 peer=../shared/peer
 ORT_NODE=${ORT_NODE:-$(bash "$peer/setup.sh")}
@@ -35,8 +37,8 @@ for arch in "${archs[@]}"; do
   for t in "${threads[@]}"; do
     b=() o=()
     for ((r = 0; r < rounds; r++)); do
-      b+=("$(build/bnrun bench "$model" --threads "$t" --iters "$iters" --json | awk -F': ' '/"p50_ms"/ {gsub(",", "", $2); print $2}')")
-      o+=("$(node "$peer/ort_bench.js" "$model" "$t" "$iters" 1 | sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p')")
+      b+=("$(build/bnrun bench "$model" --threads "$t" --iters "$iters" --batch "$batch" --json | awk -F': ' '/"p50_ms"/ {gsub(",", "", $2); print $2}')")
+      o+=("$(node "$peer/ort_bench.js" "$model" "$t" "$iters" "$batch" | sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p')")
     done
     bm=$(printf '%s\n' "${b[@]}" | median)
     om=$(printf '%s\n' "${o[@]}" | median)
