@@ -392,6 +392,7 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 type bigBufs struct {
 	xp, yp, wp, qp growBuf
 	off, off2      []int32
+	g1             ConvGeom // a variant of the call's geometry (convPix)
 }
 
 // offs returns a table of k offsets.

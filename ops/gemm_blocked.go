@@ -112,7 +112,7 @@ type BlockedSpec struct {
 	PixKC        int
 	PixMaxPixels int
 	// PixStrided sends strided convolutions with windows wider than 1×1
-	// (and at least 16 input channels a group) to the pixel-tile path
+	// (and at least 8 input channels a group) to the pixel-tile path
 	// whatever their planes' size.
 	PixStrided bool
 	// Dw8, when not nil, runs depthwise convolutions with at most
