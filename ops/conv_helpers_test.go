@@ -276,6 +276,7 @@ var twinTier = NewBlockedTier(BlockedSpec{
 	PixKC:        19,
 	PixMaxPixels: 40,
 	PixStrided:   true,
+	PixGrouped:   true,
 
 	WinogradMinCols: 48,
 })

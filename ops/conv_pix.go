@@ -71,10 +71,14 @@ func PixGo(r, w int) PixKernel {
 // pixel kernels, a geometry the in-place path takes, and an output plane of
 // at most PixMaxPixels pixels, or (PixStrided) a strided window wider than
 // 1×1 over at least 8 input channels a group, whose phase planes leave
-// the other path garbage columns (not the stem's 3 channels).
+// the other path garbage columns (not the stem's 3 channels), or
+// (PixGrouped) a grouped convolution with at least PixWidth input and
+// output channels a group, whose products are too short for the other
+// path's row blocks.
 func (bl *blocked) pixOK(g *ConvGeom) bool {
 	small := g.OH*g.OW <= bl.PixMaxPixels ||
-		bl.PixStrided && g.KH*g.KW > 1 && g.SH*g.SW > 1 && g.C/g.Group >= 8
+		bl.PixStrided && g.KH*g.KW > 1 && g.SH*g.SW > 1 && g.C/g.Group >= 8 ||
+		bl.PixGrouped && g.Group > 1 && g.C/g.Group >= bl.PixWidth && g.M/g.Group >= bl.PixWidth
 	return len(bl.Pix) > 0 && small && bl.inPlaceOK(g)
 }
 

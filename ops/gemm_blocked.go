@@ -111,6 +111,10 @@ type BlockedSpec struct {
 	PixWidth     int
 	PixKC        int
 	PixMaxPixels int
+	// PixGrouped sends grouped convolutions with at least PixWidth input
+	// and output channels a group to the pixel-tile path whatever their
+	// planes' size.
+	PixGrouped bool
 	// PixStrided sends strided convolutions with windows wider than 1×1
 	// (and at least 8 input channels a group) to the pixel-tile path
 	// whatever their planes' size.
