@@ -69,10 +69,30 @@ func (bl *blocked) dw8OK(g *ConvGeom) bool {
 	return hp*wp <= 4*(int64(g.H)*int64(g.W)+int64(g.OH)*int64(g.OW))+4096
 }
 
+// packDw8 arranges depthwise weights as convDw8's blocks of 8 channels:
+//
+//	out[(blk·taps + t)·8 + c] = w[(8·blk + c)·taps + t]   (0 past C)
+//
+// so that a block's weights are one vector per tap, made once per model
+// instead of once per block and Run.
+func packDw8(g *ConvGeom, w []float32) []float32 {
+	taps := g.KH * g.KW
+	out := make([]float32, ceilDiv(g.C, 8)*taps*8)
+	for c := range g.C {
+		for t := range taps {
+			out[(c/8*taps+t)*8+c%8] = w[c*taps+t]
+		}
+	}
+	return out
+}
+
 // convDw8 is blocked.conv for geometries dw8OK accepts.
 func (bl *blocked) convDw8(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	dt := taskOf[dw8Task](env)
 	*dt = dw8Task{bl: bl, k: kernelsOf(env), g: g, x: x, w: w, b: b, y: y, f: f}
+	if env != nil {
+		dt.wp = env.packedW
+	}
 	runTask(env, g.N*ceilDiv(g.C, 8), dt)
 }
 
@@ -83,6 +103,7 @@ type dw8Task struct {
 	k          *Kernels
 	g          *ConvGeom
 	x, w, b, y []float32
+	wp         []float32 // w as packDw8 packs it, or nil
 	f          *ConvFusion
 }
 
@@ -148,20 +169,29 @@ func (t *dw8Task) Range(lo, hi int) {
 		}
 	}
 	fast := !f.hasPre()
+	// With one band, the padding of xb stays as the first fill leaves it:
+	// rows of whole vectors write their padding columns, the others only
+	// the image's columns after one clear.
+	zeroed := false
 	for u := lo; u < hi; u++ {
 		n, c0 := u/nb, u%nb*8
 		cnt := min(8, g.C-c0)
 		xs := t.x[(n*g.C+c0)*hw:]
 		// wb[t·8 + c] = w[c0+c][t], bias[c] = b[c0+c]; 0 past C
-		clear(wb)
+		wb := wb
+		if t.wp != nil {
+			wb = t.wp[u%nb*taps*8 : (u%nb+1)*taps*8]
+		} else {
+			clear(wb)
+			for c := range cnt {
+				for tp := range taps {
+					wb[tp*8+c] = t.w[(c0+c)*taps+tp]
+				}
+			}
+		}
 		buf.bias = [8]float32{}
-		for c := range cnt {
-			for tp := range taps {
-				wb[tp*8+c] = t.w[(c0+c)*taps+tp]
-			}
-			if t.b != nil {
-				buf.bias[c] = t.b[c0+c]
-			}
+		if t.b != nil {
+			copy(buf.bias[:cnt], t.b[c0:c0+cnt])
 		}
 		ys := t.y[(n*g.C+c0)*ohw : (n*g.C+c0+cnt)*ohw]
 		for oh0 := 0; oh0 < g.OH; oh0 += rb {
@@ -170,7 +200,8 @@ func (t *dw8Task) Range(lo, hi int) {
 			r0, nin := oh0*g.SH, (nr-1)*g.SH+(g.KH-1)*g.DH+1
 			xband := xb[:nin*wp*8]
 			if fast && cnt == 8 {
-				t.fillBand8(buf, xband, xs, r0, nin)
+				t.fillBand8(buf, xband, xs, r0, nin, zeroed)
+				zeroed = rb >= g.OH
 			} else {
 				t.fillBand(xband, xs, r0, nin, c0, cnt)
 			}
@@ -212,8 +243,8 @@ func (t *dw8Task) Range(lo, hi int) {
 // Rows of a multiple of 8 pixels are transposed straight into place;
 // otherwise the band's image rows are transposed in one run (they are
 // contiguous in each plane), then copied row by row between the padding
-// columns.
-func (t *dw8Task) fillBand8(buf *dw8Bufs, xb, xs []float32, r0, nin int) {
+// columns, which are left as they are when zeroed says they are 0.
+func (t *dw8Task) fillBand8(buf *dw8Bufs, xb, xs []float32, r0, nin int, zeroed bool) {
 	g := t.g
 	wp, hw := g.W+g.PadL+g.PadR, g.H*g.W
 	ia, ib := max(r0-g.PadT, 0), min(r0+nin-g.PadT, g.H)
@@ -221,7 +252,9 @@ func (t *dw8Task) fillBand8(buf *dw8Bufs, xb, xs []float32, r0, nin int) {
 	// through tmp, so that the Go loop's tail is paid once.
 	direct := g.W%8 == 0 || t.bl.Gather8 == nil
 	if !direct {
-		clear(xb)
+		if !zeroed {
+			clear(xb)
+		}
 		if ib > ia {
 			tmp := buf.tb.grow((ib - ia) * g.W * 8)
 			t.bl.gather8(tmp, xs[ia*g.W:], hw, (ib-ia)*g.W)

@@ -620,9 +620,12 @@ func (bl *blocked) packA(op *gemmOp, dst []float32, i0, i1, kb, kl int) {
 
 // packConvKind is the tier's Kernels.PackConvKind: 0 for direct loops
 // (no pack), 1 for Winograd's transformed weights, 2 for the rows of the
-// product, 3 for the pixel-tile path's channel panels.
+// product, 3 for the pixel-tile path's channel panels, 4 for the
+// channel-blocked depthwise path's blocks (packDw8).
 func (bl *blocked) packConvKind(g *ConvGeom) int {
 	switch {
+	case g.C/g.Group == 1 && bl.dw8OK(g):
+		return 4
 	case g.C/g.Group == 1:
 		return 0
 	case bl.winogradOK(g):
@@ -638,6 +641,9 @@ func (bl *blocked) packConvKind(g *ConvGeom) int {
 // depth block, rows padded to a multiple of MR (mp rows): block kb of
 // group grp starts at grp·mp·K + kb·mp and is mp·kl values long.
 func (bl *blocked) packConv(g *ConvGeom, w []float32) []float32 {
+	if g.C/g.Group == 1 && bl.dw8OK(g) {
+		return packDw8(g, w)
+	}
 	if g.C/g.Group == 1 {
 		return nil // direct loops, no product
 	}

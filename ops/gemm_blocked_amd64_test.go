@@ -680,7 +680,8 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 
 // TestDw8BandsMatchReference runs the depthwise convolutions of convCases
 // and fusedCases on each assembly tier with bands of a few rows (the
-// tiers' own bands hold these planes whole), against the reference.
+// tiers' own bands hold these planes whole), weights packed or not,
+// against the reference.
 func TestDw8BandsMatchReference(t *testing.T) {
 	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil || k.spec.Dw8 == nil {
@@ -700,7 +701,12 @@ func TestDw8BandsMatchReference(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, workers := range []int{1, 3} {
-				got, err := runOpEnv(nnEnv(tier, workers), cc.node(), ins...)
+				// with 3 workers W is a constant, packed once (packDw8)
+				constW := -1
+				if workers == 3 {
+					constW = 1
+				}
+				got, err := runOpEnvConst(nnEnv(tier, workers), cc.node(), constW, ins...)
 				if err != nil {
 					t.Fatal(err)
 				}
