@@ -109,9 +109,9 @@ type dw8Task struct {
 
 // dw8Bufs is one worker's scratch for convDw8.
 type dw8Bufs struct {
-	xb, ob, wb, tb growBuf
-	bias           [8]float32
-	off            []int32
+	xb, ob, wb growBuf
+	bias       [8]float32
+	off        []int32
 }
 
 // dw8Scratch keeps dw8Bufs for reuse.
@@ -200,7 +200,7 @@ func (t *dw8Task) Range(lo, hi int) {
 			r0, nin := oh0*g.SH, (nr-1)*g.SH+(g.KH-1)*g.DH+1
 			xband := xb[:nin*wp*8]
 			if fast && cnt == 8 {
-				t.fillBand8(buf, xband, xs, r0, nin, zeroed)
+				t.fillBand8(xband, xs, r0, nin, zeroed)
 				zeroed = rb >= g.OH
 			} else {
 				t.fillBand(xband, xs, r0, nin, c0, cnt)
@@ -240,27 +240,25 @@ func (t *dw8Task) Range(lo, hi int) {
 //
 //	xb[((r-r0)·Wp + iw)·8 + c] = x[c][r-PadT][iw-PadL]   (0 in the padding)
 //
-// Rows of a multiple of 8 pixels are transposed straight into place;
-// otherwise the band's image rows are transposed in one run (they are
-// contiguous in each plane), then copied row by row between the padding
+// Rows of a multiple of 8 pixels are transposed straight into place row
+// by row; otherwise the band's image rows are transposed in one run (they
+// are contiguous in each plane) into their places between the padding
 // columns, which are left as they are when zeroed says they are 0.
-func (t *dw8Task) fillBand8(buf *dw8Bufs, xb, xs []float32, r0, nin int, zeroed bool) {
+func (t *dw8Task) fillBand8(xb, xs []float32, r0, nin int, zeroed bool) {
 	g := t.g
 	wp, hw := g.W+g.PadL+g.PadR, g.H*g.W
 	ia, ib := max(r0-g.PadT, 0), min(r0+nin-g.PadT, g.H)
-	// Rows of whole vectors go straight to their place; others in one run
-	// through tmp, so that the Go loop's tail is paid once.
-	direct := g.W%8 == 0 || t.bl.Gather8 == nil
+	// Rows of whole vectors go to their place row by row, clearing their
+	// padding (a band of a large plane); others in one run, so that the
+	// Go loop's tail is paid once.
+	direct := g.W%8 == 0 || t.bl.Gather8Rows == nil
 	if !direct {
 		if !zeroed {
 			clear(xb)
 		}
 		if ib > ia {
-			tmp := buf.tb.grow((ib - ia) * g.W * 8)
-			t.bl.gather8(tmp, xs[ia*g.W:], hw, (ib-ia)*g.W)
-			for ih := ia; ih < ib; ih++ {
-				copy(xb[((ih+g.PadT-r0)*wp+g.PadL)*8:], tmp[(ih-ia)*g.W*8:(ih-ia+1)*g.W*8])
-			}
+			// the band's image rows, contiguous in each plane, into place
+			t.bl.gather8Rows(xb[((ia+g.PadT-r0)*wp+g.PadL)*8:], wp*8, xs[ia*g.W:], hw, (ib-ia)*g.W, g.W)
 		}
 		return
 	}
@@ -315,6 +313,29 @@ func (bl *blocked) gather8(dst, src []float32, lds, n int) {
 	for j := nv; j < n; j++ {
 		for i := range 8 {
 			dst[j*8+i] = src[i*lds+j]
+		}
+	}
+}
+
+// gather8Rows computes dst[(j/w)·ldd + (j%w)·8 + i] = src[i·lds + j] for
+// i < 8, j < n: gather8 into rows of w pixels ldd values apart, on the
+// tier's Gather8Rows for whole vectors of j.
+func (bl *blocked) gather8Rows(dst []float32, ldd int, src []float32, lds, n, w int) {
+	if n <= 0 {
+		return
+	}
+	_ = dst[(n-1)/w*ldd+(n-1)%w*8+7]
+	_ = src[7*lds+n-1]
+	nv := 0
+	if bl.Gather8Rows != nil {
+		nv = n &^ 7
+		if nv > 0 {
+			bl.Gather8Rows(&dst[0], &src[0], lds, nv, w, ldd)
+		}
+	}
+	for j := nv; j < n; j++ {
+		for i := range 8 {
+			dst[j/w*ldd+j%w*8+i] = src[i*lds+j]
 		}
 	}
 }

@@ -136,6 +136,9 @@ type BlockedSpec struct {
 	// of 8 values (see gather8 and scatter8); nil ones run Go loops.
 	Gather8  func(dst, src *float32, lds, n int)
 	Scatter8 func(dst *float32, ldd int, src *float32, lds, n int)
+	// Gather8Rows, when not nil, is Gather8 into rows of w pixels ldd
+	// values apart (see gather8Rows).
+	Gather8Rows func(dst, src *float32, lds, n, w, ldd int)
 	// Offs, when not nil, is an MR×Widths[0] micro-kernel that reads B
 	// in place through per-step offsets (see MicroKernelOffs), used for
 	// convolutions (conv_inplace.go) and Winograd.

@@ -664,6 +664,24 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 					}
 				}
 			}
+			// Into rows of w pixels ldd apart, the gaps untouched.
+			if spec.Gather8Rows != nil {
+				for _, w := range []int{7, 8, 14, 3} {
+					ldd := (w + 2) * 8
+					rows := make([]float32, ceilDiv(n, w)*ldd+8)
+					want := make([]float32, len(rows))
+					for i := range rows {
+						rows[i], want[i] = -1, -1
+					}
+					spec.Gather8Rows(&rows[0], &src[0], ld, n, w, ldd)
+					for j := range n {
+						for i := range 8 {
+							want[j/w*ldd+j%w*8+i] = src[i*ld+j]
+						}
+					}
+					checkF32(t, fmt.Sprintf("%s gather8rows n=%d w=%d", k.Name, n, w), rows, want, 0)
+				}
+			}
 			// From pixels 16 apart (the pixel path's tiles), second half.
 			wide := nnRand(uint64(n+1), n*16).F32
 			spec.Scatter8(&back[0], ld, &wide[8], 16, n)

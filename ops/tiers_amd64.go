@@ -108,7 +108,7 @@ func withWidthFree(s BlockedSpec) BlockedSpec {
 	// place: 56×56 476 → 250, 112×112 → 56×56 993 → 275, 112×112 stride 1
 	// 314 → 218. So every plane size takes it.
 	s.Dw8, s.Dw8MaxPixels = amd64.DwRow8AVX2, 0
-	s.Gather8, s.Scatter8 = amd64.Gather8AVX2, amd64.Scatter8AVX2
+	s.Gather8, s.Scatter8, s.Gather8Rows = amd64.Gather8AVX2, amd64.Scatter8AVX2, amd64.Gather8RowsAVX2
 	s.MaxPool3s2, s.AvgPool2s2 = amd64.MaxPool3s2AVX2, amd64.AvgPool2s2AVX2
 	return s
 }

@@ -995,6 +995,17 @@ func Gather8AVX2(dst *float32, src *float32, lds int, n int)
 //go:noescape
 func Scatter8AVX2(dst *float32, ldd int, src *float32, lds int, n int)
 
+// Gather8RowsAVX2 computes, 8 values of j at a time (n must be a multiple of 8), as this Go loop does:
+//
+//	for j := range n {
+//		for i := range 8 {
+//			dst[j/w*ldd+j%w*8+i] = src[i*lds+j]
+//		}
+//	}
+//
+//go:noescape
+func Gather8RowsAVX2(dst *float32, src *float32, lds int, n int, w int, ldd int)
+
 // MaxPool3s2AVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does
 // (it reads r0, r1 and r2 [0:2n+1]), bit for bit on amd64, NaN payloads included:
 //

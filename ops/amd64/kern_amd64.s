@@ -10838,6 +10838,152 @@ done:
 	VZEROUPPER
 	RET
 
+// func Gather8RowsAVX2(dst *float32, src *float32, lds int, n int, w int, ldd int)
+// Requires: AVX
+TEXT ·Gather8RowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ lds+16(FP), DX
+	SHLQ $0x02, DX
+	MOVQ n+24(FP), BX
+	SHRQ $0x03, BX
+	MOVQ w+32(FP), SI
+	MOVQ ldd+40(FP), DI
+	MOVQ SI, R8
+	SHLQ $0x03, R8
+	SUBQ R8, DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+
+block:
+	TESTQ BX, BX
+	JZ    done
+
+	// load 8 rows of 8
+	MOVQ    CX, R9
+	VMOVUPS (R9), Y0
+	ADDQ    DX, R9
+	VMOVUPS (R9), Y1
+	ADDQ    DX, R9
+	VMOVUPS (R9), Y2
+	ADDQ    DX, R9
+	VMOVUPS (R9), Y3
+	ADDQ    DX, R9
+	VMOVUPS (R9), Y4
+	ADDQ    DX, R9
+	VMOVUPS (R9), Y5
+	ADDQ    DX, R9
+	VMOVUPS (R9), Y6
+	ADDQ    DX, R9
+	VMOVUPS (R9), Y7
+
+	// transpose: t = unpacks of row pairs, r = shuffles of those, t = lane swaps
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xee, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xee, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xee, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xee, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+	// store the 8 pixels, jumping the gap after each row's last
+	VMOVUPS Y8, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R8
+	CMPQ    R8, SI
+	JNE     same0
+	ADDQ    DI, AX
+	XORQ    R8, R8
+
+same0:
+	VMOVUPS Y9, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R8
+	CMPQ    R8, SI
+	JNE     same1
+	ADDQ    DI, AX
+	XORQ    R8, R8
+
+same1:
+	VMOVUPS Y10, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R8
+	CMPQ    R8, SI
+	JNE     same2
+	ADDQ    DI, AX
+	XORQ    R8, R8
+
+same2:
+	VMOVUPS Y11, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R8
+	CMPQ    R8, SI
+	JNE     same3
+	ADDQ    DI, AX
+	XORQ    R8, R8
+
+same3:
+	VMOVUPS Y12, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R8
+	CMPQ    R8, SI
+	JNE     same4
+	ADDQ    DI, AX
+	XORQ    R8, R8
+
+same4:
+	VMOVUPS Y13, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R8
+	CMPQ    R8, SI
+	JNE     same5
+	ADDQ    DI, AX
+	XORQ    R8, R8
+
+same5:
+	VMOVUPS Y14, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R8
+	CMPQ    R8, SI
+	JNE     same6
+	ADDQ    DI, AX
+	XORQ    R8, R8
+
+same6:
+	VMOVUPS Y15, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R8
+	CMPQ    R8, SI
+	JNE     same7
+	ADDQ    DI, AX
+	XORQ    R8, R8
+
+same7:
+	ADDQ $0x20, CX
+	DECQ BX
+	JMP  block
+
+done:
+	VZEROUPPER
+	RET
+
 // func MaxPool3s2AVX2(dst *float32, r0 *float32, r1 *float32, r2 *float32, n int)
 // Requires: AVX, AVX2
 TEXT ·MaxPool3s2AVX2(SB), NOSPLIT, $0-40

@@ -78,6 +78,7 @@ func main() {
 	dwRow8(avx2)
 	transpose8(false)
 	transpose8(true)
+	gather8Rows()
 	maxPool3s2()
 	avgPool2s2()
 	Generate()
@@ -1698,6 +1699,89 @@ func dwRow8(s isa) {
 	wide("s2", 64)
 	group("four", 4)
 	group("one", 1)
+	VZEROUPPER()
+	RET()
+}
+
+// gather8Rows emits Gather8 into rows: the pixels of 8 planes, read in
+// order across the planes' rows, land in rows of w pixels ldd values apart
+// (the padded rows of the channel-blocked depthwise path), so that a
+// plane whose width is not a multiple of 8 is moved in one pass instead
+// of a transpose and a copy per row. Each pixel's vector is stored on its
+// own, the store pointer jumping the gap after every w pixels.
+func gather8Rows() {
+	name := "Gather8RowsAVX2"
+	TEXT(name, NOSPLIT, "func(dst, src *float32, lds, n, w, ldd int)")
+	Pragma("noescape")
+	Doc(
+		name+" computes, 8 values of j at a time (n must be a multiple of 8), as this Go loop does:",
+		"",
+		"	for j := range n {",
+		"		for i := range 8 {",
+		"			dst[j/w*ldd+j%w*8+i] = src[i*lds+j]",
+		"		}",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	src := Load(Param("src"), GP64()).(reg.GPVirtual)
+	ld := Load(Param("lds"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ld)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	SHRQ(U8(3), n)
+	w := Load(Param("w"), GP64()).(reg.GPVirtual)
+	gap := Load(Param("ldd"), GP64()).(reg.GPVirtual)
+	// gap = (ldd - 8w)·4 bytes between a row's end and the next row
+	t8 := GP64()
+	MOVQ(w, t8)
+	SHLQ(U8(3), t8)
+	SUBQ(t8, gap)
+	SHLQ(U8(2), gap)
+	col := GP64()
+	XORQ(col, col)
+	r := avx2.regs[0:8]
+	t := avx2.regs[8:16]
+	p := GP64()
+	Label("block")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	Comment("load 8 rows of 8")
+	MOVQ(src, p)
+	for i := range 8 {
+		VMOVUPS(Mem{Base: p}, r[i])
+		if i < 7 {
+			ADDQ(ld, p)
+		}
+	}
+	Comment("transpose: t = unpacks of row pairs, r = shuffles of those, t = lane swaps")
+	for q := 0; q < 8; q += 2 {
+		VUNPCKLPS(r[q+1], r[q], t[q])
+		VUNPCKHPS(r[q+1], r[q], t[q+1])
+	}
+	for h := 0; h < 8; h += 4 {
+		VSHUFPS(U8(0x44), t[h+2], t[h], r[h])
+		VSHUFPS(U8(0xee), t[h+2], t[h], r[h+1])
+		VSHUFPS(U8(0x44), t[h+3], t[h+1], r[h+2])
+		VSHUFPS(U8(0xee), t[h+3], t[h+1], r[h+3])
+	}
+	for c := range 4 {
+		VPERM2F128(U8(0x20), r[4+c], r[c], t[c])
+		VPERM2F128(U8(0x31), r[4+c], r[c], t[4+c])
+	}
+	Comment("store the 8 pixels, jumping the gap after each row's last")
+	for i := range 8 {
+		VMOVUPS(t[i], Mem{Base: dst})
+		ADDQ(U8(32), dst)
+		INCQ(col)
+		CMPQ(col, w)
+		JNE(LabelRef(fmt.Sprintf("same%d", i)))
+		ADDQ(gap, dst)
+		XORQ(col, col)
+		Label(fmt.Sprintf("same%d", i))
+	}
+	ADDQ(U8(32), src)
+	DECQ(n)
+	JMP(LabelRef("block"))
+	Label("done")
 	VZEROUPPER()
 	RET()
 }
