@@ -465,18 +465,24 @@ func BenchmarkResNet50Convs(b *testing.B) {
 func BenchmarkConvLayers(b *testing.B) {
 	for i, l := range resnet50Convs {
 		step, ins, o, flops := resnet50Layer(b, i)
-		out := []*Tensor{o}
-		for _, k := range fastTiers() {
-			b.Run(fmt.Sprintf("%s/%dx%dx%d²/k%ds%d", k.Name, l.c, l.m, l.in, l.k, l.s), func(b *testing.B) {
-				env := nnEnv(k, 1)
-				for range b.N {
-					if err := step.Run(env, ins, out); err != nil {
-						b.Fatal(err)
-					}
+		benchLayer(b, fmt.Sprintf("%dx%dx%d²/k%ds%d", l.c, l.m, l.in, l.k, l.s), step, ins, o, flops)
+	}
+}
+
+// benchLayer runs a prepared convolution as sub-benchmark TIER/name on
+// every fast tier and one thread, and reports its rate.
+func benchLayer(b *testing.B, name string, step Step, ins []*Tensor, o *Tensor, flops float64) {
+	out := []*Tensor{o}
+	for _, k := range fastTiers() {
+		b.Run(k.Name+"/"+name, func(b *testing.B) {
+			env := nnEnv(k, 1)
+			for range b.N {
+				if err := step.Run(env, ins, out); err != nil {
+					b.Fatal(err)
 				}
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
-		}
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
 }
 
@@ -575,17 +581,6 @@ func BenchmarkMobileNetConvs(b *testing.B) {
 		}
 		o := vals[0].Shape
 		flops := 2 * float64(l.c*l.m*l.k*l.k*o[2]*o[3])
-		out := []*Tensor{NewF32(o, nil)}
-		for _, k := range fastTiers() {
-			b.Run(fmt.Sprintf("%s/%dx%dx%d²/k%ds%d", k.Name, l.c, l.m, l.in, l.k, l.s), func(b *testing.B) {
-				env := nnEnv(k, 1)
-				for range b.N {
-					if err := step.Run(env, ins, out); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
-		}
+		benchLayer(b, fmt.Sprintf("%dx%dx%d²/k%ds%d", l.c, l.m, l.in, l.k, l.s), step, ins, NewF32(o, nil), flops)
 	}
 }

@@ -1488,22 +1488,12 @@ func dwTaps(s isa) {
 		for v := range nv {
 			VMOVAPS(bias, acc[v])
 		}
-		Load(Param("off"), off)
-		Load(Param("w"), w)
-		Load(Param("taps"), t)
-		Label(label + "_tap")
-		TESTQ(t, t)
-		JZ(LabelRef(label + "_store"))
-		MOVLQSX(Mem{Base: off}, o)
-		VBROADCASTSS(Mem{Base: w}, wt)
-		for v := range nv {
-			VFMADD231PS(Mem{Base: base, Index: o, Scale: 4, Disp: 4 * s.lanes * v}, wt, acc[v])
-		}
-		ADDQ(U8(4), off)
-		ADDQ(U8(4), w)
-		DECQ(t)
-		JMP(LabelRef(label + "_tap"))
-		Label(label + "_store")
+		tapLoop(label, off, w, t, o, 4, func() {
+			VBROADCASTSS(Mem{Base: w}, wt)
+			for v := range nv {
+				VFMADD231PS(Mem{Base: base, Index: o, Scale: 4, Disp: 4 * s.lanes * v}, wt, acc[v])
+			}
+		})
 		for v := range nv {
 			VMOVUPS(acc[v], Mem{Base: dst, Disp: 4 * s.lanes * v})
 		}
@@ -1575,6 +1565,26 @@ func clipTile(s isa) {
 	RET()
 }
 
+// tapLoop emits the loop over a depthwise window's taps: off, w and t
+// loaded from the parameters off, w and taps, then for each tap o =
+// off[t] (sign-extended) and body, off advancing 4 bytes and w wstep; it
+// ends at label_store.
+func tapLoop(label string, off, w, t, o reg.GPVirtual, wstep uint8, body func()) {
+	Load(Param("off"), off)
+	Load(Param("w"), w)
+	Load(Param("taps"), t)
+	Label(label + "_tap")
+	TESTQ(t, t)
+	JZ(LabelRef(label + "_store"))
+	MOVLQSX(Mem{Base: off}, o)
+	body()
+	ADDQ(U8(4), off)
+	ADDQ(U8(wstep), w)
+	DECQ(t)
+	JMP(LabelRef(label + "_tap"))
+	Label(label + "_store")
+}
+
 // dwRow8 emits one output row of a depthwise convolution in the
 // channel-blocked layout: input and output pixels are vectors of 8
 // channels (a block of channels transposed for the call, see conv_dw8.go),
@@ -1626,22 +1636,12 @@ func dwRow8(s isa) {
 		for k := range nv {
 			VMOVAPS(bias, acc[k])
 		}
-		Load(Param("off"), offp)
-		Load(Param("w"), wp)
-		Load(Param("taps"), t)
-		Label(label + "_tap")
-		TESTQ(t, t)
-		JZ(LabelRef(label + "_store"))
-		MOVLQSX(Mem{Base: offp}, o)
-		VMOVUPS(Mem{Base: wp}, wv)
-		for k := range nv {
-			VFMADD231PS(Mem{Base: p[k], Index: o, Scale: 4}, wv, acc[k])
-		}
-		ADDQ(U8(4), offp)
-		ADDQ(U8(32), wp)
-		DECQ(t)
-		JMP(LabelRef(label + "_tap"))
-		Label(label + "_store")
+		tapLoop(label, offp, wp, t, o, 32, func() {
+			VMOVUPS(Mem{Base: wp}, wv)
+			for k := range nv {
+				VFMADD231PS(Mem{Base: p[k], Index: o, Scale: 4}, wv, acc[k])
+			}
+		})
 		for k := range nv {
 			VMOVUPS(acc[k], Mem{Base: out, Disp: 32 * k})
 		}
@@ -1665,22 +1665,12 @@ func dwRow8(s isa) {
 		for k := range 8 {
 			VMOVAPS(bias, acc[k])
 		}
-		Load(Param("off"), offp)
-		Load(Param("w"), wp)
-		Load(Param("taps"), t)
-		Label(label + "_tap")
-		TESTQ(t, t)
-		JZ(LabelRef(label + "_store"))
-		MOVLQSX(Mem{Base: offp}, o)
-		VMOVUPS(Mem{Base: wp}, wv)
-		for k := range 8 {
-			VFMADD231PS(Mem{Base: x, Index: o, Scale: 4, Disp: k * cs}, wv, acc[k])
-		}
-		ADDQ(U8(4), offp)
-		ADDQ(U8(32), wp)
-		DECQ(t)
-		JMP(LabelRef(label + "_tap"))
-		Label(label + "_store")
+		tapLoop(label, offp, wp, t, o, 32, func() {
+			VMOVUPS(Mem{Base: wp}, wv)
+			for k := range 8 {
+				VFMADD231PS(Mem{Base: x, Index: o, Scale: 4, Disp: k * cs}, wv, acc[k])
+			}
+		})
 		for k := range 8 {
 			VMOVUPS(acc[k], Mem{Base: out, Disp: 32 * k})
 		}
