@@ -314,40 +314,32 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 	}
 	if s.Sigmoid != nil && s.Silu != nil {
 		// row is one of the pair on a row, the Go twin on its tail.
-		row := func(silu bool) func(dst, src []float32) {
-			kern, twin := s.Sigmoid, sigmoidFast
-			if silu {
-				kern, twin = s.Silu, siluFast
-			}
-			return func(dst, src []float32) {
-				src = src[:len(dst)]
-				n := len(dst) - len(dst)%s.Lanes
-				if n > 0 {
-					kern(&dst[0], &src[0], 0, 1, n)
-				}
-				twin(dst[n:], src[n:])
-			}
-		}
-		k.Sigmoid, k.Silu = row(false), row(true)
-		k.SigmoidTile = func(c []float32, ldc, rows, n int, silu bool) {
-			if rows <= 0 || n <= 0 {
-				return
-			}
-			_ = c[(rows-1)*ldc+n-1] // the last value
+		// sig computes rows rows ld apart of n values of dst from src
+		// (with silu, SiLU): the whole vectors on the kernel, the row
+		// tails on its Go twin. The callers check the bounds.
+		sig := func(dst, src []float32, ld, rows, n int, silu bool) {
 			kern, twin := s.Sigmoid, sigmoidFast
 			if silu {
 				kern, twin = s.Silu, siluFast
 			}
 			nv := n - n%s.Lanes
 			if nv > 0 {
-				kern(&c[0], &c[0], ldc, rows, nv)
+				kern(&dst[0], &src[0], ld, rows, nv)
 			}
-			if nv < n {
-				for r := range rows {
-					t := c[r*ldc+nv : r*ldc+n]
-					twin(t, t)
+			for r := range rows {
+				if nv < n {
+					twin(dst[r*ld+nv:r*ld+n], src[r*ld+nv:r*ld+n])
 				}
 			}
+		}
+		k.Sigmoid = func(dst, src []float32) { sig(dst, src[:len(dst)], 0, 1, len(dst), false) }
+		k.Silu = func(dst, src []float32) { sig(dst, src[:len(dst)], 0, 1, len(dst), true) }
+		k.SigmoidTile = func(c []float32, ldc, rows, n int, silu bool) {
+			if rows <= 0 || n <= 0 {
+				return
+			}
+			_ = c[(rows-1)*ldc+n-1] // the last value
+			sig(c, c, ldc, rows, n, silu)
 		}
 	}
 	if s.MaxPool3s2 != nil {

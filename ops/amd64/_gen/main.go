@@ -1735,28 +1735,8 @@ func gather8Rows() {
 	TESTQ(n, n)
 	JZ(LabelRef("done"))
 	Comment("load 8 rows of 8")
-	MOVQ(src, p)
-	for i := range 8 {
-		VMOVUPS(Mem{Base: p}, r[i])
-		if i < 7 {
-			ADDQ(ld, p)
-		}
-	}
-	Comment("transpose: t = unpacks of row pairs, r = shuffles of those, t = lane swaps")
-	for q := 0; q < 8; q += 2 {
-		VUNPCKLPS(r[q+1], r[q], t[q])
-		VUNPCKHPS(r[q+1], r[q], t[q+1])
-	}
-	for h := 0; h < 8; h += 4 {
-		VSHUFPS(U8(0x44), t[h+2], t[h], r[h])
-		VSHUFPS(U8(0xee), t[h+2], t[h], r[h+1])
-		VSHUFPS(U8(0x44), t[h+3], t[h+1], r[h+2])
-		VSHUFPS(U8(0xee), t[h+3], t[h+1], r[h+3])
-	}
-	for c := range 4 {
-		VPERM2F128(U8(0x20), r[4+c], r[c], t[c])
-		VPERM2F128(U8(0x31), r[4+c], r[c], t[4+c])
-	}
+	loadRows8(src, ld, p, r)
+	transpose8x8(r, t)
 	Comment("store the 8 pixels, jumping the gap after each row's last")
 	for i := range 8 {
 		VMOVUPS(t[i], Mem{Base: dst})
@@ -1774,6 +1754,38 @@ func gather8Rows() {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+// loadRows8 emits r[i] = the 8 values at src + i·ld bytes, i < 8, through
+// the pointer p (src is left as it is).
+func loadRows8(src, ld, p reg.GPVirtual, r []reg.VecPhysical) {
+	MOVQ(src, p)
+	for i := range 8 {
+		VMOVUPS(Mem{Base: p}, r[i])
+		if i < 7 {
+			ADDQ(ld, p)
+		}
+	}
+}
+
+// transpose8x8 emits the 8×8 transpose of the rows r into t: t[c][i] =
+// r[i][c]; r is overwritten.
+func transpose8x8(r, t []reg.VecPhysical) {
+	Comment("transpose: t = unpacks of row pairs, r = shuffles of those, t = lane swaps")
+	for q := 0; q < 8; q += 2 {
+		VUNPCKLPS(r[q+1], r[q], t[q])   // r[q][0] r[q+1][0] r[q][1] r[q+1][1] | 4 5
+		VUNPCKHPS(r[q+1], r[q], t[q+1]) // r[q][2] r[q+1][2] r[q][3] r[q+1][3] | 6 7
+	}
+	for h := 0; h < 8; h += 4 {
+		VSHUFPS(U8(0x44), t[h+2], t[h], r[h])     // column 0 | 4 of rows h..h+3
+		VSHUFPS(U8(0xee), t[h+2], t[h], r[h+1])   // column 1 | 5
+		VSHUFPS(U8(0x44), t[h+3], t[h+1], r[h+2]) // column 2 | 6
+		VSHUFPS(U8(0xee), t[h+3], t[h+1], r[h+3]) // column 3 | 7
+	}
+	for c := range 4 {
+		VPERM2F128(U8(0x20), r[4+c], r[c], t[c])   // column c
+		VPERM2F128(U8(0x31), r[4+c], r[c], t[4+c]) // column c+4
+	}
 }
 
 // transpose8 emits the move between 8 rows a stride apart and pixels of 8
@@ -1837,29 +1849,9 @@ func transpose8(scatter bool) {
 			ADDQ(lds, src)
 		}
 	} else {
-		MOVQ(src, p)
-		for i := range 8 {
-			VMOVUPS(Mem{Base: p}, r[i])
-			if i < 7 {
-				ADDQ(ld, p)
-			}
-		}
+		loadRows8(src, ld, p, r)
 	}
-	Comment("transpose: t = unpacks of row pairs, r = shuffles of those, t = lane swaps")
-	for q := 0; q < 8; q += 2 {
-		VUNPCKLPS(r[q+1], r[q], t[q])   // r[q][0] r[q+1][0] r[q][1] r[q+1][1] | 4 5
-		VUNPCKHPS(r[q+1], r[q], t[q+1]) // r[q][2] r[q+1][2] r[q][3] r[q+1][3] | 6 7
-	}
-	for h := 0; h < 8; h += 4 {
-		VSHUFPS(U8(0x44), t[h+2], t[h], r[h])     // column 0 | 4 of rows h..h+3
-		VSHUFPS(U8(0xee), t[h+2], t[h], r[h+1])   // column 1 | 5
-		VSHUFPS(U8(0x44), t[h+3], t[h+1], r[h+2]) // column 2 | 6
-		VSHUFPS(U8(0xee), t[h+3], t[h+1], r[h+3]) // column 3 | 7
-	}
-	for c := range 4 {
-		VPERM2F128(U8(0x20), r[4+c], r[c], t[c])   // column c
-		VPERM2F128(U8(0x31), r[4+c], r[c], t[4+c]) // column c+4
-	}
+	transpose8x8(r, t)
 	Comment("store 8 columns")
 	if scatter {
 		MOVQ(dst, p)
