@@ -30,10 +30,20 @@ type phaseGeom struct {
 	plane  int // one channel's phases: SH·SW·Hq·Wq
 }
 
+// phasesOf returns the phase copy's layout for g. A 1×1 window reads
+// phase (0, 0) only, so a channel's phases are that one plane: a strided
+// 1×1 convolution's copy is its input subsampled, compact (ResNet's and
+// ResNeXt's stride-2 downsampling: 1024 → 2048 channels at 7×7 read a
+// quarter of a 14×14 input once instead of once per block of output
+// channels, 57 → 77 GFLOP/s on one thread).
 func phasesOf(g *ConvGeom) phaseGeom {
 	hq := ceilDiv(g.H+g.PadT+g.PadB, g.SH)
 	wq := ceilDiv(g.W+g.PadL+g.PadR, g.SW)
-	return phaseGeom{hq: hq, wq: wq, plane: g.SH * g.SW * hq * wq}
+	phases := g.SH * g.SW
+	if g.KH == 1 && g.KW == 1 {
+		phases = 1
+	}
+	return phaseGeom{hq: hq, wq: wq, plane: phases * hq * wq}
 }
 
 // inPlaceOK reports whether conv can take the in-place path for g.

@@ -117,6 +117,11 @@ var bigConvCases = []convCase{
 	{n: 1, c: 40, m: 100, in: []int{14, 13}, k: []int{3, 3}, group: 1, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}, bias: true},
 	{n: 1, c: 600, m: 65, in: []int{3, 3}, k: []int{1, 1}, group: 1, bias: true},
 	{n: 1, c: 16, m: 96, in: []int{7, 7}, k: []int{3, 3}, group: 1, dils: []int64{2, 2}, pads: []int64{2, 2, 2, 2}},
+	// Strided 1×1 (ResNet's downsampling), whose copy is the one phase the
+	// window reads: small output planes (the pixel tiles), a large one,
+	// padding, unequal strides, batch 2.
+	{n: 2, c: 70, m: 40, in: []int{13, 14}, k: []int{1, 1}, group: 1, strides: []int64{2, 2}, bias: true},
+	{n: 2, c: 24, m: 20, in: []int{31, 27}, k: []int{1, 1}, group: 1, strides: []int64{2, 3}, pads: []int64{1, 0, 0, 1}},
 }
 
 // winoConvCases take the blocked tiers' Winograd path (3×3, stride 1,
