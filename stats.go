@@ -111,6 +111,23 @@ func nodeMACs(n *ops.Node, shape func(string) []int) int64 {
 			per *= int64(d)
 		}
 		return int64(ops.NumElems(out)) * per
+	case "DwBlock":
+		// the expansion over X's plane, the depthwise window, the
+		// projection over the output's plane
+		x, wd := shape(n.Input(0)), shape(n.Input(3))
+		if len(x) != 4 || len(wd) != 4 {
+			return 0
+		}
+		var macs int64
+		if we := shape(n.Input(1)); len(we) == 4 {
+			macs += int64(x[0]) * int64(x[2]*x[3]) * int64(we[0]*we[1])
+		}
+		plane := int64(out[0]) * int64(ops.NumElems(out[2:]))
+		macs += plane * int64(wd[0]*wd[2]*wd[3])
+		if wp := shape(n.Input(5)); len(wp) == 4 {
+			macs += plane * int64(wp[0]*wp[1])
+		}
+		return macs
 	case "Gemm", "FusedGemm":
 		a := shape(n.Input(0))
 		if len(a) != 2 {

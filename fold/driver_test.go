@@ -253,7 +253,7 @@ func (rg *randGraph) imageStep() {
 	r := rg.b.rng
 	x := rg.pick(rg.img)
 	y := rg.tensor()
-	switch r.IntN(13) {
+	switch r.IntN(14) {
 	case 0, 1:
 		k, attrs := 1, []*ops.Attr(nil)
 		if r.IntN(2) == 0 {
@@ -328,8 +328,52 @@ func (rg *randGraph) imageStep() {
 		rg.node("AveragePool", []string{c}, []string{y}, pattrs...)
 		rg.feat = append(rg.feat, rg.flatten(y))
 		return
+	case 13:
+		y = rg.invertedResidual(x)
 	}
 	rg.img = append(rg.img, y)
+}
+
+// invertedResidual adds MobileNet's block after x: a 1×1 Conv, a
+// depthwise 3×3 Conv (stride 1 or 2), a 1×1 Conv, each maybe with a BN
+// and an activation, the first or the last maybe absent, a residual Add
+// at stride 1; sometimes another node reads a tensor inside the block.
+func (rg *randGraph) invertedResidual(x string) string {
+	r := rg.b.rng
+	conv := func(x string, k, group int, attrs ...*ops.Attr) string {
+		y := rg.tensor()
+		ins := []string{x, rg.constant(rg.uniform([]int{2, 2 / group, k, k}, -0.5, 0.5))}
+		if r.IntN(2) == 0 {
+			ins = append(ins, rg.constant(rg.uniform([]int{2}, -0.5, 0.5)))
+		}
+		rg.node("Conv", ins, []string{y}, attrs...)
+		if r.IntN(2) == 0 {
+			y = rg.bn(y)
+		}
+		if r.IntN(3) > 0 {
+			y = rg.activation(y)
+		}
+		return y
+	}
+	y := x
+	expand, project := r.IntN(4) > 0, r.IntN(4) > 0
+	if expand {
+		y = conv(y, 1, 1)
+	}
+	s := int64(1 + r.IntN(2))
+	y = conv(y, 3, 2, pads2(1), aInt("group", 2), aInts("strides", s, s))
+	if r.IntN(8) == 0 {
+		rg.img = append(rg.img, y) // read by a later step too
+	}
+	if project {
+		y = conv(y, 1, 1)
+	}
+	if s == 1 && r.IntN(2) == 0 {
+		z := rg.tensor()
+		rg.node("Add", []string{y, x}, []string{z})
+		y = z
+	}
+	return y
 }
 
 // flatten adds a GlobalAveragePool and Flatten after image tensor x and

@@ -27,9 +27,11 @@
 //	ConvAct        Conv -> Relu/Clip/Sigmoid/Tanh/LeakyRelu: activation in the epilogue
 //	ConvSilu       Conv -> Sigmoid, Mul(x, sigmoid): SiLU in the epilogue
 //	GemmAct        Gemm -> Relu/Clip/Sigmoid/Tanh/LeakyRelu: likewise
+//	DwBlock        1×1 Conv -> depthwise Conv -> 1×1 Conv (either 1×1 absent): one block
 //
 // Fused nodes use ops of the "bnrun" domain (bnrun.FusedConv,
-// bnrun.FusedGemm, bnrun.Affine), which the ops package implements.
+// bnrun.FusedGemm, bnrun.Affine, bnrun.DwBlock), which the ops package
+// implements.
 package fold
 
 import (
@@ -80,6 +82,7 @@ var rules = []named{
 	convAct{},
 	convSilu{},
 	gemmAct{},
+	dwBlock{},
 }
 
 // Report says what optimisation did.
@@ -179,7 +182,7 @@ func optimizeWith(ctx context.Context, g *runtime.Graph, run func(context.Contex
 		}
 	}
 	w.pruneInitializers()
-	if rep.Rules["BNAffine"]+rep.Rules["AffineConv"]+rep.Rules["ConvAdd"]+rep.Rules["ConvAct"]+rep.Rules["ConvSilu"]+rep.Rules["GemmAct"] > 0 {
+	if rep.Rules["BNAffine"]+rep.Rules["AffineConv"]+rep.Rules["ConvAdd"]+rep.Rules["ConvAct"]+rep.Rules["ConvSilu"]+rep.Rules["GemmAct"]+rep.Rules["DwBlock"] > 0 {
 		out.Opsets[Domain] = 1
 	}
 	rep.OpsAfter = CountOps(out)

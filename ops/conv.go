@@ -105,20 +105,30 @@ func sameData(a, b []float32) bool {
 // packed returns the weights w as tier k arranged them with PackConv, or
 // nil when k does not pack or w is not the plan's constant weights.
 func (cp *convPlan) packed(k *Kernels, w *Tensor) []float32 {
-	if k.PackConv == nil || cp.wConst == nil || cp.packs == nil || !sameData(w.F32, cp.wConst.F32) {
+	if k.PackConv == nil {
+		return nil
+	}
+	kind := 0
+	if k.PackConvKind != nil {
+		kind = k.PackConvKind(&cp.g)
+	}
+	return cp.packedWith(k, w, kind, k.PackConv)
+}
+
+// packedWith is packed for the layout pack makes (kind tells it apart
+// from the others of the same tier).
+func (cp *convPlan) packedWith(k *Kernels, w *Tensor, kind int, pack func(*ConvGeom, []float32) []float32) []float32 {
+	if pack == nil || cp.wConst == nil || cp.packs == nil || !sameData(w.F32, cp.wConst.F32) {
 		return nil
 	}
 	g := &cp.g
-	key := convPackKey{k: k, w: &w.F32[0], n: len(w.F32), m: g.M, c: g.C, kh: g.KH, kw: g.KW, grp: g.Group}
-	if k.PackConvKind != nil {
-		key.kind = k.PackConvKind(g)
-	}
+	key := convPackKey{k: k, w: &w.F32[0], n: len(w.F32), kind: kind, m: g.M, c: g.C, kh: g.KH, kw: g.KW, grp: g.Group}
 	ps := cp.packs
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	p, ok := ps.packs[key]
 	if !ok {
-		p = k.PackConv(g, w.F32)
+		p = pack(g, w.F32)
 		if ps.packs == nil {
 			ps.packs = map[convPackKey][]float32{}
 		}

@@ -26,13 +26,15 @@ import "unsafe"
 // Dw8Kernel computes n output pixels of 8 channels of a depthwise
 // convolution in the channel-blocked layout (see conv_dw8.go):
 //
-//	out[j·8+c] = bias[c] + Σ_{t<taps} w[t·8+c]·x[j·step+off[t]+c]
+//	s = bias[c] + Σ_{t<taps} w[t·8+c]·x[j·step+off[t]+c]
+//	out[j·8+c] = min(max(s, clip[0]), clip[1])   (s when clip is nil or s is NaN)
 //
-// the taps in order, each product fused with the sum.
-type Dw8Kernel func(out, x *float32, off *int32, w *float32, taps, n, step int, bias *float32)
+// the taps in order, each product fused with the sum; clip's bounds are
+// numbers, the lower not -0 and the upper not ±0 (see clipBounds).
+type Dw8Kernel func(out, x *float32, off *int32, w *float32, taps, n, step int, bias, clip *float32)
 
 // Dw8Go is the portable twin of the Dw8Kernel vector kernels.
-func Dw8Go(out, x *float32, off *int32, w *float32, taps, n, step int, bias *float32) {
+func Dw8Go(out, x *float32, off *int32, w *float32, taps, n, step int, bias, clip *float32) {
 	if n <= 0 {
 		return
 	}
@@ -51,6 +53,10 @@ func Dw8Go(out, x *float32, off *int32, w *float32, taps, n, step int, bias *flo
 			for t, o := range offs {
 				s = fma32(ws[t*8+c], xs[j*step+int(o)+c], s)
 			}
+			if clip != nil && s == s {
+				cl := unsafe.Slice(clip, 2)
+				s = min(max(s, cl[0]), cl[1])
+			}
 			os[j*8+c] = s
 		}
 	}
@@ -62,7 +68,13 @@ func Dw8Go(out, x *float32, off *int32, w *float32, taps, n, step int, bias *flo
 // input not much larger than the planes (a hostile model's huge pads go
 // to convDirect's row-by-row loops).
 func (bl *blocked) dw8OK(g *ConvGeom) bool {
-	if bl.Dw8 == nil || g.Group != g.C || g.M != g.C || bl.Dw8MaxPixels > 0 && g.OH*g.OW > bl.Dw8MaxPixels {
+	return bl.dw8Geom(g) && (bl.Dw8MaxPixels <= 0 || g.OH*g.OW <= bl.Dw8MaxPixels)
+}
+
+// dw8Geom reports whether the tier's Dw8 kernel can run g: a depthwise
+// convolution whose padded input is not much larger than its planes.
+func (bl *blocked) dw8Geom(g *ConvGeom) bool {
+	if bl.Dw8 == nil || g.Group != g.C || g.M != g.C {
 		return false
 	}
 	hp, wp := int64(g.H+g.PadT+g.PadB), int64(g.W+g.PadL+g.PadR)
@@ -111,6 +123,7 @@ type dw8Task struct {
 type dw8Bufs struct {
 	xb, ob, wb growBuf
 	bias       [8]float32
+	clip       [2]float32 // the kernel's clip bounds (kernelClip)
 	off        []int32
 }
 
@@ -169,6 +182,15 @@ func (t *dw8Task) Range(lo, hi int) {
 		}
 	}
 	fast := !f.hasPre()
+	// An activation the kernel applies (a Relu or Clip without residual)
+	// costs no pass over the band's output.
+	var clip *float32
+	if f != nil && f.Residual == nil {
+		var ok bool
+		if buf.clip, ok = kernelClip(f.Act); ok {
+			clip = &buf.clip[0]
+		}
+	}
 	// With one band, the padding of xb stays as the first fill leaves it:
 	// rows of whole vectors write their padding columns, the others only
 	// the image's columns after one clear.
@@ -207,12 +229,12 @@ func (t *dw8Task) Range(lo, hi int) {
 			}
 			for r := range nr {
 				// the row's pixel ow reads its window from xb[(r·SH·Wp + ow·SW)·8:]
-				t.bl.Dw8(&ob[r*g.OW*8], &xb[r*g.SH*wp*8], &off[0], &wb[0], taps, nc, g.SW*8, &buf.bias[0])
+				t.bl.Dw8(&ob[r*g.OW*8], &xb[r*g.SH*wp*8], &off[0], &wb[0], taps, nc, g.SW*8, &buf.bias[0], clip)
 			}
 			// y[n][c0+c][q] = act(ob[(q-oh0·OW)·8 + c] + Z) for the band's pixels q
 			q0, nq := oh0*g.OW, nr*g.OW
 			obb := ob[:nq*8]
-			if f.hasPost() && f.Residual == nil {
+			if f.hasPost() && f.Residual == nil && clip == nil {
 				residualAct(t.k, obb, nil, f.Act)
 			}
 			if cnt == 8 {

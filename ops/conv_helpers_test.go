@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -73,6 +74,11 @@ func prepareOp(n *Node, ins ...*Tensor) ([]Value, Step, error) {
 // prepareOpConst is prepareOp with input constIn (when >= 0) given to
 // Prepare as a plan-time constant, as the runtime gives weights.
 func prepareOpConst(n *Node, constIn int, ins ...*Tensor) ([]Value, Step, error) {
+	return prepareOpConsts(n, []int{constIn}, ins...)
+}
+
+// prepareOpConsts is prepareOpConst with several constant inputs.
+func prepareOpConsts(n *Node, consts []int, ins ...*Tensor) ([]Value, Step, error) {
 	n.Inputs = make([]string, len(ins))
 	vals := make([]*Value, len(ins))
 	for i, x := range ins {
@@ -81,7 +87,7 @@ func prepareOpConst(n *Node, constIn int, ins ...*Tensor) ([]Value, Step, error)
 		}
 		n.Inputs[i] = fmt.Sprintf("x%d", i)
 		vals[i] = &Value{DType: x.DType, Shape: append([]int(nil), x.Shape...)}
-		if i == constIn {
+		if slices.Contains(consts, i) {
 			vals[i].Const = x
 		}
 	}
@@ -109,7 +115,12 @@ func runOpEnv(env *Env, n *Node, ins ...*Tensor) ([]*Tensor, error) {
 // runOpEnvConst is runOpEnv with input constIn a plan-time constant (see
 // prepareOpConst).
 func runOpEnvConst(env *Env, n *Node, constIn int, ins ...*Tensor) ([]*Tensor, error) {
-	vals, step, err := prepareOpConst(n, constIn, ins...)
+	return runOpEnvConsts(env, n, []int{constIn}, ins...)
+}
+
+// runOpEnvConsts is runOpEnvConst with several constant inputs.
+func runOpEnvConsts(env *Env, n *Node, consts []int, ins ...*Tensor) ([]*Tensor, error) {
+	vals, step, err := prepareOpConsts(n, consts, ins...)
 	if err != nil {
 		return nil, err
 	}
@@ -272,6 +283,7 @@ var twinTier = NewBlockedTier(BlockedSpec{
 	Dw8Band:      1500, // bands of a few rows, a shorter last one
 
 	Pix:          []PixKernel{PixGo(1, 8), PixGo(2, 8), PixGo(3, 8)},
+	PixHalf:      []PixKernel{PixGoOf(1, 4, 8), PixGoOf(2, 4, 8)},
 	PixWidth:     8,
 	PixKC:        19,
 	PixMaxPixels: 40,

@@ -32,15 +32,22 @@ import "unsafe"
 // (r and w fixed per kernel), reading pixel i's input at src[boff[p]+pix[i]]
 // and the channels' weights from a packed panel of k steps of w values:
 //
-//	c[i*ldc+j] = sum_p w[p*w+j]·src[boff[p]+pix[i]] [+ c[i*ldc+j] if flags&1]
+//	s = sum_p w[p*w+j]·src[boff[p]+pix[i]] [+ c[i*ldc+j] if flags&1] [+ bias[j]]
+//	c[i*ldc+j] = min(max(s, clip[0]), clip[1])   (s when clip is nil or s is NaN)
 //
-// each product fused with its sum, rounded once.
-type PixKernel func(k int, w, src *float32, pix, boff *int32, c *float32, ldc int, flags int)
+// each product fused with its sum, each sum rounded once; clip's bounds
+// are numbers, the lower not -0 and the upper not ±0 (see clipBounds).
+type PixKernel func(k int, w, src *float32, pix, boff *int32, c *float32, ldc int, flags int, bias, clip *float32)
 
 // PixGo returns the portable Go twin of an r×w PixKernel.
-func PixGo(r, w int) PixKernel {
-	return func(k int, wp, src *float32, pix, boff *int32, c *float32, ldc int, flags int) {
-		ws := unsafe.Slice(wp, k*w)
+func PixGo(r, w int) PixKernel { return PixGoOf(r, w, w) }
+
+// PixGoOf returns the portable Go twin of an r×w PixKernel whose panel has
+// steps of wld ≥ w weights, of which it reads the first w (the kernels of
+// a last block of fewer channels, on the panels of the wider ones).
+func PixGoOf(r, w, wld int) PixKernel {
+	return func(k int, wp, src *float32, pix, boff *int32, c *float32, ldc int, flags int, bias, clip *float32) {
+		ws := unsafe.Slice(wp, k*wld)
 		offs := unsafe.Slice(boff, k)
 		px := unsafe.Slice(pix, r)
 		ho, hp := 0, 0
@@ -56,15 +63,32 @@ func PixGo(r, w int) PixKernel {
 			for j := range w {
 				var s float32
 				for p := range k {
-					s = fma32(xs[int(offs[p])+int(px[i])], ws[p*w+j], s)
+					s = fma32(xs[int(offs[p])+int(px[i])], ws[p*wld+j], s)
 				}
 				if flags&1 != 0 {
 					s += cs[i*ldc+j]
+				}
+				if bias != nil {
+					s += unsafe.Slice(bias, w)[j]
+				}
+				if clip != nil && s == s {
+					cl := unsafe.Slice(clip, 2)
+					s = min(max(s, cl[0]), cl[1])
 				}
 				cs[i*ldc+j] = s
 			}
 		}
 	}
+}
+
+// pixKernels returns the pixel-tile kernels for a block of cnt channels:
+// PixHalf's when the tier has them and cnt is at most half PixWidth
+// (ResNeXt's, MobileNet's 24 channels are a block and a half), else Pix.
+func (bl *blocked) pixKernels(cnt int) []PixKernel {
+	if len(bl.PixHalf) > 0 && 2*cnt <= bl.PixWidth {
+		return bl.PixHalf
+	}
+	return bl.Pix
 }
 
 // pixOK reports whether conv takes the pixel-tile path for g: a tier with
@@ -189,7 +213,7 @@ type pixTask struct {
 func (t *pixTask) Range(lo, hi int) {
 	bl, g, f := t.bl, t.g, t.f
 	cg, mg := g.C/g.Group, g.M/g.Group
-	k, nr, rmax := cg*g.KH*g.KW, bl.PixWidth, len(bl.Pix)
+	k, nr := cg*g.KH*g.KW, bl.PixWidth
 	nb := ceilDiv(mg, nr)
 	npix := g.OH * g.OW
 	kc := ceilDiv(k, ceilDiv(k, bl.PixKC))
@@ -199,19 +223,21 @@ func (t *pixTask) Range(lo, hi int) {
 		pan := t.wp[(grp*nb+jb)*k*nr : (grp*nb+jb+1)*k*nr]
 		xs := t.src[(n*g.C+grp*cg)*t.plane:]
 		ct := t.ct[u*npix*nr : (u+1)*npix*nr]
+		m0, cnt := grp*mg+jb*nr, min(nr, mg-jb*nr)
+		kerns := bl.pixKernels(cnt)
+		rmax := len(kerns)
 		// ct[q][j] = sum_p pan[p][j]·xs[boff[p] + pix[q]], depth block by block
 		for kb := 0; kb < k; kb += kc {
 			kl := min(kc, k-kb)
 			acc := flag(kb > 0)
 			for q := 0; q < npix; q += rmax {
 				r := min(rmax, npix-q)
-				bl.Pix[r-1](kl, &pan[kb*nr], &xs[0], &t.pix[q], &t.boff[kb], &ct[q*nr], nr, acc)
+				kerns[r-1](kl, &pan[kb*nr], &xs[0], &t.pix[q], &t.boff[kb], &ct[q*nr], nr, acc, nil, nil)
 			}
 		}
 		// y[n][m][q] = act(ct[q][j] + b[m] + Z[n][m][q]) for m = grp·Mg + jb·nr + j:
 		// the channels out of ct's pixels 8 at a time, then the bias
 		// (1·v + b[m] is v + b[m] rounded once)
-		m0, cnt := grp*mg+jb*nr, min(nr, mg-jb*nr)
 		ys := t.y[(n*g.M+m0)*npix : (n*g.M+m0+cnt)*npix]
 		j := 0
 		for ; j+8 <= cnt; j += 8 {

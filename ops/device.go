@@ -20,6 +20,20 @@ type ConvDev struct {
 	PreAct, Act Activation
 }
 
+// DwBlockDev is a bnrun.DwBlock: inputs X, WE, BE, WD, BD, WP, BP, Z,
+// the convolutions G (expansion, depthwise, projection; the first or the
+// last absent when Expand or Project is false) with a bias where Bias
+// says, each with its activation, the projection adding Z (Residual):
+//
+//	y = Act(conv(ActD(conv(ActE(conv(X, WE) + BE), WD) + BD), WP) + BP + Z)
+type DwBlockDev struct {
+	Expand, Project bool
+	G               [3]ConvGeom
+	Bias            [3]bool
+	Residual        bool
+	ActE, ActD, Act Activation
+}
+
 // GemmDev is a Gemm or bnrun.FusedGemm: inputs A, B and optional C,
 //
 //	Y = Act(Alpha·op(A)·op(B) + Beta·C)

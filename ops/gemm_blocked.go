@@ -111,6 +111,11 @@ type BlockedSpec struct {
 	PixWidth     int
 	PixKC        int
 	PixMaxPixels int
+	// PixHalf, when not empty, are pixel-tile kernels of PixWidth/2
+	// channels on the same panels (reading the first half of each step),
+	// PixHalf[r-1] for r pixels: a last block of at most that many
+	// channels takes them.
+	PixHalf []PixKernel
 	// PixGrouped sends grouped convolutions with at least PixWidth input
 	// and output channels a group to the pixel-tile path whatever their
 	// planes' size.
@@ -127,6 +132,12 @@ type BlockedSpec struct {
 	// Dw8Band is how many bytes of padded input one band of output rows
 	// of that path reads at most (see dw8BandRows); 0 means 32 KiB.
 	Dw8Band int
+	// DwBlockBand is how many bytes of a depthwise block's expanded input
+	// and output one band keeps (see dwBlockLayout); 0 means 192 KiB, -1
+	// turns the one-pass depthwise blocks off. DwBlockMinPixels is the
+	// smallest plane of the depthwise layer's input they take.
+	DwBlockBand      int
+	DwBlockMinPixels int
 	// MaxPool3s2 and AvgPool2s2, when not nil, are the pooling row
 	// kernels (see Kernels.MaxPool3s2): dst[j] for j < n, n a multiple of
 	// 8, reading the rows [0:2n+1] or [0:2n].
@@ -233,6 +244,9 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 		PackConvKind: bl.packConvKind,
 	}
 	bl.kern = k
+	if s.Dw8 != nil && len(s.Pix) > 0 && s.DwBlockBand >= 0 {
+		k.DwBlock, k.DwBlockOK, k.PackDwBlock = bl.convDwBlock, bl.dwBlockOK, bl.packDwBlock
+	}
 	if s.Lanes <= 0 {
 		return k
 	}
@@ -553,6 +567,19 @@ func (op *gemmOp) direct(i, mr, j0, w int, first, last bool) (c, bias, resid *fl
 func clipBounds(act Activation) bool {
 	lo, hi := act.Min, act.Max
 	return act.Kind == ActClip && lo == lo && hi == hi && hi != 0 && !(lo == 0 && math.Signbit(float64(lo)))
+}
+
+// kernelClip returns the bounds with which a kernel's clip argument
+// computes act (a Relu is a Clip to [0, +Inf]), and whether it can: a
+// Relu, or a Clip with clipBounds.
+func kernelClip(act Activation) ([2]float32, bool) {
+	switch {
+	case act.Kind == ActRelu:
+		return [2]float32{0, float32(math.Inf(1))}, true
+	case clipBounds(act):
+		return [2]float32{act.Min, act.Max}, true
+	}
+	return [2]float32{}, false
 }
 
 // clipFor returns the clip argument of a micro-kernel that stores a tile

@@ -509,7 +509,8 @@ func TestPick2MatchesTwin(t *testing.T) {
 
 // TestPixKernelsMatchTwin runs every pixel-tile kernel against its Go twin
 // (PixGo) with scattered, repeated and decreasing offsets, pixels in any
-// order, a row stride of C beyond its width, with and without accumulate.
+// order, a row stride of C beyond its width, with and without accumulate,
+// bias and clip (sums below, between and above the bounds, and NaN).
 func TestPixKernelsMatchTwin(t *testing.T) {
 	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil {
@@ -517,15 +518,34 @@ func TestPixKernelsMatchTwin(t *testing.T) {
 			continue
 		}
 		spec := k.spec
-		w := spec.PixWidth
+		type pixCase struct {
+			kern   PixKernel
+			r, w   int
+			twin   PixKernel
+			panelW int
+		}
+		var cases []pixCase
 		for ri, kern := range spec.Pix {
-			r := ri + 1
-			twin := PixGo(r, w)
+			cases = append(cases, pixCase{kern, ri + 1, spec.PixWidth, PixGo(ri+1, spec.PixWidth), spec.PixWidth})
+		}
+		for ri, kern := range spec.PixHalf {
+			cases = append(cases, pixCase{kern, ri + 1, spec.PixWidth / 2, PixGoOf(ri+1, spec.PixWidth/2, spec.PixWidth), spec.PixWidth})
+		}
+		for _, pc := range cases {
+			r, w, kern, twin := pc.r, pc.w, pc.kern, pc.twin
 			for _, depth := range []int{0, 1, 2, 3, 9, 64} {
-				for flags := range 2 {
+				for flags := range 8 {
 					ldc := w + 3
-					wp := nnRand(uint64(depth), max(1, depth*w)).F32
+					wp := nnRand(uint64(depth), max(1, depth*pc.panelW)).F32
 					src := nnRand(uint64(depth+1), 600).F32
+					src[37] = float32(math.NaN())
+					var bias, clip *float32
+					if flags&2 != 0 {
+						bias = &nnRand(uint64(depth+3), w).F32[0]
+					}
+					if flags&4 != 0 {
+						clip = &[]float32{-0.5, 0.75}[0]
+					}
 					offs := make([]int32, max(1, depth))
 					for p := range offs {
 						offs[p] = int32((p * 37) % 500)
@@ -536,8 +556,8 @@ func TestPixKernelsMatchTwin(t *testing.T) {
 					}
 					got := nnRand(uint64(depth+2), r*ldc).F32
 					want := append([]float32(nil), got...)
-					kern(depth, &wp[0], &src[0], &pix[0], &offs[0], &got[0], ldc, flags)
-					twin(depth, &wp[0], &src[0], &pix[0], &offs[0], &want[0], ldc, flags)
+					kern(depth, &wp[0], &src[0], &pix[0], &offs[0], &got[0], ldc, flags&1, bias, clip)
+					twin(depth, &wp[0], &src[0], &pix[0], &offs[0], &want[0], ldc, flags&1, bias, clip)
 					// Columns beyond w are guards: untouched by both.
 					checkF32(t, fmt.Sprintf("%s pix %dx%d k=%d flags=%b", k.Name, r, w, depth, flags), got, want, 0)
 				}
@@ -570,7 +590,7 @@ func BenchmarkPix(b *testing.B) {
 			c := make([]float32, r*w)
 			b.Run(fmt.Sprintf("%s/%dx%d/stride=%d", k.Name, r, w, stride), func(b *testing.B) {
 				for range b.N {
-					spec.Pix[r-1](depth, &wp[0], &src[0], &pix[0], &offs[0], &c[0], w, 0)
+					spec.Pix[r-1](depth, &wp[0], &src[0], &pix[0], &offs[0], &c[0], w, 0, nil, nil)
 				}
 				b.ReportMetric(2*float64(r*w*depth)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
@@ -621,17 +641,23 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 		for _, taps := range []int{0, 1, 9, 25} {
 			for n := range 21 {
 				for _, step := range []int{8, 16, 40} {
+					// with bounds at a step of 16, none at the others
+					var clip *float32
+					if step == 16 {
+						clip = &[]float32{-0.25, 0.5}[0]
+					}
 					off := make([]int32, max(1, taps))
 					for i := range off {
 						off[i] = int32((i * 37) % 29 * 8)
 					}
 					w := nnRand(uint64(taps), max(1, taps)*8).F32
 					x := nnRand(uint64(n), 21*40+29*8+8).F32
+					x[17] = float32(math.NaN())
 					bias := nnRand(uint64(step), 8).F32
 					got := make([]float32, n*8+1)
 					want := make([]float32, n*8+1)
-					spec.Dw8(&got[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0])
-					Dw8Go(&want[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0])
+					spec.Dw8(&got[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0], clip)
+					Dw8Go(&want[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0], clip)
 					checkF32(t, fmt.Sprintf("%s dw8 taps=%d n=%d step=%d", k.Name, taps, n, step), got, want, 0)
 				}
 			}

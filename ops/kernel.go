@@ -105,6 +105,8 @@ type Env struct {
 	// fusion is reused by fused conv steps, which run one at a time
 	// within a Run, so that a Run allocates nothing for it.
 	fusion ConvFusion
+	// block is likewise reused by bnrun.DwBlock steps (see DwBlock).
+	block DwBlock
 	// packedW is set by a conv step, during its call of K.Conv, to its
 	// weights as K.PackConv arranged them, or nil.
 	packedW []float32

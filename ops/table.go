@@ -107,6 +107,12 @@ type Kernels struct {
 	// M, C, KH, KW and Group, whatever the planes' sizes, so that the
 	// plans of one node (one per batch size or image size) share one pack.
 	PackConvKind func(g *ConvGeom) int
+	// DwBlock, when not nil, runs a depthwise convolution with the 1×1
+	// convolutions around it in one pass (see DwBlock), for the blocks
+	// DwBlockOK accepts, with weights as PackDwBlock arranged them.
+	DwBlock     func(env *Env, p *DwBlock, x, y []float32)
+	DwBlockOK   func(p *DwBlock) bool
+	PackDwBlock func(g *ConvGeom, w []float32) []float32
 
 	// Gemm computes, in row-major storage,
 	//
@@ -146,6 +152,15 @@ func (f *ConvFusion) pre(c int, v float32) float32 {
 
 // hasPre reports whether f transforms the conv's input.
 func (f *ConvFusion) hasPre() bool { return f != nil && f.PreScale != nil }
+
+// actOnly returns the activation f applies after the conv when that is
+// all it does after it (no residual); otherwise none.
+func (f *ConvFusion) actOnly() Activation {
+	if f == nil || f.Residual != nil {
+		return Activation{}
+	}
+	return f.Act
+}
 
 // hasPost reports whether f changes the conv's output.
 func (f *ConvFusion) hasPost() bool {

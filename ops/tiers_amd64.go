@@ -63,6 +63,9 @@ var avx2Spec = withWidthFree(BlockedSpec{
 		amd64.KernPixAVX2x4x16, amd64.KernPixAVX2x5x16, amd64.KernPixAVX2x6x16},
 	PixWidth: 16,
 	PixKC:    64,
+	PixHalf: []PixKernel{amd64.KernPixAVX2x1x8Of16, amd64.KernPixAVX2x2x8Of16, amd64.KernPixAVX2x3x8Of16,
+		amd64.KernPixAVX2x4x8Of16, amd64.KernPixAVX2x5x8Of16, amd64.KernPixAVX2x6x8Of16,
+		amd64.KernPixAVX2x7x8Of16, amd64.KernPixAVX2x8x8Of16},
 	// ResNet's 7×7 layers (BenchmarkConvLayers, one thread): 1×1 62-67
 	// → 77-80 GFLOP/s, 3×3 59 → 85, stride-2 3×3 and 1×1 into 7×7 52-60
 	// → 73-76; at 14×14 neither path is clearly faster.
@@ -73,6 +76,13 @@ var avx2Spec = withWidthFree(BlockedSpec{
 	// Grouped 3×3 with 16 and 32 channels a group (RegNet, ResNeXt), one
 	// thread: 56×56 74 → 74-77 GFLOP/s, 28×28 71 → 82, 14×14 54-63 → 62-75.
 	PixGrouped: true,
+	// Inverted residual blocks in one pass where the depthwise layer reads
+	// a 56×56 plane or larger (MobileNetV2 one thread 10.7 → 9.8 ms); on
+	// 28×28 and smaller planes, where the layers' tensors stay in the cache
+	// anyway, the blocks' extra pixels (padding columns, the halo of a
+	// second worker's rows, 16-channel blocks of 72 or 120) cost more than
+	// the passes over memory they save (MnasNet +2 % at 28×28).
+	DwBlockMinPixels: 56 * 56,
 
 	Lanes:  8,
 	Affine: amd64.AffineAVX2,

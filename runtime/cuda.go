@@ -52,7 +52,11 @@ type gpuPlan struct {
 	consts map[int]cuda.Buffer // float32 constant slots
 	extra  []cuda.Buffer       // constants made for steps (BatchNormalization's affine)
 	steps  []gpuStep
-	up     *cuda.Stream // the uploads' stream, while build runs
+	// scratch is how many float32 values of scratch the steps need
+	// (bnrun.DwBlock's intermediates): each arena holds that much, its
+	// buffer after the slots' (at index len(slots)).
+	scratch int
+	up      *cuda.Stream // the uploads' stream, while build runs
 
 	mu      sync.Mutex
 	free    []*gpuArena
@@ -70,6 +74,7 @@ type gpuStep struct {
 // gpuArena is the device memory of one Run.
 type gpuArena struct {
 	mem    cuda.Buffer   // the plan's float32 arena
+	sc     cuda.Buffer   // the steps' scratch (gpuPlan.scratch), or none
 	ins    []cuda.Buffer // per graph input slot, by slot
 	bufs   []cuda.Buffer // every slot's data
 	stream *cuda.Stream
@@ -192,9 +197,7 @@ func (gp *gpuPlan) stepFor(pl *Plan, st *stepPlan) (func(*cuda.Stream, []cuda.Bu
 	}
 	switch d := st.step.Dev.(type) {
 	case *ops.ConvDev:
-		g := d.G
-		sh := cuda.ConvShape{N: g.N, C: g.C, H: g.H, W: g.W, M: g.M, KH: g.KH, KW: g.KW, OH: g.OH, OW: g.OW,
-			Groups: g.Group, PadH: g.PadT, PadW: g.PadL, StrideH: g.SH, StrideW: g.SW, DilH: g.DH, DilW: g.DW}
+		sh := convShape(d.G)
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
 			a := cuda.ConvArgs{X: b[in[0]], W: b[in[1]], Y: b[out[0]], Act: act(d.Act), InRelu: d.PreAct.Kind == ops.ActRelu}
 			if d.Bias {
@@ -208,6 +211,8 @@ func (gp *gpuPlan) stepFor(pl *Plan, st *stepPlan) (func(*cuda.Stream, []cuda.Bu
 			}
 			return k.Conv(s, sh, a)
 		}, nil
+	case *ops.DwBlockDev:
+		return gp.dwBlock(pl, d, in, out, opt), nil
 	case *ops.GemmDev:
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
 			a := cuda.GemmArgs{A: b[in[0]], B: b[in[1]], Y: b[out[0]], M: d.M, N: d.N, K: d.K,
@@ -312,6 +317,63 @@ func (gp *gpuPlan) stepFor(pl *Plan, st *stepPlan) (func(*cuda.Stream, []cuda.Bu
 	return nil, fmt.Errorf("no CUDA kernel for this %s", st.c.node.OpType)
 }
 
+// convShape is a convolution's geometry as the conv kernel takes it.
+func convShape(g ops.ConvGeom) cuda.ConvShape {
+	return cuda.ConvShape{N: g.N, C: g.C, H: g.H, W: g.W, M: g.M, KH: g.KH, KW: g.KW, OH: g.OH, OW: g.OW,
+		Groups: g.Group, PadH: g.PadT, PadW: g.PadL, StrideH: g.SH, StrideW: g.SW, DilH: g.DH, DilW: g.DW}
+}
+
+// dwBlock returns the launches of a bnrun.DwBlock: its convolutions one
+// after the other, the intermediates in the arena's step scratch (the
+// buffer after the slots').
+func (gp *gpuPlan) dwBlock(pl *Plan, d *ops.DwBlockDev, in, out []int, opt func([]cuda.Buffer, int) cuda.Buffer) func(*cuda.Stream, []cuda.Buffer) error {
+	k := gp.g.k
+	sc := len(pl.slots)
+	var ne, nd int // the intermediates' sizes
+	if d.Expand {
+		g := &d.G[0]
+		ne = g.N * g.M * g.OH * g.OW
+	}
+	if d.Project {
+		g := &d.G[1]
+		nd = g.N * g.M * g.OH * g.OW
+	}
+	gp.scratch = max(gp.scratch, ne+nd)
+	var shapes [3]cuda.ConvShape
+	for i := range shapes {
+		shapes[i] = convShape(d.G[i])
+	}
+	return func(s *cuda.Stream, b []cuda.Buffer) error {
+		x := b[in[0]]
+		// layer i of X into Y: weights at input 1+2i, bias after them
+		layer := func(i int, x, y cuda.Buffer, a ops.Activation) error {
+			args := cuda.ConvArgs{X: x, W: b[in[1+2*i]], Y: y, Act: act(a)}
+			if d.Bias[i] {
+				args.Bias = opt(b, 2+2*i)
+			}
+			if i == 2 && d.Residual {
+				args.Residual = opt(b, 7)
+			}
+			return k.Conv(s, shapes[i], args)
+		}
+		if d.Expand {
+			e := b[sc].Slice(0, 4*ne)
+			if err := layer(0, x, e, d.ActE); err != nil {
+				return err
+			}
+			x = e
+		}
+		if !d.Project {
+			return layer(1, x, b[out[0]], d.ActD)
+		}
+		mid := b[sc].Slice(4*ne, 4*nd)
+		if err := layer(1, x, mid, d.ActD); err != nil {
+			return err
+		}
+		return layer(2, mid, b[out[0]], d.Act)
+	}
+}
+
 // acquire counts a Run about to start on the plan (the program takes it
 // when it hands the plan out, under its lock, so that an eviction in
 // between cannot free the plan's memory); run ends it.
@@ -345,7 +407,7 @@ func (gp *gpuPlan) arena(p *Program, pl *Plan) (*gpuArena, error) {
 // buffer in it.
 func (gp *gpuPlan) newArena(p *Program, pl *Plan) (a *gpuArena, err error) {
 	ctx := gp.g.ctx
-	a = &gpuArena{bufs: make([]cuda.Buffer, len(pl.slots))}
+	a = &gpuArena{bufs: make([]cuda.Buffer, len(pl.slots)+1)}
 	defer func() {
 		if err != nil {
 			gp.freeArena(a)
@@ -354,6 +416,12 @@ func (gp *gpuPlan) newArena(p *Program, pl *Plan) (a *gpuArena, err error) {
 	}()
 	if a.mem, err = ctx.Alloc(4 * max(1, pl.f32Size)); err != nil {
 		return nil, err
+	}
+	if gp.scratch > 0 {
+		if a.sc, err = ctx.Alloc(4 * gp.scratch); err != nil {
+			return nil, err
+		}
+		a.bufs[len(pl.slots)] = a.sc
 	}
 	for _, s := range p.inputSlot {
 		sp := &pl.slots[s]
@@ -396,6 +464,9 @@ func (gp *gpuPlan) freeArena(a *gpuArena) {
 	}
 	for _, b := range a.ins {
 		_ = gp.g.ctx.Free(b)
+	}
+	if !a.sc.IsNil() {
+		_ = gp.g.ctx.Free(a.sc)
 	}
 	_ = gp.g.ctx.Free(a.mem)
 }

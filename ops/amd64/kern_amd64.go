@@ -783,7 +783,7 @@ func ClipAVX2(dst *float32, src *float32, n int, lo float32, hi float32)
 func Pick2AVX2(dst *float32, src *float32, n int)
 
 // KernPixAVX2x1x16 computes 1 pixels × 16 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights):
+// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
 //
 //	for i := range 1 {
 //		for j := range 16 {
@@ -794,15 +794,21 @@ func Pick2AVX2(dst *float32, src *float32, n int)
 //			if flags&1 != 0 {
 //				s += c[i*ldc+j]
 //			}
+//			if bias != nil {
+//				s += bias[j]
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 //go:noescape
-func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
 
 // KernPixAVX2x2x16 computes 2 pixels × 16 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights):
+// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
 //
 //	for i := range 2 {
 //		for j := range 16 {
@@ -813,15 +819,21 @@ func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //			if flags&1 != 0 {
 //				s += c[i*ldc+j]
 //			}
+//			if bias != nil {
+//				s += bias[j]
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 //go:noescape
-func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
 
 // KernPixAVX2x3x16 computes 3 pixels × 16 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights):
+// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
 //
 //	for i := range 3 {
 //		for j := range 16 {
@@ -832,15 +844,21 @@ func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //			if flags&1 != 0 {
 //				s += c[i*ldc+j]
 //			}
+//			if bias != nil {
+//				s += bias[j]
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 //go:noescape
-func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
 
 // KernPixAVX2x4x16 computes 4 pixels × 16 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights):
+// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
 //
 //	for i := range 4 {
 //		for j := range 16 {
@@ -851,15 +869,21 @@ func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //			if flags&1 != 0 {
 //				s += c[i*ldc+j]
 //			}
+//			if bias != nil {
+//				s += bias[j]
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 //go:noescape
-func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
 
 // KernPixAVX2x5x16 computes 5 pixels × 16 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights):
+// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
 //
 //	for i := range 5 {
 //		for j := range 16 {
@@ -870,15 +894,21 @@ func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //			if flags&1 != 0 {
 //				s += c[i*ldc+j]
 //			}
+//			if bias != nil {
+//				s += bias[j]
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 //go:noescape
-func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
 
 // KernPixAVX2x6x16 computes 6 pixels × 16 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights):
+// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
 //
 //	for i := range 6 {
 //		for j := range 16 {
@@ -889,12 +919,218 @@ func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //			if flags&1 != 0 {
 //				s += c[i*ldc+j]
 //			}
+//			if bias != nil {
+//				s += bias[j]
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 //go:noescape
-func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+
+// KernPixAVX2x1x8Of16 computes 1 pixels × 8 channels of a convolution with AVX2, as this Go loop
+// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
+//
+//	for i := range 1 {
+//		for j := range 8 {
+//			var s float32
+//			for p := range k {
+//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[j]
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernPixAVX2x1x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+
+// KernPixAVX2x2x8Of16 computes 2 pixels × 8 channels of a convolution with AVX2, as this Go loop
+// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
+//
+//	for i := range 2 {
+//		for j := range 8 {
+//			var s float32
+//			for p := range k {
+//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[j]
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernPixAVX2x2x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+
+// KernPixAVX2x3x8Of16 computes 3 pixels × 8 channels of a convolution with AVX2, as this Go loop
+// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
+//
+//	for i := range 3 {
+//		for j := range 8 {
+//			var s float32
+//			for p := range k {
+//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[j]
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernPixAVX2x3x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+
+// KernPixAVX2x4x8Of16 computes 4 pixels × 8 channels of a convolution with AVX2, as this Go loop
+// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
+//
+//	for i := range 4 {
+//		for j := range 8 {
+//			var s float32
+//			for p := range k {
+//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[j]
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernPixAVX2x4x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+
+// KernPixAVX2x5x8Of16 computes 5 pixels × 8 channels of a convolution with AVX2, as this Go loop
+// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
+//
+//	for i := range 5 {
+//		for j := range 8 {
+//			var s float32
+//			for p := range k {
+//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[j]
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernPixAVX2x5x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+
+// KernPixAVX2x6x8Of16 computes 6 pixels × 8 channels of a convolution with AVX2, as this Go loop
+// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
+//
+//	for i := range 6 {
+//		for j := range 8 {
+//			var s float32
+//			for p := range k {
+//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[j]
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernPixAVX2x6x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+
+// KernPixAVX2x7x8Of16 computes 7 pixels × 8 channels of a convolution with AVX2, as this Go loop
+// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
+//
+//	for i := range 7 {
+//		for j := range 8 {
+//			var s float32
+//			for p := range k {
+//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[j]
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernPixAVX2x7x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+
+// KernPixAVX2x8x8Of16 computes 8 pixels × 8 channels of a convolution with AVX2, as this Go loop
+// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
+//
+//	for i := range 8 {
+//		for j := range 8 {
+//			var s float32
+//			for p := range k {
+//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[j]
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func KernPixAVX2x8x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
 
 // DwTapsAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does:
 //
@@ -966,12 +1202,15 @@ func ClipTileAVX2(c *float32, ldc int, rows int, n int, lo float32, hi float32)
 //			for t := range taps {
 //				s = fma(w[t*8+c], x[j*step+off[t]+c], s) // rounded once
 //			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
 //			out[j*8+c] = s
 //		}
 //	}
 //
 //go:noescape
-func DwRow8AVX2(out *float32, x *float32, off *int32, w *float32, taps int, n int, step int, bias *float32)
+func DwRow8AVX2(out *float32, x *float32, off *int32, w *float32, taps int, n int, step int, bias *float32, clip *float32)
 
 // Gather8AVX2 computes, 8 values of j at a time (n must be a multiple of 8), as this Go loop does:
 //

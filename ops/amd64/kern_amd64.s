@@ -9457,9 +9457,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+// func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
 // Requires: AVX, FMA3
-TEXT ·KernPixAVX2x1x16(SB), NOSPLIT, $0-64
+TEXT ·KernPixAVX2x1x16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
@@ -9514,22 +9514,47 @@ store:
 	SHLQ $0x02, CX
 	MOVQ flags+56(FP), CX
 
-	// flags&1: acc += C; then C = acc
+	// flags&1: acc += C
 	TESTQ  $0x00000001, CX
-	JZ     put
+	JZ     nocc
 	MOVQ   AX, CX
 	VADDPS (CX), Y0, Y0
 	VADDPS 32(CX), Y1, Y1
 
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), CX
+	TESTQ  CX, CX
+	JZ     nobias
+	VADDPS (CX), Y0, Y0
+	VADDPS 32(CX), Y1, Y1
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), CX
+	TESTQ        CX, CX
+	JZ           put
+	VBROADCASTSS (CX), Y2
+	VBROADCASTSS 4(CX), Y3
+	VMAXPS       Y2, Y0, Y4
+	VMINPS       Y3, Y4, Y4
+	VCMPPS       $0x03, Y0, Y0, Y5
+	VBLENDVPS    Y5, Y0, Y4, Y0
+	VMAXPS       Y2, Y1, Y4
+	VMINPS       Y3, Y4, Y4
+	VCMPPS       $0x03, Y1, Y1, Y5
+	VBLENDVPS    Y5, Y1, Y4, Y1
+
 put:
+	// C = acc
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+// func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
 // Requires: AVX, FMA3
-TEXT ·KernPixAVX2x2x16(SB), NOSPLIT, $0-64
+TEXT ·KernPixAVX2x2x16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
@@ -9597,9 +9622,9 @@ store:
 	SHLQ $0x02, CX
 	MOVQ flags+56(FP), DX
 
-	// flags&1: acc += C; then C = acc
+	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
-	JZ     put
+	JZ     nocc
 	MOVQ   AX, DX
 	VADDPS (DX), Y0, Y0
 	VADDPS 32(DX), Y1, Y1
@@ -9607,7 +9632,42 @@ store:
 	VADDPS (DX), Y2, Y2
 	VADDPS 32(DX), Y3, Y3
 
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Y4
+	VBROADCASTSS 4(DX), Y5
+	VMAXPS       Y4, Y0, Y6
+	VMINPS       Y5, Y6, Y6
+	VCMPPS       $0x03, Y0, Y0, Y7
+	VBLENDVPS    Y7, Y0, Y6, Y0
+	VMAXPS       Y4, Y1, Y6
+	VMINPS       Y5, Y6, Y6
+	VCMPPS       $0x03, Y1, Y1, Y7
+	VBLENDVPS    Y7, Y1, Y6, Y1
+	VMAXPS       Y4, Y2, Y6
+	VMINPS       Y5, Y6, Y6
+	VCMPPS       $0x03, Y2, Y2, Y7
+	VBLENDVPS    Y7, Y2, Y6, Y2
+	VMAXPS       Y4, Y3, Y6
+	VMINPS       Y5, Y6, Y6
+	VCMPPS       $0x03, Y3, Y3, Y7
+	VBLENDVPS    Y7, Y3, Y6, Y3
+
 put:
+	// C = acc
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
 	ADDQ    CX, AX
@@ -9616,9 +9676,9 @@ put:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+// func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
 // Requires: AVX, FMA3
-TEXT ·KernPixAVX2x3x16(SB), NOSPLIT, $0-64
+TEXT ·KernPixAVX2x3x16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
@@ -9699,9 +9759,9 @@ store:
 	SHLQ $0x02, CX
 	MOVQ flags+56(FP), DX
 
-	// flags&1: acc += C; then C = acc
+	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
-	JZ     put
+	JZ     nocc
 	MOVQ   AX, DX
 	VADDPS (DX), Y0, Y0
 	VADDPS 32(DX), Y1, Y1
@@ -9712,7 +9772,52 @@ store:
 	VADDPS (DX), Y4, Y4
 	VADDPS 32(DX), Y5, Y5
 
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+	VADDPS (DX), Y4, Y4
+	VADDPS 32(DX), Y5, Y5
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Y6
+	VBROADCASTSS 4(DX), Y7
+	VMAXPS       Y6, Y0, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y0, Y0, Y9
+	VBLENDVPS    Y9, Y0, Y8, Y0
+	VMAXPS       Y6, Y1, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y1, Y1, Y9
+	VBLENDVPS    Y9, Y1, Y8, Y1
+	VMAXPS       Y6, Y2, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y2, Y2, Y9
+	VBLENDVPS    Y9, Y2, Y8, Y2
+	VMAXPS       Y6, Y3, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y3, Y3, Y9
+	VBLENDVPS    Y9, Y3, Y8, Y3
+	VMAXPS       Y6, Y4, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y4, Y4, Y9
+	VBLENDVPS    Y9, Y4, Y8, Y4
+	VMAXPS       Y6, Y5, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y5, Y5, Y9
+	VBLENDVPS    Y9, Y5, Y8, Y5
+
 put:
+	// C = acc
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
 	ADDQ    CX, AX
@@ -9724,9 +9829,9 @@ put:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+// func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
 // Requires: AVX, FMA3
-TEXT ·KernPixAVX2x4x16(SB), NOSPLIT, $0-64
+TEXT ·KernPixAVX2x4x16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
@@ -9820,9 +9925,9 @@ store:
 	SHLQ $0x02, CX
 	MOVQ flags+56(FP), DX
 
-	// flags&1: acc += C; then C = acc
+	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
-	JZ     put
+	JZ     nocc
 	MOVQ   AX, DX
 	VADDPS (DX), Y0, Y0
 	VADDPS 32(DX), Y1, Y1
@@ -9836,7 +9941,62 @@ store:
 	VADDPS (DX), Y6, Y6
 	VADDPS 32(DX), Y7, Y7
 
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+	VADDPS (DX), Y4, Y4
+	VADDPS 32(DX), Y5, Y5
+	VADDPS (DX), Y6, Y6
+	VADDPS 32(DX), Y7, Y7
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Y8
+	VBROADCASTSS 4(DX), Y9
+	VMAXPS       Y8, Y0, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y0, Y0, Y11
+	VBLENDVPS    Y11, Y0, Y10, Y0
+	VMAXPS       Y8, Y1, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y1, Y1, Y11
+	VBLENDVPS    Y11, Y1, Y10, Y1
+	VMAXPS       Y8, Y2, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y2, Y2, Y11
+	VBLENDVPS    Y11, Y2, Y10, Y2
+	VMAXPS       Y8, Y3, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y3, Y3, Y11
+	VBLENDVPS    Y11, Y3, Y10, Y3
+	VMAXPS       Y8, Y4, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y4, Y4, Y11
+	VBLENDVPS    Y11, Y4, Y10, Y4
+	VMAXPS       Y8, Y5, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y5, Y5, Y11
+	VBLENDVPS    Y11, Y5, Y10, Y5
+	VMAXPS       Y8, Y6, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y6, Y6, Y11
+	VBLENDVPS    Y11, Y6, Y10, Y6
+	VMAXPS       Y8, Y7, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y7, Y7, Y11
+	VBLENDVPS    Y11, Y7, Y10, Y7
+
 put:
+	// C = acc
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
 	ADDQ    CX, AX
@@ -9851,9 +10011,9 @@ put:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+// func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
 // Requires: AVX, FMA3
-TEXT ·KernPixAVX2x5x16(SB), NOSPLIT, $0-64
+TEXT ·KernPixAVX2x5x16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
@@ -9960,9 +10120,9 @@ store:
 	SHLQ $0x02, CX
 	MOVQ flags+56(FP), DX
 
-	// flags&1: acc += C; then C = acc
+	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
-	JZ     put
+	JZ     nocc
 	MOVQ   AX, DX
 	VADDPS (DX), Y0, Y0
 	VADDPS 32(DX), Y1, Y1
@@ -9979,7 +10139,72 @@ store:
 	VADDPS (DX), Y8, Y8
 	VADDPS 32(DX), Y9, Y9
 
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+	VADDPS (DX), Y4, Y4
+	VADDPS 32(DX), Y5, Y5
+	VADDPS (DX), Y6, Y6
+	VADDPS 32(DX), Y7, Y7
+	VADDPS (DX), Y8, Y8
+	VADDPS 32(DX), Y9, Y9
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Y10
+	VBROADCASTSS 4(DX), Y11
+	VMAXPS       Y10, Y0, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y0, Y0, Y13
+	VBLENDVPS    Y13, Y0, Y12, Y0
+	VMAXPS       Y10, Y1, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y1, Y1, Y13
+	VBLENDVPS    Y13, Y1, Y12, Y1
+	VMAXPS       Y10, Y2, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y2, Y2, Y13
+	VBLENDVPS    Y13, Y2, Y12, Y2
+	VMAXPS       Y10, Y3, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y3, Y3, Y13
+	VBLENDVPS    Y13, Y3, Y12, Y3
+	VMAXPS       Y10, Y4, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y4, Y4, Y13
+	VBLENDVPS    Y13, Y4, Y12, Y4
+	VMAXPS       Y10, Y5, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y5, Y5, Y13
+	VBLENDVPS    Y13, Y5, Y12, Y5
+	VMAXPS       Y10, Y6, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y6, Y6, Y13
+	VBLENDVPS    Y13, Y6, Y12, Y6
+	VMAXPS       Y10, Y7, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y7, Y7, Y13
+	VBLENDVPS    Y13, Y7, Y12, Y7
+	VMAXPS       Y10, Y8, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y8, Y8, Y13
+	VBLENDVPS    Y13, Y8, Y12, Y8
+	VMAXPS       Y10, Y9, Y12
+	VMINPS       Y11, Y12, Y12
+	VCMPPS       $0x03, Y9, Y9, Y13
+	VBLENDVPS    Y13, Y9, Y12, Y9
+
 put:
+	// C = acc
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
 	ADDQ    CX, AX
@@ -9997,9 +10222,9 @@ put:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int)
+// func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
 // Requires: AVX, FMA3
-TEXT ·KernPixAVX2x6x16(SB), NOSPLIT, $0-64
+TEXT ·KernPixAVX2x6x16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
@@ -10119,9 +10344,9 @@ store:
 	SHLQ $0x02, CX
 	MOVQ flags+56(FP), DX
 
-	// flags&1: acc += C; then C = acc
+	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
-	JZ     put
+	JZ     nocc
 	MOVQ   AX, DX
 	VADDPS (DX), Y0, Y0
 	VADDPS 32(DX), Y1, Y1
@@ -10141,7 +10366,82 @@ store:
 	VADDPS (DX), Y10, Y10
 	VADDPS 32(DX), Y11, Y11
 
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+	VADDPS (DX), Y4, Y4
+	VADDPS 32(DX), Y5, Y5
+	VADDPS (DX), Y6, Y6
+	VADDPS 32(DX), Y7, Y7
+	VADDPS (DX), Y8, Y8
+	VADDPS 32(DX), Y9, Y9
+	VADDPS (DX), Y10, Y10
+	VADDPS 32(DX), Y11, Y11
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Y12
+	VBROADCASTSS 4(DX), Y13
+	VMAXPS       Y12, Y0, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y0, Y0, Y15
+	VBLENDVPS    Y15, Y0, Y14, Y0
+	VMAXPS       Y12, Y1, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y1, Y1, Y15
+	VBLENDVPS    Y15, Y1, Y14, Y1
+	VMAXPS       Y12, Y2, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y2, Y2, Y15
+	VBLENDVPS    Y15, Y2, Y14, Y2
+	VMAXPS       Y12, Y3, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y3, Y3, Y15
+	VBLENDVPS    Y15, Y3, Y14, Y3
+	VMAXPS       Y12, Y4, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y4, Y4, Y15
+	VBLENDVPS    Y15, Y4, Y14, Y4
+	VMAXPS       Y12, Y5, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y5, Y5, Y15
+	VBLENDVPS    Y15, Y5, Y14, Y5
+	VMAXPS       Y12, Y6, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y6, Y6, Y15
+	VBLENDVPS    Y15, Y6, Y14, Y6
+	VMAXPS       Y12, Y7, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y7, Y7, Y15
+	VBLENDVPS    Y15, Y7, Y14, Y7
+	VMAXPS       Y12, Y8, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y8, Y8, Y15
+	VBLENDVPS    Y15, Y8, Y14, Y8
+	VMAXPS       Y12, Y9, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y9, Y9, Y15
+	VBLENDVPS    Y15, Y9, Y14, Y9
+	VMAXPS       Y12, Y10, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y10, Y10, Y15
+	VBLENDVPS    Y15, Y10, Y14, Y10
+	VMAXPS       Y12, Y11, Y14
+	VMINPS       Y13, Y14, Y14
+	VCMPPS       $0x03, Y11, Y11, Y15
+	VBLENDVPS    Y15, Y11, Y14, Y11
+
 put:
+	// C = acc
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
 	ADDQ    CX, AX
@@ -10159,6 +10459,1158 @@ put:
 	ADDQ    CX, AX
 	VMOVUPS Y10, (AX)
 	VMOVUPS Y11, 32(AX)
+	VZEROUPPER
+	RET
+
+// func KernPixAVX2x1x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// Requires: AVX, FMA3
+TEXT ·KernPixAVX2x1x8Of16(SB), NOSPLIT, $0-80
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    pix+24(FP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), BX
+	LEAQ    (DX)(BX*4), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	MOVQ   AX, DI
+	SHRQ   $0x01, DI
+	JZ     odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y1
+	VBROADCASTSS (BX)(DX*4), Y2
+	VFMADD231PS  Y1, Y2, Y0
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y1
+	VBROADCASTSS (BX)(DX*4), Y2
+	VFMADD231PS  Y1, Y2, Y0
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         DI
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y1
+	VBROADCASTSS (BX)(DX*4), Y2
+	VFMADD231PS  Y1, Y2, Y0
+
+store:
+	MOVQ c+40(FP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+56(FP), CX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, CX
+	JZ     nocc
+	MOVQ   AX, CX
+	VADDPS (CX), Y0, Y0
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), CX
+	TESTQ  CX, CX
+	JZ     nobias
+	VADDPS (CX), Y0, Y0
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), CX
+	TESTQ        CX, CX
+	JZ           put
+	VBROADCASTSS (CX), Y1
+	VBROADCASTSS 4(CX), Y2
+	VMAXPS       Y1, Y0, Y3
+	VMINPS       Y2, Y3, Y3
+	VCMPPS       $0x03, Y0, Y0, Y4
+	VBLENDVPS    Y4, Y0, Y3, Y0
+
+put:
+	// C = acc
+	VMOVUPS Y0, (AX)
+	VZEROUPPER
+	RET
+
+// func KernPixAVX2x2x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// Requires: AVX, FMA3
+TEXT ·KernPixAVX2x2x8Of16(SB), NOSPLIT, $0-80
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    pix+24(FP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), BX
+	LEAQ    (DX)(BX*4), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	MOVQ   AX, R8
+	SHRQ   $0x01, R8
+	JZ     odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y2
+	VBROADCASTSS (DI)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS (BX)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y1
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y2
+	VBROADCASTSS (DI)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS (BX)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y1
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R8
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y2
+	VBROADCASTSS (DI)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS (BX)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y1
+
+store:
+	MOVQ c+40(FP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+56(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Y0, Y0
+	ADDQ   CX, DX
+	VADDPS (DX), Y1, Y1
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Y0, Y0
+	VADDPS (DX), Y1, Y1
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Y2
+	VBROADCASTSS 4(DX), Y3
+	VMAXPS       Y2, Y0, Y4
+	VMINPS       Y3, Y4, Y4
+	VCMPPS       $0x03, Y0, Y0, Y5
+	VBLENDVPS    Y5, Y0, Y4, Y0
+	VMAXPS       Y2, Y1, Y4
+	VMINPS       Y3, Y4, Y4
+	VCMPPS       $0x03, Y1, Y1, Y5
+	VBLENDVPS    Y5, Y1, Y4, Y1
+
+put:
+	// C = acc
+	VMOVUPS Y0, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y1, (AX)
+	VZEROUPPER
+	RET
+
+// func KernPixAVX2x3x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// Requires: AVX, FMA3
+TEXT ·KernPixAVX2x3x8Of16(SB), NOSPLIT, $0-80
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    pix+24(FP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), BX
+	LEAQ    (DX)(BX*4), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	MOVQ   AX, R9
+	SHRQ   $0x01, R9
+	JZ     odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y3
+	VBROADCASTSS (DI)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y0
+	VBROADCASTSS (R8)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y1
+	VBROADCASTSS (BX)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y2
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y3
+	VBROADCASTSS (DI)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y0
+	VBROADCASTSS (R8)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y1
+	VBROADCASTSS (BX)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y2
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R9
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y3
+	VBROADCASTSS (DI)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y0
+	VBROADCASTSS (R8)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y1
+	VBROADCASTSS (BX)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y2
+
+store:
+	MOVQ c+40(FP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+56(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Y0, Y0
+	ADDQ   CX, DX
+	VADDPS (DX), Y1, Y1
+	ADDQ   CX, DX
+	VADDPS (DX), Y2, Y2
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Y0, Y0
+	VADDPS (DX), Y1, Y1
+	VADDPS (DX), Y2, Y2
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Y3
+	VBROADCASTSS 4(DX), Y4
+	VMAXPS       Y3, Y0, Y5
+	VMINPS       Y4, Y5, Y5
+	VCMPPS       $0x03, Y0, Y0, Y6
+	VBLENDVPS    Y6, Y0, Y5, Y0
+	VMAXPS       Y3, Y1, Y5
+	VMINPS       Y4, Y5, Y5
+	VCMPPS       $0x03, Y1, Y1, Y6
+	VBLENDVPS    Y6, Y1, Y5, Y1
+	VMAXPS       Y3, Y2, Y5
+	VMINPS       Y4, Y5, Y5
+	VCMPPS       $0x03, Y2, Y2, Y6
+	VBLENDVPS    Y6, Y2, Y5, Y2
+
+put:
+	// C = acc
+	VMOVUPS Y0, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y2, (AX)
+	VZEROUPPER
+	RET
+
+// func KernPixAVX2x4x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// Requires: AVX, FMA3
+TEXT ·KernPixAVX2x4x8Of16(SB), NOSPLIT, $0-80
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    pix+24(FP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), BX
+	LEAQ    (DX)(BX*4), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	MOVQ   AX, R10
+	SHRQ   $0x01, R10
+	JZ     odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y4
+	VBROADCASTSS (DI)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS (R8)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS (R9)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS (BX)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y3
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y4
+	VBROADCASTSS (DI)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS (R8)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS (R9)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS (BX)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y3
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R10
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y4
+	VBROADCASTSS (DI)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS (R8)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS (R9)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS (BX)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y3
+
+store:
+	MOVQ c+40(FP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+56(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Y0, Y0
+	ADDQ   CX, DX
+	VADDPS (DX), Y1, Y1
+	ADDQ   CX, DX
+	VADDPS (DX), Y2, Y2
+	ADDQ   CX, DX
+	VADDPS (DX), Y3, Y3
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Y0, Y0
+	VADDPS (DX), Y1, Y1
+	VADDPS (DX), Y2, Y2
+	VADDPS (DX), Y3, Y3
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Y4
+	VBROADCASTSS 4(DX), Y5
+	VMAXPS       Y4, Y0, Y6
+	VMINPS       Y5, Y6, Y6
+	VCMPPS       $0x03, Y0, Y0, Y7
+	VBLENDVPS    Y7, Y0, Y6, Y0
+	VMAXPS       Y4, Y1, Y6
+	VMINPS       Y5, Y6, Y6
+	VCMPPS       $0x03, Y1, Y1, Y7
+	VBLENDVPS    Y7, Y1, Y6, Y1
+	VMAXPS       Y4, Y2, Y6
+	VMINPS       Y5, Y6, Y6
+	VCMPPS       $0x03, Y2, Y2, Y7
+	VBLENDVPS    Y7, Y2, Y6, Y2
+	VMAXPS       Y4, Y3, Y6
+	VMINPS       Y5, Y6, Y6
+	VCMPPS       $0x03, Y3, Y3, Y7
+	VBLENDVPS    Y7, Y3, Y6, Y3
+
+put:
+	// C = acc
+	VMOVUPS Y0, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y2, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y3, (AX)
+	VZEROUPPER
+	RET
+
+// func KernPixAVX2x5x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// Requires: AVX, FMA3
+TEXT ·KernPixAVX2x5x8Of16(SB), NOSPLIT, $0-80
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    pix+24(FP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
+	MOVLQSX 16(BX), BX
+	LEAQ    (DX)(BX*4), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	MOVQ   AX, R11
+	SHRQ   $0x01, R11
+	JZ     odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y5
+	VBROADCASTSS (DI)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y0
+	VBROADCASTSS (R8)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (R9)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y2
+	VBROADCASTSS (R10)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y3
+	VBROADCASTSS (BX)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y4
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y5
+	VBROADCASTSS (DI)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y0
+	VBROADCASTSS (R8)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (R9)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y2
+	VBROADCASTSS (R10)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y3
+	VBROADCASTSS (BX)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y4
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R11
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y5
+	VBROADCASTSS (DI)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y0
+	VBROADCASTSS (R8)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (R9)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y2
+	VBROADCASTSS (R10)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y3
+	VBROADCASTSS (BX)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y4
+
+store:
+	MOVQ c+40(FP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+56(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Y0, Y0
+	ADDQ   CX, DX
+	VADDPS (DX), Y1, Y1
+	ADDQ   CX, DX
+	VADDPS (DX), Y2, Y2
+	ADDQ   CX, DX
+	VADDPS (DX), Y3, Y3
+	ADDQ   CX, DX
+	VADDPS (DX), Y4, Y4
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Y0, Y0
+	VADDPS (DX), Y1, Y1
+	VADDPS (DX), Y2, Y2
+	VADDPS (DX), Y3, Y3
+	VADDPS (DX), Y4, Y4
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Y5
+	VBROADCASTSS 4(DX), Y6
+	VMAXPS       Y5, Y0, Y7
+	VMINPS       Y6, Y7, Y7
+	VCMPPS       $0x03, Y0, Y0, Y8
+	VBLENDVPS    Y8, Y0, Y7, Y0
+	VMAXPS       Y5, Y1, Y7
+	VMINPS       Y6, Y7, Y7
+	VCMPPS       $0x03, Y1, Y1, Y8
+	VBLENDVPS    Y8, Y1, Y7, Y1
+	VMAXPS       Y5, Y2, Y7
+	VMINPS       Y6, Y7, Y7
+	VCMPPS       $0x03, Y2, Y2, Y8
+	VBLENDVPS    Y8, Y2, Y7, Y2
+	VMAXPS       Y5, Y3, Y7
+	VMINPS       Y6, Y7, Y7
+	VCMPPS       $0x03, Y3, Y3, Y8
+	VBLENDVPS    Y8, Y3, Y7, Y3
+	VMAXPS       Y5, Y4, Y7
+	VMINPS       Y6, Y7, Y7
+	VCMPPS       $0x03, Y4, Y4, Y8
+	VBLENDVPS    Y8, Y4, Y7, Y4
+
+put:
+	// C = acc
+	VMOVUPS Y0, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y2, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y3, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y4, (AX)
+	VZEROUPPER
+	RET
+
+// func KernPixAVX2x6x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// Requires: AVX, FMA3
+TEXT ·KernPixAVX2x6x8Of16(SB), NOSPLIT, $0-80
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    pix+24(FP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
+	MOVLQSX 16(BX), R11
+	LEAQ    (DX)(R11*4), R11
+	MOVLQSX 20(BX), BX
+	LEAQ    (DX)(BX*4), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	MOVQ   AX, R12
+	SHRQ   $0x01, R12
+	JZ     odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y6
+	VBROADCASTSS (DI)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS (R8)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS (R9)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS (R10)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS (R11)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS (BX)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y5
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y6
+	VBROADCASTSS (DI)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS (R8)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS (R9)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS (R10)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS (R11)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS (BX)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y5
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R12
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y6
+	VBROADCASTSS (DI)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS (R8)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS (R9)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS (R10)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS (R11)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS (BX)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y5
+
+store:
+	MOVQ c+40(FP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+56(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Y0, Y0
+	ADDQ   CX, DX
+	VADDPS (DX), Y1, Y1
+	ADDQ   CX, DX
+	VADDPS (DX), Y2, Y2
+	ADDQ   CX, DX
+	VADDPS (DX), Y3, Y3
+	ADDQ   CX, DX
+	VADDPS (DX), Y4, Y4
+	ADDQ   CX, DX
+	VADDPS (DX), Y5, Y5
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Y0, Y0
+	VADDPS (DX), Y1, Y1
+	VADDPS (DX), Y2, Y2
+	VADDPS (DX), Y3, Y3
+	VADDPS (DX), Y4, Y4
+	VADDPS (DX), Y5, Y5
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Y6
+	VBROADCASTSS 4(DX), Y7
+	VMAXPS       Y6, Y0, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y0, Y0, Y9
+	VBLENDVPS    Y9, Y0, Y8, Y0
+	VMAXPS       Y6, Y1, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y1, Y1, Y9
+	VBLENDVPS    Y9, Y1, Y8, Y1
+	VMAXPS       Y6, Y2, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y2, Y2, Y9
+	VBLENDVPS    Y9, Y2, Y8, Y2
+	VMAXPS       Y6, Y3, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y3, Y3, Y9
+	VBLENDVPS    Y9, Y3, Y8, Y3
+	VMAXPS       Y6, Y4, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y4, Y4, Y9
+	VBLENDVPS    Y9, Y4, Y8, Y4
+	VMAXPS       Y6, Y5, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y5, Y5, Y9
+	VBLENDVPS    Y9, Y5, Y8, Y5
+
+put:
+	// C = acc
+	VMOVUPS Y0, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y2, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y3, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y4, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y5, (AX)
+	VZEROUPPER
+	RET
+
+// func KernPixAVX2x7x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// Requires: AVX, FMA3
+TEXT ·KernPixAVX2x7x8Of16(SB), NOSPLIT, $0-80
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    pix+24(FP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
+	MOVLQSX 16(BX), R11
+	LEAQ    (DX)(R11*4), R11
+	MOVLQSX 20(BX), R12
+	LEAQ    (DX)(R12*4), R12
+	MOVLQSX 24(BX), BX
+	LEAQ    (DX)(BX*4), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	MOVQ   AX, R13
+	SHRQ   $0x01, R13
+	JZ     odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y7
+	VBROADCASTSS (DI)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y0
+	VBROADCASTSS (R8)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS (R9)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y2
+	VBROADCASTSS (R10)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS (R11)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y4
+	VBROADCASTSS (R12)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y5
+	VBROADCASTSS (BX)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y6
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y7
+	VBROADCASTSS (DI)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y0
+	VBROADCASTSS (R8)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS (R9)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y2
+	VBROADCASTSS (R10)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS (R11)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y4
+	VBROADCASTSS (R12)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y5
+	VBROADCASTSS (BX)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y6
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R13
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y7
+	VBROADCASTSS (DI)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y0
+	VBROADCASTSS (R8)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS (R9)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y2
+	VBROADCASTSS (R10)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS (R11)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y4
+	VBROADCASTSS (R12)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y5
+	VBROADCASTSS (BX)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y6
+
+store:
+	MOVQ c+40(FP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+56(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Y0, Y0
+	ADDQ   CX, DX
+	VADDPS (DX), Y1, Y1
+	ADDQ   CX, DX
+	VADDPS (DX), Y2, Y2
+	ADDQ   CX, DX
+	VADDPS (DX), Y3, Y3
+	ADDQ   CX, DX
+	VADDPS (DX), Y4, Y4
+	ADDQ   CX, DX
+	VADDPS (DX), Y5, Y5
+	ADDQ   CX, DX
+	VADDPS (DX), Y6, Y6
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Y0, Y0
+	VADDPS (DX), Y1, Y1
+	VADDPS (DX), Y2, Y2
+	VADDPS (DX), Y3, Y3
+	VADDPS (DX), Y4, Y4
+	VADDPS (DX), Y5, Y5
+	VADDPS (DX), Y6, Y6
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Y7
+	VBROADCASTSS 4(DX), Y8
+	VMAXPS       Y7, Y0, Y9
+	VMINPS       Y8, Y9, Y9
+	VCMPPS       $0x03, Y0, Y0, Y10
+	VBLENDVPS    Y10, Y0, Y9, Y0
+	VMAXPS       Y7, Y1, Y9
+	VMINPS       Y8, Y9, Y9
+	VCMPPS       $0x03, Y1, Y1, Y10
+	VBLENDVPS    Y10, Y1, Y9, Y1
+	VMAXPS       Y7, Y2, Y9
+	VMINPS       Y8, Y9, Y9
+	VCMPPS       $0x03, Y2, Y2, Y10
+	VBLENDVPS    Y10, Y2, Y9, Y2
+	VMAXPS       Y7, Y3, Y9
+	VMINPS       Y8, Y9, Y9
+	VCMPPS       $0x03, Y3, Y3, Y10
+	VBLENDVPS    Y10, Y3, Y9, Y3
+	VMAXPS       Y7, Y4, Y9
+	VMINPS       Y8, Y9, Y9
+	VCMPPS       $0x03, Y4, Y4, Y10
+	VBLENDVPS    Y10, Y4, Y9, Y4
+	VMAXPS       Y7, Y5, Y9
+	VMINPS       Y8, Y9, Y9
+	VCMPPS       $0x03, Y5, Y5, Y10
+	VBLENDVPS    Y10, Y5, Y9, Y5
+	VMAXPS       Y7, Y6, Y9
+	VMINPS       Y8, Y9, Y9
+	VCMPPS       $0x03, Y6, Y6, Y10
+	VBLENDVPS    Y10, Y6, Y9, Y6
+
+put:
+	// C = acc
+	VMOVUPS Y0, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y2, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y3, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y4, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y5, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y6, (AX)
+	VZEROUPPER
+	RET
+
+// func KernPixAVX2x8x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// Requires: AVX, FMA3
+TEXT ·KernPixAVX2x8x8Of16(SB), NOSPLIT, $0-80
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    pix+24(FP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
+	MOVLQSX 16(BX), R11
+	LEAQ    (DX)(R11*4), R11
+	MOVLQSX 20(BX), R12
+	LEAQ    (DX)(R12*4), R12
+	MOVLQSX 24(BX), R13
+	LEAQ    (DX)(R13*4), R13
+	MOVLQSX 28(BX), BX
+	LEAQ    (DX)(BX*4), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	MOVQ   AX, R14
+	SHRQ   $0x01, R14
+	JZ     odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y8
+	VBROADCASTSS (DI)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y0
+	VBROADCASTSS (R8)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y1
+	VBROADCASTSS (R9)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y2
+	VBROADCASTSS (R10)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y3
+	VBROADCASTSS (R11)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y4
+	VBROADCASTSS (R12)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y5
+	VBROADCASTSS (R13)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y6
+	VBROADCASTSS (BX)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y7
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y8
+	VBROADCASTSS (DI)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y0
+	VBROADCASTSS (R8)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y1
+	VBROADCASTSS (R9)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y2
+	VBROADCASTSS (R10)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y3
+	VBROADCASTSS (R11)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y4
+	VBROADCASTSS (R12)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y5
+	VBROADCASTSS (R13)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y6
+	VBROADCASTSS (BX)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y7
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R14
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y8
+	VBROADCASTSS (DI)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y0
+	VBROADCASTSS (R8)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y1
+	VBROADCASTSS (R9)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y2
+	VBROADCASTSS (R10)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y3
+	VBROADCASTSS (R11)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y4
+	VBROADCASTSS (R12)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y5
+	VBROADCASTSS (R13)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y6
+	VBROADCASTSS (BX)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y7
+
+store:
+	MOVQ c+40(FP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+56(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Y0, Y0
+	ADDQ   CX, DX
+	VADDPS (DX), Y1, Y1
+	ADDQ   CX, DX
+	VADDPS (DX), Y2, Y2
+	ADDQ   CX, DX
+	VADDPS (DX), Y3, Y3
+	ADDQ   CX, DX
+	VADDPS (DX), Y4, Y4
+	ADDQ   CX, DX
+	VADDPS (DX), Y5, Y5
+	ADDQ   CX, DX
+	VADDPS (DX), Y6, Y6
+	ADDQ   CX, DX
+	VADDPS (DX), Y7, Y7
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Y0, Y0
+	VADDPS (DX), Y1, Y1
+	VADDPS (DX), Y2, Y2
+	VADDPS (DX), Y3, Y3
+	VADDPS (DX), Y4, Y4
+	VADDPS (DX), Y5, Y5
+	VADDPS (DX), Y6, Y6
+	VADDPS (DX), Y7, Y7
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Y8
+	VBROADCASTSS 4(DX), Y9
+	VMAXPS       Y8, Y0, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y0, Y0, Y11
+	VBLENDVPS    Y11, Y0, Y10, Y0
+	VMAXPS       Y8, Y1, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y1, Y1, Y11
+	VBLENDVPS    Y11, Y1, Y10, Y1
+	VMAXPS       Y8, Y2, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y2, Y2, Y11
+	VBLENDVPS    Y11, Y2, Y10, Y2
+	VMAXPS       Y8, Y3, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y3, Y3, Y11
+	VBLENDVPS    Y11, Y3, Y10, Y3
+	VMAXPS       Y8, Y4, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y4, Y4, Y11
+	VBLENDVPS    Y11, Y4, Y10, Y4
+	VMAXPS       Y8, Y5, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y5, Y5, Y11
+	VBLENDVPS    Y11, Y5, Y10, Y5
+	VMAXPS       Y8, Y6, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y6, Y6, Y11
+	VBLENDVPS    Y11, Y6, Y10, Y6
+	VMAXPS       Y8, Y7, Y10
+	VMINPS       Y9, Y10, Y10
+	VCMPPS       $0x03, Y7, Y7, Y11
+	VBLENDVPS    Y11, Y7, Y10, Y7
+
+put:
+	// C = acc
+	VMOVUPS Y0, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y2, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y3, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y4, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y5, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y6, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Y7, (AX)
 	VZEROUPPER
 	RET
 
@@ -10493,21 +11945,28 @@ done:
 	VZEROUPPER
 	RET
 
-// func DwRow8AVX2(out *float32, x *float32, off *int32, w *float32, taps int, n int, step int, bias *float32)
+// func DwRow8AVX2(out *float32, x *float32, off *int32, w *float32, taps int, n int, step int, bias *float32, clip *float32)
 // Requires: AVX, FMA3
-TEXT ·DwRow8AVX2(SB), NOSPLIT, $0-64
-	MOVQ    out+0(FP), AX
-	MOVQ    x+8(FP), CX
-	MOVQ    n+40(FP), DX
-	MOVQ    step+48(FP), BX
-	SHLQ    $0x02, BX
-	MOVQ    bias+56(FP), SI
-	VMOVUPS (SI), Y0
-	CMPQ    BX, $0x20
-	JE      s1
-	CMPQ    BX, $0x40
-	JE      s2
-	JMP     four
+TEXT ·DwRow8AVX2(SB), NOSPLIT, $0-72
+	MOVQ         out+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         n+40(FP), DX
+	MOVQ         step+48(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         bias+56(FP), SI
+	VMOVUPS      (SI), Y0
+	MOVQ         clip+64(FP), SI
+	TESTQ        SI, SI
+	JZ           bounds
+	VBROADCASTSS (SI), Y12
+	VBROADCASTSS 4(SI), Y13
+
+bounds:
+	CMPQ BX, $0x20
+	JE   s1
+	CMPQ BX, $0x40
+	JE   s2
+	JMP  four
 
 s1:
 	CMPQ    DX, $0x08
@@ -10520,29 +11979,65 @@ s1:
 	VMOVAPS Y0, Y6
 	VMOVAPS Y0, Y7
 	VMOVAPS Y0, Y8
-	MOVQ    off+16(FP), R10
-	MOVQ    w+24(FP), R11
-	MOVQ    taps+32(FP), R12
+	MOVQ    off+16(FP), R11
+	MOVQ    w+24(FP), R12
+	MOVQ    taps+32(FP), R13
 
 s1_tap:
-	TESTQ       R12, R12
+	TESTQ       R13, R13
 	JZ          s1_store
-	MOVLQSX     (R10), R13
-	VMOVUPS     (R11), Y9
-	VFMADD231PS (CX)(R13*4), Y9, Y1
-	VFMADD231PS 32(CX)(R13*4), Y9, Y2
-	VFMADD231PS 64(CX)(R13*4), Y9, Y3
-	VFMADD231PS 96(CX)(R13*4), Y9, Y4
-	VFMADD231PS 128(CX)(R13*4), Y9, Y5
-	VFMADD231PS 160(CX)(R13*4), Y9, Y6
-	VFMADD231PS 192(CX)(R13*4), Y9, Y7
-	VFMADD231PS 224(CX)(R13*4), Y9, Y8
-	ADDQ        $0x04, R10
-	ADDQ        $0x20, R11
-	DECQ        R12
+	MOVLQSX     (R11), R14
+	VMOVUPS     (R12), Y9
+	VFMADD231PS (CX)(R14*4), Y9, Y1
+	VFMADD231PS 32(CX)(R14*4), Y9, Y2
+	VFMADD231PS 64(CX)(R14*4), Y9, Y3
+	VFMADD231PS 96(CX)(R14*4), Y9, Y4
+	VFMADD231PS 128(CX)(R14*4), Y9, Y5
+	VFMADD231PS 160(CX)(R14*4), Y9, Y6
+	VFMADD231PS 192(CX)(R14*4), Y9, Y7
+	VFMADD231PS 224(CX)(R14*4), Y9, Y8
+	ADDQ        $0x04, R11
+	ADDQ        $0x20, R12
+	DECQ        R13
 	JMP         s1_tap
 
 s1_store:
+	TESTQ     SI, SI
+	JZ        s1_put
+	VMAXPS    Y12, Y1, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y1, Y1, Y15
+	VBLENDVPS Y15, Y1, Y14, Y1
+	VMAXPS    Y12, Y2, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y2, Y2, Y15
+	VBLENDVPS Y15, Y2, Y14, Y2
+	VMAXPS    Y12, Y3, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y3, Y3, Y15
+	VBLENDVPS Y15, Y3, Y14, Y3
+	VMAXPS    Y12, Y4, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y4, Y4, Y15
+	VBLENDVPS Y15, Y4, Y14, Y4
+	VMAXPS    Y12, Y5, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y5, Y5, Y15
+	VBLENDVPS Y15, Y5, Y14, Y5
+	VMAXPS    Y12, Y6, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y6, Y6, Y15
+	VBLENDVPS Y15, Y6, Y14, Y6
+	VMAXPS    Y12, Y7, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y7, Y7, Y15
+	VBLENDVPS Y15, Y7, Y14, Y7
+	VMAXPS    Y12, Y8, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y8, Y8, Y15
+	VBLENDVPS Y15, Y8, Y14, Y8
+
+s1_put:
 	VMOVUPS Y1, (AX)
 	VMOVUPS Y2, 32(AX)
 	VMOVUPS Y3, 64(AX)
@@ -10567,29 +12062,65 @@ s2:
 	VMOVAPS Y0, Y6
 	VMOVAPS Y0, Y7
 	VMOVAPS Y0, Y8
-	MOVQ    off+16(FP), R10
-	MOVQ    w+24(FP), R11
-	MOVQ    taps+32(FP), R12
+	MOVQ    off+16(FP), R11
+	MOVQ    w+24(FP), R12
+	MOVQ    taps+32(FP), R13
 
 s2_tap:
-	TESTQ       R12, R12
+	TESTQ       R13, R13
 	JZ          s2_store
-	MOVLQSX     (R10), R13
-	VMOVUPS     (R11), Y9
-	VFMADD231PS (CX)(R13*4), Y9, Y1
-	VFMADD231PS 64(CX)(R13*4), Y9, Y2
-	VFMADD231PS 128(CX)(R13*4), Y9, Y3
-	VFMADD231PS 192(CX)(R13*4), Y9, Y4
-	VFMADD231PS 256(CX)(R13*4), Y9, Y5
-	VFMADD231PS 320(CX)(R13*4), Y9, Y6
-	VFMADD231PS 384(CX)(R13*4), Y9, Y7
-	VFMADD231PS 448(CX)(R13*4), Y9, Y8
-	ADDQ        $0x04, R10
-	ADDQ        $0x20, R11
-	DECQ        R12
+	MOVLQSX     (R11), R14
+	VMOVUPS     (R12), Y9
+	VFMADD231PS (CX)(R14*4), Y9, Y1
+	VFMADD231PS 64(CX)(R14*4), Y9, Y2
+	VFMADD231PS 128(CX)(R14*4), Y9, Y3
+	VFMADD231PS 192(CX)(R14*4), Y9, Y4
+	VFMADD231PS 256(CX)(R14*4), Y9, Y5
+	VFMADD231PS 320(CX)(R14*4), Y9, Y6
+	VFMADD231PS 384(CX)(R14*4), Y9, Y7
+	VFMADD231PS 448(CX)(R14*4), Y9, Y8
+	ADDQ        $0x04, R11
+	ADDQ        $0x20, R12
+	DECQ        R13
 	JMP         s2_tap
 
 s2_store:
+	TESTQ     SI, SI
+	JZ        s2_put
+	VMAXPS    Y12, Y1, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y1, Y1, Y15
+	VBLENDVPS Y15, Y1, Y14, Y1
+	VMAXPS    Y12, Y2, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y2, Y2, Y15
+	VBLENDVPS Y15, Y2, Y14, Y2
+	VMAXPS    Y12, Y3, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y3, Y3, Y15
+	VBLENDVPS Y15, Y3, Y14, Y3
+	VMAXPS    Y12, Y4, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y4, Y4, Y15
+	VBLENDVPS Y15, Y4, Y14, Y4
+	VMAXPS    Y12, Y5, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y5, Y5, Y15
+	VBLENDVPS Y15, Y5, Y14, Y5
+	VMAXPS    Y12, Y6, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y6, Y6, Y15
+	VBLENDVPS Y15, Y6, Y14, Y6
+	VMAXPS    Y12, Y7, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y7, Y7, Y15
+	VBLENDVPS Y15, Y7, Y14, Y7
+	VMAXPS    Y12, Y8, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y8, Y8, Y15
+	VBLENDVPS Y15, Y8, Y14, Y8
+
+s2_put:
 	VMOVUPS Y1, (AX)
 	VMOVUPS Y2, 32(AX)
 	VMOVUPS Y3, 64(AX)
@@ -10606,33 +12137,53 @@ s2_store:
 four:
 	CMPQ    DX, $0x04
 	JL      four_done
-	MOVQ    CX, SI
-	LEAQ    (SI)(BX*1), DI
+	MOVQ    CX, DI
 	LEAQ    (DI)(BX*1), R8
 	LEAQ    (R8)(BX*1), R9
+	LEAQ    (R9)(BX*1), R10
 	VMOVAPS Y0, Y1
 	VMOVAPS Y0, Y2
 	VMOVAPS Y0, Y3
 	VMOVAPS Y0, Y4
-	MOVQ    off+16(FP), R10
-	MOVQ    w+24(FP), R11
-	MOVQ    taps+32(FP), R12
+	MOVQ    off+16(FP), R11
+	MOVQ    w+24(FP), R12
+	MOVQ    taps+32(FP), R13
 
 four_tap:
-	TESTQ       R12, R12
+	TESTQ       R13, R13
 	JZ          four_store
-	MOVLQSX     (R10), R13
-	VMOVUPS     (R11), Y5
-	VFMADD231PS (SI)(R13*4), Y5, Y1
-	VFMADD231PS (DI)(R13*4), Y5, Y2
-	VFMADD231PS (R8)(R13*4), Y5, Y3
-	VFMADD231PS (R9)(R13*4), Y5, Y4
-	ADDQ        $0x04, R10
-	ADDQ        $0x20, R11
-	DECQ        R12
+	MOVLQSX     (R11), R14
+	VMOVUPS     (R12), Y5
+	VFMADD231PS (DI)(R14*4), Y5, Y1
+	VFMADD231PS (R8)(R14*4), Y5, Y2
+	VFMADD231PS (R9)(R14*4), Y5, Y3
+	VFMADD231PS (R10)(R14*4), Y5, Y4
+	ADDQ        $0x04, R11
+	ADDQ        $0x20, R12
+	DECQ        R13
 	JMP         four_tap
 
 four_store:
+	TESTQ     SI, SI
+	JZ        four_put
+	VMAXPS    Y12, Y1, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y1, Y1, Y15
+	VBLENDVPS Y15, Y1, Y14, Y1
+	VMAXPS    Y12, Y2, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y2, Y2, Y15
+	VBLENDVPS Y15, Y2, Y14, Y2
+	VMAXPS    Y12, Y3, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y3, Y3, Y15
+	VBLENDVPS Y15, Y3, Y14, Y3
+	VMAXPS    Y12, Y4, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y4, Y4, Y15
+	VBLENDVPS Y15, Y4, Y14, Y4
+
+four_put:
 	VMOVUPS Y1, (AX)
 	VMOVUPS Y2, 32(AX)
 	VMOVUPS Y3, 64(AX)
@@ -10649,24 +12200,32 @@ four_done:
 one:
 	CMPQ    DX, $0x01
 	JL      one_done
-	MOVQ    CX, SI
+	MOVQ    CX, DI
 	VMOVAPS Y0, Y1
-	MOVQ    off+16(FP), R10
-	MOVQ    w+24(FP), R11
-	MOVQ    taps+32(FP), R12
+	MOVQ    off+16(FP), R11
+	MOVQ    w+24(FP), R12
+	MOVQ    taps+32(FP), R13
 
 one_tap:
-	TESTQ       R12, R12
+	TESTQ       R13, R13
 	JZ          one_store
-	MOVLQSX     (R10), R13
-	VMOVUPS     (R11), Y5
-	VFMADD231PS (SI)(R13*4), Y5, Y1
-	ADDQ        $0x04, R10
-	ADDQ        $0x20, R11
-	DECQ        R12
+	MOVLQSX     (R11), R14
+	VMOVUPS     (R12), Y5
+	VFMADD231PS (DI)(R14*4), Y5, Y1
+	ADDQ        $0x04, R11
+	ADDQ        $0x20, R12
+	DECQ        R13
 	JMP         one_tap
 
 one_store:
+	TESTQ     SI, SI
+	JZ        one_put
+	VMAXPS    Y12, Y1, Y14
+	VMINPS    Y13, Y14, Y14
+	VCMPPS    $0x03, Y1, Y1, Y15
+	VBLENDVPS Y15, Y1, Y14, Y1
+
+one_put:
 	VMOVUPS Y1, (AX)
 	ADDQ    $0x20, AX
 	ADDQ    BX, CX

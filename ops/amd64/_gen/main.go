@@ -69,7 +69,11 @@ func main() {
 	}
 	pick2()
 	for r := 1; r <= 6; r++ {
-		pixKernel(avx2, r, 2)
+		pixKernel(avx2, r, 2, 16)
+	}
+	// A last block of at most 8 channels reads half of each 16-wide step.
+	for r := 1; r <= 8; r++ {
+		pixKernel(avx2, r, 1, 16)
 	}
 	dwTaps(avx2)
 	sigmoid(false)
@@ -320,22 +324,11 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 	JZ(LabelRef("noclip"))
 	{
 		free := s.regs[mr*nv:]
-		lo, hi, t, nan := free[0], free[1], free[2], free[3]
+		lo, hi := free[0], free[1]
 		VBROADCASTSS(Mem{Base: clip}, lo)
 		VBROADCASTSS(Mem{Base: clip, Disp: 4}, hi)
 		for i := range mr {
-			for v := range nv {
-				x := acc[i][v]
-				VMAXPS(lo, x, t)
-				VMINPS(hi, t, t)
-				if s.lanes == 16 {
-					VCMPPS(U8(3), x, x, reg.K1) // unordered: x is NaN
-					VBLENDMPS(x, t, reg.K1, x)
-				} else {
-					VCMPPS(U8(3), x, x, nan)
-					VBLENDVPS(nan, x, t, x)
-				}
-			}
+			clipAcc(s, acc[i], lo, hi, free[2], free[3])
 		}
 	}
 	Label("noclip")
@@ -1358,23 +1351,32 @@ func pick2() {
 // weights as a packed panel w of k steps. Small planes (ResNet's 7×7),
 // whose few pixels leave the usual pixel-wide panels mostly empty, run on
 // it (see conv_pix.go).
-func pixKernel(s isa, r, nv int) {
+func pixKernel(s isa, r, nv, wld int) {
 	nr := nv * s.lanes
 	name := fmt.Sprintf("KernPix%sx%dx%d", s.name, r, nr)
-	TEXT(name, NOSPLIT, "func(k int, w, src *float32, pix, boff *int32, c *float32, ldc int, flags int)")
+	if wld != nr {
+		name += fmt.Sprintf("Of%d", wld)
+	}
+	TEXT(name, NOSPLIT, "func(k int, w, src *float32, pix, boff *int32, c *float32, ldc int, flags int, bias, clip *float32)")
 	Pragma("noescape")
 	Doc(
 		fmt.Sprintf("%s computes %d pixels × %d channels of a convolution with %s, as this Go loop", name, r, nr, s.name),
-		"does (indices in elements; w is a packed panel of k steps of "+fmt.Sprint(nr)+" weights):",
+		"does (indices in elements; w is a packed panel of k steps of "+fmt.Sprint(wld)+" weights, of which the first "+fmt.Sprint(nr)+" are read):",
 		"",
 		"	for i := range "+fmt.Sprint(r)+" {",
 		"		for j := range "+fmt.Sprint(nr)+" {",
 		"			var s float32",
 		"			for p := range k {",
-		"				s = fma(src[boff[p]+pix[i]], w[p*"+fmt.Sprint(nr)+"+j], s) // rounded once",
+		"				s = fma(src[boff[p]+pix[i]], w[p*"+fmt.Sprint(wld)+"+j], s) // rounded once",
 		"			}",
 		"			if flags&1 != 0 {",
 		"				s += c[i*ldc+j]",
+		"			}",
+		"			if bias != nil {",
+		"				s += bias[j]",
+		"			}",
+		"			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0",
+		"				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is",
 		"			}",
 		"			c[i*ldc+j] = s",
 		"		}",
@@ -1408,7 +1410,7 @@ func pixKernel(s isa, r, nv int) {
 		Comment(fmt.Sprintf("acc[i][j] = fma(src[boff[p+%d]+pix[i]], w[p+%d][j], acc[i][j])", u, u))
 		MOVLQSX(Mem{Base: boff, Disp: 4 * u}, off)
 		for v := range nv {
-			VMOVUPS(Mem{Base: w, Disp: 4 * (u*nr + s.lanes*v)}, wv[v])
+			VMOVUPS(Mem{Base: w, Disp: 4 * (u*wld + s.lanes*v)}, wv[v])
 		}
 		for i := range r {
 			VBROADCASTSS(Mem{Base: ptr[i], Index: off, Scale: 4}, bc)
@@ -1424,7 +1426,7 @@ func pixKernel(s isa, r, nv int) {
 	Label("loop")
 	step(0)
 	step(1)
-	ADDQ(U32(8*nr), w)
+	ADDQ(U32(8*wld), w)
 	ADDQ(U8(8), boff)
 	DECQ(pairs)
 	JNZ(LabelRef("loop"))
@@ -1438,13 +1440,38 @@ func pixKernel(s isa, r, nv int) {
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc)
 	flags := Load(Param("flags"), GP64())
-	Comment("flags&1: acc += C; then C = acc")
+	Comment("flags&1: acc += C")
 	TESTQ(U32(1), flags)
-	JZ(LabelRef("put"))
+	JZ(LabelRef("nocc"))
 	p := GP64()
 	MOVQ(c, p)
 	tileRows(s, acc, p, ldc, addRow)
+	Label("nocc")
+	Comment("bias != nil: acc[i][j] += bias[j]")
+	bp := Load(Param("bias"), GP64())
+	TESTQ(bp, bp)
+	JZ(LabelRef("nobias"))
+	for i := range r {
+		for v, a := range acc[i] {
+			VADDPS(Mem{Base: bp, Disp: 4 * s.lanes * v}, a, a)
+		}
+	}
+	Label("nobias")
+	Comment("clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept")
+	cp := Load(Param("clip"), GP64())
+	TESTQ(cp, cp)
+	JZ(LabelRef("put"))
+	{
+		free := s.regs[r*nv:]
+		lo, hi := free[0], free[1]
+		VBROADCASTSS(Mem{Base: cp}, lo)
+		VBROADCASTSS(Mem{Base: cp, Disp: 4}, hi)
+		for i := range r {
+			clipAcc(s, acc[i], lo, hi, free[2], free[3])
+		}
+	}
 	Label("put")
+	Comment("C = acc")
 	tileRows(s, acc, c, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
 	VZEROUPPER()
 	RET()
@@ -1593,7 +1620,7 @@ func tapLoop(label string, off, w, t, o reg.GPVirtual, wstep uint8, body func())
 // strides 1 and 2, then four, then one at a time.
 func dwRow8(s isa) {
 	name := "DwRow8" + s.name
-	TEXT(name, NOSPLIT, "func(out, x *float32, off *int32, w *float32, taps, n, step int, bias *float32)")
+	TEXT(name, NOSPLIT, "func(out, x *float32, off *int32, w *float32, taps, n, step int, bias, clip *float32)")
 	Pragma("noescape")
 	Doc(
 		name+" computes n output pixels of 8 channels each, as this Go loop does (indices in",
@@ -1604,6 +1631,9 @@ func dwRow8(s isa) {
 		"			s := bias[c]",
 		"			for t := range taps {",
 		"				s = fma(w[t*8+c], x[j*step+off[t]+c], s) // rounded once",
+		"			}",
+		"			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0",
+		"				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is",
 		"			}",
 		"			out[j*8+c] = s",
 		"		}",
@@ -1620,6 +1650,21 @@ func dwRow8(s isa) {
 	bp := Load(Param("bias"), GP64()).(reg.GPVirtual)
 	bias := s.regs[0]
 	VMOVUPS(Mem{Base: bp}, bias)
+	// With clip, lo and hi stay in the last registers, which neither loop
+	// uses, and every pixel's sums are clipped before they are stored.
+	clip := Load(Param("clip"), GP64()).(reg.GPVirtual)
+	lo, hi, ct, cnan := s.regs[12], s.regs[13], s.regs[14], s.regs[15]
+	TESTQ(clip, clip)
+	JZ(LabelRef("bounds"))
+	VBROADCASTSS(Mem{Base: clip}, lo)
+	VBROADCASTSS(Mem{Base: clip, Disp: 4}, hi)
+	Label("bounds")
+	clipped := func(label string, acc []reg.VecPhysical) {
+		TESTQ(clip, clip)
+		JZ(LabelRef(label + "_put"))
+		clipAcc(s, acc, lo, hi, ct, cnan)
+		Label(label + "_put")
+	}
 	acc := s.regs[1:5]
 	wv := s.regs[5]
 	p := []reg.GPVirtual{GP64(), GP64(), GP64(), GP64()}
@@ -1642,6 +1687,7 @@ func dwRow8(s isa) {
 				VFMADD231PS(Mem{Base: p[k], Index: o, Scale: 4}, wv, acc[k])
 			}
 		})
+		clipped(label, acc[:nv])
 		for k := range nv {
 			VMOVUPS(acc[k], Mem{Base: out, Disp: 32 * k})
 		}
@@ -1671,6 +1717,7 @@ func dwRow8(s isa) {
 				VFMADD231PS(Mem{Base: x, Index: o, Scale: 4, Disp: k * cs}, wv, acc[k])
 			}
 		})
+		clipped(label, acc)
 		for k := range 8 {
 			VMOVUPS(acc[k], Mem{Base: out, Disp: 32 * k})
 		}
@@ -2032,6 +2079,27 @@ func clipVec(x, a, b, sign, nlo, hi reg.VecPhysical) {
 	VMINPS(hi, a, b)   // VMINPS(m, hi)
 	VMINPS(a, hi, x)   // VMINPS(hi, m)
 	VORPS(x, b, b)     // min(m, hi)
+}
+
+// clipAcc emits x = min(max(x, lo), hi) for each x of acc, NaN kept as
+// it is, given lo and hi broadcast and two scratch registers. With bounds
+// that are numbers and no zero that max or min would have to order by
+// sign (lo not -0, hi not ±0), Go's min(max(s, lo), hi) of a number s is
+// VMAXPS then VMINPS: VMAXPS returns lo for s = ±0 = lo, as Go's max does
+// for lo = +0. A NaN s, for which VMAXPS returns lo, is blended back as it
+// is (Go's max and min would OR the bounds' bits into it).
+func clipAcc(s isa, acc []reg.VecPhysical, lo, hi, t, nan reg.VecPhysical) {
+	for _, x := range acc {
+		VMAXPS(lo, x, t)
+		VMINPS(hi, t, t)
+		if s.lanes == 16 {
+			VCMPPS(U8(3), x, x, reg.K1) // unordered: x is NaN
+			VBLENDMPS(x, t, reg.K1, x)
+		} else {
+			VCMPPS(U8(3), x, x, nan)
+			VBLENDVPS(nan, x, t, x)
+		}
+	}
 }
 
 // addRow emits dst = m + a.

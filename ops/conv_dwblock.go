@@ -1,0 +1,483 @@
+package ops
+
+// A depthwise convolution with the 1×1 convolutions around it in one pass:
+// MobileNet's, MnasNet's and EfficientNet's inverted residual blocks,
+//
+//	e = actE(We·x + be)            expand, C0 → C1 channels (optional)
+//	d = actD(dw(e) + bd)           depthwise, C1 channels
+//	y = act(Wp·d + bp + z)         project, C1 → C2 channels (optional)
+//
+// Layer by layer, e (six times x's channels) goes out to memory and comes
+// back, and the depthwise layer transposes it into pixels of 8 channels
+// and its output back into planes (conv_dw8.go). Here a worker takes a
+// run of output rows of one image and walks it in bands; for each band it
+//
+//   - computes the rows of e the band's windows read with the pixel-tile
+//     kernels (conv_pix.go), straight into a channel-blocked buffer with
+//     the padding columns, eb channels a pixel (eb = PixWidth),
+//
+//     eb[blk][r][PadL + iw][j] = actE(be[blk·eb + j] + Σ_c We[blk·eb + j][c]·x[c][ih][iw]),
+//
+//     keeping the rows the next band shares with this one (a rolling
+//     window: no row of e is computed twice within a run); without an
+//     expansion, e is x gathered into blocks of 8 channels;
+//   - runs the depthwise kernel (DwRow8) on each half of those blocks
+//     into d, blocks of 8 channels, pixel-major: d[c/8][q][c%8];
+//   - runs the pixel-tile kernels on d, whose offsets describe that layout
+//     (pix[q] = 8q, boff[c] = (c/8)·ld + c%8), and writes y's planes with
+//     the bias, residual and activation; without a projection, d's blocks
+//     are written to y's planes.
+//
+// So e and d live in the cache for one band, and no layer's input is
+// transposed: the expansion's pixel tiles write channel blocks directly.
+// ONNX Runtime keeps every tensor in such blocks (NCHWc) but runs the
+// three layers one after the other through memory.
+
+// DwBlock describes a depthwise convolution (GD: Group = C = M) with an
+// optional 1×1 convolution before it (GE, when Expand: stride 1, no
+// padding, one group, GE.M = GD.C) and one after it (GP, when Project:
+// likewise, GP.C = GD.M), for Kernels.DwBlock:
+//
+//	y = act(Wp·actD(dw(actE(We·x + BE), WD) + BD) + BP + Z)
+//
+// The weights are as Kernels.PackDwBlock arranged them; biases may be nil;
+// Fusion, the projection's residual Z and activation, may be nil and is
+// not used without a projection.
+type DwBlock struct {
+	Expand, Project bool
+	GE, GD, GP      ConvGeom
+	WE, WD, WP      []float32
+	BE, BD, BP      []float32
+	ActE, ActD      Activation
+	Fusion          *ConvFusion
+}
+
+// dwBlockOK is the tier's Kernels.DwBlockOK: the depthwise kernel of
+// eight channels can run p.GD, the tier has pixel-tile kernels whose width is a
+// multiple of 8, the 1×1 convolutions fit the depthwise one, and the
+// depthwise layer's input plane has at least DwBlockMinPixels pixels.
+func (bl *blocked) dwBlockOK(p *DwBlock) bool {
+	gd := &p.GD
+	if !bl.dw8Geom(gd) || len(bl.Pix) == 0 || bl.PixWidth%8 != 0 || !p.Expand && !p.Project ||
+		gd.H*gd.W < bl.DwBlockMinPixels {
+		return false
+	}
+	pointwise := func(g *ConvGeom) bool {
+		return g.Group == 1 && g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 &&
+			g.PadT+g.PadB+g.PadL+g.PadR == 0 && g.OH == g.H && g.OW == g.W && g.N == gd.N
+	}
+	if p.Expand {
+		ge := &p.GE
+		if !pointwise(ge) || ge.M != gd.C || ge.H != gd.H || ge.W != gd.W ||
+			int64(ge.C)*int64(ge.H)*int64(ge.W) >= 1<<31-1 {
+			return false
+		}
+	}
+	if p.Project {
+		gp := &p.GP
+		if !pointwise(gp) || gp.C != gd.M || gp.H != gd.OH || gp.W != gd.OW {
+			return false
+		}
+	}
+	return true
+}
+
+// packDwBlock is the tier's Kernels.PackDwBlock: depthwise weights as
+// packDw8 arranges them, 1×1 weights as packPix does.
+func (bl *blocked) packDwBlock(g *ConvGeom, w []float32) []float32 {
+	if g.Group == g.C && g.C/g.Group == 1 && g.M == g.C {
+		return packDw8(g, w)
+	}
+	return bl.packPix(g, w)
+}
+
+// dwBlockGeom is the layout of one worker's buffers for a DwBlock.
+type dwBlockGeom struct {
+	eb, nbe int // e's block width (channels a pixel) and blocks
+	nbd     int // d's blocks of 8 channels
+	wp      int // padded row width, pixels
+	rb      int // output rows a band
+	maxIn   int // padded rows of e a band reads
+	erows   int // rows of e a block holds: maxIn and room to slide
+	nc      int // pixels a depthwise row call computes (OW or more)
+	le, ld  int // e's and d's block strides
+}
+
+// dwBlockLayout returns the buffers' layout for p: bands of output rows
+// as many as keep e's rows and d within DwBlockBand bytes (0: 192 KiB),
+// at least one.
+func (bl *blocked) dwBlockLayout(p *DwBlock) dwBlockGeom {
+	gd := &p.GD
+	l := dwBlockGeom{eb: 8, wp: gd.W + gd.PadL + gd.PadR, nbd: ceilDiv(gd.C, 8)}
+	if p.Expand {
+		l.eb = bl.PixWidth
+	}
+	l.nbe = ceilDiv(gd.C, l.eb)
+	budget := bl.DwBlockBand
+	if budget <= 0 {
+		budget = 192 << 10
+	}
+	cpad := l.nbe * l.eb
+	halo := (gd.KH-1)*gd.DH + 1
+	rows := 1
+	for rows < gd.OH {
+		r := rows + 1
+		bytes := 4 * cpad * (((r-1)*gd.SH + halo + 3*r*gd.SH) * l.wp)
+		if p.Project {
+			bytes += 4 * l.nbd * 8 * r * gd.OW
+		}
+		if bytes > budget {
+			break
+		}
+		rows = r
+	}
+	l.rb = rows
+	l.maxIn = (rows-1)*gd.SH + halo
+	// Rows that would end in one-pixel steps run in whole steps of 8, as
+	// in convDw8: the extra windows read past a band's last row (slack
+	// after each block of e) and write past its last output row (slack
+	// after each block of d).
+	l.nc = gd.OW
+	if gd.SW <= 2 && gd.OW%4 != 0 {
+		l.nc = ceilDiv(gd.OW, 8) * 8
+	}
+	// e slides down its buffer band after band, and moves the rows the
+	// next band shares back to the top only when it reaches the end.
+	l.erows = l.maxIn + 3*rows*gd.SH
+	l.le = (l.erows*l.wp + (l.nc-gd.OW)*gd.SW) * l.eb
+	l.ld = (rows*gd.OW + l.nc - gd.OW) * 8
+	return l
+}
+
+// convDwBlock is the tier's Kernels.DwBlock, for blocks dwBlockOK accepts.
+func (bl *blocked) convDwBlock(env *Env, p *DwBlock, x, y []float32) {
+	gd := &p.GD
+	l := bl.dwBlockLayout(p)
+	// Runs of output rows: one an image when there are images enough
+	// for the workers, else more, each costing its first band's shared
+	// rows of e once more.
+	workers := parOf(env).Workers()
+	runs := 1
+	if gd.N < workers {
+		runs = min(ceilDiv(workers, gd.N), ceilDiv(gd.OH, l.rb))
+	}
+	t := taskOf[dwBlockTask](env)
+	*t = dwBlockTask{bl: bl, k: kernelsOf(env), p: p, x: x, y: y, l: l, runs: runs}
+	t.dw = dw8Task{bl: bl, k: t.k, g: gd}
+	runTask(env, gd.N*runs, t)
+}
+
+// dwBlockTask is convDwBlock's work: unit u is image u / runs, its run of
+// output rows u mod runs of runs.
+type dwBlockTask struct {
+	bl   *blocked
+	k    *Kernels
+	p    *DwBlock
+	x, y []float32
+	l    dwBlockGeom
+	runs int
+	dw   dw8Task // gathers e from x without an expansion
+}
+
+// dwBlockBufs is one worker's scratch for convDwBlock.
+type dwBlockBufs struct {
+	e, d, ct, be, bp    growBuf // be and bp: the 1×1 biases, whole blocks
+	bias                [8]float32
+	clipE, clipD, clipP [2]float32 // the kernels' clip bounds (kernelClip)
+	off                 []int32    // depthwise taps
+	pixE, boffE         []int32    // the expansion's pixel and depth offsets into x
+	pixP, boffP         []int32    // the projection's into d
+}
+
+// dwBlockClips are the clip arguments of a DwBlock's kernels: nil where a
+// layer's activation is not one a kernel applies.
+type dwBlockClips struct{ e, d, p *float32 }
+
+// paddedBias returns b (nil: zeros) copied into whole blocks of bw.
+func paddedBias(g *growBuf, b []float32, n, bw int) []float32 {
+	out := g.grow(ceilDiv(n, bw) * bw)
+	clear(out)
+	copy(out, b)
+	return out
+}
+
+// dwBlockScratch keeps dwBlockBufs for reuse.
+var dwBlockScratch = freeList[dwBlockBufs]{new: func() *dwBlockBufs { return new(dwBlockBufs) }}
+
+// int32s returns n elements of *s, reallocating when it is shorter.
+func int32s(s *[]int32, n int) []int32 {
+	if cap(*s) < n {
+		*s = make([]int32, n)
+	}
+	return (*s)[:n]
+}
+
+// Range computes units [lo, hi).
+func (t *dwBlockTask) Range(lo, hi int) {
+	p, l := t.p, &t.l
+	gd := &p.GD
+	buf := dwBlockScratch.get()
+	defer dwBlockScratch.put(buf)
+	e := buf.e.grow(l.nbe * l.le)
+	taps := gd.KH * gd.KW
+	off := int32s(&buf.off, taps)
+	// off[kh·KW + kw] = (kh·DH·Wp + kw·DW)·eb
+	for kh := range gd.KH {
+		for kw := range gd.KW {
+			off[kh*gd.KW+kw] = int32((kh*gd.DH*l.wp + kw*gd.DW) * l.eb)
+		}
+	}
+	if p.Expand {
+		ge := &p.GE
+		// Padded pixel (r, col) of a run of e's rows reads x's pixel
+		// pixE[r·Wp + col] = r·W + col - PadL, clamped into the row: the
+		// tiles run across rows, padding columns included, which are
+		// then cleared (a row's tail tile would cost a whole one).
+		pix := int32s(&buf.pixE, l.maxIn*l.wp)
+		for i := range pix {
+			r, col := i/l.wp, i%l.wp
+			pix[i] = int32(r*ge.W + min(max(col-gd.PadL, 0), ge.W-1))
+		}
+		boff := int32s(&buf.boffE, ge.C)
+		for c := range boff {
+			boff[c] = int32(c * ge.H * ge.W)
+		}
+		buf.be = paddedBias(&buf.be, p.BE, ge.M, l.eb)
+	}
+	var clips dwBlockClips
+	var ok bool
+	if buf.clipE, ok = kernelClip(p.ActE); ok {
+		clips.e = &buf.clipE[0]
+	}
+	if buf.clipD, ok = kernelClip(p.ActD); ok {
+		clips.d = &buf.clipD[0]
+	}
+	if buf.clipP, ok = kernelClip(p.Fusion.actOnly()); ok {
+		clips.p = &buf.clipP[0]
+	}
+	var d []float32
+	if p.Project {
+		d = buf.d.grow(l.nbd * l.ld)
+		gp := &p.GP
+		buf.ct = buf.ct.grow(l.rb * gd.OW * t.bl.PixWidth)
+		// pixel q of the band at pixP[q] = 8q, channel c at boffP[c] = (c/8)·ld + c%8
+		pix := int32s(&buf.pixP, l.rb*gd.OW)
+		for q := range pix {
+			pix[q] = int32(q * 8)
+		}
+		boff := int32s(&buf.boffP, gp.C)
+		for c := range boff {
+			boff[c] = int32(c/8*l.ld + c%8)
+		}
+		buf.bp = paddedBias(&buf.bp, p.BP, gp.M, t.bl.PixWidth)
+	} else {
+		d = buf.d.grow(l.ld)
+	}
+	for u := lo; u < hi; u++ {
+		n, run := u/t.runs, u%t.runs
+		oa, ob := run*gd.OH/t.runs, (run+1)*gd.OH/t.runs
+		// e's row at holds padded row hr0, and has rows up to padded row hr1
+		at, hr0, hr1 := 0, 0, 0
+		for oh0 := oa; oh0 < ob; oh0 += l.rb {
+			nr := min(l.rb, ob-oh0)
+			// the band reads padded rows [r0, r0+nin)
+			r0, nin := oh0*gd.SH, (nr-1)*gd.SH+(gd.KH-1)*gd.DH+1
+			if hr1 <= r0 {
+				// nothing to keep: start at the top
+				at, hr0, hr1 = 0, r0, r0
+			} else if at+(r0+nin-hr0) > l.erows {
+				// the rows the last band read too move to the top
+				keep := hr1 - r0
+				from := (at + r0 - hr0) * l.wp * l.eb
+				for blk := range l.nbe {
+					eblk := e[blk*l.le : (blk+1)*l.le]
+					copy(eblk[:keep*l.wp*l.eb], eblk[from:from+keep*l.wp*l.eb])
+				}
+				at, hr0 = 0, r0
+			}
+			t.fillE(e, buf, clips.e, n, hr1, at+hr1-hr0, r0+nin-hr1)
+			hr1 = r0 + nin
+			t.depthwise(e, d, buf, clips.d, off, n, at+r0-hr0, oh0, nr)
+			if p.Project {
+				t.project(d, buf, clips.p, n, oh0*gd.OW, nr*gd.OW)
+			}
+		}
+	}
+}
+
+// fillE sets rows [at, at+cnt) of every block of e to padded rows r0.. of
+// the depthwise layer's input: zero outside the image, else the
+// expansion's output (or x's channels) between zero padding columns.
+func (t *dwBlockTask) fillE(e []float32, buf *dwBlockBufs, clip *float32, n, r0, at, cnt int) {
+	p, l, bl := t.p, &t.l, t.bl
+	gd := &p.GD
+	if !p.Expand {
+		hw := gd.H * gd.W
+		for blk := range l.nbe {
+			c0 := blk * 8
+			c := min(8, gd.C-c0)
+			xs := t.x[(n*gd.C+c0)*hw:]
+			rows := e[blk*l.le+at*l.wp*8 : blk*l.le+(at+cnt)*l.wp*8]
+			if c == 8 {
+				t.dw.fillBand8(rows, xs, r0, cnt, false)
+			} else {
+				t.dw.fillBand(rows, xs, r0, cnt, c0, c)
+			}
+		}
+		return
+	}
+	ge := &p.GE
+	eb, nr := l.eb, bl.PixWidth
+	kc := ceilDiv(ge.C, ceilDiv(ge.C, bl.PixKC))
+	rowLen := l.wp * eb
+	// the new rows [r0, r0+cnt) in the image: [ia, ib)
+	ia, ib := max(r0, gd.PadT), min(r0+cnt, gd.PadT+gd.H)
+	for blk := range l.nbe {
+		rows := e[blk*l.le+at*rowLen : blk*l.le+(at+cnt)*rowLen]
+		if ib <= ia {
+			clear(rows)
+			continue
+		}
+		clear(rows[:(ia-r0)*rowLen])
+		clear(rows[(ib-r0)*rowLen:])
+		run := rows[(ia-r0)*rowLen : (ib-r0)*rowLen]
+		nq := (ib - ia) * l.wp
+		pan := p.WE[blk*ge.C*nr : (blk+1)*ge.C*nr]
+		xs := t.x[(n*ge.C*ge.H+ia-gd.PadT)*ge.W:]
+		// a last block of half as many channels leaves the other half
+		// as it is: the depthwise layer does not read it
+		kerns := bl.pixKernels(ge.M - blk*eb)
+		rmax := len(kerns)
+		for kb := 0; kb < ge.C; kb += kc {
+			kl := min(kc, ge.C-kb)
+			var bias, cl *float32
+			if kb+kl == ge.C {
+				bias, cl = &buf.be[blk*eb], clip
+			}
+			// run[q][j] = [run[q][j] +] Σ_{c in block} pan[c][j]·x[c][ia-PadT+q/Wp][pixE[q]] [+ be[j], clipped]
+			for q := 0; q < nq; q += rmax {
+				rr := min(rmax, nq-q)
+				kerns[rr-1](kl, &pan[kb*nr], &xs[0], &buf.pixE[q], &buf.boffE[kb], &run[q*eb], eb, flag(kb > 0), bias, cl)
+			}
+		}
+		if clip == nil && p.ActE.Kind != ActNone {
+			// (a half block's other half too: values, not read)
+			residualAct(t.k, run, nil, p.ActE)
+		}
+		// the padding columns, computed from clamped pixels, back to 0
+		for r := range ib - ia {
+			row := run[r*rowLen : (r+1)*rowLen]
+			for i := range gd.PadL * eb {
+				row[i] = 0
+			}
+			for i := (gd.PadL + gd.W) * eb; i < rowLen; i++ {
+				row[i] = 0
+			}
+		}
+	}
+}
+
+// depthwise computes output rows [oh0, oh0+nr) of image n's depthwise
+// layer from e into d (with a projection), or into y's planes.
+func (t *dwBlockTask) depthwise(e, d []float32, buf *dwBlockBufs, clip *float32, off []int32, n, at, oh0, nr int) {
+	p, l, bl := t.p, &t.l, t.bl
+	gd := &p.GD
+	taps := gd.KH * gd.KW
+	nq := nr * gd.OW
+	for cb := range l.nbd {
+		c0 := cb * 8
+		cnt := min(8, gd.C-c0)
+		// channels c0.. are half c0 mod eb / 8 of e's block c0 / eb, whose
+		// row at holds the band's first padded row
+		eblk := e[c0/l.eb*l.le+at*l.wp*l.eb+c0%l.eb:]
+		buf.bias = [8]float32{}
+		if p.BD != nil {
+			copy(buf.bias[:cnt], p.BD[c0:c0+cnt])
+		}
+		wb := p.WD[cb*taps*8 : (cb+1)*taps*8]
+		db := d[:l.ld]
+		if p.Project {
+			db = d[cb*l.ld : (cb+1)*l.ld]
+		}
+		for r := range nr {
+			// the row's pixel ow reads its window from e's pixel r·SH·Wp + ow·SW
+			bl.Dw8(&db[r*gd.OW*8], &eblk[r*gd.SH*l.wp*l.eb], &off[0], &wb[0], taps, l.nc, gd.SW*l.eb, &buf.bias[0], clip)
+		}
+		if clip == nil && p.ActD.Kind != ActNone {
+			residualAct(t.k, db[:nq*8], nil, p.ActD)
+		}
+		if p.Project {
+			continue
+		}
+		// y[n][c0+c][q] = d[q][c] for the band's pixels q
+		ohw := gd.OH * gd.OW
+		ys := t.y[(n*gd.C+c0)*ohw:]
+		q0 := oh0 * gd.OW
+		if cnt == 8 {
+			bl.scatter8(ys[q0:], ohw, db, 8, nq)
+			continue
+		}
+		for c := range cnt {
+			yr := ys[c*ohw+q0 : c*ohw+q0+nq]
+			for q := range yr {
+				yr[q] = db[q*8+c]
+			}
+		}
+	}
+}
+
+// project computes the projection of the band's pixels [q0, q0+nq) of
+// image n from d into y's planes.
+func (t *dwBlockTask) project(d []float32, buf *dwBlockBufs, clip *float32, n, q0, nq int) {
+	p, bl := t.p, t.bl
+	gp := &p.GP
+	nr := bl.PixWidth
+	k := gp.C
+	kc := ceilDiv(k, ceilDiv(k, bl.PixKC))
+	ct := buf.ct
+	ohw := gp.OH * gp.OW
+	f := p.Fusion
+	for jb := range ceilDiv(gp.M, nr) {
+		pan := p.WP[jb*k*nr : (jb+1)*k*nr]
+		m0, cnt := jb*nr, min(nr, gp.M-jb*nr)
+		kerns := bl.pixKernels(cnt)
+		rmax := len(kerns)
+		// ct[q][j] = Σ_c pan[c][j]·d[boffP[c] + pixP[q]], depth block by block
+		for kb := 0; kb < k; kb += kc {
+			kl := min(kc, k-kb)
+			var bias, cl *float32
+			if kb+kl == k {
+				bias, cl = &buf.bp[jb*nr], clip
+			}
+			for q := 0; q < nq; q += rmax {
+				r := min(rmax, nq-q)
+				kerns[r-1](kl, &pan[kb*nr], &d[0], &buf.pixP[q], &buf.boffP[kb], &ct[q*nr], nr, flag(kb > 0), bias, cl)
+			}
+		}
+		// y[n][m][q0+q] = act(ct[q][m-m0] + Z[n][m][q0+q]), bp in ct: the
+		// channels out of ct's pixels 8 at a time, then the residual and
+		// activation a row each
+		base := (n*gp.M+m0)*ohw + q0
+		j := 0
+		for ; j+8 <= cnt; j += 8 {
+			bl.scatter8(t.y[base+j*ohw:], ohw, ct[j:], nr, nq)
+		}
+		for ; j < cnt; j++ {
+			yr := t.y[base+j*ohw : base+j*ohw+nq]
+			for q := range yr {
+				yr[q] = ct[q*nr+j]
+			}
+		}
+		if clip != nil || !f.hasPost() {
+			continue
+		}
+		for j := range cnt {
+			at := base + j*ohw
+			var z []float32
+			if f.Residual != nil {
+				z = f.Residual[at : at+nq]
+			}
+			residualAct(t.k, t.y[at:at+nq], z, f.Act)
+		}
+	}
+}

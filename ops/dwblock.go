@@ -1,0 +1,249 @@
+package ops
+
+import "fmt"
+
+func init() {
+	Register("bnrun.DwBlock", buildDwBlock)
+}
+
+// buildDwBlock binds bnrun.DwBlock, which the fold pass makes of a
+// depthwise convolution and the 1×1 convolutions around it (an inverted
+// residual block): inputs X, WE, BE, WD, BD, WP, BP, Z, of which BE, BD,
+// BP and Z may be absent, and so may the expansion's weights WE or the
+// projection's WP, not both:
+//
+//	e = expand_activation(conv(X, WE) + BE)        (e = X without WE)
+//	d = dw_activation(conv(e, WD) + BD)            (group = channels of e)
+//	y = activation(conv(d, WP) + BP + Z)           (y = d without WP)
+//
+// WE and WP are 1×1 weights of one group; the depthwise convolution has
+// the node's window attributes (kernel_shape, strides, pads, dilations,
+// auto_pad, group) and its activation the attributes of FusedConv's with
+// the prefix dw_, the expansion's with expand_. Tiers with a DwBlock
+// kernel run it in one pass (conv_dwblock.go); others run the
+// convolutions one after the other.
+func buildDwBlock(n *Node) (Kernel, error) {
+	win, group, err := parseConvAttrs(n)
+	if err != nil {
+		return nil, err
+	}
+	var acts [3]Activation
+	for i, prefix := range []string{"expand_", "dw_", ""} {
+		if acts[i], err = ParseActivation(n, prefix); err != nil {
+			return nil, err
+		}
+	}
+	packs := [3]*convPacks{{}, {}, {}} // shared by the node's plans
+	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
+		if len(in) < 4 || len(in) > 8 {
+			return nil, Step{}, n.Errorf("got %d inputs, want 4 to 8", len(in))
+		}
+		b, err := planDwBlock(n, win, group, in, packs)
+		if err != nil {
+			return nil, Step{}, err
+		}
+		b.acts = acts
+		outs, err := oneOutput(n, Value{DType: Float32, Shape: b.outShape()})
+		if err != nil {
+			return nil, Step{}, err
+		}
+		dev := &DwBlockDev{Expand: b.cp[0] != nil, Project: b.cp[2] != nil, Residual: b.z, ActE: acts[0], ActD: acts[1], Act: acts[2]}
+		scratch := 0
+		for i, cp := range b.cp {
+			if cp != nil {
+				dev.G[i] = cp.g
+				dev.Bias[i] = cp.hasBias
+				scratch = max(scratch, convScratch(&cp.g))
+			}
+		}
+		return outs, Step{Run: b.run, Scratch: scratch, Dev: dev}, nil
+	}), nil
+}
+
+// dwBlockPlan is a bnrun.DwBlock bound to one set of input shapes: its
+// convolutions (nil where absent), in the order expand, depthwise,
+// project.
+type dwBlockPlan struct {
+	n    *Node
+	cp   [3]*convPlan
+	z    bool // a residual Z
+	acts [3]Activation
+}
+
+// dwRoles name a DwBlock's convolutions in its errors.
+var dwRoles = [3]string{"expansion", "depthwise convolution", "projection"}
+
+// planDwBlock checks a DwBlock's inputs and plans its convolutions.
+func planDwBlock(n *Node, win *window, group int, in []*Value, packs [3]*convPacks) (*dwBlockPlan, error) {
+	b := &dwBlockPlan{n: n}
+	we, wp := optValue(in, 1), optValue(in, 5)
+	if we == nil && wp == nil {
+		return nil, n.Errorf("has neither the expansion's weights (input 1) nor the projection's (input 5)")
+	}
+	if in[0] == nil || in[3] == nil {
+		return nil, n.Errorf("inputs X (0) and WD (3) are required")
+	}
+	pointwise := &window{}
+	x := in[0]
+	for i := range 3 {
+		w, bias := optValue(in, 1+2*i), optValue(in, 2+2*i)
+		if w == nil {
+			if bias != nil {
+				return nil, n.Errorf("has the %s's bias without its weights", dwRoles[i])
+			}
+			continue
+		}
+		wn, g := pointwise, 1
+		if i == 1 {
+			wn, g = win, group
+		}
+		cp, err := planConv(n, wn, g, []*Value{x, w, bias}, packs[i])
+		if err != nil {
+			return nil, fmt.Errorf("%w (the %s)", err, dwRoles[i])
+		}
+		gm := &cp.g
+		switch {
+		case len(cp.outShape) != 4:
+			return nil, n.Errorf("the %s is not 2-D: output %s", dwRoles[i], ShapeString(cp.outShape))
+		case i != 1 && (gm.KH != 1 || gm.KW != 1 || gm.SH != 1 || gm.SW != 1 || gm.PadT+gm.PadB+gm.PadL+gm.PadR != 0):
+			return nil, n.Errorf("the %s must be a 1×1 convolution of stride 1 without padding", dwRoles[i])
+		case i == 1 && (gm.Group != gm.C || gm.M != gm.C):
+			return nil, n.Errorf("the depthwise convolution has %d groups for %d input and %d output channels, want one channel a group", gm.Group, gm.C, gm.M)
+		}
+		b.cp[i] = cp
+		x = &Value{DType: Float32, Shape: cp.outShape}
+	}
+	if z := optValue(in, 7); z != nil {
+		if b.cp[2] == nil {
+			return nil, n.Errorf("has a residual Z without a projection")
+		}
+		if z.DType != Float32 || !SameShape(z.Shape, b.outShape()) {
+			return nil, n.Errorf("residual Z has type %s shape %s, want float32 %s", z.DType, ShapeString(z.Shape), ShapeString(b.outShape()))
+		}
+		b.z = true
+	}
+	return b, nil
+}
+
+// outShape is the block's output shape.
+func (b *dwBlockPlan) outShape() []int {
+	if b.cp[2] != nil {
+		return b.cp[2].outShape
+	}
+	return b.cp[1].outShape
+}
+
+// dwBlockMid is the scratch of a DwBlock that runs its convolutions one
+// after the other: the intermediate tensors and their fusions.
+type dwBlockMid struct {
+	t [2]growBuf
+	f [2]ConvFusion
+}
+
+// dwBlockMids keeps dwBlockMid for reuse by any block and Run.
+var dwBlockMids = freeList[dwBlockMid]{new: func() *dwBlockMid { return new(dwBlockMid) }}
+
+// run is the block's step.
+func (b *dwBlockPlan) run(env *Env, in, out []*Tensor) error {
+	n := b.n
+	var bias [3][]float32
+	first := b.cp[1]
+	if b.cp[0] != nil {
+		first = b.cp[0]
+	}
+	if err := checkLen(in[0], "X", first.nx); err != nil {
+		return n.Errorf("%v", err)
+	}
+	for i, cp := range b.cp {
+		if cp == nil {
+			continue
+		}
+		if err := checkLen(in[1+2*i], "W", cp.nw); err != nil {
+			return n.Errorf("%v (the %s)", err, dwRoles[i])
+		}
+		if cp.hasBias {
+			if err := checkLen(in[2+2*i], "B", cp.g.M); err != nil {
+				return n.Errorf("%v (the %s)", err, dwRoles[i])
+			}
+			bias[i] = in[2+2*i].F32
+		}
+	}
+	y := out[0].F32
+	if err := checkLen(out[0], "Y", NumElems(b.outShape())); err != nil {
+		return n.Errorf("%v", err)
+	}
+	var z []float32
+	if b.z {
+		if err := checkLen(in[7], "Z", len(y)); err != nil {
+			return n.Errorf("%v", err)
+		}
+		z = in[7].F32
+	}
+	f := &env.fusion
+	*f = ConvFusion{Act: b.acts[2], Residual: z}
+	defer func() { *f = ConvFusion{} }()
+	if k := env.K; k.DwBlock != nil && b.fused(env, in, bias, f) {
+		k.DwBlock(env, &env.block, in[0].F32, y)
+		env.block = DwBlock{}
+		return nil
+	}
+	// One convolution after the other, through intermediates.
+	mid := dwBlockMids.get()
+	defer dwBlockMids.put(mid)
+	src := in[0].F32
+	for i, cp := range b.cp {
+		if cp == nil {
+			continue
+		}
+		dst, fi := y, f
+		if i < 2 {
+			// the expansion's and the depthwise layer's own activation,
+			// into an intermediate unless the depthwise layer is last
+			mid.f[i] = ConvFusion{Act: b.acts[i]}
+			fi = &mid.f[i]
+			if i == 0 || b.cp[2] != nil {
+				dst = mid.t[i].grow(cp.ny)
+			}
+		}
+		env.packedW = cp.packed(env.K, in[1+2*i])
+		env.K.Conv(env, &cp.g, src, in[1+2*i].F32, bias[i], dst, fi)
+		env.packedW = nil
+		src = dst
+	}
+	return nil
+}
+
+// fused fills env.block for the tier's DwBlock kernel and reports whether
+// the kernel takes it: every weight a constant it packed.
+func (b *dwBlockPlan) fused(env *Env, in []*Tensor, bias [3][]float32, f *ConvFusion) bool {
+	k := env.K
+	p := &env.block
+	*p = DwBlock{Expand: b.cp[0] != nil, Project: b.cp[2] != nil, ActE: b.acts[0], ActD: b.acts[1], Fusion: f}
+	geoms := [3]*ConvGeom{&p.GE, &p.GD, &p.GP}
+	for i, cp := range b.cp {
+		if cp != nil {
+			*geoms[i] = cp.g
+		}
+	}
+	if !k.DwBlockOK(p) {
+		*p = DwBlock{}
+		return false
+	}
+	ws := [3]*[]float32{&p.WE, &p.WD, &p.WP}
+	bs := [3]*[]float32{&p.BE, &p.BD, &p.BP}
+	for i, cp := range b.cp {
+		if cp == nil {
+			continue
+		}
+		w := cp.packedWith(k, in[1+2*i], dwBlockPackKind, k.PackDwBlock)
+		if w == nil {
+			*p = DwBlock{}
+			return false
+		}
+		*ws[i], *bs[i] = w, bias[i]
+	}
+	return true
+}
+
+// dwBlockPackKind is the pack kind of weights packed by PackDwBlock.
+const dwBlockPackKind = -1

@@ -1,0 +1,229 @@
+package ops
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// dwBlockCase is one bnrun.DwBlock: c0 = 0 has no expansion, c2 = 0 no
+// projection.
+type dwBlockCase struct {
+	n, c0, c1, h, w, k, s, pad, dil, c2 int
+	resid                               bool
+	actE, actD, act                     string
+}
+
+func (bc dwBlockCase) String() string {
+	return fmt.Sprintf("n%d_%d-%d-%d_%dx%d_k%ds%dp%dd%d_res%v_%s-%s-%s", bc.n, bc.c0, bc.c1, bc.c2, bc.h, bc.w,
+		bc.k, bc.s, bc.pad, bc.dil, bc.resid, bc.actE, bc.actD, bc.act)
+}
+
+var dwBlockCases = []dwBlockCase{
+	// MobileNetV2's blocks, shrunk: stride 2 with 16-channel blocks, a
+	// residual at batch 2, no expansion.
+	{1, 16, 96, 23, 21, 3, 2, 1, 1, 24, false, "Clip", "Clip", ""},
+	{2, 12, 40, 17, 19, 3, 1, 1, 1, 12, true, "Clip", "Clip", ""},
+	{1, 0, 32, 20, 18, 3, 1, 1, 1, 16, false, "", "Clip", ""},
+	// MnasNet's 5×5 stride 2 over 72 channels (a half block of 16).
+	{1, 8, 72, 15, 16, 5, 2, 2, 1, 24, false, "Relu", "Relu", ""},
+	// EfficientNet's expansion and depthwise layer (a gate follows).
+	{1, 8, 24, 14, 14, 3, 1, 1, 1, 0, false, "Silu", "Silu", ""},
+	// Odd channels, dilation, an activation after the residual.
+	{2, 5, 13, 9, 11, 3, 1, 2, 2, 7, true, "Clip", "Relu", "Relu"},
+	// Planes of 56×56 and more, which the AVX2 tier runs in one pass:
+	// several bands, the rows of two workers, no projection.
+	{1, 24, 144, 58, 56, 3, 1, 1, 1, 24, true, "Clip", "Clip", ""},
+	{1, 16, 48, 60, 57, 3, 2, 1, 1, 0, false, "Clip", "Clip", ""},
+	{1, 0, 24, 57, 59, 3, 2, 1, 1, 40, false, "", "Relu", "Clip"},
+}
+
+// actAttrs sets a fused activation's attributes on n with the prefix.
+func actAttrs(n *Node, prefix, act string) {
+	if act == "" {
+		return
+	}
+	n.Attrs[prefix+"activation"] = nnStr(prefix+"activation", act)
+	n.Attrs[prefix+"clip_min"] = nnFloat(prefix+"clip_min", -0.5)
+	n.Attrs[prefix+"clip_max"] = nnFloat(prefix+"clip_max", 0.75)
+}
+
+// dwBlockNode builds the bnrun.DwBlock node of bc.
+func dwBlockNode(bc dwBlockCase) *Node {
+	p := int64(bc.pad)
+	n := nnNode("bnrun.DwBlock", 1, 1, nnInts("pads", p, p, p, p), nnInts("strides", int64(bc.s), int64(bc.s)),
+		nnInts("dilations", int64(bc.dil), int64(bc.dil)), nnInt("group", int64(bc.c1)))
+	actAttrs(n, "expand_", bc.actE)
+	actAttrs(n, "dw_", bc.actD)
+	actAttrs(n, "", bc.act)
+	return n
+}
+
+// TestDwBlockMatchesLayers checks bnrun.DwBlock on every tier, with one
+// worker and three and constant weights (which tiers pack, and run in one
+// pass where they can) or not, against its convolutions one after the
+// other on the reference kernels.
+func TestDwBlockMatchesLayers(t *testing.T) {
+	for i, bc := range dwBlockCases {
+		t.Run(bc.String(), func(t *testing.T) {
+			seed := uint64(50 * i)
+			cin := bc.c1
+			if bc.c0 > 0 {
+				cin = bc.c0
+			}
+			x := nnRand(seed+1, bc.n, cin, bc.h, bc.w)
+			ins := make([]*Tensor, 8)
+			ins[0] = x
+			if bc.c0 > 0 {
+				ins[1], ins[2] = nnRand(seed+2, bc.c1, bc.c0, 1, 1), nnRand(seed+3, bc.c1)
+			}
+			ins[3], ins[4] = nnRand(seed+4, bc.c1, 1, bc.k, bc.k), nnRand(seed+5, bc.c1)
+			oh := (bc.h+2*bc.pad-bc.dil*(bc.k-1)-1)/bc.s + 1
+			ow := (bc.w+2*bc.pad-bc.dil*(bc.k-1)-1)/bc.s + 1
+			if bc.c2 > 0 {
+				ins[5], ins[6] = nnRand(seed+6, bc.c2, bc.c1, 1, 1), nnRand(seed+7, bc.c2)
+				if bc.resid {
+					ins[7] = nnRand(seed+8, bc.n, bc.c2, oh, ow)
+				}
+			}
+
+			// The layers on the reference kernels.
+			ref := nnEnv(Reference, 1)
+			layer := func(x, w, b *Tensor, group, k, s, pad, dil int, act string, z *Tensor) *Tensor {
+				p := int64(pad)
+				n := nnNode("bnrun.FusedConv", 1, 1, nnInts("pads", p, p, p, p), nnInts("strides", int64(s), int64(s)),
+					nnInts("dilations", int64(dil), int64(dil)), nnInt("group", int64(group)))
+				actAttrs(n, "", act)
+				out, err := runOpEnv(ref, n, x, w, b, z)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out[0]
+			}
+			want := x
+			if bc.c0 > 0 {
+				want = layer(want, ins[1], ins[2], 1, 1, 1, 0, 1, bc.actE, nil)
+			}
+			want = layer(want, ins[3], ins[4], bc.c1, bc.k, bc.s, bc.pad, bc.dil, bc.actD, nil)
+			if bc.c2 > 0 {
+				want = layer(want, ins[5], ins[6], 1, 1, 1, 0, 1, bc.act, ins[7])
+			}
+
+			for _, tier := range append([]*Kernels{Reference}, testTiers()...) {
+				for _, workers := range []int{1, 3} {
+					for _, consts := range [][]int{nil, {1, 3, 5}} {
+						out, err := runOpEnvConsts(nnEnv(tier, workers), dwBlockNode(bc), consts, ins...)
+						if err != nil {
+							t.Fatal(err)
+						}
+						checkF32(t, fmt.Sprintf("%s workers=%d consts=%v", tier.Name, workers, consts), out[0].F32, want.F32, 1e-4)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestDwBlockErrors checks that malformed blocks fail to plan with errors
+// that name the node and the layer.
+func TestDwBlockErrors(t *testing.T) {
+	x := nnRand(1, 1, 8, 6, 6)
+	dw := nnRand(2, 8, 1, 3, 3)
+	pw := nnRand(3, 4, 8, 1, 1)
+	for _, tc := range []struct {
+		name string
+		ins  []*Tensor
+		want string
+	}{
+		{"no 1×1 layer", []*Tensor{x, nil, nil, dw}, "neither"},
+		{"not depthwise", []*Tensor{x, nil, nil, nnRand(4, 8, 2, 3, 3), nil, pw}, "depthwise"},
+		{"a 3×3 projection", []*Tensor{x, nil, nil, dw, nil, nnRand(5, 4, 8, 3, 3)}, "1×1"},
+		{"residual without projection", []*Tensor{x, nnRand(6, 8, 8, 1, 1), nil, dw, nil, nil, nil, nnRand(7, 1, 8, 6, 6)}, "residual"},
+		{"residual of another shape", []*Tensor{x, nil, nil, dw, nil, pw, nil, nnRand(8, 1, 4, 5, 6)}, "residual"},
+	} {
+		n := nnNode("bnrun.DwBlock", 1, 1, nnInts("pads", 1, 1, 1, 1), nnInt("group", 8))
+		_, _, err := prepareOp(n, tc.ins...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), n.Name) {
+			t.Errorf("%s: got %v, want an error naming %s and %q", tc.name, err, n.Name, tc.want)
+		}
+	}
+}
+
+// BenchmarkMobileNetBlocks runs MobileNetV2's inverted residual blocks
+// (one image, ReLU6, the residual where the block has one) on the AVX2
+// tier and one thread, layer by layer (conv) and in one pass (block, on
+// every plane size, whatever DwBlockMinPixels says): the measurements
+// behind the tier's DwBlockMinPixels. With weights warm in the cache, as
+// here, the passes over memory that one pass saves cost less than in a
+// whole network.
+func BenchmarkMobileNetBlocks(b *testing.B) {
+	if TierByName("avx2") == nil {
+		b.Skip("no AVX2")
+	}
+	spec := avx2Spec
+	spec.DwBlockMinPixels = 0
+	k := NewBlockedTier(spec)
+	act := Activation{Kind: ActClip, Min: 0, Max: 6}
+	for i, bl := range []struct{ c0, c1, in, s, c2 int }{
+		{0, 32, 112, 1, 16}, {16, 96, 112, 2, 24}, {24, 144, 56, 1, 24}, {24, 144, 56, 2, 32},
+		{32, 192, 28, 1, 32}, {32, 192, 28, 2, 64}, {64, 384, 14, 1, 64}, {96, 576, 14, 2, 160}, {160, 960, 7, 1, 160},
+	} {
+		seed := uint64(10 * i)
+		o := (bl.in-1)/bl.s + 1
+		p := &DwBlock{Expand: bl.c0 > 0, Project: true, ActE: act, ActD: act}
+		p.GD = ConvGeom{N: 1, C: bl.c1, H: bl.in, W: bl.in, M: bl.c1, KH: 3, KW: 3, OH: o, OW: o,
+			PadT: 1, PadL: 1, PadB: 1, PadR: 1, SH: bl.s, SW: bl.s, DH: 1, DW: 1, Group: bl.c1}
+		p.GP = ConvGeom{N: 1, C: bl.c1, H: o, W: o, M: bl.c2, KH: 1, KW: 1, OH: o, OW: o, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
+		cin := bl.c1
+		var we []float32
+		if p.Expand {
+			cin = bl.c0
+			p.GE = ConvGeom{N: 1, C: bl.c0, H: bl.in, W: bl.in, M: bl.c1, KH: 1, KW: 1, OH: bl.in, OW: bl.in, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
+			we, p.BE = nnRand(seed, bl.c1*bl.c0).F32, nnRand(seed+1, bl.c1).F32
+		}
+		x := nnRand(seed+2, cin*bl.in*bl.in).F32
+		wd, wp := nnRand(seed+3, bl.c1*9).F32, nnRand(seed+4, bl.c2*bl.c1).F32
+		p.BD, p.BP = nnRand(seed+5, bl.c1).F32, nnRand(seed+6, bl.c2).F32
+		p.Fusion = &ConvFusion{}
+		if bl.s == 1 && bl.c0 == bl.c2 {
+			p.Fusion.Residual = nnRand(seed+7, bl.c2*o*o).F32
+		}
+		flops := 2 * float64(p.GE.M*p.GE.C*p.GE.OH*p.GE.OW+bl.c1*9*o*o+bl.c2*bl.c1*o*o)
+		e := make([]float32, bl.c1*bl.in*bl.in)
+		d := make([]float32, bl.c1*o*o)
+		y := make([]float32, bl.c2*o*o)
+		name := fmt.Sprintf("%d-%d-%dx%d²s%d", bl.c0, bl.c1, bl.c2, bl.in, bl.s)
+		env := nnEnv(k, 1)
+		var pe []float32
+		if p.Expand {
+			pe = k.PackConv(&p.GE, we)
+		}
+		pd, pp := k.PackConv(&p.GD, wd), k.PackConv(&p.GP, wp)
+		b.Run("conv/"+name, func(b *testing.B) {
+			for range b.N {
+				src := x
+				if p.Expand {
+					env.packedW = pe
+					k.Conv(env, &p.GE, x, we, p.BE, e, &ConvFusion{Act: act})
+					src = e
+				}
+				env.packedW = pd
+				k.Conv(env, &p.GD, src, wd, p.BD, d, &ConvFusion{Act: act})
+				env.packedW = pp
+				k.Conv(env, &p.GP, d, wp, p.BP, y, p.Fusion)
+			}
+			env.packedW = nil
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		if p.Expand {
+			p.WE = k.PackDwBlock(&p.GE, we)
+		}
+		p.WD, p.WP = k.PackDwBlock(&p.GD, wd), k.PackDwBlock(&p.GP, wp)
+		b.Run("block/"+name, func(b *testing.B) {
+			for range b.N {
+				k.DwBlock(env, p, x, y)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
