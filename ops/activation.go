@@ -124,7 +124,8 @@ const (
 //	exp(-x) = 2^-m · p(r),  m = round(x·log2e),  r = m·ln2 - x  (|r| ≤ 0.35)
 //	p(r) = 1 + r + r²/2! + … + r⁷/7!   (Horner; truncation below 6e-9)
 //
-// each product and sum rounded to float32 (no FMA), then 1/(1 + e). Its
+// r and each Horner step one fused multiply-add rounded once (fma32), the
+// rest each operation rounded to float32, then 1/(1 + e). Its
 // error against the correctly rounded sigmoid is a few units in the last
 // place (TestSigmoidFastAccuracy); below sigmoid(-88) = 6e-39 it returns
 // that value.
@@ -137,16 +138,15 @@ func sigmoidFast(dst, src []float32) {
 		}
 		x = min(max(x, -88), 87)
 		m := float32(math.RoundToEven(float64(float32(x * sigLog2e))))
-		r := float32(m*sigLn2Hi) - x
-		r += float32(m * sigLn2Lo)
+		r := fma32(m, sigLn2Lo, fma32(m, sigLn2Hi, -x))
 		p := float32(1) / 5040
-		p = float32(p*r) + float32(1)/720
-		p = float32(p*r) + float32(1)/120
-		p = float32(p*r) + float32(1)/24
-		p = float32(p*r) + float32(1)/6
-		p = float32(p*r) + float32(1)/2
-		p = float32(p*r) + 1
-		p = float32(p*r) + 1
+		p = fma32(p, r, float32(1)/720)
+		p = fma32(p, r, float32(1)/120)
+		p = fma32(p, r, float32(1)/24)
+		p = fma32(p, r, float32(1)/6)
+		p = fma32(p, r, float32(1)/2)
+		p = fma32(p, r, 1)
+		p = fma32(p, r, 1)
 		// 2^-m from the exponent bits: bits(1) - m<<23, m in [-126, 127]
 		e := float32(p * math.Float32frombits(uint32(0x3f800000-int32(m)<<23)))
 		dst[i] = 1 / (1 + e)

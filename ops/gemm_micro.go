@@ -57,10 +57,21 @@ func microGoOf(ga, mr, w int) MicroKernel {
 	}
 }
 
-// fma32 is x*y+z for float32 with the product exact, as an FMA instruction
-// computes it (up to a rare double rounding through float64).
+// fma32 is x*y+z for float32 rounded once, as an FMA instruction computes
+// it. The product is exact in float64; the sum, when float64 cannot hold
+// it, is taken to the neighbour with an odd last bit (rounding to odd),
+// so that rounding it to float32 rounds the exact sum (53 bits are more
+// than 24 + 1: no second rounding can land on a tie the first made).
 func fma32(x, y, z float32) float32 {
-	return float32(math.FMA(float64(x), float64(y), float64(z)))
+	p, c := float64(x)*float64(y), float64(z)
+	s := p + c
+	// the sum's rounding error (TwoSum), exact
+	pp := s - c
+	e := (p - pp) + (c - (s - pp))
+	if e != 0 && math.Float64bits(s)&1 == 0 {
+		s = math.Nextafter(s, math.Inf(int(math.Copysign(1, e))))
+	}
+	return float32(s)
 }
 
 // MicroGoOffs returns the portable Go twin of an mr×w offsets micro-kernel

@@ -1154,11 +1154,13 @@ func DwTapsAVX2(dst *float32, base *float32, off *int32, w *float32, taps int, n
 //			i := r*ld + j
 //			x := min(max(src[i], -88), 87) // a NaN kept
 //			m := roundToEven(x * log2e)
-//			r := (m*ln2hi - x) + m*ln2lo
-//			p := ((((((c7*r+c6)*r+c5)*r+c4)*r+c3)*r+c2)*r+1)*r + 1
+//			r := fma(m, ln2lo, fma(m, ln2hi, -x)) // each rounded once
+//			p := fma(fma(fma(fma(fma(fma(fma(c7, r, c6), r, c5), r, c4), r, c3), r, c2), r, 1), r, 1)
 //			dst[i] = 1 / (1 + p*2^-m) // each operation rounded
 //		}
 //	}
+//
+// Three vectors a step: their chains of dependent operations overlap.
 //
 //go:noescape
 func SigmoidAVX2(dst *float32, src *float32, ld int, rows int, n int)
@@ -1172,11 +1174,13 @@ func SigmoidAVX2(dst *float32, src *float32, ld int, rows int, n int)
 //			i := r*ld + j
 //			x := min(max(src[i], -88), 87) // a NaN kept
 //			m := roundToEven(x * log2e)
-//			r := (m*ln2hi - x) + m*ln2lo
-//			p := ((((((c7*r+c6)*r+c5)*r+c4)*r+c3)*r+c2)*r+1)*r + 1
+//			r := fma(m, ln2lo, fma(m, ln2hi, -x)) // each rounded once
+//			p := fma(fma(fma(fma(fma(fma(fma(c7, r, c6), r, c5), r, c4), r, c3), r, c2), r, 1), r, 1)
 //			dst[i] = src[i] * (1 / (1 + p*2^-m)) // each operation rounded
 //		}
 //	}
+//
+// Three vectors a step: their chains of dependent operations overlap.
 //
 //go:noescape
 func SiluAVX2(dst *float32, src *float32, ld int, rows int, n int)

@@ -11688,8 +11688,82 @@ one_done:
 	VZEROUPPER
 	RET
 
+DATA sigmoidconsts<>+0(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts<>+4(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts<>+8(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts<>+12(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts<>+16(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts<>+20(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts<>+24(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts<>+28(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts<>+32(SB)/4, $0x3f318000
+DATA sigmoidconsts<>+36(SB)/4, $0x3f318000
+DATA sigmoidconsts<>+40(SB)/4, $0x3f318000
+DATA sigmoidconsts<>+44(SB)/4, $0x3f318000
+DATA sigmoidconsts<>+48(SB)/4, $0x3f318000
+DATA sigmoidconsts<>+52(SB)/4, $0x3f318000
+DATA sigmoidconsts<>+56(SB)/4, $0x3f318000
+DATA sigmoidconsts<>+60(SB)/4, $0x3f318000
+DATA sigmoidconsts<>+64(SB)/4, $0xb95e8083
+DATA sigmoidconsts<>+68(SB)/4, $0xb95e8083
+DATA sigmoidconsts<>+72(SB)/4, $0xb95e8083
+DATA sigmoidconsts<>+76(SB)/4, $0xb95e8083
+DATA sigmoidconsts<>+80(SB)/4, $0xb95e8083
+DATA sigmoidconsts<>+84(SB)/4, $0xb95e8083
+DATA sigmoidconsts<>+88(SB)/4, $0xb95e8083
+DATA sigmoidconsts<>+92(SB)/4, $0xb95e8083
+DATA sigmoidconsts<>+96(SB)/4, $0x39500d01
+DATA sigmoidconsts<>+100(SB)/4, $0x39500d01
+DATA sigmoidconsts<>+104(SB)/4, $0x39500d01
+DATA sigmoidconsts<>+108(SB)/4, $0x39500d01
+DATA sigmoidconsts<>+112(SB)/4, $0x39500d01
+DATA sigmoidconsts<>+116(SB)/4, $0x39500d01
+DATA sigmoidconsts<>+120(SB)/4, $0x39500d01
+DATA sigmoidconsts<>+124(SB)/4, $0x39500d01
+DATA sigmoidconsts<>+128(SB)/4, $0x3ab60b61
+DATA sigmoidconsts<>+132(SB)/4, $0x3ab60b61
+DATA sigmoidconsts<>+136(SB)/4, $0x3ab60b61
+DATA sigmoidconsts<>+140(SB)/4, $0x3ab60b61
+DATA sigmoidconsts<>+144(SB)/4, $0x3ab60b61
+DATA sigmoidconsts<>+148(SB)/4, $0x3ab60b61
+DATA sigmoidconsts<>+152(SB)/4, $0x3ab60b61
+DATA sigmoidconsts<>+156(SB)/4, $0x3ab60b61
+DATA sigmoidconsts<>+160(SB)/4, $0x3c088889
+DATA sigmoidconsts<>+164(SB)/4, $0x3c088889
+DATA sigmoidconsts<>+168(SB)/4, $0x3c088889
+DATA sigmoidconsts<>+172(SB)/4, $0x3c088889
+DATA sigmoidconsts<>+176(SB)/4, $0x3c088889
+DATA sigmoidconsts<>+180(SB)/4, $0x3c088889
+DATA sigmoidconsts<>+184(SB)/4, $0x3c088889
+DATA sigmoidconsts<>+188(SB)/4, $0x3c088889
+DATA sigmoidconsts<>+192(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts<>+196(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts<>+200(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts<>+204(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts<>+208(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts<>+212(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts<>+216(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts<>+220(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts<>+224(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts<>+228(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts<>+232(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts<>+236(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts<>+240(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts<>+244(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts<>+248(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts<>+252(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts<>+256(SB)/4, $0x3f000000
+DATA sigmoidconsts<>+260(SB)/4, $0x3f000000
+DATA sigmoidconsts<>+264(SB)/4, $0x3f000000
+DATA sigmoidconsts<>+268(SB)/4, $0x3f000000
+DATA sigmoidconsts<>+272(SB)/4, $0x3f000000
+DATA sigmoidconsts<>+276(SB)/4, $0x3f000000
+DATA sigmoidconsts<>+280(SB)/4, $0x3f000000
+DATA sigmoidconsts<>+284(SB)/4, $0x3f000000
+GLOBL sigmoidconsts<>(SB), RODATA|NOPTR, $288
+
 // func SigmoidAVX2(dst *float32, src *float32, ld int, rows int, n int)
-// Requires: AVX, AVX2
+// Requires: AVX, AVX2, FMA3
 TEXT ·SigmoidAVX2(SB), NOSPLIT, $0-40
 	MOVQ         dst+0(FP), AX
 	MOVQ         src+8(FP), CX
@@ -11702,36 +11776,9 @@ TEXT ·SigmoidAVX2(SB), NOSPLIT, $0-40
 	MOVL         $0x42ae0000, SI
 	VMOVD        SI, X1
 	VBROADCASTSS X1, Y1
-	MOVL         $0x3fb8aa3b, SI
+	MOVL         $0x3f800000, SI
 	VMOVD        SI, X2
 	VBROADCASTSS X2, Y2
-	MOVL         $0x3f318000, SI
-	VMOVD        SI, X3
-	VBROADCASTSS X3, Y3
-	MOVL         $0xb95e8083, SI
-	VMOVD        SI, X4
-	VBROADCASTSS X4, Y4
-	MOVL         $0x3f800000, SI
-	VMOVD        SI, X5
-	VBROADCASTSS X5, Y5
-	MOVL         $0x3f000000, SI
-	VMOVD        SI, X6
-	VBROADCASTSS X6, Y6
-	MOVL         $0x3e2aaaab, SI
-	VMOVD        SI, X7
-	VBROADCASTSS X7, Y7
-	MOVL         $0x3d2aaaab, SI
-	VMOVD        SI, X8
-	VBROADCASTSS X8, Y8
-	MOVL         $0x3c088889, SI
-	VMOVD        SI, X9
-	VBROADCASTSS X9, Y9
-	MOVL         $0x3ab60b61, SI
-	VMOVD        SI, X10
-	VBROADCASTSS X10, Y10
-	MOVL         $0x39500d01, SI
-	VMOVD        SI, X11
-	VBROADCASTSS X11, Y11
 
 row:
 	TESTQ BX, BX
@@ -11741,46 +11788,113 @@ row:
 	MOVQ  n+32(FP), R8
 	SHRQ  $0x03, R8
 
-loop:
-	TESTQ    R8, R8
-	JZ       next
-	VMOVUPS  (DI), Y12
-	VMAXPS   Y12, Y0, Y12
-	VMINPS   Y12, Y1, Y12
-	VMULPS   Y2, Y12, Y13
-	VROUNDPS $0x00, Y13, Y13
-	VMULPS   Y3, Y13, Y14
-	VSUBPS   Y12, Y14, Y14
-	VMULPS   Y4, Y13, Y15
-	VADDPS   Y15, Y14, Y14
-	VMOVAPS  Y11, Y15
-	VMULPS   Y14, Y15, Y15
-	VADDPS   Y10, Y15, Y15
-	VMULPS   Y14, Y15, Y15
-	VADDPS   Y9, Y15, Y15
-	VMULPS   Y14, Y15, Y15
-	VADDPS   Y8, Y15, Y15
-	VMULPS   Y14, Y15, Y15
-	VADDPS   Y7, Y15, Y15
-	VMULPS   Y14, Y15, Y15
-	VADDPS   Y6, Y15, Y15
-	VMULPS   Y14, Y15, Y15
-	VADDPS   Y5, Y15, Y15
-	VMULPS   Y14, Y15, Y15
-	VADDPS   Y5, Y15, Y15
+three:
+	CMPQ        R8, $0x03
+	JL          one
+	VMAXPS      (DI), Y0, Y3
+	VMAXPS      32(DI), Y0, Y4
+	VMAXPS      64(DI), Y0, Y5
+	VMINPS      Y3, Y1, Y3
+	VMINPS      Y4, Y1, Y4
+	VMINPS      Y5, Y1, Y5
+	VMULPS      sigmoidconsts<>+0(SB), Y3, Y6
+	VMULPS      sigmoidconsts<>+0(SB), Y4, Y7
+	VMULPS      sigmoidconsts<>+0(SB), Y5, Y8
+	VROUNDPS    $0x00, Y6, Y6
+	VROUNDPS    $0x00, Y7, Y7
+	VROUNDPS    $0x00, Y8, Y8
+	VMOVAPS     Y3, Y9
+	VMOVAPS     Y4, Y10
+	VMOVAPS     Y5, Y11
+	VFMSUB231PS sigmoidconsts<>+32(SB), Y6, Y9
+	VFMSUB231PS sigmoidconsts<>+32(SB), Y7, Y10
+	VFMSUB231PS sigmoidconsts<>+32(SB), Y8, Y11
+	VFMADD231PS sigmoidconsts<>+64(SB), Y6, Y9
+	VFMADD231PS sigmoidconsts<>+64(SB), Y7, Y10
+	VFMADD231PS sigmoidconsts<>+64(SB), Y8, Y11
+	VMOVUPS     sigmoidconsts<>+96(SB), Y12
+	VMOVUPS     sigmoidconsts<>+96(SB), Y13
+	VMOVUPS     sigmoidconsts<>+96(SB), Y14
+	VFMADD213PS sigmoidconsts<>+128(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+128(SB), Y10, Y13
+	VFMADD213PS sigmoidconsts<>+128(SB), Y11, Y14
+	VFMADD213PS sigmoidconsts<>+160(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+160(SB), Y10, Y13
+	VFMADD213PS sigmoidconsts<>+160(SB), Y11, Y14
+	VFMADD213PS sigmoidconsts<>+192(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+192(SB), Y10, Y13
+	VFMADD213PS sigmoidconsts<>+192(SB), Y11, Y14
+	VFMADD213PS sigmoidconsts<>+224(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+224(SB), Y10, Y13
+	VFMADD213PS sigmoidconsts<>+224(SB), Y11, Y14
+	VFMADD213PS sigmoidconsts<>+256(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+256(SB), Y10, Y13
+	VFMADD213PS sigmoidconsts<>+256(SB), Y11, Y14
+	VFMADD213PS Y2, Y9, Y12
+	VFMADD213PS Y2, Y10, Y13
+	VFMADD213PS Y2, Y11, Y14
+	VFMADD213PS Y2, Y9, Y12
+	VFMADD213PS Y2, Y10, Y13
+	VFMADD213PS Y2, Y11, Y14
 
 	// 2^-m = bits(1) - m<<23
-	VCVTPS2DQ Y13, Y13
-	VPSLLD    $0x17, Y13, Y13
-	VPSUBD    Y13, Y5, Y13
-	VMULPS    Y13, Y15, Y15
-	VADDPS    Y5, Y15, Y15
-	VDIVPS    Y15, Y5, Y12
-	VMOVUPS   Y12, (SI)
+	VCVTPS2DQ Y6, Y6
+	VCVTPS2DQ Y7, Y7
+	VCVTPS2DQ Y8, Y8
+	VPSLLD    $0x17, Y6, Y6
+	VPSLLD    $0x17, Y7, Y7
+	VPSLLD    $0x17, Y8, Y8
+	VPSUBD    Y6, Y2, Y6
+	VPSUBD    Y7, Y2, Y7
+	VPSUBD    Y8, Y2, Y8
+	VMULPS    Y6, Y12, Y12
+	VMULPS    Y7, Y13, Y13
+	VMULPS    Y8, Y14, Y14
+	VADDPS    Y2, Y12, Y12
+	VADDPS    Y2, Y13, Y13
+	VADDPS    Y2, Y14, Y14
+	VDIVPS    Y12, Y2, Y3
+	VDIVPS    Y13, Y2, Y4
+	VDIVPS    Y14, Y2, Y5
+	VMOVUPS   Y3, (SI)
+	VMOVUPS   Y4, 32(SI)
+	VMOVUPS   Y5, 64(SI)
+	ADDQ      $0x60, DI
+	ADDQ      $0x60, SI
+	SUBQ      $0x03, R8
+	JMP       three
+
+one:
+	TESTQ       R8, R8
+	JZ          next
+	VMAXPS      (DI), Y0, Y3
+	VMINPS      Y3, Y1, Y3
+	VMULPS      sigmoidconsts<>+0(SB), Y3, Y6
+	VROUNDPS    $0x00, Y6, Y6
+	VMOVAPS     Y3, Y9
+	VFMSUB231PS sigmoidconsts<>+32(SB), Y6, Y9
+	VFMADD231PS sigmoidconsts<>+64(SB), Y6, Y9
+	VMOVUPS     sigmoidconsts<>+96(SB), Y12
+	VFMADD213PS sigmoidconsts<>+128(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+160(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+192(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+224(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+256(SB), Y9, Y12
+	VFMADD213PS Y2, Y9, Y12
+	VFMADD213PS Y2, Y9, Y12
+
+	// 2^-m = bits(1) - m<<23
+	VCVTPS2DQ Y6, Y6
+	VPSLLD    $0x17, Y6, Y6
+	VPSUBD    Y6, Y2, Y6
+	VMULPS    Y6, Y12, Y12
+	VADDPS    Y2, Y12, Y12
+	VDIVPS    Y12, Y2, Y3
+	VMOVUPS   Y3, (SI)
 	ADDQ      $0x20, DI
 	ADDQ      $0x20, SI
 	DECQ      R8
-	JMP       loop
+	JMP       one
 
 next:
 	ADDQ DX, AX
@@ -11793,7 +11907,7 @@ done:
 	RET
 
 // func SiluAVX2(dst *float32, src *float32, ld int, rows int, n int)
-// Requires: AVX, AVX2
+// Requires: AVX, AVX2, FMA3
 TEXT ·SiluAVX2(SB), NOSPLIT, $0-40
 	MOVQ         dst+0(FP), AX
 	MOVQ         src+8(FP), CX
@@ -11806,36 +11920,9 @@ TEXT ·SiluAVX2(SB), NOSPLIT, $0-40
 	MOVL         $0x42ae0000, SI
 	VMOVD        SI, X1
 	VBROADCASTSS X1, Y1
-	MOVL         $0x3fb8aa3b, SI
+	MOVL         $0x3f800000, SI
 	VMOVD        SI, X2
 	VBROADCASTSS X2, Y2
-	MOVL         $0x3f318000, SI
-	VMOVD        SI, X3
-	VBROADCASTSS X3, Y3
-	MOVL         $0xb95e8083, SI
-	VMOVD        SI, X4
-	VBROADCASTSS X4, Y4
-	MOVL         $0x3f800000, SI
-	VMOVD        SI, X5
-	VBROADCASTSS X5, Y5
-	MOVL         $0x3f000000, SI
-	VMOVD        SI, X6
-	VBROADCASTSS X6, Y6
-	MOVL         $0x3e2aaaab, SI
-	VMOVD        SI, X7
-	VBROADCASTSS X7, Y7
-	MOVL         $0x3d2aaaab, SI
-	VMOVD        SI, X8
-	VBROADCASTSS X8, Y8
-	MOVL         $0x3c088889, SI
-	VMOVD        SI, X9
-	VBROADCASTSS X9, Y9
-	MOVL         $0x3ab60b61, SI
-	VMOVD        SI, X10
-	VBROADCASTSS X10, Y10
-	MOVL         $0x39500d01, SI
-	VMOVD        SI, X11
-	VBROADCASTSS X11, Y11
 
 row:
 	TESTQ BX, BX
@@ -11845,47 +11932,117 @@ row:
 	MOVQ  n+32(FP), R8
 	SHRQ  $0x03, R8
 
-loop:
-	TESTQ    R8, R8
-	JZ       next
-	VMOVUPS  (DI), Y12
-	VMAXPS   Y12, Y0, Y12
-	VMINPS   Y12, Y1, Y12
-	VMULPS   Y2, Y12, Y13
-	VROUNDPS $0x00, Y13, Y13
-	VMULPS   Y3, Y13, Y14
-	VSUBPS   Y12, Y14, Y14
-	VMULPS   Y4, Y13, Y15
-	VADDPS   Y15, Y14, Y14
-	VMOVAPS  Y11, Y15
-	VMULPS   Y14, Y15, Y15
-	VADDPS   Y10, Y15, Y15
-	VMULPS   Y14, Y15, Y15
-	VADDPS   Y9, Y15, Y15
-	VMULPS   Y14, Y15, Y15
-	VADDPS   Y8, Y15, Y15
-	VMULPS   Y14, Y15, Y15
-	VADDPS   Y7, Y15, Y15
-	VMULPS   Y14, Y15, Y15
-	VADDPS   Y6, Y15, Y15
-	VMULPS   Y14, Y15, Y15
-	VADDPS   Y5, Y15, Y15
-	VMULPS   Y14, Y15, Y15
-	VADDPS   Y5, Y15, Y15
+three:
+	CMPQ        R8, $0x03
+	JL          one
+	VMAXPS      (DI), Y0, Y3
+	VMAXPS      32(DI), Y0, Y4
+	VMAXPS      64(DI), Y0, Y5
+	VMINPS      Y3, Y1, Y3
+	VMINPS      Y4, Y1, Y4
+	VMINPS      Y5, Y1, Y5
+	VMULPS      sigmoidconsts<>+0(SB), Y3, Y6
+	VMULPS      sigmoidconsts<>+0(SB), Y4, Y7
+	VMULPS      sigmoidconsts<>+0(SB), Y5, Y8
+	VROUNDPS    $0x00, Y6, Y6
+	VROUNDPS    $0x00, Y7, Y7
+	VROUNDPS    $0x00, Y8, Y8
+	VMOVAPS     Y3, Y9
+	VMOVAPS     Y4, Y10
+	VMOVAPS     Y5, Y11
+	VFMSUB231PS sigmoidconsts<>+32(SB), Y6, Y9
+	VFMSUB231PS sigmoidconsts<>+32(SB), Y7, Y10
+	VFMSUB231PS sigmoidconsts<>+32(SB), Y8, Y11
+	VFMADD231PS sigmoidconsts<>+64(SB), Y6, Y9
+	VFMADD231PS sigmoidconsts<>+64(SB), Y7, Y10
+	VFMADD231PS sigmoidconsts<>+64(SB), Y8, Y11
+	VMOVUPS     sigmoidconsts<>+96(SB), Y12
+	VMOVUPS     sigmoidconsts<>+96(SB), Y13
+	VMOVUPS     sigmoidconsts<>+96(SB), Y14
+	VFMADD213PS sigmoidconsts<>+128(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+128(SB), Y10, Y13
+	VFMADD213PS sigmoidconsts<>+128(SB), Y11, Y14
+	VFMADD213PS sigmoidconsts<>+160(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+160(SB), Y10, Y13
+	VFMADD213PS sigmoidconsts<>+160(SB), Y11, Y14
+	VFMADD213PS sigmoidconsts<>+192(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+192(SB), Y10, Y13
+	VFMADD213PS sigmoidconsts<>+192(SB), Y11, Y14
+	VFMADD213PS sigmoidconsts<>+224(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+224(SB), Y10, Y13
+	VFMADD213PS sigmoidconsts<>+224(SB), Y11, Y14
+	VFMADD213PS sigmoidconsts<>+256(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+256(SB), Y10, Y13
+	VFMADD213PS sigmoidconsts<>+256(SB), Y11, Y14
+	VFMADD213PS Y2, Y9, Y12
+	VFMADD213PS Y2, Y10, Y13
+	VFMADD213PS Y2, Y11, Y14
+	VFMADD213PS Y2, Y9, Y12
+	VFMADD213PS Y2, Y10, Y13
+	VFMADD213PS Y2, Y11, Y14
 
 	// 2^-m = bits(1) - m<<23
-	VCVTPS2DQ Y13, Y13
-	VPSLLD    $0x17, Y13, Y13
-	VPSUBD    Y13, Y5, Y13
-	VMULPS    Y13, Y15, Y15
-	VADDPS    Y5, Y15, Y15
-	VDIVPS    Y15, Y5, Y12
-	VMULPS    (DI), Y12, Y12
-	VMOVUPS   Y12, (SI)
+	VCVTPS2DQ Y6, Y6
+	VCVTPS2DQ Y7, Y7
+	VCVTPS2DQ Y8, Y8
+	VPSLLD    $0x17, Y6, Y6
+	VPSLLD    $0x17, Y7, Y7
+	VPSLLD    $0x17, Y8, Y8
+	VPSUBD    Y6, Y2, Y6
+	VPSUBD    Y7, Y2, Y7
+	VPSUBD    Y8, Y2, Y8
+	VMULPS    Y6, Y12, Y12
+	VMULPS    Y7, Y13, Y13
+	VMULPS    Y8, Y14, Y14
+	VADDPS    Y2, Y12, Y12
+	VADDPS    Y2, Y13, Y13
+	VADDPS    Y2, Y14, Y14
+	VDIVPS    Y12, Y2, Y3
+	VDIVPS    Y13, Y2, Y4
+	VDIVPS    Y14, Y2, Y5
+	VMULPS    (DI), Y3, Y3
+	VMULPS    32(DI), Y4, Y4
+	VMULPS    64(DI), Y5, Y5
+	VMOVUPS   Y3, (SI)
+	VMOVUPS   Y4, 32(SI)
+	VMOVUPS   Y5, 64(SI)
+	ADDQ      $0x60, DI
+	ADDQ      $0x60, SI
+	SUBQ      $0x03, R8
+	JMP       three
+
+one:
+	TESTQ       R8, R8
+	JZ          next
+	VMAXPS      (DI), Y0, Y3
+	VMINPS      Y3, Y1, Y3
+	VMULPS      sigmoidconsts<>+0(SB), Y3, Y6
+	VROUNDPS    $0x00, Y6, Y6
+	VMOVAPS     Y3, Y9
+	VFMSUB231PS sigmoidconsts<>+32(SB), Y6, Y9
+	VFMADD231PS sigmoidconsts<>+64(SB), Y6, Y9
+	VMOVUPS     sigmoidconsts<>+96(SB), Y12
+	VFMADD213PS sigmoidconsts<>+128(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+160(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+192(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+224(SB), Y9, Y12
+	VFMADD213PS sigmoidconsts<>+256(SB), Y9, Y12
+	VFMADD213PS Y2, Y9, Y12
+	VFMADD213PS Y2, Y9, Y12
+
+	// 2^-m = bits(1) - m<<23
+	VCVTPS2DQ Y6, Y6
+	VPSLLD    $0x17, Y6, Y6
+	VPSUBD    Y6, Y2, Y6
+	VMULPS    Y6, Y12, Y12
+	VADDPS    Y2, Y12, Y12
+	VDIVPS    Y12, Y2, Y3
+	VMULPS    (DI), Y3, Y3
+	VMOVUPS   Y3, (SI)
 	ADDQ      $0x20, DI
 	ADDQ      $0x20, SI
 	DECQ      R8
-	JMP       loop
+	JMP       one
 
 next:
 	ADDQ DX, AX

@@ -76,6 +76,7 @@ func main() {
 		pixKernel(avx2, r, 1, 16)
 	}
 	dwTaps(avx2)
+	sigmoidTable()
 	sigmoid(false)
 	sigmoid(true)
 	clipTile(avx2)
@@ -1202,6 +1203,37 @@ func mul(s isa) {
 // src (SiLU, x·sigmoid(x), as siluFast). The squeeze-excitation gates
 // and activations of EfficientNet and RegNet run it; AVX2 only, the
 // AVX-512 tier uses it too.
+// sigmoidTab is the table of the sigmoid kernels' constants, each
+// broadcast to a vector (sigmoidConsts), made once by sigmoidTable.
+var sigmoidTab Mem
+
+// sigmoidConsts are the sigmoid kernels' constants from memory, in the
+// table's order: log2e, ln2 split in two, and the Taylor coefficients
+// 1/7! .. 1/2! of exp.
+var sigmoidConsts = func() []float32 {
+	c := []float32{1.44269504, 0.693359375, -2.12194440e-4}
+	fact := float32(1)
+	var inv []float32
+	for k := 2; k <= 7; k++ {
+		fact *= float32(k)
+		inv = append(inv, 1/fact)
+	}
+	for k := len(inv) - 1; k >= 0; k-- {
+		c = append(c, inv[k])
+	}
+	return c
+}()
+
+// sigmoidTable emits the read-only table of sigmoidConsts, 8 lanes each.
+func sigmoidTable() {
+	sigmoidTab = GLOBL("sigmoidconsts", RODATA|NOPTR)
+	for i, v := range sigmoidConsts {
+		for l := range 8 {
+			DATA(32*i+4*l, U32(math.Float32bits(v)))
+		}
+	}
+}
+
 func sigmoid(silu bool) {
 	name, twin, last := "SigmoidAVX2", "sigmoidFast", "dst[i] = 1 / (1 + p*2^-m) // each operation rounded"
 	if silu {
@@ -1219,11 +1251,13 @@ func sigmoid(silu bool) {
 		"			i := r*ld + j",
 		"			x := min(max(src[i], -88), 87) // a NaN kept",
 		"			m := roundToEven(x * log2e)",
-		"			r := (m*ln2hi - x) + m*ln2lo",
-		"			p := ((((((c7*r+c6)*r+c5)*r+c4)*r+c3)*r+c2)*r+1)*r + 1",
+		"			r := fma(m, ln2lo, fma(m, ln2hi, -x)) // each rounded once",
+		"			p := fma(fma(fma(fma(fma(fma(fma(c7, r, c6), r, c5), r, c4), r, c3), r, c2), r, 1), r, 1)",
 		"			"+last,
 		"		}",
 		"	}",
+		"",
+		"Three vectors a step: their chains of dependent operations overlap.",
 	)
 	dst0 := Load(Param("dst"), GP64()).(reg.GPVirtual)
 	src0 := Load(Param("src"), GP64()).(reg.GPVirtual)
@@ -1232,9 +1266,7 @@ func sigmoid(silu bool) {
 	rows := Load(Param("rows"), GP64()).(reg.GPVirtual)
 	dst, src, n := GP64(), GP64(), GP64()
 	r := avx2.regs
-	lo, hi, log2e, ln2hi, ln2lo, one := r[0], r[1], r[2], r[3], r[4], r[5]
-	c := r[6:12] // c2..c7
-	x, m, rr, p := r[12], r[13], r[14], r[15]
+	lo, hi, one := r[0], r[1], r[2]
 	bits := GP32()
 	konst := func(v float32, dst reg.VecPhysical) {
 		MOVL(U32(math.Float32bits(v)), bits)
@@ -1243,14 +1275,42 @@ func sigmoid(silu bool) {
 	}
 	konst(-88, lo)
 	konst(87, hi)
-	konst(1.44269504, log2e)
-	konst(0.693359375, ln2hi)
-	konst(-2.12194440e-4, ln2lo)
 	konst(1, one)
-	fact := float32(1)
-	for k := 2; k <= 7; k++ {
-		fact *= float32(k)
-		konst(1/fact, c[k-2])
+	tab := func(i int) Mem { return sigmoidTab.Offset(32 * i) }
+	// body emits k vectors, the i-th at byte offset 32i, each step of the
+	// formula for every vector before the next step.
+	body := func(k int) {
+		x, m, rr, p := r[3:3+k], r[6:6+k], r[9:9+k], r[12:12+k]
+		each := func(f func(i int)) {
+			for i := range k {
+				f(i)
+			}
+		}
+		each(func(i int) { VMAXPS(Mem{Base: src, Disp: 32 * i}, lo, x[i]) }) // lo > x ? lo : x, a NaN x kept
+		each(func(i int) { VMINPS(x[i], hi, x[i]) })
+		each(func(i int) { VMULPS(tab(0), x[i], m[i]) })
+		each(func(i int) { VROUNDPS(U8(0), m[i], m[i]) }) // to nearest, ties to even
+		each(func(i int) { VMOVAPS(x[i], rr[i]) })
+		each(func(i int) { VFMSUB231PS(tab(1), m[i], rr[i]) }) // m·ln2hi - x
+		each(func(i int) { VFMADD231PS(tab(2), m[i], rr[i]) }) // + m·ln2lo
+		each(func(i int) { VMOVUPS(tab(3), p[i]) })            // c7
+		for c := 4; c < len(sigmoidConsts); c++ {
+			each(func(i int) { VFMADD213PS(tab(c), rr[i], p[i]) }) // p·r + c
+		}
+		for range 2 {
+			each(func(i int) { VFMADD213PS(one, rr[i], p[i]) }) // p·r + 1
+		}
+		Comment("2^-m = bits(1) - m<<23")
+		each(func(i int) { VCVTPS2DQ(m[i], m[i]) })
+		each(func(i int) { VPSLLD(U8(23), m[i], m[i]) })
+		each(func(i int) { VPSUBD(m[i], one, m[i]) })
+		each(func(i int) { VMULPS(m[i], p[i], p[i]) })
+		each(func(i int) { VADDPS(one, p[i], p[i]) })
+		each(func(i int) { VDIVPS(p[i], one, x[i]) }) // 1 / (1 + e)
+		if silu {
+			each(func(i int) { VMULPS(Mem{Base: src, Disp: 32 * i}, x[i], x[i]) }) // src · sigmoid
+		}
+		each(func(i int) { VMOVUPS(x[i], Mem{Base: dst, Disp: 32 * i}) })
 	}
 	Label("row")
 	TESTQ(rows, rows)
@@ -1259,42 +1319,22 @@ func sigmoid(silu bool) {
 	MOVQ(src0, src)
 	Load(Param("n"), n)
 	SHRQ(U8(3), n)
-	Label("loop")
+	Label("three")
+	CMPQ(n, U8(3))
+	JL(LabelRef("one"))
+	body(3)
+	ADDQ(U8(96), src)
+	ADDQ(U8(96), dst)
+	SUBQ(U8(3), n)
+	JMP(LabelRef("three"))
+	Label("one")
 	TESTQ(n, n)
 	JZ(LabelRef("next"))
-	VMOVUPS(Mem{Base: src}, x)
-	VMAXPS(x, lo, x) // lo > x ? lo : x, a NaN x kept
-	VMINPS(x, hi, x)
-	VMULPS(log2e, x, m)
-	VROUNDPS(U8(0), m, m) // to nearest, ties to even
-	VMULPS(ln2hi, m, rr)
-	VSUBPS(x, rr, rr) // m·ln2hi - x
-	VMULPS(ln2lo, m, p)
-	VADDPS(p, rr, rr)
-	VMOVAPS(c[5], p)
-	for k := 6; k >= 2; k-- {
-		VMULPS(rr, p, p)
-		VADDPS(c[k-2], p, p)
-	}
-	VMULPS(rr, p, p)
-	VADDPS(one, p, p)
-	VMULPS(rr, p, p)
-	VADDPS(one, p, p)
-	Comment("2^-m = bits(1) - m<<23")
-	VCVTPS2DQ(m, m)
-	VPSLLD(U8(23), m, m)
-	VPSUBD(m, one, m)
-	VMULPS(m, p, p)
-	VADDPS(one, p, p)
-	VDIVPS(p, one, x) // 1 / (1 + e)
-	if silu {
-		VMULPS(Mem{Base: src}, x, x) // src · sigmoid
-	}
-	VMOVUPS(x, Mem{Base: dst})
+	body(1)
 	ADDQ(U8(32), src)
 	ADDQ(U8(32), dst)
 	DECQ(n)
-	JMP(LabelRef("loop"))
+	JMP(LabelRef("one"))
 	Label("next")
 	ADDQ(ld, dst0)
 	ADDQ(ld, src0)
