@@ -35,9 +35,15 @@ import "unsafe"
 //	s = sum_p w[p*w+j]·src[boff[p]+pix[i]] [+ c[i*ldc+j] if flags&1] [+ bias[j]]
 //	c[i*ldc+j] = min(max(s, clip[0]), clip[1])   (s when clip is nil or s is NaN)
 //
+// With flags&pixPrefetch it also fetches the k steps of weights after its
+// own.
 // each product fused with its sum, each sum rounded once; clip's bounds
 // are numbers, the lower not -0 and the upper not ±0 (see clipBounds).
 type PixKernel func(k int, w, src *float32, pix, boff *int32, c *float32, ldc int, flags int, bias, clip *float32)
+
+// pixPrefetch is the PixKernel flag that fetches the next k steps of
+// weights into the cache while the kernel runs (no effect on its values).
+const pixPrefetch = 2
 
 // PixGo returns the portable Go twin of an r×w PixKernel.
 func PixGo(r, w int) PixKernel { return PixGoOf(r, w, w) }
@@ -232,7 +238,12 @@ func (t *pixTask) Range(lo, hi int) {
 			acc := flag(kb > 0)
 			for q := 0; q < npix; q += rmax {
 				r := min(rmax, npix-q)
-				kerns[r-1](kl, &pan[kb*nr], &xs[0], &t.pix[q], &t.boff[kb], &ct[q*nr], nr, acc, nil, nil)
+				// the first tile fetches the next block's weights
+				fl := acc
+				if q == 0 {
+					fl |= pixPrefetch
+				}
+				kerns[r-1](kl, &pan[kb*nr], &xs[0], &t.pix[q], &t.boff[kb], &ct[q*nr], nr, fl, nil, nil)
 			}
 		}
 		// y[n][m][q] = act(ct[q][j] + b[m] + Z[n][m][q]) for m = grp·Mg + jb·nr + j:

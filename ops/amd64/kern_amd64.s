@@ -9458,7 +9458,7 @@ done:
 	RET
 
 // func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·KernPixAVX2x1x16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
@@ -9474,6 +9474,36 @@ TEXT ·KernPixAVX2x1x16(SB), NOSPLIT, $0-80
 	MOVQ   AX, DI
 	SHRQ   $0x01, DI
 	JZ     odd
+	MOVQ   flags+56(FP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R8
+	SHLQ   $0x06, R8
+
+prefetching:
+	PREFETCHT0 (CX)(R8*1)
+	PREFETCHT0 64(CX)(R8*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y2
+	VMOVUPS      32(CX), Y3
+	VBROADCASTSS (BX)(DX*4), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y2
+	VMOVUPS      96(CX), Y3
+	VBROADCASTSS (BX)(DX*4), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         DI
+	JNZ          prefetching
+	JMP          odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -9553,7 +9583,7 @@ put:
 	RET
 
 // func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·KernPixAVX2x2x16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
@@ -9573,6 +9603,42 @@ TEXT ·KernPixAVX2x2x16(SB), NOSPLIT, $0-80
 	MOVQ   AX, R8
 	SHRQ   $0x01, R8
 	JZ     odd
+	MOVQ   flags+56(FP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R9
+	SHLQ   $0x06, R9
+
+prefetching:
+	PREFETCHT0 (CX)(R9*1)
+	PREFETCHT0 64(CX)(R9*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y4
+	VMOVUPS      32(CX), Y5
+	VBROADCASTSS (DI)(DX*4), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (BX)(DX*4), Y6
+	VFMADD231PS  Y4, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y4
+	VMOVUPS      96(CX), Y5
+	VBROADCASTSS (DI)(DX*4), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (BX)(DX*4), Y6
+	VFMADD231PS  Y4, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R8
+	JNZ          prefetching
+	JMP          odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -9677,7 +9743,7 @@ put:
 	RET
 
 // func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·KernPixAVX2x3x16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
@@ -9701,6 +9767,48 @@ TEXT ·KernPixAVX2x3x16(SB), NOSPLIT, $0-80
 	MOVQ   AX, R9
 	SHRQ   $0x01, R9
 	JZ     odd
+	MOVQ   flags+56(FP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R10
+	SHLQ   $0x06, R10
+
+prefetching:
+	PREFETCHT0 (CX)(R10*1)
+	PREFETCHT0 64(CX)(R10*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y6
+	VMOVUPS      32(CX), Y7
+	VBROADCASTSS (DI)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS (R8)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y2
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS (BX)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y6
+	VMOVUPS      96(CX), Y7
+	VBROADCASTSS (DI)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS (R8)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y2
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS (BX)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R9
+	JNZ          prefetching
+	JMP          odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -9830,7 +9938,7 @@ put:
 	RET
 
 // func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·KernPixAVX2x4x16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
@@ -9858,6 +9966,54 @@ TEXT ·KernPixAVX2x4x16(SB), NOSPLIT, $0-80
 	MOVQ   AX, R10
 	SHRQ   $0x01, R10
 	JZ     odd
+	MOVQ   flags+56(FP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R11
+	SHLQ   $0x06, R11
+
+prefetching:
+	PREFETCHT0 (CX)(R11*1)
+	PREFETCHT0 64(CX)(R11*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y8
+	VMOVUPS      32(CX), Y9
+	VBROADCASTSS (DI)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS (R8)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y2
+	VFMADD231PS  Y9, Y10, Y3
+	VBROADCASTSS (R9)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS (BX)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y6
+	VFMADD231PS  Y9, Y10, Y7
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y8
+	VMOVUPS      96(CX), Y9
+	VBROADCASTSS (DI)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS (R8)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y2
+	VFMADD231PS  Y9, Y10, Y3
+	VBROADCASTSS (R9)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS (BX)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y6
+	VFMADD231PS  Y9, Y10, Y7
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R10
+	JNZ          prefetching
+	JMP          odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -10012,7 +10168,7 @@ put:
 	RET
 
 // func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·KernPixAVX2x5x16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
@@ -10044,6 +10200,60 @@ TEXT ·KernPixAVX2x5x16(SB), NOSPLIT, $0-80
 	MOVQ   AX, R11
 	SHRQ   $0x01, R11
 	JZ     odd
+	MOVQ   flags+56(FP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R12
+	SHLQ   $0x06, R12
+
+prefetching:
+	PREFETCHT0 (CX)(R12*1)
+	PREFETCHT0 64(CX)(R12*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y10
+	VMOVUPS      32(CX), Y11
+	VBROADCASTSS (DI)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS (R8)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
+	VBROADCASTSS (R9)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS (R10)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS (BX)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y10
+	VMOVUPS      96(CX), Y11
+	VBROADCASTSS (DI)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS (R8)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
+	VBROADCASTSS (R9)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS (R10)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS (BX)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R11
+	JNZ          prefetching
+	JMP          odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -10223,7 +10433,7 @@ put:
 	RET
 
 // func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·KernPixAVX2x6x16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
@@ -10259,6 +10469,66 @@ TEXT ·KernPixAVX2x6x16(SB), NOSPLIT, $0-80
 	MOVQ   AX, R12
 	SHRQ   $0x01, R12
 	JZ     odd
+	MOVQ   flags+56(FP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R13
+	SHLQ   $0x06, R13
+
+prefetching:
+	PREFETCHT0 (CX)(R13*1)
+	PREFETCHT0 64(CX)(R13*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y12
+	VMOVUPS      32(CX), Y13
+	VBROADCASTSS (DI)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS (R8)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS (R9)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS (R10)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS (R11)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS (BX)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y12
+	VMOVUPS      96(CX), Y13
+	VBROADCASTSS (DI)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS (R8)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS (R9)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS (R10)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS (R11)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS (BX)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R12
+	JNZ          prefetching
+	JMP          odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -10463,7 +10733,7 @@ put:
 	RET
 
 // func KernPixAVX2x1x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·KernPixAVX2x1x8Of16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
@@ -10478,6 +10748,32 @@ TEXT ·KernPixAVX2x1x8Of16(SB), NOSPLIT, $0-80
 	MOVQ   AX, DI
 	SHRQ   $0x01, DI
 	JZ     odd
+	MOVQ   flags+56(FP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R8
+	SHLQ   $0x06, R8
+
+prefetching:
+	PREFETCHT0 (CX)(R8*1)
+	PREFETCHT0 64(CX)(R8*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y1
+	VBROADCASTSS (BX)(DX*4), Y2
+	VFMADD231PS  Y1, Y2, Y0
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y1
+	VBROADCASTSS (BX)(DX*4), Y2
+	VFMADD231PS  Y1, Y2, Y0
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         DI
+	JNZ          prefetching
+	JMP          odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -10544,7 +10840,7 @@ put:
 	RET
 
 // func KernPixAVX2x2x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·KernPixAVX2x2x8Of16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
@@ -10562,6 +10858,36 @@ TEXT ·KernPixAVX2x2x8Of16(SB), NOSPLIT, $0-80
 	MOVQ   AX, R8
 	SHRQ   $0x01, R8
 	JZ     odd
+	MOVQ   flags+56(FP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R9
+	SHLQ   $0x06, R9
+
+prefetching:
+	PREFETCHT0 (CX)(R9*1)
+	PREFETCHT0 64(CX)(R9*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y2
+	VBROADCASTSS (DI)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS (BX)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y1
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y2
+	VBROADCASTSS (DI)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS (BX)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y1
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R8
+	JNZ          prefetching
+	JMP          odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -10643,7 +10969,7 @@ put:
 	RET
 
 // func KernPixAVX2x3x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·KernPixAVX2x3x8Of16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
@@ -10664,6 +10990,40 @@ TEXT ·KernPixAVX2x3x8Of16(SB), NOSPLIT, $0-80
 	MOVQ   AX, R9
 	SHRQ   $0x01, R9
 	JZ     odd
+	MOVQ   flags+56(FP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R10
+	SHLQ   $0x06, R10
+
+prefetching:
+	PREFETCHT0 (CX)(R10*1)
+	PREFETCHT0 64(CX)(R10*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y3
+	VBROADCASTSS (DI)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y0
+	VBROADCASTSS (R8)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y1
+	VBROADCASTSS (BX)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y2
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y3
+	VBROADCASTSS (DI)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y0
+	VBROADCASTSS (R8)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y1
+	VBROADCASTSS (BX)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y2
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R9
+	JNZ          prefetching
+	JMP          odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -10760,7 +11120,7 @@ put:
 	RET
 
 // func KernPixAVX2x4x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·KernPixAVX2x4x8Of16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
@@ -10784,6 +11144,44 @@ TEXT ·KernPixAVX2x4x8Of16(SB), NOSPLIT, $0-80
 	MOVQ   AX, R10
 	SHRQ   $0x01, R10
 	JZ     odd
+	MOVQ   flags+56(FP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R11
+	SHLQ   $0x06, R11
+
+prefetching:
+	PREFETCHT0 (CX)(R11*1)
+	PREFETCHT0 64(CX)(R11*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y4
+	VBROADCASTSS (DI)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS (R8)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS (R9)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS (BX)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y3
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y4
+	VBROADCASTSS (DI)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS (R8)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS (R9)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS (BX)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y3
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R10
+	JNZ          prefetching
+	JMP          odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -10895,7 +11293,7 @@ put:
 	RET
 
 // func KernPixAVX2x5x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·KernPixAVX2x5x8Of16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
@@ -10922,6 +11320,48 @@ TEXT ·KernPixAVX2x5x8Of16(SB), NOSPLIT, $0-80
 	MOVQ   AX, R11
 	SHRQ   $0x01, R11
 	JZ     odd
+	MOVQ   flags+56(FP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R12
+	SHLQ   $0x06, R12
+
+prefetching:
+	PREFETCHT0 (CX)(R12*1)
+	PREFETCHT0 64(CX)(R12*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y5
+	VBROADCASTSS (DI)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y0
+	VBROADCASTSS (R8)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (R9)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y2
+	VBROADCASTSS (R10)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y3
+	VBROADCASTSS (BX)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y4
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y5
+	VBROADCASTSS (DI)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y0
+	VBROADCASTSS (R8)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (R9)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y2
+	VBROADCASTSS (R10)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y3
+	VBROADCASTSS (BX)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y4
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R11
+	JNZ          prefetching
+	JMP          odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -11048,7 +11488,7 @@ put:
 	RET
 
 // func KernPixAVX2x6x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·KernPixAVX2x6x8Of16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
@@ -11078,6 +11518,52 @@ TEXT ·KernPixAVX2x6x8Of16(SB), NOSPLIT, $0-80
 	MOVQ   AX, R12
 	SHRQ   $0x01, R12
 	JZ     odd
+	MOVQ   flags+56(FP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R13
+	SHLQ   $0x06, R13
+
+prefetching:
+	PREFETCHT0 (CX)(R13*1)
+	PREFETCHT0 64(CX)(R13*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y6
+	VBROADCASTSS (DI)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS (R8)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS (R9)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS (R10)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS (R11)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS (BX)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y5
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y6
+	VBROADCASTSS (DI)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS (R8)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS (R9)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS (R10)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS (R11)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS (BX)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y5
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R12
+	JNZ          prefetching
+	JMP          odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -11219,7 +11705,7 @@ put:
 	RET
 
 // func KernPixAVX2x7x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·KernPixAVX2x7x8Of16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
@@ -11252,6 +11738,56 @@ TEXT ·KernPixAVX2x7x8Of16(SB), NOSPLIT, $0-80
 	MOVQ   AX, R13
 	SHRQ   $0x01, R13
 	JZ     odd
+	MOVQ   flags+56(FP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R14
+	SHLQ   $0x06, R14
+
+prefetching:
+	PREFETCHT0 (CX)(R14*1)
+	PREFETCHT0 64(CX)(R14*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y7
+	VBROADCASTSS (DI)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y0
+	VBROADCASTSS (R8)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS (R9)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y2
+	VBROADCASTSS (R10)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS (R11)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y4
+	VBROADCASTSS (R12)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y5
+	VBROADCASTSS (BX)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y6
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y7
+	VBROADCASTSS (DI)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y0
+	VBROADCASTSS (R8)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS (R9)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y2
+	VBROADCASTSS (R10)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS (R11)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y4
+	VBROADCASTSS (R12)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y5
+	VBROADCASTSS (BX)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y6
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R13
+	JNZ          prefetching
+	JMP          odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -11408,7 +11944,7 @@ put:
 	RET
 
 // func KernPixAVX2x8x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·KernPixAVX2x8x8Of16(SB), NOSPLIT, $0-80
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
@@ -11444,6 +11980,60 @@ TEXT ·KernPixAVX2x8x8Of16(SB), NOSPLIT, $0-80
 	MOVQ   AX, R14
 	SHRQ   $0x01, R14
 	JZ     odd
+	MOVQ   flags+56(FP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R15
+	SHLQ   $0x06, R15
+
+prefetching:
+	PREFETCHT0 (CX)(R15*1)
+	PREFETCHT0 64(CX)(R15*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y8
+	VBROADCASTSS (DI)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y0
+	VBROADCASTSS (R8)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y1
+	VBROADCASTSS (R9)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y2
+	VBROADCASTSS (R10)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y3
+	VBROADCASTSS (R11)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y4
+	VBROADCASTSS (R12)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y5
+	VBROADCASTSS (R13)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y6
+	VBROADCASTSS (BX)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y7
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y8
+	VBROADCASTSS (DI)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y0
+	VBROADCASTSS (R8)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y1
+	VBROADCASTSS (R9)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y2
+	VBROADCASTSS (R10)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y3
+	VBROADCASTSS (R11)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y4
+	VBROADCASTSS (R12)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y5
+	VBROADCASTSS (R13)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y6
+	VBROADCASTSS (BX)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y7
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R14
+	JNZ          prefetching
+	JMP          odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])

@@ -1463,6 +1463,25 @@ func pixKernel(s isa, r, nv, wld int) {
 	MOVQ(k, pairs)
 	SHRQ(U8(1), pairs)
 	JZ(LabelRef("odd"))
+	// flags&2: the first tile of a depth block also fetches the next
+	// block's weights, k steps further, a line a step, while it runs.
+	fl := Load(Param("flags"), GP64())
+	TESTQ(U32(2), fl)
+	JZ(LabelRef("loop"))
+	ahead := GP64()
+	MOVQ(k, ahead)
+	SHLQ(U8(uint8(log2(4*wld))), ahead)
+	Label("prefetching")
+	for u := range 2 {
+		PREFETCHT0(Mem{Base: w, Index: ahead, Scale: 1, Disp: 4 * u * wld})
+	}
+	step(0)
+	step(1)
+	ADDQ(U32(8*wld), w)
+	ADDQ(U8(8), boff)
+	DECQ(pairs)
+	JNZ(LabelRef("prefetching"))
+	JMP(LabelRef("odd"))
 	Label("loop")
 	step(0)
 	step(1)
