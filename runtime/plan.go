@@ -64,6 +64,16 @@ type Plan struct {
 
 	gpu    *gpuPlan // the plan on the program's GPU, or nil: it runs on the CPU
 	gpuWhy error    // why it does not run on the GPU the program has
+
+	// copiedParts counts the Concat inputs placeParts could not place.
+	copiedParts int
+	// single, when not nil, is the batch-1 plan that Runs of this plan's
+	// images run once per image (see splitImages), with the per-image
+	// arguments of Runs not in use under imagesMu.
+	single    *Plan
+	images    int
+	imagesMu  sync.Mutex
+	imageArgs []*imageArgs
 }
 
 // OnGPU reports whether the plan runs on the program's GPU, and if not,
@@ -337,6 +347,7 @@ type part struct{ slot, at int }
 // Concats, each of all the features so far, becomes views of the last
 // one. Anything else is copied by the step as usual.
 func (pl *Plan) placeParts() {
+	defer pl.countCopiedParts()
 	parts := map[int][]part{}  // by root: the tensors placed in its block
 	members := map[int][]int{} // by root: the views of its block
 	for s := range pl.slots {
@@ -370,7 +381,10 @@ func (pl *Plan) placeParts() {
 			}
 		}
 		for i, at := range st.step.Parts {
-			if i >= len(st.c.in) || st.c.in[i] < 0 || at < 0 || want[st.c.in[i]] != at {
+			if i >= len(st.c.in) || st.c.in[i] < 0 {
+				continue
+			}
+			if at < 0 || want[st.c.in[i]] != at {
 				continue
 			}
 			x := st.c.in[i]
@@ -416,6 +430,35 @@ func (pl *Plan) placeParts() {
 				delete(parts, r)
 			} else {
 				parts[y] = append(parts[y], part{x, d + off})
+			}
+		}
+	}
+}
+
+// countCopiedParts sets copiedParts: how many inputs of Concat steps are
+// not where the step's output holds them (a Concat of several outer
+// slices copies each).
+func (pl *Plan) countCopiedParts() {
+	rootAt := func(s int) (int, int) {
+		if sp := &pl.slots[s]; sp.kind == slotView {
+			return sp.root, sp.at
+		}
+		return s, 0
+	}
+	pl.copiedParts = 0
+	for _, st := range pl.steps {
+		if st.view || st.c.node.OpType != "Concat" || len(st.c.out) == 0 || st.c.out[0] < 0 {
+			continue
+		}
+		yr, yat := rootAt(st.c.out[0])
+		for i, x := range st.c.in {
+			if x < 0 {
+				continue
+			}
+			xr, xat := rootAt(x)
+			if st.step.Parts == nil || i >= len(st.step.Parts) || st.step.Parts[i] < 0 ||
+				xr != yr || xat != yat+st.step.Parts[i] {
+				pl.copiedParts++
 			}
 		}
 	}
@@ -673,6 +716,9 @@ func (pl *Plan) putArena(p *Program, a *arena) {
 func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ops.Tensor, times []time.Duration) (err error) {
 	if pl.gpu != nil {
 		return pl.gpu.run(ctx, p, pl, inputs, outs)
+	}
+	if pl.single != nil {
+		return pl.runImages(ctx, p, inputs, outs, times)
 	}
 	a := pl.getArena(p)
 	defer func() {

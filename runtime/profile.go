@@ -45,7 +45,13 @@ func (p *Program) Profile(ctx context.Context, inputs []*ops.Tensor, runs int) (
 	if err := pl.run(ctx, p, inputs, outs, nil); err != nil {
 		return nil, 0, err
 	}
-	times := make([]time.Duration, len(pl.steps))
+	// A plan run image by image is profiled as its batch-1 plan's steps,
+	// each over all the images (their shapes' batch taken back to pl's).
+	sp, images := pl, 1
+	if pl.single != nil {
+		sp, images = pl.single, pl.images
+	}
+	times := make([]time.Duration, len(sp.steps))
 	start := time.Now()
 	for range runs {
 		if err := pl.run(ctx, p, inputs, outs, times); err != nil {
@@ -56,15 +62,19 @@ func (p *Program) Profile(ctx context.Context, inputs []*ops.Tensor, runs int) (
 	shapes := func(slots []int) [][]int {
 		out := make([][]int, len(slots))
 		for i, s := range slots {
-			if s >= 0 {
-				out[i] = pl.slots[s].shape
+			if s < 0 {
+				continue
+			}
+			out[i] = sp.slots[s].shape
+			if images > 1 && sp.slots[s].kind != slotConst && len(out[i]) > 0 {
+				out[i] = append([]int{out[i][0] * images}, out[i][1:]...)
 			}
 		}
 		return out
 	}
 	var prof []StepProfile
-	for i := range pl.steps {
-		st := &pl.steps[i]
+	for i := range sp.steps {
+		st := &sp.steps[i]
 		if st.view {
 			continue
 		}

@@ -91,6 +91,8 @@ type Program struct {
 
 	gpu    *gpu  // the CUDA device, when Options.Device asked for one and it opened
 	gpuErr error // why Options.Device's CUDA device did not open, for DeviceAuto
+
+	sep bool // the graph computes each image on its own (see separable)
 }
 
 // cnode is a node bound to its kernel, with inputs and outputs as slots
@@ -248,6 +250,7 @@ func CompileContext(ctx context.Context, g *Graph, opts Options) (*Program, erro
 		return nil, err
 	}
 	p.nodes = prune(order, p.outSlot, len(p.slotNames))
+	p.sep = p.separable()
 	if opts.Device == DeviceCUDA || opts.Device == DeviceAuto {
 		p.gpu, p.gpuErr = openGPU()
 		if p.gpuErr != nil && opts.Device == DeviceCUDA {
@@ -721,6 +724,9 @@ func (p *Program) planFor(ctx context.Context, inputs []*ops.Tensor, forRun bool
 		if pl.gpuWhy != nil && p.opts.Device == DeviceCUDA {
 			return nil, pl.gpuWhy
 		}
+	}
+	if err := p.splitImages(ctx, pl); err != nil {
+		return nil, err
 	}
 	if len(p.plans) >= p.opts.MaxPlans {
 		for _, old := range p.plans {

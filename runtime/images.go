@@ -1,0 +1,224 @@
+package runtime
+
+import (
+	"context"
+	"time"
+
+	"github.com/bnrun/bnrun/ops"
+)
+
+// Image by image. A batch whose Concats cannot be placed in their outputs
+// costs a copy of every concatenated tensor: at batch 1 a Concat along the
+// channels is one run of memory per input, so the producers write their
+// parts in place (placeParts), but at batch N each input is N runs apart.
+// DenseNet concatenates all the features so far at every layer, and at
+// batch 8 those copies were 6 % of its time. A graph that computes each
+// image on its own (separable) then runs its batch-1 plan once per image
+// instead, where the Concats copy nothing.
+
+// separableOps are the ops that compute each image of a batch (axis 0)
+// from that image alone, given the conditions separable checks.
+var separableOps = map[string]bool{
+	"Conv": true, "bnrun.FusedConv": true, "bnrun.DwBlock": true, "bnrun.Affine": true,
+	"Relu": true, "Clip": true, "Sigmoid": true, "Tanh": true, "LeakyRelu": true,
+	"MaxPool": true, "AveragePool": true, "GlobalAveragePool": true, "GlobalMaxPool": true,
+	"Concat": true, "Flatten": true, "Gemm": true, "bnrun.FusedGemm": true,
+	"Add": true, "Mul": true, "Identity": true, "Dropout": true,
+}
+
+// separable reports whether every graph input and declared output is
+// float32 with the same symbolic leading dimension (the batch), and every
+// node an op
+// of separableOps that keeps the images apart: Concat and Flatten not on
+// axis 0, Gemm on rows of its first input with constant weights, Add and
+// Mul of two computed tensors (a constant operand could broadcast along
+// the batch), MaxPool without its Indices.
+func (p *Program) separable() bool {
+	batch := ""
+	leading := func(vi ValueInfo) bool {
+		if vi.DType != ops.Float32 || len(vi.Dims) == 0 || vi.Dims[0].Param == "" {
+			return false
+		}
+		if batch == "" {
+			batch = vi.Dims[0].Param
+		}
+		return vi.Dims[0].Param == batch
+	}
+	for _, vi := range p.graph.Inputs {
+		if !leading(vi) {
+			return false
+		}
+	}
+	for _, vi := range p.graph.Outputs {
+		// (an output without a declared shape is checked on the plans)
+		if vi.Dims != nil && !leading(vi) {
+			return false
+		}
+	}
+	for _, c := range p.nodes {
+		n := c.node
+		if !separableOps[n.QualifiedType()] {
+			return false
+		}
+		for _, o := range c.out[1:] {
+			if o >= 0 && n.OpType != "Dropout" {
+				return false // MaxPool's Indices
+			}
+		}
+		switch n.OpType {
+		case "Concat":
+			if axis, err := n.Int("axis", 1); err != nil || axis < 1 {
+				return false
+			}
+		case "Flatten":
+			if axis, err := n.Int("axis", 1); err != nil || axis != 1 {
+				return false
+			}
+		case "Gemm", "FusedGemm":
+			ta, err := n.Int("transA", 0)
+			if err != nil || ta != 0 || len(c.in) < 2 || !p.isConst(c.in[1]) || len(c.in) > 2 && c.in[2] >= 0 && !p.isConst(c.in[2]) {
+				return false
+			}
+		case "Add", "Mul":
+			for _, in := range c.in {
+				if in < 0 || p.isConst(in) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// isConst reports whether slot s is a constant of the graph: an
+// initializer or a constant the program holds.
+func (p *Program) isConst(s int) bool {
+	_, ok := p.graph.Initializers[p.slotNames[s]]
+	return ok || p.consts[s] != nil
+}
+
+// splitImages makes pl run image by image on its batch-1 plan when that
+// saves Concat copies: the program is separable, pl runs on the CPU for
+// n > 1 images in every input, the batch-1 plan's inputs and outputs are
+// pl's with a leading 1, and it copies fewer Concat inputs than pl.
+// p.mu is held.
+func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
+	if pl.gpu != nil || pl.copiedParts == 0 || !p.sep || len(pl.inShapes) == 0 || len(pl.inShapes[0]) == 0 {
+		return nil
+	}
+	n := pl.inShapes[0][0]
+	if n < 2 {
+		return nil
+	}
+	shapes := make([][]int, len(pl.inShapes))
+	for i, s := range pl.inShapes {
+		if len(s) == 0 || s[0] != n || pl.inValues[i] != nil {
+			return nil
+		}
+		shapes[i] = append([]int{1}, s[1:]...)
+	}
+	var one *Plan
+	for _, q := range p.plans {
+		if q.gpu == nil && q.single == nil && sameShapes(q.inShapes, shapes) {
+			one = q
+		}
+	}
+	if one == nil {
+		q, err := p.makePlan(ctx, shapes, make([]*ops.Tensor, len(shapes)))
+		if err != nil {
+			return err
+		}
+		q.inShapes, q.inValues = shapes, make([]*ops.Tensor, len(shapes))
+		one = q
+	}
+	if one.copiedParts >= pl.copiedParts {
+		return nil
+	}
+	for _, s := range p.outSlot {
+		a, b := pl.slots[s].shape, one.slots[s].shape
+		if len(a) == 0 || len(a) != len(b) || a[0] != n || b[0] != 1 || !ops.SameShape(a[1:], b[1:]) {
+			return nil
+		}
+	}
+	pl.single, pl.images = one, n
+	return nil
+}
+
+// sameShapes reports whether a and b hold the same shapes.
+func sameShapes(a, b [][]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !ops.SameShape(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// imageArgs are the per-image tensors of a Run that splitImages split:
+// views of the caller's inputs, and the batch-1 plan's outputs.
+type imageArgs struct {
+	inT           []ops.Tensor
+	inPtr, outPtr []*ops.Tensor
+}
+
+// runImages runs pl image by image on pl.single, each image's inputs a
+// view of the caller's and its outputs copied into outs; times, when not
+// nil, sums the steps of pl.single.
+func (pl *Plan) runImages(ctx context.Context, p *Program, inputs, outs []*ops.Tensor, times []time.Duration) error {
+	one := pl.single
+	pl.imagesMu.Lock()
+	var a *imageArgs
+	if k := len(pl.imageArgs); k > 0 {
+		a, pl.imageArgs = pl.imageArgs[k-1], pl.imageArgs[:k-1]
+	}
+	pl.imagesMu.Unlock()
+	if a == nil {
+		a = &imageArgs{inT: make([]ops.Tensor, len(inputs)), inPtr: make([]*ops.Tensor, len(inputs)),
+			outPtr: make([]*ops.Tensor, len(outs))}
+	}
+	defer func() {
+		for i := range a.inT {
+			a.inT[i].F32 = nil
+		}
+		pl.imagesMu.Lock()
+		pl.imageArgs = append(pl.imageArgs, a)
+		pl.imagesMu.Unlock()
+	}()
+	for i := range outs {
+		outs[i] = sizedOut(outs[i], pl.slots[p.outSlot[i]].shape)
+	}
+	for img := range pl.images {
+		for i, t := range inputs {
+			per := len(t.F32) / pl.images
+			a.inT[i] = ops.Tensor{DType: ops.Float32, Shape: one.inShapes[i], F32: t.F32[img*per : (img+1)*per]}
+			a.inPtr[i] = &a.inT[i]
+		}
+		if err := one.run(ctx, p, a.inPtr, a.outPtr, times); err != nil {
+			return err
+		}
+		for i, o := range a.outPtr {
+			per := len(o.F32)
+			copy(outs[i].F32[img*per:(img+1)*per], o.F32)
+		}
+	}
+	return nil
+}
+
+// sizedOut returns dst (a new tensor when nil) holding float32 data of the
+// shape, its buffer reused when big enough.
+func sizedOut(dst *ops.Tensor, shape []int) *ops.Tensor {
+	if dst == nil {
+		dst = &ops.Tensor{}
+	}
+	n := ops.NumElems(shape)
+	dst.DType, dst.I64 = ops.Float32, nil
+	dst.Shape = append(dst.Shape[:0], shape...)
+	if cap(dst.F32) < n {
+		dst.F32 = make([]float32, n)
+	}
+	dst.F32 = dst.F32[:n]
+	return dst
+}

@@ -1,0 +1,96 @@
+package runtime
+
+import (
+	"context"
+	"testing"
+
+	"github.com/bnrun/bnrun/ops"
+)
+
+// TestImageByImage checks splitImages on a DenseNet-like chain of Concats
+// of computed tensors: at batch 3 the graph runs its batch-1 plan once per
+// image, bit for bit as three Runs of one image; and its profile reports
+// the batch-1 plan's steps with the batch's shapes. A constant added to
+// the result (which could broadcast along the batch), a Concat along the
+// batch or a Reshape keeps the whole batch in one plan.
+func TestImageByImage(t *testing.T) {
+	cat := func(axis int64, out string, ins ...string) *ops.Node {
+		n := node("Concat", ins, out)
+		n.Attrs = map[string]*ops.Attr{"axis": {Name: "axis", Type: ops.AttrInt, I: axis}}
+		return n
+	}
+	graph := func(tail ...*ops.Node) *Graph {
+		g := &Graph{
+			Inputs:  []ValueInfo{input("x", -1, 2)},
+			Outputs: []ValueInfo{{Name: "y"}},
+			Nodes: []*ops.Node{
+				node("Relu", []string{"x"}, "a"),
+				node("Mul", []string{"a", "x"}, "b"),
+				cat(1, "y2", "a", "b"),
+				node("Mul", []string{"y2", "y2"}, "c"),
+				cat(1, "y3", "a", "b", "c"),
+			},
+			Initializers: map[string]*ops.Tensor{"k": ops.NewF32([]int{8}, []float32{1, 2, 3, 4, 5, 6, 7, 8})},
+		}
+		g.Nodes = append(g.Nodes, tail...)
+		return g
+	}
+	x := ops.NewF32([]int{3, 2}, []float32{0.5, -1, 2, 3, -0.25, 1.5})
+	for _, tc := range []struct {
+		name  string
+		tail  []*ops.Node
+		split bool
+	}{
+		{"chain", []*ops.Node{node("Identity", []string{"y3"}, "y")}, true},
+		{"constant addend", []*ops.Node{node("Add", []string{"y3", "k"}, "y")}, false},
+		{"concat of images", []*ops.Node{cat(0, "y", "y3", "y3")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustCompile(t, graph(tc.tail...), Options{Threads: 2})
+			if p.sep != tc.split {
+				t.Fatalf("separable = %v, want %v", p.sep, tc.split)
+			}
+			pl, err := p.PlanFor([][]int{{3, 2}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (pl.single != nil) != tc.split {
+				t.Fatalf("plan for 3 images runs them one by one: %v, want %v", pl.single != nil, tc.split)
+			}
+			got, err := p.Run(context.Background(), []*ops.Tensor{x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.split {
+				return
+			}
+			if pl.single.copiedParts != 0 || pl.copiedParts == 0 {
+				t.Errorf("Concat inputs copied: %d at batch 1, %d at batch 3", pl.single.copiedParts, pl.copiedParts)
+			}
+			for img := range 3 {
+				one := ops.NewF32([]int{1, 2}, x.F32[2*img:2*img+2])
+				want, err := p.Run(context.Background(), []*ops.Tensor{one})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for j, w := range want[0].F32 {
+					if g := got[0].F32[8*img+j]; g != w {
+						t.Fatalf("image %d: y[%d] = %v, want %v", img, j, g, w)
+					}
+				}
+			}
+			if !ops.SameShape(got[0].Shape, []int{3, 8}) {
+				t.Errorf("output shape %v, want [3 8]", got[0].Shape)
+			}
+			prof, _, err := p.Profile(context.Background(), []*ops.Tensor{x}, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, sp := range prof {
+				if len(sp.Out) > 0 && sp.Out[0] != nil && sp.Out[0][0] != 3 {
+					t.Errorf("profile of %s: output %v, want the batch of 3", sp.Node.Name, sp.Out[0])
+				}
+			}
+		})
+	}
+}
