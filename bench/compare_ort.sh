@@ -9,6 +9,10 @@
 # (default build/models); ARCHS and THREADS override the cases
 # (default: resnet18 resnet50 densenet121 mobilenet_v2; 1 2), VARIANT the
 # directory suffix (default bn_op17), BATCH the batch size (default 1).
+# PROFILE=1 then sets each model's per-node profile on one thread beside
+# ONNX Runtime's (bench/ort_nodes.js, bench/profile_join.py): every layer,
+# matched in order, with both times, the other ops per type, and the
+# largest differences.
 # The other family members:
 #
 #   for a in resnext50_32x4d mnasnet1_0 ...; do
@@ -45,3 +49,15 @@ for arch in "${archs[@]}"; do
     printf '%-16s %7s %12.2f %12.2f %8.2f\n' "$arch" "$t" "$bm" "$om" "$(awk -v b="$bm" -v o="$om" 'BEGIN {print b / o}')"
   done
 done
+
+if [[ ${PROFILE:-0} == 1 ]]; then
+  mkdir -p build/profiles
+  for arch in "${archs[@]}"; do
+    model=$dir/${arch}_${variant}/model.onnx
+    out=build/profiles/${arch}_${variant}_b${batch}
+    build/bnrun bench "$model" --threads 1 --iters "$iters" --batch "$batch" --profile --json > "$out.bnrun.json"
+    node bench/ort_nodes.js "$model" 1 "$iters" "$batch" > "$out.ort.tsv"
+    printf '\n== %s, batch %s, one thread\n' "$arch" "$batch"
+    python3 bench/profile_join.py "$out.bnrun.json" "$out.ort.tsv"
+  done
+fi
