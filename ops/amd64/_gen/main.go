@@ -313,26 +313,7 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 	}
 	Label("norelu")
 
-	// With bounds that are numbers and no zero that max or min would have
-	// to order by sign (lo not -0, hi not ±0), Go's min(max(s, lo), hi)
-	// of a number s is VMAXPS then VMINPS: VMAXPS returns lo for s = ±0 =
-	// lo, as Go's max does for lo = +0. A NaN s, for which VMAXPS returns
-	// lo, is blended back as it is (Go's max and min would OR the bounds'
-	// bits into it).
-	Comment("clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept")
-	clip := Load(Param("clip"), GP64())
-	TESTQ(clip, clip)
-	JZ(LabelRef("noclip"))
-	{
-		free := s.regs[mr*nv:]
-		lo, hi := free[0], free[1]
-		VBROADCASTSS(Mem{Base: clip}, lo)
-		VBROADCASTSS(Mem{Base: clip, Disp: 4}, hi)
-		for i := range mr {
-			clipAcc(s, acc[i], lo, hi, free[2], free[3])
-		}
-	}
-	Label("noclip")
+	clipParam(s, acc, s.regs[mr*nv:], "noclip")
 
 	Comment("C = acc")
 	tileRows(s, acc, c, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
@@ -1516,20 +1497,7 @@ func pixKernel(s isa, r, nv, wld int) {
 		}
 	}
 	Label("nobias")
-	Comment("clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept")
-	cp := Load(Param("clip"), GP64())
-	TESTQ(cp, cp)
-	JZ(LabelRef("put"))
-	{
-		free := s.regs[r*nv:]
-		lo, hi := free[0], free[1]
-		VBROADCASTSS(Mem{Base: cp}, lo)
-		VBROADCASTSS(Mem{Base: cp, Disp: 4}, hi)
-		for i := range r {
-			clipAcc(s, acc[i], lo, hi, free[2], free[3])
-		}
-	}
-	Label("put")
+	clipParam(s, acc, s.regs[r*nv:], "put")
 	Comment("C = acc")
 	tileRows(s, acc, c, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
 	VZEROUPPER()
@@ -2138,6 +2106,23 @@ func clipVec(x, a, b, sign, nlo, hi reg.VecPhysical) {
 	VMINPS(hi, a, b)   // VMINPS(m, hi)
 	VMINPS(a, hi, x)   // VMINPS(hi, m)
 	VORPS(x, b, b)     // min(m, hi)
+}
+
+// clipParam emits, when the kernel's clip argument is not nil, the clip
+// of every accumulator of the tile acc (clipAcc) with the bounds it
+// points to, using four registers of free; label ends it.
+func clipParam(s isa, acc [][]reg.VecPhysical, free []reg.VecPhysical, label string) {
+	Comment("clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept")
+	clip := Load(Param("clip"), GP64())
+	TESTQ(clip, clip)
+	JZ(LabelRef(label))
+	lo, hi := free[0], free[1]
+	VBROADCASTSS(Mem{Base: clip}, lo)
+	VBROADCASTSS(Mem{Base: clip, Disp: 4}, hi)
+	for _, row := range acc {
+		clipAcc(s, row, lo, hi, free[2], free[3])
+	}
+	Label(label)
 }
 
 // clipAcc emits x = min(max(x, lo), hi) for each x of acc, NaN kept as
