@@ -126,7 +126,9 @@ func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
 	if one == nil {
 		q, err := p.makePlan(ctx, shapes, make([]*ops.Tensor, len(shapes)))
 		if err != nil {
-			return err
+			// a graph that plans for its batch only (a constant shaped
+			// for it, say) keeps it; a cancelled ctx fails the caller
+			return ctx.Err()
 		}
 		q.inShapes, q.inValues = shapes, make([]*ops.Tensor, len(shapes))
 		one = q
