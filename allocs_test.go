@@ -45,7 +45,9 @@ func TestRunAllocatesNothing(t *testing.T) {
 
 // TestGeneratedAllocatesNothing is TestRunAllocatesNothing on the large
 // generated models of BNRUN_GOLDEN_DIR (Winograd layers at 56×56, long
-// DenseNet concats), on every tier but the reference.
+// DenseNet concats, which batch 2 runs image by image, MobileNetV2's
+// blocks in one pass and, on the generic tier, layer by layer), on every
+// tier but the reference.
 func TestGeneratedAllocatesNothing(t *testing.T) {
 	root := os.Getenv("BNRUN_GOLDEN_DIR")
 	if root == "" {
@@ -54,7 +56,7 @@ func TestGeneratedAllocatesNothing(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's instrumentation allocates")
 	}
-	for _, model := range []string{"resnet18_bn_op17", "densenet121_fused_op17"} {
+	for _, model := range []string{"resnet18_bn_op17", "densenet121_fused_op17", "mobilenet_v2_fused_op17"} {
 		path := filepath.Join(root, model, "model.onnx")
 		for _, tier := range ops.TierNames() {
 			if tier == ops.Reference.Name {
