@@ -121,7 +121,8 @@ func softmaxLane(dst, src []float32, base, dim, step int) {
 // optional constant input 1 from opset 18; negative axes count back; no
 // axes means all). keepdims (default 1) keeps reduced dimensions as 1.
 // From opset 18, noop_with_empty_axes=1 with no axes returns the input.
-// float32 only; the sums are accumulated in float64.
+// float32 only; the sums are accumulated in float64, but for the means of
+// trailing runs (over H and W), which are GlobalAveragePool's.
 func buildReduceMean(n *Node) (Kernel, error) {
 	keep, err := n.Int("keepdims", 1)
 	if err != nil {
@@ -198,12 +199,22 @@ func buildReduceMean(n *Node) (Kernel, error) {
 			}
 		}
 		reduced, redStride = mergeRuns(reduced, redStride)
+		kd, ks := mergeRuns(kept, keptStride)
 		inLen, total := NumElems(x.Shape), NumElems(shape)
+		// The mean of each run of trailing values (a network's mean over
+		// its planes, as exporters write a global pool) is a global
+		// average pool's: the tier's vector sums, bit for bit the same.
+		trailing := count > 0 && len(reduced) == 1 && redStride[0] == 1 &&
+			(len(kd) == 0 || len(kd) == 1 && ks[0] == reduced[0])
 		run := func(env *Env, ins, out []*Tensor) error {
 			if !checkRunTensors(ins, 1) || !checkRunTensors(out, 1) ||
 				ins[0].DType != Float32 || out[0].DType != Float32 ||
 				ins[0].Len() != inLen || out[0].Len() != total {
 				return fmt.Errorf("tensors do not match the plan")
+			}
+			if trailing {
+				forChunksOf(env, total, 1, globalPoolArgs{kernelsOf(env), ins[0].F32, out[0].F32, count, false})
+				return nil
 			}
 			meanRun(env, out[0].F32, ins[0].F32, kept, keptStride, reduced, redStride, count)
 			return nil

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -88,4 +89,32 @@ func TestReduceMeanKnown(t *testing.T) {
 	wantElemErr(t, "repeated", elemNode("ReduceMean", 13, elInts("axes", 1, -2)), x)
 	wantElemErr(t, "not an attribute", elemNode("ReduceMean", 18, elInts("axes", 1)), x)
 	wantElemErr(t, "want float32", elemNode("ReduceMean", 13), elI64([]int{2}, 1, 2))
+}
+
+// TestReduceMeanTrailingIsGlobalPool checks that a mean over the trailing
+// axes (a network's mean over its planes) is GlobalAveragePool's bit for
+// bit on every tier, with and without keepdims.
+func TestReduceMeanTrailingIsGlobalPool(t *testing.T) {
+	x := nnRand(7, 2, 13, 7, 9)
+	for _, tier := range append([]*Kernels{Reference}, testTiers()...) {
+		for _, workers := range []int{1, 3} {
+			env := nnEnv(tier, workers)
+			gap, err := runOpEnv(env, nnNode("GlobalAveragePool", 1, 1), x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, keep := range []int64{0, 1} {
+				got, err := runOpEnv(env, elemNode("ReduceMean", 13, elInts("axes", 2, 3), elInt("keepdims", keep)), x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkF32(t, fmt.Sprintf("%s workers=%d keepdims=%d", tier.Name, workers, keep), got[0].F32, gap[0].F32, 0)
+				for i := range got[0].F32 {
+					if math.Float32bits(got[0].F32[i]) != math.Float32bits(gap[0].F32[i]) {
+						t.Fatalf("%s keepdims=%d: [%d] = %v, GlobalAveragePool %v", tier.Name, keep, i, got[0].F32[i], gap[0].F32[i])
+					}
+				}
+			}
+		}
+	}
 }
