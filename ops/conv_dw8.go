@@ -171,10 +171,7 @@ func (t *dw8Task) Range(lo, hi int) {
 	xb := buf.xb.grow((maxIn*wp + (nc-g.OW)*g.SW) * 8)
 	ob := buf.ob.grow((rb*g.OW + nc - g.OW) * 8)
 	wb := buf.wb.grow(taps * 8)
-	if cap(buf.off) < taps {
-		buf.off = make([]int32, taps)
-	}
-	off := buf.off[:taps]
+	off := int32s(&buf.off, taps)
 	// off[kh·KW + kw] = (kh·DH·Wp + kw·DW)·8
 	for kh := range g.KH {
 		for kw := range g.KW {
@@ -237,16 +234,7 @@ func (t *dw8Task) Range(lo, hi int) {
 			if f.hasPost() && f.Residual == nil && clip == nil {
 				residualAct(t.k, obb, nil, f.Act)
 			}
-			if cnt == 8 {
-				t.bl.scatter8(ys[q0:], ohw, obb, 8, nq)
-			} else {
-				for c := range cnt {
-					yr := ys[c*ohw+q0 : c*ohw+q0+nq]
-					for q := range yr {
-						yr[q] = obb[q*8+c]
-					}
-				}
-			}
+			t.bl.unpack(ys[q0:], ohw, obb, 8, cnt, nq)
 			if f != nil && f.Residual != nil {
 				for c := range cnt {
 					at := (n*g.C+c0+c)*ohw + q0
@@ -358,6 +346,22 @@ func (bl *blocked) gather8Rows(dst []float32, ldd int, src []float32, lds, n, w 
 	for j := nv; j < n; j++ {
 		for i := range 8 {
 			dst[j/w*ldd+j%w*8+i] = src[i*lds+j]
+		}
+	}
+}
+
+// unpack computes dst[c·ldd + q] = src[q·lds + c] for c < cnt, q < n: the
+// first cnt channels of n pixels lds values apart back into planes, 8
+// channels at a time on scatter8, the rest one by one.
+func (bl *blocked) unpack(dst []float32, ldd int, src []float32, lds, cnt, n int) {
+	c := 0
+	for ; c+8 <= cnt; c += 8 {
+		bl.scatter8(dst[c*ldd:], ldd, src[c:], lds, n)
+	}
+	for ; c < cnt; c++ {
+		row := dst[c*ldd : c*ldd+n]
+		for q := range row {
+			row[q] = src[q*lds+c]
 		}
 	}
 }

@@ -412,17 +412,7 @@ func (t *dwBlockTask) depthwise(e, d []float32, buf *dwBlockBufs, clip *float32,
 		// y[n][c0+c][q] = d[q][c] for the band's pixels q
 		ohw := gd.OH * gd.OW
 		ys := t.y[(n*gd.C+c0)*ohw:]
-		q0 := oh0 * gd.OW
-		if cnt == 8 {
-			bl.scatter8(ys[q0:], ohw, db, 8, nq)
-			continue
-		}
-		for c := range cnt {
-			yr := ys[c*ohw+q0 : c*ohw+q0+nq]
-			for q := range yr {
-				yr[q] = db[q*8+c]
-			}
-		}
+		bl.unpack(ys[oh0*gd.OW:], ohw, db, 8, cnt, nq)
 	}
 }
 
@@ -458,16 +448,7 @@ func (t *dwBlockTask) project(d []float32, buf *dwBlockBufs, clip *float32, n, q
 		// channels out of ct's pixels 8 at a time, then the residual and
 		// activation a row each
 		base := (n*gp.M+m0)*ohw + q0
-		j := 0
-		for ; j+8 <= cnt; j += 8 {
-			bl.scatter8(t.y[base+j*ohw:], ohw, ct[j:], nr, nq)
-		}
-		for ; j < cnt; j++ {
-			yr := t.y[base+j*ohw : base+j*ohw+nq]
-			for q := range yr {
-				yr[q] = ct[q*nr+j]
-			}
-		}
+		bl.unpack(t.y[base:], ohw, ct, nr, cnt, nq)
 		if clip != nil || !f.hasPost() {
 			continue
 		}

@@ -250,16 +250,7 @@ func (t *pixTask) Range(lo, hi int) {
 		// the channels out of ct's pixels 8 at a time, then the bias
 		// (1·v + b[m] is v + b[m] rounded once)
 		ys := t.y[(n*g.M+m0)*npix : (n*g.M+m0+cnt)*npix]
-		j := 0
-		for ; j+8 <= cnt; j += 8 {
-			bl.scatter8(ys[j*npix:], npix, ct[j:], nr, npix)
-		}
-		for ; j < cnt; j++ {
-			yr := ys[j*npix : (j+1)*npix]
-			for q := range yr {
-				yr[q] = ct[q*nr+j]
-			}
-		}
+		bl.unpack(ys, npix, ct, nr, cnt, npix)
 		if t.b != nil {
 			for j := range cnt {
 				yr := ys[j*npix : (j+1)*npix]

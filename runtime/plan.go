@@ -355,12 +355,6 @@ func (pl *Plan) placeParts() {
 			members[sp.root] = append(members[sp.root], s)
 		}
 	}
-	rootAt := func(s int) (int, int) {
-		if sp := &pl.slots[s]; sp.kind == slotView {
-			return sp.root, sp.at
-		}
-		return s, 0
-	}
 	size := func(s int) int { return ops.NumElems(pl.slots[s].shape) }
 	for _, st := range pl.steps {
 		if st.step.Parts == nil || st.view || len(st.c.out) == 0 || st.c.out[0] < 0 {
@@ -388,7 +382,7 @@ func (pl *Plan) placeParts() {
 				continue
 			}
 			x := st.c.in[i]
-			r, off := rootAt(x)
+			r, off := pl.rootAt(x)
 			rs := &pl.slots[r]
 			if r == y || rs.kind != slotBuf || rs.dtype != pl.slots[y].dtype || off != 0 && len(parts[r]) == 0 {
 				continue
@@ -435,27 +429,30 @@ func (pl *Plan) placeParts() {
 	}
 }
 
+// rootAt returns the slot whose block holds slot s's data, and where in it
+// they start.
+func (pl *Plan) rootAt(s int) (int, int) {
+	if sp := &pl.slots[s]; sp.kind == slotView {
+		return sp.root, sp.at
+	}
+	return s, 0
+}
+
 // countCopiedParts sets copiedParts: how many inputs of Concat steps are
 // not where the step's output holds them (a Concat of several outer
 // slices copies each).
 func (pl *Plan) countCopiedParts() {
-	rootAt := func(s int) (int, int) {
-		if sp := &pl.slots[s]; sp.kind == slotView {
-			return sp.root, sp.at
-		}
-		return s, 0
-	}
 	pl.copiedParts = 0
 	for _, st := range pl.steps {
 		if st.view || st.c.node.OpType != "Concat" || len(st.c.out) == 0 || st.c.out[0] < 0 {
 			continue
 		}
-		yr, yat := rootAt(st.c.out[0])
+		yr, yat := pl.rootAt(st.c.out[0])
 		for i, x := range st.c.in {
 			if x < 0 {
 				continue
 			}
-			xr, xat := rootAt(x)
+			xr, xat := pl.rootAt(x)
 			if st.step.Parts == nil || i >= len(st.step.Parts) || st.step.Parts[i] < 0 ||
 				xr != yr || xat != yat+st.step.Parts[i] {
 				pl.copiedParts++
