@@ -346,7 +346,7 @@ func (t *dwBlockTask) fillE(e []float32, buf *dwBlockBufs, clip *float32, n, r0,
 		xs := t.x[(n*ge.C*ge.H+ia-gd.PadT)*ge.W:]
 		// a last block of half as many channels leaves the other half
 		// as it is: the depthwise layer does not read it
-		kerns := bl.pixKernels(ge.M - blk*eb)
+		kerns, _ := bl.pixKernels(ge.M - blk*eb)
 		rmax := len(kerns)
 		for kb := 0; kb < ge.C; kb += kc {
 			kl := min(kc, ge.C-kb)
@@ -430,7 +430,7 @@ func (t *dwBlockTask) project(d []float32, buf *dwBlockBufs, clip *float32, n, q
 	for jb := range ceilDiv(gp.M, nr) {
 		pan := p.WP[jb*k*nr : (jb+1)*k*nr]
 		m0, cnt := jb*nr, min(nr, gp.M-jb*nr)
-		kerns := bl.pixKernels(cnt)
+		kerns, _ := bl.pixKernels(cnt)
 		rmax := len(kerns)
 		// ct[q][j] = Σ_c pan[c][j]·d[boffP[c] + pixP[q]], depth block by block
 		for kb := 0; kb < k; kb += kc {

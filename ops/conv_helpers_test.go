@@ -287,6 +287,7 @@ var twinTier = NewBlockedTier(BlockedSpec{
 	PixWidth:     8,
 	PixKC:        19,
 	PixMaxPixels: 40,
+	PixMajor:     true,
 	PixStrided:   true,
 	PixGrouped:   true,
 

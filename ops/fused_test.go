@@ -48,6 +48,15 @@ var fusedCases = []fusedCase{
 	{2, 12, 9, 8, 20, 3, 1, 1, 1, false, true, "Silu"},
 	{1, 24, 10, 10, 24, 5, 2, 2, 24, false, false, "Silu"},
 	{1, 40, 7, 7, 48, 1, 1, 0, 1, false, false, "Silu"},
+	// 1×1 on small planes, read pixel-major: channels not a multiple of
+	// 8, a last block of 4 or 3 channels, a stride, padding, groups, a
+	// depth of several blocks, the clip in the kernels or after them.
+	{3, 13, 5, 7, 20, 1, 1, 0, 1, true, true, "Clip"},
+	{2, 24, 13, 13, 35, 1, 2, 0, 1, false, false, "Relu"},
+	{1, 1100, 4, 4, 24, 1, 1, 0, 1, false, false, "Clip"},
+	{2, 16, 6, 6, 8, 1, 1, 0, 2, false, false, "Clip"},
+	{2, 9, 5, 5, 24, 1, 1, 1, 1, true, false, "Relu"},
+	{1, 32, 3, 5, 16, 1, 1, 0, 1, false, false, ""},
 }
 
 // fusedConvNode builds a bnrun.FusedConv node for fc.

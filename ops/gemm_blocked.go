@@ -116,6 +116,9 @@ type BlockedSpec struct {
 	// PixHalf[r-1] for r pixels: a last block of at most that many
 	// channels takes them.
 	PixHalf []PixKernel
+	// PixMajor makes 1×1 convolutions on that path for planes of at most
+	// PixMaxPixels read a pixel-major copy of their input (see pixMajor).
+	PixMajor bool
 	// PixGrouped sends grouped convolutions with at least PixWidth input
 	// and output channels a group to the pixel-tile path whatever their
 	// planes' size.

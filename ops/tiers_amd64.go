@@ -70,6 +70,7 @@ var avx2Spec = withWidthFree(BlockedSpec{
 	// → 77-80 GFLOP/s, 3×3 59 → 85, stride-2 3×3 and 1×1 into 7×7 52-60
 	// → 73-76; at 14×14 neither path is clearly faster.
 	PixMaxPixels: 64,
+	PixMajor:     true,
 	// Strided 3×3: ResNet-50's 128×128 56²→28² 63-66 → 72-77 GFLOP/s
 	// (alternating, one thread); 28²→14² and 14²→7² about even.
 	PixStrided: true,
