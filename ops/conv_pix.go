@@ -1,6 +1,9 @@
 package ops
 
-import "unsafe"
+import (
+	"math"
+	"unsafe"
+)
 
 // The blocked tiers' convolution for small output planes, with output
 // channels in the vectors. ResNet's 7×7 layers have 49 output pixels per
@@ -175,18 +178,44 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	} else {
 		sh, sw = 1, 1
 	}
-	ph := phasesOf(g1)
-	copyIn := f.hasPre() || g.PadT+g.PadB+g.PadL+g.PadR > 0 || g1.SH*g1.SW > 1
-	src := bl.inPlaceSource(env, g1, x, f, ph, sc, copyIn)
 	npix := g.OH * g.OW
 	boff := sc.offs(k)
 	pix := sc.offs2(npix)
-	pm := bl.pixMajor(g)
-	if pm {
+	cg := g.C / g.Group
+	var src []float32
+	var imgStride, grpStride int
+	pm := false
+	switch {
+	case bl.pixBlocked(g, f):
+		// the input in blocks of 8 channels, padded (see blockedSource):
+		// boff[p] = ((c/8)·Hp·Wp + kh·DH·Wp + kw·DW)·8 + c mod 8 for
+		// p = (c·KH + kh)·KW + kw, pix[q] = (oh·SH·Wp + ow·SW)·8
+		var hp, wq int
+		src, hp, wq = bl.blockedSource(env, g, x, sc)
+		p := 0
+		for c := range cg {
+			for kh := range g.KH {
+				for kw := range g.KW {
+					boff[p] = int32((c/8*hp*wq+kh*g.DH*wq+kw*g.DW)*8 + c%8)
+					p++
+				}
+			}
+		}
+		for oh := range g.OH {
+			for ow := range g.OW {
+				pix[oh*g.OW+ow] = int32((oh*g.SH*wq + ow*g.SW) * 8)
+			}
+		}
+		imgStride, grpStride = ceilDiv(g.C, 8)*hp*wq*8, cg/8*hp*wq*8
+		pm = true
+	case bl.pixMajor(g):
 		// A 1×1 window reads its compact source (x, or the phase copy of
 		// a strided or prologued input) at one pixel a step; copied
 		// pixel-major, a tile's inputs are its pixels' channels in a row
 		// each: boff[p] = p, pix[q] = q·C.
+		ph := phasesOf(g1)
+		copyIn := f.hasPre() || g.PadT+g.PadB+g.PadL+g.PadR > 0 || g1.SH*g1.SW > 1
+		src = bl.inPlaceSource(env, g1, x, f, ph, sc, copyIn)
 		src = bl.pixMajorSource(env, g, src, sc)
 		for p := range boff {
 			boff[p] = int32(p)
@@ -194,7 +223,12 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 		for q := range pix {
 			pix[q] = int32(q * g.C)
 		}
-	} else {
+		imgStride, grpStride = npix*g.C, cg
+		pm = true
+	default:
+		ph := phasesOf(g1)
+		copyIn := f.hasPre() || g.PadT+g.PadB+g.PadL+g.PadR > 0 || g1.SH*g1.SW > 1
+		src = bl.inPlaceSource(env, g1, x, f, ph, sc, copyIn)
 		inPlaceOffsets(g1, ph, boff)
 		// pix[q] = oh·sh·Wq + ow·sw for q = oh·OW + ow
 		for oh := range g.OH {
@@ -202,6 +236,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 				pix[oh*g.OW+ow] = int32(oh*sh*ph.wq + ow*sw)
 			}
 		}
+		imgStride, grpStride = g.C*ph.plane, cg*ph.plane
 	}
 	var wp []float32
 	if env != nil {
@@ -215,7 +250,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	units := g.N * g.Group * nb
 	pt := taskOf[pixTask](env)
 	*pt = pixTask{bl: bl, k: kernelsOf(env), g: g, f: f, wp: wp, b: b, y: y, src: src,
-		boff: boff, pix: pix, ct: sc.yp.grow(units * npix * bl.PixWidth), plane: ph.plane, pm: pm}
+		boff: boff, pix: pix, ct: sc.yp.grow(units * npix * bl.PixWidth), imgStride: imgStride, grpStride: grpStride, pm: pm}
 	if f.hasPost() && f.Residual == nil {
 		// the activation is last: the kernels can apply it (see Range)
 		pt.clip, pt.kclip = kernelClip(f.Act)
@@ -232,10 +267,12 @@ type pixTask struct {
 	f                 *ConvFusion
 	wp, b, y, src, ct []float32
 	boff, pix         []int32
-	plane             int
-	pm                bool       // src is pixel-major (pixMajorSource)
-	kclip             bool       // one depth block applies f's activation as clip
-	clip              [2]float32 // its bounds
+	// imgStride, grpStride: where an image's and a group's inputs start in src
+	imgStride, grpStride int
+	pm                   bool // src is a copy laid out for the tiles: one depth block
+
+	kclip bool       // one depth block applies f's activation as clip
+	clip  [2]float32 // its bounds
 }
 
 // Range computes units [lo, hi).
@@ -260,10 +297,7 @@ func (t *pixTask) Range(lo, hi int) {
 		jb, o := u%nb, u/nb
 		n, grp := o/g.Group, o%g.Group
 		pan := t.wp[(grp*nb+jb)*k*nr : (grp*nb+jb+1)*k*nr]
-		xs := t.src[(n*g.C+grp*cg)*t.plane:]
-		if t.pm {
-			xs = t.src[n*npix*g.C+grp*cg:]
-		}
+		xs := t.src[n*t.imgStride+grp*t.grpStride:]
 		ct := t.ct[u*npix*nr : (u+1)*npix*nr]
 		m0, cnt := grp*mg+jb*nr, min(nr, mg-jb*nr)
 		kerns, kw := bl.pixKernels(cnt)
@@ -373,6 +407,86 @@ func (t *pixMajorTask) Range(lo, hi int) {
 		for c := c0; c < t.c; c++ {
 			for q, v := range src[c*t.npix : (c+1)*t.npix] {
 				dst[q*t.c+c] = v
+			}
+		}
+	}
+}
+
+// pixBlocked reports whether convPix reads g's input from a padded copy in
+// blocks of 8 channels (blockedSource): a window wider than 1×1 without a
+// prologue, on a tier with PixMajor, each group whole blocks. A tile of 6
+// pixels then reads, per block of channels, a few lines of each window row
+// (a stride is only a longer step of pix, with no phase copy), so the whole
+// depth of up to 1024 steps is one block with the bias and clip in the
+// kernels, where the padded planes put one line per channel and step, in
+// blocks of 64 steps. One thread on AVX2: RegNet's grouped 3×3 (16
+// channels a group) 14×14 63 → 85 GFLOP/s, 7×7 49 → 75, stride 2 from
+// 28×28 52 → 71 and from 14×14 36 → 63; ResNeXt's (32 a group) 14×14
+// 63 → 85; ResNet's 512 3×3 on 7×7 84 → 90 and strided 3×3 +2 to +12 %.
+// RegNet-Y 800MF 6 % faster.
+func (bl *blocked) pixBlocked(g *ConvGeom, f *ConvFusion) bool {
+	hp, wq := g.H+g.PadT+g.PadB, g.W+g.PadL+g.PadR
+	return bl.PixMajor && g.KH*g.KW > 1 && !f.hasPre() && (g.Group == 1 || g.C/g.Group%8 == 0) &&
+		int64(ceilDiv(g.C, 8))*8*int64(hp)*int64(wq) < math.MaxInt32
+}
+
+// blockedSource returns x (N images of C planes H×W) copied into sc.qp in
+// blocks of 8 channels, each block a padded plane of Hp×Wp pixels of 8
+// values (0 in the padding and past the last channel), and Hp, Wp:
+//
+//	xb[((n·CB + c/8)·Hp + PadT + ih)·Wp + PadL + iw)·8 + c mod 8] = x[n][c][ih][iw]
+//
+// with CB = ceil(C/8).
+func (bl *blocked) blockedSource(env *Env, g *ConvGeom, x []float32, sc *bigBufs) ([]float32, int, int) {
+	hp, wq := g.H+g.PadT+g.PadB, g.W+g.PadL+g.PadR
+	cb := ceilDiv(g.C, 8)
+	xb := sc.qp.grow(g.N * cb * hp * wq * 8)
+	bt := taskOf[blockedTask](env)
+	*bt = blockedTask{bl: bl, dst: xb, x: x, g: g, hp: hp, wq: wq}
+	runTask(env, g.N*cb, bt)
+	return xb, hp, wq
+}
+
+// blockedTask is blockedSource's copy: unit u is image u / CB, block u mod CB.
+type blockedTask struct {
+	bl     *blocked
+	dst, x []float32
+	g      *ConvGeom
+	hp, wq int
+}
+
+// Range copies units [lo, hi).
+func (t *blockedTask) Range(lo, hi int) {
+	g := t.g
+	cb := ceilDiv(g.C, 8)
+	hw := g.H * g.W
+	for u := lo; u < hi; u++ {
+		n, b := u/cb, u%cb
+		d := t.dst[u*t.hp*t.wq*8 : (u+1)*t.hp*t.wq*8]
+		// the padding rows, and the padding columns of the rows between
+		clear(d[:g.PadT*t.wq*8])
+		clear(d[(g.PadT+g.H)*t.wq*8:])
+		for ih := range g.H {
+			row := d[(g.PadT+ih)*t.wq*8 : (g.PadT+ih+1)*t.wq*8]
+			clear(row[:g.PadL*8])
+			clear(row[(g.PadL+g.W)*8:])
+		}
+		c0 := b * 8
+		xs := t.x[(n*g.C+c0)*hw:]
+		if c0+8 <= g.C {
+			t.bl.gather8Rows(d[(g.PadT*t.wq+g.PadL)*8:], t.wq*8, xs, hw, hw, g.W)
+			continue
+		}
+		for ih := range g.H {
+			for iw := range g.W {
+				o := ((g.PadT+ih)*t.wq + g.PadL + iw) * 8
+				for i := range 8 {
+					v := float32(0)
+					if c0+i < g.C {
+						v = xs[i*hw+ih*g.W+iw]
+					}
+					d[o+i] = v
+				}
 			}
 		}
 	}

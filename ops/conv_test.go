@@ -122,6 +122,12 @@ var bigConvCases = []convCase{
 	// padding, unequal strides, batch 2.
 	{n: 2, c: 70, m: 40, in: []int{13, 14}, k: []int{1, 1}, group: 1, strides: []int64{2, 2}, bias: true},
 	{n: 2, c: 24, m: 20, in: []int{31, 27}, k: []int{1, 1}, group: 1, strides: []int64{2, 3}, pads: []int64{1, 0, 0, 1}},
+	// The pixel path's input in padded blocks of 8 channels: groups of
+	// one and three blocks, a 5×3 window with unequal strides and a
+	// dilation, a last block of 5 channels, batch 3.
+	{n: 2, c: 24, m: 48, in: []int{6, 5}, k: []int{3, 3}, group: 3, pads: []int64{1, 1, 1, 1}, bias: true},
+	{n: 1, c: 48, m: 32, in: []int{12, 11}, k: []int{5, 3}, group: 2, strides: []int64{2, 1}, dils: []int64{1, 2}, pads: []int64{2, 2, 1, 2}, bias: true},
+	{n: 3, c: 13, m: 20, in: []int{7, 7}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
 }
 
 // winoConvCases take the blocked tiers' Winograd path (3×3, stride 1,
