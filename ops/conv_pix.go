@@ -315,18 +315,24 @@ func (t *pixTask) Range(lo, hi int) {
 		default:
 			uclip = nil // the bias comes after the kernels, so the clip too
 		}
+		// Tiles of nearly equal size, ceil(npix/rmax) of them: a short
+		// last tile (one pixel of ResNet's 49) would run a kernel whose
+		// loads outnumber its multiply-adds.
+		nt := ceilDiv(npix, rmax)
+		base, extra := npix/nt, npix%nt
 		// ct[q][j] = sum_p pan[p][j]·xs[boff[p] + pix[q]], depth block by block
 		for kb := 0; kb < k; kb += kc {
 			kl := min(kc, k-kb)
 			acc := flag(kb > 0)
-			for q := 0; q < npix; q += rmax {
-				r := min(rmax, npix-q)
+			for i, q := 0, 0; q < npix; i++ {
+				r := base + flag(i < extra)
 				// the first tile fetches the next block's weights
 				fl := acc
 				if q == 0 {
 					fl |= pixPrefetch
 				}
 				kerns[r-1](kl, &pan[kb*nr], &xs[0], &t.pix[q], &t.boff[kb], &ct[q*nr], nr, fl, bias, uclip)
+				q += r
 			}
 		}
 		// y[n][m][q] = act(ct[q][j] + b[m] + Z[n][m][q]) for m = grp·Mg + jb·nr + j:
