@@ -355,9 +355,11 @@ func (t *dwBlockTask) fillE(e []float32, buf *dwBlockBufs, clip *float32, n, r0,
 				bias, cl = &buf.be[blk*eb], clip
 			}
 			// run[q][j] = [run[q][j] +] Σ_{c in block} pan[c][j]·x[c][ia-PadT+q/Wp][pixE[q]] [+ be[j], clipped]
-			for q := 0; q < nq; q += rmax {
-				rr := min(rmax, nq-q)
+			base, extra := pixTiles(nq, rmax)
+			for i, q := 0, 0; q < nq; i++ {
+				rr := base + flag(i < extra)
 				kerns[rr-1](kl, &pan[kb*nr], &xs[0], &buf.pixE[q], &buf.boffE[kb], &run[q*eb], eb, flag(kb > 0), bias, cl)
+				q += rr
 			}
 		}
 		if clip == nil && p.ActE.Kind != ActNone {
@@ -439,9 +441,11 @@ func (t *dwBlockTask) project(d []float32, buf *dwBlockBufs, clip *float32, n, q
 			if kb+kl == k {
 				bias, cl = &buf.bp[jb*nr], clip
 			}
-			for q := 0; q < nq; q += rmax {
-				r := min(rmax, nq-q)
+			base, extra := pixTiles(nq, rmax)
+			for i, q := 0, 0; q < nq; i++ {
+				r := base + flag(i < extra)
 				kerns[r-1](kl, &pan[kb*nr], &d[0], &buf.pixP[q], &buf.boffP[kb], &ct[q*nr], nr, flag(kb > 0), bias, cl)
+				q += r
 			}
 		}
 		// y[n][m][q0+q] = act(ct[q][m-m0] + Z[n][m][q0+q]), bp in ct: the

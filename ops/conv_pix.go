@@ -315,11 +315,7 @@ func (t *pixTask) Range(lo, hi int) {
 		default:
 			uclip = nil // the bias comes after the kernels, so the clip too
 		}
-		// Tiles of nearly equal size, ceil(npix/rmax) of them: a short
-		// last tile (one pixel of ResNet's 49) would run a kernel whose
-		// loads outnumber its multiply-adds.
-		nt := ceilDiv(npix, rmax)
-		base, extra := npix/nt, npix%nt
+		base, extra := pixTiles(npix, rmax)
 		// ct[q][j] = sum_p pan[p][j]·xs[boff[p] + pix[q]], depth block by block
 		for kb := 0; kb < k; kb += kc {
 			kl := min(kc, k-kb)
@@ -355,6 +351,15 @@ func (t *pixTask) Range(lo, hi int) {
 			residualAct(t.k, ys, z, f.Act)
 		}
 	}
+}
+
+// pixTiles cuts n pixels into ceil(n/rmax) tiles of nearly equal size:
+// the first extra tiles have base+1 pixels, the others base. A short last
+// tile (one pixel of ResNet's 49) would run a kernel whose loads outnumber
+// its multiply-adds.
+func pixTiles(n, rmax int) (base, extra int) {
+	nt := ceilDiv(n, rmax)
+	return n / nt, n % nt
 }
 
 // pixMajor reports whether convPix copies g's input pixel-major: a 1×1
