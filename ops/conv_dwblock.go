@@ -347,7 +347,6 @@ func (t *dwBlockTask) fillE(e []float32, buf *dwBlockBufs, clip *float32, n, r0,
 		// a last block of half as many channels leaves the other half
 		// as it is: the depthwise layer does not read it
 		kerns, _ := bl.pixKernels(ge.M - blk*eb)
-		rmax := len(kerns)
 		for kb := 0; kb < ge.C; kb += kc {
 			kl := min(kc, ge.C-kb)
 			var bias, cl *float32
@@ -355,12 +354,7 @@ func (t *dwBlockTask) fillE(e []float32, buf *dwBlockBufs, clip *float32, n, r0,
 				bias, cl = &buf.be[blk*eb], clip
 			}
 			// run[q][j] = [run[q][j] +] Σ_{c in block} pan[c][j]·x[c][ia-PadT+q/Wp][pixE[q]] [+ be[j], clipped]
-			base, extra := pixTiles(nq, rmax)
-			for i, q := 0, 0; q < nq; i++ {
-				rr := base + flag(i < extra)
-				kerns[rr-1](kl, &pan[kb*nr], &xs[0], &buf.pixE[q], &buf.boffE[kb], &run[q*eb], eb, flag(kb > 0), bias, cl)
-				q += rr
-			}
+			pixRun(kerns, kl, &pan[kb*nr], &xs[0], buf.pixE[:nq], &buf.boffE[kb], run, eb, flag(kb > 0), bias, cl)
 		}
 		if clip == nil && p.ActE.Kind != ActNone {
 			// (a half block's other half too: values, not read)
@@ -433,7 +427,6 @@ func (t *dwBlockTask) project(d []float32, buf *dwBlockBufs, clip *float32, n, q
 		pan := p.WP[jb*k*nr : (jb+1)*k*nr]
 		m0, cnt := jb*nr, min(nr, gp.M-jb*nr)
 		kerns, _ := bl.pixKernels(cnt)
-		rmax := len(kerns)
 		// ct[q][j] = Σ_c pan[c][j]·d[boffP[c] + pixP[q]], depth block by block
 		for kb := 0; kb < k; kb += kc {
 			kl := min(kc, k-kb)
@@ -441,12 +434,7 @@ func (t *dwBlockTask) project(d []float32, buf *dwBlockBufs, clip *float32, n, q
 			if kb+kl == k {
 				bias, cl = &buf.bp[jb*nr], clip
 			}
-			base, extra := pixTiles(nq, rmax)
-			for i, q := 0, 0; q < nq; i++ {
-				r := base + flag(i < extra)
-				kerns[r-1](kl, &pan[kb*nr], &d[0], &buf.pixP[q], &buf.boffP[kb], &ct[q*nr], nr, flag(kb > 0), bias, cl)
-				q += r
-			}
+			pixRun(kerns, kl, &pan[kb*nr], &d[0], buf.pixP[:nq], &buf.boffP[kb], ct, nr, flag(kb > 0), bias, cl)
 		}
 		// y[n][m][q0+q] = act(ct[q][m-m0] + Z[n][m][q0+q]), bp in ct: the
 		// channels out of ct's pixels 8 at a time, then the residual and

@@ -31,18 +31,20 @@ import (
 // AVX2, ResNet-50's 7×7 layers ran at 57-67 GFLOP/s with blocks of 256
 // steps, 77-84 with 64.
 
-// PixKernel computes r output pixels × w output channels of a convolution
-// (r and w fixed per kernel), reading pixel i's input at src[boff[p]+pix[i]]
-// and the channels' weights from a packed panel of k steps of w values:
+// PixKernel computes tiles of r output pixels × w output channels of a
+// convolution (r and w fixed per kernel), tile t being pixels t·r to
+// t·r+r-1, reading pixel i's input at src[boff[p]+pix[i]] and the
+// channels' weights from a packed panel of k steps of w values:
 //
 //	s = sum_p w[p*w+j]·src[boff[p]+pix[i]] [+ c[i*ldc+j] if flags&1] [+ bias[j]]
 //	c[i*ldc+j] = min(max(s, clip[0]), clip[1])   (s when clip is nil or s is NaN)
 //
-// With flags&pixPrefetch it also fetches the k steps of weights after its
-// own.
-// each product fused with its sum, each sum rounded once; clip's bounds
-// are numbers, the lower not -0 and the upper not ±0 (see clipBounds).
-type PixKernel func(k int, w, src *float32, pix, boff *int32, c *float32, ldc int, flags int, bias, clip *float32)
+// for i < tiles·r, each product fused with its sum, each sum rounded
+// once; clip's bounds are numbers, the lower not -0 and the upper not ±0
+// (see clipBounds). With flags&pixPrefetch its first tile also fetches the
+// k steps of weights after its own. One call runs a row of tiles (a call
+// from Go costs about as much as 8 of a tile's steps).
+type PixKernel func(k int, w, src *float32, pix, boff *int32, c *float32, ldc int, flags int, bias, clip *float32, tiles int)
 
 // pixPrefetch is the PixKernel flag that fetches the next k steps of
 // weights into the cache while the kernel runs (no effect on its values).
@@ -55,10 +57,14 @@ func PixGo(r, w int) PixKernel { return PixGoOf(r, w, w) }
 // steps of wld ≥ w weights, of which it reads the first w (the kernels of
 // a last block of fewer channels, on the panels of the wider ones).
 func PixGoOf(r, w, wld int) PixKernel {
-	return func(k int, wp, src *float32, pix, boff *int32, c *float32, ldc int, flags int, bias, clip *float32) {
+	return func(k int, wp, src *float32, pix, boff *int32, c *float32, ldc int, flags int, bias, clip *float32, tiles int) {
+		if tiles <= 0 {
+			return
+		}
+		n := tiles * r
 		ws := unsafe.Slice(wp, k*wld)
 		offs := unsafe.Slice(boff, k)
-		px := unsafe.Slice(pix, r)
+		px := unsafe.Slice(pix, n)
 		ho, hp := 0, 0
 		for _, o := range offs {
 			ho = max(ho, int(o))
@@ -67,8 +73,8 @@ func PixGoOf(r, w, wld int) PixKernel {
 			hp = max(hp, int(q))
 		}
 		xs := unsafe.Slice(src, ho+hp+1)
-		cs := unsafe.Slice(c, (r-1)*ldc+w)
-		for i := range r {
+		cs := unsafe.Slice(c, (n-1)*ldc+w)
+		for i := range n {
 			for j := range w {
 				var s float32
 				for p := range k {
@@ -87,6 +93,27 @@ func PixGoOf(r, w, wld int) PixKernel {
 				cs[i*ldc+j] = s
 			}
 		}
+	}
+}
+
+// pixRun computes n pixels with kerns (Pix or PixHalf, kerns[r-1] for
+// tiles of r pixels) in ceil(n/len(kerns)) tiles of nearly equal size (see
+// pixTiles), at most two calls: pixel q's offset is pix[q] and its row of
+// C c[q·ldc:]. Only the first call fetches with flags&pixPrefetch.
+func pixRun(kerns []PixKernel, k int, w, src *float32, pix []int32, boff *int32, c []float32, ldc, flags int, bias, clip *float32) {
+	n := len(pix)
+	if n == 0 {
+		return
+	}
+	base, extra := pixTiles(n, len(kerns))
+	q := 0
+	if extra > 0 {
+		kerns[base](k, w, src, &pix[0], boff, &c[0], ldc, flags, bias, clip, extra)
+		q = extra * (base + 1)
+		flags &^= pixPrefetch
+	}
+	if q < n {
+		kerns[base-1](k, w, src, &pix[q], boff, &c[q*ldc], ldc, flags, bias, clip, (n-q)/base)
 	}
 }
 
@@ -305,7 +332,6 @@ func (t *pixTask) Range(lo, hi int) {
 		ct := t.ct[u*npix*nr : (u+1)*npix*nr]
 		m0, cnt := grp*mg+jb*nr, min(nr, mg-jb*nr)
 		kerns, kw := bl.pixKernels(cnt)
-		rmax := len(kerns)
 		var bias *float32
 		uclip := clip
 		switch {
@@ -315,21 +341,11 @@ func (t *pixTask) Range(lo, hi int) {
 		default:
 			uclip = nil // the bias comes after the kernels, so the clip too
 		}
-		base, extra := pixTiles(npix, rmax)
-		// ct[q][j] = sum_p pan[p][j]·xs[boff[p] + pix[q]], depth block by block
+		// ct[q][j] = sum_p pan[p][j]·xs[boff[p] + pix[q]], depth block by
+		// block; the first tile fetches the next block's weights
 		for kb := 0; kb < k; kb += kc {
 			kl := min(kc, k-kb)
-			acc := flag(kb > 0)
-			for i, q := 0, 0; q < npix; i++ {
-				r := base + flag(i < extra)
-				// the first tile fetches the next block's weights
-				fl := acc
-				if q == 0 {
-					fl |= pixPrefetch
-				}
-				kerns[r-1](kl, &pan[kb*nr], &xs[0], &t.pix[q], &t.boff[kb], &ct[q*nr], nr, fl, bias, uclip)
-				q += r
-			}
+			pixRun(kerns, kl, &pan[kb*nr], &xs[0], t.pix, &t.boff[kb], ct, nr, flag(kb > 0)|pixPrefetch, bias, uclip)
 		}
 		// y[n][m][q] = act(ct[q][j] + b[m] + Z[n][m][q]) for m = grp·Mg + jb·nr + j:
 		// the channels out of ct's pixels 8 at a time, then the bias

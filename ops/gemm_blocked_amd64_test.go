@@ -510,7 +510,8 @@ func TestPick2MatchesTwin(t *testing.T) {
 // TestPixKernelsMatchTwin runs every pixel-tile kernel against its Go twin
 // (PixGo) with scattered, repeated and decreasing offsets, pixels in any
 // order, a row stride of C beyond its width, with and without accumulate,
-// bias and clip (sums below, between and above the bounds, and NaN).
+// bias and clip (sums below, between and above the bounds, and NaN), one
+// tile a call or three (the first fetching the next weights).
 func TestPixKernelsMatchTwin(t *testing.T) {
 	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil {
@@ -534,7 +535,10 @@ func TestPixKernelsMatchTwin(t *testing.T) {
 		for _, pc := range cases {
 			r, w, kern, twin := pc.r, pc.w, pc.kern, pc.twin
 			for _, depth := range []int{0, 1, 2, 3, 9, 64} {
-				for flags := range 8 {
+				for flags := range 16 {
+					// flags&8: three tiles in one call, the first fetching
+					tiles := 1 + 2*(flags>>3)
+					kf := flags&1 | (flags>>3)*pixPrefetch
 					ldc := w + 3
 					wp := nnRand(uint64(depth), max(1, depth*pc.panelW)).F32
 					src := nnRand(uint64(depth+1), 600).F32
@@ -550,14 +554,14 @@ func TestPixKernelsMatchTwin(t *testing.T) {
 					for p := range offs {
 						offs[p] = int32((p * 37) % 500)
 					}
-					pix := make([]int32, r)
+					pix := make([]int32, r*tiles)
 					for i := range pix {
 						pix[i] = int32((i * 29) % 97)
 					}
-					got := nnRand(uint64(depth+2), r*ldc).F32
+					got := nnRand(uint64(depth+2), r*tiles*ldc).F32
 					want := append([]float32(nil), got...)
-					kern(depth, &wp[0], &src[0], &pix[0], &offs[0], &got[0], ldc, flags&1, bias, clip)
-					twin(depth, &wp[0], &src[0], &pix[0], &offs[0], &want[0], ldc, flags&1, bias, clip)
+					kern(depth, &wp[0], &src[0], &pix[0], &offs[0], &got[0], ldc, kf, bias, clip, tiles)
+					twin(depth, &wp[0], &src[0], &pix[0], &offs[0], &want[0], ldc, kf, bias, clip, tiles)
 					// Columns beyond w are guards: untouched by both.
 					checkF32(t, fmt.Sprintf("%s pix %dx%d k=%d flags=%b", k.Name, r, w, depth, flags), got, want, 0)
 				}
@@ -590,7 +594,7 @@ func BenchmarkPix(b *testing.B) {
 			c := make([]float32, r*w)
 			b.Run(fmt.Sprintf("%s/%dx%d/stride=%d", k.Name, r, w, stride), func(b *testing.B) {
 				for range b.N {
-					spec.Pix[r-1](depth, &wp[0], &src[0], &pix[0], &offs[0], &c[0], w, 0, nil, nil)
+					spec.Pix[r-1](depth, &wp[0], &src[0], &pix[0], &offs[0], &c[0], w, 0, nil, nil, 1)
 				}
 				b.ReportMetric(2*float64(r*w*depth)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})

@@ -782,355 +782,411 @@ func ClipAVX2(dst *float32, src *float32, n int, lo float32, hi float32)
 //go:noescape
 func Pick2AVX2(dst *float32, src *float32, n int)
 
-// KernPixAVX2x1x16 computes 1 pixels × 16 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
+// KernPixAVX2x1x16 computes tiles of 1 pixels × 16 channels of a convolution with AVX2, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
 //
-//	for i := range 1 {
-//		for j := range 16 {
-//			var s float32
-//			for p := range k {
-//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//	for t := range tiles {
+//		for i := t * 1; i < (t+1)*1; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
 //			}
-//			if flags&1 != 0 {
-//				s += c[i*ldc+j]
-//			}
-//			if bias != nil {
-//				s += bias[j]
-//			}
-//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
-//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
-//			}
-//			c[i*ldc+j] = s
 //		}
 //	}
 //
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
 //go:noescape
-func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 
-// KernPixAVX2x2x16 computes 2 pixels × 16 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
+// KernPixAVX2x2x16 computes tiles of 2 pixels × 16 channels of a convolution with AVX2, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
 //
-//	for i := range 2 {
-//		for j := range 16 {
-//			var s float32
-//			for p := range k {
-//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//	for t := range tiles {
+//		for i := t * 2; i < (t+1)*2; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
 //			}
-//			if flags&1 != 0 {
-//				s += c[i*ldc+j]
-//			}
-//			if bias != nil {
-//				s += bias[j]
-//			}
-//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
-//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
-//			}
-//			c[i*ldc+j] = s
 //		}
 //	}
 //
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
 //go:noescape
-func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 
-// KernPixAVX2x3x16 computes 3 pixels × 16 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
+// KernPixAVX2x3x16 computes tiles of 3 pixels × 16 channels of a convolution with AVX2, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
 //
-//	for i := range 3 {
-//		for j := range 16 {
-//			var s float32
-//			for p := range k {
-//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//	for t := range tiles {
+//		for i := t * 3; i < (t+1)*3; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
 //			}
-//			if flags&1 != 0 {
-//				s += c[i*ldc+j]
-//			}
-//			if bias != nil {
-//				s += bias[j]
-//			}
-//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
-//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
-//			}
-//			c[i*ldc+j] = s
 //		}
 //	}
 //
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
 //go:noescape
-func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 
-// KernPixAVX2x4x16 computes 4 pixels × 16 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
+// KernPixAVX2x4x16 computes tiles of 4 pixels × 16 channels of a convolution with AVX2, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
 //
-//	for i := range 4 {
-//		for j := range 16 {
-//			var s float32
-//			for p := range k {
-//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//	for t := range tiles {
+//		for i := t * 4; i < (t+1)*4; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
 //			}
-//			if flags&1 != 0 {
-//				s += c[i*ldc+j]
-//			}
-//			if bias != nil {
-//				s += bias[j]
-//			}
-//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
-//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
-//			}
-//			c[i*ldc+j] = s
 //		}
 //	}
 //
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
 //go:noescape
-func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 
-// KernPixAVX2x5x16 computes 5 pixels × 16 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
+// KernPixAVX2x5x16 computes tiles of 5 pixels × 16 channels of a convolution with AVX2, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
 //
-//	for i := range 5 {
-//		for j := range 16 {
-//			var s float32
-//			for p := range k {
-//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//	for t := range tiles {
+//		for i := t * 5; i < (t+1)*5; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
 //			}
-//			if flags&1 != 0 {
-//				s += c[i*ldc+j]
-//			}
-//			if bias != nil {
-//				s += bias[j]
-//			}
-//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
-//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
-//			}
-//			c[i*ldc+j] = s
 //		}
 //	}
 //
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
 //go:noescape
-func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 
-// KernPixAVX2x6x16 computes 6 pixels × 16 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
+// KernPixAVX2x6x16 computes tiles of 6 pixels × 16 channels of a convolution with AVX2, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 16 are read):
 //
-//	for i := range 6 {
-//		for j := range 16 {
-//			var s float32
-//			for p := range k {
-//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//	for t := range tiles {
+//		for i := t * 6; i < (t+1)*6; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
 //			}
-//			if flags&1 != 0 {
-//				s += c[i*ldc+j]
-//			}
-//			if bias != nil {
-//				s += bias[j]
-//			}
-//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
-//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
-//			}
-//			c[i*ldc+j] = s
 //		}
 //	}
 //
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
 //go:noescape
-func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 
-// KernPixAVX2x1x8Of16 computes 1 pixels × 8 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
+// KernPixAVX2x1x8Of16 computes tiles of 1 pixels × 8 channels of a convolution with AVX2, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
 //
-//	for i := range 1 {
-//		for j := range 8 {
-//			var s float32
-//			for p := range k {
-//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//	for t := range tiles {
+//		for i := t * 1; i < (t+1)*1; i++ {
+//			for j := range 8 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
 //			}
-//			if flags&1 != 0 {
-//				s += c[i*ldc+j]
-//			}
-//			if bias != nil {
-//				s += bias[j]
-//			}
-//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
-//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
-//			}
-//			c[i*ldc+j] = s
 //		}
 //	}
 //
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
 //go:noescape
-func KernPixAVX2x1x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+func KernPixAVX2x1x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 
-// KernPixAVX2x2x8Of16 computes 2 pixels × 8 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
+// KernPixAVX2x2x8Of16 computes tiles of 2 pixels × 8 channels of a convolution with AVX2, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
 //
-//	for i := range 2 {
-//		for j := range 8 {
-//			var s float32
-//			for p := range k {
-//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//	for t := range tiles {
+//		for i := t * 2; i < (t+1)*2; i++ {
+//			for j := range 8 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
 //			}
-//			if flags&1 != 0 {
-//				s += c[i*ldc+j]
-//			}
-//			if bias != nil {
-//				s += bias[j]
-//			}
-//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
-//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
-//			}
-//			c[i*ldc+j] = s
 //		}
 //	}
 //
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
 //go:noescape
-func KernPixAVX2x2x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+func KernPixAVX2x2x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 
-// KernPixAVX2x3x8Of16 computes 3 pixels × 8 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
+// KernPixAVX2x3x8Of16 computes tiles of 3 pixels × 8 channels of a convolution with AVX2, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
 //
-//	for i := range 3 {
-//		for j := range 8 {
-//			var s float32
-//			for p := range k {
-//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//	for t := range tiles {
+//		for i := t * 3; i < (t+1)*3; i++ {
+//			for j := range 8 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
 //			}
-//			if flags&1 != 0 {
-//				s += c[i*ldc+j]
-//			}
-//			if bias != nil {
-//				s += bias[j]
-//			}
-//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
-//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
-//			}
-//			c[i*ldc+j] = s
 //		}
 //	}
 //
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
 //go:noescape
-func KernPixAVX2x3x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+func KernPixAVX2x3x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 
-// KernPixAVX2x4x8Of16 computes 4 pixels × 8 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
+// KernPixAVX2x4x8Of16 computes tiles of 4 pixels × 8 channels of a convolution with AVX2, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
 //
-//	for i := range 4 {
-//		for j := range 8 {
-//			var s float32
-//			for p := range k {
-//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//	for t := range tiles {
+//		for i := t * 4; i < (t+1)*4; i++ {
+//			for j := range 8 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
 //			}
-//			if flags&1 != 0 {
-//				s += c[i*ldc+j]
-//			}
-//			if bias != nil {
-//				s += bias[j]
-//			}
-//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
-//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
-//			}
-//			c[i*ldc+j] = s
 //		}
 //	}
 //
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
 //go:noescape
-func KernPixAVX2x4x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+func KernPixAVX2x4x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 
-// KernPixAVX2x5x8Of16 computes 5 pixels × 8 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
+// KernPixAVX2x5x8Of16 computes tiles of 5 pixels × 8 channels of a convolution with AVX2, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
 //
-//	for i := range 5 {
-//		for j := range 8 {
-//			var s float32
-//			for p := range k {
-//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//	for t := range tiles {
+//		for i := t * 5; i < (t+1)*5; i++ {
+//			for j := range 8 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
 //			}
-//			if flags&1 != 0 {
-//				s += c[i*ldc+j]
-//			}
-//			if bias != nil {
-//				s += bias[j]
-//			}
-//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
-//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
-//			}
-//			c[i*ldc+j] = s
 //		}
 //	}
 //
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
 //go:noescape
-func KernPixAVX2x5x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+func KernPixAVX2x5x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 
-// KernPixAVX2x6x8Of16 computes 6 pixels × 8 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
+// KernPixAVX2x6x8Of16 computes tiles of 6 pixels × 8 channels of a convolution with AVX2, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
 //
-//	for i := range 6 {
-//		for j := range 8 {
-//			var s float32
-//			for p := range k {
-//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//	for t := range tiles {
+//		for i := t * 6; i < (t+1)*6; i++ {
+//			for j := range 8 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
 //			}
-//			if flags&1 != 0 {
-//				s += c[i*ldc+j]
-//			}
-//			if bias != nil {
-//				s += bias[j]
-//			}
-//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
-//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
-//			}
-//			c[i*ldc+j] = s
 //		}
 //	}
 //
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
 //go:noescape
-func KernPixAVX2x6x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+func KernPixAVX2x6x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 
-// KernPixAVX2x7x8Of16 computes 7 pixels × 8 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
+// KernPixAVX2x7x8Of16 computes tiles of 7 pixels × 8 channels of a convolution with AVX2, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
 //
-//	for i := range 7 {
-//		for j := range 8 {
-//			var s float32
-//			for p := range k {
-//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//	for t := range tiles {
+//		for i := t * 7; i < (t+1)*7; i++ {
+//			for j := range 8 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
 //			}
-//			if flags&1 != 0 {
-//				s += c[i*ldc+j]
-//			}
-//			if bias != nil {
-//				s += bias[j]
-//			}
-//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
-//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
-//			}
-//			c[i*ldc+j] = s
 //		}
 //	}
 //
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
 //go:noescape
-func KernPixAVX2x7x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+func KernPixAVX2x7x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 
-// KernPixAVX2x8x8Of16 computes 8 pixels × 8 channels of a convolution with AVX2, as this Go loop
-// does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
+// KernPixAVX2x8x8Of16 computes tiles of 8 pixels × 8 channels of a convolution with AVX2, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 16 weights, of which the first 8 are read):
 //
-//	for i := range 8 {
-//		for j := range 8 {
-//			var s float32
-//			for p := range k {
-//				s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//	for t := range tiles {
+//		for i := t * 8; i < (t+1)*8; i++ {
+//			for j := range 8 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*16+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
 //			}
-//			if flags&1 != 0 {
-//				s += c[i*ldc+j]
-//			}
-//			if bias != nil {
-//				s += bias[j]
-//			}
-//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
-//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
-//			}
-//			c[i*ldc+j] = s
 //		}
 //	}
 //
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
 //go:noescape
-func KernPixAVX2x8x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+func KernPixAVX2x8x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 
 // DwTapsAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does:
 //

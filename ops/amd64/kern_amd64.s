@@ -9457,153 +9457,36 @@ done:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x1x16(SB), NOSPLIT, $0-80
+TEXT ·KernPixAVX2x1x16(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
-	MOVQ    pix+24(FP), BX
-	MOVQ    boff+32(FP), SI
-	MOVLQSX (BX), BX
-	LEAQ    (DX)(BX*4), BX
-
-	// acc = 0
-	VXORPS X0, X0, X0
-	VXORPS X1, X1, X1
-	MOVQ   AX, DI
-	SHRQ   $0x01, DI
-	JZ     odd
-	MOVQ   flags+56(FP), DX
-	TESTQ  $0x00000002, DX
-	JZ     loop
-	MOVQ   AX, R8
-	SHLQ   $0x06, R8
-
-prefetching:
-	PREFETCHT0 (CX)(R8*1)
-	PREFETCHT0 64(CX)(R8*1)
-
-	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
-	MOVLQSX      (SI), DX
-	VMOVUPS      (CX), Y2
-	VMOVUPS      32(CX), Y3
-	VBROADCASTSS (BX)(DX*4), Y4
-	VFMADD231PS  Y2, Y4, Y0
-	VFMADD231PS  Y3, Y4, Y1
-
-	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
-	MOVLQSX      4(SI), DX
-	VMOVUPS      64(CX), Y2
-	VMOVUPS      96(CX), Y3
-	VBROADCASTSS (BX)(DX*4), Y4
-	VFMADD231PS  Y2, Y4, Y0
-	VFMADD231PS  Y3, Y4, Y1
-	ADDQ         $0x00000080, CX
-	ADDQ         $0x08, SI
-	DECQ         DI
-	JNZ          prefetching
-	JMP          odd
-
-loop:
-	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
-	MOVLQSX      (SI), DX
-	VMOVUPS      (CX), Y2
-	VMOVUPS      32(CX), Y3
-	VBROADCASTSS (BX)(DX*4), Y4
-	VFMADD231PS  Y2, Y4, Y0
-	VFMADD231PS  Y3, Y4, Y1
-
-	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
-	MOVLQSX      4(SI), DX
-	VMOVUPS      64(CX), Y2
-	VMOVUPS      96(CX), Y3
-	VBROADCASTSS (BX)(DX*4), Y4
-	VFMADD231PS  Y2, Y4, Y0
-	VFMADD231PS  Y3, Y4, Y1
-	ADDQ         $0x00000080, CX
-	ADDQ         $0x08, SI
-	DECQ         DI
-	JNZ          loop
-
-odd:
-	TESTQ $0x00000001, AX
-	JZ    store
-
-	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
-	MOVLQSX      (SI), DX
-	VMOVUPS      (CX), Y2
-	VMOVUPS      32(CX), Y3
-	VBROADCASTSS (BX)(DX*4), Y4
-	VFMADD231PS  Y2, Y4, Y0
-	VFMADD231PS  Y3, Y4, Y1
-
-store:
-	MOVQ c+40(FP), AX
-	MOVQ ldc+48(FP), CX
-	SHLQ $0x02, CX
-	MOVQ flags+56(FP), CX
-
-	// flags&1: acc += C
-	TESTQ  $0x00000001, CX
-	JZ     nocc
-	MOVQ   AX, CX
-	VADDPS (CX), Y0, Y0
-	VADDPS 32(CX), Y1, Y1
-
-nocc:
-	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), CX
-	TESTQ  CX, CX
-	JZ     nobias
-	VADDPS (CX), Y0, Y0
-	VADDPS 32(CX), Y1, Y1
-
-nobias:
-	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), CX
-	TESTQ        CX, CX
-	JZ           put
-	VBROADCASTSS (CX), Y2
-	VBROADCASTSS 4(CX), Y3
-	VMAXPS       Y2, Y0, Y4
-	VMINPS       Y3, Y4, Y4
-	VCMPPS       $0x03, Y0, Y0, Y5
-	VBLENDVPS    Y5, Y0, Y4, Y0
-	VMAXPS       Y2, Y1, Y4
-	VMINPS       Y3, Y4, Y4
-	VCMPPS       $0x03, Y1, Y1, Y5
-	VBLENDVPS    Y5, Y1, Y4, Y1
-
-put:
-	// C = acc
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	VZEROUPPER
-	RET
-
-// func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
-// Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x2x16(SB), NOSPLIT, $0-80
-	MOVQ    k+0(FP), AX
-	MOVQ    w+8(FP), CX
-	MOVQ    src+16(FP), DX
-	MOVQ    pix+24(FP), BX
+	MOVQ    (SP), BX
 	MOVQ    boff+32(FP), SI
 	MOVLQSX (BX), DI
 	LEAQ    (DX)(DI*4), DI
-	MOVLQSX 4(BX), BX
-	LEAQ    (DX)(BX*4), BX
 
 	// acc = 0
 	VXORPS X0, X0, X0
 	VXORPS X1, X1, X1
-	VXORPS X2, X2, X2
-	VXORPS X3, X3, X3
 	MOVQ   AX, R8
 	SHRQ   $0x01, R8
 	JZ     odd
-	MOVQ   flags+56(FP), DX
+	MOVQ   24(SP), DX
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R9
@@ -9615,12 +9498,167 @@ prefetching:
 
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
 	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y2
+	VMOVUPS      32(CX), Y3
+	VBROADCASTSS (DI)(DX*4), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y2
+	VMOVUPS      96(CX), Y3
+	VBROADCASTSS (DI)(DX*4), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R8
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y2
+	VMOVUPS      32(CX), Y3
+	VBROADCASTSS (DI)(DX*4), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y2
+	VMOVUPS      96(CX), Y3
+	VBROADCASTSS (DI)(DX*4), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R8
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y2
+	VMOVUPS      32(CX), Y3
+	VBROADCASTSS (DI)(DX*4), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Y2
+	VBROADCASTSS 4(SI), Y3
+	VMAXPS       Y2, Y0, Y4
+	VMINPS       Y3, Y4, Y4
+	VCMPPS       $0x03, Y0, Y0, Y5
+	VBLENDVPS    Y5, Y0, Y4, Y0
+	VMAXPS       Y2, Y1, Y4
+	VMINPS       Y3, Y4, Y4
+	VCMPPS       $0x03, Y1, Y1, Y5
+	VBLENDVPS    Y5, Y1, Y4, Y1
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Y0, (SI)
+	VMOVUPS Y1, 32(SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x01, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x04, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, FMA3, MMX+
+TEXT ·KernPixAVX2x2x16(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	MOVQ   AX, R9
+	SHRQ   $0x01, R9
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R10
+	SHLQ   $0x06, R10
+
+prefetching:
+	PREFETCHT0 (CX)(R10*1)
+	PREFETCHT0 64(CX)(R10*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
 	VMOVUPS      (CX), Y4
 	VMOVUPS      32(CX), Y5
 	VBROADCASTSS (DI)(DX*4), Y6
 	VFMADD231PS  Y4, Y6, Y0
 	VFMADD231PS  Y5, Y6, Y1
-	VBROADCASTSS (BX)(DX*4), Y6
+	VBROADCASTSS (R8)(DX*4), Y6
 	VFMADD231PS  Y4, Y6, Y2
 	VFMADD231PS  Y5, Y6, Y3
 
@@ -9631,12 +9669,12 @@ prefetching:
 	VBROADCASTSS (DI)(DX*4), Y6
 	VFMADD231PS  Y4, Y6, Y0
 	VFMADD231PS  Y5, Y6, Y1
-	VBROADCASTSS (BX)(DX*4), Y6
+	VBROADCASTSS (R8)(DX*4), Y6
 	VFMADD231PS  Y4, Y6, Y2
 	VFMADD231PS  Y5, Y6, Y3
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R8
+	DECQ         R9
 	JNZ          prefetching
 	JMP          odd
 
@@ -9648,7 +9686,7 @@ loop:
 	VBROADCASTSS (DI)(DX*4), Y6
 	VFMADD231PS  Y4, Y6, Y0
 	VFMADD231PS  Y5, Y6, Y1
-	VBROADCASTSS (BX)(DX*4), Y6
+	VBROADCASTSS (R8)(DX*4), Y6
 	VFMADD231PS  Y4, Y6, Y2
 	VFMADD231PS  Y5, Y6, Y3
 
@@ -9659,12 +9697,12 @@ loop:
 	VBROADCASTSS (DI)(DX*4), Y6
 	VFMADD231PS  Y4, Y6, Y0
 	VFMADD231PS  Y5, Y6, Y1
-	VBROADCASTSS (BX)(DX*4), Y6
+	VBROADCASTSS (R8)(DX*4), Y6
 	VFMADD231PS  Y4, Y6, Y2
 	VFMADD231PS  Y5, Y6, Y3
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R8
+	DECQ         R9
 	JNZ          loop
 
 odd:
@@ -9678,43 +9716,43 @@ odd:
 	VBROADCASTSS (DI)(DX*4), Y6
 	VFMADD231PS  Y4, Y6, Y0
 	VFMADD231PS  Y5, Y6, Y1
-	VBROADCASTSS (BX)(DX*4), Y6
+	VBROADCASTSS (R8)(DX*4), Y6
 	VFMADD231PS  Y4, Y6, Y2
 	VFMADD231PS  Y5, Y6, Y3
 
 store:
-	MOVQ c+40(FP), AX
+	MOVQ 8(SP), AX
 	MOVQ ldc+48(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+56(FP), DX
+	MOVQ 24(SP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, DX
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-	ADDQ   CX, DX
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   CX, SI
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), DX
-	TESTQ  DX, DX
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
 	JZ     nobias
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           put
-	VBROADCASTSS (DX), Y4
-	VBROADCASTSS 4(DX), Y5
+	VBROADCASTSS (SI), Y4
+	VBROADCASTSS 4(SI), Y5
 	VMAXPS       Y4, Y0, Y6
 	VMINPS       Y5, Y6, Y6
 	VCMPPS       $0x03, Y0, Y0, Y7
@@ -9734,28 +9772,54 @@ nobias:
 
 put:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
+	MOVQ    AX, SI
+	VMOVUPS Y0, (SI)
+	VMOVUPS Y1, 32(SI)
+	ADDQ    CX, SI
+	VMOVUPS Y2, (SI)
+	VMOVUPS Y3, 32(SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x02, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x08, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x3x16(SB), NOSPLIT, $0-80
+TEXT ·KernPixAVX2x3x16(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
-	MOVQ    pix+24(FP), BX
+	MOVQ    (SP), BX
 	MOVQ    boff+32(FP), SI
 	MOVLQSX (BX), DI
 	LEAQ    (DX)(DI*4), DI
 	MOVLQSX 4(BX), R8
 	LEAQ    (DX)(R8*4), R8
-	MOVLQSX 8(BX), BX
-	LEAQ    (DX)(BX*4), BX
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
 
 	// acc = 0
 	VXORPS X0, X0, X0
@@ -9764,18 +9828,18 @@ TEXT ·KernPixAVX2x3x16(SB), NOSPLIT, $0-80
 	VXORPS X3, X3, X3
 	VXORPS X4, X4, X4
 	VXORPS X5, X5, X5
-	MOVQ   AX, R9
-	SHRQ   $0x01, R9
+	MOVQ   AX, R10
+	SHRQ   $0x01, R10
 	JZ     odd
-	MOVQ   flags+56(FP), DX
+	MOVQ   24(SP), DX
 	TESTQ  $0x00000002, DX
 	JZ     loop
-	MOVQ   AX, R10
-	SHLQ   $0x06, R10
+	MOVQ   AX, R11
+	SHLQ   $0x06, R11
 
 prefetching:
-	PREFETCHT0 (CX)(R10*1)
-	PREFETCHT0 64(CX)(R10*1)
+	PREFETCHT0 (CX)(R11*1)
+	PREFETCHT0 64(CX)(R11*1)
 
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
 	MOVLQSX      (SI), DX
@@ -9787,7 +9851,7 @@ prefetching:
 	VBROADCASTSS (R8)(DX*4), Y8
 	VFMADD231PS  Y6, Y8, Y2
 	VFMADD231PS  Y7, Y8, Y3
-	VBROADCASTSS (BX)(DX*4), Y8
+	VBROADCASTSS (R9)(DX*4), Y8
 	VFMADD231PS  Y6, Y8, Y4
 	VFMADD231PS  Y7, Y8, Y5
 
@@ -9801,12 +9865,12 @@ prefetching:
 	VBROADCASTSS (R8)(DX*4), Y8
 	VFMADD231PS  Y6, Y8, Y2
 	VFMADD231PS  Y7, Y8, Y3
-	VBROADCASTSS (BX)(DX*4), Y8
+	VBROADCASTSS (R9)(DX*4), Y8
 	VFMADD231PS  Y6, Y8, Y4
 	VFMADD231PS  Y7, Y8, Y5
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R9
+	DECQ         R10
 	JNZ          prefetching
 	JMP          odd
 
@@ -9821,7 +9885,7 @@ loop:
 	VBROADCASTSS (R8)(DX*4), Y8
 	VFMADD231PS  Y6, Y8, Y2
 	VFMADD231PS  Y7, Y8, Y3
-	VBROADCASTSS (BX)(DX*4), Y8
+	VBROADCASTSS (R9)(DX*4), Y8
 	VFMADD231PS  Y6, Y8, Y4
 	VFMADD231PS  Y7, Y8, Y5
 
@@ -9835,12 +9899,12 @@ loop:
 	VBROADCASTSS (R8)(DX*4), Y8
 	VFMADD231PS  Y6, Y8, Y2
 	VFMADD231PS  Y7, Y8, Y3
-	VBROADCASTSS (BX)(DX*4), Y8
+	VBROADCASTSS (R9)(DX*4), Y8
 	VFMADD231PS  Y6, Y8, Y4
 	VFMADD231PS  Y7, Y8, Y5
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R9
+	DECQ         R10
 	JNZ          loop
 
 odd:
@@ -9857,48 +9921,48 @@ odd:
 	VBROADCASTSS (R8)(DX*4), Y8
 	VFMADD231PS  Y6, Y8, Y2
 	VFMADD231PS  Y7, Y8, Y3
-	VBROADCASTSS (BX)(DX*4), Y8
+	VBROADCASTSS (R9)(DX*4), Y8
 	VFMADD231PS  Y6, Y8, Y4
 	VFMADD231PS  Y7, Y8, Y5
 
 store:
-	MOVQ c+40(FP), AX
+	MOVQ 8(SP), AX
 	MOVQ ldc+48(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+56(FP), DX
+	MOVQ 24(SP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, DX
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-	ADDQ   CX, DX
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-	ADDQ   CX, DX
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   CX, SI
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+	ADDQ   CX, SI
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), DX
-	TESTQ  DX, DX
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
 	JZ     nobias
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           put
-	VBROADCASTSS (DX), Y6
-	VBROADCASTSS 4(DX), Y7
+	VBROADCASTSS (SI), Y6
+	VBROADCASTSS 4(SI), Y7
 	VMAXPS       Y6, Y0, Y8
 	VMINPS       Y7, Y8, Y8
 	VCMPPS       $0x03, Y0, Y0, Y9
@@ -9926,24 +9990,50 @@ nobias:
 
 put:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
+	MOVQ    AX, SI
+	VMOVUPS Y0, (SI)
+	VMOVUPS Y1, 32(SI)
+	ADDQ    CX, SI
+	VMOVUPS Y2, (SI)
+	VMOVUPS Y3, 32(SI)
+	ADDQ    CX, SI
+	VMOVUPS Y4, (SI)
+	VMOVUPS Y5, 32(SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x03, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x0c, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x4x16(SB), NOSPLIT, $0-80
+TEXT ·KernPixAVX2x4x16(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
-	MOVQ    pix+24(FP), BX
+	MOVQ    (SP), BX
 	MOVQ    boff+32(FP), SI
 	MOVLQSX (BX), DI
 	LEAQ    (DX)(DI*4), DI
@@ -9951,8 +10041,8 @@ TEXT ·KernPixAVX2x4x16(SB), NOSPLIT, $0-80
 	LEAQ    (DX)(R8*4), R8
 	MOVLQSX 8(BX), R9
 	LEAQ    (DX)(R9*4), R9
-	MOVLQSX 12(BX), BX
-	LEAQ    (DX)(BX*4), BX
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
 
 	// acc = 0
 	VXORPS X0, X0, X0
@@ -9963,18 +10053,18 @@ TEXT ·KernPixAVX2x4x16(SB), NOSPLIT, $0-80
 	VXORPS X5, X5, X5
 	VXORPS X6, X6, X6
 	VXORPS X7, X7, X7
-	MOVQ   AX, R10
-	SHRQ   $0x01, R10
+	MOVQ   AX, R11
+	SHRQ   $0x01, R11
 	JZ     odd
-	MOVQ   flags+56(FP), DX
+	MOVQ   24(SP), DX
 	TESTQ  $0x00000002, DX
 	JZ     loop
-	MOVQ   AX, R11
-	SHLQ   $0x06, R11
+	MOVQ   AX, R12
+	SHLQ   $0x06, R12
 
 prefetching:
-	PREFETCHT0 (CX)(R11*1)
-	PREFETCHT0 64(CX)(R11*1)
+	PREFETCHT0 (CX)(R12*1)
+	PREFETCHT0 64(CX)(R12*1)
 
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
 	MOVLQSX      (SI), DX
@@ -9989,7 +10079,7 @@ prefetching:
 	VBROADCASTSS (R9)(DX*4), Y10
 	VFMADD231PS  Y8, Y10, Y4
 	VFMADD231PS  Y9, Y10, Y5
-	VBROADCASTSS (BX)(DX*4), Y10
+	VBROADCASTSS (R10)(DX*4), Y10
 	VFMADD231PS  Y8, Y10, Y6
 	VFMADD231PS  Y9, Y10, Y7
 
@@ -10006,12 +10096,12 @@ prefetching:
 	VBROADCASTSS (R9)(DX*4), Y10
 	VFMADD231PS  Y8, Y10, Y4
 	VFMADD231PS  Y9, Y10, Y5
-	VBROADCASTSS (BX)(DX*4), Y10
+	VBROADCASTSS (R10)(DX*4), Y10
 	VFMADD231PS  Y8, Y10, Y6
 	VFMADD231PS  Y9, Y10, Y7
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R10
+	DECQ         R11
 	JNZ          prefetching
 	JMP          odd
 
@@ -10029,7 +10119,7 @@ loop:
 	VBROADCASTSS (R9)(DX*4), Y10
 	VFMADD231PS  Y8, Y10, Y4
 	VFMADD231PS  Y9, Y10, Y5
-	VBROADCASTSS (BX)(DX*4), Y10
+	VBROADCASTSS (R10)(DX*4), Y10
 	VFMADD231PS  Y8, Y10, Y6
 	VFMADD231PS  Y9, Y10, Y7
 
@@ -10046,12 +10136,12 @@ loop:
 	VBROADCASTSS (R9)(DX*4), Y10
 	VFMADD231PS  Y8, Y10, Y4
 	VFMADD231PS  Y9, Y10, Y5
-	VBROADCASTSS (BX)(DX*4), Y10
+	VBROADCASTSS (R10)(DX*4), Y10
 	VFMADD231PS  Y8, Y10, Y6
 	VFMADD231PS  Y9, Y10, Y7
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R10
+	DECQ         R11
 	JNZ          loop
 
 odd:
@@ -10071,53 +10161,53 @@ odd:
 	VBROADCASTSS (R9)(DX*4), Y10
 	VFMADD231PS  Y8, Y10, Y4
 	VFMADD231PS  Y9, Y10, Y5
-	VBROADCASTSS (BX)(DX*4), Y10
+	VBROADCASTSS (R10)(DX*4), Y10
 	VFMADD231PS  Y8, Y10, Y6
 	VFMADD231PS  Y9, Y10, Y7
 
 store:
-	MOVQ c+40(FP), AX
+	MOVQ 8(SP), AX
 	MOVQ ldc+48(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+56(FP), DX
+	MOVQ 24(SP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, DX
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-	ADDQ   CX, DX
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-	ADDQ   CX, DX
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
-	ADDQ   CX, DX
-	VADDPS (DX), Y6, Y6
-	VADDPS 32(DX), Y7, Y7
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   CX, SI
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+	ADDQ   CX, SI
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
+	ADDQ   CX, SI
+	VADDPS (SI), Y6, Y6
+	VADDPS 32(SI), Y7, Y7
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), DX
-	TESTQ  DX, DX
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
 	JZ     nobias
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
-	VADDPS (DX), Y6, Y6
-	VADDPS 32(DX), Y7, Y7
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
+	VADDPS (SI), Y6, Y6
+	VADDPS 32(SI), Y7, Y7
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           put
-	VBROADCASTSS (DX), Y8
-	VBROADCASTSS 4(DX), Y9
+	VBROADCASTSS (SI), Y8
+	VBROADCASTSS 4(SI), Y9
 	VMAXPS       Y8, Y0, Y10
 	VMINPS       Y9, Y10, Y10
 	VCMPPS       $0x03, Y0, Y0, Y11
@@ -10153,27 +10243,53 @@ nobias:
 
 put:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y6, (AX)
-	VMOVUPS Y7, 32(AX)
+	MOVQ    AX, SI
+	VMOVUPS Y0, (SI)
+	VMOVUPS Y1, 32(SI)
+	ADDQ    CX, SI
+	VMOVUPS Y2, (SI)
+	VMOVUPS Y3, 32(SI)
+	ADDQ    CX, SI
+	VMOVUPS Y4, (SI)
+	VMOVUPS Y5, 32(SI)
+	ADDQ    CX, SI
+	VMOVUPS Y6, (SI)
+	VMOVUPS Y7, 32(SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x04, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x10, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x5x16(SB), NOSPLIT, $0-80
+TEXT ·KernPixAVX2x5x16(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
-	MOVQ    pix+24(FP), BX
+	MOVQ    (SP), BX
 	MOVQ    boff+32(FP), SI
 	MOVLQSX (BX), DI
 	LEAQ    (DX)(DI*4), DI
@@ -10183,8 +10299,8 @@ TEXT ·KernPixAVX2x5x16(SB), NOSPLIT, $0-80
 	LEAQ    (DX)(R9*4), R9
 	MOVLQSX 12(BX), R10
 	LEAQ    (DX)(R10*4), R10
-	MOVLQSX 16(BX), BX
-	LEAQ    (DX)(BX*4), BX
+	MOVLQSX 16(BX), R11
+	LEAQ    (DX)(R11*4), R11
 
 	// acc = 0
 	VXORPS X0, X0, X0
@@ -10197,18 +10313,18 @@ TEXT ·KernPixAVX2x5x16(SB), NOSPLIT, $0-80
 	VXORPS X7, X7, X7
 	VXORPS X8, X8, X8
 	VXORPS X9, X9, X9
-	MOVQ   AX, R11
-	SHRQ   $0x01, R11
+	MOVQ   AX, R12
+	SHRQ   $0x01, R12
 	JZ     odd
-	MOVQ   flags+56(FP), DX
+	MOVQ   24(SP), DX
 	TESTQ  $0x00000002, DX
 	JZ     loop
-	MOVQ   AX, R12
-	SHLQ   $0x06, R12
+	MOVQ   AX, R13
+	SHLQ   $0x06, R13
 
 prefetching:
-	PREFETCHT0 (CX)(R12*1)
-	PREFETCHT0 64(CX)(R12*1)
+	PREFETCHT0 (CX)(R13*1)
+	PREFETCHT0 64(CX)(R13*1)
 
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
 	MOVLQSX      (SI), DX
@@ -10226,7 +10342,7 @@ prefetching:
 	VBROADCASTSS (R10)(DX*4), Y12
 	VFMADD231PS  Y10, Y12, Y6
 	VFMADD231PS  Y11, Y12, Y7
-	VBROADCASTSS (BX)(DX*4), Y12
+	VBROADCASTSS (R11)(DX*4), Y12
 	VFMADD231PS  Y10, Y12, Y8
 	VFMADD231PS  Y11, Y12, Y9
 
@@ -10246,12 +10362,12 @@ prefetching:
 	VBROADCASTSS (R10)(DX*4), Y12
 	VFMADD231PS  Y10, Y12, Y6
 	VFMADD231PS  Y11, Y12, Y7
-	VBROADCASTSS (BX)(DX*4), Y12
+	VBROADCASTSS (R11)(DX*4), Y12
 	VFMADD231PS  Y10, Y12, Y8
 	VFMADD231PS  Y11, Y12, Y9
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R11
+	DECQ         R12
 	JNZ          prefetching
 	JMP          odd
 
@@ -10272,7 +10388,7 @@ loop:
 	VBROADCASTSS (R10)(DX*4), Y12
 	VFMADD231PS  Y10, Y12, Y6
 	VFMADD231PS  Y11, Y12, Y7
-	VBROADCASTSS (BX)(DX*4), Y12
+	VBROADCASTSS (R11)(DX*4), Y12
 	VFMADD231PS  Y10, Y12, Y8
 	VFMADD231PS  Y11, Y12, Y9
 
@@ -10292,12 +10408,12 @@ loop:
 	VBROADCASTSS (R10)(DX*4), Y12
 	VFMADD231PS  Y10, Y12, Y6
 	VFMADD231PS  Y11, Y12, Y7
-	VBROADCASTSS (BX)(DX*4), Y12
+	VBROADCASTSS (R11)(DX*4), Y12
 	VFMADD231PS  Y10, Y12, Y8
 	VFMADD231PS  Y11, Y12, Y9
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R11
+	DECQ         R12
 	JNZ          loop
 
 odd:
@@ -10320,58 +10436,58 @@ odd:
 	VBROADCASTSS (R10)(DX*4), Y12
 	VFMADD231PS  Y10, Y12, Y6
 	VFMADD231PS  Y11, Y12, Y7
-	VBROADCASTSS (BX)(DX*4), Y12
+	VBROADCASTSS (R11)(DX*4), Y12
 	VFMADD231PS  Y10, Y12, Y8
 	VFMADD231PS  Y11, Y12, Y9
 
 store:
-	MOVQ c+40(FP), AX
+	MOVQ 8(SP), AX
 	MOVQ ldc+48(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+56(FP), DX
+	MOVQ 24(SP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, DX
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-	ADDQ   CX, DX
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-	ADDQ   CX, DX
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
-	ADDQ   CX, DX
-	VADDPS (DX), Y6, Y6
-	VADDPS 32(DX), Y7, Y7
-	ADDQ   CX, DX
-	VADDPS (DX), Y8, Y8
-	VADDPS 32(DX), Y9, Y9
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   CX, SI
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+	ADDQ   CX, SI
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
+	ADDQ   CX, SI
+	VADDPS (SI), Y6, Y6
+	VADDPS 32(SI), Y7, Y7
+	ADDQ   CX, SI
+	VADDPS (SI), Y8, Y8
+	VADDPS 32(SI), Y9, Y9
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), DX
-	TESTQ  DX, DX
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
 	JZ     nobias
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
-	VADDPS (DX), Y6, Y6
-	VADDPS 32(DX), Y7, Y7
-	VADDPS (DX), Y8, Y8
-	VADDPS 32(DX), Y9, Y9
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
+	VADDPS (SI), Y6, Y6
+	VADDPS 32(SI), Y7, Y7
+	VADDPS (SI), Y8, Y8
+	VADDPS 32(SI), Y9, Y9
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           put
-	VBROADCASTSS (DX), Y10
-	VBROADCASTSS 4(DX), Y11
+	VBROADCASTSS (SI), Y10
+	VBROADCASTSS 4(SI), Y11
 	VMAXPS       Y10, Y0, Y12
 	VMINPS       Y11, Y12, Y12
 	VCMPPS       $0x03, Y0, Y0, Y13
@@ -10415,30 +10531,56 @@ nobias:
 
 put:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y6, (AX)
-	VMOVUPS Y7, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y8, (AX)
-	VMOVUPS Y9, 32(AX)
+	MOVQ    AX, SI
+	VMOVUPS Y0, (SI)
+	VMOVUPS Y1, 32(SI)
+	ADDQ    CX, SI
+	VMOVUPS Y2, (SI)
+	VMOVUPS Y3, 32(SI)
+	ADDQ    CX, SI
+	VMOVUPS Y4, (SI)
+	VMOVUPS Y5, 32(SI)
+	ADDQ    CX, SI
+	VMOVUPS Y6, (SI)
+	VMOVUPS Y7, 32(SI)
+	ADDQ    CX, SI
+	VMOVUPS Y8, (SI)
+	VMOVUPS Y9, 32(SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x05, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x14, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x6x16(SB), NOSPLIT, $0-80
+TEXT ·KernPixAVX2x6x16(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
-	MOVQ    pix+24(FP), BX
+	MOVQ    (SP), BX
 	MOVQ    boff+32(FP), SI
 	MOVLQSX (BX), DI
 	LEAQ    (DX)(DI*4), DI
@@ -10450,8 +10592,8 @@ TEXT ·KernPixAVX2x6x16(SB), NOSPLIT, $0-80
 	LEAQ    (DX)(R10*4), R10
 	MOVLQSX 16(BX), R11
 	LEAQ    (DX)(R11*4), R11
-	MOVLQSX 20(BX), BX
-	LEAQ    (DX)(BX*4), BX
+	MOVLQSX 20(BX), R12
+	LEAQ    (DX)(R12*4), R12
 
 	// acc = 0
 	VXORPS X0, X0, X0
@@ -10466,18 +10608,18 @@ TEXT ·KernPixAVX2x6x16(SB), NOSPLIT, $0-80
 	VXORPS X9, X9, X9
 	VXORPS X10, X10, X10
 	VXORPS X11, X11, X11
-	MOVQ   AX, R12
-	SHRQ   $0x01, R12
+	MOVQ   AX, R13
+	SHRQ   $0x01, R13
 	JZ     odd
-	MOVQ   flags+56(FP), DX
+	MOVQ   24(SP), DX
 	TESTQ  $0x00000002, DX
 	JZ     loop
-	MOVQ   AX, R13
-	SHLQ   $0x06, R13
+	MOVQ   AX, R14
+	SHLQ   $0x06, R14
 
 prefetching:
-	PREFETCHT0 (CX)(R13*1)
-	PREFETCHT0 64(CX)(R13*1)
+	PREFETCHT0 (CX)(R14*1)
+	PREFETCHT0 64(CX)(R14*1)
 
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
 	MOVLQSX      (SI), DX
@@ -10498,7 +10640,7 @@ prefetching:
 	VBROADCASTSS (R11)(DX*4), Y14
 	VFMADD231PS  Y12, Y14, Y8
 	VFMADD231PS  Y13, Y14, Y9
-	VBROADCASTSS (BX)(DX*4), Y14
+	VBROADCASTSS (R12)(DX*4), Y14
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
 
@@ -10521,12 +10663,12 @@ prefetching:
 	VBROADCASTSS (R11)(DX*4), Y14
 	VFMADD231PS  Y12, Y14, Y8
 	VFMADD231PS  Y13, Y14, Y9
-	VBROADCASTSS (BX)(DX*4), Y14
+	VBROADCASTSS (R12)(DX*4), Y14
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R12
+	DECQ         R13
 	JNZ          prefetching
 	JMP          odd
 
@@ -10550,7 +10692,7 @@ loop:
 	VBROADCASTSS (R11)(DX*4), Y14
 	VFMADD231PS  Y12, Y14, Y8
 	VFMADD231PS  Y13, Y14, Y9
-	VBROADCASTSS (BX)(DX*4), Y14
+	VBROADCASTSS (R12)(DX*4), Y14
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
 
@@ -10573,12 +10715,12 @@ loop:
 	VBROADCASTSS (R11)(DX*4), Y14
 	VFMADD231PS  Y12, Y14, Y8
 	VFMADD231PS  Y13, Y14, Y9
-	VBROADCASTSS (BX)(DX*4), Y14
+	VBROADCASTSS (R12)(DX*4), Y14
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R12
+	DECQ         R13
 	JNZ          loop
 
 odd:
@@ -10604,63 +10746,63 @@ odd:
 	VBROADCASTSS (R11)(DX*4), Y14
 	VFMADD231PS  Y12, Y14, Y8
 	VFMADD231PS  Y13, Y14, Y9
-	VBROADCASTSS (BX)(DX*4), Y14
+	VBROADCASTSS (R12)(DX*4), Y14
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
 
 store:
-	MOVQ c+40(FP), AX
+	MOVQ 8(SP), AX
 	MOVQ ldc+48(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+56(FP), DX
+	MOVQ 24(SP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, DX
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-	ADDQ   CX, DX
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-	ADDQ   CX, DX
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
-	ADDQ   CX, DX
-	VADDPS (DX), Y6, Y6
-	VADDPS 32(DX), Y7, Y7
-	ADDQ   CX, DX
-	VADDPS (DX), Y8, Y8
-	VADDPS 32(DX), Y9, Y9
-	ADDQ   CX, DX
-	VADDPS (DX), Y10, Y10
-	VADDPS 32(DX), Y11, Y11
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   CX, SI
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+	ADDQ   CX, SI
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
+	ADDQ   CX, SI
+	VADDPS (SI), Y6, Y6
+	VADDPS 32(SI), Y7, Y7
+	ADDQ   CX, SI
+	VADDPS (SI), Y8, Y8
+	VADDPS 32(SI), Y9, Y9
+	ADDQ   CX, SI
+	VADDPS (SI), Y10, Y10
+	VADDPS 32(SI), Y11, Y11
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), DX
-	TESTQ  DX, DX
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
 	JZ     nobias
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
-	VADDPS (DX), Y6, Y6
-	VADDPS 32(DX), Y7, Y7
-	VADDPS (DX), Y8, Y8
-	VADDPS 32(DX), Y9, Y9
-	VADDPS (DX), Y10, Y10
-	VADDPS 32(DX), Y11, Y11
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
+	VADDPS (SI), Y6, Y6
+	VADDPS 32(SI), Y7, Y7
+	VADDPS (SI), Y8, Y8
+	VADDPS 32(SI), Y9, Y9
+	VADDPS (SI), Y10, Y10
+	VADDPS 32(SI), Y11, Y11
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           put
-	VBROADCASTSS (DX), Y12
-	VBROADCASTSS 4(DX), Y13
+	VBROADCASTSS (SI), Y12
+	VBROADCASTSS 4(SI), Y13
 	VMAXPS       Y12, Y0, Y14
 	VMINPS       Y13, Y14, Y14
 	VCMPPS       $0x03, Y0, Y0, Y15
@@ -10712,153 +10854,69 @@ nobias:
 
 put:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y6, (AX)
-	VMOVUPS Y7, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y8, (AX)
-	VMOVUPS Y9, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y10, (AX)
-	VMOVUPS Y11, 32(AX)
+	MOVQ    AX, SI
+	VMOVUPS Y0, (SI)
+	VMOVUPS Y1, 32(SI)
+	ADDQ    CX, SI
+	VMOVUPS Y2, (SI)
+	VMOVUPS Y3, 32(SI)
+	ADDQ    CX, SI
+	VMOVUPS Y4, (SI)
+	VMOVUPS Y5, 32(SI)
+	ADDQ    CX, SI
+	VMOVUPS Y6, (SI)
+	VMOVUPS Y7, 32(SI)
+	ADDQ    CX, SI
+	VMOVUPS Y8, (SI)
+	VMOVUPS Y9, 32(SI)
+	ADDQ    CX, SI
+	VMOVUPS Y10, (SI)
+	VMOVUPS Y11, 32(SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x06, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x18, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x1x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// func KernPixAVX2x1x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x1x8Of16(SB), NOSPLIT, $0-80
+TEXT ·KernPixAVX2x1x8Of16(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
-	MOVQ    pix+24(FP), BX
-	MOVQ    boff+32(FP), SI
-	MOVLQSX (BX), BX
-	LEAQ    (DX)(BX*4), BX
-
-	// acc = 0
-	VXORPS X0, X0, X0
-	MOVQ   AX, DI
-	SHRQ   $0x01, DI
-	JZ     odd
-	MOVQ   flags+56(FP), DX
-	TESTQ  $0x00000002, DX
-	JZ     loop
-	MOVQ   AX, R8
-	SHLQ   $0x06, R8
-
-prefetching:
-	PREFETCHT0 (CX)(R8*1)
-	PREFETCHT0 64(CX)(R8*1)
-
-	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
-	MOVLQSX      (SI), DX
-	VMOVUPS      (CX), Y1
-	VBROADCASTSS (BX)(DX*4), Y2
-	VFMADD231PS  Y1, Y2, Y0
-
-	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
-	MOVLQSX      4(SI), DX
-	VMOVUPS      64(CX), Y1
-	VBROADCASTSS (BX)(DX*4), Y2
-	VFMADD231PS  Y1, Y2, Y0
-	ADDQ         $0x00000080, CX
-	ADDQ         $0x08, SI
-	DECQ         DI
-	JNZ          prefetching
-	JMP          odd
-
-loop:
-	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
-	MOVLQSX      (SI), DX
-	VMOVUPS      (CX), Y1
-	VBROADCASTSS (BX)(DX*4), Y2
-	VFMADD231PS  Y1, Y2, Y0
-
-	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
-	MOVLQSX      4(SI), DX
-	VMOVUPS      64(CX), Y1
-	VBROADCASTSS (BX)(DX*4), Y2
-	VFMADD231PS  Y1, Y2, Y0
-	ADDQ         $0x00000080, CX
-	ADDQ         $0x08, SI
-	DECQ         DI
-	JNZ          loop
-
-odd:
-	TESTQ $0x00000001, AX
-	JZ    store
-
-	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
-	MOVLQSX      (SI), DX
-	VMOVUPS      (CX), Y1
-	VBROADCASTSS (BX)(DX*4), Y2
-	VFMADD231PS  Y1, Y2, Y0
-
-store:
-	MOVQ c+40(FP), AX
-	MOVQ ldc+48(FP), CX
-	SHLQ $0x02, CX
-	MOVQ flags+56(FP), CX
-
-	// flags&1: acc += C
-	TESTQ  $0x00000001, CX
-	JZ     nocc
-	MOVQ   AX, CX
-	VADDPS (CX), Y0, Y0
-
-nocc:
-	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), CX
-	TESTQ  CX, CX
-	JZ     nobias
-	VADDPS (CX), Y0, Y0
-
-nobias:
-	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), CX
-	TESTQ        CX, CX
-	JZ           put
-	VBROADCASTSS (CX), Y1
-	VBROADCASTSS 4(CX), Y2
-	VMAXPS       Y1, Y0, Y3
-	VMINPS       Y2, Y3, Y3
-	VCMPPS       $0x03, Y0, Y0, Y4
-	VBLENDVPS    Y4, Y0, Y3, Y0
-
-put:
-	// C = acc
-	VMOVUPS Y0, (AX)
-	VZEROUPPER
-	RET
-
-// func KernPixAVX2x2x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
-// Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x2x8Of16(SB), NOSPLIT, $0-80
-	MOVQ    k+0(FP), AX
-	MOVQ    w+8(FP), CX
-	MOVQ    src+16(FP), DX
-	MOVQ    pix+24(FP), BX
+	MOVQ    (SP), BX
 	MOVQ    boff+32(FP), SI
 	MOVLQSX (BX), DI
 	LEAQ    (DX)(DI*4), DI
-	MOVLQSX 4(BX), BX
-	LEAQ    (DX)(BX*4), BX
 
 	// acc = 0
 	VXORPS X0, X0, X0
-	VXORPS X1, X1, X1
 	MOVQ   AX, R8
 	SHRQ   $0x01, R8
 	JZ     odd
-	MOVQ   flags+56(FP), DX
+	MOVQ   24(SP), DX
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R9
@@ -10870,19 +10928,15 @@ prefetching:
 
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
 	MOVLQSX      (SI), DX
-	VMOVUPS      (CX), Y2
-	VBROADCASTSS (DI)(DX*4), Y3
-	VFMADD231PS  Y2, Y3, Y0
-	VBROADCASTSS (BX)(DX*4), Y3
-	VFMADD231PS  Y2, Y3, Y1
+	VMOVUPS      (CX), Y1
+	VBROADCASTSS (DI)(DX*4), Y2
+	VFMADD231PS  Y1, Y2, Y0
 
 	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
 	MOVLQSX      4(SI), DX
-	VMOVUPS      64(CX), Y2
-	VBROADCASTSS (DI)(DX*4), Y3
-	VFMADD231PS  Y2, Y3, Y0
-	VBROADCASTSS (BX)(DX*4), Y3
-	VFMADD231PS  Y2, Y3, Y1
+	VMOVUPS      64(CX), Y1
+	VBROADCASTSS (DI)(DX*4), Y2
+	VFMADD231PS  Y1, Y2, Y0
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
 	DECQ         R8
@@ -10892,19 +10946,15 @@ prefetching:
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
 	MOVLQSX      (SI), DX
-	VMOVUPS      (CX), Y2
-	VBROADCASTSS (DI)(DX*4), Y3
-	VFMADD231PS  Y2, Y3, Y0
-	VBROADCASTSS (BX)(DX*4), Y3
-	VFMADD231PS  Y2, Y3, Y1
+	VMOVUPS      (CX), Y1
+	VBROADCASTSS (DI)(DX*4), Y2
+	VFMADD231PS  Y1, Y2, Y0
 
 	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
 	MOVLQSX      4(SI), DX
-	VMOVUPS      64(CX), Y2
-	VBROADCASTSS (DI)(DX*4), Y3
-	VFMADD231PS  Y2, Y3, Y0
-	VBROADCASTSS (BX)(DX*4), Y3
-	VFMADD231PS  Y2, Y3, Y1
+	VMOVUPS      64(CX), Y1
+	VBROADCASTSS (DI)(DX*4), Y2
+	VFMADD231PS  Y1, Y2, Y0
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
 	DECQ         R8
@@ -10916,81 +10966,93 @@ odd:
 
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
 	MOVLQSX      (SI), DX
-	VMOVUPS      (CX), Y2
-	VBROADCASTSS (DI)(DX*4), Y3
-	VFMADD231PS  Y2, Y3, Y0
-	VBROADCASTSS (BX)(DX*4), Y3
-	VFMADD231PS  Y2, Y3, Y1
+	VMOVUPS      (CX), Y1
+	VBROADCASTSS (DI)(DX*4), Y2
+	VFMADD231PS  Y1, Y2, Y0
 
 store:
-	MOVQ c+40(FP), AX
+	MOVQ 8(SP), AX
 	MOVQ ldc+48(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+56(FP), DX
+	MOVQ 24(SP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, DX
-	VADDPS (DX), Y0, Y0
-	ADDQ   CX, DX
-	VADDPS (DX), Y1, Y1
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), DX
-	TESTQ  DX, DX
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
 	JZ     nobias
-	VADDPS (DX), Y0, Y0
-	VADDPS (DX), Y1, Y1
+	VADDPS (SI), Y0, Y0
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           put
-	VBROADCASTSS (DX), Y2
-	VBROADCASTSS 4(DX), Y3
-	VMAXPS       Y2, Y0, Y4
-	VMINPS       Y3, Y4, Y4
-	VCMPPS       $0x03, Y0, Y0, Y5
-	VBLENDVPS    Y5, Y0, Y4, Y0
-	VMAXPS       Y2, Y1, Y4
-	VMINPS       Y3, Y4, Y4
-	VCMPPS       $0x03, Y1, Y1, Y5
-	VBLENDVPS    Y5, Y1, Y4, Y1
+	VBROADCASTSS (SI), Y1
+	VBROADCASTSS 4(SI), Y2
+	VMAXPS       Y1, Y0, Y3
+	VMINPS       Y2, Y3, Y3
+	VCMPPS       $0x03, Y0, Y0, Y4
+	VBLENDVPS    Y4, Y0, Y3, Y0
 
 put:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y1, (AX)
+	MOVQ    AX, SI
+	VMOVUPS Y0, (SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x01, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x04, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x3x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// func KernPixAVX2x2x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x3x8Of16(SB), NOSPLIT, $0-80
+TEXT ·KernPixAVX2x2x8Of16(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
-	MOVQ    pix+24(FP), BX
+	MOVQ    (SP), BX
 	MOVQ    boff+32(FP), SI
 	MOVLQSX (BX), DI
 	LEAQ    (DX)(DI*4), DI
 	MOVLQSX 4(BX), R8
 	LEAQ    (DX)(R8*4), R8
-	MOVLQSX 8(BX), BX
-	LEAQ    (DX)(BX*4), BX
 
 	// acc = 0
 	VXORPS X0, X0, X0
 	VXORPS X1, X1, X1
-	VXORPS X2, X2, X2
 	MOVQ   AX, R9
 	SHRQ   $0x01, R9
 	JZ     odd
-	MOVQ   flags+56(FP), DX
+	MOVQ   24(SP), DX
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R10
@@ -11002,12 +11064,170 @@ prefetching:
 
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
 	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y2
+	VBROADCASTSS (DI)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS (R8)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y1
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y2
+	VBROADCASTSS (DI)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS (R8)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y1
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R9
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y2
+	VBROADCASTSS (DI)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS (R8)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y1
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y2
+	VBROADCASTSS (DI)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS (R8)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y1
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R9
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y2
+	VBROADCASTSS (DI)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS (R8)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y1
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
+	ADDQ   CX, SI
+	VADDPS (SI), Y1, Y1
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Y0, Y0
+	VADDPS (SI), Y1, Y1
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Y2
+	VBROADCASTSS 4(SI), Y3
+	VMAXPS       Y2, Y0, Y4
+	VMINPS       Y3, Y4, Y4
+	VCMPPS       $0x03, Y0, Y0, Y5
+	VBLENDVPS    Y5, Y0, Y4, Y0
+	VMAXPS       Y2, Y1, Y4
+	VMINPS       Y3, Y4, Y4
+	VCMPPS       $0x03, Y1, Y1, Y5
+	VBLENDVPS    Y5, Y1, Y4, Y1
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Y0, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y1, (SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x02, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x08, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX2x3x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, FMA3, MMX+
+TEXT ·KernPixAVX2x3x8Of16(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	MOVQ   AX, R10
+	SHRQ   $0x01, R10
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R11
+	SHLQ   $0x06, R11
+
+prefetching:
+	PREFETCHT0 (CX)(R11*1)
+	PREFETCHT0 64(CX)(R11*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
 	VMOVUPS      (CX), Y3
 	VBROADCASTSS (DI)(DX*4), Y4
 	VFMADD231PS  Y3, Y4, Y0
 	VBROADCASTSS (R8)(DX*4), Y4
 	VFMADD231PS  Y3, Y4, Y1
-	VBROADCASTSS (BX)(DX*4), Y4
+	VBROADCASTSS (R9)(DX*4), Y4
 	VFMADD231PS  Y3, Y4, Y2
 
 	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
@@ -11017,11 +11237,11 @@ prefetching:
 	VFMADD231PS  Y3, Y4, Y0
 	VBROADCASTSS (R8)(DX*4), Y4
 	VFMADD231PS  Y3, Y4, Y1
-	VBROADCASTSS (BX)(DX*4), Y4
+	VBROADCASTSS (R9)(DX*4), Y4
 	VFMADD231PS  Y3, Y4, Y2
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R9
+	DECQ         R10
 	JNZ          prefetching
 	JMP          odd
 
@@ -11033,7 +11253,7 @@ loop:
 	VFMADD231PS  Y3, Y4, Y0
 	VBROADCASTSS (R8)(DX*4), Y4
 	VFMADD231PS  Y3, Y4, Y1
-	VBROADCASTSS (BX)(DX*4), Y4
+	VBROADCASTSS (R9)(DX*4), Y4
 	VFMADD231PS  Y3, Y4, Y2
 
 	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
@@ -11043,11 +11263,11 @@ loop:
 	VFMADD231PS  Y3, Y4, Y0
 	VBROADCASTSS (R8)(DX*4), Y4
 	VFMADD231PS  Y3, Y4, Y1
-	VBROADCASTSS (BX)(DX*4), Y4
+	VBROADCASTSS (R9)(DX*4), Y4
 	VFMADD231PS  Y3, Y4, Y2
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R9
+	DECQ         R10
 	JNZ          loop
 
 odd:
@@ -11061,41 +11281,41 @@ odd:
 	VFMADD231PS  Y3, Y4, Y0
 	VBROADCASTSS (R8)(DX*4), Y4
 	VFMADD231PS  Y3, Y4, Y1
-	VBROADCASTSS (BX)(DX*4), Y4
+	VBROADCASTSS (R9)(DX*4), Y4
 	VFMADD231PS  Y3, Y4, Y2
 
 store:
-	MOVQ c+40(FP), AX
+	MOVQ 8(SP), AX
 	MOVQ ldc+48(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+56(FP), DX
+	MOVQ 24(SP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, DX
-	VADDPS (DX), Y0, Y0
-	ADDQ   CX, DX
-	VADDPS (DX), Y1, Y1
-	ADDQ   CX, DX
-	VADDPS (DX), Y2, Y2
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
+	ADDQ   CX, SI
+	VADDPS (SI), Y1, Y1
+	ADDQ   CX, SI
+	VADDPS (SI), Y2, Y2
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), DX
-	TESTQ  DX, DX
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
 	JZ     nobias
-	VADDPS (DX), Y0, Y0
-	VADDPS (DX), Y1, Y1
-	VADDPS (DX), Y2, Y2
+	VADDPS (SI), Y0, Y0
+	VADDPS (SI), Y1, Y1
+	VADDPS (SI), Y2, Y2
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           put
-	VBROADCASTSS (DX), Y3
-	VBROADCASTSS 4(DX), Y4
+	VBROADCASTSS (SI), Y3
+	VBROADCASTSS 4(SI), Y4
 	VMAXPS       Y3, Y0, Y5
 	VMINPS       Y4, Y5, Y5
 	VCMPPS       $0x03, Y0, Y0, Y6
@@ -11111,21 +11331,47 @@ nobias:
 
 put:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
+	MOVQ    AX, SI
+	VMOVUPS Y0, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y1, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y2, (SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x03, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x0c, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x4x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// func KernPixAVX2x4x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x4x8Of16(SB), NOSPLIT, $0-80
+TEXT ·KernPixAVX2x4x8Of16(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
-	MOVQ    pix+24(FP), BX
+	MOVQ    (SP), BX
 	MOVQ    boff+32(FP), SI
 	MOVLQSX (BX), DI
 	LEAQ    (DX)(DI*4), DI
@@ -11133,26 +11379,26 @@ TEXT ·KernPixAVX2x4x8Of16(SB), NOSPLIT, $0-80
 	LEAQ    (DX)(R8*4), R8
 	MOVLQSX 8(BX), R9
 	LEAQ    (DX)(R9*4), R9
-	MOVLQSX 12(BX), BX
-	LEAQ    (DX)(BX*4), BX
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
 
 	// acc = 0
 	VXORPS X0, X0, X0
 	VXORPS X1, X1, X1
 	VXORPS X2, X2, X2
 	VXORPS X3, X3, X3
-	MOVQ   AX, R10
-	SHRQ   $0x01, R10
+	MOVQ   AX, R11
+	SHRQ   $0x01, R11
 	JZ     odd
-	MOVQ   flags+56(FP), DX
+	MOVQ   24(SP), DX
 	TESTQ  $0x00000002, DX
 	JZ     loop
-	MOVQ   AX, R11
-	SHLQ   $0x06, R11
+	MOVQ   AX, R12
+	SHLQ   $0x06, R12
 
 prefetching:
-	PREFETCHT0 (CX)(R11*1)
-	PREFETCHT0 64(CX)(R11*1)
+	PREFETCHT0 (CX)(R12*1)
+	PREFETCHT0 64(CX)(R12*1)
 
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
 	MOVLQSX      (SI), DX
@@ -11163,7 +11409,7 @@ prefetching:
 	VFMADD231PS  Y4, Y5, Y1
 	VBROADCASTSS (R9)(DX*4), Y5
 	VFMADD231PS  Y4, Y5, Y2
-	VBROADCASTSS (BX)(DX*4), Y5
+	VBROADCASTSS (R10)(DX*4), Y5
 	VFMADD231PS  Y4, Y5, Y3
 
 	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
@@ -11175,11 +11421,11 @@ prefetching:
 	VFMADD231PS  Y4, Y5, Y1
 	VBROADCASTSS (R9)(DX*4), Y5
 	VFMADD231PS  Y4, Y5, Y2
-	VBROADCASTSS (BX)(DX*4), Y5
+	VBROADCASTSS (R10)(DX*4), Y5
 	VFMADD231PS  Y4, Y5, Y3
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R10
+	DECQ         R11
 	JNZ          prefetching
 	JMP          odd
 
@@ -11193,7 +11439,7 @@ loop:
 	VFMADD231PS  Y4, Y5, Y1
 	VBROADCASTSS (R9)(DX*4), Y5
 	VFMADD231PS  Y4, Y5, Y2
-	VBROADCASTSS (BX)(DX*4), Y5
+	VBROADCASTSS (R10)(DX*4), Y5
 	VFMADD231PS  Y4, Y5, Y3
 
 	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
@@ -11205,11 +11451,11 @@ loop:
 	VFMADD231PS  Y4, Y5, Y1
 	VBROADCASTSS (R9)(DX*4), Y5
 	VFMADD231PS  Y4, Y5, Y2
-	VBROADCASTSS (BX)(DX*4), Y5
+	VBROADCASTSS (R10)(DX*4), Y5
 	VFMADD231PS  Y4, Y5, Y3
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R10
+	DECQ         R11
 	JNZ          loop
 
 odd:
@@ -11225,44 +11471,44 @@ odd:
 	VFMADD231PS  Y4, Y5, Y1
 	VBROADCASTSS (R9)(DX*4), Y5
 	VFMADD231PS  Y4, Y5, Y2
-	VBROADCASTSS (BX)(DX*4), Y5
+	VBROADCASTSS (R10)(DX*4), Y5
 	VFMADD231PS  Y4, Y5, Y3
 
 store:
-	MOVQ c+40(FP), AX
+	MOVQ 8(SP), AX
 	MOVQ ldc+48(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+56(FP), DX
+	MOVQ 24(SP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, DX
-	VADDPS (DX), Y0, Y0
-	ADDQ   CX, DX
-	VADDPS (DX), Y1, Y1
-	ADDQ   CX, DX
-	VADDPS (DX), Y2, Y2
-	ADDQ   CX, DX
-	VADDPS (DX), Y3, Y3
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
+	ADDQ   CX, SI
+	VADDPS (SI), Y1, Y1
+	ADDQ   CX, SI
+	VADDPS (SI), Y2, Y2
+	ADDQ   CX, SI
+	VADDPS (SI), Y3, Y3
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), DX
-	TESTQ  DX, DX
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
 	JZ     nobias
-	VADDPS (DX), Y0, Y0
-	VADDPS (DX), Y1, Y1
-	VADDPS (DX), Y2, Y2
-	VADDPS (DX), Y3, Y3
+	VADDPS (SI), Y0, Y0
+	VADDPS (SI), Y1, Y1
+	VADDPS (SI), Y2, Y2
+	VADDPS (SI), Y3, Y3
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           put
-	VBROADCASTSS (DX), Y4
-	VBROADCASTSS 4(DX), Y5
+	VBROADCASTSS (SI), Y4
+	VBROADCASTSS 4(SI), Y5
 	VMAXPS       Y4, Y0, Y6
 	VMINPS       Y5, Y6, Y6
 	VCMPPS       $0x03, Y0, Y0, Y7
@@ -11282,23 +11528,49 @@ nobias:
 
 put:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y3, (AX)
+	MOVQ    AX, SI
+	VMOVUPS Y0, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y1, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y2, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y3, (SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x04, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x10, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x5x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// func KernPixAVX2x5x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x5x8Of16(SB), NOSPLIT, $0-80
+TEXT ·KernPixAVX2x5x8Of16(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
-	MOVQ    pix+24(FP), BX
+	MOVQ    (SP), BX
 	MOVQ    boff+32(FP), SI
 	MOVLQSX (BX), DI
 	LEAQ    (DX)(DI*4), DI
@@ -11308,8 +11580,8 @@ TEXT ·KernPixAVX2x5x8Of16(SB), NOSPLIT, $0-80
 	LEAQ    (DX)(R9*4), R9
 	MOVLQSX 12(BX), R10
 	LEAQ    (DX)(R10*4), R10
-	MOVLQSX 16(BX), BX
-	LEAQ    (DX)(BX*4), BX
+	MOVLQSX 16(BX), R11
+	LEAQ    (DX)(R11*4), R11
 
 	// acc = 0
 	VXORPS X0, X0, X0
@@ -11317,18 +11589,18 @@ TEXT ·KernPixAVX2x5x8Of16(SB), NOSPLIT, $0-80
 	VXORPS X2, X2, X2
 	VXORPS X3, X3, X3
 	VXORPS X4, X4, X4
-	MOVQ   AX, R11
-	SHRQ   $0x01, R11
+	MOVQ   AX, R12
+	SHRQ   $0x01, R12
 	JZ     odd
-	MOVQ   flags+56(FP), DX
+	MOVQ   24(SP), DX
 	TESTQ  $0x00000002, DX
 	JZ     loop
-	MOVQ   AX, R12
-	SHLQ   $0x06, R12
+	MOVQ   AX, R13
+	SHLQ   $0x06, R13
 
 prefetching:
-	PREFETCHT0 (CX)(R12*1)
-	PREFETCHT0 64(CX)(R12*1)
+	PREFETCHT0 (CX)(R13*1)
+	PREFETCHT0 64(CX)(R13*1)
 
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
 	MOVLQSX      (SI), DX
@@ -11341,7 +11613,7 @@ prefetching:
 	VFMADD231PS  Y5, Y6, Y2
 	VBROADCASTSS (R10)(DX*4), Y6
 	VFMADD231PS  Y5, Y6, Y3
-	VBROADCASTSS (BX)(DX*4), Y6
+	VBROADCASTSS (R11)(DX*4), Y6
 	VFMADD231PS  Y5, Y6, Y4
 
 	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
@@ -11355,11 +11627,11 @@ prefetching:
 	VFMADD231PS  Y5, Y6, Y2
 	VBROADCASTSS (R10)(DX*4), Y6
 	VFMADD231PS  Y5, Y6, Y3
-	VBROADCASTSS (BX)(DX*4), Y6
+	VBROADCASTSS (R11)(DX*4), Y6
 	VFMADD231PS  Y5, Y6, Y4
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R11
+	DECQ         R12
 	JNZ          prefetching
 	JMP          odd
 
@@ -11375,7 +11647,7 @@ loop:
 	VFMADD231PS  Y5, Y6, Y2
 	VBROADCASTSS (R10)(DX*4), Y6
 	VFMADD231PS  Y5, Y6, Y3
-	VBROADCASTSS (BX)(DX*4), Y6
+	VBROADCASTSS (R11)(DX*4), Y6
 	VFMADD231PS  Y5, Y6, Y4
 
 	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
@@ -11389,11 +11661,11 @@ loop:
 	VFMADD231PS  Y5, Y6, Y2
 	VBROADCASTSS (R10)(DX*4), Y6
 	VFMADD231PS  Y5, Y6, Y3
-	VBROADCASTSS (BX)(DX*4), Y6
+	VBROADCASTSS (R11)(DX*4), Y6
 	VFMADD231PS  Y5, Y6, Y4
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R11
+	DECQ         R12
 	JNZ          loop
 
 odd:
@@ -11411,47 +11683,47 @@ odd:
 	VFMADD231PS  Y5, Y6, Y2
 	VBROADCASTSS (R10)(DX*4), Y6
 	VFMADD231PS  Y5, Y6, Y3
-	VBROADCASTSS (BX)(DX*4), Y6
+	VBROADCASTSS (R11)(DX*4), Y6
 	VFMADD231PS  Y5, Y6, Y4
 
 store:
-	MOVQ c+40(FP), AX
+	MOVQ 8(SP), AX
 	MOVQ ldc+48(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+56(FP), DX
+	MOVQ 24(SP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, DX
-	VADDPS (DX), Y0, Y0
-	ADDQ   CX, DX
-	VADDPS (DX), Y1, Y1
-	ADDQ   CX, DX
-	VADDPS (DX), Y2, Y2
-	ADDQ   CX, DX
-	VADDPS (DX), Y3, Y3
-	ADDQ   CX, DX
-	VADDPS (DX), Y4, Y4
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
+	ADDQ   CX, SI
+	VADDPS (SI), Y1, Y1
+	ADDQ   CX, SI
+	VADDPS (SI), Y2, Y2
+	ADDQ   CX, SI
+	VADDPS (SI), Y3, Y3
+	ADDQ   CX, SI
+	VADDPS (SI), Y4, Y4
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), DX
-	TESTQ  DX, DX
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
 	JZ     nobias
-	VADDPS (DX), Y0, Y0
-	VADDPS (DX), Y1, Y1
-	VADDPS (DX), Y2, Y2
-	VADDPS (DX), Y3, Y3
-	VADDPS (DX), Y4, Y4
+	VADDPS (SI), Y0, Y0
+	VADDPS (SI), Y1, Y1
+	VADDPS (SI), Y2, Y2
+	VADDPS (SI), Y3, Y3
+	VADDPS (SI), Y4, Y4
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           put
-	VBROADCASTSS (DX), Y5
-	VBROADCASTSS 4(DX), Y6
+	VBROADCASTSS (SI), Y5
+	VBROADCASTSS 4(SI), Y6
 	VMAXPS       Y5, Y0, Y7
 	VMINPS       Y6, Y7, Y7
 	VCMPPS       $0x03, Y0, Y0, Y8
@@ -11475,25 +11747,51 @@ nobias:
 
 put:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y3, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
+	MOVQ    AX, SI
+	VMOVUPS Y0, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y1, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y2, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y3, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y4, (SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x05, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x14, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x6x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// func KernPixAVX2x6x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x6x8Of16(SB), NOSPLIT, $0-80
+TEXT ·KernPixAVX2x6x8Of16(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
-	MOVQ    pix+24(FP), BX
+	MOVQ    (SP), BX
 	MOVQ    boff+32(FP), SI
 	MOVLQSX (BX), DI
 	LEAQ    (DX)(DI*4), DI
@@ -11505,8 +11803,8 @@ TEXT ·KernPixAVX2x6x8Of16(SB), NOSPLIT, $0-80
 	LEAQ    (DX)(R10*4), R10
 	MOVLQSX 16(BX), R11
 	LEAQ    (DX)(R11*4), R11
-	MOVLQSX 20(BX), BX
-	LEAQ    (DX)(BX*4), BX
+	MOVLQSX 20(BX), R12
+	LEAQ    (DX)(R12*4), R12
 
 	// acc = 0
 	VXORPS X0, X0, X0
@@ -11515,18 +11813,18 @@ TEXT ·KernPixAVX2x6x8Of16(SB), NOSPLIT, $0-80
 	VXORPS X3, X3, X3
 	VXORPS X4, X4, X4
 	VXORPS X5, X5, X5
-	MOVQ   AX, R12
-	SHRQ   $0x01, R12
+	MOVQ   AX, R13
+	SHRQ   $0x01, R13
 	JZ     odd
-	MOVQ   flags+56(FP), DX
+	MOVQ   24(SP), DX
 	TESTQ  $0x00000002, DX
 	JZ     loop
-	MOVQ   AX, R13
-	SHLQ   $0x06, R13
+	MOVQ   AX, R14
+	SHLQ   $0x06, R14
 
 prefetching:
-	PREFETCHT0 (CX)(R13*1)
-	PREFETCHT0 64(CX)(R13*1)
+	PREFETCHT0 (CX)(R14*1)
+	PREFETCHT0 64(CX)(R14*1)
 
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
 	MOVLQSX      (SI), DX
@@ -11541,7 +11839,7 @@ prefetching:
 	VFMADD231PS  Y6, Y7, Y3
 	VBROADCASTSS (R11)(DX*4), Y7
 	VFMADD231PS  Y6, Y7, Y4
-	VBROADCASTSS (BX)(DX*4), Y7
+	VBROADCASTSS (R12)(DX*4), Y7
 	VFMADD231PS  Y6, Y7, Y5
 
 	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
@@ -11557,11 +11855,11 @@ prefetching:
 	VFMADD231PS  Y6, Y7, Y3
 	VBROADCASTSS (R11)(DX*4), Y7
 	VFMADD231PS  Y6, Y7, Y4
-	VBROADCASTSS (BX)(DX*4), Y7
+	VBROADCASTSS (R12)(DX*4), Y7
 	VFMADD231PS  Y6, Y7, Y5
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R12
+	DECQ         R13
 	JNZ          prefetching
 	JMP          odd
 
@@ -11579,7 +11877,7 @@ loop:
 	VFMADD231PS  Y6, Y7, Y3
 	VBROADCASTSS (R11)(DX*4), Y7
 	VFMADD231PS  Y6, Y7, Y4
-	VBROADCASTSS (BX)(DX*4), Y7
+	VBROADCASTSS (R12)(DX*4), Y7
 	VFMADD231PS  Y6, Y7, Y5
 
 	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
@@ -11595,11 +11893,11 @@ loop:
 	VFMADD231PS  Y6, Y7, Y3
 	VBROADCASTSS (R11)(DX*4), Y7
 	VFMADD231PS  Y6, Y7, Y4
-	VBROADCASTSS (BX)(DX*4), Y7
+	VBROADCASTSS (R12)(DX*4), Y7
 	VFMADD231PS  Y6, Y7, Y5
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R12
+	DECQ         R13
 	JNZ          loop
 
 odd:
@@ -11619,50 +11917,50 @@ odd:
 	VFMADD231PS  Y6, Y7, Y3
 	VBROADCASTSS (R11)(DX*4), Y7
 	VFMADD231PS  Y6, Y7, Y4
-	VBROADCASTSS (BX)(DX*4), Y7
+	VBROADCASTSS (R12)(DX*4), Y7
 	VFMADD231PS  Y6, Y7, Y5
 
 store:
-	MOVQ c+40(FP), AX
+	MOVQ 8(SP), AX
 	MOVQ ldc+48(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+56(FP), DX
+	MOVQ 24(SP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, DX
-	VADDPS (DX), Y0, Y0
-	ADDQ   CX, DX
-	VADDPS (DX), Y1, Y1
-	ADDQ   CX, DX
-	VADDPS (DX), Y2, Y2
-	ADDQ   CX, DX
-	VADDPS (DX), Y3, Y3
-	ADDQ   CX, DX
-	VADDPS (DX), Y4, Y4
-	ADDQ   CX, DX
-	VADDPS (DX), Y5, Y5
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
+	ADDQ   CX, SI
+	VADDPS (SI), Y1, Y1
+	ADDQ   CX, SI
+	VADDPS (SI), Y2, Y2
+	ADDQ   CX, SI
+	VADDPS (SI), Y3, Y3
+	ADDQ   CX, SI
+	VADDPS (SI), Y4, Y4
+	ADDQ   CX, SI
+	VADDPS (SI), Y5, Y5
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), DX
-	TESTQ  DX, DX
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
 	JZ     nobias
-	VADDPS (DX), Y0, Y0
-	VADDPS (DX), Y1, Y1
-	VADDPS (DX), Y2, Y2
-	VADDPS (DX), Y3, Y3
-	VADDPS (DX), Y4, Y4
-	VADDPS (DX), Y5, Y5
+	VADDPS (SI), Y0, Y0
+	VADDPS (SI), Y1, Y1
+	VADDPS (SI), Y2, Y2
+	VADDPS (SI), Y3, Y3
+	VADDPS (SI), Y4, Y4
+	VADDPS (SI), Y5, Y5
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           put
-	VBROADCASTSS (DX), Y6
-	VBROADCASTSS 4(DX), Y7
+	VBROADCASTSS (SI), Y6
+	VBROADCASTSS 4(SI), Y7
 	VMAXPS       Y6, Y0, Y8
 	VMINPS       Y7, Y8, Y8
 	VCMPPS       $0x03, Y0, Y0, Y9
@@ -11690,27 +11988,53 @@ nobias:
 
 put:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y3, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y5, (AX)
+	MOVQ    AX, SI
+	VMOVUPS Y0, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y1, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y2, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y3, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y4, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y5, (SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x06, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x18, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x7x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// func KernPixAVX2x7x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x7x8Of16(SB), NOSPLIT, $0-80
+TEXT ·KernPixAVX2x7x8Of16(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
-	MOVQ    pix+24(FP), BX
+	MOVQ    (SP), BX
 	MOVQ    boff+32(FP), SI
 	MOVLQSX (BX), DI
 	LEAQ    (DX)(DI*4), DI
@@ -11724,8 +12048,8 @@ TEXT ·KernPixAVX2x7x8Of16(SB), NOSPLIT, $0-80
 	LEAQ    (DX)(R11*4), R11
 	MOVLQSX 20(BX), R12
 	LEAQ    (DX)(R12*4), R12
-	MOVLQSX 24(BX), BX
-	LEAQ    (DX)(BX*4), BX
+	MOVLQSX 24(BX), R13
+	LEAQ    (DX)(R13*4), R13
 
 	// acc = 0
 	VXORPS X0, X0, X0
@@ -11735,18 +12059,18 @@ TEXT ·KernPixAVX2x7x8Of16(SB), NOSPLIT, $0-80
 	VXORPS X4, X4, X4
 	VXORPS X5, X5, X5
 	VXORPS X6, X6, X6
-	MOVQ   AX, R13
-	SHRQ   $0x01, R13
+	MOVQ   AX, R14
+	SHRQ   $0x01, R14
 	JZ     odd
-	MOVQ   flags+56(FP), DX
+	MOVQ   24(SP), DX
 	TESTQ  $0x00000002, DX
 	JZ     loop
-	MOVQ   AX, R14
-	SHLQ   $0x06, R14
+	MOVQ   AX, R15
+	SHLQ   $0x06, R15
 
 prefetching:
-	PREFETCHT0 (CX)(R14*1)
-	PREFETCHT0 64(CX)(R14*1)
+	PREFETCHT0 (CX)(R15*1)
+	PREFETCHT0 64(CX)(R15*1)
 
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
 	MOVLQSX      (SI), DX
@@ -11763,7 +12087,7 @@ prefetching:
 	VFMADD231PS  Y7, Y8, Y4
 	VBROADCASTSS (R12)(DX*4), Y8
 	VFMADD231PS  Y7, Y8, Y5
-	VBROADCASTSS (BX)(DX*4), Y8
+	VBROADCASTSS (R13)(DX*4), Y8
 	VFMADD231PS  Y7, Y8, Y6
 
 	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
@@ -11781,11 +12105,11 @@ prefetching:
 	VFMADD231PS  Y7, Y8, Y4
 	VBROADCASTSS (R12)(DX*4), Y8
 	VFMADD231PS  Y7, Y8, Y5
-	VBROADCASTSS (BX)(DX*4), Y8
+	VBROADCASTSS (R13)(DX*4), Y8
 	VFMADD231PS  Y7, Y8, Y6
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R13
+	DECQ         R14
 	JNZ          prefetching
 	JMP          odd
 
@@ -11805,7 +12129,7 @@ loop:
 	VFMADD231PS  Y7, Y8, Y4
 	VBROADCASTSS (R12)(DX*4), Y8
 	VFMADD231PS  Y7, Y8, Y5
-	VBROADCASTSS (BX)(DX*4), Y8
+	VBROADCASTSS (R13)(DX*4), Y8
 	VFMADD231PS  Y7, Y8, Y6
 
 	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
@@ -11823,11 +12147,11 @@ loop:
 	VFMADD231PS  Y7, Y8, Y4
 	VBROADCASTSS (R12)(DX*4), Y8
 	VFMADD231PS  Y7, Y8, Y5
-	VBROADCASTSS (BX)(DX*4), Y8
+	VBROADCASTSS (R13)(DX*4), Y8
 	VFMADD231PS  Y7, Y8, Y6
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R13
+	DECQ         R14
 	JNZ          loop
 
 odd:
@@ -11849,53 +12173,53 @@ odd:
 	VFMADD231PS  Y7, Y8, Y4
 	VBROADCASTSS (R12)(DX*4), Y8
 	VFMADD231PS  Y7, Y8, Y5
-	VBROADCASTSS (BX)(DX*4), Y8
+	VBROADCASTSS (R13)(DX*4), Y8
 	VFMADD231PS  Y7, Y8, Y6
 
 store:
-	MOVQ c+40(FP), AX
+	MOVQ 8(SP), AX
 	MOVQ ldc+48(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+56(FP), DX
+	MOVQ 24(SP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, DX
-	VADDPS (DX), Y0, Y0
-	ADDQ   CX, DX
-	VADDPS (DX), Y1, Y1
-	ADDQ   CX, DX
-	VADDPS (DX), Y2, Y2
-	ADDQ   CX, DX
-	VADDPS (DX), Y3, Y3
-	ADDQ   CX, DX
-	VADDPS (DX), Y4, Y4
-	ADDQ   CX, DX
-	VADDPS (DX), Y5, Y5
-	ADDQ   CX, DX
-	VADDPS (DX), Y6, Y6
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
+	ADDQ   CX, SI
+	VADDPS (SI), Y1, Y1
+	ADDQ   CX, SI
+	VADDPS (SI), Y2, Y2
+	ADDQ   CX, SI
+	VADDPS (SI), Y3, Y3
+	ADDQ   CX, SI
+	VADDPS (SI), Y4, Y4
+	ADDQ   CX, SI
+	VADDPS (SI), Y5, Y5
+	ADDQ   CX, SI
+	VADDPS (SI), Y6, Y6
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), DX
-	TESTQ  DX, DX
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
 	JZ     nobias
-	VADDPS (DX), Y0, Y0
-	VADDPS (DX), Y1, Y1
-	VADDPS (DX), Y2, Y2
-	VADDPS (DX), Y3, Y3
-	VADDPS (DX), Y4, Y4
-	VADDPS (DX), Y5, Y5
-	VADDPS (DX), Y6, Y6
+	VADDPS (SI), Y0, Y0
+	VADDPS (SI), Y1, Y1
+	VADDPS (SI), Y2, Y2
+	VADDPS (SI), Y3, Y3
+	VADDPS (SI), Y4, Y4
+	VADDPS (SI), Y5, Y5
+	VADDPS (SI), Y6, Y6
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           put
-	VBROADCASTSS (DX), Y7
-	VBROADCASTSS 4(DX), Y8
+	VBROADCASTSS (SI), Y7
+	VBROADCASTSS 4(SI), Y8
 	VMAXPS       Y7, Y0, Y9
 	VMINPS       Y8, Y9, Y9
 	VCMPPS       $0x03, Y0, Y0, Y10
@@ -11927,29 +12251,55 @@ nobias:
 
 put:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y3, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y5, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y6, (AX)
+	MOVQ    AX, SI
+	VMOVUPS Y0, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y1, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y2, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y3, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y4, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y5, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y6, (SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x07, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x1c, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
 	VZEROUPPER
 	RET
 
-// func KernPixAVX2x8x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32)
+// func KernPixAVX2x8x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x8x8Of16(SB), NOSPLIT, $0-80
+TEXT ·KernPixAVX2x8x8Of16(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
 	MOVQ    k+0(FP), AX
 	MOVQ    w+8(FP), CX
 	MOVQ    src+16(FP), DX
-	MOVQ    pix+24(FP), BX
+	MOVQ    (SP), BX
 	MOVQ    boff+32(FP), SI
 	MOVLQSX (BX), DI
 	LEAQ    (DX)(DI*4), DI
@@ -11965,8 +12315,8 @@ TEXT ·KernPixAVX2x8x8Of16(SB), NOSPLIT, $0-80
 	LEAQ    (DX)(R12*4), R12
 	MOVLQSX 24(BX), R13
 	LEAQ    (DX)(R13*4), R13
-	MOVLQSX 28(BX), BX
-	LEAQ    (DX)(BX*4), BX
+	MOVLQSX 28(BX), R14
+	LEAQ    (DX)(R14*4), R14
 
 	// acc = 0
 	VXORPS X0, X0, X0
@@ -11977,18 +12327,18 @@ TEXT ·KernPixAVX2x8x8Of16(SB), NOSPLIT, $0-80
 	VXORPS X5, X5, X5
 	VXORPS X6, X6, X6
 	VXORPS X7, X7, X7
-	MOVQ   AX, R14
-	SHRQ   $0x01, R14
+	MOVQ   AX, R15
+	SHRQ   $0x01, R15
 	JZ     odd
-	MOVQ   flags+56(FP), DX
+	MOVQ   24(SP), DX
 	TESTQ  $0x00000002, DX
 	JZ     loop
-	MOVQ   AX, R15
-	SHLQ   $0x06, R15
+	MOVQ   AX, BP
+	SHLQ   $0x06, BP
 
 prefetching:
-	PREFETCHT0 (CX)(R15*1)
-	PREFETCHT0 64(CX)(R15*1)
+	PREFETCHT0 (CX)(BP*1)
+	PREFETCHT0 64(CX)(BP*1)
 
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
 	MOVLQSX      (SI), DX
@@ -12007,7 +12357,7 @@ prefetching:
 	VFMADD231PS  Y8, Y9, Y5
 	VBROADCASTSS (R13)(DX*4), Y9
 	VFMADD231PS  Y8, Y9, Y6
-	VBROADCASTSS (BX)(DX*4), Y9
+	VBROADCASTSS (R14)(DX*4), Y9
 	VFMADD231PS  Y8, Y9, Y7
 
 	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
@@ -12027,11 +12377,11 @@ prefetching:
 	VFMADD231PS  Y8, Y9, Y5
 	VBROADCASTSS (R13)(DX*4), Y9
 	VFMADD231PS  Y8, Y9, Y6
-	VBROADCASTSS (BX)(DX*4), Y9
+	VBROADCASTSS (R14)(DX*4), Y9
 	VFMADD231PS  Y8, Y9, Y7
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R14
+	DECQ         R15
 	JNZ          prefetching
 	JMP          odd
 
@@ -12053,7 +12403,7 @@ loop:
 	VFMADD231PS  Y8, Y9, Y5
 	VBROADCASTSS (R13)(DX*4), Y9
 	VFMADD231PS  Y8, Y9, Y6
-	VBROADCASTSS (BX)(DX*4), Y9
+	VBROADCASTSS (R14)(DX*4), Y9
 	VFMADD231PS  Y8, Y9, Y7
 
 	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
@@ -12073,11 +12423,11 @@ loop:
 	VFMADD231PS  Y8, Y9, Y5
 	VBROADCASTSS (R13)(DX*4), Y9
 	VFMADD231PS  Y8, Y9, Y6
-	VBROADCASTSS (BX)(DX*4), Y9
+	VBROADCASTSS (R14)(DX*4), Y9
 	VFMADD231PS  Y8, Y9, Y7
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x08, SI
-	DECQ         R14
+	DECQ         R15
 	JNZ          loop
 
 odd:
@@ -12101,56 +12451,56 @@ odd:
 	VFMADD231PS  Y8, Y9, Y5
 	VBROADCASTSS (R13)(DX*4), Y9
 	VFMADD231PS  Y8, Y9, Y6
-	VBROADCASTSS (BX)(DX*4), Y9
+	VBROADCASTSS (R14)(DX*4), Y9
 	VFMADD231PS  Y8, Y9, Y7
 
 store:
-	MOVQ c+40(FP), AX
+	MOVQ 8(SP), AX
 	MOVQ ldc+48(FP), CX
 	SHLQ $0x02, CX
-	MOVQ flags+56(FP), DX
+	MOVQ 24(SP), DX
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, DX
-	VADDPS (DX), Y0, Y0
-	ADDQ   CX, DX
-	VADDPS (DX), Y1, Y1
-	ADDQ   CX, DX
-	VADDPS (DX), Y2, Y2
-	ADDQ   CX, DX
-	VADDPS (DX), Y3, Y3
-	ADDQ   CX, DX
-	VADDPS (DX), Y4, Y4
-	ADDQ   CX, DX
-	VADDPS (DX), Y5, Y5
-	ADDQ   CX, DX
-	VADDPS (DX), Y6, Y6
-	ADDQ   CX, DX
-	VADDPS (DX), Y7, Y7
+	MOVQ   AX, SI
+	VADDPS (SI), Y0, Y0
+	ADDQ   CX, SI
+	VADDPS (SI), Y1, Y1
+	ADDQ   CX, SI
+	VADDPS (SI), Y2, Y2
+	ADDQ   CX, SI
+	VADDPS (SI), Y3, Y3
+	ADDQ   CX, SI
+	VADDPS (SI), Y4, Y4
+	ADDQ   CX, SI
+	VADDPS (SI), Y5, Y5
+	ADDQ   CX, SI
+	VADDPS (SI), Y6, Y6
+	ADDQ   CX, SI
+	VADDPS (SI), Y7, Y7
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), DX
-	TESTQ  DX, DX
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
 	JZ     nobias
-	VADDPS (DX), Y0, Y0
-	VADDPS (DX), Y1, Y1
-	VADDPS (DX), Y2, Y2
-	VADDPS (DX), Y3, Y3
-	VADDPS (DX), Y4, Y4
-	VADDPS (DX), Y5, Y5
-	VADDPS (DX), Y6, Y6
-	VADDPS (DX), Y7, Y7
+	VADDPS (SI), Y0, Y0
+	VADDPS (SI), Y1, Y1
+	VADDPS (SI), Y2, Y2
+	VADDPS (SI), Y3, Y3
+	VADDPS (SI), Y4, Y4
+	VADDPS (SI), Y5, Y5
+	VADDPS (SI), Y6, Y6
+	VADDPS (SI), Y7, Y7
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           put
-	VBROADCASTSS (DX), Y8
-	VBROADCASTSS 4(DX), Y9
+	VBROADCASTSS (SI), Y8
+	VBROADCASTSS 4(SI), Y9
 	VMAXPS       Y8, Y0, Y10
 	VMINPS       Y9, Y10, Y10
 	VCMPPS       $0x03, Y0, Y0, Y11
@@ -12186,21 +12536,35 @@ nobias:
 
 put:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y1, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y3, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y5, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y6, (AX)
-	ADDQ    CX, AX
-	VMOVUPS Y7, (AX)
+	MOVQ    AX, SI
+	VMOVUPS Y0, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y1, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y2, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y3, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y4, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y5, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y6, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Y7, (SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x08, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x20, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
 	VZEROUPPER
 	RET
 

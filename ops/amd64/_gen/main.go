@@ -1371,42 +1371,67 @@ func pick2() {
 // at src[boff[p]+pix[i]] (through one pointer per pixel) and the channels'
 // weights as a packed panel w of k steps. Small planes (ResNet's 7×7),
 // whose few pixels leave the usual pixel-wide panels mostly empty, run on
-// it (see conv_pix.go).
+// it (see conv_pix.go). One call runs a row of tiles, each r more pixels
+// and r more rows of C: a call from Go costs as much as 40 cycles, a
+// third of a 24-step tile.
 func pixKernel(s isa, r, nv, wld int) {
 	nr := nv * s.lanes
 	name := fmt.Sprintf("KernPix%sx%dx%d", s.name, r, nr)
 	if wld != nr {
 		name += fmt.Sprintf("Of%d", wld)
 	}
-	TEXT(name, NOSPLIT, "func(k int, w, src *float32, pix, boff *int32, c *float32, ldc int, flags int, bias, clip *float32)")
+	TEXT(name, NOSPLIT, "func(k int, w, src *float32, pix, boff *int32, c *float32, ldc int, flags int, bias, clip *float32, tiles int)")
 	Pragma("noescape")
+	R := fmt.Sprint(r)
 	Doc(
-		fmt.Sprintf("%s computes %d pixels × %d channels of a convolution with %s, as this Go loop", name, r, nr, s.name),
-		"does (indices in elements; w is a packed panel of k steps of "+fmt.Sprint(wld)+" weights, of which the first "+fmt.Sprint(nr)+" are read):",
+		fmt.Sprintf("%s computes tiles of %d pixels × %d channels of a convolution with %s, as this Go", name, r, nr, s.name),
+		"loop does (indices in elements; w is a packed panel of k steps of "+fmt.Sprint(wld)+" weights, of which the first "+fmt.Sprint(nr)+" are read):",
 		"",
-		"	for i := range "+fmt.Sprint(r)+" {",
-		"		for j := range "+fmt.Sprint(nr)+" {",
-		"			var s float32",
-		"			for p := range k {",
-		"				s = fma(src[boff[p]+pix[i]], w[p*"+fmt.Sprint(wld)+"+j], s) // rounded once",
+		"	for t := range tiles {",
+		"		for i := t * "+R+"; i < (t+1)*"+R+"; i++ {",
+		"			for j := range "+fmt.Sprint(nr)+" {",
+		"				var s float32",
+		"				for p := range k {",
+		"					s = fma(src[boff[p]+pix[i]], w[p*"+fmt.Sprint(wld)+"+j], s) // rounded once",
+		"				}",
+		"				if flags&1 != 0 {",
+		"					s += c[i*ldc+j]",
+		"				}",
+		"				if bias != nil {",
+		"					s += bias[j]",
+		"				}",
+		"				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0",
+		"					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is",
+		"				}",
+		"				c[i*ldc+j] = s",
 		"			}",
-		"			if flags&1 != 0 {",
-		"				s += c[i*ldc+j]",
-		"			}",
-		"			if bias != nil {",
-		"				s += bias[j]",
-		"			}",
-		"			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0",
-		"				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is",
-		"			}",
-		"			c[i*ldc+j] = s",
 		"		}",
 		"	}",
+		"",
+		"With flags&2 the first tile also fetches the k steps of weights after w into the cache.",
 	)
+	// The tile loop's state lives in the frame: the pixel offsets and C of
+	// the next tile, the tiles left and the flags (the fetch bit cleared
+	// after the first tile).
+	lpix, lc, ln, lfl := AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8)
+	{
+		t := Load(Param("pix"), GP64())
+		MOVQ(t, lpix)
+		t = Load(Param("c"), GP64())
+		MOVQ(t, lc)
+		t = Load(Param("flags"), GP64())
+		MOVQ(t, lfl)
+		t = Load(Param("tiles"), GP64())
+		MOVQ(t, ln)
+		TESTQ(t, t)
+		JZ(LabelRef("done"))
+	}
+	Label("tile")
 	k := Load(Param("k"), GP64())
 	w := Load(Param("w"), GP64())
 	src := Load(Param("src"), GP64())
-	pix := Load(Param("pix"), GP64())
+	pix := GP64()
+	MOVQ(lpix, pix)
 	boff := Load(Param("boff"), GP64())
 	ptr := make([]reg.GPVirtual, r)
 	for i := range r {
@@ -1446,7 +1471,8 @@ func pixKernel(s isa, r, nv, wld int) {
 	JZ(LabelRef("odd"))
 	// flags&2: the first tile of a depth block also fetches the next
 	// block's weights, k steps further, a line a step, while it runs.
-	fl := Load(Param("flags"), GP64())
+	fl := GP64()
+	MOVQ(lfl, fl)
 	TESTQ(U32(2), fl)
 	JZ(LabelRef("loop"))
 	ahead := GP64()
@@ -1476,10 +1502,12 @@ func pixKernel(s isa, r, nv, wld int) {
 	step(0)
 
 	Label("store")
-	c := Load(Param("c"), GP64())
+	c := GP64()
+	MOVQ(lc, c)
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc)
-	flags := Load(Param("flags"), GP64())
+	flags := GP64()
+	MOVQ(lfl, flags)
 	Comment("flags&1: acc += C")
 	TESTQ(U32(1), flags)
 	JZ(LabelRef("nocc"))
@@ -1499,7 +1527,20 @@ func pixKernel(s isa, r, nv, wld int) {
 	Label("nobias")
 	clipParam(s, acc, s.regs[r*nv:], "put")
 	Comment("C = acc")
-	tileRows(s, acc, c, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
+	q := GP64()
+	MOVQ(c, q)
+	tileRows(s, acc, q, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
+	Comment("the next tile: r more pixels and rows of C, no fetching")
+	IMUL3Q(U8(uint8(r)), ldc, ldc)
+	ADDQ(ldc, c)
+	MOVQ(c, lc)
+	ADDQ(U8(uint8(4*r)), pix)
+	MOVQ(pix, lpix)
+	ANDQ(I8(^2), flags)
+	MOVQ(flags, lfl)
+	DECQ(ln)
+	JNZ(LabelRef("tile"))
+	Label("done")
 	VZEROUPPER()
 	RET()
 }
