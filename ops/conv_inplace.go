@@ -388,17 +388,20 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 				}
 				switch {
 				case full && rows == mr:
-					c, bias, resid, flags := op.direct(i, mr, j0, pw, first, last)
-					bl.Offs(kl, a, &src[sj], &offs[0], c, op.ldc, bias, resid, flags|pf, op.clipFor(buf, last))
-					op.directAct(i, mr, j0, pw, last)
+					// every whole group of rows left in one call
+					ng := (i1 - i) / mr
+					c, bias, resid, flags := op.direct(i, ng*mr, j0, pw, first, last)
+					bl.Offs(kl, a, &src[sj], &offs[0], c, op.ldc, bias, resid, flags|pf, op.clipFor(buf, last), ng)
+					op.directAct(i, ng*mr, j0, pw, last)
+					i += (ng - 1) * mr
 					continue
 				case full && len(bl.OffsRows) > 0:
 					c, bias, resid, flags := op.direct(i, rows, j0, pw, first, last)
-					bl.OffsRows[rows-1](kl, a, &src[sj], &offs[0], c, op.ldc, bias, resid, flags|pf, op.clipFor(buf, last))
+					bl.OffsRows[rows-1](kl, a, &src[sj], &offs[0], c, op.ldc, bias, resid, flags|pf, op.clipFor(buf, last), 1)
 					op.directAct(i, rows, j0, pw, last)
 					continue
 				case full:
-					bl.Offs(kl, a, &src[sj], &offs[0], &buf.tmp[0], pw, nil, nil, pf, nil)
+					bl.Offs(kl, a, &src[sj], &offs[0], &buf.tmp[0], pw, nil, nil, pf, nil, 1)
 				default:
 					kern(kl, a, &pan[0], &buf.tmp[0], kw, nil, nil, 0, nil)
 				}

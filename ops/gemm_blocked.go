@@ -201,7 +201,12 @@ type DotKernel func(x, y *float32, n int) float32
 // at b[boff[p]:] instead of from a packed panel:
 //
 //	C[i][j] = act(sum_p a[p*mr+i]*b[boff[p]+j] [+ C[i][j] if flags&1] ...)
-type MicroKernelOffs func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int, clip *float32)
+//
+// for groups groups of rows in one call, group g on A's panel k·ga·g
+// values on (ga the packed group's rows) and on C's, bias's and resid's
+// rows mr·g on, the same panel of B; flags&microPrefetch on the first
+// group only. A call from Go costs about as much as a few dozen steps.
+type MicroKernelOffs func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int, clip *float32, groups int)
 
 // blocked is a tier's driver state.
 type blocked struct {

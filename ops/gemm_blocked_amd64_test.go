@@ -129,7 +129,7 @@ func TestMicroClipBits(t *testing.T) {
 
 // TestOffsKernelsMatchTwin runs the in-place (offsets) micro-kernels, and
 // those of a product's last rows, against their Go twins with scattered,
-// repeated and decreasing offsets.
+// repeated and decreasing offsets, one group of rows a call or three.
 func TestOffsKernelsMatchTwin(t *testing.T) {
 	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil {
@@ -148,16 +148,21 @@ func TestOffsKernelsMatchTwin(t *testing.T) {
 				for p := range offs {
 					offs[p] = int32((p * 37) % 500)
 				}
-				got, want, bp, zp, cp := epilogueCase(uint64(depth), spec.MR, ldc, flags)
-				spec.Offs(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3|flags&4, cp)
-				twin(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3, cp)
-				checkF32(t, fmt.Sprintf("%s offs %dx%d k=%d flags=%b", k.Name, spec.MR, w, depth, flags), got, want, 1e-6)
+				for _, groups := range []int{1, 3} {
+					// groups groups of rows in one call: A's panels one
+					// after the other, C's, bias's and resid's rows too
+					a := nnRand(uint64(depth+groups), spec.MR*depth*groups).F32
+					got, want, bp, zp, cp := epilogueCase(uint64(depth), spec.MR*groups, ldc, flags)
+					spec.Offs(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3|flags&4, cp, groups)
+					twin(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3, cp, groups)
+					checkF32(t, fmt.Sprintf("%s offs %dx%d k=%d flags=%b groups=%d", k.Name, spec.MR, w, depth, flags, groups), got, want, 1e-6)
+				}
 				// The last-rows kernels: r rows of the same packed A; the
 				// rows past r of C are guards, untouched by both.
 				for r, kern := range spec.OffsRows {
 					got, want, bp, zp, cp := epilogueCase(uint64(depth), spec.MR, ldc, flags)
-					kern(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3|flags&4, cp)
-					MicroGoOffsOf(spec.MR, r+1, w)(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3, cp)
+					kern(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3|flags&4, cp, 1)
+					MicroGoOffsOf(spec.MR, r+1, w)(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3, cp, 1)
 					checkF32(t, fmt.Sprintf("%s offs %d of %dx%d k=%d flags=%b", k.Name, r+1, spec.MR, w, depth, flags), got, want, 1e-6)
 				}
 			}
@@ -188,7 +193,7 @@ func BenchmarkMicroOffs(b *testing.B) {
 				for i := range b.N {
 					// Walk across the row as a panel sweep does.
 					j0 := (i * w) % (stride - w + 1)
-					spec.Offs(depth, &a[0], &bp[j0], &offs[0], &c[0], w, nil, nil, 0, nil)
+					spec.Offs(depth, &a[0], &bp[j0], &offs[0], &c[0], w, nil, nil, 0, nil, 1)
 				}
 				b.ReportMetric(2*float64(spec.MR*w*depth)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})

@@ -83,7 +83,10 @@ func MicroGoOffs(mr, w int) MicroKernelOffs { return MicroGoOffsOf(mr, mr, w) }
 // BlockedSpec.OffsRows).
 func MicroGoOffsOf(ga, mr, w int) MicroKernelOffs {
 	packed := microGoOf(ga, mr, w)
-	return func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int, clip *float32) {
+	return func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int, clip *float32, groups int) {
+		if groups <= 0 {
+			return
+		}
 		offs := unsafe.Slice(boff, k)
 		hi := 0
 		for _, o := range offs {
@@ -95,6 +98,18 @@ func MicroGoOffsOf(ga, mr, w int) MicroKernelOffs {
 			// pan[p][j] = b[boff[p]+j]
 			copy(pan[p*w:(p+1)*w], bs[o:int(o)+w])
 		}
-		packed(k, a, &pan[0], c, ldc, bias, resid, flags, clip)
+		// group g: a + g·k·ga, C, bias and resid mr·g rows on
+		for g := range groups {
+			ag := unsafe.Add(unsafe.Pointer(a), 4*g*k*ga)
+			cg := unsafe.Add(unsafe.Pointer(c), 4*g*mr*ldc)
+			bg, rg := bias, resid
+			if bias != nil {
+				bg = (*float32)(unsafe.Add(unsafe.Pointer(bias), 4*g*mr))
+			}
+			if resid != nil {
+				rg = (*float32)(unsafe.Add(unsafe.Pointer(resid), 4*g*mr*ldc))
+			}
+			packed(k, (*float32)(ag), &pan[0], (*float32)(cg), ldc, bg, rg, flags, clip)
+		}
 	}
 }

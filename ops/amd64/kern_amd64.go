@@ -125,8 +125,11 @@ func KernAVX512x8x16(k int, a *float32, b *float32, c *float32, ldc int, bias *f
 //		}
 //	}
 //
+// It does so groups times, each time on the next 8 rows of C, bias and resid and the
+// next k·8 values of a (flags&4 on the first only).
+//
 //go:noescape
-func KernAVX512x8x48Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+func KernAVX512x8x48Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 
 // KernAVX2x6x16 computes one 6×16 tile of C with AVX2, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
@@ -218,8 +221,11 @@ func KernAVX2x6x8(k int, a *float32, b *float32, c *float32, ldc int, bias *floa
 //		}
 //	}
 //
+// It does so groups times, each time on the next 6 rows of C, bias and resid and the
+// next k·6 values of a (flags&4 on the first only).
+//
 //go:noescape
-func KernAVX2x6x16Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+func KernAVX2x6x16Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 
 // KernAVX2x1x16OffsOf6 computes one 1×16 tile of C with AVX2, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
@@ -249,8 +255,11 @@ func KernAVX2x6x16Offs(k int, a *float32, b *float32, boff *int32, c *float32, l
 //		}
 //	}
 //
+// It does so groups times, each time on the next 1 rows of C, bias and resid and the
+// next k·6 values of a (flags&4 on the first only).
+//
 //go:noescape
-func KernAVX2x1x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+func KernAVX2x1x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 
 // KernAVX2x2x16OffsOf6 computes one 2×16 tile of C with AVX2, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
@@ -280,8 +289,11 @@ func KernAVX2x1x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32
 //		}
 //	}
 //
+// It does so groups times, each time on the next 2 rows of C, bias and resid and the
+// next k·6 values of a (flags&4 on the first only).
+//
 //go:noescape
-func KernAVX2x2x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+func KernAVX2x2x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 
 // KernAVX2x3x16OffsOf6 computes one 3×16 tile of C with AVX2, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
@@ -311,8 +323,11 @@ func KernAVX2x2x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32
 //		}
 //	}
 //
+// It does so groups times, each time on the next 3 rows of C, bias and resid and the
+// next k·6 values of a (flags&4 on the first only).
+//
 //go:noescape
-func KernAVX2x3x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+func KernAVX2x3x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 
 // KernAVX2x4x16OffsOf6 computes one 4×16 tile of C with AVX2, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
@@ -342,8 +357,11 @@ func KernAVX2x3x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32
 //		}
 //	}
 //
+// It does so groups times, each time on the next 4 rows of C, bias and resid and the
+// next k·6 values of a (flags&4 on the first only).
+//
 //go:noescape
-func KernAVX2x4x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+func KernAVX2x4x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 
 // KernAVX2x5x16OffsOf6 computes one 5×16 tile of C with AVX2, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
@@ -373,8 +391,11 @@ func KernAVX2x4x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32
 //		}
 //	}
 //
+// It does so groups times, each time on the next 5 rows of C, bias and resid and the
+// next k·6 values of a (flags&4 on the first only).
+//
 //go:noescape
-func KernAVX2x5x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+func KernAVX2x5x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 
 // AffineAVX512 computes, 16 values at a time (n must be a multiple of 16), as this Go loop does:
 //

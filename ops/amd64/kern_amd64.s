@@ -1180,11 +1180,28 @@ noclip:
 	VZEROUPPER
 	RET
 
-// func KernAVX512x8x48Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+// func KernAVX512x8x48Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
-TEXT ·KernAVX512x8x48Offs(SB), NOSPLIT, $0-80
+TEXT ·KernAVX512x8x48Offs(SB), NOSPLIT, $48-88
+	MOVQ  a+8(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  bias+48(FP), AX
+	MOVQ  AX, 16(SP)
+	MOVQ  resid+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  flags+64(FP), AX
+	MOVQ  AX, 40(SP)
+	MOVQ  groups+80(FP), AX
+	MOVQ  AX, 32(SP)
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+group:
 	MOVQ k+0(FP), AX
-	MOVQ a+8(FP), CX
+	MOVQ (SP), CX
 	MOVQ b+16(FP), DX
 	MOVQ boff+24(FP), BX
 
@@ -1215,8 +1232,8 @@ TEXT ·KernAVX512x8x48Offs(SB), NOSPLIT, $0-80
 	VXORPS X23, X23, X23
 
 	// prefetch the lines of C and of the residual
-	MOVQ       c+32(FP), SI
-	MOVQ       resid+56(FP), DI
+	MOVQ       8(SP), SI
+	MOVQ       24(SP), DI
 	MOVQ       ldc+40(FP), R8
 	SHLQ       $0x02, R8
 	PREFETCHT0 (SI)
@@ -1286,7 +1303,7 @@ TEXT ·KernAVX512x8x48Offs(SB), NOSPLIT, $0-80
 
 nopfresid:
 	// flags&4: prefetch the next panel of B
-	MOVQ  flags+64(FP), SI
+	MOVQ  40(SP), SI
 	TESTQ $0x00000004, SI
 	JNZ   prefetching
 	MOVQ  AX, DI
@@ -1555,125 +1572,125 @@ odd_pf:
 	VFMADD231PS  Z26, Z28, Z23
 
 store:
-	MOVQ c+32(FP), AX
-	MOVQ ldc+40(FP), CX
-	SHLQ $0x02, CX
-	MOVQ flags+64(FP), DX
+	MOVQ 8(SP), CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ 40(SP), BX
 
 	// flags&1: acc += C
-	TESTQ  $0x00000001, DX
+	TESTQ  $0x00000001, BX
 	JZ     noacc
-	MOVQ   AX, BX
-	VADDPS (BX), Z0, Z0
-	VADDPS 64(BX), Z1, Z1
-	VADDPS 128(BX), Z2, Z2
-	ADDQ   CX, BX
-	VADDPS (BX), Z3, Z3
-	VADDPS 64(BX), Z4, Z4
-	VADDPS 128(BX), Z5, Z5
-	ADDQ   CX, BX
-	VADDPS (BX), Z6, Z6
-	VADDPS 64(BX), Z7, Z7
-	VADDPS 128(BX), Z8, Z8
-	ADDQ   CX, BX
-	VADDPS (BX), Z9, Z9
-	VADDPS 64(BX), Z10, Z10
-	VADDPS 128(BX), Z11, Z11
-	ADDQ   CX, BX
-	VADDPS (BX), Z12, Z12
-	VADDPS 64(BX), Z13, Z13
-	VADDPS 128(BX), Z14, Z14
-	ADDQ   CX, BX
-	VADDPS (BX), Z15, Z15
-	VADDPS 64(BX), Z16, Z16
-	VADDPS 128(BX), Z17, Z17
-	ADDQ   CX, BX
-	VADDPS (BX), Z18, Z18
-	VADDPS 64(BX), Z19, Z19
-	VADDPS 128(BX), Z20, Z20
-	ADDQ   CX, BX
-	VADDPS (BX), Z21, Z21
-	VADDPS 64(BX), Z22, Z22
-	VADDPS 128(BX), Z23, Z23
+	MOVQ   CX, SI
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	ADDQ   DX, SI
+	VADDPS (SI), Z3, Z3
+	VADDPS 64(SI), Z4, Z4
+	VADDPS 128(SI), Z5, Z5
+	ADDQ   DX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	VADDPS 128(SI), Z8, Z8
+	ADDQ   DX, SI
+	VADDPS (SI), Z9, Z9
+	VADDPS 64(SI), Z10, Z10
+	VADDPS 128(SI), Z11, Z11
+	ADDQ   DX, SI
+	VADDPS (SI), Z12, Z12
+	VADDPS 64(SI), Z13, Z13
+	VADDPS 128(SI), Z14, Z14
+	ADDQ   DX, SI
+	VADDPS (SI), Z15, Z15
+	VADDPS 64(SI), Z16, Z16
+	VADDPS 128(SI), Z17, Z17
+	ADDQ   DX, SI
+	VADDPS (SI), Z18, Z18
+	VADDPS 64(SI), Z19, Z19
+	VADDPS 128(SI), Z20, Z20
+	ADDQ   DX, SI
+	VADDPS (SI), Z21, Z21
+	VADDPS 64(SI), Z22, Z22
+	VADDPS 128(SI), Z23, Z23
 
 noacc:
 	// acc[i] += bias[i]
-	MOVQ         bias+48(FP), BX
-	TESTQ        BX, BX
+	MOVQ         16(SP), SI
+	TESTQ        SI, SI
 	JZ           nobias
-	VBROADCASTSS (BX), Z27
+	VBROADCASTSS (SI), Z27
 	VADDPS       Z27, Z0, Z0
 	VADDPS       Z27, Z1, Z1
 	VADDPS       Z27, Z2, Z2
-	VBROADCASTSS 4(BX), Z27
+	VBROADCASTSS 4(SI), Z27
 	VADDPS       Z27, Z3, Z3
 	VADDPS       Z27, Z4, Z4
 	VADDPS       Z27, Z5, Z5
-	VBROADCASTSS 8(BX), Z27
+	VBROADCASTSS 8(SI), Z27
 	VADDPS       Z27, Z6, Z6
 	VADDPS       Z27, Z7, Z7
 	VADDPS       Z27, Z8, Z8
-	VBROADCASTSS 12(BX), Z27
+	VBROADCASTSS 12(SI), Z27
 	VADDPS       Z27, Z9, Z9
 	VADDPS       Z27, Z10, Z10
 	VADDPS       Z27, Z11, Z11
-	VBROADCASTSS 16(BX), Z27
+	VBROADCASTSS 16(SI), Z27
 	VADDPS       Z27, Z12, Z12
 	VADDPS       Z27, Z13, Z13
 	VADDPS       Z27, Z14, Z14
-	VBROADCASTSS 20(BX), Z27
+	VBROADCASTSS 20(SI), Z27
 	VADDPS       Z27, Z15, Z15
 	VADDPS       Z27, Z16, Z16
 	VADDPS       Z27, Z17, Z17
-	VBROADCASTSS 24(BX), Z27
+	VBROADCASTSS 24(SI), Z27
 	VADDPS       Z27, Z18, Z18
 	VADDPS       Z27, Z19, Z19
 	VADDPS       Z27, Z20, Z20
-	VBROADCASTSS 28(BX), Z27
+	VBROADCASTSS 28(SI), Z27
 	VADDPS       Z27, Z21, Z21
 	VADDPS       Z27, Z22, Z22
 	VADDPS       Z27, Z23, Z23
 
 nobias:
 	// acc += resid
-	MOVQ   resid+56(FP), BX
-	TESTQ  BX, BX
+	MOVQ   24(SP), SI
+	TESTQ  SI, SI
 	JZ     noresid
-	VADDPS (BX), Z0, Z0
-	VADDPS 64(BX), Z1, Z1
-	VADDPS 128(BX), Z2, Z2
-	ADDQ   CX, BX
-	VADDPS (BX), Z3, Z3
-	VADDPS 64(BX), Z4, Z4
-	VADDPS 128(BX), Z5, Z5
-	ADDQ   CX, BX
-	VADDPS (BX), Z6, Z6
-	VADDPS 64(BX), Z7, Z7
-	VADDPS 128(BX), Z8, Z8
-	ADDQ   CX, BX
-	VADDPS (BX), Z9, Z9
-	VADDPS 64(BX), Z10, Z10
-	VADDPS 128(BX), Z11, Z11
-	ADDQ   CX, BX
-	VADDPS (BX), Z12, Z12
-	VADDPS 64(BX), Z13, Z13
-	VADDPS 128(BX), Z14, Z14
-	ADDQ   CX, BX
-	VADDPS (BX), Z15, Z15
-	VADDPS 64(BX), Z16, Z16
-	VADDPS 128(BX), Z17, Z17
-	ADDQ   CX, BX
-	VADDPS (BX), Z18, Z18
-	VADDPS 64(BX), Z19, Z19
-	VADDPS 128(BX), Z20, Z20
-	ADDQ   CX, BX
-	VADDPS (BX), Z21, Z21
-	VADDPS 64(BX), Z22, Z22
-	VADDPS 128(BX), Z23, Z23
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	ADDQ   DX, SI
+	VADDPS (SI), Z3, Z3
+	VADDPS 64(SI), Z4, Z4
+	VADDPS 128(SI), Z5, Z5
+	ADDQ   DX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	VADDPS 128(SI), Z8, Z8
+	ADDQ   DX, SI
+	VADDPS (SI), Z9, Z9
+	VADDPS 64(SI), Z10, Z10
+	VADDPS 128(SI), Z11, Z11
+	ADDQ   DX, SI
+	VADDPS (SI), Z12, Z12
+	VADDPS 64(SI), Z13, Z13
+	VADDPS 128(SI), Z14, Z14
+	ADDQ   DX, SI
+	VADDPS (SI), Z15, Z15
+	VADDPS 64(SI), Z16, Z16
+	VADDPS 128(SI), Z17, Z17
+	ADDQ   DX, SI
+	VADDPS (SI), Z18, Z18
+	VADDPS 64(SI), Z19, Z19
+	VADDPS 128(SI), Z20, Z20
+	ADDQ   DX, SI
+	VADDPS (SI), Z21, Z21
+	VADDPS 64(SI), Z22, Z22
+	VADDPS 128(SI), Z23, Z23
 
 noresid:
 	// flags&2: acc = max(0, acc), NaN kept
-	TESTQ  $0x00000002, DX
+	TESTQ  $0x00000002, BX
 	JZ     norelu
 	VXORPS Z27, Z27, Z27
 	VMAXPS Z0, Z27, Z0
@@ -1703,11 +1720,11 @@ noresid:
 
 norelu:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           noclip
-	VBROADCASTSS (DX), Z24
-	VBROADCASTSS 4(DX), Z25
+	VBROADCASTSS (SI), Z24
+	VBROADCASTSS 4(SI), Z25
 	VMAXPS       Z24, Z0, Z26
 	VMINPS       Z25, Z26, Z26
 	VCMPPS       $0x03, Z0, Z0, K1
@@ -1807,37 +1824,63 @@ norelu:
 
 noclip:
 	// C = acc
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, 64(AX)
-	VMOVUPS Z2, 128(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z3, (AX)
-	VMOVUPS Z4, 64(AX)
-	VMOVUPS Z5, 128(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z6, (AX)
-	VMOVUPS Z7, 64(AX)
-	VMOVUPS Z8, 128(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z9, (AX)
-	VMOVUPS Z10, 64(AX)
-	VMOVUPS Z11, 128(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z12, (AX)
-	VMOVUPS Z13, 64(AX)
-	VMOVUPS Z14, 128(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z15, (AX)
-	VMOVUPS Z16, 64(AX)
-	VMOVUPS Z17, 128(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z18, (AX)
-	VMOVUPS Z19, 64(AX)
-	VMOVUPS Z20, 128(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z21, (AX)
-	VMOVUPS Z22, 64(AX)
-	VMOVUPS Z23, 128(AX)
+	VMOVUPS Z0, (CX)
+	VMOVUPS Z1, 64(CX)
+	VMOVUPS Z2, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z3, (CX)
+	VMOVUPS Z4, 64(CX)
+	VMOVUPS Z5, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z6, (CX)
+	VMOVUPS Z7, 64(CX)
+	VMOVUPS Z8, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z9, (CX)
+	VMOVUPS Z10, 64(CX)
+	VMOVUPS Z11, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z12, (CX)
+	VMOVUPS Z13, 64(CX)
+	VMOVUPS Z14, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z15, (CX)
+	VMOVUPS Z16, 64(CX)
+	VMOVUPS Z17, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z18, (CX)
+	VMOVUPS Z19, 64(CX)
+	VMOVUPS Z20, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z21, (CX)
+	VMOVUPS Z22, 64(CX)
+	VMOVUPS Z23, 128(CX)
+
+	// the next group: 8 more rows of C, bias and resid, k·8 more values of a, no fetching
+	IMUL3Q $0x20, AX, AX
+	ADDQ   AX, (SP)
+	IMUL3Q $0x08, DX, DX
+	ADDQ   DX, 8(SP)
+	MOVQ   16(SP), AX
+	TESTQ  AX, AX
+	JZ     nextresid
+	ADDQ   $0x20, AX
+	MOVQ   AX, 16(SP)
+
+nextresid:
+	MOVQ  24(SP), AX
+	TESTQ AX, AX
+	JZ    nextflags
+	ADDQ  DX, AX
+	MOVQ  AX, 24(SP)
+
+nextflags:
+	ANDQ $-5, BX
+	MOVQ BX, 40(SP)
+	DECQ 32(SP)
+	JNZ  group
+
+done:
 	VZEROUPPER
 	RET
 
@@ -2364,11 +2407,28 @@ noclip:
 	VZEROUPPER
 	RET
 
-// func KernAVX2x6x16Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+// func KernAVX2x6x16Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernAVX2x6x16Offs(SB), NOSPLIT, $0-80
+TEXT ·KernAVX2x6x16Offs(SB), NOSPLIT, $48-88
+	MOVQ  a+8(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  bias+48(FP), AX
+	MOVQ  AX, 16(SP)
+	MOVQ  resid+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  flags+64(FP), AX
+	MOVQ  AX, 40(SP)
+	MOVQ  groups+80(FP), AX
+	MOVQ  AX, 32(SP)
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+group:
 	MOVQ k+0(FP), AX
-	MOVQ a+8(FP), CX
+	MOVQ (SP), CX
 	MOVQ b+16(FP), DX
 	MOVQ boff+24(FP), BX
 
@@ -2387,8 +2447,8 @@ TEXT ·KernAVX2x6x16Offs(SB), NOSPLIT, $0-80
 	VXORPS X11, X11, X11
 
 	// prefetch the lines of C and of the residual
-	MOVQ       c+32(FP), SI
-	MOVQ       resid+56(FP), DI
+	MOVQ       8(SP), SI
+	MOVQ       24(SP), DI
 	MOVQ       ldc+40(FP), R8
 	SHLQ       $0x02, R8
 	PREFETCHT0 (SI)
@@ -2418,7 +2478,7 @@ TEXT ·KernAVX2x6x16Offs(SB), NOSPLIT, $0-80
 
 nopfresid:
 	// flags&4: prefetch the next panel of B
-	MOVQ  flags+64(FP), SI
+	MOVQ  40(SP), SI
 	TESTQ $0x00000004, SI
 	JNZ   prefetching
 	MOVQ  AX, DI
@@ -2594,83 +2654,83 @@ odd_pf:
 	VFMADD231PS  Y13, Y15, Y11
 
 store:
-	MOVQ c+32(FP), AX
-	MOVQ ldc+40(FP), CX
-	SHLQ $0x02, CX
-	MOVQ flags+64(FP), DX
+	MOVQ 8(SP), CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ 40(SP), BX
 
 	// flags&1: acc += C
-	TESTQ  $0x00000001, DX
+	TESTQ  $0x00000001, BX
 	JZ     noacc
-	MOVQ   AX, BX
-	VADDPS (BX), Y0, Y0
-	VADDPS 32(BX), Y1, Y1
-	ADDQ   CX, BX
-	VADDPS (BX), Y2, Y2
-	VADDPS 32(BX), Y3, Y3
-	ADDQ   CX, BX
-	VADDPS (BX), Y4, Y4
-	VADDPS 32(BX), Y5, Y5
-	ADDQ   CX, BX
-	VADDPS (BX), Y6, Y6
-	VADDPS 32(BX), Y7, Y7
-	ADDQ   CX, BX
-	VADDPS (BX), Y8, Y8
-	VADDPS 32(BX), Y9, Y9
-	ADDQ   CX, BX
-	VADDPS (BX), Y10, Y10
-	VADDPS 32(BX), Y11, Y11
+	MOVQ   CX, SI
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   DX, SI
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+	ADDQ   DX, SI
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
+	ADDQ   DX, SI
+	VADDPS (SI), Y6, Y6
+	VADDPS 32(SI), Y7, Y7
+	ADDQ   DX, SI
+	VADDPS (SI), Y8, Y8
+	VADDPS 32(SI), Y9, Y9
+	ADDQ   DX, SI
+	VADDPS (SI), Y10, Y10
+	VADDPS 32(SI), Y11, Y11
 
 noacc:
 	// acc[i] += bias[i]
-	MOVQ         bias+48(FP), BX
-	TESTQ        BX, BX
+	MOVQ         16(SP), SI
+	TESTQ        SI, SI
 	JZ           nobias
-	VBROADCASTSS (BX), Y14
+	VBROADCASTSS (SI), Y14
 	VADDPS       Y14, Y0, Y0
 	VADDPS       Y14, Y1, Y1
-	VBROADCASTSS 4(BX), Y14
+	VBROADCASTSS 4(SI), Y14
 	VADDPS       Y14, Y2, Y2
 	VADDPS       Y14, Y3, Y3
-	VBROADCASTSS 8(BX), Y14
+	VBROADCASTSS 8(SI), Y14
 	VADDPS       Y14, Y4, Y4
 	VADDPS       Y14, Y5, Y5
-	VBROADCASTSS 12(BX), Y14
+	VBROADCASTSS 12(SI), Y14
 	VADDPS       Y14, Y6, Y6
 	VADDPS       Y14, Y7, Y7
-	VBROADCASTSS 16(BX), Y14
+	VBROADCASTSS 16(SI), Y14
 	VADDPS       Y14, Y8, Y8
 	VADDPS       Y14, Y9, Y9
-	VBROADCASTSS 20(BX), Y14
+	VBROADCASTSS 20(SI), Y14
 	VADDPS       Y14, Y10, Y10
 	VADDPS       Y14, Y11, Y11
 
 nobias:
 	// acc += resid
-	MOVQ   resid+56(FP), BX
-	TESTQ  BX, BX
+	MOVQ   24(SP), SI
+	TESTQ  SI, SI
 	JZ     noresid
-	VADDPS (BX), Y0, Y0
-	VADDPS 32(BX), Y1, Y1
-	ADDQ   CX, BX
-	VADDPS (BX), Y2, Y2
-	VADDPS 32(BX), Y3, Y3
-	ADDQ   CX, BX
-	VADDPS (BX), Y4, Y4
-	VADDPS 32(BX), Y5, Y5
-	ADDQ   CX, BX
-	VADDPS (BX), Y6, Y6
-	VADDPS 32(BX), Y7, Y7
-	ADDQ   CX, BX
-	VADDPS (BX), Y8, Y8
-	VADDPS 32(BX), Y9, Y9
-	ADDQ   CX, BX
-	VADDPS (BX), Y10, Y10
-	VADDPS 32(BX), Y11, Y11
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   DX, SI
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+	ADDQ   DX, SI
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
+	ADDQ   DX, SI
+	VADDPS (SI), Y6, Y6
+	VADDPS 32(SI), Y7, Y7
+	ADDQ   DX, SI
+	VADDPS (SI), Y8, Y8
+	VADDPS 32(SI), Y9, Y9
+	ADDQ   DX, SI
+	VADDPS (SI), Y10, Y10
+	VADDPS 32(SI), Y11, Y11
 
 noresid:
 	// flags&2: acc = max(0, acc), NaN kept
-	TESTQ  $0x00000002, DX
+	TESTQ  $0x00000002, BX
 	JZ     norelu
 	VXORPS Y14, Y14, Y14
 	VMAXPS Y0, Y14, Y0
@@ -2688,11 +2748,11 @@ noresid:
 
 norelu:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           noclip
-	VBROADCASTSS (DX), Y12
-	VBROADCASTSS 4(DX), Y13
+	VBROADCASTSS (SI), Y12
+	VBROADCASTSS 4(SI), Y13
 	VMAXPS       Y12, Y0, Y14
 	VMINPS       Y13, Y14, Y14
 	VCMPPS       $0x03, Y0, Y0, Y15
@@ -2744,31 +2804,74 @@ norelu:
 
 noclip:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y6, (AX)
-	VMOVUPS Y7, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y8, (AX)
-	VMOVUPS Y9, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y10, (AX)
-	VMOVUPS Y11, 32(AX)
+	VMOVUPS Y0, (CX)
+	VMOVUPS Y1, 32(CX)
+	ADDQ    DX, CX
+	VMOVUPS Y2, (CX)
+	VMOVUPS Y3, 32(CX)
+	ADDQ    DX, CX
+	VMOVUPS Y4, (CX)
+	VMOVUPS Y5, 32(CX)
+	ADDQ    DX, CX
+	VMOVUPS Y6, (CX)
+	VMOVUPS Y7, 32(CX)
+	ADDQ    DX, CX
+	VMOVUPS Y8, (CX)
+	VMOVUPS Y9, 32(CX)
+	ADDQ    DX, CX
+	VMOVUPS Y10, (CX)
+	VMOVUPS Y11, 32(CX)
+
+	// the next group: 6 more rows of C, bias and resid, k·6 more values of a, no fetching
+	IMUL3Q $0x18, AX, AX
+	ADDQ   AX, (SP)
+	IMUL3Q $0x06, DX, DX
+	ADDQ   DX, 8(SP)
+	MOVQ   16(SP), AX
+	TESTQ  AX, AX
+	JZ     nextresid
+	ADDQ   $0x18, AX
+	MOVQ   AX, 16(SP)
+
+nextresid:
+	MOVQ  24(SP), AX
+	TESTQ AX, AX
+	JZ    nextflags
+	ADDQ  DX, AX
+	MOVQ  AX, 24(SP)
+
+nextflags:
+	ANDQ $-5, BX
+	MOVQ BX, 40(SP)
+	DECQ 32(SP)
+	JNZ  group
+
+done:
 	VZEROUPPER
 	RET
 
-// func KernAVX2x1x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+// func KernAVX2x1x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernAVX2x1x16OffsOf6(SB), NOSPLIT, $0-80
+TEXT ·KernAVX2x1x16OffsOf6(SB), NOSPLIT, $48-88
+	MOVQ  a+8(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  bias+48(FP), AX
+	MOVQ  AX, 16(SP)
+	MOVQ  resid+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  flags+64(FP), AX
+	MOVQ  AX, 40(SP)
+	MOVQ  groups+80(FP), AX
+	MOVQ  AX, 32(SP)
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+group:
 	MOVQ k+0(FP), AX
-	MOVQ a+8(FP), CX
+	MOVQ (SP), CX
 	MOVQ b+16(FP), DX
 	MOVQ boff+24(FP), BX
 
@@ -2777,8 +2880,8 @@ TEXT ·KernAVX2x1x16OffsOf6(SB), NOSPLIT, $0-80
 	VXORPS X1, X1, X1
 
 	// prefetch the lines of C and of the residual
-	MOVQ       c+32(FP), SI
-	MOVQ       resid+56(FP), DI
+	MOVQ       8(SP), SI
+	MOVQ       24(SP), DI
 	MOVQ       ldc+40(FP), R8
 	SHLQ       $0x02, R8
 	PREFETCHT0 (SI)
@@ -2788,7 +2891,7 @@ TEXT ·KernAVX2x1x16OffsOf6(SB), NOSPLIT, $0-80
 
 nopfresid:
 	// flags&4: prefetch the next panel of B
-	MOVQ  flags+64(FP), SI
+	MOVQ  40(SP), SI
 	TESTQ $0x00000004, SI
 	JNZ   prefetching
 	MOVQ  AX, DI
@@ -2874,38 +2977,38 @@ odd_pf:
 	VFMADD231PS  Y3, Y4, Y1
 
 store:
-	MOVQ c+32(FP), AX
-	MOVQ ldc+40(FP), CX
-	SHLQ $0x02, CX
-	MOVQ flags+64(FP), CX
+	MOVQ 8(SP), CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ 40(SP), BX
 
 	// flags&1: acc += C
-	TESTQ  $0x00000001, CX
+	TESTQ  $0x00000001, BX
 	JZ     noacc
-	MOVQ   AX, DX
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
+	MOVQ   CX, SI
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
 
 noacc:
 	// acc[i] += bias[i]
-	MOVQ         bias+48(FP), DX
-	TESTQ        DX, DX
+	MOVQ         16(SP), SI
+	TESTQ        SI, SI
 	JZ           nobias
-	VBROADCASTSS (DX), Y4
+	VBROADCASTSS (SI), Y4
 	VADDPS       Y4, Y0, Y0
 	VADDPS       Y4, Y1, Y1
 
 nobias:
 	// acc += resid
-	MOVQ   resid+56(FP), DX
-	TESTQ  DX, DX
+	MOVQ   24(SP), SI
+	TESTQ  SI, SI
 	JZ     noresid
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
 
 noresid:
 	// flags&2: acc = max(0, acc), NaN kept
-	TESTQ  $0x00000002, CX
+	TESTQ  $0x00000002, BX
 	JZ     norelu
 	VXORPS Y4, Y4, Y4
 	VMAXPS Y0, Y4, Y0
@@ -2913,11 +3016,11 @@ noresid:
 
 norelu:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), CX
-	TESTQ        CX, CX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           noclip
-	VBROADCASTSS (CX), Y2
-	VBROADCASTSS 4(CX), Y3
+	VBROADCASTSS (SI), Y2
+	VBROADCASTSS 4(SI), Y3
 	VMAXPS       Y2, Y0, Y4
 	VMINPS       Y3, Y4, Y4
 	VCMPPS       $0x03, Y0, Y0, Y5
@@ -2929,16 +3032,59 @@ norelu:
 
 noclip:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y0, (CX)
+	VMOVUPS Y1, 32(CX)
+
+	// the next group: 1 more rows of C, bias and resid, k·6 more values of a, no fetching
+	IMUL3Q $0x18, AX, AX
+	ADDQ   AX, (SP)
+	IMUL3Q $0x01, DX, DX
+	ADDQ   DX, 8(SP)
+	MOVQ   16(SP), AX
+	TESTQ  AX, AX
+	JZ     nextresid
+	ADDQ   $0x04, AX
+	MOVQ   AX, 16(SP)
+
+nextresid:
+	MOVQ  24(SP), AX
+	TESTQ AX, AX
+	JZ    nextflags
+	ADDQ  DX, AX
+	MOVQ  AX, 24(SP)
+
+nextflags:
+	ANDQ $-5, BX
+	MOVQ BX, 40(SP)
+	DECQ 32(SP)
+	JNZ  group
+
+done:
 	VZEROUPPER
 	RET
 
-// func KernAVX2x2x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+// func KernAVX2x2x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernAVX2x2x16OffsOf6(SB), NOSPLIT, $0-80
+TEXT ·KernAVX2x2x16OffsOf6(SB), NOSPLIT, $48-88
+	MOVQ  a+8(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  bias+48(FP), AX
+	MOVQ  AX, 16(SP)
+	MOVQ  resid+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  flags+64(FP), AX
+	MOVQ  AX, 40(SP)
+	MOVQ  groups+80(FP), AX
+	MOVQ  AX, 32(SP)
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+group:
 	MOVQ k+0(FP), AX
-	MOVQ a+8(FP), CX
+	MOVQ (SP), CX
 	MOVQ b+16(FP), DX
 	MOVQ boff+24(FP), BX
 
@@ -2949,8 +3095,8 @@ TEXT ·KernAVX2x2x16OffsOf6(SB), NOSPLIT, $0-80
 	VXORPS X3, X3, X3
 
 	// prefetch the lines of C and of the residual
-	MOVQ       c+32(FP), SI
-	MOVQ       resid+56(FP), DI
+	MOVQ       8(SP), SI
+	MOVQ       24(SP), DI
 	MOVQ       ldc+40(FP), R8
 	SHLQ       $0x02, R8
 	PREFETCHT0 (SI)
@@ -2964,7 +3110,7 @@ TEXT ·KernAVX2x2x16OffsOf6(SB), NOSPLIT, $0-80
 
 nopfresid:
 	// flags&4: prefetch the next panel of B
-	MOVQ  flags+64(FP), SI
+	MOVQ  40(SP), SI
 	TESTQ $0x00000004, SI
 	JNZ   prefetching
 	MOVQ  AX, DI
@@ -3068,47 +3214,47 @@ odd_pf:
 	VFMADD231PS  Y5, Y7, Y3
 
 store:
-	MOVQ c+32(FP), AX
-	MOVQ ldc+40(FP), CX
-	SHLQ $0x02, CX
-	MOVQ flags+64(FP), DX
+	MOVQ 8(SP), CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ 40(SP), BX
 
 	// flags&1: acc += C
-	TESTQ  $0x00000001, DX
+	TESTQ  $0x00000001, BX
 	JZ     noacc
-	MOVQ   AX, BX
-	VADDPS (BX), Y0, Y0
-	VADDPS 32(BX), Y1, Y1
-	ADDQ   CX, BX
-	VADDPS (BX), Y2, Y2
-	VADDPS 32(BX), Y3, Y3
+	MOVQ   CX, SI
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   DX, SI
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
 
 noacc:
 	// acc[i] += bias[i]
-	MOVQ         bias+48(FP), BX
-	TESTQ        BX, BX
+	MOVQ         16(SP), SI
+	TESTQ        SI, SI
 	JZ           nobias
-	VBROADCASTSS (BX), Y6
+	VBROADCASTSS (SI), Y6
 	VADDPS       Y6, Y0, Y0
 	VADDPS       Y6, Y1, Y1
-	VBROADCASTSS 4(BX), Y6
+	VBROADCASTSS 4(SI), Y6
 	VADDPS       Y6, Y2, Y2
 	VADDPS       Y6, Y3, Y3
 
 nobias:
 	// acc += resid
-	MOVQ   resid+56(FP), BX
-	TESTQ  BX, BX
+	MOVQ   24(SP), SI
+	TESTQ  SI, SI
 	JZ     noresid
-	VADDPS (BX), Y0, Y0
-	VADDPS 32(BX), Y1, Y1
-	ADDQ   CX, BX
-	VADDPS (BX), Y2, Y2
-	VADDPS 32(BX), Y3, Y3
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   DX, SI
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
 
 noresid:
 	// flags&2: acc = max(0, acc), NaN kept
-	TESTQ  $0x00000002, DX
+	TESTQ  $0x00000002, BX
 	JZ     norelu
 	VXORPS Y6, Y6, Y6
 	VMAXPS Y0, Y6, Y0
@@ -3118,11 +3264,11 @@ noresid:
 
 norelu:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           noclip
-	VBROADCASTSS (DX), Y4
-	VBROADCASTSS 4(DX), Y5
+	VBROADCASTSS (SI), Y4
+	VBROADCASTSS 4(SI), Y5
 	VMAXPS       Y4, Y0, Y6
 	VMINPS       Y5, Y6, Y6
 	VCMPPS       $0x03, Y0, Y0, Y7
@@ -3142,19 +3288,62 @@ norelu:
 
 noclip:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
+	VMOVUPS Y0, (CX)
+	VMOVUPS Y1, 32(CX)
+	ADDQ    DX, CX
+	VMOVUPS Y2, (CX)
+	VMOVUPS Y3, 32(CX)
+
+	// the next group: 2 more rows of C, bias and resid, k·6 more values of a, no fetching
+	IMUL3Q $0x18, AX, AX
+	ADDQ   AX, (SP)
+	IMUL3Q $0x02, DX, DX
+	ADDQ   DX, 8(SP)
+	MOVQ   16(SP), AX
+	TESTQ  AX, AX
+	JZ     nextresid
+	ADDQ   $0x08, AX
+	MOVQ   AX, 16(SP)
+
+nextresid:
+	MOVQ  24(SP), AX
+	TESTQ AX, AX
+	JZ    nextflags
+	ADDQ  DX, AX
+	MOVQ  AX, 24(SP)
+
+nextflags:
+	ANDQ $-5, BX
+	MOVQ BX, 40(SP)
+	DECQ 32(SP)
+	JNZ  group
+
+done:
 	VZEROUPPER
 	RET
 
-// func KernAVX2x3x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+// func KernAVX2x3x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernAVX2x3x16OffsOf6(SB), NOSPLIT, $0-80
+TEXT ·KernAVX2x3x16OffsOf6(SB), NOSPLIT, $48-88
+	MOVQ  a+8(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  bias+48(FP), AX
+	MOVQ  AX, 16(SP)
+	MOVQ  resid+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  flags+64(FP), AX
+	MOVQ  AX, 40(SP)
+	MOVQ  groups+80(FP), AX
+	MOVQ  AX, 32(SP)
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+group:
 	MOVQ k+0(FP), AX
-	MOVQ a+8(FP), CX
+	MOVQ (SP), CX
 	MOVQ b+16(FP), DX
 	MOVQ boff+24(FP), BX
 
@@ -3167,8 +3356,8 @@ TEXT ·KernAVX2x3x16OffsOf6(SB), NOSPLIT, $0-80
 	VXORPS X5, X5, X5
 
 	// prefetch the lines of C and of the residual
-	MOVQ       c+32(FP), SI
-	MOVQ       resid+56(FP), DI
+	MOVQ       8(SP), SI
+	MOVQ       24(SP), DI
 	MOVQ       ldc+40(FP), R8
 	SHLQ       $0x02, R8
 	PREFETCHT0 (SI)
@@ -3186,7 +3375,7 @@ TEXT ·KernAVX2x3x16OffsOf6(SB), NOSPLIT, $0-80
 
 nopfresid:
 	// flags&4: prefetch the next panel of B
-	MOVQ  flags+64(FP), SI
+	MOVQ  40(SP), SI
 	TESTQ $0x00000004, SI
 	JNZ   prefetching
 	MOVQ  AX, DI
@@ -3308,56 +3497,56 @@ odd_pf:
 	VFMADD231PS  Y7, Y8, Y5
 
 store:
-	MOVQ c+32(FP), AX
-	MOVQ ldc+40(FP), CX
-	SHLQ $0x02, CX
-	MOVQ flags+64(FP), DX
+	MOVQ 8(SP), CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ 40(SP), BX
 
 	// flags&1: acc += C
-	TESTQ  $0x00000001, DX
+	TESTQ  $0x00000001, BX
 	JZ     noacc
-	MOVQ   AX, BX
-	VADDPS (BX), Y0, Y0
-	VADDPS 32(BX), Y1, Y1
-	ADDQ   CX, BX
-	VADDPS (BX), Y2, Y2
-	VADDPS 32(BX), Y3, Y3
-	ADDQ   CX, BX
-	VADDPS (BX), Y4, Y4
-	VADDPS 32(BX), Y5, Y5
+	MOVQ   CX, SI
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   DX, SI
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+	ADDQ   DX, SI
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
 
 noacc:
 	// acc[i] += bias[i]
-	MOVQ         bias+48(FP), BX
-	TESTQ        BX, BX
+	MOVQ         16(SP), SI
+	TESTQ        SI, SI
 	JZ           nobias
-	VBROADCASTSS (BX), Y8
+	VBROADCASTSS (SI), Y8
 	VADDPS       Y8, Y0, Y0
 	VADDPS       Y8, Y1, Y1
-	VBROADCASTSS 4(BX), Y8
+	VBROADCASTSS 4(SI), Y8
 	VADDPS       Y8, Y2, Y2
 	VADDPS       Y8, Y3, Y3
-	VBROADCASTSS 8(BX), Y8
+	VBROADCASTSS 8(SI), Y8
 	VADDPS       Y8, Y4, Y4
 	VADDPS       Y8, Y5, Y5
 
 nobias:
 	// acc += resid
-	MOVQ   resid+56(FP), BX
-	TESTQ  BX, BX
+	MOVQ   24(SP), SI
+	TESTQ  SI, SI
 	JZ     noresid
-	VADDPS (BX), Y0, Y0
-	VADDPS 32(BX), Y1, Y1
-	ADDQ   CX, BX
-	VADDPS (BX), Y2, Y2
-	VADDPS 32(BX), Y3, Y3
-	ADDQ   CX, BX
-	VADDPS (BX), Y4, Y4
-	VADDPS 32(BX), Y5, Y5
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   DX, SI
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+	ADDQ   DX, SI
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
 
 noresid:
 	// flags&2: acc = max(0, acc), NaN kept
-	TESTQ  $0x00000002, DX
+	TESTQ  $0x00000002, BX
 	JZ     norelu
 	VXORPS Y8, Y8, Y8
 	VMAXPS Y0, Y8, Y0
@@ -3369,11 +3558,11 @@ noresid:
 
 norelu:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           noclip
-	VBROADCASTSS (DX), Y6
-	VBROADCASTSS 4(DX), Y7
+	VBROADCASTSS (SI), Y6
+	VBROADCASTSS 4(SI), Y7
 	VMAXPS       Y6, Y0, Y8
 	VMINPS       Y7, Y8, Y8
 	VCMPPS       $0x03, Y0, Y0, Y9
@@ -3401,22 +3590,65 @@ norelu:
 
 noclip:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
+	VMOVUPS Y0, (CX)
+	VMOVUPS Y1, 32(CX)
+	ADDQ    DX, CX
+	VMOVUPS Y2, (CX)
+	VMOVUPS Y3, 32(CX)
+	ADDQ    DX, CX
+	VMOVUPS Y4, (CX)
+	VMOVUPS Y5, 32(CX)
+
+	// the next group: 3 more rows of C, bias and resid, k·6 more values of a, no fetching
+	IMUL3Q $0x18, AX, AX
+	ADDQ   AX, (SP)
+	IMUL3Q $0x03, DX, DX
+	ADDQ   DX, 8(SP)
+	MOVQ   16(SP), AX
+	TESTQ  AX, AX
+	JZ     nextresid
+	ADDQ   $0x0c, AX
+	MOVQ   AX, 16(SP)
+
+nextresid:
+	MOVQ  24(SP), AX
+	TESTQ AX, AX
+	JZ    nextflags
+	ADDQ  DX, AX
+	MOVQ  AX, 24(SP)
+
+nextflags:
+	ANDQ $-5, BX
+	MOVQ BX, 40(SP)
+	DECQ 32(SP)
+	JNZ  group
+
+done:
 	VZEROUPPER
 	RET
 
-// func KernAVX2x4x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+// func KernAVX2x4x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernAVX2x4x16OffsOf6(SB), NOSPLIT, $0-80
+TEXT ·KernAVX2x4x16OffsOf6(SB), NOSPLIT, $48-88
+	MOVQ  a+8(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  bias+48(FP), AX
+	MOVQ  AX, 16(SP)
+	MOVQ  resid+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  flags+64(FP), AX
+	MOVQ  AX, 40(SP)
+	MOVQ  groups+80(FP), AX
+	MOVQ  AX, 32(SP)
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+group:
 	MOVQ k+0(FP), AX
-	MOVQ a+8(FP), CX
+	MOVQ (SP), CX
 	MOVQ b+16(FP), DX
 	MOVQ boff+24(FP), BX
 
@@ -3431,8 +3663,8 @@ TEXT ·KernAVX2x4x16OffsOf6(SB), NOSPLIT, $0-80
 	VXORPS X7, X7, X7
 
 	// prefetch the lines of C and of the residual
-	MOVQ       c+32(FP), SI
-	MOVQ       resid+56(FP), DI
+	MOVQ       8(SP), SI
+	MOVQ       24(SP), DI
 	MOVQ       ldc+40(FP), R8
 	SHLQ       $0x02, R8
 	PREFETCHT0 (SI)
@@ -3454,7 +3686,7 @@ TEXT ·KernAVX2x4x16OffsOf6(SB), NOSPLIT, $0-80
 
 nopfresid:
 	// flags&4: prefetch the next panel of B
-	MOVQ  flags+64(FP), SI
+	MOVQ  40(SP), SI
 	TESTQ $0x00000004, SI
 	JNZ   prefetching
 	MOVQ  AX, DI
@@ -3594,65 +3826,65 @@ odd_pf:
 	VFMADD231PS  Y9, Y11, Y7
 
 store:
-	MOVQ c+32(FP), AX
-	MOVQ ldc+40(FP), CX
-	SHLQ $0x02, CX
-	MOVQ flags+64(FP), DX
+	MOVQ 8(SP), CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ 40(SP), BX
 
 	// flags&1: acc += C
-	TESTQ  $0x00000001, DX
+	TESTQ  $0x00000001, BX
 	JZ     noacc
-	MOVQ   AX, BX
-	VADDPS (BX), Y0, Y0
-	VADDPS 32(BX), Y1, Y1
-	ADDQ   CX, BX
-	VADDPS (BX), Y2, Y2
-	VADDPS 32(BX), Y3, Y3
-	ADDQ   CX, BX
-	VADDPS (BX), Y4, Y4
-	VADDPS 32(BX), Y5, Y5
-	ADDQ   CX, BX
-	VADDPS (BX), Y6, Y6
-	VADDPS 32(BX), Y7, Y7
+	MOVQ   CX, SI
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   DX, SI
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+	ADDQ   DX, SI
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
+	ADDQ   DX, SI
+	VADDPS (SI), Y6, Y6
+	VADDPS 32(SI), Y7, Y7
 
 noacc:
 	// acc[i] += bias[i]
-	MOVQ         bias+48(FP), BX
-	TESTQ        BX, BX
+	MOVQ         16(SP), SI
+	TESTQ        SI, SI
 	JZ           nobias
-	VBROADCASTSS (BX), Y10
+	VBROADCASTSS (SI), Y10
 	VADDPS       Y10, Y0, Y0
 	VADDPS       Y10, Y1, Y1
-	VBROADCASTSS 4(BX), Y10
+	VBROADCASTSS 4(SI), Y10
 	VADDPS       Y10, Y2, Y2
 	VADDPS       Y10, Y3, Y3
-	VBROADCASTSS 8(BX), Y10
+	VBROADCASTSS 8(SI), Y10
 	VADDPS       Y10, Y4, Y4
 	VADDPS       Y10, Y5, Y5
-	VBROADCASTSS 12(BX), Y10
+	VBROADCASTSS 12(SI), Y10
 	VADDPS       Y10, Y6, Y6
 	VADDPS       Y10, Y7, Y7
 
 nobias:
 	// acc += resid
-	MOVQ   resid+56(FP), BX
-	TESTQ  BX, BX
+	MOVQ   24(SP), SI
+	TESTQ  SI, SI
 	JZ     noresid
-	VADDPS (BX), Y0, Y0
-	VADDPS 32(BX), Y1, Y1
-	ADDQ   CX, BX
-	VADDPS (BX), Y2, Y2
-	VADDPS 32(BX), Y3, Y3
-	ADDQ   CX, BX
-	VADDPS (BX), Y4, Y4
-	VADDPS 32(BX), Y5, Y5
-	ADDQ   CX, BX
-	VADDPS (BX), Y6, Y6
-	VADDPS 32(BX), Y7, Y7
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   DX, SI
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+	ADDQ   DX, SI
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
+	ADDQ   DX, SI
+	VADDPS (SI), Y6, Y6
+	VADDPS 32(SI), Y7, Y7
 
 noresid:
 	// flags&2: acc = max(0, acc), NaN kept
-	TESTQ  $0x00000002, DX
+	TESTQ  $0x00000002, BX
 	JZ     norelu
 	VXORPS Y10, Y10, Y10
 	VMAXPS Y0, Y10, Y0
@@ -3666,11 +3898,11 @@ noresid:
 
 norelu:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           noclip
-	VBROADCASTSS (DX), Y8
-	VBROADCASTSS 4(DX), Y9
+	VBROADCASTSS (SI), Y8
+	VBROADCASTSS 4(SI), Y9
 	VMAXPS       Y8, Y0, Y10
 	VMINPS       Y9, Y10, Y10
 	VCMPPS       $0x03, Y0, Y0, Y11
@@ -3706,25 +3938,68 @@ norelu:
 
 noclip:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y6, (AX)
-	VMOVUPS Y7, 32(AX)
+	VMOVUPS Y0, (CX)
+	VMOVUPS Y1, 32(CX)
+	ADDQ    DX, CX
+	VMOVUPS Y2, (CX)
+	VMOVUPS Y3, 32(CX)
+	ADDQ    DX, CX
+	VMOVUPS Y4, (CX)
+	VMOVUPS Y5, 32(CX)
+	ADDQ    DX, CX
+	VMOVUPS Y6, (CX)
+	VMOVUPS Y7, 32(CX)
+
+	// the next group: 4 more rows of C, bias and resid, k·6 more values of a, no fetching
+	IMUL3Q $0x18, AX, AX
+	ADDQ   AX, (SP)
+	IMUL3Q $0x04, DX, DX
+	ADDQ   DX, 8(SP)
+	MOVQ   16(SP), AX
+	TESTQ  AX, AX
+	JZ     nextresid
+	ADDQ   $0x10, AX
+	MOVQ   AX, 16(SP)
+
+nextresid:
+	MOVQ  24(SP), AX
+	TESTQ AX, AX
+	JZ    nextflags
+	ADDQ  DX, AX
+	MOVQ  AX, 24(SP)
+
+nextflags:
+	ANDQ $-5, BX
+	MOVQ BX, 40(SP)
+	DECQ 32(SP)
+	JNZ  group
+
+done:
 	VZEROUPPER
 	RET
 
-// func KernAVX2x5x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
+// func KernAVX2x5x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·KernAVX2x5x16OffsOf6(SB), NOSPLIT, $0-80
+TEXT ·KernAVX2x5x16OffsOf6(SB), NOSPLIT, $48-88
+	MOVQ  a+8(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  bias+48(FP), AX
+	MOVQ  AX, 16(SP)
+	MOVQ  resid+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  flags+64(FP), AX
+	MOVQ  AX, 40(SP)
+	MOVQ  groups+80(FP), AX
+	MOVQ  AX, 32(SP)
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+group:
 	MOVQ k+0(FP), AX
-	MOVQ a+8(FP), CX
+	MOVQ (SP), CX
 	MOVQ b+16(FP), DX
 	MOVQ boff+24(FP), BX
 
@@ -3741,8 +4016,8 @@ TEXT ·KernAVX2x5x16OffsOf6(SB), NOSPLIT, $0-80
 	VXORPS X9, X9, X9
 
 	// prefetch the lines of C and of the residual
-	MOVQ       c+32(FP), SI
-	MOVQ       resid+56(FP), DI
+	MOVQ       8(SP), SI
+	MOVQ       24(SP), DI
 	MOVQ       ldc+40(FP), R8
 	SHLQ       $0x02, R8
 	PREFETCHT0 (SI)
@@ -3768,7 +4043,7 @@ TEXT ·KernAVX2x5x16OffsOf6(SB), NOSPLIT, $0-80
 
 nopfresid:
 	// flags&4: prefetch the next panel of B
-	MOVQ  flags+64(FP), SI
+	MOVQ  40(SP), SI
 	TESTQ $0x00000004, SI
 	JNZ   prefetching
 	MOVQ  AX, DI
@@ -3926,74 +4201,74 @@ odd_pf:
 	VFMADD231PS  Y11, Y12, Y9
 
 store:
-	MOVQ c+32(FP), AX
-	MOVQ ldc+40(FP), CX
-	SHLQ $0x02, CX
-	MOVQ flags+64(FP), DX
+	MOVQ 8(SP), CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ 40(SP), BX
 
 	// flags&1: acc += C
-	TESTQ  $0x00000001, DX
+	TESTQ  $0x00000001, BX
 	JZ     noacc
-	MOVQ   AX, BX
-	VADDPS (BX), Y0, Y0
-	VADDPS 32(BX), Y1, Y1
-	ADDQ   CX, BX
-	VADDPS (BX), Y2, Y2
-	VADDPS 32(BX), Y3, Y3
-	ADDQ   CX, BX
-	VADDPS (BX), Y4, Y4
-	VADDPS 32(BX), Y5, Y5
-	ADDQ   CX, BX
-	VADDPS (BX), Y6, Y6
-	VADDPS 32(BX), Y7, Y7
-	ADDQ   CX, BX
-	VADDPS (BX), Y8, Y8
-	VADDPS 32(BX), Y9, Y9
+	MOVQ   CX, SI
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   DX, SI
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+	ADDQ   DX, SI
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
+	ADDQ   DX, SI
+	VADDPS (SI), Y6, Y6
+	VADDPS 32(SI), Y7, Y7
+	ADDQ   DX, SI
+	VADDPS (SI), Y8, Y8
+	VADDPS 32(SI), Y9, Y9
 
 noacc:
 	// acc[i] += bias[i]
-	MOVQ         bias+48(FP), BX
-	TESTQ        BX, BX
+	MOVQ         16(SP), SI
+	TESTQ        SI, SI
 	JZ           nobias
-	VBROADCASTSS (BX), Y12
+	VBROADCASTSS (SI), Y12
 	VADDPS       Y12, Y0, Y0
 	VADDPS       Y12, Y1, Y1
-	VBROADCASTSS 4(BX), Y12
+	VBROADCASTSS 4(SI), Y12
 	VADDPS       Y12, Y2, Y2
 	VADDPS       Y12, Y3, Y3
-	VBROADCASTSS 8(BX), Y12
+	VBROADCASTSS 8(SI), Y12
 	VADDPS       Y12, Y4, Y4
 	VADDPS       Y12, Y5, Y5
-	VBROADCASTSS 12(BX), Y12
+	VBROADCASTSS 12(SI), Y12
 	VADDPS       Y12, Y6, Y6
 	VADDPS       Y12, Y7, Y7
-	VBROADCASTSS 16(BX), Y12
+	VBROADCASTSS 16(SI), Y12
 	VADDPS       Y12, Y8, Y8
 	VADDPS       Y12, Y9, Y9
 
 nobias:
 	// acc += resid
-	MOVQ   resid+56(FP), BX
-	TESTQ  BX, BX
+	MOVQ   24(SP), SI
+	TESTQ  SI, SI
 	JZ     noresid
-	VADDPS (BX), Y0, Y0
-	VADDPS 32(BX), Y1, Y1
-	ADDQ   CX, BX
-	VADDPS (BX), Y2, Y2
-	VADDPS 32(BX), Y3, Y3
-	ADDQ   CX, BX
-	VADDPS (BX), Y4, Y4
-	VADDPS 32(BX), Y5, Y5
-	ADDQ   CX, BX
-	VADDPS (BX), Y6, Y6
-	VADDPS 32(BX), Y7, Y7
-	ADDQ   CX, BX
-	VADDPS (BX), Y8, Y8
-	VADDPS 32(BX), Y9, Y9
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   DX, SI
+	VADDPS (SI), Y2, Y2
+	VADDPS 32(SI), Y3, Y3
+	ADDQ   DX, SI
+	VADDPS (SI), Y4, Y4
+	VADDPS 32(SI), Y5, Y5
+	ADDQ   DX, SI
+	VADDPS (SI), Y6, Y6
+	VADDPS 32(SI), Y7, Y7
+	ADDQ   DX, SI
+	VADDPS (SI), Y8, Y8
+	VADDPS 32(SI), Y9, Y9
 
 noresid:
 	// flags&2: acc = max(0, acc), NaN kept
-	TESTQ  $0x00000002, DX
+	TESTQ  $0x00000002, BX
 	JZ     norelu
 	VXORPS Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
@@ -4009,11 +4284,11 @@ noresid:
 
 norelu:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), DX
-	TESTQ        DX, DX
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
 	JZ           noclip
-	VBROADCASTSS (DX), Y10
-	VBROADCASTSS 4(DX), Y11
+	VBROADCASTSS (SI), Y10
+	VBROADCASTSS 4(SI), Y11
 	VMAXPS       Y10, Y0, Y12
 	VMINPS       Y11, Y12, Y12
 	VCMPPS       $0x03, Y0, Y0, Y13
@@ -4057,20 +4332,46 @@ norelu:
 
 noclip:
 	// C = acc
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y6, (AX)
-	VMOVUPS Y7, 32(AX)
-	ADDQ    CX, AX
-	VMOVUPS Y8, (AX)
-	VMOVUPS Y9, 32(AX)
+	VMOVUPS Y0, (CX)
+	VMOVUPS Y1, 32(CX)
+	ADDQ    DX, CX
+	VMOVUPS Y2, (CX)
+	VMOVUPS Y3, 32(CX)
+	ADDQ    DX, CX
+	VMOVUPS Y4, (CX)
+	VMOVUPS Y5, 32(CX)
+	ADDQ    DX, CX
+	VMOVUPS Y6, (CX)
+	VMOVUPS Y7, 32(CX)
+	ADDQ    DX, CX
+	VMOVUPS Y8, (CX)
+	VMOVUPS Y9, 32(CX)
+
+	// the next group: 5 more rows of C, bias and resid, k·6 more values of a, no fetching
+	IMUL3Q $0x18, AX, AX
+	ADDQ   AX, (SP)
+	IMUL3Q $0x05, DX, DX
+	ADDQ   DX, 8(SP)
+	MOVQ   16(SP), AX
+	TESTQ  AX, AX
+	JZ     nextresid
+	ADDQ   $0x14, AX
+	MOVQ   AX, 16(SP)
+
+nextresid:
+	MOVQ  24(SP), AX
+	TESTQ AX, AX
+	JZ    nextflags
+	ADDQ  DX, AX
+	MOVQ  AX, 24(SP)
+
+nextflags:
+	ANDQ $-5, BX
+	MOVQ BX, 40(SP)
+	DECQ 32(SP)
+	JNZ  group
+
+done:
 	VZEROUPPER
 	RET
 

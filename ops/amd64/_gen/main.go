@@ -101,7 +101,7 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 	bexpr := "b[p*" + fmt.Sprint(nr) + "+j]"
 	if offs {
 		name += "Offs"
-		sig = "func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int, clip *float32)"
+		sig = "func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int, clip *float32, groups int)"
 		bexpr = "b[boff[p]+j]"
 	}
 	if ga != mr {
@@ -109,7 +109,7 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 	}
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
-	Doc(
+	doc := []string{
 		fmt.Sprintf("%s computes one %d×%d tile of C with %s, as this Go loop does", name, mr, nr, s.name),
 		"(indices in elements; a and b are packed panels of k steps of "+fmt.Sprint(ga)+" and "+fmt.Sprint(nr)+" values):",
 		"",
@@ -137,9 +137,59 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 		"			c[i*ldc+j] = s",
 		"		}",
 		"	}",
-	)
+	}
+	if offs {
+		doc = append(doc, "",
+			fmt.Sprintf("It does so groups times, each time on the next %d rows of C, bias and resid and the", mr),
+			fmt.Sprintf("next k·%d values of a (flags&4 on the first only).", ga))
+	}
+	Doc(doc...)
+	// The offsets kernels run a column of groups of rows; the loop's state
+	// lives in the frame: the next group's A, C, bias and residual, the
+	// groups left and the flags (the fetch bit cleared after the first).
+	var la, lc, lb, lr, ln, lfl Mem
+	if offs {
+		la, lc, lb, lr, ln, lfl = AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8)
+		for _, m := range []struct {
+			param string
+			at    Mem
+		}{{"a", la}, {"c", lc}, {"bias", lb}, {"resid", lr}, {"flags", lfl}, {"groups", ln}} {
+			t := Load(Param(m.param), GP64())
+			MOVQ(t, m.at)
+		}
+		t := GP64()
+		MOVQ(ln, t)
+		TESTQ(t, t)
+		JZ(LabelRef("done"))
+		Label("group")
+	}
+	// param loads a kernel argument, from the frame for the group loop's.
+	param := func(name string) reg.GPVirtual {
+		r := GP64()
+		if offs {
+			switch name {
+			case "a":
+				MOVQ(la, r)
+				return r
+			case "c":
+				MOVQ(lc, r)
+				return r
+			case "bias":
+				MOVQ(lb, r)
+				return r
+			case "resid":
+				MOVQ(lr, r)
+				return r
+			case "flags":
+				MOVQ(lfl, r)
+				return r
+			}
+		}
+		Load(Param(name), r)
+		return r
+	}
 	k := Load(Param("k"), GP64())
-	a := Load(Param("a"), GP64())
+	a := param("a")
 	b := Load(Param("b"), GP64())
 	var boff, off reg.GPVirtual
 	if offs {
@@ -169,8 +219,8 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 	// prefetchers do not follow).
 	Comment("prefetch the lines of C and of the residual")
 	{
-		pc := Load(Param("c"), GP64())
-		pr := Load(Param("resid"), GP64())
+		pc := param("c")
+		pr := param("resid")
 		ld := Load(Param("ldc"), GP64())
 		SHLQ(U8(2), ld)
 		for i := range mr {
@@ -252,7 +302,7 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 	}
 	if offs {
 		Comment("flags&4: prefetch the next panel of B")
-		fl := Load(Param("flags"), GP64())
+		fl := param("flags")
 		TESTQ(U32(4), fl)
 		JNZ(LabelRef("prefetching"))
 		loop(false)
@@ -263,10 +313,10 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 	}
 
 	Label("store")
-	c := Load(Param("c"), GP64())
+	c := param("c")
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc)
-	flags := Load(Param("flags"), GP64())
+	flags := param("flags")
 	p := GP64()
 
 	Comment("flags&1: acc += C")
@@ -277,7 +327,7 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 	Label("noacc")
 
 	Comment("acc[i] += bias[i]")
-	bias := Load(Param("bias"), GP64())
+	bias := param("bias")
 	TESTQ(bias, bias)
 	JZ(LabelRef("nobias"))
 	for i := range mr {
@@ -289,7 +339,7 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 	Label("nobias")
 
 	Comment("acc += resid")
-	resid := Load(Param("resid"), GP64())
+	resid := param("resid")
 	TESTQ(resid, resid)
 	JZ(LabelRef("noresid"))
 	for i := range mr {
@@ -316,7 +366,40 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 	clipParam(s, acc, s.regs[mr*nv:], "noclip")
 
 	Comment("C = acc")
-	tileRows(s, acc, c, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
+	if !offs {
+		tileRows(s, acc, c, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
+		VZEROUPPER()
+		RET()
+		return
+	}
+	q := GP64()
+	MOVQ(c, q)
+	tileRows(s, acc, q, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
+	Comment(fmt.Sprintf("the next group: %d more rows of C, bias and resid, k·%d more values of a, no fetching", mr, ga))
+	t := GP64()
+	IMUL3Q(U8(uint8(4*ga)), k, t)
+	ADDQ(t, la)
+	IMUL3Q(U8(uint8(mr)), ldc, ldc)
+	ADDQ(ldc, lc)
+	bp := GP64()
+	MOVQ(lb, bp)
+	TESTQ(bp, bp)
+	JZ(LabelRef("nextresid"))
+	ADDQ(U8(uint8(4*mr)), bp)
+	MOVQ(bp, lb)
+	Label("nextresid")
+	rp := GP64()
+	MOVQ(lr, rp)
+	TESTQ(rp, rp)
+	JZ(LabelRef("nextflags"))
+	ADDQ(ldc, rp)
+	MOVQ(rp, lr)
+	Label("nextflags")
+	ANDQ(I8(^4), flags)
+	MOVQ(flags, lfl)
+	DECQ(ln)
+	JNZ(LabelRef("group"))
+	Label("done")
 	VZEROUPPER()
 	RET()
 }
