@@ -23,19 +23,20 @@ import "unsafe"
 // depthwise kernels work on the same layout, kept between layers; here it
 // lives for one band of one block of one layer.
 
-// Dw8Kernel computes n output pixels of 8 channels of a depthwise
-// convolution in the channel-blocked layout (see conv_dw8.go):
+// Dw8Kernel computes rows rows of n output pixels of 8 channels of a
+// depthwise convolution in the channel-blocked layout (see conv_dw8.go):
 //
-//	s = bias[c] + Σ_{t<taps} w[t·8+c]·x[j·step+off[t]+c]
-//	out[j·8+c] = min(max(s, clip[0]), clip[1])   (s when clip is nil or s is NaN)
+//	s = bias[c] + Σ_{t<taps} w[t·8+c]·x[r·ldx+j·step+off[t]+c]
+//	out[r·ldo+j·8+c] = min(max(s, clip[0]), clip[1])   (s when clip is nil or s is NaN)
 //
 // the taps in order, each product fused with the sum; clip's bounds are
-// numbers, the lower not -0 and the upper not ±0 (see clipBounds).
-type Dw8Kernel func(out, x *float32, off *int32, w *float32, taps, n, step int, bias, clip *float32)
+// numbers, the lower not -0 and the upper not ±0 (see clipBounds). One
+// call runs a band's rows: a call from Go costs as much as a 7×7 row.
+type Dw8Kernel func(out, x *float32, off *int32, w *float32, taps, n, step int, bias, clip *float32, rows, ldo, ldx int)
 
 // Dw8Go is the portable twin of the Dw8Kernel vector kernels.
-func Dw8Go(out, x *float32, off *int32, w *float32, taps, n, step int, bias, clip *float32) {
-	if n <= 0 {
+func Dw8Go(out, x *float32, off *int32, w *float32, taps, n, step int, bias, clip *float32, rows, ldo, ldx int) {
+	if n <= 0 || rows <= 0 {
 		return
 	}
 	offs := unsafe.Slice(off, max(taps, 1))[:taps]
@@ -43,21 +44,23 @@ func Dw8Go(out, x *float32, off *int32, w *float32, taps, n, step int, bias, cli
 	for _, o := range offs {
 		hi = max(hi, int(o))
 	}
-	xs := unsafe.Slice(x, (n-1)*step+hi+8)
+	xs := unsafe.Slice(x, (rows-1)*ldx+(n-1)*step+hi+8)
 	ws := unsafe.Slice(w, max(taps, 1)*8)
 	bs := unsafe.Slice(bias, 8)
-	os := unsafe.Slice(out, n*8)
-	for j := range n {
-		for c := range 8 {
-			s := bs[c]
-			for t, o := range offs {
-				s = fma32(ws[t*8+c], xs[j*step+int(o)+c], s)
+	os := unsafe.Slice(out, (rows-1)*ldo+n*8)
+	for r := range rows {
+		for j := range n {
+			for c := range 8 {
+				s := bs[c]
+				for t, o := range offs {
+					s = fma32(ws[t*8+c], xs[r*ldx+j*step+int(o)+c], s)
+				}
+				if clip != nil && s == s {
+					cl := unsafe.Slice(clip, 2)
+					s = min(max(s, cl[0]), cl[1])
+				}
+				os[r*ldo+j*8+c] = s
 			}
-			if clip != nil && s == s {
-				cl := unsafe.Slice(clip, 2)
-				s = min(max(s, cl[0]), cl[1])
-			}
-			os[j*8+c] = s
 		}
 	}
 }
@@ -224,10 +227,9 @@ func (t *dw8Task) Range(lo, hi int) {
 			} else {
 				t.fillBand(xband, xs, r0, nin, c0, cnt)
 			}
-			for r := range nr {
-				// the row's pixel ow reads its window from xb[(r·SH·Wp + ow·SW)·8:]
-				t.bl.Dw8(&ob[r*g.OW*8], &xb[r*g.SH*wp*8], &off[0], &wb[0], taps, nc, g.SW*8, &buf.bias[0], clip)
-			}
+			// row r's pixel ow reads its window from xb[(r·SH·Wp + ow·SW)·8:]
+			_, _ = ob[(nr-1)*g.OW*8+nc*8-1], xb[(nr-1)*g.SH*wp*8]
+			t.bl.Dw8(&ob[0], &xb[0], &off[0], &wb[0], taps, nc, g.SW*8, &buf.bias[0], clip, nr, g.OW*8, g.SH*wp*8)
 			// y[n][c0+c][q] = act(ob[(q-oh0·OW)·8 + c] + Z) for the band's pixels q
 			q0, nq := oh0*g.OW, nr*g.OW
 			obb := ob[:nq*8]

@@ -395,10 +395,9 @@ func (t *dwBlockTask) depthwise(e, d []float32, buf *dwBlockBufs, clip *float32,
 		if p.Project {
 			db = d[cb*l.ld : (cb+1)*l.ld]
 		}
-		for r := range nr {
-			// the row's pixel ow reads its window from e's pixel r·SH·Wp + ow·SW
-			bl.Dw8(&db[r*gd.OW*8], &eblk[r*gd.SH*l.wp*l.eb], &off[0], &wb[0], taps, l.nc, gd.SW*l.eb, &buf.bias[0], clip)
-		}
+		// row r's pixel ow reads its window from e's pixel r·SH·Wp + ow·SW
+		_, _ = db[(nr-1)*gd.OW*8+l.nc*8-1], eblk[(nr-1)*gd.SH*l.wp*l.eb]
+		bl.Dw8(&db[0], &eblk[0], &off[0], &wb[0], taps, l.nc, gd.SW*l.eb, &buf.bias[0], clip, nr, gd.OW*8, gd.SH*l.wp*l.eb)
 		if clip == nil && p.ActD.Kind != ActNone {
 			residualAct(t.k, db[:nq*8], nil, p.ActD)
 		}

@@ -638,7 +638,7 @@ func TestDwTapsMatchTwin(t *testing.T) {
 
 // TestDw8KernelsMatchTwin runs the channel-blocked depthwise kernels
 // against Dw8Go, and Gather8 and Scatter8 against their loops, bit for
-// bit: 0 to 25 taps, 0 to 20 pixels (the eight-pixel steps of strides 1
+// bit: 0 to 25 taps, one row or three, 0 to 20 pixels (the eight-pixel steps of strides 1
 // and 2, the four-pixel steps and the single ones), strides that make
 // windows overlap or skip.
 func TestDw8KernelsMatchTwin(t *testing.T) {
@@ -660,14 +660,18 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 						off[i] = int32((i * 37) % 29 * 8)
 					}
 					w := nnRand(uint64(taps), max(1, taps)*8).F32
-					x := nnRand(uint64(n), 21*40+29*8+8).F32
+					x := nnRand(uint64(n), 21*40+29*8+8+2*7).F32
 					x[17] = float32(math.NaN())
 					bias := nnRand(uint64(step), 8).F32
-					got := make([]float32, n*8+1)
-					want := make([]float32, n*8+1)
-					spec.Dw8(&got[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0], clip)
-					Dw8Go(&want[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0], clip)
-					checkF32(t, fmt.Sprintf("%s dw8 taps=%d n=%d step=%d", k.Name, taps, n, step), got, want, 0)
+					// one row, or three rows 21·8+3 outputs and 7 values of x apart
+					for _, rows := range []int{1, 3} {
+						const ldo, ldx = 21*8 + 3, 7
+						got := make([]float32, (rows-1)*ldo+n*8+1)
+						want := make([]float32, (rows-1)*ldo+n*8+1)
+						spec.Dw8(&got[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0], clip, rows, ldo, ldx)
+						Dw8Go(&want[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0], clip, rows, ldo, ldx)
+						checkF32(t, fmt.Sprintf("%s dw8 taps=%d n=%d step=%d rows=%d", k.Name, taps, n, step, rows), got, want, 0)
+					}
 				}
 			}
 		}

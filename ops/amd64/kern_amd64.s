@@ -13357,31 +13357,42 @@ done:
 	VZEROUPPER
 	RET
 
-// func DwRow8AVX2(out *float32, x *float32, off *int32, w *float32, taps int, n int, step int, bias *float32, clip *float32)
+// func DwRow8AVX2(out *float32, x *float32, off *int32, w *float32, taps int, n int, step int, bias *float32, clip *float32, rows int, ldo int, ldx int)
 // Requires: AVX, FMA3
-TEXT ·DwRow8AVX2(SB), NOSPLIT, $0-72
+TEXT ·DwRow8AVX2(SB), NOSPLIT, $24-96
 	MOVQ         out+0(FP), AX
-	MOVQ         x+8(FP), CX
-	MOVQ         n+40(FP), DX
-	MOVQ         step+48(FP), BX
-	SHLQ         $0x02, BX
-	MOVQ         bias+56(FP), SI
-	VMOVUPS      (SI), Y0
-	MOVQ         clip+64(FP), SI
-	TESTQ        SI, SI
+	MOVQ         AX, (SP)
+	MOVQ         x+8(FP), AX
+	MOVQ         AX, 8(SP)
+	MOVQ         rows+72(FP), AX
+	MOVQ         AX, 16(SP)
+	MOVQ         bias+56(FP), AX
+	VMOVUPS      (AX), Y0
+	MOVQ         clip+64(FP), AX
+	TESTQ        AX, AX
 	JZ           bounds
-	VBROADCASTSS (SI), Y12
-	VBROADCASTSS 4(SI), Y13
+	VBROADCASTSS (AX), Y12
+	VBROADCASTSS 4(AX), Y13
 
 bounds:
-	CMPQ BX, $0x20
+	MOVQ  16(SP), CX
+	TESTQ CX, CX
+	JZ    done
+
+row:
+	MOVQ (SP), CX
+	MOVQ 8(SP), DX
+	MOVQ n+40(FP), BX
+	MOVQ step+48(FP), SI
+	SHLQ $0x02, SI
+	CMPQ SI, $0x20
 	JE   s1
-	CMPQ BX, $0x40
+	CMPQ SI, $0x40
 	JE   s2
 	JMP  four
 
 s1:
-	CMPQ    DX, $0x08
+	CMPQ    BX, $0x08
 	JL      four
 	VMOVAPS Y0, Y1
 	VMOVAPS Y0, Y2
@@ -13400,21 +13411,21 @@ s1_tap:
 	JZ          s1_store
 	MOVLQSX     (R11), R14
 	VMOVUPS     (R12), Y9
-	VFMADD231PS (CX)(R14*4), Y9, Y1
-	VFMADD231PS 32(CX)(R14*4), Y9, Y2
-	VFMADD231PS 64(CX)(R14*4), Y9, Y3
-	VFMADD231PS 96(CX)(R14*4), Y9, Y4
-	VFMADD231PS 128(CX)(R14*4), Y9, Y5
-	VFMADD231PS 160(CX)(R14*4), Y9, Y6
-	VFMADD231PS 192(CX)(R14*4), Y9, Y7
-	VFMADD231PS 224(CX)(R14*4), Y9, Y8
+	VFMADD231PS (DX)(R14*4), Y9, Y1
+	VFMADD231PS 32(DX)(R14*4), Y9, Y2
+	VFMADD231PS 64(DX)(R14*4), Y9, Y3
+	VFMADD231PS 96(DX)(R14*4), Y9, Y4
+	VFMADD231PS 128(DX)(R14*4), Y9, Y5
+	VFMADD231PS 160(DX)(R14*4), Y9, Y6
+	VFMADD231PS 192(DX)(R14*4), Y9, Y7
+	VFMADD231PS 224(DX)(R14*4), Y9, Y8
 	ADDQ        $0x04, R11
 	ADDQ        $0x20, R12
 	DECQ        R13
 	JMP         s1_tap
 
 s1_store:
-	TESTQ     SI, SI
+	TESTQ     AX, AX
 	JZ        s1_put
 	VMAXPS    Y12, Y1, Y14
 	VMINPS    Y13, Y14, Y14
@@ -13450,21 +13461,21 @@ s1_store:
 	VBLENDVPS Y15, Y8, Y14, Y8
 
 s1_put:
-	VMOVUPS Y1, (AX)
-	VMOVUPS Y2, 32(AX)
-	VMOVUPS Y3, 64(AX)
-	VMOVUPS Y4, 96(AX)
-	VMOVUPS Y5, 128(AX)
-	VMOVUPS Y6, 160(AX)
-	VMOVUPS Y7, 192(AX)
-	VMOVUPS Y8, 224(AX)
-	ADDQ    $0x00000100, AX
+	VMOVUPS Y1, (CX)
+	VMOVUPS Y2, 32(CX)
+	VMOVUPS Y3, 64(CX)
+	VMOVUPS Y4, 96(CX)
+	VMOVUPS Y5, 128(CX)
+	VMOVUPS Y6, 160(CX)
+	VMOVUPS Y7, 192(CX)
+	VMOVUPS Y8, 224(CX)
 	ADDQ    $0x00000100, CX
-	SUBQ    $0x08, DX
+	ADDQ    $0x00000100, DX
+	SUBQ    $0x08, BX
 	JMP     s1
 
 s2:
-	CMPQ    DX, $0x08
+	CMPQ    BX, $0x08
 	JL      four
 	VMOVAPS Y0, Y1
 	VMOVAPS Y0, Y2
@@ -13483,21 +13494,21 @@ s2_tap:
 	JZ          s2_store
 	MOVLQSX     (R11), R14
 	VMOVUPS     (R12), Y9
-	VFMADD231PS (CX)(R14*4), Y9, Y1
-	VFMADD231PS 64(CX)(R14*4), Y9, Y2
-	VFMADD231PS 128(CX)(R14*4), Y9, Y3
-	VFMADD231PS 192(CX)(R14*4), Y9, Y4
-	VFMADD231PS 256(CX)(R14*4), Y9, Y5
-	VFMADD231PS 320(CX)(R14*4), Y9, Y6
-	VFMADD231PS 384(CX)(R14*4), Y9, Y7
-	VFMADD231PS 448(CX)(R14*4), Y9, Y8
+	VFMADD231PS (DX)(R14*4), Y9, Y1
+	VFMADD231PS 64(DX)(R14*4), Y9, Y2
+	VFMADD231PS 128(DX)(R14*4), Y9, Y3
+	VFMADD231PS 192(DX)(R14*4), Y9, Y4
+	VFMADD231PS 256(DX)(R14*4), Y9, Y5
+	VFMADD231PS 320(DX)(R14*4), Y9, Y6
+	VFMADD231PS 384(DX)(R14*4), Y9, Y7
+	VFMADD231PS 448(DX)(R14*4), Y9, Y8
 	ADDQ        $0x04, R11
 	ADDQ        $0x20, R12
 	DECQ        R13
 	JMP         s2_tap
 
 s2_store:
-	TESTQ     SI, SI
+	TESTQ     AX, AX
 	JZ        s2_put
 	VMAXPS    Y12, Y1, Y14
 	VMINPS    Y13, Y14, Y14
@@ -13533,26 +13544,26 @@ s2_store:
 	VBLENDVPS Y15, Y8, Y14, Y8
 
 s2_put:
-	VMOVUPS Y1, (AX)
-	VMOVUPS Y2, 32(AX)
-	VMOVUPS Y3, 64(AX)
-	VMOVUPS Y4, 96(AX)
-	VMOVUPS Y5, 128(AX)
-	VMOVUPS Y6, 160(AX)
-	VMOVUPS Y7, 192(AX)
-	VMOVUPS Y8, 224(AX)
-	ADDQ    $0x00000100, AX
-	ADDQ    $0x00000200, CX
-	SUBQ    $0x08, DX
+	VMOVUPS Y1, (CX)
+	VMOVUPS Y2, 32(CX)
+	VMOVUPS Y3, 64(CX)
+	VMOVUPS Y4, 96(CX)
+	VMOVUPS Y5, 128(CX)
+	VMOVUPS Y6, 160(CX)
+	VMOVUPS Y7, 192(CX)
+	VMOVUPS Y8, 224(CX)
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000200, DX
+	SUBQ    $0x08, BX
 	JMP     s2
 
 four:
-	CMPQ    DX, $0x04
+	CMPQ    BX, $0x04
 	JL      four_done
-	MOVQ    CX, DI
-	LEAQ    (DI)(BX*1), R8
-	LEAQ    (R8)(BX*1), R9
-	LEAQ    (R9)(BX*1), R10
+	MOVQ    DX, DI
+	LEAQ    (DI)(SI*1), R8
+	LEAQ    (R8)(SI*1), R9
+	LEAQ    (R9)(SI*1), R10
 	VMOVAPS Y0, Y1
 	VMOVAPS Y0, Y2
 	VMOVAPS Y0, Y3
@@ -13576,7 +13587,7 @@ four_tap:
 	JMP         four_tap
 
 four_store:
-	TESTQ     SI, SI
+	TESTQ     AX, AX
 	JZ        four_put
 	VMAXPS    Y12, Y1, Y14
 	VMINPS    Y13, Y14, Y14
@@ -13596,23 +13607,23 @@ four_store:
 	VBLENDVPS Y15, Y4, Y14, Y4
 
 four_put:
-	VMOVUPS Y1, (AX)
-	VMOVUPS Y2, 32(AX)
-	VMOVUPS Y3, 64(AX)
-	VMOVUPS Y4, 96(AX)
-	ADDQ    $0x80, AX
-	ADDQ    BX, CX
-	ADDQ    BX, CX
-	ADDQ    BX, CX
-	ADDQ    BX, CX
-	SUBQ    $0x04, DX
+	VMOVUPS Y1, (CX)
+	VMOVUPS Y2, 32(CX)
+	VMOVUPS Y3, 64(CX)
+	VMOVUPS Y4, 96(CX)
+	ADDQ    $0x80, CX
+	ADDQ    SI, DX
+	ADDQ    SI, DX
+	ADDQ    SI, DX
+	ADDQ    SI, DX
+	SUBQ    $0x04, BX
 	JMP     four
 
 four_done:
 one:
-	CMPQ    DX, $0x01
+	CMPQ    BX, $0x01
 	JL      one_done
-	MOVQ    CX, DI
+	MOVQ    DX, DI
 	VMOVAPS Y0, Y1
 	MOVQ    off+16(FP), R11
 	MOVQ    w+24(FP), R12
@@ -13630,7 +13641,7 @@ one_tap:
 	JMP         one_tap
 
 one_store:
-	TESTQ     SI, SI
+	TESTQ     AX, AX
 	JZ        one_put
 	VMAXPS    Y12, Y1, Y14
 	VMINPS    Y13, Y14, Y14
@@ -13638,13 +13649,24 @@ one_store:
 	VBLENDVPS Y15, Y1, Y14, Y1
 
 one_put:
-	VMOVUPS Y1, (AX)
-	ADDQ    $0x20, AX
-	ADDQ    BX, CX
-	SUBQ    $0x01, DX
+	VMOVUPS Y1, (CX)
+	ADDQ    $0x20, CX
+	ADDQ    SI, DX
+	SUBQ    $0x01, BX
 	JMP     one
 
 one_done:
+	// the next row
+	MOVQ ldo+80(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, (SP)
+	MOVQ ldx+88(FP), CX
+	SHLQ $0x02, CX
+	ADDQ CX, 8(SP)
+	DECQ 16(SP)
+	JNZ  row
+
+done:
 	VZEROUPPER
 	RET
 

@@ -1771,33 +1771,41 @@ func tapLoop(label string, off, w, t, o reg.GPVirtual, wstep uint8, body func())
 // strides 1 and 2, then four, then one at a time.
 func dwRow8(s isa) {
 	name := "DwRow8" + s.name
-	TEXT(name, NOSPLIT, "func(out, x *float32, off *int32, w *float32, taps, n, step int, bias, clip *float32)")
+	TEXT(name, NOSPLIT, "func(out, x *float32, off *int32, w *float32, taps, n, step int, bias, clip *float32, rows, ldo, ldx int)")
 	Pragma("noescape")
 	Doc(
-		name+" computes n output pixels of 8 channels each, as this Go loop does (indices in",
-		"elements; pixel j's window starts at x[j*step:] and tap t reads it at off[t]):",
+		name+" computes rows rows of n output pixels of 8 channels each, as this Go loop does",
+		"(indices in elements; row r's pixel j's window starts at x[r*ldx+j*step:] and tap t",
+		"reads it at off[t]):",
 		"",
-		"	for j := range n {",
-		"		for c := range 8 {",
-		"			s := bias[c]",
-		"			for t := range taps {",
-		"				s = fma(w[t*8+c], x[j*step+off[t]+c], s) // rounded once",
+		"	for r := range rows {",
+		"		for j := range n {",
+		"			for c := range 8 {",
+		"				s := bias[c]",
+		"				for t := range taps {",
+		"					s = fma(w[t*8+c], x[r*ldx+j*step+off[t]+c], s) // rounded once",
+		"				}",
+		"				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0",
+		"					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is",
+		"				}",
+		"				out[r*ldo+j*8+c] = s",
 		"			}",
-		"			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0",
-		"				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is",
-		"			}",
-		"			out[j*8+c] = s",
 		"		}",
 		"	}",
 	)
 	if s.lanes != 8 {
 		panic(name + ": 8 lanes only")
 	}
-	out := Load(Param("out"), GP64()).(reg.GPVirtual)
-	x := Load(Param("x"), GP64()).(reg.GPVirtual)
-	n := Load(Param("n"), GP64()).(reg.GPVirtual)
-	step := Load(Param("step"), GP64()).(reg.GPVirtual)
-	SHLQ(U8(2), step)
+	// The row loop's state lives in the frame: the next row's out and x,
+	// and the rows left.
+	lout, lx, lrows := AllocLocal(8), AllocLocal(8), AllocLocal(8)
+	for _, m := range []struct {
+		param string
+		at    Mem
+	}{{"out", lout}, {"x", lx}, {"rows", lrows}} {
+		t := Load(Param(m.param), GP64())
+		MOVQ(t, m.at)
+	}
 	bp := Load(Param("bias"), GP64()).(reg.GPVirtual)
 	bias := s.regs[0]
 	VMOVUPS(Mem{Base: bp}, bias)
@@ -1810,6 +1818,19 @@ func dwRow8(s isa) {
 	VBROADCASTSS(Mem{Base: clip}, lo)
 	VBROADCASTSS(Mem{Base: clip, Disp: 4}, hi)
 	Label("bounds")
+	{
+		t := GP64()
+		MOVQ(lrows, t)
+		TESTQ(t, t)
+		JZ(LabelRef("done"))
+	}
+	Label("row")
+	out, x := GP64(), GP64()
+	MOVQ(lout, out)
+	MOVQ(lx, x)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	step := Load(Param("step"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), step)
 	clipped := func(label string, acc []reg.VecPhysical) {
 		TESTQ(clip, clip)
 		JZ(LabelRef(label + "_put"))
@@ -1887,6 +1908,16 @@ func dwRow8(s isa) {
 	wide("s2", 64)
 	group("four", 4)
 	group("one", 1)
+	Comment("the next row")
+	ldo := Load(Param("ldo"), GP64())
+	SHLQ(U8(2), ldo)
+	ADDQ(ldo, lout)
+	ldx := Load(Param("ldx"), GP64())
+	SHLQ(U8(2), ldx)
+	ADDQ(ldx, lx)
+	DECQ(lrows)
+	JNZ(LabelRef("row"))
+	Label("done")
 	VZEROUPPER()
 	RET()
 }
