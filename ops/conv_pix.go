@@ -451,15 +451,15 @@ func (t *pixMajorTask) Range(lo, hi int) {
 // pixBlocked reports whether convPix reads g's input from a padded copy in
 // blocks of 8 channels (blockedSource): a window wider than 1×1 without a
 // prologue, on a tier with PixMajor, each group whole blocks. A tile of 6
-// pixels then reads, per block of channels, a few lines of each window row
-// (a stride is only a longer step of pix, with no phase copy), so depth
-// blocks can be 256 steps long (pixMajorDepth), the last adding the bias
-// and clip in the kernels, where the padded planes put one line per
-// channel and step, in blocks of 64 steps. One thread on AVX2: RegNet's grouped 3×3 (16
-// channels a group) 14×14 63 → 85 GFLOP/s, 7×7 49 → 75, stride 2 from
-// 28×28 52 → 71 and from 14×14 36 → 63; ResNeXt's (32 a group) 14×14
-// 63 → 85; ResNet's 512 3×3 on 7×7 84 → 90 and strided 3×3 +2 to +12 %.
-// RegNet-Y 800MF 6 % faster.
+// pixels then reads, per block of channels, a few lines of each window
+// row (a stride is only a longer step of pix, with no phase copy), so its
+// depth blocks can be 256 steps long (pixMajorDepth), the last adding the
+// bias and clip in the kernels; in the padded planes a tile reads one line
+// per channel and step, which held only blocks of 64 steps in L1. One
+// thread on AVX2: RegNet's grouped 3×3 (16 channels a group) 14×14 63 → 85
+// GFLOP/s, 7×7 49 → 75, stride 2 from 28×28 52 → 71 and from 14×14
+// 36 → 63; ResNeXt's (32 a group) 14×14 63 → 85; ResNet's 512 3×3 on 7×7
+// 84 → 90 and strided 3×3 +2 to +12 %. RegNet-Y 800MF 6 % faster.
 func (bl *blocked) pixBlocked(g *ConvGeom, f *ConvFusion) bool {
 	hp, wq := g.H+g.PadT+g.PadB, g.W+g.PadL+g.PadR
 	return bl.PixMajor && g.KH*g.KW > 1 && !f.hasPre() && (g.Group == 1 || g.C/g.Group%8 == 0) &&

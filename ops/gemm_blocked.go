@@ -832,7 +832,10 @@ type imageCall struct {
 func (bl *blocked) perImage(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion,
 	path func(bl *blocked, env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion)) {
 	ic := bl.images.get()
-	defer bl.images.put(ic)
+	defer func() {
+		*ic = imageCall{} // no tensors kept between calls
+		bl.images.put(ic)
+	}()
 	ic.g = *g
 	ic.g.N = 1
 	var f1 *ConvFusion
