@@ -128,6 +128,10 @@ var bigConvCases = []convCase{
 	{n: 2, c: 24, m: 48, in: []int{6, 5}, k: []int{3, 3}, group: 3, pads: []int64{1, 1, 1, 1}, bias: true},
 	{n: 1, c: 48, m: 32, in: []int{12, 11}, k: []int{5, 3}, group: 2, strides: []int64{2, 1}, dils: []int64{1, 2}, pads: []int64{2, 2, 1, 2}, bias: true},
 	{n: 3, c: 13, m: 20, in: []int{7, 7}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
+	// Planes 256 values apart: the in-place products pack each panel of B
+	// (packConflicts); a last narrower panel, batch 2.
+	{n: 2, c: 20, m: 13, in: []int{16, 16}, k: []int{1, 1}, group: 1, bias: true},
+	{n: 1, c: 70, m: 40, in: []int{8, 36}, k: []int{1, 1}, group: 1},
 }
 
 // winoConvCases take the blocked tiers' Winograd path (3×3, stride 1,

@@ -422,7 +422,7 @@ func (s *winoTask) Range(lo, hi int) {
 		r, i0, i1, p0, p1 := s.t.unit(u) // r is an element ξ
 		op := gemmOp{m: s.m, n: s.nc, k: s.c, apack: s.upack[r*s.mp*s.c : (r+1)*s.mp*s.c],
 			c: s.p[r*s.wg.ldp : r*s.wg.ldp+s.m*ncp], ldc: ncp, alpha: 1}
-		bl.tileOffs(&op, s.v[r*s.wg.ldv:], s.offMid, i0, i1, p0, p1, buf)
+		bl.tileOffs(&op, s.v[r*s.wg.ldv:], s.offMid, i0, i1, p0, p1, buf, false)
 	}
 	bl.bufs.put(buf)
 }

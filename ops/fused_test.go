@@ -57,6 +57,9 @@ var fusedCases = []fusedCase{
 	{2, 16, 6, 6, 8, 1, 1, 0, 2, false, false, "Clip"},
 	{2, 9, 5, 5, 24, 1, 1, 1, 1, true, false, "Relu"},
 	{1, 32, 3, 5, 16, 1, 1, 0, 1, false, false, ""},
+	// Planes of 256 values: packed panels, with a residual and the Relu in
+	// the kernels' epilogue.
+	{2, 40, 16, 16, 30, 1, 1, 0, 1, false, true, "Relu"},
 }
 
 // fusedConvNode builds a bnrun.FusedConv node for fc.

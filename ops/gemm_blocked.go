@@ -3,6 +3,7 @@ package ops
 import (
 	"math"
 	"sync"
+	"unsafe"
 )
 
 // The blocked SGEMM driver of the assembly tiers. It is portable Go around
@@ -157,6 +158,14 @@ type BlockedSpec struct {
 	// in place through per-step offsets (see MicroKernelOffs), used for
 	// convolutions (conv_inplace.go) and Winograd.
 	Offs MicroKernelOffs
+	// PackPanel, when not nil, copies a panel of B that Offs would read
+	// in place into a packed one, k rows of Widths[0] values, and fetches
+	// each row's next Widths[0] values (the next panel's) into the cache:
+	//
+	//	dst[p·Widths[0] + j] = src[boff[p] + j]
+	//
+	// (see packConflicts).
+	PackPanel func(dst, src *float32, boff *int32, k int)
 	// OffsRows, when not empty, are Offs for the last rows of a product
 	// whose row count is not a multiple of MR: OffsRows[r-1] computes the
 	// first r rows of a group of MR packed rows of A. Without them those
@@ -222,6 +231,7 @@ type blocked struct {
 // packed panel of B and an edge tile.
 type blockBufs struct {
 	b, tmp, a []float32
+	seq       []int32    // seq[p] = p·Widths[0]: the offsets of a packed panel
 	src       convSource // the im2col source of the worker's current product
 	clip      [2]float32 // the Clip bounds of the current tile (clipFor)
 }
@@ -241,6 +251,7 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 	bl.bufs.new = func() *blockBufs {
 		return &blockBufs{
 			b:   make([]float32, s.KC*w),
+			seq: seqOffsets(s.KC, w),
 			tmp: make([]float32, s.MR*w),
 			a:   make([]float32, bl.mc*s.KC),
 		}
@@ -849,5 +860,33 @@ func (bl *blocked) perImage(env *Env, g *ConvGeom, x, w, b, y []float32, f *Conv
 			ic.f.Residual = f.Residual[n*out : (n+1)*out]
 		}
 		path(bl, env, &ic.g, x[n*in:(n+1)*in], w, b, y[n*out:(n+1)*out], f1)
+	}
+}
+
+// seqOffsets returns the offsets of the steps of a packed panel k steps of
+// w values: seq[p] = p·w.
+func seqOffsets(k, w int) []int32 {
+	seq := make([]int32, k)
+	for p := range seq {
+		seq[p] = int32(p * w)
+	}
+	return seq
+}
+
+// PackPanelGo returns the portable twin of a PackPanel of w values a row.
+func PackPanelGo(w int) func(dst, src *float32, boff *int32, k int) {
+	return func(dst, src *float32, boff *int32, k int) {
+		if k <= 0 {
+			return
+		}
+		offs := unsafe.Slice(boff, k)
+		hi := 0
+		for _, o := range offs {
+			hi = max(hi, int(o))
+		}
+		d, s := unsafe.Slice(dst, k*w), unsafe.Slice(src, hi+w)
+		for p, o := range offs {
+			copy(d[p*w:(p+1)*w], s[o:int(o)+w])
+		}
 	}
 }

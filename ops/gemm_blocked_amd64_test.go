@@ -170,6 +170,29 @@ func TestOffsKernelsMatchTwin(t *testing.T) {
 	}
 }
 
+// TestPackPanelMatchesTwin runs the tiers' PackPanel against PackPanelGo
+// with scattered, repeated and decreasing offsets, 0 to 40 rows.
+func TestPackPanelMatchesTwin(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil || k.spec.PackPanel == nil {
+			continue
+		}
+		w := k.spec.Widths[0]
+		src := nnRand(1, 600+w).F32
+		for rows := range 41 {
+			offs := make([]int32, max(1, rows))
+			for p := range offs {
+				offs[p] = int32((p * 37) % 600)
+			}
+			got := make([]float32, rows*w+1)
+			want := make([]float32, rows*w+1)
+			k.spec.PackPanel(&got[0], &src[0], &offs[0], rows)
+			PackPanelGo(w)(&want[0], &src[0], &offs[0], rows)
+			checkF32(t, fmt.Sprintf("%s pack %d rows", k.Name, rows), got, want, 0)
+		}
+	}
+}
+
 // BenchmarkMicroOffs runs the offsets micro-kernels (depth 128) with B rows
 // packed together (L1) and B rows one 56×56 plane apart, as a 1×1
 // convolution reads them, in GFLOP/s.

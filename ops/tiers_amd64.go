@@ -58,6 +58,7 @@ var avx2Spec = withWidthFree(BlockedSpec{
 	Offs:   amd64.KernAVX2x6x16Offs,
 	OffsRows: []MicroKernelOffs{amd64.KernAVX2x1x16OffsOf6, amd64.KernAVX2x2x16OffsOf6,
 		amd64.KernAVX2x3x16OffsOf6, amd64.KernAVX2x4x16OffsOf6, amd64.KernAVX2x5x16OffsOf6},
+	PackPanel: amd64.PackRows16AVX2,
 
 	Pix: []PixKernel{amd64.KernPixAVX2x1x16, amd64.KernPixAVX2x2x16, amd64.KernPixAVX2x3x16,
 		amd64.KernPixAVX2x4x16, amd64.KernPixAVX2x5x16, amd64.KernPixAVX2x6x16},

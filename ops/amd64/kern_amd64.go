@@ -1329,6 +1329,17 @@ func Scatter8AVX2(dst *float32, ldd int, src *float32, lds int, n int)
 //go:noescape
 func Gather8RowsAVX2(dst *float32, src *float32, lds int, n int, w int, ldd int)
 
+// PackRows16AVX2 computes, as this Go loop does (and fetches src[boff[p]+16:][:16] into the cache):
+//
+//	for p := range k {
+//		for j := range 16 {
+//			dst[p*16+j] = src[boff[p]+j]
+//		}
+//	}
+//
+//go:noescape
+func PackRows16AVX2(dst *float32, src *float32, boff *int32, k int)
+
 // MaxPool3s2AVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does
 // (it reads r0, r1 and r2 [0:2n+1]), bit for bit on amd64, NaN payloads included:
 //

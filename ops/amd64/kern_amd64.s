@@ -13977,6 +13977,32 @@ done:
 	VZEROUPPER
 	RET
 
+// func PackRows16AVX2(dst *float32, src *float32, boff *int32, k int)
+// Requires: AVX, MMX+
+TEXT ·PackRows16AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ boff+16(FP), DX
+	MOVQ k+24(FP), BX
+
+row:
+	TESTQ      BX, BX
+	JZ         done
+	MOVLQSX    (DX), SI
+	VMOVUPS    (CX)(SI*4), Y0
+	VMOVUPS    32(CX)(SI*4), Y1
+	PREFETCHT0 64(CX)(SI*4)
+	VMOVUPS    Y0, (AX)
+	VMOVUPS    Y1, 32(AX)
+	ADDQ       $0x04, DX
+	ADDQ       $0x40, AX
+	DECQ       BX
+	JMP        row
+
+done:
+	VZEROUPPER
+	RET
+
 // func MaxPool3s2AVX2(dst *float32, r0 *float32, r1 *float32, r2 *float32, n int)
 // Requires: AVX, AVX2
 TEXT ·MaxPool3s2AVX2(SB), NOSPLIT, $0-40

@@ -84,6 +84,7 @@ func main() {
 	transpose8(false)
 	transpose8(true)
 	gather8Rows()
+	packRows16()
 	maxPool3s2()
 	avgPool2s2()
 	Generate()
@@ -1442,6 +1443,49 @@ func pick2() {
 	ADDQ(U32(32), dst)
 	DECQ(n)
 	JMP(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// packRows16 emits the copy of a panel of B that the offsets kernels
+// would read in place into a packed panel: k rows of 16 values from
+// wherever boff puts them, fetching each row's next 16 values (the next
+// panel's) on the way, so that the packed panel's products read one
+// contiguous block (a 56×56 input's channel planes put a panel's rows in
+// 16 of L1's 64 sets) and the next panel is on its way.
+func packRows16() {
+	name := "PackRows16AVX2"
+	TEXT(name, NOSPLIT, "func(dst, src *float32, boff *int32, k int)")
+	Pragma("noescape")
+	Doc(
+		name+" computes, as this Go loop does (and fetches src[boff[p]+16:][:16] into the cache):",
+		"",
+		"	for p := range k {",
+		"		for j := range 16 {",
+		"			dst[p*16+j] = src[boff[p]+j]",
+		"		}",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	boff := Load(Param("boff"), GP64())
+	k := Load(Param("k"), GP64())
+	off := GP64()
+	a, b := reg.Y0, reg.Y1
+	Label("row")
+	TESTQ(k, k)
+	JZ(LabelRef("done"))
+	MOVLQSX(Mem{Base: boff}, off)
+	VMOVUPS(Mem{Base: src, Index: off, Scale: 4}, a)
+	VMOVUPS(Mem{Base: src, Index: off, Scale: 4, Disp: 32}, b)
+	PREFETCHT0(Mem{Base: src, Index: off, Scale: 4, Disp: 64})
+	VMOVUPS(a, Mem{Base: dst})
+	VMOVUPS(b, Mem{Base: dst, Disp: 32})
+	ADDQ(U8(4), boff)
+	ADDQ(U8(64), dst)
+	DECQ(k)
+	JMP(LabelRef("row"))
 	Label("done")
 	VZEROUPPER()
 	RET()
