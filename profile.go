@@ -13,6 +13,10 @@ type NodeTime struct {
 	Node, Op string
 	// Shape is the shape of the node's first output.
 	Shape []int
+	// Kernel names the kernel tier and the way it computed the node, where
+	// the tier says (convolutions: "avx2 winograd", "avx2 pixel tiles,
+	// 8-channel blocks", ...; depthwise blocks: "avx2 one pass").
+	Kernel string
 	// MACs counts the node's multiply-accumulates (Conv, Gemm, MatMul
 	// and their fused forms; 0 for other ops).
 	MACs int64
@@ -56,7 +60,7 @@ func (m *Model) Profile(ctx context.Context, inputs []*Tensor, runs int) (*Profi
 			}
 		}
 		nt := NodeTime{Node: n.Name, Op: n.QualifiedType(), MACs: nodeMACs(n, func(s string) []int { return shapes[s] }),
-			Time: st.Time / time.Duration(runs)}
+			Time: st.Time / time.Duration(runs), Kernel: st.Kernel}
 		if nt.Node == "" && len(n.Outputs) > 0 {
 			nt.Node = "->" + n.Outputs[0]
 		}

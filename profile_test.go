@@ -2,6 +2,7 @@ package bnrun_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/bnrun/bnrun"
@@ -9,8 +10,8 @@ import (
 
 // TestProfile checks Model.Profile on the shipped Fashion ResNet: every
 // node that runs is listed once with its op and output shape, the
-// multiply-accumulates add up to Stats', and the shares to at most the
-// whole Run.
+// multiply-accumulates add up to Stats', the shares to at most the whole
+// Run, and every node with multiply-accumulates names its kernel.
 func TestProfile(t *testing.T) {
 	m, in := openWithInput(t, "models/fashion/fashion_resnet/model.onnx", 2, bnrun.WithThreads(2))
 	defer m.Close()
@@ -33,6 +34,9 @@ func TestProfile(t *testing.T) {
 			t.Errorf("node %s listed twice", n.Node)
 		}
 		names[n.Node] = true
+		if n.MACs > 0 && !strings.HasPrefix(n.Kernel, m.Backend()+" ") {
+			t.Errorf("node %s (%s): kernel %q, want the tier %s and its path", n.Node, n.Op, n.Kernel, m.Backend())
+		}
 		macs += n.MACs
 		share += n.Share
 	}

@@ -24,6 +24,7 @@ def main(bn_path, ort_path):
     with open(bn_path) as f:
         prof = json.load(f)["profile"]
     bn = [(n["Node"], n["Op"], n["Shape"], n["Time"] / 1e3) for n in prof["Nodes"]]
+    kernel = {n["Node"]: n.get("Kernel", "") for n in prof["Nodes"]}
     ort = []
     with open(ort_path) as f:
         for line in f:
@@ -43,16 +44,16 @@ def main(bn_path, ort_path):
                 break
         rows.append((name, op, shape, us, took))
 
-    print("%-44s %-16s %-18s %9s %9s %6s" % ("bnrun node", "op", "output", "bnrun_us", "ort_us", "ratio"))
+    print("%-44s %-16s %-18s %9s %9s %6s  %s" % ("bnrun node", "op", "output", "bnrun_us", "ort_us", "ratio", "bnrun kernel"))
     tb = to = 0.0
     for name, op, shape, us, took in rows:
         if took is None:
-            print("%-44s %-16s %-18s %9.0f %9s %6s" % (name[-44:], op, fmt(shape), us, "?", ""))
+            print("%-44s %-16s %-18s %9.0f %9s %6s  %s" % (name[-44:], op, fmt(shape), us, "?", "", kernel[name]))
             continue
         ou = sum(t[3] for t in took)
         tb, to = tb + us, to + ou
-        cover = " (%d)" % len(took) if len(took) > 1 else ""
-        print("%-44s %-16s %-18s %9.0f %9.0f %6.2f%s" % (name[-44:], op, fmt(shape), us, ou, us / ou if ou else 0, cover))
+        cover = "(%d)" % len(took) if len(took) > 1 else ""
+        print("%-44s %-16s %-18s %9.0f %9.0f %6.2f %3s %s" % (name[-44:], op, fmt(shape), us, ou, us / ou if ou else 0, cover, kernel[name]))
     print("%-80s %9.0f %9.0f %6.2f" % ("matched convolutions and Gemms", tb, to, tb / to if to else 0))
 
     other_b, other_o = {}, {}
@@ -69,7 +70,7 @@ def main(bn_path, ort_path):
     worst = sorted((r for r in rows if r[4]), key=lambda r: -(r[3] - sum(t[3] for t in r[4])))[:10]
     print("\nlargest differences:")
     for name, op, shape, us, took in worst:
-        print("  %+7.0f us  %s %s %s" % (us - sum(t[3] for t in took), name[-44:], op, fmt(shape)))
+        print("  %+7.0f us  %s %s %s  %s" % (us - sum(t[3] for t in took), name[-44:], op, fmt(shape), kernel[name]))
 
 
 def fmt(shape):

@@ -72,13 +72,10 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 	}
 	// Without a copy, only a compact stride-1 product stays inside x.
 	copyIn := f.hasPre() || g.PadT+g.PadB+g.PadL+g.PadR > 0 || !compact || g.SH*g.SW > 1
-	if g.KH*g.KW == 1 && ph.plane%16 != 0 {
-		// A 1×1 product's rows are the channels' planes: copied a
-		// multiple of 16 values apart, each panel the kernel reads is
-		// one cache line, not two (ResNet-50's 14×14 planes of 196
-		// values: 78 → 83-85 GFLOP/s, the copy included; ResNeXt-50 -2 %).
+	plane, pack := bl.inPlacePlane(g)
+	if plane != ph.plane {
 		copyIn = true
-		ph.plane = ceilDiv(ph.plane, 16) * 16
+		ph.plane = plane
 	}
 	par := parOf(env)
 
@@ -95,7 +92,7 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 	tt := taskOf[inPlaceTask](env)
 	*tt = inPlaceTask{bl: bl, env: env, g: g, f: f, w: w, b: b, out: out, src: src, boff: boff,
 		ncol: ncol, ldo: ldo, plane: ph.plane, direct: compact || rowPanels,
-		pack: g.KH*g.KW == 1 && bl.packConflicts(ph.plane),
+		pack: pack,
 		t:    tilingFor(g.N*g.Group, mg, ceilDiv(ncol, pw), k, par.Workers(), pw, bl.MR, bl.mc)}
 	if rowPanels {
 		tt.bw, tt.bq = g.OW, ph.wq
@@ -457,6 +454,23 @@ func (g *growBuf) grow(n int) []float32 {
 		*g = make([]float32, n)
 	}
 	return (*g)[:n]
+}
+
+// inPlacePlane returns how many values apart convInPlace's source holds
+// the channels' planes (phasesOf's, or a copy's) and whether its products
+// pack the panels of B (packConflicts). A 1×1 product's rows are the
+// channels' planes: copied a multiple of 16 values apart, each panel the
+// kernel reads is one cache line, not two (ResNet-50's 14×14 planes of 196
+// values: 78 → 83-85 GFLOP/s, the copy included; ResNeXt-50 -2 %).
+func (bl *blocked) inPlacePlane(g *ConvGeom) (plane int, pack bool) {
+	plane = phasesOf(g).plane
+	if g.KH*g.KW != 1 {
+		return plane, false
+	}
+	if plane%16 != 0 {
+		plane = ceilDiv(plane, 16) * 16
+	}
+	return plane, bl.packConflicts(plane)
 }
 
 // packConflicts reports whether the in-place products of a 1×1

@@ -599,3 +599,39 @@ func BenchmarkMobileNetConvs(b *testing.B) {
 		benchLayer(b, fmt.Sprintf("%dx%dx%d²/k%ds%d", l.c, l.m, l.in, l.k, l.s), step, ins, NewF32(o, nil), flops)
 	}
 }
+
+// TestConvPathNames checks the names ConvPath gives (what profiles print)
+// on the twin tier, whose pathOf is the one conv follows: a Winograd
+// layer, small planes through pixel-major tiles, grouped windows through
+// 8-channel blocks, depthwise layers, packed and unpacked in-place
+// products, and KernelOf on a conv step.
+func TestConvPathNames(t *testing.T) {
+	geom := func(c, m, h, k, s, group int) *ConvGeom {
+		p := k / 2
+		o := (h+2*p-k)/s + 1
+		return &ConvGeom{N: 1, C: c, H: h, W: h, M: m, KH: k, KW: k, OH: o, OW: o,
+			PadT: p, PadL: p, PadB: p, PadR: p, SH: s, SW: s, DH: 1, DW: 1, Group: group}
+	}
+	for _, c := range []struct {
+		g    *ConvGeom
+		pre  bool
+		want string
+	}{
+		{geom(32, 32, 56, 3, 1, 1), false, "winograd"},
+		{geom(64, 96, 6, 1, 1, 1), false, "pixel tiles, pixel-major"},
+		{geom(64, 96, 6, 1, 1, 1), true, "pixel tiles, pixel-major"},
+		{geom(64, 64, 28, 3, 2, 4), false, "pixel tiles, 8-channel blocks"},
+		{geom(64, 64, 28, 3, 2, 4), true, "pixel tiles"},
+		{geom(16, 16, 5, 3, 1, 16), false, "depthwise 8-channel"},
+		{geom(16, 16, 40, 3, 1, 16), false, "depthwise window"},
+		{geom(20, 30, 16, 1, 1, 1), false, "in place, packed panels"},
+		{geom(20, 30, 14, 1, 1, 1), false, "in place"},
+	} {
+		if got := twinTier.ConvPath(c.g, c.pre); got != c.want {
+			t.Errorf("%d→%d %d² k%d s%d g%d pre %v: %q, want %q", c.g.C, c.g.M, c.g.H, c.g.KH, c.g.SH, c.g.Group, c.pre, got, c.want)
+		}
+	}
+	if got, want := KernelOf(twinTier, Step{Dev: &ConvDev{G: *geom(32, 32, 56, 3, 1, 1)}}), twinTier.Name+" winograd"; got != want {
+		t.Errorf("KernelOf: %q, want %q", got, want)
+	}
+}

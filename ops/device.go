@@ -1,5 +1,7 @@
 package ops
 
+import "strings"
+
 // Device descriptions. A backend that runs no host code (CUDA, through
 // the runtime) cannot call Step.Run; it reads Step.Dev instead, which
 // says in plain data what the step computes for its plan's shapes, its
@@ -125,3 +127,44 @@ type PadDev struct {
 // CopyDev is an op whose output is input 0's data under another shape
 // (Step.View): its values copied, when the runtime does not alias them.
 type CopyDev struct{}
+
+// KernelOf names what tier k runs for step st, from its description (Dev):
+// the tier, and for a convolution the path its Conv takes (ConvPath), for
+// a bnrun.DwBlock whether the tier runs it in one pass or conv by conv
+// (each conv's path), and for a Gemm whether it is a matrix-vector
+// product. It returns the tier's name alone for other steps, and "" for a
+// step without Dev.
+func KernelOf(k *Kernels, st Step) string {
+	if k == nil || st.Dev == nil {
+		return ""
+	}
+	path := func(g *ConvGeom, pre bool) string {
+		if k.ConvPath == nil {
+			return "conv"
+		}
+		return k.ConvPath(g, pre)
+	}
+	switch d := st.Dev.(type) {
+	case *ConvDev:
+		return k.Name + " " + path(&d.G, d.Pre)
+	case *DwBlockDev:
+		p := DwBlock{Expand: d.Expand, Project: d.Project, GE: d.G[0], GD: d.G[1], GP: d.G[2]}
+		if k.DwBlockOK != nil && k.DwBlockOK(&p) {
+			return k.Name + " one pass"
+		}
+		var parts []string
+		for i, g := range d.G {
+			if i == 0 && !d.Expand || i == 2 && !d.Project {
+				continue
+			}
+			parts = append(parts, path(&g, false))
+		}
+		return k.Name + " " + strings.Join(parts, " + ")
+	case *GemmDev:
+		if gemmSmallOK(d.TransA, d.M) {
+			return k.Name + " matrix-vector"
+		}
+		return k.Name + " gemm"
+	}
+	return k.Name
+}

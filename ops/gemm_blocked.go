@@ -259,6 +259,7 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 	k := &Kernels{
 		Name:         s.Name,
 		Conv:         bl.conv,
+		ConvPath:     bl.convPathName,
 		ConvScratch:  noConvScratch,
 		Gemm:         bl.gemm,
 		PackConv:     bl.packConv,
@@ -747,54 +748,108 @@ func (bl *blocked) gemm(env *Env, transA, transB bool, m, n, k int, alpha float3
 	runTask(env, gt.t.all, gt)
 }
 
+// convPath is the way blocked.conv computes a convolution.
+type convPath int
+
+const (
+	pathNone     convPath = iota // nothing to compute
+	pathDw8                      // depthwise, 8 channels a vector (convDw8)
+	pathDirect                   // depthwise, the window kernel (convDirect)
+	pathWinograd                 // Winograd F(4×4, 3×3) (convWinograd)
+	pathPix                      // pixel tiles, channels in the vectors (convPix)
+	pathInPlace                  // the product reading its input in place (convInPlace)
+	pathTiles                    // im2col tiles packed per panel (convTilesTask)
+)
+
+// pathOf returns the path conv takes for g; pre says whether the fusion
+// has a prologue.
+func (bl *blocked) pathOf(g *ConvGeom, pre bool) convPath {
+	switch {
+	case g.N == 0 || g.M == 0 || g.OH*g.OW == 0:
+		return pathNone
+	case bl.dw8OK(g):
+		return pathDw8
+	case g.C/g.Group == 1:
+		return pathDirect
+	case bl.winogradOK(g):
+		return pathWinograd
+	case bl.pixOK(g):
+		return pathPix
+	}
+	// A pointwise convolution on a small plane (ResNet's 7×7) reads its
+	// input rows in place for each block of output channels, a few panels
+	// each, the last mostly empty; packed once, B is reused by every block.
+	smallPointwise := isPointwise(g) && !pre && g.OH*g.OW < 4*bl.Widths[0]
+	if bl.inPlaceOK(g) && !smallPointwise {
+		return pathInPlace
+	}
+	return pathTiles
+}
+
+// convPathName is the tier's Kernels.ConvPath: pathOf in words, with the
+// variant of the path the geometry takes.
+func (bl *blocked) convPathName(g *ConvGeom, pre bool) string {
+	switch bl.pathOf(g, pre) {
+	case pathDw8:
+		return "depthwise 8-channel"
+	case pathDirect:
+		return "depthwise window"
+	case pathWinograd:
+		return "winograd"
+	case pathPix:
+		switch {
+		case bl.pixBlocked(g, pre):
+			return "pixel tiles, 8-channel blocks"
+		case bl.pixMajor(g):
+			return "pixel tiles, pixel-major"
+		}
+		return "pixel tiles"
+	case pathInPlace:
+		if _, pack := bl.inPlacePlane(g); pack {
+			return "in place, packed panels"
+		}
+		return "in place"
+	case pathTiles:
+		return "im2col tiles"
+	}
+	return ""
+}
+
 // conv is the tier's Kernels.Conv: the generic tier's implicit-im2col
-// product (see convGeneric) on the micro-kernels.
+// product (see convGeneric) on the micro-kernels, by the path pathOf picks.
 func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
-	if g.N == 0 || g.M == 0 || g.OH*g.OW == 0 {
-		return
-	}
-	if bl.dw8OK(g) {
+	switch bl.pathOf(g, f.hasPre()) {
+	case pathNone:
+	case pathDw8:
 		bl.convDw8(env, g, x, w, b, y, f)
-		return
-	}
-	if g.C/g.Group == 1 {
+	case pathDirect:
 		convDirect(env, g, x, w, b, y, f)
-		return
-	}
-	if bl.winogradOK(g) {
+	case pathWinograd:
 		// (image by image measured no faster: ResNet-50, DenseNet-121 at
 		// batch 8)
 		bl.convWinograd(env, g, x, w, b, y, f)
-		return
-	}
-	if bl.pixOK(g) {
+	case pathPix:
 		if g.N > 1 {
 			bl.perImage(env, g, x, w, b, y, f, (*blocked).convPix)
 			return
 		}
 		bl.convPix(env, g, x, w, b, y, f)
-		return
-	}
-	// A pointwise convolution on a small plane (ResNet's 7×7) reads its
-	// input rows in place for each block of output channels, a few panels
-	// each, the last mostly empty; packed once, B is reused by every block.
-	smallPointwise := isPointwise(g) && !f.hasPre() && g.OH*g.OW < 4*bl.Widths[0]
-	if bl.inPlaceOK(g) && !smallPointwise {
+	case pathInPlace:
 		if g.N > 1 {
 			bl.perImage(env, g, x, w, b, y, f, (*blocked).convInPlace)
 			return
 		}
 		bl.convInPlace(env, g, x, w, b, y, f)
-		return
+	default:
+		mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW
+		par := parOf(env)
+		pw := bl.Widths[0]
+		ct := taskOf[convTilesTask](env)
+		*ct = convTilesTask{bl: bl, env: env, g: g, x: x, w: w, b: b, y: y, f: f,
+			t:         tilingFor(g.N*g.Group, mg, ceilDiv(g.OH*g.OW, pw), k, par.Workers(), pw, bl.MR, bl.mc),
+			pointwise: isPointwise(g) && !f.hasPre()}
+		runTask(env, ct.t.all, ct)
 	}
-	mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW
-	par := parOf(env)
-	pw := bl.Widths[0]
-	ct := taskOf[convTilesTask](env)
-	*ct = convTilesTask{bl: bl, env: env, g: g, x: x, w: w, b: b, y: y, f: f,
-		t:         tilingFor(g.N*g.Group, mg, ceilDiv(g.OH*g.OW, pw), k, par.Workers(), pw, bl.MR, bl.mc),
-		pointwise: isPointwise(g) && !f.hasPre()}
-	runTask(env, ct.t.all, ct)
 }
 
 // freeList keeps scratch objects for reuse. Unlike a sync.Pool it never

@@ -107,6 +107,10 @@ type Kernels struct {
 	// M, C, KH, KW and Group, whatever the planes' sizes, so that the
 	// plans of one node (one per batch size or image size) share one pack.
 	PackConvKind func(g *ConvGeom) int
+	// ConvPath, when not nil, names the way Conv computes a convolution of
+	// geometry g (pre: its fusion has a prologue), for profiles (see
+	// KernelOf).
+	ConvPath func(g *ConvGeom, pre bool) string
 	// DwBlock, when not nil, runs a depthwise convolution with the 1×1
 	// convolutions around it in one pass (see DwBlock), for the blocks
 	// DwBlockOK accepts, with weights as PackDwBlock arranged them.

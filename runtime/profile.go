@@ -18,6 +18,9 @@ type StepProfile struct {
 	In, Out [][]int
 	// Time is the step's wall time summed over the timed runs.
 	Time time.Duration
+	// Kernel names the tier and the way it computes the step (see
+	// ops.KernelOf): "avx2 pixel tiles, pixel-major", "avx2 one pass".
+	Kernel string
 }
 
 // Profile runs the program on inputs once to make the plan and warm it,
@@ -78,7 +81,8 @@ func (p *Program) Profile(ctx context.Context, inputs []*ops.Tensor, runs int) (
 		if st.view {
 			continue
 		}
-		prof = append(prof, StepProfile{Node: st.c.node, In: shapes(st.c.in), Out: shapes(st.c.out), Time: times[i]})
+		prof = append(prof, StepProfile{Node: st.c.node, In: shapes(st.c.in), Out: shapes(st.c.out), Time: times[i],
+			Kernel: ops.KernelOf(p.kernels, st.step)})
 	}
 	return prof, total, nil
 }

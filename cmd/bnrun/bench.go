@@ -180,7 +180,7 @@ func benchBatch(w io.Writer, m *bnrun.Model, model string, o *benchOpts, batch i
 // printProfile prints a per-node profile and its sum per op type.
 func printProfile(w io.Writer, pr *bnrun.Profile) {
 	fmt.Fprintf(w, "\nprofile: mean of %d runs, %.3f ms a run\n", pr.Runs, float64(pr.Total.Microseconds())/1000)
-	fmt.Fprintf(w, "%-40s %-18s %-18s %9s %8s %6s\n", "node", "op", "output", "ms", "GFLOP/s", "share")
+	fmt.Fprintf(w, "%-40s %-18s %-18s %9s %8s %6s  %s\n", "node", "op", "output", "ms", "GFLOP/s", "share", "kernel")
 	for _, n := range pr.Nodes {
 		name := n.Node
 		if len(name) > 40 {
@@ -190,8 +190,8 @@ func printProfile(w io.Writer, pr *bnrun.Profile) {
 		if n.MACs > 0 {
 			gf = fmt.Sprintf("%.1f", n.GFLOPs)
 		}
-		fmt.Fprintf(w, "%-40s %-18s %-18s %9.3f %8s %5.1f%%\n", name, n.Op, shapeString(n.Shape),
-			float64(n.Time.Nanoseconds())/1e6, gf, 100*n.Share)
+		fmt.Fprintf(w, "%-40s %-18s %-18s %9.3f %8s %5.1f%%  %s\n", name, n.Op, shapeString(n.Shape),
+			float64(n.Time.Nanoseconds())/1e6, gf, 100*n.Share, n.Kernel)
 	}
 	fmt.Fprintln(w, "\nper op type:")
 	for _, o := range pr.ByOp() {
