@@ -8,7 +8,8 @@
 # MODELDIR holds <arch>_bn_op17/model.onnx as models/gen.sh writes them
 # (default build/models); ARCHS and THREADS override the cases
 # (default: resnet18 resnet50 densenet121 mobilenet_v2; 1 2), VARIANT the
-# directory suffix (default bn_op17), BATCH the batch size (default 1).
+# directory suffix (default bn_op17), BATCH the batch size (default 1),
+# STAT=min the fastest round of each program instead of the median one.
 # PROFILE=1 then sets each model's per-node profile on one thread beside
 # ONNX Runtime's (bench/ort_nodes.js, bench/profile_join.py): every layer,
 # matched in order, with both times, the other ops per type, and the
@@ -34,6 +35,14 @@ export ORT_NODE
 go build -o build/bnrun ./cmd/bnrun
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+minimum() { sort -n | head -1; }
+# STAT=min takes each program's fastest round (each round's own median)
+# instead of the median round: on a shared machine whose load changes
+# within minutes, the least disturbed round of each.
+stat=median
+if [[ ${STAT:-median} == min ]]; then
+  stat=minimum
+fi
 
 printf '%-16s %7s %12s %12s %8s\n' model threads bnrun_ms ort_ms ratio
 for arch in "${archs[@]}"; do
@@ -44,8 +53,8 @@ for arch in "${archs[@]}"; do
       b+=("$(build/bnrun bench "$model" --threads "$t" --iters "$iters" --batch "$batch" --json | awk -F': ' '/"p50_ms"/ {gsub(",", "", $2); print $2}')")
       o+=("$(node "$peer/ort_bench.js" "$model" "$t" "$iters" "$batch" | sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p')")
     done
-    bm=$(printf '%s\n' "${b[@]}" | median)
-    om=$(printf '%s\n' "${o[@]}" | median)
+    bm=$(printf '%s\n' "${b[@]}" | $stat)
+    om=$(printf '%s\n' "${o[@]}" | $stat)
     printf '%-16s %7s %12.2f %12.2f %8.2f\n' "$arch" "$t" "$bm" "$om" "$(awk -v b="$bm" -v o="$om" 'BEGIN {print b / o}')"
   done
 done
