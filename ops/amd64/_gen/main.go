@@ -149,6 +149,7 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 	// lives in the frame: the next group's A, C, bias and residual, the
 	// groups left and the flags (the fetch bit cleared after the first).
 	var la, lc, lb, lr, ln, lfl Mem
+	frame := map[string]Mem{}
 	if offs {
 		la, lc, lb, lr, ln, lfl = AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8)
 		for _, m := range []struct {
@@ -157,6 +158,7 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 		}{{"a", la}, {"c", lc}, {"bias", lb}, {"resid", lr}, {"flags", lfl}, {"groups", ln}} {
 			t := Load(Param(m.param), GP64())
 			MOVQ(t, m.at)
+			frame[m.param] = m.at
 		}
 		t := GP64()
 		MOVQ(ln, t)
@@ -167,24 +169,9 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 	// param loads a kernel argument, from the frame for the group loop's.
 	param := func(name string) reg.GPVirtual {
 		r := GP64()
-		if offs {
-			switch name {
-			case "a":
-				MOVQ(la, r)
-				return r
-			case "c":
-				MOVQ(lc, r)
-				return r
-			case "bias":
-				MOVQ(lb, r)
-				return r
-			case "resid":
-				MOVQ(lr, r)
-				return r
-			case "flags":
-				MOVQ(lfl, r)
-				return r
-			}
+		if m, ok := frame[name]; ok {
+			MOVQ(m, r)
+			return r
 		}
 		Load(Param(name), r)
 		return r
