@@ -40,11 +40,7 @@ func Dw8Go(out, x *float32, off *int32, w *float32, taps, n, step int, bias, cli
 		return
 	}
 	offs := unsafe.Slice(off, max(taps, 1))[:taps]
-	hi := 0
-	for _, o := range offs {
-		hi = max(hi, int(o))
-	}
-	xs := unsafe.Slice(x, (rows-1)*ldx+(n-1)*step+hi+8)
+	xs := unsafe.Slice(x, (rows-1)*ldx+(n-1)*step+maxOffset(offs)+8)
 	ws := unsafe.Slice(w, max(taps, 1)*8)
 	bs := unsafe.Slice(bias, 8)
 	os := unsafe.Slice(out, (rows-1)*ldo+n*8)

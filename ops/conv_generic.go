@@ -520,9 +520,5 @@ func DwTapsGo(dst, base *float32, off *int32, w *float32, taps, n int, bias floa
 		return
 	}
 	offs := unsafe.Slice(off, taps)
-	hi := 0
-	for _, o := range offs {
-		hi = max(hi, int(o))
-	}
-	dwTapsGo(unsafe.Slice(dst, n), unsafe.Slice(base, hi+n), offs, unsafe.Slice(w, taps), bias)
+	dwTapsGo(unsafe.Slice(dst, n), unsafe.Slice(base, maxOffset(offs)+n), offs, unsafe.Slice(w, taps), bias)
 }

@@ -65,14 +65,7 @@ func PixGoOf(r, w, wld int) PixKernel {
 		ws := unsafe.Slice(wp, k*wld)
 		offs := unsafe.Slice(boff, k)
 		px := unsafe.Slice(pix, n)
-		ho, hp := 0, 0
-		for _, o := range offs {
-			ho = max(ho, int(o))
-		}
-		for _, q := range px {
-			hp = max(hp, int(q))
-		}
-		xs := unsafe.Slice(src, ho+hp+1)
+		xs := unsafe.Slice(src, maxOffset(offs)+maxOffset(px)+1)
 		cs := unsafe.Slice(c, (n-1)*ldc+w)
 		for i := range n {
 			for j := range w {

@@ -313,11 +313,7 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 			w = w[:len(off)]
 			n := len(dst) - len(dst)%s.Lanes
 			if n > 0 && len(off) > 0 {
-				hi := 0
-				for _, o := range off {
-					hi = max(hi, int(o))
-				}
-				_ = base[hi+n-1] // the kernel's last read
+				_ = base[maxOffset(off)+n-1] // the kernel's last read
 				s.DwTaps(&dst[0], &base[0], &off[0], &w[0], len(off), n, bias)
 			} else {
 				n = 0
@@ -935,11 +931,7 @@ func PackPanelGo(w int) func(dst, src *float32, boff *int32, k int) {
 			return
 		}
 		offs := unsafe.Slice(boff, k)
-		hi := 0
-		for _, o := range offs {
-			hi = max(hi, int(o))
-		}
-		d, s := unsafe.Slice(dst, k*w), unsafe.Slice(src, hi+w)
+		d, s := unsafe.Slice(dst, k*w), unsafe.Slice(src, maxOffset(offs)+w)
 		for p, o := range offs {
 			copy(d[p*w:(p+1)*w], s[o:int(o)+w])
 		}

@@ -88,11 +88,7 @@ func MicroGoOffsOf(ga, mr, w int) MicroKernelOffs {
 			return
 		}
 		offs := unsafe.Slice(boff, k)
-		hi := 0
-		for _, o := range offs {
-			hi = max(hi, int(o))
-		}
-		bs := unsafe.Slice(b, hi+w)
+		bs := unsafe.Slice(b, maxOffset(offs)+w)
 		pan := make([]float32, max(1, k*w))
 		for p, o := range offs {
 			// pan[p][j] = b[boff[p]+j]
@@ -112,4 +108,14 @@ func MicroGoOffsOf(ga, mr, w int) MicroKernelOffs {
 			packed(k, (*float32)(ag), &pan[0], (*float32)(cg), ldc, bg, rg, flags, clip)
 		}
 	}
+}
+
+// maxOffset returns the largest of offs (0 when there is none): how far
+// past its base a twin's reads through the offsets reach.
+func maxOffset(offs []int32) int {
+	hi := 0
+	for _, o := range offs {
+		hi = max(hi, int(o))
+	}
+	return hi
 }
