@@ -208,9 +208,10 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	cg := g.C / g.Group
 	var src []float32
 	var imgStride, grpStride int
-	pm := false
-	switch {
-	case bl.pixBlocked(g, f.hasPre()):
+	// depth blocks: of PixKC steps in the planes, longer in the copies
+	// laid out for the tiles (pixMajorDepth)
+	kc := pixMajorDepth(k)
+	if bl.pixBlocked(g, f.hasPre()) {
 		// the input in blocks of 8 channels, padded (see blockedSource):
 		// boff[p] = ((c/8)·Hp·Wp + kh·DH·Wp + kw·DW)·8 + c mod 8 for
 		// p = (c·KH + kh)·KW + kw, pix[q] = (oh·SH·Wp + ow·SW)·8
@@ -231,36 +232,34 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 			}
 		}
 		imgStride, grpStride = ceilDiv(g.C, 8)*hp*wq*8, cg/8*hp*wq*8
-		pm = true
-	case bl.pixMajor(g):
-		// A 1×1 window reads its compact source (x, or the phase copy of
-		// a strided or prologued input) at one pixel a step; copied
-		// pixel-major, a tile's inputs are its pixels' channels in a row
-		// each: boff[p] = p, pix[q] = q·C.
+	} else {
 		ph := phasesOf(g1)
 		copyIn := f.hasPre() || g.PadT+g.PadB+g.PadL+g.PadR > 0 || g1.SH*g1.SW > 1
 		src = bl.inPlaceSource(env, g1, x, f, ph, sc, copyIn)
-		src = bl.pixMajorSource(env, g, src, sc)
-		for p := range boff {
-			boff[p] = int32(p)
-		}
-		for q := range pix {
-			pix[q] = int32(q * g.C)
-		}
-		imgStride, grpStride = npix*g.C, cg
-		pm = true
-	default:
-		ph := phasesOf(g1)
-		copyIn := f.hasPre() || g.PadT+g.PadB+g.PadL+g.PadR > 0 || g1.SH*g1.SW > 1
-		src = bl.inPlaceSource(env, g1, x, f, ph, sc, copyIn)
-		inPlaceOffsets(g1, ph, boff)
-		// pix[q] = oh·sh·Wq + ow·sw for q = oh·OW + ow
-		for oh := range g.OH {
-			for ow := range g.OW {
-				pix[oh*g.OW+ow] = int32(oh*sh*ph.wq + ow*sw)
+		if bl.pixMajor(g) {
+			// A 1×1 window reads its compact source (x, or the phase copy
+			// of a strided or prologued input) at one pixel a step;
+			// copied pixel-major, a tile's inputs are its pixels' channels
+			// in a row each: boff[p] = p, pix[q] = q·C.
+			src = bl.pixMajorSource(env, g, src, sc)
+			for p := range boff {
+				boff[p] = int32(p)
 			}
+			for q := range pix {
+				pix[q] = int32(q * g.C)
+			}
+			imgStride, grpStride = npix*g.C, cg
+		} else {
+			inPlaceOffsets(g1, ph, boff)
+			// pix[q] = oh·sh·Wq + ow·sw for q = oh·OW + ow
+			for oh := range g.OH {
+				for ow := range g.OW {
+					pix[oh*g.OW+ow] = int32(oh*sh*ph.wq + ow*sw)
+				}
+			}
+			imgStride, grpStride = g.C*ph.plane, cg*ph.plane
+			kc = ceilDiv(k, ceilDiv(k, bl.PixKC))
 		}
-		imgStride, grpStride = g.C*ph.plane, cg*ph.plane
 	}
 	var wp []float32
 	if env != nil {
@@ -274,7 +273,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	units := g.N * g.Group * nb
 	pt := taskOf[pixTask](env)
 	*pt = pixTask{bl: bl, k: kernelsOf(env), g: g, f: f, wp: wp, b: b, y: y, src: src,
-		boff: boff, pix: pix, ct: sc.yp.grow(units * npix * bl.PixWidth), imgStride: imgStride, grpStride: grpStride, pm: pm}
+		boff: boff, pix: pix, ct: sc.yp.grow(units * npix * bl.PixWidth), imgStride: imgStride, grpStride: grpStride, kc: kc}
 	if f.hasPost() && f.Residual == nil {
 		// the activation is last: the kernels can apply it (see Range)
 		pt.clip, pt.kclip = kernelClip(f.Act)
@@ -293,7 +292,7 @@ type pixTask struct {
 	boff, pix         []int32
 	// imgStride, grpStride: where an image's and a group's inputs start in src
 	imgStride, grpStride int
-	pm                   bool // src is a copy laid out for the tiles: pixMajorDepth's blocks
+	kc                   int // steps a depth block
 
 	kclip bool       // the last depth block applies f's activation as clip
 	clip  [2]float32 // its bounds
@@ -306,10 +305,7 @@ func (t *pixTask) Range(lo, hi int) {
 	k, nr := cg*g.KH*g.KW, bl.PixWidth
 	nb := ceilDiv(mg, nr)
 	npix := g.OH * g.OW
-	kc := ceilDiv(k, ceilDiv(k, bl.PixKC))
-	if t.pm {
-		kc = pixMajorDepth(k)
-	}
+	kc := t.kc
 	// The kernels of the last depth block add the bias and clip, where
 	// the block's channels are the kernel's width (no read past b).
 	var clip *float32
