@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"unsafe"
 )
 
 // Test helpers for the convolution, matrix, normalization and pooling
@@ -250,65 +249,10 @@ func checkF32(t *testing.T, what string, got, want []float32, tol float64) {
 	}
 }
 
-// twinTier is the blocked driver on the Go twin micro-kernels, with an
-// awkward row count, widths and depth block so that every edge path runs;
-// it tests the driver on any architecture.
-var twinTier = NewBlockedTier(BlockedSpec{
-	Name:   "twin",
-	MR:     5,
-	Widths: []int{24, 16, 8},
-	Kerns:  []MicroKernel{MicroGo(5, 24), MicroGo(5, 16), MicroGo(5, 8)},
-	KC:     37,
-	Offs:   MicroGoOffs(5, 24),
-	OffsRows: []MicroKernelOffs{MicroGoOffsOf(5, 1, 24), MicroGoOffsOf(5, 2, 24),
-		MicroGoOffsOf(5, 3, 24), MicroGoOffsOf(5, 4, 24)},
-	PackPanel: PackPanelGo(24),
-
-	Lanes:  8,
-	DwTaps: DwTapsGo,
-	Sigmoid: func(dst, src *float32, ld, rows, n int) {
-		for r := range rows {
-			sigmoidFast(unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(dst), 4*r*ld)), n),
-				unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(src), 4*r*ld)), n))
-		}
-	},
-	Silu: func(dst, src *float32, ld, rows, n int) {
-		for r := range rows {
-			siluFast(unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(dst), 4*r*ld)), n),
-				unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(src), 4*r*ld)), n))
-		}
-	},
-
-	Dw8:          Dw8Go,
-	Dw8MaxPixels: 30,
-	Dw8Band:      1500, // bands of a few rows, a shorter last one
-
-	Pix:          []PixKernel{PixGo(1, 8), PixGo(2, 8), PixGo(3, 8)},
-	PixHalf:      []PixKernel{PixGoOf(1, 4, 8), PixGoOf(2, 4, 8)},
-	PixWidth:     8,
-	PixKC:        19,
-	PixMaxPixels: 40,
-	PixMajor:     true,
-	PixStrided:   true,
-	PixGrouped:   true,
-
-	WinogradMinCols: 48,
-})
-
-// twinPackedTier is twinTier without the in-place kernel, so that every
-// convolution goes through the packed (im2col) path.
-var twinPackedTier = NewBlockedTier(BlockedSpec{
-	Name:   "twin-packed",
-	MR:     3,
-	Widths: []int{16, 8},
-	Kerns:  []MicroKernel{MicroGo(3, 16), MicroGo(3, 8)},
-	KC:     50,
-})
-
 // testTiers lists the tiers to test against the reference: every
 // registered tier but "ref" itself, and the twin tiers.
 func testTiers() []*Kernels {
-	return append(fastTiers(), twinTier, twinPackedTier)
+	return append(fastTiers(), Twin, TwinPacked)
 }
 
 // fastTiers lists every registered tier but "ref".

@@ -627,11 +627,73 @@ func TestConvPathNames(t *testing.T) {
 		{geom(20, 30, 16, 1, 1, 1), false, "in place, packed panels"},
 		{geom(20, 30, 14, 1, 1, 1), false, "in place"},
 	} {
-		if got := twinTier.ConvPath(c.g, c.pre); got != c.want {
+		if got := Twin.ConvPath(c.g, c.pre); got != c.want {
 			t.Errorf("%d→%d %d² k%d s%d g%d pre %v: %q, want %q", c.g.C, c.g.M, c.g.H, c.g.KH, c.g.SH, c.g.Group, c.pre, got, c.want)
 		}
 	}
-	if got, want := KernelOf(twinTier, Step{Dev: &ConvDev{G: *geom(32, 32, 56, 3, 1, 1)}}), twinTier.Name+" winograd"; got != want {
+	if got, want := KernelOf(Twin, Step{Dev: &ConvDev{G: *geom(32, 32, 56, 3, 1, 1)}}), Twin.Name+" winograd"; got != want {
 		t.Errorf("KernelOf: %q, want %q", got, want)
+	}
+}
+
+// TestDw8BandsMatchReference runs the depthwise convolutions of convCases
+// and fusedCases on each tier with 8-channel depthwise kernels, with bands
+// of a few rows (the tiers' own bands hold these planes whole), weights
+// packed or not, against the reference.
+func TestDw8BandsMatchReference(t *testing.T) {
+	for _, k := range fastTiers() {
+		spec, ok := k.Spec()
+		if !ok || spec.Dw8 == nil {
+			continue
+		}
+		spec.Name += "-bands"
+		spec.Dw8Band = 2000
+		tier := NewBlockedTier(spec)
+		for i, cc := range convCases {
+			if cc.group != cc.c || cc.m != cc.c {
+				continue
+			}
+			ins := cc.inputs(uint64(i))
+			want, err := runOpEnv(nnEnv(Reference, 1), cc.node(), ins...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, workers := range []int{1, 3} {
+				// with 3 workers W is a constant, packed once (packDw8)
+				constW := -1
+				if workers == 3 {
+					constW = 1
+				}
+				got, err := runOpEnvConst(nnEnv(tier, workers), cc.node(), constW, ins...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkF32(t, fmt.Sprintf("%v %s workers=%d", cc, spec.Name, workers), got[0].F32, want[0].F32, 1e-5)
+			}
+		}
+		for i, fc := range fusedCases {
+			if fc.group != fc.c || fc.m != fc.c {
+				continue
+			}
+			seed := uint64(100 * i)
+			oh := (fc.h+2*fc.pad-fc.k)/fc.stride + 1
+			ow := (fc.w+2*fc.pad-fc.k)/fc.stride + 1
+			ins := []*Tensor{nnRand(seed+1, fc.n, fc.c, fc.h, fc.w), nnRand(seed+2, fc.m, 1, fc.k, fc.k), nnRand(seed+3, fc.m), nil, nil, nil}
+			if fc.resid {
+				ins[3] = nnRand(seed+4, fc.n, fc.m, oh, ow)
+			}
+			if fc.pre {
+				ins[4], ins[5] = nnRand(seed+5, fc.c), nnRand(seed+6, fc.c)
+			}
+			want, err := runOpEnv(nnEnv(Reference, 1), fusedConvNode(fc), ins...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := runOpEnv(nnEnv(tier, 2), fusedConvNode(fc), ins...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkF32(t, fmt.Sprintf("%v %s", fc, spec.Name), got[0].F32, want[0].F32, 1e-5)
+		}
 	}
 }

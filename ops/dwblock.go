@@ -179,12 +179,13 @@ func (b *dwBlockPlan) run(env *Env, in, out []*Tensor) error {
 		}
 		z = in[7].F32
 	}
-	f := &env.fusion
+	f := taskOf[ConvFusion](env)
 	*f = ConvFusion{Act: b.acts[2], Residual: z}
 	defer func() { *f = ConvFusion{} }()
 	if k := env.K; k.DwBlock != nil && b.fused(env, in, bias, f) {
-		k.DwBlock(env, &env.block, in[0].F32, y)
-		env.block = DwBlock{}
+		p := taskOf[DwBlock](env)
+		k.DwBlock(env, p, in[0].F32, y)
+		*p = DwBlock{}
 		return nil
 	}
 	// One convolution after the other, through intermediates.
@@ -213,11 +214,11 @@ func (b *dwBlockPlan) run(env *Env, in, out []*Tensor) error {
 	return nil
 }
 
-// fused fills env.block for the tier's DwBlock kernel and reports whether
+// fused fills env's DwBlock (taskOf) for the tier's DwBlock kernel and reports whether
 // the kernel takes it: every weight a constant it packed.
 func (b *dwBlockPlan) fused(env *Env, in []*Tensor, bias [3][]float32, f *ConvFusion) bool {
 	k := env.K
-	p := &env.block
+	p := taskOf[DwBlock](env)
 	*p = DwBlock{Expand: b.cp[0] != nil, Project: b.cp[2] != nil, ActE: b.acts[0], ActD: b.acts[1], Fusion: f}
 	geoms := [3]*ConvGeom{&p.GE, &p.GD, &p.GP}
 	for i, cp := range b.cp {

@@ -67,7 +67,7 @@ func buildFusedConv(n *Node) (Kernel, error) {
 			}
 			// The fusion lives in env, which belongs to this Run alone,
 			// so that no allocation is needed per call.
-			f := &env.fusion
+			f := taskOf[ConvFusion](env)
 			*f = ConvFusion{Act: act, PreAct: preAct}
 			if t := optTensor(in, 3); t != nil {
 				if err := checkLen(t, "Z", cp.ny); err != nil {

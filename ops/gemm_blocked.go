@@ -257,6 +257,7 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 		}
 	}
 	k := &Kernels{
+		spec:         &bl.BlockedSpec,
 		Name:         s.Name,
 		Conv:         bl.conv,
 		ConvPath:     bl.convPathName,

@@ -415,9 +415,11 @@ func BenchmarkWinograd(b *testing.B) {
 			continue
 		}
 		for _, l := range []struct{ c, hw int }{{64, 56}, {128, 28}, {256, 14}, {512, 7}} {
-			cc := convCase{n: 1, c: l.c, m: l.c, in: []int{l.hw, l.hw}, k: []int{3, 3}, group: 1,
-				pads: []int64{1, 1, 1, 1}, bias: true}
-			ins := cc.inputs(uint64(l.c))
+			g := &ConvGeom{N: 1, C: l.c, H: l.hw, W: l.hw, M: l.c, KH: 3, KW: 3, OH: l.hw, OW: l.hw,
+				PadT: 1, PadL: 1, PadB: 1, PadR: 1, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
+			seed := uint64(l.c)
+			x, w, bias := nnRand(seed, l.c*l.hw*l.hw).F32, nnRand(seed+1, l.c*l.c*9).F32, nnRand(seed+2, l.c).F32
+			y := make([]float32, l.c*l.hw*l.hw)
 			for _, wino := range []bool{false, true} {
 				spec := *k.spec
 				spec.WinogradMinCols = 0
@@ -427,16 +429,11 @@ func BenchmarkWinograd(b *testing.B) {
 				tier := NewBlockedTier(spec)
 				for _, workers := range []int{1, 2} {
 					b.Run(fmt.Sprintf("%s/%dx%d/wino=%v/workers=%d", k.Name, l.c, l.hw, wino, workers), func(b *testing.B) {
-						vals, step, err := prepareOpConst(cc.node(), 1, ins...)
-						if err != nil {
-							b.Fatal(err)
-						}
-						out := []*Tensor{NewF32(vals[0].Shape, nil)}
 						env := nnEnv(tier, workers)
+						env.Scratch = make([]float32, workers*tier.ConvScratch(g))
+						env.packedW = tier.PackConv(g, w)
 						for range b.N {
-							if err := step.Run(env, ins, out); err != nil {
-								b.Fatal(err)
-							}
+							tier.Conv(env, g, x, w, bias, y, nil)
 						}
 						flops := 2.0 * float64(l.c*l.c*9*l.hw*l.hw)
 						b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
@@ -754,68 +751,6 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 					}
 				}
 			}
-		}
-	}
-}
-
-// TestDw8BandsMatchReference runs the depthwise convolutions of convCases
-// and fusedCases on each assembly tier with bands of a few rows (the
-// tiers' own bands hold these planes whole), weights packed or not,
-// against the reference.
-func TestDw8BandsMatchReference(t *testing.T) {
-	for _, k := range asmTiers {
-		if TierByName(k.Name) == nil || k.spec.Dw8 == nil {
-			continue
-		}
-		spec := *k.spec
-		spec.Name += "-bands"
-		spec.Dw8Band = 2000
-		tier := NewBlockedTier(spec)
-		for i, cc := range convCases {
-			if cc.group != cc.c || cc.m != cc.c {
-				continue
-			}
-			ins := cc.inputs(uint64(i))
-			want, err := runOpEnv(nnEnv(Reference, 1), cc.node(), ins...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, workers := range []int{1, 3} {
-				// with 3 workers W is a constant, packed once (packDw8)
-				constW := -1
-				if workers == 3 {
-					constW = 1
-				}
-				got, err := runOpEnvConst(nnEnv(tier, workers), cc.node(), constW, ins...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkF32(t, fmt.Sprintf("%v %s workers=%d", cc, spec.Name, workers), got[0].F32, want[0].F32, 1e-5)
-			}
-		}
-		for i, fc := range fusedCases {
-			if fc.group != fc.c || fc.m != fc.c {
-				continue
-			}
-			seed := uint64(100 * i)
-			oh := (fc.h+2*fc.pad-fc.k)/fc.stride + 1
-			ow := (fc.w+2*fc.pad-fc.k)/fc.stride + 1
-			ins := []*Tensor{nnRand(seed+1, fc.n, fc.c, fc.h, fc.w), nnRand(seed+2, fc.m, 1, fc.k, fc.k), nnRand(seed+3, fc.m), nil, nil, nil}
-			if fc.resid {
-				ins[3] = nnRand(seed+4, fc.n, fc.m, oh, ow)
-			}
-			if fc.pre {
-				ins[4], ins[5] = nnRand(seed+5, fc.c), nnRand(seed+6, fc.c)
-			}
-			want, err := runOpEnv(nnEnv(Reference, 1), fusedConvNode(fc), ins...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := runOpEnv(nnEnv(tier, 2), fusedConvNode(fc), ins...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkF32(t, fmt.Sprintf("%v %s", fc, spec.Name), got[0].F32, want[0].F32, 1e-5)
 		}
 	}
 }

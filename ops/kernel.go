@@ -102,11 +102,6 @@ type Env struct {
 	Par     Parallel
 	Scratch []float32
 
-	// fusion is reused by fused conv steps, which run one at a time
-	// within a Run, so that a Run allocates nothing for it.
-	fusion ConvFusion
-	// block is likewise reused by bnrun.DwBlock steps (see DwBlock).
-	block DwBlock
 	// packedW is set by a conv step, during its call of K.Conv, to its
 	// weights as K.PackConv arranged them, or nil.
 	packedW []float32
@@ -115,10 +110,11 @@ type Env struct {
 	tasks map[any]any
 }
 
-// taskOf returns env's loop body of type T, zeroed, to be filled in and
-// passed to Parallel.Do. It allocates only the first time a Run's Env
-// meets T (and every time when env is nil). Callers clear it when the
-// loop is done, so that it holds no tensors between steps.
+// taskOf returns env's value of type T, zeroed: a loop body to be filled
+// in and passed to Parallel.Do, or another value a step reuses within a
+// Run (a ConvFusion, a DwBlock). It allocates only the first time a Run's
+// Env meets T (and every time when env is nil). Callers clear it when
+// they are done, so that it holds no tensors between steps.
 func taskOf[T any](env *Env) *T {
 	if env == nil {
 		return new(T)

@@ -128,6 +128,19 @@ type Kernels struct {
 	// is 0, C is not read.
 	Gemm func(env *Env, transA, transB bool, m, n, k int, alpha float32,
 		a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+
+	// spec is the description NewBlockedTier made the tier from, or nil.
+	spec *BlockedSpec
+}
+
+// Spec returns the description a tier made by NewBlockedTier was made
+// from, so that a variant of it (other blocks, a path turned off) can be
+// made for a measurement or a test; ok is false for other tiers.
+func (k *Kernels) Spec() (s BlockedSpec, ok bool) {
+	if k.spec == nil {
+		return BlockedSpec{}, false
+	}
+	return *k.spec, true
 }
 
 // ConvFusion is the work the fold pass fuses into a convolution: a
