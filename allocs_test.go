@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/bnrun/bnrun"
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/kern"
 )
 
 // TestRunAllocatesNothing checks that, once a model's plan exists, a Run
@@ -26,7 +26,7 @@ func TestRunAllocatesNothing(t *testing.T) {
 		"testdata/models/lenet_bn_op17/model.onnx",
 	}
 	for _, path := range models {
-		for _, tier := range ops.TierNames() {
+		for _, tier := range kern.TierNames() {
 			for _, threads := range []int{1, 2} {
 				for _, fold := range []bool{true, false} {
 					name := fmt.Sprintf("%s/%s/%dt/fold=%v", path, tier, threads, fold)
@@ -58,8 +58,8 @@ func TestGeneratedAllocatesNothing(t *testing.T) {
 	}
 	for _, model := range []string{"resnet18_bn_op17", "densenet121_fused_op17", "mobilenet_v2_fused_op17"} {
 		path := filepath.Join(root, model, "model.onnx")
-		for _, tier := range ops.TierNames() {
-			if tier == ops.Reference.Name {
+		for _, tier := range kern.TierNames() {
+			if tier == kern.Reference.Name {
 				continue
 			}
 			if got := runAllocs(t, path, bnrun.WithBackend(tier), bnrun.WithThreads(2)); got != 0 {

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/bnrun/bnrun"
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/kern"
 )
 
 // TestBackendSelection checks how the kernel tier is chosen: auto picks
@@ -22,7 +22,7 @@ func TestBackendSelection(t *testing.T) {
 		return m.Backend(), nil
 	}
 	t.Setenv(bnrun.BackendEnv, "")
-	want := ops.Best().Name
+	want := kern.Best().Name
 	if ok, _ := cudaUsable(); ok {
 		want = "cuda"
 	}
@@ -31,14 +31,14 @@ func TestBackendSelection(t *testing.T) {
 			t.Errorf("auto: backend %q, %v; want %q", got, err, want)
 		}
 	}
-	t.Logf("tiers on this machine: %v; auto picks %s", ops.TierNames(), ops.Best().Name)
-	for _, name := range ops.TierNames() {
+	t.Logf("tiers on this machine: %v; auto picks %s", kern.TierNames(), kern.Best().Name)
+	for _, name := range kern.TierNames() {
 		if got, err := backendOf(bnrun.WithBackend(name)); err != nil || got != name {
 			t.Errorf("WithBackend(%q): backend %q, %v", name, got, err)
 		}
 	}
 	for _, name := range []string{"avx512", "avx2"} {
-		if ops.TierByName(name) != nil {
+		if kern.TierByName(name) != nil {
 			continue
 		}
 		_, err := backendOf(bnrun.WithBackend(name))

@@ -27,6 +27,7 @@ import (
 	"strings"
 
 	"github.com/bnrun/bnrun/fold"
+	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/loader"
 	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
@@ -107,10 +108,10 @@ var knownBackends = []string{"auto", "cuda", "avx512", "avx2", "generic", "ref"}
 // checkBackend reports whether backend name can run here ("cuda" is
 // checked when Open looks for the GPU).
 func checkBackend(name string) error {
-	if name == "" || name == "auto" || name == "cuda" || ops.TierByName(name) != nil {
+	if name == "" || name == "auto" || name == "cuda" || kern.TierByName(name) != nil {
 		return nil
 	}
-	have := "auto, cuda, " + strings.Join(ops.TierNames(), ", ")
+	have := "auto, cuda, " + strings.Join(kern.TierNames(), ", ")
 	if slices.Contains(knownBackends, name) {
 		return fmt.Errorf("backend %q is not available on this machine (have: %s)", name, have)
 	}
@@ -280,7 +281,7 @@ func newModel(ctx context.Context, g *runtime.Graph, c *config) (*Model, error) 
 	case "cuda":
 		ro.Device = runtime.DeviceCUDA
 	default:
-		ro.Kernels = ops.TierByName(c.backend)
+		ro.Kernels = kern.TierByName(c.backend)
 	}
 	m := &Model{original: g, inputs: infos(g.Inputs), outputs: infos(g.Outputs)}
 	run := g

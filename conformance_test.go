@@ -12,6 +12,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/bnrun/bnrun"
+	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
 
@@ -42,7 +43,7 @@ func TestONNXNodeConformance(t *testing.T) {
 	if len(cases) < 100 {
 		t.Fatalf("only %d conformance cases found for supported ops", len(cases))
 	}
-	for _, backend := range ops.TierNames() {
+	for _, backend := range kern.TierNames() {
 		passed := 0
 		for _, tc := range cases {
 			t.Run(backend+"/"+tc.Title, func(t *testing.T) {

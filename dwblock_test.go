@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/bnrun/bnrun"
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/kern"
 )
 
 // invertedResidualModel is MobileNetV2's block as an exporter writes it
@@ -79,7 +79,7 @@ func TestDwBlockModel(t *testing.T) {
 		}
 		ref.Close()
 		for _, backend := range []string{"ref", "generic", "avx2", "avx512"} {
-			if ops.TierByName(backend) == nil {
+			if kern.TierByName(backend) == nil {
 				continue
 			}
 			for _, threads := range []int{1, 2} {

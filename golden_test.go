@@ -11,7 +11,7 @@ import (
 
 	"github.com/bnrun/bnrun"
 	"github.com/bnrun/bnrun/fold"
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/kern"
 )
 
 // modelDirs lists the folders under root that hold a model.onnx.
@@ -80,11 +80,11 @@ func verifyDir(t *testing.T, dir string, opts []bnrun.Option) {
 // TestShippedGoldens checks the small models committed in testdata
 // against their PyTorch goldens, on every CPU tier.
 func TestShippedGoldens(t *testing.T) {
-	n := verifyModels(t, "testdata/models", ops.TierNames())
+	n := verifyModels(t, "testdata/models", kern.TierNames())
 	if n < 20 {
 		t.Fatalf("found %d shipped golden models, want the 20 lenet and mlp exports", n)
 	}
-	if n := verifyModels(t, "models/fashion", ops.TierNames()); n != 3 {
+	if n := verifyModels(t, "models/fashion", kern.TierNames()); n != 3 {
 		t.Fatalf("found %d trained Fashion-MNIST models, want 3", n)
 	}
 }
@@ -102,7 +102,7 @@ func TestGeneratedGoldens(t *testing.T) {
 	backends := strings.Fields(os.Getenv("BNRUN_GOLDEN_BACKENDS"))
 	if len(backends) == 0 {
 		// Every CPU tier this machine has but the slow reference.
-		for _, name := range ops.TierNames() {
+		for _, name := range kern.TierNames() {
 			if name != "ref" {
 				backends = append(backends, name)
 			}

@@ -1,6 +1,7 @@
 package fold
 
 import (
+	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
 
@@ -127,7 +128,7 @@ func evalConst(n *ops.Node, vals []*ops.Value, budget int) (outs []*ops.Tensor, 
 			outs[i] = ops.NewF32(v.Shape, nil)
 		}
 	}
-	env := &ops.Env{K: ops.Reference, Par: ops.Serial{}, Scratch: make([]float32, step.Scratch)}
+	env := &kern.Env{K: kern.Reference, Par: kern.Serial{}, Scratch: make([]float32, step.Scratch)}
 	if err := step.Run(env, in, outs); err != nil {
 		return nil, work, false
 	}

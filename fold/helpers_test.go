@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
 )
@@ -313,7 +314,7 @@ func randInputs(g *runtime.Graph, rng *rand.Rand, batch int) []*ops.Tensor {
 // run compiles g with the reference kernels on one thread and runs it.
 func run(t *testing.T, g *runtime.Graph, ins []*ops.Tensor) []*ops.Tensor {
 	t.Helper()
-	prog, err := runtime.Compile(g, runtime.Options{Kernels: ops.Reference, Threads: 1})
+	prog, err := runtime.Compile(g, runtime.Options{Kernels: kern.Reference, Threads: 1})
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
 	}

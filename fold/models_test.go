@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/loader"
 	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
@@ -82,7 +83,7 @@ func checkTestData(t *testing.T, dir string, g *runtime.Graph) {
 	if len(sets) == 0 {
 		t.Fatalf("%s has no test data sets", dir)
 	}
-	prog, err := runtime.Compile(g, runtime.Options{Kernels: ops.Reference, Threads: 1})
+	prog, err := runtime.Compile(g, runtime.Options{Kernels: kern.Reference, Threads: 1})
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
 	}

@@ -3,6 +3,8 @@ package ops
 import (
 	"fmt"
 	"math"
+
+	"github.com/bnrun/bnrun/kern"
 )
 
 // Activations: Relu, Sigmoid, Tanh, LeakyRelu and Clip.
@@ -22,7 +24,7 @@ type unaryKernel struct {
 	n   *Node
 	f32 func(dst, src []float32)
 	i64 func(dst, src []int64)
-	act Activation // what f32 computes, for Step.Dev
+	act kern.Activation // what f32 computes, for Step.Dev
 }
 
 // Prepare checks the input type and returns an output of the same type
@@ -47,7 +49,7 @@ func (k *unaryKernel) Prepare(in []*Value) ([]Value, Step, error) {
 	return out, Step{Run: k.run, Dev: devOrNil(dev)}, nil
 }
 
-func (k *unaryKernel) run(env *Env, in, out []*Tensor) error {
+func (k *unaryKernel) run(env *kern.Env, in, out []*Tensor) error {
 	if !checkRunTensors(in, 1) || !checkRunTensors(out, 1) || in[0].Len() != out[0].Len() {
 		return fmt.Errorf("tensors do not match the plan")
 	}
@@ -58,11 +60,11 @@ func (k *unaryKernel) run(env *Env, in, out []*Tensor) error {
 	}
 	src, dst := x.F32, y.F32
 	f := k.f32
-	if ks := kernelsOf(env); ks != nil {
+	if ks := kern.TierOf(env); ks != nil {
 		switch {
-		case k.act.Kind == ActSigmoid && ks.Sigmoid != nil:
+		case k.act.Kind == kern.ActSigmoid && ks.Sigmoid != nil:
 			f = ks.Sigmoid
-		case k.act.Kind == ActRelu && ks.Relu != nil:
+		case k.act.Kind == kern.ActRelu && ks.Relu != nil:
 			f = ks.Relu
 		}
 	}
@@ -72,15 +74,7 @@ func (k *unaryKernel) run(env *Env, in, out []*Tensor) error {
 
 // Relu (opsets 6, 13, 14; int64 accepted at every version).
 func buildRelu(n *Node) (Kernel, error) {
-	return &unaryKernel{n: n, f32: reluF32, i64: reluI64, act: Activation{Kind: ActRelu}}, nil
-}
-
-func reluF32(dst, src []float32) {
-	src = src[:len(dst)]
-	// y = max(x, 0); NaN stays NaN
-	for i, v := range src {
-		dst[i] = max(v, 0)
-	}
+	return &unaryKernel{n: n, f32: kern.ReluF32, i64: reluI64, act: kern.Activation{Kind: kern.ActRelu}}, nil
 }
 
 func reluI64(dst, src []int64) {
@@ -96,131 +90,12 @@ func reluI64(dst, src []int64) {
 
 // Sigmoid (opsets 6, 13), float32 only.
 func buildSigmoid(n *Node) (Kernel, error) {
-	return &unaryKernel{n: n, f32: sigmoidF32, act: Activation{Kind: ActSigmoid}}, nil
-}
-
-func sigmoidF32(dst, src []float32) {
-	src = src[:len(dst)]
-	// y = 1 / (1 + exp(-x)), evaluated in float64 and rounded once
-	for i, v := range src {
-		dst[i] = float32(1 / (1 + math.Exp(-float64(v))))
-	}
-}
-
-// The constants of sigmoidFast: log2(e), ln 2 in two parts (the first
-// with 9 significant bits, so that m·ln2Hi is exact for |m| < 128) and
-// the Taylor coefficients of exp.
-const (
-	sigLog2e float32 = 1.44269504
-	sigLn2Hi float32 = 0.693359375
-	sigLn2Lo float32 = -2.12194440e-4
-)
-
-// sigmoidFast computes 1/(1 + exp(-x)) for each value in float32
-// arithmetic, the portable twin of the tiers' vector Sigmoid kernels
-// (SigmoidAVX2 computes the same operations). With x clamped to [-88, 87]
-// (a NaN kept):
-//
-//	exp(-x) = 2^-m · p(r),  m = round(x·log2e),  r = m·ln2 - x  (|r| ≤ 0.35)
-//	p(r) = 1 + r + r²/2! + … + r⁷/7!   (Horner; truncation below 6e-9)
-//
-// r and each Horner step one fused multiply-add rounded once (fma32), the
-// rest each operation rounded to float32, then 1/(1 + e). Its
-// error against the correctly rounded sigmoid is a few units in the last
-// place (TestSigmoidFastAccuracy); below sigmoid(-88) = 6e-39 it returns
-// that value.
-func sigmoidFast(dst, src []float32) {
-	src = src[:len(dst)]
-	for i, x := range src {
-		if x != x {
-			dst[i] = x
-			continue
-		}
-		x = min(max(x, -88), 87)
-		m := float32(math.RoundToEven(float64(float32(x * sigLog2e))))
-		r := fma32(m, sigLn2Lo, fma32(m, sigLn2Hi, -x))
-		p := float32(1) / 5040
-		p = fma32(p, r, float32(1)/720)
-		p = fma32(p, r, float32(1)/120)
-		p = fma32(p, r, float32(1)/24)
-		p = fma32(p, r, float32(1)/6)
-		p = fma32(p, r, float32(1)/2)
-		p = fma32(p, r, 1)
-		p = fma32(p, r, 1)
-		// 2^-m from the exponent bits: bits(1) - m<<23, m in [-126, 127]
-		e := float32(p * math.Float32frombits(uint32(0x3f800000-int32(m)<<23)))
-		dst[i] = 1 / (1 + e)
-	}
-}
-
-// reluRow computes dst = max(src, 0) on k's vector kernel when it has
-// one, else in a Go loop (reluF32); the two agree bit for bit.
-func reluRow(k *Kernels, dst, src []float32) {
-	if k != nil && k.Relu != nil {
-		k.Relu(dst, src)
-		return
-	}
-	reluF32(dst, src)
-}
-
-// siluF32 computes dst = src·sigmoid(src), the sigmoid as sigmoidF32
-// rounds it, then the product rounded: what a graph's Sigmoid and Mul
-// compute on the generic tier.
-func siluF32(dst, src []float32) {
-	src = src[:len(dst)]
-	for i, v := range src {
-		dst[i] = v * float32(1/(1+math.Exp(-float64(v))))
-	}
-}
-
-// siluFast is siluF32 with sigmoidFast's sigmoid: the portable twin of
-// the tiers' vector Silu kernels.
-func siluFast(dst, src []float32) {
-	src = src[:len(dst)]
-	var buf [64]float32
-	for len(dst) > 0 {
-		n := min(len(dst), len(buf))
-		s := buf[:n]
-		sigmoidFast(s, src[:n])
-		// y = x·sigmoid(x)
-		for i, v := range src[:n] {
-			dst[i] = v * s[i]
-		}
-		dst, src = dst[n:], src[n:]
-	}
-}
-
-// siluRow computes dst = src·sigmoid(src) on k's vector kernel when it
-// has one, else in float64 (siluF32).
-func siluRow(k *Kernels, dst, src []float32) {
-	if k != nil && k.Silu != nil {
-		k.Silu(dst, src)
-		return
-	}
-	siluF32(dst, src)
-}
-
-// sigmoidRow computes dst = sigmoid(src) on k's vector kernel when it has
-// one, else in float64 (sigmoidF32).
-func sigmoidRow(k *Kernels, dst, src []float32) {
-	if k != nil && k.Sigmoid != nil {
-		k.Sigmoid(dst, src)
-		return
-	}
-	sigmoidF32(dst, src)
+	return &unaryKernel{n: n, f32: kern.SigmoidF32, act: kern.Activation{Kind: kern.ActSigmoid}}, nil
 }
 
 // Tanh (opsets 6, 13), float32 only.
 func buildTanh(n *Node) (Kernel, error) {
-	return &unaryKernel{n: n, f32: tanhF32, act: Activation{Kind: ActTanh}}, nil
-}
-
-func tanhF32(dst, src []float32) {
-	src = src[:len(dst)]
-	// y = tanh(x), evaluated in float64 and rounded once
-	for i, v := range src {
-		dst[i] = float32(math.Tanh(float64(v)))
-	}
+	return &unaryKernel{n: n, f32: kern.TanhF32, act: kern.Activation{Kind: kern.ActTanh}}, nil
 }
 
 // LeakyRelu (opsets 6, 16): attribute alpha, default 0.01.
@@ -239,7 +114,7 @@ func buildLeakyRelu(n *Node) (Kernel, error) {
 			dst[i] = v
 		}
 	}
-	return &unaryKernel{n: n, f32: f, act: Activation{Kind: ActLeakyRelu, Alpha: alpha}}, nil
+	return &unaryKernel{n: n, f32: f, act: kern.Activation{Kind: kern.ActLeakyRelu, Alpha: alpha}}, nil
 }
 
 // clipKernel is Clip. Before opset 11 the bounds are the min and max
@@ -329,10 +204,10 @@ func (k *clipKernel) dev(in []*Value) *UnaryDev {
 			*b = v.Const.F32[0]
 		}
 	}
-	return &UnaryDev{N: NumElems(x.Shape), Act: Activation{Kind: ActClip, Min: lo, Max: hi}}
+	return &UnaryDev{N: NumElems(x.Shape), Act: kern.Activation{Kind: kern.ActClip, Min: lo, Max: hi}}
 }
 
-func (k *clipKernel) run(env *Env, in, out []*Tensor) error {
+func (k *clipKernel) run(env *kern.Env, in, out []*Tensor) error {
 	if !checkRunTensors(in, 1) || !checkRunTensors(out, 1) || in[0].Len() != out[0].Len() {
 		return fmt.Errorf("tensors do not match the plan")
 	}
@@ -354,7 +229,7 @@ func (k *clipKernel) run(env *Env, in, out []*Tensor) error {
 		if maxT != nil {
 			hi = maxT.I64[0]
 		}
-		clipRange(y.I64, x.I64, lo, hi)
+		kern.ClipRange(y.I64, x.I64, lo, hi)
 		return nil
 	}
 	lo, hi := k.lo, k.hi
@@ -369,16 +244,6 @@ func (k *clipKernel) run(env *Env, in, out []*Tensor) error {
 	return nil
 }
 
-// clipRange clamps src into [lo, hi]; when lo > hi every element becomes
-// hi, as the spec's Min(max, Max(x, min)). NaN passes through.
-func clipRange[T numeric](dst, src []T, lo, hi T) {
-	src = src[:len(dst)]
-	// y = min(hi, max(x, lo))
-	for i, v := range src {
-		dst[i] = min(max(v, lo), hi)
-	}
-}
-
 // clipArgs are a float32 Clip step's operands.
 type clipArgs struct {
 	dst, src []float32
@@ -386,4 +251,4 @@ type clipArgs struct {
 }
 
 // Range clips the chunk [lo, hi).
-func (c *clipArgs) Range(lo, hi int) { clipRange(c.dst[lo:hi], c.src[lo:hi], c.lo, c.hi) }
+func (c *clipArgs) Range(lo, hi int) { kern.ClipRange(c.dst[lo:hi], c.src[lo:hi], c.lo, c.hi) }

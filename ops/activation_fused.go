@@ -1,40 +1,17 @@
 package ops
 
 import (
-	"fmt"
 	"math"
+
+	"github.com/bnrun/bnrun/kern"
 )
-
-// ActKind names an activation that kernels can apply in place.
-type ActKind uint8
-
-// The fusable activations.
-const (
-	ActNone ActKind = iota
-	ActRelu
-	ActLeakyRelu
-	ActClip
-	ActSigmoid
-	ActTanh
-	// ActSilu is x·sigmoid(x) (SiLU, Swish), the Sigmoid and Mul of an
-	// ONNX graph: the sigmoid rounded to float32, then the product.
-	ActSilu
-)
-
-// Activation is an elementwise activation fused into another kernel. It
-// computes exactly what the standalone operator of the same name computes.
-type Activation struct {
-	Kind     ActKind
-	Alpha    float32 // LeakyRelu's slope
-	Min, Max float32 // Clip's bounds
-}
 
 // ParseActivation reads a fused activation from a node's attributes
 // prefix+"activation" (an op type: Relu, LeakyRelu, Clip, Sigmoid, Tanh,
 // Silu for a Sigmoid and a Mul, or absent), prefix+"activation_alpha",
 // prefix+"clip_min" and prefix+"clip_max".
-func ParseActivation(n *Node, prefix string) (Activation, error) {
-	a := Activation{Min: float32(math.Inf(-1)), Max: float32(math.Inf(1))}
+func ParseActivation(n *Node, prefix string) (kern.Activation, error) {
+	a := kern.Activation{Min: float32(math.Inf(-1)), Max: float32(math.Inf(1))}
 	kind, err := n.String(prefix+"activation", "")
 	if err != nil {
 		return a, err
@@ -42,18 +19,18 @@ func ParseActivation(n *Node, prefix string) (Activation, error) {
 	switch kind {
 	case "":
 	case "Relu":
-		a.Kind = ActRelu
+		a.Kind = kern.ActRelu
 	case "Sigmoid":
-		a.Kind = ActSigmoid
+		a.Kind = kern.ActSigmoid
 	case "Tanh":
-		a.Kind = ActTanh
+		a.Kind = kern.ActTanh
 	case "Silu":
-		a.Kind = ActSilu
+		a.Kind = kern.ActSilu
 	case "LeakyRelu":
-		a.Kind = ActLeakyRelu
+		a.Kind = kern.ActLeakyRelu
 		a.Alpha, err = n.Float(prefix+"activation_alpha", 0.01)
 	case "Clip":
-		a.Kind = ActClip
+		a.Kind = kern.ActClip
 		if a.Min, err = n.Float(prefix+"clip_min", a.Min); err == nil {
 			a.Max, err = n.Float(prefix+"clip_max", a.Max)
 		}
@@ -61,84 +38,4 @@ func ParseActivation(n *Node, prefix string) (Activation, error) {
 		return a, n.Errorf("unknown fused activation %q", kind)
 	}
 	return a, err
-}
-
-// String names the activation as its op type ("" for none).
-func (a Activation) String() string {
-	switch a.Kind {
-	case ActRelu:
-		return "Relu"
-	case ActLeakyRelu:
-		return fmt.Sprintf("LeakyRelu(%g)", a.Alpha)
-	case ActClip:
-		return fmt.Sprintf("Clip(%g,%g)", a.Min, a.Max)
-	case ActSigmoid:
-		return "Sigmoid"
-	case ActTanh:
-		return "Tanh"
-	case ActSilu:
-		return "Silu"
-	}
-	return ""
-}
-
-// Apply applies the activation to x in place.
-func (a Activation) Apply(x []float32) {
-	switch a.Kind {
-	case ActRelu:
-		reluF32(x, x)
-	case ActLeakyRelu:
-		// y = x if x >= 0 else alpha*x
-		for i, v := range x {
-			if v < 0 {
-				x[i] = a.Alpha * v
-			}
-		}
-	case ActClip:
-		clipRange(x, x, a.Min, a.Max)
-	case ActSigmoid:
-		sigmoidF32(x, x)
-	case ActTanh:
-		tanhF32(x, x)
-	case ActSilu:
-		siluF32(x, x)
-	}
-}
-
-// applyK is Apply on k's vector kernels where it has them (Relu, Clip,
-// Sigmoid, Silu).
-func (a Activation) applyK(k *Kernels, x []float32) {
-	switch a.Kind {
-	case ActRelu:
-		reluRow(k, x, x)
-	case ActClip:
-		clipRow(k, x, x, a.Min, a.Max)
-	case ActSigmoid:
-		sigmoidRow(k, x, x)
-	case ActSilu:
-		siluRow(k, x, x)
-	default:
-		a.Apply(x)
-	}
-}
-
-// One applies the activation to one value.
-func (a Activation) One(v float32) float32 {
-	switch a.Kind {
-	case ActRelu:
-		return max(v, 0)
-	case ActLeakyRelu:
-		if v < 0 {
-			return a.Alpha * v
-		}
-	case ActClip:
-		return min(max(v, a.Min), a.Max)
-	case ActSigmoid:
-		return float32(1 / (1 + math.Exp(-float64(v))))
-	case ActTanh:
-		return float32(math.Tanh(float64(v)))
-	case ActSilu:
-		return v * float32(1/(1+math.Exp(-float64(v))))
-	}
-	return v
 }

@@ -1,6 +1,10 @@
 package ops
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/bnrun/bnrun/kern"
+)
 
 // Add, Sub, Mul and Div with multidirectional (numpy) broadcasting, over
 // float32 and int64.
@@ -167,7 +171,7 @@ func (k *arithKernel) Prepare(in []*Value) ([]Value, Step, error) {
 	}
 	plan := planBcast(outShape, a.Shape, b.Shape)
 	aLen, bLen, oLen := NumElems(a.Shape), NumElems(b.Shape), NumElems(outShape)
-	run := func(env *Env, in, out []*Tensor) error {
+	run := func(env *kern.Env, in, out []*Tensor) error {
 		if !checkRunTensors(in, 2) || !checkRunTensors(out, 1) ||
 			in[0].Len() != aLen || in[1].Len() != bLen || out[0].Len() != oLen ||
 			in[0].DType != in[1].DType || in[0].DType != out[0].DType {
@@ -200,13 +204,13 @@ func (k *arithKernel) Prepare(in []*Value) ([]Value, Step, error) {
 
 // runBcast computes dst = a op b over the loop nest p, splitting the flat
 // output range across workers.
-func runBcast[T numeric](env *Env, op arithOp, p *bcastPlan, dst, a, b []T) {
-	forChunksOf(env, len(dst), elemGrain, bcastArgs[T]{kernelsOf(env), op, p, dst, a, b})
+func runBcast[T kern.Numeric](env *kern.Env, op arithOp, p *bcastPlan, dst, a, b []T) {
+	forChunksOf(env, len(dst), elemGrain, bcastArgs[T]{kern.TierOf(env), op, p, dst, a, b})
 }
 
 // bcastArgs are runBcast's operands.
-type bcastArgs[T numeric] struct {
-	k         *Kernels
+type bcastArgs[T kern.Numeric] struct {
+	k         *kern.Tier
 	op        arithOp
 	p         *bcastPlan
 	dst, a, b []T
@@ -252,9 +256,9 @@ func (args *bcastArgs[T]) Range(lo, hi int) {
 
 // arithRow computes one output row: a and b start at the row's first
 // operands and advance by sa and sb (each 0 or 1) per element. A float32
-// addition of two rows runs on k's Add kernel (see addRow), a float32
+// addition of two rows runs on k's Add kernel (see AddRow), a float32
 // product on its Mul kernel.
-func arithRow[T numeric](k *Kernels, op arithOp, d, a []T, sa int, b []T, sb int) {
+func arithRow[T kern.Numeric](k *kern.Tier, op arithOp, d, a []T, sa int, b []T, sb int) {
 	n := len(d)
 	if df, ok := any(d).([]float32); ok && op == opMul && k != nil && k.Mul != nil && sa|sb != 0 {
 		// d[i] = a[i·sa]·b[i·sb] on the vector kernel
@@ -267,7 +271,7 @@ func arithRow[T numeric](k *Kernels, op arithOp, d, a []T, sa int, b []T, sb int
 		switch op {
 		case opAdd:
 			if df, ok := any(d).([]float32); ok {
-				addRow(k, df, any(a).([]float32), any(b).([]float32), false)
+				kern.AddRow(k, df, any(a).([]float32), any(b).([]float32), false)
 				return
 			}
 			// d[i] = a[i] + b[i]

@@ -1,6 +1,10 @@
 package ops
 
-import "math"
+import (
+	"math"
+
+	"github.com/bnrun/bnrun/kern"
+)
 
 func init() {
 	Register("BatchNormalization", buildBatchNorm)
@@ -104,7 +108,7 @@ func prepareBatchNorm(n *Node, eps float32, perElem bool, in []*Value) ([]Value,
 	if perElem {
 		units = 1
 	}
-	run := func(env *Env, in, out []*Tensor) error {
+	run := func(env *kern.Env, in, out []*Tensor) error {
 		if err := checkLen(in[0], "X", nx); err != nil {
 			return n.Errorf("%v", err)
 		}

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern"
+	"github.com/bnrun/bnrun/kern/kerntest"
 )
 
 // bnParams returns random scale, B, mean and var (positive) of the given shape.
@@ -40,14 +43,14 @@ func TestBatchNormRanks(t *testing.T) {
 		for _, opset := range []int{7, 9, 14, 15} {
 			for _, workers := range []int{1, 3} {
 				n := nnNode("BatchNormalization", opset, 1, nnFloat("epsilon", 1e-3), nnFloat("momentum", 0.1))
-				out, err := runOpEnv(nnEnv(Generic, workers), n, append([]*Tensor{x}, p...)...)
+				out, err := runOpEnv(nnEnv(kern.Generic, workers), n, append([]*Tensor{x}, p...)...)
 				if err != nil {
 					t.Fatalf("%v opset %d: %v", xs, opset, err)
 				}
 				if !SameShape(out[0].Shape, xs) {
 					t.Fatalf("%v: shape %v", xs, out[0].Shape)
 				}
-				checkF32(t, fmt.Sprintf("%v opset %d", xs, opset), out[0].F32, want, 2e-6)
+				kerntest.Check(t, fmt.Sprintf("%v opset %d", xs, opset), out[0].F32, want, 2e-6)
 			}
 		}
 	}
@@ -86,7 +89,7 @@ func TestBatchNormMatchesPyTorch(t *testing.T) {
 		1.6222847700119019, -2.6450297832489014, 3.25956654548645, -2.2701077461242676,
 		-5.714406490325928, -1.6488075256347656, -1.2879514694213867, -4.284063816070557}
 	out := mustRun(t, nnNode("BatchNormalization", 15, 1), x, scale, b, mean, vr)
-	checkF32(t, "torch", out[0].F32, want, 0)
+	kerntest.Check(t, "torch", out[0].F32, want, 0)
 }
 
 func TestBatchNormKnownAnswer(t *testing.T) {
@@ -97,7 +100,7 @@ func TestBatchNormKnownAnswer(t *testing.T) {
 	mean := NewF32([]int{2}, []float32{1, 0})
 	vr := NewF32([]int{2}, []float32{4, 1})
 	out := mustRun(t, nnNode("BatchNormalization", 15, 1, nnFloat("epsilon", 0)), x, scale, b, mean, vr)
-	checkF32(t, "bn", out[0].F32, []float32{3, 5, 2, 5}, 0)
+	kerntest.Check(t, "bn", out[0].F32, []float32{3, 5, 2, 5}, 0)
 }
 
 func TestBatchNormSpatialZero(t *testing.T) {
@@ -107,11 +110,11 @@ func TestBatchNormSpatialZero(t *testing.T) {
 	want := bnWant(x, p, 1e-5, func(i int) int { return i % 40 })
 	for _, workers := range []int{1, 2} {
 		n := nnNode("BatchNormalization", 7, 1, nnInt("spatial", 0))
-		out, err := runOpEnv(nnEnv(Generic, workers), n, append([]*Tensor{x}, p...)...)
+		out, err := runOpEnv(nnEnv(kern.Generic, workers), n, append([]*Tensor{x}, p...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkF32(t, "spatial=0", out[0].F32, want, 2e-6)
+		kerntest.Check(t, "spatial=0", out[0].F32, want, 2e-6)
 	}
 	// Per-channel parameters do not fit spatial = 0 on a 4-D input.
 	wantErr(t, "want [2,4,5]", nnNode("BatchNormalization", 8, 1, nnInt("spatial", 0)),
@@ -125,13 +128,13 @@ func TestBatchNormOptionalOutputs(t *testing.T) {
 	// Before opset 14, mean and var are the running statistics: the inputs'.
 	n := nnNode("BatchNormalization", 9, 3)
 	out := mustRun(t, n, ins...)
-	checkF32(t, "mean", out[1].F32, p[2].F32, 0)
-	checkF32(t, "var", out[2].F32, p[3].F32, 0)
+	kerntest.Check(t, "mean", out[1].F32, p[2].F32, 0)
+	kerntest.Check(t, "var", out[2].F32, p[3].F32, 0)
 	// Only var, mean absent.
 	n = nnNode("BatchNormalization", 7, 3)
 	n.Outputs[1] = ""
 	out = mustRun(t, n, ins...)
-	checkF32(t, "var only", out[2].F32, p[3].F32, 0)
+	kerntest.Check(t, "var only", out[2].F32, p[3].F32, 0)
 
 	wantErr(t, "saved_mean", nnNode("BatchNormalization", 9, 4), ins...)
 	wantErr(t, "saved_mean", nnNode("BatchNormalization", 7, 5), ins...)

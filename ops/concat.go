@@ -1,6 +1,10 @@
 package ops
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/bnrun/bnrun/kern"
+)
 
 // Concat and Gather.
 
@@ -75,7 +79,7 @@ func buildConcat(n *Node) (Kernel, error) {
 				parts[i] = parts[i-1] + blocks[i-1]
 			}
 		}
-		run := func(env *Env, ins, out []*Tensor) error {
+		run := func(env *kern.Env, ins, out []*Tensor) error {
 			if !checkRunTensors(ins, len(blocks)) || !checkRunTensors(out, 1) || out[0].Len() != total {
 				return fmt.Errorf("tensors do not match the plan")
 			}
@@ -85,7 +89,7 @@ func buildConcat(n *Node) (Kernel, error) {
 				}
 			}
 			// The inputs' data go in lists kept in env, cleared after use.
-			lists := taskOf[concatLists](env)
+			lists := kern.TaskOf[concatLists](env)
 			if out[0].DType == Int64 {
 				for _, t := range ins {
 					lists.i64 = append(lists.i64, t.I64)
@@ -115,7 +119,7 @@ func buildConcat(n *Node) (Kernel, error) {
 
 // concatCopy interleaves the inputs' blocks: for each outer slice o, the
 // output holds src[0][o*block0 : (o+1)*block0], then src[1]'s block, ...
-func concatCopy[T numeric](env *Env, dst []T, srcs [][]T, blocks []int, outer int) {
+func concatCopy[T kern.Numeric](env *kern.Env, dst []T, srcs [][]T, blocks []int, outer int) {
 	row := 0
 	for _, b := range blocks {
 		row += b
@@ -134,7 +138,7 @@ type concatLists struct {
 }
 
 // concatArgs are concatCopy's operands.
-type concatArgs[T numeric] struct {
+type concatArgs[T kern.Numeric] struct {
 	dst    []T
 	srcs   [][]T
 	blocks []int
@@ -200,7 +204,7 @@ func buildGather(n *Node) (Kernel, error) {
 		inner := NumElems(data.Shape[ax+1:])
 		nIdx := NumElems(idx.Shape)
 		dataLen, total := NumElems(data.Shape), NumElems(shape)
-		run := func(env *Env, ins, out []*Tensor) error {
+		run := func(env *kern.Env, ins, out []*Tensor) error {
 			if !checkRunTensors(ins, 2) || !checkRunTensors(out, 1) ||
 				ins[0].Len() != dataLen || ins[1].Len() != nIdx || out[0].Len() != total ||
 				ins[0].DType != out[0].DType || ins[1].DType != Int64 {
@@ -235,7 +239,7 @@ func gatherCheck(idx []int64, size int) error {
 //	dst[o][j][:] = src[o][idx[j] (+size if negative)][:]
 //
 // where slices are inner elements long; indices were checked in range.
-func gatherCopy[T numeric](env *Env, dst, src []T, idx []int64, outer, size, inner int) {
+func gatherCopy[T kern.Numeric](env *kern.Env, dst, src []T, idx []int64, outer, size, inner int) {
 	nIdx := len(idx)
 	rows := outer * nIdx
 	forChunks(env, rows*inner, elemGrain, func(lo, hi int) {

@@ -1,6 +1,10 @@
 package ops
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/bnrun/bnrun/kern"
+)
 
 // Constant, ConstantOfShape and Shape: ops whose outputs are known at plan
 // time.
@@ -13,7 +17,7 @@ func init() {
 
 // constStep returns a step whose Run copies t into output 0.
 func constStep(t *Tensor) Step {
-	return Step{Run: func(env *Env, _, out []*Tensor) error {
+	return Step{Run: func(env *kern.Env, _, out []*Tensor) error {
 		if !checkRunTensors(out, 1) || out[0].DType != t.DType || out[0].Len() != t.Len() {
 			return fmt.Errorf("output does not match the plan")
 		}
@@ -140,7 +144,7 @@ func buildConstantOfShape(n *Node) (Kernel, error) {
 			}
 			shape[i] = int(d)
 		}
-		run := func(env *Env, _, out []*Tensor) error {
+		run := func(env *kern.Env, _, out []*Tensor) error {
 			if !checkRunTensors(out, 1) || out[0].DType != fill.DType || out[0].Len() != NumElems(shape) {
 				return fmt.Errorf("output does not match the plan")
 			}

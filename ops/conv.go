@@ -1,6 +1,10 @@
 package ops
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/bnrun/bnrun/kern"
+)
 
 func init() {
 	Register("Conv", buildConv)
@@ -24,7 +28,7 @@ func buildConv(n *Node) (Kernel, error) {
 		if err != nil {
 			return nil, Step{}, err
 		}
-		run := func(env *Env, in, out []*Tensor) error {
+		run := func(env *kern.Env, in, out []*Tensor) error {
 			b, err := cp.check(n, in, out)
 			if err != nil {
 				return err
@@ -36,7 +40,7 @@ func buildConv(n *Node) (Kernel, error) {
 		if err != nil {
 			return nil, Step{}, err
 		}
-		return outs, Step{Run: run, Scratch: convScratch(&cp.g), Dev: &ConvDev{G: cp.g, Bias: cp.hasBias}}, nil
+		return outs, Step{Run: run, Scratch: kern.ConvScratch(&cp.g), Dev: &ConvDev{G: cp.g, Bias: cp.hasBias}}, nil
 	}), nil
 }
 
@@ -59,7 +63,7 @@ func parseConvAttrs(n *Node) (*window, int, error) {
 
 // convPlan is a Conv bound to one set of input shapes.
 type convPlan struct {
-	g          ConvGeom
+	g          kern.ConvGeom
 	outShape   []int
 	hasBias    bool
 	nx, nw, ny int
@@ -80,9 +84,9 @@ type convPacks struct {
 }
 
 // convPackKey identifies a pack: the tier, the weights' memory, and what
-// the layout depends on (see Kernels.PackConvKind).
+// the layout depends on (see Tier.PackConvKind).
 type convPackKey struct {
-	k                 *Kernels
+	k                 *kern.Tier
 	w                 *float32
 	n                 int
 	kind              int
@@ -91,10 +95,10 @@ type convPackKey struct {
 
 // conv runs env.K.Conv for the plan on X = in[0] and W = in[1], handing the
 // tier the weights it packed for this plan, if any.
-func (cp *convPlan) conv(env *Env, in []*Tensor, b, y []float32, f *ConvFusion) {
-	env.packedW = cp.packed(env.K, in[1])
+func (cp *convPlan) conv(env *kern.Env, in []*Tensor, b, y []float32, f *kern.ConvFusion) {
+	env.PackedW = cp.packed(env.K, in[1])
 	env.K.Conv(env, &cp.g, in[0].F32, in[1].F32, b, y, f)
-	env.packedW = nil
+	env.PackedW = nil
 }
 
 // sameData reports whether a and b are the same memory.
@@ -104,7 +108,7 @@ func sameData(a, b []float32) bool {
 
 // packed returns the weights w as tier k arranged them with PackConv, or
 // nil when k does not pack or w is not the plan's constant weights.
-func (cp *convPlan) packed(k *Kernels, w *Tensor) []float32 {
+func (cp *convPlan) packed(k *kern.Tier, w *Tensor) []float32 {
 	if k.PackConv == nil {
 		return nil
 	}
@@ -117,7 +121,7 @@ func (cp *convPlan) packed(k *Kernels, w *Tensor) []float32 {
 
 // packedWith is packed for the layout pack makes (kind tells it apart
 // from the others of the same tier).
-func (cp *convPlan) packedWith(k *Kernels, w *Tensor, kind int, pack func(*ConvGeom, []float32) []float32) []float32 {
+func (cp *convPlan) packedWith(k *kern.Tier, w *Tensor, kind int, pack func(*kern.ConvGeom, []float32) []float32) []float32 {
 	if pack == nil || cp.wConst == nil || cp.packs == nil || !sameData(w.F32, cp.wConst.F32) {
 		return nil
 	}
@@ -216,7 +220,7 @@ func planConv(n *Node, win *window, group int, in []*Value, packs *convPacks) (*
 	if err != nil {
 		return nil, err
 	}
-	g := ConvGeom{N: xs[0], C: c, H: 1, W: xs[2], M: m, KH: 1, KW: k[0],
+	g := kern.ConvGeom{N: xs[0], C: c, H: 1, W: xs[2], M: m, KH: 1, KW: k[0],
 		OH: 1, OW: sp[0].out, SH: 1, SW: sp[0].s, DH: 1, DW: sp[0].d,
 		PadL: sp[0].pad0, PadR: sp[0].pad1, Group: group}
 	if r == 2 {

@@ -3,11 +3,12 @@ package ops
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern"
+	"github.com/bnrun/bnrun/kern/kerntest"
 )
 
 // Test helpers for the convolution, matrix, normalization and pooling
@@ -33,35 +34,9 @@ func nnInts(name string, v ...int64) *Attr {
 func nnFloat(name string, v float32) *Attr { return &Attr{Name: name, Type: AttrFloat, F: v} }
 func nnStr(name, v string) *Attr           { return &Attr{Name: name, Type: AttrString, S: v} }
 
-// nnPar is a Parallel that runs the chunks on goroutines: it splits [0, n)
-// into parts chunks of nearly equal size, like the runtime's pool.
-type nnPar struct{ parts int }
-
-func (p nnPar) Do(n int, t Task) {
-	if n <= 0 {
-		return
-	}
-	chunks := min(p.parts, n)
-	var wg sync.WaitGroup
-	for c := range chunks {
-		lo, hi := c*n/chunks, (c+1)*n/chunks
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t.Range(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
-
-func (p nnPar) Workers() int { return p.parts }
-
 // nnEnv returns an environment for tier k with the given number of workers.
-func nnEnv(k *Kernels, workers int) *Env {
-	if workers <= 1 {
-		return &Env{K: k, Par: Serial{}}
-	}
-	return &Env{K: k, Par: nnPar{workers}}
+func nnEnv(k *kern.Tier, workers int) *kern.Env {
+	return &kern.Env{K: k, Par: kern.Spawn{Parts: workers}}
 }
 
 // prepareOp builds the node's kernel and prepares it on the inputs (nil is
@@ -101,24 +76,21 @@ func prepareOpConsts(n *Node, consts []int, ins ...*Tensor) ([]Value, Step, erro
 	return k.Prepare(vals)
 }
 
-// guard is the value written around output buffers to catch stray writes.
-const guard = float32(-12345.5)
-
 // runOpEnv prepares n and runs its step in env. Each output buffer is
-// allocated with guard values on both sides (and NaN inside, since Run gets
+// allocated with kerntest.Guard values on both sides (and NaN inside, since Run gets
 // unzeroed buffers), which are checked after the run.
-func runOpEnv(env *Env, n *Node, ins ...*Tensor) ([]*Tensor, error) {
+func runOpEnv(env *kern.Env, n *Node, ins ...*Tensor) ([]*Tensor, error) {
 	return runOpEnvConst(env, n, -1, ins...)
 }
 
 // runOpEnvConst is runOpEnv with input constIn a plan-time constant (see
 // prepareOpConst).
-func runOpEnvConst(env *Env, n *Node, constIn int, ins ...*Tensor) ([]*Tensor, error) {
+func runOpEnvConst(env *kern.Env, n *Node, constIn int, ins ...*Tensor) ([]*Tensor, error) {
 	return runOpEnvConsts(env, n, []int{constIn}, ins...)
 }
 
 // runOpEnvConsts is runOpEnvConst with several constant inputs.
-func runOpEnvConsts(env *Env, n *Node, consts []int, ins ...*Tensor) ([]*Tensor, error) {
+func runOpEnvConsts(env *kern.Env, n *Node, consts []int, ins ...*Tensor) ([]*Tensor, error) {
 	vals, step, err := prepareOpConsts(n, consts, ins...)
 	if err != nil {
 		return nil, err
@@ -139,7 +111,7 @@ func runOpEnvConsts(env *Env, n *Node, consts []int, ins ...*Tensor) ([]*Tensor,
 		case Float32:
 			buf := make([]float32, ne+2*pad)
 			for j := range buf {
-				buf[j] = guard
+				buf[j] = kerntest.Guard
 			}
 			for j := pad; j < pad+ne; j++ {
 				buf[j] = float32(math.NaN())
@@ -158,7 +130,7 @@ func runOpEnvConsts(env *Env, n *Node, consts []int, ins ...*Tensor) ([]*Tensor,
 		}
 	}
 	if step.Scratch > 0 {
-		env.Scratch = make([]float32, step.Scratch*parOf(env).Workers())
+		env.Scratch = make([]float32, step.Scratch*kern.ParOf(env).Workers())
 	}
 	if err := step.Run(env, ins, outs); err != nil {
 		return nil, err
@@ -167,7 +139,7 @@ func runOpEnvConsts(env *Env, n *Node, consts []int, ins ...*Tensor) ([]*Tensor,
 		if bufs[i] != nil {
 			b := bufs[i]
 			for j := range pad {
-				if b[j] != guard || b[len(b)-1-j] != guard {
+				if b[j] != kerntest.Guard || b[len(b)-1-j] != kerntest.Guard {
 					return nil, fmt.Errorf("output %d: write outside the buffer", i)
 				}
 			}
@@ -186,7 +158,7 @@ func runOpEnvConsts(env *Env, n *Node, consts []int, ins ...*Tensor) ([]*Tensor,
 
 // runOp prepares and runs n serially on the Generic tier.
 func runOp(n *Node, ins ...*Tensor) ([]*Tensor, error) {
-	return runOpEnv(nnEnv(Generic, 1), n, ins...)
+	return runOpEnv(nnEnv(kern.Generic, 1), n, ins...)
 }
 
 // mustRun is runOp that fails the test on error.
@@ -215,52 +187,21 @@ func wantErr(t *testing.T, sub string, n *Node, ins ...*Tensor) {
 // nnRand returns a tensor of the given shape with values uniform in
 // [-1, 1), reproducible from seed.
 func nnRand(seed uint64, shape ...int) *Tensor {
-	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	t := NewF32(shape, nil)
-	for i := range t.F32 {
-		t.F32[i] = float32(r.Float64()*2 - 1)
-	}
-	return t
-}
-
-// closeF32 reports the first index where got and want differ by more than
-// tol·(1 + |want|), or -1.
-func closeF32(got, want []float32, tol float64) int {
-	if len(got) != len(want) {
-		return 0
-	}
-	for i := range got {
-		g, w := float64(got[i]), float64(want[i])
-		if math.IsNaN(g) != math.IsNaN(w) || math.Abs(g-w) > tol*(1+math.Abs(w)) {
-			return i
-		}
-	}
-	return -1
-}
-
-// checkF32 fails the test when got and want differ beyond tol.
-func checkF32(t *testing.T, what string, got, want []float32, tol float64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
-	}
-	if i := closeF32(got, want, tol); i >= 0 {
-		t.Fatalf("%s: [%d] = %v, want %v", what, i, got[i], want[i])
-	}
+	return NewF32(shape, kerntest.Rand(seed, NumElems(shape)))
 }
 
 // testTiers lists the tiers to test against the reference: every
 // registered tier but "ref" itself, and the twin tiers.
-func testTiers() []*Kernels {
-	return append(fastTiers(), Twin, TwinPacked)
+func testTiers() []*kern.Tier {
+	return append(fastTiers(), kern.Twin, kern.TwinPacked)
 }
 
 // fastTiers lists every registered tier but "ref".
-func fastTiers() []*Kernels {
-	var ks []*Kernels
-	for _, name := range TierNames() {
+func fastTiers() []*kern.Tier {
+	var ks []*kern.Tier
+	for _, name := range kern.TierNames() {
 		if name != "ref" {
-			ks = append(ks, TierByName(name))
+			ks = append(ks, kern.TierByName(name))
 		}
 	}
 	return ks
@@ -268,7 +209,7 @@ func fastTiers() []*Kernels {
 
 // tierWorkers is a tier and a worker count for a benchmark.
 type tierWorkers struct {
-	k       *Kernels
+	k       *kern.Tier
 	workers int
 }
 

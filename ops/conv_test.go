@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern"
+	"github.com/bnrun/bnrun/kern/kerntest"
 )
 
 // convCase is one convolution to run on both tiers.
@@ -148,7 +151,7 @@ var winoConvCases = []convCase{
 
 // takesWinograd reports whether tier k runs cc with Winograd (its
 // PackConv layout 1).
-func takesWinograd(t testing.TB, k *Kernels, cc convCase) bool {
+func takesWinograd(t testing.TB, k *kern.Tier, cc convCase) bool {
 	_, step, err := prepareOpConst(cc.node(), 1, cc.inputs(0)...)
 	if err != nil {
 		t.Fatalf("%v: %v", cc, err)
@@ -184,7 +187,7 @@ func TestConvTiersMatchReference(t *testing.T) {
 			tol = 1e-4 * max(1, float64(cc.c*9)/512)
 		}
 		ins := cc.inputs(uint64(100 * i))
-		want, err := runOpEnv(nnEnv(Reference, 1), cc.node(), ins...)
+		want, err := runOpEnv(nnEnv(kern.Reference, 1), cc.node(), ins...)
 		if err != nil {
 			t.Fatalf("%v: reference: %v", cc, err)
 		}
@@ -208,7 +211,7 @@ func TestConvTiersMatchReference(t *testing.T) {
 				if wino {
 					checkWino(t, what, got[0].F32, want[0].F32)
 				} else {
-					checkF32(t, what, got[0].F32, want[0].F32, tol)
+					kerntest.Check(t, what, got[0].F32, want[0].F32, tol)
 				}
 			}
 		}
@@ -224,7 +227,7 @@ func TestWinogradError(t *testing.T) {
 	for _, c := range []int{16, 64, 256} {
 		cc := convCase{n: 1, c: c, m: 32, in: []int{56, 56}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true}
 		ins := cc.inputs(uint64(c))
-		want, err := runOpEnv(nnEnv(Reference, 1), cc.node(), ins...)
+		want, err := runOpEnv(nnEnv(kern.Reference, 1), cc.node(), ins...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +264,7 @@ func TestConvDeterministic(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkF32(t, fmt.Sprintf("%s workers=%d", k.Name, workers), got[0].F32, first[0].F32, 0)
+				kerntest.Check(t, fmt.Sprintf("%s workers=%d", k.Name, workers), got[0].F32, first[0].F32, 0)
 			}
 		}
 	}
@@ -314,7 +317,7 @@ func TestConvKnownAnswers(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		for _, k := range append([]*Kernels{Reference}, testTiers()...) {
+		for _, k := range append([]*kern.Tier{kern.Reference}, testTiers()...) {
 			n := nnNode("Conv", 11, 1, tt.attrs...)
 			ins := []*Tensor{x, tt.w}
 			if tt.b != nil {
@@ -327,7 +330,7 @@ func TestConvKnownAnswers(t *testing.T) {
 			if !SameShape(out[0].Shape, tt.shape) {
 				t.Fatalf("%s %s: shape %v, want %v", tt.name, k.Name, out[0].Shape, tt.shape)
 			}
-			checkF32(t, tt.name+" "+k.Name, out[0].F32, tt.want, 0)
+			kerntest.Check(t, tt.name+" "+k.Name, out[0].F32, tt.want, 0)
 		}
 	}
 }
@@ -337,7 +340,7 @@ func TestConv1DKnownAnswer(t *testing.T) {
 	x := NewF32([]int{1, 2, 4}, []float32{1, 2, 3, 4, 10, 20, 30, 40})
 	w := NewF32([]int{1, 2, 3}, []float32{1, 0, -1, 1, 0, -1})
 	out := mustRun(t, nnNode("Conv", 11, 1, nnInts("pads", 1, 1)), x, w)
-	checkF32(t, "conv1d", out[0].F32, []float32{-22, -22, -22, 33}, 0)
+	kerntest.Check(t, "conv1d", out[0].F32, []float32{-22, -22, -22, 33}, 0)
 	if !SameShape(out[0].Shape, []int{1, 1, 4}) {
 		t.Fatalf("shape %v", out[0].Shape)
 	}
@@ -544,12 +547,12 @@ func TestConvPacksShared(t *testing.T) {
 			}
 			k := *base
 			packs := 0
-			k.PackConv = func(g *ConvGeom, w []float32) []float32 {
+			k.PackConv = func(g *kern.ConvGeom, w []float32) []float32 {
 				packs++
 				return base.PackConv(g, w)
 			}
 			node := cc.node()
-			kern, err := LookupNode(node)(node)
+			op, err := LookupNode(node)(node)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -558,7 +561,7 @@ func TestConvPacksShared(t *testing.T) {
 			for _, batch := range []int{1, 2, 4, 1} {
 				cc.n = batch
 				x := cc.inputs(uint64(batch))[0]
-				vals, step, err := kern.Prepare([]*Value{{DType: Float32, Shape: x.Shape}, {DType: Float32, Shape: w.Shape, Const: w}, {DType: Float32, Shape: b.Shape, Const: b}})
+				vals, step, err := op.Prepare([]*Value{{DType: Float32, Shape: x.Shape}, {DType: Float32, Shape: w.Shape, Const: w}, {DType: Float32, Shape: b.Shape, Const: b}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -566,11 +569,11 @@ func TestConvPacksShared(t *testing.T) {
 				if err := step.Run(nnEnv(&k, 2), []*Tensor{x, w, b}, []*Tensor{got}); err != nil {
 					t.Fatal(err)
 				}
-				want, err := runOpEnv(nnEnv(Reference, 1), cc.node(), x, w, b)
+				want, err := runOpEnv(nnEnv(kern.Reference, 1), cc.node(), x, w, b)
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkF32(t, fmt.Sprintf("%v %s", cc, k.Name), got.F32, want[0].F32, 1e-4)
+				kerntest.Check(t, fmt.Sprintf("%v %s", cc, k.Name), got.F32, want[0].F32, 1e-4)
 			}
 			if packs != 1 {
 				t.Errorf("%v %s: weights packed %d times for 4 plans, want once", cc, k.Name, packs)
@@ -606,14 +609,14 @@ func BenchmarkMobileNetConvs(b *testing.B) {
 // 8-channel blocks, depthwise layers, packed and unpacked in-place
 // products, and KernelOf on a conv step.
 func TestConvPathNames(t *testing.T) {
-	geom := func(c, m, h, k, s, group int) *ConvGeom {
+	geom := func(c, m, h, k, s, group int) *kern.ConvGeom {
 		p := k / 2
 		o := (h+2*p-k)/s + 1
-		return &ConvGeom{N: 1, C: c, H: h, W: h, M: m, KH: k, KW: k, OH: o, OW: o,
+		return &kern.ConvGeom{N: 1, C: c, H: h, W: h, M: m, KH: k, KW: k, OH: o, OW: o,
 			PadT: p, PadL: p, PadB: p, PadR: p, SH: s, SW: s, DH: 1, DW: 1, Group: group}
 	}
 	for _, c := range []struct {
-		g    *ConvGeom
+		g    *kern.ConvGeom
 		pre  bool
 		want string
 	}{
@@ -627,11 +630,11 @@ func TestConvPathNames(t *testing.T) {
 		{geom(20, 30, 16, 1, 1, 1), false, "in place, packed panels"},
 		{geom(20, 30, 14, 1, 1, 1), false, "in place"},
 	} {
-		if got := Twin.ConvPath(c.g, c.pre); got != c.want {
+		if got := kern.Twin.ConvPath(c.g, c.pre); got != c.want {
 			t.Errorf("%d→%d %d² k%d s%d g%d pre %v: %q, want %q", c.g.C, c.g.M, c.g.H, c.g.KH, c.g.SH, c.g.Group, c.pre, got, c.want)
 		}
 	}
-	if got, want := KernelOf(Twin, Step{Dev: &ConvDev{G: *geom(32, 32, 56, 3, 1, 1)}}), Twin.Name+" winograd"; got != want {
+	if got, want := KernelOf(kern.Twin, Step{Dev: &ConvDev{G: *geom(32, 32, 56, 3, 1, 1)}}), kern.Twin.Name+" winograd"; got != want {
 		t.Errorf("KernelOf: %q, want %q", got, want)
 	}
 }
@@ -648,13 +651,13 @@ func TestDw8BandsMatchReference(t *testing.T) {
 		}
 		spec.Name += "-bands"
 		spec.Dw8Band = 2000
-		tier := NewBlockedTier(spec)
+		tier := kern.NewBlockedTier(spec)
 		for i, cc := range convCases {
 			if cc.group != cc.c || cc.m != cc.c {
 				continue
 			}
 			ins := cc.inputs(uint64(i))
-			want, err := runOpEnv(nnEnv(Reference, 1), cc.node(), ins...)
+			want, err := runOpEnv(nnEnv(kern.Reference, 1), cc.node(), ins...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -668,7 +671,7 @@ func TestDw8BandsMatchReference(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkF32(t, fmt.Sprintf("%v %s workers=%d", cc, spec.Name, workers), got[0].F32, want[0].F32, 1e-5)
+				kerntest.Check(t, fmt.Sprintf("%v %s workers=%d", cc, spec.Name, workers), got[0].F32, want[0].F32, 1e-5)
 			}
 		}
 		for i, fc := range fusedCases {
@@ -685,7 +688,7 @@ func TestDw8BandsMatchReference(t *testing.T) {
 			if fc.pre {
 				ins[4], ins[5] = nnRand(seed+5, fc.c), nnRand(seed+6, fc.c)
 			}
-			want, err := runOpEnv(nnEnv(Reference, 1), fusedConvNode(fc), ins...)
+			want, err := runOpEnv(nnEnv(kern.Reference, 1), fusedConvNode(fc), ins...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -693,7 +696,7 @@ func TestDw8BandsMatchReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkF32(t, fmt.Sprintf("%v %s", fc, spec.Name), got[0].F32, want[0].F32, 1e-5)
+			kerntest.Check(t, fmt.Sprintf("%v %s", fc, spec.Name), got[0].F32, want[0].F32, 1e-5)
 		}
 	}
 }

@@ -1,6 +1,10 @@
 package ops
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/bnrun/bnrun/kern"
+)
 
 // window holds the sliding-window attributes that Conv, MaxPool and
 // AveragePool share: auto_pad, kernel_shape, pads, strides, dilations and
@@ -108,7 +112,7 @@ func (w *window) resolve(n *Node, in, k []int) ([]span, error) {
 		case "SAME_UPPER", "SAME_LOWER":
 			// out = ceil(in / stride); the padding that makes it so is
 			// split evenly, the odd one at the end (UPPER) or start (LOWER).
-			a.out = ceilDiv(a.in, a.s)
+			a.out = kern.CeilDiv(a.in, a.s)
 			total := max(0, (a.out-1)*a.s+dk-a.in)
 			a.pad0 = total / 2
 			if w.autoPad == "SAME_LOWER" {
@@ -130,7 +134,7 @@ func (w *window) resolve(n *Node, in, k []int) ([]span, error) {
 		if w.ceil {
 			// out = ceil((in + pads - dk) / stride) + 1, less the last
 			// window when it would start in the end padding.
-			a.out = ceilDiv(ext, a.s) + 1
+			a.out = kern.CeilDiv(ext, a.s) + 1
 			if (a.out-1)*a.s >= a.in+a.pad0 {
 				a.out--
 			}

@@ -1,6 +1,10 @@
 package ops
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/bnrun/bnrun/kern"
+)
 
 // Device descriptions. A backend that runs no host code (CUDA, through
 // the runtime) cannot call Step.Run; it reads Step.Dev instead, which
@@ -15,11 +19,11 @@ import "strings"
 //
 //	y = Act(conv(PreAct(pre_scale*X + pre_bias), W) + B + Z)
 type ConvDev struct {
-	G           ConvGeom
+	G           kern.ConvGeom
 	Bias        bool // input 2
 	Residual    bool // input 3
 	Pre         bool // inputs 4 and 5
-	PreAct, Act Activation
+	PreAct, Act kern.Activation
 }
 
 // DwBlockDev is a bnrun.DwBlock: inputs X, WE, BE, WD, BD, WP, BP, Z,
@@ -30,10 +34,10 @@ type ConvDev struct {
 //	y = Act(conv(ActD(conv(ActE(conv(X, WE) + BE), WD) + BD), WP) + BP + Z)
 type DwBlockDev struct {
 	Expand, Project bool
-	G               [3]ConvGeom
+	G               [3]kern.ConvGeom
 	Bias            [3]bool
 	Residual        bool
-	ActE, ActD, Act Activation
+	ActE, ActD, Act kern.Activation
 }
 
 // GemmDev is a Gemm or bnrun.FusedGemm: inputs A, B and optional C,
@@ -46,7 +50,7 @@ type GemmDev struct {
 	TransA, TransB bool
 	Alpha, Beta    float32
 	CShape         []int
-	Act            Activation
+	Act            kern.Activation
 }
 
 // PoolDev is a MaxPool (without Indices) or AveragePool over Planes =
@@ -76,7 +80,7 @@ type GlobalPoolDev struct {
 type AffineDev struct {
 	N, C, HW    int
 	Scale, Bias []float32
-	Act         Activation
+	Act         kern.Activation
 }
 
 // BinaryDev is an elementwise Add, Sub, Mul or Div of A (shape AShape)
@@ -89,7 +93,7 @@ type BinaryDev struct {
 // UnaryDev is an activation applied to each of N values.
 type UnaryDev struct {
 	N   int
-	Act Activation
+	Act kern.Activation
 }
 
 // ConcatDev is a Concat: input i, of shape [Outer, Sizes[i], Inner],
@@ -134,11 +138,11 @@ type CopyDev struct{}
 // (each conv's path), and for a Gemm whether it is a matrix-vector
 // product. It returns the tier's name alone for other steps, and "" for a
 // step without Dev.
-func KernelOf(k *Kernels, st Step) string {
+func KernelOf(k *kern.Tier, st Step) string {
 	if k == nil || st.Dev == nil {
 		return ""
 	}
-	path := func(g *ConvGeom, pre bool) string {
+	path := func(g *kern.ConvGeom, pre bool) string {
 		if k.ConvPath == nil {
 			return "conv"
 		}
@@ -148,7 +152,7 @@ func KernelOf(k *Kernels, st Step) string {
 	case *ConvDev:
 		return k.Name + " " + path(&d.G, d.Pre)
 	case *DwBlockDev:
-		p := DwBlock{Expand: d.Expand, Project: d.Project, GE: d.G[0], GD: d.G[1], GP: d.G[2]}
+		p := kern.DwBlock{Expand: d.Expand, Project: d.Project, GE: d.G[0], GD: d.G[1], GP: d.G[2]}
 		if k.DwBlockOK != nil && k.DwBlockOK(&p) {
 			return k.Name + " one pass"
 		}
@@ -161,7 +165,7 @@ func KernelOf(k *Kernels, st Step) string {
 		}
 		return k.Name + " " + strings.Join(parts, " + ")
 	case *GemmDev:
-		if gemmSmallOK(d.TransA, d.M) {
+		if kern.GemmSmallOK(d.TransA, d.M) {
 			return k.Name + " matrix-vector"
 		}
 		return k.Name + " gemm"

@@ -1,6 +1,10 @@
 package ops
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/bnrun/bnrun/kern"
+)
 
 func init() {
 	Register("bnrun.DwBlock", buildDwBlock)
@@ -27,7 +31,7 @@ func buildDwBlock(n *Node) (Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	var acts [3]Activation
+	var acts [3]kern.Activation
 	for i, prefix := range []string{"expand_", "dw_", ""} {
 		if acts[i], err = ParseActivation(n, prefix); err != nil {
 			return nil, err
@@ -53,7 +57,7 @@ func buildDwBlock(n *Node) (Kernel, error) {
 			if cp != nil {
 				dev.G[i] = cp.g
 				dev.Bias[i] = cp.hasBias
-				scratch = max(scratch, convScratch(&cp.g))
+				scratch = max(scratch, kern.ConvScratch(&cp.g))
 			}
 		}
 		return outs, Step{Run: b.run, Scratch: scratch, Dev: dev}, nil
@@ -67,7 +71,7 @@ type dwBlockPlan struct {
 	n    *Node
 	cp   [3]*convPlan
 	z    bool // a residual Z
-	acts [3]Activation
+	acts [3]kern.Activation
 }
 
 // dwRoles name a DwBlock's convolutions in its errors.
@@ -136,15 +140,15 @@ func (b *dwBlockPlan) outShape() []int {
 // dwBlockMid is the scratch of a DwBlock that runs its convolutions one
 // after the other: the intermediate tensors and their fusions.
 type dwBlockMid struct {
-	t [2]growBuf
-	f [2]ConvFusion
+	t [2]kern.GrowBuf
+	f [2]kern.ConvFusion
 }
 
 // dwBlockMids keeps dwBlockMid for reuse by any block and Run.
-var dwBlockMids = freeList[dwBlockMid]{new: func() *dwBlockMid { return new(dwBlockMid) }}
+var dwBlockMids = kern.FreeList[dwBlockMid]{New: func() *dwBlockMid { return new(dwBlockMid) }}
 
 // run is the block's step.
-func (b *dwBlockPlan) run(env *Env, in, out []*Tensor) error {
+func (b *dwBlockPlan) run(env *kern.Env, in, out []*Tensor) error {
 	n := b.n
 	var bias [3][]float32
 	first := b.cp[1]
@@ -179,18 +183,18 @@ func (b *dwBlockPlan) run(env *Env, in, out []*Tensor) error {
 		}
 		z = in[7].F32
 	}
-	f := taskOf[ConvFusion](env)
-	*f = ConvFusion{Act: b.acts[2], Residual: z}
-	defer func() { *f = ConvFusion{} }()
+	f := kern.TaskOf[kern.ConvFusion](env)
+	*f = kern.ConvFusion{Act: b.acts[2], Residual: z}
+	defer func() { *f = kern.ConvFusion{} }()
 	if k := env.K; k.DwBlock != nil && b.fused(env, in, bias, f) {
-		p := taskOf[DwBlock](env)
+		p := kern.TaskOf[kern.DwBlock](env)
 		k.DwBlock(env, p, in[0].F32, y)
-		*p = DwBlock{}
+		*p = kern.DwBlock{}
 		return nil
 	}
 	// One convolution after the other, through intermediates.
-	mid := dwBlockMids.get()
-	defer dwBlockMids.put(mid)
+	mid := dwBlockMids.Get()
+	defer dwBlockMids.Put(mid)
 	src := in[0].F32
 	for i, cp := range b.cp {
 		if cp == nil {
@@ -200,34 +204,34 @@ func (b *dwBlockPlan) run(env *Env, in, out []*Tensor) error {
 		if i < 2 {
 			// the expansion's and the depthwise layer's own activation,
 			// into an intermediate unless the depthwise layer is last
-			mid.f[i] = ConvFusion{Act: b.acts[i]}
+			mid.f[i] = kern.ConvFusion{Act: b.acts[i]}
 			fi = &mid.f[i]
 			if i == 0 || b.cp[2] != nil {
-				dst = mid.t[i].grow(cp.ny)
+				dst = mid.t[i].Grow(cp.ny)
 			}
 		}
-		env.packedW = cp.packed(env.K, in[1+2*i])
+		env.PackedW = cp.packed(env.K, in[1+2*i])
 		env.K.Conv(env, &cp.g, src, in[1+2*i].F32, bias[i], dst, fi)
-		env.packedW = nil
+		env.PackedW = nil
 		src = dst
 	}
 	return nil
 }
 
-// fused fills env's DwBlock (taskOf) for the tier's DwBlock kernel and reports whether
+// fused fills env's DwBlock (TaskOf) for the tier's DwBlock kernel and reports whether
 // the kernel takes it: every weight a constant it packed.
-func (b *dwBlockPlan) fused(env *Env, in []*Tensor, bias [3][]float32, f *ConvFusion) bool {
+func (b *dwBlockPlan) fused(env *kern.Env, in []*Tensor, bias [3][]float32, f *kern.ConvFusion) bool {
 	k := env.K
-	p := taskOf[DwBlock](env)
-	*p = DwBlock{Expand: b.cp[0] != nil, Project: b.cp[2] != nil, ActE: b.acts[0], ActD: b.acts[1], Fusion: f}
-	geoms := [3]*ConvGeom{&p.GE, &p.GD, &p.GP}
+	p := kern.TaskOf[kern.DwBlock](env)
+	*p = kern.DwBlock{Expand: b.cp[0] != nil, Project: b.cp[2] != nil, ActE: b.acts[0], ActD: b.acts[1], Fusion: f}
+	geoms := [3]*kern.ConvGeom{&p.GE, &p.GD, &p.GP}
 	for i, cp := range b.cp {
 		if cp != nil {
 			*geoms[i] = cp.g
 		}
 	}
 	if !k.DwBlockOK(p) {
-		*p = DwBlock{}
+		*p = kern.DwBlock{}
 		return false
 	}
 	ws := [3]*[]float32{&p.WE, &p.WD, &p.WP}
@@ -238,7 +242,7 @@ func (b *dwBlockPlan) fused(env *Env, in []*Tensor, bias [3][]float32, f *ConvFu
 		}
 		w := cp.packedWith(k, in[1+2*i], dwBlockPackKind, k.PackDwBlock)
 		if w == nil {
-			*p = DwBlock{}
+			*p = kern.DwBlock{}
 			return false
 		}
 		*ws[i], *bs[i] = w, bias[i]

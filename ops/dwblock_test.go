@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern"
+	"github.com/bnrun/bnrun/kern/kerntest"
 )
 
 // dwBlockCase is one bnrun.DwBlock: c0 = 0 has no expansion, c2 = 0 no
@@ -88,7 +91,7 @@ func TestDwBlockMatchesLayers(t *testing.T) {
 			}
 
 			// The layers on the reference kernels.
-			ref := nnEnv(Reference, 1)
+			ref := nnEnv(kern.Reference, 1)
 			layer := func(x, w, b *Tensor, group, k, s, pad, dil int, act string, z *Tensor) *Tensor {
 				p := int64(pad)
 				n := nnNode("bnrun.FusedConv", 1, 1, nnInts("pads", p, p, p, p), nnInts("strides", int64(s), int64(s)),
@@ -109,14 +112,14 @@ func TestDwBlockMatchesLayers(t *testing.T) {
 				want = layer(want, ins[5], ins[6], 1, 1, 1, 0, 1, bc.act, ins[7])
 			}
 
-			for _, tier := range append([]*Kernels{Reference}, testTiers()...) {
+			for _, tier := range append([]*kern.Tier{kern.Reference}, testTiers()...) {
 				for _, workers := range []int{1, 3} {
 					for _, consts := range [][]int{nil, {1, 3, 5}} {
 						out, err := runOpEnvConsts(nnEnv(tier, workers), dwBlockNode(bc), consts, ins...)
 						if err != nil {
 							t.Fatal(err)
 						}
-						checkF32(t, fmt.Sprintf("%s workers=%d consts=%v", tier.Name, workers, consts), out[0].F32, want.F32, 1e-4)
+						kerntest.Check(t, fmt.Sprintf("%s workers=%d consts=%v", tier.Name, workers, consts), out[0].F32, want.F32, 1e-4)
 					}
 				}
 			}

@@ -4,13 +4,15 @@ import (
 	"math"
 	"sync"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern"
 )
 
 // elemChunkPar is a Parallel that splits [0, n) into uneven chunks run on
 // their own goroutines, to exercise chunk boundaries.
 type elemChunkPar struct{ parts int }
 
-func (p elemChunkPar) Do(n int, t Task) {
+func (p elemChunkPar) Do(n int, t kern.Task) {
 	var wg sync.WaitGroup
 	lo := 0
 	for i := 0; i < p.parts && lo < n; i++ {
@@ -32,7 +34,7 @@ func (p elemChunkPar) Do(n int, t Task) {
 func (p elemChunkPar) Workers() int { return p.parts }
 
 // runElemWith prepares n on constant inputs and runs it with env.
-func runElemWith(t *testing.T, env *Env, n *Node, ins ...*Tensor) *Tensor {
+func runElemWith(t *testing.T, env *kern.Env, n *Node, ins ...*Tensor) *Tensor {
 	t.Helper()
 	vals := make([]*Value, len(ins))
 	for i, x := range ins {
@@ -101,19 +103,19 @@ func TestElemParallelMatchesSerial(t *testing.T) {
 		{elemNode("Reshape", 13), []*Tensor{big, elI64([]int{2}, -1, 33)}},
 	}
 	for i, c := range cases {
-		want := runElemWith(t, &Env{Par: Serial{}}, c.n, c.ins...)
+		want := runElemWith(t, &kern.Env{Par: kern.Serial{}}, c.n, c.ins...)
 		for _, parts := range []int{2, 5, 16} {
-			got := runElemWith(t, &Env{Par: elemChunkPar{parts}}, c.n, c.ins...)
+			got := runElemWith(t, &kern.Env{Par: elemChunkPar{parts}}, c.n, c.ins...)
 			elemCheckTensor(t, c.n.OpType+" parallel case "+string(rune('A'+i)), want, got, 0)
 		}
 	}
 	// And the serial results match the slow references where we have them.
 	elemCheckTensor(t, "Transpose ref", transposeRef(big, []int{0, 2, 3, 1}),
-		runElemWith(t, &Env{Par: elemChunkPar{3}}, elemNode("Transpose", 13, elInts("perm", 0, 2, 3, 1)), big), 0)
+		runElemWith(t, &kern.Env{Par: elemChunkPar{3}}, elemNode("Transpose", 13, elInts("perm", 0, 2, 3, 1)), big), 0)
 	a, b := elSeq(3, 1, 40, 1), elSeq(7, 1, 33)
-	elemCheckTensor(t, "Add ref", arithRef("Add", a, b), runElemWith(t, &Env{Par: elemChunkPar{3}}, elemNode("Add", 14), a, b), 0)
+	elemCheckTensor(t, "Add ref", arithRef("Add", a, b), runElemWith(t, &kern.Env{Par: elemChunkPar{3}}, elemNode("Add", 14), a, b), 0)
 	elemCheckTensor(t, "Softmax ref", softmaxRef(big, 3, 7, 40*33),
-		runElemWith(t, &Env{Par: elemChunkPar{4}}, elemNode("Softmax", 13, elInt("axis", 1)), big), 1e-6)
+		runElemWith(t, &kern.Env{Par: elemChunkPar{4}}, elemNode("Softmax", 13, elInt("axis", 1)), big), 1e-6)
 }
 
 // TestElemRunRejectsBadTensors hands each step tensors that do not match
@@ -153,7 +155,7 @@ func TestElemRunRejectsBadTensors(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.n.OpType, err)
 		}
-		env := &Env{Par: Serial{}}
+		env := &kern.Env{Par: kern.Serial{}}
 		// An output far too small, of the wrong type, or missing.
 		for _, out := range [][]*Tensor{
 			{elF32([]int{1}, 0)},

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern"
 )
 
 // Test helpers for the element-wise and tensor-manipulation operators.
@@ -102,7 +104,7 @@ func runElemOpMode(t *testing.T, n *Node, varying []bool, ins ...*Tensor) (*elem
 		}
 		out[i] = o
 	}
-	if err := step.Run(&Env{Par: Serial{}}, ins, out); err != nil {
+	if err := step.Run(&kern.Env{Par: kern.Serial{}}, ins, out); err != nil {
 		return &elemRun{vals: outV, step: step}, err
 	}
 	for i, v := range outV {

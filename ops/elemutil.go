@@ -1,5 +1,7 @@
 package ops
 
+import "github.com/bnrun/bnrun/kern"
+
 // Shared helpers of the element-wise and tensor-manipulation operators
 // (activations, arithmetic, shape ops, Concat, Gather, Pad, Softmax,
 // Transpose, ReduceMean).
@@ -8,15 +10,10 @@ package ops
 // goroutine: splitting smaller loops costs more than it saves.
 const elemGrain = 1 << 14
 
-// numeric is the set of element types bnrun computes with.
-type numeric interface {
-	~float32 | ~int64
-}
-
 // forChunks runs fn over [0, n), split across env's workers when n counts
 // at least grain units of work and a pool with more than one worker is
 // available; otherwise it calls fn(0, n) directly. n <= 0 does nothing.
-func forChunks(env *Env, n, grain int, fn func(lo, hi int)) {
+func forChunks(env *kern.Env, n, grain int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
@@ -29,15 +26,15 @@ func forChunks(env *Env, n, grain int, fn func(lo, hi int)) {
 
 // forChunksOf is forChunks for a loop body given as a Task value (a
 // struct of its operands, whose Range method is the body): the loop then
-// allocates nothing, the task being copied into env's (see taskOf).
+// allocates nothing, the task being copied into env's (see TaskOf).
 func forChunksOf[T any, P interface {
 	*T
-	Task
-}](env *Env, n, grain int, task T) {
+	kern.Task
+}](env *kern.Env, n, grain int, task T) {
 	if n <= 0 {
 		return
 	}
-	t := P(taskOf[T](env))
+	t := P(kern.TaskOf[T](env))
 	*t = task
 	if env == nil || env.Par == nil || env.Par.Workers() <= 1 || n < grain {
 		t.Range(0, n)
@@ -174,7 +171,7 @@ func copyShape(s []int) []int {
 
 // copyData copies src's elements into dst; both have the same type and
 // element count.
-func copyData(env *Env, dst, src *Tensor) {
+func copyData(env *kern.Env, dst, src *Tensor) {
 	if dst.DType == Int64 {
 		copy(dst.I64, src.I64)
 		return

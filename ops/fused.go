@@ -1,5 +1,7 @@
 package ops
 
+import "github.com/bnrun/bnrun/kern"
+
 // Fused operators of the "bnrun" domain, made by the fold pass: each
 // computes exactly what the chain of standard operators it replaces
 // computes, in one pass over the data.
@@ -36,7 +38,7 @@ func buildFusedConv(n *Node) (Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if preAct.Kind != ActNone && preAct.Kind != ActRelu {
+	if preAct.Kind != kern.ActNone && preAct.Kind != kern.ActRelu {
 		return nil, n.Errorf("pre_activation %s: only Relu is supported", preAct)
 	}
 	packs := &convPacks{} // shared by the node's plans
@@ -60,15 +62,15 @@ func buildFusedConv(n *Node) (Kernel, error) {
 				return nil, Step{}, n.Errorf("pre_scale/pre_bias have shape %s, want float32 [%d]", ShapeString(p.Shape), cp.g.C)
 			}
 		}
-		run := func(env *Env, in, out []*Tensor) error {
+		run := func(env *kern.Env, in, out []*Tensor) error {
 			b, err := cp.check(n, in, out)
 			if err != nil {
 				return err
 			}
 			// The fusion lives in env, which belongs to this Run alone,
 			// so that no allocation is needed per call.
-			f := taskOf[ConvFusion](env)
-			*f = ConvFusion{Act: act, PreAct: preAct}
+			f := kern.TaskOf[kern.ConvFusion](env)
+			*f = kern.ConvFusion{Act: act, PreAct: preAct}
 			if t := optTensor(in, 3); t != nil {
 				if err := checkLen(t, "Z", cp.ny); err != nil {
 					return n.Errorf("%v", err)
@@ -82,7 +84,7 @@ func buildFusedConv(n *Node) (Kernel, error) {
 				}
 			}
 			cp.conv(env, in, b, out[0].F32, f)
-			*f = ConvFusion{}
+			*f = kern.ConvFusion{}
 			return nil
 		}
 		outs, err := oneOutput(n, Value{DType: Float32, Shape: cp.outShape})
@@ -90,7 +92,7 @@ func buildFusedConv(n *Node) (Kernel, error) {
 			return nil, Step{}, err
 		}
 		dev := &ConvDev{G: cp.g, Bias: cp.hasBias, Residual: z != nil, Pre: ps != nil, PreAct: preAct, Act: act}
-		return outs, Step{Run: run, Scratch: convScratch(&cp.g), Dev: dev}, nil
+		return outs, Step{Run: run, Scratch: kern.ConvScratch(&cp.g), Dev: dev}, nil
 	}), nil
 }
 
@@ -119,7 +121,7 @@ func buildFusedGemm(n *Node) (Kernel, error) {
 			step.Dev = &dd
 		}
 		gemm := step.Run
-		step.Run = func(env *Env, in, out []*Tensor) error {
+		step.Run = func(env *kern.Env, in, out []*Tensor) error {
 			if err := gemm(env, in, out); err != nil {
 				return err
 			}
@@ -158,7 +160,7 @@ func buildAffine(n *Node) (Kernel, error) {
 		}
 		plane := NumElems(x.Shape[2:])
 		total := NumElems(x.Shape)
-		run := func(env *Env, in, out []*Tensor) error {
+		run := func(env *kern.Env, in, out []*Tensor) error {
 			xs, as, bs, ys := in[0].F32, in[1].F32, in[2].F32, out[0].F32
 			if len(xs) != total || len(ys) != total || len(as) != c || len(bs) != c {
 				return n.Errorf("tensors do not match the plan")
@@ -178,21 +180,21 @@ func buildAffine(n *Node) (Kernel, error) {
 
 // affineArgs are the operands of bnrun.Affine's step.
 type affineArgs struct {
-	k              *Kernels
+	k              *kern.Tier
 	xs, ys, as, bs []float32
 	plane          int
-	act            Activation
+	act            kern.Activation
 }
 
 // Range computes planes [lo, hi) (channel p mod C):
 // y = act(a[c]·x + b[c]).
 func (a *affineArgs) Range(lo, hi int) {
-	relu := a.act.Kind == ActRelu
+	relu := a.act.Kind == kern.ActRelu
 	c := len(a.as)
 	for p := lo; p < hi; p++ {
 		ch := p % c
 		src, dst := a.xs[p*a.plane:(p+1)*a.plane], a.ys[p*a.plane:(p+1)*a.plane]
-		affineRow(a.k, dst, src, a.as[ch], a.bs[ch], relu)
+		kern.AffineRow(a.k, dst, src, a.as[ch], a.bs[ch], relu)
 		if !relu {
 			a.act.Apply(dst)
 		}

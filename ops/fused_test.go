@@ -3,6 +3,9 @@ package ops
 import (
 	"fmt"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern"
+	"github.com/bnrun/bnrun/kern/kerntest"
 )
 
 // fusedCase is one fused convolution on awkward shapes.
@@ -102,7 +105,7 @@ func TestFusedConvMatchesUnfused(t *testing.T) {
 			}
 
 			// The unfused chain on the reference kernels.
-			ref := nnEnv(Reference, 1)
+			ref := nnEnv(kern.Reference, 1)
 			xin := x
 			if fc.pre {
 				aff := nnNode("bnrun.Affine", 1, 1, nnStr("activation", "Relu"))
@@ -144,7 +147,7 @@ func TestFusedConvMatchesUnfused(t *testing.T) {
 			if fc.k == 3 && fc.stride == 1 && fc.group == 1 {
 				tol = max(tol, 1e-4) // Winograd on the blocked tiers
 			}
-			for _, tier := range append([]*Kernels{Reference}, testTiers()...) {
+			for _, tier := range append([]*kern.Tier{kern.Reference}, testTiers()...) {
 				for _, workers := range []int{1, 3} {
 					// With 3 workers W is a plan-time constant, which tiers may pack.
 					constW := -1
@@ -155,7 +158,7 @@ func TestFusedConvMatchesUnfused(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					checkF32(t, fmt.Sprintf("%s/%d workers", tier.Name, workers), got[0].F32, want.F32, tol)
+					kerntest.Check(t, fmt.Sprintf("%s/%d workers", tier.Name, workers), got[0].F32, want.F32, tol)
 				}
 			}
 		})
@@ -179,7 +182,7 @@ func TestFusedGemmAndAffine(t *testing.T) {
 	for i, v := range x.F32 {
 		ch := i / 5 % 3
 		want := s.F32[ch]*v + sh.F32[ch]
-		want = Activation{Kind: ActSigmoid}.One(want)
+		want = kern.Activation{Kind: kern.ActSigmoid}.One(want)
 		if y.F32[i] != want {
 			t.Fatalf("Affine[%d] = %v, want %v", i, y.F32[i], want)
 		}

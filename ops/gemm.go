@@ -1,5 +1,7 @@
 package ops
 
+import "github.com/bnrun/bnrun/kern"
+
 func init() {
 	Register("Gemm", buildGemm)
 }
@@ -76,7 +78,7 @@ func buildGemm(n *Node) (Kernel, error) {
 			hasC = true
 		}
 		lda, ldb := as[1], bs[1]
-		run := func(env *Env, in, out []*Tensor) error {
+		run := func(env *kern.Env, in, out []*Tensor) error {
 			if err := checkLen(in[0], "A", m*k); err != nil {
 				return n.Errorf("%v", err)
 			}

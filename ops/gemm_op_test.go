@@ -3,6 +3,9 @@ package ops
 import (
 	"fmt"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern"
+	"github.com/bnrun/bnrun/kern/kerntest"
 )
 
 // gemmNaive computes alpha*op(A)*op(B) + beta*C for C already broadcast to
@@ -76,14 +79,14 @@ func TestGemmOpBroadcastC(t *testing.T) {
 				if tr[1] {
 					nd.Attrs["transB"] = nnInt("transB", 1)
 				}
-				out, err := runOpEnv(nnEnv(Generic, workers), nd, ins...)
+				out, err := runOpEnv(nnEnv(kern.Generic, workers), nd, ins...)
 				if err != nil {
 					t.Fatalf("C %v trans %v: %v", cs, tr, err)
 				}
 				if !SameShape(out[0].Shape, []int{m, n}) {
 					t.Fatalf("shape %v", out[0].Shape)
 				}
-				checkF32(t, fmt.Sprintf("C %v trans %v", cs, tr), out[0].F32, want, 1e-5)
+				kerntest.Check(t, fmt.Sprintf("C %v trans %v", cs, tr), out[0].F32, want, 1e-5)
 			}
 		}
 	}
@@ -96,11 +99,11 @@ func TestGemmOpKnownAnswer(t *testing.T) {
 	b := NewF32([]int{2, 2}, []float32{5, 6, 7, 8})
 	c := NewF32([]int{2}, []float32{1, 2})
 	out := mustRun(t, nnNode("Gemm", 11, 1, nnFloat("beta", 10)), a, b, c)
-	checkF32(t, "gemm", out[0].F32, []float32{29, 42, 53, 70}, 0)
+	kerntest.Check(t, "gemm", out[0].F32, []float32{29, 42, 53, 70}, 0)
 	// beta = 0 ignores C, even a NaN one.
 	nan := NewF32([]int{1}, []float32{float32(nanF())})
 	out = mustRun(t, nnNode("Gemm", 11, 1, nnFloat("beta", 0)), a, b, nan)
-	checkF32(t, "gemm beta 0", out[0].F32, []float32{19, 22, 43, 50}, 0)
+	kerntest.Check(t, "gemm beta 0", out[0].F32, []float32{19, 22, 43, 50}, 0)
 }
 
 func nanF() float64 {

@@ -3,6 +3,8 @@ package ops
 import (
 	"fmt"
 	"sort"
+
+	"github.com/bnrun/bnrun/kern"
 )
 
 // Value describes a tensor at plan time: its type and concrete shape, and
@@ -21,7 +23,7 @@ type Step struct {
 	// tensors whose DType and Shape are those Prepare returned and whose
 	// data buffers are allocated (and not zeroed). Absent optional inputs
 	// are nil. Run must not retain any tensor after it returns.
-	Run func(env *Env, in, out []*Tensor) error
+	Run func(env *kern.Env, in, out []*Tensor) error
 	// Scratch is how many float32 elements of scratch Run needs per
 	// worker: the runtime hands it an Env.Scratch of at least
 	// Scratch*Env.Par.Workers() elements, so that worker w may use
@@ -59,87 +61,11 @@ type PrepareFunc func(in []*Value) ([]Value, Step, error)
 // Prepare calls f.
 func (f PrepareFunc) Prepare(in []*Value) ([]Value, Step, error) { return f(in) }
 
-// Task is the body of a parallel loop: Range runs iterations [lo, hi).
-// Hot paths implement it with a struct kept in the Env (see taskOf), so
-// that starting a loop allocates nothing; a closure converted with
-// RangeFunc allocates when it captures variables.
-type Task interface {
-	Range(lo, hi int)
-}
-
 // RangeFunc adapts a function to the Task interface.
 type RangeFunc func(lo, hi int)
 
 // Range calls f(lo, hi).
 func (f RangeFunc) Range(lo, hi int) { f(lo, hi) }
-
-// Parallel splits a loop over [0, n) into contiguous chunks run by workers.
-// Do calls t.Range with disjoint [lo, hi) ranges that together cover
-// [0, n), and returns when all calls have returned.
-type Parallel interface {
-	Do(n int, t Task)
-	// Workers is the number of workers Do may use at once.
-	Workers() int
-}
-
-// Serial is a Parallel that runs everything on the calling goroutine.
-type Serial struct{}
-
-// Do calls t.Range(0, n) when n > 0.
-func (Serial) Do(n int, t Task) {
-	if n > 0 {
-		t.Range(0, n)
-	}
-}
-
-// Workers returns 1.
-func (Serial) Workers() int { return 1 }
-
-// Env is what a step runs with: the kernel tier, a worker pool and scratch
-// memory owned by the current Run.
-type Env struct {
-	K       *Kernels
-	Par     Parallel
-	Scratch []float32
-
-	// packedW is set by a conv step, during its call of K.Conv, to its
-	// weights as K.PackConv arranged them, or nil.
-	packedW []float32
-	// tasks holds one loop body of each type, reused by every loop of
-	// the Run (loops do not nest); see taskOf.
-	tasks map[any]any
-}
-
-// taskOf returns env's value of type T, zeroed: a loop body to be filled
-// in and passed to Parallel.Do, or another value a step reuses within a
-// Run (a ConvFusion, a DwBlock). It allocates only the first time a Run's
-// Env meets T (and every time when env is nil). Callers clear it when
-// they are done, so that it holds no tensors between steps.
-func taskOf[T any](env *Env) *T {
-	if env == nil {
-		return new(T)
-	}
-	key := (*T)(nil)
-	if t, ok := env.tasks[key]; ok {
-		return t.(*T)
-	}
-	if env.tasks == nil {
-		env.tasks = map[any]any{}
-	}
-	t := new(T)
-	env.tasks[key] = t
-	return t
-}
-
-// runTask runs t over [0, n) on env's workers and then zeroes it.
-func runTask[T any, P interface {
-	*T
-	Task
-}](env *Env, n int, t P) {
-	parOf(env).Do(n, t)
-	var zero T
-	*t = zero
-}
 
 // Builder binds an operator to a node, validating its attributes.
 type Builder func(n *Node) (Kernel, error)

@@ -1,5 +1,7 @@
 package ops
 
+import "github.com/bnrun/bnrun/kern"
+
 func init() {
 	Register("MatMul", buildMatMul)
 }
@@ -101,7 +103,7 @@ func prepareMatMul(n *Node, in []*Value) ([]Value, Step, error) {
 		}
 	}
 	na, nb, ny := NumElems(as), NumElems(bs), NumElems(outShape)
-	run := func(env *Env, in, out []*Tensor) error {
+	run := func(env *kern.Env, in, out []*Tensor) error {
 		if err := checkLen(in[0], "A", na); err != nil {
 			return n.Errorf("%v", err)
 		}
@@ -120,14 +122,14 @@ func prepareMatMul(n *Node, in []*Value) ([]Value, Step, error) {
 			return nil
 		}
 		// Y[i] = A[offA[i]] · B[offB[i]] for each output batch i
-		mul := func(env *Env, i int) {
+		mul := func(env *kern.Env, i int) {
 			env.K.Gemm(env, false, false, m, nn, k, 1, a[offA[i]*m*k:], k, b[offB[i]*k*nn:], nn, 0, y[i*m*nn:], nn)
 		}
-		par := parOf(env)
+		par := kern.ParOf(env)
 		if par.Workers() > 1 && 2*m*nn*k < 1<<20 {
 			// Small products: one per worker at a time, each serial.
 			par.Do(nbatch, RangeFunc(func(lo, hi int) {
-				serial := &Env{K: env.K, Par: Serial{}}
+				serial := &kern.Env{K: env.K, Par: kern.Serial{}}
 				for i := lo; i < hi; i++ {
 					mul(serial, i)
 				}

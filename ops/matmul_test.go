@@ -3,6 +3,9 @@ package ops
 import (
 	"fmt"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern"
+	"github.com/bnrun/bnrun/kern/kerntest"
 )
 
 // matmulNaive multiplies batches of A and B already expanded to the output
@@ -87,14 +90,14 @@ func TestMatMulBroadcast(t *testing.T) {
 		}
 		want := matmulNaive(expand(a.F32, ba, batch, m*k), expand(b.F32, bb, batch, k*n), NumElems(batch), m, n, k)
 		for _, workers := range []int{1, 3} {
-			out, err := runOpEnv(nnEnv(Generic, workers), nnNode("MatMul", 13, 1), a, b)
+			out, err := runOpEnv(nnEnv(kern.Generic, workers), nnNode("MatMul", 13, 1), a, b)
 			if err != nil {
 				t.Fatalf("%v×%v: %v", tt.a, tt.b, err)
 			}
 			if !SameShape(out[0].Shape, tt.y) {
 				t.Fatalf("%v×%v: shape %v, want %v", tt.a, tt.b, out[0].Shape, tt.y)
 			}
-			checkF32(t, fmt.Sprintf("%v×%v workers=%d", tt.a, tt.b, workers), out[0].F32, want, 1e-5)
+			kerntest.Check(t, fmt.Sprintf("%v×%v workers=%d", tt.a, tt.b, workers), out[0].F32, want, 1e-5)
 		}
 	}
 }
@@ -103,12 +106,12 @@ func TestMatMulKnownAnswer(t *testing.T) {
 	a := NewF32([]int{2, 3}, []float32{1, 2, 3, 4, 5, 6})
 	b := NewF32([]int{3, 2}, []float32{7, 8, 9, 10, 11, 12})
 	out := mustRun(t, nnNode("MatMul", 13, 1), a, b)
-	checkF32(t, "matmul", out[0].F32, []float32{58, 64, 139, 154}, 0)
+	kerntest.Check(t, "matmul", out[0].F32, []float32{58, 64, 139, 154}, 0)
 	v := NewF32([]int{3}, []float32{1, 0, -1})
 	out = mustRun(t, nnNode("MatMul", 13, 1), a, v)
-	checkF32(t, "matrix·vector", out[0].F32, []float32{-2, -2}, 0)
+	kerntest.Check(t, "matrix·vector", out[0].F32, []float32{-2, -2}, 0)
 	out = mustRun(t, nnNode("MatMul", 13, 1), v, v)
-	checkF32(t, "vector·vector", out[0].F32, []float32{2}, 0)
+	kerntest.Check(t, "vector·vector", out[0].F32, []float32{2}, 0)
 }
 
 func TestMatMulErrors(t *testing.T) {

@@ -1,6 +1,10 @@
 package ops
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/bnrun/bnrun/kern"
+)
 
 // Pad.
 
@@ -123,7 +127,7 @@ func buildPad(n *Node) (Kernel, error) {
 		}
 		geom := padGeom{mode: mode, in: copyShape(x.Shape), out: shape, begin: begin, stride: stridesOf(x.Shape)}
 		inLen, total := NumElems(x.Shape), NumElems(shape)
-		run := func(env *Env, ins, out []*Tensor) error {
+		run := func(env *kern.Env, ins, out []*Tensor) error {
 			if !checkRunTensors(ins, 1) || !checkRunTensors(out, 1) ||
 				ins[0].DType != out[0].DType || ins[0].Len() != inLen || out[0].Len() != total {
 				return fmt.Errorf("tensors do not match the plan")
@@ -223,7 +227,7 @@ func padSource(mode padMode, d, b, j int) int {
 // or the fill value where any padSource is -1. Along the last axis the
 // inside run is one copy; only the padded ends are mapped element by
 // element.
-func padCopy[T numeric](env *Env, g *padGeom, dst, src []T, fill T) {
+func padCopy[T kern.Numeric](env *kern.Env, g *padGeom, dst, src []T, fill T) {
 	r := len(g.out)
 	if r == 0 {
 		copy(dst, src)
@@ -238,7 +242,7 @@ func padCopy[T numeric](env *Env, g *padGeom, dst, src []T, fill T) {
 }
 
 // padArgs are padCopy's operands.
-type padArgs[T numeric] struct {
+type padArgs[T kern.Numeric] struct {
 	g        *padGeom
 	dst, src []T
 	fill     T
@@ -288,7 +292,7 @@ func (a *padArgs[T]) Range(rlo, rhi int) {
 // src[base]:
 //
 //	out[j] = src[base + padSource(j)], or fill where that is -1
-func padEnds[T numeric](out, src []T, base int, mode padMode, d, b, j0, j1 int, fill T) {
+func padEnds[T kern.Numeric](out, src []T, base int, mode padMode, d, b, j0, j1 int, fill T) {
 	for j := j0; j < j1; j++ {
 		if m := padSource(mode, d, b, j); m >= 0 {
 			out[j] = src[base+m]

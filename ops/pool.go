@@ -3,6 +3,8 @@ package ops
 import (
 	"math"
 	"sync"
+
+	"github.com/bnrun/bnrun/kern"
 )
 
 func init() {
@@ -80,7 +82,7 @@ type poolGeom struct {
 // in [0, size).
 func kRange(start, d, size, k int) (lo, hi int) {
 	if start < 0 {
-		lo = ceilDiv(-start, d)
+		lo = kern.CeilDiv(-start, d)
 	}
 	if size-1-start < 0 {
 		return lo, lo
@@ -93,7 +95,7 @@ func kRange(start, d, size, k int) (lo, hi int) {
 // position, or -1. Only windows that start in the padding can be empty: a
 // window starting inside the input holds its first tap.
 func emptyWindow(a span) int {
-	for o := range min(a.out, ceilDiv(a.pad0, a.s)) {
+	for o := range min(a.out, kern.CeilDiv(a.pad0, a.s)) {
 		if lo, hi := kRange(o*a.s-a.pad0, a.d, a.in, a.k); lo >= hi {
 			return o
 		}
@@ -140,7 +142,7 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 		outShape = []int{xs[0], xs[1], sp[0].out, sp[1].out}
 	}
 	nx, ny := NumElems(xs), NumElems(outShape)
-	run := func(env *Env, in, out []*Tensor) error {
+	run := func(env *kern.Env, in, out []*Tensor) error {
 		if err := checkLen(in[0], "X", nx); err != nil {
 			return n.Errorf("%v", err)
 		}
@@ -155,9 +157,9 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 			idx = out[1].I64
 		}
 		x, y := in[0].F32, out[0].F32
-		rows := taskOf[poolRows](env)
-		rows.reserve(parOf(env).Workers())
-		forChunksOf(env, g.planes, 1, poolArgs{kernelsOf(env), rows, &g, pa, x, y, idx})
+		rows := kern.TaskOf[poolRows](env)
+		rows.reserve(kern.ParOf(env).Workers())
+		forChunksOf(env, g.planes, 1, poolArgs{kern.TierOf(env), rows, &g, pa, x, y, idx})
 		return nil
 	}
 	outs := make([]Value, outputCount(n))
@@ -180,7 +182,7 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 // inside returns the outputs [lo, hi) of a whose windows (undilated) lie
 // entirely inside the input: lo·s - pad0 >= 0 and (hi-1)·s - pad0 + k <= in.
 func (a *span) inside() (lo, hi int) {
-	lo = ceilDiv(a.pad0, a.s)
+	lo = kern.CeilDiv(a.pad0, a.s)
 	if a.in+a.pad0 < a.k {
 		return lo, lo
 	}
@@ -193,7 +195,7 @@ const maxRowsWidth = 1024
 
 // poolRows are a Run's scratch rows for planeRows (on the heap: the vector
 // kernels they go to are called through function values), kept in its Env
-// (see taskOf): one pair per worker, made before the first loop that
+// (see TaskOf): one pair per worker, made before the first loop that
 // needs them, so that no later Run allocates.
 type poolRows struct {
 	mu   sync.Mutex
@@ -241,7 +243,7 @@ func (r *poolRows) put(b *[2 * maxRowsWidth]float32) {
 // padding are finished from r one at a time, in the same order. Averages
 // add in another order than avgPlane's. rbuf and mbuf are scratch rows of
 // at least W values.
-func (g *poolGeom) planeRows(k *Kernels, p int, x, y, rbuf, mbuf []float32, isMax, countPad bool) {
+func (g *poolGeom) planeRows(k *kern.Tier, p int, x, y, rbuf, mbuf []float32, isMax, countPad bool) {
 	h, w := &g.h, &g.w
 	hw := h.in * w.in
 	xp := x[p*hw : (p+1)*hw]
@@ -250,9 +252,9 @@ func (g *poolGeom) planeRows(k *Kernels, p int, x, y, rbuf, mbuf []float32, isMa
 	// op(dst, a, b): dst = max(a, b) or a + b, elementwise
 	op := func(dst, a, b []float32) {
 		if isMax {
-			maxRow(k, dst, a, b)
+			kern.MaxRow(k, dst, a, b)
 		} else {
-			addRow(k, dst, a, b, false)
+			kern.AddRow(k, dst, a, b, false)
 		}
 	}
 	r := rbuf[:w.in]
@@ -424,7 +426,7 @@ func (g *poolGeom) avgPlane(p int, x, y []float32, countPad bool) {
 
 // poolArgs are a pooling step's operands.
 type poolArgs struct {
-	k    *Kernels
+	k    *kern.Tier
 	rows *poolRows
 	g    *poolGeom
 	pa   *poolAttrs
@@ -461,7 +463,7 @@ func (a *poolArgs) Range(lo, hi int) {
 // computed here in planeRows' order: the window's rows top to bottom,
 // then its columns left to right (then the division by nh·KW for an
 // average).
-func (g *poolGeom) poolRowFast(k *Kernels, xp, yr []float32, hs, khLo, khHi, nh int, isMax bool) bool {
+func (g *poolGeom) poolRowFast(k *kern.Tier, xp, yr []float32, hs, khLo, khHi, nh int, isMax bool) bool {
 	h, w := &g.h, &g.w
 	if k == nil || h.s != 2 || w.s != 2 || h.d != 1 || w.d != 1 {
 		return false

@@ -1,6 +1,10 @@
 package ops
 
-import "math"
+import (
+	"math"
+
+	"github.com/bnrun/bnrun/kern"
+)
 
 func init() {
 	Register("GlobalAveragePool", func(n *Node) (Kernel, error) { return buildGlobalPool(n, false) })
@@ -26,7 +30,7 @@ func buildGlobalPool(n *Node, isMax bool) (Kernel, error) {
 		for range xs[2:] {
 			outShape = append(outShape, 1)
 		}
-		run := func(env *Env, in, out []*Tensor) error {
+		run := func(env *kern.Env, in, out []*Tensor) error {
 			if err := checkLen(in[0], "X", planes*size); err != nil {
 				return n.Errorf("%v", err)
 			}
@@ -34,7 +38,7 @@ func buildGlobalPool(n *Node, isMax bool) (Kernel, error) {
 				return n.Errorf("%v", err)
 			}
 			xd, y := in[0].F32, out[0].F32
-			forChunksOf(env, planes, 1, globalPoolArgs{kernelsOf(env), xd, y, size, isMax})
+			forChunksOf(env, planes, 1, globalPoolArgs{kern.TierOf(env), xd, y, size, isMax})
 			return nil
 		}
 		outs, err := oneOutput(n, Value{DType: Float32, Shape: outShape})
@@ -47,7 +51,7 @@ func buildGlobalPool(n *Node, isMax bool) (Kernel, error) {
 
 // globalPoolArgs are a global pooling step's operands.
 type globalPoolArgs struct {
-	k     *Kernels
+	k     *kern.Tier
 	x, y  []float32
 	size  int
 	isMax bool
@@ -70,6 +74,6 @@ func (a *globalPoolArgs) Range(lo, hi int) {
 			continue
 		}
 		// y = (sum over the plane) / size
-		a.y[p] = float32(sumRow(a.k, plane) / float64(size))
+		a.y[p] = float32(kern.SumRow(a.k, plane) / float64(size))
 	}
 }

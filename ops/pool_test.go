@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern"
+	"github.com/bnrun/bnrun/kern/kerntest"
 )
 
 func seqF32(shape ...int) *Tensor {
@@ -47,7 +50,7 @@ func TestMaxPoolKnownAnswers(t *testing.T) {
 		if !SameShape(out[0].Shape, tt.shape) {
 			t.Fatalf("%s: shape %v, want %v", tt.name, out[0].Shape, tt.shape)
 		}
-		checkF32(t, tt.name, out[0].F32, tt.want, 0)
+		kerntest.Check(t, tt.name, out[0].F32, tt.want, 0)
 		if tt.idx != nil {
 			if out[1].DType != Int64 || fmt.Sprint(out[1].I64) != fmt.Sprint(tt.idx) {
 				t.Fatalf("%s: indices %v, want %v", tt.name, out[1].I64, tt.idx)
@@ -58,16 +61,16 @@ func TestMaxPoolKnownAnswers(t *testing.T) {
 	// (UPPER) or first (LOWER).
 	x3 := seqF32(1, 1, 3, 3)
 	out := mustRun(t, nnNode("MaxPool", 12, 1, nnInts("kernel_shape", 2, 2), nnStr("auto_pad", "SAME_UPPER")), x3)
-	checkF32(t, "same upper", out[0].F32, []float32{5, 6, 6, 8, 9, 9, 8, 9, 9}, 0)
+	kerntest.Check(t, "same upper", out[0].F32, []float32{5, 6, 6, 8, 9, 9, 8, 9, 9}, 0)
 	out = mustRun(t, nnNode("MaxPool", 12, 1, nnInts("kernel_shape", 2, 2), nnStr("auto_pad", "SAME_LOWER")), x3)
-	checkF32(t, "same lower", out[0].F32, []float32{1, 2, 3, 4, 5, 6, 7, 8, 9}, 0)
+	kerntest.Check(t, "same lower", out[0].F32, []float32{1, 2, 3, 4, 5, 6, 7, 8, 9}, 0)
 }
 
 func TestMaxPoolIndicesBatched(t *testing.T) {
 	// Indices count the batch and channel planes before the spatial part.
 	x := seqF32(2, 3, 2, 3)
 	out := mustRun(t, nnNode("MaxPool", 12, 2, nnInts("kernel_shape", 2, 3)), x)
-	checkF32(t, "max", out[0].F32, []float32{6, 12, 18, 24, 30, 36}, 0)
+	kerntest.Check(t, "max", out[0].F32, []float32{6, 12, 18, 24, 30, 36}, 0)
 	if fmt.Sprint(out[1].I64) != "[5 11 17 23 29 35]" {
 		t.Fatalf("indices %v", out[1].I64)
 	}
@@ -79,7 +82,7 @@ func TestMaxPoolIndicesBatched(t *testing.T) {
 	// 1-D.
 	x1 := NewF32([]int{1, 2, 5}, []float32{3, 1, 4, 1, 5, 9, 2, 6, 5, 3})
 	out = mustRun(t, nnNode("MaxPool", 12, 2, nnInts("kernel_shape", 2), nnInts("strides", 2)), x1)
-	checkF32(t, "1-D", out[0].F32, []float32{3, 4, 9, 6}, 0)
+	kerntest.Check(t, "1-D", out[0].F32, []float32{3, 4, 9, 6}, 0)
 	if fmt.Sprint(out[1].I64) != "[0 2 5 7]" {
 		t.Fatalf("1-D indices %v", out[1].I64)
 	}
@@ -116,24 +119,24 @@ func TestPoolCeilMode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		out := mustRun(t, nnNode(tt.op, 12, 1, tt.attrs...), x)
-		checkF32(t, tt.name, out[0].F32, tt.want, 1e-7)
+		kerntest.Check(t, tt.name, out[0].F32, tt.want, 1e-7)
 	}
 	x5 := NewF32([]int{1, 1, 5}, []float32{1, 2, 3, 4, 5})
 	out := mustRun(t, nnNode("MaxPool", 12, 1, nnInts("kernel_shape", 2), nnInts("strides", 2), nnInts("pads", 1, 1), nnInt("ceil_mode", 1)), x5)
-	checkF32(t, "5 values", out[0].F32, []float32{1, 3, 5}, 0)
+	kerntest.Check(t, "5 values", out[0].F32, []float32{1, 3, 5}, 0)
 }
 
 func TestAveragePoolKnownAnswers(t *testing.T) {
 	x := seqF32(1, 1, 3, 3) // 1..9
 	// 2×2, pads 1 all round, stride 2: corners of the padded grid.
 	out := mustRun(t, nnNode("AveragePool", 11, 1, nnInts("kernel_shape", 2, 2), nnInts("strides", 2, 2), nnInts("pads", 1, 1, 1, 1)), x)
-	checkF32(t, "exclude pad", out[0].F32, []float32{1, 2.5, 5.5, 7}, 1e-7)
+	kerntest.Check(t, "exclude pad", out[0].F32, []float32{1, 2.5, 5.5, 7}, 1e-7)
 	out = mustRun(t, nnNode("AveragePool", 11, 1, nnInts("kernel_shape", 2, 2), nnInts("strides", 2, 2), nnInts("pads", 1, 1, 1, 1), nnInt("count_include_pad", 1)), x)
-	checkF32(t, "include pad", out[0].F32, []float32{0.25, 1.25, 2.75, 7}, 1e-7)
+	kerntest.Check(t, "include pad", out[0].F32, []float32{0.25, 1.25, 2.75, 7}, 1e-7)
 	out = mustRun(t, nnNode("AveragePool", 11, 1, nnInts("kernel_shape", 3, 3), nnStr("auto_pad", "SAME_UPPER")), x)
-	checkF32(t, "same", out[0].F32, []float32{3, 3.5, 4, 4.5, 5, 5.5, 6, 6.5, 7}, 1e-6)
+	kerntest.Check(t, "same", out[0].F32, []float32{3, 3.5, 4, 4.5, 5, 5.5, 6, 6.5, 7}, 1e-6)
 	out = mustRun(t, nnNode("AveragePool", 19, 1, nnInts("kernel_shape", 2, 2), nnInts("dilations", 2, 2)), x)
-	checkF32(t, "dilated", out[0].F32, []float32{5}, 0)
+	kerntest.Check(t, "dilated", out[0].F32, []float32{5}, 0)
 }
 
 // poolBrute pools x (N×C×H×W) by padding it explicitly with NaN markers
@@ -225,7 +228,7 @@ func TestPoolMatchesBruteForce(t *testing.T) {
 						t.Fatalf("%s %s %v: %v", k.Name, op, cc, err)
 					}
 					want := poolBrute(x, op == "MaxPool", countPad, cc.k, cc.s, cc.d, cc.pads, out[0].Shape[2:])
-					checkF32(t, fmt.Sprintf("%s %s %v countPad=%v", k.Name, op, cc, countPad), out[0].F32, want, 1e-6)
+					kerntest.Check(t, fmt.Sprintf("%s %s %v countPad=%v", k.Name, op, cc, countPad), out[0].F32, want, 1e-6)
 				}
 			}
 		}
@@ -288,9 +291,9 @@ func TestGlobalPools(t *testing.T) {
 	if !SameShape(out[0].Shape, []int{2, 2, 1, 1}) {
 		t.Fatalf("shape %v", out[0].Shape)
 	}
-	checkF32(t, "gap", out[0].F32, []float32{3.5, 9.5, 15.5, 21.5}, 0)
+	kerntest.Check(t, "gap", out[0].F32, []float32{3.5, 9.5, 15.5, 21.5}, 0)
 	out = mustRun(t, nnNode("GlobalMaxPool", 1, 1), x)
-	checkF32(t, "gmp", out[0].F32, []float32{6, 12, 18, 24}, 0)
+	kerntest.Check(t, "gmp", out[0].F32, []float32{6, 12, 18, 24}, 0)
 	x1 := NewF32([]int{1, 2, 3}, []float32{-1, -5, -3, 2, float32(nanF()), 1})
 	out = mustRun(t, nnNode("GlobalMaxPool", 1, 1), x1)
 	if !SameShape(out[0].Shape, []int{1, 2, 1}) || out[0].F32[0] != -1 || !math.IsNaN(float64(out[0].F32[1])) {
@@ -383,7 +386,7 @@ func TestPoolRowKernelsMatchGeneric(t *testing.T) {
 		{"AveragePool", []*Attr{nnInts("kernel_shape", 2, 2), nnInts("strides", 2, 2), nnInts("pads", 1, 0, 0, 0), nnInt("count_include_pad", 1)}},
 		{"AveragePool", []*Attr{nnInts("kernel_shape", 2, 2), nnInts("strides", 2, 2), nnInt("ceil_mode", 1)}},
 	}
-	generic := TierByName("generic")
+	generic := kern.TierByName("generic")
 	for ci, cc := range cases {
 		for _, w := range []int{5, 16, 17, 33, 40, 57} {
 			x := nnRand(uint64(w), 2, 3, 9, w)
@@ -406,18 +409,8 @@ func TestPoolRowKernelsMatchGeneric(t *testing.T) {
 				if err := step.Run(nnEnv(k, 2), []*Tensor{x}, []*Tensor{got}); err != nil {
 					t.Fatal(err)
 				}
-				sameBits(t, fmt.Sprintf("case %d %s width %d on %s", ci, cc.op, w, k.Name), got.F32, want.F32)
+				kerntest.SameBits(t, fmt.Sprintf("case %d %s width %d on %s", ci, cc.op, w, k.Name), got.F32, want.F32)
 			}
-		}
-	}
-}
-
-// sameBits fails the test unless got and want are equal bit for bit.
-func sameBits(t *testing.T, what string, got, want []float32) {
-	t.Helper()
-	for i := range want {
-		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-			t.Fatalf("%s: [%d] = %v, want %v", what, i, got[i], want[i])
 		}
 	}
 }

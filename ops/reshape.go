@@ -1,6 +1,10 @@
 package ops
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/bnrun/bnrun/kern"
+)
 
 // Ops whose output is input 0's data under another shape: Reshape,
 // Flatten, Squeeze, Unsqueeze, Identity and Dropout (at inference). Their
@@ -18,7 +22,7 @@ func init() {
 // viewStep returns the step of an aliasing op: Run copies input 0 into
 // output 0, which has the same element count.
 func viewStep() Step {
-	return Step{View: true, Run: func(env *Env, in, out []*Tensor) error {
+	return Step{View: true, Run: func(env *kern.Env, in, out []*Tensor) error {
 		if !checkRunTensors(in, 1) || !checkRunTensors(out, 1) ||
 			in[0].DType != out[0].DType || in[0].Len() != out[0].Len() {
 			return fmt.Errorf("tensors do not match the plan")
@@ -343,7 +347,7 @@ func buildDropout(n *Node) (Kernel, error) {
 		if !withMask && decided {
 			return outs, viewStep(), nil
 		}
-		run := func(env *Env, in, out []*Tensor) error {
+		run := func(env *kern.Env, in, out []*Tensor) error {
 			if !checkRunTensors(in, 1) || !checkRunTensors(out, 1) ||
 				in[0].DType != out[0].DType || in[0].Len() != out[0].Len() {
 				return fmt.Errorf("tensors do not match the plan")

@@ -3,6 +3,8 @@ package ops
 import (
 	"fmt"
 	"math"
+
+	"github.com/bnrun/bnrun/kern"
 )
 
 // Softmax and ReduceMean.
@@ -59,7 +61,7 @@ func buildSoftmax(n *Node) (Kernel, error) {
 			}
 		}
 		total := NumElems(x.Shape)
-		run := func(env *Env, ins, out []*Tensor) error {
+		run := func(env *kern.Env, ins, out []*Tensor) error {
 			if !checkRunTensors(ins, 1) || !checkRunTensors(out, 1) ||
 				ins[0].DType != Float32 || out[0].DType != Float32 ||
 				ins[0].Len() != total || out[0].Len() != total {
@@ -74,7 +76,7 @@ func buildSoftmax(n *Node) (Kernel, error) {
 }
 
 // softmaxRun normalises src viewed as [outer, dim, inner] along dim.
-func softmaxRun(env *Env, dst, src []float32, outer, dim, inner int) {
+func softmaxRun(env *kern.Env, dst, src []float32, outer, dim, inner int) {
 	if dim == 0 || inner == 0 {
 		return
 	}
@@ -206,14 +208,14 @@ func buildReduceMean(n *Node) (Kernel, error) {
 		// average pool's: the tier's vector sums, bit for bit the same.
 		trailing := count > 0 && len(reduced) == 1 && redStride[0] == 1 &&
 			(len(kd) == 0 || len(kd) == 1 && ks[0] == reduced[0])
-		run := func(env *Env, ins, out []*Tensor) error {
+		run := func(env *kern.Env, ins, out []*Tensor) error {
 			if !checkRunTensors(ins, 1) || !checkRunTensors(out, 1) ||
 				ins[0].DType != Float32 || out[0].DType != Float32 ||
 				ins[0].Len() != inLen || out[0].Len() != total {
 				return fmt.Errorf("tensors do not match the plan")
 			}
 			if trailing {
-				forChunksOf(env, total, 1, globalPoolArgs{kernelsOf(env), ins[0].F32, out[0].F32, count, false})
+				forChunksOf(env, total, 1, globalPoolArgs{kern.TierOf(env), ins[0].F32, out[0].F32, count, false})
 				return nil
 			}
 			meanRun(env, out[0].F32, ins[0].F32, kept, keptStride, reduced, redStride, count)
@@ -244,7 +246,7 @@ func mergeRuns(dims, strides []int) ([]int, []int) {
 //	y[c] = (1/count) * sum over reduced coordinates r of x[c, r]
 //
 // walking the reduced dims (with their strides) by odometer.
-func meanRun(env *Env, dst, src []float32, kept, keptStride, red, redStride []int, count int) {
+func meanRun(env *kern.Env, dst, src []float32, kept, keptStride, red, redStride []int, count int) {
 	nRed := NumElems(red)
 	var inv float64
 	if count > 0 {

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern"
+	"github.com/bnrun/bnrun/kern/kerntest"
 )
 
 // softmaxRef normalises x viewed as [outer, dim, inner] along dim in
@@ -96,7 +99,7 @@ func TestReduceMeanKnown(t *testing.T) {
 // bit on every tier, with and without keepdims.
 func TestReduceMeanTrailingIsGlobalPool(t *testing.T) {
 	x := nnRand(7, 2, 13, 7, 9)
-	for _, tier := range append([]*Kernels{Reference}, testTiers()...) {
+	for _, tier := range append([]*kern.Tier{kern.Reference}, testTiers()...) {
 		for _, workers := range []int{1, 3} {
 			env := nnEnv(tier, workers)
 			gap, err := runOpEnv(env, nnNode("GlobalAveragePool", 1, 1), x)
@@ -108,7 +111,7 @@ func TestReduceMeanTrailingIsGlobalPool(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkF32(t, fmt.Sprintf("%s workers=%d keepdims=%d", tier.Name, workers, keep), got[0].F32, gap[0].F32, 0)
+				kerntest.Check(t, fmt.Sprintf("%s workers=%d keepdims=%d", tier.Name, workers, keep), got[0].F32, gap[0].F32, 0)
 				for i := range got[0].F32 {
 					if math.Float32bits(got[0].F32[i]) != math.Float32bits(gap[0].F32[i]) {
 						t.Fatalf("%s keepdims=%d: [%d] = %v, GlobalAveragePool %v", tier.Name, keep, i, got[0].F32[i], gap[0].F32[i])

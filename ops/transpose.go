@@ -1,6 +1,10 @@
 package ops
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/bnrun/bnrun/kern"
+)
 
 // Transpose.
 
@@ -50,7 +54,7 @@ func buildTranspose(n *Node) (Kernel, error) {
 		}
 		dims, src := transposePlan(x.Shape, p)
 		total := NumElems(shape)
-		run := func(env *Env, ins, out []*Tensor) error {
+		run := func(env *kern.Env, ins, out []*Tensor) error {
 			if !checkRunTensors(ins, 1) || !checkRunTensors(out, 1) ||
 				ins[0].DType != out[0].DType || ins[0].Len() != total || out[0].Len() != total {
 				return fmt.Errorf("tensors do not match the plan")
@@ -95,7 +99,7 @@ func transposePlan(in []int, perm []int) (dims, src []int) {
 
 // permuteCopy computes dst[i0,...,ik] = src[sum ij*stride[j]] over the
 // loop nest dims (row-major in dst).
-func permuteCopy[T numeric](env *Env, dst, src []T, dims, stride []int) {
+func permuteCopy[T kern.Numeric](env *kern.Env, dst, src []T, dims, stride []int) {
 	k := len(dims)
 	inner, is := dims[k-1], stride[k-1]
 	outer := dims[:k-1]

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
 
@@ -21,7 +22,7 @@ func init() {
 	// rtBlock: a copy that blocks until the test releases it.
 	ops.Register("rtBlock", func(n *ops.Node) (ops.Kernel, error) {
 		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
-			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *ops.Env, in, out []*ops.Tensor) error {
+			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ops.Tensor) error {
 				blockEntered <- struct{}{}
 				<-blockRelease
 				copy(out[0].F32, in[0].F32)
@@ -62,7 +63,7 @@ func TestConcurrentRunsClose(t *testing.T) {
 	var ok, closed atomic.Int64
 	for round := range rounds {
 		var closeReturned atomic.Bool
-		p, err := Compile(g, Options{Kernels: &ops.Kernels{Name: "test"}, Threads: 2 + round%3})
+		p, err := Compile(g, Options{Kernels: &kern.Tier{Name: "test"}, Threads: 2 + round%3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +137,7 @@ func TestConcurrentRunsClose(t *testing.T) {
 // TestRunAfterClose: Run, RunInto and PlanFor on a closed program fail
 // with ErrClosed, and Close may be called again.
 func TestRunAfterClose(t *testing.T) {
-	p, err := Compile(chainGraph(2), Options{Kernels: &ops.Kernels{Name: "test"}, Threads: 2})
+	p, err := Compile(chainGraph(2), Options{Kernels: &kern.Tier{Name: "test"}, Threads: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestCloseWaitsForRuns(t *testing.T) {
 	blockEntered, blockRelease = make(chan struct{}), make(chan struct{})
 	g := chainGraph(2)
 	g.Nodes[1].OpType = "rtBlock"
-	p, err := Compile(g, Options{Kernels: &ops.Kernels{Name: "test"}, Threads: 2})
+	p, err := Compile(g, Options{Kernels: &kern.Tier{Name: "test"}, Threads: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

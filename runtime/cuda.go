@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/ops/cuda"
 )
@@ -175,7 +176,7 @@ func (gp *gpuPlan) upload(x []float32) (cuda.Buffer, error) {
 }
 
 // act converts a fused activation (the kinds share their values).
-func act(a ops.Activation) cuda.Act {
+func act(a kern.Activation) cuda.Act {
 	return cuda.Act{Kind: cuda.ActKind(a.Kind), Alpha: a.Alpha, Min: a.Min, Max: a.Max}
 }
 
@@ -199,7 +200,7 @@ func (gp *gpuPlan) stepFor(pl *Plan, st *stepPlan) (func(*cuda.Stream, []cuda.Bu
 	case *ops.ConvDev:
 		sh := convShape(d.G)
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			a := cuda.ConvArgs{X: b[in[0]], W: b[in[1]], Y: b[out[0]], Act: act(d.Act), InRelu: d.PreAct.Kind == ops.ActRelu}
+			a := cuda.ConvArgs{X: b[in[0]], W: b[in[1]], Y: b[out[0]], Act: act(d.Act), InRelu: d.PreAct.Kind == kern.ActRelu}
 			if d.Bias {
 				a.Bias = opt(b, 2)
 			}
@@ -318,7 +319,7 @@ func (gp *gpuPlan) stepFor(pl *Plan, st *stepPlan) (func(*cuda.Stream, []cuda.Bu
 }
 
 // convShape is a convolution's geometry as the conv kernel takes it.
-func convShape(g ops.ConvGeom) cuda.ConvShape {
+func convShape(g kern.ConvGeom) cuda.ConvShape {
 	return cuda.ConvShape{N: g.N, C: g.C, H: g.H, W: g.W, M: g.M, KH: g.KH, KW: g.KW, OH: g.OH, OW: g.OW,
 		Groups: g.Group, PadH: g.PadT, PadW: g.PadL, StrideH: g.SH, StrideW: g.SW, DilH: g.DH, DilW: g.DW}
 }
@@ -346,7 +347,7 @@ func (gp *gpuPlan) dwBlock(pl *Plan, d *ops.DwBlockDev, in, out []int, opt func(
 	return func(s *cuda.Stream, b []cuda.Buffer) error {
 		x := b[in[0]]
 		// layer i of X into Y: weights at input 1+2i, bias after them
-		layer := func(i int, x, y cuda.Buffer, a ops.Activation) error {
+		layer := func(i int, x, y cuda.Buffer, a kern.Activation) error {
 			args := cuda.ConvArgs{X: x, W: b[in[1+2*i]], Y: y, Act: act(a)}
 			if d.Bias[i] {
 				args.Bias = opt(b, 2+2*i)

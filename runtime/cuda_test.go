@@ -5,6 +5,7 @@ package runtime
 import (
 	"testing"
 
+	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/ops/cuda"
 )
@@ -14,14 +15,14 @@ import (
 // share their values.
 func TestCUDAActivationKinds(t *testing.T) {
 	pairs := []struct {
-		o ops.ActKind
+		o kern.ActKind
 		c cuda.ActKind
 	}{
-		{ops.ActNone, cuda.ActNone}, {ops.ActRelu, cuda.ActRelu}, {ops.ActLeakyRelu, cuda.ActLeakyRelu},
-		{ops.ActClip, cuda.ActClip}, {ops.ActSigmoid, cuda.ActSigmoid}, {ops.ActTanh, cuda.ActTanh}, {ops.ActSilu, cuda.ActSilu},
+		{kern.ActNone, cuda.ActNone}, {kern.ActRelu, cuda.ActRelu}, {kern.ActLeakyRelu, cuda.ActLeakyRelu},
+		{kern.ActClip, cuda.ActClip}, {kern.ActSigmoid, cuda.ActSigmoid}, {kern.ActTanh, cuda.ActTanh}, {kern.ActSilu, cuda.ActSilu},
 	}
 	for _, p := range pairs {
-		a := act(ops.Activation{Kind: p.o, Alpha: 0.5, Min: -1, Max: 6})
+		a := act(kern.Activation{Kind: p.o, Alpha: 0.5, Min: -1, Max: 6})
 		if a.Kind != p.c || a.Alpha != 0.5 || a.Min != -1 || a.Max != 6 {
 			t.Errorf("act(%v) = %+v, want kind %v", p.o, a, p.c)
 		}

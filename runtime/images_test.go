@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
 
@@ -53,7 +54,7 @@ func TestImageByImage(t *testing.T) {
 		{"batch-shaped constant", []*ops.Node{node("Gemm", []string{"y3", "kb", "kc"}, "y")}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := mustCompile(t, graph(tc.tail...), Options{Threads: 2, Kernels: ops.Generic})
+			p := mustCompile(t, graph(tc.tail...), Options{Threads: 2, Kernels: kern.Generic})
 			if sep := tc.split || tc.name == "batch-shaped constant"; p.sep != sep {
 				t.Fatalf("separable = %v, want %v", p.sep, sep)
 			}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
 
@@ -114,7 +115,7 @@ func (p *Program) makePlan(ctx context.Context, inShapes [][]int, inValues []*op
 			pl.slots[s].kind, pl.slots[s].c = slotConst, v
 		}
 	}
-	foldEnv := &ops.Env{K: p.kernels, Par: ops.Serial{}}
+	foldEnv := &kern.Env{K: p.kernels, Par: kern.Serial{}}
 	// constBytes is what the constants folded so far took: memory this
 	// plan holds, counted against the limits before each fold.
 	var constBytes int64
@@ -296,7 +297,7 @@ func bytesOf(dt ops.DType, shape []int) int64 {
 
 // foldStep runs a step whose inputs are all constant, at plan time, and
 // stores its results as constants in outs.
-func foldStep(env *ops.Env, c *cnode, step ops.Step, vals []*ops.Value, outs []ops.Value) error {
+func foldStep(env *kern.Env, c *cnode, step ops.Step, vals []*ops.Value, outs []ops.Value) error {
 	in := make([]*ops.Tensor, len(vals))
 	for i, v := range vals {
 		if v != nil {
@@ -583,7 +584,7 @@ type arena struct {
 	i64     []int64
 	tensors []ops.Tensor
 	args    [][2][]*ops.Tensor // per step: in, out
-	env     ops.Env
+	env     kern.Env
 	slab    []float32 // bound for the Run in flight, nil otherwise
 }
 
@@ -600,7 +601,7 @@ func (pl *Plan) newArena(p *Program) *arena {
 		tensors: make([]ops.Tensor, len(pl.slots)),
 		args:    make([][2][]*ops.Tensor, len(pl.steps)),
 	}
-	a.env = ops.Env{K: p.kernels, Par: p.pool}
+	a.env = kern.Env{K: p.kernels, Par: p.pool}
 	for s := range pl.slots {
 		sp := &pl.slots[s]
 		t := &a.tensors[s]

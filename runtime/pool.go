@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/kern"
 )
 
 // Pool is a fixed set of worker goroutines that run the chunks of parallel
@@ -43,7 +43,7 @@ type Pool struct {
 // data it touched in the loop before; a taker that finishes its run
 // claims the chunks left in the others', by atomically bumping next[s].
 type forJob struct {
-	task   ops.Task
+	task   kern.Task
 	n      int
 	chunks int
 	slots  int
@@ -225,7 +225,7 @@ const chunksPerWorker = 4
 // runs t.Range on each; chunk boundaries depend only on n and Workers(),
 // so results are reproducible for a given worker count. Do allocates
 // nothing.
-func (p *Pool) Do(n int, t ops.Task) {
+func (p *Pool) Do(n int, t kern.Task) {
 	if n <= 0 {
 		return
 	}

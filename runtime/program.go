@@ -11,14 +11,15 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
 
 // Options configure Compile.
 type Options struct {
-	// Kernels is the kernel tier; nil means ops.Best(), the fastest this
+	// Kernels is the kernel tier; nil means kern.Best(), the fastest this
 	// CPU runs.
-	Kernels *ops.Kernels
+	Kernels *kern.Tier
 	// Threads is the number of worker goroutines; < 1 means one per CPU.
 	// It is clamped to MaxThreads() (max(64, 4·NumCPU)); Program.Threads
 	// says what the program got.
@@ -72,7 +73,7 @@ const (
 type Program struct {
 	graph   *Graph
 	opts    Options
-	kernels *ops.Kernels
+	kernels *kern.Tier
 	pool    *Pool
 
 	gate      gate      // the Runs in flight, for Close
@@ -141,7 +142,7 @@ func CompileContext(ctx context.Context, g *Graph, opts Options) (*Program, erro
 		consts:    map[int]*ops.Tensor{},
 	}
 	if p.kernels == nil {
-		p.kernels = ops.Best()
+		p.kernels = kern.Best()
 	}
 	if p.opts.MaxPlans <= 0 {
 		p.opts.MaxPlans = 16
@@ -441,7 +442,7 @@ func (p *Program) Outputs() []ValueInfo { return p.graph.Outputs }
 func (p *Program) Graph() *Graph { return p.graph }
 
 // Kernels returns the kernel tier the program runs with.
-func (p *Program) Kernels() *ops.Kernels { return p.kernels }
+func (p *Program) Kernels() *kern.Tier { return p.kernels }
 
 // Threads returns the number of worker goroutines.
 func (p *Program) Threads() int { return p.pool.Workers() }

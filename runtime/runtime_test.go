@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
 
@@ -18,7 +19,7 @@ func init() {
 	// rtScale: y = 2x + 1, elementwise.
 	ops.Register("rtScale", func(n *ops.Node) (ops.Kernel, error) {
 		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
-			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *ops.Env, in, out []*ops.Tensor) error {
+			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ops.Tensor) error {
 				env.Par.Do(len(in[0].F32), ops.RangeFunc(func(lo, hi int) {
 					for i := lo; i < hi; i++ {
 						out[0].F32[i] = 2*in[0].F32[i] + 1
@@ -34,7 +35,7 @@ func init() {
 			if !ops.SameShape(in[0].Shape, in[1].Shape) {
 				return nil, ops.Step{}, n.Errorf("shapes differ")
 			}
-			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *ops.Env, in, out []*ops.Tensor) error {
+			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ops.Tensor) error {
 				for i := range out[0].F32 {
 					out[0].F32[i] = in[0].F32[i] + in[1].F32[i]
 				}
@@ -45,7 +46,7 @@ func init() {
 	// rtFlat: a view that flattens to 1-D.
 	ops.Register("rtFlat", func(n *ops.Node) (ops.Kernel, error) {
 		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
-			return []ops.Value{{DType: in[0].DType, Shape: []int{ops.NumElems(in[0].Shape)}}}, ops.Step{View: true, Run: func(env *ops.Env, in, out []*ops.Tensor) error {
+			return []ops.Value{{DType: in[0].DType, Shape: []int{ops.NumElems(in[0].Shape)}}}, ops.Step{View: true, Run: func(env *kern.Env, in, out []*ops.Tensor) error {
 				copy(out[0].F32, in[0].F32)
 				return nil
 			}}, nil
@@ -64,7 +65,7 @@ func init() {
 	// rtFail: fails at run time.
 	ops.Register("rtFail", func(n *ops.Node) (ops.Kernel, error) {
 		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
-			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *ops.Env, in, out []*ops.Tensor) error {
+			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ops.Tensor) error {
 				return errors.New("boom")
 			}}, nil
 		}), nil
@@ -72,7 +73,7 @@ func init() {
 	// rtSleepy counts its runs (for cancellation tests).
 	ops.Register("rtCount", func(n *ops.Node) (ops.Kernel, error) {
 		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
-			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *ops.Env, in, out []*ops.Tensor) error {
+			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ops.Tensor) error {
 				countRuns.Add(1)
 				copy(out[0].F32, in[0].F32)
 				return nil
@@ -113,7 +114,7 @@ func chainGraph(n int) *Graph {
 func mustCompile(t *testing.T, g *Graph, opts Options) *Program {
 	t.Helper()
 	if opts.Kernels == nil {
-		opts.Kernels = &ops.Kernels{Name: "test"}
+		opts.Kernels = &kern.Tier{Name: "test"}
 	}
 	p, err := Compile(g, opts)
 	if err != nil {
@@ -228,7 +229,7 @@ func TestGraphErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Compile(c.g, Options{Kernels: &ops.Kernels{}})
+			_, err := Compile(c.g, Options{Kernels: &kern.Tier{}})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got error %v, want one containing %q", err, c.want)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bnrun/bnrun"
 	"github.com/bnrun/bnrun/fold"
+	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
 )
@@ -218,7 +219,7 @@ func writeDot(w io.Writer, g *runtime.Graph) error {
 		if n.OpType == "FusedConv" && n.Input(3) != "" {
 			label += " + Add"
 		}
-		if act, err := ops.ParseActivation(n, ""); err == nil && act.Kind != ops.ActNone {
+		if act, err := ops.ParseActivation(n, ""); err == nil && act.Kind != kern.ActNone {
 			label += " + " + act.String()
 		}
 		fmt.Fprintf(&b, "  %s [label=%q, tooltip=%q];\n", id, label, n.Name)

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/loader"
-	"github.com/bnrun/bnrun/ops"
 )
 
 const lenetDir = "../../testdata/models/lenet_bn_op17"
@@ -227,7 +227,7 @@ func TestBench(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil {
 		t.Fatalf("exit %d, %v:\n%s", code, err, out)
 	}
-	if len(r.Times) != 4 || r.P50ms <= 0 || r.P90ms < r.P50ms || r.GFLOPs <= 0 || r.Threads != 1 || r.Backend != ops.Best().Name {
+	if len(r.Times) != 4 || r.P50ms <= 0 || r.P90ms < r.P50ms || r.GFLOPs <= 0 || r.Threads != 1 || r.Backend != kern.Best().Name {
 		t.Errorf("unexpected result %+v", r)
 	}
 	if code, _, errs = runCLI("bench", model, "--iters", "0"); code != 2 || !strings.Contains(errs, "--iters") {
@@ -247,7 +247,7 @@ func TestPercentile(t *testing.T) {
 func TestVersion(t *testing.T) {
 	code, out, errs := runCLI("version")
 	if code != 0 || !strings.HasPrefix(out, "bnrun ") || !strings.Contains(out, goruntime.Version()) ||
-		!strings.Contains(out, "backend "+ops.Best().Name) {
+		!strings.Contains(out, "backend "+kern.Best().Name) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 	if code, _, _ := runCLI("version", "extra"); code != 2 {

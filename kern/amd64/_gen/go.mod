@@ -1,4 +1,4 @@
-module github.com/bnrun/bnrun/ops/amd64/_gen
+module github.com/bnrun/bnrun/kern/amd64/_gen
 
 go 1.26.0
 

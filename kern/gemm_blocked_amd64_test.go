@@ -1,16 +1,18 @@
 //go:build amd64 && !purego
 
-package ops
+package kern
 
 import (
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern/kerntest"
 )
 
 // asmTier is an assembly tier and the spec it was built from.
 type asmTier struct {
-	*Kernels
+	*Tier
 	spec *BlockedSpec
 }
 
@@ -18,12 +20,12 @@ type asmTier struct {
 // its twin, and a bias (when flags&4), a residual (when flags&8) and Clip
 // bounds (when flags&16).
 func epilogueCase(seed uint64, mr, ldc, flags int) (got, want []float32, bias, resid, clip *float32) {
-	c0 := nnRand(seed+2, mr*ldc).F32
+	c0 := kerntest.Rand(seed+2, mr*ldc)
 	if flags&4 != 0 {
-		bias = &nnRand(seed+3, mr).F32[0]
+		bias = &kerntest.Rand(seed+3, mr)[0]
 	}
 	if flags&8 != 0 {
-		resid = &nnRand(seed+4, mr*ldc).F32[0]
+		resid = &kerntest.Rand(seed+4, mr*ldc)[0]
 	}
 	if flags&16 != 0 {
 		clip = &[]float32{-0.25, 0.5}[0]
@@ -45,8 +47,8 @@ func BenchmarkMicro(b *testing.B) {
 		for i, w := range spec.Widths {
 			kern := spec.Kerns[i]
 			const depth = 128
-			a := nnRand(1, spec.MR*depth).F32
-			bp := nnRand(2, depth*w).F32
+			a := kerntest.Rand(1, spec.MR*depth)
+			bp := kerntest.Rand(2, depth*w)
 			c := make([]float32, spec.MR*w)
 			b.Run(fmt.Sprintf("%s/%dx%d", k.Name, spec.MR, w), func(b *testing.B) {
 				for range b.N {
@@ -73,13 +75,13 @@ func TestMicroKernelsMatchTwin(t *testing.T) {
 			for _, depth := range []int{0, 1, 2, 7, 16, 40} {
 				for flags := range 32 {
 					ldc := w + 5
-					a := nnRand(uint64(depth), max(1, spec.MR*depth)).F32
-					b := nnRand(uint64(depth+1), max(1, depth*w)).F32
+					a := kerntest.Rand(uint64(depth), max(1, spec.MR*depth))
+					b := kerntest.Rand(uint64(depth+1), max(1, depth*w))
 					got, want, bp, zp, cp := epilogueCase(uint64(depth), spec.MR, ldc, flags)
 					kern(depth, &a[0], &b[0], &got[0], ldc, bp, zp, flags&3, cp)
 					twin(depth, &a[0], &b[0], &want[0], ldc, bp, zp, flags&3, cp)
 					// Columns beyond w are guards: untouched by both.
-					checkF32(t, fmt.Sprintf("%s %dx%d k=%d flags=%b", k.Name, spec.MR, w, depth, flags), got, want, 1e-6)
+					kerntest.Check(t, fmt.Sprintf("%s %dx%d k=%d flags=%b", k.Name, spec.MR, w, depth, flags), got, want, 1e-6)
 				}
 			}
 		}
@@ -142,8 +144,8 @@ func TestOffsKernelsMatchTwin(t *testing.T) {
 		for _, depth := range []int{1, 3, 9, 33} {
 			for flags := range 32 {
 				ldc := w + 3
-				a := nnRand(uint64(depth), spec.MR*depth).F32
-				b := nnRand(uint64(depth+1), 500+w).F32
+				a := kerntest.Rand(uint64(depth), spec.MR*depth)
+				b := kerntest.Rand(uint64(depth+1), 500+w)
 				offs := make([]int32, depth)
 				for p := range offs {
 					offs[p] = int32((p * 37) % 500)
@@ -151,11 +153,11 @@ func TestOffsKernelsMatchTwin(t *testing.T) {
 				for _, groups := range []int{1, 3} {
 					// groups groups of rows in one call: A's panels one
 					// after the other, C's, bias's and resid's rows too
-					a := nnRand(uint64(depth+groups), spec.MR*depth*groups).F32
+					a := kerntest.Rand(uint64(depth+groups), spec.MR*depth*groups)
 					got, want, bp, zp, cp := epilogueCase(uint64(depth), spec.MR*groups, ldc, flags)
 					spec.Offs(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3|flags&4, cp, groups)
 					twin(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3, cp, groups)
-					checkF32(t, fmt.Sprintf("%s offs %dx%d k=%d flags=%b groups=%d", k.Name, spec.MR, w, depth, flags, groups), got, want, 1e-6)
+					kerntest.Check(t, fmt.Sprintf("%s offs %dx%d k=%d flags=%b groups=%d", k.Name, spec.MR, w, depth, flags, groups), got, want, 1e-6)
 				}
 				// The last-rows kernels: r rows of the same packed A; the
 				// rows past r of C are guards, untouched by both.
@@ -163,7 +165,7 @@ func TestOffsKernelsMatchTwin(t *testing.T) {
 					got, want, bp, zp, cp := epilogueCase(uint64(depth), spec.MR, ldc, flags)
 					kern(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3|flags&4, cp, 1)
 					MicroGoOffsOf(spec.MR, r+1, w)(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3, cp, 1)
-					checkF32(t, fmt.Sprintf("%s offs %d of %dx%d k=%d flags=%b", k.Name, r+1, spec.MR, w, depth, flags), got, want, 1e-6)
+					kerntest.Check(t, fmt.Sprintf("%s offs %d of %dx%d k=%d flags=%b", k.Name, r+1, spec.MR, w, depth, flags), got, want, 1e-6)
 				}
 			}
 		}
@@ -178,7 +180,7 @@ func TestPackPanelMatchesTwin(t *testing.T) {
 			continue
 		}
 		w := k.spec.Widths[0]
-		src := nnRand(1, 600+w).F32
+		src := kerntest.Rand(1, 600+w)
 		for rows := range 41 {
 			offs := make([]int32, max(1, rows))
 			for p := range offs {
@@ -188,7 +190,7 @@ func TestPackPanelMatchesTwin(t *testing.T) {
 			want := make([]float32, rows*w+1)
 			k.spec.PackPanel(&got[0], &src[0], &offs[0], rows)
 			PackPanelGo(w)(&want[0], &src[0], &offs[0], rows)
-			checkF32(t, fmt.Sprintf("%s pack %d rows", k.Name, rows), got, want, 0)
+			kerntest.Check(t, fmt.Sprintf("%s pack %d rows", k.Name, rows), got, want, 0)
 		}
 	}
 }
@@ -205,8 +207,8 @@ func BenchmarkMicroOffs(b *testing.B) {
 		w := spec.Widths[0]
 		const depth = 128
 		for _, stride := range []int{w, 56 * 56} {
-			a := nnRand(1, spec.MR*depth).F32
-			bp := nnRand(2, depth*stride+w).F32
+			a := kerntest.Rand(1, spec.MR*depth)
+			bp := kerntest.Rand(2, depth*stride+w)
 			offs := make([]int32, depth)
 			for p := range offs {
 				offs[p] = int32(p * stride)
@@ -237,14 +239,14 @@ func TestAffineKernelsMatchGo(t *testing.T) {
 			t.Fatalf("%s has no Affine kernel", k.Name)
 		}
 		for n := range 41 {
-			src := nnRand(uint64(n), max(1, n)).F32[:n]
+			src := kerntest.Rand(uint64(n), max(1, n))[:n]
 			if n > 3 {
 				src[0], src[1], src[2], src[3] = float32(math.NaN()), float32(math.Inf(-1)), float32(math.Copysign(0, -1)), float32(math.Inf(1))
 			}
 			for _, relu := range []bool{false, true} {
 				got := make([]float32, n+1)
 				want := make([]float32, n+1)
-				got[n], want[n] = guard, guard
+				got[n], want[n] = kerntest.Guard, kerntest.Guard
 				k.Affine(got[:n], src, 1.5, -0.25, relu)
 				affineGo(want[:n], src, 1.5, -0.25, relu)
 				for i := range got {
@@ -274,8 +276,8 @@ func TestAddSumKernelsMatchGo(t *testing.T) {
 			t.Fatalf("%s lacks the Add or Sum kernel", k.Name)
 		}
 		for _, n := range []int{0, 1, 7, 8, 15, 16, 17, 33, 49, 63, 64, 65, 196, 1001} {
-			a := nnRand(uint64(n)+1, max(1, n)).F32[:n]
-			b := nnRand(uint64(n)+2, max(1, n)).F32[:n]
+			a := kerntest.Rand(uint64(n)+1, max(1, n))[:n]
+			b := kerntest.Rand(uint64(n)+2, max(1, n))[:n]
 			if n > 3 {
 				a[0], a[1], a[2], b[3] = float32(math.NaN()), float32(math.Inf(-1)), float32(math.Copysign(0, -1)), float32(math.Inf(1))
 				b[2] = 0
@@ -283,10 +285,10 @@ func TestAddSumKernelsMatchGo(t *testing.T) {
 			for _, relu := range []bool{false, true} {
 				for _, alias := range []bool{false, true} {
 					want := make([]float32, n+1)
-					want[n] = guard
+					want[n] = kerntest.Guard
 					addGo(want[:n], a, b, relu)
 					got := make([]float32, n+1)
-					got[n] = guard
+					got[n] = kerntest.Guard
 					if alias {
 						copy(got, a)
 						k.Add(got[:n], got[:n], b, relu)
@@ -301,7 +303,7 @@ func TestAddSumKernelsMatchGo(t *testing.T) {
 					}
 				}
 			}
-			x := nnRand(uint64(n)+3, max(1, n)).F32[:n]
+			x := kerntest.Rand(uint64(n)+3, max(1, n))[:n]
 			var want, mag float64
 			for _, v := range x {
 				want += float64(v)
@@ -337,7 +339,7 @@ func TestWinoTransformsMatchTwin(t *testing.T) {
 				what := fmt.Sprintf("%s n=%d ld=%d", k.Name, n, ld)
 				// Input: tiles scattered over a plane 29 wide, out of order.
 				const wp = 29
-				x := nnRand(uint64(n+ld), 40*n+6*wp+8).F32
+				x := kerntest.Rand(uint64(n+ld), 40*n+6*wp+8)
 				toff := make([]int32, n)
 				for j := range toff {
 					toff[j] = int32((j*7 + 3) % 37 * n)
@@ -350,7 +352,7 @@ func TestWinoTransformsMatchTwin(t *testing.T) {
 				v2 := append([]float32(nil), v1...)
 				winoInGo(n, x, toff, wp, v1, ld)
 				k.spec.WinoIn(n, &x[0], &toff[0], wp, &v2[0], ld)
-				sameBits(t, what, v2, v1)
+				kerntest.SameBits(t, what, v2, v1)
 
 			}
 		}
@@ -369,18 +371,18 @@ func TestWinoStoreMatchesTwin(t *testing.T) {
 		}
 		lanes := k.spec.Lanes
 		for _, n := range []int{1, lanes - 1, lanes, lanes + 3, 3 * lanes} {
-			ncp := ceilDiv(n, lanes) * lanes
+			ncp := CeilDiv(n, lanes) * lanes
 			ldp := 3*ncp + 5
 			ldy := 4*n + 3 // tiles side by side, 4 rows
 			yoff := make([]int32, n)
 			for j := range yoff {
 				yoff[j] = int32((j*5 + 2) % n * 4)
 			}
-			z := nnRand(uint64(7*n), 4*ldy).F32
+			z := kerntest.Rand(uint64(7*n), 4*ldy)
 			for _, withZ := range []bool{false, true} {
 				for _, relu := range []bool{false, true} {
 					what := fmt.Sprintf("%s n=%d z=%v relu=%v", k.Name, n, withZ, relu)
-					p1 := nnRand(uint64(3*n+ldp), 36*ldp).F32
+					p1 := kerntest.Rand(uint64(3*n+ldp), 36*ldp)
 					p2 := append([]float32(nil), p1...)
 					y1 := make([]float32, 4*ldy)
 					for i := range y1 {
@@ -398,7 +400,7 @@ func TestWinoStoreMatchesTwin(t *testing.T) {
 					}
 					winoStoreGo(n, p1, ldp, y1, yoff, ldy, 0.25, zs, relu)
 					k.spec.WinoStore(n, &p2[0], ldp, &y2[0], &yoff[0], ldy, 0.25, zp, r)
-					sameBits(t, what, y2, y1)
+					kerntest.SameBits(t, what, y2, y1)
 				}
 			}
 		}
@@ -418,7 +420,7 @@ func BenchmarkWinograd(b *testing.B) {
 			g := &ConvGeom{N: 1, C: l.c, H: l.hw, W: l.hw, M: l.c, KH: 3, KW: 3, OH: l.hw, OW: l.hw,
 				PadT: 1, PadL: 1, PadB: 1, PadR: 1, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
 			seed := uint64(l.c)
-			x, w, bias := nnRand(seed, l.c*l.hw*l.hw).F32, nnRand(seed+1, l.c*l.c*9).F32, nnRand(seed+2, l.c).F32
+			x, w, bias := kerntest.Rand(seed, l.c*l.hw*l.hw), kerntest.Rand(seed+1, l.c*l.c*9), kerntest.Rand(seed+2, l.c)
 			y := make([]float32, l.c*l.hw*l.hw)
 			for _, wino := range []bool{false, true} {
 				spec := *k.spec
@@ -429,9 +431,9 @@ func BenchmarkWinograd(b *testing.B) {
 				tier := NewBlockedTier(spec)
 				for _, workers := range []int{1, 2} {
 					b.Run(fmt.Sprintf("%s/%dx%d/wino=%v/workers=%d", k.Name, l.c, l.hw, wino, workers), func(b *testing.B) {
-						env := nnEnv(tier, workers)
+						env := testEnv(tier, workers)
 						env.Scratch = make([]float32, workers*tier.ConvScratch(g))
-						env.packedW = tier.PackConv(g, w)
+						env.PackedW = tier.PackConv(g, w)
 						for range b.N {
 							tier.Conv(env, g, x, w, bias, y, nil)
 						}
@@ -455,12 +457,12 @@ func TestAxpyMatchesTwin(t *testing.T) {
 		}
 		l := k.spec.Lanes
 		for _, n := range []int{1, l - 1, l, 3*l + 5, 4 * l, 9*l + 3} {
-			x := nnRand(uint64(n), n+1).F32[1:] // unaligned
-			d1 := nnRand(uint64(n+1), n+3).F32
+			x := kerntest.Rand(uint64(n), n+1)[1:] // unaligned
+			d1 := kerntest.Rand(uint64(n+1), n+3)
 			d2 := append([]float32(nil), d1...)
 			axpyGo(d1[:n], x, -0.37)
 			k.Axpy(d2[:n], x, -0.37)
-			sameBits(t, fmt.Sprintf("%s n=%d", k.Name, n), d2, d1)
+			kerntest.SameBits(t, fmt.Sprintf("%s n=%d", k.Name, n), d2, d1)
 		}
 	}
 }
@@ -481,7 +483,7 @@ func TestClipMatchesBuiltins(t *testing.T) {
 			continue
 		}
 		for _, n := range []int{1, 3*k.spec.Lanes + 5, 9 * k.spec.Lanes} {
-			src := nnRand(uint64(n), n).F32
+			src := kerntest.Rand(uint64(n), n)
 			for i := range src {
 				if i%3 == 0 {
 					src[i] = special[i/3%len(special)]
@@ -494,10 +496,10 @@ func TestClipMatchesBuiltins(t *testing.T) {
 				}
 				got := make([]float32, n)
 				k.Clip(got, src, b[0], b[1])
-				sameBits(t, fmt.Sprintf("%s n=%d bounds=%v", k.Name, n, b), got, want)
+				kerntest.SameBits(t, fmt.Sprintf("%s n=%d bounds=%v", k.Name, n, b), got, want)
 				inPlace := append([]float32(nil), src...)
 				k.Clip(inPlace, inPlace, b[0], b[1])
-				sameBits(t, fmt.Sprintf("%s n=%d bounds=%v in place", k.Name, n, b), inPlace, want)
+				kerntest.SameBits(t, fmt.Sprintf("%s n=%d bounds=%v in place", k.Name, n, b), inPlace, want)
 				if k.ClipTile == nil || n < 4 {
 					continue
 				}
@@ -507,7 +509,7 @@ func TestClipMatchesBuiltins(t *testing.T) {
 				tile := append([]float32(nil), src...)
 				k.ClipTile(tile, w, 3, w, b[0], b[1])
 				wantTile := append(append([]float32(nil), want[:3*w]...), src[3*w:]...)
-				sameBits(t, fmt.Sprintf("%s tile 3x%d bounds=%v", k.Name, w, b), tile, wantTile)
+				kerntest.SameBits(t, fmt.Sprintf("%s tile 3x%d bounds=%v", k.Name, w, b), tile, wantTile)
 			}
 		}
 	}
@@ -523,11 +525,11 @@ func TestPick2MatchesTwin(t *testing.T) {
 			continue
 		}
 		for _, n := range []int{1, 7, 8, 9, 16, 17, 56, 57} {
-			src := nnRand(uint64(n), 2*n-1).F32
+			src := kerntest.Rand(uint64(n), 2*n-1)
 			want, got := make([]float32, n+1), make([]float32, n+1)
 			pick2Go(want[:n], src)
 			k.Pick2(got[:n], src)
-			sameBits(t, fmt.Sprintf("%s n=%d", k.Name, n), got, want)
+			kerntest.SameBits(t, fmt.Sprintf("%s n=%d", k.Name, n), got, want)
 		}
 	}
 }
@@ -565,12 +567,12 @@ func TestPixKernelsMatchTwin(t *testing.T) {
 					tiles := 1 + 2*(flags>>3)
 					kf := flags&1 | (flags>>3)*pixPrefetch
 					ldc := w + 3
-					wp := nnRand(uint64(depth), max(1, depth*pc.panelW)).F32
-					src := nnRand(uint64(depth+1), 600).F32
+					wp := kerntest.Rand(uint64(depth), max(1, depth*pc.panelW))
+					src := kerntest.Rand(uint64(depth+1), 600)
 					src[37] = float32(math.NaN())
 					var bias, clip *float32
 					if flags&2 != 0 {
-						bias = &nnRand(uint64(depth+3), w).F32[0]
+						bias = &kerntest.Rand(uint64(depth+3), w)[0]
 					}
 					if flags&4 != 0 {
 						clip = &[]float32{-0.5, 0.75}[0]
@@ -583,12 +585,12 @@ func TestPixKernelsMatchTwin(t *testing.T) {
 					for i := range pix {
 						pix[i] = int32((i * 29) % 97)
 					}
-					got := nnRand(uint64(depth+2), r*tiles*ldc).F32
+					got := kerntest.Rand(uint64(depth+2), r*tiles*ldc)
 					want := append([]float32(nil), got...)
 					kern(depth, &wp[0], &src[0], &pix[0], &offs[0], &got[0], ldc, kf, bias, clip, tiles)
 					twin(depth, &wp[0], &src[0], &pix[0], &offs[0], &want[0], ldc, kf, bias, clip, tiles)
 					// Columns beyond w are guards: untouched by both.
-					checkF32(t, fmt.Sprintf("%s pix %dx%d k=%d flags=%b", k.Name, r, w, depth, flags), got, want, 0)
+					kerntest.Check(t, fmt.Sprintf("%s pix %dx%d k=%d flags=%b", k.Name, r, w, depth, flags), got, want, 0)
 				}
 			}
 		}
@@ -606,8 +608,8 @@ func BenchmarkPix(b *testing.B) {
 		r, w := len(spec.Pix), spec.PixWidth
 		const depth = 64
 		for _, stride := range []int{1, 49, 81, 196} {
-			wp := nnRand(1, w*depth).F32
-			src := nnRand(2, depth*stride+r).F32
+			wp := kerntest.Rand(1, w*depth)
+			src := kerntest.Rand(2, depth*stride+r)
 			offs := make([]int32, depth)
 			for p := range offs {
 				offs[p] = int32(p * stride)
@@ -643,14 +645,14 @@ func TestDwTapsMatchTwin(t *testing.T) {
 				for i := range off {
 					off[i] = int32((i * 53) % 301)
 				}
-				w := nnRand(uint64(taps), max(1, taps)).F32
-				base := nnRand(uint64(taps+1), 301+n+1).F32
+				w := kerntest.Rand(uint64(taps), max(1, taps))
+				base := kerntest.Rand(uint64(taps+1), 301+n+1)
 				got := make([]float32, n+1)
 				want := make([]float32, n+1)
 				k.spec.DwTaps(&got[0], &base[0], &off[0], &w[0], taps, n, 0.25)
 				DwTapsGo(&want[0], &base[0], &off[0], &w[0], taps, n, 0.25)
 				// got[n] and want[n] are guards: untouched by both.
-				checkF32(t, fmt.Sprintf("%s dwtaps taps=%d n=%d", k.Name, taps, n), got, want, 0)
+				kerntest.Check(t, fmt.Sprintf("%s dwtaps taps=%d n=%d", k.Name, taps, n), got, want, 0)
 			}
 		}
 	}
@@ -679,10 +681,10 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 					for i := range off {
 						off[i] = int32((i * 37) % 29 * 8)
 					}
-					w := nnRand(uint64(taps), max(1, taps)*8).F32
-					x := nnRand(uint64(n), 21*40+29*8+8+2*7).F32
+					w := kerntest.Rand(uint64(taps), max(1, taps)*8)
+					x := kerntest.Rand(uint64(n), 21*40+29*8+8+2*7)
 					x[17] = float32(math.NaN())
-					bias := nnRand(uint64(step), 8).F32
+					bias := kerntest.Rand(uint64(step), 8)
 					// one row, or three rows 21·8+3 outputs and 7 values of x apart
 					for _, rows := range []int{1, 3} {
 						const ldo, ldx = 21*8 + 3, 7
@@ -690,7 +692,7 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 						want := make([]float32, (rows-1)*ldo+n*8+1)
 						spec.Dw8(&got[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0], clip, rows, ldo, ldx)
 						Dw8Go(&want[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0], clip, rows, ldo, ldx)
-						checkF32(t, fmt.Sprintf("%s dw8 taps=%d n=%d step=%d rows=%d", k.Name, taps, n, step, rows), got, want, 0)
+						kerntest.Check(t, fmt.Sprintf("%s dw8 taps=%d n=%d step=%d rows=%d", k.Name, taps, n, step, rows), got, want, 0)
 					}
 				}
 			}
@@ -700,7 +702,7 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 		}
 		for _, n := range []int{8, 16, 48} {
 			const ld = 53
-			src := nnRand(uint64(n), 8*ld).F32
+			src := kerntest.Rand(uint64(n), 8*ld)
 			got := make([]float32, n*8)
 			spec.Gather8(&got[0], &src[0], ld, n)
 			want := make([]float32, n*8)
@@ -709,7 +711,7 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 					want[j*8+i] = src[i*ld+j]
 				}
 			}
-			checkF32(t, fmt.Sprintf("%s gather8 n=%d", k.Name, n), got, want, 0)
+			kerntest.Check(t, fmt.Sprintf("%s gather8 n=%d", k.Name, n), got, want, 0)
 			back := make([]float32, 8*ld)
 			spec.Scatter8(&back[0], ld, &got[0], 8, n)
 			for i := range 8 {
@@ -727,7 +729,7 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 			if spec.Gather8Rows != nil {
 				for _, w := range []int{7, 8, 14, 3} {
 					ldd := (w + 2) * 8
-					rows := make([]float32, ceilDiv(n, w)*ldd+8)
+					rows := make([]float32, CeilDiv(n, w)*ldd+8)
 					want := make([]float32, len(rows))
 					for i := range rows {
 						rows[i], want[i] = -1, -1
@@ -738,11 +740,11 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 							want[j/w*ldd+j%w*8+i] = src[i*ld+j]
 						}
 					}
-					checkF32(t, fmt.Sprintf("%s gather8rows n=%d w=%d", k.Name, n, w), rows, want, 0)
+					kerntest.Check(t, fmt.Sprintf("%s gather8rows n=%d w=%d", k.Name, n, w), rows, want, 0)
 				}
 			}
 			// From pixels 16 apart (the pixel path's tiles), second half.
-			wide := nnRand(uint64(n+1), n*16).F32
+			wide := kerntest.Rand(uint64(n+1), n*16)
 			spec.Scatter8(&back[0], ld, &wide[8], 16, n)
 			for i := range 8 {
 				for j := range n {

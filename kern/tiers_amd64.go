@@ -1,9 +1,9 @@
 //go:build amd64 && !purego
 
-package ops
+package kern
 
 import (
-	"github.com/bnrun/bnrun/ops/amd64"
+	"github.com/bnrun/bnrun/kern/amd64"
 	"github.com/klauspost/cpuid/v2"
 )
 

@@ -1,11 +1,11 @@
-package ops
+package kern
 
 import "sync"
 
 // Reference is the oracle tier: direct-loop convolution and triple-loop
 // matrix multiply, written for obviousness rather than speed. Every faster
 // tier is tested against it, and it is kept forever.
-var Reference = &Kernels{
+var Reference = &Tier{
 	Name:        "ref",
 	Conv:        convRef,
 	ConvScratch: noConvScratch,
@@ -16,7 +16,7 @@ var Reference = &Kernels{
 // product of the weights with an implicit im2col matrix (a direct loop for
 // depthwise convolutions), and a cache-blocked, register-blocked SGEMM,
 // both spread over Env.Par. It needs no scratch memory.
-var Generic = &Kernels{
+var Generic = &Tier{
 	Name:        "generic",
 	Conv:        convGeneric,
 	ConvScratch: noConvScratch,
@@ -28,13 +28,13 @@ func noConvScratch(*ConvGeom) int { return 0 }
 
 var (
 	tiersMu sync.RWMutex
-	tiers   = []*Kernels{Reference, Generic}
+	tiers   = []*Tier{Reference, Generic}
 )
 
 // RegisterTier adds a kernel tier (an assembly or accelerator one) so that
 // TierByName finds it and operators size their scratch for it too. A tier
 // registered under an existing name replaces it.
-func RegisterTier(k *Kernels) {
+func RegisterTier(k *Tier) {
 	tiersMu.Lock()
 	defer tiersMu.Unlock()
 	for i, t := range tiers {
@@ -48,7 +48,7 @@ func RegisterTier(k *Kernels) {
 
 // TierByName returns the tier named name ("ref", "generic", or one added
 // with RegisterTier), or nil when there is none.
-func TierByName(name string) *Kernels {
+func TierByName(name string) *Tier {
 	tiersMu.RLock()
 	defer tiersMu.RUnlock()
 	for _, t := range tiers {
@@ -59,10 +59,10 @@ func TierByName(name string) *Kernels {
 	return nil
 }
 
-// convScratch is the per-worker scratch a Conv step declares for g: the
+// ConvScratch is the per-worker scratch a Conv step declares for g: the
 // most that any known tier's ConvScratch asks, since Prepare does not know
 // which tier will run it.
-func convScratch(g *ConvGeom) int {
+func ConvScratch(g *ConvGeom) int {
 	tiersMu.RLock()
 	defer tiersMu.RUnlock()
 	s := 0
@@ -80,7 +80,7 @@ var preference = []string{"avx512", "avx2", "generic"}
 
 // Best returns the fastest tier this machine can run: the assembly tiers
 // registered for the CPU, else Generic.
-func Best() *Kernels {
+func Best() *Tier {
 	for _, name := range preference {
 		if t := TierByName(name); t != nil {
 			return t

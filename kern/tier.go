@@ -1,4 +1,4 @@
-package ops
+package kern
 
 // ConvGeom is the geometry of a 2-D convolution over NCHW data (a 1-D
 // convolution is the case H = KH = 1). Input x is [N, C, H, W], weights w
@@ -17,10 +17,10 @@ type ConvGeom struct {
 	Group                  int
 }
 
-// Kernels is the kernel table: the hot primitives that operators call
+// Tier is a kernel table: the hot primitives that operators call
 // through Env.K. Each tier (reference, portable Go, and later assembly and
 // CUDA) fills one; the runtime picks one per session.
-type Kernels struct {
+type Tier struct {
 	// Name identifies the tier ("ref", "generic", ...).
 	Name string
 
@@ -37,22 +37,22 @@ type Kernels struct {
 	ConvScratch func(g *ConvGeom) int
 	// Affine, when not nil, computes dst[i] = scale*src[i] + bias (the
 	// product and the sum each rounded), then max(0, ·) when relu is set,
-	// for i < len(src); nil means the portable loop (see affineRow).
+	// for i < len(src); nil means the portable loop (see AffineRow).
 	Affine func(dst, src []float32, scale, bias float32, relu bool)
 	// Add, when not nil, computes dst[i] = a[i] + b[i], then max(0, ·)
 	// when relu is set, for i < len(dst); nil means the portable loop
-	// (see addRow).
+	// (see AddRow).
 	Add func(dst, a, b []float32, relu bool)
 	// Mul, when not nil, computes dst[i] = a[i·sa]·b[i·sb] for i <
 	// len(dst), strides 0 or 1; nil means the portable loop (mulGo).
 	Mul func(dst, a []float32, sa int, b []float32, sb int)
 	// Max, when not nil, computes dst[i] = max(a[i], b[i]) as the
 	// builtin max does (NaN wins, +0 above -0), for i < len(dst); nil
-	// means the portable loop (see maxRow). dst may be a or b.
+	// means the portable loop (see MaxRow). dst may be a or b.
 	Max func(dst, a, b []float32)
 	// Sum, when not nil, returns the sum of x accumulated in float32 in
 	// the tier's fixed order; nil means the portable float64 sum (see
-	// sumRow).
+	// SumRow).
 	Sum func(x []float32) float32
 	// Dot, when not nil, returns sum x[i]·y[i] over the length of x (y at
 	// least as long) in float32, in the tier's fixed order; nil means the
@@ -136,7 +136,7 @@ type Kernels struct {
 // Spec returns the description a tier made by NewBlockedTier was made
 // from, so that a variant of it (other blocks, a path turned off) can be
 // made for a measurement or a test; ok is false for other tiers.
-func (k *Kernels) Spec() (s BlockedSpec, ok bool) {
+func (k *Tier) Spec() (s BlockedSpec, ok bool) {
 	if k.spec == nil {
 		return BlockedSpec{}, false
 	}
@@ -184,9 +184,9 @@ func (f *ConvFusion) hasPost() bool {
 	return f != nil && (f.Residual != nil || f.Act.Kind != ActNone)
 }
 
-// affineRow computes dst[i] = scale*src[i] + bias, then max(0, ·) when relu
+// AffineRow computes dst[i] = scale*src[i] + bias, then max(0, ·) when relu
 // is set, for i < len(src), on k's Affine kernel when it has one.
-func affineRow(k *Kernels, dst, src []float32, scale, bias float32, relu bool) {
+func AffineRow(k *Tier, dst, src []float32, scale, bias float32, relu bool) {
 	if k != nil && k.Affine != nil {
 		k.Affine(dst, src, scale, bias, relu)
 		return
@@ -194,7 +194,7 @@ func affineRow(k *Kernels, dst, src []float32, scale, bias float32, relu bool) {
 	affineGo(dst, src, scale, bias, relu)
 }
 
-// affineGo is the portable affineRow.
+// affineGo is the portable AffineRow.
 func affineGo(dst, src []float32, scale, bias float32, relu bool) {
 	dst = dst[:len(src)]
 	if relu {
@@ -213,10 +213,10 @@ func affineGo(dst, src []float32, scale, bias float32, relu bool) {
 	}
 }
 
-// addRow computes dst[i] = a[i] + b[i], then max(0, ·) when relu is set
+// AddRow computes dst[i] = a[i] + b[i], then max(0, ·) when relu is set
 // (NaN and -0 kept), for i < len(dst), on k's Add kernel when it has one.
 // dst may be a or b.
-func addRow(k *Kernels, dst, a, b []float32, relu bool) {
+func AddRow(k *Tier, dst, a, b []float32, relu bool) {
 	if k != nil && k.Add != nil {
 		k.Add(dst, a, b, relu)
 		return
@@ -224,7 +224,7 @@ func addRow(k *Kernels, dst, a, b []float32, relu bool) {
 	addGo(dst, a, b, relu)
 }
 
-// mulGo is the portable Kernels.Mul: dst[i] = a[i·sa]·b[i·sb].
+// mulGo is the portable Tier.Mul: dst[i] = a[i·sa]·b[i·sb].
 func mulGo(dst, a []float32, sa int, b []float32, sb int) {
 	for i := range dst {
 		dst[i] = a[i*sa] * b[i*sb]
@@ -233,7 +233,7 @@ func mulGo(dst, a []float32, sa int, b []float32, sb int) {
 
 // pick2Row computes dst[i] = src[2i] for i < len(dst), on k's Pick2
 // kernel when it has one.
-func pick2Row(k *Kernels, dst, src []float32) {
+func pick2Row(k *Tier, dst, src []float32) {
 	if k != nil && k.Pick2 != nil {
 		k.Pick2(dst, src)
 		return
@@ -254,17 +254,17 @@ func pick2Go(dst, src []float32) {
 
 // clipRow computes dst[i] = min(max(src[i], lo), hi) for i < len(dst), on
 // k's Clip kernel when it has one.
-func clipRow(k *Kernels, dst, src []float32, lo, hi float32) {
+func clipRow(k *Tier, dst, src []float32, lo, hi float32) {
 	if k != nil && k.Clip != nil {
 		k.Clip(dst, src, lo, hi)
 		return
 	}
-	clipRange(dst, src, lo, hi)
+	ClipRange(dst, src, lo, hi)
 }
 
 // axpyRow computes dst[i] += a·x[i], the product rounded before the sum,
 // for i < len(dst), on k's Axpy kernel when it has one.
-func axpyRow(k *Kernels, dst, x []float32, a float32) {
+func axpyRow(k *Tier, dst, x []float32, a float32) {
 	if k != nil && k.Axpy != nil {
 		k.Axpy(dst, x, a)
 		return
@@ -285,10 +285,10 @@ func axpyGo(dst, x []float32, a float32) {
 // residualAct computes y = act(y + z) in place, z nil meaning no
 // residual: the epilogue that conv paths apply outside the micro-kernels.
 // A Relu after a residual rides on the Add kernel.
-func residualAct(k *Kernels, y, z []float32, act Activation) {
+func residualAct(k *Tier, y, z []float32, act Activation) {
 	relu := act.Kind == ActRelu
 	if z != nil {
-		addRow(k, y, y, z, relu)
+		AddRow(k, y, y, z, relu)
 		if relu {
 			return
 		}
@@ -296,7 +296,7 @@ func residualAct(k *Kernels, y, z []float32, act Activation) {
 	act.applyK(k, y)
 }
 
-// addGo is the portable addRow.
+// addGo is the portable AddRow.
 func addGo(dst, a, b []float32, relu bool) {
 	a, b = a[:len(dst)], b[:len(dst)]
 	// y = a + b
@@ -311,10 +311,10 @@ func addGo(dst, a, b []float32, relu bool) {
 	}
 }
 
-// maxRow computes dst[i] = max(a[i], b[i]) for i < len(dst), on k's Max
+// MaxRow computes dst[i] = max(a[i], b[i]) for i < len(dst), on k's Max
 // kernel when it has one; the result is the same either way. dst may be a
 // or b.
-func maxRow(k *Kernels, dst, a, b []float32) {
+func MaxRow(k *Tier, dst, a, b []float32) {
 	if k != nil && k.Max != nil {
 		k.Max(dst, a, b)
 		return
@@ -322,7 +322,7 @@ func maxRow(k *Kernels, dst, a, b []float32) {
 	maxGo(dst, a, b)
 }
 
-// maxGo is the portable maxRow.
+// maxGo is the portable MaxRow.
 func maxGo(dst, a, b []float32) {
 	a, b = a[:len(dst)], b[:len(dst)]
 	// y = max(a, b), NaN winning
@@ -331,9 +331,9 @@ func maxGo(dst, a, b []float32) {
 	}
 }
 
-// sumRow returns the sum of x: on k's Sum kernel when it has one, else
+// SumRow returns the sum of x: on k's Sum kernel when it has one, else
 // accumulated in float64 and rounded once.
-func sumRow(k *Kernels, x []float32) float64 {
+func SumRow(k *Tier, x []float32) float64 {
 	if k != nil && k.Sum != nil {
 		return float64(k.Sum(x))
 	}

@@ -1,4 +1,4 @@
-package ops
+package kern
 
 import "unsafe"
 
@@ -88,7 +88,7 @@ func (bl *blocked) dw8Geom(g *ConvGeom) bool {
 // instead of once per block and Run.
 func packDw8(g *ConvGeom, w []float32) []float32 {
 	taps := g.KH * g.KW
-	out := make([]float32, ceilDiv(g.C, 8)*taps*8)
+	out := make([]float32, CeilDiv(g.C, 8)*taps*8)
 	for c := range g.C {
 		for t := range taps {
 			out[(c/8*taps+t)*8+c%8] = w[c*taps+t]
@@ -99,19 +99,19 @@ func packDw8(g *ConvGeom, w []float32) []float32 {
 
 // convDw8 is blocked.conv for geometries dw8OK accepts.
 func (bl *blocked) convDw8(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
-	dt := taskOf[dw8Task](env)
-	*dt = dw8Task{bl: bl, k: kernelsOf(env), g: g, x: x, w: w, b: b, y: y, f: f}
+	dt := TaskOf[dw8Task](env)
+	*dt = dw8Task{bl: bl, k: TierOf(env), g: g, x: x, w: w, b: b, y: y, f: f}
 	if env != nil {
-		dt.wp = env.packedW
+		dt.wp = env.PackedW
 	}
-	runTask(env, g.N*ceilDiv(g.C, 8), dt)
+	runTask(env, g.N*CeilDiv(g.C, 8), dt)
 }
 
 // dw8Task computes blocks [lo, hi) of convDw8: block u is image u / nb,
 // channels [8·(u mod nb), +8) with nb = ceil(C/8).
 type dw8Task struct {
 	bl         *blocked
-	k          *Kernels
+	k          *Tier
 	g          *ConvGeom
 	x, w, b, y []float32
 	wp         []float32 // w as packDw8 packs it, or nil
@@ -120,14 +120,14 @@ type dw8Task struct {
 
 // dw8Bufs is one worker's scratch for convDw8.
 type dw8Bufs struct {
-	xb, ob, wb growBuf
+	xb, ob, wb GrowBuf
 	bias       [8]float32
 	clip       [2]float32 // the kernel's clip bounds (kernelClip)
 	off        []int32
 }
 
 // dw8Scratch keeps dw8Bufs for reuse.
-var dw8Scratch = freeList[dw8Bufs]{new: func() *dw8Bufs { return new(dw8Bufs) }}
+var dw8Scratch = FreeList[dw8Bufs]{New: func() *dw8Bufs { return new(dw8Bufs) }}
 
 // dw8BandRows returns how many output rows of g one band of convDw8
 // computes: as many as keep the band's padded input rows, (rows-1)·SH +
@@ -148,7 +148,7 @@ func dw8BandRows(g *ConvGeom, bytes int) int {
 // Range computes blocks [lo, hi), each in bands of output rows.
 func (t *dw8Task) Range(lo, hi int) {
 	g, f := t.g, t.f
-	nb := ceilDiv(g.C, 8)
+	nb := CeilDiv(g.C, 8)
 	wp := g.W + g.PadL + g.PadR
 	taps := g.KH * g.KW
 	hw, ohw := g.H*g.W, g.OH*g.OW
@@ -162,14 +162,14 @@ func (t *dw8Task) Range(lo, hi int) {
 	// µs, 14×14 69 → 64; a row ending in a four-pixel step (28) lost 5 %.
 	nc := g.OW
 	if g.SW <= 2 && g.OW%4 != 0 {
-		nc = ceilDiv(g.OW, 8) * 8
+		nc = CeilDiv(g.OW, 8) * 8
 	}
-	buf := dw8Scratch.get()
-	defer dw8Scratch.put(buf)
+	buf := dw8Scratch.Get()
+	defer dw8Scratch.Put(buf)
 	// The last row's extra windows end (nc-OW)·SW pixels past the band.
-	xb := buf.xb.grow((maxIn*wp + (nc-g.OW)*g.SW) * 8)
-	ob := buf.ob.grow((rb*g.OW + nc - g.OW) * 8)
-	wb := buf.wb.grow(taps * 8)
+	xb := buf.xb.Grow((maxIn*wp + (nc-g.OW)*g.SW) * 8)
+	ob := buf.ob.Grow((rb*g.OW + nc - g.OW) * 8)
+	wb := buf.wb.Grow(taps * 8)
 	off := int32s(&buf.off, taps)
 	// off[kh·KW + kw] = (kh·DH·Wp + kw·DW)·8
 	for kh := range g.KH {

@@ -1,8 +1,10 @@
-package ops
+package kern
 
 import (
 	"math"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern/kerntest"
 )
 
 // sigmoidCases are inputs across sigmoid's range: a dense sweep of
@@ -34,7 +36,7 @@ func TestSigmoidFastAccuracy(t *testing.T) {
 	xs := sigmoidCases()
 	got, want := make([]float32, len(xs)), make([]float32, len(xs))
 	sigmoidFast(got, xs)
-	sigmoidF32(want, xs)
+	SigmoidF32(want, xs)
 	var worst int64
 	for i, x := range xs {
 		if want[i] >= 0x1p-126 {
@@ -88,7 +90,7 @@ func TestSigmoidTileMatchesTwin(t *testing.T) {
 		for _, silu := range []bool{false, true} {
 			for _, sh := range []struct{ rows, n int }{{1, 8}, {6, 16}, {3, 13}, {5, 7}, {2, 40}} {
 				ldc := sh.n + 3
-				c := nnRand(uint64(sh.rows*ldc), sh.rows*ldc).F32
+				c := kerntest.Rand(uint64(sh.rows*ldc), sh.rows*ldc)
 				for i := range c {
 					c[i] *= 20
 				}
@@ -128,7 +130,7 @@ func TestReluTiersMatchBuiltin(t *testing.T) {
 		for _, n := range []int{1, 8, 13, len(xs)} {
 			got, want := make([]float32, n), make([]float32, n)
 			k.Relu(got, xs[:n])
-			reluF32(want, xs[:n])
+			ReluF32(want, xs[:n])
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 					t.Fatalf("%s: relu(%v) = %#x, want %#x", k.Name, xs[i], math.Float32bits(got[i]), math.Float32bits(want[i]))
@@ -143,8 +145,8 @@ func TestReluTiersMatchBuiltin(t *testing.T) {
 // payloads in both operands and lengths with tails.
 func TestMulTiersMatchGo(t *testing.T) {
 	const n = 45
-	a := nnRand(1, n).F32
-	b := nnRand(2, n).F32
+	a := kerntest.Rand(1, n)
+	b := kerntest.Rand(2, n)
 	a[3], b[3] = math.Float32frombits(0x7fc00011), math.Float32frombits(0xffc00022)
 	a[9], b[17] = float32(math.Inf(1)), 0
 	b[0] = math.Float32frombits(0xffc00033)

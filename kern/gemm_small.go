@@ -1,4 +1,4 @@
-package ops
+package kern
 
 // A Gemm of a few rows (a classifier's Linear layer at batch 1 to 4) is a
 // matrix-vector product: every element of B is used m times at most, so
@@ -10,8 +10,8 @@ package ops
 // gemmSmallRows is the most rows of A gemmSmall takes.
 const gemmSmallRows = 4
 
-// gemmSmallOK reports whether gemmSmall handles a problem.
-func gemmSmallOK(transA bool, m int) bool { return !transA && m <= gemmSmallRows }
+// GemmSmallOK reports whether gemmSmall handles a problem.
+func GemmSmallOK(transA bool, m int) bool { return !transA && m <= gemmSmallRows }
 
 // gemmSmall computes C = alpha·A·op(B) + beta·C for A of m <= gemmSmallRows
 // rows (not transposed), splitting the columns of C across env's workers.
@@ -20,15 +20,15 @@ func gemmSmallOK(transA bool, m int) bool { return !transA && m <= gemmSmallRows
 // ignores C's old values (NaN included).
 func gemmSmall(env *Env, transB bool, m, n, k int, alpha float32,
 	a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	st := taskOf[gemmSmallTask](env)
+	st := TaskOf[gemmSmallTask](env)
 	*st = gemmSmallTask{m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, transB: transB,
 		alpha: alpha, beta: beta, c: c, ldc: ldc, dot: dot32}
-	if kern := kernelsOf(env); kern != nil && kern.Dot != nil {
+	if kern := TierOf(env); kern != nil && kern.Dot != nil {
 		st.dot = kern.Dot
 	}
 	units := n
 	if !transB {
-		units = ceilDiv(n, gemmSmallCols)
+		units = CeilDiv(n, gemmSmallCols)
 	}
 	if 2*m*n*k < parMinFlops {
 		st.Range(0, units)

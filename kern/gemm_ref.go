@@ -1,4 +1,4 @@
-package ops
+package kern
 
 // gemmRef is Reference.Gemm: the triple loop of the definition, summed in
 // float32 in order of k, with C not read when beta is 0. It is the oracle

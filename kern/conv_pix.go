@@ -1,4 +1,4 @@
-package ops
+package kern
 
 import (
 	"math"
@@ -155,13 +155,13 @@ func (bl *blocked) packPix(g *ConvGeom, w []float32) []float32 {
 // pixPackLen is the length of packPix's result.
 func (bl *blocked) pixPackLen(g *ConvGeom) int {
 	mg, k, nr := g.M/g.Group, g.C/g.Group*g.KH*g.KW, bl.PixWidth
-	return g.Group * ceilDiv(mg, nr) * k * nr
+	return g.Group * CeilDiv(mg, nr) * k * nr
 }
 
 // packPixInto is packPix into out.
 func (bl *blocked) packPixInto(out []float32, g *ConvGeom, w []float32) {
 	mg, k, nr := g.M/g.Group, g.C/g.Group*g.KH*g.KW, bl.PixWidth
-	nb := ceilDiv(mg, nr)
+	nb := CeilDiv(mg, nr)
 	for grp := range g.Group {
 		for jb := range nb {
 			pan := out[(grp*nb+jb)*k*nr : (grp*nb+jb+1)*k*nr]
@@ -185,8 +185,8 @@ func (bl *blocked) packPixInto(out []float32, g *ConvGeom, w []float32) {
 // convPix is blocked.conv for geometries pixOK accepts.
 func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	k := g.C / g.Group * g.KH * g.KW
-	sc := bl.scratch.get()
-	defer bl.scratch.put(sc)
+	sc := bl.scratch.Get()
+	defer bl.scratch.Put(sc)
 	// Each pixel has its own offset, so a stride is only a step of pix:
 	// the source is the padded input (the phase copy of g at stride 1, one
 	// phase), or x itself when it needs no padding or prologue. A strided
@@ -231,7 +231,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 				pix[oh*g.OW+ow] = int32((oh*g.SH*wq + ow*g.SW) * 8)
 			}
 		}
-		imgStride, grpStride = ceilDiv(g.C, 8)*hp*wq*8, cg/8*hp*wq*8
+		imgStride, grpStride = CeilDiv(g.C, 8)*hp*wq*8, cg/8*hp*wq*8
 	} else {
 		ph := phasesOf(g1)
 		copyIn := f.hasPre() || g.PadT+g.PadB+g.PadL+g.PadR > 0 || g1.SH*g1.SW > 1
@@ -258,22 +258,22 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 				}
 			}
 			imgStride, grpStride = g.C*ph.plane, cg*ph.plane
-			kc = ceilDiv(k, ceilDiv(k, bl.PixKC))
+			kc = CeilDiv(k, CeilDiv(k, bl.PixKC))
 		}
 	}
 	var wp []float32
 	if env != nil {
-		wp = env.packedW
+		wp = env.PackedW
 	}
 	if wp == nil {
-		wp = sc.wp.grow(bl.pixPackLen(g))
+		wp = sc.wp.Grow(bl.pixPackLen(g))
 		bl.packPixInto(wp, g, w)
 	}
-	nb := ceilDiv(g.M/g.Group, bl.PixWidth)
+	nb := CeilDiv(g.M/g.Group, bl.PixWidth)
 	units := g.N * g.Group * nb
-	pt := taskOf[pixTask](env)
-	*pt = pixTask{bl: bl, k: kernelsOf(env), g: g, f: f, wp: wp, b: b, y: y, src: src,
-		boff: boff, pix: pix, ct: sc.yp.grow(units * npix * bl.PixWidth), imgStride: imgStride, grpStride: grpStride, kc: kc}
+	pt := TaskOf[pixTask](env)
+	*pt = pixTask{bl: bl, k: TierOf(env), g: g, f: f, wp: wp, b: b, y: y, src: src,
+		boff: boff, pix: pix, ct: sc.yp.Grow(units * npix * bl.PixWidth), imgStride: imgStride, grpStride: grpStride, kc: kc}
 	if f.hasPost() && f.Residual == nil {
 		// the activation is last: the kernels can apply it (see Range)
 		pt.clip, pt.kclip = kernelClip(f.Act)
@@ -285,7 +285,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 // channel block (u / nb / Group, u / nb mod Group, u mod nb).
 type pixTask struct {
 	bl                *blocked
-	k                 *Kernels
+	k                 *Tier
 	g                 *ConvGeom
 	f                 *ConvFusion
 	wp, b, y, src, ct []float32
@@ -303,7 +303,7 @@ func (t *pixTask) Range(lo, hi int) {
 	bl, g, f := t.bl, t.g, t.f
 	cg, mg := g.C/g.Group, g.M/g.Group
 	k, nr := cg*g.KH*g.KW, bl.PixWidth
-	nb := ceilDiv(mg, nr)
+	nb := CeilDiv(mg, nr)
 	npix := g.OH * g.OW
 	kc := t.kc
 	// The kernels of the last depth block add the bias and clip, where
@@ -347,7 +347,7 @@ func (t *pixTask) Range(lo, hi int) {
 		if t.b != nil && bias == nil {
 			for j := range cnt {
 				yr := ys[j*npix : (j+1)*npix]
-				affineRow(t.k, yr, yr, 1, t.b[m0+j], false)
+				AffineRow(t.k, yr, yr, 1, t.b[m0+j], false)
 			}
 		}
 		if f.hasPost() && uclip == nil {
@@ -366,7 +366,7 @@ func (t *pixTask) Range(lo, hi int) {
 // tile (one pixel of ResNet's 49) would run a kernel whose loads outnumber
 // its multiply-adds.
 func pixTiles(n, rmax int) (base, extra int) {
-	nt := ceilDiv(n, rmax)
+	nt := CeilDiv(n, rmax)
 	return n / nt, n % nt
 }
 
@@ -393,7 +393,7 @@ func (bl *blocked) pixMajor(g *ConvGeom) bool {
 // 1024; blocks of 256 ran as fast as the whole depth and 2-10 % faster
 // than blocks of 64.
 func pixMajorDepth(k int) int {
-	return ceilDiv(k, ceilDiv(k, 256))
+	return CeilDiv(k, CeilDiv(k, 256))
 }
 
 // pixMajorSource returns src (N images of C planes of OH·OW values, the
@@ -402,10 +402,10 @@ func pixMajorDepth(k int) int {
 //	xt[(n·OH·OW + q)·C + c] = src[(n·C + c)·OH·OW + q]
 func (bl *blocked) pixMajorSource(env *Env, g *ConvGeom, src []float32, sc *bigBufs) []float32 {
 	npix := g.OH * g.OW
-	xt := sc.qp.grow(g.N * npix * g.C)
-	pt := taskOf[pixMajorTask](env)
+	xt := sc.qp.Grow(g.N * npix * g.C)
+	pt := TaskOf[pixMajorTask](env)
 	*pt = pixMajorTask{bl: bl, dst: xt, src: src, c: g.C, npix: npix}
-	runTask(env, g.N*ceilDiv(g.C, 8), pt)
+	runTask(env, g.N*CeilDiv(g.C, 8), pt)
 	return xt
 }
 
@@ -419,7 +419,7 @@ type pixMajorTask struct {
 
 // Range copies units [lo, hi).
 func (t *pixMajorTask) Range(lo, hi int) {
-	cb := ceilDiv(t.c, 8)
+	cb := CeilDiv(t.c, 8)
 	for u := lo; u < hi; u++ {
 		n, c0 := u/cb, u%cb*8
 		dst := t.dst[n*t.npix*t.c:]
@@ -452,7 +452,7 @@ func (t *pixMajorTask) Range(lo, hi int) {
 func (bl *blocked) pixBlocked(g *ConvGeom, pre bool) bool {
 	hp, wq := g.H+g.PadT+g.PadB, g.W+g.PadL+g.PadR
 	return bl.PixMajor && g.KH*g.KW > 1 && !pre && (g.Group == 1 || g.C/g.Group%8 == 0) &&
-		int64(ceilDiv(g.C, 8))*8*int64(hp)*int64(wq) < math.MaxInt32
+		int64(CeilDiv(g.C, 8))*8*int64(hp)*int64(wq) < math.MaxInt32
 }
 
 // blockedSource returns x (N images of C planes H×W) copied into sc.qp in
@@ -464,9 +464,9 @@ func (bl *blocked) pixBlocked(g *ConvGeom, pre bool) bool {
 // with CB = ceil(C/8).
 func (bl *blocked) blockedSource(env *Env, g *ConvGeom, x []float32, sc *bigBufs) ([]float32, int, int) {
 	hp, wq := g.H+g.PadT+g.PadB, g.W+g.PadL+g.PadR
-	cb := ceilDiv(g.C, 8)
-	xb := sc.qp.grow(g.N * cb * hp * wq * 8)
-	bt := taskOf[blockedTask](env)
+	cb := CeilDiv(g.C, 8)
+	xb := sc.qp.Grow(g.N * cb * hp * wq * 8)
+	bt := TaskOf[blockedTask](env)
 	*bt = blockedTask{bl: bl, dst: xb, x: x, g: g, hp: hp, wq: wq}
 	runTask(env, g.N*cb, bt)
 	return xb, hp, wq
@@ -483,7 +483,7 @@ type blockedTask struct {
 // Range copies units [lo, hi).
 func (t *blockedTask) Range(lo, hi int) {
 	g := t.g
-	cb := ceilDiv(g.C, 8)
+	cb := CeilDiv(g.C, 8)
 	hw := g.H * g.W
 	for u := lo; u < hi; u++ {
 		n, b := u/cb, u%cb

@@ -3,9 +3,9 @@
 // columns), Winograd F(4×4, 3×3)'s input and output transforms, and the
 // vector kernels of the elementwise steps (affine, add, max, axpy, clip,
 // stride-2 pick, sums, dot products), generated with avo by the program in
-// _gen. Package ops plugs them into its kernel table (ops/tiers_amd64.go);
-// the packing, blocking and threading around them is portable Go in
-// package ops.
+// _gen. The kernel library, package kern, plugs them into its tiers
+// (kern/tiers_amd64.go); the packing, blocking and threading around them is
+// portable Go there.
 //
 // The kernels are only assembled for amd64 without the purego build tag;
 // elsewhere this package is empty.

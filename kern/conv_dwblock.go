@@ -1,4 +1,4 @@
-package ops
+package kern
 
 // A depthwise convolution with the 1×1 convolutions around it in one pass:
 // MobileNet's, MnasNet's and EfficientNet's inverted residual blocks,
@@ -36,11 +36,11 @@ package ops
 // DwBlock describes a depthwise convolution (GD: Group = C = M) with an
 // optional 1×1 convolution before it (GE, when Expand: stride 1, no
 // padding, one group, GE.M = GD.C) and one after it (GP, when Project:
-// likewise, GP.C = GD.M), for Kernels.DwBlock:
+// likewise, GP.C = GD.M), for Tier.DwBlock:
 //
 //	y = act(Wp·actD(dw(actE(We·x + BE), WD) + BD) + BP + Z)
 //
-// The weights are as Kernels.PackDwBlock arranged them; biases may be nil;
+// The weights are as Tier.PackDwBlock arranged them; biases may be nil;
 // Fusion, the projection's residual Z and activation, may be nil and is
 // not used without a projection.
 type DwBlock struct {
@@ -52,7 +52,7 @@ type DwBlock struct {
 	Fusion          *ConvFusion
 }
 
-// dwBlockOK is the tier's Kernels.DwBlockOK: the depthwise kernel of
+// dwBlockOK is the tier's Tier.DwBlockOK: the depthwise kernel of
 // eight channels can run p.GD, the tier has pixel-tile kernels whose width is a
 // multiple of 8, the 1×1 convolutions fit the depthwise one, and the
 // depthwise layer's input plane has at least DwBlockMinPixels pixels.
@@ -82,7 +82,7 @@ func (bl *blocked) dwBlockOK(p *DwBlock) bool {
 	return true
 }
 
-// packDwBlock is the tier's Kernels.PackDwBlock: depthwise weights as
+// packDwBlock is the tier's Tier.PackDwBlock: depthwise weights as
 // packDw8 arranges them, 1×1 weights as packPix does.
 func (bl *blocked) packDwBlock(g *ConvGeom, w []float32) []float32 {
 	if g.Group == g.C && g.C/g.Group == 1 && g.M == g.C {
@@ -108,11 +108,11 @@ type dwBlockGeom struct {
 // at least one.
 func (bl *blocked) dwBlockLayout(p *DwBlock) dwBlockGeom {
 	gd := &p.GD
-	l := dwBlockGeom{eb: 8, wp: gd.W + gd.PadL + gd.PadR, nbd: ceilDiv(gd.C, 8)}
+	l := dwBlockGeom{eb: 8, wp: gd.W + gd.PadL + gd.PadR, nbd: CeilDiv(gd.C, 8)}
 	if p.Expand {
 		l.eb = bl.PixWidth
 	}
-	l.nbe = ceilDiv(gd.C, l.eb)
+	l.nbe = CeilDiv(gd.C, l.eb)
 	budget := bl.DwBlockBand
 	if budget <= 0 {
 		budget = 192 << 10
@@ -139,7 +139,7 @@ func (bl *blocked) dwBlockLayout(p *DwBlock) dwBlockGeom {
 	// after each block of d).
 	l.nc = gd.OW
 	if gd.SW <= 2 && gd.OW%4 != 0 {
-		l.nc = ceilDiv(gd.OW, 8) * 8
+		l.nc = CeilDiv(gd.OW, 8) * 8
 	}
 	// e slides down its buffer band after band, and moves the rows the
 	// next band shares back to the top only when it reaches the end.
@@ -149,20 +149,20 @@ func (bl *blocked) dwBlockLayout(p *DwBlock) dwBlockGeom {
 	return l
 }
 
-// convDwBlock is the tier's Kernels.DwBlock, for blocks dwBlockOK accepts.
+// convDwBlock is the tier's Tier.DwBlock, for blocks dwBlockOK accepts.
 func (bl *blocked) convDwBlock(env *Env, p *DwBlock, x, y []float32) {
 	gd := &p.GD
 	l := bl.dwBlockLayout(p)
 	// Runs of output rows: one an image when there are images enough
 	// for the workers, else more, each costing its first band's shared
 	// rows of e once more.
-	workers := parOf(env).Workers()
+	workers := ParOf(env).Workers()
 	runs := 1
 	if gd.N < workers {
-		runs = min(ceilDiv(workers, gd.N), ceilDiv(gd.OH, l.rb))
+		runs = min(CeilDiv(workers, gd.N), CeilDiv(gd.OH, l.rb))
 	}
-	t := taskOf[dwBlockTask](env)
-	*t = dwBlockTask{bl: bl, k: kernelsOf(env), p: p, x: x, y: y, l: l, runs: runs}
+	t := TaskOf[dwBlockTask](env)
+	*t = dwBlockTask{bl: bl, k: TierOf(env), p: p, x: x, y: y, l: l, runs: runs}
 	t.dw = dw8Task{bl: bl, k: t.k, g: gd}
 	runTask(env, gd.N*runs, t)
 }
@@ -171,7 +171,7 @@ func (bl *blocked) convDwBlock(env *Env, p *DwBlock, x, y []float32) {
 // output rows u mod runs of runs.
 type dwBlockTask struct {
 	bl   *blocked
-	k    *Kernels
+	k    *Tier
 	p    *DwBlock
 	x, y []float32
 	l    dwBlockGeom
@@ -181,7 +181,7 @@ type dwBlockTask struct {
 
 // dwBlockBufs is one worker's scratch for convDwBlock.
 type dwBlockBufs struct {
-	e, d, ct, be, bp    growBuf // be and bp: the 1×1 biases, whole blocks
+	e, d, ct, be, bp    GrowBuf // be and bp: the 1×1 biases, whole blocks
 	bias                [8]float32
 	clipE, clipD, clipP [2]float32 // the kernels' clip bounds (kernelClip)
 	off                 []int32    // depthwise taps
@@ -194,15 +194,15 @@ type dwBlockBufs struct {
 type dwBlockClips struct{ e, d, p *float32 }
 
 // paddedBias returns b (nil: zeros) copied into whole blocks of bw.
-func paddedBias(g *growBuf, b []float32, n, bw int) []float32 {
-	out := g.grow(ceilDiv(n, bw) * bw)
+func paddedBias(g *GrowBuf, b []float32, n, bw int) []float32 {
+	out := g.Grow(CeilDiv(n, bw) * bw)
 	clear(out)
 	copy(out, b)
 	return out
 }
 
 // dwBlockScratch keeps dwBlockBufs for reuse.
-var dwBlockScratch = freeList[dwBlockBufs]{new: func() *dwBlockBufs { return new(dwBlockBufs) }}
+var dwBlockScratch = FreeList[dwBlockBufs]{New: func() *dwBlockBufs { return new(dwBlockBufs) }}
 
 // int32s returns n elements of *s, reallocating when it is shorter.
 func int32s(s *[]int32, n int) []int32 {
@@ -216,9 +216,9 @@ func int32s(s *[]int32, n int) []int32 {
 func (t *dwBlockTask) Range(lo, hi int) {
 	p, l := t.p, &t.l
 	gd := &p.GD
-	buf := dwBlockScratch.get()
-	defer dwBlockScratch.put(buf)
-	e := buf.e.grow(l.nbe * l.le)
+	buf := dwBlockScratch.Get()
+	defer dwBlockScratch.Put(buf)
+	e := buf.e.Grow(l.nbe * l.le)
 	taps := gd.KH * gd.KW
 	off := int32s(&buf.off, taps)
 	// off[kh·KW + kw] = (kh·DH·Wp + kw·DW)·eb
@@ -257,9 +257,9 @@ func (t *dwBlockTask) Range(lo, hi int) {
 	}
 	var d []float32
 	if p.Project {
-		d = buf.d.grow(l.nbd * l.ld)
+		d = buf.d.Grow(l.nbd * l.ld)
 		gp := &p.GP
-		buf.ct = buf.ct.grow(l.rb * gd.OW * t.bl.PixWidth)
+		buf.ct = buf.ct.Grow(l.rb * gd.OW * t.bl.PixWidth)
 		// pixel q of the band at pixP[q] = 8q, channel c at boffP[c] = (c/8)·ld + c%8
 		pix := int32s(&buf.pixP, l.rb*gd.OW)
 		for q := range pix {
@@ -271,7 +271,7 @@ func (t *dwBlockTask) Range(lo, hi int) {
 		}
 		buf.bp = paddedBias(&buf.bp, p.BP, gp.M, t.bl.PixWidth)
 	} else {
-		d = buf.d.grow(l.ld)
+		d = buf.d.Grow(l.ld)
 	}
 	for u := lo; u < hi; u++ {
 		n, run := u/t.runs, u%t.runs
@@ -328,7 +328,7 @@ func (t *dwBlockTask) fillE(e []float32, buf *dwBlockBufs, clip *float32, n, r0,
 	}
 	ge := &p.GE
 	eb, nr := l.eb, bl.PixWidth
-	kc := ceilDiv(ge.C, ceilDiv(ge.C, bl.PixKC))
+	kc := CeilDiv(ge.C, CeilDiv(ge.C, bl.PixKC))
 	rowLen := l.wp * eb
 	// the new rows [r0, r0+cnt) in the image: [ia, ib)
 	ia, ib := max(r0, gd.PadT), min(r0+cnt, gd.PadT+gd.H)
@@ -418,11 +418,11 @@ func (t *dwBlockTask) project(d []float32, buf *dwBlockBufs, clip *float32, n, q
 	gp := &p.GP
 	nr := bl.PixWidth
 	k := gp.C
-	kc := ceilDiv(k, ceilDiv(k, bl.PixKC))
+	kc := CeilDiv(k, CeilDiv(k, bl.PixKC))
 	ct := buf.ct
 	ohw := gp.OH * gp.OW
 	f := p.Fusion
-	for jb := range ceilDiv(gp.M, nr) {
+	for jb := range CeilDiv(gp.M, nr) {
 		pan := p.WP[jb*k*nr : (jb+1)*k*nr]
 		m0, cnt := jb*nr, min(nr, gp.M-jb*nr)
 		kerns, _ := bl.pixKernels(cnt)

@@ -1,4 +1,4 @@
-package ops
+package kern
 
 import "math"
 
@@ -85,7 +85,7 @@ const winoLanes = 16
 const winoSkew = 16
 
 func winoGeomOf(g *ConvGeom) winoGeom {
-	th, tw := ceilDiv(g.OH, 4), ceilDiv(g.OW, 4)
+	th, tw := CeilDiv(g.OH, 4), CeilDiv(g.OW, 4)
 	pg := *g
 	// Patches reach 4·TH+2 rows and 4·TW+2 columns of padded input; the
 	// rows and columns past the convolution's own padding are zeros too.
@@ -93,7 +93,7 @@ func winoGeomOf(g *ConvGeom) winoGeom {
 	pg.PadR = 4*tw + 2 - g.W - g.PadL
 	wg := winoGeom{th: th, tw: tw, pg: pg}
 	wg.ncol = th * tw
-	wg.ncp = ceilDiv(wg.ncol, winoLanes) * winoLanes
+	wg.ncp = CeilDiv(wg.ncol, winoLanes) * winoLanes
 	wg.ldv, wg.ldp = g.C*wg.ncp+winoSkew, g.M*wg.ncp+winoSkew
 	wg.ph = phasesOf(&pg)
 	return wg
@@ -257,7 +257,7 @@ func (bl *blocked) winoStore(n int, p []float32, ldp int, y []float32, yoff []in
 		winoStoreGo(n, p, ldp, y, yoff, ldy, bias, z, relu)
 		return
 	}
-	_, _ = p[35*ldp+ceilDiv(n, winoLanes)*winoLanes-1], y[hi+3*ldy+3] // the kernel's reach
+	_, _ = p[35*ldp+CeilDiv(n, winoLanes)*winoLanes-1], y[hi+3*ldy+3] // the kernel's reach
 	var zp *float32
 	if z != nil {
 		_ = z[hi+3*ldy+3]
@@ -312,26 +312,26 @@ func (bl *blocked) winoWeights(g *ConvGeom, w []float32) []float32 {
 // convWinograd is blocked.conv for geometries winogradOK accepts.
 func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	wg := winoGeomOf(g)
-	var kern *Kernels
+	var kern *Tier
 	var upack []float32
 	if env != nil {
-		kern, upack = env.K, env.packedW
+		kern, upack = env.K, env.PackedW
 	}
 	if upack == nil {
 		upack = bl.winoWeights(g, w) // weights that are not constants
 	}
-	par := parOf(env)
+	par := ParOf(env)
 	pw := bl.Widths[0]
 	mp := bl.padRows(g.M)
 	nc, ncp := wg.ncol, wg.ncp
 
-	sc := bl.scratch.get()
-	defer bl.scratch.put(sc)
+	sc := bl.scratch.Get()
+	defer bl.scratch.Put(sc)
 	// Stage 1 reads 8 values of each patch row, 2 past the last channel's
 	// plane.
-	xq := sc.xp.grow(g.C*wg.ph.plane + 8)
-	v := sc.yp.grow(36 * wg.ldv)
-	p := sc.wp.grow(36 * wg.ldp)
+	xq := sc.xp.Grow(g.C*wg.ph.plane + 8)
+	v := sc.yp.Grow(36 * wg.ldv)
+	p := sc.wp.Grow(36 * wg.ldp)
 	// Outputs whose sides are multiples of 4 are stored in place with
 	// the whole epilogue; others go through a 4·TH × 4·TW plane per
 	// channel, then compacted, as does an activation other than Relu.
@@ -340,7 +340,7 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	var yp []float32
 	ldy := g.OW
 	if !aligned {
-		yp, ldy = sc.qp.grow(g.M*16*nc), 4*wg.tw
+		yp, ldy = sc.qp.Grow(g.M*16*nc), 4*wg.tw
 	}
 	offs := sc.offs(2*ncp + g.C)
 	toff, yoff, offMid := offs[:ncp], offs[ncp:2*ncp], offs[2*ncp:]
@@ -356,8 +356,8 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	}
 	clear(xq[g.C*wg.ph.plane:])
 
-	pt := taskOf[phaseTask](env)
-	st := taskOf[winoTask](env)
+	pt := TaskOf[phaseTask](env)
+	st := TaskOf[winoTask](env)
 	*st = winoTask{bl: bl, k: kern, g: g, f: f, b: b, fused: fused, xq: xq, v: v, p: p, yp: yp, upack: upack,
 		toff: toff, yoff: yoff, offMid: offMid, ldy: ldy,
 		toffHi: int(toff[nc-1]), yoffHi: int(yoff[nc-1]), // the offsets grow with j
@@ -369,7 +369,7 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 		st.stage = 1
 		par.Do(g.C, st)
 		// Stage 2: P[ξ][m][j] = Σ_c U[ξ][m][c]·V[ξ][c][j]
-		st.stage, st.t = 2, tilingFor(36, g.M, ceilDiv(nc, pw), g.C, par.Workers(), pw, bl.MR, bl.mc)
+		st.stage, st.t = 2, tilingFor(36, g.M, CeilDiv(nc, pw), g.C, par.Workers(), pw, bl.MR, bl.mc)
 		par.Do(st.t.all, st)
 		// Stage 3: y[m] from (Aᵀ P A) and the epilogue, units of output
 		// channels.
@@ -389,7 +389,7 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 // of t, stage 3 the output from P (store) over units of output channels.
 type winoTask struct {
 	bl                            *blocked
-	k                             *Kernels
+	k                             *Tier
 	g                             *ConvGeom
 	f                             *ConvFusion
 	stage                         int
@@ -417,14 +417,14 @@ func (s *winoTask) Range(lo, hi int) {
 		}
 		return
 	}
-	buf := bl.bufs.get()
+	buf := bl.bufs.Get()
 	for u := lo; u < hi; u++ {
 		r, i0, i1, p0, p1 := s.t.unit(u) // r is an element ξ
 		op := gemmOp{m: s.m, n: s.nc, k: s.c, apack: s.upack[r*s.mp*s.c : (r+1)*s.mp*s.c],
 			c: s.p[r*s.wg.ldp : r*s.wg.ldp+s.m*ncp], ldc: ncp, alpha: 1}
 		bl.tileOffs(&op, s.v[r*s.wg.ldv:], s.offMid, i0, i1, p0, p1, buf, false)
 	}
-	bl.bufs.put(buf)
+	bl.bufs.Put(buf)
 }
 
 // store writes output channel m of stage 3: y[m][oh][ow] =

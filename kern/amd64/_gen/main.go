@@ -791,7 +791,7 @@ func splat(r reg.VecPhysical, bits uint32) {
 	VBROADCASTSS(r.AsX(), r)
 }
 
-// bt6 emits Winograd's Bᵀ·d on six vectors d (see ops.winoBT6 for the
+// bt6 emits Winograd's Bᵀ·d on six vectors d (see kern.winoBT6 for the
 // order of operations, which this follows exactly), calling out(k, r)
 // for each result r_k; d is kept, tmp holds six scratch registers and f4
 // is 4.0 in every lane.
@@ -823,7 +823,7 @@ func bt6(d, tmp []reg.VecPhysical, f4 reg.VecPhysical, out func(k int, r reg.Vec
 	out(5, u)
 }
 
-// at6 emits Winograd's Aᵀ·p on six vectors p (see ops.winoAT6 for the
+// at6 emits Winograd's Aᵀ·p on six vectors p (see kern.winoAT6 for the
 // order of operations, which this follows exactly) and returns the four
 // registers holding o0..o3; p is overwritten, tmp holds two scratch
 // registers, f4 and f8 are 4.0 and 8.0 in every lane.
@@ -864,7 +864,7 @@ func transpose4(ld, tr, out []reg.VecPhysical) {
 	}
 }
 
-// winoIn emits Winograd's input transform (ops.WinoInKernel): per vector
+// winoIn emits Winograd's input transform (kern.WinoInKernel): per vector
 // of tiles, each row of their patches is gathered 4 values at a time and
 // transposed into six vectors (one per column), put through bt6 and stored
 // in v; then the six columns of v go through bt6 in place.
@@ -879,7 +879,7 @@ func winoIn(s isa) {
 	Pragma("noescape")
 	Doc(
 		fmt.Sprintf("%s is Winograd F(4×4, 3×3)'s input transform on %d tiles at a time (n must be a", name, s.lanes),
-		fmt.Sprintf("multiple of %d), as this Go loop does, bit for bit for finite values (ops.winoBT6 is", s.lanes),
+		fmt.Sprintf("multiple of %d), as this Go loop does, bit for bit for finite values (kern.winoBT6 is", s.lanes),
 		"Bᵀ times a 6-vector in a fixed order of float32 operations); it reads x[toff[j] + a·wp + b]",
 		"for b < 8:",
 		"",
@@ -969,7 +969,7 @@ func winoIn(s isa) {
 }
 
 // winoStore emits Winograd's output transform with the convolution's
-// epilogue (ops.WinoStoreKernel): per vector of tiles, the six rows of P
+// epilogue (kern.WinoStoreKernel): per vector of tiles, the six rows of P
 // through at6, stored over P's first four columns, then those columns
 // through at6, stored over P's first four rows; then each output row s of
 // the tiles (the four vectors P[s][0..3]) is transposed back within
@@ -982,7 +982,7 @@ func winoStore(s isa) {
 	Pragma("noescape")
 	Doc(
 		fmt.Sprintf("%s is Winograd F(4×4, 3×3)'s output transform and store, %d tiles at a time,", name, s.lanes),
-		"as this Go loop does, bit for bit for finite values (ops.winoAT6 is Aᵀ times a 6-vector in a",
+		"as this Go loop does, bit for bit for finite values (kern.winoAT6 is Aᵀ times a 6-vector in a",
 		fmt.Sprintf("fixed order of float32 operations); p is scratch, and read up to n rounded up to %d:", s.lanes),
 		"",
 		"	for j := range n {",
@@ -1248,7 +1248,7 @@ func mul(s isa) {
 }
 
 // sigmoid emits dst = 1/(1 + exp(-src)) in float32 arithmetic, the
-// operations of ops.sigmoidFast one for one (no FMA): x clamped to [-88,
+// operations of kern.sigmoidFast one for one (no FMA): x clamped to [-88,
 // 87], exp(-x) = 2^-m · p(r) with m = round(x·log2e), r = m·ln2 - x in two
 // parts (Cody and Waite), p the Taylor polynomial of degree 7 by Horner,
 // 2^-m made in the exponent bits. With silu the result is multiplied by
@@ -1295,7 +1295,7 @@ func sigmoid(silu bool) {
 	Pragma("noescape")
 	Doc(
 		name+" computes, 8 values at a time (n must be a multiple of 8), as "+twin,
-		"in package ops does for each value, bit for bit but for NaN payloads, on rows ld apart",
+		"in package kern does for each value, bit for bit but for NaN payloads, on rows ld apart",
 		"(dst may be src: a tile of a product in place):",
 		"",
 		"	for r := range rows {",

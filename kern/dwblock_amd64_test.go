@@ -1,10 +1,12 @@
 //go:build amd64 && !purego
 
-package ops
+package kern
 
 import (
 	"fmt"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern/kerntest"
 )
 
 // BenchmarkMobileNetBlocks runs MobileNetV2's inverted residual blocks
@@ -37,21 +39,21 @@ func BenchmarkMobileNetBlocks(b *testing.B) {
 		if p.Expand {
 			cin = bl.c0
 			p.GE = ConvGeom{N: 1, C: bl.c0, H: bl.in, W: bl.in, M: bl.c1, KH: 1, KW: 1, OH: bl.in, OW: bl.in, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
-			we, p.BE = nnRand(seed, bl.c1*bl.c0).F32, nnRand(seed+1, bl.c1).F32
+			we, p.BE = kerntest.Rand(seed, bl.c1*bl.c0), kerntest.Rand(seed+1, bl.c1)
 		}
-		x := nnRand(seed+2, cin*bl.in*bl.in).F32
-		wd, wp := nnRand(seed+3, bl.c1*9).F32, nnRand(seed+4, bl.c2*bl.c1).F32
-		p.BD, p.BP = nnRand(seed+5, bl.c1).F32, nnRand(seed+6, bl.c2).F32
+		x := kerntest.Rand(seed+2, cin*bl.in*bl.in)
+		wd, wp := kerntest.Rand(seed+3, bl.c1*9), kerntest.Rand(seed+4, bl.c2*bl.c1)
+		p.BD, p.BP = kerntest.Rand(seed+5, bl.c1), kerntest.Rand(seed+6, bl.c2)
 		p.Fusion = &ConvFusion{}
 		if bl.s == 1 && bl.c0 == bl.c2 {
-			p.Fusion.Residual = nnRand(seed+7, bl.c2*o*o).F32
+			p.Fusion.Residual = kerntest.Rand(seed+7, bl.c2*o*o)
 		}
 		flops := 2 * float64(p.GE.M*p.GE.C*p.GE.OH*p.GE.OW+bl.c1*9*o*o+bl.c2*bl.c1*o*o)
 		e := make([]float32, bl.c1*bl.in*bl.in)
 		d := make([]float32, bl.c1*o*o)
 		y := make([]float32, bl.c2*o*o)
 		name := fmt.Sprintf("%d-%d-%dx%d²s%d", bl.c0, bl.c1, bl.c2, bl.in, bl.s)
-		env := nnEnv(k, 1)
+		env := testEnv(k, 1)
 		var pe []float32
 		if p.Expand {
 			pe = k.PackConv(&p.GE, we)
@@ -61,16 +63,16 @@ func BenchmarkMobileNetBlocks(b *testing.B) {
 			for range b.N {
 				src := x
 				if p.Expand {
-					env.packedW = pe
+					env.PackedW = pe
 					k.Conv(env, &p.GE, x, we, p.BE, e, &ConvFusion{Act: act})
 					src = e
 				}
-				env.packedW = pd
+				env.PackedW = pd
 				k.Conv(env, &p.GD, src, wd, p.BD, d, &ConvFusion{Act: act})
-				env.packedW = pp
+				env.PackedW = pp
 				k.Conv(env, &p.GP, d, wp, p.BP, y, p.Fusion)
 			}
-			env.packedW = nil
+			env.PackedW = nil
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 		if p.Expand {

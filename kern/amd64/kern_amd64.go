@@ -539,7 +539,7 @@ func MaxReduceAVX512(x *float32, n int) float32
 func DotAVX512(x *float32, y *float32, n int) float32
 
 // WinoInAVX512 is Winograd F(4×4, 3×3)'s input transform on 16 tiles at a time (n must be a
-// multiple of 16), as this Go loop does, bit for bit for finite values (ops.winoBT6 is
+// multiple of 16), as this Go loop does, bit for bit for finite values (kern.winoBT6 is
 // Bᵀ times a 6-vector in a fixed order of float32 operations); it reads x[toff[j] + a·wp + b]
 // for b < 8:
 //
@@ -558,7 +558,7 @@ func DotAVX512(x *float32, y *float32, n int) float32
 func WinoInAVX512(n int, x *float32, toff *int32, wp int, v *float32, ldv int)
 
 // WinoStoreAVX512 is Winograd F(4×4, 3×3)'s output transform and store, 16 tiles at a time,
-// as this Go loop does, bit for bit for finite values (ops.winoAT6 is Aᵀ times a 6-vector in a
+// as this Go loop does, bit for bit for finite values (kern.winoAT6 is Aᵀ times a 6-vector in a
 // fixed order of float32 operations); p is scratch, and read up to n rounded up to 16:
 //
 //	for j := range n {
@@ -722,7 +722,7 @@ func MaxReduceAVX2(x *float32, n int) float32
 func DotAVX2(x *float32, y *float32, n int) float32
 
 // WinoInAVX2 is Winograd F(4×4, 3×3)'s input transform on 8 tiles at a time (n must be a
-// multiple of 8), as this Go loop does, bit for bit for finite values (ops.winoBT6 is
+// multiple of 8), as this Go loop does, bit for bit for finite values (kern.winoBT6 is
 // Bᵀ times a 6-vector in a fixed order of float32 operations); it reads x[toff[j] + a·wp + b]
 // for b < 8:
 //
@@ -741,7 +741,7 @@ func DotAVX2(x *float32, y *float32, n int) float32
 func WinoInAVX2(n int, x *float32, toff *int32, wp int, v *float32, ldv int)
 
 // WinoStoreAVX2 is Winograd F(4×4, 3×3)'s output transform and store, 8 tiles at a time,
-// as this Go loop does, bit for bit for finite values (ops.winoAT6 is Aᵀ times a 6-vector in a
+// as this Go loop does, bit for bit for finite values (kern.winoAT6 is Aᵀ times a 6-vector in a
 // fixed order of float32 operations); p is scratch, and read up to n rounded up to 8:
 //
 //	for j := range n {
@@ -1223,7 +1223,7 @@ func KernPixAVX2x8x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 func DwTapsAVX2(dst *float32, base *float32, off *int32, w *float32, taps int, n int, bias float32)
 
 // SigmoidAVX2 computes, 8 values at a time (n must be a multiple of 8), as sigmoidFast
-// in package ops does for each value, bit for bit but for NaN payloads, on rows ld apart
+// in package kern does for each value, bit for bit but for NaN payloads, on rows ld apart
 // (dst may be src: a tile of a product in place):
 //
 //	for r := range rows {
@@ -1243,7 +1243,7 @@ func DwTapsAVX2(dst *float32, base *float32, off *int32, w *float32, taps int, n
 func SigmoidAVX2(dst *float32, src *float32, ld int, rows int, n int)
 
 // SiluAVX2 computes, 8 values at a time (n must be a multiple of 8), as siluFast
-// in package ops does for each value, bit for bit but for NaN payloads, on rows ld apart
+// in package kern does for each value, bit for bit but for NaN payloads, on rows ld apart
 // (dst may be src: a tile of a product in place):
 //
 //	for r := range rows {

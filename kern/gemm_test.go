@@ -1,13 +1,15 @@
-package ops
+package kern
 
 import (
 	"fmt"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern/kerntest"
 )
 
 // gemmCase runs tier k's Gemm on random operands stored with padded leading
-// dimensions, and returns C with its padding, which starts as guard.
-func gemmCase(k *Kernels, workers int, transA, transB bool, m, n, kk int, alpha, beta float32, seed uint64) []float32 {
+// dimensions, and returns C with its padding, which starts as kerntest.Guard.
+func gemmCase(k *Tier, workers int, transA, transB bool, m, n, kk int, alpha, beta float32, seed uint64) []float32 {
 	ar, ac := m, kk
 	if transA {
 		ar, ac = kk, m
@@ -17,16 +19,16 @@ func gemmCase(k *Kernels, workers int, transA, transB bool, m, n, kk int, alpha,
 		br, bc = n, kk
 	}
 	lda, ldb, ldc := ac+3, bc+1, n+5
-	a := nnRand(seed, ar*lda).F32
-	b := nnRand(seed+1, br*ldb).F32
-	c := nnRand(seed+2, m*ldc).F32
+	a := kerntest.Rand(seed, ar*lda)
+	b := kerntest.Rand(seed+1, br*ldb)
+	c := kerntest.Rand(seed+2, m*ldc)
 	for i := range m {
 		for j := n; j < ldc; j++ {
-			c[i*ldc+j] = guard
+			c[i*ldc+j] = kerntest.Guard
 		}
 	}
-	c = append(c, guard, guard, guard)
-	k.Gemm(nnEnv(k, workers), transA, transB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc)
+	c = append(c, kerntest.Guard, kerntest.Guard, kerntest.Guard)
+	k.Gemm(testEnv(k, workers), transA, transB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc)
 	return c
 }
 
@@ -45,7 +47,7 @@ func TestGemmTiersMatchReference(t *testing.T) {
 								got := gemmCase(k, workers, tr[0], tr[1], m, n, kk, ab[0], ab[1], seed)
 								name := fmt.Sprintf("%s trans=%v m=%d n=%d k=%d alpha=%v beta=%v workers=%d", k.Name, tr, m, n, kk, ab[0], ab[1], workers)
 								// Guards are compared too: they must be untouched.
-								checkF32(t, name, got, want, 1e-5*float64(kk))
+								kerntest.Check(t, name, got, want, 1e-5*float64(kk))
 							}
 						}
 					}
@@ -57,14 +59,14 @@ func TestGemmTiersMatchReference(t *testing.T) {
 
 func TestGemmBetaZeroIgnoresC(t *testing.T) {
 	// With beta = 0, C is not read: NaN in it must not leak into the result.
-	for _, k := range append([]*Kernels{Reference}, testTiers()...) {
+	for _, k := range append([]*Tier{Reference}, testTiers()...) {
 		a := []float32{1, 2, 3, 4}
 		b := []float32{5, 6, 7, 8}
 		nan := float32(0)
 		nan = nan / nan
 		c := []float32{nan, nan, nan, nan}
-		k.Gemm(nnEnv(k, 1), false, false, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2)
-		checkF32(t, k.Name, c, []float32{19, 22, 43, 50}, 0)
+		k.Gemm(testEnv(k, 1), false, false, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2)
+		kerntest.Check(t, k.Name, c, []float32{19, 22, 43, 50}, 0)
 	}
 }
 
@@ -75,7 +77,7 @@ func TestGemmKnownAnswer(t *testing.T) {
 	b := []float32{1, 0, 0, 1, 1, 1}
 	at := []float32{1, 4, 2, 5, 3, 6}
 	bt := []float32{1, 0, 1, 0, 1, 1}
-	for _, k := range append([]*Kernels{Reference}, testTiers()...) {
+	for _, k := range append([]*Tier{Reference}, testTiers()...) {
 		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
 			aa, lda, bb, ldb := a, 3, b, 2
 			if tr[0] {
@@ -85,17 +87,17 @@ func TestGemmKnownAnswer(t *testing.T) {
 				bb, ldb = bt, 3
 			}
 			c := []float32{1, 1, 1, 1}
-			k.Gemm(nnEnv(k, 2), tr[0], tr[1], 2, 2, 3, 2, aa, lda, bb, ldb, 3, c, 2)
-			checkF32(t, fmt.Sprintf("%s %v", k.Name, tr), c, []float32{11, 13, 23, 25}, 0)
+			k.Gemm(testEnv(k, 2), tr[0], tr[1], 2, 2, 3, 2, aa, lda, bb, ldb, 3, c, 2)
+			kerntest.Check(t, fmt.Sprintf("%s %v", k.Name, tr), c, []float32{11, 13, 23, 25}, 0)
 		}
 	}
 }
 
 func TestGemmZeroK(t *testing.T) {
-	for _, k := range append([]*Kernels{Reference}, testTiers()...) {
+	for _, k := range append([]*Tier{Reference}, testTiers()...) {
 		c := []float32{1, 2, 3, 4}
-		k.Gemm(nnEnv(k, 1), false, false, 2, 2, 0, 1, nil, 0, nil, 2, 0.5, c, 2)
-		checkF32(t, k.Name, c, []float32{0.5, 1, 1.5, 2}, 0)
+		k.Gemm(testEnv(k, 1), false, false, 2, 2, 0, 1, nil, 0, nil, 2, 0.5, c, 2)
+		kerntest.Check(t, k.Name, c, []float32{0.5, 1, 1.5, 2}, 0)
 	}
 }
 
@@ -109,10 +111,10 @@ func BenchmarkGemm(b *testing.B) {
 		k := bw.k
 		for _, size := range []int{64, 256, 512} {
 			b.Run(fmt.Sprintf("%s/%d", k.Name, size), func(b *testing.B) {
-				a := nnRand(1, size*size).F32
-				bb := nnRand(2, size*size).F32
+				a := kerntest.Rand(1, size*size)
+				bb := kerntest.Rand(2, size*size)
 				c := make([]float32, size*size)
-				env := nnEnv(k, 1)
+				env := testEnv(k, 1)
 				b.ResetTimer()
 				for range b.N {
 					k.Gemm(env, false, false, size, size, size, 1, a, size, bb, size, 0, c, size)
@@ -139,9 +141,9 @@ func TestGemmSmallRows(t *testing.T) {
 						for _, k := range testTiers() {
 							one := gemmCase(k, 1, false, transB, m, n, kk, ab[0], ab[1], seed)
 							name := fmt.Sprintf("%s transB=%v m=%d n=%d k=%d alpha=%v beta=%v", k.Name, transB, m, n, kk, ab[0], ab[1])
-							checkF32(t, name, one, want, 1e-5*float64(kk))
+							kerntest.Check(t, name, one, want, 1e-5*float64(kk))
 							three := gemmCase(k, 3, false, transB, m, n, kk, ab[0], ab[1], seed)
-							checkF32(t, name+" workers=3 against workers=1", three, one, 0)
+							kerntest.Check(t, name+" workers=3 against workers=1", three, one, 0)
 						}
 					}
 				}

@@ -1,4 +1,4 @@
-package ops
+package kern
 
 // Micro-kernels of the generic SGEMM. Each computes one row of C against
 // one packed panel of B: a 1×w tile, w = 12, 8 or 4. Go keeps scalars in

@@ -1,4 +1,4 @@
-package ops
+package kern
 
 import (
 	"math"
@@ -64,35 +64,35 @@ type BlockedSpec struct {
 	// lengths that are multiples of it.
 	Lanes int
 	// Affine, when not nil, is the vector affine step (see
-	// Kernels.Affine).
+	// Tier.Affine).
 	Affine AffineKernel
-	// Add, when not nil, is the vector addition (see Kernels.Add).
+	// Add, when not nil, is the vector addition (see Tier.Add).
 	Add AddKernel
 	// Mul, when not nil, computes dst[i] = a[i·sa]·b[i·sb] for i < n, n
-	// a multiple of Lanes, strides 0 or 1 (see Kernels.Mul).
+	// a multiple of Lanes, strides 0 or 1 (see Tier.Mul).
 	Mul func(dst, a, b *float32, n int, sa, sb int)
-	// Max, when not nil, is the vector maximum (see Kernels.Max).
+	// Max, when not nil, is the vector maximum (see Tier.Max).
 	Max MaxKernel
-	// Sum, when not nil, is the vector sum (see Kernels.Sum).
+	// Sum, when not nil, is the vector sum (see Tier.Sum).
 	Sum SumKernel
-	// Dot, when not nil, is the vector dot product (see Kernels.Dot).
+	// Dot, when not nil, is the vector dot product (see Tier.Dot).
 	Dot DotKernel
-	// Axpy, when not nil, is the vector dst += a·x (see Kernels.Axpy).
+	// Axpy, when not nil, is the vector dst += a·x (see Tier.Axpy).
 	Axpy AxpyKernel
 	// DwTaps, when not nil, is the depthwise window sum on vectors (see
-	// Kernels.DwTaps and DwTapsKernel).
+	// Tier.DwTaps and DwTapsKernel).
 	DwTaps DwTapsKernel
-	// Clip, when not nil, is the vector Clip (see Kernels.Clip).
+	// Clip, when not nil, is the vector Clip (see Tier.Clip).
 	Clip ClipKernel
 	// Sigmoid and Silu, when not nil, are the vector sigmoidFast and
 	// siluFast on rows rows ld apart of n values, n a multiple of Lanes
-	// (see Kernels.Sigmoid and Kernels.SigmoidTile).
+	// (see Tier.Sigmoid and Tier.SigmoidTile).
 	Sigmoid, Silu func(dst, src *float32, ld, rows, n int)
 	// ClipTile, when not nil, is Clip on a tile of rows ldc apart, n
-	// values each, n a multiple of Lanes (see Kernels.ClipTile).
+	// values each, n a multiple of Lanes (see Tier.ClipTile).
 	ClipTile func(c *float32, ldc, rows, n int, lo, hi float32)
 	// Pick2, when not nil, is the stride-2 pick dst[i] = src[2i] for i <
-	// n, n a multiple of 8 (it reads src[0:2n]; see Kernels.Pick2).
+	// n, n a multiple of 8 (it reads src[0:2n]; see Tier.Pick2).
 	Pick2 func(dst, src *float32, n int)
 	// WinogradMinCols, when above 0, turns on Winograd F(4×4, 3×3) for
 	// 3×3 stride-1 convolutions with at least this many tile columns
@@ -143,7 +143,7 @@ type BlockedSpec struct {
 	DwBlockBand      int
 	DwBlockMinPixels int
 	// MaxPool3s2 and AvgPool2s2, when not nil, are the pooling row
-	// kernels (see Kernels.MaxPool3s2): dst[j] for j < n, n a multiple of
+	// kernels (see Tier.MaxPool3s2): dst[j] for j < n, n a multiple of
 	// 8, reading the rows [0:2n+1] or [0:2n].
 	MaxPool3s2 func(dst, r0, r1, r2 *float32, n int)
 	AvgPool2s2 func(dst, r0, r1 *float32, n int, div float32)
@@ -221,10 +221,10 @@ type MicroKernelOffs func(k int, a, b *float32, boff *int32, c *float32, ldc int
 type blocked struct {
 	BlockedSpec
 	mc      int                 // most rows of a tile, a multiple of MR
-	kern    *Kernels            // the tier this drives
-	bufs    freeList[blockBufs] // per worker of a loop
-	scratch freeList[bigBufs]   // per call
-	images  freeList[imageCall] // perImage's
+	kern    *Tier               // the tier this drives
+	bufs    FreeList[blockBufs] // per worker of a loop
+	scratch FreeList[bigBufs]   // per call
+	images  FreeList[imageCall] // perImage's
 }
 
 // blockBufs is one worker's scratch: the packed rows of A of a tile, a
@@ -239,16 +239,16 @@ type blockBufs struct {
 // NewBlockedTier returns a kernel tier whose Gemm and Conv run on the
 // micro-kernels of s. Depthwise convolutions use the generic tier's direct
 // loops.
-func NewBlockedTier(s BlockedSpec) *Kernels {
+func NewBlockedTier(s BlockedSpec) *Tier {
 	if len(s.Widths) == 0 || len(s.Widths) != len(s.Kerns) || s.Widths[0] > maxPanel || s.MR < 1 || s.KC < 1 ||
 		len(s.Pix) > 0 && (s.PixWidth < 1 || s.PixKC < 1) || len(s.OffsRows) > 0 && (len(s.OffsRows) != s.MR-1 || s.Offs == nil) {
-		panic("ops: bad BlockedSpec " + s.Name)
+		panic("kern: bad BlockedSpec " + s.Name)
 	}
 	bl := &blocked{BlockedSpec: s, mc: max(s.MR, mcMax/s.MR*s.MR)}
 	w := s.Widths[0]
-	bl.scratch.new = func() *bigBufs { return new(bigBufs) }
-	bl.images.new = func() *imageCall { return new(imageCall) }
-	bl.bufs.new = func() *blockBufs {
+	bl.scratch.New = func() *bigBufs { return new(bigBufs) }
+	bl.images.New = func() *imageCall { return new(imageCall) }
+	bl.bufs.New = func() *blockBufs {
 		return &blockBufs{
 			b:   make([]float32, s.KC*w),
 			seq: seqOffsets(s.KC, w),
@@ -256,7 +256,7 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 			a:   make([]float32, bl.mc*s.KC),
 		}
 	}
-	k := &Kernels{
+	k := &Tier{
 		spec:         &bl.BlockedSpec,
 		Name:         s.Name,
 		Conv:         bl.conv,
@@ -339,7 +339,7 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 			if n > 0 {
 				s.Clip(&dst[0], &src[0], n, lo, hi)
 			}
-			clipRange(dst[n:], src[n:], lo, hi)
+			ClipRange(dst[n:], src[n:], lo, hi)
 		}
 		// max(v, 0) = min(max(v, 0), +Inf), bit for bit, NaNs included
 		inf := float32(math.Inf(1))
@@ -379,7 +379,7 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 		k.MaxPool3s2 = func(dst, r0, r1, r2 []float32) {
 			n := len(dst)
 			if n%8 != 0 {
-				panic("ops: MaxPool3s2 of a row not a multiple of 8")
+				panic("kern: MaxPool3s2 of a row not a multiple of 8")
 			}
 			if n > 0 {
 				_, _, _ = r0[2*n], r1[2*n], r2[2*n] // the last values read
@@ -391,7 +391,7 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 		k.AvgPool2s2 = func(dst, r0, r1 []float32, div float32) {
 			n := len(dst)
 			if n%8 != 0 {
-				panic("ops: AvgPool2s2 of a row not a multiple of 8")
+				panic("kern: AvgPool2s2 of a row not a multiple of 8")
 			}
 			if n > 0 {
 				_, _ = r0[2*n-1], r1[2*n-1] // the last values read
@@ -412,7 +412,7 @@ func NewBlockedTier(s BlockedSpec) *Kernels {
 			if nv < n {
 				for r := range rows {
 					t := c[r*ldc+nv : r*ldc+n]
-					clipRange(t, t, lo, hi)
+					ClipRange(t, t, lo, hi)
 				}
 			}
 		}
@@ -479,8 +479,8 @@ func flag(b bool) int {
 // kBlock splits a depth of k into blocks of at most KC, as evenly as
 // possible; it depends on k only.
 func (bl *blocked) kBlock(k int) int {
-	nb := ceilDiv(k, bl.KC)
-	return ceilDiv(k, nb)
+	nb := CeilDiv(k, bl.KC)
+	return CeilDiv(k, nb)
 }
 
 // kernFor returns the narrowest micro-kernel at least w wide, and its width.
@@ -530,16 +530,16 @@ func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
 }
 
 // padRows is m rounded up to a multiple of MR: the rows of a packed A.
-func (bl *blocked) padRows(m int) int { return ceilDiv(m, bl.MR) * bl.MR }
+func (bl *blocked) padRows(m int) int { return CeilDiv(m, bl.MR) * bl.MR }
 
 // packedGroup returns group grp's part of the weights that packConv packed
 // for g and the conv step passed in env.packedW, or nil when there are none.
 func (bl *blocked) packedGroup(env *Env, g *ConvGeom, grp int) []float32 {
-	if env == nil || env.packedW == nil {
+	if env == nil || env.PackedW == nil {
 		return nil
 	}
 	n := bl.padRows(g.M/g.Group) * (g.C / g.Group * g.KH * g.KW)
-	return env.packedW[grp*n : (grp+1)*n]
+	return env.PackedW[grp*n : (grp+1)*n]
 }
 
 // aBlock returns rows [i0, i1) of A for the depth block at kb, packed in
@@ -659,7 +659,7 @@ func (bl *blocked) packA(op *gemmOp, dst []float32, i0, i1, kb, kl int) {
 	}
 }
 
-// packConvKind is the tier's Kernels.PackConvKind: 0 for direct loops
+// packConvKind is the tier's Tier.PackConvKind: 0 for direct loops
 // (no pack), 1 for Winograd's transformed weights, 2 for the rows of the
 // product, 3 for the pixel-tile path's channel panels, 4 for the
 // channel-blocked depthwise path's blocks (packDw8).
@@ -677,7 +677,7 @@ func (bl *blocked) packConvKind(g *ConvGeom) int {
 	return 2
 }
 
-// packConv is the tier's Kernels.PackConv: for each group, the group's
+// packConv is the tier's Tier.PackConv: for each group, the group's
 // weights (an Mg×K matrix) packed as packA packs them, depth block after
 // depth block, rows padded to a multiple of MR (mp rows): block kb of
 // group grp starts at grp·mp·K + kb·mp and is mp·kl values long.
@@ -722,7 +722,7 @@ func (bl *blocked) packMatrixInto(dst, a []float32, m, k int) {
 	}
 }
 
-// gemm is the tier's Kernels.Gemm.
+// gemm is the tier's Tier.Gemm.
 func (bl *blocked) gemm(env *Env, transA, transB bool, m, n, k int, alpha float32,
 	a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m <= 0 || n <= 0 {
@@ -732,14 +732,14 @@ func (bl *blocked) gemm(env *Env, transA, transB bool, m, n, k int, alpha float3
 		scaleRows(m, n, beta, c, ldc)
 		return
 	}
-	if gemmSmallOK(transA, m) {
+	if GemmSmallOK(transA, m) {
 		gemmSmall(env, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	par := parOf(env)
+	par := ParOf(env)
 	pw := bl.Widths[0]
-	gt := taskOf[gemmTask](env)
-	*gt = gemmTask{bl: bl, t: tilingFor(1, m, ceilDiv(n, pw), k, par.Workers(), pw, bl.MR, bl.mc),
+	gt := TaskOf[gemmTask](env)
+	*gt = gemmTask{bl: bl, t: tilingFor(1, m, CeilDiv(n, pw), k, par.Workers(), pw, bl.MR, bl.mc),
 		op: gemmOp{m: m, n: n, k: k, a: a, lda: lda, transA: transA,
 			b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, alpha: alpha, beta: beta, plain: true}}
 	runTask(env, gt.t.all, gt)
@@ -783,7 +783,7 @@ func (bl *blocked) pathOf(g *ConvGeom, pre bool) convPath {
 	return pathTiles
 }
 
-// convPathName is the tier's Kernels.ConvPath: pathOf in words, with the
+// convPathName is the tier's Tier.ConvPath: pathOf in words, with the
 // variant of the path the geometry takes.
 func (bl *blocked) convPathName(g *ConvGeom, pre bool) string {
 	switch bl.pathOf(g, pre) {
@@ -812,7 +812,7 @@ func (bl *blocked) convPathName(g *ConvGeom, pre bool) string {
 	return ""
 }
 
-// conv is the tier's Kernels.Conv: the generic tier's implicit-im2col
+// conv is the tier's Tier.Conv: the generic tier's implicit-im2col
 // product (see convGeneric) on the micro-kernels, by the path pathOf picks.
 func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	switch bl.pathOf(g, f.hasPre()) {
@@ -839,27 +839,27 @@ func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusi
 		bl.convInPlace(env, g, x, w, b, y, f)
 	default:
 		mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW
-		par := parOf(env)
+		par := ParOf(env)
 		pw := bl.Widths[0]
-		ct := taskOf[convTilesTask](env)
+		ct := TaskOf[convTilesTask](env)
 		*ct = convTilesTask{bl: bl, env: env, g: g, x: x, w: w, b: b, y: y, f: f,
-			t:         tilingFor(g.N*g.Group, mg, ceilDiv(g.OH*g.OW, pw), k, par.Workers(), pw, bl.MR, bl.mc),
+			t:         tilingFor(g.N*g.Group, mg, CeilDiv(g.OH*g.OW, pw), k, par.Workers(), pw, bl.MR, bl.mc),
 			pointwise: isPointwise(g) && !f.hasPre()}
 		runTask(env, ct.t.all, ct)
 	}
 }
 
-// freeList keeps scratch objects for reuse. Unlike a sync.Pool it never
+// FreeList keeps scratch objects for reuse. Unlike a sync.Pool it never
 // drops them at a garbage collection, so that steady-state runs allocate
 // no scratch; it holds at most as many as were ever in use at once.
-type freeList[T any] struct {
+type FreeList[T any] struct {
 	mu   sync.Mutex
 	free []*T
-	new  func() *T
+	New  func() *T
 }
 
 // get returns a free object, or a new one.
-func (l *freeList[T]) get() *T {
+func (l *FreeList[T]) Get() *T {
 	l.mu.Lock()
 	if n := len(l.free); n > 0 {
 		x := l.free[n-1]
@@ -868,11 +868,11 @@ func (l *freeList[T]) get() *T {
 		return x
 	}
 	l.mu.Unlock()
-	return l.new()
+	return l.New()
 }
 
 // put returns x to the list.
-func (l *freeList[T]) put(x *T) {
+func (l *FreeList[T]) Put(x *T) {
 	l.mu.Lock()
 	l.free = append(l.free, x)
 	l.mu.Unlock()
@@ -894,10 +894,10 @@ type imageCall struct {
 // -3 % and +1.5 %, ResNet-18 and ResNeXt-50 unchanged.
 func (bl *blocked) perImage(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion,
 	path func(bl *blocked, env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion)) {
-	ic := bl.images.get()
+	ic := bl.images.Get()
 	defer func() {
 		*ic = imageCall{} // no tensors kept between calls
-		bl.images.put(ic)
+		bl.images.Put(ic)
 	}()
 	ic.g = *g
 	ic.g.N = 1

@@ -1,4 +1,4 @@
-package ops
+package kern
 
 import "math"
 
@@ -37,8 +37,8 @@ type phaseGeom struct {
 // quarter of a 14×14 input once instead of once per block of output
 // channels, 57 → 77 GFLOP/s on one thread).
 func phasesOf(g *ConvGeom) phaseGeom {
-	hq := ceilDiv(g.H+g.PadT+g.PadB, g.SH)
-	wq := ceilDiv(g.W+g.PadL+g.PadR, g.SW)
+	hq := CeilDiv(g.H+g.PadT+g.PadB, g.SH)
+	wq := CeilDiv(g.W+g.PadL+g.PadR, g.SW)
 	phases := g.SH * g.SW
 	if g.KH == 1 && g.KW == 1 {
 		phases = 1
@@ -77,23 +77,23 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 		copyIn = true
 		ph.plane = plane
 	}
-	par := parOf(env)
+	par := ParOf(env)
 
-	sc := bl.scratch.get()
-	defer bl.scratch.put(sc)
+	sc := bl.scratch.Get()
+	defer bl.scratch.Put(sc)
 	src := bl.inPlaceSource(env, g, x, f, ph, sc, copyIn)
 	out, ldo := y, g.OH*g.OW
 	if !compact && !rowPanels {
-		out, ldo = sc.yp.grow(g.N*g.M*ncol), ncol
+		out, ldo = sc.yp.Grow(g.N*g.M*ncol), ncol
 	}
 	boff := sc.offs(k)
 	inPlaceOffsets(g, ph, boff)
 
-	tt := taskOf[inPlaceTask](env)
+	tt := TaskOf[inPlaceTask](env)
 	*tt = inPlaceTask{bl: bl, env: env, g: g, f: f, w: w, b: b, out: out, src: src, boff: boff,
 		ncol: ncol, ldo: ldo, plane: ph.plane, direct: compact || rowPanels,
 		pack: pack,
-		t:    tilingFor(g.N*g.Group, mg, ceilDiv(ncol, pw), k, par.Workers(), pw, bl.MR, bl.mc)}
+		t:    tilingFor(g.N*g.Group, mg, CeilDiv(ncol, pw), k, par.Workers(), pw, bl.MR, bl.mc)}
 	if rowPanels {
 		tt.bw, tt.bq = g.OW, ph.wq
 	}
@@ -102,8 +102,8 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 	if compact || rowPanels {
 		return
 	}
-	ct := taskOf[compactTask](env)
-	*ct = compactTask{k: kernelsOf(env), g: g, f: f, out: out, y: y, ncol: ncol, wq: ph.wq,
+	ct := TaskOf[compactTask](env)
+	*ct = compactTask{k: TierOf(env), g: g, f: f, out: out, y: y, ncol: ncol, wq: ph.wq,
 		post: f.hasPost() && (f.Residual != nil || f.Act.Kind != ActRelu)}
 	runTask(env, g.N*g.M, ct)
 }
@@ -116,10 +116,10 @@ func (bl *blocked) inPlaceSource(env *Env, g *ConvGeom, x []float32, f *ConvFusi
 		return x
 	}
 	slack := g.KW*g.DW + maxPanel
-	src := sc.xp.grow(g.N*g.C*ph.plane + slack)
+	src := sc.xp.Grow(g.N*g.C*ph.plane + slack)
 	clear(src[g.N*g.C*ph.plane:])
-	pt := taskOf[phaseTask](env)
-	*pt = phaseTask{k: kernelsOf(env), dst: src, x: x, g: g, ph: ph, f: f}
+	pt := TaskOf[phaseTask](env)
+	*pt = phaseTask{k: TierOf(env), dst: src, x: x, g: g, ph: ph, f: f}
 	runTask(env, g.N*g.C, pt)
 	return src
 }
@@ -145,7 +145,7 @@ func inPlaceOffsets(g *ConvGeom, ph phaseGeom, boff []int32) {
 // phaseTask makes the phase copy of planes [lo, hi) of x (see phasePlanes);
 // plane u is channel u mod C.
 type phaseTask struct {
-	k      *Kernels
+	k      *Tier
 	dst, x []float32
 	g      *ConvGeom
 	ph     phaseGeom
@@ -183,7 +183,7 @@ func (tt *inPlaceTask) Range(lo, hi int) {
 	cg, mg := g.C/g.Group, g.M/g.Group
 	k := cg * g.KH * g.KW
 	ncol, ldo, out := tt.ncol, tt.ldo, tt.out
-	buf := bl.bufs.get()
+	buf := bl.bufs.Get()
 	for u := lo; u < hi; u++ {
 		o, i0, i1, p0, p1 := t.unit(u)
 		n, grp := o/g.Group, o%g.Group
@@ -206,7 +206,7 @@ func (tt *inPlaceTask) Range(lo, hi int) {
 		xs := tt.src[(n*g.C+grp*cg)*tt.plane:]
 		bl.tileOffs(&op, xs, tt.boff, i0, i1, p0, p1, buf, tt.pack)
 	}
-	bl.bufs.put(buf)
+	bl.bufs.Put(buf)
 }
 
 // compactTask copies output planes [lo, hi) from the Wq-wide product to
@@ -214,7 +214,7 @@ func (tt *inPlaceTask) Range(lo, hi int) {
 // y[n][m][oh][ow] = act(yp[n][m][oh·Wq + ow] + Z[n][m][oh][ow]), the bias
 // (and a Relu without residual) having been applied already.
 type compactTask struct {
-	k        *Kernels
+	k        *Tier
 	g        *ConvGeom
 	f        *ConvFusion
 	out, y   []float32
@@ -251,7 +251,7 @@ func (t *compactTask) Range(lo, hi int) {
 //
 // where x' = PreAct(PreScale[c]·x + PreBias[c]), and 0 outside x. Phases
 // that no kernel tap reads are left as they are.
-func phasePlanes(k *Kernels, dst, x []float32, g *ConvGeom, ph phaseGeom, f *ConvFusion, c int) {
+func phasePlanes(k *Tier, dst, x []float32, g *ConvGeom, ph phaseGeom, f *ConvFusion, c int) {
 	var sc, bi float32
 	if f.hasPre() {
 		sc, bi = f.PreScale[c], f.PreBias[c]
@@ -265,7 +265,7 @@ func phasePlanes(k *Kernels, dst, x []float32, g *ConvGeom, ph phaseGeom, f *Con
 			copy(d, x)
 		case f.PreAct.Kind == ActRelu || f.PreAct.Kind == ActNone:
 			// d[i] = [max(0,] PreScale[c]·x[i] + PreBias[c][)]
-			affineRow(k, d, x, sc, bi, f.PreAct.Kind == ActRelu)
+			AffineRow(k, d, x, sc, bi, f.PreAct.Kind == ActRelu)
 		default:
 			// d[i] = PreAct(PreScale[c]·x[i] + PreBias[c])
 			for i := range d {
@@ -314,10 +314,10 @@ func phasePlanes(k *Kernels, dst, x []float32, g *ConvGeom, ph phaseGeom, f *Con
 				case g.SW == 2 && (f.PreAct.Kind == ActRelu || f.PreAct.Kind == ActNone):
 					// d[j] = [max(0,] PreScale[c]·x[ih][x0+2j] + PreBias[c][)]
 					pick2Row(k, d, s)
-					affineRow(k, d, d, sc, bi, f.PreAct.Kind == ActRelu)
+					AffineRow(k, d, d, sc, bi, f.PreAct.Kind == ActRelu)
 				case g.SW == 1 && (f.PreAct.Kind == ActRelu || f.PreAct.Kind == ActNone):
 					// d[j] = [max(0,] PreScale[c]·x[ih][x0+j] + PreBias[c][)]
-					affineRow(k, d, s, sc, bi, f.PreAct.Kind == ActRelu)
+					AffineRow(k, d, s, sc, bi, f.PreAct.Kind == ActRelu)
 				default:
 					// d[j] = PreAct(PreScale[c]·x[ih][x0 + j·SW] + PreBias[c])
 					for j := range d {
@@ -424,7 +424,7 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 // through a free list: the padded input, the wide output (or Winograd's
 // transformed input, products and transformed output) and offsets.
 type bigBufs struct {
-	xp, yp, wp, qp growBuf
+	xp, yp, wp, qp GrowBuf
 	off, off2      []int32
 	g1             ConvGeom // a variant of the call's geometry (convPix)
 }
@@ -445,11 +445,11 @@ func (b *bigBufs) offs2(k int) []int32 {
 	return b.off2[:k]
 }
 
-// growBuf is a float32 buffer that only grows.
-type growBuf []float32
+// GrowBuf is a float32 buffer that only grows.
+type GrowBuf []float32
 
 // grow returns n elements of the buffer, reallocating when it is smaller.
-func (g *growBuf) grow(n int) []float32 {
+func (g *GrowBuf) Grow(n int) []float32 {
 	if cap(*g) < n {
 		*g = make([]float32, n)
 	}
@@ -468,7 +468,7 @@ func (bl *blocked) inPlacePlane(g *ConvGeom) (plane int, pack bool) {
 		return plane, false
 	}
 	if plane%16 != 0 {
-		plane = ceilDiv(plane, 16) * 16
+		plane = CeilDiv(plane, 16) * 16
 	}
 	return plane, bl.packConflicts(plane)
 }

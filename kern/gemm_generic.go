@@ -1,4 +1,4 @@
-package ops
+package kern
 
 // The generic tier's SGEMM, shared by Gemm, MatMul and Conv.
 //
@@ -27,18 +27,18 @@ const (
 	parMinFlops = 1 << 16
 )
 
-func ceilDiv(a, b int) int { return (a + b - 1) / b }
+func CeilDiv(a, b int) int { return (a + b - 1) / b }
 
-// kernelsOf returns env's kernel tier, or nil when env is nil.
-func kernelsOf(env *Env) *Kernels {
+// TierOf returns env's kernel tier, or nil when env is nil.
+func TierOf(env *Env) *Tier {
 	if env == nil {
 		return nil
 	}
 	return env.K
 }
 
-// parOf returns env's worker pool, or Serial when there is none.
-func parOf(env *Env) Parallel {
+// ParOf returns env's worker pool, or Serial when there is none.
+func ParOf(env *Env) Parallel {
 	if env == nil || env.Par == nil {
 		return Serial{}
 	}
@@ -59,8 +59,8 @@ func panelWidth(w int) int {
 // kBlock is the depth of the packed panels for a sum over k terms: k split
 // into blocks of at most kcMax, as evenly as possible. It depends on k only.
 func kBlock(k int) int {
-	nb := ceilDiv(k, kcMax)
-	return ceilDiv(k, nb)
+	nb := CeilDiv(k, kcMax)
+	return CeilDiv(k, nb)
 }
 
 // tiling cuts an outer×m×(panels·nr) problem into units for Par.For.
@@ -84,19 +84,19 @@ func tilingFor(outer, m, panels, k, workers, pw, mr, mcmax int) tiling {
 	if outer < 1 || m < 1 || panels < 1 {
 		return tiling{}
 	}
-	mt, nt := ceilDiv(m, mcmax), 1
+	mt, nt := CeilDiv(m, mcmax), 1
 	if workers > 1 && 2*outer*m*panels*pw*k >= parMinFlops {
 		target := 8 * workers
-		nt = min(panels, max(1, ceilDiv(target, outer*mt)))
+		nt = min(panels, max(1, CeilDiv(target, outer*mt)))
 		if outer*mt*nt < target {
-			mt = max(mt, min(ceilDiv(m, 16), ceilDiv(target, outer*nt)))
+			mt = max(mt, min(CeilDiv(m, 16), CeilDiv(target, outer*nt)))
 		}
 	}
 	t := tiling{outer: outer, m: m, panels: panels}
-	t.mc = ceilDiv(ceilDiv(m, mt), mr) * mr
-	t.np = ceilDiv(panels, nt)
-	t.mt = ceilDiv(m, t.mc)
-	t.nt = ceilDiv(panels, t.np)
+	t.mc = CeilDiv(CeilDiv(m, mt), mr) * mr
+	t.np = CeilDiv(panels, nt)
+	t.mt = CeilDiv(m, t.mc)
+	t.nt = CeilDiv(panels, t.np)
 	t.all = outer * t.mt * t.nt
 	return t
 }
@@ -147,7 +147,7 @@ type gemmOp struct {
 
 	// kern, when not nil, is the tier whose vector kernels the epilogue
 	// may use.
-	kern *Kernels
+	kern *Tier
 
 	// bw and bq, when bw > 0, map the in-place path's product column j
 	// to column (j/bw)·bq + j%bw of its source (see tileOffs).
@@ -320,7 +320,7 @@ func scaleRows(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
-// gemmGeneric is Generic.Gemm; see Kernels.Gemm.
+// gemmGeneric is Generic.Gemm; see Tier.Gemm.
 func gemmGeneric(env *Env, transA, transB bool, m, n, k int, alpha float32,
 	a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m <= 0 || n <= 0 {
@@ -330,19 +330,19 @@ func gemmGeneric(env *Env, transA, transB bool, m, n, k int, alpha float32,
 		scaleRows(m, n, beta, c, ldc)
 		return
 	}
-	if gemmSmallOK(transA, m) {
+	if GemmSmallOK(transA, m) {
 		gemmSmall(env, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	op := &gemmOp{m: m, n: n, k: k, a: a, lda: lda, transA: transA,
 		b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, alpha: alpha, beta: beta}
-	par := parOf(env)
-	t := newTiling(1, m, ceilDiv(n, nr), k, par.Workers())
+	par := ParOf(env)
+	t := newTiling(1, m, CeilDiv(n, nr), k, par.Workers())
 	if t.all == 1 {
 		op.tile(0, m, 0, t.panels)
 		return
 	}
-	gt := taskOf[gemmTask](env)
+	gt := TaskOf[gemmTask](env)
 	*gt = gemmTask{op: *op, t: t}
 	runTask(env, t.all, gt)
 }
@@ -360,8 +360,8 @@ type gemmTask struct {
 func (gt *gemmTask) Range(lo, hi int) {
 	var buf *blockBufs
 	if gt.bl != nil {
-		buf = gt.bl.bufs.get()
-		defer gt.bl.bufs.put(buf)
+		buf = gt.bl.bufs.Get()
+		defer gt.bl.bufs.Put(buf)
 	}
 	for u := lo; u < hi; u++ {
 		_, i0, i1, p0, p1 := gt.t.unit(u)

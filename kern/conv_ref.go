@@ -1,4 +1,4 @@
-package ops
+package kern
 
 // convRef is Reference.Conv: the direct definition, one output at a time,
 // summed in float32 in order of c, kh, kw. It is the oracle the faster

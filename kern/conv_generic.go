@@ -1,4 +1,4 @@
-package ops
+package kern
 
 import "unsafe"
 
@@ -200,7 +200,7 @@ func isPointwise(g *ConvGeom) bool {
 		g.PadT == 0 && g.PadL == 0 && g.PadB == 0 && g.PadR == 0
 }
 
-// convGeneric is Generic.Conv; see Kernels.Conv.
+// convGeneric is Generic.Conv; see Tier.Conv.
 func convGeneric(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	if g.N == 0 || g.M == 0 || g.OH*g.OW == 0 {
 		return
@@ -210,9 +210,9 @@ func convGeneric(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 		return
 	}
 	mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW
-	par := parOf(env)
-	t := newTiling(g.N*g.Group, mg, ceilDiv(g.OH*g.OW, nr), k, par.Workers())
-	ct := taskOf[convTilesTask](env)
+	par := ParOf(env)
+	t := newTiling(g.N*g.Group, mg, CeilDiv(g.OH*g.OW, nr), k, par.Workers())
+	ct := TaskOf[convTilesTask](env)
 	*ct = convTilesTask{env: env, g: g, x: x, w: w, b: b, y: y, f: f, t: t, pointwise: isPointwise(g) && !f.hasPre()}
 	runTask(env, t.all, ct)
 }
@@ -234,8 +234,8 @@ type convTilesTask struct {
 func (ct *convTilesTask) Range(lo, hi int) {
 	var buf *blockBufs
 	if ct.bl != nil {
-		buf = ct.bl.bufs.get()
-		defer ct.bl.bufs.put(buf)
+		buf = ct.bl.bufs.Get()
+		defer ct.bl.bufs.Put(buf)
 	}
 	for u := lo; u < hi; u++ {
 		o, i0, i1, p0, p1 := ct.t.unit(u)
@@ -300,15 +300,15 @@ func convProduct(g *ConvGeom, x, w, b, y []float32, f *ConvFusion, o int, pointw
 // larger than the input and output planes (a hostile model's huge pads),
 // the taps run row by row on x itself instead (directRows).
 func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
-	dt := taskOf[convDirectTask](env)
+	dt := TaskOf[convDirectTask](env)
 	ph := phasesOf(g)
 	planes := int64(ph.plane) <= 4*(int64(g.H)*int64(g.W)+int64(g.OH)*int64(g.OW))+4096
-	*dt = convDirectTask{k: kernelsOf(env), g: g, x: x, w: w, b: b, y: y, f: f, ph: ph, planes: planes}
+	*dt = convDirectTask{k: TierOf(env), g: g, x: x, w: w, b: b, y: y, f: f, ph: ph, planes: planes}
 	if planes {
 		// taps[kh·KW + kw] = where tap (kh, kw) reads in the phase copy (the
 		// in-place products' offsets of a one-channel group)
-		sc := directScratch.get()
-		defer directScratch.put(sc)
+		sc := directScratch.Get()
+		defer directScratch.Put(sc)
 		dt.taps = sc.taps(g.KH * g.KW)
 		inPlaceOffsets(g, ph, dt.taps)
 		dt.dwTaps = dt.k != nil && dt.k.DwTaps != nil
@@ -318,7 +318,7 @@ func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 
 // convDirectTask computes planes [lo, hi) (u = n·M + m) of convDirect.
 type convDirectTask struct {
-	k          *Kernels
+	k          *Tier
 	g          *ConvGeom
 	x, w, b, y []float32
 	f          *ConvFusion
@@ -332,7 +332,7 @@ type convDirectTask struct {
 // input plane and a Wq-wide output plane (or, for a call, the taps'
 // offsets).
 type directBufs struct {
-	xq, yq growBuf
+	xq, yq GrowBuf
 	off    []int32
 }
 
@@ -346,7 +346,7 @@ func (b *directBufs) taps(n int) []int32 {
 
 // directScratch keeps directBufs for reuse, so that steady-state runs
 // allocate nothing.
-var directScratch = freeList[directBufs]{new: func() *directBufs { return new(directBufs) }}
+var directScratch = FreeList[directBufs]{New: func() *directBufs { return new(directBufs) }}
 
 // Range computes output planes [lo, hi).
 func (t *convDirectTask) Range(lo, hi int) {
@@ -362,19 +362,19 @@ func (t *convDirectTask) Range(lo, hi int) {
 	hw, ohw, khw := g.H*g.W, g.OH*g.OW, g.KH*g.KW
 	ph := t.ph
 	ncol := g.OH * ph.wq
-	buf := directScratch.get()
-	defer directScratch.put(buf)
+	buf := directScratch.Get()
+	defer directScratch.Put(buf)
 	// The garbage columns of the last output row read up to
 	// (KW-1)·DW/SW past the last phase.
 	// With DwTaps, whole vectors: up to maxPanel more columns, computed and
 	// dropped.
 	nq := ncol
 	if t.dwTaps {
-		nq = ceilDiv(ncol, maxPanel) * maxPanel
+		nq = CeilDiv(ncol, maxPanel) * maxPanel
 	}
-	xq := buf.xq.grow(ph.plane + g.KW*g.DW + 1 + nq - ncol)
+	xq := buf.xq.Grow(ph.plane + g.KW*g.DW + 1 + nq - ncol)
 	clear(xq[ph.plane:])
-	yq := buf.yq.grow(nq)
+	yq := buf.yq.Grow(nq)
 	lastIn := -1
 	for u := lo; u < hi; u++ {
 		n, m := u/g.M, u%g.M
@@ -411,7 +411,7 @@ func (t *convDirectTask) Range(lo, hi int) {
 				continue
 			}
 			// 1·v is exact: this is v + b[m]
-			affineRow(t.k, yr, src, 1, bv, false)
+			AffineRow(t.k, yr, src, 1, bv, false)
 		}
 		t.finish(u)
 	}
@@ -465,7 +465,7 @@ func (t *convDirectTask) directRows(u int) {
 	}
 	if t.b != nil {
 		// y[m][oh][ow] += b[m] (1·v is exact)
-		affineRow(t.k, yp, yp, 1, t.b[m], false)
+		AffineRow(t.k, yp, yp, 1, t.b[m], false)
 	}
 }
 
@@ -489,7 +489,7 @@ func (t *convDirectTask) finish(u int) {
 // input index o·s + off lies in [0, size).
 func validRange(off, s, size, out int) (lo, hi int) {
 	if off < 0 {
-		lo = ceilDiv(-off, s)
+		lo = CeilDiv(-off, s)
 	}
 	if size-1-off < 0 {
 		return lo, lo
@@ -498,7 +498,7 @@ func validRange(off, s, size, out int) (lo, hi int) {
 	return lo, hi
 }
 
-// dwTapsGo is the portable Kernels.DwTaps, the twin of the vector kernels:
+// dwTapsGo is the portable Tier.DwTaps, the twin of the vector kernels:
 //
 //	dst[j] = fma(w[T-1], base[off[T-1]+j], ... fma(w[0], base[off[0]+j], bias))
 func dwTapsGo(dst, base []float32, off []int32, w []float32, bias float32) {

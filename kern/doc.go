@@ -1,0 +1,22 @@
+// Package kern is bnrun's kernel library: the compute primitives of
+// convolutions, matrix products and the elementwise steps, on slices of
+// float32 described by plain geometry (ConvGeom, strides, lengths), with no
+// knowledge of graphs, nodes, tensors or ONNX. Package ops builds the
+// operators on it.
+//
+// A Tier is a table of kernels; every tier computes the same functions.
+// Reference holds the plain loops that every other tier is tested against,
+// kept forever as the oracle; Generic the portable Go kernels; NewBlockedTier
+// makes a tier from the micro-kernels of a BlockedSpec under one portable
+// driver (packing, cache blocking, the convolution paths, threads over
+// Env.Par). On amd64 without the purego build tag, tiers_amd64.go plugs the
+// avo-generated assembly of package kern/amd64 into the AVX2 and AVX512
+// tiers, registered only when the CPU runs them; Best picks the fastest.
+// Every assembly kernel has a Go twin with the same rounding (MicroGo,
+// PixGo, Dw8Go, ...); Twin and TwinPacked run the driver on the twins with
+// awkward block sizes, so that the tests of any package check every edge of
+// the driver on any architecture.
+//
+// This package imports nothing of bnrun but kern/amd64; kern/kerntest holds
+// the helpers its tests and the operators' tests share.
+package kern

@@ -1,0 +1,108 @@
+package kern
+
+import "sync"
+
+// Task is the body of a parallel loop: Range runs iterations [lo, hi).
+// Hot paths implement it with a struct kept in the Env (see TaskOf), so
+// that starting a loop allocates nothing; a closure converted with
+// RangeFunc allocates when it captures variables.
+type Task interface {
+	Range(lo, hi int)
+}
+
+// Parallel splits a loop over [0, n) into contiguous chunks run by workers.
+// Do calls t.Range with disjoint [lo, hi) ranges that together cover
+// [0, n), and returns when all calls have returned.
+type Parallel interface {
+	Do(n int, t Task)
+	// Workers is the number of workers Do may use at once.
+	Workers() int
+}
+
+// Serial is a Parallel that runs everything on the calling goroutine.
+type Serial struct{}
+
+// Do calls t.Range(0, n) when n > 0.
+func (Serial) Do(n int, t Task) {
+	if n > 0 {
+		t.Range(0, n)
+	}
+}
+
+// Workers returns 1.
+func (Serial) Workers() int { return 1 }
+
+// Spawn is a Parallel that runs each loop on Parts new goroutines, [0, n)
+// cut into Parts chunks of nearly equal size as a worker pool would cut
+// it: for callers of the kernels that have no pool of their own, and for
+// tests. Parts below 1 count as 1.
+type Spawn struct{ Parts int }
+
+// Do runs t.Range over min(Parts, n) chunks of [0, n) at once and returns
+// when all have returned.
+func (p Spawn) Do(n int, t Task) {
+	chunks := min(p.Workers(), n)
+	if chunks <= 1 {
+		Serial{}.Do(n, t)
+		return
+	}
+	var wg sync.WaitGroup
+	for c := range chunks {
+		lo, hi := c*n/chunks, (c+1)*n/chunks
+		wg.Go(func() { t.Range(lo, hi) })
+	}
+	wg.Wait()
+}
+
+// Workers returns Parts, at least 1.
+func (p Spawn) Workers() int { return max(p.Parts, 1) }
+
+// Env is what a step runs with: the kernel tier, a worker pool and scratch
+// memory owned by the current Run.
+type Env struct {
+	// K is the tier whose kernels the step calls.
+	K *Tier
+	// Par runs the step's parallel loops.
+	Par Parallel
+	// Scratch is scratch memory for the kernels: worker w of a Conv of
+	// geometry g may use Scratch[w·s : (w+1)·s], s = K.ConvScratch(g).
+	Scratch []float32
+
+	// PackedW is set by a conv step, during its call of K.Conv, to its
+	// weights as K.PackConv arranged them, or nil.
+	PackedW []float32
+	// tasks holds one loop body of each type, reused by every loop of
+	// the Run (loops do not nest); see TaskOf.
+	tasks map[any]any
+}
+
+// TaskOf returns env's value of type T, zeroed: a loop body to be filled
+// in and passed to Parallel.Do, or another value a step reuses within a
+// Run (a ConvFusion, a DwBlock). It allocates only the first time a Run's
+// Env meets T (and every time when env is nil). Callers clear it when
+// they are done, so that it holds no tensors between steps.
+func TaskOf[T any](env *Env) *T {
+	if env == nil {
+		return new(T)
+	}
+	key := (*T)(nil)
+	if t, ok := env.tasks[key]; ok {
+		return t.(*T)
+	}
+	if env.tasks == nil {
+		env.tasks = map[any]any{}
+	}
+	t := new(T)
+	env.tasks[key] = t
+	return t
+}
+
+// runTask runs t over [0, n) on env's workers and then zeroes it.
+func runTask[T any, P interface {
+	*T
+	Task
+}](env *Env, n int, t P) {
+	ParOf(env).Do(n, t)
+	var zero T
+	*t = zero
+}
