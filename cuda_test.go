@@ -14,7 +14,7 @@ import (
 
 // requireCUDAEnv, set to 1, makes the CUDA tests fail instead of skip
 // when no GPU is usable: CI sets it when it runs them on the CPU
-// emulator of ops/cuda/testdata/fakecuda (through BNRUN_LIBCUDA).
+// emulator of kern/cuda/testdata/fakecuda (through BNRUN_LIBCUDA).
 const requireCUDAEnv = "BNRUN_REQUIRE_CUDA"
 
 // cudaUsable reports whether the cuda backend opens here, and if not, why.

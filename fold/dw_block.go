@@ -7,7 +7,7 @@ import "github.com/bnrun/bnrun/ops"
 // projection), either of them absent, into one bnrun.DwBlock: MobileNet's,
 // MnasNet's and EfficientNet's inverted residual blocks, which the CPU
 // tiers then run band by band with the expanded tensor in the cache (see
-// ops/conv_dwblock.go). Each convolution keeps its bias and fused
+// kern/conv_dwblock.go). Each convolution keeps its bias and fused
 // activation; the projection keeps its residual. The weights must be
 // constants, the 1×1 convolutions of one group, stride 1 and no padding,
 // none with a fused input affine step, and the depthwise convolution

@@ -17,6 +17,8 @@
 // awkward block sizes, so that the tests of any package check every edge of
 // the driver on any architecture.
 //
-// This package imports nothing of bnrun but kern/amd64; kern/kerntest holds
-// the helpers its tests and the operators' tests share.
+// The GPU's kernels are in package kern/cuda (the CUDA C kernels, their
+// launchers and the driver reached through purego); the runtime runs plans
+// on them. This package imports nothing of bnrun but kern/amd64;
+// kern/kerntest holds the helpers its tests and the operators' tests share.
 package kern

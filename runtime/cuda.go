@@ -9,7 +9,7 @@ import (
 
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
-	"github.com/bnrun/bnrun/ops/cuda"
+	"github.com/bnrun/bnrun/kern/cuda"
 )
 
 // cudaBuilt says whether this build has the CUDA backend (the nocuda

@@ -7,7 +7,7 @@ import (
 
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
-	"github.com/bnrun/bnrun/ops/cuda"
+	"github.com/bnrun/bnrun/kern/cuda"
 )
 
 // TestCUDAActivationKinds checks that act passes every fused activation

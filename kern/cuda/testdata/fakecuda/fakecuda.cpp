@@ -1,5 +1,5 @@
-// fakecuda: a CPU stand-in for libcuda.so.1, for testing ops/cuda without a
-// GPU. It implements the driver functions ops/cuda binds and runs
+// fakecuda: a CPU stand-in for libcuda.so.1, for testing kern/cuda without a
+// GPU. It implements the driver functions kern/cuda binds and runs
 // kernels.cu's kernels on the CPU: each launch runs its blocks one after
 // another, with one POSIX thread per CUDA thread of the block and a
 // barrier for __syncthreads, so __shared__ arrays become function statics.
@@ -8,7 +8,7 @@
 // page (an overrun crashes) and starts filled with NaNs (an output left
 // unwritten shows), modules must be PTX that declares the kernels asked
 // for, and a launch must pass exactly the kernel's number of parameters
-// (ops/cuda ends its parameter array with a null pointer).
+// (kern/cuda ends its parameter array with a null pointer).
 //
 // Build (TestKernelsEmulated does this when g++ is present):
 //

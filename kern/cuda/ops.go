@@ -6,7 +6,7 @@ import (
 )
 
 // ActKind names an activation fused into a kernel; the values are those
-// of ops.ActKind and kernels.cu's ACT_* codes.
+// of kern.ActKind and kernels.cu's ACT_* codes.
 type ActKind int32
 
 // The fusable activations.

@@ -130,7 +130,7 @@ func randn(seed uint64, n int) []float32 {
 	return x
 }
 
-// actRef is the CPU's activation (ops.Activation.One).
+// actRef is the CPU's activation (kern.Activation.One).
 func actRef(a Act, v float32) float32 {
 	switch a.Kind {
 	case ActRelu:

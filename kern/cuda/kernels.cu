@@ -18,7 +18,7 @@
 #define INFINITY __int_as_float(0x7f800000)
 #endif
 
-// Activation codes: the same order as ops.ActKind. p0 and p1 are the
+// Activation codes: the same order as kern.ActKind. p0 and p1 are the
 // activation's parameters: LeakyRelu's alpha in p0, Clip's min and max in p0
 // and p1.
 #define ACT_NONE 0
