@@ -8,8 +8,8 @@ import (
 	"sync"
 
 	"github.com/bnrun/bnrun/kern"
-	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/kern/cuda"
+	"github.com/bnrun/bnrun/ops"
 )
 
 // cudaBuilt says whether this build has the CUDA backend (the nocuda

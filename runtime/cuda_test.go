@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/bnrun/bnrun/kern"
-	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/kern/cuda"
+	"github.com/bnrun/bnrun/ops"
 )
 
 // TestCUDAActivationKinds checks that act passes every fused activation
