@@ -265,6 +265,7 @@ func NewBlockedTier(s BlockedSpec) *Tier {
 		Gemm:         bl.gemm,
 		PackConv:     bl.packConv,
 		PackConvKind: bl.packConvKind,
+		PackGemm:     bl.packGemm,
 	}
 	bl.kern = k
 	if s.Dw8 != nil && len(s.Pix) > 0 && s.DwBlockBand >= 0 {
@@ -509,8 +510,15 @@ func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
 			j0 := p * pw
 			w := min(pw, op.n-j0)
 			kern, kw := bl.kernFor(w)
-			pan := buf.b[:kl*kw]
-			op.pack(pan, kb, kl, j0, w, kw)
+			var pan []float32
+			if op.bpack != nil {
+				// packed once (packGemm)
+				o := kb*CeilDiv(op.n, pw)*pw + p*kl*pw
+				pan = op.bpack[o : o+kl*kw]
+			} else {
+				pan = buf.b[:kl*kw]
+				op.pack(pan, kb, kl, j0, w, kw)
+			}
 			for i := i0; i < i1; i += mr {
 				rows := min(mr, i1-i)
 				a := &ablk[(i-i0)*kl]
@@ -533,7 +541,7 @@ func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
 func (bl *blocked) padRows(m int) int { return CeilDiv(m, bl.MR) * bl.MR }
 
 // packedGroup returns group grp's part of the weights that packConv packed
-// for g and the conv step passed in env.packedW, or nil when there are none.
+// for g and the conv step passed in env.PackedW, or nil when there are none.
 func (bl *blocked) packedGroup(env *Env, g *ConvGeom, grp int) []float32 {
 	if env == nil || env.PackedW == nil {
 		return nil
@@ -742,7 +750,48 @@ func (bl *blocked) gemm(env *Env, transA, transB bool, m, n, k int, alpha float3
 	*gt = gemmTask{bl: bl, t: tilingFor(1, m, CeilDiv(n, pw), k, par.Workers(), pw, bl.MR, bl.mc),
 		op: gemmOp{m: m, n: n, k: k, a: a, lda: lda, transA: transA,
 			b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, alpha: alpha, beta: beta, plain: true}}
+	if env != nil && len(env.PackedW) == bl.gemmPackLen(k, n) {
+		gt.op.bpack = env.PackedW
+	}
 	runTask(env, gt.t.all, gt)
+}
+
+// gemmPackLen is the length of packGemm's result for a k×n B: every panel
+// PackGemm makes takes the room of a full one.
+func (bl *blocked) gemmPackLen(k, n int) int {
+	pw := bl.Widths[0]
+	return k * CeilDiv(n, pw) * pw
+}
+
+// packGemm is the tier's Tier.PackGemm: B' = op(B) (k×n) in the panels
+// tile packs at each call, depth block after depth block (kBlock), each
+// block's panels of Widths[0] columns in order, the last as wide as the
+// kernel that takes it (kernFor) and zero past column n:
+//
+//	out[kb·P·pw + p·kl·pw + r·kw + j] = B'[kb + r][p·pw + j]
+//
+// for P = ceil(n/pw) panels, a block of kl rows at kb and the panel's
+// kernel width kw.
+func (bl *blocked) packGemm(transB bool, k, n int, b []float32, ldb int) []float32 {
+	if k <= 0 || n <= 0 {
+		return nil
+	}
+	pw := bl.Widths[0]
+	panels := CeilDiv(n, pw)
+	out := make([]float32, bl.gemmPackLen(k, n))
+	op := gemmOp{k: k, n: n, b: b, ldb: ldb, transB: transB, plain: true}
+	kc := bl.kBlock(k)
+	for kb := 0; kb < k; kb += kc {
+		kl := min(kc, k-kb)
+		for p := range panels {
+			j0 := p * pw
+			w := min(pw, n-j0)
+			_, kw := bl.kernFor(w)
+			o := kb*panels*pw + p*kl*pw
+			op.pack(out[o:o+kl*kw], kb, kl, j0, w, kw)
+		}
+	}
+	return out
 }
 
 // convPath is the way blocked.conv computes a convolution.

@@ -131,6 +131,9 @@ type gemmOp struct {
 	// apack, when not nil, is A already packed by a blocked tier's
 	// packConv (one group's part).
 	apack []float32
+	// bpack, when not nil, is op(B) already packed by a blocked tier's
+	// packGemm.
+	bpack []float32
 
 	// plain makes pack store op(B) as it is rather than negated, for the
 	// blocked tiers' micro-kernels, which add products.

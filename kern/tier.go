@@ -100,13 +100,21 @@ type Tier struct {
 	Pick2 func(dst, src []float32)
 	// PackConv, when not nil, rearranges constant weights w of geometry g
 	// into the tier's own layout, once per plan; Conv then finds the
-	// result in Env.packedW. It returns nil when it has no use for it.
+	// result in Env.PackedW. It returns nil when it has no use for it.
 	PackConv func(g *ConvGeom, w []float32) []float32
 	// PackConvKind, set with PackConv, says which of its layouts PackConv
 	// uses for g: PackConv gives equal results for equal weights, kind,
 	// M, C, KH, KW and Group, whatever the planes' sizes, so that the
 	// plans of one node (one per batch size or image size) share one pack.
 	PackConvKind func(g *ConvGeom) int
+	// PackGemm, when not nil, rearranges a constant B of a Gemm (k×n, or
+	// n×k when transB, row stride ldb) into the tier's panels, once per
+	// node: Gemm then finds the result in Env.PackedW and reads B from it
+	// instead of packing it at every call. The pack depends on its
+	// arguments alone, so the plans of every batch size share it. A
+	// product of a few rows of A (GemmSmallOK) reads B as it lies and
+	// takes no pack.
+	PackGemm func(transB bool, k, n int, b []float32, ldb int) []float32
 	// ConvPath, when not nil, names the way Conv computes a convolution of
 	// geometry g (pre: its fusion has a prologue), for profiles (see
 	// KernelOf).

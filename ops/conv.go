@@ -75,13 +75,31 @@ type convPlan struct {
 	packs  *convPacks
 }
 
-// convPacks holds a node's weights as the tiers packed them, shared by all
-// of the node's plans: a model planned for several batch sizes keeps one
-// copy of its packed weights, not one per plan.
-type convPacks struct {
+// packCache holds a node's constant weights as the tiers packed them,
+// shared by all of the node's plans: a model planned for several batch
+// sizes keeps one copy of its packed weights, not one per plan.
+type packCache[K comparable] struct {
 	mu    sync.Mutex
-	packs map[convPackKey][]float32
+	packs map[K][]float32
 }
+
+// get returns the pack under key, made with pack on its first use.
+func (pc *packCache[K]) get(key K, pack func() []float32) []float32 {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	p, ok := pc.packs[key]
+	if !ok {
+		p = pack()
+		if pc.packs == nil {
+			pc.packs = map[K][]float32{}
+		}
+		pc.packs[key] = p
+	}
+	return p
+}
+
+// convPacks is a Conv node's packCache.
+type convPacks = packCache[convPackKey]
 
 // convPackKey identifies a pack: the tier, the weights' memory, and what
 // the layout depends on (see Tier.PackConvKind).
@@ -127,18 +145,7 @@ func (cp *convPlan) packedWith(k *kern.Tier, w *Tensor, kind int, pack func(*ker
 	}
 	g := &cp.g
 	key := convPackKey{k: k, w: &w.F32[0], n: len(w.F32), kind: kind, m: g.M, c: g.C, kh: g.KH, kw: g.KW, grp: g.Group}
-	ps := cp.packs
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	p, ok := ps.packs[key]
-	if !ok {
-		p = pack(g, w.F32)
-		if ps.packs == nil {
-			ps.packs = map[convPackKey][]float32{}
-		}
-		ps.packs[key] = p
-	}
-	return p
+	return cp.packs.get(key, func() []float32 { return pack(g, w.F32) })
 }
 
 // check verifies the run-time tensors against the plan and returns the

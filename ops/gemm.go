@@ -36,6 +36,7 @@ func buildGemm(n *Node) (Kernel, error) {
 		return nil, n.Errorf("transA %d and transB %d must be 0 or 1", ta, tb)
 	}
 	transA, transB := ta == 1, tb == 1
+	packs := &packCache[gemmPackKey]{} // shared by the node's plans
 	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
 		if len(in) < 2 || len(in) > 3 {
 			return nil, Step{}, n.Errorf("got %d inputs, want 2 or 3", len(in))
@@ -78,6 +79,13 @@ func buildGemm(n *Node) (Kernel, error) {
 			hasC = true
 		}
 		lda, ldb := as[1], bs[1]
+		// A constant B (a Linear layer's weights) is packed once for the
+		// node when the product takes packed panels: more rows of A than a
+		// matrix-vector product has (GemmSmallOK), as at batch 5 and up.
+		bConst := in[1].Const
+		if bConst == nil || bConst.DType != Float32 || len(bConst.F32) != k*nn || kern.GemmSmallOK(transA, m) {
+			bConst = nil
+		}
 		run := func(env *kern.Env, in, out []*Tensor) error {
 			if err := checkLen(in[0], "A", m*k); err != nil {
 				return n.Errorf("%v", err)
@@ -110,7 +118,12 @@ func buildGemm(n *Node) (Kernel, error) {
 				}
 				b = beta
 			}
+			if pk := env.K.PackGemm; pk != nil && bConst != nil && sameData(in[1].F32, bConst.F32) {
+				key := gemmPackKey{k: env.K, b: &bConst.F32[0], transB: transB, kk: k, n: nn, ldb: ldb}
+				env.PackedW = packs.get(key, func() []float32 { return pk(transB, k, nn, bConst.F32, ldb) })
+			}
 			env.K.Gemm(env, transA, transB, m, nn, k, alpha, in[0].F32, lda, in[1].F32, ldb, b, y, nn)
+			env.PackedW = nil
 			return nil
 		}
 		outs, err := oneOutput(n, Value{DType: Float32, Shape: []int{m, nn}})
@@ -123,4 +136,13 @@ func buildGemm(n *Node) (Kernel, error) {
 		}
 		return outs, Step{Run: run, Dev: dev}, nil
 	}), nil
+}
+
+// gemmPackKey identifies a Gemm node's pack of B: the tier, B's memory and
+// its shape as the product reads it.
+type gemmPackKey struct {
+	k          *kern.Tier
+	b          *float32
+	transB     bool
+	kk, n, ldb int
 }

@@ -133,3 +133,62 @@ func TestGemmOpErrors(t *testing.T) {
 		wantErr(t, tt.sub, nnNode("Gemm", 13, 1, tt.attrs...), tt.ins...)
 	}
 }
+
+// TestGemmPacksShared prepares one Gemm node with a constant B (a Linear
+// layer's weights, transB as PyTorch exports it, and not transposed) for
+// several batch sizes on every tier that packs B: B is packed once for the
+// node, plans of a few rows (matrix-vector products) take no pack, and
+// every plan matches the float64 product and, bit for bit, the same Gemm
+// with B not constant.
+func TestGemmPacksShared(t *testing.T) {
+	const n, k = 37, 301
+	for _, transB := range []bool{true, false} {
+		for _, base := range testTiers() {
+			if base.PackGemm == nil {
+				continue
+			}
+			tier := *base
+			packs := 0
+			tier.PackGemm = func(transB bool, k, n int, b []float32, ldb int) []float32 {
+				packs++
+				return base.PackGemm(transB, k, n, b, ldb)
+			}
+			bsh := []int{k, n}
+			if transB {
+				bsh = []int{n, k}
+			}
+			b, c := nnRand(3, bsh...), nnRand(4, n)
+			node := nnNode("Gemm", 13, 1, nnInt("transB", map[bool]int64{false: 0, true: 1}[transB]))
+			op, err := LookupNode(node)(node)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, batch := range []int{8, 1, 13, 8} {
+				a := nnRand(uint64(batch), batch, k)
+				name := fmt.Sprintf("%s transB=%v batch=%d", tier.Name, transB, batch)
+				run := func(bConst *Tensor) []float32 {
+					vals, step, err := op.Prepare([]*Value{{DType: Float32, Shape: a.Shape},
+						{DType: Float32, Shape: b.Shape, Const: bConst}, {DType: Float32, Shape: c.Shape, Const: c}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					y := NewF32(vals[0].Shape, nil)
+					if err := step.Run(nnEnv(&tier, 2), []*Tensor{a, b, c}, []*Tensor{y}); err != nil {
+						t.Fatal(err)
+					}
+					return y.F32
+				}
+				got, plain := run(b), run(nil)
+				kerntest.SameBits(t, name+" packed and not", got, plain)
+				cb := make([]float32, batch*n)
+				for i := range batch {
+					copy(cb[i*n:], c.F32)
+				}
+				kerntest.Check(t, name, got, gemmNaive(a.F32, b.F32, cb, batch, n, k, false, transB, 1, 1), 1e-5*k)
+			}
+			if packs != 1 {
+				t.Errorf("%s transB=%v: B packed %d times for 3 plans that take a pack, want once", tier.Name, transB, packs)
+			}
+		}
+	}
+}
