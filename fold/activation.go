@@ -8,21 +8,25 @@ import (
 
 // activation is an elementwise activation node read as a fusable one.
 type activation struct {
-	kind     string // Relu, Sigmoid, Tanh, LeakyRelu or Clip
-	alpha    float32
-	min, max float32
+	kind        string // Relu, Sigmoid, Tanh, LeakyRelu, Clip, HardSigmoid or HardSwish
+	alpha, beta float32
+	min, max    float32
 }
 
 // readActivation reads n as a fusable activation with constant parameters.
 func (w *work) readActivation(n *ops.Node) (activation, bool) {
 	a := activation{kind: n.OpType, min: float32(math.Inf(-1)), max: float32(math.Inf(1))}
-	if !is(n, "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Clip") || len(n.Inputs) == 0 {
+	if !is(n, "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Clip", "HardSigmoid", "HardSwish") || len(n.Inputs) == 0 {
 		return a, false
 	}
 	var err error
 	switch n.OpType {
 	case "LeakyRelu":
 		a.alpha, err = n.Float("alpha", 0.01)
+	case "HardSigmoid":
+		if a.alpha, err = n.Float("alpha", 0.2); err == nil {
+			a.beta, err = n.Float("beta", 0.5)
+		}
 	case "Clip":
 		if n.Opset < 11 {
 			if a.min, err = n.Float("min", a.min); err == nil {
@@ -46,12 +50,16 @@ func (w *work) readActivation(n *ops.Node) (activation, bool) {
 }
 
 // setActivation records a fused activation on a bnrun node's attributes:
-// activation (the op type), and alpha, clip_min, clip_max as it needs.
+// activation (the op type), and alpha, beta, clip_min, clip_max as it
+// needs.
 func setActivation(n *ops.Node, prefix string, a activation) {
 	setStringAttr(n, prefix+"activation", a.kind)
 	switch a.kind {
 	case "LeakyRelu":
 		setFloatAttr(n, prefix+"activation_alpha", a.alpha)
+	case "HardSigmoid":
+		setFloatAttr(n, prefix+"activation_alpha", a.alpha)
+		setFloatAttr(n, prefix+"activation_beta", a.beta)
 	case "Clip":
 		setFloatAttr(n, prefix+"clip_min", a.min)
 		setFloatAttr(n, prefix+"clip_max", a.max)

@@ -34,6 +34,11 @@ var actCases = []actCase{
 	{name: "clip_opset11_min_only", op: "Clip", opset: 11, ins: ",lo",
 		wantF: map[string]float32{"clip_min": -0.4}},
 	{name: "clip_opset13_unbounded", op: "Clip", opset: 13},
+	{name: "hardsigmoid", op: "HardSigmoid", opset: 13, attrs: []*ops.Attr{aFloat("alpha", 0.25), aFloat("beta", 0.375)},
+		wantF: map[string]float32{"activation_alpha": 0.25, "activation_beta": 0.375}},
+	{name: "hardsigmoid_default", op: "HardSigmoid", opset: 13,
+		wantF: map[string]float32{"activation_alpha": 0.2, "activation_beta": 0.5}},
+	{name: "hardswish", op: "HardSwish", opset: 14},
 }
 
 // checkFusedAct checks the activation attributes of a fused node.

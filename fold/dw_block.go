@@ -79,7 +79,7 @@ func (dwBlock) match(w *work, n *ops.Node) (any, bool) {
 }
 
 // activationAttrs are the attributes of a fused activation (setActivation).
-var activationAttrs = []string{"activation", "activation_alpha", "clip_min", "clip_max"}
+var activationAttrs = []string{"activation", "activation_alpha", "activation_beta", "clip_min", "clip_max"}
 
 // moveActivation copies from's fused activation attributes to n with the
 // prefix, and removes n's own unprefixed ones when from is n.

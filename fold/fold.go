@@ -21,12 +21,12 @@
 //	GemmBN         Gemm or MatMul(+Add) -> BN over features: folded likewise
 //	BNConv         BN -> Conv (unpadded) or Gemm: BN folded into the next layer
 //	BNAffine       any other BN -> one per-channel affine step (bnrun.Affine)
-//	AffineAct      Affine -> Relu/Sigmoid/Tanh/Clip/LeakyRelu: one pass
+//	AffineAct      Affine -> Relu/Sigmoid/Tanh/Clip/LeakyRelu/HardSigmoid/HardSwish: one pass
 //	AffineConv     Affine(+Relu) read only by a Conv: applied as the Conv reads its input
 //	ConvAdd        Conv -> Add of a same-shaped tensor: residual added in the Conv's epilogue
-//	ConvAct        Conv -> Relu/Clip/Sigmoid/Tanh/LeakyRelu: activation in the epilogue
+//	ConvAct        Conv -> Relu/Clip/Sigmoid/Tanh/LeakyRelu/Hard*: activation in the epilogue
 //	ConvSilu       Conv -> Sigmoid, Mul(x, sigmoid): SiLU in the epilogue
-//	GemmAct        Gemm -> Relu/Clip/Sigmoid/Tanh/LeakyRelu: likewise
+//	GemmAct        Gemm -> Relu/Clip/Sigmoid/Tanh/LeakyRelu/Hard*: likewise
 //	DwBlock        1×1 Conv -> depthwise Conv -> 1×1 Conv (either 1×1 absent): one block
 //
 // Fused nodes use ops of the "bnrun" domain (bnrun.FusedConv,

@@ -19,13 +19,24 @@ const (
 	// ActSilu is x·sigmoid(x) (SiLU, Swish), the Sigmoid and Mul of an
 	// ONNX graph: the sigmoid rounded to float32, then the product.
 	ActSilu
+	// ActHardSigmoid is max(0, min(1, Alpha·x + Beta)), the product and
+	// the sum each rounded.
+	ActHardSigmoid
+	// ActHardSwish is x·max(0, min(1, x/6 + 1/2)): x times HardSigmoid
+	// with Alpha = float32(1/6), Beta = 1/2 (ONNX's HardSwish, MobileNetV3's
+	// activation), each operation rounded.
+	ActHardSwish
 )
+
+// hardSwishAlpha is HardSwish's slope, 1/6 rounded to float32.
+const hardSwishAlpha = float32(1.0 / 6)
 
 // Activation is an elementwise activation fused into another kernel. It
 // computes exactly what the standalone operator of the same name computes.
 type Activation struct {
 	Kind     ActKind
-	Alpha    float32 // LeakyRelu's slope
+	Alpha    float32 // LeakyRelu's and HardSigmoid's slope
+	Beta     float32 // HardSigmoid's offset
 	Min, Max float32 // Clip's bounds
 }
 
@@ -44,6 +55,10 @@ func (a Activation) String() string {
 		return "Tanh"
 	case ActSilu:
 		return "Silu"
+	case ActHardSigmoid:
+		return fmt.Sprintf("HardSigmoid(%g,%g)", a.Alpha, a.Beta)
+	case ActHardSwish:
+		return "HardSwish"
 	}
 	return ""
 }
@@ -68,6 +83,10 @@ func (a Activation) Apply(x []float32) {
 		TanhF32(x, x)
 	case ActSilu:
 		siluF32(x, x)
+	case ActHardSigmoid:
+		HardSigmoidF32(x, x, a.Alpha, a.Beta)
+	case ActHardSwish:
+		HardSwishF32(x, x)
 	}
 }
 
@@ -105,6 +124,36 @@ func (a Activation) One(v float32) float32 {
 		return float32(math.Tanh(float64(v)))
 	case ActSilu:
 		return v * float32(1/(1+math.Exp(-float64(v))))
+	case ActHardSigmoid:
+		return hardSigmoid(v, a.Alpha, a.Beta)
+	case ActHardSwish:
+		return v * hardSigmoid(v, hardSwishAlpha, 0.5)
 	}
 	return v
+}
+
+// hardSigmoid returns max(0, min(1, alpha·v + beta)), the product rounded
+// before the sum (the conversion keeps the compiler from fusing them); a
+// NaN stays NaN.
+func hardSigmoid(v, alpha, beta float32) float32 {
+	return max(0, min(1, float32(alpha*v)+beta))
+}
+
+// HardSigmoidF32 computes dst = max(0, min(1, alpha·src + beta)) for each
+// value, the product and the sum each rounded, as HardSigmoid does.
+func HardSigmoidF32(dst, src []float32, alpha, beta float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = hardSigmoid(v, alpha, beta)
+	}
+}
+
+// HardSwishF32 computes dst = src·max(0, min(1, src/6 + 1/2)) for each
+// value (the slope 1/6 rounded to float32, each operation rounded), as
+// HardSwish does.
+func HardSwishF32(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = v * hardSigmoid(v, hardSwishAlpha, 0.5)
+	}
 }

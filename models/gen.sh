@@ -2,7 +2,7 @@
 # Generate every arch x flavour (bn, fused) x opset (9 11 13 14 17) into
 # OUTDIR/<arch>_<flavour>_op<N>/ (model.onnx + test_data_set_{0,1}).
 #
-#   models/gen.sh OUTDIR [arch...]      default archs: all six
+#   models/gen.sh OUTDIR [arch...]      default archs: the seven below
 #
 # One python process per arch (export.py --all): the model is built, calibrated
 # and run for the goldens once, then exported 10 times. Complete model dirs are
@@ -13,14 +13,14 @@
 set -euo pipefail
 
 if [[ $# -lt 1 ]]; then
-    echo "usage: $0 OUTDIR [resnet18|resnet50|densenet121|mobilenet_v2|lenet|mlp ...]" >&2
+    echo "usage: $0 OUTDIR [resnet18|resnet50|densenet121|mobilenet_v2|mobilenet_v3_small|lenet|mlp ...]" >&2
     exit 2
 fi
 out=$1
 shift
 archs=("$@")
 if [[ ${#archs[@]} -eq 0 ]]; then
-    archs=(lenet mlp resnet18 resnet50 densenet121 mobilenet_v2)
+    archs=(lenet mlp resnet18 resnet50 densenet121 mobilenet_v2 mobilenet_v3_small)
 fi
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -14,6 +14,8 @@ func init() {
 	Register("Sigmoid", buildSigmoid)
 	Register("Tanh", buildTanh)
 	Register("LeakyRelu", buildLeakyRelu)
+	Register("HardSigmoid", buildHardSigmoid)
+	Register("HardSwish", buildHardSwish)
 	Register("Clip", buildClip)
 }
 
@@ -115,6 +117,31 @@ func buildLeakyRelu(n *Node) (Kernel, error) {
 		}
 	}
 	return &unaryKernel{n: n, f32: f, act: kern.Activation{Kind: kern.ActLeakyRelu, Alpha: alpha}}, nil
+}
+
+// HardSigmoid (opsets 6 and 22; opset 1's consumed_inputs is ignored):
+//
+//	y = max(0, min(1, alpha·x + beta))
+//
+// attributes alpha (default 0.2) and beta (0.5), float32 only.
+func buildHardSigmoid(n *Node) (Kernel, error) {
+	alpha, err := n.Float("alpha", 0.2)
+	if err != nil {
+		return nil, err
+	}
+	beta, err := n.Float("beta", 0.5)
+	if err != nil {
+		return nil, err
+	}
+	f := func(dst, src []float32) { kern.HardSigmoidF32(dst, src, alpha, beta) }
+	return &unaryKernel{n: n, f32: f, act: kern.Activation{Kind: kern.ActHardSigmoid, Alpha: alpha, Beta: beta}}, nil
+}
+
+// HardSwish (opsets 14 and 22), float32 only:
+//
+//	y = x·max(0, min(1, x/6 + 1/2))
+func buildHardSwish(n *Node) (Kernel, error) {
+	return &unaryKernel{n: n, f32: kern.HardSwishF32, act: kern.Activation{Kind: kern.ActHardSwish}}, nil
 }
 
 // clipKernel is Clip. Before opset 11 the bounds are the min and max

@@ -8,8 +8,9 @@ import (
 
 // ParseActivation reads a fused activation from a node's attributes
 // prefix+"activation" (an op type: Relu, LeakyRelu, Clip, Sigmoid, Tanh,
-// Silu for a Sigmoid and a Mul, or absent), prefix+"activation_alpha",
-// prefix+"clip_min" and prefix+"clip_max".
+// HardSigmoid, HardSwish, Silu for a Sigmoid and a Mul, or absent),
+// prefix+"activation_alpha", prefix+"activation_beta", prefix+"clip_min"
+// and prefix+"clip_max".
 func ParseActivation(n *Node, prefix string) (kern.Activation, error) {
 	a := kern.Activation{Min: float32(math.Inf(-1)), Max: float32(math.Inf(1))}
 	kind, err := n.String(prefix+"activation", "")
@@ -29,6 +30,13 @@ func ParseActivation(n *Node, prefix string) (kern.Activation, error) {
 	case "LeakyRelu":
 		a.Kind = kern.ActLeakyRelu
 		a.Alpha, err = n.Float(prefix+"activation_alpha", 0.01)
+	case "HardSigmoid":
+		a.Kind = kern.ActHardSigmoid
+		if a.Alpha, err = n.Float(prefix+"activation_alpha", 0.2); err == nil {
+			a.Beta, err = n.Float(prefix+"activation_beta", 0.5)
+		}
+	case "HardSwish":
+		a.Kind = kern.ActHardSwish
 	case "Clip":
 		a.Kind = kern.ActClip
 		if a.Min, err = n.Float(prefix+"clip_min", a.Min); err == nil {

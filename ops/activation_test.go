@@ -39,6 +39,27 @@ func TestLeakyReluKnown(t *testing.T) {
 	wantElemErr(t, "has type INT", elemNode("LeakyRelu", 16, elInt("alpha", 1)), x)
 }
 
+// TestHardSigmoidSwishKnown checks HardSigmoid (default and given slope
+// and offset) and HardSwish on values below, inside and above the linear
+// part, the product and sum rounded as the spec writes them, NaN kept.
+func TestHardSigmoidSwishKnown(t *testing.T) {
+	nan := float32(math.NaN())
+	x := elF32([]int{7}, -10, -3, -1, 0, 1, 3, 10)
+	checkElem(t, elF32([]int{7}, 0, 0, 0.3, 0.5, 0.7, 1, 1), 1e-7, elemNode("HardSigmoid", 6), x)
+	checkElem(t, elF32([]int{7}, 0, 0, float32(float32(1.0/6)*-1)+0.5, 0.5, float32(float32(1.0/6)*1)+0.5, 1, 1), 0,
+		elemNode("HardSigmoid", 6, elFloat("alpha", float32(1.0/6)), elFloat("beta", 0.5)), x)
+	checkElem(t, elF32([]int{7}, 0, 0, -1*(float32(float32(1.0/6)*-1)+0.5), 0, 1*(float32(float32(1.0/6)*1)+0.5), 3, 10), 0,
+		elemNode("HardSwish", 14), x)
+	for _, op := range []string{"HardSigmoid", "HardSwish"} {
+		out := mustElem(t, elemNode(op, 14), elF32([]int{1}, nan))
+		if v := out.F32[0]; v == v {
+			t.Errorf("%s(NaN) = %v, want NaN", op, v)
+		}
+		wantElemErr(t, "want float32", elemNode(op, 14), elI64([]int{1}, 1))
+	}
+	wantElemErr(t, "has type INT", elemNode("HardSigmoid", 6, elInt("alpha", 1)), x)
+}
+
 func TestClipAttributeForm(t *testing.T) {
 	x := elF32([]int{5}, -5, -1, 0, 1, 5)
 	checkElem(t, elF32([]int{5}, -2, -1, 0, 1, 3), 0, elemNode("Clip", 6, elFloat("min", -2), elFloat("max", 3)), x)

@@ -51,6 +51,13 @@ var fusedCases = []fusedCase{
 	{2, 12, 9, 8, 20, 3, 1, 1, 1, false, true, "Silu"},
 	{1, 24, 10, 10, 24, 5, 2, 2, 24, false, false, "Silu"},
 	{1, 40, 7, 7, 48, 1, 1, 0, 1, false, false, "Silu"},
+	// MobileNetV3's activations: HardSwish after a dense conv with a
+	// residual, a depthwise one and on a 7×7 plane; HardSigmoid (its
+	// squeeze-excitation gate, default slope and offset).
+	{2, 12, 9, 8, 20, 3, 1, 1, 1, false, true, "HardSwish"},
+	{1, 24, 10, 10, 24, 5, 2, 2, 24, false, false, "HardSwish"},
+	{1, 40, 7, 7, 48, 1, 1, 0, 1, true, false, "HardSwish"},
+	{2, 16, 5, 5, 24, 1, 1, 0, 1, false, false, "HardSigmoid"},
 	// 1×1 on small planes, read pixel-major: channels not a multiple of
 	// 8, a last block of 4 or 3 channels, a stride, padding, groups, a
 	// depth of several blocks, the clip in the kernels or after them.

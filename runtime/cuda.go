@@ -175,11 +175,6 @@ func (gp *gpuPlan) upload(x []float32) (cuda.Buffer, error) {
 	return b, err
 }
 
-// act converts a fused activation (the kinds share their values).
-func act(a kern.Activation) cuda.Act {
-	return cuda.Act{Kind: cuda.ActKind(a.Kind), Alpha: a.Alpha, Min: a.Min, Max: a.Max}
-}
-
 // binaryOps maps ops.BinaryDev's operators to the kernel's.
 var binaryOps = map[string]cuda.BinaryOp{"Add": cuda.OpAdd, "Sub": cuda.OpSub, "Mul": cuda.OpMul, "Div": cuda.OpDiv}
 
@@ -200,7 +195,7 @@ func (gp *gpuPlan) stepFor(pl *Plan, st *stepPlan) (func(*cuda.Stream, []cuda.Bu
 	case *ops.ConvDev:
 		sh := convShape(d.G)
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			a := cuda.ConvArgs{X: b[in[0]], W: b[in[1]], Y: b[out[0]], Act: act(d.Act), InRelu: d.PreAct.Kind == kern.ActRelu}
+			a := cuda.ConvArgs{X: b[in[0]], W: b[in[1]], Y: b[out[0]], Act: d.Act, InRelu: d.PreAct.Kind == kern.ActRelu}
 			if d.Bias {
 				a.Bias = opt(b, 2)
 			}
@@ -217,7 +212,7 @@ func (gp *gpuPlan) stepFor(pl *Plan, st *stepPlan) (func(*cuda.Stream, []cuda.Bu
 	case *ops.GemmDev:
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
 			a := cuda.GemmArgs{A: b[in[0]], B: b[in[1]], Y: b[out[0]], M: d.M, N: d.N, K: d.K,
-				TransA: d.TransA, TransB: d.TransB, Alpha: d.Alpha, Beta: d.Beta, Act: act(d.Act)}
+				TransA: d.TransA, TransB: d.TransB, Alpha: d.Alpha, Beta: d.Beta, Act: d.Act}
 			if d.CShape != nil {
 				a.C, a.CShape = opt(b, 2), d.CShape
 			}
@@ -248,11 +243,11 @@ func (gp *gpuPlan) stepFor(pl *Plan, st *stepPlan) (func(*cuda.Stream, []cuda.Bu
 				return nil, err
 			}
 			return func(s *cuda.Stream, b []cuda.Buffer) error {
-				return k.Affine(s, d.N, d.C, d.HW, b[in[0]], sc, bi, b[out[0]], act(d.Act))
+				return k.Affine(s, d.N, d.C, d.HW, b[in[0]], sc, bi, b[out[0]], d.Act)
 			}, nil
 		}
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			return k.Affine(s, d.N, d.C, d.HW, b[in[0]], b[in[1]], b[in[2]], b[out[0]], act(d.Act))
+			return k.Affine(s, d.N, d.C, d.HW, b[in[0]], b[in[1]], b[in[2]], b[out[0]], d.Act)
 		}, nil
 	case *ops.BinaryDev:
 		op, ok := binaryOps[d.Op]
@@ -264,7 +259,7 @@ func (gp *gpuPlan) stepFor(pl *Plan, st *stepPlan) (func(*cuda.Stream, []cuda.Bu
 		}, nil
 	case *ops.UnaryDev:
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			return k.Unary(s, d.N, b[in[0]], b[out[0]], act(d.Act))
+			return k.Unary(s, d.N, b[in[0]], b[out[0]], d.Act)
 		}, nil
 	case *ops.ConcatDev:
 		total := 0
@@ -348,7 +343,7 @@ func (gp *gpuPlan) dwBlock(pl *Plan, d *ops.DwBlockDev, in, out []int, opt func(
 		x := b[in[0]]
 		// layer i of X into Y: weights at input 1+2i, bias after them
 		layer := func(i int, x, y cuda.Buffer, a kern.Activation) error {
-			args := cuda.ConvArgs{X: x, W: b[in[1+2*i]], Y: y, Act: act(a)}
+			args := cuda.ConvArgs{X: x, W: b[in[1+2*i]], Y: y, Act: a}
 			if d.Bias[i] {
 				args.Bias = opt(b, 2+2*i)
 			}

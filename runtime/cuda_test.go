@@ -5,29 +5,9 @@ package runtime
 import (
 	"testing"
 
-	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/kern/cuda"
 	"github.com/bnrun/bnrun/ops"
 )
-
-// TestCUDAActivationKinds checks that act passes every fused activation
-// to the kernels under the same meaning: ops.ActKind and cuda.ActKind
-// share their values.
-func TestCUDAActivationKinds(t *testing.T) {
-	pairs := []struct {
-		o kern.ActKind
-		c cuda.ActKind
-	}{
-		{kern.ActNone, cuda.ActNone}, {kern.ActRelu, cuda.ActRelu}, {kern.ActLeakyRelu, cuda.ActLeakyRelu},
-		{kern.ActClip, cuda.ActClip}, {kern.ActSigmoid, cuda.ActSigmoid}, {kern.ActTanh, cuda.ActTanh}, {kern.ActSilu, cuda.ActSilu},
-	}
-	for _, p := range pairs {
-		a := act(kern.Activation{Kind: p.o, Alpha: 0.5, Min: -1, Max: 6})
-		if a.Kind != p.c || a.Alpha != 0.5 || a.Min != -1 || a.Max != 6 {
-			t.Errorf("act(%v) = %+v, want kind %v", p.o, a, p.c)
-		}
-	}
-}
 
 // TestCUDAModeWithoutGPU checks Compile's device modes where no GPU is
 // usable: DeviceCUDA fails naming the cause, DeviceAuto compiles for the

@@ -273,6 +273,7 @@ const (
 // MinOpset may use them.
 var oldOpsetOps = map[string]bool{
 	"GlobalAveragePool": true, "GlobalMaxPool": true, "Identity": true, "Transpose": true, "Shape": true,
+	"HardSigmoid": true, // opset 1 only adds consumed_inputs, which bnrun ignores
 }
 
 // checkOpsets fails when a node of the default domain is read at an opset

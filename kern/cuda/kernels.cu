@@ -28,6 +28,8 @@
 #define ACT_SIGMOID 4
 #define ACT_TANH 5
 #define ACT_SILU 6
+#define ACT_HARD_SIGMOID 7
+#define ACT_HARD_SWISH 8
 
 // activate_transcendental returns sigmoid(v) = 1 / (1 + exp(-v)), tanh(v)
 // or v·sigmoid(v). It is kept out of line so that the unrolled epilogues
@@ -43,6 +45,18 @@ __device__ __noinline__ float activate_transcendental(float v, int act)
     return tanhf(v);
 }
 
+// hard_sigmoid returns max(0, min(1, alpha*v + beta)) with the product
+// rounded before the sum (__fmul_rn is never contracted into an FMA), as
+// the CPU's kernels round it; a NaN stays NaN.
+__device__ __forceinline__ float hard_sigmoid(float v, float alpha, float beta)
+{
+    float s = __fadd_rn(__fmul_rn(alpha, v), beta);
+    if (s != s) {
+        return s;
+    }
+    return s < 0.0f ? 0.0f : (s > 1.0f ? 1.0f : s);
+}
+
 // activate returns act(v). Comparisons are written so that a NaN input
 // stays NaN, as Go's min and max keep it on the CPU.
 __device__ __forceinline__ float activate(float v, int act, float p0, float p1)
@@ -56,6 +70,10 @@ __device__ __forceinline__ float activate(float v, int act, float p0, float p1)
         return v < 0.0f ? p0 * v : v;
     case ACT_CLIP: // min(max(v, lo), hi)
         return v < p0 ? p0 : (v > p1 ? p1 : v);
+    case ACT_HARD_SIGMOID: // max(0, min(1, alpha*v + beta)), product and sum each rounded
+        return hard_sigmoid(v, p0, p1);
+    case ACT_HARD_SWISH: // v * max(0, min(1, v/6 + 1/2)), 1/6 rounded to float
+        return v * hard_sigmoid(v, 1.0f / 6.0f, 0.5f);
     default: // ACT_SIGMOID, ACT_TANH, ACT_SILU
         return activate_transcendental(v, act);
     }

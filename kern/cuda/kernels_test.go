@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern"
 )
 
 // The kernel tests run each kernel on small, awkward shapes (odd channel
@@ -130,27 +132,6 @@ func randn(seed uint64, n int) []float32 {
 	return x
 }
 
-// actRef is the CPU's activation (kern.Activation.One).
-func actRef(a Act, v float32) float32 {
-	switch a.Kind {
-	case ActRelu:
-		return max(v, 0)
-	case ActLeakyRelu:
-		if v < 0 {
-			return a.Alpha * v
-		}
-	case ActClip:
-		return min(max(v, a.Min), a.Max)
-	case ActSigmoid:
-		return float32(1 / (1 + math.Exp(-float64(v))))
-	case ActTanh:
-		return float32(math.Tanh(float64(v)))
-	case ActSilu:
-		return v * float32(1/(1+math.Exp(-float64(v))))
-	}
-	return v
-}
-
 // convCase is a convolution test: the geometry with both paddings, and
 // which fusions to use.
 type convCase struct {
@@ -161,11 +142,11 @@ type convCase struct {
 	sh, sw, dh, dw           int
 	bias, residual, prologue bool
 	inRelu                   bool
-	act                      Act
+	act                      kern.Activation
 }
 
 // convRef computes the convolution of ConvArgs in float64.
-func convRef(sh ConvShape, x, w, bias, res, sc, sf []float32, inRelu bool, act Act) []float32 {
+func convRef(sh ConvShape, x, w, bias, res, sc, sf []float32, inRelu bool, act kern.Activation) []float32 {
 	g := sh.Groups
 	cg, mg := sh.C/g, sh.M/g
 	y := make([]float32, sh.N*sh.M*sh.OH*sh.OW)
@@ -209,7 +190,7 @@ func convRef(sh ConvShape, x, w, bias, res, sc, sf []float32, inRelu bool, act A
 					if res != nil {
 						v += res[idx]
 					}
-					y[idx] = actRef(act, v)
+					y[idx] = act.One(v)
 				}
 			}
 		}
@@ -222,15 +203,15 @@ func testConv(t *testing.T, e *gpuEnv) {
 	cases := []convCase{
 		{name: "3x3 pad 1", n: 1, c: 3, h: 7, w: 7, m: 5, kh: 3, kw: 3, groups: 1, pt: 1, pl: 1, pb: 1, pr: 1, sh: 1, sw: 1, dh: 1, dw: 1},
 		{name: "odd channels stride 2 asymmetric pads batch 2", n: 2, c: 5, h: 9, w: 11, m: 7, kh: 3, kw: 3, groups: 1, pt: 1, pl: 0, pb: 0, pr: 1, sh: 2, sw: 2, dh: 1, dw: 1, bias: true},
-		{name: "several tiles, K not a multiple of 16", n: 2, c: 20, h: 10, w: 10, m: 70, kh: 3, kw: 3, groups: 1, pt: 1, pl: 1, pb: 1, pr: 1, sh: 1, sw: 1, dh: 1, dw: 1, bias: true, act: Act{Kind: ActRelu}},
+		{name: "several tiles, K not a multiple of 16", n: 2, c: 20, h: 10, w: 10, m: 70, kh: 3, kw: 3, groups: 1, pt: 1, pl: 1, pb: 1, pr: 1, sh: 1, sw: 1, dh: 1, dw: 1, bias: true, act: kern.Activation{Kind: kern.ActRelu}},
 		{name: "groups 3 dilation 2", n: 2, c: 6, h: 8, w: 9, m: 9, kh: 3, kw: 3, groups: 3, pt: 2, pl: 2, pb: 2, pr: 2, sh: 1, sw: 1, dh: 2, dw: 2, bias: true},
 		{name: "1x3 kernel stride 1x2", n: 1, c: 4, h: 5, w: 12, m: 6, kh: 1, kw: 3, groups: 1, pt: 0, pl: 1, pb: 0, pr: 1, sh: 1, sw: 2, dh: 1, dw: 1},
-		{name: "1x1 residual relu", n: 2, c: 33, h: 5, w: 6, m: 65, kh: 1, kw: 1, groups: 1, sh: 1, sw: 1, dh: 1, dw: 1, bias: true, residual: true, act: Act{Kind: ActRelu}},
-		{name: "prologue affine relu with padding, residual, relu", n: 2, c: 7, h: 6, w: 5, m: 9, kh: 3, kw: 3, groups: 1, pt: 1, pl: 1, pb: 1, pr: 1, sh: 1, sw: 1, dh: 1, dw: 1, bias: true, residual: true, prologue: true, inRelu: true, act: Act{Kind: ActRelu}},
-		{name: "prologue affine, stride 2, clip", n: 1, c: 10, h: 9, w: 9, m: 12, kh: 3, kw: 3, groups: 2, pt: 1, pl: 1, pb: 1, pr: 1, sh: 2, sw: 2, dh: 1, dw: 1, prologue: true, act: Act{Kind: ActClip, Min: -0.5, Max: 0.75}},
-		{name: "prologue relu only, leaky relu", n: 1, c: 3, h: 6, w: 6, m: 4, kh: 3, kw: 3, groups: 1, pt: 1, pl: 1, pb: 1, pr: 1, sh: 1, sw: 1, dh: 1, dw: 1, inRelu: true, act: Act{Kind: ActLeakyRelu, Alpha: 0.1}},
-		{name: "depthwise stride 2", n: 2, c: 8, h: 9, w: 10, m: 8, kh: 3, kw: 3, groups: 8, pt: 1, pl: 1, pb: 1, pr: 1, sh: 2, sw: 2, dh: 1, dw: 1, bias: true, act: Act{Kind: ActClip, Min: 0, Max: 6}},
-		{name: "depthwise multiplier 2, prologue, residual", n: 2, c: 5, h: 7, w: 6, m: 10, kh: 3, kw: 3, groups: 5, pt: 1, pl: 1, pb: 1, pr: 1, sh: 1, sw: 1, dh: 1, dw: 1, bias: true, residual: true, prologue: true, inRelu: true, act: Act{Kind: ActRelu}},
+		{name: "1x1 residual relu", n: 2, c: 33, h: 5, w: 6, m: 65, kh: 1, kw: 1, groups: 1, sh: 1, sw: 1, dh: 1, dw: 1, bias: true, residual: true, act: kern.Activation{Kind: kern.ActRelu}},
+		{name: "prologue affine relu with padding, residual, relu", n: 2, c: 7, h: 6, w: 5, m: 9, kh: 3, kw: 3, groups: 1, pt: 1, pl: 1, pb: 1, pr: 1, sh: 1, sw: 1, dh: 1, dw: 1, bias: true, residual: true, prologue: true, inRelu: true, act: kern.Activation{Kind: kern.ActRelu}},
+		{name: "prologue affine, stride 2, clip", n: 1, c: 10, h: 9, w: 9, m: 12, kh: 3, kw: 3, groups: 2, pt: 1, pl: 1, pb: 1, pr: 1, sh: 2, sw: 2, dh: 1, dw: 1, prologue: true, act: kern.Activation{Kind: kern.ActClip, Min: -0.5, Max: 0.75}},
+		{name: "prologue relu only, leaky relu", n: 1, c: 3, h: 6, w: 6, m: 4, kh: 3, kw: 3, groups: 1, pt: 1, pl: 1, pb: 1, pr: 1, sh: 1, sw: 1, dh: 1, dw: 1, inRelu: true, act: kern.Activation{Kind: kern.ActLeakyRelu, Alpha: 0.1}},
+		{name: "depthwise stride 2", n: 2, c: 8, h: 9, w: 10, m: 8, kh: 3, kw: 3, groups: 8, pt: 1, pl: 1, pb: 1, pr: 1, sh: 2, sw: 2, dh: 1, dw: 1, bias: true, act: kern.Activation{Kind: kern.ActClip, Min: 0, Max: 6}},
+		{name: "depthwise multiplier 2, prologue, residual", n: 2, c: 5, h: 7, w: 6, m: 10, kh: 3, kw: 3, groups: 5, pt: 1, pl: 1, pb: 1, pr: 1, sh: 1, sw: 1, dh: 1, dw: 1, bias: true, residual: true, prologue: true, inRelu: true, act: kern.Activation{Kind: kern.ActRelu}},
 		{name: "depthwise 5x5 dilation 2", n: 1, c: 3, h: 11, w: 11, m: 3, kh: 5, kw: 5, groups: 3, pt: 4, pl: 4, pb: 4, pr: 4, sh: 1, sw: 1, dh: 2, dw: 2},
 	}
 	for i, cc := range cases {
@@ -272,16 +253,16 @@ func testConv(t *testing.T, e *gpuEnv) {
 		sh := ConvShape{N: 1, C: 4, H: 5, W: 5, M: 6, KH: 3, KW: 3, Groups: 1, PadH: 1, PadW: 1, OH: 5, OW: 5}
 		x, w, res := randn(1, 100), randn(2, 6*4*9), randn(3, 150)
 		want := convRef(ConvShape{N: 1, C: 4, H: 5, W: 5, M: 6, KH: 3, KW: 3, Groups: 1, PadH: 1, PadW: 1, OH: 5, OW: 5, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
-			x, w, nil, res, nil, nil, false, Act{Kind: ActRelu})
+			x, w, nil, res, nil, nil, false, kern.Activation{Kind: kern.ActRelu})
 		y := e.upload(res)
-		e.must(e.k.Conv(e.s, sh, ConvArgs{X: e.upload(x), W: e.upload(w), Y: y, Residual: y, Act: Act{Kind: ActRelu}}))
+		e.must(e.k.Conv(e.s, sh, ConvArgs{X: e.upload(x), W: e.upload(w), Y: y, Residual: y, Act: kern.Activation{Kind: kern.ActRelu}}))
 		compare(t, "in place", e.download(y, 150), want)
 	})
 }
 
 // gemmRef computes GemmArgs's product in float64; c is C already
 // broadcast to [M,N] (or nil).
-func gemmRef(m, n, k int, a, b, c []float32, ta, tb bool, alpha, beta float32, act Act) []float32 {
+func gemmRef(m, n, k int, a, b, c []float32, ta, tb bool, alpha, beta float32, act kern.Activation) []float32 {
 	y := make([]float32, m*n)
 	for i := range m {
 		for j := range n {
@@ -301,7 +282,7 @@ func gemmRef(m, n, k int, a, b, c []float32, ta, tb bool, alpha, beta float32, a
 			if c != nil {
 				v += beta * c[i*n+j]
 			}
-			y[i*n+j] = actRef(act, v)
+			y[i*n+j] = act.One(v)
 		}
 	}
 	return y
@@ -336,9 +317,9 @@ func testGemm(t *testing.T, e *gpuEnv) {
 							}
 						}
 					}
-					act := Act{Kind: ActRelu}
+					act := kern.Activation{Kind: kern.ActRelu}
 					if i%2 == 0 {
-						act = Act{}
+						act = kern.Activation{}
 					}
 					want := gemmRef(m, n, k, a, b, cFull, ta, tb, 0.5, 1.5, act)
 					y := e.alloc(m * n)
@@ -461,13 +442,14 @@ func testAffineUnary(t *testing.T, e *gpuEnv) {
 	for i := range x {
 		x[i] *= 4 // reach Clip's bounds and sigmoid's tails
 	}
-	acts := []Act{{}, {Kind: ActRelu}, {Kind: ActLeakyRelu, Alpha: 0.2}, {Kind: ActClip, Min: -1, Max: 2}, {Kind: ActSigmoid}, {Kind: ActTanh}, {Kind: ActSilu}}
+	acts := []kern.Activation{{}, {Kind: kern.ActRelu}, {Kind: kern.ActLeakyRelu, Alpha: 0.2}, {Kind: kern.ActClip, Min: -1, Max: 2}, {Kind: kern.ActSigmoid}, {Kind: kern.ActTanh}, {Kind: kern.ActSilu},
+		{Kind: kern.ActHardSigmoid, Alpha: 0.3, Beta: 0.4}, {Kind: kern.ActHardSwish}}
 	for _, act := range acts {
 		t.Run(fmt.Sprintf("affine act %d", act.Kind), func(t *testing.T) {
 			want := make([]float32, len(x))
 			for i, v := range x {
 				ch := (i / hw) % c
-				want[i] = actRef(act, a[ch]*v+b[ch])
+				want[i] = act.One(a[ch]*v + b[ch])
 			}
 			y := e.alloc(len(x))
 			e.must(e.k.Affine(e.s, n, c, hw, e.upload(x), e.upload(a), e.upload(b), y, act))
@@ -476,7 +458,7 @@ func testAffineUnary(t *testing.T, e *gpuEnv) {
 		t.Run(fmt.Sprintf("unary act %d in place", act.Kind), func(t *testing.T) {
 			want := make([]float32, len(x))
 			for i, v := range x {
-				want[i] = actRef(act, v)
+				want[i] = act.One(v)
 			}
 			xb := e.upload(x)
 			e.must(e.k.Unary(e.s, len(x), xb, xb, act))

@@ -3,37 +3,21 @@ package cuda
 import (
 	"fmt"
 	"math"
+
+	"github.com/bnrun/bnrun/kern"
 )
 
-// ActKind names an activation fused into a kernel; the values are those
-// of kern.ActKind and kernels.cu's ACT_* codes.
-type ActKind int32
-
-// The fusable activations.
-const (
-	ActNone ActKind = iota
-	ActRelu
-	ActLeakyRelu
-	ActClip
-	ActSigmoid
-	ActTanh
-	ActSilu
-)
-
-// Act is an activation with its parameters.
-type Act struct {
-	Kind     ActKind
-	Alpha    float32 // LeakyRelu's slope
-	Min, Max float32 // Clip's bounds
-}
-
-// params returns the kernel parameters (act, act_p0, act_p1).
-func (a Act) params() (int32, float32, float32) {
+// actParams returns the kernel parameters (act, act_p0, act_p1) of a: the
+// kind's value is kernels.cu's ACT_* code (the codes follow kern.ActKind's
+// order), p0 and p1 the parameters the kind reads.
+func actParams(a kern.Activation) (int32, float32, float32) {
 	switch a.Kind {
-	case ActLeakyRelu:
+	case kern.ActLeakyRelu:
 		return int32(a.Kind), a.Alpha, 0
-	case ActClip:
+	case kern.ActClip:
 		return int32(a.Kind), a.Min, a.Max
+	case kern.ActHardSigmoid:
+		return int32(a.Kind), a.Alpha, a.Beta
 	}
 	return int32(a.Kind), 0, 0
 }
@@ -133,7 +117,7 @@ type ConvArgs struct {
 	Bias, Residual   Buffer
 	InScale, InShift Buffer
 	InRelu           bool
-	Act              Act
+	Act              kern.Activation
 }
 
 // Conv queues a convolution on s: conv2d_depthwise when each group has one
@@ -174,7 +158,7 @@ func (k *Kernels) Conv(s *Stream, sh ConvShape, a ConvArgs) error {
 			return err
 		}
 	}
-	act, p0, p1 := a.Act.params()
+	act, p0, p1 := actParams(a.Act)
 	if sh.C/g == 1 {
 		return s.Launch(k.fn["conv2d_depthwise"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
 			a.X, a.W, a.Bias, a.Residual, a.InScale, a.InShift, a.Y,
@@ -205,7 +189,7 @@ type GemmArgs struct {
 	M, N, K        int
 	TransA, TransB bool
 	Alpha, Beta    float32
-	Act            Act
+	Act            kern.Activation
 }
 
 // gemmCStrides returns the row and column strides that broadcast C of
@@ -263,7 +247,7 @@ func (k *Kernels) Gemm(s *Stream, a GemmArgs) error {
 	if grid.Y > 65535 {
 		return fmt.Errorf("cuda: gemm: grid %v too large", grid)
 	}
-	act, p0, p1 := a.Act.params()
+	act, p0, p1 := actParams(a.Act)
 	return s.Launch(k.fn["gemm"], grid, Dim3{X: tileThreads}, 0,
 		a.A, a.B, a.C, a.Y, a.M, a.N, a.K, a.TransA, a.TransB, a.Alpha, a.Beta, rs, cs, act, p0, p1)
 }
@@ -339,7 +323,7 @@ func (k *Kernels) GlobalPool(s *Stream, planes, hw int, isMax bool, x, y Buffer)
 
 // Affine queues y[n,c,i] = act(a[c]*x[n,c,i] + b[c]) on s over x of shape
 // [n, c, hw]; y may be x.
-func (k *Kernels) Affine(s *Stream, n, c, hw int, x, a, b, y Buffer, act Act) error {
+func (k *Kernels) Affine(s *Stream, n, c, hw int, x, a, b, y Buffer, act kern.Activation) error {
 	total := n * c * hw
 	if err := checkCount("affine tensor", total); err != nil {
 		return err
@@ -353,13 +337,13 @@ func (k *Kernels) Affine(s *Stream, n, c, hw int, x, a, b, y Buffer, act Act) er
 			return err
 		}
 	}
-	ak, p0, p1 := act.params()
+	ak, p0, p1 := actParams(act)
 	return s.Launch(k.fn["affine_act"], grid1(total), Dim3{X: elementwiseThreads}, 0,
 		x, a, b, y, total, c, hw, ak, p0, p1)
 }
 
 // Unary queues y[i] = act(x[i]) on s for n elements; y may be x.
-func (k *Kernels) Unary(s *Stream, n int, x, y Buffer, act Act) error {
+func (k *Kernels) Unary(s *Stream, n int, x, y Buffer, act kern.Activation) error {
 	if err := checkCount("unary tensor", n); err != nil {
 		return err
 	}
@@ -369,7 +353,7 @@ func (k *Kernels) Unary(s *Stream, n int, x, y Buffer, act Act) error {
 	if err := checkBuf("unary Y", y, n, false); err != nil {
 		return err
 	}
-	ak, p0, p1 := act.params()
+	ak, p0, p1 := actParams(act)
 	return s.Launch(k.fn["unary_act"], grid1(n), Dim3{X: elementwiseThreads}, 0, x, y, n, ak, p0, p1)
 }
 

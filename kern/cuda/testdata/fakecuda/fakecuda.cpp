@@ -52,6 +52,10 @@ static pthread_barrier_t emu_barrier;
 #define __shared__ static
 
 static inline void __syncthreads() { pthread_barrier_wait(&emu_barrier); }
+// __fmul_rn and __fadd_rn: one IEEE operation each, rounded to nearest
+// (this file is built without FMA, so nothing is contracted).
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline float __fadd_rn(float a, float b) { return a + b; }
 
 #include "../../kernels.cu"
 
