@@ -91,7 +91,7 @@ func (a Activation) Apply(x []float32) {
 }
 
 // applyK is Apply on k's vector kernels where it has them (Relu, Clip,
-// Sigmoid, Silu).
+// Sigmoid, Silu, HardSigmoid, HardSwish).
 func (a Activation) applyK(k *Tier, x []float32) {
 	switch a.Kind {
 	case ActRelu:
@@ -102,9 +102,27 @@ func (a Activation) applyK(k *Tier, x []float32) {
 		sigmoidRow(k, x, x)
 	case ActSilu:
 		siluRow(k, x, x)
+	case ActHardSigmoid, ActHardSwish:
+		if k != nil && k.Hard != nil {
+			k.Hard(x, x, a)
+			return
+		}
+		a.Apply(x)
 	default:
 		a.Apply(x)
 	}
+}
+
+// hard reports whether a is HardSigmoid or HardSwish.
+func (a Activation) hard() bool { return a.Kind == ActHardSigmoid || a.Kind == ActHardSwish }
+
+// hardParams returns HardSigmoid's slope and offset for a, and whether it
+// is HardSwish (slope 1/6, offset 1/2, times x).
+func (a Activation) hardParams() (alpha, beta float32, swish bool) {
+	if a.Kind == ActHardSwish {
+		return hardSwishAlpha, 0.5, true
+	}
+	return a.Alpha, a.Beta, false
 }
 
 // One applies the activation to one value.

@@ -88,6 +88,10 @@ type BlockedSpec struct {
 	// siluFast on rows rows ld apart of n values, n a multiple of Lanes
 	// (see Tier.Sigmoid and Tier.SigmoidTile).
 	Sigmoid, Silu func(dst, src *float32, ld, rows, n int)
+	// Hard, when not nil, is the vector HardSigmoidF32 (or, with swish
+	// not 0, HardSwishF32) on rows rows ld apart of n values, n a multiple
+	// of Lanes, for beta not -0 (see Tier.Hard and Tier.HardTile).
+	Hard func(dst, src *float32, ld, rows, n int, alpha, beta float32, swish int)
 	// ClipTile, when not nil, is Clip on a tile of rows ldc apart, n
 	// values each, n a multiple of Lanes (see Tier.ClipTile).
 	ClipTile func(c *float32, ldc, rows, n int, lo, hi float32)
@@ -376,6 +380,44 @@ func NewBlockedTier(s BlockedSpec) *Tier {
 			sig(c, c, ldc, rows, n, silu)
 		}
 	}
+	if s.Hard != nil {
+		// hard computes rows rows ld apart of n values of dst from src:
+		// the whole vectors on the kernel, the row tails (and a beta of
+		// -0, for which the kernel's max differs) on the Go twins. The
+		// callers check the bounds.
+		hard := func(dst, src []float32, ld, rows, n int, alpha, beta float32, swish bool) {
+			nv := n - n%s.Lanes
+			if math.Signbit(float64(beta)) && beta == 0 {
+				nv = 0
+			}
+			if nv > 0 {
+				s.Hard(&dst[0], &src[0], ld, rows, nv, alpha, beta, flag(swish))
+			}
+			for r := range rows {
+				if nv == n {
+					break
+				}
+				d, x := dst[r*ld+nv:r*ld+n], src[r*ld+nv:r*ld+n]
+				if swish {
+					HardSwishF32(d, x)
+				} else {
+					HardSigmoidF32(d, x, alpha, beta)
+				}
+			}
+		}
+		k.Hard = func(dst, src []float32, a Activation) {
+			alpha, beta, swish := a.hardParams()
+			hard(dst, src[:len(dst)], 0, 1, len(dst), alpha, beta, swish)
+		}
+		k.HardTile = func(c []float32, ldc, rows, n int, a Activation) {
+			if rows <= 0 || n <= 0 {
+				return
+			}
+			_ = c[(rows-1)*ldc+n-1] // the last value
+			alpha, beta, swish := a.hardParams()
+			hard(c, c, ldc, rows, n, alpha, beta, swish)
+		}
+	}
 	if s.MaxPool3s2 != nil {
 		k.MaxPool3s2 = func(dst, r0, r1, r2 []float32) {
 			n := len(dst)
@@ -630,6 +672,11 @@ func (op *gemmOp) directAct(i, mr, j0, w int, last bool) {
 	if k := op.kern; (op.act.Kind == ActSigmoid || op.act.Kind == ActSilu) && k != nil && k.SigmoidTile != nil {
 		// c[i+r][j0+j] = [c·]sigmoid(c), the tile at once
 		k.SigmoidTile(op.c[i*op.ldc+j0:], op.ldc, mr, w, op.act.Kind == ActSilu)
+		return
+	}
+	if k := op.kern; op.act.hard() && k != nil && k.HardTile != nil {
+		// c[i+r][j0+j] = HardSigmoid(c) or HardSwish(c), the tile at once
+		k.HardTile(op.c[i*op.ldc+j0:], op.ldc, mr, w, op.act)
 		return
 	}
 	if k := op.kern; op.act.Kind == ActClip && k != nil && k.ClipTile != nil {

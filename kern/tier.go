@@ -94,6 +94,13 @@ type Tier struct {
 	// place to rows [0, rows) of the tile at c, n values each, row r at
 	// c[r·ldc:], as Sigmoid and Silu do.
 	SigmoidTile func(c []float32, ldc, rows, n int, silu bool)
+	// Hard, when not nil, computes dst[i] = a(src[i]) for i < len(dst)
+	// as Activation.Apply does, a being HardSigmoid or HardSwish; nil
+	// means the portable loops (HardSigmoidF32, HardSwishF32). HardTile
+	// is Hard in place on rows [0, rows) of the tile at c, n values each,
+	// row r at c[r·ldc:].
+	Hard     func(dst, src []float32, a Activation)
+	HardTile func(c []float32, ldc, rows, n int, a Activation)
 	// Pick2, when not nil, computes dst[i] = src[2i] for i < len(dst)
 	// (src at least 2·len(dst)-1 long); nil means the portable loop (see
 	// pick2Row).

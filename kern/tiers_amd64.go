@@ -109,11 +109,12 @@ var avx2Spec = withWidthFree(BlockedSpec{
 // withWidthFree sets in s the kernels that do not depend on a tier's
 // vector width, AVX2 code that both tiers run (on AVX-512 machines
 // unmeasured): the depthwise window, the channel-blocked depthwise path,
-// the Clip tile and the pooling rows.
+// the Clip tile, the sigmoid and hard activations and the pooling rows.
 func withWidthFree(s BlockedSpec) BlockedSpec {
 	s.DwTaps = amd64.DwTapsAVX2
 	s.ClipTile = amd64.ClipTileAVX2
 	s.Sigmoid, s.Silu = amd64.SigmoidAVX2, amd64.SiluAVX2
+	s.Hard = amd64.HardAVX2
 	// Depthwise 3×3 layers of MobileNetV2 on AVX2, one thread, against
 	// convDirect: 7×7 352 → 120 µs, 14×14 stride 2 725 → 104, 28×28 205
 	// → 115; in bands of rows with rows of whole vectors transposed in

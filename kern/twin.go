@@ -33,6 +33,18 @@ var Twin = NewBlockedTier(BlockedSpec{
 		}
 	},
 
+	Hard: func(dst, src *float32, ld, rows, n int, alpha, beta float32, swish int) {
+		for r := range rows {
+			d := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(dst), 4*r*ld)), n)
+			x := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(src), 4*r*ld)), n)
+			if swish != 0 {
+				HardSwishF32(d, x)
+			} else {
+				HardSigmoidF32(d, x, alpha, beta)
+			}
+		}
+	},
+
 	Dw8:          Dw8Go,
 	Dw8MaxPixels: 30,
 	Dw8Band:      1500, // bands of a few rows, a shorter last one

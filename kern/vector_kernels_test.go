@@ -1,6 +1,7 @@
 package kern
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -166,5 +167,64 @@ func TestMulTiersMatchGo(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestHardMatchesTwin runs each tier's HardSigmoid and HardSwish kernels,
+// on rows (Hard) and in place on tiles (HardTile), against the Go twins
+// HardSigmoidF32 and HardSwishF32, bit for bit: values below, inside and
+// above the linear part, ±0, ±Inf, NaN, lengths with tails, a beta of -0
+// (which the vector kernels leave to the twins); the tiles' padding must
+// stay as it was.
+func TestHardMatchesTwin(t *testing.T) {
+	acts := []Activation{{Kind: ActHardSwish}, {Kind: ActHardSigmoid, Alpha: 0.2, Beta: 0.5},
+		{Kind: ActHardSigmoid, Alpha: 1.0 / 6, Beta: 0.5}, {Kind: ActHardSigmoid, Alpha: -0.3, Beta: float32(math.Copysign(0, -1))},
+		{Kind: ActHardSigmoid, Alpha: 2, Beta: 0}}
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), -3, 3, -2.5, 2.5, 1e-30, -1e-30}
+	twin := func(a Activation, dst, src []float32) {
+		if a.Kind == ActHardSwish {
+			HardSwishF32(dst, src)
+		} else {
+			HardSigmoidF32(dst, src, a.Alpha, a.Beta)
+		}
+	}
+	tested := 0
+	for _, k := range testTiers() {
+		if k.Hard == nil {
+			continue
+		}
+		tested++
+		for _, a := range acts {
+			for _, n := range []int{1, 7, 8, 16, 31, 32, 33, 100} {
+				src := kerntest.Rand(uint64(n), n)
+				for i := range src {
+					src[i] *= 8
+				}
+				copy(src, special)
+				got, want := make([]float32, n), make([]float32, n)
+				k.Hard(got, src, a)
+				twin(a, want, src)
+				kerntest.SameBits(t, fmt.Sprintf("%s %v Hard n=%d", k.Name, a, n), got, want)
+			}
+			for _, sh := range []struct{ rows, n int }{{1, 8}, {6, 16}, {3, 13}, {5, 7}, {2, 40}} {
+				ldc := sh.n + 3
+				c := kerntest.Rand(uint64(sh.rows*ldc), sh.rows*ldc)
+				for i := range c {
+					c[i] *= 8
+				}
+				copy(c, special)
+				want := append([]float32(nil), c...)
+				k.HardTile(c, ldc, sh.rows, sh.n, a)
+				for r := range sh.rows {
+					row := want[r*ldc : r*ldc+sh.n]
+					twin(a, row, row)
+				}
+				kerntest.SameBits(t, fmt.Sprintf("%s %v HardTile %dx%d", k.Name, a, sh.rows, sh.n), c, want)
+			}
+		}
+	}
+	if tested == 0 {
+		t.Fatal("no tier has Hard kernels")
 	}
 }

@@ -70,9 +70,25 @@ func (k *unaryKernel) run(env *kern.Env, in, out []*Tensor) error {
 			f = ks.Relu
 		}
 	}
+	if ks := kern.TierOf(env); ks != nil && ks.Hard != nil &&
+		(k.act.Kind == kern.ActHardSigmoid || k.act.Kind == kern.ActHardSwish) {
+		forChunksOf(env, len(dst), elemGrain, hardArgs{ks, k.act, dst, src})
+		return nil
+	}
 	forChunksOf(env, len(dst), elemGrain, mapArgs{f, dst, src})
 	return nil
 }
+
+// hardArgs are the operands of HardSigmoid or HardSwish on a tier's
+// vector kernel, chunk by chunk.
+type hardArgs struct {
+	k        *kern.Tier
+	a        kern.Activation
+	dst, src []float32
+}
+
+// Range computes the chunk [lo, hi).
+func (a *hardArgs) Range(lo, hi int) { a.k.Hard(a.dst[lo:hi], a.src[lo:hi], a.a) }
 
 // Relu (opsets 6, 13, 14; int64 accepted at every version).
 func buildRelu(n *Node) (Kernel, error) {

@@ -13309,6 +13309,153 @@ done:
 	VZEROUPPER
 	RET
 
+// func HardAVX2(dst *float32, src *float32, ld int, rows int, n int, alpha float32, beta float32, swish int)
+// Requires: AVX, AVX2
+TEXT ·HardAVX2(SB), NOSPLIT, $0-56
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         ld+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         swish+48(FP), SI
+	VBROADCASTSS alpha+40(FP), Y0
+	VBROADCASTSS beta+44(FP), Y1
+	VXORPS       Y2, Y2, Y2
+	MOVL         $0x3f800000, DI
+	VMOVD        DI, X3
+	VBROADCASTSS X3, Y3
+	TESTQ        SI, SI
+	JNZ          swrow
+
+hsrow:
+	TESTQ BX, BX
+	JZ    done
+	MOVQ  AX, SI
+	MOVQ  CX, DI
+	MOVQ  n+32(FP), R8
+	SHRQ  $0x03, R8
+
+hsfour:
+	CMPQ    R8, $0x04
+	JL      hsone
+	VMOVUPS (DI), Y4
+	VMOVUPS 32(DI), Y5
+	VMOVUPS 64(DI), Y6
+	VMOVUPS 96(DI), Y7
+	VMULPS  Y4, Y0, Y8
+	VMULPS  Y5, Y0, Y9
+	VMULPS  Y6, Y0, Y10
+	VMULPS  Y7, Y0, Y11
+	VADDPS  Y1, Y8, Y8
+	VADDPS  Y1, Y9, Y9
+	VADDPS  Y1, Y10, Y10
+	VADDPS  Y1, Y11, Y11
+	VMAXPS  Y8, Y2, Y8
+	VMAXPS  Y9, Y2, Y9
+	VMAXPS  Y10, Y2, Y10
+	VMAXPS  Y11, Y2, Y11
+	VMINPS  Y8, Y3, Y8
+	VMINPS  Y9, Y3, Y9
+	VMINPS  Y10, Y3, Y10
+	VMINPS  Y11, Y3, Y11
+	VMOVUPS Y8, (SI)
+	VMOVUPS Y9, 32(SI)
+	VMOVUPS Y10, 64(SI)
+	VMOVUPS Y11, 96(SI)
+	ADDQ    $0x80, DI
+	ADDQ    $0x80, SI
+	SUBQ    $0x04, R8
+	JMP     hsfour
+
+hsone:
+	TESTQ   R8, R8
+	JZ      hsnext
+	VMOVUPS (DI), Y4
+	VMULPS  Y4, Y0, Y8
+	VADDPS  Y1, Y8, Y8
+	VMAXPS  Y8, Y2, Y8
+	VMINPS  Y8, Y3, Y8
+	VMOVUPS Y8, (SI)
+	ADDQ    $0x20, DI
+	ADDQ    $0x20, SI
+	DECQ    R8
+	JMP     hsone
+
+hsnext:
+	ADDQ DX, AX
+	ADDQ DX, CX
+	DECQ BX
+	JMP  hsrow
+
+swrow:
+	TESTQ BX, BX
+	JZ    done
+	MOVQ  AX, SI
+	MOVQ  CX, DI
+	MOVQ  n+32(FP), R8
+	SHRQ  $0x03, R8
+
+swfour:
+	CMPQ    R8, $0x04
+	JL      swone
+	VMOVUPS (DI), Y4
+	VMOVUPS 32(DI), Y5
+	VMOVUPS 64(DI), Y6
+	VMOVUPS 96(DI), Y7
+	VMULPS  Y4, Y0, Y8
+	VMULPS  Y5, Y0, Y9
+	VMULPS  Y6, Y0, Y10
+	VMULPS  Y7, Y0, Y11
+	VADDPS  Y1, Y8, Y8
+	VADDPS  Y1, Y9, Y9
+	VADDPS  Y1, Y10, Y10
+	VADDPS  Y1, Y11, Y11
+	VMAXPS  Y8, Y2, Y8
+	VMAXPS  Y9, Y2, Y9
+	VMAXPS  Y10, Y2, Y10
+	VMAXPS  Y11, Y2, Y11
+	VMINPS  Y8, Y3, Y8
+	VMINPS  Y9, Y3, Y9
+	VMINPS  Y10, Y3, Y10
+	VMINPS  Y11, Y3, Y11
+	VMULPS  Y4, Y8, Y8
+	VMULPS  Y5, Y9, Y9
+	VMULPS  Y6, Y10, Y10
+	VMULPS  Y7, Y11, Y11
+	VMOVUPS Y8, (SI)
+	VMOVUPS Y9, 32(SI)
+	VMOVUPS Y10, 64(SI)
+	VMOVUPS Y11, 96(SI)
+	ADDQ    $0x80, DI
+	ADDQ    $0x80, SI
+	SUBQ    $0x04, R8
+	JMP     swfour
+
+swone:
+	TESTQ   R8, R8
+	JZ      swnext
+	VMOVUPS (DI), Y4
+	VMULPS  Y4, Y0, Y8
+	VADDPS  Y1, Y8, Y8
+	VMAXPS  Y8, Y2, Y8
+	VMINPS  Y8, Y3, Y8
+	VMULPS  Y4, Y8, Y8
+	VMOVUPS Y8, (SI)
+	ADDQ    $0x20, DI
+	ADDQ    $0x20, SI
+	DECQ    R8
+	JMP     swone
+
+swnext:
+	ADDQ DX, AX
+	ADDQ DX, CX
+	DECQ BX
+	JMP  swrow
+
+done:
+	VZEROUPPER
+	RET
+
 // func ClipTileAVX2(c *float32, ldc int, rows int, n int, lo float32, hi float32)
 // Requires: AVX, AVX2
 TEXT ·ClipTileAVX2(SB), NOSPLIT, $0-40

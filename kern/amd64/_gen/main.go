@@ -79,6 +79,7 @@ func main() {
 	sigmoidTable()
 	sigmoid(false)
 	sigmoid(true)
+	hard()
 	clipTile(avx2)
 	dwRow8(avx2)
 	transpose8(false)
@@ -1392,6 +1393,103 @@ func sigmoid(silu bool) {
 	ADDQ(ld, src0)
 	DECQ(rows)
 	JMP(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// hard emits HardAVX2: HardSigmoid, or with swish HardSwish, on rows of
+// a tile, 8 values a vector, four vectors a step while they last.
+func hard() {
+	name := "HardAVX2"
+	TEXT(name, NOSPLIT, "func(dst, src *float32, ld, rows, n int, alpha, beta float32, swish int)")
+	Pragma("noescape")
+	Doc(
+		name+" computes, 8 values at a time (n must be a multiple of 8), as HardSigmoidF32 and,",
+		"when swish is not 0, HardSwishF32 (alpha = 1/6, beta = 1/2) in package kern do, bit for",
+		"bit but for NaN payloads, on rows ld apart (dst may be src: a tile of a product in place),",
+		"for beta not -0:",
+		"",
+		"	for r := range rows {",
+		"		for j := range n {",
+		"			x := src[r*ld+j]",
+		"			s := max(0, min(1, float32(alpha*x)+beta)) // product and sum each rounded; NaN kept",
+		"			if swish != 0 {",
+		"				s = x * s",
+		"			}",
+		"			dst[r*ld+j] = s",
+		"		}",
+		"	}",
+		"",
+		"With beta not -0, alpha·x + beta is -0 for no x, so VMAXPS, which returns its second",
+		"source when both are zeros or either is NaN, computes max(0, s) as the builtin does.",
+	)
+	dst0 := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	src0 := Load(Param("src"), GP64()).(reg.GPVirtual)
+	ld := Load(Param("ld"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ld)
+	rows := Load(Param("rows"), GP64()).(reg.GPVirtual)
+	swish := Load(Param("swish"), GP64()).(reg.GPVirtual)
+	dst, src, n := GP64(), GP64(), GP64()
+	r := avx2.regs
+	alpha, beta, zero, one := r[0], r[1], r[2], r[3]
+	broadcastParam("alpha", alpha)
+	broadcastParam("beta", beta)
+	VXORPS(zero, zero, zero)
+	splat(one, math.Float32bits(1))
+	// body emits k vectors at byte offsets 32i; with sw, the swish product.
+	body := func(k int, sw bool) {
+		x, t := r[4:4+k], r[8:8+k]
+		each := func(f func(i int)) {
+			for i := range k {
+				f(i)
+			}
+		}
+		each(func(i int) { VMOVUPS(Mem{Base: src, Disp: 32 * i}, x[i]) })
+		each(func(i int) { VMULPS(x[i], alpha, t[i]) }) // alpha·x, rounded
+		each(func(i int) { VADDPS(beta, t[i], t[i]) })  // + beta, rounded
+		each(func(i int) { VMAXPS(t[i], zero, t[i]) })  // max(0, s): s when NaN
+		each(func(i int) { VMINPS(t[i], one, t[i]) })   // min(1, s): s when NaN
+		if sw {
+			each(func(i int) { VMULPS(x[i], t[i], t[i]) }) // x·s
+		}
+		each(func(i int) { VMOVUPS(t[i], Mem{Base: dst, Disp: 32 * i}) })
+	}
+	// loop emits the row loop for one value of swish.
+	loop := func(sw bool, pre string) {
+		Label(pre + "row")
+		TESTQ(rows, rows)
+		JZ(LabelRef("done"))
+		MOVQ(dst0, dst)
+		MOVQ(src0, src)
+		Load(Param("n"), n)
+		SHRQ(U8(3), n)
+		Label(pre + "four")
+		CMPQ(n, U8(4))
+		JL(LabelRef(pre + "one"))
+		body(4, sw)
+		ADDQ(U8(128), src)
+		ADDQ(U8(128), dst)
+		SUBQ(U8(4), n)
+		JMP(LabelRef(pre + "four"))
+		Label(pre + "one")
+		TESTQ(n, n)
+		JZ(LabelRef(pre + "next"))
+		body(1, sw)
+		ADDQ(U8(32), src)
+		ADDQ(U8(32), dst)
+		DECQ(n)
+		JMP(LabelRef(pre + "one"))
+		Label(pre + "next")
+		ADDQ(ld, dst0)
+		ADDQ(ld, src0)
+		DECQ(rows)
+		JMP(LabelRef(pre + "row"))
+	}
+	TESTQ(swish, swish)
+	JNZ(LabelRef("swrow"))
+	loop(false, "hs")
+	loop(true, "sw")
 	Label("done")
 	VZEROUPPER()
 	RET()
