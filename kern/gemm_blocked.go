@@ -722,7 +722,7 @@ func (bl *blocked) packConvKind(g *ConvGeom) int {
 	switch {
 	case g.C/g.Group == 1 && bl.dw8OK(g):
 		return 4
-	case g.C/g.Group == 1:
+	case g.C/g.Group == 1 || gemvOK(g):
 		return 0
 	case bl.winogradOK(g):
 		return 1
@@ -740,8 +740,8 @@ func (bl *blocked) packConv(g *ConvGeom, w []float32) []float32 {
 	if g.C/g.Group == 1 && bl.dw8OK(g) {
 		return packDw8(g, w)
 	}
-	if g.C/g.Group == 1 {
-		return nil // direct loops, no product
+	if g.C/g.Group == 1 || gemvOK(g) {
+		return nil // direct loops, or a matrix-vector product of w as it lies
 	}
 	if bl.winogradOK(g) {
 		return bl.winoWeights(g, w)
@@ -852,6 +852,7 @@ const (
 	pathPix                      // pixel tiles, channels in the vectors (convPix)
 	pathInPlace                  // the product reading its input in place (convInPlace)
 	pathTiles                    // im2col tiles packed per panel (convTilesTask)
+	pathGemv                     // a matrix-vector product (convGemv)
 )
 
 // pathOf returns the path conv takes for g; pre says whether the fusion
@@ -864,6 +865,8 @@ func (bl *blocked) pathOf(g *ConvGeom, pre bool) convPath {
 		return pathDw8
 	case g.C/g.Group == 1:
 		return pathDirect
+	case gemvOK(g) && !pre:
+		return pathGemv
 	case bl.winogradOK(g):
 		return pathWinograd
 	case bl.pixOK(g):
@@ -904,6 +907,8 @@ func (bl *blocked) convPathName(g *ConvGeom, pre bool) string {
 		return "in place"
 	case pathTiles:
 		return "im2col tiles"
+	case pathGemv:
+		return "matrix-vector"
 	}
 	return ""
 }
@@ -933,6 +938,8 @@ func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusi
 			return
 		}
 		bl.convInPlace(env, g, x, w, b, y, f)
+	case pathGemv:
+		convGemv(env, g, x, w, b, y, f)
 	default:
 		mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW
 		par := ParOf(env)

@@ -125,3 +125,46 @@ func dot32(x, y []float32) float32 {
 	}
 	return s
 }
+
+// gemvOK reports whether a convolution of geometry g is a matrix-vector
+// product that convGemv computes: a 1×1 window over planes of one pixel,
+// unpadded (a squeeze-excitation block's convolutions, a classifier
+// written as a convolution), one group, at most gemmSmallRows images, and
+// at least gemvMinDepth input channels. Its weights are then read once,
+// in the order they lie, and not packed.
+func gemvOK(g *ConvGeom) bool {
+	return g.Group == 1 && g.KH*g.KW == 1 && g.H*g.W == 1 && g.OH*g.OW == 1 &&
+		g.PadT+g.PadL+g.PadB+g.PadR == 0 && GemmSmallOK(false, g.N) && g.C >= gemvMinDepth
+}
+
+// gemvMinDepth is the fewest input channels convGemv takes: it makes one
+// dot product (a call of the tier's Dot) per output channel, which on
+// AVX2, one thread, beat the pixel tiles from EfficientNet-B0's 480 → 20
+// (7 → 4 µs) to MobileNetV3's 960 → 240 (105 → 80 µs) and 240 → 960
+// (110 → 90), and lost on EfficientNet's 20 → 480 and 28 → 672 (7 → 8,
+// 11 → 14 µs), where a call's overhead weighs more than its 20 steps.
+const gemvMinDepth = 64
+
+// convGemv computes a convolution gemvOK accepts, without a prologue:
+//
+//	y[n][m] = Act(sum_c w[m][c]·x[n][c] + b[m] + Z[n][m])
+//
+// the sum by gemmSmall (the tier's Dot kernel, columns of y split across
+// workers), then the bias, the residual and the activation row by row.
+func convGemv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
+	gemmSmall(env, true, g.N, g.M, g.C, 1, x, g.C, w, g.C, 0, y, g.M)
+	k := TierOf(env)
+	for n := range g.N {
+		row := y[n*g.M : (n+1)*g.M]
+		if b != nil {
+			AddRow(k, row, row, b, false)
+		}
+		if f.hasPost() {
+			var z []float32
+			if f.Residual != nil {
+				z = f.Residual[n*g.M : (n+1)*g.M]
+			}
+			residualAct(k, row, z, f.Act)
+		}
+	}
+}

@@ -629,6 +629,8 @@ func TestConvPathNames(t *testing.T) {
 		{geom(16, 16, 40, 3, 1, 16), false, "depthwise window"},
 		{geom(20, 30, 16, 1, 1, 1), false, "in place, packed panels"},
 		{geom(20, 30, 14, 1, 1, 1), false, "in place"},
+		{geom(240, 960, 1, 1, 1, 1), false, "matrix-vector"},
+		{geom(240, 960, 1, 1, 1, 1), true, "pixel tiles, pixel-major"},
 	} {
 		if got := kern.Twin.ConvPath(c.g, c.pre); got != c.want {
 			t.Errorf("%d→%d %d² k%d s%d g%d pre %v: %q, want %q", c.g.C, c.g.M, c.g.H, c.g.KH, c.g.SH, c.g.Group, c.pre, got, c.want)

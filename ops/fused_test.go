@@ -58,6 +58,13 @@ var fusedCases = []fusedCase{
 	{1, 24, 10, 10, 24, 5, 2, 2, 24, false, false, "HardSwish"},
 	{1, 40, 7, 7, 48, 1, 1, 0, 1, true, false, "HardSwish"},
 	{2, 16, 5, 5, 24, 1, 1, 0, 1, false, false, "HardSigmoid"},
+	// Squeeze-excitation convolutions on 1×1 planes (the matrix-vector
+	// path on the blocked tiers): a gate, a residual, a prologue (another
+	// path), more images than the path takes.
+	{1, 40, 1, 1, 24, 1, 1, 0, 1, false, false, "HardSigmoid"},
+	{3, 37, 1, 1, 19, 1, 1, 0, 1, false, true, "Relu"},
+	{2, 24, 1, 1, 40, 1, 1, 0, 1, true, false, ""},
+	{5, 16, 1, 1, 33, 1, 1, 0, 1, false, true, "HardSwish"},
 	// 1×1 on small planes, read pixel-major: channels not a multiple of
 	// 8, a last block of 4 or 3 channels, a stride, padding, groups, a
 	// depth of several blocks, the clip in the kernels or after them.
