@@ -22,6 +22,8 @@ import (
 var expectedFailures = map[string]string{
 	"TestAveragepool3dDefault": "3-D pooling is not supported (bnrun targets 1-D and 2-D CNNs)",
 	"TestMaxpool3dDefault":     "3-D pooling is not supported (bnrun targets 1-D and 2-D CNNs)",
+	"TestSliceEndOutOfBounds":  "onnx-go's copy of the test holds starts and ends as float32, not the int64 the model declares (python3-onnx's copy passes)",
+	"TestSliceNeg":             "onnx-go's copy of the test holds starts and ends as float32, not the int64 the model declares (python3-onnx's copy passes)",
 }
 
 // TestONNXNodeConformance runs every node test that onnx-go ships for the

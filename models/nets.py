@@ -22,7 +22,7 @@ INPUT_SHAPES = {
 # not export them by default.
 FAMILY = ("resnet34", "resnext50_32x4d", "wide_resnet50_2", "densenet169",
           "mnasnet1_0", "regnet_y_800mf", "efficientnet_b0", "mobilenet_v3_small",
-          "mobilenet_v3_large")
+          "mobilenet_v3_large", "shufflenet_v2_x1_0")
 for _a in FAMILY:
     INPUT_SHAPES[_a] = (3, 224, 224)
 
