@@ -14,6 +14,12 @@ Layout written (the standard ONNX one):
 plus OUTDIR/simple/ (23 small model tests, same layout) and OUTDIR/real/
 (9 dirs holding only data.json with a download URL; unusable offline).
 With onnx 1.12: 922 node test dirs, about 27 MB, about 3 s.
+
+The Resize and Upsample tests feed their scales and roi as graph inputs;
+a runtime that plans per input shape needs them constant, as every
+exported model has them (an initializer or a Constant). For each such test
+a copy named <test_name>_const is added with those inputs made
+initializers from the test data, so that the op's arithmetic is tested.
 """
 
 import argparse
@@ -46,10 +52,56 @@ def main():
     sys.argv = argv
     cmd_tools.main()
 
+    const_variants(os.path.join(args.outdir, "node"))
+
     for kind in sorted(os.listdir(args.outdir)):
         p = os.path.join(args.outdir, kind)
         if os.path.isdir(p):
             print(f"{p}: {len(os.listdir(p))} test dirs")
+
+
+def const_variants(node_dir):
+    """Write <test>_const copies of the Resize and Upsample tests with their
+    float inputs scales and roi made initializers (see the module doc)."""
+    import glob
+    import shutil
+
+    import onnx
+
+    if not os.path.isdir(node_dir):
+        return
+    for name in sorted(os.listdir(node_dir)):
+        if not (name.startswith("test_resize") or name.startswith("test_upsample")) or name.endswith("_const"):
+            continue
+        src = os.path.join(node_dir, name)
+        model = onnx.load(os.path.join(src, "model.onnx"))
+        names = [i.name for i in model.graph.input]
+        fixed = [k for k, n in enumerate(names) if n in ("scales", "roi")]
+        if not fixed:
+            continue
+        dst = src + "_const"
+        shutil.rmtree(dst, ignore_errors=True)
+        os.makedirs(dst)
+        sets = sorted(glob.glob(os.path.join(src, "test_data_set_*")))
+        # the constants from the first data set (every set has the same)
+        for k in fixed:
+            t = onnx.TensorProto()
+            with open(os.path.join(sets[0], f"input_{k}.pb"), "rb") as f:
+                t.ParseFromString(f.read())
+            t.name = names[k]
+            model.graph.initializer.append(t)
+        kept = [k for k in range(len(names)) if k not in fixed]
+        inputs = [model.graph.input[k] for k in kept]
+        del model.graph.input[:]
+        model.graph.input.extend(inputs)
+        onnx.save(model, os.path.join(dst, "model.onnx"))
+        for sd in sets:
+            od = os.path.join(dst, os.path.basename(sd))
+            os.makedirs(od)
+            for j, k in enumerate(kept):
+                shutil.copy(os.path.join(sd, f"input_{k}.pb"), os.path.join(od, f"input_{j}.pb"))
+            for out in glob.glob(os.path.join(sd, "output_*.pb")):
+                shutil.copy(out, od)
 
 
 if __name__ == "__main__":

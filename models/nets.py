@@ -26,6 +26,24 @@ FAMILY = ("resnet34", "resnext50_32x4d", "wide_resnet50_2", "densenet169",
 for _a in FAMILY:
     INPUT_SHAPES[_a] = (3, 224, 224)
 
+# torchvision's segmentation networks (random weights, no pretrained
+# backbone), exported with their "out" head only: a [N, 21, H, W] class map.
+SEGMENTATION = ("fcn_resnet50", "deeplabv3_resnet50", "deeplabv3_mobilenet_v3_large",
+                "lraspp_mobilenet_v3_large")
+for _a in SEGMENTATION:
+    INPUT_SHAPES[_a] = (3, 224, 224)
+
+
+class SegmentationOut(nn.Module):
+    """A torchvision segmentation model returning its "out" tensor alone."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)["out"]
+
 ARCHS = tuple(INPUT_SHAPES)
 
 
@@ -76,6 +94,13 @@ def build(arch, num_classes=None):
         ctor = getattr(torchvision.models, arch)
         # weights=None: random init, never downloads anything.
         return ctor(weights=None, num_classes=num_classes or 1000)
+    if arch in SEGMENTATION:
+        import torchvision.models.segmentation as seg
+        ctor = getattr(seg, arch)
+        # weights=None and weights_backbone=None: random init, no download.
+        return SegmentationOut(ctor(weights=None, weights_backbone=None, num_classes=num_classes or 21,
+                                    aux_loss=False) if "lraspp" not in arch else
+                               ctor(weights=None, weights_backbone=None, num_classes=num_classes or 21))
     if arch == "lenet":
         return lenet(num_classes or 10)
     if arch == "mlp":
