@@ -60,6 +60,8 @@ type classifyOpts struct {
 	crop      int
 	mean, std floatList
 	labels    string
+	mask      string
+	blend     float64
 }
 
 func classifyFlags() (*flag.FlagSet, *classifyOpts) {
@@ -72,6 +74,8 @@ func classifyFlags() (*flag.FlagSet, *classifyOpts) {
 	fs.Var(&o.mean, "mean", "per-channel mean, comma-separated (default: ImageNet's for RGB, 0 for grayscale)")
 	fs.Var(&o.std, "std", "per-channel std, comma-separated (default: ImageNet's for RGB, 1 for grayscale)")
 	fs.StringVar(&o.labels, "labels", "", "file with one class label per line")
+	fs.StringVar(&o.mask, "mask", "", "for a segmentation model ([1,K,H,W] output): write the class map as a colour-coded PNG of the image's size (the image is resized whole to the model's input, not cropped)")
+	fs.Float64Var(&o.blend, "blend", 1, "with --mask, the mask's weight over the image: 1 the mask alone, 0.5 half and half")
 	return fs, o
 }
 
@@ -103,6 +107,12 @@ func cmdClassify(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.mask != "" {
+		if !(o.blend >= 0 && o.blend <= 1) {
+			return usageError{fmt.Sprintf("--blend %v must be between 0 and 1", o.blend)}
+		}
+		prep.stretch = true // the whole image, as the mask covers it
+	}
 	// The input's size comes from the file (or --crop): check it against
 	// the memory limits and plan for it before allocating anything.
 	shape := []int{1, prep.channels, prep.cropH, prep.cropW}
@@ -126,6 +136,27 @@ func cmdClassify(args []string, w io.Writer) error {
 	y := outs[m.Outputs()[0].Name]
 	if y.DType != bnrun.Float32 || len(y.F32) == 0 {
 		return fmt.Errorf("output %q is %s %v, want float32 scores", m.Outputs()[0].Name, y.DType, y.Shape)
+	}
+	if k, h, wd, ok := classMap(y); ok {
+		// A segmentation network: each pixel's class, their shares, the mask.
+		labels, err := o.classLabels(m, k)
+		if err != nil {
+			return err
+		}
+		cls := argmaxClasses(y.F32, k, h*wd)
+		printShares(w, cls, k, labels)
+		if o.mask == "" {
+			return nil
+		}
+		if err := writeMask(o.mask, img, cls, h, wd, o.blend); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "mask: %s (%dx%d)\n", o.mask, img.Bounds().Dx(), img.Bounds().Dy())
+		return nil
+	}
+	if o.mask != "" {
+		return fmt.Errorf("--mask needs a segmentation model, whose output is [1,K,H,W] class scores; output %q is %v",
+			m.Outputs()[0].Name, y.Shape)
 	}
 	labels, err := o.classLabels(m, len(y.F32))
 	if err != nil {

@@ -192,6 +192,7 @@ type preprocessing struct {
 	channels     int // 1 (grayscale) or 3 (RGB)
 	resize       int // shorter side after resizing; 0 means no resize
 	cropH, cropW int
+	stretch      bool      // resize the whole image to cropW×cropH instead (no crop)
 	mean, std    []float32 // one per channel
 }
 
@@ -205,7 +206,20 @@ func (p *preprocessing) apply(img image.Image) ([]float32, error) {
 	src := toBaseImage(img, p.channels)
 	b := src.Bounds()
 	w, h := b.Dx(), b.Dy()
-	if p.resize > 0 && min(w, h) != p.resize {
+	if p.stretch && (w != p.cropW || h != p.cropH) {
+		// torchvision's Resize((H, W)): the whole image, the aspect ratio
+		// not kept.
+		var dst draw.Image
+		r := image.Rect(0, 0, p.cropW, p.cropH)
+		if p.channels == 1 {
+			dst = image.NewGray(r)
+		} else {
+			dst = image.NewRGBA(r)
+		}
+		draw.BiLinear.Scale(dst, dst.Bounds(), src, b, draw.Src, nil)
+		src, w, h = dst, p.cropW, p.cropH
+		b = src.Bounds()
+	} else if p.resize > 0 && min(w, h) != p.resize {
 		// torchvision: the long side becomes int(resize * long / short).
 		nw, nh := int64(p.resize), int64(p.resize)
 		if w < h {

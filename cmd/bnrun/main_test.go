@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -273,5 +274,73 @@ func TestClassifyArgumentSlips(t *testing.T) {
 		if code != 2 || !strings.Contains(errs, tc.want) || !strings.Contains(errs, "usage: bnrun [MODEL.onnx] IMAGE") {
 			t.Errorf("%v: exit %d, stderr %q, want exit 2 and %q", tc.args, code, errs, tc.want)
 		}
+	}
+}
+
+// TestSegmentationMask runs the tiny segmentation model (testdata/tiny_seg,
+// [1,4,32,32] class scores): the classes present are printed with shares
+// summing to 100 %, --mask writes a PNG of the input image's size whose
+// pixels are class colours (or blends with --blend), and --mask on a
+// classifier or a --blend out of range is refused.
+func TestSegmentationMask(t *testing.T) {
+	model, img := "../../testdata/tiny_seg/model.onnx", "../../testdata/images/sample_rgb.jpg"
+	code, out, errOut := runCLI(model, img)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	total := 0.0
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r int
+		var share float64
+		if _, err := fmt.Sscanf(line, "%d. %f%%", &r, &share); err != nil || !strings.Contains(line, "of pixels") {
+			t.Fatalf("line %q is not a class share", line)
+		}
+		total += share
+	}
+	if math.Abs(total-100) > 0.05 {
+		t.Errorf("shares sum to %v%%, want 100%%:\n%s", total, out)
+	}
+	for _, blend := range []string{"1", "0.5"} {
+		path := filepath.Join(t.TempDir(), "mask.png")
+		code, out, errOut = runCLI(model, img, "--mask", path, "--blend", blend)
+		if code != 0 || !strings.Contains(out, "mask: "+path+" (300x200)") {
+			t.Fatalf("--blend %s: exit %d, stdout %q, stderr %q", blend, code, out, errOut)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := m.Bounds(); b.Dx() != 300 || b.Dy() != 200 {
+			t.Fatalf("mask is %v, want the image's 300x200", b)
+		}
+		if blend == "1" {
+			// every pixel one of the 4 classes' colours
+			for y := 0; y < 200; y += 7 {
+				for x := 0; x < 300; x += 7 {
+					r, g, b, _ := m.At(x, y).RGBA()
+					found := false
+					for c := range int32(4) {
+						want := classColor(c)
+						if uint8(r>>8) == want.R && uint8(g>>8) == want.G && uint8(b>>8) == want.B {
+							found = true
+						}
+					}
+					if !found {
+						t.Fatalf("pixel (%d,%d) = %d,%d,%d is no class's colour", x, y, r>>8, g>>8, b>>8)
+					}
+				}
+			}
+		}
+	}
+	if code, _, errOut = runCLI(filepath.Join(lenetDir, "model.onnx"), "../../testdata/images/sample28.png", "--mask", filepath.Join(t.TempDir(), "m.png")); code == 0 || !strings.Contains(errOut, "needs a segmentation model") {
+		t.Errorf("--mask on a classifier: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut = runCLI(model, img, "--mask", filepath.Join(t.TempDir(), "m.png"), "--blend", "2"); code == 0 || !strings.Contains(errOut, "--blend 2 must be between 0 and 1") {
+		t.Errorf("--blend 2: exit %d, %q", code, errOut)
 	}
 }
