@@ -32,7 +32,6 @@ type resizeAttrs struct {
 	excludeOutside  bool
 	extrapolation   float32
 	attrScales      []float32 // Upsample-7's scales
-	scalesOnly      bool      // Resize-10 and Upsample: no roi, no sizes
 	roiIn, scalesIn int       // input positions, -1 for none
 	sizesIn         int
 	need, nInputs   int // inputs required, and at most
@@ -78,7 +77,7 @@ func buildResize(n *Node) (Kernel, error) {
 	}
 	switch {
 	case n.Opset < 11:
-		a.scalesOnly, a.scalesIn, a.roiIn, a.sizesIn, a.need, a.nInputs = true, 1, -1, -1, 2, 2
+		a.scalesIn, a.roiIn, a.sizesIn, a.need, a.nInputs = 1, -1, -1, 2, 2
 	case n.Opset < 13:
 		// roi and scales are required inputs, possibly empty
 		a.roiIn, a.scalesIn, a.sizesIn, a.need, a.nInputs = 1, 2, 3, 3, 4
@@ -96,7 +95,7 @@ func buildUpsample(n *Node) (Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.scalesOnly, a.roiIn, a.sizesIn = true, -1, -1
+	a.roiIn, a.sizesIn = -1, -1
 	if n.Opset < 9 {
 		a.attrScales, err = n.Floats("scales", nil)
 		if err != nil {
