@@ -393,10 +393,10 @@ func NewBlockedTier(s BlockedSpec) *Tier {
 			if nv > 0 {
 				s.Hard(&dst[0], &src[0], ld, rows, nv, alpha, beta, flag(swish))
 			}
+			if nv == n {
+				return
+			}
 			for r := range rows {
-				if nv == n {
-					break
-				}
 				d, x := dst[r*ld+nv:r*ld+n], src[r*ld+nv:r*ld+n]
 				if swish {
 					HardSwishF32(d, x)

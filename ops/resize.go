@@ -361,93 +361,14 @@ func (a *resizeAttrs) axisTaps(d, n, out int, s, ra, rb float64) *resizeAxis {
 	L := s * float64(n) // the resized length, as a real number
 	identity, copyOnly := out == n, true
 	for i := range out {
-		x := float64(i)
-		var c float64
-		switch a.coord {
-		case "half_pixel":
-			c = (x+0.5)/s - 0.5
-		case "pytorch_half_pixel":
-			c = -0.5
-			if L > 1 {
-				c = (x+0.5)/s - 0.5
-			}
-		case "align_corners":
-			if L != 1 {
-				c = x * float64(n-1) / (L - 1)
-			}
-		case "asymmetric":
-			c = x / s
-		case "tf_half_pixel_for_nearest":
-			c = (x + 0.5) / s
-		case "tf_crop_and_resize":
-			if L == 1 {
-				c = (rb - ra) * float64(n-1) / 2
-			} else {
-				c = x * (rb - ra) * float64(n-1) / (L - 1)
-			}
-			c += ra * float64(n-1)
-			if c < 0 || c > float64(n-1) {
-				ax.ext[i] = true
-				identity, copyOnly = false, false
-				continue
-			}
+		c, ok := a.source(float64(i), s, L, n, ra, rb)
+		if !ok {
+			ax.ext[i] = true
+			identity, copyOnly = false, false
+			continue
 		}
 		idx, w := ax.idx[i*k:(i+1)*k], ax.w[i*k:(i+1)*k]
-		// b = ceil(c) - 1, t = c - b in (0, 1]
-		b := math.Ceil(c) - 1
-		t := c - b
-		clampIdx := func(j float64) int { return int(min(max(j, 0), float64(n-1))) }
-		switch a.mode {
-		case resizeNearest:
-			var j float64
-			switch a.nearest {
-			case "simple":
-				j = math.Floor(c)
-				if s < 1 {
-					j = math.Ceil(c)
-				}
-			case "round_prefer_floor":
-				j = b
-				if t > 0.5 {
-					j = b + 1
-				}
-			case "round_prefer_ceil":
-				j = b
-				if t >= 0.5 {
-					j = b + 1
-				}
-			case "floor":
-				j = math.Floor(c)
-			case "ceil":
-				j = math.Ceil(c)
-			}
-			idx[0], w[0] = clampIdx(j), 1
-		case resizeLinear:
-			idx[0], idx[1] = clampIdx(b), clampIdx(b+1)
-			w[0], w[1] = 1-t, t
-		case resizeCubic:
-			A := a.cubicA
-			// Keys' weights of b-1, b, b+1, b+2 at distances 1+t, t, 1-t, 2-t
-			u := 1 - t
-			w[0] = ((A*(t+1)-5*A)*(t+1)+8*A)*(t+1) - 4*A
-			w[1] = ((A+2)*t-(A+3))*t*t + 1
-			w[2] = ((A+2)*u-(A+3))*u*u + 1
-			w[3] = ((A*(u+1)-5*A)*(u+1)+8*A)*(u+1) - 4*A
-			sum := 0.0
-			for j := range 4 {
-				pos := b - 1 + float64(j)
-				if a.excludeOutside && (pos < 0 || pos > float64(n-1)) {
-					w[j] = 0
-				}
-				sum += w[j]
-				idx[j] = clampIdx(pos)
-			}
-			if a.excludeOutside && sum != 0 {
-				for j := range 4 {
-					w[j] /= sum
-				}
-			}
-		}
+		a.taps(c, s, n, idx, w)
 		// merge taps on one index (the edge repeated)
 		for j := 1; j < k; j++ {
 			for q := range j {
@@ -476,6 +397,101 @@ func (a *resizeAttrs) axisTaps(d, n, out int, s, ra, rb float64) *resizeAxis {
 	}
 	ax.copyOnly = copyOnly
 	return ax
+}
+
+// source returns the input coordinate of output index x along an axis
+// of n inputs at scale s (L = s·n; roi ra to rb), by the coordinate
+// transformation mode; ok is false outside the input for
+// tf_crop_and_resize, whose output is then the extrapolation value.
+func (a *resizeAttrs) source(x, s, L float64, n int, ra, rb float64) (c float64, ok bool) {
+	switch a.coord {
+	case "half_pixel":
+		c = (x+0.5)/s - 0.5
+	case "pytorch_half_pixel":
+		c = -0.5
+		if L > 1 {
+			c = (x+0.5)/s - 0.5
+		}
+	case "align_corners":
+		if L != 1 {
+			c = x * float64(n-1) / (L - 1)
+		}
+	case "asymmetric":
+		c = x / s
+	case "tf_half_pixel_for_nearest":
+		c = (x + 0.5) / s
+	case "tf_crop_and_resize":
+		if L == 1 {
+			c = (rb - ra) * float64(n-1) / 2
+		} else {
+			c = x * (rb - ra) * float64(n-1) / (L - 1)
+		}
+		c += ra * float64(n-1)
+		if c < 0 || c > float64(n-1) {
+			return 0, false
+		}
+	}
+	return c, true
+}
+
+// taps fills idx and w (the mode's number of taps) for input coordinate c
+// on an axis of n inputs at scale s, indexes clamped to [0, n-1].
+func (a *resizeAttrs) taps(c, s float64, n int, idx []int, w []float64) {
+	// b = ceil(c) - 1, t = c - b in (0, 1]
+	b := math.Ceil(c) - 1
+	t := c - b
+	clampIdx := func(j float64) int { return int(min(max(j, 0), float64(n-1))) }
+	switch a.mode {
+	case resizeNearest:
+		var j float64
+		switch a.nearest {
+		case "simple":
+			j = math.Floor(c)
+			if s < 1 {
+				j = math.Ceil(c)
+			}
+		case "round_prefer_floor":
+			j = b
+			if t > 0.5 {
+				j = b + 1
+			}
+		case "round_prefer_ceil":
+			j = b
+			if t >= 0.5 {
+				j = b + 1
+			}
+		case "floor":
+			j = math.Floor(c)
+		case "ceil":
+			j = math.Ceil(c)
+		}
+		idx[0], w[0] = clampIdx(j), 1
+	case resizeLinear:
+		idx[0], idx[1] = clampIdx(b), clampIdx(b+1)
+		w[0], w[1] = 1-t, t
+	case resizeCubic:
+		A := a.cubicA
+		// Keys' weights of b-1, b, b+1, b+2 at distances 1+t, t, 1-t, 2-t
+		u := 1 - t
+		w[0] = ((A*(t+1)-5*A)*(t+1)+8*A)*(t+1) - 4*A
+		w[1] = ((A+2)*t-(A+3))*t*t + 1
+		w[2] = ((A+2)*u-(A+3))*u*u + 1
+		w[3] = ((A*(u+1)-5*A)*(u+1)+8*A)*(u+1) - 4*A
+		sum := 0.0
+		for j := range 4 {
+			pos := b - 1 + float64(j)
+			if a.excludeOutside && (pos < 0 || pos > float64(n-1)) {
+				w[j] = 0
+			}
+			sum += w[j]
+			idx[j] = clampIdx(pos)
+		}
+		if a.excludeOutside && sum != 0 {
+			for j := range 4 {
+				w[j] /= sum
+			}
+		}
+	}
 }
 
 // run resamples x into y axis by axis, through two scratch tensors.
