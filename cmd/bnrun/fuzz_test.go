@@ -43,8 +43,8 @@ func FuzzDecodeImage(f *testing.F) {
 	})
 }
 
-// FuzzOpenRun (here rather than in the root package, whose tests link the
-// large onnx-go conformance corpus that slows fuzzing to a crawl) feeds model bytes to OpenBytes and, when a model opens, runs
+// FuzzOpenRun (here, where the tests are few and fast, rather than in the root
+// package, whose tests load large models) feeds model bytes to OpenBytes and, when a model opens, runs
 // it on zeros at batch 1: every step must end in a result or an error,
 // never a panic, a hang or an allocation past the memory limits.
 func FuzzOpenRun(f *testing.F) {

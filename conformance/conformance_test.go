@@ -1,4 +1,4 @@
-package bnrun_test
+package conformance_test
 
 import (
 	"context"
