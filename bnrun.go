@@ -409,14 +409,14 @@ func (m *Model) Run(ctx context.Context, inputs map[string]*Tensor) (map[string]
 	for i, in := range m.inputs {
 		t, ok := inputs[in.Name]
 		if !ok {
-			return nil, fmt.Errorf("missing input %q", in.Name)
+			return nil, &runtime.InputError{Input: in.Name, Kind: ErrMissingInput, Detail: "not given"}
 		}
 		ordered[i] = t
 	}
 	if len(inputs) != len(m.inputs) {
 		for name := range inputs {
 			if !m.hasInput(name) {
-				return nil, fmt.Errorf("model has no input %q", name)
+				return nil, &runtime.InputError{Input: name, Kind: ErrUnknownInput, Detail: "the model has no input of this name"}
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package bnrun_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	_ "image/png"
@@ -58,4 +59,27 @@ func Example() {
 	// Output:
 	// input: input: float32 [batch,1,28,28]
 	// class: 1 Trouser
+}
+
+// Errors name what went wrong for people and match a sentinel for
+// programs: here an input of the wrong size.
+func Example_errors() {
+	m, err := bnrun.Open("models/fashion/fashion_resnet/model.onnx")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	x := bnrun.NewTensor([]int{1, 1, 32, 32}, nil)
+	_, err = m.Run(context.Background(), map[string]*bnrun.Tensor{m.Inputs()[0].Name: x})
+	var ie *bnrun.InputError
+	switch {
+	case errors.As(err, &ie) && errors.Is(err, bnrun.ErrInputShape):
+		fmt.Println("bad shape for", ie.Input)
+	case errors.Is(err, bnrun.ErrUnsupported), errors.Is(err, bnrun.ErrMemoryLimit), errors.Is(err, bnrun.ErrClosed):
+		fmt.Println("other:", err)
+	}
+	fmt.Println(err)
+	// Output:
+	// bad shape for input
+	// input "input": got shape [1,1,32,32], the model wants [batch,1,28,28]
 }

@@ -357,19 +357,39 @@ func TestHostileRunInputs(t *testing.T) {
 		name string
 		in   map[string]*bnrun.Tensor
 		want string
+		kind error
 	}{
 		{"wrong dtype", map[string]*bnrun.Tensor{"x": {DType: bnrun.Int64, Shape: []int{1, 4}, I64: make([]int64, 4)}},
-			`input "x": got int64, the model wants float32`},
-		{"wrong shape", map[string]*bnrun.Tensor{"x": hZeros(2, 4)}, `input "x": got shape [2,4], the model wants [1,4]`},
-		{"wrong rank", map[string]*bnrun.Tensor{"x": hZeros(4)}, `input "x": got shape [4], the model wants rank 2 ([1,4])`},
-		{"data shorter than the shape", map[string]*bnrun.Tensor{"x": short}, `input "x": shape [1,4] needs 4 elements, data has 3`},
-		{"missing input", map[string]*bnrun.Tensor{"X": ok}, `missing input "x"`},
-		{"extra input", map[string]*bnrun.Tensor{"x": ok, "z": ok}, `model has no input "z"`},
-		{"nil input", map[string]*bnrun.Tensor{"x": nil}, `input "x" is nil`},
+			`input "x": got int64, the model wants float32`, bnrun.ErrInputType},
+		{"wrong shape", map[string]*bnrun.Tensor{"x": hZeros(2, 4)}, `input "x": got shape [2,4], the model wants [1,4]`, bnrun.ErrInputShape},
+		{"wrong rank", map[string]*bnrun.Tensor{"x": hZeros(4)}, `input "x": got shape [4], the model wants rank 2 ([1,4])`, bnrun.ErrInputShape},
+		{"data shorter than the shape", map[string]*bnrun.Tensor{"x": short}, `input "x": shape [1,4] needs 4 elements, data has 3`, bnrun.ErrInputShape},
+		{"missing input", map[string]*bnrun.Tensor{"X": ok}, `input "x": not given`, bnrun.ErrMissingInput},
+		{"extra input", map[string]*bnrun.Tensor{"x": ok, "z": ok}, `input "z": the model has no input of this name`, bnrun.ErrUnknownInput},
+		{"nil input", map[string]*bnrun.Tensor{"x": nil}, `input "x": given as nil`, bnrun.ErrMissingInput},
 	}
+	m, err := bnrun.OpenBytes(g.bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			hostileRun(t, hostileCase{model: g.bytes(), inputs: c.in, want: []string{c.want}}, "")
+			// The error names its kind and input for a program too.
+			_, err := m.Run(context.Background(), c.in)
+			var ie *bnrun.InputError
+			if !errors.Is(err, c.kind) || !errors.As(err, &ie) {
+				t.Fatalf("error %v: want errors.Is %v and an *InputError", err, c.kind)
+			}
+			if want := "x"; c.kind == bnrun.ErrUnknownInput {
+				want = "z"
+				if ie.Input != want {
+					t.Errorf("InputError.Input = %q, want %q", ie.Input, want)
+				}
+			} else if ie.Input != want {
+				t.Errorf("InputError.Input = %q, want %q", ie.Input, want)
+			}
 		})
 	}
 }

@@ -382,7 +382,7 @@ func TestHostileRunInputs(t *testing.T) {
 			[]string{`input "u"`, "shape [4294967296,4294967296,16,4] has more elements than an int can count"}},
 		{"overflowing shape with a zero dim", []*ops.Tensor{f32(1, 4), ok, {DType: ops.Float32, Shape: []int{huge, huge, 0}}},
 			[]string{`input "u"`, "shape [4294967296,4294967296,0] has more elements than an int can count"}},
-		{"nil input", []*ops.Tensor{nil, ok, ok}, []string{`input "x" is nil`}},
+		{"nil input", []*ops.Tensor{nil, ok, ok}, []string{`input "x": given as nil`}},
 		{"missing input", []*ops.Tensor{ok, ok}, []string{"got 2 inputs, the model has 3"}},
 		{"extra input", []*ops.Tensor{ok, ok, ok, ok}, []string{"got 4 inputs, the model has 3"}},
 	}

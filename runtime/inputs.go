@@ -1,8 +1,6 @@
 package runtime
 
 import (
-	"fmt"
-
 	"github.com/bnrun/bnrun/ops"
 )
 
@@ -17,7 +15,7 @@ import (
 // file declares.
 func (p *Program) CheckInputShapes(shapes [][]int) error {
 	if len(shapes) != len(p.inputSlot) {
-		return fmt.Errorf("got %d input shapes, the model has %d inputs", len(shapes), len(p.inputSlot))
+		return inputErrorf("", countKind(len(shapes), len(p.inputSlot)), "got %d input shapes, the model has %d inputs", len(shapes), len(p.inputSlot))
 	}
 	var total int64
 	for i, s := range shapes {
@@ -50,7 +48,7 @@ func (p *Program) inputBytes(i int, shape []int) (int64, error) {
 	n := int64(1)
 	for _, d := range shape {
 		if d < 0 {
-			return 0, fmt.Errorf("input %q: negative dimension in shape %s", vi.Name, ops.ShapeString(shape))
+			return 0, inputErrorf(vi.Name, ErrInputShape, "negative dimension in shape %s", ops.ShapeString(shape))
 		}
 		if d > 0 && n > limit/int64(d) {
 			return 0, ops.LimitErrorf("input %q of shape %s needs more than the limit of %d bytes per tensor",

@@ -285,7 +285,7 @@ func checkOpsets(g *Graph) error {
 			continue
 		}
 		if n.Opset > MaxOpset || n.Opset < 1 || (n.Opset < MinOpset && !oldOpsetOps[n.OpType]) {
-			return n.Errorf("opset %d of the default domain is outside the supported range %d to %d", n.Opset, MinOpset, MaxOpset)
+			return n.Errorf("opset %d of the default domain is outside the supported range %d to %d: %w", n.Opset, MinOpset, MaxOpset, ErrUnsupported)
 		}
 	}
 	return nil
@@ -309,25 +309,12 @@ func checkSupported(g *Graph) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	keys := make([]string, 0, len(missing))
-	for k := range missing {
-		keys = append(keys, k)
+	e := &UnsupportedError{}
+	for op, nodes := range missing {
+		e.Ops = append(e.Ops, UnsupportedOp{OpType: op, Nodes: nodes})
 	}
-	sort.Strings(keys)
-	var b strings.Builder
-	fmt.Fprintf(&b, "unsupported operators (%d):", len(keys))
-	for _, k := range keys {
-		nodes := missing[k]
-		shown := nodes
-		if len(shown) > 8 {
-			shown = shown[:8]
-		}
-		fmt.Fprintf(&b, "\n  %s used by %d node(s): %s", k, len(nodes), strings.Join(shown, ", "))
-		if len(nodes) > len(shown) {
-			fmt.Fprintf(&b, ", ...")
-		}
-	}
-	return fmt.Errorf("%s", b.String())
+	sort.Slice(e.Ops, func(i, j int) bool { return e.Ops[i].OpType < e.Ops[j].OpType })
+	return e
 }
 
 // topoSort orders nodes so that every node follows the producers of its
@@ -569,7 +556,7 @@ func (p *Program) RunInto(ctx context.Context, inputs []*ops.Tensor, outs []*ops
 // plan for their shapes, made on first use (see planFor).
 func (p *Program) planForInputs(ctx context.Context, inputs []*ops.Tensor, forRun bool) (*Plan, error) {
 	if len(inputs) != len(p.inputSlot) {
-		return nil, fmt.Errorf("got %d inputs, the model has %d", len(inputs), len(p.inputSlot))
+		return nil, inputErrorf("", countKind(len(inputs), len(p.inputSlot)), "got %d inputs, the model has %d", len(inputs), len(p.inputSlot))
 	}
 	if err := p.checkInputs(inputs); err != nil {
 		return nil, err
@@ -582,17 +569,17 @@ func (p *Program) checkInputs(inputs []*ops.Tensor) error {
 	for i, t := range inputs {
 		vi := p.graph.Inputs[i]
 		if t == nil {
-			return fmt.Errorf("input %q is nil", vi.Name)
+			return inputErrorf(vi.Name, ErrMissingInput, "given as nil")
 		}
 		if vi.DType != ops.Undefined && t.DType != vi.DType {
-			return fmt.Errorf("input %q: got %s, the model wants %s", vi.Name, t.DType, vi.DType)
+			return inputErrorf(vi.Name, ErrInputType, "got %s, the model wants %s", t.DType, vi.DType)
 		}
 		n, err := elemCount(t.Shape)
 		if err != nil {
-			return fmt.Errorf("input %q: %v", vi.Name, err)
+			return inputErrorf(vi.Name, ErrInputShape, "%v", err)
 		}
 		if t.Len() != n {
-			return fmt.Errorf("input %q: shape %s needs %d elements, data has %d", vi.Name, ops.ShapeString(t.Shape), n, t.Len())
+			return inputErrorf(vi.Name, ErrInputShape, "shape %s needs %d elements, data has %d", ops.ShapeString(t.Shape), n, t.Len())
 		}
 		if err := checkDeclared(vi, t.Shape); err != nil {
 			return err
@@ -608,11 +595,11 @@ func checkDeclared(vi ValueInfo, shape []int) error {
 		return nil
 	}
 	if len(shape) != len(vi.Dims) {
-		return fmt.Errorf("input %q: got shape %s, the model wants rank %d (%s)", vi.Name, ops.ShapeString(shape), len(vi.Dims), DimsString(vi.Dims))
+		return inputErrorf(vi.Name, ErrInputShape, "got shape %s, the model wants rank %d (%s)", ops.ShapeString(shape), len(vi.Dims), DimsString(vi.Dims))
 	}
 	for j, d := range vi.Dims {
 		if d.Value >= 0 && d.Param == "" && shape[j] != d.Value {
-			return fmt.Errorf("input %q: got shape %s, the model wants %s", vi.Name, ops.ShapeString(shape), DimsString(vi.Dims))
+			return inputErrorf(vi.Name, ErrInputShape, "got shape %s, the model wants %s", ops.ShapeString(shape), DimsString(vi.Dims))
 		}
 	}
 	return nil
@@ -770,7 +757,7 @@ func (p *Program) PlanForContext(ctx context.Context, shapes [][]int) (*Plan, er
 	}
 	defer p.gate.leave()
 	if len(shapes) != len(p.inputSlot) {
-		return nil, fmt.Errorf("got %d input shapes, the model has %d inputs", len(shapes), len(p.inputSlot))
+		return nil, inputErrorf("", countKind(len(shapes), len(p.inputSlot)), "got %d input shapes, the model has %d inputs", len(shapes), len(p.inputSlot))
 	}
 	inputs := make([]*ops.Tensor, len(shapes))
 	for i, s := range shapes {
