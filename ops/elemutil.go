@@ -4,7 +4,7 @@ import "github.com/bnrun/bnrun/kern"
 
 // Shared helpers of the element-wise and tensor-manipulation operators
 // (activations, arithmetic, shape ops, Concat, Gather, Pad, Softmax,
-// Transpose, ReduceMean).
+// Transpose, the reductions, Split, Expand, Tile).
 
 // elemGrain is the element count below which a step runs on the calling
 // goroutine: splitting smaller loops costs more than it saves.

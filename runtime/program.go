@@ -269,11 +269,18 @@ const (
 )
 
 // oldOpsetOps lists ops whose definition has not changed since opset 1 in
-// any way bnrun depends on, so that models importing an opset below
-// MinOpset may use them.
+// any way bnrun depends on, or whose operator implements the forms of
+// opsets 1 to 6 too, so that models importing an opset below MinOpset may
+// use them.
 var oldOpsetOps = map[string]bool{
 	"GlobalAveragePool": true, "GlobalMaxPool": true, "Identity": true, "Transpose": true, "Shape": true,
 	"HardSigmoid": true, // opset 1 only adds consumed_inputs, which bnrun ignores
+	// the reductions (the axes attribute), ArgMax and ArgMin from opset 1;
+	// Split's input split (opset 1) and attribute (2); Tile's tiles and
+	// axis (1) and repeats (6)
+	"ReduceSum": true, "ReduceMean": true, "ReduceMax": true, "ReduceMin": true, "ReduceProd": true,
+	"ReduceL1": true, "ReduceL2": true, "ReduceSumSquare": true, "ReduceLogSum": true, "ReduceLogSumExp": true,
+	"ArgMax": true, "ArgMin": true, "Split": true, "Tile": true,
 }
 
 // checkOpsets fails when a node of the default domain is read at an opset
