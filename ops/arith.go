@@ -11,7 +11,8 @@ import (
 //
 // Broadcasting is planned once per shape pair (see bcast.go); the inner
 // loop is specialised for vector/vector, vector/scalar and scalar/vector
-// rows.
+// rows. The same loops serve Max, Min, Sum and Mean (variadic.go) and
+// PRelu.
 //
 // Integer division truncates toward zero, as C and Go do. An int64 Div
 // whose divisor holds a zero fails: at plan time when the divisor is a
@@ -33,6 +34,10 @@ const (
 	opSub
 	opMul
 	opDiv
+	// opMax, opMin and opPRelu serve Max, Min and PRelu (see arithRow).
+	opMax
+	opMin
+	opPRelu
 )
 
 type arithKernel struct {
@@ -135,7 +140,8 @@ func (args *bcastArgs[T]) Range(lo, hi int) {
 // arithRow computes one output row: a and b start at the row's first
 // operands and advance by sa and sb (each 0 or 1) per element. A float32
 // addition of two rows runs on k's Add kernel (see AddRow), a float32
-// product on its Mul kernel.
+// product on its Mul kernel. Max and Min propagate NaN (Go's max and
+// min, as numpy's maximum and minimum); PRelu is a·b where a < 0, else a.
 func arithRow[T kern.Numeric](k *kern.Tier, op arithOp, d, a []T, sa int, b []T, sb int) {
 	n := len(d)
 	if df, ok := any(d).([]float32); ok && op == opMul && k != nil && k.Mul != nil && sa|sb != 0 {
@@ -171,6 +177,24 @@ func arithRow[T kern.Numeric](k *kern.Tier, op arithOp, d, a []T, sa int, b []T,
 			for i := range d {
 				d[i] = a[i] / b[i]
 			}
+		case opMax:
+			// d[i] = max(a[i], b[i])
+			for i := range d {
+				d[i] = max(a[i], b[i])
+			}
+		case opMin:
+			// d[i] = min(a[i], b[i])
+			for i := range d {
+				d[i] = min(a[i], b[i])
+			}
+		case opPRelu:
+			// d[i] = a[i]·b[i] if a[i] < 0 else a[i]
+			for i, v := range a {
+				if v < 0 {
+					v *= b[i]
+				}
+				d[i] = v
+			}
 		}
 	case sa == 1:
 		a = a[:n]
@@ -195,6 +219,24 @@ func arithRow[T kern.Numeric](k *kern.Tier, op arithOp, d, a []T, sa int, b []T,
 			// d[i] = a[i] / s
 			for i := range d {
 				d[i] = a[i] / s
+			}
+		case opMax:
+			// d[i] = max(a[i], s)
+			for i := range d {
+				d[i] = max(a[i], s)
+			}
+		case opMin:
+			// d[i] = min(a[i], s)
+			for i := range d {
+				d[i] = min(a[i], s)
+			}
+		case opPRelu:
+			// d[i] = a[i]·s if a[i] < 0 else a[i]
+			for i, v := range a {
+				if v < 0 {
+					v *= s
+				}
+				d[i] = v
 			}
 		}
 	case sb == 1:
@@ -221,6 +263,25 @@ func arithRow[T kern.Numeric](k *kern.Tier, op arithOp, d, a []T, sa int, b []T,
 			for i := range d {
 				d[i] = s / b[i]
 			}
+		case opMax:
+			// d[i] = max(s, b[i])
+			for i := range d {
+				d[i] = max(s, b[i])
+			}
+		case opMin:
+			// d[i] = min(s, b[i])
+			for i := range d {
+				d[i] = min(s, b[i])
+			}
+		case opPRelu:
+			// d[i] = s·b[i] if s < 0 else s
+			for i := range d {
+				v := s
+				if v < 0 {
+					v *= b[i]
+				}
+				d[i] = v
+			}
 		}
 	default:
 		var v T
@@ -235,6 +296,15 @@ func arithRow[T kern.Numeric](k *kern.Tier, op arithOp, d, a []T, sa int, b []T,
 			v = x * y
 		case opDiv:
 			v = x / y
+		case opMax:
+			v = max(x, y)
+		case opMin:
+			v = min(x, y)
+		case opPRelu:
+			v = x
+			if v < 0 {
+				v *= y
+			}
 		}
 		for i := range d {
 			d[i] = v

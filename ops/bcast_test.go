@@ -1,8 +1,11 @@
 package ops
 
 import (
+	"math"
 	"slices"
 	"testing"
+
+	"github.com/bnrun/bnrun/kern"
 )
 
 // bcastEach broadcasts the shapes the slow way and calls f for every
@@ -35,6 +38,43 @@ func bcastEach(shapes [][]int, f func(i int, idx []int)) []int {
 		f(i, idx)
 	}
 	return out
+}
+
+// elVals returns a float32 tensor of the shape holding small varied
+// values (some negative, a few repeated) from seed on.
+func elVals(seed int, shape ...int) *Tensor {
+	t := NewF32(shape, nil)
+	for i := range t.F32 {
+		t.F32[i] = float32((i*7+seed*3)%11) - 5
+	}
+	return t
+}
+
+// elInts64 is elVals as int64.
+func elInts64(seed int, shape ...int) *Tensor {
+	t := NewI64(shape, nil)
+	for i := range t.I64 {
+		t.I64[i] = int64((i*7+seed*3)%11) - 5
+	}
+	return t
+}
+
+// elBits compares float32 results bit for bit (so the sign of a zero
+// counts), any NaN matching any NaN.
+func elBits(t *testing.T, what string, want, got []float32) {
+	t.Helper()
+	if len(want) != len(got) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		if w != w && g != g {
+			continue
+		}
+		if math.Float32bits(w) != math.Float32bits(g) {
+			t.Fatalf("%s: [%d] = %v, want %v (got %v)", what, i, g, w, got)
+		}
+	}
 }
 
 func TestPlanBcastCoalesces(t *testing.T) {
@@ -95,6 +135,64 @@ func TestBcastRowsAnyRange(t *testing.T) {
 			if next != hi {
 				t.Fatalf("[%d,%d): pieces end at %d", lo, hi, next)
 			}
+		}
+	}
+}
+
+// TestNewElemOpsAllocateNothing runs the steps of this family's ops
+// repeatedly on one Env: after the first Run, none allocates.
+func TestNewElemOpsAllocateNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
+	x := elVals(1, 2, 3, 4)
+	xi := elInts64(2, 2, 3, 4)
+	cases := []struct {
+		n   *Node
+		ins []*Tensor
+	}{
+		{elemNode("Sqrt", 13), []*Tensor{x}},
+		{elemNode("Neg", 13), []*Tensor{xi}},
+		{elemNode("Elu", 6), []*Tensor{x}},
+		{elemNode("PRelu", 16), []*Tensor{x, elVals(3, 3, 1)}},
+		{elemNode("Max", 13), []*Tensor{x, elVals(2, 4), elVals(3, 3, 1)}},
+		{elemNode("Mean", 13), []*Tensor{x, elVals(2, 4)}},
+		{elemNode("Min", 13), []*Tensor{xi}},
+		{elemNode("Equal", 13), []*Tensor{xi, elInts64(1, 4)}},
+		{elemNode("Less", 13), []*Tensor{x, elVals(5, 3, 1)}},
+		{elemNode("Where", 16), []*Tensor{elI64([]int{3, 1}, 1, 0, 1), x, elVals(4, 4)}},
+		{elemNode("Pow", 15), []*Tensor{x, elI64([]int{}, 3)}},
+		{elemNode("Pow", 15), []*Tensor{xi, elF32([]int{4}, 0, 1, 2, 0.5)}},
+	}
+	for _, c := range cases {
+		vals := make([]*Value, len(c.ins))
+		for i, v := range c.ins {
+			vals[i] = &Value{DType: v.DType, Shape: v.Shape}
+		}
+		k, err := Lookup(c.n.OpType)(c.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outV, step, err := k.Prepare(vals)
+		if err != nil {
+			t.Fatalf("%s: %v", c.n.OpType, err)
+		}
+		o := &Tensor{DType: outV[0].DType, Shape: outV[0].Shape}
+		if o.DType == Int64 {
+			o.I64 = make([]int64, NumElems(o.Shape))
+		} else {
+			o.F32 = make([]float32, NumElems(o.Shape))
+		}
+		env := &kern.Env{Par: kern.Serial{}}
+		out := []*Tensor{o}
+		run := func() {
+			if err := step.Run(env, c.ins, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run()
+		if a := testing.AllocsPerRun(20, run); a != 0 {
+			t.Errorf("%s: %v allocations per Run, want 0", c.n.OpType, a)
 		}
 	}
 }

@@ -269,11 +269,19 @@ const (
 )
 
 // oldOpsetOps lists ops whose definition has not changed since opset 1 in
-// any way bnrun depends on, so that models importing an opset below
-// MinOpset may use them.
+// any way bnrun depends on, or whose op implements their forms below
+// MinOpset too, so that models importing an opset below MinOpset may use
+// them.
 var oldOpsetOps = map[string]bool{
 	"GlobalAveragePool": true, "GlobalMaxPool": true, "Identity": true, "Transpose": true, "Shape": true,
-	"HardSigmoid": true, // opset 1 only adds consumed_inputs, which bnrun ignores
+	// opset 1 only adds consumed_inputs, which bnrun ignores
+	"HardSigmoid": true, "Elu": true, "Selu": true, "Softplus": true, "Softsign": true,
+	"Sqrt": true, "Exp": true, "Log": true, "Neg": true, "Abs": true, "Reciprocal": true, "Floor": true, "Ceil": true,
+	// the ops check their opset 1 and 6 forms: one shape where these
+	// have no broadcasting, the legacy broadcast attribute refused,
+	// their type constraints
+	"PRelu": true, "Max": true, "Min": true, "Sum": true, "Mean": true,
+	"Pow": true, "Equal": true, "Less": true, "Greater": true,
 }
 
 // checkOpsets fails when a node of the default domain is read at an opset
