@@ -7,7 +7,8 @@ import (
 	"github.com/bnrun/bnrun/kern"
 )
 
-// Activations: Relu, Sigmoid, Tanh, LeakyRelu and Clip.
+// Activations: Relu, Sigmoid, Tanh, LeakyRelu, HardSigmoid, HardSwish,
+// Clip, Elu, Selu, Softplus, Softsign and PRelu.
 
 func init() {
 	Register("Relu", buildRelu)
@@ -17,6 +18,11 @@ func init() {
 	Register("HardSigmoid", buildHardSigmoid)
 	Register("HardSwish", buildHardSwish)
 	Register("Clip", buildClip)
+	Register("Elu", buildElu)
+	Register("Selu", buildSelu)
+	Register("Softplus", buildSoftplus)
+	Register("Softsign", buildSoftsign)
+	Register("PRelu", buildPRelu)
 }
 
 // unaryKernel is a shape-preserving element-wise op over one input. f32
@@ -26,7 +32,7 @@ type unaryKernel struct {
 	n   *Node
 	f32 func(dst, src []float32)
 	i64 func(dst, src []int64)
-	act kern.Activation // what f32 computes, for Step.Dev
+	act kern.Activation // what f32 computes, for Step.Dev (ActNone: no device description)
 }
 
 // Prepare checks the input type and returns an output of the same type
@@ -45,7 +51,7 @@ func (k *unaryKernel) Prepare(in []*Value) ([]Value, Step, error) {
 	}
 	out := []Value{{DType: x.DType, Shape: copyShape(x.Shape)}}
 	var dev *UnaryDev
-	if x.DType == Float32 {
+	if x.DType == Float32 && k.act.Kind != kern.ActNone {
 		dev = &UnaryDev{N: NumElems(x.Shape), Act: k.act}
 	}
 	return out, Step{Run: k.run, Dev: devOrNil(dev)}, nil
@@ -295,3 +301,161 @@ type clipArgs struct {
 
 // Range clips the chunk [lo, hi).
 func (c *clipArgs) Range(lo, hi int) { kern.ClipRange(c.dst[lo:hi], c.src[lo:hi], c.lo, c.hi) }
+
+// Elu (opsets 1 and 6; opset 1's consumed_inputs is ignored), float32
+// only: attribute alpha, default 1,
+//
+//	y = x                 for x ≥ 0
+//	y = alpha·(eˣ - 1)    for x < 0
+//
+// the negative side computed in float64 (expm1) and rounded once. NaN and
+// -0 pass through.
+func buildElu(n *Node) (Kernel, error) {
+	alpha, err := n.Float("alpha", 1)
+	if err != nil {
+		return nil, err
+	}
+	a := float64(alpha)
+	f := func(dst, src []float32) {
+		src = src[:len(dst)]
+		// y = x if x >= 0 else alpha·(exp(x) - 1)
+		for i, v := range src {
+			if v < 0 {
+				v = float32(a * math.Expm1(float64(v)))
+			}
+			dst[i] = v
+		}
+	}
+	return &unaryKernel{n: n, f32: f}, nil
+}
+
+// Selu (opsets 1 and 6; opset 1's consumed_inputs is ignored), float32
+// only: attributes alpha (default 1.67326319217681884765625, 1.6732 at
+// opset 1) and gamma (1.05070102214813232421875, 1.0507 at opset 1),
+//
+//	y = gamma·x                 for x > 0
+//	y = gamma·alpha·(eˣ - 1)    for x ≤ 0
+//
+// each computed in float64 (expm1) and rounded once; -0 gives +0, as the
+// spec's gamma·(alpha·eˣ - alpha) does.
+func buildSelu(n *Node) (Kernel, error) {
+	defAlpha, defGamma := float32(1.67326319217681884765625), float32(1.05070102214813232421875)
+	if n.Opset < 6 {
+		defAlpha, defGamma = 1.6732, 1.0507
+	}
+	alpha, err := n.Float("alpha", defAlpha)
+	if err != nil {
+		return nil, err
+	}
+	gamma, err := n.Float("gamma", defGamma)
+	if err != nil {
+		return nil, err
+	}
+	g, ga := float64(gamma), float64(gamma)*float64(alpha)
+	f := func(dst, src []float32) {
+		src = src[:len(dst)]
+		// y = gamma·x if x > 0 else gamma·alpha·(exp(x) - 1)
+		for i, v := range src {
+			x := float64(v)
+			switch {
+			case v > 0:
+				dst[i] = float32(g * x)
+			case v == 0:
+				dst[i] = 0 // gamma·(alpha·e⁰ - alpha) is +0 for either zero
+			default:
+				dst[i] = float32(ga * math.Expm1(x))
+			}
+		}
+	}
+	return &unaryKernel{n: n, f32: f}, nil
+}
+
+// Softplus (opset 1), float32 only: y = ln(eˣ + 1), computed in float64
+// as max(x, 0) + ln(1 + e^-|x|), which neither overflows for large x nor
+// loses the small values of very negative ones.
+func buildSoftplus(n *Node) (Kernel, error) {
+	return &unaryKernel{n: n, f32: softplusF32}, nil
+}
+
+// softplusF32 computes ln(eˣ + 1) of each value.
+func softplusF32(dst, src []float32) {
+	src = src[:len(dst)]
+	// y = ln(exp(x) + 1) = max(x, 0) + log1p(exp(-|x|))
+	for i, v := range src {
+		x := float64(v)
+		dst[i] = float32(max(x, 0) + math.Log1p(math.Exp(-math.Abs(x))))
+	}
+}
+
+// Softsign (opset 1), float32 only: y = x / (1 + |x|), computed in
+// float64 and rounded once. As the formula, and the reference
+// implementations, say: ±Inf gives NaN.
+func buildSoftsign(n *Node) (Kernel, error) {
+	return &unaryKernel{n: n, f32: softsignF32}, nil
+}
+
+// softsignF32 computes x / (1 + |x|) of each value.
+func softsignF32(dst, src []float32) {
+	src = src[:len(dst)]
+	// y = x / (1 + |x|)
+	for i, v := range src {
+		x := float64(v)
+		dst[i] = float32(x / (1 + math.Abs(x)))
+	}
+}
+
+// PRelu (opsets 1, 6, 7, 9 and 16; opset 1's consumed_inputs is
+// ignored):
+//
+//	y = slope·x    for x < 0
+//	y = x          for x ≥ 0 (and NaN)
+//
+// on float32 and, from opset 9, int64. slope broadcasts to X one way
+// (numpy rules; the output has X's shape), which opset 7 made explicit:
+// ONNX's version converter takes opset 6's PRelu to 7 unchanged. Opsets
+// 1 and 6 also share a single-element slope of any shape across X.
+func buildPRelu(n *Node) (Kernel, error) {
+	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
+		if err := needInputs(n, in, 2); err != nil {
+			return nil, Step{}, err
+		}
+		if len(in) != 2 {
+			return nil, Step{}, n.Errorf("got %d inputs, want 2", len(in))
+		}
+		x, slope := in[0], in[1]
+		types := []DType{Float32}
+		if n.Opset >= 9 {
+			types = append(types, Int64)
+		}
+		if err := needDType(n, x, "X", types...); err != nil {
+			return nil, Step{}, err
+		}
+		if slope.DType != x.DType {
+			return nil, Step{}, n.Errorf("X has type %s but slope has %s", x.DType, slope.DType)
+		}
+		sShape := slope.Shape
+		if n.Opset < 7 && NumElems(sShape) == 1 {
+			sShape = nil
+		}
+		if out, ok := bcastShape(x.Shape, sShape); !ok || !SameShape(out, x.Shape) {
+			return nil, Step{}, n.Errorf("slope's shape %s does not broadcast to X's %s",
+				ShapeString(slope.Shape), ShapeString(x.Shape))
+		}
+		plan := planBcast(x.Shape, x.Shape, sShape)
+		xLen, sLen := NumElems(x.Shape), NumElems(slope.Shape)
+		run := func(env *kern.Env, in, out []*Tensor) error {
+			if !checkRunTensors(in, 2) || !checkRunTensors(out, 1) ||
+				in[0].Len() != xLen || in[1].Len() != sLen || out[0].Len() != xLen ||
+				in[0].DType != in[1].DType || in[0].DType != out[0].DType {
+				return fmt.Errorf("tensors do not match the plan")
+			}
+			if out[0].DType == Int64 {
+				runBcast(env, opPRelu, &plan, out[0].I64, in[0].I64, in[1].I64)
+			} else {
+				runBcast(env, opPRelu, &plan, out[0].F32, in[0].F32, in[1].F32)
+			}
+			return nil
+		}
+		return []Value{{DType: x.DType, Shape: copyShape(x.Shape)}}, Step{Run: run}, nil
+	}), nil
+}

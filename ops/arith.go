@@ -9,14 +9,10 @@ import (
 // Add, Sub, Mul and Div with multidirectional (numpy) broadcasting, over
 // float32 and int64.
 //
-// Broadcasting is planned once per shape pair: the operands' shapes are
-// right-aligned, size-1 output dimensions dropped, and adjacent dimensions
-// merged wherever both operands walk them contiguously (or both broadcast
-// them). Equal shapes collapse to one dimension, a scalar operand to one
-// dimension with stride 0, and a per-channel operand such as [C,1,1]
-// against [N,C,H,W] to [N,C,H*W] whose inner rows see one scalar; the
-// inner loop is then specialised for vector/vector, vector/scalar and
-// scalar/vector rows.
+// Broadcasting is planned once per shape pair (see bcast.go); the inner
+// loop is specialised for vector/vector, vector/scalar and scalar/vector
+// rows. The same loops serve Max, Min, Sum and Mean (variadic.go) and
+// PRelu.
 //
 // Integer division truncates toward zero, as C and Go do. An int64 Div
 // whose divisor holds a zero fails: at plan time when the divisor is a
@@ -38,6 +34,10 @@ const (
 	opSub
 	opMul
 	opDiv
+	// opMax, opMin and opPRelu serve Max, Min and PRelu (see arithRow).
+	opMax
+	opMin
+	opPRelu
 )
 
 type arithKernel struct {
@@ -47,99 +47,11 @@ type arithKernel struct {
 
 func buildArith(op arithOp) Builder {
 	return func(n *Node) (Kernel, error) {
-		if n.Opset < 7 {
-			b, err := n.Int("broadcast", 0)
-			if err != nil {
-				return nil, err
-			}
-			if b != 0 {
-				return nil, n.Errorf("legacy broadcast attribute (opset %d) is not supported; re-export with opset 7 or later", n.Opset)
-			}
+		if err := legacyBroadcast(n); err != nil {
+			return nil, err
 		}
 		return &arithKernel{n: n, op: op}, nil
 	}
-}
-
-// bcastShape returns the numpy broadcast of two shapes, or false when they
-// are incompatible.
-func bcastShape(a, b []int) ([]int, bool) {
-	r := max(len(a), len(b))
-	out := make([]int, r)
-	for i := 0; i < r; i++ {
-		da, db := 1, 1
-		if j := i - (r - len(a)); j >= 0 {
-			da = a[j]
-		}
-		if j := i - (r - len(b)); j >= 0 {
-			db = b[j]
-		}
-		switch {
-		case da == db:
-			out[i] = da
-		case da == 1:
-			out[i] = db
-		case db == 1:
-			out[i] = da
-		default:
-			return nil, false
-		}
-	}
-	return out, true
-}
-
-// bcastPlan is a broadcast loop nest: dims are the coalesced output
-// dimensions, outermost first, and sa, sb the operands' element strides
-// along them (0 where an operand is broadcast). The innermost strides are
-// 0 or 1.
-type bcastPlan struct {
-	dims, sa, sb []int
-}
-
-// planBcast builds the loop nest for out = a op b; out is bcastShape(a, b).
-func planBcast(out, a, b []int) bcastPlan {
-	r := len(out)
-	strides := func(s []int) []int {
-		st := make([]int, r)
-		acc := 1
-		for i := r - 1; i >= 0; i-- {
-			j := i - (r - len(s))
-			if j < 0 {
-				continue
-			}
-			if s[j] != 1 {
-				st[i] = acc
-			}
-			acc *= s[j]
-		}
-		return st
-	}
-	fa, fb := strides(a), strides(b)
-	var p bcastPlan
-	// Walk from the innermost dimension outwards; a dimension joins the
-	// current (outermost so far) group when both operands step through it
-	// as a continuation of that group.
-	for i := r - 1; i >= 0; i-- {
-		if out[i] == 1 {
-			continue
-		}
-		if g := len(p.dims) - 1; g >= 0 && fa[i] == p.sa[g]*p.dims[g] && fb[i] == p.sb[g]*p.dims[g] {
-			p.dims[g] *= out[i]
-			continue
-		}
-		p.dims = append(p.dims, out[i])
-		p.sa = append(p.sa, fa[i])
-		p.sb = append(p.sb, fb[i])
-	}
-	if len(p.dims) == 0 {
-		p.dims, p.sa, p.sb = []int{1}, []int{1}, []int{1}
-	}
-	// Reverse into outermost-first order.
-	for i, j := 0, len(p.dims)-1; i < j; i, j = i+1, j-1 {
-		p.dims[i], p.dims[j] = p.dims[j], p.dims[i]
-		p.sa[i], p.sa[j] = p.sa[j], p.sa[i]
-		p.sb[i], p.sb[j] = p.sb[j], p.sb[i]
-	}
-	return p
 }
 
 // Prepare checks types and shapes and plans the broadcast.
@@ -154,9 +66,10 @@ func (k *arithKernel) Prepare(in []*Value) ([]Value, Step, error) {
 	if a.DType != b.DType {
 		return nil, Step{}, k.n.Errorf("A has type %s but B has %s", a.DType, b.DType)
 	}
-	if k.n.Opset < 7 && !SameShape(a.Shape, b.Shape) {
-		return nil, Step{}, k.n.Errorf("shapes %s and %s differ and opset %d has no implicit broadcasting",
-			ShapeString(a.Shape), ShapeString(b.Shape), k.n.Opset)
+	if k.n.Opset < 7 {
+		if err := sameShapes(k.n, a, b); err != nil {
+			return nil, Step{}, err
+		}
 	}
 	outShape, ok := bcastShape(a.Shape, b.Shape)
 	if !ok {
@@ -218,46 +131,17 @@ type bcastArgs[T kern.Numeric] struct {
 
 // Range computes the flat output range [lo, hi) of runBcast.
 func (args *bcastArgs[T]) Range(lo, hi int) {
-	op, p, dst, a, b := args.op, args.p, args.dst, args.a, args.b
-	k := len(p.dims)
-	inner := p.dims[k-1]
-	ia, ib := p.sa[k-1], p.sb[k-1]
-	outer := p.dims[:k-1]
-	// Position of lo: its row's coordinates in the outer dims and the
-	// operands' offsets there.
-	var cb [maxRank]int
-	coord := coordBuf(cb[:], len(outer))
-	unravel(lo/inner, outer, coord)
-	ao, bo := 0, 0
-	for d, c := range coord {
-		ao += c * p.sa[d]
-		bo += c * p.sb[d]
-	}
-	col := lo % inner
-	for pos := lo; pos < hi; {
-		cnt := min(inner-col, hi-pos)
-		arithRow(args.k, op, dst[pos:pos+cnt], a[ao+col*ia:], ia, b[bo+col*ib:], ib)
-		pos += cnt
-		col = 0
-		// Advance to the next row.
-		for d := len(outer) - 1; d >= 0; d-- {
-			coord[d]++
-			ao += p.sa[d]
-			bo += p.sb[d]
-			if coord[d] < outer[d] {
-				break
-			}
-			ao -= coord[d] * p.sa[d]
-			bo -= coord[d] * p.sb[d]
-			coord[d] = 0
-		}
-	}
+	ia, ib := args.p.inner(0), args.p.inner(1)
+	args.p.rows(lo, hi, func(pos, cnt int, off [maxOperands]int) {
+		arithRow(args.k, args.op, args.dst[pos:pos+cnt], args.a[off[0]:], ia, args.b[off[1]:], ib)
+	})
 }
 
 // arithRow computes one output row: a and b start at the row's first
 // operands and advance by sa and sb (each 0 or 1) per element. A float32
 // addition of two rows runs on k's Add kernel (see AddRow), a float32
-// product on its Mul kernel.
+// product on its Mul kernel. Max and Min propagate NaN (Go's max and
+// min, as numpy's maximum and minimum); PRelu is a·b where a < 0, else a.
 func arithRow[T kern.Numeric](k *kern.Tier, op arithOp, d, a []T, sa int, b []T, sb int) {
 	n := len(d)
 	if df, ok := any(d).([]float32); ok && op == opMul && k != nil && k.Mul != nil && sa|sb != 0 {
@@ -293,6 +177,24 @@ func arithRow[T kern.Numeric](k *kern.Tier, op arithOp, d, a []T, sa int, b []T,
 			for i := range d {
 				d[i] = a[i] / b[i]
 			}
+		case opMax:
+			// d[i] = max(a[i], b[i])
+			for i := range d {
+				d[i] = max(a[i], b[i])
+			}
+		case opMin:
+			// d[i] = min(a[i], b[i])
+			for i := range d {
+				d[i] = min(a[i], b[i])
+			}
+		case opPRelu:
+			// d[i] = a[i]·b[i] if a[i] < 0 else a[i]
+			for i, v := range a {
+				if v < 0 {
+					v *= b[i]
+				}
+				d[i] = v
+			}
 		}
 	case sa == 1:
 		a = a[:n]
@@ -317,6 +219,24 @@ func arithRow[T kern.Numeric](k *kern.Tier, op arithOp, d, a []T, sa int, b []T,
 			// d[i] = a[i] / s
 			for i := range d {
 				d[i] = a[i] / s
+			}
+		case opMax:
+			// d[i] = max(a[i], s)
+			for i := range d {
+				d[i] = max(a[i], s)
+			}
+		case opMin:
+			// d[i] = min(a[i], s)
+			for i := range d {
+				d[i] = min(a[i], s)
+			}
+		case opPRelu:
+			// d[i] = a[i]·s if a[i] < 0 else a[i]
+			for i, v := range a {
+				if v < 0 {
+					v *= s
+				}
+				d[i] = v
 			}
 		}
 	case sb == 1:
@@ -343,6 +263,25 @@ func arithRow[T kern.Numeric](k *kern.Tier, op arithOp, d, a []T, sa int, b []T,
 			for i := range d {
 				d[i] = s / b[i]
 			}
+		case opMax:
+			// d[i] = max(s, b[i])
+			for i := range d {
+				d[i] = max(s, b[i])
+			}
+		case opMin:
+			// d[i] = min(s, b[i])
+			for i := range d {
+				d[i] = min(s, b[i])
+			}
+		case opPRelu:
+			// d[i] = s·b[i] if s < 0 else s
+			for i := range d {
+				v := s
+				if v < 0 {
+					v *= b[i]
+				}
+				d[i] = v
+			}
 		}
 	default:
 		var v T
@@ -357,6 +296,15 @@ func arithRow[T kern.Numeric](k *kern.Tier, op arithOp, d, a []T, sa int, b []T,
 			v = x * y
 		case opDiv:
 			v = x / y
+		case opMax:
+			v = max(x, y)
+		case opMin:
+			v = min(x, y)
+		case opPRelu:
+			v = x
+			if v < 0 {
+				v *= y
+			}
 		}
 		for i := range d {
 			d[i] = v

@@ -116,7 +116,7 @@ func (t castTarget) convert(dst, src *Tensor) {
 				dst.I64[i] = b2i(v != 0)
 				continue
 			}
-			dst.I64[i] = t.int(floatToInt(v, t.bits, t.signed))
+			dst.I64[i] = t.int(floatToInt(float64(v), t.bits, t.signed))
 		}
 	default:
 		for i, v := range src.I64 {
@@ -155,8 +155,8 @@ func (t castTarget) int(v int64) int64 {
 
 // floatToInt truncates v toward zero into the range of a bits-wide
 // integer type, NaN to 0.
-func floatToInt(v float32, bits uint, signed bool) int64 {
-	f := math.Trunc(float64(v))
+func floatToInt(v float64, bits uint, signed bool) int64 {
+	f := math.Trunc(v)
 	var lo, hi float64
 	switch {
 	case signed:

@@ -101,6 +101,17 @@ func TestElemParallelMatchesSerial(t *testing.T) {
 		{elemNode("ReduceMean", 13, elInts("axes", 2, 3)), []*Tensor{big}},
 		{elemNode("ReduceMean", 13, elInts("axes", 0, 2)), []*Tensor{big}},
 		{elemNode("Reshape", 13), []*Tensor{big, elI64([]int{2}, -1, 33)}},
+		{elemNode("Exp", 13), []*Tensor{big}},
+		{elemNode("Neg", 13), []*Tensor{bigI}},
+		{elemNode("Selu", 6), []*Tensor{big}},
+		{elemNode("PRelu", 16), []*Tensor{big, elF32([]int{7, 1, 1}, 1, 2, 3, 4, 5, 6, 7)}},
+		{elemNode("Max", 13), []*Tensor{big, elSeq(40, 1), elSeq(33)}},
+		{elemNode("Mean", 13), []*Tensor{elSeq(3, 1, 40, 1), big, elSeq(7, 1, 33)}},
+		{elemNode("Min", 13), []*Tensor{bigI, elI64([]int{1}, 3)}},
+		{elemNode("Less", 13), []*Tensor{big, elSeq(40, 1)}},
+		{elemNode("Equal", 13), []*Tensor{bigI, elI64([]int{}, 7)}},
+		{elemNode("Where", 16), []*Tensor{elI64([]int{7, 1, 1}, 1, 0, 0, 1, 1, 0, 1), big, elSeq(33)}},
+		{elemNode("Pow", 15), []*Tensor{big, elF32([]int{}, 2)}},
 	}
 	for i, c := range cases {
 		want := runElemWith(t, &kern.Env{Par: kern.Serial{}}, c.n, c.ins...)
@@ -139,6 +150,13 @@ func TestElemRunRejectsBadTensors(t *testing.T) {
 		{elemNode("Identity", 13), []*Tensor{x}},
 		{elemNode("ConstantOfShape", 9), []*Tensor{elI64([]int{1}, 3)}},
 		{elemNode("Shape", 13), []*Tensor{x}},
+		{elemNode("Sqrt", 13), []*Tensor{x}},
+		{elemNode("PRelu", 16), []*Tensor{x, elF32([]int{3}, 1, 2, 3)}},
+		{elemNode("Max", 13), []*Tensor{x, elF32([]int{3}, 1, 2, 3)}},
+		{elemNode("Sum", 13), []*Tensor{x}},
+		{elemNode("Less", 13), []*Tensor{x, elF32([]int{3}, 1, 2, 3)}},
+		{elemNode("Where", 16), []*Tensor{elI64([]int{3}, 1, 0, 1), x, x}},
+		{elemNode("Pow", 15), []*Tensor{x, elF32([]int{3}, 1, 2, 3)}},
 	}
 	for _, c := range cases {
 		vals := make([]*Value, len(c.ins))

@@ -173,7 +173,7 @@ func expandPlan(n *Node, x *Value, out, viewIn, view []int) ([]Value, Step, erro
 }
 
 // expandCopy fills dst from src over the loop nest p (src's strides in
-// p.sa, 0 where it is broadcast; p.sb unused), splitting the flat output
+// p.st[0], 0 where it is broadcast; p.st[1] unused), splitting the flat output
 // range across workers.
 func expandCopy[T kern.Numeric](env *kern.Env, p *bcastPlan, dst, src []T) {
 	forChunksOf(env, len(dst), elemGrain, expandArgs[T]{p, dst, src})
@@ -189,18 +189,18 @@ type expandArgs[T kern.Numeric] struct {
 // dimension, a copy where the source steps through it, else the one
 // source value repeated:
 //
-//	dst[row, j] = src[o + j·s],  o = Σ_a coord_a·sa_a over the outer dimensions, s = 0 or 1
+//	dst[row, j] = src[o + j·s],  o = Σ_a coord_a·st[0]_a over the outer dimensions, s = 0 or 1
 func (a *expandArgs[T]) Range(lo, hi int) {
 	p, dst, src := a.p, a.dst, a.src
 	k := len(p.dims)
-	inner, s := p.dims[k-1], p.sa[k-1]
+	inner, s := p.dims[k-1], p.st[0][k-1]
 	outer := p.dims[:k-1]
 	var cb [maxRank]int
 	coord := coordBuf(cb[:], len(outer))
 	unravel(lo/inner, outer, coord)
 	o := 0
 	for d, c := range coord {
-		o += c * p.sa[d]
+		o += c * p.st[0][d]
 	}
 	col := lo % inner
 	for pos := lo; pos < hi; {
@@ -219,11 +219,11 @@ func (a *expandArgs[T]) Range(lo, hi int) {
 		// the next row
 		for d := len(outer) - 1; d >= 0; d-- {
 			coord[d]++
-			o += p.sa[d]
+			o += p.st[0][d]
 			if coord[d] < outer[d] {
 				break
 			}
-			o -= coord[d] * p.sa[d]
+			o -= coord[d] * p.st[0][d]
 			coord[d] = 0
 		}
 	}

@@ -274,7 +274,14 @@ const (
 // use them.
 var oldOpsetOps = map[string]bool{
 	"GlobalAveragePool": true, "GlobalMaxPool": true, "Identity": true, "Transpose": true, "Shape": true,
-	"HardSigmoid": true, // opset 1 only adds consumed_inputs, which bnrun ignores
+	// opset 1 only adds consumed_inputs, which bnrun ignores
+	"HardSigmoid": true, "Elu": true, "Selu": true, "Softplus": true, "Softsign": true,
+	"Sqrt": true, "Exp": true, "Log": true, "Neg": true, "Abs": true, "Reciprocal": true, "Floor": true, "Ceil": true,
+	// the ops check their opset 1 and 6 forms: one shape where these
+	// have no broadcasting, the legacy broadcast attribute refused,
+	// their type constraints
+	"PRelu": true, "Max": true, "Min": true, "Sum": true, "Mean": true,
+	"Pow": true, "Equal": true, "Less": true, "Greater": true,
 	// the reductions (the axes attribute), ArgMax and ArgMin from opset 1;
 	// Split's input split (opset 1) and attribute (2); Tile's tiles and
 	// axis (1) and repeats (6)
