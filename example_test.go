@@ -2,6 +2,7 @@ package bnrun_test
 
 import (
 	"context"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,4 +83,23 @@ func Example_errors() {
 	// Output:
 	// bad shape for input
 	// input "input": got shape [1,1,32,32], the model wants [batch,1,28,28]
+}
+
+//go:embed testdata/tiny/model.onnx
+var embedded embed.FS
+
+// A model can ship inside the program: embed it and open it from the
+// embed.FS (any fs.FS works; external data files beside it are read from
+// the same FS).
+func ExampleOpenFS() {
+	m, err := bnrun.OpenFS(embedded, "testdata/tiny/model.onnx")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	fmt.Println(m.Inputs()[0], "->", m.Outputs()[0])
+	fmt.Println("default opset:", m.Info().Opsets[""])
+	// Output:
+	// x: float32 [N,2,6,6] -> y: float32 [N,4]
+	// default opset: 13
 }

@@ -38,6 +38,10 @@ type Options struct {
 	// resolved. When it is empty, a tensor with external data is an error.
 	// Locations must be relative and stay inside Dir, symlinks included.
 	Dir string
+	// FS, when not nil, holds the external data instead of the operating
+	// system's files: Dir is then a slash-separated path inside FS ("."
+	// for its root), and locations must stay inside it (fs.ValidPath).
+	FS fs.FS
 	// MaxTensorBytes caps the size of any single tensor: the larger of its
 	// stored and its decoded size. Zero (or less) means 4 GiB.
 	MaxTensorBytes int64

@@ -4,8 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"math"
 	"math/bits"
+	"path"
 	"path/filepath"
 	"strconv"
 
@@ -116,11 +119,12 @@ const DefaultMaxTensorBytes = 4 << 30
 // tensorCtx is what decoding a tensor needs from its surroundings.
 type tensorCtx struct {
 	dir      string // where external data lives; "" forbids it
+	fsys     fs.FS  // when not nil, dir is a path inside it
 	maxBytes int64
 }
 
 func (o Options) tensorCtx() tensorCtx {
-	c := tensorCtx{dir: o.Dir, maxBytes: o.MaxTensorBytes}
+	c := tensorCtx{dir: o.Dir, fsys: o.FS, maxBytes: o.MaxTensorBytes}
 	if c.maxBytes <= 0 {
 		c.maxBytes = DefaultMaxTensorBytes
 	}
@@ -329,7 +333,7 @@ func (h *tensorHeader) decode(b []byte, c tensorCtx) (*ops.Tensor, error) {
 			return nil, errors.New("external tensor also has data in the file")
 		}
 		rawLen := int64(n) * int64(info.size) // <= nbytes, no overflow
-		raw, err := readExternal(h.ext, c.dir, rawLen)
+		raw, err := readExternal(h.ext, c.fsys, c.dir, rawLen)
 		if err != nil {
 			return nil, err
 		}
@@ -508,7 +512,7 @@ func Float16ToFloat32(h uint16) float32 {
 
 // readExternal reads want bytes of external data described by the
 // external_data entries ext, resolved inside dir.
-func readExternal(ext map[string]string, dir string, want int64) ([]byte, error) {
+func readExternal(ext map[string]string, fsys fs.FS, dir string, want int64) ([]byte, error) {
 	loc, ok := ext["location"]
 	if !ok || loc == "" {
 		return nil, errors.New("external data has no location")
@@ -534,6 +538,9 @@ func readExternal(ext map[string]string, dir string, want int64) ([]byte, error)
 			return nil, fmt.Errorf("external data %q: length %d, but the tensor needs %d bytes", loc, v, want)
 		}
 		length = v
+	}
+	if fsys != nil {
+		return readExternalFS(fsys, dir, loc, off, length, want)
 	}
 	path, err := resolveInside(dir, loc)
 	if err != nil {
@@ -563,6 +570,51 @@ func readExternal(ext map[string]string, dir string, want int64) ([]byte, error)
 	}
 	buf := make([]byte, want)
 	if _, err := f.ReadAt(buf, off); err != nil {
+		return nil, fmt.Errorf("external data %q: %w", loc, err)
+	}
+	return buf, nil
+}
+
+// readExternalFS is readExternal for a model opened from an fs.FS: the
+// location, relative and inside the FS (fs.ValidPath after joining it to
+// dir), must name a regular file holding want bytes at off (its length,
+// when given, was checked to be want; length < 0: the file's rest).
+func readExternalFS(fsys fs.FS, dir, loc string, off, length, want int64) ([]byte, error) {
+	name := path.Join(dir, loc)
+	if path.IsAbs(loc) || !fs.ValidPath(name) || !fs.ValidPath(path.Clean(loc)) {
+		return nil, fmt.Errorf("external data %q: location must be a relative path inside the model's file system", loc)
+	}
+	st, err := fs.Stat(fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("external data %q: %w", loc, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("external data %q is not a regular file (%s)", loc, st.Mode().Type())
+	}
+	size := st.Size()
+	switch {
+	case off > size:
+		return nil, fmt.Errorf("external data %q: offset %d is past the end of the %d-byte file", loc, off, size)
+	case length < 0 && size-off != want:
+		return nil, fmt.Errorf("external data %q: %d bytes from offset %d, but the tensor needs %d", loc, size-off, off, want)
+	case want > size-off:
+		return nil, fmt.Errorf("external data %q: offset %d + length %d is past the end of the %d-byte file", loc, off, want, size)
+	}
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("external data %q: %w", loc, err)
+	}
+	defer f.Close()
+	buf := make([]byte, want)
+	if ra, ok := f.(io.ReaderAt); ok {
+		_, err = ra.ReadAt(buf, off)
+	} else {
+		// skip to the offset, then read exactly want bytes
+		if _, err = io.CopyN(io.Discard, f, off); err == nil {
+			_, err = io.ReadFull(f, buf)
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("external data %q: %w", loc, err)
 	}
 	return buf, nil
