@@ -75,6 +75,7 @@ type config struct {
 	noFold    bool
 	maxTensor int64
 	maxTotal  int64
+	maxPlans  int
 }
 
 // Option configures Open.
@@ -125,6 +126,14 @@ func checkBackend(name string) error {
 // returns the count the model got.
 func WithThreads(n int) Option {
 	return func(c *config) error { c.threads = n; return nil }
+}
+
+// WithPlanCache sets how many plans (one per distinct set of input
+// shapes, each with its intermediate memory) a model keeps; when a Run
+// needs one more, the least recently used is dropped. n < 1 means the
+// default, 16. Packed weights are shared by all plans and never dropped.
+func WithPlanCache(n int) Option {
+	return func(c *config) error { c.maxPlans = n; return nil }
 }
 
 // WithMemoryLimits caps the bytes of any one tensor (in the file or
@@ -274,7 +283,7 @@ const reclaimBytes = 32 << 20
 // newModel checks, optimises and compiles g; ctx is looked at between
 // these phases and within each.
 func newModel(ctx context.Context, g *runtime.Graph, c *config) (*Model, error) {
-	ro := runtime.Options{Threads: c.threads, MaxTensorBytes: c.maxTensor, MaxTotalBytes: c.maxTotal}
+	ro := runtime.Options{Threads: c.threads, MaxTensorBytes: c.maxTensor, MaxTotalBytes: c.maxTotal, MaxPlans: c.maxPlans}
 	switch c.backend {
 	case "", "auto":
 		ro.Device = runtime.DeviceAuto

@@ -60,3 +60,36 @@ func TestBatchSizesShareRunMemory(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanCacheEviction runs more batch sizes than WithPlanCache(2) keeps
+// plans for, returning to evicted ones, and checks every output bit for
+// bit against the first Run at that batch size.
+func TestPlanCacheEviction(t *testing.T) {
+	m, err := bnrun.Open("models/fashion/fashion_resnet/model.onnx", bnrun.WithThreads(2), bnrun.WithPlanCache(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	name, out := m.Inputs()[0].Name, m.Outputs()[0].Name
+	first := map[int][]float32{}
+	for _, batch := range []int{1, 2, 3, 1, 4, 2, 3, 1} {
+		x := bnrun.NewTensor([]int{batch, 1, 28, 28}, nil)
+		for i := range x.F32 {
+			x.F32[i] = float32((i*31)%97) / 97
+		}
+		got, err := m.Run(context.Background(), map[string]*bnrun.Tensor{name: x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, seen := first[batch]
+		if !seen {
+			first[batch] = got[out].F32
+			continue
+		}
+		for i, w := range want {
+			if g := got[out].F32[i]; math.Float32bits(g) != math.Float32bits(w) {
+				t.Fatalf("batch %d again after evictions: output %d = %v, first %v", batch, i, g, w)
+			}
+		}
+	}
+}

@@ -25,7 +25,7 @@ type Options struct {
 	// says what the program got.
 	Threads int
 	// MaxPlans bounds how many distinct input-shape plans are cached;
-	// 0 means 16. When full, the cache is emptied and refilled.
+	// 0 means 16. When full, a new plan replaces the least recently used.
 	MaxPlans int
 	// MaxTensorBytes caps the size of any one tensor the runtime
 	// allocates; 0 means DefaultMaxTensorBytes. Planning fails with an
@@ -701,8 +701,11 @@ func DimsString(dims []Dim) string {
 func (p *Program) planFor(ctx context.Context, inputs []*ops.Tensor, forRun bool) (*Plan, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, pl := range p.plans {
+	for i, pl := range p.plans {
 		if pl.matches(inputs) {
+			// most recently used last
+			copy(p.plans[i:], p.plans[i+1:])
+			p.plans[len(p.plans)-1] = pl
 			if forRun && pl.gpu != nil {
 				pl.gpu.acquire()
 			}
@@ -732,12 +735,12 @@ func (p *Program) planFor(ctx context.Context, inputs []*ops.Tensor, forRun bool
 		return nil, err
 	}
 	if len(p.plans) >= p.opts.MaxPlans {
-		for _, old := range p.plans {
-			if old.gpu != nil {
-				old.gpu.evict()
-			}
+		// evict the least recently used (Runs still on it finish on it)
+		old := p.plans[0]
+		if old.gpu != nil {
+			old.gpu.evict()
 		}
-		p.plans = p.plans[:0]
+		p.plans = append(p.plans[:0], p.plans[1:]...)
 	}
 	p.plans = append(p.plans, pl)
 	if forRun && pl.gpu != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -588,5 +589,40 @@ func TestPoisonedSlabs(t *testing.T) {
 		if v == v {
 			t.Fatalf("a new slab holds %v, want NaN under BNRUN_POISON=1", v)
 		}
+	}
+}
+
+// TestPlanCacheLRU checks that a full plan cache drops its least recently
+// used plan, not all of them: with room for two, shapes 1, 2, 1, 3 keep
+// the plans for 1 and 3, and a Run at 1 then reuses its plan.
+func TestPlanCacheLRU(t *testing.T) {
+	p := mustCompile(t, chainGraph(3), Options{Threads: 1, MaxPlans: 2})
+	plans := map[int]*Plan{}
+	run := func(n int) {
+		t.Helper()
+		x := ops.NewF32([]int{n, 3}, nil)
+		if _, err := p.Run(context.Background(), []*ops.Tensor{x}); err != nil {
+			t.Fatal(err)
+		}
+		for _, pl := range p.plans {
+			if pl.inShapes[0][0] == n {
+				plans[n] = pl
+			}
+		}
+	}
+	for _, n := range []int{1, 2, 1, 3} {
+		run(n)
+	}
+	var cached []int
+	for _, pl := range p.plans {
+		cached = append(cached, pl.inShapes[0][0])
+	}
+	if !slices.Equal(cached, []int{1, 3}) {
+		t.Fatalf("cached plans for batch %v, want [1 3] (least recently used first)", cached)
+	}
+	one := plans[1]
+	run(1)
+	if plans[1] != one {
+		t.Errorf("batch 1 was planned again")
 	}
 }
