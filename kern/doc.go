@@ -1,8 +1,8 @@
 // Package kern is bnrun's kernel library: the compute primitives of
-// convolutions, matrix products and the elementwise steps, on slices of
-// float32 described by plain geometry (ConvGeom, strides, lengths), with no
-// knowledge of graphs, nodes, tensors or ONNX. Package ops builds the
-// operators on it.
+// convolutions (transposed ones too), matrix products and the elementwise
+// steps, on slices of float32 described by plain geometry (ConvGeom,
+// ConvTransposeGeom, strides, lengths), with no knowledge of graphs, nodes,
+// tensors or ONNX. Package ops builds the operators on it.
 //
 // A Tier is a table of kernels; every tier computes the same functions.
 // Reference holds the plain loops that every other tier is tested against,

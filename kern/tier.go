@@ -35,6 +35,11 @@ type Tier struct {
 	// ConvScratch is how many float32 scratch elements Conv needs per
 	// worker for g.
 	ConvScratch func(g *ConvGeom) int
+	// ConvTranspose, when not nil, computes a transposed convolution of
+	// geometry g, y = convtranspose(x, w) + b, b possibly nil (see
+	// ConvTranspose); nil means the col2im path on the tier's Gemm
+	// (convTransposeGemm). The reference sets it to its direct loop.
+	ConvTranspose func(env *Env, g *ConvTransposeGeom, x, w, b, y []float32)
 	// Affine, when not nil, computes dst[i] = scale*src[i] + bias (the
 	// product and the sum each rounded), then max(0, ·) when relu is set,
 	// for i < len(src); nil means the portable loop (see AffineRow).

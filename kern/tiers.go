@@ -2,14 +2,16 @@ package kern
 
 import "sync"
 
-// Reference is the oracle tier: direct-loop convolution and triple-loop
-// matrix multiply, written for obviousness rather than speed. Every faster
-// tier is tested against it, and it is kept forever.
+// Reference is the oracle tier: direct-loop convolution and transposed
+// convolution, and triple-loop matrix multiply, written for obviousness
+// rather than speed. Every faster tier is tested against it, and it is
+// kept forever.
 var Reference = &Tier{
-	Name:        "ref",
-	Conv:        convRef,
-	ConvScratch: noConvScratch,
-	Gemm:        gemmRef,
+	Name:          "ref",
+	Conv:          convRef,
+	ConvScratch:   noConvScratch,
+	ConvTranspose: convTransposeRef,
+	Gemm:          gemmRef,
 }
 
 // Generic is the portable Go tier and the default: convolution as a

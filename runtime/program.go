@@ -288,6 +288,9 @@ var oldOpsetOps = map[string]bool{
 	"ReduceSum": true, "ReduceMean": true, "ReduceMax": true, "ReduceMin": true, "ReduceProd": true,
 	"ReduceL1": true, "ReduceL2": true, "ReduceSumSquare": true, "ReduceLogSum": true, "ReduceLogSumExp": true,
 	"ArgMax": true, "ArgMin": true, "Split": true, "Tile": true,
+	// InstanceNormalization's forms of opsets 1 (consumed_inputs, ignored)
+	// and 6; ConvTranspose's of opset 1, which opset 11 only redocuments
+	"InstanceNormalization": true, "ConvTranspose": true,
 }
 
 // checkOpsets fails when a node of the default domain is read at an opset
