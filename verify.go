@@ -18,6 +18,14 @@ import (
 // call equal infinities a mismatch).
 type Tolerance struct {
 	Abs, Rel float64
+	// Peer, when set, also passes an output out of tolerance whose set
+	// holds another runtime's outputs for the same inputs
+	// (peer_output_K.pb, as bench/ort_outputs.js writes ONNX Runtime's)
+	// that are at least as far from the golden: a largest error and a
+	// count of elements out of tolerance each no smaller than bnrun's.
+	// For models whose own float32 rounding puts every runtime past the
+	// tolerance.
+	Peer bool
 }
 
 // DefaultTolerance is what `bnrun verify` uses unless told otherwise.
@@ -41,10 +49,16 @@ type Comparison struct {
 	// NaNs and Infs count the elements where output and golden are both
 	// NaN, or the same infinity: taken as equal, and said so by String.
 	NaNs, Infs int
+	// Peer is the other runtime's output against the same golden, when
+	// the set holds one (peer_output_K.pb); nil otherwise.
+	Peer *Comparison
+	// AsPeer is set when the output is out of tolerance but Tolerance.Peer
+	// passed it: the peer's error is at least as large.
+	AsPeer bool
 }
 
 // OK reports whether the output matched within tolerance.
-func (c *Comparison) OK() bool { return c.ShapeError == "" && c.Bad == 0 }
+func (c *Comparison) OK() bool { return c.ShapeError == "" && (c.Bad == 0 || c.AsPeer) }
 
 // String summarises the comparison on one line.
 func (c *Comparison) String() string {
@@ -58,6 +72,16 @@ func (c *Comparison) String() string {
 	if c.Bad > 0 {
 		s += fmt.Sprintf("  %d of %d elements out of tolerance (first at %d: got %g, want %g)",
 			c.Bad, c.N, c.FirstBad, c.FirstGot, c.FirstGo)
+	}
+	if p := c.Peer; p != nil {
+		if p.ShapeError != "" {
+			s += "  peer: " + p.ShapeError
+		} else {
+			s += fmt.Sprintf("  | peer max_abs %.3g  %d out of tolerance", p.MaxAbs, p.Bad)
+		}
+		if c.AsPeer {
+			s += "  (as close as the peer)"
+		}
 	}
 	return s
 }
@@ -132,8 +156,12 @@ func (r *SetResult) OK() bool {
 // Verify runs every test_data_set_* folder under dir (input_K.pb and
 // output_K.pb files in the standard ONNX test layout) and compares the
 // outputs. Tensors are matched to the model's inputs and outputs by the
-// name stored in each file when it is one of them, else by position. An
-// error means a set could not be run at all; mismatches are in the results.
+// name stored in each file when it is one of them, else by position. A set
+// may also hold another runtime's outputs for its inputs,
+// peer_output_K.pb (bench/ort_outputs.js writes ONNX Runtime's): each
+// Comparison then carries the peer's against the same golden (see
+// Tolerance.Peer). An error means a set could not be run at all;
+// mismatches are in the results.
 func (m *Model) Verify(ctx context.Context, dir string, tol Tolerance) ([]SetResult, error) {
 	sets, err := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
 	if err != nil {
@@ -174,6 +202,15 @@ func (m *Model) verifySet(ctx context.Context, set string, tol Tolerance) (SetRe
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", set, err)
 	}
+	// another runtime's outputs for the same inputs, when present
+	var peers []*Tensor
+	if peerNames, ps, err := readNumbered(set, "peer_output"); err != nil {
+		return r, err
+	} else if len(ps) > 0 {
+		if peers, err = bindByName(m.outputs, peerNames, ps, "peer_output"); err != nil {
+			return r, fmt.Errorf("%s: %w", set, err)
+		}
+	}
 	got := make([]*Tensor, len(wants))
 	if err := m.RunInto(ctx, inputs, got); err != nil {
 		return r, fmt.Errorf("%s: %w", set, err)
@@ -181,6 +218,13 @@ func (m *Model) verifySet(ctx context.Context, set string, tol Tolerance) (SetRe
 	for i, want := range wants {
 		c := Compare(got[i], want, tol)
 		c.Output = m.outputs[i].Name
+		if peers != nil {
+			p := Compare(peers[i], want, tol)
+			p.Output = c.Output
+			c.Peer = &p
+			c.AsPeer = tol.Peer && c.ShapeError == "" && c.Bad > 0 && p.ShapeError == "" &&
+				c.MaxAbs <= p.MaxAbs && c.Bad <= p.Bad
+		}
 		r.Outputs = append(r.Outputs, c)
 	}
 	return r, nil

@@ -21,6 +21,7 @@ func verifyFlags() (*flag.FlagSet, *verifyOpts) {
 	o.run.register(fs)
 	fs.Float64Var(&o.tol.Abs, "atol", bnrun.DefaultTolerance.Abs, "absolute tolerance: pass when |y-g| <= atol + rtol*|g| everywhere")
 	fs.Float64Var(&o.tol.Rel, "rtol", bnrun.DefaultTolerance.Rel, "relative tolerance")
+	fs.BoolVar(&o.tol.Peer, "peer", false, "also pass an output out of tolerance when another runtime's outputs in its set (peer_output_K.pb, from bench/ort_outputs.js) are at least as far from the golden")
 	return fs, o
 }
 
