@@ -278,10 +278,10 @@ func TestHostileModelStructure(t *testing.T) {
 			want: []string{"unsupported operators (1):\n  com.evil.Relu used by 1 node(s): evil"}},
 		{name: "domain not imported", model: io(hNode("evil", "com.evil:Relu", []string{"x"}, []string{"y"})).bytes(),
 			want: []string{`node "evil" (Relu): the model imports no opset for domain "com.evil"`}},
-		{name: "opset above the range", model: withOpsets(io(relu("r", "x", "y")), hOpset("", 18)).bytes(),
-			want: []string{`node "r" (Relu): opset 18 of the default domain is outside the supported range 7 to 17`}},
+		{name: "opset above the range", model: withOpsets(io(relu("r", "x", "y")), hOpset("", 22)).bytes(),
+			want: []string{`node "r" (Relu): opset 22 of the default domain is outside the supported range 7 to 21`}},
 		{name: "opset below the range", model: withOpsets(io(relu("r", "x", "y")), hOpset("", 6)).bytes(),
-			want: []string{`node "r" (Relu): opset 6 of the default domain is outside the supported range 7 to 17`}},
+			want: []string{`node "r" (Relu): opset 6 of the default domain is outside the supported range 7 to 21`}},
 	})
 }
 

@@ -38,6 +38,14 @@ const (
 	dtBfloat16   = 16
 )
 
+// otherDataTypes names the data types bnrun rejects that ONNX added after
+// BFLOAT16 (the 8-bit floats of opset 19, the 4-bit integers of opset 21,
+// and later ones), for messages.
+var otherDataTypes = map[int32]string{
+	17: "FLOAT8E4M3FN", 18: "FLOAT8E4M3FNUZ", 19: "FLOAT8E5M2", 20: "FLOAT8E5M2FNUZ",
+	21: "UINT4", 22: "INT4", 23: "FLOAT4E2M1", 24: "FLOAT8E8M0", 25: "UINT2", 26: "INT2",
+}
+
 // TensorProto field numbers.
 const (
 	tfDims         = 1
@@ -95,6 +103,9 @@ func dataTypeName(dt int32) string {
 		return "COMPLEX64"
 	case dtComplex128:
 		return "COMPLEX128"
+	}
+	if name, ok := otherDataTypes[dt]; ok {
+		return name
 	}
 	return "DataType(" + strconv.Itoa(int(dt)) + ")"
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // Activations: Relu, Sigmoid, Tanh, LeakyRelu, HardSigmoid, HardSwish,
-// Clip, Elu, Selu, Softplus, Softsign and PRelu.
+// Clip, Elu, Selu, Softplus, Softsign, Gelu and PRelu.
 
 func init() {
 	Register("Relu", buildRelu)
@@ -22,6 +22,7 @@ func init() {
 	Register("Selu", buildSelu)
 	Register("Softplus", buildSoftplus)
 	Register("Softsign", buildSoftsign)
+	Register("Gelu", buildGelu)
 	Register("PRelu", buildPRelu)
 }
 
@@ -401,6 +402,54 @@ func softsignF32(dst, src []float32) {
 	for i, v := range src {
 		x := float64(v)
 		dst[i] = float32(x / (1 + math.Abs(x)))
+	}
+}
+
+// Gelu (opset 20, the first that defines it), float32 only: attribute
+// approximate "none" (default) or "tanh",
+//
+//	none  y = x/2·(1 + erf(x/√2))
+//	tanh  y = x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+//
+// computed in float64 in forms equal to these that lose nothing where the
+// parenthesis nears 0 (x/2·erfc(-x/√2), and x/(1 + e^(-2u)) for the tanh
+// form's u), and rounded once. As the formulas say, -Inf gives NaN.
+func buildGelu(n *Node) (Kernel, error) {
+	if n.Opset < 20 {
+		return nil, n.Errorf("Gelu is an operator of opset 20 and later, the node's opset is %d", n.Opset)
+	}
+	approx, err := n.String("approximate", "none")
+	if err != nil {
+		return nil, err
+	}
+	switch approx {
+	case "none":
+		return &unaryKernel{n: n, f32: geluF32}, nil
+	case "tanh":
+		return &unaryKernel{n: n, f32: geluTanhF32}, nil
+	}
+	return nil, n.Errorf("approximate %q is not none or tanh", approx)
+}
+
+// geluF32 computes the exact Gelu of each value.
+func geluF32(dst, src []float32) {
+	src = src[:len(dst)]
+	// y = x/2·(1 + erf(x/√2)) = x/2·erfc(-x/√2)
+	for i, v := range src {
+		x := float64(v)
+		dst[i] = float32(x / 2 * math.Erfc(-x/math.Sqrt2))
+	}
+}
+
+// geluTanhF32 computes Gelu's tanh approximation of each value.
+func geluTanhF32(dst, src []float32) {
+	src = src[:len(dst)]
+	c := math.Sqrt(2 / math.Pi)
+	// u = √(2/π)·(x + 0.044715·x³); y = x/2·(1 + tanh(u)) = x/(1 + e^(-2u))
+	for i, v := range src {
+		x := float64(v)
+		u := c * (x + 0.044715*x*x*x)
+		dst[i] = float32(x / (1 + math.Exp(-2*u)))
 	}
 }
 

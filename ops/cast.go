@@ -52,7 +52,7 @@ var castTargets = map[int64]castTarget{
 	9:  {name: "BOOL", dtype: Int64, kind: castBool},
 }
 
-// buildCast binds Cast (opsets 6, 9 and 13), from float32 or int64 (the
+// buildCast binds Cast (opsets 6, 9, 13, 19 and 21), from float32 or int64 (the
 // types bnrun stores every tensor as) to the type named by the attribute
 // to: floating types are stored as float32 (FLOAT16 and BFLOAT16 values
 // rounded to their precision, to nearest, ties to even; DOUBLE computed
@@ -60,8 +60,11 @@ var castTargets = map[int64]castTarget{
 // values. Float to integer truncates toward zero; NaN becomes 0 and
 // values out of the type's range its nearest bound (the spec leaves both
 // undefined). Integer to a narrower integer keeps the low bits, as C
-// does. Anything to BOOL is 1 when not 0 (NaN included). STRING and the
-// complex and 8-bit float types are refused.
+// does. Anything to BOOL is 1 when not 0 (NaN included). STRING, the
+// complex types and the types opsets 19 and 21 add (the 8-bit floats,
+// INT4 and UINT4) are refused, naming the type; so opset 19's saturate
+// attribute, which only concerns the 8-bit floats, changes nothing (it
+// must be 0 or 1).
 func buildCast(n *Node) (Kernel, error) {
 	to, err := n.Int("to", -1)
 	if err != nil {
@@ -72,7 +75,16 @@ func buildCast(n *Node) (Kernel, error) {
 		if to == -1 {
 			return nil, n.Errorf("attribute to is required")
 		}
-		return nil, n.Errorf("Cast to data type %d is not supported (bnrun computes with float32 and int64)", to)
+		return nil, n.Errorf("Cast to %s is not supported (bnrun computes with float32 and int64)", onnxTypeName(to))
+	}
+	if n.Opset >= 19 {
+		sat, err := n.Int("saturate", 1)
+		if err != nil {
+			return nil, err
+		}
+		if sat != 0 && sat != 1 {
+			return nil, n.Errorf("saturate %d is not 0 or 1", sat)
+		}
 	}
 	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
 		if err := needInputs(n, in, 1); err != nil {
@@ -96,6 +108,26 @@ func buildCast(n *Node) (Kernel, error) {
 		}
 		return []Value{{DType: t.dtype, Shape: copyShape(x.Shape)}}, Step{Run: run}, nil
 	}), nil
+}
+
+// otherTypes names the TensorProto.DataType values bnrun stores no
+// tensor of, for messages.
+var otherTypes = map[int64]string{
+	0: "UNDEFINED", 8: "STRING", 14: "COMPLEX64", 15: "COMPLEX128",
+	17: "FLOAT8E4M3FN", 18: "FLOAT8E4M3FNUZ", 19: "FLOAT8E5M2", 20: "FLOAT8E5M2FNUZ",
+	21: "UINT4", 22: "INT4", 23: "FLOAT4E2M1", 24: "FLOAT8E8M0", 25: "UINT2", 26: "INT2",
+}
+
+// onnxTypeName returns the ONNX name of a TensorProto.DataType value, with
+// its number.
+func onnxTypeName(dt int64) string {
+	if t, ok := castTargets[dt]; ok {
+		return fmt.Sprintf("%s (%d)", t.name, dt)
+	}
+	if name, ok := otherTypes[dt]; ok {
+		return fmt.Sprintf("%s (%d)", name, dt)
+	}
+	return fmt.Sprintf("data type %d", dt)
 }
 
 // convert writes src converted to t into dst (of t's dtype and src's

@@ -19,16 +19,22 @@ const (
 	padConstant padMode = iota
 	padReflect
 	padEdge
+	padWrap
 )
 
 // Pad extends (or, with negative pads, crops) each axis by pads[i] elements
 // at the start and pads[i+rank] at the end. Opsets 2-10 take the pads and
 // the fill value (float) as attributes; from opset 11 pads is input 1 (a
 // constant int64 tensor) and the fill is the optional scalar input 2
-// (default 0). Opset 18's optional axes input (input 3, constant) is also
-// accepted. Modes: constant, reflect (mirror without repeating the edge;
-// each positive pad must be smaller than the axis), edge (repeat the edge
-// element; the axis must not be empty).
+// (default 0). From opset 18 the optional input 3, axes (a constant,
+// negative axes counting back from the rank, none repeated), names the
+// axes pads is for: then pads holds 2·len(axes) values, the other axes
+// keep their size. Modes: constant, reflect (mirror without repeating the
+// edge; each positive pad must be smaller than the axis), edge (repeat
+// the edge element; the axis must not be empty) and, from opset 19, wrap
+// (as if the axis were a ring; after cropping by the negative pads, which
+// must leave an axis that is padded non-empty; pads longer than the axis
+// wrap round again, as numpy's wrap).
 func buildPad(n *Node) (Kernel, error) {
 	modeName, err := n.String("mode", "constant")
 	if err != nil {
@@ -42,6 +48,11 @@ func buildPad(n *Node) (Kernel, error) {
 		mode = padReflect
 	case "edge":
 		mode = padEdge
+	case "wrap":
+		if n.Opset < 19 {
+			return nil, n.Errorf("mode wrap needs opset 19, the node has %d", n.Opset)
+		}
+		mode = padWrap
 	default:
 		return nil, n.Errorf("unsupported mode %q", modeName)
 	}
@@ -85,6 +96,9 @@ func buildPad(n *Node) (Kernel, error) {
 			if err := needInputs(n, in, 2); err != nil {
 				return nil, Step{}, err
 			}
+			if len(in) > 4 {
+				return nil, Step{}, n.Errorf("got %d inputs, want at most 4", len(in))
+			}
 			if pads, err = constInt64s(n, in[1], "pads"); err != nil {
 				return nil, Step{}, err
 			}
@@ -94,6 +108,9 @@ func buildPad(n *Node) (Kernel, error) {
 				}
 			}
 			if av := optValue(in, 3); av != nil {
+				if n.Opset < 18 {
+					return nil, Step{}, n.Errorf("input 3 (axes) needs opset 18, the node has %d", n.Opset)
+				}
 				axes, err := constInt64s(n, av, "axes")
 				if err != nil {
 					return nil, Step{}, err
@@ -107,7 +124,7 @@ func buildPad(n *Node) (Kernel, error) {
 			return nil, Step{}, n.Errorf("pads %v has %d entries for rank %d, want %d", pads, len(pads), r, 2*r)
 		}
 		shape := make([]int, r)
-		begin := make([]int, r)
+		begin, end := make([]int, r), make([]int, r)
 		for i, d := range x.Shape {
 			b, e := pads[i], pads[i+r]
 			o := int64(d) + b + e
@@ -121,11 +138,14 @@ func buildPad(n *Node) (Kernel, error) {
 					return nil, Step{}, n.Errorf("reflect pads %v need each pad smaller than axis %d's size %d", pads, i, d)
 				case mode == padEdge && d == 0:
 					return nil, Step{}, n.Errorf("edge padding of empty axis %d", i)
+				case mode == padWrap && int64(d)+min(b, 0)+min(e, 0) <= 0:
+					return nil, Step{}, n.Errorf("wrap padding of axis %d, empty after cropping by pads %v", i, pads)
 				}
 			}
 			begin[i] = int(b)
+			end[i] = int(e)
 		}
-		geom := padGeom{mode: mode, in: copyShape(x.Shape), out: shape, begin: begin, stride: stridesOf(x.Shape)}
+		geom := padGeom{mode: mode, in: copyShape(x.Shape), out: shape, begin: begin, end: end, stride: stridesOf(x.Shape)}
 		inLen, total := NumElems(x.Shape), NumElems(shape)
 		run := func(env *kern.Env, ins, out []*Tensor) error {
 			if !checkRunTensors(ins, 1) || !checkRunTensors(out, 1) ||
@@ -155,7 +175,7 @@ func buildPad(n *Node) (Kernel, error) {
 			return nil
 		}
 		var dev *PadDev
-		if cv := optValue(in, 2); x.DType == Float32 && (n.Opset < 11 || cv == nil || cv.Const != nil) {
+		if cv := optValue(in, 2); x.DType == Float32 && mode != padWrap && (n.Opset < 11 || cv == nil || cv.Const != nil) {
 			dev = &PadDev{In: copyShape(x.Shape), Out: copyShape(shape), Begin: begin,
 				Mode: [...]string{padConstant: "constant", padReflect: "reflect", padEdge: "edge"}[mode], Value: attrValue}
 			if n.Opset >= 11 && cv != nil {
@@ -185,25 +205,29 @@ func padsForAxes(n *Node, pads, axes []int64, r int) ([]int64, error) {
 }
 
 // padGeom describes a planned Pad: per axis the input and output sizes,
-// the (possibly negative) start pad and the input stride.
+// the (possibly negative) start and end pads and the input stride.
 type padGeom struct {
-	mode          padMode
-	in, out       []int
-	begin, stride []int
+	mode               padMode
+	in, out            []int
+	begin, end, stride []int
 }
 
 // padSource returns the input coordinate that output coordinate j reads
-// along an axis of input size d padded by b at the start, or -1 for the
-// fill value. With i = j - b:
+// along an axis of input size d padded by b at the start and e at the
+// end, or -1 for the fill value. With i = j - b:
 //
 //	inside:   i if 0 <= i < d
 //	constant: -1
 //	reflect:  -i if i < 0; 2(d-1) - i if i >= d
 //	edge:     clamp(i, 0, d-1)
+//	wrap:     lo + ((i - lo) mod L), the kept run [lo, lo+L) being the
+//	          axis cropped by the negative pads: lo = max(0, -b),
+//	          L = d - max(0, -b) - max(0, -e)
 //
-// Prepare has checked that reflect pads are smaller than d and that edge
-// axes are not empty, so the result lies in [0, d).
-func padSource(mode padMode, d, b, j int) int {
+// Prepare has checked that reflect pads are smaller than d, that edge
+// axes are not empty and that wrapped runs are not, so the result lies
+// in [0, d).
+func padSource(mode padMode, d, b, e, j int) int {
 	i := j - b
 	if i >= 0 && i < d {
 		return i
@@ -216,6 +240,14 @@ func padSource(mode padMode, d, b, j int) int {
 		return 2*(d-1) - i
 	case padEdge:
 		return min(max(i, 0), d-1)
+	case padWrap:
+		lo := max(0, -b)
+		L := d - lo - max(0, -e)
+		m := (i - lo) % L
+		if m < 0 {
+			m += L
+		}
+		return lo + m
 	}
 	return -1
 }
@@ -253,7 +285,7 @@ func (a *padArgs[T]) Range(rlo, rhi int) {
 	g, dst, src, fill := a.g, a.dst, a.src, a.fill
 	r := len(g.out)
 	inner := g.out[r-1]
-	d, b := g.in[r-1], g.begin[r-1]
+	d, b, e := g.in[r-1], g.begin[r-1], g.end[r-1]
 	// Output columns [lo, hi) read input columns [lo-b, hi-b) in order.
 	lo, hi := max(0, b), min(inner, b+d)
 	outer := g.out[:r-1]
@@ -264,7 +296,7 @@ func (a *padArgs[T]) Range(rlo, rhi int) {
 		out := dst[row*inner : (row+1)*inner]
 		base, inside := 0, true
 		for a, c := range coord {
-			m := padSource(g.mode, g.in[a], g.begin[a], c)
+			m := padSource(g.mode, g.in[a], g.begin[a], g.end[a], c)
 			if m < 0 {
 				inside = false
 				break
@@ -279,11 +311,11 @@ func (a *padArgs[T]) Range(rlo, rhi int) {
 			continue
 		}
 		if lo < hi {
-			padEnds(out, src, base, g.mode, d, b, 0, lo, fill)
+			padEnds(out, src, base, g.mode, d, b, e, 0, lo, fill)
 			copy(out[lo:hi], src[base+lo-b:base+hi-b])
-			padEnds(out, src, base, g.mode, d, b, hi, inner, fill)
+			padEnds(out, src, base, g.mode, d, b, e, hi, inner, fill)
 		} else {
-			padEnds(out, src, base, g.mode, d, b, 0, inner, fill)
+			padEnds(out, src, base, g.mode, d, b, e, 0, inner, fill)
 		}
 	}
 }
@@ -292,9 +324,9 @@ func (a *padArgs[T]) Range(rlo, rhi int) {
 // src[base]:
 //
 //	out[j] = src[base + padSource(j)], or fill where that is -1
-func padEnds[T kern.Numeric](out, src []T, base int, mode padMode, d, b, j0, j1 int, fill T) {
+func padEnds[T kern.Numeric](out, src []T, base int, mode padMode, d, b, e, j0, j1 int, fill T) {
 	for j := j0; j < j1; j++ {
-		if m := padSource(mode, d, b, j); m >= 0 {
+		if m := padSource(mode, d, b, e, j); m >= 0 {
 			out[j] = src[base+m]
 		} else {
 			out[j] = fill

@@ -21,9 +21,10 @@ type poolAttrs struct {
 }
 
 // buildPool binds MaxPool (opsets 1–12 and later) or AveragePool (opsets
-// 1–11 and later) for 1-D and 2-D inputs N×C×D1[×D2]: attributes auto_pad,
-// ceil_mode, dilations, kernel_shape, pads and strides, plus storage_order
-// for MaxPool and count_include_pad for AveragePool.
+// 1–11 and 19) for 1-D and 2-D inputs N×C×D1[×D2]: attributes auto_pad,
+// ceil_mode, dilations (AveragePool's from opset 19; before it only ones
+// are accepted), kernel_shape, pads and strides, plus storage_order for
+// MaxPool and count_include_pad for AveragePool.
 //
 // Output sizes follow the spec: floor((in + pads - ((k-1)·d + 1)) / s) + 1,
 // or ceil(...) + 1 with ceil_mode, dropping a last window that would start
@@ -58,6 +59,13 @@ func buildPool(n *Node, isMax bool) (Kernel, error) {
 			return nil, n.Errorf("got %d outputs, want at most 2 (Y, Indices)", len(n.Outputs))
 		}
 	} else {
+		if n.Opset < 19 {
+			for _, d := range win.dilations {
+				if d != 1 {
+					return nil, n.Errorf("dilations %v: AveragePool takes dilations from opset 19, the node has %d", win.dilations, n.Opset)
+				}
+			}
+		}
 		cip, err := n.Int("count_include_pad", 0)
 		if err != nil {
 			return nil, err

@@ -57,15 +57,21 @@ var reduceOps = []reduceOp{
 	{"ReduceLogSumExp", redLogSumExp, 18, false},
 }
 
-// buildReduce binds a reduction, in every form of opsets 1 to 18: the
-// axes attribute (all axes when absent) before op.axesInput (13 for
-// ReduceSum, 18 for the others), from then the optional input 1, which
-// must be a constant known at plan time (an empty one is known from its
-// shape), with noop_with_empty_axes=1 making an empty or absent axes the
-// identity. Negative axes count back from the rank (the spec defines them
-// from opset 11; earlier ones are read the same way); an axis may not
-// repeat. keepdims (default 1) keeps the reduced axes as size 1. Over the
-// reduced values x of each output element:
+// buildReduce binds a reduction, in every form of opsets 1 to 20
+// (ReduceMax and ReduceMin at 20 only add the Bool type, which bnrun
+// stores as int64 0 and 1, in Bool's order False < True): the axes
+// attribute (all axes when absent) before op.axesInput (13 for ReduceSum,
+// 18 for the others), from then the optional input 1, which must be a
+// constant known at plan time (an empty one is known from its shape),
+// with noop_with_empty_axes=1 making an empty or absent axes a reduction
+// over no axis: each value alone, so that the sums, the mean, the
+// product, the maximum and the minimum are the identity, and the
+// composite rules keep their other steps (ReduceL1 |x|, ReduceSumSquare
+// x², ReduceLogSum log x, ...), as the spec says. Negative axes count
+// back from the rank (the spec defines them from opset 11; earlier ones
+// are read the same way); an axis may not repeat. keepdims (default 1)
+// keeps the reduced axes as size 1. Over the reduced values x of each
+// output element:
 //
 //	ReduceSum Σx, ReduceMean Σx/count, ReduceProd Πx, ReduceMax max x,
 //	ReduceMin min x, ReduceL1 Σ|x|, ReduceL2 √(Σx²), ReduceSumSquare Σx²,
@@ -124,11 +130,13 @@ func buildReduce(n *Node, op reduceOp) (Kernel, error) {
 					return nil, Step{}, err
 				}
 			}
-			if len(axes) == 0 && noop != 0 {
-				return []Value{{DType: x.DType, Shape: copyShape(x.Shape)}}, viewStep(), nil
-			}
 		}
-		g, err := planReduce(n, x.Shape, axes, keep != 0)
+		none := axesInput && len(axes) == 0 && noop != 0
+		if none && (op.kind == redSum || op.kind == redMean || op.kind == redMax || op.kind == redMin || op.kind == redProd) {
+			// the rule over one value is the value
+			return []Value{{DType: x.DType, Shape: copyShape(x.Shape)}}, viewStep(), nil
+		}
+		g, err := planReduce(n, x.Shape, axes, keep != 0, none)
 		if err != nil {
 			return nil, Step{}, err
 		}
@@ -192,16 +200,19 @@ type reduceGeom struct {
 // reduction computes (its accumulators live on the stack).
 const redBlock = 256
 
-// planReduce checks a reduction's axes against the input shape (none: all
-// axes) and computes its geometry.
-func planReduce(n *Node, shape []int, axes []int64, keep bool) (*reduceGeom, error) {
+// planReduce checks a reduction's axes against the input shape (none
+// given: all axes, or, when none is set, no axis) and computes its
+// geometry.
+func planReduce(n *Node, shape []int, axes []int64, keep, none bool) (*reduceGeom, error) {
 	r := len(shape)
 	red := make([]bool, r)
-	if len(axes) == 0 {
+	switch {
+	case none:
+	case len(axes) == 0:
 		for i := range red {
 			red[i] = true
 		}
-	} else {
+	default:
 		norm, err := axesIn(n, "axis", axes, r)
 		if err != nil {
 			return nil, err

@@ -35,17 +35,26 @@ type resizeAttrs struct {
 	roiIn, scalesIn int       // input positions, -1 for none
 	sizesIn         int
 	need, nInputs   int // inputs required, and at most
+	// opset 18: antialias (linear and cubic filters stretched by 1/scale
+	// when shrinking), the axes that scales, sizes and roi are for (nil:
+	// every axis), and keep_aspect_ratio_policy (stretch, not_larger or
+	// not_smaller) for sizes
+	antialias bool
+	axes      []int64
+	keep      string
 }
 
-// buildResize binds Resize (opsets 10, 11 and 13) on float32 data:
+// buildResize binds Resize (opsets 10, 11, 13, 18 and 19) on float32 data:
 //
 //	y[i_0, ..., i_{r-1}] = Σ w_0(i_0, j_0)·...·w_{r-1}(i_{r-1}, j_{r-1})·x[j_0, ..., j_{r-1}]
 //
 // separable per axis. Along an axis of input length n and scale s (given,
 // or sizes[d]/n), output index i has the input coordinate c(i) of the
-// coordinate transformation mode (L = s·n, as a real number):
+// coordinate transformation mode (L = s·n, as a real number; m the
+// output's length, an integer):
 //
 //	half_pixel (default)    (i + 1/2)/s - 1/2
+//	half_pixel_symmetric    n/2·(1 - m/L) + (i + 1/2)/s - 1/2 (from opset 19)
 //	pytorch_half_pixel      (i + 1/2)/s - 1/2, or -1/2 when L = 1
 //	align_corners           i·(n - 1)/(L - 1), or 0 when L = 1
 //	asymmetric              i/s (the only mode at opset 10)
@@ -60,19 +69,36 @@ type resizeAttrs struct {
 //	         (round_prefer_ceil), never (floor), always (ceil); at opset 10
 //	         floor(c) when enlarging, ceil(c) when shrinking
 //	linear   (1-t)·x[b] + t·x[b+1]
-//	cubic    Keys' kernel with a = cubic_coeff_a (-0.75) on x[b-1..b+2], the
-//	         weights of indexes outside [0, n-1] zeroed and the rest
-//	         renormalised when exclude_outside is 1
+//	cubic    Keys' kernel with a = cubic_coeff_a (-0.75) on x[b-1..b+2]
 //
-// as ONNX's reference computes it; the weights are computed in float64,
-// each output of an axis's pass summed in float64 and rounded once.
-// Exactly one of scales and sizes is given, as constants known at plan
-// time; the output's length along an axis is floor(n·s) for a scale.
-// Axes are resampled from the last to the first, the axes left as they
-// are skipped.
+// From opset 18, antialias=1 stretches the linear and cubic filters by
+// 1/s' (s' = min(s, 1)), so that shrinking averages every input the
+// stretched filter covers: with p running over the integers with
+// |p - t|·s' < 1 (linear: the triangle max(0, 1 - |p - t|·s')) or < 2
+// (cubic: Keys' kernel of |p - t|·s'), the weights of x[b+p] are those
+// values divided by their sum, as ONNX's reference computes them (which
+// normalises the cubic weights of an unstretched filter too). With
+// exclude_outside=1 the linear and cubic weights of indexes outside
+// [0, n-1] are zeroed and the rest renormalised (nothing changes for
+// plain linear, whose clamped edge taps give the same value).
+//
+// The weights are computed in float64, each output of an axis's pass
+// summed in float64 and rounded once. Exactly one of scales and sizes is
+// given, as constants known at plan time; the output's length along an
+// axis is floor(n·s) for a scale. From opset 18 the attribute axes names
+// the axes that scales, sizes and roi are for (the others keep their
+// size), and keep_aspect_ratio_policy reads sizes: stretch (default) as
+// they are, not_larger and not_smaller with one scale s, the least or the
+// greatest of sizes[d]/n_d over those axes, making each
+// floor(s·n_d + 1/2) long. Axes are resampled from the last to the first,
+// the axes left as they are skipped. Attributes of a later opset than the
+// node's are refused.
 func buildResize(n *Node) (Kernel, error) {
 	a, err := parseResize(n, n.Opset < 11)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.parseResize18(n); err != nil {
 		return nil, err
 	}
 	switch {
@@ -141,6 +167,10 @@ func parseResize(n *Node, old bool) (resizeAttrs, error) {
 	}
 	switch a.coord {
 	case "half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nearest", "tf_crop_and_resize":
+	case "half_pixel_symmetric":
+		if n.Opset < 19 {
+			return a, n.Errorf("coordinate_transformation_mode half_pixel_symmetric needs opset 19, the node has %d", n.Opset)
+		}
 	default:
 		return a, n.Errorf("unknown coordinate_transformation_mode %q", a.coord)
 	}
@@ -168,6 +198,44 @@ func parseResize(n *Node, old bool) (resizeAttrs, error) {
 	return a, nil
 }
 
+// parseResize18 reads the attributes opset 18 adds to Resize: antialias,
+// axes and keep_aspect_ratio_policy. A node of an earlier opset may not
+// carry them.
+func (a *resizeAttrs) parseResize18(n *Node) error {
+	if n.Opset < 18 {
+		for _, name := range []string{"antialias", "axes", "keep_aspect_ratio_policy"} {
+			if n.Has(name) {
+				return n.Errorf("attribute %s needs opset 18, the node has %d", name, n.Opset)
+			}
+		}
+		a.keep = "stretch"
+		return nil
+	}
+	aa, err := n.Int("antialias", 0)
+	if err != nil {
+		return err
+	}
+	if aa != 0 && aa != 1 {
+		return n.Errorf("antialias %d is not 0 or 1", aa)
+	}
+	a.antialias = aa == 1 && a.mode != resizeNearest // nearest has no filter to stretch
+	if a.axes, err = n.Ints("axes", nil); err != nil {
+		return err
+	}
+	if n.Has("axes") && len(a.axes) == 0 {
+		return n.Errorf("axes is empty")
+	}
+	if a.keep, err = n.String("keep_aspect_ratio_policy", "stretch"); err != nil {
+		return err
+	}
+	switch a.keep {
+	case "stretch", "not_larger", "not_smaller":
+	default:
+		return n.Errorf("unknown keep_aspect_ratio_policy %q", a.keep)
+	}
+	return nil
+}
+
 // resizeKernel is the Prepare of Resize and Upsample.
 func resizeKernel(n *Node, a resizeAttrs) Kernel {
 	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
@@ -182,11 +250,11 @@ func resizeKernel(n *Node, a resizeAttrs) Kernel {
 			return nil, Step{}, err
 		}
 		r := len(x.Shape)
-		scales, sizes, roi, err := a.params(n, in, r)
+		scales, sizes, roi, sel, err := a.params(n, in, r, x.Shape)
 		if err != nil {
 			return nil, Step{}, err
 		}
-		p, err := planResize(n, a, x.Shape, scales, sizes, roi)
+		p, err := planResize(n, a, x.Shape, scales, sizes, roi, sel)
 		if err != nil {
 			return nil, Step{}, err
 		}
@@ -204,8 +272,11 @@ func resizeKernel(n *Node, a resizeAttrs) Kernel {
 }
 
 // params returns the constant scales, sizes and roi of the inputs (nil
-// when absent or empty), checked against the rank r.
-func (a *resizeAttrs) params(n *Node, in []*Value, r int) (scales []float32, sizes []int64, roi []float32, err error) {
+// when absent or empty), checked against the rank r, or against the
+// number of axes the axes attribute names; those given for some axes are
+// expanded to every axis of shape (scale 1, the input's size, roi 0 to 1
+// for the others). sel marks the axes they were given for.
+func (a *resizeAttrs) params(n *Node, in []*Value, r int, shape []int) (scales []float32, sizes []int64, roi []float32, sel []bool, err error) {
 	get := func(i int) *Value {
 		if i < 0 {
 			return nil
@@ -226,24 +297,77 @@ func (a *resizeAttrs) params(n *Node, in []*Value, r int) (scales []float32, siz
 			return
 		}
 	}
+	axes := make([]int, r)
+	for d := range axes {
+		axes[d] = d
+	}
+	what := fmt.Sprintf("X of rank %d", r)
+	if a.axes != nil {
+		if axes, err = axesIn(n, "axes", a.axes, r); err != nil {
+			return
+		}
+		what = fmt.Sprintf("%d axes", len(axes))
+	}
+	k := len(axes)
 	if v := get(a.roiIn); v != nil && a.coord == "tf_crop_and_resize" {
 		if roi, err = constFloat32s(n, v, "roi"); err != nil {
 			return
 		}
-		if len(roi) != 2*r {
-			err = n.Errorf("roi has %d values, want %d for rank %d", len(roi), 2*r, r)
+		if len(roi) != 2*k {
+			err = n.Errorf("roi has %d values, want %d for %s", len(roi), 2*k, what)
 			return
 		}
 	}
 	switch {
 	case (scales == nil) == (sizes == nil):
 		err = n.Errorf("exactly one of scales and sizes must be given")
-	case scales != nil && len(scales) != r:
-		err = n.Errorf("scales has %d values for X of rank %d", len(scales), r)
-	case sizes != nil && len(sizes) != r:
-		err = n.Errorf("sizes has %d values for X of rank %d", len(sizes), r)
+	case scales != nil && len(scales) != k:
+		err = n.Errorf("scales has %d values for %s", len(scales), what)
+	case sizes != nil && len(sizes) != k:
+		err = n.Errorf("sizes has %d values for %s", len(sizes), what)
 	case a.coord == "tf_crop_and_resize" && roi == nil:
 		err = n.Errorf("coordinate_transformation_mode tf_crop_and_resize needs roi")
+	}
+	if err != nil {
+		return
+	}
+	sel = make([]bool, r)
+	for _, d := range axes {
+		sel[d] = true
+	}
+	if a.axes == nil {
+		return
+	}
+	// expand to every axis
+	if scales != nil {
+		full := make([]float32, r)
+		for d := range full {
+			full[d] = 1
+		}
+		for i, d := range axes {
+			full[d] = scales[i]
+		}
+		scales = full
+	}
+	if sizes != nil {
+		full := make([]int64, r)
+		for d := range full {
+			full[d] = int64(shape[d])
+		}
+		for i, d := range axes {
+			full[d] = sizes[i]
+		}
+		sizes = full
+	}
+	if roi != nil {
+		full := make([]float32, 2*r)
+		for d := range r {
+			full[r+d] = 1
+		}
+		for i, d := range axes {
+			full[d], full[r+d] = roi[i], roi[k+i]
+		}
+		roi = full
 	}
 	return
 }
@@ -283,12 +407,22 @@ type resizePlan struct {
 	scratch int // float32 scratch: two intermediate tensors
 }
 
-// planResize computes the output shape and each changed axis's taps.
-func planResize(n *Node, a resizeAttrs, shape []int, scales []float32, sizes []int64, roi []float32) (*resizePlan, error) {
+// planResize computes the output shape and each changed axis's taps; sel
+// marks the axes scales or sizes were given for (keep_aspect_ratio_policy
+// reads those).
+func planResize(n *Node, a resizeAttrs, shape []int, scales []float32, sizes []int64, roi []float32, sel []bool) (*resizePlan, error) {
 	r := len(shape)
 	p := &resizePlan{in: copyShape(shape), out: make([]int, r), extrap: a.extrapolation}
 	scale := make([]float64, r)
+	if sizes != nil && a.keep != "" && a.keep != "stretch" {
+		if err := keepAspect(n, a.keep, shape, sizes, sel, p.out, scale); err != nil {
+			return nil, err
+		}
+	}
 	for d := range r {
+		if scale[d] != 0 {
+			continue // set by keepAspect
+		}
 		nd := shape[d]
 		if sizes != nil {
 			if sizes[d] < 0 || sizes[d] > math.MaxInt32 {
@@ -326,7 +460,10 @@ func planResize(n *Node, a resizeAttrs, shape []int, scales []float32, sizes []i
 		if roi != nil {
 			ra, rb = float64(roi[d]), float64(roi[r+d])
 		}
-		ax := a.axisTaps(d, shape[d], p.out[d], scale[d], ra, rb)
+		ax, err := a.axisTaps(n, d, shape[d], p.out[d], scale[d], ra, rb)
+		if err != nil {
+			return nil, err
+		}
 		if ax == nil {
 			continue // left as it is
 		}
@@ -341,27 +478,92 @@ func planResize(n *Node, a resizeAttrs, shape []int, scales []float32, sizes []i
 	return p, nil
 }
 
+// keepAspect sets out and scale for keep_aspect_ratio_policy not_larger
+// or not_smaller: over the axes sel marks, one scale s, the least or the
+// greatest of sizes[d]/shape[d], and out[d] = floor(s·shape[d] + 1/2)
+// (round half up); the other axes keep their size at scale 1.
+func keepAspect(n *Node, policy string, shape []int, sizes []int64, sel []bool, out []int, scale []float64) error {
+	s, first := 0.0, true
+	for d, on := range sel {
+		if !on {
+			continue
+		}
+		if sizes[d] < 0 || sizes[d] > math.MaxInt32 {
+			return n.Errorf("sizes[%d] = %d is out of range", d, sizes[d])
+		}
+		if shape[d] == 0 {
+			return n.Errorf("keep_aspect_ratio_policy %s cannot scale empty axis %d", policy, d)
+		}
+		q := float64(sizes[d]) / float64(shape[d])
+		if first || (policy == "not_larger" && q < s) || (policy == "not_smaller" && q > s) {
+			s, first = q, false
+		}
+	}
+	for d, on := range sel {
+		if !on {
+			out[d], scale[d] = shape[d], 1
+			continue
+		}
+		o := math.Floor(s*float64(shape[d]) + 0.5)
+		if o > math.MaxInt32 {
+			return n.Errorf("keep_aspect_ratio_policy %s makes axis %d %g long", policy, d, o)
+		}
+		if o == 0 || s == 0 {
+			// an empty output axis: its scale only has to be positive
+			out[d], scale[d] = 0, max(s, math.SmallestNonzeroFloat64)
+			continue
+		}
+		out[d], scale[d] = int(o), s
+	}
+	return nil
+}
+
+// maxFilterTaps bounds an antialiasing filter's taps per output.
+const maxFilterTaps = 1 << 24
+
+// filterTaps returns the number of taps of each output: 1 for nearest, 2
+// for linear, 4 for cubic, and with antialias 2 - 2·start, start =
+// floor(-1/s') + 1 for linear and floor(-2/s') + 1 for cubic, s' =
+// min(s, 1).
+func (a *resizeAttrs) filterTaps(s float64) (k int, start float64) {
+	switch a.mode {
+	case resizeLinear:
+		if a.antialias {
+			start = math.Floor(-1/min(s, 1)) + 1
+			return int(2 - 2*start), start
+		}
+		return 2, 0
+	case resizeCubic:
+		if a.antialias {
+			start = math.Floor(-2/min(s, 1)) + 1
+			return int(2 - 2*start), start
+		}
+		return 4, -1
+	}
+	return 1, 0
+}
+
 // axisTaps returns the taps of axis d resized from n to out values at
 // scale s (roi ra to rb for tf_crop_and_resize), or nil when the axis is
 // left as it is (every output its own input, weight 1).
-func (a *resizeAttrs) axisTaps(d, n, out int, s, ra, rb float64) *resizeAxis {
-	k := 1
-	switch a.mode {
-	case resizeLinear:
-		k = 2
-	case resizeCubic:
-		k = 4
+func (a *resizeAttrs) axisTaps(nd *Node, d, n, out int, s, ra, rb float64) (*resizeAxis, error) {
+	if a.antialias && out > 0 && n > 0 && 1/min(s, 1) > maxFilterTaps/4 {
+		return nil, nd.Errorf("scale %g of axis %d makes the antialiasing filter over %d taps wide", s, d, maxFilterTaps)
 	}
-	ax := &resizeAxis{axis: d, k: k, in: n, out: out, idx: make([]int, out*k), w: make([]float64, out*k),
-		ext: make([]bool, out)}
+	k, _ := a.filterTaps(s)
+	if out > 0 && n > 0 && int64(k)*int64(out) > math.MaxInt32 {
+		return nil, nd.Errorf("axis %d: %d outputs of %d taps each are too many", d, out, k)
+	}
+	ax := &resizeAxis{axis: d, k: k, in: n, out: out, ext: make([]bool, out)}
 	if n == 0 || out == 0 {
 		ax.copyOnly = true
-		return ax
+		return ax, nil
 	}
+	ax.idx, ax.w = make([]int, out*k), make([]float64, out*k)
 	L := s * float64(n) // the resized length, as a real number
 	identity, copyOnly := out == n, true
 	for i := range out {
-		c, ok := a.source(float64(i), s, L, n, ra, rb)
+		c, ok := a.source(float64(i), s, L, n, out, ra, rb)
 		if !ok {
 			ax.ext[i] = true
 			identity, copyOnly = false, false
@@ -369,13 +571,17 @@ func (a *resizeAttrs) axisTaps(d, n, out int, s, ra, rb float64) *resizeAxis {
 		}
 		idx, w := ax.idx[i*k:(i+1)*k], ax.w[i*k:(i+1)*k]
 		a.taps(c, s, n, idx, w)
-		// merge taps on one index (the edge repeated)
+		// merge taps on one index (the edge repeated; the clamped indexes
+		// do not decrease, so equal ones are neighbours) into the first
+		h := 0
 		for j := 1; j < k; j++ {
-			for q := range j {
-				if w[j] != 0 && idx[q] == idx[j] {
-					w[q] += w[j]
-					w[j] = 0
-				}
+			if idx[j] != idx[h] {
+				h = j
+				continue
+			}
+			if w[j] != 0 {
+				w[h] += w[j]
+				w[j] = 0
 			}
 		}
 		// one tap of weight 1: a copy, and the identity when it is i
@@ -393,20 +599,25 @@ func (a *resizeAttrs) axisTaps(d, n, out int, s, ra, rb float64) *resizeAxis {
 		identity = identity && single && one == i
 	}
 	if identity {
-		return nil
+		return nil, nil
 	}
 	ax.copyOnly = copyOnly
-	return ax
+	return ax, nil
 }
 
 // source returns the input coordinate of output index x along an axis
-// of n inputs at scale s (L = s·n; roi ra to rb), by the coordinate
-// transformation mode; ok is false outside the input for
+// of n inputs at scale s (L = s·n; out outputs; roi ra to rb), by the
+// coordinate transformation mode; ok is false outside the input for
 // tf_crop_and_resize, whose output is then the extrapolation value.
-func (a *resizeAttrs) source(x, s, L float64, n int, ra, rb float64) (c float64, ok bool) {
+func (a *resizeAttrs) source(x, s, L float64, n, out int, ra, rb float64) (c float64, ok bool) {
 	switch a.coord {
 	case "half_pixel":
 		c = (x+0.5)/s - 0.5
+	case "half_pixel_symmetric":
+		// adjustment = out/L, center = n/2, offset = center·(1 - adjustment)
+		adjustment := float64(out) / L
+		offset := float64(n) / 2 * (1 - adjustment)
+		c = offset + (x+0.5)/s - 0.5
 	case "pytorch_half_pixel":
 		c = -0.5
 		if L > 1 {
@@ -434,15 +645,15 @@ func (a *resizeAttrs) source(x, s, L float64, n int, ra, rb float64) (c float64,
 	return c, true
 }
 
-// taps fills idx and w (the mode's number of taps) for input coordinate c
-// on an axis of n inputs at scale s, indexes clamped to [0, n-1].
+// taps fills idx and w (the axis's number of taps) for input coordinate
+// c on an axis of n inputs at scale s, indexes clamped to [0, n-1].
 func (a *resizeAttrs) taps(c, s float64, n int, idx []int, w []float64) {
 	// b = ceil(c) - 1, t = c - b in (0, 1]
 	b := math.Ceil(c) - 1
 	t := c - b
 	clampIdx := func(j float64) int { return int(min(max(j, 0), float64(n-1))) }
-	switch a.mode {
-	case resizeNearest:
+	switch {
+	case a.mode == resizeNearest:
 		var j float64
 		switch a.nearest {
 		case "simple":
@@ -466,10 +677,31 @@ func (a *resizeAttrs) taps(c, s float64, n int, idx []int, w []float64) {
 			j = math.Ceil(c)
 		}
 		idx[0], w[0] = clampIdx(j), 1
-	case resizeLinear:
+		return
+	case a.antialias:
+		_, start := a.filterTaps(s)
+		sp := min(s, 1)
+		A := a.cubicA
+		sum := 0.0
+		for j := range w {
+			p := start + float64(j)
+			// the filter at |p - t|·s': linear max(0, 1 - u), cubic Keys' kernel
+			u := math.Abs((p - t) * sp)
+			if a.mode == resizeLinear {
+				w[j] = max(0, 1-u)
+			} else {
+				w[j] = keys(u, A)
+			}
+			sum += w[j]
+			idx[j] = clampIdx(b + p)
+		}
+		for j := range w {
+			w[j] /= sum
+		}
+	case a.mode == resizeLinear:
 		idx[0], idx[1] = clampIdx(b), clampIdx(b+1)
 		w[0], w[1] = 1-t, t
-	case resizeCubic:
+	case a.mode == resizeCubic:
 		A := a.cubicA
 		// Keys' weights of b-1, b, b+1, b+2 at distances 1+t, t, 1-t, 2-t
 		u := 1 - t
@@ -477,21 +709,43 @@ func (a *resizeAttrs) taps(c, s float64, n int, idx []int, w []float64) {
 		w[1] = ((A+2)*t-(A+3))*t*t + 1
 		w[2] = ((A+2)*u-(A+3))*u*u + 1
 		w[3] = ((A*(u+1)-5*A)*(u+1)+8*A)*(u+1) - 4*A
-		sum := 0.0
 		for j := range 4 {
-			pos := b - 1 + float64(j)
-			if a.excludeOutside && (pos < 0 || pos > float64(n-1)) {
-				w[j] = 0
-			}
-			sum += w[j]
-			idx[j] = clampIdx(pos)
-		}
-		if a.excludeOutside && sum != 0 {
-			for j := range 4 {
-				w[j] /= sum
-			}
+			idx[j] = clampIdx(b - 1 + float64(j))
 		}
 	}
+	if !a.excludeOutside {
+		return
+	}
+	// zero the weights of positions outside [0, n-1], renormalise the rest
+	_, start := a.filterTaps(s)
+	sum := 0.0
+	for j := range w {
+		if pos := b + start + float64(j); pos < 0 || pos > float64(n-1) {
+			w[j] = 0
+		}
+		sum += w[j]
+	}
+	if sum != 0 {
+		for j := range w {
+			w[j] /= sum
+		}
+	}
+}
+
+// keys is Keys' cubic convolution kernel with coefficient A at distance
+// u >= 0:
+//
+//	(A+2)u³ - (A+3)u² + 1        for u <= 1
+//	A·u³ - 5A·u² + 8A·u - 4A     for 1 < u < 2
+//	0                            beyond
+func keys(u, A float64) float64 {
+	switch {
+	case u <= 1:
+		return ((A+2)*u-(A+3))*u*u + 1
+	case u < 2:
+		return ((A*u-5*A)*u+8*A)*u - 4*A
+	}
+	return 0
 }
 
 // run resamples x into y axis by axis, through two scratch tensors.

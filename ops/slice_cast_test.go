@@ -71,6 +71,6 @@ func TestCastKnown(t *testing.T) {
 	if v := out.F32[0]; v == v {
 		t.Errorf("Cast NaN to FLOAT16 = %v, want NaN", v)
 	}
-	wantElemErr(t, "Cast to data type 8 is not supported", to(8), x)
+	wantElemErr(t, "Cast to STRING (8) is not supported", to(8), x)
 	wantElemErr(t, "attribute to is required", elemNode("Cast", 13), x)
 }

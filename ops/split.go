@@ -12,7 +12,7 @@ func init() {
 }
 
 // buildSplit binds Split, on float32 and int64 data, in every form of
-// opsets 1 to 13: the input is cut along axis (default 0; negative counts
+// opsets 1 to 18: the input is cut along axis (default 0; negative counts
 // back from the rank, as the spec defines from opset 11 and bnrun reads
 // before) into one part per declared output, of the lengths split gives,
 // or of equal lengths when it is absent (then the axis must divide
@@ -20,8 +20,15 @@ func init() {
 // optional input 1 (of the data's type there) instead; from opset 13 it
 // is the optional input 1. An input split must be a constant known at
 // plan time (it fixes the outputs' shapes). The lengths are at least 0
-// and sum to the axis. With the input viewed as [outer, d, inner], part i
-// starting at offset s_i along the axis:
+// and sum to the axis. From opset 18 the attribute num_outputs may take
+// split's place (never with it): it must equal the number of outputs, and
+// the axis of length d is cut into parts of c = ceil(d/num_outputs), the
+// last one d - c·(num_outputs-1) (smaller, possibly 0; a d that leaves it
+// negative is an error), as the spec's shape inference and reference
+// compute them. With neither, opset 18 cuts equally by the outputs as
+// before (the reference implementation does; the spec asks for one of
+// them). With the input viewed as [outer, d, inner], part i starting at
+// offset s_i along the axis:
 //
 //	out_i[o, k, q] = in[o, s_i + k, q]
 //
@@ -42,6 +49,19 @@ func buildSplit(n *Node) (Kernel, error) {
 	if nOut == 0 {
 		return nil, n.Errorf("has no outputs")
 	}
+	numOutputs, err := n.Int("num_outputs", 0)
+	if err != nil {
+		return nil, err
+	}
+	hasNum := n.Has("num_outputs")
+	switch {
+	case hasNum && n.Opset < 18:
+		return nil, n.Errorf("attribute num_outputs needs opset 18, the node has %d", n.Opset)
+	case hasNum && numOutputs < 1:
+		return nil, n.Errorf("num_outputs %d must be at least 1", numOutputs)
+	case hasNum && numOutputs != int64(nOut):
+		return nil, n.Errorf("num_outputs %d differs from the node's %d outputs", numOutputs, nOut)
+	}
 	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
 		if err := needInputs(n, in, 1); err != nil {
 			return nil, Step{}, err
@@ -54,6 +74,8 @@ func buildSplit(n *Node) (Kernel, error) {
 			return nil, Step{}, n.Errorf("got 2 inputs, want 1 at opset %d (split is an attribute)", n.Opset)
 		case splitIn != nil && n.Has("split"):
 			return nil, Step{}, n.Errorf("split is given both as an attribute and as input 1")
+		case splitIn != nil && hasNum:
+			return nil, Step{}, n.Errorf("split input and num_outputs attribute are both given; the spec allows one")
 		}
 		x := in[0]
 		if err := needDType(n, x, "input", Float32, Int64); err != nil {
@@ -76,7 +98,20 @@ func buildSplit(n *Node) (Kernel, error) {
 			}
 		}
 		sizes := make([]int, nOut)
-		if split == nil {
+		switch {
+		case split == nil && hasNum && d%nOut != 0:
+			// sizes[i] = ceil(d/num_outputs), the last d - ceil(d/num_outputs)·(num_outputs-1)
+			c := d/nOut + 1
+			last := d - c*(nOut-1)
+			if last < 0 {
+				return nil, Step{}, n.Errorf("axis %d of shape %s (size %d) does not split into %d parts of %d with a smaller last one",
+					axis, ShapeString(x.Shape), d, nOut, c)
+			}
+			for i := range sizes {
+				sizes[i] = c
+			}
+			sizes[nOut-1] = last
+		case split == nil:
 			if d%nOut != 0 {
 				return nil, Step{}, n.Errorf("axis %d of shape %s (size %d) does not split into %d equal parts",
 					axis, ShapeString(x.Shape), d, nOut)
@@ -84,7 +119,7 @@ func buildSplit(n *Node) (Kernel, error) {
 			for i := range sizes {
 				sizes[i] = d / nOut
 			}
-		} else {
+		default:
 			if len(split) != nOut {
 				return nil, Step{}, n.Errorf("split has %d values for %d outputs", len(split), nOut)
 			}

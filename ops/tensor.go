@@ -16,6 +16,15 @@ const (
 	Int64     DType = 7
 )
 
+// otherDTypes names the ONNX types bnrun stores no tensor of, which a
+// graph's declarations may still carry (STRING, the complex types, and
+// those opset 19 and later add), for messages.
+var otherDTypes = map[DType]string{
+	8: "string", 14: "complex64", 15: "complex128",
+	17: "float8e4m3fn", 18: "float8e4m3fnuz", 19: "float8e5m2", 20: "float8e5m2fnuz",
+	21: "uint4", 22: "int4", 23: "float4e2m1", 24: "float8e8m0", 25: "uint2", 26: "int2",
+}
+
 // String returns the ONNX name of the type.
 func (d DType) String() string {
 	switch d {
@@ -25,6 +34,9 @@ func (d DType) String() string {
 		return "int64"
 	case Undefined:
 		return "undefined"
+	}
+	if name, ok := otherDTypes[d]; ok {
+		return name
 	}
 	return fmt.Sprintf("dtype(%d)", uint8(d))
 }

@@ -164,11 +164,11 @@ func TestHostileGraphStructure(t *testing.T) {
 			hNode("", "Frobnicate", []string{"a"}, []string{"y"}),
 		}), want: []string{"f1", "unsupported operators (1):\n  Frobnicate used by 2 node(s): f1, #1"}},
 		{name: "opset too new", g: hGraph(x, []string{"y"}, []*ops.Node{
-			hOpset(relu("r", "x", "y"), 18),
-		}), want: []string{`node "r" (Relu)`, "opset 18 of the default domain is outside the supported range 7 to 17"}},
+			hOpset(relu("r", "x", "y"), 22),
+		}), want: []string{`node "r" (Relu)`, "opset 22 of the default domain is outside the supported range 7 to 21"}},
 		{name: "opset too old", g: hGraph([]int{1, 1, 4, 4}, []string{"y"}, []*ops.Node{
 			hOpset(hNode("c", "Conv", []string{"x", "w"}, []string{"y"}), 6),
-		}, "w", f32(1, 1, 1, 1)), want: []string{`node "c" (Conv)`, "opset 6 of the default domain is outside the supported range 7 to 17"}},
+		}, "w", f32(1, 1, 1, 1)), want: []string{`node "c" (Conv)`, "opset 6 of the default domain is outside the supported range 7 to 21"}},
 		{name: "opset zero", g: hGraph(x, []string{"y"}, []*ops.Node{
 			hOpset(hNode("id", "Identity", []string{"x"}, []string{"y"}), 0),
 		}), want: []string{`node "id" (Identity)`, "opset 0 of the default domain is outside"}},
@@ -418,7 +418,7 @@ func TestHostileInitializers(t *testing.T) {
 		{"overflowing dims", &ops.Tensor{DType: ops.Float32, Shape: []int{math.MaxInt / 2, 4}},
 			"shape [4611686018427387903,4] has more elements than an int can count"},
 		{"nil", nil, "is nil"},
-		{"unsupported dtype", &ops.Tensor{DType: ops.DType(8), Shape: []int{1}}, "has type dtype(8), want float32 or int64"},
+		{"unsupported dtype", &ops.Tensor{DType: ops.DType(8), Shape: []int{1}}, "has type string, want float32 or int64"},
 	}
 	var cases []hostileCase
 	for _, b := range bad {

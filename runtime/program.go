@@ -263,9 +263,26 @@ func CompileContext(ctx context.Context, g *Graph, opts Options) (*Program, erro
 }
 
 // The opset versions of the default ONNX domain that bnrun implements.
+// What opsets 18 to 21 changed in bnrun's operators, and what bnrun does
+// (docs/opsets.md has the full table):
+//
+//	18  Reduce* (all but ReduceSum): axes an input, noop_with_empty_axes
+//	    (over no axis ReduceL1 is |x|, ReduceSumSquare x², ...); Split:
+//	    num_outputs (the last part smaller); Pad: the axes input;
+//	    Resize: antialias, axes, keep_aspect_ratio_policy
+//	19  AveragePool: dilations; Pad: wrap mode; Resize:
+//	    half_pixel_symmetric; Cast: saturate (8-bit floats only, refused);
+//	    Equal, Identity, Reshape, Shape, Constant: new types only
+//	20  Gelu (new: none and tanh); ReduceMax, ReduceMin: Bool;
+//	    ConstantOfShape: new types only
+//	21  Cast, Constant, ConstantOfShape, Flatten, Identity, Pad, Reshape,
+//	    Shape, Squeeze, Transpose, Unsqueeze: INT4 and UINT4 only
+//
+// The types these opsets add (FLOAT8*, INT4, UINT4, later ones) are
+// refused, naming the type. Opset 22 and later are refused.
 const (
 	MinOpset = 7
-	MaxOpset = 17
+	MaxOpset = 21
 )
 
 // oldOpsetOps lists ops whose definition has not changed since opset 1 in

@@ -218,8 +218,8 @@ func TestGraphErrors(t *testing.T) {
 		}, "unsupported operators (2):\n  Frobnicate used by 2 node(s): Frobnicate_a, Frobnicate_b\n  com.example.QuantizeLinear used by 1 node(s): q"},
 		{"opset too new", &Graph{
 			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "a"}},
-			Nodes: []*ops.Node{{Name: "s", OpType: "rtScale", Opset: 19, Inputs: []string{"x"}, Outputs: []string{"a"}}},
-		}, `node "s" (rtScale): opset 19 of the default domain is outside the supported range 7 to 17`},
+			Nodes: []*ops.Node{{Name: "s", OpType: "rtScale", Opset: 22, Inputs: []string{"x"}, Outputs: []string{"a"}}},
+		}, `node "s" (rtScale): opset 22 of the default domain is outside the supported range 7 to 21`},
 		{"opset too old", &Graph{
 			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "a"}},
 			Nodes: []*ops.Node{{Name: "s", OpType: "rtScale", Opset: 6, Inputs: []string{"x"}, Outputs: []string{"a"}}},
