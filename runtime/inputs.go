@@ -1,6 +1,9 @@
 package runtime
 
 import (
+	"fmt"
+	"math"
+
 	"github.com/bnrun/bnrun/ops"
 )
 
@@ -57,4 +60,69 @@ func (p *Program) inputBytes(i int, shape []int) (int64, error) {
 		n *= int64(d)
 	}
 	return n * size, nil
+}
+
+// checkInputs validates each input's type and shape against its declaration.
+func (p *Program) checkInputs(inputs []*ops.Tensor) error {
+	for i, t := range inputs {
+		vi := p.graph.Inputs[i]
+		if t == nil {
+			return inputErrorf(vi.Name, ErrMissingInput, "given as nil")
+		}
+		if vi.DType != ops.Undefined && t.DType != vi.DType {
+			return inputErrorf(vi.Name, ErrInputType, "got %s, the model wants %s", t.DType, vi.DType)
+		}
+		n, err := elemCount(t.Shape)
+		if err != nil {
+			return inputErrorf(vi.Name, ErrInputShape, "%v", err)
+		}
+		if t.Len() != n {
+			return inputErrorf(vi.Name, ErrInputShape, "shape %s needs %d elements, data has %d", ops.ShapeString(t.Shape), n, t.Len())
+		}
+		if err := checkDeclared(vi, t.Shape); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkDeclared checks an input's shape against its declared rank and
+// fixed dims (any shape when none are declared).
+func checkDeclared(vi ValueInfo, shape []int) error {
+	if vi.Dims == nil {
+		return nil
+	}
+	if len(shape) != len(vi.Dims) {
+		return inputErrorf(vi.Name, ErrInputShape, "got shape %s, the model wants rank %d (%s)", ops.ShapeString(shape), len(vi.Dims), DimsString(vi.Dims))
+	}
+	for j, d := range vi.Dims {
+		if d.Value >= 0 && d.Param == "" && shape[j] != d.Value {
+			return inputErrorf(vi.Name, ErrInputShape, "got shape %s, the model wants %s", ops.ShapeString(shape), DimsString(vi.Dims))
+		}
+	}
+	return nil
+}
+
+// elemCount returns the number of elements of shape. A negative dim is an
+// error, and so is a product of the non-zero dims that overflows an int,
+// even when a zero dim makes the tensor empty, so that no later shape
+// arithmetic can overflow.
+func elemCount(shape []int) (int, error) {
+	n, empty := 1, false
+	for _, d := range shape {
+		switch {
+		case d < 0:
+			return 0, fmt.Errorf("negative dimension in shape %s", ops.ShapeString(shape))
+		case d == 0:
+			empty = true
+		case n > math.MaxInt/d:
+			return 0, fmt.Errorf("shape %s has more elements than an int can count", ops.ShapeString(shape))
+		default:
+			n *= d
+		}
+	}
+	if empty {
+		return 0, nil
+	}
+	return n, nil
 }

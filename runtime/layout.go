@@ -1,0 +1,251 @@
+package runtime
+
+import (
+	"context"
+	"slices"
+
+	"github.com/bnrun/bnrun/ops"
+)
+
+// align rounds an arena size up to 16 elements (64 bytes for float32).
+func align(n int) int { return (n + 15) &^ 15 }
+
+// part is a tensor placed in a root's block from element at on.
+type part struct{ slot, at int }
+
+// placeParts places the inputs of steps that declare ops.Step.Parts (a
+// Concat with one outer slice) in their output's block, so that their
+// producers write them in place and the step copies nothing. An input is
+// placed when its data are its own block (it is a computed tensor, or a
+// view of one without offset) or when they are the block of an earlier
+// such output that its placed parts cover exactly, each of which this
+// step also takes at the matching place: so a DenseNet block's chain of
+// Concats, each of all the features so far, becomes views of the last
+// one. Anything else is copied by the step as usual.
+func (pl *Plan) placeParts() {
+	defer pl.countCopiedParts()
+	parts := map[int][]part{}  // by root: the tensors placed in its block
+	members := map[int][]int{} // by root: the views of its block
+	for s := range pl.slots {
+		if sp := &pl.slots[s]; sp.kind == slotView {
+			members[sp.root] = append(members[sp.root], s)
+		}
+	}
+	size := func(s int) int { return ops.NumElems(pl.slots[s].shape) }
+	for _, st := range pl.steps {
+		if st.step.Parts == nil || st.view || len(st.c.out) == 0 || st.c.out[0] < 0 {
+			continue
+		}
+		y := st.c.out[0]
+		if pl.slots[y].kind != slotBuf {
+			continue
+		}
+		want := map[int]int{} // input slot -> its offset in y
+		for i, at := range st.step.Parts {
+			if i < len(st.c.in) && st.c.in[i] >= 0 && at >= 0 {
+				if _, dup := want[st.c.in[i]]; !dup {
+					want[st.c.in[i]] = at
+				} else {
+					want[st.c.in[i]] = -1 // an input taken twice is copied
+				}
+			}
+		}
+		for i, at := range st.step.Parts {
+			if i >= len(st.c.in) || st.c.in[i] < 0 {
+				continue
+			}
+			if at < 0 || want[st.c.in[i]] != at {
+				continue
+			}
+			x := st.c.in[i]
+			r, off := pl.rootAt(x)
+			rs := &pl.slots[r]
+			if r == y || rs.kind != slotBuf || rs.dtype != pl.slots[y].dtype || off != 0 && len(parts[r]) == 0 {
+				continue
+			}
+			d := at - off // where r's block goes in y's
+			if d < 0 || d+size(r) > size(y) {
+				continue
+			}
+			if ps := parts[r]; len(ps) > 0 {
+				// r is an earlier output: its parts must tile it and be
+				// taken by this step at the same places.
+				covered, ok := 0, true
+				for _, q := range ps {
+					covered += size(q.slot)
+					if a, in := want[q.slot]; !in || a != d+q.at {
+						ok = false
+						break
+					}
+				}
+				if !ok || covered != size(r) {
+					continue
+				}
+			} else if size(r) != size(x) {
+				continue
+			}
+			// r's block becomes [d, d+size(r)) of y's, and so does
+			// everything placed in it.
+			for _, s := range members[r] {
+				sp := &pl.slots[s]
+				sp.root, sp.at = y, sp.at+d
+			}
+			members[y] = append(append(members[y], members[r]...), r)
+			delete(members, r)
+			rs.kind, rs.root, rs.at = slotView, y, d
+			if ps := parts[r]; len(ps) > 0 {
+				for _, q := range ps {
+					parts[y] = append(parts[y], part{q.slot, q.at + d})
+				}
+				delete(parts, r)
+			} else {
+				parts[y] = append(parts[y], part{x, d + off})
+			}
+		}
+	}
+}
+
+// rootAt returns the slot whose block holds slot s's data, and where in it
+// they start.
+func (pl *Plan) rootAt(s int) (int, int) {
+	if sp := &pl.slots[s]; sp.kind == slotView {
+		return sp.root, sp.at
+	}
+	return s, 0
+}
+
+// countCopiedParts sets copiedParts: how many inputs of Concat steps are
+// not where the step's output holds them (a Concat of several outer
+// slices copies each).
+func (pl *Plan) countCopiedParts() {
+	pl.copiedParts = 0
+	for _, st := range pl.steps {
+		if st.view || st.c.node.OpType != "Concat" || len(st.c.out) == 0 || st.c.out[0] < 0 {
+			continue
+		}
+		yr, yat := pl.rootAt(st.c.out[0])
+		for i, x := range st.c.in {
+			if x < 0 {
+				continue
+			}
+			xr, xat := pl.rootAt(x)
+			if st.step.Parts == nil || i >= len(st.step.Parts) || st.step.Parts[i] < 0 ||
+				xr != yr || xat != yat+st.step.Parts[i] {
+				pl.copiedParts++
+			}
+		}
+	}
+}
+
+// interval is a block [off, off+size) of an arena in use by slot until
+// step last.
+type interval struct{ off, size, last int }
+
+// layout assigns arena offsets by liveness: a tensor occupies its block
+// from the step that writes it to the last step that reads it (or through
+// the end for graph outputs), and takes the lowest gap that fits among the
+// blocks live at that moment. ctx is checked every few hundred steps.
+func (pl *Plan) layout(ctx context.Context, outSlots []int) error {
+	const forever = 1 << 30
+	last := make([]int, len(pl.slots))
+	for i := range last {
+		last[i] = -1
+	}
+	rootOf := func(s int) int {
+		if pl.slots[s].kind == slotView {
+			return pl.slots[s].root
+		}
+		return s
+	}
+	for i, st := range pl.steps {
+		for _, s := range st.c.in {
+			if s >= 0 {
+				r := rootOf(s)
+				last[r] = max(last[r], i)
+			}
+		}
+		for _, s := range st.c.out {
+			if s >= 0 {
+				r := rootOf(s)
+				last[r] = max(last[r], i)
+			}
+		}
+	}
+	for _, s := range outSlots {
+		last[rootOf(s)] = forever
+	}
+	// live[k] holds the blocks in use, sorted by offset (filtering keeps
+	// the order, and a new block goes into the gap it takes); minLast[k]
+	// is their earliest last step, and packed[k] says they cover [0, end)
+	// with no gap. These let a step skip the scans when nothing expires and
+	// nothing can fit before the end, so that a graph with many tensors
+	// live at once (a Concat of thousands) does not plan in quadratic time.
+	var live [2][]interval // by dtype: 0 float32, 1 int64
+	minLast := [2]int{forever + 1, forever + 1}
+	packed := [2]bool{true, true}
+	allocated := make([]bool, len(pl.slots))
+	for i, st := range pl.steps {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if st.view {
+			continue
+		}
+		for _, out := range st.c.out {
+			// A block is taken when the first of the tensors placed in
+			// it is written (see placeParts).
+			if out < 0 {
+				continue
+			}
+			s := rootOf(out)
+			if pl.slots[s].kind != slotBuf || allocated[s] {
+				continue
+			}
+			allocated[s] = true
+			sp := &pl.slots[s]
+			k := 0
+			if sp.dtype == ops.Int64 {
+				k = 1
+			}
+			if minLast[k] < i {
+				// free blocks whose last reader ran before this step
+				kept := live[k][:0]
+				minLast[k], packed[k] = forever+1, true
+				end := 0
+				for _, iv := range live[k] {
+					if iv.last >= i {
+						kept = append(kept, iv)
+						minLast[k] = min(minLast[k], iv.last)
+						packed[k] = packed[k] && iv.off == end
+						end = iv.off + iv.size
+					}
+				}
+				live[k] = kept
+			}
+			size := align(max(ops.NumElems(sp.shape), 1))
+			off, at := 0, len(live[k])
+			if n := len(live[k]); packed[k] && n > 0 {
+				off = live[k][n-1].off + live[k][n-1].size
+			} else {
+				for j, iv := range live[k] {
+					if iv.off-off >= size {
+						at = j
+						break
+					}
+					off = max(off, iv.off+iv.size)
+				}
+			}
+			sp.off = off
+			live[k] = slices.Insert(live[k], at, interval{off: off, size: size, last: last[s]})
+			minLast[k] = min(minLast[k], last[s])
+			if k == 0 {
+				pl.f32Size = max(pl.f32Size, off+size)
+			} else {
+				pl.i64Size = max(pl.i64Size, off+size)
+			}
+		}
+	}
+	return nil
+}
