@@ -48,18 +48,7 @@ func (m *Model) Profile(ctx context.Context, inputs []*Tensor, runs int) (*Profi
 	pr := &Profile{Runs: runs, Total: total / time.Duration(runs)}
 	for _, st := range steps {
 		n := st.Node
-		shapes := map[string][]int{}
-		for i, in := range n.Inputs {
-			if i < len(st.In) && st.In[i] != nil {
-				shapes[in] = st.In[i]
-			}
-		}
-		for i, out := range n.Outputs {
-			if i < len(st.Out) && st.Out[i] != nil {
-				shapes[out] = st.Out[i]
-			}
-		}
-		nt := NodeTime{Node: n.Name, Op: n.QualifiedType(), MACs: nodeMACs(n, func(s string) []int { return shapes[s] }),
+		nt := NodeTime{Node: n.Name, Op: n.QualifiedType(), MACs: st.MACs,
 			Time: st.Time / time.Duration(runs), Kernel: st.Kernel}
 		if nt.Node == "" && len(n.Outputs) > 0 {
 			nt.Node = "->" + n.Outputs[0]

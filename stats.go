@@ -41,20 +41,9 @@ func (m *Model) Stats(batch int) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	shape := func(name string) []int {
-		v, ok := m.prog.ValueOf(pl, name)
-		if !ok {
-			return nil
-		}
-		return v.Shape
-	}
-	for _, n := range g.Nodes {
-		macs := nodeMACs(n, shape)
-		if macs == 0 {
-			continue
-		}
-		st.MACs[n.QualifiedType()] += macs
-		st.TotalMACs += macs
+	for _, nm := range pl.MACs() {
+		st.MACs[nm.Node.QualifiedType()] += nm.MACs
+		st.TotalMACs += nm.MACs
 	}
 	return st, nil
 }
@@ -87,63 +76,4 @@ func countParams(g *runtime.Graph) int64 {
 		}
 	}
 	return n
-}
-
-// nodeMACs counts the multiply-accumulates of a Conv, Gemm or MatMul (or
-// fused form) from its planned shapes:
-//
-//	Conv:   N * M * prod(out spatial) * C/group * prod(kernel)
-//	Gemm:   M * N * K
-//	MatMul: prod(output dims) * K
-func nodeMACs(n *ops.Node, shape func(string) []int) int64 {
-	out := shape(n.Outputs[0])
-	if out == nil {
-		return 0
-	}
-	switch n.OpType {
-	case "Conv", "FusedConv":
-		w := shape(n.Input(1))
-		if len(w) < 3 {
-			return 0
-		}
-		per := int64(1)
-		for _, d := range w[1:] {
-			per *= int64(d)
-		}
-		return int64(ops.NumElems(out)) * per
-	case "DwBlock":
-		// the expansion over X's plane, the depthwise window, the
-		// projection over the output's plane
-		x, wd := shape(n.Input(0)), shape(n.Input(3))
-		if len(x) != 4 || len(wd) != 4 {
-			return 0
-		}
-		var macs int64
-		if we := shape(n.Input(1)); len(we) == 4 {
-			macs += int64(x[0]) * int64(x[2]*x[3]) * int64(we[0]*we[1])
-		}
-		plane := int64(out[0]) * int64(ops.NumElems(out[2:]))
-		macs += plane * int64(wd[0]*wd[2]*wd[3])
-		if wp := shape(n.Input(5)); len(wp) == 4 {
-			macs += plane * int64(wp[0]*wp[1])
-		}
-		return macs
-	case "Gemm", "FusedGemm":
-		a := shape(n.Input(0))
-		if len(a) != 2 {
-			return 0
-		}
-		k := a[1]
-		if t, _ := n.Int("transA", 0); t != 0 {
-			k = a[0]
-		}
-		return int64(ops.NumElems(out)) * int64(k)
-	case "MatMul":
-		a := shape(n.Input(0))
-		if len(a) == 0 {
-			return 0
-		}
-		return int64(ops.NumElems(out)) * int64(a[len(a)-1])
-	}
-	return 0
 }

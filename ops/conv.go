@@ -40,7 +40,7 @@ func buildConv(n *Node) (Kernel, error) {
 		if err != nil {
 			return nil, Step{}, err
 		}
-		return outs, Step{Run: run, Scratch: kern.ConvScratch(&cp.g), Dev: &ConvDev{G: cp.g, Bias: cp.hasBias}}, nil
+		return outs, Step{Run: run, Scratch: kern.ConvScratch(&cp.g), Dev: &ConvDev{G: cp.g, Bias: cp.hasBias}, MACs: convMACs(&cp.g)}, nil
 	}), nil
 }
 
@@ -243,4 +243,11 @@ func planConv(n *Node, win *window, group int, in []*Value, packs *convPacks) (*
 	cp := &convPlan{g: g, outShape: outShape, hasBias: hasBias,
 		nx: NumElems(xs), nw: NumElems(ws), ny: NumElems(outShape), wConst: wv.Const, packs: packs}
 	return cp, nil
+}
+
+// convMACs counts a convolution's multiply-accumulates:
+//
+//	N · M · OH · OW · (C/Group) · KH · KW
+func convMACs(g *kern.ConvGeom) int64 {
+	return int64(g.N) * int64(g.M) * int64(g.OH) * int64(g.OW) * int64(g.C/g.Group) * int64(g.KH) * int64(g.KW)
 }

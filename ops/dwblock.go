@@ -52,15 +52,16 @@ func buildDwBlock(n *Node) (Kernel, error) {
 			return nil, Step{}, err
 		}
 		dev := &DwBlockDev{Expand: b.cp[0] != nil, Project: b.cp[2] != nil, Residual: b.z, ActE: acts[0], ActD: acts[1], Act: acts[2]}
-		scratch := 0
+		scratch, macs := 0, int64(0)
 		for i, cp := range b.cp {
 			if cp != nil {
 				dev.G[i] = cp.g
 				dev.Bias[i] = cp.hasBias
 				scratch = max(scratch, kern.ConvScratch(&cp.g))
+				macs += convMACs(&cp.g)
 			}
 		}
-		return outs, Step{Run: b.run, Scratch: scratch, Dev: dev}, nil
+		return outs, Step{Run: b.run, Scratch: scratch, Dev: dev, MACs: macs}, nil
 	}), nil
 }
 

@@ -92,7 +92,7 @@ func buildFusedConv(n *Node) (Kernel, error) {
 			return nil, Step{}, err
 		}
 		dev := &ConvDev{G: cp.g, Bias: cp.hasBias, Residual: z != nil, Pre: ps != nil, PreAct: preAct, Act: act}
-		return outs, Step{Run: run, Scratch: kern.ConvScratch(&cp.g), Dev: dev}, nil
+		return outs, Step{Run: run, Scratch: kern.ConvScratch(&cp.g), Dev: dev, MACs: convMACs(&cp.g)}, nil
 	}), nil
 }
 

@@ -134,7 +134,8 @@ func buildGemm(n *Node) (Kernel, error) {
 		if hasC && beta != 0 {
 			dev.Beta, dev.CShape = beta, copyShape(in[2].Shape)
 		}
-		return outs, Step{Run: run, Dev: dev}, nil
+		// Y = A'·B' takes M·N·K multiply-accumulates
+		return outs, Step{Run: run, Dev: dev, MACs: int64(m) * int64(nn) * int64(k)}, nil
 	}), nil
 }
 

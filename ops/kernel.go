@@ -44,6 +44,11 @@ type Step struct {
 	// Dev, when not nil, describes the step for backends that run no
 	// host code: one of the *...Dev types of device.go.
 	Dev any
+	// MACs counts the multiply-accumulates of one Run of the step, for
+	// statistics and profiles: a convolution's, a Gemm's or a MatMul's
+	// products (each of a DwBlock's three convolutions); 0 for the other
+	// ops, whose work is not counted so.
+	MACs int64
 }
 
 // Kernel is an operator bound to one node's attributes.

@@ -145,5 +145,6 @@ func prepareMatMul(n *Node, in []*Value) ([]Value, Step, error) {
 	if err != nil {
 		return nil, Step{}, err
 	}
-	return outs, Step{Run: run}, nil
+	// each output element sums K products
+	return outs, Step{Run: run, MACs: int64(NumElems(outShape)) * int64(k)}, nil
 }

@@ -362,3 +362,26 @@ func (pl *Plan) Steps() int {
 
 // ArenaBytes returns the bytes of intermediate memory one Run uses.
 func (pl *Plan) ArenaBytes() int { return 4*pl.f32Size + 8*pl.i64Size }
+
+// NodeMACs is one node's multiply-accumulates in a Run of a plan.
+type NodeMACs struct {
+	Node *ops.Node
+	MACs int64
+}
+
+// MACs lists the nodes whose steps count multiply-accumulates (see
+// ops.Step.MACs), in the order they run, with their counts for one Run of
+// the plan (a plan run image by image counts its images).
+func (pl *Plan) MACs() []NodeMACs {
+	sp, images := pl, int64(1)
+	if pl.single != nil {
+		sp, images = pl.single, int64(pl.images)
+	}
+	var out []NodeMACs
+	for i := range sp.steps {
+		if m := sp.steps[i].step.MACs; m > 0 {
+			out = append(out, NodeMACs{Node: sp.steps[i].c.node, MACs: m * images})
+		}
+	}
+	return out
+}

@@ -21,6 +21,9 @@ type StepProfile struct {
 	// Kernel names the tier and the way it computes the step (see
 	// ops.KernelOf): "avx2 pixel tiles, pixel-major", "avx2 one pass".
 	Kernel string
+	// MACs counts the step's multiply-accumulates in one run (see
+	// ops.Step.MACs).
+	MACs int64
 }
 
 // Profile runs the program on inputs once to make the plan and warm it,
@@ -82,7 +85,7 @@ func (p *Program) Profile(ctx context.Context, inputs []*ops.Tensor, runs int) (
 			continue
 		}
 		prof = append(prof, StepProfile{Node: st.c.node, In: shapes(st.c.in), Out: shapes(st.c.out), Time: times[i],
-			Kernel: ops.KernelOf(p.kernels, st.step)})
+			Kernel: ops.KernelOf(p.kernels, st.step), MACs: st.step.MACs * int64(images)})
 	}
 	return prof, total, nil
 }
