@@ -180,7 +180,6 @@ type Model struct {
 	report   *fold.Report
 	inputs   []TensorInfo
 	outputs  []TensorInfo
-	gpuWhy   error // why auto mode left the GPU it found
 }
 
 // Open loads the model file at path. External tensor data is resolved in
@@ -340,39 +339,7 @@ func newModel(ctx context.Context, g *runtime.Graph, c *config) (*Model, error) 
 		return nil, err
 	}
 	m.prog = prog
-	if d, _ := prog.Device(); d != "" {
-		// The GPU takes the model only if every op of it runs there:
-		// try the plan for batch 1 (or the declared shapes). Forced, a
-		// failure is Open's; in auto mode the model goes to the CPU.
-		if why := m.gpuPlanError(); why != nil {
-			prog.Close()
-			if ro.Device == runtime.DeviceCUDA {
-				return nil, why
-			}
-			ro.Device = runtime.DeviceCPU
-			if m.prog, err = runtime.Compile(run, ro); err != nil {
-				return nil, err
-			}
-			m.gpuWhy = why
-		}
-	}
 	return m, nil
-}
-
-// gpuPlanError makes the plan for batch 1 and returns why it cannot run
-// on the program's GPU, or nil when it can (or when the inputs' shapes
-// are not all declared, leaving the question to each plan).
-func (m *Model) gpuPlanError() error {
-	shapes, err := m.ShapesFor(1)
-	if err != nil {
-		return nil
-	}
-	pl, err := m.prog.PlanFor(shapes)
-	if err != nil {
-		return err
-	}
-	_, why := pl.OnGPU()
-	return why
 }
 
 func infos(vs []runtime.ValueInfo) []TensorInfo {
@@ -419,9 +386,6 @@ func (m *Model) Backend() string {
 // capability), or returns "" when it runs on the CPU; err then says why
 // auto mode found no usable GPU (nil when none was asked for).
 func (m *Model) Device() (desc string, err error) {
-	if m.gpuWhy != nil {
-		return "", m.gpuWhy
-	}
 	return m.prog.Device()
 }
 

@@ -166,3 +166,28 @@ func compareRuns(got, want *bnrun.Model, batch int, seed uint64) error {
 	}
 	return nil
 }
+
+// TestCUDAAutoLeavesGPU opens a model with an op that has no CUDA kernel
+// (tiny_seg's Resize): auto mode runs it on the CPU tier and Device says
+// why, forcing the cuda backend fails at Open naming the op.
+func TestCUDAAutoLeavesGPU(t *testing.T) {
+	needCUDA(t)
+	const model = "testdata/tiny_seg/model.onnx"
+	t.Setenv(bnrun.BackendEnv, "")
+	m, err := bnrun.Open(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	d, why := m.Device()
+	if m.Backend() == "cuda" || d != "" || why == nil || !strings.Contains(why.Error(), "Resize") {
+		t.Fatalf("auto: backend %q, Device() = %q, %v; want a CPU tier and why (Resize)", m.Backend(), d, why)
+	}
+	x := bnrun.NewTensor(m.Inputs()[0].Shape, nil)
+	if _, err := m.Run(context.Background(), map[string]*bnrun.Tensor{m.Inputs()[0].Name: x}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bnrun.Open(model, bnrun.WithBackend("cuda")); err == nil || !strings.Contains(err.Error(), "Resize") {
+		t.Fatalf("WithBackend(cuda): %v, want an error naming Resize", err)
+	}
+}

@@ -173,8 +173,50 @@ func CompileContext(ctx context.Context, g *Graph, opts Options) (*Program, erro
 			p.pool.Close()
 			return nil, fmt.Errorf("the cuda backend needs a usable NVIDIA GPU: %w", p.gpuErr)
 		}
+		if err := p.settleDevice(ctx); err != nil {
+			p.Close()
+			return nil, err
+		}
 	}
 	return p, nil
+}
+
+// settleDevice decides, once and here, whether a program that opened a
+// GPU runs on it: the GPU takes a model only if every op of it runs
+// there, which the plan for the declared input shapes (dynamic dims set
+// to 1) shows. With DeviceCUDA a model that cannot run there fails to
+// compile; with DeviceAuto the program gives the GPU up and runs on the
+// CPU tier, and Device says why. A model without declared input shapes
+// keeps the GPU, each plan falling back on its own (planFor).
+func (p *Program) settleDevice(ctx context.Context) error {
+	shapes := make([][]int, len(p.graph.Inputs))
+	for i, in := range p.graph.Inputs {
+		if in.Dims == nil {
+			return nil
+		}
+		shapes[i] = make([]int, len(in.Dims))
+		for j, d := range in.Dims {
+			shapes[i][j] = d.Value
+			if d.Param != "" || d.Value < 0 {
+				shapes[i][j] = 1
+			}
+		}
+	}
+	pl, why := p.PlanForContext(ctx, shapes)
+	if why == nil {
+		_, why = pl.OnGPU()
+	}
+	if why == nil {
+		return nil
+	}
+	if p.opts.Device == DeviceCUDA {
+		return why
+	}
+	// The plans made so far hold no device part (the probe's failed),
+	// so they stay as CPU plans.
+	p.gpu.close()
+	p.gpu, p.gpuErr = nil, why
+	return nil
 }
 
 // The opset versions of the default ONNX domain that bnrun implements.
