@@ -145,56 +145,30 @@ type convCase struct {
 	act                      kern.Activation
 }
 
-// convRef computes the convolution of ConvArgs in float64.
-func convRef(sh ConvShape, x, w, bias, res, sc, sf []float32, inRelu bool, act kern.Activation) []float32 {
-	g := sh.Groups
-	cg, mg := sh.C/g, sh.M/g
-	y := make([]float32, sh.N*sh.M*sh.OH*sh.OW)
-	pre := func(c int, v float32) float32 {
-		if sc != nil {
-			v = sc[c]*v + sf[c]
-		}
-		if inRelu {
-			v = max(v, 0)
-		}
-		return v
-	}
-	for n := range sh.N {
-		for m := range sh.M {
-			gi := m / mg
-			for oh := range sh.OH {
-				for ow := range sh.OW {
-					var s float64
-					for c := range cg {
-						ca := gi*cg + c
-						for kh := range sh.KH {
-							ih := oh*sh.StrideH - sh.PadH + kh*sh.DilH
-							if ih < 0 || ih >= sh.H {
-								continue
-							}
-							for kw := range sh.KW {
-								iw := ow*sh.StrideW - sh.PadW + kw*sh.DilW
-								if iw < 0 || iw >= sh.W {
-									continue
-								}
-								xv := pre(ca, x[((n*sh.C+ca)*sh.H+ih)*sh.W+iw])
-								s += float64(w[((m*cg+c)*sh.KH+kh)*sh.KW+kw]) * float64(xv)
-							}
-						}
-					}
-					idx := ((n*sh.M+m)*sh.OH+oh)*sh.OW + ow
-					v := float32(s)
-					if bias != nil {
-						v += bias[m]
-					}
-					if res != nil {
-						v += res[idx]
-					}
-					y[idx] = act.One(v)
-				}
+// convRef computes the convolution of ConvArgs with the kernel library's
+// reference tier (kern.Reference), whose fusion is the same: x' =
+// PreAct(sc·x + sf) read for x (Relu as PreAct when inRelu; sc = 1 and sf
+// = 0 for a Relu alone), then y = Act(conv(x', w) + bias + res). padB and
+// padR are the trailing pads, which ConvShape leaves to OH and OW.
+func convRef(sh ConvShape, padB, padR int, x, w, bias, res, sc, sf []float32, inRelu bool, act kern.Activation) []float32 {
+	g := &kern.ConvGeom{N: sh.N, C: sh.C, H: sh.H, W: sh.W, M: sh.M, KH: sh.KH, KW: sh.KW, OH: sh.OH, OW: sh.OW,
+		PadT: sh.PadH, PadL: sh.PadW, PadB: padB, PadR: padR, SH: sh.StrideH, SW: sh.StrideW,
+		DH: sh.DilH, DW: sh.DilW, Group: sh.Groups}
+	f := &kern.ConvFusion{Residual: res, Act: act}
+	if sc != nil || inRelu {
+		f.PreScale, f.PreBias = sc, sf
+		if sc == nil {
+			f.PreScale, f.PreBias = make([]float32, sh.C), make([]float32, sh.C)
+			for c := range f.PreScale {
+				f.PreScale[c] = 1
 			}
 		}
+		if inRelu {
+			f.PreAct = kern.Activation{Kind: kern.ActRelu}
+		}
 	}
+	y := make([]float32, sh.N*sh.M*sh.OH*sh.OW)
+	kern.Reference.Conv(&kern.Env{K: kern.Reference, Par: kern.Serial{}}, g, x, w, bias, y, f)
 	return y
 }
 
@@ -240,7 +214,7 @@ func testConv(t *testing.T, e *gpuEnv) {
 					sf[j] += 0.5 // a shift that would show if the padding were transformed
 				}
 			}
-			want := convRef(sh, x, w, bias, res, sc, sf, cc.inRelu, cc.act)
+			want := convRef(sh, cc.pb, cc.pr, x, w, bias, res, sc, sf, cc.inRelu, cc.act)
 			y := e.alloc(ny)
 			e.must(e.k.Conv(e.s, sh, ConvArgs{
 				X: e.upload(x), W: e.upload(w), Y: y, Bias: e.upload(bias), Residual: e.upload(res),
@@ -253,38 +227,32 @@ func testConv(t *testing.T, e *gpuEnv) {
 		sh := ConvShape{N: 1, C: 4, H: 5, W: 5, M: 6, KH: 3, KW: 3, Groups: 1, PadH: 1, PadW: 1, OH: 5, OW: 5}
 		x, w, res := randn(1, 100), randn(2, 6*4*9), randn(3, 150)
 		want := convRef(ConvShape{N: 1, C: 4, H: 5, W: 5, M: 6, KH: 3, KW: 3, Groups: 1, PadH: 1, PadW: 1, OH: 5, OW: 5, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
-			x, w, nil, res, nil, nil, false, kern.Activation{Kind: kern.ActRelu})
+			1, 1, x, w, nil, res, nil, nil, false, kern.Activation{Kind: kern.ActRelu})
 		y := e.upload(res)
 		e.must(e.k.Conv(e.s, sh, ConvArgs{X: e.upload(x), W: e.upload(w), Y: y, Residual: y, Act: kern.Activation{Kind: kern.ActRelu}}))
 		compare(t, "in place", e.download(y, 150), want)
 	})
 }
 
-// gemmRef computes GemmArgs's product in float64; c is C already
-// broadcast to [M,N] (or nil).
+// gemmRef computes GemmArgs's product with the kernel library's reference
+// tier: Y = Act(alpha·op(A)·op(B) + beta·C); c is C already broadcast to
+// [M,N] (or nil).
 func gemmRef(m, n, k int, a, b, c []float32, ta, tb bool, alpha, beta float32, act kern.Activation) []float32 {
 	y := make([]float32, m*n)
-	for i := range m {
-		for j := range n {
-			var s float64
-			for p := range k {
-				av := a[i*k+p]
-				if ta {
-					av = a[p*m+i]
-				}
-				bv := b[p*n+j]
-				if tb {
-					bv = b[j*k+p]
-				}
-				s += float64(av) * float64(bv)
-			}
-			v := alpha * float32(s)
-			if c != nil {
-				v += beta * c[i*n+j]
-			}
-			y[i*n+j] = act.One(v)
-		}
+	lda, ldb := k, n
+	if ta {
+		lda = m
 	}
+	if tb {
+		ldb = k
+	}
+	if c == nil {
+		beta = 0
+	} else {
+		copy(y, c)
+	}
+	kern.Reference.Gemm(&kern.Env{K: kern.Reference, Par: kern.Serial{}}, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, y, n)
+	act.Apply(y)
 	return y
 }
 
