@@ -78,7 +78,7 @@ func verifyDir(t *testing.T, dir string, opts []bnrun.Option) {
 }
 
 // TestShippedGoldens checks the small models committed in testdata
-// against their PyTorch goldens, on every CPU tier.
+// against their PyTorch goldens, on every CPU tier, optimised and not.
 func TestShippedGoldens(t *testing.T) {
 	n := verifyModels(t, "testdata/models", kern.TierNames())
 	if n < 20 {
@@ -86,6 +86,11 @@ func TestShippedGoldens(t *testing.T) {
 	}
 	if n := verifyModels(t, "models/fashion", kern.TierNames()); n != 3 {
 		t.Fatalf("found %d trained Fashion-MNIST models, want 3", n)
+	}
+	// a 1-D CNN (Conv1d, BatchNorm1d, pools, a BatchNorm1d after a
+	// Linear), both export flavours: models/make_conv1d.py
+	if n := verifyModels(t, "testdata/conv1d", kern.TierNames()); n != 2 {
+		t.Fatalf("found %d 1-D CNN exports, want 2", n)
 	}
 }
 
