@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/bnrun/bnrun"
+	"github.com/bnrun/bnrun/kern"
 )
 
 // TestProfile checks Model.Profile on the shipped Fashion ResNet: every
@@ -56,5 +57,35 @@ func TestProfile(t *testing.T) {
 	m.Close()
 	if _, err := m.Profile(context.Background(), in, 1); err == nil {
 		t.Error("Profile after Close succeeded")
+	}
+}
+
+// TestConvTransposeCounted checks that a ConvTranspose's multiply-
+// accumulates are counted (each input value meets M·KH·KW weights) and
+// its profile names the tier and path.
+func TestConvTransposeCounted(t *testing.T) {
+	// x [1,3,5,5], W [3,4,3,3], stride 2: y [1,4,11,11]
+	model := hOne([]int64{1, 3, 5, 5}, hNode("up", "ConvTranspose", []string{"x", "w"}, []string{"y"},
+		hInts("strides", 2, 2)), hTensor("w", []int64{3, 4, 3, 3}, nil)).bytes()
+	for _, tier := range kern.TierNames() {
+		m, err := bnrun.OpenBytes(model, bnrun.WithBackend(tier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := m.Stats(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(1 * 3 * 5 * 5 * 4 * 3 * 3); st.TotalMACs != want {
+			t.Errorf("%s: Stats counts %d MACs, want %d", tier, st.TotalMACs, want)
+		}
+		pr, err := m.Profile(context.Background(), []*bnrun.Tensor{bnrun.NewTensor([]int{1, 3, 5, 5}, nil)}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := pr.Nodes[0]; n.MACs != st.TotalMACs || !strings.HasPrefix(n.Kernel, tier+" ") {
+			t.Errorf("%s: profile MACs %d, kernel %q", tier, n.MACs, n.Kernel)
+		}
+		m.Close()
 	}
 }

@@ -69,7 +69,11 @@ func buildConvTranspose(n *Node) (Kernel, error) {
 		}
 		// The kernel's scratch is one buffer for the call; declared per
 		// worker, it is there whatever the worker count.
-		return outs, Step{Run: p.run, Scratch: kern.ConvTransposeScratch(&p.g)}, nil
+		// each input value meets M/Group·KH·KW weights
+		g := &p.g
+		macs := int64(g.N) * int64(g.C) * int64(g.H) * int64(g.W) * int64(g.M/g.Group) * int64(g.KH) * int64(g.KW)
+		return outs, Step{Run: p.run, Scratch: kern.ConvTransposeScratch(&p.g), MACs: macs,
+			Dev: &ConvTransposeDev{G: p.g, Bias: len(in) > 2 && in[2] != nil}}, nil
 	}), nil
 }
 

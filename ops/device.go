@@ -26,6 +26,13 @@ type ConvDev struct {
 	PreAct, Act kern.Activation
 }
 
+// ConvTransposeDev is a ConvTranspose: inputs X, W and the optional B (no
+// device kernel yet; it names the step's path in profiles).
+type ConvTransposeDev struct {
+	G    kern.ConvTransposeGeom
+	Bias bool // input 2
+}
+
 // DwBlockDev is a bnrun.DwBlock: inputs X, WE, BE, WD, BD, WP, BP, Z,
 // the convolutions G (expansion, depthwise, projection; the first or the
 // last absent when Expand or Project is false) with a bias where Bias
@@ -169,6 +176,11 @@ func KernelOf(k *kern.Tier, st Step) string {
 			return k.Name + " matrix-vector"
 		}
 		return k.Name + " gemm"
+	case *ConvTransposeDev:
+		if k.ConvTranspose != nil {
+			return k.Name + " direct scatter"
+		}
+		return k.Name + " gemm and col2im"
 	}
 	return k.Name
 }
