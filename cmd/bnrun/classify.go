@@ -3,23 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
-	_ "embed"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/bnrun/bnrun"
-	"github.com/bnrun/bnrun/loader"
 	"github.com/bnrun/bnrun/models/fashion"
+	"github.com/bnrun/bnrun/vision"
 )
-
-//go:embed imagenet_labels.txt
-var imagenetLabels string
 
 // runFlags are the flags of every subcommand that runs a model.
 type runFlags struct {
@@ -116,23 +109,21 @@ func cmdClassify(args []string, w io.Writer) error {
 		if !(o.blend >= 0 && o.blend <= 1) {
 			return usageError{fmt.Sprintf("--blend %v must be between 0 and 1", o.blend)}
 		}
-		prep.stretch = true // the whole image, as the mask covers it
+		prep.Stretch = true // the whole image, as the mask covers it
 	}
 	// The input's size comes from the file (or --crop): check it against
 	// the memory limits and plan for it before allocating anything.
-	shape := []int{1, prep.channels, prep.cropH, prep.cropW}
-	if err := m.Prepare(shape); err != nil {
+	if err := m.Prepare(prep.Shape(1)); err != nil {
 		return err
 	}
 	img, err := loadImage(pos[len(pos)-1])
 	if err != nil {
 		return err
 	}
-	pixels, err := prep.apply(img)
+	x, err := prep.Tensor(img)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", pos[len(pos)-1], err)
 	}
-	x := bnrun.NewTensor(shape, pixels)
 	in := m.Inputs()[0]
 	outs, err := m.Run(context.Background(), map[string]*bnrun.Tensor{in.Name: x})
 	if err != nil {
@@ -167,169 +158,73 @@ func cmdClassify(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	probs := probabilities(y.F32)
-	idx := make([]int, len(probs))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
-	for r := 0; r < min(o.top, len(idx)); r++ {
-		c := idx[r]
-		if labels[c] == "" {
-			fmt.Fprintf(w, "%2d. %6.2f%%  class %d\n", r+1, 100*probs[c], c)
+	for r, c := range vision.TopK(vision.Probabilities(y.F32), o.top) {
+		if labels[c.Index] == "" {
+			fmt.Fprintf(w, "%2d. %6.2f%%  class %d\n", r+1, 100*c.Score, c.Index)
 		} else {
-			fmt.Fprintf(w, "%2d. %6.2f%%  %s (class %d)\n", r+1, 100*probs[c], labels[c], c)
+			fmt.Fprintf(w, "%2d. %6.2f%%  %s (class %d)\n", r+1, 100*c.Score, labels[c.Index], c.Index)
 		}
 	}
 	return nil
 }
 
 // preprocessing derives sizes and normalisation from the model's first
-// input, [N, C, H, W] with C of 1 or 3, and the flags.
-func (o *classifyOpts) preprocessing(m *bnrun.Model) (*preprocessing, error) {
-	if len(m.Inputs()) != 1 {
-		return nil, fmt.Errorf("model has %d inputs; classify needs exactly one image input", len(m.Inputs()))
-	}
-	in := m.Inputs()[0]
-	if in.DType != bnrun.Float32 {
-		return nil, fmt.Errorf("input %q is %s; classify needs float32", in.Name, in.DType)
-	}
-	p := &preprocessing{channels: 3, cropH: 224, cropW: 224}
-	if in.Shape != nil {
-		if len(in.Shape) != 4 {
-			return nil, fmt.Errorf("input %s is not an image batch [N,C,H,W]", in)
-		}
-		if c := in.Shape[1]; c == 1 || c == 3 {
-			p.channels = c
-		} else if c > 0 {
-			return nil, fmt.Errorf("input %s has %d channels; classify handles 1 (grayscale) or 3 (RGB)", in, c)
-		}
-		if in.Shape[2] > 0 && in.Shape[3] > 0 {
-			p.cropH, p.cropW = in.Shape[2], in.Shape[3]
-		}
+// input, [N, C, H, W] with C of 1 or 3 (vision.ForModel), and the flags.
+func (o *classifyOpts) preprocessing(m *bnrun.Model) (vision.Preprocess, error) {
+	p, err := vision.ForModel(m)
+	if err != nil {
+		return p, err
 	}
 	if o.crop > 0 {
-		p.cropH, p.cropW = o.crop, o.crop
+		p.Height, p.Width = o.crop, o.crop
 	}
-	p.resize = o.resize
-	if p.resize == 0 {
-		p.resize = min(p.cropH, p.cropW)
-		if p.channels == 3 && p.cropH == 224 && p.cropW == 224 {
-			p.resize = 256
+	if o.resize < 0 {
+		return p, usageError{fmt.Sprintf("--resize %d must not be negative", o.resize)}
+	}
+	p.Resize = o.resize
+	if p.Resize == 0 {
+		p.Resize = vision.DefaultResize(p.Height, p.Width, p.Gray)
+	}
+	c := p.Channels()
+	if len(p.Mean) == 0 {
+		// Grayscale: x = pixel/255, as ToTensor alone gives.
+		p.Mean, p.Std = make([]float32, c), make([]float32, c)
+		for i := range p.Std {
+			p.Std[i] = 1
 		}
 	}
-	switch {
-	case p.channels == 3:
-		p.mean, p.std = []float32{0.485, 0.456, 0.406}, []float32{0.229, 0.224, 0.225}
-	default:
-		p.mean, p.std = []float32{0}, []float32{1}
-	}
 	if o.mean != nil {
-		p.mean = o.mean
+		p.Mean = o.mean
 	}
 	if o.std != nil {
-		p.std = o.std
+		p.Std = o.std
 	}
-	if len(p.mean) != p.channels || len(p.std) != p.channels {
-		return nil, usageError{fmt.Sprintf("--mean and --std need %d values for this model", p.channels)}
+	if len(p.Mean) != c || len(p.Std) != c {
+		return p, usageError{fmt.Sprintf("--mean and --std need %d values for this model", c)}
 	}
-	for _, s := range p.std {
+	for _, s := range p.Std {
 		if s == 0 {
-			return nil, usageError{"--std values must be non-zero"}
+			return p, usageError{"--std values must be non-zero"}
 		}
 	}
 	return p, nil
 }
 
 // classLabels returns n labels: from --labels, else from the model's
-// metadata_props ("labels", "classes" or "class_names": a JSON array or a
-// comma- or newline-separated list), else ImageNet's for 1000 classes,
-// else none (printed as "class i").
+// metadata or ImageNet's for 1000 classes (vision.Labels), else empty
+// ones (printed as "class i").
 func (o *classifyOpts) classLabels(m *bnrun.Model, n int) ([]string, error) {
-	var labels []string
-	switch {
-	case o.labels != "":
-		// A label file is text: 64 MiB holds millions of labels.
-		data, err := loader.ReadFile(o.labels, 64<<20)
+	if o.labels != "" {
+		labels, err := vision.ReadLabels(o.labels)
 		if err != nil {
 			return nil, err
 		}
-		labels = splitLabels(string(data))
 		if len(labels) != n {
 			return nil, fmt.Errorf("%s has %d labels, the model outputs %d classes", o.labels, len(labels), n)
 		}
 		return labels, nil
-	default:
-		for _, key := range []string{"labels", "classes", "class_names"} {
-			if s, ok := m.Metadata()[key]; ok {
-				labels = parseLabelList(s)
-				break
-			}
-		}
-		if len(labels) != n && n == 1000 {
-			labels = splitLabels(imagenetLabels)
-		}
 	}
-	if len(labels) != n {
-		labels = make([]string, n) // unnamed: printed as "class i"
-	}
-	return labels, nil
-}
-
-func splitLabels(s string) []string {
-	var out []string
-	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
-		out = append(out, strings.TrimSpace(l))
-	}
-	return out
-}
-
-func parseLabelList(s string) []string {
-	var js []string
-	if json.Unmarshal([]byte(s), &js) == nil {
-		return js
-	}
-	if strings.Contains(s, "\n") {
-		return splitLabels(s)
-	}
-	parts := strings.Split(s, ",")
-	for i := range parts {
-		parts[i] = strings.TrimSpace(parts[i])
-	}
-	return parts
-}
-
-// probabilities returns the scores themselves when they already look like
-// probabilities (non-negative, summing to 1), else their softmax:
-// p_i = exp(x_i - max) / sum_j exp(x_j - max).
-func probabilities(x []float32) []float64 {
-	p := make([]float64, len(x))
-	sum, isProb := 0.0, true
-	for _, v := range x {
-		if v < 0 || v > 1 {
-			isProb = false
-		}
-		sum += float64(v)
-	}
-	if isProb && math.Abs(sum-1) < 1e-3 {
-		for i, v := range x {
-			p[i] = float64(v)
-		}
-		return p
-	}
-	mx := math.Inf(-1)
-	for _, v := range x {
-		mx = math.Max(mx, float64(v))
-	}
-	sum = 0
-	for i, v := range x {
-		p[i] = math.Exp(float64(v) - mx)
-		sum += p[i]
-	}
-	for i := range p {
-		p[i] /= sum
-	}
-	return p
+	return vision.Labels(m, n), nil // "" for unnamed classes: printed as "class i"
 }
 
 // checkOrder turns the common slips in classify's arguments into a usage
@@ -362,8 +257,9 @@ func looksLikeModel(path string) bool {
 	return strings.HasSuffix(strings.ToLower(path), ".onnx") && imageKind(path) == ""
 }
 
-// imageKind returns "PNG" or "JPEG" when the file at path starts like one,
-// and "" otherwise (also when it cannot be read, or is standard input).
+// imageKind returns "PNG", "JPEG", "GIF", "BMP", "TIFF" or "WebP" when
+// the file at path starts like one, and "" otherwise (also when it cannot
+// be read, or is standard input).
 func imageKind(path string) string {
 	if path == "-" {
 		return ""
@@ -373,13 +269,21 @@ func imageKind(path string) string {
 		return ""
 	}
 	defer f.Close()
-	var head [8]byte
+	var head [12]byte
 	n, _ := io.ReadFull(f, head[:])
 	switch b := head[:n]; {
 	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
 		return "PNG"
 	case bytes.HasPrefix(b, []byte{0xff, 0xd8, 0xff}):
 		return "JPEG"
+	case bytes.HasPrefix(b, []byte("GIF87a")) || bytes.HasPrefix(b, []byte("GIF89a")):
+		return "GIF"
+	case bytes.HasPrefix(b, []byte("BM")) && n == 12 && string(b[6:10]) == "\x00\x00\x00\x00": // reserved, zero
+		return "BMP"
+	case bytes.HasPrefix(b, []byte("II*\x00")) || bytes.HasPrefix(b, []byte("MM\x00*")):
+		return "TIFF"
+	case bytes.HasPrefix(b, []byte("RIFF")) && n == 12 && string(b[8:12]) == "WEBP":
+		return "WebP"
 	}
 	return ""
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bnrun/bnrun"
+	"github.com/bnrun/bnrun/vision"
 )
 
 type evalOpts struct {
@@ -157,7 +158,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 		for i := 0; i < n; i++ {
 			scores := y.F32[i*k : (i+1)*k]
 			p := prediction{Index: b0 + i, Label: -1, Predicted: argmax32(scores)}
-			p.Confidence = probabilities(scores)[p.Predicted]
+			p.Confidence = vision.Probabilities(scores)[p.Predicted]
 			p.Name = names[p.Predicted]
 			if labels != nil {
 				p.Label = int(labels[b0+i])

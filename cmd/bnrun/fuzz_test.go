@@ -3,45 +3,11 @@ package main
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/bnrun/bnrun"
 )
-
-// FuzzDecodeImage feeds bytes to the CLI's image path: decoding must fail
-// with an error or give an image that preprocessing turns into a tensor,
-// never panic or allocate without bound.
-func FuzzDecodeImage(f *testing.F) {
-	seeds, _ := filepath.Glob("../../testdata/images/*.*")
-	for _, s := range seeds {
-		if data, err := os.ReadFile(s); err == nil {
-			f.Add(data)
-		}
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		img, err := decodeImage(data, "fuzz")
-		if err != nil {
-			return
-		}
-		b := img.Bounds()
-		if b.Dx()*b.Dy() > 1<<16 {
-			return // large but valid: decoding is what is fuzzed here
-		}
-		for _, ch := range []int{1, 3} {
-			p := &preprocessing{channels: ch, resize: 9, cropH: 7, cropW: 7,
-				mean: []float32{0.5, 0.5, 0.5}[:ch], std: []float32{0.25, 0.25, 0.25}[:ch]}
-			x, err := p.apply(img)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(x) != ch*49 {
-				t.Fatalf("%d values for %d channels", len(x), ch)
-			}
-		}
-	})
-}
 
 // FuzzOpenRun (here, where the tests are few and fast, rather than in the root
 // package, whose tests load large models) feeds model bytes to OpenBytes and, when a model opens, runs

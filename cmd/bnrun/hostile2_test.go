@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"image"
 	"image/png"
@@ -20,8 +19,9 @@ import (
 )
 
 // Hostile inputs, second round: files of a few hundred bytes that declare
-// sizes, scans or streams out of proportion to themselves, and images
-// whose alpha channel must be dropped as PIL drops it.
+// sizes or streams out of proportion to themselves, and images from pipes
+// and devices. The image-level cases (JPEG scans, alpha) are package
+// vision's tests.
 
 // reluModel encodes an ONNX model (opset 13) of one Relu from input "x"
 // of the given dims to output "y".
@@ -162,139 +162,6 @@ func TestHostileResize(t *testing.T) {
 	want := "resizing the 60000x1 image to a shorter side of 256 gives 15360000x256 pixels, more than the 536870912-byte image limit"
 	if code != 1 || !strings.Contains(errs, want) || !strings.Contains(errs, strip) {
 		t.Errorf("exit %d, stderr %q; want exit 1 and %q naming the file", code, errs, want)
-	}
-}
-
-// progressiveScans returns the shipped progressive JPEG with its first
-// AC scan that refines nothing (Ss > 0, Ah = 0: decoding it again is
-// valid) repeated extra times, and with its frame size set to w×h when
-// w > 0.
-func progressiveScans(t *testing.T, extra int, w, h uint16) []byte {
-	t.Helper()
-	data := testImage(t, "progressive.jpg")
-	var scan []byte
-	for i := 0; i+4 < len(data) && scan == nil; i++ {
-		if data[i] != 0xff || data[i+1] != 0xda {
-			continue
-		}
-		// FF DA, length (2), Ns (1), Ns × (Cs, Td/Ta), Ss, Se, Ah/Al
-		ns := int(data[i+4])
-		ss, ah := data[i+5+2*ns], data[i+7+2*ns]>>4
-		if ss == 0 || ah != 0 {
-			continue
-		}
-		end := bytes.Index(data[i+2:], []byte{0xff, 0xda}) // the next scan
-		if end < 0 {
-			t.Fatal("progressive.jpg: the first AC scan is the last")
-		}
-		scan = data[i : i+2+end]
-	}
-	if scan == nil {
-		t.Fatal("progressive.jpg: no first AC scan")
-	}
-	eoi := len(data) - 2
-	out := append([]byte(nil), data[:eoi]...)
-	for range extra {
-		out = append(out, scan...)
-	}
-	out = append(out, 0xff, 0xd9)
-	if w > 0 {
-		i := bytes.Index(out, []byte{0xff, 0xc2})
-		// FF C2, length (2), precision (1), height (2), width (2)
-		binary.BigEndian.PutUint16(out[i+5:], h)
-		binary.BigEndian.PutUint16(out[i+7:], w)
-	}
-	return out
-}
-
-// TestHostileJPEGScans: Go's decoder walks every block once per scan, so
-// scans are capped, by count and by pixels over all scans; a genuine
-// progressive JPEG still decodes.
-func TestHostileJPEGScans(t *testing.T) {
-	data := testImage(t, "progressive.jpg")
-	js := scanJPEG(data)
-	if !js.progressive || js.components != 3 || js.scans != 10 {
-		t.Fatalf("progressive.jpg read as %+v, want progressive, 3 components, libjpeg's 10 scans", js)
-	}
-	if _, err := decodeImage(data, "progressive.jpg"); err != nil {
-		t.Fatal(err)
-	}
-	if js := scanJPEG(testImage(t, "sample_rgb.jpg")); js.progressive || js.scans != 1 {
-		t.Fatalf("sample_rgb.jpg read as %+v, want one baseline scan", js)
-	}
-	cases := []struct {
-		name string
-		data []byte
-		want string
-	}{
-		{"3000 scans", progressiveScans(t, 2990, 0, 0),
-			"jpeg of 60x40 pixels in 3000 scans is more decoding work than bnrun takes on"},
-		{"100 scans of 6000×4000", progressiveScans(t, 90, 6000, 4000),
-			"jpeg of 6000x4000 pixels in 100 scans is more decoding work than bnrun takes on"},
-		{"10 scans of 8000×8000 (coefficients past the memory cap)", progressiveScans(t, 0, 8000, 8000),
-			"jpeg of 8000x8000 pixels is empty or too large"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			start := time.Now()
-			_, err := decodeImage(c.data, c.name)
-			hostileCheck(t, err, "image "+c.name, c.want)
-			if took := time.Since(start); took > 2*time.Second {
-				t.Errorf("refusing took %v", took)
-			}
-		})
-	}
-	// 10 extra scans of the small image are fine.
-	if _, err := decodeImage(progressiveScans(t, 10, 0, 0), "20 scans"); err != nil {
-		t.Errorf("20 scans of 60x40: %v", err)
-	}
-}
-
-// TestImageAlphaAsPIL: images with transparency give the pixels PIL's
-// convert("RGB") and convert("L") give (testdata/images/alpha, made by
-// models/make_images.py), not Go's premultiplied values.
-func TestImageAlphaAsPIL(t *testing.T) {
-	dir := "../../testdata/images/alpha"
-	for _, name := range []string{"rgba", "la", "p_trns"} {
-		t.Run(name, func(t *testing.T) {
-			img, err := loadImage(filepath.Join(dir, name+".png"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, ch := range []int{3, 1} {
-				ext := map[int]string{3: ".rgb", 1: ".l"}[ch]
-				want, err := os.ReadFile(filepath.Join(dir, name+ext))
-				if err != nil {
-					t.Fatal(err)
-				}
-				base := toBaseImage(img, ch)
-				b := base.Bounds()
-				var got []byte
-				for y := b.Min.Y; y < b.Max.Y; y++ {
-					for x := b.Min.X; x < b.Max.X; x++ {
-						px := pixel8(base, x, y)
-						for c := range ch {
-							got = append(got, byte(px[c]))
-						}
-					}
-				}
-				if len(got) != len(want) {
-					t.Fatalf("%s: %d values, PIL has %d", ext, len(got), len(want))
-				}
-				diff := 0
-				for i := range got {
-					if got[i] != want[i] {
-						if diff == 0 {
-							t.Errorf("%s: value %d is %d, PIL's is %d", ext, i, got[i], want[i])
-						}
-						diff++
-					}
-				}
-				if diff > 0 {
-					t.Errorf("%s: %d of %d values differ from PIL's", ext, diff, len(got))
-				}
-			}
-		})
 	}
 }
 

@@ -1,6 +1,7 @@
 // Command bnrun runs ONNX CNNs from the shell.
 //
-//	bnrun [MODEL.onnx] IMAGE        classify an image (PNG or JPEG), print the top classes;
+//	bnrun [MODEL.onnx] IMAGE        classify an image (PNG, JPEG, GIF, BMP, TIFF or WebP),
+//	                                print the top classes;
 //	                                without a model, the built-in Fashion-MNIST ResNet
 //	bnrun verify MODEL.onnx [DIR]   compare with golden outputs in the ONNX test layout
 //	bnrun inspect MODEL.onnx        show inputs, outputs, what optimisation did, MACs

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
 	"image/png"
 	"math"
 	"os"
@@ -97,39 +95,6 @@ func TestErrors(t *testing.T) {
 		code, _, errs := runCLI(c.args...)
 		if code != c.code || !strings.Contains(errs, c.want) {
 			t.Errorf("bnrun %v: exit %d, stderr %q; want exit %d and %q", c.args, code, errs, c.code, c.want)
-		}
-	}
-}
-
-func TestPreprocessingMatchesTorchvisionGeometry(t *testing.T) {
-	// A 40x20 image whose pixel value encodes its column: resize to
-	// shorter side 10 (20x10), crop 10x10 from column 5.
-	img := image.NewGray(image.Rect(0, 0, 40, 20))
-	for y := 0; y < 20; y++ {
-		for x := 0; x < 40; x++ {
-			img.SetGray(x, y, color.Gray{Y: uint8(x * 6)})
-		}
-	}
-	var buf bytes.Buffer
-	png.Encode(&buf, img)
-	decoded, err := decodeImage(buf.Bytes(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &preprocessing{channels: 1, resize: 10, cropH: 10, cropW: 10, mean: []float32{0}, std: []float32{1}}
-	x, err := p.apply(decoded)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(x) != 100 {
-		t.Fatalf("got %d values", len(x))
-	}
-	// Output column c comes from resized column 5+c, i.e. source columns
-	// around 2*(5+c)+0.5, whose value is about 6*(10+2c+0.5)/255.
-	for c := 0; c < 10; c++ {
-		want := 6 * (10 + 2*float32(c) + 0.5) / 255
-		if d := x[c] - want; d > 0.02 || d < -0.02 {
-			t.Errorf("column %d = %v, want about %v", c, x[c], want)
 		}
 	}
 }
@@ -269,10 +234,25 @@ func TestClassifyArgumentSlips(t *testing.T) {
 		{[]string{img, model}, "the arguments are swapped"},
 		{[]string{model}, "looks like an ONNX model and no IMAGE follows"},
 		{[]string{jpg, img}, "is a JPEG image, not an ONNX model"},
+		{[]string{"../../testdata/images/scene.gif", img}, "is a GIF image, not an ONNX model"},
+		{[]string{"../../testdata/images/scene.bmp", img}, "is a BMP image, not an ONNX model"},
+		{[]string{"../../testdata/images/scene.tif", img}, "is a TIFF image, not an ONNX model"},
+		{[]string{"../../testdata/images/scene.webp", model}, "is a WebP image and " + model + " an ONNX model: the arguments are swapped"},
 	} {
 		code, _, errs := runCLI(tc.args...)
 		if code != 2 || !strings.Contains(errs, tc.want) || !strings.Contains(errs, "usage: bnrun [MODEL.onnx] IMAGE") {
 			t.Errorf("%v: exit %d, stderr %q, want exit 2 and %q", tc.args, code, errs, tc.want)
+		}
+	}
+}
+
+// TestClassifyImageFormats: classify decodes every format vision does
+// (GIF's first frame, BMP, TIFF, WebP besides PNG and JPEG).
+func TestClassifyImageFormats(t *testing.T) {
+	for _, name := range []string{"scene.gif", "scene.bmp", "scene.tif", "scene.webp", "rgba.png", "jpeg420.jpg", "exif6.jpg"} {
+		code, out, errs := runCLI("../../testdata/images/"+name, "--top", "1")
+		if code != 0 || !strings.HasPrefix(out, " 1. ") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", name, code, out, errs)
 		}
 	}
 }
