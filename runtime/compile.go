@@ -173,9 +173,11 @@ func CompileContext(ctx context.Context, g *Graph, opts Options) (*Program, erro
 			p.pool.Close()
 			return nil, fmt.Errorf("the cuda backend needs a usable NVIDIA GPU: %w", p.gpuErr)
 		}
-		if err := p.settleDevice(ctx); err != nil {
-			p.Close()
-			return nil, err
+		if p.gpu != nil {
+			if err := p.settleDevice(ctx); err != nil {
+				p.Close()
+				return nil, err
+			}
 		}
 	}
 	return p, nil
