@@ -172,26 +172,11 @@ func (cp *convPlan) check(n *Node, in, out []*Tensor) ([]float32, error) {
 // planConv validates X, W and the optional B (in[0:3]) and computes the
 // geometry and output shape.
 func planConv(n *Node, win *window, group int, in []*Value, packs *convPacks) (*convPlan, error) {
-	r, err := spatialRank(n, in[0], "X")
+	r, xs, ws, err := convOperands(n, group, in)
 	if err != nil {
 		return nil, err
 	}
-	xs := in[0].Shape
-	wv := in[1]
-	if wv == nil || wv.DType != Float32 {
-		return nil, n.Errorf("input W must be a float32 tensor")
-	}
-	ws := wv.Shape
-	if len(ws) != len(xs) {
-		return nil, n.Errorf("W has shape %s, want rank %d like X %s", ShapeString(ws), len(xs), ShapeString(xs))
-	}
 	c, m := xs[1], ws[0]
-	if c == 0 {
-		return nil, n.Errorf("X has shape %s with no channels", ShapeString(xs))
-	}
-	if c%group != 0 {
-		return nil, n.Errorf("X has %d channels, not a multiple of group %d", c, group)
-	}
 	if m%group != 0 || m == 0 {
 		return nil, n.Errorf("W has %d output channels, not a positive multiple of group %d", m, group)
 	}
@@ -241,7 +226,7 @@ func planConv(n *Node, win *window, group int, in []*Value, packs *convPacks) (*
 		outShape = []int{g.N, m, g.OH, g.OW}
 	}
 	cp := &convPlan{g: g, outShape: outShape, hasBias: hasBias,
-		nx: NumElems(xs), nw: NumElems(ws), ny: NumElems(outShape), wConst: wv.Const, packs: packs}
+		nx: NumElems(xs), nw: NumElems(ws), ny: NumElems(outShape), wConst: in[1].Const, packs: packs}
 	return cp, nil
 }
 
@@ -250,4 +235,28 @@ func planConv(n *Node, win *window, group int, in []*Value, packs *convPacks) (*
 //	N · M · OH · OW · (C/Group) · KH · KW
 func convMACs(g *kern.ConvGeom) int64 {
 	return int64(g.N) * int64(g.M) * int64(g.OH) * int64(g.OW) * int64(g.C/g.Group) * int64(g.KH) * int64(g.KW)
+}
+
+// convOperands checks what a convolution and a transposed one ask of X and
+// W alike: X of rank 3 or 4 with channels that group divides, W float32 of
+// X's rank. It returns the spatial rank and both shapes.
+func convOperands(n *Node, group int, in []*Value) (r int, xs, ws []int, err error) {
+	if r, err = spatialRank(n, in[0], "X"); err != nil {
+		return 0, nil, nil, err
+	}
+	xs = in[0].Shape
+	wv := in[1]
+	if wv == nil || wv.DType != Float32 {
+		return 0, nil, nil, n.Errorf("input W must be a float32 tensor")
+	}
+	ws = wv.Shape
+	if len(ws) != len(xs) {
+		return 0, nil, nil, n.Errorf("W has shape %s, want rank %d like X %s", ShapeString(ws), len(xs), ShapeString(xs))
+	}
+	if c := xs[1]; c == 0 {
+		return 0, nil, nil, n.Errorf("X has shape %s with no channels", ShapeString(xs))
+	} else if c%group != 0 {
+		return 0, nil, nil, n.Errorf("X has %d channels, not a multiple of group %d", c, group)
+	}
+	return r, xs, ws, nil
 }

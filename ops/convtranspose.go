@@ -123,26 +123,12 @@ type convTransposePlan struct {
 // planConvTranspose validates X, W and the optional B (in[0:3]) and
 // computes the geometry and output shape.
 func planConvTranspose(n *Node, a *convTransposeAttrs, in []*Value) (*convTransposePlan, error) {
-	r, err := spatialRank(n, in[0], "X")
+	group := a.group
+	r, xs, ws, err := convOperands(n, group, in)
 	if err != nil {
 		return nil, err
 	}
-	xs := in[0].Shape
-	wv := in[1]
-	if wv == nil || wv.DType != Float32 {
-		return nil, n.Errorf("input W must be a float32 tensor")
-	}
-	ws := wv.Shape
-	if len(ws) != len(xs) {
-		return nil, n.Errorf("W has shape %s, want rank %d like X %s", ShapeString(ws), len(xs), ShapeString(xs))
-	}
-	c, group := xs[1], a.group
-	if c == 0 {
-		return nil, n.Errorf("X has shape %s with no channels", ShapeString(xs))
-	}
-	if c%group != 0 {
-		return nil, n.Errorf("X has %d channels, not a multiple of group %d", c, group)
-	}
+	c := xs[1]
 	if ws[0] != c {
 		return nil, n.Errorf("W has shape %s: %d input channels, but X %s has %d", ShapeString(ws), ws[0], ShapeString(xs), c)
 	}
