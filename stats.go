@@ -50,23 +50,7 @@ func (m *Model) Stats(batch int) (*Stats, error) {
 
 // ShapesFor returns the input shapes with every dynamic dim set to batch,
 // or an error naming an input whose shape is not declared.
-func (m *Model) ShapesFor(batch int) ([][]int, error) {
-	shapes := make([][]int, len(m.inputs))
-	for i, in := range m.inputs {
-		if in.Shape == nil {
-			return nil, fmt.Errorf("input %q has no declared shape", in.Name)
-		}
-		s := make([]int, len(in.Shape))
-		for j, d := range in.Shape {
-			s[j] = d
-			if d < 0 {
-				s[j] = batch
-			}
-		}
-		shapes[i] = s
-	}
-	return shapes, nil
-}
+func (m *Model) ShapesFor(batch int) ([][]int, error) { return m.prog.ShapesFor(batch) }
 
 func countParams(g *runtime.Graph) int64 {
 	var n int64

@@ -195,6 +195,23 @@ func checkRunTensors(ts []*Tensor, k int) bool {
 	return true
 }
 
+// nextCoord steps the coordinates c through the loop nest dims in
+// row-major order (the last fastest) and keeps off the offset they point
+// at, off = base + Σ_d c[d]·stride[d]. After the last coordinates it
+// resets c to zeros, off to base, and returns false.
+func nextCoord(c, dims, stride []int, off *int) bool {
+	for d := len(dims) - 1; d >= 0; d-- {
+		c[d]++
+		*off += stride[d]
+		if c[d] < dims[d] {
+			return true
+		}
+		*off -= c[d] * stride[d]
+		c[d] = 0
+	}
+	return false
+}
+
 // unravel writes into c the coordinates of the flat row-major index i in
 // a tensor of the given dims.
 func unravel(i int, dims, c []int) {

@@ -216,15 +216,6 @@ func (a *expandArgs[T]) Range(lo, hi int) {
 		}
 		pos += cnt
 		col = 0
-		// the next row
-		for d := len(outer) - 1; d >= 0; d-- {
-			coord[d]++
-			o += p.st[0][d]
-			if coord[d] < outer[d] {
-				break
-			}
-			o -= coord[d] * p.st[0][d]
-			coord[d] = 0
-		}
+		nextCoord(coord, outer, p.st[0], &o) // the next row
 	}
 }

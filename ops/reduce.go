@@ -369,17 +369,7 @@ func (a *reduceArgs[T, A]) lane(kind reduceKind, acc A, m float64, base int) A {
 	off := base
 	for {
 		acc = foldRun(kind, acc, m, a.src, off, n, s)
-		d := last - 1
-		for ; d >= 0; d-- {
-			c[d]++
-			off += g.redStride[d]
-			if c[d] < g.red[d] {
-				break
-			}
-			off -= c[d] * g.redStride[d]
-			c[d] = 0
-		}
-		if d < 0 {
+		if !nextCoord(c, g.red[:last], g.redStride[:last], &off) {
 			return acc
 		}
 	}
@@ -439,17 +429,7 @@ func (a *reduceArgs[T, A]) rows(kind reduceKind, acc []A, m []float64, base int)
 	off := base
 	for {
 		foldRow(kind, acc, m, a.src[off:off+len(acc)])
-		d := len(g.red) - 1
-		for ; d >= 0; d-- {
-			c[d]++
-			off += g.redStride[d]
-			if c[d] < g.red[d] {
-				break
-			}
-			off -= c[d] * g.redStride[d]
-			c[d] = 0
-		}
-		if d < 0 {
+		if !nextCoord(c, g.red, g.redStride, &off) {
 			return
 		}
 	}

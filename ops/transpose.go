@@ -125,15 +125,7 @@ func permuteCopy[T kern.Numeric](env *kern.Env, dst, src []T, dims, stride []int
 			}
 			pos += cnt
 			col = 0
-			for d := len(outer) - 1; d >= 0; d-- {
-				coord[d]++
-				so += stride[d]
-				if coord[d] < outer[d] {
-					break
-				}
-				so -= coord[d] * stride[d]
-				coord[d] = 0
-			}
+			nextCoord(coord, outer, stride, &so)
 		}
 	})
 }

@@ -191,18 +191,9 @@ func CompileContext(ctx context.Context, g *Graph, opts Options) (*Program, erro
 // CPU tier, and Device says why. A model without declared input shapes
 // keeps the GPU, each plan falling back on its own (planFor).
 func (p *Program) settleDevice(ctx context.Context) error {
-	shapes := make([][]int, len(p.graph.Inputs))
-	for i, in := range p.graph.Inputs {
-		if in.Dims == nil {
-			return nil
-		}
-		shapes[i] = make([]int, len(in.Dims))
-		for j, d := range in.Dims {
-			shapes[i][j] = d.Value
-			if d.Param != "" || d.Value < 0 {
-				shapes[i][j] = 1
-			}
-		}
+	shapes, err := p.ShapesFor(1)
+	if err != nil {
+		return nil
 	}
 	pl, why := p.PlanForContext(ctx, shapes)
 	if why == nil {

@@ -86,6 +86,26 @@ func (p *Program) checkInputs(inputs []*ops.Tensor) error {
 	return nil
 }
 
+// ShapesFor returns the graph inputs' declared shapes with every dynamic
+// dim set to batch, or an error naming an input whose shape is not
+// declared.
+func (p *Program) ShapesFor(batch int) ([][]int, error) {
+	shapes := make([][]int, len(p.graph.Inputs))
+	for i, in := range p.graph.Inputs {
+		if in.Dims == nil {
+			return nil, fmt.Errorf("input %q has no declared shape", in.Name)
+		}
+		shapes[i] = make([]int, len(in.Dims))
+		for j, d := range in.Dims {
+			shapes[i][j] = d.Value
+			if d.Param != "" || d.Value < 0 {
+				shapes[i][j] = batch
+			}
+		}
+	}
+	return shapes, nil
+}
+
 // checkDeclared checks an input's shape against its declared rank and
 // fixed dims (any shape when none are declared).
 func checkDeclared(vi ValueInfo, shape []int) error {

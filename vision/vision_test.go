@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -324,8 +325,8 @@ func TestPreprocessOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 3 * 16 * 16
-	if fmt.Sprint(b.Shape) != "[2 3 16 16]" || !slicesEqual(b.F32[:n], b.F32[n:]) {
-		t.Errorf("batch of 2: shape %v, images equal %v", b.Shape, slicesEqual(b.F32[:n], b.F32[n:]))
+	if fmt.Sprint(b.Shape) != "[2 3 16 16]" || !slices.Equal(b.F32[:n], b.F32[n:]) {
+		t.Errorf("batch of 2: shape %v, images equal %v", b.Shape, slices.Equal(b.F32[:n], b.F32[n:]))
 	}
 	// Without a crop, images of different shapes cannot share a batch.
 	_, err = Preprocess{Resize: 10}.Tensor(img, image.NewGray(image.Rect(0, 0, 30, 30)))
@@ -346,18 +347,6 @@ func TestPreprocessOptions(t *testing.T) {
 	if DefaultResize(224, 224, false) != 256 || DefaultResize(224, 224, true) != 224 || DefaultResize(32, 48, false) != 32 {
 		t.Error("DefaultResize")
 	}
-}
-
-func slicesEqual(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestScores: Softmax, Probabilities and TopK.
@@ -453,7 +442,7 @@ func TestJPEGRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 16 * 12
-	if !slicesEqual(x.F32[:n], x.F32[n:2*n]) || !slicesEqual(x.F32[:n], x.F32[2*n:]) {
+	if !slices.Equal(x.F32[:n], x.F32[n:2*n]) || !slices.Equal(x.F32[:n], x.F32[2*n:]) {
 		t.Error("a gray image as RGB: planes differ")
 	}
 	if !strings.Contains(fmt.Sprint(x.Shape), "3 12 16") {
