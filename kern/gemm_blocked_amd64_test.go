@@ -374,9 +374,16 @@ func TestWinoStoreMatchesTwin(t *testing.T) {
 			ncp := CeilDiv(n, lanes) * lanes
 			ldp := 3*ncp + 5
 			ldy := 4*n + 3 // tiles side by side, 4 rows
+			// Tiles out of order, each in a place of its own: a step
+			// coprime with n makes j ↦ (j·step + 2) mod n a permutation
+			// (5 alone is not one for n = 15, AVX-512's lanes - 1).
+			step := 5
+			for gcd(step, n) != 1 {
+				step++
+			}
 			yoff := make([]int32, n)
 			for j := range yoff {
-				yoff[j] = int32((j*5 + 2) % n * 4)
+				yoff[j] = int32((j*step + 2) % n * 4)
 			}
 			z := kerntest.Rand(uint64(7*n), 4*ldy)
 			for _, withZ := range []bool{false, true} {
@@ -755,4 +762,12 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 			}
 		}
 	}
+}
+
+// gcd is the greatest common divisor of a and b (not both 0).
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }

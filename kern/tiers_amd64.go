@@ -12,9 +12,10 @@ import (
 // when the CPU can run it, so TierByName("avx512") is nil on a machine
 // without AVX-512 and Best never picks a tier the CPU lacks.
 
-// AVX512 is the AVX-512F tier: 8×48, 8×32 and 8×16 micro-kernels, and an
-// 8×48 one reading convolution inputs in place. It needs AVX-512 F, BW, DQ
-// and VL.
+// AVX512 is the AVX-512F tier: 8×48, 8×32 and 8×16 micro-kernels, 8×48
+// ones (and their last rows) reading convolution inputs in place, and
+// pixel-tile kernels of up to 8 pixels × 32 channels. It needs AVX-512 F,
+// BW, DQ and VL.
 var AVX512 = NewBlockedTier(avx512Spec)
 
 // AVX2 is the AVX2+FMA tier: 6×16 and 6×8 micro-kernels, and a 6×16 one
@@ -28,6 +29,29 @@ var avx512Spec = withWidthFree(BlockedSpec{
 	Kerns:  []MicroKernel{amd64.KernAVX512x8x48, amd64.KernAVX512x8x32, amd64.KernAVX512x8x16},
 	KC:     128,
 	Offs:   amd64.KernAVX512x8x48Offs,
+	OffsRows: []MicroKernelOffs{amd64.KernAVX512x1x48OffsOf8, amd64.KernAVX512x2x48OffsOf8,
+		amd64.KernAVX512x3x48OffsOf8, amd64.KernAVX512x4x48OffsOf8, amd64.KernAVX512x5x48OffsOf8,
+		amd64.KernAVX512x6x48OffsOf8, amd64.KernAVX512x7x48OffsOf8},
+	PackPanel: amd64.PackRows48AVX512,
+
+	Pix: []PixKernel{amd64.KernPixAVX512x1x32, amd64.KernPixAVX512x2x32, amd64.KernPixAVX512x3x32,
+		amd64.KernPixAVX512x4x32, amd64.KernPixAVX512x5x32, amd64.KernPixAVX512x6x32,
+		amd64.KernPixAVX512x7x32, amd64.KernPixAVX512x8x32},
+	PixWidth: 32,
+	PixKC:    64,
+	PixHalf: []PixKernel{amd64.KernPixAVX512x1x16Of32, amd64.KernPixAVX512x2x16Of32, amd64.KernPixAVX512x3x16Of32,
+		amd64.KernPixAVX512x4x16Of32, amd64.KernPixAVX512x5x16Of32, amd64.KernPixAVX512x6x16Of32,
+		amd64.KernPixAVX512x7x16Of32, amd64.KernPixAVX512x8x16Of32},
+	// The pixel-tile path and what rides on it (grouped, strided, small
+	// planes, the one-pass depthwise blocks), the last-rows kernels and
+	// the panel copy, as on AVX2; on a Zen 5, one thread, batch 1,
+	// alternating with ONNX Runtime: ResNet-18 18.6 → 15.6 ms, ResNet-50
+	// 47.2 → 43.0, DenseNet-121 28.5 → 26.9, MobileNetV2 5.4 → 4.9.
+	PixMaxPixels:     64,
+	PixMajor:         true,
+	PixStrided:       true,
+	PixGrouped:       true,
+	DwBlockMinPixels: 56 * 56,
 
 	Lanes:  16,
 	Affine: amd64.AffineAVX512,

@@ -131,6 +131,244 @@ func KernAVX512x8x16(k int, a *float32, b *float32, c *float32, ldc int, bias *f
 //go:noescape
 func KernAVX512x8x48Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 
+// KernAVX512x1x48OffsOf8 computes one 1×48 tile of C with AVX512, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 8 and 48 values):
+//
+//	for i := range 1 {
+//		for j := range 48 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*8+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+48:] too
+//				s = 0
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// It does so groups times, each time on the next 1 rows of C, bias and resid and the
+// next k·8 values of a (flags&4 on the first only).
+//
+//go:noescape
+func KernAVX512x1x48OffsOf8(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+
+// KernAVX512x2x48OffsOf8 computes one 2×48 tile of C with AVX512, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 8 and 48 values):
+//
+//	for i := range 2 {
+//		for j := range 48 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*8+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+48:] too
+//				s = 0
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// It does so groups times, each time on the next 2 rows of C, bias and resid and the
+// next k·8 values of a (flags&4 on the first only).
+//
+//go:noescape
+func KernAVX512x2x48OffsOf8(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+
+// KernAVX512x3x48OffsOf8 computes one 3×48 tile of C with AVX512, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 8 and 48 values):
+//
+//	for i := range 3 {
+//		for j := range 48 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*8+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+48:] too
+//				s = 0
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// It does so groups times, each time on the next 3 rows of C, bias and resid and the
+// next k·8 values of a (flags&4 on the first only).
+//
+//go:noescape
+func KernAVX512x3x48OffsOf8(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+
+// KernAVX512x4x48OffsOf8 computes one 4×48 tile of C with AVX512, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 8 and 48 values):
+//
+//	for i := range 4 {
+//		for j := range 48 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*8+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+48:] too
+//				s = 0
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// It does so groups times, each time on the next 4 rows of C, bias and resid and the
+// next k·8 values of a (flags&4 on the first only).
+//
+//go:noescape
+func KernAVX512x4x48OffsOf8(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+
+// KernAVX512x5x48OffsOf8 computes one 5×48 tile of C with AVX512, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 8 and 48 values):
+//
+//	for i := range 5 {
+//		for j := range 48 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*8+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+48:] too
+//				s = 0
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// It does so groups times, each time on the next 5 rows of C, bias and resid and the
+// next k·8 values of a (flags&4 on the first only).
+//
+//go:noescape
+func KernAVX512x5x48OffsOf8(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+
+// KernAVX512x6x48OffsOf8 computes one 6×48 tile of C with AVX512, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 8 and 48 values):
+//
+//	for i := range 6 {
+//		for j := range 48 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*8+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+48:] too
+//				s = 0
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// It does so groups times, each time on the next 6 rows of C, bias and resid and the
+// next k·8 values of a (flags&4 on the first only).
+//
+//go:noescape
+func KernAVX512x6x48OffsOf8(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+
+// KernAVX512x7x48OffsOf8 computes one 7×48 tile of C with AVX512, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 8 and 48 values):
+//
+//	for i := range 7 {
+//		for j := range 48 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*8+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+48:] too
+//				s = 0
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// It does so groups times, each time on the next 7 rows of C, bias and resid and the
+// next k·8 values of a (flags&4 on the first only).
+//
+//go:noescape
+func KernAVX512x7x48OffsOf8(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+
 // KernAVX2x6x16 computes one 6×16 tile of C with AVX2, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
 //
@@ -1209,6 +1447,470 @@ func KernPixAVX2x7x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //go:noescape
 func KernPixAVX2x8x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 
+// KernPixAVX512x1x32 computes tiles of 1 pixels × 32 channels of a convolution with AVX512, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 32 weights, of which the first 32 are read):
+//
+//	for t := range tiles {
+//		for i := t * 1; i < (t+1)*1; i++ {
+//			for j := range 32 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*32+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
+//go:noescape
+func KernPixAVX512x1x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixAVX512x2x32 computes tiles of 2 pixels × 32 channels of a convolution with AVX512, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 32 weights, of which the first 32 are read):
+//
+//	for t := range tiles {
+//		for i := t * 2; i < (t+1)*2; i++ {
+//			for j := range 32 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*32+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
+//go:noescape
+func KernPixAVX512x2x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixAVX512x3x32 computes tiles of 3 pixels × 32 channels of a convolution with AVX512, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 32 weights, of which the first 32 are read):
+//
+//	for t := range tiles {
+//		for i := t * 3; i < (t+1)*3; i++ {
+//			for j := range 32 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*32+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
+//go:noescape
+func KernPixAVX512x3x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixAVX512x4x32 computes tiles of 4 pixels × 32 channels of a convolution with AVX512, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 32 weights, of which the first 32 are read):
+//
+//	for t := range tiles {
+//		for i := t * 4; i < (t+1)*4; i++ {
+//			for j := range 32 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*32+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
+//go:noescape
+func KernPixAVX512x4x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixAVX512x5x32 computes tiles of 5 pixels × 32 channels of a convolution with AVX512, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 32 weights, of which the first 32 are read):
+//
+//	for t := range tiles {
+//		for i := t * 5; i < (t+1)*5; i++ {
+//			for j := range 32 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*32+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
+//go:noescape
+func KernPixAVX512x5x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixAVX512x6x32 computes tiles of 6 pixels × 32 channels of a convolution with AVX512, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 32 weights, of which the first 32 are read):
+//
+//	for t := range tiles {
+//		for i := t * 6; i < (t+1)*6; i++ {
+//			for j := range 32 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*32+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
+//go:noescape
+func KernPixAVX512x6x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixAVX512x7x32 computes tiles of 7 pixels × 32 channels of a convolution with AVX512, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 32 weights, of which the first 32 are read):
+//
+//	for t := range tiles {
+//		for i := t * 7; i < (t+1)*7; i++ {
+//			for j := range 32 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*32+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
+//go:noescape
+func KernPixAVX512x7x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixAVX512x8x32 computes tiles of 8 pixels × 32 channels of a convolution with AVX512, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 32 weights, of which the first 32 are read):
+//
+//	for t := range tiles {
+//		for i := t * 8; i < (t+1)*8; i++ {
+//			for j := range 32 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*32+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
+//go:noescape
+func KernPixAVX512x8x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixAVX512x1x16Of32 computes tiles of 1 pixels × 16 channels of a convolution with AVX512, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 32 weights, of which the first 16 are read):
+//
+//	for t := range tiles {
+//		for i := t * 1; i < (t+1)*1; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*32+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
+//go:noescape
+func KernPixAVX512x1x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixAVX512x2x16Of32 computes tiles of 2 pixels × 16 channels of a convolution with AVX512, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 32 weights, of which the first 16 are read):
+//
+//	for t := range tiles {
+//		for i := t * 2; i < (t+1)*2; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*32+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
+//go:noescape
+func KernPixAVX512x2x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixAVX512x3x16Of32 computes tiles of 3 pixels × 16 channels of a convolution with AVX512, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 32 weights, of which the first 16 are read):
+//
+//	for t := range tiles {
+//		for i := t * 3; i < (t+1)*3; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*32+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
+//go:noescape
+func KernPixAVX512x3x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixAVX512x4x16Of32 computes tiles of 4 pixels × 16 channels of a convolution with AVX512, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 32 weights, of which the first 16 are read):
+//
+//	for t := range tiles {
+//		for i := t * 4; i < (t+1)*4; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*32+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
+//go:noescape
+func KernPixAVX512x4x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixAVX512x5x16Of32 computes tiles of 5 pixels × 16 channels of a convolution with AVX512, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 32 weights, of which the first 16 are read):
+//
+//	for t := range tiles {
+//		for i := t * 5; i < (t+1)*5; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*32+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
+//go:noescape
+func KernPixAVX512x5x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixAVX512x6x16Of32 computes tiles of 6 pixels × 16 channels of a convolution with AVX512, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 32 weights, of which the first 16 are read):
+//
+//	for t := range tiles {
+//		for i := t * 6; i < (t+1)*6; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*32+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
+//go:noescape
+func KernPixAVX512x6x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixAVX512x7x16Of32 computes tiles of 7 pixels × 16 channels of a convolution with AVX512, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 32 weights, of which the first 16 are read):
+//
+//	for t := range tiles {
+//		for i := t * 7; i < (t+1)*7; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*32+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
+//go:noescape
+func KernPixAVX512x7x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixAVX512x8x16Of32 computes tiles of 8 pixels × 16 channels of a convolution with AVX512, as this Go
+// loop does (indices in elements; w is a packed panel of k steps of 32 weights, of which the first 16 are read):
+//
+//	for t := range tiles {
+//		for i := t * 8; i < (t+1)*8; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for p := range k {
+//					s = fma(src[boff[p]+pix[i]], w[p*32+j], s) // rounded once
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+//
+//go:noescape
+func KernPixAVX512x8x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
 // DwTapsAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does:
 //
 //	for j := range n {
@@ -1361,6 +2063,17 @@ func Gather8RowsAVX2(dst *float32, src *float32, lds int, n int, w int, ldd int)
 //
 //go:noescape
 func PackRows16AVX2(dst *float32, src *float32, boff *int32, k int)
+
+// PackRows48AVX512 computes, as this Go loop does (and fetches src[boff[p]+48:][:48] into the cache):
+//
+//	for p := range k {
+//		for j := range 48 {
+//			dst[p*48+j] = src[boff[p]+j]
+//		}
+//	}
+//
+//go:noescape
+func PackRows48AVX512(dst *float32, src *float32, boff *int32, k int)
 
 // MaxPool3s2AVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does
 // (it reads r0, r1 and r2 [0:2n+1]), bit for bit on amd64, NaN payloads included:

@@ -1884,6 +1884,3086 @@ done:
 	VZEROUPPER
 	RET
 
+// func KernAVX512x1x48OffsOf8(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
+TEXT ·KernAVX512x1x48OffsOf8(SB), NOSPLIT, $48-88
+	MOVQ  a+8(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  bias+48(FP), AX
+	MOVQ  AX, 16(SP)
+	MOVQ  resid+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  flags+64(FP), AX
+	MOVQ  AX, 40(SP)
+	MOVQ  groups+80(FP), AX
+	MOVQ  AX, 32(SP)
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+group:
+	MOVQ k+0(FP), AX
+	MOVQ (SP), CX
+	MOVQ b+16(FP), DX
+	MOVQ boff+24(FP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+
+	// prefetch the lines of C and of the residual
+	MOVQ       8(SP), SI
+	MOVQ       24(SP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	TESTQ      DI, DI
+	JZ         nopfresid
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+
+nopfresid:
+	// flags&4: prefetch the next panel of B
+	MOVQ  40(SP), SI
+	TESTQ $0x00000004, SI
+	JNZ   prefetching
+	MOVQ  AX, DI
+	SHRQ  $0x01, DI
+	JZ    odd
+
+loop:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z3
+	VMOVUPS      64(DX)(SI*4), Z4
+	VMOVUPS      128(DX)(SI*4), Z5
+	VBROADCASTSS (CX), Z6
+	VFMADD231PS  Z3, Z6, Z0
+	VFMADD231PS  Z4, Z6, Z1
+	VFMADD231PS  Z5, Z6, Z2
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Z3
+	VMOVUPS      64(DX)(SI*4), Z4
+	VMOVUPS      128(DX)(SI*4), Z5
+	VBROADCASTSS 32(CX), Z6
+	VFMADD231PS  Z3, Z6, Z0
+	VFMADD231PS  Z4, Z6, Z1
+	VFMADD231PS  Z5, Z6, Z2
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z3
+	VMOVUPS      64(DX)(SI*4), Z4
+	VMOVUPS      128(DX)(SI*4), Z5
+	VBROADCASTSS (CX), Z6
+	VFMADD231PS  Z3, Z6, Z0
+	VFMADD231PS  Z4, Z6, Z1
+	VFMADD231PS  Z5, Z6, Z2
+	JMP          store
+
+prefetching:
+	MOVQ AX, DI
+	SHRQ $0x01, DI
+	JZ   odd_pf
+
+loop_pf:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z3
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z4
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z5
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS (CX), Z6
+	VFMADD231PS  Z3, Z6, Z0
+	VFMADD231PS  Z4, Z6, Z1
+	VFMADD231PS  Z5, Z6, Z2
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Z3
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z4
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z5
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS 32(CX), Z6
+	VFMADD231PS  Z3, Z6, Z0
+	VFMADD231PS  Z4, Z6, Z1
+	VFMADD231PS  Z5, Z6, Z2
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop_pf
+
+odd_pf:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z3
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z4
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z5
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS (CX), Z6
+	VFMADD231PS  Z3, Z6, Z0
+	VFMADD231PS  Z4, Z6, Z1
+	VFMADD231PS  Z5, Z6, Z2
+
+store:
+	MOVQ 8(SP), CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ 40(SP), BX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, BX
+	JZ     noacc
+	MOVQ   CX, SI
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+
+noacc:
+	// acc[i] += bias[i]
+	MOVQ         16(SP), SI
+	TESTQ        SI, SI
+	JZ           nobias
+	VBROADCASTSS (SI), Z6
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z6, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+
+nobias:
+	// acc += resid
+	MOVQ   24(SP), SI
+	TESTQ  SI, SI
+	JZ     noresid
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+
+noresid:
+	// flags&2: acc = max(0, acc), NaN kept
+	TESTQ  $0x00000002, BX
+	JZ     norelu
+	VXORPS Z6, Z6, Z6
+	VMAXPS Z0, Z6, Z0
+	VMAXPS Z1, Z6, Z1
+	VMAXPS Z2, Z6, Z2
+
+norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           noclip
+	VBROADCASTSS (SI), Z3
+	VBROADCASTSS 4(SI), Z4
+	VMAXPS       Z3, Z0, Z5
+	VMINPS       Z4, Z5, Z5
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z5, K1, Z0
+	VMAXPS       Z3, Z1, Z5
+	VMINPS       Z4, Z5, Z5
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z5, K1, Z1
+	VMAXPS       Z3, Z2, Z5
+	VMINPS       Z4, Z5, Z5
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z5, K1, Z2
+
+noclip:
+	// C = acc
+	VMOVUPS Z0, (CX)
+	VMOVUPS Z1, 64(CX)
+	VMOVUPS Z2, 128(CX)
+
+	// the next group: 1 more rows of C, bias and resid, k·8 more values of a, no fetching
+	IMUL3Q $0x20, AX, AX
+	ADDQ   AX, (SP)
+	IMUL3Q $0x01, DX, DX
+	ADDQ   DX, 8(SP)
+	MOVQ   16(SP), AX
+	TESTQ  AX, AX
+	JZ     nextresid
+	ADDQ   $0x04, AX
+	MOVQ   AX, 16(SP)
+
+nextresid:
+	MOVQ  24(SP), AX
+	TESTQ AX, AX
+	JZ    nextflags
+	ADDQ  DX, AX
+	MOVQ  AX, 24(SP)
+
+nextflags:
+	ANDQ $-5, BX
+	MOVQ BX, 40(SP)
+	DECQ 32(SP)
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernAVX512x2x48OffsOf8(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
+TEXT ·KernAVX512x2x48OffsOf8(SB), NOSPLIT, $48-88
+	MOVQ  a+8(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  bias+48(FP), AX
+	MOVQ  AX, 16(SP)
+	MOVQ  resid+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  flags+64(FP), AX
+	MOVQ  AX, 40(SP)
+	MOVQ  groups+80(FP), AX
+	MOVQ  AX, 32(SP)
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+group:
+	MOVQ k+0(FP), AX
+	MOVQ (SP), CX
+	MOVQ b+16(FP), DX
+	MOVQ boff+24(FP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+
+	// prefetch the lines of C and of the residual
+	MOVQ       8(SP), SI
+	MOVQ       24(SP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	TESTQ      DI, DI
+	JZ         nopfresid
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+
+nopfresid:
+	// flags&4: prefetch the next panel of B
+	MOVQ  40(SP), SI
+	TESTQ $0x00000004, SI
+	JNZ   prefetching
+	MOVQ  AX, DI
+	SHRQ  $0x01, DI
+	JZ    odd
+
+loop:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z6
+	VMOVUPS      64(DX)(SI*4), Z7
+	VMOVUPS      128(DX)(SI*4), Z8
+	VBROADCASTSS (CX), Z9
+	VFMADD231PS  Z6, Z9, Z0
+	VFMADD231PS  Z7, Z9, Z1
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS 4(CX), Z10
+	VFMADD231PS  Z6, Z10, Z3
+	VFMADD231PS  Z7, Z10, Z4
+	VFMADD231PS  Z8, Z10, Z5
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Z6
+	VMOVUPS      64(DX)(SI*4), Z7
+	VMOVUPS      128(DX)(SI*4), Z8
+	VBROADCASTSS 32(CX), Z9
+	VFMADD231PS  Z6, Z9, Z0
+	VFMADD231PS  Z7, Z9, Z1
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS 36(CX), Z10
+	VFMADD231PS  Z6, Z10, Z3
+	VFMADD231PS  Z7, Z10, Z4
+	VFMADD231PS  Z8, Z10, Z5
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z6
+	VMOVUPS      64(DX)(SI*4), Z7
+	VMOVUPS      128(DX)(SI*4), Z8
+	VBROADCASTSS (CX), Z9
+	VFMADD231PS  Z6, Z9, Z0
+	VFMADD231PS  Z7, Z9, Z1
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS 4(CX), Z10
+	VFMADD231PS  Z6, Z10, Z3
+	VFMADD231PS  Z7, Z10, Z4
+	VFMADD231PS  Z8, Z10, Z5
+	JMP          store
+
+prefetching:
+	MOVQ AX, DI
+	SHRQ $0x01, DI
+	JZ   odd_pf
+
+loop_pf:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z6
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z7
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z8
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS (CX), Z9
+	VFMADD231PS  Z6, Z9, Z0
+	VFMADD231PS  Z7, Z9, Z1
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS 4(CX), Z10
+	VFMADD231PS  Z6, Z10, Z3
+	VFMADD231PS  Z7, Z10, Z4
+	VFMADD231PS  Z8, Z10, Z5
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Z6
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z7
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z8
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS 32(CX), Z9
+	VFMADD231PS  Z6, Z9, Z0
+	VFMADD231PS  Z7, Z9, Z1
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS 36(CX), Z10
+	VFMADD231PS  Z6, Z10, Z3
+	VFMADD231PS  Z7, Z10, Z4
+	VFMADD231PS  Z8, Z10, Z5
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop_pf
+
+odd_pf:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z6
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z7
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z8
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS (CX), Z9
+	VFMADD231PS  Z6, Z9, Z0
+	VFMADD231PS  Z7, Z9, Z1
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS 4(CX), Z10
+	VFMADD231PS  Z6, Z10, Z3
+	VFMADD231PS  Z7, Z10, Z4
+	VFMADD231PS  Z8, Z10, Z5
+
+store:
+	MOVQ 8(SP), CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ 40(SP), BX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, BX
+	JZ     noacc
+	MOVQ   CX, SI
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	ADDQ   DX, SI
+	VADDPS (SI), Z3, Z3
+	VADDPS 64(SI), Z4, Z4
+	VADDPS 128(SI), Z5, Z5
+
+noacc:
+	// acc[i] += bias[i]
+	MOVQ         16(SP), SI
+	TESTQ        SI, SI
+	JZ           nobias
+	VBROADCASTSS (SI), Z9
+	VADDPS       Z9, Z0, Z0
+	VADDPS       Z9, Z1, Z1
+	VADDPS       Z9, Z2, Z2
+	VBROADCASTSS 4(SI), Z9
+	VADDPS       Z9, Z3, Z3
+	VADDPS       Z9, Z4, Z4
+	VADDPS       Z9, Z5, Z5
+
+nobias:
+	// acc += resid
+	MOVQ   24(SP), SI
+	TESTQ  SI, SI
+	JZ     noresid
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	ADDQ   DX, SI
+	VADDPS (SI), Z3, Z3
+	VADDPS 64(SI), Z4, Z4
+	VADDPS 128(SI), Z5, Z5
+
+noresid:
+	// flags&2: acc = max(0, acc), NaN kept
+	TESTQ  $0x00000002, BX
+	JZ     norelu
+	VXORPS Z9, Z9, Z9
+	VMAXPS Z0, Z9, Z0
+	VMAXPS Z1, Z9, Z1
+	VMAXPS Z2, Z9, Z2
+	VMAXPS Z3, Z9, Z3
+	VMAXPS Z4, Z9, Z4
+	VMAXPS Z5, Z9, Z5
+
+norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           noclip
+	VBROADCASTSS (SI), Z6
+	VBROADCASTSS 4(SI), Z7
+	VMAXPS       Z6, Z0, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z8, K1, Z0
+	VMAXPS       Z6, Z1, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z8, K1, Z1
+	VMAXPS       Z6, Z2, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z8, K1, Z2
+	VMAXPS       Z6, Z3, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z8, K1, Z3
+	VMAXPS       Z6, Z4, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z8, K1, Z4
+	VMAXPS       Z6, Z5, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z8, K1, Z5
+
+noclip:
+	// C = acc
+	VMOVUPS Z0, (CX)
+	VMOVUPS Z1, 64(CX)
+	VMOVUPS Z2, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z3, (CX)
+	VMOVUPS Z4, 64(CX)
+	VMOVUPS Z5, 128(CX)
+
+	// the next group: 2 more rows of C, bias and resid, k·8 more values of a, no fetching
+	IMUL3Q $0x20, AX, AX
+	ADDQ   AX, (SP)
+	IMUL3Q $0x02, DX, DX
+	ADDQ   DX, 8(SP)
+	MOVQ   16(SP), AX
+	TESTQ  AX, AX
+	JZ     nextresid
+	ADDQ   $0x08, AX
+	MOVQ   AX, 16(SP)
+
+nextresid:
+	MOVQ  24(SP), AX
+	TESTQ AX, AX
+	JZ    nextflags
+	ADDQ  DX, AX
+	MOVQ  AX, 24(SP)
+
+nextflags:
+	ANDQ $-5, BX
+	MOVQ BX, 40(SP)
+	DECQ 32(SP)
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernAVX512x3x48OffsOf8(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
+TEXT ·KernAVX512x3x48OffsOf8(SB), NOSPLIT, $48-88
+	MOVQ  a+8(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  bias+48(FP), AX
+	MOVQ  AX, 16(SP)
+	MOVQ  resid+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  flags+64(FP), AX
+	MOVQ  AX, 40(SP)
+	MOVQ  groups+80(FP), AX
+	MOVQ  AX, 32(SP)
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+group:
+	MOVQ k+0(FP), AX
+	MOVQ (SP), CX
+	MOVQ b+16(FP), DX
+	MOVQ boff+24(FP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+
+	// prefetch the lines of C and of the residual
+	MOVQ       8(SP), SI
+	MOVQ       24(SP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	TESTQ      DI, DI
+	JZ         nopfresid
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+
+nopfresid:
+	// flags&4: prefetch the next panel of B
+	MOVQ  40(SP), SI
+	TESTQ $0x00000004, SI
+	JNZ   prefetching
+	MOVQ  AX, DI
+	SHRQ  $0x01, DI
+	JZ    odd
+
+loop:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z9
+	VMOVUPS      64(DX)(SI*4), Z10
+	VMOVUPS      128(DX)(SI*4), Z11
+	VBROADCASTSS (CX), Z12
+	VFMADD231PS  Z9, Z12, Z0
+	VFMADD231PS  Z10, Z12, Z1
+	VFMADD231PS  Z11, Z12, Z2
+	VBROADCASTSS 4(CX), Z13
+	VFMADD231PS  Z9, Z13, Z3
+	VFMADD231PS  Z10, Z13, Z4
+	VFMADD231PS  Z11, Z13, Z5
+	VBROADCASTSS 8(CX), Z12
+	VFMADD231PS  Z9, Z12, Z6
+	VFMADD231PS  Z10, Z12, Z7
+	VFMADD231PS  Z11, Z12, Z8
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Z9
+	VMOVUPS      64(DX)(SI*4), Z10
+	VMOVUPS      128(DX)(SI*4), Z11
+	VBROADCASTSS 32(CX), Z12
+	VFMADD231PS  Z9, Z12, Z0
+	VFMADD231PS  Z10, Z12, Z1
+	VFMADD231PS  Z11, Z12, Z2
+	VBROADCASTSS 36(CX), Z13
+	VFMADD231PS  Z9, Z13, Z3
+	VFMADD231PS  Z10, Z13, Z4
+	VFMADD231PS  Z11, Z13, Z5
+	VBROADCASTSS 40(CX), Z12
+	VFMADD231PS  Z9, Z12, Z6
+	VFMADD231PS  Z10, Z12, Z7
+	VFMADD231PS  Z11, Z12, Z8
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z9
+	VMOVUPS      64(DX)(SI*4), Z10
+	VMOVUPS      128(DX)(SI*4), Z11
+	VBROADCASTSS (CX), Z12
+	VFMADD231PS  Z9, Z12, Z0
+	VFMADD231PS  Z10, Z12, Z1
+	VFMADD231PS  Z11, Z12, Z2
+	VBROADCASTSS 4(CX), Z13
+	VFMADD231PS  Z9, Z13, Z3
+	VFMADD231PS  Z10, Z13, Z4
+	VFMADD231PS  Z11, Z13, Z5
+	VBROADCASTSS 8(CX), Z12
+	VFMADD231PS  Z9, Z12, Z6
+	VFMADD231PS  Z10, Z12, Z7
+	VFMADD231PS  Z11, Z12, Z8
+	JMP          store
+
+prefetching:
+	MOVQ AX, DI
+	SHRQ $0x01, DI
+	JZ   odd_pf
+
+loop_pf:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z9
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z10
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z11
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS (CX), Z12
+	VFMADD231PS  Z9, Z12, Z0
+	VFMADD231PS  Z10, Z12, Z1
+	VFMADD231PS  Z11, Z12, Z2
+	VBROADCASTSS 4(CX), Z13
+	VFMADD231PS  Z9, Z13, Z3
+	VFMADD231PS  Z10, Z13, Z4
+	VFMADD231PS  Z11, Z13, Z5
+	VBROADCASTSS 8(CX), Z12
+	VFMADD231PS  Z9, Z12, Z6
+	VFMADD231PS  Z10, Z12, Z7
+	VFMADD231PS  Z11, Z12, Z8
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Z9
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z10
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z11
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS 32(CX), Z12
+	VFMADD231PS  Z9, Z12, Z0
+	VFMADD231PS  Z10, Z12, Z1
+	VFMADD231PS  Z11, Z12, Z2
+	VBROADCASTSS 36(CX), Z13
+	VFMADD231PS  Z9, Z13, Z3
+	VFMADD231PS  Z10, Z13, Z4
+	VFMADD231PS  Z11, Z13, Z5
+	VBROADCASTSS 40(CX), Z12
+	VFMADD231PS  Z9, Z12, Z6
+	VFMADD231PS  Z10, Z12, Z7
+	VFMADD231PS  Z11, Z12, Z8
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop_pf
+
+odd_pf:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z9
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z10
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z11
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS (CX), Z12
+	VFMADD231PS  Z9, Z12, Z0
+	VFMADD231PS  Z10, Z12, Z1
+	VFMADD231PS  Z11, Z12, Z2
+	VBROADCASTSS 4(CX), Z13
+	VFMADD231PS  Z9, Z13, Z3
+	VFMADD231PS  Z10, Z13, Z4
+	VFMADD231PS  Z11, Z13, Z5
+	VBROADCASTSS 8(CX), Z12
+	VFMADD231PS  Z9, Z12, Z6
+	VFMADD231PS  Z10, Z12, Z7
+	VFMADD231PS  Z11, Z12, Z8
+
+store:
+	MOVQ 8(SP), CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ 40(SP), BX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, BX
+	JZ     noacc
+	MOVQ   CX, SI
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	ADDQ   DX, SI
+	VADDPS (SI), Z3, Z3
+	VADDPS 64(SI), Z4, Z4
+	VADDPS 128(SI), Z5, Z5
+	ADDQ   DX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	VADDPS 128(SI), Z8, Z8
+
+noacc:
+	// acc[i] += bias[i]
+	MOVQ         16(SP), SI
+	TESTQ        SI, SI
+	JZ           nobias
+	VBROADCASTSS (SI), Z12
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z12, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+	VBROADCASTSS 4(SI), Z12
+	VADDPS       Z12, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z12, Z5, Z5
+	VBROADCASTSS 8(SI), Z12
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z12, Z7, Z7
+	VADDPS       Z12, Z8, Z8
+
+nobias:
+	// acc += resid
+	MOVQ   24(SP), SI
+	TESTQ  SI, SI
+	JZ     noresid
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	ADDQ   DX, SI
+	VADDPS (SI), Z3, Z3
+	VADDPS 64(SI), Z4, Z4
+	VADDPS 128(SI), Z5, Z5
+	ADDQ   DX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	VADDPS 128(SI), Z8, Z8
+
+noresid:
+	// flags&2: acc = max(0, acc), NaN kept
+	TESTQ  $0x00000002, BX
+	JZ     norelu
+	VXORPS Z12, Z12, Z12
+	VMAXPS Z0, Z12, Z0
+	VMAXPS Z1, Z12, Z1
+	VMAXPS Z2, Z12, Z2
+	VMAXPS Z3, Z12, Z3
+	VMAXPS Z4, Z12, Z4
+	VMAXPS Z5, Z12, Z5
+	VMAXPS Z6, Z12, Z6
+	VMAXPS Z7, Z12, Z7
+	VMAXPS Z8, Z12, Z8
+
+norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           noclip
+	VBROADCASTSS (SI), Z9
+	VBROADCASTSS 4(SI), Z10
+	VMAXPS       Z9, Z0, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z11, K1, Z0
+	VMAXPS       Z9, Z1, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z11, K1, Z1
+	VMAXPS       Z9, Z2, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z11, K1, Z2
+	VMAXPS       Z9, Z3, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z11, K1, Z3
+	VMAXPS       Z9, Z4, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z11, K1, Z4
+	VMAXPS       Z9, Z5, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z11, K1, Z5
+	VMAXPS       Z9, Z6, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z11, K1, Z6
+	VMAXPS       Z9, Z7, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z11, K1, Z7
+	VMAXPS       Z9, Z8, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z11, K1, Z8
+
+noclip:
+	// C = acc
+	VMOVUPS Z0, (CX)
+	VMOVUPS Z1, 64(CX)
+	VMOVUPS Z2, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z3, (CX)
+	VMOVUPS Z4, 64(CX)
+	VMOVUPS Z5, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z6, (CX)
+	VMOVUPS Z7, 64(CX)
+	VMOVUPS Z8, 128(CX)
+
+	// the next group: 3 more rows of C, bias and resid, k·8 more values of a, no fetching
+	IMUL3Q $0x20, AX, AX
+	ADDQ   AX, (SP)
+	IMUL3Q $0x03, DX, DX
+	ADDQ   DX, 8(SP)
+	MOVQ   16(SP), AX
+	TESTQ  AX, AX
+	JZ     nextresid
+	ADDQ   $0x0c, AX
+	MOVQ   AX, 16(SP)
+
+nextresid:
+	MOVQ  24(SP), AX
+	TESTQ AX, AX
+	JZ    nextflags
+	ADDQ  DX, AX
+	MOVQ  AX, 24(SP)
+
+nextflags:
+	ANDQ $-5, BX
+	MOVQ BX, 40(SP)
+	DECQ 32(SP)
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernAVX512x4x48OffsOf8(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
+TEXT ·KernAVX512x4x48OffsOf8(SB), NOSPLIT, $48-88
+	MOVQ  a+8(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  bias+48(FP), AX
+	MOVQ  AX, 16(SP)
+	MOVQ  resid+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  flags+64(FP), AX
+	MOVQ  AX, 40(SP)
+	MOVQ  groups+80(FP), AX
+	MOVQ  AX, 32(SP)
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+group:
+	MOVQ k+0(FP), AX
+	MOVQ (SP), CX
+	MOVQ b+16(FP), DX
+	MOVQ boff+24(FP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+
+	// prefetch the lines of C and of the residual
+	MOVQ       8(SP), SI
+	MOVQ       24(SP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	TESTQ      DI, DI
+	JZ         nopfresid
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+
+nopfresid:
+	// flags&4: prefetch the next panel of B
+	MOVQ  40(SP), SI
+	TESTQ $0x00000004, SI
+	JNZ   prefetching
+	MOVQ  AX, DI
+	SHRQ  $0x01, DI
+	JZ    odd
+
+loop:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z12
+	VMOVUPS      64(DX)(SI*4), Z13
+	VMOVUPS      128(DX)(SI*4), Z14
+	VBROADCASTSS (CX), Z15
+	VFMADD231PS  Z12, Z15, Z0
+	VFMADD231PS  Z13, Z15, Z1
+	VFMADD231PS  Z14, Z15, Z2
+	VBROADCASTSS 4(CX), Z16
+	VFMADD231PS  Z12, Z16, Z3
+	VFMADD231PS  Z13, Z16, Z4
+	VFMADD231PS  Z14, Z16, Z5
+	VBROADCASTSS 8(CX), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VFMADD231PS  Z13, Z15, Z7
+	VFMADD231PS  Z14, Z15, Z8
+	VBROADCASTSS 12(CX), Z16
+	VFMADD231PS  Z12, Z16, Z9
+	VFMADD231PS  Z13, Z16, Z10
+	VFMADD231PS  Z14, Z16, Z11
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Z12
+	VMOVUPS      64(DX)(SI*4), Z13
+	VMOVUPS      128(DX)(SI*4), Z14
+	VBROADCASTSS 32(CX), Z15
+	VFMADD231PS  Z12, Z15, Z0
+	VFMADD231PS  Z13, Z15, Z1
+	VFMADD231PS  Z14, Z15, Z2
+	VBROADCASTSS 36(CX), Z16
+	VFMADD231PS  Z12, Z16, Z3
+	VFMADD231PS  Z13, Z16, Z4
+	VFMADD231PS  Z14, Z16, Z5
+	VBROADCASTSS 40(CX), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VFMADD231PS  Z13, Z15, Z7
+	VFMADD231PS  Z14, Z15, Z8
+	VBROADCASTSS 44(CX), Z16
+	VFMADD231PS  Z12, Z16, Z9
+	VFMADD231PS  Z13, Z16, Z10
+	VFMADD231PS  Z14, Z16, Z11
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z12
+	VMOVUPS      64(DX)(SI*4), Z13
+	VMOVUPS      128(DX)(SI*4), Z14
+	VBROADCASTSS (CX), Z15
+	VFMADD231PS  Z12, Z15, Z0
+	VFMADD231PS  Z13, Z15, Z1
+	VFMADD231PS  Z14, Z15, Z2
+	VBROADCASTSS 4(CX), Z16
+	VFMADD231PS  Z12, Z16, Z3
+	VFMADD231PS  Z13, Z16, Z4
+	VFMADD231PS  Z14, Z16, Z5
+	VBROADCASTSS 8(CX), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VFMADD231PS  Z13, Z15, Z7
+	VFMADD231PS  Z14, Z15, Z8
+	VBROADCASTSS 12(CX), Z16
+	VFMADD231PS  Z12, Z16, Z9
+	VFMADD231PS  Z13, Z16, Z10
+	VFMADD231PS  Z14, Z16, Z11
+	JMP          store
+
+prefetching:
+	MOVQ AX, DI
+	SHRQ $0x01, DI
+	JZ   odd_pf
+
+loop_pf:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z12
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z13
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z14
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS (CX), Z15
+	VFMADD231PS  Z12, Z15, Z0
+	VFMADD231PS  Z13, Z15, Z1
+	VFMADD231PS  Z14, Z15, Z2
+	VBROADCASTSS 4(CX), Z16
+	VFMADD231PS  Z12, Z16, Z3
+	VFMADD231PS  Z13, Z16, Z4
+	VFMADD231PS  Z14, Z16, Z5
+	VBROADCASTSS 8(CX), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VFMADD231PS  Z13, Z15, Z7
+	VFMADD231PS  Z14, Z15, Z8
+	VBROADCASTSS 12(CX), Z16
+	VFMADD231PS  Z12, Z16, Z9
+	VFMADD231PS  Z13, Z16, Z10
+	VFMADD231PS  Z14, Z16, Z11
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Z12
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z13
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z14
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS 32(CX), Z15
+	VFMADD231PS  Z12, Z15, Z0
+	VFMADD231PS  Z13, Z15, Z1
+	VFMADD231PS  Z14, Z15, Z2
+	VBROADCASTSS 36(CX), Z16
+	VFMADD231PS  Z12, Z16, Z3
+	VFMADD231PS  Z13, Z16, Z4
+	VFMADD231PS  Z14, Z16, Z5
+	VBROADCASTSS 40(CX), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VFMADD231PS  Z13, Z15, Z7
+	VFMADD231PS  Z14, Z15, Z8
+	VBROADCASTSS 44(CX), Z16
+	VFMADD231PS  Z12, Z16, Z9
+	VFMADD231PS  Z13, Z16, Z10
+	VFMADD231PS  Z14, Z16, Z11
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop_pf
+
+odd_pf:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z12
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z13
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z14
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS (CX), Z15
+	VFMADD231PS  Z12, Z15, Z0
+	VFMADD231PS  Z13, Z15, Z1
+	VFMADD231PS  Z14, Z15, Z2
+	VBROADCASTSS 4(CX), Z16
+	VFMADD231PS  Z12, Z16, Z3
+	VFMADD231PS  Z13, Z16, Z4
+	VFMADD231PS  Z14, Z16, Z5
+	VBROADCASTSS 8(CX), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VFMADD231PS  Z13, Z15, Z7
+	VFMADD231PS  Z14, Z15, Z8
+	VBROADCASTSS 12(CX), Z16
+	VFMADD231PS  Z12, Z16, Z9
+	VFMADD231PS  Z13, Z16, Z10
+	VFMADD231PS  Z14, Z16, Z11
+
+store:
+	MOVQ 8(SP), CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ 40(SP), BX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, BX
+	JZ     noacc
+	MOVQ   CX, SI
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	ADDQ   DX, SI
+	VADDPS (SI), Z3, Z3
+	VADDPS 64(SI), Z4, Z4
+	VADDPS 128(SI), Z5, Z5
+	ADDQ   DX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	VADDPS 128(SI), Z8, Z8
+	ADDQ   DX, SI
+	VADDPS (SI), Z9, Z9
+	VADDPS 64(SI), Z10, Z10
+	VADDPS 128(SI), Z11, Z11
+
+noacc:
+	// acc[i] += bias[i]
+	MOVQ         16(SP), SI
+	TESTQ        SI, SI
+	JZ           nobias
+	VBROADCASTSS (SI), Z15
+	VADDPS       Z15, Z0, Z0
+	VADDPS       Z15, Z1, Z1
+	VADDPS       Z15, Z2, Z2
+	VBROADCASTSS 4(SI), Z15
+	VADDPS       Z15, Z3, Z3
+	VADDPS       Z15, Z4, Z4
+	VADDPS       Z15, Z5, Z5
+	VBROADCASTSS 8(SI), Z15
+	VADDPS       Z15, Z6, Z6
+	VADDPS       Z15, Z7, Z7
+	VADDPS       Z15, Z8, Z8
+	VBROADCASTSS 12(SI), Z15
+	VADDPS       Z15, Z9, Z9
+	VADDPS       Z15, Z10, Z10
+	VADDPS       Z15, Z11, Z11
+
+nobias:
+	// acc += resid
+	MOVQ   24(SP), SI
+	TESTQ  SI, SI
+	JZ     noresid
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	ADDQ   DX, SI
+	VADDPS (SI), Z3, Z3
+	VADDPS 64(SI), Z4, Z4
+	VADDPS 128(SI), Z5, Z5
+	ADDQ   DX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	VADDPS 128(SI), Z8, Z8
+	ADDQ   DX, SI
+	VADDPS (SI), Z9, Z9
+	VADDPS 64(SI), Z10, Z10
+	VADDPS 128(SI), Z11, Z11
+
+noresid:
+	// flags&2: acc = max(0, acc), NaN kept
+	TESTQ  $0x00000002, BX
+	JZ     norelu
+	VXORPS Z15, Z15, Z15
+	VMAXPS Z0, Z15, Z0
+	VMAXPS Z1, Z15, Z1
+	VMAXPS Z2, Z15, Z2
+	VMAXPS Z3, Z15, Z3
+	VMAXPS Z4, Z15, Z4
+	VMAXPS Z5, Z15, Z5
+	VMAXPS Z6, Z15, Z6
+	VMAXPS Z7, Z15, Z7
+	VMAXPS Z8, Z15, Z8
+	VMAXPS Z9, Z15, Z9
+	VMAXPS Z10, Z15, Z10
+	VMAXPS Z11, Z15, Z11
+
+norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           noclip
+	VBROADCASTSS (SI), Z12
+	VBROADCASTSS 4(SI), Z13
+	VMAXPS       Z12, Z0, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z14, K1, Z0
+	VMAXPS       Z12, Z1, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z14, K1, Z1
+	VMAXPS       Z12, Z2, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z14, K1, Z2
+	VMAXPS       Z12, Z3, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z14, K1, Z3
+	VMAXPS       Z12, Z4, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z14, K1, Z4
+	VMAXPS       Z12, Z5, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z14, K1, Z5
+	VMAXPS       Z12, Z6, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z14, K1, Z6
+	VMAXPS       Z12, Z7, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z14, K1, Z7
+	VMAXPS       Z12, Z8, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z14, K1, Z8
+	VMAXPS       Z12, Z9, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z14, K1, Z9
+	VMAXPS       Z12, Z10, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z14, K1, Z10
+	VMAXPS       Z12, Z11, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z14, K1, Z11
+
+noclip:
+	// C = acc
+	VMOVUPS Z0, (CX)
+	VMOVUPS Z1, 64(CX)
+	VMOVUPS Z2, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z3, (CX)
+	VMOVUPS Z4, 64(CX)
+	VMOVUPS Z5, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z6, (CX)
+	VMOVUPS Z7, 64(CX)
+	VMOVUPS Z8, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z9, (CX)
+	VMOVUPS Z10, 64(CX)
+	VMOVUPS Z11, 128(CX)
+
+	// the next group: 4 more rows of C, bias and resid, k·8 more values of a, no fetching
+	IMUL3Q $0x20, AX, AX
+	ADDQ   AX, (SP)
+	IMUL3Q $0x04, DX, DX
+	ADDQ   DX, 8(SP)
+	MOVQ   16(SP), AX
+	TESTQ  AX, AX
+	JZ     nextresid
+	ADDQ   $0x10, AX
+	MOVQ   AX, 16(SP)
+
+nextresid:
+	MOVQ  24(SP), AX
+	TESTQ AX, AX
+	JZ    nextflags
+	ADDQ  DX, AX
+	MOVQ  AX, 24(SP)
+
+nextflags:
+	ANDQ $-5, BX
+	MOVQ BX, 40(SP)
+	DECQ 32(SP)
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernAVX512x5x48OffsOf8(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
+TEXT ·KernAVX512x5x48OffsOf8(SB), NOSPLIT, $48-88
+	MOVQ  a+8(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  bias+48(FP), AX
+	MOVQ  AX, 16(SP)
+	MOVQ  resid+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  flags+64(FP), AX
+	MOVQ  AX, 40(SP)
+	MOVQ  groups+80(FP), AX
+	MOVQ  AX, 32(SP)
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+group:
+	MOVQ k+0(FP), AX
+	MOVQ (SP), CX
+	MOVQ b+16(FP), DX
+	MOVQ boff+24(FP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	VXORPS X12, X12, X12
+	VXORPS X13, X13, X13
+	VXORPS X14, X14, X14
+
+	// prefetch the lines of C and of the residual
+	MOVQ       8(SP), SI
+	MOVQ       24(SP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	TESTQ      DI, DI
+	JZ         nopfresid
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+
+nopfresid:
+	// flags&4: prefetch the next panel of B
+	MOVQ  40(SP), SI
+	TESTQ $0x00000004, SI
+	JNZ   prefetching
+	MOVQ  AX, DI
+	SHRQ  $0x01, DI
+	JZ    odd
+
+loop:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z15
+	VMOVUPS      64(DX)(SI*4), Z16
+	VMOVUPS      128(DX)(SI*4), Z17
+	VBROADCASTSS (CX), Z18
+	VFMADD231PS  Z15, Z18, Z0
+	VFMADD231PS  Z16, Z18, Z1
+	VFMADD231PS  Z17, Z18, Z2
+	VBROADCASTSS 4(CX), Z19
+	VFMADD231PS  Z15, Z19, Z3
+	VFMADD231PS  Z16, Z19, Z4
+	VFMADD231PS  Z17, Z19, Z5
+	VBROADCASTSS 8(CX), Z18
+	VFMADD231PS  Z15, Z18, Z6
+	VFMADD231PS  Z16, Z18, Z7
+	VFMADD231PS  Z17, Z18, Z8
+	VBROADCASTSS 12(CX), Z19
+	VFMADD231PS  Z15, Z19, Z9
+	VFMADD231PS  Z16, Z19, Z10
+	VFMADD231PS  Z17, Z19, Z11
+	VBROADCASTSS 16(CX), Z18
+	VFMADD231PS  Z15, Z18, Z12
+	VFMADD231PS  Z16, Z18, Z13
+	VFMADD231PS  Z17, Z18, Z14
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Z15
+	VMOVUPS      64(DX)(SI*4), Z16
+	VMOVUPS      128(DX)(SI*4), Z17
+	VBROADCASTSS 32(CX), Z18
+	VFMADD231PS  Z15, Z18, Z0
+	VFMADD231PS  Z16, Z18, Z1
+	VFMADD231PS  Z17, Z18, Z2
+	VBROADCASTSS 36(CX), Z19
+	VFMADD231PS  Z15, Z19, Z3
+	VFMADD231PS  Z16, Z19, Z4
+	VFMADD231PS  Z17, Z19, Z5
+	VBROADCASTSS 40(CX), Z18
+	VFMADD231PS  Z15, Z18, Z6
+	VFMADD231PS  Z16, Z18, Z7
+	VFMADD231PS  Z17, Z18, Z8
+	VBROADCASTSS 44(CX), Z19
+	VFMADD231PS  Z15, Z19, Z9
+	VFMADD231PS  Z16, Z19, Z10
+	VFMADD231PS  Z17, Z19, Z11
+	VBROADCASTSS 48(CX), Z18
+	VFMADD231PS  Z15, Z18, Z12
+	VFMADD231PS  Z16, Z18, Z13
+	VFMADD231PS  Z17, Z18, Z14
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z15
+	VMOVUPS      64(DX)(SI*4), Z16
+	VMOVUPS      128(DX)(SI*4), Z17
+	VBROADCASTSS (CX), Z18
+	VFMADD231PS  Z15, Z18, Z0
+	VFMADD231PS  Z16, Z18, Z1
+	VFMADD231PS  Z17, Z18, Z2
+	VBROADCASTSS 4(CX), Z19
+	VFMADD231PS  Z15, Z19, Z3
+	VFMADD231PS  Z16, Z19, Z4
+	VFMADD231PS  Z17, Z19, Z5
+	VBROADCASTSS 8(CX), Z18
+	VFMADD231PS  Z15, Z18, Z6
+	VFMADD231PS  Z16, Z18, Z7
+	VFMADD231PS  Z17, Z18, Z8
+	VBROADCASTSS 12(CX), Z19
+	VFMADD231PS  Z15, Z19, Z9
+	VFMADD231PS  Z16, Z19, Z10
+	VFMADD231PS  Z17, Z19, Z11
+	VBROADCASTSS 16(CX), Z18
+	VFMADD231PS  Z15, Z18, Z12
+	VFMADD231PS  Z16, Z18, Z13
+	VFMADD231PS  Z17, Z18, Z14
+	JMP          store
+
+prefetching:
+	MOVQ AX, DI
+	SHRQ $0x01, DI
+	JZ   odd_pf
+
+loop_pf:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z15
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z16
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z17
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS (CX), Z18
+	VFMADD231PS  Z15, Z18, Z0
+	VFMADD231PS  Z16, Z18, Z1
+	VFMADD231PS  Z17, Z18, Z2
+	VBROADCASTSS 4(CX), Z19
+	VFMADD231PS  Z15, Z19, Z3
+	VFMADD231PS  Z16, Z19, Z4
+	VFMADD231PS  Z17, Z19, Z5
+	VBROADCASTSS 8(CX), Z18
+	VFMADD231PS  Z15, Z18, Z6
+	VFMADD231PS  Z16, Z18, Z7
+	VFMADD231PS  Z17, Z18, Z8
+	VBROADCASTSS 12(CX), Z19
+	VFMADD231PS  Z15, Z19, Z9
+	VFMADD231PS  Z16, Z19, Z10
+	VFMADD231PS  Z17, Z19, Z11
+	VBROADCASTSS 16(CX), Z18
+	VFMADD231PS  Z15, Z18, Z12
+	VFMADD231PS  Z16, Z18, Z13
+	VFMADD231PS  Z17, Z18, Z14
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Z15
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z16
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z17
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS 32(CX), Z18
+	VFMADD231PS  Z15, Z18, Z0
+	VFMADD231PS  Z16, Z18, Z1
+	VFMADD231PS  Z17, Z18, Z2
+	VBROADCASTSS 36(CX), Z19
+	VFMADD231PS  Z15, Z19, Z3
+	VFMADD231PS  Z16, Z19, Z4
+	VFMADD231PS  Z17, Z19, Z5
+	VBROADCASTSS 40(CX), Z18
+	VFMADD231PS  Z15, Z18, Z6
+	VFMADD231PS  Z16, Z18, Z7
+	VFMADD231PS  Z17, Z18, Z8
+	VBROADCASTSS 44(CX), Z19
+	VFMADD231PS  Z15, Z19, Z9
+	VFMADD231PS  Z16, Z19, Z10
+	VFMADD231PS  Z17, Z19, Z11
+	VBROADCASTSS 48(CX), Z18
+	VFMADD231PS  Z15, Z18, Z12
+	VFMADD231PS  Z16, Z18, Z13
+	VFMADD231PS  Z17, Z18, Z14
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop_pf
+
+odd_pf:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z15
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z16
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z17
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS (CX), Z18
+	VFMADD231PS  Z15, Z18, Z0
+	VFMADD231PS  Z16, Z18, Z1
+	VFMADD231PS  Z17, Z18, Z2
+	VBROADCASTSS 4(CX), Z19
+	VFMADD231PS  Z15, Z19, Z3
+	VFMADD231PS  Z16, Z19, Z4
+	VFMADD231PS  Z17, Z19, Z5
+	VBROADCASTSS 8(CX), Z18
+	VFMADD231PS  Z15, Z18, Z6
+	VFMADD231PS  Z16, Z18, Z7
+	VFMADD231PS  Z17, Z18, Z8
+	VBROADCASTSS 12(CX), Z19
+	VFMADD231PS  Z15, Z19, Z9
+	VFMADD231PS  Z16, Z19, Z10
+	VFMADD231PS  Z17, Z19, Z11
+	VBROADCASTSS 16(CX), Z18
+	VFMADD231PS  Z15, Z18, Z12
+	VFMADD231PS  Z16, Z18, Z13
+	VFMADD231PS  Z17, Z18, Z14
+
+store:
+	MOVQ 8(SP), CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ 40(SP), BX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, BX
+	JZ     noacc
+	MOVQ   CX, SI
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	ADDQ   DX, SI
+	VADDPS (SI), Z3, Z3
+	VADDPS 64(SI), Z4, Z4
+	VADDPS 128(SI), Z5, Z5
+	ADDQ   DX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	VADDPS 128(SI), Z8, Z8
+	ADDQ   DX, SI
+	VADDPS (SI), Z9, Z9
+	VADDPS 64(SI), Z10, Z10
+	VADDPS 128(SI), Z11, Z11
+	ADDQ   DX, SI
+	VADDPS (SI), Z12, Z12
+	VADDPS 64(SI), Z13, Z13
+	VADDPS 128(SI), Z14, Z14
+
+noacc:
+	// acc[i] += bias[i]
+	MOVQ         16(SP), SI
+	TESTQ        SI, SI
+	JZ           nobias
+	VBROADCASTSS (SI), Z18
+	VADDPS       Z18, Z0, Z0
+	VADDPS       Z18, Z1, Z1
+	VADDPS       Z18, Z2, Z2
+	VBROADCASTSS 4(SI), Z18
+	VADDPS       Z18, Z3, Z3
+	VADDPS       Z18, Z4, Z4
+	VADDPS       Z18, Z5, Z5
+	VBROADCASTSS 8(SI), Z18
+	VADDPS       Z18, Z6, Z6
+	VADDPS       Z18, Z7, Z7
+	VADDPS       Z18, Z8, Z8
+	VBROADCASTSS 12(SI), Z18
+	VADDPS       Z18, Z9, Z9
+	VADDPS       Z18, Z10, Z10
+	VADDPS       Z18, Z11, Z11
+	VBROADCASTSS 16(SI), Z18
+	VADDPS       Z18, Z12, Z12
+	VADDPS       Z18, Z13, Z13
+	VADDPS       Z18, Z14, Z14
+
+nobias:
+	// acc += resid
+	MOVQ   24(SP), SI
+	TESTQ  SI, SI
+	JZ     noresid
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	ADDQ   DX, SI
+	VADDPS (SI), Z3, Z3
+	VADDPS 64(SI), Z4, Z4
+	VADDPS 128(SI), Z5, Z5
+	ADDQ   DX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	VADDPS 128(SI), Z8, Z8
+	ADDQ   DX, SI
+	VADDPS (SI), Z9, Z9
+	VADDPS 64(SI), Z10, Z10
+	VADDPS 128(SI), Z11, Z11
+	ADDQ   DX, SI
+	VADDPS (SI), Z12, Z12
+	VADDPS 64(SI), Z13, Z13
+	VADDPS 128(SI), Z14, Z14
+
+noresid:
+	// flags&2: acc = max(0, acc), NaN kept
+	TESTQ  $0x00000002, BX
+	JZ     norelu
+	VXORPS Z18, Z18, Z18
+	VMAXPS Z0, Z18, Z0
+	VMAXPS Z1, Z18, Z1
+	VMAXPS Z2, Z18, Z2
+	VMAXPS Z3, Z18, Z3
+	VMAXPS Z4, Z18, Z4
+	VMAXPS Z5, Z18, Z5
+	VMAXPS Z6, Z18, Z6
+	VMAXPS Z7, Z18, Z7
+	VMAXPS Z8, Z18, Z8
+	VMAXPS Z9, Z18, Z9
+	VMAXPS Z10, Z18, Z10
+	VMAXPS Z11, Z18, Z11
+	VMAXPS Z12, Z18, Z12
+	VMAXPS Z13, Z18, Z13
+	VMAXPS Z14, Z18, Z14
+
+norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           noclip
+	VBROADCASTSS (SI), Z15
+	VBROADCASTSS 4(SI), Z16
+	VMAXPS       Z15, Z0, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z17, K1, Z0
+	VMAXPS       Z15, Z1, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z17, K1, Z1
+	VMAXPS       Z15, Z2, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z17, K1, Z2
+	VMAXPS       Z15, Z3, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z17, K1, Z3
+	VMAXPS       Z15, Z4, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z17, K1, Z4
+	VMAXPS       Z15, Z5, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z17, K1, Z5
+	VMAXPS       Z15, Z6, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z17, K1, Z6
+	VMAXPS       Z15, Z7, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z17, K1, Z7
+	VMAXPS       Z15, Z8, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z17, K1, Z8
+	VMAXPS       Z15, Z9, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z17, K1, Z9
+	VMAXPS       Z15, Z10, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z17, K1, Z10
+	VMAXPS       Z15, Z11, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z17, K1, Z11
+	VMAXPS       Z15, Z12, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z12, Z12, K1
+	VBLENDMPS    Z12, Z17, K1, Z12
+	VMAXPS       Z15, Z13, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z13, Z13, K1
+	VBLENDMPS    Z13, Z17, K1, Z13
+	VMAXPS       Z15, Z14, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z14, Z14, K1
+	VBLENDMPS    Z14, Z17, K1, Z14
+
+noclip:
+	// C = acc
+	VMOVUPS Z0, (CX)
+	VMOVUPS Z1, 64(CX)
+	VMOVUPS Z2, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z3, (CX)
+	VMOVUPS Z4, 64(CX)
+	VMOVUPS Z5, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z6, (CX)
+	VMOVUPS Z7, 64(CX)
+	VMOVUPS Z8, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z9, (CX)
+	VMOVUPS Z10, 64(CX)
+	VMOVUPS Z11, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z12, (CX)
+	VMOVUPS Z13, 64(CX)
+	VMOVUPS Z14, 128(CX)
+
+	// the next group: 5 more rows of C, bias and resid, k·8 more values of a, no fetching
+	IMUL3Q $0x20, AX, AX
+	ADDQ   AX, (SP)
+	IMUL3Q $0x05, DX, DX
+	ADDQ   DX, 8(SP)
+	MOVQ   16(SP), AX
+	TESTQ  AX, AX
+	JZ     nextresid
+	ADDQ   $0x14, AX
+	MOVQ   AX, 16(SP)
+
+nextresid:
+	MOVQ  24(SP), AX
+	TESTQ AX, AX
+	JZ    nextflags
+	ADDQ  DX, AX
+	MOVQ  AX, 24(SP)
+
+nextflags:
+	ANDQ $-5, BX
+	MOVQ BX, 40(SP)
+	DECQ 32(SP)
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernAVX512x6x48OffsOf8(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
+TEXT ·KernAVX512x6x48OffsOf8(SB), NOSPLIT, $48-88
+	MOVQ  a+8(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  bias+48(FP), AX
+	MOVQ  AX, 16(SP)
+	MOVQ  resid+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  flags+64(FP), AX
+	MOVQ  AX, 40(SP)
+	MOVQ  groups+80(FP), AX
+	MOVQ  AX, 32(SP)
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+group:
+	MOVQ k+0(FP), AX
+	MOVQ (SP), CX
+	MOVQ b+16(FP), DX
+	MOVQ boff+24(FP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	VXORPS X12, X12, X12
+	VXORPS X13, X13, X13
+	VXORPS X14, X14, X14
+	VXORPS X15, X15, X15
+	VXORPS X16, X16, X16
+	VXORPS X17, X17, X17
+
+	// prefetch the lines of C and of the residual
+	MOVQ       8(SP), SI
+	MOVQ       24(SP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	TESTQ      DI, DI
+	JZ         nopfresid
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+
+nopfresid:
+	// flags&4: prefetch the next panel of B
+	MOVQ  40(SP), SI
+	TESTQ $0x00000004, SI
+	JNZ   prefetching
+	MOVQ  AX, DI
+	SHRQ  $0x01, DI
+	JZ    odd
+
+loop:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z18
+	VMOVUPS      64(DX)(SI*4), Z19
+	VMOVUPS      128(DX)(SI*4), Z20
+	VBROADCASTSS (CX), Z21
+	VFMADD231PS  Z18, Z21, Z0
+	VFMADD231PS  Z19, Z21, Z1
+	VFMADD231PS  Z20, Z21, Z2
+	VBROADCASTSS 4(CX), Z22
+	VFMADD231PS  Z18, Z22, Z3
+	VFMADD231PS  Z19, Z22, Z4
+	VFMADD231PS  Z20, Z22, Z5
+	VBROADCASTSS 8(CX), Z21
+	VFMADD231PS  Z18, Z21, Z6
+	VFMADD231PS  Z19, Z21, Z7
+	VFMADD231PS  Z20, Z21, Z8
+	VBROADCASTSS 12(CX), Z22
+	VFMADD231PS  Z18, Z22, Z9
+	VFMADD231PS  Z19, Z22, Z10
+	VFMADD231PS  Z20, Z22, Z11
+	VBROADCASTSS 16(CX), Z21
+	VFMADD231PS  Z18, Z21, Z12
+	VFMADD231PS  Z19, Z21, Z13
+	VFMADD231PS  Z20, Z21, Z14
+	VBROADCASTSS 20(CX), Z22
+	VFMADD231PS  Z18, Z22, Z15
+	VFMADD231PS  Z19, Z22, Z16
+	VFMADD231PS  Z20, Z22, Z17
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Z18
+	VMOVUPS      64(DX)(SI*4), Z19
+	VMOVUPS      128(DX)(SI*4), Z20
+	VBROADCASTSS 32(CX), Z21
+	VFMADD231PS  Z18, Z21, Z0
+	VFMADD231PS  Z19, Z21, Z1
+	VFMADD231PS  Z20, Z21, Z2
+	VBROADCASTSS 36(CX), Z22
+	VFMADD231PS  Z18, Z22, Z3
+	VFMADD231PS  Z19, Z22, Z4
+	VFMADD231PS  Z20, Z22, Z5
+	VBROADCASTSS 40(CX), Z21
+	VFMADD231PS  Z18, Z21, Z6
+	VFMADD231PS  Z19, Z21, Z7
+	VFMADD231PS  Z20, Z21, Z8
+	VBROADCASTSS 44(CX), Z22
+	VFMADD231PS  Z18, Z22, Z9
+	VFMADD231PS  Z19, Z22, Z10
+	VFMADD231PS  Z20, Z22, Z11
+	VBROADCASTSS 48(CX), Z21
+	VFMADD231PS  Z18, Z21, Z12
+	VFMADD231PS  Z19, Z21, Z13
+	VFMADD231PS  Z20, Z21, Z14
+	VBROADCASTSS 52(CX), Z22
+	VFMADD231PS  Z18, Z22, Z15
+	VFMADD231PS  Z19, Z22, Z16
+	VFMADD231PS  Z20, Z22, Z17
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z18
+	VMOVUPS      64(DX)(SI*4), Z19
+	VMOVUPS      128(DX)(SI*4), Z20
+	VBROADCASTSS (CX), Z21
+	VFMADD231PS  Z18, Z21, Z0
+	VFMADD231PS  Z19, Z21, Z1
+	VFMADD231PS  Z20, Z21, Z2
+	VBROADCASTSS 4(CX), Z22
+	VFMADD231PS  Z18, Z22, Z3
+	VFMADD231PS  Z19, Z22, Z4
+	VFMADD231PS  Z20, Z22, Z5
+	VBROADCASTSS 8(CX), Z21
+	VFMADD231PS  Z18, Z21, Z6
+	VFMADD231PS  Z19, Z21, Z7
+	VFMADD231PS  Z20, Z21, Z8
+	VBROADCASTSS 12(CX), Z22
+	VFMADD231PS  Z18, Z22, Z9
+	VFMADD231PS  Z19, Z22, Z10
+	VFMADD231PS  Z20, Z22, Z11
+	VBROADCASTSS 16(CX), Z21
+	VFMADD231PS  Z18, Z21, Z12
+	VFMADD231PS  Z19, Z21, Z13
+	VFMADD231PS  Z20, Z21, Z14
+	VBROADCASTSS 20(CX), Z22
+	VFMADD231PS  Z18, Z22, Z15
+	VFMADD231PS  Z19, Z22, Z16
+	VFMADD231PS  Z20, Z22, Z17
+	JMP          store
+
+prefetching:
+	MOVQ AX, DI
+	SHRQ $0x01, DI
+	JZ   odd_pf
+
+loop_pf:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z18
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z19
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z20
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS (CX), Z21
+	VFMADD231PS  Z18, Z21, Z0
+	VFMADD231PS  Z19, Z21, Z1
+	VFMADD231PS  Z20, Z21, Z2
+	VBROADCASTSS 4(CX), Z22
+	VFMADD231PS  Z18, Z22, Z3
+	VFMADD231PS  Z19, Z22, Z4
+	VFMADD231PS  Z20, Z22, Z5
+	VBROADCASTSS 8(CX), Z21
+	VFMADD231PS  Z18, Z21, Z6
+	VFMADD231PS  Z19, Z21, Z7
+	VFMADD231PS  Z20, Z21, Z8
+	VBROADCASTSS 12(CX), Z22
+	VFMADD231PS  Z18, Z22, Z9
+	VFMADD231PS  Z19, Z22, Z10
+	VFMADD231PS  Z20, Z22, Z11
+	VBROADCASTSS 16(CX), Z21
+	VFMADD231PS  Z18, Z21, Z12
+	VFMADD231PS  Z19, Z21, Z13
+	VFMADD231PS  Z20, Z21, Z14
+	VBROADCASTSS 20(CX), Z22
+	VFMADD231PS  Z18, Z22, Z15
+	VFMADD231PS  Z19, Z22, Z16
+	VFMADD231PS  Z20, Z22, Z17
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Z18
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z19
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z20
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS 32(CX), Z21
+	VFMADD231PS  Z18, Z21, Z0
+	VFMADD231PS  Z19, Z21, Z1
+	VFMADD231PS  Z20, Z21, Z2
+	VBROADCASTSS 36(CX), Z22
+	VFMADD231PS  Z18, Z22, Z3
+	VFMADD231PS  Z19, Z22, Z4
+	VFMADD231PS  Z20, Z22, Z5
+	VBROADCASTSS 40(CX), Z21
+	VFMADD231PS  Z18, Z21, Z6
+	VFMADD231PS  Z19, Z21, Z7
+	VFMADD231PS  Z20, Z21, Z8
+	VBROADCASTSS 44(CX), Z22
+	VFMADD231PS  Z18, Z22, Z9
+	VFMADD231PS  Z19, Z22, Z10
+	VFMADD231PS  Z20, Z22, Z11
+	VBROADCASTSS 48(CX), Z21
+	VFMADD231PS  Z18, Z21, Z12
+	VFMADD231PS  Z19, Z21, Z13
+	VFMADD231PS  Z20, Z21, Z14
+	VBROADCASTSS 52(CX), Z22
+	VFMADD231PS  Z18, Z22, Z15
+	VFMADD231PS  Z19, Z22, Z16
+	VFMADD231PS  Z20, Z22, Z17
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop_pf
+
+odd_pf:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z18
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z19
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z20
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS (CX), Z21
+	VFMADD231PS  Z18, Z21, Z0
+	VFMADD231PS  Z19, Z21, Z1
+	VFMADD231PS  Z20, Z21, Z2
+	VBROADCASTSS 4(CX), Z22
+	VFMADD231PS  Z18, Z22, Z3
+	VFMADD231PS  Z19, Z22, Z4
+	VFMADD231PS  Z20, Z22, Z5
+	VBROADCASTSS 8(CX), Z21
+	VFMADD231PS  Z18, Z21, Z6
+	VFMADD231PS  Z19, Z21, Z7
+	VFMADD231PS  Z20, Z21, Z8
+	VBROADCASTSS 12(CX), Z22
+	VFMADD231PS  Z18, Z22, Z9
+	VFMADD231PS  Z19, Z22, Z10
+	VFMADD231PS  Z20, Z22, Z11
+	VBROADCASTSS 16(CX), Z21
+	VFMADD231PS  Z18, Z21, Z12
+	VFMADD231PS  Z19, Z21, Z13
+	VFMADD231PS  Z20, Z21, Z14
+	VBROADCASTSS 20(CX), Z22
+	VFMADD231PS  Z18, Z22, Z15
+	VFMADD231PS  Z19, Z22, Z16
+	VFMADD231PS  Z20, Z22, Z17
+
+store:
+	MOVQ 8(SP), CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ 40(SP), BX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, BX
+	JZ     noacc
+	MOVQ   CX, SI
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	ADDQ   DX, SI
+	VADDPS (SI), Z3, Z3
+	VADDPS 64(SI), Z4, Z4
+	VADDPS 128(SI), Z5, Z5
+	ADDQ   DX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	VADDPS 128(SI), Z8, Z8
+	ADDQ   DX, SI
+	VADDPS (SI), Z9, Z9
+	VADDPS 64(SI), Z10, Z10
+	VADDPS 128(SI), Z11, Z11
+	ADDQ   DX, SI
+	VADDPS (SI), Z12, Z12
+	VADDPS 64(SI), Z13, Z13
+	VADDPS 128(SI), Z14, Z14
+	ADDQ   DX, SI
+	VADDPS (SI), Z15, Z15
+	VADDPS 64(SI), Z16, Z16
+	VADDPS 128(SI), Z17, Z17
+
+noacc:
+	// acc[i] += bias[i]
+	MOVQ         16(SP), SI
+	TESTQ        SI, SI
+	JZ           nobias
+	VBROADCASTSS (SI), Z21
+	VADDPS       Z21, Z0, Z0
+	VADDPS       Z21, Z1, Z1
+	VADDPS       Z21, Z2, Z2
+	VBROADCASTSS 4(SI), Z21
+	VADDPS       Z21, Z3, Z3
+	VADDPS       Z21, Z4, Z4
+	VADDPS       Z21, Z5, Z5
+	VBROADCASTSS 8(SI), Z21
+	VADDPS       Z21, Z6, Z6
+	VADDPS       Z21, Z7, Z7
+	VADDPS       Z21, Z8, Z8
+	VBROADCASTSS 12(SI), Z21
+	VADDPS       Z21, Z9, Z9
+	VADDPS       Z21, Z10, Z10
+	VADDPS       Z21, Z11, Z11
+	VBROADCASTSS 16(SI), Z21
+	VADDPS       Z21, Z12, Z12
+	VADDPS       Z21, Z13, Z13
+	VADDPS       Z21, Z14, Z14
+	VBROADCASTSS 20(SI), Z21
+	VADDPS       Z21, Z15, Z15
+	VADDPS       Z21, Z16, Z16
+	VADDPS       Z21, Z17, Z17
+
+nobias:
+	// acc += resid
+	MOVQ   24(SP), SI
+	TESTQ  SI, SI
+	JZ     noresid
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	ADDQ   DX, SI
+	VADDPS (SI), Z3, Z3
+	VADDPS 64(SI), Z4, Z4
+	VADDPS 128(SI), Z5, Z5
+	ADDQ   DX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	VADDPS 128(SI), Z8, Z8
+	ADDQ   DX, SI
+	VADDPS (SI), Z9, Z9
+	VADDPS 64(SI), Z10, Z10
+	VADDPS 128(SI), Z11, Z11
+	ADDQ   DX, SI
+	VADDPS (SI), Z12, Z12
+	VADDPS 64(SI), Z13, Z13
+	VADDPS 128(SI), Z14, Z14
+	ADDQ   DX, SI
+	VADDPS (SI), Z15, Z15
+	VADDPS 64(SI), Z16, Z16
+	VADDPS 128(SI), Z17, Z17
+
+noresid:
+	// flags&2: acc = max(0, acc), NaN kept
+	TESTQ  $0x00000002, BX
+	JZ     norelu
+	VXORPS Z21, Z21, Z21
+	VMAXPS Z0, Z21, Z0
+	VMAXPS Z1, Z21, Z1
+	VMAXPS Z2, Z21, Z2
+	VMAXPS Z3, Z21, Z3
+	VMAXPS Z4, Z21, Z4
+	VMAXPS Z5, Z21, Z5
+	VMAXPS Z6, Z21, Z6
+	VMAXPS Z7, Z21, Z7
+	VMAXPS Z8, Z21, Z8
+	VMAXPS Z9, Z21, Z9
+	VMAXPS Z10, Z21, Z10
+	VMAXPS Z11, Z21, Z11
+	VMAXPS Z12, Z21, Z12
+	VMAXPS Z13, Z21, Z13
+	VMAXPS Z14, Z21, Z14
+	VMAXPS Z15, Z21, Z15
+	VMAXPS Z16, Z21, Z16
+	VMAXPS Z17, Z21, Z17
+
+norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           noclip
+	VBROADCASTSS (SI), Z18
+	VBROADCASTSS 4(SI), Z19
+	VMAXPS       Z18, Z0, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z20, K1, Z0
+	VMAXPS       Z18, Z1, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z20, K1, Z1
+	VMAXPS       Z18, Z2, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z20, K1, Z2
+	VMAXPS       Z18, Z3, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z20, K1, Z3
+	VMAXPS       Z18, Z4, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z20, K1, Z4
+	VMAXPS       Z18, Z5, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z20, K1, Z5
+	VMAXPS       Z18, Z6, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z20, K1, Z6
+	VMAXPS       Z18, Z7, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z20, K1, Z7
+	VMAXPS       Z18, Z8, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z20, K1, Z8
+	VMAXPS       Z18, Z9, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z20, K1, Z9
+	VMAXPS       Z18, Z10, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z20, K1, Z10
+	VMAXPS       Z18, Z11, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z20, K1, Z11
+	VMAXPS       Z18, Z12, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z12, Z12, K1
+	VBLENDMPS    Z12, Z20, K1, Z12
+	VMAXPS       Z18, Z13, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z13, Z13, K1
+	VBLENDMPS    Z13, Z20, K1, Z13
+	VMAXPS       Z18, Z14, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z14, Z14, K1
+	VBLENDMPS    Z14, Z20, K1, Z14
+	VMAXPS       Z18, Z15, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z15, Z15, K1
+	VBLENDMPS    Z15, Z20, K1, Z15
+	VMAXPS       Z18, Z16, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z16, Z16, K1
+	VBLENDMPS    Z16, Z20, K1, Z16
+	VMAXPS       Z18, Z17, Z20
+	VMINPS       Z19, Z20, Z20
+	VCMPPS       $0x03, Z17, Z17, K1
+	VBLENDMPS    Z17, Z20, K1, Z17
+
+noclip:
+	// C = acc
+	VMOVUPS Z0, (CX)
+	VMOVUPS Z1, 64(CX)
+	VMOVUPS Z2, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z3, (CX)
+	VMOVUPS Z4, 64(CX)
+	VMOVUPS Z5, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z6, (CX)
+	VMOVUPS Z7, 64(CX)
+	VMOVUPS Z8, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z9, (CX)
+	VMOVUPS Z10, 64(CX)
+	VMOVUPS Z11, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z12, (CX)
+	VMOVUPS Z13, 64(CX)
+	VMOVUPS Z14, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z15, (CX)
+	VMOVUPS Z16, 64(CX)
+	VMOVUPS Z17, 128(CX)
+
+	// the next group: 6 more rows of C, bias and resid, k·8 more values of a, no fetching
+	IMUL3Q $0x20, AX, AX
+	ADDQ   AX, (SP)
+	IMUL3Q $0x06, DX, DX
+	ADDQ   DX, 8(SP)
+	MOVQ   16(SP), AX
+	TESTQ  AX, AX
+	JZ     nextresid
+	ADDQ   $0x18, AX
+	MOVQ   AX, 16(SP)
+
+nextresid:
+	MOVQ  24(SP), AX
+	TESTQ AX, AX
+	JZ    nextflags
+	ADDQ  DX, AX
+	MOVQ  AX, 24(SP)
+
+nextflags:
+	ANDQ $-5, BX
+	MOVQ BX, 40(SP)
+	DECQ 32(SP)
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernAVX512x7x48OffsOf8(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
+TEXT ·KernAVX512x7x48OffsOf8(SB), NOSPLIT, $48-88
+	MOVQ  a+8(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  bias+48(FP), AX
+	MOVQ  AX, 16(SP)
+	MOVQ  resid+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  flags+64(FP), AX
+	MOVQ  AX, 40(SP)
+	MOVQ  groups+80(FP), AX
+	MOVQ  AX, 32(SP)
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+group:
+	MOVQ k+0(FP), AX
+	MOVQ (SP), CX
+	MOVQ b+16(FP), DX
+	MOVQ boff+24(FP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	VXORPS X12, X12, X12
+	VXORPS X13, X13, X13
+	VXORPS X14, X14, X14
+	VXORPS X15, X15, X15
+	VXORPS X16, X16, X16
+	VXORPS X17, X17, X17
+	VXORPS X18, X18, X18
+	VXORPS X19, X19, X19
+	VXORPS X20, X20, X20
+
+	// prefetch the lines of C and of the residual
+	MOVQ       8(SP), SI
+	MOVQ       24(SP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	PREFETCHT0 128(SI)
+	TESTQ      DI, DI
+	JZ         nopfresid
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+
+nopfresid:
+	// flags&4: prefetch the next panel of B
+	MOVQ  40(SP), SI
+	TESTQ $0x00000004, SI
+	JNZ   prefetching
+	MOVQ  AX, DI
+	SHRQ  $0x01, DI
+	JZ    odd
+
+loop:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z21
+	VMOVUPS      64(DX)(SI*4), Z22
+	VMOVUPS      128(DX)(SI*4), Z23
+	VBROADCASTSS (CX), Z24
+	VFMADD231PS  Z21, Z24, Z0
+	VFMADD231PS  Z22, Z24, Z1
+	VFMADD231PS  Z23, Z24, Z2
+	VBROADCASTSS 4(CX), Z25
+	VFMADD231PS  Z21, Z25, Z3
+	VFMADD231PS  Z22, Z25, Z4
+	VFMADD231PS  Z23, Z25, Z5
+	VBROADCASTSS 8(CX), Z24
+	VFMADD231PS  Z21, Z24, Z6
+	VFMADD231PS  Z22, Z24, Z7
+	VFMADD231PS  Z23, Z24, Z8
+	VBROADCASTSS 12(CX), Z25
+	VFMADD231PS  Z21, Z25, Z9
+	VFMADD231PS  Z22, Z25, Z10
+	VFMADD231PS  Z23, Z25, Z11
+	VBROADCASTSS 16(CX), Z24
+	VFMADD231PS  Z21, Z24, Z12
+	VFMADD231PS  Z22, Z24, Z13
+	VFMADD231PS  Z23, Z24, Z14
+	VBROADCASTSS 20(CX), Z25
+	VFMADD231PS  Z21, Z25, Z15
+	VFMADD231PS  Z22, Z25, Z16
+	VFMADD231PS  Z23, Z25, Z17
+	VBROADCASTSS 24(CX), Z24
+	VFMADD231PS  Z21, Z24, Z18
+	VFMADD231PS  Z22, Z24, Z19
+	VFMADD231PS  Z23, Z24, Z20
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Z21
+	VMOVUPS      64(DX)(SI*4), Z22
+	VMOVUPS      128(DX)(SI*4), Z23
+	VBROADCASTSS 32(CX), Z24
+	VFMADD231PS  Z21, Z24, Z0
+	VFMADD231PS  Z22, Z24, Z1
+	VFMADD231PS  Z23, Z24, Z2
+	VBROADCASTSS 36(CX), Z25
+	VFMADD231PS  Z21, Z25, Z3
+	VFMADD231PS  Z22, Z25, Z4
+	VFMADD231PS  Z23, Z25, Z5
+	VBROADCASTSS 40(CX), Z24
+	VFMADD231PS  Z21, Z24, Z6
+	VFMADD231PS  Z22, Z24, Z7
+	VFMADD231PS  Z23, Z24, Z8
+	VBROADCASTSS 44(CX), Z25
+	VFMADD231PS  Z21, Z25, Z9
+	VFMADD231PS  Z22, Z25, Z10
+	VFMADD231PS  Z23, Z25, Z11
+	VBROADCASTSS 48(CX), Z24
+	VFMADD231PS  Z21, Z24, Z12
+	VFMADD231PS  Z22, Z24, Z13
+	VFMADD231PS  Z23, Z24, Z14
+	VBROADCASTSS 52(CX), Z25
+	VFMADD231PS  Z21, Z25, Z15
+	VFMADD231PS  Z22, Z25, Z16
+	VFMADD231PS  Z23, Z25, Z17
+	VBROADCASTSS 56(CX), Z24
+	VFMADD231PS  Z21, Z24, Z18
+	VFMADD231PS  Z22, Z24, Z19
+	VFMADD231PS  Z23, Z24, Z20
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z21
+	VMOVUPS      64(DX)(SI*4), Z22
+	VMOVUPS      128(DX)(SI*4), Z23
+	VBROADCASTSS (CX), Z24
+	VFMADD231PS  Z21, Z24, Z0
+	VFMADD231PS  Z22, Z24, Z1
+	VFMADD231PS  Z23, Z24, Z2
+	VBROADCASTSS 4(CX), Z25
+	VFMADD231PS  Z21, Z25, Z3
+	VFMADD231PS  Z22, Z25, Z4
+	VFMADD231PS  Z23, Z25, Z5
+	VBROADCASTSS 8(CX), Z24
+	VFMADD231PS  Z21, Z24, Z6
+	VFMADD231PS  Z22, Z24, Z7
+	VFMADD231PS  Z23, Z24, Z8
+	VBROADCASTSS 12(CX), Z25
+	VFMADD231PS  Z21, Z25, Z9
+	VFMADD231PS  Z22, Z25, Z10
+	VFMADD231PS  Z23, Z25, Z11
+	VBROADCASTSS 16(CX), Z24
+	VFMADD231PS  Z21, Z24, Z12
+	VFMADD231PS  Z22, Z24, Z13
+	VFMADD231PS  Z23, Z24, Z14
+	VBROADCASTSS 20(CX), Z25
+	VFMADD231PS  Z21, Z25, Z15
+	VFMADD231PS  Z22, Z25, Z16
+	VFMADD231PS  Z23, Z25, Z17
+	VBROADCASTSS 24(CX), Z24
+	VFMADD231PS  Z21, Z24, Z18
+	VFMADD231PS  Z22, Z24, Z19
+	VFMADD231PS  Z23, Z24, Z20
+	JMP          store
+
+prefetching:
+	MOVQ AX, DI
+	SHRQ $0x01, DI
+	JZ   odd_pf
+
+loop_pf:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z21
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z22
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z23
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS (CX), Z24
+	VFMADD231PS  Z21, Z24, Z0
+	VFMADD231PS  Z22, Z24, Z1
+	VFMADD231PS  Z23, Z24, Z2
+	VBROADCASTSS 4(CX), Z25
+	VFMADD231PS  Z21, Z25, Z3
+	VFMADD231PS  Z22, Z25, Z4
+	VFMADD231PS  Z23, Z25, Z5
+	VBROADCASTSS 8(CX), Z24
+	VFMADD231PS  Z21, Z24, Z6
+	VFMADD231PS  Z22, Z24, Z7
+	VFMADD231PS  Z23, Z24, Z8
+	VBROADCASTSS 12(CX), Z25
+	VFMADD231PS  Z21, Z25, Z9
+	VFMADD231PS  Z22, Z25, Z10
+	VFMADD231PS  Z23, Z25, Z11
+	VBROADCASTSS 16(CX), Z24
+	VFMADD231PS  Z21, Z24, Z12
+	VFMADD231PS  Z22, Z24, Z13
+	VFMADD231PS  Z23, Z24, Z14
+	VBROADCASTSS 20(CX), Z25
+	VFMADD231PS  Z21, Z25, Z15
+	VFMADD231PS  Z22, Z25, Z16
+	VFMADD231PS  Z23, Z25, Z17
+	VBROADCASTSS 24(CX), Z24
+	VFMADD231PS  Z21, Z24, Z18
+	VFMADD231PS  Z22, Z24, Z19
+	VFMADD231PS  Z23, Z24, Z20
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS      (DX)(SI*4), Z21
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z22
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z23
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS 32(CX), Z24
+	VFMADD231PS  Z21, Z24, Z0
+	VFMADD231PS  Z22, Z24, Z1
+	VFMADD231PS  Z23, Z24, Z2
+	VBROADCASTSS 36(CX), Z25
+	VFMADD231PS  Z21, Z25, Z3
+	VFMADD231PS  Z22, Z25, Z4
+	VFMADD231PS  Z23, Z25, Z5
+	VBROADCASTSS 40(CX), Z24
+	VFMADD231PS  Z21, Z24, Z6
+	VFMADD231PS  Z22, Z24, Z7
+	VFMADD231PS  Z23, Z24, Z8
+	VBROADCASTSS 44(CX), Z25
+	VFMADD231PS  Z21, Z25, Z9
+	VFMADD231PS  Z22, Z25, Z10
+	VFMADD231PS  Z23, Z25, Z11
+	VBROADCASTSS 48(CX), Z24
+	VFMADD231PS  Z21, Z24, Z12
+	VFMADD231PS  Z22, Z24, Z13
+	VFMADD231PS  Z23, Z24, Z14
+	VBROADCASTSS 52(CX), Z25
+	VFMADD231PS  Z21, Z25, Z15
+	VFMADD231PS  Z22, Z25, Z16
+	VFMADD231PS  Z23, Z25, Z17
+	VBROADCASTSS 56(CX), Z24
+	VFMADD231PS  Z21, Z24, Z18
+	VFMADD231PS  Z22, Z24, Z19
+	VFMADD231PS  Z23, Z24, Z20
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop_pf
+
+odd_pf:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS      (DX)(SI*4), Z21
+	PREFETCHT0   192(DX)(SI*4)
+	VMOVUPS      64(DX)(SI*4), Z22
+	PREFETCHT0   256(DX)(SI*4)
+	VMOVUPS      128(DX)(SI*4), Z23
+	PREFETCHT0   320(DX)(SI*4)
+	VBROADCASTSS (CX), Z24
+	VFMADD231PS  Z21, Z24, Z0
+	VFMADD231PS  Z22, Z24, Z1
+	VFMADD231PS  Z23, Z24, Z2
+	VBROADCASTSS 4(CX), Z25
+	VFMADD231PS  Z21, Z25, Z3
+	VFMADD231PS  Z22, Z25, Z4
+	VFMADD231PS  Z23, Z25, Z5
+	VBROADCASTSS 8(CX), Z24
+	VFMADD231PS  Z21, Z24, Z6
+	VFMADD231PS  Z22, Z24, Z7
+	VFMADD231PS  Z23, Z24, Z8
+	VBROADCASTSS 12(CX), Z25
+	VFMADD231PS  Z21, Z25, Z9
+	VFMADD231PS  Z22, Z25, Z10
+	VFMADD231PS  Z23, Z25, Z11
+	VBROADCASTSS 16(CX), Z24
+	VFMADD231PS  Z21, Z24, Z12
+	VFMADD231PS  Z22, Z24, Z13
+	VFMADD231PS  Z23, Z24, Z14
+	VBROADCASTSS 20(CX), Z25
+	VFMADD231PS  Z21, Z25, Z15
+	VFMADD231PS  Z22, Z25, Z16
+	VFMADD231PS  Z23, Z25, Z17
+	VBROADCASTSS 24(CX), Z24
+	VFMADD231PS  Z21, Z24, Z18
+	VFMADD231PS  Z22, Z24, Z19
+	VFMADD231PS  Z23, Z24, Z20
+
+store:
+	MOVQ 8(SP), CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ 40(SP), BX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, BX
+	JZ     noacc
+	MOVQ   CX, SI
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	ADDQ   DX, SI
+	VADDPS (SI), Z3, Z3
+	VADDPS 64(SI), Z4, Z4
+	VADDPS 128(SI), Z5, Z5
+	ADDQ   DX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	VADDPS 128(SI), Z8, Z8
+	ADDQ   DX, SI
+	VADDPS (SI), Z9, Z9
+	VADDPS 64(SI), Z10, Z10
+	VADDPS 128(SI), Z11, Z11
+	ADDQ   DX, SI
+	VADDPS (SI), Z12, Z12
+	VADDPS 64(SI), Z13, Z13
+	VADDPS 128(SI), Z14, Z14
+	ADDQ   DX, SI
+	VADDPS (SI), Z15, Z15
+	VADDPS 64(SI), Z16, Z16
+	VADDPS 128(SI), Z17, Z17
+	ADDQ   DX, SI
+	VADDPS (SI), Z18, Z18
+	VADDPS 64(SI), Z19, Z19
+	VADDPS 128(SI), Z20, Z20
+
+noacc:
+	// acc[i] += bias[i]
+	MOVQ         16(SP), SI
+	TESTQ        SI, SI
+	JZ           nobias
+	VBROADCASTSS (SI), Z24
+	VADDPS       Z24, Z0, Z0
+	VADDPS       Z24, Z1, Z1
+	VADDPS       Z24, Z2, Z2
+	VBROADCASTSS 4(SI), Z24
+	VADDPS       Z24, Z3, Z3
+	VADDPS       Z24, Z4, Z4
+	VADDPS       Z24, Z5, Z5
+	VBROADCASTSS 8(SI), Z24
+	VADDPS       Z24, Z6, Z6
+	VADDPS       Z24, Z7, Z7
+	VADDPS       Z24, Z8, Z8
+	VBROADCASTSS 12(SI), Z24
+	VADDPS       Z24, Z9, Z9
+	VADDPS       Z24, Z10, Z10
+	VADDPS       Z24, Z11, Z11
+	VBROADCASTSS 16(SI), Z24
+	VADDPS       Z24, Z12, Z12
+	VADDPS       Z24, Z13, Z13
+	VADDPS       Z24, Z14, Z14
+	VBROADCASTSS 20(SI), Z24
+	VADDPS       Z24, Z15, Z15
+	VADDPS       Z24, Z16, Z16
+	VADDPS       Z24, Z17, Z17
+	VBROADCASTSS 24(SI), Z24
+	VADDPS       Z24, Z18, Z18
+	VADDPS       Z24, Z19, Z19
+	VADDPS       Z24, Z20, Z20
+
+nobias:
+	// acc += resid
+	MOVQ   24(SP), SI
+	TESTQ  SI, SI
+	JZ     noresid
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	ADDQ   DX, SI
+	VADDPS (SI), Z3, Z3
+	VADDPS 64(SI), Z4, Z4
+	VADDPS 128(SI), Z5, Z5
+	ADDQ   DX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	VADDPS 128(SI), Z8, Z8
+	ADDQ   DX, SI
+	VADDPS (SI), Z9, Z9
+	VADDPS 64(SI), Z10, Z10
+	VADDPS 128(SI), Z11, Z11
+	ADDQ   DX, SI
+	VADDPS (SI), Z12, Z12
+	VADDPS 64(SI), Z13, Z13
+	VADDPS 128(SI), Z14, Z14
+	ADDQ   DX, SI
+	VADDPS (SI), Z15, Z15
+	VADDPS 64(SI), Z16, Z16
+	VADDPS 128(SI), Z17, Z17
+	ADDQ   DX, SI
+	VADDPS (SI), Z18, Z18
+	VADDPS 64(SI), Z19, Z19
+	VADDPS 128(SI), Z20, Z20
+
+noresid:
+	// flags&2: acc = max(0, acc), NaN kept
+	TESTQ  $0x00000002, BX
+	JZ     norelu
+	VXORPS Z24, Z24, Z24
+	VMAXPS Z0, Z24, Z0
+	VMAXPS Z1, Z24, Z1
+	VMAXPS Z2, Z24, Z2
+	VMAXPS Z3, Z24, Z3
+	VMAXPS Z4, Z24, Z4
+	VMAXPS Z5, Z24, Z5
+	VMAXPS Z6, Z24, Z6
+	VMAXPS Z7, Z24, Z7
+	VMAXPS Z8, Z24, Z8
+	VMAXPS Z9, Z24, Z9
+	VMAXPS Z10, Z24, Z10
+	VMAXPS Z11, Z24, Z11
+	VMAXPS Z12, Z24, Z12
+	VMAXPS Z13, Z24, Z13
+	VMAXPS Z14, Z24, Z14
+	VMAXPS Z15, Z24, Z15
+	VMAXPS Z16, Z24, Z16
+	VMAXPS Z17, Z24, Z17
+	VMAXPS Z18, Z24, Z18
+	VMAXPS Z19, Z24, Z19
+	VMAXPS Z20, Z24, Z20
+
+norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           noclip
+	VBROADCASTSS (SI), Z21
+	VBROADCASTSS 4(SI), Z22
+	VMAXPS       Z21, Z0, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z23, K1, Z0
+	VMAXPS       Z21, Z1, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z23, K1, Z1
+	VMAXPS       Z21, Z2, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z23, K1, Z2
+	VMAXPS       Z21, Z3, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z23, K1, Z3
+	VMAXPS       Z21, Z4, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z23, K1, Z4
+	VMAXPS       Z21, Z5, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z23, K1, Z5
+	VMAXPS       Z21, Z6, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z23, K1, Z6
+	VMAXPS       Z21, Z7, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z23, K1, Z7
+	VMAXPS       Z21, Z8, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z23, K1, Z8
+	VMAXPS       Z21, Z9, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z23, K1, Z9
+	VMAXPS       Z21, Z10, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z23, K1, Z10
+	VMAXPS       Z21, Z11, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z23, K1, Z11
+	VMAXPS       Z21, Z12, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z12, Z12, K1
+	VBLENDMPS    Z12, Z23, K1, Z12
+	VMAXPS       Z21, Z13, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z13, Z13, K1
+	VBLENDMPS    Z13, Z23, K1, Z13
+	VMAXPS       Z21, Z14, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z14, Z14, K1
+	VBLENDMPS    Z14, Z23, K1, Z14
+	VMAXPS       Z21, Z15, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z15, Z15, K1
+	VBLENDMPS    Z15, Z23, K1, Z15
+	VMAXPS       Z21, Z16, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z16, Z16, K1
+	VBLENDMPS    Z16, Z23, K1, Z16
+	VMAXPS       Z21, Z17, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z17, Z17, K1
+	VBLENDMPS    Z17, Z23, K1, Z17
+	VMAXPS       Z21, Z18, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z18, Z18, K1
+	VBLENDMPS    Z18, Z23, K1, Z18
+	VMAXPS       Z21, Z19, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z19, Z19, K1
+	VBLENDMPS    Z19, Z23, K1, Z19
+	VMAXPS       Z21, Z20, Z23
+	VMINPS       Z22, Z23, Z23
+	VCMPPS       $0x03, Z20, Z20, K1
+	VBLENDMPS    Z20, Z23, K1, Z20
+
+noclip:
+	// C = acc
+	VMOVUPS Z0, (CX)
+	VMOVUPS Z1, 64(CX)
+	VMOVUPS Z2, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z3, (CX)
+	VMOVUPS Z4, 64(CX)
+	VMOVUPS Z5, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z6, (CX)
+	VMOVUPS Z7, 64(CX)
+	VMOVUPS Z8, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z9, (CX)
+	VMOVUPS Z10, 64(CX)
+	VMOVUPS Z11, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z12, (CX)
+	VMOVUPS Z13, 64(CX)
+	VMOVUPS Z14, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z15, (CX)
+	VMOVUPS Z16, 64(CX)
+	VMOVUPS Z17, 128(CX)
+	ADDQ    DX, CX
+	VMOVUPS Z18, (CX)
+	VMOVUPS Z19, 64(CX)
+	VMOVUPS Z20, 128(CX)
+
+	// the next group: 7 more rows of C, bias and resid, k·8 more values of a, no fetching
+	IMUL3Q $0x20, AX, AX
+	ADDQ   AX, (SP)
+	IMUL3Q $0x07, DX, DX
+	ADDQ   DX, 8(SP)
+	MOVQ   16(SP), AX
+	TESTQ  AX, AX
+	JZ     nextresid
+	ADDQ   $0x1c, AX
+	MOVQ   AX, 16(SP)
+
+nextresid:
+	MOVQ  24(SP), AX
+	TESTQ AX, AX
+	JZ    nextflags
+	ADDQ  DX, AX
+	MOVQ  AX, 24(SP)
+
+nextflags:
+	ANDQ $-5, BX
+	MOVQ BX, 40(SP)
+	DECQ 32(SP)
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
 // func KernAVX2x6x16(k int, a *float32, b *float32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32)
 // Requires: AVX, FMA3, MMX+
 TEXT ·KernAVX2x6x16(SB), NOSPLIT, $0-72
@@ -12869,6 +15949,3906 @@ done:
 	VZEROUPPER
 	RET
 
+// func KernPixAVX512x1x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·KernPixAVX512x1x32(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	MOVQ   AX, R8
+	SHRQ   $0x01, R8
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R9
+	SHLQ   $0x07, R9
+
+prefetching:
+	PREFETCHT0 (CX)(R9*1)
+	PREFETCHT0 64(CX)(R9*1)
+	PREFETCHT0 128(CX)(R9*1)
+	PREFETCHT0 192(CX)(R9*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z2
+	VMOVUPS      64(CX), Z3
+	VBROADCASTSS (DI)(DX*4), Z4
+	VFMADD231PS  Z2, Z4, Z0
+	VFMADD231PS  Z3, Z4, Z1
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z2
+	VMOVUPS      192(CX), Z3
+	VBROADCASTSS (DI)(DX*4), Z4
+	VFMADD231PS  Z2, Z4, Z0
+	VFMADD231PS  Z3, Z4, Z1
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R8
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z2
+	VMOVUPS      64(CX), Z3
+	VBROADCASTSS (DI)(DX*4), Z4
+	VFMADD231PS  Z2, Z4, Z0
+	VFMADD231PS  Z3, Z4, Z1
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z2
+	VMOVUPS      192(CX), Z3
+	VBROADCASTSS (DI)(DX*4), Z4
+	VFMADD231PS  Z2, Z4, Z0
+	VFMADD231PS  Z3, Z4, Z1
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R8
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z2
+	VMOVUPS      64(CX), Z3
+	VBROADCASTSS (DI)(DX*4), Z4
+	VFMADD231PS  Z2, Z4, Z0
+	VFMADD231PS  Z3, Z4, Z1
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Z2
+	VBROADCASTSS 4(SI), Z3
+	VMAXPS       Z2, Z0, Z4
+	VMINPS       Z3, Z4, Z4
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z4, K1, Z0
+	VMAXPS       Z2, Z1, Z4
+	VMINPS       Z3, Z4, Z4
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z4, K1, Z1
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x01, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x04, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX512x2x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·KernPixAVX512x2x32(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	MOVQ   AX, R9
+	SHRQ   $0x01, R9
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R10
+	SHLQ   $0x07, R10
+
+prefetching:
+	PREFETCHT0 (CX)(R10*1)
+	PREFETCHT0 64(CX)(R10*1)
+	PREFETCHT0 128(CX)(R10*1)
+	PREFETCHT0 192(CX)(R10*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z4
+	VMOVUPS      64(CX), Z5
+	VBROADCASTSS (DI)(DX*4), Z6
+	VFMADD231PS  Z4, Z6, Z0
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS (R8)(DX*4), Z6
+	VFMADD231PS  Z4, Z6, Z2
+	VFMADD231PS  Z5, Z6, Z3
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z4
+	VMOVUPS      192(CX), Z5
+	VBROADCASTSS (DI)(DX*4), Z6
+	VFMADD231PS  Z4, Z6, Z0
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS (R8)(DX*4), Z6
+	VFMADD231PS  Z4, Z6, Z2
+	VFMADD231PS  Z5, Z6, Z3
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R9
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z4
+	VMOVUPS      64(CX), Z5
+	VBROADCASTSS (DI)(DX*4), Z6
+	VFMADD231PS  Z4, Z6, Z0
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS (R8)(DX*4), Z6
+	VFMADD231PS  Z4, Z6, Z2
+	VFMADD231PS  Z5, Z6, Z3
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z4
+	VMOVUPS      192(CX), Z5
+	VBROADCASTSS (DI)(DX*4), Z6
+	VFMADD231PS  Z4, Z6, Z0
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS (R8)(DX*4), Z6
+	VFMADD231PS  Z4, Z6, Z2
+	VFMADD231PS  Z5, Z6, Z3
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R9
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z4
+	VMOVUPS      64(CX), Z5
+	VBROADCASTSS (DI)(DX*4), Z6
+	VFMADD231PS  Z4, Z6, Z0
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS (R8)(DX*4), Z6
+	VFMADD231PS  Z4, Z6, Z2
+	VFMADD231PS  Z5, Z6, Z3
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	ADDQ   CX, SI
+	VADDPS (SI), Z2, Z2
+	VADDPS 64(SI), Z3, Z3
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS (SI), Z2, Z2
+	VADDPS 64(SI), Z3, Z3
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Z4
+	VBROADCASTSS 4(SI), Z5
+	VMAXPS       Z4, Z0, Z6
+	VMINPS       Z5, Z6, Z6
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z6, K1, Z0
+	VMAXPS       Z4, Z1, Z6
+	VMINPS       Z5, Z6, Z6
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z6, K1, Z1
+	VMAXPS       Z4, Z2, Z6
+	VMINPS       Z5, Z6, Z6
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z6, K1, Z2
+	VMAXPS       Z4, Z3, Z6
+	VMINPS       Z5, Z6, Z6
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z6, K1, Z3
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z2, (SI)
+	VMOVUPS Z3, 64(SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x02, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x08, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX512x3x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·KernPixAVX512x3x32(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	MOVQ   AX, R10
+	SHRQ   $0x01, R10
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R11
+	SHLQ   $0x07, R11
+
+prefetching:
+	PREFETCHT0 (CX)(R11*1)
+	PREFETCHT0 64(CX)(R11*1)
+	PREFETCHT0 128(CX)(R11*1)
+	PREFETCHT0 192(CX)(R11*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z6
+	VMOVUPS      64(CX), Z7
+	VBROADCASTSS (DI)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z0
+	VFMADD231PS  Z7, Z8, Z1
+	VBROADCASTSS (R8)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z2
+	VFMADD231PS  Z7, Z8, Z3
+	VBROADCASTSS (R9)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z4
+	VFMADD231PS  Z7, Z8, Z5
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z6
+	VMOVUPS      192(CX), Z7
+	VBROADCASTSS (DI)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z0
+	VFMADD231PS  Z7, Z8, Z1
+	VBROADCASTSS (R8)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z2
+	VFMADD231PS  Z7, Z8, Z3
+	VBROADCASTSS (R9)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z4
+	VFMADD231PS  Z7, Z8, Z5
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R10
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z6
+	VMOVUPS      64(CX), Z7
+	VBROADCASTSS (DI)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z0
+	VFMADD231PS  Z7, Z8, Z1
+	VBROADCASTSS (R8)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z2
+	VFMADD231PS  Z7, Z8, Z3
+	VBROADCASTSS (R9)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z4
+	VFMADD231PS  Z7, Z8, Z5
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z6
+	VMOVUPS      192(CX), Z7
+	VBROADCASTSS (DI)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z0
+	VFMADD231PS  Z7, Z8, Z1
+	VBROADCASTSS (R8)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z2
+	VFMADD231PS  Z7, Z8, Z3
+	VBROADCASTSS (R9)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z4
+	VFMADD231PS  Z7, Z8, Z5
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R10
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z6
+	VMOVUPS      64(CX), Z7
+	VBROADCASTSS (DI)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z0
+	VFMADD231PS  Z7, Z8, Z1
+	VBROADCASTSS (R8)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z2
+	VFMADD231PS  Z7, Z8, Z3
+	VBROADCASTSS (R9)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z4
+	VFMADD231PS  Z7, Z8, Z5
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	ADDQ   CX, SI
+	VADDPS (SI), Z2, Z2
+	VADDPS 64(SI), Z3, Z3
+	ADDQ   CX, SI
+	VADDPS (SI), Z4, Z4
+	VADDPS 64(SI), Z5, Z5
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS (SI), Z2, Z2
+	VADDPS 64(SI), Z3, Z3
+	VADDPS (SI), Z4, Z4
+	VADDPS 64(SI), Z5, Z5
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Z6
+	VBROADCASTSS 4(SI), Z7
+	VMAXPS       Z6, Z0, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z8, K1, Z0
+	VMAXPS       Z6, Z1, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z8, K1, Z1
+	VMAXPS       Z6, Z2, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z8, K1, Z2
+	VMAXPS       Z6, Z3, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z8, K1, Z3
+	VMAXPS       Z6, Z4, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z8, K1, Z4
+	VMAXPS       Z6, Z5, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z8, K1, Z5
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z2, (SI)
+	VMOVUPS Z3, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z4, (SI)
+	VMOVUPS Z5, 64(SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x03, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x0c, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX512x4x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·KernPixAVX512x4x32(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	MOVQ   AX, R11
+	SHRQ   $0x01, R11
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R12
+	SHLQ   $0x07, R12
+
+prefetching:
+	PREFETCHT0 (CX)(R12*1)
+	PREFETCHT0 64(CX)(R12*1)
+	PREFETCHT0 128(CX)(R12*1)
+	PREFETCHT0 192(CX)(R12*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z8
+	VMOVUPS      64(CX), Z9
+	VBROADCASTSS (DI)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS (R8)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z2
+	VFMADD231PS  Z9, Z10, Z3
+	VBROADCASTSS (R9)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z4
+	VFMADD231PS  Z9, Z10, Z5
+	VBROADCASTSS (R10)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z6
+	VFMADD231PS  Z9, Z10, Z7
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z8
+	VMOVUPS      192(CX), Z9
+	VBROADCASTSS (DI)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS (R8)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z2
+	VFMADD231PS  Z9, Z10, Z3
+	VBROADCASTSS (R9)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z4
+	VFMADD231PS  Z9, Z10, Z5
+	VBROADCASTSS (R10)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z6
+	VFMADD231PS  Z9, Z10, Z7
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R11
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z8
+	VMOVUPS      64(CX), Z9
+	VBROADCASTSS (DI)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS (R8)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z2
+	VFMADD231PS  Z9, Z10, Z3
+	VBROADCASTSS (R9)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z4
+	VFMADD231PS  Z9, Z10, Z5
+	VBROADCASTSS (R10)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z6
+	VFMADD231PS  Z9, Z10, Z7
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z8
+	VMOVUPS      192(CX), Z9
+	VBROADCASTSS (DI)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS (R8)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z2
+	VFMADD231PS  Z9, Z10, Z3
+	VBROADCASTSS (R9)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z4
+	VFMADD231PS  Z9, Z10, Z5
+	VBROADCASTSS (R10)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z6
+	VFMADD231PS  Z9, Z10, Z7
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R11
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z8
+	VMOVUPS      64(CX), Z9
+	VBROADCASTSS (DI)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS (R8)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z2
+	VFMADD231PS  Z9, Z10, Z3
+	VBROADCASTSS (R9)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z4
+	VFMADD231PS  Z9, Z10, Z5
+	VBROADCASTSS (R10)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z6
+	VFMADD231PS  Z9, Z10, Z7
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	ADDQ   CX, SI
+	VADDPS (SI), Z2, Z2
+	VADDPS 64(SI), Z3, Z3
+	ADDQ   CX, SI
+	VADDPS (SI), Z4, Z4
+	VADDPS 64(SI), Z5, Z5
+	ADDQ   CX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS (SI), Z2, Z2
+	VADDPS 64(SI), Z3, Z3
+	VADDPS (SI), Z4, Z4
+	VADDPS 64(SI), Z5, Z5
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Z8
+	VBROADCASTSS 4(SI), Z9
+	VMAXPS       Z8, Z0, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z10, K1, Z0
+	VMAXPS       Z8, Z1, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z10, K1, Z1
+	VMAXPS       Z8, Z2, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z10, K1, Z2
+	VMAXPS       Z8, Z3, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z10, K1, Z3
+	VMAXPS       Z8, Z4, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z10, K1, Z4
+	VMAXPS       Z8, Z5, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z10, K1, Z5
+	VMAXPS       Z8, Z6, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z10, K1, Z6
+	VMAXPS       Z8, Z7, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z10, K1, Z7
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z2, (SI)
+	VMOVUPS Z3, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z4, (SI)
+	VMOVUPS Z5, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z6, (SI)
+	VMOVUPS Z7, 64(SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x04, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x10, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX512x5x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·KernPixAVX512x5x32(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
+	MOVLQSX 16(BX), R11
+	LEAQ    (DX)(R11*4), R11
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	MOVQ   AX, R12
+	SHRQ   $0x01, R12
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R13
+	SHLQ   $0x07, R13
+
+prefetching:
+	PREFETCHT0 (CX)(R13*1)
+	PREFETCHT0 64(CX)(R13*1)
+	PREFETCHT0 128(CX)(R13*1)
+	PREFETCHT0 192(CX)(R13*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z10
+	VMOVUPS      64(CX), Z11
+	VBROADCASTSS (DI)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z0
+	VFMADD231PS  Z11, Z12, Z1
+	VBROADCASTSS (R8)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z2
+	VFMADD231PS  Z11, Z12, Z3
+	VBROADCASTSS (R9)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z4
+	VFMADD231PS  Z11, Z12, Z5
+	VBROADCASTSS (R10)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z6
+	VFMADD231PS  Z11, Z12, Z7
+	VBROADCASTSS (R11)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z8
+	VFMADD231PS  Z11, Z12, Z9
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z10
+	VMOVUPS      192(CX), Z11
+	VBROADCASTSS (DI)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z0
+	VFMADD231PS  Z11, Z12, Z1
+	VBROADCASTSS (R8)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z2
+	VFMADD231PS  Z11, Z12, Z3
+	VBROADCASTSS (R9)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z4
+	VFMADD231PS  Z11, Z12, Z5
+	VBROADCASTSS (R10)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z6
+	VFMADD231PS  Z11, Z12, Z7
+	VBROADCASTSS (R11)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z8
+	VFMADD231PS  Z11, Z12, Z9
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R12
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z10
+	VMOVUPS      64(CX), Z11
+	VBROADCASTSS (DI)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z0
+	VFMADD231PS  Z11, Z12, Z1
+	VBROADCASTSS (R8)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z2
+	VFMADD231PS  Z11, Z12, Z3
+	VBROADCASTSS (R9)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z4
+	VFMADD231PS  Z11, Z12, Z5
+	VBROADCASTSS (R10)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z6
+	VFMADD231PS  Z11, Z12, Z7
+	VBROADCASTSS (R11)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z8
+	VFMADD231PS  Z11, Z12, Z9
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z10
+	VMOVUPS      192(CX), Z11
+	VBROADCASTSS (DI)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z0
+	VFMADD231PS  Z11, Z12, Z1
+	VBROADCASTSS (R8)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z2
+	VFMADD231PS  Z11, Z12, Z3
+	VBROADCASTSS (R9)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z4
+	VFMADD231PS  Z11, Z12, Z5
+	VBROADCASTSS (R10)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z6
+	VFMADD231PS  Z11, Z12, Z7
+	VBROADCASTSS (R11)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z8
+	VFMADD231PS  Z11, Z12, Z9
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R12
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z10
+	VMOVUPS      64(CX), Z11
+	VBROADCASTSS (DI)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z0
+	VFMADD231PS  Z11, Z12, Z1
+	VBROADCASTSS (R8)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z2
+	VFMADD231PS  Z11, Z12, Z3
+	VBROADCASTSS (R9)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z4
+	VFMADD231PS  Z11, Z12, Z5
+	VBROADCASTSS (R10)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z6
+	VFMADD231PS  Z11, Z12, Z7
+	VBROADCASTSS (R11)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z8
+	VFMADD231PS  Z11, Z12, Z9
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	ADDQ   CX, SI
+	VADDPS (SI), Z2, Z2
+	VADDPS 64(SI), Z3, Z3
+	ADDQ   CX, SI
+	VADDPS (SI), Z4, Z4
+	VADDPS 64(SI), Z5, Z5
+	ADDQ   CX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	ADDQ   CX, SI
+	VADDPS (SI), Z8, Z8
+	VADDPS 64(SI), Z9, Z9
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS (SI), Z2, Z2
+	VADDPS 64(SI), Z3, Z3
+	VADDPS (SI), Z4, Z4
+	VADDPS 64(SI), Z5, Z5
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	VADDPS (SI), Z8, Z8
+	VADDPS 64(SI), Z9, Z9
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Z10
+	VBROADCASTSS 4(SI), Z11
+	VMAXPS       Z10, Z0, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z12, K1, Z0
+	VMAXPS       Z10, Z1, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z12, K1, Z1
+	VMAXPS       Z10, Z2, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z12, K1, Z2
+	VMAXPS       Z10, Z3, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z12, K1, Z3
+	VMAXPS       Z10, Z4, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z12, K1, Z4
+	VMAXPS       Z10, Z5, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z12, K1, Z5
+	VMAXPS       Z10, Z6, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z12, K1, Z6
+	VMAXPS       Z10, Z7, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z12, K1, Z7
+	VMAXPS       Z10, Z8, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z12, K1, Z8
+	VMAXPS       Z10, Z9, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z12, K1, Z9
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z2, (SI)
+	VMOVUPS Z3, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z4, (SI)
+	VMOVUPS Z5, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z6, (SI)
+	VMOVUPS Z7, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z8, (SI)
+	VMOVUPS Z9, 64(SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x05, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x14, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX512x6x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·KernPixAVX512x6x32(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
+	MOVLQSX 16(BX), R11
+	LEAQ    (DX)(R11*4), R11
+	MOVLQSX 20(BX), R12
+	LEAQ    (DX)(R12*4), R12
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	MOVQ   AX, R13
+	SHRQ   $0x01, R13
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R14
+	SHLQ   $0x07, R14
+
+prefetching:
+	PREFETCHT0 (CX)(R14*1)
+	PREFETCHT0 64(CX)(R14*1)
+	PREFETCHT0 128(CX)(R14*1)
+	PREFETCHT0 192(CX)(R14*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z12
+	VMOVUPS      64(CX), Z13
+	VBROADCASTSS (DI)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS (R8)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z2
+	VFMADD231PS  Z13, Z14, Z3
+	VBROADCASTSS (R9)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z4
+	VFMADD231PS  Z13, Z14, Z5
+	VBROADCASTSS (R10)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z6
+	VFMADD231PS  Z13, Z14, Z7
+	VBROADCASTSS (R11)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z8
+	VFMADD231PS  Z13, Z14, Z9
+	VBROADCASTSS (R12)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z10
+	VFMADD231PS  Z13, Z14, Z11
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z12
+	VMOVUPS      192(CX), Z13
+	VBROADCASTSS (DI)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS (R8)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z2
+	VFMADD231PS  Z13, Z14, Z3
+	VBROADCASTSS (R9)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z4
+	VFMADD231PS  Z13, Z14, Z5
+	VBROADCASTSS (R10)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z6
+	VFMADD231PS  Z13, Z14, Z7
+	VBROADCASTSS (R11)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z8
+	VFMADD231PS  Z13, Z14, Z9
+	VBROADCASTSS (R12)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z10
+	VFMADD231PS  Z13, Z14, Z11
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R13
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z12
+	VMOVUPS      64(CX), Z13
+	VBROADCASTSS (DI)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS (R8)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z2
+	VFMADD231PS  Z13, Z14, Z3
+	VBROADCASTSS (R9)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z4
+	VFMADD231PS  Z13, Z14, Z5
+	VBROADCASTSS (R10)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z6
+	VFMADD231PS  Z13, Z14, Z7
+	VBROADCASTSS (R11)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z8
+	VFMADD231PS  Z13, Z14, Z9
+	VBROADCASTSS (R12)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z10
+	VFMADD231PS  Z13, Z14, Z11
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z12
+	VMOVUPS      192(CX), Z13
+	VBROADCASTSS (DI)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS (R8)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z2
+	VFMADD231PS  Z13, Z14, Z3
+	VBROADCASTSS (R9)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z4
+	VFMADD231PS  Z13, Z14, Z5
+	VBROADCASTSS (R10)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z6
+	VFMADD231PS  Z13, Z14, Z7
+	VBROADCASTSS (R11)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z8
+	VFMADD231PS  Z13, Z14, Z9
+	VBROADCASTSS (R12)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z10
+	VFMADD231PS  Z13, Z14, Z11
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R13
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z12
+	VMOVUPS      64(CX), Z13
+	VBROADCASTSS (DI)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS (R8)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z2
+	VFMADD231PS  Z13, Z14, Z3
+	VBROADCASTSS (R9)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z4
+	VFMADD231PS  Z13, Z14, Z5
+	VBROADCASTSS (R10)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z6
+	VFMADD231PS  Z13, Z14, Z7
+	VBROADCASTSS (R11)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z8
+	VFMADD231PS  Z13, Z14, Z9
+	VBROADCASTSS (R12)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z10
+	VFMADD231PS  Z13, Z14, Z11
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	ADDQ   CX, SI
+	VADDPS (SI), Z2, Z2
+	VADDPS 64(SI), Z3, Z3
+	ADDQ   CX, SI
+	VADDPS (SI), Z4, Z4
+	VADDPS 64(SI), Z5, Z5
+	ADDQ   CX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	ADDQ   CX, SI
+	VADDPS (SI), Z8, Z8
+	VADDPS 64(SI), Z9, Z9
+	ADDQ   CX, SI
+	VADDPS (SI), Z10, Z10
+	VADDPS 64(SI), Z11, Z11
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS (SI), Z2, Z2
+	VADDPS 64(SI), Z3, Z3
+	VADDPS (SI), Z4, Z4
+	VADDPS 64(SI), Z5, Z5
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	VADDPS (SI), Z8, Z8
+	VADDPS 64(SI), Z9, Z9
+	VADDPS (SI), Z10, Z10
+	VADDPS 64(SI), Z11, Z11
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Z12
+	VBROADCASTSS 4(SI), Z13
+	VMAXPS       Z12, Z0, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z14, K1, Z0
+	VMAXPS       Z12, Z1, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z14, K1, Z1
+	VMAXPS       Z12, Z2, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z14, K1, Z2
+	VMAXPS       Z12, Z3, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z14, K1, Z3
+	VMAXPS       Z12, Z4, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z14, K1, Z4
+	VMAXPS       Z12, Z5, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z14, K1, Z5
+	VMAXPS       Z12, Z6, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z14, K1, Z6
+	VMAXPS       Z12, Z7, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z14, K1, Z7
+	VMAXPS       Z12, Z8, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z14, K1, Z8
+	VMAXPS       Z12, Z9, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z14, K1, Z9
+	VMAXPS       Z12, Z10, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z14, K1, Z10
+	VMAXPS       Z12, Z11, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z14, K1, Z11
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z2, (SI)
+	VMOVUPS Z3, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z4, (SI)
+	VMOVUPS Z5, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z6, (SI)
+	VMOVUPS Z7, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z8, (SI)
+	VMOVUPS Z9, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z10, (SI)
+	VMOVUPS Z11, 64(SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x06, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x18, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX512x7x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·KernPixAVX512x7x32(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
+	MOVLQSX 16(BX), R11
+	LEAQ    (DX)(R11*4), R11
+	MOVLQSX 20(BX), R12
+	LEAQ    (DX)(R12*4), R12
+	MOVLQSX 24(BX), R13
+	LEAQ    (DX)(R13*4), R13
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	VXORPS X12, X12, X12
+	VXORPS X13, X13, X13
+	MOVQ   AX, R14
+	SHRQ   $0x01, R14
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R15
+	SHLQ   $0x07, R15
+
+prefetching:
+	PREFETCHT0 (CX)(R15*1)
+	PREFETCHT0 64(CX)(R15*1)
+	PREFETCHT0 128(CX)(R15*1)
+	PREFETCHT0 192(CX)(R15*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z14
+	VMOVUPS      64(CX), Z15
+	VBROADCASTSS (DI)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z0
+	VFMADD231PS  Z15, Z16, Z1
+	VBROADCASTSS (R8)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z2
+	VFMADD231PS  Z15, Z16, Z3
+	VBROADCASTSS (R9)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z4
+	VFMADD231PS  Z15, Z16, Z5
+	VBROADCASTSS (R10)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z6
+	VFMADD231PS  Z15, Z16, Z7
+	VBROADCASTSS (R11)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z8
+	VFMADD231PS  Z15, Z16, Z9
+	VBROADCASTSS (R12)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z10
+	VFMADD231PS  Z15, Z16, Z11
+	VBROADCASTSS (R13)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z12
+	VFMADD231PS  Z15, Z16, Z13
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z14
+	VMOVUPS      192(CX), Z15
+	VBROADCASTSS (DI)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z0
+	VFMADD231PS  Z15, Z16, Z1
+	VBROADCASTSS (R8)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z2
+	VFMADD231PS  Z15, Z16, Z3
+	VBROADCASTSS (R9)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z4
+	VFMADD231PS  Z15, Z16, Z5
+	VBROADCASTSS (R10)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z6
+	VFMADD231PS  Z15, Z16, Z7
+	VBROADCASTSS (R11)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z8
+	VFMADD231PS  Z15, Z16, Z9
+	VBROADCASTSS (R12)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z10
+	VFMADD231PS  Z15, Z16, Z11
+	VBROADCASTSS (R13)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z12
+	VFMADD231PS  Z15, Z16, Z13
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R14
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z14
+	VMOVUPS      64(CX), Z15
+	VBROADCASTSS (DI)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z0
+	VFMADD231PS  Z15, Z16, Z1
+	VBROADCASTSS (R8)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z2
+	VFMADD231PS  Z15, Z16, Z3
+	VBROADCASTSS (R9)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z4
+	VFMADD231PS  Z15, Z16, Z5
+	VBROADCASTSS (R10)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z6
+	VFMADD231PS  Z15, Z16, Z7
+	VBROADCASTSS (R11)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z8
+	VFMADD231PS  Z15, Z16, Z9
+	VBROADCASTSS (R12)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z10
+	VFMADD231PS  Z15, Z16, Z11
+	VBROADCASTSS (R13)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z12
+	VFMADD231PS  Z15, Z16, Z13
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z14
+	VMOVUPS      192(CX), Z15
+	VBROADCASTSS (DI)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z0
+	VFMADD231PS  Z15, Z16, Z1
+	VBROADCASTSS (R8)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z2
+	VFMADD231PS  Z15, Z16, Z3
+	VBROADCASTSS (R9)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z4
+	VFMADD231PS  Z15, Z16, Z5
+	VBROADCASTSS (R10)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z6
+	VFMADD231PS  Z15, Z16, Z7
+	VBROADCASTSS (R11)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z8
+	VFMADD231PS  Z15, Z16, Z9
+	VBROADCASTSS (R12)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z10
+	VFMADD231PS  Z15, Z16, Z11
+	VBROADCASTSS (R13)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z12
+	VFMADD231PS  Z15, Z16, Z13
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R14
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z14
+	VMOVUPS      64(CX), Z15
+	VBROADCASTSS (DI)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z0
+	VFMADD231PS  Z15, Z16, Z1
+	VBROADCASTSS (R8)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z2
+	VFMADD231PS  Z15, Z16, Z3
+	VBROADCASTSS (R9)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z4
+	VFMADD231PS  Z15, Z16, Z5
+	VBROADCASTSS (R10)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z6
+	VFMADD231PS  Z15, Z16, Z7
+	VBROADCASTSS (R11)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z8
+	VFMADD231PS  Z15, Z16, Z9
+	VBROADCASTSS (R12)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z10
+	VFMADD231PS  Z15, Z16, Z11
+	VBROADCASTSS (R13)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z12
+	VFMADD231PS  Z15, Z16, Z13
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	ADDQ   CX, SI
+	VADDPS (SI), Z2, Z2
+	VADDPS 64(SI), Z3, Z3
+	ADDQ   CX, SI
+	VADDPS (SI), Z4, Z4
+	VADDPS 64(SI), Z5, Z5
+	ADDQ   CX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	ADDQ   CX, SI
+	VADDPS (SI), Z8, Z8
+	VADDPS 64(SI), Z9, Z9
+	ADDQ   CX, SI
+	VADDPS (SI), Z10, Z10
+	VADDPS 64(SI), Z11, Z11
+	ADDQ   CX, SI
+	VADDPS (SI), Z12, Z12
+	VADDPS 64(SI), Z13, Z13
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS (SI), Z2, Z2
+	VADDPS 64(SI), Z3, Z3
+	VADDPS (SI), Z4, Z4
+	VADDPS 64(SI), Z5, Z5
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	VADDPS (SI), Z8, Z8
+	VADDPS 64(SI), Z9, Z9
+	VADDPS (SI), Z10, Z10
+	VADDPS 64(SI), Z11, Z11
+	VADDPS (SI), Z12, Z12
+	VADDPS 64(SI), Z13, Z13
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Z14
+	VBROADCASTSS 4(SI), Z15
+	VMAXPS       Z14, Z0, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z16, K1, Z0
+	VMAXPS       Z14, Z1, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z16, K1, Z1
+	VMAXPS       Z14, Z2, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z16, K1, Z2
+	VMAXPS       Z14, Z3, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z16, K1, Z3
+	VMAXPS       Z14, Z4, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z16, K1, Z4
+	VMAXPS       Z14, Z5, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z16, K1, Z5
+	VMAXPS       Z14, Z6, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z16, K1, Z6
+	VMAXPS       Z14, Z7, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z16, K1, Z7
+	VMAXPS       Z14, Z8, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z16, K1, Z8
+	VMAXPS       Z14, Z9, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z16, K1, Z9
+	VMAXPS       Z14, Z10, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z16, K1, Z10
+	VMAXPS       Z14, Z11, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z16, K1, Z11
+	VMAXPS       Z14, Z12, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z12, Z12, K1
+	VBLENDMPS    Z12, Z16, K1, Z12
+	VMAXPS       Z14, Z13, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z13, Z13, K1
+	VBLENDMPS    Z13, Z16, K1, Z13
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z2, (SI)
+	VMOVUPS Z3, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z4, (SI)
+	VMOVUPS Z5, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z6, (SI)
+	VMOVUPS Z7, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z8, (SI)
+	VMOVUPS Z9, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z10, (SI)
+	VMOVUPS Z11, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z12, (SI)
+	VMOVUPS Z13, 64(SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x07, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x1c, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX512x8x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·KernPixAVX512x8x32(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
+	MOVLQSX 16(BX), R11
+	LEAQ    (DX)(R11*4), R11
+	MOVLQSX 20(BX), R12
+	LEAQ    (DX)(R12*4), R12
+	MOVLQSX 24(BX), R13
+	LEAQ    (DX)(R13*4), R13
+	MOVLQSX 28(BX), R14
+	LEAQ    (DX)(R14*4), R14
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	VXORPS X12, X12, X12
+	VXORPS X13, X13, X13
+	VXORPS X14, X14, X14
+	VXORPS X15, X15, X15
+	MOVQ   AX, R15
+	SHRQ   $0x01, R15
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, BP
+	SHLQ   $0x07, BP
+
+prefetching:
+	PREFETCHT0 (CX)(BP*1)
+	PREFETCHT0 64(CX)(BP*1)
+	PREFETCHT0 128(CX)(BP*1)
+	PREFETCHT0 192(CX)(BP*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z16
+	VMOVUPS      64(CX), Z17
+	VBROADCASTSS (DI)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z0
+	VFMADD231PS  Z17, Z18, Z1
+	VBROADCASTSS (R8)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z2
+	VFMADD231PS  Z17, Z18, Z3
+	VBROADCASTSS (R9)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z4
+	VFMADD231PS  Z17, Z18, Z5
+	VBROADCASTSS (R10)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z6
+	VFMADD231PS  Z17, Z18, Z7
+	VBROADCASTSS (R11)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z8
+	VFMADD231PS  Z17, Z18, Z9
+	VBROADCASTSS (R12)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z10
+	VFMADD231PS  Z17, Z18, Z11
+	VBROADCASTSS (R13)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z12
+	VFMADD231PS  Z17, Z18, Z13
+	VBROADCASTSS (R14)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z14
+	VFMADD231PS  Z17, Z18, Z15
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z16
+	VMOVUPS      192(CX), Z17
+	VBROADCASTSS (DI)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z0
+	VFMADD231PS  Z17, Z18, Z1
+	VBROADCASTSS (R8)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z2
+	VFMADD231PS  Z17, Z18, Z3
+	VBROADCASTSS (R9)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z4
+	VFMADD231PS  Z17, Z18, Z5
+	VBROADCASTSS (R10)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z6
+	VFMADD231PS  Z17, Z18, Z7
+	VBROADCASTSS (R11)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z8
+	VFMADD231PS  Z17, Z18, Z9
+	VBROADCASTSS (R12)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z10
+	VFMADD231PS  Z17, Z18, Z11
+	VBROADCASTSS (R13)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z12
+	VFMADD231PS  Z17, Z18, Z13
+	VBROADCASTSS (R14)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z14
+	VFMADD231PS  Z17, Z18, Z15
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R15
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z16
+	VMOVUPS      64(CX), Z17
+	VBROADCASTSS (DI)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z0
+	VFMADD231PS  Z17, Z18, Z1
+	VBROADCASTSS (R8)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z2
+	VFMADD231PS  Z17, Z18, Z3
+	VBROADCASTSS (R9)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z4
+	VFMADD231PS  Z17, Z18, Z5
+	VBROADCASTSS (R10)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z6
+	VFMADD231PS  Z17, Z18, Z7
+	VBROADCASTSS (R11)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z8
+	VFMADD231PS  Z17, Z18, Z9
+	VBROADCASTSS (R12)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z10
+	VFMADD231PS  Z17, Z18, Z11
+	VBROADCASTSS (R13)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z12
+	VFMADD231PS  Z17, Z18, Z13
+	VBROADCASTSS (R14)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z14
+	VFMADD231PS  Z17, Z18, Z15
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z16
+	VMOVUPS      192(CX), Z17
+	VBROADCASTSS (DI)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z0
+	VFMADD231PS  Z17, Z18, Z1
+	VBROADCASTSS (R8)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z2
+	VFMADD231PS  Z17, Z18, Z3
+	VBROADCASTSS (R9)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z4
+	VFMADD231PS  Z17, Z18, Z5
+	VBROADCASTSS (R10)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z6
+	VFMADD231PS  Z17, Z18, Z7
+	VBROADCASTSS (R11)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z8
+	VFMADD231PS  Z17, Z18, Z9
+	VBROADCASTSS (R12)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z10
+	VFMADD231PS  Z17, Z18, Z11
+	VBROADCASTSS (R13)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z12
+	VFMADD231PS  Z17, Z18, Z13
+	VBROADCASTSS (R14)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z14
+	VFMADD231PS  Z17, Z18, Z15
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R15
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z16
+	VMOVUPS      64(CX), Z17
+	VBROADCASTSS (DI)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z0
+	VFMADD231PS  Z17, Z18, Z1
+	VBROADCASTSS (R8)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z2
+	VFMADD231PS  Z17, Z18, Z3
+	VBROADCASTSS (R9)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z4
+	VFMADD231PS  Z17, Z18, Z5
+	VBROADCASTSS (R10)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z6
+	VFMADD231PS  Z17, Z18, Z7
+	VBROADCASTSS (R11)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z8
+	VFMADD231PS  Z17, Z18, Z9
+	VBROADCASTSS (R12)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z10
+	VFMADD231PS  Z17, Z18, Z11
+	VBROADCASTSS (R13)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z12
+	VFMADD231PS  Z17, Z18, Z13
+	VBROADCASTSS (R14)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z14
+	VFMADD231PS  Z17, Z18, Z15
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	ADDQ   CX, SI
+	VADDPS (SI), Z2, Z2
+	VADDPS 64(SI), Z3, Z3
+	ADDQ   CX, SI
+	VADDPS (SI), Z4, Z4
+	VADDPS 64(SI), Z5, Z5
+	ADDQ   CX, SI
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	ADDQ   CX, SI
+	VADDPS (SI), Z8, Z8
+	VADDPS 64(SI), Z9, Z9
+	ADDQ   CX, SI
+	VADDPS (SI), Z10, Z10
+	VADDPS 64(SI), Z11, Z11
+	ADDQ   CX, SI
+	VADDPS (SI), Z12, Z12
+	VADDPS 64(SI), Z13, Z13
+	ADDQ   CX, SI
+	VADDPS (SI), Z14, Z14
+	VADDPS 64(SI), Z15, Z15
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS (SI), Z2, Z2
+	VADDPS 64(SI), Z3, Z3
+	VADDPS (SI), Z4, Z4
+	VADDPS 64(SI), Z5, Z5
+	VADDPS (SI), Z6, Z6
+	VADDPS 64(SI), Z7, Z7
+	VADDPS (SI), Z8, Z8
+	VADDPS 64(SI), Z9, Z9
+	VADDPS (SI), Z10, Z10
+	VADDPS 64(SI), Z11, Z11
+	VADDPS (SI), Z12, Z12
+	VADDPS 64(SI), Z13, Z13
+	VADDPS (SI), Z14, Z14
+	VADDPS 64(SI), Z15, Z15
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Z16
+	VBROADCASTSS 4(SI), Z17
+	VMAXPS       Z16, Z0, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z18, K1, Z0
+	VMAXPS       Z16, Z1, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z18, K1, Z1
+	VMAXPS       Z16, Z2, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z18, K1, Z2
+	VMAXPS       Z16, Z3, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z18, K1, Z3
+	VMAXPS       Z16, Z4, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z18, K1, Z4
+	VMAXPS       Z16, Z5, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z18, K1, Z5
+	VMAXPS       Z16, Z6, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z18, K1, Z6
+	VMAXPS       Z16, Z7, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z18, K1, Z7
+	VMAXPS       Z16, Z8, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z18, K1, Z8
+	VMAXPS       Z16, Z9, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z18, K1, Z9
+	VMAXPS       Z16, Z10, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z18, K1, Z10
+	VMAXPS       Z16, Z11, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z18, K1, Z11
+	VMAXPS       Z16, Z12, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z12, Z12, K1
+	VBLENDMPS    Z12, Z18, K1, Z12
+	VMAXPS       Z16, Z13, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z13, Z13, K1
+	VBLENDMPS    Z13, Z18, K1, Z13
+	VMAXPS       Z16, Z14, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z14, Z14, K1
+	VBLENDMPS    Z14, Z18, K1, Z14
+	VMAXPS       Z16, Z15, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z15, Z15, K1
+	VBLENDMPS    Z15, Z18, K1, Z15
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z2, (SI)
+	VMOVUPS Z3, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z4, (SI)
+	VMOVUPS Z5, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z6, (SI)
+	VMOVUPS Z7, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z8, (SI)
+	VMOVUPS Z9, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z10, (SI)
+	VMOVUPS Z11, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z12, (SI)
+	VMOVUPS Z13, 64(SI)
+	ADDQ    CX, SI
+	VMOVUPS Z14, (SI)
+	VMOVUPS Z15, 64(SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x08, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x20, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX512x1x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·KernPixAVX512x1x16Of32(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	MOVQ   AX, R8
+	SHRQ   $0x01, R8
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R9
+	SHLQ   $0x07, R9
+
+prefetching:
+	PREFETCHT0 (CX)(R9*1)
+	PREFETCHT0 64(CX)(R9*1)
+	PREFETCHT0 128(CX)(R9*1)
+	PREFETCHT0 192(CX)(R9*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z1
+	VBROADCASTSS (DI)(DX*4), Z2
+	VFMADD231PS  Z1, Z2, Z0
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z1
+	VBROADCASTSS (DI)(DX*4), Z2
+	VFMADD231PS  Z1, Z2, Z0
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R8
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z1
+	VBROADCASTSS (DI)(DX*4), Z2
+	VFMADD231PS  Z1, Z2, Z0
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z1
+	VBROADCASTSS (DI)(DX*4), Z2
+	VFMADD231PS  Z1, Z2, Z0
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R8
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z1
+	VBROADCASTSS (DI)(DX*4), Z2
+	VFMADD231PS  Z1, Z2, Z0
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Z0, Z0
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Z0, Z0
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Z1
+	VBROADCASTSS 4(SI), Z2
+	VMAXPS       Z1, Z0, Z3
+	VMINPS       Z2, Z3, Z3
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z3, K1, Z0
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Z0, (SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x01, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x04, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX512x2x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·KernPixAVX512x2x16Of32(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	MOVQ   AX, R9
+	SHRQ   $0x01, R9
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R10
+	SHLQ   $0x07, R10
+
+prefetching:
+	PREFETCHT0 (CX)(R10*1)
+	PREFETCHT0 64(CX)(R10*1)
+	PREFETCHT0 128(CX)(R10*1)
+	PREFETCHT0 192(CX)(R10*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z2
+	VBROADCASTSS (DI)(DX*4), Z3
+	VFMADD231PS  Z2, Z3, Z0
+	VBROADCASTSS (R8)(DX*4), Z3
+	VFMADD231PS  Z2, Z3, Z1
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z2
+	VBROADCASTSS (DI)(DX*4), Z3
+	VFMADD231PS  Z2, Z3, Z0
+	VBROADCASTSS (R8)(DX*4), Z3
+	VFMADD231PS  Z2, Z3, Z1
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R9
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z2
+	VBROADCASTSS (DI)(DX*4), Z3
+	VFMADD231PS  Z2, Z3, Z0
+	VBROADCASTSS (R8)(DX*4), Z3
+	VFMADD231PS  Z2, Z3, Z1
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z2
+	VBROADCASTSS (DI)(DX*4), Z3
+	VFMADD231PS  Z2, Z3, Z0
+	VBROADCASTSS (R8)(DX*4), Z3
+	VFMADD231PS  Z2, Z3, Z1
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R9
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z2
+	VBROADCASTSS (DI)(DX*4), Z3
+	VFMADD231PS  Z2, Z3, Z0
+	VBROADCASTSS (R8)(DX*4), Z3
+	VFMADD231PS  Z2, Z3, Z1
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Z0, Z0
+	ADDQ   CX, SI
+	VADDPS (SI), Z1, Z1
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Z0, Z0
+	VADDPS (SI), Z1, Z1
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Z2
+	VBROADCASTSS 4(SI), Z3
+	VMAXPS       Z2, Z0, Z4
+	VMINPS       Z3, Z4, Z4
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z4, K1, Z0
+	VMAXPS       Z2, Z1, Z4
+	VMINPS       Z3, Z4, Z4
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z4, K1, Z1
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Z0, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z1, (SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x02, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x08, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX512x3x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·KernPixAVX512x3x16Of32(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	MOVQ   AX, R10
+	SHRQ   $0x01, R10
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R11
+	SHLQ   $0x07, R11
+
+prefetching:
+	PREFETCHT0 (CX)(R11*1)
+	PREFETCHT0 64(CX)(R11*1)
+	PREFETCHT0 128(CX)(R11*1)
+	PREFETCHT0 192(CX)(R11*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z3
+	VBROADCASTSS (DI)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z0
+	VBROADCASTSS (R8)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z1
+	VBROADCASTSS (R9)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z2
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z3
+	VBROADCASTSS (DI)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z0
+	VBROADCASTSS (R8)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z1
+	VBROADCASTSS (R9)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z2
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R10
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z3
+	VBROADCASTSS (DI)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z0
+	VBROADCASTSS (R8)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z1
+	VBROADCASTSS (R9)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z2
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z3
+	VBROADCASTSS (DI)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z0
+	VBROADCASTSS (R8)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z1
+	VBROADCASTSS (R9)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z2
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R10
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z3
+	VBROADCASTSS (DI)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z0
+	VBROADCASTSS (R8)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z1
+	VBROADCASTSS (R9)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z2
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Z0, Z0
+	ADDQ   CX, SI
+	VADDPS (SI), Z1, Z1
+	ADDQ   CX, SI
+	VADDPS (SI), Z2, Z2
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Z0, Z0
+	VADDPS (SI), Z1, Z1
+	VADDPS (SI), Z2, Z2
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Z3
+	VBROADCASTSS 4(SI), Z4
+	VMAXPS       Z3, Z0, Z5
+	VMINPS       Z4, Z5, Z5
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z5, K1, Z0
+	VMAXPS       Z3, Z1, Z5
+	VMINPS       Z4, Z5, Z5
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z5, K1, Z1
+	VMAXPS       Z3, Z2, Z5
+	VMINPS       Z4, Z5, Z5
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z5, K1, Z2
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Z0, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z1, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z2, (SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x03, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x0c, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX512x4x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·KernPixAVX512x4x16Of32(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	MOVQ   AX, R11
+	SHRQ   $0x01, R11
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R12
+	SHLQ   $0x07, R12
+
+prefetching:
+	PREFETCHT0 (CX)(R12*1)
+	PREFETCHT0 64(CX)(R12*1)
+	PREFETCHT0 128(CX)(R12*1)
+	PREFETCHT0 192(CX)(R12*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z4
+	VBROADCASTSS (DI)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z0
+	VBROADCASTSS (R8)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	VBROADCASTSS (R9)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z2
+	VBROADCASTSS (R10)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z3
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z4
+	VBROADCASTSS (DI)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z0
+	VBROADCASTSS (R8)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	VBROADCASTSS (R9)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z2
+	VBROADCASTSS (R10)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z3
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R11
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z4
+	VBROADCASTSS (DI)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z0
+	VBROADCASTSS (R8)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	VBROADCASTSS (R9)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z2
+	VBROADCASTSS (R10)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z3
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z4
+	VBROADCASTSS (DI)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z0
+	VBROADCASTSS (R8)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	VBROADCASTSS (R9)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z2
+	VBROADCASTSS (R10)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z3
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R11
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z4
+	VBROADCASTSS (DI)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z0
+	VBROADCASTSS (R8)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	VBROADCASTSS (R9)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z2
+	VBROADCASTSS (R10)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z3
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Z0, Z0
+	ADDQ   CX, SI
+	VADDPS (SI), Z1, Z1
+	ADDQ   CX, SI
+	VADDPS (SI), Z2, Z2
+	ADDQ   CX, SI
+	VADDPS (SI), Z3, Z3
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Z0, Z0
+	VADDPS (SI), Z1, Z1
+	VADDPS (SI), Z2, Z2
+	VADDPS (SI), Z3, Z3
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Z4
+	VBROADCASTSS 4(SI), Z5
+	VMAXPS       Z4, Z0, Z6
+	VMINPS       Z5, Z6, Z6
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z6, K1, Z0
+	VMAXPS       Z4, Z1, Z6
+	VMINPS       Z5, Z6, Z6
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z6, K1, Z1
+	VMAXPS       Z4, Z2, Z6
+	VMINPS       Z5, Z6, Z6
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z6, K1, Z2
+	VMAXPS       Z4, Z3, Z6
+	VMINPS       Z5, Z6, Z6
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z6, K1, Z3
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Z0, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z1, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z2, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z3, (SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x04, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x10, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX512x5x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·KernPixAVX512x5x16Of32(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
+	MOVLQSX 16(BX), R11
+	LEAQ    (DX)(R11*4), R11
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	MOVQ   AX, R12
+	SHRQ   $0x01, R12
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R13
+	SHLQ   $0x07, R13
+
+prefetching:
+	PREFETCHT0 (CX)(R13*1)
+	PREFETCHT0 64(CX)(R13*1)
+	PREFETCHT0 128(CX)(R13*1)
+	PREFETCHT0 192(CX)(R13*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z5
+	VBROADCASTSS (DI)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z0
+	VBROADCASTSS (R8)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS (R9)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z2
+	VBROADCASTSS (R10)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z3
+	VBROADCASTSS (R11)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z4
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z5
+	VBROADCASTSS (DI)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z0
+	VBROADCASTSS (R8)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS (R9)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z2
+	VBROADCASTSS (R10)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z3
+	VBROADCASTSS (R11)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z4
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R12
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z5
+	VBROADCASTSS (DI)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z0
+	VBROADCASTSS (R8)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS (R9)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z2
+	VBROADCASTSS (R10)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z3
+	VBROADCASTSS (R11)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z4
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z5
+	VBROADCASTSS (DI)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z0
+	VBROADCASTSS (R8)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS (R9)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z2
+	VBROADCASTSS (R10)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z3
+	VBROADCASTSS (R11)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z4
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R12
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z5
+	VBROADCASTSS (DI)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z0
+	VBROADCASTSS (R8)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS (R9)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z2
+	VBROADCASTSS (R10)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z3
+	VBROADCASTSS (R11)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z4
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Z0, Z0
+	ADDQ   CX, SI
+	VADDPS (SI), Z1, Z1
+	ADDQ   CX, SI
+	VADDPS (SI), Z2, Z2
+	ADDQ   CX, SI
+	VADDPS (SI), Z3, Z3
+	ADDQ   CX, SI
+	VADDPS (SI), Z4, Z4
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Z0, Z0
+	VADDPS (SI), Z1, Z1
+	VADDPS (SI), Z2, Z2
+	VADDPS (SI), Z3, Z3
+	VADDPS (SI), Z4, Z4
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Z5
+	VBROADCASTSS 4(SI), Z6
+	VMAXPS       Z5, Z0, Z7
+	VMINPS       Z6, Z7, Z7
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z7, K1, Z0
+	VMAXPS       Z5, Z1, Z7
+	VMINPS       Z6, Z7, Z7
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z7, K1, Z1
+	VMAXPS       Z5, Z2, Z7
+	VMINPS       Z6, Z7, Z7
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z7, K1, Z2
+	VMAXPS       Z5, Z3, Z7
+	VMINPS       Z6, Z7, Z7
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z7, K1, Z3
+	VMAXPS       Z5, Z4, Z7
+	VMINPS       Z6, Z7, Z7
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z7, K1, Z4
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Z0, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z1, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z2, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z3, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z4, (SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x05, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x14, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX512x6x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·KernPixAVX512x6x16Of32(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
+	MOVLQSX 16(BX), R11
+	LEAQ    (DX)(R11*4), R11
+	MOVLQSX 20(BX), R12
+	LEAQ    (DX)(R12*4), R12
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	MOVQ   AX, R13
+	SHRQ   $0x01, R13
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R14
+	SHLQ   $0x07, R14
+
+prefetching:
+	PREFETCHT0 (CX)(R14*1)
+	PREFETCHT0 64(CX)(R14*1)
+	PREFETCHT0 128(CX)(R14*1)
+	PREFETCHT0 192(CX)(R14*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z6
+	VBROADCASTSS (DI)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z0
+	VBROADCASTSS (R8)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z1
+	VBROADCASTSS (R9)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z2
+	VBROADCASTSS (R10)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z3
+	VBROADCASTSS (R11)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z4
+	VBROADCASTSS (R12)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z5
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z6
+	VBROADCASTSS (DI)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z0
+	VBROADCASTSS (R8)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z1
+	VBROADCASTSS (R9)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z2
+	VBROADCASTSS (R10)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z3
+	VBROADCASTSS (R11)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z4
+	VBROADCASTSS (R12)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z5
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R13
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z6
+	VBROADCASTSS (DI)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z0
+	VBROADCASTSS (R8)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z1
+	VBROADCASTSS (R9)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z2
+	VBROADCASTSS (R10)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z3
+	VBROADCASTSS (R11)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z4
+	VBROADCASTSS (R12)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z5
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z6
+	VBROADCASTSS (DI)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z0
+	VBROADCASTSS (R8)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z1
+	VBROADCASTSS (R9)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z2
+	VBROADCASTSS (R10)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z3
+	VBROADCASTSS (R11)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z4
+	VBROADCASTSS (R12)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z5
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R13
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z6
+	VBROADCASTSS (DI)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z0
+	VBROADCASTSS (R8)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z1
+	VBROADCASTSS (R9)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z2
+	VBROADCASTSS (R10)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z3
+	VBROADCASTSS (R11)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z4
+	VBROADCASTSS (R12)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z5
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Z0, Z0
+	ADDQ   CX, SI
+	VADDPS (SI), Z1, Z1
+	ADDQ   CX, SI
+	VADDPS (SI), Z2, Z2
+	ADDQ   CX, SI
+	VADDPS (SI), Z3, Z3
+	ADDQ   CX, SI
+	VADDPS (SI), Z4, Z4
+	ADDQ   CX, SI
+	VADDPS (SI), Z5, Z5
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Z0, Z0
+	VADDPS (SI), Z1, Z1
+	VADDPS (SI), Z2, Z2
+	VADDPS (SI), Z3, Z3
+	VADDPS (SI), Z4, Z4
+	VADDPS (SI), Z5, Z5
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Z6
+	VBROADCASTSS 4(SI), Z7
+	VMAXPS       Z6, Z0, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z8, K1, Z0
+	VMAXPS       Z6, Z1, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z8, K1, Z1
+	VMAXPS       Z6, Z2, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z8, K1, Z2
+	VMAXPS       Z6, Z3, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z8, K1, Z3
+	VMAXPS       Z6, Z4, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z8, K1, Z4
+	VMAXPS       Z6, Z5, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z8, K1, Z5
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Z0, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z1, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z2, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z3, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z4, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z5, (SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x06, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x18, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX512x7x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·KernPixAVX512x7x16Of32(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
+	MOVLQSX 16(BX), R11
+	LEAQ    (DX)(R11*4), R11
+	MOVLQSX 20(BX), R12
+	LEAQ    (DX)(R12*4), R12
+	MOVLQSX 24(BX), R13
+	LEAQ    (DX)(R13*4), R13
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	MOVQ   AX, R14
+	SHRQ   $0x01, R14
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, R15
+	SHLQ   $0x07, R15
+
+prefetching:
+	PREFETCHT0 (CX)(R15*1)
+	PREFETCHT0 64(CX)(R15*1)
+	PREFETCHT0 128(CX)(R15*1)
+	PREFETCHT0 192(CX)(R15*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z7
+	VBROADCASTSS (DI)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z0
+	VBROADCASTSS (R8)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z1
+	VBROADCASTSS (R9)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z2
+	VBROADCASTSS (R10)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z3
+	VBROADCASTSS (R11)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z4
+	VBROADCASTSS (R12)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z5
+	VBROADCASTSS (R13)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z6
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z7
+	VBROADCASTSS (DI)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z0
+	VBROADCASTSS (R8)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z1
+	VBROADCASTSS (R9)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z2
+	VBROADCASTSS (R10)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z3
+	VBROADCASTSS (R11)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z4
+	VBROADCASTSS (R12)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z5
+	VBROADCASTSS (R13)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z6
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R14
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z7
+	VBROADCASTSS (DI)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z0
+	VBROADCASTSS (R8)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z1
+	VBROADCASTSS (R9)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z2
+	VBROADCASTSS (R10)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z3
+	VBROADCASTSS (R11)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z4
+	VBROADCASTSS (R12)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z5
+	VBROADCASTSS (R13)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z6
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z7
+	VBROADCASTSS (DI)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z0
+	VBROADCASTSS (R8)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z1
+	VBROADCASTSS (R9)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z2
+	VBROADCASTSS (R10)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z3
+	VBROADCASTSS (R11)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z4
+	VBROADCASTSS (R12)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z5
+	VBROADCASTSS (R13)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z6
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R14
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z7
+	VBROADCASTSS (DI)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z0
+	VBROADCASTSS (R8)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z1
+	VBROADCASTSS (R9)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z2
+	VBROADCASTSS (R10)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z3
+	VBROADCASTSS (R11)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z4
+	VBROADCASTSS (R12)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z5
+	VBROADCASTSS (R13)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z6
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Z0, Z0
+	ADDQ   CX, SI
+	VADDPS (SI), Z1, Z1
+	ADDQ   CX, SI
+	VADDPS (SI), Z2, Z2
+	ADDQ   CX, SI
+	VADDPS (SI), Z3, Z3
+	ADDQ   CX, SI
+	VADDPS (SI), Z4, Z4
+	ADDQ   CX, SI
+	VADDPS (SI), Z5, Z5
+	ADDQ   CX, SI
+	VADDPS (SI), Z6, Z6
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Z0, Z0
+	VADDPS (SI), Z1, Z1
+	VADDPS (SI), Z2, Z2
+	VADDPS (SI), Z3, Z3
+	VADDPS (SI), Z4, Z4
+	VADDPS (SI), Z5, Z5
+	VADDPS (SI), Z6, Z6
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Z7
+	VBROADCASTSS 4(SI), Z8
+	VMAXPS       Z7, Z0, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z9, K1, Z0
+	VMAXPS       Z7, Z1, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z9, K1, Z1
+	VMAXPS       Z7, Z2, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z9, K1, Z2
+	VMAXPS       Z7, Z3, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z9, K1, Z3
+	VMAXPS       Z7, Z4, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z9, K1, Z4
+	VMAXPS       Z7, Z5, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z9, K1, Z5
+	VMAXPS       Z7, Z6, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z9, K1, Z6
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Z0, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z1, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z2, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z3, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z4, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z5, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z6, (SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x07, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x1c, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixAVX512x8x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·KernPixAVX512x8x16Of32(SB), NOSPLIT, $32-88
+	MOVQ  pix+24(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+40(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  flags+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  tiles+80(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ    k+0(FP), AX
+	MOVQ    w+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    (SP), BX
+	MOVQ    boff+32(FP), SI
+	MOVLQSX (BX), DI
+	LEAQ    (DX)(DI*4), DI
+	MOVLQSX 4(BX), R8
+	LEAQ    (DX)(R8*4), R8
+	MOVLQSX 8(BX), R9
+	LEAQ    (DX)(R9*4), R9
+	MOVLQSX 12(BX), R10
+	LEAQ    (DX)(R10*4), R10
+	MOVLQSX 16(BX), R11
+	LEAQ    (DX)(R11*4), R11
+	MOVLQSX 20(BX), R12
+	LEAQ    (DX)(R12*4), R12
+	MOVLQSX 24(BX), R13
+	LEAQ    (DX)(R13*4), R13
+	MOVLQSX 28(BX), R14
+	LEAQ    (DX)(R14*4), R14
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	MOVQ   AX, R15
+	SHRQ   $0x01, R15
+	JZ     odd
+	MOVQ   24(SP), DX
+	TESTQ  $0x00000002, DX
+	JZ     loop
+	MOVQ   AX, BP
+	SHLQ   $0x07, BP
+
+prefetching:
+	PREFETCHT0 (CX)(BP*1)
+	PREFETCHT0 64(CX)(BP*1)
+	PREFETCHT0 128(CX)(BP*1)
+	PREFETCHT0 192(CX)(BP*1)
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z8
+	VBROADCASTSS (DI)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z0
+	VBROADCASTSS (R8)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z1
+	VBROADCASTSS (R9)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS (R10)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z3
+	VBROADCASTSS (R11)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z4
+	VBROADCASTSS (R12)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z5
+	VBROADCASTSS (R13)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z6
+	VBROADCASTSS (R14)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z7
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z8
+	VBROADCASTSS (DI)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z0
+	VBROADCASTSS (R8)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z1
+	VBROADCASTSS (R9)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS (R10)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z3
+	VBROADCASTSS (R11)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z4
+	VBROADCASTSS (R12)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z5
+	VBROADCASTSS (R13)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z6
+	VBROADCASTSS (R14)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z7
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R15
+	JNZ          prefetching
+	JMP          odd
+
+loop:
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z8
+	VBROADCASTSS (DI)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z0
+	VBROADCASTSS (R8)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z1
+	VBROADCASTSS (R9)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS (R10)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z3
+	VBROADCASTSS (R11)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z4
+	VBROADCASTSS (R12)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z5
+	VBROADCASTSS (R13)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z6
+	VBROADCASTSS (R14)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z7
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z8
+	VBROADCASTSS (DI)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z0
+	VBROADCASTSS (R8)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z1
+	VBROADCASTSS (R9)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS (R10)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z3
+	VBROADCASTSS (R11)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z4
+	VBROADCASTSS (R12)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z5
+	VBROADCASTSS (R13)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z6
+	VBROADCASTSS (R14)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z7
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R15
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z8
+	VBROADCASTSS (DI)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z0
+	VBROADCASTSS (R8)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z1
+	VBROADCASTSS (R9)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS (R10)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z3
+	VBROADCASTSS (R11)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z4
+	VBROADCASTSS (R12)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z5
+	VBROADCASTSS (R13)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z6
+	VBROADCASTSS (R14)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z7
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+48(FP), CX
+	SHLQ $0x02, CX
+	MOVQ 24(SP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, SI
+	VADDPS (SI), Z0, Z0
+	ADDQ   CX, SI
+	VADDPS (SI), Z1, Z1
+	ADDQ   CX, SI
+	VADDPS (SI), Z2, Z2
+	ADDQ   CX, SI
+	VADDPS (SI), Z3, Z3
+	ADDQ   CX, SI
+	VADDPS (SI), Z4, Z4
+	ADDQ   CX, SI
+	VADDPS (SI), Z5, Z5
+	ADDQ   CX, SI
+	VADDPS (SI), Z6, Z6
+	ADDQ   CX, SI
+	VADDPS (SI), Z7, Z7
+
+nocc:
+	// bias != nil: acc[i][j] += bias[j]
+	MOVQ   bias+64(FP), SI
+	TESTQ  SI, SI
+	JZ     nobias
+	VADDPS (SI), Z0, Z0
+	VADDPS (SI), Z1, Z1
+	VADDPS (SI), Z2, Z2
+	VADDPS (SI), Z3, Z3
+	VADDPS (SI), Z4, Z4
+	VADDPS (SI), Z5, Z5
+	VADDPS (SI), Z6, Z6
+	VADDPS (SI), Z7, Z7
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           put
+	VBROADCASTSS (SI), Z8
+	VBROADCASTSS 4(SI), Z9
+	VMAXPS       Z8, Z0, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z10, K1, Z0
+	VMAXPS       Z8, Z1, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z10, K1, Z1
+	VMAXPS       Z8, Z2, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z10, K1, Z2
+	VMAXPS       Z8, Z3, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z10, K1, Z3
+	VMAXPS       Z8, Z4, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z10, K1, Z4
+	VMAXPS       Z8, Z5, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z10, K1, Z5
+	VMAXPS       Z8, Z6, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z10, K1, Z6
+	VMAXPS       Z8, Z7, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z10, K1, Z7
+
+put:
+	// C = acc
+	MOVQ    AX, SI
+	VMOVUPS Z0, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z1, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z2, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z3, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z4, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z5, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z6, (SI)
+	ADDQ    CX, SI
+	VMOVUPS Z7, (SI)
+
+	// the next tile: r more pixels and rows of C, no fetching
+	IMUL3Q $0x08, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x20, BX
+	MOVQ   BX, (SP)
+	ANDQ   $-3, DX
+	MOVQ   DX, 24(SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
 // func DwTapsAVX2(dst *float32, base *float32, off *int32, w *float32, taps int, n int, bias float32)
 // Requires: AVX, FMA3
 TEXT ·DwTapsAVX2(SB), NOSPLIT, $0-52
@@ -14142,7 +21122,37 @@ row:
 	VMOVUPS    Y0, (AX)
 	VMOVUPS    Y1, 32(AX)
 	ADDQ       $0x04, DX
-	ADDQ       $0x40, AX
+	ADDQ       $0x00000040, AX
+	DECQ       BX
+	JMP        row
+
+done:
+	VZEROUPPER
+	RET
+
+// func PackRows48AVX512(dst *float32, src *float32, boff *int32, k int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·PackRows48AVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ boff+16(FP), DX
+	MOVQ k+24(FP), BX
+
+row:
+	TESTQ      BX, BX
+	JZ         done
+	MOVLQSX    (DX), SI
+	VMOVUPS    (CX)(SI*4), Z0
+	VMOVUPS    64(CX)(SI*4), Z1
+	VMOVUPS    128(CX)(SI*4), Z2
+	PREFETCHT0 192(CX)(SI*4)
+	PREFETCHT0 256(CX)(SI*4)
+	PREFETCHT0 320(CX)(SI*4)
+	VMOVUPS    Z0, (AX)
+	VMOVUPS    Z1, 64(AX)
+	VMOVUPS    Z2, 128(AX)
+	ADDQ       $0x04, DX
+	ADDQ       $0x000000c0, AX
 	DECQ       BX
 	JMP        row
 

@@ -44,6 +44,9 @@ func main() {
 		kernel(avx512, 8, nv, false, 8)
 	}
 	kernel(avx512, 8, 3, true, 8)
+	for mr := 1; mr < 8; mr++ {
+		kernel(avx512, mr, 3, true, 8)
+	}
 	for _, nv := range []int{2, 1} {
 		kernel(avx2, 6, nv, false, 6)
 	}
@@ -75,6 +78,14 @@ func main() {
 	for r := 1; r <= 8; r++ {
 		pixKernel(avx2, r, 1, 16)
 	}
+	// AVX-512: 32 channels (two vectors) × up to 8 pixels, and the last
+	// block's 16 of 32.
+	for r := 1; r <= 8; r++ {
+		pixKernel(avx512, r, 2, 32)
+	}
+	for r := 1; r <= 8; r++ {
+		pixKernel(avx512, r, 1, 32)
+	}
 	dwTaps(avx2)
 	sigmoidTable()
 	sigmoid(false)
@@ -85,7 +96,8 @@ func main() {
 	transpose8(false)
 	transpose8(true)
 	gather8Rows()
-	packRows16()
+	packRows(avx2, 2)
+	packRows(avx512, 3)
 	maxPool3s2()
 	avgPool2s2()
 	Generate()
@@ -1539,16 +1551,18 @@ func pick2() {
 // panel's) on the way, so that the packed panel's products read one
 // contiguous block (a 56×56 input's channel planes put a panel's rows in
 // 16 of L1's 64 sets) and the next panel is on its way.
-func packRows16() {
-	name := "PackRows16AVX2"
+func packRows(s isa, nv int) {
+	w := nv * s.lanes
+	W := fmt.Sprint(w)
+	name := "PackRows" + W + s.name
 	TEXT(name, NOSPLIT, "func(dst, src *float32, boff *int32, k int)")
 	Pragma("noescape")
 	Doc(
-		name+" computes, as this Go loop does (and fetches src[boff[p]+16:][:16] into the cache):",
+		name+" computes, as this Go loop does (and fetches src[boff[p]+"+W+":][:"+W+"] into the cache):",
 		"",
 		"	for p := range k {",
-		"		for j := range 16 {",
-		"			dst[p*16+j] = src[boff[p]+j]",
+		"		for j := range "+W+" {",
+		"			dst[p*"+W+"+j] = src[boff[p]+j]",
 		"		}",
 		"	}",
 	)
@@ -1557,18 +1571,22 @@ func packRows16() {
 	boff := Load(Param("boff"), GP64())
 	k := Load(Param("k"), GP64())
 	off := GP64()
-	a, b := reg.Y0, reg.Y1
+	vb := 4 * s.lanes
 	Label("row")
 	TESTQ(k, k)
 	JZ(LabelRef("done"))
 	MOVLQSX(Mem{Base: boff}, off)
-	VMOVUPS(Mem{Base: src, Index: off, Scale: 4}, a)
-	VMOVUPS(Mem{Base: src, Index: off, Scale: 4, Disp: 32}, b)
-	PREFETCHT0(Mem{Base: src, Index: off, Scale: 4, Disp: 64})
-	VMOVUPS(a, Mem{Base: dst})
-	VMOVUPS(b, Mem{Base: dst, Disp: 32})
+	for v := range nv {
+		VMOVUPS(Mem{Base: src, Index: off, Scale: 4, Disp: vb * v}, s.regs[v])
+	}
+	for l := 0; l < 4*w; l += 64 {
+		PREFETCHT0(Mem{Base: src, Index: off, Scale: 4, Disp: 4*w + l})
+	}
+	for v := range nv {
+		VMOVUPS(s.regs[v], Mem{Base: dst, Disp: vb * v})
+	}
 	ADDQ(U8(4), boff)
-	ADDQ(U8(64), dst)
+	ADDQ(U32(4*w), dst)
 	DECQ(k)
 	JMP(LabelRef("row"))
 	Label("done")
@@ -1691,8 +1709,8 @@ func pixKernel(s isa, r, nv, wld int) {
 	MOVQ(k, ahead)
 	SHLQ(U8(uint8(log2(4*wld))), ahead)
 	Label("prefetching")
-	for u := range 2 {
-		PREFETCHT0(Mem{Base: w, Index: ahead, Scale: 1, Disp: 4 * u * wld})
+	for l := 0; l < 2*4*wld; l += 64 {
+		PREFETCHT0(Mem{Base: w, Index: ahead, Scale: 1, Disp: l})
 	}
 	step(0)
 	step(1)
