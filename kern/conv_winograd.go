@@ -105,6 +105,9 @@ func (bl *blocked) winogradOK(g *ConvGeom) bool {
 		g.DH != 1 || g.DW != 1 || g.Group != 1 || g.C < 8 || g.M < 8 {
 		return false
 	}
+	if bl.pixNarrow(g) && bl.inPlaceOK(g) && len(bl.Pix) > 0 {
+		return false // the pixel-tile path's
+	}
 	wg := winoGeomOf(g)
 	if bl.WinogradMinCols <= 0 || wg.ncol < bl.WinogradMinCols || wg.pg.PadB < 0 || wg.pg.PadR < 0 {
 		return false

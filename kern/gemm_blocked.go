@@ -124,6 +124,11 @@ type BlockedSpec struct {
 	// PixMajor makes 1×1 convolutions on that path for planes of at most
 	// PixMaxPixels read a pixel-major copy of their input (see pixMajor).
 	PixMajor bool
+	// PixNarrowMaxPixels, when above 0, sends convolutions wider than
+	// 1×1 with at most PixWidth output channels a group and at most this
+	// many output pixels to the pixel-tile path, before Winograd (see
+	// pixNarrow).
+	PixNarrowMaxPixels int
 	// PixGrouped sends grouped convolutions with at least PixWidth input
 	// and output channels a group to the pixel-tile path whatever their
 	// planes' size.
