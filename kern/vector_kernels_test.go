@@ -66,7 +66,7 @@ func TestSigmoidTiersMatchTwin(t *testing.T) {
 		if k.Sigmoid == nil {
 			continue
 		}
-		for _, n := range []int{1, 7, 8, 9, 31, len(xs)} {
+		for _, n := range []int{1, 7, 8, 9, 31, 100, len(xs)} {
 			src := xs[len(xs)-n:]
 			got, want := make([]float32, n), make([]float32, n)
 			k.Sigmoid(got, src)
@@ -89,7 +89,7 @@ func TestSigmoidTileMatchesTwin(t *testing.T) {
 			continue
 		}
 		for _, silu := range []bool{false, true} {
-			for _, sh := range []struct{ rows, n int }{{1, 8}, {6, 16}, {3, 13}, {5, 7}, {2, 40}} {
+			for _, sh := range []struct{ rows, n int }{{1, 8}, {6, 16}, {3, 13}, {5, 7}, {2, 40}, {2, 112}} {
 				ldc := sh.n + 3
 				c := kerntest.Rand(uint64(sh.rows*ldc), sh.rows*ldc)
 				for i := range c {
@@ -207,7 +207,7 @@ func TestHardMatchesTwin(t *testing.T) {
 				twin(a, want, src)
 				kerntest.SameBits(t, fmt.Sprintf("%s %v Hard n=%d", k.Name, a, n), got, want)
 			}
-			for _, sh := range []struct{ rows, n int }{{1, 8}, {6, 16}, {3, 13}, {5, 7}, {2, 40}} {
+			for _, sh := range []struct{ rows, n int }{{1, 8}, {6, 16}, {3, 13}, {5, 7}, {2, 40}, {2, 112}} {
 				ldc := sh.n + 3
 				c := kerntest.Rand(uint64(sh.rows*ldc), sh.rows*ldc)
 				for i := range c {

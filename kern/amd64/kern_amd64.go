@@ -1939,7 +1939,7 @@ func DwTapsAVX2(dst *float32, base *float32, off *int32, w *float32, taps int, n
 //		}
 //	}
 //
-// Three vectors a step: their chains of dependent operations overlap.
+// 3 vectors a step: their chains of dependent operations overlap.
 //
 //go:noescape
 func SigmoidAVX2(dst *float32, src *float32, ld int, rows int, n int)
@@ -1959,10 +1959,50 @@ func SigmoidAVX2(dst *float32, src *float32, ld int, rows int, n int)
 //		}
 //	}
 //
-// Three vectors a step: their chains of dependent operations overlap.
+// 3 vectors a step: their chains of dependent operations overlap.
 //
 //go:noescape
 func SiluAVX2(dst *float32, src *float32, ld int, rows int, n int)
+
+// SigmoidAVX512 computes, 16 values at a time (n must be a multiple of 16), as sigmoidFast
+// in package kern does for each value, bit for bit but for NaN payloads, on rows ld apart
+// (dst may be src: a tile of a product in place):
+//
+//	for r := range rows {
+//		for j := range n {
+//			i := r*ld + j
+//			x := min(max(src[i], -88), 87) // a NaN kept
+//			m := roundToEven(x * log2e)
+//			r := fma(m, ln2lo, fma(m, ln2hi, -x)) // each rounded once
+//			p := fma(fma(fma(fma(fma(fma(fma(c7, r, c6), r, c5), r, c4), r, c3), r, c2), r, 1), r, 1)
+//			dst[i] = 1 / (1 + p*2^-m) // each operation rounded
+//		}
+//	}
+//
+// 4 vectors a step: their chains of dependent operations overlap.
+//
+//go:noescape
+func SigmoidAVX512(dst *float32, src *float32, ld int, rows int, n int)
+
+// SiluAVX512 computes, 16 values at a time (n must be a multiple of 16), as siluFast
+// in package kern does for each value, bit for bit but for NaN payloads, on rows ld apart
+// (dst may be src: a tile of a product in place):
+//
+//	for r := range rows {
+//		for j := range n {
+//			i := r*ld + j
+//			x := min(max(src[i], -88), 87) // a NaN kept
+//			m := roundToEven(x * log2e)
+//			r := fma(m, ln2lo, fma(m, ln2hi, -x)) // each rounded once
+//			p := fma(fma(fma(fma(fma(fma(fma(c7, r, c6), r, c5), r, c4), r, c3), r, c2), r, 1), r, 1)
+//			dst[i] = src[i] * (1 / (1 + p*2^-m)) // each operation rounded
+//		}
+//	}
+//
+// 4 vectors a step: their chains of dependent operations overlap.
+//
+//go:noescape
+func SiluAVX512(dst *float32, src *float32, ld int, rows int, n int)
 
 // HardAVX2 computes, 8 values at a time (n must be a multiple of 8), as HardSigmoidF32 and,
 // when swish is not 0, HardSwishF32 (alpha = 1/6, beta = 1/2) in package kern do, bit for

@@ -20094,8 +20094,8 @@ three:
 	VMOVUPS   Y3, (SI)
 	VMOVUPS   Y4, 32(SI)
 	VMOVUPS   Y5, 64(SI)
-	ADDQ      $0x60, DI
-	ADDQ      $0x60, SI
+	ADDQ      $0x00000060, DI
+	ADDQ      $0x00000060, SI
 	SUBQ      $0x03, R8
 	JMP       three
 
@@ -20126,8 +20126,8 @@ one:
 	VADDPS    Y2, Y12, Y12
 	VDIVPS    Y12, Y2, Y3
 	VMOVUPS   Y3, (SI)
-	ADDQ      $0x20, DI
-	ADDQ      $0x20, SI
+	ADDQ      $0x00000020, DI
+	ADDQ      $0x00000020, SI
 	DECQ      R8
 	JMP       one
 
@@ -20241,8 +20241,8 @@ three:
 	VMOVUPS   Y3, (SI)
 	VMOVUPS   Y4, 32(SI)
 	VMOVUPS   Y5, 64(SI)
-	ADDQ      $0x60, DI
-	ADDQ      $0x60, SI
+	ADDQ      $0x00000060, DI
+	ADDQ      $0x00000060, SI
 	SUBQ      $0x03, R8
 	JMP       three
 
@@ -20274,8 +20274,491 @@ one:
 	VDIVPS    Y12, Y2, Y3
 	VMULPS    (DI), Y3, Y3
 	VMOVUPS   Y3, (SI)
-	ADDQ      $0x20, DI
-	ADDQ      $0x20, SI
+	ADDQ      $0x00000020, DI
+	ADDQ      $0x00000020, SI
+	DECQ      R8
+	JMP       one
+
+next:
+	ADDQ DX, AX
+	ADDQ DX, CX
+	DECQ BX
+	JMP  row
+
+done:
+	VZEROUPPER
+	RET
+
+DATA sigmoidconsts16<>+0(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts16<>+4(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts16<>+8(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts16<>+12(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts16<>+16(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts16<>+20(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts16<>+24(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts16<>+28(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts16<>+32(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts16<>+36(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts16<>+40(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts16<>+44(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts16<>+48(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts16<>+52(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts16<>+56(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts16<>+60(SB)/4, $0x3fb8aa3b
+DATA sigmoidconsts16<>+64(SB)/4, $0x3f318000
+DATA sigmoidconsts16<>+68(SB)/4, $0x3f318000
+DATA sigmoidconsts16<>+72(SB)/4, $0x3f318000
+DATA sigmoidconsts16<>+76(SB)/4, $0x3f318000
+DATA sigmoidconsts16<>+80(SB)/4, $0x3f318000
+DATA sigmoidconsts16<>+84(SB)/4, $0x3f318000
+DATA sigmoidconsts16<>+88(SB)/4, $0x3f318000
+DATA sigmoidconsts16<>+92(SB)/4, $0x3f318000
+DATA sigmoidconsts16<>+96(SB)/4, $0x3f318000
+DATA sigmoidconsts16<>+100(SB)/4, $0x3f318000
+DATA sigmoidconsts16<>+104(SB)/4, $0x3f318000
+DATA sigmoidconsts16<>+108(SB)/4, $0x3f318000
+DATA sigmoidconsts16<>+112(SB)/4, $0x3f318000
+DATA sigmoidconsts16<>+116(SB)/4, $0x3f318000
+DATA sigmoidconsts16<>+120(SB)/4, $0x3f318000
+DATA sigmoidconsts16<>+124(SB)/4, $0x3f318000
+DATA sigmoidconsts16<>+128(SB)/4, $0xb95e8083
+DATA sigmoidconsts16<>+132(SB)/4, $0xb95e8083
+DATA sigmoidconsts16<>+136(SB)/4, $0xb95e8083
+DATA sigmoidconsts16<>+140(SB)/4, $0xb95e8083
+DATA sigmoidconsts16<>+144(SB)/4, $0xb95e8083
+DATA sigmoidconsts16<>+148(SB)/4, $0xb95e8083
+DATA sigmoidconsts16<>+152(SB)/4, $0xb95e8083
+DATA sigmoidconsts16<>+156(SB)/4, $0xb95e8083
+DATA sigmoidconsts16<>+160(SB)/4, $0xb95e8083
+DATA sigmoidconsts16<>+164(SB)/4, $0xb95e8083
+DATA sigmoidconsts16<>+168(SB)/4, $0xb95e8083
+DATA sigmoidconsts16<>+172(SB)/4, $0xb95e8083
+DATA sigmoidconsts16<>+176(SB)/4, $0xb95e8083
+DATA sigmoidconsts16<>+180(SB)/4, $0xb95e8083
+DATA sigmoidconsts16<>+184(SB)/4, $0xb95e8083
+DATA sigmoidconsts16<>+188(SB)/4, $0xb95e8083
+DATA sigmoidconsts16<>+192(SB)/4, $0x39500d01
+DATA sigmoidconsts16<>+196(SB)/4, $0x39500d01
+DATA sigmoidconsts16<>+200(SB)/4, $0x39500d01
+DATA sigmoidconsts16<>+204(SB)/4, $0x39500d01
+DATA sigmoidconsts16<>+208(SB)/4, $0x39500d01
+DATA sigmoidconsts16<>+212(SB)/4, $0x39500d01
+DATA sigmoidconsts16<>+216(SB)/4, $0x39500d01
+DATA sigmoidconsts16<>+220(SB)/4, $0x39500d01
+DATA sigmoidconsts16<>+224(SB)/4, $0x39500d01
+DATA sigmoidconsts16<>+228(SB)/4, $0x39500d01
+DATA sigmoidconsts16<>+232(SB)/4, $0x39500d01
+DATA sigmoidconsts16<>+236(SB)/4, $0x39500d01
+DATA sigmoidconsts16<>+240(SB)/4, $0x39500d01
+DATA sigmoidconsts16<>+244(SB)/4, $0x39500d01
+DATA sigmoidconsts16<>+248(SB)/4, $0x39500d01
+DATA sigmoidconsts16<>+252(SB)/4, $0x39500d01
+DATA sigmoidconsts16<>+256(SB)/4, $0x3ab60b61
+DATA sigmoidconsts16<>+260(SB)/4, $0x3ab60b61
+DATA sigmoidconsts16<>+264(SB)/4, $0x3ab60b61
+DATA sigmoidconsts16<>+268(SB)/4, $0x3ab60b61
+DATA sigmoidconsts16<>+272(SB)/4, $0x3ab60b61
+DATA sigmoidconsts16<>+276(SB)/4, $0x3ab60b61
+DATA sigmoidconsts16<>+280(SB)/4, $0x3ab60b61
+DATA sigmoidconsts16<>+284(SB)/4, $0x3ab60b61
+DATA sigmoidconsts16<>+288(SB)/4, $0x3ab60b61
+DATA sigmoidconsts16<>+292(SB)/4, $0x3ab60b61
+DATA sigmoidconsts16<>+296(SB)/4, $0x3ab60b61
+DATA sigmoidconsts16<>+300(SB)/4, $0x3ab60b61
+DATA sigmoidconsts16<>+304(SB)/4, $0x3ab60b61
+DATA sigmoidconsts16<>+308(SB)/4, $0x3ab60b61
+DATA sigmoidconsts16<>+312(SB)/4, $0x3ab60b61
+DATA sigmoidconsts16<>+316(SB)/4, $0x3ab60b61
+DATA sigmoidconsts16<>+320(SB)/4, $0x3c088889
+DATA sigmoidconsts16<>+324(SB)/4, $0x3c088889
+DATA sigmoidconsts16<>+328(SB)/4, $0x3c088889
+DATA sigmoidconsts16<>+332(SB)/4, $0x3c088889
+DATA sigmoidconsts16<>+336(SB)/4, $0x3c088889
+DATA sigmoidconsts16<>+340(SB)/4, $0x3c088889
+DATA sigmoidconsts16<>+344(SB)/4, $0x3c088889
+DATA sigmoidconsts16<>+348(SB)/4, $0x3c088889
+DATA sigmoidconsts16<>+352(SB)/4, $0x3c088889
+DATA sigmoidconsts16<>+356(SB)/4, $0x3c088889
+DATA sigmoidconsts16<>+360(SB)/4, $0x3c088889
+DATA sigmoidconsts16<>+364(SB)/4, $0x3c088889
+DATA sigmoidconsts16<>+368(SB)/4, $0x3c088889
+DATA sigmoidconsts16<>+372(SB)/4, $0x3c088889
+DATA sigmoidconsts16<>+376(SB)/4, $0x3c088889
+DATA sigmoidconsts16<>+380(SB)/4, $0x3c088889
+DATA sigmoidconsts16<>+384(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts16<>+388(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts16<>+392(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts16<>+396(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts16<>+400(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts16<>+404(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts16<>+408(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts16<>+412(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts16<>+416(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts16<>+420(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts16<>+424(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts16<>+428(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts16<>+432(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts16<>+436(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts16<>+440(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts16<>+444(SB)/4, $0x3d2aaaab
+DATA sigmoidconsts16<>+448(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts16<>+452(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts16<>+456(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts16<>+460(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts16<>+464(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts16<>+468(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts16<>+472(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts16<>+476(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts16<>+480(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts16<>+484(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts16<>+488(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts16<>+492(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts16<>+496(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts16<>+500(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts16<>+504(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts16<>+508(SB)/4, $0x3e2aaaab
+DATA sigmoidconsts16<>+512(SB)/4, $0x3f000000
+DATA sigmoidconsts16<>+516(SB)/4, $0x3f000000
+DATA sigmoidconsts16<>+520(SB)/4, $0x3f000000
+DATA sigmoidconsts16<>+524(SB)/4, $0x3f000000
+DATA sigmoidconsts16<>+528(SB)/4, $0x3f000000
+DATA sigmoidconsts16<>+532(SB)/4, $0x3f000000
+DATA sigmoidconsts16<>+536(SB)/4, $0x3f000000
+DATA sigmoidconsts16<>+540(SB)/4, $0x3f000000
+DATA sigmoidconsts16<>+544(SB)/4, $0x3f000000
+DATA sigmoidconsts16<>+548(SB)/4, $0x3f000000
+DATA sigmoidconsts16<>+552(SB)/4, $0x3f000000
+DATA sigmoidconsts16<>+556(SB)/4, $0x3f000000
+DATA sigmoidconsts16<>+560(SB)/4, $0x3f000000
+DATA sigmoidconsts16<>+564(SB)/4, $0x3f000000
+DATA sigmoidconsts16<>+568(SB)/4, $0x3f000000
+DATA sigmoidconsts16<>+572(SB)/4, $0x3f000000
+GLOBL sigmoidconsts16<>(SB), RODATA|NOPTR, $576
+
+// func SigmoidAVX512(dst *float32, src *float32, ld int, rows int, n int)
+// Requires: AVX, AVX512F
+TEXT ·SigmoidAVX512(SB), NOSPLIT, $0-40
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         ld+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         rows+24(FP), BX
+	MOVL         $0xc2b00000, SI
+	VMOVD        SI, X0
+	VBROADCASTSS X0, Z0
+	MOVL         $0x42ae0000, SI
+	VMOVD        SI, X1
+	VBROADCASTSS X1, Z1
+	MOVL         $0x3f800000, SI
+	VMOVD        SI, X2
+	VBROADCASTSS X2, Z2
+
+row:
+	TESTQ BX, BX
+	JZ    done
+	MOVQ  AX, SI
+	MOVQ  CX, DI
+	MOVQ  n+32(FP), R8
+	SHRQ  $0x04, R8
+
+three:
+	CMPQ        R8, $0x04
+	JL          one
+	VMAXPS      (DI), Z0, Z3
+	VMAXPS      64(DI), Z0, Z4
+	VMAXPS      128(DI), Z0, Z5
+	VMAXPS      192(DI), Z0, Z6
+	VMINPS      Z3, Z1, Z3
+	VMINPS      Z4, Z1, Z4
+	VMINPS      Z5, Z1, Z5
+	VMINPS      Z6, Z1, Z6
+	VMULPS      sigmoidconsts16<>+0(SB), Z3, Z7
+	VMULPS      sigmoidconsts16<>+0(SB), Z4, Z8
+	VMULPS      sigmoidconsts16<>+0(SB), Z5, Z9
+	VMULPS      sigmoidconsts16<>+0(SB), Z6, Z10
+	VRNDSCALEPS $0x00, Z7, Z7
+	VRNDSCALEPS $0x00, Z8, Z8
+	VRNDSCALEPS $0x00, Z9, Z9
+	VRNDSCALEPS $0x00, Z10, Z10
+	VMOVAPS     Z3, Z11
+	VMOVAPS     Z4, Z12
+	VMOVAPS     Z5, Z13
+	VMOVAPS     Z6, Z14
+	VFMSUB231PS sigmoidconsts16<>+64(SB), Z7, Z11
+	VFMSUB231PS sigmoidconsts16<>+64(SB), Z8, Z12
+	VFMSUB231PS sigmoidconsts16<>+64(SB), Z9, Z13
+	VFMSUB231PS sigmoidconsts16<>+64(SB), Z10, Z14
+	VFMADD231PS sigmoidconsts16<>+128(SB), Z7, Z11
+	VFMADD231PS sigmoidconsts16<>+128(SB), Z8, Z12
+	VFMADD231PS sigmoidconsts16<>+128(SB), Z9, Z13
+	VFMADD231PS sigmoidconsts16<>+128(SB), Z10, Z14
+	VMOVUPS     sigmoidconsts16<>+192(SB), Z15
+	VMOVUPS     sigmoidconsts16<>+192(SB), Z16
+	VMOVUPS     sigmoidconsts16<>+192(SB), Z17
+	VMOVUPS     sigmoidconsts16<>+192(SB), Z18
+	VFMADD213PS sigmoidconsts16<>+256(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+256(SB), Z12, Z16
+	VFMADD213PS sigmoidconsts16<>+256(SB), Z13, Z17
+	VFMADD213PS sigmoidconsts16<>+256(SB), Z14, Z18
+	VFMADD213PS sigmoidconsts16<>+320(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+320(SB), Z12, Z16
+	VFMADD213PS sigmoidconsts16<>+320(SB), Z13, Z17
+	VFMADD213PS sigmoidconsts16<>+320(SB), Z14, Z18
+	VFMADD213PS sigmoidconsts16<>+384(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+384(SB), Z12, Z16
+	VFMADD213PS sigmoidconsts16<>+384(SB), Z13, Z17
+	VFMADD213PS sigmoidconsts16<>+384(SB), Z14, Z18
+	VFMADD213PS sigmoidconsts16<>+448(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+448(SB), Z12, Z16
+	VFMADD213PS sigmoidconsts16<>+448(SB), Z13, Z17
+	VFMADD213PS sigmoidconsts16<>+448(SB), Z14, Z18
+	VFMADD213PS sigmoidconsts16<>+512(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+512(SB), Z12, Z16
+	VFMADD213PS sigmoidconsts16<>+512(SB), Z13, Z17
+	VFMADD213PS sigmoidconsts16<>+512(SB), Z14, Z18
+	VFMADD213PS Z2, Z11, Z15
+	VFMADD213PS Z2, Z12, Z16
+	VFMADD213PS Z2, Z13, Z17
+	VFMADD213PS Z2, Z14, Z18
+	VFMADD213PS Z2, Z11, Z15
+	VFMADD213PS Z2, Z12, Z16
+	VFMADD213PS Z2, Z13, Z17
+	VFMADD213PS Z2, Z14, Z18
+
+	// 2^-m = bits(1) - m<<23
+	VCVTPS2DQ Z7, Z7
+	VCVTPS2DQ Z8, Z8
+	VCVTPS2DQ Z9, Z9
+	VCVTPS2DQ Z10, Z10
+	VPSLLD    $0x17, Z7, Z7
+	VPSLLD    $0x17, Z8, Z8
+	VPSLLD    $0x17, Z9, Z9
+	VPSLLD    $0x17, Z10, Z10
+	VPSUBD    Z7, Z2, Z7
+	VPSUBD    Z8, Z2, Z8
+	VPSUBD    Z9, Z2, Z9
+	VPSUBD    Z10, Z2, Z10
+	VMULPS    Z7, Z15, Z15
+	VMULPS    Z8, Z16, Z16
+	VMULPS    Z9, Z17, Z17
+	VMULPS    Z10, Z18, Z18
+	VADDPS    Z2, Z15, Z15
+	VADDPS    Z2, Z16, Z16
+	VADDPS    Z2, Z17, Z17
+	VADDPS    Z2, Z18, Z18
+	VDIVPS    Z15, Z2, Z3
+	VDIVPS    Z16, Z2, Z4
+	VDIVPS    Z17, Z2, Z5
+	VDIVPS    Z18, Z2, Z6
+	VMOVUPS   Z3, (SI)
+	VMOVUPS   Z4, 64(SI)
+	VMOVUPS   Z5, 128(SI)
+	VMOVUPS   Z6, 192(SI)
+	ADDQ      $0x00000100, DI
+	ADDQ      $0x00000100, SI
+	SUBQ      $0x04, R8
+	JMP       three
+
+one:
+	TESTQ       R8, R8
+	JZ          next
+	VMAXPS      (DI), Z0, Z3
+	VMINPS      Z3, Z1, Z3
+	VMULPS      sigmoidconsts16<>+0(SB), Z3, Z7
+	VRNDSCALEPS $0x00, Z7, Z7
+	VMOVAPS     Z3, Z11
+	VFMSUB231PS sigmoidconsts16<>+64(SB), Z7, Z11
+	VFMADD231PS sigmoidconsts16<>+128(SB), Z7, Z11
+	VMOVUPS     sigmoidconsts16<>+192(SB), Z15
+	VFMADD213PS sigmoidconsts16<>+256(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+320(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+384(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+448(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+512(SB), Z11, Z15
+	VFMADD213PS Z2, Z11, Z15
+	VFMADD213PS Z2, Z11, Z15
+
+	// 2^-m = bits(1) - m<<23
+	VCVTPS2DQ Z7, Z7
+	VPSLLD    $0x17, Z7, Z7
+	VPSUBD    Z7, Z2, Z7
+	VMULPS    Z7, Z15, Z15
+	VADDPS    Z2, Z15, Z15
+	VDIVPS    Z15, Z2, Z3
+	VMOVUPS   Z3, (SI)
+	ADDQ      $0x00000040, DI
+	ADDQ      $0x00000040, SI
+	DECQ      R8
+	JMP       one
+
+next:
+	ADDQ DX, AX
+	ADDQ DX, CX
+	DECQ BX
+	JMP  row
+
+done:
+	VZEROUPPER
+	RET
+
+// func SiluAVX512(dst *float32, src *float32, ld int, rows int, n int)
+// Requires: AVX, AVX512F
+TEXT ·SiluAVX512(SB), NOSPLIT, $0-40
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         ld+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         rows+24(FP), BX
+	MOVL         $0xc2b00000, SI
+	VMOVD        SI, X0
+	VBROADCASTSS X0, Z0
+	MOVL         $0x42ae0000, SI
+	VMOVD        SI, X1
+	VBROADCASTSS X1, Z1
+	MOVL         $0x3f800000, SI
+	VMOVD        SI, X2
+	VBROADCASTSS X2, Z2
+
+row:
+	TESTQ BX, BX
+	JZ    done
+	MOVQ  AX, SI
+	MOVQ  CX, DI
+	MOVQ  n+32(FP), R8
+	SHRQ  $0x04, R8
+
+three:
+	CMPQ        R8, $0x04
+	JL          one
+	VMAXPS      (DI), Z0, Z3
+	VMAXPS      64(DI), Z0, Z4
+	VMAXPS      128(DI), Z0, Z5
+	VMAXPS      192(DI), Z0, Z6
+	VMINPS      Z3, Z1, Z3
+	VMINPS      Z4, Z1, Z4
+	VMINPS      Z5, Z1, Z5
+	VMINPS      Z6, Z1, Z6
+	VMULPS      sigmoidconsts16<>+0(SB), Z3, Z7
+	VMULPS      sigmoidconsts16<>+0(SB), Z4, Z8
+	VMULPS      sigmoidconsts16<>+0(SB), Z5, Z9
+	VMULPS      sigmoidconsts16<>+0(SB), Z6, Z10
+	VRNDSCALEPS $0x00, Z7, Z7
+	VRNDSCALEPS $0x00, Z8, Z8
+	VRNDSCALEPS $0x00, Z9, Z9
+	VRNDSCALEPS $0x00, Z10, Z10
+	VMOVAPS     Z3, Z11
+	VMOVAPS     Z4, Z12
+	VMOVAPS     Z5, Z13
+	VMOVAPS     Z6, Z14
+	VFMSUB231PS sigmoidconsts16<>+64(SB), Z7, Z11
+	VFMSUB231PS sigmoidconsts16<>+64(SB), Z8, Z12
+	VFMSUB231PS sigmoidconsts16<>+64(SB), Z9, Z13
+	VFMSUB231PS sigmoidconsts16<>+64(SB), Z10, Z14
+	VFMADD231PS sigmoidconsts16<>+128(SB), Z7, Z11
+	VFMADD231PS sigmoidconsts16<>+128(SB), Z8, Z12
+	VFMADD231PS sigmoidconsts16<>+128(SB), Z9, Z13
+	VFMADD231PS sigmoidconsts16<>+128(SB), Z10, Z14
+	VMOVUPS     sigmoidconsts16<>+192(SB), Z15
+	VMOVUPS     sigmoidconsts16<>+192(SB), Z16
+	VMOVUPS     sigmoidconsts16<>+192(SB), Z17
+	VMOVUPS     sigmoidconsts16<>+192(SB), Z18
+	VFMADD213PS sigmoidconsts16<>+256(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+256(SB), Z12, Z16
+	VFMADD213PS sigmoidconsts16<>+256(SB), Z13, Z17
+	VFMADD213PS sigmoidconsts16<>+256(SB), Z14, Z18
+	VFMADD213PS sigmoidconsts16<>+320(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+320(SB), Z12, Z16
+	VFMADD213PS sigmoidconsts16<>+320(SB), Z13, Z17
+	VFMADD213PS sigmoidconsts16<>+320(SB), Z14, Z18
+	VFMADD213PS sigmoidconsts16<>+384(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+384(SB), Z12, Z16
+	VFMADD213PS sigmoidconsts16<>+384(SB), Z13, Z17
+	VFMADD213PS sigmoidconsts16<>+384(SB), Z14, Z18
+	VFMADD213PS sigmoidconsts16<>+448(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+448(SB), Z12, Z16
+	VFMADD213PS sigmoidconsts16<>+448(SB), Z13, Z17
+	VFMADD213PS sigmoidconsts16<>+448(SB), Z14, Z18
+	VFMADD213PS sigmoidconsts16<>+512(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+512(SB), Z12, Z16
+	VFMADD213PS sigmoidconsts16<>+512(SB), Z13, Z17
+	VFMADD213PS sigmoidconsts16<>+512(SB), Z14, Z18
+	VFMADD213PS Z2, Z11, Z15
+	VFMADD213PS Z2, Z12, Z16
+	VFMADD213PS Z2, Z13, Z17
+	VFMADD213PS Z2, Z14, Z18
+	VFMADD213PS Z2, Z11, Z15
+	VFMADD213PS Z2, Z12, Z16
+	VFMADD213PS Z2, Z13, Z17
+	VFMADD213PS Z2, Z14, Z18
+
+	// 2^-m = bits(1) - m<<23
+	VCVTPS2DQ Z7, Z7
+	VCVTPS2DQ Z8, Z8
+	VCVTPS2DQ Z9, Z9
+	VCVTPS2DQ Z10, Z10
+	VPSLLD    $0x17, Z7, Z7
+	VPSLLD    $0x17, Z8, Z8
+	VPSLLD    $0x17, Z9, Z9
+	VPSLLD    $0x17, Z10, Z10
+	VPSUBD    Z7, Z2, Z7
+	VPSUBD    Z8, Z2, Z8
+	VPSUBD    Z9, Z2, Z9
+	VPSUBD    Z10, Z2, Z10
+	VMULPS    Z7, Z15, Z15
+	VMULPS    Z8, Z16, Z16
+	VMULPS    Z9, Z17, Z17
+	VMULPS    Z10, Z18, Z18
+	VADDPS    Z2, Z15, Z15
+	VADDPS    Z2, Z16, Z16
+	VADDPS    Z2, Z17, Z17
+	VADDPS    Z2, Z18, Z18
+	VDIVPS    Z15, Z2, Z3
+	VDIVPS    Z16, Z2, Z4
+	VDIVPS    Z17, Z2, Z5
+	VDIVPS    Z18, Z2, Z6
+	VMULPS    (DI), Z3, Z3
+	VMULPS    64(DI), Z4, Z4
+	VMULPS    128(DI), Z5, Z5
+	VMULPS    192(DI), Z6, Z6
+	VMOVUPS   Z3, (SI)
+	VMOVUPS   Z4, 64(SI)
+	VMOVUPS   Z5, 128(SI)
+	VMOVUPS   Z6, 192(SI)
+	ADDQ      $0x00000100, DI
+	ADDQ      $0x00000100, SI
+	SUBQ      $0x04, R8
+	JMP       three
+
+one:
+	TESTQ       R8, R8
+	JZ          next
+	VMAXPS      (DI), Z0, Z3
+	VMINPS      Z3, Z1, Z3
+	VMULPS      sigmoidconsts16<>+0(SB), Z3, Z7
+	VRNDSCALEPS $0x00, Z7, Z7
+	VMOVAPS     Z3, Z11
+	VFMSUB231PS sigmoidconsts16<>+64(SB), Z7, Z11
+	VFMADD231PS sigmoidconsts16<>+128(SB), Z7, Z11
+	VMOVUPS     sigmoidconsts16<>+192(SB), Z15
+	VFMADD213PS sigmoidconsts16<>+256(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+320(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+384(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+448(SB), Z11, Z15
+	VFMADD213PS sigmoidconsts16<>+512(SB), Z11, Z15
+	VFMADD213PS Z2, Z11, Z15
+	VFMADD213PS Z2, Z11, Z15
+
+	// 2^-m = bits(1) - m<<23
+	VCVTPS2DQ Z7, Z7
+	VPSLLD    $0x17, Z7, Z7
+	VPSUBD    Z7, Z2, Z7
+	VMULPS    Z7, Z15, Z15
+	VADDPS    Z2, Z15, Z15
+	VDIVPS    Z15, Z2, Z3
+	VMULPS    (DI), Z3, Z3
+	VMOVUPS   Z3, (SI)
+	ADDQ      $0x00000040, DI
+	ADDQ      $0x00000040, SI
 	DECQ      R8
 	JMP       one
 

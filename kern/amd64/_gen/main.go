@@ -87,9 +87,11 @@ func main() {
 		pixKernel(avx512, r, 1, 32)
 	}
 	dwTaps(avx2)
-	sigmoidTable()
-	sigmoid(false)
-	sigmoid(true)
+	for _, s := range []isa{avx2, avx512} {
+		sigmoidTable(s)
+		sigmoid(s, false)
+		sigmoid(s, true)
+	}
 	hard()
 	clipTile(avx2)
 	dwRow8(avx2)
@@ -1268,9 +1270,10 @@ func mul(s isa) {
 // src (SiLU, x·sigmoid(x), as siluFast). The squeeze-excitation gates
 // and activations of EfficientNet and RegNet run it; AVX2 only, the
 // AVX-512 tier uses it too.
-// sigmoidTab is the table of the sigmoid kernels' constants, each
-// broadcast to a vector (sigmoidConsts), made once by sigmoidTable.
-var sigmoidTab Mem
+// sigmoidTab holds, per lane count, the table of the sigmoid kernels'
+// constants, each broadcast to a vector (sigmoidConsts), made once by
+// sigmoidTable.
+var sigmoidTab = map[int]Mem{}
 
 // sigmoidConsts are the sigmoid kernels' constants from memory, in the
 // table's order: log2e, ln2 split in two, and the Taylor coefficients
@@ -1289,25 +1292,39 @@ var sigmoidConsts = func() []float32 {
 	return c
 }()
 
-// sigmoidTable emits the read-only table of sigmoidConsts, 8 lanes each.
-func sigmoidTable() {
-	sigmoidTab = GLOBL("sigmoidconsts", RODATA|NOPTR)
+// sigmoidTable emits the read-only table of sigmoidConsts for s, its
+// lanes each.
+func sigmoidTable(s isa) {
+	name := "sigmoidconsts"
+	if s.lanes != 8 {
+		name += fmt.Sprint(s.lanes)
+	}
+	t := GLOBL(name, RODATA|NOPTR)
 	for i, v := range sigmoidConsts {
-		for l := range 8 {
-			DATA(32*i+4*l, U32(math.Float32bits(v)))
+		for l := range s.lanes {
+			DATA(4*s.lanes*i+4*l, U32(math.Float32bits(v)))
 		}
 	}
+	sigmoidTab[s.lanes] = t
 }
 
-func sigmoid(silu bool) {
-	name, twin, last := "SigmoidAVX2", "sigmoidFast", "dst[i] = 1 / (1 + p*2^-m) // each operation rounded"
+// sigmoid emits Sigmoid<isa> (or, with silu, Silu<isa>): k vectors a step
+// while they last (AVX2 3, AVX-512 4, their chains of dependent
+// operations overlapping), then one.
+func sigmoid(s isa, silu bool) {
+	name, twin, last := "Sigmoid"+s.name, "sigmoidFast", "dst[i] = 1 / (1 + p*2^-m) // each operation rounded"
 	if silu {
-		name, twin, last = "SiluAVX2", "siluFast", "dst[i] = src[i] * (1 / (1 + p*2^-m)) // each operation rounded"
+		name, twin, last = "Silu"+s.name, "siluFast", "dst[i] = src[i] * (1 / (1 + p*2^-m)) // each operation rounded"
+	}
+	lanes, vb := s.lanes, 4*s.lanes
+	steps := 3
+	if lanes == 16 {
+		steps = 4
 	}
 	TEXT(name, NOSPLIT, "func(dst, src *float32, ld, rows, n int)")
 	Pragma("noescape")
 	Doc(
-		name+" computes, 8 values at a time (n must be a multiple of 8), as "+twin,
+		fmt.Sprintf("%s computes, %d values at a time (n must be a multiple of %d), as %s", name, lanes, lanes, twin),
 		"in package kern does for each value, bit for bit but for NaN payloads, on rows ld apart",
 		"(dst may be src: a tile of a product in place):",
 		"",
@@ -1322,7 +1339,7 @@ func sigmoid(silu bool) {
 		"		}",
 		"	}",
 		"",
-		"Three vectors a step: their chains of dependent operations overlap.",
+		fmt.Sprintf("%d vectors a step: their chains of dependent operations overlap.", steps),
 	)
 	dst0 := Load(Param("dst"), GP64()).(reg.GPVirtual)
 	src0 := Load(Param("src"), GP64()).(reg.GPVirtual)
@@ -1330,7 +1347,7 @@ func sigmoid(silu bool) {
 	SHLQ(U8(2), ld)
 	rows := Load(Param("rows"), GP64()).(reg.GPVirtual)
 	dst, src, n := GP64(), GP64(), GP64()
-	r := avx2.regs
+	r := s.regs
 	lo, hi, one := r[0], r[1], r[2]
 	bits := GP32()
 	konst := func(v float32, dst reg.VecPhysical) {
@@ -1341,20 +1358,24 @@ func sigmoid(silu bool) {
 	konst(-88, lo)
 	konst(87, hi)
 	konst(1, one)
-	tab := func(i int) Mem { return sigmoidTab.Offset(32 * i) }
+	tab := func(i int) Mem { return sigmoidTab[lanes].Offset(vb * i) }
 	// body emits k vectors, the i-th at byte offset 32i, each step of the
 	// formula for every vector before the next step.
 	body := func(k int) {
-		x, m, rr, p := r[3:3+k], r[6:6+k], r[9:9+k], r[12:12+k]
+		x, m, rr, p := r[3:3+k], r[3+steps:3+steps+k], r[3+2*steps:3+2*steps+k], r[3+3*steps:3+3*steps+k]
 		each := func(f func(i int)) {
 			for i := range k {
 				f(i)
 			}
 		}
-		each(func(i int) { VMAXPS(Mem{Base: src, Disp: 32 * i}, lo, x[i]) }) // lo > x ? lo : x, a NaN x kept
+		each(func(i int) { VMAXPS(Mem{Base: src, Disp: vb * i}, lo, x[i]) }) // lo > x ? lo : x, a NaN x kept
 		each(func(i int) { VMINPS(x[i], hi, x[i]) })
 		each(func(i int) { VMULPS(tab(0), x[i], m[i]) })
-		each(func(i int) { VROUNDPS(U8(0), m[i], m[i]) }) // to nearest, ties to even
+		if lanes == 16 {
+			each(func(i int) { VRNDSCALEPS(U8(0), m[i], m[i]) }) // to nearest, ties to even
+		} else {
+			each(func(i int) { VROUNDPS(U8(0), m[i], m[i]) }) // to nearest, ties to even
+		}
 		each(func(i int) { VMOVAPS(x[i], rr[i]) })
 		each(func(i int) { VFMSUB231PS(tab(1), m[i], rr[i]) }) // m·ln2hi - x
 		each(func(i int) { VFMADD231PS(tab(2), m[i], rr[i]) }) // + m·ln2lo
@@ -1373,9 +1394,9 @@ func sigmoid(silu bool) {
 		each(func(i int) { VADDPS(one, p[i], p[i]) })
 		each(func(i int) { VDIVPS(p[i], one, x[i]) }) // 1 / (1 + e)
 		if silu {
-			each(func(i int) { VMULPS(Mem{Base: src, Disp: 32 * i}, x[i], x[i]) }) // src · sigmoid
+			each(func(i int) { VMULPS(Mem{Base: src, Disp: vb * i}, x[i], x[i]) }) // src · sigmoid
 		}
-		each(func(i int) { VMOVUPS(x[i], Mem{Base: dst, Disp: 32 * i}) })
+		each(func(i int) { VMOVUPS(x[i], Mem{Base: dst, Disp: vb * i}) })
 	}
 	Label("row")
 	TESTQ(rows, rows)
@@ -1383,21 +1404,21 @@ func sigmoid(silu bool) {
 	MOVQ(dst0, dst)
 	MOVQ(src0, src)
 	Load(Param("n"), n)
-	SHRQ(U8(3), n)
+	SHRQ(U8(uint8(log2(lanes))), n)
 	Label("three")
-	CMPQ(n, U8(3))
+	CMPQ(n, U8(uint8(steps)))
 	JL(LabelRef("one"))
-	body(3)
-	ADDQ(U8(96), src)
-	ADDQ(U8(96), dst)
-	SUBQ(U8(3), n)
+	body(steps)
+	ADDQ(U32(steps*vb), src)
+	ADDQ(U32(steps*vb), dst)
+	SUBQ(U8(uint8(steps)), n)
 	JMP(LabelRef("three"))
 	Label("one")
 	TESTQ(n, n)
 	JZ(LabelRef("next"))
 	body(1)
-	ADDQ(U8(32), src)
-	ADDQ(U8(32), dst)
+	ADDQ(U32(vb), src)
+	ADDQ(U32(vb), dst)
 	DECQ(n)
 	JMP(LabelRef("one"))
 	Label("next")
