@@ -67,8 +67,10 @@ var avx512Spec = withWidthFree(BlockedSpec{
 
 	// Sigmoid and SiLU 16 lanes a vector (Zen 5, one thread:
 	// EfficientNet-B0 0.90 of the time with AVX2's).
-	Sigmoid: amd64.SigmoidAVX512,
-	Silu:    amd64.SiluAVX512,
+	Sigmoid:  amd64.SigmoidAVX512,
+	Silu:     amd64.SiluAVX512,
+	Hard:     amd64.HardAVX512,
+	ClipTile: amd64.ClipTileAVX512,
 
 	WinoIn:    amd64.WinoInAVX512,
 	WinoStore: amd64.WinoStoreAVX512,
@@ -138,15 +140,19 @@ var avx2Spec = withWidthFree(BlockedSpec{
 
 // withWidthFree sets in s the kernels that do not depend on a tier's
 // vector width, AVX2 code that both tiers run: the depthwise window, the
-// channel-blocked depthwise path, the Clip tile, the hard activations and
-// the pooling rows, and the sigmoid where s has none of its own.
+// channel-blocked depthwise path and the pooling rows, and the Clip tile,
+// sigmoid and hard activations where s has none of its own.
 func withWidthFree(s BlockedSpec) BlockedSpec {
 	s.DwTaps = amd64.DwTapsAVX2
-	s.ClipTile = amd64.ClipTileAVX2
+	if s.ClipTile == nil {
+		s.ClipTile = amd64.ClipTileAVX2
+	}
 	if s.Sigmoid == nil {
 		s.Sigmoid, s.Silu = amd64.SigmoidAVX2, amd64.SiluAVX2
 	}
-	s.Hard = amd64.HardAVX2
+	if s.Hard == nil {
+		s.Hard = amd64.HardAVX2
+	}
 	// Depthwise 3×3 layers of MobileNetV2 on AVX2, one thread, against
 	// convDirect: 7×7 352 → 120 µs, 14×14 stride 2 725 → 104, 28×28 205
 	// → 115; in bands of rows with rows of whole vectors transposed in

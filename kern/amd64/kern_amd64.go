@@ -2026,6 +2026,28 @@ func SiluAVX512(dst *float32, src *float32, ld int, rows int, n int)
 //go:noescape
 func HardAVX2(dst *float32, src *float32, ld int, rows int, n int, alpha float32, beta float32, swish int)
 
+// HardAVX512 computes, 16 values at a time (n must be a multiple of 16), as HardSigmoidF32 and,
+// when swish is not 0, HardSwishF32 (alpha = 1/6, beta = 1/2) in package kern do, bit for
+// bit but for NaN payloads, on rows ld apart (dst may be src: a tile of a product in place),
+// for beta not -0:
+//
+//	for r := range rows {
+//		for j := range n {
+//			x := src[r*ld+j]
+//			s := max(0, min(1, float32(alpha*x)+beta)) // product and sum each rounded; NaN kept
+//			if swish != 0 {
+//				s = x * s
+//			}
+//			dst[r*ld+j] = s
+//		}
+//	}
+//
+// With beta not -0, alpha·x + beta is -0 for no x, so VMAXPS, which returns its second
+// source when both are zeros or either is NaN, computes max(0, s) as the builtin does.
+//
+//go:noescape
+func HardAVX512(dst *float32, src *float32, ld int, rows int, n int, alpha float32, beta float32, swish int)
+
 // ClipTileAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does,
 // bit for bit on amd64 (see ClipAVX2):
 //
@@ -2037,6 +2059,18 @@ func HardAVX2(dst *float32, src *float32, ld int, rows int, n int, alpha float32
 //
 //go:noescape
 func ClipTileAVX2(c *float32, ldc int, rows int, n int, lo float32, hi float32)
+
+// ClipTileAVX512 computes, 16 values at a time (n must be a multiple of 16), as this Go loop does,
+// bit for bit on amd64 (see ClipAVX512):
+//
+//	for r := range rows {
+//		for j := range n {
+//			c[r*ldc+j] = min(max(c[r*ldc+j], lo), hi)
+//		}
+//	}
+//
+//go:noescape
+func ClipTileAVX512(c *float32, ldc int, rows int, n int, lo float32, hi float32)
 
 // DwRow8AVX2 computes rows rows of n output pixels of 8 channels each, as this Go loop does
 // (indices in elements; row r's pixel j's window starts at x[r*ldx+j*step:] and tap t

@@ -20825,8 +20825,8 @@ hsfour:
 	VMOVUPS Y9, 32(SI)
 	VMOVUPS Y10, 64(SI)
 	VMOVUPS Y11, 96(SI)
-	ADDQ    $0x80, DI
-	ADDQ    $0x80, SI
+	ADDQ    $0x00000080, DI
+	ADDQ    $0x00000080, SI
 	SUBQ    $0x04, R8
 	JMP     hsfour
 
@@ -20839,8 +20839,8 @@ hsone:
 	VMAXPS  Y8, Y2, Y8
 	VMINPS  Y8, Y3, Y8
 	VMOVUPS Y8, (SI)
-	ADDQ    $0x20, DI
-	ADDQ    $0x20, SI
+	ADDQ    $0x00000020, DI
+	ADDQ    $0x00000020, SI
 	DECQ    R8
 	JMP     hsone
 
@@ -20889,8 +20889,8 @@ swfour:
 	VMOVUPS Y9, 32(SI)
 	VMOVUPS Y10, 64(SI)
 	VMOVUPS Y11, 96(SI)
-	ADDQ    $0x80, DI
-	ADDQ    $0x80, SI
+	ADDQ    $0x00000080, DI
+	ADDQ    $0x00000080, SI
 	SUBQ    $0x04, R8
 	JMP     swfour
 
@@ -20904,8 +20904,155 @@ swone:
 	VMINPS  Y8, Y3, Y8
 	VMULPS  Y4, Y8, Y8
 	VMOVUPS Y8, (SI)
-	ADDQ    $0x20, DI
-	ADDQ    $0x20, SI
+	ADDQ    $0x00000020, DI
+	ADDQ    $0x00000020, SI
+	DECQ    R8
+	JMP     swone
+
+swnext:
+	ADDQ DX, AX
+	ADDQ DX, CX
+	DECQ BX
+	JMP  swrow
+
+done:
+	VZEROUPPER
+	RET
+
+// func HardAVX512(dst *float32, src *float32, ld int, rows int, n int, alpha float32, beta float32, swish int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·HardAVX512(SB), NOSPLIT, $0-56
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         ld+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         swish+48(FP), SI
+	VBROADCASTSS alpha+40(FP), Z0
+	VBROADCASTSS beta+44(FP), Z1
+	VXORPS       Z2, Z2, Z2
+	MOVL         $0x3f800000, DI
+	VMOVD        DI, X3
+	VBROADCASTSS X3, Z3
+	TESTQ        SI, SI
+	JNZ          swrow
+
+hsrow:
+	TESTQ BX, BX
+	JZ    done
+	MOVQ  AX, SI
+	MOVQ  CX, DI
+	MOVQ  n+32(FP), R8
+	SHRQ  $0x04, R8
+
+hsfour:
+	CMPQ    R8, $0x04
+	JL      hsone
+	VMOVUPS (DI), Z4
+	VMOVUPS 64(DI), Z5
+	VMOVUPS 128(DI), Z6
+	VMOVUPS 192(DI), Z7
+	VMULPS  Z4, Z0, Z8
+	VMULPS  Z5, Z0, Z9
+	VMULPS  Z6, Z0, Z10
+	VMULPS  Z7, Z0, Z11
+	VADDPS  Z1, Z8, Z8
+	VADDPS  Z1, Z9, Z9
+	VADDPS  Z1, Z10, Z10
+	VADDPS  Z1, Z11, Z11
+	VMAXPS  Z8, Z2, Z8
+	VMAXPS  Z9, Z2, Z9
+	VMAXPS  Z10, Z2, Z10
+	VMAXPS  Z11, Z2, Z11
+	VMINPS  Z8, Z3, Z8
+	VMINPS  Z9, Z3, Z9
+	VMINPS  Z10, Z3, Z10
+	VMINPS  Z11, Z3, Z11
+	VMOVUPS Z8, (SI)
+	VMOVUPS Z9, 64(SI)
+	VMOVUPS Z10, 128(SI)
+	VMOVUPS Z11, 192(SI)
+	ADDQ    $0x00000100, DI
+	ADDQ    $0x00000100, SI
+	SUBQ    $0x04, R8
+	JMP     hsfour
+
+hsone:
+	TESTQ   R8, R8
+	JZ      hsnext
+	VMOVUPS (DI), Z4
+	VMULPS  Z4, Z0, Z8
+	VADDPS  Z1, Z8, Z8
+	VMAXPS  Z8, Z2, Z8
+	VMINPS  Z8, Z3, Z8
+	VMOVUPS Z8, (SI)
+	ADDQ    $0x00000040, DI
+	ADDQ    $0x00000040, SI
+	DECQ    R8
+	JMP     hsone
+
+hsnext:
+	ADDQ DX, AX
+	ADDQ DX, CX
+	DECQ BX
+	JMP  hsrow
+
+swrow:
+	TESTQ BX, BX
+	JZ    done
+	MOVQ  AX, SI
+	MOVQ  CX, DI
+	MOVQ  n+32(FP), R8
+	SHRQ  $0x04, R8
+
+swfour:
+	CMPQ    R8, $0x04
+	JL      swone
+	VMOVUPS (DI), Z4
+	VMOVUPS 64(DI), Z5
+	VMOVUPS 128(DI), Z6
+	VMOVUPS 192(DI), Z7
+	VMULPS  Z4, Z0, Z8
+	VMULPS  Z5, Z0, Z9
+	VMULPS  Z6, Z0, Z10
+	VMULPS  Z7, Z0, Z11
+	VADDPS  Z1, Z8, Z8
+	VADDPS  Z1, Z9, Z9
+	VADDPS  Z1, Z10, Z10
+	VADDPS  Z1, Z11, Z11
+	VMAXPS  Z8, Z2, Z8
+	VMAXPS  Z9, Z2, Z9
+	VMAXPS  Z10, Z2, Z10
+	VMAXPS  Z11, Z2, Z11
+	VMINPS  Z8, Z3, Z8
+	VMINPS  Z9, Z3, Z9
+	VMINPS  Z10, Z3, Z10
+	VMINPS  Z11, Z3, Z11
+	VMULPS  Z4, Z8, Z8
+	VMULPS  Z5, Z9, Z9
+	VMULPS  Z6, Z10, Z10
+	VMULPS  Z7, Z11, Z11
+	VMOVUPS Z8, (SI)
+	VMOVUPS Z9, 64(SI)
+	VMOVUPS Z10, 128(SI)
+	VMOVUPS Z11, 192(SI)
+	ADDQ    $0x00000100, DI
+	ADDQ    $0x00000100, SI
+	SUBQ    $0x04, R8
+	JMP     swfour
+
+swone:
+	TESTQ   R8, R8
+	JZ      swnext
+	VMOVUPS (DI), Z4
+	VMULPS  Z4, Z0, Z8
+	VADDPS  Z1, Z8, Z8
+	VMAXPS  Z8, Z2, Z8
+	VMINPS  Z8, Z3, Z8
+	VMULPS  Z4, Z8, Z8
+	VMOVUPS Z8, (SI)
+	ADDQ    $0x00000040, DI
+	ADDQ    $0x00000040, SI
 	DECQ    R8
 	JMP     swone
 
@@ -20955,6 +21102,54 @@ vec:
 	VORPS   Y3, Y5, Y5
 	VMOVUPS Y5, (BX)
 	ADDQ    $0x20, BX
+	DECQ    SI
+	JMP     vec
+
+next:
+	ADDQ CX, AX
+	DECQ DX
+	JMP  row
+
+done:
+	VZEROUPPER
+	RET
+
+// func ClipTileAVX512(c *float32, ldc int, rows int, n int, lo float32, hi float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·ClipTileAVX512(SB), NOSPLIT, $0-40
+	MOVQ         c+0(FP), AX
+	MOVQ         ldc+8(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         rows+16(FP), DX
+	MOVL         $0x80000000, BX
+	VMOVD        BX, X0
+	VBROADCASTSS X0, Z0
+	VBROADCASTSS lo+32(FP), Z1
+	VXORPS       Z0, Z1, Z1
+	VBROADCASTSS hi+36(FP), Z2
+
+	// c = min(max(c, lo), hi), row by row
+row:
+	TESTQ DX, DX
+	JZ    done
+	MOVQ  AX, BX
+	MOVQ  n+24(FP), SI
+	SHRQ  $0x04, SI
+
+vec:
+	TESTQ   SI, SI
+	JZ      next
+	VMOVUPS (BX), Z3
+	VXORPS  Z0, Z3, Z3
+	VMINPS  Z1, Z3, Z4
+	VMINPS  Z3, Z1, Z5
+	VORPS   Z5, Z4, Z4
+	VXORPS  Z0, Z4, Z4
+	VMINPS  Z2, Z4, Z5
+	VMINPS  Z4, Z2, Z3
+	VORPS   Z3, Z5, Z5
+	VMOVUPS Z5, (BX)
+	ADDQ    $0x40, BX
 	DECQ    SI
 	JMP     vec
 

@@ -92,8 +92,10 @@ func main() {
 		sigmoid(s, false)
 		sigmoid(s, true)
 	}
-	hard()
+	hard(avx2)
+	hard(avx512)
 	clipTile(avx2)
+	clipTile(avx512)
 	dwRow8(avx2)
 	transpose8(false)
 	transpose8(true)
@@ -1431,14 +1433,15 @@ func sigmoid(s isa, silu bool) {
 	RET()
 }
 
-// hard emits HardAVX2: HardSigmoid, or with swish HardSwish, on rows of
-// a tile, 8 values a vector, four vectors a step while they last.
-func hard() {
-	name := "HardAVX2"
+// hard emits Hard<isa>: HardSigmoid, or with swish HardSwish, on rows of
+// a tile, a vector of lanes values, four vectors a step while they last.
+func hard(s isa) {
+	name := "Hard" + s.name
+	lanes, vb := s.lanes, 4*s.lanes
 	TEXT(name, NOSPLIT, "func(dst, src *float32, ld, rows, n int, alpha, beta float32, swish int)")
 	Pragma("noescape")
 	Doc(
-		name+" computes, 8 values at a time (n must be a multiple of 8), as HardSigmoidF32 and,",
+		fmt.Sprintf("%s computes, %d values at a time (n must be a multiple of %d), as HardSigmoidF32 and,", name, lanes, lanes),
 		"when swish is not 0, HardSwishF32 (alpha = 1/6, beta = 1/2) in package kern do, bit for",
 		"bit but for NaN payloads, on rows ld apart (dst may be src: a tile of a product in place),",
 		"for beta not -0:",
@@ -1464,13 +1467,13 @@ func hard() {
 	rows := Load(Param("rows"), GP64()).(reg.GPVirtual)
 	swish := Load(Param("swish"), GP64()).(reg.GPVirtual)
 	dst, src, n := GP64(), GP64(), GP64()
-	r := avx2.regs
+	r := s.regs
 	alpha, beta, zero, one := r[0], r[1], r[2], r[3]
 	broadcastParam("alpha", alpha)
 	broadcastParam("beta", beta)
 	VXORPS(zero, zero, zero)
 	splat(one, math.Float32bits(1))
-	// body emits k vectors at byte offsets 32i; with sw, the swish product.
+	// body emits k vectors at byte offsets vb·i; with sw, the swish product.
 	body := func(k int, sw bool) {
 		x, t := r[4:4+k], r[8:8+k]
 		each := func(f func(i int)) {
@@ -1478,7 +1481,7 @@ func hard() {
 				f(i)
 			}
 		}
-		each(func(i int) { VMOVUPS(Mem{Base: src, Disp: 32 * i}, x[i]) })
+		each(func(i int) { VMOVUPS(Mem{Base: src, Disp: vb * i}, x[i]) })
 		each(func(i int) { VMULPS(x[i], alpha, t[i]) }) // alpha·x, rounded
 		each(func(i int) { VADDPS(beta, t[i], t[i]) })  // + beta, rounded
 		each(func(i int) { VMAXPS(t[i], zero, t[i]) })  // max(0, s): s when NaN
@@ -1486,7 +1489,7 @@ func hard() {
 		if sw {
 			each(func(i int) { VMULPS(x[i], t[i], t[i]) }) // x·s
 		}
-		each(func(i int) { VMOVUPS(t[i], Mem{Base: dst, Disp: 32 * i}) })
+		each(func(i int) { VMOVUPS(t[i], Mem{Base: dst, Disp: vb * i}) })
 	}
 	// loop emits the row loop for one value of swish.
 	loop := func(sw bool, pre string) {
@@ -1496,21 +1499,21 @@ func hard() {
 		MOVQ(dst0, dst)
 		MOVQ(src0, src)
 		Load(Param("n"), n)
-		SHRQ(U8(3), n)
+		SHRQ(U8(uint8(log2(lanes))), n)
 		Label(pre + "four")
 		CMPQ(n, U8(4))
 		JL(LabelRef(pre + "one"))
 		body(4, sw)
-		ADDQ(U8(128), src)
-		ADDQ(U8(128), dst)
+		ADDQ(U32(4*vb), src)
+		ADDQ(U32(4*vb), dst)
 		SUBQ(U8(4), n)
 		JMP(LabelRef(pre + "four"))
 		Label(pre + "one")
 		TESTQ(n, n)
 		JZ(LabelRef(pre + "next"))
 		body(1, sw)
-		ADDQ(U8(32), src)
-		ADDQ(U8(32), dst)
+		ADDQ(U32(vb), src)
+		ADDQ(U32(vb), dst)
 		DECQ(n)
 		JMP(LabelRef(pre + "one"))
 		Label(pre + "next")
