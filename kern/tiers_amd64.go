@@ -67,6 +67,7 @@ var avx512Spec = withWidthFree(BlockedSpec{
 
 	// Sigmoid and SiLU 16 lanes a vector (Zen 5, one thread:
 	// EfficientNet-B0 0.90 of the time with AVX2's).
+	Dw8:      amd64.DwRow8AVX512,
 	Sigmoid:  amd64.SigmoidAVX512,
 	Silu:     amd64.SiluAVX512,
 	Hard:     amd64.HardAVX512,
@@ -158,7 +159,10 @@ func withWidthFree(s BlockedSpec) BlockedSpec {
 	// → 115; in bands of rows with rows of whole vectors transposed in
 	// place: 56×56 476 → 250, 112×112 → 56×56 993 → 275, 112×112 stride 1
 	// 314 → 218. So every plane size takes it.
-	s.Dw8, s.Dw8MaxPixels = amd64.DwRow8AVX2, 0
+	if s.Dw8 == nil {
+		s.Dw8 = amd64.DwRow8AVX2
+	}
+	s.Dw8MaxPixels = 0
 	s.Gather8, s.Scatter8, s.Gather8Rows = amd64.Gather8AVX2, amd64.Scatter8AVX2, amd64.Gather8RowsAVX2
 	s.MaxPool3s2, s.AvgPool2s2 = amd64.MaxPool3s2AVX2, amd64.AvgPool2s2AVX2
 	return s

@@ -97,6 +97,7 @@ func main() {
 	clipTile(avx2)
 	clipTile(avx512)
 	dwRow8(avx2)
+	dwRow8(avx512)
 	transpose8(false)
 	transpose8(true)
 	gather8Rows()
@@ -1964,9 +1965,11 @@ func dwRow8(s isa) {
 		"		}",
 		"	}",
 	)
-	if s.lanes != 8 {
-		panic(name + ": 8 lanes only")
-	}
+	// The pixels are vectors of 8 channels (AVX2's width); the AVX-512
+	// kernel also runs stride 1 sixteen pixels a step, two a vector,
+	// with the weights and bias repeated in both halves.
+	z := s
+	s = avx2
 	// The row loop's state lives in the frame: the next row's out and x,
 	// and the rows left.
 	lout, lx, lrows := AllocLocal(8), AllocLocal(8), AllocLocal(8)
@@ -1984,10 +1987,21 @@ func dwRow8(s isa) {
 	// uses, and every pixel's sums are clipped before they are stored.
 	clip := Load(Param("clip"), GP64()).(reg.GPVirtual)
 	lo, hi, ct, cnan := s.regs[12], s.regs[13], s.regs[14], s.regs[15]
+	// On AVX-512 the same in zmm registers past the ymm ones, the bias
+	// in both halves.
+	var zbias, zlo, zhi, zct reg.VecPhysical
+	if z.lanes == 16 {
+		zbias, zlo, zhi, zct = z.regs[16], z.regs[17], z.regs[18], z.regs[19]
+		VBROADCASTF32X8(Mem{Base: bp}, zbias)
+	}
 	TESTQ(clip, clip)
 	JZ(LabelRef("bounds"))
 	VBROADCASTSS(Mem{Base: clip}, lo)
 	VBROADCASTSS(Mem{Base: clip, Disp: 4}, hi)
+	if z.lanes == 16 {
+		VBROADCASTSS(Mem{Base: clip}, zlo)
+		VBROADCASTSS(Mem{Base: clip, Disp: 4}, zhi)
+	}
 	Label("bounds")
 	{
 		t := GP64()
@@ -2069,12 +2083,48 @@ func dwRow8(s isa) {
 		SUBQ(U8(8), n)
 		JMP(LabelRef(label))
 	}
+	// zwide emits, on AVX-512, sixteen pixels a step at stride 1: pixels
+	// 2k and 2k+1 are one vector at x + off[t]·4 + 64k.
+	zwide := func(label string) {
+		acc := z.regs[20:28]
+		wv := z.regs[28]
+		Label(label)
+		CMPQ(n, U8(16))
+		JL(LabelRef("s1"))
+		for k := range 8 {
+			VMOVAPS(zbias, acc[k])
+		}
+		tapLoop(label, offp, wp, t, o, 32, func() {
+			VBROADCASTF32X8(Mem{Base: wp}, wv)
+			for k := range 8 {
+				VFMADD231PS(Mem{Base: x, Index: o, Scale: 4, Disp: 64 * k}, wv, acc[k])
+			}
+		})
+		TESTQ(clip, clip)
+		JZ(LabelRef(label + "_put"))
+		clipAcc(z, acc, zlo, zhi, zct, zct)
+		Label(label + "_put")
+		for k := range 8 {
+			VMOVUPS(acc[k], Mem{Base: out, Disp: 64 * k})
+		}
+		ADDQ(U32(512), out)
+		ADDQ(U32(512), x)
+		SUBQ(U8(16), n)
+		JMP(LabelRef(label))
+	}
 	// Strides 1 and 2 (steps of 8 and 16 values) take the wide loops.
 	CMPQ(step, U8(32))
-	JE(LabelRef("s1"))
+	if z.lanes == 16 {
+		JE(LabelRef("z1"))
+	} else {
+		JE(LabelRef("s1"))
+	}
 	CMPQ(step, U8(64))
 	JE(LabelRef("s2"))
 	JMP(LabelRef("four"))
+	if z.lanes == 16 {
+		zwide("z1")
+	}
 	wide("s1", 32)
 	wide("s2", 64)
 	group("four", 4)
