@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/kern/cuda"
+	"github.com/bnrun/bnrun/kern/cuda/lower"
 	"github.com/bnrun/bnrun/ops"
 )
 
@@ -69,7 +69,7 @@ type gpuPlan struct {
 // gpuStep is one step's launches, given the buffer of every slot.
 type gpuStep struct {
 	c   *cnode
-	run func(s *cuda.Stream, b []cuda.Buffer) error
+	run lower.Launch
 }
 
 // gpuArena is the device memory of one Run.
@@ -175,199 +175,16 @@ func (gp *gpuPlan) upload(x []float32) (cuda.Buffer, error) {
 	return b, err
 }
 
-// binaryOps maps ops.BinaryDev's operators to the kernel's.
-var binaryOps = map[string]cuda.BinaryOp{"Add": cuda.OpAdd, "Sub": cuda.OpSub, "Mul": cuda.OpMul, "Div": cuda.OpDiv}
-
-// padModes maps ops.PadDev's modes to the kernel's.
-var padModes = map[string]cuda.PadMode{"constant": cuda.PadConstant, "reflect": cuda.PadReflect, "edge": cuda.PadEdge}
-
-// stepFor turns a step's device description into its launches.
-func (gp *gpuPlan) stepFor(pl *Plan, st *stepPlan) (func(*cuda.Stream, []cuda.Buffer) error, error) {
-	k := gp.g.k
-	in, out := st.c.in, st.c.out
-	opt := func(b []cuda.Buffer, i int) cuda.Buffer {
-		if i < len(in) && in[i] >= 0 {
-			return b[in[i]]
-		}
-		return cuda.Buffer{}
+// stepFor turns a step's device description into its launches: package
+// lower chooses the kernels.
+func (gp *gpuPlan) stepFor(pl *Plan, st *stepPlan) (lower.Launch, error) {
+	ls := lower.Step{K: gp.g.k, OpType: st.c.node.OpType, In: st.c.in, Out: st.c.out,
+		Scratch: len(pl.slots), Upload: gp.upload, Reserve: func(n int) { gp.scratch = max(gp.scratch, n) }}
+	if len(st.c.out) > 0 {
+		sp := &pl.slots[st.c.out[0]]
+		ls.OutLen, ls.OutF32 = ops.NumElems(sp.shape), sp.dtype == ops.Float32
 	}
-	switch d := st.step.Dev.(type) {
-	case *ops.ConvDev:
-		sh := convShape(d.G)
-		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			a := cuda.ConvArgs{X: b[in[0]], W: b[in[1]], Y: b[out[0]], Act: d.Act, InRelu: d.PreAct.Kind == kern.ActRelu}
-			if d.Bias {
-				a.Bias = opt(b, 2)
-			}
-			if d.Residual {
-				a.Residual = opt(b, 3)
-			}
-			if d.Pre {
-				a.InScale, a.InShift = opt(b, 4), opt(b, 5)
-			}
-			return k.Conv(s, sh, a)
-		}, nil
-	case *ops.DwBlockDev:
-		return gp.dwBlock(pl, d, in, out, opt), nil
-	case *ops.GemmDev:
-		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			a := cuda.GemmArgs{A: b[in[0]], B: b[in[1]], Y: b[out[0]], M: d.M, N: d.N, K: d.K,
-				TransA: d.TransA, TransB: d.TransB, Alpha: d.Alpha, Beta: d.Beta, Act: d.Act}
-			if d.CShape != nil {
-				a.C, a.CShape = opt(b, 2), d.CShape
-			}
-			return k.Gemm(s, a)
-		}, nil
-	case *ops.PoolDev:
-		ps := cuda.PoolShape{NC: d.Planes, H: d.H, W: d.W, OH: d.OH, OW: d.OW, KH: d.KH, KW: d.KW,
-			PadH: d.PadT, PadW: d.PadL, PadHEnd: d.PadB, PadWEnd: d.PadR,
-			StrideH: d.SH, StrideW: d.SW, DilH: d.DH, DilW: d.DW}
-		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			if d.Max {
-				return k.MaxPool(s, ps, b[in[0]], b[out[0]])
-			}
-			return k.AvgPool(s, ps, d.CountPad, b[in[0]], b[out[0]])
-		}, nil
-	case *ops.GlobalPoolDev:
-		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			return k.GlobalPool(s, d.Planes, d.HW, d.Max, b[in[0]], b[out[0]])
-		}, nil
-	case *ops.AffineDev:
-		if d.Scale != nil {
-			sc, err := gp.upload(d.Scale)
-			if err != nil {
-				return nil, err
-			}
-			bi, err := gp.upload(d.Bias)
-			if err != nil {
-				return nil, err
-			}
-			return func(s *cuda.Stream, b []cuda.Buffer) error {
-				return k.Affine(s, d.N, d.C, d.HW, b[in[0]], sc, bi, b[out[0]], d.Act)
-			}, nil
-		}
-		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			return k.Affine(s, d.N, d.C, d.HW, b[in[0]], b[in[1]], b[in[2]], b[out[0]], d.Act)
-		}, nil
-	case *ops.BinaryDev:
-		op, ok := binaryOps[d.Op]
-		if !ok {
-			return nil, fmt.Errorf("no kernel for the binary operator %s", d.Op)
-		}
-		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			return k.Binary(s, op, d.AShape, d.BShape, b[in[0]], b[in[1]], b[out[0]])
-		}, nil
-	case *ops.UnaryDev:
-		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			return k.Unary(s, d.N, b[in[0]], b[out[0]], d.Act)
-		}, nil
-	case *ops.ConcatDev:
-		total := 0
-		for _, c := range d.Sizes {
-			total += c
-		}
-		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			y, off := b[out[0]], 0
-			for i, c := range d.Sizes {
-				x := b[in[i]]
-				// An input the planner placed in its part of the output
-				// (one outer slice) needs no copy.
-				inPlace := d.Outer == 1 && x.Ptr() == y.Ptr()+uint64(4*off*d.Inner)
-				if !inPlace && c > 0 {
-					if err := k.Concat(s, d.Outer, d.Inner, x, c, y, total, off); err != nil {
-						return err
-					}
-				}
-				off += c
-			}
-			return nil
-		}, nil
-	case *ops.SoftmaxDev:
-		if d.Log {
-			return nil, fmt.Errorf("no LogSoftmax kernel")
-		}
-		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			return k.Softmax(s, d.Outer, d.Dim, d.Inner, b[in[0]], b[out[0]])
-		}, nil
-	case *ops.PadDev:
-		mode, ok := padModes[d.Mode]
-		if !ok {
-			return nil, fmt.Errorf("no kernel for pad mode %q", d.Mode)
-		}
-		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			return k.Pad(s, d.In, d.Out, d.Begin, mode, d.Value, b[in[0]], b[out[0]])
-		}, nil
-	case *ops.CopyDev:
-		n := ops.NumElems(pl.slots[out[0]].shape)
-		if pl.slots[out[0]].dtype != ops.Float32 {
-			return nil, fmt.Errorf("the device copies float32 tensors only")
-		}
-		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			x, y := b[in[0]], b[out[0]]
-			if x.Ptr() == y.Ptr() || n == 0 {
-				return nil
-			}
-			return k.Concat(s, 1, n, x, 1, y, 1, 0)
-		}, nil
-	}
-	return nil, fmt.Errorf("no CUDA kernel for this %s", st.c.node.OpType)
-}
-
-// convShape is a convolution's geometry as the conv kernel takes it.
-func convShape(g kern.ConvGeom) cuda.ConvShape {
-	return cuda.ConvShape{N: g.N, C: g.C, H: g.H, W: g.W, M: g.M, KH: g.KH, KW: g.KW, OH: g.OH, OW: g.OW,
-		Groups: g.Group, PadH: g.PadT, PadW: g.PadL, StrideH: g.SH, StrideW: g.SW, DilH: g.DH, DilW: g.DW}
-}
-
-// dwBlock returns the launches of a bnrun.DwBlock: its convolutions one
-// after the other, the intermediates in the arena's step scratch (the
-// buffer after the slots').
-func (gp *gpuPlan) dwBlock(pl *Plan, d *ops.DwBlockDev, in, out []int, opt func([]cuda.Buffer, int) cuda.Buffer) func(*cuda.Stream, []cuda.Buffer) error {
-	k := gp.g.k
-	sc := len(pl.slots)
-	var ne, nd int // the intermediates' sizes
-	if d.Expand {
-		g := &d.G[0]
-		ne = g.N * g.M * g.OH * g.OW
-	}
-	if d.Project {
-		g := &d.G[1]
-		nd = g.N * g.M * g.OH * g.OW
-	}
-	gp.scratch = max(gp.scratch, ne+nd)
-	var shapes [3]cuda.ConvShape
-	for i := range shapes {
-		shapes[i] = convShape(d.G[i])
-	}
-	return func(s *cuda.Stream, b []cuda.Buffer) error {
-		x := b[in[0]]
-		// layer i of X into Y: weights at input 1+2i, bias after them
-		layer := func(i int, x, y cuda.Buffer, a kern.Activation) error {
-			args := cuda.ConvArgs{X: x, W: b[in[1+2*i]], Y: y, Act: a}
-			if d.Bias[i] {
-				args.Bias = opt(b, 2+2*i)
-			}
-			if i == 2 && d.Residual {
-				args.Residual = opt(b, 7)
-			}
-			return k.Conv(s, shapes[i], args)
-		}
-		if d.Expand {
-			e := b[sc].Slice(0, 4*ne)
-			if err := layer(0, x, e, d.ActE); err != nil {
-				return err
-			}
-			x = e
-		}
-		if !d.Project {
-			return layer(1, x, b[out[0]], d.ActD)
-		}
-		mid := b[sc].Slice(4*ne, 4*nd)
-		if err := layer(1, x, mid, d.ActD); err != nil {
-			return err
-		}
-		return layer(2, mid, b[out[0]], d.Act)
-	}
+	return lower.Lower(st.step.Dev, ls)
 }
 
 // acquire counts a Run about to start on the plan (the program takes it

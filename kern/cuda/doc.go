@@ -50,7 +50,8 @@
 // global pools; a per-channel affine with activation; elementwise binary
 // operators with broadcasting and unary activations; concatenation by
 // writing each input at its offset in the output; constant, edge and
-// reflect padding; and softmax. runtime/cuda.go runs whole plans with
+// reflect padding; and softmax. Package lower (kern/cuda/lower) chooses
+// them for each step of a plan, and runtime/cuda.go runs whole plans with
 // them. They use
 // IEEE arithmetic throughout (no fast-math), so results stay within the
 // CPU tiers' tolerance.

@@ -1,0 +1,256 @@
+// Package lower is where an operator's GPU kernel is chosen: it turns the
+// device description of one step of a plan (an ops.Step's Dev: ops.ConvDev,
+// ops.DwBlockDev, ops.GemmDev, ...) into launches of package cuda's
+// kernels. It knows no graph and no plan: a step's buffers are indices
+// into the list of device buffers that a Run passes to every launch.
+//
+// runtime calls Lower once per step when it makes a plan runnable on the
+// device (runtime/cuda.go, behind the nocuda build tag); a descriptor it
+// has no kernel for is an error naming the operator, on which runtime
+// runs the model on a CPU tier and says why. The package imports ops for
+// the descriptors' types and geometry and package cuda for the kernels;
+// it must not import runtime, fold, loader or the root package.
+package lower
+
+import (
+	"fmt"
+
+	"github.com/bnrun/bnrun/kern"
+	"github.com/bnrun/bnrun/kern/cuda"
+	"github.com/bnrun/bnrun/ops"
+)
+
+// Launch queues one step's kernels on a stream, given every device buffer
+// of the Run by index.
+type Launch func(s *cuda.Stream, b []cuda.Buffer) error
+
+// Step is what lowering a step needs besides its descriptor.
+type Step struct {
+	// K are the device's kernels.
+	K *cuda.Kernels
+	// OpType names the step's operator in errors.
+	OpType string
+	// In and Out are the buffer indices of the step's inputs (-1 for an
+	// absent optional input) and outputs.
+	In, Out []int
+	// OutLen is output 0's element count and OutF32 whether it is
+	// float32 (a copy step's).
+	OutLen int
+	OutF32 bool
+	// Scratch is the index of the Run's step scratch buffer, at least as
+	// long as the largest Reserve asked for.
+	Scratch int
+	// Upload copies host data that a step's launches read (a constant it
+	// makes, such as BatchNormalization's affine) to a new device buffer
+	// that the caller keeps for the plan's life.
+	Upload func(x []float32) (cuda.Buffer, error)
+	// Reserve asks for n float32 values of step scratch.
+	Reserve func(n int)
+}
+
+// opt returns buffer i of the step's inputs, or none when it is absent.
+func (st *Step) opt(b []cuda.Buffer, i int) cuda.Buffer {
+	if i < len(st.In) && st.In[i] >= 0 {
+		return b[st.In[i]]
+	}
+	return cuda.Buffer{}
+}
+
+// binaryOps maps ops.BinaryDev's operators to the kernel's.
+var binaryOps = map[string]cuda.BinaryOp{"Add": cuda.OpAdd, "Sub": cuda.OpSub, "Mul": cuda.OpMul, "Div": cuda.OpDiv}
+
+// padModes maps ops.PadDev's modes to the kernel's.
+var padModes = map[string]cuda.PadMode{"constant": cuda.PadConstant, "reflect": cuda.PadReflect, "edge": cuda.PadEdge}
+
+// Lower returns the launches of the step that dev describes, or an error
+// when no kernel runs it.
+func Lower(dev any, st Step) (Launch, error) {
+	k := st.K
+	in, out := st.In, st.Out
+	if len(out) == 0 {
+		return nil, fmt.Errorf("a %s step with no output", st.OpType)
+	}
+	switch d := dev.(type) {
+	case *ops.ConvDev:
+		sh := convShape(d.G)
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			a := cuda.ConvArgs{X: b[in[0]], W: b[in[1]], Y: b[out[0]], Act: d.Act, InRelu: d.PreAct.Kind == kern.ActRelu}
+			if d.Bias {
+				a.Bias = st.opt(b, 2)
+			}
+			if d.Residual {
+				a.Residual = st.opt(b, 3)
+			}
+			if d.Pre {
+				a.InScale, a.InShift = st.opt(b, 4), st.opt(b, 5)
+			}
+			return k.Conv(s, sh, a)
+		}, nil
+	case *ops.DwBlockDev:
+		return dwBlock(d, &st), nil
+	case *ops.GemmDev:
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			a := cuda.GemmArgs{A: b[in[0]], B: b[in[1]], Y: b[out[0]], M: d.M, N: d.N, K: d.K,
+				TransA: d.TransA, TransB: d.TransB, Alpha: d.Alpha, Beta: d.Beta, Act: d.Act}
+			if d.CShape != nil {
+				a.C, a.CShape = st.opt(b, 2), d.CShape
+			}
+			return k.Gemm(s, a)
+		}, nil
+	case *ops.PoolDev:
+		ps := cuda.PoolShape{NC: d.Planes, H: d.H, W: d.W, OH: d.OH, OW: d.OW, KH: d.KH, KW: d.KW,
+			PadH: d.PadT, PadW: d.PadL, PadHEnd: d.PadB, PadWEnd: d.PadR,
+			StrideH: d.SH, StrideW: d.SW, DilH: d.DH, DilW: d.DW}
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			if d.Max {
+				return k.MaxPool(s, ps, b[in[0]], b[out[0]])
+			}
+			return k.AvgPool(s, ps, d.CountPad, b[in[0]], b[out[0]])
+		}, nil
+	case *ops.GlobalPoolDev:
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			return k.GlobalPool(s, d.Planes, d.HW, d.Max, b[in[0]], b[out[0]])
+		}, nil
+	case *ops.AffineDev:
+		if d.Scale != nil {
+			sc, err := st.Upload(d.Scale)
+			if err != nil {
+				return nil, err
+			}
+			bi, err := st.Upload(d.Bias)
+			if err != nil {
+				return nil, err
+			}
+			return func(s *cuda.Stream, b []cuda.Buffer) error {
+				return k.Affine(s, d.N, d.C, d.HW, b[in[0]], sc, bi, b[out[0]], d.Act)
+			}, nil
+		}
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			return k.Affine(s, d.N, d.C, d.HW, b[in[0]], b[in[1]], b[in[2]], b[out[0]], d.Act)
+		}, nil
+	case *ops.BinaryDev:
+		op, ok := binaryOps[d.Op]
+		if !ok {
+			return nil, fmt.Errorf("no kernel for the binary operator %s", d.Op)
+		}
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			return k.Binary(s, op, d.AShape, d.BShape, b[in[0]], b[in[1]], b[out[0]])
+		}, nil
+	case *ops.UnaryDev:
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			return k.Unary(s, d.N, b[in[0]], b[out[0]], d.Act)
+		}, nil
+	case *ops.ConcatDev:
+		return concat(d, &st), nil
+	case *ops.SoftmaxDev:
+		if d.Log {
+			return nil, fmt.Errorf("no LogSoftmax kernel")
+		}
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			return k.Softmax(s, d.Outer, d.Dim, d.Inner, b[in[0]], b[out[0]])
+		}, nil
+	case *ops.PadDev:
+		mode, ok := padModes[d.Mode]
+		if !ok {
+			return nil, fmt.Errorf("no kernel for pad mode %q", d.Mode)
+		}
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			return k.Pad(s, d.In, d.Out, d.Begin, mode, d.Value, b[in[0]], b[out[0]])
+		}, nil
+	case *ops.CopyDev:
+		if !st.OutF32 {
+			return nil, fmt.Errorf("the device copies float32 tensors only")
+		}
+		n := st.OutLen
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			x, y := b[in[0]], b[out[0]]
+			if x.Ptr() == y.Ptr() || n == 0 {
+				return nil
+			}
+			return k.Concat(s, 1, n, x, 1, y, 1, 0)
+		}, nil
+	}
+	return nil, fmt.Errorf("no CUDA kernel for this %s", st.OpType)
+}
+
+// concat returns a Concat's launches: each input written at its offset
+// along the axis of the output, but for one the planner already placed
+// there.
+func concat(d *ops.ConcatDev, st *Step) Launch {
+	k, in, out := st.K, st.In, st.Out
+	total := 0
+	for _, c := range d.Sizes {
+		total += c
+	}
+	return func(s *cuda.Stream, b []cuda.Buffer) error {
+		y, off := b[out[0]], 0
+		for i, c := range d.Sizes {
+			x := b[in[i]]
+			// An input the planner placed in its part of the output
+			// (one outer slice) needs no copy.
+			inPlace := d.Outer == 1 && x.Ptr() == y.Ptr()+uint64(4*off*d.Inner)
+			if !inPlace && c > 0 {
+				if err := k.Concat(s, d.Outer, d.Inner, x, c, y, total, off); err != nil {
+					return err
+				}
+			}
+			off += c
+		}
+		return nil
+	}
+}
+
+// convShape is a convolution's geometry as the conv kernel takes it.
+func convShape(g kern.ConvGeom) cuda.ConvShape {
+	return cuda.ConvShape{N: g.N, C: g.C, H: g.H, W: g.W, M: g.M, KH: g.KH, KW: g.KW, OH: g.OH, OW: g.OW,
+		Groups: g.Group, PadH: g.PadT, PadW: g.PadL, StrideH: g.SH, StrideW: g.SW, DilH: g.DH, DilW: g.DW}
+}
+
+// dwBlock returns the launches of a bnrun.DwBlock: its convolutions one
+// after the other, the intermediates in the Run's step scratch.
+func dwBlock(d *ops.DwBlockDev, st *Step) Launch {
+	k, in, out, sc := st.K, st.In, st.Out, st.Scratch
+	var ne, nd int // the intermediates' sizes
+	if d.Expand {
+		g := &d.G[0]
+		ne = g.N * g.M * g.OH * g.OW
+	}
+	if d.Project {
+		g := &d.G[1]
+		nd = g.N * g.M * g.OH * g.OW
+	}
+	st.Reserve(ne + nd)
+	var shapes [3]cuda.ConvShape
+	for i := range shapes {
+		shapes[i] = convShape(d.G[i])
+	}
+	return func(s *cuda.Stream, b []cuda.Buffer) error {
+		x := b[in[0]]
+		// layer i of X into Y: weights at input 1+2i, bias after them
+		layer := func(i int, x, y cuda.Buffer, a kern.Activation) error {
+			args := cuda.ConvArgs{X: x, W: b[in[1+2*i]], Y: y, Act: a}
+			if d.Bias[i] {
+				args.Bias = st.opt(b, 2+2*i)
+			}
+			if i == 2 && d.Residual {
+				args.Residual = st.opt(b, 7)
+			}
+			return k.Conv(s, shapes[i], args)
+		}
+		if d.Expand {
+			e := b[sc].Slice(0, 4*ne)
+			if err := layer(0, x, e, d.ActE); err != nil {
+				return err
+			}
+			x = e
+		}
+		if !d.Project {
+			return layer(1, x, b[out[0]], d.ActD)
+		}
+		mid := b[sc].Slice(4*ne, 4*nd)
+		if err := layer(1, x, mid, d.ActD); err != nil {
+			return err
+		}
+		return layer(2, mid, b[out[0]], d.Act)
+	}
+}

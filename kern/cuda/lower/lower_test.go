@@ -1,0 +1,48 @@
+package lower
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/bnrun/bnrun/ops"
+)
+
+// TestLowerRefuses checks, without a GPU (no launch runs), that the steps
+// no kernel runs are errors that name what is missing, and that the ones
+// with kernels are lowered.
+func TestLowerRefuses(t *testing.T) {
+	step := func(op string) Step {
+		return Step{OpType: op, In: []int{0, 1}, Out: []int{2}, OutLen: 4, OutF32: true,
+			Upload: nil, Reserve: func(int) {}}
+	}
+	for _, tc := range []struct {
+		dev  any
+		st   Step
+		want string
+	}{
+		{struct{}{}, step("Frobnicate"), "no CUDA kernel for this Frobnicate"},
+		{nil, step("Shape"), "no CUDA kernel for this Shape"},
+		{&ops.BinaryDev{Op: "Pow"}, step("Pow"), "binary operator Pow"},
+		{&ops.SoftmaxDev{Log: true}, step("LogSoftmax"), "LogSoftmax"},
+		{&ops.PadDev{Mode: "wrap"}, step("Pad"), `pad mode "wrap"`},
+		{&ops.CopyDev{}, Step{OpType: "Reshape", In: []int{0}, Out: []int{1}, OutF32: false}, "float32 tensors only"},
+		{&ops.UnaryDev{}, Step{OpType: "Relu", In: []int{0}}, "no output"},
+	} {
+		l, err := Lower(tc.dev, tc.st)
+		if err == nil || l != nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Lower = %v, %v; want an error containing %q", tc.st.OpType, l != nil, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		dev any
+		op  string
+	}{
+		{&ops.BinaryDev{Op: "Add"}, "Add"}, {&ops.SoftmaxDev{}, "Softmax"}, {&ops.PadDev{Mode: "reflect"}, "Pad"},
+		{&ops.CopyDev{}, "Reshape"}, {&ops.UnaryDev{}, "Relu"}, {&ops.GlobalPoolDev{}, "GlobalAveragePool"},
+		{&ops.ConcatDev{Sizes: []int{1, 1}}, "Concat"},
+	} {
+		if l, err := Lower(tc.dev, step(tc.op)); err != nil || l == nil {
+			t.Errorf("%s: Lower = %v, %v; want launches", tc.op, l != nil, err)
+		}
+	}
+}
