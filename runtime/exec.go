@@ -152,8 +152,18 @@ func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ops.Tensor,
 	if pl.single != nil {
 		return pl.runImages(ctx, p, inputs, outs, times)
 	}
+	return pl.runCPU(ctx, p, inputs, outs, times, nil)
+}
+
+// runCPU is run on the CPU, its loops on par, or on the program's pool
+// when par is nil.
+func (pl *Plan) runCPU(ctx context.Context, p *Program, inputs, outs []*ops.Tensor, times []time.Duration, par kern.Parallel) (err error) {
 	a := pl.getArena(p)
+	if par != nil {
+		a.env.Par = par
+	}
 	defer func() {
+		a.env.Par = p.pool
 		// A kernel bug must not take the caller's process down.
 		if r := recover(); r != nil {
 			err = fmt.Errorf("internal error: %v", r)

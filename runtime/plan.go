@@ -70,10 +70,11 @@ type Plan struct {
 	// single, when not nil, is the batch-1 plan that Runs of this plan's
 	// images run once per image (see splitImages), with the per-image
 	// arguments of Runs not in use under imagesMu.
-	single    *Plan
-	images    int
-	imagesMu  sync.Mutex
-	imageArgs []*imageArgs
+	single     *Plan
+	images     int
+	imagesMu   sync.Mutex
+	imageArgs  []*imageArgs
+	imageTasks []*imagesTask
 }
 
 // OnGPU reports whether the plan runs on the program's GPU, and if not,
