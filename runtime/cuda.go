@@ -297,6 +297,12 @@ func (gp *gpuPlan) stepFor(pl *Plan, st *stepPlan) (func(*cuda.Stream, []cuda.Bu
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
 			return k.Pad(s, d.In, d.Out, d.Begin, mode, d.Value, b[in[0]], b[out[0]])
 		}, nil
+	case *ops.Conv3DDev:
+		return nil, errNo3D("3-D convolutions")
+	case *ops.ConvTranspose3DDev:
+		return nil, errNo3D("3-D transposed convolutions")
+	case *ops.Pool3DDev:
+		return nil, errNo3D("3-D pooling")
 	case *ops.CopyDev:
 		n := ops.NumElems(pl.slots[out[0]].shape)
 		if pl.slots[out[0]].dtype != ops.Float32 {
@@ -311,6 +317,11 @@ func (gp *gpuPlan) stepFor(pl *Plan, st *stepPlan) (func(*cuda.Stream, []cuda.Bu
 		}, nil
 	}
 	return nil, fmt.Errorf("no CUDA kernel for this %s", st.c.node.OpType)
+}
+
+// errNo3D is the reason a step over 5-D tensors stays off the GPU.
+func errNo3D(what string) error {
+	return fmt.Errorf("no CUDA kernel for %s (over 5-D tensors); the CPU tiers run them", what)
 }
 
 // convShape is a convolution's geometry as the conv kernel takes it.
