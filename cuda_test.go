@@ -167,27 +167,39 @@ func compareRuns(got, want *bnrun.Model, batch int, seed uint64) error {
 	return nil
 }
 
-// TestCUDAAutoLeavesGPU opens a model with an op that has no CUDA kernel
-// (tiny_seg's Resize): auto mode runs it on the CPU tier and Device says
-// why, forcing the cuda backend fails at Open naming the op.
+// TestCUDAAutoLeavesGPU opens models with an op that has no CUDA kernel
+// (tiny_seg's Resize, a 3-D CNN's Conv over 5-D tensors): auto mode runs
+// each on the CPU tier and Device says why, forcing the cuda backend fails
+// at Open naming the op.
 func TestCUDAAutoLeavesGPU(t *testing.T) {
 	needCUDA(t)
-	const model = "testdata/tiny_seg/model.onnx"
 	t.Setenv(bnrun.BackendEnv, "")
-	m, err := bnrun.Open(model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	d, why := m.Device()
-	if m.Backend() == "cuda" || d != "" || why == nil || !strings.Contains(why.Error(), "Resize") {
-		t.Fatalf("auto: backend %q, Device() = %q, %v; want a CPU tier and why (Resize)", m.Backend(), d, why)
-	}
-	x := bnrun.NewTensor(m.Inputs()[0].Shape, nil)
-	if _, err := m.Run(context.Background(), map[string]*bnrun.Tensor{m.Inputs()[0].Name: x}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bnrun.Open(model, bnrun.WithBackend("cuda")); err == nil || !strings.Contains(err.Error(), "Resize") {
-		t.Fatalf("WithBackend(cuda): %v, want an error naming Resize", err)
+	for _, tt := range []struct{ model, why string }{
+		{"testdata/tiny_seg/model.onnx", "Resize"},
+		{"testdata/conv3d/bn3d_op13/model.onnx", "no CUDA kernel for 3-D convolutions"},
+		{"testdata/conv3d/ops3d_op13/model.onnx", "no CUDA kernel for 3-D transposed convolutions"},
+	} {
+		m, err := bnrun.Open(tt.model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, why := m.Device()
+		if m.Backend() == "cuda" || d != "" || why == nil || !strings.Contains(why.Error(), tt.why) {
+			m.Close()
+			t.Fatalf("%s: auto: backend %q, Device() = %q, %v; want a CPU tier and why (%s)", tt.model, m.Backend(), d, why, tt.why)
+		}
+		shape := m.Inputs()[0].Shape
+		for i, v := range shape {
+			shape[i] = max(v, 1) // a dynamic batch
+		}
+		x := bnrun.NewTensor(shape, nil)
+		_, err = m.Run(context.Background(), map[string]*bnrun.Tensor{m.Inputs()[0].Name: x})
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bnrun.Open(tt.model, bnrun.WithBackend("cuda")); err == nil || !strings.Contains(err.Error(), tt.why) {
+			t.Fatalf("%s: WithBackend(cuda): %v, want an error naming %s", tt.model, err, tt.why)
+		}
 	}
 }

@@ -92,6 +92,14 @@ func TestShippedGoldens(t *testing.T) {
 	if n := verifyModels(t, "testdata/conv1d", kern.TierNames()); n != 2 {
 		t.Fatalf("found %d 1-D CNN exports, want 2", n)
 	}
+	// a 3-D CNN (Conv3d, BatchNorm3d, MaxPool3d, a grouped strided
+	// Conv3d, AdaptiveAvgPool3d, Linear), both export flavours, and single
+	// 3-D layers with every attribute PyTorch writes (ConvTranspose3d,
+	// pools with ceil_mode, dilations, count_include_pad, grouped and
+	// depthwise Conv3d): models/make_conv3d.py
+	if n := verifyModels(t, "testdata/conv3d", kern.TierNames()); n != 3 {
+		t.Fatalf("found %d 3-D CNN exports, want 3", n)
+	}
 }
 
 // TestGeneratedGoldens checks the large generated models (resnet18,

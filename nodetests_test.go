@@ -42,7 +42,6 @@ var pyNodeExpectedFailures = map[string]string{
 	"test_castlike_FLOAT_to_STRING_expanded":                     "string tensors are not supported (bnrun computes with float32 and int64)",
 	"test_castlike_STRING_to_FLOAT_expanded":                     "string tensors are not supported (bnrun computes with float32 and int64)",
 	"test_batchnorm_example_training_mode":                       "training_mode=1 (batch statistics) is training, not inference",
-	"test_convtranspose_3d":                                      "3-D convolution is not supported (bnrun targets 1-D and 2-D CNNs)",
 	"test_identity_opt":                                          "optional types are not supported (tensors only)",
 	"test_identity_sequence":                                     "sequence types are not supported (tensors only)",
 	"test_maxpool_2d_uint8":                                      "pooling is float32 only; integer inputs are widened to int64 and rejected",
@@ -53,10 +52,7 @@ var pyNodeExpectedFailures = map[string]string{
 }
 
 // pyNodeReasonPrefixes gives reasons shared by whole families of tests.
-var pyNodeReasonPrefixes = map[string]string{
-	"test_averagepool_3d": "3-D pooling is not supported (bnrun targets 1-D and 2-D CNNs)",
-	"test_maxpool_3d":     "3-D pooling is not supported (bnrun targets 1-D and 2-D CNNs)",
-}
+var pyNodeReasonPrefixes = map[string]string{}
 
 func pyNodeExpected(name string) (string, bool) {
 	if r, ok := pyNodeExpectedFailures[name]; ok {

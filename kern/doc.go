@@ -1,7 +1,8 @@
 // Package kern is bnrun's kernel library: the compute primitives of
 // convolutions (transposed ones too), matrix products and the elementwise
 // steps, on slices of float32 described by plain geometry (ConvGeom,
-// ConvTransposeGeom, strides, lengths), with no knowledge of graphs, nodes,
+// ConvTransposeGeom, their 3-D twins Conv3DGeom and ConvTranspose3DGeom,
+// strides, lengths), with no knowledge of graphs, nodes,
 // tensors or ONNX. Package ops builds the operators on it.
 //
 // A Tier is a table of kernels; every tier computes the same functions.

@@ -42,6 +42,13 @@ type Tier struct {
 	// ConvTranspose); nil means the col2im path on the tier's Gemm
 	// (convTransposeGemm). The reference sets it to its direct loop.
 	ConvTranspose func(env *Env, g *ConvTransposeGeom, x, w, b, y []float32)
+	// Conv3D and ConvTranspose3D, when not nil, compute the 3-D
+	// convolution (with its fusion, as Conv) and transposed convolution of
+	// geometry g (see Conv3D and ConvTranspose3D); nil means the paths on
+	// the tier's Gemm (conv3DGemm, convTranspose3DGemm). The reference
+	// sets them to its direct loops.
+	Conv3D          func(env *Env, g *Conv3DGeom, x, w, b, y []float32, f *ConvFusion)
+	ConvTranspose3D func(env *Env, g *ConvTranspose3DGeom, x, w, b, y []float32)
 	// Affine, when not nil, computes dst[i] = scale*src[i] + bias (the
 	// product and the sum each rounded), then max(0, ·) when relu is set,
 	// for i < len(src); nil means the portable loop (see AffineRow).

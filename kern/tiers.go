@@ -2,16 +2,18 @@ package kern
 
 import "sync"
 
-// Reference is the oracle tier: direct-loop convolution and transposed
-// convolution, and triple-loop matrix multiply, written for obviousness
+// Reference is the oracle tier: direct-loop convolutions and transposed
+// convolutions (2-D and 3-D), and triple-loop matrix multiply, written for obviousness
 // rather than speed. Every faster tier is tested against it, and it is
 // kept forever.
 var Reference = &Tier{
-	Name:          "ref",
-	Conv:          convRef,
-	ConvScratch:   noConvScratch,
-	ConvTranspose: convTransposeRef,
-	Gemm:          gemmRef,
+	Name:            "ref",
+	Conv:            convRef,
+	ConvScratch:     noConvScratch,
+	ConvTranspose:   convTransposeRef,
+	Conv3D:          conv3DRef,
+	ConvTranspose3D: convTranspose3DRef,
+	Gemm:            gemmRef,
 }
 
 // Generic is the portable Go tier and the default: convolution as a

@@ -10,10 +10,11 @@ func init() {
 	Register("Conv", buildConv)
 }
 
-// buildConv binds Conv (opsets 1–22): inputs X [N, C, D1[, D2]], W [M,
-// C/group, k1[, k2]] and optional B [M]; attributes auto_pad, dilations,
-// group, kernel_shape, pads and strides. 1-D and 2-D convolutions are
-// supported; they run on env.K.Conv, a 1-D one as a 2-D one of height 1.
+// buildConv binds Conv (opsets 1–22): inputs X [N, C, D1[, D2[, D3]]],
+// W [M, C/group, k1[, k2[, k3]]] and optional B [M]; attributes auto_pad,
+// dilations, group, kernel_shape, pads and strides. 1-D, 2-D and 3-D
+// convolutions are supported: 1-D and 2-D ones run on env.K.Conv, a 1-D
+// one as a 2-D one of height 1; 3-D ones on kern.Conv3D.
 func buildConv(n *Node) (Kernel, error) {
 	w, group, err := parseConvAttrs(n)
 	if err != nil {
@@ -40,7 +41,7 @@ func buildConv(n *Node) (Kernel, error) {
 		if err != nil {
 			return nil, Step{}, err
 		}
-		return outs, Step{Run: run, Scratch: kern.ConvScratch(&cp.g), Dev: &ConvDev{G: cp.g, Bias: cp.hasBias}, MACs: convMACs(&cp.g)}, nil
+		return outs, cp.step(run, ConvDev{Bias: cp.hasBias}), nil
 	}), nil
 }
 
@@ -61,9 +62,12 @@ func parseConvAttrs(n *Node) (*window, int, error) {
 	return w, int(group), nil
 }
 
-// convPlan is a Conv bound to one set of input shapes.
+// convPlan is a Conv bound to one set of input shapes: a 1-D or 2-D one
+// of geometry g, or a 3-D one of geometry g3 (g then unused).
 type convPlan struct {
 	g          kern.ConvGeom
+	g3         *kern.Conv3DGeom
+	c, m       int // input and output channels
 	outShape   []int
 	hasBias    bool
 	nx, nw, ny int
@@ -112,11 +116,31 @@ type convPackKey struct {
 }
 
 // conv runs env.K.Conv for the plan on X = in[0] and W = in[1], handing the
-// tier the weights it packed for this plan, if any.
+// tier the weights it packed for this plan, if any; a 3-D plan runs
+// kern.Conv3D, which packs nothing.
 func (cp *convPlan) conv(env *kern.Env, in []*Tensor, b, y []float32, f *kern.ConvFusion) {
+	if cp.g3 != nil {
+		kern.Conv3D(env, cp.g3, in[0].F32, in[1].F32, b, y, f)
+		return
+	}
 	env.PackedW = cp.packed(env.K, in[1])
 	env.K.Conv(env, &cp.g, in[0].F32, in[1].F32, b, y, f)
 	env.PackedW = nil
+}
+
+// step is the plan's Step: it runs run, needs the scratch of the plan's
+// path and is described by d, whose geometry is set here (for a 3-D
+// convolution d becomes a Conv3DDev).
+func (cp *convPlan) step(run func(env *kern.Env, in, out []*Tensor) error, d ConvDev) Step {
+	if g := cp.g3; g != nil {
+		dev := &Conv3DDev{G: *g, Bias: d.Bias, Residual: d.Residual, Pre: d.Pre, PreAct: d.PreAct, Act: d.Act}
+		// N · M · OD · OH · OW · (C/Group) · KD · KH · KW
+		macs := int64(g.N) * int64(g.M) * int64(g.OD) * int64(g.OH) * int64(g.OW) *
+			int64(g.C/g.Group) * int64(g.KD) * int64(g.KH) * int64(g.KW)
+		return Step{Run: run, Scratch: kern.Conv3DScratch(g), Dev: dev, MACs: macs}
+	}
+	d.G = cp.g
+	return Step{Run: run, Scratch: kern.ConvScratch(&cp.g), Dev: &d, MACs: convMACs(&cp.g)}
 }
 
 // sameData reports whether a and b are the same memory.
@@ -163,7 +187,7 @@ func (cp *convPlan) check(n *Node, in, out []*Tensor) ([]float32, error) {
 	if !cp.hasBias {
 		return nil, nil
 	}
-	if err := checkLen(in[2], "B", cp.g.M); err != nil {
+	if err := checkLen(in[2], "B", cp.m); err != nil {
 		return nil, n.Errorf("%v", err)
 	}
 	return in[2].F32, nil
@@ -212,6 +236,15 @@ func planConv(n *Node, win *window, group int, in []*Value, packs *convPacks) (*
 	if err != nil {
 		return nil, err
 	}
+	nx, nw := NumElems(xs), NumElems(ws)
+	if r == 3 {
+		g3 := &kern.Conv3DGeom{N: xs[0], C: c, D: xs[2], H: xs[3], W: xs[4], M: m, KD: k[0], KH: k[1], KW: k[2],
+			OD: sp[0].out, OH: sp[1].out, OW: sp[2].out, PadF: sp[0].pad0, PadT: sp[1].pad0, PadL: sp[2].pad0,
+			SD: sp[0].s, SH: sp[1].s, SW: sp[2].s, DD: sp[0].d, DH: sp[1].d, DW: sp[2].d, Group: group}
+		outShape := []int{g3.N, m, g3.OD, g3.OH, g3.OW}
+		return &convPlan{g3: g3, c: c, m: m, outShape: outShape, hasBias: hasBias,
+			nx: nx, nw: nw, ny: NumElems(outShape)}, nil
+	}
 	g := kern.ConvGeom{N: xs[0], C: c, H: 1, W: xs[2], M: m, KH: 1, KW: k[0],
 		OH: 1, OW: sp[0].out, SH: 1, SW: sp[0].s, DH: 1, DW: sp[0].d,
 		PadL: sp[0].pad0, PadR: sp[0].pad1, Group: group}
@@ -225,8 +258,8 @@ func planConv(n *Node, win *window, group int, in []*Value, packs *convPacks) (*
 	if r == 2 {
 		outShape = []int{g.N, m, g.OH, g.OW}
 	}
-	cp := &convPlan{g: g, outShape: outShape, hasBias: hasBias,
-		nx: NumElems(xs), nw: NumElems(ws), ny: NumElems(outShape), wConst: in[1].Const, packs: packs}
+	cp := &convPlan{g: g, c: c, m: m, outShape: outShape, hasBias: hasBias,
+		nx: nx, nw: nw, ny: NumElems(outShape), wConst: in[1].Const, packs: packs}
 	return cp, nil
 }
 
@@ -238,7 +271,7 @@ func convMACs(g *kern.ConvGeom) int64 {
 }
 
 // convOperands checks what a convolution and a transposed one ask of X and
-// W alike: X of rank 3 or 4 with channels that group divides, W float32 of
+// W alike: X of rank 3, 4 or 5 with channels that group divides, W float32 of
 // X's rank. It returns the spatial rank and both shapes.
 func convOperands(n *Node, group int, in []*Value) (r int, xs, ws []int, err error) {
 	if r, err = spatialRank(n, in[0], "X"); err != nil {

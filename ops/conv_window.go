@@ -147,8 +147,8 @@ func (w *window) resolve(n *Node, in, k []int) ([]span, error) {
 	return sp, nil
 }
 
-// spatialRank checks that x (described by v) is N×C×D1[×D2] and returns the
-// number of spatial axes, 1 or 2.
+// spatialRank checks that x (described by v) is N×C×D1[×D2[×D3]] and
+// returns the number of spatial axes, 1, 2 or 3.
 func spatialRank(n *Node, v *Value, what string) (int, error) {
 	if v == nil {
 		return 0, n.Errorf("input %s is missing", what)
@@ -157,12 +157,10 @@ func spatialRank(n *Node, v *Value, what string) (int, error) {
 		return 0, n.Errorf("input %s has type %s, want float32", what, v.DType)
 	}
 	switch len(v.Shape) {
-	case 3, 4:
+	case 3, 4, 5:
 		return len(v.Shape) - 2, nil
-	case 5:
-		return 0, n.Errorf("%s: 3-D not supported (input %s has shape %s)", n.OpType, what, ShapeString(v.Shape))
 	}
-	return 0, n.Errorf("input %s has shape %s, want rank 3 (1-D) or 4 (2-D)", what, ShapeString(v.Shape))
+	return 0, n.Errorf("input %s has shape %s, want rank 3 (1-D), 4 (2-D) or 5 (3-D)", what, ShapeString(v.Shape))
 }
 
 // outputCount is the number of outputs Prepare must describe.

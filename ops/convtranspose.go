@@ -25,12 +25,13 @@ type convTransposeAttrs struct {
 }
 
 // buildConvTranspose binds ConvTranspose (opsets 1 and 11, which differ
-// only in their documentation): inputs X [N, C, D1[, D2]], W [C, M/group,
-// k1[, k2]] and optional B [M]; attributes auto_pad, dilations, group,
-// kernel_shape (checked against W's, which it may omit), output_padding,
-// output_shape, pads and strides. 1-D and 2-D transposed convolutions are
-// supported, a 1-D one as a 2-D one of height 1; they run on
-// kern.ConvTranspose. Along each spatial axis, with dk = (k-1)·d + 1 the
+// only in their documentation): inputs X [N, C, D1[, D2[, D3]]], W [C,
+// M/group, k1[, k2[, k3]]] and optional B [M]; attributes auto_pad,
+// dilations, group, kernel_shape (checked against W's, which it may omit),
+// output_padding, output_shape, pads and strides. 1-D, 2-D and 3-D
+// transposed convolutions are supported: 1-D and 2-D ones run on
+// kern.ConvTranspose, a 1-D one as a 2-D one of height 1, 3-D ones on
+// kern.ConvTranspose3D. Along each spatial axis, with dk = (k-1)·d + 1 the
 // dilated kernel's extent, the full output is
 //
 //	full = s·(in - 1) + output_padding + dk
@@ -69,11 +70,18 @@ func buildConvTranspose(n *Node) (Kernel, error) {
 		}
 		// The kernel's scratch is one buffer for the call; declared per
 		// worker, it is there whatever the worker count.
+		if g := p.g3; g != nil {
+			// each input value meets M/Group·KD·KH·KW weights
+			macs := int64(g.N) * int64(g.C) * int64(g.D) * int64(g.H) * int64(g.W) *
+				int64(g.M/g.Group) * int64(g.KD) * int64(g.KH) * int64(g.KW)
+			return outs, Step{Run: p.run, Scratch: kern.ConvTranspose3DScratch(g), MACs: macs,
+				Dev: &ConvTranspose3DDev{G: *g, Bias: p.hasBias}}, nil
+		}
 		// each input value meets M/Group·KH·KW weights
 		g := &p.g
 		macs := int64(g.N) * int64(g.C) * int64(g.H) * int64(g.W) * int64(g.M/g.Group) * int64(g.KH) * int64(g.KW)
 		return outs, Step{Run: p.run, Scratch: kern.ConvTransposeScratch(&p.g), MACs: macs,
-			Dev: &ConvTransposeDev{G: p.g, Bias: len(in) > 2 && in[2] != nil}}, nil
+			Dev: &ConvTransposeDev{G: p.g, Bias: p.hasBias}}, nil
 	}), nil
 }
 
@@ -111,10 +119,13 @@ func parseConvTransposeAttrs(n *Node) (*convTransposeAttrs, error) {
 	return a, nil
 }
 
-// convTransposePlan is a ConvTranspose bound to one set of input shapes.
+// convTransposePlan is a ConvTranspose bound to one set of input shapes: a
+// 1-D or 2-D one of geometry g, or a 3-D one of geometry g3.
 type convTransposePlan struct {
 	n          *Node
 	g          kern.ConvTransposeGeom
+	g3         *kern.ConvTranspose3DGeom
+	m          int // output channels
 	outShape   []int
 	hasBias    bool
 	nx, nw, ny int
@@ -175,7 +186,15 @@ func planConvTranspose(n *Node, a *convTransposeAttrs, in []*Value) (*convTransp
 	g := kern.ConvTransposeGeom{N: xs[0], C: c, H: 1, W: xs[2], M: m, KH: 1, KW: k[0],
 		OH: 1, OW: sp[0].out, PadL: sp[0].pad0, SH: 1, SW: sp[0].s, DH: 1, DW: sp[0].d, Group: group}
 	outShape := []int{g.N, m, g.OW}
-	if r == 2 {
+	var g3 *kern.ConvTranspose3DGeom
+	switch r {
+	case 3:
+		g3 = &kern.ConvTranspose3DGeom{N: xs[0], C: c, D: xs[2], H: xs[3], W: xs[4], M: m, KD: k[0], KH: k[1], KW: k[2],
+			OD: sp[0].out, OH: sp[1].out, OW: sp[2].out, PadF: sp[0].pad0, PadT: sp[1].pad0, PadL: sp[2].pad0,
+			SD: sp[0].s, SH: sp[1].s, SW: sp[2].s, DD: sp[0].d, DH: sp[1].d, DW: sp[2].d, Group: group}
+		g = kern.ConvTransposeGeom{}
+		outShape = []int{g3.N, m, g3.OD, g3.OH, g3.OW}
+	case 2:
 		g.H, g.W, g.KH, g.KW = xs[2], xs[3], k[0], k[1]
 		g.OH, g.OW = sp[0].out, sp[1].out
 		g.PadT, g.PadL = sp[0].pad0, sp[1].pad0
@@ -188,7 +207,7 @@ func planConvTranspose(n *Node, a *convTransposeAttrs, in []*Value) (*convTransp
 			return nil, n.Errorf("%w", LimitErrorf("output of shape %s has more than 2^31-1 elements", ShapeString(outShape)))
 		}
 	}
-	return &convTransposePlan{n: n, g: g, outShape: outShape, hasBias: hasBias,
+	return &convTransposePlan{n: n, g: g, g3: g3, m: m, outShape: outShape, hasBias: hasBias,
 		nx: NumElems(xs), nw: NumElems(ws), ny: int(total)}, nil
 }
 
@@ -288,10 +307,14 @@ func (p *convTransposePlan) run(env *kern.Env, in, out []*Tensor) error {
 	}
 	var b []float32
 	if p.hasBias {
-		if err := checkLen(in[2], "B", p.g.M); err != nil {
+		if err := checkLen(in[2], "B", p.m); err != nil {
 			return n.Errorf("%v", err)
 		}
 		b = in[2].F32
+	}
+	if p.g3 != nil {
+		kern.ConvTranspose3D(env, p.g3, in[0].F32, in[1].F32, b, out[0].F32)
+		return nil
 	}
 	kern.ConvTranspose(env, &p.g, in[0].F32, in[1].F32, b, out[0].F32)
 	return nil

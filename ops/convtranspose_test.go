@@ -108,6 +108,21 @@ var ctOpCases = []ctOpCase{
 		bias: true, want: []int{2*28 + 1 + 3 - 3}},
 	{n: 1, c: 4, m: 6, in: []int{17}, k: []int{5}, group: 2, dils: []int64{2}, autoPad: "SAME_LOWER", want: []int{17}},
 	{n: 1, c: 3, m: 3, in: []int{9}, k: []int{4}, group: 1, strides: []int64{3}, outShape: []int64{31}, want: []int{31}},
+	// 3-D: a 3-D U-Net's 2× upsampling, batch 2; odd channels, strides 2
+	// and 3, asymmetric pads, output padding; dilations and groups;
+	// depthwise; output_shape past the full output; auto_pad; a volume
+	// over several chunks of the Cols matrix (the last case).
+	{n: 2, c: 4, m: 6, in: []int{3, 4, 3}, k: []int{2, 2, 2}, group: 1, strides: []int64{2, 2, 2}, bias: true, want: []int{6, 8, 6}},
+	{n: 1, c: 5, m: 3, in: []int{3, 3, 4}, k: []int{3, 3, 2}, group: 1, strides: []int64{2, 3, 2}, pads: []int64{1, 0, 1, 0, 1, 0},
+		outPad: []int64{1, 2, 1}, want: []int{7, 10, 8}, kAtt: true},
+	{n: 2, c: 6, m: 4, in: []int{4, 3, 5}, k: []int{2, 3, 2}, group: 2, dils: []int64{2, 1, 3}, pads: []int64{1, 1, 0, 0, 1, 2},
+		bias: true, want: []int{5, 3, 6}},
+	{n: 1, c: 4, m: 4, in: []int{3, 4, 4}, k: []int{3, 3, 3}, group: 4, strides: []int64{1, 2, 2}, pads: []int64{1, 1, 1, 1, 1, 1},
+		outPad: []int64{0, 1, 1}, want: []int{3, 8, 8}},
+	{n: 1, c: 3, m: 2, in: []int{2, 3, 3}, k: []int{3, 3, 3}, group: 1, strides: []int64{2, 2, 2}, outShape: []int64{6, 7, 8},
+		bias: true, want: []int{6, 7, 8}},
+	{n: 1, c: 3, m: 4, in: []int{3, 4, 2}, k: []int{2, 3, 3}, group: 1, strides: []int64{2, 1, 3}, autoPad: "SAME_UPPER", bias: true, want: []int{6, 4, 6}},
+	{n: 1, c: 5, m: 40, in: []int{6, 9, 8}, k: []int{3, 3, 3}, group: 1, pads: []int64{1, 1, 1, 1, 1, 1}, bias: true, want: []int{6, 9, 8}},
 }
 
 // TestConvTransposeTiersMatchReference runs every case on every tier
@@ -272,8 +287,9 @@ func TestConvTransposeErrors(t *testing.T) {
 		{sub: "strides [2] has 1 values", n: node(nnInts("strides", 2)), ins: []*Tensor{x, w}},
 		{sub: "B has type float32 shape [4]", n: node(), ins: []*Tensor{x, w, nnRand(3, 4)}},
 		{sub: "auto_pad \"SAME\"", n: node(nnStr("auto_pad", "SAME")), ins: []*Tensor{x, w}},
-		{sub: "3-D not supported", n: node(), ins: []*Tensor{nnRand(1, 1, 4, 3, 3, 3), nnRand(2, 4, 1, 2, 2, 2)}},
-		{sub: "want rank 3 (1-D) or 4 (2-D)", n: node(), ins: []*Tensor{nnRand(1, 4, 5), nnRand(2, 4, 5)}},
+		{sub: "or 5 (3-D)", n: node(), ins: []*Tensor{nnRand(1, 1, 4, 3, 3, 3, 3), nnRand(2, 4, 1, 2, 2, 2, 2)}},
+		{sub: "strides [2 2] has 2 values, want 3", n: node(nnInts("strides", 2, 2)), ins: []*Tensor{nnRand(1, 1, 4, 3, 3, 3), nnRand(2, 4, 1, 2, 2, 2)}},
+		{sub: "want rank 3 (1-D), 4 (2-D) or 5 (3-D)", n: node(), ins: []*Tensor{nnRand(1, 4, 5), nnRand(2, 4, 5)}},
 		{sub: "input X has type int64", n: node(), ins: []*Tensor{NewI64([]int{1, 4, 5, 5}, nil), w}},
 		{sub: "got 1 inputs", n: node(), ins: []*Tensor{x}},
 		{sub: "has one output", n: nnNode("ConvTranspose", 11, 2), ins: []*Tensor{x, w}},

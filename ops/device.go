@@ -26,6 +26,36 @@ type ConvDev struct {
 	PreAct, Act kern.Activation
 }
 
+// Conv3DDev is a 3-D Conv or bnrun.FusedConv (over 5-D tensors), with
+// the inputs and fusion of a ConvDev. No device kernel covers it yet (the
+// CUDA backend refuses it); it names the step's path in profiles.
+type Conv3DDev struct {
+	G           kern.Conv3DGeom
+	Bias        bool // input 2
+	Residual    bool // input 3
+	Pre         bool // inputs 4 and 5
+	PreAct, Act kern.Activation
+}
+
+// ConvTranspose3DDev is a 3-D ConvTranspose: inputs X, W and the optional
+// B (no device kernel yet; it names the step's path in profiles).
+type ConvTranspose3DDev struct {
+	G    kern.ConvTranspose3DGeom
+	Bias bool // input 2
+}
+
+// Pool3DDev is a MaxPool (without Indices) or AveragePool over 5-D
+// tensors: Planes = N·C volumes of In[0]×In[1]×In[2], output Out, window
+// K with strides S, dilations D and leading padding Pad along each axis.
+// No device kernel covers it yet (the CUDA backend refuses it).
+type Pool3DDev struct {
+	Max              bool
+	CountPad         bool // AveragePool's count_include_pad
+	Planes           int
+	In, Out, K, S, D [3]int
+	Pad              [3]int
+}
+
 // ConvTransposeDev is a ConvTranspose: inputs X, W and the optional B (no
 // device kernel yet; it names the step's path in profiles).
 type ConvTransposeDev struct {
@@ -181,6 +211,19 @@ func KernelOf(k *kern.Tier, st Step) string {
 			return k.Name + " direct scatter"
 		}
 		return k.Name + " gemm and col2im"
+	case *Conv3DDev:
+		switch {
+		case k.Conv3D != nil:
+			return k.Name + " 3-D direct"
+		case d.G.C/d.G.Group == 1:
+			return k.Name + " 3-D depthwise rows"
+		}
+		return k.Name + " 3-D im2col gemm"
+	case *ConvTranspose3DDev:
+		if k.ConvTranspose3D != nil {
+			return k.Name + " 3-D direct scatter"
+		}
+		return k.Name + " 3-D gemm and col2im"
 	}
 	return k.Name
 }

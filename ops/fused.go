@@ -58,8 +58,8 @@ func buildFusedConv(n *Node) (Kernel, error) {
 			return nil, Step{}, n.Errorf("pre_scale and pre_bias must be given together")
 		}
 		for _, p := range []*Value{ps, pb} {
-			if p != nil && (p.DType != Float32 || len(p.Shape) != 1 || p.Shape[0] != cp.g.C) {
-				return nil, Step{}, n.Errorf("pre_scale/pre_bias have shape %s, want float32 [%d]", ShapeString(p.Shape), cp.g.C)
+			if p != nil && (p.DType != Float32 || len(p.Shape) != 1 || p.Shape[0] != cp.c) {
+				return nil, Step{}, n.Errorf("pre_scale/pre_bias have shape %s, want float32 [%d]", ShapeString(p.Shape), cp.c)
 			}
 		}
 		run := func(env *kern.Env, in, out []*Tensor) error {
@@ -79,7 +79,7 @@ func buildFusedConv(n *Node) (Kernel, error) {
 			}
 			if t := optTensor(in, 4); t != nil {
 				f.PreScale, f.PreBias = t.F32, in[5].F32
-				if len(f.PreScale) != cp.g.C || len(f.PreBias) != cp.g.C {
+				if len(f.PreScale) != cp.c || len(f.PreBias) != cp.c {
 					return n.Errorf("pre_scale/pre_bias do not match the plan")
 				}
 			}
@@ -91,8 +91,8 @@ func buildFusedConv(n *Node) (Kernel, error) {
 		if err != nil {
 			return nil, Step{}, err
 		}
-		dev := &ConvDev{G: cp.g, Bias: cp.hasBias, Residual: z != nil, Pre: ps != nil, PreAct: preAct, Act: act}
-		return outs, Step{Run: run, Scratch: kern.ConvScratch(&cp.g), Dev: dev, MACs: convMACs(&cp.g)}, nil
+		dev := ConvDev{Bias: cp.hasBias, Residual: z != nil, Pre: ps != nil, PreAct: preAct, Act: act}
+		return outs, cp.step(run, dev), nil
 	}), nil
 }
 

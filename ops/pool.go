@@ -21,7 +21,7 @@ type poolAttrs struct {
 }
 
 // buildPool binds MaxPool (opsets 1–12 and later) or AveragePool (opsets
-// 1–11 and 19) for 1-D and 2-D inputs N×C×D1[×D2]: attributes auto_pad,
+// 1–11 and 19) for 1-D, 2-D and 3-D inputs N×C×D1[×D2[×D3]]: attributes auto_pad,
 // ceil_mode, dilations (AveragePool's from opset 19; before it only ones
 // are accepted), kernel_shape, pads and strides, plus storage_order for
 // MaxPool and count_include_pad for AveragePool.
@@ -35,10 +35,15 @@ type poolAttrs struct {
 // count).
 //
 // MaxPool's optional Indices output (int64) holds, for each output, the
-// flat index of the selected input in N×C×D1×D2 — with storage_order = 1
-// the spatial part is column-major: (n·C + c)·D1·D2 + d2·D1 + d1. Ties go
-// to the first position in row-major window order; a NaN in a window is
-// selected, as in PyTorch.
+// flat index of the selected input in N×C×D1×D2 (×D3) — with storage_order
+// = 1 the spatial part is column-major: (n·C + c)·D1·D2 + d2·D1 + d1, and
+// in 3-D (n·C + c)·D1·D2·D3 + d3·D1·D2 + d2·D1 + d1. Ties go to the first
+// position in row-major window order; a NaN in a window is selected, as in
+// PyTorch.
+//
+// 2-D (and 1-D) pools run on the tiers' row kernels where they can (see
+// planeRows); 3-D ones, and the rest, on the plain loops of maxPlane and
+// avgPlane.
 func buildPool(n *Node, isMax bool) (Kernel, error) {
 	win, err := parseWindow(n)
 	if err != nil {
@@ -80,11 +85,15 @@ func buildPool(n *Node, isMax bool) (Kernel, error) {
 	}), nil
 }
 
-// poolGeom is a pool's geometry as a 2-D one (a 1-D pool has height 1).
+// poolGeom is a pool's geometry as a 3-D one: a 2-D pool has depth 1 (d
+// is one input, one output, a window of 1), a 1-D pool height 1 as well.
 type poolGeom struct {
-	planes int // N·C
-	h, w   span
+	planes  int // N·C
+	d, h, w span
 }
+
+// flat reports whether g has a depth of one (a 1-D or 2-D pool).
+func (g *poolGeom) flat() bool { return g.d.in == 1 && g.d.out == 1 && g.d.k == 1 }
 
 // kRange returns the kernel taps [lo, hi) whose position start + k·d lies
 // in [0, size).
@@ -143,11 +152,17 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 			return nil, Step{}, n.Errorf("the window of output %d on spatial axis %d lies entirely in the padding", o, i)
 		}
 	}
-	g := poolGeom{planes: xs[0] * xs[1], h: span{in: 1, out: 1, k: 1, s: 1, d: 1}, w: sp[0]}
-	outShape := []int{xs[0], xs[1], sp[0].out}
-	if r == 2 {
+	one := span{in: 1, out: 1, k: 1, s: 1, d: 1}
+	g := poolGeom{planes: xs[0] * xs[1], d: one, h: one, w: sp[0]}
+	outShape := []int{xs[0], xs[1]}
+	for _, a := range sp {
+		outShape = append(outShape, a.out)
+	}
+	switch r {
+	case 2:
 		g.h, g.w = sp[0], sp[1]
-		outShape = []int{xs[0], xs[1], sp[0].out, sp[1].out}
+	case 3:
+		g.d, g.h, g.w = sp[0], sp[1], sp[2]
 	}
 	nx, ny := NumElems(xs), NumElems(outShape)
 	run := func(env *kern.Env, in, out []*Tensor) error {
@@ -177,6 +192,16 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 			return nil, Step{}, n.Errorf("AveragePool has one output, got %d", len(n.Outputs))
 		}
 		outs[1] = Value{DType: Int64, Shape: outShape}
+	}
+	if r == 3 {
+		var dev *Pool3DDev
+		if len(outs) == 1 || !hasOutput(n, 1) {
+			dev = &Pool3DDev{Max: pa.max, CountPad: pa.countPad, Planes: g.planes}
+			for i, a := range sp {
+				dev.In[i], dev.Out[i], dev.K[i], dev.S[i], dev.D[i], dev.Pad[i] = a.in, a.out, a.k, a.s, a.d, a.pad0
+			}
+		}
+		return outs, Step{Run: run, Dev: devOrNil(dev)}, nil
 	}
 	var dev *PoolDev
 	if len(outs) == 1 || !hasOutput(n, 1) {
@@ -356,78 +381,98 @@ func (g *poolGeom) planeRows(k *kern.Tier, p int, x, y, rbuf, mbuf []float32, is
 }
 
 // maxPlane computes the maxima (and their flat indices when idx is not nil)
-// of plane p.
+// of plane p, a volume of D×H×W (D = 1 for 2-D).
 func (g *poolGeom) maxPlane(p int, x, y []float32, idx []int64, colMajor bool) {
-	h, w := &g.h, &g.w
+	d, h, w := &g.d, &g.h, &g.w
 	hw := h.in * w.in
-	xp := x[p*hw : (p+1)*hw]
+	dhw := d.in * hw
+	xp := x[p*dhw : (p+1)*dhw]
 	ohw := h.out * w.out
-	yp := y[p*ohw : (p+1)*ohw]
-	for oh := range h.out {
-		hs := oh*h.s - h.pad0
-		khLo, khHi := kRange(hs, h.d, h.in, h.k)
-		for ow := range w.out {
-			ws := ow*w.s - w.pad0
-			kwLo, kwHi := kRange(ws, w.d, w.in, w.k)
-			// y = max over the window's input positions (NaN wins)
-			best, bh, bw := float32(math.Inf(-1)), -1, -1
-			for kh := khLo; kh < khHi; kh++ {
-				ih := hs + kh*h.d
-				row := xp[ih*w.in : (ih+1)*w.in]
-				for kw := kwLo; kw < kwHi; kw++ {
-					iw := ws + kw*w.d
-					if v := row[iw]; bh < 0 || v > best || v != v {
-						best, bh, bw = v, ih, iw
+	odhw := d.out * ohw
+	yp := y[p*odhw : (p+1)*odhw]
+	for od := range d.out {
+		ds := od*d.s - d.pad0
+		kdLo, kdHi := kRange(ds, d.d, d.in, d.k)
+		for oh := range h.out {
+			hs := oh*h.s - h.pad0
+			khLo, khHi := kRange(hs, h.d, h.in, h.k)
+			for ow := range w.out {
+				ws := ow*w.s - w.pad0
+				kwLo, kwHi := kRange(ws, w.d, w.in, w.k)
+				// y = max over the window's input positions (NaN wins)
+				best, bd, bh, bw := float32(math.Inf(-1)), -1, -1, -1
+				for kd := kdLo; kd < kdHi; kd++ {
+					id := ds + kd*d.d
+					for kh := khLo; kh < khHi; kh++ {
+						ih := hs + kh*h.d
+						row := xp[id*hw+ih*w.in : id*hw+(ih+1)*w.in]
+						for kw := kwLo; kw < kwHi; kw++ {
+							iw := ws + kw*w.d
+							if v := row[iw]; bh < 0 || v > best || v != v {
+								best, bd, bh, bw = v, id, ih, iw
+							}
+						}
 					}
 				}
-			}
-			o := oh*w.out + ow
-			yp[o] = best
-			if idx != nil {
-				// Index in N×C×D1×D2, spatial part row- or column-major.
-				at := bh*w.in + bw
-				if colMajor {
-					at = bh + bw*h.in
+				o := od*ohw + oh*w.out + ow
+				yp[o] = best
+				if idx != nil {
+					// Index in N×C×D×H×W, spatial part row- or column-major.
+					at := bd*hw + bh*w.in + bw
+					if colMajor {
+						at = bd + bh*d.in + bw*d.in*h.in
+					}
+					idx[p*odhw+o] = int64(p*dhw + at)
 				}
-				idx[p*ohw+o] = int64(p*hw + at)
 			}
 		}
 	}
 }
 
-// avgPlane computes the window averages of plane p.
+// avgPlane computes the window averages of plane p, a volume of D×H×W
+// (D = 1 for 2-D).
 func (g *poolGeom) avgPlane(p int, x, y []float32, countPad bool) {
-	h, w := &g.h, &g.w
+	d, h, w := &g.d, &g.h, &g.w
 	hw := h.in * w.in
-	xp := x[p*hw : (p+1)*hw]
+	dhw := d.in * hw
+	xp := x[p*dhw : (p+1)*dhw]
 	ohw := h.out * w.out
-	yp := y[p*ohw : (p+1)*ohw]
-	for oh := range h.out {
-		hs := oh*h.s - h.pad0
-		khLo, khHi := kRange(hs, h.d, h.in, h.k)
-		nh := khHi - khLo
+	odhw := d.out * ohw
+	yp := y[p*odhw : (p+1)*odhw]
+	// count returns how many of a window's taps along a count: those
+	// inside the input, or with countPad inside the padded input.
+	count := func(a *span, start, lo, hi int) int {
 		if countPad {
-			lo, hi := kRange(hs+h.pad0, h.d, h.in+h.pad0+h.pad1, h.k)
-			nh = hi - lo
+			lo, hi = kRange(start+a.pad0, a.d, a.in+a.pad0+a.pad1, a.k)
 		}
-		for ow := range w.out {
-			ws := ow*w.s - w.pad0
-			kwLo, kwHi := kRange(ws, w.d, w.in, w.k)
-			nw := kwHi - kwLo
-			if countPad {
-				lo, hi := kRange(ws+w.pad0, w.d, w.in+w.pad0+w.pad1, w.k)
-				nw = hi - lo
-			}
-			// y = (sum of the window's input values) / count
-			var s float32
-			for kh := khLo; kh < khHi; kh++ {
-				ih := hs + kh*h.d
-				row := xp[ih*w.in : (ih+1)*w.in]
-				for kw := kwLo; kw < kwHi; kw++ {
-					s += row[ws+kw*w.d]
+		return hi - lo
+	}
+	for od := range d.out {
+		ds := od*d.s - d.pad0
+		kdLo, kdHi := kRange(ds, d.d, d.in, d.k)
+		nd := count(d, ds, kdLo, kdHi)
+		for oh := range h.out {
+			hs := oh*h.s - h.pad0
+			khLo, khHi := kRange(hs, h.d, h.in, h.k)
+			nh := count(h, hs, khLo, khHi)
+			for ow := range w.out {
+				ws := ow*w.s - w.pad0
+				kwLo, kwHi := kRange(ws, w.d, w.in, w.k)
+				nw := count(w, ws, kwLo, kwHi)
+				// y = (sum of the window's input values) / count
+				var s float32
+				for kd := kdLo; kd < kdHi; kd++ {
+					id := ds + kd*d.d
+					for kh := khLo; kh < khHi; kh++ {
+						ih := hs + kh*h.d
+						row := xp[id*hw+ih*w.in : id*hw+(ih+1)*w.in]
+						for kw := kwLo; kw < kwHi; kw++ {
+							s += row[ws+kw*w.d]
+						}
+					}
 				}
+				yp[od*ohw+oh*w.out+ow] = s / float32(nd*nh*nw)
 			}
-			yp[oh*w.out+ow] = s / float32(nh*nw)
 		}
 	}
 }
@@ -445,7 +490,7 @@ type poolArgs struct {
 // Range pools planes [lo, hi).
 func (a *poolArgs) Range(lo, hi int) {
 	g, pa := a.g, a.pa
-	rows := g.w.d == 1 && g.w.in <= maxRowsWidth
+	rows := g.flat() && g.w.d == 1 && g.w.in <= maxRowsWidth
 	var buf *[2 * maxRowsWidth]float32
 	if rows {
 		buf = a.rows.get()

@@ -316,8 +316,10 @@ func TestPoolErrors(t *testing.T) {
 		x       *Tensor
 	}{
 		{"MaxPool", "kernel_shape is required", nil, x},
-		{"MaxPool", "3-D not supported", []*Attr{nnInts("kernel_shape", 2, 2, 2)}, NewF32([]int{1, 1, 4, 4, 4}, nil)},
-		{"AveragePool", "3-D not supported", []*Attr{nnInts("kernel_shape", 2, 2, 2)}, NewF32([]int{1, 1, 4, 4, 4}, nil)},
+		{"MaxPool", "or 5 (3-D)", []*Attr{nnInts("kernel_shape", 2, 2, 2, 2)}, NewF32([]int{1, 1, 4, 4, 4, 4}, nil)},
+		{"AveragePool", "kernel_shape [2 2] has 2 values, want 3", []*Attr{nnInts("kernel_shape", 2, 2)}, NewF32([]int{1, 1, 4, 4, 4}, nil)},
+		{"MaxPool", "must be smaller than the window's extent 2", []*Attr{nnInts("kernel_shape", 2, 2, 2), nnInts("pads", 0, 0, 0, 2, 0, 0)}, NewF32([]int{1, 1, 4, 4, 4}, nil)},
+		{"MaxPool", "on spatial axis 2", []*Attr{nnInts("kernel_shape", 2, 2, 2), nnInts("dilations", 1, 1, 5), nnInts("pads", 0, 0, 3, 0, 0, 3)}, NewF32([]int{1, 1, 4, 4, 1}, nil)},
 		{"MaxPool", "kernel_shape [2] has 1 values", []*Attr{nnInts("kernel_shape", 2)}, x},
 		{"MaxPool", "larger than the padded input", []*Attr{nnInts("kernel_shape", 5, 2)}, x},
 		{"MaxPool", "must be smaller than the window", []*Attr{nnInts("kernel_shape", 2, 2), nnInts("pads", 2, 0, 0, 0)}, x},

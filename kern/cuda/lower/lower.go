@@ -157,6 +157,12 @@ func Lower(dev any, st Step) (Launch, error) {
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
 			return k.Pad(s, d.In, d.Out, d.Begin, mode, d.Value, b[in[0]], b[out[0]])
 		}, nil
+	case *ops.Conv3DDev:
+		return nil, errNo3D("3-D convolutions")
+	case *ops.ConvTranspose3DDev:
+		return nil, errNo3D("3-D transposed convolutions")
+	case *ops.Pool3DDev:
+		return nil, errNo3D("3-D pooling")
 	case *ops.CopyDev:
 		if !st.OutF32 {
 			return nil, fmt.Errorf("the device copies float32 tensors only")
@@ -171,6 +177,11 @@ func Lower(dev any, st Step) (Launch, error) {
 		}, nil
 	}
 	return nil, fmt.Errorf("no CUDA kernel for this %s", st.OpType)
+}
+
+// errNo3D is the reason a step over 5-D tensors stays off the GPU.
+func errNo3D(what string) error {
+	return fmt.Errorf("no CUDA kernel for %s (over 5-D tensors); the CPU tiers run them", what)
 }
 
 // concat returns a Concat's launches: each input written at its offset

@@ -27,6 +27,8 @@ func TestLowerRefuses(t *testing.T) {
 		{&ops.PadDev{Mode: "wrap"}, step("Pad"), `pad mode "wrap"`},
 		{&ops.CopyDev{}, Step{OpType: "Reshape", In: []int{0}, Out: []int{1}, OutF32: false}, "float32 tensors only"},
 		{&ops.UnaryDev{}, Step{OpType: "Relu", In: []int{0}}, "no output"},
+		{&ops.Conv3DDev{}, step("Conv"), "3-D convolutions"},
+		{&ops.Pool3DDev{}, step("MaxPool"), "3-D pooling"},
 	} {
 		l, err := Lower(tc.dev, tc.st)
 		if err == nil || l != nil || !strings.Contains(err.Error(), tc.want) {
