@@ -102,3 +102,54 @@ func TestImageByImage(t *testing.T) {
 		})
 	}
 }
+
+// TestImagesSideBySide checks that with two or more workers a separable
+// graph without Concats runs its batch image by image, the images side by
+// side, bit for bit as Runs of one image each, and on one worker keeps its
+// batch plan; a cancelled Run fails with the context's error.
+func TestImagesSideBySide(t *testing.T) {
+	g := &Graph{
+		Inputs:  []ValueInfo{input("x", -1, 3)},
+		Outputs: []ValueInfo{{Name: "y"}},
+		Nodes: []*ops.Node{
+			node("Relu", []string{"x"}, "a"),
+			node("Mul", []string{"a", "x"}, "b"),
+			node("Add", []string{"b", "a"}, "y"),
+		},
+	}
+	x := ops.NewF32([]int{5, 3}, nil)
+	for i := range x.F32 {
+		x.F32[i] = float32(i%7) - 2.5
+	}
+	for _, threads := range []int{1, 2, 3} {
+		p := mustCompile(t, g, Options{Threads: threads, Kernels: kern.Generic})
+		pl, err := p.PlanFor([][]int{{5, 3}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if split := pl.single != nil; split != (threads > 1) {
+			t.Fatalf("%d threads: batch of 5 image by image: %v", threads, split)
+		}
+		got, err := p.Run(context.Background(), []*ops.Tensor{x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for img := range 5 {
+			want, err := p.Run(context.Background(), []*ops.Tensor{ops.NewF32([]int{1, 3}, x.F32[3*img:3*img+3])})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, w := range want[0].F32 {
+				if v := got[0].F32[3*img+j]; v != w {
+					t.Fatalf("%d threads, image %d: y[%d] = %v, want %v", threads, img, j, v, w)
+				}
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := p.Run(ctx, []*ops.Tensor{x}); err != context.Canceled {
+			t.Errorf("%d threads: cancelled Run: %v, want %v", threads, err, context.Canceled)
+		}
+		p.Close()
+	}
+}
