@@ -4,6 +4,7 @@
 //	                                print the top classes;
 //	                                without a model, the built-in Fashion-MNIST ResNet
 //	bnrun verify MODEL.onnx [DIR]   compare with golden outputs in the ONNX test layout
+//	                                (.pb or .npy files), or with --inputs and --outputs files
 //	bnrun inspect MODEL.onnx        show inputs, outputs, what optimisation did, MACs
 //	bnrun eval MODEL.onnx --images IDX --labels IDX   accuracy on an IDX data set
 //	bnrun bench MODEL.onnx          latency percentiles, throughput, GFLOP/s
@@ -36,6 +37,8 @@ const usage = `usage:
   bnrun [flags] [MODEL.onnx] IMAGE     classify an image (default model: the shipped
                                         Fashion-MNIST ResNet)
   bnrun verify [flags] MODEL.onnx [DIR] compare outputs with test_data_set_* goldens
+  bnrun verify [flags] MODEL.onnx --inputs FILE[,FILE] --outputs FILE[,FILE]
+                                        the same with .pb, .npy or .npz files
   bnrun inspect [flags] MODEL.onnx      show inputs, outputs, what optimisation did, MACs
   bnrun eval [flags] MODEL.onnx --images IDX [--labels IDX]
                                         classify an IDX image set, print accuracy
