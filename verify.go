@@ -298,15 +298,26 @@ func readTensorFile(path string, archives bool) ([]NamedTensor, error) {
 	return nil, fmt.Errorf("%s: want a .pb (TensorProto), .npy or .npz file", path)
 }
 
+// InputsFor returns the set's inputs in the order of the model's: a
+// tensor whose stored name is one of the model's inputs goes to it, the
+// others fill the remaining inputs in order.
+func (set *GoldenSet) InputsFor(m *Model) ([]*Tensor, error) {
+	inputs, err := bindByName(m.inputs, set.Inputs, "input")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", set.Dir, err)
+	}
+	return inputs, nil
+}
+
 // VerifySet runs the model on the set's inputs and compares its outputs
 // with the set's goldens, and the set's peer outputs (when it has them)
 // with the same goldens. An error means the set does not fit the model
 // (a count of tensors) or could not be run; mismatches are in the result.
 func (m *Model) VerifySet(ctx context.Context, set *GoldenSet, tol Tolerance) (SetResult, error) {
 	r := SetResult{Dir: set.Dir}
-	inputs, err := bindByName(m.inputs, set.Inputs, "input")
+	inputs, err := set.InputsFor(m)
 	if err != nil {
-		return r, fmt.Errorf("%s: %w", set.Dir, err)
+		return r, err
 	}
 	wants, err := bindByName(m.outputs, set.Outputs, "output")
 	if err != nil {

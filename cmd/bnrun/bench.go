@@ -18,6 +18,7 @@ import (
 type benchOpts struct {
 	run     runFlags
 	batches intList
+	dims    dimList
 	warmup  int
 	iters   int
 	json    bool
@@ -29,6 +30,7 @@ func benchFlags() (*flag.FlagSet, *benchOpts) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	o.run.register(fs)
 	fs.Var(&o.batches, "batch", "batch size (for dynamic batch axes), or a comma-separated list run one after another in one process (default 1)")
+	fs.Var(&o.dims, "dim", dimHelp)
 	fs.IntVar(&o.warmup, "warmup", 3, "untimed runs first")
 	fs.IntVar(&o.iters, "iters", 20, "timed runs")
 	fs.BoolVar(&o.json, "json", false, "print JSON")
@@ -44,6 +46,7 @@ type benchResult struct {
 	Threads    int       `json:"threads"`
 	Folded     bool      `json:"folded"`
 	Batch      int       `json:"batch"`
+	Shapes     [][]int   `json:"input_shapes"`
 	Iters      int       `json:"iters"`
 	P50ms      float64   `json:"p50_ms"`
 	P90ms      float64   `json:"p90_ms"`
@@ -70,7 +73,8 @@ func cmdBench(args []string, w io.Writer) error {
 	if len(pos) != 1 {
 		return usageError{"bench wants MODEL.onnx"}
 	}
-	if len(o.batches) == 0 {
+	batchGiven := len(o.batches) > 0
+	if !batchGiven {
 		o.batches = intList{1}
 	}
 	if slices.Min(o.batches) < 1 || o.iters < 1 || o.warmup < 0 {
@@ -81,29 +85,43 @@ func cmdBench(args []string, w io.Writer) error {
 		return err
 	}
 	defer m.Close()
+	if batchGiven {
+		for _, d := range m.DynamicDims() {
+			if _, ok := o.dims[d.Key()]; ok && d.Axis == 0 {
+				return usageError{fmt.Sprintf("--dim %s sets the batch axis, which --batch sets too", d.Key())}
+			}
+		}
+	}
+	var ran []int
 	for _, batch := range o.batches {
-		if err := benchBatch(w, m, pos[0], o, batch); err != nil {
+		images, err := benchBatch(w, m, pos[0], o, batch)
+		if err != nil {
 			return err
 		}
+		ran = append(ran, images)
 	}
 	if !o.json {
 		if rss := peakRSS(); rss > 0 {
-			fmt.Fprintf(w, "peak RSS %.1f MiB (the whole process, batch sizes %v)\n", float64(rss)/(1<<20), []int(o.batches))
+			fmt.Fprintf(w, "peak RSS %.1f MiB (the whole process, batch sizes %v)\n", float64(rss)/(1<<20), ran)
 		}
 	}
 	return nil
 }
 
-// benchBatch times one batch size and prints its results.
-func benchBatch(w io.Writer, m *bnrun.Model, model string, o *benchOpts, batch int) error {
-	shapes, err := m.ShapesFor(batch)
+// benchBatch times one batch size and prints its results; it returns the
+// batch size it ran (the file's, when it fixes it).
+func benchBatch(w io.Writer, m *bnrun.Model, model string, o *benchOpts, batch int) (int, error) {
+	shapes, err := inputShapes(m, o.dims, batch)
 	if err != nil {
-		return err
+		return 0, err
+	}
+	if len(shapes) > 0 && len(shapes[0]) > 0 {
+		batch = shapes[0][0] // a fixed batch in the file, or --dim: the images a Run takes
 	}
 	// Shapes the file declares: checked against the memory limits, and
 	// planned, before the inputs are allocated.
 	if err := m.Prepare(shapes...); err != nil {
-		return err
+		return 0, err
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	inputs := make([]*bnrun.Tensor, len(shapes))
@@ -124,29 +142,29 @@ func benchBatch(w io.Writer, m *bnrun.Model, model string, o *benchOpts, batch i
 		}
 		inputs[i] = t
 	}
-	st, err := m.Stats(batch)
+	st, err := m.StatsFor(shapes...)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	outs := make([]*bnrun.Tensor, len(m.Outputs()))
 	ctx := context.Background()
 	for range o.warmup {
 		if err := m.RunInto(ctx, inputs, outs); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	times := make([]float64, o.iters)
 	for i := range times {
 		start := time.Now()
 		if err := m.RunInto(ctx, inputs, outs); err != nil {
-			return err
+			return 0, err
 		}
 		times[i] = float64(time.Since(start).Microseconds()) / 1000
 	}
 	sorted := slices.Clone(times)
 	slices.Sort(sorted)
 	r := benchResult{Model: model, Backend: m.Backend(), Threads: m.Threads(), Folded: m.FoldReport() != nil,
-		Batch: batch, Iters: o.iters, Times: times,
+		Batch: batch, Shapes: shapes, Iters: o.iters, Times: times,
 		P50ms: percentile(sorted, 50), P90ms: percentile(sorted, 90), Minms: sorted[0],
 		GFLOP: 2 * float64(st.TotalMACs) / 1e9}
 	r.Device, _ = m.Device()
@@ -156,16 +174,23 @@ func benchBatch(w io.Writer, m *bnrun.Model, model string, o *benchOpts, batch i
 	if o.profile {
 		pr, err := m.Profile(ctx, inputs, o.iters)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		r.Profile = pr
 	}
 	if o.json {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return batch, enc.Encode(r)
 	}
 	fmt.Fprintf(w, "%s: backend %s, %d threads, batch %d, %d runs after %d warm-up\n", r.Model, r.Backend, r.Threads, r.Batch, r.Iters, o.warmup)
+	if len(o.dims) > 0 {
+		ins := make([]string, len(shapes))
+		for i, s := range shapes {
+			ins[i] = m.Inputs()[i].Name + " " + shapeString(s)
+		}
+		fmt.Fprintf(w, "inputs   %s\n", strings.Join(ins, ", "))
+	}
 	if r.Device != "" {
 		fmt.Fprintf(w, "device   %s\n", r.Device)
 	}
@@ -174,7 +199,7 @@ func benchBatch(w io.Writer, m *bnrun.Model, model string, o *benchOpts, batch i
 	if r.Profile != nil {
 		printProfile(w, r.Profile)
 	}
-	return nil
+	return batch, nil
 }
 
 // printProfile prints a per-node profile and its sum per op type.
@@ -256,4 +281,15 @@ func percentile(sorted []float64, p int) float64 {
 	// rank = ceil(p/100 * n), 1-based
 	rank := (p*len(sorted) + 99) / 100
 	return sorted[max(rank, 1)-1]
+}
+
+// inputShapes returns the shapes of the model's inputs for a batch size
+// and --dim sizes (see bnrun.Model.ShapesWith), saying how to give a
+// dynamic dim a size when one lacks it.
+func inputShapes(m *bnrun.Model, dims dimList, batch int) ([][]int, error) {
+	shapes, err := m.ShapesWith(dims, batch)
+	if err != nil {
+		return nil, fmt.Errorf("%w; give sizes with --dim NAME=SIZE", err)
+	}
+	return shapes, nil
 }

@@ -22,6 +22,7 @@ type inspectOpts struct {
 	json  bool
 	dot   string
 	batch int
+	dims  dimList
 }
 
 func inspectFlags() (*flag.FlagSet, *inspectOpts) {
@@ -31,6 +32,7 @@ func inspectFlags() (*flag.FlagSet, *inspectOpts) {
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of text")
 	fs.StringVar(&o.dot, "dot", "", "write a Graphviz graph of the optimised model to this file (- for standard output)")
 	fs.IntVar(&o.batch, "batch", 1, "batch size for counting multiply-accumulates")
+	fs.Var(&o.dims, "dim", dimHelp)
 	return fs, o
 }
 
@@ -48,7 +50,26 @@ type inspection struct {
 	OpsAfter   map[string]int       `json:"ops_after"`
 	Rules      map[string]int       `json:"rules"`
 	BatchNorms []fold.BatchNormFate `json:"batchnorm"`
-	Stats      *bnrun.Stats         `json:"stats"`
+	// Shapes are the input shapes Stats counts at (--batch, --dim).
+	Shapes [][]int      `json:"input_shapes,omitempty"`
+	Stats  *bnrun.Stats `json:"stats"`
+	// StatsNote says why Stats is missing: dynamic dims without a size.
+	StatsNote string `json:"stats_note,omitempty"`
+
+	infos []bnrun.TensorInfo // the model's inputs
+}
+
+// dynamicBesidesBatch reports whether an input has a dynamic dim other
+// than its first.
+func dynamicBesidesBatch(infos []bnrun.TensorInfo) bool {
+	for _, ti := range infos {
+		for j, d := range ti.Shape {
+			if j > 0 && d < 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // cmdInspect implements `bnrun inspect MODEL.onnx`.
@@ -66,7 +87,7 @@ func cmdInspect(args []string, w io.Writer) error {
 		return err
 	}
 	defer m.Close()
-	in := &inspection{Model: pos[0], Backend: m.Backend(), Threads: m.Threads(), Rules: map[string]int{}}
+	in := &inspection{Model: pos[0], Backend: m.Backend(), Threads: m.Threads(), Rules: map[string]int{}, infos: m.Inputs()}
 	if d, why := m.Device(); d != "" {
 		in.Device = d
 	} else if why != nil {
@@ -90,8 +111,20 @@ func cmdInspect(args []string, w io.Writer) error {
 			}
 		}
 	}
-	if in.Stats, err = m.Stats(o.batch); err != nil {
+	if o.batch < 1 {
+		return usageError{"--batch must be at least 1"}
+	}
+	switch shapes, err := inputShapes(m, o.dims, o.batch); {
+	case err != nil && len(o.dims) == 0:
+		// Dynamic dims besides the batch and no --dim: inspect the rest.
+		in.StatsNote = err.Error()
+	case err != nil:
 		return err
+	default:
+		in.Shapes = shapes
+		if in.Stats, err = m.StatsFor(shapes...); err != nil {
+			return err
+		}
 	}
 	if o.dot != "" {
 		if err := writeDotFile(o.dot, m.Program().Graph(), w); err != nil {
@@ -161,8 +194,20 @@ func printInspection(w io.Writer, in *inspection) {
 		}
 	}
 	st := in.Stats
+	if st == nil {
+		fmt.Fprintf(w, "\nMACs        not counted: %s\n", in.StatsNote)
+		return
+	}
 	fmt.Fprintf(w, "\nparameters  %s (%s after optimisation)\n", human(st.Params), human(st.ParamsOptimised))
-	fmt.Fprintf(w, "MACs        %s at batch %d\n", human(st.TotalMACs), st.Batch)
+	at := fmt.Sprintf("batch %d", st.Batch)
+	if dynamicBesidesBatch(in.infos) {
+		var parts []string
+		for i, s := range in.Shapes {
+			parts = append(parts, in.infos[i].Name+" "+shapeString(s))
+		}
+		at = strings.Join(parts, ", ")
+	}
+	fmt.Fprintf(w, "MACs        %s at %s\n", human(st.TotalMACs), at)
 	for _, k := range slices.Sorted(maps.Keys(st.MACs)) {
 		fmt.Fprintf(w, "  %-22s %s\n", k, human(st.MACs[k]))
 	}

@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -162,3 +164,35 @@ func (f *floatList) Set(s string) error {
 	*f = out
 	return nil
 }
+
+// dimList collects --dim NAME=SIZE flags (repeated, or comma-separated):
+// sizes for a model's dynamic input dims, by symbolic name or INPUT:AXIS
+// (see bnrun.Model.ShapesWith).
+type dimList map[string]int
+
+func (d *dimList) String() string {
+	parts := make([]string, 0, len(*d))
+	for k, v := range *d {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func (d *dimList) Set(s string) error {
+	if *d == nil {
+		*d = dimList{}
+	}
+	for _, p := range strings.Split(s, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(p), "=")
+		n, err := strconv.Atoi(strings.TrimSpace(val))
+		if name = strings.TrimSpace(name); !ok || name == "" || err != nil || n < 1 {
+			return fmt.Errorf("want NAME=SIZE with a size of at least 1, got %q", p)
+		}
+		(*d)[name] = n
+	}
+	return nil
+}
+
+// dimHelp is the usage line of --dim.
+const dimHelp = "size of a dynamic input dim, NAME=SIZE by its symbolic name (height=224) or INPUT:AXIS; repeat it for several (dynamic first axes default to the batch)"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ type verifyOpts struct {
 	tol     bnrun.Tolerance
 	inputs  fileList
 	outputs fileList
+	dims    dimList
 }
 
 func verifyFlags() (*flag.FlagSet, *verifyOpts) {
@@ -26,6 +28,7 @@ func verifyFlags() (*flag.FlagSet, *verifyOpts) {
 	fs.Float64Var(&o.tol.Rel, "rtol", bnrun.DefaultTolerance.Rel, "relative tolerance")
 	fs.Var(&o.inputs, "inputs", "one test set from files instead of a folder: input tensors as .pb, .npy or .npz (each array of an archive one input, matched by name, else in order), comma-separated or repeated")
 	fs.Var(&o.outputs, "outputs", "with --inputs: the golden outputs, as --inputs takes them")
+	fs.Var(&o.dims, "dim", "NAME=SIZE: check that every test set's inputs have this size in the dynamic dim NAME (or INPUT:AXIS), to catch goldens made at another size; repeat it for several")
 	fs.BoolVar(&o.tol.Peer, "peer", false, "also pass an output out of tolerance when another runtime's outputs in its set (peer_output_K.pb, from bench/ort_outputs.js) are at least as far from the golden")
 	return fs, o
 }
@@ -56,7 +59,16 @@ func cmdVerify(args []string, w io.Writer) error {
 	}
 	defer m.Close()
 	var results []bnrun.SetResult
+	// A --dim naming no dynamic dim is an error; dims left without a
+	// size (an error naming an input) are not, as the sets give them.
+	var ie *bnrun.InputError
+	if _, err := m.ShapesWith(o.dims, 1); errors.As(err, &ie) && ie.Input == "" {
+		return err
+	}
 	verify := func(set *bnrun.GoldenSet) error {
+		if err := checkDims(m, set, o.dims); err != nil {
+			return err
+		}
 		r, err := m.VerifySet(context.Background(), set, o.tol)
 		if err == nil {
 			results = append(results, r)
@@ -118,6 +130,37 @@ func (l *fileList) Set(s string) error {
 	for _, f := range strings.Split(s, ",") {
 		if f = strings.TrimSpace(f); f != "" {
 			*l = append(*l, f)
+		}
+	}
+	return nil
+}
+
+// checkDims checks that the set's inputs have the sizes dims gives their
+// dynamic dims.
+func checkDims(m *bnrun.Model, set *bnrun.GoldenSet, dims dimList) error {
+	if len(dims) == 0 {
+		return nil
+	}
+	ins, err := set.InputsFor(m)
+	if err != nil {
+		return err
+	}
+	for i, info := range m.Inputs() {
+		for j, d := range info.Shape {
+			if d >= 0 {
+				continue
+			}
+			dd := bnrun.DynamicDim{Input: info.Name, Axis: j, Name: info.DimNames[j]}
+			want, ok := dims[fmt.Sprintf("%s:%d", info.Name, j)]
+			if !ok && dd.Name != "" {
+				want, ok = dims[dd.Name]
+			}
+			if !ok {
+				continue
+			}
+			if got := ins[i].Shape; j >= len(got) || got[j] != want {
+				return fmt.Errorf("%s: input %q has shape %s, but --dim gives %s the size %d", set.Dir, info.Name, shapeString(got), dd, want)
+			}
 		}
 	}
 	return nil
