@@ -62,3 +62,27 @@ func TestDimFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchConcurrency: --concurrency N runs N goroutines of --iters
+// runs each on one Model, and the report has every run's latency, p99 and
+// max beside p50 and p90, and a throughput over the wall time.
+func TestBenchConcurrency(t *testing.T) {
+	model := filepath.Join(lenetDir, "model.onnx")
+	code, out, errs := runCLI("bench", model, "--iters", "4", "--warmup", "1", "--concurrency", "3", "--batch", "2", "--json")
+	var r benchResult
+	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v:\n%s%s", code, err, out, errs)
+	}
+	if r.Concurrency != 3 || len(r.Times) != 12 || r.Minms > r.P50ms ||
+		r.P50ms > r.P90ms || r.P90ms > r.P99ms || r.P99ms > r.Maxms || r.Maxms != slices.Max(r.Times) || r.Throughput <= 0 || r.GFLOPs <= 0 {
+		t.Errorf("unexpected result %+v", r)
+	}
+	code, out, errs = runCLI("bench", model, "--iters", "3", "--concurrency", "2")
+	if code != 0 || !strings.Contains(out, "2 Runs at once, 3 runs each after 3 warm-up") || !strings.Contains(out, "p99 ") || !strings.Contains(out, "max ") {
+		t.Errorf("text: exit %d:\n%s%s", code, out, errs)
+	}
+	if code, _, errs = runCLI("bench", model, "--concurrency", "0"); code != 2 || !strings.Contains(errs, "--concurrency must be at least 1") &&
+		!strings.Contains(errs, "--batch, --iters and --concurrency must be at least 1") {
+		t.Errorf("--concurrency 0: exit %d, %s", code, errs)
+	}
+}

@@ -7,7 +7,8 @@
 //	                                (.pb or .npy files), or with --inputs and --outputs files
 //	bnrun inspect MODEL.onnx        show inputs, outputs, what optimisation did, MACs
 //	bnrun eval MODEL.onnx --images IDX --labels IDX   accuracy on an IDX data set
-//	bnrun bench MODEL.onnx          latency percentiles, throughput, GFLOP/s
+//	bnrun bench MODEL.onnx          latency percentiles, throughput (also with several
+//	                                Runs at once), GFLOP/s, peak memory
 //	bnrun version                   module version, revision, Go version, backend
 //
 // Run `bnrun help` for the flags of each subcommand. Errors go to standard
@@ -44,7 +45,7 @@ const usage = `usage:
   bnrun inspect [flags] MODEL.onnx      show inputs, outputs, what optimisation did, MACs
   bnrun eval [flags] MODEL.onnx --images IDX [--labels IDX]
                                         classify an IDX image set, print accuracy
-  bnrun bench [flags] MODEL.onnx        latency p50/p90, throughput, GFLOP/s
+  bnrun bench [flags] MODEL.onnx        latency p50/p90/p99/max, throughput, GFLOP/s
   bnrun version                         show the version and the backend in use
   bnrun help [COMMAND]                  show flags
 
