@@ -1,7 +1,7 @@
 // Command bnrun runs ONNX CNNs from the shell.
 //
-//	bnrun [MODEL.onnx] IMAGE        classify an image (PNG, JPEG, GIF, BMP, TIFF or WebP),
-//	                                print the top classes;
+//	bnrun [MODEL.onnx] IMAGE...     classify images (PNG, JPEG, GIF, BMP, TIFF or WebP;
+//	                                a folder: the images in it), print the top classes;
 //	                                without a model, the built-in Fashion-MNIST ResNet
 //	bnrun verify MODEL.onnx [DIR]   compare with golden outputs in the ONNX test layout
 //	                                (.pb or .npy files), or with --inputs and --outputs files
@@ -37,8 +37,9 @@ func main() {
 }
 
 const usage = `usage:
-  bnrun [flags] [MODEL.onnx] IMAGE     classify an image (default model: the shipped
-                                        Fashion-MNIST ResNet)
+  bnrun [flags] [MODEL.onnx] IMAGE...  classify images, or the images of a folder
+                                        (default model, given one IMAGE or folder:
+                                        the shipped Fashion-MNIST ResNet)
   bnrun verify [flags] MODEL.onnx [DIR] compare outputs with test_data_set_* goldens
   bnrun verify [flags] MODEL.onnx --inputs FILE[,FILE] --outputs FILE[,FILE]
                                         the same with .pb, .npy or .npz files

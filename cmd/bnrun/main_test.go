@@ -83,7 +83,7 @@ func TestErrors(t *testing.T) {
 		want string
 	}{
 		{nil, 2, "usage"},
-		{[]string{model, "a.png", "b.png"}, 2, "classify wants [MODEL.onnx] IMAGE"},
+		{[]string{model, "a.png", "b.png"}, 1, "a.png"},
 		{[]string{"--frobnicate", model, "x.png"}, 2, "flag provided but not defined"},
 		{[]string{filepath.Join(dir, "missing.onnx"), "x.png"}, 1, "no such file"},
 		{[]string{notModel, "x.png"}, 1, "x.onnx"},
