@@ -7,6 +7,7 @@
 //	                                (.pb or .npy files), or with --inputs and --outputs files
 //	bnrun inspect MODEL.onnx        show inputs, outputs, what optimisation did, MACs
 //	bnrun eval MODEL.onnx --images IDX --labels IDX   accuracy on an IDX data set
+//	bnrun eval MODEL.onnx --images DIR                or an image folder (a sub-folder per class)
 //	bnrun bench MODEL.onnx          latency percentiles, throughput (also with several
 //	                                Runs at once), GFLOP/s, peak memory
 //	bnrun version                   module version, revision, Go version, backend
@@ -45,7 +46,9 @@ const usage = `usage:
                                         the same with .pb, .npy or .npz files
   bnrun inspect [flags] MODEL.onnx      show inputs, outputs, what optimisation did, MACs
   bnrun eval [flags] MODEL.onnx --images IDX [--labels IDX]
-                                        classify an IDX image set, print accuracy
+  bnrun eval [flags] MODEL.onnx --images DIR
+                                        classify an IDX image set, or a folder with a
+                                        sub-folder per class, print accuracy
   bnrun bench [flags] MODEL.onnx        latency p50/p90/p99/max, throughput, GFLOP/s
   bnrun version                         show the version and the backend in use
   bnrun help [COMMAND]                  show flags
