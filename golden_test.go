@@ -100,6 +100,11 @@ func TestShippedGoldens(t *testing.T) {
 	if n := verifyModels(t, "testdata/conv3d", kern.TierNames()); n != 3 {
 		t.Fatalf("found %d 3-D CNN exports, want 3", n)
 	}
+	// dynamic height and width, test sets at 10×12 (batch 2) and 16×16:
+	// models/goldens.py nets:TinyRGB
+	if n := verifyModels(t, "testdata/dynamic", kern.TierNames()); n != 1 {
+		t.Fatalf("found %d dynamic-size exports, want 1", n)
+	}
 }
 
 // TestGeneratedGoldens checks the large generated models (resnet18,

@@ -89,3 +89,37 @@ func TestConvTransposeCounted(t *testing.T) {
 		m.Close()
 	}
 }
+
+// TestStepKernels: the kernels runtime.Program.StepKernels names without
+// running are the ones a profile reports, node for node (the DenseNet's
+// batch runs image by image, through its batch-1 plan).
+func TestStepKernels(t *testing.T) {
+	for _, path := range []string{"models/fashion/fashion_resnet/model.onnx", "models/fashion/fashion_densenet/model.onnx"} {
+		m, in := openWithInput(t, path, 2, bnrun.WithThreads(1))
+		pr, err := m.Profile(context.Background(), in, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pl, err := m.Program().PlanFor([][]int{in[0].Shape})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string]string{}
+		for n, k := range m.Program().StepKernels(pl) {
+			byName[n.Name] = k
+		}
+		named := 0
+		for _, n := range pr.Nodes {
+			if byName[n.Node] != n.Kernel {
+				t.Errorf("%s: node %s: StepKernels %q, profile %q", path, n.Node, byName[n.Node], n.Kernel)
+			}
+			if n.Kernel != "" {
+				named++
+			}
+		}
+		if named < 5 || named != len(byName) {
+			t.Errorf("%s: %d kernels named by the profile, %d by StepKernels", path, named, len(byName))
+		}
+		m.Close()
+	}
+}

@@ -21,22 +21,39 @@ type Stats struct {
 }
 
 // Stats counts parameters and multiply-accumulates with every dynamic
-// input dim set to batch.
+// input dim set to batch (see StatsFor for other shapes).
 func (m *Model) Stats(batch int) (*Stats, error) {
 	if batch < 1 {
 		return nil, fmt.Errorf("batch must be at least 1, got %d", batch)
 	}
-	st := &Stats{Batch: batch, MACs: map[string]int64{}}
-	st.Params = countParams(m.original)
-	if m.original.Initializers == nil {
-		st.Params = m.params
-	}
-	g := m.prog.Graph()
-	st.ParamsOptimised = countParams(g)
 	shapes, err := m.ShapesFor(batch)
 	if err != nil {
 		return nil, err
 	}
+	st, err := m.StatsFor(shapes...)
+	if err != nil {
+		return nil, err
+	}
+	st.Batch = batch
+	return st, nil
+}
+
+// StatsFor counts parameters and multiply-accumulates for input shapes
+// (one per input, in order; see ShapesWith). Stats.Batch is the first
+// input's first dim (1 for a scalar input).
+func (m *Model) StatsFor(shapes ...[]int) (*Stats, error) {
+	if err := m.prog.CheckInputShapes(shapes); err != nil {
+		return nil, err
+	}
+	st := &Stats{Batch: 1, MACs: map[string]int64{}}
+	if len(shapes) > 0 && len(shapes[0]) > 0 {
+		st.Batch = shapes[0][0]
+	}
+	st.Params = countParams(m.original)
+	if m.original.Initializers == nil {
+		st.Params = m.params
+	}
+	st.ParamsOptimised = countParams(m.prog.Graph())
 	pl, err := m.prog.PlanFor(shapes)
 	if err != nil {
 		return nil, err

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/bnrun/bnrun/loader"
+	"github.com/bnrun/bnrun/npy"
 )
 
 // Tolerance says when an output matches its golden: elementwise
@@ -137,7 +139,7 @@ func Compare(got, want *Tensor, tol Tolerance) Comparison {
 	return c
 }
 
-// SetResult is the outcome of one test_data_set_N folder.
+// SetResult is the outcome of one test set.
 type SetResult struct {
 	Dir     string
 	Outputs []Comparison
@@ -153,29 +155,41 @@ func (r *SetResult) OK() bool {
 	return true
 }
 
-// Verify runs every test_data_set_* folder under dir (input_K.pb and
-// output_K.pb files in the standard ONNX test layout) and compares the
-// outputs. Tensors are matched to the model's inputs and outputs by the
-// name stored in each file when it is one of them, else by position. A set
-// may also hold another runtime's outputs for its inputs,
-// peer_output_K.pb (bench/ort_outputs.js writes ONNX Runtime's): each
-// Comparison then carries the peer's against the same golden (see
-// Tolerance.Peer). An error means a set could not be run at all;
-// mismatches are in the results.
+// NamedTensor is a tensor of a test set with the name its file stores
+// ("" for a .npy file, which stores none).
+type NamedTensor struct {
+	Name   string
+	Tensor *Tensor
+}
+
+// GoldenSet is one test case: inputs, the outputs they should give, and
+// optionally another runtime's outputs for the same inputs (Peers).
+// Tensors are matched to the model's inputs and outputs by name where
+// the name is one of them, the others by position.
+type GoldenSet struct {
+	Dir                    string // the folder it was read from, or the first file's name
+	Inputs, Outputs, Peers []NamedTensor
+}
+
+// Verify runs every test set under dir (see GoldenSetDirs) and compares
+// the outputs with the goldens (see VerifySet). A set may also hold
+// another runtime's outputs for its inputs, peer_output_K.pb
+// (bench/ort_outputs.js writes ONNX Runtime's): each Comparison then
+// carries the peer's against the same golden (see Tolerance.Peer). An
+// error means a set could not be read or run at all; mismatches are in the
+// results.
 func (m *Model) Verify(ctx context.Context, dir string, tol Tolerance) ([]SetResult, error) {
-	sets, err := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
+	sets, err := GoldenSetDirs(dir)
 	if err != nil {
 		return nil, err
 	}
-	if len(sets) == 0 {
-		return nil, fmt.Errorf("no test_data_set_* folders in %s", dir)
-	}
-	sort.Slice(sets, func(a, b int) bool {
-		return suffixNumber(sets[a], "test_data_set_", "") < suffixNumber(sets[b], "test_data_set_", "")
-	})
 	var res []SetResult
-	for _, set := range sets {
-		r, err := m.verifySet(ctx, set, tol)
+	for _, d := range sets {
+		set, err := ReadGoldenSet(d)
+		if err != nil {
+			return res, err
+		}
+		r, err := m.VerifySet(ctx, set, tol)
 		if err != nil {
 			return res, err
 		}
@@ -184,36 +198,141 @@ func (m *Model) Verify(ctx context.Context, dir string, tol Tolerance) ([]SetRes
 	return res, nil
 }
 
-func (m *Model) verifySet(ctx context.Context, set string, tol Tolerance) (SetResult, error) {
-	r := SetResult{Dir: set}
-	inNames, ins, err := readNumbered(set, "input")
+// GoldenSetDirs returns the test_data_set_N folders under dir in order
+// of N (the standard ONNX test layout), or dir itself when it has none but
+// holds an input_0.pb or input_0.npy file.
+func GoldenSetDirs(dir string) ([]string, error) {
+	sets, err := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
+	if err != nil {
+		return nil, err
+	}
+	if len(sets) == 0 {
+		for _, ext := range tensorExts {
+			if st, err := os.Stat(filepath.Join(dir, "input_0"+ext)); err == nil && st.Mode().IsRegular() {
+				return []string{dir}, nil
+			}
+		}
+		return nil, fmt.Errorf("no test_data_set_* folders, nor input_0.pb or input_0.npy, in %s", dir)
+	}
+	sort.Slice(sets, func(a, b int) bool {
+		return suffixNumber(sets[a], "test_data_set_", "") < suffixNumber(sets[b], "test_data_set_", "")
+	})
+	return sets, nil
+}
+
+// tensorExts are the file types a test set's tensors come in: ONNX
+// TensorProto (.pb) and NumPy arrays (.npy).
+var tensorExts = []string{".pb", ".npy"}
+
+// ReadGoldenSet reads a test set folder: input_K and output_K files, and
+// peer_output_K ones where another runtime's outputs are kept, each a
+// TensorProto (.pb) or a NumPy array (.npy, float32 or int64; float64
+// and int32 are converted), in order of K. Errors name the file.
+func ReadGoldenSet(dir string) (*GoldenSet, error) {
+	set := &GoldenSet{Dir: dir}
+	var err error
+	if set.Inputs, err = readNumbered(dir, "input"); err != nil {
+		return nil, err
+	}
+	if set.Outputs, err = readNumbered(dir, "output"); err != nil {
+		return nil, err
+	}
+	if set.Peers, err = readNumbered(dir, "peer_output"); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// ReadGoldenFiles makes a test set of input and output files: TensorProto
+// (.pb), NumPy (.npy) or NumPy archives (.npz, every array of which is one
+// tensor, named by its key), in order.
+func ReadGoldenFiles(inputs, outputs []string) (*GoldenSet, error) {
+	set := &GoldenSet{}
+	if len(inputs) > 0 {
+		set.Dir = inputs[0]
+	}
+	for _, f := range inputs {
+		ts, err := readTensorFile(f, true)
+		if err != nil {
+			return nil, err
+		}
+		set.Inputs = append(set.Inputs, ts...)
+	}
+	for _, f := range outputs {
+		ts, err := readTensorFile(f, true)
+		if err != nil {
+			return nil, err
+		}
+		set.Outputs = append(set.Outputs, ts...)
+	}
+	return set, nil
+}
+
+// readTensorFile reads a .pb or .npy file (and, when archives is set, an
+// .npz one) by its extension.
+func readTensorFile(path string, archives bool) ([]NamedTensor, error) {
+	switch ext := strings.ToLower(filepath.Ext(path)); {
+	case ext == ".npy":
+		t, err := npy.ReadFile(path, npy.DefaultMaxBytes)
+		if err != nil {
+			return nil, err
+		}
+		return []NamedTensor{{Tensor: t}}, nil
+	case ext == ".npz" && archives:
+		arrs, err := npy.ReadNPZ(path, npy.DefaultMaxBytes)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]NamedTensor, len(arrs))
+		for i, a := range arrs {
+			out[i] = NamedTensor{Name: a.Name, Tensor: a.Tensor}
+		}
+		return out, nil
+	case ext == ".pb":
+		name, t, err := loader.ReadTensorFile(path) // errors name the file
+		if err != nil {
+			return nil, err
+		}
+		return []NamedTensor{{Name: name, Tensor: t}}, nil
+	}
+	return nil, fmt.Errorf("%s: want a .pb (TensorProto), .npy or .npz file", path)
+}
+
+// InputsFor returns the set's inputs in the order of the model's: a
+// tensor whose stored name is one of the model's inputs goes to it, the
+// others fill the remaining inputs in order.
+func (set *GoldenSet) InputsFor(m *Model) ([]*Tensor, error) {
+	inputs, err := bindByName(m.inputs, set.Inputs, "input")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", set.Dir, err)
+	}
+	return inputs, nil
+}
+
+// VerifySet runs the model on the set's inputs and compares its outputs
+// with the set's goldens, and the set's peer outputs (when it has them)
+// with the same goldens. An error means the set does not fit the model
+// (a count of tensors) or could not be run; mismatches are in the result.
+func (m *Model) VerifySet(ctx context.Context, set *GoldenSet, tol Tolerance) (SetResult, error) {
+	r := SetResult{Dir: set.Dir}
+	inputs, err := set.InputsFor(m)
 	if err != nil {
 		return r, err
 	}
-	outNames, golds, err := readNumbered(set, "output")
+	wants, err := bindByName(m.outputs, set.Outputs, "output")
 	if err != nil {
-		return r, err
-	}
-	inputs, err := bindByName(m.inputs, inNames, ins, "input")
-	if err != nil {
-		return r, fmt.Errorf("%s: %w", set, err)
-	}
-	wants, err := bindByName(m.outputs, outNames, golds, "output")
-	if err != nil {
-		return r, fmt.Errorf("%s: %w", set, err)
+		return r, fmt.Errorf("%s: %w", set.Dir, err)
 	}
 	// another runtime's outputs for the same inputs, when present
 	var peers []*Tensor
-	if peerNames, ps, err := readNumbered(set, "peer_output"); err != nil {
-		return r, err
-	} else if len(ps) > 0 {
-		if peers, err = bindByName(m.outputs, peerNames, ps, "peer_output"); err != nil {
-			return r, fmt.Errorf("%s: %w", set, err)
+	if len(set.Peers) > 0 {
+		if peers, err = bindByName(m.outputs, set.Peers, "peer_output"); err != nil {
+			return r, fmt.Errorf("%s: %w", set.Dir, err)
 		}
 	}
 	got := make([]*Tensor, len(wants))
 	if err := m.RunInto(ctx, inputs, got); err != nil {
-		return r, fmt.Errorf("%s: %w", set, err)
+		return r, fmt.Errorf("%s: %w", set.Dir, err)
 	}
 	for i, want := range wants {
 		c := Compare(got[i], want, tol)
@@ -241,43 +360,70 @@ func suffixNumber(path, prefix, suffix string) int {
 	return n
 }
 
-// readNumbered reads the prefix_K.pb files of a folder in order of K.
-func readNumbered(dir, prefix string) ([]string, []*Tensor, error) {
-	files, err := filepath.Glob(filepath.Join(dir, prefix+"_*.pb"))
-	if err != nil {
-		return nil, nil, err
+// readNumbered reads the prefix_K.pb and prefix_K.npy files of a folder in
+// order of K; one K in both forms is an error.
+func readNumbered(dir, prefix string) ([]NamedTensor, error) {
+	type file struct {
+		path string
+		k    int
 	}
-	sort.Slice(files, func(a, b int) bool {
-		return suffixNumber(files[a], prefix+"_", ".pb") < suffixNumber(files[b], prefix+"_", ".pb")
-	})
-	names := make([]string, len(files))
-	ts := make([]*Tensor, len(files))
-	for i, f := range files {
-		names[i], ts[i], err = loader.ReadTensorFile(f) // errors name the file
+	var files []file
+	seen := map[int]string{}
+	for _, ext := range tensorExts {
+		paths, err := filepath.Glob(filepath.Join(dir, prefix+"_*"+ext))
 		if err != nil {
-			return nil, nil, err
+			return nil, err
+		}
+		for _, p := range paths {
+			k := suffixNumber(p, prefix+"_", ext)
+			if k == math.MaxInt {
+				continue // peer_output_0.pb is no output_K file
+			}
+			if other, ok := seen[k]; ok {
+				return nil, fmt.Errorf("%s: both %s and %s", dir, filepath.Base(other), filepath.Base(p))
+			}
+			seen[k] = p
+			files = append(files, file{p, k})
 		}
 	}
-	return names, ts, nil
+	sort.Slice(files, func(a, b int) bool { return files[a].k < files[b].k })
+	var out []NamedTensor
+	for _, f := range files {
+		ts, err := readTensorFile(f.path, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ts...)
+	}
+	return out, nil
 }
 
-// bindByName orders tensors as the declared infos: by stored name when it
-// is one of them, else by position.
-func bindByName(infos []TensorInfo, names []string, ts []*Tensor, what string) ([]*Tensor, error) {
+// bindByName orders tensors as the declared infos: those whose stored
+// name is one of the infos' go to it, the rest fill the other infos in
+// order.
+func bindByName(infos []TensorInfo, ts []NamedTensor, what string) ([]*Tensor, error) {
 	if len(ts) != len(infos) {
-		return nil, fmt.Errorf("%d %s files, the model has %d %ss", len(ts), what, len(infos), what)
-	}
-	pos := map[string]int{}
-	for i, n := range names {
-		pos[n] = i
+		return nil, fmt.Errorf("%d %s tensors, the model has %d %ss", len(ts), what, len(infos), what)
 	}
 	out := make([]*Tensor, len(infos))
+	used := make([]bool, len(ts))
 	for i, info := range infos {
-		j, ok := pos[info.Name]
-		if !ok {
-			j = i
+		for j, t := range ts {
+			if !used[j] && t.Name == info.Name {
+				out[i], used[j] = t.Tensor, true
+				break
+			}
 		}
-		out[i] = ts[j]
+	}
+	j := 0
+	for i := range infos {
+		if out[i] != nil {
+			continue
+		}
+		for used[j] {
+			j++
+		}
+		out[i], used[j] = ts[j].Tensor, true
 	}
 	return out, nil
 }

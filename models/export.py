@@ -77,12 +77,21 @@ def is_complete(d):
 
 def make_input(arch, batch, seed):
     """Fixed-seed realistic input: uniform pixels in [0,1], normalised per channel."""
-    shape = nets.INPUT_SHAPES[arch]
+    return make_pixels(nets.INPUT_SHAPES[arch], batch, seed)
+
+
+def make_pixels(shape, batch, seed):
+    """A [batch, *shape] input of uniform [0,1] pixels drawn with a fixed seed,
+    normalised per channel (NORM) when shape has 1 or 3 channels; other channel
+    counts get the pixels minus 0.5, times 4 (mean 0, std about 1.15)."""
     g = torch.Generator().manual_seed(seed)
-    x = torch.rand((batch,) + shape, generator=g)
+    x = torch.rand((batch,) + tuple(shape), generator=g)
+    if shape[0] not in NORM:
+        return ((x - 0.5) * 4).contiguous()
     mean, std = NORM[shape[0]]
-    mean = torch.tensor(mean).view(1, -1, 1, 1)
-    std = torch.tensor(std).view(1, -1, 1, 1)
+    view = (1, -1) + (1,) * (len(shape) - 1)
+    mean = torch.tensor(mean).view(*view)
+    std = torch.tensor(std).view(*view)
     return ((x - mean) / std).contiguous()
 
 
@@ -94,6 +103,19 @@ def build_model(arch, seed, calib_batches=None, calib_batch_size=None):
     statistics calibrated on realistic random inputs; returns the eval model."""
     torch.manual_seed(seed)
     model = nets.build(arch)
+    if calib_batch_size is None:
+        calib_batch_size = 8 if nets.INPUT_SHAPES[arch][0] == 3 else 64
+    if calib_batches is None:
+        calib_batches = 2 if nets.INPUT_SHAPES[arch][0] == 3 else 4
+    return calibrate_bn(model, seed, calib_batches,
+                        lambda i: make_input(arch, calib_batch_size, seed + 1000 + i))
+
+
+def calibrate_bn(model, seed, batches, make_batch):
+    """Give every BatchNorm module of model non-trivial affine parameters
+    (gamma from U(0.8, 1.2), beta from N(0, 0.1^2), drawn with seed + 1) and
+    running statistics averaged over make_batch(0) ... make_batch(batches-1)
+    with the BN layers in train mode; returns the model in eval mode."""
     bns = [m for m in model.modules() if isinstance(m, BN_TYPES)]
     g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
@@ -104,16 +126,12 @@ def build_model(arch, seed, calib_batches=None, calib_batch_size=None):
             m.bias.copy_(0.1 * torch.randn(m.num_features, generator=g))
             m.reset_running_stats()
             m.momentum = None  # cumulative moving average over the calibration batches
-    if calib_batch_size is None:
-        calib_batch_size = 8 if nets.INPUT_SHAPES[arch][0] == 3 else 64
-    if calib_batches is None:
-        calib_batches = 2 if nets.INPUT_SHAPES[arch][0] == 3 else 4
     model.eval()
     for m in bns:
         m.train()
     with torch.no_grad():
-        for i in range(calib_batches):
-            model(make_input(arch, calib_batch_size, seed + 1000 + i))
+        for i in range(batches):
+            model(make_batch(i))
     model.eval()
     for m in bns:
         m.momentum = 0.1  # restore the default; irrelevant in eval mode

@@ -87,6 +87,23 @@ def mlp(num_classes=10):
     return MLP(num_classes=num_classes)
 
 
+class TinyRGB(nn.Module):
+    """A small RGB classifier of any input size (two Conv-BN-ReLU, the
+    second strided, global average pooling, 5 classes): testdata/dynamic,
+    exported by goldens.py with dynamic height and width."""
+
+    def __init__(self, num_classes=5):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+            nn.Conv2d(4, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, num_classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
 def build(arch, num_classes=None):
     """Build an architecture by name (random init, train mode)."""
     if arch in ("resnet18", "resnet50", "densenet121", "mobilenet_v2") + FAMILY:

@@ -89,3 +89,29 @@ func (p *Program) Profile(ctx context.Context, inputs []*ops.Tensor, runs int) (
 	}
 	return prof, total, nil
 }
+
+// StepKernels names, for each node the plan runs, the kernel tier and the
+// way it computes the node (see ops.KernelOf), as Profile does, without
+// running anything; nodes the tier says nothing for are left out. A plan
+// run image by image names its batch-1 plan's kernels; a plan that runs on
+// the GPU gives nil.
+func (p *Program) StepKernels(pl *Plan) map[*ops.Node]string {
+	if pl.gpu != nil {
+		return nil
+	}
+	sp := pl
+	if pl.single != nil {
+		sp = pl.single
+	}
+	out := map[*ops.Node]string{}
+	for i := range sp.steps {
+		st := &sp.steps[i]
+		if st.view {
+			continue
+		}
+		if k := ops.KernelOf(p.kernels, st.step); k != "" {
+			out[st.c.node] = k
+		}
+	}
+	return out
+}

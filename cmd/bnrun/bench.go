@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,18 +11,21 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bnrun/bnrun"
 )
 
 type benchOpts struct {
-	run     runFlags
-	batches intList
-	warmup  int
-	iters   int
-	json    bool
-	profile bool
+	run         runFlags
+	batches     intList
+	dims        dimList
+	warmup      int
+	iters       int
+	concurrency int
+	json        bool
+	profile     bool
 }
 
 func benchFlags() (*flag.FlagSet, *benchOpts) {
@@ -29,8 +33,10 @@ func benchFlags() (*flag.FlagSet, *benchOpts) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	o.run.register(fs)
 	fs.Var(&o.batches, "batch", "batch size (for dynamic batch axes), or a comma-separated list run one after another in one process (default 1)")
+	fs.Var(&o.dims, "dim", dimHelp)
 	fs.IntVar(&o.warmup, "warmup", 3, "untimed runs first")
-	fs.IntVar(&o.iters, "iters", 20, "timed runs")
+	fs.IntVar(&o.iters, "iters", 20, "timed runs (of each goroutine, with --concurrency)")
+	fs.IntVar(&o.concurrency, "concurrency", 1, "goroutines running the model at once, each its own Runs: throughput is then all images over the wall time")
 	fs.BoolVar(&o.json, "json", false, "print JSON")
 	fs.BoolVar(&o.profile, "profile", false, "also time every node over --iters runs and print each node's op, output shape, time, GFLOP/s and share, then a sum per op type")
 	return fs, o
@@ -38,16 +44,25 @@ func benchFlags() (*flag.FlagSet, *benchOpts) {
 
 // benchResult is what `bnrun bench --json` prints.
 type benchResult struct {
-	Model      string    `json:"model"`
-	Backend    string    `json:"backend"`
-	Device     string    `json:"device,omitempty"`
-	Threads    int       `json:"threads"`
-	Folded     bool      `json:"folded"`
-	Batch      int       `json:"batch"`
-	Iters      int       `json:"iters"`
-	P50ms      float64   `json:"p50_ms"`
-	P90ms      float64   `json:"p90_ms"`
-	Minms      float64   `json:"min_ms"`
+	Model   string  `json:"model"`
+	Backend string  `json:"backend"`
+	Device  string  `json:"device,omitempty"`
+	Threads int     `json:"threads"`
+	Folded  bool    `json:"folded"`
+	Batch   int     `json:"batch"`
+	Shapes  [][]int `json:"input_shapes"`
+	Iters   int     `json:"iters"`
+	P50ms   float64 `json:"p50_ms"`
+	P90ms   float64 `json:"p90_ms"`
+	P99ms   float64 `json:"p99_ms"`
+	Maxms   float64 `json:"max_ms"`
+	Minms   float64 `json:"min_ms"`
+	// Concurrency is how many Runs were in flight (--concurrency), each
+	// of Iters timed runs; Times holds all of them.
+	Concurrency int `json:"concurrency"`
+	// Throughput is images per second: batch over the median latency
+	// for one Run at a time, all the images over the wall time for
+	// several.
 	Throughput float64   `json:"images_per_s"`
 	GFLOPs     float64   `json:"gflops"`
 	GFLOP      float64   `json:"gflop_per_run"`
@@ -70,40 +85,55 @@ func cmdBench(args []string, w io.Writer) error {
 	if len(pos) != 1 {
 		return usageError{"bench wants MODEL.onnx"}
 	}
-	if len(o.batches) == 0 {
+	batchGiven := len(o.batches) > 0
+	if !batchGiven {
 		o.batches = intList{1}
 	}
-	if slices.Min(o.batches) < 1 || o.iters < 1 || o.warmup < 0 {
-		return usageError{"--batch and --iters must be at least 1, --warmup at least 0"}
+	if slices.Min(o.batches) < 1 || o.iters < 1 || o.warmup < 0 || o.concurrency < 1 {
+		return usageError{"--batch, --iters and --concurrency must be at least 1, --warmup at least 0"}
 	}
 	m, err := o.run.open(pos[0])
 	if err != nil {
 		return err
 	}
 	defer m.Close()
+	if batchGiven {
+		for _, d := range m.DynamicDims() {
+			if _, ok := o.dims[d.Key()]; ok && d.Axis == 0 {
+				return usageError{fmt.Sprintf("--dim %s sets the batch axis, which --batch sets too", d.Key())}
+			}
+		}
+	}
+	var ran []int
 	for _, batch := range o.batches {
-		if err := benchBatch(w, m, pos[0], o, batch); err != nil {
+		images, err := benchBatch(w, m, pos[0], o, batch)
+		if err != nil {
 			return err
 		}
+		ran = append(ran, images)
 	}
 	if !o.json {
 		if rss := peakRSS(); rss > 0 {
-			fmt.Fprintf(w, "peak RSS %.1f MiB (the whole process, batch sizes %v)\n", float64(rss)/(1<<20), []int(o.batches))
+			fmt.Fprintf(w, "peak RSS %.1f MiB (the whole process, batch sizes %v)\n", float64(rss)/(1<<20), ran)
 		}
 	}
 	return nil
 }
 
-// benchBatch times one batch size and prints its results.
-func benchBatch(w io.Writer, m *bnrun.Model, model string, o *benchOpts, batch int) error {
-	shapes, err := m.ShapesFor(batch)
+// benchBatch times one batch size and prints its results; it returns the
+// batch size it ran (the file's, when it fixes it).
+func benchBatch(w io.Writer, m *bnrun.Model, model string, o *benchOpts, batch int) (int, error) {
+	shapes, err := inputShapes(m, o.dims, batch)
 	if err != nil {
-		return err
+		return 0, err
+	}
+	if len(shapes) > 0 && len(shapes[0]) > 0 {
+		batch = shapes[0][0] // a fixed batch in the file, or --dim: the images a Run takes
 	}
 	// Shapes the file declares: checked against the memory limits, and
 	// planned, before the inputs are allocated.
 	if err := m.Prepare(shapes...); err != nil {
-		return err
+		return 0, err
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	inputs := make([]*bnrun.Tensor, len(shapes))
@@ -124,57 +154,110 @@ func benchBatch(w io.Writer, m *bnrun.Model, model string, o *benchOpts, batch i
 		}
 		inputs[i] = t
 	}
-	st, err := m.Stats(batch)
+	st, err := m.StatsFor(shapes...)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	outs := make([]*bnrun.Tensor, len(m.Outputs()))
 	ctx := context.Background()
-	for range o.warmup {
-		if err := m.RunInto(ctx, inputs, outs); err != nil {
-			return err
-		}
-	}
-	times := make([]float64, o.iters)
-	for i := range times {
-		start := time.Now()
-		if err := m.RunInto(ctx, inputs, outs); err != nil {
-			return err
-		}
-		times[i] = float64(time.Since(start).Microseconds()) / 1000
+	times, wall, err := timeRuns(ctx, m, inputs, o.warmup, o.iters, o.concurrency)
+	if err != nil {
+		return 0, err
 	}
 	sorted := slices.Clone(times)
 	slices.Sort(sorted)
 	r := benchResult{Model: model, Backend: m.Backend(), Threads: m.Threads(), Folded: m.FoldReport() != nil,
-		Batch: batch, Iters: o.iters, Times: times,
-		P50ms: percentile(sorted, 50), P90ms: percentile(sorted, 90), Minms: sorted[0],
+		Batch: batch, Shapes: shapes, Iters: o.iters, Concurrency: o.concurrency, Times: times,
+		P50ms: percentile(sorted, 50), P90ms: percentile(sorted, 90), P99ms: percentile(sorted, 99),
+		Minms: sorted[0], Maxms: sorted[len(sorted)-1],
 		GFLOP: 2 * float64(st.TotalMACs) / 1e9}
 	r.Device, _ = m.Device()
-	r.Throughput = float64(batch) / (r.P50ms / 1000)
+	if o.concurrency == 1 {
+		// one Run at a time: the rate of a typical (median) Run
+		r.Throughput = float64(batch) / (r.P50ms / 1000)
+		r.GFLOPs = r.GFLOP / (r.P50ms / 1000)
+	} else {
+		// Runs overlapping: what all of them did in the wall time
+		runs := float64(len(times))
+		r.Throughput = runs * float64(batch) / wall.Seconds()
+		r.GFLOPs = runs * r.GFLOP / wall.Seconds()
+	}
 	r.PeakRSSMiB = float64(peakRSS()) / (1 << 20)
-	r.GFLOPs = r.GFLOP / (r.P50ms / 1000)
 	if o.profile {
 		pr, err := m.Profile(ctx, inputs, o.iters)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		r.Profile = pr
 	}
 	if o.json {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return batch, enc.Encode(r)
 	}
-	fmt.Fprintf(w, "%s: backend %s, %d threads, batch %d, %d runs after %d warm-up\n", r.Model, r.Backend, r.Threads, r.Batch, r.Iters, o.warmup)
+	if o.concurrency == 1 {
+		fmt.Fprintf(w, "%s: backend %s, %d threads, batch %d, %d runs after %d warm-up\n", r.Model, r.Backend, r.Threads, r.Batch, r.Iters, o.warmup)
+	} else {
+		fmt.Fprintf(w, "%s: backend %s, %d threads, batch %d, %d Runs at once, %d runs each after %d warm-up\n",
+			r.Model, r.Backend, r.Threads, r.Batch, o.concurrency, r.Iters, o.warmup)
+	}
+	if len(o.dims) > 0 {
+		ins := make([]string, len(shapes))
+		for i, s := range shapes {
+			ins[i] = m.Inputs()[i].Name + " " + shapeString(s)
+		}
+		fmt.Fprintf(w, "inputs   %s\n", strings.Join(ins, ", "))
+	}
 	if r.Device != "" {
 		fmt.Fprintf(w, "device   %s\n", r.Device)
 	}
-	fmt.Fprintf(w, "latency  p50 %.2f ms  p90 %.2f ms  min %.2f ms\n", r.P50ms, r.P90ms, r.Minms)
+	fmt.Fprintf(w, "latency  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms  min %.2f ms\n", r.P50ms, r.P90ms, r.P99ms, r.Maxms, r.Minms)
 	fmt.Fprintf(w, "rate     %.1f images/s  %.2f GFLOP/s (%.3f GFLOP a run)\n", r.Throughput, r.GFLOPs, r.GFLOP)
 	if r.Profile != nil {
 		printProfile(w, r.Profile)
 	}
-	return nil
+	return batch, nil
+}
+
+// timeRuns runs the model warmup times untimed and iters times timed in
+// each of conc goroutines at once (all starting together), and returns
+// every timed run's latency in milliseconds, and the wall time from the
+// timed runs' start to the last one's end.
+func timeRuns(ctx context.Context, m *bnrun.Model, inputs []*bnrun.Tensor, warmup, iters, conc int) ([]float64, time.Duration, error) {
+	times := make([]float64, conc*iters)
+	errs := make([]error, conc)
+	var ready, done sync.WaitGroup
+	start := make(chan struct{})
+	ready.Add(conc)
+	done.Add(conc)
+	for g := range conc {
+		go func() {
+			defer done.Done()
+			outs := make([]*bnrun.Tensor, len(m.Outputs()))
+			for range warmup {
+				if errs[g] = m.RunInto(ctx, inputs, outs); errs[g] != nil {
+					break
+				}
+			}
+			ready.Done()
+			<-start
+			if errs[g] != nil {
+				return
+			}
+			for i := range iters {
+				t0 := time.Now()
+				if errs[g] = m.RunInto(ctx, inputs, outs); errs[g] != nil {
+					return
+				}
+				times[g*iters+i] = float64(time.Since(t0).Microseconds()) / 1000
+			}
+		}()
+	}
+	ready.Wait()
+	t0 := time.Now()
+	close(start)
+	done.Wait()
+	wall := time.Since(t0)
+	return times, wall, errors.Join(errs...)
 }
 
 // printProfile prints a per-node profile and its sum per op type.
@@ -256,4 +339,15 @@ func percentile(sorted []float64, p int) float64 {
 	// rank = ceil(p/100 * n), 1-based
 	rank := (p*len(sorted) + 99) / 100
 	return sorted[max(rank, 1)-1]
+}
+
+// inputShapes returns the shapes of the model's inputs for a batch size
+// and --dim sizes (see bnrun.Model.ShapesWith), saying how to give a
+// dynamic dim a size when one lacks it.
+func inputShapes(m *bnrun.Model, dims dimList, batch int) ([][]int, error) {
+	shapes, err := m.ShapesWith(dims, batch)
+	if err != nil {
+		return nil, fmt.Errorf("%w; give sizes with --dim NAME=SIZE", err)
+	}
+	return shapes, nil
 }

@@ -3,14 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/bnrun/bnrun"
 	"github.com/bnrun/bnrun/models/fashion"
+	"github.com/bnrun/bnrun/npy"
 	"github.com/bnrun/bnrun/vision"
 )
 
@@ -51,33 +55,70 @@ func (r *runFlags) options() []bnrun.Option {
 	return opts
 }
 
-type classifyOpts struct {
-	run       runFlags
-	top       int
+// prepFlags are the preprocessing flags of classify and of eval on an
+// image folder.
+type prepFlags struct {
 	resize    int
 	crop      int
 	mean, std floatList
-	labels    string
-	mask      string
-	blend     float64
+}
+
+func (o *prepFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&o.resize, "resize", 0, "resize the shorter side to this many pixels (0: 256 for 224-pixel RGB models, else the crop size)")
+	fs.IntVar(&o.crop, "crop", 0, "center-crop size (0: the model's input size, 224 if dynamic)")
+	fs.Var(&o.mean, "mean", "per-channel mean, comma-separated (default: ImageNet's for RGB, 0 for grayscale)")
+	fs.Var(&o.std, "std", "per-channel std, comma-separated (default: ImageNet's for RGB, 1 for grayscale)")
+}
+
+// given reports whether any preprocessing flag was set.
+func (o *prepFlags) given() bool {
+	return o.resize != 0 || o.crop != 0 || o.mean != nil || o.std != nil
+}
+
+type classifyOpts struct {
+	run    runFlags
+	prep   prepFlags
+	top    int
+	labels string
+	mask   string
+	blend  float64
+	json   bool
+	raw    string
 }
 
 func classifyFlags() (*flag.FlagSet, *classifyOpts) {
 	o := &classifyOpts{}
 	fs := flag.NewFlagSet("classify", flag.ContinueOnError)
 	o.run.register(fs)
+	o.prep.register(fs)
 	fs.IntVar(&o.top, "top", 5, "how many classes to print")
-	fs.IntVar(&o.resize, "resize", 0, "resize the shorter side to this many pixels (0: 256 for 224-pixel RGB models, else the crop size)")
-	fs.IntVar(&o.crop, "crop", 0, "center-crop size (0: the model's input size, 224 if dynamic)")
-	fs.Var(&o.mean, "mean", "per-channel mean, comma-separated (default: ImageNet's for RGB, 0 for grayscale)")
-	fs.Var(&o.std, "std", "per-channel std, comma-separated (default: ImageNet's for RGB, 1 for grayscale)")
 	fs.StringVar(&o.labels, "labels", "", "file with one class label per line")
-	fs.StringVar(&o.mask, "mask", "", "for a segmentation model ([1,K,H,W] output): write the class map as a colour-coded PNG of the image's size (the image is resized whole to the model's input, not cropped)")
+	fs.StringVar(&o.mask, "mask", "", "for a segmentation model ([1,K,H,W] output): write the class map as a colour-coded PNG of the image's size (the image is resized whole to the model's input, not cropped); one image only")
 	fs.Float64Var(&o.blend, "blend", 1, "with --mask, the mask's weight over the image: 1 the mask alone, 0.5 half and half")
+	fs.BoolVar(&o.json, "json", false, "print JSON: per image its file and top classes (index, label, probability), or a segmentation's classes with their share of the pixels")
+	fs.StringVar(&o.raw, "raw", "", "write the model's first output as a float32 .npy file, the images' outputs stacked along the first axis in the order they were classified")
 	return fs, o
 }
 
-// cmdClassify implements `bnrun MODEL IMAGE`.
+// classifyResult is one image's result in `bnrun classify --json`.
+type classifyResult struct {
+	File string `json:"file"`
+	// Top holds a classifier's top classes, most probable first.
+	Top []classScore `json:"top,omitempty"`
+	// Pixels holds a segmentation's classes present, with their share of
+	// the pixels in Probability, largest first.
+	Pixels []classScore `json:"pixels,omitempty"`
+	Mask   string       `json:"mask,omitempty"`
+}
+
+// classScore is a class with its probability (or share of pixels).
+type classScore struct {
+	Index       int     `json:"index"`
+	Label       string  `json:"label"`
+	Probability float64 `json:"probability"`
+}
+
+// cmdClassify implements `bnrun [MODEL] IMAGE|DIR...`.
 func cmdClassify(args []string, w io.Writer) error {
 	fs, o := classifyFlags()
 	pos, err := parseInterspersed(fs, args)
@@ -88,20 +129,29 @@ func cmdClassify(args []string, w io.Writer) error {
 		return err
 	}
 	var m *bnrun.Model
+	modelName := "(built-in Fashion-MNIST ResNet)"
 	switch len(pos) {
+	case 0:
+		return usageError{"classify wants [MODEL.onnx] IMAGE..."}
 	case 1:
 		// No model: the shipped Fashion-MNIST ResNet built into the binary.
 		m, err = bnrun.OpenBytes(fashion.ResNet, o.run.options()...)
-	case 2:
-		m, err = o.run.open(pos[0])
 	default:
-		return usageError{"classify wants [MODEL.onnx] IMAGE"}
+		m, err = o.run.open(pos[0])
+		modelName, pos = pos[0], pos[1:]
 	}
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	prep, err := o.preprocessing(m)
+	images, err := imageFiles(pos)
+	if err != nil {
+		return err
+	}
+	if o.mask != "" && len(images) > 1 {
+		return usageError{fmt.Sprintf("--mask writes one image's mask; %d images given", len(images))}
+	}
+	prep, err := o.prep.preprocessing(m)
 	if err != nil {
 		return err
 	}
@@ -116,61 +166,162 @@ func cmdClassify(args []string, w io.Writer) error {
 	if err := m.Prepare(prep.Shape(1)); err != nil {
 		return err
 	}
-	img, err := loadImage(pos[len(pos)-1])
+	var results []classifyResult
+	var raw *bnrun.Tensor
+	for i, path := range images {
+		if len(images) > 1 && !o.json {
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			fmt.Fprintf(w, "%s:\n", path)
+		}
+		y, r, err := o.classifyOne(w, m, prep, path)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+		if o.raw != "" {
+			if raw, err = stack(raw, y); err != nil {
+				return err
+			}
+		}
+	}
+	if o.raw != "" {
+		if err := npy.WriteFile(o.raw, raw); err != nil {
+			return err
+		}
+	}
+	if o.json {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Model   string           `json:"model"`
+			Results []classifyResult `json:"results"`
+		}{modelName, results})
+	}
+	return nil
+}
+
+// classifyOne runs the model on one image and prints its classes (unless
+// --json). It returns the model's first output and the result.
+func (o *classifyOpts) classifyOne(w io.Writer, m *bnrun.Model, prep vision.Preprocess, path string) (*bnrun.Tensor, classifyResult, error) {
+	r := classifyResult{File: path}
+	img, err := loadImage(path)
 	if err != nil {
-		return err
+		return nil, r, err
 	}
 	x, err := prep.Tensor(img)
 	if err != nil {
-		return fmt.Errorf("image %s: %w", pos[len(pos)-1], err)
+		return nil, r, fmt.Errorf("image %s: %w", path, err)
 	}
 	in := m.Inputs()[0]
 	outs, err := m.Run(context.Background(), map[string]*bnrun.Tensor{in.Name: x})
 	if err != nil {
-		return err
+		return nil, r, fmt.Errorf("image %s: %w", path, err)
 	}
 	y := outs[m.Outputs()[0].Name]
 	if y.DType != bnrun.Float32 || len(y.F32) == 0 {
-		return fmt.Errorf("output %q is %s %v, want float32 scores", m.Outputs()[0].Name, y.DType, y.Shape)
+		return nil, r, fmt.Errorf("output %q is %s %v, want float32 scores", m.Outputs()[0].Name, y.DType, y.Shape)
+	}
+	text := w
+	if o.json {
+		text = io.Discard
 	}
 	if k, h, wd, ok := classMap(y); ok {
 		// A segmentation network: each pixel's class, their shares, the mask.
 		labels, err := o.classLabels(m, k)
 		if err != nil {
-			return err
+			return nil, r, err
 		}
 		cls := argmaxClasses(y.F32, k, h*wd)
-		printShares(w, cls, k, labels)
+		shares := classShares(cls, k)
+		printShares(text, shares, labels)
+		r.Pixels = scores(shares, labels)
 		if o.mask == "" {
-			return nil
+			return y, r, nil
 		}
 		if err := writeMask(o.mask, img, cls, h, wd, o.blend); err != nil {
-			return err
+			return nil, r, err
 		}
-		fmt.Fprintf(w, "mask: %s (%dx%d)\n", o.mask, img.Bounds().Dx(), img.Bounds().Dy())
-		return nil
+		r.Mask = o.mask
+		fmt.Fprintf(text, "mask: %s (%dx%d)\n", o.mask, img.Bounds().Dx(), img.Bounds().Dy())
+		return y, r, nil
 	}
 	if o.mask != "" {
-		return fmt.Errorf("--mask needs a segmentation model, whose output is [1,K,H,W] class scores; output %q is %v",
+		return nil, r, fmt.Errorf("--mask needs a segmentation model, whose output is [1,K,H,W] class scores; output %q is %v",
 			m.Outputs()[0].Name, y.Shape)
 	}
 	labels, err := o.classLabels(m, len(y.F32))
 	if err != nil {
-		return err
+		return nil, r, err
 	}
-	for r, c := range vision.TopK(vision.Probabilities(y.F32), o.top) {
+	top := vision.TopK(vision.Probabilities(y.F32), o.top)
+	for i, c := range top {
 		if labels[c.Index] == "" {
-			fmt.Fprintf(w, "%2d. %6.2f%%  class %d\n", r+1, 100*c.Score, c.Index)
+			fmt.Fprintf(text, "%2d. %6.2f%%  class %d\n", i+1, 100*c.Score, c.Index)
 		} else {
-			fmt.Fprintf(w, "%2d. %6.2f%%  %s (class %d)\n", r+1, 100*c.Score, labels[c.Index], c.Index)
+			fmt.Fprintf(text, "%2d. %6.2f%%  %s (class %d)\n", i+1, 100*c.Score, labels[c.Index], c.Index)
 		}
 	}
-	return nil
+	r.Top = scores(top, labels)
+	return y, r, nil
+}
+
+// scores pairs classes with their labels for --json.
+func scores(cs []vision.Class, labels []string) []classScore {
+	out := make([]classScore, len(cs))
+	for i, c := range cs {
+		out[i] = classScore{Index: c.Index, Label: labels[c.Index], Probability: c.Score}
+	}
+	return out
+}
+
+// stack appends y to acc along the first axis (acc nil: y alone); every
+// y must have the same shape but for the first dim.
+func stack(acc, y *bnrun.Tensor) (*bnrun.Tensor, error) {
+	if acc == nil {
+		return bnrun.NewTensor(slices.Clone(y.Shape), slices.Clone(y.F32)), nil
+	}
+	if len(y.Shape) == 0 || len(y.Shape) != len(acc.Shape) || !slices.Equal(y.Shape[1:], acc.Shape[1:]) {
+		return nil, fmt.Errorf("--raw: output shape %v differs from the first image's %v", y.Shape, acc.Shape)
+	}
+	acc.Shape[0] += y.Shape[0]
+	acc.F32 = append(acc.F32, y.F32...)
+	return acc, nil
+}
+
+// imageFiles expands the IMAGE arguments: a folder stands for the images
+// in it (files that start as an image does, not those of sub-folders), in
+// order of name.
+func imageFiles(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if a == "-" || err != nil || !st.IsDir() {
+			out = append(out, a) // loadImage reports what is wrong with it
+			continue
+		}
+		entries, err := os.ReadDir(a) // sorted by name
+		if err != nil {
+			return nil, err
+		}
+		n := len(out)
+		for _, e := range entries {
+			p := filepath.Join(a, e.Name())
+			if e.Type().IsRegular() && imageKind(p) != "" {
+				out = append(out, p)
+			}
+		}
+		if len(out) == n {
+			return nil, fmt.Errorf("%s: no PNG, JPEG, GIF, BMP, TIFF or WebP images in this folder", a)
+		}
+	}
+	return out, nil
 }
 
 // preprocessing derives sizes and normalisation from the model's first
 // input, [N, C, H, W] with C of 1 or 3 (vision.ForModel), and the flags.
-func (o *classifyOpts) preprocessing(m *bnrun.Model) (vision.Preprocess, error) {
+func (o *prepFlags) preprocessing(m *bnrun.Model) (vision.Preprocess, error) {
 	p, err := vision.ForModel(m)
 	if err != nil {
 		return p, err
@@ -233,13 +384,13 @@ func (o *classifyOpts) classLabels(m *bnrun.Model, n int) ([]string, error) {
 // with a protobuf error about an image's bytes). It looks at the file
 // names and at the first bytes of the files.
 func checkOrder(pos []string) error {
-	const order = "usage: bnrun [MODEL.onnx] IMAGE"
-	switch len(pos) {
-	case 1:
+	const order = "usage: bnrun [MODEL.onnx] IMAGE..."
+	switch {
+	case len(pos) == 1:
 		if looksLikeModel(pos[0]) {
 			return usageError{fmt.Sprintf("%s looks like an ONNX model and no IMAGE follows; %s", pos[0], order)}
 		}
-	case 2:
+	case len(pos) >= 2:
 		kind := imageKind(pos[0])
 		switch {
 		case kind != "" && looksLikeModel(pos[1]):

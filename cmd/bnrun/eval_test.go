@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,4 +140,94 @@ func TestEval(t *testing.T) {
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
+}
+
+// copyFile copies src to dst, making dst's folder.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Dir(dst), 0o755)
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEvalImageFolder: eval reads torchvision's ImageFolder layout (a
+// sub-folder per class, numbered in order of name, images in nested
+// folders too, other files left out): the shipped Fashion-MNIST sample
+// of each class in its class's folder is all correct; an RGB model gets
+// classify's preprocessing, with the same predictions and confidences.
+func TestEvalImageFolder(t *testing.T) {
+	dir := t.TempDir()
+	files, _ := filepath.Glob(filepath.Join(fashionImages, "*_*.png"))
+	if len(files) != 10 {
+		t.Fatalf("%d fashion samples", len(files))
+	}
+	for _, f := range files {
+		c := filepath.Base(f)[:1] // "3_dress.png": class 3
+		copyFile(t, f, filepath.Join(dir, "class"+c, "nested", filepath.Base(f)))
+	}
+	copyFile(t, filepath.Join(fashionImages, "README.md"), filepath.Join(dir, "class0", "README.md"))
+	out := filepath.Join(dir, "p.csv")
+	code, stdout, errs := runCLI("eval", "../../models/fashion/fashion_resnet/model.onnx", "--images", dir, "--batch", "3", "--out", out, "--progress", "none")
+	if code != 0 || !strings.HasPrefix(stdout, "accuracy 100.00% (10 of 10 correct)") {
+		t.Fatalf("exit %d:\n%s%s", code, stdout, errs)
+	}
+	data, _ := os.ReadFile(out)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 11 || lines[0] != "index,label,predicted,class,confidence,file" ||
+		!strings.HasPrefix(lines[4], "3,3,3,class3,") || !strings.HasSuffix(lines[4], filepath.Join(dir, "class3", "nested", "3_dress.png")) {
+		t.Errorf("CSV:\n%s", data)
+	}
+
+	// RGB: testdata/dynamic (5 classes, any size) at 16×16, two classes
+	rgb := t.TempDir()
+	imgs := []string{"../../testdata/images/sample_rgb.jpg", "../../testdata/images/scene.webp", "../../testdata/images/rgba.png"}
+	copyFile(t, imgs[0], filepath.Join(rgb, "a", "x.jpg"))
+	copyFile(t, imgs[1], filepath.Join(rgb, "b", "y.webp"))
+	copyFile(t, imgs[2], filepath.Join(rgb, "b", "z.png"))
+	os.Mkdir(filepath.Join(rgb, "c_empty"), 0o755)
+	model := filepath.Join(dynamicDir, "model.onnx")
+	flags := []string{"--crop", "16", "--resize", "20"}
+	code, stdout, errs = runCLI(append([]string{"eval", model, "--images", rgb, "--out", "-", "--format", "jsonl", "--progress", "none"}, flags...)...)
+	if code != 0 {
+		t.Fatalf("RGB: exit %d:\n%s%s", code, stdout, errs)
+	}
+	code, cls, errs := runCLI(append([]string{model, "--json", "--top", "1", filepath.Join(rgb, "a"), filepath.Join(rgb, "b")}, flags...)...)
+	var js classifyJSON
+	if err := json.Unmarshal([]byte(cls), &js); code != 0 || err != nil || len(js.Results) != 3 {
+		t.Fatalf("classify: exit %d, %v:\n%s%s", code, err, cls, errs)
+	}
+	sc := bufio.NewScanner(strings.NewReader(stdout))
+	for i := 0; i < 3; i++ {
+		var p prediction
+		if !sc.Scan() || json.Unmarshal(sc.Bytes(), &p) != nil {
+			t.Fatalf("line %d of:\n%s", i, stdout)
+		}
+		want := js.Results[i].Top[0]
+		if p.File != js.Results[i].File || p.Label != min(i, 1) || p.Predicted != want.Index || math.Abs(p.Confidence-want.Probability) > 1e-6 {
+			t.Errorf("image %d: eval %+v, classify %+v", i, p, js.Results[i])
+		}
+	}
+	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "accuracy ") || !strings.Contains(sc.Text(), "of 3 correct") {
+		t.Errorf("no accuracy line:\n%s", stdout)
+	}
+
+	copyFile(t, filepath.Join(fashionImages, "README.md"), filepath.Join(dir, "noimg", "k", "README.md"))
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"eval", model, "--images", rgb, "--labels", "x.idx"}, "--labels is for IDX files"},
+		{[]string{"eval", model, "--images", filepath.Join(rgb, "c_empty")}, "no class folders"},
+		{[]string{"eval", model, "--images", filepath.Join(dir, "noimg")}, "no images (.jpg, .jpeg, .png, .bmp, .tif, .tiff, .webp, .gif) in its 1 class folders"},
+		{[]string{"eval", model, "--images", "x.idx", "--crop", "8"}, "--resize, --crop, --mean and --std are for image folders"},
+	} {
+		if code, _, errs := runCLI(c.args...); code == 0 || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, %q; want %q", c.args, code, errs, c.want)
+		}
+	}
 }

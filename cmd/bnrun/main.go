@@ -1,12 +1,15 @@
 // Command bnrun runs ONNX CNNs from the shell.
 //
-//	bnrun [MODEL.onnx] IMAGE        classify an image (PNG, JPEG, GIF, BMP, TIFF or WebP),
-//	                                print the top classes;
+//	bnrun [MODEL.onnx] IMAGE...     classify images (PNG, JPEG, GIF, BMP, TIFF or WebP;
+//	                                a folder: the images in it), print the top classes;
 //	                                without a model, the built-in Fashion-MNIST ResNet
 //	bnrun verify MODEL.onnx [DIR]   compare with golden outputs in the ONNX test layout
+//	                                (.pb or .npy files), or with --inputs and --outputs files
 //	bnrun inspect MODEL.onnx        show inputs, outputs, what optimisation did, MACs
 //	bnrun eval MODEL.onnx --images IDX --labels IDX   accuracy on an IDX data set
-//	bnrun bench MODEL.onnx          latency percentiles, throughput, GFLOP/s
+//	bnrun eval MODEL.onnx --images DIR                or an image folder (a sub-folder per class)
+//	bnrun bench MODEL.onnx          latency percentiles, throughput (also with several
+//	                                Runs at once), GFLOP/s, peak memory
 //	bnrun version                   module version, revision, Go version, backend
 //
 // Run `bnrun help` for the flags of each subcommand. Errors go to standard
@@ -19,6 +22,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -33,13 +38,18 @@ func main() {
 }
 
 const usage = `usage:
-  bnrun [flags] [MODEL.onnx] IMAGE     classify an image (default model: the shipped
-                                        Fashion-MNIST ResNet)
+  bnrun [flags] [MODEL.onnx] IMAGE...  classify images, or the images of a folder
+                                        (default model, given one IMAGE or folder:
+                                        the shipped Fashion-MNIST ResNet)
   bnrun verify [flags] MODEL.onnx [DIR] compare outputs with test_data_set_* goldens
+  bnrun verify [flags] MODEL.onnx --inputs FILE[,FILE] --outputs FILE[,FILE]
+                                        the same with .pb, .npy or .npz files
   bnrun inspect [flags] MODEL.onnx      show inputs, outputs, what optimisation did, MACs
   bnrun eval [flags] MODEL.onnx --images IDX [--labels IDX]
-                                        classify an IDX image set, print accuracy
-  bnrun bench [flags] MODEL.onnx        latency p50/p90, throughput, GFLOP/s
+  bnrun eval [flags] MODEL.onnx --images DIR
+                                        classify an IDX image set, or a folder with a
+                                        sub-folder per class, print accuracy
+  bnrun bench [flags] MODEL.onnx        latency p50/p90/p99/max, throughput, GFLOP/s
   bnrun version                         show the version and the backend in use
   bnrun help [COMMAND]                  show flags
 
@@ -159,3 +169,35 @@ func (f *floatList) Set(s string) error {
 	*f = out
 	return nil
 }
+
+// dimList collects --dim NAME=SIZE flags (repeated, or comma-separated):
+// sizes for a model's dynamic input dims, by symbolic name or INPUT:AXIS
+// (see bnrun.Model.ShapesWith).
+type dimList map[string]int
+
+func (d *dimList) String() string {
+	parts := make([]string, 0, len(*d))
+	for k, v := range *d {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func (d *dimList) Set(s string) error {
+	if *d == nil {
+		*d = dimList{}
+	}
+	for _, p := range strings.Split(s, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(p), "=")
+		n, err := strconv.Atoi(strings.TrimSpace(val))
+		if name = strings.TrimSpace(name); !ok || name == "" || err != nil || n < 1 {
+			return fmt.Errorf("want NAME=SIZE with a size of at least 1, got %q", p)
+		}
+		(*d)[name] = n
+	}
+	return nil
+}
+
+// dimHelp is the usage line of --dim.
+const dimHelp = "size of a dynamic input dim, NAME=SIZE by its symbolic name (height=224) or INPUT:AXIS; repeat it for several (dynamic first axes default to the batch)"

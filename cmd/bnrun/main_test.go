@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -82,7 +83,7 @@ func TestErrors(t *testing.T) {
 		want string
 	}{
 		{nil, 2, "usage"},
-		{[]string{model, "a.png", "b.png"}, 2, "classify wants [MODEL.onnx] IMAGE"},
+		{[]string{model, "a.png", "b.png"}, 1, "a.png"},
 		{[]string{"--frobnicate", model, "x.png"}, 2, "flag provided but not defined"},
 		{[]string{filepath.Join(dir, "missing.onnx"), "x.png"}, 1, "no such file"},
 		{[]string{notModel, "x.png"}, 1, "x.onnx"},
@@ -193,7 +194,7 @@ func TestBench(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil {
 		t.Fatalf("exit %d, %v:\n%s", code, err, out)
 	}
-	if len(r.Times) != 4 || r.P50ms <= 0 || r.P90ms < r.P50ms || r.GFLOPs <= 0 || r.Threads != 1 || r.Backend != kern.Best().Name {
+	if len(r.Times) != 4 || r.P50ms <= 0 || r.P90ms < r.P50ms || r.P99ms < r.P90ms || r.Maxms != slices.Max(r.Times) || r.Concurrency != 1 || r.GFLOPs <= 0 || r.Threads != 1 || r.Backend != kern.Best().Name {
 		t.Errorf("unexpected result %+v", r)
 	}
 	if code, _, errs = runCLI("bench", model, "--iters", "0"); code != 2 || !strings.Contains(errs, "--iters") {

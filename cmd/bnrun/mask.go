@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/bnrun/bnrun"
+	"github.com/bnrun/bnrun/vision"
 )
 
 // classMap reports whether y is a segmentation network's output: one
@@ -40,25 +41,30 @@ func argmaxClasses(y []float32, k, hw int) []int32 {
 	return cls
 }
 
-// printShares prints the classes present, largest share of pixels first.
-func printShares(w io.Writer, cls []int32, k int, labels []string) {
+// classShares returns the classes present in cls, each with its share of
+// the pixels, largest first.
+func classShares(cls []int32, k int) []vision.Class {
 	count := make([]int, k)
 	for _, c := range cls {
 		count[c]++
 	}
-	idx := make([]int, 0, k)
+	var out []vision.Class
 	for c, n := range count {
 		if n > 0 {
-			idx = append(idx, c)
+			out = append(out, vision.Class{Index: c, Score: float64(n) / float64(len(cls))})
 		}
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return count[idx[a]] > count[idx[b]] })
-	for r, c := range idx {
-		share := 100 * float64(count[c]) / float64(len(cls))
-		if labels[c] == "" {
-			fmt.Fprintf(w, "%2d. %6.2f%% of pixels  class %d\n", r+1, share, c)
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Score > out[b].Score })
+	return out
+}
+
+// printShares prints the classes present, largest share of pixels first.
+func printShares(w io.Writer, shares []vision.Class, labels []string) {
+	for r, c := range shares {
+		if labels[c.Index] == "" {
+			fmt.Fprintf(w, "%2d. %6.2f%% of pixels  class %d\n", r+1, 100*c.Score, c.Index)
 		} else {
-			fmt.Fprintf(w, "%2d. %6.2f%% of pixels  %s (class %d)\n", r+1, share, labels[c], c)
+			fmt.Fprintf(w, "%2d. %6.2f%% of pixels  %s (class %d)\n", r+1, 100*c.Score, labels[c.Index], c.Index)
 		}
 	}
 }
