@@ -156,6 +156,9 @@ type BlockedSpec struct {
 	// 8, reading the rows [0:2n+1] or [0:2n].
 	MaxPool3s2 func(dst, r0, r1, r2 *float32, n int)
 	AvgPool2s2 func(dst, r0, r1 *float32, n int, div float32)
+	// AvgPool2s2Rows, when not nil, is Tier.AvgPool2s2Rows on pointers,
+	// any n.
+	AvgPool2s2Rows func(dst *float32, ldd int, src *float32, lds, rows, n int, div float32)
 	// Gather8 and Scatter8, when not nil, move 8 rows to and from pixels
 	// of 8 values (see gather8 and scatter8); nil ones run Go loops.
 	Gather8  func(dst, src *float32, lds, n int)
@@ -445,6 +448,15 @@ func NewBlockedTier(s BlockedSpec) *Tier {
 				_, _ = r0[2*n-1], r1[2*n-1] // the last values read
 				s.AvgPool2s2(&dst[0], &r0[0], &r1[0], n, div)
 			}
+		}
+	}
+	if s.AvgPool2s2Rows != nil {
+		k.AvgPool2s2Rows = func(dst []float32, ldd int, src []float32, lds, rows, n int, div float32) {
+			if rows <= 0 || n <= 0 {
+				return
+			}
+			_, _ = dst[(rows-1)*ldd+n-1], src[(2*rows-1)*lds+2*n-1] // the last values written and read
+			s.AvgPool2s2Rows(&dst[0], ldd, &src[0], lds, rows, n, div)
 		}
 	}
 	if s.ClipTile != nil {

@@ -89,6 +89,12 @@ type Tier struct {
 	// poolGeom.planeRows does (see poolRowFast).
 	MaxPool3s2 func(dst, r0, r1, r2 []float32)
 	AvgPool2s2 func(dst, r0, r1 []float32, div float32)
+	// AvgPool2s2Rows, when not nil, computes rows rows of n outputs of a
+	// 2×2 stride-2 average pooling whose windows all lie inside the
+	// input, output row r at dst[r·ldd:] from the input rows 2r and 2r+1
+	// at src[2r·lds:] and src[(2r+1)·lds:], as AvgPool2s2RowsGo does
+	// (whole planes, or runs of planes, in one call).
+	AvgPool2s2Rows func(dst []float32, ldd int, src []float32, lds, rows, n int, div float32)
 	// Clip, when not nil, computes dst[i] = min(max(src[i], lo), hi) as
 	// the builtins do, for i < len(dst); nil means the portable loop (see
 	// clipRow).

@@ -67,11 +67,15 @@ var avx512Spec = withWidthFree(BlockedSpec{
 
 	// Sigmoid and SiLU 16 lanes a vector (Zen 5, one thread:
 	// EfficientNet-B0 0.90 of the time with AVX2's).
-	Dw8:      amd64.DwRow8AVX512,
-	Sigmoid:  amd64.SigmoidAVX512,
-	Silu:     amd64.SiluAVX512,
-	Hard:     amd64.HardAVX512,
-	ClipTile: amd64.ClipTileAVX512,
+	Dw8: amd64.DwRow8AVX512,
+	// 2×2 stride-2 average pooling of whole planes, 16 outputs a step
+	// and a masked last step per row (DenseNet-121's transitions, 7 to 28
+	// outputs a row: 562 → 84 µs in all, one thread, Zen 5).
+	AvgPool2s2Rows: amd64.AvgPool2s2RowsAVX512,
+	Sigmoid:        amd64.SigmoidAVX512,
+	Silu:           amd64.SiluAVX512,
+	Hard:           amd64.HardAVX512,
+	ClipTile:       amd64.ClipTileAVX512,
 
 	WinoIn:    amd64.WinoInAVX512,
 	WinoStore: amd64.WinoStoreAVX512,

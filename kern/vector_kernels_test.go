@@ -228,3 +228,34 @@ func TestHardMatchesTwin(t *testing.T) {
 		t.Fatal("no tier has Hard kernels")
 	}
 }
+
+// TestAvgPool2s2RowsMatchesTwin runs each tier's AvgPool2s2Rows against
+// AvgPool2s2RowsGo, bit for bit: rows of 1 to 40 outputs (the masked last
+// step of every width), input and output rows longer than they need
+// (whose extra values must be neither read into a result nor written).
+func TestAvgPool2s2RowsMatchesTwin(t *testing.T) {
+	tested := 0
+	for _, k := range testTiers() {
+		if k.AvgPool2s2Rows == nil {
+			continue
+		}
+		tested++
+		for n := 1; n <= 40; n++ {
+			for _, rows := range []int{1, 3} {
+				lds, ldd := 2*n+n%3, n+n%2
+				src := kerntest.Rand(uint64(n*rows), 2*rows*lds)
+				for i := 0; i < len(src); i += 5 {
+					src[i] = []float32{float32(math.Inf(-1)), float32(math.Copysign(0, -1)), 1e38, -1e38}[i/5%4]
+				}
+				got := kerntest.Rand(9, rows*ldd)
+				want := append([]float32(nil), got...)
+				k.AvgPool2s2Rows(got, ldd, src, lds, rows, n, 4)
+				AvgPool2s2RowsGo(want, ldd, src, lds, rows, n, 4)
+				kerntest.SameBits(t, fmt.Sprintf("%s n=%d rows=%d", k.Name, n, rows), got, want)
+			}
+		}
+	}
+	if tested == 0 {
+		t.Skip("no tier with AvgPool2s2Rows on this machine")
+	}
+}

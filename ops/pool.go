@@ -490,6 +490,14 @@ type poolArgs struct {
 // Range pools planes [lo, hi).
 func (a *poolArgs) Range(lo, hi int) {
 	g, pa := a.g, a.pa
+	if !pa.max && g.avgPlanes2s2(a.k) {
+		// every plane's windows inside it and its input rows exactly two
+		// per output row: planes [lo, hi) are (hi-lo)·OH output rows, row
+		// r reading input rows 2r and 2r+1 (the divisor 2·2)
+		ohw, hw := g.h.out*g.w.out, g.h.in*g.w.in
+		a.k.AvgPool2s2Rows(a.y[lo*ohw:hi*ohw], g.w.out, a.x[lo*hw:hi*hw], g.w.in, (hi-lo)*g.h.out, g.w.out, 4)
+		return
+	}
 	rows := g.flat() && g.w.d == 1 && g.w.in <= maxRowsWidth
 	var buf *[2 * maxRowsWidth]float32
 	if rows {
@@ -506,6 +514,19 @@ func (a *poolArgs) Range(lo, hi int) {
 			g.avgPlane(p, a.x, a.y, pa.countPad)
 		}
 	}
+}
+
+// avgPlanes2s2 reports whether an average pooling of geometry g runs on
+// k's AvgPool2s2Rows, whole runs of planes at a time: a 2-D 2×2 window at
+// stride 2 without padding or dilation, on planes of exactly 2·OH rows
+// and at least 2·OW columns, so that every window lies inside its plane
+// and holds 4 values (count_include_pad does not matter).
+func (g *poolGeom) avgPlanes2s2(k *kern.Tier) bool {
+	h, w := &g.h, &g.w
+	return k != nil && k.AvgPool2s2Rows != nil && g.flat() &&
+		h.k == 2 && w.k == 2 && h.s == 2 && w.s == 2 && h.d == 1 && w.d == 1 &&
+		h.pad0 == 0 && h.pad1 == 0 && w.pad0 == 0 && w.pad1 == 0 &&
+		h.in == 2*h.out && w.in >= 2*w.out
 }
 
 // poolRowFast computes output row yr of planeRows on the tier's row

@@ -390,10 +390,16 @@ func TestPoolRowKernelsMatchGeneric(t *testing.T) {
 	}
 	generic := kern.TierByName("generic")
 	for ci, cc := range cases {
-		for _, w := range []int{5, 16, 17, 33, 40, 57} {
-			x := nnRand(uint64(w), 2, 3, 9, w)
-			if cc.op == "MaxPool" {
-				for i := 0; i < len(x.F32); i += 7 {
+		for _, w := range []int{5, 14, 16, 17, 33, 40, 57, 64, 65} {
+			// 9 rows: a last row no 2×2 window reads; 8: whole planes
+			// (AvgPool2s2Rows), with special values for every op
+			h := 9
+			if w%2 == 0 || w == 65 {
+				h = 8
+			}
+			x := nnRand(uint64(w), 2, 3, h, w)
+			for i := 0; i < len(x.F32); i += 7 {
+				if cc.op == "MaxPool" || h == 8 {
 					x.F32[i] = special[i/7%len(special)]
 				}
 			}

@@ -2194,3 +2194,15 @@ func MaxPool3s2AVX2(dst *float32, r0 *float32, r1 *float32, r2 *float32, n int)
 //
 //go:noescape
 func AvgPool2s2AVX2(dst *float32, r0 *float32, r1 *float32, n int, div float32)
+
+// AvgPool2s2RowsAVX512 computes, as this Go loop does (it reads src rows 2r and 2r+1 [0:2n]):
+//
+//	for r := range rows {
+//		r0, r1 := src[2*r*lds:], src[(2*r+1)*lds:]
+//		for j := range n {
+//			dst[r*ldd+j] = ((r0[2*j] + r1[2*j]) + (r0[2*j+1] + r1[2*j+1])) / div
+//		}
+//	}
+//
+//go:noescape
+func AvgPool2s2RowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int, div float32)

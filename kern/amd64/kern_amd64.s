@@ -22353,3 +22353,136 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func AvgPool2s2RowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int, div float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·AvgPool2s2RowsAVX512(SB), NOSPLIT, $0-52
+	VBROADCASTSS div+48(FP), Z0
+	VMOVUPS      pooleven<>+0(SB), Z1
+	VMOVUPS      pooleven<>+64(SB), Z2
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+16(FP), CX
+	MOVQ         ldd+8(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         lds+24(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         rows+32(FP), SI
+	MOVQ         n+40(FP), DI
+	MOVQ         DI, R8
+	ANDQ         $0x0f, R8
+	SHRQ         $0x04, DI
+
+	// the masks of a row's last rem outputs: K1 and K2 its 2·rem inputs, K3 its outputs
+	MOVL  $0xffffffff, R9
+	MOVL  R8, R10
+	BZHIL R10, R9, R11
+	KMOVW R11, K3
+	ADDL  R10, R10
+	MOVL  R10, R11
+	CMPL  R11, $0x10
+	JLE   lo
+	MOVL  $0x00000010, R11
+
+lo:
+	BZHIL R11, R9, R11
+	KMOVW R11, K1
+	SUBL  $0x10, R10
+	JGE   hi
+	XORL  R10, R10
+
+hi:
+	BZHIL R10, R9, R10
+	KMOVW R10, K2
+
+row:
+	TESTQ SI, SI
+	JZ    done
+	MOVQ  CX, R9
+	LEAQ  (CX)(BX*1), R10
+	MOVQ  AX, R11
+	MOVQ  DI, R12
+
+vec:
+	TESTQ   R12, R12
+	JZ      tail
+	VMOVUPS (R9), Z3
+	VADDPS  (R10), Z3, Z3
+	VMOVUPS 64(R9), Z4
+	VADDPS  64(R10), Z4, Z4
+
+	// e = the even columns' sums, o = the odd ones'
+	VMOVAPS   Z1, Z6
+	VPERMI2PS Z4, Z3, Z6
+	VMOVAPS   Z2, Z7
+	VPERMI2PS Z4, Z3, Z7
+	VADDPS    Z7, Z6, Z6
+	VDIVPS    Z0, Z6, Z6
+	VMOVUPS   Z6, (R11)
+	ADDQ      $0x00000080, R9
+	ADDQ      $0x00000080, R10
+	ADDQ      $0x00000040, R11
+	DECQ      R12
+	JMP       vec
+
+tail:
+	TESTQ     R8, R8
+	JZ        next
+	VMOVUPS.Z (R9), K1, Z3
+	VMOVUPS.Z (R10), K1, Z5
+	VADDPS    Z5, Z3, Z3
+	VMOVUPS.Z 64(R9), K2, Z4
+	VMOVUPS.Z 64(R10), K2, Z5
+	VADDPS    Z5, Z4, Z4
+
+	// e = the even columns' sums, o = the odd ones'
+	VMOVAPS   Z1, Z6
+	VPERMI2PS Z4, Z3, Z6
+	VMOVAPS   Z2, Z7
+	VPERMI2PS Z4, Z3, Z7
+	VADDPS    Z7, Z6, Z6
+	VDIVPS    Z0, Z6, Z6
+	VMOVUPS   Z6, K3, (R11)
+
+next:
+	LEAQ (CX)(BX*2), CX
+	ADDQ DX, AX
+	DECQ SI
+	JMP  row
+
+done:
+	VZEROUPPER
+	RET
+
+DATA pooleven<>+0(SB)/4, $0x00000000
+DATA pooleven<>+4(SB)/4, $0x00000002
+DATA pooleven<>+8(SB)/4, $0x00000004
+DATA pooleven<>+12(SB)/4, $0x00000006
+DATA pooleven<>+16(SB)/4, $0x00000008
+DATA pooleven<>+20(SB)/4, $0x0000000a
+DATA pooleven<>+24(SB)/4, $0x0000000c
+DATA pooleven<>+28(SB)/4, $0x0000000e
+DATA pooleven<>+32(SB)/4, $0x00000010
+DATA pooleven<>+36(SB)/4, $0x00000012
+DATA pooleven<>+40(SB)/4, $0x00000014
+DATA pooleven<>+44(SB)/4, $0x00000016
+DATA pooleven<>+48(SB)/4, $0x00000018
+DATA pooleven<>+52(SB)/4, $0x0000001a
+DATA pooleven<>+56(SB)/4, $0x0000001c
+DATA pooleven<>+60(SB)/4, $0x0000001e
+DATA pooleven<>+64(SB)/4, $0x00000001
+DATA pooleven<>+68(SB)/4, $0x00000003
+DATA pooleven<>+72(SB)/4, $0x00000005
+DATA pooleven<>+76(SB)/4, $0x00000007
+DATA pooleven<>+80(SB)/4, $0x00000009
+DATA pooleven<>+84(SB)/4, $0x0000000b
+DATA pooleven<>+88(SB)/4, $0x0000000d
+DATA pooleven<>+92(SB)/4, $0x0000000f
+DATA pooleven<>+96(SB)/4, $0x00000011
+DATA pooleven<>+100(SB)/4, $0x00000013
+DATA pooleven<>+104(SB)/4, $0x00000015
+DATA pooleven<>+108(SB)/4, $0x00000017
+DATA pooleven<>+112(SB)/4, $0x00000019
+DATA pooleven<>+116(SB)/4, $0x0000001b
+DATA pooleven<>+120(SB)/4, $0x0000001d
+DATA pooleven<>+124(SB)/4, $0x0000001f
+GLOBL pooleven<>(SB), RODATA|NOPTR, $128

@@ -105,6 +105,7 @@ func main() {
 	packRows(avx512, 3)
 	maxPool3s2()
 	avgPool2s2()
+	avgPool2s2Rows()
 	Generate()
 }
 
@@ -2451,6 +2452,128 @@ func avgPool2s2() {
 	ADDQ(U8(64), r1)
 	DECQ(n)
 	JMP(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// avgPool2s2Rows emits AvgPool2s2RowsAVX512: a 2×2 stride-2 average
+// pooling of whole rows, 16 outputs a step from 32 columns of two input
+// rows, the odd and even columns split by VPERMI2PS, and the last outputs
+// of a row (n not a multiple of 16) under masks, so that a 7-wide row is
+// one masked step.
+func avgPool2s2Rows() {
+	name := "AvgPool2s2RowsAVX512"
+	TEXT(name, NOSPLIT, "func(dst *float32, ldd int, src *float32, lds, rows, n int, div float32)")
+	Pragma("noescape")
+	Doc(
+		name+" computes, as this Go loop does (it reads src rows 2r and 2r+1 [0:2n]):",
+		"",
+		"	for r := range rows {",
+		"		r0, r1 := src[2*r*lds:], src[(2*r+1)*lds:]",
+		"		for j := range n {",
+		"			dst[r*ldd+j] = ((r0[2*j] + r1[2*j]) + (r0[2*j+1] + r1[2*j+1])) / div",
+		"		}",
+		"	}",
+	)
+	tab := GLOBL("pooleven", RODATA|NOPTR)
+	for i := range 32 { // the even columns' indices, then the odd ones'
+		DATA(4*i, U32(uint32(2*(i%16)+i/16)))
+	}
+	z := avx512.regs
+	dv, ie, io := z[0], z[1], z[2]
+	broadcastParam("div", dv)
+	VMOVUPS(tab, ie)
+	VMOVUPS(tab.Offset(64), io)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	src := Load(Param("src"), GP64()).(reg.GPVirtual)
+	ldd := Load(Param("ldd"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ldd)
+	lds := Load(Param("lds"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), lds)
+	rows := Load(Param("rows"), GP64()).(reg.GPVirtual)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	rem := GP64()
+	MOVQ(n, rem)
+	ANDQ(U8(15), rem)
+	SHRQ(U8(4), n)
+	Comment("the masks of a row's last rem outputs: K1 and K2 its 2·rem inputs, K3 its outputs")
+	{
+		all, c, t := GP32(), GP32(), GP32()
+		MOVL(U32(0xffffffff), all)
+		MOVL(rem.As32(), c)
+		BZHIL(c, all, t)
+		KMOVW(t, reg.K3)
+		ADDL(c, c) // 2·rem
+		MOVL(c, t)
+		CMPL(t, U8(16))
+		JLE(LabelRef("lo"))
+		MOVL(U32(16), t)
+		Label("lo")
+		BZHIL(t, all, t)
+		KMOVW(t, reg.K1)
+		SUBL(U8(16), c)
+		JGE(LabelRef("hi"))
+		XORL(c, c)
+		Label("hi")
+		BZHIL(c, all, c)
+		KMOVW(c, reg.K2)
+	}
+	a, b, t, e, o := z[3], z[4], z[5], z[6], z[7]
+	p0, p1, d, j := GP64(), GP64(), GP64(), GP64()
+	// step emits 16 outputs at d from p0, p1; masked uses K1, K2, K3.
+	step := func(masked bool) {
+		if masked {
+			VMOVUPS_Z(Mem{Base: p0}, reg.K1, a)
+			VMOVUPS_Z(Mem{Base: p1}, reg.K1, t)
+			VADDPS(t, a, a)
+			VMOVUPS_Z(Mem{Base: p0, Disp: 64}, reg.K2, b)
+			VMOVUPS_Z(Mem{Base: p1, Disp: 64}, reg.K2, t)
+			VADDPS(t, b, b)
+		} else {
+			VMOVUPS(Mem{Base: p0}, a)
+			VADDPS(Mem{Base: p1}, a, a)
+			VMOVUPS(Mem{Base: p0, Disp: 64}, b)
+			VADDPS(Mem{Base: p1, Disp: 64}, b, b)
+		}
+		Comment("e = the even columns' sums, o = the odd ones'")
+		VMOVAPS(ie, e)
+		VPERMI2PS(b, a, e)
+		VMOVAPS(io, o)
+		VPERMI2PS(b, a, o)
+		VADDPS(o, e, e)
+		VDIVPS(dv, e, e)
+		if masked {
+			VMOVUPS(e, reg.K3, Mem{Base: d})
+		} else {
+			VMOVUPS(e, Mem{Base: d})
+		}
+	}
+	Label("row")
+	TESTQ(rows, rows)
+	JZ(LabelRef("done"))
+	MOVQ(src, p0)
+	LEAQ(Mem{Base: src, Index: lds, Scale: 1}, p1)
+	MOVQ(dst, d)
+	MOVQ(n, j)
+	Label("vec")
+	TESTQ(j, j)
+	JZ(LabelRef("tail"))
+	step(false)
+	ADDQ(U32(128), p0)
+	ADDQ(U32(128), p1)
+	ADDQ(U32(64), d)
+	DECQ(j)
+	JMP(LabelRef("vec"))
+	Label("tail")
+	TESTQ(rem, rem)
+	JZ(LabelRef("next"))
+	step(true)
+	Label("next")
+	LEAQ(Mem{Base: src, Index: lds, Scale: 2}, src)
+	ADDQ(ldd, dst)
+	DECQ(rows)
+	JMP(LabelRef("row"))
 	Label("done")
 	VZEROUPPER()
 	RET()
