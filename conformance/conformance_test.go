@@ -20,9 +20,6 @@ import (
 // are known to fail, with the reason. A listed test that passes fails the
 // suite, so the list stays true.
 var expectedFailures = map[string]string{
-	"TestAveragepool3dDefault":    "3-D pooling is not supported (bnrun targets 1-D and 2-D CNNs)",
-	"TestMaxpool3dDefault":        "3-D pooling is not supported (bnrun targets 1-D and 2-D CNNs)",
-	"TestConvtranspose3d":         "3-D convolution is not supported (bnrun targets 1-D and 2-D CNNs)",
 	"TestResizeDownsampleLinear":  "scales is a graph input here; bnrun plans with it constant, as models have it (python3-onnx's _const copies of these tests pass)",
 	"TestResizeDownsampleNearest": "scales is a graph input here; bnrun plans with it constant, as models have it (python3-onnx's _const copies of these tests pass)",
 	"TestResizeNearest":           "scales is a graph input here; bnrun plans with it constant, as models have it (python3-onnx's _const copies of these tests pass)",
