@@ -47,7 +47,8 @@ var avx512Spec = withWidthFree(BlockedSpec{
 	// the panel copy, as on AVX2; on a Zen 5, one thread, batch 1,
 	// alternating with ONNX Runtime: ResNet-18 18.6 → 15.6 ms, ResNet-50
 	// 47.2 → 43.0, DenseNet-121 28.5 → 26.9, MobileNetV2 5.4 → 4.9.
-	PixMaxPixels:       64,
+	PixMaxPixels: 64,
+	// DenseNet's 128 → 32 3×3 layers at 14×14: 106 → 78 µs (pixNarrow).
 	PixNarrowMaxPixels: 196,
 	PixMajor:           true,
 	PixStrided:         true,
@@ -65,18 +66,22 @@ var avx512Spec = withWidthFree(BlockedSpec{
 	Clip:   amd64.ClipAVX512,
 	Pick2:  amd64.Pick2AVX2,
 
-	// Sigmoid and SiLU 16 lanes a vector (Zen 5, one thread:
-	// EfficientNet-B0 0.90 of the time with AVX2's).
+	// Depthwise rows sixteen pixels a step at stride 1, two a vector
+	// (BenchmarkDepthwise, one thread: MobileNetV2's stride-1 layers 1.2
+	// to 1.3 times faster than eight a step).
 	Dw8: amd64.DwRow8AVX512,
 	// 2×2 stride-2 average pooling of whole planes, 16 outputs a step
 	// and a masked last step per row (DenseNet-121's transitions, 7 to 28
 	// outputs a row; one thread, Zen 5: BenchmarkPool's 128×56² 82 → 22
 	// µs, the three in the network 562 → 140 µs, DenseNet-121 0.93).
 	AvgPool2s2Rows: amd64.AvgPool2s2RowsAVX512,
-	Sigmoid:        amd64.SigmoidAVX512,
-	Silu:           amd64.SiluAVX512,
-	Hard:           amd64.HardAVX512,
-	ClipTile:       amd64.ClipTileAVX512,
+	// Sigmoid and SiLU 16 lanes a vector (Zen 5, one thread:
+	// EfficientNet-B0 0.90 of the time with AVX2's); HardSigmoid,
+	// HardSwish and the Clip tile too (no change measured).
+	Sigmoid:  amd64.SigmoidAVX512,
+	Silu:     amd64.SiluAVX512,
+	Hard:     amd64.HardAVX512,
+	ClipTile: amd64.ClipTileAVX512,
 
 	WinoIn:    amd64.WinoInAVX512,
 	WinoStore: amd64.WinoStoreAVX512,
