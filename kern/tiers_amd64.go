@@ -75,6 +75,9 @@ var avx512Spec = withWidthFree(BlockedSpec{
 	// outputs a row; one thread, Zen 5: BenchmarkPool's 128×56² 82 → 22
 	// µs, the three in the network 562 → 140 µs, DenseNet-121 0.93).
 	AvgPool2s2Rows: amd64.AvgPool2s2RowsAVX512,
+	// 3×3 stride-2 max pooling rows sixteen windows a step (BenchmarkPool,
+	// ResNet's stem pool, one thread).
+	MaxPool3s2: amd64.MaxPool3s2AVX512,
 	// Sigmoid and SiLU 16 lanes a vector (Zen 5, one thread:
 	// EfficientNet-B0 0.90 of the time with AVX2's); HardSigmoid,
 	// HardSwish and the Clip tile too (no change measured).
@@ -174,7 +177,10 @@ func withWidthFree(s BlockedSpec) BlockedSpec {
 	}
 	s.Dw8MaxPixels = 0
 	s.Gather8, s.Scatter8, s.Gather8Rows = amd64.Gather8AVX2, amd64.Scatter8AVX2, amd64.Gather8RowsAVX2
-	s.MaxPool3s2, s.AvgPool2s2 = amd64.MaxPool3s2AVX2, amd64.AvgPool2s2AVX2
+	if s.MaxPool3s2 == nil {
+		s.MaxPool3s2 = amd64.MaxPool3s2AVX2
+	}
+	s.AvgPool2s2 = amd64.AvgPool2s2AVX2
 	return s
 }
 

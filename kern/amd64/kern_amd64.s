@@ -22354,6 +22354,40 @@ done:
 	VZEROUPPER
 	RET
 
+DATA pooleven<>+0(SB)/4, $0x00000000
+DATA pooleven<>+4(SB)/4, $0x00000002
+DATA pooleven<>+8(SB)/4, $0x00000004
+DATA pooleven<>+12(SB)/4, $0x00000006
+DATA pooleven<>+16(SB)/4, $0x00000008
+DATA pooleven<>+20(SB)/4, $0x0000000a
+DATA pooleven<>+24(SB)/4, $0x0000000c
+DATA pooleven<>+28(SB)/4, $0x0000000e
+DATA pooleven<>+32(SB)/4, $0x00000010
+DATA pooleven<>+36(SB)/4, $0x00000012
+DATA pooleven<>+40(SB)/4, $0x00000014
+DATA pooleven<>+44(SB)/4, $0x00000016
+DATA pooleven<>+48(SB)/4, $0x00000018
+DATA pooleven<>+52(SB)/4, $0x0000001a
+DATA pooleven<>+56(SB)/4, $0x0000001c
+DATA pooleven<>+60(SB)/4, $0x0000001e
+DATA pooleven<>+64(SB)/4, $0x00000001
+DATA pooleven<>+68(SB)/4, $0x00000003
+DATA pooleven<>+72(SB)/4, $0x00000005
+DATA pooleven<>+76(SB)/4, $0x00000007
+DATA pooleven<>+80(SB)/4, $0x00000009
+DATA pooleven<>+84(SB)/4, $0x0000000b
+DATA pooleven<>+88(SB)/4, $0x0000000d
+DATA pooleven<>+92(SB)/4, $0x0000000f
+DATA pooleven<>+96(SB)/4, $0x00000011
+DATA pooleven<>+100(SB)/4, $0x00000013
+DATA pooleven<>+104(SB)/4, $0x00000015
+DATA pooleven<>+108(SB)/4, $0x00000017
+DATA pooleven<>+112(SB)/4, $0x00000019
+DATA pooleven<>+116(SB)/4, $0x0000001b
+DATA pooleven<>+120(SB)/4, $0x0000001d
+DATA pooleven<>+124(SB)/4, $0x0000001f
+GLOBL pooleven<>(SB), RODATA|NOPTR, $128
+
 // func AvgPool2s2RowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int, div float32)
 // Requires: AVX, AVX512F, BMI2
 TEXT ·AvgPool2s2RowsAVX512(SB), NOSPLIT, $0-52
@@ -22453,36 +22487,124 @@ done:
 	VZEROUPPER
 	RET
 
-DATA pooleven<>+0(SB)/4, $0x00000000
-DATA pooleven<>+4(SB)/4, $0x00000002
-DATA pooleven<>+8(SB)/4, $0x00000004
-DATA pooleven<>+12(SB)/4, $0x00000006
-DATA pooleven<>+16(SB)/4, $0x00000008
-DATA pooleven<>+20(SB)/4, $0x0000000a
-DATA pooleven<>+24(SB)/4, $0x0000000c
-DATA pooleven<>+28(SB)/4, $0x0000000e
-DATA pooleven<>+32(SB)/4, $0x00000010
-DATA pooleven<>+36(SB)/4, $0x00000012
-DATA pooleven<>+40(SB)/4, $0x00000014
-DATA pooleven<>+44(SB)/4, $0x00000016
-DATA pooleven<>+48(SB)/4, $0x00000018
-DATA pooleven<>+52(SB)/4, $0x0000001a
-DATA pooleven<>+56(SB)/4, $0x0000001c
-DATA pooleven<>+60(SB)/4, $0x0000001e
-DATA pooleven<>+64(SB)/4, $0x00000001
-DATA pooleven<>+68(SB)/4, $0x00000003
-DATA pooleven<>+72(SB)/4, $0x00000005
-DATA pooleven<>+76(SB)/4, $0x00000007
-DATA pooleven<>+80(SB)/4, $0x00000009
-DATA pooleven<>+84(SB)/4, $0x0000000b
-DATA pooleven<>+88(SB)/4, $0x0000000d
-DATA pooleven<>+92(SB)/4, $0x0000000f
-DATA pooleven<>+96(SB)/4, $0x00000011
-DATA pooleven<>+100(SB)/4, $0x00000013
-DATA pooleven<>+104(SB)/4, $0x00000015
-DATA pooleven<>+108(SB)/4, $0x00000017
-DATA pooleven<>+112(SB)/4, $0x00000019
-DATA pooleven<>+116(SB)/4, $0x0000001b
-DATA pooleven<>+120(SB)/4, $0x0000001d
-DATA pooleven<>+124(SB)/4, $0x0000001f
-GLOBL pooleven<>(SB), RODATA|NOPTR, $128
+// func MaxPool3s2AVX512(dst *float32, r0 *float32, r1 *float32, r2 *float32, n int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·MaxPool3s2AVX512(SB), NOSPLIT, $0-40
+	MOVQ         dst+0(FP), AX
+	MOVQ         r0+8(FP), CX
+	MOVQ         r1+16(FP), DX
+	MOVQ         r2+24(FP), BX
+	MOVQ         n+32(FP), SI
+	MOVL         $0x80000000, DI
+	VMOVD        DI, X0
+	VBROADCASTSS X0, Z0
+	VMOVUPS      pooleven<>+0(SB), Z1
+	VMOVUPS      pooleven<>+64(SB), Z2
+
+loop:
+	CMPQ SI, $0x10
+	JL   eight
+
+	// -R at columns 0..31 and 1..32 of the 16 windows
+	VXORPS    (CX), Z0, Z3
+	VXORPS    (DX), Z0, Z8
+	VMINPS    Z8, Z3, Z7
+	VMINPS    Z3, Z7, Z3
+	VORPS     Z7, Z3, Z3
+	VXORPS    (BX), Z0, Z8
+	VMINPS    Z8, Z3, Z7
+	VMINPS    Z3, Z7, Z3
+	VORPS     Z7, Z3, Z3
+	VXORPS    64(CX), Z0, Z4
+	VXORPS    64(DX), Z0, Z8
+	VMINPS    Z8, Z4, Z7
+	VMINPS    Z4, Z7, Z4
+	VORPS     Z7, Z4, Z4
+	VXORPS    64(BX), Z0, Z8
+	VMINPS    Z8, Z4, Z7
+	VMINPS    Z4, Z7, Z4
+	VORPS     Z7, Z4, Z4
+	VXORPS    4(CX), Z0, Z5
+	VXORPS    4(DX), Z0, Z8
+	VMINPS    Z8, Z5, Z7
+	VMINPS    Z5, Z7, Z5
+	VORPS     Z7, Z5, Z5
+	VXORPS    4(BX), Z0, Z8
+	VMINPS    Z8, Z5, Z7
+	VMINPS    Z5, Z7, Z5
+	VORPS     Z7, Z5, Z5
+	VXORPS    68(CX), Z0, Z6
+	VXORPS    68(DX), Z0, Z8
+	VMINPS    Z8, Z6, Z7
+	VMINPS    Z6, Z7, Z6
+	VORPS     Z7, Z6, Z6
+	VXORPS    68(BX), Z0, Z8
+	VMINPS    Z8, Z6, Z7
+	VMINPS    Z6, Z7, Z6
+	VORPS     Z7, Z6, Z6
+	VMOVAPS   Z1, Z9
+	VPERMI2PS Z4, Z3, Z9
+	VMOVAPS   Z2, Z10
+	VPERMI2PS Z4, Z3, Z10
+	VMOVAPS   Z2, Z11
+	VPERMI2PS Z6, Z5, Z11
+	VMINPS    Z10, Z9, Z7
+	VMINPS    Z9, Z7, Z9
+	VORPS     Z7, Z9, Z9
+	VMINPS    Z11, Z9, Z7
+	VMINPS    Z9, Z7, Z9
+	VORPS     Z7, Z9, Z9
+	VXORPS    Z0, Z9, Z9
+	VMOVUPS   Z9, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x00000080, CX
+	ADDQ      $0x00000080, DX
+	ADDQ      $0x00000080, BX
+	SUBQ      $0x10, SI
+	JMP       loop
+
+eight:
+	TESTQ SI, SI
+	JZ    done
+
+	// the last 8 windows: columns 0..16 only (b and d unused)
+	VXORPS    (CX), Z0, Z3
+	VXORPS    (DX), Z0, Z8
+	VMINPS    Z8, Z3, Z7
+	VMINPS    Z3, Z7, Z3
+	VORPS     Z7, Z3, Z3
+	VXORPS    (BX), Z0, Z8
+	VMINPS    Z8, Z3, Z7
+	VMINPS    Z3, Z7, Z3
+	VORPS     Z7, Z3, Z3
+	VXORPS    4(CX), Z0, Z5
+	VXORPS    4(DX), Z0, Z8
+	VMINPS    Z8, Z5, Z7
+	VMINPS    Z5, Z7, Z5
+	VORPS     Z7, Z5, Z5
+	VXORPS    4(BX), Z0, Z8
+	VMINPS    Z8, Z5, Z7
+	VMINPS    Z5, Z7, Z5
+	VORPS     Z7, Z5, Z5
+	VXORPS    Z4, Z4, Z4
+	VXORPS    Z6, Z6, Z6
+	MOVL      $0x000000ff, CX
+	KMOVW     CX, K1
+	VMOVAPS   Z1, Z9
+	VPERMI2PS Z4, Z3, Z9
+	VMOVAPS   Z2, Z10
+	VPERMI2PS Z4, Z3, Z10
+	VMOVAPS   Z2, Z11
+	VPERMI2PS Z6, Z5, Z11
+	VMINPS    Z10, Z9, Z7
+	VMINPS    Z9, Z7, Z9
+	VORPS     Z7, Z9, Z9
+	VMINPS    Z11, Z9, Z7
+	VMINPS    Z9, Z7, Z9
+	VORPS     Z7, Z9, Z9
+	VXORPS    Z0, Z9, Z9
+	VMOVUPS   Z9, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET

@@ -105,7 +105,9 @@ func main() {
 	packRows(avx512, 3)
 	maxPool3s2()
 	avgPool2s2()
+	poolEvenTable()
 	avgPool2s2Rows()
+	maxPool3s2AVX512()
 	Generate()
 }
 
@@ -2409,6 +2411,98 @@ func maxPool3s2() {
 	RET()
 }
 
+// maxPool3s2AVX512 emits MaxPool3s2AVX512: maxPool3s2's windows sixteen
+// a step, the even and odd columns split by VPERMI2PS (the table of
+// avgPool2s2Rows), and a last step of eight.
+func maxPool3s2AVX512() {
+	name := "MaxPool3s2AVX512"
+	TEXT(name, NOSPLIT, "func(dst, r0, r1, r2 *float32, n int)")
+	Pragma("noescape")
+	Doc(
+		name+" computes, 16 values at a time and a last 8 (n must be a multiple of 8), as this Go",
+		"loop does (it reads r0, r1 and r2 [0:2n+1]), bit for bit on amd64, NaN payloads included:",
+		"",
+		"	for j := range n {",
+		"		v := max(max(r0[2*j], r1[2*j]), r2[2*j])",
+		"		for c := 2*j + 1; c <= 2*j+2; c++ {",
+		"			v = max(v, max(max(r0[c], r1[c]), r2[c]))",
+		"		}",
+		"		dst[j] = v",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	r := []reg.GPVirtual{Load(Param("r0"), GP64()).(reg.GPVirtual), Load(Param("r1"), GP64()).(reg.GPVirtual), Load(Param("r2"), GP64()).(reg.GPVirtual)}
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	z := avx512.regs
+	sign, ie, io := z[0], z[1], z[2]
+	bits := GP32()
+	MOVL(U32(0x80000000), bits)
+	VMOVD(bits, sign.AsX())
+	VBROADCASTSS(sign.AsX(), sign)
+	VMOVUPS(poolEven, ie)
+	VMOVUPS(poolEven.Offset(64), io)
+	// rowsAt emits v = -R[disp/4 + 0..15], R = max over the three rows.
+	rowsAt := func(disp int, v, t, u reg.VecPhysical) {
+		VXORPS(Mem{Base: r[0], Disp: disp}, sign, v)
+		VXORPS(Mem{Base: r[1], Disp: disp}, sign, u)
+		negMax(v, u, t, v)
+		VXORPS(Mem{Base: r[2], Disp: disp}, sign, u)
+		negMax(v, u, t, v)
+	}
+	a, b, c, d := z[3], z[4], z[5], z[6]
+	t, u := z[7], z[8]
+	e, o, o2 := z[9], z[10], z[11]
+	// windows emits the 16 windows from -R at columns 0..31 (a, b) and
+	// 1..32 (c, d): e = R[2j], o = R[2j+1], o2 = R[2j+2], then
+	// dst = max(max(e, o), o2), through the mask k when not nil.
+	windows := func(k reg.Register) {
+		VMOVAPS(ie, e)
+		VPERMI2PS(b, a, e)
+		VMOVAPS(io, o)
+		VPERMI2PS(b, a, o)
+		VMOVAPS(io, o2)
+		VPERMI2PS(d, c, o2)
+		negMax(e, o, t, e)
+		negMax(e, o2, t, e)
+		VXORPS(sign, e, e)
+		if k == nil {
+			VMOVUPS(e, Mem{Base: dst})
+		} else {
+			VMOVUPS(e, k, Mem{Base: dst})
+		}
+	}
+	Label("loop")
+	CMPQ(n, U8(16))
+	JL(LabelRef("eight"))
+	Comment("-R at columns 0..31 and 1..32 of the 16 windows")
+	rowsAt(0, a, t, u)
+	rowsAt(64, b, t, u)
+	rowsAt(4, c, t, u)
+	rowsAt(68, d, t, u)
+	windows(nil)
+	ADDQ(U8(64), dst)
+	for _, p := range r {
+		ADDQ(U32(128), p)
+	}
+	SUBQ(U8(16), n)
+	JMP(LabelRef("loop"))
+	Label("eight")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	Comment("the last 8 windows: columns 0..16 only (b and d unused)")
+	rowsAt(0, a, t, u)
+	rowsAt(4, c, t, u)
+	VXORPS(b, b, b)
+	VXORPS(d, d, d)
+	m := GP32()
+	MOVL(U32(0xff), m)
+	KMOVW(m, reg.K1)
+	windows(reg.K1)
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
 // avgPool2s2 emits a 2×2 stride-2 average pooling's output row (DenseNet's
 // transitions) in the order of the portable pool's passes: the two rows
 // added, then the two columns, then the division.
@@ -2457,6 +2551,19 @@ func avgPool2s2() {
 	RET()
 }
 
+// poolEven is the table of VPERMI2PS indices that split 32 columns into
+// their 16 even ones (the first 64 bytes) and 16 odd ones (the next 64),
+// made by poolEvenTable.
+var poolEven Mem
+
+// poolEvenTable emits poolEven.
+func poolEvenTable() {
+	poolEven = GLOBL("pooleven", RODATA|NOPTR)
+	for i := range 32 { // the even columns' indices, then the odd ones'
+		DATA(4*i, U32(uint32(2*(i%16)+i/16)))
+	}
+}
+
 // avgPool2s2Rows emits AvgPool2s2RowsAVX512: a 2×2 stride-2 average
 // pooling of whole rows, 16 outputs a step from 32 columns of two input
 // rows, the odd and even columns split by VPERMI2PS, and the last outputs
@@ -2476,10 +2583,7 @@ func avgPool2s2Rows() {
 		"		}",
 		"	}",
 	)
-	tab := GLOBL("pooleven", RODATA|NOPTR)
-	for i := range 32 { // the even columns' indices, then the odd ones'
-		DATA(4*i, U32(uint32(2*(i%16)+i/16)))
-	}
+	tab := poolEven
 	z := avx512.regs
 	dv, ie, io := z[0], z[1], z[2]
 	broadcastParam("div", dv)
