@@ -153,7 +153,35 @@ func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
 		}
 	}
 	pl.single, pl.images = one, n
+	if parallel {
+		pl.warmImages(p, min(p.pool.Workers(), n))
+	}
 	return nil
+}
+
+// warmImages readies k images of pl to run at once on pl.single: k
+// arenas and slabs of pl.single, and k sets of per-image arguments with
+// their outputs, made now so that no Run allocates them (the first Run
+// may run its images one after another, the next side by side).
+func (pl *Plan) warmImages(p *Program, k int) {
+	one := pl.single
+	arenas := make([]*arena, k)
+	for i := range arenas {
+		arenas[i] = one.getArena(p)
+	}
+	for _, a := range arenas {
+		one.putArena(p, a)
+	}
+	pl.imagesMu.Lock()
+	defer pl.imagesMu.Unlock()
+	for len(pl.imageArgs) < k {
+		a := &imageArgs{inT: make([]ops.Tensor, len(one.inShapes)), inPtr: make([]*ops.Tensor, len(one.inShapes)),
+			outPtr: make([]*ops.Tensor, len(p.outSlot))}
+		for i, s := range p.outSlot {
+			a.outPtr[i] = sizedOut(nil, one.slots[s].shape)
+		}
+		pl.imageArgs = append(pl.imageArgs, a)
+	}
 }
 
 // sameShapes reports whether a and b hold the same shapes.

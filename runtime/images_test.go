@@ -145,6 +145,21 @@ func TestImagesSideBySide(t *testing.T) {
 				}
 			}
 		}
+		// RunInto allocates nothing, whether the images run one after
+		// another or side by side (the plan made what they need).
+		ins, outs := []*ops.Tensor{x}, []*ops.Tensor{nil}
+		if err := p.RunInto(context.Background(), ins, outs); err != nil {
+			t.Fatal(err)
+		}
+		if !raceEnabled {
+			if n := testing.AllocsPerRun(200, func() {
+				if err := p.RunInto(context.Background(), ins, outs); err != nil {
+					t.Fatal(err)
+				}
+			}); n != 0 {
+				t.Errorf("%d threads: %v allocations per Run, want 0", threads, n)
+			}
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		if _, err := p.Run(ctx, []*ops.Tensor{x}); err != context.Canceled {
