@@ -105,7 +105,7 @@ func (bl *blocked) winogradOK(g *ConvGeom) bool {
 		g.DH != 1 || g.DW != 1 || g.Group != 1 || g.C < 8 || g.M < 8 {
 		return false
 	}
-	if bl.pixNarrow(g) && bl.inPlaceOK(g) && len(bl.Pix) > 0 {
+	if bl.pixNarrow(g) && bl.pixOK(g) {
 		return false // the pixel-tile path's
 	}
 	wg := winoGeomOf(g)

@@ -175,8 +175,7 @@ func (pl *Plan) warmImages(p *Program, k int) {
 	pl.imagesMu.Lock()
 	defer pl.imagesMu.Unlock()
 	for len(pl.imageArgs) < k {
-		a := &imageArgs{inT: make([]ops.Tensor, len(one.inShapes)), inPtr: make([]*ops.Tensor, len(one.inShapes)),
-			outPtr: make([]*ops.Tensor, len(p.outSlot))}
+		a := newImageArgs(len(one.inShapes), len(p.outSlot))
 		for i, s := range p.outSlot {
 			a.outPtr[i] = sizedOut(nil, one.slots[s].shape)
 		}
@@ -202,6 +201,12 @@ func sameShapes(a, b [][]int) bool {
 type imageArgs struct {
 	inT           []ops.Tensor
 	inPtr, outPtr []*ops.Tensor
+}
+
+// newImageArgs returns the per-image arguments of a graph of ins inputs
+// and outs outputs, the outputs not yet made.
+func newImageArgs(ins, outs int) *imageArgs {
+	return &imageArgs{inT: make([]ops.Tensor, ins), inPtr: make([]*ops.Tensor, ins), outPtr: make([]*ops.Tensor, outs)}
 }
 
 // runImages runs pl image by image on pl.single, each image's inputs a
@@ -269,8 +274,7 @@ func (pl *Plan) runImageRange(ctx context.Context, p *Program, inputs, outs []*o
 	}
 	pl.imagesMu.Unlock()
 	if a == nil {
-		a = &imageArgs{inT: make([]ops.Tensor, len(inputs)), inPtr: make([]*ops.Tensor, len(inputs)),
-			outPtr: make([]*ops.Tensor, len(outs))}
+		a = newImageArgs(len(inputs), len(outs))
 	}
 	defer func() {
 		for i := range a.inT {

@@ -2207,8 +2207,8 @@ func AvgPool2s2AVX2(dst *float32, r0 *float32, r1 *float32, n int, div float32)
 //go:noescape
 func AvgPool2s2RowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int, div float32)
 
-// MaxPool3s2AVX512 computes, 16 values at a time and a last 8 (n must be a multiple of 8), as this Go
-// loop does (it reads r0, r1 and r2 [0:2n+1]), bit for bit on amd64, NaN payloads included:
+// MaxPool3s2AVX512 computes, 16 values at a time and a last 8 (n must be a multiple of 8), as this Go loop does
+// (it reads r0, r1 and r2 [0:2n+1]), bit for bit on amd64, NaN payloads included:
 //
 //	for j := range n {
 //		v := max(max(r0[2*j], r1[2*j]), r2[2*j])

@@ -22245,10 +22245,10 @@ TEXT ·MaxPool3s2AVX2(SB), NOSPLIT, $0-40
 	MOVQ         r1+16(FP), DX
 	MOVQ         r2+24(FP), BX
 	MOVQ         n+32(FP), SI
-	SHRQ         $0x03, SI
 	MOVL         $0x80000000, DI
 	VMOVD        DI, X0
 	VBROADCASTSS X0, Y0
+	SHRQ         $0x03, SI
 
 loop:
 	TESTQ SI, SI

@@ -2339,16 +2339,16 @@ func negMax(x, y, t, dst reg.VecPhysical) {
 	VORPS(t, dst, dst)
 }
 
-// maxPool3s2 emits the inside windows of a 3×3 stride-2 max pooling
-// (ResNet's and DenseNet's stem pool) for one output row, in the order
-// of the portable pool's passes: the window's rows, then its columns left
-// to right, each a builtin max.
-func maxPool3s2() {
-	name := "MaxPool3s2AVX2"
+// maxPool3s2Start emits the start of MaxPool3s2<isa>, whose vectors
+// hold how: its declaration and doc, the parameters loaded, and sign, the
+// sign bit in every lane of s.regs[0]; rowsAt emits v = -R[disp/4 + i]
+// for the lanes i of a vector, R being the max over the three rows.
+func maxPool3s2Start(s isa, how string) (dst reg.GPVirtual, r []reg.GPVirtual, n reg.GPVirtual, sign reg.VecPhysical, rowsAt func(disp int, v, t, u reg.VecPhysical)) {
+	name := "MaxPool3s2" + s.name
 	TEXT(name, NOSPLIT, "func(dst, r0, r1, r2 *float32, n int)")
 	Pragma("noescape")
 	Doc(
-		name+" computes, 8 values at a time (n must be a multiple of 8), as this Go loop does",
+		name+" computes, "+how+", as this Go loop does",
 		"(it reads r0, r1 and r2 [0:2n+1]), bit for bit on amd64, NaN payloads included:",
 		"",
 		"	for j := range n {",
@@ -2359,24 +2359,32 @@ func maxPool3s2() {
 		"		dst[j] = v",
 		"	}",
 	)
-	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
-	r := []reg.GPVirtual{Load(Param("r0"), GP64()).(reg.GPVirtual), Load(Param("r1"), GP64()).(reg.GPVirtual), Load(Param("r2"), GP64()).(reg.GPVirtual)}
-	n := Load(Param("n"), GP64()).(reg.GPVirtual)
-	SHRQ(U8(3), n)
-	y := avx2.regs
-	sign := y[0]
+	dst = Load(Param("dst"), GP64()).(reg.GPVirtual)
+	r = []reg.GPVirtual{Load(Param("r0"), GP64()).(reg.GPVirtual), Load(Param("r1"), GP64()).(reg.GPVirtual), Load(Param("r2"), GP64()).(reg.GPVirtual)}
+	n = Load(Param("n"), GP64()).(reg.GPVirtual)
+	sign = s.regs[0]
 	bits := GP32()
 	MOVL(U32(0x80000000), bits)
 	VMOVD(bits, sign.AsX())
 	VBROADCASTSS(sign.AsX(), sign)
-	// rowsAt emits v = -R[disp/4 + 0..7], R = max over the three rows.
-	rowsAt := func(disp int, v, t, u reg.VecPhysical) {
+	rowsAt = func(disp int, v, t, u reg.VecPhysical) {
 		VXORPS(Mem{Base: r[0], Disp: disp}, sign, v)
 		VXORPS(Mem{Base: r[1], Disp: disp}, sign, u)
 		negMax(v, u, t, v)
 		VXORPS(Mem{Base: r[2], Disp: disp}, sign, u)
 		negMax(v, u, t, v)
 	}
+	return dst, r, n, sign, rowsAt
+}
+
+// maxPool3s2 emits the inside windows of a 3×3 stride-2 max pooling
+// (ResNet's and DenseNet's stem pool) for one output row, in the order
+// of the portable pool's passes: the window's rows, then its columns left
+// to right, each a builtin max.
+func maxPool3s2() {
+	dst, r, n, sign, rowsAt := maxPool3s2Start(avx2, "8 values at a time (n must be a multiple of 8)")
+	SHRQ(U8(3), n)
+	y := avx2.regs
 	a, b, c, d := y[1], y[2], y[3], y[4]
 	t, u := y[5], y[6]
 	e, o, o2 := y[7], y[8], y[9]
@@ -2415,40 +2423,11 @@ func maxPool3s2() {
 // a step, the even and odd columns split by VPERMI2PS (the table of
 // avgPool2s2Rows), and a last step of eight.
 func maxPool3s2AVX512() {
-	name := "MaxPool3s2AVX512"
-	TEXT(name, NOSPLIT, "func(dst, r0, r1, r2 *float32, n int)")
-	Pragma("noescape")
-	Doc(
-		name+" computes, 16 values at a time and a last 8 (n must be a multiple of 8), as this Go",
-		"loop does (it reads r0, r1 and r2 [0:2n+1]), bit for bit on amd64, NaN payloads included:",
-		"",
-		"	for j := range n {",
-		"		v := max(max(r0[2*j], r1[2*j]), r2[2*j])",
-		"		for c := 2*j + 1; c <= 2*j+2; c++ {",
-		"			v = max(v, max(max(r0[c], r1[c]), r2[c]))",
-		"		}",
-		"		dst[j] = v",
-		"	}",
-	)
-	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
-	r := []reg.GPVirtual{Load(Param("r0"), GP64()).(reg.GPVirtual), Load(Param("r1"), GP64()).(reg.GPVirtual), Load(Param("r2"), GP64()).(reg.GPVirtual)}
-	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	dst, r, n, sign, rowsAt := maxPool3s2Start(avx512, "16 values at a time and a last 8 (n must be a multiple of 8)")
 	z := avx512.regs
-	sign, ie, io := z[0], z[1], z[2]
-	bits := GP32()
-	MOVL(U32(0x80000000), bits)
-	VMOVD(bits, sign.AsX())
-	VBROADCASTSS(sign.AsX(), sign)
+	ie, io := z[1], z[2]
 	VMOVUPS(poolEven, ie)
 	VMOVUPS(poolEven.Offset(64), io)
-	// rowsAt emits v = -R[disp/4 + 0..15], R = max over the three rows.
-	rowsAt := func(disp int, v, t, u reg.VecPhysical) {
-		VXORPS(Mem{Base: r[0], Disp: disp}, sign, v)
-		VXORPS(Mem{Base: r[1], Disp: disp}, sign, u)
-		negMax(v, u, t, v)
-		VXORPS(Mem{Base: r[2], Disp: disp}, sign, u)
-		negMax(v, u, t, v)
-	}
 	a, b, c, d := z[3], z[4], z[5], z[6]
 	t, u := z[7], z[8]
 	e, o, o2 := z[9], z[10], z[11]
