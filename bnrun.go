@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -174,12 +175,17 @@ func WithoutFold() Option {
 
 // Model is a loaded, compiled model. It is safe for concurrent use.
 type Model struct {
-	prog     *runtime.Program
-	original *runtime.Graph
-	params   int64 // float32 parameters as loaded, when original has no initializers
-	report   *fold.Report
-	inputs   []TensorInfo
-	outputs  []TensorInfo
+	prog *runtime.Program
+	// info is what the file says about itself, but its metadata (which
+	// the graph that runs keeps); opsets as loaded, before the
+	// optimisation pass adds its own domain.
+	info ModelInfo
+	// params counts the float32 parameters as loaded.
+	params int64
+	// report is what the optimisation pass did; nil WithoutFold.
+	report  *fold.Report
+	inputs  []TensorInfo
+	outputs []TensorInfo
 }
 
 // Open loads the model file at path. External tensor data is resolved in
@@ -294,7 +300,10 @@ func reclaim() { goruntime.GC() }
 const reclaimBytes = 32 << 20
 
 // newModel checks, optimises and compiles g; ctx is looked at between
-// these phases and within each.
+// these phases and within each. Of g it keeps what Info and Stats report:
+// the loaded graph, and the weights the pass rewrote (every Conv's, folded
+// with its BN), are garbage once it returns, so that the model holds its
+// weights once.
 func newModel(ctx context.Context, g *runtime.Graph, c *config) (*Model, error) {
 	ro := runtime.Options{Threads: c.threads, MaxTensorBytes: c.maxTensor, MaxTotalBytes: c.maxTotal, MaxPlans: c.maxPlans}
 	switch c.backend {
@@ -311,25 +320,25 @@ func newModel(ctx context.Context, g *runtime.Graph, c *config) (*Model, error) 
 		}
 		ro.Kernels = ro.Kernels.WithoutWinograd()
 	}
-	m := &Model{original: g, inputs: infos(g.Inputs), outputs: infos(g.Outputs)}
+	m := &Model{inputs: infos(g.Inputs), outputs: infos(g.Outputs), params: countParams(g),
+		info: ModelInfo{IRVersion: g.IRVersion, ProducerName: g.ProducerName, ProducerVersion: g.ProducerVersion,
+			DocString: g.DocString, Opsets: maps.Clone(g.Opsets)}}
 	run := g
 	if !c.noFold {
-		// Unsupported ops are reported against the file as it is.
-		if _, err := runtime.CompileContext(ctx, g, runtime.Options{Threads: 1}); err != nil {
+		// The graph as the file has it is compiled once: so that errors
+		// (unsupported ops among them) are reported against it, and so
+		// that the optimisation pass proves the shapes it needs by
+		// planning this program rather than compiling the graph again.
+		check, err := runtime.CompileContext(ctx, g, fold.ProbeOptions())
+		if err != nil {
 			return nil, err
 		}
-		var err error
-		if run, m.report, err = fold.OptimizeContext(ctx, g); err != nil {
+		run, m.report, err = fold.OptimizeCompiled(ctx, check)
+		check.Close()
+		if err != nil {
 			return nil, err
 		}
-		// Keep the loaded graph's structure, not its weights: those the
-		// pass rewrote (every Conv's, folded with its BN) would otherwise
-		// stay in memory twice.
-		m.params = countParams(g)
-		lean := *g
-		lean.Initializers = nil
-		m.original = &lean
-		g = nil
+		g = nil // garbage now, with the weights the pass rewrote (see reclaim)
 		if 4*m.params >= reclaimBytes {
 			reclaim()
 		}
@@ -454,12 +463,6 @@ func (m *Model) Close() error {
 
 // Program exposes the compiled program, for tools that inspect plans.
 func (m *Model) Program() *runtime.Program { return m.prog }
-
-// Original returns the graph as loaded, before optimisation: its nodes,
-// inputs, outputs and metadata. When the model was optimised, the
-// initializers are left out (Stats counts their parameters), so that the
-// weights the pass rewrote do not stay in memory twice.
-func (m *Model) Original() *runtime.Graph { return m.original }
 
 // FoldReport says what the optimisation pass did, or is nil when the
 // model was opened WithoutFold.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"sort"
 
@@ -110,15 +111,14 @@ type ModelInfo struct {
 // Info returns what the model file says about itself: its IR version,
 // producer, doc string, opset imports and metadata. The maps are copies.
 func (m *Model) Info() ModelInfo {
-	g := m.prog.Graph()
-	info := ModelInfo{IRVersion: m.original.IRVersion, ProducerName: m.original.ProducerName,
-		ProducerVersion: m.original.ProducerVersion, DocString: m.original.DocString,
-		Opsets: map[string]int{}, Metadata: map[string]string{}}
-	for d, v := range m.original.Opsets {
-		info.Opsets[d] = v
+	info := m.info
+	info.Opsets = maps.Clone(m.info.Opsets)
+	if info.Opsets == nil {
+		info.Opsets = map[string]int{}
 	}
-	for k, v := range g.Metadata {
-		info.Metadata[k] = v
+	info.Metadata = maps.Clone(m.prog.Graph().Metadata)
+	if info.Metadata == nil {
+		info.Metadata = map[string]string{}
 	}
 	return info
 }

@@ -49,10 +49,7 @@ func (m *Model) StatsFor(shapes ...[]int) (*Stats, error) {
 	if len(shapes) > 0 && len(shapes[0]) > 0 {
 		st.Batch = shapes[0][0]
 	}
-	st.Params = countParams(m.original)
-	if m.original.Initializers == nil {
-		st.Params = m.params
-	}
+	st.Params = m.params
 	st.ParamsOptimised = countParams(m.prog.Graph())
 	pl, err := m.prog.PlanFor(shapes)
 	if err != nil {

@@ -431,7 +431,7 @@ func TestOptimizeSameAsReference(t *testing.T) {
 		}
 		graphs++
 		got, gotRep := Optimize(g)
-		want, wantRep, err := optimizeWith(context.Background(), g, referenceRun)
+		want, wantRep, err := optimizeWith(context.Background(), g, nil, referenceRun)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -491,7 +491,7 @@ func TestOptimizeSameAsReferenceCases(t *testing.T) {
 			b.input("P", 2)
 			c.build(b)
 			got, gotRep := Optimize(b.g)
-			want, wantRep, err := optimizeWith(context.Background(), b.g, referenceRun)
+			want, wantRep, err := optimizeWith(context.Background(), b.g, nil, referenceRun)
 			if err != nil {
 				t.Fatal(err)
 			}

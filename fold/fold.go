@@ -122,7 +122,17 @@ func Optimize(g *runtime.Graph) (*runtime.Graph, *Report) {
 // error that wraps ctx.Err() (and no graph). It looks at ctx between the
 // rules and every thousand or so steps within them.
 func OptimizeContext(ctx context.Context, g *runtime.Graph) (*runtime.Graph, *Report, error) {
-	return optimizeWith(ctx, g, runRule)
+	return optimizeWith(ctx, g, nil, runRule)
+}
+
+// OptimizeCompiled is OptimizeContext for a graph its caller has compiled
+// already: prog is what runtime.Compile made of the graph (prog.Graph(),
+// which is not modified), with ProbeOptions, and the rules that need
+// shapes prove them by planning prog instead of compiling the graph a
+// second time. The plans it makes stay in prog's cache; prog may be closed
+// once OptimizeCompiled returns.
+func OptimizeCompiled(ctx context.Context, prog *runtime.Program) (*runtime.Graph, *Report, error) {
+	return optimizeWith(ctx, prog.Graph(), prog, runRule)
 }
 
 // runRule runs one of rules over w.
@@ -140,8 +150,9 @@ func runRule(ctx context.Context, w *work, r named, rep *Report) error {
 	return nil
 }
 
-// optimizeWith is OptimizeContext running each rule with run.
-func optimizeWith(ctx context.Context, g *runtime.Graph, run func(context.Context, *work, named, *Report) error) (*runtime.Graph, *Report, error) {
+// optimizeWith is OptimizeContext running each rule with run, proving
+// shapes with prog, g compiled, when it is not nil (see OptimizeCompiled).
+func optimizeWith(ctx context.Context, g *runtime.Graph, prog *runtime.Program, run func(context.Context, *work, named, *Report) error) (*runtime.Graph, *Report, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, fmt.Errorf("fold: %w", err)
 	}
@@ -171,7 +182,9 @@ func optimizeWith(ctx context.Context, g *runtime.Graph, run func(context.Contex
 		if i == 2 {
 			// Shapes are proven once the trivial rewrites are done; later
 			// rules keep the names and shapes of the tensors they keep.
-			shapes, err := probeShapes(ctx, out)
+			// Those rewrites keep the shape of every tensor they keep, so
+			// that the program of g, when given, proves the same ones.
+			shapes, err := probeShapes(ctx, out, prog)
 			if err != nil {
 				return nil, nil, fmt.Errorf("fold: proving shapes: %w", err)
 			}

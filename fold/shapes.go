@@ -22,16 +22,27 @@ var probeBatches = []int{1, 3}
 // A probe that would need more proves no shapes.
 const probeConstBytes = 64 << 20
 
+// ProbeOptions are the options of the program OptimizeCompiled takes:
+// one thread, and plans that fold at most 64 MiB of constants.
+func ProbeOptions() runtime.Options {
+	return runtime.Options{Threads: 1, MaxConstBytes: probeConstBytes}
+}
+
 // probeShapes infers the shape of every tensor for each probe size, by
-// planning the graph with the runtime. It returns nil (no proven shapes)
-// when the graph's inputs are not declared or planning fails, and an error
-// only when ctx is done.
-func probeShapes(ctx context.Context, g *runtime.Graph) ([]map[string][]int, error) {
-	prog, err := runtime.CompileContext(ctx, g, runtime.Options{Threads: 1, MaxConstBytes: probeConstBytes})
-	if err != nil {
-		return nil, ctx.Err()
+// planning the graph with the runtime: with prog when it is not nil (a
+// program of a graph whose tensors g's have the shapes of), else with g
+// compiled. It returns nil (no proven shapes) when the graph's inputs are
+// not declared or planning fails, and an error only when ctx is done.
+func probeShapes(ctx context.Context, g *runtime.Graph, prog *runtime.Program) ([]map[string][]int, error) {
+	if prog == nil {
+		var err error
+		prog, err = runtime.CompileContext(ctx, g, ProbeOptions())
+		if err != nil {
+			return nil, ctx.Err()
+		}
+		defer prog.Close()
 	}
-	defer prog.Close()
+	g = prog.Graph()
 	var names []string
 	for name := range g.Initializers {
 		names = append(names, name)

@@ -143,9 +143,9 @@ func cmdInspect(args []string, w io.Writer) error {
 		in.Folded = true
 		in.OpsBefore, in.OpsAfter, in.Rules, in.BatchNorms = rep.OpsBefore, rep.OpsAfter, rep.Rules, rep.BatchNorms
 	} else {
-		in.OpsBefore = fold.CountOps(m.Original())
+		in.OpsBefore = fold.CountOps(m.Program().Graph())
 		in.OpsAfter = in.OpsBefore
-		for _, n := range m.Original().Nodes {
+		for _, n := range m.Program().Graph().Nodes {
 			if n.OpType == "BatchNormalization" {
 				in.BatchNorms = append(in.BatchNorms, fold.BatchNormFate{Node: n.Name, Fate: "kept", Reason: "optimisation turned off (--no-fold)"})
 			}
