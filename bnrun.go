@@ -460,10 +460,3 @@ func (m *Model) Close() error {
 	m.prog.Close()
 	return nil
 }
-
-// Program exposes the compiled program, for tools that inspect plans.
-func (m *Model) Program() *runtime.Program { return m.prog }
-
-// FoldReport says what the optimisation pass did, or is nil when the
-// model was opened WithoutFold.
-func (m *Model) FoldReport() *fold.Report { return m.report }

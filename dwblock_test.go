@@ -88,8 +88,12 @@ func TestDwBlockModel(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}
-				if got := m.FoldReport().OpsAfter["bnrun.DwBlock"]; got != 1 || len(m.FoldReport().OpsAfter) != 1 {
-					t.Errorf("%s: ops after folding %v, want one bnrun.DwBlock", name, m.FoldReport().OpsAfter)
+				insp, err := m.Inspect()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := insp.OpsAfter["bnrun.DwBlock"]; got != 1 || len(insp.OpsAfter) != 1 {
+					t.Errorf("%s: ops after folding %v, want one bnrun.DwBlock", name, insp.OpsAfter)
 				}
 				st, err := m.Stats(tc.n)
 				if err != nil {

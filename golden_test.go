@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/bnrun/bnrun"
-	"github.com/bnrun/bnrun/fold"
 	"github.com/bnrun/bnrun/kern"
 )
 
@@ -191,14 +190,18 @@ func checkFoldTargets(t *testing.T, root string) int {
 	return checked
 }
 
-func foldReport(t *testing.T, dir string) *fold.Report {
+func foldReport(t *testing.T, dir string) *bnrun.Inspection {
 	t.Helper()
 	m, err := bnrun.Open(filepath.Join(dir, "model.onnx"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	return m.FoldReport()
+	insp, err := m.Inspect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return insp
 }
 
 // TestShippedFoldTargets checks the fold targets on the shipped models.

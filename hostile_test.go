@@ -639,8 +639,12 @@ func TestHostileOpenScale(t *testing.T) {
 			if d > time.Minute {
 				t.Errorf("Open took %v", d)
 			}
+			insp, err := m.Inspect()
+			if err != nil {
+				t.Fatal(err)
+			}
 			for r, c := range want[kind] {
-				if got := m.FoldReport().Rules[r]; got != c {
+				if got := insp.Rules[r]; got != c {
 					t.Errorf("%s fired %d times, want %d", r, got, c)
 				}
 			}

@@ -90,9 +90,9 @@ func TestConvTransposeCounted(t *testing.T) {
 	}
 }
 
-// TestStepKernels: the kernels runtime.Program.StepKernels names without
-// running are the ones a profile reports, node for node (the DenseNet's
-// batch runs image by image, through its batch-1 plan).
+// TestStepKernels: the kernels Inspect names without running are the ones
+// a profile reports, node for node (the DenseNet's batch runs image by
+// image, through its batch-1 plan), and so are the MACs.
 func TestStepKernels(t *testing.T) {
 	for _, path := range []string{"models/fashion/fashion_resnet/model.onnx", "models/fashion/fashion_densenet/model.onnx"} {
 		m, in := openWithInput(t, path, 2, bnrun.WithThreads(1))
@@ -100,25 +100,31 @@ func TestStepKernels(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pl, err := m.Program().PlanFor([][]int{in[0].Shape})
+		insp, err := m.Inspect(in[0].Shape)
 		if err != nil {
 			t.Fatal(err)
 		}
-		byName := map[string]string{}
-		for n, k := range m.Program().StepKernels(pl) {
-			byName[n.Name] = k
+		byName, macs := map[string]string{}, map[string]int64{}
+		for _, n := range insp.Nodes {
+			if n.Kernel != "" {
+				byName[n.Name] = n.Kernel
+			}
+			macs[n.Name] = n.MACs
 		}
 		named := 0
 		for _, n := range pr.Nodes {
 			if byName[n.Node] != n.Kernel {
-				t.Errorf("%s: node %s: StepKernels %q, profile %q", path, n.Node, byName[n.Node], n.Kernel)
+				t.Errorf("%s: node %s: Inspect %q, profile %q", path, n.Node, byName[n.Node], n.Kernel)
+			}
+			if macs[n.Node] != n.MACs {
+				t.Errorf("%s: node %s: Inspect %d MACs, profile %d", path, n.Node, macs[n.Node], n.MACs)
 			}
 			if n.Kernel != "" {
 				named++
 			}
 		}
 		if named < 5 || named != len(byName) {
-			t.Errorf("%s: %d kernels named by the profile, %d by StepKernels", path, named, len(byName))
+			t.Errorf("%s: %d kernels named by the profile, %d by Inspect", path, named, len(byName))
 		}
 		m.Close()
 	}

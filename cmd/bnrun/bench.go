@@ -163,9 +163,13 @@ func benchBatch(w io.Writer, m *bnrun.Model, model string, o *benchOpts, batch i
 	if err != nil {
 		return 0, err
 	}
+	insp, err := m.Inspect()
+	if err != nil {
+		return 0, err
+	}
 	sorted := slices.Clone(times)
 	slices.Sort(sorted)
-	r := benchResult{Model: model, Backend: m.Backend(), Threads: m.Threads(), Folded: m.FoldReport() != nil,
+	r := benchResult{Model: model, Backend: m.Backend(), Threads: m.Threads(), Folded: insp.Optimised,
 		Batch: batch, Shapes: shapes, Iters: o.iters, Concurrency: o.concurrency, Times: times,
 		P50ms: percentile(sorted, 50), P90ms: percentile(sorted, 90), P99ms: percentile(sorted, 99),
 		Minms: sorted[0], Maxms: sorted[len(sorted)-1],

@@ -11,10 +11,6 @@ import (
 	"strings"
 
 	"github.com/bnrun/bnrun"
-	"github.com/bnrun/bnrun/fold"
-	"github.com/bnrun/bnrun/kern"
-	"github.com/bnrun/bnrun/ops"
-	"github.com/bnrun/bnrun/runtime"
 )
 
 type inspectOpts struct {
@@ -38,19 +34,19 @@ func inspectFlags() (*flag.FlagSet, *inspectOpts) {
 
 // inspection is what `bnrun inspect --json` prints.
 type inspection struct {
-	Model      string               `json:"model"`
-	Info       modelInfo            `json:"info"`
-	Inputs     []tensorInfo         `json:"inputs"`
-	Outputs    []tensorInfo         `json:"outputs"`
-	Backend    string               `json:"backend"`
-	Device     string               `json:"device,omitempty"`
-	NoGPU      string               `json:"no_gpu,omitempty"`
-	Threads    int                  `json:"threads"`
-	Folded     bool                 `json:"folded"`
-	OpsBefore  map[string]int       `json:"ops_before"`
-	OpsAfter   map[string]int       `json:"ops_after"`
-	Rules      map[string]int       `json:"rules"`
-	BatchNorms []fold.BatchNormFate `json:"batchnorm"`
+	Model      string                `json:"model"`
+	Info       modelInfo             `json:"info"`
+	Inputs     []tensorInfo          `json:"inputs"`
+	Outputs    []tensorInfo          `json:"outputs"`
+	Backend    string                `json:"backend"`
+	Device     string                `json:"device,omitempty"`
+	NoGPU      string                `json:"no_gpu,omitempty"`
+	Threads    int                   `json:"threads"`
+	Folded     bool                  `json:"folded"`
+	OpsBefore  map[string]int        `json:"ops_before"`
+	OpsAfter   map[string]int        `json:"ops_after"`
+	Rules      map[string]int        `json:"rules"`
+	BatchNorms []bnrun.BatchNormFate `json:"batchnorm"`
 	// Stats counts at the inputs' RunShape (--batch, --dim).
 	Stats *bnrun.Stats `json:"stats"`
 	// StatsNote says why Stats is missing: dynamic dims without a size.
@@ -132,63 +128,57 @@ func cmdInspect(args []string, w io.Writer) error {
 		return err
 	}
 	defer m.Close()
-	in := &inspection{Model: pos[0], Info: newModelInfo(m.Info()), Backend: m.Backend(), Threads: m.Threads(),
-		Rules: map[string]int{}, infos: m.Inputs()}
+	in := &inspection{Model: pos[0], Info: newModelInfo(m.Info()), Backend: m.Backend(), Threads: m.Threads(), infos: m.Inputs()}
 	if d, why := m.Device(); d != "" {
 		in.Device = d
 	} else if why != nil {
 		in.NoGPU = why.Error()
 	}
-	if rep := m.FoldReport(); rep != nil {
-		in.Folded = true
-		in.OpsBefore, in.OpsAfter, in.Rules, in.BatchNorms = rep.OpsBefore, rep.OpsAfter, rep.Rules, rep.BatchNorms
-	} else {
-		in.OpsBefore = fold.CountOps(m.Program().Graph())
-		in.OpsAfter = in.OpsBefore
-		for _, n := range m.Program().Graph().Nodes {
-			if n.OpType == "BatchNormalization" {
-				in.BatchNorms = append(in.BatchNorms, fold.BatchNormFate{Node: n.Name, Fate: "kept", Reason: "optimisation turned off (--no-fold)"})
-			}
-		}
-	}
 	if o.batch < 1 {
 		return usageError{"--batch must be at least 1"}
 	}
-	// the plan at --batch and --dim: MACs, output shapes, kernels
-	var pl *runtime.Plan
+	// what runs at --batch and --dim: MACs, output shapes, kernels
+	var insp *bnrun.Inspection
 	shapes, err := inputShapes(m, o.dims, o.batch)
 	switch {
 	case err != nil && len(o.dims) == 0:
 		// Dynamic dims besides the batch and no --dim: inspect the rest.
 		in.StatsNote = err.Error()
+		if insp, err = m.Inspect(); err != nil {
+			return err
+		}
 	case err != nil:
 		return err
 	default:
 		if in.Stats, err = m.StatsFor(shapes...); err != nil {
 			return err
 		}
-		if pl, err = m.Program().PlanFor(shapes); err != nil {
+		if insp, err = m.Inspect(shapes...); err != nil {
 			return err
+		}
+	}
+	in.Folded, in.OpsBefore, in.OpsAfter, in.Rules, in.BatchNorms = insp.Optimised, insp.OpsBefore, insp.OpsAfter, insp.Rules, insp.BatchNorms
+	if !in.Folded {
+		for i := range in.BatchNorms {
+			in.BatchNorms[i].Reason = "optimisation turned off (--no-fold)"
 		}
 	}
 	for i, t := range m.Inputs() {
 		var run []int
-		if pl != nil {
-			run = shapes[i]
+		if insp.Shapes != nil {
+			run = insp.Shapes[i]
 		}
 		in.Inputs = append(in.Inputs, newTensorInfo(t, run))
 	}
-	for _, t := range m.Outputs() {
+	for i, t := range m.Outputs() {
 		var run []int
-		if pl != nil {
-			if v, ok := m.Program().ValueOf(pl, t.Name); ok {
-				run = v.Shape
-			}
+		if insp.OutputShapes != nil {
+			run = insp.OutputShapes[i]
 		}
 		in.Outputs = append(in.Outputs, newTensorInfo(t, run))
 	}
 	if o.dot != "" {
-		if err := writeDotFile(o.dot, m.Program(), pl, w); err != nil {
+		if err := writeDotFile(o.dot, insp, w); err != nil {
 			return err
 		}
 	}
@@ -233,7 +223,7 @@ func printInspection(w io.Writer, in *inspection) {
 	for k := range in.OpsAfter {
 		union[k]++
 	}
-	sorted := fold.SortedOps(union)
+	sorted := slices.Sorted(maps.Keys(union))
 	tb, ta := 0, 0
 	for _, k := range sorted {
 		fmt.Fprintf(w, "%-24s %7d %7d\n", k, in.OpsBefore[k], in.OpsAfter[k])
@@ -312,153 +302,19 @@ func human(n int64) string {
 	return fmt.Sprint(n)
 }
 
-func writeDotFile(path string, prog *runtime.Program, pl *runtime.Plan, stdout io.Writer) error {
+// writeDotFile writes the inspection's graph for Graphviz (see
+// bnrun.Inspection.WriteDot) to path, or to stdout when path is "-".
+func writeDotFile(path string, insp *bnrun.Inspection, stdout io.Writer) error {
 	if path == "-" {
-		return writeDot(stdout, prog, pl)
+		return insp.WriteDot(stdout)
 	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := writeDot(f, prog, pl); err != nil {
+	if err := insp.WriteDot(f); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
-}
-
-// writeDot writes the graph that runs for Graphviz: one box per node,
-// labelled with its op (and fused activations), and, when pl (the plan
-// at the inspected shapes) is not nil, its output shapes, its kernel
-// attributes (kernel_shape, strides, dilations and group where they are
-// not 1) and the kernel that computes it; an edge per tensor between
-// nodes; graph inputs and outputs as ellipses, with their shapes.
-func writeDot(w io.Writer, prog *runtime.Program, pl *runtime.Plan) error {
-	g := prog.Graph()
-	shape := func(name string) []int {
-		if pl == nil {
-			return nil
-		}
-		v, ok := prog.ValueOf(pl, name)
-		if !ok {
-			return nil
-		}
-		return v.Shape
-	}
-	var kernels map[*ops.Node]string
-	if pl != nil {
-		kernels = prog.StepKernels(pl)
-	}
-	var b strings.Builder
-	b.WriteString("digraph model {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];\n")
-	producer := map[string]string{}
-	for i, in := range g.Inputs {
-		id := fmt.Sprintf("in%d", i)
-		producer[in.Name] = id
-		label := in.Name
-		if s := shape(in.Name); s != nil {
-			label += "\n" + shapeString(s)
-		}
-		fmt.Fprintf(&b, "  %s [shape=ellipse, label=%q];\n", id, label)
-	}
-	for i, n := range g.Nodes {
-		id := fmt.Sprintf("n%d", i)
-		lines := []string{opLabel(n)}
-		var outs []string
-		for _, o := range n.Outputs {
-			if s := shape(o); s != nil {
-				outs = append(outs, shapeString(s))
-			}
-		}
-		if len(outs) > 0 {
-			lines = append(lines, strings.Join(outs, " "))
-		}
-		if a := kernelAttrs(n, shape); a != "" {
-			lines = append(lines, a)
-		}
-		if k := kernels[n]; k != "" {
-			lines = append(lines, k)
-		}
-		fmt.Fprintf(&b, "  %s [label=%q, tooltip=%q];\n", id, strings.Join(lines, "\n"), n.Name)
-		for _, o := range n.Outputs {
-			if o != "" {
-				producer[o] = id
-			}
-		}
-	}
-	for i, n := range g.Nodes {
-		for _, in := range n.Inputs {
-			if p, ok := producer[in]; ok {
-				fmt.Fprintf(&b, "  %s -> n%d;\n", p, i)
-			}
-		}
-	}
-	for i, out := range g.Outputs {
-		label := out.Name
-		if s := shape(out.Name); s != nil {
-			label += "\n" + shapeString(s)
-		}
-		fmt.Fprintf(&b, "  out%d [shape=ellipse, label=%q];\n", i, label)
-		if p, ok := producer[out.Name]; ok {
-			fmt.Fprintf(&b, "  %s -> out%d;\n", p, i)
-		}
-	}
-	b.WriteString("}\n")
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// opLabel names a node's op with what was fused into it: an affine step
-// (and activation) on its input, a residual Add, an activation after it.
-func opLabel(n *ops.Node) string {
-	label := n.OpType
-	if pre, _ := n.String("pre_activation", ""); pre != "" {
-		label = "Affine+" + pre + " → " + label
-	} else if n.Input(4) != "" && n.OpType == "FusedConv" {
-		label = "Affine → " + label
-	}
-	if n.OpType == "FusedConv" && n.Input(3) != "" {
-		label += " + Add"
-	}
-	if act, err := ops.ParseActivation(n, ""); err == nil && act.Kind != kern.ActNone {
-		label += " + " + act.String()
-	}
-	return label
-}
-
-// kernelAttrs formats a node's window attributes: kernel_shape (from the
-// attribute, or a convolution's weights, W = input 1, of shape
-// [M, C/group, k...]), and strides, dilations and group where they are not
-// all 1.
-func kernelAttrs(n *ops.Node, shape func(string) []int) string {
-	dims := func(v []int64) string {
-		parts := make([]string, len(v))
-		for i, d := range v {
-			parts[i] = fmt.Sprint(d)
-		}
-		return strings.Join(parts, "×")
-	}
-	notOnes := func(v []int64) bool { return slices.ContainsFunc(v, func(d int64) bool { return d != 1 }) }
-	var parts []string
-	k, _ := n.Ints("kernel_shape", nil)
-	if k == nil && strings.Contains(n.OpType, "Conv") {
-		if ws := shape(n.Input(1)); len(ws) >= 3 {
-			for _, d := range ws[2:] {
-				k = append(k, int64(d))
-			}
-		}
-	}
-	if k != nil {
-		parts = append(parts, "kernel_shape "+dims(k))
-	}
-	if s, _ := n.Ints("strides", nil); notOnes(s) {
-		parts = append(parts, "strides "+dims(s))
-	}
-	if d, _ := n.Ints("dilations", nil); notOnes(d) {
-		parts = append(parts, "dilations "+dims(d))
-	}
-	if g, _ := n.Int("group", 1); g != 1 {
-		parts = append(parts, fmt.Sprintf("group %d", g))
-	}
-	return strings.Join(parts, "  ")
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/bnrun/bnrun/kern"
-	"github.com/bnrun/bnrun/ops"
 )
 
 // TestInspectJSONObjects: inspect --json gives inputs and outputs as
@@ -85,27 +86,29 @@ func TestInspectDot(t *testing.T) {
 	}
 }
 
-// TestKernelAttrs formats window attributes, leaving out ones of 1, and
-// reads a convolution's kernel from its weights when it has no
-// kernel_shape.
-func TestKernelAttrs(t *testing.T) {
-	ints := func(name string, v ...int64) *ops.Attr { return &ops.Attr{Name: name, Type: ops.AttrInts, Ints: v} }
-	n := &ops.Node{OpType: "Conv", Inputs: []string{"x", "w"}, Attrs: map[string]*ops.Attr{
-		"strides":   ints("strides", 1, 1),
-		"dilations": ints("dilations", 2, 2),
-		"group":     {Name: "group", Type: ops.AttrInt, I: 32},
-	}}
-	shape := func(name string) []int {
-		if name == "w" {
-			return []int{32, 1, 3, 5}
+// TestCLIUsesPublicAPI: the CLI is built on the packages a program
+// embedding bnrun has (the root package, vision, npy), not on the
+// internals behind them, so that what it shows a program can show too.
+func TestCLIUsesPublicAPI(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	internal := []string{"runtime", "fold", "kern", "ops", "loader"}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
 		}
-		return nil
-	}
-	if got, want := kernelAttrs(n, shape), "kernel_shape 3×5  dilations 2×2  group 32"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	n = &ops.Node{OpType: "Relu", Inputs: []string{"x"}}
-	if got := kernelAttrs(n, shape); got != "" {
-		t.Errorf("Relu: %q", got)
+		ast, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range ast.Imports {
+			for _, pkg := range internal {
+				if strings.Trim(imp.Path.Value, `"`) == "github.com/bnrun/bnrun/"+pkg {
+					t.Errorf("%s imports %s", f, imp.Path.Value)
+				}
+			}
+		}
 	}
 }
