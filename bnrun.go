@@ -12,7 +12,14 @@
 //
 // A model is planned once per distinct set of input shapes (a dynamic batch
 // axis gets one plan per batch size); after the first Run for a shape, Run
-// reuses pooled intermediate memory.
+// reuses pooled intermediate memory. Prepare plans ahead; Inspect shows
+// what the optimisation pass did and what runs at a shape.
+//
+// Errors name the node, op, input or tensor at fault, and match the
+// sentinels below (ErrInputShape, ErrUnsupported, ErrMemoryLimit,
+// ErrClosed, ...) with errors.Is, and InputError or UnsupportedError with
+// errors.As. Package vision decodes and preprocesses images for image
+// models.
 package bnrun
 
 import (

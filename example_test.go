@@ -103,3 +103,66 @@ func ExampleOpenFS() {
 	// x: float32 [N,2,6,6] -> y: float32 [N,4]
 	// default opset: 13
 }
+
+// A server that runs one batch size over and over keeps its outputs and
+// hands them back: RunInto then reuses their memory, and a warm Run
+// allocates nothing.
+func ExampleModel_RunInto() {
+	m, err := bnrun.Open("models/fashion/fashion_resnet/model.onnx")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	x := bnrun.NewTensor([]int{4, 1, 28, 28}, nil)
+	outs := make([]*bnrun.Tensor, len(m.Outputs())) // nil: RunInto makes them
+	for range 3 {
+		// ... fill x.F32 with the next 4 images ...
+		if err := m.RunInto(context.Background(), []*bnrun.Tensor{x}, outs); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println(m.Outputs()[0].Name, outs[0].Shape)
+	// Output:
+	// logits [4 10]
+}
+
+// Prepare plans for a shape ahead of the first Run at it, and says
+// before anything is allocated whether the model can run at that shape
+// within its memory limits.
+func ExampleModel_Prepare() {
+	m, err := bnrun.Open("models/fashion/fashion_resnet/model.onnx", bnrun.WithMemoryLimits(0, 64<<20))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	for _, batch := range []int{8, 100000} {
+		err := m.Prepare([]int{batch, 1, 28, 28})
+		switch {
+		case errors.Is(err, bnrun.ErrMemoryLimit):
+			fmt.Printf("batch %d: over the memory limit\n", batch)
+		case err != nil:
+			log.Fatal(err)
+		default:
+			fmt.Printf("batch %d: ready\n", batch)
+		}
+	}
+	// Output:
+	// batch 8: ready
+	// batch 100000: over the memory limit
+}
+
+// A Run on a closed model fails with an error that matches ErrClosed.
+func ExampleModel_Close() {
+	m, err := bnrun.Open("testdata/tiny/model.onnx")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		log.Fatal(err)
+	}
+	x := bnrun.NewTensor([]int{1, 2, 6, 6}, nil)
+	_, err = m.Run(context.Background(), map[string]*bnrun.Tensor{"x": x})
+	fmt.Println(errors.Is(err, bnrun.ErrClosed))
+	// Output:
+	// true
+}

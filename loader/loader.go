@@ -136,6 +136,7 @@ type NotRegularError struct {
 	Mode fs.FileMode
 }
 
+// Error names what the path is instead of a regular file.
 func (e *NotRegularError) Error() string {
 	var what string
 	switch m := e.Mode; {

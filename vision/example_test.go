@@ -2,6 +2,7 @@ package vision_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 
@@ -65,4 +66,26 @@ func ExamplePreprocess() {
 	fmt.Println(img.Bounds().Size(), "->", x.Shape)
 	// Output:
 	// (300,200) -> [1 3 224 224]
+}
+
+// Scores to probabilities, and the two most likely classes.
+func ExampleTopK() {
+	probs := vision.Softmax([]float32{1, 3, 0.5, 2.5})
+	for _, c := range vision.TopK(probs, 2) {
+		fmt.Printf("class %d: %.3f\n", c.Index, c.Score)
+	}
+	// Output:
+	// class 1: 0.548
+	// class 3: 0.333
+}
+
+// Images come from users, so decoding is bounded; an image over the
+// bounds is refused, before it is decoded, with an error that matches
+// ErrTooLarge.
+func ExampleDecodeOptions() {
+	opts := &vision.DecodeOptions{MaxImageBytes: 100 << 10} // 100 KiB of pixels
+	_, err := vision.DecodeFile("../testdata/images/sample_rgb.jpg", opts)
+	fmt.Println(errors.Is(err, vision.ErrTooLarge))
+	// Output:
+	// true
 }
