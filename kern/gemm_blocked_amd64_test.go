@@ -195,6 +195,39 @@ func TestPackPanelMatchesTwin(t *testing.T) {
 	}
 }
 
+// TestPackPanelAffineMatchesTwin runs the tiers' PackPanelAffine against
+// PackPanelAffineGo, with and without the Relu, on the offsets of
+// TestPackPanelMatchesTwin and inputs that include NaN, ±0 and ±Inf,
+// exactly (up to the sign of a zero that the Relu makes: the twin's is
+// +0, the kernels keep -0, as Affine's do).
+func TestPackPanelAffineMatchesTwin(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil || k.spec.PackPanelAffine == nil {
+			continue
+		}
+		w := k.spec.Widths[0]
+		src := kerntest.Rand(1, 600+w)
+		src[5], src[77], src[140], src[301] = float32(math.NaN()), float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1))
+		for rows := range 41 {
+			offs := make([]int32, max(1, rows))
+			scale, bias := kerntest.Rand(2, max(1, rows)), kerntest.Rand(3, max(1, rows))
+			for p := range offs {
+				offs[p] = int32((p * 37) % 600)
+			}
+			if rows > 3 {
+				scale[3], bias[3] = 0, float32(math.Copysign(0, -1))
+			}
+			for relu := range 2 {
+				got := make([]float32, rows*w+1)
+				want := make([]float32, rows*w+1)
+				k.spec.PackPanelAffine(&got[0], &src[0], &offs[0], rows, &scale[0], &bias[0], relu)
+				PackPanelAffineGo(w)(&want[0], &src[0], &offs[0], rows, &scale[0], &bias[0], relu)
+				kerntest.Check(t, fmt.Sprintf("%s pack affine %d rows relu %d", k.Name, rows, relu), got, want, 0)
+			}
+		}
+	}
+}
+
 // BenchmarkMicroOffs runs the offsets micro-kernels (depth 128) with B rows
 // packed together (L1) and B rows one 56×56 plane apart, as a 1×1
 // convolution reads them, in GFLOP/s.
