@@ -5,7 +5,10 @@ package kern
 import (
 	"fmt"
 	"math"
+	goruntime "runtime"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/bnrun/bnrun/kern/kerntest"
 )
@@ -58,6 +61,58 @@ func BenchmarkMicro(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkTwoCores runs the best tier's widest micro-kernel on
+// L1-resident operands on one goroutine and on two at once (each its own
+// operands and OS thread), and reports how much more the two compute
+// together: 2 where the machine's two CPUs are cores of their own, about 1
+// where they are the two hardware threads of one core or take turns on
+// one (a virtual machine's vCPUs can move between the two states within
+// minutes). bench/compare_ort.sh prints it beside its table: a
+// two-thread ratio is only worth what this says of the machine then.
+func BenchmarkTwoCores(b *testing.B) {
+	var k *asmTier
+	for i := range asmTiers {
+		if TierByName(asmTiers[i].Name) != nil {
+			k = &asmTiers[i]
+			break
+		}
+	}
+	if k == nil {
+		b.Skip("no assembly tier on this CPU")
+	}
+	spec := k.spec
+	w, kern := spec.Widths[0], spec.Kerns[0]
+	const depth, calls = 128, 200000
+	work := func() {
+		a := kerntest.Rand(1, spec.MR*depth)
+		bp := kerntest.Rand(2, depth*w)
+		c := make([]float32, spec.MR*w)
+		for range calls {
+			kern(depth, &a[0], &bp[0], &c[0], w, nil, nil, 0, nil)
+		}
+	}
+	timed := func(g int) time.Duration {
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range g {
+			wg.Go(func() {
+				goruntime.LockOSThread()
+				defer goruntime.UnlockOSThread()
+				work()
+			})
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	var one, two time.Duration
+	for range b.N {
+		one += timed(1)
+		two += timed(2)
+	}
+	// two goroutines do twice the work: 2·one/two is their speed-up
+	b.ReportMetric(2*one.Seconds()/two.Seconds(), "speedup")
 }
 
 // TestMicroKernelsMatchTwin runs every assembly micro-kernel against its
