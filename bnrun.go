@@ -35,6 +35,7 @@ import (
 	"strings"
 
 	"github.com/bnrun/bnrun/fold"
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/loader"
 	"github.com/bnrun/bnrun/ops"
@@ -70,9 +71,9 @@ type TensorInfo struct {
 
 // String formats the info as name: dtype [dims].
 func (ti TensorInfo) String() string {
-	dims := make([]runtime.Dim, len(ti.Shape))
+	dims := make([]ir.Dim, len(ti.Shape))
 	for i, d := range ti.Shape {
-		dims[i] = runtime.Dim{Value: d, Param: ti.DimNames[i]}
+		dims[i] = ir.Dim{Value: d, Param: ti.DimNames[i]}
 	}
 	return fmt.Sprintf("%s: %s %s", ti.Name, ti.DType, runtime.DimsString(dims))
 }
@@ -311,7 +312,7 @@ const reclaimBytes = 32 << 20
 // the loaded graph, and the weights the pass rewrote (every Conv's, folded
 // with its BN), are garbage once it returns, so that the model holds its
 // weights once.
-func newModel(ctx context.Context, g *runtime.Graph, c *config) (*Model, error) {
+func newModel(ctx context.Context, g *ir.Graph, c *config) (*Model, error) {
 	ro := runtime.Options{Threads: c.threads, MaxTensorBytes: c.maxTensor, MaxTotalBytes: c.maxTotal, MaxPlans: c.maxPlans}
 	switch c.backend {
 	case "", "auto":
@@ -358,7 +359,7 @@ func newModel(ctx context.Context, g *runtime.Graph, c *config) (*Model, error) 
 	return m, nil
 }
 
-func infos(vs []runtime.ValueInfo) []TensorInfo {
+func infos(vs []ir.ValueInfo) []TensorInfo {
 	out := make([]TensorInfo, len(vs))
 	for i, v := range vs {
 		ti := TensorInfo{Name: v.Name, DType: v.DType}

@@ -3,6 +3,7 @@ package fold
 import (
 	"testing"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
 )
@@ -169,7 +170,7 @@ func TestConvAddNegative(t *testing.T) {
 // but the addend may be [N,3,1,1] and broadcast. The shape probes must
 // give independent dims different sizes.
 func TestConvAddIndependentSymbolicDims(t *testing.T) {
-	for i, zdims := range [][]runtime.Dim{
+	for i, zdims := range [][]ir.Dim{
 		{sym("N"), fixed(3), sym(""), sym("")},
 		{sym("N"), fixed(3), sym("A"), sym("B")},
 	} {

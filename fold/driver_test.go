@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
 )
@@ -82,7 +83,7 @@ func (referenceIdentity) apply(w *work, m any) {
 // constants as initializers,
 // Constant nodes or Constants behind an Identity, node names that repeat;
 // listed in build order, shuffled or reversed.
-func randomGraph(seed uint64, size int) *runtime.Graph {
+func randomGraph(seed uint64, size int) *ir.Graph {
 	rg := &randGraph{b: newBuilder(seed), img: []string{"X"}}
 	rg.b.input("X", N, 2, 4, 4)
 	rg.b.input("P", 2)

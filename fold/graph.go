@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/ops"
-	"github.com/bnrun/bnrun/runtime"
 )
 
 // work is the graph being rewritten, with the indexes rules need. Rules
@@ -15,7 +15,7 @@ import (
 // costs time in proportion to the inputs and outputs of the nodes a
 // rewrite touches, never to the size of the graph.
 type work struct {
-	g *runtime.Graph
+	g *ir.Graph
 	// producer maps a tensor to the node that outputs it.
 	producer map[string]*ops.Node
 	// readers maps a tensor to the nodes that read it.
@@ -88,7 +88,7 @@ type use struct {
 }
 
 // newWork indexes g, looking at ctx every checkEvery nodes.
-func newWork(ctx context.Context, g *runtime.Graph) (*work, error) {
+func newWork(ctx context.Context, g *ir.Graph) (*work, error) {
 	w := &work{g: g, isOutput: map[string]bool{}, fates: map[string]*BatchNormFate{},
 		affineInto: map[string][]*BatchNormFate{}, sharedFate: map[string]bool{}, freshFrom: map[string]int{},
 		bnMaps: map[bnKey]bnMap{}, newConstBudget: newConstSlack}
@@ -662,7 +662,7 @@ func is(n *ops.Node, types ...string) bool {
 // was: nodes, their input and output lists and attribute maps are copied;
 // tensors are shared (rules never modify a tensor, they add new ones). It
 // looks at ctx every checkEvery nodes.
-func cloneGraph(ctx context.Context, g *runtime.Graph) (*runtime.Graph, error) {
+func cloneGraph(ctx context.Context, g *ir.Graph) (*ir.Graph, error) {
 	c := *g
 	c.Nodes = make([]*ops.Node, len(g.Nodes))
 	for i, n := range g.Nodes {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
@@ -17,10 +18,10 @@ import (
 // N marks a symbolic batch dimension in the dims given to builder.input.
 const N = -1
 
-// builder assembles a small *runtime.Graph for a test, with a seeded
+// builder assembles a small *ir.Graph for a test, with a seeded
 // random source for initializers.
 type builder struct {
-	g     *runtime.Graph
+	g     *ir.Graph
 	rng   *rand.Rand
 	opset int
 }
@@ -29,7 +30,7 @@ type builder struct {
 // opset 13 and whose random initializers come from seed.
 func newBuilder(seed uint64) *builder {
 	return &builder{
-		g: &runtime.Graph{
+		g: &ir.Graph{
 			Name:         "test",
 			Opsets:       map[string]int{"": 13},
 			Initializers: map[string]*ops.Tensor{},
@@ -50,31 +51,31 @@ func (b *builder) setOpset(v int) *builder {
 // input declares a float32 graph input; a dim of N (-1) is the symbolic
 // batch dimension "N".
 func (b *builder) input(name string, dims ...int) {
-	vi := runtime.ValueInfo{Name: name, DType: ops.Float32, Dims: make([]runtime.Dim, len(dims))}
+	vi := ir.ValueInfo{Name: name, DType: ops.Float32, Dims: make([]ir.Dim, len(dims))}
 	for i, d := range dims {
-		vi.Dims[i] = runtime.Dim{Value: d}
+		vi.Dims[i] = ir.Dim{Value: d}
 		if d < 0 {
-			vi.Dims[i] = runtime.Dim{Value: -1, Param: "N"}
+			vi.Dims[i] = ir.Dim{Value: -1, Param: "N"}
 		}
 	}
 	b.g.Inputs = append(b.g.Inputs, vi)
 }
 
 // inputDims declares a float32 graph input with the given dims.
-func (b *builder) inputDims(name string, dims ...runtime.Dim) {
-	b.g.Inputs = append(b.g.Inputs, runtime.ValueInfo{Name: name, DType: ops.Float32, Dims: dims})
+func (b *builder) inputDims(name string, dims ...ir.Dim) {
+	b.g.Inputs = append(b.g.Inputs, ir.ValueInfo{Name: name, DType: ops.Float32, Dims: dims})
 }
 
 // sym is a symbolic dim named param; param "" is an unknown dim.
-func sym(param string) runtime.Dim { return runtime.Dim{Value: -1, Param: param} }
+func sym(param string) ir.Dim { return ir.Dim{Value: -1, Param: param} }
 
 // fixed is a dim of fixed size v.
-func fixed(v int) runtime.Dim { return runtime.Dim{Value: v} }
+func fixed(v int) ir.Dim { return ir.Dim{Value: v} }
 
 // output declares graph outputs.
 func (b *builder) output(names ...string) {
 	for _, n := range names {
-		b.g.Outputs = append(b.g.Outputs, runtime.ValueInfo{Name: n, DType: ops.Float32})
+		b.g.Outputs = append(b.g.Outputs, ir.ValueInfo{Name: n, DType: ops.Float32})
 	}
 }
 
@@ -175,7 +176,7 @@ func pads2(p int64) *ops.Attr { return aInts("pads", p, p, p, p) }
 
 // describe renders everything of g that Optimize could modify in place, so
 // that two calls compare whether g changed.
-func describe(g *runtime.Graph) string {
+func describe(g *ir.Graph) string {
 	var sb strings.Builder
 	for _, n := range g.Nodes {
 		keys := make([]string, 0, len(n.Attrs))
@@ -196,7 +197,7 @@ func describe(g *runtime.Graph) string {
 
 // optimize runs Optimize on g, checks that g itself was left unchanged and
 // that the report's OpsBefore counts g, and returns the result.
-func optimize(t *testing.T, g *runtime.Graph) (*runtime.Graph, *Report) {
+func optimize(t *testing.T, g *ir.Graph) (*ir.Graph, *Report) {
 	t.Helper()
 	before := describe(g)
 	out, rep := Optimize(g)
@@ -262,7 +263,7 @@ func wantFates(t *testing.T, rep *Report, want ...string) {
 
 // findOp returns the nodes of g with op type op ("domain.Op" for bnrun
 // ones).
-func findOp(g *runtime.Graph, op string) []*ops.Node {
+func findOp(g *ir.Graph, op string) []*ops.Node {
 	var out []*ops.Node
 	for _, n := range g.Nodes {
 		if n.QualifiedType() == op {
@@ -273,7 +274,7 @@ func findOp(g *runtime.Graph, op string) []*ops.Node {
 }
 
 // oneOp returns the single node of g with op type op, failing otherwise.
-func oneOp(t *testing.T, g *runtime.Graph, op string) *ops.Node {
+func oneOp(t *testing.T, g *ir.Graph, op string) *ops.Node {
 	t.Helper()
 	ns := findOp(g, op)
 	if len(ns) != 1 {
@@ -292,7 +293,7 @@ func wantAttr(t *testing.T, n *ops.Node, name, want string) {
 
 // randInputs makes one random tensor per graph input, the symbolic and
 // unknown dims set to batch.
-func randInputs(g *runtime.Graph, rng *rand.Rand, batch int) []*ops.Tensor {
+func randInputs(g *ir.Graph, rng *rand.Rand, batch int) []*ops.Tensor {
 	ins := make([]*ops.Tensor, len(g.Inputs))
 	for i, vi := range g.Inputs {
 		shape := make([]int, len(vi.Dims))
@@ -312,7 +313,7 @@ func randInputs(g *runtime.Graph, rng *rand.Rand, batch int) []*ops.Tensor {
 }
 
 // run compiles g with the reference kernels on one thread and runs it.
-func run(t *testing.T, g *runtime.Graph, ins []*ops.Tensor) []*ops.Tensor {
+func run(t *testing.T, g *ir.Graph, ins []*ops.Tensor) []*ops.Tensor {
 	t.Helper()
 	prog, err := runtime.Compile(g, runtime.Options{Kernels: kern.Reference, Threads: 1})
 	if err != nil {
@@ -333,7 +334,7 @@ const relTol = 1e-5
 // sameOutputs runs the original graph g and the optimised graph opt on the
 // same random inputs at each batch size and checks that every output
 // agrees within relTol relative to max(|want|, 1).
-func sameOutputs(t *testing.T, g, opt *runtime.Graph, batches ...int) {
+func sameOutputs(t *testing.T, g, opt *ir.Graph, batches ...int) {
 	t.Helper()
 	if len(batches) == 0 {
 		batches = []int{1, 3}

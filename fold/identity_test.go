@@ -3,8 +3,8 @@ package fold
 import (
 	"testing"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/ops"
-	"github.com/bnrun/bnrun/runtime"
 )
 
 // TestIdentityElim removes Identity nodes and inference Dropouts of every
@@ -110,7 +110,7 @@ func TestIdentityElimKeeps(t *testing.T) {
 	t.Run("dropout_training_input", func(t *testing.T) {
 		b := newBuilder(923)
 		b.input("X", N, 3)
-		b.g.Inputs = append(b.g.Inputs, runtime.ValueInfo{Name: "tm", DType: ops.Int64, Dims: []runtime.Dim{}})
+		b.g.Inputs = append(b.g.Inputs, ir.ValueInfo{Name: "tm", DType: ops.Int64, Dims: []ir.Dim{}})
 		b.init("ratio", []int{}, 0)
 		b.node("drop", "Dropout", "X,ratio,tm", "d")
 		b.node("relu", "Relu", "d", "Y")

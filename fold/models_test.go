@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/loader"
 	"github.com/bnrun/bnrun/ops"
@@ -77,7 +78,7 @@ func TestShippedModels(t *testing.T) {
 
 // checkTestData runs each test_data_set_* of dir through g with the
 // reference kernels and compares output_0 within 1e-4 + 1e-4|want|.
-func checkTestData(t *testing.T, dir string, g *runtime.Graph) {
+func checkTestData(t *testing.T, dir string, g *ir.Graph) {
 	t.Helper()
 	sets, _ := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
 	if len(sets) == 0 {

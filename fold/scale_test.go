@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/ops"
-	"github.com/bnrun/bnrun/runtime"
 )
 
 // scaleNodes is the size of the graphs of TestOptimizeScale: large enough
@@ -30,7 +30,7 @@ func name(prefix string, i int) string { return prefix + strconv.Itoa(i) }
 // scaleGraph is a large graph and what optimising it must do: how often
 // each rule fires and how many nodes of some op types remain.
 type scaleGraph struct {
-	g     *runtime.Graph
+	g     *ir.Graph
 	rules map[string]int
 	after map[string]int
 }

@@ -28,6 +28,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
 )
@@ -91,7 +92,7 @@ const DefaultMaxFileBytes = DefaultMaxTensorBytes + runtime.DefaultMaxTotalBytes
 // LoadFile reads and decodes the ONNX model at path, resolving external
 // data in the file's folder, with the default tensor size limit. The file
 // is read as ReadFile reads it, up to DefaultMaxFileBytes.
-func LoadFile(path string) (*runtime.Graph, error) {
+func LoadFile(path string) (*ir.Graph, error) {
 	data, err := ReadFile(path, DefaultMaxFileBytes)
 	if err != nil {
 		return nil, err
@@ -192,14 +193,14 @@ func openRegular(path string) (*os.File, fs.FileInfo, error) {
 
 // Load decodes a serialized ONNX ModelProto. The returned graph's tensors
 // do not alias data.
-func Load(data []byte, opt Options) (*runtime.Graph, error) {
+func Load(data []byte, opt Options) (*ir.Graph, error) {
 	return LoadContext(context.Background(), data, opt)
 }
 
 // LoadContext is Load stopping early when ctx is done, with an error that
 // wraps ctx.Err(). It looks at ctx every thousand or so nodes and
 // initializers.
-func LoadContext(ctx context.Context, data []byte, opt Options) (*runtime.Graph, error) {
+func LoadContext(ctx context.Context, data []byte, opt Options) (*ir.Graph, error) {
 	g, err := load(ctx, data, opt)
 	if err != nil {
 		return nil, fmt.Errorf("loader: %w", err)
@@ -207,11 +208,11 @@ func LoadContext(ctx context.Context, data []byte, opt Options) (*runtime.Graph,
 	return g, nil
 }
 
-func load(ctx context.Context, data []byte, opt Options) (*runtime.Graph, error) {
+func load(ctx context.Context, data []byte, opt Options) (*ir.Graph, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	g := &runtime.Graph{
+	g := &ir.Graph{
 		Opsets:       map[string]int{},
 		Initializers: map[string]*ops.Tensor{},
 		Metadata:     map[string]string{},
@@ -323,9 +324,9 @@ func parseOpset(f field, opsets map[string]int) error {
 
 // graphBuilder accumulates a GraphProto, possibly given in pieces.
 type graphBuilder struct {
-	g       *runtime.Graph
+	g       *ir.Graph
 	tc      tensorCtx
-	inputs  []runtime.ValueInfo
+	inputs  []ir.ValueInfo
 	doc     string
 	nodeIdx int
 	initIdx int
@@ -594,8 +595,8 @@ const (
 
 // parseValueInfo decodes a ValueInfoProto. Only tensor types are
 // described; for others DType is Undefined and Dims nil.
-func parseValueInfo(b []byte) (runtime.ValueInfo, error) {
-	var vi runtime.ValueInfo
+func parseValueInfo(b []byte) (ir.ValueInfo, error) {
+	var vi ir.ValueInfo
 	err := eachField(b, func(f field) error {
 		var err error
 		switch f.num {
@@ -612,7 +613,7 @@ func parseValueInfo(b []byte) (runtime.ValueInfo, error) {
 	return vi, err
 }
 
-func parseType(b []byte, vi *runtime.ValueInfo) error {
+func parseType(b []byte, vi *ir.ValueInfo) error {
 	return eachField(b, func(f field) error {
 		if f.num != tpTensorType {
 			return nil
@@ -635,7 +636,7 @@ func parseType(b []byte, vi *runtime.ValueInfo) error {
 					return fmt.Errorf("shape: %w", err)
 				}
 				if vi.Dims == nil {
-					vi.Dims = []runtime.Dim{}
+					vi.Dims = []ir.Dim{}
 				}
 				return parseShape(sb, vi)
 			}
@@ -644,7 +645,7 @@ func parseType(b []byte, vi *runtime.ValueInfo) error {
 	})
 }
 
-func parseShape(b []byte, vi *runtime.ValueInfo) error {
+func parseShape(b []byte, vi *ir.ValueInfo) error {
 	return eachField(b, func(f field) error {
 		if f.num != shDim {
 			return nil
@@ -653,7 +654,7 @@ func parseShape(b []byte, vi *runtime.ValueInfo) error {
 		if err != nil {
 			return fmt.Errorf("shape dim %d: %w", len(vi.Dims), err)
 		}
-		d := runtime.Dim{Value: -1}
+		d := ir.Dim{Value: -1}
 		err = eachField(db, func(f field) error {
 			switch f.num {
 			case dimValue:

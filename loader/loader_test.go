@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/ops"
-	"github.com/bnrun/bnrun/runtime"
 )
 
-func mustLoad(t *testing.T, b pb, opt Options) *runtime.Graph {
+func mustLoad(t *testing.T, b pb, opt Options) *ir.Graph {
 	t.Helper()
 	g, err := Load(b, opt)
 	if err != nil {
@@ -30,7 +30,7 @@ func TestLoadSimple(t *testing.T) {
 		t.Errorf("nodes: %+v", g.Nodes[0])
 	}
 	// w is an initializer, so it is not a graph input.
-	wantIn := []runtime.ValueInfo{{Name: "x", DType: ops.Float32, Dims: []runtime.Dim{{Value: 1}, {Value: 2}}}}
+	wantIn := []ir.ValueInfo{{Name: "x", DType: ops.Float32, Dims: []ir.Dim{{Value: 1}, {Value: 2}}}}
 	if !reflect.DeepEqual(g.Inputs, wantIn) {
 		t.Errorf("inputs: %+v", g.Inputs)
 	}
@@ -74,9 +74,9 @@ func TestValueInfo(t *testing.T) {
 		msg(gfOutput, pb{}.str(vfName, "untyped"))
 	m := modelPB(g, opsetPB("", 13))
 	got := mustLoad(t, m, Options{}).Inputs
-	want := []runtime.ValueInfo{
-		{Name: "sym", DType: ops.Float32, Dims: []runtime.Dim{{Value: -1, Param: "N"}, {Value: 3}, {Value: -1}, {Value: -1}}},
-		{Name: "scalar", DType: ops.Int64, Dims: []runtime.Dim{}},
+	want := []ir.ValueInfo{
+		{Name: "sym", DType: ops.Float32, Dims: []ir.Dim{{Value: -1, Param: "N"}, {Value: 3}, {Value: -1}, {Value: -1}}},
+		{Name: "scalar", DType: ops.Int64, Dims: []ir.Dim{}},
 		{Name: "noshape", DType: ops.Int64},
 		{Name: "str", DType: ops.DType(dtString)},
 		{Name: "seq"},

@@ -7,6 +7,7 @@ import (
 	goruntime "runtime"
 	"sort"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
@@ -23,7 +24,7 @@ type cnode struct {
 // Compile binds every node of g to its operator, checks that the graph is
 // well formed (supported ops, every input produced, no cycles, no name
 // produced twice) and returns a Program ready to plan and run.
-func Compile(g *Graph, opts Options) (*Program, error) {
+func Compile(g *ir.Graph, opts Options) (*Program, error) {
 	return CompileContext(context.Background(), g, opts)
 }
 
@@ -33,7 +34,7 @@ const compileCheckEvery = 1024
 
 // CompileContext is Compile stopping early when ctx is done, with an error
 // that wraps ctx.Err(). It looks at ctx every thousand or so nodes.
-func CompileContext(ctx context.Context, g *Graph, opts Options) (*Program, error) {
+func CompileContext(ctx context.Context, g *ir.Graph, opts Options) (*Program, error) {
 	stopped := func(where string, i int) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("compile stopped "+where+": %w", i, len(g.Nodes), err)
@@ -263,7 +264,7 @@ var oldOpsetOps = map[string]bool{
 // checkOpsets fails when a node of the default domain is read at an opset
 // version outside [MinOpset, MaxOpset] (below it, only the ops of
 // oldOpsetOps are accepted), naming the node and the version.
-func checkOpsets(g *Graph) error {
+func checkOpsets(g *ir.Graph) error {
 	for _, n := range g.Nodes {
 		if n.Domain != "" && n.Domain != "ai.onnx" {
 			continue
@@ -277,7 +278,7 @@ func checkOpsets(g *Graph) error {
 
 // checkSupported fails with one error listing every op type that has no
 // operator, with the nodes that use it.
-func checkSupported(g *Graph) error {
+func checkSupported(g *ir.Graph) error {
 	missing := map[string][]string{}
 	for i, n := range g.Nodes {
 		if ops.LookupNode(n) != nil {

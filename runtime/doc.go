@@ -1,7 +1,7 @@
 // Package runtime turns a graph into plans and runs them.
 //
-// A graph (graph.go: nodes, initializers, inputs and outputs as the loader
-// or the fold pass give them) becomes a Program once, in compile.go:
+// A graph (an ir.Graph: nodes, initializers, inputs and outputs as the
+// loader or the fold pass give them) becomes a Program once, in compile.go:
 // opsets and operators are checked (every unsupported operator listed in
 // one UnsupportedError), each node is bound to its operator from package
 // ops, values become numbered slots, the nodes are put in a topological

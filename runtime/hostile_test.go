@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/ops"
 )
 
@@ -47,20 +48,20 @@ func hFloats(name string, vs ...float32) *ops.Attr {
 func hStr(name, s string) *ops.Attr { return &ops.Attr{Name: name, Type: ops.AttrString, S: s} }
 
 // hIn declares a float32 graph input with fixed dims.
-func hIn(name string, dims ...int) ValueInfo {
-	vi := ValueInfo{Name: name, DType: ops.Float32, Dims: []Dim{}}
+func hIn(name string, dims ...int) ir.ValueInfo {
+	vi := ir.ValueInfo{Name: name, DType: ops.Float32, Dims: []ir.Dim{}}
 	for _, d := range dims {
-		vi.Dims = append(vi.Dims, Dim{Value: d})
+		vi.Dims = append(vi.Dims, ir.Dim{Value: d})
 	}
 	return vi
 }
 
 // hGraph is a graph with one float32 input x of the given dims, the named
 // outputs, the nodes and the initializers (name, tensor, name, tensor...).
-func hGraph(xDims []int, outs []string, nodes []*ops.Node, inits ...any) *Graph {
-	g := &Graph{Inputs: []ValueInfo{hIn("x", xDims...)}, Nodes: nodes, Initializers: map[string]*ops.Tensor{}}
+func hGraph(xDims []int, outs []string, nodes []*ops.Node, inits ...any) *ir.Graph {
+	g := &ir.Graph{Inputs: []ir.ValueInfo{hIn("x", xDims...)}, Nodes: nodes, Initializers: map[string]*ops.Tensor{}}
 	for _, o := range outs {
-		g.Outputs = append(g.Outputs, ValueInfo{Name: o})
+		g.Outputs = append(g.Outputs, ir.ValueInfo{Name: o})
 	}
 	for i := 0; i+1 < len(inits); i += 2 {
 		g.Initializers[inits[i].(string)] = inits[i+1].(*ops.Tensor)
@@ -78,7 +79,7 @@ func i64(vs ...int64) *ops.Tensor { return ops.NewI64([]int{len(vs)}, vs) }
 // from Compile; otherwise Compile must succeed and Run on inputs must fail.
 type hostileCase struct {
 	name   string
-	g      *Graph
+	g      *ir.Graph
 	inputs []*ops.Tensor
 	opts   Options
 	want   []string // substrings of the error, the node or tensor name first
@@ -172,8 +173,8 @@ func TestHostileGraphStructure(t *testing.T) {
 		{name: "opset zero", g: hGraph(x, []string{"y"}, []*ops.Node{
 			hOpset(hNode("id", "Identity", []string{"x"}, []string{"y"}), 0),
 		}), want: []string{`node "id" (Identity)`, "opset 0 of the default domain is outside"}},
-		{name: "graph input without a name", g: &Graph{
-			Inputs: []ValueInfo{{DType: ops.Float32}}, Outputs: []ValueInfo{{Name: "y"}},
+		{name: "graph input without a name", g: &ir.Graph{
+			Inputs: []ir.ValueInfo{{DType: ops.Float32}}, Outputs: []ir.ValueInfo{{Name: "y"}},
 		}, want: []string{"graph input with an empty name"}},
 	})
 }
@@ -187,10 +188,10 @@ func TestHostileAttributes(t *testing.T) {
 	x := []int{1, 3, 8, 8}
 	w := f32(4, 3, 3, 3)
 	in := []*ops.Tensor{f32(x...)}
-	convGraph := func(attrs ...*ops.Attr) *Graph {
+	convGraph := func(attrs ...*ops.Attr) *ir.Graph {
 		return hGraph(x, []string{"y"}, []*ops.Node{conv(attrs...)}, "w", w)
 	}
-	gemm := func(attrs ...*ops.Attr) *Graph {
+	gemm := func(attrs ...*ops.Attr) *ir.Graph {
 		return hGraph([]int{2, 3}, []string{"y"}, []*ops.Node{
 			hNode("g", "Gemm", []string{"x", "b"}, []string{"y"}, attrs...),
 		}, "b", f32(3, 5))
@@ -290,9 +291,9 @@ func TestHostileShapes(t *testing.T) {
 			hNode("rs", "Reshape", []string{"x", "s"}, []string{"y"}),
 		}, "s", i64(1<<62, 4)), inputs: []*ops.Tensor{f32(2, 3)},
 			want: []string{`node "rs" (Reshape)`, "cannot reshape [2,3] (6 elements) to [4611686018427387904 4]"}},
-		{name: "Reshape shape not constant", g: &Graph{
-			Inputs:  []ValueInfo{hIn("x", 2, 3), {Name: "s", DType: ops.Int64, Dims: []Dim{{Value: 100}}}},
-			Outputs: []ValueInfo{{Name: "y"}},
+		{name: "Reshape shape not constant", g: &ir.Graph{
+			Inputs:  []ir.ValueInfo{hIn("x", 2, 3), {Name: "s", DType: ops.Int64, Dims: []ir.Dim{{Value: 100}}}},
+			Outputs: []ir.ValueInfo{{Name: "y"}},
 			Nodes:   []*ops.Node{hNode("rs", "Reshape", []string{"x", "s"}, []string{"y"})},
 		}, inputs: []*ops.Tensor{f32(2, 3), ops.NewI64([]int{100}, nil)},
 			want: []string{`node "rs" (Reshape)`, "shape must be a constant known at plan time"}},
@@ -312,7 +313,7 @@ func TestHostileShapes(t *testing.T) {
 }
 
 func TestHostileMemory(t *testing.T) {
-	cos := func(shape *ops.Tensor) *Graph {
+	cos := func(shape *ops.Tensor) *ir.Graph {
 		return hGraph([]int{1}, []string{"y"}, []*ops.Node{
 			hNode("cos", "ConstantOfShape", []string{"s"}, []string{"y"}),
 		}, "s", shape)
@@ -345,13 +346,13 @@ func TestHostileMemory(t *testing.T) {
 }
 
 func TestHostileRunInputs(t *testing.T) {
-	g := &Graph{
-		Inputs: []ValueInfo{
+	g := &ir.Graph{
+		Inputs: []ir.ValueInfo{
 			hIn("x", 1, 4),
-			{Name: "n", DType: ops.Float32, Dims: []Dim{{Value: -1, Param: "N"}, {Value: 4}}},
+			{Name: "n", DType: ops.Float32, Dims: []ir.Dim{{Value: -1, Param: "N"}, {Value: 4}}},
 			{Name: "u", DType: ops.Float32}, // no shape declared
 		},
-		Outputs: []ValueInfo{{Name: "y"}, {Name: "z"}},
+		Outputs: []ir.ValueInfo{{Name: "y"}, {Name: "z"}},
 		Nodes: []*ops.Node{
 			hNode("add", "Add", []string{"x", "n"}, []string{"y"}),
 			hNode("mean", "ReduceMean", []string{"u"}, []string{"z"}, hInt("keepdims", 0)),
@@ -458,7 +459,7 @@ func TestHostileFoldedConstants(t *testing.T) {
 // step made both quadratic: minutes for a file of a few MB).
 func TestHostileGraphScale(t *testing.T) {
 	const n = 100000
-	g := &Graph{Inputs: []ValueInfo{hIn("x", 1, 1)}, Outputs: []ValueInfo{{Name: "y"}}}
+	g := &ir.Graph{Inputs: []ir.ValueInfo{hIn("x", 1, 1)}, Outputs: []ir.ValueInfo{{Name: "y"}}}
 	ins := make([]string, n)
 	for i := range ins {
 		ins[i] = "r" + strconv.Itoa(i)

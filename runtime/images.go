@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
@@ -44,7 +45,7 @@ var separableOps = map[string]bool{
 // the batch), MaxPool without its Indices.
 func (p *Program) separable() bool {
 	batch := ""
-	leading := func(vi ValueInfo) bool {
+	leading := func(vi ir.ValueInfo) bool {
 		if vi.DType != ops.Float32 || len(vi.Dims) == 0 || vi.Dims[0].Param == "" {
 			return false
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
@@ -20,10 +21,10 @@ func TestImageByImage(t *testing.T) {
 		n.Attrs = map[string]*ops.Attr{"axis": {Name: "axis", Type: ops.AttrInt, I: axis}}
 		return n
 	}
-	graph := func(tail ...*ops.Node) *Graph {
-		g := &Graph{
-			Inputs:  []ValueInfo{input("x", -1, 2)},
-			Outputs: []ValueInfo{{Name: "y"}},
+	graph := func(tail ...*ops.Node) *ir.Graph {
+		g := &ir.Graph{
+			Inputs:  []ir.ValueInfo{input("x", -1, 2)},
+			Outputs: []ir.ValueInfo{{Name: "y"}},
 			Nodes: []*ops.Node{
 				node("Relu", []string{"x"}, "a"),
 				node("Mul", []string{"a", "x"}, "b"),
@@ -108,9 +109,9 @@ func TestImageByImage(t *testing.T) {
 // side, bit for bit as Runs of one image each, and on one worker keeps its
 // batch plan; a cancelled Run fails with the context's error.
 func TestImagesSideBySide(t *testing.T) {
-	g := &Graph{
-		Inputs:  []ValueInfo{input("x", -1, 3)},
-		Outputs: []ValueInfo{{Name: "y"}},
+	g := &ir.Graph{
+		Inputs:  []ir.ValueInfo{input("x", -1, 3)},
+		Outputs: []ir.ValueInfo{{Name: "y"}},
 		Nodes: []*ops.Node{
 			node("Relu", []string{"x"}, "a"),
 			node("Mul", []string{"a", "x"}, "b"),

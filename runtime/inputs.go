@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/ops"
 )
 
@@ -108,7 +109,7 @@ func (p *Program) ShapesFor(batch int) ([][]int, error) {
 
 // checkDeclared checks an input's shape against its declared rank and
 // fixed dims (any shape when none are declared).
-func checkDeclared(vi ValueInfo, shape []int) error {
+func checkDeclared(vi ir.ValueInfo, shape []int) error {
 	if vi.Dims == nil {
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
@@ -67,7 +68,7 @@ const (
 // concurrent use, Close included; plans for each distinct set of input
 // shapes are made on first use and cached.
 type Program struct {
-	graph   *Graph
+	graph   *ir.Graph
 	opts    Options
 	kernels *kern.Tier
 	pool    *Pool
@@ -93,13 +94,13 @@ type Program struct {
 }
 
 // Inputs returns the graph's inputs.
-func (p *Program) Inputs() []ValueInfo { return p.graph.Inputs }
+func (p *Program) Inputs() []ir.ValueInfo { return p.graph.Inputs }
 
 // Outputs returns the graph's outputs.
-func (p *Program) Outputs() []ValueInfo { return p.graph.Outputs }
+func (p *Program) Outputs() []ir.ValueInfo { return p.graph.Outputs }
 
 // Graph returns the graph the program was compiled from.
-func (p *Program) Graph() *Graph { return p.graph }
+func (p *Program) Graph() *ir.Graph { return p.graph }
 
 // Kernels returns the kernel tier the program runs with.
 func (p *Program) Kernels() *kern.Tier { return p.kernels }
@@ -225,7 +226,7 @@ func (p *Program) RunInto(ctx context.Context, inputs []*ops.Tensor, outs []*ops
 }
 
 // DimsString formats declared dims, writing symbolic ones by name.
-func DimsString(dims []Dim) string {
+func DimsString(dims []ir.Dim) string {
 	var b strings.Builder
 	b.WriteByte('[')
 	for i, d := range dims {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
@@ -89,20 +90,20 @@ func node(op string, ins []string, outs ...string) *ops.Node {
 	return &ops.Node{Name: op + "_" + outs[0], OpType: op, Opset: 13, Inputs: ins, Outputs: outs}
 }
 
-func input(name string, dims ...int) ValueInfo {
-	vi := ValueInfo{Name: name, DType: ops.Float32}
+func input(name string, dims ...int) ir.ValueInfo {
+	vi := ir.ValueInfo{Name: name, DType: ops.Float32}
 	for _, d := range dims {
 		if d < 0 {
-			vi.Dims = append(vi.Dims, Dim{Value: -1, Param: "N"})
+			vi.Dims = append(vi.Dims, ir.Dim{Value: -1, Param: "N"})
 		} else {
-			vi.Dims = append(vi.Dims, Dim{Value: d})
+			vi.Dims = append(vi.Dims, ir.Dim{Value: d})
 		}
 	}
 	return vi
 }
 
-func chainGraph(n int) *Graph {
-	g := &Graph{Inputs: []ValueInfo{input("x", -1, 3)}, Outputs: []ValueInfo{{Name: fmt.Sprintf("t%d", n)}}}
+func chainGraph(n int) *ir.Graph {
+	g := &ir.Graph{Inputs: []ir.ValueInfo{input("x", -1, 3)}, Outputs: []ir.ValueInfo{{Name: fmt.Sprintf("t%d", n)}}}
 	prev := "x"
 	for i := 1; i <= n; i++ {
 		cur := fmt.Sprintf("t%d", i)
@@ -112,7 +113,7 @@ func chainGraph(n int) *Graph {
 	return g
 }
 
-func mustCompile(t *testing.T, g *Graph, opts Options) *Program {
+func mustCompile(t *testing.T, g *ir.Graph, opts Options) *Program {
 	t.Helper()
 	if opts.Kernels == nil {
 		opts.Kernels = &kern.Tier{Name: "test"}
@@ -150,9 +151,9 @@ func TestChainReusesMemory(t *testing.T) {
 
 func TestOutOfOrderNodesAndFoldingAndViews(t *testing.T) {
 	// shape is folded; flat is a view of a; a+b needs both.
-	g := &Graph{
-		Inputs:       []ValueInfo{input("x", 2, 2)},
-		Outputs:      []ValueInfo{{Name: "sum"}, {Name: "flat"}, {Name: "shape"}, {Name: "cc"}},
+	g := &ir.Graph{
+		Inputs:       []ir.ValueInfo{input("x", 2, 2)},
+		Outputs:      []ir.ValueInfo{{Name: "sum"}, {Name: "flat"}, {Name: "shape"}, {Name: "cc"}},
 		Initializers: map[string]*ops.Tensor{"c": ops.NewF32([]int{2, 2}, []float32{1, 1, 1, 1})},
 		Nodes: []*ops.Node{
 			node("rtAdd", []string{"a", "b"}, "sum"),
@@ -194,38 +195,38 @@ func TestOutOfOrderNodesAndFoldingAndViews(t *testing.T) {
 func TestGraphErrors(t *testing.T) {
 	cases := []struct {
 		name string
-		g    *Graph
+		g    *ir.Graph
 		want string
 	}{
-		{"missing input", &Graph{
-			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "y"}},
+		{"missing input", &ir.Graph{
+			Inputs: []ir.ValueInfo{input("x", 1)}, Outputs: []ir.ValueInfo{{Name: "y"}},
 			Nodes: []*ops.Node{node("rtAdd", []string{"x", "ghost"}, "y")},
 		}, `input "ghost" is not produced`},
-		{"cycle", &Graph{
-			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "b"}},
+		{"cycle", &ir.Graph{
+			Inputs: []ir.ValueInfo{input("x", 1)}, Outputs: []ir.ValueInfo{{Name: "b"}},
 			Nodes: []*ops.Node{node("rtAdd", []string{"x", "b"}, "a"), node("rtScale", []string{"a"}, "b")},
 		}, "cycle"},
-		{"duplicate output", &Graph{
-			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "a"}},
+		{"duplicate output", &ir.Graph{
+			Inputs: []ir.ValueInfo{input("x", 1)}, Outputs: []ir.ValueInfo{{Name: "a"}},
 			Nodes: []*ops.Node{node("rtScale", []string{"x"}, "a"), node("rtScale", []string{"x"}, "a")},
 		}, `"a" is already defined`},
-		{"unsupported", &Graph{
-			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "c"}},
+		{"unsupported", &ir.Graph{
+			Inputs: []ir.ValueInfo{input("x", 1)}, Outputs: []ir.ValueInfo{{Name: "c"}},
 			Nodes: []*ops.Node{
 				node("Frobnicate", []string{"x"}, "a"), node("Frobnicate", []string{"a"}, "b"),
 				{Name: "q", OpType: "QuantizeLinear", Domain: "com.example", Inputs: []string{"b"}, Outputs: []string{"c"}},
 			},
 		}, "unsupported operators (2):\n  Frobnicate used by 2 node(s): Frobnicate_a, Frobnicate_b\n  com.example.QuantizeLinear used by 1 node(s): q"},
-		{"opset too new", &Graph{
-			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "a"}},
+		{"opset too new", &ir.Graph{
+			Inputs: []ir.ValueInfo{input("x", 1)}, Outputs: []ir.ValueInfo{{Name: "a"}},
 			Nodes: []*ops.Node{{Name: "s", OpType: "rtScale", Opset: 22, Inputs: []string{"x"}, Outputs: []string{"a"}}},
 		}, `node "s" (rtScale): opset 22 of the default domain is outside the supported range 7 to 21`},
-		{"opset too old", &Graph{
-			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "a"}},
+		{"opset too old", &ir.Graph{
+			Inputs: []ir.ValueInfo{input("x", 1)}, Outputs: []ir.ValueInfo{{Name: "a"}},
 			Nodes: []*ops.Node{{Name: "s", OpType: "rtScale", Opset: 6, Inputs: []string{"x"}, Outputs: []string{"a"}}},
 		}, "opset 6 of the default domain"},
-		{"missing output", &Graph{
-			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "nothing"}},
+		{"missing output", &ir.Graph{
+			Inputs: []ir.ValueInfo{input("x", 1)}, Outputs: []ir.ValueInfo{{Name: "nothing"}},
 		}, `graph output "nothing"`},
 	}
 	for _, c := range cases {
@@ -266,7 +267,7 @@ func TestRunErrors(t *testing.T) {
 }
 
 func TestCancellation(t *testing.T) {
-	g := &Graph{Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "b"}},
+	g := &ir.Graph{Inputs: []ir.ValueInfo{input("x", 1)}, Outputs: []ir.ValueInfo{{Name: "b"}},
 		Nodes: []*ops.Node{node("rtCount", []string{"x"}, "a"), node("rtCount", []string{"a"}, "b")}}
 	p := mustCompile(t, g, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -386,9 +387,9 @@ func TestConcatInPlace(t *testing.T) {
 		n.Attrs = map[string]*ops.Attr{"axis": {Name: "axis", Type: ops.AttrInt, I: 1}}
 		return n
 	}
-	g := &Graph{
-		Inputs:  []ValueInfo{input("x", -1, 2)},
-		Outputs: []ValueInfo{{Name: "y3"}, {Name: "sum"}},
+	g := &ir.Graph{
+		Inputs:  []ir.ValueInfo{input("x", -1, 2)},
+		Outputs: []ir.ValueInfo{{Name: "y3"}, {Name: "sum"}},
 		Nodes: []*ops.Node{
 			node("rtScale", []string{"x"}, "a"),
 			cat([]string{"a"}, "y1"),
