@@ -104,3 +104,18 @@ func TestTensor(t *testing.T) {
 		t.Error("AttrType.String is wrong")
 	}
 }
+
+// TestLimitErrorf: the message is the formatted text alone, and the
+// error matches ErrMemoryLimit, also when wrapped.
+func TestLimitErrorf(t *testing.T) {
+	err := LimitErrorf("tensor %q: %d bytes", "w", 12)
+	if err.Error() != `tensor "w": 12 bytes` {
+		t.Errorf("message %q", err)
+	}
+	if !errors.Is(err, ErrMemoryLimit) || !errors.Is((&Node{OpType: "Conv"}).Errorf("%w", err), ErrMemoryLimit) {
+		t.Error("does not match ErrMemoryLimit")
+	}
+	if errors.Is(errors.New("memory limit exceeded"), ErrMemoryLimit) {
+		t.Error("another error with the same text matches ErrMemoryLimit")
+	}
+}

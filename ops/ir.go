@@ -66,3 +66,11 @@ func ShapeString(shape []int) string { return ir.ShapeString(shape) }
 
 // SameShape is ir.SameShape: whether two shapes are equal.
 func SameShape(a, b []int) bool { return ir.SameShape(a, b) }
+
+// ErrMemoryLimit is ir.ErrMemoryLimit, matched (with errors.Is) by every
+// error that refuses an allocation over a limit.
+var ErrMemoryLimit = ir.ErrMemoryLimit
+
+// LimitErrorf is ir.LimitErrorf: an error that matches ErrMemoryLimit,
+// its message the formatted text alone.
+func LimitErrorf(format string, args ...any) error { return ir.LimitErrorf(format, args...) }
