@@ -38,25 +38,24 @@ import (
 	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/loader"
-	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
 )
 
 // Tensor is a dense row-major tensor of float32 (F32) or int64 (I64) data.
-type Tensor = ops.Tensor
+type Tensor = ir.Tensor
 
 // DType is a tensor element type.
-type DType = ops.DType
+type DType = ir.DType
 
 // The element types a model's inputs and outputs can have.
 const (
-	Float32 = ops.Float32
-	Int64   = ops.Int64
+	Float32 = ir.Float32
+	Int64   = ir.Int64
 )
 
 // NewTensor returns a float32 tensor that uses data (allocated zeroed when
 // nil) as its storage.
-func NewTensor(shape []int, data []float32) *Tensor { return ops.NewF32(shape, data) }
+func NewTensor(shape []int, data []float32) *Tensor { return ir.NewF32(shape, data) }
 
 // TensorInfo describes a model input or output.
 type TensorInfo struct {
@@ -224,7 +223,7 @@ func OpenContext(ctx context.Context, path string, opts ...Option) (*Model, erro
 	}
 	data, err := loader.ReadFile(path, maxFileBytes(c))
 	if err != nil {
-		if errors.Is(err, ops.ErrMemoryLimit) {
+		if errors.Is(err, ir.ErrMemoryLimit) {
 			err = fmt.Errorf("%w (the per-tensor plus the per-Run memory limit, see WithMemoryLimits)", err)
 		}
 		return nil, err

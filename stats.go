@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/bnrun/bnrun/ir"
-	"github.com/bnrun/bnrun/ops"
 )
 
 // Stats describes the model as it runs, for one batch size.
@@ -69,7 +68,7 @@ func (m *Model) ShapesFor(batch int) ([][]int, error) { return m.prog.ShapesFor(
 func countParams(g *ir.Graph) int64 {
 	var n int64
 	for _, t := range g.Initializers {
-		if t.DType == ops.Float32 {
+		if t.DType == ir.Float32 {
 			n += int64(len(t.F32))
 		}
 	}

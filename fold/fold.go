@@ -41,7 +41,6 @@ import (
 	"slices"
 
 	"github.com/bnrun/bnrun/ir"
-	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
 )
 
@@ -53,7 +52,7 @@ const Domain = "bnrun"
 // described.
 type rule interface {
 	name() string
-	match(w *work, n *ops.Node) (any, bool)
+	match(w *work, n *ir.Node) (any, bool)
 	apply(w *work, m any)
 }
 
@@ -207,7 +206,7 @@ func optimizeWith(ctx context.Context, g *ir.Graph, prog *runtime.Program, run f
 }
 
 // CountOps counts a graph's nodes per op type, qualified by domain outside
-// the default one (ops.Node.QualifiedType).
+// the default one (ir.Node.QualifiedType).
 func CountOps(g *ir.Graph) map[string]int {
 	c := map[string]int{}
 	for _, n := range g.Nodes {

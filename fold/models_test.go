@@ -10,7 +10,6 @@ import (
 	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/loader"
-	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
 )
 
@@ -98,7 +97,7 @@ func checkTestData(t *testing.T, dir string, g *ir.Graph) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		outs, err := prog.Run(context.Background(), []*ops.Tensor{in})
+		outs, err := prog.Run(context.Background(), []*ir.Tensor{in})
 		if err != nil {
 			t.Fatalf("%s: Run: %v", set, err)
 		}

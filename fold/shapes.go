@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/bnrun/bnrun/ir"
-	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
 )
 
@@ -103,7 +102,7 @@ func (w *work) sameShape(a, b string) bool {
 	for _, m := range w.shapes {
 		sa, oka := m[a]
 		sb, okb := m[b]
-		if !oka || !okb || !ops.SameShape(sa, sb) {
+		if !oka || !okb || !ir.SameShape(sa, sb) {
 			return false
 		}
 	}

@@ -29,7 +29,6 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/bnrun/bnrun/ir"
-	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
 )
 
@@ -109,7 +108,7 @@ func LoadFile(path string) (*ir.Graph, error) {
 // directory, a device (such as /dev/zero, which never ends), a named pipe
 // (which blocks until something writes to it) or a socket is refused
 // before it is opened, and so is a file of more than maxBytes bytes, with
-// an error that matches ops.ErrMemoryLimit. It reads no more than the
+// an error that matches ir.ErrMemoryLimit. It reads no more than the
 // size the file had when it was opened.
 func ReadFile(path string, maxBytes int64) ([]byte, error) {
 	f, st, err := openRegular(path)
@@ -122,7 +121,7 @@ func ReadFile(path string, maxBytes int64) ([]byte, error) {
 	defer f.Close()
 	size := st.Size()
 	if size > maxBytes || size > math.MaxInt {
-		return nil, ops.LimitErrorf("%s: file of %d bytes is larger than the limit of %d bytes", path, size, maxBytes)
+		return nil, ir.LimitErrorf("%s: file of %d bytes is larger than the limit of %d bytes", path, size, maxBytes)
 	}
 	data := make([]byte, size)
 	if _, err := io.ReadFull(f, data); err != nil {
@@ -214,7 +213,7 @@ func load(ctx context.Context, data []byte, opt Options) (*ir.Graph, error) {
 	}
 	g := &ir.Graph{
 		Opsets:       map[string]int{},
-		Initializers: map[string]*ops.Tensor{},
+		Initializers: map[string]*ir.Tensor{},
 		Metadata:     map[string]string{},
 	}
 	var graphs [][]byte
@@ -361,7 +360,7 @@ func (gb *graphBuilder) cutErr(te *truncatedError) error {
 	})
 	switch te.num {
 	case gfNode:
-		n := &ops.Node{Name: s[nfName], OpType: s[nfOpType]}
+		n := &ir.Node{Name: s[nfName], OpType: s[nfOpType]}
 		if o := s[nfOutput]; o != "" {
 			n.Outputs = []string{o}
 		}
@@ -477,7 +476,7 @@ func (gb *graphBuilder) parseFields(b []byte) error {
 	})
 }
 
-func (gb *graphBuilder) addInit(name string, t *ops.Tensor) error {
+func (gb *graphBuilder) addInit(name string, t *ir.Tensor) error {
 	if name == "" {
 		return fmt.Errorf("initializer #%d has no name", gb.initIdx)
 	}
@@ -512,7 +511,7 @@ func (gb *graphBuilder) finish() error {
 
 // nodeErr wraps err with the node's name, or its position and first output
 // when it has none.
-func nodeErr(n *ops.Node, idx int, err error) error {
+func nodeErr(n *ir.Node, idx int, err error) error {
 	switch {
 	case n.Name != "":
 		return fmt.Errorf("node %q (%s): %w", n.Name, n.OpType, err)
@@ -525,8 +524,8 @@ func nodeErr(n *ops.Node, idx int, err error) error {
 }
 
 // parseNode decodes a NodeProto; idx is its 1-based position for messages.
-func parseNode(b []byte, idx int, tc tensorCtx) (*ops.Node, error) {
-	n := &ops.Node{Attrs: map[string]*ops.Attr{}}
+func parseNode(b []byte, idx int, tc tensorCtx) (*ir.Node, error) {
+	n := &ir.Node{Attrs: map[string]*ir.Attr{}}
 	var attrs [][]byte
 	err := eachField(b, func(f field) error {
 		var err error

@@ -15,7 +15,7 @@ import (
 // cnode is a node bound to its kernel, with inputs and outputs as slots
 // (-1 for an absent optional input or output).
 type cnode struct {
-	node   *ops.Node
+	node   *ir.Node
 	kernel ops.Kernel
 	in     []int
 	out    []int
@@ -55,7 +55,7 @@ func CompileContext(ctx context.Context, g *ir.Graph, opts Options) (*Program, e
 		opts:      opts,
 		kernels:   opts.Kernels,
 		slotIndex: map[string]int{},
-		consts:    map[int]*ops.Tensor{},
+		consts:    map[int]*ir.Tensor{},
 	}
 	if p.kernels == nil {
 		p.kernels = kern.Best()
@@ -411,11 +411,11 @@ func prune(order []*cnode, outs []int, nslots int) []*cnode {
 // compute with, or whose data does not match its shape (the loader never
 // makes one; a Graph built by hand may), or that is larger than limit
 // bytes when limit > 0.
-func checkConst(name string, t *ops.Tensor, limit int64) error {
+func checkConst(name string, t *ir.Tensor, limit int64) error {
 	if t == nil {
 		return fmt.Errorf("initializer %q is nil", name)
 	}
-	if t.DType != ops.Float32 && t.DType != ops.Int64 {
+	if t.DType != ir.Float32 && t.DType != ir.Int64 {
 		return fmt.Errorf("initializer %q has type %s, want float32 or int64", name, t.DType)
 	}
 	n, err := elemCount(t.Shape)
@@ -423,14 +423,14 @@ func checkConst(name string, t *ops.Tensor, limit int64) error {
 		return fmt.Errorf("initializer %q: %v", name, err)
 	}
 	if t.Len() != n {
-		return fmt.Errorf("initializer %q: shape %s needs %d elements, data has %d", name, ops.ShapeString(t.Shape), n, t.Len())
+		return fmt.Errorf("initializer %q: shape %s needs %d elements, data has %d", name, ir.ShapeString(t.Shape), n, t.Len())
 	}
 	size := int64(4)
-	if t.DType == ops.Int64 {
+	if t.DType == ir.Int64 {
 		size = 8
 	}
 	if limit > 0 && int64(n) > limit/size {
-		return ops.LimitErrorf("initializer %q of shape %s exceeds the limit of %d bytes per tensor", name, ops.ShapeString(t.Shape), limit)
+		return ir.LimitErrorf("initializer %q of shape %s exceeds the limit of %d bytes per tensor", name, ir.ShapeString(t.Shape), limit)
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern/cuda"
-	"github.com/bnrun/bnrun/ops"
 )
 
 // TestCUDAModeWithoutGPU checks Compile's device modes where no GPU is
@@ -17,9 +16,9 @@ func TestCUDAModeWithoutGPU(t *testing.T) {
 	if err := cuda.Available(); err == nil {
 		t.Skip("a GPU is usable here")
 	}
-	g := &ir.Graph{Inputs: []ir.ValueInfo{{Name: "x", DType: ops.Float32, Dims: []ir.Dim{{Value: 2}}}},
+	g := &ir.Graph{Inputs: []ir.ValueInfo{{Name: "x", DType: ir.Float32, Dims: []ir.Dim{{Value: 2}}}},
 		Outputs: []ir.ValueInfo{{Name: "y"}},
-		Nodes:   []*ops.Node{{Name: "r", OpType: "Relu", Opset: 17, Inputs: []string{"x"}, Outputs: []string{"y"}}}}
+		Nodes:   []*ir.Node{{Name: "r", OpType: "Relu", Opset: 17, Inputs: []string{"x"}, Outputs: []string{"y"}}}}
 	if _, err := Compile(g, Options{Device: DeviceCUDA}); err == nil {
 		t.Fatal("DeviceCUDA without a GPU compiled")
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
-	"github.com/bnrun/bnrun/ops"
 )
 
 // Options configure Compile.
@@ -80,7 +79,7 @@ type Program struct {
 	slotIndex map[string]int
 	inputSlot []int // per graph input
 	outSlot   []int // per graph output
-	consts    map[int]*ops.Tensor
+	consts    map[int]*ir.Tensor
 	nodes     []*cnode // live nodes, topological order
 
 	mu    sync.Mutex
@@ -198,8 +197,8 @@ func (p *Program) Device() (desc string, err error) {
 // one new tensor per graph output. It is safe for concurrent use. ctx is
 // checked between nodes. On a closed program (see Close) it returns
 // ErrClosed.
-func (p *Program) Run(ctx context.Context, inputs []*ops.Tensor) ([]*ops.Tensor, error) {
-	outs := make([]*ops.Tensor, len(p.outSlot))
+func (p *Program) Run(ctx context.Context, inputs []*ir.Tensor) ([]*ir.Tensor, error) {
+	outs := make([]*ir.Tensor, len(p.outSlot))
 	if err := p.RunInto(ctx, inputs, outs); err != nil {
 		return nil, err
 	}
@@ -210,7 +209,7 @@ func (p *Program) Run(ctx context.Context, inputs []*ops.Tensor) ([]*ops.Tensor,
 // is too small is replaced by a new tensor; otherwise its buffer is reused
 // and its shape updated, so a caller that keeps outs allocates nothing.
 // On a closed program (see Close) it returns ErrClosed.
-func (p *Program) RunInto(ctx context.Context, inputs []*ops.Tensor, outs []*ops.Tensor) error {
+func (p *Program) RunInto(ctx context.Context, inputs []*ir.Tensor, outs []*ir.Tensor) error {
 	if !p.gate.enter() {
 		return ErrClosed
 	}
