@@ -4,6 +4,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/bnrun/bnrun/loader"
+	"github.com/bnrun/bnrun/runtime"
 )
 
 // TestModuleRequiresOnlyWhatItCompiles reads go.mod and fails when the
@@ -45,5 +48,14 @@ func TestModuleRequiresOnlyWhatItCompiles(t *testing.T) {
 		if !allowed[f[0]] {
 			t.Errorf("go.mod requires %s; the root module should require only what its packages compile (test-only dependencies belong in conformance/go.mod)", f[0])
 		}
+	}
+}
+
+// TestDefaultLimitsAgree: the loader does not import the runtime, so it
+// writes the runtime's default memory of one Run itself; its default file
+// cap must still be one tensor at the loader's cap plus that memory.
+func TestDefaultLimitsAgree(t *testing.T) {
+	if got, want := int64(loader.DefaultMaxFileBytes), int64(loader.DefaultMaxTensorBytes)+int64(runtime.DefaultMaxTotalBytes); got != want {
+		t.Errorf("loader.DefaultMaxFileBytes = %d, want loader.DefaultMaxTensorBytes + runtime.DefaultMaxTotalBytes = %d", got, want)
 	}
 }

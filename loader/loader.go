@@ -1,5 +1,5 @@
 // Package loader decodes ONNX models (serialized ModelProto messages) into
-// the runtime's graph IR, and reads and writes single tensors (TensorProto)
+// bnrun's graph (an ir.Graph), and reads and writes single tensors (TensorProto)
 // such as the input and output .pb files of ONNX test cases.
 //
 // It reads the protobuf wire format directly. Tensors are converted to the
@@ -29,7 +29,6 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/bnrun/bnrun/ir"
-	"github.com/bnrun/bnrun/runtime"
 )
 
 // Options controls how Load resolves and limits tensor data.
@@ -86,7 +85,13 @@ const (
 // DefaultMaxFileBytes caps the size of the files LoadFile and
 // ReadTensorFile read: one tensor at the default cap plus one Run's
 // default memory, 12 GiB.
-const DefaultMaxFileBytes = DefaultMaxTensorBytes + runtime.DefaultMaxTotalBytes
+const DefaultMaxFileBytes = DefaultMaxTensorBytes + defaultMaxRunBytes
+
+// defaultMaxRunBytes is the runtime's default memory of one Run,
+// runtime.DefaultMaxTotalBytes, written here so that the loader does not
+// import the runtime; the root package's TestDefaultLimitsAgree checks
+// that the two agree.
+const defaultMaxRunBytes = 8 << 30
 
 // LoadFile reads and decodes the ONNX model at path, resolving external
 // data in the file's folder, with the default tensor size limit. The file
