@@ -20,6 +20,11 @@
 // ErrClosed, ...) with errors.Is, and InputError or UnsupportedError with
 // errors.As. Package vision decodes and preprocesses images for image
 // models.
+//
+// The root package owns the public API and ties the rest together: loader
+// (file to ir.Graph), fold (the optimisation pass), runtime (plans and
+// runs), with ir, ops, kern and npy beneath them. Its Tensor and DType are
+// package ir's. It must not import vision or the command, which import it.
 package bnrun
 
 import (

@@ -32,6 +32,11 @@
 // Fused nodes use ops of the "bnrun" domain (bnrun.FusedConv,
 // bnrun.FusedGemm, bnrun.Affine, bnrun.DwBlock), which the ops package
 // implements.
+//
+// fold rewrites an ir.Graph. It imports ir, ops (the operators, to fold
+// constant nodes by running them), kern (the reference tier they run on)
+// and runtime (to prove shapes by planning the graph); it must not import
+// the loader, npy or the root package, which calls it.
 package fold
 
 import (

@@ -13,6 +13,10 @@
 // The loader never panics on malformed input; every error says which
 // tensor, node or attribute it concerns where the file names one. Every
 // tensor is checked against a size limit before its buffer is allocated.
+//
+// It owns the ONNX wire format and nothing after it: of bnrun it imports
+// only ir, and must not import ops, kern, runtime, fold or the root
+// package (which operators exist is the runtime's question).
 package loader
 
 import (

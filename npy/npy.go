@@ -18,6 +18,10 @@
 // data present and a byte limit before anything is allocated, and bad
 // files give errors that match ErrFormat (or ir.ErrMemoryLimit for
 // sizes over the limit), never a panic.
+//
+// It owns the file formats only: of bnrun it imports ir (Tensor and
+// ErrMemoryLimit), and must not import ops, kern, runtime, loader, fold or
+// the root package.
 package npy
 
 import (

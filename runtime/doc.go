@@ -31,6 +31,7 @@
 // profile.go times each step; errors.go holds the errors a program
 // matches.
 //
-// runtime imports ops and kern (and kern/cuda through cuda.go), never the
-// root package, the loader or the fold pass.
+// runtime imports ir (the graph), ops (the operators) and kern (the
+// tiers), and kern/cuda and kern/cuda/lower through cuda.go; it must not
+// import the root package, the loader, npy or the fold pass.
 package runtime
