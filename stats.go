@@ -3,8 +3,7 @@ package bnrun
 import (
 	"fmt"
 
-	"github.com/bnrun/bnrun/ops"
-	"github.com/bnrun/bnrun/runtime"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // Stats describes the model as it runs, for one batch size.
@@ -66,10 +65,10 @@ func (m *Model) StatsFor(shapes ...[]int) (*Stats, error) {
 // or an error naming an input whose shape is not declared.
 func (m *Model) ShapesFor(batch int) ([][]int, error) { return m.prog.ShapesFor(batch) }
 
-func countParams(g *runtime.Graph) int64 {
+func countParams(g *ir.Graph) int64 {
 	var n int64
 	for _, t := range g.Initializers {
-		if t.DType == ops.Float32 {
+		if t.DType == ir.Float32 {
 			n += int64(len(t.F32))
 		}
 	}
