@@ -765,3 +765,186 @@ extern "C" __global__ void softmax(const float* __restrict__ x, float* __restric
         yl[j * inner] = expf(xl[j * inner] - m) / s;
     }
 }
+
+// ---------------------------------------------------------------------------
+// Transposed convolution.
+// ---------------------------------------------------------------------------
+
+// conv_transpose2d: ONNX ConvTranspose over NCHW data, one thread per
+// output element gathering the input pixels whose kernel taps land on it
+// (kern.ConvTransposeGeom's geometry: input pixel (ih, iw) and tap (kh, kw)
+// reach oh = ih*sh - pt + kh*dh, ow = iw*sw - pl + kw*dw):
+//
+//   y[n,m,oh,ow] = bias[m] + sum over c < Cg, kh, kw with
+//                      ih = (oh + pt - kh*dh) / sh,  iw = (ow + pl - kw*dw) / sw
+//                  whole numbers inside the input, of
+//                  x[n, g*Cg + c, ih, iw] * w[g*Cg + c, m - g*Mg, kh, kw]
+//
+// with g = m / Mg the group of output channel m, Cg = C/groups input and
+// Mg = M/groups output channels per group, w of shape [C, Mg, KH, KW].
+// pt and pl may be negative; OH and OW are the host's (output_padding and
+// output_shape choose them). bias may be null.
+//
+// Launch: block 256, grid ceil(N*M*OH*OW / 256).
+extern "C" __global__ void conv_transpose2d(
+    const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
+    float* __restrict__ y,
+    int N, int C, int H, int W, int M, int KH, int KW, int OH, int OW, int groups,
+    int pad_t, int pad_l, int stride_h, int stride_w, int dil_h, int dil_w)
+{
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= N * M * OH * OW) {
+        return;
+    }
+    const int ow = idx % OW;
+    const int oh = (idx / OW) % OH;
+    const int m = (idx / (OW * OH)) % M;
+    const int n = idx / (OW * OH * M);
+    const int Cg = C / groups, Mg = M / groups;
+    const int g = m / Mg;
+    const int HW = H * W, KHW = KH * KW;
+    // channel 0 of group g in image n, and its weights for output channel m
+    const float* xg = x + (n * C + g * Cg) * HW;
+    const float* wm = w + (g * Cg * Mg + (m - g * Mg)) * KHW;
+
+    float acc = 0.0f;
+    for (int kh = 0; kh < KH; kh++) {
+        const int th = oh + pad_t - kh * dil_h; // ih * stride_h
+        if (th < 0 || th % stride_h != 0 || th / stride_h >= H) {
+            continue;
+        }
+        const int ih = th / stride_h;
+        for (int kw = 0; kw < KW; kw++) {
+            const int tw = ow + pad_l - kw * dil_w; // iw * stride_w
+            if (tw < 0 || tw % stride_w != 0 || tw / stride_w >= W) {
+                continue;
+            }
+            const int iw = tw / stride_w;
+            const float* xp = xg + ih * W + iw;
+            const float* wp = wm + kh * KW + kw;
+            for (int c = 0; c < Cg; c++) {
+                acc += xp[c * HW] * wp[c * Mg * KHW];
+            }
+        }
+    }
+    y[idx] = acc + (bias != 0 ? bias[m] : 0.0f);
+}
+
+// ---------------------------------------------------------------------------
+// Resize. The host computes every axis's taps as the CPU's plan does (any
+// mode, coordinate transformation and rounding): output i of an axis reads
+// the k input indexes tap[i*k .. i*k+k-1] with weights wt[i*k .. i*k+k-1]
+// (an axis the Resize leaves as it is has k = 1, tap[i] = i, weight 1), and
+// tap[i*k] = -1 makes output i the extrapolation value (tf_crop_and_resize
+// outside the input).
+// ---------------------------------------------------------------------------
+
+// resize_axis: one axis of a Resize, x seen as [outer, in, inner] and y as
+// [outer, out, inner]:
+//
+//   y[o,i,q] = sum_{j < k} wt[i*k + j] * x[o, tap[i*k + j], q]   (ext when tap[i*k] = -1)
+//
+// Launch: block 256, grid ceil(outer*out*inner / 256).
+extern "C" __global__ void resize_axis(
+    const float* __restrict__ x, float* __restrict__ y,
+    const int* __restrict__ tap, const float* __restrict__ wt,
+    int outer, int in, int out, int inner, int k, float ext)
+{
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= outer * out * inner) {
+        return;
+    }
+    const int q = idx % inner;
+    const int i = (idx / inner) % out;
+    const int o = idx / (inner * out);
+    const int* t = tap + i * k;
+    if (t[0] < 0) {
+        y[idx] = ext;
+        return;
+    }
+    const float* w = wt + i * k;
+    const float* xo = x + o * in * inner + q;
+    float acc = 0.0f;
+    for (int j = 0; j < k; j++) {
+        acc += w[j] * xo[t[j] * inner];
+    }
+    y[idx] = acc;
+}
+
+// resize_hw: the last two axes of a Resize in one pass, x seen as
+// [planes, H, W] and y as [planes, OH, OW], with the rows' taps (th, wh,
+// kh of them an output row) and the columns' (tw, ww, kw):
+//
+//   y[p,i,j] = sum_{a < kh} wh[i*kh + a] * r(a),
+//   r(a)     = sum_{b < kw} ww[j*kw + b] * x[p, th[i*kh + a], tw[j*kw + b]]
+//
+// (each row resized first, as the CPU resizes the last axis first), ext
+// when th[i*kh] or tw[j*kw] is -1.
+//
+// Launch: block 256, grid ceil(planes*OH*OW / 256).
+extern "C" __global__ void resize_hw(
+    const float* __restrict__ x, float* __restrict__ y,
+    const int* __restrict__ th, const float* __restrict__ wh,
+    const int* __restrict__ tw, const float* __restrict__ ww,
+    int planes, int H, int W, int OH, int OW, int kh, int kw, float ext)
+{
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= planes * OH * OW) {
+        return;
+    }
+    const int j = idx % OW;
+    const int i = (idx / OW) % OH;
+    const int p = idx / (OW * OH);
+    const int* rt = th + i * kh;
+    const int* ct = tw + j * kw;
+    if (rt[0] < 0 || ct[0] < 0) {
+        y[idx] = ext;
+        return;
+    }
+    const float* rw = wh + i * kh;
+    const float* cw = ww + j * kw;
+    const float* xp = x + p * H * W;
+    float acc = 0.0f;
+    for (int a = 0; a < kh; a++) {
+        const float* row = xp + rt[a] * W;
+        float r = 0.0f;
+        for (int b = 0; b < kw; b++) {
+            r += cw[b] * row[ct[b]];
+        }
+        acc += rw[a] * r;
+    }
+    y[idx] = acc;
+}
+
+// ---------------------------------------------------------------------------
+// Strided copies: Slice, Transpose, Split.
+// ---------------------------------------------------------------------------
+
+// Strided is a gather of a tensor's elements: an output of shape
+// dims[0..ndim-1] whose element at coordinates c reads input element
+// offset + sum_d c[d]*stride[d] (a stride may be negative or zero).
+struct Strided {
+    int ndim;
+    int dims[MAX_DIMS];
+    int stride[MAX_DIMS];
+};
+
+// strided_copy: y[i] = x[offset + sum_d c_d(i) * s.stride[d]], c(i) the
+// coordinates of output index i in s.dims (the last fastest). A Slice's
+// strides are the input's times its steps, a Transpose's the input's in
+// the permuted order, a Split part's the input's with its offset.
+//
+// Launch: block 256, grid ceil(total / 256).
+extern "C" __global__ void strided_copy(const float* __restrict__ x, float* __restrict__ y, int total, int offset, Strided s)
+{
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= total) {
+        return;
+    }
+    int rem = idx, src = offset;
+    for (int d = s.ndim - 1; d >= 0; d--) {
+        src += (rem % s.dims[d]) * s.stride[d];
+        rem /= s.dims[d];
+    }
+    y[idx] = x[src];
+}

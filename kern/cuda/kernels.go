@@ -25,6 +25,10 @@ var kernelNames = []string{
 	"concat_copy",
 	"softmax",
 	"pad_nd",
+	"conv_transpose2d",
+	"resize_axis",
+	"resize_hw",
+	"strided_copy",
 }
 
 // ptxEntry is kernels.cu compiled for one architecture.

@@ -632,6 +632,57 @@ func testSoftmax(t *testing.T, e *gpuEnv) {
 	}
 }
 
+// testConvTranspose runs transposed convolutions against the kernel
+// library's reference tier (kern.Reference's direct scatter): strides,
+// dilations, groups, negative and asymmetric padding, output padding
+// (outputs past the last input's footprint), batches, 1-D.
+func testConvTranspose(t *testing.T, e *gpuEnv) {
+	for i, c := range []struct {
+		name                      string
+		n, c, h, w, m, kh, kw, gr int
+		pt, pl, sh, sw, dh, dw    int
+		extraH, extraW            int // output padding
+		bias                      bool
+	}{
+		{"2x2 stride 2 (U-Net up)", 2, 6, 5, 7, 4, 2, 2, 1, 0, 0, 2, 2, 1, 1, 0, 0, true},
+		{"3x3 stride 2 pad 1 output padding 1", 1, 5, 6, 5, 7, 3, 3, 1, 1, 1, 2, 2, 1, 1, 1, 1, true},
+		{"4x4 stride 2 pad 1 groups 3", 2, 6, 4, 5, 9, 4, 4, 3, 1, 1, 2, 2, 1, 1, 0, 0, false},
+		{"3x3 dilation 2 stride 1x3", 1, 3, 5, 4, 5, 3, 3, 1, 2, 1, 1, 3, 2, 2, 0, 2, true},
+		{"depthwise 3x3 stride 2", 1, 4, 6, 6, 4, 3, 3, 4, 1, 1, 2, 2, 1, 1, 1, 0, true},
+		{"negative padding", 1, 3, 4, 4, 2, 3, 3, 1, -1, -2, 2, 2, 1, 1, 0, 0, true},
+		{"1-D stride 4", 2, 5, 1, 9, 3, 1, 5, 1, 0, 2, 1, 4, 1, 1, 0, 3, true},
+		{"many input channels", 1, 70, 3, 3, 17, 2, 2, 1, 0, 0, 2, 2, 1, 1, 0, 0, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// ONNX: out = stride·(in-1) + output_padding + (k-1)·dil + 1 - pads (both ends
+			// padded alike here, the end padding the same as the leading one)
+			oh := c.sh*(c.h-1) + c.extraH + (c.kh-1)*c.dh + 1 - 2*c.pt
+			ow := c.sw*(c.w-1) + c.extraW + (c.kw-1)*c.dw + 1 - 2*c.pl
+			g := kern.ConvTransposeGeom{N: c.n, C: c.c, H: c.h, W: c.w, M: c.m, KH: c.kh, KW: c.kw, OH: oh, OW: ow,
+				PadT: c.pt, PadL: c.pl, SH: c.sh, SW: c.sw, DH: c.dh, DW: c.dw, Group: c.gr}
+			seed := uint64(500 + 10*i)
+			x := randn(seed, c.n*c.c*c.h*c.w)
+			w := randn(seed+1, c.c*(c.m/c.gr)*c.kh*c.kw)
+			var b []float32
+			if c.bias {
+				b = randn(seed+2, c.m)
+			}
+			ny := c.n * c.m * oh * ow
+			want := make([]float32, ny)
+			kern.ConvTranspose(&kern.Env{K: kern.Reference, Par: kern.Serial{}}, &g, x, w, b, want)
+			y := e.alloc(ny)
+			e.must(e.k.ConvTranspose(e.s, ConvTransposeShape{N: c.n, C: c.c, H: c.h, W: c.w, M: c.m, KH: c.kh, KW: c.kw,
+				OH: oh, OW: ow, Groups: c.gr, PadT: c.pt, PadL: c.pl, StrideH: c.sh, StrideW: c.sw, DilH: c.dh, DilW: c.dw},
+				e.upload(x), e.upload(w), e.upload(b), y))
+			compare(t, c.name, e.download(y, ny), want)
+		})
+	}
+	if err := e.k.ConvTranspose(e.s, ConvTransposeShape{N: 1, C: 3, H: 2, W: 2, M: 4, KH: 1, KW: 1, OH: 2, OW: 2, Groups: 2},
+		Buffer{}, Buffer{}, Buffer{}, Buffer{}); err == nil {
+		t.Error("ConvTranspose with 3 channels in 2 groups: no error")
+	}
+}
+
 // kernelTests are the kernel tests, each run on a fresh environment.
 var kernelTests = []struct {
 	name string
@@ -646,6 +697,7 @@ var kernelTests = []struct {
 	{"Concat", testConcat},
 	{"Softmax", testSoftmax},
 	{"Pad", testPad},
+	{"ConvTranspose", testConvTranspose},
 }
 
 // runKernelTests runs every kernel test in context c.

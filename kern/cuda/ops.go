@@ -592,3 +592,206 @@ func (k *Kernels) Pad(s *Stream, in, out, begin []int, mode PadMode, value float
 	}
 	return s.Launch(k.fn["pad_nd"], grid1(nOut), Dim3{X: elementwiseThreads}, 0, x, y, nOut, g, int32(mode), value)
 }
+
+// ConvTransposeShape is a 2-D transposed convolution's geometry, as
+// kern.ConvTransposeGeom has it (a 1-D one has H = KH = OH = 1): input
+// [N, C, H, W], weights [C, M/Groups, KH, KW], output [N, M, OH, OW]; input
+// pixel (ih, iw) and tap (kh, kw) reach output pixel (ih·StrideH - PadT +
+// kh·DilH, iw·StrideW - PadL + kw·DilW). PadT and PadL may be negative;
+// zero strides, dilations and groups count as 1.
+type ConvTransposeShape struct {
+	N, C, H, W       int
+	M, KH, KW        int
+	OH, OW           int
+	Groups           int
+	PadT, PadL       int
+	StrideH, StrideW int
+	DilH, DilW       int
+}
+
+// ConvTranspose queues y = convtranspose(x, w) + bias on s; bias ([M]) may
+// be nil.
+func (k *Kernels) ConvTranspose(s *Stream, sh ConvTransposeShape, x, w, bias, y Buffer) error {
+	g := one(sh.Groups)
+	if sh.C%g != 0 || sh.M%g != 0 {
+		return fmt.Errorf("cuda: conv transpose: %d input and %d output channels do not split into %d groups", sh.C, sh.M, g)
+	}
+	if sh.N <= 0 || sh.C <= 0 || sh.H <= 0 || sh.W <= 0 || sh.M <= 0 || sh.KH <= 0 || sh.KW <= 0 || sh.OH <= 0 || sh.OW <= 0 ||
+		sh.StrideH < 0 || sh.StrideW < 0 || sh.DilH < 0 || sh.DilW < 0 {
+		return fmt.Errorf("cuda: conv transpose: bad geometry %+v", sh)
+	}
+	sth, stw, dh, dw := one(sh.StrideH), one(sh.StrideW), one(sh.DilH), one(sh.DilW)
+	// The kernel computes oh + PadT - kh·DilH and the like in 32 bits.
+	if max(abs(sh.PadT)+sh.OH+sh.KH*dh, abs(sh.PadL)+sh.OW+sh.KW*dw) > math.MaxInt32/2 {
+		return fmt.Errorf("cuda: conv transpose: geometry %+v out of range", sh)
+	}
+	nx, nw, ny := sh.N*sh.C*sh.H*sh.W, sh.C*(sh.M/g)*sh.KH*sh.KW, sh.N*sh.M*sh.OH*sh.OW
+	for _, c := range []struct {
+		what string
+		n    int
+	}{{"conv transpose input", nx}, {"conv transpose weights", nw}, {"conv transpose output", ny}} {
+		if err := checkCount(c.what, c.n); err != nil {
+			return err
+		}
+	}
+	for _, b := range []struct {
+		name string
+		buf  Buffer
+		n    int
+		opt  bool
+	}{{"X", x, nx, false}, {"W", w, nw, false}, {"Bias", bias, sh.M, true}, {"Y", y, ny, false}} {
+		if err := checkBuf("conv transpose "+b.name, b.buf, b.n, b.opt); err != nil {
+			return err
+		}
+	}
+	return s.Launch(k.fn["conv_transpose2d"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
+		x, w, bias, y, sh.N, sh.C, sh.H, sh.W, sh.M, sh.KH, sh.KW, sh.OH, sh.OW, g,
+		sh.PadT, sh.PadL, sth, stw, dh, dw)
+}
+
+// abs returns |v|.
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// ResizeTaps are the taps of one axis of a Resize, In values resized to
+// Out: output i reads the K input indexes Tap[i·K : (i+1)·K] (int32s, each
+// in [0, In)) with the weights W[i·K : (i+1)·K] (float32s), or is the
+// extrapolation value when Tap[i·K] is -1. An axis a Resize leaves as it
+// is has K = 1, Tap[i] = i and weight 1.
+type ResizeTaps struct {
+	In, Out, K int
+	Tap, W     Buffer
+}
+
+// check validates the taps' sizes.
+func (t *ResizeTaps) check(what string) error {
+	if t.In <= 0 || t.Out <= 0 || t.K <= 0 {
+		return fmt.Errorf("cuda: resize: %s taps: %d to %d values, %d taps each", what, t.In, t.Out, t.K)
+	}
+	if err := checkCount("resize "+what+" taps", t.Out*t.K); err != nil {
+		return err
+	}
+	if err := checkBuf("resize "+what+" Tap", t.Tap, t.Out*t.K, false); err != nil {
+		return err
+	}
+	return checkBuf("resize "+what+" W", t.W, t.Out*t.K, false)
+}
+
+// ResizeAxis queues one axis of a Resize on s: x, seen as [outer, t.In,
+// inner], resampled along its middle axis into y, [outer, t.Out, inner];
+// ext is the extrapolation value.
+func (k *Kernels) ResizeAxis(s *Stream, outer, inner int, t ResizeTaps, ext float32, x, y Buffer) error {
+	if err := t.check("axis"); err != nil {
+		return err
+	}
+	nx, ny := outer*t.In*inner, outer*t.Out*inner
+	if err := checkCount("resize input", nx); err != nil {
+		return err
+	}
+	if err := checkCount("resize output", ny); err != nil {
+		return err
+	}
+	if err := checkBuf("resize X", x, nx, false); err != nil {
+		return err
+	}
+	if err := checkBuf("resize Y", y, ny, false); err != nil {
+		return err
+	}
+	return s.Launch(k.fn["resize_axis"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
+		x, y, t.Tap, t.W, outer, t.In, t.Out, inner, t.K, ext)
+}
+
+// ResizeHW queues a Resize of the last two axes on s in one pass: x, seen
+// as [planes, rows.In, cols.In], resampled into y, [planes, rows.Out,
+// cols.Out]; ext is the extrapolation value.
+func (k *Kernels) ResizeHW(s *Stream, planes int, rows, cols ResizeTaps, ext float32, x, y Buffer) error {
+	if err := rows.check("row"); err != nil {
+		return err
+	}
+	if err := cols.check("column"); err != nil {
+		return err
+	}
+	nx, ny := planes*rows.In*cols.In, planes*rows.Out*cols.Out
+	if err := checkCount("resize input", nx); err != nil {
+		return err
+	}
+	if err := checkCount("resize output", ny); err != nil {
+		return err
+	}
+	if err := checkBuf("resize X", x, nx, false); err != nil {
+		return err
+	}
+	if err := checkBuf("resize Y", y, ny, false); err != nil {
+		return err
+	}
+	return s.Launch(k.fn["resize_hw"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
+		x, y, rows.Tap, rows.W, cols.Tap, cols.W, planes, rows.In, cols.In, rows.Out, cols.Out, rows.K, cols.K, ext)
+}
+
+// StridedCopy queues y[i] = x[offset + Σ_d c_d·strides[d]] on s, c the
+// coordinates of output index i in dims (row-major): a Slice, a Transpose
+// or a part of a Split. x holds nx float32s; every index the copy reads
+// must lie in [0, nx). Strides may be negative or zero. Adjacent
+// dimensions that step through x as one are merged; at most 6 may remain.
+func (k *Kernels) StridedCopy(s *Stream, dims, strides []int, offset int, x Buffer, nx int, y Buffer) error {
+	if len(dims) != len(strides) {
+		return fmt.Errorf("cuda: strided copy: %d dims and %d strides", len(dims), len(strides))
+	}
+	total, lo, hi := 1, offset, offset
+	var md, ms []int // merged dims and strides
+	for i, d := range dims {
+		if d < 0 {
+			return fmt.Errorf("cuda: strided copy: negative dimension in %v", dims)
+		}
+		total *= d
+		if total > math.MaxInt32 {
+			return fmt.Errorf("cuda: strided copy: output %v too large", dims)
+		}
+		if d == 1 {
+			continue
+		}
+		if st := strides[i]; st < 0 {
+			lo += (d - 1) * st
+		} else {
+			hi += (d - 1) * st
+		}
+		if j := len(md) - 1; j >= 0 && ms[j] == strides[i]*d {
+			md[j] *= d
+			ms[j] = strides[i]
+			continue
+		}
+		md, ms = append(md, d), append(ms, strides[i])
+	}
+	if total == 0 {
+		return nil
+	}
+	if lo < 0 || hi >= nx {
+		return fmt.Errorf("cuda: strided copy of %v by strides %v from %d reads outside the %d values of x", dims, strides, offset, nx)
+	}
+	if len(md) == 0 {
+		md, ms = []int{1}, []int{0}
+	}
+	if len(md) > maxDims {
+		return fmt.Errorf("cuda: strided copy of %v by strides %v needs %d dimensions, more than %d", dims, strides, len(md), maxDims)
+	}
+	if err := checkCount("strided copy input", nx); err != nil {
+		return err
+	}
+	if err := checkBuf("strided copy X", x, nx, false); err != nil {
+		return err
+	}
+	if err := checkBuf("strided copy Y", y, total, false); err != nil {
+		return err
+	}
+	// g is kernels.cu's struct Strided: ndim, dims, stride.
+	g := make([]int32, 1+2*maxDims)
+	g[0] = int32(len(md))
+	for i := range md {
+		g[1+i], g[1+maxDims+i] = int32(md[i]), int32(ms[i])
+	}
+	return s.Launch(k.fn["strided_copy"], grid1(total), Dim3{X: elementwiseThreads}, 0, x, y, total, offset, g)
+}
