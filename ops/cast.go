@@ -106,7 +106,11 @@ func buildCast(n *Node) (Kernel, error) {
 			t.convert(out[0], ins[0])
 			return nil
 		}
-		return []Value{{DType: t.dtype, Shape: copyShape(x.Shape)}}, Step{Run: run}, nil
+		var dev *CopyDev
+		if x.DType == Float32 && t.kind == castFloat {
+			dev = &CopyDev{} // FLOAT or DOUBLE (stored as float32): the values unchanged
+		}
+		return []Value{{DType: t.dtype, Shape: copyShape(x.Shape)}}, Step{Run: run, Dev: devOrNil(dev)}, nil
 	}), nil
 }
 

@@ -165,8 +165,44 @@ type PadDev struct {
 	Value          float32
 }
 
+// ResizeDev is a float32 Resize or Upsample of X, of shape In, to shape
+// Out, as the CPU runs it: Axes are its passes in order (the last axis
+// first), each resampling one axis with the taps the plan computed.
+type ResizeDev struct {
+	In, Out []int
+	Axes    []ResizeAxisDev
+	Extrap  float32 // tf_crop_and_resize's extrapolation_value
+}
+
+// ResizeAxisDev is one pass of a ResizeDev: the tensor seen as [Outer,
+// InLen, Inner] resampled along its middle axis (axis Axis of X) to
+// [Outer, OutLen, Inner]; output i is Σ_j W[i·K+j]·x[Idx[i·K+j]], or
+// Extrap when Ext[i].
+type ResizeAxisDev struct {
+	Axis, K       int
+	InLen, OutLen int
+	Outer, Inner  int
+	Idx           []int
+	W             []float64
+	Ext           []bool
+}
+
+// StridedDev is a float32 Slice or Transpose, or a part of a Split: the
+// output element at coordinates c of Dims (row-major) is the input element
+// Offset + Σ_d c[d]·Strides[d] (a stride may be negative) of its InLen.
+type StridedDev struct {
+	Dims, Strides []int
+	Offset, InLen int
+}
+
+// SplitDev is a float32 Split: output i is Parts[i] of the input.
+type SplitDev struct {
+	Parts []StridedDev
+}
+
 // CopyDev is an op whose output is input 0's data under another shape
-// (Step.View): its values copied, when the runtime does not alias them.
+// (Step.View), or its values unchanged (a Cast from float32 to FLOAT or
+// DOUBLE): its values copied, when the runtime does not alias them.
 type CopyDev struct{}
 
 // KernelOf names what tier k runs for step st, from its description (Dev):

@@ -164,7 +164,15 @@ func buildReduce(n *Node, op reduceOp) (Kernel, error) {
 			}
 			return nil
 		}
-		return []Value{{DType: x.DType, Shape: g.out}}, Step{Run: run}, nil
+		// A mean or a float32 maximum of trailing runs is a global pool
+		// for a device.
+		var dev *GlobalPoolDev
+		runs := g.count > 0 && len(g.red) == 1 && g.redStride[0] == 1 &&
+			(len(g.kept) == 0 || len(g.kept) == 1 && g.keptStride[0] == g.red[0])
+		if runs && x.DType == Float32 && (op.kind == redMean || op.kind == redMax) {
+			dev = &GlobalPoolDev{Max: op.kind == redMax, Planes: total, HW: g.count}
+		}
+		return []Value{{DType: x.DType, Shape: g.out}}, Step{Run: run, Dev: devOrNil(dev)}, nil
 	}), nil
 }
 

@@ -267,8 +267,19 @@ func resizeKernel(n *Node, a resizeAttrs) Kernel {
 			p.run(env, out[0].F32, ins[0].F32)
 			return nil
 		}
-		return []Value{{DType: Float32, Shape: p.out}}, Step{Run: run, Scratch: p.scratch}, nil
+		return []Value{{DType: Float32, Shape: p.out}}, Step{Run: run, Scratch: p.scratch, Dev: p.dev()}, nil
 	})
+}
+
+// dev describes the plan for a device: its passes with their taps.
+func (p *resizePlan) dev() *ResizeDev {
+	d := &ResizeDev{In: p.in, Out: p.out, Extrap: p.extrap, Axes: make([]ResizeAxisDev, len(p.axes))}
+	for i := range p.axes {
+		ax := &p.axes[i]
+		d.Axes[i] = ResizeAxisDev{Axis: ax.axis, K: ax.k, InLen: ax.in, OutLen: ax.out, Outer: ax.outer, Inner: ax.inner,
+			Idx: ax.idx, W: ax.w, Ext: ax.ext}
+	}
+	return d
 }
 
 // params returns the constant scales, sizes and roi of the inputs (nil

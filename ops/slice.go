@@ -98,7 +98,11 @@ func buildSlice(n *Node) (Kernel, error) {
 			}
 			return nil
 		}
-		return []Value{{DType: data.DType, Shape: g.out}}, Step{Run: run}, nil
+		var dev *StridedDev
+		if data.DType == Float32 {
+			dev = g.dev()
+		}
+		return []Value{{DType: data.DType, Shape: g.out}}, Step{Run: run, Dev: devOrNil(dev)}, nil
 	}), nil
 }
 
@@ -112,6 +116,17 @@ type sliceGeom struct {
 	// copies run contiguous values for each, from base plus the iterated
 	// axes' offsets.
 	iter, run, base int
+}
+
+// dev describes the slice as a strided copy: each axis steps through the
+// input by its stride times its step, from the first indexes' offset.
+func (g *sliceGeom) dev() *StridedDev {
+	d := &StridedDev{Dims: g.out, Strides: make([]int, len(g.in)), InLen: NumElems(g.in)}
+	for a := range g.in {
+		d.Strides[a] = g.step[a] * g.stride[a]
+		d.Offset += g.start[a] * g.stride[a]
+	}
+	return d
 }
 
 // planSlice checks a Slice's parameters against the input shape and

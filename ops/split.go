@@ -167,8 +167,23 @@ func buildSplit(n *Node) (Kernel, error) {
 			}
 			return nil
 		}
-		return outs, Step{Run: run}, nil
+		var dev *SplitDev
+		if x.DType == Float32 {
+			dev = g.dev(inLen)
+		}
+		return outs, Step{Run: run, Dev: devOrNil(dev)}, nil
 	}), nil
+}
+
+// dev describes each part as a strided copy: outer blocks of its length
+// times inner, a row of the input apart, from its offset.
+func (g *splitGeom) dev(inLen int) *SplitDev {
+	d := &SplitDev{Parts: make([]StridedDev, len(g.sizes))}
+	for i, s := range g.sizes {
+		d.Parts[i] = StridedDev{Dims: []int{g.outer, s * g.inner}, Strides: []int{g.d * g.inner, 1},
+			Offset: g.offs[i] * g.inner, InLen: inLen}
+	}
+	return d
 }
 
 // constIntsOfAnyType returns the contents of a 1-D constant of integers

@@ -66,7 +66,11 @@ func buildTranspose(n *Node) (Kernel, error) {
 			}
 			return nil
 		}
-		return []Value{{DType: x.DType, Shape: shape}}, Step{Run: run}, nil
+		var dev *StridedDev
+		if x.DType == Float32 {
+			dev = &StridedDev{Dims: dims, Strides: src, InLen: total}
+		}
+		return []Value{{DType: x.DType, Shape: shape}}, Step{Run: run, Dev: devOrNil(dev)}, nil
 	}), nil
 }
 

@@ -14,6 +14,8 @@ package lower
 
 import (
 	"fmt"
+	"slices"
+	"unsafe"
 
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/kern/cuda"
@@ -157,6 +159,38 @@ func Lower(dev any, st Step) (Launch, error) {
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
 			return k.Pad(s, d.In, d.Out, d.Begin, mode, d.Value, b[in[0]], b[out[0]])
 		}, nil
+	case *ops.ConvTransposeDev:
+		g := d.G
+		sh := cuda.ConvTransposeShape{N: g.N, C: g.C, H: g.H, W: g.W, M: g.M, KH: g.KH, KW: g.KW, OH: g.OH, OW: g.OW,
+			Groups: g.Group, PadT: g.PadT, PadL: g.PadL, StrideH: g.SH, StrideW: g.SW, DilH: g.DH, DilW: g.DW}
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			var bias cuda.Buffer
+			if d.Bias {
+				bias = st.opt(b, 2)
+			}
+			return k.ConvTranspose(s, sh, b[in[0]], b[in[1]], bias, b[out[0]])
+		}, nil
+	case *ops.ResizeDev:
+		return resize(d, &st)
+	case *ops.StridedDev:
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			return k.StridedCopy(s, d.Dims, d.Strides, d.Offset, b[in[0]], d.InLen, b[out[0]])
+		}, nil
+	case *ops.SplitDev:
+		if len(d.Parts) != len(out) {
+			return nil, fmt.Errorf("a %s step of %d parts with %d outputs", st.OpType, len(d.Parts), len(out))
+		}
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			for i, p := range d.Parts {
+				if out[i] < 0 {
+					continue // an output nothing reads
+				}
+				if err := k.StridedCopy(s, p.Dims, p.Strides, p.Offset, b[in[0]], p.InLen, b[out[i]]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, nil
 	case *ops.Conv3DDev:
 		return nil, errNo3D("3-D convolutions")
 	case *ops.ConvTranspose3DDev:
@@ -182,6 +216,129 @@ func Lower(dev any, st Step) (Launch, error) {
 // errNo3D is the reason a step over 5-D tensors stays off the GPU.
 func errNo3D(what string) error {
 	return fmt.Errorf("no CUDA kernel for %s (over 5-D tensors); the CPU tiers run them", what)
+}
+
+// resize returns a Resize's launches. When it changes only the last two
+// axes (an image's height and width, every mode), one resize_hw pass
+// computes it, an axis left as it is given taps of its own; otherwise
+// each axis is a resize_axis pass in the CPU's order, the intermediates
+// in the Run's step scratch. The taps are uploaded once, with the plan.
+func resize(d *ops.ResizeDev, st *Step) (Launch, error) {
+	k, in, out := st.K, st.In, st.Out
+	r, total := len(d.In), ops.NumElems(d.Out)
+	if total == 0 {
+		return func(*cuda.Stream, []cuda.Buffer) error { return nil }, nil
+	}
+	if len(d.Axes) == 0 { // every axis as it is
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			x, y := b[in[0]], b[out[0]]
+			if x.Ptr() == y.Ptr() {
+				return nil
+			}
+			return k.Concat(s, 1, total, x, 1, y, 1, 0)
+		}, nil
+	}
+	taps := make([]cuda.ResizeTaps, len(d.Axes))
+	for i := range d.Axes {
+		var err error
+		if taps[i], err = uploadTaps(st, &d.Axes[i]); err != nil {
+			return nil, err
+		}
+	}
+	hw := r >= 2
+	for _, ax := range d.Axes {
+		hw = hw && ax.Axis >= r-2
+	}
+	if hw {
+		// rows and columns: the pass of axis r-2 and of r-1, or taps that
+		// leave the axis as it is
+		var rc [2]cuda.ResizeTaps
+		for j := range rc {
+			a := r - 2 + j
+			i := slices.IndexFunc(d.Axes, func(ax ops.ResizeAxisDev) bool { return ax.Axis == a })
+			if i >= 0 {
+				rc[j] = taps[i]
+				continue
+			}
+			var err error
+			if rc[j], err = identityTaps(st, d.In[a]); err != nil {
+				return nil, err
+			}
+		}
+		planes := ops.NumElems(d.In[:r-2])
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			return k.ResizeHW(s, planes, rc[0], rc[1], d.Extrap, b[in[0]], b[out[0]])
+		}, nil
+	}
+	// pass i writes the output when it is the last, else scratch half i%2
+	half := 0
+	for _, ax := range d.Axes[:len(d.Axes)-1] {
+		half = max(half, ax.Outer*ax.OutLen*ax.Inner)
+	}
+	st.Reserve(2 * half)
+	sc := st.Scratch
+	return func(s *cuda.Stream, b []cuda.Buffer) error {
+		x := b[in[0]]
+		for i, ax := range d.Axes {
+			y := b[out[0]]
+			if i < len(d.Axes)-1 {
+				y = b[sc].Slice(4*half*(i%2), 4*ax.Outer*ax.OutLen*ax.Inner)
+			}
+			if err := k.ResizeAxis(s, ax.Outer, ax.Inner, taps[i], d.Extrap, x, y); err != nil {
+				return err
+			}
+			x = y
+		}
+		return nil
+	}, nil
+}
+
+// uploadTaps uploads a resize pass's taps as the kernels read them: the
+// indexes as int32s, -1 first for an output that is the extrapolation
+// value, and the weights rounded to float32.
+func uploadTaps(st *Step, ax *ops.ResizeAxisDev) (cuda.ResizeTaps, error) {
+	t := cuda.ResizeTaps{In: ax.InLen, Out: ax.OutLen, K: ax.K}
+	n := ax.OutLen * ax.K
+	if len(ax.Idx) != n || len(ax.W) != n || len(ax.Ext) != ax.OutLen {
+		return t, fmt.Errorf("resize axis %d: %d taps, %d weights and %d extrapolation marks for %d outputs of %d taps",
+			ax.Axis, len(ax.Idx), len(ax.W), len(ax.Ext), ax.OutLen, ax.K)
+	}
+	idx, w := make([]int32, n), make([]float32, n)
+	for i := range n {
+		if ax.Idx[i] < 0 || ax.Idx[i] >= ax.InLen {
+			return t, fmt.Errorf("resize axis %d: tap %d reads index %d of %d", ax.Axis, i, ax.Idx[i], ax.InLen)
+		}
+		idx[i], w[i] = int32(ax.Idx[i]), float32(ax.W[i])
+	}
+	for i, e := range ax.Ext {
+		if e {
+			idx[i*ax.K] = -1
+		}
+	}
+	return uploadTapBufs(st, t, idx, w)
+}
+
+// identityTaps uploads the taps of an axis of n values left as it is:
+// output i reads input i with weight 1.
+func identityTaps(st *Step, n int) (cuda.ResizeTaps, error) {
+	idx, w := make([]int32, n), make([]float32, n)
+	for i := range n {
+		idx[i], w[i] = int32(i), 1
+	}
+	return uploadTapBufs(st, cuda.ResizeTaps{In: n, Out: n, K: 1}, idx, w)
+}
+
+// uploadTapBufs uploads idx and w into t's buffers. The int32 indexes
+// travel as their bits: the upload copies bytes.
+func uploadTapBufs(st *Step, t cuda.ResizeTaps, idx []int32, w []float32) (cuda.ResizeTaps, error) {
+	var err error
+	if len(idx) > 0 {
+		if t.Tap, err = st.Upload(unsafe.Slice((*float32)(unsafe.Pointer(&idx[0])), len(idx))); err != nil {
+			return t, err
+		}
+	}
+	t.W, err = st.Upload(w)
+	return t, err
 }
 
 // concat returns a Concat's launches: each input written at its offset

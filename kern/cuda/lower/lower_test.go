@@ -29,6 +29,11 @@ func TestLowerRefuses(t *testing.T) {
 		{&ops.UnaryDev{}, Step{OpType: "Relu", In: []int{0}}, "no output"},
 		{&ops.Conv3DDev{}, step("Conv"), "3-D convolutions"},
 		{&ops.Pool3DDev{}, step("MaxPool"), "3-D pooling"},
+		{&ops.SplitDev{Parts: make([]ops.StridedDev, 3)}, step("Split"), "3 parts with 1 outputs"},
+		{&ops.ResizeDev{In: []int{1, 4}, Out: []int{1, 2}, Axes: []ops.ResizeAxisDev{{Axis: 1, K: 1, InLen: 4, OutLen: 2, Outer: 1, Inner: 1,
+			Idx: []int{0, 4}, W: []float64{1, 1}, Ext: make([]bool, 2)}}}, step("Resize"), "reads index 4 of 4"},
+		{&ops.ResizeDev{In: []int{1, 4}, Out: []int{1, 2}, Axes: []ops.ResizeAxisDev{{Axis: 1, K: 2, InLen: 4, OutLen: 2, Outer: 1, Inner: 1,
+			Idx: []int{0, 1}, W: []float64{1, 1}, Ext: make([]bool, 2)}}}, step("Resize"), "2 taps, 2 weights"},
 	} {
 		l, err := Lower(tc.dev, tc.st)
 		if err == nil || l != nil || !strings.Contains(err.Error(), tc.want) {
@@ -42,6 +47,9 @@ func TestLowerRefuses(t *testing.T) {
 		{&ops.BinaryDev{Op: "Add"}, "Add"}, {&ops.SoftmaxDev{}, "Softmax"}, {&ops.PadDev{Mode: "reflect"}, "Pad"},
 		{&ops.CopyDev{}, "Reshape"}, {&ops.UnaryDev{}, "Relu"}, {&ops.GlobalPoolDev{}, "GlobalAveragePool"},
 		{&ops.ConcatDev{Sizes: []int{1, 1}}, "Concat"},
+		{&ops.ConvTransposeDev{}, "ConvTranspose"}, {&ops.StridedDev{}, "Slice"},
+		{&ops.SplitDev{Parts: make([]ops.StridedDev, 1)}, "Split"},
+		{&ops.ResizeDev{In: []int{2, 3}, Out: []int{2, 3}}, "Resize"}, {&ops.ResizeDev{In: []int{0, 3}, Out: []int{0, 6}}, "Resize"},
 	} {
 		if l, err := Lower(tc.dev, step(tc.op)); err != nil || l == nil {
 			t.Errorf("%s: Lower = %v, %v; want launches", tc.op, l != nil, err)
