@@ -1,14 +1,19 @@
 // fakecuda: a CPU stand-in for libcuda.so.1, for testing kern/cuda without a
 // GPU. It implements the driver functions kern/cuda binds and runs
 // kernels.cu's kernels on the CPU: each launch runs its blocks one after
-// another, with one POSIX thread per CUDA thread of the block and a
-// barrier for __syncthreads, so __shared__ arrays become function statics.
+// another on the calling thread, each CUDA thread of a block a coroutine
+// (ucontext) with a stack of its own, __syncthreads handing control back
+// to the block's scheduler, which resumes every thread in turn once all
+// have reached the barrier; __shared__ arrays become function statics.
+// Blocks after the first of a kernel that never synchronises run their
+// threads one after another, without coroutines (see cuLaunchKernel).
 //
 // Memory is checked a little: every allocation ends at an inaccessible
 // page (an overrun crashes) and starts filled with NaNs (an output left
 // unwritten shows), modules must be PTX that declares the kernels asked
 // for, and a launch must pass exactly the kernel's number of parameters
-// (kern/cuda ends its parameter array with a null pointer).
+// (kern/cuda ends its parameter array with a null pointer). A block whose
+// threads do not all reach the same number of __syncthreads aborts.
 //
 // Build (TestKernelsEmulated does this when g++ is present):
 //
@@ -17,12 +22,12 @@
 // and point BNRUN_LIBCUDA at libfakecuda.so.
 
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <map>
@@ -37,9 +42,19 @@ struct dim3 {
     unsigned x, y, z;
 };
 
-static thread_local dim3 emu_thread_idx, emu_block_idx;
+static dim3 emu_thread_idx, emu_block_idx;
 static dim3 emu_block_dim, emu_grid_dim;
-static pthread_barrier_t emu_barrier;
+
+// A block's threads as coroutines: emu_ctx[t] is thread t's context,
+// emu_sched the scheduler's, emu_current the thread running.
+static std::vector<ucontext_t> emu_ctx;
+static ucontext_t emu_sched;
+static unsigned emu_current;
+// emu_syncs counts the __syncthreads calls of a launch's first block;
+// emu_serial is set while the launch's other blocks run their threads one
+// after another without coroutines, where a barrier cannot be met.
+static long emu_syncs;
+static bool emu_serial;
 
 #define threadIdx emu_thread_idx
 #define blockIdx emu_block_idx
@@ -51,7 +66,16 @@ static pthread_barrier_t emu_barrier;
 #define __noinline__ __attribute__((noinline))
 #define __shared__ static
 
-static inline void __syncthreads() { pthread_barrier_wait(&emu_barrier); }
+static inline void __syncthreads()
+{
+    if (emu_serial) {
+        fprintf(stderr, "fakecuda: __syncthreads in a block after the first, which called none: not emulated\n");
+        abort();
+    }
+    emu_syncs++;
+    swapcontext(&emu_ctx[emu_current], &emu_sched); // wait at the barrier
+}
+
 // __fmul_rn and __fadd_rn: one IEEE operation each, rounded to nearest
 // (this file is built without FMA, so nothing is contracted).
 static inline float __fmul_rn(float a, float b) { return a * b; }
@@ -253,27 +277,71 @@ CUresult cuModuleUnload(void* mod)
     return OK;
 }
 
-struct Launch {
-    const Kernel* k;
-    void** params;
-    unsigned tid;
-};
-
-static void* run_thread(void* arg)
+// block_of returns the index of the b-th block of the grid, x fastest.
+static dim3 block_of(unsigned b)
 {
-    Launch* l = (Launch*)arg;
+    unsigned gx = emu_grid_dim.x, gy = emu_grid_dim.y;
+    return dim3{b % gx, (b / gx) % gy, b / (gx * gy)};
+}
+
+// thread_of returns the index of the t-th thread of a block, x fastest.
+static dim3 thread_of(unsigned t)
+{
     unsigned bx = emu_block_dim.x, by = emu_block_dim.y;
-    emu_thread_idx = dim3{l->tid % bx, (l->tid / bx) % by, l->tid / (bx * by)};
-    for (unsigned z = 0; z < emu_grid_dim.z; z++) {
-        for (unsigned y = 0; y < emu_grid_dim.y; y++) {
-            for (unsigned x = 0; x < emu_grid_dim.x; x++) {
-                emu_block_idx = dim3{x, y, z};
-                l->k->run(l->params);
-                pthread_barrier_wait(&emu_barrier); // the block is done
+    return dim3{t % bx, (t / bx) % by, t / (bx * by)};
+}
+
+// The kernel and parameters of the launch that the coroutines run.
+static const Kernel* emu_kernel;
+static void** emu_params;
+
+// coroutine_main runs the kernel as the current thread; returning resumes
+// the scheduler (uc_link).
+static void coroutine_main() { emu_kernel->run(emu_params); }
+
+// emu_stack_size is each coroutine's stack.
+static const size_t emu_stack_size = 256 << 10;
+static std::vector<char> emu_stacks;
+
+// run_block runs block b with n threads as coroutines: in each round every
+// thread not yet done runs to its next __syncthreads or to its end; a round
+// in which some ended and others wait at a barrier is a kernel error.
+static void run_block(unsigned b, unsigned n)
+{
+    emu_block_idx = block_of(b);
+    emu_ctx.resize(n);
+    emu_stacks.resize(n * emu_stack_size);
+    std::vector<bool> done(n);
+    for (unsigned t = 0; t < n; t++) {
+        getcontext(&emu_ctx[t]);
+        emu_ctx[t].uc_stack.ss_sp = &emu_stacks[t * emu_stack_size];
+        emu_ctx[t].uc_stack.ss_size = emu_stack_size;
+        emu_ctx[t].uc_link = &emu_sched;
+        makecontext(&emu_ctx[t], coroutine_main, 0);
+    }
+    for (unsigned left = n; left > 0;) {
+        unsigned waiting = 0;
+        for (unsigned t = 0; t < n; t++) {
+            if (done[t]) {
+                continue;
+            }
+            long before = emu_syncs;
+            emu_current = t;
+            emu_thread_idx = thread_of(t);
+            swapcontext(&emu_sched, &emu_ctx[t]);
+            if (emu_syncs == before) { // it returned
+                done[t] = true;
+                left--;
+            } else {
+                waiting++;
             }
         }
+        if (waiting > 0 && waiting != left) {
+            fprintf(stderr, "fakecuda: block (%u,%u,%u): some threads ended while others wait at __syncthreads\n",
+                    emu_block_idx.x, emu_block_idx.y, emu_block_idx.z);
+            abort();
+        }
     }
-    return nullptr;
 }
 
 CUresult cuLaunchKernel(void* fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
@@ -300,20 +368,30 @@ CUresult cuLaunchKernel(void* fn, unsigned gx, unsigned gy, unsigned gz, unsigne
     std::lock_guard<std::mutex> g(mu);
     emu_block_dim = dim3{bx, by, bz};
     emu_grid_dim = dim3{gx, gy, gz};
-    pthread_barrier_init(&emu_barrier, nullptr, n);
-    std::vector<pthread_t> threads(n);
-    std::vector<Launch> launches(n);
-    for (unsigned t = 0; t < n; t++) {
-        launches[t] = Launch{f->k, params, t};
-        if (pthread_create(&threads[t], nullptr, run_thread, &launches[t]) != 0) {
-            fprintf(stderr, "fakecuda: pthread_create failed\n");
-            abort();
+    emu_kernel = f->k;
+    emu_params = params;
+    unsigned blocks = gx * gy * gz;
+    // The first block runs as coroutines. When it calls no __syncthreads,
+    // its threads are independent (kernels.cu's kernels synchronise in
+    // every block or in none), and the other blocks run thread after
+    // thread, without switching contexts; a __syncthreads there aborts.
+    emu_syncs = 0;
+    run_block(0, n);
+    if (emu_syncs > 0) {
+        for (unsigned b = 1; b < blocks; b++) {
+            run_block(b, n);
+        }
+        return OK;
+    }
+    emu_serial = true;
+    for (unsigned b = 1; b < blocks; b++) {
+        emu_block_idx = block_of(b);
+        for (unsigned t = 0; t < n; t++) {
+            emu_thread_idx = thread_of(t);
+            f->k->run(params);
         }
     }
-    for (unsigned t = 0; t < n; t++) {
-        pthread_join(threads[t], nullptr);
-    }
-    pthread_barrier_destroy(&emu_barrier);
+    emu_serial = false;
     return OK;
 }
 
