@@ -167,15 +167,84 @@ func compareRuns(got, want *bnrun.Model, batch int, seed uint64) error {
 	return nil
 }
 
+// TestCUDAFamily runs the narrow members of the families whose ops the GPU
+// needs (testdata/family: MobileNetV3's HardSwish, HardSigmoid and
+// squeeze-excitation, EfficientNet's SiLU, LR-ASPP's and a U-Net's heads
+// with bilinear and nearest Resize, ConvTranspose, Concat and shape
+// computations, ShuffleNet's channel split and shuffle, both export
+// flavours): auto keeps every one on the GPU (no step falls back to the
+// CPU), and on the GPU, optimised and not, they match their PyTorch
+// goldens at the default tolerance.
+func TestCUDAFamily(t *testing.T) {
+	needCUDA(t)
+	t.Setenv(bnrun.BackendEnv, "")
+	dirs := modelDirs(t, "testdata/family")
+	if len(dirs) != 10 {
+		t.Fatalf("found %d models in testdata/family, want 10", len(dirs))
+	}
+	for _, dir := range dirs {
+		for _, opts := range [][]bnrun.Option{nil, {bnrun.WithoutFold()}} {
+			m, err := bnrun.Open(filepath.Join(dir, "model.onnx"), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, why := m.Device()
+			if m.Backend() != "cuda" || d == "" || why != nil {
+				t.Errorf("%s (fold %v): auto: backend %q, Device() = %q, %v; want the GPU", dir, opts == nil, m.Backend(), d, why)
+			}
+			m.Close()
+		}
+	}
+	if n := verifyModels(t, "testdata/family", []string{"cuda"}); n != 10 {
+		t.Fatalf("verified %d models, want 10", n)
+	}
+}
+
+// TestCUDAFamilyLowers opens, when $BNRUN_FAMILY_DIR names a folder of
+// models/export.py exports, the full-size MobileNetV3-Large,
+// EfficientNet-B0 and LR-ASPP (the folders
+// <arch>_<flavour>_op<N> of those archs found there) with auto and checks
+// that every step of each is lowered to the GPU. (They take minutes a run
+// on the CPU stand-in; TestCUDAFamily runs their narrow versions.)
+func TestCUDAFamilyLowers(t *testing.T) {
+	root := os.Getenv("BNRUN_FAMILY_DIR")
+	if root == "" {
+		t.Skip("BNRUN_FAMILY_DIR not set: the full-size family models are checked in CI's CUDA step (.ci/run)")
+	}
+	needCUDA(t)
+	t.Setenv(bnrun.BackendEnv, "")
+	found := map[string]bool{}
+	for _, dir := range modelDirs(t, root) {
+		base := filepath.Base(dir)
+		for _, arch := range []string{"mobilenet_v3_large", "efficientnet_b0", "lraspp_mobilenet_v3_large"} {
+			if !strings.HasPrefix(base, arch+"_") {
+				continue
+			}
+			found[arch] = true
+			m, err := bnrun.Open(filepath.Join(dir, "model.onnx"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, why := m.Device(); m.Backend() != "cuda" || why != nil {
+				t.Errorf("%s: auto: backend %q, Device() = %q, %v; want the GPU", base, m.Backend(), d, why)
+			}
+			m.Close()
+		}
+	}
+	if len(found) != 3 {
+		t.Fatalf("found exports of %v under %s, want all three archs", found, root)
+	}
+}
+
 // TestCUDAAutoLeavesGPU opens models with an op that has no CUDA kernel
-// (tiny_seg's Resize, a 3-D CNN's Conv over 5-D tensors): auto mode runs
-// each on the CPU tier and Device says why, forcing the cuda backend fails
-// at Open naming the op.
+// (Gelu, a 3-D CNN's Conv over 5-D tensors): auto mode runs each on the
+// CPU tier and Device says why, forcing the cuda backend fails at Open
+// naming the op.
 func TestCUDAAutoLeavesGPU(t *testing.T) {
 	needCUDA(t)
 	t.Setenv(bnrun.BackendEnv, "")
 	for _, tt := range []struct{ model, why string }{
-		{"testdata/tiny_seg/model.onnx", "Resize"},
+		{"testdata/opsets/gelu_op20/model.onnx", "Gelu"},
 		{"testdata/conv3d/bn3d_op13/model.onnx", "no CUDA kernel for 3-D convolutions"},
 		{"testdata/conv3d/ops3d_op13/model.onnx", "no CUDA kernel for 3-D transposed convolutions"},
 	} {

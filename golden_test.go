@@ -41,7 +41,11 @@ func verifyModels(t *testing.T, root string, backends []string) int {
 	for _, dir := range dirs {
 		for _, be := range backends {
 			for _, folded := range []bool{true, false} {
-				name := filepath.Base(dir) + "/" + be + "/fold"
+				name := filepath.Base(dir)
+				if rel, err := filepath.Rel(root, dir); err == nil && rel != "." {
+					name = filepath.ToSlash(rel) // family/lraspp/bn, not bn
+				}
+				name += "/" + be + "/fold"
 				opts := []bnrun.Option{bnrun.WithBackend(be)}
 				if !folded {
 					name += "-off"
@@ -98,6 +102,12 @@ func TestShippedGoldens(t *testing.T) {
 	// depthwise Conv3d): models/make_conv3d.py
 	if n := verifyModels(t, "testdata/conv3d", kern.TierNames()); n != 3 {
 		t.Fatalf("found %d 3-D CNN exports, want 3", n)
+	}
+	// narrow MobileNetV3, EfficientNet, LR-ASPP, U-Net and ShuffleNet of
+	// torchvision's blocks, both export flavours:
+	// models/make_tiny_family.sh
+	if n := verifyModels(t, "testdata/family", kern.TierNames()); n != 10 {
+		t.Fatalf("found %d family exports, want 10", n)
 	}
 	// dynamic height and width, test sets at 10×12 (batch 2) and 16×16:
 	// models/goldens.py nets:TinyRGB

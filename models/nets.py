@@ -104,6 +104,121 @@ class TinyRGB(nn.Module):
         return self.fc(torch.flatten(self.pool(self.features(x)), 1))
 
 
+# Narrow members of the families whose ops the GPU needs (testdata/family,
+# exported by goldens.py): torchvision's own blocks, so that the exports
+# have the real networks' op patterns, with few channels and blocks.
+
+
+def _tiny_mobilenet_v3_features():
+    """A MobileNetV3 of torchvision's blocks: ReLU and HardSwish layers,
+    squeeze-excitation (global pool, two 1x1 convs, HardSigmoid, Mul),
+    3x3 and 5x5 depthwise, strides 2 and residuals."""
+    from torchvision.models.mobilenetv3 import InvertedResidualConfig as C, MobileNetV3
+    setting = [
+        C(8, 3, 8, 8, True, "RE", 2, 1, 1.0),
+        C(8, 3, 24, 12, False, "RE", 2, 1, 1.0),
+        C(12, 3, 36, 12, False, "RE", 1, 1, 1.0),
+        C(12, 5, 48, 16, True, "HS", 2, 1, 1.0),
+        C(16, 5, 64, 16, True, "HS", 1, 1, 1.0),
+        C(16, 3, 64, 24, True, "HS", 2, 1, 1.0),
+    ]
+    return MobileNetV3(setting, last_channel=64, num_classes=10)
+
+
+class TinyMobileNetV3(nn.Module):
+    """MobileNetV3-Large's layer types at a few channels, 10 classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = _tiny_mobilenet_v3_features()
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class TinyEfficientNet(nn.Module):
+    """EfficientNet-B0's layer types (MBConv with SiLU, squeeze-excitation
+    with a Sigmoid gate, 3x3 and 5x5 depthwise) at a few channels, 10
+    classes."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.models.efficientnet import EfficientNet, MBConvConfig as C
+        setting = [
+            C(1, 3, 1, 8, 8, 1),
+            C(6, 3, 2, 8, 12, 2),
+            C(6, 5, 2, 12, 16, 1),
+            C(6, 3, 2, 16, 24, 2),
+        ]
+        self.net = EfficientNet(setting, dropout=0.2, num_classes=10, last_channel=48)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class TinyLRASPP(nn.Module):
+    """torchvision's LR-ASPP head (a HardSigmoid-gated branch of a global
+    pool, two bilinear Resizes to sizes computed from shapes) on
+    TinyMobileNetV3's features, 5 classes at the input's size."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.models._utils import IntermediateLayerGetter
+        from torchvision.models.segmentation.lraspp import LRASPP
+        features = _tiny_mobilenet_v3_features().features
+        # as torchvision's _lraspp_mobilenetv3: the stride-8 stage's output and the last
+        stages = [0] + [i for i, b in enumerate(features) if getattr(b, "_is_cn", False)] + [len(features) - 1]
+        low, high = stages[-4], stages[-1]
+        backbone = IntermediateLayerGetter(features, return_layers={str(low): "low", str(high): "high"})
+        self.net = LRASPP(backbone, features[low].out_channels, features[high].out_channels, 5, inter_channels=16)
+
+    def forward(self, x):
+        return self.net(x)["out"]
+
+
+class TinyUNet(nn.Module):
+    """A U-Net-style decoder over a small BN encoder: ConvTranspose2d
+    (stride 2, BN after it), a skip connection by Concat, nearest
+    upsampling by 2 and a bilinear Resize with align_corners, 4 classes at
+    the input's size."""
+
+    def __init__(self):
+        super().__init__()
+
+        def cbr(cin, cout, stride=1):
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+        self.enc1 = cbr(3, 8)
+        self.enc2 = cbr(8, 16, 2)
+        self.enc3 = cbr(16, 24, 2)
+        self.up1 = nn.Sequential(nn.ConvTranspose2d(24, 16, 2, stride=2), nn.BatchNorm2d(16), nn.ReLU())
+        self.dec1 = cbr(32, 16)
+        self.up2 = nn.Upsample(scale_factor=2, mode="nearest")
+        self.dec2 = cbr(24, 8)
+        self.head = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        e1 = self.enc1(x)
+        e2 = self.enc2(e1)
+        d = self.dec1(torch.cat([self.up1(self.enc3(e2)), e2], 1))
+        d = self.dec2(torch.cat([self.up2(d), e1], 1))
+        y = self.head(d)
+        return nn.functional.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=True)
+
+
+class TinyShuffleNet(nn.Module):
+    """ShuffleNetV2's layer types (channel split, channel shuffle by
+    Reshape-Transpose-Reshape, depthwise 3x3) at a few channels, 10
+    classes."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.models.shufflenetv2 import ShuffleNetV2
+        self.net = ShuffleNetV2([2, 1, 1], [8, 16, 32, 48, 64], num_classes=10)
+
+    def forward(self, x):
+        return self.net(x)
+
+
 def build(arch, num_classes=None):
     """Build an architecture by name (random init, train mode)."""
     if arch in ("resnet18", "resnet50", "densenet121", "mobilenet_v2") + FAMILY:

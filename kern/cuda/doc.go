@@ -50,11 +50,14 @@
 // global pools; a per-channel affine with activation; elementwise binary
 // operators with broadcasting and unary activations; concatenation by
 // writing each input at its offset in the output; constant, edge and
-// reflect padding; and softmax. Package lower (kern/cuda/lower) chooses
-// them for each step of a plan, and runtime/cuda.go runs whole plans with
-// them. They use
-// IEEE arithmetic throughout (no fast-math), so results stay within the
-// CPU tiers' tolerance.
+// reflect padding; softmax; transposed convolution (each output gathering
+// the taps that land on it); Resize in every mode, from taps the host
+// computes as the CPU's plan does (the height and width in one pass, other
+// axes pass by pass); and strided copies (Slice, Transpose, Split).
+// Package lower (kern/cuda/lower) chooses them for each step of a plan,
+// and runtime/cuda.go runs whole plans with them. They use IEEE
+// arithmetic throughout (no fast-math), so results stay within the CPU
+// tiers' tolerance.
 //
 // # Tests
 //
@@ -64,7 +67,8 @@
 // kernel with a Go reference on a GPU, and skips, saying so, when there
 // is none. With $BNRUN_TEST_FAKECUDA=1, TestKernelsEmulated runs the
 // same comparisons on testdata/fakecuda, a CPU stand-in for libcuda built
-// with g++.
+// with g++, and package lower's TestLowerRuns compares whole lowered steps
+// (Resize, Slice, Transpose, Split, ConvTranspose, ...) with the CPU's.
 //
 // # Imports
 //
