@@ -89,8 +89,10 @@ type config struct {
 	maxTensor int64
 	maxTotal  int64
 	maxPlans  int
-	// noWinograd: the CPU tier's variant without Winograd
-	noWinograd bool
+	// winograd: 1 with Winograd (WithWinograd), -1 the CPU tier's
+	// variant without (WithoutWinograd), 0 auto: without for a model with
+	// a per-pixel output (see perPixel)
+	winograd int8
 }
 
 // Option configures Open.
@@ -146,13 +148,44 @@ func WithThreads(n int) Option {
 // WithoutWinograd computes every 3×3 convolution as a direct product,
 // never with Winograd's F(4×4, 3×3). Winograd makes ResNet's and
 // DenseNet's 3×3 layers up to twice as fast, with a larger rounding error
-// (about 30 times the direct product's largest error per layer against
-// float64 sums): invisible after a classifier's global pooling, but it
-// puts per-pixel outputs such as a segmentation net's further from a
-// float32 reference (fcn_resnet50: 67293 of its 1053696 scores past 1e-4 +
-// 1e-4·|g| of PyTorch's, against 5625 computed directly).
+// (about 10 times the direct product's per layer against float64 sums,
+// ONNX Runtime's being the direct product's): invisible after a
+// classifier's global pooling, but it puts per-pixel outputs such as a
+// segmentation net's further from a float32 reference (fcn_resnet50:
+// 58738 of its 1053696 scores past 1e-4 + 1e-4·|g| of PyTorch's, against
+// 2080 computed directly and ONNX Runtime's 1644). Without either option,
+// Open leaves Winograd off for a model with a per-pixel output (an output
+// the file declares of rank 3 or more whose axes after the second are not
+// all 1) and uses it otherwise; Model.Winograd says what it chose.
 func WithoutWinograd() Option {
-	return func(c *config) error { c.noWinograd = true; return nil }
+	return func(c *config) error { c.winograd = -1; return nil }
+}
+
+// WithWinograd computes 3×3 convolutions with Winograd's F(4×4, 3×3) where
+// the CPU tier has it, also for a model with a per-pixel output, for
+// which Open otherwise leaves it off (see WithoutWinograd): faster, with
+// the larger rounding error.
+func WithWinograd() Option {
+	return func(c *config) error { c.winograd = 1; return nil }
+}
+
+// perPixel reports whether g declares an output of rank 3 or more whose
+// axes after the second are not all of size 1 (a dynamic one counts): a
+// segmentation net's class map, not a classifier's scores, whose global
+// pooling averages Winograd's rounding error away. An output whose shape
+// the file does not declare does not count.
+func perPixel(g *ir.Graph) bool {
+	for _, o := range g.Outputs {
+		if len(o.Dims) < 3 {
+			continue
+		}
+		for _, d := range o.Dims[2:] {
+			if d.Value != 1 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // WithPlanCache sets how many plans (one per distinct set of input
@@ -326,7 +359,7 @@ func newModel(ctx context.Context, g *ir.Graph, c *config) (*Model, error) {
 	default:
 		ro.Kernels = kern.TierByName(c.backend)
 	}
-	if c.noWinograd {
+	if c.winograd < 0 || c.winograd == 0 && perPixel(g) {
 		if ro.Kernels == nil {
 			ro.Kernels = kern.Best()
 		}
@@ -401,6 +434,17 @@ func (m *Model) Backend() string {
 		return "cuda"
 	}
 	return m.prog.Kernels().Name
+}
+
+// Winograd reports whether the model's CPU tier computes 3×3
+// convolutions with Winograd (on the tiers that have it: avx2, avx512);
+// false on the GPU. See WithoutWinograd for when Open chooses it.
+func (m *Model) Winograd() bool {
+	if d, _ := m.prog.Device(); d != "" {
+		return false
+	}
+	k := m.prog.Kernels()
+	return k.WithoutWinograd() != k
 }
 
 // Device describes the GPU the model runs on (its name and compute

@@ -8,12 +8,15 @@ import (
 	"testing"
 
 	"github.com/bnrun/bnrun"
+	"github.com/bnrun/bnrun/kern"
 )
 
 // TestWithoutWinograd runs a 3×3 convolution that the fast tiers compute
-// with Winograd (64 channels, 56×56) with and without WithoutWinograd, and
-// checks that the option turns Winograd off (the profile's kernels) and
-// that the direct product is closer to float64 sums than Winograd.
+// with Winograd (64 channels, 56×56) with WithWinograd and with
+// WithoutWinograd, and checks that the options turn Winograd on and off
+// (the profile's kernels, Model.Winograd), that the direct product is
+// closer to float64 sums than Winograd, and that without either option
+// this model, whose output is per-pixel, is computed directly.
 func TestWithoutWinograd(t *testing.T) {
 	const c, hw = 64, 56
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -25,8 +28,10 @@ func TestWithoutWinograd(t *testing.T) {
 	for i := range x.F32 {
 		x.F32[i] = float32(max(0, rng.NormFloat64()))
 	}
-	model := hOne([]int64{1, c, hw, hw}, hNode("conv", "Conv", []string{"x", "w"}, []string{"y"},
-		hInts("kernel_shape", 3, 3), hInts("pads", 1, 1, 1, 1)), hTensor("w", []int64{c, c, 3, 3}, w)).bytes()
+	g := hOne([]int64{1, c, hw, hw}, hNode("conv", "Conv", []string{"x", "w"}, []string{"y"},
+		hInts("kernel_shape", 3, 3), hInts("pads", 1, 1, 1, 1)), hTensor("w", []int64{c, c, 3, 3}, w))
+	g.outs = []hpb{hValue("y", 1, c, hw, hw)} // declared per-pixel
+	model := g.bytes()
 	// want: float64 sums of the products
 	want := make([]float64, c*hw*hw)
 	for m := range c {
@@ -48,11 +53,12 @@ func TestWithoutWinograd(t *testing.T) {
 		}
 	}
 	maxErr := func(opts ...bnrun.Option) (float64, string) {
-		m, err := bnrun.OpenBytes(model, append(opts, bnrun.WithThreads(1))...)
+		m, err := bnrun.OpenBytes(model, append(opts, bnrun.WithThreads(1), bnrun.WithBackend(cpuBest()))...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer m.Close()
+		t.Logf("%s: Winograd() = %v", m.Backend(), m.Winograd())
 		p, err := m.Profile(context.Background(), []*bnrun.Tensor{x}, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -67,16 +73,60 @@ func TestWithoutWinograd(t *testing.T) {
 		}
 		return e, p.Nodes[0].Kernel
 	}
-	winoErr, winoKernel := maxErr()
+	winoErr, winoKernel := maxErr(bnrun.WithWinograd())
 	directErr, directKernel := maxErr(bnrun.WithoutWinograd())
+	_, autoKernel := maxErr()
 	t.Logf("largest error against float64 sums: %s %.3g, %s %.3g", winoKernel, winoErr, directKernel, directErr)
 	if strings.Contains(directKernel, "winograd") {
 		t.Errorf("WithoutWinograd: the conv ran as %q", directKernel)
+	}
+	if autoKernel != directKernel {
+		t.Errorf("no option, a per-pixel output: the conv ran as %q, want %q", autoKernel, directKernel)
 	}
 	if !strings.Contains(winoKernel, "winograd") {
 		t.Skipf("the default tier (%s) does not use Winograd here", winoKernel)
 	}
 	if directErr >= winoErr {
 		t.Errorf("direct error %.3g is not below Winograd's %.3g", directErr, winoErr)
+	}
+}
+
+// cpuBest is the fastest CPU tier here (auto would take a GPU).
+func cpuBest() string { return kern.Best().Name }
+
+// TestWinogradChoice checks which models Open computes with Winograd
+// without WithWinograd or WithoutWinograd: a classifier (scores [N, K]),
+// yes where the tier has it; a segmentation net (a [N, K, H, W] class map)
+// and a 1-D net's per-step outputs, no; and what Model.Winograd says.
+func TestWinogradChoice(t *testing.T) {
+	best := kern.Best()
+	has := best.WithoutWinograd() != best
+	for _, c := range []struct {
+		model string
+		wino  bool // without options, on a tier with Winograd
+	}{
+		{"testdata/models/lenet_bn_op13/model.onnx", true},
+		{"testdata/family/mobilenet_v3/fused/model.onnx", true},
+		{"testdata/tiny_seg/model.onnx", false},
+		{"testdata/family/lraspp/fused/model.onnx", false},
+	} {
+		for _, o := range []struct {
+			name string
+			opts []bnrun.Option
+			want bool
+		}{
+			{"default", nil, c.wino && has},
+			{"WithWinograd", []bnrun.Option{bnrun.WithWinograd()}, has},
+			{"WithoutWinograd", []bnrun.Option{bnrun.WithoutWinograd()}, false},
+		} {
+			m, err := bnrun.Open(c.model, append(o.opts, bnrun.WithBackend(best.Name))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := m.Winograd(); got != o.want {
+				t.Errorf("%s, %s, %s tier: Winograd() = %v, want %v", c.model, o.name, best.Name, got, o.want)
+			}
+			m.Close()
+		}
 	}
 }

@@ -24,16 +24,29 @@ type runFlags struct {
 	threads int
 	noFold  bool
 	noWino  bool
+	wino    bool
 }
 
 func (r *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.backend, "backend", "", "kernel tier: auto, cuda, avx512, avx2, generic or ref (default $BNRUN_BACKEND, else auto: the GPU when usable, else the best CPU tier)")
 	fs.IntVar(&r.threads, "threads", 0, "worker goroutines (0: one per CPU)")
 	fs.BoolVar(&r.noFold, "no-fold", false, "run the graph as the file has it: no BatchNormalization folding or fusion")
-	fs.BoolVar(&r.noWino, "no-winograd", false, "compute every 3×3 convolution directly: slower, with the direct product's smaller rounding error (for per-pixel outputs checked at 1e-4)")
+	fs.BoolVar(&r.noWino, "no-winograd", false, "compute every 3×3 convolution directly: slower, with the direct product's smaller rounding error (the default for a model with per-pixel outputs)")
+	fs.BoolVar(&r.wino, "winograd", false, "compute 3×3 convolutions with Winograd also for a model with per-pixel outputs: faster, with a larger rounding error")
+}
+
+// check refuses flags that contradict each other.
+func (r *runFlags) check() error {
+	if r.wino && r.noWino {
+		return usageError{"--winograd and --no-winograd contradict each other"}
+	}
+	return nil
 }
 
 func (r *runFlags) open(path string) (*bnrun.Model, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
 	m, err := bnrun.Open(path, r.options()...)
 	if err != nil {
 		return nil, err
@@ -51,6 +64,9 @@ func (r *runFlags) options() []bnrun.Option {
 	}
 	if r.noWino {
 		opts = append(opts, bnrun.WithoutWinograd())
+	}
+	if r.wino {
+		opts = append(opts, bnrun.WithWinograd())
 	}
 	return opts
 }
@@ -135,6 +151,9 @@ func cmdClassify(args []string, w io.Writer) error {
 		return usageError{"classify wants [MODEL.onnx] IMAGE..."}
 	case 1:
 		// No model: the shipped Fashion-MNIST ResNet built into the binary.
+		if err := o.run.check(); err != nil {
+			return err
+		}
 		m, err = bnrun.OpenBytes(fashion.ResNet, o.run.options()...)
 	default:
 		m, err = o.run.open(pos[0])

@@ -103,6 +103,8 @@ func TestClassifySeveral(t *testing.T) {
 		{[]string{model, filepath.Join(dir, "sub")}, 1, "no PNG, JPEG, GIF, BMP, TIFF or WebP images in this folder"},
 		{[]string{"../../testdata/tiny_seg/model.onnx", one, one, "--mask", filepath.Join(dir, "m.png")}, 2, "--mask writes one image's mask; 2 images given"},
 		{[]string{model, one, filepath.Join(dir, "notes.txt")}, 1, "notes.txt"},
+		{[]string{"--winograd", "--no-winograd", model, one}, 2, "--winograd and --no-winograd contradict each other"},
+		{[]string{"--winograd", "--no-winograd", one}, 2, "--winograd and --no-winograd contradict each other"},
 	} {
 		code, _, errs := runCLI(c.args...)
 		if code != c.code || !strings.Contains(errs, c.want) {

@@ -111,8 +111,8 @@ func cmdVerify(args []string, w io.Writer) error {
 	}
 	if failed > 0 {
 		fmt.Fprintf(w, "FAIL: %d of %d test sets out of tolerance (atol %g, rtol %g)\n", failed, len(results), o.tol.Abs, o.tol.Rel)
-		if b := m.Backend(); !o.run.noWino && (b == "avx2" || b == "avx512") {
-			fmt.Fprintf(w, "note: the %s tier computes 3×3 convolutions on larger planes with Winograd, whose rounding error is larger; --no-winograd computes them directly\n", b)
+		if m.Winograd() {
+			fmt.Fprintf(w, "note: the %s tier computes 3×3 convolutions on larger planes with Winograd, whose rounding error is larger; --no-winograd computes them directly\n", m.Backend())
 		}
 		return errFailed
 	}
