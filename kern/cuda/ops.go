@@ -689,6 +689,16 @@ func (k *Kernels) ResizeAxis(s *Stream, outer, inner int, t ResizeTaps, ext floa
 		return err
 	}
 	nx, ny := outer*t.In*inner, outer*t.Out*inner
+	if err := checkResizeIO(nx, ny, x, y); err != nil {
+		return err
+	}
+	return s.Launch(k.fn["resize_axis"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
+		x, y, t.Tap, t.W, outer, t.In, t.Out, inner, t.K, ext)
+}
+
+// checkResizeIO checks a Resize's element counts, nx in and ny out, and
+// that x and y hold them.
+func checkResizeIO(nx, ny int, x, y Buffer) error {
 	if err := checkCount("resize input", nx); err != nil {
 		return err
 	}
@@ -698,11 +708,7 @@ func (k *Kernels) ResizeAxis(s *Stream, outer, inner int, t ResizeTaps, ext floa
 	if err := checkBuf("resize X", x, nx, false); err != nil {
 		return err
 	}
-	if err := checkBuf("resize Y", y, ny, false); err != nil {
-		return err
-	}
-	return s.Launch(k.fn["resize_axis"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
-		x, y, t.Tap, t.W, outer, t.In, t.Out, inner, t.K, ext)
+	return checkBuf("resize Y", y, ny, false)
 }
 
 // ResizeHW queues a Resize of the last two axes on s in one pass: x, seen
@@ -716,16 +722,7 @@ func (k *Kernels) ResizeHW(s *Stream, planes int, rows, cols ResizeTaps, ext flo
 		return err
 	}
 	nx, ny := planes*rows.In*cols.In, planes*rows.Out*cols.Out
-	if err := checkCount("resize input", nx); err != nil {
-		return err
-	}
-	if err := checkCount("resize output", ny); err != nil {
-		return err
-	}
-	if err := checkBuf("resize X", x, nx, false); err != nil {
-		return err
-	}
-	if err := checkBuf("resize Y", y, ny, false); err != nil {
+	if err := checkResizeIO(nx, ny, x, y); err != nil {
 		return err
 	}
 	return s.Launch(k.fn["resize_hw"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
