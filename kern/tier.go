@@ -128,6 +128,9 @@ type Tier struct {
 	// PackConv, when not nil, rearranges constant weights w of geometry g
 	// into the tier's own layout, once per plan; Conv then finds the
 	// result in Env.PackedW. It returns nil when it has no use for it.
+	// Given the pack, Conv reads nothing of w, which may then be nil: a
+	// model may keep its weights only as packed. The pack depends on g
+	// and w alone, where each value goes on g alone.
 	PackConv func(g *ConvGeom, w []float32) []float32
 	// PackConvKind, set with PackConv, says which of its layouts PackConv
 	// uses for g: PackConv gives equal results for equal weights, kind,
@@ -140,7 +143,8 @@ type Tier struct {
 	// instead of packing it at every call. The pack depends on its
 	// arguments alone, so the plans of every batch size share it. A
 	// product of a few rows of A (GemmSmallOK) reads B as it lies and
-	// takes no pack.
+	// takes no pack; any other reads nothing of b when given the pack, and
+	// b may then be nil.
 	PackGemm func(transB bool, k, n int, b []float32, ldb int) []float32
 	// ConvPath, when not nil, names the way Conv computes a convolution of
 	// geometry g (pre: its fusion has a prologue), for profiles (see
@@ -148,7 +152,8 @@ type Tier struct {
 	ConvPath func(g *ConvGeom, pre bool) string
 	// DwBlock, when not nil, runs a depthwise convolution with the 1×1
 	// convolutions around it in one pass (see DwBlock), for the blocks
-	// DwBlockOK accepts, with weights as PackDwBlock arranged them.
+	// DwBlockOK accepts, with weights as PackDwBlock arranged them (it
+	// reads no others).
 	DwBlock     func(env *Env, p *DwBlock, x, y []float32)
 	DwBlockOK   func(p *DwBlock) bool
 	PackDwBlock func(g *ConvGeom, w []float32) []float32
