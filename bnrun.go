@@ -86,6 +86,9 @@ type config struct {
 	maxPlans  int
 	// noWinograd: the CPU tier's variant without Winograd
 	noWinograd bool
+	// keepWeights: the program keeps every weight as the graph has it
+	// (not runtime.Options.HoldWeights), for tests
+	keepWeights bool
 }
 
 // Option configures Open.
@@ -312,7 +315,8 @@ const reclaimBytes = 32 << 20
 // with its BN), are garbage once it returns, so that the model holds its
 // weights once.
 func newModel(ctx context.Context, g *runtime.Graph, c *config) (*Model, error) {
-	ro := runtime.Options{Threads: c.threads, MaxTensorBytes: c.maxTensor, MaxTotalBytes: c.maxTotal, MaxPlans: c.maxPlans}
+	ro := runtime.Options{Threads: c.threads, MaxTensorBytes: c.maxTensor, MaxTotalBytes: c.maxTotal, MaxPlans: c.maxPlans,
+		HoldWeights: !c.keepWeights}
 	switch c.backend {
 	case "", "auto":
 		ro.Device = runtime.DeviceAuto

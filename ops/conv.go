@@ -2,6 +2,7 @@ package ops
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/bnrun/bnrun/kern"
 )
@@ -80,6 +81,17 @@ type convPlan struct {
 	wConst *Tensor
 	packs  *convPacks
 	held   *heldWeights
+	// got and gotBlock are what weights and the DwBlock kernel took of the
+	// held weights, kept after the first Run so that Runs allocate
+	// nothing and take no lock.
+	got, gotBlock atomic.Pointer[convWeights]
+}
+
+// convWeights is what a plan's Run reads of held weights on tier k: the
+// plain values or a pack (the other nil).
+type convWeights struct {
+	k             *kern.Tier
+	plain, packed []float32
 }
 
 // packCache holds a node's constant weights as the tiers packed them,
@@ -147,14 +159,20 @@ func (cp *convPlan) weights(k *kern.Tier, w *Tensor) (plain, packed []float32, e
 		}
 		return w.F32, packed, nil
 	}
+	if c := cp.got.Load(); c != nil && c.k == k {
+		return c.plain, c.packed, nil
+	}
 	if cp.g3 == nil && k.PackConv != nil {
 		packed, err = cp.heldPacked(k, cp.packKind(k), k.PackConv)
-		if err != nil || packed != nil {
-			return nil, packed, err
-		}
 	}
-	plain, err = cp.held.plainValues()
-	return plain, nil, err
+	if err == nil && packed == nil {
+		plain, err = cp.held.plainValues()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	cp.got.Store(&convWeights{k: k, plain: plain, packed: packed})
+	return plain, packed, nil
 }
 
 // holds reports whether w, a Run's W, is the weights the node holds: a

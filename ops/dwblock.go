@@ -260,11 +260,17 @@ func (b *dwBlockPlan) fused(env *kern.Env, in []*Tensor, bias [3][]float32, f *k
 		}
 		var w []float32
 		if cp.holds(in[1+2*i]) {
-			var err error
-			if w, err = cp.heldPacked(k, dwBlockPackKind, k.PackDwBlock); err != nil {
-				*p = kern.DwBlock{}
-				return false, fmt.Errorf("%w (the %s)", err, dwRoles[i])
+			c := cp.gotBlock.Load()
+			if c == nil || c.k != k {
+				packed, err := cp.heldPacked(k, dwBlockPackKind, k.PackDwBlock)
+				if err != nil {
+					*p = kern.DwBlock{}
+					return false, fmt.Errorf("%w (the %s)", err, dwRoles[i])
+				}
+				c = &convWeights{k: k, packed: packed}
+				cp.gotBlock.Store(c)
 			}
+			w = c.packed
 		} else {
 			w = cp.packedWith(k, in[1+2*i], dwBlockPackKind, k.PackDwBlock)
 		}

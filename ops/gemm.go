@@ -1,6 +1,10 @@
 package ops
 
-import "github.com/bnrun/bnrun/kern"
+import (
+	"sync/atomic"
+
+	"github.com/bnrun/bnrun/kern"
+)
 
 func init() {
 	Register("Gemm", buildGemm)
@@ -86,6 +90,7 @@ func buildGemm(n *Node) (Kernel, error) {
 		// B held by the node (see ConstTaker) is packed once likewise, or
 		// read as it lies when the product takes no pack.
 		bConst, held := in[1].Const, hk.heldFor(1, in[1])
+		var got atomic.Pointer[convWeights] // what Runs took of held B (see convPlan.got)
 		if bConst == nil || bConst.DType != Float32 || len(bConst.F32) != k*nn || kern.GemmSmallOK(transA, m) {
 			bConst = nil
 		}
@@ -96,17 +101,23 @@ func buildGemm(n *Node) (Kernel, error) {
 			bv, packed := in[1].F32, []float32(nil)
 			if held != nil && bv == nil {
 				// B held: packed, or its plain values
-				var err error
-				if pk := env.K.PackGemm; pk != nil && !kern.GemmSmallOK(transA, m) {
-					key := heldGemmKey{k: env.K, transB: transB, kk: k, n: nn, ldb: ldb}
-					packed, err = held.packed(key, func(b []float32) []float32 { return pk(transB, k, nn, b, ldb) })
+				c := got.Load()
+				if c == nil || c.k != env.K {
+					var err error
+					c = &convWeights{k: env.K}
+					if pk := env.K.PackGemm; pk != nil && !kern.GemmSmallOK(transA, m) {
+						key := heldGemmKey{k: env.K, transB: transB, kk: k, n: nn, ldb: ldb}
+						c.packed, err = held.packed(key, func(b []float32) []float32 { return pk(transB, k, nn, b, ldb) })
+					}
+					if err == nil && c.packed == nil {
+						c.plain, err = held.plainValues()
+					}
+					if err != nil {
+						return n.Errorf("%v", err)
+					}
+					got.Store(c)
 				}
-				if err == nil && packed == nil {
-					bv, err = held.plainValues()
-				}
-				if err != nil {
-					return n.Errorf("%v", err)
-				}
+				bv, packed = c.plain, c.packed
 			} else if err := checkLen(in[1], "B", k*nn); err != nil {
 				return n.Errorf("%v", err)
 			}

@@ -19,6 +19,9 @@ type ConstTaker interface {
 	// as the input's Value.Const, and Run a tensor whose F32 is nil. The
 	// runtime offers constants before it plans anything.
 	TakeConst(i int, t, stub *Tensor) bool
+	// HeldBytes returns the bytes of the constants the kernel holds: as
+	// the graph has them (plain), and packed.
+	HeldBytes() (plain, packed int64)
 }
 
 // holdingKernel is a Kernel that holds its constant inputs ins itself when
@@ -44,6 +47,19 @@ func (k *holdingKernel) TakeConst(i int, t, stub *Tensor) bool {
 	}
 	k.held[i] = &heldWeights{stub: stub, plain: t.F32, n: len(t.F32), packs: map[any]*heldPack{}}
 	return true
+}
+
+// HeldBytes implements ConstTaker.
+func (k *holdingKernel) HeldBytes() (plain, packed int64) {
+	for _, h := range k.held {
+		h.mu.Lock()
+		plain += 4 * int64(len(h.plain))
+		for _, p := range h.packs {
+			packed += 4 * int64(len(p.data))
+		}
+		h.mu.Unlock()
+	}
+	return plain, packed
 }
 
 // heldFor returns the weights the kernel holds at input i when v, a

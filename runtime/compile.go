@@ -180,7 +180,68 @@ func CompileContext(ctx context.Context, g *Graph, opts Options) (*Program, erro
 			}
 		}
 	}
+	if opts.HoldWeights && p.gpu == nil {
+		p.holdWeights()
+	}
 	return p, nil
+}
+
+// HeldWeightBytes returns the bytes of the float32 weights the program's
+// kernels hold (see Options.HoldWeights): as the graph has them, and
+// packed.
+func (p *Program) HeldWeightBytes() (plain, packed int64) {
+	for _, c := range p.nodes {
+		if tk, ok := c.kernel.(ops.ConstTaker); ok {
+			a, b := tk.HeldBytes()
+			plain += a
+			packed += b
+		}
+	}
+	return plain, packed
+}
+
+// holdWeights offers each float32 initializer that one input of one live
+// node reads, and no graph output is, to that node's kernel when it can
+// hold it (ops.ConstTaker), and puts a tensor of its type and shape
+// without data in its place wherever the program keeps it. Plans made
+// before (settleDevice's) are dropped: they were made with the weights.
+func (p *Program) holdWeights() {
+	uses := make([]int, len(p.slotNames))
+	for _, c := range p.nodes {
+		for _, s := range c.in {
+			if s >= 0 {
+				uses[s]++
+			}
+		}
+	}
+	for _, s := range p.outSlot {
+		uses[s] += 2
+	}
+	for _, c := range p.nodes {
+		tk, ok := c.kernel.(ops.ConstTaker)
+		if !ok {
+			continue
+		}
+		for i, s := range c.in {
+			if s < 0 || uses[s] != 1 {
+				continue
+			}
+			t := p.consts[s]
+			if t == nil || t.DType != ops.Float32 {
+				continue
+			}
+			stub := &ops.Tensor{DType: t.DType, Shape: t.Shape}
+			if tk.TakeConst(i, t, stub) {
+				p.consts[s] = stub
+				if name := p.slotNames[s]; p.graph.Initializers[name] == t {
+					p.graph.Initializers[name] = stub
+				}
+			}
+		}
+	}
+	p.mu.Lock()
+	p.plans = nil
+	p.mu.Unlock()
 }
 
 // settleDevice decides, once and here, whether a program that opened a

@@ -44,6 +44,15 @@ type Options struct {
 	// GPU when one is usable and every step of the plan has a CUDA
 	// kernel, else on the CPU (DeviceAuto).
 	Device DeviceMode
+	// HoldWeights hands the float32 initializers that one node alone
+	// reads to that node's kernel when it can hold them itself (see
+	// ops.ConstTaker: convolutions and Gemms, which keep their weights in
+	// the forms the tier packs them into, and let the plain values go once
+	// a pack holds them exactly), so that the program keeps such weights
+	// once. The graph's initializers (Graph().Initializers) are then
+	// tensors of the same type and shape without data. Programs whose
+	// plans may run on a GPU, which uploads the plain weights, hold none.
+	HoldWeights bool
 }
 
 // DeviceMode is where a program's plans run (see Options.Device).

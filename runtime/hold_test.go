@@ -1,0 +1,96 @@
+package runtime
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/bnrun/bnrun/kern"
+	"github.com/bnrun/bnrun/ops"
+)
+
+// holdGraph is x [1, 4, 5, 5] through 1×1 convolutions: y1 of W1 (read by
+// it alone), y2 and y3 both of W2, y4 of W4 (also a graph output), y5 of
+// W5 (also read by an rtAdd, z).
+func holdGraph() *Graph {
+	w := func(seed int) *ops.Tensor {
+		t := ops.NewF32([]int{3, 4, 1, 1}, nil)
+		for i := range t.F32 {
+			t.F32[i] = float32((i*seed)%7) - 3
+		}
+		return t
+	}
+	conv := func(name, wt string) *ops.Node {
+		return &ops.Node{Name: name, OpType: "Conv", Opset: 17, Inputs: []string{"x", wt}, Outputs: []string{name}}
+	}
+	g := &Graph{
+		Inputs:       []ValueInfo{{Name: "x", DType: ops.Float32, Dims: []Dim{{Value: 1}, {Value: 4}, {Value: 5}, {Value: 5}}}},
+		Initializers: map[string]*ops.Tensor{"W1": w(3), "W2": w(5), "W4": w(9), "W5": w(11), "W5b": w(13)},
+		Nodes: []*ops.Node{conv("y1", "W1"), conv("y2", "W2"), conv("y3", "W2"), conv("y4", "W4"), conv("y5", "W5"),
+			{Name: "z", OpType: "rtAdd", Opset: 17, Inputs: []string{"W5", "W5b"}, Outputs: []string{"z"}}},
+	}
+	for _, o := range []string{"y1", "y2", "y3", "y4", "W4", "y5", "z"} {
+		g.Outputs = append(g.Outputs, ValueInfo{Name: o})
+	}
+	return g
+}
+
+// TestHoldWeights compiles holdGraph with Options.HoldWeights on every
+// tier and checks that only W1 (one node reads it, no output is it) is
+// held, its initializer replaced by a tensor of its shape without data,
+// that the outputs are those of the program that holds none, bit for bit,
+// and that a tier that packs lets W1's plain values go once it Runs.
+func TestHoldWeights(t *testing.T) {
+	x := ops.NewF32([]int{1, 4, 5, 5}, nil)
+	for i := range x.F32 {
+		x.F32[i] = float32(i%11) / 11
+	}
+	for _, k := range append([]*kern.Tier{kern.Reference, kern.Generic}, kern.Best()) {
+		want := func() []*ops.Tensor {
+			p, err := Compile(holdGraph(), Options{Kernels: k, Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if plain, packed := p.HeldWeightBytes(); plain+packed != 0 {
+				t.Errorf("%s: without HoldWeights, %d bytes held as they are, %d packed", k.Name, plain, packed)
+			}
+			out, err := p.Run(context.Background(), []*ops.Tensor{x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}()
+		g := holdGraph()
+		p, err := Compile(g, Options{Kernels: k, Threads: 2, HoldWeights: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, w := range g.Initializers {
+			if held := w.F32 == nil; held != (name == "W1") || !ops.SameShape(w.Shape, []int{3, 4, 1, 1}) {
+				t.Errorf("%s: initializer %s has shape %v, held %v; want W1 alone held", k.Name, name, w.Shape, held)
+			}
+		}
+		if plain, packed := p.HeldWeightBytes(); plain != 48 || packed != 0 {
+			t.Errorf("%s: before a Run, %d bytes held as they are, %d packed; want W1's 48 as they are", k.Name, plain, packed)
+		}
+		for range 2 {
+			got, err := p.Run(context.Background(), []*ops.Tensor{x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				for j, v := range want[i].F32 {
+					if math.Float32bits(got[i].F32[j]) != math.Float32bits(v) {
+						t.Fatalf("%s: output %d [%d] = %v, want %v", k.Name, i, j, got[i].F32[j], v)
+					}
+				}
+			}
+		}
+		plain, packed := p.HeldWeightBytes()
+		if k.PackConv != nil && (plain != 0 || packed < 48) {
+			t.Errorf("%s: after Runs, %d bytes held as they are, %d packed; want W1 packed alone", k.Name, plain, packed)
+		}
+		p.Close()
+	}
+}
