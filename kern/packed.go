@@ -10,3 +10,8 @@ func groupRows(w []float32, grp, n int) []float32 {
 	}
 	return w[grp*n : (grp+1)*n]
 }
+
+// packConvMoves is the blocked tiers' Tier.PackConvMoves: every layout of
+// packConv (see packConvKind) but Winograd's transformed weights (1) only
+// moves values.
+func packConvMoves(kind int) bool { return kind != 1 }

@@ -137,6 +137,11 @@ type Tier struct {
 	// M, C, KH, KW and Group, whatever the planes' sizes, so that the
 	// plans of one node (one per batch size or image size) share one pack.
 	PackConvKind func(g *ConvGeom) int
+	// PackConvMoves, when not nil, reports whether PackConv's layout kind
+	// only moves values: each element of the pack one of w's, unchanged,
+	// or 0, and each of w's somewhere; the weights can then be got back
+	// from the pack alone (Winograd's transformed weights cannot).
+	PackConvMoves func(kind int) bool
 	// PackGemm, when not nil, rearranges a constant B of a Gemm (k×n, or
 	// n×k when transB, row stride ldb) into the tier's panels, once per
 	// node: Gemm then finds the result in Env.PackedW and reads B from it
@@ -144,7 +149,7 @@ type Tier struct {
 	// arguments alone, so the plans of every batch size share it. A
 	// product of a few rows of A (GemmSmallOK) reads B as it lies and
 	// takes no pack; any other reads nothing of b when given the pack, and
-	// b may then be nil.
+	// b may then be nil. The pack only moves values (see PackConvMoves).
 	PackGemm func(transB bool, k, n int, b []float32, ldb int) []float32
 	// ConvPath, when not nil, names the way Conv computes a convolution of
 	// geometry g (pre: its fusion has a prologue), for profiles (see
@@ -153,7 +158,7 @@ type Tier struct {
 	// DwBlock, when not nil, runs a depthwise convolution with the 1×1
 	// convolutions around it in one pass (see DwBlock), for the blocks
 	// DwBlockOK accepts, with weights as PackDwBlock arranged them (it
-	// reads no others).
+	// reads no others; PackDwBlock only moves values, see PackConvMoves).
 	DwBlock     func(env *Env, p *DwBlock, x, y []float32)
 	DwBlockOK   func(p *DwBlock) bool
 	PackDwBlock func(g *ConvGeom, w []float32) []float32

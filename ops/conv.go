@@ -163,7 +163,8 @@ func (cp *convPlan) weights(k *kern.Tier, w *Tensor) (plain, packed []float32, e
 		return c.plain, c.packed, nil
 	}
 	if cp.g3 == nil && k.PackConv != nil {
-		packed, err = cp.heldPacked(k, cp.packKind(k), k.PackConv)
+		kind := cp.packKind(k)
+		packed, err = cp.heldPacked(k, kind, k.PackConv, k.PackConvMoves != nil && k.PackConvMoves(kind))
 	}
 	if err == nil && packed == nil {
 		plain, err = cp.held.plainValues()
@@ -188,11 +189,12 @@ type heldConvKey struct {
 }
 
 // heldPacked returns the held weights as pack (tier k's layout kind)
-// arranges them for the plan's geometry, made once for the node.
-func (cp *convPlan) heldPacked(k *kern.Tier, kind int, pack func(*kern.ConvGeom, []float32) []float32) ([]float32, error) {
+// arranges them for the plan's geometry, made once for the node; moves
+// says that the layout only moves values.
+func (cp *convPlan) heldPacked(k *kern.Tier, kind int, pack func(*kern.ConvGeom, []float32) []float32, moves bool) ([]float32, error) {
 	g := cp.g // the pack's own copy, for unpack
 	key := heldConvKey{k: k, kind: kind, m: g.M, c: g.C, kh: g.KH, kw: g.KW, grp: g.Group}
-	return cp.held.packed(key, func(w []float32) []float32 { return pack(&g, w) })
+	return cp.held.packed(key, func(w []float32) []float32 { return pack(&g, w) }, moves)
 }
 
 // packKind is tier k's PackConvKind for the plan's geometry, 0 without

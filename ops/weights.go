@@ -75,11 +75,10 @@ func (k *holdingKernel) heldFor(i int, v *Value) *heldWeights {
 // heldWeights are a node's constant weights that it holds itself (see
 // ConstTaker): the values as the graph has them (plain), and as its
 // plans' tiers packed them, each pack made once and shared by every plan
-// of the node. The plain values are let go once a pack holds every one of
-// them exactly (exactPack, checked when the pack is made) and no plan has
-// read them; a plan that needs them after that gets them back from the
-// pack, bit for bit, and they stay from then on. It is safe for
-// concurrent use.
+// of the node. The plain values are let go once a pack that only moves
+// them (see kern.Tier.PackConvMoves) is made and no plan has read them; a
+// plan that needs them after that gets them back from the pack (unpack),
+// bit for bit, and they stay from then on. It is safe for concurrent use.
 type heldWeights struct {
 	stub *Tensor // stands in for the weights in plans and Runs
 	n    int     // how many values
@@ -88,7 +87,7 @@ type heldWeights struct {
 	plain []float32 // nil while let go
 	kept  bool      // a plan reads the plain values: they stay
 	packs map[any]*heldPack
-	exact *heldPack // a pack the plain values come back from, or nil
+	exact *heldPack // a pack that only moves values, or nil
 }
 
 // heldPack is one packed form of held weights and the function that made
@@ -114,8 +113,8 @@ func (h *heldWeights) plainValues() ([]float32, error) {
 // packed returns the weights as pack arranges them, made by the first
 // call under key (equal keys must mean equal packs), or nil when pack
 // returns nil; it then lets the plain values go if it may (see
-// heldWeights).
-func (h *heldWeights) packed(key any, pack func(w []float32) []float32) ([]float32, error) {
+// heldWeights): moves says that pack only moves values.
+func (h *heldWeights) packed(key any, pack func(w []float32) []float32, moves bool) ([]float32, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if p, ok := h.packs[key]; ok {
@@ -127,7 +126,7 @@ func (h *heldWeights) packed(key any, pack func(w []float32) []float32) ([]float
 	}
 	p := &heldPack{data: pack(w), pack: pack}
 	h.packs[key] = p
-	if p.data != nil && h.exact == nil && !h.kept && sameBits(unpack(p.data, h.n, pack), w) {
+	if p.data != nil && h.exact == nil && moves {
 		h.exact = p
 	}
 	if !h.kept && h.exact != nil {
@@ -137,11 +136,11 @@ func (h *heldWeights) packed(key any, pack func(w []float32) []float32) ([]float
 }
 
 // errNoValues is what values returns if the plain values were let go with
-// no exact pack to get them back from, which packed never does.
+// no pack to get them back from, which packed never does.
 var errNoValues = errors.New("internal error: held weights let go without an exact pack")
 
-// values returns the plain values, or got back from the exact pack when
-// they were let go. h.mu is held.
+// values returns the plain values, or got back from a pack when they were
+// let go. h.mu is held.
 func (h *heldWeights) values() ([]float32, error) {
 	if h.plain != nil {
 		return h.plain, nil
@@ -173,19 +172,17 @@ var probeOneDigit = 1 << 24
 // probeBase is the base of unpack's two-digit probes.
 const probeBase = 1 << 12
 
-// unpack returns the n values that pack arranged into data, supposing
-// pack only moves values: each element of its result one of its input's,
-// or 0. It learns where each value went by packing a probe whose values
-// are their own numbers, value i being i+1,
+// unpack returns the n values that pack arranged into data, pack only
+// moving values: each element of its result one of its input's, or 0. It
+// learns where each value went by packing a probe whose values are their
+// own numbers, value i being i+1,
 //
 //	at = pack(probe), w[at[o] - 1] = data[o]   for every o with at[o] in 1..n
 //
 // (with n past probeOneDigit, two probes of the digits of i in base
 // probeBase, each plus 1). Values that went nowhere are 0. For a pack that
 // does more than move values (Winograd's transform) the result is
-// garbage: a pack is exact when unpack gives back what it packed, which
-// packed checks bit for bit before it lets the plain values go. pack is
-// deterministic, so unpacking the same data again gives the same values.
+// garbage; TestPacksMove checks every tier's claims.
 func unpack(data []float32, n int, pack func(w []float32) []float32) []float32 {
 	w := make([]float32, n)
 	if n <= probeOneDigit {

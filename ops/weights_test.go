@@ -53,6 +53,72 @@ func TestUnpack(t *testing.T) {
 	}
 }
 
+// TestPacksMove checks every tier's claims that its packs only move
+// values (kern.Tier.PackConvMoves, PackGemm, PackDwBlock), on which held
+// weights rely to get the plain values back: on every convolution case of
+// the conv tests, -0, infinities and NaN payloads among the weights, unpack
+// gives back the weights bit for bit from every pack that claims to move
+// them, and not from the others (Winograd's).
+func TestPacksMove(t *testing.T) {
+	weights := func(seed uint64, n int) []float32 {
+		w := kerntest.Rand(seed, n)
+		for i, v := range []float32{float32(math.Copysign(0, -1)), float32(math.Inf(1)), math.Float32frombits(0x7fc0abcd)} {
+			if 3*i < n {
+				w[3*i] = v
+			}
+		}
+		return w
+	}
+	for _, k := range testTiers() {
+		if k.PackConv == nil {
+			continue
+		}
+		kinds := map[int]bool{}
+		for i, cc := range append(append(slices.Clone(convCases), bigConvCases...), winoConvCases...) {
+			_, step, err := prepareOpConst(cc.node(), 1, cc.inputs(0)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, ok := step.Dev.(*ConvDev)
+			if !ok {
+				continue
+			}
+			g := d.G
+			w := weights(uint64(i), g.M*g.C/g.Group*g.KH*g.KW)
+			pack := func(w []float32) []float32 { return k.PackConv(&g, w) }
+			data := pack(w)
+			if data == nil {
+				continue
+			}
+			kind := k.PackConvKind(&g)
+			moves := k.PackConvMoves(kind)
+			kinds[kind] = moves
+			if exact := sameBits(unpack(data, len(w), pack), w); exact != moves {
+				t.Errorf("%s %v: layout %d moves values %v, but unpack gives them back %v", k.Name, cc, kind, moves, exact)
+			}
+			if k.PackDwBlock != nil && g.Group == g.C && g.M == g.C {
+				pack := func(w []float32) []float32 { return k.PackDwBlock(&g, w) }
+				if !sameBits(unpack(pack(w), len(w), pack), w) {
+					t.Errorf("%s %v: PackDwBlock's pack does not give the weights back", k.Name, cc)
+				}
+			}
+		}
+		t.Logf("%s: layouts (moving values) %v", k.Name, kinds)
+		if k.PackGemm != nil {
+			for _, c := range []struct {
+				transB     bool
+				kk, n, ldb int
+			}{{false, 300, 33, 33}, {true, 64, 1000, 64}, {true, 5, 17, 5}, {false, 7, 3, 3}} {
+				pack := func(b []float32) []float32 { return k.PackGemm(c.transB, c.kk, c.n, b, c.ldb) }
+				b := weights(uint64(c.n), c.kk*c.n)
+				if !sameBits(unpack(pack(b), len(b), pack), b) {
+					t.Errorf("%s: PackGemm's pack of %+v does not give B back", k.Name, c)
+				}
+			}
+		}
+	}
+}
+
 // heldCheck is a node whose constant inputs consts the runtime offers to
 // its kernel (see ConstTaker), run at a sequence of inputs.
 type heldCheck struct {
