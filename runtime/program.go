@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -230,7 +231,24 @@ func (p *Program) RunInto(ctx context.Context, inputs []*ops.Tensor, outs []*ops
 	if err != nil {
 		return err
 	}
-	return plan.run(ctx, p, inputs, outs, nil)
+	err = plan.run(ctx, p, inputs, outs, nil)
+	reclaimLetGo()
+	return err
+}
+
+// reclaimLetGoBytes is how many bytes of plain weights the kernels must
+// have let go (see Options.HoldWeights) for a Run to collect them.
+const reclaimLetGoBytes = 32 << 20
+
+// reclaimLetGo collects garbage when the kernels have let go of at least
+// reclaimLetGoBytes of plain weights since it last did (as the first Runs
+// of a large model do, packing its weights): what the next plan allocates
+// then reuses that memory instead of growing the process. One atomic load
+// otherwise.
+func reclaimLetGo() {
+	if ops.LetGoBytes() >= reclaimLetGoBytes && ops.TakeLetGo() >= reclaimLetGoBytes {
+		goruntime.GC()
+	}
 }
 
 // DimsString formats declared dims, writing symbolic ones by name.
