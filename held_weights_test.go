@@ -21,8 +21,9 @@ import (
 // 3×3, a grouped 3×3, a 5×5 of 256 channels, a 1×1, global pooling, a 1×1
 // on the pooled plane (a matrix-vector product up to batch 4) and a Gemm;
 // each convolution but the block's last with a BatchNormalization and a
-// Relu. About 2.3 MB of weights.
-func pathNet() []byte {
+// Relu. About 2.3 MB of weights. With hw > 0 the input's H and W are that
+// size, not dynamic.
+func pathNet(hw int64) []byte {
 	seed := 7
 	weights := func(name string, dims ...int64) hpb {
 		n := int64(1)
@@ -72,10 +73,13 @@ func pathNet() []byte {
 	g.nodes = append(g.nodes, hNode("flat", "Flatten", []string{"h6"}, []string{"f"}),
 		hNode("fc", "Gemm", []string{"f", "fc.w", "fc.b"}, []string{"y"}, hInt("transB", 1)))
 	shape := hpb{}
-	for _, d := range []string{"N", "", "H", "W"} {
-		if d == "" {
+	for i, d := range []string{"N", "", "H", "W"} {
+		switch {
+		case d == "":
 			shape = shape.msg(1, hpb{}.i(1, 16))
-		} else {
+		case i >= 2 && hw > 0:
+			shape = shape.msg(1, hpb{}.i(1, hw))
+		default:
 			shape = shape.msg(1, hpb{}.str(2, d))
 		}
 	}
@@ -109,7 +113,7 @@ func pathInput(shape []int) map[string]*bnrun.Tensor {
 // that pack, the model holds at most an eighth of its weights as they are;
 // after Close a Run fails with ErrClosed.
 func TestHeldWeightsAcrossShapes(t *testing.T) {
-	model := pathNet()
+	model := pathNet(0)
 	ctx := context.Background()
 	for _, backend := range kern.TierNames() {
 		if backend == "ref" {
@@ -217,5 +221,68 @@ func TestHeldWeightsAcrossShapes(t *testing.T) {
 				t.Errorf("Run after Close: %v, want ErrClosed", err)
 			}
 		})
+	}
+}
+
+// TestHeldWeightsProbedShapes runs pathNet with its planes fixed at 32×32
+// (the batch alone dynamic) and dynamic at batch sizes 1, 5, 8 and 2 on
+// 32×32: every probe of the fixed model gives its first convolution one
+// shape but for the batch, which on a tier that takes Winograd there then
+// holds its weights only as Winograd's transform, where the dynamic
+// model's keeps them as they are too; both bit for bit as a model that
+// keeps its weights.
+func TestHeldWeightsProbedShapes(t *testing.T) {
+	ctx := context.Background()
+	for _, backend := range kern.TierNames() {
+		if backend == "ref" || backend == "generic" {
+			continue
+		}
+		var plains [2]int64
+		for i, hw := range []int64{0, 32} {
+			opts := []bnrun.Option{bnrun.WithBackend(backend), bnrun.WithThreads(2)}
+			kept, err := bnrun.OpenBytes(pathNet(hw), append(opts, bnrun.WithKeptWeights())...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held, err := bnrun.OpenBytes(pathNet(hw), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			winograd := false
+			for _, n := range []int{1, 5, 8, 2} {
+				shape := []int{n, 16, 32, 32}
+				want, err := kept.Run(ctx, pathInput(shape))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := held.Run(ctx, pathInput(shape))
+				if err != nil {
+					t.Fatalf("%s, planes %d, batch %d: %v", backend, hw, n, err)
+				}
+				for j, w := range want["y"].F32 {
+					if g := got["y"].F32[j]; math.Float32bits(g) != math.Float32bits(w) {
+						t.Fatalf("%s, planes %d, batch %d: output %d = %v, with the weights kept %v", backend, hw, n, j, g, w)
+					}
+				}
+				insp, err := held.Inspect(shape)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, nd := range insp.Nodes {
+					winograd = winograd || strings.HasSuffix(nd.Kernel, "winograd")
+				}
+			}
+			plains[i], _ = bnrun.HeldWeightBytes(held)
+			kept.Close()
+			held.Close()
+			if !winograd {
+				t.Fatalf("%s: no convolution took Winograd", backend)
+			}
+		}
+		// c0's 32·16·3·3 weights, Winograd's on both
+		t.Logf("%s: %d bytes held as they are with dynamic planes, %d with fixed ones", backend, plains[0], plains[1])
+		if plains[1] > plains[0]-4*32*16*9 {
+			t.Errorf("%s: %d bytes held as they are with fixed planes, %d with dynamic ones: want the first convolution's 18 KiB less", backend, plains[1], plains[0])
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -71,6 +72,7 @@ type convPlan struct {
 	g3         *kern.Conv3DGeom
 	c, m       int // input and output channels
 	outShape   []int
+	xShape     []int // X's
 	hasBias    bool
 	nx, nw, ny int
 
@@ -164,7 +166,8 @@ func (cp *convPlan) weights(k *kern.Tier, w *Tensor) (plain, packed []float32, e
 	}
 	if cp.g3 == nil && k.PackConv != nil {
 		kind := cp.packKind(k)
-		packed, err = cp.heldPacked(k, kind, k.PackConv, k.PackConvMoves != nil && k.PackConvMoves(kind))
+		moves := k.PackConvMoves != nil && k.PackConvMoves(kind)
+		packed, err = cp.heldPacked(k, kind, k.PackConv, moves, !moves && cp.onlyForm(k, kind))
 	}
 	if err == nil && packed == nil {
 		plain, err = cp.held.plainValues()
@@ -190,11 +193,34 @@ type heldConvKey struct {
 
 // heldPacked returns the held weights as pack (tier k's layout kind)
 // arranges them for the plan's geometry, made once for the node; moves
-// says that the layout only moves values.
-func (cp *convPlan) heldPacked(k *kern.Tier, kind int, pack func(*kern.ConvGeom, []float32) []float32, moves bool) ([]float32, error) {
+// says that the layout only moves values, only that it is the one form
+// the node's plans use (see heldWeights.packed).
+func (cp *convPlan) heldPacked(k *kern.Tier, kind int, pack func(*kern.ConvGeom, []float32) []float32, moves, only bool) ([]float32, error) {
 	g := cp.g // the pack's own copy, for unpack
 	key := heldConvKey{k: k, kind: kind, m: g.M, c: g.C, kh: g.KH, kw: g.KW, grp: g.Group}
-	return cp.held.packed(key, func(w []float32) []float32 { return pack(&g, w) }, moves)
+	return cp.held.packed(key, func(w []float32) []float32 { return pack(&g, w) }, moves, only)
+}
+
+// onlyBatches are the batch sizes onlyForm asks tiers their layout at.
+var onlyBatches = []int{1, 2, 3, 4, 5, 6, 7, 8, 16, 64, 1 << 10, 1 << 20}
+
+// onlyForm reports whether the plan's pack (tier k's layout kind) is the
+// one form the node's plans use, by the runtime's probes of the model
+// (see ConstTaker.Probed): X has the probes' shape but for its batch, and
+// the tier takes that layout at every batch size.
+func (cp *convPlan) onlyForm(k *kern.Tier, kind int) bool {
+	fixed := cp.held.fixed()
+	if fixed == nil || cp.g3 != nil || k.PackConvKind == nil || len(cp.xShape) < 2 || !slices.Equal(cp.xShape[1:], fixed) {
+		return false
+	}
+	g := cp.g
+	for _, n := range onlyBatches {
+		g.N = n
+		if k.PackConvKind(&g) != kind {
+			return false
+		}
+	}
+	return true
 }
 
 // packKind is tier k's PackConvKind for the plan's geometry, 0 without
@@ -342,7 +368,7 @@ func planConv(n *Node, win *window, group int, in []*Value, packs *convPacks, he
 		outShape = []int{g.N, m, g.OH, g.OW}
 	}
 	cp := &convPlan{g: g, c: c, m: m, outShape: outShape, hasBias: hasBias,
-		nx: nx, nw: nw, ny: NumElems(outShape), wConst: in[1].Const, packs: packs, held: held}
+		nx: nx, nw: nw, ny: NumElems(outShape), wConst: in[1].Const, packs: packs, held: held, xShape: xs}
 	return cp, nil
 }
 

@@ -262,7 +262,7 @@ func (b *dwBlockPlan) fused(env *kern.Env, in []*Tensor, bias [3][]float32, f *k
 		if cp.holds(in[1+2*i]) {
 			c := cp.gotBlock.Load()
 			if c == nil || c.k != k {
-				packed, err := cp.heldPacked(k, dwBlockPackKind, k.PackDwBlock, true)
+				packed, err := cp.heldPacked(k, dwBlockPackKind, k.PackDwBlock, true, false)
 				if err != nil {
 					*p = kern.DwBlock{}
 					return false, fmt.Errorf("%w (the %s)", err, dwRoles[i])

@@ -107,7 +107,7 @@ func buildGemm(n *Node) (Kernel, error) {
 					c = &convWeights{k: env.K}
 					if pk := env.K.PackGemm; pk != nil && !kern.GemmSmallOK(transA, m) {
 						key := heldGemmKey{k: env.K, transB: transB, kk: k, n: nn, ldb: ldb}
-						c.packed, err = held.packed(key, func(b []float32) []float32 { return pk(transB, k, nn, b, ldb) }, true)
+						c.packed, err = held.packed(key, func(b []float32) []float32 { return pk(transB, k, nn, b, ldb) }, true, false)
 					}
 					if err == nil && c.packed == nil {
 						c.plain, err = held.plainValues()

@@ -23,6 +23,16 @@ type ConstTaker interface {
 	// HeldBytes returns the bytes of the constants the kernel holds: as
 	// the graph has them (plain), and packed.
 	HeldBytes() (plain, packed int64)
+	// Probed gives the kernel its inputs' shapes in the runtime's probes
+	// of the model (shapes[p][i], nil for an absent input): plans for the
+	// model's declared input shapes with every dynamic dim at two sizes,
+	// as the optimisation pass proves shapes (see package fold). A shape
+	// fact that holds at both probes may be taken to hold for every plan:
+	// a convolution whose input has one shape but for its batch at both
+	// holds its weights only in the one form its plans can use, even one
+	// they are not got back from (Winograd's), and a plan that would need
+	// them after all fails with an error saying so.
+	Probed(shapes [][][]int)
 }
 
 // holdingKernel is a Kernel that holds its constant inputs ins itself when
@@ -48,6 +58,27 @@ func (k *holdingKernel) TakeConst(i int, t, stub *Tensor) bool {
 	}
 	k.held[i] = &heldWeights{stub: stub, plain: t.F32, n: len(t.F32), packs: map[any]*heldPack{}}
 	return true
+}
+
+// Probed implements ConstTaker: when the probes give input 0 one shape
+// but for its first dim (a convolution's X, whose batch size alone then
+// varies), it says so to every weight the kernel holds.
+func (k *holdingKernel) Probed(shapes [][][]int) {
+	if len(shapes) < 2 {
+		return
+	}
+	var x []int
+	for _, in := range shapes {
+		if len(in) == 0 || len(in[0]) < 2 || x != nil && !slices.Equal(in[0][1:], x[1:]) {
+			return
+		}
+		x = in[0]
+	}
+	for _, h := range k.held {
+		h.mu.Lock()
+		h.fixedX = slices.Clone(x[1:])
+		h.mu.Unlock()
+	}
 }
 
 // HeldBytes implements ConstTaker.
@@ -89,6 +120,13 @@ type heldWeights struct {
 	kept  bool      // a plan reads the plain values: they stay
 	packs map[any]*heldPack
 	exact *heldPack // a pack that only moves values, or nil
+	// fixedX, when not nil, is the node's input 0's shape but for its
+	// first dim in every probe of the model (see ConstTaker.Probed).
+	fixedX []int
+	// only is a pack that the node's plans alone use, by the probes,
+	// which its plain values are not got back from; nil when there is a
+	// pack that moves them, or none.
+	only *heldPack
 }
 
 // heldPack is one packed form of held weights and the function that made
@@ -96,6 +134,14 @@ type heldWeights struct {
 type heldPack struct {
 	data []float32
 	pack func(w []float32) []float32
+}
+
+// fixed returns the shape but for its first dim that every probe gave the
+// node's input 0 (see ConstTaker.Probed), or nil.
+func (h *heldWeights) fixed() []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.fixedX
 }
 
 // plainValues returns the weights as the graph has them (got back from a
@@ -114,8 +160,10 @@ func (h *heldWeights) plainValues() ([]float32, error) {
 // packed returns the weights as pack arranges them, made by the first
 // call under key (equal keys must mean equal packs), or nil when pack
 // returns nil; it then lets the plain values go if it may (see
-// heldWeights): moves says that pack only moves values.
-func (h *heldWeights) packed(key any, pack func(w []float32) []float32, moves bool) ([]float32, error) {
+// heldWeights): moves says that pack only moves values, only that it is
+// the one form any plan of the node uses (by the probes, see
+// ConstTaker.Probed).
+func (h *heldWeights) packed(key any, pack func(w []float32) []float32, moves, only bool) ([]float32, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if p, ok := h.packs[key]; ok {
@@ -130,7 +178,10 @@ func (h *heldWeights) packed(key any, pack func(w []float32) []float32, moves bo
 	if p.data != nil && h.exact == nil && moves {
 		h.exact = p
 	}
-	if !h.kept && h.exact != nil && h.plain != nil {
+	if p.data != nil && h.exact == nil && only && len(h.packs) == 1 {
+		h.only = p
+	}
+	if !h.kept && (h.exact != nil || h.only != nil) && h.plain != nil {
 		h.plain = nil
 		letGo.Add(4 * int64(h.n))
 	}
@@ -149,9 +200,13 @@ func LetGoBytes() int64 { return letGo.Load() }
 // TakeLetGo returns LetGoBytes and counts anew from 0.
 func TakeLetGo() int64 { return letGo.Swap(0) }
 
-// errNoValues is what values returns if the plain values were let go with
-// no pack to get them back from, which packed never does.
-var errNoValues = errors.New("internal error: held weights let go without an exact pack")
+// errNoValues is what values returns when the plain values were let go
+// with no pack to get them back from: the probes of the model's shapes
+// said that its plans use one form alone, which they are not got back
+// from (Winograd's), and a plan would use another after all.
+var errNoValues = errors.New("the weights are held only as packed for the input shapes of the model's probes " +
+	"(Winograd's transform, which they cannot be got back from), and these shapes need them otherwise; " +
+	"open the model without Winograd")
 
 // values returns the plain values, or got back from a pack when they were
 // let go. h.mu is held.

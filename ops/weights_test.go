@@ -495,11 +495,11 @@ func TestLetGoCounted(t *testing.T) {
 		return out
 	}
 	for range 2 {
-		if _, err := h.packed("a", pack, true); err != nil {
+		if _, err := h.packed("a", pack, true, false); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := h.packed("b", pack, true); err != nil {
+	if _, err := h.packed("b", pack, true, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := LetGoBytes(); got != 4*30 {
@@ -510,5 +510,72 @@ func TestLetGoCounted(t *testing.T) {
 	}
 	if w, err := h.plainValues(); err != nil || !sameBits(w, nnRand(1, 6, 5).F32) {
 		t.Errorf("plain values got back: %v, %v", w, err)
+	}
+}
+
+// TestHeldWeightsProbed checks a convolution that every probe of the model
+// gives one input shape but for its batch (ConstTaker.Probed): on a tier
+// that takes Winograd there, its plain weights are let go once packed as
+// Winograd's transform, every batch size runs bit for bit as with the
+// weights kept, and a plan at another input shape fails with an error
+// saying why. Probes of two shapes change nothing.
+func TestHeldWeightsProbed(t *testing.T) {
+	cc := convCase{c: 20, m: 18, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true}
+	w, b := nnRand(1, 18, 20, 3, 3), nnRand(2, 18)
+	x := func(n, h int) *Tensor { return nnRand(uint64(10*n+h), n, 20, h, 29) }
+	tested := 0
+	for _, k := range testTiers() {
+		for _, same := range []bool{true, false} {
+			hc := heldCheck{node: cc.node, consts: []int{1, 2}, steps: [][]*Tensor{{x(1, 30), w, b}}}
+			held, stubs := hc.heldKernel(t)
+			other := 30
+			if !same {
+				other = 31
+			}
+			held.(ConstTaker).Probed([][][]int{{{1, 20, 30, 29}, w.Shape, b.Shape}, {{3, 20, other, 29}, w.Shape, b.Shape}})
+			n := cc.node()
+			plain, err := Lookup(n.OpType)(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, batch := range []int{2, 1, 5} {
+				ins := []*Tensor{x(batch, 30), w, b}
+				vals, _ := hc.values(ins, nil)
+				want, err := runKernel(nnEnv(k, 2), plain, vals, ins)
+				if err != nil {
+					t.Fatal(err)
+				}
+				vals, run := hc.values(ins, stubs)
+				got, err := runKernel(nnEnv(k, 2), held, vals, run)
+				if err != nil {
+					t.Fatalf("%s batch %d: %v", k.Name, batch, err)
+				}
+				kerntest.SameBits(t, fmt.Sprintf("%s batch %d", k.Name, batch), got[0].F32, want[0].F32)
+			}
+			wino := takesWinograd(t, k, convCase{n: 1, c: 20, m: 18, in: []int{30, 29}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}})
+			plainBytes, _ := held.(ConstTaker).HeldBytes()
+			if let := plainBytes == 0; let != (wino || k.PackConvMoves != nil && k.PackConv != nil) && same {
+				t.Errorf("%s, probes of one shape: plain weights let go %v (Winograd %v)", k.Name, let, wino)
+			}
+			if !wino || k.PackConvMoves == nil {
+				continue
+			}
+			if !same {
+				if plainBytes == 0 {
+					t.Errorf("%s, probes of two shapes: the plain weights were let go with Winograd's pack alone", k.Name)
+				}
+				continue
+			}
+			tested++
+			ins := []*Tensor{x(1, 2), w, b}
+			vals, run := hc.values(ins, stubs)
+			_, err = runKernel(nnEnv(k, 2), held, vals, run)
+			if err == nil || !strings.Contains(err.Error(), "cannot be got back") || !strings.Contains(err.Error(), n.Name) {
+				t.Errorf("%s: a plan at another shape after the plain weights went: %v", k.Name, err)
+			}
+		}
+	}
+	if tested == 0 && kern.Best().PackConvMoves != nil {
+		t.Error("no tier took Winograd")
 	}
 }

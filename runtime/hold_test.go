@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 
@@ -92,5 +93,72 @@ func TestHoldWeights(t *testing.T) {
 			t.Errorf("%s: after Runs, %d bytes held as they are, %d packed; want W1 packed alone", k.Name, plain, packed)
 		}
 		p.Close()
+	}
+}
+
+// rtTaker is a test kernel that takes any float32 constant at input 1 and
+// records the probes it is given; y = x.
+type rtTaker struct {
+	ops.PrepareFunc
+	took   bool
+	probed [][][]int
+}
+
+func (k *rtTaker) TakeConst(i int, t, stub *ops.Tensor) bool {
+	k.took = i == 1
+	return k.took
+}
+func (k *rtTaker) HeldBytes() (plain, packed int64) { return 0, 0 }
+func (k *rtTaker) Probed(shapes [][][]int)          { k.probed = shapes }
+
+// rtTakers are the rtTaker kernels made, by node name.
+var rtTakers = map[string]*rtTaker{}
+
+func init() {
+	ops.Register("rtTake", func(n *ops.Node) (ops.Kernel, error) {
+		k := &rtTaker{PrepareFunc: func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
+			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ops.Tensor) error {
+				copy(out[0].F32, in[0].F32)
+				return nil
+			}}, nil
+		}}
+		rtTakers[n.Name] = k
+		return k, nil
+	})
+}
+
+// TestProbeTakers checks the probes a kernel that took weights is given:
+// the declared shapes with each dynamic dim at 1 and 3 (plus 2 for each
+// distinct dim before it, one name one size), and none when an input is
+// int64, has no declared shape, or the tier packs nothing.
+func TestProbeTakers(t *testing.T) {
+	dims := []Dim{{Param: "N"}, {Value: 4}, {Value: -1}, {Param: "N"}}
+	for _, c := range []struct {
+		name   string
+		ins    []ValueInfo
+		k      *kern.Tier
+		probed [][][]int
+	}{
+		{"dynamic", []ValueInfo{{Name: "x", DType: ops.Float32, Dims: dims}}, kern.Twin,
+			[][][]int{{{1, 4, 3, 1}, {2}}, {{3, 4, 5, 3}, {2}}}},
+		{"int64 input", []ValueInfo{{Name: "x", DType: ops.Float32, Dims: dims}, {Name: "s", DType: ops.Int64, Dims: []Dim{{Value: 2}}}}, kern.Twin, nil},
+		{"undeclared", []ValueInfo{{Name: "x", DType: ops.Float32}}, kern.Twin, nil},
+		{"generic", []ValueInfo{{Name: "x", DType: ops.Float32, Dims: dims}}, kern.Generic, nil},
+	} {
+		g := &Graph{Inputs: c.ins, Outputs: []ValueInfo{{Name: "y"}},
+			Initializers: map[string]*ops.Tensor{"w": ops.NewF32([]int{2}, nil)},
+			Nodes:        []*ops.Node{{Name: "take_" + c.name, OpType: "rtTake", Opset: 17, Inputs: []string{"x", "w"}, Outputs: []string{"y"}}}}
+		p, err := Compile(g, Options{Kernels: c.k, Threads: 1, HoldWeights: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Close()
+		k := rtTakers["take_"+c.name]
+		if !k.took {
+			t.Errorf("%s: w not taken", c.name)
+		}
+		if fmt.Sprint(k.probed) != fmt.Sprint(c.probed) {
+			t.Errorf("%s: probed %v, want %v", c.name, k.probed, c.probed)
+		}
 	}
 }
