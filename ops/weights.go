@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 	"sync"
-	"sync/atomic"
 )
 
 // ConstTaker is a Kernel that can hold a constant float32 input itself (a
@@ -183,22 +182,9 @@ func (h *heldWeights) packed(key any, pack func(w []float32) []float32, moves, o
 	}
 	if !h.kept && (h.exact != nil || h.only != nil) && h.plain != nil {
 		h.plain = nil
-		letGo.Add(4 * int64(h.n))
 	}
 	return p.data, nil
 }
-
-// letGo counts the bytes of plain weights let go since TakeLetGo last
-// took the count.
-var letGo atomic.Int64
-
-// LetGoBytes returns how many bytes of plain weights kernels have let go
-// (see ConstTaker) since TakeLetGo last took the count: memory that a
-// garbage collection would give back.
-func LetGoBytes() int64 { return letGo.Load() }
-
-// TakeLetGo returns LetGoBytes and counts anew from 0.
-func TakeLetGo() int64 { return letGo.Swap(0) }
 
 // errNoValues is what values returns when the plain values were let go
 // with no pack to get them back from: the probes of the model's shapes

@@ -479,40 +479,6 @@ func TestHeldWeightsErrors(t *testing.T) {
 	}
 }
 
-// TestLetGoCounted checks that letting plain weights go counts their
-// bytes (LetGoBytes), once, and that TakeLetGo takes the count.
-func TestLetGoCounted(t *testing.T) {
-	k := newHoldingKernel(1)
-	w := nnRand(1, 6, 5)
-	if !k.TakeConst(1, w, &Tensor{DType: Float32, Shape: w.Shape}) {
-		t.Fatal("not taken")
-	}
-	h := k.held[1]
-	TakeLetGo()
-	pack := func(w []float32) []float32 {
-		out := slices.Clone(w)
-		slices.Reverse(out)
-		return out
-	}
-	for range 2 {
-		if _, err := h.packed("a", pack, true, false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := h.packed("b", pack, true, false); err != nil {
-		t.Fatal(err)
-	}
-	if got := LetGoBytes(); got != 4*30 {
-		t.Errorf("LetGoBytes = %d after letting 30 values go, want 120", got)
-	}
-	if got := TakeLetGo(); got != 4*30 || LetGoBytes() != 0 {
-		t.Errorf("TakeLetGo = %d, then LetGoBytes = %d; want 120, then 0", got, LetGoBytes())
-	}
-	if w, err := h.plainValues(); err != nil || !sameBits(w, nnRand(1, 6, 5).F32) {
-		t.Errorf("plain values got back: %v, %v", w, err)
-	}
-}
-
 // TestHeldWeightsProbed checks a convolution that every probe of the model
 // gives one input shape but for its batch (ConstTaker.Probed): on a tier
 // that takes Winograd there, its plain weights are let go once packed as

@@ -181,8 +181,10 @@ func CompileContext(ctx context.Context, g *Graph, opts Options) (*Program, erro
 		}
 	}
 	if opts.HoldWeights && p.gpu == nil {
-		if takers := p.holdWeights(); len(takers) > 0 && p.kernels.PackConvMoves != nil {
-			p.probeTakers(ctx, takers)
+		p.takers = p.holdWeights()
+		p.plainAtGC, _ = p.HeldWeightBytes()
+		if len(p.takers) > 0 && p.kernels.PackConvMoves != nil {
+			p.probeTakers(ctx, p.takers)
 		}
 	}
 	return p, nil
@@ -192,12 +194,10 @@ func CompileContext(ctx context.Context, g *Graph, opts Options) (*Program, erro
 // kernels hold (see Options.HoldWeights): as the graph has them, and
 // packed.
 func (p *Program) HeldWeightBytes() (plain, packed int64) {
-	for _, c := range p.nodes {
-		if tk, ok := c.kernel.(ops.ConstTaker); ok {
-			a, b := tk.HeldBytes()
-			plain += a
-			packed += b
-		}
+	for _, c := range p.takers {
+		a, b := c.kernel.(ops.ConstTaker).HeldBytes()
+		plain += a
+		packed += b
 	}
 	return plain, packed
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	goruntime "runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/bnrun/bnrun/kern"
@@ -160,5 +162,54 @@ func TestProbeTakers(t *testing.T) {
 		if fmt.Sprint(k.probed) != fmt.Sprint(c.probed) {
 			t.Errorf("%s: probed %v, want %v", c.name, k.probed, c.probed)
 		}
+	}
+}
+
+// rtLetGo is a test kernel that takes the constant at input 1 and lets
+// 64 MiB of plain weights go at its first Run (as HeldBytes says).
+type rtLetGo struct {
+	ops.PrepareFunc
+	plain atomic.Int64
+}
+
+func (k *rtLetGo) TakeConst(i int, t, stub *ops.Tensor) bool { return i == 1 }
+func (k *rtLetGo) HeldBytes() (plain, packed int64)          { return k.plain.Load(), 0 }
+func (k *rtLetGo) Probed(shapes [][][]int)                   {}
+
+func init() {
+	ops.Register("rtLetGo", func(n *ops.Node) (ops.Kernel, error) {
+		k := &rtLetGo{}
+		k.plain.Store(64 << 20)
+		k.PrepareFunc = func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
+			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ops.Tensor) error {
+				k.plain.Store(0)
+				copy(out[0].F32, in[0].F32)
+				return nil
+			}}, nil
+		}
+		return k, nil
+	})
+}
+
+// TestReclaimLetGo checks that the first Run of a plan after which the
+// kernels hold 32 MiB or more fewer plain weights collects garbage.
+func TestReclaimLetGo(t *testing.T) {
+	g := &Graph{Inputs: []ValueInfo{{Name: "x", DType: ops.Float32, Dims: []Dim{{Value: 2}}}}, Outputs: []ValueInfo{{Name: "y"}},
+		Initializers: map[string]*ops.Tensor{"w": ops.NewF32([]int{2}, nil)},
+		Nodes:        []*ops.Node{{Name: "l", OpType: "rtLetGo", Opset: 17, Inputs: []string{"x", "w"}, Outputs: []string{"y"}}}}
+	p, err := Compile(g, Options{Kernels: kern.Generic, Threads: 1, HoldWeights: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var ms goruntime.MemStats
+	goruntime.ReadMemStats(&ms)
+	before := ms.NumGC
+	if _, err := p.Run(context.Background(), []*ops.Tensor{ops.NewF32([]int{2}, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	goruntime.ReadMemStats(&ms)
+	if ms.NumGC == before {
+		t.Error("no collection after a first Run that let 64 MiB of weights go")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
@@ -61,6 +62,8 @@ type Plan struct {
 	// whole arena again.
 	arenaMu sync.Mutex
 	arenas  []*arena
+
+	ran atomic.Bool // a Run of the plan has ended (see reclaimLetGo)
 
 	gpu    *gpuPlan // the plan on the program's GPU, or nil: it runs on the CPU
 	gpuWhy error    // why it does not run on the GPU the program has

@@ -100,6 +100,13 @@ type Program struct {
 	gpuErr error // why Options.Device's CUDA device did not open, for DeviceAuto
 
 	sep bool // the graph computes each image on its own (see separable)
+
+	// takers are the nodes whose kernels hold weights (see HoldWeights);
+	// plainAtGC, under reclaimMu, is how many bytes of them the kernels
+	// held as they are at the last collection (see reclaimLetGo).
+	takers    []*cnode
+	reclaimMu sync.Mutex
+	plainAtGC int64
 }
 
 // Inputs returns the graph's inputs.
@@ -231,8 +238,11 @@ func (p *Program) RunInto(ctx context.Context, inputs []*ops.Tensor, outs []*ops
 	if err != nil {
 		return err
 	}
+	first := !plan.ran.Load()
 	err = plan.run(ctx, p, inputs, outs, nil)
-	reclaimLetGo()
+	if first && plan.ran.CompareAndSwap(false, true) {
+		p.reclaimLetGo()
+	}
 	return err
 }
 
@@ -240,15 +250,19 @@ func (p *Program) RunInto(ctx context.Context, inputs []*ops.Tensor, outs []*ops
 // have let go (see Options.HoldWeights) for a Run to collect them.
 const reclaimLetGoBytes = 32 << 20
 
-// reclaimLetGo collects garbage when the kernels have let go of at least
-// reclaimLetGoBytes of plain weights since it last did (as the first Runs
-// of a large model do, packing its weights): what the next plan allocates
-// then reuses that memory instead of growing the process. One atomic load
-// otherwise.
-func reclaimLetGo() {
-	if ops.LetGoBytes() >= reclaimLetGoBytes && ops.TakeLetGo() >= reclaimLetGoBytes {
+// reclaimLetGo, called after a plan's first Run, collects garbage when the
+// kernels have let go of at least reclaimLetGoBytes of plain weights since
+// the program last did (as the first Runs of a large model do, packing its
+// weights): what the next plans allocate then reuses that memory instead
+// of growing the process.
+func (p *Program) reclaimLetGo() {
+	plain, _ := p.HeldWeightBytes()
+	p.reclaimMu.Lock()
+	defer p.reclaimMu.Unlock()
+	if p.plainAtGC-plain >= reclaimLetGoBytes {
 		goruntime.GC()
 	}
+	p.plainAtGC = min(p.plainAtGC, plain)
 }
 
 // DimsString formats declared dims, writing symbolic ones by name.
