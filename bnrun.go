@@ -20,6 +20,11 @@
 // ErrClosed, ...) with errors.Is, and InputError or UnsupportedError with
 // errors.As. Package vision decodes and preprocesses images for image
 // models.
+//
+// The root package owns the public API and ties the rest together: loader
+// (file to ir.Graph), fold (the optimisation pass), runtime (plans and
+// runs), with ir, ops, kern and npy beneath them. Its Tensor and DType are
+// package ir's. It must not import vision or the command, which import it.
 package bnrun
 
 import (
@@ -35,27 +40,27 @@ import (
 	"strings"
 
 	"github.com/bnrun/bnrun/fold"
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/loader"
-	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
 )
 
 // Tensor is a dense row-major tensor of float32 (F32) or int64 (I64) data.
-type Tensor = ops.Tensor
+type Tensor = ir.Tensor
 
 // DType is a tensor element type.
-type DType = ops.DType
+type DType = ir.DType
 
 // The element types a model's inputs and outputs can have.
 const (
-	Float32 = ops.Float32
-	Int64   = ops.Int64
+	Float32 = ir.Float32
+	Int64   = ir.Int64
 )
 
 // NewTensor returns a float32 tensor that uses data (allocated zeroed when
 // nil) as its storage.
-func NewTensor(shape []int, data []float32) *Tensor { return ops.NewF32(shape, data) }
+func NewTensor(shape []int, data []float32) *Tensor { return ir.NewF32(shape, data) }
 
 // TensorInfo describes a model input or output.
 type TensorInfo struct {
@@ -70,9 +75,9 @@ type TensorInfo struct {
 
 // String formats the info as name: dtype [dims].
 func (ti TensorInfo) String() string {
-	dims := make([]runtime.Dim, len(ti.Shape))
+	dims := make([]ir.Dim, len(ti.Shape))
 	for i, d := range ti.Shape {
-		dims[i] = runtime.Dim{Value: d, Param: ti.DimNames[i]}
+		dims[i] = ir.Dim{Value: d, Param: ti.DimNames[i]}
 	}
 	return fmt.Sprintf("%s: %s %s", ti.Name, ti.DType, runtime.DimsString(dims))
 }
@@ -226,7 +231,7 @@ func OpenContext(ctx context.Context, path string, opts ...Option) (*Model, erro
 	}
 	data, err := loader.ReadFile(path, maxFileBytes(c))
 	if err != nil {
-		if errors.Is(err, ops.ErrMemoryLimit) {
+		if errors.Is(err, ir.ErrMemoryLimit) {
 			err = fmt.Errorf("%w (the per-tensor plus the per-Run memory limit, see WithMemoryLimits)", err)
 		}
 		return nil, err
@@ -314,7 +319,7 @@ const reclaimBytes = 32 << 20
 // the loaded graph, and the weights the pass rewrote (every Conv's, folded
 // with its BN), are garbage once it returns, so that the model holds its
 // weights once.
-func newModel(ctx context.Context, g *runtime.Graph, c *config) (*Model, error) {
+func newModel(ctx context.Context, g *ir.Graph, c *config) (*Model, error) {
 	ro := runtime.Options{Threads: c.threads, MaxTensorBytes: c.maxTensor, MaxTotalBytes: c.maxTotal, MaxPlans: c.maxPlans,
 		HoldWeights: !c.keepWeights}
 	switch c.backend {
@@ -362,7 +367,7 @@ func newModel(ctx context.Context, g *runtime.Graph, c *config) (*Model, error) 
 	return m, nil
 }
 
-func infos(vs []runtime.ValueInfo) []TensorInfo {
+func infos(vs []ir.ValueInfo) []TensorInfo {
 	out := make([]TensorInfo, len(vs))
 	for i, v := range vs {
 		ti := TensorInfo{Name: v.Name, DType: v.DType}

@@ -1,7 +1,7 @@
 package bnrun
 
 import (
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/runtime"
 )
 
@@ -11,7 +11,7 @@ var (
 	// or a Run because it would take more memory than the limits
 	// (WithMemoryLimits, or the defaults) allow. Nothing was allocated
 	// for it.
-	ErrMemoryLimit = ops.ErrMemoryLimit
+	ErrMemoryLimit = ir.ErrMemoryLimit
 	// ErrClosed matches the error of a Run, Prepare or Profile on a closed
 	// Model.
 	ErrClosed = runtime.ErrClosed

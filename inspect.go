@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/bnrun/bnrun/fold"
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
@@ -118,8 +119,8 @@ func (m *Model) Inspect(shapes ...[]int) (*Inspection, error) {
 	}
 	// shape returns a tensor's shape at shapes, nil when not planned.
 	shape := func(string) []int { return nil }
-	var kernels map[*ops.Node]string
-	macs := map[*ops.Node]int64{}
+	var kernels map[*ir.Node]string
+	macs := map[*ir.Node]int64{}
 	if len(shapes) > 0 {
 		if err := m.prog.CheckInputShapes(shapes); err != nil {
 			return nil, err
@@ -173,7 +174,7 @@ func (in *Inspection) WriteDot(w io.Writer) error {
 		producer[name] = id
 		label := name
 		if in.Shapes != nil {
-			label += "\n" + ops.ShapeString(in.Shapes[i])
+			label += "\n" + ir.ShapeString(in.Shapes[i])
 		}
 		fmt.Fprintf(&b, "  %s [shape=ellipse, label=%q];\n", id, label)
 	}
@@ -183,7 +184,7 @@ func (in *Inspection) WriteDot(w io.Writer) error {
 		var outs []string
 		for _, s := range n.OutputShapes {
 			if s != nil {
-				outs = append(outs, ops.ShapeString(s))
+				outs = append(outs, ir.ShapeString(s))
 			}
 		}
 		if len(outs) > 0 {
@@ -212,7 +213,7 @@ func (in *Inspection) WriteDot(w io.Writer) error {
 	for i, name := range in.outputs {
 		label := name
 		if in.OutputShapes != nil && in.OutputShapes[i] != nil {
-			label += "\n" + ops.ShapeString(in.OutputShapes[i])
+			label += "\n" + ir.ShapeString(in.OutputShapes[i])
 		}
 		fmt.Fprintf(&b, "  out%d [shape=ellipse, label=%q];\n", i, label)
 		if p, ok := producer[name]; ok {
@@ -226,7 +227,7 @@ func (in *Inspection) WriteDot(w io.Writer) error {
 
 // opLabel names a node's op with what was fused into it: an affine step
 // (and activation) on its input, a residual Add, an activation after it.
-func opLabel(n *ops.Node) string {
+func opLabel(n *ir.Node) string {
 	label := n.OpType
 	if pre, _ := n.String("pre_activation", ""); pre != "" {
 		label = "Affine+" + pre + " → " + label
@@ -246,7 +247,7 @@ func opLabel(n *ops.Node) string {
 // attribute, or a convolution's weights, W = input 1, of shape
 // [M, C/group, k...], as shape gives it), and strides, dilations and
 // group where they are not all 1.
-func kernelAttrs(n *ops.Node, shape func(string) []int) string {
+func kernelAttrs(n *ir.Node, shape func(string) []int) string {
 	dims := func(v []int64) string {
 		parts := make([]string, len(v))
 		for i, d := range v {

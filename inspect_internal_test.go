@@ -3,18 +3,18 @@ package bnrun
 import (
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // TestKernelAttrs formats window attributes, leaving out ones of 1, and
 // reads a convolution's kernel from its weights when it has no
 // kernel_shape.
 func TestKernelAttrs(t *testing.T) {
-	ints := func(name string, v ...int64) *ops.Attr { return &ops.Attr{Name: name, Type: ops.AttrInts, Ints: v} }
-	n := &ops.Node{OpType: "Conv", Inputs: []string{"x", "w"}, Attrs: map[string]*ops.Attr{
+	ints := func(name string, v ...int64) *ir.Attr { return &ir.Attr{Name: name, Type: ir.AttrInts, Ints: v} }
+	n := &ir.Node{OpType: "Conv", Inputs: []string{"x", "w"}, Attrs: map[string]*ir.Attr{
 		"strides":   ints("strides", 1, 1),
 		"dilations": ints("dilations", 2, 2),
-		"group":     {Name: "group", Type: ops.AttrInt, I: 32},
+		"group":     {Name: "group", Type: ir.AttrInt, I: 32},
 	}}
 	shape := func(name string) []int {
 		if name == "w" {
@@ -25,7 +25,7 @@ func TestKernelAttrs(t *testing.T) {
 	if got, want := kernelAttrs(n, shape), "kernel_shape 3×5  dilations 2×2  group 32"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	n = &ops.Node{OpType: "Relu", Inputs: []string{"x"}}
+	n = &ir.Node{OpType: "Relu", Inputs: []string{"x"}}
 	if got := kernelAttrs(n, shape); got != "" {
 		t.Errorf("Relu: %q", got)
 	}

@@ -9,8 +9,8 @@ import (
 	"path"
 	"sort"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/loader"
-	"github.com/bnrun/bnrun/ops"
 )
 
 // OpenReader loads a model from r, read to its end. A model with external
@@ -38,7 +38,7 @@ func OpenReaderContext(ctx context.Context, r io.Reader, opts ...Option) (*Model
 		return nil, fmt.Errorf("reading the model: %w", err)
 	}
 	if int64(len(data)) > limit {
-		return nil, ops.LimitErrorf("the model is larger than %d bytes (the per-tensor plus the per-Run memory limit, see WithMemoryLimits)", limit)
+		return nil, ir.LimitErrorf("the model is larger than %d bytes (the per-tensor plus the per-Run memory limit, see WithMemoryLimits)", limit)
 	}
 	g, err := loader.LoadContext(ctx, data, loader.Options{MaxTensorBytes: c.maxTensor})
 	if err != nil {
@@ -73,7 +73,7 @@ func OpenFSContext(ctx context.Context, fsys fs.FS, name string, opts ...Option)
 		return nil, fmt.Errorf("%s: not a regular file (%s)", name, st.Mode().Type())
 	}
 	if limit := maxFileBytes(c); st.Size() > limit {
-		return nil, ops.LimitErrorf("%s: %d bytes, over the limit of %d (the per-tensor plus the per-Run memory limit, see WithMemoryLimits)", name, st.Size(), limit)
+		return nil, ir.LimitErrorf("%s: %d bytes, over the limit of %d (the per-tensor plus the per-Run memory limit, see WithMemoryLimits)", name, st.Size(), limit)
 	}
 	f, err := fsys.Open(name)
 	if err != nil {

@@ -3,8 +3,7 @@ package bnrun
 import (
 	"fmt"
 
-	"github.com/bnrun/bnrun/ops"
-	"github.com/bnrun/bnrun/runtime"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // Stats describes the model as it runs, for one batch size.
@@ -68,11 +67,11 @@ func (m *Model) ShapesFor(batch int) ([][]int, error) { return m.prog.ShapesFor(
 
 // countParams counts the elements of g's float32 initializers, by their
 // shapes: a model's kernels may hold the data (runtime.Options.HoldWeights).
-func countParams(g *runtime.Graph) int64 {
+func countParams(g *ir.Graph) int64 {
 	var n int64
 	for _, t := range g.Initializers {
-		if t.DType == ops.Float32 {
-			n += int64(ops.NumElems(t.Shape))
+		if t.DType == ir.Float32 {
+			n += int64(ir.NumElems(t.Shape))
 		}
 	}
 	return n

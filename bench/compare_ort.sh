@@ -44,6 +44,12 @@ if [[ ${STAT:-median} == min ]]; then
   stat=minimum
 fi
 
+# The machine's two-core speed-up (kern's BenchmarkTwoCores: a compute
+# loop on one goroutine and on two): about 2 where two threads get two
+# cores, about 1 where they share one (a VM's vCPUs on one core's
+# hardware threads), which a two-thread ratio depends on. Before and after.
+twocores() { go test -run XXX -bench BenchmarkTwoCores -benchtime 3x ./kern/ 2>/dev/null | awk '/speedup/ {print $(NF-1)}'; }
+echo "two-core speed-up of the machine: $(twocores)"
 printf '%-16s %7s %12s %12s %8s\n' model threads bnrun_ms ort_ms ratio
 for arch in "${archs[@]}"; do
   model=$dir/${arch}_${variant}/model.onnx
@@ -70,3 +76,4 @@ if [[ ${PROFILE:-0} == 1 ]]; then
     python3 bench/profile_join.py "$out.bnrun.json" "$out.ort.tsv"
   done
 fi
+echo "two-core speed-up of the machine: $(twocores)"

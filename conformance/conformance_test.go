@@ -12,6 +12,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/bnrun/bnrun"
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
@@ -114,25 +115,25 @@ func fromGorgonia(t tensor.Tensor) (*bnrun.Tensor, error) {
 	}
 	switch d := t.Data().(type) {
 	case []float32:
-		return ops.NewF32(shape, append([]float32(nil), d...)), nil
+		return ir.NewF32(shape, append([]float32(nil), d...)), nil
 	case float32:
-		return ops.NewF32(nil, []float32{d}), nil
+		return ir.NewF32(nil, []float32{d}), nil
 	case []float64:
 		f := make([]float32, len(d))
 		for i, v := range d {
 			f[i] = float32(v)
 		}
-		return ops.NewF32(shape, f), nil
+		return ir.NewF32(shape, f), nil
 	case []int64:
-		return ops.NewI64(shape, append([]int64(nil), d...)), nil
+		return ir.NewI64(shape, append([]int64(nil), d...)), nil
 	case int64:
-		return ops.NewI64(nil, []int64{d}), nil
+		return ir.NewI64(nil, []int64{d}), nil
 	case []int32:
 		v := make([]int64, len(d))
 		for i, x := range d {
 			v[i] = int64(x)
 		}
-		return ops.NewI64(shape, v), nil
+		return ir.NewI64(shape, v), nil
 	case []bool:
 		v := make([]int64, len(d))
 		for i, x := range d {
@@ -140,7 +141,7 @@ func fromGorgonia(t tensor.Tensor) (*bnrun.Tensor, error) {
 				v[i] = 1
 			}
 		}
-		return ops.NewI64(shape, v), nil
+		return ir.NewI64(shape, v), nil
 	}
 	return nil, fmt.Errorf("unsupported test data type %T", t.Data())
 }
@@ -148,10 +149,10 @@ func fromGorgonia(t tensor.Tensor) (*bnrun.Tensor, error) {
 // closeEnough applies the ONNX backend tests' tolerance:
 // |y - g| <= 1e-7 + 1e-3*|g|.
 func closeEnough(got, want *bnrun.Tensor) error {
-	if got.DType != want.DType || !ops.SameShape(got.Shape, want.Shape) {
+	if got.DType != want.DType || !ir.SameShape(got.Shape, want.Shape) {
 		return fmt.Errorf("got %s %v, want %s %v", got.DType, got.Shape, want.DType, want.Shape)
 	}
-	if got.DType == ops.Int64 {
+	if got.DType == ir.Int64 {
 		for i := range want.I64 {
 			if got.I64[i] != want.I64[i] {
 				return fmt.Errorf("element %d: got %d, want %d", i, got.I64[i], want.I64[i])

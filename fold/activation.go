@@ -3,7 +3,7 @@ package fold
 import (
 	"math"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // activation is an elementwise activation node read as a fusable one.
@@ -14,7 +14,7 @@ type activation struct {
 }
 
 // readActivation reads n as a fusable activation with constant parameters.
-func (w *work) readActivation(n *ops.Node) (activation, bool) {
+func (w *work) readActivation(n *ir.Node) (activation, bool) {
 	a := activation{kind: n.OpType, min: float32(math.Inf(-1)), max: float32(math.Inf(1))}
 	if !is(n, "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Clip", "HardSigmoid", "HardSwish") || len(n.Inputs) == 0 {
 		return a, false
@@ -52,7 +52,7 @@ func (w *work) readActivation(n *ops.Node) (activation, bool) {
 // setActivation records a fused activation on a bnrun node's attributes:
 // activation (the op type), and alpha, beta, clip_min, clip_max as it
 // needs.
-func setActivation(n *ops.Node, prefix string, a activation) {
+func setActivation(n *ir.Node, prefix string, a activation) {
 	setStringAttr(n, prefix+"activation", a.kind)
 	switch a.kind {
 	case "LeakyRelu":
@@ -68,20 +68,20 @@ func setActivation(n *ops.Node, prefix string, a activation) {
 
 // hasActivation reports whether a bnrun node already has a fused
 // activation (with the attribute prefix).
-func hasActivation(n *ops.Node, prefix string) bool {
+func hasActivation(n *ir.Node, prefix string) bool {
 	s, _ := n.String(prefix+"activation", "")
 	return s != ""
 }
 
 // fuseActMatch is an activation node to fuse into the node n before it.
 type fuseActMatch struct {
-	n, act *ops.Node
+	n, act *ir.Node
 	a      activation
 }
 
 // activationAfter matches the fusable activation that alone reads n's
 // first output.
-func (w *work) activationAfter(n *ops.Node) (any, bool) {
+func (w *work) activationAfter(n *ir.Node) (any, bool) {
 	act := w.soleConsumer(n.Outputs[0])
 	if act == nil || act.Input(0) != n.Outputs[0] {
 		return nil, false

@@ -3,7 +3,7 @@ package fold
 import (
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // actCase is one activation node to fuse: its op, opset, extra inputs
@@ -13,7 +13,7 @@ type actCase struct {
 	op    string
 	opset int
 	ins   string
-	attrs []*ops.Attr
+	attrs []*ir.Attr
 	wantF map[string]float32
 }
 
@@ -23,18 +23,18 @@ var actCases = []actCase{
 	{name: "relu_opset9", op: "Relu", opset: 9},
 	{name: "sigmoid", op: "Sigmoid", opset: 13},
 	{name: "tanh", op: "Tanh", opset: 13},
-	{name: "leaky", op: "LeakyRelu", opset: 13, attrs: []*ops.Attr{aFloat("alpha", 0.3)},
+	{name: "leaky", op: "LeakyRelu", opset: 13, attrs: []*ir.Attr{aFloat("alpha", 0.3)},
 		wantF: map[string]float32{"activation_alpha": 0.3}},
-	{name: "clip_opset9_attrs", op: "Clip", opset: 9, attrs: []*ops.Attr{aFloat("min", -0.2), aFloat("max", 0.6)},
+	{name: "clip_opset9_attrs", op: "Clip", opset: 9, attrs: []*ir.Attr{aFloat("min", -0.2), aFloat("max", 0.6)},
 		wantF: map[string]float32{"clip_min": -0.2, "clip_max": 0.6}},
-	{name: "clip_opset9_min_only", op: "Clip", opset: 9, attrs: []*ops.Attr{aFloat("min", 0.1)},
+	{name: "clip_opset9_min_only", op: "Clip", opset: 9, attrs: []*ir.Attr{aFloat("min", 0.1)},
 		wantF: map[string]float32{"clip_min": 0.1}},
 	{name: "clip_opset13_inputs", op: "Clip", opset: 13, ins: ",lo,hi",
 		wantF: map[string]float32{"clip_min": -0.4, "clip_max": 0.5}},
 	{name: "clip_opset11_min_only", op: "Clip", opset: 11, ins: ",lo",
 		wantF: map[string]float32{"clip_min": -0.4}},
 	{name: "clip_opset13_unbounded", op: "Clip", opset: 13},
-	{name: "hardsigmoid", op: "HardSigmoid", opset: 13, attrs: []*ops.Attr{aFloat("alpha", 0.25), aFloat("beta", 0.375)},
+	{name: "hardsigmoid", op: "HardSigmoid", opset: 13, attrs: []*ir.Attr{aFloat("alpha", 0.25), aFloat("beta", 0.375)},
 		wantF: map[string]float32{"activation_alpha": 0.25, "activation_beta": 0.375}},
 	{name: "hardsigmoid_default", op: "HardSigmoid", opset: 13,
 		wantF: map[string]float32{"activation_alpha": 0.2, "activation_beta": 0.5}},
@@ -42,7 +42,7 @@ var actCases = []actCase{
 }
 
 // checkFusedAct checks the activation attributes of a fused node.
-func checkFusedAct(t *testing.T, n *ops.Node, tc actCase) {
+func checkFusedAct(t *testing.T, n *ir.Node, tc actCase) {
 	t.Helper()
 	wantAttr(t, n, "activation", tc.op)
 	for name, v := range tc.wantF {

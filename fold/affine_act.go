@@ -1,6 +1,8 @@
 package fold
 
-import "github.com/bnrun/bnrun/ops"
+import (
+	"github.com/bnrun/bnrun/ir"
+)
 
 // affineAct fuses the activation that alone reads an Affine's output into
 // the Affine, so the data is read and written once.
@@ -8,7 +10,7 @@ type affineAct struct{}
 
 func (affineAct) name() string { return "AffineAct" }
 
-func (affineAct) match(w *work, n *ops.Node) (any, bool) {
+func (affineAct) match(w *work, n *ir.Node) (any, bool) {
 	if !isAffine(n) || hasActivation(n, "") {
 		return nil, false
 	}

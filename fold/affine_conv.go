@@ -1,6 +1,8 @@
 package fold
 
-import "github.com/bnrun/bnrun/ops"
+import (
+	"github.com/bnrun/bnrun/ir"
+)
 
 // affineConv hands an Affine (with no activation, or Relu) that only a
 // Conv reads to that Conv, which applies it as it reads its input: the
@@ -12,10 +14,10 @@ type affineConv struct{}
 func (affineConv) name() string { return "AffineConv" }
 
 type affineConvMatch struct {
-	aff, conv *ops.Node
+	aff, conv *ir.Node
 }
 
-func (affineConv) match(w *work, n *ops.Node) (any, bool) {
+func (affineConv) match(w *work, n *ir.Node) (any, bool) {
 	if !isAffine(n) {
 		return nil, false
 	}

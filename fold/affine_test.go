@@ -3,7 +3,7 @@ package fold
 import (
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // concatBN builds X1, X2 -> Concat -> BN (named bnName) -> "x": a BN no
@@ -59,20 +59,20 @@ func TestAffineAct(t *testing.T) {
 		opset int
 		act   string
 		ins   string // the activation's inputs after x
-		attrs []*ops.Attr
+		attrs []*ir.Attr
 		want  map[string]string // expected string attributes
 		wantF map[string]float32
 	}{
 		{name: "relu", opset: 13, act: "Relu"},
 		{name: "sigmoid", opset: 13, act: "Sigmoid"},
 		{name: "tanh", opset: 13, act: "Tanh"},
-		{name: "leaky", opset: 13, act: "LeakyRelu", attrs: []*ops.Attr{aFloat("alpha", 0.2)},
+		{name: "leaky", opset: 13, act: "LeakyRelu", attrs: []*ir.Attr{aFloat("alpha", 0.2)},
 			wantF: map[string]float32{"activation_alpha": 0.2}},
 		{name: "leaky_default", opset: 13, act: "LeakyRelu", wantF: map[string]float32{"activation_alpha": 0.01}},
 		{name: "clip_inputs", opset: 13, act: "Clip", ins: ",lo,hi",
 			wantF: map[string]float32{"clip_min": -0.5, "clip_max": 0.75}},
 		{name: "clip_max_only", opset: 13, act: "Clip", ins: ",,hi", wantF: map[string]float32{"clip_max": 0.75}},
-		{name: "clip_opset9_attrs", opset: 9, act: "Clip", attrs: []*ops.Attr{aFloat("min", -0.25), aFloat("max", 1)},
+		{name: "clip_opset9_attrs", opset: 9, act: "Clip", attrs: []*ir.Attr{aFloat("min", -0.25), aFloat("max", 1)},
 			wantF: map[string]float32{"clip_min": -0.25, "clip_max": 1}},
 	}
 	for i, tc := range cases {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // bnParams is an inference BatchNormalization as the per-channel affine map
@@ -13,7 +13,7 @@ import (
 //	y = scale*(x - mean)/sqrt(var + eps) + bias = s*x + t
 //	s = scale/sqrt(var + eps),  t = bias - mean*s
 type bnParams struct {
-	n    *ops.Node
+	n    *ir.Node
 	s, t []float64
 }
 
@@ -23,7 +23,7 @@ func (p *bnParams) channels() int { return len(p.s) }
 // matchBN checks that n is a BatchNormalization that computes a constant
 // per-channel affine map and whose only used output is Y, and returns the
 // map. The reason says why not when it does not.
-func (w *work) matchBN(n *ops.Node) (*bnParams, string) {
+func (w *work) matchBN(n *ir.Node) (*bnParams, string) {
 	if !is(n, "BatchNormalization") || len(n.Inputs) != 5 {
 		return nil, "not an inference BatchNormalization"
 	}
@@ -69,8 +69,8 @@ type bnMap struct {
 }
 
 // bnMap computes the map of n's parameters with epsilon eps.
-func (w *work) bnMap(n *ops.Node, eps float32) bnMap {
-	var p [4]*ops.Tensor
+func (w *work) bnMap(n *ir.Node, eps float32) bnMap {
+	var p [4]*ir.Tensor
 	for i := range p {
 		p[i] = w.constF32(n.Inputs[i+1])
 		if p[i] == nil {
@@ -107,7 +107,7 @@ func f32(x []float64) []float32 {
 }
 
 // setFate records what became of a BatchNormalization.
-func (w *work) setFate(bn *ops.Node, fate, into, reason string) {
+func (w *work) setFate(bn *ir.Node, fate, into, reason string) {
 	f := w.fates[label(bn)]
 	if f == nil {
 		f = &BatchNormFate{Node: label(bn)}

@@ -1,6 +1,8 @@
 package fold
 
-import "github.com/bnrun/bnrun/ops"
+import (
+	"github.com/bnrun/bnrun/ir"
+)
 
 // bnAffine turns every BatchNormalization that no folding rule could
 // remove (DenseNet's BN after Concat, a BN before a padded Conv) into one
@@ -10,7 +12,7 @@ type bnAffine struct{}
 
 func (bnAffine) name() string { return "BNAffine" }
 
-func (bnAffine) match(w *work, n *ops.Node) (any, bool) {
+func (bnAffine) match(w *work, n *ir.Node) (any, bool) {
 	if !is(n, "BatchNormalization") {
 		return nil, false
 	}
@@ -39,12 +41,12 @@ func (bnAffine) apply(w *work, m any) {
 	// of; a name keeps the fate's Into true.
 	ensureName(n)
 	base := label(n)
-	a := w.addConst(base+"_a", ops.NewF32([]int{bn.channels()}, f32(bn.s)))
-	b := w.addConst(base+"_b", ops.NewF32([]int{bn.channels()}, f32(bn.t)))
+	a := w.addConst(base+"_a", ir.NewF32([]int{bn.channels()}, f32(bn.s)))
+	b := w.addConst(base+"_b", ir.NewF32([]int{bn.channels()}, f32(bn.t)))
 	n.Domain, n.OpType, n.Opset = Domain, "Affine", 1
 	n.Inputs = []string{n.Inputs[0], a, b}
 	n.Outputs = n.Outputs[:1]
-	n.Attrs = map[string]*ops.Attr{}
+	n.Attrs = map[string]*ir.Attr{}
 	w.setFate(n, "affine", label(n), "")
 	w.attach(n)
 }
@@ -52,7 +54,7 @@ func (bnAffine) apply(w *work, m any) {
 // keep records why the BatchNormalization n stays. Its fate is shared
 // with the other BNs of its name, if any, and so depends on the order in
 // which the scan looks at them: such a BN is looked at on every scan.
-func (w *work) keep(n *ops.Node, reason string) {
+func (w *work) keep(n *ir.Node, reason string) {
 	w.setFate(n, "kept", "", reason)
 	if w.sharedFate[label(n)] {
 		w.stick(n, true)
@@ -60,4 +62,4 @@ func (w *work) keep(n *ops.Node, reason string) {
 }
 
 // isAffine reports whether n is a bnrun.Affine.
-func isAffine(n *ops.Node) bool { return n != nil && n.Domain == Domain && n.OpType == "Affine" }
+func isAffine(n *ir.Node) bool { return n != nil && n.Domain == Domain && n.OpType == "Affine" }

@@ -1,6 +1,8 @@
 package fold
 
-import "github.com/bnrun/bnrun/ops"
+import (
+	"github.com/bnrun/bnrun/ir"
+)
 
 // bnConv folds a BatchNormalization into the linear layer that reads it,
 // when nothing nonlinear stands between: an input BN before the first
@@ -20,10 +22,10 @@ func (bnConv) name() string { return "BNConv" }
 
 type bnConvMatch struct {
 	bn   *bnParams
-	next *ops.Node
+	next *ir.Node
 }
 
-func (bnConv) match(w *work, n *ops.Node) (any, bool) {
+func (bnConv) match(w *work, n *ir.Node) (any, bool) {
 	if !is(n, "BatchNormalization") {
 		return nil, false
 	}
@@ -70,7 +72,7 @@ func (bnConv) match(w *work, n *ops.Node) (any, bool) {
 
 // unpadded reports whether a Conv or a pooling provably adds no padding:
 // explicit pads all zero, or auto_pad VALID, or SAME with a 1-wide kernel.
-func unpadded(conv *ops.Node, kernel []int) bool {
+func unpadded(conv *ir.Node, kernel []int) bool {
 	ap, err := conv.String("auto_pad", "NOTSET")
 	if err != nil {
 		return false
@@ -143,8 +145,8 @@ func (bnConv) apply(w *work, mm any) {
 			}
 			nb[o] = float32(acc)
 		}
-		wName := w.addConst(base+"_W_bn", ops.NewF32(wt.Shape, nw))
-		bName := w.addConst(base+"_B_bn", ops.NewF32([]int{mOut}, nb))
+		wName := w.addConst(base+"_W_bn", ir.NewF32(wt.Shape, nw))
+		bName := w.addConst(base+"_B_bn", ir.NewF32([]int{mOut}, nb))
 		next.Inputs = []string{bn.n.Inputs[0], wName, bName}
 	} else {
 		g := readGemm(w, next)
@@ -160,8 +162,8 @@ func (bnConv) apply(w *work, mm any) {
 			}
 			nc[j] = float32(acc)
 		}
-		bName := w.addConst(base+"_B_bn", ops.NewF32(g.b.Shape, nb))
-		cName := w.addConst(base+"_C_bn", ops.NewF32([]int{g.n}, nc))
+		bName := w.addConst(base+"_B_bn", ir.NewF32(g.b.Shape, nb))
+		cName := w.addConst(base+"_C_bn", ir.NewF32([]int{g.n}, nc))
 		next.Inputs = []string{bn.n.Inputs[0], bName, cName}
 		setFloatAttr(next, "beta", 1)
 	}

@@ -3,7 +3,7 @@ package fold
 import (
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // TestBNConv folds a BatchNormalization into the unpadded Conv that reads
@@ -15,16 +15,16 @@ func TestBNConv(t *testing.T) {
 		kernel []int
 		group  int
 		bias   bool
-		attrs  []*ops.Attr
+		attrs  []*ir.Attr
 	}{
 		{name: "plain", c: 3, m: 4, kernel: []int{3, 3}, group: 1},
 		{name: "bias", c: 3, m: 4, kernel: []int{3, 3}, group: 1, bias: true},
 		{name: "explicit_zero_pads_strided", c: 2, m: 3, kernel: []int{3, 3}, group: 1, bias: true,
-			attrs: []*ops.Attr{pads2(0), aInts("strides", 2, 2)}},
+			attrs: []*ir.Attr{pads2(0), aInts("strides", 2, 2)}},
 		{name: "valid_dilated", c: 2, m: 3, kernel: []int{2, 2}, group: 1,
-			attrs: []*ops.Attr{aString("auto_pad", "VALID"), aInts("dilations", 2, 2)}},
+			attrs: []*ir.Attr{aString("auto_pad", "VALID"), aInts("dilations", 2, 2)}},
 		{name: "same_1x1", c: 3, m: 5, kernel: []int{1, 1}, group: 1, bias: true,
-			attrs: []*ops.Attr{aString("auto_pad", "SAME_UPPER")}},
+			attrs: []*ir.Attr{aString("auto_pad", "SAME_UPPER")}},
 		{name: "grouped", c: 4, m: 6, kernel: []int{3, 3}, group: 2, bias: true},
 		{name: "depthwise", c: 4, m: 8, kernel: []int{3, 3}, group: 4},
 		{name: "conv1d", c: 3, m: 2, kernel: []int{3}, group: 1, bias: true},
@@ -60,13 +60,13 @@ func TestBNGemm(t *testing.T) {
 		name   string
 		transB bool
 		cshape []int
-		attrs  []*ops.Attr
+		attrs  []*ir.Attr
 	}{
 		{name: "transB0", cshape: []int{n}},
 		{name: "transB1", transB: true, cshape: []int{n}},
-		{name: "transB0_C_1N_alpha_beta", cshape: []int{1, n}, attrs: []*ops.Attr{aFloat("alpha", 0.6), aFloat("beta", -1.7)}},
-		{name: "transB1_noC_alpha", transB: true, attrs: []*ops.Attr{aFloat("alpha", 1.9), aFloat("beta", 0.3)}},
-		{name: "scalar_C", cshape: []int{1}, attrs: []*ops.Attr{aFloat("beta", 2)}},
+		{name: "transB0_C_1N_alpha_beta", cshape: []int{1, n}, attrs: []*ir.Attr{aFloat("alpha", 0.6), aFloat("beta", -1.7)}},
+		{name: "transB1_noC_alpha", transB: true, attrs: []*ir.Attr{aFloat("alpha", 1.9), aFloat("beta", 0.3)}},
+		{name: "scalar_C", cshape: []int{1}, attrs: []*ir.Attr{aFloat("beta", 2)}},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,12 +107,12 @@ func TestBNConvPadded(t *testing.T) {
 	cases := []struct {
 		name  string
 		group int
-		attrs []*ops.Attr
+		attrs []*ir.Attr
 	}{
-		{name: "pads", group: 1, attrs: []*ops.Attr{pads2(1)}},
-		{name: "asymmetric_pads", group: 1, attrs: []*ops.Attr{aInts("pads", 0, 1, 2, 0)}},
-		{name: "same_upper", group: 1, attrs: []*ops.Attr{aString("auto_pad", "SAME_UPPER")}},
-		{name: "grouped_pads", group: 2, attrs: []*ops.Attr{pads2(2)}},
+		{name: "pads", group: 1, attrs: []*ir.Attr{pads2(1)}},
+		{name: "asymmetric_pads", group: 1, attrs: []*ir.Attr{aInts("pads", 0, 1, 2, 0)}},
+		{name: "same_upper", group: 1, attrs: []*ir.Attr{aString("auto_pad", "SAME_UPPER")}},
+		{name: "grouped_pads", group: 2, attrs: []*ir.Attr{pads2(2)}},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

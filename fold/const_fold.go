@@ -1,6 +1,7 @@
 package fold
 
 import (
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
@@ -25,11 +26,11 @@ type constFold struct{}
 func (constFold) name() string { return "ConstFold" }
 
 type constFoldMatch struct {
-	n    *ops.Node
-	outs []*ops.Tensor
+	n    *ir.Node
+	outs []*ir.Tensor
 }
 
-func (constFold) match(w *work, n *ops.Node) (any, bool) {
+func (constFold) match(w *work, n *ir.Node) (any, bool) {
 	if !isDefault(n) || ops.Lookup(n.OpType) == nil {
 		return nil, false
 	}
@@ -70,7 +71,7 @@ func (constFold) apply(w *work, m any) {
 // and returns its outputs and the work running it took (0 when it did not
 // run); ok is false when it cannot (an error, an output too large to keep,
 // or more work than budget).
-func evalConst(n *ops.Node, vals []*ops.Value, budget int) (outs []*ops.Tensor, work int, ok bool) {
+func evalConst(n *ir.Node, vals []*ops.Value, budget int) (outs []*ir.Tensor, work int, ok bool) {
 	k, err := ops.Lookup(n.OpType)(n)
 	if err != nil {
 		return nil, 0, false
@@ -79,7 +80,7 @@ func evalConst(n *ops.Node, vals []*ops.Value, budget int) (outs []*ops.Tensor, 
 	if err != nil || len(outVals) != len(n.Outputs) {
 		return nil, 0, false
 	}
-	outs = make([]*ops.Tensor, len(outVals))
+	outs = make([]*ir.Tensor, len(outVals))
 	known := true
 	computed := 0 // output elements
 	for i, v := range outVals {
@@ -106,7 +107,7 @@ func evalConst(n *ops.Node, vals []*ops.Value, budget int) (outs []*ops.Tensor, 
 	if step.Run == nil {
 		return nil, 0, false
 	}
-	in := make([]*ops.Tensor, len(vals))
+	in := make([]*ir.Tensor, len(vals))
 	read := 0 // input elements
 	for i, v := range vals {
 		if v != nil {
@@ -122,10 +123,10 @@ func evalConst(n *ops.Node, vals []*ops.Value, budget int) (outs []*ops.Tensor, 
 		return nil, 0, false
 	}
 	for i, v := range outVals {
-		if v.DType == ops.Int64 {
-			outs[i] = ops.NewI64(v.Shape, nil)
+		if v.DType == ir.Int64 {
+			outs[i] = ir.NewI64(v.Shape, nil)
 		} else {
-			outs[i] = ops.NewF32(v.Shape, nil)
+			outs[i] = ir.NewF32(v.Shape, nil)
 		}
 	}
 	env := &kern.Env{K: kern.Reference, Par: kern.Serial{}, Scratch: make([]float32, step.Scratch)}

@@ -3,14 +3,14 @@ package fold
 import (
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // TestConstFoldConstant turns a Constant node into an initializer.
 func TestConstFoldConstant(t *testing.T) {
 	b := newBuilder(1000)
 	b.input("X", N, 4)
-	b.node("k", "Constant", "", "k", aTensor("value", ops.NewF32([]int{4}, []float32{1, -2, 3.5, 0.25})))
+	b.node("k", "Constant", "", "k", aTensor("value", ir.NewF32([]int{4}, []float32{1, -2, 3.5, 0.25})))
 	b.node("add", "Add", "X,k", "Y")
 	b.output("Y")
 	opt, rep := optimize(t, b.g)
@@ -39,7 +39,7 @@ func TestConstFoldSubgraph(t *testing.T) {
 	if _, ok := opt.Initializers["k"]; ok {
 		t.Errorf("initializer k, read only by folded nodes, was kept")
 	}
-	if r := opt.Initializers["r"]; r == nil || !ops.SameShape(r.Shape, []int{3, 1}) {
+	if r := opt.Initializers["r"]; r == nil || !ir.SameShape(r.Shape, []int{3, 1}) {
 		t.Errorf("folded initializer r = %+v, want shape [3 1]", r)
 	}
 	sameOutputs(t, b.g, opt)
@@ -73,13 +73,13 @@ func TestConstFoldEnablesConvBN(t *testing.T) {
 func TestConstFoldShape(t *testing.T) {
 	b := newBuilder(1003)
 	b.input("X", N, 2, 3)
-	b.node("shape", "Constant", "", "shape", aTensor("value", ops.NewI64([]int{2}, []int64{0, -1})))
+	b.node("shape", "Constant", "", "shape", aTensor("value", ir.NewI64([]int{2}, []int64{0, -1})))
 	b.node("reshape", "Reshape", "X,shape", "Y")
 	b.output("Y")
 	opt, rep := optimize(t, b.g)
 	wantOps(t, rep.OpsAfter, map[string]int{"Reshape": 1})
 	wantRules(t, rep, map[string]int{"ConstFold": 1})
-	if s := opt.Initializers["shape"]; s == nil || s.DType != ops.Int64 {
+	if s := opt.Initializers["shape"]; s == nil || s.DType != ir.Int64 {
 		t.Errorf("initializer shape = %+v, want int64", s)
 	}
 	sameOutputs(t, b.g, opt)

@@ -1,6 +1,8 @@
 package fold
 
-import "github.com/bnrun/bnrun/ops"
+import (
+	"github.com/bnrun/bnrun/ir"
+)
 
 // convAct fuses the activation that alone reads a Conv's output into the
 // Conv's epilogue (after the bias and any residual).
@@ -8,7 +10,7 @@ type convAct struct{}
 
 func (convAct) name() string { return "ConvAct" }
 
-func (convAct) match(w *work, n *ops.Node) (any, bool) {
+func (convAct) match(w *work, n *ir.Node) (any, bool) {
 	if !is(n, "Conv") && !(isFusedConv(n) && !hasActivation(n, "")) {
 		return nil, false
 	}

@@ -1,16 +1,18 @@
 package fold
 
-import "github.com/bnrun/bnrun/ops"
+import (
+	"github.com/bnrun/bnrun/ir"
+)
 
 // isFusedConv reports whether n is a bnrun.FusedConv.
-func isFusedConv(n *ops.Node) bool { return n != nil && n.Domain == Domain && n.OpType == "FusedConv" }
+func isFusedConv(n *ir.Node) bool { return n != nil && n.Domain == Domain && n.OpType == "FusedConv" }
 
 // toFusedConv turns a Conv into a bnrun.FusedConv in place (a FusedConv is
 // returned as is). Its inputs become X, W, B, Z, pre_scale, pre_bias, with
 // "" for the absent ones:
 //
 //	y = act(conv(pre_act(pre_scale*x + pre_bias), W) + B + Z)
-func toFusedConv(n *ops.Node) *ops.Node {
+func toFusedConv(n *ir.Node) *ir.Node {
 	if isFusedConv(n) {
 		return n
 	}
@@ -31,11 +33,11 @@ type convAdd struct{}
 func (convAdd) name() string { return "ConvAdd" }
 
 type convAddMatch struct {
-	conv, add *ops.Node
+	conv, add *ir.Node
 	z         string
 }
 
-func (convAdd) match(w *work, n *ops.Node) (any, bool) {
+func (convAdd) match(w *work, n *ir.Node) (any, bool) {
 	if !is(n, "Conv") && !(isFusedConv(n) && n.Input(3) == "" && !hasActivation(n, "")) {
 		return nil, false
 	}

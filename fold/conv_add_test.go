@@ -3,7 +3,7 @@ package fold
 import (
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/runtime"
 )
 
@@ -169,7 +169,7 @@ func TestConvAddNegative(t *testing.T) {
 // but the addend may be [N,3,1,1] and broadcast. The shape probes must
 // give independent dims different sizes.
 func TestConvAddIndependentSymbolicDims(t *testing.T) {
-	for i, zdims := range [][]runtime.Dim{
+	for i, zdims := range [][]ir.Dim{
 		{sym("N"), fixed(3), sym(""), sym("")},
 		{sym("N"), fixed(3), sym("A"), sym("B")},
 	} {
@@ -183,9 +183,9 @@ func TestConvAddIndependentSymbolicDims(t *testing.T) {
 			opt, rep := optimize(t, b.g)
 			wantOps(t, rep.OpsAfter, map[string]int{"Conv": 1, "Add": 1})
 			for _, zshape := range [][]int{{2, 3, 1, 1}, {2, 3, 5, 1}, {2, 3, 5, 4}} {
-				ins := []*ops.Tensor{
-					ops.NewF32([]int{2, 2, 5, 4}, b.uniform(80, -1, 1)),
-					ops.NewF32(zshape, b.uniform(ops.NumElems(zshape), -1, 1)),
+				ins := []*ir.Tensor{
+					ir.NewF32([]int{2, 2, 5, 4}, b.uniform(80, -1, 1)),
+					ir.NewF32(zshape, b.uniform(ir.NumElems(zshape), -1, 1)),
 				}
 				closeTensors(t, "Y", run(t, opt, ins)[0], run(t, b.g, ins)[0], relTol, relTol)
 			}
@@ -206,9 +206,9 @@ func TestConvAddSharedSymbolicDims(t *testing.T) {
 	wantOps(t, rep.OpsAfter, map[string]int{"bnrun.FusedConv": 1})
 	wantRules(t, rep, map[string]int{"ConvAdd": 1})
 	for _, hw := range [][2]int{{5, 4}, {1, 7}} {
-		ins := []*ops.Tensor{
-			ops.NewF32([]int{2, 2, hw[0], hw[1]}, b.uniform(4*hw[0]*hw[1], -1, 1)),
-			ops.NewF32([]int{2, 3, hw[0], hw[1]}, b.uniform(6*hw[0]*hw[1], -1, 1)),
+		ins := []*ir.Tensor{
+			ir.NewF32([]int{2, 2, hw[0], hw[1]}, b.uniform(4*hw[0]*hw[1], -1, 1)),
+			ir.NewF32([]int{2, 3, hw[0], hw[1]}, b.uniform(6*hw[0]*hw[1], -1, 1)),
 		}
 		closeTensors(t, "Y", run(t, opt, ins)[0], run(t, b.g, ins)[0], relTol, relTol)
 	}

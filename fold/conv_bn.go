@@ -1,6 +1,8 @@
 package fold
 
-import "github.com/bnrun/bnrun/ops"
+import (
+	"github.com/bnrun/bnrun/ir"
+)
 
 // convBN folds a BatchNormalization into the Conv that feeds it, when the
 // BN is the Conv output's only reader, the Conv's weights (and bias, if
@@ -12,11 +14,11 @@ type convBN struct{}
 func (convBN) name() string { return "ConvBN" }
 
 type convBNMatch struct {
-	conv *ops.Node
+	conv *ir.Node
 	bn   *bnParams
 }
 
-func (convBN) match(w *work, n *ops.Node) (any, bool) {
+func (convBN) match(w *work, n *ir.Node) (any, bool) {
 	if !is(n, "BatchNormalization") {
 		return nil, false
 	}
@@ -70,8 +72,8 @@ func (convBN) apply(w *work, m any) {
 	w.detach(conv)
 	ensureName(conv)
 	base := label(conv)
-	wName := w.addConst(base+"_W_bn", ops.NewF32(wt.Shape, nw))
-	bName := w.addConst(base+"_B_bn", ops.NewF32([]int{bn.channels()}, nb))
+	wName := w.addConst(base+"_W_bn", ir.NewF32(wt.Shape, nw))
+	bName := w.addConst(base+"_B_bn", ir.NewF32([]int{bn.channels()}, nb))
 	conv.Inputs = []string{conv.Inputs[0], wName, bName}
 	conv.Outputs[0] = bn.n.Outputs[0]
 	w.setFate(bn.n, "folded", label(conv), "")

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // TestConvBN folds a BatchNormalization into the Conv before it, for plain,
@@ -17,19 +17,19 @@ func TestConvBN(t *testing.T) {
 		kernel  []int
 		group   int
 		bias    bool
-		attrs   []*ops.Attr
+		attrs   []*ir.Attr
 		batched bool
 	}{
 		{name: "plain", c: 3, m: 4, in: []int{6, 5}, kernel: []int{3, 3}, group: 1},
 		{name: "bias", c: 3, m: 4, in: []int{6, 5}, kernel: []int{3, 3}, group: 1, bias: true},
 		{name: "padded_strided", c: 2, m: 5, in: []int{7, 7}, kernel: []int{3, 3}, group: 1, bias: true,
-			attrs: []*ops.Attr{pads2(1), aInts("strides", 2, 2)}},
+			attrs: []*ir.Attr{pads2(1), aInts("strides", 2, 2)}},
 		{name: "grouped", c: 4, m: 6, in: []int{5, 5}, kernel: []int{3, 3}, group: 2, bias: true},
 		{name: "depthwise", c: 5, m: 5, in: []int{6, 6}, kernel: []int{3, 3}, group: 5,
-			attrs: []*ops.Attr{pads2(1)}},
+			attrs: []*ir.Attr{pads2(1)}},
 		{name: "depthwise_multiplier", c: 3, m: 6, in: []int{5, 4}, kernel: []int{2, 2}, group: 3, bias: true},
 		{name: "conv1d", c: 3, m: 4, in: []int{9}, kernel: []int{3}, group: 1, bias: true,
-			attrs: []*ops.Attr{aInts("pads", 1, 1)}},
+			attrs: []*ir.Attr{aInts("pads", 1, 1)}},
 		{name: "conv1d_nobias", c: 2, m: 3, in: []int{8}, kernel: []int{2}, group: 1},
 		{name: "pointwise", c: 3, m: 4, in: []int{4, 4}, kernel: []int{1, 1}, group: 1, bias: true},
 	}

@@ -1,6 +1,8 @@
 package fold
 
-import "github.com/bnrun/bnrun/ops"
+import (
+	"github.com/bnrun/bnrun/ir"
+)
 
 // convSilu fuses SiLU after a Conv into the Conv's epilogue: a Sigmoid of
 // the Conv's output and the Mul of the two (x·sigmoid(x), as exporters
@@ -12,9 +14,9 @@ type convSilu struct{}
 func (convSilu) name() string { return "ConvSilu" }
 
 // siluMatch is a Conv with the Sigmoid and Mul after it.
-type siluMatch struct{ n, sig, mul *ops.Node }
+type siluMatch struct{ n, sig, mul *ir.Node }
 
-func (convSilu) match(w *work, n *ops.Node) (any, bool) {
+func (convSilu) match(w *work, n *ir.Node) (any, bool) {
 	if !is(n, "Conv") && !(isFusedConv(n) && !hasActivation(n, "")) {
 		return nil, false
 	}
@@ -22,7 +24,7 @@ func (convSilu) match(w *work, n *ops.Node) (any, bool) {
 	if w.isOutput[x] || w.readCount(x) != 2 {
 		return nil, false
 	}
-	var sig, mul *ops.Node
+	var sig, mul *ir.Node
 	for _, r := range w.readersOf(x) {
 		switch {
 		case is(r, "Sigmoid") && r.Input(0) == x:

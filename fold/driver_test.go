@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/runtime"
 )
 
@@ -47,7 +47,7 @@ type referenceIdentity struct{}
 
 func (referenceIdentity) name() string { return "IdentityElim" }
 
-func (referenceIdentity) match(w *work, n *ops.Node) (any, bool) {
+func (referenceIdentity) match(w *work, n *ir.Node) (any, bool) {
 	if !is(n, "Identity", "Dropout") || len(n.Inputs) == 0 || n.Inputs[0] == "" || len(n.Outputs) == 0 {
 		return nil, false
 	}
@@ -56,7 +56,7 @@ func (referenceIdentity) match(w *work, n *ops.Node) (any, bool) {
 	}
 	if n.OpType == "Dropout" && len(n.Inputs) >= 3 && n.Inputs[2] != "" {
 		tm := w.g.Initializers[n.Inputs[2]]
-		if tm == nil || tm.Len() != 1 || (tm.DType == ops.Int64 && tm.I64[0] != 0) || (tm.DType == ops.Float32 && tm.F32[0] != 0) {
+		if tm == nil || tm.Len() != 1 || (tm.DType == ir.Int64 && tm.I64[0] != 0) || (tm.DType == ir.Float32 && tm.F32[0] != 0) {
 			return nil, false
 		}
 	}
@@ -64,7 +64,7 @@ func (referenceIdentity) match(w *work, n *ops.Node) (any, bool) {
 }
 
 func (referenceIdentity) apply(w *work, m any) {
-	n := m.(*ops.Node)
+	n := m.(*ir.Node)
 	for _, r := range w.g.Nodes {
 		for i, in := range r.Inputs {
 			if in == n.Outputs[0] {
@@ -82,7 +82,7 @@ func (referenceIdentity) apply(w *work, m any) {
 // constants as initializers,
 // Constant nodes or Constants behind an Identity, node names that repeat;
 // listed in build order, shuffled or reversed.
-func randomGraph(seed uint64, size int) *runtime.Graph {
+func randomGraph(seed uint64, size int) *ir.Graph {
 	rg := &randGraph{b: newBuilder(seed), img: []string{"X"}}
 	rg.b.input("X", N, 2, 4, 4)
 	rg.b.input("P", 2)
@@ -146,8 +146,8 @@ func (rg *randGraph) nodeName() string {
 	return rg.names[len(rg.names)-1]
 }
 
-func (rg *randGraph) node(op string, ins, outs []string, attrs ...*ops.Attr) {
-	n := &ops.Node{Name: rg.nodeName(), OpType: op, Opset: 13, Inputs: ins, Outputs: outs, Attrs: map[string]*ops.Attr{}}
+func (rg *randGraph) node(op string, ins, outs []string, attrs ...*ir.Attr) {
+	n := &ir.Node{Name: rg.nodeName(), OpType: op, Opset: 13, Inputs: ins, Outputs: outs, Attrs: map[string]*ir.Attr{}}
 	for _, a := range attrs {
 		n.Attrs[a.Name] = a
 	}
@@ -156,7 +156,7 @@ func (rg *randGraph) node(op string, ins, outs []string, attrs ...*ops.Attr) {
 
 // constant returns a tensor holding t: an initializer, a Constant node, one
 // of them read through an Identity, or t computed from constants.
-func (rg *randGraph) constant(t *ops.Tensor) string {
+func (rg *randGraph) constant(t *ir.Tensor) string {
 	name := rg.tensor()
 	switch rg.b.rng.IntN(8) {
 	case 0:
@@ -171,7 +171,7 @@ func (rg *randGraph) constant(t *ops.Tensor) string {
 		rg.node("Identity", []string{c}, []string{name})
 	case 3:
 		// t = (t + 1) - 1, or -(-t), from a constant of either kind.
-		if t.DType == ops.Float32 {
+		if t.DType == ir.Float32 {
 			if rg.one == "" {
 				// a Constant node read by many, which fold together
 				rg.one = rg.tensor()
@@ -191,8 +191,8 @@ func (rg *randGraph) constant(t *ops.Tensor) string {
 	return name
 }
 
-func (rg *randGraph) uniform(shape []int, lo, hi float64) *ops.Tensor {
-	return ops.NewF32(shape, rg.b.uniform(ops.NumElems(shape), lo, hi))
+func (rg *randGraph) uniform(shape []int, lo, hi float64) *ir.Tensor {
+	return ir.NewF32(shape, rg.b.uniform(ir.NumElems(shape), lo, hi))
 }
 
 // pick returns one of ts, mostly one of the last made.
@@ -242,7 +242,7 @@ func (rg *randGraph) activation(x string) string {
 	case 2:
 		rg.node("LeakyRelu", []string{x}, []string{y}, aFloat("alpha", 0.1))
 	case 3:
-		rg.node("Clip", []string{x, rg.constant(ops.NewF32(nil, []float32{-0.5})), rg.constant(ops.NewF32(nil, []float32{0.7}))}, []string{y})
+		rg.node("Clip", []string{x, rg.constant(ir.NewF32(nil, []float32{-0.5})), rg.constant(ir.NewF32(nil, []float32{0.7}))}, []string{y})
 	default:
 		rg.node("Tanh", []string{x}, []string{y})
 	}
@@ -255,9 +255,9 @@ func (rg *randGraph) imageStep() {
 	y := rg.tensor()
 	switch r.IntN(14) {
 	case 0, 1:
-		k, attrs := 1, []*ops.Attr(nil)
+		k, attrs := 1, []*ir.Attr(nil)
 		if r.IntN(2) == 0 {
-			k, attrs = 3, []*ops.Attr{pads2(1)}
+			k, attrs = 3, []*ir.Attr{pads2(1)}
 		}
 		ins := []string{x, rg.constant(rg.uniform([]int{2, 2, k, k}, -0.5, 0.5))}
 		if r.IntN(2) == 0 {
@@ -276,9 +276,9 @@ func (rg *randGraph) imageStep() {
 		ins, outs := []string{x}, []string{y}
 		switch r.IntN(4) {
 		case 0:
-			ins = append(ins, "", rg.constant(ops.NewI64(nil, []int64{0})))
+			ins = append(ins, "", rg.constant(ir.NewI64(nil, []int64{0})))
 		case 1:
-			ins = append(ins, "", rg.constant(ops.NewI64(nil, []int64{1})))
+			ins = append(ins, "", rg.constant(ir.NewI64(nil, []int64{1})))
 		case 2:
 			mask := rg.tensor()
 			outs = append(outs, mask)
@@ -303,7 +303,7 @@ func (rg *randGraph) imageStep() {
 		if r.IntN(4) == 0 {
 			pads[3], pads[7] = 1, 1
 		}
-		rg.node("Pad", []string{x, rg.constant(ops.NewI64([]int{8}, pads))}, []string{y})
+		rg.node("Pad", []string{x, rg.constant(ir.NewI64([]int{8}, pads))}, []string{y})
 		if pads[3] != 0 {
 			rg.feat = append(rg.feat, rg.flatten(y))
 			return
@@ -312,16 +312,16 @@ func (rg *randGraph) imageStep() {
 		// a 1×1 Conv read by an AveragePool (the pool moves before it), or
 		// one the pool must stay after: padded, or a 3×3 Conv
 		c := rg.tensor()
-		k, cattrs := 1, []*ops.Attr(nil)
+		k, cattrs := 1, []*ir.Attr(nil)
 		if r.IntN(4) == 0 {
-			k, cattrs = 3, []*ops.Attr{pads2(1)}
+			k, cattrs = 3, []*ir.Attr{pads2(1)}
 		}
 		ins := []string{x, rg.constant(rg.uniform([]int{2, 2, k, k}, -0.5, 0.5))}
 		if r.IntN(2) == 0 {
 			ins = append(ins, rg.constant(rg.uniform([]int{2}, -0.5, 0.5)))
 		}
 		rg.node("Conv", ins, []string{c}, cattrs...)
-		pattrs := []*ops.Attr{aInts("kernel_shape", 2, 2), aInts("strides", 2, 2)}
+		pattrs := []*ir.Attr{aInts("kernel_shape", 2, 2), aInts("strides", 2, 2)}
 		if r.IntN(4) == 0 {
 			pattrs = append(pattrs, aInts("pads", 1, 1, 0, 0), aInt("count_include_pad", 1))
 		}
@@ -340,7 +340,7 @@ func (rg *randGraph) imageStep() {
 // at stride 1; sometimes another node reads a tensor inside the block.
 func (rg *randGraph) invertedResidual(x string) string {
 	r := rg.b.rng
-	conv := func(x string, k, group int, attrs ...*ops.Attr) string {
+	conv := func(x string, k, group int, attrs ...*ir.Attr) string {
 		y := rg.tensor()
 		ins := []string{x, rg.constant(rg.uniform([]int{2, 2 / group, k, k}, -0.5, 0.5))}
 		if r.IntN(2) == 0 {
@@ -392,7 +392,7 @@ func (rg *randGraph) featureStep() {
 	switch r.IntN(8) {
 	case 0, 1:
 		ins := []string{x, rg.constant(rg.uniform([]int{2, 2}, -0.5, 0.5))}
-		var attrs []*ops.Attr
+		var attrs []*ir.Attr
 		if r.IntN(2) == 0 {
 			ins = append(ins, rg.constant(rg.uniform([]int{2}, -0.5, 0.5)))
 		}

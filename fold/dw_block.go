@@ -1,6 +1,8 @@
 package fold
 
-import "github.com/bnrun/bnrun/ops"
+import (
+	"github.com/bnrun/bnrun/ir"
+)
 
 // dwBlock fuses a depthwise convolution with the 1×1 convolution that
 // alone feeds it (the expansion) and the one that alone reads it (the
@@ -18,12 +20,12 @@ func (dwBlock) name() string { return "DwBlock" }
 
 // dwBlockMatch is a depthwise convolution and the 1×1 convolutions around
 // it (nil where absent).
-type dwBlockMatch struct{ e, d, p *ops.Node }
+type dwBlockMatch struct{ e, d, p *ir.Node }
 
 // plainConv reports whether n is a Conv, or a FusedConv without an input
 // step and (unless residual) without a residual, with constant weights of
 // rank 4 and a constant bias (or none): its weights, or nil.
-func plainConv(w *work, n *ops.Node, residual bool) *ops.Tensor {
+func plainConv(w *work, n *ir.Node, residual bool) *ir.Tensor {
 	if !is(n, "Conv") && !isFusedConv(n) || len(n.Outputs) != 1 || n.Input(0) == "" {
 		return nil
 	}
@@ -42,7 +44,7 @@ func plainConv(w *work, n *ops.Node, residual bool) *ops.Tensor {
 
 // pointwiseConv reports whether n is a plainConv 1×1 convolution of one
 // group, stride 1 and no padding.
-func pointwiseConv(w *work, n *ops.Node, residual bool) bool {
+func pointwiseConv(w *work, n *ir.Node, residual bool) bool {
 	wt := plainConv(w, n, residual)
 	if wt == nil || wt.Shape[2] != 1 || wt.Shape[3] != 1 || !unpadded(n, wt.Shape[2:]) || !allOnes(n, "strides") {
 		return false
@@ -51,7 +53,7 @@ func pointwiseConv(w *work, n *ops.Node, residual bool) bool {
 	return err == nil && group == 1
 }
 
-func (dwBlock) match(w *work, n *ops.Node) (any, bool) {
+func (dwBlock) match(w *work, n *ir.Node) (any, bool) {
 	wt := plainConv(w, n, false)
 	if wt == nil || wt.Shape[1] != 1 || w.rank(n.Input(0)) != 4 {
 		return nil, false
@@ -83,7 +85,7 @@ var activationAttrs = []string{"activation", "activation_alpha", "activation_bet
 
 // moveActivation copies from's fused activation attributes to n with the
 // prefix, and removes n's own unprefixed ones when from is n.
-func moveActivation(n, from *ops.Node, prefix string) {
+func moveActivation(n, from *ir.Node, prefix string) {
 	for _, a := range activationAttrs {
 		at, ok := from.Attrs[a]
 		if !ok {
@@ -103,7 +105,7 @@ func (dwBlock) apply(w *work, mm any) {
 	d := m.d
 	w.detach(d)
 	if d.Attrs == nil {
-		d.Attrs = map[string]*ops.Attr{}
+		d.Attrs = map[string]*ir.Attr{}
 	}
 	moveActivation(d, d, "dw_")
 	// inputs X, WE, BE, WD, BD, WP, BP, Z
@@ -122,7 +124,7 @@ func (dwBlock) apply(w *work, mm any) {
 	}
 	d.Domain, d.OpType, d.Opset = Domain, "DwBlock", 1
 	d.Inputs = in
-	for _, r := range []*ops.Node{m.e, m.p} {
+	for _, r := range []*ir.Node{m.e, m.p} {
 		if r != nil {
 			w.remove(r)
 		}

@@ -3,13 +3,13 @@ package fold
 import (
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // clip6 adds a Clip to [0, 6] (opset 11+: bounds as inputs).
 func (b *builder) clip6(name, x, y string) {
-	b.g.Initializers[name+"_lo"] = ops.NewF32(nil, []float32{0})
-	b.g.Initializers[name+"_hi"] = ops.NewF32(nil, []float32{6})
+	b.g.Initializers[name+"_lo"] = ir.NewF32(nil, []float32{0})
+	b.g.Initializers[name+"_hi"] = ir.NewF32(nil, []float32{6})
 	b.node(name, "Clip", x+","+name+"_lo,"+name+"_hi", y)
 }
 

@@ -32,6 +32,11 @@
 // Fused nodes use ops of the "bnrun" domain (bnrun.FusedConv,
 // bnrun.FusedGemm, bnrun.Affine, bnrun.DwBlock), which the ops package
 // implements.
+//
+// fold rewrites an ir.Graph. It imports ir, ops (the operators, to fold
+// constant nodes by running them), kern (the reference tier they run on)
+// and runtime (to prove shapes by planning the graph); it must not import
+// the loader, npy or the root package, which calls it.
 package fold
 
 import (
@@ -40,7 +45,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/runtime"
 )
 
@@ -52,7 +57,7 @@ const Domain = "bnrun"
 // described.
 type rule interface {
 	name() string
-	match(w *work, n *ops.Node) (any, bool)
+	match(w *work, n *ir.Node) (any, bool)
 	apply(w *work, m any)
 }
 
@@ -113,7 +118,7 @@ type BatchNormFate struct {
 // report of what changed. It takes time close to linear in the size of g
 // (see work.scan), and bounds the constants it computes and makes (see
 // maxFoldWork and work.affords).
-func Optimize(g *runtime.Graph) (*runtime.Graph, *Report) {
+func Optimize(g *ir.Graph) (*ir.Graph, *Report) {
 	out, rep, _ := OptimizeContext(context.Background(), g)
 	return out, rep
 }
@@ -121,7 +126,7 @@ func Optimize(g *runtime.Graph) (*runtime.Graph, *Report) {
 // OptimizeContext is Optimize stopping early when ctx is done, with an
 // error that wraps ctx.Err() (and no graph). It looks at ctx between the
 // rules and every thousand or so steps within them.
-func OptimizeContext(ctx context.Context, g *runtime.Graph) (*runtime.Graph, *Report, error) {
+func OptimizeContext(ctx context.Context, g *ir.Graph) (*ir.Graph, *Report, error) {
 	return optimizeWith(ctx, g, nil, runRule)
 }
 
@@ -131,7 +136,7 @@ func OptimizeContext(ctx context.Context, g *runtime.Graph) (*runtime.Graph, *Re
 // shapes prove them by planning prog instead of compiling the graph a
 // second time. The plans it makes stay in prog's cache; prog may be closed
 // once OptimizeCompiled returns.
-func OptimizeCompiled(ctx context.Context, prog *runtime.Program) (*runtime.Graph, *Report, error) {
+func OptimizeCompiled(ctx context.Context, prog *runtime.Program) (*ir.Graph, *Report, error) {
 	return optimizeWith(ctx, prog.Graph(), prog, runRule)
 }
 
@@ -152,7 +157,7 @@ func runRule(ctx context.Context, w *work, r named, rep *Report) error {
 
 // optimizeWith is OptimizeContext running each rule with run, proving
 // shapes with prog, g compiled, when it is not nil (see OptimizeCompiled).
-func optimizeWith(ctx context.Context, g *runtime.Graph, prog *runtime.Program, run func(context.Context, *work, named, *Report) error) (*runtime.Graph, *Report, error) {
+func optimizeWith(ctx context.Context, g *ir.Graph, prog *runtime.Program, run func(context.Context, *work, named, *Report) error) (*ir.Graph, *Report, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, fmt.Errorf("fold: %w", err)
 	}
@@ -206,8 +211,8 @@ func optimizeWith(ctx context.Context, g *runtime.Graph, prog *runtime.Program, 
 }
 
 // CountOps counts a graph's nodes per op type, qualified by domain outside
-// the default one (ops.Node.QualifiedType).
-func CountOps(g *runtime.Graph) map[string]int {
+// the default one (ir.Node.QualifiedType).
+func CountOps(g *ir.Graph) map[string]int {
 	c := map[string]int{}
 	for _, n := range g.Nodes {
 		c[n.QualifiedType()]++

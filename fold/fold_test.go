@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // TestOptimizeReport checks the report of a graph with BNs of every fate:
@@ -134,7 +134,7 @@ func TestOptimizeUndeclaredShapes(t *testing.T) {
 		t.Errorf("Add writes %q, want s", add.Outputs[0])
 	}
 	for _, batch := range []int{1, 3} {
-		ins := []*ops.Tensor{ops.NewF32([]int{batch, 4, 6, 6}, b.uniform(batch*4*36, -2, 2))}
+		ins := []*ir.Tensor{ir.NewF32([]int{batch, 4, 6, 6}, b.uniform(batch*4*36, -2, 2))}
 		closeTensors(t, "Y", run(t, opt, ins)[0], run(t, b.g, ins)[0], relTol, relTol)
 	}
 }

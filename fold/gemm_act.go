@@ -1,6 +1,8 @@
 package fold
 
-import "github.com/bnrun/bnrun/ops"
+import (
+	"github.com/bnrun/bnrun/ir"
+)
 
 // gemmAct fuses the activation that alone reads a Gemm's output into the
 // Gemm, which becomes bnrun.FusedGemm (same inputs and attributes, plus
@@ -9,7 +11,7 @@ type gemmAct struct{}
 
 func (gemmAct) name() string { return "GemmAct" }
 
-func (gemmAct) match(w *work, n *ops.Node) (any, bool) {
+func (gemmAct) match(w *work, n *ir.Node) (any, bool) {
 	if !is(n, "Gemm") {
 		return nil, false
 	}

@@ -1,6 +1,8 @@
 package fold
 
-import "github.com/bnrun/bnrun/ops"
+import (
+	"github.com/bnrun/bnrun/ir"
+)
 
 // gemmBN folds a BatchNormalization over features (BatchNorm1d after a
 // Linear layer) into the Gemm that feeds it, or into a MatMul with an
@@ -18,13 +20,13 @@ type gemmBN struct{}
 func (gemmBN) name() string { return "GemmBN" }
 
 type gemmBNMatch struct {
-	lin  *ops.Node // the Gemm or MatMul
-	add  *ops.Node // the bias Add after a MatMul, or nil
-	bias string    // the bias tensor of add
+	lin  *ir.Node // the Gemm or MatMul
+	add  *ir.Node // the bias Add after a MatMul, or nil
+	bias string   // the bias tensor of add
 	bn   *bnParams
 }
 
-func (gemmBN) match(w *work, n *ops.Node) (any, bool) {
+func (gemmBN) match(w *work, n *ir.Node) (any, bool) {
 	if !is(n, "BatchNormalization") {
 		return nil, false
 	}
@@ -88,14 +90,14 @@ func rowBroadcast(s []int) bool {
 type gemmParts struct {
 	alpha, beta    float64
 	transA, transB bool
-	b              *ops.Tensor
-	c              *ops.Tensor // nil when absent
+	b              *ir.Tensor
+	c              *ir.Tensor // nil when absent
 	k, n           int
 }
 
 // readGemm reads a Gemm's attributes and constants, or a MatMul with a
 // constant 2-D B as the Gemm alpha=1, beta=0.
-func readGemm(w *work, n *ops.Node) *gemmParts {
+func readGemm(w *work, n *ir.Node) *gemmParts {
 	g := &gemmParts{alpha: 1, beta: 1}
 	g.b = w.constF32(n.Input(1))
 	if g.b == nil || len(g.b.Shape) != 2 {
@@ -191,12 +193,12 @@ func (gemmBN) apply(w *work, mm any) {
 	w.detach(m.lin)
 	ensureName(m.lin)
 	base := label(m.lin)
-	bName := w.addConst(base+"_B_bn", ops.NewF32(g.b.Shape, nb))
-	cName := w.addConst(base+"_C_bn", ops.NewF32(cShape, nc))
+	bName := w.addConst(base+"_B_bn", ir.NewF32(g.b.Shape, nb))
+	cName := w.addConst(base+"_C_bn", ir.NewF32(cShape, nc))
 	lin := m.lin
 	if lin.OpType == "MatMul" {
 		lin.OpType = "Gemm"
-		lin.Attrs = map[string]*ops.Attr{}
+		lin.Attrs = map[string]*ir.Attr{}
 	}
 	lin.Inputs = []string{lin.Inputs[0], bName, cName}
 	setFloatAttr(lin, "alpha", 1)
@@ -212,16 +214,16 @@ func (gemmBN) apply(w *work, mm any) {
 }
 
 // setFloatAttr sets a FLOAT attribute on n.
-func setFloatAttr(n *ops.Node, name string, v float32) {
-	n.Attrs[name] = &ops.Attr{Name: name, Type: ops.AttrFloat, F: v}
+func setFloatAttr(n *ir.Node, name string, v float32) {
+	n.Attrs[name] = &ir.Attr{Name: name, Type: ir.AttrFloat, F: v}
 }
 
 // setIntAttr sets an INT attribute on n.
-func setIntAttr(n *ops.Node, name string, v int64) {
-	n.Attrs[name] = &ops.Attr{Name: name, Type: ops.AttrInt, I: v}
+func setIntAttr(n *ir.Node, name string, v int64) {
+	n.Attrs[name] = &ir.Attr{Name: name, Type: ir.AttrInt, I: v}
 }
 
 // setStringAttr sets a STRING attribute on n.
-func setStringAttr(n *ops.Node, name string, v string) {
-	n.Attrs[name] = &ops.Attr{Name: name, Type: ops.AttrString, S: v}
+func setStringAttr(n *ir.Node, name string, v string) {
+	n.Attrs[name] = &ir.Attr{Name: name, Type: ir.AttrString, S: v}
 }

@@ -3,7 +3,7 @@ package fold
 import (
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // TestGemmBN folds a BatchNormalization over features into the Gemm before
@@ -16,20 +16,20 @@ func TestGemmBN(t *testing.T) {
 		xdims  []int // A's declared dims
 		transB bool
 		cshape []int // nil: no C
-		attrs  []*ops.Attr
+		attrs  []*ir.Attr
 	}{
 		{name: "transB0_C_N", xdims: []int{N, k}, cshape: []int{n}},
 		{name: "transB1_C_1N", xdims: []int{N, k}, transB: true, cshape: []int{1, n}},
 		{name: "alpha_beta_C_N", xdims: []int{N, k}, cshape: []int{n},
-			attrs: []*ops.Attr{aFloat("alpha", 0.7), aFloat("beta", 1.3)}},
+			attrs: []*ir.Attr{aFloat("alpha", 0.7), aFloat("beta", 1.3)}},
 		{name: "alpha_beta_transB1_C_1N", xdims: []int{N, k}, transB: true, cshape: []int{1, n},
-			attrs: []*ops.Attr{aFloat("alpha", -1.5), aFloat("beta", 0.25)}},
+			attrs: []*ir.Attr{aFloat("alpha", -1.5), aFloat("beta", 0.25)}},
 		{name: "no_C", xdims: []int{N, k}},
-		{name: "no_C_transB1_alpha", xdims: []int{N, k}, transB: true, attrs: []*ops.Attr{aFloat("alpha", 2.5)}},
-		{name: "scalar_C", xdims: []int{N, k}, cshape: []int{}, attrs: []*ops.Attr{aFloat("beta", -0.5)}},
+		{name: "no_C_transB1_alpha", xdims: []int{N, k}, transB: true, attrs: []*ir.Attr{aFloat("alpha", 2.5)}},
+		{name: "scalar_C", xdims: []int{N, k}, cshape: []int{}, attrs: []*ir.Attr{aFloat("beta", -0.5)}},
 		{name: "C_11", xdims: []int{N, k}, transB: true, cshape: []int{1, 1}},
-		{name: "transA", xdims: []int{k, N}, cshape: []int{n}, attrs: []*ops.Attr{aInt("transA", 1)}},
-		{name: "fixed_batch_C_MN", xdims: []int{3, k}, cshape: []int{3, n}, attrs: []*ops.Attr{aFloat("beta", 0.5)}},
+		{name: "transA", xdims: []int{k, N}, cshape: []int{n}, attrs: []*ir.Attr{aInt("transA", 1)}},
+		{name: "fixed_batch_C_MN", xdims: []int{3, k}, cshape: []int{3, n}, attrs: []*ir.Attr{aFloat("beta", 0.5)}},
 		{name: "fixed_batch_C_M1", xdims: []int{3, k}, transB: true, cshape: []int{3, 1}},
 	}
 	for i, tc := range cases {

@@ -4,8 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/bnrun/bnrun/ops"
-	"github.com/bnrun/bnrun/runtime"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // work is the graph being rewritten, with the indexes rules need. Rules
@@ -15,9 +14,9 @@ import (
 // costs time in proportion to the inputs and outputs of the nodes a
 // rewrite touches, never to the size of the graph.
 type work struct {
-	g *runtime.Graph
+	g *ir.Graph
 	// producer maps a tensor to the node that outputs it.
-	producer map[string]*ops.Node
+	producer map[string]*ir.Node
 	// readers maps a tensor to the nodes that read it.
 	readers map[string]*readers
 	// isOutput marks graph outputs.
@@ -46,8 +45,8 @@ type work struct {
 	// order holds the graph's nodes by position as of the last reindex;
 	// removed nodes stay in it, marked dead, so positions never change
 	// and the graph's node order is order without the dead.
-	order []*ops.Node
-	pos   map[*ops.Node]int
+	order []*ir.Node
+	pos   map[*ir.Node]int
 	dead  []bool
 	// detached marks nodes a rewrite is changing (between detach and
 	// attach); gen counts how often each node was detached, so that the
@@ -67,7 +66,7 @@ type work struct {
 	// or readers changed, the nodes detached or removed, the tensors that
 	// became initializers.
 	changedTensors []string
-	changedNodes   []*ops.Node
+	changedNodes   []*ir.Node
 	newInits       []string
 }
 
@@ -88,7 +87,7 @@ type use struct {
 }
 
 // newWork indexes g, looking at ctx every checkEvery nodes.
-func newWork(ctx context.Context, g *runtime.Graph) (*work, error) {
+func newWork(ctx context.Context, g *ir.Graph) (*work, error) {
 	w := &work{g: g, isOutput: map[string]bool{}, fates: map[string]*BatchNormFate{},
 		affineInto: map[string][]*BatchNormFate{}, sharedFate: map[string]bool{}, freshFrom: map[string]int{},
 		bnMaps: map[bnKey]bnMap{}, newConstBudget: newConstSlack}
@@ -133,11 +132,11 @@ func (w *work) reindex(ctx context.Context) error {
 		outs += len(n.Outputs)
 	}
 	w.order = append(w.order[:0], nodes...)
-	w.pos = make(map[*ops.Node]int, len(nodes))
+	w.pos = make(map[*ir.Node]int, len(nodes))
 	w.dead = make([]bool, len(nodes))
 	w.detached = make([]bool, len(nodes))
 	w.gen = make([]uint32, len(nodes))
-	w.producer = make(map[string]*ops.Node, outs)
+	w.producer = make(map[string]*ir.Node, outs)
 	// Sized for a graph whose tensors are mostly read once; the readers
 	// records come from one slab.
 	w.readers = make(map[string]*readers, ins)
@@ -190,7 +189,7 @@ func (w *work) compact() {
 
 // attach records n's inputs and outputs in the indexes again, after
 // detach.
-func (w *work) attach(n *ops.Node) {
+func (w *work) attach(n *ir.Node) {
 	p := w.pos[n]
 	w.detached[p] = false
 	for i, in := range n.Inputs {
@@ -218,7 +217,7 @@ func (w *work) attach(n *ops.Node) {
 // detach takes n's inputs and outputs out of the indexes, before a rewrite
 // changes them; attach puts them back. Detaching a detached node does
 // nothing.
-func (w *work) detach(n *ops.Node) {
+func (w *work) detach(n *ir.Node) {
 	p := w.pos[n]
 	if w.detached[p] || w.dead[p] {
 		return
@@ -244,7 +243,7 @@ func (w *work) detach(n *ops.Node) {
 
 // remove deletes nodes from the graph and from the indexes (the producers
 // of their outputs, the readers of their inputs).
-func (w *work) remove(dead ...*ops.Node) {
+func (w *work) remove(dead ...*ir.Node) {
 	for _, n := range dead {
 		w.detach(n)
 		p := w.pos[n]
@@ -275,12 +274,12 @@ func (w *work) readCount(t string) int {
 
 // readersOf returns the nodes that read tensor t, a node once per slot,
 // dropping the stale entries it finds.
-func (w *work) readersOf(t string) []*ops.Node {
+func (w *work) readersOf(t string) []*ir.Node {
 	r := w.readers[t]
 	if r == nil {
 		return nil
 	}
-	var out []*ops.Node
+	var out []*ir.Node
 	kept := r.list[:0]
 	for _, u := range r.list {
 		if w.valid(u, t) {
@@ -295,7 +294,7 @@ func (w *work) readersOf(t string) []*ops.Node {
 
 // soleConsumer returns the one node reading tensor t, when exactly one
 // node reads it exactly once and t is not a graph output.
-func (w *work) soleConsumer(t string) *ops.Node {
+func (w *work) soleConsumer(t string) *ir.Node {
 	r := w.readers[t]
 	if r == nil || r.n != 1 || w.isOutput[t] {
 		return nil
@@ -317,7 +316,7 @@ func (w *work) soleConsumer(t string) *ops.Node {
 
 // onlyFirstOutputUsed reports whether n's outputs other than the first are
 // absent or unused.
-func (w *work) onlyFirstOutputUsed(n *ops.Node) bool {
+func (w *work) onlyFirstOutputUsed(n *ir.Node) bool {
 	for _, o := range n.Outputs[1:] {
 		if o != "" && (w.readCount(o) > 0 || w.isOutput[o]) {
 			return false
@@ -327,9 +326,9 @@ func (w *work) onlyFirstOutputUsed(n *ops.Node) bool {
 }
 
 // constF32 returns the float32 initializer named t, or nil.
-func (w *work) constF32(t string) *ops.Tensor {
+func (w *work) constF32(t string) *ir.Tensor {
 	c := w.g.Initializers[t]
-	if c == nil || c.DType != ops.Float32 {
+	if c == nil || c.DType != ir.Float32 {
 		return nil
 	}
 	return c
@@ -354,7 +353,7 @@ func (w *work) fresh(base string) string {
 }
 
 // addConst adds an initializer under a fresh name and returns the name.
-func (w *work) addConst(base string, t *ops.Tensor) string {
+func (w *work) addConst(base string, t *ir.Tensor) string {
 	name := w.fresh(base)
 	w.g.Initializers[name] = t
 	w.newConsts += t.Len()
@@ -381,7 +380,7 @@ func (w *work) affords(n int) bool { return n <= w.newConstBudget-w.newConsts }
 
 // setInit makes tensor name, which a removed node produced, the
 // initializer t.
-func (w *work) setInit(name string, t *ops.Tensor) {
+func (w *work) setInit(name string, t *ir.Tensor) {
 	w.g.Initializers[name] = t
 	w.newInits = append(w.newInits, name)
 }
@@ -492,7 +491,7 @@ func (w *work) setClean(p int) {
 // stick makes the scan look at n on every scan (or no longer), for a
 // match whose outcome has effects even when it fails: looked at as often
 // as a full scan would, it has them as often.
-func (w *work) stick(n *ops.Node, on bool) {
+func (w *work) stick(n *ir.Node, on bool) {
 	p := w.pos[n]
 	if on && !w.sticky[p] {
 		w.stickyList = append(w.stickyList, p)
@@ -501,7 +500,7 @@ func (w *work) stick(n *ops.Node, on bool) {
 }
 
 // mark marks n, when it is live and not sticky, for the scan to look at.
-func (w *work) mark(n *ops.Node) {
+func (w *work) mark(n *ir.Node) {
 	if n == nil {
 		return
 	}
@@ -544,7 +543,7 @@ func (w *work) markChanges() {
 }
 
 // markDown marks n and the sole reader of its first output.
-func (w *work) markDown(n *ops.Node) {
+func (w *work) markDown(n *ir.Node) {
 	if n == nil {
 		return
 	}
@@ -624,7 +623,7 @@ func (f *fenwick) kth(k int) int {
 func (f *fenwick) next(i int) int { return f.kth(f.prefix(i)) }
 
 // label names a node for reports: its name, or its first output.
-func label(n *ops.Node) string {
+func label(n *ir.Node) string {
 	if n.Name != "" {
 		return n.Name
 	}
@@ -636,17 +635,17 @@ func label(n *ops.Node) string {
 
 // ensureName gives an unnamed node its label as its name, so that reports
 // that name it stay true when later rewrites rename its outputs.
-func ensureName(n *ops.Node) {
+func ensureName(n *ir.Node) {
 	if n.Name == "" {
 		n.Name = label(n)
 	}
 }
 
 // isDefault reports whether a node belongs to the default ONNX domain.
-func isDefault(n *ops.Node) bool { return n.Domain == "" || n.Domain == "ai.onnx" }
+func isDefault(n *ir.Node) bool { return n.Domain == "" || n.Domain == "ai.onnx" }
 
 // is reports whether n is a default-domain node of one of the op types.
-func is(n *ops.Node, types ...string) bool {
+func is(n *ir.Node, types ...string) bool {
 	if n == nil || !isDefault(n) {
 		return false
 	}
@@ -662,9 +661,9 @@ func is(n *ops.Node, types ...string) bool {
 // was: nodes, their input and output lists and attribute maps are copied;
 // tensors are shared (rules never modify a tensor, they add new ones). It
 // looks at ctx every checkEvery nodes.
-func cloneGraph(ctx context.Context, g *runtime.Graph) (*runtime.Graph, error) {
+func cloneGraph(ctx context.Context, g *ir.Graph) (*ir.Graph, error) {
 	c := *g
-	c.Nodes = make([]*ops.Node, len(g.Nodes))
+	c.Nodes = make([]*ir.Node, len(g.Nodes))
 	for i, n := range g.Nodes {
 		if i%checkEvery == checkEvery-1 {
 			if err := ctx.Err(); err != nil {
@@ -674,13 +673,13 @@ func cloneGraph(ctx context.Context, g *runtime.Graph) (*runtime.Graph, error) {
 		nn := *n
 		nn.Inputs = append([]string(nil), n.Inputs...)
 		nn.Outputs = append([]string(nil), n.Outputs...)
-		nn.Attrs = make(map[string]*ops.Attr, len(n.Attrs))
+		nn.Attrs = make(map[string]*ir.Attr, len(n.Attrs))
 		for k, a := range n.Attrs {
 			nn.Attrs[k] = a
 		}
 		c.Nodes[i] = &nn
 	}
-	c.Initializers = make(map[string]*ops.Tensor, len(g.Initializers))
+	c.Initializers = make(map[string]*ir.Tensor, len(g.Initializers))
 	for k, t := range g.Initializers {
 		c.Initializers[k] = t
 	}

@@ -9,18 +9,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
-	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
 )
 
 // N marks a symbolic batch dimension in the dims given to builder.input.
 const N = -1
 
-// builder assembles a small *runtime.Graph for a test, with a seeded
+// builder assembles a small *ir.Graph for a test, with a seeded
 // random source for initializers.
 type builder struct {
-	g     *runtime.Graph
+	g     *ir.Graph
 	rng   *rand.Rand
 	opset int
 }
@@ -29,10 +29,10 @@ type builder struct {
 // opset 13 and whose random initializers come from seed.
 func newBuilder(seed uint64) *builder {
 	return &builder{
-		g: &runtime.Graph{
+		g: &ir.Graph{
 			Name:         "test",
 			Opsets:       map[string]int{"": 13},
-			Initializers: map[string]*ops.Tensor{},
+			Initializers: map[string]*ir.Tensor{},
 		},
 		rng:   rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		opset: 13,
@@ -50,39 +50,39 @@ func (b *builder) setOpset(v int) *builder {
 // input declares a float32 graph input; a dim of N (-1) is the symbolic
 // batch dimension "N".
 func (b *builder) input(name string, dims ...int) {
-	vi := runtime.ValueInfo{Name: name, DType: ops.Float32, Dims: make([]runtime.Dim, len(dims))}
+	vi := ir.ValueInfo{Name: name, DType: ir.Float32, Dims: make([]ir.Dim, len(dims))}
 	for i, d := range dims {
-		vi.Dims[i] = runtime.Dim{Value: d}
+		vi.Dims[i] = ir.Dim{Value: d}
 		if d < 0 {
-			vi.Dims[i] = runtime.Dim{Value: -1, Param: "N"}
+			vi.Dims[i] = ir.Dim{Value: -1, Param: "N"}
 		}
 	}
 	b.g.Inputs = append(b.g.Inputs, vi)
 }
 
 // inputDims declares a float32 graph input with the given dims.
-func (b *builder) inputDims(name string, dims ...runtime.Dim) {
-	b.g.Inputs = append(b.g.Inputs, runtime.ValueInfo{Name: name, DType: ops.Float32, Dims: dims})
+func (b *builder) inputDims(name string, dims ...ir.Dim) {
+	b.g.Inputs = append(b.g.Inputs, ir.ValueInfo{Name: name, DType: ir.Float32, Dims: dims})
 }
 
 // sym is a symbolic dim named param; param "" is an unknown dim.
-func sym(param string) runtime.Dim { return runtime.Dim{Value: -1, Param: param} }
+func sym(param string) ir.Dim { return ir.Dim{Value: -1, Param: param} }
 
 // fixed is a dim of fixed size v.
-func fixed(v int) runtime.Dim { return runtime.Dim{Value: v} }
+func fixed(v int) ir.Dim { return ir.Dim{Value: v} }
 
 // output declares graph outputs.
 func (b *builder) output(names ...string) {
 	for _, n := range names {
-		b.g.Outputs = append(b.g.Outputs, runtime.ValueInfo{Name: n, DType: ops.Float32})
+		b.g.Outputs = append(b.g.Outputs, ir.ValueInfo{Name: n, DType: ir.Float32})
 	}
 }
 
 // node appends a default-domain node named name at the builder's opset.
 // ins and outs are comma-separated tensor names (an empty field is an
 // absent optional input).
-func (b *builder) node(name, op, ins, outs string, attrs ...*ops.Attr) *ops.Node {
-	n := &ops.Node{Name: name, OpType: op, Opset: b.opset, Attrs: map[string]*ops.Attr{}, Inputs: split(ins), Outputs: split(outs)}
+func (b *builder) node(name, op, ins, outs string, attrs ...*ir.Attr) *ir.Node {
+	n := &ir.Node{Name: name, OpType: op, Opset: b.opset, Attrs: map[string]*ir.Attr{}, Inputs: split(ins), Outputs: split(outs)}
 	for _, a := range attrs {
 		n.Attrs[a.Name] = a
 	}
@@ -100,12 +100,12 @@ func split(s string) []string {
 
 // init adds a float32 initializer with the given shape and data.
 func (b *builder) init(name string, shape []int, data ...float32) {
-	b.g.Initializers[name] = ops.NewF32(shape, data)
+	b.g.Initializers[name] = ir.NewF32(shape, data)
 }
 
 // initI64 adds an int64 initializer.
 func (b *builder) initI64(name string, shape []int, data ...int64) {
-	b.g.Initializers[name] = ops.NewI64(shape, data)
+	b.g.Initializers[name] = ir.NewI64(shape, data)
 }
 
 // uniform returns n values drawn uniformly from [lo, hi).
@@ -119,7 +119,7 @@ func (b *builder) uniform(n int, lo, hi float64) []float32 {
 
 // randInit adds a float32 initializer of uniform values in [lo, hi).
 func (b *builder) randInit(name string, shape []int, lo, hi float64) {
-	b.init(name, shape, b.uniform(ops.NumElems(shape), lo, hi)...)
+	b.init(name, shape, b.uniform(ir.NumElems(shape), lo, hi)...)
 }
 
 // bnParams adds the four parameters of a BatchNormalization over c
@@ -142,40 +142,40 @@ func (b *builder) bnParams(prefix string, c int) string {
 
 // bn adds an inference BatchNormalization named name over c channels, from
 // x to y, with fresh far-from-identity parameters.
-func (b *builder) bn(name, x, y string, c int, attrs ...*ops.Attr) *ops.Node {
+func (b *builder) bn(name, x, y string, c int, attrs ...*ir.Attr) *ir.Node {
 	params := b.bnParams(name, c)
-	return b.node(name, "BatchNormalization", x+","+params, y, append([]*ops.Attr{aFloat("epsilon", 1e-3)}, attrs...)...)
+	return b.node(name, "BatchNormalization", x+","+params, y, append([]*ir.Attr{aFloat("epsilon", 1e-3)}, attrs...)...)
 }
 
 // aInt is an INT attribute.
-func aInt(name string, v int64) *ops.Attr { return &ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
+func aInt(name string, v int64) *ir.Attr { return &ir.Attr{Name: name, Type: ir.AttrInt, I: v} }
 
 // aInts is an INTS attribute.
-func aInts(name string, v ...int64) *ops.Attr {
-	return &ops.Attr{Name: name, Type: ops.AttrInts, Ints: v}
+func aInts(name string, v ...int64) *ir.Attr {
+	return &ir.Attr{Name: name, Type: ir.AttrInts, Ints: v}
 }
 
 // aFloat is a FLOAT attribute.
-func aFloat(name string, v float32) *ops.Attr {
-	return &ops.Attr{Name: name, Type: ops.AttrFloat, F: v}
+func aFloat(name string, v float32) *ir.Attr {
+	return &ir.Attr{Name: name, Type: ir.AttrFloat, F: v}
 }
 
 // aString is a STRING attribute.
-func aString(name, v string) *ops.Attr {
-	return &ops.Attr{Name: name, Type: ops.AttrString, S: v}
+func aString(name, v string) *ir.Attr {
+	return &ir.Attr{Name: name, Type: ir.AttrString, S: v}
 }
 
 // aTensor is a TENSOR attribute.
-func aTensor(name string, t *ops.Tensor) *ops.Attr {
-	return &ops.Attr{Name: name, Type: ops.AttrTensor, T: t}
+func aTensor(name string, t *ir.Tensor) *ir.Attr {
+	return &ir.Attr{Name: name, Type: ir.AttrTensor, T: t}
 }
 
 // pads2 is the pads attribute of a 2-D window padded by p on every side.
-func pads2(p int64) *ops.Attr { return aInts("pads", p, p, p, p) }
+func pads2(p int64) *ir.Attr { return aInts("pads", p, p, p, p) }
 
 // describe renders everything of g that Optimize could modify in place, so
 // that two calls compare whether g changed.
-func describe(g *runtime.Graph) string {
+func describe(g *ir.Graph) string {
 	var sb strings.Builder
 	for _, n := range g.Nodes {
 		keys := make([]string, 0, len(n.Attrs))
@@ -196,7 +196,7 @@ func describe(g *runtime.Graph) string {
 
 // optimize runs Optimize on g, checks that g itself was left unchanged and
 // that the report's OpsBefore counts g, and returns the result.
-func optimize(t *testing.T, g *runtime.Graph) (*runtime.Graph, *Report) {
+func optimize(t *testing.T, g *ir.Graph) (*ir.Graph, *Report) {
 	t.Helper()
 	before := describe(g)
 	out, rep := Optimize(g)
@@ -262,8 +262,8 @@ func wantFates(t *testing.T, rep *Report, want ...string) {
 
 // findOp returns the nodes of g with op type op ("domain.Op" for bnrun
 // ones).
-func findOp(g *runtime.Graph, op string) []*ops.Node {
-	var out []*ops.Node
+func findOp(g *ir.Graph, op string) []*ir.Node {
+	var out []*ir.Node
 	for _, n := range g.Nodes {
 		if n.QualifiedType() == op {
 			out = append(out, n)
@@ -273,7 +273,7 @@ func findOp(g *runtime.Graph, op string) []*ops.Node {
 }
 
 // oneOp returns the single node of g with op type op, failing otherwise.
-func oneOp(t *testing.T, g *runtime.Graph, op string) *ops.Node {
+func oneOp(t *testing.T, g *ir.Graph, op string) *ir.Node {
 	t.Helper()
 	ns := findOp(g, op)
 	if len(ns) != 1 {
@@ -283,7 +283,7 @@ func oneOp(t *testing.T, g *runtime.Graph, op string) *ops.Node {
 }
 
 // wantAttr checks a STRING attribute of a node.
-func wantAttr(t *testing.T, n *ops.Node, name, want string) {
+func wantAttr(t *testing.T, n *ir.Node, name, want string) {
 	t.Helper()
 	if got, err := n.String(name, ""); err != nil || got != want {
 		t.Errorf("node %q attribute %s = %q (%v), want %q", n.Name, name, got, err, want)
@@ -292,8 +292,8 @@ func wantAttr(t *testing.T, n *ops.Node, name, want string) {
 
 // randInputs makes one random tensor per graph input, the symbolic and
 // unknown dims set to batch.
-func randInputs(g *runtime.Graph, rng *rand.Rand, batch int) []*ops.Tensor {
-	ins := make([]*ops.Tensor, len(g.Inputs))
+func randInputs(g *ir.Graph, rng *rand.Rand, batch int) []*ir.Tensor {
+	ins := make([]*ir.Tensor, len(g.Inputs))
 	for i, vi := range g.Inputs {
 		shape := make([]int, len(vi.Dims))
 		for j, d := range vi.Dims {
@@ -302,7 +302,7 @@ func randInputs(g *runtime.Graph, rng *rand.Rand, batch int) []*ops.Tensor {
 				shape[j] = batch
 			}
 		}
-		t := ops.NewF32(shape, nil)
+		t := ir.NewF32(shape, nil)
 		for k := range t.F32 {
 			t.F32[k] = float32(rng.Float64()*4 - 2)
 		}
@@ -312,7 +312,7 @@ func randInputs(g *runtime.Graph, rng *rand.Rand, batch int) []*ops.Tensor {
 }
 
 // run compiles g with the reference kernels on one thread and runs it.
-func run(t *testing.T, g *runtime.Graph, ins []*ops.Tensor) []*ops.Tensor {
+func run(t *testing.T, g *ir.Graph, ins []*ir.Tensor) []*ir.Tensor {
 	t.Helper()
 	prog, err := runtime.Compile(g, runtime.Options{Kernels: kern.Reference, Threads: 1})
 	if err != nil {
@@ -333,7 +333,7 @@ const relTol = 1e-5
 // sameOutputs runs the original graph g and the optimised graph opt on the
 // same random inputs at each batch size and checks that every output
 // agrees within relTol relative to max(|want|, 1).
-func sameOutputs(t *testing.T, g, opt *runtime.Graph, batches ...int) {
+func sameOutputs(t *testing.T, g, opt *ir.Graph, batches ...int) {
 	t.Helper()
 	if len(batches) == 0 {
 		batches = []int{1, 3}
@@ -351,15 +351,15 @@ func sameOutputs(t *testing.T, g, opt *runtime.Graph, batches ...int) {
 
 // closeTensors checks |got-want| <= abs + rel*|want| elementwise, and that
 // both have one shape.
-func closeTensors(t *testing.T, what string, got, want *ops.Tensor, abs, rel float64) {
+func closeTensors(t *testing.T, what string, got, want *ir.Tensor, abs, rel float64) {
 	t.Helper()
-	if !ops.SameShape(got.Shape, want.Shape) {
+	if !ir.SameShape(got.Shape, want.Shape) {
 		t.Fatalf("%s: shape %v, want %v", what, got.Shape, want.Shape)
 	}
 	if got.DType != want.DType {
 		t.Fatalf("%s: dtype %s, want %s", what, got.DType, want.DType)
 	}
-	if got.DType == ops.Int64 {
+	if got.DType == ir.Int64 {
 		for i := range want.I64 {
 			if got.I64[i] != want.I64[i] {
 				t.Fatalf("%s[%d] = %d, want %d", what, i, got.I64[i], want.I64[i])
@@ -385,7 +385,7 @@ func closeTensors(t *testing.T, what string, got, want *ops.Tensor, abs, rel flo
 // conv adds a Conv named name from x to y with c input and m output
 // channels, kernel shape kernel, the given group, random constant weights
 // and, when bias is set, a random constant bias.
-func (b *builder) conv(name, x, y string, c, m int, kernel []int, group int, bias bool, attrs ...*ops.Attr) *ops.Node {
+func (b *builder) conv(name, x, y string, c, m int, kernel []int, group int, bias bool, attrs ...*ir.Attr) *ir.Node {
 	wshape := append([]int{m, c / group}, kernel...)
 	b.randInit(name+"_W", wshape, -0.5, 0.5)
 	ins := x + "," + name + "_W"

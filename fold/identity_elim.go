@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // identityElim removes Identity nodes and Dropout nodes that are the
@@ -32,9 +32,9 @@ type aliases struct {
 	// reads counts the input slots of live nodes that read each root.
 	reads map[string]int
 	// modes lists, per root, the Dropouts whose training_mode reads it.
-	modes map[string][]*ops.Node
+	modes map[string][]*ir.Node
 	// queue holds the nodes to look at; queued marks them by position.
-	queue  []*ops.Node
+	queue  []*ir.Node
 	queued []bool
 }
 
@@ -57,7 +57,7 @@ func (a *aliases) find(t string) string {
 }
 
 // push queues n when it is a live Identity or Dropout not queued yet.
-func (a *aliases) push(n *ops.Node) {
+func (a *aliases) push(n *ir.Node) {
 	if !is(n, "Identity", "Dropout") {
 		return
 	}
@@ -69,7 +69,7 @@ func (a *aliases) push(n *ops.Node) {
 
 func (identityElim) pass(ctx context.Context, w *work) (int, error) {
 	a := &aliases{w: w, parent: map[string]string{}, reads: make(map[string]int, len(w.readers)),
-		modes: map[string][]*ops.Node{}, queued: make([]bool, len(w.order))}
+		modes: map[string][]*ir.Node{}, queued: make([]bool, len(w.order))}
 	for t, r := range w.readers {
 		a.reads[t] = r.n
 	}
@@ -115,7 +115,7 @@ func (identityElim) pass(ctx context.Context, w *work) (int, error) {
 
 // removable reports whether n is an Identity, or a Dropout that is the
 // identity at inference, and may go.
-func (a *aliases) removable(n *ops.Node) bool {
+func (a *aliases) removable(n *ir.Node) bool {
 	w := a.w
 	if !is(n, "Identity", "Dropout") || len(n.Inputs) == 0 || n.Inputs[0] == "" || len(n.Outputs) == 0 {
 		return false
@@ -130,7 +130,7 @@ func (a *aliases) removable(n *ops.Node) bool {
 	}
 	if n.OpType == "Dropout" && len(n.Inputs) >= 3 && n.Inputs[2] != "" {
 		tm := w.g.Initializers[a.find(n.Inputs[2])]
-		if tm == nil || tm.Len() != 1 || (tm.DType == ops.Int64 && tm.I64[0] != 0) || (tm.DType == ops.Float32 && tm.F32[0] != 0) {
+		if tm == nil || tm.Len() != 1 || (tm.DType == ir.Int64 && tm.I64[0] != 0) || (tm.DType == ir.Float32 && tm.F32[0] != 0) {
 			return false
 		}
 	}
@@ -141,7 +141,7 @@ func (a *aliases) removable(n *ops.Node) bool {
 // that may have become removable are queued (the producer of a tensor n
 // was the last reader of, and the Dropouts whose training_mode now reads
 // an initializer).
-func (a *aliases) remove(n *ops.Node) {
+func (a *aliases) remove(n *ir.Node) {
 	w := a.w
 	p := w.pos[n]
 	w.dead[p] = true

@@ -3,8 +3,7 @@ package fold
 import (
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
-	"github.com/bnrun/bnrun/runtime"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // TestIdentityElim removes Identity nodes and inference Dropouts of every
@@ -110,7 +109,7 @@ func TestIdentityElimKeeps(t *testing.T) {
 	t.Run("dropout_training_input", func(t *testing.T) {
 		b := newBuilder(923)
 		b.input("X", N, 3)
-		b.g.Inputs = append(b.g.Inputs, runtime.ValueInfo{Name: "tm", DType: ops.Int64, Dims: []runtime.Dim{}})
+		b.g.Inputs = append(b.g.Inputs, ir.ValueInfo{Name: "tm", DType: ir.Int64, Dims: []ir.Dim{}})
 		b.init("ratio", []int{}, 0)
 		b.node("drop", "Dropout", "X,ratio,tm", "d")
 		b.node("relu", "Relu", "d", "Y")
@@ -118,9 +117,9 @@ func TestIdentityElimKeeps(t *testing.T) {
 		opt, rep := optimize(t, b.g)
 		wantOps(t, rep.OpsAfter, map[string]int{"Dropout": 1, "Relu": 1})
 		wantRules(t, rep, map[string]int{})
-		x := ops.NewF32([]int{2, 3}, []float32{-1, 2, -3, 4, -5, 6})
+		x := ir.NewF32([]int{2, 3}, []float32{-1, 2, -3, 4, -5, 6})
 		for _, tm := range []int64{0, 1} {
-			ins := []*ops.Tensor{x, ops.NewI64([]int{}, []int64{tm})}
+			ins := []*ir.Tensor{x, ir.NewI64([]int{}, []int64{tm})}
 			closeTensors(t, "Y", run(t, opt, ins)[0], run(t, b.g, ins)[0], 0, 0)
 		}
 	})

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/loader"
-	"github.com/bnrun/bnrun/ops"
 	"github.com/bnrun/bnrun/runtime"
 )
 
@@ -77,7 +77,7 @@ func TestShippedModels(t *testing.T) {
 
 // checkTestData runs each test_data_set_* of dir through g with the
 // reference kernels and compares output_0 within 1e-4 + 1e-4|want|.
-func checkTestData(t *testing.T, dir string, g *runtime.Graph) {
+func checkTestData(t *testing.T, dir string, g *ir.Graph) {
 	t.Helper()
 	sets, _ := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
 	if len(sets) == 0 {
@@ -97,7 +97,7 @@ func checkTestData(t *testing.T, dir string, g *runtime.Graph) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		outs, err := prog.Run(context.Background(), []*ops.Tensor{in})
+		outs, err := prog.Run(context.Background(), []*ir.Tensor{in})
 		if err != nil {
 			t.Fatalf("%s: Run: %v", set, err)
 		}

@@ -1,6 +1,8 @@
 package fold
 
-import "github.com/bnrun/bnrun/ops"
+import (
+	"github.com/bnrun/bnrun/ir"
+)
 
 // poolConv moves an AveragePool that alone reads a pointwise Conv's output
 // before the Conv (DenseNet's transitions: BN, Relu, 1×1 Conv, 2×2
@@ -23,9 +25,9 @@ type poolConv struct{}
 func (poolConv) name() string { return "PoolConv" }
 
 // poolConvMatch is a Conv and the AveragePool that alone reads it.
-type poolConvMatch struct{ conv, pool *ops.Node }
+type poolConvMatch struct{ conv, pool *ir.Node }
 
-func (poolConv) match(w *work, n *ops.Node) (any, bool) {
+func (poolConv) match(w *work, n *ir.Node) (any, bool) {
 	if !is(n, "AveragePool") || len(n.Inputs) != 1 || len(n.Outputs) != 1 || n.Outputs[0] == "" {
 		return nil, false
 	}
@@ -61,7 +63,7 @@ func (poolConv) match(w *work, n *ops.Node) (any, bool) {
 
 // allOnes reports whether n's integer list attribute name is absent or all
 // ones.
-func allOnes(n *ops.Node, name string) bool {
+func allOnes(n *ir.Node, name string) bool {
 	v, err := n.Ints(name, nil)
 	if err != nil {
 		return false

@@ -3,7 +3,7 @@ package fold
 import (
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // TestPoolConv moves a 2×2 AveragePool before the 1×1 Conv it alone reads,
@@ -32,7 +32,7 @@ func TestPoolConv(t *testing.T) {
 			if rep.Rules["PoolConv"] != 1 {
 				t.Errorf("rules: %v, want PoolConv once", rep.Rules)
 			}
-			var pool, conv *ops.Node
+			var pool, conv *ir.Node
 			for _, n := range opt.Nodes {
 				switch n.OpType {
 				case "AveragePool":
@@ -56,16 +56,16 @@ func TestPoolConvKeeps(t *testing.T) {
 	for i, tc := range []struct {
 		name   string
 		k      int
-		cattrs []*ops.Attr
-		pattrs []*ops.Attr
+		cattrs []*ir.Attr
+		pattrs []*ir.Attr
 		second bool
 	}{
-		{name: "kernel3", k: 3, cattrs: []*ops.Attr{aInts("pads", 1, 1, 1, 1)}},
-		{name: "strided", k: 1, cattrs: []*ops.Attr{aInts("strides", 2, 2)}},
-		{name: "padded_conv", k: 1, cattrs: []*ops.Attr{aInts("pads", 1, 1, 1, 1)}},
-		{name: "padded_pool", k: 1, pattrs: []*ops.Attr{aInts("pads", 1, 1, 1, 1), aInt("count_include_pad", 1)}},
+		{name: "kernel3", k: 3, cattrs: []*ir.Attr{aInts("pads", 1, 1, 1, 1)}},
+		{name: "strided", k: 1, cattrs: []*ir.Attr{aInts("strides", 2, 2)}},
+		{name: "padded_conv", k: 1, cattrs: []*ir.Attr{aInts("pads", 1, 1, 1, 1)}},
+		{name: "padded_pool", k: 1, pattrs: []*ir.Attr{aInts("pads", 1, 1, 1, 1), aInt("count_include_pad", 1)}},
 		{name: "two_readers", k: 1, second: true},
-		{name: "same_size", k: 1, pattrs: []*ops.Attr{aInts("kernel_shape", 3, 3), aInts("pads", 1, 1, 1, 1)}},
+		{name: "same_size", k: 1, pattrs: []*ir.Attr{aInts("kernel_shape", 3, 3), aInts("pads", 1, 1, 1, 1)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBuilder(uint64(980 + i)).setOpset(13)
@@ -73,7 +73,7 @@ func TestPoolConvKeeps(t *testing.T) {
 			b.conv("conv", "X", "c", 2, 2, []int{tc.k, tc.k}, 1, true, tc.cattrs...)
 			pattrs := tc.pattrs
 			if len(pattrs) == 0 || pattrs[0].Name != "kernel_shape" {
-				pattrs = append([]*ops.Attr{aInts("kernel_shape", 2, 2), aInts("strides", 2, 2)}, pattrs...)
+				pattrs = append([]*ir.Attr{aInts("kernel_shape", 2, 2), aInts("strides", 2, 2)}, pattrs...)
 			}
 			b.node("pool", "AveragePool", "c", "Y", pattrs...)
 			b.output("Y")

@@ -8,8 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bnrun/bnrun/ops"
-	"github.com/bnrun/bnrun/runtime"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // scaleNodes is the size of the graphs of TestOptimizeScale: large enough
@@ -30,14 +29,14 @@ func name(prefix string, i int) string { return prefix + strconv.Itoa(i) }
 // scaleGraph is a large graph and what optimising it must do: how often
 // each rule fires and how many nodes of some op types remain.
 type scaleGraph struct {
-	g     *runtime.Graph
+	g     *ir.Graph
 	rules map[string]int
 	after map[string]int
 }
 
 // opNode is a default-domain node at opset 13.
-func opNode(nodeName, op string, ins, outs []string, attrs ...*ops.Attr) *ops.Node {
-	n := &ops.Node{Name: nodeName, OpType: op, Opset: 13, Attrs: map[string]*ops.Attr{}, Inputs: ins, Outputs: outs}
+func opNode(nodeName, op string, ins, outs []string, attrs ...*ir.Attr) *ir.Node {
+	n := &ir.Node{Name: nodeName, OpType: op, Opset: 13, Attrs: map[string]*ir.Attr{}, Inputs: ins, Outputs: outs}
 	for _, a := range attrs {
 		n.Attrs[a.Name] = a
 	}
@@ -63,7 +62,7 @@ func identityChain(n int, op, extra string, reverse bool, fanout int) scaleGraph
 	b.initI64("tm0", []int{}, 0)
 	links := n - 1 - 2*fanout
 	prev := "X"
-	var nodes []*ops.Node
+	var nodes []*ir.Node
 	for i := range links {
 		out := name("t", i)
 		nodes = append(nodes, opNode(name("n", i), op, append([]string{prev}, split(extra)...), []string{out}))
@@ -110,14 +109,14 @@ func constChain(n int, folded, pads bool) scaleGraph {
 		per++
 	}
 	prev := "X"
-	var first []*ops.Node
+	var first []*ir.Node
 	if folded {
 		prev = "k"
-		first = []*ops.Node{opNode("k", "Constant", nil, []string{"k"}, aTensor("value", ops.NewF32([]int{2}, []float32{1, 2})))}
+		first = []*ir.Node{opNode("k", "Constant", nil, []string{"k"}, aTensor("value", ir.NewF32([]int{2}, []float32{1, 2})))}
 	}
-	var links [][]*ops.Node
+	var links [][]*ir.Node
 	for i := range (n - 2) / per {
-		var link []*ops.Node
+		var link []*ir.Node
 		other := "k"
 		if !folded {
 			other = name("k", i)

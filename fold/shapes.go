@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/runtime"
 )
 
@@ -33,7 +33,7 @@ func ProbeOptions() runtime.Options {
 // program of a graph whose tensors g's have the shapes of), else with g
 // compiled. It returns nil (no proven shapes) when the graph's inputs are
 // not declared or planning fails, and an error only when ctx is done.
-func probeShapes(ctx context.Context, g *runtime.Graph, prog *runtime.Program) ([]map[string][]int, error) {
+func probeShapes(ctx context.Context, g *ir.Graph, prog *runtime.Program) ([]map[string][]int, error) {
 	if prog == nil {
 		var err error
 		prog, err = runtime.CompileContext(ctx, g, ProbeOptions())
@@ -102,7 +102,7 @@ func (w *work) sameShape(a, b string) bool {
 	for _, m := range w.shapes {
 		sa, oka := m[a]
 		sb, okb := m[b]
-		if !oka || !okb || !ops.SameShape(sa, sb) {
+		if !oka || !okb || !ir.SameShape(sa, sb) {
 			return false
 		}
 	}

@@ -1,6 +1,8 @@
 package fold
 
-import "github.com/bnrun/bnrun/ops"
+import (
+	"github.com/bnrun/bnrun/ir"
+)
 
 // zeroPadElim removes a Pad whose pads are all zero (DenseNet's exports put
 // one before each transition's AveragePool): it copies its input
@@ -12,7 +14,7 @@ type zeroPadElim struct{}
 
 func (zeroPadElim) name() string { return "ZeroPadElim" }
 
-func (zeroPadElim) match(w *work, n *ops.Node) (any, bool) {
+func (zeroPadElim) match(w *work, n *ir.Node) (any, bool) {
 	if !is(n, "Pad") || len(n.Inputs) == 0 || n.Inputs[0] == "" || len(n.Outputs) != 1 {
 		return nil, false
 	}
@@ -36,7 +38,7 @@ func (zeroPadElim) match(w *work, n *ops.Node) (any, bool) {
 			return nil, false
 		}
 		c := w.g.Initializers[n.Inputs[1]]
-		if c == nil || c.DType != ops.Int64 {
+		if c == nil || c.DType != ir.Int64 {
 			return nil, false
 		}
 		pads = c.I64
@@ -53,9 +55,9 @@ func (zeroPadElim) match(w *work, n *ops.Node) (any, bool) {
 }
 
 func (zeroPadElim) apply(w *work, m any) {
-	n := m.(*ops.Node)
+	n := m.(*ir.Node)
 	in, out := n.Inputs[0], n.Outputs[0]
-	seen := map[*ops.Node]bool{}
+	seen := map[*ir.Node]bool{}
 	for _, r := range w.readersOf(out) {
 		if seen[r] {
 			continue // a node reading out twice is listed twice

@@ -3,7 +3,7 @@ package fold
 import (
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // TestZeroPadElim removes Pads whose pads are all zero, with pads from a
@@ -11,7 +11,7 @@ import (
 // initializer, or an attribute (opset 9), and a reader that reads the Pad
 // twice.
 func TestZeroPadElim(t *testing.T) {
-	zeros := ops.NewI64([]int{8}, make([]int64, 8))
+	zeros := ir.NewI64([]int{8}, make([]int64, 8))
 	cases := []struct {
 		name  string
 		opset int

@@ -73,7 +73,12 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 	// Without a copy, only a compact stride-1 product stays inside x.
 	copyIn := f.hasPre() || g.PadT+g.PadB+g.PadL+g.PadR > 0 || !compact || g.SH*g.SW > 1
 	plane, pack := bl.inPlacePlane(g)
-	if plane != ph.plane {
+	prePack := bl.prologueInPack(g, f)
+	switch {
+	case prePack:
+		// The panels are packed, the prologue applied on the way, from x.
+		copyIn, pack = false, true
+	case plane != ph.plane:
 		copyIn = true
 		ph.plane = plane
 	}
@@ -92,8 +97,8 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 	tt := TaskOf[inPlaceTask](env)
 	*tt = inPlaceTask{bl: bl, env: env, g: g, f: f, w: w, b: b, out: out, src: src, boff: boff,
 		ncol: ncol, ldo: ldo, plane: ph.plane, direct: compact || rowPanels,
-		pack: pack,
-		t:    tilingFor(g.N*g.Group, mg, CeilDiv(ncol, pw), k, par.Workers(), pw, bl.MR, bl.mc)}
+		pack: pack, prePack: prePack,
+		t: tilingFor(g.N*g.Group, mg, CeilDiv(ncol, pw), k, par.Workers(), pw, bl.MR, bl.mc)}
 	if rowPanels {
 		tt.bw, tt.bq = g.OW, ph.wq
 	}
@@ -174,6 +179,7 @@ type inPlaceTask struct {
 	plane          int  // a channel's span in src
 	direct         bool // the product is the output, OH·OW wide
 	pack           bool // copy each panel of B before its products (packConflicts)
+	prePack        bool // and apply the prologue to it (prologueInPack)
 	bw, bq         int  // rowPanels: B's column j is src column (j/bw)·bq + j%bw
 }
 
@@ -203,6 +209,10 @@ func (tt *inPlaceTask) Range(lo, hi int) {
 		}
 		op.apack = bl.packedGroup(tt.env, g, grp)
 		op.bw, op.bq = tt.bw, tt.bq
+		if tt.prePack {
+			op.preScale, op.preBias = f.PreScale[grp*cg:(grp+1)*cg], f.PreBias[grp*cg:(grp+1)*cg]
+			op.preRelu = f.PreAct.Kind == ActRelu
+		}
 		xs := tt.src[(n*g.C+grp*cg)*tt.plane:]
 		bl.tileOffs(&op, xs, tt.boff, i0, i1, p0, p1, buf, tt.pack)
 	}
@@ -367,7 +377,11 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 			// packed (and the next one fetched) when pack is set
 			srcp, offp := &src[sj], &offs[0]
 			packed := full && pack
-			if packed {
+			switch {
+			case packed && op.preScale != nil:
+				bl.PackPanelAffine(&buf.b[0], &src[sj], &offs[0], kl, &op.preScale[kb], &op.preBias[kb], flag(op.preRelu))
+				srcp, offp = &buf.b[0], &buf.seq[0]
+			case packed:
 				bl.PackPanel(&buf.b[0], &src[sj], &offs[0], kl)
 				srcp, offp = &buf.b[0], &buf.seq[0]
 			}
@@ -382,6 +396,10 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 					// pan[r][j] = src[boff[kb+r] + j0 + j] for j < w, 0 after
 					copy(d, src[int(o)+sj:int(o)+sj+w])
 					clear(d[w:])
+					if op.preScale != nil {
+						// with the prologue: [max(0,] preScale·pan[r][j] + preBias[)]
+						AffineRow(op.kern, d[:w], d[:w], op.preScale[kb+r], op.preBias[kb+r], op.preRelu)
+					}
 				}
 			}
 			for i := i0; i < i1; i += mr {
@@ -454,6 +472,19 @@ func (g *GrowBuf) Grow(n int) []float32 {
 		*g = make([]float32, n)
 	}
 	return (*g)[:n]
+}
+
+// prologueInPack reports whether convInPlace applies f's prologue to the
+// panels of B as it packs them (BlockedSpec.PackPanelAffine) rather than
+// to a copy of the whole input made first: for a 1×1, stride-1, unpadded
+// convolution whose prologue is an affine step with or without a Relu
+// (DenseNet's BN+Relu before each bottleneck). Each panel is then
+// transformed once per block of output rows instead of once, a few per
+// cent of its products, and the input is read where it lies, not written
+// and read again through the cache in a pass and a barrier of its own.
+func (bl *blocked) prologueInPack(g *ConvGeom, f *ConvFusion) bool {
+	return bl.PackPanelAffine != nil && f.hasPre() && (f.PreAct.Kind == ActRelu || f.PreAct.Kind == ActNone) &&
+		g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PadT+g.PadB+g.PadL+g.PadR == 0
 }
 
 // inPlacePlane returns how many values apart convInPlace's source holds

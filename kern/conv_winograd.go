@@ -22,9 +22,10 @@ import "math"
 //
 //  1. Input transform, per channel c and tile j = th·TW + tw: V[ξ][c][j] =
 //     (Bᵀ d_j B)[ξ] with vector arithmetic over runs of tiles (winoIn;
-//     WinoInKernel), d_j read from a padded copy of the input (Hp×Wp per
-//     channel, made by phasePlanes with the prologue applied) at the tile's
-//     offset 4th·Wp + 4tw.
+//     WinoInKernel), d_j read from a padded copy of the channel (Hp×Wp,
+//     made by phasePlanes with the prologue applied) at the tile's offset
+//     4th·Wp + 4tw. The copy is the worker's, one channel at a time, so it
+//     stays in the L1 cache between its making and its transform.
 //  2. Products, per ξ: P[ξ][m][j] = Σ_c U[ξ][m][c]·V[ξ][c][j], U = G g Gᵀ
 //     packed once per plan by packConv, on the micro-kernels, reading V in
 //     place (tileOffs).
@@ -330,9 +331,6 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 
 	sc := bl.scratch.Get()
 	defer bl.scratch.Put(sc)
-	// Stage 1 reads 8 values of each patch row, 2 past the last channel's
-	// plane.
-	xq := sc.xp.Grow(g.C*wg.ph.plane + 8)
 	v := sc.yp.Grow(36 * wg.ldv)
 	p := sc.wp.Grow(36 * wg.ldp)
 	// Outputs whose sides are multiples of 4 are stored in place with
@@ -357,19 +355,16 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	for c := range g.C {
 		offMid[c] = int32(c * ncp)
 	}
-	clear(xq[g.C*wg.ph.plane:])
 
-	pt := TaskOf[phaseTask](env)
 	st := TaskOf[winoTask](env)
-	*st = winoTask{bl: bl, k: kern, g: g, f: f, b: b, fused: fused, xq: xq, v: v, p: p, yp: yp, upack: upack,
+	*st = winoTask{bl: bl, k: kern, g: g, f: f, b: b, fused: fused, v: v, p: p, yp: yp, upack: upack,
 		toff: toff, yoff: yoff, offMid: offMid, ldy: ldy,
 		toffHi: int(toff[nc-1]), yoffHi: int(yoff[nc-1]), // the offsets grow with j
 		plane: wg.ph.plane, c: g.C, m: g.M, mp: mp, nc: nc, ncp: ncp, wg: wg}
 	for n := range g.N {
-		*pt = phaseTask{k: kern, dst: xq, x: x[n*g.C*g.H*g.W : (n+1)*g.C*g.H*g.W], g: &st.wg.pg, ph: wg.ph, f: f}
-		par.Do(g.C, pt)
 		// Stage 1: V[ξ][c][j] = (Bᵀ d B)[ξ], units of channels
 		st.stage = 1
+		st.x = x[n*g.C*g.H*g.W : (n+1)*g.C*g.H*g.W]
 		par.Do(g.C, st)
 		// Stage 2: P[ξ][m][j] = Σ_c U[ξ][m][c]·V[ξ][c][j]
 		st.stage, st.t = 2, tilingFor(36, g.M, CeilDiv(nc, pw), g.C, par.Workers(), pw, bl.MR, bl.mc)
@@ -384,12 +379,13 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 		}
 		par.Do(g.M, st)
 	}
-	*pt, *st = phaseTask{}, winoTask{}
+	*st = winoTask{}
 }
 
 // winoTask is one of convWinograd's three stages: stage 1 makes V from
-// xq over units of input channels, stage 2 P from U and V over the units
-// of t, stage 3 the output from P (store) over units of output channels.
+// the image x over units of input channels, stage 2 P from U and V over
+// the units of t, stage 3 the output from P (store) over units of output
+// channels.
 type winoTask struct {
 	bl                            *blocked
 	k                             *Tier
@@ -397,7 +393,7 @@ type winoTask struct {
 	f                             *ConvFusion
 	stage                         int
 	t                             tiling
-	xq, v, p, yp, upack, b, y, z  []float32
+	x, v, p, yp, upack, b, y, z   []float32
 	toff, yoff, offMid            []int32
 	toffHi, yoffHi                int // the largest of toff and yoff
 	plane, c, m, mp, nc, ncp, ldy int
@@ -410,9 +406,16 @@ func (s *winoTask) Range(lo, hi int) {
 	bl, ncp := s.bl, s.ncp
 	switch s.stage {
 	case 1:
+		// The patches read 8 values of each row, 2 past the plane.
+		buf := bl.bufs.Get()
+		xq := buf.phase.Grow(s.plane + 8)
+		clear(xq[s.plane:])
+		hw := s.g.H * s.g.W
 		for c := lo; c < hi; c++ {
-			bl.winoIn(ncp, s.xq[c*s.plane:], s.toff, s.toffHi, s.wg.ph.wq, s.v[c*ncp:], s.wg.ldv)
+			phasePlanes(s.k, xq[:s.plane], s.x[c*hw:(c+1)*hw], &s.wg.pg, s.wg.ph, s.f, c)
+			bl.winoIn(ncp, xq, s.toff, s.toffHi, s.wg.ph.wq, s.v[c*ncp:], s.wg.ldv)
 		}
+		bl.bufs.Put(buf)
 		return
 	case 3:
 		for m := lo; m < hi; m++ {

@@ -178,6 +178,12 @@ type BlockedSpec struct {
 	//
 	// (see packConflicts).
 	PackPanel func(dst, src *float32, boff *int32, k int)
+	// PackPanelAffine, when not nil, is PackPanel with a per-row affine
+	// step and an optional Relu (relu ≠ 0) applied on the way, the
+	// prologue of a 1×1 convolution (see prologueInPack):
+	//
+	//	dst[p·Widths[0] + j] = [max(0,] scale[p]·src[boff[p] + j] + bias[p][)]
+	PackPanelAffine func(dst, src *float32, boff *int32, k int, scale, bias *float32, relu int)
 	// OffsRows, when not empty, are Offs for the last rows of a product
 	// whose row count is not a multiple of MR: OffsRows[r-1] computes the
 	// first r rows of a group of MR packed rows of A. Without them those
@@ -246,6 +252,7 @@ type blockBufs struct {
 	seq       []int32    // seq[p] = p·Widths[0]: the offsets of a packed panel
 	src       convSource // the im2col source of the worker's current product
 	clip      [2]float32 // the Clip bounds of the current tile (clipFor)
+	phase     GrowBuf    // one channel's padded copy (convWinograd's stage 1)
 }
 
 // NewBlockedTier returns a kernel tier whose Gemm and Conv run on the
@@ -1044,6 +1051,22 @@ func seqOffsets(k, w int) []int32 {
 		seq[p] = int32(p * w)
 	}
 	return seq
+}
+
+// PackPanelAffineGo returns the portable twin of a PackPanelAffine of w
+// values a row.
+func PackPanelAffineGo(w int) func(dst, src *float32, boff *int32, k int, scale, bias *float32, relu int) {
+	return func(dst, src *float32, boff *int32, k int, scale, bias *float32, relu int) {
+		if k <= 0 {
+			return
+		}
+		offs := unsafe.Slice(boff, k)
+		d, s := unsafe.Slice(dst, k*w), unsafe.Slice(src, maxOffset(offs)+w)
+		sc, bi := unsafe.Slice(scale, k), unsafe.Slice(bias, k)
+		for p, o := range offs {
+			affineGo(d[p*w:(p+1)*w], s[o:int(o)+w], sc[p], bi[p], relu != 0)
+		}
+	}
 }
 
 // PackPanelGo returns the portable twin of a PackPanel of w values a row.

@@ -5,7 +5,10 @@ package kern
 import (
 	"fmt"
 	"math"
+	goruntime "runtime"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/bnrun/bnrun/kern/kerntest"
 )
@@ -58,6 +61,58 @@ func BenchmarkMicro(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkTwoCores runs the best tier's widest micro-kernel on
+// L1-resident operands on one goroutine and on two at once (each its own
+// operands and OS thread), and reports how much more the two compute
+// together: 2 where the machine's two CPUs are cores of their own, about 1
+// where they are the two hardware threads of one core or take turns on
+// one (a virtual machine's vCPUs can move between the two states within
+// minutes). bench/compare_ort.sh prints it beside its table: a
+// two-thread ratio is only worth what this says of the machine then.
+func BenchmarkTwoCores(b *testing.B) {
+	var k *asmTier
+	for i := range asmTiers {
+		if TierByName(asmTiers[i].Name) != nil {
+			k = &asmTiers[i]
+			break
+		}
+	}
+	if k == nil {
+		b.Skip("no assembly tier on this CPU")
+	}
+	spec := k.spec
+	w, kern := spec.Widths[0], spec.Kerns[0]
+	const depth, calls = 128, 200000
+	work := func() {
+		a := kerntest.Rand(1, spec.MR*depth)
+		bp := kerntest.Rand(2, depth*w)
+		c := make([]float32, spec.MR*w)
+		for range calls {
+			kern(depth, &a[0], &bp[0], &c[0], w, nil, nil, 0, nil)
+		}
+	}
+	timed := func(g int) time.Duration {
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range g {
+			wg.Go(func() {
+				goruntime.LockOSThread()
+				defer goruntime.UnlockOSThread()
+				work()
+			})
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	var one, two time.Duration
+	for range b.N {
+		one += timed(1)
+		two += timed(2)
+	}
+	// two goroutines do twice the work: 2·one/two is their speed-up
+	b.ReportMetric(2*one.Seconds()/two.Seconds(), "speedup")
 }
 
 // TestMicroKernelsMatchTwin runs every assembly micro-kernel against its
@@ -191,6 +246,39 @@ func TestPackPanelMatchesTwin(t *testing.T) {
 			k.spec.PackPanel(&got[0], &src[0], &offs[0], rows)
 			PackPanelGo(w)(&want[0], &src[0], &offs[0], rows)
 			kerntest.Check(t, fmt.Sprintf("%s pack %d rows", k.Name, rows), got, want, 0)
+		}
+	}
+}
+
+// TestPackPanelAffineMatchesTwin runs the tiers' PackPanelAffine against
+// PackPanelAffineGo, with and without the Relu, on the offsets of
+// TestPackPanelMatchesTwin and inputs that include NaN, ±0 and ±Inf,
+// exactly (up to the sign of a zero that the Relu makes: the twin's is
+// +0, the kernels keep -0, as Affine's do).
+func TestPackPanelAffineMatchesTwin(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil || k.spec.PackPanelAffine == nil {
+			continue
+		}
+		w := k.spec.Widths[0]
+		src := kerntest.Rand(1, 600+w)
+		src[5], src[77], src[140], src[301] = float32(math.NaN()), float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1))
+		for rows := range 41 {
+			offs := make([]int32, max(1, rows))
+			scale, bias := kerntest.Rand(2, max(1, rows)), kerntest.Rand(3, max(1, rows))
+			for p := range offs {
+				offs[p] = int32((p * 37) % 600)
+			}
+			if rows > 3 {
+				scale[3], bias[3] = 0, float32(math.Copysign(0, -1))
+			}
+			for relu := range 2 {
+				got := make([]float32, rows*w+1)
+				want := make([]float32, rows*w+1)
+				k.spec.PackPanelAffine(&got[0], &src[0], &offs[0], rows, &scale[0], &bias[0], relu)
+				PackPanelAffineGo(w)(&want[0], &src[0], &offs[0], rows, &scale[0], &bias[0], relu)
+				kerntest.Check(t, fmt.Sprintf("%s pack affine %d rows relu %d", k.Name, rows, relu), got, want, 0)
+			}
 		}
 	}
 }

@@ -155,6 +155,13 @@ type gemmOp struct {
 	// bw and bq, when bw > 0, map the in-place path's product column j
 	// to column (j/bw)·bq + j%bw of its source (see tileOffs).
 	bw, bq int
+
+	// preScale and preBias, when not nil, are a 1×1 convolution's
+	// prologue, applied to row p of B as tileOffs packs it:
+	// B'[p][j] = [max(0,] preScale[p]·B[p][j] + preBias[p][)], with the
+	// Relu when preRelu is set (see prologueInPack).
+	preScale, preBias []float32
+	preRelu           bool
 }
 
 // aRow returns row i of op(A) from column kb on, and its element stride.

@@ -32,7 +32,8 @@ var avx512Spec = withWidthFree(BlockedSpec{
 	OffsRows: []MicroKernelOffs{amd64.KernAVX512x1x48OffsOf8, amd64.KernAVX512x2x48OffsOf8,
 		amd64.KernAVX512x3x48OffsOf8, amd64.KernAVX512x4x48OffsOf8, amd64.KernAVX512x5x48OffsOf8,
 		amd64.KernAVX512x6x48OffsOf8, amd64.KernAVX512x7x48OffsOf8},
-	PackPanel: amd64.PackRows48AVX512,
+	PackPanel:       amd64.PackRows48AVX512,
+	PackPanelAffine: amd64.PackRowsAffine48AVX512,
 
 	Pix: []PixKernel{amd64.KernPixAVX512x1x32, amd64.KernPixAVX512x2x32, amd64.KernPixAVX512x3x32,
 		amd64.KernPixAVX512x4x32, amd64.KernPixAVX512x5x32, amd64.KernPixAVX512x6x32,
@@ -104,7 +105,8 @@ var avx2Spec = withWidthFree(BlockedSpec{
 	Offs:   amd64.KernAVX2x6x16Offs,
 	OffsRows: []MicroKernelOffs{amd64.KernAVX2x1x16OffsOf6, amd64.KernAVX2x2x16OffsOf6,
 		amd64.KernAVX2x3x16OffsOf6, amd64.KernAVX2x4x16OffsOf6, amd64.KernAVX2x5x16OffsOf6},
-	PackPanel: amd64.PackRows16AVX2,
+	PackPanel:       amd64.PackRows16AVX2,
+	PackPanelAffine: amd64.PackRowsAffine16AVX2,
 
 	Pix: []PixKernel{amd64.KernPixAVX2x1x16, amd64.KernPixAVX2x2x16, amd64.KernPixAVX2x3x16,
 		amd64.KernPixAVX2x4x16, amd64.KernPixAVX2x5x16, amd64.KernPixAVX2x6x16},

@@ -6,7 +6,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // AttributeProto field numbers.
@@ -34,25 +34,25 @@ const (
 // Attribute types that ops does not name; they are kept with their type
 // and no payload, for operators to reject.
 const (
-	attrTensors       ops.AttrType = 9
-	attrGraphs        ops.AttrType = 10
-	attrSparseTensor  ops.AttrType = 11
-	attrSparseTensors ops.AttrType = 12
-	attrTypeProto     ops.AttrType = 13
-	attrTypeProtos    ops.AttrType = 14
+	attrTensors       ir.AttrType = 9
+	attrGraphs        ir.AttrType = 10
+	attrSparseTensor  ir.AttrType = 11
+	attrSparseTensors ir.AttrType = 12
+	attrTypeProto     ir.AttrType = 13
+	attrTypeProtos    ir.AttrType = 14
 )
 
 // payloadType is the attribute type each payload field implies, for files
 // that predate AttributeProto.type.
-var payloadType = map[protowire.Number]ops.AttrType{
-	afF:             ops.AttrFloat,
-	afI:             ops.AttrInt,
-	afS:             ops.AttrString,
-	afT:             ops.AttrTensor,
-	afG:             ops.AttrGraph,
-	afFloats:        ops.AttrFloats,
-	afInts:          ops.AttrInts,
-	afStrings:       ops.AttrStrings,
+var payloadType = map[protowire.Number]ir.AttrType{
+	afF:             ir.AttrFloat,
+	afI:             ir.AttrInt,
+	afS:             ir.AttrString,
+	afT:             ir.AttrTensor,
+	afG:             ir.AttrGraph,
+	afFloats:        ir.AttrFloats,
+	afInts:          ir.AttrInts,
+	afStrings:       ir.AttrStrings,
 	afTensors:       attrTensors,
 	afGraphs:        attrGraphs,
 	afSparseTensor:  attrSparseTensor,
@@ -63,8 +63,8 @@ var payloadType = map[protowire.Number]ops.AttrType{
 
 // parseAttr decodes an AttributeProto. On error the returned Attr, when not
 // nil, carries the name read so far, for the message.
-func parseAttr(b []byte, tc tensorCtx) (*ops.Attr, error) {
-	a := &ops.Attr{}
+func parseAttr(b []byte, tc tensorCtx) (*ir.Attr, error) {
+	a := &ir.Attr{}
 	var typ int32
 	var tparts [][]byte
 	var ref string
@@ -117,7 +117,7 @@ func parseAttr(b []byte, tc tensorCtx) (*ops.Attr, error) {
 	case typ < 0 || typ > int32(attrTypeProtos):
 		return a, fmt.Errorf("unknown attribute type %d", typ)
 	case typ > 0:
-		a.Type = ops.AttrType(typ)
+		a.Type = ir.AttrType(typ)
 	default:
 		// Old files: the type is whichever payload is present.
 		for num := range present {
@@ -131,21 +131,21 @@ func parseAttr(b []byte, tc tensorCtx) (*ops.Attr, error) {
 		}
 	}
 	// Keep only the payload that matches the type.
-	out := &ops.Attr{Name: a.Name, Type: a.Type}
+	out := &ir.Attr{Name: a.Name, Type: a.Type}
 	switch a.Type {
-	case ops.AttrFloat:
+	case ir.AttrFloat:
 		out.F = a.F
-	case ops.AttrInt:
+	case ir.AttrInt:
 		out.I = a.I
-	case ops.AttrString:
+	case ir.AttrString:
 		out.S = a.S
-	case ops.AttrFloats:
+	case ir.AttrFloats:
 		out.Floats = a.Floats
-	case ops.AttrInts:
+	case ir.AttrInts:
 		out.Ints = a.Ints
-	case ops.AttrStrings:
+	case ir.AttrStrings:
 		out.Strings = a.Strings
-	case ops.AttrTensor:
+	case ir.AttrTensor:
 		if len(tparts) == 0 {
 			return a, errors.New("TENSOR attribute has no tensor")
 		}

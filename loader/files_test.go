@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // within runs f in a goroutine and returns its error, failing the test
@@ -87,8 +87,8 @@ func TestReadFileKinds(t *testing.T) {
 		}
 		_, err = ReadFile(small, 9)
 		want := small + ": file of 10 bytes is larger than the limit of 9 bytes"
-		if err == nil || err.Error() != want || !errors.Is(err, ops.ErrMemoryLimit) {
-			t.Errorf("over the limit: got %v, want %q matching ops.ErrMemoryLimit", err, want)
+		if err == nil || err.Error() != want || !errors.Is(err, ir.ErrMemoryLimit) {
+			t.Errorf("over the limit: got %v, want %q matching ir.ErrMemoryLimit", err, want)
 		}
 	})
 	for _, c := range []struct {

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // FuzzReadTensor feeds golden-file bytes to ReadTensor: it must return a
@@ -17,11 +17,11 @@ func FuzzReadTensor(f *testing.F) {
 			f.Add(data)
 		}
 	}
-	f.Add(EncodeTensor("i", ops.NewI64([]int{2, 1}, []int64{-1, 7})))
-	f.Add(EncodeTensor("s", ops.NewF32(nil, []float32{3})))
+	f.Add(EncodeTensor("i", ir.NewI64([]int{2, 1}, []int64{-1, 7})))
+	f.Add(EncodeTensor("s", ir.NewF32(nil, []float32{3})))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, ten, err := ReadTensor(data)
-		if err == nil && ten.Len() != ops.NumElems(ten.Shape) {
+		if err == nil && ten.Len() != ir.NumElems(ten.Shape) {
 			t.Fatalf("%d elements for shape %v", ten.Len(), ten.Shape)
 		}
 	})

@@ -1,5 +1,5 @@
 // Package loader decodes ONNX models (serialized ModelProto messages) into
-// the runtime's graph IR, and reads and writes single tensors (TensorProto)
+// bnrun's graph (an ir.Graph), and reads and writes single tensors (TensorProto)
 // such as the input and output .pb files of ONNX test cases.
 //
 // It reads the protobuf wire format directly. Tensors are converted to the
@@ -13,6 +13,10 @@
 // The loader never panics on malformed input; every error says which
 // tensor, node or attribute it concerns where the file names one. Every
 // tensor is checked against a size limit before its buffer is allocated.
+//
+// It owns the ONNX wire format and nothing after it: of bnrun it imports
+// only ir, and must not import ops, kern, runtime, fold or the root
+// package (which operators exist is the runtime's question).
 package loader
 
 import (
@@ -28,8 +32,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/bnrun/bnrun/ops"
-	"github.com/bnrun/bnrun/runtime"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // Options controls how Load resolves and limits tensor data.
@@ -86,12 +89,18 @@ const (
 // DefaultMaxFileBytes caps the size of the files LoadFile and
 // ReadTensorFile read: one tensor at the default cap plus one Run's
 // default memory, 12 GiB.
-const DefaultMaxFileBytes = DefaultMaxTensorBytes + runtime.DefaultMaxTotalBytes
+const DefaultMaxFileBytes = DefaultMaxTensorBytes + defaultMaxRunBytes
+
+// defaultMaxRunBytes is the runtime's default memory of one Run,
+// runtime.DefaultMaxTotalBytes, written here so that the loader does not
+// import the runtime; the root package's TestDefaultLimitsAgree checks
+// that the two agree.
+const defaultMaxRunBytes = 8 << 30
 
 // LoadFile reads and decodes the ONNX model at path, resolving external
 // data in the file's folder, with the default tensor size limit. The file
 // is read as ReadFile reads it, up to DefaultMaxFileBytes.
-func LoadFile(path string) (*runtime.Graph, error) {
+func LoadFile(path string) (*ir.Graph, error) {
 	data, err := ReadFile(path, DefaultMaxFileBytes)
 	if err != nil {
 		return nil, err
@@ -108,7 +117,7 @@ func LoadFile(path string) (*runtime.Graph, error) {
 // directory, a device (such as /dev/zero, which never ends), a named pipe
 // (which blocks until something writes to it) or a socket is refused
 // before it is opened, and so is a file of more than maxBytes bytes, with
-// an error that matches ops.ErrMemoryLimit. It reads no more than the
+// an error that matches ir.ErrMemoryLimit. It reads no more than the
 // size the file had when it was opened.
 func ReadFile(path string, maxBytes int64) ([]byte, error) {
 	f, st, err := openRegular(path)
@@ -121,7 +130,7 @@ func ReadFile(path string, maxBytes int64) ([]byte, error) {
 	defer f.Close()
 	size := st.Size()
 	if size > maxBytes || size > math.MaxInt {
-		return nil, ops.LimitErrorf("%s: file of %d bytes is larger than the limit of %d bytes", path, size, maxBytes)
+		return nil, ir.LimitErrorf("%s: file of %d bytes is larger than the limit of %d bytes", path, size, maxBytes)
 	}
 	data := make([]byte, size)
 	if _, err := io.ReadFull(f, data); err != nil {
@@ -192,14 +201,14 @@ func openRegular(path string) (*os.File, fs.FileInfo, error) {
 
 // Load decodes a serialized ONNX ModelProto. The returned graph's tensors
 // do not alias data.
-func Load(data []byte, opt Options) (*runtime.Graph, error) {
+func Load(data []byte, opt Options) (*ir.Graph, error) {
 	return LoadContext(context.Background(), data, opt)
 }
 
 // LoadContext is Load stopping early when ctx is done, with an error that
 // wraps ctx.Err(). It looks at ctx every thousand or so nodes and
 // initializers.
-func LoadContext(ctx context.Context, data []byte, opt Options) (*runtime.Graph, error) {
+func LoadContext(ctx context.Context, data []byte, opt Options) (*ir.Graph, error) {
 	g, err := load(ctx, data, opt)
 	if err != nil {
 		return nil, fmt.Errorf("loader: %w", err)
@@ -207,13 +216,13 @@ func LoadContext(ctx context.Context, data []byte, opt Options) (*runtime.Graph,
 	return g, nil
 }
 
-func load(ctx context.Context, data []byte, opt Options) (*runtime.Graph, error) {
+func load(ctx context.Context, data []byte, opt Options) (*ir.Graph, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	g := &runtime.Graph{
+	g := &ir.Graph{
 		Opsets:       map[string]int{},
-		Initializers: map[string]*ops.Tensor{},
+		Initializers: map[string]*ir.Tensor{},
 		Metadata:     map[string]string{},
 	}
 	var graphs [][]byte
@@ -323,9 +332,9 @@ func parseOpset(f field, opsets map[string]int) error {
 
 // graphBuilder accumulates a GraphProto, possibly given in pieces.
 type graphBuilder struct {
-	g       *runtime.Graph
+	g       *ir.Graph
 	tc      tensorCtx
-	inputs  []runtime.ValueInfo
+	inputs  []ir.ValueInfo
 	doc     string
 	nodeIdx int
 	initIdx int
@@ -360,7 +369,7 @@ func (gb *graphBuilder) cutErr(te *truncatedError) error {
 	})
 	switch te.num {
 	case gfNode:
-		n := &ops.Node{Name: s[nfName], OpType: s[nfOpType]}
+		n := &ir.Node{Name: s[nfName], OpType: s[nfOpType]}
 		if o := s[nfOutput]; o != "" {
 			n.Outputs = []string{o}
 		}
@@ -476,7 +485,7 @@ func (gb *graphBuilder) parseFields(b []byte) error {
 	})
 }
 
-func (gb *graphBuilder) addInit(name string, t *ops.Tensor) error {
+func (gb *graphBuilder) addInit(name string, t *ir.Tensor) error {
 	if name == "" {
 		return fmt.Errorf("initializer #%d has no name", gb.initIdx)
 	}
@@ -511,7 +520,7 @@ func (gb *graphBuilder) finish() error {
 
 // nodeErr wraps err with the node's name, or its position and first output
 // when it has none.
-func nodeErr(n *ops.Node, idx int, err error) error {
+func nodeErr(n *ir.Node, idx int, err error) error {
 	switch {
 	case n.Name != "":
 		return fmt.Errorf("node %q (%s): %w", n.Name, n.OpType, err)
@@ -524,8 +533,8 @@ func nodeErr(n *ops.Node, idx int, err error) error {
 }
 
 // parseNode decodes a NodeProto; idx is its 1-based position for messages.
-func parseNode(b []byte, idx int, tc tensorCtx) (*ops.Node, error) {
-	n := &ops.Node{Attrs: map[string]*ops.Attr{}}
+func parseNode(b []byte, idx int, tc tensorCtx) (*ir.Node, error) {
+	n := &ir.Node{Attrs: map[string]*ir.Attr{}}
 	var attrs [][]byte
 	err := eachField(b, func(f field) error {
 		var err error
@@ -594,8 +603,8 @@ const (
 
 // parseValueInfo decodes a ValueInfoProto. Only tensor types are
 // described; for others DType is Undefined and Dims nil.
-func parseValueInfo(b []byte) (runtime.ValueInfo, error) {
-	var vi runtime.ValueInfo
+func parseValueInfo(b []byte) (ir.ValueInfo, error) {
+	var vi ir.ValueInfo
 	err := eachField(b, func(f field) error {
 		var err error
 		switch f.num {
@@ -612,7 +621,7 @@ func parseValueInfo(b []byte) (runtime.ValueInfo, error) {
 	return vi, err
 }
 
-func parseType(b []byte, vi *runtime.ValueInfo) error {
+func parseType(b []byte, vi *ir.ValueInfo) error {
 	return eachField(b, func(f field) error {
 		if f.num != tpTensorType {
 			return nil
@@ -635,7 +644,7 @@ func parseType(b []byte, vi *runtime.ValueInfo) error {
 					return fmt.Errorf("shape: %w", err)
 				}
 				if vi.Dims == nil {
-					vi.Dims = []runtime.Dim{}
+					vi.Dims = []ir.Dim{}
 				}
 				return parseShape(sb, vi)
 			}
@@ -644,7 +653,7 @@ func parseType(b []byte, vi *runtime.ValueInfo) error {
 	})
 }
 
-func parseShape(b []byte, vi *runtime.ValueInfo) error {
+func parseShape(b []byte, vi *ir.ValueInfo) error {
 	return eachField(b, func(f field) error {
 		if f.num != shDim {
 			return nil
@@ -653,7 +662,7 @@ func parseShape(b []byte, vi *runtime.ValueInfo) error {
 		if err != nil {
 			return fmt.Errorf("shape dim %d: %w", len(vi.Dims), err)
 		}
-		d := runtime.Dim{Value: -1}
+		d := ir.Dim{Value: -1}
 		err = eachField(db, func(f field) error {
 			switch f.num {
 			case dimValue:

@@ -7,11 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
-	"github.com/bnrun/bnrun/runtime"
+	"github.com/bnrun/bnrun/ir"
 )
 
-func mustLoad(t *testing.T, b pb, opt Options) *runtime.Graph {
+func mustLoad(t *testing.T, b pb, opt Options) *ir.Graph {
 	t.Helper()
 	g, err := Load(b, opt)
 	if err != nil {
@@ -30,7 +29,7 @@ func TestLoadSimple(t *testing.T) {
 		t.Errorf("nodes: %+v", g.Nodes[0])
 	}
 	// w is an initializer, so it is not a graph input.
-	wantIn := []runtime.ValueInfo{{Name: "x", DType: ops.Float32, Dims: []runtime.Dim{{Value: 1}, {Value: 2}}}}
+	wantIn := []ir.ValueInfo{{Name: "x", DType: ir.Float32, Dims: []ir.Dim{{Value: 1}, {Value: 2}}}}
 	if !reflect.DeepEqual(g.Inputs, wantIn) {
 		t.Errorf("inputs: %+v", g.Inputs)
 	}
@@ -74,11 +73,11 @@ func TestValueInfo(t *testing.T) {
 		msg(gfOutput, pb{}.str(vfName, "untyped"))
 	m := modelPB(g, opsetPB("", 13))
 	got := mustLoad(t, m, Options{}).Inputs
-	want := []runtime.ValueInfo{
-		{Name: "sym", DType: ops.Float32, Dims: []runtime.Dim{{Value: -1, Param: "N"}, {Value: 3}, {Value: -1}, {Value: -1}}},
-		{Name: "scalar", DType: ops.Int64, Dims: []runtime.Dim{}},
-		{Name: "noshape", DType: ops.Int64},
-		{Name: "str", DType: ops.DType(dtString)},
+	want := []ir.ValueInfo{
+		{Name: "sym", DType: ir.Float32, Dims: []ir.Dim{{Value: -1, Param: "N"}, {Value: 3}, {Value: -1}, {Value: -1}}},
+		{Name: "scalar", DType: ir.Int64, Dims: []ir.Dim{}},
+		{Name: "noshape", DType: ir.Int64},
+		{Name: "str", DType: ir.DType(dtString)},
 		{Name: "seq"},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -130,31 +129,31 @@ func TestAttributes(t *testing.T) {
 	n := nodePB("n", "Custom", "", []string{"a"}, []string{"b"}, attrs...)
 	g := mustLoad(t, modelPB(pb{}.msg(gfNode, n), opsetPB("", 11)), Options{})
 	got := g.Nodes[0].Attrs
-	want := map[string]*ops.Attr{
-		"f":           {Name: "f", Type: ops.AttrFloat, F: 1.5},
-		"i":           {Name: "i", Type: ops.AttrInt, I: -7},
-		"s":           {Name: "s", Type: ops.AttrString, S: "same"},
-		"t":           {Name: "t", Type: ops.AttrTensor, T: ops.NewF32([]int{2}, []float32{1, 2})},
-		"g":           {Name: "g", Type: ops.AttrGraph},
-		"floats":      {Name: "floats", Type: ops.AttrFloats, Floats: []float32{1, 2, 3}},
-		"ints":        {Name: "ints", Type: ops.AttrInts, Ints: []int64{1, -2, 3}},
-		"strings":     {Name: "strings", Type: ops.AttrStrings, Strings: []string{"a", "b"}},
+	want := map[string]*ir.Attr{
+		"f":           {Name: "f", Type: ir.AttrFloat, F: 1.5},
+		"i":           {Name: "i", Type: ir.AttrInt, I: -7},
+		"s":           {Name: "s", Type: ir.AttrString, S: "same"},
+		"t":           {Name: "t", Type: ir.AttrTensor, T: ir.NewF32([]int{2}, []float32{1, 2})},
+		"g":           {Name: "g", Type: ir.AttrGraph},
+		"floats":      {Name: "floats", Type: ir.AttrFloats, Floats: []float32{1, 2, 3}},
+		"ints":        {Name: "ints", Type: ir.AttrInts, Ints: []int64{1, -2, 3}},
+		"strings":     {Name: "strings", Type: ir.AttrStrings, Strings: []string{"a", "b"}},
 		"tensors":     {Name: "tensors", Type: attrTensors},
 		"graphs":      {Name: "graphs", Type: attrGraphs},
 		"sparse":      {Name: "sparse", Type: attrSparseTensor},
 		"sparses":     {Name: "sparses", Type: attrSparseTensors},
 		"tp":          {Name: "tp", Type: attrTypeProto},
 		"tps":         {Name: "tps", Type: attrTypeProtos},
-		"emptyints":   {Name: "emptyints", Type: ops.AttrInts},
-		"typed":       {Name: "typed", Type: ops.AttrInt, I: 4},
-		"old_f":       {Name: "old_f", Type: ops.AttrFloat},
-		"old_i":       {Name: "old_i", Type: ops.AttrInt},
-		"old_s":       {Name: "old_s", Type: ops.AttrString},
-		"old_t":       {Name: "old_t", Type: ops.AttrTensor, T: ops.NewF32([]int{2}, []float32{1, 2})},
-		"old_g":       {Name: "old_g", Type: ops.AttrGraph},
-		"old_floats":  {Name: "old_floats", Type: ops.AttrFloats, Floats: []float32{0.5}},
-		"old_ints":    {Name: "old_ints", Type: ops.AttrInts, Ints: []int64{5, 6}},
-		"old_strings": {Name: "old_strings", Type: ops.AttrStrings, Strings: []string{"x"}},
+		"emptyints":   {Name: "emptyints", Type: ir.AttrInts},
+		"typed":       {Name: "typed", Type: ir.AttrInt, I: 4},
+		"old_f":       {Name: "old_f", Type: ir.AttrFloat},
+		"old_i":       {Name: "old_i", Type: ir.AttrInt},
+		"old_s":       {Name: "old_s", Type: ir.AttrString},
+		"old_t":       {Name: "old_t", Type: ir.AttrTensor, T: ir.NewF32([]int{2}, []float32{1, 2})},
+		"old_g":       {Name: "old_g", Type: ir.AttrGraph},
+		"old_floats":  {Name: "old_floats", Type: ir.AttrFloats, Floats: []float32{0.5}},
+		"old_ints":    {Name: "old_ints", Type: ir.AttrInts, Ints: []int64{5, 6}},
+		"old_strings": {Name: "old_strings", Type: ir.AttrStrings, Strings: []string{"x"}},
 	}
 	if len(got) != len(want) {
 		t.Errorf("got %d attributes, want %d", len(got), len(want))
@@ -377,7 +376,7 @@ func richModel() pb {
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte(richModel()))
 	f.Add([]byte(simpleModel()))
-	f.Add([]byte(EncodeTensor("t", ops.NewF32([]int{2}, []float32{1, 2}))))
+	f.Add([]byte(EncodeTensor("t", ir.NewF32([]int{2}, []float32{1, 2}))))
 	if data, err := os.ReadFile("../testdata/models/mlp_bn_op13/model.onnx"); err == nil {
 		f.Add(data)
 	}
@@ -385,7 +384,7 @@ func FuzzLoad(f *testing.F) {
 		g, err := Load(data, Options{MaxTensorBytes: 1 << 20})
 		if err == nil {
 			for name, ten := range g.Initializers {
-				if ten.Len() != ops.NumElems(ten.Shape) {
+				if ten.Len() != ir.NumElems(ten.Shape) {
 					t.Fatalf("initializer %q: %d elements for shape %v", name, ten.Len(), ten.Shape)
 				}
 			}
@@ -395,7 +394,7 @@ func FuzzLoad(f *testing.F) {
 				}
 			}
 		}
-		if _, ten, err := ReadTensor(data); err == nil && ten.Len() != ops.NumElems(ten.Shape) {
+		if _, ten, err := ReadTensor(data); err == nil && ten.Len() != ir.NumElems(ten.Shape) {
 			t.Fatalf("tensor: %d elements for shape %v", ten.Len(), ten.Shape)
 		}
 	})

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // SparseTensorProto field numbers.
@@ -16,7 +16,7 @@ const (
 
 // decodeSparse decodes a SparseTensorProto into a dense tensor named after
 // its values tensor.
-func decodeSparse(b []byte, tc tensorCtx) (string, *ops.Tensor, error) {
+func decodeSparse(b []byte, tc tensorCtx) (string, *ir.Tensor, error) {
 	var vparts, iparts [][]byte
 	var dims []int64
 	err := eachField(b, func(f field) error {
@@ -53,17 +53,17 @@ func decodeSparse(b []byte, tc tensorCtx) (string, *ops.Tensor, error) {
 		return name, nil, err
 	}
 	size := 4
-	if vals.DType == ops.Int64 {
+	if vals.DType == ir.Int64 {
 		size = 8
 	}
 	if nb, ok := mulSize(n, size); !ok || nb > tc.maxBytes {
-		return name, nil, ops.LimitErrorf("dense %s is larger than the %d-byte tensor limit", ops.ShapeString(shape), tc.maxBytes)
+		return name, nil, ir.LimitErrorf("dense %s is larger than the %d-byte tensor limit", ir.ShapeString(shape), tc.maxBytes)
 	}
 	if len(vals.Shape) != 1 {
-		return name, nil, fmt.Errorf("values have shape %s, want 1-D", ops.ShapeString(vals.Shape))
+		return name, nil, fmt.Errorf("values have shape %s, want 1-D", ir.ShapeString(vals.Shape))
 	}
 	nnz := vals.Shape[0]
-	if idx.DType != ops.Int64 {
+	if idx.DType != ir.Int64 {
 		return name, nil, errors.New("indices are not integers")
 	}
 	rank := len(shape)
@@ -72,9 +72,9 @@ func decodeSparse(b []byte, tc tensorCtx) (string, *ops.Tensor, error) {
 	case len(idx.Shape) == 2 && idx.Shape[0] == nnz && idx.Shape[1] == rank:
 	default:
 		return name, nil, fmt.Errorf("indices have shape %s, want [%d] or [%d,%d]",
-			ops.ShapeString(idx.Shape), nnz, nnz, rank)
+			ir.ShapeString(idx.Shape), nnz, nnz, rank)
 	}
-	t := &ops.Tensor{DType: vals.DType, Shape: shape}
+	t := &ir.Tensor{DType: vals.DType, Shape: shape}
 	allocate(t, n)
 	for k := range nnz {
 		var lin int64
@@ -88,12 +88,12 @@ func decodeSparse(b []byte, tc tensorCtx) (string, *ops.Tensor, error) {
 				v := idx.I64[k*rank+ax]
 				if v < 0 || v >= int64(shape[ax]) {
 					return name, nil, fmt.Errorf("index %d out of range for axis %d of %s",
-						v, ax, ops.ShapeString(shape))
+						v, ax, ir.ShapeString(shape))
 				}
 				lin = lin*int64(shape[ax]) + v // < n, no overflow
 			}
 		}
-		if t.DType == ops.Int64 {
+		if t.DType == ir.Int64 {
 			t.I64[lin] = vals.I64[k]
 		} else {
 			t.F32[lin] = vals.F32[k]

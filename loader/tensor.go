@@ -14,7 +14,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // ONNX TensorProto.DataType values.
@@ -68,25 +68,25 @@ const (
 type dtInfo struct {
 	name  string
 	size  int              // bytes per element in raw_data and external data
-	out   ops.DType        // the type bnrun computes with
+	out   ir.DType         // the type bnrun computes with
 	field protowire.Number // the typed field that holds it
 	kind  scalarKind       // how that field encodes one element
 }
 
 var dtInfos = map[int32]dtInfo{
-	dtFloat:    {"FLOAT", 4, ops.Float32, tfFloatData, kFixed32},
-	dtUint8:    {"UINT8", 1, ops.Int64, tfInt32Data, kVarint},
-	dtInt8:     {"INT8", 1, ops.Int64, tfInt32Data, kVarint},
-	dtUint16:   {"UINT16", 2, ops.Int64, tfInt32Data, kVarint},
-	dtInt16:    {"INT16", 2, ops.Int64, tfInt32Data, kVarint},
-	dtInt32:    {"INT32", 4, ops.Int64, tfInt32Data, kVarint},
-	dtInt64:    {"INT64", 8, ops.Int64, tfInt64Data, kVarint},
-	dtBool:     {"BOOL", 1, ops.Int64, tfInt32Data, kVarint},
-	dtFloat16:  {"FLOAT16", 2, ops.Float32, tfInt32Data, kVarint},
-	dtDouble:   {"DOUBLE", 8, ops.Float32, tfDoubleData, kFixed64},
-	dtUint32:   {"UINT32", 4, ops.Int64, tfUint64Data, kVarint},
-	dtUint64:   {"UINT64", 8, ops.Int64, tfUint64Data, kVarint},
-	dtBfloat16: {"BFLOAT16", 2, ops.Float32, tfInt32Data, kVarint},
+	dtFloat:    {"FLOAT", 4, ir.Float32, tfFloatData, kFixed32},
+	dtUint8:    {"UINT8", 1, ir.Int64, tfInt32Data, kVarint},
+	dtInt8:     {"INT8", 1, ir.Int64, tfInt32Data, kVarint},
+	dtUint16:   {"UINT16", 2, ir.Int64, tfInt32Data, kVarint},
+	dtInt16:    {"INT16", 2, ir.Int64, tfInt32Data, kVarint},
+	dtInt32:    {"INT32", 4, ir.Int64, tfInt32Data, kVarint},
+	dtInt64:    {"INT64", 8, ir.Int64, tfInt64Data, kVarint},
+	dtBool:     {"BOOL", 1, ir.Int64, tfInt32Data, kVarint},
+	dtFloat16:  {"FLOAT16", 2, ir.Float32, tfInt32Data, kVarint},
+	dtDouble:   {"DOUBLE", 8, ir.Float32, tfDoubleData, kFixed64},
+	dtUint32:   {"UINT32", 4, ir.Int64, tfUint64Data, kVarint},
+	dtUint64:   {"UINT64", 8, ir.Int64, tfUint64Data, kVarint},
+	dtBfloat16: {"BFLOAT16", 2, ir.Float32, tfInt32Data, kVarint},
 }
 
 // dataTypeName returns the ONNX name of a data type, for messages.
@@ -113,14 +113,14 @@ func dataTypeName(dt int32) string {
 // valueDType maps a declared element type (of a graph input or output) to
 // the type bnrun computes with. Types bnrun cannot represent keep their ONNX
 // number, so that the runtime can name them when it rejects them.
-func valueDType(elem int32) ops.DType {
+func valueDType(elem int32) ir.DType {
 	if info, ok := dtInfos[elem]; ok {
 		return info.out
 	}
 	if elem < 0 || elem > math.MaxUint8 {
-		return ops.Undefined
+		return ir.Undefined
 	}
-	return ops.DType(elem)
+	return ir.DType(elem)
 }
 
 // DefaultMaxTensorBytes is the cap on one tensor of a file when Options
@@ -275,7 +275,7 @@ func mulSize(n, size int) (int64, bool) {
 
 // decodeTensor decodes a TensorProto. It returns the tensor's name, as far
 // as it was read, even on error, for the caller to name the tensor with.
-func decodeTensor(b []byte, c tensorCtx) (string, *ops.Tensor, error) {
+func decodeTensor(b []byte, c tensorCtx) (string, *ir.Tensor, error) {
 	h, err := scanTensor(b)
 	if err != nil {
 		return h.name, nil, err
@@ -303,7 +303,7 @@ var typedFieldName = map[protowire.Number]string{
 	tfUint64Data: "uint64_data",
 }
 
-func (h *tensorHeader) decode(b []byte, c tensorCtx) (*ops.Tensor, error) {
+func (h *tensorHeader) decode(b []byte, c tensorCtx) (*ir.Tensor, error) {
 	if h.segment {
 		return nil, errors.New("segmented tensors are not supported")
 	}
@@ -316,14 +316,14 @@ func (h *tensorHeader) decode(b []byte, c tensorCtx) (*ops.Tensor, error) {
 		return nil, err
 	}
 	outSize := 4
-	if info.out == ops.Int64 {
+	if info.out == ir.Int64 {
 		outSize = 8
 	}
 	size := max(outSize, info.size)
 	nbytes, ok := mulSize(n, size)
 	if !ok || nbytes > c.maxBytes || nbytes > math.MaxInt {
-		return nil, ops.LimitErrorf("%s%s is larger than the %d-byte tensor limit",
-			info.name, ops.ShapeString(shape), c.maxBytes)
+		return nil, ir.LimitErrorf("%s%s is larger than the %d-byte tensor limit",
+			info.name, ir.ShapeString(shape), c.maxBytes)
 	}
 	// Typed fields other than the one for this type must be empty.
 	for num, cnt := range h.counts {
@@ -332,7 +332,7 @@ func (h *tensorHeader) decode(b []byte, c tensorCtx) (*ops.Tensor, error) {
 		}
 	}
 	typed := h.counts[info.field]
-	t := &ops.Tensor{DType: info.out, Shape: shape}
+	t := &ir.Tensor{DType: info.out, Shape: shape}
 
 	switch h.dataLocation {
 	case 0:
@@ -359,19 +359,19 @@ func (h *tensorHeader) decode(b []byte, c tensorCtx) (*ops.Tensor, error) {
 		}
 		if want := int64(n) * int64(info.size); int64(len(h.raw)) != want {
 			return nil, fmt.Errorf("%s%s needs %d bytes of raw_data, got %d",
-				info.name, ops.ShapeString(shape), want, len(h.raw))
+				info.name, ir.ShapeString(shape), want, len(h.raw))
 		}
 		return t, fillRaw(t, info, h.dataType, h.raw, n)
 	}
 	if typed != n {
-		return nil, fmt.Errorf("%s%s needs %d elements, got %d", info.name, ops.ShapeString(shape), n, typed)
+		return nil, fmt.Errorf("%s%s needs %d elements, got %d", info.name, ir.ShapeString(shape), n, typed)
 	}
 	return t, fillTyped(t, info, h.dataType, b, n)
 }
 
 // allocate sizes t's data buffer for n elements.
-func allocate(t *ops.Tensor, n int) {
-	if t.DType == ops.Int64 {
+func allocate(t *ir.Tensor, n int) {
+	if t.DType == ir.Int64 {
 		t.I64 = make([]int64, n)
 	} else {
 		t.F32 = make([]float32, n)
@@ -379,46 +379,46 @@ func allocate(t *ops.Tensor, n int) {
 }
 
 // store writes element i of t from its stored bits v.
-type storeFunc func(t *ops.Tensor, i int, v uint64) error
+type storeFunc func(t *ir.Tensor, i int, v uint64) error
 
 func storer(dt int32) storeFunc {
 	switch dt {
 	case dtFloat:
-		return func(t *ops.Tensor, i int, v uint64) error {
+		return func(t *ir.Tensor, i int, v uint64) error {
 			t.F32[i] = math.Float32frombits(uint32(v))
 			return nil
 		}
 	case dtDouble:
-		return func(t *ops.Tensor, i int, v uint64) error {
+		return func(t *ir.Tensor, i int, v uint64) error {
 			t.F32[i] = float32(math.Float64frombits(v))
 			return nil
 		}
 	case dtFloat16:
-		return func(t *ops.Tensor, i int, v uint64) error {
+		return func(t *ir.Tensor, i int, v uint64) error {
 			t.F32[i] = Float16ToFloat32(uint16(v))
 			return nil
 		}
 	case dtBfloat16:
-		return func(t *ops.Tensor, i int, v uint64) error {
+		return func(t *ir.Tensor, i int, v uint64) error {
 			t.F32[i] = math.Float32frombits(uint32(uint16(v)) << 16)
 			return nil
 		}
 	case dtUint8:
-		return func(t *ops.Tensor, i int, v uint64) error { t.I64[i] = int64(uint8(v)); return nil }
+		return func(t *ir.Tensor, i int, v uint64) error { t.I64[i] = int64(uint8(v)); return nil }
 	case dtInt8:
-		return func(t *ops.Tensor, i int, v uint64) error { t.I64[i] = int64(int8(v)); return nil }
+		return func(t *ir.Tensor, i int, v uint64) error { t.I64[i] = int64(int8(v)); return nil }
 	case dtUint16:
-		return func(t *ops.Tensor, i int, v uint64) error { t.I64[i] = int64(uint16(v)); return nil }
+		return func(t *ir.Tensor, i int, v uint64) error { t.I64[i] = int64(uint16(v)); return nil }
 	case dtInt16:
-		return func(t *ops.Tensor, i int, v uint64) error { t.I64[i] = int64(int16(v)); return nil }
+		return func(t *ir.Tensor, i int, v uint64) error { t.I64[i] = int64(int16(v)); return nil }
 	case dtInt32:
-		return func(t *ops.Tensor, i int, v uint64) error { t.I64[i] = int64(int32(v)); return nil }
+		return func(t *ir.Tensor, i int, v uint64) error { t.I64[i] = int64(int32(v)); return nil }
 	case dtUint32:
-		return func(t *ops.Tensor, i int, v uint64) error { t.I64[i] = int64(uint32(v)); return nil }
+		return func(t *ir.Tensor, i int, v uint64) error { t.I64[i] = int64(uint32(v)); return nil }
 	case dtInt64:
-		return func(t *ops.Tensor, i int, v uint64) error { t.I64[i] = int64(v); return nil }
+		return func(t *ir.Tensor, i int, v uint64) error { t.I64[i] = int64(v); return nil }
 	case dtBool:
-		return func(t *ops.Tensor, i int, v uint64) error {
+		return func(t *ir.Tensor, i int, v uint64) error {
 			if v != 0 {
 				t.I64[i] = 1
 			} else {
@@ -427,7 +427,7 @@ func storer(dt int32) storeFunc {
 			return nil
 		}
 	case dtUint64:
-		return func(t *ops.Tensor, i int, v uint64) error {
+		return func(t *ir.Tensor, i int, v uint64) error {
 			if v > math.MaxInt64 {
 				return fmt.Errorf("UINT64 value %d at index %d does not fit in int64", v, i)
 			}
@@ -440,7 +440,7 @@ func storer(dt int32) storeFunc {
 
 // fillRaw decodes n little-endian elements from raw (whose length the
 // caller has checked) into t.
-func fillRaw(t *ops.Tensor, info dtInfo, dt int32, raw []byte, n int) error {
+func fillRaw(t *ir.Tensor, info dtInfo, dt int32, raw []byte, n int) error {
 	if len(raw) != n*info.size {
 		return fmt.Errorf("internal: raw length %d for %d elements", len(raw), n)
 	}
@@ -479,7 +479,7 @@ func fillRaw(t *ops.Tensor, info dtInfo, dt int32, raw []byte, n int) error {
 }
 
 // fillTyped decodes the n elements of the typed data field for dt.
-func fillTyped(t *ops.Tensor, info dtInfo, dt int32, b []byte, n int) error {
+func fillTyped(t *ir.Tensor, info dtInfo, dt int32, b []byte, n int) error {
 	allocate(t, n)
 	store := storer(dt)
 	i := 0
@@ -667,14 +667,14 @@ func resolveInside(dir, loc string) (string, error) {
 // ReadTensor decodes a serialized ONNX TensorProto, such as the input and
 // output .pb files of ONNX's test cases, with the default tensor size limit.
 // External data is an error.
-func ReadTensor(data []byte) (name string, t *ops.Tensor, err error) {
+func ReadTensor(data []byte) (name string, t *ir.Tensor, err error) {
 	return readTensor(data, Options{})
 }
 
 // ReadTensorFile reads a TensorProto file; external data is resolved in
 // the file's folder. The file is read as ReadFile reads it, up to
 // DefaultMaxFileBytes.
-func ReadTensorFile(path string) (name string, t *ops.Tensor, err error) {
+func ReadTensorFile(path string) (name string, t *ir.Tensor, err error) {
 	data, err := ReadFile(path, DefaultMaxFileBytes)
 	if err != nil {
 		return "", nil, err
@@ -686,7 +686,7 @@ func ReadTensorFile(path string) (name string, t *ops.Tensor, err error) {
 	return name, t, err
 }
 
-func readTensor(data []byte, opt Options) (string, *ops.Tensor, error) {
+func readTensor(data []byte, opt Options) (string, *ir.Tensor, error) {
 	name, t, err := decodeTensor(data, opt.tensorCtx())
 	if err != nil {
 		return "", nil, fmt.Errorf("loader: %w", tensorErr(name, "tensor", err))
@@ -698,7 +698,7 @@ func readTensor(data []byte, opt Options) (string, *ops.Tensor, error) {
 // data little-endian in raw_data: FLOAT for Float32 tensors, INT64 for
 // Int64 ones. A tensor of any other DType is written with that data type
 // and no data.
-func EncodeTensor(name string, t *ops.Tensor) []byte {
+func EncodeTensor(name string, t *ir.Tensor) []byte {
 	var b []byte
 	for _, d := range t.Shape {
 		b = protowire.AppendTag(b, tfDims, protowire.VarintType)
@@ -712,12 +712,12 @@ func EncodeTensor(name string, t *ops.Tensor) []byte {
 	}
 	var raw []byte
 	switch t.DType {
-	case ops.Float32:
+	case ir.Float32:
 		raw = make([]byte, 4*len(t.F32))
 		for i, v := range t.F32 {
 			binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
 		}
-	case ops.Int64:
+	case ir.Int64:
 		raw = make([]byte, 8*len(t.I64))
 		for i, v := range t.I64 {
 			binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))

@@ -11,10 +11,10 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
-func mustRead(t *testing.T, b pb) (string, *ops.Tensor) {
+func mustRead(t *testing.T, b pb) (string, *ir.Tensor) {
 	t.Helper()
 	name, ten, err := ReadTensor(b)
 	if err != nil {
@@ -23,9 +23,9 @@ func mustRead(t *testing.T, b pb) (string, *ops.Tensor) {
 	return name, ten
 }
 
-func checkF32(t *testing.T, ten *ops.Tensor, shape []int, want []float32) {
+func checkF32(t *testing.T, ten *ir.Tensor, shape []int, want []float32) {
 	t.Helper()
-	if ten.DType != ops.Float32 || !ops.SameShape(ten.Shape, shape) || ten.I64 != nil {
+	if ten.DType != ir.Float32 || !ir.SameShape(ten.Shape, shape) || ten.I64 != nil {
 		t.Fatalf("got %v %v (I64 %v), want float32 %v", ten.DType, ten.Shape, ten.I64, shape)
 	}
 	if len(ten.F32) != len(want) {
@@ -39,9 +39,9 @@ func checkF32(t *testing.T, ten *ops.Tensor, shape []int, want []float32) {
 	}
 }
 
-func checkI64(t *testing.T, ten *ops.Tensor, shape []int, want []int64) {
+func checkI64(t *testing.T, ten *ir.Tensor, shape []int, want []int64) {
 	t.Helper()
-	if ten.DType != ops.Int64 || !ops.SameShape(ten.Shape, shape) || ten.F32 != nil {
+	if ten.DType != ir.Int64 || !ir.SameShape(ten.Shape, shape) || ten.F32 != nil {
 		t.Fatalf("got %v %v, want int64 %v", ten.DType, ten.Shape, shape)
 	}
 	if !reflect.DeepEqual(ten.I64, want) {
@@ -262,17 +262,17 @@ func TestStringTensorRejected(t *testing.T) {
 }
 
 func TestEncodeTensorRoundTrip(t *testing.T) {
-	for _, in := range []*ops.Tensor{
-		ops.NewF32([]int{2, 3}, []float32{1, 2, 3, 4, 5, float32(math.Inf(-1))}),
-		ops.NewF32(nil, []float32{7}),
-		ops.NewI64([]int{4}, []int64{1, -1, math.MaxInt64, math.MinInt64}),
-		ops.NewI64([]int{0, 5}, nil),
+	for _, in := range []*ir.Tensor{
+		ir.NewF32([]int{2, 3}, []float32{1, 2, 3, 4, 5, float32(math.Inf(-1))}),
+		ir.NewF32(nil, []float32{7}),
+		ir.NewI64([]int{4}, []int64{1, -1, math.MaxInt64, math.MinInt64}),
+		ir.NewI64([]int{0, 5}, nil),
 	} {
 		name, out, err := ReadTensor(EncodeTensor("rt", in))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if name != "rt" || out.DType != in.DType || !ops.SameShape(out.Shape, in.Shape) ||
+		if name != "rt" || out.DType != in.DType || !ir.SameShape(out.Shape, in.Shape) ||
 			out.Len() != in.Len() {
 			t.Fatalf("round trip: got %q %+v, want %+v", name, out, in)
 		}
@@ -292,7 +292,7 @@ func TestEncodeTensorRoundTrip(t *testing.T) {
 func TestReadTensorFile(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "output_0.pb")
-	if err := os.WriteFile(p, EncodeTensor("y", ops.NewF32([]int{2}, []float32{1, 2})), 0o644); err != nil {
+	if err := os.WriteFile(p, EncodeTensor("y", ir.NewF32([]int{2}, []float32{1, 2})), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	name, ten, err := ReadTensorFile(p)

@@ -16,8 +16,12 @@
 //
 // Reading is safe on hostile files: every size is checked against the
 // data present and a byte limit before anything is allocated, and bad
-// files give errors that match ErrFormat (or ops.ErrMemoryLimit for
+// files give errors that match ErrFormat (or ir.ErrMemoryLimit for
 // sizes over the limit), never a panic.
+//
+// It owns the file formats only: of bnrun it imports ir (Tensor and
+// ErrMemoryLimit), and must not import ops, kern, runtime, loader, fold or
+// the root package.
 package npy
 
 import (
@@ -31,7 +35,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // ErrFormat matches every error about a file that is not a valid .npy or
@@ -62,7 +66,7 @@ func formatErrorf(format string, args ...any) error {
 }
 
 // Decode parses a whole .npy file held in data.
-func Decode(data []byte) (*ops.Tensor, error) {
+func Decode(data []byte) (*ir.Tensor, error) {
 	if !bytes.HasPrefix(data, []byte(magic)) {
 		return nil, formatErrorf("not a .npy file (no \\x93NUMPY magic)")
 	}
@@ -96,15 +100,15 @@ func Decode(data []byte) (*ops.Tensor, error) {
 	body := data[start+hlen:]
 	// n·size bytes must be exactly what follows the header; n is known
 	// not to overflow (parseHeader checks the product against MaxInt64/8).
-	n := ops.NumElems(h.shape)
+	n := ir.NumElems(h.shape)
 	if int64(n)*int64(h.size) != int64(len(body)) {
 		return nil, formatErrorf(".npy array %s of %s needs %d bytes of data, the file has %d",
-			ops.ShapeString(h.shape), h.descr, int64(n)*int64(h.size), len(body))
+			ir.ShapeString(h.shape), h.descr, int64(n)*int64(h.size), len(body))
 	}
-	t := &ops.Tensor{Shape: h.shape}
+	t := &ir.Tensor{Shape: h.shape}
 	switch h.kind {
 	case 'f':
-		t.DType, t.F32 = ops.Float32, make([]float32, n)
+		t.DType, t.F32 = ir.Float32, make([]float32, n)
 		for i := range t.F32 {
 			if h.size == 4 {
 				t.F32[i] = math.Float32frombits(h.order.Uint32(body[4*i:]))
@@ -113,7 +117,7 @@ func Decode(data []byte) (*ops.Tensor, error) {
 			}
 		}
 	default: // 'i'
-		t.DType, t.I64 = ops.Int64, make([]int64, n)
+		t.DType, t.I64 = ir.Int64, make([]int64, n)
 		for i := range t.I64 {
 			if h.size == 8 {
 				t.I64[i] = int64(h.order.Uint64(body[8*i:]))
@@ -330,18 +334,18 @@ func (p *dictParser) tuple() ([]int, error) {
 
 // Encode returns t as a version 1.0 .npy file: '<f4' for a float32
 // tensor, '<i8' for an int64 one, in C order.
-func Encode(t *ops.Tensor) ([]byte, error) {
+func Encode(t *ir.Tensor) ([]byte, error) {
 	descr := "<f4"
 	n := len(t.F32)
 	switch t.DType {
-	case ops.Float32:
-	case ops.Int64:
+	case ir.Float32:
+	case ir.Int64:
 		descr, n = "<i8", len(t.I64)
 	default:
 		return nil, fmt.Errorf("npy: cannot write a %s tensor", t.DType)
 	}
-	if n != ops.NumElems(t.Shape) {
-		return nil, fmt.Errorf("npy: tensor of shape %s holds %d elements", ops.ShapeString(t.Shape), n)
+	if n != ir.NumElems(t.Shape) {
+		return nil, fmt.Errorf("npy: tensor of shape %s holds %d elements", ir.ShapeString(t.Shape), n)
 	}
 	dims := make([]string, len(t.Shape))
 	for i, d := range t.Shape {
@@ -357,7 +361,7 @@ func Encode(t *ops.Tensor) ([]byte, error) {
 	pad := (64 - (10+len(h)+1)%64) % 64
 	h += strings.Repeat(" ", pad) + "\n"
 	size := 4
-	if t.DType == ops.Int64 {
+	if t.DType == ir.Int64 {
 		size = 8
 	}
 	out := make([]byte, 10+len(h), 10+len(h)+size*n)
@@ -373,7 +377,7 @@ func Encode(t *ops.Tensor) ([]byte, error) {
 		binary.LittleEndian.PutUint16(out[8:10], uint16(len(h)))
 		copy(out[10:], h)
 	}
-	if t.DType == ops.Int64 {
+	if t.DType == ir.Int64 {
 		for _, v := range t.I64 {
 			out = binary.LittleEndian.AppendUint64(out, uint64(v))
 		}
@@ -387,9 +391,9 @@ func Encode(t *ops.Tensor) ([]byte, error) {
 
 // ReadFile reads the .npy file at path. The file must be a regular file of
 // at most maxBytes (0: DefaultMaxBytes); a larger one is refused before it
-// is read, with an error matching ops.ErrMemoryLimit. Errors name the
+// is read, with an error matching ir.ErrMemoryLimit. Errors name the
 // file.
-func ReadFile(path string, maxBytes int64) (*ops.Tensor, error) {
+func ReadFile(path string, maxBytes int64) (*ir.Tensor, error) {
 	data, err := readRegular(path, maxBytes)
 	if err != nil {
 		return nil, err
@@ -402,7 +406,7 @@ func ReadFile(path string, maxBytes int64) (*ops.Tensor, error) {
 }
 
 // WriteFile writes t to path as a .npy file (see Encode).
-func WriteFile(path string, t *ops.Tensor) error {
+func WriteFile(path string, t *ir.Tensor) error {
 	data, err := Encode(t)
 	if err != nil {
 		return err
@@ -428,7 +432,7 @@ func readRegular(path string, maxBytes int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: not a regular file (%s)", path, st.Mode().Type())
 	}
 	if st.Size() > maxBytes {
-		return nil, ops.LimitErrorf("%s: %d bytes, over the limit of %d", path, st.Size(), maxBytes)
+		return nil, ir.LimitErrorf("%s: %d bytes, over the limit of %d", path, st.Size(), maxBytes)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, st.Size()+1))
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 const dir = "../testdata/npy" // written by numpy: models/make_npy_tests.py
@@ -40,7 +40,7 @@ func TestReadNumPyFiles(t *testing.T) {
 		if !slices.Equal(x.Shape, c.shape) || !slices.Equal(x.F32, c.f32) || !slices.Equal(x.I64, c.i64) {
 			t.Errorf("%s: got %v %v %v, want %v %v %v", c.file, x.Shape, x.F32, x.I64, c.shape, c.f32, c.i64)
 		}
-		if want := ops.Float32; c.i64 != nil && x.DType != ops.Int64 || c.f32 != nil && x.DType != want {
+		if want := ir.Float32; c.i64 != nil && x.DType != ir.Int64 || c.f32 != nil && x.DType != want {
 			t.Errorf("%s: dtype %s", c.file, x.DType)
 		}
 	}
@@ -75,7 +75,7 @@ func TestReadNPZ(t *testing.T) {
 		t.Errorf("compressed.npz: %+v", arrs)
 	}
 	// the limit counts what the entries hold
-	if _, err := ReadNPZ(filepath.Join(dir, "compressed.npz"), 200); !errors.Is(err, ops.ErrMemoryLimit) {
+	if _, err := ReadNPZ(filepath.Join(dir, "compressed.npz"), 200); !errors.Is(err, ir.ErrMemoryLimit) {
 		t.Errorf("a 200-byte limit: %v, want ErrMemoryLimit", err)
 	}
 }
@@ -89,13 +89,13 @@ func TestRoundTrip(t *testing.T) {
 		long[i] = 1
 	}
 	long[3] = 5
-	for i, x := range []*ops.Tensor{
-		ops.NewF32([]int{2, 3}, []float32{1, -2, 3.5, 0, 1e-30, -7}),
-		ops.NewF32([]int{5}, []float32{1, 2, 3, 4, 5}),
-		ops.NewF32([]int{}, []float32{42}),
-		ops.NewF32([]int{0, 3}, nil),
-		ops.NewF32(long, []float32{1, 2, 3, 4, 5}),
-		{DType: ops.Int64, Shape: []int{2, 2}, I64: []int64{-1, 1 << 40, 3, 0}},
+	for i, x := range []*ir.Tensor{
+		ir.NewF32([]int{2, 3}, []float32{1, -2, 3.5, 0, 1e-30, -7}),
+		ir.NewF32([]int{5}, []float32{1, 2, 3, 4, 5}),
+		ir.NewF32([]int{}, []float32{42}),
+		ir.NewF32([]int{0, 3}, nil),
+		ir.NewF32(long, []float32{1, 2, 3, 4, 5}),
+		{DType: ir.Int64, Shape: []int{2, 2}, I64: []int64{-1, 1 << 40, 3, 0}},
 	} {
 		data, err := Encode(x)
 		if err != nil {
@@ -117,11 +117,11 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("case %d: wrote %+v, read %+v", i, x, y)
 		}
 	}
-	if _, err := Encode(&ops.Tensor{DType: ops.Float32, Shape: []int{3}, F32: []float32{1}}); err == nil {
+	if _, err := Encode(&ir.Tensor{DType: ir.Float32, Shape: []int{3}, F32: []float32{1}}); err == nil {
 		t.Error("a tensor whose data do not fill its shape was written")
 	}
 	path := filepath.Join(tmp, "a.npz")
-	in := []Array{{"x", ops.NewF32([]int{2}, []float32{1, 2})}, {"idx", &ops.Tensor{DType: ops.Int64, Shape: []int{1}, I64: []int64{9}}}}
+	in := []Array{{"x", ir.NewF32([]int{2}, []float32{1, 2})}, {"idx", &ir.Tensor{DType: ir.Int64, Shape: []int{1}, I64: []int64{9}}}}
 	if err := WriteNPZ(path, in); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestBadFiles(t *testing.T) {
 // TestBadNPZ: archives that lie about their sizes, hold other files or
 // nothing are refused with ErrFormat.
 func TestBadNPZ(t *testing.T) {
-	good, _ := Encode(ops.NewF32([]int{2}, []float32{1, 2}))
+	good, _ := Encode(ir.NewF32([]int{2}, []float32{1, 2}))
 	mk := func(entries map[string][]byte) []byte {
 		var b bytes.Buffer
 		zw := zip.NewWriter(&b)

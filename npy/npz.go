@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // Array is one named array of an .npz archive.
@@ -16,7 +16,7 @@ type Array struct {
 	// Name is the entry's name without ".npy": a keyword of numpy.savez,
 	// or arr_0, arr_1, ... for positional arrays.
 	Name   string
-	Tensor *ops.Tensor
+	Tensor *ir.Tensor
 }
 
 // deflateRatio bounds how many bytes deflate can make of one compressed
@@ -59,7 +59,7 @@ func DecodeNPZ(data []byte, maxBytes int64) ([]Array, error) {
 			return nil, formatErrorf(".npz entry %q declares %d bytes from %d compressed", f.Name, f.UncompressedSize64, f.CompressedSize64)
 		}
 		if f.UncompressedSize64 > uint64(budget) {
-			return nil, ops.LimitErrorf(".npz entry %q: %d bytes, over the limit of %d for the archive", f.Name, f.UncompressedSize64, maxBytes)
+			return nil, ir.LimitErrorf(".npz entry %q: %d bytes, over the limit of %d for the archive", f.Name, f.UncompressedSize64, maxBytes)
 		}
 		budget -= int64(f.UncompressedSize64)
 		rc, err := f.Open()

@@ -7,6 +7,12 @@
 // the elementwise steps), so that faster tiers replace them without this
 // package knowing which runs. What stays here is ONNX's semantics: attributes,
 // broadcasting, shapes, the tensors of a node. The runtime package plans
-// and runs graphs of these steps; this package imports neither it nor any
-// graph-level package, and kern imports nothing of bnrun.
+// and runs graphs of these steps.
+//
+// The node and tensor types are package ir's (Node, Attr, Tensor, DType,
+// ErrMemoryLimit, ...); ir.go keeps their names here as aliases, so that
+// the operators say Tensor and Node, while every other package names ir.
+// ops sees one node at a time, never a graph. It imports ir and kern of
+// bnrun, and must not import runtime, fold, loader, npy, the root package
+// or the GPU's packages (kern/cuda/lower imports ops, not the reverse).
 package ops

@@ -77,6 +77,12 @@ var fusedCases = []fusedCase{
 	// Planes of 256 values: packed panels, with a residual and the Relu in
 	// the kernels' epilogue.
 	{2, 40, 16, 16, 30, 1, 1, 0, 1, false, true, "Relu"},
+	// DenseNet's bottleneck on larger planes: the prologue applied as the
+	// panels are packed, a last narrow panel, depth in several blocks,
+	// groups, batch 2.
+	{2, 37, 15, 17, 50, 1, 1, 0, 1, true, true, "Relu"},
+	{1, 300, 20, 20, 40, 1, 1, 0, 1, true, false, ""},
+	{2, 20, 16, 16, 24, 1, 1, 0, 2, true, false, "Relu"},
 }
 
 // fusedConvNode builds a bnrun.FusedConv node for fc.

@@ -3,12 +3,12 @@ package runtime
 import (
 	"context"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // planForInputs checks the inputs (one per graph input) and returns the
 // plan for their shapes, made on first use (see planFor).
-func (p *Program) planForInputs(ctx context.Context, inputs []*ops.Tensor, forRun bool) (*Plan, error) {
+func (p *Program) planForInputs(ctx context.Context, inputs []*ir.Tensor, forRun bool) (*Plan, error) {
 	if len(inputs) != len(p.inputSlot) {
 		return nil, inputErrorf("", countKind(len(inputs), len(p.inputSlot)), "got %d inputs, the model has %d", len(inputs), len(p.inputSlot))
 	}
@@ -24,7 +24,7 @@ func (p *Program) planForInputs(ctx context.Context, inputs []*ops.Tensor, forRu
 //
 // With forRun, a plan on the GPU counts the Run about to start on it
 // (see gpuPlan.acquire), which Plan.run ends.
-func (p *Program) planFor(ctx context.Context, inputs []*ops.Tensor, forRun bool) (*Plan, error) {
+func (p *Program) planFor(ctx context.Context, inputs []*ir.Tensor, forRun bool) (*Plan, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i, pl := range p.plans {
@@ -39,7 +39,7 @@ func (p *Program) planFor(ctx context.Context, inputs []*ops.Tensor, forRun bool
 		}
 	}
 	shapes := make([][]int, len(inputs))
-	values := make([]*ops.Tensor, len(inputs))
+	values := make([]*ir.Tensor, len(inputs))
 	for i, t := range inputs {
 		shapes[i] = append([]int(nil), t.Shape...)
 		if isShapeLike(t) {
@@ -81,8 +81,8 @@ func (p *Program) planFor(ctx context.Context, inputs []*ops.Tensor, forRun bool
 // axes from graph inputs.
 const maxShapeLikeElems = 64
 
-func isShapeLike(t *ops.Tensor) bool {
-	return t.DType == ops.Int64 && len(t.I64) <= maxShapeLikeElems && t.I64 != nil
+func isShapeLike(t *ir.Tensor) bool {
+	return t.DType == ir.Int64 && len(t.I64) <= maxShapeLikeElems && t.I64 != nil
 }
 
 // PlanFor returns the plan for the given input shapes (for inspection and
@@ -102,9 +102,9 @@ func (p *Program) PlanForContext(ctx context.Context, shapes [][]int) (*Plan, er
 	if len(shapes) != len(p.inputSlot) {
 		return nil, inputErrorf("", countKind(len(shapes), len(p.inputSlot)), "got %d input shapes, the model has %d inputs", len(shapes), len(p.inputSlot))
 	}
-	inputs := make([]*ops.Tensor, len(shapes))
+	inputs := make([]*ir.Tensor, len(shapes))
 	for i, s := range shapes {
-		inputs[i] = &ops.Tensor{DType: p.graph.Inputs[i].DType, Shape: s}
+		inputs[i] = &ir.Tensor{DType: p.graph.Inputs[i].DType, Shape: s}
 	}
 	return p.planFor(ctx, inputs, false)
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
@@ -20,9 +21,9 @@ var blockEntered, blockRelease chan struct{}
 
 func init() {
 	// rtBlock: a copy that blocks until the test releases it.
-	ops.Register("rtBlock", func(n *ops.Node) (ops.Kernel, error) {
+	ops.Register("rtBlock", func(n *ir.Node) (ops.Kernel, error) {
 		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
-			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ops.Tensor) error {
+			return []ops.Value{{DType: ir.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ir.Tensor) error {
 				blockEntered <- struct{}{}
 				<-blockRelease
 				copy(out[0].F32, in[0].F32)
@@ -34,8 +35,8 @@ func init() {
 
 // closeInput is the input of the Close tests: n rows of 3, so that every
 // rtScale step splits into several chunks across the pool's workers.
-func closeInput(n int) *ops.Tensor {
-	x := ops.NewF32([]int{n, 3}, nil)
+func closeInput(n int) *ir.Tensor {
+	x := ir.NewF32([]int{n, 3}, nil)
 	for i := range x.F32 {
 		x.F32[i] = float32(i % 11)
 	}
@@ -54,7 +55,7 @@ func TestConcurrentRunsClose(t *testing.T) {
 	x := closeInput(64)
 	want := func() []float32 {
 		p := mustCompile(t, g, Options{Threads: 1})
-		out, err := p.Run(context.Background(), []*ops.Tensor{x})
+		out, err := p.Run(context.Background(), []*ir.Tensor{x})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,16 +75,16 @@ func TestConcurrentRunsClose(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				outs := make([]*ops.Tensor, 1)
+				outs := make([]*ir.Tensor, 1)
 				for i := 0; ; i++ {
 					after := closeReturned.Load()
 					var err error
 					if (gi+i)%2 == 0 {
-						err = p.RunInto(context.Background(), []*ops.Tensor{x}, outs)
+						err = p.RunInto(context.Background(), []*ir.Tensor{x}, outs)
 					} else {
-						outs, err = p.Run(context.Background(), []*ops.Tensor{x})
+						outs, err = p.Run(context.Background(), []*ir.Tensor{x})
 						if outs == nil {
-							outs = make([]*ops.Tensor, 1)
+							outs = make([]*ir.Tensor, 1)
 						}
 					}
 					if errors.Is(err, ErrClosed) {
@@ -142,16 +143,16 @@ func TestRunAfterClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := closeInput(8)
-	if _, err := p.Run(context.Background(), []*ops.Tensor{x}); err != nil {
+	if _, err := p.Run(context.Background(), []*ir.Tensor{x}); err != nil {
 		t.Fatal(err)
 	}
 	p.Close()
 	p.Close()
-	_, err = p.Run(context.Background(), []*ops.Tensor{x})
+	_, err = p.Run(context.Background(), []*ir.Tensor{x})
 	if !errors.Is(err, ErrClosed) {
 		t.Errorf("Run after Close: got %v, want ErrClosed", err)
 	}
-	err = p.RunInto(context.Background(), []*ops.Tensor{x}, make([]*ops.Tensor, 1))
+	err = p.RunInto(context.Background(), []*ir.Tensor{x}, make([]*ir.Tensor, 1))
 	if !errors.Is(err, ErrClosed) {
 		t.Errorf("RunInto after Close: got %v, want ErrClosed", err)
 	}
@@ -177,7 +178,7 @@ func TestCloseWaitsForRuns(t *testing.T) {
 	x := closeInput(8)
 	runErr := make(chan error, 1)
 	go func() {
-		_, err := p.Run(context.Background(), []*ops.Tensor{x})
+		_, err := p.Run(context.Background(), []*ir.Tensor{x})
 		runErr <- err
 	}()
 	<-blockEntered
@@ -190,7 +191,7 @@ func TestCloseWaitsForRuns(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if _, err := p.Run(context.Background(), []*ops.Tensor{x}); !errors.Is(err, ErrClosed) {
+	if _, err := p.Run(context.Background(), []*ir.Tensor{x}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Run while Close waits: got %v, want ErrClosed", err)
 	}
 	select {
@@ -261,7 +262,7 @@ func TestThreadsClamped(t *testing.T) {
 	if got, want := p.Threads(), MaxThreads(); got != want {
 		t.Errorf("Threads() = %d, want %d", got, want)
 	}
-	if _, err := p.Run(context.Background(), []*ops.Tensor{closeInput(1000)}); err != nil {
+	if _, err := p.Run(context.Background(), []*ir.Tensor{closeInput(1000)}); err != nil {
 		t.Fatal(err)
 	}
 	goruntime.ReadMemStats(&after)

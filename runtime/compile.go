@@ -7,6 +7,7 @@ import (
 	goruntime "runtime"
 	"sort"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
@@ -14,7 +15,7 @@ import (
 // cnode is a node bound to its kernel, with inputs and outputs as slots
 // (-1 for an absent optional input or output).
 type cnode struct {
-	node   *ops.Node
+	node   *ir.Node
 	kernel ops.Kernel
 	in     []int
 	out    []int
@@ -23,7 +24,7 @@ type cnode struct {
 // Compile binds every node of g to its operator, checks that the graph is
 // well formed (supported ops, every input produced, no cycles, no name
 // produced twice) and returns a Program ready to plan and run.
-func Compile(g *Graph, opts Options) (*Program, error) {
+func Compile(g *ir.Graph, opts Options) (*Program, error) {
 	return CompileContext(context.Background(), g, opts)
 }
 
@@ -33,7 +34,7 @@ const compileCheckEvery = 1024
 
 // CompileContext is Compile stopping early when ctx is done, with an error
 // that wraps ctx.Err(). It looks at ctx every thousand or so nodes.
-func CompileContext(ctx context.Context, g *Graph, opts Options) (*Program, error) {
+func CompileContext(ctx context.Context, g *ir.Graph, opts Options) (*Program, error) {
 	stopped := func(where string, i int) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("compile stopped "+where+": %w", i, len(g.Nodes), err)
@@ -54,7 +55,7 @@ func CompileContext(ctx context.Context, g *Graph, opts Options) (*Program, erro
 		opts:      opts,
 		kernels:   opts.Kernels,
 		slotIndex: map[string]int{},
-		consts:    map[int]*ops.Tensor{},
+		consts:    map[int]*ir.Tensor{},
 	}
 	if p.kernels == nil {
 		p.kernels = kern.Best()
@@ -230,10 +231,10 @@ func (p *Program) holdWeights() (takers []*cnode) {
 				continue
 			}
 			t := p.consts[s]
-			if t == nil || t.DType != ops.Float32 {
+			if t == nil || t.DType != ir.Float32 {
 				continue
 			}
-			stub := &ops.Tensor{DType: t.DType, Shape: t.Shape}
+			stub := &ir.Tensor{DType: t.DType, Shape: t.Shape}
 			if tk.TakeConst(i, t, stub) {
 				p.consts[s] = stub
 				if name := p.slotNames[s]; p.graph.Initializers[name] == t {
@@ -268,7 +269,7 @@ func (p *Program) probeTakers(ctx context.Context, takers []*cnode) {
 	for _, b := range probeBatches {
 		shapes := make([][]int, len(p.graph.Inputs))
 		for i, in := range p.graph.Inputs {
-			if in.Dims == nil || in.DType != ops.Float32 {
+			if in.Dims == nil || in.DType != ir.Float32 {
 				return
 			}
 			shapes[i] = make([]int, len(in.Dims))
@@ -288,7 +289,7 @@ func (p *Program) probeTakers(ctx context.Context, takers []*cnode) {
 				}
 			}
 		}
-		pl, err := p.makePlan(ctx, shapes, make([]*ops.Tensor, len(shapes)))
+		pl, err := p.makePlan(ctx, shapes, make([]*ir.Tensor, len(shapes)))
 		if err != nil {
 			return
 		}
@@ -388,7 +389,7 @@ var oldOpsetOps = map[string]bool{
 // checkOpsets fails when a node of the default domain is read at an opset
 // version outside [MinOpset, MaxOpset] (below it, only the ops of
 // oldOpsetOps are accepted), naming the node and the version.
-func checkOpsets(g *Graph) error {
+func checkOpsets(g *ir.Graph) error {
 	for _, n := range g.Nodes {
 		if n.Domain != "" && n.Domain != "ai.onnx" {
 			continue
@@ -402,7 +403,7 @@ func checkOpsets(g *Graph) error {
 
 // checkSupported fails with one error listing every op type that has no
 // operator, with the nodes that use it.
-func checkSupported(g *Graph) error {
+func checkSupported(g *ir.Graph) error {
 	missing := map[string][]string{}
 	for i, n := range g.Nodes {
 		if ops.LookupNode(n) != nil {
@@ -535,11 +536,11 @@ func prune(order []*cnode, outs []int, nslots int) []*cnode {
 // compute with, or whose data does not match its shape (the loader never
 // makes one; a Graph built by hand may), or that is larger than limit
 // bytes when limit > 0.
-func checkConst(name string, t *ops.Tensor, limit int64) error {
+func checkConst(name string, t *ir.Tensor, limit int64) error {
 	if t == nil {
 		return fmt.Errorf("initializer %q is nil", name)
 	}
-	if t.DType != ops.Float32 && t.DType != ops.Int64 {
+	if t.DType != ir.Float32 && t.DType != ir.Int64 {
 		return fmt.Errorf("initializer %q has type %s, want float32 or int64", name, t.DType)
 	}
 	n, err := elemCount(t.Shape)
@@ -547,14 +548,14 @@ func checkConst(name string, t *ops.Tensor, limit int64) error {
 		return fmt.Errorf("initializer %q: %v", name, err)
 	}
 	if t.Len() != n {
-		return fmt.Errorf("initializer %q: shape %s needs %d elements, data has %d", name, ops.ShapeString(t.Shape), n, t.Len())
+		return fmt.Errorf("initializer %q: shape %s needs %d elements, data has %d", name, ir.ShapeString(t.Shape), n, t.Len())
 	}
 	size := int64(4)
-	if t.DType == ops.Int64 {
+	if t.DType == ir.Int64 {
 		size = 8
 	}
 	if limit > 0 && int64(n) > limit/size {
-		return ops.LimitErrorf("initializer %q of shape %s exceeds the limit of %d bytes per tensor", name, ops.ShapeString(t.Shape), limit)
+		return ir.LimitErrorf("initializer %q of shape %s exceeds the limit of %d bytes per tensor", name, ir.ShapeString(t.Shape), limit)
 	}
 	return nil
 }

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern/cuda"
 	"github.com/bnrun/bnrun/kern/cuda/lower"
-	"github.com/bnrun/bnrun/ops"
 )
 
 // cudaBuilt says whether this build has the CUDA backend (the nocuda
@@ -137,7 +137,7 @@ func (gp *gpuPlan) build(p *Program, pl *Plan) (err error) {
 	// tensors are refused unless no step needs them on the device.
 	for s := range pl.slots {
 		sp := &pl.slots[s]
-		if sp.kind != slotConst || sp.dtype != ops.Float32 || !read[s] {
+		if sp.kind != slotConst || sp.dtype != ir.Float32 || !read[s] {
 			continue
 		}
 		b, err := gp.upload(sp.c.F32)
@@ -147,13 +147,13 @@ func (gp *gpuPlan) build(p *Program, pl *Plan) (err error) {
 		gp.consts[s] = b
 	}
 	for i, s := range p.inputSlot {
-		if pl.slots[s].kind == slotInput && pl.slots[s].dtype != ops.Float32 && read[s] {
+		if pl.slots[s].kind == slotInput && pl.slots[s].dtype != ir.Float32 && read[s] {
 			return fmt.Errorf("cuda: graph input %q is %s; the device runs float32 tensors only",
 				p.graph.Inputs[i].Name, pl.slots[s].dtype)
 		}
 	}
 	for _, s := range p.outSlot {
-		if sp := &pl.slots[s]; sp.dtype != ops.Float32 && sp.kind != slotConst {
+		if sp := &pl.slots[s]; sp.dtype != ir.Float32 && sp.kind != slotConst {
 			return fmt.Errorf("cuda: graph output %q is %s; the device runs float32 tensors only",
 				p.slotNames[s], sp.dtype)
 		}
@@ -182,7 +182,7 @@ func (gp *gpuPlan) stepFor(pl *Plan, st *stepPlan) (lower.Launch, error) {
 		Scratch: len(pl.slots), Upload: gp.upload, Reserve: func(n int) { gp.scratch = max(gp.scratch, n) }}
 	if len(st.c.out) > 0 {
 		sp := &pl.slots[st.c.out[0]]
-		ls.OutLen, ls.OutF32 = ops.NumElems(sp.shape), sp.dtype == ops.Float32
+		ls.OutLen, ls.OutF32 = ir.NumElems(sp.shape), sp.dtype == ir.Float32
 	}
 	return lower.Lower(st.step.Dev, ls)
 }
@@ -238,10 +238,10 @@ func (gp *gpuPlan) newArena(p *Program, pl *Plan) (a *gpuArena, err error) {
 	}
 	for _, s := range p.inputSlot {
 		sp := &pl.slots[s]
-		if sp.kind != slotInput || sp.dtype != ops.Float32 {
+		if sp.kind != slotInput || sp.dtype != ir.Float32 {
 			continue
 		}
-		b, err := ctx.Alloc(4 * max(1, ops.NumElems(sp.shape)))
+		b, err := ctx.Alloc(4 * max(1, ir.NumElems(sp.shape)))
 		if err != nil {
 			return nil, err
 		}
@@ -250,18 +250,18 @@ func (gp *gpuPlan) newArena(p *Program, pl *Plan) (a *gpuArena, err error) {
 	}
 	for s := range pl.slots {
 		sp := &pl.slots[s]
-		n := ops.NumElems(sp.shape)
+		n := ir.NumElems(sp.shape)
 		switch {
 		case sp.kind == slotConst:
 			a.bufs[s] = gp.consts[s]
-		case sp.kind == slotBuf && sp.dtype == ops.Float32:
+		case sp.kind == slotBuf && sp.dtype == ir.Float32:
 			a.bufs[s] = a.mem.Slice(4*sp.off, 4*n)
 		}
 	}
 	for s := range pl.slots {
 		sp := &pl.slots[s]
-		if sp.kind == slotView && sp.dtype == ops.Float32 && !a.bufs[sp.root].IsNil() {
-			a.bufs[s] = a.bufs[sp.root].Slice(4*sp.at, 4*ops.NumElems(sp.shape))
+		if sp.kind == slotView && sp.dtype == ir.Float32 && !a.bufs[sp.root].IsNil() {
+			a.bufs[s] = a.bufs[sp.root].Slice(4*sp.at, 4*ir.NumElems(sp.shape))
 		}
 	}
 	if a.stream, err = ctx.NewStream(); err != nil {
@@ -328,7 +328,7 @@ func (gp *gpuPlan) release() {
 // run executes the plan on the device: one copy in per graph input, the
 // steps' launches on the arena's stream, one copy out per graph output.
 // It ends the Run that acquire counted.
-func (gp *gpuPlan) run(ctx context.Context, p *Program, pl *Plan, inputs, outs []*ops.Tensor) (err error) {
+func (gp *gpuPlan) run(ctx context.Context, p *Program, pl *Plan, inputs, outs []*ir.Tensor) (err error) {
 	a, err := gp.arena(p, pl)
 	if err != nil {
 		gp.done(nil)
@@ -341,7 +341,7 @@ func (gp *gpuPlan) run(ctx context.Context, p *Program, pl *Plan, inputs, outs [
 		gp.done(a)
 	}()
 	for i, s := range p.inputSlot {
-		if pl.slots[s].kind == slotInput && pl.slots[s].dtype == ops.Float32 && len(inputs[i].F32) > 0 {
+		if pl.slots[s].kind == slotInput && pl.slots[s].dtype == ir.Float32 && len(inputs[i].F32) > 0 {
 			if err := a.stream.CopyIn(a.bufs[s], inputs[i].F32); err != nil {
 				return fmt.Errorf("copying input %q to the device: %w", p.graph.Inputs[i].Name, err)
 			}
@@ -364,10 +364,10 @@ func (gp *gpuPlan) run(ctx context.Context, p *Program, pl *Plan, inputs, outs [
 		}
 		dst := outs[i]
 		if dst == nil {
-			dst = &ops.Tensor{}
+			dst = &ir.Tensor{}
 		}
-		n := ops.NumElems(sp.shape)
-		dst.DType, dst.I64 = ops.Float32, nil
+		n := ir.NumElems(sp.shape)
+		dst.DType, dst.I64 = ir.Float32, nil
 		dst.Shape = append(dst.Shape[:0], sp.shape...)
 		if cap(dst.F32) < n {
 			dst.F32 = make([]float32, n)

@@ -6,7 +6,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // cudaBuilt says whether this build has the CUDA backend (the nocuda
@@ -30,6 +30,6 @@ func newGPUPlan(g *gpu, p *Program, pl *Plan) (*gpuPlan, error) { return nil, er
 func (gp *gpuPlan) evict()                                      {}
 func (gp *gpuPlan) acquire()                                    {}
 func (gp *gpuPlan) release()                                    {}
-func (gp *gpuPlan) run(ctx context.Context, p *Program, pl *Plan, inputs, outs []*ops.Tensor) error {
+func (gp *gpuPlan) run(ctx context.Context, p *Program, pl *Plan, inputs, outs []*ir.Tensor) error {
 	return errNoCUDABuild
 }

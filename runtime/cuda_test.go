@@ -5,8 +5,8 @@ package runtime
 import (
 	"testing"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern/cuda"
-	"github.com/bnrun/bnrun/ops"
 )
 
 // TestCUDAModeWithoutGPU checks Compile's device modes where no GPU is
@@ -16,9 +16,9 @@ func TestCUDAModeWithoutGPU(t *testing.T) {
 	if err := cuda.Available(); err == nil {
 		t.Skip("a GPU is usable here")
 	}
-	g := &Graph{Inputs: []ValueInfo{{Name: "x", DType: ops.Float32, Dims: []Dim{{Value: 2}}}},
-		Outputs: []ValueInfo{{Name: "y"}},
-		Nodes:   []*ops.Node{{Name: "r", OpType: "Relu", Opset: 17, Inputs: []string{"x"}, Outputs: []string{"y"}}}}
+	g := &ir.Graph{Inputs: []ir.ValueInfo{{Name: "x", DType: ir.Float32, Dims: []ir.Dim{{Value: 2}}}},
+		Outputs: []ir.ValueInfo{{Name: "y"}},
+		Nodes:   []*ir.Node{{Name: "r", OpType: "Relu", Opset: 17, Inputs: []string{"x"}, Outputs: []string{"y"}}}}
 	if _, err := Compile(g, Options{Device: DeviceCUDA}); err == nil {
 		t.Fatal("DeviceCUDA without a GPU compiled")
 	}

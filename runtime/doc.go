@@ -1,7 +1,7 @@
 // Package runtime turns a graph into plans and runs them.
 //
-// A graph (graph.go: nodes, initializers, inputs and outputs as the loader
-// or the fold pass give them) becomes a Program once, in compile.go:
+// A graph (an ir.Graph: nodes, initializers, inputs and outputs as the
+// loader or the fold pass give them) becomes a Program once, in compile.go:
 // opsets and operators are checked (every unsupported operator listed in
 // one UnsupportedError), each node is bound to its operator from package
 // ops, values become numbered slots, the nodes are put in a topological
@@ -31,6 +31,7 @@
 // profile.go times each step; errors.go holds the errors a program
 // matches.
 //
-// runtime imports ops and kern (and kern/cuda through cuda.go), never the
-// root package, the loader or the fold pass.
+// runtime imports ir (the graph), ops (the operators) and kern (the
+// tiers), and kern/cuda and kern/cuda/lower through cuda.go; it must not
+// import the root package, the loader, npy or the fold pass.
 package runtime

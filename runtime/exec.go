@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
-	"github.com/bnrun/bnrun/ops"
 )
 
 // arena is what one Run of a plan works in: the tensors of every slot and
@@ -16,8 +16,8 @@ import (
 // stay with the arena.
 type arena struct {
 	i64     []int64
-	tensors []ops.Tensor
-	args    [][2][]*ops.Tensor // per step: in, out
+	tensors []ir.Tensor
+	args    [][2][]*ir.Tensor // per step: in, out
 	env     kern.Env
 	slab    []float32 // bound for the Run in flight, nil otherwise
 }
@@ -32,46 +32,46 @@ func (pl *Plan) slabLen(p *Program) int { return pl.f32Size + pl.scratch*p.pool.
 func (pl *Plan) newArena(p *Program) *arena {
 	a := &arena{
 		i64:     make([]int64, pl.i64Size),
-		tensors: make([]ops.Tensor, len(pl.slots)),
-		args:    make([][2][]*ops.Tensor, len(pl.steps)),
+		tensors: make([]ir.Tensor, len(pl.slots)),
+		args:    make([][2][]*ir.Tensor, len(pl.steps)),
 	}
 	a.env = kern.Env{K: p.kernels, Par: p.pool}
 	for s := range pl.slots {
 		sp := &pl.slots[s]
 		t := &a.tensors[s]
 		t.DType, t.Shape = sp.dtype, sp.shape
-		n := ops.NumElems(sp.shape)
+		n := ir.NumElems(sp.shape)
 		switch sp.kind {
 		case slotConst:
 			t.F32, t.I64 = sp.c.F32, sp.c.I64
 		case slotBuf:
-			if sp.dtype == ops.Int64 {
+			if sp.dtype == ir.Int64 {
 				t.I64 = a.i64[sp.off : sp.off+n : sp.off+n]
 			}
 		}
 	}
 	for s := range pl.slots {
 		sp := &pl.slots[s]
-		if sp.kind == slotView && pl.slots[sp.root].kind == slotBuf && sp.dtype == ops.Int64 {
+		if sp.kind == slotView && pl.slots[sp.root].kind == slotBuf && sp.dtype == ir.Int64 {
 			r := &a.tensors[sp.root]
-			lo, hi := sp.at, sp.at+ops.NumElems(sp.shape)
+			lo, hi := sp.at, sp.at+ir.NumElems(sp.shape)
 			a.tensors[s].I64 = r.I64[lo:hi:hi]
 		}
 	}
 	for i, st := range pl.steps {
-		in := make([]*ops.Tensor, len(st.c.in))
+		in := make([]*ir.Tensor, len(st.c.in))
 		for j, s := range st.c.in {
 			if s >= 0 {
 				in[j] = &a.tensors[s]
 			}
 		}
-		out := make([]*ops.Tensor, len(st.c.out))
+		out := make([]*ir.Tensor, len(st.c.out))
 		for j, s := range st.c.out {
 			if s >= 0 {
 				out[j] = &a.tensors[s]
 			}
 		}
-		a.args[i] = [2][]*ops.Tensor{in, out}
+		a.args[i] = [2][]*ir.Tensor{in, out}
 	}
 	return a
 }
@@ -82,15 +82,15 @@ func (pl *Plan) spans() []f32Span {
 	var sp []f32Span
 	for s := range pl.slots {
 		sl := &pl.slots[s]
-		if sl.dtype == ops.Int64 {
+		if sl.dtype == ir.Int64 {
 			continue
 		}
 		switch {
 		case sl.kind == slotBuf:
-			sp = append(sp, f32Span{s, sl.off, sl.off + ops.NumElems(sl.shape)})
+			sp = append(sp, f32Span{s, sl.off, sl.off + ir.NumElems(sl.shape)})
 		case sl.kind == slotView && pl.slots[sl.root].kind == slotBuf:
 			lo := pl.slots[sl.root].off + sl.at
-			sp = append(sp, f32Span{s, lo, lo + ops.NumElems(sl.shape)})
+			sp = append(sp, f32Span{s, lo, lo + ir.NumElems(sl.shape)})
 		}
 	}
 	return sp
@@ -145,7 +145,7 @@ func (pl *Plan) putArena(p *Program, a *arena) {
 //
 // When times is not nil (one entry per step of the plan), the wall time of
 // each step is added to its entry.
-func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ops.Tensor, times []time.Duration) (err error) {
+func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, times []time.Duration) (err error) {
 	if pl.gpu != nil {
 		return pl.gpu.run(ctx, p, pl, inputs, outs)
 	}
@@ -157,7 +157,7 @@ func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ops.Tensor,
 
 // runCPU is run on the CPU, its loops on par, or on the program's pool
 // when par is nil.
-func (pl *Plan) runCPU(ctx context.Context, p *Program, inputs, outs []*ops.Tensor, times []time.Duration, par kern.Parallel) (err error) {
+func (pl *Plan) runCPU(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, times []time.Duration, par kern.Parallel) (err error) {
 	a := pl.getArena(p)
 	if par != nil {
 		a.env.Par = par
@@ -187,8 +187,8 @@ func (pl *Plan) runCPU(ctx context.Context, p *Program, inputs, outs []*ops.Tens
 	}
 	for _, s := range pl.viewsOfIn {
 		t, r := &a.tensors[s], &a.tensors[pl.slots[s].root]
-		n := ops.NumElems(pl.slots[s].shape)
-		if t.DType == ops.Int64 {
+		n := ir.NumElems(pl.slots[s].shape)
+		if t.DType == ir.Int64 {
 			t.I64 = r.I64[:n:n]
 		} else {
 			t.F32 = r.F32[:n:n]
@@ -220,14 +220,14 @@ func (pl *Plan) runCPU(ctx context.Context, p *Program, inputs, outs []*ops.Tens
 }
 
 // copyOut copies src into dst, reusing dst's buffer when it is big enough.
-func copyOut(dst, src *ops.Tensor) *ops.Tensor {
+func copyOut(dst, src *ir.Tensor) *ir.Tensor {
 	if dst == nil {
-		dst = &ops.Tensor{}
+		dst = &ir.Tensor{}
 	}
 	dst.DType = src.DType
 	dst.Shape = append(dst.Shape[:0], src.Shape...)
-	n := ops.NumElems(src.Shape)
-	if src.DType == ops.Int64 {
+	n := ir.NumElems(src.Shape)
+	if src.DType == ir.Int64 {
 		if cap(dst.I64) < n {
 			dst.I64 = make([]int64, n)
 		}

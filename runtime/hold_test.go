@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
@@ -15,25 +16,25 @@ import (
 // holdGraph is x [1, 4, 5, 5] through 1×1 convolutions: y1 of W1 (read by
 // it alone), y2 and y3 both of W2, y4 of W4 (also a graph output), y5 of
 // W5 (also read by an rtAdd, z).
-func holdGraph() *Graph {
-	w := func(seed int) *ops.Tensor {
-		t := ops.NewF32([]int{3, 4, 1, 1}, nil)
+func holdGraph() *ir.Graph {
+	w := func(seed int) *ir.Tensor {
+		t := ir.NewF32([]int{3, 4, 1, 1}, nil)
 		for i := range t.F32 {
 			t.F32[i] = float32((i*seed)%7) - 3
 		}
 		return t
 	}
-	conv := func(name, wt string) *ops.Node {
-		return &ops.Node{Name: name, OpType: "Conv", Opset: 17, Inputs: []string{"x", wt}, Outputs: []string{name}}
+	conv := func(name, wt string) *ir.Node {
+		return &ir.Node{Name: name, OpType: "Conv", Opset: 17, Inputs: []string{"x", wt}, Outputs: []string{name}}
 	}
-	g := &Graph{
-		Inputs:       []ValueInfo{{Name: "x", DType: ops.Float32, Dims: []Dim{{Value: 1}, {Value: 4}, {Value: 5}, {Value: 5}}}},
-		Initializers: map[string]*ops.Tensor{"W1": w(3), "W2": w(5), "W4": w(9), "W5": w(11), "W5b": w(13)},
-		Nodes: []*ops.Node{conv("y1", "W1"), conv("y2", "W2"), conv("y3", "W2"), conv("y4", "W4"), conv("y5", "W5"),
+	g := &ir.Graph{
+		Inputs:       []ir.ValueInfo{{Name: "x", DType: ir.Float32, Dims: []ir.Dim{{Value: 1}, {Value: 4}, {Value: 5}, {Value: 5}}}},
+		Initializers: map[string]*ir.Tensor{"W1": w(3), "W2": w(5), "W4": w(9), "W5": w(11), "W5b": w(13)},
+		Nodes: []*ir.Node{conv("y1", "W1"), conv("y2", "W2"), conv("y3", "W2"), conv("y4", "W4"), conv("y5", "W5"),
 			{Name: "z", OpType: "rtAdd", Opset: 17, Inputs: []string{"W5", "W5b"}, Outputs: []string{"z"}}},
 	}
 	for _, o := range []string{"y1", "y2", "y3", "y4", "W4", "y5", "z"} {
-		g.Outputs = append(g.Outputs, ValueInfo{Name: o})
+		g.Outputs = append(g.Outputs, ir.ValueInfo{Name: o})
 	}
 	return g
 }
@@ -44,12 +45,12 @@ func holdGraph() *Graph {
 // that the outputs are those of the program that holds none, bit for bit,
 // and that a tier that packs lets W1's plain values go once it Runs.
 func TestHoldWeights(t *testing.T) {
-	x := ops.NewF32([]int{1, 4, 5, 5}, nil)
+	x := ir.NewF32([]int{1, 4, 5, 5}, nil)
 	for i := range x.F32 {
 		x.F32[i] = float32(i%11) / 11
 	}
 	for _, k := range append([]*kern.Tier{kern.Reference, kern.Generic}, kern.Best()) {
-		want := func() []*ops.Tensor {
+		want := func() []*ir.Tensor {
 			p, err := Compile(holdGraph(), Options{Kernels: k, Threads: 2})
 			if err != nil {
 				t.Fatal(err)
@@ -58,7 +59,7 @@ func TestHoldWeights(t *testing.T) {
 			if plain, packed := p.HeldWeightBytes(); plain+packed != 0 {
 				t.Errorf("%s: without HoldWeights, %d bytes held as they are, %d packed", k.Name, plain, packed)
 			}
-			out, err := p.Run(context.Background(), []*ops.Tensor{x})
+			out, err := p.Run(context.Background(), []*ir.Tensor{x})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +71,7 @@ func TestHoldWeights(t *testing.T) {
 			t.Fatal(err)
 		}
 		for name, w := range g.Initializers {
-			if held := w.F32 == nil; held != (name == "W1") || !ops.SameShape(w.Shape, []int{3, 4, 1, 1}) {
+			if held := w.F32 == nil; held != (name == "W1") || !ir.SameShape(w.Shape, []int{3, 4, 1, 1}) {
 				t.Errorf("%s: initializer %s has shape %v, held %v; want W1 alone held", k.Name, name, w.Shape, held)
 			}
 		}
@@ -78,7 +79,7 @@ func TestHoldWeights(t *testing.T) {
 			t.Errorf("%s: before a Run, %d bytes held as they are, %d packed; want W1's 48 as they are", k.Name, plain, packed)
 		}
 		for range 2 {
-			got, err := p.Run(context.Background(), []*ops.Tensor{x})
+			got, err := p.Run(context.Background(), []*ir.Tensor{x})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +107,7 @@ type rtTaker struct {
 	probed [][][]int
 }
 
-func (k *rtTaker) TakeConst(i int, t, stub *ops.Tensor) bool {
+func (k *rtTaker) TakeConst(i int, t, stub *ir.Tensor) bool {
 	k.took = i == 1
 	return k.took
 }
@@ -117,9 +118,9 @@ func (k *rtTaker) Probed(shapes [][][]int)          { k.probed = shapes }
 var rtTakers = map[string]*rtTaker{}
 
 func init() {
-	ops.Register("rtTake", func(n *ops.Node) (ops.Kernel, error) {
+	ops.Register("rtTake", func(n *ir.Node) (ops.Kernel, error) {
 		k := &rtTaker{PrepareFunc: func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
-			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ops.Tensor) error {
+			return []ops.Value{{DType: ir.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ir.Tensor) error {
 				copy(out[0].F32, in[0].F32)
 				return nil
 			}}, nil
@@ -134,22 +135,22 @@ func init() {
 // distinct dim before it, one name one size), and none when an input is
 // int64, has no declared shape, or the tier packs nothing.
 func TestProbeTakers(t *testing.T) {
-	dims := []Dim{{Param: "N"}, {Value: 4}, {Value: -1}, {Param: "N"}}
+	dims := []ir.Dim{{Param: "N"}, {Value: 4}, {Value: -1}, {Param: "N"}}
 	for _, c := range []struct {
 		name   string
-		ins    []ValueInfo
+		ins    []ir.ValueInfo
 		k      *kern.Tier
 		probed [][][]int
 	}{
-		{"dynamic", []ValueInfo{{Name: "x", DType: ops.Float32, Dims: dims}}, kern.Twin,
+		{"dynamic", []ir.ValueInfo{{Name: "x", DType: ir.Float32, Dims: dims}}, kern.Twin,
 			[][][]int{{{1, 4, 3, 1}, {2}}, {{3, 4, 5, 3}, {2}}}},
-		{"int64 input", []ValueInfo{{Name: "x", DType: ops.Float32, Dims: dims}, {Name: "s", DType: ops.Int64, Dims: []Dim{{Value: 2}}}}, kern.Twin, nil},
-		{"undeclared", []ValueInfo{{Name: "x", DType: ops.Float32}}, kern.Twin, nil},
-		{"generic", []ValueInfo{{Name: "x", DType: ops.Float32, Dims: dims}}, kern.Generic, nil},
+		{"int64 input", []ir.ValueInfo{{Name: "x", DType: ir.Float32, Dims: dims}, {Name: "s", DType: ir.Int64, Dims: []ir.Dim{{Value: 2}}}}, kern.Twin, nil},
+		{"undeclared", []ir.ValueInfo{{Name: "x", DType: ir.Float32}}, kern.Twin, nil},
+		{"generic", []ir.ValueInfo{{Name: "x", DType: ir.Float32, Dims: dims}}, kern.Generic, nil},
 	} {
-		g := &Graph{Inputs: c.ins, Outputs: []ValueInfo{{Name: "y"}},
-			Initializers: map[string]*ops.Tensor{"w": ops.NewF32([]int{2}, nil)},
-			Nodes:        []*ops.Node{{Name: "take_" + c.name, OpType: "rtTake", Opset: 17, Inputs: []string{"x", "w"}, Outputs: []string{"y"}}}}
+		g := &ir.Graph{Inputs: c.ins, Outputs: []ir.ValueInfo{{Name: "y"}},
+			Initializers: map[string]*ir.Tensor{"w": ir.NewF32([]int{2}, nil)},
+			Nodes:        []*ir.Node{{Name: "take_" + c.name, OpType: "rtTake", Opset: 17, Inputs: []string{"x", "w"}, Outputs: []string{"y"}}}}
 		p, err := Compile(g, Options{Kernels: c.k, Threads: 1, HoldWeights: true})
 		if err != nil {
 			t.Fatal(err)
@@ -172,16 +173,16 @@ type rtLetGo struct {
 	plain atomic.Int64
 }
 
-func (k *rtLetGo) TakeConst(i int, t, stub *ops.Tensor) bool { return i == 1 }
-func (k *rtLetGo) HeldBytes() (plain, packed int64)          { return k.plain.Load(), 0 }
-func (k *rtLetGo) Probed(shapes [][][]int)                   {}
+func (k *rtLetGo) TakeConst(i int, t, stub *ir.Tensor) bool { return i == 1 }
+func (k *rtLetGo) HeldBytes() (plain, packed int64)         { return k.plain.Load(), 0 }
+func (k *rtLetGo) Probed(shapes [][][]int)                  {}
 
 func init() {
-	ops.Register("rtLetGo", func(n *ops.Node) (ops.Kernel, error) {
+	ops.Register("rtLetGo", func(n *ir.Node) (ops.Kernel, error) {
 		k := &rtLetGo{}
 		k.plain.Store(64 << 20)
 		k.PrepareFunc = func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
-			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ops.Tensor) error {
+			return []ops.Value{{DType: ir.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ir.Tensor) error {
 				k.plain.Store(0)
 				copy(out[0].F32, in[0].F32)
 				return nil
@@ -194,9 +195,9 @@ func init() {
 // TestReclaimLetGo checks that the first Run of a plan after which the
 // kernels hold 32 MiB or more fewer plain weights collects garbage.
 func TestReclaimLetGo(t *testing.T) {
-	g := &Graph{Inputs: []ValueInfo{{Name: "x", DType: ops.Float32, Dims: []Dim{{Value: 2}}}}, Outputs: []ValueInfo{{Name: "y"}},
-		Initializers: map[string]*ops.Tensor{"w": ops.NewF32([]int{2}, nil)},
-		Nodes:        []*ops.Node{{Name: "l", OpType: "rtLetGo", Opset: 17, Inputs: []string{"x", "w"}, Outputs: []string{"y"}}}}
+	g := &ir.Graph{Inputs: []ir.ValueInfo{{Name: "x", DType: ir.Float32, Dims: []ir.Dim{{Value: 2}}}}, Outputs: []ir.ValueInfo{{Name: "y"}},
+		Initializers: map[string]*ir.Tensor{"w": ir.NewF32([]int{2}, nil)},
+		Nodes:        []*ir.Node{{Name: "l", OpType: "rtLetGo", Opset: 17, Inputs: []string{"x", "w"}, Outputs: []string{"y"}}}}
 	p, err := Compile(g, Options{Kernels: kern.Generic, Threads: 1, HoldWeights: true})
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +206,7 @@ func TestReclaimLetGo(t *testing.T) {
 	var ms goruntime.MemStats
 	goruntime.ReadMemStats(&ms)
 	before := ms.NumGC
-	if _, err := p.Run(context.Background(), []*ops.Tensor{ops.NewF32([]int{2}, nil)}); err != nil {
+	if _, err := p.Run(context.Background(), []*ir.Tensor{ir.NewF32([]int{2}, nil)}); err != nil {
 		t.Fatal(err)
 	}
 	goruntime.ReadMemStats(&ms)

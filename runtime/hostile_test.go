@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // Hostile graphs built from the real operators of package ops: every one
@@ -19,8 +19,8 @@ import (
 
 // hNode returns a default-domain node at opset 13 with the given
 // attributes.
-func hNode(name, op string, ins, outs []string, attrs ...*ops.Attr) *ops.Node {
-	n := &ops.Node{Name: name, OpType: op, Opset: 13, Inputs: ins, Outputs: outs, Attrs: map[string]*ops.Attr{}}
+func hNode(name, op string, ins, outs []string, attrs ...*ir.Attr) *ir.Node {
+	n := &ir.Node{Name: name, OpType: op, Opset: 13, Inputs: ins, Outputs: outs, Attrs: map[string]*ir.Attr{}}
 	for _, a := range attrs {
 		n.Attrs[a.Name] = a
 	}
@@ -28,58 +28,58 @@ func hNode(name, op string, ins, outs []string, attrs ...*ops.Attr) *ops.Node {
 }
 
 // hOpset returns n read at another opset version.
-func hOpset(n *ops.Node, v int) *ops.Node { n.Opset = v; return n }
+func hOpset(n *ir.Node, v int) *ir.Node { n.Opset = v; return n }
 
 // hInts is an INTS attribute.
-func hInts(name string, vs ...int64) *ops.Attr {
-	return &ops.Attr{Name: name, Type: ops.AttrInts, Ints: vs}
+func hInts(name string, vs ...int64) *ir.Attr {
+	return &ir.Attr{Name: name, Type: ir.AttrInts, Ints: vs}
 }
 
 // hInt is an INT attribute.
-func hInt(name string, v int64) *ops.Attr { return &ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
+func hInt(name string, v int64) *ir.Attr { return &ir.Attr{Name: name, Type: ir.AttrInt, I: v} }
 
 // hFloats is a FLOATS attribute.
-func hFloats(name string, vs ...float32) *ops.Attr {
-	return &ops.Attr{Name: name, Type: ops.AttrFloats, Floats: vs}
+func hFloats(name string, vs ...float32) *ir.Attr {
+	return &ir.Attr{Name: name, Type: ir.AttrFloats, Floats: vs}
 }
 
 // hStr is a STRING attribute.
-func hStr(name, s string) *ops.Attr { return &ops.Attr{Name: name, Type: ops.AttrString, S: s} }
+func hStr(name, s string) *ir.Attr { return &ir.Attr{Name: name, Type: ir.AttrString, S: s} }
 
 // hIn declares a float32 graph input with fixed dims.
-func hIn(name string, dims ...int) ValueInfo {
-	vi := ValueInfo{Name: name, DType: ops.Float32, Dims: []Dim{}}
+func hIn(name string, dims ...int) ir.ValueInfo {
+	vi := ir.ValueInfo{Name: name, DType: ir.Float32, Dims: []ir.Dim{}}
 	for _, d := range dims {
-		vi.Dims = append(vi.Dims, Dim{Value: d})
+		vi.Dims = append(vi.Dims, ir.Dim{Value: d})
 	}
 	return vi
 }
 
 // hGraph is a graph with one float32 input x of the given dims, the named
 // outputs, the nodes and the initializers (name, tensor, name, tensor...).
-func hGraph(xDims []int, outs []string, nodes []*ops.Node, inits ...any) *Graph {
-	g := &Graph{Inputs: []ValueInfo{hIn("x", xDims...)}, Nodes: nodes, Initializers: map[string]*ops.Tensor{}}
+func hGraph(xDims []int, outs []string, nodes []*ir.Node, inits ...any) *ir.Graph {
+	g := &ir.Graph{Inputs: []ir.ValueInfo{hIn("x", xDims...)}, Nodes: nodes, Initializers: map[string]*ir.Tensor{}}
 	for _, o := range outs {
-		g.Outputs = append(g.Outputs, ValueInfo{Name: o})
+		g.Outputs = append(g.Outputs, ir.ValueInfo{Name: o})
 	}
 	for i := 0; i+1 < len(inits); i += 2 {
-		g.Initializers[inits[i].(string)] = inits[i+1].(*ops.Tensor)
+		g.Initializers[inits[i].(string)] = inits[i+1].(*ir.Tensor)
 	}
 	return g
 }
 
 // f32 is a zeroed float32 tensor.
-func f32(shape ...int) *ops.Tensor { return ops.NewF32(shape, nil) }
+func f32(shape ...int) *ir.Tensor { return ir.NewF32(shape, nil) }
 
 // i64 is an int64 tensor with the given values and shape [len(vs)].
-func i64(vs ...int64) *ops.Tensor { return ops.NewI64([]int{len(vs)}, vs) }
+func i64(vs ...int64) *ir.Tensor { return ir.NewI64([]int{len(vs)}, vs) }
 
 // hostileCase is one hostile graph. With no inputs the error is expected
 // from Compile; otherwise Compile must succeed and Run on inputs must fail.
 type hostileCase struct {
 	name   string
-	g      *Graph
-	inputs []*ops.Tensor
+	g      *ir.Graph
+	inputs []*ir.Tensor
 	opts   Options
 	want   []string // substrings of the error, the node or tensor name first
 }
@@ -129,69 +129,69 @@ func runHostile(t *testing.T, cases []hostileCase) {
 
 func TestHostileGraphStructure(t *testing.T) {
 	x := []int{1, 4}
-	relu := func(name, in, out string) *ops.Node { return hNode(name, "Relu", []string{in}, []string{out}) }
+	relu := func(name, in, out string) *ir.Node { return hNode(name, "Relu", []string{in}, []string{out}) }
 	runHostile(t, []hostileCase{
-		{name: "cycle", g: hGraph(x, []string{"b"}, []*ops.Node{
+		{name: "cycle", g: hGraph(x, []string{"b"}, []*ir.Node{
 			hNode("add", "Add", []string{"x", "b"}, []string{"a"}),
 			relu("relu", "a", "b"),
 		}), want: []string{`node "add" (Add)`, "graph has a cycle through this node"}},
-		{name: "self loop", g: hGraph(x, []string{"y"}, []*ops.Node{
+		{name: "self loop", g: hGraph(x, []string{"y"}, []*ir.Node{
 			hNode("loop", "Add", []string{"x", "y"}, []string{"y"}),
 		}), want: []string{`node "loop" (Add)`, "cycle"}},
-		{name: "input nobody produces", g: hGraph(x, []string{"y"}, []*ops.Node{
+		{name: "input nobody produces", g: hGraph(x, []string{"y"}, []*ir.Node{
 			hNode("add", "Add", []string{"x", "ghost"}, []string{"y"}),
 		}), want: []string{`node "add" (Add)`, `input "ghost" is not produced by any node, initializer or graph input`}},
-		{name: "duplicate output", g: hGraph(x, []string{"y"}, []*ops.Node{
+		{name: "duplicate output", g: hGraph(x, []string{"y"}, []*ir.Node{
 			relu("r1", "x", "y"), relu("r2", "x", "y"),
 		}), want: []string{`node "r2" (Relu)`, `output "y" is already defined as output of node "r1" (Relu)`}},
-		{name: "output shadows graph input", g: hGraph(x, []string{"x"}, []*ops.Node{
+		{name: "output shadows graph input", g: hGraph(x, []string{"x"}, []*ir.Node{
 			relu("r", "x", "x"),
 		}), want: []string{`node "r" (Relu)`, `output "x" is already defined as graph input`}},
-		{name: "output shadows initializer", g: hGraph(x, []string{"w"}, []*ops.Node{
+		{name: "output shadows initializer", g: hGraph(x, []string{"w"}, []*ir.Node{
 			relu("r", "x", "w"),
 		}, "w", f32(1, 4)), want: []string{`node "r" (Relu)`, `output "w" is already defined as initializer`}},
-		{name: "graph input is an initializer", g: hGraph(x, []string{"y"}, []*ops.Node{
+		{name: "graph input is an initializer", g: hGraph(x, []string{"y"}, []*ir.Node{
 			relu("r", "x", "y"),
 		}, "x", f32(1, 4)), want: []string{`graph input "x" is also defined as initializer`}},
-		{name: "graph output nobody produces", g: hGraph(x, []string{"nothing"}, []*ops.Node{
+		{name: "graph output nobody produces", g: hGraph(x, []string{"nothing"}, []*ir.Node{
 			relu("r", "x", "y"),
 		}), want: []string{`graph output "nothing" is not produced`}},
-		{name: "unknown domain", g: hGraph(x, []string{"y"}, []*ops.Node{
+		{name: "unknown domain", g: hGraph(x, []string{"y"}, []*ir.Node{
 			{Name: "evil", OpType: "Relu", Domain: "com.evil", Opset: 1, Inputs: []string{"x"}, Outputs: []string{"y"}},
 		}), want: []string{"evil", "unsupported operators (1):\n  com.evil.Relu used by 1 node(s): evil"}},
-		{name: "unknown op", g: hGraph(x, []string{"y"}, []*ops.Node{
+		{name: "unknown op", g: hGraph(x, []string{"y"}, []*ir.Node{
 			hNode("f1", "Frobnicate", []string{"x"}, []string{"a"}),
 			hNode("", "Frobnicate", []string{"a"}, []string{"y"}),
 		}), want: []string{"f1", "unsupported operators (1):\n  Frobnicate used by 2 node(s): f1, #1"}},
-		{name: "opset too new", g: hGraph(x, []string{"y"}, []*ops.Node{
+		{name: "opset too new", g: hGraph(x, []string{"y"}, []*ir.Node{
 			hOpset(relu("r", "x", "y"), 22),
 		}), want: []string{`node "r" (Relu)`, "opset 22 of the default domain is outside the supported range 7 to 21"}},
-		{name: "opset too old", g: hGraph([]int{1, 1, 4, 4}, []string{"y"}, []*ops.Node{
+		{name: "opset too old", g: hGraph([]int{1, 1, 4, 4}, []string{"y"}, []*ir.Node{
 			hOpset(hNode("c", "Conv", []string{"x", "w"}, []string{"y"}), 6),
 		}, "w", f32(1, 1, 1, 1)), want: []string{`node "c" (Conv)`, "opset 6 of the default domain is outside the supported range 7 to 21"}},
-		{name: "opset zero", g: hGraph(x, []string{"y"}, []*ops.Node{
+		{name: "opset zero", g: hGraph(x, []string{"y"}, []*ir.Node{
 			hOpset(hNode("id", "Identity", []string{"x"}, []string{"y"}), 0),
 		}), want: []string{`node "id" (Identity)`, "opset 0 of the default domain is outside"}},
-		{name: "graph input without a name", g: &Graph{
-			Inputs: []ValueInfo{{DType: ops.Float32}}, Outputs: []ValueInfo{{Name: "y"}},
+		{name: "graph input without a name", g: &ir.Graph{
+			Inputs: []ir.ValueInfo{{DType: ir.Float32}}, Outputs: []ir.ValueInfo{{Name: "y"}},
 		}, want: []string{"graph input with an empty name"}},
 	})
 }
 
 // conv is a Conv node c: y = Conv(x, w) with the given attributes.
-func conv(attrs ...*ops.Attr) *ops.Node {
+func conv(attrs ...*ir.Attr) *ir.Node {
 	return hNode("c", "Conv", []string{"x", "w"}, []string{"y"}, attrs...)
 }
 
 func TestHostileAttributes(t *testing.T) {
 	x := []int{1, 3, 8, 8}
 	w := f32(4, 3, 3, 3)
-	in := []*ops.Tensor{f32(x...)}
-	convGraph := func(attrs ...*ops.Attr) *Graph {
-		return hGraph(x, []string{"y"}, []*ops.Node{conv(attrs...)}, "w", w)
+	in := []*ir.Tensor{f32(x...)}
+	convGraph := func(attrs ...*ir.Attr) *ir.Graph {
+		return hGraph(x, []string{"y"}, []*ir.Node{conv(attrs...)}, "w", w)
 	}
-	gemm := func(attrs ...*ops.Attr) *Graph {
-		return hGraph([]int{2, 3}, []string{"y"}, []*ops.Node{
+	gemm := func(attrs ...*ir.Attr) *ir.Graph {
+		return hGraph([]int{2, 3}, []string{"y"}, []*ir.Node{
 			hNode("g", "Gemm", []string{"x", "b"}, []string{"y"}, attrs...),
 		}, "b", f32(3, 5))
 	}
@@ -213,13 +213,13 @@ func TestHostileAttributes(t *testing.T) {
 			want: []string{`node "g" (Gemm)`, "transA 2 and transB 0 must be 0 or 1"}},
 		{name: "Gemm alpha of type STRING", g: gemm(hStr("alpha", "1")),
 			want: []string{`node "g" (Gemm)`, `attribute "alpha" has type STRING, want FLOAT`}},
-		{name: "Softmax axis of type INTS", g: hGraph([]int{2, 3}, []string{"y"}, []*ops.Node{
+		{name: "Softmax axis of type INTS", g: hGraph([]int{2, 3}, []string{"y"}, []*ir.Node{
 			hNode("sm", "Softmax", []string{"x"}, []string{"y"}, hInts("axis", 1)),
 		}), want: []string{`node "sm" (Softmax)`, `attribute "axis" has type INTS, want INT`}},
-		{name: "MaxPool without kernel_shape", g: hGraph(x, []string{"y"}, []*ops.Node{
+		{name: "MaxPool without kernel_shape", g: hGraph(x, []string{"y"}, []*ir.Node{
 			hNode("mp", "MaxPool", []string{"x"}, []string{"y"}),
 		}), want: []string{`node "mp" (MaxPool)`, "kernel_shape is required"}},
-		{name: "Concat without axis", g: hGraph(x, []string{"y"}, []*ops.Node{
+		{name: "Concat without axis", g: hGraph(x, []string{"y"}, []*ir.Node{
 			hNode("cat", "Concat", []string{"x", "x"}, []string{"y"}),
 		}), want: []string{`node "cat" (Concat)`, "axis attribute is required"}},
 
@@ -232,92 +232,92 @@ func TestHostileAttributes(t *testing.T) {
 			want: []string{`node "c" (Conv)`, "kernel_shape [5 5] does not match W's shape [4,3,3,3]"}},
 		{name: "Conv kernel_shape of wrong length", g: convGraph(hInts("kernel_shape", 3)), inputs: in,
 			want: []string{`node "c" (Conv)`, "kernel_shape [3] has 1 values, want 2"}},
-		{name: "Conv window larger than input", g: hGraph([]int{1, 3, 2, 2}, []string{"y"}, []*ops.Node{conv()}, "w", w),
-			inputs: []*ops.Tensor{f32(1, 3, 2, 2)},
+		{name: "Conv window larger than input", g: hGraph([]int{1, 3, 2, 2}, []string{"y"}, []*ir.Node{conv()}, "w", w),
+			inputs: []*ir.Tensor{f32(1, 3, 2, 2)},
 			want:   []string{`node "c" (Conv)`, "window of extent 3 is larger than the padded input 2 on spatial axis 0"}},
-		{name: "Softmax axis out of range", g: hGraph([]int{2, 3}, []string{"y"}, []*ops.Node{
+		{name: "Softmax axis out of range", g: hGraph([]int{2, 3}, []string{"y"}, []*ir.Node{
 			hNode("sm", "Softmax", []string{"x"}, []string{"y"}, hInt("axis", 5)),
-		}), inputs: []*ops.Tensor{f32(2, 3)}, want: []string{`node "sm" (Softmax)`, "axis 5 out of range for rank 2"}},
-		{name: "Softmax legacy axis out of range", g: hGraph([]int{2, 3}, []string{"y"}, []*ops.Node{
+		}), inputs: []*ir.Tensor{f32(2, 3)}, want: []string{`node "sm" (Softmax)`, "axis 5 out of range for rank 2"}},
+		{name: "Softmax legacy axis out of range", g: hGraph([]int{2, 3}, []string{"y"}, []*ir.Node{
 			hOpset(hNode("sm", "Softmax", []string{"x"}, []string{"y"}, hInt("axis", -4)), 11),
-		}), inputs: []*ops.Tensor{f32(2, 3)}, want: []string{`node "sm" (Softmax)`, "axis -4 out of range for rank 2"}},
-		{name: "Transpose perm not a permutation", g: hGraph([]int{2, 3}, []string{"y"}, []*ops.Node{
+		}), inputs: []*ir.Tensor{f32(2, 3)}, want: []string{`node "sm" (Softmax)`, "axis -4 out of range for rank 2"}},
+		{name: "Transpose perm not a permutation", g: hGraph([]int{2, 3}, []string{"y"}, []*ir.Node{
 			hNode("tr", "Transpose", []string{"x"}, []string{"y"}, hInts("perm", 0, 0)),
-		}), inputs: []*ops.Tensor{f32(2, 3)}, want: []string{`node "tr" (Transpose)`, "perm [0 0] is not a permutation of [0, 2)"}},
-		{name: "Gather index out of range", g: hGraph([]int{2, 3}, []string{"y"}, []*ops.Node{
+		}), inputs: []*ir.Tensor{f32(2, 3)}, want: []string{`node "tr" (Transpose)`, "perm [0 0] is not a permutation of [0, 2)"}},
+		{name: "Gather index out of range", g: hGraph([]int{2, 3}, []string{"y"}, []*ir.Node{
 			hNode("ga", "Gather", []string{"x", "idx"}, []string{"y"}),
-		}, "idx", i64(7)), inputs: []*ops.Tensor{f32(2, 3)}, want: []string{`node "ga" (Gather)`, "index 7 out of range for axis of size 2"}},
+		}, "idx", i64(7)), inputs: []*ir.Tensor{f32(2, 3)}, want: []string{`node "ga" (Gather)`, "index 7 out of range for axis of size 2"}},
 	})
 }
 
 func TestHostileShapes(t *testing.T) {
 	runHostile(t, []hostileCase{
 		{name: "Conv weights against input channels", g: hGraph([]int{1, 3, 8, 8}, []string{"y"},
-			[]*ops.Node{conv()}, "w", f32(4, 2, 3, 3)), inputs: []*ops.Tensor{f32(1, 3, 8, 8)},
+			[]*ir.Node{conv()}, "w", f32(4, 2, 3, 3)), inputs: []*ir.Tensor{f32(1, 3, 8, 8)},
 			want: []string{`node "c" (Conv)`, "W has shape [4,2,3,3]: 2 channels per group, but X has 3 channels in 1 groups"}},
 		{name: "Conv weights of wrong rank", g: hGraph([]int{1, 3, 8, 8}, []string{"y"},
-			[]*ops.Node{conv()}, "w", f32(4, 3, 3)), inputs: []*ops.Tensor{f32(1, 3, 8, 8)},
+			[]*ir.Node{conv()}, "w", f32(4, 3, 3)), inputs: []*ir.Tensor{f32(1, 3, 8, 8)},
 			want: []string{`node "c" (Conv)`, "W has shape [4,3,3], want rank 4 like X [1,3,8,8]"}},
-		{name: "Conv bias of wrong length", g: hGraph([]int{1, 3, 8, 8}, []string{"y"}, []*ops.Node{
+		{name: "Conv bias of wrong length", g: hGraph([]int{1, 3, 8, 8}, []string{"y"}, []*ir.Node{
 			hNode("c", "Conv", []string{"x", "w", "b"}, []string{"y"}),
-		}, "w", f32(4, 3, 3, 3), "b", f32(5)), inputs: []*ops.Tensor{f32(1, 3, 8, 8)},
+		}, "w", f32(4, 3, 3, 3), "b", f32(5)), inputs: []*ir.Tensor{f32(1, 3, 8, 8)},
 			want: []string{`node "c" (Conv)`, "B has type float32 shape [5], want float32 [4]"}},
-		{name: "Gemm inner dims", g: hGraph([]int{2, 3}, []string{"y"}, []*ops.Node{
+		{name: "Gemm inner dims", g: hGraph([]int{2, 3}, []string{"y"}, []*ir.Node{
 			hNode("g", "Gemm", []string{"x", "b"}, []string{"y"}),
-		}, "b", f32(4, 5)), inputs: []*ops.Tensor{f32(2, 3)},
+		}, "b", f32(4, 5)), inputs: []*ir.Tensor{f32(2, 3)},
 			want: []string{`node "g" (Gemm)`, "A' is 2×3 but B' is 4×5"}},
-		{name: "Gemm C not broadcastable", g: hGraph([]int{2, 3}, []string{"y"}, []*ops.Node{
+		{name: "Gemm C not broadcastable", g: hGraph([]int{2, 3}, []string{"y"}, []*ir.Node{
 			hNode("g", "Gemm", []string{"x", "b", "c"}, []string{"y"}),
-		}, "b", f32(3, 5), "c", f32(3)), inputs: []*ops.Tensor{f32(2, 3)},
+		}, "b", f32(3, 5), "c", f32(3)), inputs: []*ir.Tensor{f32(2, 3)},
 			want: []string{`node "g" (Gemm)`, "C of shape [3] does not broadcast to [2,5]"}},
-		{name: "MatMul inner dims", g: hGraph([]int{2, 3}, []string{"y"}, []*ops.Node{
+		{name: "MatMul inner dims", g: hGraph([]int{2, 3}, []string{"y"}, []*ir.Node{
 			hNode("mm", "MatMul", []string{"x", "b"}, []string{"y"}),
-		}, "b", f32(4, 5)), inputs: []*ops.Tensor{f32(2, 3)},
+		}, "b", f32(4, 5)), inputs: []*ir.Tensor{f32(2, 3)},
 			want: []string{`node "mm" (MatMul)`}},
-		{name: "Add not broadcastable", g: hGraph([]int{2, 3}, []string{"y"}, []*ops.Node{
+		{name: "Add not broadcastable", g: hGraph([]int{2, 3}, []string{"y"}, []*ir.Node{
 			hNode("add", "Add", []string{"x", "b"}, []string{"y"}),
-		}, "b", f32(4)), inputs: []*ops.Tensor{f32(2, 3)},
+		}, "b", f32(4)), inputs: []*ir.Tensor{f32(2, 3)},
 			want: []string{`node "add" (Add)`, "shapes [2,3] and [4] do not broadcast"}},
-		{name: "Add of float32 and int64", g: hGraph([]int{2, 3}, []string{"y"}, []*ops.Node{
+		{name: "Add of float32 and int64", g: hGraph([]int{2, 3}, []string{"y"}, []*ir.Node{
 			hNode("add", "Add", []string{"x", "b"}, []string{"y"}),
-		}, "b", i64(1)), inputs: []*ops.Tensor{f32(2, 3)},
+		}, "b", i64(1)), inputs: []*ir.Tensor{f32(2, 3)},
 			want: []string{`node "add" (Add)`, "A has type float32 but B has int64"}},
-		{name: "Reshape to the wrong element count", g: hGraph([]int{2, 3}, []string{"y"}, []*ops.Node{
+		{name: "Reshape to the wrong element count", g: hGraph([]int{2, 3}, []string{"y"}, []*ir.Node{
 			hNode("rs", "Reshape", []string{"x", "s"}, []string{"y"}),
-		}, "s", i64(4, 2)), inputs: []*ops.Tensor{f32(2, 3)},
+		}, "s", i64(4, 2)), inputs: []*ir.Tensor{f32(2, 3)},
 			want: []string{`node "rs" (Reshape)`, "cannot reshape [2,3] (6 elements) to [4 2] ([4,2], 8 elements)"}},
-		{name: "Reshape to overflowing dims", g: hGraph([]int{2, 3}, []string{"y"}, []*ops.Node{
+		{name: "Reshape to overflowing dims", g: hGraph([]int{2, 3}, []string{"y"}, []*ir.Node{
 			hNode("rs", "Reshape", []string{"x", "s"}, []string{"y"}),
-		}, "s", i64(1<<62, 4)), inputs: []*ops.Tensor{f32(2, 3)},
+		}, "s", i64(1<<62, 4)), inputs: []*ir.Tensor{f32(2, 3)},
 			want: []string{`node "rs" (Reshape)`, "cannot reshape [2,3] (6 elements) to [4611686018427387904 4]"}},
-		{name: "Reshape shape not constant", g: &Graph{
-			Inputs:  []ValueInfo{hIn("x", 2, 3), {Name: "s", DType: ops.Int64, Dims: []Dim{{Value: 100}}}},
-			Outputs: []ValueInfo{{Name: "y"}},
-			Nodes:   []*ops.Node{hNode("rs", "Reshape", []string{"x", "s"}, []string{"y"})},
-		}, inputs: []*ops.Tensor{f32(2, 3), ops.NewI64([]int{100}, nil)},
+		{name: "Reshape shape not constant", g: &ir.Graph{
+			Inputs:  []ir.ValueInfo{hIn("x", 2, 3), {Name: "s", DType: ir.Int64, Dims: []ir.Dim{{Value: 100}}}},
+			Outputs: []ir.ValueInfo{{Name: "y"}},
+			Nodes:   []*ir.Node{hNode("rs", "Reshape", []string{"x", "s"}, []string{"y"})},
+		}, inputs: []*ir.Tensor{f32(2, 3), ir.NewI64([]int{100}, nil)},
 			want: []string{`node "rs" (Reshape)`, "shape must be a constant known at plan time"}},
-		{name: "Concat rank mismatch", g: hGraph([]int{2, 3}, []string{"y"}, []*ops.Node{
+		{name: "Concat rank mismatch", g: hGraph([]int{2, 3}, []string{"y"}, []*ir.Node{
 			hNode("cat", "Concat", []string{"x", "b"}, []string{"y"}, hInt("axis", 0)),
-		}, "b", f32(2, 3, 1)), inputs: []*ops.Tensor{f32(2, 3)},
+		}, "b", f32(2, 3, 1)), inputs: []*ir.Tensor{f32(2, 3)},
 			want: []string{`node "cat" (Concat)`, "input 1 has rank 3, input 0 has 2"}},
-		{name: "Concat axis out of range", g: hGraph([]int{2, 3}, []string{"y"}, []*ops.Node{
+		{name: "Concat axis out of range", g: hGraph([]int{2, 3}, []string{"y"}, []*ir.Node{
 			hNode("cat", "Concat", []string{"x", "x"}, []string{"y"}, hInt("axis", 2)),
-		}), inputs: []*ops.Tensor{f32(2, 3)},
+		}), inputs: []*ir.Tensor{f32(2, 3)},
 			want: []string{`node "cat" (Concat)`, "axis 2 out of range for rank 2"}},
-		{name: "BatchNormalization scale of wrong length", g: hGraph([]int{1, 3, 2, 2}, []string{"y"}, []*ops.Node{
+		{name: "BatchNormalization scale of wrong length", g: hGraph([]int{1, 3, 2, 2}, []string{"y"}, []*ir.Node{
 			hNode("bn", "BatchNormalization", []string{"x", "s", "b", "m", "v"}, []string{"y"}),
-		}, "s", f32(2), "b", f32(3), "m", f32(3), "v", f32(3)), inputs: []*ops.Tensor{f32(1, 3, 2, 2)},
+		}, "s", f32(2), "b", f32(3), "m", f32(3), "v", f32(3)), inputs: []*ir.Tensor{f32(1, 3, 2, 2)},
 			want: []string{`node "bn" (BatchNormalization)`}},
 	})
 }
 
 func TestHostileMemory(t *testing.T) {
-	cos := func(shape *ops.Tensor) *Graph {
-		return hGraph([]int{1}, []string{"y"}, []*ops.Node{
+	cos := func(shape *ir.Tensor) *ir.Graph {
+		return hGraph([]int{1}, []string{"y"}, []*ir.Node{
 			hNode("cos", "ConstantOfShape", []string{"s"}, []string{"y"}),
 		}, "s", shape)
 	}
-	one := []*ops.Tensor{f32(1)}
+	one := []*ir.Tensor{f32(1)}
 	runHostile(t, []hostileCase{
 		{name: "ConstantOfShape beyond the default per-tensor limit", g: cos(i64(1<<20, 1<<20)), inputs: one,
 			want: []string{`node "cos" (ConstantOfShape)`, `output "y" of shape [1048576,1048576] exceeds the limit of 2147483648 bytes per tensor`}},
@@ -328,31 +328,31 @@ func TestHostileMemory(t *testing.T) {
 		{name: "ConstantOfShape under a small per-tensor limit", g: cos(i64(100, 100)), inputs: one,
 			opts: Options{MaxTensorBytes: 1 << 10},
 			want: []string{`node "cos" (ConstantOfShape)`, `output "y" of shape [100,100] exceeds the limit of 1024 bytes per tensor`}},
-		{name: "Pad to a huge output", g: hGraph([]int{1, 1}, []string{"y"}, []*ops.Node{
+		{name: "Pad to a huge output", g: hGraph([]int{1, 1}, []string{"y"}, []*ir.Node{
 			hNode("pad", "Pad", []string{"x", "p"}, []string{"y"}),
-		}, "p", i64(0, 0, 1<<30, 1<<30)), inputs: []*ops.Tensor{f32(1, 1)},
+		}, "p", i64(0, 0, 1<<30, 1<<30)), inputs: []*ir.Tensor{f32(1, 1)},
 			want: []string{`node "pad" (Pad)`, `output "y" of shape [1073741825,1073741825] exceeds the limit`}},
-		{name: "Conv output beyond the per-tensor limit", g: hGraph([]int{1, 3, 8, 8}, []string{"y"}, []*ops.Node{
+		{name: "Conv output beyond the per-tensor limit", g: hGraph([]int{1, 3, 8, 8}, []string{"y"}, []*ir.Node{
 			conv(hInts("pads", 1<<20, 1<<20, 1<<20, 1<<20)),
-		}, "w", f32(4, 3, 3, 3)), inputs: []*ops.Tensor{f32(1, 3, 8, 8)},
+		}, "w", f32(4, 3, 3, 3)), inputs: []*ir.Tensor{f32(1, 3, 8, 8)},
 			want: []string{`node "c" (Conv)`, `output "y" of shape [1,4,2097158,2097158] exceeds the limit`}},
-		{name: "total memory limit", g: hGraph([]int{64, 64}, []string{"y"}, []*ops.Node{
+		{name: "total memory limit", g: hGraph([]int{64, 64}, []string{"y"}, []*ir.Node{
 			hNode("r1", "Relu", []string{"x"}, []string{"a"}),
 			hNode("r2", "Sigmoid", []string{"a"}, []string{"y"}),
-		}), opts: Options{MaxTotalBytes: 1 << 12}, inputs: []*ops.Tensor{f32(64, 64)},
+		}), opts: Options{MaxTotalBytes: 1 << 12}, inputs: []*ir.Tensor{f32(64, 64)},
 			want: []string{`inputs "x" [64,64] need 32768 bytes of intermediate memory, over the limit of 4096 (largest tensor: "a" [64,64], 16384 bytes)`}},
 	})
 }
 
 func TestHostileRunInputs(t *testing.T) {
-	g := &Graph{
-		Inputs: []ValueInfo{
+	g := &ir.Graph{
+		Inputs: []ir.ValueInfo{
 			hIn("x", 1, 4),
-			{Name: "n", DType: ops.Float32, Dims: []Dim{{Value: -1, Param: "N"}, {Value: 4}}},
-			{Name: "u", DType: ops.Float32}, // no shape declared
+			{Name: "n", DType: ir.Float32, Dims: []ir.Dim{{Value: -1, Param: "N"}, {Value: 4}}},
+			{Name: "u", DType: ir.Float32}, // no shape declared
 		},
-		Outputs: []ValueInfo{{Name: "y"}, {Name: "z"}},
-		Nodes: []*ops.Node{
+		Outputs: []ir.ValueInfo{{Name: "y"}, {Name: "z"}},
+		Nodes: []*ir.Node{
 			hNode("add", "Add", []string{"x", "n"}, []string{"y"}),
 			hNode("mean", "ReduceMean", []string{"u"}, []string{"z"}, hInt("keepdims", 0)),
 		},
@@ -366,25 +366,25 @@ func TestHostileRunInputs(t *testing.T) {
 	huge := 1 << 32
 	cases := []struct {
 		name string
-		in   []*ops.Tensor
+		in   []*ir.Tensor
 		want []string
 	}{
-		{"wrong dtype", []*ops.Tensor{ops.NewI64([]int{1, 4}, nil), ok, ok}, []string{`input "x"`, "got int64, the model wants float32"}},
-		{"wrong shape", []*ops.Tensor{f32(1, 5), ok, ok}, []string{`input "x"`, "got shape [1,5], the model wants [1,4]"}},
-		{"wrong rank", []*ops.Tensor{f32(4), ok, ok}, []string{`input "x"`, "got shape [4], the model wants rank 2 ([1,4])"}},
-		{"wrong symbolic-dim shape", []*ops.Tensor{f32(1, 4), f32(2, 5), ok}, []string{`input "n"`, "got shape [2,5], the model wants [N,4]"}},
-		{"data shorter than shape", []*ops.Tensor{{DType: ops.Float32, Shape: []int{1, 4}, F32: make([]float32, 3)}, ok, ok},
+		{"wrong dtype", []*ir.Tensor{ir.NewI64([]int{1, 4}, nil), ok, ok}, []string{`input "x"`, "got int64, the model wants float32"}},
+		{"wrong shape", []*ir.Tensor{f32(1, 5), ok, ok}, []string{`input "x"`, "got shape [1,5], the model wants [1,4]"}},
+		{"wrong rank", []*ir.Tensor{f32(4), ok, ok}, []string{`input "x"`, "got shape [4], the model wants rank 2 ([1,4])"}},
+		{"wrong symbolic-dim shape", []*ir.Tensor{f32(1, 4), f32(2, 5), ok}, []string{`input "n"`, "got shape [2,5], the model wants [N,4]"}},
+		{"data shorter than shape", []*ir.Tensor{{DType: ir.Float32, Shape: []int{1, 4}, F32: make([]float32, 3)}, ok, ok},
 			[]string{`input "x"`, "shape [1,4] needs 4 elements, data has 3"}},
-		{"negative dim", []*ops.Tensor{f32(1, 4), {DType: ops.Float32, Shape: []int{-2, 4}}, ok},
+		{"negative dim", []*ir.Tensor{f32(1, 4), {DType: ir.Float32, Shape: []int{-2, 4}}, ok},
 			[]string{`input "n"`, "negative dimension in shape [-2,4]"}},
 		// 2^32 * 2^32 * 16 * 4 wraps to 0, which the empty data would match.
-		{"overflowing shape", []*ops.Tensor{f32(1, 4), ok, {DType: ops.Float32, Shape: []int{huge, huge, 16, 4}}},
+		{"overflowing shape", []*ir.Tensor{f32(1, 4), ok, {DType: ir.Float32, Shape: []int{huge, huge, 16, 4}}},
 			[]string{`input "u"`, "shape [4294967296,4294967296,16,4] has more elements than an int can count"}},
-		{"overflowing shape with a zero dim", []*ops.Tensor{f32(1, 4), ok, {DType: ops.Float32, Shape: []int{huge, huge, 0}}},
+		{"overflowing shape with a zero dim", []*ir.Tensor{f32(1, 4), ok, {DType: ir.Float32, Shape: []int{huge, huge, 0}}},
 			[]string{`input "u"`, "shape [4294967296,4294967296,0] has more elements than an int can count"}},
-		{"nil input", []*ops.Tensor{nil, ok, ok}, []string{`input "x": given as nil`}},
-		{"missing input", []*ops.Tensor{ok, ok}, []string{"got 2 inputs, the model has 3"}},
-		{"extra input", []*ops.Tensor{ok, ok, ok, ok}, []string{"got 4 inputs, the model has 3"}},
+		{"nil input", []*ir.Tensor{nil, ok, ok}, []string{`input "x": given as nil`}},
+		{"missing input", []*ir.Tensor{ok, ok}, []string{"got 2 inputs, the model has 3"}},
+		{"extra input", []*ir.Tensor{ok, ok, ok, ok}, []string{"got 4 inputs, the model has 3"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -406,19 +406,19 @@ func TestHostileRunInputs(t *testing.T) {
 // checks tensors as it decodes them) may hold initializers whose data does
 // not match their shape; Compile rejects them by name.
 func TestHostileInitializers(t *testing.T) {
-	add := []*ops.Node{hNode("add", "Add", []string{"x", "w"}, []string{"y"})}
+	add := []*ir.Node{hNode("add", "Add", []string{"x", "w"}, []string{"y"})}
 	bad := []struct {
 		name string
-		w    *ops.Tensor
+		w    *ir.Tensor
 		want string
 	}{
-		{"data shorter than shape", &ops.Tensor{DType: ops.Float32, Shape: []int{2, 3}, F32: make([]float32, 5)},
+		{"data shorter than shape", &ir.Tensor{DType: ir.Float32, Shape: []int{2, 3}, F32: make([]float32, 5)},
 			"shape [2,3] needs 6 elements, data has 5"},
-		{"negative dim", &ops.Tensor{DType: ops.Float32, Shape: []int{-1}, F32: nil}, "negative dimension in shape [-1]"},
-		{"overflowing dims", &ops.Tensor{DType: ops.Float32, Shape: []int{math.MaxInt / 2, 4}},
+		{"negative dim", &ir.Tensor{DType: ir.Float32, Shape: []int{-1}, F32: nil}, "negative dimension in shape [-1]"},
+		{"overflowing dims", &ir.Tensor{DType: ir.Float32, Shape: []int{math.MaxInt / 2, 4}},
 			"shape [4611686018427387903,4] has more elements than an int can count"},
 		{"nil", nil, "is nil"},
-		{"unsupported dtype", &ops.Tensor{DType: ops.DType(8), Shape: []int{1}}, "has type string, want float32 or int64"},
+		{"unsupported dtype", &ir.Tensor{DType: ir.DType(8), Shape: []int{1}}, "has type string, want float32 or int64"},
 	}
 	var cases []hostileCase
 	for _, b := range bad {
@@ -435,7 +435,7 @@ func TestHostileInitializers(t *testing.T) {
 
 func TestHostileFoldedConstants(t *testing.T) {
 	// Three 16 KiB constants folded while planning, under 32 KiB per run.
-	var nodes []*ops.Node
+	var nodes []*ir.Node
 	var outs []string
 	for _, o := range []string{"c1", "c2", "c3"} {
 		nodes = append(nodes, hNode("cos_"+o, "ConstantOfShape", []string{"s"}, []string{o}))
@@ -443,10 +443,10 @@ func TestHostileFoldedConstants(t *testing.T) {
 	}
 	g := hGraph([]int{1}, outs, nodes, "s", i64(64, 64))
 	runHostile(t, []hostileCase{
-		{name: "folded constants over the total limit", g: g, inputs: []*ops.Tensor{f32(1)},
+		{name: "folded constants over the total limit", g: g, inputs: []*ir.Tensor{f32(1)},
 			opts: Options{MaxTotalBytes: 32 << 10},
 			want: []string{`node "cos_c3" (ConstantOfShape)`, "folding constants: its outputs would bring the plan's constants past the limit of 32768 bytes"}},
-		{name: "folded constants over the constant limit", g: g, inputs: []*ops.Tensor{f32(1)},
+		{name: "folded constants over the constant limit", g: g, inputs: []*ir.Tensor{f32(1)},
 			opts: Options{MaxConstBytes: 20 << 10},
 			want: []string{`node "cos_c2" (ConstantOfShape)`, "past the limit of 20480 bytes"}},
 	})
@@ -458,7 +458,7 @@ func TestHostileFoldedConstants(t *testing.T) {
 // step made both quadratic: minutes for a file of a few MB).
 func TestHostileGraphScale(t *testing.T) {
 	const n = 100000
-	g := &Graph{Inputs: []ValueInfo{hIn("x", 1, 1)}, Outputs: []ValueInfo{{Name: "y"}}}
+	g := &ir.Graph{Inputs: []ir.ValueInfo{hIn("x", 1, 1)}, Outputs: []ir.ValueInfo{{Name: "y"}}}
 	ins := make([]string, n)
 	for i := range ins {
 		ins[i] = "r" + strconv.Itoa(i)
@@ -494,7 +494,7 @@ func TestHostileGraphScale(t *testing.T) {
 	p = p2
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = p.Run(ctx, []*ops.Tensor{f32(1, 1)})
+	_, err = p.Run(ctx, []*ir.Tensor{f32(1, 1)})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("planning under a cancelled context: %v", err)
 	}

@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
-	"github.com/bnrun/bnrun/ops"
 )
 
 // Image by image. A graph that computes each image of a batch on its own
@@ -44,8 +44,8 @@ var separableOps = map[string]bool{
 // the batch), MaxPool without its Indices.
 func (p *Program) separable() bool {
 	batch := ""
-	leading := func(vi ValueInfo) bool {
-		if vi.DType != ops.Float32 || len(vi.Dims) == 0 || vi.Dims[0].Param == "" {
+	leading := func(vi ir.ValueInfo) bool {
+		if vi.DType != ir.Float32 || len(vi.Dims) == 0 || vi.Dims[0].Param == "" {
 			return false
 		}
 		if batch == "" {
@@ -134,13 +134,13 @@ func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
 		}
 	}
 	if one == nil {
-		q, err := p.makePlan(ctx, shapes, make([]*ops.Tensor, len(shapes)))
+		q, err := p.makePlan(ctx, shapes, make([]*ir.Tensor, len(shapes)))
 		if err != nil {
 			// a graph that plans for its batch only (a constant shaped
 			// for it, say) keeps it; a cancelled ctx fails the caller
 			return ctx.Err()
 		}
-		q.inShapes, q.inValues = shapes, make([]*ops.Tensor, len(shapes))
+		q.inShapes, q.inValues = shapes, make([]*ir.Tensor, len(shapes))
 		one = q
 	}
 	if one.copiedParts >= pl.copiedParts && !parallel {
@@ -148,7 +148,7 @@ func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
 	}
 	for _, s := range p.outSlot {
 		a, b := pl.slots[s].shape, one.slots[s].shape
-		if len(a) == 0 || len(a) != len(b) || a[0] != n || b[0] != 1 || !ops.SameShape(a[1:], b[1:]) {
+		if len(a) == 0 || len(a) != len(b) || a[0] != n || b[0] != 1 || !ir.SameShape(a[1:], b[1:]) {
 			return nil
 		}
 	}
@@ -189,7 +189,7 @@ func sameShapes(a, b [][]int) bool {
 		return false
 	}
 	for i := range a {
-		if !ops.SameShape(a[i], b[i]) {
+		if !ir.SameShape(a[i], b[i]) {
 			return false
 		}
 	}
@@ -199,21 +199,21 @@ func sameShapes(a, b [][]int) bool {
 // imageArgs are the per-image tensors of a Run that splitImages split:
 // views of the caller's inputs, and the batch-1 plan's outputs.
 type imageArgs struct {
-	inT           []ops.Tensor
-	inPtr, outPtr []*ops.Tensor
+	inT           []ir.Tensor
+	inPtr, outPtr []*ir.Tensor
 }
 
 // newImageArgs returns the per-image arguments of a graph of ins inputs
 // and outs outputs, the outputs not yet made.
 func newImageArgs(ins, outs int) *imageArgs {
-	return &imageArgs{inT: make([]ops.Tensor, ins), inPtr: make([]*ops.Tensor, ins), outPtr: make([]*ops.Tensor, outs)}
+	return &imageArgs{inT: make([]ir.Tensor, ins), inPtr: make([]*ir.Tensor, ins), outPtr: make([]*ir.Tensor, outs)}
 }
 
 // runImages runs pl image by image on pl.single, each image's inputs a
 // view of the caller's and its outputs copied into outs; times, when not
 // nil, sums the steps of pl.single. With several workers (and no times)
 // the images run side by side, each on one worker (see imagesTask).
-func (pl *Plan) runImages(ctx context.Context, p *Program, inputs, outs []*ops.Tensor, times []time.Duration) error {
+func (pl *Plan) runImages(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, times []time.Duration) error {
 	for i := range outs {
 		outs[i] = sizedOut(outs[i], pl.slots[p.outSlot[i]].shape)
 	}
@@ -247,7 +247,7 @@ type imagesTask struct {
 	pl           *Plan
 	p            *Program
 	ctx          context.Context
-	inputs, outs []*ops.Tensor
+	inputs, outs []*ir.Tensor
 	mu           sync.Mutex
 	err          error // the first error of any range
 }
@@ -265,7 +265,7 @@ func (t *imagesTask) Range(lo, hi int) {
 
 // runImageRange runs images [lo, hi) of a Run of pl on pl.single, its
 // loops on par (nil: the program's pool), into outs, already sized.
-func (pl *Plan) runImageRange(ctx context.Context, p *Program, inputs, outs []*ops.Tensor, times []time.Duration, lo, hi int, par kern.Parallel) error {
+func (pl *Plan) runImageRange(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, times []time.Duration, lo, hi int, par kern.Parallel) error {
 	one := pl.single
 	pl.imagesMu.Lock()
 	var a *imageArgs
@@ -287,7 +287,7 @@ func (pl *Plan) runImageRange(ctx context.Context, p *Program, inputs, outs []*o
 	for img := lo; img < hi; img++ {
 		for i, t := range inputs {
 			per := len(t.F32) / pl.images
-			a.inT[i] = ops.Tensor{DType: ops.Float32, Shape: one.inShapes[i], F32: t.F32[img*per : (img+1)*per]}
+			a.inT[i] = ir.Tensor{DType: ir.Float32, Shape: one.inShapes[i], F32: t.F32[img*per : (img+1)*per]}
 			a.inPtr[i] = &a.inT[i]
 		}
 		if err := one.runCPU(ctx, p, a.inPtr, a.outPtr, times, par); err != nil {
@@ -303,12 +303,12 @@ func (pl *Plan) runImageRange(ctx context.Context, p *Program, inputs, outs []*o
 
 // sizedOut returns dst (a new tensor when nil) holding float32 data of the
 // shape, its buffer reused when big enough.
-func sizedOut(dst *ops.Tensor, shape []int) *ops.Tensor {
+func sizedOut(dst *ir.Tensor, shape []int) *ir.Tensor {
 	if dst == nil {
-		dst = &ops.Tensor{}
+		dst = &ir.Tensor{}
 	}
-	n := ops.NumElems(shape)
-	dst.DType, dst.I64 = ops.Float32, nil
+	n := ir.NumElems(shape)
+	dst.DType, dst.I64 = ir.Float32, nil
 	dst.Shape = append(dst.Shape[:0], shape...)
 	if cap(dst.F32) < n {
 		dst.F32 = make([]float32, n)

@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
-	"github.com/bnrun/bnrun/ops"
 )
 
 // TestImageByImage checks splitImages on a DenseNet-like chain of Concats
@@ -15,43 +15,43 @@ import (
 // the result (which could broadcast along the batch), a Concat along the
 // batch or a Reshape keeps the whole batch in one plan.
 func TestImageByImage(t *testing.T) {
-	cat := func(axis int64, out string, ins ...string) *ops.Node {
+	cat := func(axis int64, out string, ins ...string) *ir.Node {
 		n := node("Concat", ins, out)
-		n.Attrs = map[string]*ops.Attr{"axis": {Name: "axis", Type: ops.AttrInt, I: axis}}
+		n.Attrs = map[string]*ir.Attr{"axis": {Name: "axis", Type: ir.AttrInt, I: axis}}
 		return n
 	}
-	graph := func(tail ...*ops.Node) *Graph {
-		g := &Graph{
-			Inputs:  []ValueInfo{input("x", -1, 2)},
-			Outputs: []ValueInfo{{Name: "y"}},
-			Nodes: []*ops.Node{
+	graph := func(tail ...*ir.Node) *ir.Graph {
+		g := &ir.Graph{
+			Inputs:  []ir.ValueInfo{input("x", -1, 2)},
+			Outputs: []ir.ValueInfo{{Name: "y"}},
+			Nodes: []*ir.Node{
 				node("Relu", []string{"x"}, "a"),
 				node("Mul", []string{"a", "x"}, "b"),
 				cat(1, "y2", "a", "b"),
 				node("Mul", []string{"y2", "y2"}, "c"),
 				cat(1, "y3", "a", "b", "c"),
 			},
-			Initializers: map[string]*ops.Tensor{
-				"k":  ops.NewF32([]int{8}, []float32{1, 2, 3, 4, 5, 6, 7, 8}),
-				"kb": ops.NewF32([]int{8, 2}, []float32{1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1}),
-				"kc": ops.NewF32([]int{3, 2}, []float32{1, 2, 3, 4, 5, 6}),
+			Initializers: map[string]*ir.Tensor{
+				"k":  ir.NewF32([]int{8}, []float32{1, 2, 3, 4, 5, 6, 7, 8}),
+				"kb": ir.NewF32([]int{8, 2}, []float32{1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1}),
+				"kc": ir.NewF32([]int{3, 2}, []float32{1, 2, 3, 4, 5, 6}),
 			},
 		}
 		g.Nodes = append(g.Nodes, tail...)
 		return g
 	}
-	x := ops.NewF32([]int{3, 2}, []float32{0.5, -1, 2, 3, -0.25, 1.5})
+	x := ir.NewF32([]int{3, 2}, []float32{0.5, -1, 2, 3, -0.25, 1.5})
 	for _, tc := range []struct {
 		name  string
-		tail  []*ops.Node
+		tail  []*ir.Node
 		split bool
 	}{
-		{"chain", []*ops.Node{node("Identity", []string{"y3"}, "y")}, true},
-		{"constant addend", []*ops.Node{node("Add", []string{"y3", "k"}, "y")}, false},
-		{"concat of images", []*ops.Node{cat(0, "y", "y3", "y3")}, false},
+		{"chain", []*ir.Node{node("Identity", []string{"y3"}, "y")}, true},
+		{"constant addend", []*ir.Node{node("Add", []string{"y3", "k"}, "y")}, false},
+		{"concat of images", []*ir.Node{cat(0, "y", "y3", "y3")}, false},
 		// separable as far as its ops go, but its Gemm's C is shaped for
 		// a batch of 3: the plan for one image fails, so the batch stays
-		{"batch-shaped constant", []*ops.Node{node("Gemm", []string{"y3", "kb", "kc"}, "y")}, false},
+		{"batch-shaped constant", []*ir.Node{node("Gemm", []string{"y3", "kb", "kc"}, "y")}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mustCompile(t, graph(tc.tail...), Options{Threads: 2, Kernels: kern.Generic})
@@ -65,7 +65,7 @@ func TestImageByImage(t *testing.T) {
 			if (pl.single != nil) != tc.split {
 				t.Fatalf("plan for 3 images runs them one by one: %v, want %v", pl.single != nil, tc.split)
 			}
-			got, err := p.Run(context.Background(), []*ops.Tensor{x})
+			got, err := p.Run(context.Background(), []*ir.Tensor{x})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,8 +76,8 @@ func TestImageByImage(t *testing.T) {
 				t.Errorf("Concat inputs copied: %d at batch 1, %d at batch 3", pl.single.copiedParts, pl.copiedParts)
 			}
 			for img := range 3 {
-				one := ops.NewF32([]int{1, 2}, x.F32[2*img:2*img+2])
-				want, err := p.Run(context.Background(), []*ops.Tensor{one})
+				one := ir.NewF32([]int{1, 2}, x.F32[2*img:2*img+2])
+				want, err := p.Run(context.Background(), []*ir.Tensor{one})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -87,10 +87,10 @@ func TestImageByImage(t *testing.T) {
 					}
 				}
 			}
-			if !ops.SameShape(got[0].Shape, []int{3, 8}) {
+			if !ir.SameShape(got[0].Shape, []int{3, 8}) {
 				t.Errorf("output shape %v, want [3 8]", got[0].Shape)
 			}
-			prof, _, err := p.Profile(context.Background(), []*ops.Tensor{x}, 2)
+			prof, _, err := p.Profile(context.Background(), []*ir.Tensor{x}, 2)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,16 +108,16 @@ func TestImageByImage(t *testing.T) {
 // side, bit for bit as Runs of one image each, and on one worker keeps its
 // batch plan; a cancelled Run fails with the context's error.
 func TestImagesSideBySide(t *testing.T) {
-	g := &Graph{
-		Inputs:  []ValueInfo{input("x", -1, 3)},
-		Outputs: []ValueInfo{{Name: "y"}},
-		Nodes: []*ops.Node{
+	g := &ir.Graph{
+		Inputs:  []ir.ValueInfo{input("x", -1, 3)},
+		Outputs: []ir.ValueInfo{{Name: "y"}},
+		Nodes: []*ir.Node{
 			node("Relu", []string{"x"}, "a"),
 			node("Mul", []string{"a", "x"}, "b"),
 			node("Add", []string{"b", "a"}, "y"),
 		},
 	}
-	x := ops.NewF32([]int{5, 3}, nil)
+	x := ir.NewF32([]int{5, 3}, nil)
 	for i := range x.F32 {
 		x.F32[i] = float32(i%7) - 2.5
 	}
@@ -130,12 +130,12 @@ func TestImagesSideBySide(t *testing.T) {
 		if split := pl.single != nil; split != (threads > 1) {
 			t.Fatalf("%d threads: batch of 5 image by image: %v", threads, split)
 		}
-		got, err := p.Run(context.Background(), []*ops.Tensor{x})
+		got, err := p.Run(context.Background(), []*ir.Tensor{x})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for img := range 5 {
-			want, err := p.Run(context.Background(), []*ops.Tensor{ops.NewF32([]int{1, 3}, x.F32[3*img:3*img+3])})
+			want, err := p.Run(context.Background(), []*ir.Tensor{ir.NewF32([]int{1, 3}, x.F32[3*img:3*img+3])})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +147,7 @@ func TestImagesSideBySide(t *testing.T) {
 		}
 		// RunInto allocates nothing, whether the images run one after
 		// another or side by side (the plan made what they need).
-		ins, outs := []*ops.Tensor{x}, []*ops.Tensor{nil}
+		ins, outs := []*ir.Tensor{x}, []*ir.Tensor{nil}
 		if err := p.RunInto(context.Background(), ins, outs); err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +162,7 @@ func TestImagesSideBySide(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if _, err := p.Run(ctx, []*ops.Tensor{x}); err != context.Canceled {
+		if _, err := p.Run(ctx, []*ir.Tensor{x}); err != context.Canceled {
 			t.Errorf("%d threads: cancelled Run: %v, want %v", threads, err, context.Canceled)
 		}
 		p.Close()

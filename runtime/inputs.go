@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // CheckInputShapes checks shapes for the graph's inputs before a caller
@@ -12,7 +12,7 @@ import (
 // fixed dims against the declaration, and the memory each input would
 // take against the limits (one input at most Options.MaxTensorBytes, all
 // of them together at most Options.MaxTotalBytes). A shape over a limit
-// gives an error that matches ops.ErrMemoryLimit and names the input, its
+// gives an error that matches ir.ErrMemoryLimit and names the input, its
 // shape and its size. Planning does not count the inputs, which are the
 // caller's memory: this is for callers that allocate inputs from sizes a
 // file declares.
@@ -31,7 +31,7 @@ func (p *Program) CheckInputShapes(shapes [][]int) error {
 		}
 		total += b
 		if total > p.opts.MaxTotalBytes {
-			return ops.LimitErrorf("inputs %s take %d bytes or more, over the limit of %d bytes per Run",
+			return ir.LimitErrorf("inputs %s take %d bytes or more, over the limit of %d bytes per Run",
 				p.inputsString(shapes[:i+1]), total, p.opts.MaxTotalBytes)
 		}
 	}
@@ -43,7 +43,7 @@ func (p *Program) CheckInputShapes(shapes [][]int) error {
 func (p *Program) inputBytes(i int, shape []int) (int64, error) {
 	vi := p.graph.Inputs[i]
 	size := int64(4)
-	if vi.DType == ops.Int64 {
+	if vi.DType == ir.Int64 {
 		size = 8
 	}
 	// n·size <= limit, checked one dim at a time so nothing overflows
@@ -51,11 +51,11 @@ func (p *Program) inputBytes(i int, shape []int) (int64, error) {
 	n := int64(1)
 	for _, d := range shape {
 		if d < 0 {
-			return 0, inputErrorf(vi.Name, ErrInputShape, "negative dimension in shape %s", ops.ShapeString(shape))
+			return 0, inputErrorf(vi.Name, ErrInputShape, "negative dimension in shape %s", ir.ShapeString(shape))
 		}
 		if d > 0 && n > limit/int64(d) {
-			return 0, ops.LimitErrorf("input %q of shape %s needs more than the limit of %d bytes per tensor",
-				vi.Name, ops.ShapeString(shape), p.opts.MaxTensorBytes)
+			return 0, ir.LimitErrorf("input %q of shape %s needs more than the limit of %d bytes per tensor",
+				vi.Name, ir.ShapeString(shape), p.opts.MaxTensorBytes)
 		}
 		n *= int64(d)
 	}
@@ -63,13 +63,13 @@ func (p *Program) inputBytes(i int, shape []int) (int64, error) {
 }
 
 // checkInputs validates each input's type and shape against its declaration.
-func (p *Program) checkInputs(inputs []*ops.Tensor) error {
+func (p *Program) checkInputs(inputs []*ir.Tensor) error {
 	for i, t := range inputs {
 		vi := p.graph.Inputs[i]
 		if t == nil {
 			return inputErrorf(vi.Name, ErrMissingInput, "given as nil")
 		}
-		if vi.DType != ops.Undefined && t.DType != vi.DType {
+		if vi.DType != ir.Undefined && t.DType != vi.DType {
 			return inputErrorf(vi.Name, ErrInputType, "got %s, the model wants %s", t.DType, vi.DType)
 		}
 		n, err := elemCount(t.Shape)
@@ -77,7 +77,7 @@ func (p *Program) checkInputs(inputs []*ops.Tensor) error {
 			return inputErrorf(vi.Name, ErrInputShape, "%v", err)
 		}
 		if t.Len() != n {
-			return inputErrorf(vi.Name, ErrInputShape, "shape %s needs %d elements, data has %d", ops.ShapeString(t.Shape), n, t.Len())
+			return inputErrorf(vi.Name, ErrInputShape, "shape %s needs %d elements, data has %d", ir.ShapeString(t.Shape), n, t.Len())
 		}
 		if err := checkDeclared(vi, t.Shape); err != nil {
 			return err
@@ -108,16 +108,16 @@ func (p *Program) ShapesFor(batch int) ([][]int, error) {
 
 // checkDeclared checks an input's shape against its declared rank and
 // fixed dims (any shape when none are declared).
-func checkDeclared(vi ValueInfo, shape []int) error {
+func checkDeclared(vi ir.ValueInfo, shape []int) error {
 	if vi.Dims == nil {
 		return nil
 	}
 	if len(shape) != len(vi.Dims) {
-		return inputErrorf(vi.Name, ErrInputShape, "got shape %s, the model wants rank %d (%s)", ops.ShapeString(shape), len(vi.Dims), DimsString(vi.Dims))
+		return inputErrorf(vi.Name, ErrInputShape, "got shape %s, the model wants rank %d (%s)", ir.ShapeString(shape), len(vi.Dims), DimsString(vi.Dims))
 	}
 	for j, d := range vi.Dims {
 		if d.Value >= 0 && d.Param == "" && shape[j] != d.Value {
-			return inputErrorf(vi.Name, ErrInputShape, "got shape %s, the model wants %s", ops.ShapeString(shape), DimsString(vi.Dims))
+			return inputErrorf(vi.Name, ErrInputShape, "got shape %s, the model wants %s", ir.ShapeString(shape), DimsString(vi.Dims))
 		}
 	}
 	return nil
@@ -132,11 +132,11 @@ func elemCount(shape []int) (int, error) {
 	for _, d := range shape {
 		switch {
 		case d < 0:
-			return 0, fmt.Errorf("negative dimension in shape %s", ops.ShapeString(shape))
+			return 0, fmt.Errorf("negative dimension in shape %s", ir.ShapeString(shape))
 		case d == 0:
 			empty = true
 		case n > math.MaxInt/d:
-			return 0, fmt.Errorf("shape %s has more elements than an int can count", ops.ShapeString(shape))
+			return 0, fmt.Errorf("shape %s has more elements than an int can count", ir.ShapeString(shape))
 		default:
 			n *= d
 		}

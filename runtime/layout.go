@@ -4,7 +4,7 @@ import (
 	"context"
 	"slices"
 
-	"github.com/bnrun/bnrun/ops"
+	"github.com/bnrun/bnrun/ir"
 )
 
 // align rounds an arena size up to 16 elements (64 bytes for float32).
@@ -31,7 +31,7 @@ func (pl *Plan) placeParts() {
 			members[sp.root] = append(members[sp.root], s)
 		}
 	}
-	size := func(s int) int { return ops.NumElems(pl.slots[s].shape) }
+	size := func(s int) int { return ir.NumElems(pl.slots[s].shape) }
 	for _, st := range pl.steps {
 		if st.step.Parts == nil || st.view || len(st.c.out) == 0 || st.c.out[0] < 0 {
 			continue
@@ -206,7 +206,7 @@ func (pl *Plan) layout(ctx context.Context, outSlots []int) error {
 			allocated[s] = true
 			sp := &pl.slots[s]
 			k := 0
-			if sp.dtype == ops.Int64 {
+			if sp.dtype == ir.Int64 {
 				k = 1
 			}
 			if minLast[k] < i {
@@ -224,7 +224,7 @@ func (pl *Plan) layout(ctx context.Context, outSlots []int) error {
 				}
 				live[k] = kept
 			}
-			size := align(max(ops.NumElems(sp.shape), 1))
+			size := align(max(ir.NumElems(sp.shape), 1))
 			off, at := 0, len(live[k])
 			if n := len(live[k]); packed[k] && n > 0 {
 				off = live[k][n-1].off + live[k][n-1].size

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
@@ -26,12 +27,12 @@ const (
 // slotPlan is one tensor of the plan.
 type slotPlan struct {
 	kind  slotKind
-	dtype ops.DType
+	dtype ir.DType
 	shape []int
-	c     *ops.Tensor // slotConst
-	off   int         // slotBuf: offset in the arena of its dtype
-	root  int         // slotView: the slot whose data it shares
-	at    int         // slotView: where its data start in root's
+	c     *ir.Tensor // slotConst
+	off   int        // slotBuf: offset in the arena of its dtype
+	root  int        // slotView: the slot whose data it shares
+	at    int        // slotView: where its data start in root's
 }
 
 // stepPlan is one node run at Run time.
@@ -47,7 +48,7 @@ type stepPlan struct {
 // memory. Arenas are pooled, so a Run after the first allocates none.
 type Plan struct {
 	inShapes  [][]int
-	inValues  []*ops.Tensor // shape-like int64 inputs, taken as constants
+	inValues  []*ir.Tensor // shape-like int64 inputs, taken as constants
 	slots     []slotPlan
 	steps     []stepPlan
 	f32Size   int
@@ -85,9 +86,9 @@ type Plan struct {
 func (pl *Plan) OnGPU() (bool, error) { return pl.gpu != nil, pl.gpuWhy }
 
 // matches reports whether the plan was made for the inputs' shapes.
-func (pl *Plan) matches(inputs []*ops.Tensor) bool {
+func (pl *Plan) matches(inputs []*ir.Tensor) bool {
 	for i, t := range inputs {
-		if !ops.SameShape(t.Shape, pl.inShapes[i]) {
+		if !ir.SameShape(t.Shape, pl.inShapes[i]) {
 			return false
 		}
 		if v := pl.inValues[i]; v != nil && !slices.Equal(v.I64, t.I64) {
@@ -100,15 +101,15 @@ func (pl *Plan) matches(inputs []*ops.Tensor) bool {
 // makePlan infers every shape for the given input shapes, folds what is
 // constant, and lays out the arena. ctx is checked between nodes, so that
 // planning a huge hostile graph can be cancelled like running one.
-func (p *Program) makePlan(ctx context.Context, inShapes [][]int, inValues []*ops.Tensor) (*Plan, error) {
+func (p *Program) makePlan(ctx context.Context, inShapes [][]int, inValues []*ir.Tensor) (*Plan, error) {
 	pl := &Plan{slots: make([]slotPlan, len(p.slotNames))}
 	for s, t := range p.consts {
 		pl.slots[s] = slotPlan{kind: slotConst, dtype: t.DType, shape: t.Shape, c: t}
 	}
 	for i, s := range p.inputSlot {
 		dt := p.graph.Inputs[i].DType
-		if dt == ops.Undefined {
-			dt = ops.Float32
+		if dt == ir.Undefined {
+			dt = ir.Float32
 		}
 		pl.slots[s] = slotPlan{kind: slotInput, dtype: dt, shape: append([]int(nil), inShapes[i]...)}
 		if v := inValues[i]; v != nil {
@@ -174,7 +175,7 @@ func (p *Program) makePlan(ctx context.Context, inShapes [][]int, inValues []*op
 				need += b
 			}
 			if !fits || need > left {
-				return nil, c.node.Errorf("folding constants: %w", ops.LimitErrorf("its outputs would bring the plan's constants past the limit of %d bytes",
+				return nil, c.node.Errorf("folding constants: %w", ir.LimitErrorf("its outputs would bring the plan's constants past the limit of %d bytes",
 					p.opts.MaxConstBytes))
 			}
 			constBytes += need
@@ -203,7 +204,7 @@ func (p *Program) makePlan(ctx context.Context, inShapes [][]int, inValues []*op
 		sp := stepPlan{c: c, step: step}
 		if step.View && len(c.in) > 0 && c.in[0] >= 0 && len(c.out) >= 1 && c.out[0] >= 0 {
 			in0, out0 := &pl.slots[c.in[0]], &pl.slots[c.out[0]]
-			if in0.dtype == out0.dtype && ops.NumElems(in0.shape) == ops.NumElems(out0.shape) {
+			if in0.dtype == out0.dtype && ir.NumElems(in0.shape) == ir.NumElems(out0.shape) {
 				root := c.in[0]
 				if in0.kind == slotView {
 					root = in0.root
@@ -226,7 +227,7 @@ func (p *Program) makePlan(ctx context.Context, inShapes [][]int, inValues []*op
 	}
 	pl.f32Spans = pl.spans()
 	if need := int64(pl.ArenaBytes()) + 4*int64(pl.scratch)*int64(p.pool.Workers()) + constBytes; need > p.opts.MaxTotalBytes {
-		return nil, ops.LimitErrorf("inputs %s need %d bytes of intermediate memory, over the limit of %d (largest tensor: %s)",
+		return nil, ir.LimitErrorf("inputs %s need %d bytes of intermediate memory, over the limit of %d (largest tensor: %s)",
 			p.inputsString(inShapes), need, p.opts.MaxTotalBytes, p.largestBuf(pl))
 	}
 	return pl, nil
@@ -236,7 +237,7 @@ func (p *Program) makePlan(ctx context.Context, inShapes [][]int, inValues []*op
 func (p *Program) inputsString(shapes [][]int) string {
 	parts := make([]string, len(shapes))
 	for i, s := range shapes {
-		parts[i] = fmt.Sprintf("%q %s", p.graph.Inputs[i].Name, ops.ShapeString(s))
+		parts[i] = fmt.Sprintf("%q %s", p.graph.Inputs[i].Name, ir.ShapeString(s))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -250,8 +251,8 @@ func (p *Program) largestBuf(pl *Plan) string {
 		if sp.kind != slotBuf {
 			continue
 		}
-		b := int64(ops.NumElems(sp.shape)) * 4
-		if sp.dtype == ops.Int64 {
+		b := int64(ir.NumElems(sp.shape)) * 4
+		if sp.dtype == ir.Int64 {
 			b *= 2
 		}
 		if b > bestBytes {
@@ -261,24 +262,24 @@ func (p *Program) largestBuf(pl *Plan) string {
 	if best < 0 {
 		return "none"
 	}
-	return fmt.Sprintf("%q %s, %d bytes", p.slotNames[best], ops.ShapeString(pl.slots[best].shape), bestBytes)
+	return fmt.Sprintf("%q %s, %d bytes", p.slotNames[best], ir.ShapeString(pl.slots[best].shape), bestBytes)
 }
 
 // checkShape rejects negative or oversized shapes before anything is
 // allocated for them.
-func (p *Program) checkShape(n *ops.Node, name string, dt ops.DType, shape []int) error {
+func (p *Program) checkShape(n *ir.Node, name string, dt ir.DType, shape []int) error {
 	size := int64(4)
-	if dt == ops.Int64 {
+	if dt == ir.Int64 {
 		size = 8
 	}
 	limit := p.opts.MaxTensorBytes / size // in elements
 	total := int64(1)
 	for _, d := range shape {
 		if d < 0 {
-			return n.Errorf("output %q has negative dimension in shape %s", name, ops.ShapeString(shape))
+			return n.Errorf("output %q has negative dimension in shape %s", name, ir.ShapeString(shape))
 		}
 		if d > 0 && total > limit/int64(d) {
-			return n.Errorf("%w", ops.LimitErrorf("output %q of shape %s exceeds the limit of %d bytes per tensor", name, ops.ShapeString(shape), p.opts.MaxTensorBytes))
+			return n.Errorf("%w", ir.LimitErrorf("output %q of shape %s exceeds the limit of %d bytes per tensor", name, ir.ShapeString(shape), p.opts.MaxTensorBytes))
 		}
 		total *= int64(d)
 	}
@@ -287,9 +288,9 @@ func (p *Program) checkShape(n *ops.Node, name string, dt ops.DType, shape []int
 
 // bytesOf returns the size of a tensor of type dt and the given shape,
 // whose size checkShape has already bounded.
-func bytesOf(dt ops.DType, shape []int) int64 {
-	n := int64(ops.NumElems(shape))
-	if dt == ops.Int64 {
+func bytesOf(dt ir.DType, shape []int) int64 {
+	n := int64(ir.NumElems(shape))
+	if dt == ir.Int64 {
 		return 8 * n
 	}
 	return 4 * n
@@ -298,13 +299,13 @@ func bytesOf(dt ops.DType, shape []int) int64 {
 // foldStep runs a step whose inputs are all constant, at plan time, and
 // stores its results as constants in outs.
 func foldStep(env *kern.Env, c *cnode, step ops.Step, vals []*ops.Value, outs []ops.Value) error {
-	in := make([]*ops.Tensor, len(vals))
+	in := make([]*ir.Tensor, len(vals))
 	for i, v := range vals {
 		if v != nil {
 			in[i] = v.Const
 		}
 	}
-	out := make([]*ops.Tensor, len(outs))
+	out := make([]*ir.Tensor, len(outs))
 	for i, o := range outs {
 		out[i] = newTensor(o.DType, o.Shape)
 	}
@@ -321,18 +322,18 @@ func foldStep(env *kern.Env, c *cnode, step ops.Step, vals []*ops.Value, outs []
 }
 
 // nodeError names the node in err unless the operator already did.
-func nodeError(n *ops.Node, prefix string, err error) error {
+func nodeError(n *ir.Node, prefix string, err error) error {
 	if strings.HasPrefix(err.Error(), "node ") {
 		return err
 	}
 	return n.Errorf("%s%v", prefix, err)
 }
 
-func newTensor(dt ops.DType, shape []int) *ops.Tensor {
-	if dt == ops.Int64 {
-		return ops.NewI64(shape, nil)
+func newTensor(dt ir.DType, shape []int) *ir.Tensor {
+	if dt == ir.Int64 {
+		return ir.NewI64(shape, nil)
 	}
-	return ops.NewF32(shape, nil)
+	return ir.NewF32(shape, nil)
 }
 
 // Value returns the plan-time description of a named tensor, and whether
@@ -369,7 +370,7 @@ func (pl *Plan) ArenaBytes() int { return 4*pl.f32Size + 8*pl.i64Size }
 
 // NodeMACs is one node's multiply-accumulates in a Run of a plan.
 type NodeMACs struct {
-	Node *ops.Node
+	Node *ir.Node
 	MACs int64
 }
 

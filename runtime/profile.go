@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/ops"
 )
 
 // StepProfile is one step of a plan and the time it took over the runs
 // Profile timed.
 type StepProfile struct {
-	Node *ops.Node
+	Node *ir.Node
 	// In and Out are the shapes of the node's inputs and outputs (nil for
 	// an absent optional one); In includes constants such as weights.
 	In, Out [][]int
@@ -32,7 +33,7 @@ type StepProfile struct {
 // summed times, and the summed wall time of the whole runs. Timing a step
 // costs two clock reads, so the steps' sum is close to the total. Plans
 // that run on a GPU are not profiled step by step.
-func (p *Program) Profile(ctx context.Context, inputs []*ops.Tensor, runs int) ([]StepProfile, time.Duration, error) {
+func (p *Program) Profile(ctx context.Context, inputs []*ir.Tensor, runs int) ([]StepProfile, time.Duration, error) {
 	if runs < 1 {
 		return nil, 0, fmt.Errorf("profile needs at least one run, got %d", runs)
 	}
@@ -47,7 +48,7 @@ func (p *Program) Profile(ctx context.Context, inputs []*ops.Tensor, runs int) (
 	if pl.gpu != nil {
 		return nil, 0, errors.New("per-step profiles are made on the CPU; this plan runs on the GPU")
 	}
-	outs := make([]*ops.Tensor, len(p.outSlot))
+	outs := make([]*ir.Tensor, len(p.outSlot))
 	if err := pl.run(ctx, p, inputs, outs, nil); err != nil {
 		return nil, 0, err
 	}
@@ -95,7 +96,7 @@ func (p *Program) Profile(ctx context.Context, inputs []*ops.Tensor, runs int) (
 // running anything; nodes the tier says nothing for are left out. A plan
 // run image by image names its batch-1 plan's kernels; a plan that runs on
 // the GPU gives nil.
-func (p *Program) StepKernels(pl *Plan) map[*ops.Node]string {
+func (p *Program) StepKernels(pl *Plan) map[*ir.Node]string {
 	if pl.gpu != nil {
 		return nil
 	}
@@ -103,7 +104,7 @@ func (p *Program) StepKernels(pl *Plan) map[*ops.Node]string {
 	if pl.single != nil {
 		sp = pl.single
 	}
-	out := map[*ops.Node]string{}
+	out := map[*ir.Node]string{}
 	for i := range sp.steps {
 		st := &sp.steps[i]
 		if st.view {

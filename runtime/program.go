@@ -8,8 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
-	"github.com/bnrun/bnrun/ops"
 )
 
 // Options configure Compile.
@@ -77,7 +77,7 @@ const (
 // concurrent use, Close included; plans for each distinct set of input
 // shapes are made on first use and cached.
 type Program struct {
-	graph   *Graph
+	graph   *ir.Graph
 	opts    Options
 	kernels *kern.Tier
 	pool    *Pool
@@ -89,7 +89,7 @@ type Program struct {
 	slotIndex map[string]int
 	inputSlot []int // per graph input
 	outSlot   []int // per graph output
-	consts    map[int]*ops.Tensor
+	consts    map[int]*ir.Tensor
 	nodes     []*cnode // live nodes, topological order
 
 	mu    sync.Mutex
@@ -110,13 +110,13 @@ type Program struct {
 }
 
 // Inputs returns the graph's inputs.
-func (p *Program) Inputs() []ValueInfo { return p.graph.Inputs }
+func (p *Program) Inputs() []ir.ValueInfo { return p.graph.Inputs }
 
 // Outputs returns the graph's outputs.
-func (p *Program) Outputs() []ValueInfo { return p.graph.Outputs }
+func (p *Program) Outputs() []ir.ValueInfo { return p.graph.Outputs }
 
 // Graph returns the graph the program was compiled from.
-func (p *Program) Graph() *Graph { return p.graph }
+func (p *Program) Graph() *ir.Graph { return p.graph }
 
 // Kernels returns the kernel tier the program runs with.
 func (p *Program) Kernels() *kern.Tier { return p.kernels }
@@ -214,8 +214,8 @@ func (p *Program) Device() (desc string, err error) {
 // one new tensor per graph output. It is safe for concurrent use. ctx is
 // checked between nodes. On a closed program (see Close) it returns
 // ErrClosed.
-func (p *Program) Run(ctx context.Context, inputs []*ops.Tensor) ([]*ops.Tensor, error) {
-	outs := make([]*ops.Tensor, len(p.outSlot))
+func (p *Program) Run(ctx context.Context, inputs []*ir.Tensor) ([]*ir.Tensor, error) {
+	outs := make([]*ir.Tensor, len(p.outSlot))
 	if err := p.RunInto(ctx, inputs, outs); err != nil {
 		return nil, err
 	}
@@ -226,7 +226,7 @@ func (p *Program) Run(ctx context.Context, inputs []*ops.Tensor) ([]*ops.Tensor,
 // is too small is replaced by a new tensor; otherwise its buffer is reused
 // and its shape updated, so a caller that keeps outs allocates nothing.
 // On a closed program (see Close) it returns ErrClosed.
-func (p *Program) RunInto(ctx context.Context, inputs []*ops.Tensor, outs []*ops.Tensor) error {
+func (p *Program) RunInto(ctx context.Context, inputs []*ir.Tensor, outs []*ir.Tensor) error {
 	if !p.gate.enter() {
 		return ErrClosed
 	}
@@ -266,7 +266,7 @@ func (p *Program) reclaimLetGo() {
 }
 
 // DimsString formats declared dims, writing symbolic ones by name.
-func DimsString(dims []Dim) string {
+func DimsString(dims []ir.Dim) string {
 	var b strings.Builder
 	b.WriteByte('[')
 	for i, d := range dims {

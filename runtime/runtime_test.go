@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
@@ -18,9 +19,9 @@ import (
 // Test-only operators, so the runtime is tested independently of ops.
 func init() {
 	// rtScale: y = 2x + 1, elementwise.
-	ops.Register("rtScale", func(n *ops.Node) (ops.Kernel, error) {
+	ops.Register("rtScale", func(n *ir.Node) (ops.Kernel, error) {
 		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
-			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ops.Tensor) error {
+			return []ops.Value{{DType: ir.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ir.Tensor) error {
 				env.Par.Do(len(in[0].F32), ops.RangeFunc(func(lo, hi int) {
 					for i := lo; i < hi; i++ {
 						out[0].F32[i] = 2*in[0].F32[i] + 1
@@ -31,12 +32,12 @@ func init() {
 		}), nil
 	})
 	// rtAdd: y = a + b, same shapes.
-	ops.Register("rtAdd", func(n *ops.Node) (ops.Kernel, error) {
+	ops.Register("rtAdd", func(n *ir.Node) (ops.Kernel, error) {
 		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
-			if !ops.SameShape(in[0].Shape, in[1].Shape) {
+			if !ir.SameShape(in[0].Shape, in[1].Shape) {
 				return nil, ops.Step{}, n.Errorf("shapes differ")
 			}
-			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ops.Tensor) error {
+			return []ops.Value{{DType: ir.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ir.Tensor) error {
 				for i := range out[0].F32 {
 					out[0].F32[i] = in[0].F32[i] + in[1].F32[i]
 				}
@@ -45,36 +46,36 @@ func init() {
 		}), nil
 	})
 	// rtFlat: a view that flattens to 1-D.
-	ops.Register("rtFlat", func(n *ops.Node) (ops.Kernel, error) {
+	ops.Register("rtFlat", func(n *ir.Node) (ops.Kernel, error) {
 		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
-			return []ops.Value{{DType: in[0].DType, Shape: []int{ops.NumElems(in[0].Shape)}}}, ops.Step{View: true, Run: func(env *kern.Env, in, out []*ops.Tensor) error {
+			return []ops.Value{{DType: in[0].DType, Shape: []int{ir.NumElems(in[0].Shape)}}}, ops.Step{View: true, Run: func(env *kern.Env, in, out []*ir.Tensor) error {
 				copy(out[0].F32, in[0].F32)
 				return nil
 			}}, nil
 		}), nil
 	})
 	// rtShape: the input's shape as a constant int64 tensor.
-	ops.Register("rtShape", func(n *ops.Node) (ops.Kernel, error) {
+	ops.Register("rtShape", func(n *ir.Node) (ops.Kernel, error) {
 		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
-			c := ops.NewI64([]int{len(in[0].Shape)}, nil)
+			c := ir.NewI64([]int{len(in[0].Shape)}, nil)
 			for i, d := range in[0].Shape {
 				c.I64[i] = int64(d)
 			}
-			return []ops.Value{{DType: ops.Int64, Shape: c.Shape, Const: c}}, ops.Step{}, nil
+			return []ops.Value{{DType: ir.Int64, Shape: c.Shape, Const: c}}, ops.Step{}, nil
 		}), nil
 	})
 	// rtFail: fails at run time.
-	ops.Register("rtFail", func(n *ops.Node) (ops.Kernel, error) {
+	ops.Register("rtFail", func(n *ir.Node) (ops.Kernel, error) {
 		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
-			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ops.Tensor) error {
+			return []ops.Value{{DType: ir.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ir.Tensor) error {
 				return errors.New("boom")
 			}}, nil
 		}), nil
 	})
 	// rtSleepy counts its runs (for cancellation tests).
-	ops.Register("rtCount", func(n *ops.Node) (ops.Kernel, error) {
+	ops.Register("rtCount", func(n *ir.Node) (ops.Kernel, error) {
 		return ops.PrepareFunc(func(in []*ops.Value) ([]ops.Value, ops.Step, error) {
-			return []ops.Value{{DType: ops.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ops.Tensor) error {
+			return []ops.Value{{DType: ir.Float32, Shape: in[0].Shape}}, ops.Step{Run: func(env *kern.Env, in, out []*ir.Tensor) error {
 				countRuns.Add(1)
 				copy(out[0].F32, in[0].F32)
 				return nil
@@ -85,24 +86,24 @@ func init() {
 
 var countRuns atomic.Int64
 
-func node(op string, ins []string, outs ...string) *ops.Node {
-	return &ops.Node{Name: op + "_" + outs[0], OpType: op, Opset: 13, Inputs: ins, Outputs: outs}
+func node(op string, ins []string, outs ...string) *ir.Node {
+	return &ir.Node{Name: op + "_" + outs[0], OpType: op, Opset: 13, Inputs: ins, Outputs: outs}
 }
 
-func input(name string, dims ...int) ValueInfo {
-	vi := ValueInfo{Name: name, DType: ops.Float32}
+func input(name string, dims ...int) ir.ValueInfo {
+	vi := ir.ValueInfo{Name: name, DType: ir.Float32}
 	for _, d := range dims {
 		if d < 0 {
-			vi.Dims = append(vi.Dims, Dim{Value: -1, Param: "N"})
+			vi.Dims = append(vi.Dims, ir.Dim{Value: -1, Param: "N"})
 		} else {
-			vi.Dims = append(vi.Dims, Dim{Value: d})
+			vi.Dims = append(vi.Dims, ir.Dim{Value: d})
 		}
 	}
 	return vi
 }
 
-func chainGraph(n int) *Graph {
-	g := &Graph{Inputs: []ValueInfo{input("x", -1, 3)}, Outputs: []ValueInfo{{Name: fmt.Sprintf("t%d", n)}}}
+func chainGraph(n int) *ir.Graph {
+	g := &ir.Graph{Inputs: []ir.ValueInfo{input("x", -1, 3)}, Outputs: []ir.ValueInfo{{Name: fmt.Sprintf("t%d", n)}}}
 	prev := "x"
 	for i := 1; i <= n; i++ {
 		cur := fmt.Sprintf("t%d", i)
@@ -112,7 +113,7 @@ func chainGraph(n int) *Graph {
 	return g
 }
 
-func mustCompile(t *testing.T, g *Graph, opts Options) *Program {
+func mustCompile(t *testing.T, g *ir.Graph, opts Options) *Program {
 	t.Helper()
 	if opts.Kernels == nil {
 		opts.Kernels = &kern.Tier{Name: "test"}
@@ -127,8 +128,8 @@ func mustCompile(t *testing.T, g *Graph, opts Options) *Program {
 
 func TestChainReusesMemory(t *testing.T) {
 	p := mustCompile(t, chainGraph(10), Options{Threads: 2})
-	x := ops.NewF32([]int{4, 3}, []float32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})
-	out, err := p.Run(context.Background(), []*ops.Tensor{x})
+	x := ir.NewF32([]int{4, 3}, []float32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})
+	out, err := p.Run(context.Background(), []*ir.Tensor{x})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,11 +151,11 @@ func TestChainReusesMemory(t *testing.T) {
 
 func TestOutOfOrderNodesAndFoldingAndViews(t *testing.T) {
 	// shape is folded; flat is a view of a; a+b needs both.
-	g := &Graph{
-		Inputs:       []ValueInfo{input("x", 2, 2)},
-		Outputs:      []ValueInfo{{Name: "sum"}, {Name: "flat"}, {Name: "shape"}, {Name: "cc"}},
-		Initializers: map[string]*ops.Tensor{"c": ops.NewF32([]int{2, 2}, []float32{1, 1, 1, 1})},
-		Nodes: []*ops.Node{
+	g := &ir.Graph{
+		Inputs:       []ir.ValueInfo{input("x", 2, 2)},
+		Outputs:      []ir.ValueInfo{{Name: "sum"}, {Name: "flat"}, {Name: "shape"}, {Name: "cc"}},
+		Initializers: map[string]*ir.Tensor{"c": ir.NewF32([]int{2, 2}, []float32{1, 1, 1, 1})},
+		Nodes: []*ir.Node{
 			node("rtAdd", []string{"a", "b"}, "sum"),
 			node("rtFlat", []string{"a"}, "flat"),
 			node("rtScale", []string{"x"}, "a"),
@@ -164,7 +165,7 @@ func TestOutOfOrderNodesAndFoldingAndViews(t *testing.T) {
 		},
 	}
 	p := mustCompile(t, g, Options{Threads: 1})
-	out, err := p.Run(context.Background(), []*ops.Tensor{ops.NewF32([]int{2, 2}, []float32{0, 1, 2, 3})})
+	out, err := p.Run(context.Background(), []*ir.Tensor{ir.NewF32([]int{2, 2}, []float32{0, 1, 2, 3})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func TestOutOfOrderNodesAndFoldingAndViews(t *testing.T) {
 			t.Fatalf("sum = %v, want %v", out[0].F32, want)
 		}
 	}
-	if !ops.SameShape(out[1].Shape, []int{4}) || out[1].F32[3] != 7 {
+	if !ir.SameShape(out[1].Shape, []int{4}) || out[1].F32[3] != 7 {
 		t.Errorf("flat = %v %v", out[1].Shape, out[1].F32)
 	}
 	if out[2].I64[0] != 2 || out[2].I64[1] != 2 {
@@ -194,38 +195,38 @@ func TestOutOfOrderNodesAndFoldingAndViews(t *testing.T) {
 func TestGraphErrors(t *testing.T) {
 	cases := []struct {
 		name string
-		g    *Graph
+		g    *ir.Graph
 		want string
 	}{
-		{"missing input", &Graph{
-			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "y"}},
-			Nodes: []*ops.Node{node("rtAdd", []string{"x", "ghost"}, "y")},
+		{"missing input", &ir.Graph{
+			Inputs: []ir.ValueInfo{input("x", 1)}, Outputs: []ir.ValueInfo{{Name: "y"}},
+			Nodes: []*ir.Node{node("rtAdd", []string{"x", "ghost"}, "y")},
 		}, `input "ghost" is not produced`},
-		{"cycle", &Graph{
-			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "b"}},
-			Nodes: []*ops.Node{node("rtAdd", []string{"x", "b"}, "a"), node("rtScale", []string{"a"}, "b")},
+		{"cycle", &ir.Graph{
+			Inputs: []ir.ValueInfo{input("x", 1)}, Outputs: []ir.ValueInfo{{Name: "b"}},
+			Nodes: []*ir.Node{node("rtAdd", []string{"x", "b"}, "a"), node("rtScale", []string{"a"}, "b")},
 		}, "cycle"},
-		{"duplicate output", &Graph{
-			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "a"}},
-			Nodes: []*ops.Node{node("rtScale", []string{"x"}, "a"), node("rtScale", []string{"x"}, "a")},
+		{"duplicate output", &ir.Graph{
+			Inputs: []ir.ValueInfo{input("x", 1)}, Outputs: []ir.ValueInfo{{Name: "a"}},
+			Nodes: []*ir.Node{node("rtScale", []string{"x"}, "a"), node("rtScale", []string{"x"}, "a")},
 		}, `"a" is already defined`},
-		{"unsupported", &Graph{
-			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "c"}},
-			Nodes: []*ops.Node{
+		{"unsupported", &ir.Graph{
+			Inputs: []ir.ValueInfo{input("x", 1)}, Outputs: []ir.ValueInfo{{Name: "c"}},
+			Nodes: []*ir.Node{
 				node("Frobnicate", []string{"x"}, "a"), node("Frobnicate", []string{"a"}, "b"),
 				{Name: "q", OpType: "QuantizeLinear", Domain: "com.example", Inputs: []string{"b"}, Outputs: []string{"c"}},
 			},
 		}, "unsupported operators (2):\n  Frobnicate used by 2 node(s): Frobnicate_a, Frobnicate_b\n  com.example.QuantizeLinear used by 1 node(s): q"},
-		{"opset too new", &Graph{
-			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "a"}},
-			Nodes: []*ops.Node{{Name: "s", OpType: "rtScale", Opset: 22, Inputs: []string{"x"}, Outputs: []string{"a"}}},
+		{"opset too new", &ir.Graph{
+			Inputs: []ir.ValueInfo{input("x", 1)}, Outputs: []ir.ValueInfo{{Name: "a"}},
+			Nodes: []*ir.Node{{Name: "s", OpType: "rtScale", Opset: 22, Inputs: []string{"x"}, Outputs: []string{"a"}}},
 		}, `node "s" (rtScale): opset 22 of the default domain is outside the supported range 7 to 21`},
-		{"opset too old", &Graph{
-			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "a"}},
-			Nodes: []*ops.Node{{Name: "s", OpType: "rtScale", Opset: 6, Inputs: []string{"x"}, Outputs: []string{"a"}}},
+		{"opset too old", &ir.Graph{
+			Inputs: []ir.ValueInfo{input("x", 1)}, Outputs: []ir.ValueInfo{{Name: "a"}},
+			Nodes: []*ir.Node{{Name: "s", OpType: "rtScale", Opset: 6, Inputs: []string{"x"}, Outputs: []string{"a"}}},
 		}, "opset 6 of the default domain"},
-		{"missing output", &Graph{
-			Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "nothing"}},
+		{"missing output", &ir.Graph{
+			Inputs: []ir.ValueInfo{input("x", 1)}, Outputs: []ir.ValueInfo{{Name: "nothing"}},
 		}, `graph output "nothing"`},
 	}
 	for _, c := range cases {
@@ -241,16 +242,16 @@ func TestGraphErrors(t *testing.T) {
 func TestRunErrors(t *testing.T) {
 	p := mustCompile(t, chainGraph(2), Options{})
 	bad := []struct {
-		in   *ops.Tensor
+		in   *ir.Tensor
 		want string
 	}{
-		{ops.NewF32([]int{2, 4}, nil), "wants [N,3]"},
-		{ops.NewF32([]int{6}, nil), "wants rank 2"},
-		{ops.NewI64([]int{2, 3}, nil), "got int64, the model wants float32"},
-		{&ops.Tensor{DType: ops.Float32, Shape: []int{2, 3}, F32: make([]float32, 5)}, "needs 6 elements, data has 5"},
+		{ir.NewF32([]int{2, 4}, nil), "wants [N,3]"},
+		{ir.NewF32([]int{6}, nil), "wants rank 2"},
+		{ir.NewI64([]int{2, 3}, nil), "got int64, the model wants float32"},
+		{&ir.Tensor{DType: ir.Float32, Shape: []int{2, 3}, F32: make([]float32, 5)}, "needs 6 elements, data has 5"},
 	}
 	for _, b := range bad {
-		_, err := p.Run(context.Background(), []*ops.Tensor{b.in})
+		_, err := p.Run(context.Background(), []*ir.Tensor{b.in})
 		if err == nil || !strings.Contains(err.Error(), b.want) {
 			t.Errorf("input %v: got %v, want error with %q", b.in.Shape, err, b.want)
 		}
@@ -259,20 +260,20 @@ func TestRunErrors(t *testing.T) {
 	g.Nodes = append(g.Nodes, node("rtFail", []string{"t1"}, "t2"))
 	g.Outputs[0].Name = "t2"
 	pf := mustCompile(t, g, Options{})
-	_, err := pf.Run(context.Background(), []*ops.Tensor{ops.NewF32([]int{1, 3}, nil)})
+	_, err := pf.Run(context.Background(), []*ir.Tensor{ir.NewF32([]int{1, 3}, nil)})
 	if err == nil || !strings.Contains(err.Error(), `node "rtFail_t2" (rtFail): boom`) {
 		t.Errorf("got %v", err)
 	}
 }
 
 func TestCancellation(t *testing.T) {
-	g := &Graph{Inputs: []ValueInfo{input("x", 1)}, Outputs: []ValueInfo{{Name: "b"}},
-		Nodes: []*ops.Node{node("rtCount", []string{"x"}, "a"), node("rtCount", []string{"a"}, "b")}}
+	g := &ir.Graph{Inputs: []ir.ValueInfo{input("x", 1)}, Outputs: []ir.ValueInfo{{Name: "b"}},
+		Nodes: []*ir.Node{node("rtCount", []string{"x"}, "a"), node("rtCount", []string{"a"}, "b")}}
 	p := mustCompile(t, g, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	before := countRuns.Load()
-	_, err := p.Run(ctx, []*ops.Tensor{ops.NewF32([]int{1}, nil)})
+	_, err := p.Run(ctx, []*ir.Tensor{ir.NewF32([]int{1}, nil)})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
@@ -284,11 +285,11 @@ func TestCancellation(t *testing.T) {
 func TestConcurrentRunsAcrossShapes(t *testing.T) {
 	p := mustCompile(t, chainGraph(5), Options{Threads: 2, MaxPlans: 2})
 	run := func(n int) []float32 {
-		x := ops.NewF32([]int{n, 3}, nil)
+		x := ir.NewF32([]int{n, 3}, nil)
 		for i := range x.F32 {
 			x.F32[i] = float32(i % 7)
 		}
-		out, err := p.Run(context.Background(), []*ops.Tensor{x})
+		out, err := p.Run(context.Background(), []*ir.Tensor{x})
 		if err != nil {
 			t.Error(err)
 			return nil
@@ -325,8 +326,8 @@ func TestRunIntoAllocatesNothing(t *testing.T) {
 		n.OpType = "rtCount" // a kernel that itself allocates nothing
 	}
 	p := mustCompile(t, g, Options{Threads: 2})
-	in := []*ops.Tensor{ops.NewF32([]int{8, 3}, nil)}
-	outs := make([]*ops.Tensor, 1)
+	in := []*ir.Tensor{ir.NewF32([]int{8, 3}, nil)}
+	outs := make([]*ir.Tensor, 1)
 	ctx := context.Background()
 	if err := p.RunInto(ctx, in, outs); err != nil {
 		t.Fatal(err)
@@ -361,15 +362,15 @@ func TestPoolCoversRange(t *testing.T) {
 
 func TestMemoryLimits(t *testing.T) {
 	p := mustCompile(t, chainGraph(3), Options{MaxTensorBytes: 4 * 100, MaxTotalBytes: 1 << 20})
-	if _, err := p.Run(context.Background(), []*ops.Tensor{ops.NewF32([]int{30, 3}, nil)}); err != nil {
+	if _, err := p.Run(context.Background(), []*ir.Tensor{ir.NewF32([]int{30, 3}, nil)}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := p.Run(context.Background(), []*ops.Tensor{ops.NewF32([]int{40, 3}, nil)})
+	_, err := p.Run(context.Background(), []*ir.Tensor{ir.NewF32([]int{40, 3}, nil)})
 	if err == nil || !strings.Contains(err.Error(), `output "t1" of shape [40,3] exceeds the limit of 400 bytes per tensor`) {
 		t.Errorf("per-tensor limit: got %v", err)
 	}
 	p = mustCompile(t, chainGraph(3), Options{MaxTotalBytes: 1000})
-	_, err = p.Run(context.Background(), []*ops.Tensor{ops.NewF32([]int{200, 3}, nil)})
+	_, err = p.Run(context.Background(), []*ir.Tensor{ir.NewF32([]int{200, 3}, nil)})
 	if err == nil || !strings.Contains(err.Error(), "bytes of intermediate memory, over the limit of 1000") {
 		t.Errorf("total limit: got %v", err)
 	}
@@ -381,15 +382,15 @@ func TestMemoryLimits(t *testing.T) {
 // features and Concats become views of the last Concat, the other one
 // copies, and every output is right; with two (batch 2) nothing is placed.
 func TestConcatInPlace(t *testing.T) {
-	cat := func(ins []string, out string) *ops.Node {
+	cat := func(ins []string, out string) *ir.Node {
 		n := node("Concat", ins, out)
-		n.Attrs = map[string]*ops.Attr{"axis": {Name: "axis", Type: ops.AttrInt, I: 1}}
+		n.Attrs = map[string]*ir.Attr{"axis": {Name: "axis", Type: ir.AttrInt, I: 1}}
 		return n
 	}
-	g := &Graph{
-		Inputs:  []ValueInfo{input("x", -1, 2)},
-		Outputs: []ValueInfo{{Name: "y3"}, {Name: "sum"}},
-		Nodes: []*ops.Node{
+	g := &ir.Graph{
+		Inputs:  []ir.ValueInfo{input("x", -1, 2)},
+		Outputs: []ir.ValueInfo{{Name: "y3"}, {Name: "sum"}},
+		Nodes: []*ir.Node{
 			node("rtScale", []string{"x"}, "a"),
 			cat([]string{"a"}, "y1"),
 			node("rtScale", []string{"y1"}, "b"),
@@ -405,11 +406,11 @@ func TestConcatInPlace(t *testing.T) {
 	}
 	p := mustCompile(t, g, Options{Threads: 2})
 	for _, n := range []int{1, 2} {
-		x := ops.NewF32([]int{n, 2}, nil)
+		x := ir.NewF32([]int{n, 2}, nil)
 		for i := range x.F32 {
 			x.F32[i] = float32(i) - 1.5
 		}
-		out, err := p.Run(context.Background(), []*ops.Tensor{x})
+		out, err := p.Run(context.Background(), []*ir.Tensor{x})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -504,12 +505,19 @@ func TestPoolChunks(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		// 4·workers chunks of 5 ms each: one goroutine alone takes
-		// 20·workers ms; the pool's workers together well under that.
-		start := time.Now()
-		p.Do(chunksPerWorker*workers, ops.RangeFunc(func(lo, hi int) { time.Sleep(5 * time.Millisecond) }))
-		if took, alone := time.Since(start), time.Duration(chunksPerWorker*workers)*5*time.Millisecond; took > alone*3/4 {
-			t.Errorf("workers %d: a loop of sleeping chunks took %v, one goroutine alone %v", workers, took, alone)
+		// 4·workers chunks of 5 ms each: the pool's workers run some of
+		// them at the same time (counted, not timed: on a loaded machine
+		// a sleep's wake-up is late by more than its length).
+		var running, most atomic.Int32
+		p.Do(chunksPerWorker*workers, ops.RangeFunc(func(lo, hi int) {
+			r := running.Add(1)
+			for m := most.Load(); r > m && !most.CompareAndSwap(m, r); m = most.Load() {
+			}
+			time.Sleep(5 * time.Millisecond)
+			running.Add(-1)
+		}))
+		if want := int32(min(workers, 2)); most.Load() < want {
+			t.Errorf("workers %d: at most %d chunks of a loop of sleeping chunks ran at once, want %d or more", workers, most.Load(), want)
 		}
 		p.Close()
 	}
@@ -554,11 +562,11 @@ func TestPlansShareSlabs(t *testing.T) {
 	p := mustCompile(t, chainGraph(6), Options{Threads: 2})
 	longest := 0
 	for _, n := range []int{1, 4, 16, 2, 16, 1} {
-		x := ops.NewF32([]int{n, 3}, nil)
+		x := ir.NewF32([]int{n, 3}, nil)
 		for i := range x.F32 {
 			x.F32[i] = float32(i)
 		}
-		out, err := p.Run(context.Background(), []*ops.Tensor{x})
+		out, err := p.Run(context.Background(), []*ir.Tensor{x})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -571,7 +579,7 @@ func TestPlansShareSlabs(t *testing.T) {
 				t.Fatalf("batch %d: element %d = %v, want %v", n, i, v, w)
 			}
 		}
-		pl, err := p.planFor(context.Background(), []*ops.Tensor{x}, true)
+		pl, err := p.planFor(context.Background(), []*ir.Tensor{x}, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -600,8 +608,8 @@ func TestPlanCacheLRU(t *testing.T) {
 	plans := map[int]*Plan{}
 	run := func(n int) {
 		t.Helper()
-		x := ops.NewF32([]int{n, 3}, nil)
-		if _, err := p.Run(context.Background(), []*ops.Tensor{x}); err != nil {
+		x := ir.NewF32([]int{n, 3}, nil)
+		if _, err := p.Run(context.Background(), []*ir.Tensor{x}); err != nil {
 			t.Fatal(err)
 		}
 		for _, pl := range p.plans {

@@ -73,5 +73,6 @@
 // metadata ("labels", "classes" or "class_names") or gives ImageNet's for
 // 1000 classes; ReadLabels reads a file of one label a line.
 //
-// Package vision imports bnrun; bnrun does not import vision.
+// Package vision imports bnrun, and loader to read label files; bnrun
+// does not import vision, and vision must not import the command.
 package vision

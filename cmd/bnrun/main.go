@@ -14,6 +14,10 @@
 //
 // Run `bnrun help` for the flags of each subcommand. Errors go to standard
 // error and the exit code is non-zero.
+//
+// The command imports the root package, vision, npy and models/fashion;
+// it reaches the loader, fold, runtime, ops and kern only through the
+// root package.
 package main
 
 import (

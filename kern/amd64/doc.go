@@ -9,7 +9,7 @@
 // portable Go there.
 //
 // The kernels are only assembled for amd64 without the purego build tag;
-// elsewhere this package is empty.
+// elsewhere this package is empty. It imports nothing of bnrun.
 package amd64
 
 //go:generate sh -c "cd _gen && go run . -out ../kern_amd64.s -stubs ../kern_amd64.go -pkg amd64"

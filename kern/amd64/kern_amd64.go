@@ -2171,6 +2171,36 @@ func PackRows16AVX2(dst *float32, src *float32, boff *int32, k int)
 //go:noescape
 func PackRows48AVX512(dst *float32, src *float32, boff *int32, k int)
 
+// PackRowsAffine16AVX2 computes, as this Go loop does (and fetches src[boff[p]+16:][:16] into the cache):
+//
+//	for p := range k {
+//		for j := range 16 {
+//			v := scale[p]*src[boff[p]+j] + bias[p] // rounded after the product and after the sum
+//			if relu != 0 && v < 0 {
+//				v = 0 // NaN and -0 are kept
+//			}
+//			dst[p*16+j] = v
+//		}
+//	}
+//
+//go:noescape
+func PackRowsAffine16AVX2(dst *float32, src *float32, boff *int32, k int, scale *float32, bias *float32, relu int)
+
+// PackRowsAffine48AVX512 computes, as this Go loop does (and fetches src[boff[p]+48:][:48] into the cache):
+//
+//	for p := range k {
+//		for j := range 48 {
+//			v := scale[p]*src[boff[p]+j] + bias[p] // rounded after the product and after the sum
+//			if relu != 0 && v < 0 {
+//				v = 0 // NaN and -0 are kept
+//			}
+//			dst[p*48+j] = v
+//		}
+//	}
+//
+//go:noescape
+func PackRowsAffine48AVX512(dst *float32, src *float32, boff *int32, k int, scale *float32, bias *float32, relu int)
+
 // MaxPool3s2AVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does
 // (it reads r0, r1 and r2 [0:2n+1]), bit for bit on amd64, NaN payloads included:
 //

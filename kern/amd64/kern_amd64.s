@@ -22237,6 +22237,141 @@ done:
 	VZEROUPPER
 	RET
 
+// func PackRowsAffine16AVX2(dst *float32, src *float32, boff *int32, k int, scale *float32, bias *float32, relu int)
+// Requires: AVX, MMX+
+TEXT ·PackRowsAffine16AVX2(SB), NOSPLIT, $0-56
+	MOVQ   dst+0(FP), AX
+	MOVQ   src+8(FP), CX
+	MOVQ   boff+16(FP), DX
+	MOVQ   k+24(FP), BX
+	MOVQ   scale+32(FP), SI
+	MOVQ   bias+40(FP), DI
+	MOVQ   relu+48(FP), R8
+	VXORPS Y4, Y4, Y4
+	TESTQ  R8, R8
+	JNZ    relu
+
+	// dst = scale*src + bias
+plain:
+	TESTQ        BX, BX
+	JZ           done
+	MOVLQSX      (DX), R8
+	VBROADCASTSS (SI), Y2
+	VBROADCASTSS (DI), Y3
+	VMULPS       (CX)(R8*4), Y2, Y0
+	VMULPS       32(CX)(R8*4), Y2, Y1
+	PREFETCHT0   64(CX)(R8*4)
+	VADDPS       Y3, Y0, Y0
+	VMOVUPS      Y0, (AX)
+	VADDPS       Y3, Y1, Y1
+	VMOVUPS      Y1, 32(AX)
+	ADDQ         $0x04, DX
+	ADDQ         $0x04, SI
+	ADDQ         $0x04, DI
+	ADDQ         $0x00000040, AX
+	DECQ         BX
+	JMP          plain
+
+	// dst = max(0, scale*src + bias)
+relu:
+	TESTQ        BX, BX
+	JZ           done
+	MOVLQSX      (DX), R8
+	VBROADCASTSS (SI), Y2
+	VBROADCASTSS (DI), Y3
+	VMULPS       (CX)(R8*4), Y2, Y0
+	VMULPS       32(CX)(R8*4), Y2, Y1
+	PREFETCHT0   64(CX)(R8*4)
+	VADDPS       Y3, Y0, Y0
+	VMAXPS       Y0, Y4, Y0
+	VMOVUPS      Y0, (AX)
+	VADDPS       Y3, Y1, Y1
+	VMAXPS       Y1, Y4, Y1
+	VMOVUPS      Y1, 32(AX)
+	ADDQ         $0x04, DX
+	ADDQ         $0x04, SI
+	ADDQ         $0x04, DI
+	ADDQ         $0x00000040, AX
+	DECQ         BX
+	JMP          relu
+
+done:
+	VZEROUPPER
+	RET
+
+// func PackRowsAffine48AVX512(dst *float32, src *float32, boff *int32, k int, scale *float32, bias *float32, relu int)
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
+TEXT ·PackRowsAffine48AVX512(SB), NOSPLIT, $0-56
+	MOVQ   dst+0(FP), AX
+	MOVQ   src+8(FP), CX
+	MOVQ   boff+16(FP), DX
+	MOVQ   k+24(FP), BX
+	MOVQ   scale+32(FP), SI
+	MOVQ   bias+40(FP), DI
+	MOVQ   relu+48(FP), R8
+	VXORPS Z5, Z5, Z5
+	TESTQ  R8, R8
+	JNZ    relu
+
+	// dst = scale*src + bias
+plain:
+	TESTQ        BX, BX
+	JZ           done
+	MOVLQSX      (DX), R8
+	VBROADCASTSS (SI), Z3
+	VBROADCASTSS (DI), Z4
+	VMULPS       (CX)(R8*4), Z3, Z0
+	VMULPS       64(CX)(R8*4), Z3, Z1
+	VMULPS       128(CX)(R8*4), Z3, Z2
+	PREFETCHT0   192(CX)(R8*4)
+	PREFETCHT0   256(CX)(R8*4)
+	PREFETCHT0   320(CX)(R8*4)
+	VADDPS       Z4, Z0, Z0
+	VMOVUPS      Z0, (AX)
+	VADDPS       Z4, Z1, Z1
+	VMOVUPS      Z1, 64(AX)
+	VADDPS       Z4, Z2, Z2
+	VMOVUPS      Z2, 128(AX)
+	ADDQ         $0x04, DX
+	ADDQ         $0x04, SI
+	ADDQ         $0x04, DI
+	ADDQ         $0x000000c0, AX
+	DECQ         BX
+	JMP          plain
+
+	// dst = max(0, scale*src + bias)
+relu:
+	TESTQ        BX, BX
+	JZ           done
+	MOVLQSX      (DX), R8
+	VBROADCASTSS (SI), Z3
+	VBROADCASTSS (DI), Z4
+	VMULPS       (CX)(R8*4), Z3, Z0
+	VMULPS       64(CX)(R8*4), Z3, Z1
+	VMULPS       128(CX)(R8*4), Z3, Z2
+	PREFETCHT0   192(CX)(R8*4)
+	PREFETCHT0   256(CX)(R8*4)
+	PREFETCHT0   320(CX)(R8*4)
+	VADDPS       Z4, Z0, Z0
+	VMAXPS       Z0, Z5, Z0
+	VMOVUPS      Z0, (AX)
+	VADDPS       Z4, Z1, Z1
+	VMAXPS       Z1, Z5, Z1
+	VMOVUPS      Z1, 64(AX)
+	VADDPS       Z4, Z2, Z2
+	VMAXPS       Z2, Z5, Z2
+	VMOVUPS      Z2, 128(AX)
+	ADDQ         $0x04, DX
+	ADDQ         $0x04, SI
+	ADDQ         $0x04, DI
+	ADDQ         $0x000000c0, AX
+	DECQ         BX
+	JMP          relu
+
+done:
+	VZEROUPPER
+	RET
+
 // func MaxPool3s2AVX2(dst *float32, r0 *float32, r1 *float32, r2 *float32, n int)
 // Requires: AVX, AVX2
 TEXT ·MaxPool3s2AVX2(SB), NOSPLIT, $0-40

@@ -65,4 +65,10 @@
 // is none. With $BNRUN_TEST_FAKECUDA=1, TestKernelsEmulated runs the
 // same comparisons on testdata/fakecuda, a CPU stand-in for libcuda built
 // with g++.
+//
+// # Imports
+//
+// Of bnrun, cuda imports only the kernel library, package kern (its
+// activation kinds and geometry): it knows no graph and no operator, and
+// must not import ir, ops or runtime.
 package cuda

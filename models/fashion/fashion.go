@@ -4,7 +4,8 @@
 // ten logits, with the class names in their metadata. The ResNet is
 // embedded here (fashion_resnet), so that `bnrun IMAGE` works with no model file; every
 // model's folder also holds PyTorch goldens (test_data_set_*) and PyTorch's
-// predictions on the 10,000 test images (predictions.txt).
+// predictions on the 10,000 test images (predictions.txt). It imports
+// nothing of bnrun.
 package fashion
 
 import _ "embed"

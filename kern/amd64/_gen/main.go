@@ -103,6 +103,8 @@ func main() {
 	gather8Rows()
 	packRows(avx2, 2)
 	packRows(avx512, 3)
+	packRowsAffine(avx2, 2)
+	packRowsAffine(avx512, 3)
 	maxPool3s2()
 	avgPool2s2()
 	poolEvenTable()
@@ -1617,6 +1619,80 @@ func packRows(s isa, nv int) {
 	ADDQ(U32(4*w), dst)
 	DECQ(k)
 	JMP(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// packRowsAffine emits packRows with a per-row affine step and an
+// optional Relu applied on the way: the prologue of a 1×1 convolution
+// that reads its input through a BatchNormalization and Relu (DenseNet's
+// bottlenecks), applied to a panel as it is packed into L1 instead of to
+// the whole input in a pass of its own.
+func packRowsAffine(s isa, nv int) {
+	w := nv * s.lanes
+	W := fmt.Sprint(w)
+	name := "PackRowsAffine" + W + s.name
+	TEXT(name, NOSPLIT, "func(dst, src *float32, boff *int32, k int, scale, bias *float32, relu int)")
+	Pragma("noescape")
+	Doc(
+		name+" computes, as this Go loop does (and fetches src[boff[p]+"+W+":][:"+W+"] into the cache):",
+		"",
+		"	for p := range k {",
+		"		for j := range "+W+" {",
+		"			v := scale[p]*src[boff[p]+j] + bias[p] // rounded after the product and after the sum",
+		"			if relu != 0 && v < 0 {",
+		"				v = 0 // NaN and -0 are kept",
+		"			}",
+		"			dst[p*"+W+"+j] = v",
+		"		}",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	boff := Load(Param("boff"), GP64())
+	k := Load(Param("k"), GP64())
+	scale := Load(Param("scale"), GP64())
+	bias := Load(Param("bias"), GP64())
+	relu := Load(Param("relu"), GP64())
+	off := GP64()
+	vb := 4 * s.lanes
+	r := s.regs
+	sc, bi, zero := r[nv], r[nv+1], r[nv+2]
+	VXORPS(zero, zero, zero)
+	loop := func(label string, withRelu bool) {
+		Label(label)
+		TESTQ(k, k)
+		JZ(LabelRef("done"))
+		MOVLQSX(Mem{Base: boff}, off)
+		VBROADCASTSS(Mem{Base: scale}, sc)
+		VBROADCASTSS(Mem{Base: bias}, bi)
+		for v := range nv {
+			VMULPS(Mem{Base: src, Index: off, Scale: 4, Disp: vb * v}, sc, r[v])
+		}
+		for l := 0; l < 4*w; l += 64 {
+			PREFETCHT0(Mem{Base: src, Index: off, Scale: 4, Disp: 4*w + l})
+		}
+		for v := range nv {
+			VADDPS(bi, r[v], r[v])
+			if withRelu {
+				VMAXPS(r[v], zero, r[v])
+			}
+			VMOVUPS(r[v], Mem{Base: dst, Disp: vb * v})
+		}
+		ADDQ(U8(4), boff)
+		ADDQ(U8(4), scale)
+		ADDQ(U8(4), bias)
+		ADDQ(U32(4*w), dst)
+		DECQ(k)
+		JMP(LabelRef(label))
+	}
+	TESTQ(relu, relu)
+	JNZ(LabelRef("relu"))
+	Comment("dst = scale*src + bias")
+	loop("plain", false)
+	Comment("dst = max(0, scale*src + bias)")
+	loop("relu", true)
 	Label("done")
 	VZEROUPPER()
 	RET()

@@ -1,6 +1,4 @@
-package runtime
-
-import "github.com/bnrun/bnrun/ops"
+package ir
 
 // Graph is a model as the loader reads it: nodes in file order, the
 // initializers by name, and the graph's true inputs and outputs.
@@ -11,9 +9,9 @@ type Graph struct {
 	Opsets map[string]int
 	// Nodes in the order the file lists them; each carries the opset
 	// version of its domain.
-	Nodes []*ops.Node
+	Nodes []*Node
 	// Initializers are the constant tensors, by name.
-	Initializers map[string]*ops.Tensor
+	Initializers map[string]*Tensor
 	// Inputs lists the graph inputs that are not initializers.
 	Inputs []ValueInfo
 	// Outputs lists the graph outputs.
@@ -30,7 +28,7 @@ type Graph struct {
 // ValueInfo is a declared graph input or output.
 type ValueInfo struct {
 	Name  string
-	DType ops.DType
+	DType DType
 	// Dims is nil when the shape is not declared.
 	Dims []Dim
 }
