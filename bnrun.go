@@ -93,6 +93,9 @@ type config struct {
 	// variant without (WithoutWinograd), 0 auto: without for a model with
 	// a per-pixel output (see perPixel)
 	winograd int8
+	// keepWeights: the program keeps every weight as the graph has it
+	// (not runtime.Options.HoldWeights), for tests
+	keepWeights bool
 }
 
 // Option configures Open.
@@ -350,7 +353,8 @@ const reclaimBytes = 32 << 20
 // with its BN), are garbage once it returns, so that the model holds its
 // weights once.
 func newModel(ctx context.Context, g *ir.Graph, c *config) (*Model, error) {
-	ro := runtime.Options{Threads: c.threads, MaxTensorBytes: c.maxTensor, MaxTotalBytes: c.maxTotal, MaxPlans: c.maxPlans}
+	ro := runtime.Options{Threads: c.threads, MaxTensorBytes: c.maxTensor, MaxTotalBytes: c.maxTotal, MaxPlans: c.maxPlans,
+		HoldWeights: !c.keepWeights}
 	switch c.backend {
 	case "", "auto":
 		ro.Device = runtime.DeviceAuto

@@ -65,11 +65,13 @@ func (m *Model) StatsFor(shapes ...[]int) (*Stats, error) {
 // or an error naming an input whose shape is not declared.
 func (m *Model) ShapesFor(batch int) ([][]int, error) { return m.prog.ShapesFor(batch) }
 
+// countParams counts the elements of g's float32 initializers, by their
+// shapes: a model's kernels may hold the data (runtime.Options.HoldWeights).
 func countParams(g *ir.Graph) int64 {
 	var n int64
 	for _, t := range g.Initializers {
 		if t.DType == ir.Float32 {
-			n += int64(len(t.F32))
+			n += int64(ir.NumElems(t.Shape))
 		}
 	}
 	return n

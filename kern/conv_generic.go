@@ -263,7 +263,7 @@ func convProduct(g *ConvGeom, x, w, b, y []float32, f *ConvFusion, o int, pointw
 	n, grp := o/g.Group, o%g.Group
 	xg := x[(n*g.C+grp*cg)*hw : (n*g.C+grp*cg+cg)*hw]
 	op := gemmOp{m: mg, n: ohw, k: k,
-		a: w[grp*mg*k : (grp+1)*mg*k], lda: k,
+		a: groupRows(w, grp, mg*k), lda: k,
 		c: y[(n*g.M+grp*mg)*ohw : (n*g.M+grp*mg+mg)*ohw], ldc: ohw, alpha: 1}
 	if b != nil {
 		op.bias = b[grp*mg : grp*mg+mg]

@@ -193,7 +193,7 @@ func (tt *inPlaceTask) Range(lo, hi int) {
 	for u := lo; u < hi; u++ {
 		o, i0, i1, p0, p1 := t.unit(u)
 		n, grp := o/g.Group, o%g.Group
-		op := gemmOp{m: mg, n: ncol, k: k, a: tt.w[grp*mg*k : (grp+1)*mg*k], lda: k,
+		op := gemmOp{m: mg, n: ncol, k: k, a: groupRows(tt.w, grp, mg*k), lda: k,
 			c: out[(n*g.M+grp*mg)*ldo : (n*g.M+grp*mg+mg)*ldo], ldc: ldo, alpha: 1}
 		if tt.b != nil {
 			op.bias = tt.b[grp*mg : grp*mg+mg]

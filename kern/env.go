@@ -69,7 +69,8 @@ type Env struct {
 	Scratch []float32
 
 	// PackedW is set by a conv step, during its call of K.Conv, to its
-	// weights as K.PackConv arranged them, or nil.
+	// weights as K.PackConv arranged them, or nil (and by a Gemm step to
+	// B as K.PackGemm arranged it); the plain weights may then be nil.
 	PackedW []float32
 	// tasks holds one loop body of each type, reused by every loop of
 	// the Run (loops do not nest); see TaskOf.

@@ -286,6 +286,7 @@ func NewBlockedTier(s BlockedSpec) *Tier {
 		PackConvKind: bl.packConvKind,
 		PackGemm:     bl.packGemm,
 	}
+	k.PackConvMoves = packConvMoves
 	bl.kern = k
 	if s.Dw8 != nil && len(s.Pix) > 0 && s.DwBlockBand >= 0 {
 		k.DwBlock, k.DwBlockOK, k.PackDwBlock = bl.convDwBlock, bl.dwBlockOK, bl.packDwBlock

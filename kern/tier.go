@@ -128,19 +128,28 @@ type Tier struct {
 	// PackConv, when not nil, rearranges constant weights w of geometry g
 	// into the tier's own layout, once per plan; Conv then finds the
 	// result in Env.PackedW. It returns nil when it has no use for it.
+	// Given the pack, Conv reads nothing of w, which may then be nil: a
+	// model may keep its weights only as packed. The pack depends on g
+	// and w alone, where each value goes on g alone.
 	PackConv func(g *ConvGeom, w []float32) []float32
 	// PackConvKind, set with PackConv, says which of its layouts PackConv
 	// uses for g: PackConv gives equal results for equal weights, kind,
 	// M, C, KH, KW and Group, whatever the planes' sizes, so that the
 	// plans of one node (one per batch size or image size) share one pack.
 	PackConvKind func(g *ConvGeom) int
+	// PackConvMoves, when not nil, reports whether PackConv's layout kind
+	// only moves values: each element of the pack one of w's, unchanged,
+	// or 0, and each of w's somewhere; the weights can then be got back
+	// from the pack alone (Winograd's transformed weights cannot).
+	PackConvMoves func(kind int) bool
 	// PackGemm, when not nil, rearranges a constant B of a Gemm (k×n, or
 	// n×k when transB, row stride ldb) into the tier's panels, once per
 	// node: Gemm then finds the result in Env.PackedW and reads B from it
 	// instead of packing it at every call. The pack depends on its
 	// arguments alone, so the plans of every batch size share it. A
 	// product of a few rows of A (GemmSmallOK) reads B as it lies and
-	// takes no pack.
+	// takes no pack; any other reads nothing of b when given the pack, and
+	// b may then be nil. The pack only moves values (see PackConvMoves).
 	PackGemm func(transB bool, k, n int, b []float32, ldb int) []float32
 	// ConvPath, when not nil, names the way Conv computes a convolution of
 	// geometry g (pre: its fusion has a prologue), for profiles (see
@@ -148,7 +157,8 @@ type Tier struct {
 	ConvPath func(g *ConvGeom, pre bool) string
 	// DwBlock, when not nil, runs a depthwise convolution with the 1×1
 	// convolutions around it in one pass (see DwBlock), for the blocks
-	// DwBlockOK accepts, with weights as PackDwBlock arranged them.
+	// DwBlockOK accepts, with weights as PackDwBlock arranged them (it
+	// reads no others; PackDwBlock only moves values, see PackConvMoves).
 	DwBlock     func(env *Env, p *DwBlock, x, y []float32)
 	DwBlockOK   func(p *DwBlock) bool
 	PackDwBlock func(g *ConvGeom, w []float32) []float32

@@ -1,7 +1,9 @@
 package ops
 
 import (
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bnrun/bnrun/kern"
 )
@@ -21,11 +23,12 @@ func buildConv(n *Node) (Kernel, error) {
 		return nil, err
 	}
 	packs := &convPacks{} // shared by the node's plans
-	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
+	hk := newHoldingKernel(1)
+	hk.PrepareFunc = func(in []*Value) ([]Value, Step, error) {
 		if len(in) < 2 || len(in) > 3 {
 			return nil, Step{}, n.Errorf("got %d inputs, want 2 or 3", len(in))
 		}
-		cp, err := planConv(n, w, group, in, packs)
+		cp, err := planConv(n, w, group, in, packs, hk.heldFor(1, in[1]))
 		if err != nil {
 			return nil, Step{}, err
 		}
@@ -34,15 +37,15 @@ func buildConv(n *Node) (Kernel, error) {
 			if err != nil {
 				return err
 			}
-			cp.conv(env, in, b, out[0].F32, nil)
-			return nil
+			return cp.conv(env, n, in, b, out[0].F32, nil)
 		}
 		outs, err := oneOutput(n, Value{DType: Float32, Shape: cp.outShape})
 		if err != nil {
 			return nil, Step{}, err
 		}
 		return outs, cp.step(run, ConvDev{Bias: cp.hasBias}), nil
-	}), nil
+	}
+	return hk, nil
 }
 
 // parseConvAttrs reads a Conv's window attributes and group.
@@ -69,14 +72,28 @@ type convPlan struct {
 	g3         *kern.Conv3DGeom
 	c, m       int // input and output channels
 	outShape   []int
+	xShape     []int // X's
 	hasBias    bool
 	nx, nw, ny int
 
 	// wConst is W when it is a plan-time constant; packs holds it as
 	// each tier's PackConv arranged it, made on first use and shared by
-	// the node's plans.
+	// the node's plans. held, when not nil, holds W instead: the node took
+	// it over (see ConstTaker), and Runs pass W without data.
 	wConst *Tensor
 	packs  *convPacks
+	held   *heldWeights
+	// got and gotBlock are what weights and the DwBlock kernel took of the
+	// held weights, kept after the first Run so that Runs allocate
+	// nothing and take no lock.
+	got, gotBlock atomic.Pointer[convWeights]
+}
+
+// convWeights is what a plan's Run reads of held weights on tier k: the
+// plain values or a pack (the other nil).
+type convWeights struct {
+	k             *kern.Tier
+	plain, packed []float32
 }
 
 // packCache holds a node's constant weights as the tiers packed them,
@@ -116,16 +133,103 @@ type convPackKey struct {
 }
 
 // conv runs env.K.Conv for the plan on X = in[0] and W = in[1], handing the
-// tier the weights it packed for this plan, if any; a 3-D plan runs
-// kern.Conv3D, which packs nothing.
-func (cp *convPlan) conv(env *kern.Env, in []*Tensor, b, y []float32, f *kern.ConvFusion) {
-	if cp.g3 != nil {
-		kern.Conv3D(env, cp.g3, in[0].F32, in[1].F32, b, y, f)
-		return
+// tier the weights it packed for this plan, if any (and then no plain
+// ones when the node holds W); a 3-D plan runs kern.Conv3D, which packs
+// nothing.
+func (cp *convPlan) conv(env *kern.Env, n *Node, in []*Tensor, b, y []float32, f *kern.ConvFusion) error {
+	w, packed, err := cp.weights(env.K, in[1])
+	if err != nil {
+		return n.Errorf("%v", err)
 	}
-	env.PackedW = cp.packed(env.K, in[1])
-	env.K.Conv(env, &cp.g, in[0].F32, in[1].F32, b, y, f)
+	if cp.g3 != nil {
+		kern.Conv3D(env, cp.g3, in[0].F32, w, b, y, f)
+		return nil
+	}
+	env.PackedW = packed
+	env.K.Conv(env, &cp.g, in[0].F32, w, b, y, f)
 	env.PackedW = nil
+	return nil
+}
+
+// weights returns what tier k's Conv reads of W for the plan: the weights
+// as k packed them, or nil when it takes none; and the plain weights,
+// which are nil when W is held by the node (see heldWeights) and packed.
+func (cp *convPlan) weights(k *kern.Tier, w *Tensor) (plain, packed []float32, err error) {
+	if !cp.holds(w) {
+		if cp.g3 == nil {
+			packed = cp.packed(k, w)
+		}
+		return w.F32, packed, nil
+	}
+	if c := cp.got.Load(); c != nil && c.k == k {
+		return c.plain, c.packed, nil
+	}
+	if cp.g3 == nil && k.PackConv != nil {
+		kind := cp.packKind(k)
+		moves := k.PackConvMoves != nil && k.PackConvMoves(kind)
+		packed, err = cp.heldPacked(k, kind, k.PackConv, moves, !moves && cp.onlyForm(k, kind))
+	}
+	if err == nil && packed == nil {
+		plain, err = cp.held.plainValues()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	cp.got.Store(&convWeights{k: k, plain: plain, packed: packed})
+	return plain, packed, nil
+}
+
+// holds reports whether w, a Run's W, is the weights the node holds: a
+// tensor without data standing for them.
+func (cp *convPlan) holds(w *Tensor) bool { return cp.held != nil && w.F32 == nil }
+
+// heldConvKey identifies a pack of held weights: the tier and what the
+// layout depends on (see Tier.PackConvKind).
+type heldConvKey struct {
+	k                 *kern.Tier
+	kind              int
+	m, c, kh, kw, grp int
+}
+
+// heldPacked returns the held weights as pack (tier k's layout kind)
+// arranges them for the plan's geometry, made once for the node; moves
+// says that the layout only moves values, only that it is the one form
+// the node's plans use (see heldWeights.packed).
+func (cp *convPlan) heldPacked(k *kern.Tier, kind int, pack func(*kern.ConvGeom, []float32) []float32, moves, only bool) ([]float32, error) {
+	g := cp.g // the pack's own copy, for unpack
+	key := heldConvKey{k: k, kind: kind, m: g.M, c: g.C, kh: g.KH, kw: g.KW, grp: g.Group}
+	return cp.held.packed(key, func(w []float32) []float32 { return pack(&g, w) }, moves, only)
+}
+
+// onlyBatches are the batch sizes onlyForm asks tiers their layout at.
+var onlyBatches = []int{1, 2, 3, 4, 5, 6, 7, 8, 16, 64, 1 << 10, 1 << 20}
+
+// onlyForm reports whether the plan's pack (tier k's layout kind) is the
+// one form the node's plans use, by the runtime's probes of the model
+// (see ConstTaker.Probed): X has the probes' shape but for its batch, and
+// the tier takes that layout at every batch size.
+func (cp *convPlan) onlyForm(k *kern.Tier, kind int) bool {
+	fixed := cp.held.fixed()
+	if fixed == nil || cp.g3 != nil || k.PackConvKind == nil || len(cp.xShape) < 2 || !slices.Equal(cp.xShape[1:], fixed) {
+		return false
+	}
+	g := cp.g
+	for _, n := range onlyBatches {
+		g.N = n
+		if k.PackConvKind(&g) != kind {
+			return false
+		}
+	}
+	return true
+}
+
+// packKind is tier k's PackConvKind for the plan's geometry, 0 without
+// one.
+func (cp *convPlan) packKind(k *kern.Tier) int {
+	if k.PackConvKind == nil {
+		return 0
+	}
+	return k.PackConvKind(&cp.g)
 }
 
 // step is the plan's Step: it runs run, needs the scratch of the plan's
@@ -154,11 +258,7 @@ func (cp *convPlan) packed(k *kern.Tier, w *Tensor) []float32 {
 	if k.PackConv == nil {
 		return nil
 	}
-	kind := 0
-	if k.PackConvKind != nil {
-		kind = k.PackConvKind(&cp.g)
-	}
-	return cp.packedWith(k, w, kind, k.PackConv)
+	return cp.packedWith(k, w, cp.packKind(k), k.PackConv)
 }
 
 // packedWith is packed for the layout pack makes (kind tells it apart
@@ -178,7 +278,7 @@ func (cp *convPlan) check(n *Node, in, out []*Tensor) ([]float32, error) {
 	if err := checkLen(in[0], "X", cp.nx); err != nil {
 		return nil, n.Errorf("%v", err)
 	}
-	if err := checkLen(in[1], "W", cp.nw); err != nil {
+	if err := cp.checkW(in[1]); err != nil {
 		return nil, n.Errorf("%v", err)
 	}
 	if err := checkLen(out[0], "Y", cp.ny); err != nil {
@@ -193,9 +293,18 @@ func (cp *convPlan) check(n *Node, in, out []*Tensor) ([]float32, error) {
 	return in[2].F32, nil
 }
 
+// checkW verifies a Run's W against the plan: the plan's number of
+// values, or no data when the node holds W.
+func (cp *convPlan) checkW(w *Tensor) error {
+	if cp.holds(w) {
+		return nil
+	}
+	return checkLen(w, "W", cp.nw)
+}
+
 // planConv validates X, W and the optional B (in[0:3]) and computes the
-// geometry and output shape.
-func planConv(n *Node, win *window, group int, in []*Value, packs *convPacks) (*convPlan, error) {
+// geometry and output shape; held, when not nil, is W held by the node.
+func planConv(n *Node, win *window, group int, in []*Value, packs *convPacks, held *heldWeights) (*convPlan, error) {
 	r, xs, ws, err := convOperands(n, group, in)
 	if err != nil {
 		return nil, err
@@ -243,7 +352,7 @@ func planConv(n *Node, win *window, group int, in []*Value, packs *convPacks) (*
 			SD: sp[0].s, SH: sp[1].s, SW: sp[2].s, DD: sp[0].d, DH: sp[1].d, DW: sp[2].d, Group: group}
 		outShape := []int{g3.N, m, g3.OD, g3.OH, g3.OW}
 		return &convPlan{g3: g3, c: c, m: m, outShape: outShape, hasBias: hasBias,
-			nx: nx, nw: nw, ny: NumElems(outShape)}, nil
+			nx: nx, nw: nw, ny: NumElems(outShape), held: held}, nil
 	}
 	g := kern.ConvGeom{N: xs[0], C: c, H: 1, W: xs[2], M: m, KH: 1, KW: k[0],
 		OH: 1, OW: sp[0].out, SH: 1, SW: sp[0].s, DH: 1, DW: sp[0].d,
@@ -259,7 +368,7 @@ func planConv(n *Node, win *window, group int, in []*Value, packs *convPacks) (*
 		outShape = []int{g.N, m, g.OH, g.OW}
 	}
 	cp := &convPlan{g: g, c: c, m: m, outShape: outShape, hasBias: hasBias,
-		nx: nx, nw: nw, ny: NumElems(outShape), wConst: in[1].Const, packs: packs}
+		nx: nx, nw: nw, ny: NumElems(outShape), wConst: in[1].Const, packs: packs, held: held, xShape: xs}
 	return cp, nil
 }
 

@@ -38,11 +38,16 @@ func buildDwBlock(n *Node) (Kernel, error) {
 		}
 	}
 	packs := [3]*convPacks{{}, {}, {}} // shared by the node's plans
-	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
+	hk := newHoldingKernel(1, 3, 5)
+	hk.PrepareFunc = func(in []*Value) ([]Value, Step, error) {
 		if len(in) < 4 || len(in) > 8 {
 			return nil, Step{}, n.Errorf("got %d inputs, want 4 to 8", len(in))
 		}
-		b, err := planDwBlock(n, win, group, in, packs)
+		var held [3]*heldWeights
+		for i := range held {
+			held[i] = hk.heldFor(1+2*i, optValue(in, 1+2*i))
+		}
+		b, err := planDwBlock(n, win, group, in, packs, held)
 		if err != nil {
 			return nil, Step{}, err
 		}
@@ -62,7 +67,8 @@ func buildDwBlock(n *Node) (Kernel, error) {
 			}
 		}
 		return outs, Step{Run: b.run, Scratch: scratch, Dev: dev, MACs: macs}, nil
-	}), nil
+	}
+	return hk, nil
 }
 
 // dwBlockPlan is a bnrun.DwBlock bound to one set of input shapes: its
@@ -78,8 +84,9 @@ type dwBlockPlan struct {
 // dwRoles name a DwBlock's convolutions in its errors.
 var dwRoles = [3]string{"expansion", "depthwise convolution", "projection"}
 
-// planDwBlock checks a DwBlock's inputs and plans its convolutions.
-func planDwBlock(n *Node, win *window, group int, in []*Value, packs [3]*convPacks) (*dwBlockPlan, error) {
+// planDwBlock checks a DwBlock's inputs and plans its convolutions; held
+// are the weights the node holds, by convolution (nil where it holds none).
+func planDwBlock(n *Node, win *window, group int, in []*Value, packs [3]*convPacks, held [3]*heldWeights) (*dwBlockPlan, error) {
 	b := &dwBlockPlan{n: n}
 	we, wp := optValue(in, 1), optValue(in, 5)
 	if we == nil && wp == nil {
@@ -102,7 +109,7 @@ func planDwBlock(n *Node, win *window, group int, in []*Value, packs [3]*convPac
 		if i == 1 {
 			wn, g = win, group
 		}
-		cp, err := planConv(n, wn, g, []*Value{x, w, bias}, packs[i])
+		cp, err := planConv(n, wn, g, []*Value{x, w, bias}, packs[i], held[i])
 		if err != nil {
 			return nil, fmt.Errorf("%w (the %s)", err, dwRoles[i])
 		}
@@ -163,7 +170,7 @@ func (b *dwBlockPlan) run(env *kern.Env, in, out []*Tensor) error {
 		if cp == nil {
 			continue
 		}
-		if err := checkLen(in[1+2*i], "W", cp.nw); err != nil {
+		if err := cp.checkW(in[1+2*i]); err != nil {
 			return n.Errorf("%v (the %s)", err, dwRoles[i])
 		}
 		if cp.hasBias {
@@ -187,11 +194,17 @@ func (b *dwBlockPlan) run(env *kern.Env, in, out []*Tensor) error {
 	f := kern.TaskOf[kern.ConvFusion](env)
 	*f = kern.ConvFusion{Act: b.acts[2], Residual: z}
 	defer func() { *f = kern.ConvFusion{} }()
-	if k := env.K; k.DwBlock != nil && b.fused(env, in, bias, f) {
-		p := kern.TaskOf[kern.DwBlock](env)
-		k.DwBlock(env, p, in[0].F32, y)
-		*p = kern.DwBlock{}
-		return nil
+	if k := env.K; k.DwBlock != nil {
+		ok, err := b.fused(env, in, bias, f)
+		if err != nil {
+			return n.Errorf("%v", err)
+		}
+		if ok {
+			p := kern.TaskOf[kern.DwBlock](env)
+			k.DwBlock(env, p, in[0].F32, y)
+			*p = kern.DwBlock{}
+			return nil
+		}
 	}
 	// One convolution after the other, through intermediates.
 	mid := dwBlockMids.Get()
@@ -211,8 +224,12 @@ func (b *dwBlockPlan) run(env *kern.Env, in, out []*Tensor) error {
 				dst = mid.t[i].Grow(cp.ny)
 			}
 		}
-		env.PackedW = cp.packed(env.K, in[1+2*i])
-		env.K.Conv(env, &cp.g, src, in[1+2*i].F32, bias[i], dst, fi)
+		w, packed, err := cp.weights(env.K, in[1+2*i])
+		if err != nil {
+			return n.Errorf("%v (the %s)", err, dwRoles[i])
+		}
+		env.PackedW = packed
+		env.K.Conv(env, &cp.g, src, w, bias[i], dst, fi)
 		env.PackedW = nil
 		src = dst
 	}
@@ -221,7 +238,7 @@ func (b *dwBlockPlan) run(env *kern.Env, in, out []*Tensor) error {
 
 // fused fills env's DwBlock (TaskOf) for the tier's DwBlock kernel and reports whether
 // the kernel takes it: every weight a constant it packed.
-func (b *dwBlockPlan) fused(env *kern.Env, in []*Tensor, bias [3][]float32, f *kern.ConvFusion) bool {
+func (b *dwBlockPlan) fused(env *kern.Env, in []*Tensor, bias [3][]float32, f *kern.ConvFusion) (bool, error) {
 	k := env.K
 	p := kern.TaskOf[kern.DwBlock](env)
 	*p = kern.DwBlock{Expand: b.cp[0] != nil, Project: b.cp[2] != nil, ActE: b.acts[0], ActD: b.acts[1], Fusion: f}
@@ -233,7 +250,7 @@ func (b *dwBlockPlan) fused(env *kern.Env, in []*Tensor, bias [3][]float32, f *k
 	}
 	if !k.DwBlockOK(p) {
 		*p = kern.DwBlock{}
-		return false
+		return false, nil
 	}
 	ws := [3]*[]float32{&p.WE, &p.WD, &p.WP}
 	bs := [3]*[]float32{&p.BE, &p.BD, &p.BP}
@@ -241,14 +258,29 @@ func (b *dwBlockPlan) fused(env *kern.Env, in []*Tensor, bias [3][]float32, f *k
 		if cp == nil {
 			continue
 		}
-		w := cp.packedWith(k, in[1+2*i], dwBlockPackKind, k.PackDwBlock)
+		var w []float32
+		if cp.holds(in[1+2*i]) {
+			c := cp.gotBlock.Load()
+			if c == nil || c.k != k {
+				packed, err := cp.heldPacked(k, dwBlockPackKind, k.PackDwBlock, true, false)
+				if err != nil {
+					*p = kern.DwBlock{}
+					return false, fmt.Errorf("%w (the %s)", err, dwRoles[i])
+				}
+				c = &convWeights{k: k, packed: packed}
+				cp.gotBlock.Store(c)
+			}
+			w = c.packed
+		} else {
+			w = cp.packedWith(k, in[1+2*i], dwBlockPackKind, k.PackDwBlock)
+		}
 		if w == nil {
 			*p = kern.DwBlock{}
-			return false
+			return false, nil
 		}
 		*ws[i], *bs[i] = w, bias[i]
 	}
-	return true
+	return true, nil
 }
 
 // dwBlockPackKind is the pack kind of weights packed by PackDwBlock.

@@ -42,11 +42,12 @@ func buildFusedConv(n *Node) (Kernel, error) {
 		return nil, n.Errorf("pre_activation %s: only Relu is supported", preAct)
 	}
 	packs := &convPacks{} // shared by the node's plans
-	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
+	hk := newHoldingKernel(1)
+	hk.PrepareFunc = func(in []*Value) ([]Value, Step, error) {
 		if len(in) < 2 || len(in) > 6 {
 			return nil, Step{}, n.Errorf("got %d inputs, want 2 to 6", len(in))
 		}
-		cp, err := planConv(n, w, group, in[:min(3, len(in))], packs)
+		cp, err := planConv(n, w, group, in[:min(3, len(in))], packs, hk.heldFor(1, in[1]))
 		if err != nil {
 			return nil, Step{}, err
 		}
@@ -83,9 +84,9 @@ func buildFusedConv(n *Node) (Kernel, error) {
 					return n.Errorf("pre_scale/pre_bias do not match the plan")
 				}
 			}
-			cp.conv(env, in, b, out[0].F32, f)
+			err = cp.conv(env, n, in, b, out[0].F32, f)
 			*f = kern.ConvFusion{}
-			return nil
+			return err
 		}
 		outs, err := oneOutput(n, Value{DType: Float32, Shape: cp.outShape})
 		if err != nil {
@@ -93,7 +94,8 @@ func buildFusedConv(n *Node) (Kernel, error) {
 		}
 		dev := ConvDev{Bias: cp.hasBias, Residual: z != nil, Pre: ps != nil, PreAct: preAct, Act: act}
 		return outs, cp.step(run, dev), nil
-	}), nil
+	}
+	return hk, nil
 }
 
 // buildFusedGemm binds bnrun.FusedGemm: a Gemm (same inputs and
@@ -106,11 +108,14 @@ func buildFusedGemm(n *Node) (Kernel, error) {
 	}
 	gn := *n
 	gn.Domain, gn.OpType, gn.Opset = "", "Gemm", 13
-	inner, err := buildGemm(&gn)
+	k, err := buildGemm(&gn)
 	if err != nil {
 		return nil, err
 	}
-	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
+	inner := k.(*holdingKernel)
+	// the same weights as the Gemm's: TakeConst gives them to it
+	hk := &holdingKernel{ins: inner.ins, held: inner.held}
+	hk.PrepareFunc = func(in []*Value) ([]Value, Step, error) {
 		outs, step, err := inner.Prepare(in)
 		if err != nil || step.Run == nil {
 			return outs, step, err
@@ -129,7 +134,8 @@ func buildFusedGemm(n *Node) (Kernel, error) {
 			return nil
 		}
 		return outs, step, nil
-	}), nil
+	}
+	return hk, nil
 }
 
 // buildAffine binds bnrun.Affine: inputs X (rank >= 2, channels on axis 1),

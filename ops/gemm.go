@@ -1,6 +1,10 @@
 package ops
 
-import "github.com/bnrun/bnrun/kern"
+import (
+	"sync/atomic"
+
+	"github.com/bnrun/bnrun/kern"
+)
 
 func init() {
 	Register("Gemm", buildGemm)
@@ -37,7 +41,8 @@ func buildGemm(n *Node) (Kernel, error) {
 	}
 	transA, transB := ta == 1, tb == 1
 	packs := &packCache[gemmPackKey]{} // shared by the node's plans
-	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
+	hk := newHoldingKernel(1)
+	hk.PrepareFunc = func(in []*Value) ([]Value, Step, error) {
 		if len(in) < 2 || len(in) > 3 {
 			return nil, Step{}, n.Errorf("got %d inputs, want 2 or 3", len(in))
 		}
@@ -82,7 +87,10 @@ func buildGemm(n *Node) (Kernel, error) {
 		// A constant B (a Linear layer's weights) is packed once for the
 		// node when the product takes packed panels: more rows of A than a
 		// matrix-vector product has (GemmSmallOK), as at batch 5 and up.
-		bConst := in[1].Const
+		// B held by the node (see ConstTaker) is packed once likewise, or
+		// read as it lies when the product takes no pack.
+		bConst, held := in[1].Const, hk.heldFor(1, in[1])
+		var got atomic.Pointer[convWeights] // what Runs took of held B (see convPlan.got)
 		if bConst == nil || bConst.DType != Float32 || len(bConst.F32) != k*nn || kern.GemmSmallOK(transA, m) {
 			bConst = nil
 		}
@@ -90,7 +98,27 @@ func buildGemm(n *Node) (Kernel, error) {
 			if err := checkLen(in[0], "A", m*k); err != nil {
 				return n.Errorf("%v", err)
 			}
-			if err := checkLen(in[1], "B", k*nn); err != nil {
+			bv, packed := in[1].F32, []float32(nil)
+			if held != nil && bv == nil {
+				// B held: packed, or its plain values
+				c := got.Load()
+				if c == nil || c.k != env.K {
+					var err error
+					c = &convWeights{k: env.K}
+					if pk := env.K.PackGemm; pk != nil && !kern.GemmSmallOK(transA, m) {
+						key := heldGemmKey{k: env.K, transB: transB, kk: k, n: nn, ldb: ldb}
+						c.packed, err = held.packed(key, func(b []float32) []float32 { return pk(transB, k, nn, b, ldb) }, true, false)
+					}
+					if err == nil && c.packed == nil {
+						c.plain, err = held.plainValues()
+					}
+					if err != nil {
+						return n.Errorf("%v", err)
+					}
+					got.Store(c)
+				}
+				bv, packed = c.plain, c.packed
+			} else if err := checkLen(in[1], "B", k*nn); err != nil {
 				return n.Errorf("%v", err)
 			}
 			if err := checkLen(out[0], "Y", m*nn); err != nil {
@@ -120,9 +148,10 @@ func buildGemm(n *Node) (Kernel, error) {
 			}
 			if pk := env.K.PackGemm; pk != nil && bConst != nil && sameData(in[1].F32, bConst.F32) {
 				key := gemmPackKey{k: env.K, b: &bConst.F32[0], transB: transB, kk: k, n: nn, ldb: ldb}
-				env.PackedW = packs.get(key, func() []float32 { return pk(transB, k, nn, bConst.F32, ldb) })
+				packed = packs.get(key, func() []float32 { return pk(transB, k, nn, bConst.F32, ldb) })
 			}
-			env.K.Gemm(env, transA, transB, m, nn, k, alpha, in[0].F32, lda, in[1].F32, ldb, b, y, nn)
+			env.PackedW = packed
+			env.K.Gemm(env, transA, transB, m, nn, k, alpha, in[0].F32, lda, bv, ldb, b, y, nn)
 			env.PackedW = nil
 			return nil
 		}
@@ -136,7 +165,16 @@ func buildGemm(n *Node) (Kernel, error) {
 		}
 		// Y = A'·B' takes M·N·K multiply-accumulates
 		return outs, Step{Run: run, Dev: dev, MACs: int64(m) * int64(nn) * int64(k)}, nil
-	}), nil
+	}
+	return hk, nil
+}
+
+// heldGemmKey identifies a pack of a Gemm's held B: the tier and B's shape
+// as the product reads it.
+type heldGemmKey struct {
+	k          *kern.Tier
+	transB     bool
+	kk, n, ldb int
 }
 
 // gemmPackKey identifies a Gemm node's pack of B: the tier, B's memory and

@@ -181,7 +181,132 @@ func CompileContext(ctx context.Context, g *ir.Graph, opts Options) (*Program, e
 			}
 		}
 	}
+	if opts.HoldWeights && p.gpu == nil {
+		p.takers = p.holdWeights()
+		p.plainAtGC, _ = p.HeldWeightBytes()
+		if len(p.takers) > 0 && p.kernels.PackConvMoves != nil {
+			p.probeTakers(ctx, p.takers)
+		}
+	}
 	return p, nil
+}
+
+// HeldWeightBytes returns the bytes of the float32 weights the program's
+// kernels hold (see Options.HoldWeights): as the graph has them, and
+// packed.
+func (p *Program) HeldWeightBytes() (plain, packed int64) {
+	for _, c := range p.takers {
+		a, b := c.kernel.(ops.ConstTaker).HeldBytes()
+		plain += a
+		packed += b
+	}
+	return plain, packed
+}
+
+// holdWeights offers each float32 initializer that one input of one live
+// node reads, and no graph output is, to that node's kernel when it can
+// hold it (ops.ConstTaker), and puts a tensor of its type and shape
+// without data in its place wherever the program keeps it. Plans made
+// before (settleDevice's) are dropped: they were made with the weights.
+// It returns the nodes whose kernels took weights.
+func (p *Program) holdWeights() (takers []*cnode) {
+	uses := make([]int, len(p.slotNames))
+	for _, c := range p.nodes {
+		for _, s := range c.in {
+			if s >= 0 {
+				uses[s]++
+			}
+		}
+	}
+	for _, s := range p.outSlot {
+		uses[s] += 2
+	}
+	for _, c := range p.nodes {
+		tk, ok := c.kernel.(ops.ConstTaker)
+		if !ok {
+			continue
+		}
+		for i, s := range c.in {
+			if s < 0 || uses[s] != 1 {
+				continue
+			}
+			t := p.consts[s]
+			if t == nil || t.DType != ir.Float32 {
+				continue
+			}
+			stub := &ir.Tensor{DType: t.DType, Shape: t.Shape}
+			if tk.TakeConst(i, t, stub) {
+				p.consts[s] = stub
+				if name := p.slotNames[s]; p.graph.Initializers[name] == t {
+					p.graph.Initializers[name] = stub
+				}
+				if len(takers) == 0 || takers[len(takers)-1] != c {
+					takers = append(takers, c)
+				}
+			}
+		}
+	}
+	p.mu.Lock()
+	p.plans = nil
+	p.mu.Unlock()
+	return takers
+}
+
+// probeBatches are the sizes probeTakers gives dynamic input dims, as the
+// optimisation pass does when it proves shapes (package fold): the k-th
+// distinct dim name, or unnamed dim, gets the probe size plus 2k.
+var probeBatches = []int{1, 3}
+
+// probeTakers plans the program for its declared input shapes with every
+// dynamic dim at each of probeBatches' sizes, and tells each of takers'
+// kernels its inputs' shapes in these plans (ops.ConstTaker.Probed), which
+// are then dropped. It does nothing for a graph with an input that is not
+// float32 or has no declared shape (int64 inputs may carry shapes), or
+// when a probe does not plan.
+func (p *Program) probeTakers(ctx context.Context, takers []*cnode) {
+	vars := map[string]int{}
+	var plans []*Plan
+	for _, b := range probeBatches {
+		shapes := make([][]int, len(p.graph.Inputs))
+		for i, in := range p.graph.Inputs {
+			if in.Dims == nil || in.DType != ir.Float32 {
+				return
+			}
+			shapes[i] = make([]int, len(in.Dims))
+			for j, d := range in.Dims {
+				shapes[i][j] = d.Value
+				if d.Param != "" || d.Value < 0 {
+					key := "=" + d.Param
+					if d.Param == "" {
+						key = fmt.Sprintf("%d.%d", i, j)
+					}
+					k, ok := vars[key]
+					if !ok {
+						k = len(vars)
+						vars[key] = k
+					}
+					shapes[i][j] = b + 2*k
+				}
+			}
+		}
+		pl, err := p.makePlan(ctx, shapes, make([]*ir.Tensor, len(shapes)))
+		if err != nil {
+			return
+		}
+		plans = append(plans, pl)
+	}
+	for _, c := range takers {
+		shapes := make([][][]int, len(plans))
+		for i, pl := range plans {
+			shapes[i] = make([][]int, len(c.in))
+			for j, s := range c.in {
+				if s >= 0 {
+					shapes[i][j] = pl.slots[s].shape
+				}
+			}
+		}
+		c.kernel.(ops.ConstTaker).Probed(shapes)
+	}
 }
 
 // settleDevice decides, once and here, whether a program that opened a

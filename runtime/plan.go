@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
@@ -62,6 +63,8 @@ type Plan struct {
 	// whole arena again.
 	arenaMu sync.Mutex
 	arenas  []*arena
+
+	ran atomic.Bool // a Run of the plan has ended (see reclaimLetGo)
 
 	gpu    *gpuPlan // the plan on the program's GPU, or nil: it runs on the CPU
 	gpuWhy error    // why it does not run on the GPU the program has

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,15 @@ type Options struct {
 	// GPU when one is usable and every step of the plan has a CUDA
 	// kernel, else on the CPU (DeviceAuto).
 	Device DeviceMode
+	// HoldWeights hands the float32 initializers that one node alone
+	// reads to that node's kernel when it can hold them itself (see
+	// ops.ConstTaker: convolutions and Gemms, which keep their weights in
+	// the forms the tier packs them into, and let the plain values go once
+	// a pack holds them exactly), so that the program keeps such weights
+	// once. The graph's initializers (Graph().Initializers) are then
+	// tensors of the same type and shape without data. Programs whose
+	// plans may run on a GPU, which uploads the plain weights, hold none.
+	HoldWeights bool
 }
 
 // DeviceMode is where a program's plans run (see Options.Device).
@@ -90,6 +100,13 @@ type Program struct {
 	gpuErr error // why Options.Device's CUDA device did not open, for DeviceAuto
 
 	sep bool // the graph computes each image on its own (see separable)
+
+	// takers are the nodes whose kernels hold weights (see HoldWeights);
+	// plainAtGC, under reclaimMu, is how many bytes of them the kernels
+	// held as they are at the last collection (see reclaimLetGo).
+	takers    []*cnode
+	reclaimMu sync.Mutex
+	plainAtGC int64
 }
 
 // Inputs returns the graph's inputs.
@@ -221,7 +238,31 @@ func (p *Program) RunInto(ctx context.Context, inputs []*ir.Tensor, outs []*ir.T
 	if err != nil {
 		return err
 	}
-	return plan.run(ctx, p, inputs, outs, nil)
+	first := !plan.ran.Load()
+	err = plan.run(ctx, p, inputs, outs, nil)
+	if first && plan.ran.CompareAndSwap(false, true) {
+		p.reclaimLetGo()
+	}
+	return err
+}
+
+// reclaimLetGoBytes is how many bytes of plain weights the kernels must
+// have let go (see Options.HoldWeights) for a Run to collect them.
+const reclaimLetGoBytes = 32 << 20
+
+// reclaimLetGo, called after a plan's first Run, collects garbage when the
+// kernels have let go of at least reclaimLetGoBytes of plain weights since
+// the program last did (as the first Runs of a large model do, packing its
+// weights): what the next plans allocate then reuses that memory instead
+// of growing the process.
+func (p *Program) reclaimLetGo() {
+	plain, _ := p.HeldWeightBytes()
+	p.reclaimMu.Lock()
+	defer p.reclaimMu.Unlock()
+	if p.plainAtGC-plain >= reclaimLetGoBytes {
+		goruntime.GC()
+	}
+	p.plainAtGC = min(p.plainAtGC, plain)
 }
 
 // DimsString formats declared dims, writing symbolic ones by name.
