@@ -246,7 +246,7 @@ func (ct *convTilesTask) Range(lo, hi int) {
 			continue
 		}
 		op := convProduct(ct.g, ct.x, ct.w, ct.b, ct.y, ct.f, o, ct.pointwise, &buf.src)
-		op.plain = true
+		op.plain, op.kern = true, ct.bl.kern
 		op.apack = ct.bl.packedGroup(ct.env, ct.g, o%ct.g.Group)
 		ct.bl.tile(&op, i0, i1, p0, p1, buf)
 	}

@@ -561,8 +561,10 @@ func (bl *blocked) kernFor(w int) (MicroKernel, int) {
 }
 
 // tile computes rows [i0, i1) of C for the column panels [p0, p1).
+//
+// op.kern must be bl.kern (set by the caller: op may be shared by the
+// workers of a loop, which must not write it).
 func (bl *blocked) tile(op *gemmOp, i0, i1, p0, p1 int, buf *blockBufs) {
-	op.kern = bl.kern
 	mr, pw := bl.MR, bl.Widths[0]
 	kc := bl.kBlock(op.k)
 	// C[i][j] = alpha * sum_p op(A)[i][p]*op(B)[p][j] (+ beta*C[i][j]) (+ bias[i]) (+ Z[i][j]),
@@ -821,7 +823,7 @@ func (bl *blocked) gemm(env *Env, transA, transB bool, m, n, k int, alpha float3
 	gt := TaskOf[gemmTask](env)
 	*gt = gemmTask{bl: bl, t: tilingFor(1, m, CeilDiv(n, pw), k, par.Workers(), pw, bl.MR, bl.mc),
 		op: gemmOp{m: m, n: n, k: k, a: a, lda: lda, transA: transA,
-			b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, alpha: alpha, beta: beta, plain: true}}
+			b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, alpha: alpha, beta: beta, plain: true, kern: bl.kern}}
 	if env != nil && len(env.PackedW) == bl.gemmPackLen(k, n) {
 		gt.op.bpack = env.PackedW
 	}
