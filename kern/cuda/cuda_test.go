@@ -201,15 +201,36 @@ func TestOutSizes(t *testing.T) {
 	} {
 		var got int
 		if c.ceil {
-			got = PoolOutSize(c.in, c.k, c.p0, c.p1, c.s, c.d, true)
+			got = poolOutSize(c.in, c.k, c.p0, c.p1, c.s, c.d, true)
 		} else {
-			got = PoolOutSize(c.in, c.k, c.p0, c.p1, c.s, c.d, false)
-			if cv := ConvOutSize(c.in, c.k, c.p0, c.p1, c.s, c.d); cv != got {
-				t.Errorf("%+v: ConvOutSize %d, PoolOutSize %d", c, cv, got)
+			got = poolOutSize(c.in, c.k, c.p0, c.p1, c.s, c.d, false)
+			if cv := convOutSize(c.in, c.k, c.p0, c.p1, c.s, c.d); cv != got {
+				t.Errorf("%+v: convOutSize %d, poolOutSize %d", c, cv, got)
 			}
 		}
 		if got != c.want {
 			t.Errorf("%+v: got %d, want %d", c, got, c.want)
 		}
 	}
+}
+
+// convOutSize returns, for the tests, a convolution's output size along one axis:
+// floor((in + pad0 + pad1 - ((k-1)*dil + 1)) / stride) + 1.
+func convOutSize(in, k, pad0, pad1, stride, dil int) int {
+	return (in+pad0+pad1-((k-1)*dil+1))/stride + 1
+}
+
+// poolOutSize returns, for the tests, a pool's output size along one axis: convOutSize,
+// or with ceilMode the quotient rounded up, less a last window that would
+// start in the end padding (ONNX's rule, as the CPU pools apply it).
+func poolOutSize(in, k, pad0, pad1, stride, dil int, ceilMode bool) int {
+	span := in + pad0 + pad1 - ((k-1)*dil + 1)
+	if !ceilMode {
+		return span/stride + 1
+	}
+	out := ceilDiv(span, stride) + 1
+	if (out-1)*stride >= in+pad0 {
+		out--
+	}
+	return out
 }

@@ -193,8 +193,8 @@ func testConv(t *testing.T, e *gpuEnv) {
 			sh := ConvShape{
 				N: cc.n, C: cc.c, H: cc.h, W: cc.w, M: cc.m, KH: cc.kh, KW: cc.kw, Groups: cc.groups,
 				PadH: cc.pt, PadW: cc.pl, StrideH: cc.sh, StrideW: cc.sw, DilH: cc.dh, DilW: cc.dw,
-				OH: ConvOutSize(cc.h, cc.kh, cc.pt, cc.pb, cc.sh, cc.dh),
-				OW: ConvOutSize(cc.w, cc.kw, cc.pl, cc.pr, cc.sw, cc.dw),
+				OH: convOutSize(cc.h, cc.kh, cc.pt, cc.pb, cc.sh, cc.dh),
+				OW: convOutSize(cc.w, cc.kw, cc.pl, cc.pr, cc.sw, cc.dw),
 			}
 			seed := uint64(100 * i)
 			x := randn(seed+1, sh.N*sh.C*sh.H*sh.W)
@@ -355,8 +355,8 @@ func testPool(t *testing.T, e *gpuEnv) {
 		p := PoolShape{
 			NC: c.nc, H: c.h, W: c.w, KH: c.k, KW: c.k, PadH: c.p0, PadW: c.p0, PadHEnd: c.p1, PadWEnd: c.p1,
 			StrideH: c.s, StrideW: c.s, DilH: c.d, DilW: c.d,
-			OH: PoolOutSize(c.h, c.k, c.p0, c.p1, c.s, c.d, c.ceil),
-			OW: PoolOutSize(c.w, c.k, c.p0, c.p1, c.s, c.d, c.ceil),
+			OH: poolOutSize(c.h, c.k, c.p0, c.p1, c.s, c.d, c.ceil),
+			OW: poolOutSize(c.w, c.k, c.p0, c.p1, c.s, c.d, c.ceil),
 		}
 		x := randn(uint64(200+i), c.nc*c.h*c.w)
 		ny := p.NC * p.OH * p.OW

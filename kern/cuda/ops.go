@@ -71,33 +71,12 @@ func one(v int) int {
 	return v
 }
 
-// ConvOutSize returns a convolution's output size along one axis:
-// floor((in + pad0 + pad1 - ((k-1)*dil + 1)) / stride) + 1.
-func ConvOutSize(in, k, pad0, pad1, stride, dil int) int {
-	return (in+pad0+pad1-((k-1)*dil+1))/stride + 1
-}
-
-// PoolOutSize returns a pool's output size along one axis: ConvOutSize,
-// or with ceilMode the quotient rounded up, less a last window that would
-// start in the end padding (ONNX's rule, as the CPU pools apply it).
-func PoolOutSize(in, k, pad0, pad1, stride, dil int, ceilMode bool) int {
-	span := in + pad0 + pad1 - ((k-1)*dil + 1)
-	if !ceilMode {
-		return span/stride + 1
-	}
-	out := ceilDiv(span, stride) + 1
-	if (out-1)*stride >= in+pad0 {
-		out--
-	}
-	return out
-}
-
 // ConvShape is a 2-D convolution's geometry (a 1-D one has H = KH = 1).
 // Zero strides, dilations and groups count as 1.
 type ConvShape struct {
 	N, C, H, W       int // input x [N, C, H, W]
 	M, KH, KW        int // weights w [M, C/Groups, KH, KW]
-	OH, OW           int // output y [N, M, OH, OW] (see ConvOutSize)
+	OH, OW           int // output y [N, M, OH, OW]
 	Groups           int
 	PadH, PadW       int // leading (top, left) padding; the trailing padding only shapes OH, OW
 	StrideH, StrideW int
@@ -253,9 +232,10 @@ func (k *Kernels) Gemm(s *Stream, a GemmArgs) error {
 }
 
 // PoolShape is a 2-D pool's geometry over NC planes (a 1-D pool has H =
-// OH = KH = 1); zero strides and dilations count as 1. OH and OW come
-// from PoolOutSize; PadHEnd and PadWEnd (the trailing padding) matter only
-// to AvgPool's count_include_pad.
+// OH = KH = 1); zero strides and dilations count as 1. OH and OW are the
+// pool's output size as ONNX defines it (the caller's: package ops works
+// it out); PadHEnd and PadWEnd (the trailing padding) matter only to
+// AvgPool's count_include_pad.
 type PoolShape struct {
 	NC, H, W, OH, OW int
 	KH, KW           int
@@ -455,17 +435,8 @@ func (pl *broadcast) param() []int32 {
 	return p
 }
 
-// BroadcastShape returns the shape a op b has under numpy broadcasting.
-func BroadcastShape(a, b []int) ([]int, error) {
-	pl, err := planBroadcast(a, b)
-	if err != nil {
-		return nil, err
-	}
-	return pl.out, nil
-}
-
 // Binary queues y = a op b on s, a of shape aShape and b of shape bShape
-// broadcast to their common shape (see BroadcastShape), which y has.
+// broadcast to their common shape (numpy's rules), which y has.
 func (k *Kernels) Binary(s *Stream, op BinaryOp, aShape, bShape []int, a, b, y Buffer) error {
 	if op < OpAdd || op > OpMin {
 		return fmt.Errorf("cuda: unknown binary op %d", op)
