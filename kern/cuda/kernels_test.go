@@ -148,12 +148,9 @@ type convCase struct {
 // convRef computes the convolution of ConvArgs with the kernel library's
 // reference tier (kern.Reference), whose fusion is the same: x' =
 // PreAct(sc·x + sf) read for x (Relu as PreAct when inRelu; sc = 1 and sf
-// = 0 for a Relu alone), then y = Act(conv(x', w) + bias + res). padB and
-// padR are the trailing pads, which ConvShape leaves to OH and OW.
-func convRef(sh ConvShape, padB, padR int, x, w, bias, res, sc, sf []float32, inRelu bool, act kern.Activation) []float32 {
-	g := &kern.ConvGeom{N: sh.N, C: sh.C, H: sh.H, W: sh.W, M: sh.M, KH: sh.KH, KW: sh.KW, OH: sh.OH, OW: sh.OW,
-		PadT: sh.PadH, PadL: sh.PadW, PadB: padB, PadR: padR, SH: sh.StrideH, SW: sh.StrideW,
-		DH: sh.DilH, DW: sh.DilW, Group: sh.Groups}
+// = 0 for a Relu alone), then y = Act(conv(x', w) + bias + res).
+func convRef(sh kern.ConvGeom, x, w, bias, res, sc, sf []float32, inRelu bool, act kern.Activation) []float32 {
+	g := &sh
 	f := &kern.ConvFusion{Residual: res, Act: act}
 	if sc != nil || inRelu {
 		f.PreScale, f.PreBias = sc, sf
@@ -190,15 +187,15 @@ func testConv(t *testing.T, e *gpuEnv) {
 	}
 	for i, cc := range cases {
 		t.Run(cc.name, func(t *testing.T) {
-			sh := ConvShape{
-				N: cc.n, C: cc.c, H: cc.h, W: cc.w, M: cc.m, KH: cc.kh, KW: cc.kw, Groups: cc.groups,
-				PadH: cc.pt, PadW: cc.pl, StrideH: cc.sh, StrideW: cc.sw, DilH: cc.dh, DilW: cc.dw,
+			sh := kern.ConvGeom{
+				N: cc.n, C: cc.c, H: cc.h, W: cc.w, M: cc.m, KH: cc.kh, KW: cc.kw, Group: cc.groups,
+				PadT: cc.pt, PadL: cc.pl, PadB: cc.pb, PadR: cc.pr, SH: cc.sh, SW: cc.sw, DH: cc.dh, DW: cc.dw,
 				OH: convOutSize(cc.h, cc.kh, cc.pt, cc.pb, cc.sh, cc.dh),
 				OW: convOutSize(cc.w, cc.kw, cc.pl, cc.pr, cc.sw, cc.dw),
 			}
 			seed := uint64(100 * i)
 			x := randn(seed+1, sh.N*sh.C*sh.H*sh.W)
-			w := randn(seed+2, sh.M*(sh.C/sh.Groups)*sh.KH*sh.KW)
+			w := randn(seed+2, sh.M*(sh.C/sh.Group)*sh.KH*sh.KW)
 			ny := sh.N * sh.M * sh.OH * sh.OW
 			var bias, res, sc, sf []float32
 			if cc.bias {
@@ -214,7 +211,7 @@ func testConv(t *testing.T, e *gpuEnv) {
 					sf[j] += 0.5 // a shift that would show if the padding were transformed
 				}
 			}
-			want := convRef(sh, cc.pb, cc.pr, x, w, bias, res, sc, sf, cc.inRelu, cc.act)
+			want := convRef(sh, x, w, bias, res, sc, sf, cc.inRelu, cc.act)
 			y := e.alloc(ny)
 			e.must(e.k.Conv(e.s, sh, ConvArgs{
 				X: e.upload(x), W: e.upload(w), Y: y, Bias: e.upload(bias), Residual: e.upload(res),
@@ -224,10 +221,10 @@ func testConv(t *testing.T, e *gpuEnv) {
 		})
 	}
 	t.Run("residual in place", func(t *testing.T) {
-		sh := ConvShape{N: 1, C: 4, H: 5, W: 5, M: 6, KH: 3, KW: 3, Groups: 1, PadH: 1, PadW: 1, OH: 5, OW: 5}
+		sh := kern.ConvGeom{N: 1, C: 4, H: 5, W: 5, M: 6, KH: 3, KW: 3, Group: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1,
+			OH: 5, OW: 5, SH: 1, SW: 1, DH: 1, DW: 1}
 		x, w, res := randn(1, 100), randn(2, 6*4*9), randn(3, 150)
-		want := convRef(ConvShape{N: 1, C: 4, H: 5, W: 5, M: 6, KH: 3, KW: 3, Groups: 1, PadH: 1, PadW: 1, OH: 5, OW: 5, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
-			1, 1, x, w, nil, res, nil, nil, false, kern.Activation{Kind: kern.ActRelu})
+		want := convRef(sh, x, w, nil, res, nil, nil, false, kern.Activation{Kind: kern.ActRelu})
 		y := e.upload(res)
 		e.must(e.k.Conv(e.s, sh, ConvArgs{X: e.upload(x), W: e.upload(w), Y: y, Residual: y, Act: kern.Activation{Kind: kern.ActRelu}}))
 		compare(t, "in place", e.download(y, 150), want)

@@ -71,18 +71,6 @@ func one(v int) int {
 	return v
 }
 
-// ConvShape is a 2-D convolution's geometry (a 1-D one has H = KH = 1).
-// Zero strides, dilations and groups count as 1.
-type ConvShape struct {
-	N, C, H, W       int // input x [N, C, H, W]
-	M, KH, KW        int // weights w [M, C/Groups, KH, KW]
-	OH, OW           int // output y [N, M, OH, OW]
-	Groups           int
-	PadH, PadW       int // leading (top, left) padding; the trailing padding only shapes OH, OW
-	StrideH, StrideW int
-	DilH, DilW       int
-}
-
 // ConvArgs are a convolution's buffers and fusions:
 //
 //	y = Act(conv(pre(x), w) + Bias + Residual)
@@ -99,15 +87,17 @@ type ConvArgs struct {
 	Act              kern.Activation
 }
 
-// Conv queues a convolution on s: conv2d_depthwise when each group has one
+// Conv queues a convolution of geometry sh on s (2-D: a 1-D one has H =
+// KH = 1; zero strides, dilations and groups count as 1; the trailing
+// padding only shapes OH and OW): conv2d_depthwise when each group has one
 // input channel, else conv2d_igemm.
-func (k *Kernels) Conv(s *Stream, sh ConvShape, a ConvArgs) error {
-	g := one(sh.Groups)
-	sth, stw, dh, dw := one(sh.StrideH), one(sh.StrideW), one(sh.DilH), one(sh.DilW)
+func (k *Kernels) Conv(s *Stream, sh kern.ConvGeom, a ConvArgs) error {
+	g := one(sh.Group)
+	sth, stw, dh, dw := one(sh.SH), one(sh.SW), one(sh.DH), one(sh.DW)
 	if sh.C%g != 0 || sh.M%g != 0 {
 		return fmt.Errorf("cuda: conv: %d input and %d output channels do not split into %d groups", sh.C, sh.M, g)
 	}
-	if sh.OH <= 0 || sh.OW <= 0 || sh.KH <= 0 || sh.KW <= 0 || sh.PadH < 0 || sh.PadW < 0 {
+	if sh.OH <= 0 || sh.OW <= 0 || sh.KH <= 0 || sh.KW <= 0 || sh.PadT < 0 || sh.PadL < 0 {
 		return fmt.Errorf("cuda: conv: bad geometry %+v", sh)
 	}
 	nx, nw := sh.N*sh.C*sh.H*sh.W, sh.M*(sh.C/g)*sh.KH*sh.KW
@@ -142,7 +132,7 @@ func (k *Kernels) Conv(s *Stream, sh ConvShape, a ConvArgs) error {
 		return s.Launch(k.fn["conv2d_depthwise"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
 			a.X, a.W, a.Bias, a.Residual, a.InScale, a.InShift, a.Y,
 			sh.N, sh.C, sh.H, sh.W, sh.M, sh.KH, sh.KW, sh.OH, sh.OW,
-			sh.PadH, sh.PadW, sth, stw, dh, dw, a.InRelu, act, p0, p1)
+			sh.PadT, sh.PadL, sth, stw, dh, dw, a.InRelu, act, p0, p1)
 	}
 	grid := Dim3{X: ceilDiv(sh.N*sh.OH*sh.OW, tileN), Y: ceilDiv(sh.M/g, tileM), Z: g}
 	if grid.Y > 65535 || grid.Z > 65535 {
@@ -151,7 +141,7 @@ func (k *Kernels) Conv(s *Stream, sh ConvShape, a ConvArgs) error {
 	return s.Launch(k.fn["conv2d_igemm"], grid, Dim3{X: tileThreads}, 0,
 		a.X, a.W, a.Bias, a.Residual, a.InScale, a.InShift, a.Y,
 		sh.N, sh.C, sh.H, sh.W, sh.M, sh.KH, sh.KW, sh.OH, sh.OW, g,
-		sh.PadH, sh.PadW, sth, stw, dh, dw, a.InRelu, act, p0, p1)
+		sh.PadT, sh.PadL, sth, stw, dh, dw, a.InRelu, act, p0, p1)
 }
 
 // GemmArgs are an ONNX Gemm's operands and fused activation:

@@ -74,7 +74,7 @@ func Lower(dev any, st Step) (Launch, error) {
 	}
 	switch d := dev.(type) {
 	case *ops.ConvDev:
-		sh := convShape(d.G)
+		sh := d.G
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
 			a := cuda.ConvArgs{X: b[in[0]], W: b[in[1]], Y: b[out[0]], Act: d.Act, InRelu: d.PreAct.Kind == kern.ActRelu}
 			if d.Bias {
@@ -368,12 +368,6 @@ func concat(d *ops.ConcatDev, st *Step) Launch {
 	}
 }
 
-// convShape is a convolution's geometry as the conv kernel takes it.
-func convShape(g kern.ConvGeom) cuda.ConvShape {
-	return cuda.ConvShape{N: g.N, C: g.C, H: g.H, W: g.W, M: g.M, KH: g.KH, KW: g.KW, OH: g.OH, OW: g.OW,
-		Groups: g.Group, PadH: g.PadT, PadW: g.PadL, StrideH: g.SH, StrideW: g.SW, DilH: g.DH, DilW: g.DW}
-}
-
 // dwBlock returns the launches of a bnrun.DwBlock: its convolutions one
 // after the other, the intermediates in the Run's step scratch.
 func dwBlock(d *ops.DwBlockDev, st *Step) Launch {
@@ -388,10 +382,7 @@ func dwBlock(d *ops.DwBlockDev, st *Step) Launch {
 		nd = g.N * g.M * g.OH * g.OW
 	}
 	st.Reserve(ne + nd)
-	var shapes [3]cuda.ConvShape
-	for i := range shapes {
-		shapes[i] = convShape(d.G[i])
-	}
+	shapes := d.G
 	return func(s *cuda.Stream, b []cuda.Buffer) error {
 		x := b[in[0]]
 		// layer i of X into Y: weights at input 1+2i, bias after them
