@@ -4,6 +4,8 @@ import (
 	"math"
 )
 
+// ReluF32 writes dst[i] = max(src[i], 0) for i < len(dst): the builtin
+// max, so NaN stays NaN and -0 becomes +0. It is the portable Relu.
 func ReluF32(dst, src []float32) {
 	src = src[:len(dst)]
 	// y = max(x, 0); NaN stays NaN
@@ -12,6 +14,9 @@ func ReluF32(dst, src []float32) {
 	}
 }
 
+// SigmoidF32 writes dst[i] = 1 / (1 + exp(-src[i])) for i < len(dst),
+// computed in float64 and rounded once: the reference the fast sigmoid
+// kernels are measured against.
 func SigmoidF32(dst, src []float32) {
 	src = src[:len(dst)]
 	// y = 1 / (1 + exp(-x)), evaluated in float64 and rounded once
@@ -123,6 +128,8 @@ func sigmoidRow(k *Tier, dst, src []float32) {
 	SigmoidF32(dst, src)
 }
 
+// TanhF32 writes dst[i] = tanh(src[i]) for i < len(dst), computed in
+// float64 and rounded once.
 func TanhF32(dst, src []float32) {
 	src = src[:len(dst)]
 	// y = tanh(x), evaluated in float64 and rounded once

@@ -27,6 +27,7 @@ const (
 	parMinFlops = 1 << 16
 )
 
+// CeilDiv returns a/b rounded up, for a ≥ 0 and b > 0.
 func CeilDiv(a, b int) int { return (a + b - 1) / b }
 
 // TierOf returns env's kernel tier, or nil when env is nil.
