@@ -2,19 +2,10 @@ package fold
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/runtime"
 )
-
-// probeBatches are the sizes given to dynamic input dims when shapes are
-// inferred for the rules that need them. A shape fact (two tensors have one
-// shape, a tensor has rank 2) is used only when it holds at every probe.
-// Dims of one name share a size; the k-th distinct name, or unnamed dim,
-// gets the probe size plus 2k, so that no two independent dims have one
-// size in a probe.
-var probeBatches = []int{1, 3}
 
 // probeConstBytes caps the constants a probe plan folds: shapes need only
 // small ones, and a hostile graph of large constant nodes must not make
@@ -53,32 +44,12 @@ func probeShapes(ctx context.Context, g *ir.Graph, prog *runtime.Program) ([]map
 	for _, n := range g.Nodes {
 		names = append(names, n.Outputs...)
 	}
-	vars := map[string]int{} // dynamic dim -> its index k
+	probes := runtime.ProbeShapes(g.Inputs)
+	if probes == nil {
+		return nil, nil
+	}
 	var all []map[string][]int
-	for _, b := range probeBatches {
-		shapes := make([][]int, len(g.Inputs))
-		for i, in := range g.Inputs {
-			if in.Dims == nil {
-				return nil, nil
-			}
-			s := make([]int, len(in.Dims))
-			for j, d := range in.Dims {
-				s[j] = d.Value
-				if d.Param != "" || d.Value < 0 {
-					key := "=" + d.Param
-					if d.Param == "" {
-						key = fmt.Sprintf("%d.%d", i, j)
-					}
-					k, ok := vars[key]
-					if !ok {
-						k = len(vars)
-						vars[key] = k
-					}
-					s[j] = b + 2*k
-				}
-			}
-			shapes[i] = s
-		}
+	for _, shapes := range probes {
 		pl, err := prog.PlanForContext(ctx, shapes)
 		if err != nil {
 			return nil, ctx.Err()

@@ -252,25 +252,25 @@ func (p *Program) holdWeights() (takers []*cnode) {
 	return takers
 }
 
-// probeBatches are the sizes probeTakers gives dynamic input dims, as the
-// optimisation pass does when it proves shapes (package fold): the k-th
-// distinct dim name, or unnamed dim, gets the probe size plus 2k.
+// probeBatches are the sizes ProbeShapes gives dynamic input dims.
 var probeBatches = []int{1, 3}
 
-// probeTakers plans the program for its declared input shapes with every
-// dynamic dim at each of probeBatches' sizes, and tells each of takers'
-// kernels its inputs' shapes in these plans (ops.ConstTaker.Probed), which
-// are then dropped. It does nothing for a graph with an input that is not
-// float32 or has no declared shape (int64 inputs may carry shapes), or
-// when a probe does not plan.
-func (p *Program) probeTakers(ctx context.Context, takers []*cnode) {
+// ProbeShapes returns, for each probe, the input shapes at which shape
+// facts are proven: the declared dims, and each dynamic dim at a probe
+// size (1, then 3) plus 2k, k the index of its name (or of the unnamed
+// dim) among the inputs' dynamic dims, so that dims of one name share a
+// size and no two independent dims have one size in a probe. A fact used
+// for every shape must hold at every probe. It returns nil when an input
+// has no declared shape. The optimisation pass (package fold) and the
+// weights' takers (probeTakers) prove their facts at the same shapes.
+func ProbeShapes(inputs []ir.ValueInfo) [][][]int {
 	vars := map[string]int{}
-	var plans []*Plan
+	var probes [][][]int
 	for _, b := range probeBatches {
-		shapes := make([][]int, len(p.graph.Inputs))
-		for i, in := range p.graph.Inputs {
-			if in.Dims == nil || in.DType != ir.Float32 {
-				return
+		shapes := make([][]int, len(inputs))
+		for i, in := range inputs {
+			if in.Dims == nil {
+				return nil
 			}
 			shapes[i] = make([]int, len(in.Dims))
 			for j, d := range in.Dims {
@@ -289,6 +289,28 @@ func (p *Program) probeTakers(ctx context.Context, takers []*cnode) {
 				}
 			}
 		}
+		probes = append(probes, shapes)
+	}
+	return probes
+}
+
+// probeTakers plans the program at each of ProbeShapes' input shapes, and
+// tells each of takers' kernels its inputs' shapes in these plans
+// (ops.ConstTaker.Probed), which are then dropped. It does nothing for a graph with an input that is not
+// float32 or has no declared shape (int64 inputs may carry shapes), or
+// when a probe does not plan.
+func (p *Program) probeTakers(ctx context.Context, takers []*cnode) {
+	for _, in := range p.graph.Inputs {
+		if in.DType != ir.Float32 {
+			return
+		}
+	}
+	probes := ProbeShapes(p.graph.Inputs)
+	if probes == nil {
+		return
+	}
+	var plans []*Plan
+	for _, shapes := range probes {
 		pl, err := p.makePlan(ctx, shapes, make([]*ir.Tensor, len(shapes)))
 		if err != nil {
 			return
