@@ -189,6 +189,12 @@ type BlockedSpec struct {
 	// first r rows of a group of MR packed rows of A. Without them those
 	// rows are computed as a whole group into scratch and copied.
 	OffsRows []MicroKernelOffs
+	// OffsNarrow, when not empty, holds Offs's narrower twins:
+	// OffsNarrow[i] an MR×Widths[len(Widths)-1-i] kernel (the widths below
+	// Widths[0], narrowest first), for a row's last panel of an in-place
+	// product whose rows are not a multiple of Widths[0] wide, read in
+	// place like the others.
+	OffsNarrow []MicroKernelOffs
 }
 
 // AffineKernel computes dst[i] = scale*src[i] + bias, then max(0, ·) when

@@ -214,6 +214,17 @@ func TestOffsKernelsMatchTwin(t *testing.T) {
 					twin(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3, cp, groups)
 					kerntest.Check(t, fmt.Sprintf("%s offs %dx%d k=%d flags=%b groups=%d", k.Name, spec.MR, w, depth, flags, groups), got, want, 1e-6)
 				}
+				// The narrower kernels, one group of rows a call or three.
+				for i, kern := range spec.OffsNarrow {
+					nw := spec.Widths[len(spec.Widths)-1-i]
+					for _, groups := range []int{1, 3} {
+						a := kerntest.Rand(uint64(depth+groups), spec.MR*depth*groups)
+						got, want, bp, zp, cp := epilogueCase(uint64(depth), spec.MR*groups, ldc, flags)
+						kern(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3|flags&4, cp, groups)
+						MicroGoOffs(spec.MR, nw)(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3, cp, groups)
+						kerntest.Check(t, fmt.Sprintf("%s offs %dx%d k=%d flags=%b groups=%d", k.Name, spec.MR, nw, depth, flags, groups), got, want, 1e-6)
+					}
+				}
 				// The last-rows kernels: r rows of the same packed A; the
 				// rows past r of C are guards, untouched by both.
 				for r, kern := range spec.OffsRows {

@@ -32,6 +32,7 @@ var avx512Spec = withWidthFree(BlockedSpec{
 	OffsRows: []MicroKernelOffs{amd64.KernAVX512x1x48OffsOf8, amd64.KernAVX512x2x48OffsOf8,
 		amd64.KernAVX512x3x48OffsOf8, amd64.KernAVX512x4x48OffsOf8, amd64.KernAVX512x5x48OffsOf8,
 		amd64.KernAVX512x6x48OffsOf8, amd64.KernAVX512x7x48OffsOf8},
+	OffsNarrow:      []MicroKernelOffs{amd64.KernAVX512x8x16Offs, amd64.KernAVX512x8x32Offs},
 	PackPanel:       amd64.PackRows48AVX512,
 	PackPanelAffine: amd64.PackRowsAffine48AVX512,
 
@@ -105,6 +106,7 @@ var avx2Spec = withWidthFree(BlockedSpec{
 	Offs:   amd64.KernAVX2x6x16Offs,
 	OffsRows: []MicroKernelOffs{amd64.KernAVX2x1x16OffsOf6, amd64.KernAVX2x2x16OffsOf6,
 		amd64.KernAVX2x3x16OffsOf6, amd64.KernAVX2x4x16OffsOf6, amd64.KernAVX2x5x16OffsOf6},
+	OffsNarrow:      []MicroKernelOffs{amd64.KernAVX2x6x8Offs},
 	PackPanel:       amd64.PackRows16AVX2,
 	PackPanelAffine: amd64.PackRowsAffine16AVX2,
 

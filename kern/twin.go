@@ -16,7 +16,8 @@ var Twin = NewBlockedTier(BlockedSpec{
 	Offs:   MicroGoOffs(5, 24),
 	OffsRows: []MicroKernelOffs{MicroGoOffsOf(5, 1, 24), MicroGoOffsOf(5, 2, 24),
 		MicroGoOffsOf(5, 3, 24), MicroGoOffsOf(5, 4, 24)},
-	PackPanel: PackPanelGo(24),
+	OffsNarrow: []MicroKernelOffs{MicroGoOffs(5, 8), MicroGoOffs(5, 16)},
+	PackPanel:  PackPanelGo(24),
 
 	Lanes:  8,
 	DwTaps: DwTapsGo,

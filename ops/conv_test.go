@@ -147,6 +147,9 @@ var winoConvCases = []convCase{
 	{n: 1, c: 9, m: 13, in: []int{27, 33}, k: []int{3, 3}, group: 1, pads: []int64{0, 2, 1, 1}},
 	{n: 1, c: 150, m: 40, in: []int{28, 28}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
 	{n: 2, c: 8, m: 9, in: []int{56, 53}, k: []int{3, 3}, group: 1, pads: []int64{1, 0, 2, 1}, bias: true},
+	// Sides multiples of 4 (the output stored tile by tile with its
+	// epilogue), batch 2, 88 tiles.
+	{n: 2, c: 13, m: 21, in: []int{44, 32}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
 }
 
 // takesWinograd reports whether tier k runs cc with Winograd (its
@@ -252,7 +255,7 @@ func TestWinogradError(t *testing.T) {
 func TestConvDeterministic(t *testing.T) {
 	// Every tier computes each output with the same operations whatever
 	// the worker count, so results are bit-identical.
-	for _, cc := range []convCase{convCases[1], bigConvCases[0], winoConvCases[0]} {
+	for _, cc := range []convCase{convCases[1], bigConvCases[0], winoConvCases[0], winoConvCases[4]} {
 		ins := cc.inputs(7)
 		for _, k := range testTiers() {
 			first, err := runOpEnv(nnEnv(k, 1), cc.node(), ins...)

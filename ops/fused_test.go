@@ -35,12 +35,22 @@ var fusedCases = []fusedCase{
 	{1, 20, 10, 10, 17, 3, 1, 1, 1, true, false, "Relu"},
 	{1, 24, 30, 28, 20, 3, 1, 1, 1, true, true, "Relu"}, // Winograd, with prologue and residual
 	{2, 16, 28, 28, 16, 3, 1, 1, 1, false, true, "Clip"},
+	// Winograd with the output stored tile by tile (sides multiples of 4):
+	// prologue, residual and Relu, a last vector of tiles part-filled.
+	{2, 21, 40, 36, 19, 3, 1, 1, 1, true, true, "Relu"},
+	{1, 8, 56, 56, 24, 3, 1, 1, 1, false, true, "Relu"},
 	// Small planes with many output channels: prologue with padding,
 	// residual, activations, batch 2.
 	{1, 70, 7, 7, 130, 3, 1, 1, 1, true, true, "Relu"},
 	{2, 33, 4, 4, 64, 3, 1, 1, 1, true, false, "Tanh"},
 	{1, 48, 14, 14, 96, 3, 2, 1, 1, false, true, "Clip"},
 	{2, 5, 9, 96, 7, 3, 2, 1, 1, true, true, "Relu"}, // output 48 wide: panels within rows
+	// Stems whose output rows are not a multiple of the widest panel:
+	// each row's last panel on a narrower offsets kernel (112 wide: 16 or
+	// 8 columns on the assembly tiers, 16 on the twin) or gathered (60
+	// wide), rows of output channels past the last whole group.
+	{2, 3, 9, 224, 13, 7, 2, 3, 1, false, true, "Relu"},
+	{1, 3, 7, 120, 10, 7, 2, 3, 1, false, false, "Relu"},
 	{1, 300, 3, 3, 65, 1, 1, 0, 1, true, true, "LeakyRelu"},
 	// Depthwise, 8 channels at a time in bands of rows: the activation
 	// before the channels go back to planes, the residual after.

@@ -131,6 +131,74 @@ func KernAVX512x8x16(k int, a *float32, b *float32, c *float32, ldc int, bias *f
 //go:noescape
 func KernAVX512x8x48Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 
+// KernAVX512x8x16Offs computes one 8×16 tile of C with AVX512, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 8 and 16 values):
+//
+//	for i := range 8 {
+//		for j := range 16 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*8+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+16:] too
+//				s = 0
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// It does so groups times, each time on the next 8 rows of C, bias and resid and the
+// next k·8 values of a (flags&4 on the first only).
+//
+//go:noescape
+func KernAVX512x8x16Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+
+// KernAVX512x8x32Offs computes one 8×32 tile of C with AVX512, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 8 and 32 values):
+//
+//	for i := range 8 {
+//		for j := range 32 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*8+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+32:] too
+//				s = 0
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// It does so groups times, each time on the next 8 rows of C, bias and resid and the
+// next k·8 values of a (flags&4 on the first only).
+//
+//go:noescape
+func KernAVX512x8x32Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+
 // KernAVX512x1x48OffsOf8 computes one 1×48 tile of C with AVX512, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 8 and 48 values):
 //
@@ -464,6 +532,40 @@ func KernAVX2x6x8(k int, a *float32, b *float32, c *float32, ldc int, bias *floa
 //
 //go:noescape
 func KernAVX2x6x16Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
+
+// KernAVX2x6x8Offs computes one 6×8 tile of C with AVX2, as this Go loop does
+// (indices in elements; a and b are packed panels of k steps of 6 and 8 values):
+//
+//	for i := range 6 {
+//		for j := range 8 {
+//			var s float32
+//			for p := range k {
+//				s = fma(a[p*6+i], b[boff[p]+j], s) // rounded once
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if bias != nil {
+//				s += bias[i]
+//			}
+//			if resid != nil {
+//				s += resid[i*ldc+j]
+//			}
+//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+8:] too
+//				s = 0
+//			}
+//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// It does so groups times, each time on the next 6 rows of C, bias and resid and the
+// next k·6 values of a (flags&4 on the first only).
+//
+//go:noescape
+func KernAVX2x6x8Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 
 // KernAVX2x1x16OffsOf6 computes one 1×16 tile of C with AVX2, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 6 and 16 values):

@@ -44,6 +44,10 @@ func main() {
 		kernel(avx512, 8, nv, false, 8)
 	}
 	kernel(avx512, 8, 3, true, 8)
+	// A row's last, narrower panel of an in-place product (ResNet's stem:
+	// 112 = 48 + 48 + 16 columns a row).
+	kernel(avx512, 8, 1, true, 8)
+	kernel(avx512, 8, 2, true, 8)
 	for mr := 1; mr < 8; mr++ {
 		kernel(avx512, mr, 3, true, 8)
 	}
@@ -51,6 +55,7 @@ func main() {
 		kernel(avx2, 6, nv, false, 6)
 	}
 	kernel(avx2, 6, 2, true, 6)
+	kernel(avx2, 6, 1, true, 6)
 	// The last rows of a product whose row count is not a multiple of 6:
 	// A is still packed in groups of 6.
 	for mr := 1; mr < 6; mr++ {
