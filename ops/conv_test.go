@@ -594,7 +594,8 @@ func TestConvPacksShared(t *testing.T) {
 // to 32, where a tile's loads and stores weigh as much as its FMAs.
 func BenchmarkMobileNetConvs(b *testing.B) {
 	for i, l := range []struct{ c, m, in, k, s int }{{3, 32, 224, 3, 2}, {32, 16, 112, 1, 1},
-		{16, 96, 112, 1, 1}, {24, 144, 56, 1, 1}, {144, 24, 56, 1, 1}, {32, 192, 28, 1, 1}} {
+		{16, 96, 112, 1, 1}, {24, 144, 56, 1, 1}, {144, 24, 56, 1, 1}, {32, 192, 28, 1, 1},
+		{64, 384, 14, 1, 1}, {384, 64, 14, 1, 1}, {96, 576, 14, 1, 1}, {576, 96, 14, 1, 1}} {
 		p := int64(l.k / 2)
 		cc := convCase{n: 1, c: l.c, m: l.m, in: []int{l.in, l.in}, k: []int{l.k, l.k}, group: 1,
 			strides: []int64{int64(l.s), int64(l.s)}, pads: []int64{p, p, p, p}, bias: true}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ type benchOpts struct {
 	concurrency int
 	json        bool
 	profile     bool
+	cpuprofile  string
 }
 
 func benchFlags() (*flag.FlagSet, *benchOpts) {
@@ -39,6 +41,7 @@ func benchFlags() (*flag.FlagSet, *benchOpts) {
 	fs.IntVar(&o.concurrency, "concurrency", 1, "goroutines running the model at once, each its own Runs: throughput is then all images over the wall time")
 	fs.BoolVar(&o.json, "json", false, "print JSON")
 	fs.BoolVar(&o.profile, "profile", false, "also time every node over --iters runs and print each node's op, output shape, time, GFLOP/s and share, then a sum per op type")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a Go CPU profile of the timed runs to `FILE` (FILE.bN per batch size with several), for go tool pprof: where the time goes inside the kernels and the runtime")
 	return fs, o
 }
 
@@ -159,7 +162,12 @@ func benchBatch(w io.Writer, m *bnrun.Model, model string, o *benchOpts, batch i
 		return 0, err
 	}
 	ctx := context.Background()
-	times, wall, err := timeRuns(ctx, m, inputs, o.warmup, o.iters, o.concurrency)
+	path := o.cpuprofile
+	if path != "" && len(o.batches) > 1 {
+		// one file per batch size: PATH.bN
+		path = fmt.Sprintf("%s.b%d", path, batch)
+	}
+	times, wall, err := timeRuns(ctx, m, inputs, o.warmup, o.iters, o.concurrency, path)
 	if err != nil {
 		return 0, err
 	}
@@ -226,11 +234,12 @@ func benchBatch(w io.Writer, m *bnrun.Model, model string, o *benchOpts, batch i
 // each of conc goroutines at once (all starting together), and returns
 // every timed run's latency in milliseconds, and the wall time from the
 // timed runs' start to the last one's end.
-func timeRuns(ctx context.Context, m *bnrun.Model, inputs []*bnrun.Tensor, warmup, iters, conc int) ([]float64, time.Duration, error) {
+func timeRuns(ctx context.Context, m *bnrun.Model, inputs []*bnrun.Tensor, warmup, iters, conc int, cpuprofile string) ([]float64, time.Duration, error) {
 	times := make([]float64, conc*iters)
 	errs := make([]error, conc)
 	var ready, done sync.WaitGroup
 	start := make(chan struct{})
+	aborted := false // set before start closes: no timed runs
 	ready.Add(conc)
 	done.Add(conc)
 	for g := range conc {
@@ -244,7 +253,7 @@ func timeRuns(ctx context.Context, m *bnrun.Model, inputs []*bnrun.Tensor, warmu
 			}
 			ready.Done()
 			<-start
-			if errs[g] != nil {
+			if errs[g] != nil || aborted {
 				return
 			}
 			for i := range iters {
@@ -257,11 +266,19 @@ func timeRuns(ctx context.Context, m *bnrun.Model, inputs []*bnrun.Tensor, warmu
 		}()
 	}
 	ready.Wait()
+	// The profile covers the timed runs, not the warm-up.
+	stop, err := startCPUProfile(cpuprofile)
+	if err != nil {
+		aborted = true // the goroutines return without running
+		close(start)
+		done.Wait()
+		return nil, 0, err
+	}
 	t0 := time.Now()
 	close(start)
 	done.Wait()
 	wall := time.Since(t0)
-	return times, wall, errors.Join(errs...)
+	return times, wall, errors.Join(errors.Join(errs...), stop())
 }
 
 // printProfile prints a per-node profile and its sum per op type.
@@ -354,4 +371,25 @@ func inputShapes(m *bnrun.Model, dims dimList, batch int) ([][]int, error) {
 		return nil, fmt.Errorf("%w; give sizes with --dim NAME=SIZE", err)
 	}
 	return shapes, nil
+}
+
+// startCPUProfile starts a Go CPU profile into the file path, or does
+// nothing when path is empty; the returned function stops it and closes
+// the file.
+func startCPUProfile(path string) (func() error, error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }

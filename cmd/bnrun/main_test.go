@@ -202,6 +202,31 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// TestBenchCPUProfile checks --cpuprofile: a pprof file (gzipped protobuf)
+// per batch size with several, one at the path given with one, and an
+// error naming the file when it cannot be created.
+func TestBenchCPUProfile(t *testing.T) {
+	model := filepath.Join(lenetDir, "model.onnx")
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "cpu.prof")
+	if code, out, errs := runCLI("bench", model, "--iters", "3", "--cpuprofile", prof); code != 0 {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errs)
+	}
+	if code, out, errs := runCLI("bench", model, "--iters", "3", "--batch", "1,2", "--cpuprofile", prof); code != 0 {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errs)
+	}
+	for _, p := range []string{prof, prof + ".b1", prof + ".b2"} {
+		b, err := os.ReadFile(p)
+		if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("%s: not a gzipped profile (%v, %d bytes)", p, err, len(b))
+		}
+	}
+	bad := filepath.Join(dir, "missing", "cpu.prof")
+	if code, _, errs := runCLI("bench", model, "--iters", "1", "--cpuprofile", bad); code != 1 || !strings.Contains(errs, bad) {
+		t.Errorf("unwritable profile: exit %d, %s", code, errs)
+	}
+}
+
 func TestPercentile(t *testing.T) {
 	s := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	if percentile(s, 50) != 5 || percentile(s, 90) != 9 || percentile(s, 100) != 10 || percentile(s[:1], 50) != 1 {
