@@ -281,19 +281,40 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 		bl.packPixInto(wp, g, w)
 	}
 	nb := CeilDiv(g.M/g.Group, bl.PixWidth)
-	units := g.N * g.Group * nb
+	blocks := g.N * g.Group * nb
+	parts := pixParts(blocks, npix, ParOf(env).Workers())
 	pt := TaskOf[pixTask](env)
 	*pt = pixTask{bl: bl, k: TierOf(env), g: g, f: f, wp: wp, b: b, y: y, src: src,
-		boff: boff, pix: pix, ct: sc.yp.Grow(units * npix * bl.PixWidth), imgStride: imgStride, grpStride: grpStride, kc: kc}
+		boff: boff, pix: pix, ct: sc.yp.Grow(blocks * npix * bl.PixWidth), imgStride: imgStride, grpStride: grpStride, kc: kc,
+		parts: parts}
 	if f.hasPost() && f.Residual == nil {
 		// the activation is last: the kernels can apply it (see Range)
 		pt.clip, pt.kclip = kernelClip(f.Act)
 	}
-	runTask(env, units, pt)
+	runTask(env, blocks*parts, pt)
 }
 
-// pixTask is convPix's product and epilogue: unit u is image, group and
-// channel block (u / nb / Group, u / nb mod Group, u mod nb).
+// pixPartMin is the fewest output pixels a part of pixParts gets: two
+// tiles of the widest kernels.
+const pixPartMin = 16
+
+// pixParts returns into how many runs of pixels convPix cuts each block of
+// output channels for workers: enough for two units a worker where the
+// blocks are fewer (DenseNet's 32-channel 3×3 layers are one block, which
+// left every worker but one idle), each at least pixPartMin pixels; 1 on
+// one worker. The parts compute each output as the whole block does, so
+// results do not depend on them.
+func pixParts(blocks, npix, workers int) int {
+	if workers < 2 || blocks >= 2*workers {
+		return 1
+	}
+	return max(1, min(CeilDiv(2*workers, blocks), npix/pixPartMin))
+}
+
+// pixTask is convPix's product and epilogue: unit u is part u mod parts
+// (of the output pixels: [q·npix/parts, (q+1)·npix/parts)) of image, group
+// and channel block (b / nb / Group, b / nb mod Group, b mod nb) for
+// b = u / parts.
 type pixTask struct {
 	bl                *blocked
 	k                 *Tier
@@ -307,6 +328,7 @@ type pixTask struct {
 
 	kclip bool       // the last depth block applies f's activation as clip
 	clip  [2]float32 // its bounds
+	parts int        // runs of pixels a block is cut into (pixParts)
 }
 
 // Range computes units [lo, hi).
@@ -324,11 +346,13 @@ func (t *pixTask) Range(lo, hi int) {
 		clip = &t.clip[0]
 	}
 	for u := lo; u < hi; u++ {
-		jb, o := u%nb, u/nb
+		ub, part := u/t.parts, u%t.parts
+		q0, q1 := part*npix/t.parts, (part+1)*npix/t.parts
+		jb, o := ub%nb, ub/nb
 		n, grp := o/g.Group, o%g.Group
 		pan := t.wp[(grp*nb+jb)*k*nr : (grp*nb+jb+1)*k*nr]
 		xs := t.src[n*t.imgStride+grp*t.grpStride:]
-		ct := t.ct[u*npix*nr : (u+1)*npix*nr]
+		ct := t.ct[(ub*npix+q0)*nr : (ub*npix+q1)*nr]
 		m0, cnt := grp*mg+jb*nr, min(nr, mg-jb*nr)
 		kerns, kw := bl.pixKernels(cnt)
 		var bias *float32
@@ -348,26 +372,36 @@ func (t *pixTask) Range(lo, hi int) {
 			if kb+kl < k {
 				kbias, kclip = nil, nil
 			}
-			pixRun(kerns, kl, &pan[kb*nr], &xs[0], t.pix, &t.boff[kb], ct, nr, flag(kb > 0)|pixPrefetch, kbias, kclip)
+			pixRun(kerns, kl, &pan[kb*nr], &xs[0], t.pix[q0:q1], &t.boff[kb], ct, nr, flag(kb > 0)|pixPrefetch, kbias, kclip)
 		}
-		// y[n][m][q] = act(ct[q][j] + b[m] + Z[n][m][q]) for m = grp·Mg + jb·nr + j:
-		// the channels out of ct's pixels 8 at a time, then the bias
-		// (1·v + b[m] is v + b[m] rounded once)
+		// y[n][m][q] = act(ct[q][j] + b[m] + Z[n][m][q]) for m = grp·Mg + jb·nr + j
+		// and the part's pixels q: the channels out of ct's pixels 8 at
+		// a time, then the bias (1·v + b[m] is v + b[m] rounded once)
 		ys := t.y[(n*g.M+m0)*npix : (n*g.M+m0+cnt)*npix]
-		bl.unpack(ys, npix, ct, nr, cnt, npix)
+		bl.unpack(ys[q0:], npix, ct, nr, cnt, q1-q0)
 		if t.b != nil && bias == nil {
 			for j := range cnt {
-				yr := ys[j*npix : (j+1)*npix]
+				yr := ys[j*npix+q0 : j*npix+q1]
 				AffineRow(t.k, yr, yr, 1, t.b[m0+j], false)
 			}
 		}
 		if f.hasPost() && uclip == nil {
-			// the unit's channels are one run of cnt·npix values
 			var z []float32
 			if f.Residual != nil {
 				z = f.Residual[(n*g.M+m0)*npix : (n*g.M+m0+cnt)*npix]
 			}
-			residualAct(t.k, ys, z, f.Act)
+			if t.parts == 1 {
+				// the unit's channels are one run of cnt·npix values
+				residualAct(t.k, ys, z, f.Act)
+				continue
+			}
+			for j := range cnt {
+				var zr []float32
+				if z != nil {
+					zr = z[j*npix+q0 : j*npix+q1]
+				}
+				residualAct(t.k, ys[j*npix+q0:j*npix+q1], zr, f.Act)
+			}
 		}
 	}
 }

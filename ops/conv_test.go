@@ -255,7 +255,14 @@ func TestWinogradError(t *testing.T) {
 func TestConvDeterministic(t *testing.T) {
 	// Every tier computes each output with the same operations whatever
 	// the worker count, so results are bit-identical.
-	for _, cc := range []convCase{convCases[1], bigConvCases[0], winoConvCases[0], winoConvCases[4]} {
+	// Pixel tiles with a block of output channels cut into runs of pixels
+	// on several workers (DenseNet's 3×3 layers at 14×14 and 7×7, a
+	// residual-free bias, batch 2).
+	pix := []convCase{
+		{n: 1, c: 40, m: 32, in: []int{14, 14}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
+		{n: 2, c: 24, m: 20, in: []int{7, 7}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
+	}
+	for _, cc := range append([]convCase{convCases[1], bigConvCases[0], winoConvCases[0], winoConvCases[4]}, pix...) {
 		ins := cc.inputs(7)
 		for _, k := range testTiers() {
 			first, err := runOpEnv(nnEnv(k, 1), cc.node(), ins...)
