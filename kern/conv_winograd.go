@@ -331,13 +331,17 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 
 	sc := bl.scratch.Get()
 	defer bl.scratch.Put(sc)
-	v := sc.yp.Grow(36 * wg.ldv)
-	p := sc.wp.Grow(36 * wg.ldp)
 	// Outputs whose sides are multiples of 4 are stored in place with
 	// the whole epilogue; others go through a 4·TH × 4·TW plane per
 	// channel, then compacted, as does an activation other than Relu.
 	aligned := g.OH%4 == 0 && g.OW%4 == 0
 	fused := aligned && (!f.hasPost() || f.Act.Kind == ActRelu || f.Act.Kind == ActNone)
+	if parts := winoParts(g, &wg, fused, par.Workers()); parts > 1 {
+		bl.convWinogradParts(env, kern, upack, g, wg, x, b, y, f, sc, parts)
+		return
+	}
+	v := sc.yp.Grow(36 * wg.ldv)
+	p := sc.wp.Grow(36 * wg.ldp)
 	var yp []float32
 	ldy := g.OW
 	if !aligned {
@@ -472,5 +476,174 @@ func (s *winoTask) store(m int) {
 			zr = zm[oh*g.OW : (oh+1)*g.OW]
 		}
 		residualAct(s.k, ym[oh*g.OW:(oh+1)*g.OW], zr, f.Act)
+	}
+}
+
+// winoPartMinVecs is the fewest vectors of tiles (winoLanes each) a part
+// of convWinogradParts gets: fewer, and the products' panels and the
+// transforms' vectors run mostly empty.
+const winoPartMinVecs = 2
+
+// winoParts returns how many parts convWinogradParts cuts the tiles of a
+// convolution into for workers, or 1 where it does not apply: one worker,
+// an output that is not stored tile by tile with its whole epilogue
+// (fused), too few tiles for two parts of winoPartMinVecs vectors, or
+// fewer than twice as many input channels as output channels.
+//
+// The parts pay where the transformed input V (36·C·Ncp values) is most
+// of the data the three-stage split hands from one core to another and
+// the weights U (36·M·C), which every part reads whole, are few:
+// DenseNet's 128 → 32 channel layers, two workers, in the network (Zen 5,
+// alternating runs): 563 → 529 µs at 56×56, 208 → 181 at 28×28. Where M
+// is C (ResNet's 64 → 64 at 56×56, 128 → 128 at 28×28) they measured 6
+// and 13 % slower, and the three-stage split stays.
+func winoParts(g *ConvGeom, wg *winoGeom, fused bool, workers int) int {
+	if !fused || workers < 2 || g.C < 2*g.M {
+		return 1
+	}
+	return max(1, min(workers, wg.ncp/winoLanes/winoPartMinVecs))
+}
+
+// convWinogradParts is convWinograd on several workers with the tiles cut
+// into parts, one contiguous run of whole vectors of tiles per worker,
+// each part taken through all three stages by the worker that holds it:
+// its input transform over every channel (from a padded copy of the rows
+// its tiles read), its 36 products and its output transform and store.
+// Every V and P a worker writes is read by it alone, so none moves from
+// one core's cache to another's between the stages, and no stage waits
+// for the others' workers (the three-stage split over channels does both,
+// which makes two workers slower than one on the stages that only move
+// data). A part's tiles are the same for every layer of an output size,
+// so a worker reads mostly the rows its part of the layer before wrote.
+// Every tile's arithmetic is the three-stage split's, so results are the
+// same bit for bit.
+func (bl *blocked) convWinogradParts(env *Env, kern *Tier, upack []float32, g *ConvGeom, wg winoGeom, x, b, y []float32, f *ConvFusion, sc *bigBufs, parts int) {
+	nvec := wg.ncp / winoLanes
+	// Each part's V[ξ] and P[ξ] rows hold ncq tiles: the largest part's.
+	ncq := CeilDiv(nvec, parts) * winoLanes
+	ldv, ldp := g.C*ncq+winoSkew, g.M*ncq+winoSkew
+	st := TaskOf[winoPartTask](env)
+	*st = winoPartTask{bl: bl, k: kern, g: g, wg: wg, f: f, b: b, upack: upack,
+		v: sc.yp.Grow(parts * 36 * ldv), p: sc.wp.Grow(parts * 36 * ldp),
+		ldv: ldv, ldp: ldp, ncq: ncq, nvec: nvec, parts: parts, mp: bl.padRows(g.M)}
+	offs := sc.offs(2*wg.ncp + g.C)
+	st.toff, st.yoff, st.offMid = offs[:wg.ncp], offs[wg.ncp:2*wg.ncp], offs[2*wg.ncp:]
+	// toff[j]: tile j's offset in its part's copy of padded rows (tiles
+	// past Ncol: the part's first tile); yoff[j]: its offset in the
+	// output plane; offMid[c]: row c of a part's V[ξ].
+	for q := range parts {
+		j0, j1 := st.part(q)
+		r0 := j0 / wg.tw
+		for j := j0; j < j1; j++ {
+			st.toff[j] = int32((j/wg.tw-r0)*4*wg.ph.wq + j%wg.tw*4)
+		}
+		clear(st.toff[j1 : j0+CeilDiv(j1-j0, winoLanes)*winoLanes])
+	}
+	for j := range wg.ncol {
+		st.yoff[j] = int32(j/wg.tw*4*g.OW + j%wg.tw*4)
+	}
+	for c := range g.C {
+		st.offMid[c] = int32(c * ncq)
+	}
+	relu := f.hasPost() && f.Act.Kind == ActRelu
+	st.relu = relu
+	chw, mhw := g.C*g.H*g.W, g.M*g.OH*g.OW
+	for n := range g.N {
+		st.x, st.y, st.z = x[n*chw:(n+1)*chw], y[n*mhw:(n+1)*mhw], nil
+		if f.hasPost() && f.Residual != nil {
+			st.z = f.Residual[n*mhw : (n+1)*mhw]
+		}
+		ParOf(env).Do(parts, st)
+	}
+	*st = winoPartTask{}
+}
+
+// winoPartTask runs parts of convWinogradParts.
+type winoPartTask struct {
+	bl                 *blocked
+	k                  *Tier
+	g                  *ConvGeom
+	wg                 winoGeom // the call's geometry (a copy: a pointer would move it to the heap)
+	f                  *ConvFusion
+	x, y, z, b, upack  []float32
+	v, p               []float32 // parts·36 matrices each: part q's V[ξ] at (36q + ξ)·ldv
+	toff, yoff, offMid []int32
+	ldv, ldp, ncq      int
+	nvec, parts, mp    int
+	relu               bool
+}
+
+// part returns the tiles [j0, j1) of part q: vectors q·nvec/parts on.
+func (s *winoPartTask) part(q int) (j0, j1 int) {
+	v0, v1 := q*s.nvec/s.parts, (q+1)*s.nvec/s.parts
+	return v0 * winoLanes, min(s.wg.ncol, v1*winoLanes)
+}
+
+// Range runs parts [lo, hi).
+func (s *winoPartTask) Range(lo, hi int) {
+	for q := lo; q < hi; q++ {
+		s.run(q)
+	}
+}
+
+// run takes part q through the three stages.
+func (s *winoPartTask) run(q int) {
+	bl, g, wg := s.bl, s.g, &s.wg
+	j0, j1 := s.part(q)
+	n := j1 - j0
+	nv := CeilDiv(n, winoLanes) * winoLanes
+	v := s.v[36*q*s.ldv : 36*(q+1)*s.ldv]
+	p := s.p[36*q*s.ldp : 36*(q+1)*s.ldp]
+	buf := bl.bufs.Get()
+	defer bl.bufs.Put(buf)
+
+	// Stage 1: V[ξ][c][j] = (Bᵀ d_j B)[ξ] for the part's tiles, d_j read
+	// from a copy of the padded rows [4·r0, 4·r1 + 6) of channel c, the
+	// tile rows r0..r1 its tiles lie in.
+	r0, r1 := j0/wg.tw, (j1-1)/wg.tw
+	pg := &wg.pg
+	lo, hi := 4*r0, 4*r1+6 // padded rows
+	ih0 := min(pg.H, max(0, lo-pg.PadT))
+	ih1 := max(ih0, min(pg.H, hi-pg.PadT))
+	bg := *pg
+	bg.PadT = max(0, pg.PadT-lo)
+	bg.H = ih1 - ih0
+	bg.PadB = hi - lo - bg.PadT - bg.H
+	bph := phaseGeom{hq: hi - lo, wq: wg.ph.wq, plane: (hi - lo) * wg.ph.wq}
+	xq := buf.phase.Grow(bph.plane + 8)
+	clear(xq[bph.plane:]) // the patches read 8 values of each row, 2 past the plane
+	toff := s.toff[j0 : j0+nv]
+	toffHi := int(s.toff[j1-1])
+	hw := g.H * g.W
+	for c := range g.C {
+		phasePlanes(s.k, xq[:bph.plane], s.x[c*hw+ih0*g.W:c*hw+ih1*g.W], &bg, bph, s.f, c)
+		bl.winoIn(nv, xq, toff, toffHi, bph.wq, v[c*s.ncq:], s.ldv)
+	}
+
+	// Stage 2: P[ξ][m][j] = Σ_c U[ξ][m][c]·V[ξ][c][j]
+	pw := bl.Widths[0]
+	panels := CeilDiv(n, pw)
+	for r := range 36 {
+		op := gemmOp{m: g.M, n: n, k: g.C, apack: s.upack[r*s.mp*g.C : (r+1)*s.mp*g.C],
+			c: p[r*s.ldp : r*s.ldp+g.M*s.ncq], ldc: s.ncq, alpha: 1}
+		for i0 := 0; i0 < g.M; i0 += bl.mc {
+			bl.tileOffs(&op, v[r*s.ldv:], s.offMid, i0, min(g.M, i0+bl.mc), 0, panels, buf, false)
+		}
+	}
+
+	// Stage 3: y[m] = act(Aᵀ P A + bias[m] + Z[m]) on the part's tiles.
+	ohw := g.OH * g.OW
+	yoff := s.yoff[j0:j1]
+	yoffHi := int(s.yoff[j1-1])
+	for m := range g.M {
+		var bias float32
+		if s.b != nil {
+			bias = s.b[m]
+		}
+		var zm []float32
+		if s.z != nil {
+			zm = s.z[m*ohw : (m+1)*ohw]
+		}
+		bl.winoStore(n, p[m*s.ncq:], s.ldp, s.y[m*ohw:(m+1)*ohw], yoff, yoffHi, g.OW, bias, zm, s.relu)
 	}
 }

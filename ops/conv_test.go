@@ -148,8 +148,11 @@ var winoConvCases = []convCase{
 	{n: 1, c: 150, m: 40, in: []int{28, 28}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
 	{n: 2, c: 8, m: 9, in: []int{56, 53}, k: []int{3, 3}, group: 1, pads: []int64{1, 0, 2, 1}, bias: true},
 	// Sides multiples of 4 (the output stored tile by tile with its
-	// epilogue), batch 2, 88 tiles.
+	// epilogue), batch 2, 88 tiles; then with twice as many input
+	// channels as outputs, the tiles cut into a part per worker
+	// (convWinogradParts): 6 vectors of tiles, parts ending inside rows.
 	{n: 2, c: 13, m: 21, in: []int{44, 32}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
+	{n: 2, c: 40, m: 17, in: []int{44, 32}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
 }
 
 // takesWinograd reports whether tier k runs cc with Winograd (its
@@ -262,7 +265,7 @@ func TestConvDeterministic(t *testing.T) {
 		{n: 1, c: 40, m: 32, in: []int{14, 14}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
 		{n: 2, c: 24, m: 20, in: []int{7, 7}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
 	}
-	for _, cc := range append([]convCase{convCases[1], bigConvCases[0], winoConvCases[0], winoConvCases[4]}, pix...) {
+	for _, cc := range append([]convCase{convCases[1], bigConvCases[0], winoConvCases[0], winoConvCases[4], winoConvCases[5]}, pix...) {
 		ins := cc.inputs(7)
 		for _, k := range testTiers() {
 			first, err := runOpEnv(nnEnv(k, 1), cc.node(), ins...)

@@ -36,9 +36,13 @@ var fusedCases = []fusedCase{
 	{1, 24, 30, 28, 20, 3, 1, 1, 1, true, true, "Relu"}, // Winograd, with prologue and residual
 	{2, 16, 28, 28, 16, 3, 1, 1, 1, false, true, "Clip"},
 	// Winograd with the output stored tile by tile (sides multiples of 4):
-	// prologue, residual and Relu, a last vector of tiles part-filled.
+	// prologue, residual and Relu, a last vector of tiles part-filled;
+	// with C ≥ 2M the tiles cut into a part per worker (DenseNet's
+	// growth layers), parts of unequal sizes.
 	{2, 21, 40, 36, 19, 3, 1, 1, 1, true, true, "Relu"},
 	{1, 8, 56, 56, 24, 3, 1, 1, 1, false, true, "Relu"},
+	{2, 48, 40, 36, 19, 3, 1, 1, 1, true, true, "Relu"},
+	{1, 64, 56, 56, 24, 3, 1, 1, 1, true, false, ""},
 	// Small planes with many output channels: prologue with padding,
 	// residual, activations, batch 2.
 	{1, 70, 7, 7, 130, 3, 1, 1, 1, true, true, "Relu"},
