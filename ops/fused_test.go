@@ -224,3 +224,35 @@ func TestFusedGemmAndAffine(t *testing.T) {
 	wantErr(t, "a and b must be float32 [3]", nnNode("bnrun.Affine", 1, 1), x, NewF32([]int{2}, nil), sh)
 	wantErr(t, `unknown fused activation "Swish"`, nnNode("bnrun.Affine", 1, 1, nnStr("activation", "Swish")), x, s, sh)
 }
+
+// BenchmarkDenseNetConvs runs DenseNet-121's convolutions as the folded
+// network has them, one image, one thread, every fast tier: the
+// bottleneck 1×1 (C → 128, BN+Relu prologue, Relu) and the 3×3 growth
+// layer (128 → 32) at each block's plane size, C the block's middle depth.
+func BenchmarkDenseNetConvs(b *testing.B) {
+	for i, fc := range []fusedCase{
+		{1, 160, 56, 56, 128, 1, 1, 0, 1, true, false, "Relu"},
+		{1, 320, 28, 28, 128, 1, 1, 0, 1, true, false, "Relu"},
+		{1, 640, 14, 14, 128, 1, 1, 0, 1, true, false, "Relu"},
+		{1, 768, 7, 7, 128, 1, 1, 0, 1, true, false, "Relu"},
+		{1, 128, 56, 56, 32, 3, 1, 1, 1, false, false, ""},
+		{1, 128, 28, 28, 32, 3, 1, 1, 1, false, false, ""},
+		{1, 128, 14, 14, 32, 3, 1, 1, 1, false, false, ""},
+		{1, 128, 7, 7, 32, 3, 1, 1, 1, false, false, ""},
+	} {
+		seed := uint64(100 * i)
+		x, w, bias := nnRand(seed+1, fc.n, fc.c, fc.h, fc.w), nnRand(seed+2, fc.m, fc.c, fc.k, fc.k), nnRand(seed+3, fc.m)
+		var ps, pb *Tensor
+		if fc.pre {
+			ps, pb = nnRand(seed+5, fc.c), nnRand(seed+6, fc.c)
+		}
+		ins := []*Tensor{x, w, bias, nil, ps, pb}
+		vals, step, err := prepareOpConst(fusedConvNode(fc), 1, ins...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		o := vals[0].Shape
+		flops := 2 * float64(fc.c*fc.m*fc.k*fc.k*o[2]*o[3])
+		benchLayer(b, fmt.Sprintf("%dx%dx%d²/k%d", fc.c, fc.m, fc.h, fc.k), step, ins, NewF32(o, nil), flops)
+	}
+}
