@@ -44,18 +44,6 @@ type ConvTranspose3DDev struct {
 	Bias bool // input 2
 }
 
-// Pool3DDev is a MaxPool (without Indices) or AveragePool over 5-D
-// tensors: Planes = N·C volumes of In[0]×In[1]×In[2], output Out, window
-// K with strides S, dilations D and leading padding Pad along each axis.
-// No device kernel covers it yet (the CUDA backend refuses it).
-type Pool3DDev struct {
-	Max              bool
-	CountPad         bool // AveragePool's count_include_pad
-	Planes           int
-	In, Out, K, S, D [3]int
-	Pad              [3]int
-}
-
 // ConvTransposeDev is a ConvTranspose: inputs X, W and the optional B (no
 // device kernel yet; it names the step's path in profiles).
 type ConvTransposeDev struct {
@@ -90,15 +78,13 @@ type GemmDev struct {
 	Act            kern.Activation
 }
 
-// PoolDev is a MaxPool (without Indices) or AveragePool over Planes =
-// N·C planes of H×W (a 1-D pool has H = OH = KH = 1): output size OH×OW,
-// window KH×KW with strides, dilations and leading and trailing padding.
+// PoolDev is a MaxPool (without Indices) or AveragePool over 3-D, 4-D or
+// 5-D tensors, of geometry G (a 2-D pool's depth, and a 1-D pool's
+// height too, kern.UnitPoolAxis).
 type PoolDev struct {
-	Max                          bool
-	CountPad                     bool // AveragePool's count_include_pad
-	Planes, H, W, OH, OW, KH, KW int
-	SH, SW, DH, DW               int
-	PadT, PadL, PadB, PadR       int
+	Max      bool
+	CountPad bool // AveragePool's count_include_pad
+	G        kern.PoolGeom
 }
 
 // GlobalPoolDev is a GlobalAveragePool or GlobalMaxPool over Planes

@@ -297,39 +297,15 @@ func testGemm(t *testing.T, e *gpuEnv) {
 	}
 }
 
-// poolRef computes a max or average pool as the CPU defines it.
-func poolRef(p PoolShape, x []float32, isMax, countPad bool) []float32 {
-	y := make([]float32, p.NC*p.OH*p.OW)
-	for c := range p.NC {
-		for oh := range p.OH {
-			for ow := range p.OW {
-				m, s, cnt, cntPad := float32(math.Inf(-1)), float32(0), 0, 0
-				for kh := range p.KH {
-					ih := oh*p.StrideH - p.PadH + kh*p.DilH
-					for kw := range p.KW {
-						iw := ow*p.StrideW - p.PadW + kw*p.DilW
-						if ih >= -p.PadH && ih < p.H+p.PadHEnd && iw >= -p.PadW && iw < p.W+p.PadWEnd {
-							cntPad++
-						}
-						if ih < 0 || ih >= p.H || iw < 0 || iw >= p.W {
-							continue
-						}
-						v := x[(c*p.H+ih)*p.W+iw]
-						m = max(m, v)
-						s += v
-						cnt++
-					}
-				}
-				idx := (c*p.OH+oh)*p.OW + ow
-				switch {
-				case isMax:
-					y[idx] = m
-				case countPad:
-					y[idx] = s / float32(cntPad)
-				default:
-					y[idx] = s / float32(cnt)
-				}
-			}
+// poolRef computes a max or average pool with the kernel library's plain
+// loops (kern.MaxPoolPlane, kern.AvgPoolPlane: the CPU's definition).
+func poolRef(g kern.PoolGeom, x []float32, isMax, countPad bool) []float32 {
+	y := make([]float32, g.Planes*g.D.Out*g.H.Out*g.W.Out)
+	for p := range g.Planes {
+		if isMax {
+			kern.MaxPoolPlane(&g, p, x, y, nil, false)
+		} else {
+			kern.AvgPoolPlane(&g, p, x, y, countPad)
 		}
 	}
 	return y
@@ -349,14 +325,13 @@ func testPool(t *testing.T, e *gpuEnv) {
 		{"3x3 dilation 2 pad 2", 2, 9, 9, 3, 1, 2, 2, 2, false},
 		{"2x2 pads 0,1 ceil", 3, 6, 6, 2, 2, 1, 0, 1, true},
 	} {
-		p := PoolShape{
-			NC: c.nc, H: c.h, W: c.w, KH: c.k, KW: c.k, PadH: c.p0, PadW: c.p0, PadHEnd: c.p1, PadWEnd: c.p1,
-			StrideH: c.s, StrideW: c.s, DilH: c.d, DilW: c.d,
-			OH: poolOutSize(c.h, c.k, c.p0, c.p1, c.s, c.d, c.ceil),
-			OW: poolOutSize(c.w, c.k, c.p0, c.p1, c.s, c.d, c.ceil),
+		axis := func(in int) kern.PoolAxis {
+			return kern.PoolAxis{In: in, Out: poolOutSize(in, c.k, c.p0, c.p1, c.s, c.d, c.ceil),
+				K: c.k, S: c.s, Dil: c.d, Pad0: c.p0, Pad1: c.p1}
 		}
+		p := kern.PoolGeom{Planes: c.nc, D: kern.UnitPoolAxis, H: axis(c.h), W: axis(c.w)}
 		x := randn(uint64(200+i), c.nc*c.h*c.w)
-		ny := p.NC * p.OH * p.OW
+		ny := p.Planes * p.H.Out * p.W.Out
 		for _, mode := range []string{"max", "avg", "avg count_include_pad"} {
 			name := c.name + " " + mode
 			t.Run(name, func(t *testing.T) {
@@ -668,13 +643,11 @@ func testConvTranspose(t *testing.T, e *gpuEnv) {
 			want := make([]float32, ny)
 			kern.ConvTranspose(&kern.Env{K: kern.Reference, Par: kern.Serial{}}, &g, x, w, b, want)
 			y := e.alloc(ny)
-			e.must(e.k.ConvTranspose(e.s, ConvTransposeShape{N: c.n, C: c.c, H: c.h, W: c.w, M: c.m, KH: c.kh, KW: c.kw,
-				OH: oh, OW: ow, Groups: c.gr, PadT: c.pt, PadL: c.pl, StrideH: c.sh, StrideW: c.sw, DilH: c.dh, DilW: c.dw},
-				e.upload(x), e.upload(w), e.upload(b), y))
+			e.must(e.k.ConvTranspose(e.s, g, e.upload(x), e.upload(w), e.upload(b), y))
 			compare(t, c.name, e.download(y, ny), want)
 		})
 	}
-	if err := e.k.ConvTranspose(e.s, ConvTransposeShape{N: 1, C: 3, H: 2, W: 2, M: 4, KH: 1, KW: 1, OH: 2, OW: 2, Groups: 2},
+	if err := e.k.ConvTranspose(e.s, kern.ConvTransposeGeom{N: 1, C: 3, H: 2, W: 2, M: 4, KH: 1, KW: 1, OH: 2, OW: 2, Group: 2},
 		Buffer{}, Buffer{}, Buffer{}, Buffer{}); err == nil {
 		t.Error("ConvTranspose with 3 channels in 2 groups: no error")
 	}

@@ -221,59 +221,55 @@ func (k *Kernels) Gemm(s *Stream, a GemmArgs) error {
 		a.A, a.B, a.C, a.Y, a.M, a.N, a.K, a.TransA, a.TransB, a.Alpha, a.Beta, rs, cs, act, p0, p1)
 }
 
-// PoolShape is a 2-D pool's geometry over NC planes (a 1-D pool has H =
-// OH = KH = 1); zero strides and dilations count as 1. OH and OW are the
-// pool's output size as ONNX defines it (the caller's: package ops works
-// it out); PadHEnd and PadWEnd (the trailing padding) matter only to
-// AvgPool's count_include_pad.
-type PoolShape struct {
-	NC, H, W, OH, OW int
-	KH, KW           int
-	PadH, PadW       int
-	PadHEnd, PadWEnd int
-	StrideH, StrideW int
-	DilH, DilW       int
+// checkPool validates a pool's geometry and buffers: a 1-D or 2-D pool
+// (the kernels' depth is one) with positive sizes, strides and dilations
+// and padding that is not negative.
+func checkPool(g *kern.PoolGeom, x, y Buffer) error {
+	if !g.Flat() {
+		return fmt.Errorf("cuda: pool: no kernel for 3-D pools (geometry %+v)", *g)
+	}
+	for _, a := range []kern.PoolAxis{g.H, g.W} {
+		if a.In <= 0 || a.Out <= 0 || a.K <= 0 || a.S <= 0 || a.Dil <= 0 || a.Pad0 < 0 || a.Pad1 < 0 {
+			return fmt.Errorf("cuda: pool: bad geometry %+v", *g)
+		}
+	}
+	nx, ny := g.Planes*g.H.In*g.W.In, g.Planes*g.H.Out*g.W.Out
+	if err := checkCount("pool input", nx); err != nil {
+		return err
+	}
+	if err := checkCount("pool output", ny); err != nil {
+		return err
+	}
+	if err := checkBuf("pool X", x, nx, false); err != nil {
+		return err
+	}
+	return checkBuf("pool Y", y, ny, false)
 }
 
-// check validates the geometry and buffers.
-func (p PoolShape) check(x, y Buffer) error {
-	if p.KH <= 0 || p.KW <= 0 || p.OH <= 0 || p.OW <= 0 || p.PadH < 0 || p.PadW < 0 {
-		return fmt.Errorf("cuda: pool: bad geometry %+v", p)
-	}
-	if err := checkCount("pool input", p.NC*p.H*p.W); err != nil {
+// MaxPool queues a max pool of geometry g on s (no Indices output).
+func (k *Kernels) MaxPool(s *Stream, g kern.PoolGeom, x, y Buffer) error {
+	if err := checkPool(&g, x, y); err != nil {
 		return err
 	}
-	if err := checkCount("pool output", p.NC*p.OH*p.OW); err != nil {
-		return err
-	}
-	if err := checkBuf("pool X", x, p.NC*p.H*p.W, false); err != nil {
-		return err
-	}
-	return checkBuf("pool Y", y, p.NC*p.OH*p.OW, false)
-}
-
-// MaxPool queues a max pool on s (no Indices output).
-func (k *Kernels) MaxPool(s *Stream, p PoolShape, x, y Buffer) error {
-	if err := p.check(x, y); err != nil {
-		return err
-	}
-	ny := p.NC * p.OH * p.OW
+	h, w := &g.H, &g.W
+	ny := g.Planes * h.Out * w.Out
 	return s.Launch(k.fn["maxpool2d"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
-		x, y, p.NC, p.H, p.W, p.OH, p.OW, p.KH, p.KW,
-		p.PadH, p.PadW, one(p.StrideH), one(p.StrideW), one(p.DilH), one(p.DilW))
+		x, y, g.Planes, h.In, w.In, h.Out, w.Out, h.K, w.K,
+		h.Pad0, w.Pad0, h.S, w.S, h.Dil, w.Dil)
 }
 
-// AvgPool queues an average pool on s; countIncludePad is ONNX's
-// count_include_pad.
-func (k *Kernels) AvgPool(s *Stream, p PoolShape, countIncludePad bool, x, y Buffer) error {
-	if err := p.check(x, y); err != nil {
+// AvgPool queues an average pool of geometry g on s; countIncludePad is
+// ONNX's count_include_pad.
+func (k *Kernels) AvgPool(s *Stream, g kern.PoolGeom, countIncludePad bool, x, y Buffer) error {
+	if err := checkPool(&g, x, y); err != nil {
 		return err
 	}
-	ny := p.NC * p.OH * p.OW
+	h, w := &g.H, &g.W
+	ny := g.Planes * h.Out * w.Out
 	return s.Launch(k.fn["avgpool2d"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
-		x, y, p.NC, p.H, p.W, p.OH, p.OW, p.KH, p.KW,
-		p.PadH, p.PadW, one(p.StrideH), one(p.StrideW), one(p.DilH), one(p.DilW),
-		p.PadHEnd, p.PadWEnd, countIncludePad)
+		x, y, g.Planes, h.In, w.In, h.Out, w.Out, h.K, w.K,
+		h.Pad0, w.Pad0, h.S, w.S, h.Dil, w.Dil,
+		h.Pad1, w.Pad1, countIncludePad)
 }
 
 // GlobalPool queues a global average (isMax false) or max pool on s: y[p]
@@ -554,34 +550,20 @@ func (k *Kernels) Pad(s *Stream, in, out, begin []int, mode PadMode, value float
 	return s.Launch(k.fn["pad_nd"], grid1(nOut), Dim3{X: elementwiseThreads}, 0, x, y, nOut, g, int32(mode), value)
 }
 
-// ConvTransposeShape is a 2-D transposed convolution's geometry, as
-// kern.ConvTransposeGeom has it (a 1-D one has H = KH = OH = 1): input
-// [N, C, H, W], weights [C, M/Groups, KH, KW], output [N, M, OH, OW]; input
-// pixel (ih, iw) and tap (kh, kw) reach output pixel (ih·StrideH - PadT +
-// kh·DilH, iw·StrideW - PadL + kw·DilW). PadT and PadL may be negative;
-// zero strides, dilations and groups count as 1.
-type ConvTransposeShape struct {
-	N, C, H, W       int
-	M, KH, KW        int
-	OH, OW           int
-	Groups           int
-	PadT, PadL       int
-	StrideH, StrideW int
-	DilH, DilW       int
-}
-
-// ConvTranspose queues y = convtranspose(x, w) + bias on s; bias ([M]) may
-// be nil.
-func (k *Kernels) ConvTranspose(s *Stream, sh ConvTransposeShape, x, w, bias, y Buffer) error {
-	g := one(sh.Groups)
+// ConvTranspose queues y = convtranspose(x, w) + bias on s for the
+// geometry sh (kern.ConvTransposeGeom's: a 1-D one has H = KH = OH = 1;
+// PadT and PadL may be negative; zero strides, dilations and groups count
+// as 1); bias ([M]) may be nil.
+func (k *Kernels) ConvTranspose(s *Stream, sh kern.ConvTransposeGeom, x, w, bias, y Buffer) error {
+	g := one(sh.Group)
 	if sh.C%g != 0 || sh.M%g != 0 {
 		return fmt.Errorf("cuda: conv transpose: %d input and %d output channels do not split into %d groups", sh.C, sh.M, g)
 	}
 	if sh.N <= 0 || sh.C <= 0 || sh.H <= 0 || sh.W <= 0 || sh.M <= 0 || sh.KH <= 0 || sh.KW <= 0 || sh.OH <= 0 || sh.OW <= 0 ||
-		sh.StrideH < 0 || sh.StrideW < 0 || sh.DilH < 0 || sh.DilW < 0 {
+		sh.SH < 0 || sh.SW < 0 || sh.DH < 0 || sh.DW < 0 {
 		return fmt.Errorf("cuda: conv transpose: bad geometry %+v", sh)
 	}
-	sth, stw, dh, dw := one(sh.StrideH), one(sh.StrideW), one(sh.DilH), one(sh.DilW)
+	sth, stw, dh, dw := one(sh.SH), one(sh.SW), one(sh.DH), one(sh.DW)
 	// The kernel computes oh + PadT - kh·DilH and the like in 32 bits.
 	if max(abs(sh.PadT)+sh.OH+sh.KH*dh, abs(sh.PadL)+sh.OW+sh.KW*dw) > math.MaxInt32/2 {
 		return fmt.Errorf("cuda: conv transpose: geometry %+v out of range", sh)

@@ -100,14 +100,14 @@ func Lower(dev any, st Step) (Launch, error) {
 			return k.Gemm(s, a)
 		}, nil
 	case *ops.PoolDev:
-		ps := cuda.PoolShape{NC: d.Planes, H: d.H, W: d.W, OH: d.OH, OW: d.OW, KH: d.KH, KW: d.KW,
-			PadH: d.PadT, PadW: d.PadL, PadHEnd: d.PadB, PadWEnd: d.PadR,
-			StrideH: d.SH, StrideW: d.SW, DilH: d.DH, DilW: d.DW}
+		if !d.G.Flat() {
+			return nil, errNo3D("3-D pooling")
+		}
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
 			if d.Max {
-				return k.MaxPool(s, ps, b[in[0]], b[out[0]])
+				return k.MaxPool(s, d.G, b[in[0]], b[out[0]])
 			}
-			return k.AvgPool(s, ps, d.CountPad, b[in[0]], b[out[0]])
+			return k.AvgPool(s, d.G, d.CountPad, b[in[0]], b[out[0]])
 		}, nil
 	case *ops.GlobalPoolDev:
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
@@ -160,15 +160,12 @@ func Lower(dev any, st Step) (Launch, error) {
 			return k.Pad(s, d.In, d.Out, d.Begin, mode, d.Value, b[in[0]], b[out[0]])
 		}, nil
 	case *ops.ConvTransposeDev:
-		g := d.G
-		sh := cuda.ConvTransposeShape{N: g.N, C: g.C, H: g.H, W: g.W, M: g.M, KH: g.KH, KW: g.KW, OH: g.OH, OW: g.OW,
-			Groups: g.Group, PadT: g.PadT, PadL: g.PadL, StrideH: g.SH, StrideW: g.SW, DilH: g.DH, DilW: g.DW}
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
 			var bias cuda.Buffer
 			if d.Bias {
 				bias = st.opt(b, 2)
 			}
-			return k.ConvTranspose(s, sh, b[in[0]], b[in[1]], bias, b[out[0]])
+			return k.ConvTranspose(s, d.G, b[in[0]], b[in[1]], bias, b[out[0]])
 		}, nil
 	case *ops.ResizeDev:
 		return resize(d, &st)
@@ -195,8 +192,6 @@ func Lower(dev any, st Step) (Launch, error) {
 		return nil, errNo3D("3-D convolutions")
 	case *ops.ConvTranspose3DDev:
 		return nil, errNo3D("3-D transposed convolutions")
-	case *ops.Pool3DDev:
-		return nil, errNo3D("3-D pooling")
 	case *ops.CopyDev:
 		if !st.OutF32 {
 			return nil, fmt.Errorf("the device copies float32 tensors only")

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
 
@@ -28,7 +29,7 @@ func TestLowerRefuses(t *testing.T) {
 		{&ops.CopyDev{}, Step{OpType: "Reshape", In: []int{0}, Out: []int{1}, OutF32: false}, "float32 tensors only"},
 		{&ops.UnaryDev{}, Step{OpType: "Relu", In: []int{0}}, "no output"},
 		{&ops.Conv3DDev{}, step("Conv"), "3-D convolutions"},
-		{&ops.Pool3DDev{}, step("MaxPool"), "3-D pooling"},
+		{&ops.PoolDev{G: kern.PoolGeom{D: kern.PoolAxis{In: 2, Out: 2, K: 1}}}, step("MaxPool"), "3-D pooling"},
 		{&ops.SplitDev{Parts: make([]ops.StridedDev, 3)}, step("Split"), "3 parts with 1 outputs"},
 		{&ops.ResizeDev{In: []int{1, 4}, Out: []int{1, 2}, Axes: []ops.ResizeAxisDev{{Axis: 1, K: 1, InLen: 4, OutLen: 2, Outer: 1, Inner: 1,
 			Idx: []int{0, 4}, W: []float64{1, 1}, Ext: make([]bool, 2)}}}, step("Resize"), "reads index 4 of 4"},
