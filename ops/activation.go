@@ -11,13 +11,13 @@ import (
 // Clip, Elu, Selu, Softplus, Softsign, Gelu and PRelu.
 
 func init() {
-	Register("Relu", buildRelu)
-	Register("Sigmoid", buildSigmoid)
-	Register("Tanh", buildTanh)
-	Register("LeakyRelu", buildLeakyRelu)
+	Register("Relu", imageWiseOp(buildRelu, firstOutput))
+	Register("Sigmoid", imageWiseOp(buildSigmoid, firstOutput))
+	Register("Tanh", imageWiseOp(buildTanh, firstOutput))
+	Register("LeakyRelu", imageWiseOp(buildLeakyRelu, firstOutput))
 	Register("HardSigmoid", buildHardSigmoid)
 	Register("HardSwish", buildHardSwish)
-	Register("Clip", buildClip)
+	Register("Clip", imageWiseOp(buildClip, firstOutput))
 	Register("Elu", buildElu)
 	Register("Selu", buildSelu)
 	Register("Softplus", buildSoftplus)

@@ -9,7 +9,7 @@ import (
 // Concat and Gather.
 
 func init() {
-	Register("Concat", buildConcat)
+	Register("Concat", imageWiseOp(buildConcat, firstOutput, axisFrom1))
 	Register("Gather", buildGather)
 }
 

@@ -8,8 +8,8 @@ import (
 )
 
 func init() {
-	Register("MaxPool", func(n *Node) (Kernel, error) { return buildPool(n, true) })
-	Register("AveragePool", func(n *Node) (Kernel, error) { return buildPool(n, false) })
+	Register("MaxPool", imageWiseOp(func(n *Node) (Kernel, error) { return buildPool(n, true) }, firstOutput))
+	Register("AveragePool", imageWiseOp(func(n *Node) (Kernel, error) { return buildPool(n, false) }, firstOutput))
 }
 
 // poolAttrs are a pool node's attributes.
