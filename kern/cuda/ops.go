@@ -36,9 +36,6 @@ func grid1(total int) Dim3 {
 	return Dim3{X: (total + elementwiseThreads - 1) / elementwiseThreads}
 }
 
-// ceilDiv returns ceil(a / b) for positive b.
-func ceilDiv(a, b int) int { return (a + b - 1) / b }
-
 // checkBuf checks that buffer b (named name) holds at least n float32s;
 // a nil b passes when optional.
 func checkBuf(name string, b Buffer, n int, optional bool) error {
@@ -134,7 +131,7 @@ func (k *Kernels) Conv(s *Stream, sh kern.ConvGeom, a ConvArgs) error {
 			sh.N, sh.C, sh.H, sh.W, sh.M, sh.KH, sh.KW, sh.OH, sh.OW,
 			sh.PadT, sh.PadL, sth, stw, dh, dw, a.InRelu, act, p0, p1)
 	}
-	grid := Dim3{X: ceilDiv(sh.N*sh.OH*sh.OW, tileN), Y: ceilDiv(sh.M/g, tileM), Z: g}
+	grid := Dim3{X: kern.CeilDiv(sh.N*sh.OH*sh.OW, tileN), Y: kern.CeilDiv(sh.M/g, tileM), Z: g}
 	if grid.Y > 65535 || grid.Z > 65535 {
 		return fmt.Errorf("cuda: conv: grid %v too large", grid)
 	}
@@ -212,7 +209,7 @@ func (k *Kernels) Gemm(s *Stream, a GemmArgs) error {
 			return err
 		}
 	}
-	grid := Dim3{X: ceilDiv(a.N, tileN), Y: ceilDiv(a.M, tileM)}
+	grid := Dim3{X: kern.CeilDiv(a.N, tileN), Y: kern.CeilDiv(a.M, tileM)}
 	if grid.Y > 65535 {
 		return fmt.Errorf("cuda: gemm: grid %v too large", grid)
 	}
