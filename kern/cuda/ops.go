@@ -89,16 +89,36 @@ type ConvArgs struct {
 // padding only shapes OH and OW): conv2d_depthwise when each group has one
 // input channel, else conv2d_igemm.
 func (k *Kernels) Conv(s *Stream, sh kern.ConvGeom, a ConvArgs) error {
+	// the same geometry with a depth of 1, which the 2-D kernels leave out
+	g := kern.Conv3DGeom{N: sh.N, C: sh.C, D: 1, H: sh.H, W: sh.W, M: sh.M, KD: 1, KH: sh.KH, KW: sh.KW,
+		OD: 1, OH: sh.OH, OW: sh.OW, PadT: sh.PadT, PadL: sh.PadL, SD: 1, SH: sh.SH, SW: sh.SW,
+		DD: 1, DH: sh.DH, DW: sh.DW, Group: sh.Group}
+	return k.conv(s, &g, a, false)
+}
+
+// Conv3D queues a 3-D convolution of geometry sh on s (over NCDHW data;
+// zero strides, dilations and groups count as 1), with the fusions of
+// Conv: conv3d_depthwise when each group has one input channel, else
+// conv3d_igemm.
+func (k *Kernels) Conv3D(s *Stream, sh kern.Conv3DGeom, a ConvArgs) error {
+	return k.conv(s, &sh, a, true)
+}
+
+// conv checks and queues a convolution of geometry sh: the 3-D kernels
+// when vol, else the 2-D ones (sh's depth then 1).
+func (k *Kernels) conv(s *Stream, sh *kern.Conv3DGeom, a ConvArgs, vol bool) error {
 	g := one(sh.Group)
-	sth, stw, dh, dw := one(sh.SH), one(sh.SW), one(sh.DH), one(sh.DW)
+	sd, sth, stw := one(sh.SD), one(sh.SH), one(sh.SW)
+	dd, dh, dw := one(sh.DD), one(sh.DH), one(sh.DW)
 	if sh.C%g != 0 || sh.M%g != 0 {
 		return fmt.Errorf("cuda: conv: %d input and %d output channels do not split into %d groups", sh.C, sh.M, g)
 	}
-	if sh.OH <= 0 || sh.OW <= 0 || sh.KH <= 0 || sh.KW <= 0 || sh.PadT < 0 || sh.PadL < 0 {
-		return fmt.Errorf("cuda: conv: bad geometry %+v", sh)
+	if sh.OD <= 0 || sh.OH <= 0 || sh.OW <= 0 || sh.KD <= 0 || sh.KH <= 0 || sh.KW <= 0 ||
+		sh.PadF < 0 || sh.PadT < 0 || sh.PadL < 0 {
+		return fmt.Errorf("cuda: conv: bad geometry %+v", *sh)
 	}
-	nx, nw := sh.N*sh.C*sh.H*sh.W, sh.M*(sh.C/g)*sh.KH*sh.KW
-	ny := sh.N * sh.M * sh.OH * sh.OW
+	nx, nw := sh.N*sh.C*sh.D*sh.H*sh.W, sh.M*(sh.C/g)*sh.KD*sh.KH*sh.KW
+	ny := sh.N * sh.M * sh.OD * sh.OH * sh.OW
 	for _, c := range []struct {
 		what string
 		n    int
@@ -125,21 +145,32 @@ func (k *Kernels) Conv(s *Stream, sh kern.ConvGeom, a ConvArgs) error {
 		}
 	}
 	act, p0, p1 := actParams(a.Act)
+	bufs := []any{a.X, a.W, a.Bias, a.Residual, a.InScale, a.InShift, a.Y}
+	tail := []any{a.InRelu, act, p0, p1}
 	if sh.C/g == 1 {
-		return s.Launch(k.fn["conv2d_depthwise"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
-			a.X, a.W, a.Bias, a.Residual, a.InScale, a.InShift, a.Y,
-			sh.N, sh.C, sh.H, sh.W, sh.M, sh.KH, sh.KW, sh.OH, sh.OW,
-			sh.PadT, sh.PadL, sth, stw, dh, dw, a.InRelu, act, p0, p1)
+		name, dims := "conv2d_depthwise", []any{sh.N, sh.C, sh.H, sh.W, sh.M, sh.KH, sh.KW, sh.OH, sh.OW,
+			sh.PadT, sh.PadL, sth, stw, dh, dw}
+		if vol {
+			name, dims = "conv3d_depthwise", []any{sh.N, sh.C, sh.D, sh.H, sh.W, sh.M, sh.KD, sh.KH, sh.KW, sh.OD, sh.OH, sh.OW,
+				sh.PadF, sh.PadT, sh.PadL, sd, sth, stw, dd, dh, dw}
+		}
+		return s.Launch(k.fn[name], grid1(ny), Dim3{X: elementwiseThreads}, 0, concatArgs(bufs, dims, tail)...)
 	}
-	grid := Dim3{X: kern.CeilDiv(sh.N*sh.OH*sh.OW, tileN), Y: kern.CeilDiv(sh.M/g, tileM), Z: g}
+	grid := Dim3{X: kern.CeilDiv(sh.N*sh.OD*sh.OH*sh.OW, tileN), Y: kern.CeilDiv(sh.M/g, tileM), Z: g}
 	if grid.Y > 65535 || grid.Z > 65535 {
 		return fmt.Errorf("cuda: conv: grid %v too large", grid)
 	}
-	return s.Launch(k.fn["conv2d_igemm"], grid, Dim3{X: tileThreads}, 0,
-		a.X, a.W, a.Bias, a.Residual, a.InScale, a.InShift, a.Y,
-		sh.N, sh.C, sh.H, sh.W, sh.M, sh.KH, sh.KW, sh.OH, sh.OW, g,
-		sh.PadT, sh.PadL, sth, stw, dh, dw, a.InRelu, act, p0, p1)
+	name, dims := "conv2d_igemm", []any{sh.N, sh.C, sh.H, sh.W, sh.M, sh.KH, sh.KW, sh.OH, sh.OW, g,
+		sh.PadT, sh.PadL, sth, stw, dh, dw}
+	if vol {
+		name, dims = "conv3d_igemm", []any{sh.N, sh.C, sh.D, sh.H, sh.W, sh.M, sh.KD, sh.KH, sh.KW, sh.OD, sh.OH, sh.OW, g,
+			sh.PadF, sh.PadT, sh.PadL, sd, sth, stw, dd, dh, dw}
+	}
+	return s.Launch(k.fn[name], grid, Dim3{X: tileThreads}, 0, concatArgs(bufs, dims, tail)...)
 }
+
+// concatArgs returns the launch arguments a, b and c one after the other.
+func concatArgs(a, b, c []any) []any { return append(append(append([]any{}, a...), b...), c...) }
 
 // GemmArgs are an ONNX Gemm's operands and fused activation:
 //
@@ -218,55 +249,51 @@ func (k *Kernels) Gemm(s *Stream, a GemmArgs) error {
 		a.A, a.B, a.C, a.Y, a.M, a.N, a.K, a.TransA, a.TransB, a.Alpha, a.Beta, rs, cs, act, p0, p1)
 }
 
-// checkPool validates a pool's geometry and buffers: a 1-D or 2-D pool
-// (the kernels' depth is one) with positive sizes, strides and dilations
-// and padding that is not negative.
-func checkPool(g *kern.PoolGeom, x, y Buffer) error {
-	if !g.Flat() {
-		return fmt.Errorf("cuda: pool: no kernel for 3-D pools (geometry %+v)", *g)
-	}
-	for _, a := range []kern.PoolAxis{g.H, g.W} {
-		if a.In <= 0 || a.Out <= 0 || a.K <= 0 || a.S <= 0 || a.Dil <= 0 || a.Pad0 < 0 || a.Pad1 < 0 {
-			return fmt.Errorf("cuda: pool: bad geometry %+v", *g)
+// checkPool validates a pool's geometry and buffers, and returns its
+// output's length and the geometry as kernels.cu's struct PoolGeom:
+// planes, then in, out, k, s, dil, pad0 and pad1 of the depth, height and
+// width axes.
+func checkPool(g *kern.PoolGeom, x, y Buffer) (int, []int32, error) {
+	p := []int32{int32(g.Planes)}
+	for _, a := range []kern.PoolAxis{g.D, g.H, g.W} {
+		if a.In <= 0 || a.Out <= 0 || a.K <= 0 || a.S <= 0 || a.Dil <= 0 || a.Pad0 < 0 || a.Pad1 < 0 ||
+			max(a.In, a.Out, a.K*a.Dil, a.Out*a.S, a.Pad0, a.Pad1) > math.MaxInt32/4 {
+			return 0, nil, fmt.Errorf("cuda: pool: bad geometry %+v", *g)
 		}
+		p = append(p, int32(a.In), int32(a.Out), int32(a.K), int32(a.S), int32(a.Dil), int32(a.Pad0), int32(a.Pad1))
 	}
-	nx, ny := g.Planes*g.H.In*g.W.In, g.Planes*g.H.Out*g.W.Out
+	nx := g.Planes * g.D.In * g.H.In * g.W.In
+	ny := g.Planes * g.D.Out * g.H.Out * g.W.Out
 	if err := checkCount("pool input", nx); err != nil {
-		return err
+		return 0, nil, err
 	}
 	if err := checkCount("pool output", ny); err != nil {
-		return err
+		return 0, nil, err
 	}
 	if err := checkBuf("pool X", x, nx, false); err != nil {
-		return err
+		return 0, nil, err
 	}
-	return checkBuf("pool Y", y, ny, false)
+	return ny, p, checkBuf("pool Y", y, ny, false)
 }
 
-// MaxPool queues a max pool of geometry g on s (no Indices output).
+// MaxPool queues a max pool of geometry g (1-D, 2-D or 3-D) on s, without
+// Indices.
 func (k *Kernels) MaxPool(s *Stream, g kern.PoolGeom, x, y Buffer) error {
-	if err := checkPool(&g, x, y); err != nil {
+	ny, p, err := checkPool(&g, x, y)
+	if err != nil {
 		return err
 	}
-	h, w := &g.H, &g.W
-	ny := g.Planes * h.Out * w.Out
-	return s.Launch(k.fn["maxpool2d"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
-		x, y, g.Planes, h.In, w.In, h.Out, w.Out, h.K, w.K,
-		h.Pad0, w.Pad0, h.S, w.S, h.Dil, w.Dil)
+	return s.Launch(k.fn["maxpool3d"], grid1(ny), Dim3{X: elementwiseThreads}, 0, x, y, ny, p)
 }
 
-// AvgPool queues an average pool of geometry g on s; countIncludePad is
-// ONNX's count_include_pad.
+// AvgPool queues an average pool of geometry g (1-D, 2-D or 3-D) on s;
+// countIncludePad is ONNX's count_include_pad.
 func (k *Kernels) AvgPool(s *Stream, g kern.PoolGeom, countIncludePad bool, x, y Buffer) error {
-	if err := checkPool(&g, x, y); err != nil {
+	ny, p, err := checkPool(&g, x, y)
+	if err != nil {
 		return err
 	}
-	h, w := &g.H, &g.W
-	ny := g.Planes * h.Out * w.Out
-	return s.Launch(k.fn["avgpool2d"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
-		x, y, g.Planes, h.In, w.In, h.Out, w.Out, h.K, w.K,
-		h.Pad0, w.Pad0, h.S, w.S, h.Dil, w.Dil,
-		h.Pad1, w.Pad1, countIncludePad)
+	return s.Launch(k.fn["avgpool3d"], grid1(ny), Dim3{X: elementwiseThreads}, 0, x, y, ny, p, countIncludePad)
 }
 
 // GlobalPool queues a global average (isMax false) or max pool on s: y[p]
@@ -331,6 +358,7 @@ const (
 	OpDiv
 	OpMax // NaN if either operand is NaN
 	OpMin // NaN if either operand is NaN
+	OpPow // powf
 )
 
 // maxDims is the most dimensions binary_bcast handles (MAX_DIMS), after
@@ -421,7 +449,7 @@ func (pl *broadcast) param() []int32 {
 // Binary queues y = a op b on s, a of shape aShape and b of shape bShape
 // broadcast to their common shape (numpy's rules), which y has.
 func (k *Kernels) Binary(s *Stream, op BinaryOp, aShape, bShape []int, a, b, y Buffer) error {
-	if op < OpAdd || op > OpMin {
+	if op < OpAdd || op > OpPow {
 		return fmt.Errorf("cuda: unknown binary op %d", op)
 	}
 	pl, err := planBroadcast(aShape, bShape)
@@ -476,8 +504,9 @@ func (k *Kernels) Concat(s *Stream, outer, inner int, x Buffer, cIn int, y Buffe
 
 // Softmax queues a softmax of x, of shape [outer, dim, inner], along its
 // middle axis into y (inner = 1 for the last axis; opsets before 13
-// flatten to [outer, dim] with inner = 1).
-func (k *Kernels) Softmax(s *Stream, outer, dim, inner int, x, y Buffer) error {
+// flatten to [outer, dim] with inner = 1), or with log its logarithm
+// (LogSoftmax).
+func (k *Kernels) Softmax(s *Stream, outer, dim, inner int, log bool, x, y Buffer) error {
 	n := outer * dim * inner
 	if err := checkCount("softmax tensor", n); err != nil {
 		return err
@@ -488,7 +517,7 @@ func (k *Kernels) Softmax(s *Stream, outer, dim, inner int, x, y Buffer) error {
 	if err := checkBuf("softmax Y", y, n, false); err != nil {
 		return err
 	}
-	return s.Launch(k.fn["softmax"], Dim3{X: outer * inner}, Dim3{X: reduceThreads}, 0, x, y, dim, inner)
+	return s.Launch(k.fn["softmax"], Dim3{X: outer * inner}, Dim3{X: reduceThreads}, 0, x, y, dim, inner, log)
 }
 
 // PadMode is a Pad's mode (kernels.cu's PAD_* codes).
@@ -731,4 +760,79 @@ func (k *Kernels) StridedCopy(s *Stream, dims, strides []int, offset int, x Buff
 		g[1+i], g[1+maxDims+i] = int32(md[i]), int32(ms[i])
 	}
 	return s.Launch(k.fn["strided_copy"], grid1(total), Dim3{X: elementwiseThreads}, 0, x, y, total, offset, g)
+}
+
+// ReduceOp is a reduction's rule (kernels.cu's RED_* codes).
+type ReduceOp int32
+
+// The reductions: the sum, the mean, the maximum and the minimum (a NaN
+// is the maximum and the minimum).
+const (
+	ReduceSum ReduceOp = iota
+	ReduceMean
+	ReduceMax
+	ReduceMin
+)
+
+// reduceBlockMin is the fewest values per output that reduce_block, one
+// block per output, reduces; fewer are reduce_thread's, one thread each.
+const reduceBlockMin = 128
+
+// Reduce queues a reduction on s: output element o of y, whose coordinates
+// in kept (row-major) are c, is the rule op over the values of x at
+// Σ_d c[d]·keptStride[d] + Σ_e r[e]·redStride[e] for every coordinate r
+// of red. x holds nx float32s, and every offset must lie in [0, nx). At
+// most 6 kept and 6 reduced dimensions (none kept: one output); red may
+// not be empty.
+func (k *Kernels) Reduce(s *Stream, op ReduceOp, kept, keptStride, red, redStride []int, x Buffer, nx int, y Buffer) error {
+	if op < ReduceSum || op > ReduceMin {
+		return fmt.Errorf("cuda: unknown reduction %d", op)
+	}
+	if len(kept) != len(keptStride) || len(red) != len(redStride) || len(red) == 0 || len(kept) > maxDims || len(red) > maxDims {
+		return fmt.Errorf("cuda: reduce: kept %v by %v, reduced %v by %v (at most %d each, some reduced)",
+			kept, keptStride, red, redStride, maxDims)
+	}
+	// g is kernels.cu's struct Reduce: nkept, kept, kept_stride, nred,
+	// red, red_stride.
+	g := make([]int32, 2+4*maxDims)
+	g[0], g[1+2*maxDims] = int32(len(kept)), int32(len(red))
+	total, count, hi := 1, 1, 0
+	for i, d := range kept {
+		if d <= 0 || keptStride[i] < 0 {
+			return fmt.Errorf("cuda: reduce: kept %v by strides %v", kept, keptStride)
+		}
+		total *= d
+		hi += (d - 1) * keptStride[i]
+		g[1+i], g[1+maxDims+i] = int32(d), int32(keptStride[i])
+	}
+	for i, d := range red {
+		if d <= 0 || redStride[i] < 0 {
+			return fmt.Errorf("cuda: reduce: reduced %v by strides %v", red, redStride)
+		}
+		count *= d
+		hi += (d - 1) * redStride[i]
+		g[2+2*maxDims+i], g[2+3*maxDims+i] = int32(d), int32(redStride[i])
+	}
+	if err := checkCount("reduce input", nx); err != nil {
+		return err
+	}
+	if err := checkCount("reduce output", total); err != nil {
+		return err
+	}
+	if err := checkCount("reduced values", count); err != nil {
+		return err
+	}
+	if hi >= nx {
+		return fmt.Errorf("cuda: reduce of %v by %v over %v by %v reads outside the %d values of x", kept, keptStride, red, redStride, nx)
+	}
+	if err := checkBuf("reduce X", x, nx, false); err != nil {
+		return err
+	}
+	if err := checkBuf("reduce Y", y, total, false); err != nil {
+		return err
+	}
+	if count >= reduceBlockMin {
+		return s.Launch(k.fn["reduce_block"], Dim3{X: total}, Dim3{X: reduceThreads}, 0, x, y, count, int32(op), g)
+	}
+	return s.Launch(k.fn["reduce_thread"], grid1(total), Dim3{X: elementwiseThreads}, 0, x, y, total, count, int32(op), g)
 }
