@@ -109,6 +109,12 @@ func TestShippedGoldens(t *testing.T) {
 	if n := verifyModels(t, "testdata/family", kern.TierNames()); n != 10 {
 		t.Fatalf("found %d family exports, want 10", n)
 	}
+	// heads and reductions (LogSoftmax, Softmax along a middle axis, Pow,
+	// ReduceSum, ReduceMean, ReduceMax, ReduceMin over non-trailing axes)
+	// after a Conv and a BatchNorm: models/make_gpu_ops.py
+	if n := verifyModels(t, "testdata/gpuops", kern.TierNames()); n != 1 {
+		t.Fatalf("found %d heads exports, want 1", n)
+	}
 	// dynamic height and width, test sets at 10×12 (batch 2) and 16×16:
 	// models/goldens.py nets:TinyRGB
 	if n := verifyModels(t, "testdata/dynamic", kern.TierNames()); n != 1 {

@@ -147,3 +147,38 @@ func ClipRange[T Numeric](dst, src []T, lo, hi T) {
 		dst[i] = min(max(v, lo), hi)
 	}
 }
+
+// GeluF32 writes dst[i] = Gelu(src[i]) for i < len(dst), ONNX's exact
+// form
+//
+//	y = x/2·(1 + erf(x/√2))
+//
+// computed in float64 as x/2·erfc(-x/√2), which equals it and loses
+// nothing where the parenthesis nears 0, and rounded once (-Inf gives
+// NaN, as the formula says).
+func GeluF32(dst, src []float32) {
+	src = src[:len(dst)]
+	// y = x/2·(1 + erf(x/√2)) = x/2·erfc(-x/√2)
+	for i, v := range src {
+		x := float64(v)
+		dst[i] = float32(x / 2 * math.Erfc(-x/math.Sqrt2))
+	}
+}
+
+// GeluTanhF32 writes dst[i] = Gelu(src[i]) for i < len(dst) in ONNX's
+// tanh approximation,
+//
+//	y = x/2·(1 + tanh(u)),  u = √(2/π)·(x + 0.044715·x³)
+//
+// computed in float64 as x/(1 + e^(-2u)), which equals it and loses
+// nothing where the parenthesis nears 0, and rounded once.
+func GeluTanhF32(dst, src []float32) {
+	src = src[:len(dst)]
+	c := math.Sqrt(2 / math.Pi)
+	// u = √(2/π)·(x + 0.044715·x³); y = x/2·(1 + tanh(u)) = x/(1 + e^(-2u))
+	for i, v := range src {
+		x := float64(v)
+		u := c * (x + 0.044715*x*x*x)
+		dst[i] = float32(x / (1 + math.Exp(-2*u)))
+	}
+}

@@ -26,6 +26,11 @@ const (
 	// with Alpha = float32(1/6), Beta = 1/2 (ONNX's HardSwish, MobileNetV3's
 	// activation), each operation rounded.
 	ActHardSwish
+	// ActGelu is ONNX's Gelu, x/2·(1 + erf(x/√2)) (see GeluF32), and
+	// ActGeluTanh its tanh approximation (GeluTanhF32). No fold rule fuses
+	// them into a convolution: they describe a standalone Gelu.
+	ActGelu
+	ActGeluTanh
 )
 
 // hardSwishAlpha is HardSwish's slope, 1/6 rounded to float32.
@@ -59,6 +64,10 @@ func (a Activation) String() string {
 		return fmt.Sprintf("HardSigmoid(%g,%g)", a.Alpha, a.Beta)
 	case ActHardSwish:
 		return "HardSwish"
+	case ActGelu:
+		return "Gelu"
+	case ActGeluTanh:
+		return "Gelu(tanh)"
 	}
 	return ""
 }
@@ -87,6 +96,10 @@ func (a Activation) Apply(x []float32) {
 		HardSigmoidF32(x, x, a.Alpha, a.Beta)
 	case ActHardSwish:
 		HardSwishF32(x, x)
+	case ActGelu:
+		GeluF32(x, x)
+	case ActGeluTanh:
+		GeluTanhF32(x, x)
 	}
 }
 
@@ -146,6 +159,10 @@ func (a Activation) One(v float32) float32 {
 		return hardSigmoid(v, a.Alpha, a.Beta)
 	case ActHardSwish:
 		return v * hardSigmoid(v, hardSwishAlpha, 0.5)
+	case ActGelu, ActGeluTanh:
+		y := [1]float32{v}
+		a.Apply(y[:])
+		return y[0]
 	}
 	return v
 }

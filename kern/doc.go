@@ -2,7 +2,7 @@
 // convolutions (transposed ones too), matrix products and the elementwise
 // steps, on slices of float32 described by plain geometry (ConvGeom,
 // ConvTransposeGeom, their 3-D twins Conv3DGeom and ConvTranspose3DGeom,
-// strides, lengths), with no knowledge of graphs, nodes,
+// PoolGeom, strides, lengths), with no knowledge of graphs, nodes,
 // tensors or ONNX. Package ops builds the operators on it.
 //
 // A Tier is a table of kernels; every tier computes the same functions.

@@ -11,13 +11,13 @@ import (
 // Clip, Elu, Selu, Softplus, Softsign, Gelu and PRelu.
 
 func init() {
-	Register("Relu", buildRelu)
-	Register("Sigmoid", buildSigmoid)
-	Register("Tanh", buildTanh)
-	Register("LeakyRelu", buildLeakyRelu)
+	Register("Relu", imageWiseOp(buildRelu, firstOutput))
+	Register("Sigmoid", imageWiseOp(buildSigmoid, firstOutput))
+	Register("Tanh", imageWiseOp(buildTanh, firstOutput))
+	Register("LeakyRelu", imageWiseOp(buildLeakyRelu, firstOutput))
 	Register("HardSigmoid", buildHardSigmoid)
 	Register("HardSwish", buildHardSwish)
-	Register("Clip", buildClip)
+	Register("Clip", imageWiseOp(buildClip, firstOutput))
 	Register("Elu", buildElu)
 	Register("Selu", buildSelu)
 	Register("Softplus", buildSoftplus)
@@ -412,8 +412,8 @@ func softsignF32(dst, src []float32) {
 //	tanh  y = x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
 //
 // computed in float64 in forms equal to these that lose nothing where the
-// parenthesis nears 0 (x/2·erfc(-x/√2), and x/(1 + e^(-2u)) for the tanh
-// form's u), and rounded once. As the formulas say, -Inf gives NaN.
+// parenthesis nears 0 (kern.GeluF32 and GeluTanhF32), and rounded once.
+// As the formulas say, -Inf gives NaN.
 func buildGelu(n *Node) (Kernel, error) {
 	if n.Opset < 20 {
 		return nil, n.Errorf("Gelu is an operator of opset 20 and later, the node's opset is %d", n.Opset)
@@ -424,33 +424,11 @@ func buildGelu(n *Node) (Kernel, error) {
 	}
 	switch approx {
 	case "none":
-		return &unaryKernel{n: n, f32: geluF32}, nil
+		return &unaryKernel{n: n, f32: kern.GeluF32, act: kern.Activation{Kind: kern.ActGelu}}, nil
 	case "tanh":
-		return &unaryKernel{n: n, f32: geluTanhF32}, nil
+		return &unaryKernel{n: n, f32: kern.GeluTanhF32, act: kern.Activation{Kind: kern.ActGeluTanh}}, nil
 	}
 	return nil, n.Errorf("approximate %q is not none or tanh", approx)
-}
-
-// geluF32 computes the exact Gelu of each value.
-func geluF32(dst, src []float32) {
-	src = src[:len(dst)]
-	// y = x/2·(1 + erf(x/√2)) = x/2·erfc(-x/√2)
-	for i, v := range src {
-		x := float64(v)
-		dst[i] = float32(x / 2 * math.Erfc(-x/math.Sqrt2))
-	}
-}
-
-// geluTanhF32 computes Gelu's tanh approximation of each value.
-func geluTanhF32(dst, src []float32) {
-	src = src[:len(dst)]
-	c := math.Sqrt(2 / math.Pi)
-	// u = √(2/π)·(x + 0.044715·x³); y = x/2·(1 + tanh(u)) = x/(1 + e^(-2u))
-	for i, v := range src {
-		x := float64(v)
-		u := c * (x + 0.044715*x*x*x)
-		dst[i] = float32(x / (1 + math.Exp(-2*u)))
-	}
 }
 
 // PRelu (opsets 1, 6, 7, 9 and 16; opset 1's consumed_inputs is

@@ -20,9 +20,9 @@ import (
 // which reports the same error), otherwise at run time.
 
 func init() {
-	Register("Add", buildArith(opAdd))
+	Register("Add", imageWiseOp(buildArith(opAdd), firstOutput, computedInputs))
 	Register("Sub", buildArith(opSub))
-	Register("Mul", buildArith(opMul))
+	Register("Mul", imageWiseOp(buildArith(opMul), firstOutput, computedInputs))
 	Register("Div", buildArith(opDiv))
 }
 

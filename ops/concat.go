@@ -9,7 +9,7 @@ import (
 // Concat and Gather.
 
 func init() {
-	Register("Concat", buildConcat)
+	Register("Concat", imageWiseOp(buildConcat, firstOutput, axisFrom1))
 	Register("Gather", buildGather)
 }
 
@@ -70,12 +70,14 @@ func buildConcat(n *Node) (Kernel, error) {
 			blocks[i] = v.Shape[ax] * inner
 		}
 		total := NumElems(shape)
-		var parts []int
-		if outer == 1 {
-			// One outer slice: input i is the block at the sum of the
-			// blocks before it.
-			parts = make([]int, len(in))
-			for i := 1; i < len(in); i++ {
+		// One outer slice: input i is the block at the sum of the blocks
+		// before it; with several, no input is one block of the output.
+		parts := make([]int, len(in))
+		for i := range parts {
+			switch {
+			case outer != 1:
+				parts[i] = -1
+			case i > 0:
 				parts[i] = parts[i-1] + blocks[i-1]
 			}
 		}

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	Register("Conv", buildConv)
+	Register("Conv", imageWiseOp(buildConv, firstOutput))
 }
 
 // buildConv binds Conv (opsets 1–22): inputs X [N, C, D1[, D2[, D3]]],

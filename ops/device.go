@@ -27,8 +27,7 @@ type ConvDev struct {
 }
 
 // Conv3DDev is a 3-D Conv or bnrun.FusedConv (over 5-D tensors), with
-// the inputs and fusion of a ConvDev. No device kernel covers it yet (the
-// CUDA backend refuses it); it names the step's path in profiles.
+// the inputs and fusion of a ConvDev.
 type Conv3DDev struct {
 	G           kern.Conv3DGeom
 	Bias        bool // input 2
@@ -44,20 +43,8 @@ type ConvTranspose3DDev struct {
 	Bias bool // input 2
 }
 
-// Pool3DDev is a MaxPool (without Indices) or AveragePool over 5-D
-// tensors: Planes = N·C volumes of In[0]×In[1]×In[2], output Out, window
-// K with strides S, dilations D and leading padding Pad along each axis.
-// No device kernel covers it yet (the CUDA backend refuses it).
-type Pool3DDev struct {
-	Max              bool
-	CountPad         bool // AveragePool's count_include_pad
-	Planes           int
-	In, Out, K, S, D [3]int
-	Pad              [3]int
-}
-
-// ConvTransposeDev is a ConvTranspose: inputs X, W and the optional B (no
-// device kernel yet; it names the step's path in profiles).
+// ConvTransposeDev is a 1-D or 2-D ConvTranspose: inputs X, W and the
+// optional B.
 type ConvTransposeDev struct {
 	G    kern.ConvTransposeGeom
 	Bias bool // input 2
@@ -90,15 +77,13 @@ type GemmDev struct {
 	Act            kern.Activation
 }
 
-// PoolDev is a MaxPool (without Indices) or AveragePool over Planes =
-// N·C planes of H×W (a 1-D pool has H = OH = KH = 1): output size OH×OW,
-// window KH×KW with strides, dilations and leading and trailing padding.
+// PoolDev is a MaxPool (without Indices) or AveragePool over 3-D, 4-D or
+// 5-D tensors, of geometry G (a 2-D pool's depth, and a 1-D pool's
+// height too, kern.UnitPoolAxis).
 type PoolDev struct {
-	Max                          bool
-	CountPad                     bool // AveragePool's count_include_pad
-	Planes, H, W, OH, OW, KH, KW int
-	SH, SW, DH, DW               int
-	PadT, PadL, PadB, PadR       int
+	Max      bool
+	CountPad bool // AveragePool's count_include_pad
+	G        kern.PoolGeom
 }
 
 // GlobalPoolDev is a GlobalAveragePool or GlobalMaxPool over Planes
@@ -120,10 +105,11 @@ type AffineDev struct {
 	Act         kern.Activation
 }
 
-// BinaryDev is an elementwise Add, Sub, Mul or Div of A (shape AShape)
-// and B (BShape) with numpy broadcasting.
+// BinaryDev is an elementwise Add, Sub, Mul, Div or Pow (float32 X to
+// float32 powers) of A (shape AShape) and B (BShape) with numpy
+// broadcasting.
 type BinaryDev struct {
-	Op             string // "Add", "Sub", "Mul" or "Div"
+	Op             string // "Add", "Sub", "Mul", "Div" or "Pow"
 	AShape, BShape []int
 }
 
@@ -142,10 +128,25 @@ type ConcatDev struct {
 }
 
 // SoftmaxDev is a Softmax (or LogSoftmax when Log) of X, seen as [Outer,
-// Dim, Inner], along the middle axis.
+// Dim, Inner], along the middle axis (see kern.SoftmaxLane).
 type SoftmaxDev struct {
 	Outer, Dim, Inner int
 	Log               bool
+}
+
+// ReduceDev is a float32 ReduceSum, ReduceMean, ReduceMax or ReduceMin
+// (Op "Sum", "Mean", "Max" or "Min") of X, InLen values: output element
+// o, whose coordinates in Kept (row-major) are c, is the rule over the
+// Count values at Σ_d c[d]·KeptStride[d] + Σ_e r[e]·RedStride[e] for
+// every coordinate r of Red (the mean: their sum over Count; a NaN is the
+// maximum and the minimum). Axes of size 1 are left out and neighbours
+// contiguous in X merged; Kept is empty for a reduction to one value, Red
+// never is.
+type ReduceDev struct {
+	Op               string
+	Kept, KeptStride []int
+	Red, RedStride   []int
+	Count, InLen     int
 }
 
 // devOrNil returns d as a Step.Dev: nil (not a typed nil) when d is nil.

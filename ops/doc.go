@@ -9,6 +9,12 @@
 // broadcasting, shapes, the tensors of a node. The runtime package plans
 // and runs graphs of these steps.
 //
+// What a runtime may know of an op besides its steps, the op declares here:
+// a step's device description (Step.Dev, device.go) for backends that run
+// no host code, whether it holds its weights (ConstTaker, weights.go), and
+// whether it computes each image of a batch on its own (ImageWise,
+// imagewise.go), so that the runtime decides nothing by op names.
+//
 // The node and tensor types are package ir's (Node, Attr, Tensor, DType,
 // ErrMemoryLimit, ...); ir.go keeps their names here as aliases, so that
 // the operators say Tensor and Node, while every other package names ir.

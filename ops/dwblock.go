@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	Register("bnrun.DwBlock", buildDwBlock)
+	Register("bnrun.DwBlock", imageWiseOp(buildDwBlock, firstOutput))
 }
 
 // buildDwBlock binds bnrun.DwBlock, which the fold pass makes of a

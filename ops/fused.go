@@ -7,9 +7,9 @@ import "github.com/bnrun/bnrun/kern"
 // computes, in one pass over the data.
 
 func init() {
-	Register("bnrun.FusedConv", buildFusedConv)
-	Register("bnrun.FusedGemm", buildFusedGemm)
-	Register("bnrun.Affine", buildAffine)
+	Register("bnrun.FusedConv", imageWiseOp(buildFusedConv, firstOutput))
+	Register("bnrun.FusedGemm", imageWiseOp(buildFusedGemm, firstOutput, rowsOfA))
+	Register("bnrun.Affine", imageWiseOp(buildAffine, firstOutput))
 }
 
 // LookupNode returns the builder for a node's op in its domain: the

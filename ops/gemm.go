@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	Register("Gemm", buildGemm)
+	Register("Gemm", imageWiseOp(buildGemm, firstOutput, rowsOfA))
 }
 
 // buildGemm binds Gemm (opsets 7–13 and later, which add no attributes):

@@ -39,7 +39,9 @@ type Step struct {
 	// in a Concat with one outer slice. The runtime may then place input
 	// i there (the producer writes straight into its part of the output);
 	// Run must skip the copy of an input already in place and stay
-	// correct when none is.
+	// correct when none is. A step that copies its inputs into its output
+	// sets it even when none can be placed (all -1: a Concat of several
+	// outer slices), so that the runtime counts the copies it makes.
 	Parts []int
 	// Dev, when not nil, describes the step for backends that run no
 	// host code: one of the *...Dev types of device.go.

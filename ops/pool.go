@@ -8,8 +8,8 @@ import (
 )
 
 func init() {
-	Register("MaxPool", func(n *Node) (Kernel, error) { return buildPool(n, true) })
-	Register("AveragePool", func(n *Node) (Kernel, error) { return buildPool(n, false) })
+	Register("MaxPool", imageWiseOp(func(n *Node) (Kernel, error) { return buildPool(n, true) }, firstOutput))
+	Register("AveragePool", imageWiseOp(func(n *Node) (Kernel, error) { return buildPool(n, false) }, firstOutput))
 }
 
 // poolAttrs are a pool node's attributes.
@@ -42,8 +42,8 @@ type poolAttrs struct {
 // PyTorch.
 //
 // 2-D (and 1-D) pools run on the tiers' row kernels where they can (see
-// planeRows); 3-D ones, and the rest, on the plain loops of maxPlane and
-// avgPlane.
+// planeRows); 3-D ones, and the rest, on kern's plain loops
+// (kern.MaxPoolPlane and kern.AvgPoolPlane).
 func buildPool(n *Node, isMax bool) (Kernel, error) {
 	win, err := parseWindow(n)
 	if err != nil {
@@ -85,27 +85,10 @@ func buildPool(n *Node, isMax bool) (Kernel, error) {
 	}), nil
 }
 
-// poolGeom is a pool's geometry as a 3-D one: a 2-D pool has depth 1 (d
-// is one input, one output, a window of 1), a 1-D pool height 1 as well.
-type poolGeom struct {
-	planes  int // N·C
-	d, h, w span
-}
-
-// flat reports whether g has a depth of one (a 1-D or 2-D pool).
-func (g *poolGeom) flat() bool { return g.d.in == 1 && g.d.out == 1 && g.d.k == 1 }
-
-// kRange returns the kernel taps [lo, hi) whose position start + k·d lies
-// in [0, size).
-func kRange(start, d, size, k int) (lo, hi int) {
-	if start < 0 {
-		lo = kern.CeilDiv(-start, d)
-	}
-	if size-1-start < 0 {
-		return lo, lo
-	}
-	hi = min(k, (size-1-start)/d+1)
-	return lo, max(lo, hi)
+// poolAxis returns a window's geometry along one axis as kern's pools
+// read it.
+func poolAxis(a span) kern.PoolAxis {
+	return kern.PoolAxis{In: a.in, Out: a.out, K: a.k, S: a.s, Dil: a.d, Pad0: a.pad0, Pad1: a.pad1}
 }
 
 // emptyWindow returns the first output along a whose window holds no input
@@ -113,7 +96,7 @@ func kRange(start, d, size, k int) (lo, hi int) {
 // window starting inside the input holds its first tap.
 func emptyWindow(a span) int {
 	for o := range min(a.out, kern.CeilDiv(a.pad0, a.s)) {
-		if lo, hi := kRange(o*a.s-a.pad0, a.d, a.in, a.k); lo >= hi {
+		if lo, hi := kern.TapRange(o*a.s-a.pad0, a.d, a.in, a.k); lo >= hi {
 			return o
 		}
 	}
@@ -152,17 +135,16 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 			return nil, Step{}, n.Errorf("the window of output %d on spatial axis %d lies entirely in the padding", o, i)
 		}
 	}
-	one := span{in: 1, out: 1, k: 1, s: 1, d: 1}
-	g := poolGeom{planes: xs[0] * xs[1], d: one, h: one, w: sp[0]}
+	g := kern.PoolGeom{Planes: xs[0] * xs[1], D: kern.UnitPoolAxis, H: kern.UnitPoolAxis, W: poolAxis(sp[0])}
 	outShape := []int{xs[0], xs[1]}
 	for _, a := range sp {
 		outShape = append(outShape, a.out)
 	}
 	switch r {
 	case 2:
-		g.h, g.w = sp[0], sp[1]
+		g.H, g.W = poolAxis(sp[0]), poolAxis(sp[1])
 	case 3:
-		g.d, g.h, g.w = sp[0], sp[1], sp[2]
+		g.D, g.H, g.W = poolAxis(sp[0]), poolAxis(sp[1]), poolAxis(sp[2])
 	}
 	nx, ny := NumElems(xs), NumElems(outShape)
 	run := func(env *kern.Env, in, out []*Tensor) error {
@@ -182,7 +164,7 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 		x, y := in[0].F32, out[0].F32
 		rows := kern.TaskOf[poolRows](env)
 		rows.reserve(kern.ParOf(env).Workers())
-		forChunksOf(env, g.planes, 1, poolArgs{kern.TierOf(env), rows, &g, pa, x, y, idx})
+		forChunksOf(env, g.Planes, 1, poolArgs{kern.TierOf(env), rows, &g, pa, x, y, idx})
 		return nil
 	}
 	outs := make([]Value, outputCount(n))
@@ -193,33 +175,22 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 		}
 		outs[1] = Value{DType: Int64, Shape: outShape}
 	}
-	if r == 3 {
-		var dev *Pool3DDev
-		if len(outs) == 1 || !hasOutput(n, 1) {
-			dev = &Pool3DDev{Max: pa.max, CountPad: pa.countPad, Planes: g.planes}
-			for i, a := range sp {
-				dev.In[i], dev.Out[i], dev.K[i], dev.S[i], dev.D[i], dev.Pad[i] = a.in, a.out, a.k, a.s, a.d, a.pad0
-			}
-		}
-		return outs, Step{Run: run, Dev: devOrNil(dev)}, nil
-	}
 	var dev *PoolDev
 	if len(outs) == 1 || !hasOutput(n, 1) {
-		dev = &PoolDev{Max: pa.max, CountPad: pa.countPad, Planes: g.planes, H: g.h.in, W: g.w.in,
-			OH: g.h.out, OW: g.w.out, KH: g.h.k, KW: g.w.k, SH: g.h.s, SW: g.w.s, DH: g.h.d, DW: g.w.d,
-			PadT: g.h.pad0, PadL: g.w.pad0, PadB: g.h.pad1, PadR: g.w.pad1}
+		dev = &PoolDev{Max: pa.max, CountPad: pa.countPad, G: g}
 	}
 	return outs, Step{Run: run, Dev: devOrNil(dev)}, nil
 }
 
-// inside returns the outputs [lo, hi) of a whose windows (undilated) lie
-// entirely inside the input: lo·s - pad0 >= 0 and (hi-1)·s - pad0 + k <= in.
-func (a *span) inside() (lo, hi int) {
-	lo = kern.CeilDiv(a.pad0, a.s)
-	if a.in+a.pad0 < a.k {
+// poolInside returns the outputs [lo, hi) of a whose windows (undilated)
+// lie entirely inside the input: lo·S - Pad0 >= 0 and (hi-1)·S - Pad0 + K
+// <= In.
+func poolInside(a *kern.PoolAxis) (lo, hi int) {
+	lo = kern.CeilDiv(a.Pad0, a.S)
+	if a.In+a.Pad0 < a.K {
 		return lo, lo
 	}
-	hi = min(a.out, (a.in+a.pad0-a.k)/a.s+1)
+	hi = min(a.Out, (a.In+a.Pad0-a.K)/a.S+1)
 	return lo, max(lo, hi)
 }
 
@@ -264,7 +235,7 @@ func (r *poolRows) put(b *[2 * maxRowsWidth]float32) {
 }
 
 // planeRows computes plane p of a max pooling (without indices) or an
-// average pooling like maxPlane or avgPlane, for windows without
+// average pooling like kern.MaxPoolPlane or AvgPoolPlane, for windows without
 // horizontal dilation, in three vector passes per output row on k's Max
 // or Add kernel, then a pick:
 //
@@ -274,13 +245,13 @@ func (r *poolRows) put(b *[2 * maxRowsWidth]float32) {
 //
 // with op = max (NaN wins) or +. Windows that reach into the horizontal
 // padding are finished from r one at a time, in the same order. Averages
-// add in another order than avgPlane's. rbuf and mbuf are scratch rows of
+// add in another order than AvgPoolPlane's. rbuf and mbuf are scratch rows of
 // at least W values.
-func (g *poolGeom) planeRows(k *kern.Tier, p int, x, y, rbuf, mbuf []float32, isMax, countPad bool) {
-	h, w := &g.h, &g.w
-	hw := h.in * w.in
+func planeRows(k *kern.Tier, g *kern.PoolGeom, p int, x, y, rbuf, mbuf []float32, isMax, countPad bool) {
+	h, w := &g.H, &g.W
+	hw := h.In * w.In
 	xp := x[p*hw : (p+1)*hw]
-	ohw := h.out * w.out
+	ohw := h.Out * w.Out
 	yp := y[p*ohw : (p+1)*ohw]
 	// op(dst, a, b): dst = max(a, b) or a + b, elementwise
 	op := func(dst, a, b []float32) {
@@ -290,16 +261,16 @@ func (g *poolGeom) planeRows(k *kern.Tier, p int, x, y, rbuf, mbuf []float32, is
 			kern.AddRow(k, dst, a, b, false)
 		}
 	}
-	r := rbuf[:w.in]
-	in0, in1 := w.inside()
+	r := rbuf[:w.In]
+	in0, in1 := poolInside(w)
 	var m []float32
 	if in1 > in0 {
-		m = mbuf[:w.in-w.k+1]
+		m = mbuf[:w.In-w.K+1]
 	}
-	for oh := range h.out {
-		hs := oh*h.s - h.pad0
-		khLo, khHi := kRange(hs, h.d, h.in, h.k)
-		yr := yp[oh*w.out : (oh+1)*w.out]
+	for oh := range h.Out {
+		hs := oh*h.S - h.Pad0
+		khLo, khHi := kern.TapRange(hs, h.Dil, h.In, h.K)
+		yr := yp[oh*w.Out : (oh+1)*w.Out]
 		if khLo >= khHi {
 			// a window with no input row: preparePool rejects those, so
 			// this is only a guard
@@ -310,19 +281,19 @@ func (g *poolGeom) planeRows(k *kern.Tier, p int, x, y, rbuf, mbuf []float32, is
 		}
 		nh := khHi - khLo
 		if countPad {
-			lo, hi := kRange(hs+h.pad0, h.d, h.in+h.pad0+h.pad1, h.k)
+			lo, hi := kern.TapRange(hs+h.Pad0, h.Dil, h.In+h.Pad0+h.Pad1, h.K)
 			nh = hi - lo
 		}
-		if g.poolRowFast(k, xp, yr, hs, khLo, khHi, nh, isMax) {
+		if poolRowFast(k, g, xp, yr, hs, khLo, khHi, nh, isMax) {
 			continue
 		}
-		copy(r, xp[(hs+khLo*h.d)*w.in:])
+		copy(r, xp[(hs+khLo*h.Dil)*w.In:])
 		for kh := khLo + 1; kh < khHi; kh++ {
-			op(r, r, xp[(hs+kh*h.d)*w.in:(hs+kh*h.d+1)*w.in])
+			op(r, r, xp[(hs+kh*h.Dil)*w.In:(hs+kh*h.Dil+1)*w.In])
 		}
 		if m != nil {
 			copy(m, r)
-			for kw := 1; kw < w.k; kw++ {
+			for kw := 1; kw < w.K; kw++ {
 				op(m, m, r[kw:kw+len(m)])
 			}
 		}
@@ -332,15 +303,15 @@ func (g *poolGeom) planeRows(k *kern.Tier, p int, x, y, rbuf, mbuf []float32, is
 		lo, hi := min(in0, len(yr)), min(in1, len(yr))
 		if m != nil {
 			pick := yr[lo:hi]
-			src := m[lo*w.s-w.pad0:]
+			src := m[lo*w.S-w.Pad0:]
 			if isMax {
 				for i := range pick {
-					pick[i] = src[i*w.s]
+					pick[i] = src[i*w.S]
 				}
 			} else {
-				div := float32(nh * w.k)
+				div := float32(nh * w.K)
 				for i := range pick {
-					pick[i] = src[i*w.s] / div
+					pick[i] = src[i*w.S] / div
 				}
 			}
 		} else {
@@ -353,8 +324,8 @@ func (g *poolGeom) planeRows(k *kern.Tier, p int, x, y, rbuf, mbuf []float32, is
 					break
 				}
 			}
-			ws := ow*w.s - w.pad0
-			kwLo, kwHi := kRange(ws, 1, w.in, w.k)
+			ws := ow*w.S - w.Pad0
+			kwLo, kwHi := kern.TapRange(ws, 1, w.In, w.K)
 			if kwLo >= kwHi {
 				yr[ow] = float32(math.Inf(-1))
 				continue
@@ -370,7 +341,7 @@ func (g *poolGeom) planeRows(k *kern.Tier, p int, x, y, rbuf, mbuf []float32, is
 			if !isMax {
 				nw := kwHi - kwLo
 				if countPad {
-					lo, hi := kRange(ws+w.pad0, 1, w.in+w.pad0+w.pad1, w.k)
+					lo, hi := kern.TapRange(ws+w.Pad0, 1, w.In+w.Pad0+w.Pad1, w.K)
 					nw = hi - lo
 				}
 				v /= float32(nh * nw)
@@ -380,108 +351,11 @@ func (g *poolGeom) planeRows(k *kern.Tier, p int, x, y, rbuf, mbuf []float32, is
 	}
 }
 
-// maxPlane computes the maxima (and their flat indices when idx is not nil)
-// of plane p, a volume of D×H×W (D = 1 for 2-D).
-func (g *poolGeom) maxPlane(p int, x, y []float32, idx []int64, colMajor bool) {
-	d, h, w := &g.d, &g.h, &g.w
-	hw := h.in * w.in
-	dhw := d.in * hw
-	xp := x[p*dhw : (p+1)*dhw]
-	ohw := h.out * w.out
-	odhw := d.out * ohw
-	yp := y[p*odhw : (p+1)*odhw]
-	for od := range d.out {
-		ds := od*d.s - d.pad0
-		kdLo, kdHi := kRange(ds, d.d, d.in, d.k)
-		for oh := range h.out {
-			hs := oh*h.s - h.pad0
-			khLo, khHi := kRange(hs, h.d, h.in, h.k)
-			for ow := range w.out {
-				ws := ow*w.s - w.pad0
-				kwLo, kwHi := kRange(ws, w.d, w.in, w.k)
-				// y = max over the window's input positions (NaN wins)
-				best, bd, bh, bw := float32(math.Inf(-1)), -1, -1, -1
-				for kd := kdLo; kd < kdHi; kd++ {
-					id := ds + kd*d.d
-					for kh := khLo; kh < khHi; kh++ {
-						ih := hs + kh*h.d
-						row := xp[id*hw+ih*w.in : id*hw+(ih+1)*w.in]
-						for kw := kwLo; kw < kwHi; kw++ {
-							iw := ws + kw*w.d
-							if v := row[iw]; bh < 0 || v > best || v != v {
-								best, bd, bh, bw = v, id, ih, iw
-							}
-						}
-					}
-				}
-				o := od*ohw + oh*w.out + ow
-				yp[o] = best
-				if idx != nil {
-					// Index in N×C×D×H×W, spatial part row- or column-major.
-					at := bd*hw + bh*w.in + bw
-					if colMajor {
-						at = bd + bh*d.in + bw*d.in*h.in
-					}
-					idx[p*odhw+o] = int64(p*dhw + at)
-				}
-			}
-		}
-	}
-}
-
-// avgPlane computes the window averages of plane p, a volume of D×H×W
-// (D = 1 for 2-D).
-func (g *poolGeom) avgPlane(p int, x, y []float32, countPad bool) {
-	d, h, w := &g.d, &g.h, &g.w
-	hw := h.in * w.in
-	dhw := d.in * hw
-	xp := x[p*dhw : (p+1)*dhw]
-	ohw := h.out * w.out
-	odhw := d.out * ohw
-	yp := y[p*odhw : (p+1)*odhw]
-	// count returns how many of a window's taps along a count: those
-	// inside the input, or with countPad inside the padded input.
-	count := func(a *span, start, lo, hi int) int {
-		if countPad {
-			lo, hi = kRange(start+a.pad0, a.d, a.in+a.pad0+a.pad1, a.k)
-		}
-		return hi - lo
-	}
-	for od := range d.out {
-		ds := od*d.s - d.pad0
-		kdLo, kdHi := kRange(ds, d.d, d.in, d.k)
-		nd := count(d, ds, kdLo, kdHi)
-		for oh := range h.out {
-			hs := oh*h.s - h.pad0
-			khLo, khHi := kRange(hs, h.d, h.in, h.k)
-			nh := count(h, hs, khLo, khHi)
-			for ow := range w.out {
-				ws := ow*w.s - w.pad0
-				kwLo, kwHi := kRange(ws, w.d, w.in, w.k)
-				nw := count(w, ws, kwLo, kwHi)
-				// y = (sum of the window's input values) / count
-				var s float32
-				for kd := kdLo; kd < kdHi; kd++ {
-					id := ds + kd*d.d
-					for kh := khLo; kh < khHi; kh++ {
-						ih := hs + kh*h.d
-						row := xp[id*hw+ih*w.in : id*hw+(ih+1)*w.in]
-						for kw := kwLo; kw < kwHi; kw++ {
-							s += row[ws+kw*w.d]
-						}
-					}
-				}
-				yp[od*ohw+oh*w.out+ow] = s / float32(nd*nh*nw)
-			}
-		}
-	}
-}
-
 // poolArgs are a pooling step's operands.
 type poolArgs struct {
 	k    *kern.Tier
 	rows *poolRows
-	g    *poolGeom
+	g    *kern.PoolGeom
 	pa   *poolAttrs
 	x, y []float32
 	idx  []int64
@@ -490,15 +364,15 @@ type poolArgs struct {
 // Range pools planes [lo, hi).
 func (a *poolArgs) Range(lo, hi int) {
 	g, pa := a.g, a.pa
-	if !pa.max && g.avgPlanes2s2(a.k) {
+	if !pa.max && avgPlanes2s2(a.k, g) {
 		// every plane's windows inside it and its input rows exactly two
 		// per output row: planes [lo, hi) are (hi-lo)·OH output rows, row
 		// r reading input rows 2r and 2r+1 (the divisor 2·2)
-		ohw, hw := g.h.out*g.w.out, g.h.in*g.w.in
-		a.k.AvgPool2s2Rows(a.y[lo*ohw:hi*ohw], g.w.out, a.x[lo*hw:hi*hw], g.w.in, (hi-lo)*g.h.out, g.w.out, 4)
+		ohw, hw := g.H.Out*g.W.Out, g.H.In*g.W.In
+		a.k.AvgPool2s2Rows(a.y[lo*ohw:hi*ohw], g.W.Out, a.x[lo*hw:hi*hw], g.W.In, (hi-lo)*g.H.Out, g.W.Out, 4)
 		return
 	}
-	rows := g.flat() && g.w.d == 1 && g.w.in <= maxRowsWidth
+	rows := g.Flat() && g.W.Dil == 1 && g.W.In <= maxRowsWidth
 	var buf *[2 * maxRowsWidth]float32
 	if rows {
 		buf = a.rows.get()
@@ -507,11 +381,11 @@ func (a *poolArgs) Range(lo, hi int) {
 	for p := lo; p < hi; p++ {
 		switch {
 		case rows && (!pa.max || a.idx == nil):
-			g.planeRows(a.k, p, a.x, a.y, buf[:maxRowsWidth], buf[maxRowsWidth:], pa.max, pa.countPad)
+			planeRows(a.k, g, p, a.x, a.y, buf[:maxRowsWidth], buf[maxRowsWidth:], pa.max, pa.countPad)
 		case pa.max:
-			g.maxPlane(p, a.x, a.y, a.idx, pa.storageOrder == 1)
+			kern.MaxPoolPlane(g, p, a.x, a.y, a.idx, pa.storageOrder == 1)
 		default:
-			g.avgPlane(p, a.x, a.y, pa.countPad)
+			kern.AvgPoolPlane(g, p, a.x, a.y, pa.countPad)
 		}
 	}
 }
@@ -521,12 +395,12 @@ func (a *poolArgs) Range(lo, hi int) {
 // stride 2 without padding or dilation, on planes of exactly 2·OH rows
 // and at least 2·OW columns, so that every window lies inside its plane
 // and holds 4 values (count_include_pad does not matter).
-func (g *poolGeom) avgPlanes2s2(k *kern.Tier) bool {
-	h, w := &g.h, &g.w
-	return k != nil && k.AvgPool2s2Rows != nil && g.flat() &&
-		h.k == 2 && w.k == 2 && h.s == 2 && w.s == 2 && h.d == 1 && w.d == 1 &&
-		h.pad0 == 0 && h.pad1 == 0 && w.pad0 == 0 && w.pad1 == 0 &&
-		h.in == 2*h.out && w.in >= 2*w.out
+func avgPlanes2s2(k *kern.Tier, g *kern.PoolGeom) bool {
+	h, w := &g.H, &g.W
+	return k != nil && k.AvgPool2s2Rows != nil && g.Flat() &&
+		h.K == 2 && w.K == 2 && h.S == 2 && w.S == 2 && h.Dil == 1 && w.Dil == 1 &&
+		h.Pad0 == 0 && h.Pad1 == 0 && w.Pad0 == 0 && w.Pad1 == 0 &&
+		h.In == 2*h.Out && w.In >= 2*w.Out
 }
 
 // poolRowFast computes output row yr of planeRows on the tier's row
@@ -537,30 +411,30 @@ func (g *poolGeom) avgPlanes2s2(k *kern.Tier) bool {
 // computed here in planeRows' order: the window's rows top to bottom,
 // then its columns left to right (then the division by nh·KW for an
 // average).
-func (g *poolGeom) poolRowFast(k *kern.Tier, xp, yr []float32, hs, khLo, khHi, nh int, isMax bool) bool {
-	h, w := &g.h, &g.w
-	if k == nil || h.s != 2 || w.s != 2 || h.d != 1 || w.d != 1 {
+func poolRowFast(k *kern.Tier, g *kern.PoolGeom, xp, yr []float32, hs, khLo, khHi, nh int, isMax bool) bool {
+	h, w := &g.H, &g.W
+	if k == nil || h.S != 2 || w.S != 2 || h.Dil != 1 || w.Dil != 1 {
 		return false
 	}
-	row := func(kh int) []float32 { return xp[(hs+kh)*w.in : (hs+kh+1)*w.in] }
+	row := func(kh int) []float32 { return xp[(hs+kh)*w.In : (hs+kh+1)*w.In] }
 	switch {
-	case isMax && k.MaxPool3s2 != nil && h.k == 3 && w.k == 3 && khHi-khLo >= 2:
+	case isMax && k.MaxPool3s2 != nil && h.K == 3 && w.K == 3 && khHi-khLo >= 2:
 		// two rows are three with the first twice: max(v, v) is v
 		r0, r1, r2 := row(khLo), row(khLo), row(khHi-1)
 		if khHi-khLo == 3 {
 			r1 = row(khLo + 1)
 		}
-		lo, hi := w.inside()
+		lo, hi := poolInside(w)
 		lo, hi = min(lo, len(yr)), min(hi, len(yr))
 		n := (hi - lo) &^ 7
 		if n > 0 {
-			c := 2*lo - w.pad0
+			c := 2*lo - w.Pad0
 			k.MaxPool3s2(yr[lo:lo+n], r0[c:], r1[c:], r2[c:])
 		}
 		if n > 0 && n < hi-lo {
 			// the last hi-lo-n windows: the kernel's 8 windows ending at
 			// hi, the first ones again (the same values)
-			c := 2*(hi-8) - w.pad0
+			c := 2*(hi-8) - w.Pad0
 			k.MaxPool3s2(yr[hi-8:hi], r0[c:], r1[c:], r2[c:])
 			n = hi - lo
 		}
@@ -569,8 +443,8 @@ func (g *poolGeom) poolRowFast(k *kern.Tier, xp, yr []float32, hs, khLo, khHi, n
 				ow += n - 1 // the inside, done above
 				continue
 			}
-			ws := ow*2 - w.pad0
-			kwLo, kwHi := kRange(ws, 1, w.in, 3)
+			ws := ow*2 - w.Pad0
+			kwLo, kwHi := kern.TapRange(ws, 1, w.In, 3)
 			if kwLo >= kwHi {
 				yr[ow] = float32(math.Inf(-1)) // no input column: a guard, as in planeRows
 				continue
@@ -583,7 +457,7 @@ func (g *poolGeom) poolRowFast(k *kern.Tier, xp, yr []float32, hs, khLo, khHi, n
 			yr[ow] = v
 		}
 		return true
-	case !isMax && k.AvgPool2s2 != nil && h.k == 2 && w.k == 2 && khHi-khLo == 2 && w.pad0 == 0 && 2*len(yr) <= w.in:
+	case !isMax && k.AvgPool2s2 != nil && h.K == 2 && w.K == 2 && khHi-khLo == 2 && w.Pad0 == 0 && 2*len(yr) <= w.In:
 		// every window inside the row
 		r0, r1 := row(khLo), row(khLo+1)
 		div := float32(nh * 2)

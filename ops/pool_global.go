@@ -7,8 +7,8 @@ import (
 )
 
 func init() {
-	Register("GlobalAveragePool", func(n *Node) (Kernel, error) { return buildGlobalPool(n, false) })
-	Register("GlobalMaxPool", func(n *Node) (Kernel, error) { return buildGlobalPool(n, true) })
+	Register("GlobalAveragePool", imageWiseOp(func(n *Node) (Kernel, error) { return buildGlobalPool(n, false) }, firstOutput))
+	Register("GlobalMaxPool", imageWiseOp(func(n *Node) (Kernel, error) { return buildGlobalPool(n, true) }, firstOutput))
 }
 
 // buildGlobalPool binds GlobalAveragePool or GlobalMaxPool (opset 1 on):

@@ -79,7 +79,11 @@ func buildPow(n *Node) (Kernel, error) {
 			}
 			return nil
 		}
-		return []Value{{DType: x.DType, Shape: outShape}}, Step{Run: run}, nil
+		var dev *BinaryDev
+		if x.DType == Float32 && y.DType == Float32 {
+			dev = &BinaryDev{Op: "Pow", AShape: copyShape(x.Shape), BShape: copyShape(y.Shape)}
+		}
+		return []Value{{DType: x.DType, Shape: outShape}}, Step{Run: run, Dev: devOrNil(dev)}, nil
 	}), nil
 }
 

@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/bnrun/bnrun/kern"
 )
@@ -164,16 +165,26 @@ func buildReduce(n *Node, op reduceOp) (Kernel, error) {
 			}
 			return nil
 		}
-		// A mean or a float32 maximum of trailing runs is a global pool
-		// for a device.
-		var dev *GlobalPoolDev
-		runs := g.count > 0 && len(g.red) == 1 && g.redStride[0] == 1 &&
-			(len(g.kept) == 0 || len(g.kept) == 1 && g.keptStride[0] == g.red[0])
-		if runs && x.DType == Float32 && (op.kind == redMean || op.kind == redMax) {
-			dev = &GlobalPoolDev{Max: op.kind == redMax, Planes: total, HW: g.count}
-		}
-		return []Value{{DType: x.DType, Shape: g.out}}, Step{Run: run, Dev: devOrNil(dev)}, nil
+		return []Value{{DType: x.DType, Shape: g.out}}, Step{Run: run, Dev: reduceDev(g, op.kind, x.DType, inLen, total)}, nil
 	}), nil
+}
+
+// reduceDev describes a float32 reduction of g over inLen values into
+// total for a device: a mean or a maximum of trailing runs as a global
+// pool, a sum, mean, maximum or minimum otherwise as a ReduceDev; nil for
+// the other rules, int64 data, and reductions of no values.
+func reduceDev(g *reduceGeom, kind reduceKind, dt DType, inLen, total int) any {
+	name := map[reduceKind]string{redSum: "Sum", redMean: "Mean", redMax: "Max", redMin: "Min"}[kind]
+	if dt != Float32 || name == "" || g.count == 0 || inLen == 0 || total == 0 {
+		return nil
+	}
+	runs := len(g.red) == 1 && g.redStride[0] == 1 &&
+		(len(g.kept) == 0 || len(g.kept) == 1 && g.keptStride[0] == g.red[0])
+	if runs && (kind == redMean || kind == redMax) {
+		return &GlobalPoolDev{Max: kind == redMax, Planes: total, HW: g.count}
+	}
+	return &ReduceDev{Op: name, Kept: slices.Clone(g.kept), KeptStride: slices.Clone(g.keptStride),
+		Red: slices.Clone(g.red), RedStride: slices.Clone(g.redStride), Count: g.count, InLen: inLen}
 }
 
 // reduceAxesInput returns the contents of a reduction's axes input: a

@@ -12,11 +12,11 @@ import (
 
 func init() {
 	Register("Reshape", buildReshape)
-	Register("Flatten", buildFlatten)
+	Register("Flatten", imageWiseOp(buildFlatten, firstOutput, axisIs1))
 	Register("Squeeze", buildSqueeze)
 	Register("Unsqueeze", buildUnsqueeze)
-	Register("Identity", buildIdentity)
-	Register("Dropout", buildDropout)
+	Register("Identity", imageWiseOp(buildIdentity, firstOutput))
+	Register("Dropout", imageWiseOp(buildDropout))
 }
 
 // viewStep returns the step of an aliasing op: Run copies input 0 into

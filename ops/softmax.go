@@ -2,21 +2,22 @@ package ops
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/bnrun/bnrun/kern"
 )
 
 func init() {
-	Register("Softmax", buildSoftmax)
+	Register("Softmax", func(n *Node) (Kernel, error) { return buildSoftmax(n, false) })
+	Register("LogSoftmax", func(n *Node) (Kernel, error) { return buildSoftmax(n, true) })
 }
 
-// Softmax normalises exponentials. Before opset 13 the input is coerced
-// to 2-D at axis (default 1): each row is the flattened block
-// d[axis:] and is normalised as a whole. From opset 13 it normalises along
-// the single dimension axis (default -1). Both are computed stably by
-// subtracting the slice maximum before exponentiating.
-func buildSoftmax(n *Node) (Kernel, error) {
+// Softmax normalises exponentials, and LogSoftmax (log) is its logarithm
+// (opsets 1, 11 and 13 each). Before opset 13 the input is coerced to 2-D
+// at axis (default 1): each row is the flattened block d[axis:] and is
+// normalised as a whole. From opset 13 it normalises along the single
+// dimension axis (default -1). Both are computed stably by subtracting the
+// slice maximum before exponentiating (kern.SoftmaxLane).
+func buildSoftmax(n *Node, log bool) (Kernel, error) {
 	legacy := n.Opset < 13
 	def := int64(-1)
 	if legacy {
@@ -64,16 +65,17 @@ func buildSoftmax(n *Node) (Kernel, error) {
 				ins[0].Len() != total || out[0].Len() != total {
 				return fmt.Errorf("tensors do not match the plan")
 			}
-			softmaxRun(env, out[0].F32, ins[0].F32, outer, dim, inner)
+			softmaxRun(env, out[0].F32, ins[0].F32, outer, dim, inner, log)
 			return nil
 		}
-		dev := &SoftmaxDev{Outer: outer, Dim: dim, Inner: inner}
+		dev := &SoftmaxDev{Outer: outer, Dim: dim, Inner: inner, Log: log}
 		return []Value{{DType: Float32, Shape: copyShape(x.Shape)}}, Step{Run: run, Dev: dev}, nil
 	}), nil
 }
 
-// softmaxRun normalises src viewed as [outer, dim, inner] along dim.
-func softmaxRun(env *kern.Env, dst, src []float32, outer, dim, inner int) {
+// softmaxRun normalises src viewed as [outer, dim, inner] along dim (its
+// logarithm with log).
+func softmaxRun(env *kern.Env, dst, src []float32, outer, dim, inner int, log bool) {
 	if dim == 0 || inner == 0 {
 		return
 	}
@@ -82,36 +84,7 @@ func softmaxRun(env *kern.Env, dst, src []float32, outer, dim, inner int) {
 		for l := lo; l < hi; l++ {
 			o, i := l/inner, l%inner
 			base := o*dim*inner + i
-			softmaxLane(dst, src, base, dim, inner)
+			kern.SoftmaxLane(dst, src, base, dim, inner, log)
 		}
 	})
-}
-
-// softmaxLane normalises the dim elements src[base + j*step]:
-//
-//	y_j = exp(x_j - m) / sum_k exp(x_k - m),  m = max_k x_k
-//
-// with the sum accumulated in float64.
-func softmaxLane(dst, src []float32, base, dim, step int) {
-	m := float32(math.Inf(-1))
-	// m = max_j x_j
-	for j := 0; j < dim; j++ {
-		if v := src[base+j*step]; v > m {
-			m = v
-		}
-	}
-	// e_j = exp(x_j - m); sum = sum_j e_j
-	var sum float64
-	for j := 0; j < dim; j++ {
-		p := base + j*step
-		e := math.Exp(float64(src[p] - m))
-		dst[p] = float32(e)
-		sum += e
-	}
-	inv := 1 / sum
-	// y_j = e_j / sum
-	for j := 0; j < dim; j++ {
-		p := base + j*step
-		dst[p] = float32(float64(dst[p]) * inv)
-	}
 }

@@ -64,6 +64,42 @@ func TestSoftmaxOpsetForms(t *testing.T) {
 	wantElemErr(t, "want float32", elemNode("Softmax", 13), elI64([]int{2}, 1, 2))
 }
 
+// TestLogSoftmax checks LogSoftmax against ONNX's example, against the
+// logarithm of Softmax in float64 in every opset form, on values whose
+// exponentials overflow float32 and on a lane of -Inf but one value.
+func TestLogSoftmax(t *testing.T) {
+	checkElem(t, elF32([]int{1, 3}, -2.40760596, -1.40760596, -0.40760596), 1e-6, elemNode("LogSoftmax", 13), elF32([]int{1, 3}, -1, 0, 1))
+	checkElem(t, elF32([]int{1, 3}, -2.40760596, -1.40760596, -0.40760596), 1e-6, elemNode("LogSoftmax", 11), elF32([]int{1, 3}, 1001, 1002, 1003))
+	inf := float32(math.Inf(1))
+	checkElem(t, elF32([]int{3}, -inf, 0, -inf), 0, elemNode("LogSoftmax", 13), elF32([]int{3}, -inf, 5, -inf))
+	x := elSeq(2, 3, 4)
+	for i := range x.F32 {
+		x.F32[i] = float32(math.Sin(float64(i))) * 30
+	}
+	logOf := func(y *Tensor) *Tensor {
+		z := y.Clone()
+		for i, v := range y.F32 {
+			z.F32[i] = float32(math.Log(float64(v)))
+		}
+		return z
+	}
+	for _, c := range []struct {
+		node              *Node
+		outer, dim, inner int
+	}{
+		{elemNode("LogSoftmax", 11), 2, 12, 1},
+		{elemNode("LogSoftmax", 1, elInt("axis", 0)), 1, 24, 1},
+		{elemNode("LogSoftmax", 13), 6, 4, 1},
+		{elemNode("LogSoftmax", 13, elInt("axis", 1)), 2, 3, 4},
+		{elemNode("LogSoftmax", 13, elInt("axis", -3)), 1, 2, 12},
+	} {
+		checkElem(t, logOf(softmaxRef(x, c.outer, c.dim, c.inner)), 2e-5, c.node, x)
+	}
+	checkElem(t, elF32([]int{0, 3}), 0, elemNode("LogSoftmax", 13), elF32([]int{0, 3}))
+	wantElemErr(t, "out of range", elemNode("LogSoftmax", 13, elInt("axis", 3)), x)
+	wantElemErr(t, "want float32", elemNode("LogSoftmax", 13), elI64([]int{2}, 1, 2))
+}
+
 func TestReduceMeanKnown(t *testing.T) {
 	x := elSeq(2, 3, 4)
 	// Global average pooling pattern: axes [2,3] keepdims.

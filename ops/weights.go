@@ -40,6 +40,10 @@ type holdingKernel struct {
 	PrepareFunc
 	ins  []int
 	held map[int]*heldWeights // by input, set by TakeConst before any Prepare
+	// imageNode and imageRules are the node and the rules under which it
+	// is image-wise (see imageWiseOp; nil: not image-wise).
+	imageNode  *Node
+	imageRules []imageRule
 }
 
 // newHoldingKernel returns a holdingKernel for inputs ins, its Prepare to

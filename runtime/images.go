@@ -7,6 +7,7 @@ import (
 
 	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
+	"github.com/bnrun/bnrun/ops"
 )
 
 // Image by image. A graph that computes each image of a batch on its own
@@ -25,23 +26,10 @@ import (
 //     the step before, which on a 2-core Zen 5 kept two workers at 1.2 to
 //     1.5 times one on the small layers of a single image.
 
-// separableOps are the ops that compute each image of a batch (axis 0)
-// from that image alone, given the conditions separable checks.
-var separableOps = map[string]bool{
-	"Conv": true, "bnrun.FusedConv": true, "bnrun.DwBlock": true, "bnrun.Affine": true,
-	"Relu": true, "Clip": true, "Sigmoid": true, "Tanh": true, "LeakyRelu": true,
-	"MaxPool": true, "AveragePool": true, "GlobalAveragePool": true, "GlobalMaxPool": true,
-	"Concat": true, "Flatten": true, "Gemm": true, "bnrun.FusedGemm": true,
-	"Add": true, "Mul": true, "Identity": true, "Dropout": true,
-}
-
 // separable reports whether every graph input and declared output is
 // float32 with the same symbolic leading dimension (the batch), and every
-// node an op
-// of separableOps that keeps the images apart: Concat and Flatten not on
-// axis 0, Gemm on rows of its first input with constant weights, Add and
-// Mul of two computed tensors (a constant operand could broadcast along
-// the batch), MaxPool without its Indices.
+// node's kernel declares that it computes each image on its own given
+// which of its inputs are constants (ops.ImageWise: its op says when).
 func (p *Program) separable() bool {
 	batch := ""
 	leading := func(vi ir.ValueInfo) bool {
@@ -65,35 +53,16 @@ func (p *Program) separable() bool {
 		}
 	}
 	for _, c := range p.nodes {
-		n := c.node
-		if !separableOps[n.QualifiedType()] {
+		iw, ok := c.kernel.(ops.ImageWise)
+		if !ok {
 			return false
 		}
-		for _, o := range c.out[1:] {
-			if o >= 0 && n.OpType != "Dropout" {
-				return false // MaxPool's Indices
-			}
+		konst := make([]bool, len(c.in))
+		for i, s := range c.in {
+			konst[i] = s >= 0 && p.isConst(s)
 		}
-		switch n.OpType {
-		case "Concat":
-			if axis, err := n.Int("axis", 1); err != nil || axis < 1 {
-				return false
-			}
-		case "Flatten":
-			if axis, err := n.Int("axis", 1); err != nil || axis != 1 {
-				return false
-			}
-		case "Gemm", "FusedGemm":
-			ta, err := n.Int("transA", 0)
-			if err != nil || ta != 0 || len(c.in) < 2 || !p.isConst(c.in[1]) || len(c.in) > 2 && c.in[2] >= 0 && !p.isConst(c.in[2]) {
-				return false
-			}
-		case "Add", "Mul":
-			for _, in := range c.in {
-				if in < 0 || p.isConst(in) {
-					return false
-				}
-			}
+		if !iw.ImageWise(konst) {
+			return false
 		}
 	}
 	return true

@@ -114,13 +114,14 @@ func (pl *Plan) rootAt(s int) (int, int) {
 	return s, 0
 }
 
-// countCopiedParts sets copiedParts: how many inputs of Concat steps are
+// countCopiedParts sets copiedParts: how many inputs of steps that copy
+// their inputs into their output (those with Step.Parts: Concats) are
 // not where the step's output holds them (a Concat of several outer
 // slices copies each).
 func (pl *Plan) countCopiedParts() {
 	pl.copiedParts = 0
 	for _, st := range pl.steps {
-		if st.view || st.c.node.OpType != "Concat" || len(st.c.out) == 0 || st.c.out[0] < 0 {
+		if st.view || st.step.Parts == nil || len(st.c.out) == 0 || st.c.out[0] < 0 {
 			continue
 		}
 		yr, yat := pl.rootAt(st.c.out[0])
@@ -129,7 +130,7 @@ func (pl *Plan) countCopiedParts() {
 				continue
 			}
 			xr, xat := pl.rootAt(x)
-			if st.step.Parts == nil || i >= len(st.step.Parts) || st.step.Parts[i] < 0 ||
+			if i >= len(st.step.Parts) || st.step.Parts[i] < 0 ||
 				xr != yr || xat != yat+st.step.Parts[i] {
 				pl.copiedParts++
 			}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/bnrun/bnrun/kern"
 )
 
 // withDriver makes l the process's driver for the test.
@@ -228,7 +230,7 @@ func poolOutSize(in, k, pad0, pad1, stride, dil int, ceilMode bool) int {
 	if !ceilMode {
 		return span/stride + 1
 	}
-	out := ceilDiv(span, stride) + 1
+	out := kern.CeilDiv(span, stride) + 1
 	if (out-1)*stride >= in+pad0 {
 		out--
 	}

@@ -42,18 +42,25 @@
 // Ubuntu package it), and the first context pays about a second of
 // compilation.
 //
-// The kernels work on float32 NCHW tensors with 32-bit indexing:
-// convolution as an implicit GEMM with shared-memory tiling (any groups,
-// and a direct kernel for depthwise), with the fold pass's prologue (a
-// per-input-channel affine and Relu applied as the input is read) and
-// epilogue (bias, residual Add, activation); Gemm; max, average and
-// global pools; a per-channel affine with activation; elementwise binary
-// operators with broadcasting and unary activations; concatenation by
-// writing each input at its offset in the output; constant, edge and
-// reflect padding; softmax; transposed convolution (each output gathering
-// the taps that land on it); Resize in every mode, from taps the host
+// The kernels work on float32 NCHW (and NCDHW) tensors with 32-bit
+// indexing: 2-D and 3-D convolution as an implicit GEMM with shared-memory
+// tiling (any groups, and a direct kernel for depthwise; one C++ template
+// each, the 2-D kernels compiling the depth out), with the fold pass's
+// prologue (a per-input-channel affine and Relu applied as the input is
+// read) and epilogue (bias, residual Add, activation); Gemm; max and
+// average pools over 1 to 3 spatial axes, and global pools; a per-channel
+// affine with activation; elementwise binary operators (Pow too) with
+// broadcasting and unary activations (Gelu too); concatenation by writing
+// each input at its offset in the output; constant, edge and reflect
+// padding; softmax and log-softmax; sums, means, maxima and minima over
+// any set of axes (a thread per output, or a block per output when it
+// reduces many values); transposed convolution (each output gathering the
+// taps that land on it); Resize in every mode, from taps the host
 // computes as the CPU's plan does (the height and width in one pass, other
-// axes pass by pass); and strided copies (Slice, Transpose, Split).
+// axes pass by pass); and strided copies (Slice, Transpose, Split). The
+// geometry the launchers take is the kernel library's (kern.ConvGeom,
+// kern.Conv3DGeom, kern.ConvTransposeGeom, kern.PoolGeom); the structs of
+// kernels.cu that carry it to the device follow their field order.
 // Package lower (kern/cuda/lower) chooses them for each step of a plan,
 // and runtime/cuda.go runs whole plans with them. They use IEEE
 // arithmetic throughout (no fast-math), so results stay within the CPU
@@ -65,10 +72,13 @@
 // every kernel compiles for compute_80 and compute_90 (skipped when NVRTC
 // is absent, unless $BNRUN_REQUIRE_NVRTC is 1). TestKernels compares each
 // kernel with a Go reference on a GPU, and skips, saying so, when there
-// is none. With $BNRUN_TEST_FAKECUDA=1, TestKernelsEmulated runs the
-// same comparisons on testdata/fakecuda, a CPU stand-in for libcuda built
-// with g++, and package lower's TestLowerRuns compares whole lowered steps
-// (Resize, Slice, Transpose, Split, ConvTranspose, ...) with the CPU's.
+// is none. The references are the kernel library's (its reference tier,
+// its activations, kern.MaxPoolPlane, kern.SoftmaxLane, ...). With
+// $BNRUN_TEST_FAKECUDA=1, TestKernelsEmulated runs the same comparisons on
+// testdata/fakecuda, a CPU stand-in for libcuda built with g++ that runs
+// kernels.cu itself, and package lower's TestLowerRuns compares whole
+// lowered steps (Resize, Slice, Transpose, Split, ConvTranspose, the
+// reductions, Pow, ...) with the CPU's.
 //
 // # Imports
 //

@@ -30,10 +30,18 @@
 #define ACT_SILU 6
 #define ACT_HARD_SIGMOID 7
 #define ACT_HARD_SWISH 8
+#define ACT_GELU 9
+#define ACT_GELU_TANH 10
 
-// activate_transcendental returns sigmoid(v) = 1 / (1 + exp(-v)), tanh(v)
-// or v·sigmoid(v). It is kept out of line so that the unrolled epilogues
-// stay small.
+// activate_transcendental returns sigmoid(v) = 1 / (1 + exp(-v)), tanh(v),
+// v·sigmoid(v), or Gelu in either form:
+//
+//   ACT_GELU       v/2·(1 + erf(v/√2)) = v/2·erfc(-v/√2)
+//   ACT_GELU_TANH  v/2·(1 + tanh(u)) = v/(1 + exp(-2u)),  u = √(2/π)·(v + 0.044715·v³)
+//
+// (the forms kern.GeluF32 and GeluTanhF32 compute, which lose nothing where
+// the parenthesis nears 0). It is kept out of line so that the unrolled
+// epilogues stay small.
 __device__ __noinline__ float activate_transcendental(float v, int act)
 {
     if (act == ACT_SIGMOID) {
@@ -41,6 +49,13 @@ __device__ __noinline__ float activate_transcendental(float v, int act)
     }
     if (act == ACT_SILU) {
         return v * (1.0f / (1.0f + expf(-v)));
+    }
+    if (act == ACT_GELU) {
+        return 0.5f * v * erfcf(-v * 0.707106781f);
+    }
+    if (act == ACT_GELU_TANH) {
+        const float u = 0.797884561f * (v + 0.044715f * v * v * v);
+        return v / (1.0f + expf(-2.0f * u));
     }
     return tanhf(v);
 }
@@ -74,13 +89,13 @@ __device__ __forceinline__ float activate(float v, int act, float p0, float p1)
         return hard_sigmoid(v, p0, p1);
     case ACT_HARD_SWISH: // v * max(0, min(1, v/6 + 1/2)), 1/6 rounded to float
         return v * hard_sigmoid(v, 1.0f / 6.0f, 0.5f);
-    default: // ACT_SIGMOID, ACT_TANH, ACT_SILU
+    default: // ACT_SIGMOID, ACT_TANH, ACT_SILU, ACT_GELU, ACT_GELU_TANH
         return activate_transcendental(v, act);
     }
 }
 
 // ---------------------------------------------------------------------------
-// Tiled matrix product shared by conv2d_igemm and gemm.
+// Tiled matrix product shared by conv_igemm and gemm.
 //
 // A block of 256 threads computes a TILE_M x TILE_N tile of
 // Y = A * B, walking the reduction dimension in slices of TILE_K: each
@@ -120,44 +135,47 @@ __device__ __forceinline__ void tile_accumulate(const float (*As)[TILE_M + 4], c
     }
 }
 
-// conv2d_igemm: 2-D convolution as an implicit GEMM, with the fold pass's
-// prologue and epilogue:
+// conv_igemm: a 2-D or 3-D convolution as an implicit GEMM, with the fold
+// pass's prologue and epilogue, the body of conv2d_igemm (VOL false: no
+// depth, D = KD = OD = 1, its arithmetic compiled out) and conv3d_igemm
+// (VOL true):
 //
-//   x'[n,c,h,w] = in_relu ? max(s[c]*x + t[c], 0) : s[c]*x + t[c]   (or x
+//   x'[n,c,d,h,w] = in_relu ? max(s[c]*x + t[c], 0) : s[c]*x + t[c]   (or x
 //                 when in_scale is null), for positions inside the input;
 //                 the zero padding around it is not transformed
-//   y[n,m,oh,ow] = act( sum_{c,kh,kw} w[m,c,kh,kw] *
-//                        x'[n, g*Cg + c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw]
-//                       + bias[m] + residual[n,m,oh,ow] )
+//   y[n,m,od,oh,ow] = act( sum_{c,kd,kh,kw} w[m,c,kd,kh,kw] *
+//                        x'[n, g*Cg + c, od*sd - pd + kd*dd, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw]
+//                       + bias[m] + residual[n,m,od,oh,ow] )
 //
 // with g = m / Mg the group of output channel m, Cg = C/groups input and
-// Mg = M/groups output channels per group, w of shape [M, Cg, KH, KW].
+// Mg = M/groups output channels per group, w of shape [M, Cg, KD, KH, KW].
 // bias, residual, in_scale/in_shift may be null (absent).
 //
 // Per group g the product is Y_g[m][p] = sum_k W_g[m][k] * B_g[k][p] with
-// rows m in 0..Mg-1, columns p = (n, oh, ow) over the batch and the output
-// plane, and k = (c, kh, kw) in 0..Cg*KH*KW-1; B_g is never materialised:
-// each thread gathers its elements straight from x while staging a slice.
-//
-// Launch: block TILE_THREADS, grid (ceil(N*OH*OW / TILE_N),
-// ceil(Mg / TILE_M), groups).
-extern "C" __global__ void conv2d_igemm(
+// rows m in 0..Mg-1, columns p = (n, od, oh, ow) over the batch and the
+// output volume, and k = (c, kd, kh, kw) in 0..Cg*KD*KH*KW-1; B_g is never
+// materialised: each thread gathers its elements straight from x while
+// staging a slice in Bs, the weights' in As (the kernel's shared arrays).
+template <bool VOL>
+__device__ __forceinline__ void conv_igemm(
+    float (*As)[TILE_M + 4], float (*Bs)[TILE_N],
     const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
     const float* residual, const float* __restrict__ in_scale, const float* __restrict__ in_shift,
     float* y,
-    int N, int C, int H, int W, int M, int KH, int KW, int OH, int OW, int groups,
-    int pad_h, int pad_w, int stride_h, int stride_w, int dil_h, int dil_w,
+    int N, int C, int D, int H, int W, int M, int KD, int KH, int KW, int OD, int OH, int OW, int groups,
+    int pad_d, int pad_h, int pad_w, int stride_d, int stride_h, int stride_w, int dil_d, int dil_h, int dil_w,
     int in_relu, int act, float act_p0, float act_p1)
 {
-    __shared__ float As[TILE_K][TILE_M + 4]; // As[k][m]: padded against bank conflicts
-    __shared__ float Bs[TILE_K][TILE_N];     // Bs[k][p]
-
     const int g = blockIdx.z;
     const int Cg = C / groups, Mg = M / groups;
     const int KHW = KH * KW;
-    const int K = Cg * KHW;
+    const int KV = VOL ? KD * KHW : KHW; // taps per input channel
+    const int K = Cg * KV;
+    const int HW = H * W;
+    const int DHW = VOL ? D * HW : HW;
     const int OHW = OH * OW;
-    const int P = N * OHW;
+    const int OV = VOL ? OD * OHW : OHW; // outputs per channel
+    const int P = N * OV;
     const int m0 = blockIdx.y * TILE_M, p0 = blockIdx.x * TILE_N;
     const int tid = threadIdx.x;
     const int tx = tid % 16, ty = tid / 16;
@@ -168,20 +186,25 @@ extern "C" __global__ void conv2d_igemm(
     const float* wg = w + g * Mg * K;
 
     // Staging B: this thread loads column b_p of the slice (one output
-    // pixel, decoded once here), rows b_k + 4*i.
+    // position, decoded once here), rows b_k + 4*i.
     const int b_p = tid % TILE_N, b_k = tid / TILE_N;
     const int pb = p0 + b_p;
     const bool pb_ok = pb < P;
-    int ih0 = 0, iw0 = 0;
+    int id0 = 0, ih0 = 0, iw0 = 0;
     const float* xg = x;
     if (pb_ok) {
-        const int n = pb / OHW;
-        const int r = pb - n * OHW;
+        const int n = pb / OV;
+        int r = pb - n * OV;
+        if (VOL) {
+            const int od = r / OHW;
+            r -= od * OHW;
+            id0 = od * stride_d - pad_d;
+        }
         const int oh = r / OW;
         const int ow = r - oh * OW;
         ih0 = oh * stride_h - pad_h;
         iw0 = ow * stride_w - pad_w;
-        xg = x + (n * C + g * Cg) * H * W; // channel 0 of group g in image n
+        xg = x + (n * C + g * Cg) * DHW; // channel 0 of group g in image n
     }
 
     float acc[MICRO][MICRO];
@@ -201,21 +224,30 @@ extern "C" __global__ void conv2d_igemm(
             const int m = m0 + mm, k = k0 + a_k;
             As[a_k][mm] = (m < Mg && k < K) ? wg[m * K + k] : 0.0f;
         }
-        // Bs[kk][b_p] = x'[n, g*Cg + c, ih0 + kh*dh, iw0 + kw*dw] for
-        // k0 + kk = (c, kh, kw), zero in the padding and outside the matrix.
+        // Bs[kk][b_p] = x'[n, g*Cg + c, id0 + kd*dd, ih0 + kh*dh, iw0 + kw*dw]
+        // for k0 + kk = (c, kd, kh, kw), zero in the padding and outside the
+        // matrix.
 #pragma unroll
         for (int i = 0; i < TILE_K / 4; i++) {
             const int kk = b_k + 4 * i;
             const int k = k0 + kk;
             float v = 0.0f;
             if (pb_ok && k < K) {
-                const int c = k / KHW;
-                const int r = k - c * KHW;
+                const int c = k / KV;
+                int r = k - c * KV;
+                int id = 0;
+                bool in = true;
+                if (VOL) {
+                    const int kd = r / KHW;
+                    r -= kd * KHW;
+                    id = id0 + kd * dil_d;
+                    in = id >= 0 && id < D;
+                }
                 const int kh = r / KW;
                 const int kw = r - kh * KW;
                 const int ih = ih0 + kh * dil_h, iw = iw0 + kw * dil_w;
-                if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
-                    v = xg[(c * H + ih) * W + iw];
+                if (in && ih >= 0 && ih < H && iw >= 0 && iw < W) {
+                    v = xg[c * DHW + (id * H + ih) * W + iw];
                     if (in_scale != 0) {
                         const int ca = g * Cg + c;
                         v = in_scale[ca] * v + in_shift[ca];
@@ -239,8 +271,8 @@ extern "C" __global__ void conv2d_igemm(
         if (p >= P) {
             continue;
         }
-        const int n = p / OHW;
-        const int pix = p - n * OHW; // oh*OW + ow
+        const int n = p / OV;
+        const int pix = p - n * OV; // (od*OH + oh)*OW + ow
 #pragma unroll
         for (int i = 0; i < MICRO; i++) {
             const int m = m0 + ty + 16 * i;
@@ -248,7 +280,7 @@ extern "C" __global__ void conv2d_igemm(
                 continue;
             }
             const int ma = g * Mg + m; // absolute output channel
-            const int idx = (n * M + ma) * OHW + pix;
+            const int idx = (n * M + ma) * OV + pix;
             float v = acc[i][j];
             if (bias != 0) {
                 v += bias[ma];
@@ -261,15 +293,120 @@ extern "C" __global__ void conv2d_igemm(
     }
 }
 
-// conv2d_depthwise: the convolution of conv2d_igemm for one input channel
-// per group (Cg = 1: depthwise, with a channel multiplier Mg = M/C), one
-// thread per output element:
+// conv2d_igemm: conv_igemm over NCHW data (no depth).
 //
-//   y[n,m,oh,ow] = act( sum_{kh,kw} w[m,0,kh,kw] *
-//                        x'[n, m/Mg, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw]
-//                       + bias[m] + residual[n,m,oh,ow] )
+// Launch: block TILE_THREADS, grid (ceil(N*OH*OW / TILE_N),
+// ceil(Mg / TILE_M), groups).
+extern "C" __global__ void conv2d_igemm(
+    const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
+    const float* residual, const float* __restrict__ in_scale, const float* __restrict__ in_shift,
+    float* y,
+    int N, int C, int H, int W, int M, int KH, int KW, int OH, int OW, int groups,
+    int pad_h, int pad_w, int stride_h, int stride_w, int dil_h, int dil_w,
+    int in_relu, int act, float act_p0, float act_p1)
+{
+    __shared__ float As[TILE_K][TILE_M + 4]; // As[k][m]: padded against bank conflicts
+    __shared__ float Bs[TILE_K][TILE_N];     // Bs[k][p]
+    conv_igemm<false>(As, Bs, x, w, bias, residual, in_scale, in_shift, y,
+                      N, C, 1, H, W, M, 1, KH, KW, 1, OH, OW, groups,
+                      0, pad_h, pad_w, 1, stride_h, stride_w, 1, dil_h, dil_w,
+                      in_relu, act, act_p0, act_p1);
+}
+
+// conv3d_igemm: conv_igemm over NCDHW data.
 //
-// with x' the prologue-transformed input as in conv2d_igemm.
+// Launch: block TILE_THREADS, grid (ceil(N*OD*OH*OW / TILE_N),
+// ceil(Mg / TILE_M), groups).
+extern "C" __global__ void conv3d_igemm(
+    const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
+    const float* residual, const float* __restrict__ in_scale, const float* __restrict__ in_shift,
+    float* y,
+    int N, int C, int D, int H, int W, int M, int KD, int KH, int KW, int OD, int OH, int OW, int groups,
+    int pad_d, int pad_h, int pad_w, int stride_d, int stride_h, int stride_w, int dil_d, int dil_h, int dil_w,
+    int in_relu, int act, float act_p0, float act_p1)
+{
+    __shared__ float As[TILE_K][TILE_M + 4];
+    __shared__ float Bs[TILE_K][TILE_N];
+    conv_igemm<true>(As, Bs, x, w, bias, residual, in_scale, in_shift, y,
+                     N, C, D, H, W, M, KD, KH, KW, OD, OH, OW, groups,
+                     pad_d, pad_h, pad_w, stride_d, stride_h, stride_w, dil_d, dil_h, dil_w,
+                     in_relu, act, act_p0, act_p1);
+}
+
+// conv_depthwise: the convolution of conv_igemm for one input channel per
+// group (Cg = 1: depthwise, with a channel multiplier Mg = M/C), one
+// thread per output element, the body of conv2d_depthwise (VOL false) and
+// conv3d_depthwise (VOL true):
+//
+//   y[n,m,od,oh,ow] = act( sum_{kd,kh,kw} w[m,0,kd,kh,kw] *
+//                        x'[n, m/Mg, od*sd - pd + kd*dd, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw]
+//                       + bias[m] + residual[n,m,od,oh,ow] )
+//
+// with x' the prologue-transformed input as in conv_igemm.
+template <bool VOL>
+__device__ __forceinline__ void conv_depthwise(
+    const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
+    const float* residual, const float* __restrict__ in_scale, const float* __restrict__ in_shift,
+    float* y,
+    int N, int C, int D, int H, int W, int M, int KD, int KH, int KW, int OD, int OH, int OW,
+    int pad_d, int pad_h, int pad_w, int stride_d, int stride_h, int stride_w, int dil_d, int dil_h, int dil_w,
+    int in_relu, int act, float act_p0, float act_p1)
+{
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    const int OV = VOL ? OD * OH * OW : OH * OW;
+    const int total = N * M * OV;
+    if (idx >= total) {
+        return;
+    }
+    const int ow = idx % OW;
+    const int oh = (idx / OW) % OH;
+    const int od = VOL ? (idx / (OW * OH)) % OD : 0;
+    const int m = (idx / OV) % M;
+    const int n = idx / (OV * M);
+    const int c = m / (M / C);
+    const int HW = H * W;
+    const int KHW = KH * KW;
+    const float* xc = x + (n * C + c) * (VOL ? D * HW : HW);
+    const float* wm = w + m * (VOL ? KD * KHW : KHW);
+    const float s = in_scale != 0 ? in_scale[c] : 1.0f;
+    const float t = in_scale != 0 ? in_shift[c] : 0.0f;
+    const int id0 = od * stride_d - pad_d, ih0 = oh * stride_h - pad_h, iw0 = ow * stride_w - pad_w;
+
+    float acc = 0.0f;
+    for (int kd = 0; kd < (VOL ? KD : 1); kd++) {
+        const int id = VOL ? id0 + kd * dil_d : 0;
+        if (VOL && (id < 0 || id >= D)) {
+            continue;
+        }
+        for (int kh = 0; kh < KH; kh++) {
+            const int ih = ih0 + kh * dil_h;
+            if (ih < 0 || ih >= H) {
+                continue;
+            }
+            for (int kw = 0; kw < KW; kw++) {
+                const int iw = iw0 + kw * dil_w;
+                if (iw < 0 || iw >= W) {
+                    continue;
+                }
+                float v = xc[id * HW + ih * W + iw];
+                if (in_scale != 0) {
+                    v = s * v + t;
+                }
+                if (in_relu && v < 0.0f) {
+                    v = 0.0f;
+                }
+                acc += wm[kd * KHW + kh * KW + kw] * v;
+            }
+        }
+    }
+    float v = acc + (bias != 0 ? bias[m] : 0.0f);
+    if (residual != 0) {
+        v += residual[idx];
+    }
+    y[idx] = activate(v, act, act_p0, act_p1);
+}
+
+// conv2d_depthwise: conv_depthwise over NCHW data (no depth).
 //
 // Launch: block 256, grid ceil(N*M*OH*OW / 256).
 extern "C" __global__ void conv2d_depthwise(
@@ -280,48 +417,27 @@ extern "C" __global__ void conv2d_depthwise(
     int pad_h, int pad_w, int stride_h, int stride_w, int dil_h, int dil_w,
     int in_relu, int act, float act_p0, float act_p1)
 {
-    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
-    const int total = N * M * OH * OW;
-    if (idx >= total) {
-        return;
-    }
-    const int ow = idx % OW;
-    const int oh = (idx / OW) % OH;
-    const int m = (idx / (OW * OH)) % M;
-    const int n = idx / (OW * OH * M);
-    const int c = m / (M / C);
-    const float* xc = x + (n * C + c) * H * W;
-    const float* wm = w + m * KH * KW;
-    const float s = in_scale != 0 ? in_scale[c] : 1.0f;
-    const float t = in_scale != 0 ? in_shift[c] : 0.0f;
-    const int ih0 = oh * stride_h - pad_h, iw0 = ow * stride_w - pad_w;
+    conv_depthwise<false>(x, w, bias, residual, in_scale, in_shift, y,
+                          N, C, 1, H, W, M, 1, KH, KW, 1, OH, OW,
+                          0, pad_h, pad_w, 1, stride_h, stride_w, 1, dil_h, dil_w,
+                          in_relu, act, act_p0, act_p1);
+}
 
-    float acc = 0.0f;
-    for (int kh = 0; kh < KH; kh++) {
-        const int ih = ih0 + kh * dil_h;
-        if (ih < 0 || ih >= H) {
-            continue;
-        }
-        for (int kw = 0; kw < KW; kw++) {
-            const int iw = iw0 + kw * dil_w;
-            if (iw < 0 || iw >= W) {
-                continue;
-            }
-            float v = xc[ih * W + iw];
-            if (in_scale != 0) {
-                v = s * v + t;
-            }
-            if (in_relu && v < 0.0f) {
-                v = 0.0f;
-            }
-            acc += wm[kh * KW + kw] * v;
-        }
-    }
-    float v = acc + (bias != 0 ? bias[m] : 0.0f);
-    if (residual != 0) {
-        v += residual[idx];
-    }
-    y[idx] = activate(v, act, act_p0, act_p1);
+// conv3d_depthwise: conv_depthwise over NCDHW data.
+//
+// Launch: block 256, grid ceil(N*M*OD*OH*OW / 256).
+extern "C" __global__ void conv3d_depthwise(
+    const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
+    const float* residual, const float* __restrict__ in_scale, const float* __restrict__ in_shift,
+    float* y,
+    int N, int C, int D, int H, int W, int M, int KD, int KH, int KW, int OD, int OH, int OW,
+    int pad_d, int pad_h, int pad_w, int stride_d, int stride_h, int stride_w, int dil_d, int dil_h, int dil_w,
+    int in_relu, int act, float act_p0, float act_p1)
+{
+    conv_depthwise<true>(x, w, bias, residual, in_scale, in_shift, y,
+                         N, C, D, H, W, M, KD, KH, KW, OD, OH, OW,
+                         pad_d, pad_h, pad_w, stride_d, stride_h, stride_w, dil_d, dil_h, dil_w,
+                         in_relu, act, act_p0, act_p1);
 }
 
 // gemm: ONNX Gemm with a fused activation,
@@ -406,45 +522,75 @@ extern "C" __global__ void gemm(
 }
 
 // ---------------------------------------------------------------------------
-// Pooling. x is [NC, H, W] (planes), y is [NC, OH, OW]; a 1-D pool is a 2-D
-// one with H = OH = KH = 1. Output sizes (ceil_mode included) are the
-// host's: a window may reach past the end padding, never out of the
-// output.
+// Pooling. x is [planes, D, H, W], y is [planes, OD, OH, OW]: a 2-D pool
+// has D = OD = KD = 1, a 1-D one H = OH = KH = 1 too. Output sizes
+// (ceil_mode included) are the host's: a window may reach past the end
+// padding, never out of the output.
 // ---------------------------------------------------------------------------
 
-// maxpool2d: y[p,oh,ow] = max over kh, kw of x[p, oh*sh - ph + kh*dh,
-// ow*sw - pw + kw*dw], over the positions inside the input (padding never
-// wins). A NaN in the window is the result, as on the CPU.
+// PoolAxis is a pool's window along one axis (kern.PoolAxis): in values
+// pooled into out by windows of k taps, s apart, the taps dil apart, with
+// pad0 positions of padding before the input and pad1 after it.
+struct PoolAxis {
+    int in, out, k, s, dil, pad0, pad1;
+};
+
+// PoolGeom is a pool's geometry (kern.PoolGeom): planes volumes, and the
+// depth, height and width axes.
+struct PoolGeom {
+    int planes;
+    PoolAxis d, h, w;
+};
+
+// pool_window decodes output index idx of g into its plane's input
+// pointer (xp) and the starts of its window along each axis.
+__device__ __forceinline__ const float* pool_window(const float* x, const PoolGeom& g, int idx, int* ds, int* hs, int* ws)
+{
+    const int ow = idx % g.w.out;
+    const int oh = (idx / g.w.out) % g.h.out;
+    const int od = (idx / (g.w.out * g.h.out)) % g.d.out;
+    const int p = idx / (g.w.out * g.h.out * g.d.out);
+    *ds = od * g.d.s - g.d.pad0;
+    *hs = oh * g.h.s - g.h.pad0;
+    *ws = ow * g.w.s - g.w.pad0;
+    return x + p * g.d.in * g.h.in * g.w.in;
+}
+
+// maxpool3d: y[p,od,oh,ow] = max over kd, kh, kw of x[p, od*sd - pd +
+// kd*dd, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw], over the positions
+// inside the input (padding never wins). A NaN in the window is the
+// result, as on the CPU.
 //
-// Launch: block 256, grid ceil(NC*OH*OW / 256).
-extern "C" __global__ void maxpool2d(
-    const float* __restrict__ x, float* __restrict__ y,
-    int NC, int H, int W, int OH, int OW, int KH, int KW,
-    int pad_h, int pad_w, int stride_h, int stride_w, int dil_h, int dil_w)
+// Launch: block 256, grid ceil(planes*OD*OH*OW / 256).
+extern "C" __global__ void maxpool3d(const float* __restrict__ x, float* __restrict__ y, int total, PoolGeom g)
 {
     const int idx = blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= NC * OH * OW) {
+    if (idx >= total) {
         return;
     }
-    const int ow = idx % OW;
-    const int oh = (idx / OW) % OH;
-    const int p = idx / (OW * OH);
-    const float* xp = x + p * H * W;
-    const int ih0 = oh * stride_h - pad_h, iw0 = ow * stride_w - pad_w;
+    int ds, hs, ws;
+    const float* xp = pool_window(x, g, idx, &ds, &hs, &ws);
     float m = -INFINITY;
-    for (int kh = 0; kh < KH; kh++) {
-        const int ih = ih0 + kh * dil_h;
-        if (ih < 0 || ih >= H) {
+    for (int kd = 0; kd < g.d.k; kd++) {
+        const int id = ds + kd * g.d.dil;
+        if (id < 0 || id >= g.d.in) {
             continue;
         }
-        for (int kw = 0; kw < KW; kw++) {
-            const int iw = iw0 + kw * dil_w;
-            if (iw < 0 || iw >= W) {
+        for (int kh = 0; kh < g.h.k; kh++) {
+            const int ih = hs + kh * g.h.dil;
+            if (ih < 0 || ih >= g.h.in) {
                 continue;
             }
-            const float v = xp[ih * W + iw];
-            if (v > m || v != v) {
-                m = v;
+            const float* row = xp + (id * g.h.in + ih) * g.w.in;
+            for (int kw = 0; kw < g.w.k; kw++) {
+                const int iw = ws + kw * g.w.dil;
+                if (iw < 0 || iw >= g.w.in) {
+                    continue;
+                }
+                const float v = row[iw];
+                if (v > m || v != v) {
+                    m = v;
+                }
             }
         }
     }
@@ -465,51 +611,55 @@ __device__ __forceinline__ int count_taps(int start, int d, int k, int lo, int h
     return n;
 }
 
-// avgpool2d: y[p,oh,ow] = (sum of x over the window positions inside the
-// input) / count, where count is the number of window positions inside
-// the input, or with count_include_pad those inside the padded input
-// [-ph, H + ph_end) x [-pw, W + pw_end) (positions past the end padding,
-// which ceil_mode can add, never count). The sum runs in the CPU's order
-// (kh, then kw).
+// pool_divisor returns how many taps of the window starting at start
+// along a enter an average's divisor: those inside the input, or with
+// count_include_pad those inside the padded input [-pad0, in + pad1)
+// (positions past the end padding, which ceil_mode can add, never count).
+__device__ __forceinline__ int pool_divisor(const PoolAxis& a, int start, int count_include_pad)
+{
+    if (count_include_pad) {
+        return count_taps(start, a.dil, a.k, -a.pad0, a.in + a.pad1);
+    }
+    return count_taps(start, a.dil, a.k, 0, a.in);
+}
+
+// avgpool3d: y[p,od,oh,ow] = (sum of x over the window positions inside
+// the input) / (the product of pool_divisor along each axis). The sum runs
+// in the CPU's order (kd, then kh, then kw).
 //
-// Launch: block 256, grid ceil(NC*OH*OW / 256).
-extern "C" __global__ void avgpool2d(
-    const float* __restrict__ x, float* __restrict__ y,
-    int NC, int H, int W, int OH, int OW, int KH, int KW,
-    int pad_h, int pad_w, int stride_h, int stride_w, int dil_h, int dil_w,
-    int pad_h_end, int pad_w_end, int count_include_pad)
+// Launch: block 256, grid ceil(planes*OD*OH*OW / 256).
+extern "C" __global__ void avgpool3d(const float* __restrict__ x, float* __restrict__ y, int total, PoolGeom g,
+                                     int count_include_pad)
 {
     const int idx = blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= NC * OH * OW) {
+    if (idx >= total) {
         return;
     }
-    const int ow = idx % OW;
-    const int oh = (idx / OW) % OH;
-    const int p = idx / (OW * OH);
-    const float* xp = x + p * H * W;
-    const int ih0 = oh * stride_h - pad_h, iw0 = ow * stride_w - pad_w;
+    int ds, hs, ws;
+    const float* xp = pool_window(x, g, idx, &ds, &hs, &ws);
     float s = 0.0f;
-    for (int kh = 0; kh < KH; kh++) {
-        const int ih = ih0 + kh * dil_h;
-        if (ih < 0 || ih >= H) {
+    for (int kd = 0; kd < g.d.k; kd++) {
+        const int id = ds + kd * g.d.dil;
+        if (id < 0 || id >= g.d.in) {
             continue;
         }
-        for (int kw = 0; kw < KW; kw++) {
-            const int iw = iw0 + kw * dil_w;
-            if (iw >= 0 && iw < W) {
-                s += xp[ih * W + iw];
+        for (int kh = 0; kh < g.h.k; kh++) {
+            const int ih = hs + kh * g.h.dil;
+            if (ih < 0 || ih >= g.h.in) {
+                continue;
+            }
+            const float* row = xp + (id * g.h.in + ih) * g.w.in;
+            for (int kw = 0; kw < g.w.k; kw++) {
+                const int iw = ws + kw * g.w.dil;
+                if (iw >= 0 && iw < g.w.in) {
+                    s += row[iw];
+                }
             }
         }
     }
-    int nh, nw;
-    if (count_include_pad) {
-        nh = count_taps(ih0, dil_h, KH, -pad_h, H + pad_h_end);
-        nw = count_taps(iw0, dil_w, KW, -pad_w, W + pad_w_end);
-    } else {
-        nh = count_taps(ih0, dil_h, KH, 0, H);
-        nw = count_taps(iw0, dil_w, KW, 0, W);
-    }
-    y[idx] = s / (float)(nh * nw);
+    const int n = pool_divisor(g.d, ds, count_include_pad) * pool_divisor(g.h, hs, count_include_pad) *
+                  pool_divisor(g.w, ws, count_include_pad);
+    y[idx] = s / (float)n;
 }
 
 // block_reduce returns, in every thread, the sum (is_max = 0) or the
@@ -614,10 +764,12 @@ struct Broadcast {
 #define BIN_DIV 3
 #define BIN_MAX 4
 #define BIN_MIN 5
+#define BIN_POW 6
 
 // binary_bcast: y[i] = a[ia] op b[ib], with ia and ib the offsets of
 // output index i's coordinates through the strides of s; max and min
-// return NaN when either operand is NaN.
+// return NaN when either operand is NaN; pow is powf (IEEE pow's special
+// cases: x^0 = 1, 1^y = 1, a negative x to a non-integer y is NaN).
 //
 // Launch: block 256, grid ceil(total / 256).
 extern "C" __global__ void binary_bcast(const float* a, const float* b, float* y, int total, int op, Broadcast s)
@@ -651,8 +803,11 @@ extern "C" __global__ void binary_bcast(const float* a, const float* b, float* y
     case BIN_MAX:
         r = (u != u || v != v) ? u + v : (u > v ? u : v);
         break;
-    default: // BIN_MIN
+    case BIN_MIN:
         r = (u != u || v != v) ? u + v : (u < v ? u : v);
+        break;
+    default: // BIN_POW
+        r = powf(u, v);
         break;
     }
     y[idx] = r;
@@ -732,13 +887,15 @@ extern "C" __global__ void pad_nd(const float* __restrict__ x, float* __restrict
 // softmax: over [outer, dim, inner], for each lane (o, i) the dim elements
 // x[o, j, i] (j in 0..dim-1) become
 //
-//   y[o,j,i] = exp(x[o,j,i] - m) / sum_k exp(x[o,k,i] - m),  m = max_k x[o,k,i]
+//   y[o,j,i] = exp(x[o,j,i] - m) / s,   or with log_out (LogSoftmax)
+//   y[o,j,i] = (x[o,j,i] - m) - log(s),
+//   s = sum_k exp(x[o,k,i] - m),  m = max_k x[o,k,i]
 //
 // (subtracting the maximum keeps exp from overflowing). inner = 1 is the
 // last axis.
 //
 // Launch: block REDUCE_THREADS, grid outer*inner (one block per lane).
-extern "C" __global__ void softmax(const float* __restrict__ x, float* __restrict__ y, int dim, int inner)
+extern "C" __global__ void softmax(const float* __restrict__ x, float* __restrict__ y, int dim, int inner, int log_out)
 {
     __shared__ float buf[REDUCE_THREADS];
     const int lane = blockIdx.x;
@@ -761,8 +918,115 @@ extern "C" __global__ void softmax(const float* __restrict__ x, float* __restric
     }
     s = block_reduce(s, buf, 0);
 
+    if (log_out) {
+        const float ls = logf(s);
+        for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+            yl[j * inner] = (xl[j * inner] - m) - ls;
+        }
+        return;
+    }
     for (int j = threadIdx.x; j < dim; j += blockDim.x) {
         yl[j * inner] = expf(xl[j * inner] - m) / s;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reductions over any set of axes (ReduceSum, ReduceMean, ReduceMax,
+// ReduceMin).
+// ---------------------------------------------------------------------------
+
+// Reduce is a reduction's geometry: output element o, whose coordinates in
+// kept[0..nkept-1] (row-major) are c, reduces the count input values at
+// sum_d c[d]*kept_stride[d] + sum_e r[e]*red_stride[e] over the
+// coordinates r of red[0..nred-1] (the host's merged axes, at most
+// MAX_DIMS each; nkept 0 for a reduction to one value).
+struct Reduce {
+    int nkept;
+    int kept[MAX_DIMS];
+    int kept_stride[MAX_DIMS];
+    int nred;
+    int red[MAX_DIMS];
+    int red_stride[MAX_DIMS];
+};
+
+// Reduction codes.
+#define RED_SUM 0
+#define RED_MEAN 1
+#define RED_MAX 2
+#define RED_MIN 3
+
+// reduce_offset returns sum_d c[d]*strides[d] for the coordinates c of
+// index i in dims[0..n-1] (row-major).
+__device__ __forceinline__ int reduce_offset(int i, int n, const int* dims, const int* strides)
+{
+    int off = 0;
+    for (int d = n - 1; d >= 0; d--) {
+        off += (i % dims[d]) * strides[d];
+        i /= dims[d];
+    }
+    return off;
+}
+
+// reduce_start returns the rule's value over no values: -Inf for the
+// maximum, +Inf for the minimum, 0 for the sums.
+__device__ __forceinline__ float reduce_start(int op)
+{
+    return op == RED_MAX ? -INFINITY : (op == RED_MIN ? INFINITY : 0.0f);
+}
+
+// reduce_fold folds v into acc: acc + v, or max or min (a NaN wins).
+__device__ __forceinline__ float reduce_fold(float acc, float v, int op)
+{
+    if (op == RED_MAX) {
+        return (v > acc || v != v) ? v : acc;
+    }
+    if (op == RED_MIN) {
+        return (v < acc || v != v) ? v : acc;
+    }
+    return acc + v;
+}
+
+// reduce_thread: y[o] = the rule over output o's count values (the mean
+// the sum / count), one thread per output element, each reading its
+// values in order.
+//
+// Launch: block 256, grid ceil(total / 256).
+extern "C" __global__ void reduce_thread(const float* __restrict__ x, float* __restrict__ y, int total, int count,
+                                         int op, Reduce g)
+{
+    const int o = blockIdx.x * blockDim.x + threadIdx.x;
+    if (o >= total) {
+        return;
+    }
+    const float* xo = x + reduce_offset(o, g.nkept, g.kept, g.kept_stride);
+    float acc = reduce_start(op);
+    for (int r = 0; r < count; r++) {
+        acc = reduce_fold(acc, xo[reduce_offset(r, g.nred, g.red, g.red_stride)], op);
+    }
+    y[o] = op == RED_MEAN ? acc / (float)count : acc;
+}
+
+// reduce_block: reduce_thread's result, one block per output element, its
+// threads each folding every blockDim.x-th value, then block_reduce (the
+// minimum as the negated maximum of the negated values).
+//
+// Launch: block REDUCE_THREADS, grid total (one block per output).
+extern "C" __global__ void reduce_block(const float* __restrict__ x, float* __restrict__ y, int count, int op, Reduce g)
+{
+    __shared__ float buf[REDUCE_THREADS];
+    const float* xo = x + reduce_offset(blockIdx.x, g.nkept, g.kept, g.kept_stride);
+    float acc = reduce_start(op);
+    for (int r = threadIdx.x; r < count; r += blockDim.x) {
+        acc = reduce_fold(acc, xo[reduce_offset(r, g.nred, g.red, g.red_stride)], op);
+    }
+    float v;
+    if (op == RED_MIN) {
+        v = -block_reduce(-acc, buf, 1);
+    } else {
+        v = block_reduce(acc, buf, op == RED_MAX);
+    }
+    if (threadIdx.x == 0) {
+        y[blockIdx.x] = op == RED_MEAN ? v / (float)count : v;
     }
 }
 

@@ -15,9 +15,11 @@ var kernelSource string
 var kernelNames = []string{
 	"conv2d_igemm",
 	"conv2d_depthwise",
+	"conv3d_igemm",
+	"conv3d_depthwise",
 	"gemm",
-	"maxpool2d",
-	"avgpool2d",
+	"maxpool3d",
+	"avgpool3d",
 	"global_pool",
 	"affine_act",
 	"unary_act",
@@ -29,6 +31,8 @@ var kernelNames = []string{
 	"resize_axis",
 	"resize_hw",
 	"strided_copy",
+	"reduce_thread",
+	"reduce_block",
 }
 
 // ptxEntry is kernels.cu compiled for one architecture.

@@ -150,23 +150,91 @@ type convCase struct {
 // PreAct(sc·x + sf) read for x (Relu as PreAct when inRelu; sc = 1 and sf
 // = 0 for a Relu alone), then y = Act(conv(x', w) + bias + res).
 func convRef(sh kern.ConvGeom, x, w, bias, res, sc, sf []float32, inRelu bool, act kern.Activation) []float32 {
-	g := &sh
+	y := make([]float32, sh.N*sh.M*sh.OH*sh.OW)
+	kern.Reference.Conv(&kern.Env{K: kern.Reference, Par: kern.Serial{}}, &sh, x, w, bias, y, refFusion(sh.C, res, sc, sf, inRelu, act))
+	return y
+}
+
+// refFusion returns ConvArgs's fusions as the reference tier takes them,
+// for c input channels.
+func refFusion(c int, res, sc, sf []float32, inRelu bool, act kern.Activation) *kern.ConvFusion {
 	f := &kern.ConvFusion{Residual: res, Act: act}
 	if sc != nil || inRelu {
 		f.PreScale, f.PreBias = sc, sf
 		if sc == nil {
-			f.PreScale, f.PreBias = make([]float32, sh.C), make([]float32, sh.C)
-			for c := range f.PreScale {
-				f.PreScale[c] = 1
+			f.PreScale, f.PreBias = make([]float32, c), make([]float32, c)
+			for i := range f.PreScale {
+				f.PreScale[i] = 1
 			}
 		}
 		if inRelu {
 			f.PreAct = kern.Activation{Kind: kern.ActRelu}
 		}
 	}
-	y := make([]float32, sh.N*sh.M*sh.OH*sh.OW)
-	kern.Reference.Conv(&kern.Env{K: kern.Reference, Par: kern.Serial{}}, g, x, w, bias, y, f)
-	return y
+	return f
+}
+
+// testConv3D runs 3-D convolutions (the implicit GEMM and the depthwise
+// kernel) against the kernel library's reference tier (kern.Reference's
+// direct loop, with the same fusions): odd sizes, strides, dilations,
+// asymmetric and depth padding, groups, batches, prologue and residual.
+func testConv3D(t *testing.T, e *gpuEnv) {
+	type c3 struct {
+		name                              string
+		n, c, d, h, w, m, kd, kh, kw, grp int
+		pf, pt, pl                        int // leading pads; the trailing ones below
+		pb                                [3]int
+		sd, sh, sw, dd, dh, dw            int
+		bias, residual, prologue, inRelu  bool
+		act                               kern.Activation
+	}
+	relu := kern.Activation{Kind: kern.ActRelu}
+	for i, c := range []c3{
+		{name: "3x3x3 pad 1", n: 1, c: 3, d: 4, h: 5, w: 6, m: 5, kd: 3, kh: 3, kw: 3, grp: 1, pf: 1, pt: 1, pl: 1, pb: [3]int{1, 1, 1},
+			sd: 1, sh: 1, sw: 1, dd: 1, dh: 1, dw: 1, bias: true},
+		{name: "strided batch 2 asymmetric pads relu", n: 2, c: 5, d: 5, h: 9, w: 7, m: 7, kd: 3, kh: 3, kw: 3, grp: 1, pf: 1, pt: 0, pl: 1, pb: [3]int{0, 1, 0},
+			sd: 2, sh: 2, sw: 1, dd: 1, dh: 1, dw: 1, bias: true, act: relu},
+		{name: "grouped dilated (a video net's)", n: 1, c: 4, d: 5, h: 7, w: 6, m: 6, kd: 2, kh: 3, kw: 3, grp: 2, pf: 1, pt: 0, pl: 2, pb: [3]int{1, 0, 2},
+			sd: 1, sh: 2, sw: 1, dd: 2, dh: 1, dw: 2},
+		{name: "1x1x1 many channels residual", n: 2, c: 33, d: 2, h: 3, w: 5, m: 70, kd: 1, kh: 1, kw: 1, grp: 1,
+			sd: 1, sh: 1, sw: 1, dd: 1, dh: 1, dw: 1, bias: true, residual: true, act: relu},
+		{name: "prologue affine relu, padding", n: 1, c: 6, d: 3, h: 5, w: 4, m: 4, kd: 3, kh: 3, kw: 3, grp: 1, pf: 1, pt: 1, pl: 1, pb: [3]int{1, 1, 1},
+			sd: 1, sh: 1, sw: 1, dd: 1, dh: 1, dw: 1, prologue: true, inRelu: true, act: kern.Activation{Kind: kern.ActClip, Min: -0.5, Max: 0.5}},
+		{name: "depthwise multiplier 2", n: 2, c: 4, d: 4, h: 5, w: 5, m: 8, kd: 3, kh: 3, kw: 3, grp: 4, pf: 1, pt: 1, pl: 1, pb: [3]int{1, 1, 1},
+			sd: 1, sh: 1, sw: 1, dd: 1, dh: 1, dw: 1, bias: true, residual: true, act: relu},
+		{name: "depthwise strided dilated prologue", n: 1, c: 3, d: 6, h: 7, w: 8, m: 3, kd: 2, kh: 3, kw: 3, grp: 3, pf: 0, pt: 2, pl: 1, pb: [3]int{1, 2, 1},
+			sd: 2, sh: 1, sw: 2, dd: 1, dh: 2, dw: 1, prologue: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := kern.Conv3DGeom{N: c.n, C: c.c, D: c.d, H: c.h, W: c.w, M: c.m, KD: c.kd, KH: c.kh, KW: c.kw,
+				OD: convOutSize(c.d, c.kd, c.pf, c.pb[0], c.sd, c.dd), OH: convOutSize(c.h, c.kh, c.pt, c.pb[1], c.sh, c.dh),
+				OW: convOutSize(c.w, c.kw, c.pl, c.pb[2], c.sw, c.dw), PadF: c.pf, PadT: c.pt, PadL: c.pl,
+				SD: c.sd, SH: c.sh, SW: c.sw, DD: c.dd, DH: c.dh, DW: c.dw, Group: c.grp}
+			seed := uint64(700 + 10*i)
+			x := randn(seed, c.n*c.c*c.d*c.h*c.w)
+			w := randn(seed+1, c.m*(c.c/c.grp)*c.kd*c.kh*c.kw)
+			ny := c.n * c.m * g.OD * g.OH * g.OW
+			var bias, res, sc, sf []float32
+			if c.bias {
+				bias = randn(seed+2, c.m)
+			}
+			if c.residual {
+				res = randn(seed+3, ny)
+			}
+			if c.prologue {
+				sc, sf = randn(seed+4, c.c), randn(seed+5, c.c)
+				for j := range sf {
+					sf[j] += 0.5 // a shift that would show if the padding were transformed
+				}
+			}
+			want := make([]float32, ny)
+			kern.Conv3D(&kern.Env{K: kern.Reference, Par: kern.Serial{}}, &g, x, w, bias, want, refFusion(c.c, res, sc, sf, c.inRelu, c.act))
+			y := e.alloc(ny)
+			e.must(e.k.Conv3D(e.s, g, ConvArgs{X: e.upload(x), W: e.upload(w), Y: y, Bias: e.upload(bias), Residual: e.upload(res),
+				InScale: e.upload(sc), InShift: e.upload(sf), InRelu: c.inRelu, Act: c.act}))
+			compare(t, c.name, e.download(y, ny), want)
+		})
+	}
 }
 
 // testConv runs the convolution cases.
@@ -297,46 +365,55 @@ func testGemm(t *testing.T, e *gpuEnv) {
 	}
 }
 
-// poolRef computes a max or average pool as the CPU defines it.
-func poolRef(p PoolShape, x []float32, isMax, countPad bool) []float32 {
-	y := make([]float32, p.NC*p.OH*p.OW)
-	for c := range p.NC {
-		for oh := range p.OH {
-			for ow := range p.OW {
-				m, s, cnt, cntPad := float32(math.Inf(-1)), float32(0), 0, 0
-				for kh := range p.KH {
-					ih := oh*p.StrideH - p.PadH + kh*p.DilH
-					for kw := range p.KW {
-						iw := ow*p.StrideW - p.PadW + kw*p.DilW
-						if ih >= -p.PadH && ih < p.H+p.PadHEnd && iw >= -p.PadW && iw < p.W+p.PadWEnd {
-							cntPad++
-						}
-						if ih < 0 || ih >= p.H || iw < 0 || iw >= p.W {
-							continue
-						}
-						v := x[(c*p.H+ih)*p.W+iw]
-						m = max(m, v)
-						s += v
-						cnt++
-					}
-				}
-				idx := (c*p.OH+oh)*p.OW + ow
-				switch {
-				case isMax:
-					y[idx] = m
-				case countPad:
-					y[idx] = s / float32(cntPad)
-				default:
-					y[idx] = s / float32(cnt)
-				}
-			}
+// poolRef computes a max or average pool with the kernel library's plain
+// loops (kern.MaxPoolPlane, kern.AvgPoolPlane: the CPU's definition).
+func poolRef(g kern.PoolGeom, x []float32, isMax, countPad bool) []float32 {
+	y := make([]float32, g.Planes*g.D.Out*g.H.Out*g.W.Out)
+	for p := range g.Planes {
+		if isMax {
+			kern.MaxPoolPlane(&g, p, x, y, nil, false)
+		} else {
+			kern.AvgPoolPlane(&g, p, x, y, countPad)
 		}
 	}
 	return y
 }
 
-// testPool runs max and average pools, with ceil_mode sizes.
+// testPool runs max and average pools, 2-D and 3-D, with ceil_mode
+// sizes, against the kernel library's plain loops.
 func testPool(t *testing.T, e *gpuEnv) {
+	for i, c := range []struct {
+		name        string
+		planes      int
+		in, k, s, d [3]int
+		p0, p1      [3]int
+		ceil        bool
+	}{
+		{"3-D 3x3x3 stride 2 pad 1", 6, [3]int{5, 7, 6}, [3]int{3, 3, 3}, [3]int{2, 2, 2}, [3]int{1, 1, 1}, [3]int{1, 1, 1}, [3]int{1, 1, 1}, false},
+		{"3-D 1x3x3 (a video net's)", 4, [3]int{3, 9, 8}, [3]int{1, 3, 3}, [3]int{1, 2, 2}, [3]int{1, 1, 1}, [3]int{0, 1, 1}, [3]int{0, 1, 1}, false},
+		{"3-D dilated ceil", 3, [3]int{5, 7, 6}, [3]int{2, 3, 2}, [3]int{2, 2, 1}, [3]int{1, 2, 2}, [3]int{1, 1, 0}, [3]int{1, 1, 0}, true},
+		{"3-D ceil past the end padding", 2, [3]int{6, 5, 7}, [3]int{3, 2, 3}, [3]int{2, 2, 2}, [3]int{1, 1, 1}, [3]int{1, 1, 1}, [3]int{1, 0, 1}, true},
+	} {
+		axis := func(j int) kern.PoolAxis {
+			return kern.PoolAxis{In: c.in[j], Out: poolOutSize(c.in[j], c.k[j], c.p0[j], c.p1[j], c.s[j], c.d[j], c.ceil),
+				K: c.k[j], S: c.s[j], Dil: c.d[j], Pad0: c.p0[j], Pad1: c.p1[j]}
+		}
+		p := kern.PoolGeom{Planes: c.planes, D: axis(0), H: axis(1), W: axis(2)}
+		x := randn(uint64(250+i), c.planes*c.in[0]*c.in[1]*c.in[2])
+		ny := p.Planes * p.D.Out * p.H.Out * p.W.Out
+		for _, mode := range []string{"max", "avg", "avg count_include_pad"} {
+			name := c.name + " " + mode
+			t.Run(name, func(t *testing.T) {
+				xb, y := e.upload(x), e.alloc(ny)
+				if mode == "max" {
+					e.must(e.k.MaxPool(e.s, p, xb, y))
+				} else {
+					e.must(e.k.AvgPool(e.s, p, mode != "avg", xb, y))
+				}
+				compare(t, name, e.download(y, ny), poolRef(p, x, mode == "max", mode != "avg"))
+			})
+		}
+	}
 	for i, c := range []struct {
 		name                      string
 		nc, h, w, k, s, d, p0, p1 int
@@ -349,14 +426,13 @@ func testPool(t *testing.T, e *gpuEnv) {
 		{"3x3 dilation 2 pad 2", 2, 9, 9, 3, 1, 2, 2, 2, false},
 		{"2x2 pads 0,1 ceil", 3, 6, 6, 2, 2, 1, 0, 1, true},
 	} {
-		p := PoolShape{
-			NC: c.nc, H: c.h, W: c.w, KH: c.k, KW: c.k, PadH: c.p0, PadW: c.p0, PadHEnd: c.p1, PadWEnd: c.p1,
-			StrideH: c.s, StrideW: c.s, DilH: c.d, DilW: c.d,
-			OH: poolOutSize(c.h, c.k, c.p0, c.p1, c.s, c.d, c.ceil),
-			OW: poolOutSize(c.w, c.k, c.p0, c.p1, c.s, c.d, c.ceil),
+		axis := func(in int) kern.PoolAxis {
+			return kern.PoolAxis{In: in, Out: poolOutSize(in, c.k, c.p0, c.p1, c.s, c.d, c.ceil),
+				K: c.k, S: c.s, Dil: c.d, Pad0: c.p0, Pad1: c.p1}
 		}
+		p := kern.PoolGeom{Planes: c.nc, D: kern.UnitPoolAxis, H: axis(c.h), W: axis(c.w)}
 		x := randn(uint64(200+i), c.nc*c.h*c.w)
-		ny := p.NC * p.OH * p.OW
+		ny := p.Planes * p.H.Out * p.W.Out
 		for _, mode := range []string{"max", "avg", "avg count_include_pad"} {
 			name := c.name + " " + mode
 			t.Run(name, func(t *testing.T) {
@@ -408,7 +484,7 @@ func testAffineUnary(t *testing.T, e *gpuEnv) {
 		x[i] *= 4 // reach Clip's bounds and sigmoid's tails
 	}
 	acts := []kern.Activation{{}, {Kind: kern.ActRelu}, {Kind: kern.ActLeakyRelu, Alpha: 0.2}, {Kind: kern.ActClip, Min: -1, Max: 2}, {Kind: kern.ActSigmoid}, {Kind: kern.ActTanh}, {Kind: kern.ActSilu},
-		{Kind: kern.ActHardSigmoid, Alpha: 0.3, Beta: 0.4}, {Kind: kern.ActHardSwish}}
+		{Kind: kern.ActHardSigmoid, Alpha: 0.3, Beta: 0.4}, {Kind: kern.ActHardSwish}, {Kind: kern.ActGelu}, {Kind: kern.ActGeluTanh}}
 	for _, act := range acts {
 		t.Run(fmt.Sprintf("affine act %d", act.Kind), func(t *testing.T) {
 			want := make([]float32, len(x))
@@ -596,36 +672,26 @@ func testPad(t *testing.T, e *gpuEnv) {
 	}
 }
 
-// testSoftmax runs softmax along the last and a middle axis.
+// testSoftmax runs softmax and its logarithm along the last and a middle
+// axis against the kernel library's definition (kern.SoftmaxLane).
 func testSoftmax(t *testing.T, e *gpuEnv) {
-	for _, c := range []struct{ outer, dim, inner int }{{3, 10, 1}, {2, 300, 1}, {2, 5, 7}, {1, 1, 1}} {
-		name := fmt.Sprintf("%dx%dx%d", c.outer, c.dim, c.inner)
-		t.Run(name, func(t *testing.T) {
-			x := randn(uint64(c.dim), c.outer*c.dim*c.inner)
-			for i := range x {
-				x[i] *= 20
-			}
-			want := make([]float32, len(x))
-			for o := range c.outer {
-				for in := range c.inner {
-					at := func(j int) int { return (o*c.dim+j)*c.inner + in }
-					m := float32(math.Inf(-1))
-					for j := range c.dim {
-						m = max(m, x[at(j)])
-					}
-					var s float64
-					for j := range c.dim {
-						s += math.Exp(float64(x[at(j)] - m))
-					}
-					for j := range c.dim {
-						want[at(j)] = float32(math.Exp(float64(x[at(j)]-m)) / s)
-					}
+	for _, c := range []struct{ outer, dim, inner int }{{3, 10, 1}, {2, 300, 1}, {2, 5, 7}, {1, 1, 1}, {3, 257, 2}} {
+		for _, log := range []bool{false, true} {
+			name := fmt.Sprintf("%dx%dx%d log=%v", c.outer, c.dim, c.inner, log)
+			t.Run(name, func(t *testing.T) {
+				x := randn(uint64(c.dim), c.outer*c.dim*c.inner)
+				for i := range x {
+					x[i] *= 20
 				}
-			}
-			y := e.alloc(len(x))
-			e.must(e.k.Softmax(e.s, c.outer, c.dim, c.inner, e.upload(x), y))
-			compare(t, name, e.download(y, len(x)), want)
-		})
+				want := make([]float32, len(x))
+				for l := range c.outer * c.inner {
+					kern.SoftmaxLane(want, x, (l/c.inner)*c.dim*c.inner+l%c.inner, c.dim, c.inner, log)
+				}
+				y := e.alloc(len(x))
+				e.must(e.k.Softmax(e.s, c.outer, c.dim, c.inner, log, e.upload(x), y))
+				compare(t, name, e.download(y, len(x)), want)
+			})
+		}
 	}
 }
 
@@ -668,13 +734,11 @@ func testConvTranspose(t *testing.T, e *gpuEnv) {
 			want := make([]float32, ny)
 			kern.ConvTranspose(&kern.Env{K: kern.Reference, Par: kern.Serial{}}, &g, x, w, b, want)
 			y := e.alloc(ny)
-			e.must(e.k.ConvTranspose(e.s, ConvTransposeShape{N: c.n, C: c.c, H: c.h, W: c.w, M: c.m, KH: c.kh, KW: c.kw,
-				OH: oh, OW: ow, Groups: c.gr, PadT: c.pt, PadL: c.pl, StrideH: c.sh, StrideW: c.sw, DilH: c.dh, DilW: c.dw},
-				e.upload(x), e.upload(w), e.upload(b), y))
+			e.must(e.k.ConvTranspose(e.s, g, e.upload(x), e.upload(w), e.upload(b), y))
 			compare(t, c.name, e.download(y, ny), want)
 		})
 	}
-	if err := e.k.ConvTranspose(e.s, ConvTransposeShape{N: 1, C: 3, H: 2, W: 2, M: 4, KH: 1, KW: 1, OH: 2, OW: 2, Groups: 2},
+	if err := e.k.ConvTranspose(e.s, kern.ConvTransposeGeom{N: 1, C: 3, H: 2, W: 2, M: 4, KH: 1, KW: 1, OH: 2, OW: 2, Group: 2},
 		Buffer{}, Buffer{}, Buffer{}, Buffer{}); err == nil {
 		t.Error("ConvTranspose with 3 channels in 2 groups: no error")
 	}
@@ -686,6 +750,7 @@ var kernelTests = []struct {
 	run  func(t *testing.T, e *gpuEnv)
 }{
 	{"Conv", testConv},
+	{"Conv3D", testConv3D},
 	{"Gemm", testGemm},
 	{"Pool", testPool},
 	{"GlobalPool", testGlobalPool},

@@ -36,9 +36,6 @@ func grid1(total int) Dim3 {
 	return Dim3{X: (total + elementwiseThreads - 1) / elementwiseThreads}
 }
 
-// ceilDiv returns ceil(a / b) for positive b.
-func ceilDiv(a, b int) int { return (a + b - 1) / b }
-
 // checkBuf checks that buffer b (named name) holds at least n float32s;
 // a nil b passes when optional.
 func checkBuf(name string, b Buffer, n int, optional bool) error {
@@ -92,16 +89,36 @@ type ConvArgs struct {
 // padding only shapes OH and OW): conv2d_depthwise when each group has one
 // input channel, else conv2d_igemm.
 func (k *Kernels) Conv(s *Stream, sh kern.ConvGeom, a ConvArgs) error {
+	// the same geometry with a depth of 1, which the 2-D kernels leave out
+	g := kern.Conv3DGeom{N: sh.N, C: sh.C, D: 1, H: sh.H, W: sh.W, M: sh.M, KD: 1, KH: sh.KH, KW: sh.KW,
+		OD: 1, OH: sh.OH, OW: sh.OW, PadT: sh.PadT, PadL: sh.PadL, SD: 1, SH: sh.SH, SW: sh.SW,
+		DD: 1, DH: sh.DH, DW: sh.DW, Group: sh.Group}
+	return k.conv(s, &g, a, false)
+}
+
+// Conv3D queues a 3-D convolution of geometry sh on s (over NCDHW data;
+// zero strides, dilations and groups count as 1), with the fusions of
+// Conv: conv3d_depthwise when each group has one input channel, else
+// conv3d_igemm.
+func (k *Kernels) Conv3D(s *Stream, sh kern.Conv3DGeom, a ConvArgs) error {
+	return k.conv(s, &sh, a, true)
+}
+
+// conv checks and queues a convolution of geometry sh: the 3-D kernels
+// when vol, else the 2-D ones (sh's depth then 1).
+func (k *Kernels) conv(s *Stream, sh *kern.Conv3DGeom, a ConvArgs, vol bool) error {
 	g := one(sh.Group)
-	sth, stw, dh, dw := one(sh.SH), one(sh.SW), one(sh.DH), one(sh.DW)
+	sd, sth, stw := one(sh.SD), one(sh.SH), one(sh.SW)
+	dd, dh, dw := one(sh.DD), one(sh.DH), one(sh.DW)
 	if sh.C%g != 0 || sh.M%g != 0 {
 		return fmt.Errorf("cuda: conv: %d input and %d output channels do not split into %d groups", sh.C, sh.M, g)
 	}
-	if sh.OH <= 0 || sh.OW <= 0 || sh.KH <= 0 || sh.KW <= 0 || sh.PadT < 0 || sh.PadL < 0 {
-		return fmt.Errorf("cuda: conv: bad geometry %+v", sh)
+	if sh.OD <= 0 || sh.OH <= 0 || sh.OW <= 0 || sh.KD <= 0 || sh.KH <= 0 || sh.KW <= 0 ||
+		sh.PadF < 0 || sh.PadT < 0 || sh.PadL < 0 {
+		return fmt.Errorf("cuda: conv: bad geometry %+v", *sh)
 	}
-	nx, nw := sh.N*sh.C*sh.H*sh.W, sh.M*(sh.C/g)*sh.KH*sh.KW
-	ny := sh.N * sh.M * sh.OH * sh.OW
+	nx, nw := sh.N*sh.C*sh.D*sh.H*sh.W, sh.M*(sh.C/g)*sh.KD*sh.KH*sh.KW
+	ny := sh.N * sh.M * sh.OD * sh.OH * sh.OW
 	for _, c := range []struct {
 		what string
 		n    int
@@ -128,21 +145,32 @@ func (k *Kernels) Conv(s *Stream, sh kern.ConvGeom, a ConvArgs) error {
 		}
 	}
 	act, p0, p1 := actParams(a.Act)
+	bufs := []any{a.X, a.W, a.Bias, a.Residual, a.InScale, a.InShift, a.Y}
+	tail := []any{a.InRelu, act, p0, p1}
 	if sh.C/g == 1 {
-		return s.Launch(k.fn["conv2d_depthwise"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
-			a.X, a.W, a.Bias, a.Residual, a.InScale, a.InShift, a.Y,
-			sh.N, sh.C, sh.H, sh.W, sh.M, sh.KH, sh.KW, sh.OH, sh.OW,
-			sh.PadT, sh.PadL, sth, stw, dh, dw, a.InRelu, act, p0, p1)
+		name, dims := "conv2d_depthwise", []any{sh.N, sh.C, sh.H, sh.W, sh.M, sh.KH, sh.KW, sh.OH, sh.OW,
+			sh.PadT, sh.PadL, sth, stw, dh, dw}
+		if vol {
+			name, dims = "conv3d_depthwise", []any{sh.N, sh.C, sh.D, sh.H, sh.W, sh.M, sh.KD, sh.KH, sh.KW, sh.OD, sh.OH, sh.OW,
+				sh.PadF, sh.PadT, sh.PadL, sd, sth, stw, dd, dh, dw}
+		}
+		return s.Launch(k.fn[name], grid1(ny), Dim3{X: elementwiseThreads}, 0, concatArgs(bufs, dims, tail)...)
 	}
-	grid := Dim3{X: ceilDiv(sh.N*sh.OH*sh.OW, tileN), Y: ceilDiv(sh.M/g, tileM), Z: g}
+	grid := Dim3{X: kern.CeilDiv(sh.N*sh.OD*sh.OH*sh.OW, tileN), Y: kern.CeilDiv(sh.M/g, tileM), Z: g}
 	if grid.Y > 65535 || grid.Z > 65535 {
 		return fmt.Errorf("cuda: conv: grid %v too large", grid)
 	}
-	return s.Launch(k.fn["conv2d_igemm"], grid, Dim3{X: tileThreads}, 0,
-		a.X, a.W, a.Bias, a.Residual, a.InScale, a.InShift, a.Y,
-		sh.N, sh.C, sh.H, sh.W, sh.M, sh.KH, sh.KW, sh.OH, sh.OW, g,
-		sh.PadT, sh.PadL, sth, stw, dh, dw, a.InRelu, act, p0, p1)
+	name, dims := "conv2d_igemm", []any{sh.N, sh.C, sh.H, sh.W, sh.M, sh.KH, sh.KW, sh.OH, sh.OW, g,
+		sh.PadT, sh.PadL, sth, stw, dh, dw}
+	if vol {
+		name, dims = "conv3d_igemm", []any{sh.N, sh.C, sh.D, sh.H, sh.W, sh.M, sh.KD, sh.KH, sh.KW, sh.OD, sh.OH, sh.OW, g,
+			sh.PadF, sh.PadT, sh.PadL, sd, sth, stw, dd, dh, dw}
+	}
+	return s.Launch(k.fn[name], grid, Dim3{X: tileThreads}, 0, concatArgs(bufs, dims, tail)...)
 }
+
+// concatArgs returns the launch arguments a, b and c one after the other.
+func concatArgs(a, b, c []any) []any { return append(append(append([]any{}, a...), b...), c...) }
 
 // GemmArgs are an ONNX Gemm's operands and fused activation:
 //
@@ -212,7 +240,7 @@ func (k *Kernels) Gemm(s *Stream, a GemmArgs) error {
 			return err
 		}
 	}
-	grid := Dim3{X: ceilDiv(a.N, tileN), Y: ceilDiv(a.M, tileM)}
+	grid := Dim3{X: kern.CeilDiv(a.N, tileN), Y: kern.CeilDiv(a.M, tileM)}
 	if grid.Y > 65535 {
 		return fmt.Errorf("cuda: gemm: grid %v too large", grid)
 	}
@@ -221,59 +249,51 @@ func (k *Kernels) Gemm(s *Stream, a GemmArgs) error {
 		a.A, a.B, a.C, a.Y, a.M, a.N, a.K, a.TransA, a.TransB, a.Alpha, a.Beta, rs, cs, act, p0, p1)
 }
 
-// PoolShape is a 2-D pool's geometry over NC planes (a 1-D pool has H =
-// OH = KH = 1); zero strides and dilations count as 1. OH and OW are the
-// pool's output size as ONNX defines it (the caller's: package ops works
-// it out); PadHEnd and PadWEnd (the trailing padding) matter only to
-// AvgPool's count_include_pad.
-type PoolShape struct {
-	NC, H, W, OH, OW int
-	KH, KW           int
-	PadH, PadW       int
-	PadHEnd, PadWEnd int
-	StrideH, StrideW int
-	DilH, DilW       int
+// checkPool validates a pool's geometry and buffers, and returns its
+// output's length and the geometry as kernels.cu's struct PoolGeom:
+// planes, then in, out, k, s, dil, pad0 and pad1 of the depth, height and
+// width axes.
+func checkPool(g *kern.PoolGeom, x, y Buffer) (int, []int32, error) {
+	p := []int32{int32(g.Planes)}
+	for _, a := range []kern.PoolAxis{g.D, g.H, g.W} {
+		if a.In <= 0 || a.Out <= 0 || a.K <= 0 || a.S <= 0 || a.Dil <= 0 || a.Pad0 < 0 || a.Pad1 < 0 ||
+			max(a.In, a.Out, a.K*a.Dil, a.Out*a.S, a.Pad0, a.Pad1) > math.MaxInt32/4 {
+			return 0, nil, fmt.Errorf("cuda: pool: bad geometry %+v", *g)
+		}
+		p = append(p, int32(a.In), int32(a.Out), int32(a.K), int32(a.S), int32(a.Dil), int32(a.Pad0), int32(a.Pad1))
+	}
+	nx := g.Planes * g.D.In * g.H.In * g.W.In
+	ny := g.Planes * g.D.Out * g.H.Out * g.W.Out
+	if err := checkCount("pool input", nx); err != nil {
+		return 0, nil, err
+	}
+	if err := checkCount("pool output", ny); err != nil {
+		return 0, nil, err
+	}
+	if err := checkBuf("pool X", x, nx, false); err != nil {
+		return 0, nil, err
+	}
+	return ny, p, checkBuf("pool Y", y, ny, false)
 }
 
-// check validates the geometry and buffers.
-func (p PoolShape) check(x, y Buffer) error {
-	if p.KH <= 0 || p.KW <= 0 || p.OH <= 0 || p.OW <= 0 || p.PadH < 0 || p.PadW < 0 {
-		return fmt.Errorf("cuda: pool: bad geometry %+v", p)
-	}
-	if err := checkCount("pool input", p.NC*p.H*p.W); err != nil {
+// MaxPool queues a max pool of geometry g (1-D, 2-D or 3-D) on s, without
+// Indices.
+func (k *Kernels) MaxPool(s *Stream, g kern.PoolGeom, x, y Buffer) error {
+	ny, p, err := checkPool(&g, x, y)
+	if err != nil {
 		return err
 	}
-	if err := checkCount("pool output", p.NC*p.OH*p.OW); err != nil {
-		return err
-	}
-	if err := checkBuf("pool X", x, p.NC*p.H*p.W, false); err != nil {
-		return err
-	}
-	return checkBuf("pool Y", y, p.NC*p.OH*p.OW, false)
+	return s.Launch(k.fn["maxpool3d"], grid1(ny), Dim3{X: elementwiseThreads}, 0, x, y, ny, p)
 }
 
-// MaxPool queues a max pool on s (no Indices output).
-func (k *Kernels) MaxPool(s *Stream, p PoolShape, x, y Buffer) error {
-	if err := p.check(x, y); err != nil {
+// AvgPool queues an average pool of geometry g (1-D, 2-D or 3-D) on s;
+// countIncludePad is ONNX's count_include_pad.
+func (k *Kernels) AvgPool(s *Stream, g kern.PoolGeom, countIncludePad bool, x, y Buffer) error {
+	ny, p, err := checkPool(&g, x, y)
+	if err != nil {
 		return err
 	}
-	ny := p.NC * p.OH * p.OW
-	return s.Launch(k.fn["maxpool2d"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
-		x, y, p.NC, p.H, p.W, p.OH, p.OW, p.KH, p.KW,
-		p.PadH, p.PadW, one(p.StrideH), one(p.StrideW), one(p.DilH), one(p.DilW))
-}
-
-// AvgPool queues an average pool on s; countIncludePad is ONNX's
-// count_include_pad.
-func (k *Kernels) AvgPool(s *Stream, p PoolShape, countIncludePad bool, x, y Buffer) error {
-	if err := p.check(x, y); err != nil {
-		return err
-	}
-	ny := p.NC * p.OH * p.OW
-	return s.Launch(k.fn["avgpool2d"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
-		x, y, p.NC, p.H, p.W, p.OH, p.OW, p.KH, p.KW,
-		p.PadH, p.PadW, one(p.StrideH), one(p.StrideW), one(p.DilH), one(p.DilW),
-		p.PadHEnd, p.PadWEnd, countIncludePad)
+	return s.Launch(k.fn["avgpool3d"], grid1(ny), Dim3{X: elementwiseThreads}, 0, x, y, ny, p, countIncludePad)
 }
 
 // GlobalPool queues a global average (isMax false) or max pool on s: y[p]
@@ -338,6 +358,7 @@ const (
 	OpDiv
 	OpMax // NaN if either operand is NaN
 	OpMin // NaN if either operand is NaN
+	OpPow // powf
 )
 
 // maxDims is the most dimensions binary_bcast handles (MAX_DIMS), after
@@ -428,7 +449,7 @@ func (pl *broadcast) param() []int32 {
 // Binary queues y = a op b on s, a of shape aShape and b of shape bShape
 // broadcast to their common shape (numpy's rules), which y has.
 func (k *Kernels) Binary(s *Stream, op BinaryOp, aShape, bShape []int, a, b, y Buffer) error {
-	if op < OpAdd || op > OpMin {
+	if op < OpAdd || op > OpPow {
 		return fmt.Errorf("cuda: unknown binary op %d", op)
 	}
 	pl, err := planBroadcast(aShape, bShape)
@@ -483,8 +504,9 @@ func (k *Kernels) Concat(s *Stream, outer, inner int, x Buffer, cIn int, y Buffe
 
 // Softmax queues a softmax of x, of shape [outer, dim, inner], along its
 // middle axis into y (inner = 1 for the last axis; opsets before 13
-// flatten to [outer, dim] with inner = 1).
-func (k *Kernels) Softmax(s *Stream, outer, dim, inner int, x, y Buffer) error {
+// flatten to [outer, dim] with inner = 1), or with log its logarithm
+// (LogSoftmax).
+func (k *Kernels) Softmax(s *Stream, outer, dim, inner int, log bool, x, y Buffer) error {
 	n := outer * dim * inner
 	if err := checkCount("softmax tensor", n); err != nil {
 		return err
@@ -495,7 +517,7 @@ func (k *Kernels) Softmax(s *Stream, outer, dim, inner int, x, y Buffer) error {
 	if err := checkBuf("softmax Y", y, n, false); err != nil {
 		return err
 	}
-	return s.Launch(k.fn["softmax"], Dim3{X: outer * inner}, Dim3{X: reduceThreads}, 0, x, y, dim, inner)
+	return s.Launch(k.fn["softmax"], Dim3{X: outer * inner}, Dim3{X: reduceThreads}, 0, x, y, dim, inner, log)
 }
 
 // PadMode is a Pad's mode (kernels.cu's PAD_* codes).
@@ -554,34 +576,20 @@ func (k *Kernels) Pad(s *Stream, in, out, begin []int, mode PadMode, value float
 	return s.Launch(k.fn["pad_nd"], grid1(nOut), Dim3{X: elementwiseThreads}, 0, x, y, nOut, g, int32(mode), value)
 }
 
-// ConvTransposeShape is a 2-D transposed convolution's geometry, as
-// kern.ConvTransposeGeom has it (a 1-D one has H = KH = OH = 1): input
-// [N, C, H, W], weights [C, M/Groups, KH, KW], output [N, M, OH, OW]; input
-// pixel (ih, iw) and tap (kh, kw) reach output pixel (ih·StrideH - PadT +
-// kh·DilH, iw·StrideW - PadL + kw·DilW). PadT and PadL may be negative;
-// zero strides, dilations and groups count as 1.
-type ConvTransposeShape struct {
-	N, C, H, W       int
-	M, KH, KW        int
-	OH, OW           int
-	Groups           int
-	PadT, PadL       int
-	StrideH, StrideW int
-	DilH, DilW       int
-}
-
-// ConvTranspose queues y = convtranspose(x, w) + bias on s; bias ([M]) may
-// be nil.
-func (k *Kernels) ConvTranspose(s *Stream, sh ConvTransposeShape, x, w, bias, y Buffer) error {
-	g := one(sh.Groups)
+// ConvTranspose queues y = convtranspose(x, w) + bias on s for the
+// geometry sh (kern.ConvTransposeGeom's: a 1-D one has H = KH = OH = 1;
+// PadT and PadL may be negative; zero strides, dilations and groups count
+// as 1); bias ([M]) may be nil.
+func (k *Kernels) ConvTranspose(s *Stream, sh kern.ConvTransposeGeom, x, w, bias, y Buffer) error {
+	g := one(sh.Group)
 	if sh.C%g != 0 || sh.M%g != 0 {
 		return fmt.Errorf("cuda: conv transpose: %d input and %d output channels do not split into %d groups", sh.C, sh.M, g)
 	}
 	if sh.N <= 0 || sh.C <= 0 || sh.H <= 0 || sh.W <= 0 || sh.M <= 0 || sh.KH <= 0 || sh.KW <= 0 || sh.OH <= 0 || sh.OW <= 0 ||
-		sh.StrideH < 0 || sh.StrideW < 0 || sh.DilH < 0 || sh.DilW < 0 {
+		sh.SH < 0 || sh.SW < 0 || sh.DH < 0 || sh.DW < 0 {
 		return fmt.Errorf("cuda: conv transpose: bad geometry %+v", sh)
 	}
-	sth, stw, dh, dw := one(sh.StrideH), one(sh.StrideW), one(sh.DilH), one(sh.DilW)
+	sth, stw, dh, dw := one(sh.SH), one(sh.SW), one(sh.DH), one(sh.DW)
 	// The kernel computes oh + PadT - kh·DilH and the like in 32 bits.
 	if max(abs(sh.PadT)+sh.OH+sh.KH*dh, abs(sh.PadL)+sh.OW+sh.KW*dw) > math.MaxInt32/2 {
 		return fmt.Errorf("cuda: conv transpose: geometry %+v out of range", sh)
@@ -752,4 +760,79 @@ func (k *Kernels) StridedCopy(s *Stream, dims, strides []int, offset int, x Buff
 		g[1+i], g[1+maxDims+i] = int32(md[i]), int32(ms[i])
 	}
 	return s.Launch(k.fn["strided_copy"], grid1(total), Dim3{X: elementwiseThreads}, 0, x, y, total, offset, g)
+}
+
+// ReduceOp is a reduction's rule (kernels.cu's RED_* codes).
+type ReduceOp int32
+
+// The reductions: the sum, the mean, the maximum and the minimum (a NaN
+// is the maximum and the minimum).
+const (
+	ReduceSum ReduceOp = iota
+	ReduceMean
+	ReduceMax
+	ReduceMin
+)
+
+// reduceBlockMin is the fewest values per output that reduce_block, one
+// block per output, reduces; fewer are reduce_thread's, one thread each.
+const reduceBlockMin = 128
+
+// Reduce queues a reduction on s: output element o of y, whose coordinates
+// in kept (row-major) are c, is the rule op over the values of x at
+// Σ_d c[d]·keptStride[d] + Σ_e r[e]·redStride[e] for every coordinate r
+// of red. x holds nx float32s, and every offset must lie in [0, nx). At
+// most 6 kept and 6 reduced dimensions (none kept: one output); red may
+// not be empty.
+func (k *Kernels) Reduce(s *Stream, op ReduceOp, kept, keptStride, red, redStride []int, x Buffer, nx int, y Buffer) error {
+	if op < ReduceSum || op > ReduceMin {
+		return fmt.Errorf("cuda: unknown reduction %d", op)
+	}
+	if len(kept) != len(keptStride) || len(red) != len(redStride) || len(red) == 0 || len(kept) > maxDims || len(red) > maxDims {
+		return fmt.Errorf("cuda: reduce: kept %v by %v, reduced %v by %v (at most %d each, some reduced)",
+			kept, keptStride, red, redStride, maxDims)
+	}
+	// g is kernels.cu's struct Reduce: nkept, kept, kept_stride, nred,
+	// red, red_stride.
+	g := make([]int32, 2+4*maxDims)
+	g[0], g[1+2*maxDims] = int32(len(kept)), int32(len(red))
+	total, count, hi := 1, 1, 0
+	for i, d := range kept {
+		if d <= 0 || keptStride[i] < 0 {
+			return fmt.Errorf("cuda: reduce: kept %v by strides %v", kept, keptStride)
+		}
+		total *= d
+		hi += (d - 1) * keptStride[i]
+		g[1+i], g[1+maxDims+i] = int32(d), int32(keptStride[i])
+	}
+	for i, d := range red {
+		if d <= 0 || redStride[i] < 0 {
+			return fmt.Errorf("cuda: reduce: reduced %v by strides %v", red, redStride)
+		}
+		count *= d
+		hi += (d - 1) * redStride[i]
+		g[2+2*maxDims+i], g[2+3*maxDims+i] = int32(d), int32(redStride[i])
+	}
+	if err := checkCount("reduce input", nx); err != nil {
+		return err
+	}
+	if err := checkCount("reduce output", total); err != nil {
+		return err
+	}
+	if err := checkCount("reduced values", count); err != nil {
+		return err
+	}
+	if hi >= nx {
+		return fmt.Errorf("cuda: reduce of %v by %v over %v by %v reads outside the %d values of x", kept, keptStride, red, redStride, nx)
+	}
+	if err := checkBuf("reduce X", x, nx, false); err != nil {
+		return err
+	}
+	if err := checkBuf("reduce Y", y, total, false); err != nil {
+		return err
+	}
+	if count >= reduceBlockMin {
+		return s.Launch(k.fn["reduce_block"], Dim3{X: total}, Dim3{X: reduceThreads}, 0, x, y, count, int32(op), g)
+	}
+	return s.Launch(k.fn["reduce_thread"], grid1(total), Dim3{X: elementwiseThreads}, 0, x, y, total, count, int32(op), g)
 }

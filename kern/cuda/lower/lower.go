@@ -59,7 +59,10 @@ func (st *Step) opt(b []cuda.Buffer, i int) cuda.Buffer {
 }
 
 // binaryOps maps ops.BinaryDev's operators to the kernel's.
-var binaryOps = map[string]cuda.BinaryOp{"Add": cuda.OpAdd, "Sub": cuda.OpSub, "Mul": cuda.OpMul, "Div": cuda.OpDiv}
+var binaryOps = map[string]cuda.BinaryOp{"Add": cuda.OpAdd, "Sub": cuda.OpSub, "Mul": cuda.OpMul, "Div": cuda.OpDiv, "Pow": cuda.OpPow}
+
+// reduceOps maps ops.ReduceDev's rules to the kernel's.
+var reduceOps = map[string]cuda.ReduceOp{"Sum": cuda.ReduceSum, "Mean": cuda.ReduceMean, "Max": cuda.ReduceMax, "Min": cuda.ReduceMin}
 
 // padModes maps ops.PadDev's modes to the kernel's.
 var padModes = map[string]cuda.PadMode{"constant": cuda.PadConstant, "reflect": cuda.PadReflect, "edge": cuda.PadEdge}
@@ -74,19 +77,8 @@ func Lower(dev any, st Step) (Launch, error) {
 	}
 	switch d := dev.(type) {
 	case *ops.ConvDev:
-		sh := d.G
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			a := cuda.ConvArgs{X: b[in[0]], W: b[in[1]], Y: b[out[0]], Act: d.Act, InRelu: d.PreAct.Kind == kern.ActRelu}
-			if d.Bias {
-				a.Bias = st.opt(b, 2)
-			}
-			if d.Residual {
-				a.Residual = st.opt(b, 3)
-			}
-			if d.Pre {
-				a.InScale, a.InShift = st.opt(b, 4), st.opt(b, 5)
-			}
-			return k.Conv(s, sh, a)
+			return k.Conv(s, d.G, convArgs(&st, b, d.Bias, d.Residual, d.Pre, d.PreAct, d.Act))
 		}, nil
 	case *ops.DwBlockDev:
 		return dwBlock(d, &st), nil
@@ -100,14 +92,11 @@ func Lower(dev any, st Step) (Launch, error) {
 			return k.Gemm(s, a)
 		}, nil
 	case *ops.PoolDev:
-		ps := cuda.PoolShape{NC: d.Planes, H: d.H, W: d.W, OH: d.OH, OW: d.OW, KH: d.KH, KW: d.KW,
-			PadH: d.PadT, PadW: d.PadL, PadHEnd: d.PadB, PadWEnd: d.PadR,
-			StrideH: d.SH, StrideW: d.SW, DilH: d.DH, DilW: d.DW}
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
 			if d.Max {
-				return k.MaxPool(s, ps, b[in[0]], b[out[0]])
+				return k.MaxPool(s, d.G, b[in[0]], b[out[0]])
 			}
-			return k.AvgPool(s, ps, d.CountPad, b[in[0]], b[out[0]])
+			return k.AvgPool(s, d.G, d.CountPad, b[in[0]], b[out[0]])
 		}, nil
 	case *ops.GlobalPoolDev:
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
@@ -145,11 +134,19 @@ func Lower(dev any, st Step) (Launch, error) {
 	case *ops.ConcatDev:
 		return concat(d, &st), nil
 	case *ops.SoftmaxDev:
-		if d.Log {
-			return nil, fmt.Errorf("no LogSoftmax kernel")
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			return k.Softmax(s, d.Outer, d.Dim, d.Inner, d.Log, b[in[0]], b[out[0]])
+		}, nil
+	case *ops.ReduceDev:
+		op, ok := reduceOps[d.Op]
+		if !ok {
+			return nil, fmt.Errorf("no kernel for the reduction %s", d.Op)
+		}
+		if len(d.Kept) > 6 || len(d.Red) > 6 {
+			return nil, fmt.Errorf("no kernel for a reduction over more than 6 kept or reduced runs of axes (%v, %v)", d.Kept, d.Red)
 		}
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			return k.Softmax(s, d.Outer, d.Dim, d.Inner, b[in[0]], b[out[0]])
+			return k.Reduce(s, op, d.Kept, d.KeptStride, d.Red, d.RedStride, b[in[0]], d.InLen, b[out[0]])
 		}, nil
 	case *ops.PadDev:
 		mode, ok := padModes[d.Mode]
@@ -160,15 +157,12 @@ func Lower(dev any, st Step) (Launch, error) {
 			return k.Pad(s, d.In, d.Out, d.Begin, mode, d.Value, b[in[0]], b[out[0]])
 		}, nil
 	case *ops.ConvTransposeDev:
-		g := d.G
-		sh := cuda.ConvTransposeShape{N: g.N, C: g.C, H: g.H, W: g.W, M: g.M, KH: g.KH, KW: g.KW, OH: g.OH, OW: g.OW,
-			Groups: g.Group, PadT: g.PadT, PadL: g.PadL, StrideH: g.SH, StrideW: g.SW, DilH: g.DH, DilW: g.DW}
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
 			var bias cuda.Buffer
 			if d.Bias {
 				bias = st.opt(b, 2)
 			}
-			return k.ConvTranspose(s, sh, b[in[0]], b[in[1]], bias, b[out[0]])
+			return k.ConvTranspose(s, d.G, b[in[0]], b[in[1]], bias, b[out[0]])
 		}, nil
 	case *ops.ResizeDev:
 		return resize(d, &st)
@@ -192,11 +186,11 @@ func Lower(dev any, st Step) (Launch, error) {
 			return nil
 		}, nil
 	case *ops.Conv3DDev:
-		return nil, errNo3D("3-D convolutions")
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			return k.Conv3D(s, d.G, convArgs(&st, b, d.Bias, d.Residual, d.Pre, d.PreAct, d.Act))
+		}, nil
 	case *ops.ConvTranspose3DDev:
 		return nil, errNo3D("3-D transposed convolutions")
-	case *ops.Pool3DDev:
-		return nil, errNo3D("3-D pooling")
 	case *ops.CopyDev:
 		if !st.OutF32 {
 			return nil, fmt.Errorf("the device copies float32 tensors only")
@@ -211,6 +205,23 @@ func Lower(dev any, st Step) (Launch, error) {
 		}, nil
 	}
 	return nil, fmt.Errorf("no CUDA kernel for this %s", st.OpType)
+}
+
+// convArgs returns the buffers and fusions of a Conv, FusedConv or 3-D
+// Conv step (ops.ConvDev's inputs: X, W, then B, Z, pre_scale, pre_bias
+// where present).
+func convArgs(st *Step, b []cuda.Buffer, bias, residual, pre bool, preAct, act kern.Activation) cuda.ConvArgs {
+	a := cuda.ConvArgs{X: b[st.In[0]], W: b[st.In[1]], Y: b[st.Out[0]], Act: act, InRelu: preAct.Kind == kern.ActRelu}
+	if bias {
+		a.Bias = st.opt(b, 2)
+	}
+	if residual {
+		a.Residual = st.opt(b, 3)
+	}
+	if pre {
+		a.InScale, a.InShift = st.opt(b, 4), st.opt(b, 5)
+	}
+	return a
 }
 
 // errNo3D is the reason a step over 5-D tensors stays off the GPU.

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bnrun/bnrun/kern"
 	"github.com/bnrun/bnrun/ops"
 )
 
@@ -22,13 +23,13 @@ func TestLowerRefuses(t *testing.T) {
 	}{
 		{struct{}{}, step("Frobnicate"), "no CUDA kernel for this Frobnicate"},
 		{nil, step("Shape"), "no CUDA kernel for this Shape"},
-		{&ops.BinaryDev{Op: "Pow"}, step("Pow"), "binary operator Pow"},
-		{&ops.SoftmaxDev{Log: true}, step("LogSoftmax"), "LogSoftmax"},
+		{&ops.BinaryDev{Op: "Mod"}, step("Mod"), "binary operator Mod"},
+		{&ops.ReduceDev{Op: "Prod"}, step("ReduceProd"), "reduction Prod"},
+		{&ops.ReduceDev{Op: "Sum", Kept: make([]int, 7), Red: []int{2}}, step("ReduceSum"), "more than 6"},
 		{&ops.PadDev{Mode: "wrap"}, step("Pad"), `pad mode "wrap"`},
 		{&ops.CopyDev{}, Step{OpType: "Reshape", In: []int{0}, Out: []int{1}, OutF32: false}, "float32 tensors only"},
 		{&ops.UnaryDev{}, Step{OpType: "Relu", In: []int{0}}, "no output"},
-		{&ops.Conv3DDev{}, step("Conv"), "3-D convolutions"},
-		{&ops.Pool3DDev{}, step("MaxPool"), "3-D pooling"},
+		{&ops.ConvTranspose3DDev{}, step("ConvTranspose"), "3-D transposed convolutions"},
 		{&ops.SplitDev{Parts: make([]ops.StridedDev, 3)}, step("Split"), "3 parts with 1 outputs"},
 		{&ops.ResizeDev{In: []int{1, 4}, Out: []int{1, 2}, Axes: []ops.ResizeAxisDev{{Axis: 1, K: 1, InLen: 4, OutLen: 2, Outer: 1, Inner: 1,
 			Idx: []int{0, 4}, W: []float64{1, 1}, Ext: make([]bool, 2)}}}, step("Resize"), "reads index 4 of 4"},
@@ -44,7 +45,10 @@ func TestLowerRefuses(t *testing.T) {
 		dev any
 		op  string
 	}{
-		{&ops.BinaryDev{Op: "Add"}, "Add"}, {&ops.SoftmaxDev{}, "Softmax"}, {&ops.PadDev{Mode: "reflect"}, "Pad"},
+		{&ops.BinaryDev{Op: "Add"}, "Add"}, {&ops.BinaryDev{Op: "Pow"}, "Pow"}, {&ops.SoftmaxDev{}, "Softmax"},
+		{&ops.SoftmaxDev{Log: true}, "LogSoftmax"}, {&ops.PadDev{Mode: "reflect"}, "Pad"},
+		{&ops.Conv3DDev{}, "Conv"}, {&ops.PoolDev{G: kern.PoolGeom{D: kern.PoolAxis{In: 2, Out: 2, K: 1}}}, "MaxPool"},
+		{&ops.ReduceDev{Op: "Min", Red: []int{3}}, "ReduceMin"},
 		{&ops.CopyDev{}, "Reshape"}, {&ops.UnaryDev{}, "Relu"}, {&ops.GlobalPoolDev{}, "GlobalAveragePool"},
 		{&ops.ConcatDev{Sizes: []int{1, 1}}, "Concat"},
 		{&ops.ConvTransposeDev{}, "ConvTranspose"}, {&ops.StridedDev{}, "Slice"},

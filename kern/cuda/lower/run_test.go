@@ -109,7 +109,10 @@ func node(op string, opset, nOut int, attrs map[string]any) *ops.Node {
 // transformation and rounding; the last two axes in one pass, other axes
 // pass by pass through scratch), Upsample, Slice, Transpose, Split,
 // ConvTranspose, ReduceMean and ReduceMax over trailing axes (as global
-// pools) and Cast against their CPU steps.
+// pools), Cast, Gelu, Softmax and LogSoftmax, Pow, ReduceSum, ReduceMean,
+// ReduceMax and ReduceMin over any axes (a thread or a block per output),
+// and 3-D Conv, FusedConv, MaxPool, AveragePool and BatchNormalization
+// against their CPU steps.
 func TestLowerRuns(t *testing.T) {
 	c := openDevice(t)
 	k, err := c.Kernels()
@@ -214,6 +217,51 @@ func TestLowerRuns(t *testing.T) {
 		{name: "ReduceMax over the last axis, opset 18", node: node("ReduceMax", 18, 1, nil),
 			in: []*ops.Value{f32In(3, 4, 300), i64C(-1)}, exact: true},
 		{name: "Cast to FLOAT", node: node("Cast", 13, 1, m{"to": int64(1)}), in: []*ops.Value{f32In(2, 3, 5)}, exact: true},
+
+		// issue 15's ops: Gelu, LogSoftmax, Pow, reductions over any axes
+		{name: "Gelu", node: node("Gelu", 20, 1, nil), in: []*ops.Value{f32In(2, 3, 37)}},
+		{name: "Gelu tanh", node: node("Gelu", 20, 1, m{"approximate": "tanh"}), in: []*ops.Value{f32In(3, 41)}},
+		{name: "LogSoftmax last axis", node: node("LogSoftmax", 13, 1, nil), in: []*ops.Value{f32In(3, 5, 300)}},
+		{name: "LogSoftmax middle axis", node: node("LogSoftmax", 13, 1, m{"axis": int64(1)}), in: []*ops.Value{f32In(2, 7, 3, 5)}},
+		{name: "LogSoftmax opset 11 (rows of the flattened rest)", node: node("LogSoftmax", 11, 1, nil), in: []*ops.Value{f32In(3, 4, 5)}},
+		{name: "Softmax middle axis", node: node("Softmax", 13, 1, m{"axis": int64(-2)}), in: []*ops.Value{f32In(2, 9, 4)}},
+		{name: "Pow by a constant exponent", node: node("Pow", 15, 1, nil), in: []*ops.Value{f32In(2, 3, 4, 5), f32C(2)}},
+		{name: "Pow broadcast both ways", node: node("Pow", 13, 1, nil), in: []*ops.Value{f32In(3, 1, 5), f32In(4, 1)}},
+		{name: "ReduceSum middle axis keepdims", node: node("ReduceSum", 13, 1, nil),
+			in: []*ops.Value{f32In(2, 7, 5, 3), i64C(1)}},
+		{name: "ReduceSum axes 0 and 2, many values (a block each)", node: node("ReduceSum", 13, 1, m{"keepdims": int64(0)}),
+			in: []*ops.Value{f32In(3, 5, 61), i64C(0, 2)}},
+		{name: "ReduceMean batch axis", node: node("ReduceMean", 13, 1, m{"axes": []int64{0}, "keepdims": int64(0)}),
+			in: []*ops.Value{f32In(5, 3, 4)}},
+		{name: "ReduceMean channels of a batch (opset 18)", node: node("ReduceMean", 18, 1, nil),
+			in: []*ops.Value{f32In(2, 300, 3, 2), i64C(1)}},
+		{name: "ReduceMax axes 1 and 3, opset 18", node: node("ReduceMax", 18, 1, m{"keepdims": int64(0)}),
+			in: []*ops.Value{f32In(2, 3, 4, 5), i64C(1, -1)}, exact: true},
+		{name: "ReduceMin every axis", node: node("ReduceMin", 13, 1, nil), in: []*ops.Value{f32In(3, 4, 5)}, exact: true},
+		{name: "ReduceMin one axis, many values", node: node("ReduceMin", 13, 1, m{"axes": []int64{0}}), in: []*ops.Value{f32In(400, 3)}, exact: true},
+		{name: "ReduceMax size-1 axes around", node: node("ReduceMax", 13, 1, m{"axes": []int64{0, 2}}), in: []*ops.Value{f32In(1, 6, 1, 4)}, exact: true},
+
+		// 3-D (5-D tensors): Conv, FusedConv, MaxPool, AveragePool, BatchNormalization
+		{name: "Conv 3-D pads strides bias", node: node("Conv", 13, 1, m{"pads": []int64{1, 0, 2, 1, 1, 0}, "strides": []int64{2, 1, 2}}),
+			in: []*ops.Value{f32In(2, 3, 5, 6, 7), f32In(4, 3, 3, 2, 3), f32In(4)}},
+		{name: "Conv 3-D grouped dilated", node: node("Conv", 13, 1, m{"group": int64(2), "dilations": []int64{2, 1, 2},
+			"pads": []int64{1, 1, 1, 1, 1, 1}}),
+			in: []*ops.Value{f32In(1, 4, 6, 5, 7), f32In(6, 2, 2, 3, 3)}},
+		{name: "Conv 3-D depthwise", node: node("Conv", 13, 1, m{"group": int64(3), "pads": []int64{1, 1, 1, 1, 1, 1}, "strides": []int64{1, 2, 2}}),
+			in: []*ops.Value{f32In(2, 3, 4, 7, 6), f32In(3, 1, 3, 3, 3), f32In(3)}},
+		{name: "FusedConv 3-D residual relu", node: fusedConv3D(),
+			in: []*ops.Value{f32In(1, 3, 3, 4, 5), f32In(5, 3, 3, 3, 3), f32In(5), f32In(1, 5, 3, 4, 5)}},
+		{name: "MaxPool 3-D ceil dilations", node: node("MaxPool", 12, 1, m{"kernel_shape": []int64{2, 3, 2}, "strides": []int64{2, 2, 1},
+			"pads": []int64{1, 1, 0, 1, 1, 0}, "dilations": []int64{1, 2, 2}, "ceil_mode": int64(1)}),
+			in: []*ops.Value{f32In(1, 4, 5, 7, 6)}, exact: true},
+		{name: "AveragePool 3-D count_include_pad", node: node("AveragePool", 11, 1, m{"kernel_shape": []int64{2, 3, 2}, "strides": []int64{2, 2, 2},
+			"pads": []int64{1, 1, 0, 1, 1, 0}, "count_include_pad": int64(1)}),
+			in: []*ops.Value{f32In(2, 3, 5, 7, 6)}},
+		{name: "AveragePool 3-D ceil", node: node("AveragePool", 11, 1, m{"kernel_shape": []int64{3, 2, 3}, "strides": []int64{2, 2, 2},
+			"pads": []int64{1, 1, 1, 1, 1, 1}, "ceil_mode": int64(1)}),
+			in: []*ops.Value{f32In(1, 4, 5, 7, 6)}},
+		{name: "BatchNormalization 5-D", node: node("BatchNormalization", 15, 1, m{"epsilon": float32(1e-3)}),
+			in: []*ops.Value{f32In(2, 3, 4, 5, 3), f32C(0.5, 1, 1.5), f32C(-0.1, 0, 0.2), f32C(0.3, -0.2, 0), f32C(1, 0.5, 2)}},
 		{name: "Cast to DOUBLE", node: node("Cast", 13, 1, m{"to": int64(11)}), in: []*ops.Value{f32In(7)}, exact: true},
 	}
 	for i, tc := range cases {
@@ -221,9 +269,17 @@ func TestLowerRuns(t *testing.T) {
 	}
 }
 
+// fusedConv3D is a bnrun.FusedConv over 5-D tensors with a residual and
+// Relu, as the fold pass writes one.
+func fusedConv3D() *ops.Node {
+	n := node("FusedConv", 1, 1, map[string]any{"pads": []int64{1, 1, 1, 1, 1, 1}, "activation": "Relu"})
+	n.Domain, n.Opset = "bnrun", 1
+	return n
+}
+
 // runOne runs one case on the CPU and on the device and compares.
 func runOne(t *testing.T, c *cuda.Context, k *cuda.Kernels, s *cuda.Stream, tc runCase, seed uint64) {
-	b := ops.Lookup(tc.node.OpType)
+	b := ops.LookupNode(tc.node)
 	if b == nil {
 		t.Fatalf("no op %s", tc.node.OpType)
 	}
