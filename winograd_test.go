@@ -97,36 +97,43 @@ func cpuBest() string { return kern.Best().Name }
 // TestWinogradChoice checks which models Open computes with Winograd
 // without WithWinograd or WithoutWinograd: a classifier (scores [N, K]),
 // yes where the tier has it; a segmentation net (a [N, K, H, W] class map)
-// and a 1-D net's per-step outputs, no; and what Model.Winograd says.
+// and a 1-D net's per-step outputs, no; and what Model.Winograd says. A
+// model with a per-pixel output takes the tier's accurate variant (shorter
+// depth blocks) unless WithWinograd, on every tier but the reference; a
+// classifier never does.
 func TestWinogradChoice(t *testing.T) {
-	best := kern.Best()
-	has := best.WithoutWinograd() != best
-	for _, c := range []struct {
-		model string
-		wino  bool // without options, on a tier with Winograd
-	}{
-		{"testdata/models/lenet_bn_op13/model.onnx", true},
-		{"testdata/family/mobilenet_v3/fused/model.onnx", true},
-		{"testdata/tiny_seg/model.onnx", false},
-		{"testdata/family/lraspp/fused/model.onnx", false},
-	} {
-		for _, o := range []struct {
-			name string
-			opts []bnrun.Option
-			want bool
+	for _, tier := range []*kern.Tier{kern.Best(), kern.Generic} {
+		has := tier.WithoutWinograd() != tier
+		for _, c := range []struct {
+			model    string
+			perPixel bool
 		}{
-			{"default", nil, c.wino && has},
-			{"WithWinograd", []bnrun.Option{bnrun.WithWinograd()}, has},
-			{"WithoutWinograd", []bnrun.Option{bnrun.WithoutWinograd()}, false},
+			{"testdata/models/lenet_bn_op13/model.onnx", false},
+			{"testdata/family/mobilenet_v3/fused/model.onnx", false},
+			{"testdata/tiny_seg/model.onnx", true},
+			{"testdata/family/lraspp/fused/model.onnx", true},
 		} {
-			m, err := bnrun.Open(c.model, append(o.opts, bnrun.WithBackend(best.Name))...)
-			if err != nil {
-				t.Fatal(err)
+			for _, o := range []struct {
+				name           string
+				opts           []bnrun.Option
+				wino, accurate bool
+			}{
+				{"default", nil, !c.perPixel && has, c.perPixel},
+				{"WithWinograd", []bnrun.Option{bnrun.WithWinograd()}, has, false},
+				{"WithoutWinograd", []bnrun.Option{bnrun.WithoutWinograd()}, false, c.perPixel},
+			} {
+				m, err := bnrun.Open(c.model, append(o.opts, bnrun.WithBackend(tier.Name))...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := m.Winograd(); got != o.wino {
+					t.Errorf("%s, %s, %s tier: Winograd() = %v, want %v", c.model, o.name, tier.Name, got, o.wino)
+				}
+				if got := bnrun.AccurateSums(m); got != o.accurate {
+					t.Errorf("%s, %s, %s tier: accurate variant %v, want %v", c.model, o.name, tier.Name, got, o.accurate)
+				}
+				m.Close()
 			}
-			if got := m.Winograd(); got != o.want {
-				t.Errorf("%s, %s, %s tier: Winograd() = %v, want %v", c.model, o.name, best.Name, got, o.want)
-			}
-			m.Close()
 		}
 	}
 }

@@ -328,7 +328,7 @@ func (t *dwBlockTask) fillE(e []float32, buf *dwBlockBufs, clip *float32, n, r0,
 	}
 	ge := &p.GE
 	eb, nr := l.eb, bl.PixWidth
-	kc := CeilDiv(ge.C, CeilDiv(ge.C, bl.PixKC))
+	kc := bl.depthBlock(ge.C, bl.PixKC)
 	rowLen := l.wp * eb
 	// the new rows [r0, r0+cnt) in the image: [ia, ib)
 	ia, ib := max(r0, gd.PadT), min(r0+cnt, gd.PadT+gd.H)
@@ -418,7 +418,7 @@ func (t *dwBlockTask) project(d []float32, buf *dwBlockBufs, clip *float32, n, q
 	gp := &p.GP
 	nr := bl.PixWidth
 	k := gp.C
-	kc := CeilDiv(k, CeilDiv(k, bl.PixKC))
+	kc := bl.depthBlock(k, bl.PixKC)
 	ct := buf.ct
 	ohw := gp.OH * gp.OW
 	f := p.Fusion

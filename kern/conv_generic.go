@@ -242,6 +242,7 @@ func (ct *convTilesTask) Range(lo, hi int) {
 		if ct.bl == nil {
 			var src convSource
 			op := convProduct(ct.g, ct.x, ct.w, ct.b, ct.y, ct.f, o, ct.pointwise, &src)
+			op.accurate = isAccurate(ct.env)
 			op.tile(i0, i1, p0, p1)
 			continue
 		}

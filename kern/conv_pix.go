@@ -221,7 +221,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	var imgStride, grpStride int
 	// depth blocks: of PixKC steps in the planes, longer in the copies
 	// laid out for the tiles (pixMajorDepth)
-	kc := pixMajorDepth(k)
+	kc := bl.pixMajorDepth(k)
 	if bl.pixBlocked(g, f.hasPre()) {
 		// the input in blocks of 8 channels, padded (see blockedSource):
 		// boff[p] = ((c/8)·Hp·Wp + kh·DH·Wp + kw·DW)·8 + c mod 8 for
@@ -269,7 +269,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 				}
 			}
 			imgStride, grpStride = g.C*ph.plane, cg*ph.plane
-			kc = CeilDiv(k, CeilDiv(k, bl.PixKC))
+			kc = bl.depthBlock(k, bl.PixKC)
 		}
 	}
 	var wp []float32
@@ -436,10 +436,8 @@ func (bl *blocked) pixMajor(g *ConvGeom) bool {
 // with its length: on a 2048→512 7×7 layer against float64 sums the
 // largest error was 1.6e-5 in blocks of 64, 2.1e-5 of 256, 5.2e-5 of
 // 1024; blocks of 256 ran as fast as the whole depth and 2-10 % faster
-// than blocks of 64.
-func pixMajorDepth(k int) int {
-	return CeilDiv(k, CeilDiv(k, 256))
-}
+// than blocks of 64. An Accurate tier takes accurateDepth's blocks.
+func (bl *blocked) pixMajorDepth(k int) int { return bl.depthBlock(k, 256) }
 
 // pixMajorSource returns src (N images of C planes of OH·OW values, the
 // compact source of a 1×1 window) copied pixel-major into sc.qp:

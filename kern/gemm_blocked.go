@@ -60,6 +60,12 @@ type BlockedSpec struct {
 	Kerns  []MicroKernel
 	// KC is the depth of a packed panel of B.
 	KC int
+	// Accurate makes every product sum its depth in the shorter blocks
+	// of accurateDepth, at most 128 steps, instead of blocks of up to
+	// KC (PixKC on the pixel-tile paths, 256 on their pixel-major and
+	// channel-blocked variants): the tier's variant for models whose
+	// outputs keep the rounding errors (see Tier.Accurate).
+	Accurate bool
 	// Lanes is the vector kernels' width: Affine, Add, Max and Sum take
 	// lengths that are multiples of it.
 	Lanes int
@@ -283,6 +289,7 @@ func NewBlockedTier(s BlockedSpec) *Tier {
 	}
 	k := &Tier{
 		spec:         &bl.BlockedSpec,
+		accurate:     s.Accurate,
 		Name:         s.Name,
 		Conv:         bl.conv,
 		ConvPath:     bl.convPathName,
@@ -551,10 +558,17 @@ func flag(b bool) int {
 }
 
 // kBlock splits a depth of k into blocks of at most KC, as evenly as
-// possible; it depends on k only.
-func (bl *blocked) kBlock(k int) int {
-	nb := CeilDiv(k, bl.KC)
-	return CeilDiv(k, nb)
+// possible (an Accurate tier into accurateDepth's); it depends on k only.
+func (bl *blocked) kBlock(k int) int { return bl.depthBlock(k, bl.KC) }
+
+// depthBlock is the depth block of a product of k terms on a path whose
+// blocks hold at most kcMax steps: k cut into ⌈k/kcMax⌉ blocks as evenly
+// as possible, or, on an Accurate tier, accurateDepth's blocks.
+func (bl *blocked) depthBlock(k, kcMax int) int {
+	if bl.Accurate {
+		return accurateDepth(k, kcMax)
+	}
+	return CeilDiv(k, CeilDiv(k, kcMax))
 }
 
 // kernFor returns the narrowest micro-kernel at least w wide, and its width.

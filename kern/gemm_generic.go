@@ -152,6 +152,9 @@ type gemmOp struct {
 	// kern, when not nil, is the tier whose vector kernels the epilogue
 	// may use.
 	kern *Tier
+	// accurate makes the generic tier's tile sum the depth in
+	// accurateDepth's blocks (the generic tier's accurate variant).
+	accurate bool
 
 	// bw and bq, when bw > 0, map the in-place path's product column j
 	// to column (j/bw)·bq + j%bw of its source (see tileOffs).
@@ -288,6 +291,9 @@ func (op *gemmOp) tile(i0, i1, p0, p1 int) {
 	var panel [kcMax * nr]float32
 	var acc [nr]float32
 	kc := kBlock(op.k)
+	if op.accurate {
+		kc = accurateDepth(op.k, kcMax)
+	}
 	// C[i][j] = alpha * sum_p op(A)[i][p]*op(B)[p][j] (+ beta*C[i][j]) (+ bias[i]),
 	// the sum over p taken block by block of kc, each block by the
 	// micro-kernel for one row i and one panel of columns j.
@@ -346,7 +352,7 @@ func gemmGeneric(env *Env, transA, transB bool, m, n, k int, alpha float32,
 		return
 	}
 	op := &gemmOp{m: m, n: n, k: k, a: a, lda: lda, transA: transA,
-		b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, alpha: alpha, beta: beta}
+		b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, alpha: alpha, beta: beta, accurate: isAccurate(env)}
 	par := ParOf(env)
 	t := newTiling(1, m, CeilDiv(n, nr), k, par.Workers())
 	if t.all == 1 {

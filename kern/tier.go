@@ -176,6 +176,8 @@ type Tier struct {
 
 	// spec is the description NewBlockedTier made the tier from, or nil.
 	spec *BlockedSpec
+	// accurate marks an accurate variant (see Accurate).
+	accurate bool
 }
 
 // Spec returns the description a tier made by NewBlockedTier was made
@@ -214,7 +216,49 @@ func (k *Tier) WithoutWinograd() *Tier {
 var (
 	directMu sync.Mutex
 	direct   = map[*Tier]*Tier{} // WithoutWinograd's variants
+	accurate = map[*Tier]*Tier{} // Accurate's variants
 )
+
+// Accurate returns the tier's variant for models whose outputs keep the
+// convolutions' rounding errors, such as a segmentation net's per-pixel
+// scores: Winograd turned off (see WithoutWinograd), and every product's
+// depth summed in blocks of about 3·√K steps (accurateDepth: for K = 64,
+// three chains of 22 multiply-adds instead of one of 64; from K = 1665
+// on, blocks of 128 as on the AVX-512 tier) instead of up to 128 or 256,
+// each block one more pass of the output tile through the registers. The
+// blocked tiers and the generic tier have one, made once per tier, of the
+// same name; other tiers (the reference) and variants return themselves.
+// Results stay the same for any number of workers.
+func (k *Tier) Accurate() *Tier {
+	if k.accurate || k.spec == nil && k != Generic {
+		return k
+	}
+	directMu.Lock()
+	defer directMu.Unlock()
+	if a, ok := accurate[k]; ok {
+		return a
+	}
+	var a *Tier
+	if k.spec == nil {
+		// the generic tier: its products ask isAccurate
+		g := *k
+		g.accurate = true
+		a = &g
+	} else {
+		s := *k.spec
+		s.WinogradMinCols = 0
+		s.Accurate = true
+		a = NewBlockedTier(s)
+	}
+	accurate[k] = a
+	return a
+}
+
+// isAccurate reports whether env's tier is an accurate variant.
+func isAccurate(env *Env) bool {
+	k := TierOf(env)
+	return k != nil && k.accurate
+}
 
 // ConvFusion is the work the fold pass fuses into a convolution: a
 // per-input-channel affine step with an optional activation applied to the
