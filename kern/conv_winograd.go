@@ -445,14 +445,7 @@ func (s *winoTask) store(m int) {
 	g, f := s.g, s.f
 	ohw := g.OH * g.OW
 	ym := s.y[m*ohw : (m+1)*ohw]
-	var bias float32
-	if s.b != nil {
-		bias = s.b[m]
-	}
-	var zm []float32
-	if s.z != nil {
-		zm = s.z[m*ohw : (m+1)*ohw]
-	}
+	bias, zm := channelBiasResid(s.b, s.z, m, ohw)
 	p := s.p[m*s.ncp:]
 	switch {
 	case s.fused:
@@ -636,14 +629,20 @@ func (s *winoPartTask) run(q int) {
 	yoff := s.yoff[j0:j1]
 	yoffHi := int(s.yoff[j1-1])
 	for m := range g.M {
-		var bias float32
-		if s.b != nil {
-			bias = s.b[m]
-		}
-		var zm []float32
-		if s.z != nil {
-			zm = s.z[m*ohw : (m+1)*ohw]
-		}
+		bias, zm := channelBiasResid(s.b, s.z, m, ohw)
 		bl.winoStore(n, p[m*s.ncq:], s.ldp, s.y[m*ohw:(m+1)*ohw], yoff, yoffHi, g.OW, bias, zm, s.relu)
 	}
+}
+
+// channelBiasResid returns output channel m's bias (0 when b is nil) and
+// its plane of ohw values of the residual z (nil when z is).
+func channelBiasResid(b, z []float32, m, ohw int) (float32, []float32) {
+	var bias float32
+	if b != nil {
+		bias = b[m]
+	}
+	if z == nil {
+		return bias, nil
+	}
+	return bias, z[m*ohw : (m+1)*ohw]
 }
