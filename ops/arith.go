@@ -26,18 +26,20 @@ func init() {
 	Register("Div", buildArith(opDiv))
 }
 
-// arithOp selects the binary operation.
-type arithOp uint8
+// arithOp selects the binary operation: kern's binary operators, which a
+// BinaryDev carries to a device, and PRelu, the CPU's alone. opMax, opMin
+// and opPRelu serve Max, Min and PRelu (see arithRow); Pow has its own
+// loops (pow.go).
+type arithOp = kern.BinaryOp
 
 const (
-	opAdd arithOp = iota
-	opSub
-	opMul
-	opDiv
-	// opMax, opMin and opPRelu serve Max, Min and PRelu (see arithRow).
-	opMax
-	opMin
-	opPRelu
+	opAdd   = kern.BinaryAdd
+	opSub   = kern.BinarySub
+	opMul   = kern.BinaryMul
+	opDiv   = kern.BinaryDiv
+	opMax   = kern.BinaryMax
+	opMin   = kern.BinaryMin
+	opPRelu = kern.BinaryPow + 1 // not a valid kern.BinaryOp: no device kernel
 )
 
 type arithKernel struct {
@@ -109,8 +111,7 @@ func (k *arithKernel) Prepare(in []*Value) ([]Value, Step, error) {
 	}
 	var dev *BinaryDev
 	if a.DType == Float32 {
-		dev = &BinaryDev{Op: [...]string{opAdd: "Add", opSub: "Sub", opMul: "Mul", opDiv: "Div"}[k.op],
-			AShape: copyShape(a.Shape), BShape: copyShape(b.Shape)}
+		dev = &BinaryDev{Op: k.op, AShape: copyShape(a.Shape), BShape: copyShape(b.Shape)}
 	}
 	return []Value{{DType: a.DType, Shape: outShape}}, Step{Run: run, Dev: devOrNil(dev)}, nil
 }

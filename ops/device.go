@@ -105,11 +105,11 @@ type AffineDev struct {
 	Act         kern.Activation
 }
 
-// BinaryDev is an elementwise Add, Sub, Mul, Div or Pow (float32 X to
-// float32 powers) of A (shape AShape) and B (BShape) with numpy
-// broadcasting.
+// BinaryDev is an elementwise Add, Sub, Mul, Div, Pow (float32 X to
+// float32 powers), or a Max, Min or Sum of two inputs, of A (shape AShape) and
+// B (BShape) with numpy broadcasting; Op names the operator.
 type BinaryDev struct {
-	Op             string // "Add", "Sub", "Mul", "Div" or "Pow"
+	Op             kern.BinaryOp
 	AShape, BShape []int
 }
 
@@ -135,7 +135,7 @@ type SoftmaxDev struct {
 }
 
 // ReduceDev is a float32 ReduceSum, ReduceMean, ReduceMax or ReduceMin
-// (Op "Sum", "Mean", "Max" or "Min") of X, InLen values: output element
+// (Op kern.ReduceSum, ReduceMean, ReduceMax or ReduceMin) of X, InLen values: output element
 // o, whose coordinates in Kept (row-major) are c, is the rule over the
 // Count values at Σ_d c[d]·KeptStride[d] + Σ_e r[e]·RedStride[e] for
 // every coordinate r of Red (the mean: their sum over Count; a NaN is the
@@ -143,7 +143,7 @@ type SoftmaxDev struct {
 // contiguous in X merged; Kept is empty for a reduction to one value, Red
 // never is.
 type ReduceDev struct {
-	Op               string
+	Op               kern.ReduceOp
 	Kept, KeptStride []int
 	Red, RedStride   []int
 	Count, InLen     int
@@ -158,11 +158,11 @@ func devOrNil[T any](d *T) any {
 }
 
 // PadDev is a float32 Pad: X of shape In to shape Out, Begin[d] the
-// leading pad of axis d (negative crops); Mode is "constant" (filling
-// with Value), "reflect" or "edge".
+// leading pad of axis d (negative crops); Mode is kern.PadConstant
+// (filling with Value), PadReflect or PadEdge.
 type PadDev struct {
 	In, Out, Begin []int
-	Mode           string
+	Mode           kern.PadMode
 	Value          float32
 }
 

@@ -12,14 +12,15 @@ func init() {
 	Register("Pad", buildPad)
 }
 
-// padMode is how Pad fills the new elements.
-type padMode uint8
+// padMode is how Pad fills the new elements: the modes with a device
+// kernel are kern's (a PadDev's Mode), wrap the CPU's alone.
+type padMode = kern.PadMode
 
 const (
-	padConstant padMode = iota
-	padReflect
-	padEdge
-	padWrap
+	padConstant = kern.PadConstant
+	padReflect  = kern.PadReflect
+	padEdge     = kern.PadEdge
+	padWrap     = kern.PadEdge + 1 // not a valid kern.PadMode: no device kernel
 )
 
 // Pad extends (or, with negative pads, crops) each axis by pads[i] elements
@@ -175,9 +176,9 @@ func buildPad(n *Node) (Kernel, error) {
 			return nil
 		}
 		var dev *PadDev
-		if cv := optValue(in, 2); x.DType == Float32 && mode != padWrap && (n.Opset < 11 || cv == nil || cv.Const != nil) {
+		if cv := optValue(in, 2); x.DType == Float32 && mode.Valid() && (n.Opset < 11 || cv == nil || cv.Const != nil) {
 			dev = &PadDev{In: copyShape(x.Shape), Out: copyShape(shape), Begin: begin,
-				Mode: [...]string{padConstant: "constant", padReflect: "reflect", padEdge: "edge"}[mode], Value: attrValue}
+				Mode: mode, Value: attrValue}
 			if n.Opset >= 11 && cv != nil {
 				dev.Value = cv.Const.F32[0]
 			}

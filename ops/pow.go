@@ -81,7 +81,7 @@ func buildPow(n *Node) (Kernel, error) {
 		}
 		var dev *BinaryDev
 		if x.DType == Float32 && y.DType == Float32 {
-			dev = &BinaryDev{Op: "Pow", AShape: copyShape(x.Shape), BShape: copyShape(y.Shape)}
+			dev = &BinaryDev{Op: kern.BinaryPow, AShape: copyShape(x.Shape), BShape: copyShape(y.Shape)}
 		}
 		return []Value{{DType: x.DType, Shape: outShape}}, Step{Run: run, Dev: devOrNil(dev)}, nil
 	}), nil

@@ -19,15 +19,20 @@ func init() {
 	}
 }
 
-// reduceKind selects a reduction's rule.
-type reduceKind uint8
+// reduceKind selects a reduction's rule: kern's reductions, which a
+// ReduceDev carries to a device, then the CPU's alone.
+type reduceKind = kern.ReduceOp
 
 const (
-	redSum reduceKind = iota
-	redMean
-	redMax
-	redMin
-	redProd
+	redSum  = kern.ReduceSum
+	redMean = kern.ReduceMean
+	redMax  = kern.ReduceMax
+	redMin  = kern.ReduceMin
+)
+
+// The rules without a device kernel (not valid kern.ReduceOps).
+const (
+	redProd = kern.ReduceMin + 1 + iota
 	redL1
 	redL2
 	redSumSquare
@@ -174,8 +179,7 @@ func buildReduce(n *Node, op reduceOp) (Kernel, error) {
 // pool, a sum, mean, maximum or minimum otherwise as a ReduceDev; nil for
 // the other rules, int64 data, and reductions of no values.
 func reduceDev(g *reduceGeom, kind reduceKind, dt DType, inLen, total int) any {
-	name := map[reduceKind]string{redSum: "Sum", redMean: "Mean", redMax: "Max", redMin: "Min"}[kind]
-	if dt != Float32 || name == "" || g.count == 0 || inLen == 0 || total == 0 {
+	if dt != Float32 || !kind.Valid() || g.count == 0 || inLen == 0 || total == 0 {
 		return nil
 	}
 	runs := len(g.red) == 1 && g.redStride[0] == 1 &&
@@ -183,7 +187,7 @@ func reduceDev(g *reduceGeom, kind reduceKind, dt DType, inLen, total int) any {
 	if runs && (kind == redMean || kind == redMax) {
 		return &GlobalPoolDev{Max: kind == redMax, Planes: total, HW: g.count}
 	}
-	return &ReduceDev{Op: name, Kept: slices.Clone(g.kept), KeptStride: slices.Clone(g.keptStride),
+	return &ReduceDev{Op: kind, Kept: slices.Clone(g.kept), KeptStride: slices.Clone(g.keptStride),
 		Red: slices.Clone(g.red), RedStride: slices.Clone(g.redStride), Count: g.count, InLen: inLen}
 }
 

@@ -11,7 +11,8 @@ import (
 // inputs of one shape). Max and Min take float32 at every version and
 // int64 from opset 12; Sum and Mean take float32 only. Max and Min
 // propagate NaN, as numpy's maximum and minimum (which the spec's
-// reference uses). Opset 1's consumed_inputs is ignored.
+// reference uses). Opset 1's consumed_inputs is ignored. Max, Min and Sum
+// of two float32 inputs describe themselves to a device as a BinaryDev.
 
 func init() {
 	Register("Max", buildVariadic(opMax, false))
@@ -103,7 +104,13 @@ func buildVariadic(op arithOp, mean bool) Builder {
 				}
 				return nil
 			}
-			return []Value{{DType: x0.DType, Shape: outShape}}, Step{Run: run}, nil
+			// two float32 inputs (Mean's but for the division): one
+			// device binary step
+			var dev *BinaryDev
+			if len(in) == 2 && x0.DType == Float32 && !mean {
+				dev = &BinaryDev{Op: op, AShape: copyShape(in[0].Shape), BShape: copyShape(in[1].Shape)}
+			}
+			return []Value{{DType: x0.DType, Shape: outShape}}, Step{Run: run, Dev: devOrNil(dev)}, nil
 		}), nil
 	}
 }

@@ -519,15 +519,15 @@ func testBinary(t *testing.T, e *gpuEnv) {
 		{{2, 1, 3, 1, 2, 1}, {1, 2, 1, 3, 1, 2}},
 	}
 	ops := []struct {
-		op BinaryOp
+		op kern.BinaryOp
 		f  func(a, b float32) float32
 	}{
-		{OpAdd, func(a, b float32) float32 { return a + b }},
-		{OpSub, func(a, b float32) float32 { return a - b }},
-		{OpMul, func(a, b float32) float32 { return a * b }},
-		{OpDiv, func(a, b float32) float32 { return a / b }},
-		{OpMax, func(a, b float32) float32 { return max(a, b) }},
-		{OpMin, func(a, b float32) float32 { return min(a, b) }},
+		{kern.BinaryAdd, func(a, b float32) float32 { return a + b }},
+		{kern.BinarySub, func(a, b float32) float32 { return a - b }},
+		{kern.BinaryMul, func(a, b float32) float32 { return a * b }},
+		{kern.BinaryDiv, func(a, b float32) float32 { return a / b }},
+		{kern.BinaryMax, func(a, b float32) float32 { return max(a, b) }},
+		{kern.BinaryMin, func(a, b float32) float32 { return min(a, b) }},
 	}
 	for si, sh := range shapes {
 		pl, err := planBroadcast(sh[0], sh[1])
@@ -601,7 +601,7 @@ func testConcat(t *testing.T, e *gpuEnv) {
 
 // padRef pads x of shape in to shape out, begin[d] leading (negative
 // crops), the plain way: each output coordinate mapped back per axis.
-func padRef(in, out, begin []int, mode PadMode, value float32, x []float32) []float32 {
+func padRef(in, out, begin []int, mode kern.PadMode, value float32, x []float32) []float32 {
 	n := 1
 	for _, d := range out {
 		n *= d
@@ -615,9 +615,9 @@ func padRef(in, out, begin []int, mode PadMode, value float32, x []float32) []fl
 			rem /= out[d]
 			switch {
 			case c >= 0 && c < in[d]:
-			case mode == PadConstant:
+			case mode == kern.PadConstant:
 				inside = false
-			case mode == PadEdge:
+			case mode == kern.PadEdge:
 				c = min(max(c, 0), in[d]-1)
 			default: // reflect
 				if c < 0 {
@@ -642,13 +642,13 @@ func padRef(in, out, begin []int, mode PadMode, value float32, x []float32) []fl
 func testPad(t *testing.T, e *gpuEnv) {
 	cases := []struct {
 		in, begin, end []int
-		mode           PadMode
+		mode           kern.PadMode
 	}{
-		{[]int{2, 3, 5, 4}, []int{0, 0, 1, 2}, []int{0, 0, 2, 1}, PadConstant},
-		{[]int{2, 3, 5, 4}, []int{0, 1, -1, 0}, []int{1, 0, 1, -2}, PadConstant},
-		{[]int{1, 2, 5, 6}, []int{0, 0, 2, 3}, []int{0, 0, 4, 5}, PadReflect},
-		{[]int{1, 2, 5, 6}, []int{0, 0, 3, 1}, []int{0, 0, 2, 7}, PadEdge},
-		{[]int{9}, []int{4}, []int{-3}, PadEdge},
+		{[]int{2, 3, 5, 4}, []int{0, 0, 1, 2}, []int{0, 0, 2, 1}, kern.PadConstant},
+		{[]int{2, 3, 5, 4}, []int{0, 1, -1, 0}, []int{1, 0, 1, -2}, kern.PadConstant},
+		{[]int{1, 2, 5, 6}, []int{0, 0, 2, 3}, []int{0, 0, 4, 5}, kern.PadReflect},
+		{[]int{1, 2, 5, 6}, []int{0, 0, 3, 1}, []int{0, 0, 2, 7}, kern.PadEdge},
+		{[]int{9}, []int{4}, []int{-3}, kern.PadEdge},
 	}
 	for i, c := range cases {
 		name := fmt.Sprintf("%v/%v/%v/mode=%d", c.in, c.begin, c.end, c.mode)
@@ -667,7 +667,7 @@ func testPad(t *testing.T, e *gpuEnv) {
 			compare(t, name, e.download(y, nOut), want)
 		})
 	}
-	if err := e.k.Pad(e.s, []int{2}, []int{3, 1}, []int{0}, PadConstant, 0, Buffer{}, Buffer{}); err == nil {
+	if err := e.k.Pad(e.s, []int{2}, []int{3, 1}, []int{0}, kern.PadConstant, 0, Buffer{}, Buffer{}); err == nil {
 		t.Error("Pad with mismatched ranks: no error")
 	}
 }

@@ -347,20 +347,6 @@ func (k *Kernels) Unary(s *Stream, n int, x, y Buffer, act kern.Activation) erro
 	return s.Launch(k.fn["unary_act"], grid1(n), Dim3{X: elementwiseThreads}, 0, x, y, n, ak, p0, p1)
 }
 
-// BinaryOp is an elementwise binary operator (kernels.cu's BIN_* codes).
-type BinaryOp int32
-
-// The binary operators.
-const (
-	OpAdd BinaryOp = iota
-	OpSub
-	OpMul
-	OpDiv
-	OpMax // NaN if either operand is NaN
-	OpMin // NaN if either operand is NaN
-	OpPow // powf
-)
-
 // maxDims is the most dimensions binary_bcast handles (MAX_DIMS), after
 // merging.
 const maxDims = 6
@@ -448,8 +434,8 @@ func (pl *broadcast) param() []int32 {
 
 // Binary queues y = a op b on s, a of shape aShape and b of shape bShape
 // broadcast to their common shape (numpy's rules), which y has.
-func (k *Kernels) Binary(s *Stream, op BinaryOp, aShape, bShape []int, a, b, y Buffer) error {
-	if op < OpAdd || op > OpPow {
+func (k *Kernels) Binary(s *Stream, op kern.BinaryOp, aShape, bShape []int, a, b, y Buffer) error {
+	if !op.Valid() {
 		return fmt.Errorf("cuda: unknown binary op %d", op)
 	}
 	pl, err := planBroadcast(aShape, bShape)
@@ -520,24 +506,14 @@ func (k *Kernels) Softmax(s *Stream, outer, dim, inner int, log bool, x, y Buffe
 	return s.Launch(k.fn["softmax"], Dim3{X: outer * inner}, Dim3{X: reduceThreads}, 0, x, y, dim, inner, log)
 }
 
-// PadMode is a Pad's mode (kernels.cu's PAD_* codes).
-type PadMode int32
-
-// The pad modes.
-const (
-	PadConstant PadMode = iota
-	PadReflect
-	PadEdge
-)
-
 // Pad queues y = x padded on s: x of shape in, y of shape out, begin[d]
 // the leading pad of dimension d (negative crops), the rest at the end;
-// mode says what fills positions outside x (value for PadConstant).
-func (k *Kernels) Pad(s *Stream, in, out, begin []int, mode PadMode, value float32, x, y Buffer) error {
+// mode says what fills positions outside x (value for kern.PadConstant).
+func (k *Kernels) Pad(s *Stream, in, out, begin []int, mode kern.PadMode, value float32, x, y Buffer) error {
 	if len(in) != len(out) || len(begin) != len(in) || len(in) > maxDims {
 		return fmt.Errorf("cuda: pad: shapes %v, %v and begin %v (at most %d dimensions)", in, out, begin, maxDims)
 	}
-	if mode < PadConstant || mode > PadEdge {
+	if !mode.Valid() {
 		return fmt.Errorf("cuda: pad: unknown mode %d", mode)
 	}
 	nIn, nOut := 1, 1
@@ -548,7 +524,7 @@ func (k *Kernels) Pad(s *Stream, in, out, begin []int, mode PadMode, value float
 		if in[d] < 0 || out[d] < 0 {
 			return fmt.Errorf("cuda: pad: negative dimension in %v or %v", in, out)
 		}
-		if out[d] > 0 && in[d] == 0 && mode != PadConstant {
+		if out[d] > 0 && in[d] == 0 && mode != kern.PadConstant {
 			return fmt.Errorf("cuda: pad: edge or reflect padding of empty dimension %d", d)
 		}
 		nIn *= in[d]
@@ -762,18 +738,6 @@ func (k *Kernels) StridedCopy(s *Stream, dims, strides []int, offset int, x Buff
 	return s.Launch(k.fn["strided_copy"], grid1(total), Dim3{X: elementwiseThreads}, 0, x, y, total, offset, g)
 }
 
-// ReduceOp is a reduction's rule (kernels.cu's RED_* codes).
-type ReduceOp int32
-
-// The reductions: the sum, the mean, the maximum and the minimum (a NaN
-// is the maximum and the minimum).
-const (
-	ReduceSum ReduceOp = iota
-	ReduceMean
-	ReduceMax
-	ReduceMin
-)
-
 // reduceBlockMin is the fewest values per output that reduce_block, one
 // block per output, reduces; fewer are reduce_thread's, one thread each.
 const reduceBlockMin = 128
@@ -784,8 +748,8 @@ const reduceBlockMin = 128
 // of red. x holds nx float32s, and every offset must lie in [0, nx). At
 // most 6 kept and 6 reduced dimensions (none kept: one output); red may
 // not be empty.
-func (k *Kernels) Reduce(s *Stream, op ReduceOp, kept, keptStride, red, redStride []int, x Buffer, nx int, y Buffer) error {
-	if op < ReduceSum || op > ReduceMin {
+func (k *Kernels) Reduce(s *Stream, op kern.ReduceOp, kept, keptStride, red, redStride []int, x Buffer, nx int, y Buffer) error {
+	if !op.Valid() {
 		return fmt.Errorf("cuda: unknown reduction %d", op)
 	}
 	if len(kept) != len(keptStride) || len(red) != len(redStride) || len(red) == 0 || len(kept) > maxDims || len(red) > maxDims {

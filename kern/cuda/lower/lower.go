@@ -58,15 +58,6 @@ func (st *Step) opt(b []cuda.Buffer, i int) cuda.Buffer {
 	return cuda.Buffer{}
 }
 
-// binaryOps maps ops.BinaryDev's operators to the kernel's.
-var binaryOps = map[string]cuda.BinaryOp{"Add": cuda.OpAdd, "Sub": cuda.OpSub, "Mul": cuda.OpMul, "Div": cuda.OpDiv, "Pow": cuda.OpPow}
-
-// reduceOps maps ops.ReduceDev's rules to the kernel's.
-var reduceOps = map[string]cuda.ReduceOp{"Sum": cuda.ReduceSum, "Mean": cuda.ReduceMean, "Max": cuda.ReduceMax, "Min": cuda.ReduceMin}
-
-// padModes maps ops.PadDev's modes to the kernel's.
-var padModes = map[string]cuda.PadMode{"constant": cuda.PadConstant, "reflect": cuda.PadReflect, "edge": cuda.PadEdge}
-
 // Lower returns the launches of the step that dev describes, or an error
 // when no kernel runs it.
 func Lower(dev any, st Step) (Launch, error) {
@@ -120,12 +111,11 @@ func Lower(dev any, st Step) (Launch, error) {
 			return k.Affine(s, d.N, d.C, d.HW, b[in[0]], b[in[1]], b[in[2]], b[out[0]], d.Act)
 		}, nil
 	case *ops.BinaryDev:
-		op, ok := binaryOps[d.Op]
-		if !ok {
+		if !d.Op.Valid() {
 			return nil, fmt.Errorf("no kernel for the binary operator %s", d.Op)
 		}
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			return k.Binary(s, op, d.AShape, d.BShape, b[in[0]], b[in[1]], b[out[0]])
+			return k.Binary(s, d.Op, d.AShape, d.BShape, b[in[0]], b[in[1]], b[out[0]])
 		}, nil
 	case *ops.UnaryDev:
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
@@ -138,23 +128,21 @@ func Lower(dev any, st Step) (Launch, error) {
 			return k.Softmax(s, d.Outer, d.Dim, d.Inner, d.Log, b[in[0]], b[out[0]])
 		}, nil
 	case *ops.ReduceDev:
-		op, ok := reduceOps[d.Op]
-		if !ok {
+		if !d.Op.Valid() {
 			return nil, fmt.Errorf("no kernel for the reduction %s", d.Op)
 		}
 		if len(d.Kept) > 6 || len(d.Red) > 6 {
 			return nil, fmt.Errorf("no kernel for a reduction over more than 6 kept or reduced runs of axes (%v, %v)", d.Kept, d.Red)
 		}
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			return k.Reduce(s, op, d.Kept, d.KeptStride, d.Red, d.RedStride, b[in[0]], d.InLen, b[out[0]])
+			return k.Reduce(s, d.Op, d.Kept, d.KeptStride, d.Red, d.RedStride, b[in[0]], d.InLen, b[out[0]])
 		}, nil
 	case *ops.PadDev:
-		mode, ok := padModes[d.Mode]
-		if !ok {
-			return nil, fmt.Errorf("no kernel for pad mode %q", d.Mode)
+		if !d.Mode.Valid() {
+			return nil, fmt.Errorf("no kernel for pad mode %s", d.Mode)
 		}
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
-			return k.Pad(s, d.In, d.Out, d.Begin, mode, d.Value, b[in[0]], b[out[0]])
+			return k.Pad(s, d.In, d.Out, d.Begin, d.Mode, d.Value, b[in[0]], b[out[0]])
 		}, nil
 	case *ops.ConvTransposeDev:
 		return func(s *cuda.Stream, b []cuda.Buffer) error {

@@ -23,10 +23,10 @@ func TestLowerRefuses(t *testing.T) {
 	}{
 		{struct{}{}, step("Frobnicate"), "no CUDA kernel for this Frobnicate"},
 		{nil, step("Shape"), "no CUDA kernel for this Shape"},
-		{&ops.BinaryDev{Op: "Mod"}, step("Mod"), "binary operator Mod"},
-		{&ops.ReduceDev{Op: "Prod"}, step("ReduceProd"), "reduction Prod"},
-		{&ops.ReduceDev{Op: "Sum", Kept: make([]int, 7), Red: []int{2}}, step("ReduceSum"), "more than 6"},
-		{&ops.PadDev{Mode: "wrap"}, step("Pad"), `pad mode "wrap"`},
+		{&ops.BinaryDev{Op: kern.BinaryPow + 1}, step("Mod"), "binary operator BinaryOp(7)"},
+		{&ops.ReduceDev{Op: -1}, step("ReduceProd"), "reduction ReduceOp(-1)"},
+		{&ops.ReduceDev{Op: kern.ReduceSum, Kept: make([]int, 7), Red: []int{2}}, step("ReduceSum"), "more than 6"},
+		{&ops.PadDev{Mode: kern.PadEdge + 1}, step("Pad"), "pad mode PadMode(3)"},
 		{&ops.CopyDev{}, Step{OpType: "Reshape", In: []int{0}, Out: []int{1}, OutF32: false}, "float32 tensors only"},
 		{&ops.UnaryDev{}, Step{OpType: "Relu", In: []int{0}}, "no output"},
 		{&ops.ConvTranspose3DDev{}, step("ConvTranspose"), "3-D transposed convolutions"},
@@ -45,10 +45,10 @@ func TestLowerRefuses(t *testing.T) {
 		dev any
 		op  string
 	}{
-		{&ops.BinaryDev{Op: "Add"}, "Add"}, {&ops.BinaryDev{Op: "Pow"}, "Pow"}, {&ops.SoftmaxDev{}, "Softmax"},
-		{&ops.SoftmaxDev{Log: true}, "LogSoftmax"}, {&ops.PadDev{Mode: "reflect"}, "Pad"},
+		{&ops.BinaryDev{Op: kern.BinaryAdd}, "Add"}, {&ops.BinaryDev{Op: kern.BinaryPow}, "Pow"}, {&ops.SoftmaxDev{}, "Softmax"},
+		{&ops.SoftmaxDev{Log: true}, "LogSoftmax"}, {&ops.PadDev{Mode: kern.PadReflect}, "Pad"},
 		{&ops.Conv3DDev{}, "Conv"}, {&ops.PoolDev{G: kern.PoolGeom{D: kern.PoolAxis{In: 2, Out: 2, K: 1}}}, "MaxPool"},
-		{&ops.ReduceDev{Op: "Min", Red: []int{3}}, "ReduceMin"},
+		{&ops.ReduceDev{Op: kern.ReduceMin, Red: []int{3}}, "ReduceMin"},
 		{&ops.CopyDev{}, "Reshape"}, {&ops.UnaryDev{}, "Relu"}, {&ops.GlobalPoolDev{}, "GlobalAveragePool"},
 		{&ops.ConcatDev{Sizes: []int{1, 1}}, "Concat"},
 		{&ops.ConvTransposeDev{}, "ConvTranspose"}, {&ops.StridedDev{}, "Slice"},
