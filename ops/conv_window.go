@@ -131,17 +131,10 @@ func (w *window) resolve(n *Node, in, k []int) ([]span, error) {
 			return nil, n.Errorf("window of extent %d is larger than the padded input %d on spatial axis %d",
 				dk, a.in+a.pad0+a.pad1, i)
 		}
-		if w.ceil {
-			// out = ceil((in + pads - dk) / stride) + 1, less the last
-			// window when it would start in the end padding.
-			a.out = kern.CeilDiv(ext, a.s) + 1
-			if (a.out-1)*a.s >= a.in+a.pad0 {
-				a.out--
-			}
-		} else {
-			// out = floor((in + pads - dk) / stride) + 1
-			a.out = ext/a.s + 1
-		}
+		// out = floor((in + pads - dk) / stride) + 1, or with ceil_mode
+		// rounded up, less a last window that would start in the end
+		// padding
+		a.out = kern.WindowOut(a.in, a.k, a.pad0, a.pad1, a.s, a.d, w.ceil)
 		sp[i] = a
 	}
 	return sp, nil

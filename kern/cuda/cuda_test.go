@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
-
-	"github.com/bnrun/bnrun/kern"
 )
 
 // withDriver makes l the process's driver for the test.
@@ -184,55 +182,4 @@ func TestGemmCStrides(t *testing.T) {
 			t.Errorf("C %v: got %d, %d, %v", c.shape, rs, cs, err)
 		}
 	}
-}
-
-// TestOutSizes checks output sizes against hand-computed ones.
-func TestOutSizes(t *testing.T) {
-	for _, c := range []struct {
-		in, k, p0, p1, s, d int
-		ceil                bool
-		want                int
-	}{
-		{7, 3, 1, 1, 1, 1, false, 7},
-		{7, 3, 1, 1, 2, 1, false, 4},
-		{8, 3, 0, 0, 2, 1, false, 3},
-		{8, 3, 0, 0, 2, 1, true, 4},
-		{112, 3, 1, 1, 2, 1, true, 57}, // the last window starts at 111 (with the padding, 112 < 113): kept
-		{6, 2, 0, 1, 2, 1, true, 3},    // ceil gives 4, but window 3 would start at 6, in the end padding
-		{10, 3, 0, 0, 1, 2, false, 6},
-	} {
-		var got int
-		if c.ceil {
-			got = poolOutSize(c.in, c.k, c.p0, c.p1, c.s, c.d, true)
-		} else {
-			got = poolOutSize(c.in, c.k, c.p0, c.p1, c.s, c.d, false)
-			if cv := convOutSize(c.in, c.k, c.p0, c.p1, c.s, c.d); cv != got {
-				t.Errorf("%+v: convOutSize %d, poolOutSize %d", c, cv, got)
-			}
-		}
-		if got != c.want {
-			t.Errorf("%+v: got %d, want %d", c, got, c.want)
-		}
-	}
-}
-
-// convOutSize returns, for the tests, a convolution's output size along one axis:
-// floor((in + pad0 + pad1 - ((k-1)*dil + 1)) / stride) + 1.
-func convOutSize(in, k, pad0, pad1, stride, dil int) int {
-	return (in+pad0+pad1-((k-1)*dil+1))/stride + 1
-}
-
-// poolOutSize returns, for the tests, a pool's output size along one axis: convOutSize,
-// or with ceilMode the quotient rounded up, less a last window that would
-// start in the end padding (ONNX's rule, as the CPU pools apply it).
-func poolOutSize(in, k, pad0, pad1, stride, dil int, ceilMode bool) int {
-	span := in + pad0 + pad1 - ((k-1)*dil + 1)
-	if !ceilMode {
-		return span/stride + 1
-	}
-	out := kern.CeilDiv(span, stride) + 1
-	if (out-1)*stride >= in+pad0 {
-		out--
-	}
-	return out
 }

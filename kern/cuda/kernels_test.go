@@ -14,7 +14,12 @@ import (
 
 // The kernel tests run each kernel on small, awkward shapes (odd channel
 // counts, tiles cut short, padding, strides, groups, batches) and compare
-// it with a plain Go reference at the repository's default tolerance.
+// it with the kernel library's reference (kern.Reference, kern's
+// activations and softmax lanes) or, where kern has none, a plain Go one,
+// at the repository's default tolerance. The kernels whose meaning is an
+// operator's (global pools, binary operators with broadcasting, Pad) are
+// tested against ops' CPU steps instead, by TestLowerRuns in package
+// lower.
 // TestKernels runs them on a real GPU; TestKernelsEmulated on
 // testdata/fakecuda, a CPU stand-in for the driver.
 
@@ -207,8 +212,8 @@ func testConv3D(t *testing.T, e *gpuEnv) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			g := kern.Conv3DGeom{N: c.n, C: c.c, D: c.d, H: c.h, W: c.w, M: c.m, KD: c.kd, KH: c.kh, KW: c.kw,
-				OD: convOutSize(c.d, c.kd, c.pf, c.pb[0], c.sd, c.dd), OH: convOutSize(c.h, c.kh, c.pt, c.pb[1], c.sh, c.dh),
-				OW: convOutSize(c.w, c.kw, c.pl, c.pb[2], c.sw, c.dw), PadF: c.pf, PadT: c.pt, PadL: c.pl,
+				OD: kern.WindowOut(c.d, c.kd, c.pf, c.pb[0], c.sd, c.dd, false), OH: kern.WindowOut(c.h, c.kh, c.pt, c.pb[1], c.sh, c.dh, false),
+				OW: kern.WindowOut(c.w, c.kw, c.pl, c.pb[2], c.sw, c.dw, false), PadF: c.pf, PadT: c.pt, PadL: c.pl,
 				SD: c.sd, SH: c.sh, SW: c.sw, DD: c.dd, DH: c.dh, DW: c.dw, Group: c.grp}
 			seed := uint64(700 + 10*i)
 			x := randn(seed, c.n*c.c*c.d*c.h*c.w)
@@ -258,8 +263,8 @@ func testConv(t *testing.T, e *gpuEnv) {
 			sh := kern.ConvGeom{
 				N: cc.n, C: cc.c, H: cc.h, W: cc.w, M: cc.m, KH: cc.kh, KW: cc.kw, Group: cc.groups,
 				PadT: cc.pt, PadL: cc.pl, PadB: cc.pb, PadR: cc.pr, SH: cc.sh, SW: cc.sw, DH: cc.dh, DW: cc.dw,
-				OH: convOutSize(cc.h, cc.kh, cc.pt, cc.pb, cc.sh, cc.dh),
-				OW: convOutSize(cc.w, cc.kw, cc.pl, cc.pr, cc.sw, cc.dw),
+				OH: kern.WindowOut(cc.h, cc.kh, cc.pt, cc.pb, cc.sh, cc.dh, false),
+				OW: kern.WindowOut(cc.w, cc.kw, cc.pl, cc.pr, cc.sw, cc.dw, false),
 			}
 			seed := uint64(100 * i)
 			x := randn(seed+1, sh.N*sh.C*sh.H*sh.W)
@@ -395,7 +400,7 @@ func testPool(t *testing.T, e *gpuEnv) {
 		{"3-D ceil past the end padding", 2, [3]int{6, 5, 7}, [3]int{3, 2, 3}, [3]int{2, 2, 2}, [3]int{1, 1, 1}, [3]int{1, 1, 1}, [3]int{1, 0, 1}, true},
 	} {
 		axis := func(j int) kern.PoolAxis {
-			return kern.PoolAxis{In: c.in[j], Out: poolOutSize(c.in[j], c.k[j], c.p0[j], c.p1[j], c.s[j], c.d[j], c.ceil),
+			return kern.PoolAxis{In: c.in[j], Out: kern.WindowOut(c.in[j], c.k[j], c.p0[j], c.p1[j], c.s[j], c.d[j], c.ceil),
 				K: c.k[j], S: c.s[j], Dil: c.d[j], Pad0: c.p0[j], Pad1: c.p1[j]}
 		}
 		p := kern.PoolGeom{Planes: c.planes, D: axis(0), H: axis(1), W: axis(2)}
@@ -427,7 +432,7 @@ func testPool(t *testing.T, e *gpuEnv) {
 		{"2x2 pads 0,1 ceil", 3, 6, 6, 2, 2, 1, 0, 1, true},
 	} {
 		axis := func(in int) kern.PoolAxis {
-			return kern.PoolAxis{In: in, Out: poolOutSize(in, c.k, c.p0, c.p1, c.s, c.d, c.ceil),
+			return kern.PoolAxis{In: in, Out: kern.WindowOut(in, c.k, c.p0, c.p1, c.s, c.d, c.ceil),
 				K: c.k, S: c.s, Dil: c.d, Pad0: c.p0, Pad1: c.p1}
 		}
 		p := kern.PoolGeom{Planes: c.nc, D: kern.UnitPoolAxis, H: axis(c.h), W: axis(c.w)}
@@ -443,34 +448,6 @@ func testPool(t *testing.T, e *gpuEnv) {
 					e.must(e.k.AvgPool(e.s, p, mode != "avg", xb, y))
 				}
 				compare(t, name, e.download(y, ny), poolRef(p, x, mode == "max", mode != "avg"))
-			})
-		}
-	}
-}
-
-// testGlobalPool runs global average and max pools, planes larger and
-// smaller than a block.
-func testGlobalPool(t *testing.T, e *gpuEnv) {
-	for _, c := range []struct{ planes, hw int }{{6, 63}, {3, 1000}, {2, 1}} {
-		x := randn(uint64(c.hw), c.planes*c.hw)
-		for _, isMax := range []bool{false, true} {
-			name := fmt.Sprintf("%d planes of %d max=%v", c.planes, c.hw, isMax)
-			t.Run(name, func(t *testing.T) {
-				want := make([]float32, c.planes)
-				for p := range c.planes {
-					m, s := float32(math.Inf(-1)), 0.0
-					for _, v := range x[p*c.hw : (p+1)*c.hw] {
-						m = max(m, v)
-						s += float64(v)
-					}
-					want[p] = m
-					if !isMax {
-						want[p] = float32(s / float64(c.hw))
-					}
-				}
-				y := e.alloc(c.planes)
-				e.must(e.k.GlobalPool(e.s, c.planes, c.hw, isMax, e.upload(x), y))
-				compare(t, name, e.download(y, c.planes), want)
 			})
 		}
 	}
@@ -508,78 +485,6 @@ func testAffineUnary(t *testing.T, e *gpuEnv) {
 	}
 }
 
-// testBinary runs the binary operators on broadcast shapes.
-func testBinary(t *testing.T, e *gpuEnv) {
-	shapes := [][2][]int{
-		{{2, 3, 4}, {2, 3, 4}},
-		{{2, 3, 4, 5}, {3, 1, 5}},
-		{{2, 3, 4}, {1}},
-		{{4, 1}, {3}},
-		{{1, 8, 5, 5}, {1, 8, 1, 1}},
-		{{2, 1, 3, 1, 2, 1}, {1, 2, 1, 3, 1, 2}},
-	}
-	ops := []struct {
-		op kern.BinaryOp
-		f  func(a, b float32) float32
-	}{
-		{kern.BinaryAdd, func(a, b float32) float32 { return a + b }},
-		{kern.BinarySub, func(a, b float32) float32 { return a - b }},
-		{kern.BinaryMul, func(a, b float32) float32 { return a * b }},
-		{kern.BinaryDiv, func(a, b float32) float32 { return a / b }},
-		{kern.BinaryMax, func(a, b float32) float32 { return max(a, b) }},
-		{kern.BinaryMin, func(a, b float32) float32 { return min(a, b) }},
-	}
-	for si, sh := range shapes {
-		pl, err := planBroadcast(sh[0], sh[1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		prod := func(s []int) int {
-			n := 1
-			for _, d := range s {
-				n *= d
-			}
-			return n
-		}
-		a, b := randn(uint64(si), prod(sh[0])), randn(uint64(si+10), prod(sh[1]))
-		for i := range b {
-			if b[i] == 0 {
-				b[i] = 1
-			}
-		}
-		out := pl.out
-		total := prod(out)
-		// index returns the offset of output coordinate i in an input of
-		// shape s (right-aligned, size-1 dimensions broadcast).
-		index := func(s []int, i int) int {
-			off, stride := 0, 1
-			for d := len(out) - 1; d >= 0; d-- {
-				coord := i % out[d]
-				i /= out[d]
-				if j := d - (len(out) - len(s)); j >= 0 {
-					if s[j] != 1 {
-						off += coord * stride
-					}
-					stride *= s[j]
-				}
-			}
-			return off
-		}
-		for _, op := range ops {
-			name := fmt.Sprintf("%v op %d %v", sh[0], op.op, sh[1])
-			t.Run(name, func(t *testing.T) {
-				want := make([]float32, total)
-				for i := range want {
-					want[i] = op.f(a[index(sh[0], i)], b[index(sh[1], i)])
-				}
-				y := e.alloc(total)
-				e.must(e.k.Binary(e.s, op.op, sh[0], sh[1], e.upload(a), e.upload(b), y))
-				compare(t, name, e.download(y, total), want)
-			})
-		}
-	}
-}
-
 // testConcat concatenates three tensors along axis 1.
 func testConcat(t *testing.T, e *gpuEnv) {
 	const outer, inner = 2, 12
@@ -599,74 +504,9 @@ func testConcat(t *testing.T, e *gpuEnv) {
 	compare(t, "concat", e.download(y, len(want)), want)
 }
 
-// padRef pads x of shape in to shape out, begin[d] leading (negative
-// crops), the plain way: each output coordinate mapped back per axis.
-func padRef(in, out, begin []int, mode kern.PadMode, value float32, x []float32) []float32 {
-	n := 1
-	for _, d := range out {
-		n *= d
-	}
-	y := make([]float32, n)
-	for i := range y {
-		rem, src, stride := i, 0, 1
-		inside := true
-		for d := len(out) - 1; d >= 0; d-- {
-			c := rem%out[d] - begin[d]
-			rem /= out[d]
-			switch {
-			case c >= 0 && c < in[d]:
-			case mode == kern.PadConstant:
-				inside = false
-			case mode == kern.PadEdge:
-				c = min(max(c, 0), in[d]-1)
-			default: // reflect
-				if c < 0 {
-					c = -c
-				} else {
-					c = 2*(in[d]-1) - c
-				}
-			}
-			src += c * stride
-			stride *= in[d]
-		}
-		if inside {
-			y[i] = x[src]
-		} else {
-			y[i] = value
-		}
-	}
-	return y
-}
-
-// testPad pads and crops in every mode, on 4-D and 1-D shapes.
+// testPad checks that Pad refuses mismatched ranks (its results are
+// TestLowerRuns's, in package lower, against the CPU's Pad).
 func testPad(t *testing.T, e *gpuEnv) {
-	cases := []struct {
-		in, begin, end []int
-		mode           kern.PadMode
-	}{
-		{[]int{2, 3, 5, 4}, []int{0, 0, 1, 2}, []int{0, 0, 2, 1}, kern.PadConstant},
-		{[]int{2, 3, 5, 4}, []int{0, 1, -1, 0}, []int{1, 0, 1, -2}, kern.PadConstant},
-		{[]int{1, 2, 5, 6}, []int{0, 0, 2, 3}, []int{0, 0, 4, 5}, kern.PadReflect},
-		{[]int{1, 2, 5, 6}, []int{0, 0, 3, 1}, []int{0, 0, 2, 7}, kern.PadEdge},
-		{[]int{9}, []int{4}, []int{-3}, kern.PadEdge},
-	}
-	for i, c := range cases {
-		name := fmt.Sprintf("%v/%v/%v/mode=%d", c.in, c.begin, c.end, c.mode)
-		t.Run(name, func(t *testing.T) {
-			out := make([]int, len(c.in))
-			nIn, nOut := 1, 1
-			for d := range c.in {
-				out[d] = c.in[d] + c.begin[d] + c.end[d]
-				nIn *= c.in[d]
-				nOut *= out[d]
-			}
-			x := randn(uint64(400+i), nIn)
-			want := padRef(c.in, out, c.begin, c.mode, 2.5, x)
-			y := e.alloc(nOut)
-			e.must(e.k.Pad(e.s, c.in, out, c.begin, c.mode, 2.5, e.upload(x), y))
-			compare(t, name, e.download(y, nOut), want)
-		})
-	}
 	if err := e.k.Pad(e.s, []int{2}, []int{3, 1}, []int{0}, kern.PadConstant, 0, Buffer{}, Buffer{}); err == nil {
 		t.Error("Pad with mismatched ranks: no error")
 	}
@@ -753,9 +593,7 @@ var kernelTests = []struct {
 	{"Conv3D", testConv3D},
 	{"Gemm", testGemm},
 	{"Pool", testPool},
-	{"GlobalPool", testGlobalPool},
 	{"AffineUnary", testAffineUnary},
-	{"Binary", testBinary},
 	{"Concat", testConcat},
 	{"Softmax", testSoftmax},
 	{"Pad", testPad},

@@ -111,8 +111,9 @@ func node(op string, opset, nOut int, attrs map[string]any) *ops.Node {
 // ConvTranspose, ReduceMean and ReduceMax over trailing axes (as global
 // pools), Cast, Gelu, Softmax and LogSoftmax, Pow, ReduceSum, ReduceMean,
 // ReduceMax and ReduceMin over any axes (a thread or a block per output),
-// and 3-D Conv, FusedConv, MaxPool, AveragePool and BatchNormalization
-// against their CPU steps.
+// 3-D Conv, FusedConv, MaxPool, AveragePool and BatchNormalization, and
+// kernelCases (global pools, binary operators, Pad) against their CPU
+// steps.
 func TestLowerRuns(t *testing.T) {
 	c := openDevice(t)
 	k, err := c.Kernels()
@@ -264,9 +265,58 @@ func TestLowerRuns(t *testing.T) {
 			in: []*ops.Value{f32In(2, 3, 4, 5, 3), f32C(0.5, 1, 1.5), f32C(-0.1, 0, 0.2), f32C(0.3, -0.2, 0), f32C(1, 0.5, 2)}},
 		{name: "Cast to DOUBLE", node: node("Cast", 13, 1, m{"to": int64(11)}), in: []*ops.Value{f32In(7)}, exact: true},
 	}
+	cases = append(cases, kernelCases()...)
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { runOne(t, c, k, s, tc, uint64(i)) })
 	}
+}
+
+// kernelCases are the cases of package cuda's kernels whose meaning is an
+// operator's, with the operator's CPU step as their reference: global
+// average and max pools (planes smaller and larger than a block), the
+// binary operators on broadcast shapes (Add, Sub, Mul, Div, and Max and
+// Min of two inputs), and Pad in every mode with a kernel, cropping too.
+func kernelCases() []runCase {
+	var cases []runCase
+	for _, sh := range [][]int{{2, 3, 7, 9}, {1, 3, 25, 40}, {1, 2, 1, 1}} {
+		for _, op := range []string{"GlobalAveragePool", "GlobalMaxPool"} {
+			cases = append(cases, runCase{name: fmt.Sprintf("%s %v", op, sh), node: node(op, 1, 1, nil),
+				in: []*ops.Value{f32In(sh...)}, exact: op == "GlobalMaxPool"})
+		}
+	}
+	for _, sh := range [][2][]int{
+		{{2, 3, 4}, {2, 3, 4}},
+		{{2, 3, 4, 5}, {3, 1, 5}},
+		{{2, 3, 4}, {1}},
+		{{4, 1}, {3}},
+		{{1, 8, 5, 5}, {1, 8, 1, 1}},
+		{{2, 1, 3, 1, 2, 1}, {1, 2, 1, 3, 1, 2}},
+	} {
+		for _, op := range []string{"Add", "Sub", "Mul", "Div", "Max", "Min"} {
+			cases = append(cases, runCase{name: fmt.Sprintf("%s %v %v", op, sh[0], sh[1]), node: node(op, 13, 1, nil),
+				in: []*ops.Value{f32In(sh[0]...), f32In(sh[1]...)}, exact: op == "Max" || op == "Min"})
+		}
+	}
+	for _, c := range []struct {
+		in, begin, end []int64
+		mode           string
+	}{
+		{[]int64{2, 3, 5, 4}, []int64{0, 0, 1, 2}, []int64{0, 0, 2, 1}, "constant"},
+		{[]int64{2, 3, 5, 4}, []int64{0, 1, -1, 0}, []int64{1, 0, 1, -2}, "constant"},
+		{[]int64{1, 2, 5, 6}, []int64{0, 0, 2, 3}, []int64{0, 0, 4, 5}, "reflect"},
+		{[]int64{1, 2, 5, 6}, []int64{0, 0, 3, 1}, []int64{0, 0, 2, 7}, "edge"},
+		{[]int64{9}, []int64{4}, []int64{-3}, "edge"},
+	} {
+		sh := make([]int, len(c.in))
+		for i, d := range c.in {
+			sh[i] = int(d)
+		}
+		pads := append(append([]int64(nil), c.begin...), c.end...)
+		cases = append(cases, runCase{name: fmt.Sprintf("Pad %s %v by %v", c.mode, c.in, pads),
+			node: node("Pad", 2, 1, map[string]any{"mode": c.mode, "pads": pads, "value": float32(2.5)}),
+			in:   []*ops.Value{f32In(sh...)}, exact: true})
+	}
+	return cases
 }
 
 // fusedConv3D is a bnrun.FusedConv over 5-D tensors with a residual and
