@@ -1,10 +1,13 @@
 package ops
 
+import "github.com/bnrun/bnrun/kern"
+
 // Multidirectional (numpy) broadcasting, shared by the element-wise
 // operators of two or three operands (Add, Sub, Mul, Div, Pow, Min, Max,
 // Sum, Mean, PRelu, Equal, Less, Greater, Where).
 //
-// Broadcasting is planned once per set of shapes: the operands' shapes
+// Broadcasting is planned once per set of shapes (kern.PlanBroadcast,
+// which kern/cuda's binary kernel shares): the operands' shapes
 // are right-aligned against the output's, size-1 output dimensions
 // dropped, and adjacent dimensions merged wherever every operand walks
 // them contiguously (or broadcasts them). Equal shapes collapse to one
@@ -20,31 +23,8 @@ package ops
 const maxOperands = 3
 
 // bcastShape returns the numpy broadcast of two shapes, or false when they
-// are incompatible.
-func bcastShape(a, b []int) ([]int, bool) {
-	r := max(len(a), len(b))
-	out := make([]int, r)
-	for i := 0; i < r; i++ {
-		da, db := 1, 1
-		if j := i - (r - len(a)); j >= 0 {
-			da = a[j]
-		}
-		if j := i - (r - len(b)); j >= 0 {
-			db = b[j]
-		}
-		switch {
-		case da == db:
-			out[i] = da
-		case da == 1:
-			out[i] = db
-		case db == 1:
-			out[i] = da
-		default:
-			return nil, false
-		}
-	}
-	return out, true
-}
+// are incompatible (kern.BroadcastShape).
+func bcastShape(a, b []int) ([]int, bool) { return kern.BroadcastShape(a, b) }
 
 // bcastValues returns the broadcast of the shapes of vs, or an error
 // naming the node and the shapes when they do not broadcast.
@@ -104,65 +84,13 @@ type bcastPlan struct {
 
 // planBcast builds the loop nest for an output of shape out computed from
 // operands of the given shapes (at most maxOperands), each of which
-// broadcasts to out.
+// broadcasts to out (kern.PlanBroadcast).
 func planBcast(out []int, shapes ...[]int) bcastPlan {
 	if len(shapes) > maxOperands {
 		panic("planBcast: too many operands")
 	}
-	r := len(out)
-	full := make([][]int, len(shapes))
-	for j, s := range shapes {
-		st := make([]int, r)
-		acc := 1
-		for i := r - 1; i >= 0; i-- {
-			k := i - (r - len(s))
-			if k < 0 {
-				continue
-			}
-			if s[k] != 1 {
-				st[i] = acc
-			}
-			acc *= s[k]
-		}
-		full[j] = st
-	}
-	p := bcastPlan{st: make([][]int, len(shapes))}
-	// Walk from the innermost dimension outwards; a dimension joins the
-	// current (outermost so far) group when every operand steps through
-	// it as a continuation of that group.
-	for i := r - 1; i >= 0; i-- {
-		if out[i] == 1 {
-			continue
-		}
-		if g := len(p.dims) - 1; g >= 0 {
-			joins := true
-			for j := range full {
-				joins = joins && full[j][i] == p.st[j][g]*p.dims[g]
-			}
-			if joins {
-				p.dims[g] *= out[i]
-				continue
-			}
-		}
-		p.dims = append(p.dims, out[i])
-		for j := range full {
-			p.st[j] = append(p.st[j], full[j][i])
-		}
-	}
-	if len(p.dims) == 0 {
-		p.dims = []int{1}
-		for j := range p.st {
-			p.st[j] = []int{1}
-		}
-	}
-	// Reverse into outermost-first order.
-	for i, k := 0, len(p.dims)-1; i < k; i, k = i+1, k-1 {
-		p.dims[i], p.dims[k] = p.dims[k], p.dims[i]
-		for _, st := range p.st {
-			st[i], st[k] = st[k], st[i]
-		}
-	}
-	return p
+	p := kern.PlanBroadcast(out, shapes...)
+	return bcastPlan{dims: p.Dims, st: p.Strides}
 }
 
 // inner returns operand j's stride along the innermost dimension: 1 when

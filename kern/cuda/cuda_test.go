@@ -143,7 +143,8 @@ func TestPlanBroadcast(t *testing.T) {
 		{[]int{2, 3, 4}, []int{1}, []int{2, 3, 4}, []int{24}, []int{1}, []int{0}},
 		{[]int{4, 1}, []int{3}, []int{4, 3}, []int{4, 3}, []int{1, 0}, []int{0, 1}},
 		{[]int{1, 8, 5, 5}, []int{1, 8, 1, 1}, []int{1, 8, 5, 5}, []int{8, 25}, []int{25, 1}, []int{1, 0}},
-		{[]int{}, []int{1, 1}, []int{1, 1}, []int{1}, []int{0}, []int{0}},
+		{[]int{}, []int{1, 1}, []int{1, 1}, []int{1}, []int{1}, []int{1}}, // one element: any stride reads it
+		{[]int{3, 1, 1}, []int{2, 3, 4, 5}, []int{2, 3, 4, 5}, []int{2, 3, 20}, []int{0, 1, 0}, []int{60, 20, 1}},
 	} {
 		pl, err := planBroadcast(c.a, c.b)
 		if err != nil {

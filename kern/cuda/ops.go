@@ -353,7 +353,8 @@ const maxDims = 6
 
 // broadcast is binary_bcast's plan: the output's dimensions and each
 // input's strides in them (0 along a broadcast dimension), with adjacent
-// dimensions merged where both inputs allow it.
+// dimensions merged where both inputs allow it (kern.PlanBroadcast's loop
+// nest, the one the CPU's element-wise operators walk).
 type broadcast struct {
 	out    []int // the output shape, unmerged
 	dims   []int
@@ -362,62 +363,15 @@ type broadcast struct {
 
 // planBroadcast broadcasts shapes a and b (numpy rules, right-aligned).
 func planBroadcast(a, b []int) (*broadcast, error) {
-	r := max(len(a), len(b))
-	out := make([]int, r)
-	pa, pb := make([]int, r), make([]int, r) // a and b left-padded with 1s
-	for i := range r {
-		pa[i], pb[i] = 1, 1
-		if j := i - (r - len(a)); j >= 0 {
-			pa[i] = a[j]
-		}
-		if j := i - (r - len(b)); j >= 0 {
-			pb[i] = b[j]
-		}
-		switch {
-		case pa[i] == pb[i] || pb[i] == 1:
-			out[i] = pa[i]
-		case pa[i] == 1:
-			out[i] = pb[i]
-		default:
-			return nil, fmt.Errorf("cuda: shapes %v and %v do not broadcast", a, b)
-		}
+	out, ok := kern.BroadcastShape(a, b)
+	if !ok {
+		return nil, fmt.Errorf("cuda: shapes %v and %v do not broadcast", a, b)
 	}
-	strides := func(p []int) []int {
-		s := make([]int, r)
-		acc := 1
-		for i := r - 1; i >= 0; i-- {
-			if p[i] != 1 {
-				s[i] = acc
-			}
-			acc *= p[i]
-		}
-		return s
+	l := kern.PlanBroadcast(out, a, b)
+	if len(l.Dims) > maxDims {
+		return nil, fmt.Errorf("cuda: broadcasting %v and %v needs %d dimensions, more than %d", a, b, len(l.Dims), maxDims)
 	}
-	sa, sb := strides(pa), strides(pb)
-	pl := &broadcast{out: out}
-	for i := range r {
-		if out[i] == 1 {
-			continue // a size-1 dimension adds nothing
-		}
-		if k := len(pl.dims) - 1; k >= 0 &&
-			pl.sa[k] == sa[i]*out[i] && pl.sb[k] == sb[i]*out[i] {
-			// dims k and i are contiguous for both inputs (or both
-			// broadcast): merge them.
-			pl.dims[k] *= out[i]
-			pl.sa[k], pl.sb[k] = sa[i], sb[i]
-			continue
-		}
-		pl.dims = append(pl.dims, out[i])
-		pl.sa = append(pl.sa, sa[i])
-		pl.sb = append(pl.sb, sb[i])
-	}
-	if len(pl.dims) == 0 { // a single element
-		pl.dims, pl.sa, pl.sb = []int{1}, []int{0}, []int{0}
-	}
-	if len(pl.dims) > maxDims {
-		return nil, fmt.Errorf("cuda: broadcasting %v and %v needs %d dimensions, more than %d", a, b, len(pl.dims), maxDims)
-	}
-	return pl, nil
+	return &broadcast{out: out, dims: l.Dims, sa: l.Strides[0], sb: l.Strides[1]}, nil
 }
 
 // param returns the plan as kernels.cu's struct Broadcast.
