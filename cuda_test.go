@@ -184,15 +184,7 @@ func TestCUDAFamily(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		for _, opts := range [][]bnrun.Option{nil, {bnrun.WithoutFold()}} {
-			m, err := bnrun.Open(filepath.Join(dir, "model.onnx"), opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, why := m.Device()
-			if m.Backend() != "cuda" || d == "" || why != nil {
-				t.Errorf("%s (fold %v): auto: backend %q, Device() = %q, %v; want the GPU", dir, opts == nil, m.Backend(), d, why)
-			}
-			m.Close()
+			wantOnGPU(t, dir, opts)
 		}
 	}
 	if n := verifyModels(t, "testdata/family", []string{"cuda"}); n != 10 {
@@ -248,15 +240,7 @@ func TestCUDAIssue15Ops(t *testing.T) {
 	for _, dir := range []string{"testdata/conv3d/bn3d_op13", "testdata/conv3d/fused3d_op13", "testdata/opsets/gelu_op20",
 		"testdata/gpuops/heads_op13"} {
 		for _, opts := range [][]bnrun.Option{nil, {bnrun.WithoutFold()}} {
-			m, err := bnrun.Open(filepath.Join(dir, "model.onnx"), opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, why := m.Device()
-			if m.Backend() != "cuda" || d == "" || why != nil {
-				t.Errorf("%s (fold %v): auto: backend %q, Device() = %q, %v; want the GPU", dir, opts == nil, m.Backend(), d, why)
-			}
-			m.Close()
+			wantOnGPU(t, dir, opts)
 			t.Run(dir+fmt.Sprintf("/fold=%v", opts == nil), func(t *testing.T) {
 				verifyDir(t, dir, append([]bnrun.Option{bnrun.WithBackend("cuda")}, opts...))
 			})
@@ -296,5 +280,20 @@ func TestCUDAAutoLeavesGPU(t *testing.T) {
 		if _, err := bnrun.Open(tt.model, bnrun.WithBackend("cuda")); err == nil || !strings.Contains(err.Error(), tt.why) {
 			t.Fatalf("%s: WithBackend(cuda): %v, want an error naming %s", tt.model, err, tt.why)
 		}
+	}
+}
+
+// wantOnGPU opens dir's model.onnx with opts (nil: folded) under the
+// auto backend and fails the test unless the whole model runs on the GPU.
+func wantOnGPU(t *testing.T, dir string, opts []bnrun.Option) {
+	t.Helper()
+	m, err := bnrun.Open(filepath.Join(dir, "model.onnx"), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	d, why := m.Device()
+	if m.Backend() != "cuda" || d == "" || why != nil {
+		t.Errorf("%s (fold %v): auto: backend %q, Device() = %q, %v; want the GPU", dir, opts == nil, m.Backend(), d, why)
 	}
 }

@@ -24,19 +24,7 @@ import (
 // Relu. About 2.3 MB of weights. With hw > 0 the input's H and W are that
 // size, not dynamic.
 func pathNet(hw int64) []byte {
-	seed := 7
-	weights := func(name string, dims ...int64) hpb {
-		n := int64(1)
-		for _, d := range dims {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			seed = (seed*1103515245 + 12345) & 0x7fffffff
-			v[i] = float32(seed%2001-1000) / 20000
-		}
-		return hTensor(name, dims, v)
-	}
+	weights := hSeededWeights(7, 20000)
 	var g hGraph
 	bn := func(name, in, out string, c int64) {
 		ones := make([]float32, c)

@@ -107,6 +107,25 @@ func hFloats(name string, vs ...float32) hpb {
 	return b
 }
 
+// hSeededWeights returns a maker of FLOAT initializers named name with
+// dims, filled from one linear congruential sequence that starts at seed
+// and runs on from call to call: values (s mod 2001 - 1000) / div, in
+// (-1000/div, 1000/div), the same on every run.
+func hSeededWeights(seed int, div float32) func(name string, dims ...int64) hpb {
+	return func(name string, dims ...int64) hpb {
+		n := int64(1)
+		for _, d := range dims {
+			n *= d
+		}
+		v := make([]float32, n)
+		for i := range v {
+			seed = (seed*1103515245 + 12345) & 0x7fffffff
+			v[i] = float32(seed%2001-1000) / div
+		}
+		return hTensor(name, dims, v)
+	}
+}
+
 // hTensor is a FLOAT TensorProto with its data (0, 1, 2, ... when vals is
 // nil) little-endian in raw_data.
 func hTensor(name string, dims []int64, vals []float32) hpb {

@@ -105,19 +105,7 @@ func TestPlanCacheEviction(t *testing.T) {
 // pooling and a 1000-class Gemm, on a [N,16,8,8] input.
 func memNet() []byte {
 	const c = 256
-	seed := 0
-	weights := func(name string, dims ...int64) hpb {
-		n := int64(1)
-		for _, d := range dims {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			seed = (seed*1103515245 + 12345) & 0x7fffffff
-			v[i] = float32(seed%2001-1000) / 100000
-		}
-		return hTensor(name, dims, v)
-	}
+	weights := hSeededWeights(0, 100000)
 	bn := func(g *hGraph, name, in, out string) {
 		g.inits = append(g.inits, weights(name+".s", c), weights(name+".b", c), weights(name+".m", c), hTensor(name+".v", []int64{c}, slices.Repeat([]float32{1}, c)))
 		g.nodes = append(g.nodes, hNode(name, "BatchNormalization", []string{in, name + ".s", name + ".b", name + ".m", name + ".v"}, []string{out}))

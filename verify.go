@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -91,7 +92,7 @@ func (c *Comparison) String() string {
 // Compare measures got against the golden want.
 func Compare(got, want *Tensor, tol Tolerance) Comparison {
 	var c Comparison
-	if got.DType != want.DType || !sameShape(got.Shape, want.Shape) {
+	if got.DType != want.DType || !slices.Equal(got.Shape, want.Shape) {
 		c.ShapeError = fmt.Sprintf("got %s %v, golden is %s %v", got.DType, got.Shape, want.DType, want.Shape)
 		return c
 	}
@@ -426,18 +427,6 @@ func bindByName(infos []TensorInfo, ts []NamedTensor, what string) ([]*Tensor, e
 		out[i], used[j] = ts[j].Tensor, true
 	}
 	return out, nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func lastDim(shape []int) int {
