@@ -148,6 +148,12 @@ type BlockedSpec struct {
 	// channels at a time (see conv_dw8.go).
 	Dw8          Dw8Kernel
 	Dw8MaxPixels int
+	// DwPlane, when not nil, returns the kernel that runs depthwise
+	// convolutions with a kh×kw window at stride s on their planes as
+	// they lie (see conv_dwplane.go), or nil when the tier has none; it
+	// takes planes of more than DwPlaneMinPixels outputs, before Dw8.
+	DwPlane          func(kh, kw, s int) DwPlaneKernel
+	DwPlaneMinPixels int
 	// Dw8Band is how many bytes of padded input one band of output rows
 	// of that path reads at most (see dw8BandRows); 0 means 32 KiB.
 	Dw8Band int
@@ -767,7 +773,7 @@ func (bl *blocked) packA(op *gemmOp, dst []float32, i0, i1, kb, kl int) {
 // channel-blocked depthwise path's blocks (packDw8).
 func (bl *blocked) packConvKind(g *ConvGeom) int {
 	switch {
-	case g.C/g.Group == 1 && bl.dw8OK(g):
+	case g.C/g.Group == 1 && bl.dw8OK(g) && !bl.dwPlaneOK(g, false):
 		return 4
 	case g.C/g.Group == 1 || gemvOK(g):
 		return 0
@@ -784,7 +790,7 @@ func (bl *blocked) packConvKind(g *ConvGeom) int {
 // depth block, rows padded to a multiple of MR (mp rows): block kb of
 // group grp starts at grp·mp·K + kb·mp and is mp·kl values long.
 func (bl *blocked) packConv(g *ConvGeom, w []float32) []float32 {
-	if g.C/g.Group == 1 && bl.dw8OK(g) {
+	if g.C/g.Group == 1 && bl.dw8OK(g) && !bl.dwPlaneOK(g, false) {
 		return packDw8(g, w)
 	}
 	if g.C/g.Group == 1 || gemvOK(g) {
@@ -893,6 +899,7 @@ type convPath int
 
 const (
 	pathNone     convPath = iota // nothing to compute
+	pathDwPlane                  // depthwise, on the planes as they lie (convDwPlane)
 	pathDw8                      // depthwise, 8 channels a vector (convDw8)
 	pathDirect                   // depthwise, the window kernel (convDirect)
 	pathWinograd                 // Winograd F(4×4, 3×3) (convWinograd)
@@ -908,6 +915,8 @@ func (bl *blocked) pathOf(g *ConvGeom, pre bool) convPath {
 	switch {
 	case g.N == 0 || g.M == 0 || g.OH*g.OW == 0:
 		return pathNone
+	case bl.dwPlaneOK(g, pre):
+		return pathDwPlane
 	case bl.dw8OK(g):
 		return pathDw8
 	case g.C/g.Group == 1:
@@ -933,6 +942,8 @@ func (bl *blocked) pathOf(g *ConvGeom, pre bool) convPath {
 // variant of the path the geometry takes.
 func (bl *blocked) convPathName(g *ConvGeom, pre bool) string {
 	switch bl.pathOf(g, pre) {
+	case pathDwPlane:
+		return "depthwise planes"
 	case pathDw8:
 		return "depthwise 8-channel"
 	case pathDirect:
@@ -965,6 +976,8 @@ func (bl *blocked) convPathName(g *ConvGeom, pre bool) string {
 func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	switch bl.pathOf(g, f.hasPre()) {
 	case pathNone:
+	case pathDwPlane:
+		bl.convDwPlane(env, g, x, w, b, y, f)
 	case pathDw8:
 		bl.convDw8(env, g, x, w, b, y, f)
 	case pathDirect:

@@ -46,9 +46,17 @@ var Twin = NewBlockedTier(BlockedSpec{
 		}
 	},
 
-	Dw8:          Dw8Go,
-	Dw8MaxPixels: 30,
-	Dw8Band:      1500, // bands of a few rows, a shorter last one
+	// planes of at most 30 outputs go to Dw8, larger ones to DwPlane
+	DwPlane: func(kh, kw, s int) DwPlaneKernel {
+		if kh > 7 || kw > 5 || s > 2 {
+			return nil
+		}
+		return DwPlaneGo(kh, kw, s)
+	},
+	DwPlaneMinPixels: 30,
+	Dw8:              Dw8Go,
+	Dw8MaxPixels:     30,
+	Dw8Band:          1500, // bands of a few rows, a shorter last one
 
 	Pix:          []PixKernel{PixGo(1, 8), PixGo(2, 8), PixGo(3, 8)},
 	PixHalf:      []PixKernel{PixGoOf(1, 4, 8), PixGoOf(2, 4, 8)},

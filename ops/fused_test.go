@@ -60,6 +60,14 @@ var fusedCases = []fusedCase{
 	// before the channels go back to planes, the residual after.
 	{2, 16, 13, 11, 16, 3, 2, 1, 16, false, true, "Clip"},
 	{1, 20, 12, 9, 20, 3, 1, 1, 20, false, false, "Clip"},
+	// Depthwise on the planes as they lie (stride 1, 3×3 and 5×5): rows
+	// ending inside a vector, wider than one, planes shorter than a step
+	// of rows; the clip in the kernel, other activations and the
+	// residual after it.
+	{2, 7, 5, 37, 7, 3, 1, 1, 7, false, true, "Clip"},
+	{1, 9, 19, 17, 9, 5, 1, 2, 9, false, false, "Relu"},
+	{3, 5, 3, 33, 5, 5, 1, 2, 5, false, true, "Silu"},
+	{1, 6, 22, 9, 6, 3, 1, 0, 6, false, false, "HardSwish"},
 	// SiLU (EfficientNet): after a dense conv with a residual, after a
 	// depthwise one, and on a 7×7 plane (the pixel path).
 	{2, 12, 9, 8, 20, 3, 1, 1, 1, false, true, "Silu"},

@@ -2352,3 +2352,79 @@ func AvgPool2s2RowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int
 //
 //go:noescape
 func MaxPool3s2AVX512(dst *float32, r0 *float32, r1 *float32, r2 *float32, n int)
+
+// DwPlane3x3S1AVX512 computes planes channel planes of a depthwise convolution with a 3×3
+// window and stride 1, as this Go loop does (indices in elements; masks holds 4 entries
+// a chunk of 16 outputs: bit l of masks[j*4+b] says whether output 16j+l reads tap column b,
+// bit l of masks[j*4+3] whether it is stored; see kern's dwPlaneMasks):
+//
+//	for c := range planes {
+//		for j := range chunks {
+//			m := masks[j*4:]
+//			for r := range oh {
+//				for l := range 16 {
+//					if m[3]>>l&1 == 0 {
+//						continue
+//					}
+//					o := 16*j + l
+//					s := bias[c]
+//					for a := range 3 {
+//						ih := r*1 + a - padT
+//						if ih < 0 || ih >= h {
+//							continue
+//						}
+//						for b := range 3 {
+//							if m[b]>>l&1 != 0 {
+//								s = fma(w[c*9+a*3+b], x[(c*h+ih)*wd+o*1+b-padL], s) // rounded once
+//							}
+//						}
+//					}
+//					if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//						s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//					}
+//					y[(c*oh+r)*ow+o] = s
+//				}
+//			}
+//		}
+//	}
+//
+//go:noescape
+func DwPlane3x3S1AVX512(y *float32, x *float32, w *float32, bias *float32, clip *float32, masks *uint16, planes int, h int, wd int, oh int, ow int, padT int, padL int, chunks int)
+
+// DwPlane5x5S1AVX512 computes planes channel planes of a depthwise convolution with a 5×5
+// window and stride 1, as this Go loop does (indices in elements; masks holds 6 entries
+// a chunk of 16 outputs: bit l of masks[j*6+b] says whether output 16j+l reads tap column b,
+// bit l of masks[j*6+5] whether it is stored; see kern's dwPlaneMasks):
+//
+//	for c := range planes {
+//		for j := range chunks {
+//			m := masks[j*6:]
+//			for r := range oh {
+//				for l := range 16 {
+//					if m[5]>>l&1 == 0 {
+//						continue
+//					}
+//					o := 16*j + l
+//					s := bias[c]
+//					for a := range 5 {
+//						ih := r*1 + a - padT
+//						if ih < 0 || ih >= h {
+//							continue
+//						}
+//						for b := range 5 {
+//							if m[b]>>l&1 != 0 {
+//								s = fma(w[c*25+a*5+b], x[(c*h+ih)*wd+o*1+b-padL], s) // rounded once
+//							}
+//						}
+//					}
+//					if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//						s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//					}
+//					y[(c*oh+r)*ow+o] = s
+//				}
+//			}
+//		}
+//	}
+//
+//go:noescape
+func DwPlane5x5S1AVX512(y *float32, x *float32, w *float32, bias *float32, clip *float32, masks *uint16, planes int, h int, wd int, oh int, ow int, padT int, padL int, chunks int)

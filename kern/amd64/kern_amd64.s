@@ -24030,3 +24030,1162 @@ eight:
 done:
 	VZEROUPPER
 	RET
+
+// func DwPlane3x3S1AVX512(y *float32, x *float32, w *float32, bias *float32, clip *float32, masks *uint16, planes int, h int, wd int, oh int, ow int, padT int, padL int, chunks int)
+// Requires: AVX, AVX512F
+TEXT ·DwPlane3x3S1AVX512(SB), NOSPLIT, $80-112
+	MOVQ x+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+0(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ w+16(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ bias+24(FP), AX
+	MOVQ AX, 24(SP)
+	MOVQ planes+48(FP), AX
+	MOVQ AX, 32(SP)
+	MOVQ clip+32(FP), AX
+	MOVQ AX, 72(SP)
+
+	// clip != nil: its bounds in lo and hi
+	MOVQ         clip+32(FP), AX
+	TESTQ        AX, AX
+	JZ           bounds
+	VBROADCASTSS (AX), Z14
+	VBROADCASTSS 4(AX), Z15
+
+bounds:
+plane:
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+	// the plane's weights, broadcast
+	MOVQ         16(SP), AX
+	VBROADCASTSS (AX), Z0
+	VBROADCASTSS 4(AX), Z1
+	VBROADCASTSS 8(AX), Z2
+	VBROADCASTSS 12(AX), Z3
+	VBROADCASTSS 16(AX), Z4
+	VBROADCASTSS 20(AX), Z5
+	VBROADCASTSS 24(AX), Z6
+	VBROADCASTSS 28(AX), Z7
+	VBROADCASTSS 32(AX), Z8
+
+	// chunk 0: its input columns start padL before the row, its masks at masks
+	XORQ AX, AX
+	MOVQ AX, 40(SP)
+	MOVQ (SP), AX
+	MOVQ padL+96(FP), CX
+	SHLQ $0x02, CX
+	SUBQ CX, AX
+	MOVQ AX, 48(SP)
+	MOVQ 8(SP), AX
+	MOVQ AX, 56(SP)
+	MOVQ masks+40(FP), AX
+	MOVQ AX, 64(SP)
+
+chunk:
+	MOVQ 40(SP), AX
+	CMPQ AX, chunks+104(FP)
+	JGE  nextplane
+	MOVQ 64(SP), AX
+
+	// the chunk's tap masks
+	KMOVW (AX), K2
+	KMOVW 2(AX), K3
+	KMOVW 4(AX), K4
+	MOVQ  wd+64(FP), DI
+	SHLQ  $0x02, DI
+	MOVQ  ow+80(FP), R8
+	SHLQ  $0x02, R8
+	MOVQ  padT+88(FP), BX
+	MOVQ  BX, DX
+	NEGQ  DX
+	IMULQ DI, BX
+	MOVQ  48(SP), CX
+	SUBQ  BX, CX
+	MOVQ  56(SP), BX
+	MOVQ  oh+72(FP), SI
+
+rows:
+	CMPQ         SI, $0x04
+	JL           rows_done
+	MOVQ         24(SP), R9
+	VBROADCASTSS (R9), Z9
+	VBROADCASTSS (R9), Z10
+	VBROADCASTSS (R9), Z11
+	VBROADCASTSS (R9), Z12
+	MOVQ         CX, R9
+	MOVQ         DX, R10
+
+	// input row 0 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows_skip0
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z0, K2, Z9
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z1, K3, Z9
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z2, K4, Z9
+
+rows_skip0:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 1 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows_skip1
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z3, K2, Z9
+	VFMADD231PS Z13, Z0, K2, Z10
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z4, K3, Z9
+	VFMADD231PS Z13, Z1, K3, Z10
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z5, K4, Z9
+	VFMADD231PS Z13, Z2, K4, Z10
+
+rows_skip1:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 2 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows_skip2
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z6, K2, Z9
+	VFMADD231PS Z13, Z3, K2, Z10
+	VFMADD231PS Z13, Z0, K2, Z11
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z7, K3, Z9
+	VFMADD231PS Z13, Z4, K3, Z10
+	VFMADD231PS Z13, Z1, K3, Z11
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z8, K4, Z9
+	VFMADD231PS Z13, Z5, K4, Z10
+	VFMADD231PS Z13, Z2, K4, Z11
+
+rows_skip2:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 3 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows_skip3
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z6, K2, Z10
+	VFMADD231PS Z13, Z3, K2, Z11
+	VFMADD231PS Z13, Z0, K2, Z12
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z7, K3, Z10
+	VFMADD231PS Z13, Z4, K3, Z11
+	VFMADD231PS Z13, Z1, K3, Z12
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z8, K4, Z10
+	VFMADD231PS Z13, Z5, K4, Z11
+	VFMADD231PS Z13, Z2, K4, Z12
+
+rows_skip3:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 4 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows_skip4
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z6, K2, Z11
+	VFMADD231PS Z13, Z3, K2, Z12
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z7, K3, Z11
+	VFMADD231PS Z13, Z4, K3, Z12
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z8, K4, Z11
+	VFMADD231PS Z13, Z5, K4, Z12
+
+rows_skip4:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 5 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows_skip5
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z6, K2, Z12
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z7, K3, Z12
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z8, K4, Z12
+
+rows_skip5:
+	MOVQ      72(SP), R9
+	TESTQ     R9, R9
+	JZ        rows_store
+	VMAXPS    Z14, Z9, Z16
+	VMINPS    Z15, Z16, Z16
+	VCMPPS    $0x03, Z9, Z9, K1
+	VBLENDMPS Z9, Z16, K1, Z9
+	VMAXPS    Z14, Z10, Z16
+	VMINPS    Z15, Z16, Z16
+	VCMPPS    $0x03, Z10, Z10, K1
+	VBLENDMPS Z10, Z16, K1, Z10
+	VMAXPS    Z14, Z11, Z16
+	VMINPS    Z15, Z16, Z16
+	VCMPPS    $0x03, Z11, Z11, K1
+	VBLENDMPS Z11, Z16, K1, Z11
+	VMAXPS    Z14, Z12, Z16
+	VMINPS    Z15, Z16, Z16
+	VCMPPS    $0x03, Z12, Z12, K1
+	VBLENDMPS Z12, Z16, K1, Z12
+
+rows_store:
+	KMOVW   6(AX), K7
+	VMOVUPS Z9, K7, (BX)
+	ADDQ    R8, BX
+	VMOVUPS Z10, K7, (BX)
+	ADDQ    R8, BX
+	VMOVUPS Z11, K7, (BX)
+	ADDQ    R8, BX
+	VMOVUPS Z12, K7, (BX)
+	ADDQ    R8, BX
+
+	// the next output rows
+	ADDQ DI, CX
+	ADDQ DI, CX
+	ADDQ DI, CX
+	ADDQ DI, CX
+	ADDQ $0x04, DX
+	SUBQ $0x04, SI
+	JMP  rows
+
+rows_done:
+rows3:
+	CMPQ         SI, $0x03
+	JL           rows3_done
+	MOVQ         24(SP), R9
+	VBROADCASTSS (R9), Z9
+	VBROADCASTSS (R9), Z10
+	VBROADCASTSS (R9), Z11
+	MOVQ         CX, R9
+	MOVQ         DX, R10
+
+	// input row 0 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows3_skip0
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z0, K2, Z9
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z1, K3, Z9
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z2, K4, Z9
+
+rows3_skip0:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 1 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows3_skip1
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z3, K2, Z9
+	VFMADD231PS Z13, Z0, K2, Z10
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z4, K3, Z9
+	VFMADD231PS Z13, Z1, K3, Z10
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z5, K4, Z9
+	VFMADD231PS Z13, Z2, K4, Z10
+
+rows3_skip1:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 2 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows3_skip2
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z6, K2, Z9
+	VFMADD231PS Z13, Z3, K2, Z10
+	VFMADD231PS Z13, Z0, K2, Z11
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z7, K3, Z9
+	VFMADD231PS Z13, Z4, K3, Z10
+	VFMADD231PS Z13, Z1, K3, Z11
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z8, K4, Z9
+	VFMADD231PS Z13, Z5, K4, Z10
+	VFMADD231PS Z13, Z2, K4, Z11
+
+rows3_skip2:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 3 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows3_skip3
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z6, K2, Z10
+	VFMADD231PS Z13, Z3, K2, Z11
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z7, K3, Z10
+	VFMADD231PS Z13, Z4, K3, Z11
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z8, K4, Z10
+	VFMADD231PS Z13, Z5, K4, Z11
+
+rows3_skip3:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 4 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows3_skip4
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z6, K2, Z11
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z7, K3, Z11
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z8, K4, Z11
+
+rows3_skip4:
+	MOVQ      72(SP), R9
+	TESTQ     R9, R9
+	JZ        rows3_store
+	VMAXPS    Z14, Z9, Z16
+	VMINPS    Z15, Z16, Z16
+	VCMPPS    $0x03, Z9, Z9, K1
+	VBLENDMPS Z9, Z16, K1, Z9
+	VMAXPS    Z14, Z10, Z16
+	VMINPS    Z15, Z16, Z16
+	VCMPPS    $0x03, Z10, Z10, K1
+	VBLENDMPS Z10, Z16, K1, Z10
+	VMAXPS    Z14, Z11, Z16
+	VMINPS    Z15, Z16, Z16
+	VCMPPS    $0x03, Z11, Z11, K1
+	VBLENDMPS Z11, Z16, K1, Z11
+
+rows3_store:
+	KMOVW   6(AX), K7
+	VMOVUPS Z9, K7, (BX)
+	ADDQ    R8, BX
+	VMOVUPS Z10, K7, (BX)
+	ADDQ    R8, BX
+	VMOVUPS Z11, K7, (BX)
+	ADDQ    R8, BX
+
+	// the next output rows
+	ADDQ DI, CX
+	ADDQ DI, CX
+	ADDQ DI, CX
+	ADDQ $0x03, DX
+	SUBQ $0x03, SI
+	JMP  rows3
+
+rows3_done:
+rows2:
+	CMPQ         SI, $0x02
+	JL           rows2_done
+	MOVQ         24(SP), R9
+	VBROADCASTSS (R9), Z9
+	VBROADCASTSS (R9), Z10
+	MOVQ         CX, R9
+	MOVQ         DX, R10
+
+	// input row 0 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows2_skip0
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z0, K2, Z9
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z1, K3, Z9
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z2, K4, Z9
+
+rows2_skip0:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 1 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows2_skip1
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z3, K2, Z9
+	VFMADD231PS Z13, Z0, K2, Z10
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z4, K3, Z9
+	VFMADD231PS Z13, Z1, K3, Z10
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z5, K4, Z9
+	VFMADD231PS Z13, Z2, K4, Z10
+
+rows2_skip1:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 2 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows2_skip2
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z6, K2, Z9
+	VFMADD231PS Z13, Z3, K2, Z10
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z7, K3, Z9
+	VFMADD231PS Z13, Z4, K3, Z10
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z8, K4, Z9
+	VFMADD231PS Z13, Z5, K4, Z10
+
+rows2_skip2:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 3 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows2_skip3
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z6, K2, Z10
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z7, K3, Z10
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z8, K4, Z10
+
+rows2_skip3:
+	MOVQ      72(SP), R9
+	TESTQ     R9, R9
+	JZ        rows2_store
+	VMAXPS    Z14, Z9, Z16
+	VMINPS    Z15, Z16, Z16
+	VCMPPS    $0x03, Z9, Z9, K1
+	VBLENDMPS Z9, Z16, K1, Z9
+	VMAXPS    Z14, Z10, Z16
+	VMINPS    Z15, Z16, Z16
+	VCMPPS    $0x03, Z10, Z10, K1
+	VBLENDMPS Z10, Z16, K1, Z10
+
+rows2_store:
+	KMOVW   6(AX), K7
+	VMOVUPS Z9, K7, (BX)
+	ADDQ    R8, BX
+	VMOVUPS Z10, K7, (BX)
+	ADDQ    R8, BX
+
+	// the next output rows
+	ADDQ DI, CX
+	ADDQ DI, CX
+	ADDQ $0x02, DX
+	SUBQ $0x02, SI
+	JMP  rows2
+
+rows2_done:
+rows1:
+	CMPQ         SI, $0x01
+	JL           rows1_done
+	MOVQ         24(SP), R9
+	VBROADCASTSS (R9), Z9
+	MOVQ         CX, R9
+	MOVQ         DX, R10
+
+	// input row 0 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows1_skip0
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z0, K2, Z9
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z1, K3, Z9
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z2, K4, Z9
+
+rows1_skip0:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 1 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows1_skip1
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z3, K2, Z9
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z4, K3, Z9
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z5, K4, Z9
+
+rows1_skip1:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 2 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows1_skip2
+	VMOVUPS.Z   (R9), K2, Z13
+	VFMADD231PS Z13, Z6, K2, Z9
+	VMOVUPS.Z   4(R9), K3, Z13
+	VFMADD231PS Z13, Z7, K3, Z9
+	VMOVUPS.Z   8(R9), K4, Z13
+	VFMADD231PS Z13, Z8, K4, Z9
+
+rows1_skip2:
+	MOVQ      72(SP), R9
+	TESTQ     R9, R9
+	JZ        rows1_store
+	VMAXPS    Z14, Z9, Z16
+	VMINPS    Z15, Z16, Z16
+	VCMPPS    $0x03, Z9, Z9, K1
+	VBLENDMPS Z9, Z16, K1, Z9
+
+rows1_store:
+	KMOVW   6(AX), K7
+	VMOVUPS Z9, K7, (BX)
+	ADDQ    R8, BX
+
+	// the next output rows
+	ADDQ DI, CX
+	ADDQ $0x01, DX
+	SUBQ $0x01, SI
+	JMP  rows1
+
+rows1_done:
+	MOVQ 48(SP), AX
+	ADDQ $0x00000040, AX
+	MOVQ AX, 48(SP)
+	MOVQ 56(SP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, 56(SP)
+	MOVQ 64(SP), AX
+	ADDQ $0x00000008, AX
+	MOVQ AX, 64(SP)
+	INCQ 40(SP)
+	JMP  chunk
+
+nextplane:
+	MOVQ  h+56(FP), AX
+	IMULQ wd+64(FP), AX
+	SHLQ  $0x02, AX
+	ADDQ  AX, (SP)
+	MOVQ  oh+72(FP), AX
+	IMULQ ow+80(FP), AX
+	SHLQ  $0x02, AX
+	ADDQ  AX, 8(SP)
+	MOVQ  16(SP), AX
+	ADDQ  $0x00000024, AX
+	MOVQ  AX, 16(SP)
+	MOVQ  24(SP), AX
+	ADDQ  $0x04, AX
+	MOVQ  AX, 24(SP)
+	DECQ  32(SP)
+	JMP   plane
+
+done:
+	VZEROUPPER
+	RET
+
+// func DwPlane5x5S1AVX512(y *float32, x *float32, w *float32, bias *float32, clip *float32, masks *uint16, planes int, h int, wd int, oh int, ow int, padT int, padL int, chunks int)
+// Requires: AVX, AVX512F
+TEXT ·DwPlane5x5S1AVX512(SB), NOSPLIT, $80-112
+	MOVQ x+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+0(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ w+16(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ bias+24(FP), AX
+	MOVQ AX, 24(SP)
+	MOVQ planes+48(FP), AX
+	MOVQ AX, 32(SP)
+	MOVQ clip+32(FP), AX
+	MOVQ AX, 72(SP)
+
+	// clip != nil: its bounds in lo and hi
+	MOVQ         clip+32(FP), AX
+	TESTQ        AX, AX
+	JZ           bounds
+	VBROADCASTSS (AX), Z29
+	VBROADCASTSS 4(AX), Z30
+
+bounds:
+plane:
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+	// the plane's weights, broadcast
+	MOVQ         16(SP), AX
+	VBROADCASTSS (AX), Z0
+	VBROADCASTSS 4(AX), Z1
+	VBROADCASTSS 8(AX), Z2
+	VBROADCASTSS 12(AX), Z3
+	VBROADCASTSS 16(AX), Z4
+	VBROADCASTSS 20(AX), Z5
+	VBROADCASTSS 24(AX), Z6
+	VBROADCASTSS 28(AX), Z7
+	VBROADCASTSS 32(AX), Z8
+	VBROADCASTSS 36(AX), Z9
+	VBROADCASTSS 40(AX), Z10
+	VBROADCASTSS 44(AX), Z11
+	VBROADCASTSS 48(AX), Z12
+	VBROADCASTSS 52(AX), Z13
+	VBROADCASTSS 56(AX), Z14
+	VBROADCASTSS 60(AX), Z15
+	VBROADCASTSS 64(AX), Z16
+	VBROADCASTSS 68(AX), Z17
+	VBROADCASTSS 72(AX), Z18
+	VBROADCASTSS 76(AX), Z19
+	VBROADCASTSS 80(AX), Z20
+	VBROADCASTSS 84(AX), Z21
+	VBROADCASTSS 88(AX), Z22
+	VBROADCASTSS 92(AX), Z23
+	VBROADCASTSS 96(AX), Z24
+
+	// chunk 0: its input columns start padL before the row, its masks at masks
+	XORQ AX, AX
+	MOVQ AX, 40(SP)
+	MOVQ (SP), AX
+	MOVQ padL+96(FP), CX
+	SHLQ $0x02, CX
+	SUBQ CX, AX
+	MOVQ AX, 48(SP)
+	MOVQ 8(SP), AX
+	MOVQ AX, 56(SP)
+	MOVQ masks+40(FP), AX
+	MOVQ AX, 64(SP)
+
+chunk:
+	MOVQ 40(SP), AX
+	CMPQ AX, chunks+104(FP)
+	JGE  nextplane
+	MOVQ 64(SP), AX
+
+	// the chunk's tap masks
+	KMOVW (AX), K2
+	KMOVW 2(AX), K3
+	KMOVW 4(AX), K4
+	KMOVW 6(AX), K5
+	KMOVW 8(AX), K6
+	MOVQ  wd+64(FP), DI
+	SHLQ  $0x02, DI
+	MOVQ  ow+80(FP), R8
+	SHLQ  $0x02, R8
+	MOVQ  padT+88(FP), BX
+	MOVQ  BX, DX
+	NEGQ  DX
+	IMULQ DI, BX
+	MOVQ  48(SP), CX
+	SUBQ  BX, CX
+	MOVQ  56(SP), BX
+	MOVQ  oh+72(FP), SI
+
+rows:
+	CMPQ         SI, $0x03
+	JL           rows_done
+	MOVQ         24(SP), R9
+	VBROADCASTSS (R9), Z25
+	VBROADCASTSS (R9), Z26
+	VBROADCASTSS (R9), Z27
+	MOVQ         CX, R9
+	MOVQ         DX, R10
+
+	// input row 0 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows_skip0
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z0, K2, Z25
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z1, K3, Z25
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z2, K4, Z25
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z3, K5, Z25
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z4, K6, Z25
+
+rows_skip0:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 1 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows_skip1
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z5, K2, Z25
+	VFMADD231PS Z28, Z0, K2, Z26
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z6, K3, Z25
+	VFMADD231PS Z28, Z1, K3, Z26
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z7, K4, Z25
+	VFMADD231PS Z28, Z2, K4, Z26
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z8, K5, Z25
+	VFMADD231PS Z28, Z3, K5, Z26
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z9, K6, Z25
+	VFMADD231PS Z28, Z4, K6, Z26
+
+rows_skip1:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 2 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows_skip2
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z10, K2, Z25
+	VFMADD231PS Z28, Z5, K2, Z26
+	VFMADD231PS Z28, Z0, K2, Z27
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z11, K3, Z25
+	VFMADD231PS Z28, Z6, K3, Z26
+	VFMADD231PS Z28, Z1, K3, Z27
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z12, K4, Z25
+	VFMADD231PS Z28, Z7, K4, Z26
+	VFMADD231PS Z28, Z2, K4, Z27
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z13, K5, Z25
+	VFMADD231PS Z28, Z8, K5, Z26
+	VFMADD231PS Z28, Z3, K5, Z27
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z14, K6, Z25
+	VFMADD231PS Z28, Z9, K6, Z26
+	VFMADD231PS Z28, Z4, K6, Z27
+
+rows_skip2:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 3 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows_skip3
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z15, K2, Z25
+	VFMADD231PS Z28, Z10, K2, Z26
+	VFMADD231PS Z28, Z5, K2, Z27
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z16, K3, Z25
+	VFMADD231PS Z28, Z11, K3, Z26
+	VFMADD231PS Z28, Z6, K3, Z27
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z17, K4, Z25
+	VFMADD231PS Z28, Z12, K4, Z26
+	VFMADD231PS Z28, Z7, K4, Z27
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z18, K5, Z25
+	VFMADD231PS Z28, Z13, K5, Z26
+	VFMADD231PS Z28, Z8, K5, Z27
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z19, K6, Z25
+	VFMADD231PS Z28, Z14, K6, Z26
+	VFMADD231PS Z28, Z9, K6, Z27
+
+rows_skip3:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 4 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows_skip4
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z20, K2, Z25
+	VFMADD231PS Z28, Z15, K2, Z26
+	VFMADD231PS Z28, Z10, K2, Z27
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z21, K3, Z25
+	VFMADD231PS Z28, Z16, K3, Z26
+	VFMADD231PS Z28, Z11, K3, Z27
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z22, K4, Z25
+	VFMADD231PS Z28, Z17, K4, Z26
+	VFMADD231PS Z28, Z12, K4, Z27
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z23, K5, Z25
+	VFMADD231PS Z28, Z18, K5, Z26
+	VFMADD231PS Z28, Z13, K5, Z27
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z24, K6, Z25
+	VFMADD231PS Z28, Z19, K6, Z26
+	VFMADD231PS Z28, Z14, K6, Z27
+
+rows_skip4:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 5 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows_skip5
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z20, K2, Z26
+	VFMADD231PS Z28, Z15, K2, Z27
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z21, K3, Z26
+	VFMADD231PS Z28, Z16, K3, Z27
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z22, K4, Z26
+	VFMADD231PS Z28, Z17, K4, Z27
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z23, K5, Z26
+	VFMADD231PS Z28, Z18, K5, Z27
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z24, K6, Z26
+	VFMADD231PS Z28, Z19, K6, Z27
+
+rows_skip5:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 6 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows_skip6
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z20, K2, Z27
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z21, K3, Z27
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z22, K4, Z27
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z23, K5, Z27
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z24, K6, Z27
+
+rows_skip6:
+	MOVQ      72(SP), R9
+	TESTQ     R9, R9
+	JZ        rows_store
+	VMAXPS    Z29, Z25, Z31
+	VMINPS    Z30, Z31, Z31
+	VCMPPS    $0x03, Z25, Z25, K1
+	VBLENDMPS Z25, Z31, K1, Z25
+	VMAXPS    Z29, Z26, Z31
+	VMINPS    Z30, Z31, Z31
+	VCMPPS    $0x03, Z26, Z26, K1
+	VBLENDMPS Z26, Z31, K1, Z26
+	VMAXPS    Z29, Z27, Z31
+	VMINPS    Z30, Z31, Z31
+	VCMPPS    $0x03, Z27, Z27, K1
+	VBLENDMPS Z27, Z31, K1, Z27
+
+rows_store:
+	KMOVW   10(AX), K7
+	VMOVUPS Z25, K7, (BX)
+	ADDQ    R8, BX
+	VMOVUPS Z26, K7, (BX)
+	ADDQ    R8, BX
+	VMOVUPS Z27, K7, (BX)
+	ADDQ    R8, BX
+
+	// the next output rows
+	ADDQ DI, CX
+	ADDQ DI, CX
+	ADDQ DI, CX
+	ADDQ $0x03, DX
+	SUBQ $0x03, SI
+	JMP  rows
+
+rows_done:
+rows2:
+	CMPQ         SI, $0x02
+	JL           rows2_done
+	MOVQ         24(SP), R9
+	VBROADCASTSS (R9), Z25
+	VBROADCASTSS (R9), Z26
+	MOVQ         CX, R9
+	MOVQ         DX, R10
+
+	// input row 0 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows2_skip0
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z0, K2, Z25
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z1, K3, Z25
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z2, K4, Z25
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z3, K5, Z25
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z4, K6, Z25
+
+rows2_skip0:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 1 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows2_skip1
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z5, K2, Z25
+	VFMADD231PS Z28, Z0, K2, Z26
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z6, K3, Z25
+	VFMADD231PS Z28, Z1, K3, Z26
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z7, K4, Z25
+	VFMADD231PS Z28, Z2, K4, Z26
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z8, K5, Z25
+	VFMADD231PS Z28, Z3, K5, Z26
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z9, K6, Z25
+	VFMADD231PS Z28, Z4, K6, Z26
+
+rows2_skip1:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 2 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows2_skip2
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z10, K2, Z25
+	VFMADD231PS Z28, Z5, K2, Z26
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z11, K3, Z25
+	VFMADD231PS Z28, Z6, K3, Z26
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z12, K4, Z25
+	VFMADD231PS Z28, Z7, K4, Z26
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z13, K5, Z25
+	VFMADD231PS Z28, Z8, K5, Z26
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z14, K6, Z25
+	VFMADD231PS Z28, Z9, K6, Z26
+
+rows2_skip2:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 3 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows2_skip3
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z15, K2, Z25
+	VFMADD231PS Z28, Z10, K2, Z26
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z16, K3, Z25
+	VFMADD231PS Z28, Z11, K3, Z26
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z17, K4, Z25
+	VFMADD231PS Z28, Z12, K4, Z26
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z18, K5, Z25
+	VFMADD231PS Z28, Z13, K5, Z26
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z19, K6, Z25
+	VFMADD231PS Z28, Z14, K6, Z26
+
+rows2_skip3:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 4 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows2_skip4
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z20, K2, Z25
+	VFMADD231PS Z28, Z15, K2, Z26
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z21, K3, Z25
+	VFMADD231PS Z28, Z16, K3, Z26
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z22, K4, Z25
+	VFMADD231PS Z28, Z17, K4, Z26
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z23, K5, Z25
+	VFMADD231PS Z28, Z18, K5, Z26
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z24, K6, Z25
+	VFMADD231PS Z28, Z19, K6, Z26
+
+rows2_skip4:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 5 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows2_skip5
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z20, K2, Z26
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z21, K3, Z26
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z22, K4, Z26
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z23, K5, Z26
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z24, K6, Z26
+
+rows2_skip5:
+	MOVQ      72(SP), R9
+	TESTQ     R9, R9
+	JZ        rows2_store
+	VMAXPS    Z29, Z25, Z31
+	VMINPS    Z30, Z31, Z31
+	VCMPPS    $0x03, Z25, Z25, K1
+	VBLENDMPS Z25, Z31, K1, Z25
+	VMAXPS    Z29, Z26, Z31
+	VMINPS    Z30, Z31, Z31
+	VCMPPS    $0x03, Z26, Z26, K1
+	VBLENDMPS Z26, Z31, K1, Z26
+
+rows2_store:
+	KMOVW   10(AX), K7
+	VMOVUPS Z25, K7, (BX)
+	ADDQ    R8, BX
+	VMOVUPS Z26, K7, (BX)
+	ADDQ    R8, BX
+
+	// the next output rows
+	ADDQ DI, CX
+	ADDQ DI, CX
+	ADDQ $0x02, DX
+	SUBQ $0x02, SI
+	JMP  rows2
+
+rows2_done:
+rows1:
+	CMPQ         SI, $0x01
+	JL           rows1_done
+	MOVQ         24(SP), R9
+	VBROADCASTSS (R9), Z25
+	MOVQ         CX, R9
+	MOVQ         DX, R10
+
+	// input row 0 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows1_skip0
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z0, K2, Z25
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z1, K3, Z25
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z2, K4, Z25
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z3, K5, Z25
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z4, K6, Z25
+
+rows1_skip0:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 1 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows1_skip1
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z5, K2, Z25
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z6, K3, Z25
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z7, K4, Z25
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z8, K5, Z25
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z9, K6, Z25
+
+rows1_skip1:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 2 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows1_skip2
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z10, K2, Z25
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z11, K3, Z25
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z12, K4, Z25
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z13, K5, Z25
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z14, K6, Z25
+
+rows1_skip2:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 3 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows1_skip3
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z15, K2, Z25
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z16, K3, Z25
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z17, K4, Z25
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z18, K5, Z25
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z19, K6, Z25
+
+rows1_skip3:
+	ADDQ DI, R9
+	INCQ R10
+
+	// input row 4 of the step, when in the plane
+	CMPQ        R10, h+56(FP)
+	JAE         rows1_skip4
+	VMOVUPS.Z   (R9), K2, Z28
+	VFMADD231PS Z28, Z20, K2, Z25
+	VMOVUPS.Z   4(R9), K3, Z28
+	VFMADD231PS Z28, Z21, K3, Z25
+	VMOVUPS.Z   8(R9), K4, Z28
+	VFMADD231PS Z28, Z22, K4, Z25
+	VMOVUPS.Z   12(R9), K5, Z28
+	VFMADD231PS Z28, Z23, K5, Z25
+	VMOVUPS.Z   16(R9), K6, Z28
+	VFMADD231PS Z28, Z24, K6, Z25
+
+rows1_skip4:
+	MOVQ      72(SP), R9
+	TESTQ     R9, R9
+	JZ        rows1_store
+	VMAXPS    Z29, Z25, Z31
+	VMINPS    Z30, Z31, Z31
+	VCMPPS    $0x03, Z25, Z25, K1
+	VBLENDMPS Z25, Z31, K1, Z25
+
+rows1_store:
+	KMOVW   10(AX), K7
+	VMOVUPS Z25, K7, (BX)
+	ADDQ    R8, BX
+
+	// the next output rows
+	ADDQ DI, CX
+	ADDQ $0x01, DX
+	SUBQ $0x01, SI
+	JMP  rows1
+
+rows1_done:
+	MOVQ 48(SP), AX
+	ADDQ $0x00000040, AX
+	MOVQ AX, 48(SP)
+	MOVQ 56(SP), AX
+	ADDQ $0x40, AX
+	MOVQ AX, 56(SP)
+	MOVQ 64(SP), AX
+	ADDQ $0x0000000c, AX
+	MOVQ AX, 64(SP)
+	INCQ 40(SP)
+	JMP  chunk
+
+nextplane:
+	MOVQ  h+56(FP), AX
+	IMULQ wd+64(FP), AX
+	SHLQ  $0x02, AX
+	ADDQ  AX, (SP)
+	MOVQ  oh+72(FP), AX
+	IMULQ ow+80(FP), AX
+	SHLQ  $0x02, AX
+	ADDQ  AX, 8(SP)
+	MOVQ  16(SP), AX
+	ADDQ  $0x00000064, AX
+	MOVQ  AX, 16(SP)
+	MOVQ  24(SP), AX
+	ADDQ  $0x04, AX
+	MOVQ  AX, 24(SP)
+	DECQ  32(SP)
+	JMP   plane
+
+done:
+	VZEROUPPER
+	RET
