@@ -417,6 +417,18 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 					if start = i0 + ng*mr; start == i1 {
 						continue
 					}
+				} else if bl.OffsCols != nil && w < bl.Widths[len(bl.Widths)-1] && op.preScale == nil && !pack {
+					// Narrower than every kernel (196 = 4·48 + 4): in
+					// place too, under a mask of w columns.
+					ng := (i1 - i0) / mr
+					if ng > 0 {
+						c, bias, resid, flags := op.direct(i0, ng*mr, j0, w, first, last)
+						bl.OffsCols(kl, &ablk[0], srcp, offp, c, op.ldc, bias, resid, flags, op.clipFor(buf, last), ng, w)
+						op.directAct(i0, ng*mr, j0, w, last)
+					}
+					if start = i0 + ng*mr; start == i1 {
+						continue
+					}
 				}
 				pan = buf.b[:kl*kw]
 				for r, o := range offs {

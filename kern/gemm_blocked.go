@@ -207,6 +207,9 @@ type BlockedSpec struct {
 	// product whose rows are not a multiple of Widths[0] wide, read in
 	// place like the others.
 	OffsNarrow []MicroKernelOffs
+	// OffsCols, when not nil, computes such a last panel narrower than
+	// Widths' narrowest (see MicroKernelOffsCols).
+	OffsCols MicroKernelOffsCols
 }
 
 // AffineKernel computes dst[i] = scale*src[i] + bias, then max(0, ·) when
@@ -252,6 +255,13 @@ type DotKernel func(x, y *float32, n int) float32
 // rows mr·g on, the same panel of B; flags&microPrefetch on the first
 // group only. A call from Go costs about as much as a few dozen steps.
 type MicroKernelOffs func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int, clip *float32, groups int)
+
+// MicroKernelOffsCols is a MicroKernelOffs of Widths' narrowest width that
+// computes only C's first cols columns (0 < cols < that width), reading
+// and writing nothing past them in b, C and resid, and ignoring
+// microPrefetch: the last panel of an in-place product narrower than
+// every kernel, read in place instead of gathered into a panel.
+type MicroKernelOffsCols func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int, clip *float32, groups, cols int)
 
 // blocked is a tier's driver state.
 type blocked struct {

@@ -184,8 +184,9 @@ func TestMicroClipBits(t *testing.T) {
 	}
 }
 
-// TestOffsKernelsMatchTwin runs the in-place (offsets) micro-kernels, and
-// those of a product's last rows, against their Go twins with scattered,
+// TestOffsKernelsMatchTwin runs the in-place (offsets) micro-kernels, the
+// narrower ones, the masked one and those of a product's last rows,
+// against their Go twins with scattered,
 // repeated and decreasing offsets, one group of rows a call or three.
 func TestOffsKernelsMatchTwin(t *testing.T) {
 	for _, k := range asmTiers {
@@ -223,6 +224,20 @@ func TestOffsKernelsMatchTwin(t *testing.T) {
 						kern(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3|flags&4, cp, groups)
 						MicroGoOffs(spec.MR, nw)(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3, cp, groups)
 						kerntest.Check(t, fmt.Sprintf("%s offs %dx%d k=%d flags=%b groups=%d", k.Name, spec.MR, nw, depth, flags, groups), got, want, 1e-6)
+					}
+				}
+				// The masked kernel of a panel narrower than every width:
+				// C's columns past cols are guards, untouched by both.
+				if spec.OffsCols != nil {
+					nw := spec.Widths[len(spec.Widths)-1]
+					for _, cols := range []int{1, 4, nw - 1} {
+						for _, groups := range []int{1, 3} {
+							a := kerntest.Rand(uint64(depth+groups), spec.MR*depth*groups)
+							got, want, bp, zp, cp := epilogueCase(uint64(depth), spec.MR*groups, ldc, flags)
+							spec.OffsCols(depth, &a[0], &b[0], &offs[0], &got[0], ldc, bp, zp, flags&3|flags&4, cp, groups, cols)
+							MicroGoOffsCols(spec.MR, nw)(depth, &a[0], &b[0], &offs[0], &want[0], ldc, bp, zp, flags&3, cp, groups, cols)
+							kerntest.Check(t, fmt.Sprintf("%s offs %d of %dx%d k=%d flags=%b groups=%d", k.Name, cols, spec.MR, nw, depth, flags, groups), got, want, 0)
+						}
 					}
 				}
 				// The last-rows kernels: r rows of the same packed A; the

@@ -110,6 +110,48 @@ func MicroGoOffsOf(ga, mr, w int) MicroKernelOffs {
 	}
 }
 
+// MicroGoOffsCols returns the Go twin of an mr×w MicroKernelOffsCols: the
+// offsets twin on the first cols columns, gathered into a panel w wide
+// (zeros past cols) and computed into scratch, of which cols columns are
+// stored; C and resid are read only there.
+func MicroGoOffsCols(mr, w int) MicroKernelOffsCols {
+	full := MicroGoOffs(mr, w)
+	return func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int, clip *float32, groups, cols int) {
+		if groups <= 0 {
+			return
+		}
+		offs := unsafe.Slice(boff, k)
+		bs := unsafe.Slice(b, maxOffset(offs)+cols)
+		pan := make([]float32, max(1, k*w))
+		seq := make([]int32, k)
+		for p, o := range offs {
+			// pan[p][j] = b[boff[p]+j] for j < cols, 0 after
+			copy(pan[p*w:p*w+cols], bs[o:int(o)+cols])
+			seq[p] = int32(p * w)
+		}
+		rows := groups * mr
+		cs := unsafe.Slice(c, (rows-1)*ldc+cols)
+		tmp := make([]float32, rows*w)
+		var rt []float32
+		var rp *float32
+		if resid != nil {
+			rs := unsafe.Slice(resid, (rows-1)*ldc+cols)
+			rt = make([]float32, rows*w)
+			for i := range rows {
+				copy(rt[i*w:i*w+cols], rs[i*ldc:i*ldc+cols])
+			}
+			rp = &rt[0]
+		}
+		for i := range rows {
+			copy(tmp[i*w:i*w+cols], cs[i*ldc:i*ldc+cols])
+		}
+		full(k, a, &pan[0], &seq[0], &tmp[0], w, bias, rp, flags&^microPrefetch, clip, groups)
+		for i := range rows {
+			copy(cs[i*ldc:i*ldc+cols], tmp[i*w:i*w+cols])
+		}
+	}
+}
+
 // maxOffset returns the largest of offs (0 when there is none): how far
 // past its base a twin's reads through the offsets reach.
 func maxOffset(offs []int32) int {

@@ -33,6 +33,7 @@ var avx512Spec = withWidthFree(BlockedSpec{
 		amd64.KernAVX512x3x48OffsOf8, amd64.KernAVX512x4x48OffsOf8, amd64.KernAVX512x5x48OffsOf8,
 		amd64.KernAVX512x6x48OffsOf8, amd64.KernAVX512x7x48OffsOf8},
 	OffsNarrow:      []MicroKernelOffs{amd64.KernAVX512x8x16Offs, amd64.KernAVX512x8x32Offs},
+	OffsCols:        amd64.KernAVX512x8x16OffsMask,
 	PackPanel:       amd64.PackRows48AVX512,
 	PackPanelAffine: amd64.PackRowsAffine48AVX512,
 

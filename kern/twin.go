@@ -17,6 +17,7 @@ var Twin = NewBlockedTier(BlockedSpec{
 	OffsRows: []MicroKernelOffs{MicroGoOffsOf(5, 1, 24), MicroGoOffsOf(5, 2, 24),
 		MicroGoOffsOf(5, 3, 24), MicroGoOffsOf(5, 4, 24)},
 	OffsNarrow: []MicroKernelOffs{MicroGoOffs(5, 8), MicroGoOffs(5, 16)},
+	OffsCols:   MicroGoOffsCols(5, 8),
 	PackPanel:  PackPanelGo(24),
 
 	Lanes:  8,

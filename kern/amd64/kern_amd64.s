@@ -2833,6 +2833,344 @@ done:
 	VZEROUPPER
 	RET
 
+// func KernAVX512x8x16OffsMask(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int, cols int)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, MMX+
+TEXT ·KernAVX512x8x16OffsMask(SB), NOSPLIT, $48-96
+	MOVQ  a+8(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  bias+48(FP), AX
+	MOVQ  AX, 16(SP)
+	MOVQ  resid+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  flags+64(FP), AX
+	MOVQ  AX, 40(SP)
+	MOVQ  groups+80(FP), AX
+	MOVQ  AX, 32(SP)
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+group:
+	MOVQ k+0(FP), AX
+	MOVQ (SP), CX
+	MOVQ b+16(FP), DX
+	MOVQ boff+24(FP), BX
+
+	// K7: the first cols columns
+	MOVQ  cols+88(FP), SI
+	MOVL  $0x0000ffff, DI
+	BZHIL SI, DI, SI
+	KMOVW SI, K7
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+
+	// prefetch the lines of C and of the residual
+	MOVQ       8(SP), SI
+	MOVQ       24(SP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	TESTQ      DI, DI
+	JZ         nopfresid
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+
+nopfresid:
+	MOVQ AX, DI
+	SHRQ $0x01, DI
+	JZ   odd
+
+loop:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS.Z    (DX)(SI*4), K7, Z8
+	VBROADCASTSS (CX), Z9
+	VFMADD231PS  Z8, Z9, Z0
+	VBROADCASTSS 4(CX), Z10
+	VFMADD231PS  Z8, Z10, Z1
+	VBROADCASTSS 8(CX), Z9
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS 12(CX), Z10
+	VFMADD231PS  Z8, Z10, Z3
+	VBROADCASTSS 16(CX), Z9
+	VFMADD231PS  Z8, Z9, Z4
+	VBROADCASTSS 20(CX), Z10
+	VFMADD231PS  Z8, Z10, Z5
+	VBROADCASTSS 24(CX), Z9
+	VFMADD231PS  Z8, Z9, Z6
+	VBROADCASTSS 28(CX), Z10
+	VFMADD231PS  Z8, Z10, Z7
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMOVUPS.Z    (DX)(SI*4), K7, Z8
+	VBROADCASTSS 32(CX), Z9
+	VFMADD231PS  Z8, Z9, Z0
+	VBROADCASTSS 36(CX), Z10
+	VFMADD231PS  Z8, Z10, Z1
+	VBROADCASTSS 40(CX), Z9
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS 44(CX), Z10
+	VFMADD231PS  Z8, Z10, Z3
+	VBROADCASTSS 48(CX), Z9
+	VFMADD231PS  Z8, Z9, Z4
+	VBROADCASTSS 52(CX), Z10
+	VFMADD231PS  Z8, Z10, Z5
+	VBROADCASTSS 56(CX), Z9
+	VFMADD231PS  Z8, Z9, Z6
+	VBROADCASTSS 60(CX), Z10
+	VFMADD231PS  Z8, Z10, Z7
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMOVUPS.Z    (DX)(SI*4), K7, Z8
+	VBROADCASTSS (CX), Z9
+	VFMADD231PS  Z8, Z9, Z0
+	VBROADCASTSS 4(CX), Z10
+	VFMADD231PS  Z8, Z10, Z1
+	VBROADCASTSS 8(CX), Z9
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS 12(CX), Z10
+	VFMADD231PS  Z8, Z10, Z3
+	VBROADCASTSS 16(CX), Z9
+	VFMADD231PS  Z8, Z9, Z4
+	VBROADCASTSS 20(CX), Z10
+	VFMADD231PS  Z8, Z10, Z5
+	VBROADCASTSS 24(CX), Z9
+	VFMADD231PS  Z8, Z9, Z6
+	VBROADCASTSS 28(CX), Z10
+	VFMADD231PS  Z8, Z10, Z7
+
+store:
+	MOVQ 8(SP), CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ 40(SP), BX
+
+	// flags&1: acc += C
+	TESTQ     $0x00000001, BX
+	JZ        noacc
+	MOVQ      CX, SI
+	VMOVUPS.Z (SI), K7, Z9
+	VADDPS    Z9, Z0, Z0
+	ADDQ      DX, SI
+	VMOVUPS.Z (SI), K7, Z9
+	VADDPS    Z9, Z1, Z1
+	ADDQ      DX, SI
+	VMOVUPS.Z (SI), K7, Z9
+	VADDPS    Z9, Z2, Z2
+	ADDQ      DX, SI
+	VMOVUPS.Z (SI), K7, Z9
+	VADDPS    Z9, Z3, Z3
+	ADDQ      DX, SI
+	VMOVUPS.Z (SI), K7, Z9
+	VADDPS    Z9, Z4, Z4
+	ADDQ      DX, SI
+	VMOVUPS.Z (SI), K7, Z9
+	VADDPS    Z9, Z5, Z5
+	ADDQ      DX, SI
+	VMOVUPS.Z (SI), K7, Z9
+	VADDPS    Z9, Z6, Z6
+	ADDQ      DX, SI
+	VMOVUPS.Z (SI), K7, Z9
+	VADDPS    Z9, Z7, Z7
+
+noacc:
+	// acc[i] += bias[i]
+	MOVQ         16(SP), SI
+	TESTQ        SI, SI
+	JZ           nobias
+	VBROADCASTSS (SI), Z9
+	VADDPS       Z9, Z0, Z0
+	VBROADCASTSS 4(SI), Z9
+	VADDPS       Z9, Z1, Z1
+	VBROADCASTSS 8(SI), Z9
+	VADDPS       Z9, Z2, Z2
+	VBROADCASTSS 12(SI), Z9
+	VADDPS       Z9, Z3, Z3
+	VBROADCASTSS 16(SI), Z9
+	VADDPS       Z9, Z4, Z4
+	VBROADCASTSS 20(SI), Z9
+	VADDPS       Z9, Z5, Z5
+	VBROADCASTSS 24(SI), Z9
+	VADDPS       Z9, Z6, Z6
+	VBROADCASTSS 28(SI), Z9
+	VADDPS       Z9, Z7, Z7
+
+nobias:
+	// acc += resid
+	MOVQ      24(SP), SI
+	TESTQ     SI, SI
+	JZ        noresid
+	VMOVUPS.Z (SI), K7, Z9
+	VADDPS    Z9, Z0, Z0
+	ADDQ      DX, SI
+	VMOVUPS.Z (SI), K7, Z9
+	VADDPS    Z9, Z1, Z1
+	ADDQ      DX, SI
+	VMOVUPS.Z (SI), K7, Z9
+	VADDPS    Z9, Z2, Z2
+	ADDQ      DX, SI
+	VMOVUPS.Z (SI), K7, Z9
+	VADDPS    Z9, Z3, Z3
+	ADDQ      DX, SI
+	VMOVUPS.Z (SI), K7, Z9
+	VADDPS    Z9, Z4, Z4
+	ADDQ      DX, SI
+	VMOVUPS.Z (SI), K7, Z9
+	VADDPS    Z9, Z5, Z5
+	ADDQ      DX, SI
+	VMOVUPS.Z (SI), K7, Z9
+	VADDPS    Z9, Z6, Z6
+	ADDQ      DX, SI
+	VMOVUPS.Z (SI), K7, Z9
+	VADDPS    Z9, Z7, Z7
+
+noresid:
+	// flags&2: acc = max(0, acc), NaN kept
+	TESTQ  $0x00000002, BX
+	JZ     norelu
+	VXORPS Z9, Z9, Z9
+	VMAXPS Z0, Z9, Z0
+	VMAXPS Z1, Z9, Z1
+	VMAXPS Z2, Z9, Z2
+	VMAXPS Z3, Z9, Z3
+	VMAXPS Z4, Z9, Z4
+	VMAXPS Z5, Z9, Z5
+	VMAXPS Z6, Z9, Z6
+	VMAXPS Z7, Z9, Z7
+
+norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           noclip
+	VBROADCASTSS (SI), Z8
+	VBROADCASTSS 4(SI), Z9
+	VMAXPS       Z8, Z0, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z10, K1, Z0
+	VMAXPS       Z8, Z1, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z10, K1, Z1
+	VMAXPS       Z8, Z2, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z10, K1, Z2
+	VMAXPS       Z8, Z3, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z10, K1, Z3
+	VMAXPS       Z8, Z4, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z10, K1, Z4
+	VMAXPS       Z8, Z5, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z10, K1, Z5
+	VMAXPS       Z8, Z6, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z10, K1, Z6
+	VMAXPS       Z8, Z7, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z10, K1, Z7
+
+noclip:
+	// C = acc
+	VMOVUPS Z0, K7, (CX)
+	ADDQ    DX, CX
+	VMOVUPS Z1, K7, (CX)
+	ADDQ    DX, CX
+	VMOVUPS Z2, K7, (CX)
+	ADDQ    DX, CX
+	VMOVUPS Z3, K7, (CX)
+	ADDQ    DX, CX
+	VMOVUPS Z4, K7, (CX)
+	ADDQ    DX, CX
+	VMOVUPS Z5, K7, (CX)
+	ADDQ    DX, CX
+	VMOVUPS Z6, K7, (CX)
+	ADDQ    DX, CX
+	VMOVUPS Z7, K7, (CX)
+
+	// the next group: 8 more rows of C, bias and resid, k·8 more values of a, no fetching
+	IMUL3Q $0x20, AX, AX
+	ADDQ   AX, (SP)
+	IMUL3Q $0x08, DX, DX
+	ADDQ   DX, 8(SP)
+	MOVQ   16(SP), AX
+	TESTQ  AX, AX
+	JZ     nextresid
+	ADDQ   $0x20, AX
+	MOVQ   AX, 16(SP)
+
+nextresid:
+	MOVQ  24(SP), AX
+	TESTQ AX, AX
+	JZ    nextflags
+	ADDQ  DX, AX
+	MOVQ  AX, 24(SP)
+
+nextflags:
+	ANDQ $-5, BX
+	MOVQ BX, 40(SP)
+	DECQ 32(SP)
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
 // func KernAVX512x1x48OffsOf8(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 // Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·KernAVX512x1x48OffsOf8(SB), NOSPLIT, $48-88

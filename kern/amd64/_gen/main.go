@@ -8,6 +8,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -48,6 +49,8 @@ func main() {
 	// 112 = 48 + 48 + 16 columns a row).
 	kernel(avx512, 8, 1, true, 8)
 	kernel(avx512, 8, 2, true, 8)
+	// A last panel narrower than 16 columns, under a mask.
+	kernelCols(avx512, 8, 1, true, 8, true)
 	for mr := 1; mr < 8; mr++ {
 		kernel(avx512, mr, 3, true, 8)
 	}
@@ -128,7 +131,15 @@ func main() {
 // b[boff[p]:], so that a convolution's input serves as B in place. A is
 // packed in groups of ga ≥ mr rows, of which the first mr are computed
 // (ga > mr: the kernel of a product's last rows, named ...Of<ga>).
-func kernel(s isa, mr, nv int, offs bool, ga int) {
+func kernel(s isa, mr, nv int, offs bool, ga int) { kernelCols(s, mr, nv, offs, ga, false) }
+
+// kernelCols is kernel; with cols (AVX-512, one vector wide, offsets), the
+// kernel ...Mask computes only C's first cols columns (a last argument
+// below the width), its loads of B, C and the residual and its stores
+// masked, so that it reads and writes nothing past them: the last panel
+// of an in-place product narrower than every kernel (ResNet's 14×14
+// planes, 196 = 4·48 + 4 columns).
+func kernelCols(s isa, mr, nv int, offs bool, ga int, cols bool) {
 	nr := nv * s.lanes
 	name := fmt.Sprintf("Kern%sx%dx%d", s.name, mr, nr)
 	sig := "func(k int, a, b, c *float32, ldc int, bias, resid *float32, flags int, clip *float32)"
@@ -137,6 +148,15 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 		name += "Offs"
 		sig = "func(k int, a, b *float32, boff *int32, c *float32, ldc int, bias, resid *float32, flags int, clip *float32, groups int)"
 		bexpr = "b[boff[p]+j]"
+	}
+	jn := fmt.Sprint(nr)
+	if cols {
+		if !offs || nv != 1 || s.lanes != 16 {
+			panic("kernelCols: masked columns need an AVX-512 offsets kernel one vector wide")
+		}
+		name += "Mask"
+		sig = strings.TrimSuffix(sig, ")") + ", cols int)"
+		jn = "cols"
 	}
 	if ga != mr {
 		name += fmt.Sprintf("Of%d", ga)
@@ -148,7 +168,7 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 		"(indices in elements; a and b are packed panels of k steps of " + fmt.Sprint(ga) + " and " + fmt.Sprint(nr) + " values):",
 		"",
 		"	for i := range " + fmt.Sprint(mr) + " {",
-		"		for j := range " + fmt.Sprint(nr) + " {",
+		"		for j := range " + jn + " {",
 		"			var s float32",
 		"			for p := range k {",
 		"				s = fma(a[p*" + fmt.Sprint(ga) + "+i], " + bexpr + ", s) // rounded once",
@@ -176,6 +196,10 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 		doc = append(doc, "",
 			fmt.Sprintf("It does so groups times, each time on the next %d rows of C, bias and resid and the", mr),
 			fmt.Sprintf("next k·%d values of a (flags&4 on the first only).", ga))
+	}
+	if cols {
+		doc = append(doc, "", "cols is 1 to 15; nothing past C's, b's and resid's first cols columns is read or",
+			"written, and flags&4 is ignored.")
 	}
 	Doc(doc...)
 	// The offsets kernels run a column of groups of rows; the loop's state
@@ -218,6 +242,14 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 		off = GP64()
 	}
 
+	if cols {
+		Comment("K7: the first cols columns")
+		n, all, m := GP32(), GP32(), GP32()
+		Load(Param("cols"), n.As64())
+		MOVL(U32(0xffff), all)
+		BZHIL(n, all, m)
+		KMOVW(m, reg.K7)
+	}
 	acc := make([][]reg.VecPhysical, mr)
 	for i := range mr {
 		acc[i] = s.regs[i*nv : i*nv+nv]
@@ -272,6 +304,10 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 				if v == 0 {
 					MOVLQSX(Mem{Base: boff, Disp: 4 * u}, off)
 				}
+				if cols {
+					VMOVUPS_Z(Mem{Base: b, Index: off, Scale: 4}, reg.K7, bv[v])
+					continue
+				}
 				VMOVUPS(Mem{Base: b, Index: off, Scale: 4, Disp: 4 * s.lanes * v}, bv[v])
 				if pf {
 					// the same row of the next panel, one line per vector
@@ -321,7 +357,9 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 		step(0, pf)
 		JMP(LabelRef("store"))
 	}
-	if offs {
+	if cols {
+		loop(false)
+	} else if offs {
 		Comment("flags&4: prefetch the next panel of B")
 		fl := param("flags")
 		TESTQ(U32(4), fl)
@@ -344,7 +382,14 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 	TESTQ(U32(1), flags)
 	JZ(LabelRef("noacc"))
 	MOVQ(c, p)
-	tileRows(s, acc, p, ldc, addRow)
+	if cols {
+		tileRows(s, acc, p, ldc, func(m Mem, a, dst reg.VecPhysical) {
+			VMOVUPS_Z(m, reg.K7, tmp[0])
+			VADDPS(tmp[0], a, dst)
+		})
+	} else {
+		tileRows(s, acc, p, ldc, addRow)
+	}
 	Label("noacc")
 
 	Comment("acc[i] += bias[i]")
@@ -365,6 +410,11 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 	JZ(LabelRef("noresid"))
 	for i := range mr {
 		for v := range nv {
+			if cols {
+				VMOVUPS_Z(Mem{Base: resid}, reg.K7, tmp[0])
+				VADDPS(tmp[0], acc[i][v], acc[i][v])
+				continue
+			}
 			VADDPS(Mem{Base: resid, Disp: 4 * s.lanes * v}, acc[i][v], acc[i][v])
 		}
 		if i < mr-1 {
@@ -395,7 +445,11 @@ func kernel(s isa, mr, nv int, offs bool, ga int) {
 	}
 	q := GP64()
 	MOVQ(c, q)
-	tileRows(s, acc, q, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
+	if cols {
+		tileRows(s, acc, q, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, reg.K7, m) })
+	} else {
+		tileRows(s, acc, q, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
+	}
 	Comment(fmt.Sprintf("the next group: %d more rows of C, bias and resid, k·%d more values of a, no fetching", mr, ga))
 	t := GP64()
 	IMUL3Q(U8(uint8(4*ga)), k, t)
