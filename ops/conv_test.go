@@ -520,15 +520,17 @@ func benchLayer(b *testing.B, name string, step Step, ins []*Tensor, o *Tensor, 
 	}
 }
 
-// BenchmarkDepthwise runs MobileNetV2's 3×3 depthwise convolutions (one
-// image, bias) on every fast tier and one thread: the layers the
-// channel-blocked path (up to 64×64 outputs) and the window kernel of
-// convDirect are chosen on.
+// BenchmarkDepthwise runs MobileNetV2's 3×3 depthwise convolutions and
+// EfficientNet-B0's 5×5 ones (one image, bias) on every fast tier and one
+// thread: the layers the planes path, the channel-blocked path and the
+// window kernel of convDirect are chosen on.
 func BenchmarkDepthwise(b *testing.B) {
-	for i, l := range []struct{ c, in, s int }{{32, 112, 1}, {96, 112, 2}, {144, 56, 1}, {144, 56, 2},
-		{192, 28, 1}, {192, 28, 2}, {384, 14, 1}, {576, 14, 2}, {960, 7, 1}} {
-		cc := convCase{n: 1, c: l.c, m: l.c, in: []int{l.in, l.in}, k: []int{3, 3}, group: l.c,
-			strides: []int64{int64(l.s), int64(l.s)}, pads: []int64{1, 1, 1, 1}, bias: true}
+	for i, l := range []struct{ c, in, k, s int }{{32, 112, 3, 1}, {96, 112, 3, 2}, {144, 56, 3, 1}, {144, 56, 3, 2},
+		{192, 28, 3, 1}, {192, 28, 3, 2}, {384, 14, 3, 1}, {576, 14, 3, 2}, {960, 7, 3, 1},
+		{144, 56, 5, 2}, {240, 28, 5, 1}, {672, 14, 5, 1}, {672, 14, 5, 2}, {1152, 7, 5, 1}} {
+		p := int64(l.k / 2)
+		cc := convCase{n: 1, c: l.c, m: l.c, in: []int{l.in, l.in}, k: []int{l.k, l.k}, group: l.c,
+			strides: []int64{int64(l.s), int64(l.s)}, pads: []int64{p, p, p, p}, bias: true}
 		ins := cc.inputs(uint64(i))
 		vals, step, err := prepareOpConst(cc.node(), 1, ins...)
 		if err != nil {
@@ -536,7 +538,7 @@ func BenchmarkDepthwise(b *testing.B) {
 		}
 		out := []*Tensor{NewF32(vals[0].Shape, nil)}
 		for _, k := range fastTiers() {
-			b.Run(fmt.Sprintf("%s/%dx%d²/s%d", k.Name, l.c, l.in, l.s), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/%dx%d²/k%ds%d", k.Name, l.c, l.in, l.k, l.s), func(b *testing.B) {
 				env := nnEnv(k, 1)
 				for range b.N {
 					if err := step.Run(env, ins, out); err != nil {
