@@ -37,7 +37,7 @@ type Conv3DDev struct {
 }
 
 // ConvTranspose3DDev is a 3-D ConvTranspose: inputs X, W and the optional
-// B (no device kernel yet; it names the step's path in profiles).
+// B.
 type ConvTranspose3DDev struct {
 	G    kern.ConvTranspose3DGeom
 	Bias bool // input 2

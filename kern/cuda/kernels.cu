@@ -1188,6 +1188,72 @@ extern "C" __global__ void conv_transpose2d(
     y[idx] = acc + (bias != 0 ? bias[m] : 0.0f);
 }
 
+// conv_transpose3d: conv_transpose2d over NCDHW data (kern.ConvTranspose3DGeom's
+// geometry: input position (id, ih, iw) and tap (kd, kh, kw) reach
+// od = id*sd - pf + kd*dd, oh = ih*sh - pt + kh*dh, ow = iw*sw - pl + kw*dw):
+//
+//   y[n,m,od,oh,ow] = bias[m] + sum over c < Cg, kd, kh, kw with
+//                         id = (od + pf - kd*dd) / sd,  ih = (oh + pt - kh*dh) / sh,
+//                         iw = (ow + pl - kw*dw) / sw
+//                     whole numbers inside the input, of
+//                     x[n, g*Cg + c, id, ih, iw] * w[g*Cg + c, m - g*Mg, kd, kh, kw]
+//
+// with w of shape [C, Mg, KD, KH, KW]; the pads may be negative, OD, OH and
+// OW are the host's. bias may be null.
+//
+// Launch: block 256, grid ceil(N*M*OD*OH*OW / 256).
+extern "C" __global__ void conv_transpose3d(
+    const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
+    float* __restrict__ y,
+    int N, int C, int D, int H, int W, int M, int KD, int KH, int KW, int OD, int OH, int OW, int groups,
+    int pad_f, int pad_t, int pad_l, int stride_d, int stride_h, int stride_w, int dil_d, int dil_h, int dil_w)
+{
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= N * M * OD * OH * OW) {
+        return;
+    }
+    const int ow = idx % OW;
+    const int oh = (idx / OW) % OH;
+    const int od = (idx / (OW * OH)) % OD;
+    const int m = (idx / (OW * OH * OD)) % M;
+    const int n = idx / (OW * OH * OD * M);
+    const int Cg = C / groups, Mg = M / groups;
+    const int g = m / Mg;
+    const int DHW = D * H * W, KDHW = KD * KH * KW;
+    // channel 0 of group g in image n, and its weights for output channel m
+    const float* xg = x + (n * C + g * Cg) * DHW;
+    const float* wm = w + (g * Cg * Mg + (m - g * Mg)) * KDHW;
+
+    float acc = 0.0f;
+    for (int kd = 0; kd < KD; kd++) {
+        const int td = od + pad_f - kd * dil_d; // id * stride_d
+        if (td < 0 || td % stride_d != 0 || td / stride_d >= D) {
+            continue;
+        }
+        const int id = td / stride_d;
+        for (int kh = 0; kh < KH; kh++) {
+            const int th = oh + pad_t - kh * dil_h; // ih * stride_h
+            if (th < 0 || th % stride_h != 0 || th / stride_h >= H) {
+                continue;
+            }
+            const int ih = th / stride_h;
+            for (int kw = 0; kw < KW; kw++) {
+                const int tw = ow + pad_l - kw * dil_w; // iw * stride_w
+                if (tw < 0 || tw % stride_w != 0 || tw / stride_w >= W) {
+                    continue;
+                }
+                const int iw = tw / stride_w;
+                const float* xp = xg + (id * H + ih) * W + iw;
+                const float* wp = wm + (kd * KH + kh) * KW + kw;
+                for (int c = 0; c < Cg; c++) {
+                    acc += xp[c * DHW] * wp[c * Mg * KDHW];
+                }
+            }
+        }
+    }
+    y[idx] = acc + (bias != 0 ? bias[m] : 0.0f);
+}
+
 // ---------------------------------------------------------------------------
 // Resize. The host computes every axis's taps as the CPU's plan does (any
 // mode, coordinate transformation and rounding): output i of an axis reads

@@ -122,7 +122,9 @@ func node(op string, opset, nOut int, attrs map[string]any) *ops.Node {
 // ReduceLogSum and ReduceLogSumExp over any axes (a thread or a block per
 // output; axes as attributes and as inputs, keepdims 0 and 1, none with
 // noop_with_empty_axes; LogSumExp over infinities and NaNs),
-// 3-D Conv, FusedConv, MaxPool, AveragePool and BatchNormalization, and
+// 3-D Conv, FusedConv, ConvTranspose (strides, pads, output_padding,
+// output_shape, auto_pad, dilations, groups), MaxPool, AveragePool and
+// BatchNormalization, and
 // kernelCases (global pools, binary operators, Pad) against their CPU
 // steps.
 func TestLowerRuns(t *testing.T) {
@@ -288,7 +290,7 @@ func TestLowerRuns(t *testing.T) {
 		{name: "ReduceLogSumExp over infinities and NaN (a block)", node: node("ReduceLogSumExp", 13, 1, m{"axes": []int64{0}, "keepdims": int64(0)}),
 			in: []*ops.Value{infRows(130)}},
 
-		// 3-D (5-D tensors): Conv, FusedConv, MaxPool, AveragePool, BatchNormalization
+		// 3-D (5-D tensors): Conv, FusedConv, ConvTranspose, MaxPool, AveragePool, BatchNormalization
 		{name: "Conv 3-D pads strides bias", node: node("Conv", 13, 1, m{"pads": []int64{1, 0, 2, 1, 1, 0}, "strides": []int64{2, 1, 2}}),
 			in: []*ops.Value{f32In(2, 3, 5, 6, 7), f32In(4, 3, 3, 2, 3), f32In(4)}},
 		{name: "Conv 3-D grouped dilated", node: node("Conv", 13, 1, m{"group": int64(2), "dilations": []int64{2, 1, 2},
@@ -307,6 +309,16 @@ func TestLowerRuns(t *testing.T) {
 		{name: "AveragePool 3-D ceil", node: node("AveragePool", 11, 1, m{"kernel_shape": []int64{3, 2, 3}, "strides": []int64{2, 2, 2},
 			"pads": []int64{1, 1, 1, 1, 1, 1}, "ceil_mode": int64(1)}),
 			in: []*ops.Value{f32In(1, 4, 5, 7, 6)}},
+		{name: "ConvTranspose 3-D strides pads output_padding groups dilations", node: node("ConvTranspose", 11, 1, m{"strides": []int64{2, 1, 2},
+			"pads": []int64{1, 0, 1, 1, 0, 0}, "output_padding": []int64{1, 0, 1}, "group": int64(2), "dilations": []int64{1, 2, 1}}),
+			in: []*ops.Value{f32In(1, 4, 5, 7, 6), f32In(4, 3, 3, 2, 3), f32In(6)}},
+		{name: "ConvTranspose 3-D stride 3, no bias", node: node("ConvTranspose", 11, 1, m{"strides": []int64{3, 2, 3}, "pads": []int64{0, 1, 2, 1, 0, 1}}),
+			in: []*ops.Value{f32In(2, 3, 3, 4, 2), f32In(3, 2, 2, 3, 4)}},
+		{name: "ConvTranspose 3-D auto_pad SAME_LOWER", node: node("ConvTranspose", 11, 1, m{"strides": []int64{2, 2, 1}, "auto_pad": "SAME_LOWER"}),
+			in: []*ops.Value{f32In(1, 2, 3, 4, 5), f32In(2, 3, 3, 2, 2), f32In(3)}},
+		{name: "ConvTranspose 3-D output_shape past the full one (a negative pad), depthwise", node: node("ConvTranspose", 11, 1, m{"strides": []int64{2, 2, 2},
+			"output_shape": []int64{8, 10, 8}, "group": int64(3)}),
+			in: []*ops.Value{f32In(1, 3, 3, 4, 3), f32In(3, 1, 3, 3, 2), f32In(3)}},
 		{name: "BatchNormalization 5-D", node: node("BatchNormalization", 15, 1, m{"epsilon": float32(1e-3)}),
 			in: []*ops.Value{f32In(2, 3, 4, 5, 3), f32C(0.5, 1, 1.5), f32C(-0.1, 0, 0.2), f32C(0.3, -0.2, 0), f32C(1, 0.5, 2)}},
 		{name: "Cast to DOUBLE", node: node("Cast", 13, 1, m{"to": int64(11)}), in: []*ops.Value{f32In(7)}, exact: true},
