@@ -230,15 +230,16 @@ func TestCUDAFamilyLowers(t *testing.T) {
 
 // TestCUDAIssue15Ops opens the models of the ops issue 15 put on the GPU
 // (a 3-D CNN's Conv, BatchNormalization and MaxPool over 5-D tensors in
-// both export flavours, Gelu in both forms, LogSoftmax, Softmax along a
-// middle axis, Pow and the reductions over non-trailing axes): auto keeps
-// each on the GPU (no step falls back), and on the GPU, optimised and
-// not, they match their goldens at the default tolerance.
+// both export flavours, single 3-D layers with ConvTranspose3d, Gelu in
+// both forms, LogSoftmax, Softmax along a middle axis, Pow, every
+// reduction over non-trailing axes): auto keeps each on the GPU (no step
+// falls back), and on the GPU, optimised and not, they match their
+// goldens at the default tolerance.
 func TestCUDAIssue15Ops(t *testing.T) {
 	needCUDA(t)
 	t.Setenv(bnrun.BackendEnv, "")
-	for _, dir := range []string{"testdata/conv3d/bn3d_op13", "testdata/conv3d/fused3d_op13", "testdata/opsets/gelu_op20",
-		"testdata/gpuops/heads_op13"} {
+	for _, dir := range []string{"testdata/conv3d/bn3d_op13", "testdata/conv3d/fused3d_op13", "testdata/conv3d/ops3d_op13",
+		"testdata/opsets/gelu_op20", "testdata/gpuops/heads_op13", "testdata/gpuops/reduce_op18"} {
 		for _, opts := range [][]bnrun.Option{nil, {bnrun.WithoutFold()}} {
 			wantOnGPU(t, dir, opts)
 			t.Run(dir+fmt.Sprintf("/fold=%v", opts == nil), func(t *testing.T) {
@@ -249,14 +250,13 @@ func TestCUDAIssue15Ops(t *testing.T) {
 }
 
 // TestCUDAAutoLeavesGPU opens a model with an op that has no CUDA kernel
-// (a 3-D ConvTranspose over 5-D tensors): auto mode runs it on the CPU
-// tier and Device says why, forcing the cuda backend fails at Open naming
-// the op.
+// (a Pad in wrap mode): auto mode runs it on the CPU tier and Device says
+// why, forcing the cuda backend fails at Open naming the op.
 func TestCUDAAutoLeavesGPU(t *testing.T) {
 	needCUDA(t)
 	t.Setenv(bnrun.BackendEnv, "")
 	for _, tt := range []struct{ model, why string }{
-		{"testdata/conv3d/ops3d_op13/model.onnx", "no CUDA kernel for 3-D transposed convolutions"},
+		{"testdata/opsets/pad_resize_op19/model.onnx", "no CUDA kernel for this Pad"},
 	} {
 		m, err := bnrun.Open(tt.model)
 		if err != nil {

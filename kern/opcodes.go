@@ -56,17 +56,29 @@ func (m PadMode) String() string { return codeName(padNames[:], int(m), "PadMode
 // ReduceOp is a reduction's rule.
 type ReduceOp int32
 
-// The reductions: the sum, the mean, the maximum and the minimum (a NaN
-// is the maximum and the minimum).
+// The reductions of the values x of each output element, as ONNX's
+// operators of their names define them (a NaN is the maximum and the
+// minimum; m is the maximum):
+//
+//	Sum Σx, Mean Σx/count, Max max x, Min min x, Prod Πx, L1 Σ|x|,
+//	L2 √(Σx²), SumSquare Σx², LogSum log Σx, LogSumExp m + log Σexp(x-m)
 const (
 	ReduceSum ReduceOp = iota
 	ReduceMean
 	ReduceMax
 	ReduceMin
+	ReduceProd
+	ReduceL1
+	ReduceL2
+	ReduceSumSquare
+	ReduceLogSum
+	ReduceLogSumExp
 )
 
 // reduceNames are the reductions' ONNX operators.
-var reduceNames = [...]string{ReduceSum: "ReduceSum", ReduceMean: "ReduceMean", ReduceMax: "ReduceMax", ReduceMin: "ReduceMin"}
+var reduceNames = [...]string{ReduceSum: "ReduceSum", ReduceMean: "ReduceMean", ReduceMax: "ReduceMax", ReduceMin: "ReduceMin",
+	ReduceProd: "ReduceProd", ReduceL1: "ReduceL1", ReduceL2: "ReduceL2", ReduceSumSquare: "ReduceSumSquare",
+	ReduceLogSum: "ReduceLogSum", ReduceLogSumExp: "ReduceLogSumExp"}
 
 // Valid reports whether o is one of the reductions.
 func (o ReduceOp) Valid() bool { return o >= 0 && int(o) < len(reduceNames) }

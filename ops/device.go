@@ -37,7 +37,7 @@ type Conv3DDev struct {
 }
 
 // ConvTranspose3DDev is a 3-D ConvTranspose: inputs X, W and the optional
-// B (no device kernel yet; it names the step's path in profiles).
+// B.
 type ConvTranspose3DDev struct {
 	G    kern.ConvTranspose3DGeom
 	Bias bool // input 2
@@ -134,12 +134,12 @@ type SoftmaxDev struct {
 	Log               bool
 }
 
-// ReduceDev is a float32 ReduceSum, ReduceMean, ReduceMax or ReduceMin
-// (Op kern.ReduceSum, ReduceMean, ReduceMax or ReduceMin) of X, InLen values: output element
-// o, whose coordinates in Kept (row-major) are c, is the rule over the
-// Count values at Σ_d c[d]·KeptStride[d] + Σ_e r[e]·RedStride[e] for
-// every coordinate r of Red (the mean: their sum over Count; a NaN is the
-// maximum and the minimum). Axes of size 1 are left out and neighbours
+// ReduceDev is a float32 reduction (Op: ReduceSum, ReduceMean, ReduceMax,
+// ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum
+// or ReduceLogSumExp, by kern.ReduceOp's rules) of X, InLen values: output
+// element o, whose coordinates in Kept (row-major) are c, is the rule over
+// the Count values at Σ_d c[d]·KeptStride[d] + Σ_e r[e]·RedStride[e] for
+// every coordinate r of Red. Axes of size 1 are left out and neighbours
 // contiguous in X merged; Kept is empty for a reduction to one value, Red
 // never is.
 type ReduceDev struct {

@@ -20,24 +20,20 @@ func init() {
 }
 
 // reduceKind selects a reduction's rule: kern's reductions, which a
-// ReduceDev carries to a device, then the CPU's alone.
+// ReduceDev carries to a device.
 type reduceKind = kern.ReduceOp
 
 const (
-	redSum  = kern.ReduceSum
-	redMean = kern.ReduceMean
-	redMax  = kern.ReduceMax
-	redMin  = kern.ReduceMin
-)
-
-// The rules without a device kernel (not valid kern.ReduceOps).
-const (
-	redProd = kern.ReduceMin + 1 + iota
-	redL1
-	redL2
-	redSumSquare
-	redLogSum
-	redLogSumExp
+	redSum       = kern.ReduceSum
+	redMean      = kern.ReduceMean
+	redMax       = kern.ReduceMax
+	redMin       = kern.ReduceMin
+	redProd      = kern.ReduceProd
+	redL1        = kern.ReduceL1
+	redL2        = kern.ReduceL2
+	redSumSquare = kern.ReduceSumSquare
+	redLogSum    = kern.ReduceLogSum
+	redLogSumExp = kern.ReduceLogSumExp
 )
 
 // reduceOp is one reduction operator: its rule, the opset from which axes
@@ -176,8 +172,8 @@ func buildReduce(n *Node, op reduceOp) (Kernel, error) {
 
 // reduceDev describes a float32 reduction of g over inLen values into
 // total for a device: a mean or a maximum of trailing runs as a global
-// pool, a sum, mean, maximum or minimum otherwise as a ReduceDev; nil for
-// the other rules, int64 data, and reductions of no values.
+// pool, any rule otherwise as a ReduceDev; nil for int64 data and
+// reductions of no values.
 func reduceDev(g *reduceGeom, kind reduceKind, dt DType, inLen, total int) any {
 	if dt != Float32 || !kind.Valid() || g.count == 0 || inLen == 0 || total == 0 {
 		return nil

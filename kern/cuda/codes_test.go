@@ -14,7 +14,7 @@ import (
 // kernels.cu's BIN_*, PAD_* and RED_* codes, each one of them.
 func TestOpCodes(t *testing.T) {
 	defs := map[string]int{}
-	for _, m := range regexp.MustCompile(`(?m)^#define ((?:BIN|PAD|RED)_[A-Z]+) (-?[0-9]+)$`).FindAllStringSubmatch(kernelSource, -1) {
+	for _, m := range regexp.MustCompile(`(?m)^#define ((?:BIN|PAD|RED)_[A-Z0-9]+) (-?[0-9]+)$`).FindAllStringSubmatch(kernelSource, -1) {
 		v, err := strconv.Atoi(m[2])
 		if err != nil {
 			t.Fatal(err)

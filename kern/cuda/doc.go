@@ -52,15 +52,17 @@
 // affine with activation; elementwise binary operators (Pow too) with
 // broadcasting and unary activations (Gelu too); concatenation by writing
 // each input at its offset in the output; constant, edge and reflect
-// padding; softmax and log-softmax; sums, means, maxima and minima over
-// any set of axes (a thread per output, or a block per output when it
-// reduces many values); transposed convolution (each output gathering the
-// taps that land on it); Resize in every mode, from taps the host
-// computes as the CPU's plan does (the height and width in one pass, other
-// axes pass by pass); and strided copies (Slice, Transpose, Split). The
-// geometry the launchers take is the kernel library's (kern.ConvGeom,
-// kern.Conv3DGeom, kern.ConvTransposeGeom, kern.PoolGeom); the structs of
-// kernels.cu that carry it to the device follow their field order.
+// padding; softmax and log-softmax; every ONNX reduction (sums, means,
+// maxima, minima, products, L1 and L2 norms, sums of squares, log-sums,
+// log-sum-exps) over any set of axes (a thread per output, or a block per
+// output when it reduces many values); 2-D and 3-D transposed convolution
+// (each output gathering the taps that land on it); Resize in every mode,
+// from taps the host computes as the CPU's plan does (the height and width
+// in one pass, other axes pass by pass); and strided copies (Slice,
+// Transpose, Split). The geometry the launchers take is the kernel
+// library's (kern.ConvGeom, kern.Conv3DGeom, kern.ConvTransposeGeom,
+// kern.ConvTranspose3DGeom, kern.PoolGeom); the structs of kernels.cu that
+// carry it to the device follow their field order.
 // Package lower (kern/cuda/lower) chooses them for each step of a plan,
 // and runtime/cuda.go runs whole plans with them. They use IEEE
 // arithmetic throughout (no fast-math), so results stay within the CPU

@@ -932,7 +932,8 @@ extern "C" __global__ void softmax(const float* __restrict__ x, float* __restric
 
 // ---------------------------------------------------------------------------
 // Reductions over any set of axes (ReduceSum, ReduceMean, ReduceMax,
-// ReduceMin).
+// ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum,
+// ReduceLogSumExp).
 // ---------------------------------------------------------------------------
 
 // Reduce is a reduction's geometry: output element o, whose coordinates in
@@ -949,11 +950,17 @@ struct Reduce {
     int red_stride[MAX_DIMS];
 };
 
-// Reduction codes.
+// Reduction codes: kern.ReduceOp's order.
 #define RED_SUM 0
 #define RED_MEAN 1
 #define RED_MAX 2
 #define RED_MIN 3
+#define RED_PROD 4
+#define RED_L1 5
+#define RED_L2 6
+#define RED_SUMSQUARE 7
+#define RED_LOGSUM 8
+#define RED_LOGSUMEXP 9
 
 // reduce_offset returns sum_d c[d]*strides[d] for the coordinates c of
 // index i in dims[0..n-1] (row-major).
@@ -967,28 +974,82 @@ __device__ __forceinline__ int reduce_offset(int i, int n, const int* dims, cons
     return off;
 }
 
-// reduce_start returns the rule's value over no values: -Inf for the
-// maximum, +Inf for the minimum, 0 for the sums.
+// reduce_start returns the accumulator over no values: -Inf for the
+// maximum, +Inf for the minimum, 1 for the product, 0 for the sums.
 __device__ __forceinline__ float reduce_start(int op)
 {
-    return op == RED_MAX ? -INFINITY : (op == RED_MIN ? INFINITY : 0.0f);
+    switch (op) {
+    case RED_MAX: return -INFINITY;
+    case RED_MIN: return INFINITY;
+    case RED_PROD: return 1.0f;
+    }
+    return 0.0f;
 }
 
-// reduce_fold folds v into acc: acc + v, or max or min (a NaN wins).
-__device__ __forceinline__ float reduce_fold(float acc, float v, int op)
+// reduce_fold folds value v into acc by op's rule (m is LogSumExp's
+// maximum):
+//
+//   Sum, Mean, LogSum: acc + v    L1: acc + |v|    L2, SumSquare: acc + v*v
+//   Prod: acc * v    Max, Min: the larger or smaller, a NaN v wins
+//   LogSumExp: acc + exp(v - m)
+__device__ __forceinline__ float reduce_fold(float acc, float v, int op, float m)
 {
-    if (op == RED_MAX) {
-        return (v > acc || v != v) ? v : acc;
-    }
-    if (op == RED_MIN) {
-        return (v < acc || v != v) ? v : acc;
+    switch (op) {
+    case RED_MAX: return (v > acc || v != v) ? v : acc;
+    case RED_MIN: return (v < acc || v != v) ? v : acc;
+    case RED_PROD: return acc * v;
+    case RED_L1: return acc + fabsf(v);
+    case RED_L2:
+    case RED_SUMSQUARE: return acc + v * v;
+    case RED_LOGSUMEXP: return acc + expf(v - m);
     }
     return acc + v;
 }
 
-// reduce_thread: y[o] = the rule over output o's count values (the mean
-// the sum / count), one thread per output element, each reading its
-// values in order.
+// reduce_combine combines two partial accumulators of op: the product's
+// product, the maximum's or minimum's larger or smaller (a NaN b wins),
+// every sum's sum.
+__device__ __forceinline__ float reduce_combine(float a, float b, int op)
+{
+    switch (op) {
+    case RED_MAX: return (b > a || b != b) ? b : a;
+    case RED_MIN: return (b < a || b != b) ? b : a;
+    case RED_PROD: return a * b;
+    }
+    return a + b;
+}
+
+// reduce_final makes an output value from the accumulator over count
+// values (m is LogSumExp's maximum):
+//
+//   Mean: acc / count    L2: sqrt(acc)    LogSum: log(acc)
+//   LogSumExp: m + log(acc), or m itself when it is +-Inf or NaN
+//   the others: acc
+__device__ __forceinline__ float reduce_final(float acc, int op, int count, float m)
+{
+    switch (op) {
+    case RED_MEAN: return acc / (float)count;
+    case RED_L2: return sqrtf(acc);
+    case RED_LOGSUM: return logf(acc);
+    case RED_LOGSUMEXP:
+        if (m != m || m == INFINITY || m == -INFINITY) {
+            return m;
+        }
+        return m + logf(acc);
+    }
+    return acc;
+}
+
+// reduce_finite reports whether LogSumExp's maximum m leaves a sum to
+// take (neither +-Inf nor NaN).
+__device__ __forceinline__ bool reduce_finite(float m)
+{
+    return m == m && m != INFINITY && m != -INFINITY;
+}
+
+// reduce_thread: y[o] = the rule over output o's count values, one thread
+// per output element, each reading its values in order (LogSumExp twice:
+// the maximum, then the sum of exp(v - maximum)).
 //
 // Launch: block 256, grid ceil(total / 256).
 extern "C" __global__ void reduce_thread(const float* __restrict__ x, float* __restrict__ y, int total, int count,
@@ -999,34 +1060,67 @@ extern "C" __global__ void reduce_thread(const float* __restrict__ x, float* __r
         return;
     }
     const float* xo = x + reduce_offset(o, g.nkept, g.kept, g.kept_stride);
-    float acc = reduce_start(op);
-    for (int r = 0; r < count; r++) {
-        acc = reduce_fold(acc, xo[reduce_offset(r, g.nred, g.red, g.red_stride)], op);
+    float m = 0.0f;
+    if (op == RED_LOGSUMEXP) {
+        m = -INFINITY;
+        for (int r = 0; r < count; r++) {
+            m = reduce_fold(m, xo[reduce_offset(r, g.nred, g.red, g.red_stride)], RED_MAX, 0.0f);
+        }
     }
-    y[o] = op == RED_MEAN ? acc / (float)count : acc;
+    float acc = reduce_start(op);
+    if (op != RED_LOGSUMEXP || reduce_finite(m)) {
+        for (int r = 0; r < count; r++) {
+            acc = reduce_fold(acc, xo[reduce_offset(r, g.nred, g.red, g.red_stride)], op, m);
+        }
+    }
+    y[o] = reduce_final(acc, op, count, m);
+}
+
+// block_combine returns, in every thread, reduce_combine of v over the
+// block by op, using buf[blockDim.x]; the block size must be a power of
+// two.
+__device__ __forceinline__ float block_combine(float v, float* buf, int op)
+{
+    const int tid = threadIdx.x;
+    buf[tid] = v;
+    __syncthreads();
+    for (int half = blockDim.x / 2; half > 0; half /= 2) {
+        if (tid < half) {
+            buf[tid] = reduce_combine(buf[tid], buf[tid + half], op);
+        }
+        __syncthreads();
+    }
+    const float r = buf[0];
+    __syncthreads(); // buf may be reused right after
+    return r;
 }
 
 // reduce_block: reduce_thread's result, one block per output element, its
-// threads each folding every blockDim.x-th value, then block_reduce (the
-// minimum as the negated maximum of the negated values).
+// threads each folding every blockDim.x-th value, then block_combine
+// (LogSumExp: the block's maximum first, then the sum of exp(v - maximum)).
 //
 // Launch: block REDUCE_THREADS, grid total (one block per output).
 extern "C" __global__ void reduce_block(const float* __restrict__ x, float* __restrict__ y, int count, int op, Reduce g)
 {
     __shared__ float buf[REDUCE_THREADS];
     const float* xo = x + reduce_offset(blockIdx.x, g.nkept, g.kept, g.kept_stride);
+    float m = 0.0f;
+    if (op == RED_LOGSUMEXP) {
+        m = -INFINITY;
+        for (int r = threadIdx.x; r < count; r += blockDim.x) {
+            m = reduce_fold(m, xo[reduce_offset(r, g.nred, g.red, g.red_stride)], RED_MAX, 0.0f);
+        }
+        m = block_combine(m, buf, RED_MAX);
+    }
     float acc = reduce_start(op);
-    for (int r = threadIdx.x; r < count; r += blockDim.x) {
-        acc = reduce_fold(acc, xo[reduce_offset(r, g.nred, g.red, g.red_stride)], op);
+    if (op != RED_LOGSUMEXP || reduce_finite(m)) {
+        for (int r = threadIdx.x; r < count; r += blockDim.x) {
+            acc = reduce_fold(acc, xo[reduce_offset(r, g.nred, g.red, g.red_stride)], op, m);
+        }
     }
-    float v;
-    if (op == RED_MIN) {
-        v = -block_reduce(-acc, buf, 1);
-    } else {
-        v = block_reduce(acc, buf, op == RED_MAX);
-    }
+    const float v = block_combine(acc, buf, op);
     if (threadIdx.x == 0) {
-        y[blockIdx.x] = op == RED_MEAN ? v / (float)count : v;
+        y[blockIdx.x] = reduce_final(v, op, count, m);
     }
 }
 
@@ -1088,6 +1182,72 @@ extern "C" __global__ void conv_transpose2d(
             const float* wp = wm + kh * KW + kw;
             for (int c = 0; c < Cg; c++) {
                 acc += xp[c * HW] * wp[c * Mg * KHW];
+            }
+        }
+    }
+    y[idx] = acc + (bias != 0 ? bias[m] : 0.0f);
+}
+
+// conv_transpose3d: conv_transpose2d over NCDHW data (kern.ConvTranspose3DGeom's
+// geometry: input position (id, ih, iw) and tap (kd, kh, kw) reach
+// od = id*sd - pf + kd*dd, oh = ih*sh - pt + kh*dh, ow = iw*sw - pl + kw*dw):
+//
+//   y[n,m,od,oh,ow] = bias[m] + sum over c < Cg, kd, kh, kw with
+//                         id = (od + pf - kd*dd) / sd,  ih = (oh + pt - kh*dh) / sh,
+//                         iw = (ow + pl - kw*dw) / sw
+//                     whole numbers inside the input, of
+//                     x[n, g*Cg + c, id, ih, iw] * w[g*Cg + c, m - g*Mg, kd, kh, kw]
+//
+// with w of shape [C, Mg, KD, KH, KW]; the pads may be negative, OD, OH and
+// OW are the host's. bias may be null.
+//
+// Launch: block 256, grid ceil(N*M*OD*OH*OW / 256).
+extern "C" __global__ void conv_transpose3d(
+    const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
+    float* __restrict__ y,
+    int N, int C, int D, int H, int W, int M, int KD, int KH, int KW, int OD, int OH, int OW, int groups,
+    int pad_f, int pad_t, int pad_l, int stride_d, int stride_h, int stride_w, int dil_d, int dil_h, int dil_w)
+{
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= N * M * OD * OH * OW) {
+        return;
+    }
+    const int ow = idx % OW;
+    const int oh = (idx / OW) % OH;
+    const int od = (idx / (OW * OH)) % OD;
+    const int m = (idx / (OW * OH * OD)) % M;
+    const int n = idx / (OW * OH * OD * M);
+    const int Cg = C / groups, Mg = M / groups;
+    const int g = m / Mg;
+    const int DHW = D * H * W, KDHW = KD * KH * KW;
+    // channel 0 of group g in image n, and its weights for output channel m
+    const float* xg = x + (n * C + g * Cg) * DHW;
+    const float* wm = w + (g * Cg * Mg + (m - g * Mg)) * KDHW;
+
+    float acc = 0.0f;
+    for (int kd = 0; kd < KD; kd++) {
+        const int td = od + pad_f - kd * dil_d; // id * stride_d
+        if (td < 0 || td % stride_d != 0 || td / stride_d >= D) {
+            continue;
+        }
+        const int id = td / stride_d;
+        for (int kh = 0; kh < KH; kh++) {
+            const int th = oh + pad_t - kh * dil_h; // ih * stride_h
+            if (th < 0 || th % stride_h != 0 || th / stride_h >= H) {
+                continue;
+            }
+            const int ih = th / stride_h;
+            for (int kw = 0; kw < KW; kw++) {
+                const int tw = ow + pad_l - kw * dil_w; // iw * stride_w
+                if (tw < 0 || tw % stride_w != 0 || tw / stride_w >= W) {
+                    continue;
+                }
+                const int iw = tw / stride_w;
+                const float* xp = xg + (id * H + ih) * W + iw;
+                const float* wp = wm + (kd * KH + kh) * KW + kw;
+                for (int c = 0; c < Cg; c++) {
+                    acc += xp[c * DHW] * wp[c * Mg * KDHW];
+                }
             }
         }
     }

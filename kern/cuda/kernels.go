@@ -28,6 +28,7 @@ var kernelNames = []string{
 	"softmax",
 	"pad_nd",
 	"conv_transpose2d",
+	"conv_transpose3d",
 	"resize_axis",
 	"resize_hw",
 	"strided_copy",

@@ -538,7 +538,8 @@ func testSoftmax(t *testing.T, e *gpuEnv) {
 // testConvTranspose runs transposed convolutions against the kernel
 // library's reference tier (kern.Reference's direct scatter): strides,
 // dilations, groups, negative and asymmetric padding, output padding
-// (outputs past the last input's footprint), batches, 1-D.
+// (outputs past the last input's footprint), batches, 1-D; and 3-D ones
+// against kern.ConvTranspose3D's reference, negative depth padding too.
 func testConvTranspose(t *testing.T, e *gpuEnv) {
 	for i, c := range []struct {
 		name                      string
@@ -581,6 +582,33 @@ func testConvTranspose(t *testing.T, e *gpuEnv) {
 	if err := e.k.ConvTranspose(e.s, kern.ConvTransposeGeom{N: 1, C: 3, H: 2, W: 2, M: 4, KH: 1, KW: 1, OH: 2, OW: 2, Group: 2},
 		Buffer{}, Buffer{}, Buffer{}, Buffer{}); err == nil {
 		t.Error("ConvTranspose with 3 channels in 2 groups: no error")
+	}
+	for i, g := range []kern.ConvTranspose3DGeom{
+		{N: 2, C: 4, D: 3, H: 4, W: 3, M: 6, KD: 3, KH: 2, KW: 3, OD: 8, OH: 5, OW: 7, PadF: 1, PadT: 0, PadL: 1,
+			SD: 2, SH: 1, SW: 2, DD: 1, DH: 2, DW: 1, Group: 2},
+		{N: 1, C: 3, D: 2, H: 3, W: 2, M: 3, KD: 2, KH: 3, KW: 2, OD: 6, OH: 7, OW: 5, PadF: -1, PadT: 1, PadL: 0,
+			SD: 3, SH: 2, SW: 2, DD: 1, DH: 1, DW: 1, Group: 3},
+	} {
+		t.Run(fmt.Sprintf("3-D %d", i), func(t *testing.T) {
+			seed := uint64(700 + 10*i)
+			x := randn(seed, g.N*g.C*g.D*g.H*g.W)
+			w := randn(seed+1, g.C*(g.M/g.Group)*g.KD*g.KH*g.KW)
+			b := randn(seed+2, g.M)
+			ny := g.N * g.M * g.OD * g.OH * g.OW
+			want := make([]float32, ny)
+			kern.ConvTranspose3D(&kern.Env{K: kern.Reference, Par: kern.Serial{}}, &g, x, w, b, want)
+			y := e.alloc(ny)
+			e.must(e.k.ConvTranspose3D(e.s, g, e.upload(x), e.upload(w), e.upload(b), y))
+			compare(t, "3-D", e.download(y, ny), want)
+		})
+	}
+	for _, g := range []kern.ConvTranspose3DGeom{
+		{N: 1, C: 3, D: 2, H: 2, W: 2, M: 4, KD: 1, KH: 1, KW: 1, OD: 2, OH: 2, OW: 2, Group: 2},
+		{N: 1, C: 2, D: 2, H: 2, W: 2, M: 2, KD: 1, KH: 1, KW: 1, OD: 0, OH: 2, OW: 2},
+	} {
+		if err := e.k.ConvTranspose3D(e.s, g, Buffer{}, Buffer{}, Buffer{}, Buffer{}); err == nil {
+			t.Errorf("ConvTranspose3D %+v: no error", g)
+		}
 	}
 }
 

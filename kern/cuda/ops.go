@@ -511,20 +511,39 @@ func (k *Kernels) Pad(s *Stream, in, out, begin []int, mode kern.PadMode, value 
 // PadT and PadL may be negative; zero strides, dilations and groups count
 // as 1); bias ([M]) may be nil.
 func (k *Kernels) ConvTranspose(s *Stream, sh kern.ConvTransposeGeom, x, w, bias, y Buffer) error {
+	// the same geometry with a depth of 1, which conv_transpose2d leaves out
+	g := kern.ConvTranspose3DGeom{N: sh.N, C: sh.C, D: 1, H: sh.H, W: sh.W, M: sh.M, KD: 1, KH: sh.KH, KW: sh.KW,
+		OD: 1, OH: sh.OH, OW: sh.OW, PadT: sh.PadT, PadL: sh.PadL, SD: 1, SH: sh.SH, SW: sh.SW,
+		DD: 1, DH: sh.DH, DW: sh.DW, Group: sh.Group}
+	return k.convTranspose(s, &g, x, w, bias, y, false)
+}
+
+// ConvTranspose3D queues a 3-D transposed convolution of geometry sh on s
+// (kern.ConvTranspose3DGeom's, over NCDHW data; the pads may be negative;
+// zero strides, dilations and groups count as 1); bias ([M]) may be nil.
+func (k *Kernels) ConvTranspose3D(s *Stream, sh kern.ConvTranspose3DGeom, x, w, bias, y Buffer) error {
+	return k.convTranspose(s, &sh, x, w, bias, y, true)
+}
+
+// convTranspose checks and queues a transposed convolution of geometry
+// sh: conv_transpose3d when vol, else conv_transpose2d (sh's depth then
+// 1).
+func (k *Kernels) convTranspose(s *Stream, sh *kern.ConvTranspose3DGeom, x, w, bias, y Buffer, vol bool) error {
 	g := one(sh.Group)
 	if sh.C%g != 0 || sh.M%g != 0 {
 		return fmt.Errorf("cuda: conv transpose: %d input and %d output channels do not split into %d groups", sh.C, sh.M, g)
 	}
-	if sh.N <= 0 || sh.C <= 0 || sh.H <= 0 || sh.W <= 0 || sh.M <= 0 || sh.KH <= 0 || sh.KW <= 0 || sh.OH <= 0 || sh.OW <= 0 ||
-		sh.SH < 0 || sh.SW < 0 || sh.DH < 0 || sh.DW < 0 {
-		return fmt.Errorf("cuda: conv transpose: bad geometry %+v", sh)
+	if sh.N <= 0 || sh.C <= 0 || sh.D <= 0 || sh.H <= 0 || sh.W <= 0 || sh.M <= 0 || sh.KD <= 0 || sh.KH <= 0 || sh.KW <= 0 ||
+		sh.OD <= 0 || sh.OH <= 0 || sh.OW <= 0 || sh.SD < 0 || sh.SH < 0 || sh.SW < 0 || sh.DD < 0 || sh.DH < 0 || sh.DW < 0 {
+		return fmt.Errorf("cuda: conv transpose: bad geometry %+v", *sh)
 	}
-	sth, stw, dh, dw := one(sh.SH), one(sh.SW), one(sh.DH), one(sh.DW)
+	sd, sth, stw, dd, dh, dw := one(sh.SD), one(sh.SH), one(sh.SW), one(sh.DD), one(sh.DH), one(sh.DW)
 	// The kernel computes oh + PadT - kh·DilH and the like in 32 bits.
-	if max(abs(sh.PadT)+sh.OH+sh.KH*dh, abs(sh.PadL)+sh.OW+sh.KW*dw) > math.MaxInt32/2 {
-		return fmt.Errorf("cuda: conv transpose: geometry %+v out of range", sh)
+	if max(abs(sh.PadF)+sh.OD+sh.KD*dd, abs(sh.PadT)+sh.OH+sh.KH*dh, abs(sh.PadL)+sh.OW+sh.KW*dw) > math.MaxInt32/2 {
+		return fmt.Errorf("cuda: conv transpose: geometry %+v out of range", *sh)
 	}
-	nx, nw, ny := sh.N*sh.C*sh.H*sh.W, sh.C*(sh.M/g)*sh.KH*sh.KW, sh.N*sh.M*sh.OH*sh.OW
+	nx, nw := sh.N*sh.C*sh.D*sh.H*sh.W, sh.C*(sh.M/g)*sh.KD*sh.KH*sh.KW
+	ny := sh.N * sh.M * sh.OD * sh.OH * sh.OW
 	for _, c := range []struct {
 		what string
 		n    int
@@ -542,6 +561,11 @@ func (k *Kernels) ConvTranspose(s *Stream, sh kern.ConvTransposeGeom, x, w, bias
 		if err := checkBuf("conv transpose "+b.name, b.buf, b.n, b.opt); err != nil {
 			return err
 		}
+	}
+	if vol {
+		return s.Launch(k.fn["conv_transpose3d"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
+			x, w, bias, y, sh.N, sh.C, sh.D, sh.H, sh.W, sh.M, sh.KD, sh.KH, sh.KW, sh.OD, sh.OH, sh.OW, g,
+			sh.PadF, sh.PadT, sh.PadL, sd, sth, stw, dd, dh, dw)
 	}
 	return s.Launch(k.fn["conv_transpose2d"], grid1(ny), Dim3{X: elementwiseThreads}, 0,
 		x, w, bias, y, sh.N, sh.C, sh.H, sh.W, sh.M, sh.KH, sh.KW, sh.OH, sh.OW, g,

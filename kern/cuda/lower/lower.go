@@ -178,7 +178,13 @@ func Lower(dev any, st Step) (Launch, error) {
 			return k.Conv3D(s, d.G, convArgs(&st, b, d.Bias, d.Residual, d.Pre, d.PreAct, d.Act))
 		}, nil
 	case *ops.ConvTranspose3DDev:
-		return nil, errNo3D("3-D transposed convolutions")
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			var bias cuda.Buffer
+			if d.Bias {
+				bias = st.opt(b, 2)
+			}
+			return k.ConvTranspose3D(s, d.G, b[in[0]], b[in[1]], bias, b[out[0]])
+		}, nil
 	case *ops.CopyDev:
 		if !st.OutF32 {
 			return nil, fmt.Errorf("the device copies float32 tensors only")
@@ -210,11 +216,6 @@ func convArgs(st *Step, b []cuda.Buffer, bias, residual, pre bool, preAct, act k
 		a.InScale, a.InShift = st.opt(b, 4), st.opt(b, 5)
 	}
 	return a
-}
-
-// errNo3D is the reason a step over 5-D tensors stays off the GPU.
-func errNo3D(what string) error {
-	return fmt.Errorf("no CUDA kernel for %s (over 5-D tensors); the CPU tiers run them", what)
 }
 
 // resize returns a Resize's launches. When it changes only the last two

@@ -29,7 +29,6 @@ func TestLowerRefuses(t *testing.T) {
 		{&ops.PadDev{Mode: kern.PadEdge + 1}, step("Pad"), "pad mode PadMode(3)"},
 		{&ops.CopyDev{}, Step{OpType: "Reshape", In: []int{0}, Out: []int{1}, OutF32: false}, "float32 tensors only"},
 		{&ops.UnaryDev{}, Step{OpType: "Relu", In: []int{0}}, "no output"},
-		{&ops.ConvTranspose3DDev{}, step("ConvTranspose"), "3-D transposed convolutions"},
 		{&ops.SplitDev{Parts: make([]ops.StridedDev, 3)}, step("Split"), "3 parts with 1 outputs"},
 		{&ops.ResizeDev{In: []int{1, 4}, Out: []int{1, 2}, Axes: []ops.ResizeAxisDev{{Axis: 1, K: 1, InLen: 4, OutLen: 2, Outer: 1, Inner: 1,
 			Idx: []int{0, 4}, W: []float64{1, 1}, Ext: make([]bool, 2)}}}, step("Resize"), "reads index 4 of 4"},
@@ -51,7 +50,7 @@ func TestLowerRefuses(t *testing.T) {
 		{&ops.ReduceDev{Op: kern.ReduceMin, Red: []int{3}}, "ReduceMin"},
 		{&ops.CopyDev{}, "Reshape"}, {&ops.UnaryDev{}, "Relu"}, {&ops.GlobalPoolDev{}, "GlobalAveragePool"},
 		{&ops.ConcatDev{Sizes: []int{1, 1}}, "Concat"},
-		{&ops.ConvTransposeDev{}, "ConvTranspose"}, {&ops.StridedDev{}, "Slice"},
+		{&ops.ConvTransposeDev{}, "ConvTranspose"}, {&ops.ConvTranspose3DDev{}, "ConvTranspose"}, {&ops.StridedDev{}, "Slice"},
 		{&ops.SplitDev{Parts: make([]ops.StridedDev, 1)}, "Split"},
 		{&ops.ResizeDev{In: []int{2, 3}, Out: []int{2, 3}}, "Resize"}, {&ops.ResizeDev{In: []int{0, 3}, Out: []int{0, 6}}, "Resize"},
 	} {

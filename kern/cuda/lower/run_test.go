@@ -62,6 +62,9 @@ type runCase struct {
 	// exact asks for bit-identical outputs (copies and gathers);
 	// otherwise |gpu - cpu| <= 1e-5 + 1e-5·|cpu|.
 	exact bool
+	// lo and hi bound the pseudo-random data, [-2, 2) when both are 0
+	// (positive values for a logarithm, values near 1 for a long product).
+	lo, hi float64
 }
 
 // f32In is a float32 input of shape s filled at run time.
@@ -70,6 +73,11 @@ func f32In(s ...int) *ops.Value { return &ops.Value{DType: ops.Float32, Shape: s
 // f32C is a float32 constant.
 func f32C(v ...float32) *ops.Value {
 	return &ops.Value{DType: ops.Float32, Shape: []int{len(v)}, Const: ops.NewF32([]int{len(v)}, v)}
+}
+
+// f32S is a float32 constant of shape s.
+func f32S(s []int, v ...float32) *ops.Value {
+	return &ops.Value{DType: ops.Float32, Shape: s, Const: ops.NewF32(s, v)}
 }
 
 // i64C is an int64 constant.
@@ -110,8 +118,13 @@ func node(op string, opset, nOut int, attrs map[string]any) *ops.Node {
 // pass by pass through scratch), Upsample, Slice, Transpose, Split,
 // ConvTranspose, ReduceMean and ReduceMax over trailing axes (as global
 // pools), Cast, Gelu, Softmax and LogSoftmax, Pow, ReduceSum, ReduceMean,
-// ReduceMax and ReduceMin over any axes (a thread or a block per output),
-// 3-D Conv, FusedConv, MaxPool, AveragePool and BatchNormalization, and
+// ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare,
+// ReduceLogSum and ReduceLogSumExp over any axes (a thread or a block per
+// output; axes as attributes and as inputs, keepdims 0 and 1, none with
+// noop_with_empty_axes; LogSumExp over infinities and NaNs),
+// 3-D Conv, FusedConv, ConvTranspose (strides, pads, output_padding,
+// output_shape, auto_pad, dilations, groups), MaxPool, AveragePool and
+// BatchNormalization, and
 // kernelCases (global pools, binary operators, Pad) against their CPU
 // steps.
 func TestLowerRuns(t *testing.T) {
@@ -241,8 +254,43 @@ func TestLowerRuns(t *testing.T) {
 		{name: "ReduceMin every axis", node: node("ReduceMin", 13, 1, nil), in: []*ops.Value{f32In(3, 4, 5)}, exact: true},
 		{name: "ReduceMin one axis, many values", node: node("ReduceMin", 13, 1, m{"axes": []int64{0}}), in: []*ops.Value{f32In(400, 3)}, exact: true},
 		{name: "ReduceMax size-1 axes around", node: node("ReduceMax", 13, 1, m{"axes": []int64{0, 2}}), in: []*ops.Value{f32In(1, 6, 1, 4)}, exact: true},
+		{name: "ReduceProd middle axis, opset 13 attribute", node: node("ReduceProd", 13, 1, m{"axes": []int64{1}}),
+			in: []*ops.Value{f32In(2, 7, 5, 3)}},
+		{name: "ReduceProd many values near 1 (a block each), opset 18", node: node("ReduceProd", 18, 1, m{"keepdims": int64(0)}),
+			in: []*ops.Value{f32In(3, 300, 2), i64C(1)}, lo: 0.9, hi: 1.1},
+		{name: "ReduceProd noop_with_empty_axes", node: node("ReduceProd", 18, 1, m{"noop_with_empty_axes": int64(1)}),
+			in: []*ops.Value{f32In(2, 3), i64C()}, exact: true},
+		{name: "ReduceL1 every axis (a block)", node: node("ReduceL1", 13, 1, nil), in: []*ops.Value{f32In(4, 5, 9)}},
+		{name: "ReduceL1 last two axes, opset 18", node: node("ReduceL1", 18, 1, m{"keepdims": int64(0)}),
+			in: []*ops.Value{f32In(2, 3, 4, 5), i64C(-1, -2)}},
+		{name: "ReduceL2 axes 0 and 2 (a block each), opset 18", node: node("ReduceL2", 18, 1, m{"keepdims": int64(0)}),
+			in: []*ops.Value{f32In(3, 5, 61), i64C(0, 2)}},
+		{name: "ReduceL2 negative axis, opset 11", node: node("ReduceL2", 11, 1, m{"axes": []int64{-1}}),
+			in: []*ops.Value{f32In(2, 3, 4)}},
+		{name: "ReduceL2 noop_with_empty_axes (|x|)", node: node("ReduceL2", 18, 1, m{"noop_with_empty_axes": int64(1)}),
+			in: []*ops.Value{f32In(3, 4), nil}},
+		{name: "ReduceSumSquare batch axis", node: node("ReduceSumSquare", 13, 1, m{"axes": []int64{0}}),
+			in: []*ops.Value{f32In(5, 3, 4)}},
+		{name: "ReduceSumSquare channels, many values, opset 18", node: node("ReduceSumSquare", 18, 1, nil),
+			in: []*ops.Value{f32In(2, 200, 3), i64C(1)}},
+		{name: "ReduceSumSquare noop_with_empty_axes (x²)", node: node("ReduceSumSquare", 18, 1, m{"noop_with_empty_axes": int64(1)}),
+			in: []*ops.Value{f32In(2, 5), i64C()}},
+		{name: "ReduceLogSum axes 1 and -1, opset 18", node: node("ReduceLogSum", 18, 1, m{"keepdims": int64(0)}),
+			in: []*ops.Value{f32In(2, 3, 4, 5), i64C(1, -1)}, lo: 0.1, hi: 2},
+		{name: "ReduceLogSum every axis (a block), opset 1", node: node("ReduceLogSum", 1, 1, nil),
+			in: []*ops.Value{f32In(3, 7, 11)}, lo: 0.1, hi: 2},
+		{name: "ReduceLogSum of signed values (NaN where the sum is negative)", node: node("ReduceLogSum", 13, 1, m{"axes": []int64{1}}),
+			in: []*ops.Value{f32In(4, 3, 5)}},
+		{name: "ReduceLogSumExp middle axis", node: node("ReduceLogSumExp", 13, 1, m{"axes": []int64{1}}),
+			in: []*ops.Value{f32In(2, 7, 5, 3)}, lo: -30, hi: 30},
+		{name: "ReduceLogSumExp last axis (a block each), opset 18", node: node("ReduceLogSumExp", 18, 1, m{"keepdims": int64(0)}),
+			in: []*ops.Value{f32In(3, 4, 300), i64C(-1)}, lo: -50, hi: 50},
+		{name: "ReduceLogSumExp over infinities and NaN", node: node("ReduceLogSumExp", 13, 1, m{"axes": []int64{1}, "keepdims": int64(0)}),
+			in: []*ops.Value{f32S([]int{4, 3}, ninf, ninf, ninf, 1, pinf, 2, 3, nan, -1, -3, ninf, 2)}},
+		{name: "ReduceLogSumExp over infinities and NaN (a block)", node: node("ReduceLogSumExp", 13, 1, m{"axes": []int64{0}, "keepdims": int64(0)}),
+			in: []*ops.Value{infRows(130)}},
 
-		// 3-D (5-D tensors): Conv, FusedConv, MaxPool, AveragePool, BatchNormalization
+		// 3-D (5-D tensors): Conv, FusedConv, ConvTranspose, MaxPool, AveragePool, BatchNormalization
 		{name: "Conv 3-D pads strides bias", node: node("Conv", 13, 1, m{"pads": []int64{1, 0, 2, 1, 1, 0}, "strides": []int64{2, 1, 2}}),
 			in: []*ops.Value{f32In(2, 3, 5, 6, 7), f32In(4, 3, 3, 2, 3), f32In(4)}},
 		{name: "Conv 3-D grouped dilated", node: node("Conv", 13, 1, m{"group": int64(2), "dilations": []int64{2, 1, 2},
@@ -261,6 +309,16 @@ func TestLowerRuns(t *testing.T) {
 		{name: "AveragePool 3-D ceil", node: node("AveragePool", 11, 1, m{"kernel_shape": []int64{3, 2, 3}, "strides": []int64{2, 2, 2},
 			"pads": []int64{1, 1, 1, 1, 1, 1}, "ceil_mode": int64(1)}),
 			in: []*ops.Value{f32In(1, 4, 5, 7, 6)}},
+		{name: "ConvTranspose 3-D strides pads output_padding groups dilations", node: node("ConvTranspose", 11, 1, m{"strides": []int64{2, 1, 2},
+			"pads": []int64{1, 0, 1, 1, 0, 0}, "output_padding": []int64{1, 0, 1}, "group": int64(2), "dilations": []int64{1, 2, 1}}),
+			in: []*ops.Value{f32In(1, 4, 5, 7, 6), f32In(4, 3, 3, 2, 3), f32In(6)}},
+		{name: "ConvTranspose 3-D stride 3, no bias", node: node("ConvTranspose", 11, 1, m{"strides": []int64{3, 2, 3}, "pads": []int64{0, 1, 2, 1, 0, 1}}),
+			in: []*ops.Value{f32In(2, 3, 3, 4, 2), f32In(3, 2, 2, 3, 4)}},
+		{name: "ConvTranspose 3-D auto_pad SAME_LOWER", node: node("ConvTranspose", 11, 1, m{"strides": []int64{2, 2, 1}, "auto_pad": "SAME_LOWER"}),
+			in: []*ops.Value{f32In(1, 2, 3, 4, 5), f32In(2, 3, 3, 2, 2), f32In(3)}},
+		{name: "ConvTranspose 3-D output_shape past the full one (a negative pad), depthwise", node: node("ConvTranspose", 11, 1, m{"strides": []int64{2, 2, 2},
+			"output_shape": []int64{8, 10, 8}, "group": int64(3)}),
+			in: []*ops.Value{f32In(1, 3, 3, 4, 3), f32In(3, 1, 3, 3, 2), f32In(3)}},
 		{name: "BatchNormalization 5-D", node: node("BatchNormalization", 15, 1, m{"epsilon": float32(1e-3)}),
 			in: []*ops.Value{f32In(2, 3, 4, 5, 3), f32C(0.5, 1, 1.5), f32C(-0.1, 0, 0.2), f32C(0.3, -0.2, 0), f32C(1, 0.5, 2)}},
 		{name: "Cast to DOUBLE", node: node("Cast", 13, 1, m{"to": int64(11)}), in: []*ops.Value{f32In(7)}, exact: true},
@@ -319,6 +377,24 @@ func kernelCases() []runCase {
 	return cases
 }
 
+// ninf, pinf and nan are float32 -Inf, +Inf and NaN.
+var (
+	ninf = float32(math.Inf(-1))
+	pinf = float32(math.Inf(1))
+	nan  = float32(math.NaN())
+)
+
+// infRows is a float32 constant of shape [n, 4] whose columns are all
+// -Inf, hold one +Inf, hold one NaN, and are finite.
+func infRows(n int) *ops.Value {
+	v := make([]float32, 4*n)
+	for i := range n {
+		v[4*i], v[4*i+1], v[4*i+2], v[4*i+3] = ninf, float32(i%7)-3, float32(i%5), float32(i%11)*0.5
+	}
+	v[4*(n/2)+1], v[4*(n/3)+2] = pinf, nan
+	return f32S([]int{n, 4}, v...)
+}
+
 // fusedConv3D is a bnrun.FusedConv over 5-D tensors with a residual and
 // Relu, as the fold pass writes one.
 func fusedConv3D() *ops.Node {
@@ -360,9 +436,13 @@ func runOne(t *testing.T, c *cuda.Context, k *cuda.Kernels, s *cuda.Stream, tc r
 		case v.Const != nil:
 			ins[i] = v.Const
 		default:
+			lo, hi := tc.lo, tc.hi
+			if lo == 0 && hi == 0 {
+				lo, hi = -2, 2
+			}
 			ins[i] = ops.NewF32(v.Shape, nil)
 			for j := range ins[i].F32 {
-				ins[i].F32[j] = float32(4*r.Float64() - 2)
+				ins[i].F32[j] = float32(lo + (hi-lo)*r.Float64())
 			}
 		}
 	}

@@ -111,7 +111,7 @@ static const std::map<std::string, Kernel> kernels = {
     KERNEL(conv2d_igemm), KERNEL(conv2d_depthwise), KERNEL(conv3d_igemm), KERNEL(conv3d_depthwise),
     KERNEL(gemm), KERNEL(maxpool3d), KERNEL(avgpool3d), KERNEL(global_pool), KERNEL(affine_act),
     KERNEL(unary_act), KERNEL(binary_bcast), KERNEL(concat_copy), KERNEL(softmax), KERNEL(pad_nd),
-    KERNEL(conv_transpose2d), KERNEL(resize_axis), KERNEL(resize_hw), KERNEL(strided_copy),
+    KERNEL(conv_transpose2d), KERNEL(conv_transpose3d), KERNEL(resize_axis), KERNEL(resize_hw), KERNEL(strided_copy),
     KERNEL(reduce_thread), KERNEL(reduce_block),
 };
 

@@ -1,0 +1,1 @@
+Bl11J`ŽÞDANhA<A×ÊSAea/AžOMAÖ|OA-f±AÖø¤AVd¸AÝÂ§AÝÅÝAØóAè8A«Ç5ANA,$Awï@˜‹A”|“Ac’ÀA»ÚA«çžA^½A
