@@ -15,9 +15,11 @@ import "unsafe"
 // weights stay in registers for all its rows, each input row of a step
 // of a few output rows is loaded once per tap column and feeds all of
 // them, and masks (one table for every plane, dwPlaneMasks) drop the taps
-// outside a row and the outputs past its end; at stride 2 the even
-// columns of 32 loaded ones are picked by a permutation. Nothing is
-// copied: the kernel reads x and writes y.
+// outside a row and the outputs past its end. Nothing is copied: the
+// kernel reads x and writes y. The layout takes stride 2 too (the even
+// columns of 32 loaded ones picked by a permutation: the twin tier runs
+// it), but on AVX-512 only stride 1 has kernels: at stride 2 they
+// measured no faster than the 8-channel path (see _gen's main).
 
 // DwPlaneKernel computes planes channel planes of a depthwise convolution
 // with a fixed window and stride, as the Go twin DwPlaneGo of the same
@@ -117,9 +119,9 @@ func DwPlaneGo(kh, kw, s int) DwPlaneKernel {
 
 // dwPlaneOK reports whether conv runs g on the tier's DwPlane kernels: a
 // depthwise convolution (one input and one output channel a group) with
-// a kernel for its window and stride, dilation 1, no prologue, an output
-// plane of more than DwPlaneMinPixels pixels, and sizes whose offsets fit
-// the kernels' arithmetic.
+// a kernel for its window and stride, dilation 1, no prologue, pads
+// narrower than the window (a hostile model's huge pads go to the window
+// loops) and an output plane of more than DwPlaneMinPixels pixels.
 func (bl *blocked) dwPlaneOK(g *ConvGeom, pre bool) bool {
 	return !pre && bl.dwPlaneKernel(g) != nil && g.OH*g.OW > bl.DwPlaneMinPixels
 }
