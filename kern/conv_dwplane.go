@@ -119,8 +119,8 @@ func DwPlaneGo(kh, kw, s int) DwPlaneKernel {
 
 // dwPlaneOK reports whether conv runs g on the tier's DwPlane kernels: a
 // depthwise convolution (one input and one output channel a group) with
-// a kernel for its window and stride, dilation 1, no prologue, pads
-// narrower than the window (a hostile model's huge pads go to the window
+// a kernel for its window and stride, dilation 1, no prologue, an input
+// plane that is not empty, pads narrower than the window (a hostile model's huge pads go to the window
 // loops) and an output plane of more than DwPlaneMinPixels pixels.
 func (bl *blocked) dwPlaneOK(g *ConvGeom, pre bool) bool {
 	return !pre && bl.dwPlaneKernel(g) != nil && g.OH*g.OW > bl.DwPlaneMinPixels
@@ -130,7 +130,7 @@ func (bl *blocked) dwPlaneOK(g *ConvGeom, pre bool) bool {
 // stride, or nil when it has none or g is not a depthwise convolution it
 // can run.
 func (bl *blocked) dwPlaneKernel(g *ConvGeom) DwPlaneKernel {
-	if bl.DwPlane == nil || g.Group != g.C || g.M != g.C || g.DH != 1 || g.DW != 1 || g.SH != g.SW ||
+	if bl.DwPlane == nil || g.Group != g.C || g.M != g.C || g.DH != 1 || g.DW != 1 || g.SH != g.SW || g.H <= 0 || g.W <= 0 ||
 		g.PadL >= g.KW || g.PadR >= g.KW || g.PadT >= g.KH || g.PadB >= g.KH {
 		return nil
 	}
