@@ -7555,6 +7555,311 @@ done:
 	VZEROUPPER
 	RET
 
+DATA colmask<>+0(SB)/4, $0xffffffff
+DATA colmask<>+4(SB)/4, $0xffffffff
+DATA colmask<>+8(SB)/4, $0xffffffff
+DATA colmask<>+12(SB)/4, $0xffffffff
+DATA colmask<>+16(SB)/4, $0xffffffff
+DATA colmask<>+20(SB)/4, $0xffffffff
+DATA colmask<>+24(SB)/4, $0xffffffff
+DATA colmask<>+28(SB)/4, $0xffffffff
+DATA colmask<>+32(SB)/4, $0x00000000
+DATA colmask<>+36(SB)/4, $0x00000000
+DATA colmask<>+40(SB)/4, $0x00000000
+DATA colmask<>+44(SB)/4, $0x00000000
+DATA colmask<>+48(SB)/4, $0x00000000
+DATA colmask<>+52(SB)/4, $0x00000000
+DATA colmask<>+56(SB)/4, $0x00000000
+DATA colmask<>+60(SB)/4, $0x00000000
+GLOBL colmask<>(SB), RODATA|NOPTR, $64
+
+// func KernAVX2x6x8OffsMask(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int, cols int)
+// Requires: AVX, FMA3, MMX+
+TEXT ·KernAVX2x6x8OffsMask(SB), NOSPLIT, $48-96
+	MOVQ  a+8(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  bias+48(FP), AX
+	MOVQ  AX, 16(SP)
+	MOVQ  resid+56(FP), AX
+	MOVQ  AX, 24(SP)
+	MOVQ  flags+64(FP), AX
+	MOVQ  AX, 40(SP)
+	MOVQ  groups+80(FP), AX
+	MOVQ  AX, 32(SP)
+	MOVQ  32(SP), AX
+	TESTQ AX, AX
+	JZ    done
+
+group:
+	MOVQ k+0(FP), AX
+	MOVQ (SP), CX
+	MOVQ b+16(FP), DX
+	MOVQ boff+24(FP), BX
+
+	// the mask of the first cols columns: colmask's 8 words from 8 - cols on
+	MOVQ    cols+88(FP), SI
+	NEGQ    SI
+	ADDQ    $0x08, SI
+	LEAQ    colmask<>+0(SB), DI
+	VMOVUPS (DI)(SI*4), Y15
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+
+	// prefetch the lines of C and of the residual
+	MOVQ       8(SP), SI
+	MOVQ       24(SP), DI
+	MOVQ       ldc+40(FP), R8
+	SHLQ       $0x02, R8
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	ADDQ       R8, SI
+	PREFETCHT0 (SI)
+	TESTQ      DI, DI
+	JZ         nopfresid
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+	ADDQ       R8, DI
+	PREFETCHT0 (DI)
+
+nopfresid:
+	MOVQ AX, DI
+	SHRQ $0x01, DI
+	JZ   odd
+
+loop:
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMASKMOVPS   (DX)(SI*4), Y15, Y6
+	VBROADCASTSS (CX), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS 4(CX), Y8
+	VFMADD231PS  Y6, Y8, Y1
+	VBROADCASTSS 8(CX), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS 12(CX), Y8
+	VFMADD231PS  Y6, Y8, Y3
+	VBROADCASTSS 16(CX), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS 20(CX), Y8
+	VFMADD231PS  Y6, Y8, Y5
+
+	// acc[i][j] = fma(a[i][p+1], b[p+1][j], acc[i][j])
+	MOVLQSX      4(BX), SI
+	VMASKMOVPS   (DX)(SI*4), Y15, Y6
+	VBROADCASTSS 24(CX), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS 28(CX), Y8
+	VFMADD231PS  Y6, Y8, Y1
+	VBROADCASTSS 32(CX), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS 36(CX), Y8
+	VFMADD231PS  Y6, Y8, Y3
+	VBROADCASTSS 40(CX), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS 44(CX), Y8
+	VFMADD231PS  Y6, Y8, Y5
+	ADDQ         $0x00000030, CX
+	ADDQ         $0x08, BX
+	DECQ         DI
+	JNZ          loop
+
+odd:
+	TESTQ $0x00000001, AX
+	JZ    store
+
+	// acc[i][j] = fma(a[i][p+0], b[p+0][j], acc[i][j])
+	MOVLQSX      (BX), SI
+	VMASKMOVPS   (DX)(SI*4), Y15, Y6
+	VBROADCASTSS (CX), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS 4(CX), Y8
+	VFMADD231PS  Y6, Y8, Y1
+	VBROADCASTSS 8(CX), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS 12(CX), Y8
+	VFMADD231PS  Y6, Y8, Y3
+	VBROADCASTSS 16(CX), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS 20(CX), Y8
+	VFMADD231PS  Y6, Y8, Y5
+
+store:
+	MOVQ 8(SP), CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ 40(SP), BX
+
+	// flags&1: acc += C
+	TESTQ      $0x00000001, BX
+	JZ         noacc
+	MOVQ       CX, SI
+	VMASKMOVPS (SI), Y15, Y7
+	VADDPS     Y7, Y0, Y0
+	ADDQ       DX, SI
+	VMASKMOVPS (SI), Y15, Y7
+	VADDPS     Y7, Y1, Y1
+	ADDQ       DX, SI
+	VMASKMOVPS (SI), Y15, Y7
+	VADDPS     Y7, Y2, Y2
+	ADDQ       DX, SI
+	VMASKMOVPS (SI), Y15, Y7
+	VADDPS     Y7, Y3, Y3
+	ADDQ       DX, SI
+	VMASKMOVPS (SI), Y15, Y7
+	VADDPS     Y7, Y4, Y4
+	ADDQ       DX, SI
+	VMASKMOVPS (SI), Y15, Y7
+	VADDPS     Y7, Y5, Y5
+
+noacc:
+	// acc[i] += bias[i]
+	MOVQ         16(SP), SI
+	TESTQ        SI, SI
+	JZ           nobias
+	VBROADCASTSS (SI), Y7
+	VADDPS       Y7, Y0, Y0
+	VBROADCASTSS 4(SI), Y7
+	VADDPS       Y7, Y1, Y1
+	VBROADCASTSS 8(SI), Y7
+	VADDPS       Y7, Y2, Y2
+	VBROADCASTSS 12(SI), Y7
+	VADDPS       Y7, Y3, Y3
+	VBROADCASTSS 16(SI), Y7
+	VADDPS       Y7, Y4, Y4
+	VBROADCASTSS 20(SI), Y7
+	VADDPS       Y7, Y5, Y5
+
+nobias:
+	// acc += resid
+	MOVQ       24(SP), SI
+	TESTQ      SI, SI
+	JZ         noresid
+	VMASKMOVPS (SI), Y15, Y7
+	VADDPS     Y7, Y0, Y0
+	ADDQ       DX, SI
+	VMASKMOVPS (SI), Y15, Y7
+	VADDPS     Y7, Y1, Y1
+	ADDQ       DX, SI
+	VMASKMOVPS (SI), Y15, Y7
+	VADDPS     Y7, Y2, Y2
+	ADDQ       DX, SI
+	VMASKMOVPS (SI), Y15, Y7
+	VADDPS     Y7, Y3, Y3
+	ADDQ       DX, SI
+	VMASKMOVPS (SI), Y15, Y7
+	VADDPS     Y7, Y4, Y4
+	ADDQ       DX, SI
+	VMASKMOVPS (SI), Y15, Y7
+	VADDPS     Y7, Y5, Y5
+
+noresid:
+	// flags&2: acc = max(0, acc), NaN kept
+	TESTQ  $0x00000002, BX
+	JZ     norelu
+	VXORPS Y7, Y7, Y7
+	VMAXPS Y0, Y7, Y0
+	VMAXPS Y1, Y7, Y1
+	VMAXPS Y2, Y7, Y2
+	VMAXPS Y3, Y7, Y3
+	VMAXPS Y4, Y7, Y4
+	VMAXPS Y5, Y7, Y5
+
+norelu:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+72(FP), SI
+	TESTQ        SI, SI
+	JZ           noclip
+	VBROADCASTSS (SI), Y6
+	VBROADCASTSS 4(SI), Y7
+	VMAXPS       Y6, Y0, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y0, Y0, Y9
+	VBLENDVPS    Y9, Y0, Y8, Y0
+	VMAXPS       Y6, Y1, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y1, Y1, Y9
+	VBLENDVPS    Y9, Y1, Y8, Y1
+	VMAXPS       Y6, Y2, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y2, Y2, Y9
+	VBLENDVPS    Y9, Y2, Y8, Y2
+	VMAXPS       Y6, Y3, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y3, Y3, Y9
+	VBLENDVPS    Y9, Y3, Y8, Y3
+	VMAXPS       Y6, Y4, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y4, Y4, Y9
+	VBLENDVPS    Y9, Y4, Y8, Y4
+	VMAXPS       Y6, Y5, Y8
+	VMINPS       Y7, Y8, Y8
+	VCMPPS       $0x03, Y5, Y5, Y9
+	VBLENDVPS    Y9, Y5, Y8, Y5
+
+noclip:
+	// C = acc
+	VMASKMOVPS Y0, Y15, (CX)
+	ADDQ       DX, CX
+	VMASKMOVPS Y1, Y15, (CX)
+	ADDQ       DX, CX
+	VMASKMOVPS Y2, Y15, (CX)
+	ADDQ       DX, CX
+	VMASKMOVPS Y3, Y15, (CX)
+	ADDQ       DX, CX
+	VMASKMOVPS Y4, Y15, (CX)
+	ADDQ       DX, CX
+	VMASKMOVPS Y5, Y15, (CX)
+
+	// the next group: 6 more rows of C, bias and resid, k·6 more values of a, no fetching
+	IMUL3Q $0x18, AX, AX
+	ADDQ   AX, (SP)
+	IMUL3Q $0x06, DX, DX
+	ADDQ   DX, 8(SP)
+	MOVQ   16(SP), AX
+	TESTQ  AX, AX
+	JZ     nextresid
+	ADDQ   $0x18, AX
+	MOVQ   AX, 16(SP)
+
+nextresid:
+	MOVQ  24(SP), AX
+	TESTQ AX, AX
+	JZ    nextflags
+	ADDQ  DX, AX
+	MOVQ  AX, 24(SP)
+
+nextflags:
+	ANDQ $-5, BX
+	MOVQ BX, 40(SP)
+	DECQ 32(SP)
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
 // func KernAVX2x1x16OffsOf6(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 // Requires: AVX, FMA3, MMX+
 TEXT ·KernAVX2x1x16OffsOf6(SB), NOSPLIT, $48-88
