@@ -109,7 +109,6 @@ var avx2Spec = withWidthFree(BlockedSpec{
 	OffsRows: []MicroKernelOffs{amd64.KernAVX2x1x16OffsOf6, amd64.KernAVX2x2x16OffsOf6,
 		amd64.KernAVX2x3x16OffsOf6, amd64.KernAVX2x4x16OffsOf6, amd64.KernAVX2x5x16OffsOf6},
 	OffsNarrow:      []MicroKernelOffs{amd64.KernAVX2x6x8Offs},
-	OffsCols:        amd64.KernAVX2x6x8OffsMask,
 	PackPanel:       amd64.PackRows16AVX2,
 	PackPanelAffine: amd64.PackRowsAffine16AVX2,
 

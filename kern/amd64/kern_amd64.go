@@ -604,43 +604,6 @@ func KernAVX2x6x16Offs(k int, a *float32, b *float32, boff *int32, c *float32, l
 //go:noescape
 func KernAVX2x6x8Offs(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int)
 
-// KernAVX2x6x8OffsMask computes one 6×8 tile of C with AVX2, as this Go loop does
-// (indices in elements; a and b are packed panels of k steps of 6 and 8 values):
-//
-//	for i := range 6 {
-//		for j := range cols {
-//			var s float32
-//			for p := range k {
-//				s = fma(a[p*6+i], b[boff[p]+j], s) // rounded once
-//			}
-//			if flags&1 != 0 {
-//				s += c[i*ldc+j]
-//			}
-//			if bias != nil {
-//				s += bias[i]
-//			}
-//			if resid != nil {
-//				s += resid[i*ldc+j]
-//			}
-//			if flags&2 != 0 && s < 0 { // flags&4 (offsets kernels): prefetch b[boff[p]+8:] too
-//				s = 0
-//			}
-//			if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
-//				s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
-//			}
-//			c[i*ldc+j] = s
-//		}
-//	}
-//
-// It does so groups times, each time on the next 6 rows of C, bias and resid and the
-// next k·6 values of a (flags&4 on the first only).
-//
-// cols is 1 to 15; nothing past C's, b's and resid's first cols columns is read or
-// written, and flags&4 is ignored.
-//
-//go:noescape
-func KernAVX2x6x8OffsMask(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, bias *float32, resid *float32, flags int, clip *float32, groups int, cols int)
-
 // KernAVX2x1x16OffsOf6 computes one 1×16 tile of C with AVX2, as this Go loop does
 // (indices in elements; a and b are packed panels of k steps of 6 and 16 values):
 //

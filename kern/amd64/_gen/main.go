@@ -59,8 +59,6 @@ func main() {
 	}
 	kernel(avx2, 6, 2, true, 6)
 	kernel(avx2, 6, 1, true, 6)
-	colMaskTableData()
-	kernelCols(avx2, 6, 1, true, 6, true)
 	// The last rows of a product whose row count is not a multiple of 6:
 	// A is still packed in groups of 6.
 	for mr := 1; mr < 6; mr++ {
@@ -135,12 +133,12 @@ func main() {
 // (ga > mr: the kernel of a product's last rows, named ...Of<ga>).
 func kernel(s isa, mr, nv int, offs bool, ga int) { kernelCols(s, mr, nv, offs, ga, false) }
 
-// kernelCols is kernel; with cols (one vector wide, offsets), the kernel
-// ...Mask computes only C's first cols columns (a last argument below the
-// width), its loads of B, C and the residual and its stores masked, so
-// that it reads and writes nothing past them: the last panel of an
-// in-place product narrower than every kernel (ResNet's 14×14 planes,
-// 196 = 4·48 + 4 columns on AVX-512, 12·16 + 4 on AVX2).
+// kernelCols is kernel; with cols (AVX-512, one vector wide, offsets), the
+// kernel ...Mask computes only C's first cols columns (a last argument
+// below the width), its loads of B, C and the residual and its stores
+// masked, so that it reads and writes nothing past them: the last panel
+// of an in-place product narrower than every kernel (ResNet's 14×14
+// planes, 196 = 4·48 + 4 columns).
 func kernelCols(s isa, mr, nv int, offs bool, ga int, cols bool) {
 	nr := nv * s.lanes
 	name := fmt.Sprintf("Kern%sx%dx%d", s.name, mr, nr)
@@ -153,8 +151,8 @@ func kernelCols(s isa, mr, nv int, offs bool, ga int, cols bool) {
 	}
 	jn := fmt.Sprint(nr)
 	if cols {
-		if !offs || nv != 1 {
-			panic("kernelCols: masked columns need an offsets kernel one vector wide")
+		if !offs || nv != 1 || s.lanes != 16 {
+			panic("kernelCols: masked columns need an AVX-512 offsets kernel one vector wide")
 		}
 		name += "Mask"
 		sig = strings.TrimSuffix(sig, ")") + ", cols int)"
@@ -244,39 +242,13 @@ func kernelCols(s isa, mr, nv int, offs bool, ga int, cols bool) {
 		off = GP64()
 	}
 
-	// With cols, loads and stores of B, C and the residual go through
-	// the mask of the first cols columns: K7 on AVX-512, the last vector
-	// register (VMASKMOVPS) on AVX2.
-	colMask := s.regs[len(s.regs)-1]
-	loadCols := func(m Mem, dst reg.VecPhysical) {
-		if s.lanes == 16 {
-			VMOVUPS_Z(m, reg.K7, dst)
-		} else {
-			VMASKMOVPS(m, colMask, dst)
-		}
-	}
-	storeCols := func(src reg.VecPhysical, m Mem) {
-		if s.lanes == 16 {
-			VMOVUPS(src, reg.K7, m)
-		} else {
-			VMASKMOVPS(src, colMask, m)
-		}
-	}
-	if cols && s.lanes == 16 {
+	if cols {
 		Comment("K7: the first cols columns")
 		n, all, m := GP32(), GP32(), GP32()
 		Load(Param("cols"), n.As64())
 		MOVL(U32(0xffff), all)
 		BZHIL(n, all, m)
 		KMOVW(m, reg.K7)
-	} else if cols {
-		Comment("the mask of the first cols columns: colmask's 8 words from 8 - cols on")
-		n, t := GP64(), GP64()
-		Load(Param("cols"), n)
-		NEGQ(n)
-		ADDQ(U8(8), n)
-		LEAQ(colMaskTable, t)
-		VMOVUPS(Mem{Base: t, Index: n, Scale: 4}, colMask)
 	}
 	acc := make([][]reg.VecPhysical, mr)
 	for i := range mr {
@@ -333,7 +305,7 @@ func kernelCols(s isa, mr, nv int, offs bool, ga int, cols bool) {
 					MOVLQSX(Mem{Base: boff, Disp: 4 * u}, off)
 				}
 				if cols {
-					loadCols(Mem{Base: b, Index: off, Scale: 4}, bv[v])
+					VMOVUPS_Z(Mem{Base: b, Index: off, Scale: 4}, reg.K7, bv[v])
 					continue
 				}
 				VMOVUPS(Mem{Base: b, Index: off, Scale: 4, Disp: 4 * s.lanes * v}, bv[v])
@@ -412,7 +384,7 @@ func kernelCols(s isa, mr, nv int, offs bool, ga int, cols bool) {
 	MOVQ(c, p)
 	if cols {
 		tileRows(s, acc, p, ldc, func(m Mem, a, dst reg.VecPhysical) {
-			loadCols(m, tmp[0])
+			VMOVUPS_Z(m, reg.K7, tmp[0])
 			VADDPS(tmp[0], a, dst)
 		})
 	} else {
@@ -439,7 +411,7 @@ func kernelCols(s isa, mr, nv int, offs bool, ga int, cols bool) {
 	for i := range mr {
 		for v := range nv {
 			if cols {
-				loadCols(Mem{Base: resid}, tmp[0])
+				VMOVUPS_Z(Mem{Base: resid}, reg.K7, tmp[0])
 				VADDPS(tmp[0], acc[i][v], acc[i][v])
 				continue
 			}
@@ -474,7 +446,7 @@ func kernelCols(s isa, mr, nv int, offs bool, ga int, cols bool) {
 	q := GP64()
 	MOVQ(c, q)
 	if cols {
-		tileRows(s, acc, q, ldc, func(m Mem, a, _ reg.VecPhysical) { storeCols(a, m) })
+		tileRows(s, acc, q, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, reg.K7, m) })
 	} else {
 		tileRows(s, acc, q, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
 	}
@@ -3188,21 +3160,4 @@ func paramMem(name string) Mem {
 		panic(err)
 	}
 	return b.Addr
-}
-
-// colMaskTable is the table of AVX2 column masks that colMaskTableData
-// makes: 8 words of all ones, then 8 of zeros, so that the 8 words from
-// 8 - n on are the mask of the first n lanes.
-var colMaskTable Mem
-
-// colMaskTableData emits colMaskTable.
-func colMaskTableData() {
-	colMaskTable = GLOBL("colmask", RODATA|NOPTR)
-	for i := range 16 {
-		v := uint32(0)
-		if i < 8 {
-			v = 0xffffffff
-		}
-		DATA(4*i, U32(v))
-	}
 }
