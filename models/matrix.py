@@ -492,6 +492,8 @@ def main(argv=None):
     ap.add_argument("--keep-passes", action="store_true",
                     help="keep the passes another bnrun binary recorded; check the rest again")
     ap.add_argument("--doc", default=os.path.join(REPO, "docs", "matrix.md"))
+    ap.add_argument("--descending", action="store_true",
+                    help="largest models first (a second process can start from that end)")
     ap.add_argument("--doc-only", action="store_true", help="rewrite --doc from the results there")
     args = ap.parse_args(argv)
     if not os.path.isfile(args.bnrun):
@@ -521,6 +523,8 @@ def main(argv=None):
             if w not in known:
                 ap.error(f"{w}: not a torchvision classification or segmentation model")
         chosen = [r for r in rows if r["name"] in want]
+    if args.descending:
+        chosen = chosen[::-1]
     if not args.doc_only:
         for r in chosen:
             log(f"{r['name']} ({r['params'] / 1e6:.1f} M parameters, {r['bn']} BatchNorm):")
