@@ -35,9 +35,15 @@ Each folder is then checked with `bnrun verify`; an output out of tolerance
 (atol = rtol = 1e-4) with no error gets ONNX Runtime's outputs on the same
 inputs (bench/ort_outputs.js, when onnxruntime-node is found) and `bnrun
 verify --peer`: it passes "as peer" when ONNX Runtime's error is at least
-as large. Results go to OUT/<model>/<flavour>/op<N>/result.json; a rerun
-with the same bnrun binary skips every folder that has one, and an export
-that is complete is never redone. After its checks a model.onnx over
+as large. Otherwise float64_goldens.py evaluates the graph in float64 and
+`bnrun verify --peer MODEL DIR/float64` sets PyTorch's golden, bnrun and
+ONNX Runtime against it: "rounding" when bnrun is no farther from it than
+PyTorch or ONNX Runtime (the model's own float32 rounding), else a failure
+(with bnrun's float64 error under --no-winograd beside it). Results go to
+OUT/<model>/<flavour>/op<N>/result.json; a rerun with the same bnrun binary
+skips every folder that has one (--keep-passes: any pass), and an export
+that is complete is never redone. --descending takes the largest models
+first, so that a second process can work from that end. After its checks a model.onnx over
 --keep-mb is deleted (its result.json stays), to keep the disk use of the
 biggest models' 18 exports down; a rerun with a new bnrun re-exports those.
 
