@@ -157,7 +157,7 @@ def op_counts(model_proto):
 
 def check_bn(arch, flavour, model_proto, n_bn_modules):
     """The bn flavour keeps one BatchNormalization per BN module; the fused one
-    has no BatchNormalization fed directly by a Conv."""
+    has no BatchNormalization fed directly by a Conv that feeds nothing else."""
     g = model_proto.graph
     bn_nodes = [n for n in g.node if n.op_type == "BatchNormalization"]
     if flavour == "bn":
@@ -170,9 +170,12 @@ def check_bn(arch, flavour, model_proto, n_bn_modules):
                                    f"{len(n.output)} outputs (training form?)")
     else:
         producer = {o: n for n in g.node for o in n.output}
+        uses = collections.Counter(i for n in g.node for i in n.input)
         for n in bn_nodes:
+            # a Conv whose output also goes elsewhere (maxvit's pre-norm
+            # BatchNorm beside a residual) cannot take the BN's weights
             p = producer.get(n.input[0])
-            if p is not None and p.op_type == "Conv":
+            if p is not None and p.op_type == "Conv" and uses[n.input[0]] == 1:
                 raise RuntimeError(f"{arch}/fused: BatchNormalization {n.name} after Conv not fused")
         has_conv = any(n.op_type == "Conv" for n in g.node)
         if has_conv and len(bn_nodes) >= n_bn_modules:

@@ -56,8 +56,9 @@ import export  # noqa: E402
 import nets  # noqa: E402
 
 
-def build(spec):
-    """A module from a torchvision name or module:Class, in train mode."""
+def build(spec, **kwargs):
+    """A module from a torchvision name or module:Class, in train mode.
+    kwargs go to a torchvision constructor (aux_logits=False, ...)."""
     if ":" in spec:
         mod_name, cls_name = spec.split(":", 1)
         if os.getcwd() not in sys.path:
@@ -79,12 +80,12 @@ def build(spec):
     import torchvision.models.segmentation as seg
     if hasattr(seg, spec) and not spec.startswith("_"):
         return nets.build(spec) if spec in nets.SEGMENTATION else nets.SegmentationOut(
-            getattr(seg, spec)(weights=None, weights_backbone=None))
+            getattr(seg, spec)(weights=None, weights_backbone=None, **kwargs))
     ctor = getattr(torchvision.models, spec, None)
     if ctor is None or spec.startswith("_") or not callable(ctor):
         raise SystemExit(f"{spec}: not a torchvision model name nor module:Class")
     # weights=None: random init, never downloads anything.
-    return ctor(weights=None)
+    return ctor(weights=None, **kwargs)
 
 
 def outputs_of(y):
@@ -96,6 +97,27 @@ def outputs_of(y):
     if isinstance(y, (tuple, list)):
         return [(f"output_{i}", v) for i, v in enumerate(y)]
     raise SystemExit(f"the model returns a {type(y).__name__}, not tensors")
+
+
+def golden_sets(model, name, batches, shapes, seed):
+    """PyTorch's outputs of the calibrated eval model on one input per test
+    set (batch[K] inputs of shape[K], seed + 100 + K), with one thread:
+    ([(input, [outputs])], output names)."""
+    torch.set_num_threads(1)
+    sets = []
+    with torch.no_grad():
+        for i, (b, s) in enumerate(zip(batches, shapes)):
+            x = export.make_pixels(s, b, seed + 100 + i)
+            outs = outputs_of(model(x))
+            for oname, y in outs:
+                if not torch.isfinite(y).all():
+                    raise SystemExit(f"{name}: non-finite golden output {oname}")
+            sets.append((x.numpy(), [y.numpy() for _, y in outs]))
+            if i == 0:
+                out_names = [n for n, _ in outs]
+    if len(out_names) == 1:
+        out_names = ["output"]
+    return sets, out_names
 
 
 def int_list(s):
@@ -187,20 +209,7 @@ def main(argv=None):
     model = build(args.model)
     model = export.calibrate_bn(model, args.seed, args.calib,
                                 lambda i: export.make_pixels(shapes[0], 8, args.seed + 1000 + i))
-    torch.set_num_threads(1)
-    sets = []
-    with torch.no_grad():
-        for i, (b, s) in enumerate(zip(args.batch, shapes)):
-            x = export.make_pixels(s, b, args.seed + 100 + i)
-            outs = outputs_of(model(x))
-            for name, y in outs:
-                if not torch.isfinite(y).all():
-                    raise SystemExit(f"{args.model}: non-finite golden output {name}")
-            sets.append((x.numpy(), [y.numpy() for _, y in outs]))
-            if i == 0:
-                out_names = [n for n, _ in outs]
-    if len(out_names) == 1:
-        out_names = ["output"]
+    sets, out_names = golden_sets(model, args.model, args.batch, shapes, args.seed)
     batch0 = 2 if args.dynamic != "none" else args.batch[0]
     dummy = export.make_pixels(shapes[0], batch0, args.seed + 99)
     meta = {"bnrun.model": args.model, "bnrun.seed": str(args.seed), "bnrun.torch": torch.__version__}
