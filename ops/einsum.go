@@ -290,14 +290,16 @@ func prepareEinsum(n *Node, eq string, in []*Value) ([]Value, Step, error) {
 		if err := checkLen(outs[0], "output", ny); err != nil {
 			return n.Errorf("%v", err)
 		}
-		x := make([][]float32, nin)
+		// the Env's task, its inputs' slice kept between Runs: no allocation
+		t := kern.TaskOf[einsumTask](env)
+		t.p, t.split, t.outer, t.table, t.y = p, split, outer, table, outs[0].F32
+		t.x = t.x[:0]
 		for i := range nin {
-			x[i] = ins[i].F32
+			t.x = append(t.x, ins[i].F32)
 		}
-		y := outs[0].F32
-		kern.ParOf(env).Do(ny, RangeFunc(func(lo, hi int) {
-			einsumRange(p, split, outer, table, x, y, lo, hi)
-		}))
+		kern.ParOf(env).Do(ny, t)
+		clear(t.x)
+		t.y = nil
 		return nil
 	}
 	outsV, err := oneOutput(n, Value{DType: Float32, Shape: slices.Clone(p.outSize)})
@@ -308,24 +310,37 @@ func prepareEinsum(n *Node, eq string, in []*Value) ([]Value, Step, error) {
 	return outsV, Step{Run: run, MACs: int64(ny) * int64(k) * int64(max(nin-1, 1))}, nil
 }
 
-// einsumRange computes output elements [lo, hi):
+// einsumTask is one Run of an Einsum step: its plan, the split of the
+// summed labels and the inner ones' offsets (prepareEinsum's), and the
+// Run's tensors.
+type einsumTask struct {
+	p            *einsumPlan
+	split, outer int
+	table        [][]int
+	x            [][]float32
+	y            []float32
+}
+
+// Range computes output elements [lo, hi):
 //
 //	y[o] = Σ_{s} Π_i x_i[o·outStride_i + s·sumStride_i]
 //
 // over every combination s of the summed labels, in float64, the outer
 // summed labels walked one by one and the inner ones through table.
-func einsumRange(p *einsumPlan, split, outer int, table [][]int, x [][]float32, y []float32, lo, hi int) {
+func (t *einsumTask) Range(lo, hi int) {
+	p, split, outer, table, x, y := t.p, t.split, t.outer, t.table, t.x, t.y
 	nin := len(x)
 	nout := len(p.outSize)
-	idx := make([]int, nout)
+	var ib, ob, bb [maxRank]int
+	idx := coordBuf(ib[:], nout)
 	// the multi-index of output element lo
 	r := lo
 	for d := nout - 1; d >= 0; d-- {
 		idx[d] = r % p.outSize[d]
 		r /= p.outSize[d]
 	}
-	oidx := make([]int, split)
-	base := make([]int, nin)
+	oidx := coordBuf(ob[:], split)
+	base := coordBuf(bb[:], nin)
 	for o := lo; o < hi; o++ {
 		for i := range nin {
 			b := 0
