@@ -121,8 +121,8 @@ func main() {
 	// Depthwise planes at stride 1 (at stride 2 the kernel, two loads
 	// and a permutation a tap, measured no faster than the 8-channel
 	// path: MobileNetV2's layers 0.9 to 1.4 times its time).
-	dwPlane(3, 3, 1)
-	dwPlane(5, 5, 1)
+	dwPlane(3, 3)
+	dwPlane(5, 5)
 	Generate()
 }
 
@@ -2871,19 +2871,19 @@ func clipAcc(s isa, acc []reg.VecPhysical, lo, hi, t, nan reg.VecPhysical) {
 // addRow emits dst = m + a.
 func addRow(m Mem, a, dst reg.VecPhysical) { VADDPS(m, a, dst) }
 
-// dwPlane emits DwPlane{KH}x{KW}S{S}AVX512: a depthwise convolution on
-// channel planes as they lie (NCHW), sixteen outputs of a row a vector,
-// so that no block of channels is transposed in or out. A plane's
-// KH·KW weights stay in registers for all its rows; each tap of a row
-// is one masked load of the input row (at stride 2 two, their even
-// columns picked by VPERMT2PS) and one masked FMA, the masks (built in
-// Go, one table for all planes) dropping the taps that fall in the
-// padding, and a row's last vector is stored under a mask.
-func dwPlane(kh, kw, stride int) {
+// dwPlane emits DwPlane{KH}x{KW}S1AVX512: a depthwise convolution at
+// stride 1 on channel planes as they lie (NCHW), sixteen outputs of a row
+// a vector, so that no block of channels is transposed in or out. A
+// plane's KH·KW weights stay in registers for all its rows; each tap of a
+// row is one masked load of the input row and one masked FMA, the masks
+// (built in Go, one table for all planes) dropping the taps that fall in
+// the padding, and a row's last vector is stored under a mask.
+func dwPlane(kh, kw int) {
+	const stride = 1
 	name := fmt.Sprintf("DwPlane%dx%dS%dAVX512", kh, kw, stride)
 	TEXT(name, NOSPLIT, "func(y, x, w, bias, clip *float32, masks *uint16, planes, h, wd, oh, ow, padT, padL, chunks int)")
 	Pragma("noescape")
-	nm := (2*stride-1)*kw + 1
+	nm := kw + 1 // the tap columns' masks and the store mask
 	S, KW, T, NM := fmt.Sprint(stride), fmt.Sprint(kw), fmt.Sprint(kh*kw), fmt.Sprint(nm)
 	Doc(
 		name+" computes planes channel planes of a depthwise convolution with a "+fmt.Sprintf("%d×%d", kh, kw),
@@ -2921,41 +2921,23 @@ func dwPlane(kh, kw, stride int) {
 		"		}",
 		"	}",
 	)
-	if stride == 2 {
-		Comment("At stride 2 the entries b+"+KW+" and b+"+fmt.Sprint(2*kw)+" of a chunk's masks are the loads' masks",
-			"of tap column b: its 32 input columns' even ones that the outputs read.")
-	}
 	z := avx512.regs
 	// Rows of outputs a step: each input row a step reads is loaded once
 	// per tap column and feeds every output row whose window covers it
-	// (rows independent sums, so the FMAs' latency overlaps). The
-	// weights stay in registers when they fit beside the accumulators,
-	// else each FMA broadcasts its weight from memory.
+	// (rows independent sums, so the FMAs' latency overlaps), as many as
+	// fit beside the weights (4 at 3×3, 3 at 5×5) and ta, lo, hi and ct.
 	taps := kh * kw
-	free := 4 + 2*(stride-1) // ta, lo, hi, ct; tb and idx at stride 2
-	rows, wInRegs := 4, true
-	for taps+rows+free > len(z) && rows > 2 {
+	rows := 4
+	for taps+rows+4 > len(z) && rows > 1 {
 		rows--
 	}
-	if taps+rows+free > len(z) {
-		rows, wInRegs = 4, false
+	if taps+rows+4 > len(z) || kw > 5 {
+		panic(name + ": more taps than the registers or masks hold")
 	}
-	if kw > 5 {
-		panic(name + ": more tap columns than masks")
-	}
-	var wr []reg.VecPhysical
-	next := 0
-	if wInRegs {
-		wr, next = z[:taps], taps
-	}
-	acc := z[next : next+rows]
-	ta, lo, hi, ct := z[next+rows], z[next+rows+1], z[next+rows+2], z[next+rows+3]
-	var tb, idx reg.VecPhysical
-	if stride == 2 {
-		tb, idx = z[next+rows+4], z[next+rows+5]
-	}
-	// the tap columns' FMA masks; K1 is the clip's, K7 the store's and,
-	// at stride 2, K1 and K7 also the loads' of each tap.
+	wr := z[:taps]
+	acc := z[taps : taps+rows]
+	ta, lo, hi, ct := z[taps+rows], z[taps+rows+1], z[taps+rows+2], z[taps+rows+3]
+	// the tap columns' FMA masks; K1 is the clip's, K7 the store's.
 	fm := []reg.OpmaskPhysical{reg.K2, reg.K3, reg.K4, reg.K5, reg.K6}
 	// The plane and chunk loops' state lives in the frame.
 	lx, ly, lw, lb, lplanes := AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8)
@@ -2976,21 +2958,16 @@ func dwPlane(kh, kw, stride int) {
 		VBROADCASTSS(Mem{Base: clip, Disp: 4}, hi)
 		Label("bounds")
 	}
-	if stride == 2 {
-		VMOVUPS(poolEven, idx)
-	}
 	Label("plane")
 	{
 		t := GP64()
 		MOVQ(lplanes, t)
 		TESTQ(t, t)
 		JZ(LabelRef("done"))
-		if wInRegs {
-			Comment("the plane's weights, broadcast")
-			MOVQ(lw, t)
-			for i, r := range wr {
-				VBROADCASTSS(Mem{Base: t, Disp: 4 * i}, r)
-			}
+		Comment("the plane's weights, broadcast")
+		MOVQ(lw, t)
+		for i, r := range wr {
+			VBROADCASTSS(Mem{Base: t, Disp: 4 * i}, r)
 		}
 		Comment("chunk 0: its input columns start padL before the row, its masks at masks")
 		XORQ(t, t)
@@ -3020,7 +2997,7 @@ func dwPlane(kh, kw, stride int) {
 			KMOVW(Mem{Base: m, Disp: 2 * b}, fm[b])
 		}
 		// rb: the first column of the input row of output row r's first
-		// tap row (r·S - padT, ih); yr the output row; r the rows left.
+		// tap row (r - padT, ih); yr the output row; r the rows left.
 		rb, ih, yr, r := GP64(), GP64(), GP64(), GP64()
 		w4 := Load(Param("wd"), GP64())
 		SHLQ(U8(2), w4)
@@ -3034,48 +3011,31 @@ func dwPlane(kh, kw, stride int) {
 		SUBQ(pt, rb)
 		MOVQ(lyc, yr)
 		Load(Param("oh"), r)
-		// step emits nr output rows from output row r on: nr·S + KH - S
+		// step emits nr output rows from output row r on: nr + KH - 1
 		// input rows, each (when in the plane) loaded once per tap column
 		// and added to the rows whose windows it is in, in tap order.
 		step := func(nr int, label string) {
 			Label(label)
 			CMPQ(r, U8(nr))
 			JL(LabelRef(label + "_done"))
-			p, i, wp := GP64(), GP64(), GP64()
+			p, i := GP64(), GP64()
 			MOVQ(lb, p)
 			for k := range nr {
 				VBROADCASTSS(Mem{Base: p}, acc[k])
 			}
-			if !wInRegs {
-				MOVQ(lw, wp)
-			}
 			MOVQ(rb, p)
 			MOVQ(ih, i)
-			nin := (nr-1)*stride + kh
+			nin := nr - 1 + kh
 			for q := range nin {
 				skip := fmt.Sprintf("%s_skip%d", label, q)
 				Comment(fmt.Sprintf("input row %d of the step, when in the plane", q))
 				CMPQ(i, paramMem("h"))
 				JAE(LabelRef(skip))
 				for b := range kw {
-					if stride == 1 {
-						VMOVUPS_Z(Mem{Base: p, Disp: 4 * b}, fm[b], ta)
-					} else {
-						KMOVW(Mem{Base: m, Disp: 2 * (kw + b)}, reg.K1)
-						KMOVW(Mem{Base: m, Disp: 2 * (2*kw + b)}, reg.K7)
-						VMOVUPS_Z(Mem{Base: p, Disp: 4 * b}, reg.K1, ta)
-						VMOVUPS_Z(Mem{Base: p, Disp: 4*b + 64}, reg.K7, tb)
-						VPERMT2PS(tb, idx, ta)
-					}
+					VMOVUPS_Z(Mem{Base: p, Disp: 4 * b}, fm[b], ta)
 					for k := range nr {
-						a := q - k*stride
-						if a < 0 || a >= kh {
-							continue
-						}
-						if wInRegs {
+						if a := q - k; a >= 0 && a < kh {
 							VFMADD231PS(ta, wr[a*kw+b], fm[b], acc[k])
-						} else {
-							VFMADD231PS_BCST(Mem{Base: wp, Disp: 4 * (a*kw + b)}, ta, fm[b], acc[k])
 						}
 					}
 				}
@@ -3099,10 +3059,10 @@ func dwPlane(kh, kw, stride int) {
 				ADDQ(ow4, yr)
 			}
 			Comment("the next output rows")
-			for range nr * stride {
+			for range nr {
 				ADDQ(w4, rb)
 			}
-			ADDQ(U8(nr*stride), ih)
+			ADDQ(U8(nr), ih)
 			SUBQ(U8(nr), r)
 			JMP(LabelRef(label))
 			Label(label + "_done")
@@ -3117,7 +3077,7 @@ func dwPlane(kh, kw, stride int) {
 	{
 		t := GP64()
 		MOVQ(lxc, t)
-		ADDQ(U32(64*stride), t)
+		ADDQ(U32(64), t)
 		MOVQ(t, lxc)
 		MOVQ(lyc, t)
 		ADDQ(U8(64), t)
