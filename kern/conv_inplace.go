@@ -404,26 +404,21 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 			start := i0 // the first row left to compute
 			if !full {
 				kern, kw = bl.kernFor(w)
-				if narrow := bl.offsNarrow(w); narrow != nil && op.preScale == nil && !pack {
-					// A row's last panel, as wide as a narrower
-					// offsets kernel: read in place too, its whole
-					// groups of rows in one call; rows past them below.
+				// A row's last panel, as wide as a narrower offsets
+				// kernel, or narrower than every kernel (196 = 4·48 +
+				// 4: the masked one, OffsCols): read in place too, its
+				// whole groups of rows in one call; rows past them below.
+				narrow := bl.offsNarrow(w)
+				cols := narrow == nil && bl.OffsCols != nil && w < bl.Widths[len(bl.Widths)-1]
+				if (narrow != nil || cols) && op.preScale == nil && !pack {
 					ng := (i1 - i0) / mr
 					if ng > 0 {
 						c, bias, resid, flags := op.direct(i0, ng*mr, j0, w, first, last)
-						narrow(kl, &ablk[0], srcp, offp, c, op.ldc, bias, resid, flags, op.clipFor(buf, last), ng)
-						op.directAct(i0, ng*mr, j0, w, last)
-					}
-					if start = i0 + ng*mr; start == i1 {
-						continue
-					}
-				} else if bl.OffsCols != nil && w < bl.Widths[len(bl.Widths)-1] && op.preScale == nil && !pack {
-					// Narrower than every kernel (196 = 4·48 + 4): in
-					// place too, under a mask of w columns.
-					ng := (i1 - i0) / mr
-					if ng > 0 {
-						c, bias, resid, flags := op.direct(i0, ng*mr, j0, w, first, last)
-						bl.OffsCols(kl, &ablk[0], srcp, offp, c, op.ldc, bias, resid, flags, op.clipFor(buf, last), ng, w)
+						if cols {
+							bl.OffsCols(kl, &ablk[0], srcp, offp, c, op.ldc, bias, resid, flags, op.clipFor(buf, last), ng, w)
+						} else {
+							narrow(kl, &ablk[0], srcp, offp, c, op.ldc, bias, resid, flags, op.clipFor(buf, last), ng)
+						}
 						op.directAct(i0, ng*mr, j0, w, last)
 					}
 					if start = i0 + ng*mr; start == i1 {
