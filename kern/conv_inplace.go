@@ -485,7 +485,8 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 type bigBufs struct {
 	xp, yp, wp, qp GrowBuf
 	off, off2      []int32
-	g1             ConvGeom // a variant of the call's geometry (convPix)
+	g1             ConvGeom  // a variant of the call's geometry (convPix)
+	priv           []GrowBuf // the workers' own copies of an input (pixCopy)
 }
 
 // offs returns a table of k offsets.
@@ -529,18 +530,19 @@ func (bl *blocked) prologueInPack(g *ConvGeom, f *ConvFusion) bool {
 }
 
 // inPlacePlane returns how many values apart convInPlace's source holds
-// the channels' planes (phasesOf's, or a copy's) and whether its products
-// pack the panels of B (packConflicts). A 1×1 product's rows are the
-// channels' planes: copied a multiple of 16 values apart, each panel the
-// kernel reads is one cache line, not two (ResNet-50's 14×14 planes of 196
-// values: 78 → 83-85 GFLOP/s, the copy included; ResNeXt-50 -2 %).
+// the channels' planes (phasesOf's) and whether its products pack the
+// panels of B (packConflicts). A 1×1 product reads its planes where they
+// lie, even where a plane is not a multiple of 16 values (14×14's 196): a
+// copy 16-aligned, one line for each panel row instead of two, measured
+// faster on an older kernel but now costs more than it saves, most of all
+// on two workers, where each writes half of the copy and then reads all
+// of it (ResNet-50's 1024 → 256 at 14×14, Zen 5: one worker 547 → 520
+// µs, two 387 → 295; ResNet-50 and MobileNetV2 2-5 % faster on two
+// threads, the same on one).
 func (bl *blocked) inPlacePlane(g *ConvGeom) (plane int, pack bool) {
 	plane = phasesOf(g).plane
 	if g.KH*g.KW != 1 {
 		return plane, false
-	}
-	if plane%16 != 0 {
-		plane = CeilDiv(plane, 16) * 16
 	}
 	return plane, bl.packConflicts(plane)
 }

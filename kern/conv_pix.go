@@ -222,12 +222,23 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	// depth blocks: of PixKC steps in the planes, longer in the copies
 	// laid out for the tiles (pixMajorDepth)
 	kc := bl.pixMajorDepth(k)
+	workers := ParOf(env).Workers()
+	nb := CeilDiv(g.M/g.Group, bl.PixWidth)
+	blocks := g.N * g.Group * nb
+	parts := pixParts(blocks, npix, workers)
+	var priv pixCopy // the copy each worker makes for itself, if any
 	if bl.pixBlocked(g, f.hasPre()) {
 		// the input in blocks of 8 channels, padded (see blockedSource):
 		// boff[p] = ((c/8)·Hp·Wp + kh·DH·Wp + kw·DW)·8 + c mod 8 for
 		// p = (c·KH + kh)·KW + kw, pix[q] = (oh·SH·Wp + ow·SW)·8
-		var hp, wq int
-		src, hp, wq = bl.blockedSource(env, g, x, sc)
+		hp, wq := g.H+g.PadT+g.PadB, g.W+g.PadL+g.PadR
+		cb := CeilDiv(g.C, 8)
+		if w := pixPrivate(g, g.N*cb*hp*wq*8, workers, blocks*parts); w > 1 {
+			priv = pixCopy{workers: w, n: g.N * cb * hp * wq * 8, units: g.N * cb,
+				bt: blockedTask{bl: bl, x: x, g: g, hp: hp, wq: wq}}
+		} else {
+			src, hp, wq = bl.blockedSource(env, g, x, sc)
+		}
 		p := 0
 		for c := range cg {
 			for kh := range g.KH {
@@ -252,14 +263,20 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 			// of a strided or prologued input) at one pixel a step;
 			// copied pixel-major, a tile's inputs are its pixels' channels
 			// in a row each: boff[p] = p, pix[q] = q·C.
-			src = bl.pixMajorSource(env, g, src, sc)
+			ld := pixMajorLd(g.C)
+			if w := pixPrivate(g, g.N*npix*ld, workers, blocks*parts); w > 1 && !copyIn {
+				priv = pixCopy{workers: w, n: g.N * npix * ld, units: g.N * CeilDiv(g.C, 8), major: true,
+					mt: pixMajorTask{bl: bl, src: src, c: g.C, ld: ld, npix: npix}}
+			} else {
+				src = bl.pixMajorSource(env, g, src, sc)
+			}
 			for p := range boff {
 				boff[p] = int32(p)
 			}
 			for q := range pix {
-				pix[q] = int32(q * g.C)
+				pix[q] = int32(q * ld)
 			}
-			imgStride, grpStride = npix*g.C, cg
+			imgStride, grpStride = npix*ld, cg
 		} else {
 			inPlaceOffsets(g1, ph, boff)
 			// pix[q] = oh·sh·Wq + ow·sw for q = oh·OW + ow
@@ -280,9 +297,6 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 		wp = sc.wp.Grow(bl.pixPackLen(g))
 		bl.packPixInto(wp, g, w)
 	}
-	nb := CeilDiv(g.M/g.Group, bl.PixWidth)
-	blocks := g.N * g.Group * nb
-	parts := pixParts(blocks, npix, ParOf(env).Workers())
 	pt := TaskOf[pixTask](env)
 	*pt = pixTask{bl: bl, k: TierOf(env), g: g, f: f, wp: wp, b: b, y: y, src: src,
 		boff: boff, pix: pix, ct: sc.yp.Grow(blocks * npix * bl.PixWidth), imgStride: imgStride, grpStride: grpStride, kc: kc,
@@ -291,7 +305,80 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 		// the activation is last: the kernels can apply it (see Range)
 		pt.clip, pt.kclip = kernelClip(f.Act)
 	}
+	if priv.workers > 1 {
+		for len(sc.priv) < priv.workers {
+			sc.priv = append(sc.priv, GrowBuf{})
+		}
+		pc := TaskOf[pixCopy](env)
+		*pc = priv
+		pc.pt, pc.bufs, pc.all = pt, sc.priv[:priv.workers], blocks*parts
+		runTask(env, priv.workers, pc)
+		*pt = pixTask{}
+		return
+	}
 	runTask(env, blocks*parts, pt)
+}
+
+// pixPrivateRatio bounds the private copies of pixPrivate: all of them
+// together at most 1/pixPrivateRatio of the convolution's multiply-adds.
+const pixPrivateRatio = 64
+
+// pixPrivate returns how many workers make their own copy of g's input
+// (copyLen values) and then compute their share of convPix's units from
+// it, or 1 where the copy is shared (made over all workers, then read by
+// all). A shared copy moves across cores twice: the workers write the
+// parts of it they copy, every one then reads all of it for its output
+// channels, and at the next call each overwrites lines the other read. On
+// a 2-core Zen 5 a line that another core wrote costs several times a
+// local one: ResNet's stride-2 3×3 128 → 128 from 56×56 took 949-1018 µs
+// on two workers (1125 on one), most of it in the copy and in reading it.
+// Each worker copying the whole input reads x once and then only its own
+// lines: 574-606 µs; ResNet-18 and -50 4 % faster on two threads. The
+// copies grow with the workers, so only while they stay a small part of
+// the work (pixPrivateRatio); results are the same as with the shared
+// copy, bit for bit.
+func pixPrivate(g *ConvGeom, copyLen, workers, units int) int {
+	w := min(workers, units)
+	if w < 2 {
+		return 1
+	}
+	macs := int64(g.N) * int64(g.M) * int64(g.OH*g.OW) * int64(g.C/g.Group*g.KH*g.KW)
+	if int64(copyLen)*int64(w)*pixPrivateRatio > macs {
+		return 1
+	}
+	return w
+}
+
+// pixCopy runs convPix with private copies (pixPrivate): unit w copies the
+// whole input into bufs[w] (blockedTask's or pixMajorTask's copy) and then
+// computes the product's units [w·all/workers, (w+1)·all/workers) from it.
+// Unit w is, but for stealing, always the same worker's (the pool deals
+// one contiguous run of units to each), so bufs[w] stays in its cache.
+type pixCopy struct {
+	pt             *pixTask
+	bufs           []GrowBuf
+	bt             blockedTask
+	mt             pixMajorTask
+	major          bool
+	workers, units int // copies, and the copy task's units
+	n, all         int // values a copy holds; the product's units
+}
+
+// Range runs units [lo, hi).
+func (t *pixCopy) Range(lo, hi int) {
+	for w := lo; w < hi; w++ {
+		dst := t.bufs[w].Grow(t.n)
+		if t.major {
+			mt := t.mt
+			mt.dst = dst
+			mt.Range(0, t.units)
+		} else {
+			bt := t.bt
+			bt.dst = dst
+			bt.Range(0, t.units)
+		}
+		t.pt.run(w*t.all/t.workers, (w+1)*t.all/t.workers, dst)
+	}
 }
 
 // pixPartMin is the fewest output pixels a part of pixParts gets: two
@@ -332,7 +419,11 @@ type pixTask struct {
 }
 
 // Range computes units [lo, hi).
-func (t *pixTask) Range(lo, hi int) {
+func (t *pixTask) Range(lo, hi int) { t.run(lo, hi, t.src) }
+
+// run computes units [lo, hi) from the source src; it changes nothing in
+// t, so workers with sources of their own share it (pixCopy).
+func (t *pixTask) run(lo, hi int, src []float32) {
 	bl, g, f := t.bl, t.g, t.f
 	cg, mg := g.C/g.Group, g.M/g.Group
 	k, nr := cg*g.KH*g.KW, bl.PixWidth
@@ -351,7 +442,7 @@ func (t *pixTask) Range(lo, hi int) {
 		jb, o := ub%nb, ub/nb
 		n, grp := o/g.Group, o%g.Group
 		pan := t.wp[(grp*nb+jb)*k*nr : (grp*nb+jb+1)*k*nr]
-		xs := t.src[n*t.imgStride+grp*t.grpStride:]
+		xs := src[n*t.imgStride+grp*t.grpStride:]
 		ct := t.ct[(ub*npix+q0)*nr : (ub*npix+q1)*nr]
 		m0, cnt := grp*mg+jb*nr, min(nr, mg-jb*nr)
 		kerns, kw := bl.pixKernels(cnt)
@@ -440,14 +531,16 @@ func (bl *blocked) pixMajor(g *ConvGeom) bool {
 func (bl *blocked) pixMajorDepth(k int) int { return bl.depthBlock(k, 256) }
 
 // pixMajorSource returns src (N images of C planes of OH·OW values, the
-// compact source of a 1×1 window) copied pixel-major into sc.qp:
+// compact source of a 1×1 window) copied pixel-major into sc.qp, a
+// pixel's channels Ld = pixMajorLd(C) values apart:
 //
-//	xt[(n·OH·OW + q)·C + c] = src[(n·C + c)·OH·OW + q]
+//	xt[(n·OH·OW + q)·Ld + c] = src[(n·C + c)·OH·OW + q]
 func (bl *blocked) pixMajorSource(env *Env, g *ConvGeom, src []float32, sc *bigBufs) []float32 {
 	npix := g.OH * g.OW
-	xt := sc.qp.Grow(g.N * npix * g.C)
+	ld := pixMajorLd(g.C)
+	xt := sc.qp.Grow(g.N * npix * ld)
 	pt := TaskOf[pixMajorTask](env)
-	*pt = pixMajorTask{bl: bl, dst: xt, src: src, c: g.C, npix: npix}
+	*pt = pixMajorTask{bl: bl, dst: xt, src: src, c: g.C, ld: ld, npix: npix}
 	runTask(env, g.N*CeilDiv(g.C, 8), pt)
 	return xt
 }
@@ -455,9 +548,24 @@ func (bl *blocked) pixMajorSource(env *Env, g *ConvGeom, src []float32, sc *bigB
 // pixMajorTask is pixMajorSource's copy: unit u is image u / ceil(C/8)
 // and its channels 8·(u mod ceil(C/8)) on, 8 at a time.
 type pixMajorTask struct {
-	bl       *blocked
-	dst, src []float32
-	c, npix  int
+	bl          *blocked
+	dst, src    []float32
+	c, ld, npix int // channels, their stride in dst, pixels
+}
+
+// pixMajorLd is how many values apart pixMajorSource puts the pixels of
+// C channels: C rounded up to 16, plus 16 where that is a multiple of 128.
+// The copy writes a few channels of every pixel in turn; at a stride of
+// 512 bytes or a multiple of it, the pixels' lines fall into 8 or fewer
+// of L1's 64 sets and evict each other before they are filled (ResNet-50's
+// 2048 → 512 1×1 on 7×7, one thread: the copy 88 → 17 µs, the layer
+// 580 → 500).
+func pixMajorLd(c int) int {
+	ld := CeilDiv(c, 16) * 16
+	if ld%128 == 0 {
+		ld += 16
+	}
+	return ld
 }
 
 // Range copies units [lo, hi).
@@ -465,16 +573,16 @@ func (t *pixMajorTask) Range(lo, hi int) {
 	cb := CeilDiv(t.c, 8)
 	for u := lo; u < hi; u++ {
 		n, c0 := u/cb, u%cb*8
-		dst := t.dst[n*t.npix*t.c:]
+		dst := t.dst[n*t.npix*t.ld:]
 		src := t.src[n*t.c*t.npix:]
 		if c0+8 <= t.c {
-			// dst[q·C + c0 + i] = src[(c0 + i)·npix + q]
-			t.bl.gather8Rows(dst[c0:], t.c, src[c0*t.npix:], t.npix, t.npix, 1)
+			// dst[q·Ld + c0 + i] = src[(c0 + i)·npix + q]
+			t.bl.gather8Rows(dst[c0:], t.ld, src[c0*t.npix:], t.npix, t.npix, 1)
 			continue
 		}
 		for c := c0; c < t.c; c++ {
 			for q, v := range src[c*t.npix : (c+1)*t.npix] {
-				dst[q*t.c+c] = v
+				dst[q*t.ld+c] = v
 			}
 		}
 	}

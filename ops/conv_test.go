@@ -264,6 +264,13 @@ func TestConvDeterministic(t *testing.T) {
 	pix := []convCase{
 		{n: 1, c: 40, m: 32, in: []int{14, 14}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
 		{n: 2, c: 24, m: 20, in: []int{7, 7}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
+		// Inputs each worker copies for itself (pixPrivate): padded 8-channel
+		// blocks for a strided 3×3 with a last block of 6 channels, and
+		// pixel-major copies 160 and 272 values a pixel for 1×1 windows
+		// (the second only up to 2 workers), batch 2.
+		{n: 2, c: 24, m: 70, in: []int{17, 15}, k: []int{3, 3}, group: 1, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}, bias: true},
+		{n: 2, c: 150, m: 200, in: []int{7, 7}, k: []int{1, 1}, group: 1, bias: true},
+		{n: 1, c: 256, m: 160, in: []int{5, 5}, k: []int{1, 1}, group: 1},
 	}
 	for _, cc := range append([]convCase{convCases[1], bigConvCases[0], winoConvCases[0], winoConvCases[4], winoConvCases[5]}, pix...) {
 		ins := cc.inputs(7)
