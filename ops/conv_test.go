@@ -271,6 +271,10 @@ func TestConvDeterministic(t *testing.T) {
 		{n: 2, c: 24, m: 70, in: []int{17, 15}, k: []int{3, 3}, group: 1, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}, bias: true},
 		{n: 2, c: 150, m: 200, in: []int{7, 7}, k: []int{1, 1}, group: 1, bias: true},
 		{n: 1, c: 256, m: 160, in: []int{5, 5}, k: []int{1, 1}, group: 1},
+		// 1×1 windows on planes up to 14×14 with 256 or more channels go
+		// pixel-major too (pixMajorWide): a plane of 182, batch 2, a stride
+		{n: 2, c: 260, m: 24, in: []int{13, 14}, k: []int{1, 1}, group: 1, bias: true},
+		{n: 1, c: 40, m: 300, in: []int{27, 25}, k: []int{1, 1}, group: 1, strides: []int64{2, 2}},
 	}
 	for _, cc := range append([]convCase{convCases[1], bigConvCases[0], winoConvCases[0], winoConvCases[4], winoConvCases[5]}, pix...) {
 		ins := cc.inputs(7)
@@ -657,6 +661,8 @@ func TestConvPathNames(t *testing.T) {
 		{geom(16, 16, 40, 7, 1, 16), false, "depthwise window"},
 		{geom(20, 30, 16, 1, 1, 1), false, "in place, packed panels"},
 		{geom(20, 30, 14, 1, 1, 1), false, "in place"},
+		{geom(256, 64, 14, 1, 1, 1), false, "pixel tiles, pixel-major"},
+		{geom(128, 128, 14, 1, 1, 1), false, "in place"},
 		{geom(240, 960, 1, 1, 1, 1), false, "matrix-vector"},
 		{geom(240, 960, 1, 1, 1, 1), true, "pixel tiles, pixel-major"},
 	} {
