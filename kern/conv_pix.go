@@ -256,19 +256,25 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 		imgStride, grpStride = CeilDiv(g.C, 8)*hp*wq*8, cg/8*hp*wq*8
 	} else {
 		ph := phasesOf(g1)
-		copyIn := f.hasPre() || g.PadT+g.PadB+g.PadL+g.PadR > 0 || g1.SH*g1.SW > 1
+		padded := g.PadT+g.PadB+g.PadL+g.PadR > 0 || g1.SH*g1.SW > 1
+		// A prologue alone is applied by the pixel-major copy itself.
+		pre := f.hasPre() && !padded && bl.pixMajor(g)
+		copyIn := f.hasPre() && !pre || padded
 		src = bl.inPlaceSource(env, g1, x, f, ph, sc, copyIn)
 		if bl.pixMajor(g) {
 			// A 1×1 window reads its compact source (x, or the phase copy
-			// of a strided or prologued input) at one pixel a step;
+			// of a strided or padded input) at one pixel a step;
 			// copied pixel-major, a tile's inputs are its pixels' channels
 			// in a row each: boff[p] = p, pix[q] = q·C.
 			ld := pixMajorLd(g.C)
+			mt := pixMajorTask{bl: bl, src: src, c: g.C, ld: ld, npix: npix}
+			if pre {
+				mt.k, mt.g, mt.f, mt.ph = TierOf(env), g1, f, ph
+			}
 			if w := pixPrivate(g, g.N*npix*ld, workers, blocks*parts); w > 1 && !copyIn {
-				priv = pixCopy{workers: w, n: g.N * npix * ld, units: g.N * CeilDiv(g.C, 8), major: true,
-					mt: pixMajorTask{bl: bl, src: src, c: g.C, ld: ld, npix: npix}}
+				priv = pixCopy{workers: w, n: g.N * npix * ld, units: g.N * CeilDiv(g.C, 8), major: true, mt: mt}
 			} else {
-				src = bl.pixMajorSource(env, g, src, sc)
+				src = bl.pixMajorSource(env, g, &mt, sc)
 			}
 			for p := range boff {
 				boff[p] = int32(p)
@@ -554,17 +560,17 @@ func (bl *blocked) pixMajorWide(g *ConvGeom) bool {
 // than blocks of 64. An Accurate tier takes accurateDepth's blocks.
 func (bl *blocked) pixMajorDepth(k int) int { return bl.depthBlock(k, 256) }
 
-// pixMajorSource returns src (N images of C planes of OH·OW values, the
-// compact source of a 1×1 window) copied pixel-major into sc.qp, a
-// pixel's channels Ld = pixMajorLd(C) values apart:
+// pixMajorSource returns mt's source (N images of C planes of OH·OW
+// values, the compact source of a 1×1 window) copied pixel-major into
+// sc.qp, a pixel's channels Ld = pixMajorLd(C) values apart, with mt's
+// prologue, if any, applied:
 //
-//	xt[(n·OH·OW + q)·Ld + c] = src[(n·C + c)·OH·OW + q]
-func (bl *blocked) pixMajorSource(env *Env, g *ConvGeom, src []float32, sc *bigBufs) []float32 {
-	npix := g.OH * g.OW
-	ld := pixMajorLd(g.C)
-	xt := sc.qp.Grow(g.N * npix * ld)
+//	xt[(n·OH·OW + q)·Ld + c] = src'[(n·C + c)·OH·OW + q]
+func (bl *blocked) pixMajorSource(env *Env, g *ConvGeom, mt *pixMajorTask, sc *bigBufs) []float32 {
+	xt := sc.qp.Grow(g.N * mt.npix * mt.ld)
 	pt := TaskOf[pixMajorTask](env)
-	*pt = pixMajorTask{bl: bl, dst: xt, src: src, c: g.C, ld: ld, npix: npix}
+	*pt = *mt
+	pt.dst = xt
 	runTask(env, g.N*CeilDiv(g.C, 8), pt)
 	return xt
 }
@@ -575,6 +581,12 @@ type pixMajorTask struct {
 	bl          *blocked
 	dst, src    []float32
 	c, ld, npix int // channels, their stride in dst, pixels
+	// f, when set, has a prologue that the copy applies to src's values
+	// as phasePlanes does for the 1×1 geometry g (tier k, layout ph).
+	f  *ConvFusion
+	g  *ConvGeom
+	k  *Tier
+	ph phaseGeom
 }
 
 // pixMajorLd is how many values apart pixMajorSource puts the pixels of
@@ -595,18 +607,33 @@ func pixMajorLd(c int) int {
 // Range copies units [lo, hi).
 func (t *pixMajorTask) Range(lo, hi int) {
 	cb := CeilDiv(t.c, 8)
+	var pre []float32 // a block of planes with the prologue applied
+	if t.f != nil {
+		buf := t.bl.bufs.Get()
+		defer t.bl.bufs.Put(buf)
+		pre = buf.phase.Grow(8 * t.npix)
+	}
 	for u := lo; u < hi; u++ {
 		n, c0 := u/cb, u%cb*8
 		dst := t.dst[n*t.npix*t.ld:]
-		src := t.src[n*t.c*t.npix:]
-		if c0+8 <= t.c {
-			// dst[q·Ld + c0 + i] = src[(c0 + i)·npix + q]
-			t.bl.gather8Rows(dst[c0:], t.ld, src[c0*t.npix:], t.npix, t.npix, 1)
+		src := t.src[(n*t.c+c0)*t.npix:]
+		nc := min(8, t.c-c0)
+		if t.f != nil {
+			// src' = the block's planes with the prologue applied
+			for i := range nc {
+				p := pre[i*t.npix : (i+1)*t.npix]
+				phasePlanes(t.k, p, src[i*t.npix:(i+1)*t.npix], t.g, t.ph, t.f, c0+i)
+			}
+			src = pre[:nc*t.npix]
+		}
+		if nc == 8 {
+			// dst[q·Ld + c0 + i] = src'[(c0 + i)·npix + q]
+			t.bl.gather8Rows(dst[c0:], t.ld, src, t.npix, t.npix, 1)
 			continue
 		}
-		for c := c0; c < t.c; c++ {
-			for q, v := range src[c*t.npix : (c+1)*t.npix] {
-				dst[q*t.ld+c] = v
+		for i := range nc {
+			for q, v := range src[i*t.npix : (i+1)*t.npix] {
+				dst[q*t.ld+c0+i] = v
 			}
 		}
 	}

@@ -280,7 +280,7 @@ type blockBufs struct {
 	seq       []int32    // seq[p] = p·Widths[0]: the offsets of a packed panel
 	src       convSource // the im2col source of the worker's current product
 	clip      [2]float32 // the Clip bounds of the current tile (clipFor)
-	phase     GrowBuf    // one channel's padded copy (convWinograd's stage 1)
+	phase     GrowBuf    // one channel's padded copy (convWinograd's stage 1), or 8 planes (pixMajorTask)
 }
 
 // NewBlockedTier returns a kernel tier whose Gemm and Conv run on the
