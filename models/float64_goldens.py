@@ -16,8 +16,8 @@ ONNX Runtime's peer_output_0.pb (bench/ort_outputs.js), so that
 prints bnrun's and ONNX Runtime's errors against float64. It prints the
 error of PyTorch's golden (output_0.pb) against float64 too. Only the ops of
 torchvision's CNN exports are evaluated (Conv, BatchNormalization, the
-activations, pools, Add, Mul, Concat, Resize linear and nearest, Gemm, shape
-computations); another op is an error naming it.
+activations, pools, Add, Mul, Concat, Pad, Resize linear and nearest, Gemm,
+shape computations); another op is an error naming it.
 
 Use Debian's interpreter: /usr/bin/python3 (torch 1.13, onnx 1.12).
 """
@@ -64,6 +64,28 @@ def _resize(x, a, ins):
     if mode == "nearest" and coord == "asymmetric" and a.get("nearest_mode", b"round_prefer_floor") == b"floor":
         return F.interpolate(x, size=size, mode="nearest")
     raise NotImplementedError(f"Resize mode {mode} with {coord}")
+
+
+def _pad(x, a, ins):
+    """ONNX Pad: pads from the input (opset 11 on) or the attribute, begins
+    then ends per axis; constant (the value input or attribute, default 0),
+    reflect or edge; a negative pad crops (constant mode)."""
+    if len(ins) > 3 and ins[3] is not None:
+        raise NotImplementedError("Pad with axes")
+    pads = ins[1].tolist() if len(ins) > 1 and ins[1] is not None else a["pads"]
+    mode = a.get("mode", b"constant").decode()
+    r = x.dim()
+    fp = []  # F.pad's order: the last axis first, (begin, end) each
+    for ax in reversed(range(r)):
+        fp += [int(pads[ax]), int(pads[ax + r])]
+    if mode == "constant":
+        value = a.get("value", 0.0)
+        if len(ins) > 2 and ins[2] is not None and ins[2].numel():
+            value = float(ins[2].reshape(-1)[0])
+        return F.pad(x, fp, value=value)
+    if any(fp[2 * (r - 2):]) or mode not in ("reflect", "edge"):
+        raise NotImplementedError(f"Pad mode {mode} on pads {pads}")
+    return F.pad(x, fp[:2 * (r - 2)], mode={"reflect": "reflect", "edge": "replicate"}[mode])
 
 
 def run(model, x):
@@ -149,6 +171,8 @@ def run(model, x):
             y = i[0].reshape(shape)
         elif op == "Resize":
             y = _resize(i[0], a, i)
+        elif op == "Pad":
+            y = _pad(i[0], a, i)
         else:
             raise NotImplementedError(op)
         env[n.output[0]] = y
