@@ -256,20 +256,21 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 		imgStride, grpStride = CeilDiv(g.C, 8)*hp*wq*8, cg/8*hp*wq*8
 	} else {
 		ph := phasesOf(g1)
-		padded := g.PadT+g.PadB+g.PadL+g.PadR > 0 || g1.SH*g1.SW > 1
-		// A prologue alone is applied by the pixel-major copy itself.
-		pre := f.hasPre() && !padded && bl.pixMajor(g)
-		copyIn := f.hasPre() && !pre || padded
+		padded := g.PadT+g.PadB+g.PadL+g.PadR > 0
+		// A prologue or a stride without padding is applied by the
+		// pixel-major copy itself (phasePlanes a channel at a time).
+		inCopy := (f.hasPre() || g1.SH*g1.SW > 1) && !padded && bl.pixMajor(g)
+		copyIn := !inCopy && (f.hasPre() || padded || g1.SH*g1.SW > 1)
 		src = bl.inPlaceSource(env, g1, x, f, ph, sc, copyIn)
 		if bl.pixMajor(g) {
 			// A 1×1 window reads its compact source (x, or the phase copy
-			// of a strided or padded input) at one pixel a step;
+			// of a padded input) at one pixel a step;
 			// copied pixel-major, a tile's inputs are its pixels' channels
 			// in a row each: boff[p] = p, pix[q] = q·C.
 			ld := pixMajorLd(g.C)
 			mt := pixMajorTask{bl: bl, src: src, c: g.C, ld: ld, npix: npix}
-			if pre {
-				mt.k, mt.g, mt.f, mt.ph = TierOf(env), g1, f, ph
+			if inCopy {
+				mt.phase, mt.k, mt.g, mt.f, mt.ph = true, TierOf(env), g1, f, ph
 			}
 			if w := pixPrivate(g, g.N*npix*ld, workers, blocks*parts); w > 1 && !copyIn {
 				priv = pixCopy{workers: w, n: g.N * npix * ld, units: g.N * CeilDiv(g.C, 8), major: true, mt: mt}
@@ -581,12 +582,14 @@ type pixMajorTask struct {
 	bl          *blocked
 	dst, src    []float32
 	c, ld, npix int // channels, their stride in dst, pixels
-	// f, when set, has a prologue that the copy applies to src's values
-	// as phasePlanes does for the 1×1 geometry g (tier k, layout ph).
-	f  *ConvFusion
-	g  *ConvGeom
-	k  *Tier
-	ph phaseGeom
+	// phase makes the copy read each channel's plane as phasePlanes
+	// makes it for the unpadded 1×1 geometry g (tier k, layout ph,
+	// fusion f): f's prologue applied, a stride's pixels picked.
+	phase bool
+	f     *ConvFusion
+	g     *ConvGeom
+	k     *Tier
+	ph    phaseGeom
 }
 
 // pixMajorLd is how many values apart pixMajorSource puts the pixels of
@@ -607,8 +610,8 @@ func pixMajorLd(c int) int {
 // Range copies units [lo, hi).
 func (t *pixMajorTask) Range(lo, hi int) {
 	cb := CeilDiv(t.c, 8)
-	var pre []float32 // a block of planes with the prologue applied
-	if t.f != nil {
+	var pre []float32 // a block of planes as phasePlanes makes them
+	if t.phase {
 		buf := t.bl.bufs.Get()
 		defer t.bl.bufs.Put(buf)
 		pre = buf.phase.Grow(8 * t.npix)
@@ -616,13 +619,17 @@ func (t *pixMajorTask) Range(lo, hi int) {
 	for u := lo; u < hi; u++ {
 		n, c0 := u/cb, u%cb*8
 		dst := t.dst[n*t.npix*t.ld:]
-		src := t.src[(n*t.c+c0)*t.npix:]
+		hw := t.npix // a source plane's values
+		if t.phase {
+			hw = t.g.H * t.g.W
+		}
+		src := t.src[(n*t.c+c0)*hw:]
 		nc := min(8, t.c-c0)
-		if t.f != nil {
-			// src' = the block's planes with the prologue applied
+		if t.phase {
+			// src' = the block's planes as phasePlanes makes them
 			for i := range nc {
 				p := pre[i*t.npix : (i+1)*t.npix]
-				phasePlanes(t.k, p, src[i*t.npix:(i+1)*t.npix], t.g, t.ph, t.f, c0+i)
+				phasePlanes(t.k, p, src[i*hw:(i+1)*hw], t.g, t.ph, t.f, c0+i)
 			}
 			src = pre[:nc*t.npix]
 		}
