@@ -80,15 +80,11 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 	}
 	// Without a copy, only a compact stride-1 product stays inside x.
 	copyIn := f.hasPre() || g.PadT+g.PadB+g.PadL+g.PadR > 0 || !compact || g.SH*g.SW > 1
-	plane, pack := bl.inPlacePlane(g)
+	pack := bl.inPlacePack(g)
 	prePack := bl.prologueInPack(g, f)
-	switch {
-	case prePack:
+	if prePack {
 		// The panels are packed, the prologue applied on the way, from x.
 		copyIn, pack = false, true
-	case plane != ph.plane:
-		copyIn = true
-		ph.plane = plane
 	}
 	par := ParOf(env)
 
@@ -529,22 +525,17 @@ func (bl *blocked) prologueInPack(g *ConvGeom, f *ConvFusion) bool {
 		g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PadT+g.PadB+g.PadL+g.PadR == 0
 }
 
-// inPlacePlane returns how many values apart convInPlace's source holds
-// the channels' planes (phasesOf's) and whether its products pack the
-// panels of B (packConflicts). A 1×1 product reads its planes where they
-// lie, even where a plane is not a multiple of 16 values (14×14's 196): a
-// copy 16-aligned, one line for each panel row instead of two, measured
-// faster on an older kernel but now costs more than it saves, most of all
-// on two workers, where each writes half of the copy and then reads all
-// of it (ResNet-50's 1024 → 256 at 14×14, Zen 5: one worker 547 → 520
-// µs, two 387 → 295; ResNet-50 and MobileNetV2 2-5 % faster on two
-// threads, the same on one).
-func (bl *blocked) inPlacePlane(g *ConvGeom) (plane int, pack bool) {
-	plane = phasesOf(g).plane
-	if g.KH*g.KW != 1 {
-		return plane, false
-	}
-	return plane, bl.packConflicts(plane)
+// inPlacePack reports whether convInPlace's products pack the panels of
+// B (packConflicts, for 1×1 windows). The products read the phase planes
+// (or x) where they lie, even where a plane is not a multiple of 16
+// values (14×14's 196): a copy 16-aligned, one line for each panel row
+// instead of two, measured faster on an older kernel but now costs more
+// than it saves, most of all on two workers, where each writes half of
+// the copy and then reads all of it (ResNet-50's 1024 → 256 at 14×14,
+// Zen 5: one worker 547 → 520 µs, two 387 → 295; ResNet-50 and
+// MobileNetV2 2-5 % faster on two threads, the same on one).
+func (bl *blocked) inPlacePack(g *ConvGeom) bool {
+	return g.KH*g.KW == 1 && bl.packConflicts(phasesOf(g).plane)
 }
 
 // packConflicts reports whether the in-place products of a 1×1

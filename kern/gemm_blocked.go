@@ -969,7 +969,7 @@ func (bl *blocked) convPathName(g *ConvGeom, pre bool) string {
 		}
 		return "pixel tiles"
 	case pathInPlace:
-		if _, pack := bl.inPlacePlane(g); pack {
+		if bl.inPlacePack(g) {
 			return "in place, packed panels"
 		}
 		return "in place"
