@@ -234,7 +234,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 		hp, wq := g.H+g.PadT+g.PadB, g.W+g.PadL+g.PadR
 		cb := CeilDiv(g.C, 8)
 		if w := pixPrivate(g, g.N*cb*hp*wq*8, workers, blocks*parts); w > 1 {
-			priv = pixCopy{workers: w, n: g.N * cb * hp * wq * 8, units: g.N * cb,
+			priv = pixCopy{workers: w, n: g.N * cb * hp * wq * 8,
 				bt: blockedTask{bl: bl, x: x, g: g, hp: hp, wq: wq}}
 		} else {
 			src, hp, wq = bl.blockedSource(env, g, x, sc)
@@ -273,7 +273,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 				mt.phase, mt.k, mt.g, mt.f, mt.ph = true, TierOf(env), g1, f, ph
 			}
 			if w := pixPrivate(g, g.N*npix*ld, workers, blocks*parts); w > 1 && !copyIn {
-				priv = pixCopy{workers: w, n: g.N * npix * ld, units: g.N * CeilDiv(g.C, 8), major: true, mt: mt}
+				priv = pixCopy{workers: w, n: g.N * npix * ld, mt: mt}
 			} else {
 				src = bl.pixMajorSource(env, g, &mt, sc)
 			}
@@ -349,40 +349,40 @@ func pixPrivate(g *ConvGeom, copyLen, workers, units int) int {
 	if w < 2 {
 		return 1
 	}
-	macs := int64(g.N) * int64(g.M) * int64(g.OH*g.OW) * int64(g.C/g.Group*g.KH*g.KW)
-	if int64(copyLen)*int64(w)*pixPrivateRatio > macs {
+	if int64(copyLen)*int64(w)*pixPrivateRatio > g.MACs() {
 		return 1
 	}
 	return w
 }
 
 // pixCopy runs convPix with private copies (pixPrivate): unit w copies the
-// whole input into bufs[w] (blockedTask's or pixMajorTask's copy) and then
-// computes the product's units [w·all/workers, (w+1)·all/workers) from it.
+// whole input into bufs[w] (blockedTask's copy, or pixMajorTask's where mt
+// is set; both have a unit per image and 8 channels) and then computes the
+// product's units [w·all/workers, (w+1)·all/workers) from it.
 // Unit w is, but for stealing, always the same worker's (the pool deals
 // one contiguous run of units to each), so bufs[w] stays in its cache.
 type pixCopy struct {
-	pt             *pixTask
-	bufs           []GrowBuf
-	bt             blockedTask
-	mt             pixMajorTask
-	major          bool
-	workers, units int // copies, and the copy task's units
-	n, all         int // values a copy holds; the product's units
+	pt              *pixTask
+	bufs            []GrowBuf
+	bt              blockedTask
+	mt              pixMajorTask
+	workers, n, all int // copies; values a copy holds; the product's units
 }
 
 // Range runs units [lo, hi).
 func (t *pixCopy) Range(lo, hi int) {
+	g := t.pt.g
+	units := g.N * CeilDiv(g.C, 8) // the copy's
 	for w := lo; w < hi; w++ {
 		dst := t.bufs[w].Grow(t.n)
-		if t.major {
+		if t.mt.bl != nil {
 			mt := t.mt
 			mt.dst = dst
-			mt.Range(0, t.units)
+			mt.Range(0, units)
 		} else {
 			bt := t.bt
 			bt.dst = dst
-			bt.Range(0, t.units)
+			bt.Range(0, units)
 		}
 		t.pt.run(w*t.all/t.workers, (w+1)*t.all/t.workers, dst)
 	}
@@ -561,10 +561,10 @@ func (bl *blocked) pixMajorWide(g *ConvGeom) bool {
 // than blocks of 64. An Accurate tier takes accurateDepth's blocks.
 func (bl *blocked) pixMajorDepth(k int) int { return bl.depthBlock(k, 256) }
 
-// pixMajorSource returns mt's source (N images of C planes of OH·OW
-// values, the compact source of a 1×1 window) copied pixel-major into
-// sc.qp, a pixel's channels Ld = pixMajorLd(C) values apart, with mt's
-// prologue, if any, applied:
+// pixMajorSource returns mt's source (N images of C planes, the source of
+// a 1×1 window: compact, or with mt.phase picked and prologued as
+// phasePlanes does, src' below) copied pixel-major into sc.qp, a pixel's
+// channels Ld = pixMajorLd(C) values apart:
 //
 //	xt[(n·OH·OW + q)·Ld + c] = src'[(n·C + c)·OH·OW + q]
 func (bl *blocked) pixMajorSource(env *Env, g *ConvGeom, mt *pixMajorTask, sc *bigBufs) []float32 {

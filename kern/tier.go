@@ -19,6 +19,13 @@ type ConvGeom struct {
 	Group                  int
 }
 
+// MACs counts the convolution's multiply-accumulates:
+//
+//	N · M · OH · OW · (C/Group) · KH · KW
+func (g *ConvGeom) MACs() int64 {
+	return int64(g.N) * int64(g.M) * int64(g.OH) * int64(g.OW) * int64(g.C/g.Group) * int64(g.KH) * int64(g.KW)
+}
+
 // Tier is a kernel table: the hot primitives that operators call
 // through Env.K. Each tier (reference, portable Go, and later assembly and
 // CUDA) fills one; the runtime picks one per session.

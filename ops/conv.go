@@ -244,7 +244,7 @@ func (cp *convPlan) step(run func(env *kern.Env, in, out []*Tensor) error, d Con
 		return Step{Run: run, Scratch: kern.Conv3DScratch(g), Dev: dev, MACs: macs}
 	}
 	d.G = cp.g
-	return Step{Run: run, Scratch: kern.ConvScratch(&cp.g), Dev: &d, MACs: convMACs(&cp.g)}
+	return Step{Run: run, Scratch: kern.ConvScratch(&cp.g), Dev: &d, MACs: cp.g.MACs()}
 }
 
 // sameData reports whether a and b are the same memory.
@@ -370,13 +370,6 @@ func planConv(n *Node, win *window, group int, in []*Value, packs *convPacks, he
 	cp := &convPlan{g: g, c: c, m: m, outShape: outShape, hasBias: hasBias,
 		nx: nx, nw: nw, ny: NumElems(outShape), wConst: in[1].Const, packs: packs, held: held, xShape: xs}
 	return cp, nil
-}
-
-// convMACs counts a convolution's multiply-accumulates:
-//
-//	N · M · OH · OW · (C/Group) · KH · KW
-func convMACs(g *kern.ConvGeom) int64 {
-	return int64(g.N) * int64(g.M) * int64(g.OH) * int64(g.OW) * int64(g.C/g.Group) * int64(g.KH) * int64(g.KW)
 }
 
 // convOperands checks what a convolution and a transposed one ask of X and

@@ -63,7 +63,7 @@ func buildDwBlock(n *Node) (Kernel, error) {
 				dev.G[i] = cp.g
 				dev.Bias[i] = cp.hasBias
 				scratch = max(scratch, kern.ConvScratch(&cp.g))
-				macs += convMACs(&cp.g)
+				macs += cp.g.MACs()
 			}
 		}
 		return outs, Step{Run: b.run, Scratch: scratch, Dev: dev, MACs: macs}, nil
