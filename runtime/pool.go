@@ -47,18 +47,37 @@ type forJob struct {
 	n      int
 	chunks int
 	slots  int
-	next   []atomic.Int64 // per slot, chunks claimed of it
-	left   atomic.Int64   // chunks not yet claimed
-	takers atomic.Int64   // takers entered so far: the caller is 0
+	next   []slotCounter // per slot, chunks claimed of it
+	takers atomic.Int64  // takers entered so far: the caller is 0
 	// state counts the workers inside the job, plus jobRetired once its
-	// caller has taken it off the board; the last worker out of a retired
-	// job sends on done, for which the caller then waits.
+	// caller has taken it off the board, plus jobParked once the caller,
+	// having spun for a while, waits on done; the last worker out of a
+	// parked job sends on done. It has a cache line of its own: the
+	// workers leaving and the caller spinning on it touch nothing else.
+	_     [cacheLine]byte
 	state atomic.Int64
+	_     [cacheLine - 8]byte
 	done  chan struct{}
+}
+
+// cacheLine is the size that keeps counters written by different cores
+// on lines of their own: two 64-byte lines, as the adjacent-line
+// prefetchers of x86 cores fetch lines in pairs.
+const cacheLine = 128
+
+// slotCounter is a slot's count of chunks claimed, alone on its lines:
+// a taker bumps its own slot's for every chunk, and with the counters side
+// by side each bump took the line from the other core's cache.
+type slotCounter struct {
+	atomic.Int64
+	_ [cacheLine - 8]byte
 }
 
 // jobRetired marks a job taken off the board: far above any worker count.
 const jobRetired = 1 << 40
+
+// jobParked marks a retired job whose caller waits on done.
+const jobParked = 1 << 41
 
 // spinFor is how long an idle worker keeps looking for a new loop before
 // it parks.
@@ -89,7 +108,7 @@ func (p *Pool) job() *forJob {
 		p.free = p.free[:n-1]
 		return j
 	}
-	return &forJob{done: make(chan struct{}, 1), next: make([]atomic.Int64, p.workers)}
+	return &forJob{done: make(chan struct{}, 1), next: make([]slotCounter, p.workers)}
 }
 
 func (p *Pool) start() {
@@ -115,7 +134,7 @@ func (p *Pool) worker() {
 		}
 		if j != nil {
 			j.work(int(j.takers.Add(1)))
-			if j.state.Add(-1) == jobRetired {
+			if j.state.Add(-1) == jobRetired|jobParked {
 				j.done <- struct{}{}
 			}
 			continue
@@ -149,7 +168,7 @@ func (p *Pool) claim() (*forJob, bool) {
 		return nil, true
 	}
 	for _, j := range p.board {
-		if j.left.Load() > 0 {
+		if j.unclaimed() {
 			j.state.Add(1)
 			return j, false
 		}
@@ -178,22 +197,6 @@ func spinUntil(ready func() bool) bool {
 			}
 			goruntime.Gosched()
 		}
-	}
-}
-
-// waitToken takes one token from done, spinning for up to spinFor before
-// it blocks.
-func waitToken(done chan struct{}) {
-	taken := spinUntil(func() bool {
-		select {
-		case <-done:
-			return true
-		default:
-			return false
-		}
-	})
-	if !taken {
-		<-done
 	}
 }
 
@@ -245,7 +248,6 @@ func (p *Pool) Do(n int, t kern.Task) {
 	for s := range j.slots {
 		j.next[s].Store(0)
 	}
-	j.left.Store(int64(chunks))
 	j.takers.Store(0)
 	j.state.Store(0)
 	posted := !p.closed
@@ -276,13 +278,42 @@ func (p *Pool) Do(n int, t kern.Task) {
 		// most one chunk from done: spin first, as parking the caller
 		// would cost more than the wait.
 		if j.state.Add(jobRetired) != jobRetired {
-			waitToken(j.done)
+			j.wait()
 		}
 	}
 	j.task = nil
 	p.mu.Lock()
 	p.free = append(p.free, j)
 	p.mu.Unlock()
+}
+
+// wait returns once the workers inside the retired job j have left it:
+// it spins on j.state for up to spinFor, then marks the job parked and
+// takes the token the last worker out then sends.
+func (j *forJob) wait() {
+	if spinUntil(func() bool { return j.state.Load() == jobRetired }) {
+		return
+	}
+	for {
+		v := j.state.Load()
+		if v == jobRetired {
+			return
+		}
+		if j.state.CompareAndSwap(v, v|jobParked) {
+			<-j.done
+			return
+		}
+	}
+}
+
+// unclaimed reports whether j has chunks no taker has claimed.
+func (j *forJob) unclaimed() bool {
+	for s := range j.slots {
+		if j.next[s].Load() < int64((s+1)*j.chunks/j.slots-s*j.chunks/j.slots) {
+			return true
+		}
+	}
+	return false
 }
 
 // work claims and runs chunks until none is left: first those of slot
@@ -298,7 +329,6 @@ func (j *forJob) work(taker int) {
 			if c >= c1 {
 				break
 			}
-			j.left.Add(-1)
 			j.task.Range(c*j.n/j.chunks, (c+1)*j.n/j.chunks)
 		}
 	}

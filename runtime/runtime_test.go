@@ -467,6 +467,33 @@ func TestConcatInPlace(t *testing.T) {
 // once with the fixed chunk boundaries c·n/chunks (whichever goroutine
 // claims them), from concurrent callers, and that the workers share a
 // loop's chunks: chunks that sleep overlap in time.
+// TestPoolWaitsForHelpers checks that Do returns only after every chunk
+// has finished, where the caller's own chunks end first: a helper's chunk
+// shorter than the caller's spin (it waits spinning) and longer (it
+// parks, and the helper's leaving wakes it).
+func TestPoolWaitsForHelpers(t *testing.T) {
+	p := NewPool(2)
+	defer p.Close()
+	for _, d := range []time.Duration{20 * time.Microsecond, 3 * spinFor} {
+		for i := range 20 {
+			var done [8]atomic.Bool
+			p.Do(len(done), ops.RangeFunc(func(lo, hi int) {
+				for c := lo; c < hi; c++ {
+					if c >= len(done)/2 {
+						time.Sleep(d) // the helper's slot, or chunks the caller took from it
+					}
+					done[c].Store(true)
+				}
+			}))
+			for c := range done {
+				if !done[c].Load() {
+					t.Fatalf("chunk %d of %v, loop %d: not finished when Do returned", c, d, i)
+				}
+			}
+		}
+	}
+}
+
 func TestPoolChunks(t *testing.T) {
 	for workers := 2; workers <= 5; workers++ {
 		p := NewPool(workers)
