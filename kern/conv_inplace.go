@@ -482,7 +482,8 @@ type bigBufs struct {
 	xp, yp, wp, qp GrowBuf
 	off, off2      []int32
 	g1             ConvGeom  // a variant of the call's geometry (convPix)
-	priv           []GrowBuf // the workers' own copies of an input (pixCopy)
+	priv           []GrowBuf // the workers' own copies of an input (pixCopy, pixSplitKTask)
+	privCt         []GrowBuf // the workers' own sums (pixSplitKTask)
 }
 
 // offs returns a table of k offsets.

@@ -227,6 +227,8 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	blocks := g.N * g.Group * nb
 	parts := pixParts(blocks, npix, workers)
 	var priv pixCopy // the copy each worker makes for itself, if any
+	splitK := 1      // runs of input channels (pixSplitK)
+	var mtK pixMajorTask
 	if bl.pixBlocked(g, f.hasPre()) {
 		// the input in blocks of 8 channels, padded (see blockedSource):
 		// boff[p] = ((c/8)·Hp·Wp + kh·DH·Wp + kw·DW)·8 + c mod 8 for
@@ -272,7 +274,9 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 			if inCopy {
 				mt.phase, mt.k, mt.g, mt.f, mt.ph = true, TierOf(env), g1, f, ph
 			}
-			if w := pixPrivate(g, g.N*npix*ld, workers, blocks*parts); w > 1 && !copyIn {
+			if sk := pixSplitK(g, workers); sk > 1 && !copyIn {
+				splitK, mtK = sk, mt
+			} else if w := pixPrivate(g, g.N*npix*ld, workers, blocks*parts); w > 1 && !copyIn {
 				priv = pixCopy{workers: w, n: g.N * npix * ld, mt: mt}
 			} else {
 				src = bl.pixMajorSource(env, g, &mt, sc)
@@ -311,6 +315,11 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	if f.hasPost() && f.Residual == nil {
 		// the activation is last: the kernels can apply it (see Range)
 		pt.clip, pt.kclip = kernelClip(f.Act)
+	}
+	if splitK > 1 {
+		bl.convPixSplitK(env, pt, &mtK, sc, splitK)
+		*pt = pixTask{}
+		return
 	}
 	if priv.workers > 1 {
 		for len(sc.priv) < priv.workers {

@@ -162,6 +162,13 @@ type Tier struct {
 	// geometry g (pre: its fusion has a prologue), for profiles (see
 	// KernelOf).
 	ConvPath func(g *ConvGeom, pre bool) string
+	// ConvDepthRuns, when not nil, returns into how many runs of input
+	// channels Conv splits the sums of a convolution of geometry g (pre:
+	// its fusion has a prologue) on workers workers: 1 where every output
+	// is one sum over the whole depth, whatever the worker count. Where it
+	// is more, the result depends on the worker count (the runs' sums are
+	// added), and is the same run after run for a given count.
+	ConvDepthRuns func(g *ConvGeom, pre bool, workers int) int
 	// DwBlock, when not nil, runs a depthwise convolution with the 1×1
 	// convolutions around it in one pass (see DwBlock), for the blocks
 	// DwBlockOK accepts, with weights as PackDwBlock arranged them (it

@@ -45,6 +45,22 @@ func (cc convCase) node() *Node {
 	return n
 }
 
+// geom is cc's geometry, for a 2-D case with explicit pads (or none).
+func (cc convCase) geom() *kern.ConvGeom {
+	at := func(v []int64, i int, def int) int {
+		if v == nil {
+			return def
+		}
+		return int(v[i])
+	}
+	g := &kern.ConvGeom{N: cc.n, C: cc.c, H: cc.in[0], W: cc.in[1], M: cc.m, KH: cc.k[0], KW: cc.k[1],
+		SH: at(cc.strides, 0, 1), SW: at(cc.strides, 1, 1), DH: at(cc.dils, 0, 1), DW: at(cc.dils, 1, 1),
+		PadT: at(cc.pads, 0, 0), PadL: at(cc.pads, 1, 0), PadB: at(cc.pads, 2, 0), PadR: at(cc.pads, 3, 0), Group: cc.group}
+	g.OH = (g.H+g.PadT+g.PadB-(g.KH-1)*g.DH-1)/g.SH + 1
+	g.OW = (g.W+g.PadL+g.PadR-(g.KW-1)*g.DW-1)/g.SW + 1
+	return g
+}
+
 func (cc convCase) inputs(seed uint64) []*Tensor {
 	xs := append([]int{cc.n, cc.c}, cc.in...)
 	ws := append([]int{cc.m, cc.c / cc.group}, cc.k...)
@@ -257,7 +273,10 @@ func TestWinogradError(t *testing.T) {
 
 func TestConvDeterministic(t *testing.T) {
 	// Every tier computes each output with the same operations whatever
-	// the worker count, so results are bit-identical.
+	// the worker count, so results are bit-identical, but where it splits
+	// the depth among workers (ConvDepthRuns: the sums of each run are
+	// then added); there results are the same run after run for a given
+	// worker count, and within the tolerance of the reference.
 	// Pixel tiles with a block of output channels cut into runs of pixels
 	// on several workers (DenseNet's 3×3 layers at 14×14 and 7×7, a
 	// residual-free bias, batch 2).
@@ -275,7 +294,14 @@ func TestConvDeterministic(t *testing.T) {
 		// pixel-major too (pixMajorWide): a plane of 182, batch 2, a stride
 		{n: 2, c: 260, m: 24, in: []int{13, 14}, k: []int{1, 1}, group: 1, bias: true},
 		{n: 1, c: 40, m: 300, in: []int{27, 25}, k: []int{1, 1}, group: 1, strides: []int64{2, 2}},
+		// 1×1 windows with at least twice as many input channels as
+		// outputs, split by input channels among workers (pixSplitK): a
+		// last run of 5 channels, batch 2, a stride.
+		{n: 1, c: 165, m: 40, in: []int{7, 7}, k: []int{1, 1}, group: 1, bias: true},
+		{n: 2, c: 96, m: 20, in: []int{9, 11}, k: []int{1, 1}, group: 1},
+		{n: 1, c: 480, m: 80, in: []int{27, 27}, k: []int{1, 1}, group: 1, strides: []int64{2, 2}, bias: true},
 	}
+	splits := 0
 	for _, cc := range append([]convCase{convCases[1], bigConvCases[0], winoConvCases[0], winoConvCases[4], winoConvCases[5]}, pix...) {
 		ins := cc.inputs(7)
 		for _, k := range testTiers() {
@@ -288,9 +314,23 @@ func TestConvDeterministic(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				kerntest.Check(t, fmt.Sprintf("%s workers=%d", k.Name, workers), got[0].F32, first[0].F32, 0)
+				what := fmt.Sprintf("%v %s workers=%d", cc, k.Name, workers)
+				if k.ConvDepthRuns == nil || k.ConvDepthRuns(cc.geom(), false, workers) == 1 {
+					kerntest.Check(t, what, got[0].F32, first[0].F32, 0)
+					continue
+				}
+				splits++
+				again, err := runOpEnv(nnEnv(k, workers), cc.node(), ins...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				kerntest.Check(t, what+" again", again[0].F32, got[0].F32, 0)
+				kerntest.Check(t, what, got[0].F32, first[0].F32, 1e-4)
 			}
 		}
+	}
+	if splits == 0 && len(fastTiers()) > 0 {
+		t.Error("no case split its depth among workers")
 	}
 }
 

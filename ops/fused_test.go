@@ -56,6 +56,14 @@ var fusedCases = []fusedCase{
 	{2, 3, 9, 224, 13, 7, 2, 3, 1, false, true, "Relu"},
 	{1, 3, 7, 120, 10, 7, 2, 3, 1, false, false, "Relu"},
 	{1, 300, 3, 3, 65, 1, 1, 0, 1, true, true, "LeakyRelu"},
+	// 1×1 windows with at least twice as many input channels as outputs,
+	// split by input channels among the 3 workers (pixSplitK): the
+	// prologue applied by each worker's copy of its channels, with a
+	// stride, a last run of 1 channel, the residual and activation after
+	// the runs' sums are added.
+	{1, 200, 7, 7, 40, 1, 1, 0, 1, true, true, "Relu"},
+	{2, 97, 14, 14, 24, 1, 2, 0, 1, true, false, "Clip"},
+	{1, 130, 13, 13, 48, 1, 1, 0, 1, false, false, "Silu"},
 	// Depthwise, 8 channels at a time in bands of rows: the activation
 	// before the channels go back to planes, the residual after.
 	{2, 16, 13, 11, 16, 3, 2, 1, 16, false, true, "Clip"},
