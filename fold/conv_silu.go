@@ -13,10 +13,19 @@ type convSilu struct{}
 
 func (convSilu) name() string { return "ConvSilu" }
 
-// siluMatch is a Conv with the Sigmoid and Mul after it.
-type siluMatch struct{ n, sig, mul *ir.Node }
+// gateMatch is a Conv with a gate node of its output after it and the Mul
+// of the output and the gate (x·gate(x)).
+type gateMatch struct{ n, gate, mul *ir.Node }
 
 func (convSilu) match(w *work, n *ir.Node) (any, bool) {
+	return matchGate(w, n, func(g *ir.Node) bool { return is(g, "Sigmoid") })
+}
+
+// matchGate matches a Conv, or a FusedConv without an activation, whose
+// output x has exactly two readers: a node for which gate reports true,
+// reading x as its first input, and a Mul of x and the gate's output, its
+// sole reader, in either order.
+func matchGate(w *work, n *ir.Node, gate func(*ir.Node) bool) (*gateMatch, bool) {
 	if !is(n, "Conv") && !(isFusedConv(n) && !hasActivation(n, "")) {
 		return nil, false
 	}
@@ -24,31 +33,34 @@ func (convSilu) match(w *work, n *ir.Node) (any, bool) {
 	if w.isOutput[x] || w.readCount(x) != 2 {
 		return nil, false
 	}
-	var sig, mul *ir.Node
+	var g, mul *ir.Node
 	for _, r := range w.readersOf(x) {
 		switch {
-		case is(r, "Sigmoid") && r.Input(0) == x:
-			sig = r
+		case gate(r) && r.Input(0) == x && len(r.Outputs) == 1:
+			g = r
 		case is(r, "Mul"):
 			mul = r
 		}
 	}
-	if sig == nil || mul == nil || len(mul.Inputs) != 2 || len(mul.Outputs) != 1 {
+	if g == nil || mul == nil || len(mul.Inputs) != 2 || len(mul.Outputs) != 1 {
 		return nil, false
 	}
-	s := sig.Outputs[0]
+	s := g.Outputs[0]
 	if w.soleConsumer(s) != mul || !(mul.Input(0) == x && mul.Input(1) == s || mul.Input(0) == s && mul.Input(1) == x) {
 		return nil, false
 	}
-	return &siluMatch{n: n, sig: sig, mul: mul}, true
+	return &gateMatch{n: n, gate: g, mul: mul}, true
 }
 
-func (convSilu) apply(w *work, m any) {
-	sm := m.(*siluMatch)
-	w.detach(sm.n)
-	toFusedConv(sm.n)
-	setActivation(sm.n, "", activation{kind: "Silu"})
-	sm.n.Outputs[0] = sm.mul.Outputs[0]
-	w.remove(sm.sig, sm.mul)
-	w.attach(sm.n)
+func (convSilu) apply(w *work, m any) { applyGate(w, m.(*gateMatch), activation{kind: "Silu"}) }
+
+// applyGate makes the Conv of gm a FusedConv with activation a, writing
+// the Mul's output, and removes the gate and the Mul.
+func applyGate(w *work, gm *gateMatch, a activation) {
+	w.detach(gm.n)
+	toFusedConv(gm.n)
+	setActivation(gm.n, "", a)
+	gm.n.Outputs[0] = gm.mul.Outputs[0]
+	w.remove(gm.gate, gm.mul)
+	w.attach(gm.n)
 }

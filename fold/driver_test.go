@@ -225,7 +225,22 @@ func (rg *randGraph) bn(x string) string {
 
 func (rg *randGraph) activation(x string) string {
 	y := rg.tensor()
-	switch rg.b.rng.IntN(6) {
+	switch rg.b.rng.IntN(7) {
+	case 6:
+		// HardSwish as PyTorch writes it below opset 14:
+		// x·HardSigmoid(x) with alpha 1/6, beta 1/2 (fused), or with
+		// HardSigmoid's default alpha 0.2 (not HardSwish: left alone)
+		s := rg.tensor()
+		alpha := float32(1.0 / 6)
+		if rg.b.rng.IntN(4) == 0 {
+			alpha = 0.2
+		}
+		rg.node("HardSigmoid", []string{x}, []string{s}, aFloat("alpha", alpha), aFloat("beta", 0.5))
+		ins := []string{x, s}
+		if rg.b.rng.IntN(2) == 0 {
+			ins[0], ins[1] = s, x
+		}
+		rg.node("Mul", ins, []string{y})
 	case 5:
 		// SiLU as exporters write it: x·Sigmoid(x), either operand order
 		s := rg.tensor()

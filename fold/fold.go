@@ -26,6 +26,7 @@
 //	ConvAdd        Conv -> Add of a same-shaped tensor: residual added in the Conv's epilogue
 //	ConvAct        Conv -> Relu/Clip/Sigmoid/Tanh/LeakyRelu/Hard*: activation in the epilogue
 //	ConvSilu       Conv -> Sigmoid, Mul(x, sigmoid): SiLU in the epilogue
+//	ConvHardSwish  Conv -> HardSigmoid(1/6, 1/2), Mul(x, hardsigmoid): HardSwish in the epilogue
 //	GemmAct        Gemm -> Relu/Clip/Sigmoid/Tanh/LeakyRelu/Hard*: likewise
 //	DwBlock        1×1 Conv -> depthwise Conv -> 1×1 Conv (either 1×1 absent): one block
 //
@@ -86,6 +87,7 @@ var rules = []named{
 	convAdd{},
 	convAct{},
 	convSilu{},
+	convHardSwish{},
 	gemmAct{},
 	dwBlock{},
 }
