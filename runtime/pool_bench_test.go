@@ -1,0 +1,61 @@
+package runtime
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/bnrun/bnrun/kern"
+	"github.com/bnrun/bnrun/kern/kerntest"
+)
+
+// BenchmarkConvOnPool runs small-plane 1×1 convolutions on the fastest
+// tier with a real Pool of one and of two workers, each layer reading the
+// output of a layer of the same shape before it (the depthwise layer of an
+// inverted residual block, here a copy made on the pool), as in a network:
+// what the split by input channels (kern's pixSplitK) is for, and what
+// two workers gain on a layer whose input the other core wrote. Times
+// and GFLOP/s include the copy. Compare workers=1 with workers=2 in one
+// run.
+func BenchmarkConvOnPool(b *testing.B) {
+	k := kern.Best()
+	for _, l := range []struct{ c, m, h int }{
+		{480, 80, 14},   // MnasNet's projection
+		{1152, 192, 7},  // MnasNet's and EfficientNet's 7×7 projection
+		{1024, 256, 14}, // ResNet-50's narrowing 1×1
+		{320, 320, 14},  // RegNet-Y's square 1×1 (not split)
+	} {
+		g := kern.ConvGeom{N: 1, C: l.c, H: l.h, W: l.h, M: l.m, KH: 1, KW: 1, OH: l.h, OW: l.h,
+			SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
+		src := kerntest.Rand(1, l.c*l.h*l.h)
+		x := make([]float32, len(src))
+		w, bias := kerntest.Rand(2, l.m*l.c), kerntest.Rand(3, l.m)
+		y := make([]float32, l.m*l.h*l.h)
+		packed := k.PackConv(&g, w)
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/%d-%dx%d²/workers=%d", k.Name, l.c, l.m, l.h, workers), func(b *testing.B) {
+				p := NewPool(workers)
+				defer p.Close()
+				env := &kern.Env{K: k, Par: p, Scratch: make([]float32, workers*k.ConvScratch(&g))}
+				f := &kern.ConvFusion{Act: kern.Activation{Kind: kern.ActRelu}}
+				cp := &copyTask{dst: x, src: src, plane: l.h * l.h}
+				for b.Loop() {
+					p.Do(l.c, cp) // x's channels written by the workers, as by a layer before
+					env.PackedW = packed
+					k.Conv(env, &g, x, w, bias, y, f)
+				}
+				b.ReportMetric(2*float64(g.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+// copyTask copies channel planes of plane values from src into dst.
+type copyTask struct {
+	dst, src []float32
+	plane    int
+}
+
+// Range copies planes [lo, hi).
+func (t *copyTask) Range(lo, hi int) {
+	copy(t.dst[lo*t.plane:hi*t.plane], t.src[lo*t.plane:hi*t.plane])
+}
