@@ -32,28 +32,27 @@ package kern
 const pixSplitKRatio = 2
 
 // pixSplitK returns into how many runs of input channels convPix splits
-// g's depth for workers (each at least 8·splitKMinBlocks channels), or 1:
-// an unpadded 1×1 window of one group, at least pixSplitKRatio times as
-// many input channels as output ones, and at least two workers an image.
-// convPix takes it where it copies g's input pixel-major.
+// each image's depth of g for workers (each at least
+// 8·splitKMinBlocks channels), or 1: an unpadded 1×1 window of one group
+// with at least pixSplitKRatio times as many input channels as output
+// ones, on two or more workers. convPix takes it where it copies g's input
+// pixel-major; conv hands it one image at a time (perImage), all workers
+// on each, so g.N does not count.
 func pixSplitK(g *ConvGeom, workers int) int {
 	if g.Group != 1 || g.KH*g.KW != 1 || g.PadT+g.PadB+g.PadL+g.PadR != 0 ||
-		g.C < pixSplitKRatio*g.M || 2*g.N > workers {
+		g.C < pixSplitKRatio*g.M || workers < 2 {
 		return 1
 	}
-	return max(1, min(workers/g.N, CeilDiv(g.C, 8)/splitKMinBlocks))
+	return max(1, min(workers, CeilDiv(g.C, 8)/splitKMinBlocks))
 }
 
 // convDepthRuns is the tier's Tier.ConvDepthRuns: pixSplitK's runs where
-// conv takes the pixel-tile path over a pixel-major copy, else 1. That
-// path runs a batch image by image (perImage), all workers on each.
+// conv takes the pixel-tile path over a pixel-major copy, else 1.
 func (bl *blocked) convDepthRuns(g *ConvGeom, pre bool, workers int) int {
 	if bl.pathOf(g, pre) != pathPix || bl.pixBlocked(g, pre) || !bl.pixMajor(g) {
 		return 1
 	}
-	g1 := *g
-	g1.N = 1
-	return pixSplitK(&g1, workers)
+	return pixSplitK(g, workers)
 }
 
 // splitKMinBlocks is the fewest 8-channel blocks of input a run of

@@ -56,8 +56,8 @@ func (cc convCase) geom() *kern.ConvGeom {
 	g := &kern.ConvGeom{N: cc.n, C: cc.c, H: cc.in[0], W: cc.in[1], M: cc.m, KH: cc.k[0], KW: cc.k[1],
 		SH: at(cc.strides, 0, 1), SW: at(cc.strides, 1, 1), DH: at(cc.dils, 0, 1), DW: at(cc.dils, 1, 1),
 		PadT: at(cc.pads, 0, 0), PadL: at(cc.pads, 1, 0), PadB: at(cc.pads, 2, 0), PadR: at(cc.pads, 3, 0), Group: cc.group}
-	g.OH = (g.H+g.PadT+g.PadB-(g.KH-1)*g.DH-1)/g.SH + 1
-	g.OW = (g.W+g.PadL+g.PadR-(g.KW-1)*g.DW-1)/g.SW + 1
+	g.OH = kern.WindowOut(g.H, g.KH, g.PadT, g.PadB, g.SH, g.DH, false)
+	g.OW = kern.WindowOut(g.W, g.KW, g.PadL, g.PadR, g.SW, g.DW, false)
 	return g
 }
 
@@ -329,7 +329,7 @@ func TestConvDeterministic(t *testing.T) {
 			}
 		}
 	}
-	if splits == 0 && len(fastTiers()) > 0 {
+	if splits == 0 {
 		t.Error("no case split its depth among workers")
 	}
 }
