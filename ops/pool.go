@@ -380,6 +380,7 @@ func (a *poolArgs) Range(lo, hi int) {
 	}
 	for p := lo; p < hi; p++ {
 		switch {
+		case rows && pa.max && a.idx == nil && maxPlane3s2(a.k, g, p, a.x, a.y):
 		case rows && (!pa.max || a.idx == nil):
 			planeRows(a.k, g, p, a.x, a.y, buf[:maxRowsWidth], buf[maxRowsWidth:], pa.max, pa.countPad)
 		case pa.max:
@@ -401,6 +402,72 @@ func avgPlanes2s2(k *kern.Tier, g *kern.PoolGeom) bool {
 		h.K == 2 && w.K == 2 && h.S == 2 && w.S == 2 && h.Dil == 1 && w.Dil == 1 &&
 		h.Pad0 == 0 && h.Pad1 == 0 && w.Pad0 == 0 && w.Pad1 == 0 &&
 		h.In == 2*h.Out && w.In >= 2*w.Out
+}
+
+// maxPlane3s2 computes plane p of a 3×3 stride-2 max pooling (ResNet's
+// and DenseNet's stem pool) as planeRows does, bit for bit, where every
+// window holds two or three input rows, and reports whether it applies.
+// planeRows' per-row set-up (the window's rows, the inside windows, the
+// kernel calls through poolRowFast) cost as much as the kernel itself on
+// a 64×112×112 stem output; here it is done once per plane, and each row
+// is two kernel calls and its border windows:
+//
+//	y[oh][ow] = max over kh, kw < 3 of x[2oh - Pad0 + kh][2ow - Pad0 + kw]
+//
+// over the taps inside the plane, each window's rows first (top to
+// bottom), then its columns (left to right), a builtin max each.
+func maxPlane3s2(k *kern.Tier, g *kern.PoolGeom, p int, x, y []float32) bool {
+	h, w := &g.H, &g.W
+	if k == nil || k.MaxPool3s2 == nil || h.K != 3 || w.K != 3 || h.S != 2 || w.S != 2 ||
+		h.Dil != 1 || w.Dil != 1 || h.Pad0 > 1 || h.Pad1 > 1 || w.Out < 8 {
+		return false
+	}
+	// With at most one row of padding at either end every window holds
+	// two or three rows; the inside windows [lo, hi) go to the kernel,
+	// n of them at lo and, past a multiple of 8, the 8 ending at hi.
+	lo, hi := poolInside(w)
+	hi = min(hi, w.Out)
+	if hi-lo < 8 {
+		return false
+	}
+	n := (hi - lo) &^ 7
+	c0, c1 := 2*lo-w.Pad0, 2*(hi-8)-w.Pad0
+	hw, ohw := h.In*w.In, h.Out*w.Out
+	xp, yp := x[p*hw:(p+1)*hw], y[p*ohw:(p+1)*ohw]
+	for oh := range h.Out {
+		hs := oh*2 - h.Pad0
+		khLo, khHi := kern.TapRange(hs, 1, h.In, 3)
+		// two rows are three with the first twice: max(v, v) is v
+		r0 := xp[(hs+khLo)*w.In : (hs+khLo+1)*w.In]
+		r1, r2 := r0, xp[(hs+khHi-1)*w.In:(hs+khHi)*w.In]
+		if khHi-khLo == 3 {
+			r1 = xp[(hs+khLo+1)*w.In : (hs+khLo+2)*w.In]
+		}
+		yr := yp[oh*w.Out : (oh+1)*w.Out]
+		k.MaxPool3s2(yr[lo:lo+n], r0[c0:], r1[c0:], r2[c0:])
+		if n < hi-lo {
+			k.MaxPool3s2(yr[hi-8:hi], r0[c1:], r1[c1:], r2[c1:])
+		}
+		for ow := range lo {
+			yr[ow] = maxBorder3(r0, r1, r2, ow*2-w.Pad0)
+		}
+		for ow := hi; ow < w.Out; ow++ {
+			yr[ow] = maxBorder3(r0, r1, r2, ow*2-w.Pad0)
+		}
+	}
+	return true
+}
+
+// maxBorder3 is the window of three rows and the columns [ws, ws+3) that
+// lie inside them, which holds at least one: R(c) = max(max(r0[c],
+// r1[c]), r2[c]), then R of the first column, maxed with each next one.
+func maxBorder3(r0, r1, r2 []float32, ws int) float32 {
+	a, b := max(ws, 0), min(ws+3, len(r0))
+	v := max(max(r0[a], r1[a]), r2[a])
+	for c := a + 1; c < b; c++ {
+		v = max(v, max(max(r0[c], r1[c]), r2[c]))
+	}
+	return v
 }
 
 // poolRowFast computes output row yr of planeRows on the tier's row

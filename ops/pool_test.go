@@ -204,6 +204,13 @@ func TestPoolMatchesBruteForce(t *testing.T) {
 		{[]int{6, 112}, []int{3, 3}, []int{2, 2}, []int{1, 1}, []int{1, 1, 1, 1}, false},
 		{[]int{5, 53}, []int{2, 2}, []int{2, 2}, []int{1, 1}, []int{0, 0, 0, 0}, true},
 		{[]int{7, 33}, []int{3, 2}, []int{1, 1}, []int{2, 1}, []int{2, 0, 1, 1}, false},
+		// 3×3 stride-2 planes (maxPlane3s2): windows past the right edge
+		// (ceil_mode), no padding, two columns of padding, one row, two
+		{[]int{8, 38}, []int{3, 3}, []int{2, 2}, []int{1, 1}, []int{1, 1, 1, 1}, true},
+		{[]int{9, 40}, []int{3, 3}, []int{2, 2}, []int{1, 1}, []int{0, 0, 0, 0}, false},
+		{[]int{7, 45}, []int{3, 3}, []int{2, 2}, []int{1, 1}, []int{1, 2, 1, 2}, false},
+		{[]int{1, 40}, []int{3, 3}, []int{2, 2}, []int{1, 1}, []int{1, 1, 1, 1}, false},
+		{[]int{2, 33}, []int{3, 3}, []int{2, 2}, []int{1, 1}, []int{1, 1, 1, 1}, true},
 	}
 	for _, k := range testTiers() {
 		for i, cc := range cases {
