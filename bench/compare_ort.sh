@@ -49,7 +49,12 @@ fi
 # cores, about 1 where they share one (a VM's vCPUs on one core's
 # hardware threads), which a two-thread ratio depends on. Before and after.
 twocores() { go test -run XXX -bench BenchmarkTwoCores -benchtime 3x ./kern/ 2>/dev/null | awk '/speedup/ {print $(NF-1)}'; }
-echo "two-core speed-up of the machine: $(twocores)"
+# And the time a cache line takes to go from one thread's core to the
+# other's and back (runtime's BenchmarkLineRoundTrip): on a VM whose host
+# moves its vCPUs between one die and two, about 120 ns on one and 450-500
+# on two, where two-thread times run 10-20 % longer.
+roundtrip() { go test -run XXX -bench BenchmarkLineRoundTrip -benchtime 3x ./runtime/ 2>/dev/null | awk '/ns\/trip/ {print $(NF-1)}'; }
+echo "two-core speed-up of the machine: $(twocores), cache-line round trip: $(roundtrip) ns"
 printf '%-16s %7s %12s %12s %8s\n' model threads bnrun_ms ort_ms ratio
 for arch in "${archs[@]}"; do
   model=$dir/${arch}_${variant}/model.onnx
@@ -76,4 +81,4 @@ if [[ ${PROFILE:-0} == 1 ]]; then
     python3 bench/profile_join.py "$out.bnrun.json" "$out.ort.tsv"
   done
 fi
-echo "two-core speed-up of the machine: $(twocores)"
+echo "two-core speed-up of the machine: $(twocores), cache-line round trip: $(roundtrip) ns"

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"fmt"
+	goruntime "runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/bnrun/bnrun/kern"
@@ -58,4 +60,48 @@ type copyTask struct {
 // Range copies planes [lo, hi).
 func (t *copyTask) Range(lo, hi int) {
 	copy(t.dst[lo*t.plane:hi*t.plane], t.src[lo*t.plane:hi*t.plane])
+}
+
+// BenchmarkLineRoundTrip passes a counter on one cache line back and forth
+// between two goroutines, each on an OS thread of its own, and reports
+// the time of one round trip: what a worker pays each time it reads a
+// line the other core wrote (a pool's hand-over, a layer reading the part
+// of its input the other worker made). On a 2-vCPU Zen 5 VM it is about
+// 120 ns when the host puts the two vCPUs on one die (its L3 shared) and
+// about 450-500 ns when it puts them on two, which it changes within
+// minutes; two-thread times taken in the second state are 10-20 % longer
+// for the same binary, so bench/compare_ort.sh prints it beside its table.
+func BenchmarkLineRoundTrip(b *testing.B) {
+	if goruntime.GOMAXPROCS(0) < 2 {
+		b.Skip("needs two threads")
+	}
+	var line struct {
+		_ [cacheLine]byte
+		v atomic.Int64
+		_ [cacheLine - 8]byte
+	}
+	const trips = 100000
+	done := make(chan struct{})
+	for b.Loop() {
+		line.v.Store(0)
+		go func() {
+			goruntime.LockOSThread()
+			defer goruntime.UnlockOSThread()
+			for i := int64(1); i < 2*trips; i += 2 {
+				for line.v.Load() != i {
+				}
+				line.v.Store(i + 1)
+			}
+			done <- struct{}{}
+		}()
+		goruntime.LockOSThread()
+		for i := int64(0); i < 2*trips; i += 2 {
+			for line.v.Load() != i {
+			}
+			line.v.Store(i + 1)
+		}
+		goruntime.UnlockOSThread()
+		<-done
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*trips), "ns/trip")
 }
