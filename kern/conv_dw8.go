@@ -348,6 +348,45 @@ func (bl *blocked) gather8Rows(dst []float32, ldd int, src []float32, lds, n, w 
 	}
 }
 
+// gather8RowsAffine computes, for j < n and i < 8,
+//
+//	dst[j·ldd + i] = [max(0,] src[i·lds + j]·scale[i] + bias[i][)]
+//
+// rounded after the product and after the sum (as AffineRow), NaN and -0
+// kept by the max: 8 rows of a pixel-major copy with a prologue, on the
+// tier's Gather8RowsAffine for whole vectors of j.
+func (bl *blocked) gather8RowsAffine(dst []float32, ldd int, src []float32, lds, n int, scale, bias []float32, relu bool) {
+	if n <= 0 {
+		return
+	}
+	_ = dst[(n-1)*ldd+7]
+	_ = src[7*lds+n-1]
+	_, _ = scale[7], bias[7]
+	nv := 0
+	if bl.Gather8RowsAffine != nil {
+		nv = n &^ 7
+		if nv > 0 {
+			bl.Gather8RowsAffine(&dst[0], &src[0], lds, nv, ldd, &scale[0], &bias[0], flag(relu))
+		}
+	}
+	gather8RowsAffineGo(dst, ldd, src, lds, nv, n, scale, bias, relu)
+}
+
+// gather8RowsAffineGo is gather8RowsAffine's portable loop for j in
+// [j0, n).
+func gather8RowsAffineGo(dst []float32, ldd int, src []float32, lds, j0, n int, scale, bias []float32, relu bool) {
+	for j := j0; j < n; j++ {
+		for i := range 8 {
+			// the conversion rounds the product before the sum (no FMA)
+			v := float32(src[i*lds+j]*scale[i]) + bias[i]
+			if relu && v < 0 {
+				v = 0 // NaN and -0 are kept
+			}
+			dst[j*ldd+i] = v
+		}
+	}
+}
+
 // unpack computes dst[c·ldd + q] = src[q·lds + c] for c < cnt, q < n: the
 // first cnt channels of n pixels lds values apart back into planes, 8
 // channels at a time on scatter8, the rest one by one.

@@ -178,6 +178,9 @@ type BlockedSpec struct {
 	// Gather8Rows, when not nil, is Gather8 into rows of w pixels ldd
 	// values apart (see gather8Rows).
 	Gather8Rows func(dst, src *float32, lds, n, w, ldd int)
+	// Gather8RowsAffine, when not nil, is Gather8Rows with w = 1 and the
+	// affine step of a prologue (see gather8RowsAffine).
+	Gather8RowsAffine func(dst, src *float32, lds, n, ldd int, scale, bias *float32, relu int)
 	// Offs, when not nil, is an MR×Widths[0] micro-kernel that reads B
 	// in place through per-step offsets (see MicroKernelOffs), used for
 	// convolutions (conv_inplace.go) and Winograd.

@@ -864,6 +864,23 @@ func TestDw8KernelsMatchTwin(t *testing.T) {
 					kerntest.Check(t, fmt.Sprintf("%s gather8rows n=%d w=%d", k.Name, n, w), rows, want, 0)
 				}
 			}
+			// With a prologue's affine step, pixels ldd apart, against the
+			// Go loop bit for bit (NaN, infinities, zeros of both signs).
+			if spec.Gather8RowsAffine != nil {
+				sp := append([]float32(nil), src...)
+				sp[0], sp[ld+1], sp[2*ld+2] = float32(math.NaN()), float32(math.Inf(-1)), float32(math.Copysign(0, -1))
+				sp[3*ld], sp[4*ld+5] = 0, -3
+				scale, bias := kerntest.Rand(uint64(n+7), 8), kerntest.Rand(uint64(n+8), 8)
+				scale[5], bias[5] = 1, float32(math.Copysign(0, -1))
+				for relu := range 2 {
+					const ldd = 27
+					got := make([]float32, n*ldd)
+					want := make([]float32, n*ldd)
+					spec.Gather8RowsAffine(&got[0], &sp[0], ld, n, ldd, &scale[0], &bias[0], relu)
+					gather8RowsAffineGo(want, ldd, sp, ld, 0, n, scale, bias, relu == 1)
+					kerntest.SameBits(t, fmt.Sprintf("%s gather8rows affine n=%d relu=%d", k.Name, n, relu), got, want)
+				}
+			}
 			// From pixels 16 apart (the pixel path's tiles), second half.
 			wide := kerntest.Rand(uint64(n+1), n*16)
 			spec.Scatter8(&back[0], ld, &wide[8], 16, n)

@@ -2288,6 +2288,21 @@ func Scatter8AVX2(dst *float32, ldd int, src *float32, lds int, n int)
 //go:noescape
 func Gather8RowsAVX2(dst *float32, src *float32, lds int, n int, w int, ldd int)
 
+// Gather8RowsAffineAVX2 computes, 8 values of j at a time (n must be a multiple of 8), as this Go loop does:
+//
+//	for j := range n {
+//		for i := range 8 {
+//			v := float32(src[i*lds+j]*scale[i]) + bias[i] // rounded after the product and after the sum
+//			if relu != 0 && v < 0 {
+//				v = 0 // NaN and -0 are kept
+//			}
+//			dst[j*ldd+i] = v
+//		}
+//	}
+//
+//go:noescape
+func Gather8RowsAffineAVX2(dst *float32, src *float32, lds int, n int, ldd int, scale *float32, bias *float32, relu int)
+
 // PackRows16AVX2 computes, as this Go loop does (and fetches src[boff[p]+16:][:16] into the cache):
 //
 //	for p := range k {

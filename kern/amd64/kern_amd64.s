@@ -23806,6 +23806,127 @@ done:
 	VZEROUPPER
 	RET
 
+// func Gather8RowsAffineAVX2(dst *float32, src *float32, lds int, n int, ldd int, scale *float32, bias *float32, relu int)
+// Requires: AVX, AVX2
+TEXT ·Gather8RowsAffineAVX2(SB), NOSPLIT, $0-64
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  lds+16(FP), DX
+	SHLQ  $0x02, DX
+	MOVQ  n+24(FP), BX
+	SHRQ  $0x03, BX
+	MOVQ  ldd+32(FP), SI
+	SHLQ  $0x02, SI
+	MOVQ  scale+40(FP), DI
+	MOVQ  bias+48(FP), R8
+	MOVL  $0xff800000, R9
+	MOVQ  relu+56(FP), R10
+	TESTQ R10, R10
+	JZ    bounds
+	XORL  R9, R9
+
+bounds:
+block:
+	TESTQ BX, BX
+	JZ    done
+
+	// load 8 rows of 8
+	MOVQ    CX, R10
+	VMOVUPS (R10), Y0
+	ADDQ    DX, R10
+	VMOVUPS (R10), Y1
+	ADDQ    DX, R10
+	VMOVUPS (R10), Y2
+	ADDQ    DX, R10
+	VMOVUPS (R10), Y3
+	ADDQ    DX, R10
+	VMOVUPS (R10), Y4
+	ADDQ    DX, R10
+	VMOVUPS (R10), Y5
+	ADDQ    DX, R10
+	VMOVUPS (R10), Y6
+	ADDQ    DX, R10
+	VMOVUPS (R10), Y7
+
+	// transpose: t = unpacks of row pairs, r = shuffles of those, t = lane swaps
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xee, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xee, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xee, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xee, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+	// v = max(lo, pixel·scale + bias), the 8 pixels ldd apart
+	VMOVUPS      (DI), Y0
+	VMOVUPS      (R8), Y1
+	VMOVD        R9, X2
+	VBROADCASTSS X2, Y2
+	VMULPS       Y0, Y8, Y8
+	VADDPS       Y1, Y8, Y8
+	VMAXPS       Y8, Y2, Y8
+	VMOVUPS      Y8, (AX)
+	ADDQ         SI, AX
+	VMULPS       Y0, Y9, Y9
+	VADDPS       Y1, Y9, Y9
+	VMAXPS       Y9, Y2, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         SI, AX
+	VMULPS       Y0, Y10, Y10
+	VADDPS       Y1, Y10, Y10
+	VMAXPS       Y10, Y2, Y10
+	VMOVUPS      Y10, (AX)
+	ADDQ         SI, AX
+	VMULPS       Y0, Y11, Y11
+	VADDPS       Y1, Y11, Y11
+	VMAXPS       Y11, Y2, Y11
+	VMOVUPS      Y11, (AX)
+	ADDQ         SI, AX
+	VMULPS       Y0, Y12, Y12
+	VADDPS       Y1, Y12, Y12
+	VMAXPS       Y12, Y2, Y12
+	VMOVUPS      Y12, (AX)
+	ADDQ         SI, AX
+	VMULPS       Y0, Y13, Y13
+	VADDPS       Y1, Y13, Y13
+	VMAXPS       Y13, Y2, Y13
+	VMOVUPS      Y13, (AX)
+	ADDQ         SI, AX
+	VMULPS       Y0, Y14, Y14
+	VADDPS       Y1, Y14, Y14
+	VMAXPS       Y14, Y2, Y14
+	VMOVUPS      Y14, (AX)
+	ADDQ         SI, AX
+	VMULPS       Y0, Y15, Y15
+	VADDPS       Y1, Y15, Y15
+	VMAXPS       Y15, Y2, Y15
+	VMOVUPS      Y15, (AX)
+	ADDQ         SI, AX
+	ADDQ         $0x20, CX
+	DECQ         BX
+	JMP          block
+
+done:
+	VZEROUPPER
+	RET
+
 // func PackRows16AVX2(dst *float32, src *float32, boff *int32, k int)
 // Requires: AVX, MMX+
 TEXT ·PackRows16AVX2(SB), NOSPLIT, $0-32

@@ -109,6 +109,7 @@ func main() {
 	transpose8(false)
 	transpose8(true)
 	gather8Rows()
+	gather8RowsAffine()
 	packRows(avx2, 2)
 	packRows(avx512, 3)
 	packRowsAffine(avx2, 2)
@@ -2340,6 +2341,77 @@ func gather8Rows() {
 		ADDQ(gap, dst)
 		XORQ(col, col)
 		Label(fmt.Sprintf("same%d", i))
+	}
+	ADDQ(U8(32), src)
+	DECQ(n)
+	JMP(LabelRef("block"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// gather8RowsAffine emits Gather8RowsAffineAVX2: Gather8Rows with w = 1
+// (pixel j at dst + j·ldd, the pixel-major copy of a 1×1 convolution) and
+// an affine step per channel on the gathered pixels, rounded as Affine
+// rounds (after the product and after the sum), and Relu's max(0, v) as
+// Affine takes it, with a lower bound of -Inf (which changes nothing,
+// NaN and -0 included) when relu is 0. The copy applies the convolution's
+// prologue with it.
+func gather8RowsAffine() {
+	name := "Gather8RowsAffineAVX2"
+	TEXT(name, NOSPLIT, "func(dst, src *float32, lds, n, ldd int, scale, bias *float32, relu int)")
+	Pragma("noescape")
+	Doc(
+		name+" computes, 8 values of j at a time (n must be a multiple of 8), as this Go loop does:",
+		"",
+		"	for j := range n {",
+		"		for i := range 8 {",
+		"			v := float32(src[i*lds+j]*scale[i]) + bias[i] // rounded after the product and after the sum",
+		"			if relu != 0 && v < 0 {",
+		"				v = 0 // NaN and -0 are kept",
+		"			}",
+		"			dst[j*ldd+i] = v",
+		"		}",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	src := Load(Param("src"), GP64()).(reg.GPVirtual)
+	ld := Load(Param("lds"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ld)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	SHRQ(U8(3), n)
+	ldd := Load(Param("ldd"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ldd)
+	sc := Load(Param("scale"), GP64()).(reg.GPVirtual)
+	bi := Load(Param("bias"), GP64()).(reg.GPVirtual)
+	// lo: 0 with relu, -Inf (bits 0xff800000) without
+	lo := GP32()
+	MOVL(U32(0xff800000), lo)
+	relu := Load(Param("relu"), GP64())
+	TESTQ(relu, relu)
+	JZ(LabelRef("bounds"))
+	XORL(lo, lo)
+	Label("bounds")
+	r := avx2.regs[0:8]
+	t := avx2.regs[8:16]
+	p := GP64()
+	Label("block")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	Comment("load 8 rows of 8")
+	loadRows8(src, ld, p, r)
+	transpose8x8(r, t)
+	Comment("v = max(lo, pixel·scale + bias), the 8 pixels ldd apart")
+	VMOVUPS(Mem{Base: sc}, r[0])
+	VMOVUPS(Mem{Base: bi}, r[1])
+	VMOVD(lo, r[2].AsX())
+	VBROADCASTSS(r[2].AsX(), r[2])
+	for i := range 8 {
+		VMULPS(r[0], t[i], t[i])
+		VADDPS(r[1], t[i], t[i])
+		VMAXPS(t[i], r[2], t[i])
+		VMOVUPS(t[i], Mem{Base: dst})
+		ADDQ(ldd, dst)
 	}
 	ADDQ(U8(32), src)
 	DECQ(n)
