@@ -29,6 +29,7 @@
 //	ConvHardSwish  Conv -> HardSigmoid(1/6, 1/2), Mul(x, hardsigmoid): HardSwish in the epilogue
 //	GemmAct        Gemm -> Relu/Clip/Sigmoid/Tanh/LeakyRelu/Hard*: likewise
 //	DwBlock        1×1 Conv -> depthwise Conv -> 1×1 Conv (either 1×1 absent): one block
+//	GateConv       Mul(X, gate [N, C, 1, 1]) read only by a 1×1 Conv: applied as the Conv reads X
 //
 // Fused nodes use ops of the "bnrun" domain (bnrun.FusedConv,
 // bnrun.FusedGemm, bnrun.Affine, bnrun.DwBlock), which the ops package
@@ -90,6 +91,7 @@ var rules = []named{
 	convHardSwish{},
 	gemmAct{},
 	dwBlock{},
+	gateConv{},
 }
 
 // Report says what optimisation did.

@@ -23,6 +23,7 @@ type ConvDev struct {
 	Bias        bool // input 2
 	Residual    bool // input 3
 	Pre         bool // inputs 4 and 5
+	Gate        bool // input 6: X scaled per image and channel first (gate*X, gate [N, C, 1, 1])
 	PreAct, Act kern.Activation
 }
 

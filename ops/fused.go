@@ -1,6 +1,10 @@
 package ops
 
-import "github.com/bnrun/bnrun/kern"
+import (
+	"math"
+
+	"github.com/bnrun/bnrun/kern"
+)
 
 // Fused operators of the "bnrun" domain, made by the fold pass: each
 // computes exactly what the chain of standard operators it replaces
@@ -18,13 +22,21 @@ func init() {
 func LookupNode(n *Node) Builder { return registry[n.QualifiedType()] }
 
 // buildFusedConv binds bnrun.FusedConv: a Conv (same attributes, read as
-// at opset 11+) with inputs X, W, B, Z, pre_scale, pre_bias, of which
-// all but X and W may be absent, and attributes pre_activation ("" or
-// Relu) and activation (with activation_alpha, clip_min, clip_max):
+// at opset 11+) with inputs X, W, B, Z, pre_scale, pre_bias, gate, of
+// which all but X and W may be absent, and attributes pre_activation (""
+// or Relu) and activation (with activation_alpha, clip_min, clip_max):
 //
 //	y = activation(conv(pre_activation(pre_scale*X + pre_bias), W) + B + Z)
 //
-// pre_scale and pre_bias are per input channel; Z has y's shape.
+// pre_scale and pre_bias are per input channel; Z has y's shape. gate, of
+// shape [N, C, 1, 1], scales each image's input channels instead (a
+// squeeze-and-excitation block's Mul, which fold's GateConv hands to the
+// convolution after it; not with pre_scale):
+//
+//	y = activation(conv(gate*X, W) + B + Z)
+//
+// applied as the prologue gate[n][c]·x + (-0), which is the Mul's
+// product bit for bit (adding -0 changes no value, -0 included).
 func buildFusedConv(n *Node) (Kernel, error) {
 	w, group, err := parseConvAttrs(n)
 	if err != nil {
@@ -44,8 +56,8 @@ func buildFusedConv(n *Node) (Kernel, error) {
 	packs := &convPacks{} // shared by the node's plans
 	hk := newHoldingKernel(1)
 	hk.PrepareFunc = func(in []*Value) ([]Value, Step, error) {
-		if len(in) < 2 || len(in) > 6 {
-			return nil, Step{}, n.Errorf("got %d inputs, want 2 to 6", len(in))
+		if len(in) < 2 || len(in) > 7 {
+			return nil, Step{}, n.Errorf("got %d inputs, want 2 to 7", len(in))
 		}
 		cp, err := planConv(n, w, group, in[:min(3, len(in))], packs, hk.heldFor(1, in[1]))
 		if err != nil {
@@ -61,6 +73,13 @@ func buildFusedConv(n *Node) (Kernel, error) {
 		for _, p := range []*Value{ps, pb} {
 			if p != nil && (p.DType != Float32 || len(p.Shape) != 1 || p.Shape[0] != cp.c) {
 				return nil, Step{}, n.Errorf("pre_scale/pre_bias have shape %s, want float32 [%d]", ShapeString(p.Shape), cp.c)
+			}
+		}
+		gv := optValue(in, 6)
+		var gate *gatePlan
+		if gv != nil {
+			if gate, err = planGate(n, cp, in[0], gv, ps != nil, preAct); err != nil {
+				return nil, Step{}, err
 			}
 		}
 		run := func(env *kern.Env, in, out []*Tensor) error {
@@ -84,7 +103,11 @@ func buildFusedConv(n *Node) (Kernel, error) {
 					return n.Errorf("pre_scale/pre_bias do not match the plan")
 				}
 			}
-			err = cp.conv(env, n, in, b, out[0].F32, f)
+			if gate != nil {
+				err = gate.conv(env, cp, n, in, b, out[0].F32, f)
+			} else {
+				err = cp.conv(env, n, in, b, out[0].F32, f)
+			}
 			*f = kern.ConvFusion{}
 			return err
 		}
@@ -92,10 +115,66 @@ func buildFusedConv(n *Node) (Kernel, error) {
 		if err != nil {
 			return nil, Step{}, err
 		}
-		dev := ConvDev{Bias: cp.hasBias, Residual: z != nil, Pre: ps != nil, PreAct: preAct, Act: act}
+		dev := ConvDev{Bias: cp.hasBias, Residual: z != nil, Pre: ps != nil, Gate: gv != nil, PreAct: preAct, Act: act}
 		return outs, cp.step(run, dev), nil
 	}
 	return hk, nil
+}
+
+// gatePlan is a FusedConv's gate input for one plan: images of C input
+// channels, and the prologue's bias, -0 for every channel.
+type gatePlan struct {
+	images, c int
+	negZero   []float32
+}
+
+// planGate checks a FusedConv's gate input g against the plan cp of X: a
+// float32 [N, C, 1, 1] for X's N images of C channels of a 2-D
+// convolution, and no pre_scale or pre_activation beside it.
+func planGate(n *Node, cp *convPlan, x, g *Value, pre bool, preAct kern.Activation) (*gatePlan, error) {
+	if pre || preAct.Kind != kern.ActNone {
+		return nil, n.Errorf("gate with pre_scale or pre_activation: not supported")
+	}
+	if cp.g3 != nil || len(x.Shape) != 4 {
+		return nil, n.Errorf("gate on a %d-D input: only 4-D (2-D convolutions)", len(x.Shape))
+	}
+	want := []int{x.Shape[0], cp.c, 1, 1}
+	if g.DType != Float32 || !SameShape(g.Shape, want) {
+		return nil, n.Errorf("gate has type %s shape %s, want float32 %s", g.DType, ShapeString(g.Shape), ShapeString(want))
+	}
+	nz := make([]float32, cp.c)
+	for i := range nz {
+		nz[i] = float32(math.Copysign(0, -1))
+	}
+	return &gatePlan{images: x.Shape[0], c: cp.c, negZero: nz}, nil
+}
+
+// conv runs cp's convolution an image at a time, each with its gate as
+// the prologue's scale (f's other fields as the caller set them).
+func (gp *gatePlan) conv(env *kern.Env, cp *convPlan, n *Node, in []*Tensor, b, y []float32, f *kern.ConvFusion) error {
+	gate := in[6]
+	if err := checkLen(gate, "gate", gp.images*gp.c); err != nil {
+		return n.Errorf("%v", err)
+	}
+	w, packed, err := cp.weights(env.K, in[1])
+	if err != nil {
+		return n.Errorf("%v", err)
+	}
+	g := cp.g
+	g.N = 1
+	x, z := in[0].F32, f.Residual
+	xn, yn := len(x)/gp.images, len(y)/gp.images
+	f.PreBias = gp.negZero
+	for i := range gp.images {
+		f.PreScale = gate.F32[i*gp.c : (i+1)*gp.c]
+		if z != nil {
+			f.Residual = z[i*yn : (i+1)*yn]
+		}
+		env.PackedW = packed
+		env.K.Conv(env, &g, x[i*xn:(i+1)*xn], w, b, y[i*yn:(i+1)*yn], f)
+	}
+	env.PackedW = nil
+	return nil
 }
 
 // buildFusedGemm binds bnrun.FusedGemm: a Gemm (same inputs and

@@ -2,6 +2,8 @@ package ops
 
 import (
 	"fmt"
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/bnrun/bnrun/kern"
@@ -270,5 +272,115 @@ func BenchmarkDenseNetConvs(b *testing.B) {
 		o := vals[0].Shape
 		flops := 2 * float64(fc.c*fc.m*fc.k*fc.k*o[2]*o[3])
 		benchLayer(b, fmt.Sprintf("%dx%dx%d²/k%d", fc.c, fc.m, fc.h, fc.k), step, ins, NewF32(o, nil), flops)
+	}
+}
+
+// TestFusedConvGate checks bnrun.FusedConv's gate (input 6) on every tier
+// and worker count against the Mul it replaces followed by the same
+// FusedConv without it: bit for bit for 1×1 windows (the prologue
+// gate·x + (-0) is the Mul's product, and every 1×1 path sums as it does
+// without a prologue), within rounding for 3×3 ones. The cases take the
+// tiers' paths for a 1×1 layer (in place, pixel-major, split by input
+// channels, strided), a padded 3×3 (direct and Winograd), a residual and
+// an activation, batch 1 to 3, and gates with zeros of both signs,
+// infinities and NaN (a NaN's payload may differ).
+func TestFusedConvGate(t *testing.T) {
+	type gc struct {
+		n, c, h, w, m, k, pad, stride int
+		resid                         bool
+		act                           string
+	}
+	cases := []gc{
+		{1, 24, 56, 56, 16, 1, 0, 1, true, ""},
+		{2, 48, 28, 28, 24, 1, 0, 1, false, "Clip"},
+		{3, 40, 14, 14, 36, 1, 0, 1, false, "Relu"},
+		{1, 320, 7, 7, 40, 1, 0, 1, true, "Relu"},
+		{2, 30, 13, 13, 70, 1, 0, 2, false, ""},
+		{2, 17, 9, 11, 13, 3, 1, 1, false, "Clip"},
+		{1, 16, 16, 16, 16, 3, 1, 1, true, "Relu"},
+		{2, 12, 15, 15, 20, 3, 1, 2, false, ""},
+	}
+	for ci, tc := range cases {
+		seed := uint64(700 + 10*ci)
+		x := nnRand(seed+1, tc.n, tc.c, tc.h, tc.w)
+		w := nnRand(seed+2, tc.m, tc.c, tc.k, tc.k)
+		b := nnRand(seed+3, tc.m)
+		g := nnRand(seed+4, tc.n, tc.c, 1, 1)
+		// zeros of both signs in the first image; an infinity and a NaN,
+		// which make the image's every output NaN, in the last of several
+		g.F32[0], g.F32[1] = float32(math.Copysign(0, -1)), 0
+		if tc.n > 1 {
+			last := g.F32[(tc.n-1)*tc.c:]
+			last[0], last[1] = float32(math.Inf(1)), float32(math.NaN())
+		}
+		oh := (tc.h+2*tc.pad-tc.k)/tc.stride + 1
+		ow := (tc.w+2*tc.pad-tc.k)/tc.stride + 1
+		var z *Tensor
+		if tc.resid {
+			z = nnRand(seed+5, tc.n, tc.m, oh, ow)
+		}
+		node := func() *Node {
+			fc := fusedCase{n: tc.n, c: tc.c, h: tc.h, w: tc.w, m: tc.m, k: tc.k, pad: tc.pad, stride: tc.stride, group: 1, act: tc.act}
+			return fusedConvNode(fc)
+		}
+		for _, k := range testTiers() {
+			for _, workers := range []int{1, 3} {
+				name := fmt.Sprintf("%s/%dx%dx%dx%d-%d-k%d-s%d/workers=%d", k.Name, tc.n, tc.c, tc.h, tc.w, tc.m, tc.k, tc.stride, workers)
+				env := nnEnv(k, workers)
+				mul, err := runOpEnv(env, nnNode("Mul", 14, 1), x, g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := runOpEnv(env, node(), mul[0], w, b, z)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				got, err := runOpEnv(env, node(), x, w, b, z, nil, nil, g)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if tc.k == 1 {
+					sameValues(t, name, got[0].F32, want[0].F32)
+				} else {
+					// a wider window may take another path with a prologue
+					// (not the padded blocks of 8 channels): other sums
+					kerntest.Check(t, name, got[0].F32, want[0].F32, 1e-5)
+				}
+			}
+		}
+	}
+}
+
+// sameValues fails the test unless got[i] and want[i] have the same bits,
+// or are both NaN (whose payloads the order of an operation's operands
+// decides), for every i.
+func sameValues(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	for i := range want {
+		g, w := got[i], want[i]
+		if math.Float32bits(g) != math.Float32bits(w) && !(g != g && w != w) {
+			t.Fatalf("%s: [%d] = %v, want %v", what, i, g, w)
+		}
+	}
+}
+
+// TestFusedConvGateErrors checks that a gate of the wrong shape, or beside
+// pre_scale, is an error that names the node's input.
+func TestFusedConvGateErrors(t *testing.T) {
+	x, w := nnRand(1, 2, 4, 5, 5), nnRand(2, 3, 4, 1, 1)
+	fc := fusedCase{n: 2, c: 4, h: 5, w: 5, m: 3, k: 1, group: 1, stride: 1}
+	for _, c := range []struct {
+		name   string
+		ins    []*Tensor
+		wanted string
+	}{
+		{"per channel only", []*Tensor{x, w, nil, nil, nil, nil, nnRand(3, 1, 4, 1, 1)}, "gate has type float32 shape [1,4,1,1], want float32 [2,4,1,1]"},
+		{"per pixel", []*Tensor{x, w, nil, nil, nil, nil, nnRand(3, 2, 4, 5, 5)}, "want float32 [2,4,1,1]"},
+		{"with pre_scale", []*Tensor{x, w, nil, nil, nnRand(4, 4), nnRand(5, 4), nnRand(3, 2, 4, 1, 1)}, "gate with pre_scale"},
+	} {
+		_, err := runOpEnv(nnEnv(kern.Generic, 1), fusedConvNode(fc), c.ins...)
+		if err == nil || !strings.Contains(err.Error(), c.wanted) {
+			t.Errorf("%s: got %v, want an error with %q", c.name, err, c.wanted)
+		}
 	}
 }

@@ -68,6 +68,9 @@ func Lower(dev any, st Step) (Launch, error) {
 	}
 	switch d := dev.(type) {
 	case *ops.ConvDev:
+		if d.Gate {
+			return gatedConv(d, &st), nil
+		}
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
 			return k.Conv(s, d.G, convArgs(&st, b, d.Bias, d.Residual, d.Pre, d.PreAct, d.Act))
 		}, nil
@@ -216,6 +219,26 @@ func convArgs(st *Step, b []cuda.Buffer, bias, residual, pre bool, preAct, act k
 		a.InScale, a.InShift = st.opt(b, 4), st.opt(b, 5)
 	}
 	return a
+}
+
+// gatedConv returns the launches of a FusedConv with a gate (input 6):
+// the product gate*X, the gate [N, C, 1, 1] broadcast over each plane,
+// into the step scratch, then the convolution of that.
+func gatedConv(d *ops.ConvDev, st *Step) Launch {
+	k, in, g := st.K, st.In, d.G
+	xShape, gShape := []int{g.N, g.C, g.H, g.W}, []int{g.N, g.C, 1, 1}
+	nx := g.N * g.C * g.H * g.W
+	st.Reserve(nx)
+	sc := st.Scratch
+	return func(s *cuda.Stream, b []cuda.Buffer) error {
+		gx := b[sc].Slice(0, 4*nx)
+		if err := k.Binary(s, kern.BinaryMul, xShape, gShape, b[in[0]], b[in[6]], gx); err != nil {
+			return err
+		}
+		a := convArgs(st, b, d.Bias, d.Residual, d.Pre, d.PreAct, d.Act)
+		a.X = gx
+		return k.Conv(s, g, a)
+	}
 }
 
 // resize returns a Resize's launches. When it changes only the last two

@@ -300,6 +300,9 @@ func TestLowerRuns(t *testing.T) {
 			in: []*ops.Value{f32In(2, 3, 4, 7, 6), f32In(3, 1, 3, 3, 3), f32In(3)}},
 		{name: "FusedConv 3-D residual relu", node: fusedConv3D(),
 			in: []*ops.Value{f32In(1, 3, 3, 4, 5), f32In(5, 3, 3, 3, 3), f32In(5), f32In(1, 5, 3, 4, 5)}},
+		// a squeeze-and-excitation gate handed to the 1×1 Conv after it (fold's GateConv)
+		{name: "FusedConv gate residual", node: fusedConvGate(),
+			in: []*ops.Value{f32In(2, 6, 5, 7), f32In(4, 6, 1, 1), f32In(4), f32In(2, 4, 5, 7), nil, nil, f32In(2, 6, 1, 1)}},
 		{name: "MaxPool 3-D ceil dilations", node: node("MaxPool", 12, 1, m{"kernel_shape": []int64{2, 3, 2}, "strides": []int64{2, 2, 1},
 			"pads": []int64{1, 1, 0, 1, 1, 0}, "dilations": []int64{1, 2, 2}, "ceil_mode": int64(1)}),
 			in: []*ops.Value{f32In(1, 4, 5, 7, 6)}, exact: true},
@@ -399,6 +402,14 @@ func infRows(n int) *ops.Value {
 // Relu, as the fold pass writes one.
 func fusedConv3D() *ops.Node {
 	n := node("FusedConv", 1, 1, map[string]any{"pads": []int64{1, 1, 1, 1, 1, 1}, "activation": "Relu"})
+	n.Domain, n.Opset = "bnrun", 1
+	return n
+}
+
+// fusedConvGate is a 1×1 bnrun.FusedConv with a residual and a gate
+// (input 6), as fold's GateConv writes one.
+func fusedConvGate() *ops.Node {
+	n := node("FusedConv", 1, 1, map[string]any{"activation": "Relu"})
 	n.Domain, n.Opset = "bnrun", 1
 	return n
 }
