@@ -2306,12 +2306,7 @@ func gather8Rows() {
 		"		}",
 		"	}",
 	)
-	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
-	src := Load(Param("src"), GP64()).(reg.GPVirtual)
-	ld := Load(Param("lds"), GP64()).(reg.GPVirtual)
-	SHLQ(U8(2), ld)
-	n := Load(Param("n"), GP64()).(reg.GPVirtual)
-	SHRQ(U8(3), n)
+	dst, src, ld, n := gatherParams()
 	w := Load(Param("w"), GP64()).(reg.GPVirtual)
 	gap := Load(Param("ldd"), GP64()).(reg.GPVirtual)
 	// gap = (ldd - 8w)·4 bytes between a row's end and the next row
@@ -2374,12 +2369,7 @@ func gather8RowsAffine() {
 		"		}",
 		"	}",
 	)
-	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
-	src := Load(Param("src"), GP64()).(reg.GPVirtual)
-	ld := Load(Param("lds"), GP64()).(reg.GPVirtual)
-	SHLQ(U8(2), ld)
-	n := Load(Param("n"), GP64()).(reg.GPVirtual)
-	SHRQ(U8(3), n)
+	dst, src, ld, n := gatherParams()
 	ldd := Load(Param("ldd"), GP64()).(reg.GPVirtual)
 	SHLQ(U8(2), ldd)
 	sc := Load(Param("scale"), GP64()).(reg.GPVirtual)
@@ -2419,6 +2409,18 @@ func gather8RowsAffine() {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+// gatherParams loads the parameters the gathers of 8 rows share: dst,
+// src, the rows' stride lds in bytes and the blocks of 8 values of n.
+func gatherParams() (dst, src, ld, n reg.GPVirtual) {
+	dst = Load(Param("dst"), GP64()).(reg.GPVirtual)
+	src = Load(Param("src"), GP64()).(reg.GPVirtual)
+	ld = Load(Param("lds"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ld)
+	n = Load(Param("n"), GP64()).(reg.GPVirtual)
+	SHRQ(U8(3), n)
+	return dst, src, ld, n
 }
 
 // loadRows8 emits r[i] = the 8 values at src + i·ld bytes, i < 8, through
