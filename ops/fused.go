@@ -122,10 +122,13 @@ func buildFusedConv(n *Node) (Kernel, error) {
 }
 
 // gatePlan is a FusedConv's gate input for one plan: images of C input
-// channels, and the prologue's bias, -0 for every channel.
+// channels, the prologue's bias (-0 for every channel) and the
+// convolution's geometry for one image (kept here so that a Run does not
+// allocate it).
 type gatePlan struct {
 	images, c int
 	negZero   []float32
+	g1        kern.ConvGeom
 }
 
 // planGate checks a FusedConv's gate input g against the plan cp of X: a
@@ -146,7 +149,9 @@ func planGate(n *Node, cp *convPlan, x, g *Value, pre bool, preAct kern.Activati
 	for i := range nz {
 		nz[i] = float32(math.Copysign(0, -1))
 	}
-	return &gatePlan{images: x.Shape[0], c: cp.c, negZero: nz}, nil
+	gp := &gatePlan{images: x.Shape[0], c: cp.c, negZero: nz, g1: cp.g}
+	gp.g1.N = 1
+	return gp, nil
 }
 
 // conv runs cp's convolution an image at a time, each with its gate as
@@ -160,8 +165,6 @@ func (gp *gatePlan) conv(env *kern.Env, cp *convPlan, n *Node, in []*Tensor, b, 
 	if err != nil {
 		return n.Errorf("%v", err)
 	}
-	g := cp.g
-	g.N = 1
 	x, z := in[0].F32, f.Residual
 	xn, yn := len(x)/gp.images, len(y)/gp.images
 	f.PreBias = gp.negZero
@@ -171,7 +174,7 @@ func (gp *gatePlan) conv(env *kern.Env, cp *convPlan, n *Node, in []*Tensor, b, 
 			f.Residual = z[i*yn : (i+1)*yn]
 		}
 		env.PackedW = packed
-		env.K.Conv(env, &g, x[i*xn:(i+1)*xn], w, b, y[i*yn:(i+1)*yn], f)
+		env.K.Conv(env, &gp.g1, x[i*xn:(i+1)*xn], w, b, y[i*yn:(i+1)*yn], f)
 	}
 	env.PackedW = nil
 	return nil

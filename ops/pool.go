@@ -409,8 +409,8 @@ func avgPlanes2s2(k *kern.Tier, g *kern.PoolGeom) bool {
 // window holds two or three input rows, and reports whether it applies.
 // planeRows' per-row set-up (the window's rows, the inside windows, the
 // kernel calls through poolRowFast) cost as much as the kernel itself on
-// a 64×112×112 stem output; here it is done once per plane, and each row
-// is two kernel calls and its border windows:
+// a 64×112×112 stem output; here it is done once per plane (maxRows3s2),
+// and each row is two kernel calls and its border windows:
 //
 //	y[oh][ow] = max over kh, kw < 3 of x[2oh - Pad0 + kh][2ow - Pad0 + kw]
 //
@@ -418,23 +418,34 @@ func avgPlanes2s2(k *kern.Tier, g *kern.PoolGeom) bool {
 // bottom), then its columns (left to right), a builtin max each.
 func maxPlane3s2(k *kern.Tier, g *kern.PoolGeom, p int, x, y []float32) bool {
 	h, w := &g.H, &g.W
+	// At most one row of padding at either end: every window holds two
+	// or three rows.
 	if k == nil || k.MaxPool3s2 == nil || h.K != 3 || w.K != 3 || h.S != 2 || w.S != 2 ||
-		h.Dil != 1 || w.Dil != 1 || h.Pad0 > 1 || h.Pad1 > 1 || w.Out < 8 {
+		h.Dil != 1 || w.Dil != 1 || h.Pad0 > 1 || h.Pad1 > 1 {
 		return false
 	}
-	// With at most one row of padding at either end every window holds
-	// two or three rows; the inside windows [lo, hi) go to the kernel,
-	// n of them at lo and, past a multiple of 8, the 8 ending at hi.
-	lo, hi := poolInside(w)
-	hi = min(hi, w.Out)
-	if hi-lo < 8 {
-		return false
-	}
-	n := (hi - lo) &^ 7
-	c0, c1 := 2*lo-w.Pad0, 2*(hi-8)-w.Pad0
 	hw, ohw := h.In*w.In, h.Out*w.Out
-	xp, yp := x[p*hw:(p+1)*hw], y[p*ohw:(p+1)*ohw]
-	for oh := range h.Out {
+	maxRows3s2(k, g, x[p*hw:(p+1)*hw], y[p*ohw:(p+1)*ohw], 0, h.Out)
+	return true
+}
+
+// maxRows3s2 computes output rows [oh0, oh1) of a plane of a 3×3 stride-2
+// max pooling, each of whose windows holds two or three rows, into yr (the
+// rows one after another) from the input plane xp: 8 or more windows
+// inside a row on k's MaxPool3s2 (n of them at the first and, past a
+// multiple of 8, the 8 ending at the last), every other window with
+// maxBorder3.
+func maxRows3s2(k *kern.Tier, g *kern.PoolGeom, xp, yr []float32, oh0, oh1 int) {
+	h, w := &g.H, &g.W
+	lo, hi := poolInside(w)
+	lo, hi = min(lo, w.Out), min(hi, w.Out)
+	d0, d1 := 0, 0 // the windows of a row the kernel computes
+	n := max(0, hi-lo) &^ 7
+	if n > 0 {
+		d0, d1 = lo, hi
+	}
+	c0, c1 := 2*lo-w.Pad0, 2*(hi-8)-w.Pad0
+	for oh := oh0; oh < oh1; oh++ {
 		hs := oh*2 - h.Pad0
 		khLo, khHi := kern.TapRange(hs, 1, h.In, 3)
 		// two rows are three with the first twice: max(v, v) is v
@@ -443,19 +454,20 @@ func maxPlane3s2(k *kern.Tier, g *kern.PoolGeom, p int, x, y []float32) bool {
 		if khHi-khLo == 3 {
 			r1 = xp[(hs+khLo+1)*w.In : (hs+khLo+2)*w.In]
 		}
-		yr := yp[oh*w.Out : (oh+1)*w.Out]
-		k.MaxPool3s2(yr[lo:lo+n], r0[c0:], r1[c0:], r2[c0:])
-		if n < hi-lo {
-			k.MaxPool3s2(yr[hi-8:hi], r0[c1:], r1[c1:], r2[c1:])
+		row := yr[(oh-oh0)*w.Out : (oh-oh0+1)*w.Out]
+		if n > 0 {
+			k.MaxPool3s2(row[lo:lo+n], r0[c0:], r1[c0:], r2[c0:])
+			if n < hi-lo {
+				k.MaxPool3s2(row[hi-8:hi], r0[c1:], r1[c1:], r2[c1:])
+			}
 		}
-		for ow := range lo {
-			yr[ow] = maxBorder3(r0, r1, r2, ow*2-w.Pad0)
+		for ow := range d0 {
+			row[ow] = maxBorder3(r0, r1, r2, ow*2-w.Pad0)
 		}
-		for ow := hi; ow < w.Out; ow++ {
-			yr[ow] = maxBorder3(r0, r1, r2, ow*2-w.Pad0)
+		for ow := d1; ow < w.Out; ow++ {
+			row[ow] = maxBorder3(r0, r1, r2, ow*2-w.Pad0)
 		}
 	}
-	return true
 }
 
 // maxBorder3 is the window of three rows and the columns [ws, ws+3) that
@@ -486,43 +498,8 @@ func poolRowFast(k *kern.Tier, g *kern.PoolGeom, xp, yr []float32, hs, khLo, khH
 	row := func(kh int) []float32 { return xp[(hs+kh)*w.In : (hs+kh+1)*w.In] }
 	switch {
 	case isMax && k.MaxPool3s2 != nil && h.K == 3 && w.K == 3 && khHi-khLo >= 2:
-		// two rows are three with the first twice: max(v, v) is v
-		r0, r1, r2 := row(khLo), row(khLo), row(khHi-1)
-		if khHi-khLo == 3 {
-			r1 = row(khLo + 1)
-		}
-		lo, hi := poolInside(w)
-		lo, hi = min(lo, len(yr)), min(hi, len(yr))
-		n := (hi - lo) &^ 7
-		if n > 0 {
-			c := 2*lo - w.Pad0
-			k.MaxPool3s2(yr[lo:lo+n], r0[c:], r1[c:], r2[c:])
-		}
-		if n > 0 && n < hi-lo {
-			// the last hi-lo-n windows: the kernel's 8 windows ending at
-			// hi, the first ones again (the same values)
-			c := 2*(hi-8) - w.Pad0
-			k.MaxPool3s2(yr[hi-8:hi], r0[c:], r1[c:], r2[c:])
-			n = hi - lo
-		}
-		for ow := 0; ow < len(yr); ow++ {
-			if ow == lo && n > 0 {
-				ow += n - 1 // the inside, done above
-				continue
-			}
-			ws := ow*2 - w.Pad0
-			kwLo, kwHi := kern.TapRange(ws, 1, w.In, 3)
-			if kwLo >= kwHi {
-				yr[ow] = float32(math.Inf(-1)) // no input column: a guard, as in planeRows
-				continue
-			}
-			// R(c) = max(max(r0[c], r1[c]), r2[c]); y = R(c0), then max with each next column
-			v := max(max(r0[ws+kwLo], r1[ws+kwLo]), r2[ws+kwLo])
-			for c := ws + kwLo + 1; c < ws+kwHi; c++ {
-				v = max(v, max(max(r0[c], r1[c]), r2[c]))
-			}
-			yr[ow] = v
-		}
+		oh := (hs + h.Pad0) / 2
+		maxRows3s2(k, g, xp, yr, oh, oh+1)
 		return true
 	case !isMax && k.AvgPool2s2 != nil && h.K == 2 && w.K == 2 && khHi-khLo == 2 && w.Pad0 == 0 && 2*len(yr) <= w.In:
 		// every window inside the row

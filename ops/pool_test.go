@@ -211,6 +211,8 @@ func TestPoolMatchesBruteForce(t *testing.T) {
 		{[]int{7, 45}, []int{3, 3}, []int{2, 2}, []int{1, 1}, []int{1, 2, 1, 2}, false},
 		{[]int{1, 40}, []int{3, 3}, []int{2, 2}, []int{1, 1}, []int{1, 1, 1, 1}, false},
 		{[]int{2, 33}, []int{3, 3}, []int{2, 2}, []int{1, 1}, []int{1, 1, 1, 1}, true},
+		// two rows of padding: rows of one window row, and poolRowFast's
+		{[]int{6, 40}, []int{3, 3}, []int{2, 2}, []int{1, 1}, []int{2, 1, 2, 1}, false},
 	}
 	for _, k := range testTiers() {
 		for i, cc := range cases {
