@@ -152,8 +152,8 @@ func WithThreads(n int) Option {
 // WithoutWinograd computes every 3×3 convolution as a direct product,
 // never with Winograd's F(4×4, 3×3). Winograd makes ResNet's and
 // DenseNet's 3×3 layers up to twice as fast, with a larger rounding error
-// (about 10 times the direct product's per layer against float64 sums,
-// ONNX Runtime's being the direct product's): invisible after a
+// (its largest about 8 times the direct product's per layer against
+// float64 sums, ONNX Runtime's being the direct product's): invisible after a
 // classifier's global pooling, but it puts per-pixel outputs such as a
 // segmentation net's further from a float32 reference (fcn_resnet50:
 // 58738 of its 1053696 scores past 1e-4 + 1e-4·|g| of PyTorch's, against

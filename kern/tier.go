@@ -206,10 +206,10 @@ func (k *Tier) Spec() (s BlockedSpec, ok bool) {
 
 // WithoutWinograd returns the tier with its Winograd convolutions turned
 // off, every 3×3 layer computed as a direct product: for models whose
-// outputs keep Winograd's larger rounding error (F(4×4, 3×3) measured 27
-// times the direct product's largest error on a 64-channel 56×56 layer,
-// 32 times on a 256-channel 28×28 one, against float64 sums), such as a
-// segmentation net's per-pixel scores. Tiers without Winograd return
+// outputs keep Winograd's larger rounding error (F(4×4, 3×3) measured 8
+// times the direct product's largest error on a 64-channel 56×56 layer
+// and on a 256-channel 28×28 one, against float64 sums; see
+// conv_winograd.go), such as a segmentation net's per-pixel scores. Tiers without Winograd return
 // themselves; the variant is made once per tier and shares its name.
 func (k *Tier) WithoutWinograd() *Tier {
 	if k.spec == nil || k.spec.WinogradMinCols <= 0 {

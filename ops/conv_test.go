@@ -182,7 +182,7 @@ func takesWinograd(t testing.TB, k *kern.Tier, cc convCase) bool {
 }
 
 // checkWino fails the test when an element of a Winograd convolution's
-// result differs from the reference by more than 2e-5 of the largest
+// result differs from the reference by more than 5e-6 of the largest
 // |ref| (TestWinogradError's bound: the transforms' rounding scales with
 // the layer's values, not each output's) plus 1e-5·(1 + |ref|).
 func checkWino(t *testing.T, what string, got, want []float32) {
@@ -193,7 +193,7 @@ func checkWino(t *testing.T, what string, got, want []float32) {
 	}
 	for i := range got {
 		g, w := float64(got[i]), float64(want[i])
-		if math.IsNaN(g) != math.IsNaN(w) || math.Abs(g-w) > 2e-5*maxRef+1e-5*(1+math.Abs(w)) {
+		if math.IsNaN(g) != math.IsNaN(w) || math.Abs(g-w) > 5e-6*maxRef+1e-5*(1+math.Abs(w)) {
 			t.Fatalf("%s: [%d] = %v, want %v (max |ref| %.3g)", what, i, got[i], want[i], maxRef)
 		}
 	}
@@ -242,9 +242,10 @@ func TestConvTiersMatchReference(t *testing.T) {
 
 // TestWinogradError measures the Winograd path's error against the
 // reference on ResNet-like layers with inputs in [-1, 1): the largest
-// |y - ref| relative to the largest |ref|, which must stay below 2e-5
-// (the direct product: about 2e-6; Winograd: 3e-6 to 1e-5 here). Tiers
-// without Winograd for this shape pass trivially.
+// |y - ref| relative to the largest |ref|, which must stay below 5e-6
+// (the direct product: 1.3e-6 to 2e-6; Winograd with the points 0, ±3/2,
+// ±2/3: 0.8e-6 to 2.9e-6 here, with Lavin and Gray's 3e-6 to 1e-5).
+// Tiers without Winograd for this shape pass trivially.
 func TestWinogradError(t *testing.T) {
 	for _, c := range []int{16, 64, 256} {
 		cc := convCase{n: 1, c: c, m: 32, in: []int{56, 56}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true}
@@ -264,8 +265,8 @@ func TestWinogradError(t *testing.T) {
 				maxRef = max(maxRef, math.Abs(float64(w)))
 			}
 			t.Logf("%s C=%d: max |y-ref| = %.3g, max |ref| = %.3g, ratio %.3g", k.Name, c, maxErr, maxRef, maxErr/maxRef)
-			if maxErr > 2e-5*maxRef {
-				t.Errorf("%s C=%d: error %.3g of max |ref| %.3g exceeds 2e-5", k.Name, c, maxErr, maxRef)
+			if maxErr > 5e-6*maxRef {
+				t.Errorf("%s C=%d: error %.3g of max |ref| %.3g exceeds 5e-6", k.Name, c, maxErr, maxRef)
 			}
 		}
 	}

@@ -9162,6 +9162,120 @@ done:
 	VZEROUPPER
 	RET
 
+DATA winoconst<>+0(SB)/4, $0x3fc00000
+DATA winoconst<>+4(SB)/4, $0x3fc00000
+DATA winoconst<>+8(SB)/4, $0x3fc00000
+DATA winoconst<>+12(SB)/4, $0x3fc00000
+DATA winoconst<>+16(SB)/4, $0x3fc00000
+DATA winoconst<>+20(SB)/4, $0x3fc00000
+DATA winoconst<>+24(SB)/4, $0x3fc00000
+DATA winoconst<>+28(SB)/4, $0x3fc00000
+DATA winoconst<>+32(SB)/4, $0x3fc00000
+DATA winoconst<>+36(SB)/4, $0x3fc00000
+DATA winoconst<>+40(SB)/4, $0x3fc00000
+DATA winoconst<>+44(SB)/4, $0x3fc00000
+DATA winoconst<>+48(SB)/4, $0x3fc00000
+DATA winoconst<>+52(SB)/4, $0x3fc00000
+DATA winoconst<>+56(SB)/4, $0x3fc00000
+DATA winoconst<>+60(SB)/4, $0x3fc00000
+DATA winoconst<>+64(SB)/4, $0x3f2aaaab
+DATA winoconst<>+68(SB)/4, $0x3f2aaaab
+DATA winoconst<>+72(SB)/4, $0x3f2aaaab
+DATA winoconst<>+76(SB)/4, $0x3f2aaaab
+DATA winoconst<>+80(SB)/4, $0x3f2aaaab
+DATA winoconst<>+84(SB)/4, $0x3f2aaaab
+DATA winoconst<>+88(SB)/4, $0x3f2aaaab
+DATA winoconst<>+92(SB)/4, $0x3f2aaaab
+DATA winoconst<>+96(SB)/4, $0x3f2aaaab
+DATA winoconst<>+100(SB)/4, $0x3f2aaaab
+DATA winoconst<>+104(SB)/4, $0x3f2aaaab
+DATA winoconst<>+108(SB)/4, $0x3f2aaaab
+DATA winoconst<>+112(SB)/4, $0x3f2aaaab
+DATA winoconst<>+116(SB)/4, $0x3f2aaaab
+DATA winoconst<>+120(SB)/4, $0x3f2aaaab
+DATA winoconst<>+124(SB)/4, $0x3f2aaaab
+DATA winoconst<>+128(SB)/4, $0x40100000
+DATA winoconst<>+132(SB)/4, $0x40100000
+DATA winoconst<>+136(SB)/4, $0x40100000
+DATA winoconst<>+140(SB)/4, $0x40100000
+DATA winoconst<>+144(SB)/4, $0x40100000
+DATA winoconst<>+148(SB)/4, $0x40100000
+DATA winoconst<>+152(SB)/4, $0x40100000
+DATA winoconst<>+156(SB)/4, $0x40100000
+DATA winoconst<>+160(SB)/4, $0x40100000
+DATA winoconst<>+164(SB)/4, $0x40100000
+DATA winoconst<>+168(SB)/4, $0x40100000
+DATA winoconst<>+172(SB)/4, $0x40100000
+DATA winoconst<>+176(SB)/4, $0x40100000
+DATA winoconst<>+180(SB)/4, $0x40100000
+DATA winoconst<>+184(SB)/4, $0x40100000
+DATA winoconst<>+188(SB)/4, $0x40100000
+DATA winoconst<>+192(SB)/4, $0x3ee38e39
+DATA winoconst<>+196(SB)/4, $0x3ee38e39
+DATA winoconst<>+200(SB)/4, $0x3ee38e39
+DATA winoconst<>+204(SB)/4, $0x3ee38e39
+DATA winoconst<>+208(SB)/4, $0x3ee38e39
+DATA winoconst<>+212(SB)/4, $0x3ee38e39
+DATA winoconst<>+216(SB)/4, $0x3ee38e39
+DATA winoconst<>+220(SB)/4, $0x3ee38e39
+DATA winoconst<>+224(SB)/4, $0x3ee38e39
+DATA winoconst<>+228(SB)/4, $0x3ee38e39
+DATA winoconst<>+232(SB)/4, $0x3ee38e39
+DATA winoconst<>+236(SB)/4, $0x3ee38e39
+DATA winoconst<>+240(SB)/4, $0x3ee38e39
+DATA winoconst<>+244(SB)/4, $0x3ee38e39
+DATA winoconst<>+248(SB)/4, $0x3ee38e39
+DATA winoconst<>+252(SB)/4, $0x3ee38e39
+DATA winoconst<>+256(SB)/4, $0x40580000
+DATA winoconst<>+260(SB)/4, $0x40580000
+DATA winoconst<>+264(SB)/4, $0x40580000
+DATA winoconst<>+268(SB)/4, $0x40580000
+DATA winoconst<>+272(SB)/4, $0x40580000
+DATA winoconst<>+276(SB)/4, $0x40580000
+DATA winoconst<>+280(SB)/4, $0x40580000
+DATA winoconst<>+284(SB)/4, $0x40580000
+DATA winoconst<>+288(SB)/4, $0x40580000
+DATA winoconst<>+292(SB)/4, $0x40580000
+DATA winoconst<>+296(SB)/4, $0x40580000
+DATA winoconst<>+300(SB)/4, $0x40580000
+DATA winoconst<>+304(SB)/4, $0x40580000
+DATA winoconst<>+308(SB)/4, $0x40580000
+DATA winoconst<>+312(SB)/4, $0x40580000
+DATA winoconst<>+316(SB)/4, $0x40580000
+DATA winoconst<>+320(SB)/4, $0x3e97b426
+DATA winoconst<>+324(SB)/4, $0x3e97b426
+DATA winoconst<>+328(SB)/4, $0x3e97b426
+DATA winoconst<>+332(SB)/4, $0x3e97b426
+DATA winoconst<>+336(SB)/4, $0x3e97b426
+DATA winoconst<>+340(SB)/4, $0x3e97b426
+DATA winoconst<>+344(SB)/4, $0x3e97b426
+DATA winoconst<>+348(SB)/4, $0x3e97b426
+DATA winoconst<>+352(SB)/4, $0x3e97b426
+DATA winoconst<>+356(SB)/4, $0x3e97b426
+DATA winoconst<>+360(SB)/4, $0x3e97b426
+DATA winoconst<>+364(SB)/4, $0x3e97b426
+DATA winoconst<>+368(SB)/4, $0x3e97b426
+DATA winoconst<>+372(SB)/4, $0x3e97b426
+DATA winoconst<>+376(SB)/4, $0x3e97b426
+DATA winoconst<>+380(SB)/4, $0x3e97b426
+DATA winoconst<>+384(SB)/4, $0x402c71c7
+DATA winoconst<>+388(SB)/4, $0x402c71c7
+DATA winoconst<>+392(SB)/4, $0x402c71c7
+DATA winoconst<>+396(SB)/4, $0x402c71c7
+DATA winoconst<>+400(SB)/4, $0x402c71c7
+DATA winoconst<>+404(SB)/4, $0x402c71c7
+DATA winoconst<>+408(SB)/4, $0x402c71c7
+DATA winoconst<>+412(SB)/4, $0x402c71c7
+DATA winoconst<>+416(SB)/4, $0x402c71c7
+DATA winoconst<>+420(SB)/4, $0x402c71c7
+DATA winoconst<>+424(SB)/4, $0x402c71c7
+DATA winoconst<>+428(SB)/4, $0x402c71c7
+DATA winoconst<>+432(SB)/4, $0x402c71c7
+DATA winoconst<>+436(SB)/4, $0x402c71c7
+DATA winoconst<>+440(SB)/4, $0x402c71c7
+DATA winoconst<>+444(SB)/4, $0x402c71c7
+GLOBL winoconst<>(SB), RODATA|NOPTR, $448
+
 // func AddAVX512(dst *float32, a *float32, b *float32, n int, relu int)
 // Requires: AVX, AVX512F
 TEXT ·AddAVX512(SB), NOSPLIT, $0-40
@@ -9708,18 +9822,15 @@ reduce:
 // func WinoInAVX512(n int, x *float32, toff *int32, wp int, v *float32, ldv int)
 // Requires: AVX, AVX512F
 TEXT ·WinoInAVX512(SB), NOSPLIT, $0-48
-	MOVQ         n+0(FP), AX
-	SHRQ         $0x04, AX
-	MOVQ         x+8(FP), CX
-	MOVQ         toff+16(FP), DX
-	MOVQ         wp+24(FP), BX
-	MOVQ         v+32(FP), SI
-	MOVQ         ldv+40(FP), DI
-	SHLQ         $0x02, DI
-	SHLQ         $0x02, BX
-	MOVL         $0x40800000, R8
-	VMOVD        R8, X14
-	VBROADCASTSS X14, Z14
+	MOVQ n+0(FP), AX
+	SHRQ $0x04, AX
+	MOVQ x+8(FP), CX
+	MOVQ toff+16(FP), DX
+	MOVQ wp+24(FP), BX
+	MOVQ v+32(FP), SI
+	MOVQ ldv+40(FP), DI
+	SHLQ $0x02, DI
+	SHLQ $0x02, BX
 
 loop:
 	TESTQ AX, AX
@@ -9803,34 +9914,36 @@ loop:
 	VUNPCKLPS    Z9, Z8, Z12
 	VSHUFPS      $0x44, Z12, Z10, Z4
 	VSHUFPS      $0xee, Z12, Z10, Z5
-	VSUBPS       Z2, Z4, Z6
-	VMULPS       Z14, Z2, Z7
-	VSUBPS       Z7, Z4, Z7
-	VMULPS       Z14, Z1, Z8
-	VSUBPS       Z8, Z3, Z8
-	VSUBPS       Z1, Z3, Z9
-	VADDPS       Z9, Z9, Z9
-	VSUBPS       Z2, Z0, Z10
-	VMULPS       Z14, Z10, Z10
-	VADDPS       Z6, Z10, Z10
+	VMULPS       winoconst<>+192(SB), Z2, Z6
+	VSUBPS       Z6, Z4, Z6
+	VMULPS       winoconst<>+0(SB), Z3, Z7
+	VMULPS       winoconst<>+64(SB), Z1, Z10
+	VSUBPS       Z10, Z7, Z7
+	VMULPS       winoconst<>+128(SB), Z2, Z8
+	VSUBPS       Z8, Z4, Z8
+	VMULPS       winoconst<>+64(SB), Z3, Z9
+	VMULPS       winoconst<>+0(SB), Z1, Z10
+	VSUBPS       Z10, Z9, Z9
+	VADDPS       Z4, Z0, Z10
+	VMULPS       winoconst<>+384(SB), Z2, Z11
+	VSUBPS       Z11, Z10, Z10
 	IMUL3Q       $0x00000000, DI, R9
 	VMOVUPS      Z10, (SI)(R9*1)
-	VADDPS       Z8, Z7, Z11
+	VADDPS       Z7, Z6, Z11
 	IMUL3Q       $0x00000001, DI, R9
 	VMOVUPS      Z11, (SI)(R9*1)
-	VSUBPS       Z8, Z7, Z10
+	VSUBPS       Z7, Z6, Z10
 	IMUL3Q       $0x00000002, DI, R9
 	VMOVUPS      Z10, (SI)(R9*1)
-	VADDPS       Z9, Z6, Z11
+	VADDPS       Z9, Z8, Z11
 	IMUL3Q       $0x00000003, DI, R9
 	VMOVUPS      Z11, (SI)(R9*1)
-	VSUBPS       Z9, Z6, Z10
+	VSUBPS       Z9, Z8, Z10
 	IMUL3Q       $0x00000004, DI, R9
 	VMOVUPS      Z10, (SI)(R9*1)
-	VSUBPS       Z3, Z1, Z11
-	VMULPS       Z14, Z11, Z11
-	VSUBPS       Z3, Z5, Z7
-	VADDPS       Z7, Z11, Z11
+	VADDPS       Z5, Z1, Z11
+	VMULPS       winoconst<>+384(SB), Z3, Z6
+	VSUBPS       Z6, Z11, Z11
 	IMUL3Q       $0x00000005, DI, R9
 	VMOVUPS      Z11, (SI)(R9*1)
 
@@ -9912,34 +10025,36 @@ loop:
 	VUNPCKLPS    Z9, Z8, Z12
 	VSHUFPS      $0x44, Z12, Z10, Z4
 	VSHUFPS      $0xee, Z12, Z10, Z5
-	VSUBPS       Z2, Z4, Z6
-	VMULPS       Z14, Z2, Z7
-	VSUBPS       Z7, Z4, Z7
-	VMULPS       Z14, Z1, Z8
-	VSUBPS       Z8, Z3, Z8
-	VSUBPS       Z1, Z3, Z9
-	VADDPS       Z9, Z9, Z9
-	VSUBPS       Z2, Z0, Z10
-	VMULPS       Z14, Z10, Z10
-	VADDPS       Z6, Z10, Z10
+	VMULPS       winoconst<>+192(SB), Z2, Z6
+	VSUBPS       Z6, Z4, Z6
+	VMULPS       winoconst<>+0(SB), Z3, Z7
+	VMULPS       winoconst<>+64(SB), Z1, Z10
+	VSUBPS       Z10, Z7, Z7
+	VMULPS       winoconst<>+128(SB), Z2, Z8
+	VSUBPS       Z8, Z4, Z8
+	VMULPS       winoconst<>+64(SB), Z3, Z9
+	VMULPS       winoconst<>+0(SB), Z1, Z10
+	VSUBPS       Z10, Z9, Z9
+	VADDPS       Z4, Z0, Z10
+	VMULPS       winoconst<>+384(SB), Z2, Z11
+	VSUBPS       Z11, Z10, Z10
 	IMUL3Q       $0x00000006, DI, R9
 	VMOVUPS      Z10, (SI)(R9*1)
-	VADDPS       Z8, Z7, Z11
+	VADDPS       Z7, Z6, Z11
 	IMUL3Q       $0x00000007, DI, R9
 	VMOVUPS      Z11, (SI)(R9*1)
-	VSUBPS       Z8, Z7, Z10
+	VSUBPS       Z7, Z6, Z10
 	IMUL3Q       $0x00000008, DI, R9
 	VMOVUPS      Z10, (SI)(R9*1)
-	VADDPS       Z9, Z6, Z11
+	VADDPS       Z9, Z8, Z11
 	IMUL3Q       $0x00000009, DI, R9
 	VMOVUPS      Z11, (SI)(R9*1)
-	VSUBPS       Z9, Z6, Z10
+	VSUBPS       Z9, Z8, Z10
 	IMUL3Q       $0x0000000a, DI, R9
 	VMOVUPS      Z10, (SI)(R9*1)
-	VSUBPS       Z3, Z1, Z11
-	VMULPS       Z14, Z11, Z11
-	VSUBPS       Z3, Z5, Z7
-	VADDPS       Z7, Z11, Z11
+	VADDPS       Z5, Z1, Z11
+	VMULPS       winoconst<>+384(SB), Z3, Z6
+	VSUBPS       Z6, Z11, Z11
 	IMUL3Q       $0x0000000b, DI, R9
 	VMOVUPS      Z11, (SI)(R9*1)
 
@@ -10021,34 +10136,36 @@ loop:
 	VUNPCKLPS    Z9, Z8, Z12
 	VSHUFPS      $0x44, Z12, Z10, Z4
 	VSHUFPS      $0xee, Z12, Z10, Z5
-	VSUBPS       Z2, Z4, Z6
-	VMULPS       Z14, Z2, Z7
-	VSUBPS       Z7, Z4, Z7
-	VMULPS       Z14, Z1, Z8
-	VSUBPS       Z8, Z3, Z8
-	VSUBPS       Z1, Z3, Z9
-	VADDPS       Z9, Z9, Z9
-	VSUBPS       Z2, Z0, Z10
-	VMULPS       Z14, Z10, Z10
-	VADDPS       Z6, Z10, Z10
+	VMULPS       winoconst<>+192(SB), Z2, Z6
+	VSUBPS       Z6, Z4, Z6
+	VMULPS       winoconst<>+0(SB), Z3, Z7
+	VMULPS       winoconst<>+64(SB), Z1, Z10
+	VSUBPS       Z10, Z7, Z7
+	VMULPS       winoconst<>+128(SB), Z2, Z8
+	VSUBPS       Z8, Z4, Z8
+	VMULPS       winoconst<>+64(SB), Z3, Z9
+	VMULPS       winoconst<>+0(SB), Z1, Z10
+	VSUBPS       Z10, Z9, Z9
+	VADDPS       Z4, Z0, Z10
+	VMULPS       winoconst<>+384(SB), Z2, Z11
+	VSUBPS       Z11, Z10, Z10
 	IMUL3Q       $0x0000000c, DI, R9
 	VMOVUPS      Z10, (SI)(R9*1)
-	VADDPS       Z8, Z7, Z11
+	VADDPS       Z7, Z6, Z11
 	IMUL3Q       $0x0000000d, DI, R9
 	VMOVUPS      Z11, (SI)(R9*1)
-	VSUBPS       Z8, Z7, Z10
+	VSUBPS       Z7, Z6, Z10
 	IMUL3Q       $0x0000000e, DI, R9
 	VMOVUPS      Z10, (SI)(R9*1)
-	VADDPS       Z9, Z6, Z11
+	VADDPS       Z9, Z8, Z11
 	IMUL3Q       $0x0000000f, DI, R9
 	VMOVUPS      Z11, (SI)(R9*1)
-	VSUBPS       Z9, Z6, Z10
+	VSUBPS       Z9, Z8, Z10
 	IMUL3Q       $0x00000010, DI, R9
 	VMOVUPS      Z10, (SI)(R9*1)
-	VSUBPS       Z3, Z1, Z11
-	VMULPS       Z14, Z11, Z11
-	VSUBPS       Z3, Z5, Z7
-	VADDPS       Z7, Z11, Z11
+	VADDPS       Z5, Z1, Z11
+	VMULPS       winoconst<>+384(SB), Z3, Z6
+	VSUBPS       Z6, Z11, Z11
 	IMUL3Q       $0x00000011, DI, R9
 	VMOVUPS      Z11, (SI)(R9*1)
 
@@ -10130,34 +10247,36 @@ loop:
 	VUNPCKLPS    Z9, Z8, Z12
 	VSHUFPS      $0x44, Z12, Z10, Z4
 	VSHUFPS      $0xee, Z12, Z10, Z5
-	VSUBPS       Z2, Z4, Z6
-	VMULPS       Z14, Z2, Z7
-	VSUBPS       Z7, Z4, Z7
-	VMULPS       Z14, Z1, Z8
-	VSUBPS       Z8, Z3, Z8
-	VSUBPS       Z1, Z3, Z9
-	VADDPS       Z9, Z9, Z9
-	VSUBPS       Z2, Z0, Z10
-	VMULPS       Z14, Z10, Z10
-	VADDPS       Z6, Z10, Z10
+	VMULPS       winoconst<>+192(SB), Z2, Z6
+	VSUBPS       Z6, Z4, Z6
+	VMULPS       winoconst<>+0(SB), Z3, Z7
+	VMULPS       winoconst<>+64(SB), Z1, Z10
+	VSUBPS       Z10, Z7, Z7
+	VMULPS       winoconst<>+128(SB), Z2, Z8
+	VSUBPS       Z8, Z4, Z8
+	VMULPS       winoconst<>+64(SB), Z3, Z9
+	VMULPS       winoconst<>+0(SB), Z1, Z10
+	VSUBPS       Z10, Z9, Z9
+	VADDPS       Z4, Z0, Z10
+	VMULPS       winoconst<>+384(SB), Z2, Z11
+	VSUBPS       Z11, Z10, Z10
 	IMUL3Q       $0x00000012, DI, R9
 	VMOVUPS      Z10, (SI)(R9*1)
-	VADDPS       Z8, Z7, Z11
+	VADDPS       Z7, Z6, Z11
 	IMUL3Q       $0x00000013, DI, R9
 	VMOVUPS      Z11, (SI)(R9*1)
-	VSUBPS       Z8, Z7, Z10
+	VSUBPS       Z7, Z6, Z10
 	IMUL3Q       $0x00000014, DI, R9
 	VMOVUPS      Z10, (SI)(R9*1)
-	VADDPS       Z9, Z6, Z11
+	VADDPS       Z9, Z8, Z11
 	IMUL3Q       $0x00000015, DI, R9
 	VMOVUPS      Z11, (SI)(R9*1)
-	VSUBPS       Z9, Z6, Z10
+	VSUBPS       Z9, Z8, Z10
 	IMUL3Q       $0x00000016, DI, R9
 	VMOVUPS      Z10, (SI)(R9*1)
-	VSUBPS       Z3, Z1, Z11
-	VMULPS       Z14, Z11, Z11
-	VSUBPS       Z3, Z5, Z7
-	VADDPS       Z7, Z11, Z11
+	VADDPS       Z5, Z1, Z11
+	VMULPS       winoconst<>+384(SB), Z3, Z6
+	VSUBPS       Z6, Z11, Z11
 	IMUL3Q       $0x00000017, DI, R9
 	VMOVUPS      Z11, (SI)(R9*1)
 
@@ -10239,34 +10358,36 @@ loop:
 	VUNPCKLPS    Z9, Z8, Z12
 	VSHUFPS      $0x44, Z12, Z10, Z4
 	VSHUFPS      $0xee, Z12, Z10, Z5
-	VSUBPS       Z2, Z4, Z6
-	VMULPS       Z14, Z2, Z7
-	VSUBPS       Z7, Z4, Z7
-	VMULPS       Z14, Z1, Z8
-	VSUBPS       Z8, Z3, Z8
-	VSUBPS       Z1, Z3, Z9
-	VADDPS       Z9, Z9, Z9
-	VSUBPS       Z2, Z0, Z10
-	VMULPS       Z14, Z10, Z10
-	VADDPS       Z6, Z10, Z10
+	VMULPS       winoconst<>+192(SB), Z2, Z6
+	VSUBPS       Z6, Z4, Z6
+	VMULPS       winoconst<>+0(SB), Z3, Z7
+	VMULPS       winoconst<>+64(SB), Z1, Z10
+	VSUBPS       Z10, Z7, Z7
+	VMULPS       winoconst<>+128(SB), Z2, Z8
+	VSUBPS       Z8, Z4, Z8
+	VMULPS       winoconst<>+64(SB), Z3, Z9
+	VMULPS       winoconst<>+0(SB), Z1, Z10
+	VSUBPS       Z10, Z9, Z9
+	VADDPS       Z4, Z0, Z10
+	VMULPS       winoconst<>+384(SB), Z2, Z11
+	VSUBPS       Z11, Z10, Z10
 	IMUL3Q       $0x00000018, DI, R9
 	VMOVUPS      Z10, (SI)(R9*1)
-	VADDPS       Z8, Z7, Z11
+	VADDPS       Z7, Z6, Z11
 	IMUL3Q       $0x00000019, DI, R9
 	VMOVUPS      Z11, (SI)(R9*1)
-	VSUBPS       Z8, Z7, Z10
+	VSUBPS       Z7, Z6, Z10
 	IMUL3Q       $0x0000001a, DI, R9
 	VMOVUPS      Z10, (SI)(R9*1)
-	VADDPS       Z9, Z6, Z11
+	VADDPS       Z9, Z8, Z11
 	IMUL3Q       $0x0000001b, DI, R9
 	VMOVUPS      Z11, (SI)(R9*1)
-	VSUBPS       Z9, Z6, Z10
+	VSUBPS       Z9, Z8, Z10
 	IMUL3Q       $0x0000001c, DI, R9
 	VMOVUPS      Z10, (SI)(R9*1)
-	VSUBPS       Z3, Z1, Z11
-	VMULPS       Z14, Z11, Z11
-	VSUBPS       Z3, Z5, Z7
-	VADDPS       Z7, Z11, Z11
+	VADDPS       Z5, Z1, Z11
+	VMULPS       winoconst<>+384(SB), Z3, Z6
+	VSUBPS       Z6, Z11, Z11
 	IMUL3Q       $0x0000001d, DI, R9
 	VMOVUPS      Z11, (SI)(R9*1)
 
@@ -10348,34 +10469,36 @@ loop:
 	VUNPCKLPS    Z9, Z8, Z12
 	VSHUFPS      $0x44, Z12, Z10, Z4
 	VSHUFPS      $0xee, Z12, Z10, Z5
-	VSUBPS       Z2, Z4, Z6
-	VMULPS       Z14, Z2, Z7
-	VSUBPS       Z7, Z4, Z7
-	VMULPS       Z14, Z1, Z8
-	VSUBPS       Z8, Z3, Z8
-	VSUBPS       Z1, Z3, Z9
-	VADDPS       Z9, Z9, Z9
-	VSUBPS       Z2, Z0, Z10
-	VMULPS       Z14, Z10, Z10
-	VADDPS       Z6, Z10, Z10
+	VMULPS       winoconst<>+192(SB), Z2, Z6
+	VSUBPS       Z6, Z4, Z6
+	VMULPS       winoconst<>+0(SB), Z3, Z7
+	VMULPS       winoconst<>+64(SB), Z1, Z10
+	VSUBPS       Z10, Z7, Z7
+	VMULPS       winoconst<>+128(SB), Z2, Z8
+	VSUBPS       Z8, Z4, Z8
+	VMULPS       winoconst<>+64(SB), Z3, Z9
+	VMULPS       winoconst<>+0(SB), Z1, Z10
+	VSUBPS       Z10, Z9, Z9
+	VADDPS       Z4, Z0, Z10
+	VMULPS       winoconst<>+384(SB), Z2, Z11
+	VSUBPS       Z11, Z10, Z10
 	IMUL3Q       $0x0000001e, DI, R8
 	VMOVUPS      Z10, (SI)(R8*1)
-	VADDPS       Z8, Z7, Z11
+	VADDPS       Z7, Z6, Z11
 	IMUL3Q       $0x0000001f, DI, R8
 	VMOVUPS      Z11, (SI)(R8*1)
-	VSUBPS       Z8, Z7, Z10
+	VSUBPS       Z7, Z6, Z10
 	IMUL3Q       $0x00000020, DI, R8
 	VMOVUPS      Z10, (SI)(R8*1)
-	VADDPS       Z9, Z6, Z11
+	VADDPS       Z9, Z8, Z11
 	IMUL3Q       $0x00000021, DI, R8
 	VMOVUPS      Z11, (SI)(R8*1)
-	VSUBPS       Z9, Z6, Z10
+	VSUBPS       Z9, Z8, Z10
 	IMUL3Q       $0x00000022, DI, R8
 	VMOVUPS      Z10, (SI)(R8*1)
-	VSUBPS       Z3, Z1, Z11
-	VMULPS       Z14, Z11, Z11
-	VSUBPS       Z3, Z5, Z7
-	VADDPS       Z7, Z11, Z11
+	VADDPS       Z5, Z1, Z11
+	VMULPS       winoconst<>+384(SB), Z3, Z6
+	VSUBPS       Z6, Z11, Z11
 	IMUL3Q       $0x00000023, DI, R8
 	VMOVUPS      Z11, (SI)(R8*1)
 
@@ -10392,34 +10515,36 @@ loop:
 	VMOVUPS (SI)(R8*1), Z4
 	IMUL3Q  $0x0000001e, DI, R8
 	VMOVUPS (SI)(R8*1), Z5
-	VSUBPS  Z2, Z4, Z6
-	VMULPS  Z14, Z2, Z7
-	VSUBPS  Z7, Z4, Z7
-	VMULPS  Z14, Z1, Z8
-	VSUBPS  Z8, Z3, Z8
-	VSUBPS  Z1, Z3, Z9
-	VADDPS  Z9, Z9, Z9
-	VSUBPS  Z2, Z0, Z10
-	VMULPS  Z14, Z10, Z10
-	VADDPS  Z6, Z10, Z10
+	VMULPS  winoconst<>+192(SB), Z2, Z6
+	VSUBPS  Z6, Z4, Z6
+	VMULPS  winoconst<>+0(SB), Z3, Z7
+	VMULPS  winoconst<>+64(SB), Z1, Z10
+	VSUBPS  Z10, Z7, Z7
+	VMULPS  winoconst<>+128(SB), Z2, Z8
+	VSUBPS  Z8, Z4, Z8
+	VMULPS  winoconst<>+64(SB), Z3, Z9
+	VMULPS  winoconst<>+0(SB), Z1, Z10
+	VSUBPS  Z10, Z9, Z9
+	VADDPS  Z4, Z0, Z10
+	VMULPS  winoconst<>+384(SB), Z2, Z11
+	VSUBPS  Z11, Z10, Z10
 	IMUL3Q  $0x00000000, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VADDPS  Z8, Z7, Z11
+	VADDPS  Z7, Z6, Z11
 	IMUL3Q  $0x00000006, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
-	VSUBPS  Z8, Z7, Z10
+	VSUBPS  Z7, Z6, Z10
 	IMUL3Q  $0x0000000c, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VADDPS  Z9, Z6, Z11
+	VADDPS  Z9, Z8, Z11
 	IMUL3Q  $0x00000012, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
-	VSUBPS  Z9, Z6, Z10
+	VSUBPS  Z9, Z8, Z10
 	IMUL3Q  $0x00000018, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VSUBPS  Z3, Z1, Z11
-	VMULPS  Z14, Z11, Z11
-	VSUBPS  Z3, Z5, Z7
-	VADDPS  Z7, Z11, Z11
+	VADDPS  Z5, Z1, Z11
+	VMULPS  winoconst<>+384(SB), Z3, Z6
+	VSUBPS  Z6, Z11, Z11
 	IMUL3Q  $0x0000001e, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
 
@@ -10436,34 +10561,36 @@ loop:
 	VMOVUPS (SI)(R8*1), Z4
 	IMUL3Q  $0x0000001f, DI, R8
 	VMOVUPS (SI)(R8*1), Z5
-	VSUBPS  Z2, Z4, Z6
-	VMULPS  Z14, Z2, Z7
-	VSUBPS  Z7, Z4, Z7
-	VMULPS  Z14, Z1, Z8
-	VSUBPS  Z8, Z3, Z8
-	VSUBPS  Z1, Z3, Z9
-	VADDPS  Z9, Z9, Z9
-	VSUBPS  Z2, Z0, Z10
-	VMULPS  Z14, Z10, Z10
-	VADDPS  Z6, Z10, Z10
+	VMULPS  winoconst<>+192(SB), Z2, Z6
+	VSUBPS  Z6, Z4, Z6
+	VMULPS  winoconst<>+0(SB), Z3, Z7
+	VMULPS  winoconst<>+64(SB), Z1, Z10
+	VSUBPS  Z10, Z7, Z7
+	VMULPS  winoconst<>+128(SB), Z2, Z8
+	VSUBPS  Z8, Z4, Z8
+	VMULPS  winoconst<>+64(SB), Z3, Z9
+	VMULPS  winoconst<>+0(SB), Z1, Z10
+	VSUBPS  Z10, Z9, Z9
+	VADDPS  Z4, Z0, Z10
+	VMULPS  winoconst<>+384(SB), Z2, Z11
+	VSUBPS  Z11, Z10, Z10
 	IMUL3Q  $0x00000001, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VADDPS  Z8, Z7, Z11
+	VADDPS  Z7, Z6, Z11
 	IMUL3Q  $0x00000007, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
-	VSUBPS  Z8, Z7, Z10
+	VSUBPS  Z7, Z6, Z10
 	IMUL3Q  $0x0000000d, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VADDPS  Z9, Z6, Z11
+	VADDPS  Z9, Z8, Z11
 	IMUL3Q  $0x00000013, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
-	VSUBPS  Z9, Z6, Z10
+	VSUBPS  Z9, Z8, Z10
 	IMUL3Q  $0x00000019, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VSUBPS  Z3, Z1, Z11
-	VMULPS  Z14, Z11, Z11
-	VSUBPS  Z3, Z5, Z7
-	VADDPS  Z7, Z11, Z11
+	VADDPS  Z5, Z1, Z11
+	VMULPS  winoconst<>+384(SB), Z3, Z6
+	VSUBPS  Z6, Z11, Z11
 	IMUL3Q  $0x0000001f, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
 
@@ -10480,34 +10607,36 @@ loop:
 	VMOVUPS (SI)(R8*1), Z4
 	IMUL3Q  $0x00000020, DI, R8
 	VMOVUPS (SI)(R8*1), Z5
-	VSUBPS  Z2, Z4, Z6
-	VMULPS  Z14, Z2, Z7
-	VSUBPS  Z7, Z4, Z7
-	VMULPS  Z14, Z1, Z8
-	VSUBPS  Z8, Z3, Z8
-	VSUBPS  Z1, Z3, Z9
-	VADDPS  Z9, Z9, Z9
-	VSUBPS  Z2, Z0, Z10
-	VMULPS  Z14, Z10, Z10
-	VADDPS  Z6, Z10, Z10
+	VMULPS  winoconst<>+192(SB), Z2, Z6
+	VSUBPS  Z6, Z4, Z6
+	VMULPS  winoconst<>+0(SB), Z3, Z7
+	VMULPS  winoconst<>+64(SB), Z1, Z10
+	VSUBPS  Z10, Z7, Z7
+	VMULPS  winoconst<>+128(SB), Z2, Z8
+	VSUBPS  Z8, Z4, Z8
+	VMULPS  winoconst<>+64(SB), Z3, Z9
+	VMULPS  winoconst<>+0(SB), Z1, Z10
+	VSUBPS  Z10, Z9, Z9
+	VADDPS  Z4, Z0, Z10
+	VMULPS  winoconst<>+384(SB), Z2, Z11
+	VSUBPS  Z11, Z10, Z10
 	IMUL3Q  $0x00000002, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VADDPS  Z8, Z7, Z11
+	VADDPS  Z7, Z6, Z11
 	IMUL3Q  $0x00000008, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
-	VSUBPS  Z8, Z7, Z10
+	VSUBPS  Z7, Z6, Z10
 	IMUL3Q  $0x0000000e, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VADDPS  Z9, Z6, Z11
+	VADDPS  Z9, Z8, Z11
 	IMUL3Q  $0x00000014, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
-	VSUBPS  Z9, Z6, Z10
+	VSUBPS  Z9, Z8, Z10
 	IMUL3Q  $0x0000001a, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VSUBPS  Z3, Z1, Z11
-	VMULPS  Z14, Z11, Z11
-	VSUBPS  Z3, Z5, Z7
-	VADDPS  Z7, Z11, Z11
+	VADDPS  Z5, Z1, Z11
+	VMULPS  winoconst<>+384(SB), Z3, Z6
+	VSUBPS  Z6, Z11, Z11
 	IMUL3Q  $0x00000020, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
 
@@ -10524,34 +10653,36 @@ loop:
 	VMOVUPS (SI)(R8*1), Z4
 	IMUL3Q  $0x00000021, DI, R8
 	VMOVUPS (SI)(R8*1), Z5
-	VSUBPS  Z2, Z4, Z6
-	VMULPS  Z14, Z2, Z7
-	VSUBPS  Z7, Z4, Z7
-	VMULPS  Z14, Z1, Z8
-	VSUBPS  Z8, Z3, Z8
-	VSUBPS  Z1, Z3, Z9
-	VADDPS  Z9, Z9, Z9
-	VSUBPS  Z2, Z0, Z10
-	VMULPS  Z14, Z10, Z10
-	VADDPS  Z6, Z10, Z10
+	VMULPS  winoconst<>+192(SB), Z2, Z6
+	VSUBPS  Z6, Z4, Z6
+	VMULPS  winoconst<>+0(SB), Z3, Z7
+	VMULPS  winoconst<>+64(SB), Z1, Z10
+	VSUBPS  Z10, Z7, Z7
+	VMULPS  winoconst<>+128(SB), Z2, Z8
+	VSUBPS  Z8, Z4, Z8
+	VMULPS  winoconst<>+64(SB), Z3, Z9
+	VMULPS  winoconst<>+0(SB), Z1, Z10
+	VSUBPS  Z10, Z9, Z9
+	VADDPS  Z4, Z0, Z10
+	VMULPS  winoconst<>+384(SB), Z2, Z11
+	VSUBPS  Z11, Z10, Z10
 	IMUL3Q  $0x00000003, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VADDPS  Z8, Z7, Z11
+	VADDPS  Z7, Z6, Z11
 	IMUL3Q  $0x00000009, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
-	VSUBPS  Z8, Z7, Z10
+	VSUBPS  Z7, Z6, Z10
 	IMUL3Q  $0x0000000f, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VADDPS  Z9, Z6, Z11
+	VADDPS  Z9, Z8, Z11
 	IMUL3Q  $0x00000015, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
-	VSUBPS  Z9, Z6, Z10
+	VSUBPS  Z9, Z8, Z10
 	IMUL3Q  $0x0000001b, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VSUBPS  Z3, Z1, Z11
-	VMULPS  Z14, Z11, Z11
-	VSUBPS  Z3, Z5, Z7
-	VADDPS  Z7, Z11, Z11
+	VADDPS  Z5, Z1, Z11
+	VMULPS  winoconst<>+384(SB), Z3, Z6
+	VSUBPS  Z6, Z11, Z11
 	IMUL3Q  $0x00000021, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
 
@@ -10568,34 +10699,36 @@ loop:
 	VMOVUPS (SI)(R8*1), Z4
 	IMUL3Q  $0x00000022, DI, R8
 	VMOVUPS (SI)(R8*1), Z5
-	VSUBPS  Z2, Z4, Z6
-	VMULPS  Z14, Z2, Z7
-	VSUBPS  Z7, Z4, Z7
-	VMULPS  Z14, Z1, Z8
-	VSUBPS  Z8, Z3, Z8
-	VSUBPS  Z1, Z3, Z9
-	VADDPS  Z9, Z9, Z9
-	VSUBPS  Z2, Z0, Z10
-	VMULPS  Z14, Z10, Z10
-	VADDPS  Z6, Z10, Z10
+	VMULPS  winoconst<>+192(SB), Z2, Z6
+	VSUBPS  Z6, Z4, Z6
+	VMULPS  winoconst<>+0(SB), Z3, Z7
+	VMULPS  winoconst<>+64(SB), Z1, Z10
+	VSUBPS  Z10, Z7, Z7
+	VMULPS  winoconst<>+128(SB), Z2, Z8
+	VSUBPS  Z8, Z4, Z8
+	VMULPS  winoconst<>+64(SB), Z3, Z9
+	VMULPS  winoconst<>+0(SB), Z1, Z10
+	VSUBPS  Z10, Z9, Z9
+	VADDPS  Z4, Z0, Z10
+	VMULPS  winoconst<>+384(SB), Z2, Z11
+	VSUBPS  Z11, Z10, Z10
 	IMUL3Q  $0x00000004, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VADDPS  Z8, Z7, Z11
+	VADDPS  Z7, Z6, Z11
 	IMUL3Q  $0x0000000a, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
-	VSUBPS  Z8, Z7, Z10
+	VSUBPS  Z7, Z6, Z10
 	IMUL3Q  $0x00000010, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VADDPS  Z9, Z6, Z11
+	VADDPS  Z9, Z8, Z11
 	IMUL3Q  $0x00000016, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
-	VSUBPS  Z9, Z6, Z10
+	VSUBPS  Z9, Z8, Z10
 	IMUL3Q  $0x0000001c, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VSUBPS  Z3, Z1, Z11
-	VMULPS  Z14, Z11, Z11
-	VSUBPS  Z3, Z5, Z7
-	VADDPS  Z7, Z11, Z11
+	VADDPS  Z5, Z1, Z11
+	VMULPS  winoconst<>+384(SB), Z3, Z6
+	VSUBPS  Z6, Z11, Z11
 	IMUL3Q  $0x00000022, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
 
@@ -10612,34 +10745,36 @@ loop:
 	VMOVUPS (SI)(R8*1), Z4
 	IMUL3Q  $0x00000023, DI, R8
 	VMOVUPS (SI)(R8*1), Z5
-	VSUBPS  Z2, Z4, Z6
-	VMULPS  Z14, Z2, Z7
-	VSUBPS  Z7, Z4, Z7
-	VMULPS  Z14, Z1, Z8
-	VSUBPS  Z8, Z3, Z8
-	VSUBPS  Z1, Z3, Z9
-	VADDPS  Z9, Z9, Z9
-	VSUBPS  Z2, Z0, Z10
-	VMULPS  Z14, Z10, Z10
-	VADDPS  Z6, Z10, Z10
+	VMULPS  winoconst<>+192(SB), Z2, Z6
+	VSUBPS  Z6, Z4, Z6
+	VMULPS  winoconst<>+0(SB), Z3, Z7
+	VMULPS  winoconst<>+64(SB), Z1, Z10
+	VSUBPS  Z10, Z7, Z7
+	VMULPS  winoconst<>+128(SB), Z2, Z8
+	VSUBPS  Z8, Z4, Z8
+	VMULPS  winoconst<>+64(SB), Z3, Z9
+	VMULPS  winoconst<>+0(SB), Z1, Z10
+	VSUBPS  Z10, Z9, Z9
+	VADDPS  Z4, Z0, Z10
+	VMULPS  winoconst<>+384(SB), Z2, Z11
+	VSUBPS  Z11, Z10, Z10
 	IMUL3Q  $0x00000005, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VADDPS  Z8, Z7, Z11
+	VADDPS  Z7, Z6, Z11
 	IMUL3Q  $0x0000000b, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
-	VSUBPS  Z8, Z7, Z10
+	VSUBPS  Z7, Z6, Z10
 	IMUL3Q  $0x00000011, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VADDPS  Z9, Z6, Z11
+	VADDPS  Z9, Z8, Z11
 	IMUL3Q  $0x00000017, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
-	VSUBPS  Z9, Z6, Z10
+	VSUBPS  Z9, Z8, Z10
 	IMUL3Q  $0x0000001d, DI, R8
 	VMOVUPS Z10, (SI)(R8*1)
-	VSUBPS  Z3, Z1, Z11
-	VMULPS  Z14, Z11, Z11
-	VSUBPS  Z3, Z5, Z7
-	VADDPS  Z7, Z11, Z11
+	VADDPS  Z5, Z1, Z11
+	VMULPS  winoconst<>+384(SB), Z3, Z6
+	VSUBPS  Z6, Z11, Z11
 	IMUL3Q  $0x00000023, DI, R8
 	VMOVUPS Z11, (SI)(R8*1)
 	ADDQ    $0x00000040, DX
@@ -10654,22 +10789,16 @@ done:
 // func WinoStoreAVX512(n int, p *float32, ldp int, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)
 // Requires: AVX, AVX512F, CMOV
 TEXT ·WinoStoreAVX512(SB), NOSPLIT, $0-72
-	MOVQ         n+0(FP), AX
-	MOVQ         p+8(FP), CX
-	MOVQ         ldp+16(FP), DX
-	MOVQ         y+24(FP), BX
-	MOVQ         yoff+32(FP), SI
-	MOVQ         ldy+40(FP), DI
-	MOVQ         z+56(FP), R8
-	MOVQ         relu+64(FP), R9
-	SHLQ         $0x02, DX
-	SHLQ         $0x02, DI
-	MOVL         $0x40800000, R10
-	VMOVD        R10, X8
-	VBROADCASTSS X8, Z8
-	MOVL         $0x41000000, R10
-	VMOVD        R10, X9
-	VBROADCASTSS X9, Z9
+	MOVQ n+0(FP), AX
+	MOVQ p+8(FP), CX
+	MOVQ ldp+16(FP), DX
+	MOVQ y+24(FP), BX
+	MOVQ yoff+32(FP), SI
+	MOVQ ldy+40(FP), DI
+	MOVQ z+56(FP), R8
+	MOVQ relu+64(FP), R9
+	SHLQ $0x02, DX
+	SHLQ $0x02, DI
 
 	// bv = bias in every lane; lo = 0 with relu, else -Inf (max(-Inf, v) = v)
 	VBROADCASTSS bias+48(FP), Z14
@@ -10702,11 +10831,14 @@ loop:
 	VSUBPS  Z4, Z3, Z3
 	VADDPS  Z6, Z0, Z0
 	VADDPS  Z2, Z0, Z0
-	VADDPS  Z3, Z3, Z4
-	VADDPS  Z4, Z1, Z4
-	VMULPS  Z8, Z2, Z7
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
 	VADDPS  Z7, Z6, Z6
-	VMULPS  Z9, Z3, Z3
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
 	VADDPS  Z3, Z1, Z1
 	VADDPS  Z5, Z1, Z1
 	IMUL3Q  $0x00000000, DX, R9
@@ -10737,11 +10869,14 @@ loop:
 	VSUBPS  Z4, Z3, Z3
 	VADDPS  Z6, Z0, Z0
 	VADDPS  Z2, Z0, Z0
-	VADDPS  Z3, Z3, Z4
-	VADDPS  Z4, Z1, Z4
-	VMULPS  Z8, Z2, Z7
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
 	VADDPS  Z7, Z6, Z6
-	VMULPS  Z9, Z3, Z3
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
 	VADDPS  Z3, Z1, Z1
 	VADDPS  Z5, Z1, Z1
 	IMUL3Q  $0x00000006, DX, R9
@@ -10772,11 +10907,14 @@ loop:
 	VSUBPS  Z4, Z3, Z3
 	VADDPS  Z6, Z0, Z0
 	VADDPS  Z2, Z0, Z0
-	VADDPS  Z3, Z3, Z4
-	VADDPS  Z4, Z1, Z4
-	VMULPS  Z8, Z2, Z7
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
 	VADDPS  Z7, Z6, Z6
-	VMULPS  Z9, Z3, Z3
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
 	VADDPS  Z3, Z1, Z1
 	VADDPS  Z5, Z1, Z1
 	IMUL3Q  $0x0000000c, DX, R9
@@ -10807,11 +10945,14 @@ loop:
 	VSUBPS  Z4, Z3, Z3
 	VADDPS  Z6, Z0, Z0
 	VADDPS  Z2, Z0, Z0
-	VADDPS  Z3, Z3, Z4
-	VADDPS  Z4, Z1, Z4
-	VMULPS  Z8, Z2, Z7
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
 	VADDPS  Z7, Z6, Z6
-	VMULPS  Z9, Z3, Z3
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
 	VADDPS  Z3, Z1, Z1
 	VADDPS  Z5, Z1, Z1
 	IMUL3Q  $0x00000012, DX, R9
@@ -10842,11 +10983,14 @@ loop:
 	VSUBPS  Z4, Z3, Z3
 	VADDPS  Z6, Z0, Z0
 	VADDPS  Z2, Z0, Z0
-	VADDPS  Z3, Z3, Z4
-	VADDPS  Z4, Z1, Z4
-	VMULPS  Z8, Z2, Z7
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
 	VADDPS  Z7, Z6, Z6
-	VMULPS  Z9, Z3, Z3
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
 	VADDPS  Z3, Z1, Z1
 	VADDPS  Z5, Z1, Z1
 	IMUL3Q  $0x00000018, DX, R9
@@ -10877,11 +11021,14 @@ loop:
 	VSUBPS  Z4, Z3, Z3
 	VADDPS  Z6, Z0, Z0
 	VADDPS  Z2, Z0, Z0
-	VADDPS  Z3, Z3, Z4
-	VADDPS  Z4, Z1, Z4
-	VMULPS  Z8, Z2, Z7
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
 	VADDPS  Z7, Z6, Z6
-	VMULPS  Z9, Z3, Z3
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
 	VADDPS  Z3, Z1, Z1
 	VADDPS  Z5, Z1, Z1
 	IMUL3Q  $0x0000001e, DX, R9
@@ -10912,11 +11059,14 @@ loop:
 	VSUBPS  Z4, Z3, Z3
 	VADDPS  Z6, Z0, Z0
 	VADDPS  Z2, Z0, Z0
-	VADDPS  Z3, Z3, Z4
-	VADDPS  Z4, Z1, Z4
-	VMULPS  Z8, Z2, Z7
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
 	VADDPS  Z7, Z6, Z6
-	VMULPS  Z9, Z3, Z3
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
 	VADDPS  Z3, Z1, Z1
 	VADDPS  Z5, Z1, Z1
 	IMUL3Q  $0x00000000, DX, R9
@@ -10947,11 +11097,14 @@ loop:
 	VSUBPS  Z4, Z3, Z3
 	VADDPS  Z6, Z0, Z0
 	VADDPS  Z2, Z0, Z0
-	VADDPS  Z3, Z3, Z4
-	VADDPS  Z4, Z1, Z4
-	VMULPS  Z8, Z2, Z7
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
 	VADDPS  Z7, Z6, Z6
-	VMULPS  Z9, Z3, Z3
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
 	VADDPS  Z3, Z1, Z1
 	VADDPS  Z5, Z1, Z1
 	IMUL3Q  $0x00000001, DX, R9
@@ -10982,11 +11135,14 @@ loop:
 	VSUBPS  Z4, Z3, Z3
 	VADDPS  Z6, Z0, Z0
 	VADDPS  Z2, Z0, Z0
-	VADDPS  Z3, Z3, Z4
-	VADDPS  Z4, Z1, Z4
-	VMULPS  Z8, Z2, Z7
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
 	VADDPS  Z7, Z6, Z6
-	VMULPS  Z9, Z3, Z3
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
 	VADDPS  Z3, Z1, Z1
 	VADDPS  Z5, Z1, Z1
 	IMUL3Q  $0x00000002, DX, R9
@@ -11017,11 +11173,14 @@ loop:
 	VSUBPS  Z4, Z3, Z3
 	VADDPS  Z6, Z0, Z0
 	VADDPS  Z2, Z0, Z0
-	VADDPS  Z3, Z3, Z4
-	VADDPS  Z4, Z1, Z4
-	VMULPS  Z8, Z2, Z7
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
 	VADDPS  Z7, Z6, Z6
-	VMULPS  Z9, Z3, Z3
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
 	VADDPS  Z3, Z1, Z1
 	VADDPS  Z5, Z1, Z1
 	IMUL3Q  $0x00000003, DX, R9
@@ -12642,20 +12801,17 @@ reduce:
 	RET
 
 // func WinoInAVX2(n int, x *float32, toff *int32, wp int, v *float32, ldv int)
-// Requires: AVX, AVX2
+// Requires: AVX
 TEXT ·WinoInAVX2(SB), NOSPLIT, $0-48
-	MOVQ         n+0(FP), AX
-	SHRQ         $0x03, AX
-	MOVQ         x+8(FP), CX
-	MOVQ         toff+16(FP), DX
-	MOVQ         wp+24(FP), BX
-	MOVQ         v+32(FP), SI
-	MOVQ         ldv+40(FP), DI
-	SHLQ         $0x02, DI
-	SHLQ         $0x02, BX
-	MOVL         $0x40800000, R8
-	VMOVD        R8, X14
-	VBROADCASTSS X14, Y14
+	MOVQ n+0(FP), AX
+	SHRQ $0x03, AX
+	MOVQ x+8(FP), CX
+	MOVQ toff+16(FP), DX
+	MOVQ wp+24(FP), BX
+	MOVQ v+32(FP), SI
+	MOVQ ldv+40(FP), DI
+	SHLQ $0x02, DI
+	SHLQ $0x02, BX
 
 loop:
 	TESTQ AX, AX
@@ -12707,34 +12863,36 @@ loop:
 	VUNPCKLPS   Y9, Y8, Y12
 	VSHUFPS     $0x44, Y12, Y10, Y4
 	VSHUFPS     $0xee, Y12, Y10, Y5
-	VSUBPS      Y2, Y4, Y6
-	VMULPS      Y14, Y2, Y7
-	VSUBPS      Y7, Y4, Y7
-	VMULPS      Y14, Y1, Y8
-	VSUBPS      Y8, Y3, Y8
-	VSUBPS      Y1, Y3, Y9
-	VADDPS      Y9, Y9, Y9
-	VSUBPS      Y2, Y0, Y10
-	VMULPS      Y14, Y10, Y10
-	VADDPS      Y6, Y10, Y10
+	VMULPS      winoconst<>+192(SB), Y2, Y6
+	VSUBPS      Y6, Y4, Y6
+	VMULPS      winoconst<>+0(SB), Y3, Y7
+	VMULPS      winoconst<>+64(SB), Y1, Y10
+	VSUBPS      Y10, Y7, Y7
+	VMULPS      winoconst<>+128(SB), Y2, Y8
+	VSUBPS      Y8, Y4, Y8
+	VMULPS      winoconst<>+64(SB), Y3, Y9
+	VMULPS      winoconst<>+0(SB), Y1, Y10
+	VSUBPS      Y10, Y9, Y9
+	VADDPS      Y4, Y0, Y10
+	VMULPS      winoconst<>+384(SB), Y2, Y11
+	VSUBPS      Y11, Y10, Y10
 	IMUL3Q      $0x00000000, DI, R9
 	VMOVUPS     Y10, (SI)(R9*1)
-	VADDPS      Y8, Y7, Y11
+	VADDPS      Y7, Y6, Y11
 	IMUL3Q      $0x00000001, DI, R9
 	VMOVUPS     Y11, (SI)(R9*1)
-	VSUBPS      Y8, Y7, Y10
+	VSUBPS      Y7, Y6, Y10
 	IMUL3Q      $0x00000002, DI, R9
 	VMOVUPS     Y10, (SI)(R9*1)
-	VADDPS      Y9, Y6, Y11
+	VADDPS      Y9, Y8, Y11
 	IMUL3Q      $0x00000003, DI, R9
 	VMOVUPS     Y11, (SI)(R9*1)
-	VSUBPS      Y9, Y6, Y10
+	VSUBPS      Y9, Y8, Y10
 	IMUL3Q      $0x00000004, DI, R9
 	VMOVUPS     Y10, (SI)(R9*1)
-	VSUBPS      Y3, Y1, Y11
-	VMULPS      Y14, Y11, Y11
-	VSUBPS      Y3, Y5, Y7
-	VADDPS      Y7, Y11, Y11
+	VADDPS      Y5, Y1, Y11
+	VMULPS      winoconst<>+384(SB), Y3, Y6
+	VSUBPS      Y6, Y11, Y11
 	IMUL3Q      $0x00000005, DI, R9
 	VMOVUPS     Y11, (SI)(R9*1)
 
@@ -12784,34 +12942,36 @@ loop:
 	VUNPCKLPS   Y9, Y8, Y12
 	VSHUFPS     $0x44, Y12, Y10, Y4
 	VSHUFPS     $0xee, Y12, Y10, Y5
-	VSUBPS      Y2, Y4, Y6
-	VMULPS      Y14, Y2, Y7
-	VSUBPS      Y7, Y4, Y7
-	VMULPS      Y14, Y1, Y8
-	VSUBPS      Y8, Y3, Y8
-	VSUBPS      Y1, Y3, Y9
-	VADDPS      Y9, Y9, Y9
-	VSUBPS      Y2, Y0, Y10
-	VMULPS      Y14, Y10, Y10
-	VADDPS      Y6, Y10, Y10
+	VMULPS      winoconst<>+192(SB), Y2, Y6
+	VSUBPS      Y6, Y4, Y6
+	VMULPS      winoconst<>+0(SB), Y3, Y7
+	VMULPS      winoconst<>+64(SB), Y1, Y10
+	VSUBPS      Y10, Y7, Y7
+	VMULPS      winoconst<>+128(SB), Y2, Y8
+	VSUBPS      Y8, Y4, Y8
+	VMULPS      winoconst<>+64(SB), Y3, Y9
+	VMULPS      winoconst<>+0(SB), Y1, Y10
+	VSUBPS      Y10, Y9, Y9
+	VADDPS      Y4, Y0, Y10
+	VMULPS      winoconst<>+384(SB), Y2, Y11
+	VSUBPS      Y11, Y10, Y10
 	IMUL3Q      $0x00000006, DI, R9
 	VMOVUPS     Y10, (SI)(R9*1)
-	VADDPS      Y8, Y7, Y11
+	VADDPS      Y7, Y6, Y11
 	IMUL3Q      $0x00000007, DI, R9
 	VMOVUPS     Y11, (SI)(R9*1)
-	VSUBPS      Y8, Y7, Y10
+	VSUBPS      Y7, Y6, Y10
 	IMUL3Q      $0x00000008, DI, R9
 	VMOVUPS     Y10, (SI)(R9*1)
-	VADDPS      Y9, Y6, Y11
+	VADDPS      Y9, Y8, Y11
 	IMUL3Q      $0x00000009, DI, R9
 	VMOVUPS     Y11, (SI)(R9*1)
-	VSUBPS      Y9, Y6, Y10
+	VSUBPS      Y9, Y8, Y10
 	IMUL3Q      $0x0000000a, DI, R9
 	VMOVUPS     Y10, (SI)(R9*1)
-	VSUBPS      Y3, Y1, Y11
-	VMULPS      Y14, Y11, Y11
-	VSUBPS      Y3, Y5, Y7
-	VADDPS      Y7, Y11, Y11
+	VADDPS      Y5, Y1, Y11
+	VMULPS      winoconst<>+384(SB), Y3, Y6
+	VSUBPS      Y6, Y11, Y11
 	IMUL3Q      $0x0000000b, DI, R9
 	VMOVUPS     Y11, (SI)(R9*1)
 
@@ -12861,34 +13021,36 @@ loop:
 	VUNPCKLPS   Y9, Y8, Y12
 	VSHUFPS     $0x44, Y12, Y10, Y4
 	VSHUFPS     $0xee, Y12, Y10, Y5
-	VSUBPS      Y2, Y4, Y6
-	VMULPS      Y14, Y2, Y7
-	VSUBPS      Y7, Y4, Y7
-	VMULPS      Y14, Y1, Y8
-	VSUBPS      Y8, Y3, Y8
-	VSUBPS      Y1, Y3, Y9
-	VADDPS      Y9, Y9, Y9
-	VSUBPS      Y2, Y0, Y10
-	VMULPS      Y14, Y10, Y10
-	VADDPS      Y6, Y10, Y10
+	VMULPS      winoconst<>+192(SB), Y2, Y6
+	VSUBPS      Y6, Y4, Y6
+	VMULPS      winoconst<>+0(SB), Y3, Y7
+	VMULPS      winoconst<>+64(SB), Y1, Y10
+	VSUBPS      Y10, Y7, Y7
+	VMULPS      winoconst<>+128(SB), Y2, Y8
+	VSUBPS      Y8, Y4, Y8
+	VMULPS      winoconst<>+64(SB), Y3, Y9
+	VMULPS      winoconst<>+0(SB), Y1, Y10
+	VSUBPS      Y10, Y9, Y9
+	VADDPS      Y4, Y0, Y10
+	VMULPS      winoconst<>+384(SB), Y2, Y11
+	VSUBPS      Y11, Y10, Y10
 	IMUL3Q      $0x0000000c, DI, R9
 	VMOVUPS     Y10, (SI)(R9*1)
-	VADDPS      Y8, Y7, Y11
+	VADDPS      Y7, Y6, Y11
 	IMUL3Q      $0x0000000d, DI, R9
 	VMOVUPS     Y11, (SI)(R9*1)
-	VSUBPS      Y8, Y7, Y10
+	VSUBPS      Y7, Y6, Y10
 	IMUL3Q      $0x0000000e, DI, R9
 	VMOVUPS     Y10, (SI)(R9*1)
-	VADDPS      Y9, Y6, Y11
+	VADDPS      Y9, Y8, Y11
 	IMUL3Q      $0x0000000f, DI, R9
 	VMOVUPS     Y11, (SI)(R9*1)
-	VSUBPS      Y9, Y6, Y10
+	VSUBPS      Y9, Y8, Y10
 	IMUL3Q      $0x00000010, DI, R9
 	VMOVUPS     Y10, (SI)(R9*1)
-	VSUBPS      Y3, Y1, Y11
-	VMULPS      Y14, Y11, Y11
-	VSUBPS      Y3, Y5, Y7
-	VADDPS      Y7, Y11, Y11
+	VADDPS      Y5, Y1, Y11
+	VMULPS      winoconst<>+384(SB), Y3, Y6
+	VSUBPS      Y6, Y11, Y11
 	IMUL3Q      $0x00000011, DI, R9
 	VMOVUPS     Y11, (SI)(R9*1)
 
@@ -12938,34 +13100,36 @@ loop:
 	VUNPCKLPS   Y9, Y8, Y12
 	VSHUFPS     $0x44, Y12, Y10, Y4
 	VSHUFPS     $0xee, Y12, Y10, Y5
-	VSUBPS      Y2, Y4, Y6
-	VMULPS      Y14, Y2, Y7
-	VSUBPS      Y7, Y4, Y7
-	VMULPS      Y14, Y1, Y8
-	VSUBPS      Y8, Y3, Y8
-	VSUBPS      Y1, Y3, Y9
-	VADDPS      Y9, Y9, Y9
-	VSUBPS      Y2, Y0, Y10
-	VMULPS      Y14, Y10, Y10
-	VADDPS      Y6, Y10, Y10
+	VMULPS      winoconst<>+192(SB), Y2, Y6
+	VSUBPS      Y6, Y4, Y6
+	VMULPS      winoconst<>+0(SB), Y3, Y7
+	VMULPS      winoconst<>+64(SB), Y1, Y10
+	VSUBPS      Y10, Y7, Y7
+	VMULPS      winoconst<>+128(SB), Y2, Y8
+	VSUBPS      Y8, Y4, Y8
+	VMULPS      winoconst<>+64(SB), Y3, Y9
+	VMULPS      winoconst<>+0(SB), Y1, Y10
+	VSUBPS      Y10, Y9, Y9
+	VADDPS      Y4, Y0, Y10
+	VMULPS      winoconst<>+384(SB), Y2, Y11
+	VSUBPS      Y11, Y10, Y10
 	IMUL3Q      $0x00000012, DI, R9
 	VMOVUPS     Y10, (SI)(R9*1)
-	VADDPS      Y8, Y7, Y11
+	VADDPS      Y7, Y6, Y11
 	IMUL3Q      $0x00000013, DI, R9
 	VMOVUPS     Y11, (SI)(R9*1)
-	VSUBPS      Y8, Y7, Y10
+	VSUBPS      Y7, Y6, Y10
 	IMUL3Q      $0x00000014, DI, R9
 	VMOVUPS     Y10, (SI)(R9*1)
-	VADDPS      Y9, Y6, Y11
+	VADDPS      Y9, Y8, Y11
 	IMUL3Q      $0x00000015, DI, R9
 	VMOVUPS     Y11, (SI)(R9*1)
-	VSUBPS      Y9, Y6, Y10
+	VSUBPS      Y9, Y8, Y10
 	IMUL3Q      $0x00000016, DI, R9
 	VMOVUPS     Y10, (SI)(R9*1)
-	VSUBPS      Y3, Y1, Y11
-	VMULPS      Y14, Y11, Y11
-	VSUBPS      Y3, Y5, Y7
-	VADDPS      Y7, Y11, Y11
+	VADDPS      Y5, Y1, Y11
+	VMULPS      winoconst<>+384(SB), Y3, Y6
+	VSUBPS      Y6, Y11, Y11
 	IMUL3Q      $0x00000017, DI, R9
 	VMOVUPS     Y11, (SI)(R9*1)
 
@@ -13015,34 +13179,36 @@ loop:
 	VUNPCKLPS   Y9, Y8, Y12
 	VSHUFPS     $0x44, Y12, Y10, Y4
 	VSHUFPS     $0xee, Y12, Y10, Y5
-	VSUBPS      Y2, Y4, Y6
-	VMULPS      Y14, Y2, Y7
-	VSUBPS      Y7, Y4, Y7
-	VMULPS      Y14, Y1, Y8
-	VSUBPS      Y8, Y3, Y8
-	VSUBPS      Y1, Y3, Y9
-	VADDPS      Y9, Y9, Y9
-	VSUBPS      Y2, Y0, Y10
-	VMULPS      Y14, Y10, Y10
-	VADDPS      Y6, Y10, Y10
+	VMULPS      winoconst<>+192(SB), Y2, Y6
+	VSUBPS      Y6, Y4, Y6
+	VMULPS      winoconst<>+0(SB), Y3, Y7
+	VMULPS      winoconst<>+64(SB), Y1, Y10
+	VSUBPS      Y10, Y7, Y7
+	VMULPS      winoconst<>+128(SB), Y2, Y8
+	VSUBPS      Y8, Y4, Y8
+	VMULPS      winoconst<>+64(SB), Y3, Y9
+	VMULPS      winoconst<>+0(SB), Y1, Y10
+	VSUBPS      Y10, Y9, Y9
+	VADDPS      Y4, Y0, Y10
+	VMULPS      winoconst<>+384(SB), Y2, Y11
+	VSUBPS      Y11, Y10, Y10
 	IMUL3Q      $0x00000018, DI, R9
 	VMOVUPS     Y10, (SI)(R9*1)
-	VADDPS      Y8, Y7, Y11
+	VADDPS      Y7, Y6, Y11
 	IMUL3Q      $0x00000019, DI, R9
 	VMOVUPS     Y11, (SI)(R9*1)
-	VSUBPS      Y8, Y7, Y10
+	VSUBPS      Y7, Y6, Y10
 	IMUL3Q      $0x0000001a, DI, R9
 	VMOVUPS     Y10, (SI)(R9*1)
-	VADDPS      Y9, Y6, Y11
+	VADDPS      Y9, Y8, Y11
 	IMUL3Q      $0x0000001b, DI, R9
 	VMOVUPS     Y11, (SI)(R9*1)
-	VSUBPS      Y9, Y6, Y10
+	VSUBPS      Y9, Y8, Y10
 	IMUL3Q      $0x0000001c, DI, R9
 	VMOVUPS     Y10, (SI)(R9*1)
-	VSUBPS      Y3, Y1, Y11
-	VMULPS      Y14, Y11, Y11
-	VSUBPS      Y3, Y5, Y7
-	VADDPS      Y7, Y11, Y11
+	VADDPS      Y5, Y1, Y11
+	VMULPS      winoconst<>+384(SB), Y3, Y6
+	VSUBPS      Y6, Y11, Y11
 	IMUL3Q      $0x0000001d, DI, R9
 	VMOVUPS     Y11, (SI)(R9*1)
 
@@ -13092,34 +13258,36 @@ loop:
 	VUNPCKLPS   Y9, Y8, Y12
 	VSHUFPS     $0x44, Y12, Y10, Y4
 	VSHUFPS     $0xee, Y12, Y10, Y5
-	VSUBPS      Y2, Y4, Y6
-	VMULPS      Y14, Y2, Y7
-	VSUBPS      Y7, Y4, Y7
-	VMULPS      Y14, Y1, Y8
-	VSUBPS      Y8, Y3, Y8
-	VSUBPS      Y1, Y3, Y9
-	VADDPS      Y9, Y9, Y9
-	VSUBPS      Y2, Y0, Y10
-	VMULPS      Y14, Y10, Y10
-	VADDPS      Y6, Y10, Y10
+	VMULPS      winoconst<>+192(SB), Y2, Y6
+	VSUBPS      Y6, Y4, Y6
+	VMULPS      winoconst<>+0(SB), Y3, Y7
+	VMULPS      winoconst<>+64(SB), Y1, Y10
+	VSUBPS      Y10, Y7, Y7
+	VMULPS      winoconst<>+128(SB), Y2, Y8
+	VSUBPS      Y8, Y4, Y8
+	VMULPS      winoconst<>+64(SB), Y3, Y9
+	VMULPS      winoconst<>+0(SB), Y1, Y10
+	VSUBPS      Y10, Y9, Y9
+	VADDPS      Y4, Y0, Y10
+	VMULPS      winoconst<>+384(SB), Y2, Y11
+	VSUBPS      Y11, Y10, Y10
 	IMUL3Q      $0x0000001e, DI, R8
 	VMOVUPS     Y10, (SI)(R8*1)
-	VADDPS      Y8, Y7, Y11
+	VADDPS      Y7, Y6, Y11
 	IMUL3Q      $0x0000001f, DI, R8
 	VMOVUPS     Y11, (SI)(R8*1)
-	VSUBPS      Y8, Y7, Y10
+	VSUBPS      Y7, Y6, Y10
 	IMUL3Q      $0x00000020, DI, R8
 	VMOVUPS     Y10, (SI)(R8*1)
-	VADDPS      Y9, Y6, Y11
+	VADDPS      Y9, Y8, Y11
 	IMUL3Q      $0x00000021, DI, R8
 	VMOVUPS     Y11, (SI)(R8*1)
-	VSUBPS      Y9, Y6, Y10
+	VSUBPS      Y9, Y8, Y10
 	IMUL3Q      $0x00000022, DI, R8
 	VMOVUPS     Y10, (SI)(R8*1)
-	VSUBPS      Y3, Y1, Y11
-	VMULPS      Y14, Y11, Y11
-	VSUBPS      Y3, Y5, Y7
-	VADDPS      Y7, Y11, Y11
+	VADDPS      Y5, Y1, Y11
+	VMULPS      winoconst<>+384(SB), Y3, Y6
+	VSUBPS      Y6, Y11, Y11
 	IMUL3Q      $0x00000023, DI, R8
 	VMOVUPS     Y11, (SI)(R8*1)
 
@@ -13136,34 +13304,36 @@ loop:
 	VMOVUPS (SI)(R8*1), Y4
 	IMUL3Q  $0x0000001e, DI, R8
 	VMOVUPS (SI)(R8*1), Y5
-	VSUBPS  Y2, Y4, Y6
-	VMULPS  Y14, Y2, Y7
-	VSUBPS  Y7, Y4, Y7
-	VMULPS  Y14, Y1, Y8
-	VSUBPS  Y8, Y3, Y8
-	VSUBPS  Y1, Y3, Y9
-	VADDPS  Y9, Y9, Y9
-	VSUBPS  Y2, Y0, Y10
-	VMULPS  Y14, Y10, Y10
-	VADDPS  Y6, Y10, Y10
+	VMULPS  winoconst<>+192(SB), Y2, Y6
+	VSUBPS  Y6, Y4, Y6
+	VMULPS  winoconst<>+0(SB), Y3, Y7
+	VMULPS  winoconst<>+64(SB), Y1, Y10
+	VSUBPS  Y10, Y7, Y7
+	VMULPS  winoconst<>+128(SB), Y2, Y8
+	VSUBPS  Y8, Y4, Y8
+	VMULPS  winoconst<>+64(SB), Y3, Y9
+	VMULPS  winoconst<>+0(SB), Y1, Y10
+	VSUBPS  Y10, Y9, Y9
+	VADDPS  Y4, Y0, Y10
+	VMULPS  winoconst<>+384(SB), Y2, Y11
+	VSUBPS  Y11, Y10, Y10
 	IMUL3Q  $0x00000000, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VADDPS  Y8, Y7, Y11
+	VADDPS  Y7, Y6, Y11
 	IMUL3Q  $0x00000006, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
-	VSUBPS  Y8, Y7, Y10
+	VSUBPS  Y7, Y6, Y10
 	IMUL3Q  $0x0000000c, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VADDPS  Y9, Y6, Y11
+	VADDPS  Y9, Y8, Y11
 	IMUL3Q  $0x00000012, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
-	VSUBPS  Y9, Y6, Y10
+	VSUBPS  Y9, Y8, Y10
 	IMUL3Q  $0x00000018, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VSUBPS  Y3, Y1, Y11
-	VMULPS  Y14, Y11, Y11
-	VSUBPS  Y3, Y5, Y7
-	VADDPS  Y7, Y11, Y11
+	VADDPS  Y5, Y1, Y11
+	VMULPS  winoconst<>+384(SB), Y3, Y6
+	VSUBPS  Y6, Y11, Y11
 	IMUL3Q  $0x0000001e, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
 
@@ -13180,34 +13350,36 @@ loop:
 	VMOVUPS (SI)(R8*1), Y4
 	IMUL3Q  $0x0000001f, DI, R8
 	VMOVUPS (SI)(R8*1), Y5
-	VSUBPS  Y2, Y4, Y6
-	VMULPS  Y14, Y2, Y7
-	VSUBPS  Y7, Y4, Y7
-	VMULPS  Y14, Y1, Y8
-	VSUBPS  Y8, Y3, Y8
-	VSUBPS  Y1, Y3, Y9
-	VADDPS  Y9, Y9, Y9
-	VSUBPS  Y2, Y0, Y10
-	VMULPS  Y14, Y10, Y10
-	VADDPS  Y6, Y10, Y10
+	VMULPS  winoconst<>+192(SB), Y2, Y6
+	VSUBPS  Y6, Y4, Y6
+	VMULPS  winoconst<>+0(SB), Y3, Y7
+	VMULPS  winoconst<>+64(SB), Y1, Y10
+	VSUBPS  Y10, Y7, Y7
+	VMULPS  winoconst<>+128(SB), Y2, Y8
+	VSUBPS  Y8, Y4, Y8
+	VMULPS  winoconst<>+64(SB), Y3, Y9
+	VMULPS  winoconst<>+0(SB), Y1, Y10
+	VSUBPS  Y10, Y9, Y9
+	VADDPS  Y4, Y0, Y10
+	VMULPS  winoconst<>+384(SB), Y2, Y11
+	VSUBPS  Y11, Y10, Y10
 	IMUL3Q  $0x00000001, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VADDPS  Y8, Y7, Y11
+	VADDPS  Y7, Y6, Y11
 	IMUL3Q  $0x00000007, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
-	VSUBPS  Y8, Y7, Y10
+	VSUBPS  Y7, Y6, Y10
 	IMUL3Q  $0x0000000d, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VADDPS  Y9, Y6, Y11
+	VADDPS  Y9, Y8, Y11
 	IMUL3Q  $0x00000013, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
-	VSUBPS  Y9, Y6, Y10
+	VSUBPS  Y9, Y8, Y10
 	IMUL3Q  $0x00000019, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VSUBPS  Y3, Y1, Y11
-	VMULPS  Y14, Y11, Y11
-	VSUBPS  Y3, Y5, Y7
-	VADDPS  Y7, Y11, Y11
+	VADDPS  Y5, Y1, Y11
+	VMULPS  winoconst<>+384(SB), Y3, Y6
+	VSUBPS  Y6, Y11, Y11
 	IMUL3Q  $0x0000001f, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
 
@@ -13224,34 +13396,36 @@ loop:
 	VMOVUPS (SI)(R8*1), Y4
 	IMUL3Q  $0x00000020, DI, R8
 	VMOVUPS (SI)(R8*1), Y5
-	VSUBPS  Y2, Y4, Y6
-	VMULPS  Y14, Y2, Y7
-	VSUBPS  Y7, Y4, Y7
-	VMULPS  Y14, Y1, Y8
-	VSUBPS  Y8, Y3, Y8
-	VSUBPS  Y1, Y3, Y9
-	VADDPS  Y9, Y9, Y9
-	VSUBPS  Y2, Y0, Y10
-	VMULPS  Y14, Y10, Y10
-	VADDPS  Y6, Y10, Y10
+	VMULPS  winoconst<>+192(SB), Y2, Y6
+	VSUBPS  Y6, Y4, Y6
+	VMULPS  winoconst<>+0(SB), Y3, Y7
+	VMULPS  winoconst<>+64(SB), Y1, Y10
+	VSUBPS  Y10, Y7, Y7
+	VMULPS  winoconst<>+128(SB), Y2, Y8
+	VSUBPS  Y8, Y4, Y8
+	VMULPS  winoconst<>+64(SB), Y3, Y9
+	VMULPS  winoconst<>+0(SB), Y1, Y10
+	VSUBPS  Y10, Y9, Y9
+	VADDPS  Y4, Y0, Y10
+	VMULPS  winoconst<>+384(SB), Y2, Y11
+	VSUBPS  Y11, Y10, Y10
 	IMUL3Q  $0x00000002, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VADDPS  Y8, Y7, Y11
+	VADDPS  Y7, Y6, Y11
 	IMUL3Q  $0x00000008, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
-	VSUBPS  Y8, Y7, Y10
+	VSUBPS  Y7, Y6, Y10
 	IMUL3Q  $0x0000000e, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VADDPS  Y9, Y6, Y11
+	VADDPS  Y9, Y8, Y11
 	IMUL3Q  $0x00000014, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
-	VSUBPS  Y9, Y6, Y10
+	VSUBPS  Y9, Y8, Y10
 	IMUL3Q  $0x0000001a, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VSUBPS  Y3, Y1, Y11
-	VMULPS  Y14, Y11, Y11
-	VSUBPS  Y3, Y5, Y7
-	VADDPS  Y7, Y11, Y11
+	VADDPS  Y5, Y1, Y11
+	VMULPS  winoconst<>+384(SB), Y3, Y6
+	VSUBPS  Y6, Y11, Y11
 	IMUL3Q  $0x00000020, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
 
@@ -13268,34 +13442,36 @@ loop:
 	VMOVUPS (SI)(R8*1), Y4
 	IMUL3Q  $0x00000021, DI, R8
 	VMOVUPS (SI)(R8*1), Y5
-	VSUBPS  Y2, Y4, Y6
-	VMULPS  Y14, Y2, Y7
-	VSUBPS  Y7, Y4, Y7
-	VMULPS  Y14, Y1, Y8
-	VSUBPS  Y8, Y3, Y8
-	VSUBPS  Y1, Y3, Y9
-	VADDPS  Y9, Y9, Y9
-	VSUBPS  Y2, Y0, Y10
-	VMULPS  Y14, Y10, Y10
-	VADDPS  Y6, Y10, Y10
+	VMULPS  winoconst<>+192(SB), Y2, Y6
+	VSUBPS  Y6, Y4, Y6
+	VMULPS  winoconst<>+0(SB), Y3, Y7
+	VMULPS  winoconst<>+64(SB), Y1, Y10
+	VSUBPS  Y10, Y7, Y7
+	VMULPS  winoconst<>+128(SB), Y2, Y8
+	VSUBPS  Y8, Y4, Y8
+	VMULPS  winoconst<>+64(SB), Y3, Y9
+	VMULPS  winoconst<>+0(SB), Y1, Y10
+	VSUBPS  Y10, Y9, Y9
+	VADDPS  Y4, Y0, Y10
+	VMULPS  winoconst<>+384(SB), Y2, Y11
+	VSUBPS  Y11, Y10, Y10
 	IMUL3Q  $0x00000003, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VADDPS  Y8, Y7, Y11
+	VADDPS  Y7, Y6, Y11
 	IMUL3Q  $0x00000009, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
-	VSUBPS  Y8, Y7, Y10
+	VSUBPS  Y7, Y6, Y10
 	IMUL3Q  $0x0000000f, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VADDPS  Y9, Y6, Y11
+	VADDPS  Y9, Y8, Y11
 	IMUL3Q  $0x00000015, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
-	VSUBPS  Y9, Y6, Y10
+	VSUBPS  Y9, Y8, Y10
 	IMUL3Q  $0x0000001b, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VSUBPS  Y3, Y1, Y11
-	VMULPS  Y14, Y11, Y11
-	VSUBPS  Y3, Y5, Y7
-	VADDPS  Y7, Y11, Y11
+	VADDPS  Y5, Y1, Y11
+	VMULPS  winoconst<>+384(SB), Y3, Y6
+	VSUBPS  Y6, Y11, Y11
 	IMUL3Q  $0x00000021, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
 
@@ -13312,34 +13488,36 @@ loop:
 	VMOVUPS (SI)(R8*1), Y4
 	IMUL3Q  $0x00000022, DI, R8
 	VMOVUPS (SI)(R8*1), Y5
-	VSUBPS  Y2, Y4, Y6
-	VMULPS  Y14, Y2, Y7
-	VSUBPS  Y7, Y4, Y7
-	VMULPS  Y14, Y1, Y8
-	VSUBPS  Y8, Y3, Y8
-	VSUBPS  Y1, Y3, Y9
-	VADDPS  Y9, Y9, Y9
-	VSUBPS  Y2, Y0, Y10
-	VMULPS  Y14, Y10, Y10
-	VADDPS  Y6, Y10, Y10
+	VMULPS  winoconst<>+192(SB), Y2, Y6
+	VSUBPS  Y6, Y4, Y6
+	VMULPS  winoconst<>+0(SB), Y3, Y7
+	VMULPS  winoconst<>+64(SB), Y1, Y10
+	VSUBPS  Y10, Y7, Y7
+	VMULPS  winoconst<>+128(SB), Y2, Y8
+	VSUBPS  Y8, Y4, Y8
+	VMULPS  winoconst<>+64(SB), Y3, Y9
+	VMULPS  winoconst<>+0(SB), Y1, Y10
+	VSUBPS  Y10, Y9, Y9
+	VADDPS  Y4, Y0, Y10
+	VMULPS  winoconst<>+384(SB), Y2, Y11
+	VSUBPS  Y11, Y10, Y10
 	IMUL3Q  $0x00000004, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VADDPS  Y8, Y7, Y11
+	VADDPS  Y7, Y6, Y11
 	IMUL3Q  $0x0000000a, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
-	VSUBPS  Y8, Y7, Y10
+	VSUBPS  Y7, Y6, Y10
 	IMUL3Q  $0x00000010, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VADDPS  Y9, Y6, Y11
+	VADDPS  Y9, Y8, Y11
 	IMUL3Q  $0x00000016, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
-	VSUBPS  Y9, Y6, Y10
+	VSUBPS  Y9, Y8, Y10
 	IMUL3Q  $0x0000001c, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VSUBPS  Y3, Y1, Y11
-	VMULPS  Y14, Y11, Y11
-	VSUBPS  Y3, Y5, Y7
-	VADDPS  Y7, Y11, Y11
+	VADDPS  Y5, Y1, Y11
+	VMULPS  winoconst<>+384(SB), Y3, Y6
+	VSUBPS  Y6, Y11, Y11
 	IMUL3Q  $0x00000022, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
 
@@ -13356,34 +13534,36 @@ loop:
 	VMOVUPS (SI)(R8*1), Y4
 	IMUL3Q  $0x00000023, DI, R8
 	VMOVUPS (SI)(R8*1), Y5
-	VSUBPS  Y2, Y4, Y6
-	VMULPS  Y14, Y2, Y7
-	VSUBPS  Y7, Y4, Y7
-	VMULPS  Y14, Y1, Y8
-	VSUBPS  Y8, Y3, Y8
-	VSUBPS  Y1, Y3, Y9
-	VADDPS  Y9, Y9, Y9
-	VSUBPS  Y2, Y0, Y10
-	VMULPS  Y14, Y10, Y10
-	VADDPS  Y6, Y10, Y10
+	VMULPS  winoconst<>+192(SB), Y2, Y6
+	VSUBPS  Y6, Y4, Y6
+	VMULPS  winoconst<>+0(SB), Y3, Y7
+	VMULPS  winoconst<>+64(SB), Y1, Y10
+	VSUBPS  Y10, Y7, Y7
+	VMULPS  winoconst<>+128(SB), Y2, Y8
+	VSUBPS  Y8, Y4, Y8
+	VMULPS  winoconst<>+64(SB), Y3, Y9
+	VMULPS  winoconst<>+0(SB), Y1, Y10
+	VSUBPS  Y10, Y9, Y9
+	VADDPS  Y4, Y0, Y10
+	VMULPS  winoconst<>+384(SB), Y2, Y11
+	VSUBPS  Y11, Y10, Y10
 	IMUL3Q  $0x00000005, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VADDPS  Y8, Y7, Y11
+	VADDPS  Y7, Y6, Y11
 	IMUL3Q  $0x0000000b, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
-	VSUBPS  Y8, Y7, Y10
+	VSUBPS  Y7, Y6, Y10
 	IMUL3Q  $0x00000011, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VADDPS  Y9, Y6, Y11
+	VADDPS  Y9, Y8, Y11
 	IMUL3Q  $0x00000017, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
-	VSUBPS  Y9, Y6, Y10
+	VSUBPS  Y9, Y8, Y10
 	IMUL3Q  $0x0000001d, DI, R8
 	VMOVUPS Y10, (SI)(R8*1)
-	VSUBPS  Y3, Y1, Y11
-	VMULPS  Y14, Y11, Y11
-	VSUBPS  Y3, Y5, Y7
-	VADDPS  Y7, Y11, Y11
+	VADDPS  Y5, Y1, Y11
+	VMULPS  winoconst<>+384(SB), Y3, Y6
+	VSUBPS  Y6, Y11, Y11
 	IMUL3Q  $0x00000023, DI, R8
 	VMOVUPS Y11, (SI)(R8*1)
 	ADDQ    $0x00000020, DX
@@ -13398,22 +13578,16 @@ done:
 // func WinoStoreAVX2(n int, p *float32, ldp int, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)
 // Requires: AVX, AVX2, CMOV
 TEXT ·WinoStoreAVX2(SB), NOSPLIT, $0-72
-	MOVQ         n+0(FP), AX
-	MOVQ         p+8(FP), CX
-	MOVQ         ldp+16(FP), DX
-	MOVQ         y+24(FP), BX
-	MOVQ         yoff+32(FP), SI
-	MOVQ         ldy+40(FP), DI
-	MOVQ         z+56(FP), R8
-	MOVQ         relu+64(FP), R9
-	SHLQ         $0x02, DX
-	SHLQ         $0x02, DI
-	MOVL         $0x40800000, R10
-	VMOVD        R10, X8
-	VBROADCASTSS X8, Y8
-	MOVL         $0x41000000, R10
-	VMOVD        R10, X9
-	VBROADCASTSS X9, Y9
+	MOVQ n+0(FP), AX
+	MOVQ p+8(FP), CX
+	MOVQ ldp+16(FP), DX
+	MOVQ y+24(FP), BX
+	MOVQ yoff+32(FP), SI
+	MOVQ ldy+40(FP), DI
+	MOVQ z+56(FP), R8
+	MOVQ relu+64(FP), R9
+	SHLQ $0x02, DX
+	SHLQ $0x02, DI
 
 	// bv = bias in every lane; lo = 0 with relu, else -Inf (max(-Inf, v) = v)
 	VBROADCASTSS bias+48(FP), Y14
@@ -13446,11 +13620,14 @@ loop:
 	VSUBPS  Y4, Y3, Y3
 	VADDPS  Y6, Y0, Y0
 	VADDPS  Y2, Y0, Y0
-	VADDPS  Y3, Y3, Y4
-	VADDPS  Y4, Y1, Y4
-	VMULPS  Y8, Y2, Y7
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
 	VADDPS  Y7, Y6, Y6
-	VMULPS  Y9, Y3, Y3
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
 	VADDPS  Y3, Y1, Y1
 	VADDPS  Y5, Y1, Y1
 	IMUL3Q  $0x00000000, DX, R9
@@ -13481,11 +13658,14 @@ loop:
 	VSUBPS  Y4, Y3, Y3
 	VADDPS  Y6, Y0, Y0
 	VADDPS  Y2, Y0, Y0
-	VADDPS  Y3, Y3, Y4
-	VADDPS  Y4, Y1, Y4
-	VMULPS  Y8, Y2, Y7
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
 	VADDPS  Y7, Y6, Y6
-	VMULPS  Y9, Y3, Y3
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
 	VADDPS  Y3, Y1, Y1
 	VADDPS  Y5, Y1, Y1
 	IMUL3Q  $0x00000006, DX, R9
@@ -13516,11 +13696,14 @@ loop:
 	VSUBPS  Y4, Y3, Y3
 	VADDPS  Y6, Y0, Y0
 	VADDPS  Y2, Y0, Y0
-	VADDPS  Y3, Y3, Y4
-	VADDPS  Y4, Y1, Y4
-	VMULPS  Y8, Y2, Y7
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
 	VADDPS  Y7, Y6, Y6
-	VMULPS  Y9, Y3, Y3
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
 	VADDPS  Y3, Y1, Y1
 	VADDPS  Y5, Y1, Y1
 	IMUL3Q  $0x0000000c, DX, R9
@@ -13551,11 +13734,14 @@ loop:
 	VSUBPS  Y4, Y3, Y3
 	VADDPS  Y6, Y0, Y0
 	VADDPS  Y2, Y0, Y0
-	VADDPS  Y3, Y3, Y4
-	VADDPS  Y4, Y1, Y4
-	VMULPS  Y8, Y2, Y7
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
 	VADDPS  Y7, Y6, Y6
-	VMULPS  Y9, Y3, Y3
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
 	VADDPS  Y3, Y1, Y1
 	VADDPS  Y5, Y1, Y1
 	IMUL3Q  $0x00000012, DX, R9
@@ -13586,11 +13772,14 @@ loop:
 	VSUBPS  Y4, Y3, Y3
 	VADDPS  Y6, Y0, Y0
 	VADDPS  Y2, Y0, Y0
-	VADDPS  Y3, Y3, Y4
-	VADDPS  Y4, Y1, Y4
-	VMULPS  Y8, Y2, Y7
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
 	VADDPS  Y7, Y6, Y6
-	VMULPS  Y9, Y3, Y3
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
 	VADDPS  Y3, Y1, Y1
 	VADDPS  Y5, Y1, Y1
 	IMUL3Q  $0x00000018, DX, R9
@@ -13621,11 +13810,14 @@ loop:
 	VSUBPS  Y4, Y3, Y3
 	VADDPS  Y6, Y0, Y0
 	VADDPS  Y2, Y0, Y0
-	VADDPS  Y3, Y3, Y4
-	VADDPS  Y4, Y1, Y4
-	VMULPS  Y8, Y2, Y7
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
 	VADDPS  Y7, Y6, Y6
-	VMULPS  Y9, Y3, Y3
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
 	VADDPS  Y3, Y1, Y1
 	VADDPS  Y5, Y1, Y1
 	IMUL3Q  $0x0000001e, DX, R9
@@ -13656,11 +13848,14 @@ loop:
 	VSUBPS  Y4, Y3, Y3
 	VADDPS  Y6, Y0, Y0
 	VADDPS  Y2, Y0, Y0
-	VADDPS  Y3, Y3, Y4
-	VADDPS  Y4, Y1, Y4
-	VMULPS  Y8, Y2, Y7
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
 	VADDPS  Y7, Y6, Y6
-	VMULPS  Y9, Y3, Y3
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
 	VADDPS  Y3, Y1, Y1
 	VADDPS  Y5, Y1, Y1
 	IMUL3Q  $0x00000000, DX, R9
@@ -13691,11 +13886,14 @@ loop:
 	VSUBPS  Y4, Y3, Y3
 	VADDPS  Y6, Y0, Y0
 	VADDPS  Y2, Y0, Y0
-	VADDPS  Y3, Y3, Y4
-	VADDPS  Y4, Y1, Y4
-	VMULPS  Y8, Y2, Y7
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
 	VADDPS  Y7, Y6, Y6
-	VMULPS  Y9, Y3, Y3
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
 	VADDPS  Y3, Y1, Y1
 	VADDPS  Y5, Y1, Y1
 	IMUL3Q  $0x00000001, DX, R9
@@ -13726,11 +13924,14 @@ loop:
 	VSUBPS  Y4, Y3, Y3
 	VADDPS  Y6, Y0, Y0
 	VADDPS  Y2, Y0, Y0
-	VADDPS  Y3, Y3, Y4
-	VADDPS  Y4, Y1, Y4
-	VMULPS  Y8, Y2, Y7
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
 	VADDPS  Y7, Y6, Y6
-	VMULPS  Y9, Y3, Y3
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
 	VADDPS  Y3, Y1, Y1
 	VADDPS  Y5, Y1, Y1
 	IMUL3Q  $0x00000002, DX, R9
@@ -13761,11 +13962,14 @@ loop:
 	VSUBPS  Y4, Y3, Y3
 	VADDPS  Y6, Y0, Y0
 	VADDPS  Y2, Y0, Y0
-	VADDPS  Y3, Y3, Y4
-	VADDPS  Y4, Y1, Y4
-	VMULPS  Y8, Y2, Y7
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
 	VADDPS  Y7, Y6, Y6
-	VMULPS  Y9, Y3, Y3
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
 	VADDPS  Y3, Y1, Y1
 	VADDPS  Y5, Y1, Y1
 	IMUL3Q  $0x00000003, DX, R9

@@ -66,6 +66,7 @@ func main() {
 	}
 	affine(avx512)
 	affine(avx2)
+	winoConstTable()
 	for _, s := range []isa{avx512, avx2} {
 		add(s)
 		mul(s)
@@ -879,57 +880,94 @@ func splat(r reg.VecPhysical, bits uint32) {
 	VBROADCASTSS(r.AsX(), r)
 }
 
+// The constants of Winograd's transforms (see kern.winoBT6 and
+// kern.winoAT6), each the float32 nearest its fraction, in the order of
+// winoConst's entries.
+var winoConsts = []float64{3.0 / 2, 2.0 / 3, 9.0 / 4, 4.0 / 9, 27.0 / 8, 8.0 / 27, 97.0 / 36}
+
+// The entries of winoConst.
+const (
+	w32 = iota
+	w23
+	w94
+	w49
+	w278
+	w827
+	w97
+)
+
+// winoConst is the table of winoConsts, each 16 times over (64 bytes, of
+// which an AVX2 operand reads the first 32), made by winoConstTable.
+var winoConst Mem
+
+// winoConstTable emits winoConst.
+func winoConstTable() {
+	winoConst = GLOBL("winoconst", RODATA|NOPTR)
+	for i, c := range winoConsts {
+		for l := range 16 {
+			DATA(64*i+4*l, U32(math.Float32bits(float32(c))))
+		}
+	}
+}
+
+// wk returns the operand of winoConst's entry c in every lane.
+func wk(c int) Mem { return winoConst.Offset(64 * c) }
+
 // bt6 emits Winograd's Bᵀ·d on six vectors d (see kern.winoBT6 for the
 // order of operations, which this follows exactly), calling out(k, r)
-// for each result r_k; d is kept, tmp holds six scratch registers and f4
-// is 4.0 in every lane.
-func bt6(d, tmp []reg.VecPhysical, f4 reg.VecPhysical, out func(k int, r reg.VecPhysical)) {
-	c, a, b, e, t, u := tmp[0], tmp[1], tmp[2], tmp[3], tmp[4], tmp[5]
-	VSUBPS(d[2], d[4], c) // c = d4 - d2
-	VMULPS(f4, d[2], a)   // 4·d2
-	VSUBPS(a, d[4], a)    // a = d4 - 4·d2
-	VMULPS(f4, d[1], b)   // 4·d1
-	VSUBPS(b, d[3], b)    // b = d3 - 4·d1
-	VSUBPS(d[1], d[3], e) // d3 - d1
-	VADDPS(e, e, e)       // e = 2·(d3 - d1)
-	VSUBPS(d[2], d[0], t) // d0 - d2
-	VMULPS(f4, t, t)      // 4·(d0 - d2)
-	VADDPS(c, t, t)       // r0 = 4·(d0 - d2) + c
+// for each result r_k; d is kept and tmp holds six scratch registers.
+func bt6(d, tmp []reg.VecPhysical, out func(k int, r reg.VecPhysical)) {
+	e1, o1, e3, o3, t, u := tmp[0], tmp[1], tmp[2], tmp[3], tmp[4], tmp[5]
+	VMULPS(wk(w49), d[2], e1) // (4/9)·d2
+	VSUBPS(e1, d[4], e1)      // e1 = d4 - (4/9)·d2
+	VMULPS(wk(w32), d[3], o1) // (3/2)·d3
+	VMULPS(wk(w23), d[1], t)  // (2/3)·d1
+	VSUBPS(t, o1, o1)         // o1 = (3/2)·d3 - (2/3)·d1
+	VMULPS(wk(w94), d[2], e3) // (9/4)·d2
+	VSUBPS(e3, d[4], e3)      // e3 = d4 - (9/4)·d2
+	VMULPS(wk(w23), d[3], o3) // (2/3)·d3
+	VMULPS(wk(w32), d[1], t)  // (3/2)·d1
+	VSUBPS(t, o3, o3)         // o3 = (2/3)·d3 - (3/2)·d1
+	VADDPS(d[4], d[0], t)     // d0 + d4
+	VMULPS(wk(w97), d[2], u)  // (97/36)·d2
+	VSUBPS(u, t, t)           // r0 = (d0 + d4) - (97/36)·d2
 	out(0, t)
-	VADDPS(b, a, u) // r1 = a + b
+	VADDPS(o1, e1, u) // r1 = e1 + o1
 	out(1, u)
-	VSUBPS(b, a, t) // r2 = a - b
+	VSUBPS(o1, e1, t) // r2 = e1 - o1
 	out(2, t)
-	VADDPS(e, c, u) // r3 = c + e
+	VADDPS(o3, e3, u) // r3 = e3 + o3
 	out(3, u)
-	VSUBPS(e, c, t) // r4 = c - e
+	VSUBPS(o3, e3, t) // r4 = e3 - o3
 	out(4, t)
-	VSUBPS(d[3], d[1], u) // d1 - d3
-	VMULPS(f4, u, u)      // 4·(d1 - d3)
-	VSUBPS(d[3], d[5], a) // d5 - d3
-	VADDPS(a, u, u)       // r5 = 4·(d1 - d3) + (d5 - d3)
+	VADDPS(d[5], d[1], u)     // d1 + d5
+	VMULPS(wk(w97), d[3], e1) // (97/36)·d3
+	VSUBPS(e1, u, u)          // r5 = (d1 + d5) - (97/36)·d3
 	out(5, u)
 }
 
 // at6 emits Winograd's Aᵀ·p on six vectors p (see kern.winoAT6 for the
 // order of operations, which this follows exactly) and returns the four
-// registers holding o0..o3; p is overwritten, tmp holds two scratch
-// registers, f4 and f8 are 4.0 and 8.0 in every lane.
-func at6(p, tmp []reg.VecPhysical, f4, f8 reg.VecPhysical) [4]reg.VecPhysical {
+// registers holding o0..o3; p is overwritten and tmp holds two scratch
+// registers.
+func at6(p, tmp []reg.VecPhysical) [4]reg.VecPhysical {
 	s12, t := tmp[0], tmp[1]
-	VADDPS(p[2], p[1], s12)  // s12 = p1 + p2
-	VSUBPS(p[2], p[1], p[1]) // d12 = p1 - p2
-	VADDPS(p[4], p[3], p[2]) // s34 = p3 + p4
-	VSUBPS(p[4], p[3], p[3]) // d34 = p3 - p4
-	VADDPS(s12, p[0], p[0])  // p0 + s12
-	VADDPS(p[2], p[0], p[0]) // o0 = (p0 + s12) + s34
-	VADDPS(p[3], p[3], p[4]) // 2·d34
-	VADDPS(p[4], p[1], p[4]) // o1 = d12 + 2·d34
-	VMULPS(f4, p[2], t)      // 4·s34
-	VADDPS(t, s12, s12)      // o2 = s12 + 4·s34
-	VMULPS(f8, p[3], p[3])   // 8·d34
-	VADDPS(p[3], p[1], p[1]) // d12 + 8·d34
-	VADDPS(p[5], p[1], p[1]) // o3 = (d12 + 8·d34) + p5
+	VADDPS(p[2], p[1], s12)      // s12 = p1 + p2
+	VSUBPS(p[2], p[1], p[1])     // d12 = p1 - p2
+	VADDPS(p[4], p[3], p[2])     // s34 = p3 + p4
+	VSUBPS(p[4], p[3], p[3])     // d34 = p3 - p4
+	VADDPS(s12, p[0], p[0])      // p0 + s12
+	VADDPS(p[2], p[0], p[0])     // o0 = (p0 + s12) + s34
+	VMULPS(wk(w32), p[1], p[4])  // (3/2)·d12
+	VMULPS(wk(w23), p[3], t)     // (2/3)·d34
+	VADDPS(t, p[4], p[4])        // o1 = (3/2)·d12 + (2/3)·d34
+	VMULPS(wk(w94), s12, s12)    // (9/4)·s12
+	VMULPS(wk(w49), p[2], t)     // (4/9)·s34
+	VADDPS(t, s12, s12)          // o2 = (9/4)·s12 + (4/9)·s34
+	VMULPS(wk(w278), p[1], p[1]) // (27/8)·d12
+	VMULPS(wk(w827), p[3], p[3]) // (8/27)·d34
+	VADDPS(p[3], p[1], p[1])     // (27/8)·d12 + (8/27)·d34
+	VADDPS(p[5], p[1], p[1])     // o3 = ((27/8)·d12 + (8/27)·d34) + p5
 	return [4]reg.VecPhysical{p[0], p[4], s12, p[1]}
 }
 
@@ -991,9 +1029,8 @@ func winoIn(s isa) {
 	SHLQ(U8(2), ldv) // bytes
 	SHLQ(U8(2), wp)
 	// tmp (bt6's) reuses ld and tr, which are dead by then.
-	d, tmp, f4 := s.regs[0:6], s.regs[6:12], s.regs[14]
+	d, tmp := s.regs[0:6], s.regs[6:12]
 	ld, tr := s.regs[6:10], s.regs[10:14]
-	splat(f4, 0x40800000)
 	// at returns the byte offset of row ξ of v.
 	at := func(xi int) reg.GPVirtual {
 		r := GP64()
@@ -1034,7 +1071,7 @@ func winoIn(s isa) {
 		transpose4(ld, tr, d[0:4])
 		gather(16)
 		transpose4(ld, tr, d[4:6])
-		bt6(d, tmp, f4, func(k int, r reg.VecPhysical) {
+		bt6(d, tmp, func(k int, r reg.VecPhysical) {
 			VMOVUPS(r, Mem{Base: v, Index: at(6*a + k), Scale: 1})
 		})
 	}
@@ -1043,7 +1080,7 @@ func winoIn(s isa) {
 		for a := range 6 {
 			VMOVUPS(Mem{Base: v, Index: at(6*a + k), Scale: 1}, d[a])
 		}
-		bt6(d, tmp, f4, func(i int, r reg.VecPhysical) {
+		bt6(d, tmp, func(i int, r reg.VecPhysical) {
 			VMOVUPS(r, Mem{Base: v, Index: at(6*i + k), Scale: 1})
 		})
 	}
@@ -1105,11 +1142,9 @@ func winoStore(s isa) {
 	relu := Load(Param("relu"), GP64()).(reg.GPVirtual)
 	SHLQ(U8(2), ldp) // bytes
 	SHLQ(U8(2), ldy)
-	d, tmp, f4, f8 := s.regs[0:6], s.regs[6:8], s.regs[8], s.regs[9]
+	d, tmp := s.regs[0:6], s.regs[6:8]
 	ld, tr, out := s.regs[0:4], s.regs[4:8], s.regs[10:14]
 	bv, lo := s.regs[14], s.regs[15]
-	splat(f4, 0x40800000)
-	splat(f8, 0x41000000)
 	Comment("bv = bias in every lane; lo = 0 with relu, else -Inf (max(-Inf, v) = v)")
 	broadcastParam("bias", bv)
 	lb, zero := GP32(), GP32()
@@ -1134,7 +1169,7 @@ func winoStore(s isa) {
 		for c := range 6 {
 			VMOVUPS(row(6*r+c), d[c])
 		}
-		o := at6(d, tmp, f4, f8)
+		o := at6(d, tmp)
 		for u := range 4 {
 			VMOVUPS(o[u], row(6*r+u))
 		}
@@ -1144,7 +1179,7 @@ func winoStore(s isa) {
 		for r := range 6 {
 			VMOVUPS(row(6*r+u), d[r])
 		}
-		o := at6(d, tmp, f4, f8)
+		o := at6(d, tmp)
 		for s := range 4 {
 			VMOVUPS(o[s], row(6*s+u))
 		}
