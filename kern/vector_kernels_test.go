@@ -259,3 +259,55 @@ func TestAvgPool2s2RowsMatchesTwin(t *testing.T) {
 		t.Skip("no tier with AvgPool2s2Rows on this machine")
 	}
 }
+
+// maxPool3s2Go is the Go loop MaxPool3s2's kernels compute: 3×3 windows
+// at stride 2 along rows r0, r1 and r2, each window's rows first (top to
+// bottom), then its columns left to right, a builtin max each.
+func maxPool3s2Go(dst, r0, r1, r2 []float32) {
+	for j := range dst {
+		v := max(max(r0[2*j], r1[2*j]), r2[2*j])
+		for c := 2*j + 1; c <= 2*j+2; c++ {
+			v = max(v, max(max(r0[c], r1[c]), r2[c]))
+		}
+		dst[j] = v
+	}
+}
+
+// TestMaxPool3s2MatchesGo runs each tier's MaxPool3s2 against
+// maxPool3s2Go, bit for bit, on rows of 8 to 72 windows (the last step of
+// 8 after none or several of 16, and the steps that carry the maximum of
+// a column to the next): values with NaNs of several payloads and signs,
+// infinities and zeros of both signs, in rows exactly 2n+1 long at the
+// end of their slices (nothing past them may be read) and a destination
+// longer than n (nothing past n written).
+func TestMaxPool3s2MatchesGo(t *testing.T) {
+	specials := []float32{
+		math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc00abc), math.Float32frombits(0x7f800123),
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.Copysign(0, -1)), 0, -1e38,
+	}
+	tested := 0
+	for _, k := range testTiers() {
+		if k.MaxPool3s2 == nil {
+			continue
+		}
+		tested++
+		for n := 8; n <= 72; n += 8 {
+			var rows [3][]float32
+			for i := range rows {
+				r := kerntest.Rand(uint64(n*3+i), 2*n+1)
+				for j := i; j < len(r); j += 7 + i {
+					r[j] = specials[(j+n)%len(specials)]
+				}
+				rows[i] = r[: 2*n+1 : 2*n+1]
+			}
+			got := kerntest.Rand(7, n+3)
+			want := append([]float32(nil), got...)
+			k.MaxPool3s2(got[:n], rows[0], rows[1], rows[2])
+			maxPool3s2Go(want[:n], rows[0], rows[1], rows[2])
+			kerntest.SameBits(t, fmt.Sprintf("%s n=%d", k.Name, n), got, want)
+		}
+	}
+	if tested == 0 {
+		t.Skip("no tier with MaxPool3s2 on this machine")
+	}
+}

@@ -24473,6 +24473,24 @@ DATA pooleven<>+120(SB)/4, $0x0000001d
 DATA pooleven<>+124(SB)/4, $0x0000001f
 GLOBL pooleven<>(SB), RODATA|NOPTR, $128
 
+DATA poolshift<>+0(SB)/4, $0x00000001
+DATA poolshift<>+4(SB)/4, $0x00000002
+DATA poolshift<>+8(SB)/4, $0x00000003
+DATA poolshift<>+12(SB)/4, $0x00000004
+DATA poolshift<>+16(SB)/4, $0x00000005
+DATA poolshift<>+20(SB)/4, $0x00000006
+DATA poolshift<>+24(SB)/4, $0x00000007
+DATA poolshift<>+28(SB)/4, $0x00000008
+DATA poolshift<>+32(SB)/4, $0x00000009
+DATA poolshift<>+36(SB)/4, $0x0000000a
+DATA poolshift<>+40(SB)/4, $0x0000000b
+DATA poolshift<>+44(SB)/4, $0x0000000c
+DATA poolshift<>+48(SB)/4, $0x0000000d
+DATA poolshift<>+52(SB)/4, $0x0000000e
+DATA poolshift<>+56(SB)/4, $0x0000000f
+DATA poolshift<>+60(SB)/4, $0x00000010
+GLOBL poolshift<>(SB), RODATA|NOPTR, $64
+
 // func AvgPool2s2RowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int, div float32)
 // Requires: AVX, AVX512F, BMI2
 TEXT ·AvgPool2s2RowsAVX512(SB), NOSPLIT, $0-52
@@ -24585,54 +24603,69 @@ TEXT ·MaxPool3s2AVX512(SB), NOSPLIT, $0-40
 	VBROADCASTSS X0, Z0
 	VMOVUPS      pooleven<>+0(SB), Z1
 	VMOVUPS      pooleven<>+64(SB), Z2
+	VMOVUPS      poolshift<>+0(SB), Z3
+	MOVL         $0x00000001, DI
+	KMOVW        DI, K2
+
+	// -R at columns 0..15
+	VXORPS (CX), Z0, Z4
+	VXORPS (DX), Z0, Z8
+	VMINPS Z8, Z4, Z7
+	VMINPS Z4, Z7, Z4
+	VORPS  Z7, Z4, Z4
+	VXORPS (BX), Z0, Z8
+	VMINPS Z8, Z4, Z7
+	VMINPS Z4, Z7, Z4
+	VORPS  Z7, Z4, Z4
 
 loop:
 	CMPQ SI, $0x10
 	JL   eight
 
-	// -R at columns 0..31 and 1..32 of the 16 windows
-	VXORPS    (CX), Z0, Z3
-	VXORPS    (DX), Z0, Z8
-	VMINPS    Z8, Z3, Z7
-	VMINPS    Z3, Z7, Z3
-	VORPS     Z7, Z3, Z3
-	VXORPS    (BX), Z0, Z8
-	VMINPS    Z8, Z3, Z7
-	VMINPS    Z3, Z7, Z3
-	VORPS     Z7, Z3, Z3
-	VXORPS    64(CX), Z0, Z4
-	VXORPS    64(DX), Z0, Z8
-	VMINPS    Z8, Z4, Z7
-	VMINPS    Z4, Z7, Z4
-	VORPS     Z7, Z4, Z4
-	VXORPS    64(BX), Z0, Z8
-	VMINPS    Z8, Z4, Z7
-	VMINPS    Z4, Z7, Z4
-	VORPS     Z7, Z4, Z4
-	VXORPS    4(CX), Z0, Z5
-	VXORPS    4(DX), Z0, Z8
-	VMINPS    Z8, Z5, Z7
-	VMINPS    Z5, Z7, Z5
-	VORPS     Z7, Z5, Z5
-	VXORPS    4(BX), Z0, Z8
-	VMINPS    Z8, Z5, Z7
-	VMINPS    Z5, Z7, Z5
-	VORPS     Z7, Z5, Z5
-	VXORPS    68(CX), Z0, Z6
-	VXORPS    68(DX), Z0, Z8
+	// -R at columns 16..31, and 32.. (all 16 but on the last step)
+	VXORPS 64(CX), Z0, Z5
+	VXORPS 64(DX), Z0, Z8
+	VMINPS Z8, Z5, Z7
+	VMINPS Z5, Z7, Z5
+	VORPS  Z7, Z5, Z5
+	VXORPS 64(BX), Z0, Z8
+	VMINPS Z8, Z5, Z7
+	VMINPS Z5, Z7, Z5
+	VORPS  Z7, Z5, Z5
+	CMPQ   SI, $0x10
+	JE     last
+	VXORPS 128(CX), Z0, Z6
+	VXORPS 128(DX), Z0, Z8
+	VMINPS Z8, Z6, Z7
+	VMINPS Z6, Z7, Z6
+	VORPS  Z7, Z6, Z6
+	VXORPS 128(BX), Z0, Z8
+	VMINPS Z8, Z6, Z7
+	VMINPS Z6, Z7, Z6
+	VORPS  Z7, Z6, Z6
+	JMP    step
+
+last:
+	VMOVUPS.Z 128(CX), K2, Z6
+	VXORPS    Z0, Z6, Z6
+	VMOVUPS.Z 128(DX), K2, Z8
+	VXORPS    Z0, Z8, Z8
 	VMINPS    Z8, Z6, Z7
 	VMINPS    Z6, Z7, Z6
 	VORPS     Z7, Z6, Z6
-	VXORPS    68(BX), Z0, Z8
+	VMOVUPS.Z 128(BX), K2, Z8
+	VXORPS    Z0, Z8, Z8
 	VMINPS    Z8, Z6, Z7
 	VMINPS    Z6, Z7, Z6
 	VORPS     Z7, Z6, Z6
+
+step:
 	VMOVAPS   Z1, Z9
-	VPERMI2PS Z4, Z3, Z9
+	VPERMI2PS Z5, Z4, Z9
 	VMOVAPS   Z2, Z10
-	VPERMI2PS Z4, Z3, Z10
-	VMOVAPS   Z2, Z11
-	VPERMI2PS Z6, Z5, Z11
+	VPERMI2PS Z5, Z4, Z10
+	VMOVAPS   Z3, Z11
+	VPERMI2PS Z6, Z9, Z11
 	VMINPS    Z10, Z9, Z7
 	VMINPS    Z9, Z7, Z9
 	VORPS     Z7, Z9, Z9
@@ -24641,6 +24674,7 @@ loop:
 	VORPS     Z7, Z9, Z9
 	VXORPS    Z0, Z9, Z9
 	VMOVUPS   Z9, (AX)
+	VMOVAPS   Z6, Z4
 	ADDQ      $0x40, AX
 	ADDQ      $0x00000080, CX
 	ADDQ      $0x00000080, DX
@@ -24652,35 +24686,28 @@ eight:
 	TESTQ SI, SI
 	JZ    done
 
-	// the last 8 windows: columns 0..16 only (b and d unused)
-	VXORPS    (CX), Z0, Z3
-	VXORPS    (DX), Z0, Z8
-	VMINPS    Z8, Z3, Z7
-	VMINPS    Z3, Z7, Z3
-	VORPS     Z7, Z3, Z3
-	VXORPS    (BX), Z0, Z8
-	VMINPS    Z8, Z3, Z7
-	VMINPS    Z3, Z7, Z3
-	VORPS     Z7, Z3, Z3
-	VXORPS    4(CX), Z0, Z5
-	VXORPS    4(DX), Z0, Z8
+	// the last 8 windows: columns 0..16 only (column 16 in lane 0 of b, where the even lane 8 takes it)
+	VMOVUPS.Z 64(CX), K2, Z5
+	VXORPS    Z0, Z5, Z5
+	VMOVUPS.Z 64(DX), K2, Z8
+	VXORPS    Z0, Z8, Z8
 	VMINPS    Z8, Z5, Z7
 	VMINPS    Z5, Z7, Z5
 	VORPS     Z7, Z5, Z5
-	VXORPS    4(BX), Z0, Z8
+	VMOVUPS.Z 64(BX), K2, Z8
+	VXORPS    Z0, Z8, Z8
 	VMINPS    Z8, Z5, Z7
 	VMINPS    Z5, Z7, Z5
 	VORPS     Z7, Z5, Z5
-	VXORPS    Z4, Z4, Z4
 	VXORPS    Z6, Z6, Z6
 	MOVL      $0x000000ff, CX
 	KMOVW     CX, K1
 	VMOVAPS   Z1, Z9
-	VPERMI2PS Z4, Z3, Z9
+	VPERMI2PS Z5, Z4, Z9
 	VMOVAPS   Z2, Z10
-	VPERMI2PS Z4, Z3, Z10
-	VMOVAPS   Z2, Z11
-	VPERMI2PS Z6, Z5, Z11
+	VPERMI2PS Z5, Z4, Z10
+	VMOVAPS   Z3, Z11
+	VPERMI2PS Z6, Z9, Z11
 	VMINPS    Z10, Z9, Z7
 	VMINPS    Z9, Z7, Z9
 	VORPS     Z7, Z9, Z9

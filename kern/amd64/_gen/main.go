@@ -2670,26 +2670,48 @@ func maxPool3s2() {
 
 // maxPool3s2AVX512 emits MaxPool3s2AVX512: maxPool3s2's windows sixteen
 // a step, the even and odd columns split by VPERMI2PS (the table of
-// avgPool2s2Rows), and a last step of eight.
+// avgPool2s2Rows), and a last step of eight. R, the maximum over the three
+// rows, is made once per column: a step's 16 windows read R at columns
+// 0..32, of which 0..15 (carried from the step before), 16..31 and 32
+// (the first of the next step's, made now: the last step loads only that
+// column, under a mask) are enough, the third rows' columns (2j+2) being
+// the even ones moved down a lane (poolShift).
 func maxPool3s2AVX512() {
 	dst, r, n, sign, rowsAt := maxPool3s2Start(avx512, "16 values at a time and a last 8 (n must be a multiple of 8)")
 	z := avx512.regs
-	ie, io := z[1], z[2]
+	ie, io, is := z[1], z[2], z[3]
 	VMOVUPS(poolEven, ie)
 	VMOVUPS(poolEven.Offset(64), io)
-	a, b, c, d := z[3], z[4], z[5], z[6]
+	VMOVUPS(poolShift, is)
+	a, b, c := z[4], z[5], z[6]
 	t, u := z[7], z[8]
 	e, o, o2 := z[9], z[10], z[11]
-	// windows emits the 16 windows from -R at columns 0..31 (a, b) and
-	// 1..32 (c, d): e = R[2j], o = R[2j+1], o2 = R[2j+2], then
-	// dst = max(max(e, o), o2), through the mask k when not nil.
+	one := GP32()
+	MOVL(U32(1), one)
+	KMOVW(one, reg.K2) // lane 0
+	// rowsAtLane0 emits v = -R at column disp/4 in lane 0 (the other
+	// lanes -0 or anything), reading only that column.
+	rowsAtLane0 := func(disp int, v reg.VecPhysical) {
+		VMOVUPS_Z(Mem{Base: r[0], Disp: disp}, reg.K2, v)
+		VXORPS(sign, v, v)
+		VMOVUPS_Z(Mem{Base: r[1], Disp: disp}, reg.K2, u)
+		VXORPS(sign, u, u)
+		negMax(v, u, t, v)
+		VMOVUPS_Z(Mem{Base: r[2], Disp: disp}, reg.K2, u)
+		VXORPS(sign, u, u)
+		negMax(v, u, t, v)
+	}
+	// windows emits the windows from -R at columns 0..15 (a) and 16..31
+	// (b), with -R at column 32 in lane 0 of c: e = R[2j], o = R[2j+1],
+	// o2 = R[2j+2], then dst = max(max(e, o), o2), through the mask k when
+	// not nil.
 	windows := func(k reg.Register) {
 		VMOVAPS(ie, e)
 		VPERMI2PS(b, a, e)
 		VMOVAPS(io, o)
 		VPERMI2PS(b, a, o)
-		VMOVAPS(io, o2)
-		VPERMI2PS(d, c, o2)
+		VMOVAPS(is, o2)
+		VPERMI2PS(c, e, o2)
 		negMax(e, o, t, e)
 		negMax(e, o2, t, e)
 		VXORPS(sign, e, e)
@@ -2699,15 +2721,22 @@ func maxPool3s2AVX512() {
 			VMOVUPS(e, k, Mem{Base: dst})
 		}
 	}
+	Comment("-R at columns 0..15")
+	rowsAt(0, a, t, u)
 	Label("loop")
 	CMPQ(n, U8(16))
 	JL(LabelRef("eight"))
-	Comment("-R at columns 0..31 and 1..32 of the 16 windows")
-	rowsAt(0, a, t, u)
+	Comment("-R at columns 16..31, and 32.. (all 16 but on the last step)")
 	rowsAt(64, b, t, u)
-	rowsAt(4, c, t, u)
-	rowsAt(68, d, t, u)
+	CMPQ(n, U8(16))
+	JE(LabelRef("last"))
+	rowsAt(128, c, t, u)
+	JMP(LabelRef("step"))
+	Label("last")
+	rowsAtLane0(128, c)
+	Label("step")
 	windows(nil)
+	VMOVAPS(c, a) // the next step's columns 0..15
 	ADDQ(U8(64), dst)
 	for _, p := range r {
 		ADDQ(U32(128), p)
@@ -2717,11 +2746,9 @@ func maxPool3s2AVX512() {
 	Label("eight")
 	TESTQ(n, n)
 	JZ(LabelRef("done"))
-	Comment("the last 8 windows: columns 0..16 only (b and d unused)")
-	rowsAt(0, a, t, u)
-	rowsAt(4, c, t, u)
-	VXORPS(b, b, b)
-	VXORPS(d, d, d)
+	Comment("the last 8 windows: columns 0..16 only (column 16 in lane 0 of b, where the even lane 8 takes it)")
+	rowsAtLane0(64, b)
+	VXORPS(c, c, c)
 	m := GP32()
 	MOVL(U32(0xff), m)
 	KMOVW(m, reg.K1)
@@ -2784,13 +2811,22 @@ func avgPool2s2() {
 // made by poolEvenTable.
 var poolEven Mem
 
-// poolEvenTable emits poolEven.
+// poolEvenTable emits poolEven and poolShift.
 func poolEvenTable() {
 	poolEven = GLOBL("pooleven", RODATA|NOPTR)
 	for i := range 32 { // the even columns' indices, then the odd ones'
 		DATA(4*i, U32(uint32(2*(i%16)+i/16)))
 	}
+	poolShift = GLOBL("poolshift", RODATA|NOPTR)
+	for i := range 16 { // lanes 1..15 of the first table, lane 0 of the second
+		DATA(4*i, U32(uint32(i+1)))
+	}
 }
+
+// poolShift is the table of VPERMI2PS indices that move a vector down one
+// lane and take the last lane from the second table's first (1, 2, ...,
+// 16), made by poolEvenTable.
+var poolShift Mem
 
 // avgPool2s2Rows emits AvgPool2s2RowsAVX512: a 2×2 stride-2 average
 // pooling of whole rows, 16 outputs a step from 32 columns of two input
