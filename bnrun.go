@@ -156,7 +156,7 @@ func WithThreads(n int) Option {
 // float64 sums, ONNX Runtime's being the direct product's): invisible after a
 // classifier's global pooling, but it puts per-pixel outputs such as a
 // segmentation net's further from a float32 reference (fcn_resnet50:
-// 58738 of its 1053696 scores past 1e-4 + 1e-4·|g| of PyTorch's, against
+// 7270 of its 1053696 scores past 1e-4 + 1e-4·|g| of PyTorch's, against
 // 684 computed directly, in the shorter depth blocks below, and ONNX
 // Runtime's 1644). Without either option,
 // Open leaves Winograd off for a model with a per-pixel output (an output
