@@ -29,7 +29,7 @@ import "math"
 // Lavin and Gray's points 0, ±1, ±2 (integer matrices, A's entries up to
 // 8) make the 36 sums over the channels cancel more: their float32
 // rounding, magnified by Aᵀ, left ResNet-50's output 2.2e-4 from PyTorch
-// at 64×64 (ONNX Runtime 1.0e-4), about 9 times a direct convolution's
+// at 64×64 (ONNX Runtime 1.0e-4), 7 to 9 times a direct convolution's
 // error on one tile of 256 channels; these points leave about twice its
 // error (numpy, ReLU'd inputs, 64 and 256 channels: 8.8e-7 and 1.5e-6
 // relative, against 2.1e-6 and 5.4e-6 with Lavin and Gray's, direct 5.3e-7
