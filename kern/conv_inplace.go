@@ -128,10 +128,25 @@ func (bl *blocked) inPlaceSource(env *Env, g *ConvGeom, x []float32, f *ConvFusi
 	src := sc.xp.Grow(g.N*g.C*ph.plane + slack)
 	clear(src[g.N*g.C*ph.plane:])
 	pt := TaskOf[phaseTask](env)
-	*pt = phaseTask{k: TierOf(env), dst: src, x: x, g: g, ph: ph, f: f}
-	runTask(env, g.N*g.C, pt)
+	*pt = phaseTask{k: TierOf(env), dst: src, x: x, g: g, ph: ph, f: f, bands: phaseBands(g, ph, ParOf(env).Workers())}
+	runTask(env, g.N*g.C*pt.bands, pt)
 	return src
 }
+
+// phaseBands returns into how many bands of rows inPlaceSource cuts each
+// phase copy for workers: one per worker where the planes are fewer than
+// phaseBandPlanes a worker (an image's 3 channels in front of a stem,
+// which left one of two workers copying two of them), else 1.
+func phaseBands(g *ConvGeom, ph phaseGeom, workers int) int {
+	if workers < 2 || g.N*g.C >= phaseBandPlanes*workers {
+		return 1
+	}
+	return max(1, min(workers, ph.hq))
+}
+
+// phaseBandPlanes is the fewest planes a worker that phaseBands leaves
+// whole.
+const phaseBandPlanes = 4
 
 // inPlaceOffsets fills boff (one entry per row p = (c·KH + kh)·KW + kw of
 // a group's im2col matrix) with where row p starts in the phase planes:
@@ -151,21 +166,27 @@ func inPlaceOffsets(g *ConvGeom, ph phaseGeom, boff []int32) {
 	}
 }
 
-// phaseTask makes the phase copy of planes [lo, hi) of x (see phasePlanes);
-// plane u is channel u mod C.
+// phaseTask makes the phase copy of x (see phasePlanes) in units of a band
+// of rows of a plane: unit u is band u / P of plane u mod P (P = N·C),
+// band b holding rows [b·Hq/bands, (b+1)·Hq/bands) of each phase; plane p
+// is channel p mod C.
 type phaseTask struct {
 	k      *Tier
 	dst, x []float32
 	g      *ConvGeom
 	ph     phaseGeom
 	f      *ConvFusion
+	bands  int
 }
 
-// Range copies planes [lo, hi).
+// Range copies units [lo, hi).
 func (t *phaseTask) Range(lo, hi int) {
 	hw := t.g.H * t.g.W
+	planes := t.g.N * t.g.C
 	for u := lo; u < hi; u++ {
-		phasePlanes(t.k, t.dst[u*t.ph.plane:(u+1)*t.ph.plane], t.x[u*hw:(u+1)*hw], t.g, t.ph, t.f, u%t.g.C)
+		b, p := u/planes, u%planes
+		i0, i1 := b*t.ph.hq/t.bands, (b+1)*t.ph.hq/t.bands
+		phaseRows(t.k, t.dst[p*t.ph.plane:(p+1)*t.ph.plane], t.x[p*hw:(p+1)*hw], t.g, t.ph, t.f, p%t.g.C, i0, i1)
 	}
 }
 
@@ -266,24 +287,29 @@ func (t *compactTask) Range(lo, hi int) {
 // where x' = PreAct(PreScale[c]·x + PreBias[c]), and 0 outside x. Phases
 // that no kernel tap reads are left as they are.
 func phasePlanes(k *Tier, dst, x []float32, g *ConvGeom, ph phaseGeom, f *ConvFusion, c int) {
+	phaseRows(k, dst, x, g, ph, f, c, 0, ph.hq)
+}
+
+// phaseRows is phasePlanes for rows [i0, i1) of each phase plane only.
+func phaseRows(k *Tier, dst, x []float32, g *ConvGeom, ph phaseGeom, f *ConvFusion, c, i0, i1 int) {
 	var sc, bi float32
 	if f.hasPre() {
 		sc, bi = f.PreScale[c], f.PreBias[c]
 	}
 	if g.SH == 1 && g.SW == 1 && g.PadT+g.PadB+g.PadL+g.PadR == 0 {
-		// One phase laid out as x itself (Hq = H, Wq = W): the plane is one
-		// row, dst[i] = x'[i] (DenseNet's BN+Relu before a 1×1 conv).
-		d := dst[:g.H*g.W]
+		// One phase laid out as x itself (Hq = H, Wq = W): the rows are
+		// one run, dst[i] = x'[i] (DenseNet's BN+Relu before a 1×1 conv).
+		d, s := dst[i0*g.W:i1*g.W], x[i0*g.W:i1*g.W]
 		switch {
 		case !f.hasPre():
-			copy(d, x)
+			copy(d, s)
 		case f.PreAct.Kind == ActRelu || f.PreAct.Kind == ActNone:
 			// d[i] = [max(0,] PreScale[c]·x[i] + PreBias[c][)]
-			AffineRow(k, d, x, sc, bi, f.PreAct.Kind == ActRelu)
+			AffineRow(k, d, s, sc, bi, f.PreAct.Kind == ActRelu)
 		default:
 			// d[i] = PreAct(PreScale[c]·x[i] + PreBias[c])
 			for i := range d {
-				d[i] = f.PreAct.One(sc*x[i] + bi)
+				d[i] = f.PreAct.One(sc*s[i] + bi)
 			}
 		}
 		return
@@ -296,7 +322,7 @@ func phasePlanes(k *Tier, dst, x []float32, g *ConvGeom, ph phaseGeom, f *ConvFu
 			q := dst[(a*g.SW+b)*ph.hq*ph.wq : (a*g.SW+b+1)*ph.hq*ph.wq]
 			// The phase's columns j that read x: j·SW + b - PadL in [0, W).
 			jlo, jhi := validRange(b-g.PadL, g.SW, g.W, ph.wq)
-			for i := range ph.hq {
+			for i := i0; i < i1; i++ {
 				row := q[i*ph.wq : (i+1)*ph.wq]
 				ih := i*g.SH + a - g.PadT
 				if ih < 0 || ih >= g.H || jlo >= jhi {
