@@ -161,6 +161,23 @@ func AvgPoolPlane(g *PoolGeom, p int, x, y []float32, countPad bool) {
 	}
 }
 
+// MaxPool3s2Go is the portable twin of Tier.MaxPool3s2: 3×3 windows at
+// stride 2 along the rows r0, r1 and r2 (each read up to 2·len(dst)),
+//
+//	dst[j] = max over c in [2j, 2j+2] of max(max(r0[c], r1[c]), r2[c])
+//
+// each window's rows first (top to bottom), then its columns left to
+// right, a builtin max each (NaN wins; +0 over -0).
+func MaxPool3s2Go(dst, r0, r1, r2 []float32) {
+	for j := range dst {
+		v := max(max(r0[2*j], r1[2*j]), r2[2*j])
+		for c := 2*j + 1; c <= 2*j+2; c++ {
+			v = max(v, max(max(r0[c], r1[c]), r2[c]))
+		}
+		dst[j] = v
+	}
+}
+
 // AvgPool2s2RowsGo is the portable twin of Tier.AvgPool2s2Rows:
 //
 //	dst[r·ldd + j] = ((src[2r·lds + 2j] + src[(2r+1)·lds + 2j]) + (src[2r·lds + 2j+1] + src[(2r+1)·lds + 2j+1])) / div

@@ -93,7 +93,8 @@ type Tier struct {
 	ClipTile func(c []float32, ldc, rows, n int, lo, hi float32)
 	// MaxPool3s2 and AvgPool2s2, when not nil, compute a row of a 3×3 or
 	// 2×2 stride-2 pooling's windows that lie inside the input, as
-	// package ops' planeRows does (see its poolRowFast).
+	// package ops' planeRows does (see its poolRowFast); MaxPool3s2Go is
+	// the first's portable twin.
 	MaxPool3s2 func(dst, r0, r1, r2 []float32)
 	AvgPool2s2 func(dst, r0, r1 []float32, div float32)
 	// AvgPool2s2Rows, when not nil, computes rows rows of n outputs of a

@@ -260,21 +260,8 @@ func TestAvgPool2s2RowsMatchesTwin(t *testing.T) {
 	}
 }
 
-// maxPool3s2Go is the Go loop MaxPool3s2's kernels compute: 3×3 windows
-// at stride 2 along rows r0, r1 and r2, each window's rows first (top to
-// bottom), then its columns left to right, a builtin max each.
-func maxPool3s2Go(dst, r0, r1, r2 []float32) {
-	for j := range dst {
-		v := max(max(r0[2*j], r1[2*j]), r2[2*j])
-		for c := 2*j + 1; c <= 2*j+2; c++ {
-			v = max(v, max(max(r0[c], r1[c]), r2[c]))
-		}
-		dst[j] = v
-	}
-}
-
 // TestMaxPool3s2MatchesGo runs each tier's MaxPool3s2 against
-// maxPool3s2Go, bit for bit, on rows of 8 to 72 windows (the last step of
+// MaxPool3s2Go, bit for bit, on rows of 8 to 72 windows (the last step of
 // 8 after none or several of 16, and the steps that carry the maximum of
 // a column to the next): values with NaNs of several payloads and signs,
 // infinities and zeros of both signs, in rows exactly 2n+1 long at the
@@ -303,7 +290,7 @@ func TestMaxPool3s2MatchesGo(t *testing.T) {
 			got := kerntest.Rand(7, n+3)
 			want := append([]float32(nil), got...)
 			k.MaxPool3s2(got[:n], rows[0], rows[1], rows[2])
-			maxPool3s2Go(want[:n], rows[0], rows[1], rows[2])
+			MaxPool3s2Go(want[:n], rows[0], rows[1], rows[2])
 			kerntest.SameBits(t, fmt.Sprintf("%s n=%d", k.Name, n), got, want)
 		}
 	}
