@@ -284,6 +284,7 @@ type blockBufs struct {
 	src       convSource // the im2col source of the worker's current product
 	clip      [2]float32 // the Clip bounds of the current tile (clipFor)
 	phase     GrowBuf    // one channel's padded copy (convWinograd's stage 1), or 8 planes (pixMajorTask)
+	band      GrowBuf    // a band of a group's padded blocks (pixBandTask)
 }
 
 // NewBlockedTier returns a kernel tier whose Gemm and Conv run on the

@@ -147,6 +147,12 @@ var bigConvCases = []convCase{
 	{n: 2, c: 24, m: 48, in: []int{6, 5}, k: []int{3, 3}, group: 3, pads: []int64{1, 1, 1, 1}, bias: true},
 	{n: 1, c: 48, m: 32, in: []int{12, 11}, k: []int{5, 3}, group: 2, strides: []int64{2, 1}, dils: []int64{1, 2}, pads: []int64{2, 2, 1, 2}, bias: true},
 	{n: 3, c: 13, m: 20, in: []int{7, 7}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
+	// Bands of output rows, each unit copying the rows it reads (pixBands):
+	// an ungrouped input many times its weights with a last block of 5
+	// channels, and three groups on up to four bands of 3 or 4 rows
+	// (8 workers), unequal strides, batch 2.
+	{n: 2, c: 13, m: 8, in: []int{30, 27}, k: []int{3, 3}, group: 1, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}, bias: true},
+	{n: 2, c: 48, m: 48, in: []int{13, 10}, k: []int{3, 3}, group: 3, strides: []int64{1, 2}, pads: []int64{1, 1, 1, 1}, bias: true},
 	// Planes 256 values apart: the in-place products pack each panel of B
 	// (packConflicts); a last narrower panel, batch 2.
 	{n: 2, c: 20, m: 13, in: []int{16, 16}, k: []int{1, 1}, group: 1, bias: true},
