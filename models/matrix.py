@@ -19,7 +19,9 @@ BatchNorm modules would never be calibrated nor exported).
 For each model, goldens.py's machinery (build, calibrate_bn, golden_sets,
 export_flavour) calibrates BatchNorm on random inputs and computes PyTorch's
 output on one input, batch 1, at 3x--size x--size (64, or the smallest of
-64, 75, 96, 128, 224 the model accepts: inception_v3 needs 75, maxvit_t 224),
+64, 75, 96, 128, 224 the model accepts and torch.onnx exports: inception_v3
+needs 75, maxvit_t and the VGGs 224, the VGGs' adaptive 7×7 pooling being
+exportable only from a multiple of 7),
 and exports OUT/<model>/<flavour>/op<N>/ for N in 13..17 with torch.onnx
 (flavour bn: BatchNormalization kept; fused: the exporter folds Conv+BN).
 onnx 1.12's version_converter stops at opset 17, so the models at 18..21
@@ -159,15 +161,29 @@ class Prepared:
         kwargs = CTOR_KWARGS.get(name, {})
         torch.manual_seed(seed)
         probe = goldens.build(name, **kwargs).eval()
+        # torch.onnx exports an adaptive pooling only where its output
+        # size divides its input size (VGG's 7×7 pooling gets 2×2 at 64×64)
+        seen = []
+        hooks = [mod.register_forward_hook(lambda mod, a, out: seen.append((a[0].shape[-2:], out.shape[-2:])))
+                 for mod in probe.modules()
+                 if isinstance(mod, (torch.nn.AdaptiveAvgPool2d, torch.nn.AdaptiveMaxPool2d))]
         self.size = None
         for s in SIZES:
+            seen.clear()
             try:
                 with torch.no_grad():
                     probe(export.make_pixels([3, s, s], 1, seed))
+                bad = [(i, o) for i, o in seen if any(a % b for a, b in zip(i, o))]
+                if bad:
+                    i, o = bad[0]
+                    raise ValueError(f"adaptive pooling to {tuple(o)} from {tuple(i)}, "
+                                     "which torch.onnx cannot export")
                 self.size = s
                 break
             except Exception as e:  # noqa: BLE001 (a too-small input raises anything)
                 log(f"  {name}: {s}x{s} refused: {str(e).splitlines()[0][:120]}")
+        for h in hooks:
+            h.remove()
         del probe
         if self.size is None:
             raise RuntimeError(f"no input size of {SIZES} runs")
@@ -430,7 +446,9 @@ def write_doc(path, rows, skipped, results, args):
         f"(torch {torch.__version__}, onnx {onnx.__version__}). To reproduce:",
         "",
         "    nice -n 19 go build -o /tmp/wtM-bnrun ./cmd/bnrun",
-        "    nice -n 19 /usr/bin/python3 models/matrix.py --out /tmp/matrix --bnrun /tmp/wtM-bnrun",
+        "    nice -n 19 /usr/bin/python3 models/matrix.py --out /tmp/matrix --bnrun /tmp/wtM-bnrun"
+        + (f" \\\n        --models {args.models} --opsets {','.join(str(o) for o in opsets)}"
+           f" --doc-subset --doc {os.path.relpath(path, REPO)}" if args.doc_subset and args.models else ""),
         "",
         "Every torchvision 0.14 classification and segmentation model with a BatchNorm module "
         "(enumerated with `torchvision.models.list_models`, random weights, BatchNorm calibrated "
@@ -438,7 +456,8 @@ def write_doc(path, rows, skipped, results, args):
         "folded by the exporter), exported by torch.onnx at opsets 13 to 17 and upgraded from the "
         "opset-17 export to 18 to 21 (onnx 1.12's converter stops at 17: the opset and IR "
         "version raised, reductions' `axes` moved to an input at 18; the goldens are the "
-        "opset-17 ones). One input, batch 1, 3×64×64 (inception_v3 3×75×75; maxvit_t 3×224×224); "
+        "opset-17 ones). One input, batch 1, 3×64×64 (inception_v3 3×75×75; maxvit_t and the "
+        "VGGs 3×224×224); "
         "`bnrun verify` at atol = rtol = 1e-4. An output out of that tolerance is checked "
         "against ONNX Runtime's outputs on the same input (`bench/ort_outputs.js`, "
         "`bnrun verify --peer`): \"ok (ORT e)\" is a pass as the peer, ONNX Runtime being at "
@@ -520,6 +539,8 @@ def main(argv=None):
     ap.add_argument("--descending", action="store_true",
                     help="largest models first (a second process can start from that end)")
     ap.add_argument("--doc-only", action="store_true", help="rewrite --doc from the results there")
+    ap.add_argument("--doc-subset", action="store_true",
+                    help="write only the --models rows and the run's opsets to --doc (a partial run's table)")
     args = ap.parse_args(argv)
     if not os.path.isfile(args.bnrun):
         ap.error(f"{args.bnrun}: no such binary (go build -o {args.bnrun} ./cmd/bnrun)")
@@ -577,6 +598,9 @@ def main(argv=None):
                 if "f64_bnrun" in res else ""
             log(f"  {res['model']} {res['flavour']} op{res['opset']}: {res['status']} "
                 f"max_abs {res.get('max_abs')} ORT {res.get('peer_max_abs')}{f64} {res.get('error', '')[:100]}")
+    if args.doc_subset and args.models:
+        rows = chosen
+        results = {k: v for k, v in results.items() if k[0] in {r["name"] for r in chosen}}
     write_doc(args.doc, rows, skipped, results, args)
     log(f"wrote {args.doc}")
     return 0
