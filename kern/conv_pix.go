@@ -792,43 +792,14 @@ func (t *pixBandTask) Range(lo, hi int) {
 	defer bl.bufs.Put(buf)
 	cbn := CeilDiv(cg, 8) // blocks a group (8 channels each but the last)
 	xb := buf.band.Grow(cbn * t.hr * wq * 8)
-	hw := g.H * g.W
 	for u := lo; u < hi; u++ {
 		b, o := u%bands, u/bands
 		n, grp := o/g.Group, o%g.Group
 		oh0, oh1 := b*g.OH/bands, (b+1)*g.OH/bands
 		r0 := oh0 * g.SH
 		r1 := min((oh1-1)*g.SH+(g.KH-1)*g.DH+1, g.H+g.PadT+g.PadB)
-		// the band's input rows ih in [i0, i1); the rest is padding
-		i0, i1 := max(r0-g.PadT, 0), min(r1-g.PadT, g.H)
 		for cb := range cbn {
-			d := xb[cb*t.hr*wq*8 : (cb+1)*t.hr*wq*8]
-			clear(d[:max(i0+g.PadT-r0, 0)*wq*8])
-			clear(d[max(i1+g.PadT-r0, 0)*wq*8 : (r1-r0)*wq*8])
-			for ih := i0; ih < i1; ih++ {
-				row := d[(ih+g.PadT-r0)*wq*8 : (ih+g.PadT-r0+1)*wq*8]
-				clear(row[:g.PadL*8])
-				clear(row[(g.PadL+g.W)*8:])
-			}
-			c0 := grp*cg + cb*8
-			xs := t.x[(n*g.C+c0)*hw:]
-			if nc := min(8, cg-cb*8); nc < 8 {
-				// the last block of an ungrouped input: channels past C are 0
-				for ih := i0; ih < i1; ih++ {
-					for iw := range g.W {
-						o := ((ih+g.PadT-r0)*wq + g.PadL + iw) * 8
-						for i := range 8 {
-							v := float32(0)
-							if i < nc {
-								v = xs[i*hw+ih*g.W+iw]
-							}
-							d[o+i] = v
-						}
-					}
-				}
-			} else if i1 > i0 {
-				bl.gather8Rows(d[((i0+g.PadT-r0)*wq+g.PadL)*8:], wq*8, xs[i0*g.W:], hw, (i1-i0)*g.W, g.W)
-			}
+			blockRows(bl, xb[cb*t.hr*wq*8:(cb+1)*t.hr*wq*8], t.x, g, n, grp*cg+cb*8, r0, r1, wq)
 		}
 		for jb := range nb {
 			ub := (o*nb + jb) * bands
@@ -882,36 +853,46 @@ type blockedTask struct {
 
 // Range copies units [lo, hi).
 func (t *blockedTask) Range(lo, hi int) {
-	g := t.g
-	cb := CeilDiv(g.C, 8)
-	hw := g.H * g.W
+	cb := CeilDiv(t.g.C, 8)
 	for u := lo; u < hi; u++ {
 		n, b := u/cb, u%cb
-		d := t.dst[u*t.hp*t.wq*8 : (u+1)*t.hp*t.wq*8]
-		// the padding rows, and the padding columns of the rows between
-		clear(d[:g.PadT*t.wq*8])
-		clear(d[(g.PadT+g.H)*t.wq*8:])
-		for ih := range g.H {
-			row := d[(g.PadT+ih)*t.wq*8 : (g.PadT+ih+1)*t.wq*8]
-			clear(row[:g.PadL*8])
-			clear(row[(g.PadL+g.W)*8:])
-		}
-		c0 := b * 8
-		xs := t.x[(n*g.C+c0)*hw:]
-		if c0+8 <= g.C {
-			t.bl.gather8Rows(d[(g.PadT*t.wq+g.PadL)*8:], t.wq*8, xs, hw, hw, g.W)
-			continue
-		}
-		for ih := range g.H {
-			for iw := range g.W {
-				o := ((g.PadT+ih)*t.wq + g.PadL + iw) * 8
-				for i := range 8 {
-					v := float32(0)
-					if c0+i < g.C {
-						v = xs[i*hw+ih*g.W+iw]
-					}
-					d[o+i] = v
+		blockRows(t.bl, t.dst[u*t.hp*t.wq*8:(u+1)*t.hp*t.wq*8], t.x, t.g, n, b*8, 0, t.hp, t.wq)
+	}
+}
+
+// blockRows writes rows [r0, r1) of the padded plane of image n's block of
+// 8 channels from c0 (blockedSource's layout, Wp = wq values a row) to d,
+// row r0 first: the input's rows where they fall, 0 in the padding and
+// in channels past C.
+func blockRows(bl *blocked, d, x []float32, g *ConvGeom, n, c0, r0, r1, wq int) {
+	hw := g.H * g.W
+	// the input rows ih in [i0, i1) fall in the band; the rest is padding
+	i0, i1 := max(r0-g.PadT, 0), min(r1-g.PadT, g.H)
+	if i1 <= i0 {
+		clear(d[:(r1-r0)*wq*8])
+		return
+	}
+	clear(d[:(i0+g.PadT-r0)*wq*8])
+	clear(d[(i1+g.PadT-r0)*wq*8 : (r1-r0)*wq*8])
+	for ih := i0; ih < i1; ih++ {
+		row := d[(ih+g.PadT-r0)*wq*8 : (ih+g.PadT-r0+1)*wq*8]
+		clear(row[:g.PadL*8])
+		clear(row[(g.PadL+g.W)*8:])
+	}
+	xs := x[(n*g.C+c0)*hw:]
+	if c0+8 <= g.C {
+		bl.gather8Rows(d[((i0+g.PadT-r0)*wq+g.PadL)*8:], wq*8, xs[i0*g.W:], hw, (i1-i0)*g.W, g.W)
+		return
+	}
+	for ih := i0; ih < i1; ih++ {
+		for iw := range g.W {
+			o := ((ih+g.PadT-r0)*wq + g.PadL + iw) * 8
+			for i := range 8 {
+				v := float32(0)
+				if c0+i < g.C {
+					v = xs[i*hw+ih*g.W+iw]
 				}
+				d[o+i] = v
 			}
 		}
 	}
