@@ -229,6 +229,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	var priv pixCopy // the copy each worker makes for itself, if any
 	splitK := 1      // runs of input channels (pixSplitK)
 	bands := 0       // bands of output rows a group's unit copies for (pixBands)
+	bandHr := 0      // the padded rows a band's copy holds, which boff counts on
 	var mtK pixMajorTask
 	if bl.pixBlocked(g, f.hasPre()) {
 		// the input in blocks of 8 channels, padded (see blockedSource):
@@ -240,7 +241,8 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 			// each unit copies the rows of its group's blocks that its
 			// band of output rows reads (pixBandTask): a plane of hr rows
 			bands, parts = b, b
-			hp = bandRows(g, b)
+			bandHr = bandRows(g, b)
+			hp = bandHr
 		} else if w := pixPrivate(g, g.N*cb*hp*wq*8, workers, blocks*parts); w > 1 {
 			priv = pixCopy{workers: w, n: g.N * cb * hp * wq * 8,
 				bt: blockedTask{bl: bl, x: x, g: g, hp: hp, wq: wq}}
@@ -341,7 +343,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	if bands > 0 {
 		pt.bands = true
 		bt := TaskOf[pixBandTask](env)
-		*bt = pixBandTask{pt: pt, x: x, hr: bandRows(g, bands)}
+		*bt = pixBandTask{pt: pt, x: x, hr: bandHr}
 		runTask(env, g.N*g.Group*bands, bt)
 		*pt = pixTask{}
 		return
