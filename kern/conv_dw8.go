@@ -34,28 +34,48 @@ import "unsafe"
 // call runs a band's rows: a call from Go costs as much as a 7×7 row.
 type Dw8Kernel func(out, x *float32, off *int32, w *float32, taps, n, step int, bias, clip *float32, rows, ldo, ldx int)
 
+// Dw16Kernel is Dw8Kernel for pixels of 16 channels:
+//
+//	s = bias[c] + Σ_{t<taps} w[t·16+c]·x[r·ldx+j·step+off[t]+c]
+//	out[r·ldo+j·16+c] = min(max(s, clip[0]), clip[1])   (s when clip is nil or s is NaN)
+//
+// for c < 16: the one-pass depthwise blocks' kernel on tiers whose
+// vectors hold 16 lanes (conv_dwblock.go).
+type Dw16Kernel func(out, x *float32, off *int32, w *float32, taps, n, step int, bias, clip *float32, rows, ldo, ldx int)
+
 // Dw8Go is the portable twin of the Dw8Kernel vector kernels.
 func Dw8Go(out, x *float32, off *int32, w *float32, taps, n, step int, bias, clip *float32, rows, ldo, ldx int) {
+	dwRowGo(8, out, x, off, w, taps, n, step, bias, clip, rows, ldo, ldx)
+}
+
+// Dw16Go is the portable twin of the Dw16Kernel vector kernels.
+func Dw16Go(out, x *float32, off *int32, w *float32, taps, n, step int, bias, clip *float32, rows, ldo, ldx int) {
+	dwRowGo(16, out, x, off, w, taps, n, step, bias, clip, rows, ldo, ldx)
+}
+
+// dwRowGo is Dw8Go and Dw16Go for pixels of cw channels.
+func dwRowGo(cw int, out, x *float32, off *int32, w *float32, taps, n, step int, bias, clip *float32, rows, ldo, ldx int) {
 	if n <= 0 || rows <= 0 {
 		return
 	}
 	offs := unsafe.Slice(off, max(taps, 1))[:taps]
-	xs := unsafe.Slice(x, (rows-1)*ldx+(n-1)*step+maxOffset(offs)+8)
-	ws := unsafe.Slice(w, max(taps, 1)*8)
-	bs := unsafe.Slice(bias, 8)
-	os := unsafe.Slice(out, (rows-1)*ldo+n*8)
+	xs := unsafe.Slice(x, (rows-1)*ldx+(n-1)*step+maxOffset(offs)+cw)
+	ws := unsafe.Slice(w, max(taps, 1)*cw)
+	bs := unsafe.Slice(bias, cw)
+	os := unsafe.Slice(out, (rows-1)*ldo+n*cw)
+	// os[r·ldo + j·cw + c] = clip(bs[c] + Σ_t ws[t·cw + c]·xs[r·ldx + j·step + offs[t] + c])
 	for r := range rows {
 		for j := range n {
-			for c := range 8 {
+			for c := range cw {
 				s := bs[c]
 				for t, o := range offs {
-					s = fma32(ws[t*8+c], xs[r*ldx+j*step+int(o)+c], s)
+					s = fma32(ws[t*cw+c], xs[r*ldx+j*step+int(o)+c], s)
 				}
 				if clip != nil && s == s {
 					cl := unsafe.Slice(clip, 2)
 					s = min(max(s, cl[0]), cl[1])
 				}
-				os[r*ldo+j*8+c] = s
+				os[r*ldo+j*cw+c] = s
 			}
 		}
 	}
@@ -86,12 +106,17 @@ func (bl *blocked) dw8Geom(g *ConvGeom) bool {
 //
 // so that a block's weights are one vector per tap, made once per model
 // instead of once per block and Run.
-func packDw8(g *ConvGeom, w []float32) []float32 {
+func packDw8(g *ConvGeom, w []float32) []float32 { return packDwBlocks(g, w, 8) }
+
+// packDwBlocks is packDw8 for blocks of cw channels:
+//
+//	out[(blk·taps + t)·cw + c] = w[(cw·blk + c)·taps + t]   (0 past C)
+func packDwBlocks(g *ConvGeom, w []float32, cw int) []float32 {
 	taps := g.KH * g.KW
-	out := make([]float32, CeilDiv(g.C, 8)*taps*8)
+	out := make([]float32, CeilDiv(g.C, cw)*taps*cw)
 	for c := range g.C {
 		for t := range taps {
-			out[(c/8*taps+t)*8+c%8] = w[c*taps+t]
+			out[(c/cw*taps+t)*cw+c%cw] = w[c*taps+t]
 		}
 	}
 	return out

@@ -21,10 +21,12 @@ package kern
 //     keeping the rows the next band shares with this one (a rolling
 //     window: no row of e is computed twice within a run); without an
 //     expansion, e is x gathered into blocks of 8 channels;
-//   - runs the depthwise kernel (DwRow8) on each half of those blocks
-//     into d, blocks of 8 channels, pixel-major: d[c/8][q][c%8];
+//   - runs the depthwise kernel on each part of db channels of those
+//     blocks into d, blocks of db channels, pixel-major: d[c/db][q][c%db]
+//     (db = 16 on a tier with Dw16, whose vectors hold a part of e's
+//     pixels of 32 channels; else DwRow8's 8);
 //   - runs the pixel-tile kernels on d, whose offsets describe that layout
-//     (pix[q] = 8q, boff[c] = (c/8)·ld + c%8), and writes y's planes with
+//     (pix[q] = db·q, boff[c] = (c/db)·ld + c%db), and writes y's planes with
 //     the bias, residual and activation; without a projection, d's blocks
 //     are written to y's planes.
 //
@@ -82,19 +84,30 @@ func (bl *blocked) dwBlockOK(p *DwBlock) bool {
 	return true
 }
 
-// packDwBlock is the tier's Tier.PackDwBlock: depthwise weights as
-// packDw8 arranges them, 1×1 weights as packPix does.
+// packDwBlock is the tier's Tier.PackDwBlock: depthwise weights in
+// blocks of dwPackWidth channels as packDw8 arranges blocks of 8, 1×1
+// weights as packPix does.
 func (bl *blocked) packDwBlock(g *ConvGeom, w []float32) []float32 {
 	if g.Group == g.C && g.C/g.Group == 1 && g.M == g.C {
-		return packDw8(g, w)
+		return packDwBlocks(g, w, bl.dwPackWidth())
 	}
 	return bl.packPix(g, w)
+}
+
+// dwPackWidth is the channels a block of a DwBlock's packed depthwise
+// weights: 16 where the tier's Dw16 runs the depthwise layers with an
+// expansion, else 8.
+func (bl *blocked) dwPackWidth() int {
+	if bl.Dw16 != nil && bl.PixWidth%16 == 0 {
+		return 16
+	}
+	return 8
 }
 
 // dwBlockGeom is the layout of one worker's buffers for a DwBlock.
 type dwBlockGeom struct {
 	eb, nbe int // e's block width (channels a pixel) and blocks
-	nbd     int // d's blocks of 8 channels
+	db, nbd int // d's block width (channels a pixel: 8, or 16 on Dw16) and blocks
 	wp      int // padded row width, pixels
 	rb      int // output rows a band
 	maxIn   int // padded rows of e a band reads
@@ -108,10 +121,12 @@ type dwBlockGeom struct {
 // at least one.
 func (bl *blocked) dwBlockLayout(p *DwBlock) dwBlockGeom {
 	gd := &p.GD
-	l := dwBlockGeom{eb: 8, wp: gd.W + gd.PadL + gd.PadR, nbd: CeilDiv(gd.C, 8)}
+	l := dwBlockGeom{eb: 8, db: 8, wp: gd.W + gd.PadL + gd.PadR}
 	if p.Expand {
-		l.eb = bl.PixWidth
+		// e's pixels of PixWidth channels hold whole blocks of d's
+		l.eb, l.db = bl.PixWidth, bl.dwPackWidth()
 	}
+	l.nbd = CeilDiv(gd.C, l.db)
 	l.nbe = CeilDiv(gd.C, l.eb)
 	budget := bl.DwBlockBand
 	if budget <= 0 {
@@ -124,7 +139,7 @@ func (bl *blocked) dwBlockLayout(p *DwBlock) dwBlockGeom {
 		r := rows + 1
 		bytes := 4 * cpad * (((r-1)*gd.SH + halo + 3*r*gd.SH) * l.wp)
 		if p.Project {
-			bytes += 4 * l.nbd * 8 * r * gd.OW
+			bytes += 4 * l.nbd * l.db * r * gd.OW
 		}
 		if bytes > budget {
 			break
@@ -145,7 +160,7 @@ func (bl *blocked) dwBlockLayout(p *DwBlock) dwBlockGeom {
 	// next band shares back to the top only when it reaches the end.
 	l.erows = l.maxIn + 3*rows*gd.SH
 	l.le = (l.erows*l.wp + (l.nc-gd.OW)*gd.SW) * l.eb
-	l.ld = (rows*gd.OW + l.nc - gd.OW) * 8
+	l.ld = (rows*gd.OW + l.nc - gd.OW) * l.db
 	return l
 }
 
@@ -182,7 +197,8 @@ type dwBlockTask struct {
 // dwBlockBufs is one worker's scratch for convDwBlock.
 type dwBlockBufs struct {
 	e, d, ct, be, bp    GrowBuf // be and bp: the 1×1 biases, whole blocks
-	bias                [8]float32
+	bias                [16]float32
+	wd                  GrowBuf    // a block of 8 channels' depthwise weights, from blocks of 16
 	clipE, clipD, clipP [2]float32 // the kernels' clip bounds (kernelClip)
 	off                 []int32    // depthwise taps
 	pixE, boffE         []int32    // the expansion's pixel and depth offsets into x
@@ -260,14 +276,14 @@ func (t *dwBlockTask) Range(lo, hi int) {
 		d = buf.d.Grow(l.nbd * l.ld)
 		gp := &p.GP
 		buf.ct = buf.ct.Grow(l.rb * gd.OW * t.bl.PixWidth)
-		// pixel q of the band at pixP[q] = 8q, channel c at boffP[c] = (c/8)·ld + c%8
+		// pixel q of the band at pixP[q] = db·q, channel c at boffP[c] = (c/db)·ld + c%db
 		pix := int32s(&buf.pixP, l.rb*gd.OW)
 		for q := range pix {
-			pix[q] = int32(q * 8)
+			pix[q] = int32(q * l.db)
 		}
 		boff := int32s(&buf.boffP, gp.C)
 		for c := range boff {
-			boff[c] = int32(c/8*l.ld + c%8)
+			boff[c] = int32(c/l.db*l.ld + c%l.db)
 		}
 		buf.bp = paddedBias(&buf.bp, p.BP, gp.M, t.bl.PixWidth)
 	} else {
@@ -380,26 +396,42 @@ func (t *dwBlockTask) depthwise(e, d []float32, buf *dwBlockBufs, clip *float32,
 	gd := &p.GD
 	taps := gd.KH * gd.KW
 	nq := nr * gd.OW
+	pw := bl.dwPackWidth()
 	for cb := range l.nbd {
-		c0 := cb * 8
-		cnt := min(8, gd.C-c0)
-		// channels c0.. are half c0 mod eb / 8 of e's block c0 / eb, whose
+		c0 := cb * l.db
+		cnt := min(l.db, gd.C-c0)
+		// channels c0.. are part c0 mod eb / db of e's block c0 / eb, whose
 		// row at holds the band's first padded row
 		eblk := e[c0/l.eb*l.le+at*l.wp*l.eb+c0%l.eb:]
-		buf.bias = [8]float32{}
+		buf.bias = [16]float32{}
 		if p.BD != nil {
 			copy(buf.bias[:cnt], p.BD[c0:c0+cnt])
 		}
-		wb := p.WD[cb*taps*8 : (cb+1)*taps*8]
+		var wb []float32
+		if l.db == pw {
+			wb = p.WD[cb*taps*pw : (cb+1)*taps*pw]
+		} else {
+			// wb[t·8 + c] = WD[(c0/pw·taps + t)·pw + c0%pw + c]: the block's
+			// 8 channels out of the packed blocks of 16
+			wb = buf.wd.Grow(taps * 8)
+			for tp := range taps {
+				at := (c0/pw*taps+tp)*pw + c0%pw
+				copy(wb[tp*8:tp*8+8], p.WD[at:at+8])
+			}
+		}
 		db := d[:l.ld]
 		if p.Project {
 			db = d[cb*l.ld : (cb+1)*l.ld]
 		}
 		// row r's pixel ow reads its window from e's pixel r·SH·Wp + ow·SW
-		_, _ = db[(nr-1)*gd.OW*8+l.nc*8-1], eblk[(nr-1)*gd.SH*l.wp*l.eb]
-		bl.Dw8(&db[0], &eblk[0], &off[0], &wb[0], taps, l.nc, gd.SW*l.eb, &buf.bias[0], clip, nr, gd.OW*8, gd.SH*l.wp*l.eb)
+		_, _ = db[(nr-1)*gd.OW*l.db+l.nc*l.db-1], eblk[(nr-1)*gd.SH*l.wp*l.eb]
+		dw := bl.Dw8
+		if l.db == 16 {
+			dw = Dw8Kernel(bl.Dw16)
+		}
+		dw(&db[0], &eblk[0], &off[0], &wb[0], taps, l.nc, gd.SW*l.eb, &buf.bias[0], clip, nr, gd.OW*l.db, gd.SH*l.wp*l.eb)
 		if clip == nil && p.ActD.Kind != ActNone {
-			residualAct(t.k, db[:nq*8], nil, p.ActD)
+			residualAct(t.k, db[:nq*l.db], nil, p.ActD)
 		}
 		if p.Project {
 			continue
@@ -407,7 +439,7 @@ func (t *dwBlockTask) depthwise(e, d []float32, buf *dwBlockBufs, clip *float32,
 		// y[n][c0+c][q] = d[q][c] for the band's pixels q
 		ohw := gd.OH * gd.OW
 		ys := t.y[(n*gd.C+c0)*ohw:]
-		bl.unpack(ys[oh0*gd.OW:], ohw, db, 8, cnt, nq)
+		bl.unpack(ys[oh0*gd.OW:], ohw, db, l.db, cnt, nq)
 	}
 }
 

@@ -148,6 +148,10 @@ type BlockedSpec struct {
 	// channels at a time (see conv_dw8.go).
 	Dw8          Dw8Kernel
 	Dw8MaxPixels int
+	// Dw16, when not nil, runs the depthwise layer of the one-pass
+	// depthwise blocks with an expansion 16 channels at a time, when
+	// PixWidth is a multiple of 16 (see conv_dwblock.go).
+	Dw16 Dw16Kernel
 	// DwPlane, when not nil, returns the kernel that runs depthwise
 	// convolutions with a kh×kw window at stride s on their planes as
 	// they lie (see conv_dwplane.go), or nil when the tier has none; it

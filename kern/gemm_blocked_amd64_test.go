@@ -779,6 +779,46 @@ func TestDwTapsMatchTwin(t *testing.T) {
 	}
 }
 
+// TestDw16KernelMatchesTwin runs the 16-channel depthwise kernel against
+// Dw16Go bit for bit: 0 to 25 taps, one row or three, 0 to 20 pixels
+// (the eight-pixel steps at steps of 16, 32 and 64 values, the four-pixel
+// steps and the single ones, and a step none of the wide loops takes),
+// windows that overlap or skip, with and without clip bounds.
+func TestDw16KernelMatchesTwin(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil || k.spec.Dw16 == nil {
+			continue
+		}
+		for _, taps := range []int{0, 1, 9, 25} {
+			for n := range 21 {
+				for _, step := range []int{16, 32, 64, 48} {
+					var clip *float32
+					if step == 32 {
+						clip = &[]float32{-0.25, 0.5}[0]
+					}
+					off := make([]int32, max(1, taps))
+					for i := range off {
+						off[i] = int32((i * 37) % 29 * 16)
+					}
+					w := kerntest.Rand(uint64(taps), max(1, taps)*16)
+					x := kerntest.Rand(uint64(n), 2*11+20*64+29*16+16)
+					x[33] = float32(math.NaN())
+					bias := kerntest.Rand(uint64(step), 16)
+					// one row, or three rows 21·16+5 outputs and 11 values of x apart
+					for _, rows := range []int{1, 3} {
+						const ldo, ldx = 21*16 + 5, 11
+						got := make([]float32, (rows-1)*ldo+n*16+1)
+						want := make([]float32, (rows-1)*ldo+n*16+1)
+						k.spec.Dw16(&got[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0], clip, rows, ldo, ldx)
+						Dw16Go(&want[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0], clip, rows, ldo, ldx)
+						kerntest.Check(t, fmt.Sprintf("%s dw16 taps=%d n=%d step=%d rows=%d", k.Name, taps, n, step, rows), got, want, 0)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestDw8KernelsMatchTwin runs the channel-blocked depthwise kernels
 // against Dw8Go, and Gather8 and Scatter8 against their loops, bit for
 // bit: 0 to 25 taps, one row or three, 0 to 20 pixels (the eight-pixel steps of strides 1

@@ -39,6 +39,12 @@ var dwBlockCases = []dwBlockCase{
 	{1, 24, 144, 58, 56, 3, 1, 1, 1, 24, true, "Clip", "Clip", ""},
 	{1, 16, 48, 60, 57, 3, 2, 1, 1, 0, false, "Clip", "Clip", ""},
 	{1, 0, 24, 57, 59, 3, 2, 1, 1, 40, false, "", "Relu", "Clip"},
+	// One pass on AVX-512's 16-channel depthwise rows: 40 channels (e's
+	// pixels of 32, the last block of 16 half used), 5×5 at stride 2 and
+	// rows of 29 outputs (the four- and one-pixel steps), a residual at
+	// batch 2; and stride 1 with rows of 57.
+	{2, 12, 40, 57, 58, 5, 2, 2, 1, 20, true, "Relu", "Clip", ""},
+	{1, 7, 56, 56, 57, 5, 1, 2, 1, 0, false, "Clip", "Relu", ""},
 }
 
 // actAttrs sets a fused activation's attributes on n with the prefix.

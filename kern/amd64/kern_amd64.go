@@ -2255,6 +2255,28 @@ func DwRow8AVX2(out *float32, x *float32, off *int32, w *float32, taps int, n in
 //go:noescape
 func DwRow8AVX512(out *float32, x *float32, off *int32, w *float32, taps int, n int, step int, bias *float32, clip *float32, rows int, ldo int, ldx int)
 
+// DwRow16AVX512 computes rows rows of n output pixels of 16 channels each, as this Go loop does
+// (indices in elements; row r's pixel j's window starts at x[r*ldx+j*step:] and tap t
+// reads it at off[t]):
+//
+//	for r := range rows {
+//		for j := range n {
+//			for c := range 16 {
+//				s := bias[c]
+//				for t := range taps {
+//					s = fma(w[t*16+c], x[r*ldx+j*step+off[t]+c], s) // rounded once
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				out[r*ldo+j*16+c] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func DwRow16AVX512(out *float32, x *float32, off *int32, w *float32, taps int, n int, step int, bias *float32, clip *float32, rows int, ldo int, ldx int)
+
 // Gather8AVX2 computes, 8 values of j at a time (n must be a multiple of 8), as this Go loop does:
 //
 //	for j := range n {

@@ -107,6 +107,7 @@ func main() {
 	clipTile(avx512)
 	dwRow8(avx2)
 	dwRow8(avx512)
+	dwRow16()
 	transpose8(false)
 	transpose8(true)
 	gather8Rows()
@@ -2306,6 +2307,160 @@ func dwRow8(s isa) {
 	}
 	wide("s1", 32)
 	wide("s2", 64)
+	group("four", 4)
+	group("one", 1)
+	Comment("the next row")
+	ldo := Load(Param("ldo"), GP64())
+	SHLQ(U8(2), ldo)
+	ADDQ(ldo, lout)
+	ldx := Load(Param("ldx"), GP64())
+	SHLQ(U8(2), ldx)
+	ADDQ(ldx, lx)
+	DECQ(lrows)
+	JNZ(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// dwRow16 emits DwRow16AVX512: dwRow8 for pixels of 16 channels, one zmm
+// vector each, as the one-pass depthwise blocks keep their expanded input
+// (pixels of 32 channels on AVX-512, so a step of 32 or 64 values, where
+// DwRow8's wide loops do not apply and a block of 8 channels would run at
+// half the vector's width). Eight pixels a step share each tap's weights
+// when the step is 16, 32 or 64 values, then four, then one at a time.
+func dwRow16() {
+	z := avx512
+	name := "DwRow16AVX512"
+	TEXT(name, NOSPLIT, "func(out, x *float32, off *int32, w *float32, taps, n, step int, bias, clip *float32, rows, ldo, ldx int)")
+	Pragma("noescape")
+	Doc(
+		name+" computes rows rows of n output pixels of 16 channels each, as this Go loop does",
+		"(indices in elements; row r's pixel j's window starts at x[r*ldx+j*step:] and tap t",
+		"reads it at off[t]):",
+		"",
+		"	for r := range rows {",
+		"		for j := range n {",
+		"			for c := range 16 {",
+		"				s := bias[c]",
+		"				for t := range taps {",
+		"					s = fma(w[t*16+c], x[r*ldx+j*step+off[t]+c], s) // rounded once",
+		"				}",
+		"				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0",
+		"					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is",
+		"				}",
+		"				out[r*ldo+j*16+c] = s",
+		"			}",
+		"		}",
+		"	}",
+	)
+	lout, lx, lrows := AllocLocal(8), AllocLocal(8), AllocLocal(8)
+	for _, m := range []struct {
+		param string
+		at    Mem
+	}{{"out", lout}, {"x", lx}, {"rows", lrows}} {
+		t := Load(Param(m.param), GP64())
+		MOVQ(t, m.at)
+	}
+	bp := Load(Param("bias"), GP64()).(reg.GPVirtual)
+	bias := z.regs[0]
+	VMOVUPS(Mem{Base: bp}, bias)
+	// With clip, lo and hi stay in registers neither loop uses.
+	clip := Load(Param("clip"), GP64()).(reg.GPVirtual)
+	lo, hi, ct := z.regs[28], z.regs[29], z.regs[30]
+	TESTQ(clip, clip)
+	JZ(LabelRef("bounds"))
+	VBROADCASTSS(Mem{Base: clip}, lo)
+	VBROADCASTSS(Mem{Base: clip, Disp: 4}, hi)
+	Label("bounds")
+	{
+		t := GP64()
+		MOVQ(lrows, t)
+		TESTQ(t, t)
+		JZ(LabelRef("done"))
+	}
+	Label("row")
+	out, x := GP64(), GP64()
+	MOVQ(lout, out)
+	MOVQ(lx, x)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	step := Load(Param("step"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), step)
+	clipped := func(label string, acc []reg.VecPhysical) {
+		TESTQ(clip, clip)
+		JZ(LabelRef(label + "_put"))
+		clipAcc(z, acc, lo, hi, ct, ct)
+		Label(label + "_put")
+	}
+	offp, wp, t, o := GP64(), GP64(), GP64(), GP64()
+	// wide emits eight pixels a step for a step of cs bytes known here:
+	// every address is x + off[t]·4 + k·cs, one pointer for the eight.
+	wide := func(label string, cs int) {
+		acc := z.regs[1:9]
+		wv := z.regs[9]
+		Label(label)
+		CMPQ(n, U8(8))
+		JL(LabelRef("four"))
+		for k := range 8 {
+			VMOVAPS(bias, acc[k])
+		}
+		tapLoop(label, offp, wp, t, o, 64, func() {
+			VMOVUPS(Mem{Base: wp}, wv)
+			for k := range 8 {
+				VFMADD231PS(Mem{Base: x, Index: o, Scale: 4, Disp: k * cs}, wv, acc[k])
+			}
+		})
+		clipped(label, acc)
+		for k := range 8 {
+			VMOVUPS(acc[k], Mem{Base: out, Disp: 64 * k})
+		}
+		ADDQ(U32(512), out)
+		ADDQ(U32(uint32(8*cs)), x)
+		SUBQ(U8(8), n)
+		JMP(LabelRef(label))
+	}
+	acc := z.regs[1:5]
+	wv := z.regs[5]
+	p := []reg.GPVirtual{GP64(), GP64(), GP64(), GP64()}
+	// group emits nv pixels: p[k] = x + (j+k)·step, the taps, the stores.
+	group := func(label string, nv int) {
+		Label(label)
+		CMPQ(n, U8(nv))
+		JL(LabelRef(label + "_done"))
+		MOVQ(x, p[0])
+		for k := 1; k < nv; k++ {
+			LEAQ(Mem{Base: p[k-1], Index: step, Scale: 1}, p[k])
+		}
+		for k := range nv {
+			VMOVAPS(bias, acc[k])
+		}
+		tapLoop(label, offp, wp, t, o, 64, func() {
+			VMOVUPS(Mem{Base: wp}, wv)
+			for k := range nv {
+				VFMADD231PS(Mem{Base: p[k], Index: o, Scale: 4}, wv, acc[k])
+			}
+		})
+		clipped(label, acc[:nv])
+		for k := range nv {
+			VMOVUPS(acc[k], Mem{Base: out, Disp: 64 * k})
+		}
+		ADDQ(U32(uint32(64*nv)), out)
+		for range nv {
+			ADDQ(step, x)
+		}
+		SUBQ(U8(nv), n)
+		JMP(LabelRef(label))
+		Label(label + "_done")
+	}
+	// Steps of 16, 32 and 64 values take the wide loops.
+	for _, cs := range []int{64, 128, 256} {
+		CMPQ(step, U32(uint32(cs)))
+		JE(LabelRef(fmt.Sprintf("w%d", cs)))
+	}
+	JMP(LabelRef("four"))
+	for _, cs := range []int{64, 128, 256} {
+		wide(fmt.Sprintf("w%d", cs), cs)
+	}
 	group("four", 4)
 	group("one", 1)
 	Comment("the next row")
