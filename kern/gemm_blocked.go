@@ -167,6 +167,11 @@ type BlockedSpec struct {
 	// smallest plane of the depthwise layer's input they take.
 	DwBlockBand      int
 	DwBlockMinPixels int
+	// DwBlockL2 is the bytes of one core's level-2 cache, or 0. On one
+	// worker, a block whose depthwise layer's input (the expansion's
+	// output) would fit in it runs conv by conv instead of in one pass,
+	// and so does a block without an expansion (see dwBlockOK).
+	DwBlockL2 int
 	// MaxPool3s2 and AvgPool2s2, when not nil, are the pooling row
 	// kernels (see Tier.MaxPool3s2): dst[j] for j < n, n a multiple of
 	// 8, reading the rows [0:2n+1] or [0:2n].

@@ -172,10 +172,11 @@ type Tier struct {
 	ConvDepthRuns func(g *ConvGeom, pre bool, workers int) int
 	// DwBlock, when not nil, runs a depthwise convolution with the 1×1
 	// convolutions around it in one pass (see DwBlock), for the blocks
-	// DwBlockOK accepts, with weights as PackDwBlock arranged them (it
-	// reads no others; PackDwBlock only moves values, see PackConvMoves).
+	// DwBlockOK accepts on an Env of that many workers, with weights as
+	// PackDwBlock arranged them (it reads no others; PackDwBlock only
+	// moves values, see PackConvMoves).
 	DwBlock     func(env *Env, p *DwBlock, x, y []float32)
-	DwBlockOK   func(p *DwBlock) bool
+	DwBlockOK   func(p *DwBlock, workers int) bool
 	PackDwBlock func(g *ConvGeom, w []float32) []float32
 
 	// Gemm computes, in row-major storage,

@@ -57,6 +57,7 @@ var avx512Spec = withWidthFree(BlockedSpec{
 	PixStrided:         true,
 	PixGrouped:         true,
 	DwBlockMinPixels:   56 * 56,
+	DwBlockL2:          coreL2(),
 
 	Lanes:  16,
 	Affine: amd64.AffineAVX512,
@@ -144,6 +145,7 @@ var avx2Spec = withWidthFree(BlockedSpec{
 	// second worker's rows, 16-channel blocks of 72 or 120) cost more than
 	// the passes over memory they save (MnasNet +2 % at 28×28).
 	DwBlockMinPixels: 56 * 56,
+	DwBlockL2:        coreL2(),
 
 	Lanes:  8,
 	Affine: amd64.AffineAVX2,
@@ -206,6 +208,10 @@ func init() {
 		RegisterTier(AVX512)
 	}
 }
+
+// coreL2 is the bytes of a core's level-2 cache as CPUID reports it, or 0
+// where it does not.
+func coreL2() int { return max(0, cpuid.CPU.Cache.L2) }
 
 // dwPlaneAVX512 returns the AVX-512 DwPlane kernel for a kh×kw window at
 // stride s: 3×3 and 5×5 (MobileNet's, MnasNet's and EfficientNet's) at

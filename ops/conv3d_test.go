@@ -181,7 +181,7 @@ func TestConv3DPathNames(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := KernelOf(tt.k, step); got != tt.want {
+		if got := KernelOf(tt.k, step, 1); got != tt.want {
 			t.Errorf("%v on %s: %q, want %q", tt.cc, tt.k.Name, got, tt.want)
 		}
 	}
@@ -190,7 +190,7 @@ func TestConv3DPathNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := KernelOf(kern.Generic, step); got != "generic 3-D gemm and col2im" {
+	if got := KernelOf(kern.Generic, step, 1); got != "generic 3-D gemm and col2im" {
 		t.Errorf("3-D ConvTranspose: %q", got)
 	}
 }

@@ -717,7 +717,7 @@ func TestConvPathNames(t *testing.T) {
 			t.Errorf("%d→%d %d² k%d s%d g%d pre %v: %q, want %q", c.g.C, c.g.M, c.g.H, c.g.KH, c.g.SH, c.g.Group, c.pre, got, c.want)
 		}
 	}
-	if got, want := KernelOf(kern.Twin, Step{Dev: &ConvDev{G: *geom(32, 32, 56, 3, 1, 1)}}), kern.Twin.Name+" winograd"; got != want {
+	if got, want := KernelOf(kern.Twin, Step{Dev: &ConvDev{G: *geom(32, 32, 56, 3, 1, 1)}}, 1), kern.Twin.Name+" winograd"; got != want {
 		t.Errorf("KernelOf: %q, want %q", got, want)
 	}
 }

@@ -207,13 +207,13 @@ type SplitDev struct {
 // DOUBLE): its values copied, when the runtime does not alias them.
 type CopyDev struct{}
 
-// KernelOf names what tier k runs for step st, from its description (Dev):
-// the tier, and for a convolution the path its Conv takes (ConvPath), for
-// a bnrun.DwBlock whether the tier runs it in one pass or conv by conv
-// (each conv's path), and for a Gemm whether it is a matrix-vector
-// product. It returns the tier's name alone for other steps, and "" for a
-// step without Dev.
-func KernelOf(k *kern.Tier, st Step) string {
+// KernelOf names what tier k runs for step st on workers workers, from its
+// description (Dev): the tier, and for a convolution the path its Conv
+// takes (ConvPath), for a bnrun.DwBlock whether the tier runs it in one
+// pass or conv by conv (each conv's path), and for a Gemm whether it is a
+// matrix-vector product. It returns the tier's name alone for other
+// steps, and "" for a step without Dev.
+func KernelOf(k *kern.Tier, st Step, workers int) string {
 	if k == nil || st.Dev == nil {
 		return ""
 	}
@@ -228,7 +228,7 @@ func KernelOf(k *kern.Tier, st Step) string {
 		return k.Name + " " + path(&d.G, d.Pre)
 	case *DwBlockDev:
 		p := kern.DwBlock{Expand: d.Expand, Project: d.Project, GE: d.G[0], GD: d.G[1], GP: d.G[2]}
-		if k.DwBlockOK != nil && k.DwBlockOK(&p) {
+		if k.DwBlockOK != nil && k.DwBlockOK(&p, workers) {
 			return k.Name + " one pass"
 		}
 		var parts []string

@@ -248,7 +248,7 @@ func (b *dwBlockPlan) fused(env *kern.Env, in []*Tensor, bias [3][]float32, f *k
 			*geoms[i] = cp.g
 		}
 	}
-	if !k.DwBlockOK(p) {
+	if !k.DwBlockOK(p, kern.ParOf(env).Workers()) {
 		*p = kern.DwBlock{}
 		return false, nil
 	}

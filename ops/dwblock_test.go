@@ -118,7 +118,7 @@ func TestDwBlockMatchesLayers(t *testing.T) {
 				want = layer(want, ins[5], ins[6], 1, 1, 1, 0, 1, bc.act, ins[7])
 			}
 
-			for _, tier := range append([]*kern.Tier{kern.Reference}, testTiers()...) {
+			for _, tier := range append([]*kern.Tier{kern.Reference}, dwBlockTestTiers()...) {
 				for _, workers := range []int{1, 3} {
 					for _, consts := range [][]int{nil, {1, 3, 5}} {
 						out, err := runOpEnvConsts(nnEnv(tier, workers), dwBlockNode(bc), consts, ins...)
@@ -131,6 +131,21 @@ func TestDwBlockMatchesLayers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dwBlockTestTiers is testTiers and, for each tier whose one pass depends
+// on the level-2 cache's size (DwBlockL2), a variant without it, which
+// takes the one pass on one worker too.
+func dwBlockTestTiers() []*kern.Tier {
+	tiers := testTiers()
+	for _, k := range tiers {
+		if spec, ok := k.Spec(); ok && spec.DwBlockL2 > 0 {
+			spec.DwBlockL2 = 0
+			spec.Name += "-onepass"
+			tiers = append(tiers, kern.NewBlockedTier(spec))
+		}
+	}
+	return tiers
 }
 
 // TestDwBlockErrors checks that malformed blocks fail to plan with errors

@@ -86,7 +86,7 @@ func (p *Program) Profile(ctx context.Context, inputs []*ir.Tensor, runs int) ([
 			continue
 		}
 		prof = append(prof, StepProfile{Node: st.c.node, In: shapes(st.c.in), Out: shapes(st.c.out), Time: times[i],
-			Kernel: ops.KernelOf(p.kernels, st.step), MACs: st.step.MACs * int64(images)})
+			Kernel: ops.KernelOf(p.kernels, st.step, p.pool.Workers()), MACs: st.step.MACs * int64(images)})
 	}
 	return prof, total, nil
 }
@@ -110,7 +110,7 @@ func (p *Program) StepKernels(pl *Plan) map[*ir.Node]string {
 		if st.view {
 			continue
 		}
-		if k := ops.KernelOf(p.kernels, st.step); k != "" {
+		if k := ops.KernelOf(p.kernels, st.step, p.pool.Workers()); k != "" {
 			out[st.c.node] = k
 		}
 	}
