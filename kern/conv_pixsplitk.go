@@ -49,7 +49,7 @@ func pixSplitK(g *ConvGeom, workers int) int {
 // convDepthRuns is the tier's Tier.ConvDepthRuns: pixSplitK's runs where
 // conv takes the pixel-tile path over a pixel-major copy, else 1.
 func (bl *blocked) convDepthRuns(g *ConvGeom, pre bool, workers int) int {
-	if bl.pathOf(g, pre) != pathPix || bl.pixBlocked(g, pre) || !bl.pixMajor(g) {
+	if bl.pathOf(g, pre) != pathPix || bl.pixBlocked(g, pre) || bl.pixStridedPoint(g, pre) || !bl.pixMajor(g) {
 		return 1
 	}
 	return pixSplitK(g, workers)

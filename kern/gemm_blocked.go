@@ -978,6 +978,8 @@ func (bl *blocked) convPathName(g *ConvGeom, pre bool) string {
 		switch {
 		case bl.pixBlocked(g, pre):
 			return "pixel tiles, 8-channel blocks"
+		case bl.pixStridedPoint(g, pre):
+			return "pixel tiles, strided planes"
 		case bl.pixMajor(g):
 			return "pixel tiles, pixel-major"
 		}

@@ -141,6 +141,10 @@ var bigConvCases = []convCase{
 	// padding, unequal strides, batch 2.
 	{n: 2, c: 70, m: 40, in: []int{13, 14}, k: []int{1, 1}, group: 1, strides: []int64{2, 2}, bias: true},
 	{n: 2, c: 24, m: 20, in: []int{31, 27}, k: []int{1, 1}, group: 1, strides: []int64{2, 3}, pads: []int64{1, 0, 0, 1}},
+	// The pixel tiles reading a strided 1×1 window's planes in place
+	// (pixStridedPoint): two groups, unequal strides, output planes of
+	// 6×5 (the twin's pixel path too), several depth blocks, batch 2.
+	{n: 2, c: 46, m: 34, in: []int{11, 13}, k: []int{1, 1}, group: 2, strides: []int64{2, 3}, bias: true},
 	// The pixel path's input in padded blocks of 8 channels: groups of
 	// one and three blocks, a 5×3 window with unequal strides and a
 	// dilation, a last block of 5 channels, batch 3.
