@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	goruntime "runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -779,85 +780,64 @@ func TestDwTapsMatchTwin(t *testing.T) {
 	}
 }
 
-// TestDw16KernelMatchesTwin runs the 16-channel depthwise kernel against
-// Dw16Go bit for bit: 0 to 25 taps, one row or three, 0 to 20 pixels
-// (the eight-pixel steps at steps of 16, 32 and 64 values, the four-pixel
-// steps and the single ones, and a step none of the wide loops takes),
-// windows that overlap or skip, with and without clip bounds.
-func TestDw16KernelMatchesTwin(t *testing.T) {
-	for _, k := range asmTiers {
-		if TierByName(k.Name) == nil || k.spec.Dw16 == nil {
-			continue
-		}
-		for _, taps := range []int{0, 1, 9, 25} {
-			for n := range 21 {
-				for _, step := range []int{16, 32, 64, 48} {
-					var clip *float32
-					if step == 32 {
-						clip = &[]float32{-0.25, 0.5}[0]
-					}
-					off := make([]int32, max(1, taps))
-					for i := range off {
-						off[i] = int32((i * 37) % 29 * 16)
-					}
-					w := kerntest.Rand(uint64(taps), max(1, taps)*16)
-					x := kerntest.Rand(uint64(n), 2*11+20*64+29*16+16)
-					x[33] = float32(math.NaN())
-					bias := kerntest.Rand(uint64(step), 16)
-					// one row, or three rows 21·16+5 outputs and 11 values of x apart
-					for _, rows := range []int{1, 3} {
-						const ldo, ldx = 21*16 + 5, 11
-						got := make([]float32, (rows-1)*ldo+n*16+1)
-						want := make([]float32, (rows-1)*ldo+n*16+1)
-						k.spec.Dw16(&got[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0], clip, rows, ldo, ldx)
-						Dw16Go(&want[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0], clip, rows, ldo, ldx)
-						kerntest.Check(t, fmt.Sprintf("%s dw16 taps=%d n=%d step=%d rows=%d", k.Name, taps, n, step, rows), got, want, 0)
-					}
+// checkDwRows runs a depthwise row kernel of cw channels a pixel against
+// its twin bit for bit: 0 to 25 taps, one row or three, 0 to 20 pixels
+// (a kernel's wide steps, its four-pixel steps and its single ones), at
+// each of steps (values a pixel), clip bounds at clipStep and none at the
+// others, a NaN in the input.
+func checkDwRows(t *testing.T, name string, cw int, kern, twin Dw8Kernel, steps []int, clipStep int) {
+	t.Helper()
+	for _, taps := range []int{0, 1, 9, 25} {
+		for n := range 21 {
+			for _, step := range steps {
+				var clip *float32
+				if step == clipStep {
+					clip = &[]float32{-0.25, 0.5}[0]
+				}
+				off := make([]int32, max(1, taps))
+				for i := range off {
+					off[i] = int32((i * 37) % 29 * cw)
+				}
+				w := kerntest.Rand(uint64(taps), max(1, taps)*cw)
+				x := kerntest.Rand(uint64(n), 20*slices.Max(steps)+29*cw+cw+2*11)
+				x[2*cw+1] = float32(math.NaN())
+				bias := kerntest.Rand(uint64(step), cw)
+				// one row, or three rows 21·cw+3 outputs and 11 values of x apart
+				for _, rows := range []int{1, 3} {
+					ldo, ldx := 21*cw+3, 11
+					got := make([]float32, (rows-1)*ldo+n*cw+1)
+					want := make([]float32, (rows-1)*ldo+n*cw+1)
+					kern(&got[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0], clip, rows, ldo, ldx)
+					twin(&want[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0], clip, rows, ldo, ldx)
+					kerntest.Check(t, fmt.Sprintf("%s taps=%d n=%d step=%d rows=%d", name, taps, n, step, rows), got, want, 0)
 				}
 			}
 		}
 	}
 }
 
+// TestDw16KernelMatchesTwin runs the 16-channel depthwise kernel against
+// Dw16Go (checkDwRows): the eight-pixel steps at steps of 16, 32 and 64
+// values, and a step none of the wide loops takes.
+func TestDw16KernelMatchesTwin(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) != nil && k.spec.Dw16 != nil {
+			checkDwRows(t, k.Name+" dw16", 16, Dw8Kernel(k.spec.Dw16), Dw16Go, []int{16, 32, 64, 48}, 32)
+		}
+	}
+}
+
 // TestDw8KernelsMatchTwin runs the channel-blocked depthwise kernels
-// against Dw8Go, and Gather8 and Scatter8 against their loops, bit for
-// bit: 0 to 25 taps, one row or three, 0 to 20 pixels (the eight-pixel steps of strides 1
-// and 2, the four-pixel steps and the single ones), strides that make
-// windows overlap or skip.
+// against Dw8Go (checkDwRows: the eight-pixel steps of strides 1 and 2,
+// and a stride none of the wide loops takes), and Gather8 and Scatter8
+// against their loops, bit for bit.
 func TestDw8KernelsMatchTwin(t *testing.T) {
 	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil || k.spec.Dw8 == nil {
 			continue
 		}
 		spec := k.spec
-		for _, taps := range []int{0, 1, 9, 25} {
-			for n := range 21 {
-				for _, step := range []int{8, 16, 40} {
-					// with bounds at a step of 16, none at the others
-					var clip *float32
-					if step == 16 {
-						clip = &[]float32{-0.25, 0.5}[0]
-					}
-					off := make([]int32, max(1, taps))
-					for i := range off {
-						off[i] = int32((i * 37) % 29 * 8)
-					}
-					w := kerntest.Rand(uint64(taps), max(1, taps)*8)
-					x := kerntest.Rand(uint64(n), 21*40+29*8+8+2*7)
-					x[17] = float32(math.NaN())
-					bias := kerntest.Rand(uint64(step), 8)
-					// one row, or three rows 21·8+3 outputs and 7 values of x apart
-					for _, rows := range []int{1, 3} {
-						const ldo, ldx = 21*8 + 3, 7
-						got := make([]float32, (rows-1)*ldo+n*8+1)
-						want := make([]float32, (rows-1)*ldo+n*8+1)
-						spec.Dw8(&got[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0], clip, rows, ldo, ldx)
-						Dw8Go(&want[0], &x[0], &off[0], &w[0], taps, n, step, &bias[0], clip, rows, ldo, ldx)
-						kerntest.Check(t, fmt.Sprintf("%s dw8 taps=%d n=%d step=%d rows=%d", k.Name, taps, n, step, rows), got, want, 0)
-					}
-				}
-			}
-		}
+		checkDwRows(t, k.Name+" dw8", 8, spec.Dw8, Dw8Go, []int{8, 16, 40}, 16)
 		if spec.Gather8 == nil || spec.Scatter8 == nil {
 			t.Fatalf("%s has Dw8 without Gather8 and Scatter8", k.Name)
 		}

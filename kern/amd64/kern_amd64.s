@@ -24081,7 +24081,7 @@ one_store:
 
 one_put:
 	VMOVUPS Z1, (CX)
-	ADDQ    $0x00000040, CX
+	ADDQ    $0x40, CX
 	ADDQ    SI, DX
 	SUBQ    $0x01, BX
 	JMP     one

@@ -2115,6 +2115,136 @@ func tapLoop(label string, off, w, t, o reg.GPVirtual, wstep uint8, body func())
 	Label(label + "_store")
 }
 
+// dwRowLocals keeps the row loop's state of dwRow8 and dwRow16 in the
+// frame: the next row's out and x, and the rows left.
+func dwRowLocals() (lout, lx, lrows Mem) {
+	lout, lx, lrows = AllocLocal(8), AllocLocal(8), AllocLocal(8)
+	for _, m := range []struct {
+		param string
+		at    Mem
+	}{{"out", lout}, {"x", lx}, {"rows", lrows}} {
+		t := Load(Param(m.param), GP64())
+		MOVQ(t, m.at)
+	}
+	return lout, lx, lrows
+}
+
+// dwRowHead emits the row loop's head (label "bounds": no rows goes to
+// "done"; label "row": a row starts) and returns the row's out and x
+// pointers, its pixel count n and its step in bytes.
+func dwRowHead(lout, lx, lrows Mem) (out, x, n, step reg.GPVirtual) {
+	Label("bounds")
+	{
+		t := GP64()
+		MOVQ(lrows, t)
+		TESTQ(t, t)
+		JZ(LabelRef("done"))
+	}
+	Label("row")
+	out, x = GP64(), GP64()
+	MOVQ(lout, out)
+	MOVQ(lx, x)
+	n = Load(Param("n"), GP64()).(reg.GPVirtual)
+	step = Load(Param("step"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), step)
+	return out, x, n, step
+}
+
+// dwRowTail emits the row loop's end: the next row's out and x, ldo and
+// ldx further, back to "row" while rows are left, then "done".
+func dwRowTail(lout, lx, lrows Mem) {
+	Comment("the next row")
+	ldo := Load(Param("ldo"), GP64())
+	SHLQ(U8(2), ldo)
+	ADDQ(ldo, lout)
+	ldx := Load(Param("ldx"), GP64())
+	SHLQ(U8(2), ldx)
+	ADDQ(ldx, lx)
+	DECQ(lrows)
+	JNZ(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// dwRowCtx is what the pixel loops of dwRow8 and dwRow16 share: the bytes
+// of a pixel's vector (32: 8 channels, 64: 16), the bias, the row's
+// registers and the clip step.
+type dwRowCtx struct {
+	vb              int
+	bias            reg.VecPhysical
+	n, x, out, step reg.GPVirtual
+	offp, wp, t, o  reg.GPVirtual
+	clipped         func(label string, acc []reg.VecPhysical)
+}
+
+// group emits nv pixels at any step, acc their sums, wv a tap's weights:
+// p[k] = x + (j+k)·step, the taps, the stores.
+func (d *dwRowCtx) group(label string, nv int, acc []reg.VecPhysical, wv reg.VecPhysical, p []reg.GPVirtual) {
+	Label(label)
+	CMPQ(d.n, U8(nv))
+	JL(LabelRef(label + "_done"))
+	MOVQ(d.x, p[0])
+	for k := 1; k < nv; k++ {
+		LEAQ(Mem{Base: p[k-1], Index: d.step, Scale: 1}, p[k])
+	}
+	for k := range nv {
+		VMOVAPS(d.bias, acc[k])
+	}
+	tapLoop(label, d.offp, d.wp, d.t, d.o, uint8(d.vb), func() {
+		VMOVUPS(Mem{Base: d.wp}, wv)
+		for k := range nv {
+			VFMADD231PS(Mem{Base: p[k], Index: d.o, Scale: 4}, wv, acc[k])
+		}
+	})
+	d.clipped(label, acc[:nv])
+	for k := range nv {
+		VMOVUPS(acc[k], Mem{Base: d.out, Disp: d.vb * k})
+	}
+	ADDQ(imm(d.vb*nv), d.out)
+	for range nv {
+		ADDQ(d.step, d.x)
+	}
+	SUBQ(U8(nv), d.n)
+	JMP(LabelRef(label))
+	Label(label + "_done")
+}
+
+// wide emits eight pixels a step for a step of cs bytes known here, acc
+// their sums, wv a tap's weights, fewer than eight left going to next:
+// every address is x + off[t]·4 + k·cs, so one pointer serves the eight,
+// and eight accumulators hide the FMA latency of a tap's chain.
+func (d *dwRowCtx) wide(label string, cs int, acc []reg.VecPhysical, wv reg.VecPhysical, next string) {
+	Label(label)
+	CMPQ(d.n, U8(8))
+	JL(LabelRef(next))
+	for k := range 8 {
+		VMOVAPS(d.bias, acc[k])
+	}
+	tapLoop(label, d.offp, d.wp, d.t, d.o, uint8(d.vb), func() {
+		VMOVUPS(Mem{Base: d.wp}, wv)
+		for k := range 8 {
+			VFMADD231PS(Mem{Base: d.x, Index: d.o, Scale: 4, Disp: k * cs}, wv, acc[k])
+		}
+	})
+	d.clipped(label, acc)
+	for k := range 8 {
+		VMOVUPS(acc[k], Mem{Base: d.out, Disp: d.vb * k})
+	}
+	ADDQ(U32(8*d.vb), d.out)
+	ADDQ(U32(8*cs), d.x)
+	SUBQ(U8(8), d.n)
+	JMP(LabelRef(label))
+}
+
+// imm is v as an immediate: a byte where it fits.
+func imm(v int) Op {
+	if v < 256 {
+		return U8(uint8(v))
+	}
+	return U32(uint32(v))
+}
+
 // dwRow8 emits one output row of a depthwise convolution in the
 // channel-blocked layout: input and output pixels are vectors of 8
 // channels (a block of channels transposed for the call, see conv_dw8.go),
@@ -2150,16 +2280,7 @@ func dwRow8(s isa) {
 	// with the weights and bias repeated in both halves.
 	z := s
 	s = avx2
-	// The row loop's state lives in the frame: the next row's out and x,
-	// and the rows left.
-	lout, lx, lrows := AllocLocal(8), AllocLocal(8), AllocLocal(8)
-	for _, m := range []struct {
-		param string
-		at    Mem
-	}{{"out", lout}, {"x", lx}, {"rows", lrows}} {
-		t := Load(Param(m.param), GP64())
-		MOVQ(t, m.at)
-	}
+	lout, lx, lrows := dwRowLocals()
 	bp := Load(Param("bias"), GP64()).(reg.GPVirtual)
 	bias := s.regs[0]
 	VMOVUPS(Mem{Base: bp}, bias)
@@ -2182,20 +2303,7 @@ func dwRow8(s isa) {
 		VBROADCASTSS(Mem{Base: clip}, zlo)
 		VBROADCASTSS(Mem{Base: clip, Disp: 4}, zhi)
 	}
-	Label("bounds")
-	{
-		t := GP64()
-		MOVQ(lrows, t)
-		TESTQ(t, t)
-		JZ(LabelRef("done"))
-	}
-	Label("row")
-	out, x := GP64(), GP64()
-	MOVQ(lout, out)
-	MOVQ(lx, x)
-	n := Load(Param("n"), GP64()).(reg.GPVirtual)
-	step := Load(Param("step"), GP64()).(reg.GPVirtual)
-	SHLQ(U8(2), step)
+	out, x, n, step := dwRowHead(lout, lx, lrows)
 	clipped := func(label string, acc []reg.VecPhysical) {
 		TESTQ(clip, clip)
 		JZ(LabelRef(label + "_put"))
@@ -2206,63 +2314,9 @@ func dwRow8(s isa) {
 	wv := s.regs[5]
 	p := []reg.GPVirtual{GP64(), GP64(), GP64(), GP64()}
 	offp, wp, t, o := GP64(), GP64(), GP64(), GP64()
-	// group emits nv pixels: p[k] = x + (j+k)·step, the taps, the stores.
-	group := func(label string, nv int) {
-		Label(label)
-		CMPQ(n, U8(nv))
-		JL(LabelRef(label + "_done"))
-		MOVQ(x, p[0])
-		for k := 1; k < nv; k++ {
-			LEAQ(Mem{Base: p[k-1], Index: step, Scale: 1}, p[k])
-		}
-		for k := range nv {
-			VMOVAPS(bias, acc[k])
-		}
-		tapLoop(label, offp, wp, t, o, 32, func() {
-			VMOVUPS(Mem{Base: wp}, wv)
-			for k := range nv {
-				VFMADD231PS(Mem{Base: p[k], Index: o, Scale: 4}, wv, acc[k])
-			}
-		})
-		clipped(label, acc[:nv])
-		for k := range nv {
-			VMOVUPS(acc[k], Mem{Base: out, Disp: 32 * k})
-		}
-		ADDQ(U8(uint8(32*nv)), out)
-		for range nv {
-			ADDQ(step, x)
-		}
-		SUBQ(U8(nv), n)
-		JMP(LabelRef(label))
-		Label(label + "_done")
-	}
-	// wide emits eight pixels a step for a step of cs bytes known here:
-	// every address is x + off[t]·4 + k·cs, so one pointer serves the
-	// eight, and eight accumulators hide the FMA latency of a tap's chain.
-	wide := func(label string, cs int) {
-		acc := s.regs[1:9]
-		wv := s.regs[9]
-		Label(label)
-		CMPQ(n, U8(8))
-		JL(LabelRef("four"))
-		for k := range 8 {
-			VMOVAPS(bias, acc[k])
-		}
-		tapLoop(label, offp, wp, t, o, 32, func() {
-			VMOVUPS(Mem{Base: wp}, wv)
-			for k := range 8 {
-				VFMADD231PS(Mem{Base: x, Index: o, Scale: 4, Disp: k * cs}, wv, acc[k])
-			}
-		})
-		clipped(label, acc)
-		for k := range 8 {
-			VMOVUPS(acc[k], Mem{Base: out, Disp: 32 * k})
-		}
-		ADDQ(U32(256), out)
-		ADDQ(U32(8*cs), x)
-		SUBQ(U8(8), n)
-		JMP(LabelRef(label))
-	}
+	d := &dwRowCtx{vb: 32, bias: bias, n: n, x: x, out: out, step: step, offp: offp, wp: wp, t: t, o: o, clipped: clipped}
+	group := func(label string, nv int) { d.group(label, nv, acc, wv, p) }
+	wide := func(label string, cs int) { d.wide(label, cs, s.regs[1:9], s.regs[9], "four") }
 	// zwide emits, on AVX-512, sixteen pixels a step at stride 1: pixels
 	// 2k and 2k+1 are one vector at x + off[t]·4 + 64k.
 	zwide := func(label string) {
@@ -2309,18 +2363,7 @@ func dwRow8(s isa) {
 	wide("s2", 64)
 	group("four", 4)
 	group("one", 1)
-	Comment("the next row")
-	ldo := Load(Param("ldo"), GP64())
-	SHLQ(U8(2), ldo)
-	ADDQ(ldo, lout)
-	ldx := Load(Param("ldx"), GP64())
-	SHLQ(U8(2), ldx)
-	ADDQ(ldx, lx)
-	DECQ(lrows)
-	JNZ(LabelRef("row"))
-	Label("done")
-	VZEROUPPER()
-	RET()
+	dwRowTail(lout, lx, lrows)
 }
 
 // dwRow16 emits DwRow16AVX512: dwRow8 for pixels of 16 channels, one zmm
@@ -2354,14 +2397,7 @@ func dwRow16() {
 		"		}",
 		"	}",
 	)
-	lout, lx, lrows := AllocLocal(8), AllocLocal(8), AllocLocal(8)
-	for _, m := range []struct {
-		param string
-		at    Mem
-	}{{"out", lout}, {"x", lx}, {"rows", lrows}} {
-		t := Load(Param(m.param), GP64())
-		MOVQ(t, m.at)
-	}
+	lout, lx, lrows := dwRowLocals()
 	bp := Load(Param("bias"), GP64()).(reg.GPVirtual)
 	bias := z.regs[0]
 	VMOVUPS(Mem{Base: bp}, bias)
@@ -2372,20 +2408,7 @@ func dwRow16() {
 	JZ(LabelRef("bounds"))
 	VBROADCASTSS(Mem{Base: clip}, lo)
 	VBROADCASTSS(Mem{Base: clip, Disp: 4}, hi)
-	Label("bounds")
-	{
-		t := GP64()
-		MOVQ(lrows, t)
-		TESTQ(t, t)
-		JZ(LabelRef("done"))
-	}
-	Label("row")
-	out, x := GP64(), GP64()
-	MOVQ(lout, out)
-	MOVQ(lx, x)
-	n := Load(Param("n"), GP64()).(reg.GPVirtual)
-	step := Load(Param("step"), GP64()).(reg.GPVirtual)
-	SHLQ(U8(2), step)
+	out, x, n, step := dwRowHead(lout, lx, lrows)
 	clipped := func(label string, acc []reg.VecPhysical) {
 		TESTQ(clip, clip)
 		JZ(LabelRef(label + "_put"))
@@ -2393,65 +2416,10 @@ func dwRow16() {
 		Label(label + "_put")
 	}
 	offp, wp, t, o := GP64(), GP64(), GP64(), GP64()
-	// wide emits eight pixels a step for a step of cs bytes known here:
-	// every address is x + off[t]·4 + k·cs, one pointer for the eight.
-	wide := func(label string, cs int) {
-		acc := z.regs[1:9]
-		wv := z.regs[9]
-		Label(label)
-		CMPQ(n, U8(8))
-		JL(LabelRef("four"))
-		for k := range 8 {
-			VMOVAPS(bias, acc[k])
-		}
-		tapLoop(label, offp, wp, t, o, 64, func() {
-			VMOVUPS(Mem{Base: wp}, wv)
-			for k := range 8 {
-				VFMADD231PS(Mem{Base: x, Index: o, Scale: 4, Disp: k * cs}, wv, acc[k])
-			}
-		})
-		clipped(label, acc)
-		for k := range 8 {
-			VMOVUPS(acc[k], Mem{Base: out, Disp: 64 * k})
-		}
-		ADDQ(U32(512), out)
-		ADDQ(U32(uint32(8*cs)), x)
-		SUBQ(U8(8), n)
-		JMP(LabelRef(label))
-	}
-	acc := z.regs[1:5]
-	wv := z.regs[5]
 	p := []reg.GPVirtual{GP64(), GP64(), GP64(), GP64()}
-	// group emits nv pixels: p[k] = x + (j+k)·step, the taps, the stores.
-	group := func(label string, nv int) {
-		Label(label)
-		CMPQ(n, U8(nv))
-		JL(LabelRef(label + "_done"))
-		MOVQ(x, p[0])
-		for k := 1; k < nv; k++ {
-			LEAQ(Mem{Base: p[k-1], Index: step, Scale: 1}, p[k])
-		}
-		for k := range nv {
-			VMOVAPS(bias, acc[k])
-		}
-		tapLoop(label, offp, wp, t, o, 64, func() {
-			VMOVUPS(Mem{Base: wp}, wv)
-			for k := range nv {
-				VFMADD231PS(Mem{Base: p[k], Index: o, Scale: 4}, wv, acc[k])
-			}
-		})
-		clipped(label, acc[:nv])
-		for k := range nv {
-			VMOVUPS(acc[k], Mem{Base: out, Disp: 64 * k})
-		}
-		ADDQ(U32(uint32(64*nv)), out)
-		for range nv {
-			ADDQ(step, x)
-		}
-		SUBQ(U8(nv), n)
-		JMP(LabelRef(label))
-		Label(label + "_done")
-	}
+	d := &dwRowCtx{vb: 64, bias: bias, n: n, x: x, out: out, step: step, offp: offp, wp: wp, t: t, o: o, clipped: clipped}
+	wide := func(label string, cs int) { d.wide(label, cs, z.regs[1:9], z.regs[9], "four") }
+	group := func(label string, nv int) { d.group(label, nv, z.regs[1:5], z.regs[5], p) }
 	// Steps of 16, 32 and 64 values take the wide loops.
 	for _, cs := range []int{64, 128, 256} {
 		CMPQ(step, U32(uint32(cs)))
@@ -2463,18 +2431,7 @@ func dwRow16() {
 	}
 	group("four", 4)
 	group("one", 1)
-	Comment("the next row")
-	ldo := Load(Param("ldo"), GP64())
-	SHLQ(U8(2), ldo)
-	ADDQ(ldo, lout)
-	ldx := Load(Param("ldx"), GP64())
-	SHLQ(U8(2), ldx)
-	ADDQ(ldx, lx)
-	DECQ(lrows)
-	JNZ(LabelRef("row"))
-	Label("done")
-	VZEROUPPER()
-	RET()
+	dwRowTail(lout, lx, lrows)
 }
 
 // gather8Rows emits Gather8 into rows: the pixels of 8 planes, read in
