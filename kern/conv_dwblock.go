@@ -110,23 +110,33 @@ func (bl *blocked) dwBlockPays(p *DwBlock, workers int) bool {
 }
 
 // packDwBlock is the tier's Tier.PackDwBlock: depthwise weights in
-// blocks of dwPackWidth channels as packDw8 arranges blocks of 8, 1×1
-// weights as packPix does.
+// blocks of 8 channels as packDw8 arranges them, and before those, on a
+// tier with Dw16 (dw16Block), in blocks of 16 for a block with an
+// expansion (dwWeights picks the part); 1×1 weights as packPix does.
 func (bl *blocked) packDwBlock(g *ConvGeom, w []float32) []float32 {
 	if g.Group == g.C && g.C/g.Group == 1 && g.M == g.C {
-		return packDwBlocks(g, w, bl.dwPackWidth())
+		if bl.dw16Block() {
+			return append(packDwBlocks(g, w, 16), packDw8(g, w)...)
+		}
+		return packDw8(g, w)
 	}
 	return bl.packPix(g, w)
 }
 
-// dwPackWidth is the channels a block of a DwBlock's packed depthwise
-// weights: 16 where the tier's Dw16 runs the depthwise layers with an
-// expansion, else 8.
-func (bl *blocked) dwPackWidth() int {
-	if bl.Dw16 != nil && bl.PixWidth%16 == 0 {
-		return 16
+// dw16Block reports whether the tier's Dw16 runs the depthwise layer of
+// a DwBlock with an expansion, whose pixels of PixWidth channels then
+// hold whole blocks of 16.
+func (bl *blocked) dw16Block() bool { return bl.Dw16 != nil && bl.PixWidth%16 == 0 }
+
+// dwWeights returns block cb's depthwise weights for blocks of l.db
+// channels out of packDwBlock's packing: taps vectors of l.db.
+func (bl *blocked) dwWeights(p *DwBlock, l *dwBlockGeom, cb int) []float32 {
+	taps := p.GD.KH * p.GD.KW
+	w := p.WD
+	if l.db == 8 && bl.dw16Block() {
+		w = w[CeilDiv(p.GD.C, 16)*taps*16:] // past the blocks of 16
 	}
-	return 8
+	return w[cb*taps*l.db : (cb+1)*taps*l.db]
 }
 
 // dwBlockGeom is the layout of one worker's buffers for a DwBlock.
@@ -149,7 +159,10 @@ func (bl *blocked) dwBlockLayout(p *DwBlock) dwBlockGeom {
 	l := dwBlockGeom{eb: 8, db: 8, wp: gd.W + gd.PadL + gd.PadR}
 	if p.Expand {
 		// e's pixels of PixWidth channels hold whole blocks of d's
-		l.eb, l.db = bl.PixWidth, bl.dwPackWidth()
+		l.eb, l.db = bl.PixWidth, 8
+		if bl.dw16Block() {
+			l.db = 16
+		}
 	}
 	l.nbd = CeilDiv(gd.C, l.db)
 	l.nbe = CeilDiv(gd.C, l.eb)
@@ -223,7 +236,6 @@ type dwBlockTask struct {
 type dwBlockBufs struct {
 	e, d, ct, be, bp    GrowBuf // be and bp: the 1×1 biases, whole blocks
 	bias                [16]float32
-	wd                  GrowBuf    // a block of 8 channels' depthwise weights, from blocks of 16
 	clipE, clipD, clipP [2]float32 // the kernels' clip bounds (kernelClip)
 	off                 []int32    // depthwise taps
 	pixE, boffE         []int32    // the expansion's pixel and depth offsets into x
@@ -421,7 +433,6 @@ func (t *dwBlockTask) depthwise(e, d []float32, buf *dwBlockBufs, clip *float32,
 	gd := &p.GD
 	taps := gd.KH * gd.KW
 	nq := nr * gd.OW
-	pw := bl.dwPackWidth()
 	for cb := range l.nbd {
 		c0 := cb * l.db
 		cnt := min(l.db, gd.C-c0)
@@ -432,18 +443,7 @@ func (t *dwBlockTask) depthwise(e, d []float32, buf *dwBlockBufs, clip *float32,
 		if p.BD != nil {
 			copy(buf.bias[:cnt], p.BD[c0:c0+cnt])
 		}
-		var wb []float32
-		if l.db == pw {
-			wb = p.WD[cb*taps*pw : (cb+1)*taps*pw]
-		} else {
-			// wb[t·8 + c] = WD[(c0/pw·taps + t)·pw + c0%pw + c]: the block's
-			// 8 channels out of the packed blocks of 16
-			wb = buf.wd.Grow(taps * 8)
-			for tp := range taps {
-				at := (c0/pw*taps+tp)*pw + c0%pw
-				copy(wb[tp*8:tp*8+8], p.WD[at:at+8])
-			}
-		}
+		wb := bl.dwWeights(p, l, cb)
 		db := d[:l.ld]
 		if p.Project {
 			db = d[cb*l.ld : (cb+1)*l.ld]
