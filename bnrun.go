@@ -89,11 +89,14 @@ type config struct {
 	maxTensor int64
 	maxTotal  int64
 	maxPlans  int
-	// winograd: 1 with Winograd (WithWinograd), -1 the CPU tier's
-	// variant without (WithoutWinograd), 0 auto: without for a model with
-	// a per-pixel output (see perPixel); without, such a model takes the
-	// tier's accurate variant (kern.Tier.Accurate)
+	// winograd: 1 with Winograd on every layer it fits (WithWinograd), -1
+	// the CPU tier's variant without (WithoutWinograd), 0 the tier's
+	// choice
 	winograd int8
+	// accurate: the CPU tier's accurate variant (kern.Tier.Accurate), as
+	// WithAccurate asks and a model with a per-pixel output (see
+	// perPixel) takes unless WithWinograd
+	accurate bool
 	// keepWeights: the program keeps every weight as the graph has it
 	// (not runtime.Options.HoldWeights), for tests
 	keepWeights bool
@@ -152,32 +155,48 @@ func WithThreads(n int) Option {
 // WithoutWinograd computes every 3×3 convolution as a direct product,
 // never with Winograd's F(4×4, 3×3). Winograd makes ResNet's and
 // DenseNet's 3×3 layers up to twice as fast, with a larger rounding error
-// (its largest about 8 times the direct product's per layer against
-// float64 sums, ONNX Runtime's being the direct product's): invisible after a
-// classifier's global pooling, but it puts per-pixel outputs such as a
-// segmentation net's further from a float32 reference (fcn_resnet50:
-// 7270 of its 1053696 scores past 1e-4 + 1e-4·|g| of PyTorch's, against
-// 684 computed directly, in the shorter depth blocks below, and ONNX
-// Runtime's 1644). Without either option,
-// Open leaves Winograd off for a model with a per-pixel output (an output
-// the file declares of rank 3 or more whose axes after the second are not
-// all 1) and uses it otherwise; Model.Winograd says what it chose.
-// Without Winograd, a model with a per-pixel output also sums every
-// convolution's depth in shorter blocks (about 3·√K multiply-adds where
-// the tiers otherwise take up to 128 or 256; see kern.Tier.Accurate),
-// which keeps its scores closer to exact sums than ONNX Runtime's
-// (fcn_resnet50 against float64 sums: rms error 1.44e-5 against 2.02e-5
-// in the longer blocks and ONNX Runtime's 1.91e-5).
+// (per layer about twice the direct product's against float64 sums, ONNX
+// Runtime's being the direct product's), which grows through the layers
+// after it: ResNet-50's scores (224×224, against the graph in float64)
+// have 1.54 times ONNX Runtime's rms error with it and 1.03 times without,
+// at 1.19 times the time on one thread. A segmentation net's per-pixel
+// scores keep it too. Where that matters, WithAccurate is the better
+// trade: smaller errors than either, at less cost than WithoutWinograd
+// on ResNets. Without WithWinograd, WithoutWinograd or WithAccurate, Open
+// takes the accurate variant for a model with a per-pixel output (an
+// output the file declares of rank 3 or more whose axes after the second
+// are not all 1) and Winograd on every layer it fits otherwise;
+// Model.Winograd says whether any layer may take it.
 func WithoutWinograd() Option {
 	return func(c *config) error { c.winograd = -1; return nil }
 }
 
-// WithWinograd computes 3×3 convolutions with Winograd's F(4×4, 3×3) where
-// the CPU tier has it, also for a model with a per-pixel output, for
-// which Open otherwise leaves it off (see WithoutWinograd): faster, with
-// the larger rounding error.
+// WithWinograd computes 3×3 convolutions with Winograd's F(4×4, 3×3) on
+// every layer it fits where the CPU tier has it, also for a model with a
+// per-pixel output, for which Open otherwise takes the accurate variant
+// (see WithAccurate): faster, with the larger rounding error. It
+// contradicts WithAccurate.
 func WithWinograd() Option {
 	return func(c *config) error { c.winograd = 1; return nil }
+}
+
+// WithAccurate computes on the CPU tier's accurate variant
+// (kern.Tier.Accurate), which Open takes by itself for a model with a
+// per-pixel output: every convolution's depth summed in shorter blocks
+// (about 3·√K multiply-adds instead of up to 128 or 256), and Winograd
+// only for layers on at least 256 input channels, which come after the
+// first stages, where its error would grow through the most layers. For
+// a deep classifier checked against exact sums it keeps the scores closer
+// to them than ONNX Runtime does: ResNet-50 at 224×224, rms error against
+// the graph in float64, 0.74 times ONNX Runtime's (1.54 by default, 1.03
+// WithoutWinograd); ResNet-101/152, the Wide ResNets, ResNeXt-101 and
+// Inception-v3 0.58 to 0.83 (1.08 to 2.07 by default). It costs 1.10 to
+// 1.16 times the default's time on ResNet-50, 1.35 to 1.39 on ResNet-18,
+// 1.20 to 1.27 on DenseNet-121 (one and two threads; WithoutWinograd
+// 1.19, 1.56, 1.21). With WithoutWinograd it leaves Winograd off too; it
+// contradicts WithWinograd.
+func WithAccurate() Option {
+	return func(c *config) error { c.accurate = true; return nil }
 }
 
 // perPixel reports whether g declares an output of rank 3 or more whose
@@ -311,6 +330,9 @@ func configure(opts []Option) (*config, error) {
 			return nil, err
 		}
 	}
+	if c.accurate && c.winograd > 0 {
+		return nil, errors.New("WithAccurate and WithWinograd contradict each other")
+	}
 	if c.backend == "" {
 		if env := os.Getenv(BackendEnv); env != "" {
 			if err := checkBackend(env); err != nil {
@@ -371,15 +393,17 @@ func newModel(ctx context.Context, g *ir.Graph, c *config) (*Model, error) {
 	default:
 		ro.Kernels = kern.TierByName(c.backend)
 	}
-	if c.winograd < 0 || c.winograd == 0 && perPixel(g) {
+	// the tier's variant that keeps the scores closest to exact sums:
+	// shorter depth blocks, Winograd on the wider layers only
+	accurate := c.accurate || c.winograd <= 0 && perPixel(g)
+	if accurate || c.winograd < 0 {
 		if ro.Kernels == nil {
 			ro.Kernels = kern.Best()
 		}
-		if perPixel(g) {
-			// the tier's variant that keeps the per-pixel scores closest
-			// to exact sums: no Winograd, shorter depth blocks
+		if accurate {
 			ro.Kernels = ro.Kernels.Accurate()
-		} else {
+		}
+		if c.winograd < 0 {
 			ro.Kernels = ro.Kernels.WithoutWinograd()
 		}
 	}
@@ -455,14 +479,26 @@ func (m *Model) Backend() string {
 }
 
 // Winograd reports whether the model's CPU tier computes 3×3
-// convolutions with Winograd (on the tiers that have it: avx2, avx512);
-// false on the GPU. See WithoutWinograd for when Open chooses it.
+// convolutions with Winograd (on the tiers that have it: avx2, avx512),
+// on every layer it fits or, on the accurate variant (WithAccurate), on
+// those of at least 256 input channels; false on the GPU. See
+// WithoutWinograd for when Open chooses it.
 func (m *Model) Winograd() bool {
 	if d, _ := m.prog.Device(); d != "" {
 		return false
 	}
 	k := m.prog.Kernels()
 	return k.WithoutWinograd() != k
+}
+
+// Accurate reports whether the model's CPU tier is its accurate variant
+// (see WithAccurate), as Open takes it for a model with a per-pixel
+// output; false on the GPU and on tiers without one (the reference).
+func (m *Model) Accurate() bool {
+	if d, _ := m.prog.Device(); d != "" {
+		return false
+	}
+	return m.prog.Kernels().IsAccurate()
 }
 
 // Device describes the GPU the model runs on (its name and compute

@@ -10,11 +10,3 @@ func WithKeptWeights() Option {
 // HeldWeightBytes returns the bytes of the weights m's kernels hold: as the
 // graph has them, and packed (runtime.Program.HeldWeightBytes).
 func HeldWeightBytes(m *Model) (plain, packed int64) { return m.prog.HeldWeightBytes() }
-
-// AccurateSums reports whether m's CPU tier is an accurate variant
-// (kern.Tier.Accurate): what Open takes for a model with a per-pixel
-// output unless WithWinograd.
-func AccurateSums(m *Model) bool {
-	k := m.prog.Kernels()
-	return k.Accurate() == k
-}

@@ -136,13 +136,15 @@ func winogradErrors(t *testing.T, c, hw int) (winoErr float64, winoKernel string
 // cpuBest is the fastest CPU tier here (auto would take a GPU).
 func cpuBest() string { return kern.Best().Name }
 
-// TestWinogradChoice checks which models Open computes with Winograd
-// without WithWinograd or WithoutWinograd: a classifier (scores [N, K]),
-// yes where the tier has it; a segmentation net (a [N, K, H, W] class map)
-// and a 1-D net's per-step outputs, no; and what Model.Winograd says. A
-// model with a per-pixel output takes the tier's accurate variant (shorter
-// depth blocks) unless WithWinograd, on every tier but the reference; a
-// classifier never does.
+// TestWinogradChoice checks which CPU tier variant Open takes for a
+// model without WithWinograd, WithoutWinograd or WithAccurate: for a
+// classifier (scores [N, K]) the tier itself, Winograd on where the tier
+// has it; for a segmentation net (a [N, K, H, W] class map) and a 1-D
+// net's per-step outputs the accurate variant (shorter depth blocks,
+// Winograd on layers of 256 channels or more); and what each option
+// makes of both, with what Model.Winograd and Model.Accurate say, on
+// every tier but the reference. WithAccurate and WithWinograd together
+// are refused.
 func TestWinogradChoice(t *testing.T) {
 	for _, tier := range []*kern.Tier{kern.Best(), kern.Generic} {
 		has := tier.WithoutWinograd() != tier
@@ -160,9 +162,11 @@ func TestWinogradChoice(t *testing.T) {
 				opts           []bnrun.Option
 				wino, accurate bool
 			}{
-				{"default", nil, !c.perPixel && has, c.perPixel},
+				{"default", nil, has, c.perPixel},
 				{"WithWinograd", []bnrun.Option{bnrun.WithWinograd()}, has, false},
 				{"WithoutWinograd", []bnrun.Option{bnrun.WithoutWinograd()}, false, c.perPixel},
+				{"WithAccurate", []bnrun.Option{bnrun.WithAccurate()}, has, true},
+				{"WithAccurate, WithoutWinograd", []bnrun.Option{bnrun.WithAccurate(), bnrun.WithoutWinograd()}, false, true},
 			} {
 				m, err := bnrun.Open(c.model, append(o.opts, bnrun.WithBackend(tier.Name))...)
 				if err != nil {
@@ -171,11 +175,15 @@ func TestWinogradChoice(t *testing.T) {
 				if got := m.Winograd(); got != o.wino {
 					t.Errorf("%s, %s, %s tier: Winograd() = %v, want %v", c.model, o.name, tier.Name, got, o.wino)
 				}
-				if got := bnrun.AccurateSums(m); got != o.accurate {
-					t.Errorf("%s, %s, %s tier: accurate variant %v, want %v", c.model, o.name, tier.Name, got, o.accurate)
+				if got := m.Accurate(); got != o.accurate {
+					t.Errorf("%s, %s, %s tier: Accurate() = %v, want %v", c.model, o.name, tier.Name, got, o.accurate)
 				}
 				m.Close()
 			}
 		}
+	}
+	_, err := bnrun.Open("testdata/models/lenet_bn_op13/model.onnx", bnrun.WithAccurate(), bnrun.WithWinograd())
+	if err == nil || !strings.Contains(err.Error(), "contradict") {
+		t.Errorf("WithAccurate and WithWinograd: err = %v, want one saying they contradict each other", err)
 	}
 }

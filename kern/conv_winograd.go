@@ -140,6 +140,9 @@ func (bl *blocked) winogradOK(g *ConvGeom) bool {
 	if bl.pixNarrow(g) && bl.pixOK(g) {
 		return false // the pixel-tile path's
 	}
+	if g.C < bl.WinogradMinC {
+		return false
+	}
 	wg := winoGeomOf(g)
 	if bl.WinogradMinCols <= 0 || wg.ncol < bl.WinogradMinCols || wg.pg.PadB < 0 || wg.pg.PadR < 0 {
 		return false

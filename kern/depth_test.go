@@ -174,3 +174,67 @@ func sameBits(a, b []float32) bool {
 	}
 	return true
 }
+
+// TestAccurateWinograd checks that an accurate variant takes Winograd for
+// 3×3 layers on at least accurateWinoMinC input channels only, where its
+// tier takes it for narrower ones too, and that on such a layer its
+// shorter depth blocks keep the error within Winograd's (no larger than
+// the tier's own Winograd sums) with the same results for 1, 2 and 3
+// workers.
+func TestAccurateWinograd(t *testing.T) {
+	geom := func(c, hw int) ConvGeom {
+		return ConvGeom{N: 1, C: c, H: hw, W: hw, M: 40, KH: 3, KW: 3, OH: hw, OW: hw,
+			PadT: 1, PadL: 1, PadB: 1, PadR: 1, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
+	}
+	const winograd = 1 // PackConvKind's layout for Winograd's U
+	conv := func(k *Tier, g *ConvGeom, x, w, b []float32, workers int) []float32 {
+		y := make([]float32, g.N*g.M*g.OH*g.OW)
+		env := testEnv(k, workers)
+		env.PackedW = k.PackConv(g, w)
+		k.Conv(env, g, x, w, b, y, nil)
+		return y
+	}
+	tested := 0
+	for _, k := range testTiers() {
+		if k.PackConvKind == nil || k.WithoutWinograd() == k {
+			continue
+		}
+		acc := k.Accurate()
+		for _, c := range []struct {
+			c, hw int
+			acc   bool // the accurate variant takes Winograd
+		}{
+			{64, 28, false},
+			{accurateWinoMinC - 1, 28, false},
+			{accurateWinoMinC, 28, true},
+			{accurateWinoMinC + 72, 29, true},
+		} {
+			g := geom(c.c, c.hw)
+			if k.PackConvKind(&g) != winograd {
+				t.Fatalf("%s: C=%d at %d×%d does not take Winograd on the tier", k.Name, c.c, c.hw, c.hw)
+			}
+			if got := acc.PackConvKind(&g) == winograd; got != c.acc {
+				t.Errorf("%s accurate: C=%d at %d×%d takes Winograd %v, want %v", k.Name, c.c, c.hw, c.hw, got, c.acc)
+			}
+			if !c.acc {
+				continue
+			}
+			tested++
+			x, w, b, want := depthInputs(&g, uint64(c.c))
+			y := conv(acc, &g, x, w, b, 1)
+			e, e0 := rmsError(y, want), rmsError(conv(k, &g, x, w, b, 1), want)
+			t.Logf("C=%d, %s: Winograd's rms error %.3g in the default blocks, %.3g accurate (%.2f)", c.c, k.Name, e0, e, e/e0)
+			if e > e0*1.0001 {
+				t.Errorf("C=%d, %s accurate: rms error %.3g above the default blocks' %.3g", c.c, k.Name, e, e0)
+			}
+			for _, workers := range []int{2, 3} {
+				if got := conv(acc, &g, x, w, b, workers); !sameBits(got, y) {
+					t.Errorf("C=%d, %s accurate: %d workers differ from one", c.c, k.Name, workers)
+				}
+			}
+		}
+	}
+	if tested == 0 {
+		t.Skip("no tier here has Winograd")
+	}
+}

@@ -108,6 +108,10 @@ type BlockedSpec struct {
 	// 3×3 stride-1 convolutions with at least this many tile columns
 	// (TH·TW 4×4 tiles per image; see conv_winograd.go). It needs Offs.
 	WinogradMinCols int
+	// WinogradMinC, when above 0, leaves convolutions on fewer input
+	// channels than this to the direct products: the accurate variant's
+	// (see Tier.Accurate).
+	WinogradMinC int
 	// WinoIn and WinoStore, when not nil, are Winograd's input and output
 	// transforms on vectors of at most 16 lanes; nil ones run the Go
 	// twins, winoInGo and winoStoreGo.

@@ -237,14 +237,16 @@ var (
 
 // Accurate returns the tier's variant for models whose outputs keep the
 // convolutions' rounding errors, such as a segmentation net's per-pixel
-// scores: Winograd turned off (see WithoutWinograd), and every product's
-// depth summed in blocks of about 3·√K steps (accurateDepth: for K = 64,
-// three chains of 22 multiply-adds instead of one of 64; from K = 1665
-// on, blocks of 128 as on the AVX-512 tier) instead of up to 128 or 256,
-// each block one more pass of the output tile through the registers. The
-// blocked tiers and the generic tier have one, made once per tier, of the
-// same name; other tiers (the reference) and variants return themselves.
-// Results stay the same for any number of workers.
+// scores, or a deep classifier whose scores are checked against exact
+// sums: every product's depth summed in blocks of about 3·√K steps
+// (accurateDepth: for K = 64, three chains of 22 multiply-adds instead of
+// one of 64; from K = 1665 on, blocks of 128 as on the AVX-512 tier)
+// instead of up to 128 or 256, each block one more pass of the output
+// tile through the registers, and Winograd only for convolutions on at
+// least accurateWinoMinC input channels. The blocked tiers and the generic
+// tier have one, made once per tier, of the same name; other tiers (the
+// reference) and variants return themselves. Results stay the same for
+// any number of workers.
 func (k *Tier) Accurate() *Tier {
 	if k.accurate || k.spec == nil && k != Generic {
 		return k
@@ -262,13 +264,34 @@ func (k *Tier) Accurate() *Tier {
 		a = &g
 	} else {
 		s := *k.spec
-		s.WinogradMinCols = 0
+		s.WinogradMinC = accurateWinoMinC
 		s.Accurate = true
 		a = NewBlockedTier(s)
 	}
 	accurate[k] = a
 	return a
 }
+
+// accurateWinoMinC is the fewest input channels a convolution on an
+// accurate variant takes Winograd for. A 3×3 layer's Winograd error (about
+// twice a direct product's against float64 sums) grows through every
+// layer after it, so the first stages of a network, on the fewest
+// channels, are where it costs most: rms error of the scores against the
+// graph in float64, as a multiple of ONNX Runtime 1.30's (random weights,
+// calibrated BatchNorm, 224×224), ResNet-50 with Winograd on every 3×3
+// layer 1.54, on every one with the accurate depth blocks 1.12, on those
+// of 128 channels or more 0.77, of 256 or more 0.74, on none 0.73. At
+// 64×64 the Wide ResNets' first stage (128 channels at 16×16) took 1.27
+// to 1.36 on 128 or more, 0.72 to 0.83 on 256 or more; ResNet-101/152,
+// ResNeXt-101, Inception-v3 and ResNet-50 0.58 to 0.78 on 256 or more
+// (1.08 to 2.07 by default). fcn_resnet50's class map (224×224): 1.45e-5
+// on 256 or more against 1.44e-5 on none (ONNX Runtime's 1.91e-5), its
+// 3×3 head on 2048 channels at 28×28 then a Winograd layer: 0.82-0.87 of
+// its time on one thread.
+const accurateWinoMinC = 256
+
+// IsAccurate reports whether k is an accurate variant (see Accurate).
+func (k *Tier) IsAccurate() bool { return k.accurate }
 
 // isAccurate reports whether env's tier is an accurate variant.
 func isAccurate(env *Env) bool {

@@ -105,6 +105,7 @@ func TestClassifySeveral(t *testing.T) {
 		{[]string{model, one, filepath.Join(dir, "notes.txt")}, 1, "notes.txt"},
 		{[]string{"--winograd", "--no-winograd", model, one}, 2, "--winograd and --no-winograd contradict each other"},
 		{[]string{"--winograd", "--no-winograd", one}, 2, "--winograd and --no-winograd contradict each other"},
+		{[]string{"--winograd", "--accurate", model, one}, 2, "--winograd and --accurate contradict each other"},
 	} {
 		code, _, errs := runCLI(c.args...)
 		if code != c.code || !strings.Contains(errs, c.want) {

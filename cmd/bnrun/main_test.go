@@ -64,6 +64,15 @@ func TestVerifyPassesAndFails(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "FAIL  test_data_set_1") || !strings.Contains(out, "1 of 40 elements out of tolerance (first at 7") {
 		t.Fatalf("exit %d, stdout:\n%s", code, out)
 	}
+	// Where the tier has Winograd the report's note suggests --accurate,
+	// which leaves the note out (the failure is then not Winograd's).
+	if strings.Contains(out, "with Winograd") && !strings.Contains(out, "--accurate keeps") {
+		t.Errorf("the note on Winograd does not suggest --accurate:\n%s", out)
+	}
+	code, out, _ = runCLI("verify", "--accurate", filepath.Join(dir, "model.onnx"), "--atol", "1e-4")
+	if code != 1 || !strings.Contains(out, "FAIL  test_data_set_1") || strings.Contains(out, "with Winograd") {
+		t.Fatalf("--accurate: exit %d, stdout:\n%s", code, out)
+	}
 	// A loose tolerance accepts it.
 	if code, out, _ = runCLI("verify", "--atol", "0.1", filepath.Join(dir, "model.onnx")); code != 0 {
 		t.Fatalf("exit %d with --atol 0.1:\n%s", code, out)

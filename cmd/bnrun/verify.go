@@ -111,8 +111,8 @@ func cmdVerify(args []string, w io.Writer) error {
 	}
 	if failed > 0 {
 		fmt.Fprintf(w, "FAIL: %d of %d test sets out of tolerance (atol %g, rtol %g)\n", failed, len(results), o.tol.Abs, o.tol.Rel)
-		if m.Winograd() {
-			fmt.Fprintf(w, "note: the %s tier computes 3×3 convolutions on larger planes with Winograd, whose rounding error is larger; --no-winograd computes them directly\n", m.Backend())
+		if m.Winograd() && !m.Accurate() {
+			fmt.Fprintf(w, "note: the %s tier computes 3×3 convolutions on larger planes with Winograd, whose rounding error is larger and grows through the layers after it; --accurate keeps the sums closer to exact ones (shorter depth blocks, Winograd on wide layers only), --no-winograd computes them directly\n", m.Backend())
 		}
 		return errFailed
 	}
