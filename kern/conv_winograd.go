@@ -310,39 +310,41 @@ func (bl *blocked) winoStore(n int, p []float32, ldp int, y []float32, yoff []in
 
 // winoWeights returns U = G g Gᵀ for every output and input channel,
 // packed per ξ: 36 consecutive matrices of M×C, each as packMatrix packs.
+// It makes one row r of G g at a time (three values per channel pair, in
+// float64) and from it the six matrices U[6r + s], each packed as it is
+// made, so that what it holds besides the result is a tenth of it
+// (fcn_resnet50's 3×3 head on 2048 channels: U 151 MB, which a whole
+// unpacked copy doubled while the model opened).
 func (bl *blocked) winoWeights(g *ConvGeom, w []float32) []float32 {
 	m, c := g.M, g.C
-	u := make([][]float32, 36)
-	for xi := range u {
-		u[xi] = make([]float32, m*c)
-	}
-	for o := range m {
-		for i := range c {
-			gk := w[(o*c+i)*9 : (o*c+i)*9+9]
-			// t = G·g (6×3), then U = t·Gᵀ (6×6), in float64
-			var t [6][3]float64
-			for r := range 6 {
-				for s := range 3 {
-					for q := range 3 {
-						t[r][s] += winoG[r][q] * float64(gk[q*3+s])
-					}
-				}
-			}
-			for r := range 6 {
-				for s := range 6 {
-					var v float64
-					for q := range 3 {
-						v += t[r][q] * winoG[s][q]
-					}
-					u[r*6+s][o*c+i] = float32(v)
-				}
-			}
-		}
-	}
 	n := bl.padRows(m) * c
 	out := make([]float32, 36*n)
-	for xi := range u {
-		bl.packMatrixInto(out[xi*n:(xi+1)*n], u[xi], m, c)
+	t := make([]float64, 3*m*c) // row r of G·g for each channel pair
+	u := make([]float32, m*c)   // U[6r + s]
+	for r := range 6 {
+		// t = (G·g)[r], q for each column of g
+		for k := range m * c {
+			gk := w[k*9 : k*9+9]
+			for q := range 3 {
+				var v float64
+				for p := range 3 {
+					v += winoG[r][p] * float64(gk[p*3+q])
+				}
+				t[k*3+q] = v
+			}
+		}
+		for s := range 6 {
+			// U[6r + s] = t·Gᵀ[s]
+			for k := range m * c {
+				var v float64
+				for q := range 3 {
+					v += t[k*3+q] * winoG[s][q]
+				}
+				u[k] = float32(v)
+			}
+			xi := r*6 + s
+			bl.packMatrixInto(out[xi*n:(xi+1)*n], u, m, c)
+		}
 	}
 	return out
 }
@@ -514,8 +516,9 @@ const winoPartMinVecs = 2
 // winoParts returns how many parts convWinogradParts cuts the tiles of a
 // convolution into for workers, or 1 where it does not apply: one worker,
 // an output that is not stored tile by tile with its whole epilogue
-// (fused), too few tiles for two parts of winoPartMinVecs vectors, or
-// fewer than twice as many input channels as output channels.
+// (fused), too few tiles for two parts of winoPartMinVecs vectors,
+// fewer than twice as many input channels as output channels, or weights
+// U larger than V (M above Ncp).
 //
 // The parts pay where the transformed input V (36·C·Ncp values) is most
 // of the data the three-stage split hands from one core to another and
@@ -523,9 +526,11 @@ const winoPartMinVecs = 2
 // DenseNet's 128 → 32 channel layers, two workers, in the network (Zen 5,
 // alternating runs): 563 → 529 µs at 56×56, 208 → 181 at 28×28. Where M
 // is C (ResNet's 64 → 64 at 56×56, 128 → 128 at 28×28) they measured 6
-// and 13 % slower, and the three-stage split stays.
+// and 13 % slower, and the three-stage split stays; so it does where U
+// outweighs V: fcn_resnet50's head (2048 → 512 at 28×28, U 151 MB, which
+// each part read whole from memory), the network 0.95-0.96 of its time.
 func winoParts(g *ConvGeom, wg *winoGeom, fused bool, workers int) int {
-	if !fused || workers < 2 || g.C < 2*g.M {
+	if !fused || workers < 2 || g.C < 2*g.M || g.M > wg.ncp {
 		return 1
 	}
 	return max(1, min(workers, wg.ncp/winoLanes/winoPartMinVecs))
