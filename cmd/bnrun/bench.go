@@ -47,19 +47,23 @@ func benchFlags() (*flag.FlagSet, *benchOpts) {
 
 // benchResult is what `bnrun bench --json` prints.
 type benchResult struct {
-	Model   string  `json:"model"`
-	Backend string  `json:"backend"`
-	Device  string  `json:"device,omitempty"`
-	Threads int     `json:"threads"`
-	Folded  bool    `json:"folded"`
-	Batch   int     `json:"batch"`
-	Shapes  [][]int `json:"input_shapes"`
-	Iters   int     `json:"iters"`
-	P50ms   float64 `json:"p50_ms"`
-	P90ms   float64 `json:"p90_ms"`
-	P99ms   float64 `json:"p99_ms"`
-	Maxms   float64 `json:"max_ms"`
-	Minms   float64 `json:"min_ms"`
+	Model   string `json:"model"`
+	Backend string `json:"backend"`
+	Device  string `json:"device,omitempty"`
+	Threads int    `json:"threads"`
+	// Winograd and Accurate say how the CPU tier sums (Model.Winograd,
+	// Model.Accurate): both false on the GPU.
+	Winograd bool    `json:"winograd"`
+	Accurate bool    `json:"accurate"`
+	Folded   bool    `json:"folded"`
+	Batch    int     `json:"batch"`
+	Shapes   [][]int `json:"input_shapes"`
+	Iters    int     `json:"iters"`
+	P50ms    float64 `json:"p50_ms"`
+	P90ms    float64 `json:"p90_ms"`
+	P99ms    float64 `json:"p99_ms"`
+	Maxms    float64 `json:"max_ms"`
+	Minms    float64 `json:"min_ms"`
 	// Concurrency is how many Runs were in flight (--concurrency), each
 	// of Iters timed runs; Times holds all of them.
 	Concurrency int `json:"concurrency"`
@@ -74,6 +78,21 @@ type benchResult struct {
 	PeakRSSMiB float64 `json:"peak_rss_mib,omitempty"`
 	// Profile is set by --profile.
 	Profile *bnrun.Profile `json:"profile,omitempty"`
+}
+
+// sums describes, for the report's first line, how the CPU tier sums:
+// " (Winograd)", " (accurate, Winograd on wide layers)", " (accurate)",
+// or "" (direct products, or the GPU).
+func (r *benchResult) sums() string {
+	switch {
+	case r.Accurate && r.Winograd:
+		return " (accurate, Winograd on wide layers)"
+	case r.Accurate:
+		return " (accurate)"
+	case r.Winograd:
+		return " (Winograd)"
+	}
+	return ""
 }
 
 // cmdBench implements `bnrun bench MODEL.onnx`: warm-up runs, then timed
@@ -183,6 +202,7 @@ func benchBatch(w io.Writer, m *bnrun.Model, model string, o *benchOpts, batch i
 		Minms: sorted[0], Maxms: sorted[len(sorted)-1],
 		GFLOP: 2 * float64(st.TotalMACs) / 1e9}
 	r.Device, _ = m.Device()
+	r.Winograd, r.Accurate = m.Winograd(), m.Accurate()
 	if o.concurrency == 1 {
 		// one Run at a time: the rate of a typical (median) Run
 		r.Throughput = float64(batch) / (r.P50ms / 1000)
@@ -207,10 +227,10 @@ func benchBatch(w io.Writer, m *bnrun.Model, model string, o *benchOpts, batch i
 		return batch, enc.Encode(r)
 	}
 	if o.concurrency == 1 {
-		fmt.Fprintf(w, "%s: backend %s, %d threads, batch %d, %d runs after %d warm-up\n", r.Model, r.Backend, r.Threads, r.Batch, r.Iters, o.warmup)
+		fmt.Fprintf(w, "%s: backend %s%s, %d threads, batch %d, %d runs after %d warm-up\n", r.Model, r.Backend, r.sums(), r.Threads, r.Batch, r.Iters, o.warmup)
 	} else {
-		fmt.Fprintf(w, "%s: backend %s, %d threads, batch %d, %d Runs at once, %d runs each after %d warm-up\n",
-			r.Model, r.Backend, r.Threads, r.Batch, o.concurrency, r.Iters, o.warmup)
+		fmt.Fprintf(w, "%s: backend %s%s, %d threads, batch %d, %d Runs at once, %d runs each after %d warm-up\n",
+			r.Model, r.Backend, r.sums(), r.Threads, r.Batch, o.concurrency, r.Iters, o.warmup)
 	}
 	if len(o.dims) > 0 {
 		ins := make([]string, len(shapes))

@@ -206,6 +206,16 @@ func TestBench(t *testing.T) {
 	if len(r.Times) != 4 || r.P50ms <= 0 || r.P90ms < r.P50ms || r.P99ms < r.P90ms || r.Maxms != slices.Max(r.Times) || r.Concurrency != 1 || r.GFLOPs <= 0 || r.Threads != 1 || r.Backend != kern.Best().Name {
 		t.Errorf("unexpected result %+v", r)
 	}
+	// The report says how the tier sums: --accurate is in its JSON and
+	// on its first line.
+	code, out, _ = runCLI("bench", "--json", "--iters", "1", "--accurate", model)
+	r = benchResult{}
+	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil || !r.Accurate || r.Winograd != (kern.Best().WithoutWinograd() != kern.Best()) {
+		t.Errorf("--accurate: exit %d, %v, accurate %v, winograd %v", code, err, r.Accurate, r.Winograd)
+	}
+	if code, out, _ = runCLI("bench", "--iters", "1", "--accurate", "--no-winograd", model); code != 0 || !strings.Contains(out, "(accurate),") {
+		t.Errorf("--accurate --no-winograd: exit %d, first line %q", code, strings.SplitN(out, "\n", 2)[0])
+	}
 	if code, _, errs = runCLI("bench", model, "--iters", "0"); code != 2 || !strings.Contains(errs, "--iters") {
 		t.Errorf("--iters 0: exit %d, %s", code, errs)
 	}
