@@ -201,9 +201,10 @@ func WithAccurate() Option {
 
 // perPixel reports whether g declares an output of rank 3 or more whose
 // axes after the second are not all of size 1 (a dynamic one counts): a
-// segmentation net's class map, not a classifier's scores, whose global
-// pooling averages Winograd's rounding error away. An output whose shape
-// the file does not declare does not count.
+// segmentation net's class map, not a classifier's scores, which its
+// users read as a ranking (their top classes do not move with Winograd's
+// rounding, their last digits do; see WithAccurate). An output whose
+// shape the file does not declare does not count.
 func perPixel(g *ir.Graph) bool {
 	for _, o := range g.Outputs {
 		if len(o.Dims) < 3 {
