@@ -312,7 +312,7 @@ func (bl *blocked) winoStore(n int, p []float32, ldp int, y []float32, yoff []in
 // packed per ξ: 36 consecutive matrices of M×C, each as packMatrix packs.
 // It makes one row r of G g at a time (three values per channel pair, in
 // float64) and from it the six matrices U[6r + s], each packed as it is
-// made, so that what it holds besides the result is a tenth of it
+// made, so that what it holds besides the result is a fifth of it
 // (fcn_resnet50's 3×3 head on 2048 channels: U 151 MB, which a whole
 // unpacked copy doubled while the model opened).
 func (bl *blocked) winoWeights(g *ConvGeom, w []float32) []float32 {
