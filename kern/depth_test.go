@@ -130,22 +130,13 @@ func rmsError(y []float32, want []float64) float64 {
 // accurate variant's error must be within the case's bound and no larger
 // than the default's, and its results the same for 1, 2 and 3 workers.
 func TestAccurateConvError(t *testing.T) {
-	conv := func(k *Tier, g *ConvGeom, x, w, b []float32, workers int) []float32 {
-		y := make([]float32, g.N*g.M*g.OH*g.OW)
-		env := testEnv(k, workers)
-		if k.PackConv != nil {
-			env.PackedW = k.PackConv(g, w)
-		}
-		k.Conv(env, g, x, w, b, y, nil)
-		return y
-	}
 	for ci, c := range depthCases {
 		g := c.g
 		x, w, b, want := depthInputs(&g, uint64(ci+1))
 		for _, k := range testTiers() {
 			acc := k.Accurate()
-			y := conv(acc, &g, x, w, b, 1)
-			e, e0 := rmsError(y, want), rmsError(conv(k.WithoutWinograd(), &g, x, w, b, 2), want)
+			y := depthConv(acc, &g, x, w, b, 1)
+			e, e0 := rmsError(y, want), rmsError(depthConv(k.WithoutWinograd(), &g, x, w, b, 2), want)
 			t.Logf("%s, %s: rms error %.3g in the default blocks, %.3g accurate (%.2f)", c.name, k.Name, e0, e, e/e0)
 			if e > c.bound {
 				t.Errorf("%s, %s accurate: rms error %.3g of the sums' rms, above %.3g", c.name, k.Name, e, c.bound)
@@ -154,12 +145,24 @@ func TestAccurateConvError(t *testing.T) {
 				t.Errorf("%s, %s accurate: rms error %.3g above the default blocks' %.3g", c.name, k.Name, e, e0)
 			}
 			for _, workers := range []int{2, 3} {
-				if got := conv(acc, &g, x, w, b, workers); !sameBits(got, y) {
+				if got := depthConv(acc, &g, x, w, b, workers); !sameBits(got, y) {
 					t.Errorf("%s, %s accurate: %d workers differ from one", c.name, k.Name, workers)
 				}
 			}
 		}
 	}
+}
+
+// depthConv computes convolution g on tier k with workers workers, its
+// weights packed as Open packs them where the tier packs any.
+func depthConv(k *Tier, g *ConvGeom, x, w, b []float32, workers int) []float32 {
+	y := make([]float32, g.N*g.M*g.OH*g.OW)
+	env := testEnv(k, workers)
+	if k.PackConv != nil {
+		env.PackedW = k.PackConv(g, w)
+	}
+	k.Conv(env, g, x, w, b, y, nil)
+	return y
 }
 
 // sameBits reports whether a and b hold the same float32 bits.
@@ -187,13 +190,6 @@ func TestAccurateWinograd(t *testing.T) {
 			PadT: 1, PadL: 1, PadB: 1, PadR: 1, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
 	}
 	const winograd = 1 // PackConvKind's layout for Winograd's U
-	conv := func(k *Tier, g *ConvGeom, x, w, b []float32, workers int) []float32 {
-		y := make([]float32, g.N*g.M*g.OH*g.OW)
-		env := testEnv(k, workers)
-		env.PackedW = k.PackConv(g, w)
-		k.Conv(env, g, x, w, b, y, nil)
-		return y
-	}
 	tested := 0
 	for _, k := range testTiers() {
 		if k.PackConvKind == nil || k.WithoutWinograd() == k {
@@ -221,14 +217,14 @@ func TestAccurateWinograd(t *testing.T) {
 			}
 			tested++
 			x, w, b, want := depthInputs(&g, uint64(c.c))
-			y := conv(acc, &g, x, w, b, 1)
-			e, e0 := rmsError(y, want), rmsError(conv(k, &g, x, w, b, 1), want)
+			y := depthConv(acc, &g, x, w, b, 1)
+			e, e0 := rmsError(y, want), rmsError(depthConv(k, &g, x, w, b, 1), want)
 			t.Logf("C=%d, %s: Winograd's rms error %.3g in the default blocks, %.3g accurate (%.2f)", c.c, k.Name, e0, e, e/e0)
 			if e > e0*1.0001 {
 				t.Errorf("C=%d, %s accurate: rms error %.3g above the default blocks' %.3g", c.c, k.Name, e, e0)
 			}
 			for _, workers := range []int{2, 3} {
-				if got := conv(acc, &g, x, w, b, workers); !sameBits(got, y) {
+				if got := depthConv(acc, &g, x, w, b, workers); !sameBits(got, y) {
 					t.Errorf("C=%d, %s accurate: %d workers differ from one", c.c, k.Name, workers)
 				}
 			}
