@@ -407,7 +407,7 @@ func (t *dwBlockTask) fillE(e []float32, buf *dwBlockBufs, clip *float32, n, r0,
 				bias, cl = &buf.be[blk*eb], clip
 			}
 			// run[q][j] = [run[q][j] +] Σ_{c in block} pan[c][j]·x[c][ia-PadT+q/Wp][pixE[q]] [+ be[j], clipped]
-			pixRun(kerns, kl, &pan[kb*nr], &xs[0], buf.pixE[:nq], &buf.boffE[kb], run, eb, flag(kb > 0), bias, cl)
+			pixRun(kerns, kl, nr, &pan[kb*nr], &xs[0], buf.pixE[:nq], &buf.boffE[kb], run, eb, flag(kb > 0), bias, cl)
 		}
 		if clip == nil && p.ActE.Kind != ActNone {
 			// (a half block's other half too: values, not read)
@@ -490,7 +490,7 @@ func (t *dwBlockTask) project(d []float32, buf *dwBlockBufs, clip *float32, n, q
 			if kb+kl == k {
 				bias, cl = &buf.bp[jb*nr], clip
 			}
-			pixRun(kerns, kl, &pan[kb*nr], &d[0], buf.pixP[:nq], &buf.boffP[kb], ct, nr, flag(kb > 0), bias, cl)
+			pixRun(kerns, kl, nr, &pan[kb*nr], &d[0], buf.pixP[:nq], &buf.boffP[kb], ct, nr, flag(kb > 0), bias, cl)
 		}
 		// y[n][m][q0+q] = act(ct[q][m-m0] + Z[n][m][q0+q]), bp in ct: the
 		// channels out of ct's pixels 8 at a time, then the residual and

@@ -99,7 +99,7 @@ func (t *pixSplitKTask) Range(lo, hi int) {
 			// cj[q][j] = Σ_{c0 ≤ c < c1} pan[c][j]·xs[pix[q] + c], depth block by block
 			for kb := c0; kb < c1; kb += pt.kc {
 				kl := min(pt.kc, c1-kb)
-				pixRun(kerns, kl, &pan[kb*nr], &xs[0], pt.pix, &pt.boff[kb], cj, nr, flag(kb > c0)|pixPrefetch, nil, nil)
+				pixRun(kerns, kl, nr, &pan[kb*nr], &xs[0], pt.pix, &pt.boff[kb], cj, nr, flag(kb > c0)|pixPrefetch, nil, nil)
 			}
 		}
 	}

@@ -660,7 +660,9 @@ func TestPick2MatchesTwin(t *testing.T) {
 // (PixGo) with scattered, repeated and decreasing offsets, pixels in any
 // order, a row stride of C beyond its width, with and without accumulate,
 // bias and clip (sums below, between and above the bounds, and NaN), one
-// tile a call or three (the first fetching the next weights).
+// tile a call or three (the first fetching the next weights, or each
+// fetching a few lines of them, pixSpread: none, fewer than its pairs of
+// steps, more, from a line past the first).
 func TestPixKernelsMatchTwin(t *testing.T) {
 	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil {
@@ -684,10 +686,15 @@ func TestPixKernelsMatchTwin(t *testing.T) {
 		for _, pc := range cases {
 			r, w, kern, twin := pc.r, pc.w, pc.kern, pc.twin
 			for _, depth := range []int{0, 1, 2, 3, 9, 64} {
-				for flags := range 16 {
-					// flags&8: three tiles in one call, the first fetching
-					tiles := 1 + 2*(flags>>3)
-					kf := flags&1 | (flags>>3)*pixPrefetch
+				for flags := range 24 {
+					// flags&8: three tiles in one call, the first fetching;
+					// flags&16: three, each fetching its lines (pixSpread)
+					tiles := 1 + 2*min(1, flags>>3)
+					kf := flags&1 | (flags>>3&1)*pixPrefetch
+					if flags&16 != 0 {
+						q := (depth*5 + 3) % 13 // depth 2: none; 3 and 9: more than its pairs
+						kf = flags&1 | pixSpread | q<<8 | depth%3<<20
+					}
 					ldc := w + 3
 					wp := kerntest.Rand(uint64(depth), max(1, depth*pc.panelW))
 					src := kerntest.Rand(uint64(depth+1), 600)

@@ -1204,7 +1204,9 @@ func Pick2AVX2(dst *float32, src *float32, n int)
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1233,7 +1235,9 @@ func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1262,7 +1266,9 @@ func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1291,7 +1297,9 @@ func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1320,7 +1328,9 @@ func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1349,7 +1359,9 @@ func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1378,7 +1390,9 @@ func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x1x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1407,7 +1421,9 @@ func KernPixAVX2x1x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x2x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1436,7 +1452,9 @@ func KernPixAVX2x2x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x3x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1465,7 +1483,9 @@ func KernPixAVX2x3x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x4x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1494,7 +1514,9 @@ func KernPixAVX2x4x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x5x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1523,7 +1545,9 @@ func KernPixAVX2x5x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x6x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1552,7 +1576,9 @@ func KernPixAVX2x6x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x7x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1581,7 +1607,9 @@ func KernPixAVX2x7x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x8x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1610,7 +1638,9 @@ func KernPixAVX2x8x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x1x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1639,7 +1669,9 @@ func KernPixAVX512x1x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x2x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1668,7 +1700,9 @@ func KernPixAVX512x2x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x3x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1697,7 +1731,9 @@ func KernPixAVX512x3x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x4x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1726,7 +1762,9 @@ func KernPixAVX512x4x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x5x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1755,7 +1793,9 @@ func KernPixAVX512x5x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x6x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1784,7 +1824,9 @@ func KernPixAVX512x6x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x7x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1813,7 +1855,9 @@ func KernPixAVX512x7x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x8x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1842,7 +1886,9 @@ func KernPixAVX512x8x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x1x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1871,7 +1917,9 @@ func KernPixAVX512x1x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x2x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1900,7 +1948,9 @@ func KernPixAVX512x2x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x3x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1929,7 +1979,9 @@ func KernPixAVX512x3x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x4x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1958,7 +2010,9 @@ func KernPixAVX512x4x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x5x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1987,7 +2041,9 @@ func KernPixAVX512x5x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x6x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -2016,7 +2072,9 @@ func KernPixAVX512x6x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x7x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -2045,7 +2103,9 @@ func KernPixAVX512x7x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //		}
 //	}
 //
-// With flags&2 the first tile also fetches the k steps of weights after w into the cache.
+// With flags&2 the first tile also fetches the k steps of weights after w into the cache;
+// with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
+// every two steps, the first call's first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x8x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)

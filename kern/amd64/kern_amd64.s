@@ -14668,14 +14668,17 @@ done:
 	RET
 
 // func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x1x16(SB), NOSPLIT, $32-88
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·KernPixAVX2x1x16(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -14697,6 +14700,8 @@ tile:
 	SHRQ   $0x01, R8
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R9
@@ -14726,6 +14731,52 @@ prefetching:
 	DECQ         R8
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R8
+	CMOVQGT R8, DX
+	SUBQ    DX, R8
+	MOVQ    R8, 40(SP)
+	MOVQ    DX, R8
+	MOVQ    AX, R9
+	SHLQ    $0x06, R9
+	ADDQ    32(SP), R9
+	ADDQ    CX, R9
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R8, R8
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R9)
+	ADDQ       $0x40, R9
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y2
+	VMOVUPS      32(CX), Y3
+	VBROADCASTSS (DI)(DX*4), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y2
+	VMOVUPS      96(CX), Y3
+	VBROADCASTSS (DI)(DX*4), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R8
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R8
+	TESTQ R8, R8
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -14819,14 +14870,17 @@ done:
 	RET
 
 // func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x2x16(SB), NOSPLIT, $32-88
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·KernPixAVX2x2x16(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -14852,6 +14906,8 @@ tile:
 	SHRQ   $0x01, R9
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R10
@@ -14887,6 +14943,58 @@ prefetching:
 	DECQ         R9
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R9
+	CMOVQGT R9, DX
+	SUBQ    DX, R9
+	MOVQ    R9, 40(SP)
+	MOVQ    DX, R9
+	MOVQ    AX, R10
+	SHLQ    $0x06, R10
+	ADDQ    32(SP), R10
+	ADDQ    CX, R10
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R9, R9
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R10)
+	ADDQ       $0x40, R10
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y4
+	VMOVUPS      32(CX), Y5
+	VBROADCASTSS (DI)(DX*4), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (R8)(DX*4), Y6
+	VFMADD231PS  Y4, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y4
+	VMOVUPS      96(CX), Y5
+	VBROADCASTSS (DI)(DX*4), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (R8)(DX*4), Y6
+	VFMADD231PS  Y4, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R9
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R9
+	TESTQ R9, R9
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -15005,14 +15113,17 @@ done:
 	RET
 
 // func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x3x16(SB), NOSPLIT, $32-88
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·KernPixAVX2x3x16(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -15042,6 +15153,8 @@ tile:
 	SHRQ   $0x01, R10
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R11
@@ -15083,6 +15196,64 @@ prefetching:
 	DECQ         R10
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R10
+	CMOVQGT R10, DX
+	SUBQ    DX, R10
+	MOVQ    R10, 40(SP)
+	MOVQ    DX, R10
+	MOVQ    AX, R11
+	SHLQ    $0x06, R11
+	ADDQ    32(SP), R11
+	ADDQ    CX, R11
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R10, R10
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R11)
+	ADDQ       $0x40, R11
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y6
+	VMOVUPS      32(CX), Y7
+	VBROADCASTSS (DI)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS (R8)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y2
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS (R9)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y6
+	VMOVUPS      96(CX), Y7
+	VBROADCASTSS (DI)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS (R8)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y2
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS (R9)(DX*4), Y8
+	VFMADD231PS  Y6, Y8, Y4
+	VFMADD231PS  Y7, Y8, Y5
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R10
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R10
+	TESTQ R10, R10
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -15226,14 +15397,17 @@ done:
 	RET
 
 // func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x4x16(SB), NOSPLIT, $32-88
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·KernPixAVX2x4x16(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -15267,6 +15441,8 @@ tile:
 	SHRQ   $0x01, R11
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R12
@@ -15314,6 +15490,70 @@ prefetching:
 	DECQ         R11
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R11
+	CMOVQGT R11, DX
+	SUBQ    DX, R11
+	MOVQ    R11, 40(SP)
+	MOVQ    DX, R11
+	MOVQ    AX, R12
+	SHLQ    $0x06, R12
+	ADDQ    32(SP), R12
+	ADDQ    CX, R12
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R11, R11
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R12)
+	ADDQ       $0x40, R12
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y8
+	VMOVUPS      32(CX), Y9
+	VBROADCASTSS (DI)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS (R8)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y2
+	VFMADD231PS  Y9, Y10, Y3
+	VBROADCASTSS (R9)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS (R10)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y6
+	VFMADD231PS  Y9, Y10, Y7
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y8
+	VMOVUPS      96(CX), Y9
+	VBROADCASTSS (DI)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS (R8)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y2
+	VFMADD231PS  Y9, Y10, Y3
+	VBROADCASTSS (R9)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS (R10)(DX*4), Y10
+	VFMADD231PS  Y8, Y10, Y6
+	VFMADD231PS  Y9, Y10, Y7
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R11
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R11
+	TESTQ R11, R11
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -15482,14 +15722,17 @@ done:
 	RET
 
 // func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x5x16(SB), NOSPLIT, $32-88
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·KernPixAVX2x5x16(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -15527,6 +15770,8 @@ tile:
 	SHRQ   $0x01, R12
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R13
@@ -15580,6 +15825,76 @@ prefetching:
 	DECQ         R12
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R12
+	CMOVQGT R12, DX
+	SUBQ    DX, R12
+	MOVQ    R12, 40(SP)
+	MOVQ    DX, R12
+	MOVQ    AX, R13
+	SHLQ    $0x06, R13
+	ADDQ    32(SP), R13
+	ADDQ    CX, R13
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R12, R12
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R13)
+	ADDQ       $0x40, R13
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y10
+	VMOVUPS      32(CX), Y11
+	VBROADCASTSS (DI)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS (R8)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
+	VBROADCASTSS (R9)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS (R10)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS (R11)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y10
+	VMOVUPS      96(CX), Y11
+	VBROADCASTSS (DI)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS (R8)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
+	VBROADCASTSS (R9)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
+	VBROADCASTSS (R10)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
+	VBROADCASTSS (R11)(DX*4), Y12
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R12
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R12
+	TESTQ R12, R12
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -15773,14 +16088,17 @@ done:
 	RET
 
 // func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x6x16(SB), NOSPLIT, $32-88
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·KernPixAVX2x6x16(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -15822,6 +16140,8 @@ tile:
 	SHRQ   $0x01, R13
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R14
@@ -15881,6 +16201,82 @@ prefetching:
 	DECQ         R13
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R13
+	CMOVQGT R13, DX
+	SUBQ    DX, R13
+	MOVQ    R13, 40(SP)
+	MOVQ    DX, R13
+	MOVQ    AX, R14
+	SHLQ    $0x06, R14
+	ADDQ    32(SP), R14
+	ADDQ    CX, R14
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R13, R13
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R14)
+	ADDQ       $0x40, R14
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y12
+	VMOVUPS      32(CX), Y13
+	VBROADCASTSS (DI)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS (R8)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS (R9)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS (R10)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS (R11)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS (R12)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y12
+	VMOVUPS      96(CX), Y13
+	VBROADCASTSS (DI)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS (R8)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS (R9)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS (R10)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS (R11)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS (R12)(DX*4), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R13
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R13
+	TESTQ R13, R13
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -16099,14 +16495,17 @@ done:
 	RET
 
 // func KernPixAVX2x1x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x1x8Of16(SB), NOSPLIT, $32-88
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·KernPixAVX2x1x8Of16(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -16127,6 +16526,8 @@ tile:
 	SHRQ   $0x01, R8
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R9
@@ -16152,6 +16553,48 @@ prefetching:
 	DECQ         R8
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R8
+	CMOVQGT R8, DX
+	SUBQ    DX, R8
+	MOVQ    R8, 40(SP)
+	MOVQ    DX, R8
+	MOVQ    AX, R9
+	SHLQ    $0x06, R9
+	ADDQ    32(SP), R9
+	ADDQ    CX, R9
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R8, R8
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R9)
+	ADDQ       $0x40, R9
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y1
+	VBROADCASTSS (DI)(DX*4), Y2
+	VFMADD231PS  Y1, Y2, Y0
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y1
+	VBROADCASTSS (DI)(DX*4), Y2
+	VFMADD231PS  Y1, Y2, Y0
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R8
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R8
+	TESTQ R8, R8
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -16232,14 +16675,17 @@ done:
 	RET
 
 // func KernPixAVX2x2x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x2x8Of16(SB), NOSPLIT, $32-88
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·KernPixAVX2x2x8Of16(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -16263,6 +16709,8 @@ tile:
 	SHRQ   $0x01, R9
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R10
@@ -16292,6 +16740,52 @@ prefetching:
 	DECQ         R9
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R9
+	CMOVQGT R9, DX
+	SUBQ    DX, R9
+	MOVQ    R9, 40(SP)
+	MOVQ    DX, R9
+	MOVQ    AX, R10
+	SHLQ    $0x06, R10
+	ADDQ    32(SP), R10
+	ADDQ    CX, R10
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R9, R9
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R10)
+	ADDQ       $0x40, R10
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y2
+	VBROADCASTSS (DI)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS (R8)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y1
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y2
+	VBROADCASTSS (DI)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y0
+	VBROADCASTSS (R8)(DX*4), Y3
+	VFMADD231PS  Y2, Y3, Y1
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R9
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R9
+	TESTQ R9, R9
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -16387,14 +16881,17 @@ done:
 	RET
 
 // func KernPixAVX2x3x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x3x8Of16(SB), NOSPLIT, $32-88
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·KernPixAVX2x3x8Of16(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -16421,6 +16918,8 @@ tile:
 	SHRQ   $0x01, R10
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R11
@@ -16454,6 +16953,56 @@ prefetching:
 	DECQ         R10
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R10
+	CMOVQGT R10, DX
+	SUBQ    DX, R10
+	MOVQ    R10, 40(SP)
+	MOVQ    DX, R10
+	MOVQ    AX, R11
+	SHLQ    $0x06, R11
+	ADDQ    32(SP), R11
+	ADDQ    CX, R11
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R10, R10
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R11)
+	ADDQ       $0x40, R11
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y3
+	VBROADCASTSS (DI)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y0
+	VBROADCASTSS (R8)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y1
+	VBROADCASTSS (R9)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y2
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y3
+	VBROADCASTSS (DI)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y0
+	VBROADCASTSS (R8)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y1
+	VBROADCASTSS (R9)(DX*4), Y4
+	VFMADD231PS  Y3, Y4, Y2
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R10
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R10
+	TESTQ R10, R10
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -16564,14 +17113,17 @@ done:
 	RET
 
 // func KernPixAVX2x4x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x4x8Of16(SB), NOSPLIT, $32-88
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·KernPixAVX2x4x8Of16(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -16601,6 +17153,8 @@ tile:
 	SHRQ   $0x01, R11
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R12
@@ -16638,6 +17192,60 @@ prefetching:
 	DECQ         R11
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R11
+	CMOVQGT R11, DX
+	SUBQ    DX, R11
+	MOVQ    R11, 40(SP)
+	MOVQ    DX, R11
+	MOVQ    AX, R12
+	SHLQ    $0x06, R12
+	ADDQ    32(SP), R12
+	ADDQ    CX, R12
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R11, R11
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R12)
+	ADDQ       $0x40, R12
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y4
+	VBROADCASTSS (DI)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS (R8)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS (R9)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS (R10)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y3
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y4
+	VBROADCASTSS (DI)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS (R8)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS (R9)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS (R10)(DX*4), Y5
+	VFMADD231PS  Y4, Y5, Y3
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R11
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R11
+	TESTQ R11, R11
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -16763,14 +17371,17 @@ done:
 	RET
 
 // func KernPixAVX2x5x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x5x8Of16(SB), NOSPLIT, $32-88
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·KernPixAVX2x5x8Of16(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -16803,6 +17414,8 @@ tile:
 	SHRQ   $0x01, R12
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R13
@@ -16844,6 +17457,64 @@ prefetching:
 	DECQ         R12
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R12
+	CMOVQGT R12, DX
+	SUBQ    DX, R12
+	MOVQ    R12, 40(SP)
+	MOVQ    DX, R12
+	MOVQ    AX, R13
+	SHLQ    $0x06, R13
+	ADDQ    32(SP), R13
+	ADDQ    CX, R13
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R12, R12
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R13)
+	ADDQ       $0x40, R13
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y5
+	VBROADCASTSS (DI)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y0
+	VBROADCASTSS (R8)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (R9)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y2
+	VBROADCASTSS (R10)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y3
+	VBROADCASTSS (R11)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y4
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y5
+	VBROADCASTSS (DI)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y0
+	VBROADCASTSS (R8)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (R9)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y2
+	VBROADCASTSS (R10)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y3
+	VBROADCASTSS (R11)(DX*4), Y6
+	VFMADD231PS  Y5, Y6, Y4
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R12
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R12
+	TESTQ R12, R12
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -16984,14 +17655,17 @@ done:
 	RET
 
 // func KernPixAVX2x6x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x6x8Of16(SB), NOSPLIT, $32-88
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·KernPixAVX2x6x8Of16(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -17027,6 +17701,8 @@ tile:
 	SHRQ   $0x01, R13
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R14
@@ -17072,6 +17748,68 @@ prefetching:
 	DECQ         R13
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R13
+	CMOVQGT R13, DX
+	SUBQ    DX, R13
+	MOVQ    R13, 40(SP)
+	MOVQ    DX, R13
+	MOVQ    AX, R14
+	SHLQ    $0x06, R14
+	ADDQ    32(SP), R14
+	ADDQ    CX, R14
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R13, R13
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R14)
+	ADDQ       $0x40, R14
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y6
+	VBROADCASTSS (DI)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS (R8)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS (R9)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS (R10)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS (R11)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS (R12)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y5
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y6
+	VBROADCASTSS (DI)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y0
+	VBROADCASTSS (R8)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y1
+	VBROADCASTSS (R9)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS (R10)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y3
+	VBROADCASTSS (R11)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y4
+	VBROADCASTSS (R12)(DX*4), Y7
+	VFMADD231PS  Y6, Y7, Y5
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R13
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R13
+	TESTQ R13, R13
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -17227,14 +17965,17 @@ done:
 	RET
 
 // func KernPixAVX2x7x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x7x8Of16(SB), NOSPLIT, $32-88
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·KernPixAVX2x7x8Of16(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -17273,6 +18014,8 @@ tile:
 	SHRQ   $0x01, R14
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R15
@@ -17322,6 +18065,72 @@ prefetching:
 	DECQ         R14
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R14
+	CMOVQGT R14, DX
+	SUBQ    DX, R14
+	MOVQ    R14, 40(SP)
+	MOVQ    DX, R14
+	MOVQ    AX, R15
+	SHLQ    $0x06, R15
+	ADDQ    32(SP), R15
+	ADDQ    CX, R15
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R14, R14
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R15)
+	ADDQ       $0x40, R15
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y7
+	VBROADCASTSS (DI)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y0
+	VBROADCASTSS (R8)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS (R9)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y2
+	VBROADCASTSS (R10)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS (R11)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y4
+	VBROADCASTSS (R12)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y5
+	VBROADCASTSS (R13)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y6
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y7
+	VBROADCASTSS (DI)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y0
+	VBROADCASTSS (R8)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y1
+	VBROADCASTSS (R9)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y2
+	VBROADCASTSS (R10)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS (R11)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y4
+	VBROADCASTSS (R12)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y5
+	VBROADCASTSS (R13)(DX*4), Y8
+	VFMADD231PS  Y7, Y8, Y6
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R14
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R14
+	TESTQ R14, R14
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -17492,14 +18301,17 @@ done:
 	RET
 
 // func KernPixAVX2x8x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, FMA3, MMX+
-TEXT ·KernPixAVX2x8x8Of16(SB), NOSPLIT, $32-88
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·KernPixAVX2x8x8Of16(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -17541,6 +18353,8 @@ tile:
 	SHRQ   $0x01, R15
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, BP
@@ -17594,6 +18408,76 @@ prefetching:
 	DECQ         R15
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R15
+	CMOVQGT R15, DX
+	SUBQ    DX, R15
+	MOVQ    R15, 40(SP)
+	MOVQ    DX, R15
+	MOVQ    AX, BP
+	SHLQ    $0x06, BP
+	ADDQ    32(SP), BP
+	ADDQ    CX, BP
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R15, R15
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (BP)
+	ADDQ       $0x40, BP
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Y8
+	VBROADCASTSS (DI)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y0
+	VBROADCASTSS (R8)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y1
+	VBROADCASTSS (R9)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y2
+	VBROADCASTSS (R10)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y3
+	VBROADCASTSS (R11)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y4
+	VBROADCASTSS (R12)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y5
+	VBROADCASTSS (R13)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y6
+	VBROADCASTSS (R14)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y7
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      64(CX), Y8
+	VBROADCASTSS (DI)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y0
+	VBROADCASTSS (R8)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y1
+	VBROADCASTSS (R9)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y2
+	VBROADCASTSS (R10)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y3
+	VBROADCASTSS (R11)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y4
+	VBROADCASTSS (R12)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y5
+	VBROADCASTSS (R13)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y6
+	VBROADCASTSS (R14)(DX*4), Y9
+	VFMADD231PS  Y8, Y9, Y7
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x08, SI
+	DECQ         R15
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R15
+	TESTQ R15, R15
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -17779,14 +18663,17 @@ done:
 	RET
 
 // func KernPixAVX512x1x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·KernPixAVX512x1x32(SB), NOSPLIT, $32-88
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·KernPixAVX512x1x32(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -17808,6 +18695,8 @@ tile:
 	SHRQ   $0x01, R8
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R9
@@ -17839,6 +18728,52 @@ prefetching:
 	DECQ         R8
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R8
+	CMOVQGT R8, DX
+	SUBQ    DX, R8
+	MOVQ    R8, 40(SP)
+	MOVQ    DX, R8
+	MOVQ    AX, R9
+	SHLQ    $0x07, R9
+	ADDQ    32(SP), R9
+	ADDQ    CX, R9
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R8, R8
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R9)
+	ADDQ       $0x40, R9
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z2
+	VMOVUPS      64(CX), Z3
+	VBROADCASTSS (DI)(DX*4), Z4
+	VFMADD231PS  Z2, Z4, Z0
+	VFMADD231PS  Z3, Z4, Z1
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z2
+	VMOVUPS      192(CX), Z3
+	VBROADCASTSS (DI)(DX*4), Z4
+	VFMADD231PS  Z2, Z4, Z0
+	VFMADD231PS  Z3, Z4, Z1
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R8
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R8
+	TESTQ R8, R8
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -17932,14 +18867,17 @@ done:
 	RET
 
 // func KernPixAVX512x2x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·KernPixAVX512x2x32(SB), NOSPLIT, $32-88
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·KernPixAVX512x2x32(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -17965,6 +18903,8 @@ tile:
 	SHRQ   $0x01, R9
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R10
@@ -18002,6 +18942,58 @@ prefetching:
 	DECQ         R9
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R9
+	CMOVQGT R9, DX
+	SUBQ    DX, R9
+	MOVQ    R9, 40(SP)
+	MOVQ    DX, R9
+	MOVQ    AX, R10
+	SHLQ    $0x07, R10
+	ADDQ    32(SP), R10
+	ADDQ    CX, R10
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R9, R9
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R10)
+	ADDQ       $0x40, R10
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z4
+	VMOVUPS      64(CX), Z5
+	VBROADCASTSS (DI)(DX*4), Z6
+	VFMADD231PS  Z4, Z6, Z0
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS (R8)(DX*4), Z6
+	VFMADD231PS  Z4, Z6, Z2
+	VFMADD231PS  Z5, Z6, Z3
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z4
+	VMOVUPS      192(CX), Z5
+	VBROADCASTSS (DI)(DX*4), Z6
+	VFMADD231PS  Z4, Z6, Z0
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS (R8)(DX*4), Z6
+	VFMADD231PS  Z4, Z6, Z2
+	VFMADD231PS  Z5, Z6, Z3
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R9
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R9
+	TESTQ R9, R9
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -18120,14 +19112,17 @@ done:
 	RET
 
 // func KernPixAVX512x3x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·KernPixAVX512x3x32(SB), NOSPLIT, $32-88
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·KernPixAVX512x3x32(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -18157,6 +19152,8 @@ tile:
 	SHRQ   $0x01, R10
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R11
@@ -18200,6 +19197,64 @@ prefetching:
 	DECQ         R10
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R10
+	CMOVQGT R10, DX
+	SUBQ    DX, R10
+	MOVQ    R10, 40(SP)
+	MOVQ    DX, R10
+	MOVQ    AX, R11
+	SHLQ    $0x07, R11
+	ADDQ    32(SP), R11
+	ADDQ    CX, R11
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R10, R10
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R11)
+	ADDQ       $0x40, R11
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z6
+	VMOVUPS      64(CX), Z7
+	VBROADCASTSS (DI)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z0
+	VFMADD231PS  Z7, Z8, Z1
+	VBROADCASTSS (R8)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z2
+	VFMADD231PS  Z7, Z8, Z3
+	VBROADCASTSS (R9)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z4
+	VFMADD231PS  Z7, Z8, Z5
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z6
+	VMOVUPS      192(CX), Z7
+	VBROADCASTSS (DI)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z0
+	VFMADD231PS  Z7, Z8, Z1
+	VBROADCASTSS (R8)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z2
+	VFMADD231PS  Z7, Z8, Z3
+	VBROADCASTSS (R9)(DX*4), Z8
+	VFMADD231PS  Z6, Z8, Z4
+	VFMADD231PS  Z7, Z8, Z5
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R10
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R10
+	TESTQ R10, R10
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -18343,14 +19398,17 @@ done:
 	RET
 
 // func KernPixAVX512x4x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·KernPixAVX512x4x32(SB), NOSPLIT, $32-88
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·KernPixAVX512x4x32(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -18384,6 +19442,8 @@ tile:
 	SHRQ   $0x01, R11
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R12
@@ -18433,6 +19493,70 @@ prefetching:
 	DECQ         R11
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R11
+	CMOVQGT R11, DX
+	SUBQ    DX, R11
+	MOVQ    R11, 40(SP)
+	MOVQ    DX, R11
+	MOVQ    AX, R12
+	SHLQ    $0x07, R12
+	ADDQ    32(SP), R12
+	ADDQ    CX, R12
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R11, R11
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R12)
+	ADDQ       $0x40, R12
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z8
+	VMOVUPS      64(CX), Z9
+	VBROADCASTSS (DI)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS (R8)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z2
+	VFMADD231PS  Z9, Z10, Z3
+	VBROADCASTSS (R9)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z4
+	VFMADD231PS  Z9, Z10, Z5
+	VBROADCASTSS (R10)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z6
+	VFMADD231PS  Z9, Z10, Z7
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z8
+	VMOVUPS      192(CX), Z9
+	VBROADCASTSS (DI)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS (R8)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z2
+	VFMADD231PS  Z9, Z10, Z3
+	VBROADCASTSS (R9)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z4
+	VFMADD231PS  Z9, Z10, Z5
+	VBROADCASTSS (R10)(DX*4), Z10
+	VFMADD231PS  Z8, Z10, Z6
+	VFMADD231PS  Z9, Z10, Z7
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R11
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R11
+	TESTQ R11, R11
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -18601,14 +19725,17 @@ done:
 	RET
 
 // func KernPixAVX512x5x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·KernPixAVX512x5x32(SB), NOSPLIT, $32-88
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·KernPixAVX512x5x32(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -18646,6 +19773,8 @@ tile:
 	SHRQ   $0x01, R12
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R13
@@ -18701,6 +19830,76 @@ prefetching:
 	DECQ         R12
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R12
+	CMOVQGT R12, DX
+	SUBQ    DX, R12
+	MOVQ    R12, 40(SP)
+	MOVQ    DX, R12
+	MOVQ    AX, R13
+	SHLQ    $0x07, R13
+	ADDQ    32(SP), R13
+	ADDQ    CX, R13
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R12, R12
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R13)
+	ADDQ       $0x40, R13
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z10
+	VMOVUPS      64(CX), Z11
+	VBROADCASTSS (DI)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z0
+	VFMADD231PS  Z11, Z12, Z1
+	VBROADCASTSS (R8)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z2
+	VFMADD231PS  Z11, Z12, Z3
+	VBROADCASTSS (R9)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z4
+	VFMADD231PS  Z11, Z12, Z5
+	VBROADCASTSS (R10)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z6
+	VFMADD231PS  Z11, Z12, Z7
+	VBROADCASTSS (R11)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z8
+	VFMADD231PS  Z11, Z12, Z9
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z10
+	VMOVUPS      192(CX), Z11
+	VBROADCASTSS (DI)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z0
+	VFMADD231PS  Z11, Z12, Z1
+	VBROADCASTSS (R8)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z2
+	VFMADD231PS  Z11, Z12, Z3
+	VBROADCASTSS (R9)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z4
+	VFMADD231PS  Z11, Z12, Z5
+	VBROADCASTSS (R10)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z6
+	VFMADD231PS  Z11, Z12, Z7
+	VBROADCASTSS (R11)(DX*4), Z12
+	VFMADD231PS  Z10, Z12, Z8
+	VFMADD231PS  Z11, Z12, Z9
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R12
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R12
+	TESTQ R12, R12
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -18894,14 +20093,17 @@ done:
 	RET
 
 // func KernPixAVX512x6x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·KernPixAVX512x6x32(SB), NOSPLIT, $32-88
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·KernPixAVX512x6x32(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -18943,6 +20145,8 @@ tile:
 	SHRQ   $0x01, R13
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R14
@@ -19004,6 +20208,82 @@ prefetching:
 	DECQ         R13
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R13
+	CMOVQGT R13, DX
+	SUBQ    DX, R13
+	MOVQ    R13, 40(SP)
+	MOVQ    DX, R13
+	MOVQ    AX, R14
+	SHLQ    $0x07, R14
+	ADDQ    32(SP), R14
+	ADDQ    CX, R14
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R13, R13
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R14)
+	ADDQ       $0x40, R14
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z12
+	VMOVUPS      64(CX), Z13
+	VBROADCASTSS (DI)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS (R8)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z2
+	VFMADD231PS  Z13, Z14, Z3
+	VBROADCASTSS (R9)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z4
+	VFMADD231PS  Z13, Z14, Z5
+	VBROADCASTSS (R10)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z6
+	VFMADD231PS  Z13, Z14, Z7
+	VBROADCASTSS (R11)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z8
+	VFMADD231PS  Z13, Z14, Z9
+	VBROADCASTSS (R12)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z10
+	VFMADD231PS  Z13, Z14, Z11
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z12
+	VMOVUPS      192(CX), Z13
+	VBROADCASTSS (DI)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS (R8)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z2
+	VFMADD231PS  Z13, Z14, Z3
+	VBROADCASTSS (R9)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z4
+	VFMADD231PS  Z13, Z14, Z5
+	VBROADCASTSS (R10)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z6
+	VFMADD231PS  Z13, Z14, Z7
+	VBROADCASTSS (R11)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z8
+	VFMADD231PS  Z13, Z14, Z9
+	VBROADCASTSS (R12)(DX*4), Z14
+	VFMADD231PS  Z12, Z14, Z10
+	VFMADD231PS  Z13, Z14, Z11
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R13
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R13
+	TESTQ R13, R13
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -19222,14 +20502,17 @@ done:
 	RET
 
 // func KernPixAVX512x7x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·KernPixAVX512x7x32(SB), NOSPLIT, $32-88
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·KernPixAVX512x7x32(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -19275,6 +20558,8 @@ tile:
 	SHRQ   $0x01, R14
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R15
@@ -19342,6 +20627,88 @@ prefetching:
 	DECQ         R14
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R14
+	CMOVQGT R14, DX
+	SUBQ    DX, R14
+	MOVQ    R14, 40(SP)
+	MOVQ    DX, R14
+	MOVQ    AX, R15
+	SHLQ    $0x07, R15
+	ADDQ    32(SP), R15
+	ADDQ    CX, R15
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R14, R14
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R15)
+	ADDQ       $0x40, R15
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z14
+	VMOVUPS      64(CX), Z15
+	VBROADCASTSS (DI)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z0
+	VFMADD231PS  Z15, Z16, Z1
+	VBROADCASTSS (R8)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z2
+	VFMADD231PS  Z15, Z16, Z3
+	VBROADCASTSS (R9)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z4
+	VFMADD231PS  Z15, Z16, Z5
+	VBROADCASTSS (R10)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z6
+	VFMADD231PS  Z15, Z16, Z7
+	VBROADCASTSS (R11)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z8
+	VFMADD231PS  Z15, Z16, Z9
+	VBROADCASTSS (R12)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z10
+	VFMADD231PS  Z15, Z16, Z11
+	VBROADCASTSS (R13)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z12
+	VFMADD231PS  Z15, Z16, Z13
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z14
+	VMOVUPS      192(CX), Z15
+	VBROADCASTSS (DI)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z0
+	VFMADD231PS  Z15, Z16, Z1
+	VBROADCASTSS (R8)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z2
+	VFMADD231PS  Z15, Z16, Z3
+	VBROADCASTSS (R9)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z4
+	VFMADD231PS  Z15, Z16, Z5
+	VBROADCASTSS (R10)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z6
+	VFMADD231PS  Z15, Z16, Z7
+	VBROADCASTSS (R11)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z8
+	VFMADD231PS  Z15, Z16, Z9
+	VBROADCASTSS (R12)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z10
+	VFMADD231PS  Z15, Z16, Z11
+	VBROADCASTSS (R13)(DX*4), Z16
+	VFMADD231PS  Z14, Z16, Z12
+	VFMADD231PS  Z15, Z16, Z13
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R14
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R14
+	TESTQ R14, R14
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -19585,14 +20952,17 @@ done:
 	RET
 
 // func KernPixAVX512x8x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·KernPixAVX512x8x32(SB), NOSPLIT, $32-88
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·KernPixAVX512x8x32(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -19642,6 +21012,8 @@ tile:
 	SHRQ   $0x01, R15
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, BP
@@ -19715,6 +21087,94 @@ prefetching:
 	DECQ         R15
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R15
+	CMOVQGT R15, DX
+	SUBQ    DX, R15
+	MOVQ    R15, 40(SP)
+	MOVQ    DX, R15
+	MOVQ    AX, BP
+	SHLQ    $0x07, BP
+	ADDQ    32(SP), BP
+	ADDQ    CX, BP
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R15, R15
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (BP)
+	ADDQ       $0x40, BP
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z16
+	VMOVUPS      64(CX), Z17
+	VBROADCASTSS (DI)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z0
+	VFMADD231PS  Z17, Z18, Z1
+	VBROADCASTSS (R8)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z2
+	VFMADD231PS  Z17, Z18, Z3
+	VBROADCASTSS (R9)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z4
+	VFMADD231PS  Z17, Z18, Z5
+	VBROADCASTSS (R10)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z6
+	VFMADD231PS  Z17, Z18, Z7
+	VBROADCASTSS (R11)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z8
+	VFMADD231PS  Z17, Z18, Z9
+	VBROADCASTSS (R12)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z10
+	VFMADD231PS  Z17, Z18, Z11
+	VBROADCASTSS (R13)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z12
+	VFMADD231PS  Z17, Z18, Z13
+	VBROADCASTSS (R14)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z14
+	VFMADD231PS  Z17, Z18, Z15
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z16
+	VMOVUPS      192(CX), Z17
+	VBROADCASTSS (DI)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z0
+	VFMADD231PS  Z17, Z18, Z1
+	VBROADCASTSS (R8)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z2
+	VFMADD231PS  Z17, Z18, Z3
+	VBROADCASTSS (R9)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z4
+	VFMADD231PS  Z17, Z18, Z5
+	VBROADCASTSS (R10)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z6
+	VFMADD231PS  Z17, Z18, Z7
+	VBROADCASTSS (R11)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z8
+	VFMADD231PS  Z17, Z18, Z9
+	VBROADCASTSS (R12)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z10
+	VFMADD231PS  Z17, Z18, Z11
+	VBROADCASTSS (R13)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z12
+	VFMADD231PS  Z17, Z18, Z13
+	VBROADCASTSS (R14)(DX*4), Z18
+	VFMADD231PS  Z16, Z18, Z14
+	VFMADD231PS  Z17, Z18, Z15
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R15
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R15
+	TESTQ R15, R15
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -19983,14 +21443,17 @@ done:
 	RET
 
 // func KernPixAVX512x1x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·KernPixAVX512x1x16Of32(SB), NOSPLIT, $32-88
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·KernPixAVX512x1x16Of32(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -20011,6 +21474,8 @@ tile:
 	SHRQ   $0x01, R8
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R9
@@ -20038,6 +21503,48 @@ prefetching:
 	DECQ         R8
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R8
+	CMOVQGT R8, DX
+	SUBQ    DX, R8
+	MOVQ    R8, 40(SP)
+	MOVQ    DX, R8
+	MOVQ    AX, R9
+	SHLQ    $0x07, R9
+	ADDQ    32(SP), R9
+	ADDQ    CX, R9
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R8, R8
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R9)
+	ADDQ       $0x40, R9
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z1
+	VBROADCASTSS (DI)(DX*4), Z2
+	VFMADD231PS  Z1, Z2, Z0
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z1
+	VBROADCASTSS (DI)(DX*4), Z2
+	VFMADD231PS  Z1, Z2, Z0
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R8
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R8
+	TESTQ R8, R8
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -20118,14 +21625,17 @@ done:
 	RET
 
 // func KernPixAVX512x2x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·KernPixAVX512x2x16Of32(SB), NOSPLIT, $32-88
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·KernPixAVX512x2x16Of32(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -20149,6 +21659,8 @@ tile:
 	SHRQ   $0x01, R9
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R10
@@ -20180,6 +21692,52 @@ prefetching:
 	DECQ         R9
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R9
+	CMOVQGT R9, DX
+	SUBQ    DX, R9
+	MOVQ    R9, 40(SP)
+	MOVQ    DX, R9
+	MOVQ    AX, R10
+	SHLQ    $0x07, R10
+	ADDQ    32(SP), R10
+	ADDQ    CX, R10
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R9, R9
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R10)
+	ADDQ       $0x40, R10
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z2
+	VBROADCASTSS (DI)(DX*4), Z3
+	VFMADD231PS  Z2, Z3, Z0
+	VBROADCASTSS (R8)(DX*4), Z3
+	VFMADD231PS  Z2, Z3, Z1
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z2
+	VBROADCASTSS (DI)(DX*4), Z3
+	VFMADD231PS  Z2, Z3, Z0
+	VBROADCASTSS (R8)(DX*4), Z3
+	VFMADD231PS  Z2, Z3, Z1
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R9
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R9
+	TESTQ R9, R9
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -20275,14 +21833,17 @@ done:
 	RET
 
 // func KernPixAVX512x3x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·KernPixAVX512x3x16Of32(SB), NOSPLIT, $32-88
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·KernPixAVX512x3x16Of32(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -20309,6 +21870,8 @@ tile:
 	SHRQ   $0x01, R10
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R11
@@ -20344,6 +21907,56 @@ prefetching:
 	DECQ         R10
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R10
+	CMOVQGT R10, DX
+	SUBQ    DX, R10
+	MOVQ    R10, 40(SP)
+	MOVQ    DX, R10
+	MOVQ    AX, R11
+	SHLQ    $0x07, R11
+	ADDQ    32(SP), R11
+	ADDQ    CX, R11
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R10, R10
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R11)
+	ADDQ       $0x40, R11
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z3
+	VBROADCASTSS (DI)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z0
+	VBROADCASTSS (R8)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z1
+	VBROADCASTSS (R9)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z2
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z3
+	VBROADCASTSS (DI)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z0
+	VBROADCASTSS (R8)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z1
+	VBROADCASTSS (R9)(DX*4), Z4
+	VFMADD231PS  Z3, Z4, Z2
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R10
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R10
+	TESTQ R10, R10
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -20454,14 +22067,17 @@ done:
 	RET
 
 // func KernPixAVX512x4x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·KernPixAVX512x4x16Of32(SB), NOSPLIT, $32-88
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·KernPixAVX512x4x16Of32(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -20491,6 +22107,8 @@ tile:
 	SHRQ   $0x01, R11
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R12
@@ -20530,6 +22148,60 @@ prefetching:
 	DECQ         R11
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R11
+	CMOVQGT R11, DX
+	SUBQ    DX, R11
+	MOVQ    R11, 40(SP)
+	MOVQ    DX, R11
+	MOVQ    AX, R12
+	SHLQ    $0x07, R12
+	ADDQ    32(SP), R12
+	ADDQ    CX, R12
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R11, R11
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R12)
+	ADDQ       $0x40, R12
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z4
+	VBROADCASTSS (DI)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z0
+	VBROADCASTSS (R8)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	VBROADCASTSS (R9)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z2
+	VBROADCASTSS (R10)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z3
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z4
+	VBROADCASTSS (DI)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z0
+	VBROADCASTSS (R8)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	VBROADCASTSS (R9)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z2
+	VBROADCASTSS (R10)(DX*4), Z5
+	VFMADD231PS  Z4, Z5, Z3
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R11
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R11
+	TESTQ R11, R11
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -20655,14 +22327,17 @@ done:
 	RET
 
 // func KernPixAVX512x5x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·KernPixAVX512x5x16Of32(SB), NOSPLIT, $32-88
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·KernPixAVX512x5x16Of32(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -20695,6 +22370,8 @@ tile:
 	SHRQ   $0x01, R12
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R13
@@ -20738,6 +22415,64 @@ prefetching:
 	DECQ         R12
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R12
+	CMOVQGT R12, DX
+	SUBQ    DX, R12
+	MOVQ    R12, 40(SP)
+	MOVQ    DX, R12
+	MOVQ    AX, R13
+	SHLQ    $0x07, R13
+	ADDQ    32(SP), R13
+	ADDQ    CX, R13
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R12, R12
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R13)
+	ADDQ       $0x40, R13
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z5
+	VBROADCASTSS (DI)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z0
+	VBROADCASTSS (R8)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS (R9)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z2
+	VBROADCASTSS (R10)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z3
+	VBROADCASTSS (R11)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z4
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z5
+	VBROADCASTSS (DI)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z0
+	VBROADCASTSS (R8)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS (R9)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z2
+	VBROADCASTSS (R10)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z3
+	VBROADCASTSS (R11)(DX*4), Z6
+	VFMADD231PS  Z5, Z6, Z4
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R12
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R12
+	TESTQ R12, R12
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -20878,14 +22613,17 @@ done:
 	RET
 
 // func KernPixAVX512x6x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·KernPixAVX512x6x16Of32(SB), NOSPLIT, $32-88
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·KernPixAVX512x6x16Of32(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -20921,6 +22659,8 @@ tile:
 	SHRQ   $0x01, R13
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R14
@@ -20968,6 +22708,68 @@ prefetching:
 	DECQ         R13
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R13
+	CMOVQGT R13, DX
+	SUBQ    DX, R13
+	MOVQ    R13, 40(SP)
+	MOVQ    DX, R13
+	MOVQ    AX, R14
+	SHLQ    $0x07, R14
+	ADDQ    32(SP), R14
+	ADDQ    CX, R14
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R13, R13
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R14)
+	ADDQ       $0x40, R14
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z6
+	VBROADCASTSS (DI)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z0
+	VBROADCASTSS (R8)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z1
+	VBROADCASTSS (R9)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z2
+	VBROADCASTSS (R10)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z3
+	VBROADCASTSS (R11)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z4
+	VBROADCASTSS (R12)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z5
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z6
+	VBROADCASTSS (DI)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z0
+	VBROADCASTSS (R8)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z1
+	VBROADCASTSS (R9)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z2
+	VBROADCASTSS (R10)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z3
+	VBROADCASTSS (R11)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z4
+	VBROADCASTSS (R12)(DX*4), Z7
+	VFMADD231PS  Z6, Z7, Z5
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R13
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R13
+	TESTQ R13, R13
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -21123,14 +22925,17 @@ done:
 	RET
 
 // func KernPixAVX512x7x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·KernPixAVX512x7x16Of32(SB), NOSPLIT, $32-88
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·KernPixAVX512x7x16Of32(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -21169,6 +22974,8 @@ tile:
 	SHRQ   $0x01, R14
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, R15
@@ -21220,6 +23027,72 @@ prefetching:
 	DECQ         R14
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R14
+	CMOVQGT R14, DX
+	SUBQ    DX, R14
+	MOVQ    R14, 40(SP)
+	MOVQ    DX, R14
+	MOVQ    AX, R15
+	SHLQ    $0x07, R15
+	ADDQ    32(SP), R15
+	ADDQ    CX, R15
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R14, R14
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (R15)
+	ADDQ       $0x40, R15
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z7
+	VBROADCASTSS (DI)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z0
+	VBROADCASTSS (R8)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z1
+	VBROADCASTSS (R9)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z2
+	VBROADCASTSS (R10)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z3
+	VBROADCASTSS (R11)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z4
+	VBROADCASTSS (R12)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z5
+	VBROADCASTSS (R13)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z6
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z7
+	VBROADCASTSS (DI)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z0
+	VBROADCASTSS (R8)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z1
+	VBROADCASTSS (R9)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z2
+	VBROADCASTSS (R10)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z3
+	VBROADCASTSS (R11)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z4
+	VBROADCASTSS (R12)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z5
+	VBROADCASTSS (R13)(DX*4), Z8
+	VFMADD231PS  Z7, Z8, Z6
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R14
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R14
+	TESTQ R14, R14
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
@@ -21390,14 +23263,17 @@ done:
 	RET
 
 // func KernPixAVX512x8x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·KernPixAVX512x8x16Of32(SB), NOSPLIT, $32-88
+// Requires: AVX, AVX512F, CMOV, MMX+
+TEXT ·KernPixAVX512x8x16Of32(SB), NOSPLIT, $48-88
 	MOVQ  pix+24(FP), AX
 	MOVQ  AX, (SP)
 	MOVQ  c+40(FP), AX
 	MOVQ  AX, 8(SP)
 	MOVQ  flags+56(FP), AX
 	MOVQ  AX, 24(SP)
+	SHRQ  $0x14, AX
+	SHLQ  $0x06, AX
+	MOVQ  AX, 32(SP)
 	MOVQ  tiles+80(FP), AX
 	MOVQ  AX, 16(SP)
 	TESTQ AX, AX
@@ -21439,6 +23315,8 @@ tile:
 	SHRQ   $0x01, R15
 	JZ     odd
 	MOVQ   24(SP), DX
+	TESTQ  $0x00000004, DX
+	JNZ    spread
 	TESTQ  $0x00000002, DX
 	JZ     loop
 	MOVQ   AX, BP
@@ -21494,6 +23372,76 @@ prefetching:
 	DECQ         R15
 	JNZ          prefetching
 	JMP          odd
+
+spread:
+	SHRQ    $0x08, DX
+	ANDQ    $0x00000fff, DX
+	CMPQ    DX, R15
+	CMOVQGT R15, DX
+	SUBQ    DX, R15
+	MOVQ    R15, 40(SP)
+	MOVQ    DX, R15
+	MOVQ    AX, BP
+	SHLQ    $0x07, BP
+	ADDQ    32(SP), BP
+	ADDQ    CX, BP
+	SHLQ    $0x06, DX
+	ADDQ    DX, 32(SP)
+	TESTQ   R15, R15
+	JZ      rest
+
+spreading:
+	PREFETCHT0 (BP)
+	ADDQ       $0x40, BP
+
+	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])
+	MOVLQSX      (SI), DX
+	VMOVUPS      (CX), Z8
+	VBROADCASTSS (DI)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z0
+	VBROADCASTSS (R8)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z1
+	VBROADCASTSS (R9)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS (R10)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z3
+	VBROADCASTSS (R11)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z4
+	VBROADCASTSS (R12)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z5
+	VBROADCASTSS (R13)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z6
+	VBROADCASTSS (R14)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z7
+
+	// acc[i][j] = fma(src[boff[p+1]+pix[i]], w[p+1][j], acc[i][j])
+	MOVLQSX      4(SI), DX
+	VMOVUPS      128(CX), Z8
+	VBROADCASTSS (DI)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z0
+	VBROADCASTSS (R8)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z1
+	VBROADCASTSS (R9)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS (R10)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z3
+	VBROADCASTSS (R11)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z4
+	VBROADCASTSS (R12)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z5
+	VBROADCASTSS (R13)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z6
+	VBROADCASTSS (R14)(DX*4), Z9
+	VFMADD231PS  Z8, Z9, Z7
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x08, SI
+	DECQ         R15
+	JNZ          spreading
+
+rest:
+	MOVQ  40(SP), R15
+	TESTQ R15, R15
+	JZ    odd
 
 loop:
 	// acc[i][j] = fma(src[boff[p+0]+pix[i]], w[p+0][j], acc[i][j])

@@ -1843,12 +1843,17 @@ func pixKernel(s isa, r, nv, wld int) {
 		"		}",
 		"	}",
 		"",
-		"With flags&2 the first tile also fetches the k steps of weights after w into the cache.",
+		"With flags&2 the first tile also fetches the k steps of weights after w into the cache;",
+		"with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line",
+		"every two steps, the first call's first tile from line flags>>20 on.",
 	)
 	// The tile loop's state lives in the frame: the pixel offsets and C of
 	// the next tile, the tiles left and the flags (the fetch bit cleared
 	// after the first tile).
 	lpix, lc, ln, lfl := AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8)
+	// flags&4: the byte, past the panel's end, that the next tile's
+	// fetches start at, and the pairs of steps a tile runs after them
+	lpf, lrest := AllocLocal(8), AllocLocal(8)
 	{
 		t := Load(Param("pix"), GP64())
 		MOVQ(t, lpix)
@@ -1856,6 +1861,9 @@ func pixKernel(s isa, r, nv, wld int) {
 		MOVQ(t, lc)
 		t = Load(Param("flags"), GP64())
 		MOVQ(t, lfl)
+		SHRQ(U8(20), t)
+		SHLQ(U8(6), t)
+		MOVQ(t, lpf)
 		t = Load(Param("tiles"), GP64())
 		MOVQ(t, ln)
 		TESTQ(t, t)
@@ -1908,6 +1916,8 @@ func pixKernel(s isa, r, nv, wld int) {
 	// block's weights, k steps further, a line a step, while it runs.
 	fl := GP64()
 	MOVQ(lfl, fl)
+	TESTQ(U32(4), fl)
+	JNZ(LabelRef("spread"))
 	TESTQ(U32(2), fl)
 	JZ(LabelRef("loop"))
 	ahead := GP64()
@@ -1924,6 +1934,39 @@ func pixKernel(s isa, r, nv, wld int) {
 	DECQ(pairs)
 	JNZ(LabelRef("prefetching"))
 	JMP(LabelRef("odd"))
+	// flags&4: the tile's first q = min(pairs, (flags>>8)&0xfff) pairs of
+	// steps each fetch a line of the next panel, from byte lpf past w's
+	// end on; lpf then moves q lines on for the next tile.
+	Label("spread")
+	SHRQ(U8(8), fl)
+	ANDQ(U32(0xfff), fl)
+	CMPQ(fl, pairs)
+	CMOVQGT(pairs, fl)
+	SUBQ(fl, pairs)
+	MOVQ(pairs, lrest)
+	MOVQ(fl, pairs)
+	pf := GP64()
+	MOVQ(k, pf)
+	SHLQ(U8(uint8(log2(4*wld))), pf)
+	ADDQ(lpf, pf)
+	ADDQ(w, pf)
+	SHLQ(U8(6), fl)
+	ADDQ(fl, lpf)
+	TESTQ(pairs, pairs)
+	JZ(LabelRef("rest"))
+	Label("spreading")
+	PREFETCHT0(Mem{Base: pf})
+	ADDQ(U8(64), pf)
+	step(0)
+	step(1)
+	ADDQ(U32(8*wld), w)
+	ADDQ(U8(8), boff)
+	DECQ(pairs)
+	JNZ(LabelRef("spreading"))
+	Label("rest")
+	MOVQ(lrest, pairs)
+	TESTQ(pairs, pairs)
+	JZ(LabelRef("odd"))
 	Label("loop")
 	step(0)
 	step(1)
