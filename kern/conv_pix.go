@@ -59,10 +59,10 @@ const pixPrefetch = 2
 const pixSpread = 4
 
 // pixSpreadFlags returns the flags with which tiles tiles fetch the k
-// steps of wld weights after their own panel, from line start on (pixRun's
-// first call: 0; its second: the lines of the first call's tiles), or 0
-// where a tile would have more lines to fetch than pairs of steps (a
-// single tile; the first tile then fetches all, pixPrefetch).
+// steps of wld weights after their own panel, from its first line on (a
+// second call of pixRun's adds where it starts, flags>>20), or 0 where a
+// tile would have more lines to fetch than pairs of steps (a single tile;
+// the first tile then fetches all, pixPrefetch).
 //
 // Fetched all by the first tile, a 32 KB panel is 512 lines asked for in
 // the time of one tile's 256 steps, far more than a core has in flight
@@ -74,13 +74,13 @@ const pixSpread = 4
 // 0.95-0.96, RegNet-Y 800MF 0.93-0.95 / 0.90-0.98, MnasNet 0.95,
 // ResNeXt-50 0.98 (two), EfficientNet-B0 0.97-0.98, DenseNet-121 0.99;
 // AVX2 0.97-1.00.
-func pixSpreadFlags(k, wld, tiles, start int) int {
+func pixSpreadFlags(k, wld, tiles int) int {
 	lines := CeilDiv(k*wld, 16) // 16 float32 a line
 	q := CeilDiv(lines, max(1, tiles))
 	if q > k/2 || q > 0xfff {
 		return 0
 	}
-	return pixSpread | q<<8 | start<<20
+	return pixSpread | q<<8
 }
 
 // PixGo returns the portable Go twin of an r×w PixKernel.
@@ -137,7 +137,7 @@ func pixRun(kerns []PixKernel, k, wld int, w, src *float32, pix []int32, boff *i
 	tiles := CeilDiv(n, len(kerns))
 	spread := 0
 	if flags&pixPrefetch != 0 {
-		spread = pixSpreadFlags(k, wld, tiles, 0)
+		spread = pixSpreadFlags(k, wld, tiles)
 	}
 	if spread != 0 {
 		flags = flags&^pixPrefetch | spread

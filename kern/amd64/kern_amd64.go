@@ -1206,7 +1206,7 @@ func Pick2AVX2(dst *float32, src *float32, n int)
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1237,7 +1237,7 @@ func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1268,7 +1268,7 @@ func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1299,7 +1299,7 @@ func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1330,7 +1330,7 @@ func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1361,7 +1361,7 @@ func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1392,7 +1392,7 @@ func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x1x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1423,7 +1423,7 @@ func KernPixAVX2x1x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x2x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1454,7 +1454,7 @@ func KernPixAVX2x2x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x3x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1485,7 +1485,7 @@ func KernPixAVX2x3x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x4x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1516,7 +1516,7 @@ func KernPixAVX2x4x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x5x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1547,7 +1547,7 @@ func KernPixAVX2x5x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x6x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1578,7 +1578,7 @@ func KernPixAVX2x6x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x7x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1609,7 +1609,7 @@ func KernPixAVX2x7x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX2x8x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1640,7 +1640,7 @@ func KernPixAVX2x8x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x1x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1671,7 +1671,7 @@ func KernPixAVX512x1x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x2x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1702,7 +1702,7 @@ func KernPixAVX512x2x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x3x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1733,7 +1733,7 @@ func KernPixAVX512x3x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x4x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1764,7 +1764,7 @@ func KernPixAVX512x4x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x5x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1795,7 +1795,7 @@ func KernPixAVX512x5x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x6x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1826,7 +1826,7 @@ func KernPixAVX512x6x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x7x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1857,7 +1857,7 @@ func KernPixAVX512x7x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x8x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1888,7 +1888,7 @@ func KernPixAVX512x8x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x1x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1919,7 +1919,7 @@ func KernPixAVX512x1x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x2x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1950,7 +1950,7 @@ func KernPixAVX512x2x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x3x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1981,7 +1981,7 @@ func KernPixAVX512x3x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x4x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -2012,7 +2012,7 @@ func KernPixAVX512x4x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x5x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -2043,7 +2043,7 @@ func KernPixAVX512x5x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x6x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -2074,7 +2074,7 @@ func KernPixAVX512x6x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x7x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -2105,7 +2105,7 @@ func KernPixAVX512x7x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first call's first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on.
 //
 //go:noescape
 func KernPixAVX512x8x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)

@@ -1845,7 +1845,7 @@ func pixKernel(s isa, r, nv, wld int) {
 		"",
 		"With flags&2 the first tile also fetches the k steps of weights after w into the cache;",
 		"with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line",
-		"every two steps, the first call's first tile from line flags>>20 on.",
+		"every two steps, the first tile from line flags>>20 on.",
 	)
 	// The tile loop's state lives in the frame: the pixel offsets and C of
 	// the next tile, the tiles left and the flags (the fetch bit cleared
