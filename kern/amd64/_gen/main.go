@@ -1909,6 +1909,18 @@ func pixKernel(s isa, r, nv, wld int) {
 		}
 	}
 	pairs := GP64()
+	// pairLoop emits a loop labelled label over the pairs of steps left,
+	// each pair after fetch's instructions.
+	pairLoop := func(label string, fetch func()) {
+		Label(label)
+		fetch()
+		step(0)
+		step(1)
+		ADDQ(U32(8*wld), w)
+		ADDQ(U8(8), boff)
+		DECQ(pairs)
+		JNZ(LabelRef(label))
+	}
 	MOVQ(k, pairs)
 	SHRQ(U8(1), pairs)
 	JZ(LabelRef("odd"))
@@ -1923,16 +1935,11 @@ func pixKernel(s isa, r, nv, wld int) {
 	ahead := GP64()
 	MOVQ(k, ahead)
 	SHLQ(U8(uint8(log2(4*wld))), ahead)
-	Label("prefetching")
-	for l := 0; l < 2*4*wld; l += 64 {
-		PREFETCHT0(Mem{Base: w, Index: ahead, Scale: 1, Disp: l})
-	}
-	step(0)
-	step(1)
-	ADDQ(U32(8*wld), w)
-	ADDQ(U8(8), boff)
-	DECQ(pairs)
-	JNZ(LabelRef("prefetching"))
+	pairLoop("prefetching", func() {
+		for l := 0; l < 2*4*wld; l += 64 {
+			PREFETCHT0(Mem{Base: w, Index: ahead, Scale: 1, Disp: l})
+		}
+	})
 	JMP(LabelRef("odd"))
 	// flags&4: the tile's first q = min(pairs, (flags>>8)&0xfff) pairs of
 	// steps each fetch a line of the next panel, from byte lpf past w's
@@ -1954,26 +1961,15 @@ func pixKernel(s isa, r, nv, wld int) {
 	ADDQ(fl, lpf)
 	TESTQ(pairs, pairs)
 	JZ(LabelRef("rest"))
-	Label("spreading")
-	PREFETCHT0(Mem{Base: pf})
-	ADDQ(U8(64), pf)
-	step(0)
-	step(1)
-	ADDQ(U32(8*wld), w)
-	ADDQ(U8(8), boff)
-	DECQ(pairs)
-	JNZ(LabelRef("spreading"))
+	pairLoop("spreading", func() {
+		PREFETCHT0(Mem{Base: pf})
+		ADDQ(U8(64), pf)
+	})
 	Label("rest")
 	MOVQ(lrest, pairs)
 	TESTQ(pairs, pairs)
 	JZ(LabelRef("odd"))
-	Label("loop")
-	step(0)
-	step(1)
-	ADDQ(U32(8*wld), w)
-	ADDQ(U8(8), boff)
-	DECQ(pairs)
-	JNZ(LabelRef("loop"))
+	pairLoop("loop", func() {})
 	Label("odd")
 	TESTQ(U32(1), k)
 	JZ(LabelRef("store"))
