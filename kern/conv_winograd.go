@@ -1,6 +1,9 @@
 package kern
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // Winograd F(4×4, 3×3) for 3×3, stride-1, undilated, ungrouped
 // convolutions on the blocked tiers. The output is cut into 4×4 tiles; tile
@@ -164,6 +167,12 @@ func (bl *blocked) winogradOK(g *ConvGeom) bool {
 // The kernel reads x[toff[j] + a·wp + b] for b < 8.
 type WinoInKernel func(n int, x *float32, toff *int32, wp int, v *float32, ldv int)
 
+// WinoInNTKernel is WinoInKernel, computing the same values, with v
+// written by non-temporal stores (v and 4·ldv multiples of the vector's
+// bytes), the rows' results kept in t (36 vectors) until the columns'
+// pass, and the stores fenced before it returns.
+type WinoInNTKernel func(n int, x *float32, toff *int32, wp int, v *float32, ldv int, t *float32)
+
 // WinoStoreKernel is Winograd's output transform and the convolution's
 // epilogue over tiles j < n (n ≥ 1): with P[ξ] = p[ξ·ldp + j] and
 // O = Aᵀ P A, for s, u < 4 and i = yoff[j] + s·ldy + u,
@@ -273,6 +282,13 @@ func winoStoreGo(n int, p []float32, ldp int, y []float32, yoff []int32, ldy int
 			}
 		}
 	}
+}
+
+// winoNTAligned reports whether WinoInNT can write V at v with rows ldv
+// apart: v's first value and every row (4·ldv bytes apart) on a vector of
+// lanes float32, channel c's at c·Ncp (a multiple of winoLanes) from it.
+func winoNTAligned(v []float32, ldv, lanes int) bool {
+	return len(v) > 0 && uintptr(unsafe.Pointer(&v[0]))%uintptr(4*lanes) == 0 && ldv%lanes == 0
 }
 
 // winoIn runs the tier's input transform on tiles toff[:n], n a multiple
@@ -400,7 +416,7 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	*st = winoTask{bl: bl, k: kern, g: g, f: f, b: b, fused: fused, v: v, p: p, yp: yp, upack: upack,
 		toff: toff, yoff: yoff, offMid: offMid, ldy: ldy,
 		toffHi: int(toff[nc-1]), yoffHi: int(yoff[nc-1]), // the offsets grow with j
-		plane: wg.ph.plane, c: g.C, m: g.M, mp: mp, nc: nc, ncp: ncp, wg: wg}
+		plane: wg.ph.plane, c: g.C, m: g.M, mp: mp, nc: nc, ncp: ncp, wg: wg, workers: par.Workers()}
 	for n := range g.N {
 		// Stage 1: V[ξ][c][j] = (Bᵀ d B)[ξ], units of channels
 		st.stage = 1
@@ -439,6 +455,7 @@ type winoTask struct {
 	plane, c, m, mp, nc, ncp, ldy int
 	fused                         bool     // stage 3 applies the whole epilogue
 	wg                            winoGeom // the call's geometry, which phaseTask points to
+	workers                       int      // the loops' (stage 1 writes V past the caches on two or more)
 }
 
 // Range computes units [lo, hi) of the current stage.
@@ -451,8 +468,24 @@ func (s *winoTask) Range(lo, hi int) {
 		xq := buf.phase.Grow(s.plane + 8)
 		clear(xq[s.plane:])
 		hw := s.g.H * s.g.W
+		// On two or more workers V goes past the caches (WinoInNT): half
+		// of the lines a worker writes here were read by another in
+		// stage 2 of the Winograd layer before (V is the call's scratch,
+		// reused by every layer), and a core writes such a line only
+		// once the other's copy is gone. With the two vCPUs of a Zen 5 VM
+		// on two dies that took about 10 ns a line, streamed to memory
+		// 1.5 (stage 2 then reads V from memory): two threads, alternating
+		// in one process, ResNet-18 0.96-0.99 of its time, ResNet-34
+		// 0.97-0.99, ResNet-50 0.99-1.00; on AVX2 0.99-1.01. The values
+		// are WinoIn's.
+		nt := s.workers > 1 && bl.WinoInNT != nil && winoNTAligned(s.v, s.wg.ldv, bl.Lanes)
 		for c := lo; c < hi; c++ {
 			phasePlanes(s.k, xq[:s.plane], s.x[c*hw:(c+1)*hw], &s.wg.pg, s.wg.ph, s.f, c)
+			if nt {
+				_, _ = xq[s.toffHi+5*s.wg.ph.wq+7], s.v[c*ncp+35*s.wg.ldv+ncp-1] // the kernel's reach
+				bl.WinoInNT(ncp, &xq[0], &s.toff[0], s.wg.ph.wq, &s.v[c*ncp], s.wg.ldv, &buf.wt[0])
+				continue
+			}
 			bl.winoIn(ncp, xq, s.toff, s.toffHi, s.wg.ph.wq, s.v[c*ncp:], s.wg.ldv)
 		}
 		bl.bufs.Put(buf)

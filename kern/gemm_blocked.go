@@ -117,6 +117,9 @@ type BlockedSpec struct {
 	// twins, winoInGo and winoStoreGo.
 	WinoIn    WinoInKernel
 	WinoStore WinoStoreKernel
+	// WinoInNT, when not nil, is WinoIn writing V past the caches, which
+	// stage 1 takes on two or more workers (see winoTask.Range).
+	WinoInNT WinoInNTKernel
 	// Pix, when not empty, are the pixel-tile kernels of the path for
 	// small output planes (see conv_pix.go): Pix[r-1] computes r output
 	// pixels × PixWidth output channels, in depth blocks of at most PixKC
@@ -293,11 +296,12 @@ type blocked struct {
 // packed panel of B and an edge tile.
 type blockBufs struct {
 	b, tmp, a []float32
-	seq       []int32    // seq[p] = p·Widths[0]: the offsets of a packed panel
-	src       convSource // the im2col source of the worker's current product
-	clip      [2]float32 // the Clip bounds of the current tile (clipFor)
-	phase     GrowBuf    // one channel's padded copy (convWinograd's stage 1), or 8 planes (pixMajorTask)
-	band      GrowBuf    // a band of a group's padded blocks (pixBandTask)
+	seq       []int32          // seq[p] = p·Widths[0]: the offsets of a packed panel
+	src       convSource       // the im2col source of the worker's current product
+	clip      [2]float32       // the Clip bounds of the current tile (clipFor)
+	phase     GrowBuf          // one channel's padded copy (convWinograd's stage 1), or 8 planes (pixMajorTask)
+	band      GrowBuf          // a band of a group's padded blocks (pixBandTask)
+	wt        [36 * 16]float32 // WinoInNT's rows (36 vectors of at most 16 lanes)
 }
 
 // NewBlockedTier returns a kernel tier whose Gemm and Conv run on the

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/bnrun/bnrun/kern/kerntest"
 )
@@ -442,6 +443,8 @@ func TestAddSumKernelsMatchGo(t *testing.T) {
 // transform against its Go twin, winoInGo, bit for bit, on runs of 1 to 3
 // vectors, row strides that are not multiples of the lanes, and scattered
 // tiles; values around what the kernel may write must stay as they were.
+// The non-temporal variant (WinoInNT) runs where its alignment allows,
+// into a copy of v that starts on a vector.
 func TestWinoTransformsMatchTwin(t *testing.T) {
 	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil {
@@ -450,7 +453,7 @@ func TestWinoTransformsMatchTwin(t *testing.T) {
 		lanes := k.spec.Lanes
 		for _, nv := range []int{1, 2, 3} {
 			n := nv * lanes
-			for _, ld := range []int{n, n + 3, 5*n + 1} {
+			for _, ld := range []int{n, n + 3, 5*n + 1, 4*n + lanes} {
 				what := fmt.Sprintf("%s n=%d ld=%d", k.Name, n, ld)
 				// Input: tiles scattered over a plane 29 wide, out of order.
 				const wp = 29
@@ -468,6 +471,21 @@ func TestWinoTransformsMatchTwin(t *testing.T) {
 				winoInGo(n, x, toff, wp, v1, ld)
 				k.spec.WinoIn(n, &x[0], &toff[0], wp, &v2[0], ld)
 				kerntest.SameBits(t, what, v2, v1)
+				if k.spec.WinoInNT == nil || ld%lanes != 0 {
+					continue
+				}
+				// The same values by non-temporal stores, into v on a
+				// vector boundary; the scratch's old values do not matter.
+				v3 := alignedCopy(v2, lanes)
+				for i := range v3 {
+					v3[i] = fill
+				}
+				var tmp [36 * 16]float32
+				for i := range tmp {
+					tmp[i] = -fill
+				}
+				k.spec.WinoInNT(n, &x[0], &toff[0], wp, &v3[0], ld, &tmp[0])
+				kerntest.SameBits(t, what+" NT", v3, v1)
 
 			}
 		}
@@ -928,4 +946,17 @@ func gcd(a, b int) int {
 		a, b = b, a%b
 	}
 	return a
+}
+
+// alignedCopy returns a slice of len(v) float32 whose first value sits on
+// a boundary of lanes float32, holding v's values.
+func alignedCopy(v []float32, lanes int) []float32 {
+	buf := make([]float32, len(v)+lanes)
+	off := 0
+	for uintptr(unsafe.Pointer(&buf[off]))%uintptr(4*lanes) != 0 {
+		off++
+	}
+	out := buf[off : off+len(v)]
+	copy(out, v)
+	return out
 }

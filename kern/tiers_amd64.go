@@ -99,6 +99,7 @@ var avx512Spec = withWidthFree(BlockedSpec{
 	ClipTile: amd64.ClipTileAVX512,
 
 	WinoIn:    amd64.WinoInAVX512,
+	WinoInNT:  amd64.WinoInNTAVX512,
 	WinoStore: amd64.WinoStoreAVX512,
 	// Winograd from 14×14 outputs up (16 tiles): BenchmarkWinograd on a
 	// Zen 5, one worker, ResNet's 64×56², 128×28², 256×14² layers 2.4,
@@ -159,6 +160,7 @@ var avx2Spec = withWidthFree(BlockedSpec{
 	Pick2:  amd64.Pick2AVX2,
 
 	WinoIn:    amd64.WinoInAVX2,
+	WinoInNT:  amd64.WinoInNTAVX2,
 	WinoStore: amd64.WinoStoreAVX2,
 	// Winograd from 14×14 outputs up (16 tiles), where BenchmarkWinograd
 	// measured it faster than the direct product on one and two threads:

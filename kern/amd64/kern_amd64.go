@@ -934,6 +934,29 @@ func DotAVX512(x *float32, y *float32, n int) float32
 //go:noescape
 func WinoInAVX512(n int, x *float32, toff *int32, wp int, v *float32, ldv int)
 
+// WinoInNTAVX512 is Winograd F(4×4, 3×3)'s input transform on 16 tiles at a time (n must be a
+// multiple of 16), as this Go loop does, bit for bit for finite values (kern.winoBT6 is
+// Bᵀ times a 6-vector in a fixed order of float32 operations); it reads x[toff[j] + a·wp + b]
+// for b < 8:
+//
+//	for j := range n {
+//		for a := range 6 { // rows of the patch
+//			r := winoBT6(x[toff[j] + a·wp + 0], ..., x[toff[j] + a·wp + 5])
+//			v[(6a+k)·ldv + j] = r[k] for k < 6
+//		}
+//		for k := range 6 { // columns, in place
+//			r := winoBT6(v[(0+k)·ldv + j], v[(6+k)·ldv + j], ..., v[(30+k)·ldv + j])
+//			v[(6i+k)·ldv + j] = r[i] for i < 6
+//		}
+//	}
+//
+// The rows' results go to t (36 vectors of 16) instead of v, and the columns' to v by
+// non-temporal stores (VMOVNTPS: v and 4·ldv must be multiples of 64 bytes), fenced
+// (SFENCE) before it returns: each line of v is written once, past the caches.
+//
+//go:noescape
+func WinoInNTAVX512(n int, x *float32, toff *int32, wp int, v *float32, ldv int, t *float32)
+
 // WinoStoreAVX512 is Winograd F(4×4, 3×3)'s output transform and store, 16 tiles at a time,
 // as this Go loop does, bit for bit for finite values (kern.winoAT6 is Aᵀ times a 6-vector in a
 // fixed order of float32 operations); p is scratch, and read up to n rounded up to 16:
@@ -1116,6 +1139,29 @@ func DotAVX2(x *float32, y *float32, n int) float32
 //
 //go:noescape
 func WinoInAVX2(n int, x *float32, toff *int32, wp int, v *float32, ldv int)
+
+// WinoInNTAVX2 is Winograd F(4×4, 3×3)'s input transform on 8 tiles at a time (n must be a
+// multiple of 8), as this Go loop does, bit for bit for finite values (kern.winoBT6 is
+// Bᵀ times a 6-vector in a fixed order of float32 operations); it reads x[toff[j] + a·wp + b]
+// for b < 8:
+//
+//	for j := range n {
+//		for a := range 6 { // rows of the patch
+//			r := winoBT6(x[toff[j] + a·wp + 0], ..., x[toff[j] + a·wp + 5])
+//			v[(6a+k)·ldv + j] = r[k] for k < 6
+//		}
+//		for k := range 6 { // columns, in place
+//			r := winoBT6(v[(0+k)·ldv + j], v[(6+k)·ldv + j], ..., v[(30+k)·ldv + j])
+//			v[(6i+k)·ldv + j] = r[i] for i < 6
+//		}
+//	}
+//
+// The rows' results go to t (36 vectors of 8) instead of v, and the columns' to v by
+// non-temporal stores (VMOVNTPS: v and 4·ldv must be multiples of 32 bytes), fenced
+// (SFENCE) before it returns: each line of v is written once, past the caches.
+//
+//go:noescape
+func WinoInNTAVX2(n int, x *float32, toff *int32, wp int, v *float32, ldv int, t *float32)
 
 // WinoStoreAVX2 is Winograd F(4×4, 3×3)'s output transform and store, 8 tiles at a time,
 // as this Go loop does, bit for bit for finite values (kern.winoAT6 is Aᵀ times a 6-vector in a

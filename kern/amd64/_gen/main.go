@@ -74,7 +74,8 @@ func main() {
 		sum(s)
 		maxReduce(s)
 		dot(s)
-		winoIn(s)
+		winoIn(s, false)
+		winoIn(s, true)
 		winoStore(s)
 		axpy(s)
 		clip(s)
@@ -994,17 +995,24 @@ func transpose4(ld, tr, out []reg.VecPhysical) {
 // winoIn emits Winograd's input transform (kern.WinoInKernel): per vector
 // of tiles, each row of their patches is gathered 4 values at a time and
 // transposed into six vectors (one per column), put through bt6 and stored
-// in v; then the six columns of v go through bt6 in place.
+// in v; then the six columns of v go through bt6 in place. With nt
+// (kern.WinoInNTKernel) the rows' results go to the scratch t and the
+// columns' to v by non-temporal stores.
 //
 // Lane t of a vector is tile j+t. Tile k + 4i's 4-value chunk goes to the
 // 128-bit lane i of register k (k < 4), so that a transpose of 4×4 blocks
 // within 128-bit lanes (VUNPCKLPS/VUNPCKHPS, then VSHUFPS) leaves column b
 // of tiles j..j+lanes-1 in order in register b.
-func winoIn(s isa) {
+func winoIn(s isa, nt bool) {
 	name := "WinoIn" + s.name
-	TEXT(name, NOSPLIT, "func(n int, x *float32, toff *int32, wp int, v *float32, ldv int)")
+	sig := "func(n int, x *float32, toff *int32, wp int, v *float32, ldv int)"
+	if nt {
+		name = "WinoInNT" + s.name
+		sig = "func(n int, x *float32, toff *int32, wp int, v *float32, ldv int, t *float32)"
+	}
+	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
-	Doc(
+	doc := []string{
 		fmt.Sprintf("%s is Winograd F(4×4, 3×3)'s input transform on %d tiles at a time (n must be a", name, s.lanes),
 		fmt.Sprintf("multiple of %d), as this Go loop does, bit for bit for finite values (kern.winoBT6 is", s.lanes),
 		"Bᵀ times a 6-vector in a fixed order of float32 operations); it reads x[toff[j] + a·wp + b]",
@@ -1020,7 +1028,14 @@ func winoIn(s isa) {
 		"			v[(6i+k)·ldv + j] = r[i] for i < 6",
 		"		}",
 		"	}",
-	)
+	}
+	if nt {
+		doc = append(doc, "",
+			fmt.Sprintf("The rows' results go to t (36 vectors of %d) instead of v, and the columns' to v by", s.lanes),
+			fmt.Sprintf("non-temporal stores (VMOVNTPS: v and 4·ldv must be multiples of %d bytes), fenced", 4*s.lanes),
+			"(SFENCE) before it returns: each line of v is written once, past the caches.")
+	}
+	Doc(doc...)
 	n := vectors(s)
 	x := Load(Param("x"), GP64()).(reg.GPVirtual)
 	toff := Load(Param("toff"), GP64()).(reg.GPVirtual)
@@ -1037,6 +1052,19 @@ func winoIn(s isa) {
 		r := GP64()
 		IMUL3Q(U32(xi), ldv, r)
 		return r
+	}
+	var t reg.GPVirtual
+	if nt {
+		t = Load(Param("t"), GP64()).(reg.GPVirtual)
+	}
+	// mid is where the rows' results go before the columns' pass: v
+	// itself, or (nt) the scratch t, 36 vectors, so that v's lines are
+	// written once, by non-temporal stores.
+	mid := func(xi int) Mem {
+		if nt {
+			return Mem{Base: t, Disp: xi * 4 * s.lanes}
+		}
+		return Mem{Base: v, Index: at(xi), Scale: 1}
 	}
 	chunks := s.lanes / 4
 	xa := GP64()
@@ -1073,15 +1101,19 @@ func winoIn(s isa) {
 		gather(16)
 		transpose4(ld, tr, d[4:6])
 		bt6(d, tmp, func(k int, r reg.VecPhysical) {
-			VMOVUPS(r, Mem{Base: v, Index: at(6*a + k), Scale: 1})
+			VMOVUPS(r, mid(6*a+k))
 		})
 	}
 	for k := range 6 {
 		Comment(fmt.Sprintf("column %d, in place", k))
 		for a := range 6 {
-			VMOVUPS(Mem{Base: v, Index: at(6*a + k), Scale: 1}, d[a])
+			VMOVUPS(mid(6*a+k), d[a])
 		}
 		bt6(d, tmp, func(i int, r reg.VecPhysical) {
+			if nt {
+				VMOVNTPS(r, Mem{Base: v, Index: at(6*i + k), Scale: 1})
+				return
+			}
 			VMOVUPS(r, Mem{Base: v, Index: at(6*i + k), Scale: 1})
 		})
 	}
@@ -1090,6 +1122,9 @@ func winoIn(s isa) {
 	DECQ(n)
 	JMP(LabelRef("loop"))
 	Label("done")
+	if nt {
+		SFENCE()
+	}
 	VZEROUPPER()
 	RET()
 }
