@@ -293,13 +293,18 @@ func winoNTAligned(v []float32, ldv, lanes int) bool {
 
 // winoIn runs the tier's input transform on tiles toff[:n], n a multiple
 // of winoLanes, hi the largest of toff[:n]; x must hold hi+5·wp+8 values
-// and v 35·ldv+n.
-func (bl *blocked) winoIn(n int, x []float32, toff []int32, hi, wp int, v []float32, ldv int) {
+// and v 35·ldv+n. With a scratch t it writes v past the caches
+// (WinoInNT; the caller has checked winoNTAligned).
+func (bl *blocked) winoIn(n int, x []float32, toff []int32, hi, wp int, v []float32, ldv int, t *[36 * 16]float32) {
 	if bl.WinoIn == nil {
 		winoInGo(n, x, toff, wp, v, ldv)
 		return
 	}
 	_, _ = x[hi+5*wp+7], v[35*ldv+n-1] // the kernel's reach
+	if t != nil {
+		bl.WinoInNT(n, &x[0], &toff[0], wp, &v[0], ldv, &t[0])
+		return
+	}
 	bl.WinoIn(n, &x[0], &toff[0], wp, &v[0], ldv)
 }
 
@@ -478,15 +483,13 @@ func (s *winoTask) Range(lo, hi int) {
 		// in one process, ResNet-18 0.96-0.99 of its time, ResNet-34
 		// 0.97-0.99, ResNet-50 0.99-1.00; on AVX2 0.99-1.01. The values
 		// are WinoIn's.
-		nt := s.workers > 1 && bl.WinoInNT != nil && winoNTAligned(s.v, s.wg.ldv, bl.Lanes)
+		var nt *[36 * 16]float32
+		if s.workers > 1 && bl.WinoInNT != nil && winoNTAligned(s.v, s.wg.ldv, bl.Lanes) {
+			nt = &buf.wt
+		}
 		for c := lo; c < hi; c++ {
 			phasePlanes(s.k, xq[:s.plane], s.x[c*hw:(c+1)*hw], &s.wg.pg, s.wg.ph, s.f, c)
-			if nt {
-				_, _ = xq[s.toffHi+5*s.wg.ph.wq+7], s.v[c*ncp+35*s.wg.ldv+ncp-1] // the kernel's reach
-				bl.WinoInNT(ncp, &xq[0], &s.toff[0], s.wg.ph.wq, &s.v[c*ncp], s.wg.ldv, &buf.wt[0])
-				continue
-			}
-			bl.winoIn(ncp, xq, s.toff, s.toffHi, s.wg.ph.wq, s.v[c*ncp:], s.wg.ldv)
+			bl.winoIn(ncp, xq, s.toff, s.toffHi, s.wg.ph.wq, s.v[c*ncp:], s.wg.ldv, nt)
 		}
 		bl.bufs.Put(buf)
 		return
@@ -682,7 +685,7 @@ func (s *winoPartTask) run(q int) {
 	hw := g.H * g.W
 	for c := range g.C {
 		phasePlanes(s.k, xq[:bph.plane], s.x[c*hw+ih0*g.W:c*hw+ih1*g.W], &bg, bph, s.f, c)
-		bl.winoIn(nv, xq, toff, toffHi, bph.wq, v[c*s.ncq:], s.ldv)
+		bl.winoIn(nv, xq, toff, toffHi, bph.wq, v[c*s.ncq:], s.ldv, nil)
 	}
 
 	// Stage 2: P[ξ][m][j] = Σ_c U[ξ][m][c]·V[ξ][c][j]

@@ -476,7 +476,7 @@ func TestWinoTransformsMatchTwin(t *testing.T) {
 				}
 				// The same values by non-temporal stores, into v on a
 				// vector boundary; the scratch's old values do not matter.
-				v3 := alignedCopy(v2, lanes)
+				v3 := alignedFloats(len(v2), lanes)
 				for i := range v3 {
 					v3[i] = fill
 				}
@@ -948,15 +948,13 @@ func gcd(a, b int) int {
 	return a
 }
 
-// alignedCopy returns a slice of len(v) float32 whose first value sits on
-// a boundary of lanes float32, holding v's values.
-func alignedCopy(v []float32, lanes int) []float32 {
-	buf := make([]float32, len(v)+lanes)
+// alignedFloats returns n float32 whose first sits on a boundary of
+// lanes float32.
+func alignedFloats(n, lanes int) []float32 {
+	buf := make([]float32, n+lanes)
 	off := 0
 	for uintptr(unsafe.Pointer(&buf[off]))%uintptr(4*lanes) != 0 {
 		off++
 	}
-	out := buf[off : off+len(v)]
-	copy(out, v)
-	return out
+	return buf[off : off+n]
 }
