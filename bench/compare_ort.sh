@@ -10,6 +10,9 @@
 # (default: resnet18 resnet50 densenet121 mobilenet_v2; 1 2), VARIANT the
 # directory suffix (default bn_op17), BATCH the batch size (default 1),
 # STAT=min the fastest round of each program instead of the median one.
+# Each model's rounds time every thread count in turn, and it ends with
+# the speed-up from the first thread count to each other one, taken
+# within each round (see speedups below).
 # PROFILE=1 then sets each model's per-node profile on one thread beside
 # ONNX Runtime's (bench/ort_nodes.js, bench/profile_join.py): every layer,
 # matched in order, with both times, the other ops per type, and the
@@ -56,18 +59,38 @@ twocores() { go test -run XXX -bench BenchmarkTwoCores -benchtime 3x ./kern/ 2>/
 roundtrip() { go test -run XXX -bench BenchmarkLineRoundTrip -benchtime 3x ./runtime/ 2>/dev/null | awk '/ns\/trip/ {print $(NF-1)}'; }
 echo "two-core speed-up of the machine: $(twocores), cache-line round trip: $(roundtrip) ns"
 printf '%-16s %7s %12s %12s %8s\n' model threads bnrun_ms ort_ms ratio
+# Each round times every thread count, bnrun then ONNX Runtime, so that a
+# round's one- and two-thread times are seconds apart: the speed-ups
+# below are each round's own (its first thread count's median over the
+# others'), of which the median round's is printed with their range. On
+# a host whose speed moves by 10-30 % within minutes, speed-ups taken
+# from rounds minutes apart are mostly that drift.
+speedups() { # values of thread count 0 then of count i, one a line each half
+  awk -v n="$1" '{v[NR] = $1} END {for (r = 1; r <= n; r++) print v[r] / v[n + r]}'
+}
 for arch in "${archs[@]}"; do
   model=$dir/${arch}_${variant}/model.onnx
-  for t in "${threads[@]}"; do
-    b=() o=()
-    for ((r = 0; r < rounds; r++)); do
-      b+=("$(build/bnrun bench "$model" --threads "$t" --iters "$iters" --batch "$batch" --json | awk -F': ' '/"p50_ms"/ {gsub(",", "", $2); print $2}')")
-      o+=("$(node "$peer/ort_bench.js" "$model" "$t" "$iters" "$batch" | sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p')")
+  declare -A b=() o=()
+  for ((r = 0; r < rounds; r++)); do
+    for t in "${threads[@]}"; do
+      b[$t]+=" $(build/bnrun bench "$model" --threads "$t" --iters "$iters" --batch "$batch" --json | awk -F': ' '/"p50_ms"/ {gsub(",", "", $2); print $2}')"
+      o[$t]+=" $(node "$peer/ort_bench.js" "$model" "$t" "$iters" "$batch" | sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p')"
     done
-    bm=$(printf '%s\n' "${b[@]}" | $stat)
-    om=$(printf '%s\n' "${o[@]}" | $stat)
+  done
+  for t in "${threads[@]}"; do
+    bm=$(printf '%s\n' ${b[$t]} | $stat)
+    om=$(printf '%s\n' ${o[$t]} | $stat)
     printf '%-16s %7s %12.2f %12.2f %8.2f\n' "$arch" "$t" "$bm" "$om" "$(awk -v b="$bm" -v o="$om" 'BEGIN {print b / o}')"
   done
+  t0=${threads[0]}
+  for t in "${threads[@]:1}"; do
+    bs=$(printf '%s\n' ${b[$t0]} ${b[$t]} | speedups "$rounds" | sort -n)
+    os=$(printf '%s\n' ${o[$t0]} ${o[$t]} | speedups "$rounds" | sort -n)
+    printf '%-16s speed-up %s -> %s threads, per round: bnrun %.2f (%.2f-%.2f), ORT %.2f (%.2f-%.2f)\n' "$arch" "$t0" "$t" \
+      "$(echo "$bs" | median)" "$(echo "$bs" | head -1)" "$(echo "$bs" | tail -1)" \
+      "$(echo "$os" | median)" "$(echo "$os" | head -1)" "$(echo "$os" | tail -1)"
+  done
+  unset b o
 done
 
 if [[ ${PROFILE:-0} == 1 ]]; then
