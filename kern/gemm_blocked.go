@@ -187,6 +187,8 @@ type BlockedSpec struct {
 	// AvgPool2s2Rows, when not nil, is Tier.AvgPool2s2Rows on pointers,
 	// any n.
 	AvgPool2s2Rows func(dst *float32, ldd int, src *float32, lds, rows, n int, div float32)
+	// MaxPool3s2Rows, when not nil, is Tier.MaxPool3s2Rows on pointers.
+	MaxPool3s2Rows func(dst *float32, ldd int, src *float32, lds, rows, n int)
 	// Gather8 and Scatter8, when not nil, move 8 rows to and from pixels
 	// of 8 values (see gather8 and scatter8); nil ones run Go loops.
 	Gather8  func(dst, src *float32, lds, n int)
@@ -516,6 +518,15 @@ func NewBlockedTier(s BlockedSpec) *Tier {
 			}
 			_, _ = dst[(rows-1)*ldd+n-1], src[(2*rows-1)*lds+2*n-1] // the last values written and read
 			s.AvgPool2s2Rows(&dst[0], ldd, &src[0], lds, rows, n, div)
+		}
+	}
+	if s.MaxPool3s2Rows != nil {
+		k.MaxPool3s2Rows = func(dst []float32, ldd int, src []float32, lds, rows, n int) {
+			if rows <= 0 || n <= 0 {
+				return
+			}
+			_, _ = dst[(rows-1)*ldd+n-1], src[2*rows*lds+2*n] // the last values written and read
+			s.MaxPool3s2Rows(&dst[0], ldd, &src[0], lds, rows, n)
 		}
 	}
 	if s.ClipTile != nil {

@@ -178,6 +178,19 @@ func MaxPool3s2Go(dst, r0, r1, r2 []float32) {
 	}
 }
 
+// MaxPool3s2RowsGo is the portable twin of Tier.MaxPool3s2Rows: rows runs
+// of MaxPool3s2Go, output row r at dst[r·ldd:] (n windows) from the input
+// rows 2r, 2r+1 and 2r+2 at src[2r·lds:], src[(2r+1)·lds:] and
+// src[(2r+2)·lds:] (each read up to 2n):
+//
+//	dst[r·ldd + j] = max over c in [2j, 2j+2] of max(max(src[2r·lds + c], src[(2r+1)·lds + c]), src[(2r+2)·lds + c])
+func MaxPool3s2RowsGo(dst []float32, ldd int, src []float32, lds, rows, n int) {
+	for r := range rows {
+		s := src[2*r*lds:]
+		MaxPool3s2Go(dst[r*ldd:r*ldd+n], s, s[lds:], s[2*lds:])
+	}
+}
+
 // AvgPool2s2RowsGo is the portable twin of Tier.AvgPool2s2Rows:
 //
 //	dst[r·ldd + j] = ((src[2r·lds + 2j] + src[(2r+1)·lds + 2j]) + (src[2r·lds + 2j+1] + src[(2r+1)·lds + 2j+1])) / div

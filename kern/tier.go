@@ -103,6 +103,12 @@ type Tier struct {
 	// at src[2r·lds:] and src[(2r+1)·lds:], as AvgPool2s2RowsGo does
 	// (whole planes, or runs of planes, in one call).
 	AvgPool2s2Rows func(dst []float32, ldd int, src []float32, lds, rows, n int, div float32)
+	// MaxPool3s2Rows, when not nil, computes rows rows of n windows of a
+	// 3×3 stride-2 max pooling that lie inside the input, output row r at
+	// dst[r·ldd:] from the input rows 2r, 2r+1 and 2r+2 at src[2r·lds:]
+	// on, as MaxPool3s2RowsGo does (a plane's rows in one call, for any
+	// n).
+	MaxPool3s2Rows func(dst []float32, ldd int, src []float32, lds, rows, n int)
 	// Clip, when not nil, computes dst[i] = min(max(src[i], lo), hi) as
 	// the builtins do, for i < len(dst); nil means the portable loop (see
 	// clipRow).

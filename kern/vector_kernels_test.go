@@ -298,3 +298,47 @@ func TestMaxPool3s2MatchesGo(t *testing.T) {
 		t.Skip("no tier with MaxPool3s2 on this machine")
 	}
 }
+
+// TestMaxPool3s2RowsMatchesTwin runs each tier's MaxPool3s2Rows against
+// MaxPool3s2RowsGo, bit for bit: rows of 1 to 40 windows (the masked last
+// step of every width after none, one or two whole steps), one row and
+// several, NaNs of several payloads and signs, infinities and zeros of
+// both signs, input rows longer than the windows read (values past 2n in
+// a row must not reach a result), the input ending at the last value read
+// and output rows longer than n (nothing past n written).
+func TestMaxPool3s2RowsMatchesTwin(t *testing.T) {
+	specials := []float32{
+		math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc00abc), math.Float32frombits(0x7f800123),
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.Copysign(0, -1)), 0, -1e38,
+	}
+	tested := 0
+	for _, k := range testTiers() {
+		if k.MaxPool3s2Rows == nil {
+			continue
+		}
+		tested++
+		for n := 1; n <= 40; n++ {
+			for _, rows := range []int{1, 2, 5} {
+				lds, ldd := 2*n+1+n%3, n+n%2
+				src := kerntest.Rand(uint64(n*rows), 2*rows*lds+2*n+1)
+				for j := n % 5; j < len(src); j += 7 {
+					src[j] = specials[(j+n)%len(specials)]
+				}
+				for r := 0; r <= 2*rows; r++ {
+					// past the windows' columns: huge, so that a read would show
+					for c := 2*n + 1; c < lds && r*lds+c < len(src); c++ {
+						src[r*lds+c] = float32(math.Inf(1))
+					}
+				}
+				got := kerntest.Rand(9, rows*ldd)
+				want := append([]float32(nil), got...)
+				k.MaxPool3s2Rows(got, ldd, src, lds, rows, n)
+				MaxPool3s2RowsGo(want, ldd, src, lds, rows, n)
+				kerntest.SameBits(t, fmt.Sprintf("%s n=%d rows=%d", k.Name, n, rows), got, want)
+			}
+		}
+	}
+	if tested == 0 {
+		t.Skip("no tier with MaxPool3s2Rows on this machine")
+	}
+}

@@ -2533,6 +2533,23 @@ func AvgPool2s2RowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int
 //go:noescape
 func MaxPool3s2AVX512(dst *float32, r0 *float32, r1 *float32, r2 *float32, n int)
 
+// MaxPool3s2RowsAVX512 computes, as this Go loop does (it reads src rows 2r, 2r+1 and 2r+2
+// [0:2n+1]), bit for bit on amd64, NaN payloads included:
+//
+//	for r := range rows {
+//		r0, r1, r2 := src[2*r*lds:], src[(2*r+1)*lds:], src[(2*r+2)*lds:]
+//		for j := range n {
+//			v := max(max(r0[2*j], r1[2*j]), r2[2*j])
+//			for c := 2*j + 1; c <= 2*j+2; c++ {
+//				v = max(v, max(max(r0[c], r1[c]), r2[c]))
+//			}
+//			dst[r*ldd+j] = v
+//		}
+//	}
+//
+//go:noescape
+func MaxPool3s2RowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int)
+
 // DwPlane3x3S1AVX512 computes planes channel planes of a depthwise convolution with a 3×3
 // window and stride 1, as this Go loop does (indices in elements; masks holds 4 entries
 // a chunk of 16 outputs: bit l of masks[j*4+b] says whether output 16j+l reads tap column b,

@@ -28669,6 +28669,241 @@ done:
 	VZEROUPPER
 	RET
 
+// func MaxPool3s2RowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2
+TEXT ·MaxPool3s2RowsAVX512(SB), NOSPLIT, $0-48
+	MOVL         $0x80000000, AX
+	VMOVD        AX, X0
+	VBROADCASTSS X0, Z0
+	VMOVUPS      pooleven<>+0(SB), Z1
+	VMOVUPS      pooleven<>+64(SB), Z2
+	VMOVUPS      poolshift<>+0(SB), Z3
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+16(FP), CX
+	MOVQ         ldd+8(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         lds+24(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         rows+32(FP), SI
+	MOVQ         n+40(FP), DI
+	MOVQ         DI, R8
+	ANDQ         $0x0f, R8
+	SHRQ         $0x04, DI
+
+	// masks: K1 and K2 the 2·rem+1 columns of a row's last rem windows, K3 their outputs, K4 lane 0
+	MOVL  $0xffffffff, R9
+	MOVL  R8, R10
+	BZHIL R10, R9, R11
+	KMOVW R11, K3
+	LEAL  1(R10)(R10*1), R10
+	MOVL  R10, R11
+	CMPL  R11, $0x10
+	JLE   lo
+	MOVL  $0x00000010, R11
+
+lo:
+	BZHIL R11, R9, R11
+	KMOVW R11, K1
+	SUBL  $0x10, R10
+	JGE   hi
+	XORL  R10, R10
+
+hi:
+	BZHIL R10, R9, R10
+	KMOVW R10, K2
+	MOVL  $0x00000001, R11
+	KMOVW R11, K4
+
+row:
+	TESTQ SI, SI
+	JZ    done
+	MOVQ  CX, R9
+	LEAQ  (CX)(BX*1), R10
+	LEAQ  (CX)(BX*2), R11
+	MOVQ  AX, R12
+	MOVQ  DI, R13
+
+	// -R at columns 0..15: all 16 before a whole step, the tail's K1 before the tail alone
+	TESTQ  R13, R13
+	JZ     firsttail
+	VXORPS (R9), Z0, Z4
+	VXORPS (R10), Z0, Z8
+	VMINPS Z8, Z4, Z7
+	VMINPS Z4, Z7, Z4
+	VORPS  Z7, Z4, Z4
+	VXORPS (R11), Z0, Z8
+	VMINPS Z8, Z4, Z7
+	VMINPS Z4, Z7, Z4
+	VORPS  Z7, Z4, Z4
+	JMP    vec
+
+firsttail:
+	VMOVUPS.Z (R9), K1, Z4
+	VXORPS    Z0, Z4, Z4
+	VMOVUPS.Z (R10), K1, Z8
+	VXORPS    Z0, Z8, Z8
+	VMINPS    Z8, Z4, Z7
+	VMINPS    Z4, Z7, Z4
+	VORPS     Z7, Z4, Z4
+	VMOVUPS.Z (R11), K1, Z8
+	VXORPS    Z0, Z8, Z8
+	VMINPS    Z8, Z4, Z7
+	VMINPS    Z4, Z7, Z4
+	VORPS     Z7, Z4, Z4
+	JMP       tail
+
+	// whole steps before another: columns 32..47 all read, the next step's 0..15
+vec:
+	CMPQ   R13, $0x01
+	JE     lastvec
+	VXORPS 64(R9), Z0, Z5
+	VXORPS 64(R10), Z0, Z8
+	VMINPS Z8, Z5, Z7
+	VMINPS Z5, Z7, Z5
+	VORPS  Z7, Z5, Z5
+	VXORPS 64(R11), Z0, Z8
+	VMINPS Z8, Z5, Z7
+	VMINPS Z5, Z7, Z5
+	VORPS  Z7, Z5, Z5
+	VXORPS 128(R9), Z0, Z6
+	VXORPS 128(R10), Z0, Z8
+	VMINPS Z8, Z6, Z7
+	VMINPS Z6, Z7, Z6
+	VORPS  Z7, Z6, Z6
+	VXORPS 128(R11), Z0, Z8
+	VMINPS Z8, Z6, Z7
+	VMINPS Z6, Z7, Z6
+	VORPS  Z7, Z6, Z6
+
+	// e = R[2j], o = R[2j+1], o2 = R[2j+2]; d = max(max(e, o), o2)
+	VMOVAPS   Z1, Z9
+	VPERMI2PS Z5, Z4, Z9
+	VMOVAPS   Z2, Z10
+	VPERMI2PS Z5, Z4, Z10
+	VMOVAPS   Z3, Z11
+	VPERMI2PS Z6, Z9, Z11
+	VMINPS    Z10, Z9, Z7
+	VMINPS    Z9, Z7, Z9
+	VORPS     Z7, Z9, Z9
+	VMINPS    Z11, Z9, Z7
+	VMINPS    Z9, Z7, Z9
+	VORPS     Z7, Z9, Z9
+	VXORPS    Z0, Z9, Z9
+	VMOVUPS   Z9, (R12)
+	VMOVAPS   Z6, Z4
+	ADDQ      $0x00000080, R9
+	ADDQ      $0x00000080, R10
+	ADDQ      $0x00000080, R11
+	ADDQ      $0x00000040, R12
+	DECQ      R13
+	JMP       vec
+
+	// the last whole step: column 32 alone, or the tail's K1 columns
+lastvec:
+	VXORPS    64(R9), Z0, Z5
+	VXORPS    64(R10), Z0, Z8
+	VMINPS    Z8, Z5, Z7
+	VMINPS    Z5, Z7, Z5
+	VORPS     Z7, Z5, Z5
+	VXORPS    64(R11), Z0, Z8
+	VMINPS    Z8, Z5, Z7
+	VMINPS    Z5, Z7, Z5
+	VORPS     Z7, Z5, Z5
+	TESTQ     R8, R8
+	JNZ       lastk1
+	VMOVUPS.Z 128(R9), K4, Z6
+	VXORPS    Z0, Z6, Z6
+	VMOVUPS.Z 128(R10), K4, Z8
+	VXORPS    Z0, Z8, Z8
+	VMINPS    Z8, Z6, Z7
+	VMINPS    Z6, Z7, Z6
+	VORPS     Z7, Z6, Z6
+	VMOVUPS.Z 128(R11), K4, Z8
+	VXORPS    Z0, Z8, Z8
+	VMINPS    Z8, Z6, Z7
+	VMINPS    Z6, Z7, Z6
+	VORPS     Z7, Z6, Z6
+	JMP       lastwin
+
+lastk1:
+	VMOVUPS.Z 128(R9), K1, Z6
+	VXORPS    Z0, Z6, Z6
+	VMOVUPS.Z 128(R10), K1, Z8
+	VXORPS    Z0, Z8, Z8
+	VMINPS    Z8, Z6, Z7
+	VMINPS    Z6, Z7, Z6
+	VORPS     Z7, Z6, Z6
+	VMOVUPS.Z 128(R11), K1, Z8
+	VXORPS    Z0, Z8, Z8
+	VMINPS    Z8, Z6, Z7
+	VMINPS    Z6, Z7, Z6
+	VORPS     Z7, Z6, Z6
+
+lastwin:
+	// e = R[2j], o = R[2j+1], o2 = R[2j+2]; d = max(max(e, o), o2)
+	VMOVAPS   Z1, Z9
+	VPERMI2PS Z5, Z4, Z9
+	VMOVAPS   Z2, Z10
+	VPERMI2PS Z5, Z4, Z10
+	VMOVAPS   Z3, Z11
+	VPERMI2PS Z6, Z9, Z11
+	VMINPS    Z10, Z9, Z7
+	VMINPS    Z9, Z7, Z9
+	VORPS     Z7, Z9, Z9
+	VMINPS    Z11, Z9, Z7
+	VMINPS    Z9, Z7, Z9
+	VORPS     Z7, Z9, Z9
+	VXORPS    Z0, Z9, Z9
+	VMOVUPS   Z9, (R12)
+	VMOVAPS   Z6, Z4
+	ADDQ      $0x00000080, R9
+	ADDQ      $0x00000080, R10
+	ADDQ      $0x00000080, R11
+	ADDQ      $0x00000040, R12
+
+tail:
+	TESTQ     R8, R8
+	JZ        next
+	VMOVUPS.Z 64(R9), K2, Z5
+	VXORPS    Z0, Z5, Z5
+	VMOVUPS.Z 64(R10), K2, Z8
+	VXORPS    Z0, Z8, Z8
+	VMINPS    Z8, Z5, Z7
+	VMINPS    Z5, Z7, Z5
+	VORPS     Z7, Z5, Z5
+	VMOVUPS.Z 64(R11), K2, Z8
+	VXORPS    Z0, Z8, Z8
+	VMINPS    Z8, Z5, Z7
+	VMINPS    Z5, Z7, Z5
+	VORPS     Z7, Z5, Z5
+	VXORPS    Z6, Z6, Z6
+
+	// e = R[2j], o = R[2j+1], o2 = R[2j+2]; d = max(max(e, o), o2)
+	VMOVAPS   Z1, Z9
+	VPERMI2PS Z5, Z4, Z9
+	VMOVAPS   Z2, Z10
+	VPERMI2PS Z5, Z4, Z10
+	VMOVAPS   Z3, Z11
+	VPERMI2PS Z6, Z9, Z11
+	VMINPS    Z10, Z9, Z7
+	VMINPS    Z9, Z7, Z9
+	VORPS     Z7, Z9, Z9
+	VMINPS    Z11, Z9, Z7
+	VMINPS    Z9, Z7, Z9
+	VORPS     Z7, Z9, Z9
+	VXORPS    Z0, Z9, Z9
+	VMOVUPS   Z9, K3, (R12)
+
+next:
+	LEAQ (CX)(BX*2), CX
+	ADDQ DX, AX
+	DECQ SI
+	JMP  row
+
+done:
+	VZEROUPPER
+	RET
+
 // func DwPlane3x3S1AVX512(y *float32, x *float32, w *float32, bias *float32, clip *float32, masks *uint16, planes int, h int, wd int, oh int, ow int, padT int, padL int, chunks int)
 // Requires: AVX, AVX512F
 TEXT ·DwPlane3x3S1AVX512(SB), NOSPLIT, $80-112
