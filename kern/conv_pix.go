@@ -580,14 +580,36 @@ func (t *pixTask) run(lo, hi int, src []float32) {
 		// and the part's pixels q: the channels out of ct's pixels 8 at
 		// a time, then the bias (1·v + b[m] is v + b[m] rounded once)
 		ys := t.y[(n*g.M+m0)*npix : (n*g.M+m0+cnt)*npix]
+		lateBias := t.b != nil && bias == nil
+		post := f.hasPost() && uclip == nil
+		if cnt%16 == 0 && bl.Scatter16Epi != nil && (!post || f.Act.Kind == ActRelu || f.Act.Kind == ActNone) {
+			// the channels out of ct 16 at a time, with the bias the
+			// kernels left out, the residual and the Relu on the way
+			// (one pass over the unit's planes instead of up to three)
+			var z []float32
+			if post && f.Residual != nil {
+				z = f.Residual[(n*g.M+m0)*npix : (n*g.M+m0+cnt)*npix]
+			}
+			for c := 0; c < cnt; c += 16 {
+				var bs, zs []float32
+				if lateBias {
+					bs = t.b[m0+c : m0+c+16]
+				}
+				if z != nil {
+					zs = z[c*npix+q0:]
+				}
+				bl.scatter16Epi(ys[c*npix+q0:], npix, ct[c:], nr, q1-q0, bs, zs, post && f.Act.Kind == ActRelu)
+			}
+			continue
+		}
 		bl.unpack(ys[q0:], npix, ct, nr, cnt, q1-q0)
-		if t.b != nil && bias == nil {
+		if lateBias {
 			for j := range cnt {
 				yr := ys[j*npix+q0 : j*npix+q1]
 				AffineRow(t.k, yr, yr, 1, t.b[m0+j], false)
 			}
 		}
-		if f.hasPost() && uclip == nil {
+		if post {
 			var z []float32
 			if f.Residual != nil {
 				z = f.Residual[(n*g.M+m0)*npix : (n*g.M+m0+cnt)*npix]
@@ -761,6 +783,17 @@ func (t *pixMajorTask) Range(lo, hi int) {
 				phasePlanes(t.k, p, src[i*hw:(i+1)*hw], t.g, t.ph, t.f, c0+i)
 			}
 			src = pre[:nc*t.npix]
+		}
+		if nc == 8 && !t.phase && c0%16 == 0 && c0+16 <= t.c && u+1 < hi {
+			// this unit's channels and the next's, 16 a pixel's line
+			var sc, bi []float32
+			if t.pre {
+				sc, bi = t.f.PreScale[c0:c0+16], t.f.PreBias[c0:c0+16]
+			}
+			if t.bl.gather16Rows(dst[c0:], t.ld, src, t.npix, t.npix, sc, bi, t.pre && t.f.PreAct.Kind == ActRelu) {
+				u++
+				continue
+			}
 		}
 		switch {
 		case nc == 8 && t.pre:

@@ -199,6 +199,13 @@ type BlockedSpec struct {
 	// Gather8RowsAffine, when not nil, is Gather8Rows with w = 1 and the
 	// affine step of a prologue (see gather8RowsAffine).
 	Gather8RowsAffine func(dst, src *float32, lds, n, ldd int, scale, bias *float32, relu int)
+	// Gather16Rows and Gather16RowsAffine, when not nil, are Gather8Rows
+	// with w = 1 and Gather8RowsAffine for 16 rows, n a multiple of 16
+	// (see gather16Rows); Scatter16Epi, when not nil, moves 16 channels
+	// of pixels back into planes with an epilogue (see scatter16Epi).
+	Gather16Rows       func(dst, src *float32, lds, n, ldd int)
+	Gather16RowsAffine func(dst, src *float32, lds, n, ldd int, scale, bias *float32, relu int)
+	Scatter16Epi       func(dst *float32, ldd int, src *float32, lds, n int, bias, resid *float32, relu int)
 	// Offs, when not nil, is an MR×Widths[0] micro-kernel that reads B
 	// in place through per-step offsets (see MicroKernelOffs), used for
 	// convolutions (conv_inplace.go) and Winograd.

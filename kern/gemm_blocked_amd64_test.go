@@ -958,3 +958,75 @@ func alignedFloats(n, lanes int) []float32 {
 	}
 	return buf[off : off+n]
 }
+
+// TestGather16Scatter16MatchTwin runs the 16-wide pixel-major moves of
+// the tiers that have them (gather16Rows, with and without the prologue's
+// affine step, and scatter16Epi with every combination of bias, residual
+// and Relu) against their Go twins, bit for bit: widths around the
+// kernels' 16-pixel steps (the rest in Go), strides beyond the widths,
+// NaNs, infinities and zeros of both signs among the values, and nothing
+// written outside the destination's rows.
+func TestGather16Scatter16MatchTwin(t *testing.T) {
+	special := []float32{float32(math.NaN()), math.Float32frombits(0xffc01234), float32(math.Inf(-1)),
+		float32(math.Inf(1)), float32(math.Copysign(0, -1)), 0, -3}
+	spice := func(v []float32, seed int) {
+		for i := seed % 5; i < len(v); i += 11 {
+			v[i] = special[(i+seed)%len(special)]
+		}
+	}
+	tested := 0
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil || k.spec.Gather16Rows == nil {
+			continue
+		}
+		tested++
+		bl := &blocked{BlockedSpec: *k.spec}
+		for _, n := range []int{1, 15, 16, 17, 49, 64, 196} {
+			lds := n + 3
+			src := kerntest.Rand(uint64(n), 16*lds)
+			spice(src, n)
+			scale, bias := kerntest.Rand(uint64(n+7), 16), kerntest.Rand(uint64(n+8), 16)
+			scale[3], bias[3] = 1, float32(math.Copysign(0, -1))
+			const ldd = 21
+			for mode := range 3 { // plain, affine, affine with Relu
+				var sc, bi []float32
+				if mode > 0 {
+					sc, bi = scale, bias
+				}
+				got := kerntest.Rand(9, n*ldd)
+				want := append([]float32(nil), got...)
+				if !bl.gather16Rows(got, ldd, src, lds, n, sc, bi, mode == 2) {
+					t.Fatalf("%s: gather16Rows refused", k.Name)
+				}
+				gather16RowsGo(want, ldd, src, lds, n, sc, bi, mode == 2)
+				kerntest.SameBits(t, fmt.Sprintf("%s gather16 n=%d mode=%d", k.Name, n, mode), got, want)
+			}
+			// back from a tile of pixels 32 apart (PixWidth), the second 16 channels
+			const ldt = 32
+			tile := kerntest.Rand(uint64(n+2), n*ldt)
+			spice(tile, n+1)
+			ldo := n + 5
+			resid := kerntest.Rand(uint64(n+3), 16*ldo)
+			spice(resid, n+2)
+			for mode := range 8 {
+				var bi, z []float32
+				if mode&1 != 0 {
+					bi = bias
+				}
+				if mode&2 != 0 {
+					z = resid
+				}
+				got := kerntest.Rand(10, 16*ldo)
+				want := append([]float32(nil), got...)
+				if !bl.scatter16Epi(got, ldo, tile[16:], ldt, n, bi, z, mode&4 != 0) {
+					t.Fatalf("%s: scatter16Epi refused", k.Name)
+				}
+				scatter16EpiGo(want, ldo, tile[16:], ldt, n, bi, z, mode&4 != 0)
+				kerntest.SameBits(t, fmt.Sprintf("%s scatter16 n=%d mode=%d", k.Name, n, mode), got, want)
+			}
+		}
+	}
+	if tested == 0 {
+		t.Skip("no tier with Gather16Rows on this machine")
+	}
+}

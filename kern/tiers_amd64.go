@@ -89,8 +89,11 @@ var avx512Spec = withWidthFree(BlockedSpec{
 	AvgPool2s2Rows: amd64.AvgPool2s2RowsAVX512,
 	// 3×3 stride-2 max pooling rows sixteen windows a step (BenchmarkPool,
 	// ResNet's stem pool, one thread).
-	MaxPool3s2:     amd64.MaxPool3s2AVX512,
-	MaxPool3s2Rows: amd64.MaxPool3s2RowsAVX512,
+	MaxPool3s2:         amd64.MaxPool3s2AVX512,
+	MaxPool3s2Rows:     amd64.MaxPool3s2RowsAVX512,
+	Gather16Rows:       amd64.Gather16RowsAVX512,
+	Gather16RowsAffine: amd64.Gather16RowsAffineAVX512,
+	Scatter16Epi:       amd64.Scatter16EpiAVX512,
 	// Sigmoid and SiLU 16 lanes a vector (Zen 5, one thread:
 	// EfficientNet-B0 0.90 of the time with AVX2's); HardSigmoid,
 	// HardSwish and the Clip tile too (no change measured).

@@ -2431,6 +2431,54 @@ func Gather8RowsAVX2(dst *float32, src *float32, lds int, n int, w int, ldd int)
 //go:noescape
 func Gather8RowsAffineAVX2(dst *float32, src *float32, lds int, n int, ldd int, scale *float32, bias *float32, relu int)
 
+// Gather16RowsAVX512 computes, 16 values of j at a time (n must be a multiple of 16), as this Go loop does:
+//
+//	for j := range n {
+//		for i := range 16 {
+//			dst[j*ldd+i] = src[i*lds+j]
+//		}
+//	}
+//
+//go:noescape
+func Gather16RowsAVX512(dst *float32, src *float32, lds int, n int, ldd int)
+
+// Gather16RowsAffineAVX512 computes, 16 values of j at a time (n must be a multiple of 16), as this Go loop does:
+//
+//	for j := range n {
+//		for i := range 16 {
+//			v := float32(src[i*lds+j]*scale[i]) + bias[i] // rounded after the product and after the sum
+//			if relu != 0 && v < 0 {
+//				v = 0 // NaN and -0 are kept
+//			}
+//			dst[j*ldd+i] = v
+//		}
+//	}
+//
+//go:noescape
+func Gather16RowsAffineAVX512(dst *float32, src *float32, lds int, n int, ldd int, scale *float32, bias *float32, relu int)
+
+// Scatter16EpiAVX512 computes, 16 values of j at a time (n must be a multiple of 16), as this Go loop does
+// (each sum rounded; when both terms of a sum are NaN, the first is kept, quieted):
+//
+//	for i := range 16 {
+//		for j := range n {
+//			v := src[j*lds+i]
+//			if bias != nil {
+//				v += bias[i]
+//			}
+//			if resid != nil {
+//				v += resid[i*ldd+j]
+//			}
+//			if relu != 0 && v < 0 {
+//				v = 0 // NaN and -0 are kept
+//			}
+//			dst[i*ldd+j] = v
+//		}
+//	}
+//
+//go:noescape
+func Scatter16EpiAVX512(dst *float32, ldd int, src *float32, lds int, n int, bias *float32, resid *float32, relu int)
+
 // PackRows16AVX2 computes, as this Go loop does (and fetches src[boff[p]+16:][:16] into the cache):
 //
 //	for p := range k {

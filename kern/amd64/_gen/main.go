@@ -113,6 +113,9 @@ func main() {
 	transpose8(true)
 	gather8Rows()
 	gather8RowsAffine()
+	gather16Rows(false)
+	gather16Rows(true)
+	scatter16Epi()
 	packRows(avx2, 2)
 	packRows(avx512, 3)
 	packRowsAffine(avx2, 2)
@@ -2626,6 +2629,231 @@ func gather8RowsAffine() {
 		ADDQ(ldd, dst)
 	}
 	ADDQ(U8(32), src)
+	DECQ(n)
+	JMP(LabelRef("block"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// transpose16x16 emits the 16×16 transpose of the rows r into r itself,
+// r[c][i] = the old r[i][c], with t as scratch: unpacks of row pairs and
+// shuffles within the 128-bit lanes (each lane then holds a column of
+// four rows), and two rounds of lane shuffles across four registers.
+func transpose16x16(r, t []reg.VecPhysical) {
+	Comment("transpose 16×16: unpacks of row pairs, shuffles within lanes, then across lanes")
+	for q := 0; q < 16; q += 2 {
+		VUNPCKLPS(r[q+1], r[q], t[q])   // per lane: r[q][0] r[q+1][0] r[q][1] r[q+1][1]
+		VUNPCKHPS(r[q+1], r[q], t[q+1]) // per lane: r[q][2] r[q+1][2] r[q][3] r[q+1][3]
+	}
+	for h := 0; h < 16; h += 4 {
+		// lane L of r[h+c] holds column 4L+c of rows h..h+3
+		VSHUFPS(U8(0x44), t[h+2], t[h], r[h])
+		VSHUFPS(U8(0xee), t[h+2], t[h], r[h+1])
+		VSHUFPS(U8(0x44), t[h+3], t[h+1], r[h+2])
+		VSHUFPS(U8(0xee), t[h+3], t[h+1], r[h+3])
+	}
+	for c := range 4 {
+		// the lanes of r[c], r[4+c], r[8+c], r[12+c] (rows 0..3, 4..7,
+		// 8..11, 12..15 of columns c, 4+c, 8+c, 12+c) transposed as a 4×4
+		VSHUFF32X4(U8(0x44), r[4+c], r[c], t[c])
+		VSHUFF32X4(U8(0xee), r[4+c], r[c], t[4+c])
+		VSHUFF32X4(U8(0x44), r[12+c], r[8+c], t[8+c])
+		VSHUFF32X4(U8(0xee), r[12+c], r[8+c], t[12+c])
+		VSHUFF32X4(U8(0x88), t[8+c], t[c], r[c])
+		VSHUFF32X4(U8(0xdd), t[8+c], t[c], r[4+c])
+		VSHUFF32X4(U8(0x88), t[12+c], t[4+c], r[8+c])
+		VSHUFF32X4(U8(0xdd), t[12+c], t[4+c], r[12+c])
+	}
+}
+
+// gather16Rows emits Gather16RowsAVX512 (affine false) and
+// Gather16RowsAffineAVX512: the pixel-major copy of 16 planes, 16 pixels
+// a step, each pixel's 16 values one line (Gather8Rows with w = 1 writes
+// half a line a pixel, a block of 8 channels at a time); the affine one
+// applies the per-channel affine step and Relu bound as
+// Gather8RowsAffineAVX2 does.
+func gather16Rows(affine bool) {
+	name := "Gather16RowsAVX512"
+	sig := "func(dst, src *float32, lds, n, ldd int)"
+	body := []string{"			dst[j*ldd+i] = src[i*lds+j]"}
+	if affine {
+		name = "Gather16RowsAffineAVX512"
+		sig = "func(dst, src *float32, lds, n, ldd int, scale, bias *float32, relu int)"
+		body = []string{
+			"			v := float32(src[i*lds+j]*scale[i]) + bias[i] // rounded after the product and after the sum",
+			"			if relu != 0 && v < 0 {",
+			"				v = 0 // NaN and -0 are kept",
+			"			}",
+			"			dst[j*ldd+i] = v",
+		}
+	}
+	TEXT(name, NOSPLIT, sig)
+	Pragma("noescape")
+	doc := []string{
+		name + " computes, 16 values of j at a time (n must be a multiple of 16), as this Go loop does:",
+		"",
+		"	for j := range n {",
+		"		for i := range 16 {",
+	}
+	doc = append(doc, body...)
+	doc = append(doc, "		}", "	}")
+	Doc(doc...)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	src := Load(Param("src"), GP64()).(reg.GPVirtual)
+	ld := Load(Param("lds"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ld)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	SHRQ(U8(4), n)
+	ldd := Load(Param("ldd"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ldd)
+	z := avx512.regs
+	r, t := z[0:16], z[16:32]
+	var sc, bi reg.GPVirtual
+	lo := GP32()
+	if affine {
+		sc = Load(Param("scale"), GP64()).(reg.GPVirtual)
+		bi = Load(Param("bias"), GP64()).(reg.GPVirtual)
+		// lo: 0 with relu, -Inf (bits 0xff800000) without
+		MOVL(U32(0xff800000), lo)
+		relu := Load(Param("relu"), GP64())
+		TESTQ(relu, relu)
+		JZ(LabelRef("bounds"))
+		XORL(lo, lo)
+		Label("bounds")
+	}
+	p := GP64()
+	Label("block")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	Comment("load 16 rows of 16")
+	MOVQ(src, p)
+	for i := range 16 {
+		VMOVUPS(Mem{Base: p}, r[i])
+		if i < 15 {
+			ADDQ(ld, p)
+		}
+	}
+	transpose16x16(r, t)
+	if affine {
+		Comment("v = max(lo, pixel·scale + bias)")
+		VMOVUPS(Mem{Base: sc}, t[0])
+		VMOVUPS(Mem{Base: bi}, t[1])
+		VMOVD(lo, t[2].AsX())
+		VBROADCASTSS(t[2].AsX(), t[2])
+		for i := range 16 {
+			VMULPS(t[0], r[i], r[i])
+			VADDPS(t[1], r[i], r[i])
+			VMAXPS(r[i], t[2], r[i])
+		}
+	}
+	Comment("store the 16 pixels, ldd apart")
+	for i := range 16 {
+		VMOVUPS(r[i], Mem{Base: dst})
+		ADDQ(ldd, dst)
+	}
+	ADDQ(U8(64), src)
+	DECQ(n)
+	JMP(LabelRef("block"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// scatter16Epi emits Scatter16EpiAVX512: the pixel-major tile of a
+// pixel-tile convolution back into 16 planes, 16 pixels a step, with the
+// epilogue the planes would otherwise get in passes of their own after
+// it: the bias (where the kernels did not add it), the residual and Relu.
+func scatter16Epi() {
+	name := "Scatter16EpiAVX512"
+	TEXT(name, NOSPLIT, "func(dst *float32, ldd int, src *float32, lds, n int, bias, resid *float32, relu int)")
+	Pragma("noescape")
+	Doc(
+		name+" computes, 16 values of j at a time (n must be a multiple of 16), as this Go loop does",
+		"(each sum rounded; when both terms of a sum are NaN, the first is kept, quieted):",
+		"",
+		"	for i := range 16 {",
+		"		for j := range n {",
+		"			v := src[j*lds+i]",
+		"			if bias != nil {",
+		"				v += bias[i]",
+		"			}",
+		"			if resid != nil {",
+		"				v += resid[i*ldd+j]",
+		"			}",
+		"			if relu != 0 && v < 0 {",
+		"				v = 0 // NaN and -0 are kept",
+		"			}",
+		"			dst[i*ldd+j] = v",
+		"		}",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	src := Load(Param("src"), GP64()).(reg.GPVirtual)
+	ldd := Load(Param("ldd"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ldd)
+	lds := Load(Param("lds"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), lds)
+	n := Load(Param("n"), GP64()).(reg.GPVirtual)
+	SHRQ(U8(4), n)
+	bias := Load(Param("bias"), GP64()).(reg.GPVirtual)
+	resid := Load(Param("resid"), GP64()).(reg.GPVirtual)
+	relu := Load(Param("relu"), GP64()).(reg.GPVirtual)
+	z := avx512.regs
+	r, t := z[0:16], z[16:32]
+	p, q := GP64(), GP64()
+	Label("block")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	Comment("load the 16 pixels' 16 values")
+	MOVQ(src, p)
+	for i := range 16 {
+		VMOVUPS(Mem{Base: p}, r[i])
+		if i < 15 {
+			ADDQ(lds, p)
+		}
+	}
+	transpose16x16(r, t)
+	Comment("r[i] += bias[i]")
+	TESTQ(bias, bias)
+	JZ(LabelRef("nobias"))
+	for i := range 16 {
+		VBROADCASTSS(Mem{Base: bias, Disp: 4 * i}, t[i])
+		VADDPS(t[i], r[i], r[i])
+	}
+	Label("nobias")
+	Comment("r[i] += resid[i·ldd + j]")
+	TESTQ(resid, resid)
+	JZ(LabelRef("noresid"))
+	MOVQ(resid, q)
+	for i := range 16 {
+		VADDPS(Mem{Base: q}, r[i], r[i])
+		if i < 15 {
+			ADDQ(ldd, q)
+		}
+	}
+	ADDQ(U8(64), resid)
+	Label("noresid")
+	Comment("relu: r = (0 > r) ? 0 : r")
+	TESTQ(relu, relu)
+	JZ(LabelRef("store"))
+	VXORPS(t[0], t[0], t[0])
+	for i := range 16 {
+		VMAXPS(r[i], t[0], r[i])
+	}
+	Label("store")
+	MOVQ(dst, p)
+	for i := range 16 {
+		VMOVUPS(r[i], Mem{Base: p})
+		if i < 15 {
+			ADDQ(ldd, p)
+		}
+	}
+	ADDQ(U8(64), dst)
+	// src moves on 16 pixels
+	MOVQ(lds, p)
+	SHLQ(U8(4), p)
+	ADDQ(p, src)
 	DECQ(n)
 	JMP(LabelRef("block"))
 	Label("done")
