@@ -29092,12 +29092,12 @@ TEXT ·AvgPool2s2RowsAVX512(SB), NOSPLIT, $0-52
 	ANDQ         $0x0f, R8
 	SHRQ         $0x04, DI
 
-	// the masks of a row's last rem outputs: K1 and K2 its 2·rem inputs, K3 its outputs
+	// the masks of a row's last rem outputs: K1 and K2 its 2·rem+0 inputs, K3 its outputs
 	MOVL  $0xffffffff, R9
 	MOVL  R8, R10
 	BZHIL R10, R9, R11
 	KMOVW R11, K3
-	ADDL  R10, R10
+	LEAL  (R10)(R10*1), R10
 	MOVL  R10, R11
 	CMPL  R11, $0x10
 	JLE   lo
@@ -29325,7 +29325,7 @@ TEXT ·MaxPool3s2RowsAVX512(SB), NOSPLIT, $0-48
 	ANDQ         $0x0f, R8
 	SHRQ         $0x04, DI
 
-	// masks: K1 and K2 the 2·rem+1 columns of a row's last rem windows, K3 their outputs, K4 lane 0
+	// the masks of a row's last rem outputs: K1 and K2 its 2·rem+1 inputs, K3 its outputs
 	MOVL  $0xffffffff, R9
 	MOVL  R8, R10
 	BZHIL R10, R9, R11
@@ -29346,8 +29346,10 @@ lo:
 hi:
 	BZHIL R10, R9, R10
 	KMOVW R10, K2
-	MOVL  $0x00000001, R11
-	KMOVW R11, K4
+
+	// K4: lane 0
+	MOVL  $0x00000001, R9
+	KMOVW R9, K4
 
 row:
 	TESTQ SI, SI

@@ -3173,6 +3173,47 @@ func maxPool3s2AVX512() {
 	RET()
 }
 
+// poolRowsStart loads the parameters the pooling kernels over runs of rows
+// share (dst, ldd and lds in bytes, src, rows, and n cut into its whole
+// vectors of 16 and the rem outputs past them) and sets the masks of a
+// row's last rem outputs: K3 the outputs, K1 and K2 the first and second
+// 16 of their 2·rem+extra input columns.
+func poolRowsStart(extra int) (dst, src, ldd, lds, rows, n, rem reg.GPVirtual) {
+	dst = Load(Param("dst"), GP64()).(reg.GPVirtual)
+	src = Load(Param("src"), GP64()).(reg.GPVirtual)
+	ldd = Load(Param("ldd"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ldd)
+	lds = Load(Param("lds"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), lds)
+	rows = Load(Param("rows"), GP64()).(reg.GPVirtual)
+	n = Load(Param("n"), GP64()).(reg.GPVirtual)
+	rem = GP64()
+	MOVQ(n, rem)
+	ANDQ(U8(15), rem)
+	SHRQ(U8(4), n)
+	Comment(fmt.Sprintf("the masks of a row's last rem outputs: K1 and K2 its 2·rem+%d inputs, K3 its outputs", extra))
+	all, c, t := GP32(), GP32(), GP32()
+	MOVL(U32(0xffffffff), all)
+	MOVL(rem.As32(), c)
+	BZHIL(c, all, t)
+	KMOVW(t, reg.K3)
+	LEAL(Mem{Base: c, Index: c, Scale: 1, Disp: extra}, c) // 2·rem+extra
+	MOVL(c, t)
+	CMPL(t, U8(16))
+	JLE(LabelRef("lo"))
+	MOVL(U32(16), t)
+	Label("lo")
+	BZHIL(t, all, t)
+	KMOVW(t, reg.K1)
+	SUBL(U8(16), c)
+	JGE(LabelRef("hi"))
+	XORL(c, c)
+	Label("hi")
+	BZHIL(c, all, c)
+	KMOVW(c, reg.K2)
+	return
+}
+
 // maxPool3s2Rows emits MaxPool3s2RowsAVX512: the inside windows of a 3×3
 // stride-2 max pooling for whole runs of output rows in one call (a call
 // a row cost as much as the row's windows on ResNet's 64×112×112 stem
@@ -3206,42 +3247,11 @@ func maxPool3s2Rows() {
 	VMOVUPS(poolEven, ie)
 	VMOVUPS(poolEven.Offset(64), io)
 	VMOVUPS(poolShift, is)
-	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
-	src := Load(Param("src"), GP64()).(reg.GPVirtual)
-	ldd := Load(Param("ldd"), GP64()).(reg.GPVirtual)
-	SHLQ(U8(2), ldd)
-	lds := Load(Param("lds"), GP64()).(reg.GPVirtual)
-	SHLQ(U8(2), lds)
-	rows := Load(Param("rows"), GP64()).(reg.GPVirtual)
-	n := Load(Param("n"), GP64()).(reg.GPVirtual)
-	rem := GP64()
-	MOVQ(n, rem)
-	ANDQ(U8(15), rem)
-	SHRQ(U8(4), n)
-	Comment("masks: K1 and K2 the 2·rem+1 columns of a row's last rem windows, K3 their outputs, K4 lane 0")
-	{
-		all, c, t := GP32(), GP32(), GP32()
-		MOVL(U32(0xffffffff), all)
-		MOVL(rem.As32(), c)
-		BZHIL(c, all, t)
-		KMOVW(t, reg.K3)
-		LEAL(Mem{Base: c, Index: c, Scale: 1, Disp: 1}, c) // 2·rem+1
-		MOVL(c, t)
-		CMPL(t, U8(16))
-		JLE(LabelRef("lo"))
-		MOVL(U32(16), t)
-		Label("lo")
-		BZHIL(t, all, t)
-		KMOVW(t, reg.K1)
-		SUBL(U8(16), c)
-		JGE(LabelRef("hi"))
-		XORL(c, c)
-		Label("hi")
-		BZHIL(c, all, c)
-		KMOVW(c, reg.K2)
-		MOVL(U32(1), t)
-		KMOVW(t, reg.K4)
-	}
+	dst, src, ldd, lds, rows, n, rem := poolRowsStart(1)
+	Comment("K4: lane 0")
+	one := GP32()
+	MOVL(U32(1), one)
+	KMOVW(one, reg.K4)
 	a, b, c, t, u := z[4], z[5], z[6], z[7], z[8]
 	e, o, o2 := z[9], z[10], z[11]
 	p0, p1, p2, d, j := GP64(), GP64(), GP64(), GP64(), GP64()
@@ -3443,40 +3453,7 @@ func avgPool2s2Rows() {
 	broadcastParam("div", dv)
 	VMOVUPS(tab, ie)
 	VMOVUPS(tab.Offset(64), io)
-	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
-	src := Load(Param("src"), GP64()).(reg.GPVirtual)
-	ldd := Load(Param("ldd"), GP64()).(reg.GPVirtual)
-	SHLQ(U8(2), ldd)
-	lds := Load(Param("lds"), GP64()).(reg.GPVirtual)
-	SHLQ(U8(2), lds)
-	rows := Load(Param("rows"), GP64()).(reg.GPVirtual)
-	n := Load(Param("n"), GP64()).(reg.GPVirtual)
-	rem := GP64()
-	MOVQ(n, rem)
-	ANDQ(U8(15), rem)
-	SHRQ(U8(4), n)
-	Comment("the masks of a row's last rem outputs: K1 and K2 its 2·rem inputs, K3 its outputs")
-	{
-		all, c, t := GP32(), GP32(), GP32()
-		MOVL(U32(0xffffffff), all)
-		MOVL(rem.As32(), c)
-		BZHIL(c, all, t)
-		KMOVW(t, reg.K3)
-		ADDL(c, c) // 2·rem
-		MOVL(c, t)
-		CMPL(t, U8(16))
-		JLE(LabelRef("lo"))
-		MOVL(U32(16), t)
-		Label("lo")
-		BZHIL(t, all, t)
-		KMOVW(t, reg.K1)
-		SUBL(U8(16), c)
-		JGE(LabelRef("hi"))
-		XORL(c, c)
-		Label("hi")
-		BZHIL(c, all, c)
-		KMOVW(c, reg.K2)
-	}
+	dst, src, ldd, lds, rows, n, rem := poolRowsStart(0)
 	a, b, t, e, o := z[3], z[4], z[5], z[6], z[7]
 	p0, p1, d, j := GP64(), GP64(), GP64(), GP64()
 	// step emits 16 outputs at d from p0, p1; masked uses K1, K2, K3.
