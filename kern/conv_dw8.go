@@ -432,8 +432,9 @@ func (bl *blocked) unpack(dst []float32, ldd int, src []float32, lds, cnt, n int
 // (the pixel-major copy of 16 planes, a pixel's 16 values one line), on
 // the tier's Gather16Rows for whole vectors of j; with scale (and bias),
 // the prologue as gather8RowsAffine applies it. It reports false, doing
-// nothing, on a tier without those kernels. Zen 5, one thread, hot:
-// 1024 planes of 14×14 30 µs, 45-58 as blocks of 8 (gather8Rows).
+// nothing, on a tier without those kernels. Zen 5, one thread, hot
+// (BenchmarkPixelMajorMoves, 1024 planes of 14×14): 0.63-0.76 of the
+// time of blocks of 8 (gather8Rows).
 func (bl *blocked) gather16Rows(dst []float32, ldd int, src []float32, lds, n int, scale, bias []float32, relu bool) bool {
 	if bl.Gather16Rows == nil || scale != nil && bl.Gather16RowsAffine == nil {
 		return false
@@ -491,9 +492,10 @@ func gather16RowsGo(dst []float32, ldd int, src []float32, lds, n int, scale, bi
 // otherwise take passes of its own over them (the bias where the kernels
 // left it out, the residual and Relu), on the tier's Scatter16Epi for
 // whole vectors of j. bias and resid may be nil. It reports false, doing
-// nothing, on a tier without the kernel. Zen 5, one thread, hot: 1024
-// channels of 14×14 with bias, residual and Relu 42 µs, 53-66 through
-// unpack, AffineRow and residualAct. In the networks, alternating runs
+// nothing, on a tier without the kernel. Zen 5, one thread, hot
+// (BenchmarkPixelMajorMoves, 1024 channels of 14×14 with bias, residual
+// and Relu): 0.62-0.72 of the time of unpack, AffineRow and residualAct.
+// In the networks, alternating runs
 // (with gather16Rows), one thread / two: ResNeXt-50 0.99 / 0.99 of their
 // time, ResNet-50 1.00 / 0.99, DenseNet-121 0.99 / 1.00.
 func (bl *blocked) scatter16Epi(dst []float32, ldd int, src []float32, lds, n int, bias, resid []float32, relu bool) bool {

@@ -460,8 +460,6 @@ func maxRows3s2(k *kern.Tier, g *kern.PoolGeom, xp, yr []float32, oh0, oh1 int) 
 		if b > a {
 			cs := 2*lo - w.Pad0
 			k.MaxPool3s2Rows(yr[(a-oh0)*w.Out+lo:], w.Out, xp[(2*a-h.Pad0)*w.In+cs:], w.In, b-a, hi-lo)
-		} else {
-			a, b = oh0, oh0
 		}
 	}
 	for oh := oh0; oh < oh1; oh++ {

@@ -28469,6 +28469,8 @@ TEXT ·Scatter16EpiAVX512(SB), NOSPLIT, $0-64
 	MOVQ bias+40(FP), DI
 	MOVQ resid+48(FP), R8
 	MOVQ relu+56(FP), R9
+	MOVQ BX, R11
+	SHLQ $0x04, R11
 
 block:
 	TESTQ SI, SI
@@ -28704,9 +28706,7 @@ store:
 	ADDQ    DX, R10
 	VMOVUPS Z15, (R10)
 	ADDQ    $0x40, AX
-	MOVQ    BX, R10
-	SHLQ    $0x04, R10
-	ADDQ    R10, CX
+	ADDQ    R11, CX
 	DECQ    SI
 	JMP     block
 

@@ -2802,6 +2802,9 @@ func scatter16Epi() {
 	z := avx512.regs
 	r, t := z[0:16], z[16:32]
 	p, q := GP64(), GP64()
+	step := GP64() // 16 pixels of src, in bytes
+	MOVQ(lds, step)
+	SHLQ(U8(4), step)
 	Label("block")
 	TESTQ(n, n)
 	JZ(LabelRef("done"))
@@ -2850,10 +2853,7 @@ func scatter16Epi() {
 		}
 	}
 	ADDQ(U8(64), dst)
-	// src moves on 16 pixels
-	MOVQ(lds, p)
-	SHLQ(U8(4), p)
-	ADDQ(p, src)
+	ADDQ(step, src)
 	DECQ(n)
 	JMP(LabelRef("block"))
 	Label("done")
