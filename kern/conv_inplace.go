@@ -427,21 +427,14 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 			if !full {
 				kern, kw = bl.kernFor(w)
 				// A row's last panel, as wide as a narrower offsets
-				// kernel, or narrower than every kernel (196 = 4·48 +
-				// 4: the masked one, OffsCols): read in place too, its
-				// whole groups of rows in one call; rows past them below.
-				narrow := bl.offsNarrow(w)
-				cols := narrow == nil && bl.OffsCols != nil && w < bl.Widths[len(bl.Widths)-1]
-				if (narrow != nil || cols) && op.preScale == nil && !pack {
+				// kernel, narrower than every kernel (196 = 4·48 + 4:
+				// the masked one, OffsCols) or in pieces of those
+				// (offsNarrowRun): read in place too, its whole groups
+				// of rows in one call; rows past them below.
+				if op.preScale == nil && !pack && bl.offsPieces(w) {
 					ng := (i1 - i0) / mr
 					if ng > 0 {
-						c, bias, resid, flags := op.direct(i0, ng*mr, j0, w, first, last)
-						if cols {
-							bl.OffsCols(kl, &ablk[0], srcp, offp, c, op.ldc, bias, resid, flags, op.clipFor(buf, last), ng, w)
-						} else {
-							narrow(kl, &ablk[0], srcp, offp, c, op.ldc, bias, resid, flags, op.clipFor(buf, last), ng)
-						}
-						op.directAct(i0, ng*mr, j0, w, last)
+						bl.offsNarrowRun(op, kl, ablk, src, sj, offs, i0, ng, j0, w, first, last, buf)
 					}
 					if start = i0 + ng*mr; start == i1 {
 						continue
@@ -576,6 +569,61 @@ func (bl *blocked) inPlacePack(g *ConvGeom) bool {
 // slower.
 func (bl *blocked) packConflicts(plane int) bool {
 	return bl.PackPanel != nil && plane%256 == 0
+}
+
+// offsPieces reports whether a panel w columns wide, narrower than
+// Widths[0], runs in place on the offsets kernels (offsNarrowRun): as
+// pieces of the narrower widths that have one and, last, fewer columns
+// than the narrowest under OffsCols' masks.
+func (bl *blocked) offsPieces(w int) bool {
+	for w > 0 {
+		_, n := bl.offsPiece(w)
+		if n == 0 {
+			return false
+		}
+		w -= n
+	}
+	return true
+}
+
+// offsPiece returns the kernel for the next piece of a panel with w
+// columns left and the piece's width: the widest narrower offsets kernel
+// that fits, or (nil, w) when w is under the narrowest width and the tier
+// has OffsCols, or (nil, 0) when neither.
+func (bl *blocked) offsPiece(w int) (MicroKernelOffs, int) {
+	for _, nw := range bl.Widths[1:] {
+		if w >= nw {
+			if k := bl.offsNarrow(nw); k != nil {
+				return k, nw
+			}
+		}
+	}
+	if bl.OffsCols != nil && w < bl.Widths[len(bl.Widths)-1] {
+		return nil, w
+	}
+	return nil, 0
+}
+
+// offsNarrowRun computes rows [i0, i0 + ng·MR) of C's columns [j0, j0 + w)
+// in place, for offsPieces(w): B's rows at src[boff[p] + sj:], in the
+// pieces offsPiece cuts; every column's sum is the one the packed panel's
+// kernel makes, in the same order, bit for bit. On AVX-512 (widths 48,
+// 32, 16) a last panel of 40 columns is 32 + 8, one of 17 16 + 1: the
+// 17-tile part of DenseNet-121's 28×28 Winograd layers on two workers,
+// whose 36 products copied each panel into a 32-wide one before (those
+// layers 0.92-0.98 of their time; the network 0.97-0.98 on two threads).
+func (bl *blocked) offsNarrowRun(op *gemmOp, kl int, ablk, src []float32, sj int, offs []int32, i0, ng, j0, w int, first, last bool, buf *blockBufs) {
+	for off := 0; off < w; {
+		kern, n := bl.offsPiece(w - off)
+		c, bias, resid, flags := op.direct(i0, ng*bl.MR, j0+off, n, first, last)
+		if kern != nil {
+			kern(kl, &ablk[0], &src[sj+off], &offs[0], c, op.ldc, bias, resid, flags, op.clipFor(buf, last), ng)
+		} else {
+			bl.OffsCols(kl, &ablk[0], &src[sj+off], &offs[0], c, op.ldc, bias, resid, flags, op.clipFor(buf, last), ng, n)
+		}
+		op.directAct(i0, ng*bl.MR, j0+off, n, last)
+		off += n
+	}
 }
 
 // offsNarrow returns the tier's offsets kernel w columns wide, narrower
