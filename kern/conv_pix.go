@@ -390,7 +390,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	pt := TaskOf[pixTask](env)
 	*pt = pixTask{bl: bl, k: TierOf(env), g: g, f: f, wp: wp, b: b, y: y, src: src,
 		boff: boff, pix: pix, ct: sc.yp.Grow(blocks * npix * bl.PixWidth), imgStride: imgStride, grpStride: grpStride, kc: kc,
-		parts: parts}
+		parts: parts, claim: parts == 1 && claimConv(workers, x, y, f)}
 	if f.hasPost() && f.Residual == nil {
 		// the activation is last: the kernels can apply it (see Range)
 		pt.clip, pt.kclip = kernelClip(f.Act)
@@ -522,6 +522,7 @@ type pixTask struct {
 	// bands: the parts are bands of whole output rows, and src holds a
 	// unit's group alone, its band's rows from the first (pixBandTask)
 	bands bool
+	claim bool // each unit clears its output planes first (ClaimLines)
 }
 
 // Range computes units [lo, hi).
@@ -580,6 +581,9 @@ func (t *pixTask) run(lo, hi int, src []float32) {
 		// and the part's pixels q: the channels out of ct's pixels 8 at
 		// a time, then the bias (1·v + b[m] is v + b[m] rounded once)
 		ys := t.y[(n*g.M+m0)*npix : (n*g.M+m0+cnt)*npix]
+		if t.claim {
+			ClaimLines(ys) // the unit's cnt planes, whole (parts is 1)
+		}
 		lateBias := t.b != nil && bias == nil
 		post := f.hasPost() && uclip == nil
 		if cnt%16 == 0 && bl.Scatter16Epi != nil && (!post || f.Act.Kind == ActRelu || f.Act.Kind == ActNone) {

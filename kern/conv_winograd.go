@@ -421,7 +421,8 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	*st = winoTask{bl: bl, k: kern, g: g, f: f, b: b, fused: fused, v: v, p: p, yp: yp, upack: upack,
 		toff: toff, yoff: yoff, offMid: offMid, ldy: ldy,
 		toffHi: int(toff[nc-1]), yoffHi: int(yoff[nc-1]), // the offsets grow with j
-		plane: wg.ph.plane, c: g.C, m: g.M, mp: mp, nc: nc, ncp: ncp, wg: wg, workers: par.Workers()}
+		plane: wg.ph.plane, c: g.C, m: g.M, mp: mp, nc: nc, ncp: ncp, wg: wg, workers: par.Workers(),
+		claim: fused && claimConv(par.Workers(), x, y, f)}
 	for n := range g.N {
 		// Stage 1: V[ξ][c][j] = (Bᵀ d B)[ξ], units of channels
 		st.stage = 1
@@ -461,6 +462,7 @@ type winoTask struct {
 	fused                         bool     // stage 3 applies the whole epilogue
 	wg                            winoGeom // the call's geometry, which phaseTask points to
 	workers                       int      // the loops' (stage 1 writes V past the caches on two or more)
+	claim                         bool     // stage 3 clears each output plane first (ClaimLines)
 }
 
 // Range computes units [lo, hi) of the current stage.
@@ -519,6 +521,9 @@ func (s *winoTask) store(m int) {
 	ym := s.y[m*ohw : (m+1)*ohw]
 	bias, zm := channelBiasResid(s.b, s.z, m, ohw)
 	p := s.p[m*s.ncp:]
+	if s.claim {
+		ClaimLines(ym)
+	}
 	switch {
 	case s.fused:
 		s.bl.winoStore(s.nc, p, s.wg.ldp, ym, s.yoff, s.yoffHi, s.ldy, bias, zm, f.hasPost() && f.Act.Kind == ActRelu)

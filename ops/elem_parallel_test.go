@@ -112,6 +112,13 @@ func TestElemParallelMatchesSerial(t *testing.T) {
 		{elemNode("Equal", 13), []*Tensor{bigI, elI64([]int{}, 7)}},
 		{elemNode("Where", 16), []*Tensor{elI64([]int{7, 1, 1}, 1, 0, 0, 1, 1, 0, 1), big, elSeq(33)}},
 		{elemNode("Pow", 15), []*Tensor{big, elF32([]int{}, 2)}},
+		// steps that clear their chunks of the output first on two or
+		// more workers (kern.ClaimLines): planes of 1320 values
+		{elemNode("bnrun.Affine", 1, elStr("activation", "Relu")), []*Tensor{big, elF32([]int{7}, 0.5, -1, 2, 0, 1, -0.25, 3), elSeq(7)}},
+		{elemNode("bnrun.Affine", 1), []*Tensor{big, elSeq(7), elF32([]int{7}, 1, -2, 0, 0.5, -1, 4, -3)}},
+		{elemNode("MaxPool", 12, elInts("kernel_shape", 3, 3), elInts("strides", 2, 2), elInts("pads", 1, 1, 1, 1)), []*Tensor{big}},
+		{elemNode("AveragePool", 11, elInts("kernel_shape", 2, 2), elInts("strides", 2, 2)), []*Tensor{big}},
+		{elemNode("MaxPool", 12, elInts("kernel_shape", 2, 3)), []*Tensor{big}},
 	}
 	for i, c := range cases {
 		want := runElemWith(t, &kern.Env{Par: kern.Serial{}}, c.n, c.ins...)

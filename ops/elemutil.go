@@ -235,3 +235,9 @@ func stridesOf(shape []int) []int {
 	}
 	return s
 }
+
+// claimOutputs reports whether a step clears its output's chunks before it
+// writes them (kern.ClaimLines): on two or more workers.
+func claimOutputs(env *kern.Env) bool {
+	return env != nil && env.Par != nil && env.Par.Workers() > 1
+}

@@ -257,8 +257,9 @@ func buildAffine(n *Node) (Kernel, error) {
 				return nil
 			}
 			planes := total / max(plane, 1)
+			claim := claimOutputs(env) && kern.Disjoint(xs, ys)
 			forChunksOf(env, planes, max(1, elemGrain/max(plane, 1)),
-				affineArgs{env.K, xs, ys, as, bs, plane, act})
+				affineArgs{env.K, xs, ys, as, bs, plane, act, claim})
 			return nil
 		}
 		dev := &AffineDev{N: x.Shape[0], C: c, HW: plane, Act: act}
@@ -272,11 +273,15 @@ type affineArgs struct {
 	xs, ys, as, bs []float32
 	plane          int
 	act            kern.Activation
+	claim          bool // kern.ClaimLines before writing
 }
 
 // Range computes planes [lo, hi) (channel p mod C):
 // y = act(a[c]·x + b[c]).
 func (a *affineArgs) Range(lo, hi int) {
+	if a.claim {
+		kern.ClaimLines(a.ys[lo*a.plane : hi*a.plane])
+	}
 	relu := a.act.Kind == kern.ActRelu
 	c := len(a.as)
 	for p := lo; p < hi; p++ {

@@ -164,7 +164,8 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 		x, y := in[0].F32, out[0].F32
 		rows := kern.TaskOf[poolRows](env)
 		rows.reserve(kern.ParOf(env).Workers())
-		forChunksOf(env, g.Planes, 1, poolArgs{kern.TierOf(env), rows, &g, pa, x, y, idx})
+		claim := claimOutputs(env) && kern.Disjoint(x, y)
+		forChunksOf(env, g.Planes, 1, poolArgs{kern.TierOf(env), rows, &g, pa, x, y, idx, claim})
 		return nil
 	}
 	outs := make([]Value, outputCount(n))
@@ -353,17 +354,22 @@ func planeRows(k *kern.Tier, g *kern.PoolGeom, p int, x, y, rbuf, mbuf []float32
 
 // poolArgs are a pooling step's operands.
 type poolArgs struct {
-	k    *kern.Tier
-	rows *poolRows
-	g    *kern.PoolGeom
-	pa   *poolAttrs
-	x, y []float32
-	idx  []int64
+	k     *kern.Tier
+	rows  *poolRows
+	g     *kern.PoolGeom
+	pa    *poolAttrs
+	x, y  []float32
+	idx   []int64
+	claim bool // ClaimLines before writing
 }
 
 // Range pools planes [lo, hi).
 func (a *poolArgs) Range(lo, hi int) {
 	g, pa := a.g, a.pa
+	if a.claim {
+		out := g.D.Out * g.H.Out * g.W.Out // a plane's outputs
+		kern.ClaimLines(a.y[lo*out : hi*out])
+	}
 	if !pa.max && avgPlanes2s2(a.k, g) {
 		// every plane's windows inside it and its input rows exactly two
 		// per output row: planes [lo, hi) are (hi-lo)·OH output rows, row
