@@ -248,3 +248,87 @@ func TestBNAffineRank1(t *testing.T) {
 	wantFates(t, rep, "affine")
 	sameOutputs(t, b.g, opt)
 }
+
+// TestAffinePool hands the affine step (and its Relu) that only an
+// AveragePool reads to the pool, as in DenseNet's transitions once the
+// pool is before the 1×1 Conv: one pool node reading the Concat, the
+// BN's fate fused-input into it, the outputs the unfused graph's; with a
+// padded pool and count_include_pad too.
+func TestAffinePool(t *testing.T) {
+	for i, tc := range []struct {
+		name  string
+		relu  bool
+		attrs []*ir.Attr
+	}{
+		{"relu", true, []*ir.Attr{aInts("kernel_shape", 2, 2), aInts("strides", 2, 2)}},
+		{"plain", false, []*ir.Attr{aInts("kernel_shape", 2, 2), aInts("strides", 2, 2)}},
+		{"padded", true, []*ir.Attr{aInts("kernel_shape", 3, 3), aInts("strides", 2, 2), aInts("pads", 1, 1, 1, 1), aInt("count_include_pad", 1)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBuilder(uint64(670 + i))
+			concatBN(b, "bn")
+			x := "x"
+			if tc.relu {
+				b.node("relu", "Relu", "x", "r")
+				x = "r"
+			}
+			b.node("pool", "AveragePool", x, "Y", tc.attrs...)
+			b.output("Y")
+			opt, rep := optimize(t, b.g)
+			wantOps(t, rep.OpsAfter, map[string]int{"Concat": 1, "bnrun.AffineAveragePool": 1})
+			rules := map[string]int{"BNAffine": 1, "AffinePool": 1}
+			if tc.relu {
+				rules["AffineAct"] = 1
+			}
+			wantRules(t, rep, rules)
+			wantFates(t, rep, "fused-input:pool")
+			p := oneOp(t, opt, "bnrun.AffineAveragePool")
+			if p.Input(0) != "cat" || len(p.Inputs) != 3 || p.Outputs[0] != "Y" {
+				t.Errorf("AffineAveragePool %q -> %q, want cat, pre_scale, pre_bias -> Y", p.Inputs, p.Outputs)
+			}
+			want := ""
+			if tc.relu {
+				want = "Relu"
+			}
+			wantAttr(t, p, "pre_activation", want)
+			sameOutputs(t, b.g, opt)
+		})
+	}
+}
+
+// TestAffinePoolNegative leaves the affine step alone before a MaxPool,
+// with an activation other than Relu, and when another node reads it too.
+func TestAffinePoolNegative(t *testing.T) {
+	pool2 := []*ir.Attr{aInts("kernel_shape", 2, 2), aInts("strides", 2, 2)}
+	t.Run("maxpool", func(t *testing.T) {
+		b := newBuilder(680)
+		concatBN(b, "bn")
+		b.node("pool", "MaxPool", "x", "Y", pool2...)
+		b.output("Y")
+		opt, rep := optimize(t, b.g)
+		wantOps(t, rep.OpsAfter, map[string]int{"Concat": 1, "bnrun.Affine": 1, "MaxPool": 1})
+		wantFates(t, rep, "affine:bn")
+		sameOutputs(t, b.g, opt)
+	})
+	t.Run("sigmoid", func(t *testing.T) {
+		b := newBuilder(681)
+		concatBN(b, "bn")
+		b.node("sig", "Sigmoid", "x", "s")
+		b.node("pool", "AveragePool", "s", "Y", pool2...)
+		b.output("Y")
+		opt, rep := optimize(t, b.g)
+		wantOps(t, rep.OpsAfter, map[string]int{"Concat": 1, "bnrun.Affine": 1, "AveragePool": 1})
+		wantFates(t, rep, "affine:bn")
+		sameOutputs(t, b.g, opt)
+	})
+	t.Run("affine_shared", func(t *testing.T) {
+		b := newBuilder(682)
+		concatBN(b, "bn")
+		b.node("pool", "AveragePool", "x", "Y", pool2...)
+		b.output("Y", "x")
+		opt, rep := optimize(t, b.g)
+		wantOps(t, rep.OpsAfter, map[string]int{"Concat": 1, "bnrun.Affine": 1, "AveragePool": 1})
+		wantFates(t, rep, "affine:bn")
+		sameOutputs(t, b.g, opt)
+	})
+}

@@ -23,6 +23,7 @@
 //	BNAffine       any other BN -> one per-channel affine step (bnrun.Affine)
 //	AffineAct      Affine -> Relu/Sigmoid/Tanh/Clip/LeakyRelu/HardSigmoid/HardSwish: one pass
 //	AffineConv     Affine(+Relu) read only by a Conv: applied as the Conv reads its input
+//	AffinePool     Affine(+Relu) read only by an AveragePool: applied as the pool reads its input
 //	ConvAdd        Conv -> Add of a same-shaped tensor: residual added in the Conv's epilogue
 //	ConvAct        Conv -> Relu/Clip/Sigmoid/Tanh/LeakyRelu/Hard*: activation in the epilogue
 //	ConvSilu       Conv -> Sigmoid, Mul(x, sigmoid): SiLU in the epilogue
@@ -32,8 +33,8 @@
 //	GateConv       Mul(X, gate [N, C, 1, 1]) read only by a 1×1 Conv: applied as the Conv reads X
 //
 // Fused nodes use ops of the "bnrun" domain (bnrun.FusedConv,
-// bnrun.FusedGemm, bnrun.Affine, bnrun.DwBlock), which the ops package
-// implements.
+// bnrun.FusedGemm, bnrun.Affine, bnrun.AffineAveragePool, bnrun.DwBlock),
+// which the ops package implements.
 //
 // fold rewrites an ir.Graph. It imports ir, ops (the operators, to fold
 // constant nodes by running them), kern (the reference tier they run on)
@@ -85,6 +86,7 @@ var rules = []named{
 	bnAffine{},
 	affineAct{},
 	affineConv{},
+	affinePool{},
 	convAdd{},
 	convAct{},
 	convSilu{},
@@ -112,7 +114,7 @@ type BatchNormFate struct {
 	Node string `json:"node"`
 	// Fate is "folded" (into the weights of Into), "affine" (a standalone
 	// per-channel step, Into names it), "fused-input" (applied by the Conv
-	// Into as it reads its input), or "kept".
+	// or AveragePool Into as it reads its input), or "kept".
 	Fate   string `json:"fate"`
 	Into   string `json:"into,omitempty"`
 	Reason string `json:"reason,omitempty"`

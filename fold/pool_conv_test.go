@@ -35,7 +35,7 @@ func TestPoolConv(t *testing.T) {
 			var pool, conv *ir.Node
 			for _, n := range opt.Nodes {
 				switch n.OpType {
-				case "AveragePool":
+				case "AveragePool", "AffineAveragePool": // the BN and Relu in it (AffinePool)
 					pool = n
 				case "Conv", "FusedConv":
 					conv = n

@@ -265,3 +265,12 @@ func KernelOf(k *kern.Tier, st Step, workers int) string {
 	}
 	return k.Name
 }
+
+// AffinePoolDev is a bnrun.AffineAveragePool: the affine step y' =
+// Act(a[c]·x + b[c]) over N images of C planes of HW values (a and b the
+// step's inputs 1 and 2), then the average pooling Pool of y'.
+type AffinePoolDev struct {
+	Pool     PoolDev
+	N, C, HW int
+	Act      kern.Activation
+}

@@ -10,6 +10,7 @@ import (
 func init() {
 	Register("MaxPool", imageWiseOp(func(n *Node) (Kernel, error) { return buildPool(n, true) }, firstOutput))
 	Register("AveragePool", imageWiseOp(func(n *Node) (Kernel, error) { return buildPool(n, false) }, firstOutput))
+	Register("bnrun.AffineAveragePool", imageWiseOp(buildAffinePool, firstOutput))
 }
 
 // poolAttrs are a pool node's attributes.
@@ -45,6 +46,21 @@ type poolAttrs struct {
 // planeRows); 3-D ones, and the rest, on kern's plain loops
 // (kern.MaxPoolPlane and kern.AvgPoolPlane).
 func buildPool(n *Node, isMax bool) (Kernel, error) {
+	pa, err := parsePoolAttrs(n, isMax, n.Opset >= 19)
+	if err != nil {
+		return nil, err
+	}
+	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
+		if len(in) != 1 {
+			return nil, Step{}, n.Errorf("got %d inputs, want 1", len(in))
+		}
+		return preparePool(n, pa, in, nil)
+	}), nil
+}
+
+// parsePoolAttrs reads a pool node's attributes (see buildPool); an
+// AveragePool's dilations other than 1 only when dilations is set.
+func parsePoolAttrs(n *Node, isMax, dilations bool) (*poolAttrs, error) {
 	win, err := parseWindow(n)
 	if err != nil {
 		return nil, err
@@ -63,25 +79,66 @@ func buildPool(n *Node, isMax bool) (Kernel, error) {
 		if len(n.Outputs) > 2 {
 			return nil, n.Errorf("got %d outputs, want at most 2 (Y, Indices)", len(n.Outputs))
 		}
-	} else {
-		if n.Opset < 19 {
-			for _, d := range win.dilations {
-				if d != 1 {
-					return nil, n.Errorf("dilations %v: AveragePool takes dilations from opset 19, the node has %d", win.dilations, n.Opset)
+		return pa, nil
+	}
+	if !dilations {
+		for _, d := range win.dilations {
+			if d != 1 {
+				return nil, n.Errorf("dilations %v: AveragePool takes dilations from opset 19, the node has %d", win.dilations, n.Opset)
+			}
+		}
+	}
+	cip, err := n.Int("count_include_pad", 0)
+	if err != nil {
+		return nil, err
+	}
+	if cip != 0 && cip != 1 {
+		return nil, n.Errorf("count_include_pad %d is not 0 or 1", cip)
+	}
+	pa.countPad = cip == 1
+	return pa, nil
+}
+
+// buildAffinePool binds bnrun.AffineAveragePool, the per-channel affine
+// step (and Relu) that alone feeds an AveragePool, applied as the pool
+// reads its input (DenseNet's transitions: BatchNormalization, Relu, 2×2
+// AveragePool, the pool moved before the 1×1 Conv by fold's PoolConv):
+// inputs X (N×C×D1[×D2[×D3]]) and pre_scale and pre_bias (float32 [C]),
+// AveragePool's attributes (dilations at every version) and
+// pre_activation ("Relu" or absent):
+//
+//	x'[n][c][...] = pre_activation(pre_scale[c]·x[n][c][...] + pre_bias[c])
+//	y = AveragePool(x')
+//
+// Each plane of x' is made in a worker's scratch (kern.AffineRow, as
+// bnrun.Affine makes it) and pooled from there as AveragePool pools, so
+// the result is the unfused pair's bit for bit, without writing x' and
+// reading it back.
+func buildAffinePool(n *Node) (Kernel, error) {
+	pa, err := parsePoolAttrs(n, false, true)
+	if err != nil {
+		return nil, err
+	}
+	act, err := ParseActivation(n, "pre_")
+	if err != nil {
+		return nil, err
+	}
+	if act.Kind != kern.ActNone && act.Kind != kern.ActRelu {
+		return nil, n.Errorf("pre_activation: only Relu is supported")
+	}
+	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
+		if len(in) != 3 {
+			return nil, Step{}, n.Errorf("got %d inputs, want 3 (X, pre_scale, pre_bias)", len(in))
+		}
+		if in[0].DType == Float32 && len(in[0].Shape) >= 2 {
+			c := in[0].Shape[1]
+			for i, name := range []string{"pre_scale", "pre_bias"} {
+				if v := in[1+i]; v.DType != Float32 || len(v.Shape) != 1 || v.Shape[0] != c {
+					return nil, Step{}, n.Errorf("%s must be float32 [%d], got %s %s", name, c, v.DType, ShapeString(v.Shape))
 				}
 			}
 		}
-		cip, err := n.Int("count_include_pad", 0)
-		if err != nil {
-			return nil, err
-		}
-		if cip != 0 && cip != 1 {
-			return nil, n.Errorf("count_include_pad %d is not 0 or 1", cip)
-		}
-		pa.countPad = cip == 1
-	}
-	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
-		return preparePool(n, pa, in)
+		return preparePool(n, pa, in[:1], &act)
 	}), nil
 }
 
@@ -106,10 +163,10 @@ func emptyWindow(a span) int {
 	return -1
 }
 
-func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
-	if len(in) != 1 {
-		return nil, Step{}, n.Errorf("got %d inputs, want 1", len(in))
-	}
+// preparePool prepares a pool of X (in[0]); pre, when not nil, is the
+// activation of bnrun.AffineAveragePool's affine prologue, whose pre_scale
+// and pre_bias are the step's inputs 1 and 2.
+func preparePool(n *Node, pa *poolAttrs, in []*Value, pre *kern.Activation) ([]Value, Step, error) {
 	r, err := spatialRank(n, in[0], "X")
 	if err != nil {
 		return nil, Step{}, err
@@ -164,8 +221,18 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 		x, y := in[0].F32, out[0].F32
 		rows := kern.TaskOf[poolRows](env)
 		rows.reserve(kern.ParOf(env).Workers())
-		claim := claimOutputs(env) && kern.Disjoint(x, y)
-		forChunksOf(env, g.Planes, 1, poolArgs{kern.TierOf(env), rows, &g, pa, x, y, idx, claim})
+		args := poolArgs{k: kern.TierOf(env), rows: rows, g: &g, pa: pa, x: x, y: y, idx: idx,
+			claim: claimOutputs(env) && kern.Disjoint(x, y)}
+		if pre != nil {
+			c := xs[1]
+			if len(in) < 3 || in[1] == nil || in[2] == nil || len(in[1].F32) != c || len(in[2].F32) != c {
+				return n.Errorf("pre_scale and pre_bias do not match the plan")
+			}
+			planes := kern.TaskOf[poolPlanes](env)
+			planes.reserve(kern.ParOf(env).Workers(), nx/max(g.Planes, 1))
+			args.pre = poolPrologue{a: in[1].F32, b: in[2].F32, relu: pre.Kind == kern.ActRelu, planes: planes}
+		}
+		forChunksOf(env, g.Planes, 1, args)
 		return nil
 	}
 	outs := make([]Value, outputCount(n))
@@ -176,11 +243,68 @@ func preparePool(n *Node, pa *poolAttrs, in []*Value) ([]Value, Step, error) {
 		}
 		outs[1] = Value{DType: Int64, Shape: outShape}
 	}
+	if pre != nil {
+		dev := &AffinePoolDev{Pool: PoolDev{CountPad: pa.countPad, G: g}, N: xs[0], C: xs[1], HW: nx / max(g.Planes, 1), Act: *pre}
+		return outs, Step{Run: run, Dev: dev}, nil
+	}
 	var dev *PoolDev
 	if len(outs) == 1 || !hasOutput(n, 1) {
 		dev = &PoolDev{Max: pa.max, CountPad: pa.countPad, G: g}
 	}
 	return outs, Step{Run: run, Dev: devOrNil(dev)}, nil
+}
+
+// poolPrologue is bnrun.AffineAveragePool's affine step: plane p of the
+// pool's input is AffineRow(x's plane p, a[c], b[c], relu), c = p mod C,
+// made in one of planes' scratch planes (nil for a plain pool).
+type poolPrologue struct {
+	a, b   []float32
+	relu   bool
+	planes *poolPlanes
+}
+
+// poolPlanes are a Run's scratch planes for poolPrologue, kept in its Env
+// (see TaskOf) like poolRows: one per worker, made before the first loop
+// that needs them, and made again, larger, only for a larger plane.
+type poolPlanes struct {
+	mu   sync.Mutex
+	free [][]float32
+	made int
+	size int
+}
+
+// reserve makes sure n workers can each hold a plane of size values.
+func (p *poolPlanes) reserve(n, size int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if size > p.size {
+		p.free, p.made, p.size = p.free[:0], 0, size
+	}
+	for ; p.made < n; p.made++ {
+		p.free = append(p.free, make([]float32, p.size))
+	}
+}
+
+// get takes a plane; reserve must have allowed for the caller.
+func (p *poolPlanes) get() []float32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) == 0 {
+		p.made++
+		return make([]float32, p.size)
+	}
+	b := p.free[len(p.free)-1]
+	p.free = p.free[:len(p.free)-1]
+	return b
+}
+
+// put gives a plane back.
+func (p *poolPlanes) put(b []float32) {
+	p.mu.Lock()
+	if len(b) == p.size {
+		p.free = append(p.free, b)
+	}
+	p.mu.Unlock()
 }
 
 // poolInside returns the outputs [lo, hi) of a whose windows (undilated)
@@ -360,22 +484,47 @@ type poolArgs struct {
 	pa    *poolAttrs
 	x, y  []float32
 	idx   []int64
-	claim bool // ClaimLines before writing
+	claim bool         // ClaimLines before writing
+	pre   poolPrologue // bnrun.AffineAveragePool's (planes not nil), or none
 }
 
 // Range pools planes [lo, hi).
 func (a *poolArgs) Range(lo, hi int) {
-	g, pa := a.g, a.pa
+	g := a.g
+	out := g.D.Out * g.H.Out * g.W.Out // a plane's outputs
 	if a.claim {
-		out := g.D.Out * g.H.Out * g.W.Out // a plane's outputs
 		kern.ClaimLines(a.y[lo*out : hi*out])
 	}
+	if a.pre.planes == nil {
+		a.planes(g, a.x, a.y, a.idx, lo, hi)
+		return
+	}
+	// each plane through the prologue into a scratch plane, then pooled
+	// from there as the only plane of a pool of one
+	hw := g.D.In * g.H.In * g.W.In
+	buf := a.pre.planes.get()
+	defer a.pre.planes.put(buf)
+	xq := buf[:hw]
+	g1 := *g
+	g1.Planes = 1
+	c := len(a.pre.a)
+	for p := lo; p < hi; p++ {
+		ch := p % c
+		kern.AffineRow(a.k, xq, a.x[p*hw:(p+1)*hw], a.pre.a[ch], a.pre.b[ch], a.pre.relu)
+		a.planes(&g1, xq, a.y[p*out:(p+1)*out], nil, 0, 1)
+	}
+}
+
+// planes pools planes [lo, hi) of x into y (and idx, when not nil) for
+// geometry g.
+func (a *poolArgs) planes(g *kern.PoolGeom, x, y []float32, idx []int64, lo, hi int) {
+	pa := a.pa
 	if !pa.max && avgPlanes2s2(a.k, g) {
 		// every plane's windows inside it and its input rows exactly two
 		// per output row: planes [lo, hi) are (hi-lo)·OH output rows, row
 		// r reading input rows 2r and 2r+1 (the divisor 2·2)
 		ohw, hw := g.H.Out*g.W.Out, g.H.In*g.W.In
-		a.k.AvgPool2s2Rows(a.y[lo*ohw:hi*ohw], g.W.Out, a.x[lo*hw:hi*hw], g.W.In, (hi-lo)*g.H.Out, g.W.Out, 4)
+		a.k.AvgPool2s2Rows(y[lo*ohw:hi*ohw], g.W.Out, x[lo*hw:hi*hw], g.W.In, (hi-lo)*g.H.Out, g.W.Out, 4)
 		return
 	}
 	rows := g.Flat() && g.W.Dil == 1 && g.W.In <= maxRowsWidth
@@ -386,13 +535,13 @@ func (a *poolArgs) Range(lo, hi int) {
 	}
 	for p := lo; p < hi; p++ {
 		switch {
-		case rows && pa.max && a.idx == nil && maxPlane3s2(a.k, g, p, a.x, a.y):
-		case rows && (!pa.max || a.idx == nil):
-			planeRows(a.k, g, p, a.x, a.y, buf[:maxRowsWidth], buf[maxRowsWidth:], pa.max, pa.countPad)
+		case rows && pa.max && idx == nil && maxPlane3s2(a.k, g, p, x, y):
+		case rows && (!pa.max || idx == nil):
+			planeRows(a.k, g, p, x, y, buf[:maxRowsWidth], buf[maxRowsWidth:], pa.max, pa.countPad)
 		case pa.max:
-			kern.MaxPoolPlane(g, p, a.x, a.y, a.idx, pa.storageOrder == 1)
+			kern.MaxPoolPlane(g, p, x, y, idx, pa.storageOrder == 1)
 		default:
-			kern.AvgPoolPlane(g, p, a.x, a.y, pa.countPad)
+			kern.AvgPoolPlane(g, p, x, y, pa.countPad)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/bnrun/bnrun/kern"
@@ -428,6 +429,85 @@ func TestPoolRowKernelsMatchGeneric(t *testing.T) {
 				}
 				kerntest.SameBits(t, fmt.Sprintf("case %d %s width %d on %s", ci, cc.op, w, k.Name), got.F32, want.F32)
 			}
+		}
+	}
+}
+
+// TestAffineAveragePoolMatchesUnfused runs bnrun.AffineAveragePool against
+// bnrun.Affine followed by AveragePool on every tier, one worker and
+// several, bit for bit: DenseNet's transition (2×2, stride 2), padded
+// windows with and without count_include_pad, ceil_mode, a dilated 1-D
+// pool and a 3-D one, batch 2, scales of both signs (the Relu's zeros
+// inside the windows), NaN in the input.
+func TestAffineAveragePoolMatchesUnfused(t *testing.T) {
+	for i, tc := range []struct {
+		shape []int
+		relu  bool
+		attrs []*Attr
+	}{
+		{[]int{2, 5, 8, 6}, true, []*Attr{nnInts("kernel_shape", 2, 2), nnInts("strides", 2, 2)}},
+		{[]int{1, 7, 56, 56}, true, []*Attr{nnInts("kernel_shape", 2, 2), nnInts("strides", 2, 2)}},
+		{[]int{2, 3, 7, 9}, false, []*Attr{nnInts("kernel_shape", 3, 3), nnInts("strides", 2, 2), nnInts("pads", 1, 1, 1, 1), nnInt("count_include_pad", 1)}},
+		{[]int{1, 4, 9, 7}, true, []*Attr{nnInts("kernel_shape", 3, 2), nnInts("strides", 2, 2), nnInts("pads", 1, 0, 1, 1), nnInt("ceil_mode", 1)}},
+		{[]int{2, 3, 30}, true, []*Attr{nnInts("kernel_shape", 3), nnInts("dilations", 2), nnInts("pads", 1, 2)}},
+		{[]int{1, 2, 4, 5, 6}, true, []*Attr{nnInts("kernel_shape", 2, 2, 3), nnInts("strides", 2, 1, 2)}},
+	} {
+		c := tc.shape[1]
+		x := nnRand(uint64(500+i), tc.shape...)
+		x.F32[3] = float32(math.NaN())
+		a, b := nnRand(uint64(600+i), c), nnRand(uint64(700+i), c)
+		var affAttrs, fusedAttrs []*Attr
+		if tc.relu {
+			affAttrs = []*Attr{nnStr("activation", "Relu")}
+			fusedAttrs = []*Attr{nnStr("pre_activation", "Relu")}
+		}
+		fused := nnNode("bnrun.AffineAveragePool", 1, 1, append(fusedAttrs, tc.attrs...)...)
+		for _, k := range append([]*kern.Tier{kern.Reference}, testTiers()...) {
+			for _, workers := range []int{1, 3} {
+				env := nnEnv(k, workers)
+				mid, err := runOpEnv(env, nnNode("bnrun.Affine", 1, 1, affAttrs...), x, a, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := runOpEnv(env, nnNode("AveragePool", 19, 1, tc.attrs...), mid[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := runOpEnv(env, fused, x, a, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !SameShape(got[0].Shape, want[0].Shape) {
+					t.Fatalf("case %d: shape %v, want %v", i, got[0].Shape, want[0].Shape)
+				}
+				for j := range got[0].F32 {
+					if math.Float32bits(got[0].F32[j]) != math.Float32bits(want[0].F32[j]) {
+						t.Fatalf("case %d %s workers=%d: [%d] = %v, want %v", i, k.Name, workers, j, got[0].F32[j], want[0].F32[j])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestAffineAveragePoolErrors refuses a pre_activation other than Relu,
+// parameters that are not [C], and a wrong input count.
+func TestAffineAveragePoolErrors(t *testing.T) {
+	x := nnRand(1, 1, 3, 4, 4)
+	pool := []*Attr{nnInts("kernel_shape", 2, 2)}
+	for _, tc := range []struct {
+		attrs []*Attr
+		ins   []*Tensor
+		want  string
+	}{
+		{append([]*Attr{nnStr("pre_activation", "Sigmoid")}, pool...), []*Tensor{x, nnRand(2, 3), nnRand(3, 3)}, "only Relu"},
+		{pool, []*Tensor{x, nnRand(2, 4), nnRand(3, 3)}, "pre_scale must be float32 [3]"},
+		{pool, []*Tensor{x, nnRand(2, 3), nnRand(3, 1, 3)}, "pre_bias must be float32 [3]"},
+		{pool, []*Tensor{x, nnRand(2, 3)}, "want 3"},
+	} {
+		_, err := runOpEnv(nnEnv(kern.Reference, 1), nnNode("bnrun.AffineAveragePool", 1, 1, tc.attrs...), tc.ins...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want one containing %q", err, tc.want)
 		}
 	}
 }

@@ -92,6 +92,18 @@ func Lower(dev any, st Step) (Launch, error) {
 			}
 			return k.AvgPool(s, d.G, d.CountPad, b[in[0]], b[out[0]])
 		}, nil
+	case *ops.AffinePoolDev:
+		// the affine step into the step's scratch, then the pool from it
+		nx := d.N * d.C * d.HW
+		st.Reserve(nx)
+		sc := st.Scratch
+		return func(s *cuda.Stream, b []cuda.Buffer) error {
+			t := b[sc].Slice(0, 4*nx)
+			if err := k.Affine(s, d.N, d.C, d.HW, b[in[0]], b[in[1]], b[in[2]], t, d.Act); err != nil {
+				return err
+			}
+			return k.AvgPool(s, d.Pool.G, d.Pool.CountPad, t, b[out[0]])
+		}, nil
 	case *ops.GlobalPoolDev:
 		return func(s *cuda.Stream, b []cuda.Buffer) error {
 			return k.GlobalPool(s, d.Planes, d.HW, d.Max, b[in[0]], b[out[0]])

@@ -49,6 +49,7 @@ func TestLowerRefuses(t *testing.T) {
 		{&ops.Conv3DDev{}, "Conv"}, {&ops.PoolDev{G: kern.PoolGeom{D: kern.PoolAxis{In: 2, Out: 2, K: 1}}}, "MaxPool"},
 		{&ops.ReduceDev{Op: kern.ReduceMin, Red: []int{3}}, "ReduceMin"},
 		{&ops.CopyDev{}, "Reshape"}, {&ops.UnaryDev{}, "Relu"}, {&ops.GlobalPoolDev{}, "GlobalAveragePool"},
+		{&ops.AffinePoolDev{N: 1, C: 2, HW: 4}, "bnrun.AffineAveragePool"},
 		{&ops.ConcatDev{Sizes: []int{1, 1}}, "Concat"},
 		{&ops.ConvTransposeDev{}, "ConvTranspose"}, {&ops.ConvTranspose3DDev{}, "ConvTranspose"}, {&ops.StridedDev{}, "Slice"},
 		{&ops.SplitDev{Parts: make([]ops.StridedDev, 1)}, "Split"},

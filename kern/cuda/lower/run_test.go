@@ -123,8 +123,8 @@ func node(op string, opset, nOut int, attrs map[string]any) *ops.Node {
 // output; axes as attributes and as inputs, keepdims 0 and 1, none with
 // noop_with_empty_axes; LogSumExp over infinities and NaNs),
 // 3-D Conv, FusedConv, ConvTranspose (strides, pads, output_padding,
-// output_shape, auto_pad, dilations, groups), MaxPool, AveragePool and
-// BatchNormalization, and
+// output_shape, auto_pad, dilations, groups), MaxPool, AveragePool,
+// AffineAveragePool and BatchNormalization, and
 // kernelCases (global pools, binary operators, Pad) against their CPU
 // steps.
 func TestLowerRuns(t *testing.T) {
@@ -312,6 +312,12 @@ func TestLowerRuns(t *testing.T) {
 		{name: "AveragePool 3-D ceil", node: node("AveragePool", 11, 1, m{"kernel_shape": []int64{3, 2, 3}, "strides": []int64{2, 2, 2},
 			"pads": []int64{1, 1, 1, 1, 1, 1}, "ceil_mode": int64(1)}),
 			in: []*ops.Value{f32In(1, 4, 5, 7, 6)}},
+		// the affine step and Relu that feed a pool, applied as it reads (fold's AffinePool)
+		{name: "AffineAveragePool 2×2 (DenseNet's transition)", node: affinePool(m{"kernel_shape": []int64{2, 2}, "strides": []int64{2, 2}, "pre_activation": "Relu"}),
+			in: []*ops.Value{f32In(2, 5, 8, 6), f32In(5), f32In(5)}},
+		{name: "AffineAveragePool 3-D pads count_include_pad", node: affinePool(m{"kernel_shape": []int64{2, 3, 2}, "strides": []int64{2, 2, 1},
+			"pads": []int64{1, 1, 0, 1, 1, 0}, "count_include_pad": int64(1)}),
+			in: []*ops.Value{f32In(1, 3, 5, 7, 6), f32In(3), f32In(3)}},
 		{name: "ConvTranspose 3-D strides pads output_padding groups dilations", node: node("ConvTranspose", 11, 1, m{"strides": []int64{2, 1, 2},
 			"pads": []int64{1, 0, 1, 1, 0, 0}, "output_padding": []int64{1, 0, 1}, "group": int64(2), "dilations": []int64{1, 2, 1}}),
 			in: []*ops.Value{f32In(1, 4, 5, 7, 6), f32In(4, 3, 3, 2, 3), f32In(6)}},
@@ -402,6 +408,14 @@ func infRows(n int) *ops.Value {
 // Relu, as the fold pass writes one.
 func fusedConv3D() *ops.Node {
 	n := node("FusedConv", 1, 1, map[string]any{"pads": []int64{1, 1, 1, 1, 1, 1}, "activation": "Relu"})
+	n.Domain, n.Opset = "bnrun", 1
+	return n
+}
+
+// affinePool is a bnrun.AffineAveragePool with attrs, as fold's
+// AffinePool writes one.
+func affinePool(attrs map[string]any) *ops.Node {
+	n := node("AffineAveragePool", 1, 1, attrs)
 	n.Domain, n.Opset = "bnrun", 1
 	return n
 }
