@@ -182,17 +182,24 @@ func checkFoldTargets(t *testing.T, root string) int {
 					t.Errorf("standalone Clip %d, Add %d left", after["Clip"], after["Add"])
 				}
 			case strings.HasPrefix(arch, "densenet"):
-				norm1 := 0
+				norm1, trans := 0, 0
 				for _, f := range rep.BatchNorms {
-					if strings.Contains(f.Node, "norm1") {
+					switch {
+					case strings.Contains(f.Node, "norm1"):
 						norm1++
 						if f.Fate != "fused-input" {
 							t.Errorf("%s: %s (%s), want fused into its conv's input", f.Node, f.Fate, f.Reason)
 						}
+					case strings.Contains(f.Node, "transition"):
+						// applied by the pool, which PoolConv put before the conv
+						trans++
+						if f.Fate != "fused-input" || !strings.Contains(f.Into, "pool") {
+							t.Errorf("%s: %s into %q (%s), want fused into its pool's input", f.Node, f.Fate, f.Into, f.Reason)
+						}
 					}
 				}
-				if norm1 == 0 {
-					t.Errorf("no norm1 BatchNormalization found")
+				if norm1 == 0 || trans == 0 {
+					t.Errorf("%d norm1 and %d transition BatchNormalizations found, want some of each", norm1, trans)
 				}
 			}
 			fused := filepath.Join(filepath.Dir(dir), strings.Replace(base, "_bn_op", "_fused_op", 1))

@@ -52,7 +52,8 @@ type BatchNormFate struct {
 	Node string `json:"node"`
 	// Fate is "folded" (into the weights of Into), "affine" (a standalone
 	// per-channel step, Into names it), "fused-input" (applied by the
-	// convolution Into as it reads its input), or "kept" (Reason says why).
+	// convolution or average pooling Into as it reads its input), or
+	// "kept" (Reason says why).
 	Fate   string `json:"fate"`
 	Into   string `json:"into,omitempty"`
 	Reason string `json:"reason,omitempty"`

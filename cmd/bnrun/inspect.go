@@ -236,7 +236,7 @@ func printInspection(w io.Writer, in *inspection) {
 		for _, b := range in.BatchNorms {
 			count[b.Fate]++
 		}
-		fmt.Fprintf(w, "\nBatchNormalization: %d folded into a Conv or Gemm, %d fused into a conv's input, %d affine steps, %d kept\n",
+		fmt.Fprintf(w, "\nBatchNormalization: %d folded into a Conv or Gemm, %d fused into a layer's input, %d affine steps, %d kept\n",
 			count["folded"], count["fused-input"], count["affine"], count["kept"])
 		for _, b := range in.BatchNorms {
 			switch b.Fate {

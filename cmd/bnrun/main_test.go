@@ -140,7 +140,7 @@ func TestInspect(t *testing.T) {
 	for _, want := range []string{
 		"input    input: float32 [batch,1,28,28]",
 		fmt.Sprintf("%-24s %7d %7d", "BatchNormalization", 4, 0),
-		"BatchNormalization: 4 folded into a Conv or Gemm, 0 fused into a conv's input, 0 affine steps, 0 kept",
+		"BatchNormalization: 4 folded into a Conv or Gemm, 0 fused into a layer's input, 0 affine steps, 0 kept",
 		fmt.Sprintf("%-24s %7d %7d", "bnrun.FusedConv", 0, 2),
 		"MACs        ",
 	} {
