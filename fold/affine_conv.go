@@ -43,13 +43,7 @@ func (affineConv) apply(w *work, m any) {
 	if act, _ := am.aff.String("activation", ""); act == "Relu" {
 		setStringAttr(conv, "pre_activation", "Relu")
 	}
-	into := label(am.aff)
-	for _, f := range w.affineInto[into] {
-		if f.Fate == "affine" && f.Into == into {
-			f.Fate, f.Into = "fused-input", label(conv)
-		}
-	}
-	delete(w.affineInto, into)
+	w.affineFusedInto(am.aff, conv)
 	w.remove(am.aff)
 	w.attach(conv)
 }

@@ -55,13 +55,7 @@ func (affinePool) apply(w *work, m any) {
 	if act, _ := am.aff.String("activation", ""); act == "Relu" {
 		setStringAttr(pool, "pre_activation", "Relu")
 	}
-	into := label(am.aff)
-	for _, f := range w.affineInto[into] {
-		if f.Fate == "affine" && f.Into == into {
-			f.Fate, f.Into = "fused-input", label(pool)
-		}
-	}
-	delete(w.affineInto, into)
+	w.affineFusedInto(am.aff, pool)
 	w.remove(am.aff)
 	w.attach(pool)
 }

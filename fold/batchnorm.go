@@ -118,3 +118,15 @@ func (w *work) setFate(bn *ir.Node, fate, into, reason string) {
 		w.affineInto[into] = append(w.affineInto[into], f)
 	}
 }
+
+// affineFusedInto records that the BatchNormalizations whose affine step
+// was aff are now applied by layer as it reads its input.
+func (w *work) affineFusedInto(aff, layer *ir.Node) {
+	into := label(aff)
+	for _, f := range w.affineInto[into] {
+		if f.Fate == "affine" && f.Into == into {
+			f.Fate, f.Into = "fused-input", label(layer)
+		}
+	}
+	delete(w.affineInto, into)
+}

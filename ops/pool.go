@@ -130,6 +130,11 @@ func buildAffinePool(n *Node) (Kernel, error) {
 		if len(in) != 3 {
 			return nil, Step{}, n.Errorf("got %d inputs, want 3 (X, pre_scale, pre_bias)", len(in))
 		}
+		for i, name := range []string{"X", "pre_scale", "pre_bias"} {
+			if in[i] == nil {
+				return nil, Step{}, n.Errorf("input %s is absent", name)
+			}
+		}
 		if in[0].DType == Float32 && len(in[0].Shape) >= 2 {
 			c := in[0].Shape[1]
 			for i, name := range []string{"pre_scale", "pre_bias"} {

@@ -504,6 +504,7 @@ func TestAffineAveragePoolErrors(t *testing.T) {
 		{pool, []*Tensor{x, nnRand(2, 4), nnRand(3, 3)}, "pre_scale must be float32 [3]"},
 		{pool, []*Tensor{x, nnRand(2, 3), nnRand(3, 1, 3)}, "pre_bias must be float32 [3]"},
 		{pool, []*Tensor{x, nnRand(2, 3)}, "want 3"},
+		{pool, []*Tensor{x, nil, nnRand(3, 3)}, "pre_scale is absent"},
 	} {
 		_, err := runOpEnv(nnEnv(kern.Reference, 1), nnNode("bnrun.AffineAveragePool", 1, 1, tc.attrs...), tc.ins...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
