@@ -16,7 +16,8 @@ const claimMin = 512
 // core has read waits for that, 8-10 ns a line on two dies (runtime's
 // BenchmarkLineHandoff), and a step's output often lies where the layers
 // before left lines that both cores read. Cleared first, such lines cost
-// about 2.8 ns, a core's own lines 1.0 instead of 0.5. Two threads, in one
+// 2.6-3.3 ns, a core's own lines 1.0-1.5 instead of 0.5 (the claim cases
+// of BenchmarkLineHandoff). Two threads, in one
 // process, alternating: ResNet-18 0.985 of its time, ResNet-50 0.987,
 // DenseNet-121 0.977 (its transitions' BatchNormalization 0.58 and
 // 0.77), MobileNetV2 0.974, RegNet-Y 0.962. Shorter slices are left

@@ -72,3 +72,40 @@ func TestOffsPiecesMatchPackedPanels(t *testing.T) {
 		t.Fatal("no case took the in-place path")
 	}
 }
+
+// BenchmarkOffsPieces times, on the best tier, a 1×1 convolution whose
+// output is one row of 4·48 + 17 pixels (DenseNet-121's 17-tile Winograd
+// part at 28×28 has the same last panel: 128 input and 32 output
+// channels) with its last panel in pieces (offsNarrowRun) and copied into
+// a wider packed panel, the same tier with the narrow offsets kernels
+// taken away. Compare the two in one run.
+func BenchmarkOffsPieces(b *testing.B) {
+	at := asmTiers[0]
+	if TierByName(at.Name) == nil {
+		b.Skip(at.Name + " not supported by this CPU")
+	}
+	spec := *at.spec
+	pieces := NewBlockedTier(spec)
+	spec.OffsNarrow, spec.OffsCols = nil, nil
+	packed := NewBlockedTier(spec)
+	ow := 4*spec.Widths[0] + 17
+	g := ConvGeom{N: 1, C: 128, H: 1, W: ow, M: 32, KH: 1, KW: 1, OH: 1, OW: ow, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
+	x, w := kerntest.Rand(1, g.C*ow), kerntest.Rand(2, g.M*g.C)
+	y := make([]float32, g.M*ow)
+	for _, c := range []struct {
+		name string
+		k    *Tier
+	}{{"pieces", pieces}, {"packed", packed}} {
+		b.Run(c.name, func(b *testing.B) {
+			if path := c.k.ConvPath(&g, false); path != "in place" {
+				b.Skipf("path %q, not in place", path)
+			}
+			env := testEnv(c.k, 1)
+			env.PackedW = c.k.PackConv(&g, w)
+			for b.Loop() {
+				c.k.Conv(env, &g, x, nil, nil, y, nil)
+			}
+			b.ReportMetric(2*float64(g.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
