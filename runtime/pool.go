@@ -37,15 +37,16 @@ type Pool struct {
 	closed bool          // under mu; after Close, Do runs loops on the caller
 }
 
-// forJob is one call of Do. Its chunks are dealt into one contiguous run
+// forJob is one call of Do. Its units are dealt into one contiguous run
 // per taker (slots of them), so that the caller and each helper start on
 // the same part of the work in every loop, which keeps a worker on the
-// data it touched in the loop before; a taker that finishes its run
-// claims the chunks left in the others', by atomically bumping next[s].
+// data it touched in the loop before. A run is claimed front to back in
+// chunks of half the units it has left (see chunk); a taker that finishes
+// its own run claims the chunks left in the others', by atomically
+// bumping next[s].
 type forJob struct {
 	task   kern.Task
 	n      int
-	chunks int
 	slots  int
 	next   []slotCounter // per slot, chunks claimed of it
 	takers atomic.Int64  // takers entered so far: the caller is 0
@@ -218,33 +219,25 @@ func (p *Pool) Close() {
 // Workers returns the number of goroutines a loop may run on.
 func (p *Pool) Workers() int { return p.workers }
 
-// chunksPerWorker is how many chunks Do makes per worker, so that a
-// worker that finishes early (or whose core is busy elsewhere) is balanced
-// by the others claiming the remaining chunks.
-const chunksPerWorker = 4
-
-// Do splits [0, n) into at most chunksPerWorker·Workers() contiguous
-// chunks of nearly equal size, which the workers claim one at a time, and
-// runs t.Range on each; chunk boundaries depend only on n and Workers(),
-// so results are reproducible for a given worker count. Do allocates
-// nothing.
+// Do splits [0, n) into min(n, Workers()) contiguous runs, one a worker,
+// each cut into chunks that its worker claims one at a time, front to
+// back, and a worker done with its own run claims from the others' (see
+// forJob.chunk); it runs t.Range on each chunk. Chunk boundaries depend
+// only on n and Workers(), so results are reproducible for a given worker
+// count. Do allocates nothing.
 func (p *Pool) Do(n int, t kern.Task) {
 	if n <= 0 {
 		return
 	}
-	chunks := 1
-	if p.workers > 1 {
-		chunks = min(chunksPerWorker*p.workers, n)
-	}
-	if chunks == 1 {
+	slots := min(n, p.workers)
+	if slots == 1 {
 		t.Range(0, n)
 		return
 	}
 	p.once.Do(p.start)
 	p.mu.Lock()
 	j := p.job()
-	j.task, j.n, j.chunks = t, n, chunks
-	j.slots = min(chunks, p.workers)
+	j.task, j.n, j.slots = t, n, slots
 	for s := range j.slots {
 		j.next[s].Store(0)
 	}
@@ -256,7 +249,7 @@ func (p *Pool) Do(n int, t kern.Task) {
 		p.posts.Add(1)
 		// Wake parked workers for the helpers the loop can use; spinning
 		// ones see the post by themselves.
-		for range min(min(chunks, p.workers)-1, p.parked) {
+		for range min(slots-1, p.parked) {
 			p.parked--
 			p.wake <- struct{}{}
 		}
@@ -309,27 +302,45 @@ func (j *forJob) wait() {
 // unclaimed reports whether j has chunks no taker has claimed.
 func (j *forJob) unclaimed() bool {
 	for s := range j.slots {
-		if j.next[s].Load() < int64((s+1)*j.chunks/j.slots-s*j.chunks/j.slots) {
+		if _, _, ok := j.chunk(s, int(j.next[s].Load())); ok {
 			return true
 		}
 	}
 	return false
 }
 
+// chunk returns the units [lo, hi) of chunk k of slot s, or false when the
+// slot has no chunk k. Slot s holds the units [s·n/slots, (s+1)·n/slots);
+// each chunk takes half of those its predecessors left, rounded up, so a
+// run of L units is cut into ⌈L/2⌉, then half the rest, ... and single
+// units at its end (8 units: 4, 2, 1, 1). A worker finishing its own run
+// early then takes what is left of another's in pieces that shrink as the
+// loop ends, and waits at the end for at most one unit of the other's
+// instead of a quarter of its run (fixed chunks of n/(4·workers)): two
+// threads, alternating in one process, ResNet-18 0.965-0.983 of its time,
+// ResNet-50 0.973-0.994, DenseNet-121 0.99-1.00, MobileNetV2 1.00.
+func (j *forJob) chunk(s, k int) (lo, hi int, ok bool) {
+	lo, hi = s*j.n/j.slots, (s+1)*j.n/j.slots
+	for ; k > 0 && lo < hi; k-- {
+		lo += (hi - lo + 1) / 2
+	}
+	if lo >= hi {
+		return 0, 0, false
+	}
+	return lo, lo + (hi-lo+1)/2, true
+}
+
 // work claims and runs chunks until none is left: first those of slot
-// taker mod slots, then the others'. Slot s holds chunks
-// [s·chunks/slots, (s+1)·chunks/slots); chunk c covers
-// [c·n/chunks, (c+1)·n/chunks).
+// taker mod slots, then the others'.
 func (j *forJob) work(taker int) {
 	for k := range j.slots {
 		s := (taker + k) % j.slots
-		c0, c1 := s*j.chunks/j.slots, (s+1)*j.chunks/j.slots
 		for {
-			c := c0 + int(j.next[s].Add(1)-1)
-			if c >= c1 {
+			lo, hi, ok := j.chunk(s, int(j.next[s].Add(1)-1))
+			if !ok {
 				break
 			}
-			j.task.Range(c*j.n/j.chunks, (c+1)*j.n/j.chunks)
+			j.task.Range(lo, hi)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -463,10 +464,6 @@ func TestConcatInPlace(t *testing.T) {
 	}
 }
 
-// TestPoolChunks checks, for several worker counts, that Do covers [0, n)
-// once with the fixed chunk boundaries c·n/chunks (whichever goroutine
-// claims them), from concurrent callers, and that the workers share a
-// loop's chunks: chunks that sleep overlap in time.
 // TestPoolWaitsForHelpers checks that Do returns only after every chunk
 // has finished, where the caller's own chunks end first: a helper's chunk
 // shorter than the caller's spin (it waits spinning) and longer (it
@@ -494,7 +491,33 @@ func TestPoolWaitsForHelpers(t *testing.T) {
 	}
 }
 
+// poolChunks returns the chunks Do cuts [0, n) into for workers: a run of
+// units per worker, [w·n/W, (w+1)·n/W) with W = min(n, workers), each cut
+// front to back into pieces of half its units left, rounded up.
+func poolChunks(n, workers int) map[[2]int]bool {
+	out := map[[2]int]bool{}
+	w := min(n, workers)
+	for s := range w {
+		lo, hi := s*n/w, (s+1)*n/w
+		for lo < hi {
+			size := (hi - lo + 1) / 2
+			out[[2]int{lo, lo + size}] = true
+			lo += size
+		}
+	}
+	return out
+}
+
+// TestPoolChunks checks, for several worker counts, that Do covers [0, n)
+// once with the fixed chunk boundaries of poolChunks (whichever goroutine
+// claims them), from concurrent callers, and that the workers share a
+// loop's chunks: chunks that sleep overlap in time.
 func TestPoolChunks(t *testing.T) {
+	// A run of 8 units: 4, 2, 1, 1; of 7: 4, 2, 1.
+	if got, want := poolChunks(16, 2), map[[2]int]bool{{0, 4}: true, {4, 6}: true, {6, 7}: true, {7, 8}: true,
+		{8, 12}: true, {12, 14}: true, {14, 15}: true, {15, 16}: true}; !maps.Equal(got, want) {
+		t.Fatalf("poolChunks(16, 2) = %v, want %v", got, want)
+	}
 	for workers := 2; workers <= 5; workers++ {
 		p := NewPool(workers)
 		var wg sync.WaitGroup
@@ -503,16 +526,12 @@ func TestPoolChunks(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for _, n := range []int{2, 3, 7, 19, 100, 1001} {
-					chunks := min(chunksPerWorker*workers, n)
+					chunks := poolChunks(n, workers)
 					seen := make([]int32, n)
 					var bad atomic.Int32
 					p.Do(n, ops.RangeFunc(func(lo, hi int) {
-						// [lo, hi) must be chunk c for some c
-						ok := false
-						for c := range chunks {
-							ok = ok || (lo == c*n/chunks && hi == (c+1)*n/chunks)
-						}
-						if !ok {
+						// [lo, hi) must be one of the chunks
+						if !chunks[[2]int{lo, hi}] {
 							bad.Add(1)
 						}
 						for i := lo; i < hi; i++ {
@@ -532,11 +551,11 @@ func TestPoolChunks(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		// 4·workers chunks of 5 ms each: the pool's workers run some of
+		// 4·workers units of 5 ms each: the pool's workers run some of
 		// them at the same time (counted, not timed: on a loaded machine
 		// a sleep's wake-up is late by more than its length).
 		var running, most atomic.Int32
-		p.Do(chunksPerWorker*workers, ops.RangeFunc(func(lo, hi int) {
+		p.Do(4*workers, ops.RangeFunc(func(lo, hi int) {
 			r := running.Add(1)
 			for m := most.Load(); r > m && !most.CompareAndSwap(m, r); m = most.Load() {
 			}
