@@ -95,8 +95,7 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 	if !compact && !rowPanels {
 		out, ldo = sc.yp.Grow(g.N*g.M*ncol), ncol
 	}
-	boff := sc.offs(k)
-	inPlaceOffsets(g, ph, boff)
+	boff := bl.tables.get(offsetKey{path: offsInPlace, g: *g}, k, func(t []int32) { inPlaceOffsets(g, ph, t) })
 
 	tt := TaskOf[inPlaceTask](env)
 	*tt = inPlaceTask{bl: bl, env: env, g: g, f: f, w: w, b: b, out: out, src: src, boff: boff,
@@ -496,29 +495,12 @@ func (bl *blocked) tileOffs(op *gemmOp, src []float32, boff []int32, i0, i1, p0,
 
 // bigBufs is a call's scratch for the in-place and Winograd paths, reused
 // through a free list: the padded input, the wide output (or Winograd's
-// transformed input, products and transformed output) and offsets.
+// transformed input, products and transformed output).
 type bigBufs struct {
 	xp, yp, wp, qp GrowBuf
-	off, off2      []int32
 	g1             ConvGeom  // a variant of the call's geometry (convPix)
 	priv           []GrowBuf // the workers' own copies of an input (pixCopy, pixSplitKTask)
 	privCt         []GrowBuf // the workers' own sums (pixSplitKTask)
-}
-
-// offs returns a table of k offsets.
-func (b *bigBufs) offs(k int) []int32 {
-	if cap(b.off) < k {
-		b.off = make([]int32, k)
-	}
-	return b.off[:k]
-}
-
-// offs2 returns a second table of k offsets.
-func (b *bigBufs) offs2(k int) []int32 {
-	if cap(b.off2) < k {
-		b.off2 = make([]int32, k)
-	}
-	return b.off2[:k]
 }
 
 // GrowBuf is a float32 buffer that only grows.

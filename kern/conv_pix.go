@@ -261,8 +261,13 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 		sh, sw = 1, 1
 	}
 	npix := g.OH * g.OW
-	boff := sc.offs(k)
-	pix := sc.offs2(npix)
+	// boff[p]: where row p of B starts in the source, pix[q]: where
+	// output pixel q reads it; from bl.tables, made once per layout
+	var boff, pix []int32
+	tables := func(path offsetPath, a, b int, fill func(boff, pix []int32)) {
+		t := bl.tables.get(offsetKey{path: path, g: *g, a: a, b: b}, k+npix, func(t []int32) { fill(t[:k], t[k:]) })
+		boff, pix = t[:k], t[k:]
+	}
 	cg := g.C / g.Group
 	var src []float32
 	var imgStride, grpStride int
@@ -296,20 +301,22 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 		} else {
 			src, hp, wq = bl.blockedSource(env, g, x, sc)
 		}
-		p := 0
-		for c := range cg {
-			for kh := range g.KH {
-				for kw := range g.KW {
-					boff[p] = int32((c/8*hp*wq+kh*g.DH*wq+kw*g.DW)*8 + c%8)
-					p++
+		tables(offsPixBlocked, hp, wq, func(boff, pix []int32) {
+			p := 0
+			for c := range cg {
+				for kh := range g.KH {
+					for kw := range g.KW {
+						boff[p] = int32((c/8*hp*wq+kh*g.DH*wq+kw*g.DW)*8 + c%8)
+						p++
+					}
 				}
 			}
-		}
-		for oh := range g.OH {
-			for ow := range g.OW {
-				pix[oh*g.OW+ow] = int32((oh*g.SH*wq + ow*g.SW) * 8)
+			for oh := range g.OH {
+				for ow := range g.OW {
+					pix[oh*g.OW+ow] = int32((oh*g.SH*wq + ow*g.SW) * 8)
+				}
 			}
-		}
+		})
 		imgStride, grpStride = CeilDiv(g.C, 8)*hp*wq*8, cg/8*hp*wq*8
 		if bands > 0 {
 			imgStride, grpStride = 0, 0 // a unit's copy holds its group's band alone
@@ -317,14 +324,16 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	} else if bl.pixStridedPoint(g, f.hasPre()) {
 		// x's planes as they lie: boff[c] = c·H·W, pix[q] = oh·SH·W + ow·SW
 		src = x
-		for c := range k {
-			boff[c] = int32(c * g.H * g.W)
-		}
-		for oh := range g.OH {
-			for ow := range g.OW {
-				pix[oh*g.OW+ow] = int32(oh*g.SH*g.W + ow*g.SW)
+		tables(offsPixStrided, 0, 0, func(boff, pix []int32) {
+			for c := range k {
+				boff[c] = int32(c * g.H * g.W)
 			}
-		}
+			for oh := range g.OH {
+				for ow := range g.OW {
+					pix[oh*g.OW+ow] = int32(oh*g.SH*g.W + ow*g.SW)
+				}
+			}
+		})
 		imgStride, grpStride = g.C*g.H*g.W, cg*g.H*g.W
 		kc = bl.depthBlock(k, bl.PixKC)
 	} else {
@@ -360,21 +369,25 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 			} else {
 				src = bl.pixMajorSource(env, g, &mt, sc)
 			}
-			for p := range boff {
-				boff[p] = int32(p)
-			}
-			for q := range pix {
-				pix[q] = int32(q * ld)
-			}
+			tables(offsPixMajor, ld, 0, func(boff, pix []int32) {
+				for p := range boff {
+					boff[p] = int32(p)
+				}
+				for q := range pix {
+					pix[q] = int32(q * ld)
+				}
+			})
 			imgStride, grpStride = npix*ld, cg
 		} else {
-			inPlaceOffsets(g1, ph, boff)
-			// pix[q] = oh·sh·Wq + ow·sw for q = oh·OW + ow
-			for oh := range g.OH {
-				for ow := range g.OW {
-					pix[oh*g.OW+ow] = int32(oh*sh*ph.wq + ow*sw)
+			tables(offsPixPhase, 0, 0, func(boff, pix []int32) {
+				inPlaceOffsets(g1, ph, boff)
+				// pix[q] = oh·sh·Wq + ow·sw for q = oh·OW + ow
+				for oh := range g.OH {
+					for ow := range g.OW {
+						pix[oh*g.OW+ow] = int32(oh*sh*ph.wq + ow*sw)
+					}
 				}
-			}
+			})
 			imgStride, grpStride = g.C*ph.plane, cg*ph.plane
 			kc = bl.depthBlock(k, bl.PixKC)
 		}

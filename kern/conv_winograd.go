@@ -404,18 +404,19 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	if !aligned {
 		yp, ldy = sc.qp.Grow(g.M*16*nc), 4*wg.tw
 	}
-	offs := sc.offs(2*ncp + g.C)
+	offs := bl.tables.get(offsetKey{path: offsWino, g: *g}, 2*ncp+g.C, func(t []int32) {
+		toff, yoff, offMid := t[:ncp], t[ncp:2*ncp], t[2*ncp:]
+		// Stage 1 reads tile j = th·TW + tw at 4th·Wp + 4tw of a channel's
+		// plane (tiles past Ncol at tile 0's); stage 2 reads row c of V[ξ].
+		for j := range nc {
+			toff[j] = int32(j/wg.tw*4*wg.ph.wq + j%wg.tw*4)
+			yoff[j] = int32(j/wg.tw*4*ldy + j%wg.tw*4)
+		}
+		for c := range g.C {
+			offMid[c] = int32(c * ncp)
+		}
+	})
 	toff, yoff, offMid := offs[:ncp], offs[ncp:2*ncp], offs[2*ncp:]
-	// Stage 1 reads tile j = th·TW + tw at 4th·Wp + 4tw of a channel's
-	// plane (tiles past Ncol at tile 0's); stage 2 reads row c of V[ξ].
-	clear(toff[nc:])
-	for j := range nc {
-		toff[j] = int32(j/wg.tw*4*wg.ph.wq + j%wg.tw*4)
-		yoff[j] = int32(j/wg.tw*4*ldy + j%wg.tw*4)
-	}
-	for c := range g.C {
-		offMid[c] = int32(c * ncp)
-	}
 
 	st := TaskOf[winoTask](env)
 	*st = winoTask{bl: bl, k: kern, g: g, f: f, b: b, fused: fused, v: v, p: p, yp: yp, upack: upack,
@@ -599,25 +600,26 @@ func (bl *blocked) convWinogradParts(env *Env, kern *Tier, upack []float32, g *C
 	*st = winoPartTask{bl: bl, k: kern, g: g, wg: wg, f: f, b: b, upack: upack,
 		v: sc.yp.Grow(parts * 36 * ldv), p: sc.wp.Grow(parts * 36 * ldp),
 		ldv: ldv, ldp: ldp, ncq: ncq, nvec: nvec, parts: parts, mp: bl.padRows(g.M)}
-	offs := sc.offs(2*wg.ncp + g.C)
-	st.toff, st.yoff, st.offMid = offs[:wg.ncp], offs[wg.ncp:2*wg.ncp], offs[2*wg.ncp:]
-	// toff[j]: tile j's offset in its part's copy of padded rows (tiles
-	// past Ncol: the part's first tile); yoff[j]: its offset in the
-	// output plane; offMid[c]: row c of a part's V[ξ].
-	for q := range parts {
-		j0, j1 := st.part(q)
-		r0 := j0 / wg.tw
-		for j := j0; j < j1; j++ {
-			st.toff[j] = int32((j/wg.tw-r0)*4*wg.ph.wq + j%wg.tw*4)
+	offs := bl.tables.get(offsetKey{path: offsWinoParts, g: *g, a: parts}, 2*wg.ncp+g.C, func(t []int32) {
+		toff, yoff, offMid := t[:wg.ncp], t[wg.ncp:2*wg.ncp], t[2*wg.ncp:]
+		// toff[j]: tile j's offset in its part's copy of padded rows
+		// (tiles past Ncol: 0, the copy's first patch); yoff[j]: its
+		// offset in the output plane; offMid[c]: row c of a part's V[ξ].
+		for q := range parts {
+			j0, j1 := st.part(q)
+			r0 := j0 / wg.tw
+			for j := j0; j < j1; j++ {
+				toff[j] = int32((j/wg.tw-r0)*4*wg.ph.wq + j%wg.tw*4)
+			}
 		}
-		clear(st.toff[j1 : j0+CeilDiv(j1-j0, winoLanes)*winoLanes])
-	}
-	for j := range wg.ncol {
-		st.yoff[j] = int32(j/wg.tw*4*g.OW + j%wg.tw*4)
-	}
-	for c := range g.C {
-		st.offMid[c] = int32(c * ncq)
-	}
+		for j := range wg.ncol {
+			yoff[j] = int32(j/wg.tw*4*g.OW + j%wg.tw*4)
+		}
+		for c := range g.C {
+			offMid[c] = int32(c * ncq)
+		}
+	})
+	st.toff, st.yoff, st.offMid = offs[:wg.ncp], offs[wg.ncp:2*wg.ncp], offs[2*wg.ncp:]
 	relu := f.hasPost() && f.Act.Kind == ActRelu
 	st.relu = relu
 	chw, mhw := g.C*g.H*g.W, g.M*g.OH*g.OW

@@ -298,6 +298,7 @@ type blocked struct {
 	kern    *Tier               // the tier this drives
 	bufs    FreeList[blockBufs] // per worker of a loop
 	scratch FreeList[bigBufs]   // per call
+	tables  offsetTables        // the offset tables of the geometries run
 	images  FreeList[imageCall] // perImage's
 }
 
