@@ -13,8 +13,9 @@ import "sync"
 // ResNet-50 0.99 of their time, DenseNet-121 0.98-0.99, MobileNetV2 0.99;
 // one thread within noise.
 type offsetTables struct {
-	mu sync.Mutex
-	m  map[offsetKey][]int32
+	mu      sync.Mutex
+	m       map[offsetKey][]int32
+	entries int // the tables' entries, all together
 }
 
 // offsetKey names a table: the path that reads it, the convolution's
@@ -40,9 +41,14 @@ const (
 	offsWinoParts                    // convWinogradParts' (a = the parts)
 )
 
-// offsetTablesMax bounds the tables kept: past it (a model run at many
-// input sizes) the tables are dropped and made again as they are needed.
-const offsetTablesMax = 1024
+// offsetTablesMax bounds the tables kept and offsetEntriesMax their
+// entries (16 MiB): past either (models run at many input sizes) the
+// tables are dropped and made again as they are needed. A network holds
+// tens of tables of a few thousand entries.
+const (
+	offsetTablesMax  = 1024
+	offsetEntriesMax = 1 << 22
+)
 
 // get returns the table named by key, n entries, which fill makes (from
 // zeros) the first time; the table must only be read.
@@ -56,10 +62,14 @@ func (t *offsetTables) get(key offsetKey, n int, fill func(tab []int32)) []int32
 	tab = make([]int32, n)
 	fill(tab)
 	t.mu.Lock()
-	if t.m == nil || len(t.m) >= offsetTablesMax {
-		t.m = map[offsetKey][]int32{}
+	if t.m == nil || len(t.m) >= offsetTablesMax || t.entries+n > offsetEntriesMax {
+		t.m, t.entries = map[offsetKey][]int32{}, 0
+	}
+	if old, ok := t.m[key]; ok {
+		t.entries -= len(old)
 	}
 	t.m[key] = tab
+	t.entries += n
 	t.mu.Unlock()
 	return tab
 }

@@ -4,8 +4,8 @@ import "testing"
 
 // TestOffsetTables checks offsetTables: a key's table is made once and
 // then the same one is returned, keys that differ in path, geometry or a
-// parameter get tables of their own, and past offsetTablesMax the tables
-// are made again.
+// parameter get tables of their own, and past offsetTablesMax tables or
+// offsetEntriesMax entries the tables are made again.
 func TestOffsetTables(t *testing.T) {
 	var tabs offsetTables
 	made := 0
@@ -44,5 +44,19 @@ func TestOffsetTables(t *testing.T) {
 	}
 	if len(tabs.m) > offsetTablesMax {
 		t.Errorf("%d tables kept, at most %d wanted", len(tabs.m), offsetTablesMax)
+	}
+	big := offsetEntriesMax / 3
+	for i := range 4 {
+		tabs.get(offsetKey{path: offsPixMajor, g: g, a: i}, big, fill(0))
+		if tabs.entries > offsetEntriesMax {
+			t.Fatalf("after %d tables of %d entries: %d entries kept, at most %d wanted", i+1, big, tabs.entries, offsetEntriesMax)
+		}
+	}
+	sum := 0
+	for _, tab := range tabs.m {
+		sum += len(tab)
+	}
+	if sum != tabs.entries {
+		t.Errorf("entries counted %d, the tables hold %d", tabs.entries, sum)
 	}
 }
