@@ -369,7 +369,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 			} else {
 				src = bl.pixMajorSource(env, g, &mt, sc)
 			}
-			tables(offsPixMajor, ld, 0, func(boff, pix []int32) {
+			tables(offsPixMajor, 0, 0, func(boff, pix []int32) {
 				for p := range boff {
 					boff[p] = int32(p)
 				}

@@ -35,7 +35,7 @@ const (
 	offsInPlace    offsetPath = iota // convInPlace's boff
 	offsPixBlocked                   // convPix's boff and pix on the blocked copy (a = its rows, b = its row's length)
 	offsPixStrided                   // on x's planes as they lie (pixStridedPoint)
-	offsPixMajor                     // on the pixel-major copy (a = its stride)
+	offsPixMajor                     // on the pixel-major copy (its stride, pixMajorLd(C), fixed by the geometry)
 	offsPixPhase                     // on the phase copy
 	offsWino                         // convWinograd's toff, yoff and offMid
 	offsWinoParts                    // convWinogradParts' (a = the parts)
