@@ -19,6 +19,11 @@ type Parallel interface {
 	Workers() int
 }
 
+// LastLevelCache is the bytes of the cache the cores share last (CPUID's
+// level 3), or 0 where it is not known; the amd64 tiers set it when they
+// register.
+var LastLevelCache int
+
 // Serial is a Parallel that runs everything on the calling goroutine.
 type Serial struct{}
 

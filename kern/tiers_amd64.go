@@ -207,6 +207,7 @@ func withWidthFree(s BlockedSpec) BlockedSpec {
 }
 
 func init() {
+	LastLevelCache = max(0, cpuid.CPU.Cache.L3)
 	if cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3) {
 		RegisterTier(AVX2)
 	}

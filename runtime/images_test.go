@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/bnrun/bnrun/ir"
@@ -164,6 +165,75 @@ func TestImagesSideBySide(t *testing.T) {
 		cancel()
 		if _, err := p.Run(ctx, []*ir.Tensor{x}); err != context.Canceled {
 			t.Errorf("%d threads: cancelled Run: %v, want %v", threads, err, context.Canceled)
+		}
+		p.Close()
+	}
+}
+
+// TestGroupedImages checks groupedImages through splitImages on one
+// worker: a separable graph with a grouped convolution whose batch plan's
+// activations hold more than half the last-level cache runs image by
+// image, bit for bit as Runs of one image each; the same graph at a batch
+// whose activations fit stays batched, and so does the graph with an
+// ungrouped convolution at the larger batch.
+func TestGroupedImages(t *testing.T) {
+	defer func(c int) { kern.LastLevelCache = c }(kern.LastLevelCache)
+	kern.LastLevelCache = 64 << 10 // a bound of 32 KiB
+	graph := func(group int64) *ir.Graph {
+		conv := node("Conv", []string{"x", "w"}, "c")
+		conv.Attrs = map[string]*ir.Attr{
+			"group": {Name: "group", Type: ir.AttrInt, I: group},
+			"pads":  {Name: "pads", Type: ir.AttrInts, Ints: []int64{1, 1, 1, 1}},
+		}
+		w := ir.NewF32([]int{4, 4 / int(group), 3, 3}, nil)
+		for i := range w.F32 {
+			w.F32[i] = float32(i%5)/4 - 0.5
+		}
+		return &ir.Graph{
+			Inputs:       []ir.ValueInfo{input("x", -1, 4, 16, 16)},
+			Outputs:      []ir.ValueInfo{{Name: "y"}},
+			Nodes:        []*ir.Node{conv, node("Relu", []string{"c"}, "r"), node("Add", []string{"r", "c"}, "y")},
+			Initializers: map[string]*ir.Tensor{"w": w},
+		}
+	}
+	for _, tc := range []struct {
+		group int64
+		batch int
+		want  bool
+	}{
+		{2, 8, true},
+		{2, 2, false},
+		{1, 8, false},
+	} {
+		p := mustCompile(t, graph(tc.group), Options{Threads: 1, Kernels: kern.Generic})
+		shape := []int{tc.batch, 4, 16, 16}
+		pl, err := p.PlanFor([][]int{shape})
+		if err != nil {
+			t.Fatal(err)
+		}
+		what := fmt.Sprintf("group %d, batch %d (%d KiB of activations)", tc.group, tc.batch, 4*pl.f32Size>>10)
+		if split := pl.single != nil; split != tc.want {
+			t.Fatalf("%s: image by image %v, want %v", what, split, tc.want)
+		}
+		x := ir.NewF32(shape, nil)
+		for i := range x.F32 {
+			x.F32[i] = float32(i%11)/5 - 1
+		}
+		got, err := p.Run(context.Background(), []*ir.Tensor{x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := 4 * 16 * 16
+		for img := range tc.batch {
+			want, err := p.Run(context.Background(), []*ir.Tensor{ir.NewF32([]int{1, 4, 16, 16}, x.F32[img*per:(img+1)*per])})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, w := range want[0].F32 {
+				if v := got[0].F32[img*per+j]; v != w {
+					t.Fatalf("%s, image %d: y[%d] = %v, want %v", what, img, j, v, w)
+				}
+			}
 		}
 		p.Close()
 	}
