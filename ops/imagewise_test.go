@@ -43,7 +43,7 @@ func imageCases() []imageCase {
 	pool := []*Attr{nnInts("kernel_shape", 3, 3), nnInts("strides", 2, 2), nnInts("pads", 1, 1, 1, 1)}
 	fused := n("bnrun.FusedConv", 1, nnInts("pads", 1, 1, 1, 1), nnStr("activation", "Relu"))
 	dw := nnNode("bnrun.DwBlock", 1, 1, nnInts("pads", 1, 1, 1, 1), nnInt("group", 4), nnStr("activation", "Relu"))
-	return []imageCase{
+	cases := []imageCase{
 		{name: "Conv", node: n("Conv", 1, nnInts("pads", 1, 0, 1, 2)), in: []*Tensor{x(3, 2, 5, 6), x(4, 2, 3, 3), x(4)}, consts: []int{1, 2}, want: true},
 		{name: "FusedConv with residual", node: fused, in: []*Tensor{x(3, 2, 5, 5), x(3, 2, 3, 3), x(3), x(3, 3, 5, 5)}, consts: []int{1, 2}, want: true},
 		{name: "DwBlock", node: dw, in: []*Tensor{x(3, 2, 5, 5), x(4, 2, 1, 1), x(4), x(4, 1, 3, 3), x(4), x(2, 4, 1, 1), x(2)}, consts: []int{1, 2, 3, 4, 5, 6}, want: true},
@@ -74,8 +74,24 @@ func imageCases() []imageCase {
 		{name: "Add a constant", node: n("Add", 1), in: []*Tensor{x(3, 4), x(4)}, consts: []int{1}, conservative: true},
 		{name: "Mul", node: n("Mul", 1), in: []*Tensor{x(3, 5), x(3, 5)}, want: true},
 		{name: "Identity", node: n("Identity", 1), in: []*Tensor{x(3, 4)}, want: true},
+		{name: "HardSigmoid", node: n("HardSigmoid", 1), in: []*Tensor{x(3, 4)}, want: true},
+		{name: "HardSwish", node: nnNode("HardSwish", 14, 1), in: []*Tensor{x(3, 2, 3)}, want: true},
+		{name: "ReduceMean planes", node: n("ReduceMean", 1, nnInts("axes", 2, 3), nnInt("keepdims", 0)), in: []*Tensor{x(3, 2, 4, 5)}, want: true},
+		{name: "ReduceMax channels kept", node: n("ReduceMax", 1, nnInts("axes", 1)), in: []*Tensor{x(3, 2, 4)}, want: true},
+		{name: "ReduceMean batch", node: n("ReduceMean", 1, nnInts("axes", 0, 2)), in: []*Tensor{x(3, 2, 4)}},
+		{name: "ReduceMean every axis", node: n("ReduceMean", 1), in: []*Tensor{x(3, 2, 4)}},
+		{name: "ReduceMean negative axis", node: n("ReduceMean", 1, nnInts("axes", -1)), in: []*Tensor{x(3, 4)}, conservative: true},
+		{name: "ReduceSum axes input", node: n("ReduceSum", 1), in: []*Tensor{x(3, 4), NewI64([]int{1}, []int64{1})}, consts: []int{1}, conservative: true},
 		{name: "Dropout with mask", node: nnNode("Dropout", 10, 2), in: []*Tensor{x(3, 4)}, want: true},
 	}
+	// every other reduction over the planes, its axes an attribute
+	for _, op := range reduceOps {
+		if op.name != "ReduceMean" && op.name != "ReduceMax" {
+			cases = append(cases, imageCase{name: op.name + " planes", node: nnNode(op.name, 11, 1, nnInts("axes", 2)),
+				in: []*Tensor{x(3, 2, 4)}, want: true})
+		}
+	}
+	return cases
 }
 
 // TestImageWiseDeclarations checks each op's ImageWise declaration: a

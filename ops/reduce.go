@@ -15,8 +15,30 @@ import (
 
 func init() {
 	for _, op := range reduceOps {
-		Register(op.name, func(n *Node) (Kernel, error) { return buildReduce(n, op) })
+		build := func(n *Node) (Kernel, error) { return buildReduce(n, op) }
+		Register(op.name, imageWiseOp(build, firstOutput, func(n *Node, _ []bool) bool { return axesFrom1(n, op) }))
 	}
+}
+
+// axesFrom1 holds for a reduction over attribute axes that are all at
+// least 1, so never the batch (MnasNet's and ShuffleNetV2's mean over
+// the planes before their classifiers): each image's values reduce apart.
+// Axes absent (every axis), negative (which could be 0) or given as an
+// input (whose values the rule cannot see) are refused.
+func axesFrom1(n *Node, op reduceOp) bool {
+	if n.Opset >= op.axesInput {
+		return false
+	}
+	axes, err := n.Ints("axes", nil)
+	if err != nil || len(axes) == 0 {
+		return false
+	}
+	for _, a := range axes {
+		if a < 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // reduceKind selects a reduction's rule: kern's reductions, which a
