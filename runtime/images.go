@@ -308,11 +308,11 @@ const groupedImagesDefault = 16 << 20
 // unknown). One thread, the plans alternating in one process, three runs
 // (2-core Zen 5; arenas at batch 8 in MiB): at batch 8 MobileNetV2 (18)
 // 0.94-0.96 of its time, EfficientNet-B0 (24) 0.92-0.97, ResNeXt-50 (79)
-// 0.93-0.97, RegNet-Y 800MF (42) 0.91-1.01, MnasNet (18) 0.96-1.01; at
-// batch 2, with arenas of 4 to 10 MiB, MobileNetV2, EfficientNet-B0,
-// MnasNet and RegNet-Y were 1.03-1.13 image by image (their tensors stay
-// in the cache batched), ResNeXt-50 (19) 0.95-0.99; ShuffleNetV2 (11 at
-// batch 8) and MobileNetV3 (12) within the host's noise either way.
+// 0.93-0.97, RegNet-Y 800MF (42) 0.91-1.01, MnasNet (18, separable since
+// its mean over the planes declares itself image-wise) 0.92-0.93; at
+// batch 2, with arenas of 4 to 10 MiB, MobileNetV2, EfficientNet-B0 and
+// RegNet-Y were 1.03-1.13 image by image (their tensors stay in the cache
+// batched), ResNeXt-50 (19) 0.95-0.99.
 func groupedImages(pl *Plan) bool {
 	bound := groupedImagesDefault
 	if c := kern.LastLevelCache; c > 0 {
