@@ -89,9 +89,13 @@ func (p *Program) isConst(s int) bool {
 // has several workers (the images then run side by side), or pl is one
 // groupedImages picks. p.mu is held.
 func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
+	if pl.gpu != nil || !p.sep || len(pl.inShapes) == 0 || len(pl.inShapes[0]) == 0 {
+		return nil
+	}
+	// (groupedImages scans the plan's steps: only where it decides)
 	parallel := p.pool.Workers() > 1
-	grouped := groupedImages(pl)
-	if pl.gpu != nil || pl.copiedParts == 0 && !parallel && !grouped || !p.sep || len(pl.inShapes) == 0 || len(pl.inShapes[0]) == 0 {
+	grouped := !parallel && groupedImages(pl)
+	if pl.copiedParts == 0 && !parallel && !grouped {
 		return nil
 	}
 	n := pl.inShapes[0][0]
