@@ -77,7 +77,7 @@ func (pl *Plan) newArena(p *Program) *arena {
 }
 
 // spans lists where every float32 buffer of the plan, and every view of
-// one, lies in a slab.
+// one, lies in a slab (those layoutFrom gave no place are left out).
 func (pl *Plan) spans() []f32Span {
 	var sp []f32Span
 	for s := range pl.slots {
@@ -86,9 +86,9 @@ func (pl *Plan) spans() []f32Span {
 			continue
 		}
 		switch {
-		case sl.kind == slotBuf:
+		case sl.kind == slotBuf && sl.off >= 0:
 			sp = append(sp, f32Span{s, sl.off, sl.off + ir.NumElems(sl.shape)})
-		case sl.kind == slotView && pl.slots[sl.root].kind == slotBuf:
+		case sl.kind == slotView && pl.slots[sl.root].kind == slotBuf && pl.slots[sl.root].off >= 0:
 			lo := pl.slots[sl.root].off + sl.at
 			sp = append(sp, f32Span{s, lo, lo + ir.NumElems(sl.shape)})
 		}
@@ -158,27 +158,25 @@ func (pl *Plan) run(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, 
 // runCPU is run on the CPU, its loops on par, or on the program's pool
 // when par is nil.
 func (pl *Plan) runCPU(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, times []time.Duration, par kern.Parallel) (err error) {
+	a := pl.acquire(p, inputs, par)
+	defer pl.release(p, a, &err)
+	if err := pl.runSteps(ctx, a, 0, len(pl.steps), times); err != nil {
+		return err
+	}
+	for i, s := range p.outSlot {
+		outs[i] = copyOut(outs[i], &a.tensors[s])
+	}
+	return nil
+}
+
+// acquire returns an arena of the plan for a Run on inputs, their data
+// bound to its input slots and their views, its loops on par (nil: the
+// program's pool). release gives it back.
+func (pl *Plan) acquire(p *Program, inputs []*ir.Tensor, par kern.Parallel) *arena {
 	a := pl.getArena(p)
 	if par != nil {
 		a.env.Par = par
 	}
-	defer func() {
-		a.env.Par = p.pool
-		// A kernel bug must not take the caller's process down.
-		if r := recover(); r != nil {
-			err = fmt.Errorf("internal error: %v", r)
-		}
-		// Unbind the caller's inputs so the pooled arena keeps nothing alive.
-		for _, s := range p.inputSlot {
-			if pl.slots[s].kind == slotInput {
-				a.tensors[s].F32, a.tensors[s].I64 = nil, nil
-			}
-		}
-		for _, s := range pl.viewsOfIn {
-			a.tensors[s].F32, a.tensors[s].I64 = nil, nil
-		}
-		pl.putArena(p, a)
-	}()
 	for i, s := range p.inputSlot {
 		if pl.slots[s].kind == slotInput {
 			t := &a.tensors[s]
@@ -194,7 +192,33 @@ func (pl *Plan) runCPU(ctx context.Context, p *Program, inputs, outs []*ir.Tenso
 			t.F32 = r.F32[:n:n]
 		}
 	}
-	for i := range pl.steps {
+	return a
+}
+
+// release, deferred after acquire, gives the arena back to the plan with
+// nothing of the caller's kept, and turns a kernel's panic into *err.
+func (pl *Plan) release(p *Program, a *arena, err *error) {
+	a.env.Par = p.pool
+	// A kernel bug must not take the caller's process down.
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("internal error: %v", r)
+	}
+	// Unbind the caller's inputs so the pooled arena keeps nothing alive.
+	for _, s := range p.inputSlot {
+		if pl.slots[s].kind == slotInput {
+			a.tensors[s].F32, a.tensors[s].I64 = nil, nil
+		}
+	}
+	for _, s := range pl.viewsOfIn {
+		a.tensors[s].F32, a.tensors[s].I64 = nil, nil
+	}
+	pl.putArena(p, a)
+}
+
+// runSteps runs steps [lo, hi) of the plan on arena a, adding each one's
+// wall time to its entry of times when times is not nil.
+func (pl *Plan) runSteps(ctx context.Context, a *arena, lo, hi int, times []time.Duration) error {
+	for i := lo; i < hi; i++ {
 		st := &pl.steps[i]
 		if err := ctx.Err(); err != nil {
 			return err
@@ -212,9 +236,6 @@ func (pl *Plan) runCPU(ctx context.Context, p *Program, inputs, outs []*ir.Tenso
 		if times != nil {
 			times[i] += time.Since(start)
 		}
-	}
-	for i, s := range p.outSlot {
-		outs[i] = copyOut(outs[i], &a.tensors[s])
 	}
 	return nil
 }

@@ -32,6 +32,9 @@ import (
 //     the weights each image reads again; the dense layers of a ResNet
 //     are the other way round (ResNet-18 at batch 8 1.05 of its time
 //     image by image, ResNet-50 0.98-1.00), and stay batched.
+//
+// Where the last layers' weights outweigh an image's activations, those
+// run batched all the same (see tailCut).
 
 // separable reports whether every graph input and declared output is
 // float32 with the same symbolic leading dimension (the batch), and every
@@ -135,6 +138,17 @@ func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
 		}
 	}
 	pl.single, pl.images = one, n
+	if cut, handoff := tailCut(pl, one, p.outSlot); cut > 0 {
+		if err := pl.layoutFrom(ctx, p.outSlot, cut, handoff); err != nil {
+			return err
+		}
+		pl.f32Spans = pl.spans()
+		pl.tailFrom, pl.handoff = cut, handoff
+		pl.scratch = 0
+		for _, st := range pl.steps[cut:] {
+			pl.scratch = max(pl.scratch, st.step.Scratch)
+		}
+	}
 	if parallel {
 		pl.warmImages(p, min(p.pool.Workers(), n))
 	}
@@ -192,33 +206,43 @@ func newImageArgs(ins, outs int) *imageArgs {
 }
 
 // runImages runs pl image by image on pl.single, each image's inputs a
-// view of the caller's and its outputs copied into outs; times, when not
-// nil, sums the steps of pl.single. With several workers (and no times)
-// the images run side by side, each on one worker (see imagesTask).
+// view of the caller's and its outputs copied into outs (or handed to a
+// batched tail, see runWithTail); times, when not nil, sums the steps of
+// pl.single. With several workers (and no times) the images run side by
+// side, each on one worker (see imagesTask).
 func (pl *Plan) runImages(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, times []time.Duration) error {
+	if pl.tailFrom > 0 {
+		return pl.runWithTail(ctx, p, inputs, outs, times)
+	}
 	for i := range outs {
 		outs[i] = sizedOut(outs[i], pl.slots[p.outSlot[i]].shape)
 	}
 	if p.pool.Workers() > 1 && times == nil {
-		pl.imagesMu.Lock()
-		var t *imagesTask
-		if k := len(pl.imageTasks); k > 0 {
-			t, pl.imageTasks = pl.imageTasks[k-1], pl.imageTasks[:k-1]
-		}
-		pl.imagesMu.Unlock()
-		if t == nil {
-			t = new(imagesTask)
-		}
-		t.pl, t.p, t.ctx, t.inputs, t.outs = pl, p, ctx, inputs, outs
-		p.pool.Do(pl.images, t)
-		err := t.err
-		*t = imagesTask{} // nothing of the Run kept
-		pl.imagesMu.Lock()
-		pl.imageTasks = append(pl.imageTasks, t)
-		pl.imagesMu.Unlock()
-		return err
+		return pl.imagesOnWorkers(ctx, p, inputs, outs, nil)
 	}
-	return pl.runImageRange(ctx, p, inputs, outs, times, 0, pl.images, nil)
+	return pl.runImageRange(ctx, p, inputs, outs, times, 0, pl.images, nil, nil)
+}
+
+// imagesOnWorkers runs the images of a Run of pl side by side, each range
+// of them on one worker (see runImageRange for outs and to).
+func (pl *Plan) imagesOnWorkers(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, to *arena) error {
+	pl.imagesMu.Lock()
+	var t *imagesTask
+	if k := len(pl.imageTasks); k > 0 {
+		t, pl.imageTasks = pl.imageTasks[k-1], pl.imageTasks[:k-1]
+	}
+	pl.imagesMu.Unlock()
+	if t == nil {
+		t = new(imagesTask)
+	}
+	t.pl, t.p, t.ctx, t.inputs, t.outs, t.to = pl, p, ctx, inputs, outs, to
+	p.pool.Do(pl.images, t)
+	err := t.err
+	*t = imagesTask{} // nothing of the Run kept
+	pl.imagesMu.Lock()
+	pl.imageTasks = append(pl.imageTasks, t)
+	pl.imagesMu.Unlock()
+	return err
 }
 
 // imagesTask runs the images of a Run of a split plan, each range of them
@@ -230,13 +254,14 @@ type imagesTask struct {
 	p            *Program
 	ctx          context.Context
 	inputs, outs []*ir.Tensor
+	to           *arena
 	mu           sync.Mutex
 	err          error // the first error of any range
 }
 
 // Range runs images [lo, hi).
 func (t *imagesTask) Range(lo, hi int) {
-	if err := t.pl.runImageRange(t.ctx, t.p, t.inputs, t.outs, nil, lo, hi, kern.Serial{}); err != nil {
+	if err := t.pl.runImageRange(t.ctx, t.p, t.inputs, t.outs, nil, lo, hi, kern.Serial{}, t.to); err != nil {
 		t.mu.Lock()
 		if t.err == nil {
 			t.err = err
@@ -246,8 +271,10 @@ func (t *imagesTask) Range(lo, hi int) {
 }
 
 // runImageRange runs images [lo, hi) of a Run of pl on pl.single, its
-// loops on par (nil: the program's pool), into outs, already sized.
-func (pl *Plan) runImageRange(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, times []time.Duration, lo, hi int, par kern.Parallel) error {
+// loops on par (nil: the program's pool), into outs, already sized; or,
+// when to is not nil, through pl's head only, each image handing its
+// tensors to to, pl's arena for the Run (see runWithTail).
+func (pl *Plan) runImageRange(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, times []time.Duration, lo, hi int, par kern.Parallel, to *arena) error {
 	one := pl.single
 	pl.imagesMu.Lock()
 	var a *imageArgs
@@ -256,7 +283,7 @@ func (pl *Plan) runImageRange(ctx context.Context, p *Program, inputs, outs []*i
 	}
 	pl.imagesMu.Unlock()
 	if a == nil {
-		a = newImageArgs(len(inputs), len(outs))
+		a = newImageArgs(len(inputs), len(p.outSlot))
 	}
 	defer func() {
 		for i := range a.inT {
@@ -271,6 +298,12 @@ func (pl *Plan) runImageRange(ctx context.Context, p *Program, inputs, outs []*i
 			per := len(t.F32) / pl.images
 			a.inT[i] = ir.Tensor{DType: ir.Float32, Shape: one.inShapes[i], F32: t.F32[img*per : (img+1)*per]}
 			a.inPtr[i] = &a.inT[i]
+		}
+		if to != nil {
+			if err := one.runHead(ctx, p, a.inPtr, times, par, pl.tailFrom, pl.handoff, to, img); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := one.runCPU(ctx, p, a.inPtr, a.outPtr, times, par); err != nil {
 			return err

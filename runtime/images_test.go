@@ -238,3 +238,141 @@ func TestGroupedImages(t *testing.T) {
 		p.Close()
 	}
 }
+
+// TestBatchedTail checks tailCut through splitImages: a separable graph
+// whose head (two convolutions over 16×16 planes) has few weights for its
+// activations and whose tail (two Gemms after a global pool) the other
+// way round runs its images through the head on the batch-1 plan and the
+// tail on the batch plan, on two workers (images side by side) and on one
+// (a grouped convolution above groupedImages' bound). The values are
+// multiples of 1/4 small enough that every sum is exact, so the result
+// must be bit for bit that of Runs of one image each, whichever kernels
+// sum it. At batch 8 the tail starts after the second convolution; at batch 2,
+// where the first Gemm's weights read once save too little, after that
+// Gemm. The tail's arena holds none of the head's tensors, a Run
+// allocates nothing, the profile gives every step the batch's shapes, and
+// a graph whose weighted steps never save enough has no tail.
+func TestBatchedTail(t *testing.T) {
+	defer func(c int) { kern.LastLevelCache = c }(kern.LastLevelCache)
+	kern.LastLevelCache = 64 << 10 // a bound of 32 KiB
+	attr := func(n *ir.Node, name string, ints ...int64) *ir.Node {
+		if n.Attrs == nil {
+			n.Attrs = map[string]*ir.Attr{}
+		}
+		if len(ints) == 1 && name != "pads" {
+			n.Attrs[name] = &ir.Attr{Name: name, Type: ir.AttrInt, I: ints[0]}
+		} else {
+			n.Attrs[name] = &ir.Attr{Name: name, Type: ir.AttrInts, Ints: ints}
+		}
+		return n
+	}
+	weights := func(shape ...int) *ir.Tensor {
+		w := ir.NewF32(shape, nil)
+		for i := range w.F32 {
+			w.F32[i] = float32(i%5-2) / 4
+		}
+		return w
+	}
+	graph := func(group int64, hidden int) *ir.Graph {
+		return &ir.Graph{
+			Inputs:  []ir.ValueInfo{input("x", -1, 4, 16, 16)},
+			Outputs: []ir.ValueInfo{{Name: "y"}},
+			Nodes: []*ir.Node{
+				attr(attr(node("Conv", []string{"x", "w"}, "c"), "group", group), "pads", 1, 1, 1, 1),
+				node("Relu", []string{"c"}, "r"),
+				attr(node("Conv", []string{"r", "w2"}, "c2"), "pads", 1, 1, 1, 1),
+				node("Relu", []string{"c2"}, "r2"),
+				node("GlobalAveragePool", []string{"r2"}, "p"),
+				node("Flatten", []string{"p"}, "f"),
+				node("Gemm", []string{"f", "g1"}, "h"),
+				node("Relu", []string{"h"}, "hr"),
+				node("Gemm", []string{"hr", "g2"}, "y"),
+			},
+			Initializers: map[string]*ir.Tensor{"w": weights(16, 4/int(group), 3, 3), "w2": weights(8, 16, 3, 3),
+				"g1": weights(8, hidden), "g2": weights(hidden, 10)},
+		}
+	}
+	for _, tc := range []struct {
+		threads, batch int
+		group          int64
+		hidden         int
+		from           string // the first node of the tail; "" for none
+	}{
+		{2, 8, 1, 64, "Relu_r2"},
+		{1, 8, 2, 64, "Relu_r2"},
+		{2, 2, 1, 64, "Relu_hr"},
+		{2, 8, 1, 2, ""},
+	} {
+		what := fmt.Sprintf("%d threads, batch %d, group %d, hidden %d", tc.threads, tc.batch, tc.group, tc.hidden)
+		p := mustCompile(t, graph(tc.group, tc.hidden), Options{Threads: tc.threads, Kernels: kern.Generic})
+		shape := []int{tc.batch, 4, 16, 16}
+		pl, err := p.PlanFor([][]int{shape})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pl.single == nil {
+			t.Fatalf("%s: not image by image", what)
+		}
+		from := ""
+		if pl.tailFrom > 0 {
+			from = pl.steps[pl.tailFrom].c.node.Name
+		}
+		if from != tc.from {
+			t.Fatalf("%s: tail from %q, want %q", what, from, tc.from)
+		}
+		x := ir.NewF32(shape, nil)
+		for i := range x.F32 {
+			x.F32[i] = float32((i*7)%9-4) / 4
+		}
+		ins, outs := []*ir.Tensor{x}, []*ir.Tensor{nil}
+		if err := p.RunInto(context.Background(), ins, outs); err != nil {
+			t.Fatal(err)
+		}
+		per := 4 * 16 * 16
+		for img := range tc.batch {
+			want, err := p.Run(context.Background(), []*ir.Tensor{ir.NewF32([]int{1, 4, 16, 16}, x.F32[img*per:(img+1)*per])})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, w := range want[0].F32 {
+				if v := outs[0].F32[img*10+j]; v != w {
+					t.Fatalf("%s, image %d: y[%d] = %v, want %v", what, img, j, v, w)
+				}
+			}
+		}
+		if tc.from == "" {
+			p.Close()
+			continue
+		}
+		if head := 2 * tc.batch * 16 * 16 * 16; pl.f32Size >= head {
+			t.Errorf("%s: the tail's arena holds %d floats, as many as the first convolution's input and output (%d)", what, pl.f32Size, head)
+		}
+		if !raceEnabled {
+			if n := testing.AllocsPerRun(50, func() {
+				if err := p.RunInto(context.Background(), ins, outs); err != nil {
+					t.Fatal(err)
+				}
+			}); n != 0 {
+				t.Errorf("%s: %v allocations per Run, want 0", what, n)
+			}
+		}
+		prof, _, err := p.Profile(context.Background(), ins, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(prof) != 8 { // the Flatten is a view
+			t.Errorf("%s: profile of %d steps, want 8", what, len(prof))
+		}
+		for _, sp := range prof {
+			if len(sp.Out) == 0 || sp.Out[0] == nil || sp.Out[0][0] != tc.batch {
+				t.Errorf("%s: profile of %s: output %v, want the batch of %d", what, sp.Node.Name, sp.Out, tc.batch)
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := p.RunInto(ctx, ins, outs); err != context.Canceled {
+			t.Errorf("%s: cancelled Run: %v, want %v", what, err, context.Canceled)
+		}
+		p.Close()
+	}
+}

@@ -147,6 +147,15 @@ type interval struct{ off, size, last int }
 // the end for graph outputs), and takes the lowest gap that fits among the
 // blocks live at that moment. ctx is checked every few hundred steps.
 func (pl *Plan) layout(ctx context.Context, outSlots []int) error {
+	return pl.layoutFrom(ctx, outSlots, 0, nil)
+}
+
+// layoutFrom is layout for a plan whose Runs start at step from (see
+// tailCut), the float32 blocks of first (written before it) placed
+// before that step runs. With from > 0 it places the float32 blocks
+// only: those that no step from from on touches get no place (off -1,
+// left out of f32Spans), the int64 ones keep theirs.
+func (pl *Plan) layoutFrom(ctx context.Context, outSlots []int, from int, first []int) error {
 	const forever = 1 << 30
 	last := make([]int, len(pl.slots))
 	for i := range last {
@@ -175,6 +184,17 @@ func (pl *Plan) layout(ctx context.Context, outSlots []int) error {
 	for _, s := range outSlots {
 		last[rootOf(s)] = forever
 	}
+	allocated := make([]bool, len(pl.slots))
+	if from > 0 {
+		pl.f32Size = 0
+		for s := range pl.slots {
+			if sp := &pl.slots[s]; sp.kind == slotBuf && sp.dtype != ir.Int64 {
+				sp.off = -1
+			} else if sp.kind == slotBuf {
+				allocated[s] = true
+			}
+		}
+	}
 	// live[k] holds the blocks in use, sorted by offset (filtering keeps
 	// the order, and a new block goes into the gap it takes); minLast[k]
 	// is their earliest last step, and packed[k] says they cover [0, end)
@@ -184,67 +204,72 @@ func (pl *Plan) layout(ctx context.Context, outSlots []int) error {
 	var live [2][]interval // by dtype: 0 float32, 1 int64
 	minLast := [2]int{forever + 1, forever + 1}
 	packed := [2]bool{true, true}
-	allocated := make([]bool, len(pl.slots))
-	for i, st := range pl.steps {
+	// place gives root s its block, if it has none, as step i writes it.
+	place := func(s, i int) {
+		if pl.slots[s].kind != slotBuf || allocated[s] {
+			return
+		}
+		allocated[s] = true
+		sp := &pl.slots[s]
+		k := 0
+		if sp.dtype == ir.Int64 {
+			k = 1
+		}
+		if minLast[k] < i {
+			// free blocks whose last reader ran before this step
+			kept := live[k][:0]
+			minLast[k], packed[k] = forever+1, true
+			end := 0
+			for _, iv := range live[k] {
+				if iv.last >= i {
+					kept = append(kept, iv)
+					minLast[k] = min(minLast[k], iv.last)
+					packed[k] = packed[k] && iv.off == end
+					end = iv.off + iv.size
+				}
+			}
+			live[k] = kept
+		}
+		size := align(max(ir.NumElems(sp.shape), 1))
+		off, at := 0, len(live[k])
+		if n := len(live[k]); packed[k] && n > 0 {
+			off = live[k][n-1].off + live[k][n-1].size
+		} else {
+			for j, iv := range live[k] {
+				if iv.off-off >= size {
+					at = j
+					break
+				}
+				off = max(off, iv.off+iv.size)
+			}
+		}
+		sp.off = off
+		live[k] = slices.Insert(live[k], at, interval{off: off, size: size, last: last[s]})
+		minLast[k] = min(minLast[k], last[s])
+		if k == 0 {
+			pl.f32Size = max(pl.f32Size, off+size)
+		} else {
+			pl.i64Size = max(pl.i64Size, off+size)
+		}
+	}
+	for _, s := range first {
+		place(rootOf(s), from)
+	}
+	for i := from; i < len(pl.steps); i++ {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
+		st := &pl.steps[i]
 		if st.view {
 			continue
 		}
 		for _, out := range st.c.out {
 			// A block is taken when the first of the tensors placed in
 			// it is written (see placeParts).
-			if out < 0 {
-				continue
-			}
-			s := rootOf(out)
-			if pl.slots[s].kind != slotBuf || allocated[s] {
-				continue
-			}
-			allocated[s] = true
-			sp := &pl.slots[s]
-			k := 0
-			if sp.dtype == ir.Int64 {
-				k = 1
-			}
-			if minLast[k] < i {
-				// free blocks whose last reader ran before this step
-				kept := live[k][:0]
-				minLast[k], packed[k] = forever+1, true
-				end := 0
-				for _, iv := range live[k] {
-					if iv.last >= i {
-						kept = append(kept, iv)
-						minLast[k] = min(minLast[k], iv.last)
-						packed[k] = packed[k] && iv.off == end
-						end = iv.off + iv.size
-					}
-				}
-				live[k] = kept
-			}
-			size := align(max(ir.NumElems(sp.shape), 1))
-			off, at := 0, len(live[k])
-			if n := len(live[k]); packed[k] && n > 0 {
-				off = live[k][n-1].off + live[k][n-1].size
-			} else {
-				for j, iv := range live[k] {
-					if iv.off-off >= size {
-						at = j
-						break
-					}
-					off = max(off, iv.off+iv.size)
-				}
-			}
-			sp.off = off
-			live[k] = slices.Insert(live[k], at, interval{off: off, size: size, last: last[s]})
-			minLast[k] = min(minLast[k], last[s])
-			if k == 0 {
-				pl.f32Size = max(pl.f32Size, off+size)
-			} else {
-				pl.i64Size = max(pl.i64Size, off+size)
+			if out >= 0 {
+				place(rootOf(out), i)
 			}
 		}
 	}

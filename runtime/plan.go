@@ -74,8 +74,13 @@ type Plan struct {
 	// single, when not nil, is the batch-1 plan that Runs of this plan's
 	// images run once per image (see splitImages), with the per-image
 	// arguments of Runs not in use under imagesMu.
-	single     *Plan
-	images     int
+	single *Plan
+	images int
+	// tailFrom, when above 0, is where a plan run image by image stops
+	// running pl.single and runs its own steps for the whole batch, the
+	// head having handed it the slots of handoff (see tailCut).
+	tailFrom   int
+	handoff    []int
 	imagesMu   sync.Mutex
 	imageArgs  []*imageArgs
 	imageTasks []*imagesTask
@@ -378,14 +383,11 @@ type NodeMACs struct {
 // ops.Step.MACs), in the order they run, with their counts for one Run of
 // the plan (a plan run image by image counts its images).
 func (pl *Plan) MACs() []NodeMACs {
-	sp, images := pl, int64(1)
-	if pl.single != nil {
-		sp, images = pl.single, int64(pl.images)
-	}
 	var out []NodeMACs
-	for i := range sp.steps {
+	for i := range pl.ranSteps() {
+		sp, images := pl.stepAt(i)
 		if m := sp.steps[i].step.MACs; m > 0 {
-			out = append(out, NodeMACs{Node: sp.steps[i].c.node, MACs: m * images})
+			out = append(out, NodeMACs{Node: sp.steps[i].c.node, MACs: m * int64(images)})
 		}
 	}
 	return out

@@ -53,12 +53,9 @@ func (p *Program) Profile(ctx context.Context, inputs []*ir.Tensor, runs int) ([
 		return nil, 0, err
 	}
 	// A plan run image by image is profiled as its batch-1 plan's steps,
-	// each over all the images (their shapes' batch taken back to pl's).
-	sp, images := pl, 1
-	if pl.single != nil {
-		sp, images = pl.single, pl.images
-	}
-	times := make([]time.Duration, len(sp.steps))
+	// each over all the images (their shapes' batch taken back to pl's),
+	// up to its batched tail (see Plan.stepAt).
+	times := make([]time.Duration, pl.ranSteps())
 	start := time.Now()
 	for range runs {
 		if err := pl.run(ctx, p, inputs, outs, times); err != nil {
@@ -66,7 +63,7 @@ func (p *Program) Profile(ctx context.Context, inputs []*ir.Tensor, runs int) ([
 		}
 	}
 	total := time.Since(start)
-	shapes := func(slots []int) [][]int {
+	shapes := func(sp *Plan, images int, slots []int) [][]int {
 		out := make([][]int, len(slots))
 		for i, s := range slots {
 			if s < 0 {
@@ -80,12 +77,13 @@ func (p *Program) Profile(ctx context.Context, inputs []*ir.Tensor, runs int) ([
 		return out
 	}
 	var prof []StepProfile
-	for i := range sp.steps {
+	for i := range pl.ranSteps() {
+		sp, images := pl.stepAt(i)
 		st := &sp.steps[i]
 		if st.view {
 			continue
 		}
-		prof = append(prof, StepProfile{Node: st.c.node, In: shapes(st.c.in), Out: shapes(st.c.out), Time: times[i],
+		prof = append(prof, StepProfile{Node: st.c.node, In: shapes(sp, images, st.c.in), Out: shapes(sp, images, st.c.out), Time: times[i],
 			Kernel: ops.KernelOf(p.kernels, st.step, p.pool.Workers()), MACs: st.step.MACs * int64(images)})
 	}
 	return prof, total, nil
@@ -100,12 +98,9 @@ func (p *Program) StepKernels(pl *Plan) map[*ir.Node]string {
 	if pl.gpu != nil {
 		return nil
 	}
-	sp := pl
-	if pl.single != nil {
-		sp = pl.single
-	}
 	out := map[*ir.Node]string{}
-	for i := range sp.steps {
+	for i := range pl.ranSteps() {
+		sp, _ := pl.stepAt(i)
 		st := &sp.steps[i]
 		if st.view {
 			continue
