@@ -25,16 +25,11 @@ import (
 //     slowest worker's share, and no worker reads what another wrote in
 //     the step before, which on a 2-core Zen 5 kept two workers at 1.2 to
 //     1.5 times one on the small layers of a single image.
-//   - On one worker, a batch plan with grouped or depthwise convolutions
-//     whose activations outgrow half the last-level cache (groupedImages).
-//     Those layers do few operations per value they read and write, so
-//     the batch's tensors streaming through memory cost them more than
-//     the weights each image reads again; the dense layers of a ResNet
-//     are the other way round (ResNet-18 at batch 8 1.05 of its time
-//     image by image, ResNet-50 0.98-1.00), and stay batched.
-//
-// Where the last layers' weights outweigh an image's activations, those
-// run batched all the same (see tailCut).
+//   - On one worker, a batch plan whose activations outgrow half the
+//     last-level cache (cacheImages): the batch's tensors streaming
+//     through memory cost the layers more than the weights each image
+//     reads again, except where a layer's weights outweigh an image's
+//     activations, which the batched tail (tailCut) keeps batched.
 
 // separable reports whether every graph input and declared output is
 // float32 with the same symbolic leading dimension (the batch), and every
@@ -90,15 +85,14 @@ func (p *Program) isConst(s int) bool {
 // every input, the batch-1 plan's inputs and outputs are pl's with a
 // leading 1, and it copies fewer Concat inputs than pl, or the program
 // has several workers (the images then run side by side), or pl is one
-// groupedImages picks. p.mu is held.
+// cacheImages picks. p.mu is held.
 func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
 	if pl.gpu != nil || !p.sep || len(pl.inShapes) == 0 || len(pl.inShapes[0]) == 0 {
 		return nil
 	}
-	// (groupedImages scans the plan's steps: only where it decides)
 	parallel := p.pool.Workers() > 1
-	grouped := !parallel && groupedImages(pl)
-	if pl.copiedParts == 0 && !parallel && !grouped {
+	big := !parallel && cacheImages(pl)
+	if pl.copiedParts == 0 && !parallel && !big {
 		return nil
 	}
 	n := pl.inShapes[0][0]
@@ -128,7 +122,7 @@ func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
 		q.inShapes, q.inValues = shapes, make([]*ir.Tensor, len(shapes))
 		one = q
 	}
-	if one.copiedParts >= pl.copiedParts && !parallel && !grouped {
+	if one.copiedParts >= pl.copiedParts && !parallel && !big {
 		return nil
 	}
 	for _, s := range p.outSlot {
@@ -332,41 +326,28 @@ func sizedOut(dst *ir.Tensor, shape []int) *ir.Tensor {
 	return dst
 }
 
-// groupedImagesDefault is the activation bytes above which groupedImages
+// cacheImagesDefault is the activation bytes above which cacheImages
 // splits a batch where CPUID reports no last-level cache (as on the
 // Firecracker VMs these rules were measured on, whose Zen 5 cores share
 // 32 MB).
-const groupedImagesDefault = 16 << 20
+const cacheImagesDefault = 16 << 20
 
-// groupedImages reports whether pl, a batch plan, is one that runs image
-// by image even on one worker: it has a grouped or depthwise convolution
-// and its float32 activations (its arena) hold more than half the
-// last-level cache (kern.LastLevelCache; groupedImagesDefault where
-// unknown). One thread, the plans alternating in one process, three runs
-// (2-core Zen 5; arenas at batch 8 in MiB): at batch 8 MobileNetV2 (18)
-// 0.94-0.96 of its time, EfficientNet-B0 (24) 0.92-0.97, ResNeXt-50 (79)
-// 0.93-0.97, RegNet-Y 800MF (42) 0.91-1.01, MnasNet (18, separable since
-// its mean over the planes declares itself image-wise) 0.92-0.93; at
-// batch 2, with arenas of 4 to 10 MiB, MobileNetV2, EfficientNet-B0 and
-// RegNet-Y were 1.03-1.13 image by image (their tensors stay in the cache
-// batched), ResNeXt-50 (19) 0.95-0.99.
-func groupedImages(pl *Plan) bool {
-	bound := groupedImagesDefault
+// cacheImages reports whether pl, a batch plan, is one that runs image by
+// image even on one worker: its float32 activations (its arena) hold more
+// than half the last-level cache (kern.LastLevelCache; cacheImagesDefault
+// where unknown). One thread, the plans alternating in one process (2-core
+// Zen 5; arenas at batch 8 in MiB): at batch 8 MobileNetV2 (18) 0.94-0.96
+// of its time, EfficientNet-B0 (24) 0.92-0.97, ResNeXt-50 (79) 0.93-0.97,
+// RegNet-Y 800MF (42) 0.91-1.01, MnasNet (18) 0.92-0.93 without a batched
+// tail; with it (their last stages batched), ResNet-50 0.94-0.97,
+// ResNet-18 0.98-0.99 (1.05 without one), ResNet-34 1.00-1.01, and at
+// batches 2 and 4 the three 0.98-1.00. At batch 2, with arenas of 4 to
+// 10 MiB, MobileNetV2, EfficientNet-B0 and RegNet-Y were 1.03-1.13 image
+// by image (their tensors stay in the cache batched), hence the bound.
+func cacheImages(pl *Plan) bool {
+	bound := cacheImagesDefault
 	if c := kern.LastLevelCache; c > 0 {
 		bound = c / 2
 	}
-	if 4*pl.f32Size <= bound {
-		return false
-	}
-	for _, st := range pl.steps {
-		switch d := st.step.Dev.(type) {
-		case *ops.ConvDev:
-			if d.G.Group > 1 {
-				return true
-			}
-		case *ops.DwBlockDev:
-			return true
-		}
-	}
-	return false
+	return 4*pl.f32Size > bound
 }

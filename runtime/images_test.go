@@ -170,13 +170,12 @@ func TestImagesSideBySide(t *testing.T) {
 	}
 }
 
-// TestGroupedImages checks groupedImages through splitImages on one
-// worker: a separable graph with a grouped convolution whose batch plan's
+// TestCacheImages checks cacheImages through splitImages on one worker: a
+// separable graph with a convolution, grouped or not, whose batch plan's
 // activations hold more than half the last-level cache runs image by
 // image, bit for bit as Runs of one image each; the same graph at a batch
-// whose activations fit stays batched, and so does the graph with an
-// ungrouped convolution at the larger batch.
-func TestGroupedImages(t *testing.T) {
+// whose activations fit stays batched.
+func TestCacheImages(t *testing.T) {
 	defer func(c int) { kern.LastLevelCache = c }(kern.LastLevelCache)
 	kern.LastLevelCache = 64 << 10 // a bound of 32 KiB
 	graph := func(group int64) *ir.Graph {
@@ -203,7 +202,8 @@ func TestGroupedImages(t *testing.T) {
 	}{
 		{2, 8, true},
 		{2, 2, false},
-		{1, 8, false},
+		{1, 8, true},
+		{1, 2, false},
 	} {
 		p := mustCompile(t, graph(tc.group), Options{Threads: 1, Kernels: kern.Generic})
 		shape := []int{tc.batch, 4, 16, 16}
@@ -244,14 +244,14 @@ func TestGroupedImages(t *testing.T) {
 // activations and whose tail (two Gemms after a global pool) the other
 // way round runs its images through the head on the batch-1 plan and the
 // tail on the batch plan, on two workers (images side by side) and on one
-// (a grouped convolution above groupedImages' bound). The values are
-// multiples of 1/4 small enough that every sum is exact, so the result
-// must be bit for bit that of Runs of one image each, whichever kernels
-// sum it. At batch 8 the tail starts after the second convolution; at batch 2,
-// where the first Gemm's weights read once save too little, after that
-// Gemm. The tail's arena holds none of the head's tensors, a Run
-// allocates nothing, the profile gives every step the batch's shapes, and
-// a graph whose weighted steps never save enough has no tail.
+// (above cacheImages' bound). The values are multiples of 1/4 small
+// enough that every sum is exact, so the result must be bit for bit that
+// of Runs of one image each, whichever kernels sum it. At batch 8 the
+// tail starts after the second convolution; at batch 2, where the first
+// Gemm's weights read once save too little, after that Gemm. The tail's
+// arena holds none of the head's tensors, a Run allocates nothing, the
+// profile gives every step the batch's shapes, and a graph whose weighted
+// steps never save enough has no tail.
 func TestBatchedTail(t *testing.T) {
 	defer func(c int) { kern.LastLevelCache = c }(kern.LastLevelCache)
 	kern.LastLevelCache = 64 << 10 // a bound of 32 KiB
