@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/bnrun/bnrun/ir"
@@ -249,9 +251,10 @@ func TestCacheImages(t *testing.T) {
 // of Runs of one image each, whichever kernels sum it. At batch 8 the
 // tail starts after the second convolution; at batch 2, where the first
 // Gemm's weights read once save too little, after that Gemm. The tail's
-// arena holds none of the head's tensors, a Run allocates nothing, the
-// profile gives every step the batch's shapes, and a graph whose weighted
-// steps never save enough has no tail.
+// arena holds none of the head's tensors, a Run allocates nothing, Runs
+// from several goroutines agree, the profile gives every step the
+// batch's shapes, and a graph whose weighted steps never save enough has
+// no tail.
 func TestBatchedTail(t *testing.T) {
 	defer func(c int) { kern.LastLevelCache = c }(kern.LastLevelCache)
 	kern.LastLevelCache = 64 << 10 // a bound of 32 KiB
@@ -367,6 +370,31 @@ func TestBatchedTail(t *testing.T) {
 			if len(sp.Out) == 0 || sp.Out[0] == nil || sp.Out[0][0] != tc.batch {
 				t.Errorf("%s: profile of %s: output %v, want the batch of %d", what, sp.Node.Name, sp.Out, tc.batch)
 			}
+		}
+		// Runs from several goroutines at once, each its own arenas
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				o := []*ir.Tensor{nil}
+				for range 5 {
+					if err := p.RunInto(context.Background(), ins, o); err != nil {
+						errs <- err
+						return
+					}
+					if !slices.Equal(o[0].F32, outs[0].F32) {
+						errs <- fmt.Errorf("a concurrent Run's output differs")
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("%s: %v", what, err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
