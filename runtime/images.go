@@ -131,7 +131,7 @@ func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
 			return nil
 		}
 	}
-	pl.single, pl.images = one, n
+	pl.single, pl.images, pl.atOnce = one, n, 1
 	if cut, handoff := tailCut(pl, one, p.outSlot); cut > 0 {
 		if err := pl.layoutFrom(ctx, p.outSlot, cut, handoff); err != nil {
 			return err
@@ -144,7 +144,8 @@ func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
 		}
 	}
 	if parallel {
-		pl.warmImages(p, min(p.pool.Workers(), n))
+		pl.atOnce = min(p.pool.Workers(), n)
+		pl.warmImages(p, pl.atOnce)
 	}
 	return nil
 }

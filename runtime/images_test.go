@@ -243,18 +243,18 @@ func TestCacheImages(t *testing.T) {
 
 // TestBatchedTail checks tailCut through splitImages: a separable graph
 // whose head (two convolutions over 16×16 planes) has few weights for its
-// activations and whose tail (two Gemms after a global pool) the other
-// way round runs its images through the head on the batch-1 plan and the
-// tail on the batch plan, on two workers (images side by side) and on one
-// (above cacheImages' bound). The values are multiples of 1/4 small
-// enough that every sum is exact, so the result must be bit for bit that
-// of Runs of one image each, whichever kernels sum it. At batch 8 the
-// tail starts after the second convolution; at batch 2, where the first
-// Gemm's weights read once save too little, after that Gemm. The tail's
-// arena holds none of the head's tensors, a Run allocates nothing, Runs
-// from several goroutines agree, the profile gives every step the
-// batch's shapes, and a graph whose weighted steps never save enough has
-// no tail.
+// activations and whose tail (two Gemms after a global pool) the other way
+// round runs its images through the head on the batch-1 plan and the tail
+// on the batch plan, on two workers (images side by side) and on one
+// (above cacheImages' bound). The values are multiples of 1/4 small enough
+// that every sum is exact, so the result must be bit for bit that of Runs
+// of one image each, whichever kernels sum it. At batch 8 the tail starts
+// after the second convolution; at batch 2, where the first Gemm's weights
+// read once save too little, after that Gemm. The tail's arena holds none
+// of the head's tensors (ArenaBytes counts it and an image's arena a
+// worker), a Run allocates nothing, Runs from several goroutines agree,
+// the profile gives every step the batch's shapes, and a graph whose
+// weighted steps never save enough has no tail.
 func TestBatchedTail(t *testing.T) {
 	defer func(c int) { kern.LastLevelCache = c }(kern.LastLevelCache)
 	kern.LastLevelCache = 64 << 10 // a bound of 32 KiB
@@ -349,6 +349,10 @@ func TestBatchedTail(t *testing.T) {
 		}
 		if head := 2 * tc.batch * 16 * 16 * 16; pl.f32Size >= head {
 			t.Errorf("%s: the tail's arena holds %d floats, as many as the first convolution's input and output (%d)", what, pl.f32Size, head)
+		}
+		// a Run's memory: the tail's arena and an image's a worker
+		if got, want := pl.ArenaBytes(), 4*pl.f32Size+8*pl.i64Size+tc.threads*pl.single.ArenaBytes(); got != want {
+			t.Errorf("%s: ArenaBytes %d, want %d", what, got, want)
 		}
 		if !raceEnabled {
 			if n := testing.AllocsPerRun(50, func() {

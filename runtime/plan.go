@@ -76,6 +76,7 @@ type Plan struct {
 	// arguments of Runs not in use under imagesMu.
 	single *Plan
 	images int
+	atOnce int // images run side by side (1: one after another)
 	// tailFrom, when above 0, is where a plan run image by image stops
 	// running pl.single and runs its own steps for the whole batch, the
 	// head having handed it the slots of handoff (see tailCut).
@@ -370,8 +371,19 @@ func (pl *Plan) Steps() int {
 	return n
 }
 
-// ArenaBytes returns the bytes of intermediate memory one Run uses.
-func (pl *Plan) ArenaBytes() int { return 4*pl.f32Size + 8*pl.i64Size }
+// ArenaBytes returns the bytes of intermediate memory one Run uses: its
+// arena's, or for a plan run image by image its batch-1 plan's arena for
+// each image run at once, and the arena of its batched tail, if any.
+func (pl *Plan) ArenaBytes() int {
+	own := 4*pl.f32Size + 8*pl.i64Size
+	if pl.single == nil {
+		return own
+	}
+	if pl.tailFrom == 0 {
+		own = 0
+	}
+	return own + max(pl.atOnce, 1)*pl.single.ArenaBytes()
+}
 
 // NodeMACs is one node's multiply-accumulates in a Run of a plan.
 type NodeMACs struct {
