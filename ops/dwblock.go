@@ -150,6 +150,7 @@ func (b *dwBlockPlan) outShape() []int {
 type dwBlockMid struct {
 	t [2]kern.GrowBuf
 	f [2]kern.ConvFusion
+	g [3]kern.ConvGeom
 }
 
 // dwBlockMids keeps dwBlockMid for reuse by any block and Run.
@@ -206,32 +207,57 @@ func (b *dwBlockPlan) run(env *kern.Env, in, out []*Tensor) error {
 			return nil
 		}
 	}
-	// One convolution after the other, through intermediates.
+	// One convolution after the other, through intermediates, a batch
+	// image by image: an image's intermediates stay in the core's cache
+	// from one convolution to the next, where a batch's went out to
+	// memory and back (MnasNet, MobileNetV2 and EfficientNet-B0 at batch
+	// 8, alternating runs: 0.98-0.99 of their time on one thread,
+	// 0.97-1.00 on two; at batch 2 on one thread 0.975-0.99). Each
+	// image's outputs are the same bit for bit.
 	mid := dwBlockMids.Get()
 	defer dwBlockMids.Put(mid)
-	src := in[0].F32
+	images := first.g.N
+	var ws [3][]float32
+	var packs [3][]float32
 	for i, cp := range b.cp {
 		if cp == nil {
 			continue
-		}
-		dst, fi := y, f
-		if i < 2 {
-			// the expansion's and the depthwise layer's own activation,
-			// into an intermediate unless the depthwise layer is last
-			mid.f[i] = kern.ConvFusion{Act: b.acts[i]}
-			fi = &mid.f[i]
-			if i == 0 || b.cp[2] != nil {
-				dst = mid.t[i].Grow(cp.ny)
-			}
 		}
 		w, packed, err := cp.weights(env.K, in[1+2*i])
 		if err != nil {
 			return n.Errorf("%v (the %s)", err, dwRoles[i])
 		}
-		env.PackedW = packed
-		env.K.Conv(env, &cp.g, src, w, bias[i], dst, fi)
-		env.PackedW = nil
-		src = dst
+		ws[i], packs[i] = w, packed
+	}
+	// for each image i: y[i] = act(Wp·actD(dw(actE(We·x[i] + BE), WD) + BD) + BP + Z[i])
+	for img := range images {
+		src := in[0].F32
+		src = src[img*len(src)/images : (img+1)*len(src)/images]
+		if z != nil {
+			f.Residual = z[img*len(z)/images : (img+1)*len(z)/images]
+		}
+		for i, cp := range b.cp {
+			if cp == nil {
+				continue
+			}
+			g := &mid.g[i] // the geometry of one image
+			*g = cp.g
+			g.N = 1
+			dst, fi := y[img*len(y)/images:(img+1)*len(y)/images], f
+			if i < 2 {
+				// the expansion's and the depthwise layer's own activation,
+				// into an intermediate unless the depthwise layer is last
+				mid.f[i] = kern.ConvFusion{Act: b.acts[i]}
+				fi = &mid.f[i]
+				if i == 0 || b.cp[2] != nil {
+					dst = mid.t[i].Grow(cp.ny / images)
+				}
+			}
+			env.PackedW = packs[i]
+			env.K.Conv(env, g, src, ws[i], bias[i], dst, fi)
+			env.PackedW = nil
+			src = dst
+		}
 	}
 	return nil
 }

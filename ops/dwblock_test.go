@@ -45,6 +45,11 @@ var dwBlockCases = []dwBlockCase{
 	// batch 2; and stride 1 with rows of 57.
 	{2, 12, 40, 57, 58, 5, 2, 2, 1, 20, true, "Relu", "Clip", ""},
 	{1, 7, 56, 56, 57, 5, 1, 2, 1, 0, false, "Clip", "Relu", ""},
+	// Batches of 3 on small planes, run image by image: without a
+	// projection (the depthwise layer writes the output), and without an
+	// expansion, with a residual.
+	{3, 8, 24, 9, 10, 3, 2, 1, 1, 0, false, "Relu", "Relu", ""},
+	{3, 0, 16, 8, 7, 5, 1, 2, 1, 24, true, "", "Clip", "Relu"},
 }
 
 // actAttrs sets a fused activation's attributes on n with the prefix.
