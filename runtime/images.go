@@ -221,12 +221,7 @@ func (pl *Plan) runImages(ctx context.Context, p *Program, inputs, outs []*ir.Te
 // imagesOnWorkers runs the images of a Run of pl side by side, each range
 // of them on one worker (see runImageRange for outs and to).
 func (pl *Plan) imagesOnWorkers(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, to *arena) error {
-	pl.imagesMu.Lock()
-	var t *imagesTask
-	if k := len(pl.imageTasks); k > 0 {
-		t, pl.imageTasks = pl.imageTasks[k-1], pl.imageTasks[:k-1]
-	}
-	pl.imagesMu.Unlock()
+	t := takeFree(&pl.imagesMu, &pl.imageTasks)
 	if t == nil {
 		t = new(imagesTask)
 	}
@@ -234,10 +229,28 @@ func (pl *Plan) imagesOnWorkers(ctx context.Context, p *Program, inputs, outs []
 	p.pool.Do(pl.images, t)
 	err := t.err
 	*t = imagesTask{} // nothing of the Run kept
-	pl.imagesMu.Lock()
-	pl.imageTasks = append(pl.imageTasks, t)
-	pl.imagesMu.Unlock()
+	putFree(&pl.imagesMu, &pl.imageTasks, t)
 	return err
+}
+
+// takeFree takes the last item of a free list kept under mu, or nil.
+func takeFree[T any](mu *sync.Mutex, list *[]*T) *T {
+	mu.Lock()
+	defer mu.Unlock()
+	k := len(*list)
+	if k == 0 {
+		return nil
+	}
+	v := (*list)[k-1]
+	*list = (*list)[:k-1]
+	return v
+}
+
+// putFree gives v back to a free list kept under mu.
+func putFree[T any](mu *sync.Mutex, list *[]*T, v *T) {
+	mu.Lock()
+	*list = append(*list, v)
+	mu.Unlock()
 }
 
 // imagesTask runs the images of a Run of a split plan, each range of them
@@ -271,12 +284,7 @@ func (t *imagesTask) Range(lo, hi int) {
 // tensors to to, pl's arena for the Run (see runWithTail).
 func (pl *Plan) runImageRange(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, times []time.Duration, lo, hi int, par kern.Parallel, to *arena) error {
 	one := pl.single
-	pl.imagesMu.Lock()
-	var a *imageArgs
-	if k := len(pl.imageArgs); k > 0 {
-		a, pl.imageArgs = pl.imageArgs[k-1], pl.imageArgs[:k-1]
-	}
-	pl.imagesMu.Unlock()
+	a := takeFree(&pl.imagesMu, &pl.imageArgs)
 	if a == nil {
 		a = newImageArgs(len(inputs), len(p.outSlot))
 	}
@@ -284,9 +292,7 @@ func (pl *Plan) runImageRange(ctx context.Context, p *Program, inputs, outs []*i
 		for i := range a.inT {
 			a.inT[i].F32 = nil
 		}
-		pl.imagesMu.Lock()
-		pl.imageArgs = append(pl.imageArgs, a)
-		pl.imagesMu.Unlock()
+		putFree(&pl.imagesMu, &pl.imageArgs, a)
 	}()
 	for img := lo; img < hi; img++ {
 		for i, t := range inputs {
