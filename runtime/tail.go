@@ -22,9 +22,10 @@ import (
 // At batch 8, the plans alternating in one process (2-core Zen 5): on one
 // thread MnasNet 0.85-0.97 of its time, MobileNetV2 0.91-0.96,
 // EfficientNet-B0 0.94-0.96, RegNet-Y 800MF 0.96-1.00; on two,
-// MobileNetV3 0.89-0.93 (at batch 2 0.94), the others 0.96-1.00 in most
-// runs. The outputs are no longer bit for bit those of Runs of one image
-// each: a tail step sums as its batch kernel does.
+// MobileNetV3 0.89-0.93 (at batch 2 0.94), MnasNet 0.96-0.99, the others
+// 0.96-1.07 over three runs, none the same way in all. The outputs are no
+// longer bit for bit those of Runs of one image each: a tail step sums
+// as its batch kernel does.
 
 // tailWeightsPerByte is how many bytes of weights read again per image
 // a step must save for each byte of an image's activations it moves to
