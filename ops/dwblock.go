@@ -217,8 +217,7 @@ func (b *dwBlockPlan) run(env *kern.Env, in, out []*Tensor) error {
 	mid := dwBlockMids.Get()
 	defer dwBlockMids.Put(mid)
 	images := first.g.N
-	var ws [3][]float32
-	var packs [3][]float32
+	var ws, packs [3][]float32
 	for i, cp := range b.cp {
 		if cp == nil {
 			continue
@@ -228,33 +227,38 @@ func (b *dwBlockPlan) run(env *kern.Env, in, out []*Tensor) error {
 			return n.Errorf("%v (the %s)", err, dwRoles[i])
 		}
 		ws[i], packs[i] = w, packed
+		// the geometry of one image, and the expansion's and the
+		// depthwise layer's own activation
+		mid.g[i] = cp.g
+		mid.g[i].N = 1
+		if i < 2 {
+			mid.f[i] = kern.ConvFusion{Act: b.acts[i]}
+		}
 	}
+	if images == 0 {
+		return nil
+	}
+	xn, yn := len(in[0].F32)/images, len(y)/images
 	// for each image i: y[i] = act(Wp·actD(dw(actE(We·x[i] + BE), WD) + BD) + BP + Z[i])
 	for img := range images {
-		src := in[0].F32
-		src = src[img*len(src)/images : (img+1)*len(src)/images]
+		src := in[0].F32[img*xn : (img+1)*xn]
 		if z != nil {
-			f.Residual = z[img*len(z)/images : (img+1)*len(z)/images]
+			f.Residual = z[img*yn : (img+1)*yn]
 		}
 		for i, cp := range b.cp {
 			if cp == nil {
 				continue
 			}
-			g := &mid.g[i] // the geometry of one image
-			*g = cp.g
-			g.N = 1
-			dst, fi := y[img*len(y)/images:(img+1)*len(y)/images], f
+			dst, fi := y[img*yn:(img+1)*yn], f
 			if i < 2 {
-				// the expansion's and the depthwise layer's own activation,
 				// into an intermediate unless the depthwise layer is last
-				mid.f[i] = kern.ConvFusion{Act: b.acts[i]}
 				fi = &mid.f[i]
 				if i == 0 || b.cp[2] != nil {
 					dst = mid.t[i].Grow(cp.ny / images)
 				}
 			}
 			env.PackedW = packs[i]
-			env.K.Conv(env, g, src, ws[i], bias[i], dst, fi)
+			env.K.Conv(env, &mid.g[i], src, ws[i], bias[i], dst, fi)
 			env.PackedW = nil
 			src = dst
 		}

@@ -132,16 +132,8 @@ func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
 		}
 	}
 	pl.single, pl.images, pl.atOnce = one, n, 1
-	if cut, handoff := tailCut(pl, one, p.outSlot); cut > 0 {
-		if err := pl.layoutFrom(ctx, p.outSlot, cut, handoff); err != nil {
-			return err
-		}
-		pl.f32Spans = pl.spans()
-		pl.tailFrom, pl.handoff = cut, handoff
-		pl.scratch = 0
-		for _, st := range pl.steps[cut:] {
-			pl.scratch = max(pl.scratch, st.step.Scratch)
-		}
+	if err := pl.setTail(ctx, p.outSlot); err != nil {
+		return err
 	}
 	if parallel {
 		pl.atOnce = min(p.pool.Workers(), n)

@@ -89,24 +89,19 @@ func tailCut(pl, one *Plan, outSlots []int) (int, []int) {
 	if cut == 0 || !weighted {
 		return 0, nil
 	}
-	rootOf := func(s int) int {
-		if pl.slots[s].kind == slotView {
-			return pl.slots[s].root
-		}
-		return s
-	}
 	written := make([]bool, len(pl.slots)) // blocks the head writes
 	for _, st := range pl.steps[:cut] {
 		for _, s := range st.c.out {
 			if s >= 0 {
-				written[rootOf(s)] = true
+				r, _ := pl.rootAt(s)
+				written[r] = true
 			}
 		}
 	}
 	var handoff []int
 	taken := make([]bool, len(pl.slots))
 	need := func(s int) bool {
-		r := rootOf(s)
+		r, _ := pl.rootAt(s)
 		if !written[r] || taken[r] {
 			return true
 		}
@@ -133,6 +128,26 @@ func tailCut(pl, one *Plan, outSlots []int) (int, []int) {
 		}
 	}
 	return cut, handoff
+}
+
+// setTail gives pl, a plan just split image by image, its batched tail
+// where tailCut finds one: the tail's steps and what the head hands
+// them, an arena laid out for the tail alone and the tail's scratch.
+func (pl *Plan) setTail(ctx context.Context, outSlots []int) error {
+	cut, handoff := tailCut(pl, pl.single, outSlots)
+	if cut == 0 {
+		return nil
+	}
+	if err := pl.layoutFrom(ctx, outSlots, cut, handoff); err != nil {
+		return err
+	}
+	pl.f32Spans = pl.spans()
+	pl.tailFrom, pl.handoff = cut, handoff
+	pl.scratch = 0
+	for _, st := range pl.steps[cut:] {
+		pl.scratch = max(pl.scratch, st.step.Scratch)
+	}
+	return nil
 }
 
 // runWithTail runs pl's images through the head on pl.single, side by
