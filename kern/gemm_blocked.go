@@ -134,6 +134,11 @@ type BlockedSpec struct {
 	// PixHalf[r-1] for r pixels: a last block of at most that many
 	// channels takes them.
 	PixHalf []PixKernel
+	// PixRow, when not empty, are row kernels of PixWidth/2 channels on
+	// the same panels for windows 3 wide, PixRow[sw-1][r-1] for r pixels
+	// at column stride sw: blocks of at most that many channels on the
+	// blocked copy take them (see pixRows).
+	PixRow [2][]PixRowKernel
 	// PixMajor makes 1×1 convolutions on that path for planes of at most
 	// PixMaxPixels read a pixel-major copy of their input (see pixMajor).
 	PixMajor bool

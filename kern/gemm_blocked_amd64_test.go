@@ -744,6 +744,68 @@ func TestPixKernelsMatchTwin(t *testing.T) {
 	}
 }
 
+// TestPixRowKernelsMatchTwin runs every row kernel against its Go twin
+// (PixRowGo): window rows at scattered, repeated and decreasing offsets,
+// no rows to many, a row stride of C beyond the vector, with and without
+// accumulate, bias and clip (NaN in the input), one tile a call or three;
+// and against the pixel-tile twin (PixGoOf) given the same steps.
+func TestPixRowKernelsMatchTwin(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil {
+			t.Logf("%s: not supported by this CPU, skipped", k.Name)
+			continue
+		}
+		spec := k.spec
+		w := spec.PixWidth / 2
+		for si, kerns := range spec.PixRow {
+			sw := si + 1
+			for ri, kern := range kerns {
+				r := ri + 1
+				twin := PixRowGo(r, sw, w, spec.PixWidth)
+				for _, rows := range []int{0, 1, 2, 5, 48} {
+					for flags := range 16 {
+						tiles := 1 + 2*(flags>>3)
+						ldc := w + 3
+						wp := kerntest.Rand(uint64(rows+r), max(1, 3*rows)*spec.PixWidth)
+						src := kerntest.Rand(uint64(rows+1), 1200)
+						src[37] = float32(math.NaN())
+						var bias, clip *float32
+						if flags&2 != 0 {
+							bias = &kerntest.Rand(uint64(rows+3), w)[0]
+						}
+						if flags&4 != 0 {
+							clip = &[]float32{-0.5, 0.75}[0]
+						}
+						offs := make([]int32, max(1, 3*rows))
+						for p := range offs {
+							offs[p] = int32((p * 37) % 500)
+						}
+						got := kerntest.Rand(uint64(rows+2), r*tiles*ldc)
+						want := append([]float32(nil), got...)
+						kern(rows, &wp[0], &src[0], &offs[0], &got[0], ldc, flags&1, bias, clip, tiles)
+						twin(rows, &wp[0], &src[0], &offs[0], &want[0], ldc, flags&1, bias, clip, tiles)
+						// Columns beyond w are guards: untouched by both.
+						kerntest.Check(t, fmt.Sprintf("%s row %d pixels stride %d rows=%d flags=%b", k.Name, r, sw, rows, flags), got, want, 0)
+						// The pixel-tile twin with every step's offset and the
+						// row's pixels spelled out sums the same, bit for bit.
+						for p := range offs {
+							offs[p] = offs[p-p%3] + int32(8*(p%3))
+						}
+						pix := make([]int32, r*tiles)
+						for i := range pix {
+							pix[i] = int32(i * sw * 8)
+						}
+						copy(got, want)
+						kern(rows, &wp[0], &src[0], &offs[0], &got[0], ldc, flags&1, bias, clip, tiles)
+						PixGoOf(r, w, spec.PixWidth)(3*rows, &wp[0], &src[0], &pix[0], &offs[0], &want[0], ldc, flags&1, bias, clip, tiles)
+						kerntest.Check(t, fmt.Sprintf("%s row %d pixels stride %d rows=%d flags=%b against PixGoOf", k.Name, r, sw, rows, flags), got, want, 0)
+					}
+				}
+			}
+		}
+	}
+}
+
 // BenchmarkPix runs the widest pixel-tile kernels on 64 steps, with input
 // rows packed together and a 7×7, 9×9 or 14×14 plane apart, in GFLOP/s.
 func BenchmarkPix(b *testing.B) {

@@ -45,6 +45,19 @@ var avx512Spec = withWidthFree(BlockedSpec{
 	PixHalf: []PixKernel{amd64.KernPixAVX512x1x16Of32, amd64.KernPixAVX512x2x16Of32, amd64.KernPixAVX512x3x16Of32,
 		amd64.KernPixAVX512x4x16Of32, amd64.KernPixAVX512x5x16Of32, amd64.KernPixAVX512x6x16Of32,
 		amd64.KernPixAVX512x7x16Of32, amd64.KernPixAVX512x8x16Of32},
+	// A block of 16 channels on the blocked copy with a 3-wide window
+	// (RegNet's groups): rows of up to 16 pixels at stride 1 and 2.
+	PixRow: [2][]PixRowKernel{{
+		amd64.KernPixRowAVX512x1S1, amd64.KernPixRowAVX512x2S1, amd64.KernPixRowAVX512x3S1, amd64.KernPixRowAVX512x4S1,
+		amd64.KernPixRowAVX512x5S1, amd64.KernPixRowAVX512x6S1, amd64.KernPixRowAVX512x7S1, amd64.KernPixRowAVX512x8S1,
+		amd64.KernPixRowAVX512x9S1, amd64.KernPixRowAVX512x10S1, amd64.KernPixRowAVX512x11S1, amd64.KernPixRowAVX512x12S1,
+		amd64.KernPixRowAVX512x13S1, amd64.KernPixRowAVX512x14S1, amd64.KernPixRowAVX512x15S1, amd64.KernPixRowAVX512x16S1,
+	}, {
+		amd64.KernPixRowAVX512x1S2, amd64.KernPixRowAVX512x2S2, amd64.KernPixRowAVX512x3S2, amd64.KernPixRowAVX512x4S2,
+		amd64.KernPixRowAVX512x5S2, amd64.KernPixRowAVX512x6S2, amd64.KernPixRowAVX512x7S2, amd64.KernPixRowAVX512x8S2,
+		amd64.KernPixRowAVX512x9S2, amd64.KernPixRowAVX512x10S2, amd64.KernPixRowAVX512x11S2, amd64.KernPixRowAVX512x12S2,
+		amd64.KernPixRowAVX512x13S2, amd64.KernPixRowAVX512x14S2, amd64.KernPixRowAVX512x15S2, amd64.KernPixRowAVX512x16S2,
+	}},
 	// The pixel-tile path and what rides on it (grouped, strided, small
 	// planes, the one-pass depthwise blocks), the last-rows kernels and
 	// the panel copy, as on AVX2; on a Zen 5, one thread, batch 1,

@@ -157,6 +157,13 @@ var bigConvCases = []convCase{
 	// (8 workers), unequal strides, batch 2.
 	{n: 2, c: 13, m: 8, in: []int{30, 27}, k: []int{3, 3}, group: 1, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}, bias: true},
 	{n: 2, c: 48, m: 48, in: []int{13, 10}, k: []int{3, 3}, group: 3, strides: []int64{1, 2}, pads: []int64{1, 1, 1, 1}, bias: true},
+	// Groups of 16 output channels on the row kernels (pixRows): RegNet's
+	// stride-2 layer with four groups, rows of 11 and 10 pixels, batch 2;
+	// five groups of 24 input channels at stride 1, rows of 14; a 3×5
+	// window (not 3 wide: the pixel tiles) beside them.
+	{n: 2, c: 64, m: 64, in: []int{23, 21}, k: []int{3, 3}, group: 4, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}, bias: true},
+	{n: 1, c: 120, m: 80, in: []int{9, 14}, k: []int{3, 3}, group: 5, pads: []int64{1, 1, 1, 1}},
+	{n: 1, c: 32, m: 32, in: []int{9, 14}, k: []int{3, 5}, group: 2, pads: []int64{1, 2, 1, 2}, bias: true},
 	// Planes 256 values apart: the in-place products pack each panel of B
 	// (packConflicts); a last narrower panel, batch 2.
 	{n: 2, c: 20, m: 13, in: []int{16, 16}, k: []int{1, 1}, group: 1, bias: true},
@@ -609,6 +616,28 @@ func BenchmarkDepthwise(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkGroupedConvs runs RegNet-Y 800MF's grouped 3×3 convolutions
+// (groups of 16 channels: the row kernels, pixRows) and ResNeXt-50's of
+// its third stage (16 a group at 14×14) on every fast tier and one
+// thread, with bias, in GFLOP/s.
+func BenchmarkGroupedConvs(b *testing.B) {
+	for i, l := range []struct{ c, in, s int }{{64, 112, 2}, {144, 56, 2}, {144, 28, 1}, {320, 28, 2},
+		{320, 14, 1}, {784, 14, 2}, {784, 7, 1}, {512, 14, 1}} {
+		cc := convCase{n: 1, c: l.c, m: l.c, in: []int{l.in, l.in}, k: []int{3, 3}, group: l.c / 16,
+			strides: []int64{int64(l.s), int64(l.s)}, pads: []int64{1, 1, 1, 1}, bias: true}
+		if l.c == 512 {
+			cc.group = 32 // ResNeXt's
+		}
+		ins := cc.inputs(uint64(i))
+		vals, step, err := prepareOpConst(cc.node(), 1, ins...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out := NewF32(vals[0].Shape, nil)
+		benchLayer(b, fmt.Sprintf("%dx%d²/s%d/g%d", l.c, l.in, l.s, cc.group), step, ins, out, 2*float64(cc.geom().MACs()))
 	}
 }
 

@@ -2156,6 +2156,998 @@ func KernPixAVX512x7x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //go:noescape
 func KernPixAVX512x8x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
 
+// KernPixRowAVX512x1S1 computes tiles of 1 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 1 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 1; i < (t+1)*1; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*1+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x1S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x2S1 computes tiles of 2 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 1 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 2; i < (t+1)*2; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*1+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x2S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x3S1 computes tiles of 3 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 1 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 3; i < (t+1)*3; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*1+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x3S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x4S1 computes tiles of 4 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 1 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 4; i < (t+1)*4; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*1+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x4S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x5S1 computes tiles of 5 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 1 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 5; i < (t+1)*5; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*1+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x5S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x6S1 computes tiles of 6 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 1 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 6; i < (t+1)*6; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*1+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x6S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x7S1 computes tiles of 7 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 1 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 7; i < (t+1)*7; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*1+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x7S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x8S1 computes tiles of 8 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 1 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 8; i < (t+1)*8; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*1+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x8S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x9S1 computes tiles of 9 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 1 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 9; i < (t+1)*9; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*1+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x9S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x10S1 computes tiles of 10 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 1 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 10; i < (t+1)*10; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*1+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x10S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x11S1 computes tiles of 11 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 1 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 11; i < (t+1)*11; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*1+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x11S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x12S1 computes tiles of 12 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 1 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 12; i < (t+1)*12; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*1+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x12S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x13S1 computes tiles of 13 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 1 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 13; i < (t+1)*13; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*1+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x13S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x14S1 computes tiles of 14 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 1 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 14; i < (t+1)*14; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*1+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x14S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x15S1 computes tiles of 15 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 1 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 15; i < (t+1)*15; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*1+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x15S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x16S1 computes tiles of 16 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 1 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 16; i < (t+1)*16; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*1+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x16S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x1S2 computes tiles of 1 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 2 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 1; i < (t+1)*1; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*2+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x1S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x2S2 computes tiles of 2 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 2 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 2; i < (t+1)*2; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*2+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x2S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x3S2 computes tiles of 3 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 2 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 3; i < (t+1)*3; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*2+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x3S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x4S2 computes tiles of 4 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 2 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 4; i < (t+1)*4; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*2+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x4S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x5S2 computes tiles of 5 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 2 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 5; i < (t+1)*5; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*2+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x5S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x6S2 computes tiles of 6 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 2 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 6; i < (t+1)*6; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*2+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x6S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x7S2 computes tiles of 7 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 2 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 7; i < (t+1)*7; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*2+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x7S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x8S2 computes tiles of 8 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 2 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 8; i < (t+1)*8; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*2+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x8S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x9S2 computes tiles of 9 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 2 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 9; i < (t+1)*9; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*2+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x9S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x10S2 computes tiles of 10 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 2 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 10; i < (t+1)*10; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*2+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x10S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x11S2 computes tiles of 11 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 2 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 11; i < (t+1)*11; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*2+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x11S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x12S2 computes tiles of 12 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 2 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 12; i < (t+1)*12; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*2+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x12S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x13S2 computes tiles of 13 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 2 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 13; i < (t+1)*13; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*2+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x13S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x14S2 computes tiles of 14 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 2 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 14; i < (t+1)*14; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*2+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x14S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x15S2 computes tiles of 15 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 2 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 15; i < (t+1)*15; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*2+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x15S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
+// KernPixRowAVX512x16S2 computes tiles of 16 pixels of an output row × 16 channels of a convolution
+// with a 3-wide window at column stride 2 with AVX512, as this Go loop does (indices in elements;
+// w is a packed panel of 3·rows steps of 32 weights, of which the first 16 are read; an input
+// column is 8 values from the next, and window row q starts at boff[3q]):
+//
+//	for t := range tiles {
+//		for i := t * 16; i < (t+1)*16; i++ {
+//			for j := range 16 {
+//				var s float32
+//				for q := range rows {
+//					for x := range 3 {
+//						s = fma(src[boff[3*q]+(i*2+x)*8], w[(3*q+x)*32+j], s) // rounded once
+//					}
+//				}
+//				if flags&1 != 0 {
+//					s += c[i*ldc+j]
+//				}
+//				if bias != nil {
+//					s += bias[j]
+//				}
+//				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0
+//					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is
+//				}
+//				c[i*ldc+j] = s
+//			}
+//		}
+//	}
+//
+//go:noescape
+func KernPixRowAVX512x16S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+
 // DwTapsAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does:
 //
 //	for j := range n {

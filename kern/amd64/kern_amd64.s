@@ -25228,6 +25228,6302 @@ done:
 	VZEROUPPER
 	RET
 
+// func KernPixRowAVX512x1S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x1S1(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·1 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z1
+	VMOVUPS      128(CX), Z2
+	VMOVUPS      256(CX), Z3
+	VBROADCASTSS (BX)(SI*4), Z4
+	VFMADD231PS  Z1, Z4, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z5
+	VFMADD231PS  Z2, Z5, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z4
+	VFMADD231PS  Z3, Z4, Z0
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z1
+	VBROADCASTSS 4(DX), Z2
+	VMAXPS       Z1, Z0, Z3
+	VMINPS       Z2, Z3, Z3
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z3, K1, Z0
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x01, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000020, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x2S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x2S1(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·1 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z2
+	VMOVUPS      128(CX), Z3
+	VMOVUPS      256(CX), Z4
+	VBROADCASTSS (BX)(SI*4), Z5
+	VFMADD231PS  Z2, Z5, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z6
+	VFMADD231PS  Z2, Z6, Z1
+	VFMADD231PS  Z3, Z6, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z5
+	VFMADD231PS  Z3, Z5, Z1
+	VFMADD231PS  Z4, Z5, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z6
+	VFMADD231PS  Z4, Z6, Z1
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z2
+	VBROADCASTSS 4(DX), Z3
+	VMAXPS       Z2, Z0, Z4
+	VMINPS       Z3, Z4, Z4
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z4, K1, Z0
+	VMAXPS       Z2, Z1, Z4
+	VMINPS       Z3, Z4, Z4
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z4, K1, Z1
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x02, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000040, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x3S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x3S1(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·1 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z3
+	VMOVUPS      128(CX), Z4
+	VMOVUPS      256(CX), Z5
+	VBROADCASTSS (BX)(SI*4), Z6
+	VFMADD231PS  Z3, Z6, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z7
+	VFMADD231PS  Z3, Z7, Z1
+	VFMADD231PS  Z4, Z7, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z6
+	VFMADD231PS  Z3, Z6, Z2
+	VFMADD231PS  Z4, Z6, Z1
+	VFMADD231PS  Z5, Z6, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z7
+	VFMADD231PS  Z4, Z7, Z2
+	VFMADD231PS  Z5, Z7, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z6
+	VFMADD231PS  Z5, Z6, Z2
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z3
+	VBROADCASTSS 4(DX), Z4
+	VMAXPS       Z3, Z0, Z5
+	VMINPS       Z4, Z5, Z5
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z5, K1, Z0
+	VMAXPS       Z3, Z1, Z5
+	VMINPS       Z4, Z5, Z5
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z5, K1, Z1
+	VMAXPS       Z3, Z2, Z5
+	VMINPS       Z4, Z5, Z5
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z5, K1, Z2
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x03, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000060, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x4S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x4S1(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·1 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z4
+	VMOVUPS      128(CX), Z5
+	VMOVUPS      256(CX), Z6
+	VBROADCASTSS (BX)(SI*4), Z7
+	VFMADD231PS  Z4, Z7, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z8
+	VFMADD231PS  Z4, Z8, Z1
+	VFMADD231PS  Z5, Z8, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z7
+	VFMADD231PS  Z4, Z7, Z2
+	VFMADD231PS  Z5, Z7, Z1
+	VFMADD231PS  Z6, Z7, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z8
+	VFMADD231PS  Z4, Z8, Z3
+	VFMADD231PS  Z5, Z8, Z2
+	VFMADD231PS  Z6, Z8, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z7
+	VFMADD231PS  Z5, Z7, Z3
+	VFMADD231PS  Z6, Z7, Z2
+	VBROADCASTSS 160(BX)(SI*4), Z8
+	VFMADD231PS  Z6, Z8, Z3
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z4
+	VBROADCASTSS 4(DX), Z5
+	VMAXPS       Z4, Z0, Z6
+	VMINPS       Z5, Z6, Z6
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z6, K1, Z0
+	VMAXPS       Z4, Z1, Z6
+	VMINPS       Z5, Z6, Z6
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z6, K1, Z1
+	VMAXPS       Z4, Z2, Z6
+	VMINPS       Z5, Z6, Z6
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z6, K1, Z2
+	VMAXPS       Z4, Z3, Z6
+	VMINPS       Z5, Z6, Z6
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z6, K1, Z3
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x04, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000080, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x5S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x5S1(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·1 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z5
+	VMOVUPS      128(CX), Z6
+	VMOVUPS      256(CX), Z7
+	VBROADCASTSS (BX)(SI*4), Z8
+	VFMADD231PS  Z5, Z8, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z9
+	VFMADD231PS  Z5, Z9, Z1
+	VFMADD231PS  Z6, Z9, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z8
+	VFMADD231PS  Z5, Z8, Z2
+	VFMADD231PS  Z6, Z8, Z1
+	VFMADD231PS  Z7, Z8, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z9
+	VFMADD231PS  Z5, Z9, Z3
+	VFMADD231PS  Z6, Z9, Z2
+	VFMADD231PS  Z7, Z9, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z8
+	VFMADD231PS  Z5, Z8, Z4
+	VFMADD231PS  Z6, Z8, Z3
+	VFMADD231PS  Z7, Z8, Z2
+	VBROADCASTSS 160(BX)(SI*4), Z9
+	VFMADD231PS  Z6, Z9, Z4
+	VFMADD231PS  Z7, Z9, Z3
+	VBROADCASTSS 192(BX)(SI*4), Z8
+	VFMADD231PS  Z7, Z8, Z4
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z5
+	VBROADCASTSS 4(DX), Z6
+	VMAXPS       Z5, Z0, Z7
+	VMINPS       Z6, Z7, Z7
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z7, K1, Z0
+	VMAXPS       Z5, Z1, Z7
+	VMINPS       Z6, Z7, Z7
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z7, K1, Z1
+	VMAXPS       Z5, Z2, Z7
+	VMINPS       Z6, Z7, Z7
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z7, K1, Z2
+	VMAXPS       Z5, Z3, Z7
+	VMINPS       Z6, Z7, Z7
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z7, K1, Z3
+	VMAXPS       Z5, Z4, Z7
+	VMINPS       Z6, Z7, Z7
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z7, K1, Z4
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x05, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x000000a0, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x6S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x6S1(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·1 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z6
+	VMOVUPS      128(CX), Z7
+	VMOVUPS      256(CX), Z8
+	VBROADCASTSS (BX)(SI*4), Z9
+	VFMADD231PS  Z6, Z9, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z10
+	VFMADD231PS  Z6, Z10, Z1
+	VFMADD231PS  Z7, Z10, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z9
+	VFMADD231PS  Z6, Z9, Z2
+	VFMADD231PS  Z7, Z9, Z1
+	VFMADD231PS  Z8, Z9, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z10
+	VFMADD231PS  Z6, Z10, Z3
+	VFMADD231PS  Z7, Z10, Z2
+	VFMADD231PS  Z8, Z10, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z9
+	VFMADD231PS  Z6, Z9, Z4
+	VFMADD231PS  Z7, Z9, Z3
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS 160(BX)(SI*4), Z10
+	VFMADD231PS  Z6, Z10, Z5
+	VFMADD231PS  Z7, Z10, Z4
+	VFMADD231PS  Z8, Z10, Z3
+	VBROADCASTSS 192(BX)(SI*4), Z9
+	VFMADD231PS  Z7, Z9, Z5
+	VFMADD231PS  Z8, Z9, Z4
+	VBROADCASTSS 224(BX)(SI*4), Z10
+	VFMADD231PS  Z8, Z10, Z5
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z6
+	VBROADCASTSS 4(DX), Z7
+	VMAXPS       Z6, Z0, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z8, K1, Z0
+	VMAXPS       Z6, Z1, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z8, K1, Z1
+	VMAXPS       Z6, Z2, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z8, K1, Z2
+	VMAXPS       Z6, Z3, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z8, K1, Z3
+	VMAXPS       Z6, Z4, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z8, K1, Z4
+	VMAXPS       Z6, Z5, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z8, K1, Z5
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x06, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x000000c0, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x7S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x7S1(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·1 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z7
+	VMOVUPS      128(CX), Z8
+	VMOVUPS      256(CX), Z9
+	VBROADCASTSS (BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z11
+	VFMADD231PS  Z7, Z11, Z1
+	VFMADD231PS  Z8, Z11, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z2
+	VFMADD231PS  Z8, Z10, Z1
+	VFMADD231PS  Z9, Z10, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z11
+	VFMADD231PS  Z7, Z11, Z3
+	VFMADD231PS  Z8, Z11, Z2
+	VFMADD231PS  Z9, Z11, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z4
+	VFMADD231PS  Z8, Z10, Z3
+	VFMADD231PS  Z9, Z10, Z2
+	VBROADCASTSS 160(BX)(SI*4), Z11
+	VFMADD231PS  Z7, Z11, Z5
+	VFMADD231PS  Z8, Z11, Z4
+	VFMADD231PS  Z9, Z11, Z3
+	VBROADCASTSS 192(BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z6
+	VFMADD231PS  Z8, Z10, Z5
+	VFMADD231PS  Z9, Z10, Z4
+	VBROADCASTSS 224(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z6
+	VFMADD231PS  Z9, Z11, Z5
+	VBROADCASTSS 256(BX)(SI*4), Z10
+	VFMADD231PS  Z9, Z10, Z6
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z7
+	VBROADCASTSS 4(DX), Z8
+	VMAXPS       Z7, Z0, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z9, K1, Z0
+	VMAXPS       Z7, Z1, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z9, K1, Z1
+	VMAXPS       Z7, Z2, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z9, K1, Z2
+	VMAXPS       Z7, Z3, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z9, K1, Z3
+	VMAXPS       Z7, Z4, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z9, K1, Z4
+	VMAXPS       Z7, Z5, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z9, K1, Z5
+	VMAXPS       Z7, Z6, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z9, K1, Z6
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x07, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x000000e0, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x8S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x8S1(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·1 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z8
+	VMOVUPS      128(CX), Z9
+	VMOVUPS      256(CX), Z10
+	VBROADCASTSS (BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z12
+	VFMADD231PS  Z8, Z12, Z1
+	VFMADD231PS  Z9, Z12, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z2
+	VFMADD231PS  Z9, Z11, Z1
+	VFMADD231PS  Z10, Z11, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z12
+	VFMADD231PS  Z8, Z12, Z3
+	VFMADD231PS  Z9, Z12, Z2
+	VFMADD231PS  Z10, Z12, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z4
+	VFMADD231PS  Z9, Z11, Z3
+	VFMADD231PS  Z10, Z11, Z2
+	VBROADCASTSS 160(BX)(SI*4), Z12
+	VFMADD231PS  Z8, Z12, Z5
+	VFMADD231PS  Z9, Z12, Z4
+	VFMADD231PS  Z10, Z12, Z3
+	VBROADCASTSS 192(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z6
+	VFMADD231PS  Z9, Z11, Z5
+	VFMADD231PS  Z10, Z11, Z4
+	VBROADCASTSS 224(BX)(SI*4), Z12
+	VFMADD231PS  Z8, Z12, Z7
+	VFMADD231PS  Z9, Z12, Z6
+	VFMADD231PS  Z10, Z12, Z5
+	VBROADCASTSS 256(BX)(SI*4), Z11
+	VFMADD231PS  Z9, Z11, Z7
+	VFMADD231PS  Z10, Z11, Z6
+	VBROADCASTSS 288(BX)(SI*4), Z12
+	VFMADD231PS  Z10, Z12, Z7
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z8
+	VBROADCASTSS 4(DX), Z9
+	VMAXPS       Z8, Z0, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z10, K1, Z0
+	VMAXPS       Z8, Z1, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z10, K1, Z1
+	VMAXPS       Z8, Z2, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z10, K1, Z2
+	VMAXPS       Z8, Z3, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z10, K1, Z3
+	VMAXPS       Z8, Z4, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z10, K1, Z4
+	VMAXPS       Z8, Z5, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z10, K1, Z5
+	VMAXPS       Z8, Z6, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z10, K1, Z6
+	VMAXPS       Z8, Z7, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z10, K1, Z7
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x08, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000100, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x9S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x9S1(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·1 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z9
+	VMOVUPS      128(CX), Z10
+	VMOVUPS      256(CX), Z11
+	VBROADCASTSS (BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z13
+	VFMADD231PS  Z9, Z13, Z1
+	VFMADD231PS  Z10, Z13, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z2
+	VFMADD231PS  Z10, Z12, Z1
+	VFMADD231PS  Z11, Z12, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z13
+	VFMADD231PS  Z9, Z13, Z3
+	VFMADD231PS  Z10, Z13, Z2
+	VFMADD231PS  Z11, Z13, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z4
+	VFMADD231PS  Z10, Z12, Z3
+	VFMADD231PS  Z11, Z12, Z2
+	VBROADCASTSS 160(BX)(SI*4), Z13
+	VFMADD231PS  Z9, Z13, Z5
+	VFMADD231PS  Z10, Z13, Z4
+	VFMADD231PS  Z11, Z13, Z3
+	VBROADCASTSS 192(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z6
+	VFMADD231PS  Z10, Z12, Z5
+	VFMADD231PS  Z11, Z12, Z4
+	VBROADCASTSS 224(BX)(SI*4), Z13
+	VFMADD231PS  Z9, Z13, Z7
+	VFMADD231PS  Z10, Z13, Z6
+	VFMADD231PS  Z11, Z13, Z5
+	VBROADCASTSS 256(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z8
+	VFMADD231PS  Z10, Z12, Z7
+	VFMADD231PS  Z11, Z12, Z6
+	VBROADCASTSS 288(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z8
+	VFMADD231PS  Z11, Z13, Z7
+	VBROADCASTSS 320(BX)(SI*4), Z12
+	VFMADD231PS  Z11, Z12, Z8
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+	ADDQ   CX, DX
+	VADDPS (DX), Z8, Z8
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+	VADDPS (DX), Z8, Z8
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z9
+	VBROADCASTSS 4(DX), Z10
+	VMAXPS       Z9, Z0, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z11, K1, Z0
+	VMAXPS       Z9, Z1, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z11, K1, Z1
+	VMAXPS       Z9, Z2, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z11, K1, Z2
+	VMAXPS       Z9, Z3, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z11, K1, Z3
+	VMAXPS       Z9, Z4, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z11, K1, Z4
+	VMAXPS       Z9, Z5, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z11, K1, Z5
+	VMAXPS       Z9, Z6, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z11, K1, Z6
+	VMAXPS       Z9, Z7, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z11, K1, Z7
+	VMAXPS       Z9, Z8, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z11, K1, Z8
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z8, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x09, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000120, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x10S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x10S1(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·1 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z10
+	VMOVUPS      128(CX), Z11
+	VMOVUPS      256(CX), Z12
+	VBROADCASTSS (BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z14
+	VFMADD231PS  Z10, Z14, Z1
+	VFMADD231PS  Z11, Z14, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z2
+	VFMADD231PS  Z11, Z13, Z1
+	VFMADD231PS  Z12, Z13, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z14
+	VFMADD231PS  Z10, Z14, Z3
+	VFMADD231PS  Z11, Z14, Z2
+	VFMADD231PS  Z12, Z14, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z4
+	VFMADD231PS  Z11, Z13, Z3
+	VFMADD231PS  Z12, Z13, Z2
+	VBROADCASTSS 160(BX)(SI*4), Z14
+	VFMADD231PS  Z10, Z14, Z5
+	VFMADD231PS  Z11, Z14, Z4
+	VFMADD231PS  Z12, Z14, Z3
+	VBROADCASTSS 192(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z6
+	VFMADD231PS  Z11, Z13, Z5
+	VFMADD231PS  Z12, Z13, Z4
+	VBROADCASTSS 224(BX)(SI*4), Z14
+	VFMADD231PS  Z10, Z14, Z7
+	VFMADD231PS  Z11, Z14, Z6
+	VFMADD231PS  Z12, Z14, Z5
+	VBROADCASTSS 256(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z8
+	VFMADD231PS  Z11, Z13, Z7
+	VFMADD231PS  Z12, Z13, Z6
+	VBROADCASTSS 288(BX)(SI*4), Z14
+	VFMADD231PS  Z10, Z14, Z9
+	VFMADD231PS  Z11, Z14, Z8
+	VFMADD231PS  Z12, Z14, Z7
+	VBROADCASTSS 320(BX)(SI*4), Z13
+	VFMADD231PS  Z11, Z13, Z9
+	VFMADD231PS  Z12, Z13, Z8
+	VBROADCASTSS 352(BX)(SI*4), Z14
+	VFMADD231PS  Z12, Z14, Z9
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+	ADDQ   CX, DX
+	VADDPS (DX), Z8, Z8
+	ADDQ   CX, DX
+	VADDPS (DX), Z9, Z9
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+	VADDPS (DX), Z8, Z8
+	VADDPS (DX), Z9, Z9
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z10
+	VBROADCASTSS 4(DX), Z11
+	VMAXPS       Z10, Z0, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z12, K1, Z0
+	VMAXPS       Z10, Z1, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z12, K1, Z1
+	VMAXPS       Z10, Z2, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z12, K1, Z2
+	VMAXPS       Z10, Z3, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z12, K1, Z3
+	VMAXPS       Z10, Z4, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z12, K1, Z4
+	VMAXPS       Z10, Z5, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z12, K1, Z5
+	VMAXPS       Z10, Z6, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z12, K1, Z6
+	VMAXPS       Z10, Z7, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z12, K1, Z7
+	VMAXPS       Z10, Z8, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z12, K1, Z8
+	VMAXPS       Z10, Z9, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z12, K1, Z9
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z8, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z9, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x0a, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000140, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x11S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x11S1(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·1 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z11
+	VMOVUPS      128(CX), Z12
+	VMOVUPS      256(CX), Z13
+	VBROADCASTSS (BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z15
+	VFMADD231PS  Z11, Z15, Z1
+	VFMADD231PS  Z12, Z15, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z2
+	VFMADD231PS  Z12, Z14, Z1
+	VFMADD231PS  Z13, Z14, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z15
+	VFMADD231PS  Z11, Z15, Z3
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z4
+	VFMADD231PS  Z12, Z14, Z3
+	VFMADD231PS  Z13, Z14, Z2
+	VBROADCASTSS 160(BX)(SI*4), Z15
+	VFMADD231PS  Z11, Z15, Z5
+	VFMADD231PS  Z12, Z15, Z4
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 192(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z6
+	VFMADD231PS  Z12, Z14, Z5
+	VFMADD231PS  Z13, Z14, Z4
+	VBROADCASTSS 224(BX)(SI*4), Z15
+	VFMADD231PS  Z11, Z15, Z7
+	VFMADD231PS  Z12, Z15, Z6
+	VFMADD231PS  Z13, Z15, Z5
+	VBROADCASTSS 256(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z8
+	VFMADD231PS  Z12, Z14, Z7
+	VFMADD231PS  Z13, Z14, Z6
+	VBROADCASTSS 288(BX)(SI*4), Z15
+	VFMADD231PS  Z11, Z15, Z9
+	VFMADD231PS  Z12, Z15, Z8
+	VFMADD231PS  Z13, Z15, Z7
+	VBROADCASTSS 320(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z10
+	VFMADD231PS  Z12, Z14, Z9
+	VFMADD231PS  Z13, Z14, Z8
+	VBROADCASTSS 352(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z10
+	VFMADD231PS  Z13, Z15, Z9
+	VBROADCASTSS 384(BX)(SI*4), Z14
+	VFMADD231PS  Z13, Z14, Z10
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+	ADDQ   CX, DX
+	VADDPS (DX), Z8, Z8
+	ADDQ   CX, DX
+	VADDPS (DX), Z9, Z9
+	ADDQ   CX, DX
+	VADDPS (DX), Z10, Z10
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+	VADDPS (DX), Z8, Z8
+	VADDPS (DX), Z9, Z9
+	VADDPS (DX), Z10, Z10
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z11
+	VBROADCASTSS 4(DX), Z12
+	VMAXPS       Z11, Z0, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z13, K1, Z0
+	VMAXPS       Z11, Z1, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z13, K1, Z1
+	VMAXPS       Z11, Z2, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z13, K1, Z2
+	VMAXPS       Z11, Z3, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z13, K1, Z3
+	VMAXPS       Z11, Z4, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z13, K1, Z4
+	VMAXPS       Z11, Z5, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z13, K1, Z5
+	VMAXPS       Z11, Z6, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z13, K1, Z6
+	VMAXPS       Z11, Z7, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z13, K1, Z7
+	VMAXPS       Z11, Z8, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z13, K1, Z8
+	VMAXPS       Z11, Z9, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z13, K1, Z9
+	VMAXPS       Z11, Z10, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z13, K1, Z10
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z8, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z9, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z10, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x0b, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000160, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x12S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x12S1(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·1 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z12
+	VMOVUPS      128(CX), Z13
+	VMOVUPS      256(CX), Z14
+	VBROADCASTSS (BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z16
+	VFMADD231PS  Z12, Z16, Z1
+	VFMADD231PS  Z13, Z16, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z1
+	VFMADD231PS  Z14, Z15, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z16
+	VFMADD231PS  Z12, Z16, Z3
+	VFMADD231PS  Z13, Z16, Z2
+	VFMADD231PS  Z14, Z16, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z4
+	VFMADD231PS  Z13, Z15, Z3
+	VFMADD231PS  Z14, Z15, Z2
+	VBROADCASTSS 160(BX)(SI*4), Z16
+	VFMADD231PS  Z12, Z16, Z5
+	VFMADD231PS  Z13, Z16, Z4
+	VFMADD231PS  Z14, Z16, Z3
+	VBROADCASTSS 192(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VFMADD231PS  Z13, Z15, Z5
+	VFMADD231PS  Z14, Z15, Z4
+	VBROADCASTSS 224(BX)(SI*4), Z16
+	VFMADD231PS  Z12, Z16, Z7
+	VFMADD231PS  Z13, Z16, Z6
+	VFMADD231PS  Z14, Z16, Z5
+	VBROADCASTSS 256(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z8
+	VFMADD231PS  Z13, Z15, Z7
+	VFMADD231PS  Z14, Z15, Z6
+	VBROADCASTSS 288(BX)(SI*4), Z16
+	VFMADD231PS  Z12, Z16, Z9
+	VFMADD231PS  Z13, Z16, Z8
+	VFMADD231PS  Z14, Z16, Z7
+	VBROADCASTSS 320(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z10
+	VFMADD231PS  Z13, Z15, Z9
+	VFMADD231PS  Z14, Z15, Z8
+	VBROADCASTSS 352(BX)(SI*4), Z16
+	VFMADD231PS  Z12, Z16, Z11
+	VFMADD231PS  Z13, Z16, Z10
+	VFMADD231PS  Z14, Z16, Z9
+	VBROADCASTSS 384(BX)(SI*4), Z15
+	VFMADD231PS  Z13, Z15, Z11
+	VFMADD231PS  Z14, Z15, Z10
+	VBROADCASTSS 416(BX)(SI*4), Z16
+	VFMADD231PS  Z14, Z16, Z11
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+	ADDQ   CX, DX
+	VADDPS (DX), Z8, Z8
+	ADDQ   CX, DX
+	VADDPS (DX), Z9, Z9
+	ADDQ   CX, DX
+	VADDPS (DX), Z10, Z10
+	ADDQ   CX, DX
+	VADDPS (DX), Z11, Z11
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+	VADDPS (DX), Z8, Z8
+	VADDPS (DX), Z9, Z9
+	VADDPS (DX), Z10, Z10
+	VADDPS (DX), Z11, Z11
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z12
+	VBROADCASTSS 4(DX), Z13
+	VMAXPS       Z12, Z0, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z14, K1, Z0
+	VMAXPS       Z12, Z1, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z14, K1, Z1
+	VMAXPS       Z12, Z2, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z14, K1, Z2
+	VMAXPS       Z12, Z3, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z14, K1, Z3
+	VMAXPS       Z12, Z4, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z14, K1, Z4
+	VMAXPS       Z12, Z5, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z14, K1, Z5
+	VMAXPS       Z12, Z6, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z14, K1, Z6
+	VMAXPS       Z12, Z7, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z14, K1, Z7
+	VMAXPS       Z12, Z8, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z14, K1, Z8
+	VMAXPS       Z12, Z9, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z14, K1, Z9
+	VMAXPS       Z12, Z10, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z14, K1, Z10
+	VMAXPS       Z12, Z11, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z14, K1, Z11
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z8, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z9, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z10, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z11, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x0c, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000180, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x13S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x13S1(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	VXORPS X12, X12, X12
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·1 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z13
+	VMOVUPS      128(CX), Z14
+	VMOVUPS      256(CX), Z15
+	VBROADCASTSS (BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z17
+	VFMADD231PS  Z13, Z17, Z1
+	VFMADD231PS  Z14, Z17, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z2
+	VFMADD231PS  Z14, Z16, Z1
+	VFMADD231PS  Z15, Z16, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z17
+	VFMADD231PS  Z13, Z17, Z3
+	VFMADD231PS  Z14, Z17, Z2
+	VFMADD231PS  Z15, Z17, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z4
+	VFMADD231PS  Z14, Z16, Z3
+	VFMADD231PS  Z15, Z16, Z2
+	VBROADCASTSS 160(BX)(SI*4), Z17
+	VFMADD231PS  Z13, Z17, Z5
+	VFMADD231PS  Z14, Z17, Z4
+	VFMADD231PS  Z15, Z17, Z3
+	VBROADCASTSS 192(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z6
+	VFMADD231PS  Z14, Z16, Z5
+	VFMADD231PS  Z15, Z16, Z4
+	VBROADCASTSS 224(BX)(SI*4), Z17
+	VFMADD231PS  Z13, Z17, Z7
+	VFMADD231PS  Z14, Z17, Z6
+	VFMADD231PS  Z15, Z17, Z5
+	VBROADCASTSS 256(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z8
+	VFMADD231PS  Z14, Z16, Z7
+	VFMADD231PS  Z15, Z16, Z6
+	VBROADCASTSS 288(BX)(SI*4), Z17
+	VFMADD231PS  Z13, Z17, Z9
+	VFMADD231PS  Z14, Z17, Z8
+	VFMADD231PS  Z15, Z17, Z7
+	VBROADCASTSS 320(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z10
+	VFMADD231PS  Z14, Z16, Z9
+	VFMADD231PS  Z15, Z16, Z8
+	VBROADCASTSS 352(BX)(SI*4), Z17
+	VFMADD231PS  Z13, Z17, Z11
+	VFMADD231PS  Z14, Z17, Z10
+	VFMADD231PS  Z15, Z17, Z9
+	VBROADCASTSS 384(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z12
+	VFMADD231PS  Z14, Z16, Z11
+	VFMADD231PS  Z15, Z16, Z10
+	VBROADCASTSS 416(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z12
+	VFMADD231PS  Z15, Z17, Z11
+	VBROADCASTSS 448(BX)(SI*4), Z16
+	VFMADD231PS  Z15, Z16, Z12
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+	ADDQ   CX, DX
+	VADDPS (DX), Z8, Z8
+	ADDQ   CX, DX
+	VADDPS (DX), Z9, Z9
+	ADDQ   CX, DX
+	VADDPS (DX), Z10, Z10
+	ADDQ   CX, DX
+	VADDPS (DX), Z11, Z11
+	ADDQ   CX, DX
+	VADDPS (DX), Z12, Z12
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+	VADDPS (DX), Z8, Z8
+	VADDPS (DX), Z9, Z9
+	VADDPS (DX), Z10, Z10
+	VADDPS (DX), Z11, Z11
+	VADDPS (DX), Z12, Z12
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z13
+	VBROADCASTSS 4(DX), Z14
+	VMAXPS       Z13, Z0, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z15, K1, Z0
+	VMAXPS       Z13, Z1, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z15, K1, Z1
+	VMAXPS       Z13, Z2, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z15, K1, Z2
+	VMAXPS       Z13, Z3, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z15, K1, Z3
+	VMAXPS       Z13, Z4, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z15, K1, Z4
+	VMAXPS       Z13, Z5, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z15, K1, Z5
+	VMAXPS       Z13, Z6, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z15, K1, Z6
+	VMAXPS       Z13, Z7, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z15, K1, Z7
+	VMAXPS       Z13, Z8, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z15, K1, Z8
+	VMAXPS       Z13, Z9, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z15, K1, Z9
+	VMAXPS       Z13, Z10, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z15, K1, Z10
+	VMAXPS       Z13, Z11, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z15, K1, Z11
+	VMAXPS       Z13, Z12, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z12, Z12, K1
+	VBLENDMPS    Z12, Z15, K1, Z12
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z8, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z9, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z10, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z11, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z12, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x0d, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x000001a0, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x14S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x14S1(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	VXORPS X12, X12, X12
+	VXORPS X13, X13, X13
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·1 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z14
+	VMOVUPS      128(CX), Z15
+	VMOVUPS      256(CX), Z16
+	VBROADCASTSS (BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z18
+	VFMADD231PS  Z14, Z18, Z1
+	VFMADD231PS  Z15, Z18, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z2
+	VFMADD231PS  Z15, Z17, Z1
+	VFMADD231PS  Z16, Z17, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z18
+	VFMADD231PS  Z14, Z18, Z3
+	VFMADD231PS  Z15, Z18, Z2
+	VFMADD231PS  Z16, Z18, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z4
+	VFMADD231PS  Z15, Z17, Z3
+	VFMADD231PS  Z16, Z17, Z2
+	VBROADCASTSS 160(BX)(SI*4), Z18
+	VFMADD231PS  Z14, Z18, Z5
+	VFMADD231PS  Z15, Z18, Z4
+	VFMADD231PS  Z16, Z18, Z3
+	VBROADCASTSS 192(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z6
+	VFMADD231PS  Z15, Z17, Z5
+	VFMADD231PS  Z16, Z17, Z4
+	VBROADCASTSS 224(BX)(SI*4), Z18
+	VFMADD231PS  Z14, Z18, Z7
+	VFMADD231PS  Z15, Z18, Z6
+	VFMADD231PS  Z16, Z18, Z5
+	VBROADCASTSS 256(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z8
+	VFMADD231PS  Z15, Z17, Z7
+	VFMADD231PS  Z16, Z17, Z6
+	VBROADCASTSS 288(BX)(SI*4), Z18
+	VFMADD231PS  Z14, Z18, Z9
+	VFMADD231PS  Z15, Z18, Z8
+	VFMADD231PS  Z16, Z18, Z7
+	VBROADCASTSS 320(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z10
+	VFMADD231PS  Z15, Z17, Z9
+	VFMADD231PS  Z16, Z17, Z8
+	VBROADCASTSS 352(BX)(SI*4), Z18
+	VFMADD231PS  Z14, Z18, Z11
+	VFMADD231PS  Z15, Z18, Z10
+	VFMADD231PS  Z16, Z18, Z9
+	VBROADCASTSS 384(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z12
+	VFMADD231PS  Z15, Z17, Z11
+	VFMADD231PS  Z16, Z17, Z10
+	VBROADCASTSS 416(BX)(SI*4), Z18
+	VFMADD231PS  Z14, Z18, Z13
+	VFMADD231PS  Z15, Z18, Z12
+	VFMADD231PS  Z16, Z18, Z11
+	VBROADCASTSS 448(BX)(SI*4), Z17
+	VFMADD231PS  Z15, Z17, Z13
+	VFMADD231PS  Z16, Z17, Z12
+	VBROADCASTSS 480(BX)(SI*4), Z18
+	VFMADD231PS  Z16, Z18, Z13
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+	ADDQ   CX, DX
+	VADDPS (DX), Z8, Z8
+	ADDQ   CX, DX
+	VADDPS (DX), Z9, Z9
+	ADDQ   CX, DX
+	VADDPS (DX), Z10, Z10
+	ADDQ   CX, DX
+	VADDPS (DX), Z11, Z11
+	ADDQ   CX, DX
+	VADDPS (DX), Z12, Z12
+	ADDQ   CX, DX
+	VADDPS (DX), Z13, Z13
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+	VADDPS (DX), Z8, Z8
+	VADDPS (DX), Z9, Z9
+	VADDPS (DX), Z10, Z10
+	VADDPS (DX), Z11, Z11
+	VADDPS (DX), Z12, Z12
+	VADDPS (DX), Z13, Z13
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z14
+	VBROADCASTSS 4(DX), Z15
+	VMAXPS       Z14, Z0, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z16, K1, Z0
+	VMAXPS       Z14, Z1, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z16, K1, Z1
+	VMAXPS       Z14, Z2, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z16, K1, Z2
+	VMAXPS       Z14, Z3, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z16, K1, Z3
+	VMAXPS       Z14, Z4, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z16, K1, Z4
+	VMAXPS       Z14, Z5, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z16, K1, Z5
+	VMAXPS       Z14, Z6, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z16, K1, Z6
+	VMAXPS       Z14, Z7, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z16, K1, Z7
+	VMAXPS       Z14, Z8, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z16, K1, Z8
+	VMAXPS       Z14, Z9, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z16, K1, Z9
+	VMAXPS       Z14, Z10, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z16, K1, Z10
+	VMAXPS       Z14, Z11, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z16, K1, Z11
+	VMAXPS       Z14, Z12, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z12, Z12, K1
+	VBLENDMPS    Z12, Z16, K1, Z12
+	VMAXPS       Z14, Z13, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z13, Z13, K1
+	VBLENDMPS    Z13, Z16, K1, Z13
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z8, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z9, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z10, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z11, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z12, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z13, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x0e, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x000001c0, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x15S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x15S1(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	VXORPS X12, X12, X12
+	VXORPS X13, X13, X13
+	VXORPS X14, X14, X14
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·1 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z15
+	VMOVUPS      128(CX), Z16
+	VMOVUPS      256(CX), Z17
+	VBROADCASTSS (BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z19
+	VFMADD231PS  Z15, Z19, Z1
+	VFMADD231PS  Z16, Z19, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z2
+	VFMADD231PS  Z16, Z18, Z1
+	VFMADD231PS  Z17, Z18, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z19
+	VFMADD231PS  Z15, Z19, Z3
+	VFMADD231PS  Z16, Z19, Z2
+	VFMADD231PS  Z17, Z19, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z4
+	VFMADD231PS  Z16, Z18, Z3
+	VFMADD231PS  Z17, Z18, Z2
+	VBROADCASTSS 160(BX)(SI*4), Z19
+	VFMADD231PS  Z15, Z19, Z5
+	VFMADD231PS  Z16, Z19, Z4
+	VFMADD231PS  Z17, Z19, Z3
+	VBROADCASTSS 192(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z6
+	VFMADD231PS  Z16, Z18, Z5
+	VFMADD231PS  Z17, Z18, Z4
+	VBROADCASTSS 224(BX)(SI*4), Z19
+	VFMADD231PS  Z15, Z19, Z7
+	VFMADD231PS  Z16, Z19, Z6
+	VFMADD231PS  Z17, Z19, Z5
+	VBROADCASTSS 256(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z8
+	VFMADD231PS  Z16, Z18, Z7
+	VFMADD231PS  Z17, Z18, Z6
+	VBROADCASTSS 288(BX)(SI*4), Z19
+	VFMADD231PS  Z15, Z19, Z9
+	VFMADD231PS  Z16, Z19, Z8
+	VFMADD231PS  Z17, Z19, Z7
+	VBROADCASTSS 320(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z10
+	VFMADD231PS  Z16, Z18, Z9
+	VFMADD231PS  Z17, Z18, Z8
+	VBROADCASTSS 352(BX)(SI*4), Z19
+	VFMADD231PS  Z15, Z19, Z11
+	VFMADD231PS  Z16, Z19, Z10
+	VFMADD231PS  Z17, Z19, Z9
+	VBROADCASTSS 384(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z12
+	VFMADD231PS  Z16, Z18, Z11
+	VFMADD231PS  Z17, Z18, Z10
+	VBROADCASTSS 416(BX)(SI*4), Z19
+	VFMADD231PS  Z15, Z19, Z13
+	VFMADD231PS  Z16, Z19, Z12
+	VFMADD231PS  Z17, Z19, Z11
+	VBROADCASTSS 448(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z14
+	VFMADD231PS  Z16, Z18, Z13
+	VFMADD231PS  Z17, Z18, Z12
+	VBROADCASTSS 480(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z14
+	VFMADD231PS  Z17, Z19, Z13
+	VBROADCASTSS 512(BX)(SI*4), Z18
+	VFMADD231PS  Z17, Z18, Z14
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+	ADDQ   CX, DX
+	VADDPS (DX), Z8, Z8
+	ADDQ   CX, DX
+	VADDPS (DX), Z9, Z9
+	ADDQ   CX, DX
+	VADDPS (DX), Z10, Z10
+	ADDQ   CX, DX
+	VADDPS (DX), Z11, Z11
+	ADDQ   CX, DX
+	VADDPS (DX), Z12, Z12
+	ADDQ   CX, DX
+	VADDPS (DX), Z13, Z13
+	ADDQ   CX, DX
+	VADDPS (DX), Z14, Z14
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+	VADDPS (DX), Z8, Z8
+	VADDPS (DX), Z9, Z9
+	VADDPS (DX), Z10, Z10
+	VADDPS (DX), Z11, Z11
+	VADDPS (DX), Z12, Z12
+	VADDPS (DX), Z13, Z13
+	VADDPS (DX), Z14, Z14
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z15
+	VBROADCASTSS 4(DX), Z16
+	VMAXPS       Z15, Z0, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z17, K1, Z0
+	VMAXPS       Z15, Z1, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z17, K1, Z1
+	VMAXPS       Z15, Z2, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z17, K1, Z2
+	VMAXPS       Z15, Z3, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z17, K1, Z3
+	VMAXPS       Z15, Z4, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z17, K1, Z4
+	VMAXPS       Z15, Z5, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z17, K1, Z5
+	VMAXPS       Z15, Z6, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z17, K1, Z6
+	VMAXPS       Z15, Z7, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z17, K1, Z7
+	VMAXPS       Z15, Z8, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z17, K1, Z8
+	VMAXPS       Z15, Z9, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z17, K1, Z9
+	VMAXPS       Z15, Z10, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z17, K1, Z10
+	VMAXPS       Z15, Z11, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z17, K1, Z11
+	VMAXPS       Z15, Z12, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z12, Z12, K1
+	VBLENDMPS    Z12, Z17, K1, Z12
+	VMAXPS       Z15, Z13, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z13, Z13, K1
+	VBLENDMPS    Z13, Z17, K1, Z13
+	VMAXPS       Z15, Z14, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z14, Z14, K1
+	VBLENDMPS    Z14, Z17, K1, Z14
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z8, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z9, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z10, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z11, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z12, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z13, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z14, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x0f, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x000001e0, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x16S1(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x16S1(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	VXORPS X12, X12, X12
+	VXORPS X13, X13, X13
+	VXORPS X14, X14, X14
+	VXORPS X15, X15, X15
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·1 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z16
+	VMOVUPS      128(CX), Z17
+	VMOVUPS      256(CX), Z18
+	VBROADCASTSS (BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z20
+	VFMADD231PS  Z16, Z20, Z1
+	VFMADD231PS  Z17, Z20, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z2
+	VFMADD231PS  Z17, Z19, Z1
+	VFMADD231PS  Z18, Z19, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z20
+	VFMADD231PS  Z16, Z20, Z3
+	VFMADD231PS  Z17, Z20, Z2
+	VFMADD231PS  Z18, Z20, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z4
+	VFMADD231PS  Z17, Z19, Z3
+	VFMADD231PS  Z18, Z19, Z2
+	VBROADCASTSS 160(BX)(SI*4), Z20
+	VFMADD231PS  Z16, Z20, Z5
+	VFMADD231PS  Z17, Z20, Z4
+	VFMADD231PS  Z18, Z20, Z3
+	VBROADCASTSS 192(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z6
+	VFMADD231PS  Z17, Z19, Z5
+	VFMADD231PS  Z18, Z19, Z4
+	VBROADCASTSS 224(BX)(SI*4), Z20
+	VFMADD231PS  Z16, Z20, Z7
+	VFMADD231PS  Z17, Z20, Z6
+	VFMADD231PS  Z18, Z20, Z5
+	VBROADCASTSS 256(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z8
+	VFMADD231PS  Z17, Z19, Z7
+	VFMADD231PS  Z18, Z19, Z6
+	VBROADCASTSS 288(BX)(SI*4), Z20
+	VFMADD231PS  Z16, Z20, Z9
+	VFMADD231PS  Z17, Z20, Z8
+	VFMADD231PS  Z18, Z20, Z7
+	VBROADCASTSS 320(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z10
+	VFMADD231PS  Z17, Z19, Z9
+	VFMADD231PS  Z18, Z19, Z8
+	VBROADCASTSS 352(BX)(SI*4), Z20
+	VFMADD231PS  Z16, Z20, Z11
+	VFMADD231PS  Z17, Z20, Z10
+	VFMADD231PS  Z18, Z20, Z9
+	VBROADCASTSS 384(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z12
+	VFMADD231PS  Z17, Z19, Z11
+	VFMADD231PS  Z18, Z19, Z10
+	VBROADCASTSS 416(BX)(SI*4), Z20
+	VFMADD231PS  Z16, Z20, Z13
+	VFMADD231PS  Z17, Z20, Z12
+	VFMADD231PS  Z18, Z20, Z11
+	VBROADCASTSS 448(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z14
+	VFMADD231PS  Z17, Z19, Z13
+	VFMADD231PS  Z18, Z19, Z12
+	VBROADCASTSS 480(BX)(SI*4), Z20
+	VFMADD231PS  Z16, Z20, Z15
+	VFMADD231PS  Z17, Z20, Z14
+	VFMADD231PS  Z18, Z20, Z13
+	VBROADCASTSS 512(BX)(SI*4), Z19
+	VFMADD231PS  Z17, Z19, Z15
+	VFMADD231PS  Z18, Z19, Z14
+	VBROADCASTSS 544(BX)(SI*4), Z20
+	VFMADD231PS  Z18, Z20, Z15
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+	ADDQ   CX, DX
+	VADDPS (DX), Z8, Z8
+	ADDQ   CX, DX
+	VADDPS (DX), Z9, Z9
+	ADDQ   CX, DX
+	VADDPS (DX), Z10, Z10
+	ADDQ   CX, DX
+	VADDPS (DX), Z11, Z11
+	ADDQ   CX, DX
+	VADDPS (DX), Z12, Z12
+	ADDQ   CX, DX
+	VADDPS (DX), Z13, Z13
+	ADDQ   CX, DX
+	VADDPS (DX), Z14, Z14
+	ADDQ   CX, DX
+	VADDPS (DX), Z15, Z15
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+	VADDPS (DX), Z8, Z8
+	VADDPS (DX), Z9, Z9
+	VADDPS (DX), Z10, Z10
+	VADDPS (DX), Z11, Z11
+	VADDPS (DX), Z12, Z12
+	VADDPS (DX), Z13, Z13
+	VADDPS (DX), Z14, Z14
+	VADDPS (DX), Z15, Z15
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z16
+	VBROADCASTSS 4(DX), Z17
+	VMAXPS       Z16, Z0, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z18, K1, Z0
+	VMAXPS       Z16, Z1, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z18, K1, Z1
+	VMAXPS       Z16, Z2, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z18, K1, Z2
+	VMAXPS       Z16, Z3, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z18, K1, Z3
+	VMAXPS       Z16, Z4, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z18, K1, Z4
+	VMAXPS       Z16, Z5, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z18, K1, Z5
+	VMAXPS       Z16, Z6, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z18, K1, Z6
+	VMAXPS       Z16, Z7, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z18, K1, Z7
+	VMAXPS       Z16, Z8, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z18, K1, Z8
+	VMAXPS       Z16, Z9, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z18, K1, Z9
+	VMAXPS       Z16, Z10, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z18, K1, Z10
+	VMAXPS       Z16, Z11, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z18, K1, Z11
+	VMAXPS       Z16, Z12, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z12, Z12, K1
+	VBLENDMPS    Z12, Z18, K1, Z12
+	VMAXPS       Z16, Z13, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z13, Z13, K1
+	VBLENDMPS    Z13, Z18, K1, Z13
+	VMAXPS       Z16, Z14, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z14, Z14, K1
+	VBLENDMPS    Z14, Z18, K1, Z14
+	VMAXPS       Z16, Z15, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z15, Z15, K1
+	VBLENDMPS    Z15, Z18, K1, Z15
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z8, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z9, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z10, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z11, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z12, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z13, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z14, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z15, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x10, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000200, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x1S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x1S2(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·2 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z1
+	VMOVUPS      128(CX), Z2
+	VMOVUPS      256(CX), Z3
+	VBROADCASTSS (BX)(SI*4), Z4
+	VFMADD231PS  Z1, Z4, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z5
+	VFMADD231PS  Z2, Z5, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z4
+	VFMADD231PS  Z3, Z4, Z0
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z1
+	VBROADCASTSS 4(DX), Z2
+	VMAXPS       Z1, Z0, Z3
+	VMINPS       Z2, Z3, Z3
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z3, K1, Z0
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x01, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000040, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x2S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x2S2(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·2 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z2
+	VMOVUPS      128(CX), Z3
+	VMOVUPS      256(CX), Z4
+	VBROADCASTSS (BX)(SI*4), Z5
+	VFMADD231PS  Z2, Z5, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z6
+	VFMADD231PS  Z3, Z6, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z5
+	VFMADD231PS  Z2, Z5, Z1
+	VFMADD231PS  Z4, Z5, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z6
+	VFMADD231PS  Z3, Z6, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z2
+	VBROADCASTSS 4(DX), Z3
+	VMAXPS       Z2, Z0, Z4
+	VMINPS       Z3, Z4, Z4
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z4, K1, Z0
+	VMAXPS       Z2, Z1, Z4
+	VMINPS       Z3, Z4, Z4
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z4, K1, Z1
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x02, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000080, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x3S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x3S2(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·2 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z3
+	VMOVUPS      128(CX), Z4
+	VMOVUPS      256(CX), Z5
+	VBROADCASTSS (BX)(SI*4), Z6
+	VFMADD231PS  Z3, Z6, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z7
+	VFMADD231PS  Z4, Z7, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z6
+	VFMADD231PS  Z3, Z6, Z1
+	VFMADD231PS  Z5, Z6, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z7
+	VFMADD231PS  Z4, Z7, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z6
+	VFMADD231PS  Z3, Z6, Z2
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS 160(BX)(SI*4), Z7
+	VFMADD231PS  Z4, Z7, Z2
+	VBROADCASTSS 192(BX)(SI*4), Z6
+	VFMADD231PS  Z5, Z6, Z2
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z3
+	VBROADCASTSS 4(DX), Z4
+	VMAXPS       Z3, Z0, Z5
+	VMINPS       Z4, Z5, Z5
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z5, K1, Z0
+	VMAXPS       Z3, Z1, Z5
+	VMINPS       Z4, Z5, Z5
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z5, K1, Z1
+	VMAXPS       Z3, Z2, Z5
+	VMINPS       Z4, Z5, Z5
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z5, K1, Z2
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x03, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x000000c0, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x4S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x4S2(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·2 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z4
+	VMOVUPS      128(CX), Z5
+	VMOVUPS      256(CX), Z6
+	VBROADCASTSS (BX)(SI*4), Z7
+	VFMADD231PS  Z4, Z7, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z8
+	VFMADD231PS  Z5, Z8, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z7
+	VFMADD231PS  Z4, Z7, Z1
+	VFMADD231PS  Z6, Z7, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z8
+	VFMADD231PS  Z5, Z8, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z7
+	VFMADD231PS  Z4, Z7, Z2
+	VFMADD231PS  Z6, Z7, Z1
+	VBROADCASTSS 160(BX)(SI*4), Z8
+	VFMADD231PS  Z5, Z8, Z2
+	VBROADCASTSS 192(BX)(SI*4), Z7
+	VFMADD231PS  Z4, Z7, Z3
+	VFMADD231PS  Z6, Z7, Z2
+	VBROADCASTSS 224(BX)(SI*4), Z8
+	VFMADD231PS  Z5, Z8, Z3
+	VBROADCASTSS 256(BX)(SI*4), Z7
+	VFMADD231PS  Z6, Z7, Z3
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z4
+	VBROADCASTSS 4(DX), Z5
+	VMAXPS       Z4, Z0, Z6
+	VMINPS       Z5, Z6, Z6
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z6, K1, Z0
+	VMAXPS       Z4, Z1, Z6
+	VMINPS       Z5, Z6, Z6
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z6, K1, Z1
+	VMAXPS       Z4, Z2, Z6
+	VMINPS       Z5, Z6, Z6
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z6, K1, Z2
+	VMAXPS       Z4, Z3, Z6
+	VMINPS       Z5, Z6, Z6
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z6, K1, Z3
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x04, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000100, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x5S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x5S2(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·2 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z5
+	VMOVUPS      128(CX), Z6
+	VMOVUPS      256(CX), Z7
+	VBROADCASTSS (BX)(SI*4), Z8
+	VFMADD231PS  Z5, Z8, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z9
+	VFMADD231PS  Z6, Z9, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z8
+	VFMADD231PS  Z5, Z8, Z1
+	VFMADD231PS  Z7, Z8, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z9
+	VFMADD231PS  Z6, Z9, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z8
+	VFMADD231PS  Z5, Z8, Z2
+	VFMADD231PS  Z7, Z8, Z1
+	VBROADCASTSS 160(BX)(SI*4), Z9
+	VFMADD231PS  Z6, Z9, Z2
+	VBROADCASTSS 192(BX)(SI*4), Z8
+	VFMADD231PS  Z5, Z8, Z3
+	VFMADD231PS  Z7, Z8, Z2
+	VBROADCASTSS 224(BX)(SI*4), Z9
+	VFMADD231PS  Z6, Z9, Z3
+	VBROADCASTSS 256(BX)(SI*4), Z8
+	VFMADD231PS  Z5, Z8, Z4
+	VFMADD231PS  Z7, Z8, Z3
+	VBROADCASTSS 288(BX)(SI*4), Z9
+	VFMADD231PS  Z6, Z9, Z4
+	VBROADCASTSS 320(BX)(SI*4), Z8
+	VFMADD231PS  Z7, Z8, Z4
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z5
+	VBROADCASTSS 4(DX), Z6
+	VMAXPS       Z5, Z0, Z7
+	VMINPS       Z6, Z7, Z7
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z7, K1, Z0
+	VMAXPS       Z5, Z1, Z7
+	VMINPS       Z6, Z7, Z7
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z7, K1, Z1
+	VMAXPS       Z5, Z2, Z7
+	VMINPS       Z6, Z7, Z7
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z7, K1, Z2
+	VMAXPS       Z5, Z3, Z7
+	VMINPS       Z6, Z7, Z7
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z7, K1, Z3
+	VMAXPS       Z5, Z4, Z7
+	VMINPS       Z6, Z7, Z7
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z7, K1, Z4
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x05, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000140, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x6S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x6S2(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·2 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z6
+	VMOVUPS      128(CX), Z7
+	VMOVUPS      256(CX), Z8
+	VBROADCASTSS (BX)(SI*4), Z9
+	VFMADD231PS  Z6, Z9, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z9
+	VFMADD231PS  Z6, Z9, Z1
+	VFMADD231PS  Z8, Z9, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z9
+	VFMADD231PS  Z6, Z9, Z2
+	VFMADD231PS  Z8, Z9, Z1
+	VBROADCASTSS 160(BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z2
+	VBROADCASTSS 192(BX)(SI*4), Z9
+	VFMADD231PS  Z6, Z9, Z3
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS 224(BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z3
+	VBROADCASTSS 256(BX)(SI*4), Z9
+	VFMADD231PS  Z6, Z9, Z4
+	VFMADD231PS  Z8, Z9, Z3
+	VBROADCASTSS 288(BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z4
+	VBROADCASTSS 320(BX)(SI*4), Z9
+	VFMADD231PS  Z6, Z9, Z5
+	VFMADD231PS  Z8, Z9, Z4
+	VBROADCASTSS 352(BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z5
+	VBROADCASTSS 384(BX)(SI*4), Z9
+	VFMADD231PS  Z8, Z9, Z5
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z6
+	VBROADCASTSS 4(DX), Z7
+	VMAXPS       Z6, Z0, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z8, K1, Z0
+	VMAXPS       Z6, Z1, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z8, K1, Z1
+	VMAXPS       Z6, Z2, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z8, K1, Z2
+	VMAXPS       Z6, Z3, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z8, K1, Z3
+	VMAXPS       Z6, Z4, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z8, K1, Z4
+	VMAXPS       Z6, Z5, Z8
+	VMINPS       Z7, Z8, Z8
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z8, K1, Z5
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x06, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000180, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x7S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x7S2(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·2 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z7
+	VMOVUPS      128(CX), Z8
+	VMOVUPS      256(CX), Z9
+	VBROADCASTSS (BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z1
+	VFMADD231PS  Z9, Z10, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z2
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS 160(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z2
+	VBROADCASTSS 192(BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z3
+	VFMADD231PS  Z9, Z10, Z2
+	VBROADCASTSS 224(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z3
+	VBROADCASTSS 256(BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z4
+	VFMADD231PS  Z9, Z10, Z3
+	VBROADCASTSS 288(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z4
+	VBROADCASTSS 320(BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z5
+	VFMADD231PS  Z9, Z10, Z4
+	VBROADCASTSS 352(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z5
+	VBROADCASTSS 384(BX)(SI*4), Z10
+	VFMADD231PS  Z7, Z10, Z6
+	VFMADD231PS  Z9, Z10, Z5
+	VBROADCASTSS 416(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z6
+	VBROADCASTSS 448(BX)(SI*4), Z10
+	VFMADD231PS  Z9, Z10, Z6
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z7
+	VBROADCASTSS 4(DX), Z8
+	VMAXPS       Z7, Z0, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z9, K1, Z0
+	VMAXPS       Z7, Z1, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z9, K1, Z1
+	VMAXPS       Z7, Z2, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z9, K1, Z2
+	VMAXPS       Z7, Z3, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z9, K1, Z3
+	VMAXPS       Z7, Z4, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z9, K1, Z4
+	VMAXPS       Z7, Z5, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z9, K1, Z5
+	VMAXPS       Z7, Z6, Z9
+	VMINPS       Z8, Z9, Z9
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z9, K1, Z6
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x07, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x000001c0, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x8S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x8S2(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·2 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z8
+	VMOVUPS      128(CX), Z9
+	VMOVUPS      256(CX), Z10
+	VBROADCASTSS (BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z1
+	VFMADD231PS  Z10, Z11, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z2
+	VFMADD231PS  Z10, Z11, Z1
+	VBROADCASTSS 160(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z2
+	VBROADCASTSS 192(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z3
+	VFMADD231PS  Z10, Z11, Z2
+	VBROADCASTSS 224(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z3
+	VBROADCASTSS 256(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z4
+	VFMADD231PS  Z10, Z11, Z3
+	VBROADCASTSS 288(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z4
+	VBROADCASTSS 320(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z5
+	VFMADD231PS  Z10, Z11, Z4
+	VBROADCASTSS 352(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z5
+	VBROADCASTSS 384(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z6
+	VFMADD231PS  Z10, Z11, Z5
+	VBROADCASTSS 416(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z6
+	VBROADCASTSS 448(BX)(SI*4), Z11
+	VFMADD231PS  Z8, Z11, Z7
+	VFMADD231PS  Z10, Z11, Z6
+	VBROADCASTSS 480(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z7
+	VBROADCASTSS 512(BX)(SI*4), Z11
+	VFMADD231PS  Z10, Z11, Z7
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z8
+	VBROADCASTSS 4(DX), Z9
+	VMAXPS       Z8, Z0, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z10, K1, Z0
+	VMAXPS       Z8, Z1, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z10, K1, Z1
+	VMAXPS       Z8, Z2, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z10, K1, Z2
+	VMAXPS       Z8, Z3, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z10, K1, Z3
+	VMAXPS       Z8, Z4, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z10, K1, Z4
+	VMAXPS       Z8, Z5, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z10, K1, Z5
+	VMAXPS       Z8, Z6, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z10, K1, Z6
+	VMAXPS       Z8, Z7, Z10
+	VMINPS       Z9, Z10, Z10
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z10, K1, Z7
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x08, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000200, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x9S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x9S2(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·2 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z9
+	VMOVUPS      128(CX), Z10
+	VMOVUPS      256(CX), Z11
+	VBROADCASTSS (BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z1
+	VFMADD231PS  Z11, Z12, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z2
+	VFMADD231PS  Z11, Z12, Z1
+	VBROADCASTSS 160(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z2
+	VBROADCASTSS 192(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z3
+	VFMADD231PS  Z11, Z12, Z2
+	VBROADCASTSS 224(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z3
+	VBROADCASTSS 256(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z4
+	VFMADD231PS  Z11, Z12, Z3
+	VBROADCASTSS 288(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z4
+	VBROADCASTSS 320(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z5
+	VFMADD231PS  Z11, Z12, Z4
+	VBROADCASTSS 352(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z5
+	VBROADCASTSS 384(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z6
+	VFMADD231PS  Z11, Z12, Z5
+	VBROADCASTSS 416(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z6
+	VBROADCASTSS 448(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z7
+	VFMADD231PS  Z11, Z12, Z6
+	VBROADCASTSS 480(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z7
+	VBROADCASTSS 512(BX)(SI*4), Z12
+	VFMADD231PS  Z9, Z12, Z8
+	VFMADD231PS  Z11, Z12, Z7
+	VBROADCASTSS 544(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z8
+	VBROADCASTSS 576(BX)(SI*4), Z12
+	VFMADD231PS  Z11, Z12, Z8
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+	ADDQ   CX, DX
+	VADDPS (DX), Z8, Z8
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+	VADDPS (DX), Z8, Z8
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z9
+	VBROADCASTSS 4(DX), Z10
+	VMAXPS       Z9, Z0, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z11, K1, Z0
+	VMAXPS       Z9, Z1, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z11, K1, Z1
+	VMAXPS       Z9, Z2, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z11, K1, Z2
+	VMAXPS       Z9, Z3, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z11, K1, Z3
+	VMAXPS       Z9, Z4, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z11, K1, Z4
+	VMAXPS       Z9, Z5, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z11, K1, Z5
+	VMAXPS       Z9, Z6, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z11, K1, Z6
+	VMAXPS       Z9, Z7, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z11, K1, Z7
+	VMAXPS       Z9, Z8, Z11
+	VMINPS       Z10, Z11, Z11
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z11, K1, Z8
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z8, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x09, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000240, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x10S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x10S2(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·2 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z10
+	VMOVUPS      128(CX), Z11
+	VMOVUPS      256(CX), Z12
+	VBROADCASTSS (BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z1
+	VFMADD231PS  Z12, Z13, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z2
+	VFMADD231PS  Z12, Z13, Z1
+	VBROADCASTSS 160(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z2
+	VBROADCASTSS 192(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z3
+	VFMADD231PS  Z12, Z13, Z2
+	VBROADCASTSS 224(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z3
+	VBROADCASTSS 256(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z4
+	VFMADD231PS  Z12, Z13, Z3
+	VBROADCASTSS 288(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z4
+	VBROADCASTSS 320(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z5
+	VFMADD231PS  Z12, Z13, Z4
+	VBROADCASTSS 352(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z5
+	VBROADCASTSS 384(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z6
+	VFMADD231PS  Z12, Z13, Z5
+	VBROADCASTSS 416(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z6
+	VBROADCASTSS 448(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z7
+	VFMADD231PS  Z12, Z13, Z6
+	VBROADCASTSS 480(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z7
+	VBROADCASTSS 512(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z8
+	VFMADD231PS  Z12, Z13, Z7
+	VBROADCASTSS 544(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z8
+	VBROADCASTSS 576(BX)(SI*4), Z13
+	VFMADD231PS  Z10, Z13, Z9
+	VFMADD231PS  Z12, Z13, Z8
+	VBROADCASTSS 608(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z9
+	VBROADCASTSS 640(BX)(SI*4), Z13
+	VFMADD231PS  Z12, Z13, Z9
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+	ADDQ   CX, DX
+	VADDPS (DX), Z8, Z8
+	ADDQ   CX, DX
+	VADDPS (DX), Z9, Z9
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+	VADDPS (DX), Z8, Z8
+	VADDPS (DX), Z9, Z9
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z10
+	VBROADCASTSS 4(DX), Z11
+	VMAXPS       Z10, Z0, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z12, K1, Z0
+	VMAXPS       Z10, Z1, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z12, K1, Z1
+	VMAXPS       Z10, Z2, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z12, K1, Z2
+	VMAXPS       Z10, Z3, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z12, K1, Z3
+	VMAXPS       Z10, Z4, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z12, K1, Z4
+	VMAXPS       Z10, Z5, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z12, K1, Z5
+	VMAXPS       Z10, Z6, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z12, K1, Z6
+	VMAXPS       Z10, Z7, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z12, K1, Z7
+	VMAXPS       Z10, Z8, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z12, K1, Z8
+	VMAXPS       Z10, Z9, Z12
+	VMINPS       Z11, Z12, Z12
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z12, K1, Z9
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z8, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z9, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x0a, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000280, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x11S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x11S2(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·2 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z11
+	VMOVUPS      128(CX), Z12
+	VMOVUPS      256(CX), Z13
+	VBROADCASTSS (BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z1
+	VFMADD231PS  Z13, Z14, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z2
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 160(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VBROADCASTSS 192(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z3
+	VFMADD231PS  Z13, Z14, Z2
+	VBROADCASTSS 224(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z3
+	VBROADCASTSS 256(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z4
+	VFMADD231PS  Z13, Z14, Z3
+	VBROADCASTSS 288(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z4
+	VBROADCASTSS 320(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z5
+	VFMADD231PS  Z13, Z14, Z4
+	VBROADCASTSS 352(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z5
+	VBROADCASTSS 384(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z6
+	VFMADD231PS  Z13, Z14, Z5
+	VBROADCASTSS 416(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VBROADCASTSS 448(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z7
+	VFMADD231PS  Z13, Z14, Z6
+	VBROADCASTSS 480(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z7
+	VBROADCASTSS 512(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z8
+	VFMADD231PS  Z13, Z14, Z7
+	VBROADCASTSS 544(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z8
+	VBROADCASTSS 576(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z9
+	VFMADD231PS  Z13, Z14, Z8
+	VBROADCASTSS 608(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z9
+	VBROADCASTSS 640(BX)(SI*4), Z14
+	VFMADD231PS  Z11, Z14, Z10
+	VFMADD231PS  Z13, Z14, Z9
+	VBROADCASTSS 672(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z10
+	VBROADCASTSS 704(BX)(SI*4), Z14
+	VFMADD231PS  Z13, Z14, Z10
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+	ADDQ   CX, DX
+	VADDPS (DX), Z8, Z8
+	ADDQ   CX, DX
+	VADDPS (DX), Z9, Z9
+	ADDQ   CX, DX
+	VADDPS (DX), Z10, Z10
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+	VADDPS (DX), Z8, Z8
+	VADDPS (DX), Z9, Z9
+	VADDPS (DX), Z10, Z10
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z11
+	VBROADCASTSS 4(DX), Z12
+	VMAXPS       Z11, Z0, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z13, K1, Z0
+	VMAXPS       Z11, Z1, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z13, K1, Z1
+	VMAXPS       Z11, Z2, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z13, K1, Z2
+	VMAXPS       Z11, Z3, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z13, K1, Z3
+	VMAXPS       Z11, Z4, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z13, K1, Z4
+	VMAXPS       Z11, Z5, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z13, K1, Z5
+	VMAXPS       Z11, Z6, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z13, K1, Z6
+	VMAXPS       Z11, Z7, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z13, K1, Z7
+	VMAXPS       Z11, Z8, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z13, K1, Z8
+	VMAXPS       Z11, Z9, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z13, K1, Z9
+	VMAXPS       Z11, Z10, Z13
+	VMINPS       Z12, Z13, Z13
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z13, K1, Z10
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z8, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z9, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z10, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x0b, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x000002c0, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x12S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x12S2(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·2 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z12
+	VMOVUPS      128(CX), Z13
+	VMOVUPS      256(CX), Z14
+	VBROADCASTSS (BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z1
+	VFMADD231PS  Z14, Z15, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z14, Z15, Z1
+	VBROADCASTSS 160(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z2
+	VBROADCASTSS 192(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z3
+	VFMADD231PS  Z14, Z15, Z2
+	VBROADCASTSS 224(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z3
+	VBROADCASTSS 256(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z4
+	VFMADD231PS  Z14, Z15, Z3
+	VBROADCASTSS 288(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z4
+	VBROADCASTSS 320(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z5
+	VFMADD231PS  Z14, Z15, Z4
+	VBROADCASTSS 352(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z5
+	VBROADCASTSS 384(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VFMADD231PS  Z14, Z15, Z5
+	VBROADCASTSS 416(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z6
+	VBROADCASTSS 448(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z7
+	VFMADD231PS  Z14, Z15, Z6
+	VBROADCASTSS 480(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z7
+	VBROADCASTSS 512(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z8
+	VFMADD231PS  Z14, Z15, Z7
+	VBROADCASTSS 544(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z8
+	VBROADCASTSS 576(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z9
+	VFMADD231PS  Z14, Z15, Z8
+	VBROADCASTSS 608(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z9
+	VBROADCASTSS 640(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z10
+	VFMADD231PS  Z14, Z15, Z9
+	VBROADCASTSS 672(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z10
+	VBROADCASTSS 704(BX)(SI*4), Z15
+	VFMADD231PS  Z12, Z15, Z11
+	VFMADD231PS  Z14, Z15, Z10
+	VBROADCASTSS 736(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z11
+	VBROADCASTSS 768(BX)(SI*4), Z15
+	VFMADD231PS  Z14, Z15, Z11
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+	ADDQ   CX, DX
+	VADDPS (DX), Z8, Z8
+	ADDQ   CX, DX
+	VADDPS (DX), Z9, Z9
+	ADDQ   CX, DX
+	VADDPS (DX), Z10, Z10
+	ADDQ   CX, DX
+	VADDPS (DX), Z11, Z11
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+	VADDPS (DX), Z8, Z8
+	VADDPS (DX), Z9, Z9
+	VADDPS (DX), Z10, Z10
+	VADDPS (DX), Z11, Z11
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z12
+	VBROADCASTSS 4(DX), Z13
+	VMAXPS       Z12, Z0, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z14, K1, Z0
+	VMAXPS       Z12, Z1, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z14, K1, Z1
+	VMAXPS       Z12, Z2, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z14, K1, Z2
+	VMAXPS       Z12, Z3, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z14, K1, Z3
+	VMAXPS       Z12, Z4, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z14, K1, Z4
+	VMAXPS       Z12, Z5, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z14, K1, Z5
+	VMAXPS       Z12, Z6, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z14, K1, Z6
+	VMAXPS       Z12, Z7, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z14, K1, Z7
+	VMAXPS       Z12, Z8, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z14, K1, Z8
+	VMAXPS       Z12, Z9, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z14, K1, Z9
+	VMAXPS       Z12, Z10, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z14, K1, Z10
+	VMAXPS       Z12, Z11, Z14
+	VMINPS       Z13, Z14, Z14
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z14, K1, Z11
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z8, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z9, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z10, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z11, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x0c, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000300, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x13S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x13S2(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	VXORPS X12, X12, X12
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·2 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z13
+	VMOVUPS      128(CX), Z14
+	VMOVUPS      256(CX), Z15
+	VBROADCASTSS (BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z1
+	VFMADD231PS  Z15, Z16, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z2
+	VFMADD231PS  Z15, Z16, Z1
+	VBROADCASTSS 160(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z2
+	VBROADCASTSS 192(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z3
+	VFMADD231PS  Z15, Z16, Z2
+	VBROADCASTSS 224(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z3
+	VBROADCASTSS 256(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z4
+	VFMADD231PS  Z15, Z16, Z3
+	VBROADCASTSS 288(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z4
+	VBROADCASTSS 320(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z5
+	VFMADD231PS  Z15, Z16, Z4
+	VBROADCASTSS 352(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z5
+	VBROADCASTSS 384(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z6
+	VFMADD231PS  Z15, Z16, Z5
+	VBROADCASTSS 416(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z6
+	VBROADCASTSS 448(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z7
+	VFMADD231PS  Z15, Z16, Z6
+	VBROADCASTSS 480(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z7
+	VBROADCASTSS 512(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z8
+	VFMADD231PS  Z15, Z16, Z7
+	VBROADCASTSS 544(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z8
+	VBROADCASTSS 576(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z9
+	VFMADD231PS  Z15, Z16, Z8
+	VBROADCASTSS 608(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z9
+	VBROADCASTSS 640(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z10
+	VFMADD231PS  Z15, Z16, Z9
+	VBROADCASTSS 672(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z10
+	VBROADCASTSS 704(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z11
+	VFMADD231PS  Z15, Z16, Z10
+	VBROADCASTSS 736(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z11
+	VBROADCASTSS 768(BX)(SI*4), Z16
+	VFMADD231PS  Z13, Z16, Z12
+	VFMADD231PS  Z15, Z16, Z11
+	VBROADCASTSS 800(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z12
+	VBROADCASTSS 832(BX)(SI*4), Z16
+	VFMADD231PS  Z15, Z16, Z12
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+	ADDQ   CX, DX
+	VADDPS (DX), Z8, Z8
+	ADDQ   CX, DX
+	VADDPS (DX), Z9, Z9
+	ADDQ   CX, DX
+	VADDPS (DX), Z10, Z10
+	ADDQ   CX, DX
+	VADDPS (DX), Z11, Z11
+	ADDQ   CX, DX
+	VADDPS (DX), Z12, Z12
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+	VADDPS (DX), Z8, Z8
+	VADDPS (DX), Z9, Z9
+	VADDPS (DX), Z10, Z10
+	VADDPS (DX), Z11, Z11
+	VADDPS (DX), Z12, Z12
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z13
+	VBROADCASTSS 4(DX), Z14
+	VMAXPS       Z13, Z0, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z15, K1, Z0
+	VMAXPS       Z13, Z1, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z15, K1, Z1
+	VMAXPS       Z13, Z2, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z15, K1, Z2
+	VMAXPS       Z13, Z3, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z15, K1, Z3
+	VMAXPS       Z13, Z4, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z15, K1, Z4
+	VMAXPS       Z13, Z5, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z15, K1, Z5
+	VMAXPS       Z13, Z6, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z15, K1, Z6
+	VMAXPS       Z13, Z7, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z15, K1, Z7
+	VMAXPS       Z13, Z8, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z15, K1, Z8
+	VMAXPS       Z13, Z9, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z15, K1, Z9
+	VMAXPS       Z13, Z10, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z15, K1, Z10
+	VMAXPS       Z13, Z11, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z15, K1, Z11
+	VMAXPS       Z13, Z12, Z15
+	VMINPS       Z14, Z15, Z15
+	VCMPPS       $0x03, Z12, Z12, K1
+	VBLENDMPS    Z12, Z15, K1, Z12
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z8, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z9, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z10, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z11, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z12, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x0d, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000340, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x14S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x14S2(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	VXORPS X12, X12, X12
+	VXORPS X13, X13, X13
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·2 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z14
+	VMOVUPS      128(CX), Z15
+	VMOVUPS      256(CX), Z16
+	VBROADCASTSS (BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z1
+	VFMADD231PS  Z16, Z17, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z2
+	VFMADD231PS  Z16, Z17, Z1
+	VBROADCASTSS 160(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z2
+	VBROADCASTSS 192(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z3
+	VFMADD231PS  Z16, Z17, Z2
+	VBROADCASTSS 224(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z3
+	VBROADCASTSS 256(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z4
+	VFMADD231PS  Z16, Z17, Z3
+	VBROADCASTSS 288(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z4
+	VBROADCASTSS 320(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z5
+	VFMADD231PS  Z16, Z17, Z4
+	VBROADCASTSS 352(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z5
+	VBROADCASTSS 384(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z6
+	VFMADD231PS  Z16, Z17, Z5
+	VBROADCASTSS 416(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z6
+	VBROADCASTSS 448(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z7
+	VFMADD231PS  Z16, Z17, Z6
+	VBROADCASTSS 480(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z7
+	VBROADCASTSS 512(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z8
+	VFMADD231PS  Z16, Z17, Z7
+	VBROADCASTSS 544(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z8
+	VBROADCASTSS 576(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z9
+	VFMADD231PS  Z16, Z17, Z8
+	VBROADCASTSS 608(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z9
+	VBROADCASTSS 640(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z10
+	VFMADD231PS  Z16, Z17, Z9
+	VBROADCASTSS 672(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z10
+	VBROADCASTSS 704(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z11
+	VFMADD231PS  Z16, Z17, Z10
+	VBROADCASTSS 736(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z11
+	VBROADCASTSS 768(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z12
+	VFMADD231PS  Z16, Z17, Z11
+	VBROADCASTSS 800(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z12
+	VBROADCASTSS 832(BX)(SI*4), Z17
+	VFMADD231PS  Z14, Z17, Z13
+	VFMADD231PS  Z16, Z17, Z12
+	VBROADCASTSS 864(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z13
+	VBROADCASTSS 896(BX)(SI*4), Z17
+	VFMADD231PS  Z16, Z17, Z13
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+	ADDQ   CX, DX
+	VADDPS (DX), Z8, Z8
+	ADDQ   CX, DX
+	VADDPS (DX), Z9, Z9
+	ADDQ   CX, DX
+	VADDPS (DX), Z10, Z10
+	ADDQ   CX, DX
+	VADDPS (DX), Z11, Z11
+	ADDQ   CX, DX
+	VADDPS (DX), Z12, Z12
+	ADDQ   CX, DX
+	VADDPS (DX), Z13, Z13
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+	VADDPS (DX), Z8, Z8
+	VADDPS (DX), Z9, Z9
+	VADDPS (DX), Z10, Z10
+	VADDPS (DX), Z11, Z11
+	VADDPS (DX), Z12, Z12
+	VADDPS (DX), Z13, Z13
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z14
+	VBROADCASTSS 4(DX), Z15
+	VMAXPS       Z14, Z0, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z16, K1, Z0
+	VMAXPS       Z14, Z1, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z16, K1, Z1
+	VMAXPS       Z14, Z2, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z16, K1, Z2
+	VMAXPS       Z14, Z3, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z16, K1, Z3
+	VMAXPS       Z14, Z4, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z16, K1, Z4
+	VMAXPS       Z14, Z5, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z16, K1, Z5
+	VMAXPS       Z14, Z6, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z16, K1, Z6
+	VMAXPS       Z14, Z7, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z16, K1, Z7
+	VMAXPS       Z14, Z8, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z16, K1, Z8
+	VMAXPS       Z14, Z9, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z16, K1, Z9
+	VMAXPS       Z14, Z10, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z16, K1, Z10
+	VMAXPS       Z14, Z11, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z16, K1, Z11
+	VMAXPS       Z14, Z12, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z12, Z12, K1
+	VBLENDMPS    Z12, Z16, K1, Z12
+	VMAXPS       Z14, Z13, Z16
+	VMINPS       Z15, Z16, Z16
+	VCMPPS       $0x03, Z13, Z13, K1
+	VBLENDMPS    Z13, Z16, K1, Z13
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z8, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z9, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z10, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z11, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z12, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z13, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x0e, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000380, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x15S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x15S2(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	VXORPS X12, X12, X12
+	VXORPS X13, X13, X13
+	VXORPS X14, X14, X14
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·2 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z15
+	VMOVUPS      128(CX), Z16
+	VMOVUPS      256(CX), Z17
+	VBROADCASTSS (BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z1
+	VFMADD231PS  Z17, Z18, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z2
+	VFMADD231PS  Z17, Z18, Z1
+	VBROADCASTSS 160(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z2
+	VBROADCASTSS 192(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z3
+	VFMADD231PS  Z17, Z18, Z2
+	VBROADCASTSS 224(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z3
+	VBROADCASTSS 256(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z4
+	VFMADD231PS  Z17, Z18, Z3
+	VBROADCASTSS 288(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z4
+	VBROADCASTSS 320(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z5
+	VFMADD231PS  Z17, Z18, Z4
+	VBROADCASTSS 352(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z5
+	VBROADCASTSS 384(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z6
+	VFMADD231PS  Z17, Z18, Z5
+	VBROADCASTSS 416(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z6
+	VBROADCASTSS 448(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z7
+	VFMADD231PS  Z17, Z18, Z6
+	VBROADCASTSS 480(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z7
+	VBROADCASTSS 512(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z8
+	VFMADD231PS  Z17, Z18, Z7
+	VBROADCASTSS 544(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z8
+	VBROADCASTSS 576(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z9
+	VFMADD231PS  Z17, Z18, Z8
+	VBROADCASTSS 608(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z9
+	VBROADCASTSS 640(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z10
+	VFMADD231PS  Z17, Z18, Z9
+	VBROADCASTSS 672(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z10
+	VBROADCASTSS 704(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z11
+	VFMADD231PS  Z17, Z18, Z10
+	VBROADCASTSS 736(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z11
+	VBROADCASTSS 768(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z12
+	VFMADD231PS  Z17, Z18, Z11
+	VBROADCASTSS 800(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z12
+	VBROADCASTSS 832(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z13
+	VFMADD231PS  Z17, Z18, Z12
+	VBROADCASTSS 864(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z13
+	VBROADCASTSS 896(BX)(SI*4), Z18
+	VFMADD231PS  Z15, Z18, Z14
+	VFMADD231PS  Z17, Z18, Z13
+	VBROADCASTSS 928(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z14
+	VBROADCASTSS 960(BX)(SI*4), Z18
+	VFMADD231PS  Z17, Z18, Z14
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+	ADDQ   CX, DX
+	VADDPS (DX), Z8, Z8
+	ADDQ   CX, DX
+	VADDPS (DX), Z9, Z9
+	ADDQ   CX, DX
+	VADDPS (DX), Z10, Z10
+	ADDQ   CX, DX
+	VADDPS (DX), Z11, Z11
+	ADDQ   CX, DX
+	VADDPS (DX), Z12, Z12
+	ADDQ   CX, DX
+	VADDPS (DX), Z13, Z13
+	ADDQ   CX, DX
+	VADDPS (DX), Z14, Z14
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+	VADDPS (DX), Z8, Z8
+	VADDPS (DX), Z9, Z9
+	VADDPS (DX), Z10, Z10
+	VADDPS (DX), Z11, Z11
+	VADDPS (DX), Z12, Z12
+	VADDPS (DX), Z13, Z13
+	VADDPS (DX), Z14, Z14
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z15
+	VBROADCASTSS 4(DX), Z16
+	VMAXPS       Z15, Z0, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z17, K1, Z0
+	VMAXPS       Z15, Z1, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z17, K1, Z1
+	VMAXPS       Z15, Z2, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z17, K1, Z2
+	VMAXPS       Z15, Z3, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z17, K1, Z3
+	VMAXPS       Z15, Z4, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z17, K1, Z4
+	VMAXPS       Z15, Z5, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z17, K1, Z5
+	VMAXPS       Z15, Z6, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z17, K1, Z6
+	VMAXPS       Z15, Z7, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z17, K1, Z7
+	VMAXPS       Z15, Z8, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z17, K1, Z8
+	VMAXPS       Z15, Z9, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z17, K1, Z9
+	VMAXPS       Z15, Z10, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z17, K1, Z10
+	VMAXPS       Z15, Z11, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z17, K1, Z11
+	VMAXPS       Z15, Z12, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z12, Z12, K1
+	VBLENDMPS    Z12, Z17, K1, Z12
+	VMAXPS       Z15, Z13, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z13, Z13, K1
+	VBLENDMPS    Z13, Z17, K1, Z13
+	VMAXPS       Z15, Z14, Z17
+	VMINPS       Z16, Z17, Z17
+	VCMPPS       $0x03, Z14, Z14, K1
+	VBLENDMPS    Z14, Z17, K1, Z14
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z8, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z9, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z10, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z11, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z12, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z13, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z14, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x0f, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x000003c0, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func KernPixRowAVX512x16S2(rows int, w *float32, src *float32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
+// Requires: AVX, AVX512F
+TEXT ·KernPixRowAVX512x16S2(SB), NOSPLIT, $24-80
+	MOVQ  src+16(FP), AX
+	MOVQ  AX, (SP)
+	MOVQ  c+32(FP), AX
+	MOVQ  AX, 8(SP)
+	MOVQ  tiles+72(FP), AX
+	MOVQ  AX, 16(SP)
+	TESTQ AX, AX
+	JZ    done
+
+tile:
+	MOVQ rows+0(FP), AX
+	MOVQ w+8(FP), CX
+	MOVQ boff+24(FP), DX
+	MOVQ (SP), BX
+
+	// acc = 0
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+	VXORPS X8, X8, X8
+	VXORPS X9, X9, X9
+	VXORPS X10, X10, X10
+	VXORPS X11, X11, X11
+	VXORPS X12, X12, X12
+	VXORPS X13, X13, X13
+	VXORPS X14, X14, X14
+	VXORPS X15, X15, X15
+	TESTQ  AX, AX
+	JZ     store
+
+row:
+	// window row q: its input columns a = 0.. once each, a = i·2 + x for output i, tap x
+	MOVLQSX      (DX), SI
+	VMOVUPS      (CX), Z16
+	VMOVUPS      128(CX), Z17
+	VMOVUPS      256(CX), Z18
+	VBROADCASTSS (BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z0
+	VBROADCASTSS 32(BX)(SI*4), Z20
+	VFMADD231PS  Z17, Z20, Z0
+	VBROADCASTSS 64(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z1
+	VFMADD231PS  Z18, Z19, Z0
+	VBROADCASTSS 96(BX)(SI*4), Z20
+	VFMADD231PS  Z17, Z20, Z1
+	VBROADCASTSS 128(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z2
+	VFMADD231PS  Z18, Z19, Z1
+	VBROADCASTSS 160(BX)(SI*4), Z20
+	VFMADD231PS  Z17, Z20, Z2
+	VBROADCASTSS 192(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z3
+	VFMADD231PS  Z18, Z19, Z2
+	VBROADCASTSS 224(BX)(SI*4), Z20
+	VFMADD231PS  Z17, Z20, Z3
+	VBROADCASTSS 256(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z4
+	VFMADD231PS  Z18, Z19, Z3
+	VBROADCASTSS 288(BX)(SI*4), Z20
+	VFMADD231PS  Z17, Z20, Z4
+	VBROADCASTSS 320(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z5
+	VFMADD231PS  Z18, Z19, Z4
+	VBROADCASTSS 352(BX)(SI*4), Z20
+	VFMADD231PS  Z17, Z20, Z5
+	VBROADCASTSS 384(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z6
+	VFMADD231PS  Z18, Z19, Z5
+	VBROADCASTSS 416(BX)(SI*4), Z20
+	VFMADD231PS  Z17, Z20, Z6
+	VBROADCASTSS 448(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z7
+	VFMADD231PS  Z18, Z19, Z6
+	VBROADCASTSS 480(BX)(SI*4), Z20
+	VFMADD231PS  Z17, Z20, Z7
+	VBROADCASTSS 512(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z8
+	VFMADD231PS  Z18, Z19, Z7
+	VBROADCASTSS 544(BX)(SI*4), Z20
+	VFMADD231PS  Z17, Z20, Z8
+	VBROADCASTSS 576(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z9
+	VFMADD231PS  Z18, Z19, Z8
+	VBROADCASTSS 608(BX)(SI*4), Z20
+	VFMADD231PS  Z17, Z20, Z9
+	VBROADCASTSS 640(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z10
+	VFMADD231PS  Z18, Z19, Z9
+	VBROADCASTSS 672(BX)(SI*4), Z20
+	VFMADD231PS  Z17, Z20, Z10
+	VBROADCASTSS 704(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z11
+	VFMADD231PS  Z18, Z19, Z10
+	VBROADCASTSS 736(BX)(SI*4), Z20
+	VFMADD231PS  Z17, Z20, Z11
+	VBROADCASTSS 768(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z12
+	VFMADD231PS  Z18, Z19, Z11
+	VBROADCASTSS 800(BX)(SI*4), Z20
+	VFMADD231PS  Z17, Z20, Z12
+	VBROADCASTSS 832(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z13
+	VFMADD231PS  Z18, Z19, Z12
+	VBROADCASTSS 864(BX)(SI*4), Z20
+	VFMADD231PS  Z17, Z20, Z13
+	VBROADCASTSS 896(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z14
+	VFMADD231PS  Z18, Z19, Z13
+	VBROADCASTSS 928(BX)(SI*4), Z20
+	VFMADD231PS  Z17, Z20, Z14
+	VBROADCASTSS 960(BX)(SI*4), Z19
+	VFMADD231PS  Z16, Z19, Z15
+	VFMADD231PS  Z18, Z19, Z14
+	VBROADCASTSS 992(BX)(SI*4), Z20
+	VFMADD231PS  Z17, Z20, Z15
+	VBROADCASTSS 1024(BX)(SI*4), Z19
+	VFMADD231PS  Z18, Z19, Z15
+	ADDQ         $0x0c, DX
+	ADDQ         $0x00000180, CX
+	DECQ         AX
+	JNZ          row
+
+store:
+	MOVQ 8(SP), AX
+	MOVQ ldc+40(FP), CX
+	SHLQ $0x02, CX
+	MOVQ flags+48(FP), DX
+
+	// flags&1: acc += C
+	TESTQ  $0x00000001, DX
+	JZ     nocc
+	MOVQ   AX, DX
+	VADDPS (DX), Z0, Z0
+	ADDQ   CX, DX
+	VADDPS (DX), Z1, Z1
+	ADDQ   CX, DX
+	VADDPS (DX), Z2, Z2
+	ADDQ   CX, DX
+	VADDPS (DX), Z3, Z3
+	ADDQ   CX, DX
+	VADDPS (DX), Z4, Z4
+	ADDQ   CX, DX
+	VADDPS (DX), Z5, Z5
+	ADDQ   CX, DX
+	VADDPS (DX), Z6, Z6
+	ADDQ   CX, DX
+	VADDPS (DX), Z7, Z7
+	ADDQ   CX, DX
+	VADDPS (DX), Z8, Z8
+	ADDQ   CX, DX
+	VADDPS (DX), Z9, Z9
+	ADDQ   CX, DX
+	VADDPS (DX), Z10, Z10
+	ADDQ   CX, DX
+	VADDPS (DX), Z11, Z11
+	ADDQ   CX, DX
+	VADDPS (DX), Z12, Z12
+	ADDQ   CX, DX
+	VADDPS (DX), Z13, Z13
+	ADDQ   CX, DX
+	VADDPS (DX), Z14, Z14
+	ADDQ   CX, DX
+	VADDPS (DX), Z15, Z15
+
+nocc:
+	// bias != nil: acc[i] += bias
+	MOVQ   bias+56(FP), DX
+	TESTQ  DX, DX
+	JZ     nobias
+	VADDPS (DX), Z0, Z0
+	VADDPS (DX), Z1, Z1
+	VADDPS (DX), Z2, Z2
+	VADDPS (DX), Z3, Z3
+	VADDPS (DX), Z4, Z4
+	VADDPS (DX), Z5, Z5
+	VADDPS (DX), Z6, Z6
+	VADDPS (DX), Z7, Z7
+	VADDPS (DX), Z8, Z8
+	VADDPS (DX), Z9, Z9
+	VADDPS (DX), Z10, Z10
+	VADDPS (DX), Z11, Z11
+	VADDPS (DX), Z12, Z12
+	VADDPS (DX), Z13, Z13
+	VADDPS (DX), Z14, Z14
+	VADDPS (DX), Z15, Z15
+
+nobias:
+	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
+	MOVQ         clip+64(FP), DX
+	TESTQ        DX, DX
+	JZ           put
+	VBROADCASTSS (DX), Z16
+	VBROADCASTSS 4(DX), Z17
+	VMAXPS       Z16, Z0, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z0, Z0, K1
+	VBLENDMPS    Z0, Z18, K1, Z0
+	VMAXPS       Z16, Z1, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z1, Z1, K1
+	VBLENDMPS    Z1, Z18, K1, Z1
+	VMAXPS       Z16, Z2, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z2, Z2, K1
+	VBLENDMPS    Z2, Z18, K1, Z2
+	VMAXPS       Z16, Z3, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z3, Z3, K1
+	VBLENDMPS    Z3, Z18, K1, Z3
+	VMAXPS       Z16, Z4, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z4, Z4, K1
+	VBLENDMPS    Z4, Z18, K1, Z4
+	VMAXPS       Z16, Z5, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z5, Z5, K1
+	VBLENDMPS    Z5, Z18, K1, Z5
+	VMAXPS       Z16, Z6, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z6, Z6, K1
+	VBLENDMPS    Z6, Z18, K1, Z6
+	VMAXPS       Z16, Z7, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z7, Z7, K1
+	VBLENDMPS    Z7, Z18, K1, Z7
+	VMAXPS       Z16, Z8, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z8, Z8, K1
+	VBLENDMPS    Z8, Z18, K1, Z8
+	VMAXPS       Z16, Z9, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z9, Z9, K1
+	VBLENDMPS    Z9, Z18, K1, Z9
+	VMAXPS       Z16, Z10, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z10, Z10, K1
+	VBLENDMPS    Z10, Z18, K1, Z10
+	VMAXPS       Z16, Z11, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z11, Z11, K1
+	VBLENDMPS    Z11, Z18, K1, Z11
+	VMAXPS       Z16, Z12, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z12, Z12, K1
+	VBLENDMPS    Z12, Z18, K1, Z12
+	VMAXPS       Z16, Z13, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z13, Z13, K1
+	VBLENDMPS    Z13, Z18, K1, Z13
+	VMAXPS       Z16, Z14, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z14, Z14, K1
+	VBLENDMPS    Z14, Z18, K1, Z14
+	VMAXPS       Z16, Z15, Z18
+	VMINPS       Z17, Z18, Z18
+	VCMPPS       $0x03, Z15, Z15, K1
+	VBLENDMPS    Z15, Z18, K1, Z15
+
+put:
+	// C = acc
+	MOVQ    AX, DX
+	VMOVUPS Z0, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z8, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z9, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z10, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z11, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z12, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z13, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z14, (DX)
+	ADDQ    CX, DX
+	VMOVUPS Z15, (DX)
+
+	// the next tile: r pixels on along the row, r more rows of C
+	IMUL3Q $0x10, CX, CX
+	ADDQ   CX, AX
+	MOVQ   AX, 8(SP)
+	ADDQ   $0x00000400, (SP)
+	DECQ   16(SP)
+	JNZ    tile
+
+done:
+	VZEROUPPER
+	RET
+
 // func DwTapsAVX2(dst *float32, base *float32, off *int32, w *float32, taps int, n int, bias float32)
 // Requires: AVX, FMA3
 TEXT ·DwTapsAVX2(SB), NOSPLIT, $0-52

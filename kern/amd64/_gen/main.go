@@ -96,6 +96,13 @@ func main() {
 	for r := 1; r <= 8; r++ {
 		pixKernel(avx512, r, 1, 32)
 	}
+	// AVX-512: rows of up to 16 pixels of 16 channels with 3-wide windows
+	// at stride 1 and 2 (pixRowKernel).
+	for _, sw := range []int{1, 2} {
+		for r := 1; r <= 16; r++ {
+			pixRowKernel(avx512, r, sw)
+		}
+	}
 	dwTaps(avx2)
 	for _, s := range []isa{avx2, avx512} {
 		sigmoidTable(s)
@@ -1833,6 +1840,146 @@ func packRowsAffine(s isa, nv int) {
 	loop("plain", false)
 	Comment("dst = max(0, scale*src + bias)")
 	loop("relu", true)
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// pixRowKernel emits KernPixRow{isa}x{r}S{sw}: r consecutive output
+// pixels of one output row × one vector of output channels of a
+// convolution with a 3-wide window at column stride sw, on an input in
+// blocks of 8 channels, pixel-major (8 values a column, conv_pix.go's
+// blocked copy). The pixel-tile kernels broadcast one input value for
+// every multiply-add where the channels fill one vector (RegNet's groups
+// of 16): a load a multiply-add, which bounds them at the load ports'
+// rate. Along a row, one input value is a tap of up to three outputs
+// (stride 1; 1.5 at stride 2), so this kernel walks each window row's
+// input columns once, broadcasting each and multiplying it by the three
+// taps' weight vectors, kept in registers, into the outputs it reaches:
+// r+2 loads (2r+1 at stride 2) for 3r multiply-adds. Each output's sum
+// runs over the steps p = row·3 + kw in order, as the pixel kernels'.
+func pixRowKernel(s isa, r, sw int) {
+	const kw, wld, col = 3, 32, 8 // window width, panel width, column stride
+	name := fmt.Sprintf("KernPixRow%sx%dS%d", s.name, r, sw)
+	TEXT(name, NOSPLIT, "func(rows int, w, src *float32, boff *int32, c *float32, ldc int, flags int, bias, clip *float32, tiles int)")
+	Pragma("noescape")
+	R, L, SW := fmt.Sprint(r), fmt.Sprint(s.lanes), fmt.Sprint(sw)
+	Doc(
+		fmt.Sprintf("%s computes tiles of %d pixels of an output row × %d channels of a convolution", name, r, s.lanes),
+		"with a 3-wide window at column stride "+SW+" with "+s.name+", as this Go loop does (indices in elements;",
+		"w is a packed panel of 3·rows steps of "+fmt.Sprint(wld)+" weights, of which the first "+L+" are read; an input",
+		"column is "+fmt.Sprint(col)+" values from the next, and window row q starts at boff[3q]):",
+		"",
+		"	for t := range tiles {",
+		"		for i := t * "+R+"; i < (t+1)*"+R+"; i++ {",
+		"			for j := range "+L+" {",
+		"				var s float32",
+		"				for q := range rows {",
+		"					for x := range 3 {",
+		"						s = fma(src[boff[3*q]+(i*"+SW+"+x)*"+fmt.Sprint(col)+"], w[(3*q+x)*"+fmt.Sprint(wld)+"+j], s) // rounded once",
+		"					}",
+		"				}",
+		"				if flags&1 != 0 {",
+		"					s += c[i*ldc+j]",
+		"				}",
+		"				if bias != nil {",
+		"					s += bias[j]",
+		"				}",
+		"				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0",
+		"					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is",
+		"				}",
+		"				c[i*ldc+j] = s",
+		"			}",
+		"		}",
+		"	}",
+	)
+	lsrc, lc, ln := AllocLocal(8), AllocLocal(8), AllocLocal(8)
+	{
+		t := Load(Param("src"), GP64())
+		MOVQ(t, lsrc)
+		t = Load(Param("c"), GP64())
+		MOVQ(t, lc)
+		t = Load(Param("tiles"), GP64())
+		MOVQ(t, ln)
+		TESTQ(t, t)
+		JZ(LabelRef("done"))
+	}
+	acc := make([][]reg.VecPhysical, r)
+	for i := range r {
+		acc[i] = s.regs[i : i+1]
+	}
+	wv := s.regs[r : r+kw]
+	bc := s.regs[r+kw : r+kw+2]
+	Label("tile")
+	rows := Load(Param("rows"), GP64())
+	w := Load(Param("w"), GP64())
+	boff := Load(Param("boff"), GP64())
+	src := GP64()
+	MOVQ(lsrc, src)
+	Comment("acc = 0")
+	for i := range r {
+		VXORPS(acc[i][0].AsX(), acc[i][0].AsX(), acc[i][0].AsX())
+	}
+	TESTQ(rows, rows)
+	JZ(LabelRef("store"))
+	off := GP64()
+	Label("row")
+	Comment("window row q: its input columns a = 0.. once each, a = i·" + SW + " + x for output i, tap x")
+	MOVLQSX(Mem{Base: boff}, off)
+	for x := range kw {
+		VMOVUPS(Mem{Base: w, Disp: 4 * wld * x}, wv[x])
+	}
+	cols := (r-1)*sw + kw
+	for a := range cols {
+		b := bc[a%2]
+		VBROADCASTSS(Mem{Base: src, Index: off, Scale: 4, Disp: 4 * col * a}, b)
+		for x := range kw {
+			if (a-x)%sw != 0 || a < x {
+				continue
+			}
+			if i := (a - x) / sw; i < r {
+				VFMADD231PS(wv[x], b, acc[i][0])
+			}
+		}
+	}
+	ADDQ(U8(4*kw), boff)
+	ADDQ(U32(4*wld*kw), w)
+	DECQ(rows)
+	JNZ(LabelRef("row"))
+
+	Label("store")
+	c := GP64()
+	MOVQ(lc, c)
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc)
+	flags := Load(Param("flags"), GP64())
+	Comment("flags&1: acc += C")
+	TESTQ(U32(1), flags)
+	JZ(LabelRef("nocc"))
+	p := GP64()
+	MOVQ(c, p)
+	tileRows(s, acc, p, ldc, addRow)
+	Label("nocc")
+	Comment("bias != nil: acc[i] += bias")
+	bp := Load(Param("bias"), GP64())
+	TESTQ(bp, bp)
+	JZ(LabelRef("nobias"))
+	for i := range r {
+		VADDPS(Mem{Base: bp}, acc[i][0], acc[i][0])
+	}
+	Label("nobias")
+	clipParam(s, acc, s.regs[r:], "put")
+	Comment("C = acc")
+	q := GP64()
+	MOVQ(c, q)
+	tileRows(s, acc, q, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
+	Comment("the next tile: r pixels on along the row, r more rows of C")
+	IMUL3Q(U8(uint8(r)), ldc, ldc)
+	ADDQ(ldc, c)
+	MOVQ(c, lc)
+	ADDQ(U32(4*col*sw*r), lsrc)
+	DECQ(ln)
+	JNZ(LabelRef("tile"))
 	Label("done")
 	VZEROUPPER()
 	RET()
