@@ -1,5 +1,7 @@
 package kern
 
+import "math"
+
 // A depthwise convolution with the 1×1 convolutions around it in one pass:
 // MobileNet's, MnasNet's and EfficientNet's inverted residual blocks,
 //
@@ -32,6 +34,8 @@ package kern
 //
 // So e and d live in the cache for one band, and no layer's input is
 // transposed: the expansion's pixel tiles write channel blocks directly.
+// On planes of 14×14 and smaller (dwBlockSmall) an image is one band, and
+// e is made and read a block of channels at a time, its interior only.
 // ONNX Runtime keeps every tensor in such blocks (NCHWc) but runs the
 // three layers one after the other through memory.
 
@@ -56,13 +60,16 @@ type DwBlock struct {
 
 // dwBlockOK is the tier's Tier.DwBlockOK: the depthwise kernel of
 // eight channels can run p.GD, the tier has pixel-tile kernels whose width is a
-// multiple of 8, the 1×1 convolutions fit the depthwise one, the
-// depthwise layer's input plane has at least DwBlockMinPixels pixels, and
+// multiple of 8, the 1×1 convolutions fit the depthwise one, and either
+// the block runs image by image on small planes (dwBlockSmall) or the
+// depthwise layer's input plane has at least DwBlockMinPixels pixels and
 // the pass pays on workers workers (dwBlockPays).
 func (bl *blocked) dwBlockOK(p *DwBlock, workers int) bool {
 	gd := &p.GD
-	if !bl.dw8Geom(gd) || len(bl.Pix) == 0 || bl.PixWidth%8 != 0 || !p.Expand && !p.Project ||
-		gd.H*gd.W < bl.DwBlockMinPixels || !bl.dwBlockPays(p, workers) {
+	if !bl.dw8Geom(gd) || len(bl.Pix) == 0 || bl.PixWidth%8 != 0 || !p.Expand && !p.Project {
+		return false
+	}
+	if !dwBlockSmall(p, workers) && (gd.H*gd.W < bl.DwBlockMinPixels || !bl.dwBlockPays(p, workers)) {
 		return false
 	}
 	pointwise := func(g *ConvGeom) bool {
@@ -84,6 +91,34 @@ func (bl *blocked) dwBlockOK(p *DwBlock, workers int) bool {
 	}
 	return true
 }
+
+// dwBlockSmall reports whether p runs in one pass image by image on
+// planes too small for bands (dwBlockLayout's small mode): at most
+// dwBlockSmallPixels outputs a plane (14×14), an expansion and a
+// projection, and at least as many images as workers, each worker taking
+// whole images. An image's e is made and read one block of channels at a
+// time, only its interior computed (a row's W pixels a call), so it
+// stays in L1 between the expansion and the depthwise layer, and d
+// (blocks of 16 channels, pixel-major) is the projection's input as it
+// lies: layer by layer the expansion scatters e into planes, the
+// depthwise kernel reads 7 or 14 of a vector's 16 lanes a row, and the
+// projection gathers d back into pixels. Alone and hot (Zen 5, one
+// thread) MnasNet's 192 → 1152 → 192 5×5 block at 7×7 takes 0.91 of the
+// layers' time, 96 → 576 → 96 at 14×14 0.91-1.01; in the networks,
+// alternating runs, batch 8: MnasNet 0.93-0.96 of its time on one
+// thread and 0.93-0.94 on two, MobileNetV2 0.93-0.95 and 0.93; batch 1
+// on one thread MnasNet 0.97, MobileNetV2 0.94. Planes up to 28×28
+// measured 0.97-1.04 against this bound. The bands' mode computes the
+// padding columns too (a 7×7 plane with a 5×5 window is 11 pixels a row)
+// in bands of one row for such wide blocks, 1.4-1.6 times the layers'
+// time.
+func dwBlockSmall(p *DwBlock, workers int) bool {
+	gd := &p.GD
+	return p.Expand && p.Project && gd.OH*gd.OW <= dwBlockSmallPixels && gd.N >= workers
+}
+
+// dwBlockSmallPixels bounds dwBlockSmall.
+const dwBlockSmallPixels = 196
 
 // dwBlockPays reports whether one pass beats the layers one after the
 // other for p on workers workers. On several, each worker's rows stay in
@@ -149,12 +184,15 @@ type dwBlockGeom struct {
 	erows   int // rows of e a block holds: maxIn and room to slide
 	nc      int // pixels a depthwise row call computes (OW or more)
 	le, ld  int // e's and d's block strides
+	// small: one band of the whole image, e's padding columns not
+	// computed (dwBlockSmall)
+	small bool
 }
 
 // dwBlockLayout returns the buffers' layout for p: bands of output rows
 // as many as keep e's rows and d within DwBlockBand bytes (0: 192 KiB),
 // at least one.
-func (bl *blocked) dwBlockLayout(p *DwBlock) dwBlockGeom {
+func (bl *blocked) dwBlockLayout(p *DwBlock, small bool) dwBlockGeom {
 	gd := &p.GD
 	l := dwBlockGeom{eb: 8, db: 8, wp: gd.W + gd.PadL + gd.PadR}
 	if p.Expand {
@@ -169,6 +207,9 @@ func (bl *blocked) dwBlockLayout(p *DwBlock) dwBlockGeom {
 	budget := bl.DwBlockBand
 	if budget <= 0 {
 		budget = 192 << 10
+	}
+	if l.small = small; small {
+		budget = math.MaxInt // the whole image a band
 	}
 	cpad := l.nbe * l.eb
 	halo := (gd.KH-1)*gd.DH + 1
@@ -197,6 +238,9 @@ func (bl *blocked) dwBlockLayout(p *DwBlock) dwBlockGeom {
 	// e slides down its buffer band after band, and moves the rows the
 	// next band shares back to the top only when it reaches the end.
 	l.erows = l.maxIn + 3*rows*gd.SH
+	if l.small {
+		l.erows = l.maxIn // one band: nothing slides
+	}
 	l.le = (l.erows*l.wp + (l.nc-gd.OW)*gd.SW) * l.eb
 	l.ld = (rows*gd.OW + l.nc - gd.OW) * l.db
 	return l
@@ -205,11 +249,11 @@ func (bl *blocked) dwBlockLayout(p *DwBlock) dwBlockGeom {
 // convDwBlock is the tier's Tier.DwBlock, for blocks dwBlockOK accepts.
 func (bl *blocked) convDwBlock(env *Env, p *DwBlock, x, y []float32) {
 	gd := &p.GD
-	l := bl.dwBlockLayout(p)
+	workers := ParOf(env).Workers()
+	l := bl.dwBlockLayout(p, dwBlockSmall(p, workers))
 	// Runs of output rows: one an image when there are images enough
 	// for the workers, else more, each costing its first band's shared
 	// rows of e once more.
-	workers := ParOf(env).Workers()
 	runs := 1
 	if gd.N < workers {
 		runs = min(CeilDiv(workers, gd.N), CeilDiv(gd.OH, l.rb))
@@ -272,6 +316,9 @@ func (t *dwBlockTask) Range(lo, hi int) {
 	buf := dwBlockScratch.Get()
 	defer dwBlockScratch.Put(buf)
 	e := buf.e.Grow(l.nbe * l.le)
+	if l.small {
+		e = buf.e.Grow(l.le) // a block at a time
+	}
 	taps := gd.KH * gd.KW
 	off := int32s(&buf.off, taps)
 	// off[kh·KW + kw] = (kh·DH·Wp + kw·DW)·eb
@@ -290,6 +337,12 @@ func (t *dwBlockTask) Range(lo, hi int) {
 		for i := range pix {
 			r, col := i/l.wp, i%l.wp
 			pix[i] = int32(r*ge.W + min(max(col-gd.PadL, 0), ge.W-1))
+		}
+		if l.small {
+			// a row's pixels: pixE[iw] = iw
+			for i := range ge.W {
+				pix[i] = int32(i)
+			}
 		}
 		boff := int32s(&buf.boffE, ge.C)
 		for c := range boff {
@@ -348,9 +401,18 @@ func (t *dwBlockTask) Range(lo, hi int) {
 				}
 				at, hr0 = 0, r0
 			}
-			t.fillE(e, buf, clips.e, n, hr1, at+hr1-hr0, r0+nin-hr1)
-			hr1 = r0 + nin
-			t.depthwise(e, d, buf, clips.d, off, n, at+r0-hr0, oh0, nr)
+			if l.small {
+				// block by block: e's block stays in L1 from its
+				// expansion to its depthwise layer
+				for blk := range l.nbe {
+					t.fillE(e, buf, clips.e, n, r0, 0, nin, blk, blk+1)
+					t.depthwise(e, d, buf, clips.d, off, n, 0, oh0, nr, blk, blk+1)
+				}
+			} else {
+				t.fillE(e, buf, clips.e, n, hr1, at+hr1-hr0, r0+nin-hr1, 0, l.nbe)
+				hr1 = r0 + nin
+				t.depthwise(e, d, buf, clips.d, off, n, at+r0-hr0, oh0, nr, 0, l.nbe)
+			}
 			if p.Project {
 				t.project(d, buf, clips.p, n, oh0*gd.OW, nr*gd.OW)
 			}
@@ -361,7 +423,7 @@ func (t *dwBlockTask) Range(lo, hi int) {
 // fillE sets rows [at, at+cnt) of every block of e to padded rows r0.. of
 // the depthwise layer's input: zero outside the image, else the
 // expansion's output (or x's channels) between zero padding columns.
-func (t *dwBlockTask) fillE(e []float32, buf *dwBlockBufs, clip *float32, n, r0, at, cnt int) {
+func (t *dwBlockTask) fillE(e []float32, buf *dwBlockBufs, clip *float32, n, r0, at, cnt, b0, b1 int) {
 	p, l, bl := t.p, &t.l, t.bl
 	gd := &p.GD
 	if !p.Expand {
@@ -382,11 +444,14 @@ func (t *dwBlockTask) fillE(e []float32, buf *dwBlockBufs, clip *float32, n, r0,
 	ge := &p.GE
 	eb, nr := l.eb, bl.PixWidth
 	kc := bl.depthBlock(ge.C, bl.PixKC)
+	if l.small {
+		kc = bl.pixMajorDepth(ge.C) // a tile's pixels share each step's line
+	}
 	rowLen := l.wp * eb
 	// the new rows [r0, r0+cnt) in the image: [ia, ib)
 	ia, ib := max(r0, gd.PadT), min(r0+cnt, gd.PadT+gd.H)
-	for blk := range l.nbe {
-		rows := e[blk*l.le+at*rowLen : blk*l.le+(at+cnt)*rowLen]
+	for blk := b0; blk < b1; blk++ {
+		rows := e[(blk-b0)*l.le+at*rowLen : (blk-b0)*l.le+(at+cnt)*rowLen]
 		if ib <= ia {
 			clear(rows)
 			continue
@@ -405,6 +470,15 @@ func (t *dwBlockTask) fillE(e []float32, buf *dwBlockBufs, clip *float32, n, r0,
 			var bias, cl *float32
 			if kb+kl == ge.C {
 				bias, cl = &buf.be[blk*eb], clip
+			}
+			if l.small {
+				// each row's W pixels alone, into its columns past PadL:
+				// run[r][PadL + iw][j] = ... x[c][ia-PadT+r][iw]
+				// (the first row's tiles fetching the next steps' weights)
+				for r := range ib - ia {
+					pixRun(kerns, kl, nr, &pan[kb*nr], &xs[r*ge.W], buf.pixE[:ge.W], &buf.boffE[kb], run[(r*l.wp+gd.PadL)*eb:], eb, flag(kb > 0)|flag(r == 0)*pixPrefetch, bias, cl)
+				}
+				continue
 			}
 			// run[q][j] = [run[q][j] +] Σ_{c in block} pan[c][j]·x[c][ia-PadT+q/Wp][pixE[q]] [+ be[j], clipped]
 			pixRun(kerns, kl, nr, &pan[kb*nr], &xs[0], buf.pixE[:nq], &buf.boffE[kb], run, eb, flag(kb > 0), bias, cl)
@@ -428,17 +502,17 @@ func (t *dwBlockTask) fillE(e []float32, buf *dwBlockBufs, clip *float32, n, r0,
 
 // depthwise computes output rows [oh0, oh0+nr) of image n's depthwise
 // layer from e into d (with a projection), or into y's planes.
-func (t *dwBlockTask) depthwise(e, d []float32, buf *dwBlockBufs, clip *float32, off []int32, n, at, oh0, nr int) {
+func (t *dwBlockTask) depthwise(e, d []float32, buf *dwBlockBufs, clip *float32, off []int32, n, at, oh0, nr, b0, b1 int) {
 	p, l, bl := t.p, &t.l, t.bl
 	gd := &p.GD
 	taps := gd.KH * gd.KW
 	nq := nr * gd.OW
-	for cb := range l.nbd {
+	for cb := b0 * l.eb / l.db; cb < min(l.nbd, b1*l.eb/l.db); cb++ {
 		c0 := cb * l.db
 		cnt := min(l.db, gd.C-c0)
 		// channels c0.. are part c0 mod eb / db of e's block c0 / eb, whose
 		// row at holds the band's first padded row
-		eblk := e[c0/l.eb*l.le+at*l.wp*l.eb+c0%l.eb:]
+		eblk := e[(c0/l.eb-b0)*l.le+at*l.wp*l.eb+c0%l.eb:]
 		buf.bias = [16]float32{}
 		if p.BD != nil {
 			copy(buf.bias[:cnt], p.BD[c0:c0+cnt])
@@ -476,6 +550,9 @@ func (t *dwBlockTask) project(d []float32, buf *dwBlockBufs, clip *float32, n, q
 	nr := bl.PixWidth
 	k := gp.C
 	kc := bl.depthBlock(k, bl.PixKC)
+	if t.l.small {
+		kc = bl.pixMajorDepth(k) // d's blocks of db channels: a line a pixel for db steps
+	}
 	ct := buf.ct
 	ohw := gp.OH * gp.OW
 	f := p.Fusion
@@ -490,7 +567,11 @@ func (t *dwBlockTask) project(d []float32, buf *dwBlockBufs, clip *float32, n, q
 			if kb+kl == k {
 				bias, cl = &buf.bp[jb*nr], clip
 			}
-			pixRun(kerns, kl, nr, &pan[kb*nr], &d[0], buf.pixP[:nq], &buf.boffP[kb], ct, nr, flag(kb > 0), bias, cl)
+			fetch := 0
+			if t.l.small {
+				fetch = pixPrefetch // the next steps' weights, as pixTask's tiles do
+			}
+			pixRun(kerns, kl, nr, &pan[kb*nr], &d[0], buf.pixP[:nq], &buf.boffP[kb], ct, nr, flag(kb > 0)|fetch, bias, cl)
 		}
 		// y[n][m][q0+q] = act(ct[q][m-m0] + Z[n][m][q0+q]), bp in ct: the
 		// channels out of ct's pixels 8 at a time, then the residual and

@@ -50,6 +50,15 @@ var dwBlockCases = []dwBlockCase{
 	// expansion, with a residual.
 	{3, 8, 24, 9, 10, 3, 2, 1, 1, 0, false, "Relu", "Relu", ""},
 	{3, 0, 16, 8, 7, 5, 1, 2, 1, 24, true, "", "Clip", "Relu"},
+	// Small planes in one pass image by image, a block of channels at a
+	// time (dwBlockSmall, where the images are at least the workers): a
+	// 5×5 window on 7×7 with a residual, batch 3; stride 2 from 14×13
+	// with two blocks and a half of e's channels, batch 2 (three workers
+	// run it layer by layer); 13 channels, an activation after the
+	// residual, rows of 5.
+	{3, 24, 72, 7, 7, 5, 1, 2, 1, 24, true, "Relu", "Relu", ""},
+	{2, 16, 80, 14, 13, 3, 2, 1, 1, 24, false, "Clip", "Clip", ""},
+	{3, 5, 13, 6, 5, 3, 1, 1, 1, 7, true, "Clip", "Relu", "Relu"},
 }
 
 // actAttrs sets a fused activation's attributes on n with the prefix.
