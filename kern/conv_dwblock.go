@@ -107,8 +107,13 @@ func (bl *blocked) dwBlockOK(p *DwBlock, workers int) bool {
 // layers' time, 96 → 576 → 96 at 14×14 0.91-1.01; in the networks,
 // alternating runs, batch 8: MnasNet 0.93-0.96 of its time on one
 // thread and 0.93-0.94 on two, MobileNetV2 0.93-0.95 and 0.93; batch 1
-// on one thread MnasNet 0.97, MobileNetV2 0.94. Planes up to 28×28
-// measured 0.97-1.04 against this bound. The bands' mode computes the
+// on one thread MnasNet 0.95-0.97, MobileNetV2 0.94; ShuffleNetV2
+// (whose branches fold into such blocks, its batch kept whole) 0.97 and
+// 0.89-0.92 at batch 8, 0.84-0.96 at batch 1 on one thread;
+// MobileNetV3-Large 0.96-1.05 (most of its blocks gate before the
+// projection). Planes up to 28×28 measured 0.97-1.04 against this
+// bound; on two workers and one image, the image's blocks of channels
+// cut among the workers and then the projection's panels, 1.06-1.07. The bands' mode computes the
 // padding columns too (a 7×7 plane with a 5×5 window is 11 pixels a row)
 // in bands of one row for such wide blocks, 1.4-1.6 times the layers'
 // time.
