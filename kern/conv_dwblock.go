@@ -113,10 +113,10 @@ func (bl *blocked) dwBlockOK(p *DwBlock, workers int) bool {
 // MobileNetV3-Large 0.96-1.05 (most of its blocks gate before the
 // projection). Planes up to 28×28 measured 0.97-1.04 against this
 // bound; on two workers and one image, the image's blocks of channels
-// cut among the workers and then the projection's panels, 1.06-1.07. The bands' mode computes the
-// padding columns too (a 7×7 plane with a 5×5 window is 11 pixels a row)
-// in bands of one row for such wide blocks, 1.4-1.6 times the layers'
-// time.
+// cut among the workers and then the projection's panels, 1.06-1.07. The
+// bands' mode computes the padding columns too (a 7×7 plane with a 5×5
+// window is 11 pixels a row) in bands of one row for such wide blocks,
+// 1.4-1.6 times the layers' time.
 func dwBlockSmall(p *DwBlock, workers int) bool {
 	gd := &p.GD
 	return p.Expand && p.Project && gd.OH*gd.OW <= dwBlockSmallPixels && gd.N >= workers
@@ -196,7 +196,8 @@ type dwBlockGeom struct {
 
 // dwBlockLayout returns the buffers' layout for p: bands of output rows
 // as many as keep e's rows and d within DwBlockBand bytes (0: 192 KiB),
-// at least one.
+// at least one; small (dwBlockSmall): one band of the whole image, e a
+// block of channels.
 func (bl *blocked) dwBlockLayout(p *DwBlock, small bool) dwBlockGeom {
 	gd := &p.GD
 	l := dwBlockGeom{eb: 8, db: 8, wp: gd.W + gd.PadL + gd.PadR}
@@ -425,9 +426,10 @@ func (t *dwBlockTask) Range(lo, hi int) {
 	}
 }
 
-// fillE sets rows [at, at+cnt) of every block of e to padded rows r0.. of
-// the depthwise layer's input: zero outside the image, else the
-// expansion's output (or x's channels) between zero padding columns.
+// fillE sets rows [at, at+cnt) of e's blocks [b0, b1) (e holding block b0
+// first) to padded rows r0.. of the depthwise layer's input: zero outside
+// the image, else the expansion's output (or x's channels) between zero
+// padding columns.
 func (t *dwBlockTask) fillE(e []float32, buf *dwBlockBufs, clip *float32, n, r0, at, cnt, b0, b1 int) {
 	p, l, bl := t.p, &t.l, t.bl
 	gd := &p.GD
@@ -506,7 +508,8 @@ func (t *dwBlockTask) fillE(e []float32, buf *dwBlockBufs, clip *float32, n, r0,
 }
 
 // depthwise computes output rows [oh0, oh0+nr) of image n's depthwise
-// layer from e into d (with a projection), or into y's planes.
+// layer for the channels of e's blocks [b0, b1) (e holding block b0
+// first) into d (with a projection), or into y's planes.
 func (t *dwBlockTask) depthwise(e, d []float32, buf *dwBlockBufs, clip *float32, off []int32, n, at, oh0, nr, b0, b1 int) {
 	p, l, bl := t.p, &t.l, t.bl
 	gd := &p.GD
