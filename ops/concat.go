@@ -129,7 +129,7 @@ func concatCopy[T kern.Numeric](env *kern.Env, dst []T, srcs [][]T, blocks []int
 	if row == 0 {
 		return
 	}
-	forChunksOf(env, outer, max(1, elemGrain/row), concatArgs[T]{dst, srcs, blocks, row})
+	forChunksOf(env, outer, max(1, copyGrain/row), concatArgs[T]{dst, srcs, blocks, row})
 }
 
 // concatLists holds a Concat step's input slices; kept in the Run's Env,

@@ -10,6 +10,16 @@ import "github.com/bnrun/bnrun/kern"
 // goroutine: splitting smaller loops costs more than it saves.
 const elemGrain = 1 << 14
 
+// copyGrain is elemGrain for the steps that only move values (Transpose,
+// Concat): below it they run on the calling goroutine. Split between two
+// workers on two dies, ShuffleNetV2's channel shuffles (a Concat and a
+// Transpose of 0.2-0.7 M values each, batch 8) took 1.5-2.5 times their
+// one-thread time, where arithmetic on as many values halves; on one
+// worker, alternating runs, two threads: ShuffleNetV2 0.95 of its time at
+// batch 1, 0.975 at batch 8, DenseNet-121 (whose Concats mostly write in
+// place) 0.99-1.00.
+const copyGrain = 1 << 20
+
 // forChunks runs fn over [0, n), split across env's workers when n counts
 // at least grain units of work and a pool with more than one worker is
 // available; otherwise it calls fn(0, n) directly. n <= 0 does nothing.

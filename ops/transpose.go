@@ -107,7 +107,7 @@ func permuteCopy[T kern.Numeric](env *kern.Env, dst, src []T, dims, stride []int
 	k := len(dims)
 	inner, is := dims[k-1], stride[k-1]
 	outer := dims[:k-1]
-	forChunks(env, len(dst), elemGrain, func(lo, hi int) {
+	forChunks(env, len(dst), copyGrain, func(lo, hi int) {
 		coord := make([]int, len(outer))
 		unravel(lo/inner, outer, coord)
 		so := 0
