@@ -132,7 +132,7 @@ func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
 		}
 	}
 	pl.single, pl.images, pl.atOnce = one, n, 1
-	if err := pl.setTail(ctx, p.outSlot); err != nil {
+	if err := pl.setTail(ctx, p.outSlot, p.pool.Workers()); err != nil {
 		return err
 	}
 	if parallel {

@@ -294,6 +294,10 @@ func TestBatchedTail(t *testing.T) {
 		{1, 8, 2, 64, "Relu_r2"},
 		{2, 2, 1, 64, "Relu_hr"},
 		{2, 8, 1, 2, ""},
+		// the classifier's weights outweigh its activations by less
+		// than 4 bytes to 1: a tail on one worker only
+		// (tailWeightsPerByte)
+		{1, 8, 1, 2, "Relu_r2"},
 	} {
 		what := fmt.Sprintf("%d threads, batch %d, group %d, hidden %d", tc.threads, tc.batch, tc.group, tc.hidden)
 		p := mustCompile(t, graph(tc.group, tc.hidden), Options{Threads: tc.threads, Kernels: kern.Generic})

@@ -27,26 +27,36 @@ import (
 // longer bit for bit those of Runs of one image each: a tail step sums
 // as its batch kernel does.
 
-// tailWeightsPerByte is how many bytes of weights read again per image
-// a step must save for each byte of an image's activations it moves to
-// join the tail: reading its weights once instead of once an image saves
-// (N-1)·W of N·A bytes. With 1 a tail starting at the 14×14 blocks of
-// MobileNetV2 and MnasNet lost 1.01-1.07 on two threads (the workers then
-// read what the other wrote, which on this host costs a line 9-12 ns)
-// where 4 did not; on one thread 1 and 4 were the same.
-const tailWeightsPerByte = 4
+// tailWeightsPerByte returns how many bytes of weights read again per
+// image a step must save for each byte of an image's activations it
+// moves to join the tail, on workers workers: reading its weights once
+// instead of once an image saves (N-1)·W of N·A bytes. With 1 on two
+// workers, a tail starting at the 14×14 blocks of MobileNetV2 and
+// MnasNet lost 1.01-1.07 (the workers then read what the other wrote,
+// which on this host costs a line 9-12 ns) where 4 did not. On one
+// worker 1 (batch 8, alternating runs): ResNet-18 0.92-0.97 of the time
+// with 4 (its 14×14 stage joins the tail), RegNet-Y 800MF 0.94-1.00 (its
+// 7×7 stage, whose 25 MB of weights image by image come from memory
+// each image), the others (ResNet-50, ResNeXt-50, DenseNet-121, MnasNet,
+// EfficientNet-B0, MobileNetV2) 0.97-1.03 as before.
+func tailWeightsPerByte(workers int) int64 {
+	if workers > 1 {
+		return 4
+	}
+	return 1
+}
 
 // tailCut returns the step from which pl, a batch plan of N images that
 // runs image by image on one (its batch-1 plan), runs its batch as a
 // whole, and the slots the head hands over; 0 and nil when no tail pays
 // or none can be cut. The tail is the longest run of steps at the end in
 // which every step with float32 constants (weights, W bytes) saves
-// (N-1)·W ≥ tailWeightsPerByte·N·A, A being the bytes of an image's
+// (N-1)·W ≥ tailWeightsPerByte(workers)·N·A, A being the bytes of an image's
 // activations it reads and writes (its scratch counted), and it must
 // hold one such step. The two plans must run the same nodes step for
 // step, and every handed-over tensor must be float32, computed, with the
 // batch as its leading dimension in both.
-func tailCut(pl, one *Plan, outSlots []int) (int, []int) {
+func tailCut(pl, one *Plan, outSlots []int, workers int) (int, []int) {
 	if len(pl.steps) != len(one.steps) {
 		return 0, nil
 	}
@@ -80,7 +90,7 @@ func tailCut(pl, one *Plan, outSlots []int) (int, []int) {
 			}
 		}
 		switch {
-		case w > 0 && int64(pl.images-1)*w < tailWeightsPerByte*int64(pl.images)*act:
+		case w > 0 && int64(pl.images-1)*w < tailWeightsPerByte(workers)*int64(pl.images)*act:
 			cut = i + 1
 		case w > 0:
 			weighted = true
@@ -133,8 +143,8 @@ func tailCut(pl, one *Plan, outSlots []int) (int, []int) {
 // setTail gives pl, a plan just split image by image, its batched tail
 // where tailCut finds one: the tail's steps and what the head hands
 // them, an arena laid out for the tail alone and the tail's scratch.
-func (pl *Plan) setTail(ctx context.Context, outSlots []int) error {
-	cut, handoff := tailCut(pl, pl.single, outSlots)
+func (pl *Plan) setTail(ctx context.Context, outSlots []int, workers int) error {
+	cut, handoff := tailCut(pl, pl.single, outSlots, workers)
 	if cut == 0 {
 		return nil
 	}
