@@ -84,20 +84,27 @@ func PixRowGo(r, sw, w, wld int) PixRowKernel {
 						s = fma32(xs[int(offs[3*q])+(i*sw+x)*8], ws[(3*q+x)*wld+j], s)
 					}
 				}
-				if flags&1 != 0 {
-					s += cs[i*ldc+j]
-				}
-				if bias != nil {
-					s += unsafe.Slice(bias, w)[j]
-				}
-				if clip != nil && s == s {
-					cl := unsafe.Slice(clip, 2)
-					s = min(max(s, cl[0]), cl[1])
-				}
-				cs[i*ldc+j] = s
+				cs[i*ldc+j] = pixEpilogue(s, cs[i*ldc+j], j, flags, bias, clip)
 			}
 		}
 	}
+}
+
+// pixEpilogue is the pixel kernels' twins' end of a sum s of output
+// channel j over C's old value c: [c +] s [+ bias[j]], clipped to clip's
+// bounds unless NaN.
+func pixEpilogue(s, c float32, j, flags int, bias, clip *float32) float32 {
+	if flags&1 != 0 {
+		s += c
+	}
+	if bias != nil {
+		s += unsafe.Slice(bias, j+1)[j]
+	}
+	if clip != nil && s == s {
+		cl := unsafe.Slice(clip, 2)
+		s = min(max(s, cl[0]), cl[1])
+	}
+	return s
 }
 
 // pixPrefetch is the PixKernel flag that fetches the next k steps of
@@ -158,17 +165,7 @@ func PixGoOf(r, w, wld int) PixKernel {
 				for p := range k {
 					s = fma32(xs[int(offs[p])+int(px[i])], ws[p*wld+j], s)
 				}
-				if flags&1 != 0 {
-					s += cs[i*ldc+j]
-				}
-				if bias != nil {
-					s += unsafe.Slice(bias, w)[j]
-				}
-				if clip != nil && s == s {
-					cl := unsafe.Slice(clip, 2)
-					s = min(max(s, cl[0]), cl[1])
-				}
-				cs[i*ldc+j] = s
+				cs[i*ldc+j] = pixEpilogue(s, cs[i*ldc+j], j, flags, bias, clip)
 			}
 		}
 	}

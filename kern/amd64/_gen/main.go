@@ -1845,6 +1845,24 @@ func packRowsAffine(s isa, nv int) {
 	RET()
 }
 
+// tileEpilogueDoc ends the Go loop in the docs of pixKernel's and
+// pixRowKernel's kernels: what their tiles do with a sum s.
+var tileEpilogueDoc = []string{
+	"				if flags&1 != 0 {",
+	"					s += c[i*ldc+j]",
+	"				}",
+	"				if bias != nil {",
+	"					s += bias[j]",
+	"				}",
+	"				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0",
+	"					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is",
+	"				}",
+	"				c[i*ldc+j] = s",
+	"			}",
+	"		}",
+	"	}",
+}
+
 // pixRowKernel emits KernPixRow{isa}x{r}S{sw}: r consecutive output
 // pixels of one output row × one vector of output channels of a
 // convolution with a 3-wide window at column stride sw, on an input in
@@ -1864,35 +1882,22 @@ func pixRowKernel(s isa, r, sw int) {
 	TEXT(name, NOSPLIT, "func(rows int, w, src *float32, boff *int32, c *float32, ldc int, flags int, bias, clip *float32, tiles int)")
 	Pragma("noescape")
 	R, L, SW := fmt.Sprint(r), fmt.Sprint(s.lanes), fmt.Sprint(sw)
-	Doc(
+	Doc(append([]string{
 		fmt.Sprintf("%s computes tiles of %d pixels of an output row × %d channels of a convolution", name, r, s.lanes),
-		"with a 3-wide window at column stride "+SW+" with "+s.name+", as this Go loop does (indices in elements;",
-		"w is a packed panel of 3·rows steps of "+fmt.Sprint(wld)+" weights, of which the first "+L+" are read; an input",
-		"column is "+fmt.Sprint(col)+" values from the next, and window row q starts at boff[3q]):",
+		"with a 3-wide window at column stride " + SW + " with " + s.name + ", as this Go loop does (indices in elements;",
+		"w is a packed panel of 3·rows steps of " + fmt.Sprint(wld) + " weights, of which the first " + L + " are read; an input",
+		"column is " + fmt.Sprint(col) + " values from the next, and window row q starts at boff[3q]):",
 		"",
 		"	for t := range tiles {",
-		"		for i := t * "+R+"; i < (t+1)*"+R+"; i++ {",
-		"			for j := range "+L+" {",
+		"		for i := t * " + R + "; i < (t+1)*" + R + "; i++ {",
+		"			for j := range " + L + " {",
 		"				var s float32",
 		"				for q := range rows {",
 		"					for x := range 3 {",
-		"						s = fma(src[boff[3*q]+(i*"+SW+"+x)*"+fmt.Sprint(col)+"], w[(3*q+x)*"+fmt.Sprint(wld)+"+j], s) // rounded once",
+		"						s = fma(src[boff[3*q]+(i*" + SW + "+x)*" + fmt.Sprint(col) + "], w[(3*q+x)*" + fmt.Sprint(wld) + "+j], s) // rounded once",
 		"					}",
 		"				}",
-		"				if flags&1 != 0 {",
-		"					s += c[i*ldc+j]",
-		"				}",
-		"				if bias != nil {",
-		"					s += bias[j]",
-		"				}",
-		"				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0",
-		"					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is",
-		"				}",
-		"				c[i*ldc+j] = s",
-		"			}",
-		"		}",
-		"	}",
-	)
+	}, tileEpilogueDoc...)...)
 	lsrc, lc, ln := AllocLocal(8), AllocLocal(8), AllocLocal(8)
 	{
 		t := Load(Param("src"), GP64())
@@ -2004,35 +2009,23 @@ func pixKernel(s isa, r, nv, wld int) {
 	TEXT(name, NOSPLIT, "func(k int, w, src *float32, pix, boff *int32, c *float32, ldc int, flags int, bias, clip *float32, tiles int)")
 	Pragma("noescape")
 	R := fmt.Sprint(r)
-	Doc(
+	Doc(append(append([]string{
 		fmt.Sprintf("%s computes tiles of %d pixels × %d channels of a convolution with %s, as this Go", name, r, nr, s.name),
-		"loop does (indices in elements; w is a packed panel of k steps of "+fmt.Sprint(wld)+" weights, of which the first "+fmt.Sprint(nr)+" are read):",
+		"loop does (indices in elements; w is a packed panel of k steps of " + fmt.Sprint(wld) + " weights, of which the first " + fmt.Sprint(nr) + " are read):",
 		"",
 		"	for t := range tiles {",
-		"		for i := t * "+R+"; i < (t+1)*"+R+"; i++ {",
-		"			for j := range "+fmt.Sprint(nr)+" {",
+		"		for i := t * " + R + "; i < (t+1)*" + R + "; i++ {",
+		"			for j := range " + fmt.Sprint(nr) + " {",
 		"				var s float32",
 		"				for p := range k {",
-		"					s = fma(src[boff[p]+pix[i]], w[p*"+fmt.Sprint(wld)+"+j], s) // rounded once",
+		"					s = fma(src[boff[p]+pix[i]], w[p*" + fmt.Sprint(wld) + "+j], s) // rounded once",
 		"				}",
-		"				if flags&1 != 0 {",
-		"					s += c[i*ldc+j]",
-		"				}",
-		"				if bias != nil {",
-		"					s += bias[j]",
-		"				}",
-		"				if clip != nil && s == s { // clip[0] not NaN or -0, clip[1] not NaN or ±0",
-		"					s = min(max(s, clip[0]), clip[1]) // a NaN s is kept as it is",
-		"				}",
-		"				c[i*ldc+j] = s",
-		"			}",
-		"		}",
-		"	}",
+	}, tileEpilogueDoc...),
 		"",
 		"With flags&2 the first tile also fetches the k steps of weights after w into the cache;",
 		"with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line",
 		"every two steps, the first tile from line flags>>20 on.",
-	)
+	)...)
 	// The tile loop's state lives in the frame: the pixel offsets and C of
 	// the next tile, the tiles left and the flags (the fetch bit cleared
 	// after the first tile).
