@@ -25281,7 +25281,7 @@ store:
 	VADDPS (DX), Z0, Z0
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -25376,7 +25376,7 @@ store:
 	VADDPS (DX), Z1, Z1
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -25485,7 +25485,7 @@ store:
 	VADDPS (DX), Z2, Z2
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -25608,7 +25608,7 @@ store:
 	VADDPS (DX), Z3, Z3
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -25745,7 +25745,7 @@ store:
 	VADDPS (DX), Z4, Z4
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -25896,7 +25896,7 @@ store:
 	VADDPS (DX), Z5, Z5
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -26061,7 +26061,7 @@ store:
 	VADDPS (DX), Z6, Z6
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -26240,7 +26240,7 @@ store:
 	VADDPS (DX), Z7, Z7
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -26433,7 +26433,7 @@ store:
 	VADDPS (DX), Z8, Z8
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -26640,7 +26640,7 @@ store:
 	VADDPS (DX), Z9, Z9
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -26861,7 +26861,7 @@ store:
 	VADDPS (DX), Z10, Z10
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -27096,7 +27096,7 @@ store:
 	VADDPS (DX), Z11, Z11
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -27345,7 +27345,7 @@ store:
 	VADDPS (DX), Z12, Z12
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -27608,7 +27608,7 @@ store:
 	VADDPS (DX), Z13, Z13
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -27885,7 +27885,7 @@ store:
 	VADDPS (DX), Z14, Z14
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -28176,7 +28176,7 @@ store:
 	VADDPS (DX), Z15, Z15
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -28369,7 +28369,7 @@ store:
 	VADDPS (DX), Z0, Z0
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -28465,7 +28465,7 @@ store:
 	VADDPS (DX), Z1, Z1
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -28576,7 +28576,7 @@ store:
 	VADDPS (DX), Z2, Z2
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -28702,7 +28702,7 @@ store:
 	VADDPS (DX), Z3, Z3
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -28843,7 +28843,7 @@ store:
 	VADDPS (DX), Z4, Z4
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -28999,7 +28999,7 @@ store:
 	VADDPS (DX), Z5, Z5
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -29170,7 +29170,7 @@ store:
 	VADDPS (DX), Z6, Z6
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -29356,7 +29356,7 @@ store:
 	VADDPS (DX), Z7, Z7
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -29557,7 +29557,7 @@ store:
 	VADDPS (DX), Z8, Z8
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -29773,7 +29773,7 @@ store:
 	VADDPS (DX), Z9, Z9
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -30004,7 +30004,7 @@ store:
 	VADDPS (DX), Z10, Z10
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -30250,7 +30250,7 @@ store:
 	VADDPS (DX), Z11, Z11
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -30511,7 +30511,7 @@ store:
 	VADDPS (DX), Z12, Z12
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -30787,7 +30787,7 @@ store:
 	VADDPS (DX), Z13, Z13
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -31078,7 +31078,7 @@ store:
 	VADDPS (DX), Z14, Z14
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias
@@ -31384,7 +31384,7 @@ store:
 	VADDPS (DX), Z15, Z15
 
 nocc:
-	// bias != nil: acc[i] += bias
+	// bias != nil: acc[i][j] += bias[j]
 	MOVQ   bias+56(FP), DX
 	TESTQ  DX, DX
 	JZ     nobias

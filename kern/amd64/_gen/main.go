@@ -1845,6 +1845,35 @@ func packRowsAffine(s isa, nv int) {
 	RET()
 }
 
+// tileStore emits the end of a pixel or row kernel's tile acc (rows of
+// vectors, the registers after it free): with flags&1 add the tile of C
+// at c (rows ldc bytes apart), add the bias param's vectors when it is
+// not nil, clip by the clip param (clipParam), and store the tile at c.
+func tileStore(s isa, acc [][]reg.VecPhysical, c, ldc, flags reg.Register) {
+	Comment("flags&1: acc += C")
+	TESTQ(U32(1), flags)
+	JZ(LabelRef("nocc"))
+	p := GP64()
+	MOVQ(c, p)
+	tileRows(s, acc, p, ldc, addRow)
+	Label("nocc")
+	Comment("bias != nil: acc[i][j] += bias[j]")
+	bp := Load(Param("bias"), GP64())
+	TESTQ(bp, bp)
+	JZ(LabelRef("nobias"))
+	for i := range acc {
+		for v, a := range acc[i] {
+			VADDPS(Mem{Base: bp, Disp: 4 * s.lanes * v}, a, a)
+		}
+	}
+	Label("nobias")
+	clipParam(s, acc, s.regs[len(acc)*len(acc[0]):], "put")
+	Comment("C = acc")
+	q := GP64()
+	MOVQ(c, q)
+	tileRows(s, acc, q, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
+}
+
 // tileEpilogueDoc ends the Go loop in the docs of pixKernel's and
 // pixRowKernel's kernels: what their tiles do with a sum s.
 var tileEpilogueDoc = []string{
@@ -1958,26 +1987,7 @@ func pixRowKernel(s isa, r, sw int) {
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc)
 	flags := Load(Param("flags"), GP64())
-	Comment("flags&1: acc += C")
-	TESTQ(U32(1), flags)
-	JZ(LabelRef("nocc"))
-	p := GP64()
-	MOVQ(c, p)
-	tileRows(s, acc, p, ldc, addRow)
-	Label("nocc")
-	Comment("bias != nil: acc[i] += bias")
-	bp := Load(Param("bias"), GP64())
-	TESTQ(bp, bp)
-	JZ(LabelRef("nobias"))
-	for i := range r {
-		VADDPS(Mem{Base: bp}, acc[i][0], acc[i][0])
-	}
-	Label("nobias")
-	clipParam(s, acc, s.regs[r:], "put")
-	Comment("C = acc")
-	q := GP64()
-	MOVQ(c, q)
-	tileRows(s, acc, q, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
+	tileStore(s, acc, c, ldc, flags)
 	Comment("the next tile: r pixels on along the row, r more rows of C")
 	IMUL3Q(U8(uint8(r)), ldc, ldc)
 	ADDQ(ldc, c)
@@ -2161,28 +2171,7 @@ func pixKernel(s isa, r, nv, wld int) {
 	SHLQ(U8(2), ldc)
 	flags := GP64()
 	MOVQ(lfl, flags)
-	Comment("flags&1: acc += C")
-	TESTQ(U32(1), flags)
-	JZ(LabelRef("nocc"))
-	p := GP64()
-	MOVQ(c, p)
-	tileRows(s, acc, p, ldc, addRow)
-	Label("nocc")
-	Comment("bias != nil: acc[i][j] += bias[j]")
-	bp := Load(Param("bias"), GP64())
-	TESTQ(bp, bp)
-	JZ(LabelRef("nobias"))
-	for i := range r {
-		for v, a := range acc[i] {
-			VADDPS(Mem{Base: bp, Disp: 4 * s.lanes * v}, a, a)
-		}
-	}
-	Label("nobias")
-	clipParam(s, acc, s.regs[r*nv:], "put")
-	Comment("C = acc")
-	q := GP64()
-	MOVQ(c, q)
-	tileRows(s, acc, q, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
+	tileStore(s, acc, c, ldc, flags)
 	Comment("the next tile: r more pixels and rows of C, no fetching")
 	IMUL3Q(U8(uint8(r)), ldc, ldc)
 	ADDQ(ldc, c)
