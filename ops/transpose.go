@@ -104,32 +104,44 @@ func transposePlan(in []int, perm []int) (dims, src []int) {
 // permuteCopy computes dst[i0,...,ik] = src[sum ij*stride[j]] over the
 // loop nest dims (row-major in dst).
 func permuteCopy[T kern.Numeric](env *kern.Env, dst, src []T, dims, stride []int) {
+	forChunksOf(env, len(dst), copyGrain, permuteArgs[T]{dst, src, dims, stride})
+}
+
+// permuteArgs are permuteCopy's operands, a task over the flat output
+// range (a struct, not a closure: the copy allocates nothing).
+type permuteArgs[T kern.Numeric] struct {
+	dst, src     []T
+	dims, stride []int
+}
+
+// Range copies dst[lo:hi].
+func (a *permuteArgs[T]) Range(lo, hi int) {
+	dst, src, dims, stride := a.dst, a.src, a.dims, a.stride
 	k := len(dims)
 	inner, is := dims[k-1], stride[k-1]
 	outer := dims[:k-1]
-	forChunks(env, len(dst), copyGrain, func(lo, hi int) {
-		coord := make([]int, len(outer))
-		unravel(lo/inner, outer, coord)
-		so := 0
-		for d, c := range coord {
-			so += c * stride[d]
-		}
-		col := lo % inner
-		// dst[pos] = src[so + col*is], row by row over the loop nest
-		for pos := lo; pos < hi; {
-			cnt := min(inner-col, hi-pos)
-			row := dst[pos : pos+cnt]
-			base := so + col*is
-			if is == 1 {
-				copy(row, src[base:base+cnt])
-			} else {
-				for i := range row {
-					row[i] = src[base+i*is]
-				}
+	var cb [maxRank]int
+	coord := coordBuf(cb[:], len(outer))
+	unravel(lo/inner, outer, coord)
+	so := 0
+	for d, c := range coord {
+		so += c * stride[d]
+	}
+	col := lo % inner
+	// dst[pos] = src[so + col*is], row by row over the loop nest
+	for pos := lo; pos < hi; {
+		cnt := min(inner-col, hi-pos)
+		row := dst[pos : pos+cnt]
+		base := so + col*is
+		if is == 1 {
+			copy(row, src[base:base+cnt])
+		} else {
+			for i := range row {
+				row[i] = src[base+i*is]
 			}
-			pos += cnt
-			col = 0
-			nextCoord(coord, outer, stride, &so)
 		}
-	})
+		pos += cnt
+		col = 0
+		nextCoord(coord, outer, stride, &so)
+	}
 }

@@ -63,3 +63,31 @@ func TestTransposeKnown(t *testing.T) {
 	wantElemErr(t, "not a permutation", elemNode("Transpose", 13, elInts("perm", -1, 0)), x)
 	wantElemErr(t, "entries for rank", elemNode("Transpose", 13, elInts("perm", 0, 1, 2)), x)
 }
+
+// TestPermuteCopyAllocatesNothing checks that a Transpose's copy below
+// copyGrain (ShuffleNetV2's channel shuffle, batch 2) allocates nothing,
+// and that it and the same copy above copyGrain, split among workers,
+// permute.
+func TestPermuteCopyAllocatesNothing(t *testing.T) {
+	for _, n := range []int{2, 2 * copyGrain / (116 * 28 * 28)} {
+		shape := []int{n, 2, 58, 28, 28}
+		x := nnRand(7, shape...)
+		dims, stride := transposePlan(shape, []int{0, 2, 1, 3, 4})
+		dst := make([]float32, len(x.F32))
+		env := nnEnv(nil, 2)
+		run := func() { permuteCopy(env, dst, x.F32, dims, stride) }
+		run()
+		want := transposeRef(x, []int{0, 2, 1, 3, 4})
+		for i := range dst {
+			if dst[i] != want.F32[i] {
+				t.Fatalf("batch %d: [%d] = %v, want %v", n, i, dst[i], want.F32[i])
+			}
+		}
+		if len(dst) >= copyGrain {
+			continue // (the test's workers are goroutines of their own)
+		}
+		if a := testing.AllocsPerRun(5, run); a != 0 {
+			t.Errorf("batch %d: %v allocations a copy, want 0", n, a)
+		}
+	}
+}
