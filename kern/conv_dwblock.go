@@ -321,10 +321,11 @@ func (t *dwBlockTask) Range(lo, hi int) {
 	gd := &p.GD
 	buf := dwBlockScratch.Get()
 	defer dwBlockScratch.Put(buf)
-	e := buf.e.Grow(l.nbe * l.le)
+	eBlocks := l.nbe
 	if l.small {
-		e = buf.e.Grow(l.le) // a block at a time
+		eBlocks = 1 // a block at a time
 	}
+	e := buf.e.Grow(eBlocks * l.le)
 	taps := gd.KH * gd.KW
 	off := int32s(&buf.off, taps)
 	// off[kh·KW + kw] = (kh·DH·Wp + kw·DW)·eb
@@ -335,19 +336,21 @@ func (t *dwBlockTask) Range(lo, hi int) {
 	}
 	if p.Expand {
 		ge := &p.GE
-		// Padded pixel (r, col) of a run of e's rows reads x's pixel
-		// pixE[r·Wp + col] = r·W + col - PadL, clamped into the row: the
-		// tiles run across rows, padding columns included, which are
-		// then cleared (a row's tail tile would cost a whole one).
-		pix := int32s(&buf.pixE, l.maxIn*l.wp)
-		for i := range pix {
-			r, col := i/l.wp, i%l.wp
-			pix[i] = int32(r*ge.W + min(max(col-gd.PadL, 0), ge.W-1))
-		}
 		if l.small {
-			// a row's pixels: pixE[iw] = iw
-			for i := range ge.W {
+			// a row's pixels alone: pixE[iw] = iw
+			pix := int32s(&buf.pixE, ge.W)
+			for i := range pix {
 				pix[i] = int32(i)
+			}
+		} else {
+			// Padded pixel (r, col) of a run of e's rows reads x's pixel
+			// pixE[r·Wp + col] = r·W + col - PadL, clamped into the row:
+			// the tiles run across rows, padding columns included, which
+			// are then cleared (a row's tail tile would cost a whole one).
+			pix := int32s(&buf.pixE, l.maxIn*l.wp)
+			for i := range pix {
+				r, col := i/l.wp, i%l.wp
+				pix[i] = int32(r*ge.W + min(max(col-gd.PadL, 0), ge.W-1))
 			}
 		}
 		boff := int32s(&buf.boffE, ge.C)

@@ -29,8 +29,8 @@
 // tier (Options.Device says whether that fallback is allowed). images.go
 // runs a batch image by image on the batch-1 plan where that is faster,
 // and tail.go the last layers of such a batch, whose weights outweigh an
-// image's activations, on the batch plan again; profile.go times each step; errors.go holds the errors a program
-// matches.
+// image's activations, on the batch plan again; profile.go times each
+// step; errors.go holds the errors a program matches.
 //
 // runtime imports ir (the graph), ops (the operators) and kern (the
 // tiers), and kern/cuda and kern/cuda/lower through cuda.go; it must not

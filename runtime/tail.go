@@ -51,9 +51,9 @@ func tailWeightsPerByte(workers int) int64 {
 // whole, and the slots the head hands over; 0 and nil when no tail pays
 // or none can be cut. The tail is the longest run of steps at the end in
 // which every step with float32 constants (weights, W bytes) saves
-// (N-1)·W ≥ tailWeightsPerByte(workers)·N·A, A being the bytes of an image's
-// activations it reads and writes (its scratch counted), and it must
-// hold one such step. The two plans must run the same nodes step for
+// (N-1)·W ≥ tailWeightsPerByte(workers)·N·A, A being the bytes of an
+// image's activations it reads and writes (its scratch counted), and it
+// must hold one such step. The two plans must run the same nodes step for
 // step, and every handed-over tensor must be float32, computed, with the
 // batch as its leading dimension in both.
 func tailCut(pl, one *Plan, outSlots []int, workers int) (int, []int) {
