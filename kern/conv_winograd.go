@@ -182,10 +182,13 @@ type WinoInNTKernel func(n int, x *float32, toff *int32, wp int, v *float32, ldv
 // where the residual z may be nil and lo is 0 when relu is not 0 (NaN and
 // -0 kept, as VMAXPS keeps them), -Inf otherwise. It computes as
 // winoStoreGo does, bit for bit for finite values: winoAT6 along each row
-// of P, the results stored over P's first four columns, then winoAT6 down
-// each of those columns, stored over its first four rows (p is scratch,
-// read up to n rounded up to the kernel's lanes).
-type WinoStoreKernel func(n int, p *float32, ldp int, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)
+// of P, then winoAT6 down each of the first four columns of the results.
+// p is only read (up to n rounded up to the kernel's lanes), its lines
+// fetched ahead of use: on two or more workers half of them come from the
+// other core's cache, where the products left them. The row sums go to t,
+// scratch of 24 vectors, not back over P, whose lines a core would then
+// have to take from the other core's cache too.
+type WinoStoreKernel func(n int, p *float32, ldp int, t *float32, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)
 
 // winoBT6 is Bᵀ·d for one 6-vector d, in this order of float32 operations
 // (each product by a constant rounded before the sum it enters):
@@ -249,29 +252,28 @@ func winoInGo(n int, x []float32, toff []int32, wp int, v []float32, ldv int) {
 func winoStoreGo(n int, p []float32, ldp int, y []float32, yoff []int32, ldy int, bias float32, z []float32, relu bool) {
 	for j := range n {
 		var d [6]float32
+		var t [24]float32 // t[4r+u]: row r's sum u, then O[4s+u]
 		for r := range 6 {
 			for c := range 6 {
 				d[c] = p[(r*6+c)*ldp+j]
 			}
 			o := winoAT6(&d)
-			for u := range 4 {
-				p[(r*6+u)*ldp+j] = o[u]
-			}
+			copy(t[4*r:4*r+4], o[:])
 		}
 		for u := range 4 {
 			for r := range 6 {
-				d[r] = p[(r*6+u)*ldp+j]
+				d[r] = t[4*r+u]
 			}
 			o := winoAT6(&d)
 			for s := range 4 {
-				p[(s*6+u)*ldp+j] = o[s]
+				t[4*s+u] = o[s]
 			}
 		}
 		for s := range 4 {
 			for u := range 4 {
 				// y[i] = max(lo, (O + bias) + z[i])
 				i := int(yoff[j]) + s*ldy + u
-				v := p[(s*6+u)*ldp+j] + bias
+				v := t[4*s+u] + bias
 				if z != nil {
 					v += z[i]
 				}
@@ -309,9 +311,9 @@ func (bl *blocked) winoIn(n int, x []float32, toff []int32, hi, wp int, v []floa
 }
 
 // winoStore runs the tier's output transform and store on tiles yoff[:n],
-// hi the largest of yoff[:n]; p must hold 35·ldp + Ncp values, y and z
-// (when not nil) hi + 3·ldy + 4.
-func (bl *blocked) winoStore(n int, p []float32, ldp int, y []float32, yoff []int32, hi, ldy int, bias float32, z []float32, relu bool) {
+// hi the largest of yoff[:n], t the kernel's scratch; p must hold 35·ldp +
+// Ncp values, y and z (when not nil) hi + 3·ldy + 4.
+func (bl *blocked) winoStore(n int, p []float32, ldp int, y []float32, yoff []int32, hi, ldy int, bias float32, z []float32, relu bool, t *[36 * 16]float32) {
 	if bl.WinoStore == nil {
 		winoStoreGo(n, p, ldp, y, yoff, ldy, bias, z, relu)
 		return
@@ -326,7 +328,7 @@ func (bl *blocked) winoStore(n int, p []float32, ldp int, y []float32, yoff []in
 	if relu {
 		r = 1
 	}
-	bl.WinoStore(n, &p[0], ldp, &y[0], &yoff[0], ldy, bias, zp, r)
+	bl.WinoStore(n, &p[0], ldp, &t[0], &y[0], &yoff[0], ldy, bias, zp, r)
 }
 
 // winoWeights returns U = G g Gᵀ for every output and input channel,
@@ -497,9 +499,11 @@ func (s *winoTask) Range(lo, hi int) {
 		bl.bufs.Put(buf)
 		return
 	case 3:
+		buf := bl.bufs.Get()
 		for m := lo; m < hi; m++ {
-			s.store(m)
+			s.store(m, &buf.wt)
 		}
+		bl.bufs.Put(buf)
 		return
 	}
 	buf := bl.bufs.Get()
@@ -516,7 +520,7 @@ func (s *winoTask) Range(lo, hi int) {
 // act(O[m][(oh%4)·4 + ow%4][(oh/4)·TW + ow/4] + bias[m] + Z[m][oh][ow]),
 // O = Aᵀ P A, through the 4·TH × 4·TW plane yp[m] when the output's sides
 // are not multiples of 4.
-func (s *winoTask) store(m int) {
+func (s *winoTask) store(m int, t *[36 * 16]float32) {
 	g, f := s.g, s.f
 	ohw := g.OH * g.OW
 	ym := s.y[m*ohw : (m+1)*ohw]
@@ -527,13 +531,13 @@ func (s *winoTask) store(m int) {
 	}
 	switch {
 	case s.fused:
-		s.bl.winoStore(s.nc, p, s.wg.ldp, ym, s.yoff, s.yoffHi, s.ldy, bias, zm, f.hasPost() && f.Act.Kind == ActRelu)
+		s.bl.winoStore(s.nc, p, s.wg.ldp, ym, s.yoff, s.yoffHi, s.ldy, bias, zm, f.hasPost() && f.Act.Kind == ActRelu, t)
 		return
 	case s.yp == nil:
-		s.bl.winoStore(s.nc, p, s.wg.ldp, ym, s.yoff, s.yoffHi, s.ldy, bias, nil, false)
+		s.bl.winoStore(s.nc, p, s.wg.ldp, ym, s.yoff, s.yoffHi, s.ldy, bias, nil, false, t)
 	default:
 		ypm := s.yp[m*16*s.nc : (m+1)*16*s.nc]
-		s.bl.winoStore(s.nc, p, s.wg.ldp, ypm, s.yoff, s.yoffHi, s.ldy, bias, nil, false)
+		s.bl.winoStore(s.nc, p, s.wg.ldp, ypm, s.yoff, s.yoffHi, s.ldy, bias, nil, false, t)
 		for oh := range g.OH {
 			copy(ym[oh*g.OW:(oh+1)*g.OW], ypm[oh*s.ldy:])
 		}
@@ -712,7 +716,7 @@ func (s *winoPartTask) run(q int) {
 	yoffHi := int(s.yoff[j1-1])
 	for m := range g.M {
 		bias, zm := channelBiasResid(s.b, s.z, m, ohw)
-		bl.winoStore(n, p[m*s.ncq:], s.ldp, s.y[m*ohw:(m+1)*ohw], yoff, yoffHi, g.OW, bias, zm, s.relu)
+		bl.winoStore(n, p[m*s.ncq:], s.ldp, s.y[m*ohw:(m+1)*ohw], yoff, yoffHi, g.OW, bias, zm, s.relu, &buf.wt)
 	}
 }
 

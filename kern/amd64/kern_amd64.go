@@ -959,20 +959,21 @@ func WinoInNTAVX512(n int, x *float32, toff *int32, wp int, v *float32, ldv int,
 
 // WinoStoreAVX512 is Winograd F(4×4, 3×3)'s output transform and store, 16 tiles at a time,
 // as this Go loop does, bit for bit for finite values (kern.winoAT6 is Aᵀ times a 6-vector in a
-// fixed order of float32 operations); p is scratch, and read up to n rounded up to 16:
+// fixed order of float32 operations); p is only read, up to n rounded up to 16, and t
+// is scratch of 24·16 values for the 16 tiles' row sums:
 //
 //	for j := range n {
 //		for r := range 6 { // rows of P
 //			o := winoAT6(p[(6r+0)·ldp + j], ..., p[(6r+5)·ldp + j])
-//			p[(6r+u)·ldp + j] = o[u] for u < 4
+//			t[4r+u][j] = o[u] for u < 4
 //		}
 //		for u := range 4 { // columns
-//			o := winoAT6(p[(0+u)·ldp + j], p[(6+u)·ldp + j], ..., p[(30+u)·ldp + j])
-//			p[(6s+u)·ldp + j] = o[s] for s < 4
+//			o := winoAT6(t[0+u][j], t[4+u][j], ..., t[20+u][j])
+//			t[4s+u][j] = o[s] for s < 4
 //		}
 //		for s, u := range 4×4 {
 //			i := yoff[j] + s·ldy + u
-//			v := p[(6s+u)·ldp + j] + bias
+//			v := t[4s+u][j] + bias
 //			if z != nil {
 //				v += z[i]
 //			}
@@ -984,7 +985,7 @@ func WinoInNTAVX512(n int, x *float32, toff *int32, wp int, v *float32, ldv int,
 //	}
 //
 //go:noescape
-func WinoStoreAVX512(n int, p *float32, ldp int, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)
+func WinoStoreAVX512(n int, p *float32, ldp int, t *float32, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)
 
 // AxpyAVX512 computes, 16 values at a time (n must be a multiple of 16), as this Go loop does,
 // bit for bit for finite values (the conversion rounds the product, as VMULPS does, and
@@ -1165,20 +1166,21 @@ func WinoInNTAVX2(n int, x *float32, toff *int32, wp int, v *float32, ldv int, t
 
 // WinoStoreAVX2 is Winograd F(4×4, 3×3)'s output transform and store, 8 tiles at a time,
 // as this Go loop does, bit for bit for finite values (kern.winoAT6 is Aᵀ times a 6-vector in a
-// fixed order of float32 operations); p is scratch, and read up to n rounded up to 8:
+// fixed order of float32 operations); p is only read, up to n rounded up to 8, and t
+// is scratch of 24·8 values for the 8 tiles' row sums:
 //
 //	for j := range n {
 //		for r := range 6 { // rows of P
 //			o := winoAT6(p[(6r+0)·ldp + j], ..., p[(6r+5)·ldp + j])
-//			p[(6r+u)·ldp + j] = o[u] for u < 4
+//			t[4r+u][j] = o[u] for u < 4
 //		}
 //		for u := range 4 { // columns
-//			o := winoAT6(p[(0+u)·ldp + j], p[(6+u)·ldp + j], ..., p[(30+u)·ldp + j])
-//			p[(6s+u)·ldp + j] = o[s] for s < 4
+//			o := winoAT6(t[0+u][j], t[4+u][j], ..., t[20+u][j])
+//			t[4s+u][j] = o[s] for s < 4
 //		}
 //		for s, u := range 4×4 {
 //			i := yoff[j] + s·ldy + u
-//			v := p[(6s+u)·ldp + j] + bias
+//			v := t[4s+u][j] + bias
 //			if z != nil {
 //				v += z[i]
 //			}
@@ -1190,7 +1192,7 @@ func WinoInNTAVX2(n int, x *float32, toff *int32, wp int, v *float32, ldv int, t
 //	}
 //
 //go:noescape
-func WinoStoreAVX2(n int, p *float32, ldp int, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)
+func WinoStoreAVX2(n int, p *float32, ldp int, t *float32, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)
 
 // AxpyAVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does,
 // bit for bit for finite values (the conversion rounds the product, as VMULPS does, and
