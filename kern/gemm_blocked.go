@@ -118,8 +118,10 @@ type BlockedSpec struct {
 	WinoIn    WinoInKernel
 	WinoStore WinoStoreKernel
 	// WinoInNT, when not nil, is WinoIn writing V past the caches, which
-	// stage 1 takes on two or more workers (see winoTask.Range).
-	WinoInNT WinoInNTKernel
+	// stage 1 takes on two or more workers (see winoTask.Range), and
+	// StoreFence the fence a worker runs after its last call.
+	WinoInNT   WinoInNTKernel
+	StoreFence func()
 	// Pix, when not empty, are the pixel-tile kernels of the path for
 	// small output planes (see conv_pix.go): Pix[r-1] computes r output
 	// pixels × PixWidth output channels, in depth blocks of at most PixKC

@@ -115,9 +115,10 @@ var avx512Spec = withWidthFree(BlockedSpec{
 	Hard:     amd64.HardAVX512,
 	ClipTile: amd64.ClipTileAVX512,
 
-	WinoIn:    amd64.WinoInAVX512,
-	WinoInNT:  amd64.WinoInNTAVX512,
-	WinoStore: amd64.WinoStoreAVX512,
+	WinoIn:     amd64.WinoInAVX512,
+	WinoInNT:   amd64.WinoInNTAVX512,
+	StoreFence: amd64.StoreFence,
+	WinoStore:  amd64.WinoStoreAVX512,
 	// Winograd from 14×14 outputs up (16 tiles): BenchmarkWinograd on a
 	// Zen 5, one worker, ResNet's 64×56², 128×28², 256×14² layers 2.4,
 	// 2.3 and 1.65 times faster than the direct product; 512×7² 4 times
@@ -176,9 +177,10 @@ var avx2Spec = withWidthFree(BlockedSpec{
 	Clip:   amd64.ClipAVX2,
 	Pick2:  amd64.Pick2AVX2,
 
-	WinoIn:    amd64.WinoInAVX2,
-	WinoInNT:  amd64.WinoInNTAVX2,
-	WinoStore: amd64.WinoStoreAVX2,
+	WinoIn:     amd64.WinoInAVX2,
+	WinoInNT:   amd64.WinoInNTAVX2,
+	StoreFence: amd64.StoreFence,
+	WinoStore:  amd64.WinoStoreAVX2,
 	// Winograd from 14×14 outputs up (16 tiles), where BenchmarkWinograd
 	// measured it faster than the direct product on one and two threads:
 	// ResNet's 64×56², 128×28², 256×14² layers 2.0, 1.7 and 1.25 times

@@ -951,8 +951,9 @@ func WinoInAVX512(n int, x *float32, toff *int32, wp int, v *float32, ldv int)
 //	}
 //
 // The rows' results go to t (36 vectors of 16) instead of v, and the columns' to v by
-// non-temporal stores (VMOVNTPS: v and 4·ldv must be multiples of 64 bytes), fenced
-// (SFENCE) before it returns: each line of v is written once, past the caches.
+// non-temporal stores (VMOVNTPS: v and 4·ldv must be multiples of 64 bytes): each line of
+// v is written once, past the caches. The stores are not fenced: the caller runs StoreFence
+// before v is read on another core.
 //
 //go:noescape
 func WinoInNTAVX512(n int, x *float32, toff *int32, wp int, v *float32, ldv int, t *float32)
@@ -1158,8 +1159,9 @@ func WinoInAVX2(n int, x *float32, toff *int32, wp int, v *float32, ldv int)
 //	}
 //
 // The rows' results go to t (36 vectors of 8) instead of v, and the columns' to v by
-// non-temporal stores (VMOVNTPS: v and 4·ldv must be multiples of 32 bytes), fenced
-// (SFENCE) before it returns: each line of v is written once, past the caches.
+// non-temporal stores (VMOVNTPS: v and 4·ldv must be multiples of 32 bytes): each line of
+// v is written once, past the caches. The stores are not fenced: the caller runs StoreFence
+// before v is read on another core.
 //
 //go:noescape
 func WinoInNTAVX2(n int, x *float32, toff *int32, wp int, v *float32, ldv int, t *float32)
@@ -1217,6 +1219,10 @@ func AxpyAVX2(dst *float32, x *float32, n int, a float32)
 //
 //go:noescape
 func ClipAVX2(dst *float32, src *float32, n int, lo float32, hi float32)
+
+// StoreFence orders every store before it, non-temporal ones (WinoInNT's) too, before
+// every store after it (SFENCE); Go's atomics order only ordinary stores.
+func StoreFence()
 
 // Pick2AVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does
 // (it reads src[0:2n]):

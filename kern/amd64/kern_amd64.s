@@ -10787,7 +10787,7 @@ done:
 	RET
 
 // func WinoInNTAVX512(n int, x *float32, toff *int32, wp int, v *float32, ldv int, t *float32)
-// Requires: AVX, AVX512F, MMX+
+// Requires: AVX, AVX512F
 TEXT ·WinoInNTAVX512(SB), NOSPLIT, $0-56
 	MOVQ n+0(FP), AX
 	SHRQ $0x04, AX
@@ -11679,7 +11679,6 @@ loop:
 	JMP      loop
 
 done:
-	SFENCE
 	VZEROUPPER
 	RET
 
@@ -14468,7 +14467,7 @@ done:
 	RET
 
 // func WinoInNTAVX2(n int, x *float32, toff *int32, wp int, v *float32, ldv int, t *float32)
-// Requires: AVX, MMX+
+// Requires: AVX
 TEXT ·WinoInNTAVX2(SB), NOSPLIT, $0-56
 	MOVQ n+0(FP), AX
 	SHRQ $0x03, AX
@@ -15168,7 +15167,6 @@ loop:
 	JMP      loop
 
 done:
-	SFENCE
 	VZEROUPPER
 	RET
 
@@ -16232,6 +16230,12 @@ cliptail:
 
 done:
 	VZEROUPPER
+	RET
+
+// func StoreFence()
+// Requires: MMX+
+TEXT ·StoreFence(SB), NOSPLIT, $0
+	SFENCE
 	RET
 
 // func Pick2AVX2(dst *float32, src *float32, n int)

@@ -80,6 +80,7 @@ func main() {
 		axpy(s)
 		clip(s)
 	}
+	storeFence()
 	pick2()
 	for r := 1; r <= 6; r++ {
 		pixKernel(avx2, r, 2, 16)
@@ -1003,6 +1004,18 @@ func transpose4(ld, tr, out []reg.VecPhysical) {
 	}
 }
 
+// storeFence emits StoreFence, an SFENCE alone: WinoInNT leaves its
+// non-temporal stores unfenced, so that a run of calls (stage 1 on planes
+// of 14×14, a vector of tiles a call) does not wait for memory after each
+// one, and its caller fences once.
+func storeFence() {
+	TEXT("StoreFence", NOSPLIT, "func()")
+	Doc("StoreFence orders every store before it, non-temporal ones (WinoInNT's) too, before",
+		"every store after it (SFENCE).")
+	SFENCE()
+	RET()
+}
+
 // winoIn emits Winograd's input transform (kern.WinoInKernel): per vector
 // of tiles, each row of their patches is gathered 4 values at a time and
 // transposed into six vectors (one per column), put through bt6 and stored
@@ -1043,8 +1056,9 @@ func winoIn(s isa, nt bool) {
 	if nt {
 		doc = append(doc, "",
 			fmt.Sprintf("The rows' results go to t (36 vectors of %d) instead of v, and the columns' to v by", s.lanes),
-			fmt.Sprintf("non-temporal stores (VMOVNTPS: v and 4·ldv must be multiples of %d bytes), fenced", 4*s.lanes),
-			"(SFENCE) before it returns: each line of v is written once, past the caches.")
+			fmt.Sprintf("non-temporal stores (VMOVNTPS: v and 4·ldv must be multiples of %d bytes): each line of", 4*s.lanes),
+			"v is written once, past the caches. The stores are not fenced: the caller runs StoreFence",
+			"before v is read on another core.")
 	}
 	Doc(doc...)
 	n := vectors(s)
@@ -1133,9 +1147,6 @@ func winoIn(s isa, nt bool) {
 	DECQ(n)
 	JMP(LabelRef("loop"))
 	Label("done")
-	if nt {
-		SFENCE()
-	}
 	VZEROUPPER()
 	RET()
 }
