@@ -176,7 +176,9 @@ func PixGoOf(r, w, wld int) PixKernel {
 // tiles of nearly equal size (see pixTiles), at most two calls: pixel q's
 // offset is pix[q] and its row of C c[q·ldc:]. With flags&pixPrefetch the
 // next k steps of weights are fetched a few lines a tile (pixSpreadFlags)
-// or, where the tiles are too few, by the first call's first tile.
+// or, where the tiles are too few, by the first call's first tile; the
+// fetches a tile at a time start flags>>20 lines past the k steps (0: the
+// steps right after them).
 func pixRun(kerns []PixKernel, k, wld int, w, src *float32, pix []int32, boff *int32, c []float32, ldc, flags int, bias, clip *float32) {
 	n := len(pix)
 	if n == 0 {
@@ -184,12 +186,14 @@ func pixRun(kerns []PixKernel, k, wld int, w, src *float32, pix []int32, boff *i
 	}
 	base, extra := pixTiles(n, len(kerns))
 	tiles := CeilDiv(n, len(kerns))
+	from := flags >> 20
+	flags &= 1<<20 - 1
 	spread := 0
 	if flags&pixPrefetch != 0 {
 		spread = pixSpreadFlags(k, wld, tiles)
 	}
 	if spread != 0 {
-		flags = flags&^pixPrefetch | spread
+		flags = flags&^pixPrefetch | spread | from<<20
 	}
 	q := 0
 	if extra > 0 {
@@ -198,7 +202,7 @@ func pixRun(kerns []PixKernel, k, wld int, w, src *float32, pix []int32, boff *i
 		flags &^= pixPrefetch
 		if spread != 0 {
 			// the second call's tiles fetch on from the first's last line
-			flags = flags&^(^0<<20) | extra*(spread>>8&0xfff)<<20
+			flags = flags&^(^0<<20) | (from+extra*(spread>>8&0xfff))<<20
 		}
 	}
 	if q < n {
