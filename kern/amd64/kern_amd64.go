@@ -1221,7 +1221,7 @@ func AxpyAVX2(dst *float32, x *float32, n int, a float32)
 func ClipAVX2(dst *float32, src *float32, n int, lo float32, hi float32)
 
 // StoreFence orders every store before it, non-temporal ones (WinoInNT's) too, before
-// every store after it (SFENCE); Go's atomics order only ordinary stores.
+// every store after it (SFENCE).
 func StoreFence()
 
 // Pick2AVX2 computes, 8 values at a time (n must be a multiple of 8), as this Go loop does

@@ -1165,8 +1165,9 @@ func winoIn(s isa, nt bool) {
 // die of a Zen 5, answers a load in hundreds of nanoseconds; the loop,
 // which waited for its 36 lines a step, then took 0.3-0.5 µs per 16 tiles.
 // Two threads, alternating in one process: ResNet-18's Winograd output
-// stage at 56×56 0.73 of its time (prefetching 8 vectors ahead 0.80),
-// the network 0.971-0.987, ResNet-50 0.99; one thread 1.00.
+// stage at 56×56 0.73 of its time fetching two vectors ahead, and 293 µs
+// a Run at four against 324 at eight; the network 0.971-0.987, ResNet-50
+// 0.99; one thread 1.00.
 const winoStoreAhead = 256
 
 func winoStore(s isa) {
