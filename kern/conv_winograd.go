@@ -490,7 +490,7 @@ func (s *winoTask) Range(lo, hi int) {
 		// 0.97-0.99, ResNet-50 0.99-1.00; on AVX2 0.99-1.01. The values
 		// are WinoIn's.
 		var nt *[36 * 16]float32
-		if s.workers > 1 && bl.WinoInNT != nil && winoNTAligned(s.v, s.wg.ldv, bl.Lanes) {
+		if s.workers > 1 && bl.WinoInNT != nil && bl.StoreFence != nil && winoNTAligned(s.v, s.wg.ldv, bl.Lanes) {
 			nt = &buf.wt
 		}
 		for c := lo; c < hi; c++ {

@@ -118,8 +118,8 @@ type BlockedSpec struct {
 	WinoIn    WinoInKernel
 	WinoStore WinoStoreKernel
 	// WinoInNT, when not nil, is WinoIn writing V past the caches, which
-	// stage 1 takes on two or more workers (see winoTask.Range), and
-	// StoreFence the fence a worker runs after its last call.
+	// stage 1 takes on two or more workers (see winoTask.Range) where
+	// StoreFence, the fence a worker runs after its last call, is set too.
 	WinoInNT   WinoInNTKernel
 	StoreFence func()
 	// Pix, when not empty, are the pixel-tile kernels of the path for

@@ -1151,14 +1151,6 @@ func winoIn(s isa, nt bool) {
 	RET()
 }
 
-// winoStore emits Winograd's output transform with the convolution's
-// epilogue (kern.WinoStoreKernel): per vector of tiles, the six rows of P
-// through at6, their first four sums stored in the scratch t, then those
-// columns through at6, stored over their first four rows; then each output row s of
-// the tiles (the four vectors P[s][0..3]) is transposed back within
-// 128-bit lanes, which leaves tile k + 4i's four outputs in lane i of
-// register k, and each tile's four values get the bias, the residual and
-// the Relu and are stored at their place in y.
 // winoStoreAhead is how far ahead of its loads winoStore fetches P's 36
 // rows: four AVX-512 vectors of tiles. On two workers half of the P rows a
 // worker transforms were written by the other, whose cache, on another
@@ -1170,6 +1162,15 @@ func winoIn(s isa, nt bool) {
 // 0.99; one thread 1.00.
 const winoStoreAhead = 256
 
+// winoStore emits Winograd's output transform with the convolution's
+// epilogue (kern.WinoStoreKernel): per vector of tiles, P's 36 rows
+// fetched winoStoreAhead bytes ahead, the six rows of P through at6, their
+// first four sums stored in the scratch t, then those four columns
+// through at6, stored over t's first four rows; then each output
+// row s of the tiles (the four vectors t[s][0..3]) is transposed back
+// within 128-bit lanes, which leaves tile k + 4i's four outputs in lane i
+// of register k, and each tile's four values get the bias, the residual
+// and the Relu and are stored at their place in y.
 func winoStore(s isa) {
 	name := "WinoStore" + s.name
 	TEXT(name, NOSPLIT, "func(n int, p *float32, ldp int, t *float32, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)")
