@@ -719,13 +719,7 @@ func TestPixKernelsMatchTwin(t *testing.T) {
 					wp := kerntest.Rand(uint64(depth), max(1, depth*pc.panelW))
 					src := kerntest.Rand(uint64(depth+1), 600)
 					src[37] = float32(math.NaN())
-					var bias, clip *float32
-					if flags&2 != 0 {
-						bias = &kerntest.Rand(uint64(depth+3), w)[0]
-					}
-					if flags&4 != 0 {
-						clip = &[]float32{-0.5, 0.75}[0]
-					}
+					bias, clip := pixEpilogueArgs(flags, uint64(depth+3), w)
 					offs := make([]int32, max(1, depth))
 					for p := range offs {
 						offs[p] = int32((p * 37) % 500)
@@ -771,13 +765,7 @@ func TestPixRowKernelsMatchTwin(t *testing.T) {
 						wp := kerntest.Rand(uint64(rows+r), max(1, 3*rows)*spec.PixWidth)
 						src := kerntest.Rand(uint64(rows+1), 1200)
 						src[37] = float32(math.NaN())
-						var bias, clip *float32
-						if flags&2 != 0 {
-							bias = &kerntest.Rand(uint64(rows+3), w)[0]
-						}
-						if flags&4 != 0 {
-							clip = &[]float32{-0.5, 0.75}[0]
-						}
+						bias, clip := pixEpilogueArgs(flags, uint64(rows+3), w)
 						offs := make([]int32, max(1, 3*rows))
 						for p := range offs {
 							offs[p] = int32((p * 37) % 500)
@@ -1149,4 +1137,17 @@ func BenchmarkPixelMajorMoves(b *testing.B) {
 			}
 		}
 	})
+}
+
+// pixEpilogueArgs returns the bias (flags&2: w values from seed) and the
+// clip bounds (flags&4) a pixel-kernel twin test passes, nil where the
+// flags leave them out.
+func pixEpilogueArgs(flags int, seed uint64, w int) (bias, clip *float32) {
+	if flags&2 != 0 {
+		bias = &kerntest.Rand(seed, w)[0]
+	}
+	if flags&4 != 0 {
+		clip = &[]float32{-0.5, 0.75}[0]
+	}
+	return bias, clip
 }
