@@ -641,6 +641,57 @@ func BenchmarkGroupedConvs(b *testing.B) {
 	}
 }
 
+// BenchmarkStems runs the stems of the family (3 → 32 channels, 3×3 at
+// stride 2 from 224×224: RegNet, MobileNet, EfficientNet, MnasNet; 3 → 64,
+// 7×7 at stride 2: ResNet) on every fast tier and one thread, with bias,
+// in GFLOP/s: hot, the input and output left in the caches by the
+// iteration before, as a benchmark of one layer leaves them, and cold,
+// with 32 MB written between iterations (the timer stopped), as a Run of
+// a network leaves its first layer's buffers. In a network a stem runs
+// cold, and its phase copy (the input deinterleaved, see phaseRows) is
+// what the cold caches slow: on a 2-core Zen 5 the 3×3 stem took 168 µs
+// hot and 250-280 cold, 213 once the copy read the input's rows in order;
+// ResNet's 7×7, with 11 times the multiply-adds, 5 % more cold.
+func BenchmarkStems(b *testing.B) {
+	junk := make([]float32, 8<<20)
+	for i, l := range []struct{ m, k int }{{32, 3}, {64, 7}} {
+		p := int64(l.k / 2)
+		cc := convCase{n: 1, c: 3, m: l.m, in: []int{224, 224}, k: []int{l.k, l.k}, group: 1,
+			strides: []int64{2, 2}, pads: []int64{p, p, p, p}, bias: true}
+		ins := cc.inputs(uint64(i))
+		vals, step, err := prepareOpConst(cc.node(), 1, ins...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out := []*Tensor{NewF32(vals[0].Shape, nil)}
+		flops := 2 * float64(cc.geom().MACs())
+		for _, k := range fastTiers() {
+			for _, cold := range []bool{false, true} {
+				name := fmt.Sprintf("%s/3x%d/k%d/hot", k.Name, l.m, l.k)
+				if cold {
+					name = name[:len(name)-3] + "cold"
+				}
+				b.Run(name, func(b *testing.B) {
+					env := nnEnv(k, 1)
+					for range b.N {
+						if cold {
+							b.StopTimer()
+							for j := range junk {
+								junk[j]++
+							}
+							b.StartTimer()
+						}
+						if err := step.Run(env, ins, out); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}
+
 // TestConvPacksShared checks that the plans of one conv node for several
 // batch sizes share one pack of the weights per tier: PackConv runs once
 // per layout (the Winograd geometry packs once too), and every plan's
