@@ -88,9 +88,13 @@ func phaseDefinition(g *ConvGeom, ph phaseGeom, x []float32, f *ConvFusion, unto
 						v := float32(0)
 						if ih >= 0 && ih < g.H && iw >= 0 && iw < g.W {
 							v = x[(c*g.H+ih)*g.W+iw]
-							if f.hasPre() {
-								v = float32(v*f.PreScale[c]) + f.PreBias[c]
-								v = f.PreAct.One(v)
+							switch {
+							case f.hasPre() && g.SW <= 2:
+								// as AffineRow: the product rounded, then the sum
+								v = f.PreAct.One(float32(v*f.PreScale[c]) + f.PreBias[c])
+							case f.hasPre():
+								// as ConvFusion.pre (a fused multiply-add where Go fuses)
+								v = f.pre(c, v)
 							}
 						}
 						want[o] = v
