@@ -322,10 +322,11 @@ func phaseRows(k *Tier, dst, x []float32, g *ConvGeom, ph phaseGeom, f *ConvFusi
 	// cold 230-256 → 197-215 µs (BenchmarkStems), hot as before; in the
 	// network, one thread, alternating, RegNet-Y 800MF's stem copy 114 →
 	// 70 µs and ResNet-18's 135 → 91 (in a slower spell 166 → 145 and
-	// 130). Otherwise (one phase row) a phase's rows are in order already
-	// and go as one run: its taps and columns are worked out once a
-	// plane, not once a row, which on DenseNet-121's many padded planes
-	// cost 2 % of its time.
+	// 130; MobileNetV2's 107 → 77). Otherwise (one phase row) a phase's
+	// rows are in order already and go as one run. Either way a phase's
+	// taps and columns are worked out once a call, not once a row: once
+	// a row, they cost DenseNet-121 2 % of its time (its many padded
+	// planes), and a stride-2 copy as much as its rows.
 	rows := 0 // the phase rows a tap reads
 	for a := range g.SH {
 		if tapHits(a, g.SH, g.KH, g.DH) {
@@ -333,30 +334,69 @@ func phaseRows(k *Tier, dst, x []float32, g *ConvGeom, ph phaseGeom, f *ConvFusi
 		}
 	}
 	if rows < 2 {
-		for b := range g.SW {
-			phaseRun(k, dst, x, g, ph, f, sc, bi, 0, b, i0, i1)
+		for a := range g.SH {
+			for b := range g.SW {
+				if q, jlo, jhi, ok := phaseOf(dst, g, ph, a, b); ok {
+					phaseRun(k, q, x, g, ph, f, sc, bi, a, b, jlo, jhi, i0, i1)
+				}
+			}
 		}
 		return
 	}
-	for i := i0; i < i1; i++ {
-		for a := range g.SH {
-			for b := range g.SW {
-				phaseRun(k, dst, x, g, ph, f, sc, bi, a, b, i, i+1)
+	// the phases the taps read, with their columns that read x, worked
+	// out once (a row's worth of them cost as much as its copy)
+	var cut [16]phaseCut
+	n := 0
+	for a := range g.SH {
+		for b := range g.SW {
+			if q, jlo, jhi, ok := phaseOf(dst, g, ph, a, b); ok && n < len(cut) {
+				cut[n] = phaseCut{q: q, a: a, b: b, jlo: jlo, jhi: jhi}
+				n++
+			} else if ok {
+				n = len(cut) + 1
 			}
+		}
+	}
+	for i := i0; i < i1; i++ {
+		if n > len(cut) {
+			// more phases than cut holds (strides above 4): as they come
+			for a := range g.SH {
+				for b := range g.SW {
+					if q, jlo, jhi, ok := phaseOf(dst, g, ph, a, b); ok {
+						phaseRun(k, q, x, g, ph, f, sc, bi, a, b, jlo, jhi, i, i+1)
+					}
+				}
+			}
+			continue
+		}
+		for _, c := range cut[:n] {
+			phaseRun(k, c.q, x, g, ph, f, sc, bi, c.a, c.b, c.jlo, c.jhi, i, i+1)
 		}
 	}
 }
 
-// phaseRun writes rows [i0, i1) of phase (a, b) of the plane x into its
-// phase plane in dst (see phasePlanes), if a tap reads that phase: rows
-// that fall in the padding as zeros, the others by phaseRow.
-func phaseRun(k *Tier, dst, x []float32, g *ConvGeom, ph phaseGeom, f *ConvFusion, sc, bi float32, a, b, i0, i1 int) {
+// phaseCut is a phase (a, b) of a phase copy that a tap reads: its plane q
+// and its columns [jlo, jhi) that read x (see phaseOf).
+type phaseCut struct {
+	q              []float32
+	a, b, jlo, jhi int
+}
+
+// phaseOf returns phase (a, b)'s plane of a channel's phase copy dst and
+// the phase's columns j that read x (j·SW + b - PadL in [0, W)), or false
+// where no tap reads the phase.
+func phaseOf(dst []float32, g *ConvGeom, ph phaseGeom, a, b int) (q []float32, jlo, jhi int, ok bool) {
 	if !tapHits(a, g.SH, g.KH, g.DH) || !tapHits(b, g.SW, g.KW, g.DW) {
-		return
+		return nil, 0, 0, false
 	}
-	q := dst[(a*g.SW+b)*ph.hq*ph.wq : (a*g.SW+b+1)*ph.hq*ph.wq]
-	// The phase's columns j that read x: j·SW + b - PadL in [0, W).
-	jlo, jhi := validRange(b-g.PadL, g.SW, g.W, ph.wq)
+	jlo, jhi = validRange(b-g.PadL, g.SW, g.W, ph.wq)
+	return dst[(a*g.SW+b)*ph.hq*ph.wq : (a*g.SW+b+1)*ph.hq*ph.wq], jlo, jhi, true
+}
+
+// phaseRun writes rows [i0, i1) of phase (a, b) of the plane x into the
+// phase's plane q, whose columns [jlo, jhi) read x (see phaseOf): rows
+// that fall in the padding as zeros, the others by phaseRow.
+func phaseRun(k *Tier, q, x []float32, g *ConvGeom, ph phaseGeom, f *ConvFusion, sc, bi float32, a, b, jlo, jhi, i0, i1 int) {
 	for i := i0; i < i1; i++ {
 		row := q[i*ph.wq : (i+1)*ph.wq]
 		ih := i*g.SH + a - g.PadT

@@ -14,7 +14,7 @@ import (
 //	dst[(a·SW + b)·Hq·Wq + i·Wq + j] = x'[i·SH + a - PadT][j·SW + b - PadL]
 //
 // and 0 outside x, x' being x through the prologue when there is one;
-// phases no tap reads are left as they were. Strides 1 to 3, windows of 1
+// phases no tap reads are left as they were. Strides 1 to 5, windows of 1
 // to 7 rows, dilations, uneven pads and odd sizes.
 func TestPhaseRowsMatchDefinition(t *testing.T) {
 	const sentinel = float32(-7.5)
@@ -31,6 +31,7 @@ func TestPhaseRowsMatchDefinition(t *testing.T) {
 			{15, 15, 3, 3, 2, 3, 2, 2, 2, 1, 0, 2},
 			{8, 9, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0},
 			{10, 7, 2, 3, 2, 1, 2, 1, 0, 1, 1, 0},
+			{26, 23, 5, 5, 5, 4, 1, 1, 2, 2, 2, 2}, // 20 phases: more than phaseRows holds at once
 		} {
 			g := ConvGeom{N: 1, C: 2, H: cs.h, W: cs.w, M: 1, KH: cs.kh, KW: cs.kw, SH: cs.sh, SW: cs.sw,
 				DH: cs.dh, DW: cs.dw, PadT: cs.pt, PadL: cs.pl, PadB: cs.pb, PadR: cs.pr, Group: 1}
