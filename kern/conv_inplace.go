@@ -333,7 +333,11 @@ func phaseRows(k *Tier, dst, x []float32, g *ConvGeom, ph phaseGeom, f *ConvFusi
 			rows++
 		}
 	}
-	if rows < 2 {
+	// the phases the taps read, with their columns that read x
+	var cut [16]phaseCut
+	if rows < 2 || g.SH*g.SW > len(cut) {
+		// phase by phase (with more phases than cut holds, strides above
+		// 4, too)
 		for a := range g.SH {
 			for b := range g.SW {
 				if q, jlo, jhi, ok := phaseOf(dst, g, ph, a, b); ok {
@@ -343,32 +347,16 @@ func phaseRows(k *Tier, dst, x []float32, g *ConvGeom, ph phaseGeom, f *ConvFusi
 		}
 		return
 	}
-	// the phases the taps read, with their columns that read x, worked
-	// out once (a row's worth of them cost as much as its copy)
-	var cut [16]phaseCut
 	n := 0
 	for a := range g.SH {
 		for b := range g.SW {
-			if q, jlo, jhi, ok := phaseOf(dst, g, ph, a, b); ok && n < len(cut) {
+			if q, jlo, jhi, ok := phaseOf(dst, g, ph, a, b); ok {
 				cut[n] = phaseCut{q: q, a: a, b: b, jlo: jlo, jhi: jhi}
 				n++
-			} else if ok {
-				n = len(cut) + 1
 			}
 		}
 	}
 	for i := i0; i < i1; i++ {
-		if n > len(cut) {
-			// more phases than cut holds (strides above 4): as they come
-			for a := range g.SH {
-				for b := range g.SW {
-					if q, jlo, jhi, ok := phaseOf(dst, g, ph, a, b); ok {
-						phaseRun(k, q, x, g, ph, f, sc, bi, a, b, jlo, jhi, i, i+1)
-					}
-				}
-			}
-			continue
-		}
 		for _, c := range cut[:n] {
 			phaseRun(k, c.q, x, g, ph, f, sc, bi, c.a, c.b, c.jlo, c.jhi, i, i+1)
 		}

@@ -31,7 +31,7 @@ func TestPhaseRowsMatchDefinition(t *testing.T) {
 			{15, 15, 3, 3, 2, 3, 2, 2, 2, 1, 0, 2},
 			{8, 9, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0},
 			{10, 7, 2, 3, 2, 1, 2, 1, 0, 1, 1, 0},
-			{26, 23, 5, 5, 5, 4, 1, 1, 2, 2, 2, 2}, // 20 phases: more than phaseRows holds at once
+			{26, 23, 5, 5, 5, 4, 1, 1, 2, 2, 2, 2}, // 20 phases: more than phaseRows takes row by row
 		} {
 			g := ConvGeom{N: 1, C: 2, H: cs.h, W: cs.w, M: 1, KH: cs.kh, KW: cs.kw, SH: cs.sh, SW: cs.sw,
 				DH: cs.dh, DW: cs.dw, PadT: cs.pt, PadL: cs.pl, PadB: cs.pb, PadR: cs.pr, Group: 1}
