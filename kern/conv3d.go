@@ -195,8 +195,8 @@ func conv3DGemm(env *Env, g *Conv3DGeom, x, w, b, y []float32, f *ConvFusion) {
 		if env != nil && len(env.Scratch) >= need {
 			cols = env.Scratch[:need]
 		} else {
-			buf := c3Bufs.Get()
-			defer c3Bufs.Put(buf)
+			buf := c3Bufs.Get(hintOf(env))
+			defer c3Bufs.Put(hintOf(env), buf)
 			cols = buf.Grow(need)
 		}
 	}

@@ -125,7 +125,7 @@ func packDwBlocks(g *ConvGeom, w []float32, cw int) []float32 {
 // convDw8 is blocked.conv for geometries dw8OK accepts.
 func (bl *blocked) convDw8(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	dt := TaskOf[dw8Task](env)
-	*dt = dw8Task{bl: bl, k: TierOf(env), g: g, x: x, w: w, b: b, y: y, f: f}
+	*dt = dw8Task{bl: bl, k: TierOf(env), g: g, x: x, w: w, b: b, y: y, f: f, hint: hintOf(env)}
 	if env != nil {
 		dt.wp = env.PackedW
 	}
@@ -141,6 +141,7 @@ type dw8Task struct {
 	x, w, b, y []float32
 	wp         []float32 // w as packDw8 packs it, or nil
 	f          *ConvFusion
+	hint       int // the scratch lists' (Env.Hint)
 }
 
 // dw8Bufs is one worker's scratch for convDw8.
@@ -189,8 +190,8 @@ func (t *dw8Task) Range(lo, hi int) {
 	if g.SW <= 2 && g.OW%4 != 0 {
 		nc = CeilDiv(g.OW, 8) * 8
 	}
-	buf := dw8Scratch.Get()
-	defer dw8Scratch.Put(buf)
+	buf := dw8Scratch.Get(t.hint)
+	defer dw8Scratch.Put(t.hint, buf)
 	// The last row's extra windows end (nc-OW)·SW pixels past the band.
 	xb := buf.xb.Grow((maxIn*wp + (nc-g.OW)*g.SW) * 8)
 	ob := buf.ob.Grow((rb*g.OW + nc - g.OW) * 8)

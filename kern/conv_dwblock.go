@@ -265,8 +265,8 @@ func (bl *blocked) convDwBlock(env *Env, p *DwBlock, x, y []float32) {
 		runs = min(CeilDiv(workers, gd.N), CeilDiv(gd.OH, l.rb))
 	}
 	t := TaskOf[dwBlockTask](env)
-	*t = dwBlockTask{bl: bl, k: TierOf(env), p: p, x: x, y: y, l: l, runs: runs}
-	t.dw = dw8Task{bl: bl, k: t.k, g: gd}
+	*t = dwBlockTask{bl: bl, k: TierOf(env), p: p, x: x, y: y, l: l, runs: runs, hint: hintOf(env)}
+	t.dw = dw8Task{bl: bl, k: t.k, g: gd, hint: t.hint}
 	runTask(env, gd.N*runs, t)
 }
 
@@ -280,6 +280,7 @@ type dwBlockTask struct {
 	l    dwBlockGeom
 	runs int
 	dw   dw8Task // gathers e from x without an expansion
+	hint int     // the scratch lists' (Env.Hint)
 }
 
 // dwBlockBufs is one worker's scratch for convDwBlock.
@@ -319,8 +320,8 @@ func int32s(s *[]int32, n int) []int32 {
 func (t *dwBlockTask) Range(lo, hi int) {
 	p, l := t.p, &t.l
 	gd := &p.GD
-	buf := dwBlockScratch.Get()
-	defer dwBlockScratch.Put(buf)
+	buf := dwBlockScratch.Get(t.hint)
+	defer dwBlockScratch.Put(t.hint, buf)
 	eBlocks := l.nbe
 	if l.small {
 		eBlocks = 1 // a block at a time

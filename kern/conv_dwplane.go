@@ -153,8 +153,8 @@ var dwPlaneScratch = FreeList[dwPlaneBufs]{New: func() *dwPlaneBufs { return new
 // of one image one kernel call, then the residual and an activation the
 // kernel does not apply.
 func (bl *blocked) convDwPlane(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
-	buf := dwPlaneScratch.Get()
-	defer dwPlaneScratch.Put(buf)
+	buf := dwPlaneScratch.Get(hintOf(env))
+	defer dwPlaneScratch.Put(hintOf(env), buf)
 	chunks := CeilDiv(g.OW, dwPlaneLanes)
 	n := chunks * dwPlaneMaskCount(g.KW, g.SW)
 	if cap(buf.masks) < n {

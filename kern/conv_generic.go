@@ -234,8 +234,8 @@ type convTilesTask struct {
 func (ct *convTilesTask) Range(lo, hi int) {
 	var buf *blockBufs
 	if ct.bl != nil {
-		buf = ct.bl.bufs.Get()
-		defer ct.bl.bufs.Put(buf)
+		buf = ct.bl.bufs.Get(hintOf(ct.env))
+		defer ct.bl.bufs.Put(hintOf(ct.env), buf)
 	}
 	for u := lo; u < hi; u++ {
 		o, i0, i1, p0, p1 := ct.t.unit(u)
@@ -304,12 +304,12 @@ func convDirect(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	dt := TaskOf[convDirectTask](env)
 	ph := phasesOf(g)
 	planes := int64(ph.plane) <= 4*(int64(g.H)*int64(g.W)+int64(g.OH)*int64(g.OW))+4096
-	*dt = convDirectTask{k: TierOf(env), g: g, x: x, w: w, b: b, y: y, f: f, ph: ph, planes: planes}
+	*dt = convDirectTask{k: TierOf(env), g: g, x: x, w: w, b: b, y: y, f: f, ph: ph, planes: planes, hint: hintOf(env)}
 	if planes {
 		// taps[kh·KW + kw] = where tap (kh, kw) reads in the phase copy (the
 		// in-place products' offsets of a one-channel group)
-		sc := directScratch.Get()
-		defer directScratch.Put(sc)
+		sc := directScratch.Get(dt.hint)
+		defer directScratch.Put(dt.hint, sc)
 		dt.taps = sc.taps(g.KH * g.KW)
 		inPlaceOffsets(g, ph, dt.taps)
 		dt.dwTaps = dt.k != nil && dt.k.DwTaps != nil
@@ -327,6 +327,7 @@ type convDirectTask struct {
 	planes     bool      // whole-plane steps on the phase copy, else directRows
 	taps       []int32   // planes: each tap's offset in the phase copy
 	dwTaps     bool      // planes on k.DwTaps, else one axpyRow per tap
+	hint       int       // the scratch lists' (Env.Hint)
 }
 
 // directBufs is one worker's scratch for convDirect: the phase copy of an
@@ -363,8 +364,8 @@ func (t *convDirectTask) Range(lo, hi int) {
 	hw, ohw, khw := g.H*g.W, g.OH*g.OW, g.KH*g.KW
 	ph := t.ph
 	ncol := g.OH * ph.wq
-	buf := directScratch.Get()
-	defer directScratch.Put(buf)
+	buf := directScratch.Get(t.hint)
+	defer directScratch.Put(t.hint, buf)
 	// The garbage columns of the last output row read up to
 	// (KW-1)·DW/SW past the last phase.
 	// With DwTaps, whole vectors: up to maxPanel more columns, computed and

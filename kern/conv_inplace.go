@@ -88,8 +88,8 @@ func (bl *blocked) convInPlace(env *Env, g *ConvGeom, x, w, b, y []float32, f *C
 	}
 	par := ParOf(env)
 
-	sc := bl.scratch.Get()
-	defer bl.scratch.Put(sc)
+	sc := bl.scratch.Get(hintOf(env))
+	defer bl.scratch.Put(hintOf(env), sc)
 	src := bl.inPlaceSource(env, g, x, f, ph, sc, copyIn)
 	out, ldo := y, g.OH*g.OW
 	if !compact && !rowPanels {
@@ -213,7 +213,7 @@ func (tt *inPlaceTask) Range(lo, hi int) {
 	cg, mg := g.C/g.Group, g.M/g.Group
 	k := cg * g.KH * g.KW
 	ncol, ldo, out := tt.ncol, tt.ldo, tt.out
-	buf := bl.bufs.Get()
+	buf := bl.bufs.Get(hintOf(tt.env))
 	for u := lo; u < hi; u++ {
 		o, i0, i1, p0, p1 := t.unit(u)
 		n, grp := o/g.Group, o%g.Group
@@ -240,7 +240,7 @@ func (tt *inPlaceTask) Range(lo, hi int) {
 		xs := tt.src[(n*g.C+grp*cg)*tt.plane:]
 		bl.tileOffs(&op, xs, tt.boff, i0, i1, p0, p1, buf, tt.pack)
 	}
-	bl.bufs.Put(buf)
+	bl.bufs.Put(hintOf(tt.env), buf)
 }
 
 // compactTask copies output planes [lo, hi) from the Wq-wide product to

@@ -296,8 +296,8 @@ func (bl *blocked) packPixInto(out []float32, g *ConvGeom, w []float32) {
 // convPix is blocked.conv for geometries pixOK accepts.
 func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	k := g.C / g.Group * g.KH * g.KW
-	sc := bl.scratch.Get()
-	defer bl.scratch.Put(sc)
+	sc := bl.scratch.Get(hintOf(env))
+	defer bl.scratch.Put(hintOf(env), sc)
 	// Each pixel has its own offset, so a stride is only a step of pix:
 	// the source is the padded input (the phase copy of g at stride 1, one
 	// phase), or x itself when it needs no padding or prologue. A strided
@@ -409,7 +409,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 			// copied pixel-major, a tile's inputs are its pixels' channels
 			// in a row each: boff[p] = p, pix[q] = q·C.
 			ld := pixMajorLd(g.C)
-			mt := pixMajorTask{bl: bl, src: src, c: g.C, ld: ld, npix: npix}
+			mt := pixMajorTask{bl: bl, src: src, c: g.C, ld: ld, npix: npix, hint: hintOf(env)}
 			switch {
 			case inCopy && g1.SH*g1.SW == 1:
 				// the prologue alone: on the gathered rows (pixMajorTask.pre)
@@ -458,7 +458,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	pt := TaskOf[pixTask](env)
 	*pt = pixTask{bl: bl, k: TierOf(env), g: g, f: f, wp: wp, b: b, y: y, src: src,
 		boff: boff, pix: pix, ct: sc.yp.Grow(blocks * npix * bl.PixWidth), imgStride: imgStride, grpStride: grpStride, kc: kc,
-		parts: parts, claim: parts == 1 && claimConv(workers, x, y, f), rows: rows && kc >= k}
+		parts: parts, claim: parts == 1 && claimConv(workers, x, y, f), rows: rows && kc >= k, hint: hintOf(env)}
 	if f.hasPost() && f.Residual == nil {
 		// the activation is last: the kernels can apply it (see Range)
 		pt.clip, pt.kclip = kernelClip(f.Act)
@@ -594,6 +594,7 @@ type pixTask struct {
 	// rows: blocks of at most PixWidth/2 channels run on the row kernels
 	// (pixRows; src the blocked copy, one depth block)
 	rows bool
+	hint int // the scratch lists' (Env.Hint)
 }
 
 // Range computes units [lo, hi).
@@ -856,11 +857,12 @@ type pixMajorTask struct {
 	// rounded after the product and after the sum as AffineRow rounds,
 	// so with the values phase gives, for an unstrided copy, without
 	// phase's pass over each plane into scratch before the gather.
-	pre bool
-	f   *ConvFusion
-	g   *ConvGeom
-	k   *Tier
-	ph  phaseGeom
+	pre  bool
+	f    *ConvFusion
+	g    *ConvGeom
+	k    *Tier
+	ph   phaseGeom
+	hint int // the scratch lists' (Env.Hint)
 }
 
 // pixMajorLd is how many values apart pixMajorSource puts the pixels of
@@ -883,8 +885,8 @@ func (t *pixMajorTask) Range(lo, hi int) {
 	cb := CeilDiv(t.c, 8)
 	var pre []float32 // a block of planes as phasePlanes makes them
 	if t.phase {
-		buf := t.bl.bufs.Get()
-		defer t.bl.bufs.Put(buf)
+		buf := t.bl.bufs.Get(t.hint)
+		defer t.bl.bufs.Put(t.hint, buf)
 		pre = buf.phase.Grow(8 * t.npix)
 	}
 	for u := lo; u < hi; u++ {
@@ -1019,8 +1021,8 @@ func (t *pixBandTask) Range(lo, hi int) {
 	nb := CeilDiv(g.M/g.Group, bl.PixWidth)
 	bands := pt.parts
 	wq := g.W + g.PadL + g.PadR
-	buf := bl.bufs.Get()
-	defer bl.bufs.Put(buf)
+	buf := bl.bufs.Get(pt.hint)
+	defer bl.bufs.Put(pt.hint, buf)
 	cbn := CeilDiv(cg, 8) // blocks a group (8 channels each but the last)
 	xb := buf.band.Grow(cbn * t.hr * wq * 8)
 	for u := lo; u < hi; u++ {

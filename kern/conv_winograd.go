@@ -389,8 +389,8 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	mp := bl.padRows(g.M)
 	nc, ncp := wg.ncol, wg.ncp
 
-	sc := bl.scratch.Get()
-	defer bl.scratch.Put(sc)
+	sc := bl.scratch.Get(hintOf(env))
+	defer bl.scratch.Put(hintOf(env), sc)
 	// Outputs whose sides are multiples of 4 are stored in place with
 	// the whole epilogue; others go through a 4·TH × 4·TW plane per
 	// channel, then compacted, as does an activation other than Relu.
@@ -426,7 +426,7 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 		toff: toff, yoff: yoff, offMid: offMid, ldy: ldy,
 		toffHi: int(toff[nc-1]), yoffHi: int(yoff[nc-1]), // the offsets grow with j
 		plane: wg.ph.plane, c: g.C, m: g.M, mp: mp, nc: nc, ncp: ncp, wg: wg, workers: par.Workers(),
-		claim: fused && claimConv(par.Workers(), x, y, f)}
+		claim: fused && claimConv(par.Workers(), x, y, f), hint: hintOf(env)}
 	for n := range g.N {
 		// Stage 1: V[ξ][c][j] = (Bᵀ d B)[ξ], units of channels
 		st.stage = 1
@@ -467,6 +467,7 @@ type winoTask struct {
 	wg                            winoGeom // the call's geometry, which phaseTask points to
 	workers                       int      // the loops' (stage 1 writes V past the caches on two or more)
 	claim                         bool     // stage 3 clears each output plane first (ClaimLines)
+	hint                          int      // the scratch lists' (Env.Hint)
 }
 
 // Range computes units [lo, hi) of the current stage.
@@ -475,7 +476,7 @@ func (s *winoTask) Range(lo, hi int) {
 	switch s.stage {
 	case 1:
 		// The patches read 8 values of each row, 2 past the plane.
-		buf := bl.bufs.Get()
+		buf := bl.bufs.Get(s.hint)
 		xq := buf.phase.Grow(s.plane + 8)
 		clear(xq[s.plane:])
 		hw := s.g.H * s.g.W
@@ -505,24 +506,24 @@ func (s *winoTask) Range(lo, hi int) {
 		if nt != nil {
 			bl.StoreFence()
 		}
-		bl.bufs.Put(buf)
+		bl.bufs.Put(s.hint, buf)
 		return
 	case 3:
-		buf := bl.bufs.Get()
+		buf := bl.bufs.Get(s.hint)
 		for m := lo; m < hi; m++ {
 			s.store(m, &buf.wt)
 		}
-		bl.bufs.Put(buf)
+		bl.bufs.Put(s.hint, buf)
 		return
 	}
-	buf := bl.bufs.Get()
+	buf := bl.bufs.Get(s.hint)
 	for u := lo; u < hi; u++ {
 		r, i0, i1, p0, p1 := s.t.unit(u) // r is an element ξ
 		op := gemmOp{m: s.m, n: s.nc, k: s.c, apack: s.upack[r*s.mp*s.c : (r+1)*s.mp*s.c],
 			c: s.p[r*s.wg.ldp : r*s.wg.ldp+s.m*ncp], ldc: ncp, alpha: 1}
 		bl.tileOffs(&op, s.v[r*s.wg.ldv:], s.offMid, i0, i1, p0, p1, buf, false)
 	}
-	bl.bufs.Put(buf)
+	bl.bufs.Put(s.hint, buf)
 }
 
 // store writes output channel m of stage 3: y[m][oh][ow] =
@@ -612,7 +613,7 @@ func (bl *blocked) convWinogradParts(env *Env, kern *Tier, upack []float32, g *C
 	st := TaskOf[winoPartTask](env)
 	*st = winoPartTask{bl: bl, k: kern, g: g, wg: wg, f: f, b: b, upack: upack,
 		v: sc.yp.Grow(parts * 36 * ldv), p: sc.wp.Grow(parts * 36 * ldp),
-		ldv: ldv, ldp: ldp, ncq: ncq, nvec: nvec, parts: parts, mp: bl.padRows(g.M)}
+		ldv: ldv, ldp: ldp, ncq: ncq, nvec: nvec, parts: parts, mp: bl.padRows(g.M), hint: hintOf(env)}
 	offs := bl.tables.get(offsetKey{path: offsWinoParts, g: *g, a: parts}, 2*wg.ncp+g.C, func(t []int32) {
 		toff, yoff, offMid := t[:wg.ncp], t[wg.ncp:2*wg.ncp], t[2*wg.ncp:]
 		// toff[j]: tile j's offset in its part's copy of padded rows
@@ -659,6 +660,7 @@ type winoPartTask struct {
 	ldv, ldp, ncq      int
 	nvec, parts, mp    int
 	relu               bool
+	hint               int // the scratch lists' (Env.Hint)
 }
 
 // part returns the tiles [j0, j1) of part q: vectors q·nvec/parts on.
@@ -682,8 +684,8 @@ func (s *winoPartTask) run(q int) {
 	nv := CeilDiv(n, winoLanes) * winoLanes
 	v := s.v[36*q*s.ldv : 36*(q+1)*s.ldv]
 	p := s.p[36*q*s.ldp : 36*(q+1)*s.ldp]
-	buf := bl.bufs.Get()
-	defer bl.bufs.Put(buf)
+	buf := bl.bufs.Get(s.hint)
+	defer bl.bufs.Put(s.hint, buf)
 
 	// Stage 1: V[ξ][c][j] = (Bᵀ d_j B)[ξ] for the part's tiles, d_j read
 	// from a copy of the padded rows [4·r0, 4·r1 + 6) of channel c, the

@@ -154,8 +154,8 @@ func convTransposeGemm(env *Env, g *ConvTransposeGeom, x, w, b, y []float32) {
 	if env != nil && len(env.Scratch) >= need {
 		cols = env.Scratch[:need]
 	} else {
-		buf := ctBufs.Get()
-		defer ctBufs.Put(buf)
+		buf := ctBufs.Get(hintOf(env))
+		defer ctBufs.Put(hintOf(env), buf)
 		cols = buf.Grow(need)
 	}
 	workers := ParOf(env).Workers()

@@ -150,8 +150,8 @@ func convTranspose3DGemm(env *Env, g *ConvTranspose3DGeom, x, w, b, y []float32)
 	if env != nil && len(env.Scratch) >= need {
 		cols = env.Scratch[:need]
 	} else {
-		buf := ctBufs.Get()
-		defer ctBufs.Put(buf)
+		buf := ctBufs.Get(hintOf(env))
+		defer ctBufs.Put(hintOf(env), buf)
 		cols = buf.Grow(need)
 	}
 	for n := 0; n < g.N; n++ {

@@ -77,6 +77,11 @@ type Env struct {
 	// weights as K.PackConv arranged them, or nil (and by a Gemm step to
 	// B as K.PackGemm arranged it); the plain weights may then be nil.
 	PackedW []float32
+	// Hint, when not 0, names the worker that runs every loop of the Run
+	// on its own (Par one worker, a batch's images side by side): the
+	// kernels' scratch lists (FreeList) hand each hint back the buffers
+	// it used before. It changes no result.
+	Hint int
 	// tasks holds one loop body of each type, reused by every loop of
 	// the Run (loops do not nest); see TaskOf.
 	tasks map[any]any

@@ -368,17 +368,18 @@ func gemmGeneric(env *Env, transA, transB bool, m, n, k int, alpha float32,
 // panels of op, on the generic tier's kernels or, with bl set, on a
 // blocked tier's.
 type gemmTask struct {
-	bl *blocked
-	op gemmOp
-	t  tiling
+	bl   *blocked
+	op   gemmOp
+	t    tiling
+	hint int // the scratch lists' (Env.Hint)
 }
 
 // Range computes units [lo, hi).
 func (gt *gemmTask) Range(lo, hi int) {
 	var buf *blockBufs
 	if gt.bl != nil {
-		buf = gt.bl.bufs.Get()
-		defer gt.bl.bufs.Put(buf)
+		buf = gt.bl.bufs.Get(gt.hint)
+		defer gt.bl.bufs.Put(gt.hint, buf)
 	}
 	for u := lo; u < hi; u++ {
 		_, i0, i1, p0, p1 := gt.t.unit(u)

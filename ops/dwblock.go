@@ -214,8 +214,8 @@ func (b *dwBlockPlan) run(env *kern.Env, in, out []*Tensor) error {
 	// 8, alternating runs: 0.98-0.99 of their time on one thread,
 	// 0.97-1.00 on two; at batch 2 on one thread 0.975-0.99). Each
 	// image's outputs are the same bit for bit.
-	mid := dwBlockMids.Get()
-	defer dwBlockMids.Put(mid)
+	mid := dwBlockMids.Get(env.Hint)
+	defer dwBlockMids.Put(env.Hint, mid)
 	images := first.g.N
 	var ws, packs [3][]float32
 	for i, cp := range b.cp {

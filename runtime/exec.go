@@ -177,6 +177,9 @@ func (pl *Plan) acquire(p *Program, inputs []*ir.Tensor, par kern.Parallel) *are
 	if par != nil {
 		a.env.Par = par
 	}
+	if w, ok := par.(worker); ok {
+		a.env.Hint = w.hint
+	}
 	for i, s := range p.inputSlot {
 		if pl.slots[s].kind == slotInput {
 			t := &a.tensors[s]
@@ -198,7 +201,7 @@ func (pl *Plan) acquire(p *Program, inputs []*ir.Tensor, par kern.Parallel) *are
 // release, deferred after acquire, gives the arena back to the plan with
 // nothing of the caller's kept, and turns a kernel's panic into *err.
 func (pl *Plan) release(p *Program, a *arena, err *error) {
-	a.env.Par = p.pool
+	a.env.Par, a.env.Hint = p.pool, 0
 	// A kernel bug must not take the caller's process down.
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("internal error: %v", r)
