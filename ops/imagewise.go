@@ -1,5 +1,7 @@
 package ops
 
+import "slices"
+
 // Image-wise ops. A runtime may run a batch's plan as the plan of one
 // image, once per image (package runtime's images.go), when every node of
 // the graph computes each image of the batch from that image alone. Which
@@ -122,4 +124,73 @@ func axisFrom1(n *Node, _ []bool) bool {
 func axisIs1(n *Node, _ []bool) bool {
 	axis, err := n.Int("axis", 1)
 	return err == nil && axis == 1
+}
+
+// PlanImageWise is a Kernel whose node computes each image of a batch on
+// its own at some shapes and constants but not at others, which only a
+// plan knows: a Reshape whose shape, or a Slice whose starts and ends, an
+// exporter computed from the input's Shape so that any batch size runs
+// (PyTorch's x.view(x.size(0), -1), ShuffleNet's channel shuffle and
+// split). A runtime may run a batch plan image by image where every node
+// is ImageWise given the plan's constants, or PlanImageWise at them, and
+// the batch-1 plan has each computed tensor's shape but for axis 0.
+type PlanImageWise interface {
+	Kernel
+	// ImageWiseAt reports whether image i (index i along axis 0) of the
+	// node's first output, of shape out, is computed from image i of its
+	// first input alone, given in, its inputs as the plan of a batch has
+	// them (their shapes, and the values of those the plan holds as
+	// constants), and whether the node of the plan of one image, its
+	// inputs one and output shape oneOut, computes it so from that image.
+	ImageWiseAt(in []*Value, out []int, one []*Value, oneOut []int) bool
+}
+
+// planWiseKernel is a Kernel declared PlanImageWise by a rule.
+type planWiseKernel struct {
+	Kernel
+	n    *Node
+	rule planRule
+}
+
+// A planRule is a condition under which an op computes images apart at a
+// plan's shapes and constants (see PlanImageWise.ImageWiseAt).
+type planRule func(n *Node, in []*Value, out []int, one []*Value, oneOut []int) bool
+
+// ImageWiseAt implements PlanImageWise.
+func (k *planWiseKernel) ImageWiseAt(in []*Value, out []int, one []*Value, oneOut []int) bool {
+	computed := func(v []*Value) bool { return len(v) > 0 && v[0] != nil && v[0].Const == nil }
+	return firstOutput(k.n, nil) && computed(in) && computed(one) && len(in) == len(one) && k.rule(k.n, in, out, one, oneOut)
+}
+
+// planWiseOp returns builder b with its kernels declared PlanImageWise by
+// rule, for nodes with one output and a computed first input.
+func planWiseOp(b Builder, rule planRule) Builder {
+	return func(n *Node) (Kernel, error) {
+		k, err := b(n)
+		if err != nil {
+			return nil, err
+		}
+		return &planWiseKernel{Kernel: k, n: n, rule: rule}, nil
+	}
+}
+
+// keepsAxis0 holds for a view (Reshape) whose output keeps its input's
+// axis 0 in both plans, and whose one image's shapes in the plan of one
+// image are the batch's but for axis 0: image i's values are then the
+// same run of memory in input and output, so the view of image i alone
+// is image i of the view.
+func keepsAxis0(_ *Node, in []*Value, out []int, one []*Value, oneOut []int) bool {
+	x, x1 := in[0].Shape, one[0].Shape
+	return len(x) > 0 && len(out) > 0 && x[0] == out[0] && len(x1) == len(x) && len(oneOut) == len(out) &&
+		x1[0] == 1 && oneOut[0] == 1 && slices.Equal(x1[1:], x[1:]) && slices.Equal(oneOut[1:], out[1:])
+}
+
+// permKeeps0 holds for a Transpose whose perm keeps axis 0 first (the
+// default, reversed perm does not, but on one axis).
+func permKeeps0(n *Node, _ []bool) bool {
+	perm, err := n.Ints("perm", nil)
+	if err != nil {
+		return false
+	}
+	return len(perm) > 0 && perm[0] == 0
 }

@@ -83,6 +83,9 @@ func imageCases() []imageCase {
 		{name: "ReduceMean negative axis", node: n("ReduceMean", 1, nnInts("axes", -1)), in: []*Tensor{x(3, 4)}, conservative: true},
 		{name: "ReduceSum axes input", node: n("ReduceSum", 1), in: []*Tensor{x(3, 4), NewI64([]int{1}, []int64{1})}, consts: []int{1}, conservative: true},
 		{name: "Dropout with mask", node: nnNode("Dropout", 10, 2), in: []*Tensor{x(3, 4)}, want: true},
+		{name: "Transpose keeping the batch", node: n("Transpose", 1, nnInts("perm", 0, 2, 1)), in: []*Tensor{x(3, 2, 4)}, want: true},
+		{name: "Transpose of the batch", node: n("Transpose", 1, nnInts("perm", 1, 0)), in: []*Tensor{x(3, 4)}},
+		{name: "Transpose reversed", node: n("Transpose", 1), in: []*Tensor{x(3, 2)}},
 	}
 	// every other reduction over the planes, its axes an attribute
 	for _, op := range reduceOps {
@@ -203,4 +206,93 @@ func splitMatches(t *testing.T, tc imageCase) bool {
 		}
 	}
 	return true
+}
+
+// TestPlanImageWise checks the ops declared image-wise at a plan's shapes
+// and constants (PlanImageWise): each case is a node on a batch of 3 with
+// its constant inputs as the batch plan and the one-image plan hold them;
+// a node declared image-wise must compute, image by image with the
+// one-image constants, what it computes on the batch; one that must not
+// be must be refused, and compute something else.
+func TestPlanImageWise(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 3))
+	x := randT(r, 3, 2, 4)
+	i64 := func(v ...int64) *Tensor { return NewI64([]int{len(v)}, v) }
+	slice := func(in ...*Tensor) []*Tensor { return append([]*Tensor{x}, in...) }
+	for _, tc := range []struct {
+		name      string
+		op        string
+		in, one   []*Tensor // inputs at the batch's plan and at one image's (the data input x and one image of it)
+		want      bool
+		sameSplit bool // refused only to be safe: image by image gives the batch's values
+	}{
+		{"Reshape keeping the batch", "Reshape", []*Tensor{x, i64(3, 8)}, []*Tensor{nil, i64(1, 8)}, true, true},
+		{"Reshape keeping the batch, 0 copying it", "Reshape", []*Tensor{x, i64(0, 4, 2)}, []*Tensor{nil, i64(0, 4, 2)}, true, true},
+		// the same memory, but axis 0 no longer the images
+		{"Reshape of the batch into another axis", "Reshape", []*Tensor{x, i64(6, 4)}, []*Tensor{nil, i64(2, 4)}, false, true},
+		{"Slice of the channels", "Slice", slice(i64(1), i64(2), i64(1)), []*Tensor{nil, i64(1), i64(2), i64(1)}, true, true},
+		{"Slice of the planes, the batch whole", "Slice", slice(i64(0, 1), i64(1<<40, 3), i64(0, 2)), []*Tensor{nil, i64(0, 1), i64(1<<40, 3), i64(0, 2)}, true, true},
+		{"Slice of the batch", "Slice", slice(i64(1), i64(3)), []*Tensor{nil, i64(0), i64(1)}, false, false},
+		{"Slice reversing the batch", "Slice", slice(i64(-1), i64(-1<<40), i64(0), i64(-1)), []*Tensor{nil, i64(-1), i64(-1 << 40), i64(0), i64(-1)}, false, false},
+		{"Slice of other channels at one image", "Slice", slice(i64(0), i64(1), i64(1)), []*Tensor{nil, i64(1), i64(2), i64(1)}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := nnNode(tc.op, 13, 1)
+			n.Inputs = make([]string, len(tc.in))
+			consts := []int{}
+			for i := range tc.in {
+				n.Inputs[i] = fmt.Sprintf("x%d", i)
+				if i > 0 {
+					consts = append(consts, i)
+				}
+			}
+			k, err := Lookup(tc.op)(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img := NewF32(append([]int{1}, x.Shape[1:]...), x.F32[:x.Len()/3])
+			one := append([]*Tensor{img}, tc.one[1:]...)
+			values := func(ins []*Tensor) ([]*Value, []int) {
+				vals, _, err := prepareOpConsts(n, consts, ins...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				in := make([]*Value, len(ins))
+				for i, v := range ins {
+					in[i] = &Value{DType: v.DType, Shape: v.Shape}
+					if i > 0 {
+						in[i].Const = v
+					}
+				}
+				return in, vals[0].Shape
+			}
+			in, out := values(tc.in)
+			in1, out1 := values(one)
+			pw, ok := k.(PlanImageWise)
+			if got := ok && pw.ImageWiseAt(in, out, in1, out1); got != tc.want {
+				t.Fatalf("ImageWiseAt = %v, want %v", got, tc.want)
+			}
+			env := &kern.Env{K: kern.Reference, Par: kern.Serial{}}
+			whole, err := runOpEnvConsts(env, n, consts, tc.in...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			split := true
+			var stacked []float32
+			for i := range 3 {
+				per := x.Len() / 3
+				ins := append([]*Tensor{NewF32(img.Shape, x.F32[i*per:(i+1)*per])}, tc.one[1:]...)
+				y, err := runOpEnvConsts(env, n, consts, ins...)
+				if err != nil {
+					split = false
+					break
+				}
+				stacked = append(stacked, y[0].F32...)
+			}
+			split = split && slices.Equal(stacked, whole[0].F32)
+			if split != (tc.want || tc.sameSplit) {
+				t.Errorf("image by image the batch's values: %v, want %v", split, tc.want || tc.sameSplit)
+			}
+		})
+	}
 }

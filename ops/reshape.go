@@ -11,7 +11,7 @@ import (
 // steps set View so the runtime may alias the buffer; Run still copies.
 
 func init() {
-	Register("Reshape", buildReshape)
+	Register("Reshape", planWiseOp(buildReshape, keepsAxis0))
 	Register("Flatten", imageWiseOp(buildFlatten, firstOutput, axisIs1))
 	Register("Squeeze", buildSqueeze)
 	Register("Unsqueeze", buildUnsqueeze)

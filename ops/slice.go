@@ -3,12 +3,13 @@ package ops
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/bnrun/bnrun/kern"
 )
 
 func init() {
-	Register("Slice", buildSlice)
+	Register("Slice", planWiseOp(buildSlice, sliceKeeps0))
 }
 
 // buildSlice binds Slice, on float32 and int64 data: opset 1 with the
@@ -233,4 +234,54 @@ func sliceCopy[T kern.Numeric](g *sliceGeom, dst, src []T) {
 			idx[a] = 0
 		}
 	}
+}
+
+// sliceKeeps0 holds for a Slice that takes the whole of axis 0 (its
+// starts, ends, axes and steps constants of the plan) and the same of the
+// other axes in the plan of a batch and in that of one image.
+func sliceKeeps0(n *Node, in []*Value, _ []int, one []*Value, _ []int) bool {
+	g, ok := sliceAt(n, in)
+	g1, ok1 := sliceAt(n, one)
+	return ok && ok1 && len(g.in) > 0 && len(g1.in) == len(g.in) &&
+		g.start[0] == 0 && g.step[0] == 1 && g.out[0] == g.in[0] && g1.out[0] == g1.in[0] &&
+		slices.Equal(g.in[1:], g1.in[1:]) && slices.Equal(g.out[1:], g1.out[1:]) &&
+		slices.Equal(g.start[1:], g1.start[1:]) && slices.Equal(g.step[1:], g1.step[1:])
+}
+
+// sliceAt returns a Slice's geometry for its inputs in as a plan has them,
+// its starts, ends, axes and steps constants of the plan (or attributes).
+func sliceAt(n *Node, in []*Value) (*sliceGeom, bool) {
+	var starts, ends, axes, steps []int64
+	var err error
+	if n.Opset < 10 {
+		if starts, err = n.Ints("starts", nil); err != nil {
+			return nil, false
+		}
+		if ends, err = n.Ints("ends", nil); err != nil {
+			return nil, false
+		}
+		if axes, err = n.Ints("axes", nil); err != nil {
+			return nil, false
+		}
+	} else {
+		names := []string{"starts", "ends", "axes", "steps"}
+		dsts := []*[]int64{&starts, &ends, &axes, &steps}
+		for i, dst := range dsts {
+			v := optValue(in, 1+i)
+			if v == nil {
+				if i < 2 {
+					return nil, false
+				}
+				continue
+			}
+			if v.Const == nil {
+				return nil, false
+			}
+			if *dst, err = constInt64s(n, v, names[i]); err != nil {
+				return nil, false
+			}
+		}
+	}
+	g, err := planSlice(n, in[0].Shape, starts, ends, axes, steps)
+	return g, err == nil
 }

@@ -9,7 +9,7 @@ import (
 // Transpose.
 
 func init() {
-	Register("Transpose", buildTranspose)
+	Register("Transpose", imageWiseOp(buildTranspose, firstOutput, permKeeps0))
 }
 
 // Transpose permutes the dimensions: output dimension i is input

@@ -167,7 +167,7 @@ func CompileContext(ctx context.Context, g *ir.Graph, opts Options) (*Program, e
 		return nil, err
 	}
 	p.nodes = prune(order, p.outSlot, len(p.slotNames))
-	p.sep = p.separable()
+	p.sep, p.sepIO = p.separable(), p.batchIO()
 	if opts.Device == DeviceCUDA || opts.Device == DeviceAuto {
 		p.gpu, p.gpuErr = openGPU()
 		if p.gpuErr != nil && opts.Device == DeviceCUDA {

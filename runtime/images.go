@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,6 +38,28 @@ import (
 // node's kernel declares that it computes each image on its own given
 // which of its inputs are constants (ops.ImageWise: its op says when).
 func (p *Program) separable() bool {
+	if !p.batchIO() {
+		return false
+	}
+	for _, c := range p.nodes {
+		iw, ok := c.kernel.(ops.ImageWise)
+		if !ok {
+			return false
+		}
+		konst := make([]bool, len(c.in))
+		for i, s := range c.in {
+			konst[i] = s >= 0 && p.isConst(s)
+		}
+		if !iw.ImageWise(konst) {
+			return false
+		}
+	}
+	return true
+}
+
+// batchIO reports whether every graph input and declared output is
+// float32 with the same symbolic leading dimension (the batch).
+func (p *Program) batchIO() bool {
 	batch := ""
 	leading := func(vi ir.ValueInfo) bool {
 		if vi.DType != ir.Float32 || len(vi.Dims) == 0 || vi.Dims[0].Param == "" {
@@ -57,20 +81,93 @@ func (p *Program) separable() bool {
 			return false
 		}
 	}
+	return true
+}
+
+// separableAt reports whether pl, a plan of n images, computes each image
+// on its own at its shapes and constants, as one, the plan of one image,
+// computes it: for a program that separable refuses because some node is
+// image-wise only at the shapes a plan gives it (ops.PlanImageWise: a
+// Reshape or Slice whose shape, starts and ends the graph computes from
+// its input's Shape). Every node that pl computes at run time (the
+// others are constants of both plans) must have its computed tensors
+// shaped as one's but for axis 0, which is n in pl; and be image-wise
+// given which of its inputs pl holds as constants, those being the same
+// in both plans where the graph does not hold them, or image-wise at the
+// two plans' shapes and constants.
+func (p *Program) separableAt(pl, one *Plan, n int) bool {
+	imageShape := func(s int) bool {
+		a, b := pl.slots[s].shape, one.slots[s].shape
+		return one.slots[s].kind != slotConst && len(a) > 0 && len(a) == len(b) && a[0] == n && b[0] == 1 && ir.SameShape(a[1:], b[1:])
+	}
 	for _, c := range p.nodes {
-		iw, ok := c.kernel.(ops.ImageWise)
-		if !ok {
-			return false
+		computed := false
+		for _, s := range c.out {
+			computed = computed || s >= 0 && pl.slots[s].kind != slotConst
+		}
+		if !computed {
+			for _, s := range c.out {
+				if s >= 0 && one.slots[s].kind != slotConst {
+					return false
+				}
+			}
+			continue
 		}
 		konst := make([]bool, len(c.in))
+		in, in1 := make([]*ops.Value, len(c.in)), make([]*ops.Value, len(c.in))
+		same := true // the constants of the node that the graph does not hold are the same in both plans
 		for i, s := range c.in {
-			konst[i] = s >= 0 && p.isConst(s)
+			if s < 0 {
+				continue
+			}
+			a, b := &pl.slots[s], &one.slots[s]
+			in[i] = &ops.Value{DType: a.dtype, Shape: a.shape}
+			in1[i] = &ops.Value{DType: b.dtype, Shape: b.shape}
+			if a.kind != slotConst {
+				if !imageShape(s) {
+					return false
+				}
+				continue
+			}
+			if b.kind != slotConst {
+				return false
+			}
+			konst[i] = true
+			in[i].Const, in1[i].Const = a.c, b.c
+			same = same && (p.isConst(s) || sameTensor(a.c, b.c))
 		}
-		if !iw.ImageWise(konst) {
+		for _, s := range c.out {
+			if s >= 0 && !imageShape(s) {
+				return false
+			}
+		}
+		if iw, ok := c.kernel.(ops.ImageWise); ok && same && iw.ImageWise(konst) {
+			continue
+		}
+		if pw, ok := c.kernel.(ops.PlanImageWise); ok && len(c.out) > 0 && c.out[0] >= 0 &&
+			pw.ImageWiseAt(in, pl.slots[c.out[0]].shape, in1, one.slots[c.out[0]].shape) {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// sameTensor reports whether a and b hold the same type, shape and values
+// (bit for bit).
+func sameTensor(a, b *ir.Tensor) bool {
+	if a == b {
+		return true
+	}
+	if a == nil || b == nil || a.DType != b.DType || !ir.SameShape(a.Shape, b.Shape) || len(a.F32) != len(b.F32) || len(a.I64) != len(b.I64) {
+		return false
+	}
+	for i, v := range a.F32 {
+		if math.Float32bits(v) != math.Float32bits(b.F32[i]) {
 			return false
 		}
 	}
-	return true
+	return slices.Equal(a.I64, b.I64)
 }
 
 // isConst reports whether slot s is a constant of the graph: an
@@ -81,13 +178,14 @@ func (p *Program) isConst(s int) bool {
 }
 
 // splitImages makes pl run image by image on its batch-1 plan when that
-// pays: the program is separable, pl runs on the CPU for n > 1 images in
+// pays: the program is separable (or pl is, at its shapes and constants:
+// separableAt), pl runs on the CPU for n > 1 images in
 // every input, the batch-1 plan's inputs and outputs are pl's with a
 // leading 1, and it copies fewer Concat inputs than pl, or the program
 // has several workers (the images then run side by side), or pl is one
 // cacheImages picks. p.mu is held.
 func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
-	if pl.gpu != nil || !p.sep || len(pl.inShapes) == 0 || len(pl.inShapes[0]) == 0 {
+	if pl.gpu != nil || !p.sep && !p.sepIO || len(pl.inShapes) == 0 || len(pl.inShapes[0]) == 0 {
 		return nil
 	}
 	parallel := p.pool.Workers() > 1
@@ -123,6 +221,9 @@ func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
 		one = q
 	}
 	if one.copiedParts >= pl.copiedParts && !parallel && !big {
+		return nil
+	}
+	if !p.sep && !p.separableAt(pl, one, n) {
 		return nil
 	}
 	for _, s := range p.outSlot {

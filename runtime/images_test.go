@@ -15,8 +15,8 @@ import (
 // of computed tensors: at batch 3 the graph runs its batch-1 plan once per
 // image, bit for bit as three Runs of one image; and its profile reports
 // the batch-1 plan's steps with the batch's shapes. A constant added to
-// the result (which could broadcast along the batch), a Concat along the
-// batch or a Reshape keeps the whole batch in one plan.
+// the result (which could broadcast along the batch) or a Concat along the
+// batch keeps the whole batch in one plan.
 func TestImageByImage(t *testing.T) {
 	cat := func(axis int64, out string, ins ...string) *ir.Node {
 		n := node("Concat", ins, out)
@@ -408,5 +408,115 @@ func sameAsImages(t *testing.T, what string, p *Program, x, y *ir.Tensor) {
 				t.Fatalf("%s, image %d: y[%d] = %v, want %v", what, img, j, v, w)
 			}
 		}
+	}
+}
+
+// TestImagesAtPlanShapes checks separableAt: a graph whose Reshape takes
+// its shape from the input's Shape (PyTorch's x.view(x.size(0), -1)), so
+// that no graph-level rule sees it keep the batch, runs its batch image by
+// image on two workers, bit for bit as Runs of one image each, with a
+// Slice of the channels and a Transpose that keeps axis 0 after it; the
+// same graph with a Slice that reverses the batch, or a Transpose that
+// mixes the images reshaped back to the batch's shape, keeps its batch
+// plan (and its results).
+func TestImagesAtPlanShapes(t *testing.T) {
+	attrs := func(n *ir.Node, kv ...any) *ir.Node {
+		n.Attrs = map[string]*ir.Attr{}
+		for i := 0; i < len(kv); i += 2 {
+			name := kv[i].(string)
+			switch v := kv[i+1].(type) {
+			case int64:
+				n.Attrs[name] = &ir.Attr{Name: name, Type: ir.AttrInt, I: v}
+			case []int64:
+				n.Attrs[name] = &ir.Attr{Name: name, Type: ir.AttrInts, Ints: v}
+			}
+		}
+		return n
+	}
+	i64 := func(v ...int64) *ir.Tensor { return ir.NewI64([]int{len(v)}, v) }
+	// n = Shape(x)[0]; shape = [n, -1]; v = Relu(x) viewed as [N, 6],
+	// then the tail
+	head := func(shapeNode *ir.Node) []*ir.Node {
+		return []*ir.Node{
+			node("Shape", []string{"x"}, "s"),
+			attrs(node("Gather", []string{"s", "zero"}, "n0"), "axis", int64(0)),
+			attrs(node("Unsqueeze", []string{"n0", "axes0"}, "n")),
+			shapeNode,
+			node("Relu", []string{"x"}, "r"),
+			node("Reshape", []string{"r", "shape"}, "v"),
+		}
+	}
+	keep := attrs(node("Concat", []string{"n", "minus1"}, "shape"), "axis", int64(0))
+	cases := []struct {
+		name  string
+		nodes []*ir.Node
+		split bool
+	}{
+		{"flatten by Shape, channels sliced, transposed", append(head(keep),
+			node("Slice", []string{"v", "s1", "e4", "ax1"}, "w"),
+			node("Reshape", []string{"w", "sh3"}, "w3"),
+			attrs(node("Transpose", []string{"w3"}, "y"), "perm", []int64{0, 2, 1})), true},
+		// the images mixed, every tensor shaped as a batch: the images in
+		// reverse order, and a transpose reshaped back
+		{"the batch reversed by a Slice", append(head(keep),
+			node("Slice", []string{"v", "minus1", "minbig", "ax0", "minus1"}, "y")), false},
+		{"a transpose of the batch, reshaped back", append(head(keep),
+			attrs(node("Transpose", []string{"v"}, "t"), "perm", []int64{1, 0}),
+			node("Reshape", []string{"t", "shape"}, "y")), false},
+	}
+	x := ir.NewF32([]int{3, 2, 3}, nil)
+	for i := range x.F32 {
+		x.F32[i] = float32(i%5) - 1.5
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &ir.Graph{
+				Inputs:  []ir.ValueInfo{input("x", -1, 2, 3)},
+				Outputs: []ir.ValueInfo{{Name: "y"}},
+				Nodes:   tc.nodes,
+				Initializers: map[string]*ir.Tensor{
+					"zero": ir.NewI64(nil, []int64{0}), "axes0": i64(0), "minus1": i64(-1),
+					"s1": i64(1), "e4": i64(4), "ax1": i64(1), "sh3": i64(0, 3, 1),
+					"ax0": i64(0), "minbig": i64(-1 << 62),
+				},
+			}
+			p := mustCompile(t, g, Options{Threads: 2, Kernels: kern.Generic})
+			if p.sep {
+				t.Fatalf("the graph is separable as a graph: the test needs plan-level shapes")
+			}
+			pl, err := p.PlanFor([][]int{{3, 2, 3}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.Run(context.Background(), []*ir.Tensor{x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (pl.single != nil) != tc.split {
+				t.Fatalf("plan for 3 images runs them one by one: %v, want %v", pl.single != nil, tc.split)
+			}
+			// the batch plan's results, image by image where split
+			q := mustCompile(t, g, Options{Threads: 1, Kernels: kern.Generic})
+			want, err := q.Run(context.Background(), []*ir.Tensor{x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ir.SameShape(got[0].Shape, want[0].Shape) || !slices.Equal(got[0].F32, want[0].F32) {
+				t.Fatalf("y = %v %v, want %v %v", got[0].Shape, got[0].F32, want[0].Shape, want[0].F32)
+			}
+			if !tc.split {
+				return
+			}
+			per := len(got[0].F32) / 3
+			for img := range 3 {
+				one, err := p.Run(context.Background(), []*ir.Tensor{ir.NewF32([]int{1, 2, 3}, x.F32[6*img:6*img+6])})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(one[0].F32, got[0].F32[img*per:(img+1)*per]) {
+					t.Fatalf("image %d: %v, want %v", img, got[0].F32[img*per:(img+1)*per], one[0].F32)
+				}
+			}
+		})
 	}
 }

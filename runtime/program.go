@@ -100,6 +100,9 @@ type Program struct {
 	gpuErr error // why Options.Device's CUDA device did not open, for DeviceAuto
 
 	sep bool // the graph computes each image on its own (see separable)
+	// sepIO: the graph's inputs and outputs are float32 batches (see
+	// batchIO), so that its plans may compute images apart (separableAt)
+	sepIO bool
 
 	// takers are the nodes whose kernels hold weights (see HoldWeights);
 	// plainAtGC, under reclaimMu, is how many bytes of them the kernels
