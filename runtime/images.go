@@ -153,6 +153,27 @@ func (p *Program) separableAt(pl, one *Plan, n int) bool {
 	return true
 }
 
+// mayBeSeparable reports whether every node that pl computes at run time
+// declares itself image-wise, at least at some plans' shapes: what
+// separableAt needs before it checks the rules against the plan of one
+// image.
+func (p *Program) mayBeSeparable(pl *Plan) bool {
+	for _, c := range p.nodes {
+		for _, s := range c.out {
+			if s < 0 || pl.slots[s].kind == slotConst {
+				continue
+			}
+			_, iw := c.kernel.(ops.ImageWise)
+			_, pw := c.kernel.(ops.PlanImageWise)
+			if !iw && !pw {
+				return false
+			}
+			break
+		}
+	}
+	return true
+}
+
 // sameTensor reports whether a and b hold the same type, shape and values
 // (bit for bit).
 func sameTensor(a, b *ir.Tensor) bool {
@@ -196,6 +217,9 @@ func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
 	n := pl.inShapes[0][0]
 	if n < 2 {
 		return nil
+	}
+	if !p.sep && !p.mayBeSeparable(pl) {
+		return nil // (before a plan of one image is made for nothing)
 	}
 	shapes := make([][]int, len(pl.inShapes))
 	for i, s := range pl.inShapes {
