@@ -28,21 +28,9 @@ func init() {
 // not named are taken whole; huge starts and ends (INT64_MAX for "to the
 // end", as exporters write) clamp as any other value.
 func buildSlice(n *Node) (Kernel, error) {
-	var attrStarts, attrEnds, attrAxes []int64
-	if n.Opset < 10 {
-		var err error
-		if attrStarts, err = n.Ints("starts", nil); err != nil {
-			return nil, err
-		}
-		if attrEnds, err = n.Ints("ends", nil); err != nil {
-			return nil, err
-		}
-		if attrAxes, err = n.Ints("axes", nil); err != nil {
-			return nil, err
-		}
-		if attrStarts == nil || attrEnds == nil {
-			return nil, n.Errorf("attributes starts and ends are required")
-		}
+	attrs, err := sliceAttrs(n)
+	if err != nil {
+		return nil, err
 	}
 	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
 		want := 1
@@ -62,27 +50,11 @@ func buildSlice(n *Node) (Kernel, error) {
 		if err := needDType(n, data, "data", Float32, Int64); err != nil {
 			return nil, Step{}, err
 		}
-		starts, ends, axes, steps := attrStarts, attrEnds, attrAxes, []int64(nil)
-		if n.Opset >= 10 {
-			var err error
-			if starts, err = constInt64s(n, in[1], "starts"); err != nil {
-				return nil, Step{}, err
-			}
-			if ends, err = constInt64s(n, in[2], "ends"); err != nil {
-				return nil, Step{}, err
-			}
-			if v := optValue(in, 3); v != nil {
-				if axes, err = constInt64s(n, v, "axes"); err != nil {
-					return nil, Step{}, err
-				}
-			}
-			if v := optValue(in, 4); v != nil {
-				if steps, err = constInt64s(n, v, "steps"); err != nil {
-					return nil, Step{}, err
-				}
-			}
+		a, err := sliceArgs(n, attrs, in)
+		if err != nil {
+			return nil, Step{}, err
 		}
-		g, err := planSlice(n, data.Shape, starts, ends, axes, steps)
+		g, err := planSlice(n, data.Shape, a[0], a[1], a[2], a[3])
 		if err != nil {
 			return nil, Step{}, err
 		}
@@ -248,40 +220,62 @@ func sliceKeeps0(n *Node, in []*Value, _ []int, one []*Value, _ []int) bool {
 		slices.Equal(g.start[1:], g1.start[1:]) && slices.Equal(g.step[1:], g1.step[1:])
 }
 
-// sliceAt returns a Slice's geometry for its inputs in as a plan has them,
-// its starts, ends, axes and steps constants of the plan (or attributes).
-func sliceAt(n *Node, in []*Value) (*sliceGeom, bool) {
-	var starts, ends, axes, steps []int64
-	var err error
+// sliceAttrs returns a Slice's starts, ends and axes attributes, which
+// opsets before 10 take instead of inputs (nil from opset 10 on).
+func sliceAttrs(n *Node) ([3][]int64, error) {
+	var a [3][]int64
+	if n.Opset >= 10 {
+		return a, nil
+	}
+	for i, name := range []string{"starts", "ends", "axes"} {
+		v, err := n.Ints(name, nil)
+		if err != nil {
+			return a, err
+		}
+		a[i] = v
+	}
+	if a[0] == nil || a[1] == nil {
+		return a, n.Errorf("attributes starts and ends are required")
+	}
+	return a, nil
+}
+
+// sliceArgs returns a Slice's starts, ends, axes and steps: attrs (see
+// sliceAttrs) before opset 10, else its inputs 1 to 4, which must be
+// constants (axes and steps may be absent: nil).
+func sliceArgs(n *Node, attrs [3][]int64, in []*Value) ([4][]int64, error) {
+	a := [4][]int64{attrs[0], attrs[1], attrs[2], nil}
 	if n.Opset < 10 {
-		if starts, err = n.Ints("starts", nil); err != nil {
-			return nil, false
-		}
-		if ends, err = n.Ints("ends", nil); err != nil {
-			return nil, false
-		}
-		if axes, err = n.Ints("axes", nil); err != nil {
-			return nil, false
-		}
-	} else {
-		names := []string{"starts", "ends", "axes", "steps"}
-		dsts := []*[]int64{&starts, &ends, &axes, &steps}
-		for i, dst := range dsts {
-			v := optValue(in, 1+i)
-			if v == nil {
-				if i < 2 {
-					return nil, false
-				}
+		return a, nil
+	}
+	for i, name := range []string{"starts", "ends", "axes", "steps"} {
+		v := optValue(in, 1+i)
+		if v == nil {
+			if i >= 2 {
 				continue
 			}
-			if v.Const == nil {
-				return nil, false
-			}
-			if *dst, err = constInt64s(n, v, names[i]); err != nil {
-				return nil, false
-			}
+			return a, n.Errorf("input %s is required", name)
+		}
+		var err error
+		if a[i], err = constInt64s(n, v, name); err != nil {
+			return a, err
 		}
 	}
-	g, err := planSlice(n, in[0].Shape, starts, ends, axes, steps)
+	return a, nil
+}
+
+// sliceAt returns a Slice's geometry for its inputs in as a plan has them
+// (its starts, ends, axes and steps constants of the plan, or attributes),
+// and whether they make one.
+func sliceAt(n *Node, in []*Value) (*sliceGeom, bool) {
+	attrs, err := sliceAttrs(n)
+	if err != nil {
+		return nil, false
+	}
+	a, err := sliceArgs(n, attrs, in)
+	if err != nil {
+		return nil, false
+	}
+	g, err := planSlice(n, in[0].Shape, a[0], a[1], a[2], a[3])
 	return g, err == nil
 }
