@@ -185,8 +185,9 @@ func keepsAxis0(_ *Node, in []*Value, out []int, one []*Value, oneOut []int) boo
 		x1[0] == 1 && oneOut[0] == 1 && slices.Equal(x1[1:], x[1:]) && slices.Equal(oneOut[1:], out[1:])
 }
 
-// permKeeps0 holds for a Transpose whose perm keeps axis 0 first (the
-// default, reversed perm does not, but on one axis).
+// permKeeps0 holds for a Transpose whose perm keeps axis 0 first (an
+// absent perm, the reversed order, is refused: it keeps axis 0 first on
+// one axis only).
 func permKeeps0(n *Node, _ []bool) bool {
 	perm, err := n.Ints("perm", nil)
 	if err != nil {

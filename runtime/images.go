@@ -386,7 +386,8 @@ type imagesTask struct {
 
 // Range runs images [lo, hi).
 func (t *imagesTask) Range(lo, hi int) {
-	if err := t.pl.runImageRange(t.ctx, t.p, t.inputs, t.outs, nil, lo, hi, worker{hint: lo + 1}, t.to); err != nil {
+	hint := 1 + slotOf(lo, t.pl.images, min(t.pl.images, t.p.pool.Workers()))
+	if err := t.pl.runImageRange(t.ctx, t.p, t.inputs, t.outs, nil, lo, hi, worker{hint: hint}, t.to); err != nil {
 		t.mu.Lock()
 		if t.err == nil {
 			t.err = err
@@ -397,18 +398,28 @@ func (t *imagesTask) Range(lo, hi int) {
 
 // worker runs the loops of a range of images on the worker that runs the
 // range (kern.Serial), with a hint for the kernels' scratch lists
-// (kern.Env.Hint): the range's first image plus 1, the same for a worker
-// from Run to Run, as the pool deals it the same range. Each worker then
-// gets back the scratch buffers it used last, which its own core's caches
-// hold: from one list shared by the two workers, half of them came from
-// the other core's, on the other die of a 2-core Zen 5. Batch 8, two
-// threads, alternating in one process: MobileNetV3 0.92-0.94 of its time,
-// EfficientNet-B0 0.94-0.95, MnasNet 0.99, the others (RegNet-Y,
-// ResNeXt-50, MobileNetV2, DenseNet-121, ResNet-18 and -50) 0.99-1.02;
-// one thread (no hint) unchanged.
+// (kern.Env.Hint): 1 + the pool's slot the range lies in (slotOf), the
+// same for a worker from Run to Run, as the pool deals each worker its
+// own slot's chunks. Each worker then gets back the scratch buffers it
+// used last, which its own core's caches hold: from one list shared by
+// the two workers, half of them came from the other core's, on the other
+// die of a 2-core Zen 5. Batch 8, two threads, alternating in one
+// process: MobileNetV3 0.92-0.94 of its time, EfficientNet-B0 0.94-0.95,
+// MnasNet 0.99, the others (RegNet-Y, ResNeXt-50, MobileNetV2,
+// DenseNet-121, ResNet-18 and -50) 0.99-1.02; one thread (no hint)
+// unchanged. (A hint per chunk, its first image, kept a worker's chunks
+// apart: the slot's, alternating runs, MobileNetV3 0.97-1.00,
+// EfficientNet-B0 0.96-0.97, MnasNet 0.96-1.01 of that.)
 type worker struct {
 	kern.Serial
 	hint int
+}
+
+// slotOf returns the slot of the pool (Pool.Do) that unit lo of a loop
+// over n units on slots slots lies in: slot s deals the chunks of
+// [⌊s·n/slots⌋, ⌊(s+1)·n/slots⌋).
+func slotOf(lo, n, slots int) int {
+	return (lo*slots + slots - 1) / n
 }
 
 // runImageRange runs images [lo, hi) of a Run of pl on pl.single, its

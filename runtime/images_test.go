@@ -520,3 +520,24 @@ func TestImagesAtPlanShapes(t *testing.T) {
 		})
 	}
 }
+
+// TestSlotOf checks that slotOf names the pool slot of every chunk the
+// pool deals (forJob.chunk), for loops of 1 to 40 units on 1 to 5 slots.
+func TestSlotOf(t *testing.T) {
+	for n := 1; n <= 40; n++ {
+		for slots := 1; slots <= min(n, 5); slots++ {
+			j := &forJob{n: n, slots: slots}
+			for s := range slots {
+				for k := 0; ; k++ {
+					lo, _, ok := j.chunk(s, k)
+					if !ok {
+						break
+					}
+					if got := slotOf(lo, n, slots); got != s {
+						t.Fatalf("%d units on %d slots: chunk %d of slot %d starts at %d, slotOf says slot %d", n, slots, k, s, lo, got)
+					}
+				}
+			}
+		}
+	}
+}
