@@ -206,7 +206,7 @@ func (p *Program) isConst(s int) bool {
 // has several workers (the images then run side by side), or pl is one
 // cacheImages picks. p.mu is held.
 func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
-	if pl.gpu != nil || !p.sep && !p.sepIO || len(pl.inShapes) == 0 || len(pl.inShapes[0]) == 0 {
+	if pl.gpu != nil || !p.sepIO || len(pl.inShapes) == 0 || len(pl.inShapes[0]) == 0 {
 		return nil
 	}
 	parallel := p.pool.Workers() > 1

@@ -101,7 +101,8 @@ type Program struct {
 
 	sep bool // the graph computes each image on its own (see separable)
 	// sepIO: the graph's inputs and outputs are float32 batches (see
-	// batchIO), so that its plans may compute images apart (separableAt)
+	// batchIO), so that its plans may compute images apart (separableAt);
+	// sep implies it
 	sepIO bool
 
 	// takers are the nodes whose kernels hold weights (see HoldWeights);
