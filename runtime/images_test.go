@@ -247,43 +247,7 @@ func TestCacheImages(t *testing.T) {
 func TestBatchedTail(t *testing.T) {
 	defer func(c int) { kern.LastLevelCache = c }(kern.LastLevelCache)
 	kern.LastLevelCache = 64 << 10 // a bound of 32 KiB
-	attr := func(n *ir.Node, name string, ints ...int64) *ir.Node {
-		if n.Attrs == nil {
-			n.Attrs = map[string]*ir.Attr{}
-		}
-		if len(ints) == 1 && name != "pads" {
-			n.Attrs[name] = &ir.Attr{Name: name, Type: ir.AttrInt, I: ints[0]}
-		} else {
-			n.Attrs[name] = &ir.Attr{Name: name, Type: ir.AttrInts, Ints: ints}
-		}
-		return n
-	}
-	weights := func(shape ...int) *ir.Tensor {
-		w := ir.NewF32(shape, nil)
-		for i := range w.F32 {
-			w.F32[i] = float32(i%5-2) / 4
-		}
-		return w
-	}
-	graph := func(group int64, hidden int) *ir.Graph {
-		return &ir.Graph{
-			Inputs:  []ir.ValueInfo{input("x", -1, 4, 16, 16)},
-			Outputs: []ir.ValueInfo{{Name: "y"}},
-			Nodes: []*ir.Node{
-				attr(attr(node("Conv", []string{"x", "w"}, "c"), "group", group), "pads", 1, 1, 1, 1),
-				node("Relu", []string{"c"}, "r"),
-				attr(node("Conv", []string{"r", "w2"}, "c2"), "pads", 1, 1, 1, 1),
-				node("Relu", []string{"c2"}, "r2"),
-				node("GlobalAveragePool", []string{"r2"}, "p"),
-				node("Flatten", []string{"p"}, "f"),
-				node("Gemm", []string{"f", "g1"}, "h"),
-				node("Relu", []string{"h"}, "hr"),
-				node("Gemm", []string{"hr", "g2"}, "y"),
-			},
-			Initializers: map[string]*ir.Tensor{"w": weights(16, 4/int(group), 3, 3), "w2": weights(8, 16, 3, 3),
-				"g1": weights(8, hidden), "g2": weights(hidden, 10)},
-		}
-	}
+	graph := tailGraph
 	for _, tc := range []struct {
 		threads, batch int
 		group          int64
@@ -388,6 +352,47 @@ func TestBatchedTail(t *testing.T) {
 			t.Errorf("%s: cancelled Run: %v, want %v", what, err, context.Canceled)
 		}
 		p.Close()
+	}
+}
+
+// tailGraph is TestBatchedTail's graph: two 3×3 convolutions on 4 → 16
+// (in group groups) → 8 channels of 16×16, a global pool and two Gemms
+// through hidden units to 10 outputs.
+func tailGraph(group int64, hidden int) *ir.Graph {
+	attr := func(n *ir.Node, name string, ints ...int64) *ir.Node {
+		if n.Attrs == nil {
+			n.Attrs = map[string]*ir.Attr{}
+		}
+		if len(ints) == 1 && name != "pads" {
+			n.Attrs[name] = &ir.Attr{Name: name, Type: ir.AttrInt, I: ints[0]}
+		} else {
+			n.Attrs[name] = &ir.Attr{Name: name, Type: ir.AttrInts, Ints: ints}
+		}
+		return n
+	}
+	weights := func(shape ...int) *ir.Tensor {
+		w := ir.NewF32(shape, nil)
+		for i := range w.F32 {
+			w.F32[i] = float32(i%5-2) / 4
+		}
+		return w
+	}
+	return &ir.Graph{
+		Inputs:  []ir.ValueInfo{input("x", -1, 4, 16, 16)},
+		Outputs: []ir.ValueInfo{{Name: "y"}},
+		Nodes: []*ir.Node{
+			attr(attr(node("Conv", []string{"x", "w"}, "c"), "group", group), "pads", 1, 1, 1, 1),
+			node("Relu", []string{"c"}, "r"),
+			attr(node("Conv", []string{"r", "w2"}, "c2"), "pads", 1, 1, 1, 1),
+			node("Relu", []string{"c2"}, "r2"),
+			node("GlobalAveragePool", []string{"r2"}, "p"),
+			node("Flatten", []string{"p"}, "f"),
+			node("Gemm", []string{"f", "g1"}, "h"),
+			node("Relu", []string{"h"}, "hr"),
+			node("Gemm", []string{"hr", "g2"}, "y"),
+		},
+		Initializers: map[string]*ir.Tensor{"w": weights(16, 4/int(group), 3, 3), "w2": weights(8, 16, 3, 3),
+			"g1": weights(8, hidden), "g2": weights(hidden, 10)},
 	}
 }
 
@@ -539,5 +544,115 @@ func TestSlotOf(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestSubBatches checks splitSub: a batch of 8 on two workers (12 on
+// three) runs as Runs of 4 images on one worker each, head and batched
+// tail, bit for bit as a one-thread program runs each batch of 4 (and,
+// the generic kernels summing a batch as an image, as Runs of one image
+// each); its memory is the sub plans' (ArenaBytes), a Run allocates
+// nothing, Runs from several goroutines agree and a cancelled one stops.
+// Where a worker would get fewer than subMinImages images, or the batch
+// does not divide among the workers, or no tail pays, there is no sub
+// plan.
+func TestSubBatches(t *testing.T) {
+	defer func(c int) { kern.LastLevelCache = c }(kern.LastLevelCache)
+	kern.LastLevelCache = 64 << 10 // a bound of 32 KiB: one worker splits too
+	for _, tc := range []struct {
+		threads, batch, hidden int
+		sub                    bool
+	}{
+		{2, 8, 64, true},
+		{3, 12, 64, true},
+		{2, 16, 64, true},
+		// a tail pays on one worker only (tailWeightsPerByte): the
+		// batch plan has none, its sub plans have one
+		{2, 8, 2, true},
+		{2, 4, 64, false}, // 2 images a worker
+		{3, 8, 64, false}, // 8 images on 3 workers
+		{2, 8, 1, false},  // no tail pays
+	} {
+		what := fmt.Sprintf("%d threads, batch %d, hidden %d", tc.threads, tc.batch, tc.hidden)
+		p := mustCompile(t, tailGraph(1, tc.hidden), Options{Threads: tc.threads, Kernels: kern.Generic})
+		shape := []int{tc.batch, 4, 16, 16}
+		pl, err := p.PlanFor([][]int{shape})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (pl.sub != nil) != tc.sub {
+			t.Fatalf("%s: sub plan %v, want %v", what, pl.sub != nil, tc.sub)
+		}
+		x := ir.NewF32(shape, nil)
+		for i := range x.F32 {
+			x.F32[i] = float32((i*7)%9-4) / 4
+		}
+		ins, outs := []*ir.Tensor{x}, []*ir.Tensor{nil}
+		if err := p.RunInto(context.Background(), ins, outs); err != nil {
+			t.Fatal(err)
+		}
+		sameAsImages(t, what, p, x, outs[0])
+		if !tc.sub {
+			p.Close()
+			continue
+		}
+		k := tc.batch / tc.threads
+		if pl.subs != tc.threads || pl.sub.images != k || pl.sub.tailFrom == 0 {
+			t.Errorf("%s: %d sub plans of %d images, tail from step %d; want %d of %d with a tail", what, pl.subs, pl.sub.images, pl.sub.tailFrom, tc.threads, k)
+		}
+		// each part as a one-thread program runs a batch of k
+		one := mustCompile(t, tailGraph(1, tc.hidden), Options{Threads: 1, Kernels: kern.Generic})
+		per, out := len(x.F32)/tc.batch, len(outs[0].F32)/tc.batch
+		for w := range tc.threads {
+			part := ir.NewF32(append([]int{k}, shape[1:]...), x.F32[w*k*per:(w+1)*k*per])
+			want, err := one.Run(context.Background(), []*ir.Tensor{part})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := outs[0].F32[w*k*out : (w+1)*k*out]; !slices.Equal(got, want[0].F32) {
+				t.Errorf("%s: part %d differs from a one-thread Run of its %d images", what, w, k)
+			}
+		}
+		one.Close()
+		if got, want := pl.ArenaBytes(), tc.threads*pl.sub.ArenaBytes(); got != want {
+			t.Errorf("%s: ArenaBytes %d, want %d", what, got, want)
+		}
+		if !raceEnabled {
+			if n := testing.AllocsPerRun(50, func() {
+				if err := p.RunInto(context.Background(), ins, outs); err != nil {
+					t.Fatal(err)
+				}
+			}); n != 0 {
+				t.Errorf("%s: %v allocations per Run, want 0", what, n)
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for range 4 {
+			wg.Go(func() {
+				o := []*ir.Tensor{nil}
+				for range 5 {
+					if err := p.RunInto(context.Background(), ins, o); err != nil {
+						errs <- err
+						return
+					}
+					if !slices.Equal(o[0].F32, outs[0].F32) {
+						errs <- fmt.Errorf("a concurrent Run's output differs")
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("%s: %v", what, err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := p.RunInto(ctx, ins, outs); err != context.Canceled {
+			t.Errorf("%s: cancelled Run: %v, want %v", what, err, context.Canceled)
+		}
+		p.Close()
 	}
 }

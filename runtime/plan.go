@@ -85,6 +85,15 @@ type Plan struct {
 	imagesMu   sync.Mutex
 	imageArgs  []*imageArgs
 	imageTasks []*imagesTask
+	// sub, when not nil, is a plan of images/subs images, split to run
+	// image by image on one worker with a batched tail of its own: a Run
+	// on subs workers deals each worker its subs-th of the batch, head
+	// and tail (see splitSub), with the arguments of Runs not in use
+	// under imagesMu.
+	sub      *Plan
+	subs     int
+	subArgs  []*imageArgs
+	subTasks []*subsTask
 }
 
 // OnGPU reports whether the plan runs on the program's GPU, and if not,
@@ -376,6 +385,9 @@ func (pl *Plan) Steps() int {
 // each image run at once, and the arena of its batched tail, if any.
 func (pl *Plan) ArenaBytes() int {
 	own := 4*pl.f32Size + 8*pl.i64Size
+	if pl.sub != nil {
+		return pl.subs * pl.sub.ArenaBytes()
+	}
 	if pl.single == nil {
 		return own
 	}
