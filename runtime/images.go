@@ -247,14 +247,8 @@ func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
 	if one.copiedParts >= pl.copiedParts && !parallel && !big {
 		return nil
 	}
-	if !p.sep && !p.separableAt(pl, one, n) {
+	if !p.splitsAs(pl, one, n) {
 		return nil
-	}
-	for _, s := range p.outSlot {
-		a, b := pl.slots[s].shape, one.slots[s].shape
-		if len(a) == 0 || len(a) != len(b) || a[0] != n || b[0] != 1 || !ir.SameShape(a[1:], b[1:]) {
-			return nil
-		}
 	}
 	pl.single, pl.images, pl.atOnce = one, n, 1
 	if err := pl.setTail(ctx, p.outSlot, p.pool.Workers()); err != nil {
@@ -266,6 +260,23 @@ func (p *Program) splitImages(ctx context.Context, pl *Plan) error {
 		return p.splitSub(ctx, pl)
 	}
 	return nil
+}
+
+// splitsAs reports whether pl, a plan of n images, computes each image
+// as one, the batch-1 plan, computes it: the program is separable, or pl
+// is at its shapes and constants (separableAt), and every output is
+// shaped as one's but for axis 0, n in pl.
+func (p *Program) splitsAs(pl, one *Plan, n int) bool {
+	if !p.sep && !p.separableAt(pl, one, n) {
+		return false
+	}
+	for _, s := range p.outSlot {
+		a, b := pl.slots[s].shape, one.slots[s].shape
+		if len(a) == 0 || len(a) != len(b) || a[0] != n || b[0] != 1 || !ir.SameShape(a[1:], b[1:]) {
+			return false
+		}
+	}
+	return true
 }
 
 // splitSub gives pl, a plan of n images that splitImages made run side
@@ -307,14 +318,8 @@ func (p *Program) splitSub(ctx context.Context, pl *Plan) error {
 		return ctx.Err()
 	}
 	sub.inShapes, sub.inValues = shapes, make([]*ir.Tensor, len(shapes))
-	if !p.sep && !p.separableAt(sub, one, k) {
+	if !p.splitsAs(sub, one, k) {
 		return nil
-	}
-	for _, s := range p.outSlot {
-		a, b := sub.slots[s].shape, one.slots[s].shape
-		if len(a) == 0 || len(a) != len(b) || a[0] != k || b[0] != 1 || !ir.SameShape(a[1:], b[1:]) {
-			return nil
-		}
 	}
 	sub.single, sub.images, sub.atOnce = one, k, 1
 	if err := sub.setTail(ctx, p.outSlot, 1); err != nil {

@@ -300,15 +300,6 @@ func TestBatchedTail(t *testing.T) {
 		if got, want := pl.ArenaBytes(), 4*pl.f32Size+8*pl.i64Size+tc.threads*pl.single.ArenaBytes(); got != want {
 			t.Errorf("%s: ArenaBytes %d, want %d", what, got, want)
 		}
-		if !raceEnabled {
-			if n := testing.AllocsPerRun(50, func() {
-				if err := p.RunInto(context.Background(), ins, outs); err != nil {
-					t.Fatal(err)
-				}
-			}); n != 0 {
-				t.Errorf("%s: %v allocations per Run, want 0", what, n)
-			}
-		}
 		prof, _, err := p.Profile(context.Background(), ins, 2)
 		if err != nil {
 			t.Fatal(err)
@@ -322,36 +313,51 @@ func TestBatchedTail(t *testing.T) {
 			}
 		}
 		// Runs from several goroutines at once, each its own arenas
-		var wg sync.WaitGroup
-		errs := make(chan error, 4)
-		for range 4 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				o := []*ir.Tensor{nil}
-				for range 5 {
-					if err := p.RunInto(context.Background(), ins, o); err != nil {
-						errs <- err
-						return
-					}
-					if !slices.Equal(o[0].F32, outs[0].F32) {
-						errs <- fmt.Errorf("a concurrent Run's output differs")
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Errorf("%s: %v", what, err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		if err := p.RunInto(ctx, ins, outs); err != context.Canceled {
-			t.Errorf("%s: cancelled Run: %v, want %v", what, err, context.Canceled)
-		}
+		checkRuns(t, what, p, ins, outs)
 		p.Close()
+	}
+}
+
+// checkRuns checks that Runs of p on ins (whose output a Run wrote to
+// outs) allocate nothing, agree bit for bit when made from several
+// goroutines at once, and stop on a cancelled context.
+func checkRuns(t *testing.T, what string, p *Program, ins, outs []*ir.Tensor) {
+	t.Helper()
+	if !raceEnabled {
+		if n := testing.AllocsPerRun(50, func() {
+			if err := p.RunInto(context.Background(), ins, outs); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Errorf("%s: %v allocations per Run, want 0", what, n)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			o := []*ir.Tensor{nil}
+			for range 5 {
+				if err := p.RunInto(context.Background(), ins, o); err != nil {
+					errs <- err
+					return
+				}
+				if !slices.Equal(o[0].F32, outs[0].F32) {
+					errs <- fmt.Errorf("a concurrent Run's output differs")
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("%s: %v", what, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.RunInto(ctx, ins, outs); err != context.Canceled {
+		t.Errorf("%s: cancelled Run: %v, want %v", what, err, context.Canceled)
 	}
 }
 
@@ -617,42 +623,7 @@ func TestSubBatches(t *testing.T) {
 		if got, want := pl.ArenaBytes(), tc.threads*pl.sub.ArenaBytes(); got != want {
 			t.Errorf("%s: ArenaBytes %d, want %d", what, got, want)
 		}
-		if !raceEnabled {
-			if n := testing.AllocsPerRun(50, func() {
-				if err := p.RunInto(context.Background(), ins, outs); err != nil {
-					t.Fatal(err)
-				}
-			}); n != 0 {
-				t.Errorf("%s: %v allocations per Run, want 0", what, n)
-			}
-		}
-		var wg sync.WaitGroup
-		errs := make(chan error, 4)
-		for range 4 {
-			wg.Go(func() {
-				o := []*ir.Tensor{nil}
-				for range 5 {
-					if err := p.RunInto(context.Background(), ins, o); err != nil {
-						errs <- err
-						return
-					}
-					if !slices.Equal(o[0].F32, outs[0].F32) {
-						errs <- fmt.Errorf("a concurrent Run's output differs")
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Errorf("%s: %v", what, err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		if err := p.RunInto(ctx, ins, outs); err != context.Canceled {
-			t.Errorf("%s: cancelled Run: %v, want %v", what, err, context.Canceled)
-		}
+		checkRuns(t, what, p, ins, outs)
 		p.Close()
 	}
 }
