@@ -398,16 +398,8 @@ func (t *subsTask) Range(lo, hi int) {
 func (pl *Plan) runSub(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, w int) (err error) {
 	sub := pl.sub
 	k := sub.images
-	args := takeFree(&pl.imagesMu, &pl.subArgs)
-	if args == nil {
-		args = newImageArgs(len(inputs), len(p.outSlot))
-	}
-	defer func() {
-		for i := range args.inT {
-			args.inT[i].F32 = nil
-		}
-		putFree(&pl.imagesMu, &pl.subArgs, args)
-	}()
+	args := takeArgs(&pl.imagesMu, &pl.subArgs, len(inputs), len(p.outSlot))
+	defer putArgs(&pl.imagesMu, &pl.subArgs, args)
 	for i, t := range inputs {
 		per := len(t.F32) / pl.images
 		args.inT[i] = ir.Tensor{DType: ir.Float32, Shape: sub.inShapes[i], F32: t.F32[w*k*per : (w+1)*k*per]}
@@ -471,6 +463,24 @@ func sameShapes(a, b [][]int) bool {
 type imageArgs struct {
 	inT           []ir.Tensor
 	inPtr, outPtr []*ir.Tensor
+}
+
+// takeArgs takes a set of arguments of a graph of ins inputs and outs
+// outputs from a free list kept under mu, or makes one.
+func takeArgs(mu *sync.Mutex, list *[]*imageArgs, ins, outs int) *imageArgs {
+	if a := takeFree(mu, list); a != nil {
+		return a
+	}
+	return newImageArgs(ins, outs)
+}
+
+// putArgs gives a back to the free list, its views of a Run's inputs
+// dropped so that the list keeps no caller's tensor alive.
+func putArgs(mu *sync.Mutex, list *[]*imageArgs, a *imageArgs) {
+	for i := range a.inT {
+		a.inT[i].F32 = nil
+	}
+	putFree(mu, list, a)
 }
 
 // newImageArgs returns the per-image arguments of a graph of ins inputs
@@ -597,16 +607,8 @@ func slotOf(lo, n, slots int) int {
 // tensors to to, pl's arena for the Run (see runWithTail).
 func (pl *Plan) runImageRange(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, times []time.Duration, lo, hi int, par kern.Parallel, to *arena) error {
 	one := pl.single
-	a := takeFree(&pl.imagesMu, &pl.imageArgs)
-	if a == nil {
-		a = newImageArgs(len(inputs), len(p.outSlot))
-	}
-	defer func() {
-		for i := range a.inT {
-			a.inT[i].F32 = nil
-		}
-		putFree(&pl.imagesMu, &pl.imageArgs, a)
-	}()
+	a := takeArgs(&pl.imagesMu, &pl.imageArgs, len(inputs), len(p.outSlot))
+	defer putArgs(&pl.imagesMu, &pl.imageArgs, a)
 	for img := lo; img < hi; img++ {
 		for i, t := range inputs {
 			per := len(t.F32) / pl.images

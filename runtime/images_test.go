@@ -280,15 +280,7 @@ func TestBatchedTail(t *testing.T) {
 		if from != tc.from {
 			t.Fatalf("%s: tail from %q, want %q", what, from, tc.from)
 		}
-		x := ir.NewF32(shape, nil)
-		for i := range x.F32 {
-			x.F32[i] = float32((i*7)%9-4) / 4
-		}
-		ins, outs := []*ir.Tensor{x}, []*ir.Tensor{nil}
-		if err := p.RunInto(context.Background(), ins, outs); err != nil {
-			t.Fatal(err)
-		}
-		sameAsImages(t, what, p, x, outs[0])
+		_, ins, outs := runTailCase(t, what, p, shape)
 		if tc.from == "" {
 			p.Close()
 			continue
@@ -316,6 +308,23 @@ func TestBatchedTail(t *testing.T) {
 		checkRuns(t, what, p, ins, outs)
 		p.Close()
 	}
+}
+
+// runTailCase runs p on a batch of shape, made up, and checks its output
+// bit for bit against Runs of its images one at a time (sameAsImages); it
+// returns the batch, the Run's inputs and its outputs.
+func runTailCase(t *testing.T, what string, p *Program, shape []int) (x *ir.Tensor, ins, outs []*ir.Tensor) {
+	t.Helper()
+	x = ir.NewF32(shape, nil)
+	for i := range x.F32 {
+		x.F32[i] = float32((i*7)%9-4) / 4
+	}
+	ins, outs = []*ir.Tensor{x}, []*ir.Tensor{nil}
+	if err := p.RunInto(context.Background(), ins, outs); err != nil {
+		t.Fatal(err)
+	}
+	sameAsImages(t, what, p, x, outs[0])
+	return x, ins, outs
 }
 
 // checkRuns checks that Runs of p on ins (whose output a Run wrote to
@@ -589,15 +598,7 @@ func TestSubBatches(t *testing.T) {
 		if (pl.sub != nil) != tc.sub {
 			t.Fatalf("%s: sub plan %v, want %v", what, pl.sub != nil, tc.sub)
 		}
-		x := ir.NewF32(shape, nil)
-		for i := range x.F32 {
-			x.F32[i] = float32((i*7)%9-4) / 4
-		}
-		ins, outs := []*ir.Tensor{x}, []*ir.Tensor{nil}
-		if err := p.RunInto(context.Background(), ins, outs); err != nil {
-			t.Fatal(err)
-		}
-		sameAsImages(t, what, p, x, outs[0])
+		x, ins, outs := runTailCase(t, what, p, shape)
 		if !tc.sub {
 			p.Close()
 			continue
