@@ -382,7 +382,8 @@ func (pl *Plan) Steps() int {
 
 // ArenaBytes returns the bytes of intermediate memory one Run uses: its
 // arena's, or for a plan run image by image its batch-1 plan's arena for
-// each image run at once, and the arena of its batched tail, if any.
+// each image run at once, and the arena of its batched tail, if any; for
+// one with sub plans (splitSub), each worker's sub plan's.
 func (pl *Plan) ArenaBytes() int {
 	own := 4*pl.f32Size + 8*pl.i64Size
 	if pl.sub != nil {
