@@ -496,7 +496,7 @@ func newImageArgs(ins, outs int) *imageArgs {
 // side, each on one worker (see imagesTask), or, where pl has a sub plan
 // (splitSub), each worker runs its part of the batch on that.
 func (pl *Plan) runImages(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, times []time.Duration) error {
-	if pl.sub != nil && p.pool.Workers() >= pl.subs && times == nil {
+	if pl.sub != nil && times == nil {
 		for i := range outs {
 			outs[i] = sizedOut(outs[i], pl.slots[p.outSlot[i]].shape)
 		}

@@ -385,10 +385,10 @@ func (pl *Plan) Steps() int {
 // each image run at once, and the arena of its batched tail, if any; for
 // one with sub plans (splitSub), each worker's sub plan's.
 func (pl *Plan) ArenaBytes() int {
-	own := 4*pl.f32Size + 8*pl.i64Size
 	if pl.sub != nil {
 		return pl.subs * pl.sub.ArenaBytes()
 	}
+	own := 4*pl.f32Size + 8*pl.i64Size
 	if pl.single == nil {
 		return own
 	}
