@@ -353,15 +353,29 @@ func (p *Program) splitSub(ctx context.Context, pl *Plan) error {
 const subMinImages = 4
 
 // subsOnWorkers runs a Run of pl on pl.sub, the batch's subs parts one a
-// worker (see splitSub), into outs, already sized.
-func (pl *Plan) subsOnWorkers(ctx context.Context, p *Program, inputs, outs []*ir.Tensor) error {
+// worker (see splitSub), into outs, already sized. times, when not nil,
+// adds each step's mean over the parts of its time in each (a head
+// step's over the part's images), as the parts run side by side: the
+// steps' times then sum to about the Run's.
+func (pl *Plan) subsOnWorkers(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, times []time.Duration) error {
 	t := takeFree(&pl.imagesMu, &pl.subTasks)
 	if t == nil {
 		t = new(subsTask)
 	}
 	t.pl, t.p, t.ctx, t.inputs, t.outs = pl, p, ctx, inputs, outs
+	if times != nil {
+		t.times = make([][]time.Duration, pl.subs) // a profile's, not a Run's
+		for w := range t.times {
+			t.times[w] = make([]time.Duration, len(times))
+		}
+	}
 	p.pool.Do(pl.subs, t)
 	err := t.err
+	for _, tw := range t.times {
+		for i, d := range tw {
+			times[i] += d / time.Duration(pl.subs)
+		}
+	}
 	*t = subsTask{} // nothing of the Run kept
 	putFree(&pl.imagesMu, &pl.subTasks, t)
 	return err
@@ -374,6 +388,7 @@ type subsTask struct {
 	p            *Program
 	ctx          context.Context
 	inputs, outs []*ir.Tensor
+	times        [][]time.Duration // per part, when profiled: its steps' times
 	mu           sync.Mutex
 	err          error // the first error of any part
 }
@@ -381,7 +396,11 @@ type subsTask struct {
 // Range runs parts [lo, hi).
 func (t *subsTask) Range(lo, hi int) {
 	for w := lo; w < hi; w++ {
-		if err := t.pl.runSub(t.ctx, t.p, t.inputs, t.outs, w); err != nil {
+		var times []time.Duration
+		if t.times != nil {
+			times = t.times[w]
+		}
+		if err := t.pl.runSub(t.ctx, t.p, t.inputs, t.outs, times, w); err != nil {
 			t.mu.Lock()
 			if t.err == nil {
 				t.err = err
@@ -394,8 +413,8 @@ func (t *subsTask) Range(lo, hi int) {
 // runSub runs part w of a Run of pl, images [w·k, (w+1)·k) for k =
 // pl.sub.images, on pl.sub and the calling worker alone: the images
 // through the head one after another, then sub's tail over the k, whose
-// outputs go to rows w·k on of outs.
-func (pl *Plan) runSub(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, w int) (err error) {
+// outputs go to rows w·k on of outs; times, when not nil, sums its steps'.
+func (pl *Plan) runSub(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, times []time.Duration, w int) (err error) {
 	sub := pl.sub
 	k := sub.images
 	args := takeArgs(&pl.imagesMu, &pl.subArgs, len(inputs), len(p.outSlot))
@@ -408,10 +427,10 @@ func (pl *Plan) runSub(ctx context.Context, p *Program, inputs, outs []*ir.Tenso
 	par := worker{hint: 1 + w}
 	a := sub.acquire(p, args.inPtr, par)
 	defer sub.release(p, a, &err)
-	if err := sub.runImageRange(ctx, p, args.inPtr, nil, nil, 0, k, par, a); err != nil {
+	if err := sub.runImageRange(ctx, p, args.inPtr, nil, times, 0, k, par, a); err != nil {
 		return err
 	}
-	if err := sub.runSteps(ctx, a, sub.tailFrom, len(sub.steps), nil); err != nil {
+	if err := sub.runSteps(ctx, a, sub.tailFrom, len(sub.steps), times); err != nil {
 		return err
 	}
 	for i, s := range p.outSlot {
@@ -493,14 +512,15 @@ func newImageArgs(ins, outs int) *imageArgs {
 // view of the caller's and its outputs copied into outs (or handed to a
 // batched tail, see runWithTail); times, when not nil, sums the steps of
 // pl.single. With several workers (and no times) the images run side by
-// side, each on one worker (see imagesTask), or, where pl has a sub plan
-// (splitSub), each worker runs its part of the batch on that.
+// side, each on one worker (see imagesTask); where pl has a sub plan
+// (splitSub), each worker runs its part of the batch on that, profiled
+// or not.
 func (pl *Plan) runImages(ctx context.Context, p *Program, inputs, outs []*ir.Tensor, times []time.Duration) error {
-	if pl.sub != nil && times == nil {
+	if pl.sub != nil {
 		for i := range outs {
 			outs[i] = sizedOut(outs[i], pl.slots[p.outSlot[i]].shape)
 		}
-		return pl.subsOnWorkers(ctx, p, inputs, outs)
+		return pl.subsOnWorkers(ctx, p, inputs, outs, times)
 	}
 	if pl.tailFrom > 0 {
 		return pl.runWithTail(ctx, p, inputs, outs, times)

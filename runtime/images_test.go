@@ -9,6 +9,7 @@ import (
 
 	"github.com/bnrun/bnrun/ir"
 	"github.com/bnrun/bnrun/kern"
+	"github.com/bnrun/bnrun/ops"
 )
 
 // TestImageByImage checks splitImages on a DenseNet-like chain of Concats
@@ -626,5 +627,69 @@ func TestSubBatches(t *testing.T) {
 		}
 		checkRuns(t, what, p, ins, outs)
 		p.Close()
+	}
+}
+
+// TestSubBatchesProfile checks that a profiled Run of a plan with sub
+// plans takes them: no arena of the batch plan's own tail made (hidden
+// 64: it has one, cut for two workers), every step timed, its shapes the
+// batch's, the steps from the sub plans' tail on named as the sub plan's,
+// and the multiply-adds those of a one-thread program's profile.
+func TestSubBatchesProfile(t *testing.T) {
+	defer func(c int) { kern.LastLevelCache = c }(kern.LastLevelCache)
+	kern.LastLevelCache = 64 << 10
+	for _, hidden := range []int{64, 2} {
+		what := fmt.Sprintf("hidden %d", hidden)
+		shape := []int{8, 4, 16, 16}
+		x := ir.NewF32(shape, nil)
+		for i := range x.F32 {
+			x.F32[i] = float32((i*7)%9-4) / 4
+		}
+		profile := func(threads int) ([]StepProfile, *Plan) {
+			p := mustCompile(t, tailGraph(1, hidden), Options{Threads: threads, Kernels: kern.Generic})
+			t.Cleanup(func() { p.Close() })
+			prof, _, err := p.Profile(context.Background(), []*ir.Tensor{x}, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pl, err := p.PlanFor([][]int{shape})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return prof, pl
+		}
+		prof, pl := profile(2)
+		one, _ := profile(1)
+		if pl.sub == nil {
+			t.Fatalf("%s: no sub plan", what)
+		}
+		if len(prof) != len(one) {
+			t.Fatalf("%s: %d steps profiled, one thread %d", what, len(prof), len(one))
+		}
+		// pl's own tail would have run on an arena of pl's
+		if pl.tailFrom > 0 && len(pl.arenas) > 0 {
+			t.Errorf("%s: a Run took the batch plan's own tail, not the sub plans", what)
+		}
+		byNode := map[*ir.Node]int{}
+		for i, st := range pl.steps {
+			byNode[st.c.node] = i
+		}
+		for j, sp := range prof {
+			i := byNode[sp.Node]
+			if sp.Time <= 0 {
+				t.Errorf("%s: step %d (%s) not timed", what, i, sp.Node.OpType)
+			}
+			if sp.MACs != one[j].MACs {
+				t.Errorf("%s: step %d counts %d MACs, one thread %d", what, i, sp.MACs, one[j].MACs)
+			}
+			if len(sp.Out) == 0 || len(sp.Out[0]) == 0 || sp.Out[0][0] != shape[0] {
+				t.Errorf("%s: step %d output shape %v, want batch %d", what, i, sp.Out, shape[0])
+			}
+			if i >= pl.sub.tailFrom {
+				if k := ops.KernelOf(kern.Generic, pl.sub.steps[i].step, 2); sp.Kernel != k {
+					t.Errorf("%s: tail step %d named %q, the sub plan's %q", what, i, sp.Kernel, k)
+				}
+			}
+		}
 	}
 }

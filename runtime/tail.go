@@ -203,7 +203,7 @@ func (one *Plan) runHead(ctx context.Context, p *Program, inputs []*ir.Tensor, t
 // ranSteps is how many steps a Run of pl runs, counted as stepAt counts
 // them: those of pl.single for a plan run image by image without a tail.
 func (pl *Plan) ranSteps() int {
-	if pl.single != nil && pl.tailFrom == 0 {
+	if pl.single != nil && pl.tailFrom == 0 && pl.sub == nil {
 		return len(pl.single.steps)
 	}
 	return len(pl.steps)
@@ -211,10 +211,16 @@ func (pl *Plan) ranSteps() int {
 
 // stepAt returns the plan whose step i (of ranSteps) a Run of pl runs,
 // and how many times it runs it: pl.single once per image for a plan run
-// image by image (up to its tail, if any; the two then have the same
-// steps), pl itself otherwise.
+// image by image (up to its tail, if any; the plans then have the same
+// steps), from the tail on pl.sub once per part where pl has sub plans
+// (splitSub), or pl itself.
 func (pl *Plan) stepAt(i int) (*Plan, int) {
-	if pl.single == nil || pl.tailFrom > 0 && i >= pl.tailFrom {
+	switch {
+	case pl.sub != nil && i >= pl.sub.tailFrom:
+		return pl.sub, pl.subs
+	case pl.sub != nil:
+		return pl.single, pl.images
+	case pl.single == nil || pl.tailFrom > 0 && i >= pl.tailFrom:
 		return pl, 1
 	}
 	return pl.single, pl.images
