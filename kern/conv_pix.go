@@ -298,6 +298,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	k := g.C / g.Group * g.KH * g.KW
 	sc := bl.scratch.Get(hintOf(env))
 	defer bl.scratch.Put(hintOf(env), sc)
+	pixOut := f != nil && f.PixOut
 	// Each pixel has its own offset, so a stride is only a step of pix:
 	// the source is the padded input (the phase copy of g at stride 1, one
 	// phase), or x itself when it needs no padding or prologue. A strided
@@ -376,6 +377,21 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 		if bands > 0 {
 			imgStride, grpStride = 0, 0 // a unit's copy holds its group's band alone
 		}
+	} else if f != nil && f.PixIn {
+		// a pixel-major input (convPixLayout): x as it lies, a pixel's
+		// channels a row; boff[p] = p, pix[q] = (oh·SH·W + ow·SW)·C
+		src = x
+		tables(offsPixIn, 0, 0, func(boff, pix []int32) {
+			for p := range boff {
+				boff[p] = int32(p)
+			}
+			for oh := range g.OH {
+				for ow := range g.OW {
+					pix[oh*g.OW+ow] = int32((oh*g.SH*g.W + ow*g.SW) * g.C)
+				}
+			}
+		})
+		imgStride, grpStride = g.H*g.W*g.C, cg
 	} else if bl.pixStridedPoint(g, f.hasPre()) {
 		// x's planes as they lie: boff[c] = c·H·W, pix[q] = oh·SH·W + ow·SW
 		src = x
@@ -417,7 +433,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 			case inCopy:
 				mt.phase, mt.k, mt.g, mt.f, mt.ph = true, TierOf(env), g1, f, ph
 			}
-			if sk := pixSplitK(g, workers); sk > 1 && !copyIn {
+			if sk := pixSplitK(g, workers); sk > 1 && !copyIn && !pixOut {
 				splitK, mtK = sk, mt
 			} else if w := pixPrivate(g, g.N*npix*ld, workers, blocks*parts); w > 1 && !copyIn {
 				priv = pixCopy{workers: w, n: g.N * npix * ld, mt: mt}
@@ -458,10 +474,15 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	pt := TaskOf[pixTask](env)
 	*pt = pixTask{bl: bl, k: TierOf(env), g: g, f: f, wp: wp, b: b, y: y, src: src,
 		boff: boff, pix: pix, ct: sc.yp.Grow(blocks * npix * bl.PixWidth), imgStride: imgStride, grpStride: grpStride, kc: kc,
-		parts: parts, claim: parts == 1 && claimConv(workers, x, y, f), rows: rows && kc >= k, hint: hintOf(env)}
+		parts: parts, claim: parts == 1 && !pixOut && claimConv(workers, x, y, f), rows: rows && kc >= k, pixOut: pixOut, hint: hintOf(env)}
 	if f.hasPost() && f.Residual == nil {
 		// the activation is last: the kernels can apply it (see Range)
 		pt.clip, pt.kclip = kernelClip(f.Act)
+	}
+	if pixOut && f.Residual != nil {
+		// the residual and the activation after every unit: a pass over
+		// y and Residual as they lie (see pixTask.run)
+		defer residualRows(env, y, f.Residual, f.Act)
 	}
 	if splitK > 1 {
 		bl.convPixSplitK(env, pt, &mtK, sc, splitK)
@@ -594,7 +615,12 @@ type pixTask struct {
 	// rows: blocks of at most PixWidth/2 channels run on the row kernels
 	// (pixRows; src the blocked copy, one depth block)
 	rows bool
-	hint int // the scratch lists' (Env.Hint)
+	// pixOut: y lies pixel-major (ConvFusion.PixOut): a unit's channels
+	// go to its pixels' rows, M values apart, straight from the kernels
+	// where the block is a kernel's width, and the residual comes after
+	// every unit (residualRows)
+	pixOut bool
+	hint   int // the scratch lists' (Env.Hint)
 }
 
 // Range computes units [lo, hi).
@@ -639,6 +665,25 @@ func (t *pixTask) run(lo, hi int, src []float32) {
 		default:
 			uclip = nil // the bias comes after the kernels, so the clip too
 		}
+		if t.pixOut && cnt == kw {
+			// y[n][q][m0 + j] = sum_p pan[p][j]·xs[boff[p] + pix[q]] + b[m0 + j],
+			// rows M apart, clipped by the kernels where they can
+			yq := t.y[(n*npix+q0)*g.M+m0:]
+			for kb := 0; kb < k; kb += kc {
+				kl := min(kc, k-kb)
+				kbias, kclip := bias, uclip
+				if kb+kl < k {
+					kbias, kclip = nil, nil
+				}
+				pixRun(kerns, kl, nr, &pan[kb*nr], &xs[0], pix, &t.boff[kb], yq, g.M, flag(kb > 0)|pixPrefetch, kbias, kclip)
+			}
+			if f.hasPost() && f.Residual == nil && uclip == nil {
+				for q := range q1 - q0 {
+					residualAct(t.k, yq[q*g.M:q*g.M+cnt], nil, f.Act)
+				}
+			}
+			continue
+		}
 		// ct[q][j] = sum_p pan[p][j]·xs[boff[p] + pix[q]], depth block by
 		// block; the first tile fetches the next block's weights
 		for kb := 0; kb < k; kb += kc {
@@ -654,6 +699,23 @@ func (t *pixTask) run(lo, hi int, src []float32) {
 			}
 			pixRun(kerns, kl, nr, &pan[kb*nr], &xs[0], pix, &t.boff[kb], ct, nr, flag(kb > 0)|pixPrefetch, kbias, kclip)
 		}
+		lateBias := t.b != nil && bias == nil
+		post := f.hasPost() && uclip == nil
+		if t.pixOut {
+			// y[n][q][m] = ct[q][j] [+ b[m]], then the activation unless a
+			// residual comes after every unit, for m = m0 + j < m0 + cnt
+			for q := range q1 - q0 {
+				row := t.y[(n*npix+q0+q)*g.M+m0 : (n*npix+q0+q)*g.M+m0+cnt]
+				copy(row, ct[q*nr:q*nr+cnt])
+				if lateBias {
+					AddRow(t.k, row, row, t.b[m0:m0+cnt], false)
+				}
+				if post && f.Residual == nil {
+					residualAct(t.k, row, nil, f.Act)
+				}
+			}
+			continue
+		}
 		// y[n][m][q] = act(ct[q][j] + b[m] + Z[n][m][q]) for m = grp·Mg + jb·nr + j
 		// and the part's pixels q: the channels out of ct's pixels 8 at
 		// a time, then the bias (1·v + b[m] is v + b[m] rounded once)
@@ -661,8 +723,6 @@ func (t *pixTask) run(lo, hi int, src []float32) {
 		if t.claim {
 			ClaimLines(ys) // the unit's cnt planes, whole (parts is 1)
 		}
-		lateBias := t.b != nil && bias == nil
-		post := f.hasPost() && uclip == nil
 		if cnt%16 == 0 && bl.Scatter16Epi != nil && (!post || f.Act.Kind == ActRelu || f.Act.Kind == ActNone) {
 			// the channels out of ct 16 at a time, with the bias the
 			// kernels left out, the residual and the Relu on the way
@@ -1129,4 +1189,51 @@ func blockRows(bl *blocked, d, x []float32, g *ConvGeom, n, c0, r0, r1, wq int) 
 			}
 		}
 	}
+}
+
+// residualRows computes y = act(y + z) over y and z as they lie (a
+// pixel-major convolution's residual, see pixTask.pixOut), on env's
+// workers in runs of whole cache lines.
+func residualRows(env *Env, y, z []float32, act Activation) {
+	t := TaskOf[residualTask](env)
+	*t = residualTask{k: TierOf(env), y: y, z: z, act: act, units: max(1, min(4*ParOf(env).Workers(), len(y)/4096))}
+	runTask(env, t.units, t)
+}
+
+// residualTask is residualRows' loop: unit u is its u-th run of y.
+type residualTask struct {
+	k     *Tier
+	y, z  []float32
+	act   Activation
+	units int
+}
+
+// Range computes units [lo, hi).
+func (t *residualTask) Range(lo, hi int) {
+	n := len(t.y)
+	at := func(u int) int {
+		if u == t.units {
+			return n
+		}
+		return u * n / t.units &^ 15
+	}
+	for u := lo; u < hi; u++ {
+		a, b := at(u), at(u+1)
+		residualAct(t.k, t.y[a:b], t.z[a:b], t.act)
+	}
+}
+
+// convPixLayout is the tier's Tier.ConvPixLayout: a 1×1 window that
+// convPix computes over a pixel-major copy of its input (pixMajor) or
+// reads in place (pixStridedPoint) writes y (and takes the residual)
+// pixel-major, its kernels' rows M values apart, with no scatter into
+// planes; unpadded and without a prologue (and unstrided on the copy's
+// path) it reads x pixel-major as it lies, a pixel's channels a row, with
+// no copy at all.
+func (bl *blocked) convPixLayout(g *ConvGeom, pre bool) (in, out bool) {
+	if bl.pathOf(g, pre) != pathPix || g.KH*g.KW != 1 || !bl.pixStridedPoint(g, pre) && !bl.pixMajor(g) {
+		return false, false
+	}
+	in = g.PadT+g.PadB+g.PadL+g.PadR == 0 && !pre && (bl.pixStridedPoint(g, pre) || g.SH*g.SW == 1)
+	return in, true
 }

@@ -347,6 +347,7 @@ func NewBlockedTier(s BlockedSpec) *Tier {
 		Conv:          bl.conv,
 		ConvPath:      bl.convPathName,
 		ConvDepthRuns: bl.convDepthRuns,
+		ConvPixLayout: bl.convPixLayout,
 		ConvScratch:   noConvScratch,
 		Gemm:          bl.gemm,
 		PackConv:      bl.packConv,

@@ -36,6 +36,7 @@ const (
 	offsPixBlocked                   // convPix's boff and pix on the blocked copy (a = its rows, b = its row's length)
 	offsPixStrided                   // on x's planes as they lie (pixStridedPoint)
 	offsPixMajor                     // on the pixel-major copy (its stride, pixMajorLd(C), fixed by the geometry)
+	offsPixIn                        // on a pixel-major input (ConvFusion.PixIn), a pixel's C channels a row
 	offsPixPhase                     // on the phase copy
 	offsWino                         // convWinograd's toff, yoff and offMid
 	offsWinoParts                    // convWinogradParts' (a = the parts)

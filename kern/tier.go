@@ -169,6 +169,11 @@ type Tier struct {
 	// geometry g (pre: its fusion has a prologue), for profiles (see
 	// KernelOf).
 	ConvPath func(g *ConvGeom, pre bool) string
+	// ConvPixLayout, when not nil, reports whether Conv can read x (in)
+	// and write y and the residual (out) pixel-major (ConvFusion.PixIn,
+	// PixOut) for a convolution of geometry g (pre: its fusion has a
+	// prologue). It does not depend on g.N.
+	ConvPixLayout func(g *ConvGeom, pre bool) (in, out bool)
 	// ConvDepthRuns, when not nil, returns into how many runs of input
 	// channels Conv splits the sums of a convolution of geometry g (pre:
 	// its fusion has a prologue) on workers workers: 1 where every output
@@ -322,6 +327,14 @@ type ConvFusion struct {
 	Residual []float32
 	// Act is applied last.
 	Act Activation
+	// PixIn and PixOut say that x, and y with Residual, lie pixel-major
+	// instead of in planes, each pixel's channels side by side:
+	//
+	//	x[(n·H·W + q)·C + c],  y[(n·OH·OW + q)·M + m]
+	//
+	// for image n, pixel q and channel c or m. Conv takes them only for
+	// geometries its tier's ConvPixLayout accepts.
+	PixIn, PixOut bool
 }
 
 // pre applies the prologue to value v of input channel c.

@@ -37,13 +37,22 @@ func buildConv(n *Node) (Kernel, error) {
 			if err != nil {
 				return err
 			}
-			return cp.conv(env, n, in, b, out[0].F32, nil)
+			if !cp.pixIn && !cp.pixOut {
+				return cp.conv(env, n, in, b, out[0].F32, nil)
+			}
+			f := kern.TaskOf[kern.ConvFusion](env)
+			*f = kern.ConvFusion{PixIn: cp.pixIn, PixOut: cp.pixOut}
+			err = cp.conv(env, n, in, b, out[0].F32, f)
+			*f = kern.ConvFusion{}
+			return err
 		}
 		outs, err := oneOutput(n, Value{DType: Float32, Shape: cp.outShape})
 		if err != nil {
 			return nil, Step{}, err
 		}
-		return outs, cp.step(run, ConvDev{Bias: cp.hasBias}), nil
+		st := cp.step(run, ConvDev{Bias: cp.hasBias})
+		st.Layout = cp.layout(false, -1)
+		return outs, st, nil
 	}
 	return hk, nil
 }
@@ -87,6 +96,9 @@ type convPlan struct {
 	// held weights, kept after the first Run so that Runs allocate
 	// nothing and take no lock.
 	got, gotBlock atomic.Pointer[convWeights]
+	// pixIn and pixOut: X, and Y with the residual, lie pixel-major in
+	// this plan (see layout), as the runtime set before its first Run
+	pixIn, pixOut bool
 }
 
 // convWeights is what a plan's Run reads of held weights on tier k: the
@@ -245,6 +257,30 @@ func (cp *convPlan) step(run func(env *kern.Env, in, out []*Tensor) error, d Con
 	}
 	d.G = cp.g
 	return Step{Run: run, Scratch: kern.ConvScratch(&cp.g), Dev: &d, MACs: cp.g.MACs()}
+}
+
+// layout is the plan's Step.Layout: X (input 0) and Y pixel-major where
+// the tier's ConvPixLayout takes them for the plan's 2-D geometry (pre:
+// the node applies a prologue), with input tied (-1: none), the
+// residual, lying as Y does.
+func (cp *convPlan) layout(pre bool, tied int) *Layout {
+	if cp.g3 != nil {
+		return nil
+	}
+	return &Layout{
+		Can: func(k *kern.Tier) (int, bool, int) {
+			if k == nil || k.ConvPixLayout == nil {
+				return -1, false, -1
+			}
+			in, out := k.ConvPixLayout(&cp.g, pre)
+			x := -1
+			if in {
+				x = 0
+			}
+			return x, out, tied
+		},
+		Set: func(in, out bool) { cp.pixIn, cp.pixOut = in, out },
+	}
 }
 
 // sameData reports whether a and b are the same memory.

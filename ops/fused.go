@@ -90,7 +90,7 @@ func buildFusedConv(n *Node) (Kernel, error) {
 			// The fusion lives in env, which belongs to this Run alone,
 			// so that no allocation is needed per call.
 			f := kern.TaskOf[kern.ConvFusion](env)
-			*f = kern.ConvFusion{Act: act, PreAct: preAct}
+			*f = kern.ConvFusion{Act: act, PreAct: preAct, PixIn: cp.pixIn, PixOut: cp.pixOut}
 			if t := optTensor(in, 3); t != nil {
 				if err := checkLen(t, "Z", cp.ny); err != nil {
 					return n.Errorf("%v", err)
@@ -116,7 +116,13 @@ func buildFusedConv(n *Node) (Kernel, error) {
 			return nil, Step{}, err
 		}
 		dev := ConvDev{Bias: cp.hasBias, Residual: z != nil, Pre: ps != nil, Gate: gv != nil, PreAct: preAct, Act: act}
-		return outs, cp.step(run, dev), nil
+		st := cp.step(run, dev)
+		tied := -1
+		if z != nil {
+			tied = 3
+		}
+		st.Layout = cp.layout(ps != nil || gv != nil, tied)
+		return outs, st, nil
 	}
 	return hk, nil
 }

@@ -46,11 +46,29 @@ type Step struct {
 	// Dev, when not nil, describes the step for backends that run no
 	// host code: one of the *...Dev types of device.go.
 	Dev any
+	// Layout, when not nil, says which of the step's tensors it can take
+	// pixel-major, a pixel's channels side by side (value (n·H·W + q)·C
+	// + c of an [N, C, H, W] tensor) instead of in planes (see Layout).
+	Layout *Layout
 	// MACs counts the multiply-accumulates of one Run of the step, for
 	// statistics and profiles: a convolution's, a Gemm's or a MatMul's
 	// products (each of a DwBlock's three convolutions); 0 for the other
 	// ops, whose work is not counted so.
 	MACs int64
+}
+
+// Layout is what a step can do with pixel-major tensors (Step.Layout).
+type Layout struct {
+	// Can reports, for the session's tier k, the input the step reads
+	// pixel-major or in planes, whichever its producer wrote (-1: none;
+	// every other input in planes), whether it can write output 0
+	// pixel-major, and the input that must then lie as output 0 does
+	// (-1: none; a residual).
+	Can func(k *kern.Tier) (in int, out bool, tied int)
+	// Set records the plan's choice for input in and output 0 (each true
+	// only where Can allowed it): the runtime calls it once, before the
+	// plan's first Run, for a plan that runs on the CPU.
+	Set func(in, out bool)
 }
 
 // Kernel is an operator bound to one node's attributes.

@@ -13,8 +13,11 @@ func init() {
 
 // buildGlobalPool binds GlobalAveragePool or GlobalMaxPool (opset 1 on):
 // X is N×C×D1×...×Dn (n >= 1) and Y is N×C×1×...×1, the mean or the
-// maximum of each channel's plane. Means are summed in float64; a NaN in a
-// plane is its maximum.
+// maximum of each channel's plane. Means are summed as the tier's SumRow
+// sums (in float64 on the portable tiers); a NaN in a plane is its
+// maximum. A 4-D X of at most pixGlobalPoolMax pixels an image may lie
+// pixel-major (see Step.Layout): each channel's values are then summed in
+// float32 in the order of the pixels, a row of channels at a time.
 func buildGlobalPool(n *Node, isMax bool) (Kernel, error) {
 	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
 		if len(in) != 1 {
@@ -30,6 +33,7 @@ func buildGlobalPool(n *Node, isMax bool) (Kernel, error) {
 		for range xs[2:] {
 			outShape = append(outShape, 1)
 		}
+		pix := false // X lies pixel-major in this plan
 		run := func(env *kern.Env, in, out []*Tensor) error {
 			if err := checkLen(in[0], "X", planes*size); err != nil {
 				return n.Errorf("%v", err)
@@ -38,6 +42,11 @@ func buildGlobalPool(n *Node, isMax bool) (Kernel, error) {
 				return n.Errorf("%v", err)
 			}
 			xd, y := in[0].F32, out[0].F32
+			if pix {
+				c := xs[1]
+				forChunksOf(env, xs[0]*kern.CeilDiv(c, pixGlobalPoolCols), 1, pixGlobalPoolArgs{kern.TierOf(env), xd, y, c, size, isMax})
+				return nil
+			}
 			forChunksOf(env, planes, 1, globalPoolArgs{kern.TierOf(env), xd, y, size, isMax})
 			return nil
 		}
@@ -45,7 +54,14 @@ func buildGlobalPool(n *Node, isMax bool) (Kernel, error) {
 		if err != nil {
 			return nil, Step{}, err
 		}
-		return outs, Step{Run: run, Dev: &GlobalPoolDev{Max: isMax, Planes: planes, HW: size}}, nil
+		st := Step{Run: run, Dev: &GlobalPoolDev{Max: isMax, Planes: planes, HW: size}}
+		if len(xs) == 4 && size <= pixGlobalPoolMax {
+			st.Layout = &Layout{
+				Can: func(*kern.Tier) (int, bool, int) { return 0, false, -1 },
+				Set: func(in, _ bool) { pix = in },
+			}
+		}
+		return outs, st, nil
 	}), nil
 }
 
@@ -75,5 +91,53 @@ func (a *globalPoolArgs) Range(lo, hi int) {
 		}
 		// y = (sum over the plane) / size
 		a.y[p] = float32(kern.SumRow(a.k, plane) / float64(size))
+	}
+}
+
+// pixGlobalPoolMax is the most pixels an image a global pool reads
+// pixel-major: its float32 sums, one term a pixel, stay within about
+// pixGlobalPoolMax·2⁻²⁴ of the float64 ones.
+const pixGlobalPoolMax = 256
+
+// pixGlobalPoolCols is how many channels a unit of pixGlobalPoolArgs
+// pools.
+const pixGlobalPoolCols = 256
+
+// pixGlobalPoolArgs are a global pooling step's operands on a
+// pixel-major X of n images, each size pixels of c channels.
+type pixGlobalPoolArgs struct {
+	k       *kern.Tier
+	x, y    []float32
+	c, size int
+	isMax   bool
+}
+
+// Range pools units [lo, hi): unit u is image u / B and its channels
+// from (u mod B)·pixGlobalPoolCols on, B = ceil(c / pixGlobalPoolCols):
+//
+//	y[i][ch] = (x[i][0][ch] + x[i][1][ch] + ... + x[i][size-1][ch]) / size
+//
+// summed in float32 from pixel 0 on (the maximum for GlobalMaxPool).
+func (a *pixGlobalPoolArgs) Range(lo, hi int) {
+	blocks := kern.CeilDiv(a.c, pixGlobalPoolCols)
+	for u := lo; u < hi; u++ {
+		i, c0 := u/blocks, u%blocks*pixGlobalPoolCols
+		c1 := min(a.c, c0+pixGlobalPoolCols)
+		y := a.y[i*a.c+c0 : i*a.c+c1]
+		img := a.x[i*a.size*a.c:]
+		copy(y, img[c0:c1])
+		for q := 1; q < a.size; q++ {
+			row := img[q*a.c+c0 : q*a.c+c1]
+			if a.isMax {
+				kern.MaxRow(a.k, y, y, row)
+			} else {
+				kern.AddRow(a.k, y, y, row, false)
+			}
+		}
+		if !a.isMax {
+			for j, v := range y {
+				y[j] = float32(float64(v) / float64(a.size))
+			}
+		}
 	}
 }

@@ -512,3 +512,57 @@ func TestAffineAveragePoolErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestGlobalPoolsPixelMajor checks GlobalAveragePool and GlobalMaxPool on
+// a pixel-major X (Step.Layout) on every tier and one or two workers:
+// means within float32 summing of the planes' results, maxima the same
+// (a NaN included), every channel block and image written, and no Layout
+// past pixGlobalPoolMax pixels or for other ranks.
+func TestGlobalPoolsPixelMajor(t *testing.T) {
+	for _, sh := range [][]int{{2, 300, 7, 7}, {1, 37, 14, 14}, {3, 5, 16, 16}, {1, 256, 1, 2}} {
+		x := NewF32(sh, kerntest.Rand(uint64(sh[1]), NumElems(sh)))
+		x.F32[1] = float32(nanF()) // image 0, channel 0, pixel 1
+		n, c, hw := sh[0], sh[1], sh[2]*sh[3]
+		xp := NewF32(sh, nil)
+		for i := range n {
+			for ch := range c {
+				for q := range hw {
+					xp.F32[(i*hw+q)*c+ch] = x.F32[(i*c+ch)*hw+q]
+				}
+			}
+		}
+		for _, op := range []string{"GlobalAveragePool", "GlobalMaxPool"} {
+			want := mustRun(t, nnNode(op, 1, 1), x)[0].F32
+			for _, name := range kern.TierNames() {
+				for _, workers := range []int{1, 2} {
+					what := fmt.Sprintf("%s %v, %s, %d workers", op, sh, name, workers)
+					node := nnNode(op, 1, 1)
+					_, step, err := prepareOp(node, xp)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if step.Layout == nil {
+						t.Fatalf("%s: no Layout", what)
+					}
+					if in, out, tied := step.Layout.Can(kern.TierByName(name)); in != 0 || out || tied != -1 {
+						t.Fatalf("%s: Can gives %d, %v, %d", what, in, out, tied)
+					}
+					step.Layout.Set(true, false)
+					y := NewF32([]int{n, c, 1, 1}, nil)
+					for i := range y.F32 {
+						y.F32[i] = -7
+					}
+					if err := step.Run(nnEnv(kern.TierByName(name), workers), []*Tensor{xp}, []*Tensor{y}); err != nil {
+						t.Fatal(err)
+					}
+					kerntest.Check(t, what, y.F32, want, 2e-6)
+				}
+			}
+		}
+	}
+	for _, sh := range [][]int{{1, 4, 17, 16}, {1, 4, 5}, {1, 4, 2, 2, 2}} {
+		if _, step, err := prepareOp(nnNode("GlobalAveragePool", 1, 1), NewF32(sh, nil)); err != nil || step.Layout != nil {
+			t.Errorf("%v: Layout %v (err %v), want none", sh, step.Layout, err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/bnrun/bnrun/ir"
+	"github.com/bnrun/bnrun/kern"
 )
 
 // align rounds an arena size up to 16 elements (64 bytes for float32).
@@ -274,4 +275,96 @@ func (pl *Plan) layoutFrom(ctx context.Context, outSlots []int, from int, first 
 		}
 	}
 	return nil
+}
+
+// pixLayouts picks the tensors of pl that lie pixel-major, each pixel's
+// channels side by side, instead of in planes (see ops.Layout), and tells
+// every step that can take them its choice. A 1×1 convolution that the
+// tier computes pixel by pixel (kern's convPix) copies its input from
+// planes into that layout and scatters its output back into planes; where
+// the next step is such a convolution too, the two moves cancel out, and
+// a tensor that only such steps write and read skips both (RegNet-Y's and
+// ResNet-50's 14×14 and 7×7 blocks: each block's output feeds the next
+// block's first 1×1 convolution and its residual).
+//
+// A tensor lies pixel-major when it is a float32 buffer of four
+// dimensions with more than one pixel, not a graph output (outs) nor the
+// root of a view, written by a step that can write it so, and read only
+// by steps that read it either way (ops.Layout.In), or that must read it
+// as their output lies (ops.Layout.Tied, a residual): such a tensor and
+// that output then take the same layout, so the tensors tied together
+// are chosen together, all of them or none.
+func (pl *Plan) pixLayouts(k *kern.Tier, outs []int) {
+	type can struct{ in, tied int }
+	n := len(pl.slots)
+	cans := make([]can, len(pl.steps))
+	ok := make([]bool, n)
+	for i, st := range pl.steps {
+		cans[i] = can{-1, -1}
+		if st.view || st.step.Layout == nil || len(st.c.out) == 0 || st.c.out[0] < 0 {
+			continue
+		}
+		in, out, tied := st.step.Layout.Can(k)
+		cans[i] = can{in, -1}
+		if out {
+			cans[i].tied = tied
+			y := st.c.out[0]
+			sp := &pl.slots[y]
+			ok[y] = sp.kind == slotBuf && sp.dtype == ir.Float32 && len(sp.shape) == 4 && sp.shape[2]*sp.shape[3] > 1
+		}
+	}
+	for _, s := range outs {
+		ok[s] = false
+	}
+	for s := range pl.slots {
+		if sp := &pl.slots[s]; sp.kind == slotView {
+			ok[sp.root] = false
+		}
+	}
+	// tie[s]: the slot whose group s joins (union-find over the ties)
+	tie := make([]int, n)
+	for s := range tie {
+		tie[s] = s
+	}
+	find := func(s int) int {
+		for tie[s] != s {
+			tie[s] = tie[tie[s]]
+			s = tie[s]
+		}
+		return s
+	}
+	for i, st := range pl.steps {
+		for j, s := range st.c.in {
+			switch {
+			case s < 0:
+			case st.view:
+				ok[s] = false
+			case j == cans[i].in:
+			case j == cans[i].tied:
+				tie[find(s)] = find(st.c.out[0])
+			default:
+				ok[s] = false
+			}
+		}
+	}
+	groupOK := make([]bool, n)
+	for s := range groupOK {
+		groupOK[s] = true
+	}
+	for s := range pl.slots {
+		if !ok[s] {
+			groupOK[find(s)] = false
+		}
+	}
+	for s := range pl.slots {
+		pl.slots[s].pix = ok[s] && groupOK[find(s)]
+	}
+	for i, st := range pl.steps {
+		if st.view || st.step.Layout == nil {
+			continue
+		}
+		in := cans[i].in >= 0 && cans[i].in < len(st.c.in) && st.c.in[cans[i].in] >= 0 && pl.slots[st.c.in[cans[i].in]].pix
+		out := len(st.c.out) > 0 && st.c.out[0] >= 0 && pl.slots[st.c.out[0]].pix
+		st.step.Layout.Set(in, out)
+	}
 }

@@ -33,6 +33,7 @@ type slotPlan struct {
 	off   int        // slotBuf: offset in the arena of its dtype
 	root  int        // slotView: the slot whose data it shares
 	at    int        // slotView: where its data start in root's
+	pix   bool       // slotBuf: laid out pixel-major (see pixLayouts)
 }
 
 // stepPlan is one node run at Run time.
@@ -237,6 +238,9 @@ func (p *Program) makePlan(ctx context.Context, inShapes [][]int, inValues []*ir
 		}
 	}
 	pl.placeParts()
+	if p.gpu == nil {
+		pl.pixLayouts(p.kernels, p.outSlot)
+	}
 	if err := pl.layout(ctx, p.outSlot); err != nil {
 		return nil, err
 	}

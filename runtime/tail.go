@@ -117,7 +117,7 @@ func tailCut(pl, one *Plan, outSlots []int, workers int) (int, []int) {
 		}
 		taken[r] = true
 		a, b := pl.slots[r], one.slots[r]
-		if a.kind != slotBuf || a.dtype != ir.Float32 || (b.kind != slotBuf && b.kind != slotView) ||
+		if a.kind != slotBuf || a.dtype != ir.Float32 || (b.kind != slotBuf && b.kind != slotView) || a.pix != b.pix ||
 			len(a.shape) == 0 || len(a.shape) != len(b.shape) || b.shape[0] != 1 || a.shape[0] != pl.images ||
 			!ir.SameShape(a.shape[1:], b.shape[1:]) {
 			return false
