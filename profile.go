@@ -17,6 +17,10 @@ type NodeTime struct {
 	// the tier says (convolutions: "avx2 winograd", "avx2 pixel tiles,
 	// 8-channel blocks", ...; depthwise blocks: "avx2 one pass").
 	Kernel string
+	// Layout names the node's tensors that lie pixel-major, each pixel's
+	// channels side by side, instead of in planes: "x" (its input), "y"
+	// (its output, with a residual), "x, y" or "" for none.
+	Layout string
 	// MACs counts the node's multiply-accumulates (Conv, Gemm, MatMul
 	// and their fused forms; 0 for other ops).
 	MACs int64
@@ -49,7 +53,7 @@ func (m *Model) Profile(ctx context.Context, inputs []*Tensor, runs int) (*Profi
 	for _, st := range steps {
 		n := st.Node
 		nt := NodeTime{Node: n.Name, Op: n.QualifiedType(), MACs: st.MACs,
-			Time: st.Time / time.Duration(runs), Kernel: st.Kernel}
+			Time: st.Time / time.Duration(runs), Kernel: st.Kernel, Layout: st.Layout}
 		if nt.Node == "" && len(n.Outputs) > 0 {
 			nt.Node = "->" + n.Outputs[0]
 		}

@@ -25,22 +25,33 @@ func pixMajorOf(x []float32, n, c, hw int) []float32 {
 // TestConvPixLayout runs every tier's convolutions that ConvPixLayout
 // lets read or write pixel-major tensors (the 1×1 windows of convPix:
 // wide and small planes, odd channel counts, groups, a stride, padding,
-// batch 2, a prologue, bias, residual and activations, one and two
-// workers) with x, y and the residual laid out so, against the reference
-// on planes, and against the same tier on planes: bit for bit where the
-// depth is blocked alike (every case but the strided ones read in place).
+// batch 2; 3×3 windows on its blocked copy, grouped or not, strided or
+// not, which write y so; a prologue, bias, residual and activations, one
+// and two workers)
+// with x, y and the residual laid out so, against the reference on
+// planes, and against the same tier on planes: bit for bit where the
+// depth is blocked alike (every case but the strided 1×1 ones read in
+// place).
 func TestConvPixLayout(t *testing.T) {
 	type tc struct {
 		n, c, m, h, w, s, pad, group int
+		k                            int // the window's side
 	}
 	cases := []tc{
-		{1, 320, 320, 14, 14, 1, 0, 1}, // RegNet-Y's 14×14 layers (pixMajorWide)
-		{2, 40, 72, 7, 7, 1, 0, 1},
-		{1, 37, 45, 5, 3, 1, 0, 1},
-		{2, 64, 48, 14, 14, 2, 0, 1}, // a projection, strided, read in place
-		{1, 64, 96, 7, 7, 1, 0, 2},
-		{1, 96, 40, 5, 5, 1, 1, 1}, // padded: written pixel-major only
-		{2, 24, 136, 4, 4, 1, 0, 1},
+		{1, 320, 320, 14, 14, 1, 0, 1, 1}, // RegNet-Y's 14×14 layers (pixMajorWide)
+		{2, 40, 72, 7, 7, 1, 0, 1, 1},
+		{1, 37, 45, 5, 3, 1, 0, 1, 1},
+		{2, 64, 48, 14, 14, 2, 0, 1, 1}, // a projection, strided, read in place
+		{1, 64, 96, 7, 7, 1, 0, 2, 1},
+		{1, 96, 40, 5, 5, 1, 1, 1, 1}, // padded: written pixel-major only
+		{2, 24, 136, 4, 4, 1, 0, 1, 1},
+		// wider windows on the blocked copy (pixBlocked): RegNet's
+		// groups of 16 at stride 1 and 2, a window over 37 channels (a
+		// block of 5), ResNet's 3×3 on 7×7
+		{1, 64, 64, 7, 7, 1, 1, 4, 3},
+		{2, 48, 48, 14, 14, 2, 1, 3, 3},
+		{1, 37, 40, 6, 6, 1, 1, 1, 3},
+		{2, 64, 64, 7, 7, 1, 1, 1, 3},
 	}
 	type fuse struct {
 		bias, resid, pre bool
@@ -55,14 +66,15 @@ func TestConvPixLayout(t *testing.T) {
 		{resid: true, act: Activation{Kind: ActHardSwish}},
 		{bias: true, act: Activation{Kind: ActSilu}},
 	}
-	took := map[string]bool{}
+	took, tookWide := map[string]bool{}, map[string]bool{}
 	for ci, c := range cases {
-		oh, ow := (c.h+2*c.pad-1)/c.s+1, (c.w+2*c.pad-1)/c.s+1
-		g := ConvGeom{N: c.n, C: c.c, H: c.h, W: c.w, M: c.m, KH: 1, KW: 1, OH: oh, OW: ow,
+		kk := c.k
+		oh, ow := (c.h+2*c.pad-kk)/c.s+1, (c.w+2*c.pad-kk)/c.s+1
+		g := ConvGeom{N: c.n, C: c.c, H: c.h, W: c.w, M: c.m, KH: kk, KW: kk, OH: oh, OW: ow,
 			PadT: c.pad, PadL: c.pad, PadB: c.pad, PadR: c.pad, SH: c.s, SW: c.s, DH: 1, DW: 1, Group: c.group}
 		seed := uint64(100 + ci)
 		x := kerntest.Rand(seed, c.n*c.c*c.h*c.w)
-		w := kerntest.Rand(seed+1, c.m*c.c/c.group)
+		w := kerntest.Rand(seed+1, c.m*c.c/c.group*kk*kk)
 		bias := kerntest.Rand(seed+2, c.m)
 		z := kerntest.Rand(seed+3, c.n*c.m*oh*ow)
 		ps, pb := kerntest.Rand(seed+4, c.c), kerntest.Rand(seed+5, c.c)
@@ -112,17 +124,19 @@ func TestConvPixLayout(t *testing.T) {
 						want, wantPlain = pixMajorOf(ref, c.n, c.m, oh*ow), pixMajorOf(plain, c.n, c.m, oh*ow)
 					}
 					kerntest.Check(t, what, y, want, 2e-5)
-					if c.s == 1 && !slices.Equal(y, wantPlain) {
+					if (c.s == 1 || kk > 1) && !slices.Equal(y, wantPlain) {
 						t.Errorf("%s: not bit for bit the tier's result on planes", what)
 					}
 					took[k.Name] = took[k.Name] || in && out
+					tookWide[k.Name] = tookWide[k.Name] || out && kk > 1
 				}
 			}
 		}
 	}
 	for _, k := range testTiers() {
-		if k.spec != nil && len(k.spec.Pix) > 0 && k.spec.PixMajor && !took[k.Name] {
-			t.Errorf("tier %s, with pixel kernels, read and wrote no case pixel-major", k.Name)
+		if k.spec != nil && len(k.spec.Pix) > 0 && k.spec.PixMajor && (!took[k.Name] || !tookWide[k.Name]) {
+			t.Errorf("tier %s, with pixel kernels, read and wrote no 1×1 case (%v) or wrote no wider one (%v) pixel-major",
+				k.Name, took[k.Name], tookWide[k.Name])
 		}
 	}
 }

@@ -399,6 +399,16 @@ func AddRow(k *Tier, dst, a, b []float32, relu bool) {
 	addGo(dst, a, b, relu)
 }
 
+// mulRow computes dst[i] = a[i]·b[i] for i < len(dst), on k's Mul
+// kernel when it has one.
+func mulRow(k *Tier, dst, a, b []float32) {
+	if k != nil && k.Mul != nil {
+		k.Mul(dst, a, 1, b, 1)
+		return
+	}
+	mulGo(dst, a, 1, b, 1)
+}
+
 // mulGo is the portable Tier.Mul: dst[i] = a[i·sa]·b[i·sb].
 func mulGo(dst, a []float32, sa int, b []float32, sb int) {
 	for i := range dst {

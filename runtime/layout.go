@@ -359,12 +359,13 @@ func (pl *Plan) pixLayouts(k *kern.Tier, outs []int) {
 	for s := range pl.slots {
 		pl.slots[s].pix = ok[s] && groupOK[find(s)]
 	}
-	for i, st := range pl.steps {
+	for i := range pl.steps {
+		st := &pl.steps[i]
 		if st.view || st.step.Layout == nil {
 			continue
 		}
-		in := cans[i].in >= 0 && cans[i].in < len(st.c.in) && st.c.in[cans[i].in] >= 0 && pl.slots[st.c.in[cans[i].in]].pix
-		out := len(st.c.out) > 0 && st.c.out[0] >= 0 && pl.slots[st.c.out[0]].pix
-		st.step.Layout.Set(in, out)
+		st.pixIn = cans[i].in >= 0 && cans[i].in < len(st.c.in) && st.c.in[cans[i].in] >= 0 && pl.slots[st.c.in[cans[i].in]].pix
+		st.pixOut = len(st.c.out) > 0 && st.c.out[0] >= 0 && pl.slots[st.c.out[0]].pix
+		st.step.Layout.Set(st.pixIn, st.pixOut)
 	}
 }

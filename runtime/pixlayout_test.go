@@ -13,10 +13,12 @@ import (
 // pixGraph is a chain of 1×1 convolutions on 6×6 planes as a network's
 // blocks make it: c0 = Conv(x), r0 = Relu(FusedConv(c0) + c0), r1 =
 // Relu(FusedConv(r0) + r0), r2 = FusedConv(r1) (at stride 2 when
-// strided), then GlobalAveragePool and Flatten. With side, r1 is also
-// read by a 3×3 convolution, which reads planes only, whose output is
-// added to r2 before the pool.
-func pixGraph(strided, side bool) *ir.Graph {
+// strided), then GlobalAveragePool and Flatten. With side 1, r1 is also
+// read by a grouped 3×3 convolution, which reads planes only, pooled and
+// flattened into a second output; with side 2 by a Sigmoid, which reads
+// planes only, then a 1×1 convolution, whose output is added to r2 before
+// the pool.
+func pixGraph(strided bool, side int) *ir.Graph {
 	w := func(shape ...int) *ir.Tensor {
 		t := ir.NewF32(shape, nil)
 		for i := range t.F32 {
@@ -53,12 +55,19 @@ func pixGraph(strided, side bool) *ir.Graph {
 		Initializers: map[string]*ir.Tensor{"w0": w(40, 24, 1, 1), "w1": w(40, 40, 1, 1), "b1": w(40),
 			"w2": w(40, 40, 1, 1), "b2": w(40), "w3": w(56, 40, 1, 1), "b3": w(56)},
 	}
-	if side {
+	switch side {
+	case 1:
 		c := node("Conv", []string{"r1", "ws"}, "s")
-		c.Attrs = map[string]*ir.Attr{"strides": strides,
+		c.Attrs = map[string]*ir.Attr{"strides": strides, "group": {Name: "group", Type: ir.AttrInt, I: 5},
 			"pads": {Name: "pads", Type: ir.AttrInts, Ints: []int64{1, 1, 1, 1}}}
-		g.Initializers["ws"] = w(56, 40, 3, 3)
-		g.Nodes = append(g.Nodes, c, node("Add", []string{"r2", "s"}, "q"))
+		g.Initializers["ws"] = w(40, 8, 3, 3)
+		g.Nodes = append(g.Nodes, c, node("GlobalAveragePool", []string{"s"}, "ps"), node("Flatten", []string{"ps"}, "z"))
+		g.Outputs = append(g.Outputs, ir.ValueInfo{Name: "z"})
+	case 2:
+		c := node("Conv", []string{"sg", "ws"}, "s")
+		c.Attrs = map[string]*ir.Attr{"strides": strides}
+		g.Initializers["ws"] = w(56, 40, 1, 1)
+		g.Nodes = append(g.Nodes, node("Sigmoid", []string{"r1"}, "sg"), c, node("Add", []string{"r2", "s"}, "q"))
 		pooled = "q"
 	}
 	g.Nodes = append(g.Nodes, node("GlobalAveragePool", []string{pooled}, "p"), node("Flatten", []string{"p"}, "y"))
@@ -70,17 +79,22 @@ func pixGraph(strided, side bool) *ir.Graph {
 // kernels (the twin, the vector tiers this machine has), at batches 1
 // and 8 (image by image, with a tail), on one and two threads, against
 // the generic tier's, which keeps every tensor in planes. In the chain
-// every tensor from c0 to r2 lies pixel-major; a 3×3 convolution reading
-// r1 keeps r1 in planes and with it r0 and c0, tied to it as residuals
-// (r2, read by an Add, too).
+// every tensor from c0 to r2 lies pixel-major; a 3×3 convolution or a
+// Sigmoid reading r1 keeps r1 in planes and with it r0 and c0, tied to it
+// as residuals (the 3×3 convolution writes its output pixel-major for the
+// pool; r2, read by an Add beside the Sigmoid's 1×1 convolution, lies in
+// planes).
 func TestPixLayouts(t *testing.T) {
 	for _, tc := range []struct {
-		strided, side bool
-		want          int // tensors laid out pixel-major
+		strided bool
+		side    int
+		want    int // tensors laid out pixel-major
 	}{
-		{false, false, 4},
-		{true, false, 4},
-		{false, true, 0},
+		{false, 0, 4},
+		{true, 0, 4},
+		{false, 1, 2},
+		{true, 1, 2},
+		{false, 2, 0},
 	} {
 		g := pixGraph(tc.strided, tc.side)
 		hw := 6
@@ -97,7 +111,7 @@ func TestPixLayouts(t *testing.T) {
 			for _, threads := range []int{1, 2} {
 				p := mustCompile(t, g, Options{Threads: threads, Kernels: k})
 				for _, batch := range []int{1, 8} {
-					what := fmt.Sprintf("%s, %d threads, batch %d, strided %v, side %v", name, threads, batch, tc.strided, tc.side)
+					what := fmt.Sprintf("%s, %d threads, batch %d, strided %v, side %d", name, threads, batch, tc.strided, tc.side)
 					shape := []int{batch, 24, hw, hw}
 					pl, err := p.PlanFor([][]int{shape})
 					if err != nil {
@@ -116,6 +130,17 @@ func TestPixLayouts(t *testing.T) {
 					if pix != tc.want {
 						t.Errorf("%s: %d tensors pixel-major, want %d", what, pix, tc.want)
 					}
+					if batch == 1 {
+						prof, _, err := p.Profile(context.Background(), []*ir.Tensor{ir.NewF32(shape, nil)}, 1)
+						if err != nil {
+							t.Fatal(err)
+						}
+						for _, sp := range prof {
+							if sp.Node == g.Nodes[1] && (tc.want == 4) != (sp.Layout == "x, y") {
+								t.Errorf("%s: r0's profile says layout %q", what, sp.Layout)
+							}
+						}
+					}
 					x := ir.NewF32(shape, kerntest.Rand(uint64(batch), batch*24*hw*hw))
 					got, err := p.Run(context.Background(), []*ir.Tensor{x})
 					if err != nil {
@@ -125,7 +150,9 @@ func TestPixLayouts(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					kerntest.Check(t, what, got[0].F32, want[0].F32, 1e-5)
+					for i := range got {
+						kerntest.Check(t, what, got[i].F32, want[i].F32, 1e-5)
+					}
 				}
 				p.Close()
 			}

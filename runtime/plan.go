@@ -41,6 +41,9 @@ type stepPlan struct {
 	c    *cnode
 	step ops.Step
 	view bool // output 0 aliases input 0: nothing to run
+	// pixIn, pixOut: its Layout's input and output 0 lie pixel-major
+	// (see pixLayouts)
+	pixIn, pixOut bool
 }
 
 // Plan is a program specialised to one set of input shapes: every tensor's

@@ -22,6 +22,9 @@ type StepProfile struct {
 	// Kernel names the tier and the way it computes the step (see
 	// ops.KernelOf): "avx2 pixel tiles, pixel-major", "avx2 one pass".
 	Kernel string
+	// Layout names the tensors the step takes pixel-major (see
+	// pixLayouts): "x", "y", "x, y" or "" for none.
+	Layout string
 	// MACs counts the step's multiply-accumulates in one run (see
 	// ops.Step.MACs).
 	MACs int64
@@ -84,7 +87,7 @@ func (p *Program) Profile(ctx context.Context, inputs []*ir.Tensor, runs int) ([
 			continue
 		}
 		prof = append(prof, StepProfile{Node: st.c.node, In: shapes(sp, images, st.c.in), Out: shapes(sp, images, st.c.out), Time: times[i],
-			Kernel: ops.KernelOf(p.kernels, st.step, p.pool.Workers()), MACs: st.step.MACs * int64(images)})
+			Kernel: ops.KernelOf(p.kernels, st.step, p.pool.Workers()), Layout: st.layoutName(), MACs: st.step.MACs * int64(images)})
 	}
 	return prof, total, nil
 }
@@ -110,4 +113,18 @@ func (p *Program) StepKernels(pl *Plan) map[*ir.Node]string {
 		}
 	}
 	return out
+}
+
+// layoutName names the tensors st takes pixel-major: "x", "y", "x, y"
+// or "".
+func (st *stepPlan) layoutName() string {
+	switch {
+	case st.pixIn && st.pixOut:
+		return "x, y"
+	case st.pixIn:
+		return "x"
+	case st.pixOut:
+		return "y"
+	}
+	return ""
 }

@@ -314,8 +314,12 @@ func printProfile(w io.Writer, pr *bnrun.Profile) {
 		if n.MACs > 0 {
 			gf = fmt.Sprintf("%.1f", n.GFLOPs)
 		}
+		kernel := n.Kernel
+		if n.Layout != "" {
+			kernel += " (" + n.Layout + " pixel-major)"
+		}
 		fmt.Fprintf(w, "%-40s %-18s %-18s %9.3f %8s %5.1f%%  %s\n", name, n.Op, shapeString(n.Shape),
-			float64(n.Time.Nanoseconds())/1e6, gf, 100*n.Share, n.Kernel)
+			float64(n.Time.Nanoseconds())/1e6, gf, 100*n.Share, kernel)
 	}
 	fmt.Fprintln(w, "\nper op type:")
 	for _, o := range pr.ByOp() {
