@@ -670,31 +670,16 @@ func (t *pixTask) run(lo, hi int, src []float32) {
 		default:
 			uclip = nil // the bias comes after the kernels, so the clip too
 		}
-		if t.pixOut && cnt == kw {
-			// y[n][q][m0 + j] = sum_p pan[p][j]·xs[boff[p] + pix[q]] + b[m0 + j],
-			// rows M apart, clipped by the kernels where they can
-			yq := t.y[(n*npix+q0)*g.M+m0:]
-			for kb := 0; kb < k; kb += kc {
-				kl := min(kc, k-kb)
-				kbias, kclip := bias, uclip
-				if kb+kl < k {
-					kbias, kclip = nil, nil
-				}
-				if t.rows && 2*kw == nr {
-					pixRowRun(bl.PixRow[g.SW-1], kl/3, &pan[0], xs, pix, q0, g.OW, &t.boff[0], yq, g.M, kbias, kclip)
-					continue
-				}
-				pixRun(kerns, kl, nr, &pan[kb*nr], &xs[0], pix, &t.boff[kb], yq, g.M, flag(kb > 0)|pixPrefetch, kbias, kclip)
-			}
-			if f.hasPost() && f.Residual == nil && uclip == nil {
-				for q := range q1 - q0 {
-					residualAct(t.k, yq[q*g.M:q*g.M+cnt], nil, f.Act)
-				}
-			}
-			continue
-		}
 		// ct[q][j] = sum_p pan[p][j]·xs[boff[p] + pix[q]], depth block by
-		// block; the first tile fetches the next block's weights
+		// block; the first tile fetches the next block's weights. A
+		// pixel-major y of a block the kernels' width takes the sums
+		// straight: y[n][q][m0 + j], rows M apart, with the bias and the
+		// clip where the kernels apply them.
+		dst, ldc := ct, nr
+		direct := t.pixOut && cnt == kw
+		if direct {
+			dst, ldc = t.y[(n*npix+q0)*g.M+m0:], g.M
+		}
 		for kb := 0; kb < k; kb += kc {
 			kl := min(kc, k-kb)
 			kbias, kclip := bias, uclip
@@ -703,10 +688,18 @@ func (t *pixTask) run(lo, hi int, src []float32) {
 			}
 			if t.rows && 2*kw == nr {
 				// one depth block (pixRows): kl is k, its window rows k/3
-				pixRowRun(bl.PixRow[g.SW-1], kl/3, &pan[0], xs, pix, q0, g.OW, &t.boff[0], ct, nr, kbias, kclip)
+				pixRowRun(bl.PixRow[g.SW-1], kl/3, &pan[0], xs, pix, q0, g.OW, &t.boff[0], dst, ldc, kbias, kclip)
 				continue
 			}
-			pixRun(kerns, kl, nr, &pan[kb*nr], &xs[0], pix, &t.boff[kb], ct, nr, flag(kb > 0)|pixPrefetch, kbias, kclip)
+			pixRun(kerns, kl, nr, &pan[kb*nr], &xs[0], pix, &t.boff[kb], dst, ldc, flag(kb > 0)|pixPrefetch, kbias, kclip)
+		}
+		if direct {
+			if f.hasPost() && f.Residual == nil && uclip == nil {
+				for q := range q1 - q0 {
+					residualAct(t.k, dst[q*g.M:q*g.M+cnt], nil, f.Act)
+				}
+			}
+			continue
 		}
 		lateBias := t.b != nil && bias == nil
 		post := f.hasPost() && uclip == nil
