@@ -12,10 +12,12 @@
 // against their declarations by inputs.go). Making a plan (plan.go) runs
 // every operator's Prepare on the shapes: shapes are inferred, constant
 // subgraphs (shape arithmetic) are folded into plan-time constants, and
-// each node gets a Step. The memory layout (layout.go) then places every
-// computed tensor in one arena by liveness, tensors whose lifetimes do
-// not overlap sharing memory, and views (Reshape, Flatten, a Concat's
-// parts) in their roots.
+// each node gets a Step. The memory layout (layout.go) then picks each
+// computed tensor's layout on the CPU (planes, or pixel-major between the
+// steps that can take it so: pixLayouts) and places every computed tensor
+// in one arena by liveness, tensors whose lifetimes do not overlap
+// sharing memory, and views (Reshape, Flatten, a Concat's parts) in their
+// roots.
 //
 // A Run (exec.go) takes an arena from the plan's free list (slab.go's pool
 // of big buffers backs it), binds the caller's inputs, runs the steps in

@@ -279,13 +279,15 @@ func (pl *Plan) layoutFrom(ctx context.Context, outSlots []int, from int, first 
 
 // pixLayouts picks the tensors of pl that lie pixel-major, each pixel's
 // channels side by side, instead of in planes (see ops.Layout), and tells
-// every step that can take them its choice. A 1×1 convolution that the
-// tier computes pixel by pixel (kern's convPix) copies its input from
-// planes into that layout and scatters its output back into planes; where
-// the next step is such a convolution too, the two moves cancel out, and
-// a tensor that only such steps write and read skips both (RegNet-Y's and
-// ResNet-50's 14×14 and 7×7 blocks: each block's output feeds the next
-// block's first 1×1 convolution and its residual).
+// every step that can take them its choice. A convolution that the tier
+// computes pixel by pixel (kern's convPix) copies its input from planes
+// into such a layout and scatters its output back into planes; where the
+// next step is such a convolution too, or a global pool, the moves cancel
+// out, and a tensor that only such steps write and read skips both
+// (RegNet-Y's, ResNet-50's and ResNeXt-50's 14×14 and 7×7 blocks: each
+// block's output feeds the next block's first 1×1 convolution and its
+// residual; a grouped 3×3 convolution's output the gate's pool and the
+// 1×1 convolution after it).
 //
 // A tensor lies pixel-major when it is a float32 buffer of four
 // dimensions with more than one pixel, not a graph output (outs) nor the
