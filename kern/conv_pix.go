@@ -1198,8 +1198,15 @@ func blockRows(bl *blocked, d, x []float32, g *ConvGeom, n, c0, r0, r1, wq int) 
 // workers in runs of whole cache lines.
 func residualRows(env *Env, y, z []float32, act Activation) {
 	t := TaskOf[residualTask](env)
-	*t = residualTask{k: TierOf(env), y: y, z: z, act: act, units: max(1, min(4*ParOf(env).Workers(), len(y)/4096))}
+	*t = residualTask{k: TierOf(env), y: y, z: z, act: act, units: passUnits(env, len(y))}
 	runTask(env, t.units, t)
+}
+
+// passUnits is how many units a pass over n values (residualRows,
+// prologueRows) takes on env's workers: 4 a worker, each at least 4096
+// values, and at least 1.
+func passUnits(env *Env, n int) int {
+	return max(1, min(4*ParOf(env).Workers(), n/4096))
 }
 
 // residualTask is residualRows' loop: unit u is its u-th run of y.
@@ -1246,7 +1253,8 @@ func (bl *blocked) convPixLayout(g *ConvGeom, pre bool) (in, out bool) {
 	}
 	if bl.pixBlocked(g, pre) {
 		// one depth block: the kernels write each row of y once
-		return false, bl.pixMajorDepth(g.C/g.Group*g.KH*g.KW) >= g.C/g.Group*g.KH*g.KW
+		k := g.C / g.Group * g.KH * g.KW
+		return false, bl.pixMajorDepth(k) >= k
 	}
 	if g.KH*g.KW != 1 || !bl.pixStridedPoint(g, pre) && !bl.pixMajor(g) {
 		return false, false
@@ -1266,7 +1274,7 @@ func prologueRows(env *Env, dst, x []float32, c int, f *ConvFusion) {
 	rows := len(x) / c
 	t := TaskOf[prologueTask](env)
 	*t = prologueTask{k: TierOf(env), dst: dst, x: x, c: c, f: f, rows: rows,
-		units: max(1, min(4*ParOf(env).Workers(), rows*c/4096))}
+		units: passUnits(env, len(x))}
 	runTask(env, t.units, t)
 }
 
