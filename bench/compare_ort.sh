@@ -13,6 +13,17 @@
 # Each model's rounds time every thread count in turn, and it ends with
 # the speed-up from the first thread count to each other one, taken
 # within each round (see speedups below).
+# On a host whose vCPUs run at different speeds (one sharing its core's
+# caches with a busy neighbour: one-thread times 1.1-1.4 times apart), a
+# one-thread run's time depends on which vCPU the scheduler gives it, and
+# bnrun's and ORT's landed on different ones. So one-thread runs of both
+# programs are pinned (taskset) to one vCPU: PIN1 names it, PIN1=none
+# leaves them unpinned, and by default it is the fastest, for bnrun, of
+# those the first model's one-thread time is taken on at the start (each
+# printed). Speed-ups are then from the fastest vCPU alone to both.
+# JSON=FILE also writes the results there for programs: the machine line,
+# and per model and thread count every round's time of each program, the
+# statistic taken, the ratio and the speed-ups with their per-round values.
 # PROFILE=1 then sets each model's per-node profile on one thread beside
 # ONNX Runtime's (bench/ort_nodes.js, bench/profile_join.py): every layer,
 # matched in order, with both times, the other ops per type, and the
@@ -58,7 +69,38 @@ twocores() { go test -run XXX -bench BenchmarkTwoCores -benchtime 3x ./kern/ 2>/
 # on two, where two-thread times run 10-20 % longer.
 roundtrip() { go test -run XXX -bench BenchmarkLineRoundTrip -benchtime 3x ./runtime/ 2>/dev/null | awk '/ns\/trip/ {print $(NF-1)}'; }
 echo "two-core speed-up of the machine: $(twocores), cache-line round trip: $(roundtrip) ns"
+# vcpus prints the first model's one-thread time (ms, bnrun's fastest of
+# iters) on each vCPU, "cpu ms" a line.
+vcpus() {
+  local m=$dir/${archs[0]}_${variant}/model.onnx c
+  for ((c = 0; c < $(nproc); c++)); do
+    echo "$c $(taskset -c "$c" build/bnrun bench "$m" --threads 1 --iters "$iters" --batch "$batch" --json | awk -F': ' '/"min_ms"/ {gsub(",", "", $2); print $2}')"
+  done
+}
+pin=${PIN1:-}
+if [[ -z $pin ]] && command -v taskset > /dev/null && (($(nproc) > 1)); then
+  speeds=$(vcpus)
+  echo "one-thread time of ${archs[0]} on each vCPU (ms): $(echo "$speeds" | awk '{printf "%s%s: %s", (NR > 1 ? ", " : ""), $1, $2}')"
+  pin=$(echo "$speeds" | sort -k2 -n | head -1 | cut -d' ' -f1)
+fi
+# on1 runs a command pinned to vCPU $pin when it runs one thread ($1).
+on1() {
+  local t=$1
+  shift
+  if [[ $t == 1 && -n $pin && $pin != none ]]; then
+    taskset -c "$pin" "$@"
+  else
+    "$@"
+  fi
+}
+if [[ -n $pin && $pin != none ]]; then
+  echo "one-thread runs pinned to vCPU $pin"
+fi
 printf '%-16s %7s %12s %12s %8s\n' model threads bnrun_ms ort_ms ratio
+# JSON: the rounds, a line per model and thread count ("arch threads
+# bnrun-times ort-times", times comma-separated), turned into JSON at the end
+rows=$(mktemp)
+trap 'rm -f "$rows"' EXIT
 # Each round times every thread count, bnrun then ONNX Runtime, so that a
 # round's one- and two-thread times are seconds apart: the speed-ups
 # below are each round's own (its first thread count's median over the
@@ -73,14 +115,15 @@ for arch in "${archs[@]}"; do
   declare -A b=() o=()
   for ((r = 0; r < rounds; r++)); do
     for t in "${threads[@]}"; do
-      b[$t]+=" $(build/bnrun bench "$model" --threads "$t" --iters "$iters" --batch "$batch" --json | awk -F': ' '/"p50_ms"/ {gsub(",", "", $2); print $2}')"
-      o[$t]+=" $(node "$peer/ort_bench.js" "$model" "$t" "$iters" "$batch" | sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p')"
+      b[$t]+=" $(on1 "$t" build/bnrun bench "$model" --threads "$t" --iters "$iters" --batch "$batch" --json | awk -F': ' '/"p50_ms"/ {gsub(",", "", $2); print $2}')"
+      o[$t]+=" $(on1 "$t" node "$peer/ort_bench.js" "$model" "$t" "$iters" "$batch" | sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p')"
     done
   done
   for t in "${threads[@]}"; do
     bm=$(printf '%s\n' ${b[$t]} | $stat)
     om=$(printf '%s\n' ${o[$t]} | $stat)
     printf '%-16s %7s %12.2f %12.2f %8.2f\n' "$arch" "$t" "$bm" "$om" "$(awk -v b="$bm" -v o="$om" 'BEGIN {print b / o}')"
+    echo "$arch $t $(echo ${b[$t]} | tr ' ' ,) $(echo ${o[$t]} | tr ' ' ,)" >> "$rows"
   done
   t0=${threads[0]}
   for t in "${threads[@]:1}"; do
@@ -98,10 +141,41 @@ if [[ ${PROFILE:-0} == 1 ]]; then
   for arch in "${archs[@]}"; do
     model=$dir/${arch}_${variant}/model.onnx
     out=build/profiles/${arch}_${variant}_b${batch}
-    build/bnrun bench "$model" --threads 1 --iters "$iters" --batch "$batch" --profile --json > "$out.bnrun.json"
-    node bench/ort_nodes.js "$model" 1 "$iters" "$batch" > "$out.ort.tsv"
+    on1 1 build/bnrun bench "$model" --threads 1 --iters "$iters" --batch "$batch" --profile --json > "$out.bnrun.json"
+    on1 1 node bench/ort_nodes.js "$model" 1 "$iters" "$batch" > "$out.ort.tsv"
     printf '\n== %s, batch %s, one thread\n' "$arch" "$batch"
     python3 bench/profile_join.py "$out.bnrun.json" "$out.ort.tsv"
   done
 fi
-echo "two-core speed-up of the machine: $(twocores), cache-line round trip: $(roundtrip) ns"
+two=$(twocores)
+trip=$(roundtrip)
+echo "two-core speed-up of the machine: $two, cache-line round trip: $trip ns"
+if [[ -n ${JSON:-} ]]; then
+  python3 - "$rows" "$JSON" "${STAT:-median}" "$batch" "$iters" "$variant" "${pin:-none}" "$two" "$trip" "${speeds:-}" <<'PY'
+import json, statistics, sys
+rows, out, stat, batch, iters, variant, pin, two, trip, speeds = sys.argv[1:11]
+take = min if stat == "min" else statistics.median_low
+num = lambda v: float(v) if v else None
+cases, by = [], {}
+for line in open(rows):
+    arch, t, b, o = line.split()
+    b, o = [float(v) for v in b.split(",")], [float(v) for v in o.split(",")]
+    c = {"model": arch, "threads": int(t), "bnrun_ms": take(b), "ort_ms": take(o),
+         "ratio": take(b) / take(o), "bnrun_rounds_ms": b, "ort_rounds_ms": o}
+    cases.append(c)
+    by.setdefault(arch, []).append(c)
+for arch, cs in by.items():
+    first = cs[0]
+    for c in cs[1:]:
+        for who in ("bnrun", "ort"):
+            per = [a / b for a, b in zip(first[who + "_rounds_ms"], c[who + "_rounds_ms"])]
+            c[who + "_speedup_rounds"] = per
+            c[who + "_speedup"] = statistics.median(per)
+        c["speedup_from_threads"] = first["threads"]
+json.dump({"stat": stat, "batch": int(batch), "iters": int(iters), "variant": variant,
+           "pinned_vcpu": pin, "machine_two_core_speedup": num(two), "round_trip_ns": num(trip),
+           "vcpu_one_thread_ms": {l.split()[0]: float(l.split()[1]) for l in speeds.splitlines() if l.strip()},
+           "cases": cases}, open(out, "w"), indent=1)
+PY
+  echo "results written to $JSON"
+fi
