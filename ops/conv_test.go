@@ -186,6 +186,9 @@ var winoConvCases = []convCase{
 	// (convWinogradParts): 6 vectors of tiles, parts ending inside rows.
 	{n: 2, c: 13, m: 21, in: []int{44, 32}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
 	{n: 2, c: 40, m: 17, in: []int{44, 32}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
+	// tile rows of 6 tiles, so that the parts of 2 and 3 workers share a
+	// tile row each, which neither clears before storing (claimRows)
+	{n: 1, c: 36, m: 16, in: []int{44, 24}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}},
 }
 
 // takesWinograd reports whether tier k runs cc with Winograd (its
