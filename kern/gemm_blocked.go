@@ -103,6 +103,9 @@ type BlockedSpec struct {
 	// Pick2, when not nil, is the stride-2 pick dst[i] = src[2i] for i <
 	// n, n a multiple of 8 (it reads src[0:2n]; see Tier.Pick2).
 	Pick2 func(dst, src *float32, n int)
+	// PadRows, when not nil, is Tier.PadRows on pointers (padL+n at most
+	// ldd; see PadRowsGo).
+	PadRows func(dst *float32, ldd int, src *float32, lds, rows, n, padL int)
 	// WinogradMinCols, when above 0, turns on Winograd F(4×4, 3×3) for
 	// 3×3 stride-1 convolutions with at least this many tile columns
 	// (TH·TW 4×4 tiles per image; see conv_winograd.go). It needs Offs.
@@ -560,6 +563,22 @@ func NewBlockedTier(s BlockedSpec) *Tier {
 					ClipRange(t, t, lo, hi)
 				}
 			}
+		}
+	}
+	if s.PadRows != nil {
+		k.PadRows = func(dst []float32, ldd int, src []float32, lds, rows, n, padL int) {
+			if rows <= 0 || ldd <= 0 {
+				return
+			}
+			if padL < 0 || n < 0 || padL+n > ldd {
+				panic("kern: PadRows: a row's values past its end")
+			}
+			if n == 0 {
+				clear(dst[:rows*ldd])
+				return
+			}
+			_, _ = dst[rows*ldd-1], src[(rows-1)*lds+n-1] // the last values written and read
+			s.PadRows(&dst[0], ldd, &src[0], lds, rows, n, padL)
 		}
 	}
 	if s.Pick2 != nil {

@@ -139,6 +139,11 @@ type Tier struct {
 	// (src at least 2·len(dst)-1 long); nil means the portable loop (see
 	// pick2Row).
 	Pick2 func(dst, src []float32)
+	// PadRows, when not nil, copies rows rows of n values, row r from
+	// src[r·lds:], into rows ldd values apart at dst, each between padL
+	// zeros and zeros to its end, as PadRowsGo does (the padded copy of a
+	// plane, phaseRun's); nil means PadRowsGo.
+	PadRows func(dst []float32, ldd int, src []float32, lds, rows, n, padL int)
 	// PackConv, when not nil, rearranges constant weights w of geometry g
 	// into the tier's own layout, once per plan; Conv then finds the
 	// result in Env.PackedW. It returns nil when it has no use for it.
@@ -424,6 +429,29 @@ func pick2Row(k *Tier, dst, src []float32) {
 		return
 	}
 	pick2Go(dst, src)
+}
+
+// PadRowsGo is the portable twin of Tier.PadRows:
+//
+//	dst[r·ldd + j] = src[r·lds + j - padL] for padL ≤ j < padL+n, else 0
+//
+// for r < rows and j < ldd (padL+n at most ldd).
+func PadRowsGo(dst []float32, ldd int, src []float32, lds, rows, n, padL int) {
+	for r := range rows {
+		row := dst[r*ldd : (r+1)*ldd]
+		clear(row[:padL])
+		copy(row[padL:padL+n], src[r*lds:r*lds+n])
+		clear(row[padL+n:])
+	}
+}
+
+// padRows is Tier.PadRows on k's kernel, or PadRowsGo.
+func padRows(k *Tier, dst []float32, ldd int, src []float32, lds, rows, n, padL int) {
+	if k != nil && k.PadRows != nil {
+		k.PadRows(dst, ldd, src, lds, rows, n, padL)
+		return
+	}
+	PadRowsGo(dst, ldd, src, lds, rows, n, padL)
 }
 
 // pick2Go is the portable pick2Row.

@@ -104,6 +104,7 @@ var avx512Spec = withWidthFree(BlockedSpec{
 	// ResNet's stem pool, one thread).
 	MaxPool3s2:         amd64.MaxPool3s2AVX512,
 	MaxPool3s2Rows:     amd64.MaxPool3s2RowsAVX512,
+	PadRows:            amd64.PadRowsAVX512,
 	Gather16Rows:       amd64.Gather16RowsAVX512,
 	Gather16RowsAffine: amd64.Gather16RowsAffineAVX512,
 	Scatter16Epi:       amd64.Scatter16EpiAVX512,

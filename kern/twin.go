@@ -22,6 +22,9 @@ var Twin = NewBlockedTier(BlockedSpec{
 
 	Lanes:  8,
 	DwTaps: DwTapsGo,
+	PadRows: func(dst *float32, ldd int, src *float32, lds, rows, n, padL int) {
+		PadRowsGo(unsafe.Slice(dst, rows*ldd), ldd, unsafe.Slice(src, (rows-1)*lds+n), lds, rows, n, padL)
+	},
 	Sigmoid: func(dst, src *float32, ld, rows, n int) {
 		for r := range rows {
 			sigmoidFast(unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(dst), 4*r*ld)), n),

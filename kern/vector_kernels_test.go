@@ -342,3 +342,41 @@ func TestMaxPool3s2RowsMatchesTwin(t *testing.T) {
 		t.Skip("no tier with MaxPool3s2Rows on this machine")
 	}
 }
+
+// TestPadRowsMatchesTwin runs each tier's PadRows against PadRowsGo, bit
+// for bit: rows of 0 to 40 values (the masked last vector of every width
+// after none, one or two whole ones) between 0 to 3 zeros on the left and
+// rows 0 to 18 values longer, one row and several, source rows further
+// apart than the values read, NaNs and negative zeros copied as they are,
+// and nothing written past the last row (whatever was in dst before
+// overwritten, zeros included).
+func TestPadRowsMatchesTwin(t *testing.T) {
+	tested := 0
+	for _, k := range testTiers() {
+		if k.PadRows == nil {
+			continue
+		}
+		tested++
+		for n := 0; n <= 40; n++ {
+			for padL := range 4 {
+				for _, extra := range []int{0, 1, 2, 17, 18} {
+					for _, rows := range []int{1, 2, 5} {
+						ldd, lds := padL+n+extra, n+n%3
+						src := kerntest.Rand(uint64(n*rows+padL), max(1, rows*lds))
+						for j := n % 4; j < len(src); j += 9 {
+							src[j] = []float32{float32(math.NaN()), float32(math.Copysign(0, -1))}[j%2]
+						}
+						got := kerntest.Rand(7, rows*ldd+16)
+						want := append([]float32(nil), got...)
+						k.PadRows(got, ldd, src, lds, rows, n, padL)
+						PadRowsGo(want, ldd, src, lds, rows, n, padL)
+						kerntest.SameBits(t, fmt.Sprintf("%s n=%d padL=%d ldd=%d rows=%d", k.Name, n, padL, ldd, rows), got, want)
+					}
+				}
+			}
+		}
+	}
+	if tested == 0 {
+		t.Skip("no tier with PadRows on this machine")
+	}
+}

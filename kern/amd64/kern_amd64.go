@@ -3598,6 +3598,18 @@ func MaxPool3s2AVX512(dst *float32, r0 *float32, r1 *float32, r2 *float32, n int
 //go:noescape
 func MaxPool3s2RowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int)
 
+// PadRowsAVX512 computes, as this Go loop does (padL+n at most ldd; it reads src rows [0:n]
+// and writes dst rows [0:ldd]):
+//
+//	for r := range rows {
+//		row := dst[r*ldd : (r+1)*ldd]
+//		clear(row)
+//		copy(row[padL:padL+n], src[r*lds:r*lds+n])
+//	}
+//
+//go:noescape
+func PadRowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int, padL int)
+
 // DwPlane3x3S1AVX512 computes planes channel planes of a depthwise convolution with a 3×3
 // window and stride 1, as this Go loop does (indices in elements; masks holds 4 entries
 // a chunk of 16 outputs: bit l of masks[j*4+b] says whether output 16j+l reads tap column b,

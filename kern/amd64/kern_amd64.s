@@ -35831,6 +35831,81 @@ done:
 	VZEROUPPER
 	RET
 
+// func PadRowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int, padL int)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2
+TEXT ·PadRowsAVX512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), AX
+	MOVQ src+16(FP), CX
+	MOVQ ldd+8(FP), DX
+	MOVQ lds+24(FP), BX
+	MOVQ rows+32(FP), SI
+	MOVQ n+40(FP), DI
+	MOVQ padL+48(FP), R8
+
+	// K1: the last lanes of a row's zeros (ldd mod 16), K2 of its values (n mod 16)
+	MOVL   $0xffffffff, R9
+	MOVL   DX, R10
+	ANDL   $0x0f, R10
+	BZHIL  R10, R9, R10
+	KMOVW  R10, K1
+	MOVL   DI, R10
+	ANDL   $0x0f, R10
+	BZHIL  R10, R9, R10
+	KMOVW  R10, K2
+	MOVQ   DX, R9
+	SHRQ   $0x04, R9
+	SHRQ   $0x04, DI
+	SHLQ   $0x02, DX
+	SHLQ   $0x02, BX
+	SHLQ   $0x02, R8
+	VXORPS Z0, Z0, Z0
+
+row:
+	TESTQ SI, SI
+	JZ    done
+
+	// the row's zeros
+	MOVQ AX, R10
+	MOVQ R9, R12
+
+zeros:
+	TESTQ   R12, R12
+	JZ      zerotail
+	VMOVUPS Z0, (R10)
+	ADDQ    $0x40, R10
+	DECQ    R12
+	JMP     zeros
+
+zerotail:
+	VMOVUPS Z0, K1, (R10)
+
+	// its values from padL on
+	LEAQ (AX)(R8*1), R10
+	MOVQ CX, R11
+	MOVQ DI, R12
+
+values:
+	TESTQ   R12, R12
+	JZ      valuetail
+	VMOVUPS (R11), Z1
+	VMOVUPS Z1, (R10)
+	ADDQ    $0x40, R11
+	ADDQ    $0x40, R10
+	DECQ    R12
+	JMP     values
+
+valuetail:
+	VMOVUPS.Z (R11), K2, Z1
+	VMOVUPS   Z1, K2, (R10)
+	ADDQ      DX, AX
+	ADDQ      BX, CX
+	DECQ      SI
+	JMP       row
+
+done:
+	VZEROUPPER
+	RET
+
 // func DwPlane3x3S1AVX512(y *float32, x *float32, w *float32, bias *float32, clip *float32, masks *uint16, planes int, h int, wd int, oh int, ow int, padT int, padL int, chunks int)
 // Requires: AVX, AVX512F
 TEXT ·DwPlane3x3S1AVX512(SB), NOSPLIT, $80-112
