@@ -247,6 +247,13 @@ type BlockedSpec struct {
 	// OffsCols, when not nil, computes such a last panel narrower than
 	// Widths' narrowest (see MicroKernelOffsCols).
 	OffsCols MicroKernelOffsCols
+	// OffsFew, when its entry g-1 is not nil, computes g groups of MR
+	// packed rows of A (k·MR values apart) times the first cols (at most
+	// 4) of 4 columns of B read through offsets, as OffsFewGo does: the
+	// last columns of a product, with the rows in the vectors (see
+	// offsNarrowRun). It applies no bias, residual or clip; flags&1 adds
+	// the old C, as the micro-kernels do.
+	OffsFew [4]func(k int, a, b *float32, boff *int32, c *float32, ldc int, flags, cols int)
 }
 
 // AffineKernel computes dst[i] = scale*src[i] + bias, then max(0, ·) when

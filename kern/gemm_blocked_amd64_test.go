@@ -1151,3 +1151,45 @@ func pixEpilogueArgs(flags int, seed uint64, w int) (bias, clip *float32) {
 	}
 	return bias, clip
 }
+
+// TestOffsFewMatchesTwin runs each assembly tier's OffsFew kernels against
+// OffsFewGo, bit for bit: 1 to 4 groups of 8 rows, 1 to 4 columns, depths
+// of 0 to 19 steps at scattered offsets, with and without the old C added
+// (NaNs, infinities and negative zeros among the values), and nothing
+// written past a row's cols columns.
+func TestOffsFewMatchesTwin(t *testing.T) {
+	tested := 0
+	for _, at := range asmTiers {
+		if TierByName(at.Name) == nil || at.spec.OffsFew[0] == nil {
+			continue
+		}
+		tested++
+		for g := 1; g <= 4; g++ {
+			twin := OffsFewGo(g, at.spec.MR)
+			for _, k := range []int{0, 1, 2, 7, 19} {
+				a := kerntest.Rand(uint64(g*k+1), max(1, g*k*at.spec.MR))
+				b := kerntest.Rand(uint64(g+k), 4*k+64)
+				for j := 3; j < len(b); j += 11 {
+					b[j] = []float32{float32(math.NaN()), float32(math.Inf(-1)), float32(math.Copysign(0, -1))}[j%3]
+				}
+				boff := make([]int32, max(1, k))
+				for p := range k {
+					boff[p] = int32((p*7 + 3) % (4*k + 60))
+				}
+				for cols := 1; cols <= 4; cols++ {
+					for _, flags := range []int{0, 1} {
+						ldc := cols + 3
+						got := kerntest.Rand(5, g*at.spec.MR*ldc+8)
+						want := append([]float32(nil), got...)
+						at.spec.OffsFew[g-1](k, &a[0], &b[0], &boff[0], &got[0], ldc, flags, cols)
+						twin(k, &a[0], &b[0], &boff[0], &want[0], ldc, flags, cols)
+						kerntest.SameBits(t, fmt.Sprintf("%s g=%d k=%d cols=%d flags=%d", at.Name, g, k, cols, flags), got, want)
+					}
+				}
+			}
+		}
+	}
+	if tested == 0 {
+		t.Skip("no tier with OffsFew on this machine")
+	}
+}

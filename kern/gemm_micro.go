@@ -161,3 +161,31 @@ func maxOffset(offs []int32) int {
 	}
 	return hi
 }
+
+// OffsFewGo returns the Go twin of BlockedSpec.OffsFew for g groups of mr
+// packed rows: the columns' sums in the micro-kernels' order, bit for bit.
+//
+//	C[i][j] = Σ_p A[i][p]·b[boff[p]+j] [+ C[i][j]]   for i < g·mr, j < cols
+func OffsFewGo(g, mr int) func(k int, a, b *float32, boff *int32, c *float32, ldc int, flags, cols int) {
+	return func(k int, a, b *float32, boff *int32, c *float32, ldc int, flags, cols int) {
+		if cols <= 0 {
+			return
+		}
+		as := unsafe.Slice(a, g*k*mr)
+		offs := unsafe.Slice(boff, k)
+		bs := unsafe.Slice(b, maxOffset(offs)+cols)
+		cs := unsafe.Slice(c, (g*mr-1)*ldc+cols)
+		for i := range g * mr {
+			for j := range cols {
+				var s float32
+				for p := range k {
+					s = fma32(as[(i/mr)*k*mr+p*mr+i%mr], bs[int(offs[p])+j], s)
+				}
+				if flags&microAccumulate != 0 {
+					s += cs[i*ldc+j]
+				}
+				cs[i*ldc+j] = s
+			}
+		}
+	}
+}

@@ -105,6 +105,7 @@ var avx512Spec = withWidthFree(BlockedSpec{
 	MaxPool3s2:         amd64.MaxPool3s2AVX512,
 	MaxPool3s2Rows:     amd64.MaxPool3s2RowsAVX512,
 	PadRows:            amd64.PadRowsAVX512,
+	OffsFew:            [4]func(k int, a, b *float32, boff *int32, c *float32, ldc int, flags, cols int){amd64.OffsFew1AVX512, amd64.OffsFew2AVX512, amd64.OffsFew3AVX512, amd64.OffsFew4AVX512},
 	Gather16Rows:       amd64.Gather16RowsAVX512,
 	Gather16RowsAffine: amd64.Gather16RowsAffineAVX512,
 	Scatter16Epi:       amd64.Scatter16EpiAVX512,

@@ -18,6 +18,7 @@ var Twin = NewBlockedTier(BlockedSpec{
 		MicroGoOffsOf(5, 3, 24), MicroGoOffsOf(5, 4, 24)},
 	OffsNarrow: []MicroKernelOffs{MicroGoOffs(5, 8), MicroGoOffs(5, 16)},
 	OffsCols:   MicroGoOffsCols(5, 8),
+	OffsFew:    [4]func(k int, a, b *float32, boff *int32, c *float32, ldc int, flags, cols int){OffsFewGo(1, 5), OffsFewGo(2, 5), OffsFewGo(3, 5), OffsFewGo(4, 5)},
 	PackPanel:  PackPanelGo(24),
 
 	Lanes:  8,

@@ -3610,6 +3610,86 @@ func MaxPool3s2RowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int
 //go:noescape
 func PadRowsAVX512(dst *float32, ldd int, src *float32, lds int, rows int, n int, padL int)
 
+// OffsFew1AVX512 computes 8 rows (1 groups of 8 packed rows of A, k·8 values apart) of C's first
+// cols columns (at most 4), as this Go loop does (indices in elements; it reads
+// b[boff[p]+j] for j < 4 and writes only C's first cols columns):
+//
+//	for i := range 8 {
+//		for j := range cols {
+//			var s float32
+//			for p := range k {
+//				s = fma32(a[(i/8)*k*8 + p*8 + i%8], b[boff[p]+j], s)
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func OffsFew1AVX512(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, flags int, cols int)
+
+// OffsFew2AVX512 computes 16 rows (2 groups of 8 packed rows of A, k·8 values apart) of C's first
+// cols columns (at most 4), as this Go loop does (indices in elements; it reads
+// b[boff[p]+j] for j < 4 and writes only C's first cols columns):
+//
+//	for i := range 16 {
+//		for j := range cols {
+//			var s float32
+//			for p := range k {
+//				s = fma32(a[(i/8)*k*8 + p*8 + i%8], b[boff[p]+j], s)
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func OffsFew2AVX512(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, flags int, cols int)
+
+// OffsFew3AVX512 computes 24 rows (3 groups of 8 packed rows of A, k·8 values apart) of C's first
+// cols columns (at most 4), as this Go loop does (indices in elements; it reads
+// b[boff[p]+j] for j < 4 and writes only C's first cols columns):
+//
+//	for i := range 24 {
+//		for j := range cols {
+//			var s float32
+//			for p := range k {
+//				s = fma32(a[(i/8)*k*8 + p*8 + i%8], b[boff[p]+j], s)
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func OffsFew3AVX512(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, flags int, cols int)
+
+// OffsFew4AVX512 computes 32 rows (4 groups of 8 packed rows of A, k·8 values apart) of C's first
+// cols columns (at most 4), as this Go loop does (indices in elements; it reads
+// b[boff[p]+j] for j < 4 and writes only C's first cols columns):
+//
+//	for i := range 32 {
+//		for j := range cols {
+//			var s float32
+//			for p := range k {
+//				s = fma32(a[(i/8)*k*8 + p*8 + i%8], b[boff[p]+j], s)
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func OffsFew4AVX512(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, flags int, cols int)
+
 // DwPlane3x3S1AVX512 computes planes channel planes of a depthwise convolution with a 3×3
 // window and stride 1, as this Go loop does (indices in elements; masks holds 4 entries
 // a chunk of 16 outputs: bit l of masks[j*4+b] says whether output 16j+l reads tap column b,

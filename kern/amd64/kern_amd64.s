@@ -35906,6 +35906,1510 @@ done:
 	VZEROUPPER
 	RET
 
+// func OffsFew1AVX512(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, flags int, cols int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, FMA3
+TEXT ·OffsFew1AVX512(SB), NOSPLIT, $0-64
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   boff+24(FP), BX
+	MOVQ   ldc+40(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	SHLQ   $0x05, DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+step:
+	TESTQ        AX, AX
+	JZ           sums
+	MOVLQSX      (BX), DI
+	VBROADCASTSS (DX)(DI*4), Y16
+	VBROADCASTSS 4(DX)(DI*4), Y17
+	VBROADCASTSS 8(DX)(DI*4), Y18
+	VBROADCASTSS 12(DX)(DI*4), Y19
+	MOVQ         CX, DI
+	VMOVUPS      (DI), Y20
+	VFMADD231PS  Y16, Y20, Y0
+	VFMADD231PS  Y17, Y20, Y1
+	VFMADD231PS  Y18, Y20, Y2
+	VFMADD231PS  Y19, Y20, Y3
+	ADDQ         $0x20, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JMP          step
+
+sums:
+	// K1: C's first cols columns; the sums to rows of 4 columns, group by group
+	MOVQ  cols+56(FP), AX
+	MOVL  $0xffffffff, CX
+	BZHIL AX, CX, AX
+	KMOVW AX, K1
+	MOVQ  flags+48(FP), AX
+	MOVQ  c+32(FP), CX
+
+	// group 0: lane i of column j to row i, lane j (in each 128-bit half: rows i and 4 + i)
+	VUNPCKLPS Y1, Y0, Y24
+	VUNPCKHPS Y1, Y0, Y25
+	VUNPCKLPS Y3, Y2, Y26
+	VUNPCKHPS Y3, Y2, Y27
+	VSHUFPS   $0x44, Y26, Y24, Y0
+	VSHUFPS   $0xee, Y26, Y24, Y1
+	VSHUFPS   $0x44, Y27, Y25, Y2
+	VSHUFPS   $0xee, Y27, Y25, Y3
+
+	// row 0 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_0
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X0, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_0
+
+plain0_0:
+	VMOVUPS X0, K1, (CX)
+
+next0_0:
+	ADDQ SI, CX
+
+	// row 1 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_1
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X1, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_1
+
+plain0_1:
+	VMOVUPS X1, K1, (CX)
+
+next0_1:
+	ADDQ SI, CX
+
+	// row 2 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_2
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X2, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_2
+
+plain0_2:
+	VMOVUPS X2, K1, (CX)
+
+next0_2:
+	ADDQ SI, CX
+
+	// row 3 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_3
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X3, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_3
+
+plain0_3:
+	VMOVUPS X3, K1, (CX)
+
+next0_3:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y0, X28
+
+	// row 4 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_4
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_4
+
+plain0_4:
+	VMOVUPS X28, K1, (CX)
+
+next0_4:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y1, X28
+
+	// row 5 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_5
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_5
+
+plain0_5:
+	VMOVUPS X28, K1, (CX)
+
+next0_5:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y2, X28
+
+	// row 6 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_6
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_6
+
+plain0_6:
+	VMOVUPS X28, K1, (CX)
+
+next0_6:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y3, X28
+
+	// row 7 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_7
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_7
+
+plain0_7:
+	VMOVUPS X28, K1, (CX)
+
+next0_7:
+	ADDQ SI, CX
+	VZEROUPPER
+	RET
+
+// func OffsFew2AVX512(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, flags int, cols int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, FMA3
+TEXT ·OffsFew2AVX512(SB), NOSPLIT, $0-64
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   boff+24(FP), BX
+	MOVQ   ldc+40(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	SHLQ   $0x05, DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+step:
+	TESTQ        AX, AX
+	JZ           sums
+	MOVLQSX      (BX), R8
+	VBROADCASTSS (DX)(R8*4), Y16
+	VBROADCASTSS 4(DX)(R8*4), Y17
+	VBROADCASTSS 8(DX)(R8*4), Y18
+	VBROADCASTSS 12(DX)(R8*4), Y19
+	MOVQ         CX, R8
+	VMOVUPS      (R8), Y20
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y21
+	VFMADD231PS  Y16, Y20, Y0
+	VFMADD231PS  Y17, Y20, Y1
+	VFMADD231PS  Y18, Y20, Y2
+	VFMADD231PS  Y19, Y20, Y3
+	VFMADD231PS  Y16, Y21, Y4
+	VFMADD231PS  Y17, Y21, Y5
+	VFMADD231PS  Y18, Y21, Y6
+	VFMADD231PS  Y19, Y21, Y7
+	ADDQ         $0x20, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JMP          step
+
+sums:
+	// K1: C's first cols columns; the sums to rows of 4 columns, group by group
+	MOVQ  cols+56(FP), AX
+	MOVL  $0xffffffff, CX
+	BZHIL AX, CX, AX
+	KMOVW AX, K1
+	MOVQ  flags+48(FP), AX
+	MOVQ  c+32(FP), CX
+
+	// group 0: lane i of column j to row i, lane j (in each 128-bit half: rows i and 4 + i)
+	VUNPCKLPS Y1, Y0, Y24
+	VUNPCKHPS Y1, Y0, Y25
+	VUNPCKLPS Y3, Y2, Y26
+	VUNPCKHPS Y3, Y2, Y27
+	VSHUFPS   $0x44, Y26, Y24, Y0
+	VSHUFPS   $0xee, Y26, Y24, Y1
+	VSHUFPS   $0x44, Y27, Y25, Y2
+	VSHUFPS   $0xee, Y27, Y25, Y3
+
+	// row 0 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_0
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X0, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_0
+
+plain0_0:
+	VMOVUPS X0, K1, (CX)
+
+next0_0:
+	ADDQ SI, CX
+
+	// row 1 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_1
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X1, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_1
+
+plain0_1:
+	VMOVUPS X1, K1, (CX)
+
+next0_1:
+	ADDQ SI, CX
+
+	// row 2 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_2
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X2, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_2
+
+plain0_2:
+	VMOVUPS X2, K1, (CX)
+
+next0_2:
+	ADDQ SI, CX
+
+	// row 3 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_3
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X3, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_3
+
+plain0_3:
+	VMOVUPS X3, K1, (CX)
+
+next0_3:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y0, X28
+
+	// row 4 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_4
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_4
+
+plain0_4:
+	VMOVUPS X28, K1, (CX)
+
+next0_4:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y1, X28
+
+	// row 5 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_5
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_5
+
+plain0_5:
+	VMOVUPS X28, K1, (CX)
+
+next0_5:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y2, X28
+
+	// row 6 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_6
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_6
+
+plain0_6:
+	VMOVUPS X28, K1, (CX)
+
+next0_6:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y3, X28
+
+	// row 7 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_7
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_7
+
+plain0_7:
+	VMOVUPS X28, K1, (CX)
+
+next0_7:
+	ADDQ SI, CX
+
+	// group 1: lane i of column j to row i, lane j (in each 128-bit half: rows i and 4 + i)
+	VUNPCKLPS Y5, Y4, Y24
+	VUNPCKHPS Y5, Y4, Y25
+	VUNPCKLPS Y7, Y6, Y26
+	VUNPCKHPS Y7, Y6, Y27
+	VSHUFPS   $0x44, Y26, Y24, Y4
+	VSHUFPS   $0xee, Y26, Y24, Y5
+	VSHUFPS   $0x44, Y27, Y25, Y6
+	VSHUFPS   $0xee, Y27, Y25, Y7
+
+	// row 8 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_0
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X4, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_0
+
+plain1_0:
+	VMOVUPS X4, K1, (CX)
+
+next1_0:
+	ADDQ SI, CX
+
+	// row 9 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_1
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X5, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_1
+
+plain1_1:
+	VMOVUPS X5, K1, (CX)
+
+next1_1:
+	ADDQ SI, CX
+
+	// row 10 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_2
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X6, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_2
+
+plain1_2:
+	VMOVUPS X6, K1, (CX)
+
+next1_2:
+	ADDQ SI, CX
+
+	// row 11 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_3
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X7, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_3
+
+plain1_3:
+	VMOVUPS X7, K1, (CX)
+
+next1_3:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y4, X28
+
+	// row 12 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_4
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_4
+
+plain1_4:
+	VMOVUPS X28, K1, (CX)
+
+next1_4:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y5, X28
+
+	// row 13 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_5
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_5
+
+plain1_5:
+	VMOVUPS X28, K1, (CX)
+
+next1_5:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y6, X28
+
+	// row 14 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_6
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_6
+
+plain1_6:
+	VMOVUPS X28, K1, (CX)
+
+next1_6:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y7, X28
+
+	// row 15 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_7
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_7
+
+plain1_7:
+	VMOVUPS X28, K1, (CX)
+
+next1_7:
+	ADDQ SI, CX
+	VZEROUPPER
+	RET
+
+// func OffsFew3AVX512(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, flags int, cols int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, FMA3
+TEXT ·OffsFew3AVX512(SB), NOSPLIT, $0-64
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   boff+24(FP), BX
+	MOVQ   ldc+40(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	SHLQ   $0x05, DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+step:
+	TESTQ        AX, AX
+	JZ           sums
+	MOVLQSX      (BX), R8
+	VBROADCASTSS (DX)(R8*4), Y16
+	VBROADCASTSS 4(DX)(R8*4), Y17
+	VBROADCASTSS 8(DX)(R8*4), Y18
+	VBROADCASTSS 12(DX)(R8*4), Y19
+	MOVQ         CX, R8
+	VMOVUPS      (R8), Y20
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y21
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y22
+	VFMADD231PS  Y16, Y20, Y0
+	VFMADD231PS  Y17, Y20, Y1
+	VFMADD231PS  Y18, Y20, Y2
+	VFMADD231PS  Y19, Y20, Y3
+	VFMADD231PS  Y16, Y21, Y4
+	VFMADD231PS  Y17, Y21, Y5
+	VFMADD231PS  Y18, Y21, Y6
+	VFMADD231PS  Y19, Y21, Y7
+	VFMADD231PS  Y16, Y22, Y8
+	VFMADD231PS  Y17, Y22, Y9
+	VFMADD231PS  Y18, Y22, Y10
+	VFMADD231PS  Y19, Y22, Y11
+	ADDQ         $0x20, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JMP          step
+
+sums:
+	// K1: C's first cols columns; the sums to rows of 4 columns, group by group
+	MOVQ  cols+56(FP), AX
+	MOVL  $0xffffffff, CX
+	BZHIL AX, CX, AX
+	KMOVW AX, K1
+	MOVQ  flags+48(FP), AX
+	MOVQ  c+32(FP), CX
+
+	// group 0: lane i of column j to row i, lane j (in each 128-bit half: rows i and 4 + i)
+	VUNPCKLPS Y1, Y0, Y24
+	VUNPCKHPS Y1, Y0, Y25
+	VUNPCKLPS Y3, Y2, Y26
+	VUNPCKHPS Y3, Y2, Y27
+	VSHUFPS   $0x44, Y26, Y24, Y0
+	VSHUFPS   $0xee, Y26, Y24, Y1
+	VSHUFPS   $0x44, Y27, Y25, Y2
+	VSHUFPS   $0xee, Y27, Y25, Y3
+
+	// row 0 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_0
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X0, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_0
+
+plain0_0:
+	VMOVUPS X0, K1, (CX)
+
+next0_0:
+	ADDQ SI, CX
+
+	// row 1 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_1
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X1, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_1
+
+plain0_1:
+	VMOVUPS X1, K1, (CX)
+
+next0_1:
+	ADDQ SI, CX
+
+	// row 2 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_2
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X2, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_2
+
+plain0_2:
+	VMOVUPS X2, K1, (CX)
+
+next0_2:
+	ADDQ SI, CX
+
+	// row 3 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_3
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X3, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_3
+
+plain0_3:
+	VMOVUPS X3, K1, (CX)
+
+next0_3:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y0, X28
+
+	// row 4 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_4
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_4
+
+plain0_4:
+	VMOVUPS X28, K1, (CX)
+
+next0_4:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y1, X28
+
+	// row 5 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_5
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_5
+
+plain0_5:
+	VMOVUPS X28, K1, (CX)
+
+next0_5:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y2, X28
+
+	// row 6 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_6
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_6
+
+plain0_6:
+	VMOVUPS X28, K1, (CX)
+
+next0_6:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y3, X28
+
+	// row 7 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_7
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_7
+
+plain0_7:
+	VMOVUPS X28, K1, (CX)
+
+next0_7:
+	ADDQ SI, CX
+
+	// group 1: lane i of column j to row i, lane j (in each 128-bit half: rows i and 4 + i)
+	VUNPCKLPS Y5, Y4, Y24
+	VUNPCKHPS Y5, Y4, Y25
+	VUNPCKLPS Y7, Y6, Y26
+	VUNPCKHPS Y7, Y6, Y27
+	VSHUFPS   $0x44, Y26, Y24, Y4
+	VSHUFPS   $0xee, Y26, Y24, Y5
+	VSHUFPS   $0x44, Y27, Y25, Y6
+	VSHUFPS   $0xee, Y27, Y25, Y7
+
+	// row 8 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_0
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X4, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_0
+
+plain1_0:
+	VMOVUPS X4, K1, (CX)
+
+next1_0:
+	ADDQ SI, CX
+
+	// row 9 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_1
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X5, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_1
+
+plain1_1:
+	VMOVUPS X5, K1, (CX)
+
+next1_1:
+	ADDQ SI, CX
+
+	// row 10 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_2
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X6, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_2
+
+plain1_2:
+	VMOVUPS X6, K1, (CX)
+
+next1_2:
+	ADDQ SI, CX
+
+	// row 11 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_3
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X7, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_3
+
+plain1_3:
+	VMOVUPS X7, K1, (CX)
+
+next1_3:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y4, X28
+
+	// row 12 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_4
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_4
+
+plain1_4:
+	VMOVUPS X28, K1, (CX)
+
+next1_4:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y5, X28
+
+	// row 13 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_5
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_5
+
+plain1_5:
+	VMOVUPS X28, K1, (CX)
+
+next1_5:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y6, X28
+
+	// row 14 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_6
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_6
+
+plain1_6:
+	VMOVUPS X28, K1, (CX)
+
+next1_6:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y7, X28
+
+	// row 15 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_7
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_7
+
+plain1_7:
+	VMOVUPS X28, K1, (CX)
+
+next1_7:
+	ADDQ SI, CX
+
+	// group 2: lane i of column j to row i, lane j (in each 128-bit half: rows i and 4 + i)
+	VUNPCKLPS Y9, Y8, Y24
+	VUNPCKHPS Y9, Y8, Y25
+	VUNPCKLPS Y11, Y10, Y26
+	VUNPCKHPS Y11, Y10, Y27
+	VSHUFPS   $0x44, Y26, Y24, Y8
+	VSHUFPS   $0xee, Y26, Y24, Y9
+	VSHUFPS   $0x44, Y27, Y25, Y10
+	VSHUFPS   $0xee, Y27, Y25, Y11
+
+	// row 16 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain2_0
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X8, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next2_0
+
+plain2_0:
+	VMOVUPS X8, K1, (CX)
+
+next2_0:
+	ADDQ SI, CX
+
+	// row 17 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain2_1
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X9, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next2_1
+
+plain2_1:
+	VMOVUPS X9, K1, (CX)
+
+next2_1:
+	ADDQ SI, CX
+
+	// row 18 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain2_2
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X10, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next2_2
+
+plain2_2:
+	VMOVUPS X10, K1, (CX)
+
+next2_2:
+	ADDQ SI, CX
+
+	// row 19 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain2_3
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X11, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next2_3
+
+plain2_3:
+	VMOVUPS X11, K1, (CX)
+
+next2_3:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y8, X28
+
+	// row 20 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain2_4
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next2_4
+
+plain2_4:
+	VMOVUPS X28, K1, (CX)
+
+next2_4:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y9, X28
+
+	// row 21 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain2_5
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next2_5
+
+plain2_5:
+	VMOVUPS X28, K1, (CX)
+
+next2_5:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y10, X28
+
+	// row 22 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain2_6
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next2_6
+
+plain2_6:
+	VMOVUPS X28, K1, (CX)
+
+next2_6:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y11, X28
+
+	// row 23 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain2_7
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next2_7
+
+plain2_7:
+	VMOVUPS X28, K1, (CX)
+
+next2_7:
+	ADDQ SI, CX
+	VZEROUPPER
+	RET
+
+// func OffsFew4AVX512(k int, a *float32, b *float32, boff *int32, c *float32, ldc int, flags int, cols int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, FMA3
+TEXT ·OffsFew4AVX512(SB), NOSPLIT, $0-64
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   boff+24(FP), BX
+	MOVQ   ldc+40(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   AX, DI
+	SHLQ   $0x05, DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+
+step:
+	TESTQ        AX, AX
+	JZ           sums
+	MOVLQSX      (BX), R8
+	VBROADCASTSS (DX)(R8*4), Y16
+	VBROADCASTSS 4(DX)(R8*4), Y17
+	VBROADCASTSS 8(DX)(R8*4), Y18
+	VBROADCASTSS 12(DX)(R8*4), Y19
+	MOVQ         CX, R8
+	VMOVUPS      (R8), Y20
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y21
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y22
+	ADDQ         DI, R8
+	VMOVUPS      (R8), Y23
+	VFMADD231PS  Y16, Y20, Y0
+	VFMADD231PS  Y17, Y20, Y1
+	VFMADD231PS  Y18, Y20, Y2
+	VFMADD231PS  Y19, Y20, Y3
+	VFMADD231PS  Y16, Y21, Y4
+	VFMADD231PS  Y17, Y21, Y5
+	VFMADD231PS  Y18, Y21, Y6
+	VFMADD231PS  Y19, Y21, Y7
+	VFMADD231PS  Y16, Y22, Y8
+	VFMADD231PS  Y17, Y22, Y9
+	VFMADD231PS  Y18, Y22, Y10
+	VFMADD231PS  Y19, Y22, Y11
+	VFMADD231PS  Y16, Y23, Y12
+	VFMADD231PS  Y17, Y23, Y13
+	VFMADD231PS  Y18, Y23, Y14
+	VFMADD231PS  Y19, Y23, Y15
+	ADDQ         $0x20, CX
+	ADDQ         $0x04, BX
+	DECQ         AX
+	JMP          step
+
+sums:
+	// K1: C's first cols columns; the sums to rows of 4 columns, group by group
+	MOVQ  cols+56(FP), AX
+	MOVL  $0xffffffff, CX
+	BZHIL AX, CX, AX
+	KMOVW AX, K1
+	MOVQ  flags+48(FP), AX
+	MOVQ  c+32(FP), CX
+
+	// group 0: lane i of column j to row i, lane j (in each 128-bit half: rows i and 4 + i)
+	VUNPCKLPS Y1, Y0, Y24
+	VUNPCKHPS Y1, Y0, Y25
+	VUNPCKLPS Y3, Y2, Y26
+	VUNPCKHPS Y3, Y2, Y27
+	VSHUFPS   $0x44, Y26, Y24, Y0
+	VSHUFPS   $0xee, Y26, Y24, Y1
+	VSHUFPS   $0x44, Y27, Y25, Y2
+	VSHUFPS   $0xee, Y27, Y25, Y3
+
+	// row 0 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_0
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X0, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_0
+
+plain0_0:
+	VMOVUPS X0, K1, (CX)
+
+next0_0:
+	ADDQ SI, CX
+
+	// row 1 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_1
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X1, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_1
+
+plain0_1:
+	VMOVUPS X1, K1, (CX)
+
+next0_1:
+	ADDQ SI, CX
+
+	// row 2 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_2
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X2, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_2
+
+plain0_2:
+	VMOVUPS X2, K1, (CX)
+
+next0_2:
+	ADDQ SI, CX
+
+	// row 3 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_3
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X3, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_3
+
+plain0_3:
+	VMOVUPS X3, K1, (CX)
+
+next0_3:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y0, X28
+
+	// row 4 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_4
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_4
+
+plain0_4:
+	VMOVUPS X28, K1, (CX)
+
+next0_4:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y1, X28
+
+	// row 5 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_5
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_5
+
+plain0_5:
+	VMOVUPS X28, K1, (CX)
+
+next0_5:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y2, X28
+
+	// row 6 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_6
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_6
+
+plain0_6:
+	VMOVUPS X28, K1, (CX)
+
+next0_6:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y3, X28
+
+	// row 7 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain0_7
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next0_7
+
+plain0_7:
+	VMOVUPS X28, K1, (CX)
+
+next0_7:
+	ADDQ SI, CX
+
+	// group 1: lane i of column j to row i, lane j (in each 128-bit half: rows i and 4 + i)
+	VUNPCKLPS Y5, Y4, Y24
+	VUNPCKHPS Y5, Y4, Y25
+	VUNPCKLPS Y7, Y6, Y26
+	VUNPCKHPS Y7, Y6, Y27
+	VSHUFPS   $0x44, Y26, Y24, Y4
+	VSHUFPS   $0xee, Y26, Y24, Y5
+	VSHUFPS   $0x44, Y27, Y25, Y6
+	VSHUFPS   $0xee, Y27, Y25, Y7
+
+	// row 8 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_0
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X4, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_0
+
+plain1_0:
+	VMOVUPS X4, K1, (CX)
+
+next1_0:
+	ADDQ SI, CX
+
+	// row 9 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_1
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X5, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_1
+
+plain1_1:
+	VMOVUPS X5, K1, (CX)
+
+next1_1:
+	ADDQ SI, CX
+
+	// row 10 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_2
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X6, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_2
+
+plain1_2:
+	VMOVUPS X6, K1, (CX)
+
+next1_2:
+	ADDQ SI, CX
+
+	// row 11 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_3
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X7, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_3
+
+plain1_3:
+	VMOVUPS X7, K1, (CX)
+
+next1_3:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y4, X28
+
+	// row 12 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_4
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_4
+
+plain1_4:
+	VMOVUPS X28, K1, (CX)
+
+next1_4:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y5, X28
+
+	// row 13 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_5
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_5
+
+plain1_5:
+	VMOVUPS X28, K1, (CX)
+
+next1_5:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y6, X28
+
+	// row 14 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_6
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_6
+
+plain1_6:
+	VMOVUPS X28, K1, (CX)
+
+next1_6:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y7, X28
+
+	// row 15 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain1_7
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next1_7
+
+plain1_7:
+	VMOVUPS X28, K1, (CX)
+
+next1_7:
+	ADDQ SI, CX
+
+	// group 2: lane i of column j to row i, lane j (in each 128-bit half: rows i and 4 + i)
+	VUNPCKLPS Y9, Y8, Y24
+	VUNPCKHPS Y9, Y8, Y25
+	VUNPCKLPS Y11, Y10, Y26
+	VUNPCKHPS Y11, Y10, Y27
+	VSHUFPS   $0x44, Y26, Y24, Y8
+	VSHUFPS   $0xee, Y26, Y24, Y9
+	VSHUFPS   $0x44, Y27, Y25, Y10
+	VSHUFPS   $0xee, Y27, Y25, Y11
+
+	// row 16 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain2_0
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X8, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next2_0
+
+plain2_0:
+	VMOVUPS X8, K1, (CX)
+
+next2_0:
+	ADDQ SI, CX
+
+	// row 17 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain2_1
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X9, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next2_1
+
+plain2_1:
+	VMOVUPS X9, K1, (CX)
+
+next2_1:
+	ADDQ SI, CX
+
+	// row 18 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain2_2
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X10, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next2_2
+
+plain2_2:
+	VMOVUPS X10, K1, (CX)
+
+next2_2:
+	ADDQ SI, CX
+
+	// row 19 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain2_3
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X11, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next2_3
+
+plain2_3:
+	VMOVUPS X11, K1, (CX)
+
+next2_3:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y8, X28
+
+	// row 20 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain2_4
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next2_4
+
+plain2_4:
+	VMOVUPS X28, K1, (CX)
+
+next2_4:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y9, X28
+
+	// row 21 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain2_5
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next2_5
+
+plain2_5:
+	VMOVUPS X28, K1, (CX)
+
+next2_5:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y10, X28
+
+	// row 22 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain2_6
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next2_6
+
+plain2_6:
+	VMOVUPS X28, K1, (CX)
+
+next2_6:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y11, X28
+
+	// row 23 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain2_7
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next2_7
+
+plain2_7:
+	VMOVUPS X28, K1, (CX)
+
+next2_7:
+	ADDQ SI, CX
+
+	// group 3: lane i of column j to row i, lane j (in each 128-bit half: rows i and 4 + i)
+	VUNPCKLPS Y13, Y12, Y24
+	VUNPCKHPS Y13, Y12, Y25
+	VUNPCKLPS Y15, Y14, Y26
+	VUNPCKHPS Y15, Y14, Y27
+	VSHUFPS   $0x44, Y26, Y24, Y12
+	VSHUFPS   $0xee, Y26, Y24, Y13
+	VSHUFPS   $0x44, Y27, Y25, Y14
+	VSHUFPS   $0xee, Y27, Y25, Y15
+
+	// row 24 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain3_0
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X12, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next3_0
+
+plain3_0:
+	VMOVUPS X12, K1, (CX)
+
+next3_0:
+	ADDQ SI, CX
+
+	// row 25 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain3_1
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X13, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next3_1
+
+plain3_1:
+	VMOVUPS X13, K1, (CX)
+
+next3_1:
+	ADDQ SI, CX
+
+	// row 26 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain3_2
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X14, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next3_2
+
+plain3_2:
+	VMOVUPS X14, K1, (CX)
+
+next3_2:
+	ADDQ SI, CX
+
+	// row 27 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain3_3
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X15, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next3_3
+
+plain3_3:
+	VMOVUPS X15, K1, (CX)
+
+next3_3:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y12, X28
+
+	// row 28 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain3_4
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next3_4
+
+plain3_4:
+	VMOVUPS X28, K1, (CX)
+
+next3_4:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y13, X28
+
+	// row 29 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain3_5
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next3_5
+
+plain3_5:
+	VMOVUPS X28, K1, (CX)
+
+next3_5:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y14, X28
+
+	// row 30 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain3_6
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next3_6
+
+plain3_6:
+	VMOVUPS X28, K1, (CX)
+
+next3_6:
+	ADDQ          SI, CX
+	VEXTRACTF32X4 $0x01, Y15, X28
+
+	// row 31 (the sum into another register: an xmm write clears its ymm's upper half)
+	TESTQ     $0x00000001, AX
+	JZ        plain3_7
+	VMOVUPS.Z (CX), K1, X29
+	VADDPS    X29, X28, X29
+	VMOVUPS   X29, K1, (CX)
+	JMP       next3_7
+
+plain3_7:
+	VMOVUPS X28, K1, (CX)
+
+next3_7:
+	ADDQ SI, CX
+	VZEROUPPER
+	RET
+
 // func DwPlane3x3S1AVX512(y *float32, x *float32, w *float32, bias *float32, clip *float32, masks *uint16, planes int, h int, wd int, oh int, ow int, padT int, padL int, chunks int)
 // Requires: AVX, AVX512F
 TEXT ·DwPlane3x3S1AVX512(SB), NOSPLIT, $80-112

@@ -135,6 +135,9 @@ func main() {
 	maxPool3s2AVX512()
 	maxPool3s2Rows()
 	padRows()
+	for g := 1; g <= 4; g++ {
+		offsFew(g)
+	}
 	// Depthwise planes at stride 1 (at stride 2 the kernel, two loads
 	// and a permutation a tap, measured no faster than the 8-channel
 	// path: MobileNetV2's layers 0.9 to 1.4 times its time).
@@ -4085,6 +4088,124 @@ func padRows() {
 	DECQ(rows)
 	JMP(LabelRef("row"))
 	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// offsFew emits OffsFew<g>AVX512: the last columns of an offsets product
+// (at most 4) for g groups of 8 rows, with the rows in the vectors (one
+// 8-lane vector a group and column, 4·g accumulators) where the masked
+// 16-column kernel puts the columns there and spends a whole vector on
+// each row of one column (Winograd's products at 28×28: 49 tiles = 48 +
+// 1, the last column as dear as 16). No bias, residual or clip: flags
+// may only ask to accumulate.
+func offsFew(g int) {
+	name := fmt.Sprintf("OffsFew%dAVX512", g)
+	TEXT(name, NOSPLIT, "func(k int, a, b *float32, boff *int32, c *float32, ldc int, flags, cols int)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s computes %d rows (%d groups of 8 packed rows of A, k·8 values apart) of C's first", name, 8*g, g),
+		"cols columns (at most 4), as this Go loop does (indices in elements; it reads",
+		"b[boff[p]+j] for j < 4 and writes only C's first cols columns):",
+		"",
+		fmt.Sprintf("	for i := range %d {", 8*g),
+		"		for j := range cols {",
+		"			var s float32",
+		"			for p := range k {",
+		"				s = fma32(a[(i/8)*k*8 + p*8 + i%8], b[boff[p]+j], s)",
+		"			}",
+		"			if flags&1 != 0 {",
+		"				s += c[i*ldc+j]",
+		"			}",
+		"			c[i*ldc+j] = s",
+		"		}",
+		"	}",
+	)
+	k := Load(Param("k"), GP64()).(reg.GPVirtual)
+	a := Load(Param("a"), GP64()).(reg.GPVirtual)
+	b := Load(Param("b"), GP64()).(reg.GPVirtual)
+	boff := Load(Param("boff"), GP64()).(reg.GPVirtual)
+	ldc := Load(Param("ldc"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ldc)
+	gstride := GP64() // bytes from one group's A to the next: k·8·4
+	MOVQ(k, gstride)
+	SHLQ(U8(5), gstride)
+	z := avx512.regs
+	acc := z[0 : 4*g] // acc[4·gi + j]: group gi, column j, ymm
+	bv := z[16:20]
+	av := z[20:24]
+	for _, r := range acc {
+		VXORPS(r.AsY(), r.AsY(), r.AsY())
+	}
+	off, ap := GP64(), GP64()
+	Label("step")
+	TESTQ(k, k)
+	JZ(LabelRef("sums"))
+	MOVLQSX(Mem{Base: boff}, off)
+	for j := range 4 {
+		VBROADCASTSS(Mem{Base: b, Index: off, Scale: 4, Disp: 4 * j}, bv[j].AsY())
+	}
+	MOVQ(a, ap)
+	for gi := range g {
+		if gi > 0 {
+			ADDQ(gstride, ap)
+		}
+		VMOVUPS(Mem{Base: ap}, av[gi].AsY())
+	}
+	for gi := range g {
+		for j := range 4 {
+			VFMADD231PS(bv[j].AsY(), av[gi].AsY(), acc[4*gi+j].AsY())
+		}
+	}
+	ADDQ(U8(32), a)
+	ADDQ(U8(4), boff)
+	DECQ(k)
+	JMP(LabelRef("step"))
+	Label("sums")
+	Comment("K1: C's first cols columns; the sums to rows of 4 columns, group by group")
+	cols := Load(Param("cols"), GP64()).(reg.GPVirtual)
+	all, t := GP32(), GP32()
+	MOVL(U32(0xffffffff), all)
+	BZHIL(cols.As32(), all, t)
+	KMOVW(t, reg.K1)
+	flags := Load(Param("flags"), GP64()).(reg.GPVirtual)
+	c := Load(Param("c"), GP64()).(reg.GPVirtual)
+	t0, t1, t2, t3 := z[24].AsY(), z[25].AsY(), z[26].AsY(), z[27].AsY()
+	old := z[28].AsX()
+	for gi := range g {
+		c0, c1, c2, c3 := acc[4*gi].AsY(), acc[4*gi+1].AsY(), acc[4*gi+2].AsY(), acc[4*gi+3].AsY()
+		Comment(fmt.Sprintf("group %d: lane i of column j to row i, lane j (in each 128-bit half: rows i and 4 + i)", gi))
+		VUNPCKLPS(c1, c0, t0) // c0[0] c1[0] c0[1] c1[1] | c0[4] c1[4] c0[5] c1[5]
+		VUNPCKHPS(c1, c0, t1) // c0[2] c1[2] c0[3] c1[3] | ...
+		VUNPCKLPS(c3, c2, t2)
+		VUNPCKHPS(c3, c2, t3)
+		VSHUFPS(U8(0x44), t2, t0, c0) // row 0 | row 4
+		VSHUFPS(U8(0xee), t2, t0, c1) // row 1 | row 5
+		VSHUFPS(U8(0x44), t3, t1, c2) // row 2 | row 6
+		VSHUFPS(U8(0xee), t3, t1, c3) // row 3 | row 7
+		for i := range 8 {
+			r := acc[4*gi+i%4]
+			x := r.AsX()
+			if i >= 4 {
+				VEXTRACTF32X4(U8(1), r.AsY(), old)
+				x = old
+			}
+			row := Mem{Base: c}
+			Comment(fmt.Sprintf("row %d (the sum into another register: an xmm write clears its ymm's upper half)", 8*gi+i))
+			plain, next := fmt.Sprintf("plain%d_%d", gi, i), fmt.Sprintf("next%d_%d", gi, i)
+			TESTQ(U32(1), flags)
+			JZ(LabelRef(plain))
+			add := z[29].AsX()
+			VMOVUPS_Z(row, reg.K1, add)
+			VADDPS(add, x, add)
+			VMOVUPS(add, reg.K1, row)
+			JMP(LabelRef(next))
+			Label(plain)
+			VMOVUPS(x, reg.K1, row)
+			Label(next)
+			ADDQ(ldc, c)
+		}
+	}
 	VZEROUPPER()
 	RET()
 }
