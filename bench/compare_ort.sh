@@ -18,9 +18,9 @@
 # one-thread run's time depends on which vCPU the scheduler gives it, and
 # bnrun's and ORT's landed on different ones. So one-thread runs of both
 # programs are pinned (taskset) to one vCPU: PIN1 names it, PIN1=none
-# leaves them unpinned, and by default it is the fastest, for bnrun, of
-# those the first model's one-thread time is taken on at the start (each
-# printed). Speed-ups are then from the fastest vCPU alone to both.
+# leaves them unpinned, and by default it is the fastest for bnrun, taken
+# for each model before its rounds (every vCPU's time printed). Speed-ups
+# are then from the fastest vCPU alone to both.
 # JSON=FILE also writes the results there for programs: the machine line,
 # and per model and thread count every round's time of each program, the
 # statistic taken, the ratio and the speed-ups with their per-round values.
@@ -69,20 +69,29 @@ twocores() { go test -run XXX -bench BenchmarkTwoCores -benchtime 3x ./kern/ 2>/
 # on two, where two-thread times run 10-20 % longer.
 roundtrip() { go test -run XXX -bench BenchmarkLineRoundTrip -benchtime 3x ./runtime/ 2>/dev/null | awk '/ns\/trip/ {print $(NF-1)}'; }
 echo "two-core speed-up of the machine: $(twocores), cache-line round trip: $(roundtrip) ns"
-# vcpus prints the first model's one-thread time (ms, bnrun's fastest of
-# iters) on each vCPU, "cpu ms" a line.
+# vcpus prints a model's one-thread time (ms, bnrun's fastest of iters)
+# on each vCPU, "cpu ms" a line.
 vcpus() {
-  local m=$dir/${archs[0]}_${variant}/model.onnx c
+  local c
   for ((c = 0; c < $(nproc); c++)); do
-    echo "$c $(taskset -c "$c" build/bnrun bench "$m" --threads 1 --iters "$iters" --batch "$batch" --json | awk -F': ' '/"min_ms"/ {gsub(",", "", $2); print $2}')"
+    echo "$c $(taskset -c "$c" build/bnrun bench "$1" --threads 1 --iters "$iters" --batch "$batch" --json | awk -F': ' '/"min_ms"/ {gsub(",", "", $2); print $2}')"
   done
 }
-pin=${PIN1:-}
-if [[ -z $pin ]] && command -v taskset > /dev/null && (($(nproc) > 1)); then
-  speeds=$(vcpus)
-  echo "one-thread time of ${archs[0]} on each vCPU (ms): $(echo "$speeds" | awk '{printf "%s%s: %s", (NR > 1 ? ", " : ""), $1, $2}')"
-  pin=$(echo "$speeds" | sort -k2 -n | head -1 | cut -d' ' -f1)
-fi
+# pickpin sets pin for a model ($1, file $2): PIN1, or the vCPU vcpus
+# finds fastest for it (every vCPU's time printed and kept in speeds), or
+# none. The vCPUs' speeds change within minutes and differ by model, so
+# each model takes its own.
+pin=none
+speeds=""
+pickpin() {
+  pin=${PIN1:-none}
+  speeds=""
+  if [[ -z ${PIN1:-} ]] && command -v taskset > /dev/null && (($(nproc) > 1)); then
+    speeds=$(vcpus "$2")
+    pin=$(echo "$speeds" | sort -k2 -n | head -1 | cut -d' ' -f1)
+    echo "$1: one-thread time on each vCPU (ms): $(echo "$speeds" | awk '{printf "%s%s: %s", (NR > 1 ? ", " : ""), $1, $2}'); one-thread runs pinned to vCPU $pin"
+  fi
+}
 # on1 runs a command pinned to vCPU $pin when it runs one thread ($1).
 on1() {
   local t=$1
@@ -93,12 +102,10 @@ on1() {
     "$@"
   fi
 }
-if [[ -n $pin && $pin != none ]]; then
-  echo "one-thread runs pinned to vCPU $pin"
-fi
 printf '%-16s %7s %12s %12s %8s\n' model threads bnrun_ms ort_ms ratio
 # JSON: the rounds, a line per model and thread count ("arch threads
-# bnrun-times ort-times", times comma-separated), turned into JSON at the end
+# bnrun-times ort-times pin speeds", times comma-separated, speeds
+# "cpu:ms:..."), turned into JSON at the end
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
 # Each round times every thread count, bnrun then ONNX Runtime, so that a
@@ -112,6 +119,7 @@ speedups() { # values of thread count 0 then of count i, one a line each half
 }
 for arch in "${archs[@]}"; do
   model=$dir/${arch}_${variant}/model.onnx
+  pickpin "$arch" "$model"
   declare -A b=() o=()
   for ((r = 0; r < rounds; r++)); do
     for t in "${threads[@]}"; do
@@ -123,7 +131,7 @@ for arch in "${archs[@]}"; do
     bm=$(printf '%s\n' ${b[$t]} | $stat)
     om=$(printf '%s\n' ${o[$t]} | $stat)
     printf '%-16s %7s %12.2f %12.2f %8.2f\n' "$arch" "$t" "$bm" "$om" "$(awk -v b="$bm" -v o="$om" 'BEGIN {print b / o}')"
-    echo "$arch $t $(echo ${b[$t]} | tr ' ' ,) $(echo ${o[$t]} | tr ' ' ,)" >> "$rows"
+    echo "$arch $t $(echo ${b[$t]} | tr ' ' ,) $(echo ${o[$t]} | tr ' ' ,) $pin $(echo $speeds | tr ' ' :)" >> "$rows"
   done
   t0=${threads[0]}
   for t in "${threads[@]:1}"; do
@@ -151,17 +159,21 @@ two=$(twocores)
 trip=$(roundtrip)
 echo "two-core speed-up of the machine: $two, cache-line round trip: $trip ns"
 if [[ -n ${JSON:-} ]]; then
-  python3 - "$rows" "$JSON" "${STAT:-median}" "$batch" "$iters" "$variant" "${pin:-none}" "$two" "$trip" "${speeds:-}" <<'PY'
+  python3 - "$rows" "$JSON" "${STAT:-median}" "$batch" "$iters" "$variant" "$two" "$trip" <<'PY'
 import json, statistics, sys
-rows, out, stat, batch, iters, variant, pin, two, trip, speeds = sys.argv[1:11]
+rows, out, stat, batch, iters, variant, two, trip = sys.argv[1:9]
 take = min if stat == "min" else statistics.median_low
 num = lambda v: float(v) if v else None
 cases, by = [], {}
 for line in open(rows):
-    arch, t, b, o = line.split()
+    f = line.split()
+    arch, t, b, o, pin = f[:5]
     b, o = [float(v) for v in b.split(",")], [float(v) for v in o.split(",")]
+    # the model's one-thread time on each vCPU: "cpu:ms:cpu:ms..." (or none)
+    sp = f[5].split(":") if len(f) > 5 else []
     c = {"model": arch, "threads": int(t), "bnrun_ms": take(b), "ort_ms": take(o),
-         "ratio": take(b) / take(o), "bnrun_rounds_ms": b, "ort_rounds_ms": o}
+         "ratio": take(b) / take(o), "bnrun_rounds_ms": b, "ort_rounds_ms": o,
+         "one_thread_vcpu": pin, "vcpu_one_thread_ms": {sp[i]: float(sp[i + 1]) for i in range(0, len(sp) - 1, 2)}}
     cases.append(c)
     by.setdefault(arch, []).append(c)
 for arch, cs in by.items():
@@ -173,8 +185,7 @@ for arch, cs in by.items():
             c[who + "_speedup"] = statistics.median(per)
         c["speedup_from_threads"] = first["threads"]
 json.dump({"stat": stat, "batch": int(batch), "iters": int(iters), "variant": variant,
-           "pinned_vcpu": pin, "machine_two_core_speedup": num(two), "round_trip_ns": num(trip),
-           "vcpu_one_thread_ms": {l.split()[0]: float(l.split()[1]) for l in speeds.splitlines() if l.strip()},
+           "machine_two_core_speedup": num(two), "round_trip_ns": num(trip),
            "cases": cases}, open(out, "w"), indent=1)
 PY
   echo "results written to $JSON"

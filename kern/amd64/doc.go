@@ -3,9 +3,10 @@
 // columns), pixel-tile convolution kernels (up to 6 or 8 pixels × 16 or 32
 // channels), Winograd F(4×4, 3×3)'s input and output transforms, depthwise
 // convolutions on channel planes (3×3 and 5×5 at stride 1) and on pixels of
-// 8 or 16 channels (any window and stride), and the
-// vector kernels of the elementwise steps (affine, add, max, axpy, clip,
-// stride-2 pick, sums, dot products), generated with avo by the program in
+// 8 or 16 channels (any window and stride), the last few columns of a
+// product with the rows in the vectors, the padded copy of a plane's rows,
+// and the vector kernels of the elementwise steps (affine, add, max, axpy,
+// clip, stride-2 pick, sums, dot products), generated with avo by the program in
 // _gen. The kernel library, package kern, plugs them into its tiers
 // (kern/tiers_amd64.go); the packing, blocking and threading around them is
 // portable Go there.
