@@ -695,7 +695,8 @@ func (bl *blocked) offsPiece(w int) (MicroKernelOffs, int) {
 // BenchmarkOffsPieces, a 1×1 layer of that depth whose last of five
 // panels is 17 wide: 0.90-0.95 of the packed panel's time.
 func (bl *blocked) offsNarrowRun(op *gemmOp, kl int, ablk, src []float32, sj int, offs []int32, i0, ng, j0, w int, first, last bool, buf *blockBufs) {
-	if w <= 4 && bl.OffsFew[0] != nil {
+	// (OffsFew reads 4 columns of B whatever w is: only where they lie in src)
+	if w <= 4 && bl.OffsFew[0] != nil && sj+maxOffset(offs[:kl])+4 <= len(src) {
 		c, bias, resid, flags := op.direct(i0, ng*bl.MR, j0, w, first, last)
 		if bias == nil && resid == nil && flags&microRelu == 0 && op.clipFor(buf, last) == nil {
 			// A few columns, the rows in the vectors, up to 4 groups a
