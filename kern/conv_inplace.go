@@ -427,7 +427,8 @@ func phaseRun(k *Tier, q, x []float32, g *ConvGeom, ph phaseGeom, f *ConvFusion,
 //	row[j] = x'[j·SW + b - PadL] for jlo <= j < jhi, else 0
 //
 // with x' the fusion's prologue applied to xr (PreScale and PreBias the
-// channel's sc and bi).
+// channel's sc and bi). Rows at column stride 1 without a prologue do not
+// come here: phaseRun copies them in one call (padRows).
 func phaseRow(k *Tier, row, xr []float32, g *ConvGeom, f *ConvFusion, sc, bi float32, b, jlo, jhi int) {
 	// the padding columns, a few each side: stores, not the
 	// two memclr calls that cost more than a row's copy
@@ -441,8 +442,6 @@ func phaseRow(k *Tier, row, xr []float32, g *ConvGeom, f *ConvFusion, sc, bi flo
 	x0 := jlo*g.SW + b - g.PadL
 	s := xr[x0 : x0+(len(d)-1)*g.SW+1]
 	switch {
-	case !f.hasPre() && g.SW == 1:
-		copy(d, s)
 	case !f.hasPre() && g.SW == 2:
 		// d[j] = xr[x0 + 2j]
 		pick2Row(k, d, s)
