@@ -119,6 +119,11 @@ type BlockedSpec struct {
 	// twins, winoInGo and winoStoreGo.
 	WinoIn    WinoInKernel
 	WinoStore WinoStoreKernel
+	// WinoStoreMask, when not nil, is WinoStore through masks, with which
+	// outputs whose sides are not multiples of 4 are stored in place;
+	// without it a tier that has WinoStore stores them through a plane of
+	// whole tiles, then copies and finishes them.
+	WinoStoreMask WinoStoreMaskKernel
 	// WinoInNT, when not nil, is WinoIn writing V past the caches, which
 	// stage 1 takes on two or more workers (see winoTask.Range) where
 	// StoreFence, the fence a worker runs after its last call, is set too.

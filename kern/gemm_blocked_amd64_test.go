@@ -496,7 +496,8 @@ func TestWinoTransformsMatchTwin(t *testing.T) {
 // transform and store against its Go twin, winoStoreGo, bit for bit: tile
 // counts that are not multiples of the lanes, tiles stored out of order,
 // with and without a residual and a Relu; values of y that no tile covers
-// must stay as they were.
+// must stay as they were. Tiers with WinoStoreMask run it the same way
+// with masks, which must leave the masked positions as they were.
 func TestWinoStoreMatchesTwin(t *testing.T) {
 	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil {
@@ -538,11 +539,31 @@ func TestWinoStoreMatchesTwin(t *testing.T) {
 					if relu {
 						r = 1
 					}
-					winoStoreGo(n, p1, ldp, y1, yoff, ldy, 0.25, zs, relu)
+					winoStoreGo(n, p1, ldp, y1, yoff, nil, ldy, 0.25, zs, relu)
 					var sums [36 * 16]float32
 					k.spec.WinoStore(n, &p2[0], ldp, &sums[0], &y2[0], &yoff[0], ldy, 0.25, zp, r)
 					kerntest.SameBits(t, what, y2, y1)
 					kerntest.SameBits(t, what+" (p is only read)", p2, p1)
+					if k.spec.WinoStoreMask == nil {
+						continue
+					}
+					// Through masks: every tile's own, the last tile's
+					// from the image's bottom right corner (rows and
+					// columns past 2 masked off), some tiles all masked
+					// off or all on.
+					ymask := make([]int32, n)
+					for j := range ymask {
+						ymask[j] = int32(uint16((j*40503 + 7) >> 3))
+					}
+					ymask[0], ymask[n-1] = 0xffff, int32(winoMask(0, 0, 2, 2))
+					if n > 2 {
+						ymask[1] = 0
+					}
+					y1 = append(y1[:0], y2...)
+					winoStoreGo(n, p1, ldp, y1, yoff, ymask, ldy, -0.5, zs, relu)
+					k.spec.WinoStoreMask(n, &p2[0], ldp, &sums[0], &y2[0], &yoff[0], &ymask[0], ldy, -0.5, zp, r)
+					kerntest.SameBits(t, what+" masked", y2, y1)
+					kerntest.SameBits(t, what+" masked (p is only read)", p2, p1)
 				}
 			}
 		}

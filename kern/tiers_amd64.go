@@ -121,6 +121,8 @@ var avx512Spec = withWidthFree(BlockedSpec{
 	WinoInNT:   amd64.WinoInNTAVX512,
 	StoreFence: amd64.StoreFence,
 	WinoStore:  amd64.WinoStoreAVX512,
+	// 14×14 outputs' edge tiles (see convWinograd)
+	WinoStoreMask: amd64.WinoStoreMaskAVX512,
 	// Winograd from 14×14 outputs up (16 tiles): BenchmarkWinograd on a
 	// Zen 5, one worker, ResNet's 64×56², 128×28², 256×14² layers 2.4,
 	// 2.3 and 1.65 times faster than the direct product; 512×7² 4 times

@@ -45,6 +45,11 @@ var fusedCases = []fusedCase{
 	{1, 8, 56, 56, 24, 3, 1, 1, 1, false, true, "Relu"},
 	{2, 48, 40, 36, 19, 3, 1, 1, 1, true, true, "Relu"},
 	{1, 64, 56, 56, 24, 3, 1, 1, 1, true, false, ""},
+	// Sides not multiples of 4, stored in place through the tiles' masks
+	// on tiers with WinoStoreMask: 14×14 (ResNet's third stage, 16
+	// tiles), and parts over 64 tiles whose last column and row overhang.
+	{2, 40, 14, 14, 24, 3, 1, 1, 1, false, true, "Relu"},
+	{2, 48, 30, 29, 19, 3, 1, 1, 1, true, true, "Relu"},
 	// Small planes with many output channels: prologue with padding,
 	// residual, activations, batch 2.
 	{1, 70, 7, 7, 130, 3, 1, 1, 1, true, true, "Relu"},

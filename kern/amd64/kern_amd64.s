@@ -9276,6 +9276,1502 @@ DATA winoconst<>+440(SB)/4, $0x402c71c7
 DATA winoconst<>+444(SB)/4, $0x402c71c7
 GLOBL winoconst<>(SB), RODATA|NOPTR, $448
 
+// func WinoStoreMaskAVX512(n int, p *float32, ldp int, t *float32, y *float32, yoff *int32, ymask *int32, ldy int, bias float32, z *float32, relu int)
+// Requires: AVX, AVX512F, AVX512VL, CMOV, MMX+
+TEXT ·WinoStoreMaskAVX512(SB), NOSPLIT, $0-88
+	MOVQ n+0(FP), AX
+	MOVQ p+8(FP), CX
+	MOVQ ldp+16(FP), DX
+	MOVQ t+24(FP), BX
+	MOVQ y+32(FP), SI
+	MOVQ yoff+40(FP), DI
+	MOVQ ymask+48(FP), R8
+	MOVQ ldy+56(FP), R9
+	MOVQ z+72(FP), R10
+	MOVQ relu+80(FP), R11
+	SHLQ $0x02, DX
+	SHLQ $0x02, R9
+
+	// bv = bias in every lane; lo = 0 with relu, else -Inf (max(-Inf, v) = v)
+	VBROADCASTSS bias+64(FP), Z14
+	MOVL         $0xff800000, R12
+	XORL         R13, R13
+	TESTQ        R11, R11
+	CMOVLNE      R13, R12
+	VMOVD        R12, X15
+	VBROADCASTSS X15, Z15
+	TESTQ        AX, AX
+	JLE          done
+
+loop:
+	// fetch P's lines 256 bytes ahead
+	IMUL3Q     $0x00000000, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000001, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000002, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000003, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000004, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000005, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000006, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000007, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000008, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000009, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000000a, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000000b, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000000c, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000000d, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000000e, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000000f, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000010, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000011, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000012, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000013, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000014, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000015, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000016, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000017, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000018, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000019, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000001a, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000001b, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000001c, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000001d, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000001e, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000001f, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000020, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000021, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000022, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000023, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+
+	// row 0 of P
+	IMUL3Q  $0x00000000, DX, R11
+	VMOVUPS (CX)(R11*1), Z0
+	IMUL3Q  $0x00000001, DX, R11
+	VMOVUPS (CX)(R11*1), Z1
+	IMUL3Q  $0x00000002, DX, R11
+	VMOVUPS (CX)(R11*1), Z2
+	IMUL3Q  $0x00000003, DX, R11
+	VMOVUPS (CX)(R11*1), Z3
+	IMUL3Q  $0x00000004, DX, R11
+	VMOVUPS (CX)(R11*1), Z4
+	IMUL3Q  $0x00000005, DX, R11
+	VMOVUPS (CX)(R11*1), Z5
+	VADDPS  Z2, Z1, Z6
+	VSUBPS  Z2, Z1, Z1
+	VADDPS  Z4, Z3, Z2
+	VSUBPS  Z4, Z3, Z3
+	VADDPS  Z6, Z0, Z0
+	VADDPS  Z2, Z0, Z0
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
+	VADDPS  Z7, Z6, Z6
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
+	VADDPS  Z3, Z1, Z1
+	VADDPS  Z5, Z1, Z1
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z4, 64(BX)
+	VMOVUPS Z6, 128(BX)
+	VMOVUPS Z1, 192(BX)
+
+	// row 1 of P
+	IMUL3Q  $0x00000006, DX, R11
+	VMOVUPS (CX)(R11*1), Z0
+	IMUL3Q  $0x00000007, DX, R11
+	VMOVUPS (CX)(R11*1), Z1
+	IMUL3Q  $0x00000008, DX, R11
+	VMOVUPS (CX)(R11*1), Z2
+	IMUL3Q  $0x00000009, DX, R11
+	VMOVUPS (CX)(R11*1), Z3
+	IMUL3Q  $0x0000000a, DX, R11
+	VMOVUPS (CX)(R11*1), Z4
+	IMUL3Q  $0x0000000b, DX, R11
+	VMOVUPS (CX)(R11*1), Z5
+	VADDPS  Z2, Z1, Z6
+	VSUBPS  Z2, Z1, Z1
+	VADDPS  Z4, Z3, Z2
+	VSUBPS  Z4, Z3, Z3
+	VADDPS  Z6, Z0, Z0
+	VADDPS  Z2, Z0, Z0
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
+	VADDPS  Z7, Z6, Z6
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
+	VADDPS  Z3, Z1, Z1
+	VADDPS  Z5, Z1, Z1
+	VMOVUPS Z0, 256(BX)
+	VMOVUPS Z4, 320(BX)
+	VMOVUPS Z6, 384(BX)
+	VMOVUPS Z1, 448(BX)
+
+	// row 2 of P
+	IMUL3Q  $0x0000000c, DX, R11
+	VMOVUPS (CX)(R11*1), Z0
+	IMUL3Q  $0x0000000d, DX, R11
+	VMOVUPS (CX)(R11*1), Z1
+	IMUL3Q  $0x0000000e, DX, R11
+	VMOVUPS (CX)(R11*1), Z2
+	IMUL3Q  $0x0000000f, DX, R11
+	VMOVUPS (CX)(R11*1), Z3
+	IMUL3Q  $0x00000010, DX, R11
+	VMOVUPS (CX)(R11*1), Z4
+	IMUL3Q  $0x00000011, DX, R11
+	VMOVUPS (CX)(R11*1), Z5
+	VADDPS  Z2, Z1, Z6
+	VSUBPS  Z2, Z1, Z1
+	VADDPS  Z4, Z3, Z2
+	VSUBPS  Z4, Z3, Z3
+	VADDPS  Z6, Z0, Z0
+	VADDPS  Z2, Z0, Z0
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
+	VADDPS  Z7, Z6, Z6
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
+	VADDPS  Z3, Z1, Z1
+	VADDPS  Z5, Z1, Z1
+	VMOVUPS Z0, 512(BX)
+	VMOVUPS Z4, 576(BX)
+	VMOVUPS Z6, 640(BX)
+	VMOVUPS Z1, 704(BX)
+
+	// row 3 of P
+	IMUL3Q  $0x00000012, DX, R11
+	VMOVUPS (CX)(R11*1), Z0
+	IMUL3Q  $0x00000013, DX, R11
+	VMOVUPS (CX)(R11*1), Z1
+	IMUL3Q  $0x00000014, DX, R11
+	VMOVUPS (CX)(R11*1), Z2
+	IMUL3Q  $0x00000015, DX, R11
+	VMOVUPS (CX)(R11*1), Z3
+	IMUL3Q  $0x00000016, DX, R11
+	VMOVUPS (CX)(R11*1), Z4
+	IMUL3Q  $0x00000017, DX, R11
+	VMOVUPS (CX)(R11*1), Z5
+	VADDPS  Z2, Z1, Z6
+	VSUBPS  Z2, Z1, Z1
+	VADDPS  Z4, Z3, Z2
+	VSUBPS  Z4, Z3, Z3
+	VADDPS  Z6, Z0, Z0
+	VADDPS  Z2, Z0, Z0
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
+	VADDPS  Z7, Z6, Z6
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
+	VADDPS  Z3, Z1, Z1
+	VADDPS  Z5, Z1, Z1
+	VMOVUPS Z0, 768(BX)
+	VMOVUPS Z4, 832(BX)
+	VMOVUPS Z6, 896(BX)
+	VMOVUPS Z1, 960(BX)
+
+	// row 4 of P
+	IMUL3Q  $0x00000018, DX, R11
+	VMOVUPS (CX)(R11*1), Z0
+	IMUL3Q  $0x00000019, DX, R11
+	VMOVUPS (CX)(R11*1), Z1
+	IMUL3Q  $0x0000001a, DX, R11
+	VMOVUPS (CX)(R11*1), Z2
+	IMUL3Q  $0x0000001b, DX, R11
+	VMOVUPS (CX)(R11*1), Z3
+	IMUL3Q  $0x0000001c, DX, R11
+	VMOVUPS (CX)(R11*1), Z4
+	IMUL3Q  $0x0000001d, DX, R11
+	VMOVUPS (CX)(R11*1), Z5
+	VADDPS  Z2, Z1, Z6
+	VSUBPS  Z2, Z1, Z1
+	VADDPS  Z4, Z3, Z2
+	VSUBPS  Z4, Z3, Z3
+	VADDPS  Z6, Z0, Z0
+	VADDPS  Z2, Z0, Z0
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
+	VADDPS  Z7, Z6, Z6
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
+	VADDPS  Z3, Z1, Z1
+	VADDPS  Z5, Z1, Z1
+	VMOVUPS Z0, 1024(BX)
+	VMOVUPS Z4, 1088(BX)
+	VMOVUPS Z6, 1152(BX)
+	VMOVUPS Z1, 1216(BX)
+
+	// row 5 of P
+	IMUL3Q  $0x0000001e, DX, R11
+	VMOVUPS (CX)(R11*1), Z0
+	IMUL3Q  $0x0000001f, DX, R11
+	VMOVUPS (CX)(R11*1), Z1
+	IMUL3Q  $0x00000020, DX, R11
+	VMOVUPS (CX)(R11*1), Z2
+	IMUL3Q  $0x00000021, DX, R11
+	VMOVUPS (CX)(R11*1), Z3
+	IMUL3Q  $0x00000022, DX, R11
+	VMOVUPS (CX)(R11*1), Z4
+	IMUL3Q  $0x00000023, DX, R11
+	VMOVUPS (CX)(R11*1), Z5
+	VADDPS  Z2, Z1, Z6
+	VSUBPS  Z2, Z1, Z1
+	VADDPS  Z4, Z3, Z2
+	VSUBPS  Z4, Z3, Z3
+	VADDPS  Z6, Z0, Z0
+	VADDPS  Z2, Z0, Z0
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
+	VADDPS  Z7, Z6, Z6
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
+	VADDPS  Z3, Z1, Z1
+	VADDPS  Z5, Z1, Z1
+	VMOVUPS Z0, 1280(BX)
+	VMOVUPS Z4, 1344(BX)
+	VMOVUPS Z6, 1408(BX)
+	VMOVUPS Z1, 1472(BX)
+
+	// column 0
+	VMOVUPS (BX), Z0
+	VMOVUPS 256(BX), Z1
+	VMOVUPS 512(BX), Z2
+	VMOVUPS 768(BX), Z3
+	VMOVUPS 1024(BX), Z4
+	VMOVUPS 1280(BX), Z5
+	VADDPS  Z2, Z1, Z6
+	VSUBPS  Z2, Z1, Z1
+	VADDPS  Z4, Z3, Z2
+	VSUBPS  Z4, Z3, Z3
+	VADDPS  Z6, Z0, Z0
+	VADDPS  Z2, Z0, Z0
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
+	VADDPS  Z7, Z6, Z6
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
+	VADDPS  Z3, Z1, Z1
+	VADDPS  Z5, Z1, Z1
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z4, 256(BX)
+	VMOVUPS Z6, 512(BX)
+	VMOVUPS Z1, 768(BX)
+
+	// column 1
+	VMOVUPS 64(BX), Z0
+	VMOVUPS 320(BX), Z1
+	VMOVUPS 576(BX), Z2
+	VMOVUPS 832(BX), Z3
+	VMOVUPS 1088(BX), Z4
+	VMOVUPS 1344(BX), Z5
+	VADDPS  Z2, Z1, Z6
+	VSUBPS  Z2, Z1, Z1
+	VADDPS  Z4, Z3, Z2
+	VSUBPS  Z4, Z3, Z3
+	VADDPS  Z6, Z0, Z0
+	VADDPS  Z2, Z0, Z0
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
+	VADDPS  Z7, Z6, Z6
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
+	VADDPS  Z3, Z1, Z1
+	VADDPS  Z5, Z1, Z1
+	VMOVUPS Z0, 64(BX)
+	VMOVUPS Z4, 320(BX)
+	VMOVUPS Z6, 576(BX)
+	VMOVUPS Z1, 832(BX)
+
+	// column 2
+	VMOVUPS 128(BX), Z0
+	VMOVUPS 384(BX), Z1
+	VMOVUPS 640(BX), Z2
+	VMOVUPS 896(BX), Z3
+	VMOVUPS 1152(BX), Z4
+	VMOVUPS 1408(BX), Z5
+	VADDPS  Z2, Z1, Z6
+	VSUBPS  Z2, Z1, Z1
+	VADDPS  Z4, Z3, Z2
+	VSUBPS  Z4, Z3, Z3
+	VADDPS  Z6, Z0, Z0
+	VADDPS  Z2, Z0, Z0
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
+	VADDPS  Z7, Z6, Z6
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
+	VADDPS  Z3, Z1, Z1
+	VADDPS  Z5, Z1, Z1
+	VMOVUPS Z0, 128(BX)
+	VMOVUPS Z4, 384(BX)
+	VMOVUPS Z6, 640(BX)
+	VMOVUPS Z1, 896(BX)
+
+	// column 3
+	VMOVUPS 192(BX), Z0
+	VMOVUPS 448(BX), Z1
+	VMOVUPS 704(BX), Z2
+	VMOVUPS 960(BX), Z3
+	VMOVUPS 1216(BX), Z4
+	VMOVUPS 1472(BX), Z5
+	VADDPS  Z2, Z1, Z6
+	VSUBPS  Z2, Z1, Z1
+	VADDPS  Z4, Z3, Z2
+	VSUBPS  Z4, Z3, Z3
+	VADDPS  Z6, Z0, Z0
+	VADDPS  Z2, Z0, Z0
+	VMULPS  winoconst<>+0(SB), Z1, Z4
+	VMULPS  winoconst<>+64(SB), Z3, Z7
+	VADDPS  Z7, Z4, Z4
+	VMULPS  winoconst<>+128(SB), Z6, Z6
+	VMULPS  winoconst<>+192(SB), Z2, Z7
+	VADDPS  Z7, Z6, Z6
+	VMULPS  winoconst<>+256(SB), Z1, Z1
+	VMULPS  winoconst<>+320(SB), Z3, Z3
+	VADDPS  Z3, Z1, Z1
+	VADDPS  Z5, Z1, Z1
+	VMOVUPS Z0, 192(BX)
+	VMOVUPS Z4, 448(BX)
+	VMOVUPS Z6, 704(BX)
+	VMOVUPS Z1, 960(BX)
+	MOVQ    SI, R11
+	MOVQ    R10, R12
+
+	// output row 0 of the tiles: ys = y + s·ldy, zs = z + s·ldy
+	VMOVUPS   (BX), Z0
+	VMOVUPS   64(BX), Z1
+	VMOVUPS   128(BX), Z2
+	VMOVUPS   192(BX), Z3
+	VUNPCKLPS Z1, Z0, Z4
+	VUNPCKHPS Z1, Z0, Z5
+	VUNPCKLPS Z3, Z2, Z6
+	VUNPCKHPS Z3, Z2, Z7
+	VSHUFPS   $0x44, Z6, Z4, Z10
+	VSHUFPS   $0xee, Z6, Z4, Z11
+	VSHUFPS   $0x44, Z7, Z5, Z12
+	VSHUFPS   $0xee, Z7, Z5, Z13
+	VADDPS    Z14, Z10, Z10
+	VADDPS    Z14, Z11, Z11
+	VADDPS    Z14, Z12, Z12
+	VADDPS    Z14, Z13, Z13
+	MOVLQSX   (DI), R13
+	VMOVAPS   X10, X4
+	MOVL      (R8), R14
+	KMOVW     R14, K1
+	TESTQ     R10, R10
+	JZ        noz_0_0
+	VADDPS    (R12)(R13*4), X4, K1, X4
+
+noz_0_0:
+	VMAXPS        X4, X15, X4
+	VMOVUPS       X4, K1, (R11)(R13*4)
+	CMPQ          AX, $0x00000004
+	JLE           skip_0_4
+	MOVLQSX       16(DI), R13
+	VEXTRACTF32X4 $0x01, Z10, X4
+	MOVL          16(R8), R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_0_4
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_0_4:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_0_4:
+	CMPQ          AX, $0x00000008
+	JLE           skip_0_8
+	MOVLQSX       32(DI), R13
+	VEXTRACTF32X4 $0x02, Z10, X4
+	MOVL          32(R8), R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_0_8
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_0_8:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_0_8:
+	CMPQ          AX, $0x0000000c
+	JLE           skip_0_12
+	MOVLQSX       48(DI), R13
+	VEXTRACTF32X4 $0x03, Z10, X4
+	MOVL          48(R8), R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_0_12
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_0_12:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_0_12:
+	CMPQ    AX, $0x00000001
+	JLE     skip_0_1
+	MOVLQSX 4(DI), R13
+	VMOVAPS X11, X4
+	MOVL    4(R8), R14
+	KMOVW   R14, K1
+	TESTQ   R10, R10
+	JZ      noz_0_1
+	VADDPS  (R12)(R13*4), X4, K1, X4
+
+noz_0_1:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_0_1:
+	CMPQ          AX, $0x00000005
+	JLE           skip_0_5
+	MOVLQSX       20(DI), R13
+	VEXTRACTF32X4 $0x01, Z11, X4
+	MOVL          20(R8), R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_0_5
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_0_5:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_0_5:
+	CMPQ          AX, $0x00000009
+	JLE           skip_0_9
+	MOVLQSX       36(DI), R13
+	VEXTRACTF32X4 $0x02, Z11, X4
+	MOVL          36(R8), R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_0_9
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_0_9:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_0_9:
+	CMPQ          AX, $0x0000000d
+	JLE           skip_0_13
+	MOVLQSX       52(DI), R13
+	VEXTRACTF32X4 $0x03, Z11, X4
+	MOVL          52(R8), R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_0_13
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_0_13:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_0_13:
+	CMPQ    AX, $0x00000002
+	JLE     skip_0_2
+	MOVLQSX 8(DI), R13
+	VMOVAPS X12, X4
+	MOVL    8(R8), R14
+	KMOVW   R14, K1
+	TESTQ   R10, R10
+	JZ      noz_0_2
+	VADDPS  (R12)(R13*4), X4, K1, X4
+
+noz_0_2:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_0_2:
+	CMPQ          AX, $0x00000006
+	JLE           skip_0_6
+	MOVLQSX       24(DI), R13
+	VEXTRACTF32X4 $0x01, Z12, X4
+	MOVL          24(R8), R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_0_6
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_0_6:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_0_6:
+	CMPQ          AX, $0x0000000a
+	JLE           skip_0_10
+	MOVLQSX       40(DI), R13
+	VEXTRACTF32X4 $0x02, Z12, X4
+	MOVL          40(R8), R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_0_10
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_0_10:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_0_10:
+	CMPQ          AX, $0x0000000e
+	JLE           skip_0_14
+	MOVLQSX       56(DI), R13
+	VEXTRACTF32X4 $0x03, Z12, X4
+	MOVL          56(R8), R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_0_14
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_0_14:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_0_14:
+	CMPQ    AX, $0x00000003
+	JLE     skip_0_3
+	MOVLQSX 12(DI), R13
+	VMOVAPS X13, X4
+	MOVL    12(R8), R14
+	KMOVW   R14, K1
+	TESTQ   R10, R10
+	JZ      noz_0_3
+	VADDPS  (R12)(R13*4), X4, K1, X4
+
+noz_0_3:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_0_3:
+	CMPQ          AX, $0x00000007
+	JLE           skip_0_7
+	MOVLQSX       28(DI), R13
+	VEXTRACTF32X4 $0x01, Z13, X4
+	MOVL          28(R8), R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_0_7
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_0_7:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_0_7:
+	CMPQ          AX, $0x0000000b
+	JLE           skip_0_11
+	MOVLQSX       44(DI), R13
+	VEXTRACTF32X4 $0x02, Z13, X4
+	MOVL          44(R8), R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_0_11
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_0_11:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_0_11:
+	CMPQ          AX, $0x0000000f
+	JLE           skip_0_15
+	MOVLQSX       60(DI), R13
+	VEXTRACTF32X4 $0x03, Z13, X4
+	MOVL          60(R8), R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_0_15
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_0_15:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_0_15:
+	// output row 1 of the tiles: ys = y + s·ldy, zs = z + s·ldy
+	ADDQ      R9, R11
+	ADDQ      R9, R12
+	VMOVUPS   256(BX), Z0
+	VMOVUPS   320(BX), Z1
+	VMOVUPS   384(BX), Z2
+	VMOVUPS   448(BX), Z3
+	VUNPCKLPS Z1, Z0, Z4
+	VUNPCKHPS Z1, Z0, Z5
+	VUNPCKLPS Z3, Z2, Z6
+	VUNPCKHPS Z3, Z2, Z7
+	VSHUFPS   $0x44, Z6, Z4, Z10
+	VSHUFPS   $0xee, Z6, Z4, Z11
+	VSHUFPS   $0x44, Z7, Z5, Z12
+	VSHUFPS   $0xee, Z7, Z5, Z13
+	VADDPS    Z14, Z10, Z10
+	VADDPS    Z14, Z11, Z11
+	VADDPS    Z14, Z12, Z12
+	VADDPS    Z14, Z13, Z13
+	MOVLQSX   (DI), R13
+	VMOVAPS   X10, X4
+	MOVL      (R8), R14
+	SHRL      $0x04, R14
+	KMOVW     R14, K1
+	TESTQ     R10, R10
+	JZ        noz_1_0
+	VADDPS    (R12)(R13*4), X4, K1, X4
+
+noz_1_0:
+	VMAXPS        X4, X15, X4
+	VMOVUPS       X4, K1, (R11)(R13*4)
+	CMPQ          AX, $0x00000004
+	JLE           skip_1_4
+	MOVLQSX       16(DI), R13
+	VEXTRACTF32X4 $0x01, Z10, X4
+	MOVL          16(R8), R14
+	SHRL          $0x04, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_1_4
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_1_4:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_1_4:
+	CMPQ          AX, $0x00000008
+	JLE           skip_1_8
+	MOVLQSX       32(DI), R13
+	VEXTRACTF32X4 $0x02, Z10, X4
+	MOVL          32(R8), R14
+	SHRL          $0x04, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_1_8
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_1_8:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_1_8:
+	CMPQ          AX, $0x0000000c
+	JLE           skip_1_12
+	MOVLQSX       48(DI), R13
+	VEXTRACTF32X4 $0x03, Z10, X4
+	MOVL          48(R8), R14
+	SHRL          $0x04, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_1_12
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_1_12:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_1_12:
+	CMPQ    AX, $0x00000001
+	JLE     skip_1_1
+	MOVLQSX 4(DI), R13
+	VMOVAPS X11, X4
+	MOVL    4(R8), R14
+	SHRL    $0x04, R14
+	KMOVW   R14, K1
+	TESTQ   R10, R10
+	JZ      noz_1_1
+	VADDPS  (R12)(R13*4), X4, K1, X4
+
+noz_1_1:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_1_1:
+	CMPQ          AX, $0x00000005
+	JLE           skip_1_5
+	MOVLQSX       20(DI), R13
+	VEXTRACTF32X4 $0x01, Z11, X4
+	MOVL          20(R8), R14
+	SHRL          $0x04, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_1_5
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_1_5:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_1_5:
+	CMPQ          AX, $0x00000009
+	JLE           skip_1_9
+	MOVLQSX       36(DI), R13
+	VEXTRACTF32X4 $0x02, Z11, X4
+	MOVL          36(R8), R14
+	SHRL          $0x04, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_1_9
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_1_9:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_1_9:
+	CMPQ          AX, $0x0000000d
+	JLE           skip_1_13
+	MOVLQSX       52(DI), R13
+	VEXTRACTF32X4 $0x03, Z11, X4
+	MOVL          52(R8), R14
+	SHRL          $0x04, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_1_13
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_1_13:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_1_13:
+	CMPQ    AX, $0x00000002
+	JLE     skip_1_2
+	MOVLQSX 8(DI), R13
+	VMOVAPS X12, X4
+	MOVL    8(R8), R14
+	SHRL    $0x04, R14
+	KMOVW   R14, K1
+	TESTQ   R10, R10
+	JZ      noz_1_2
+	VADDPS  (R12)(R13*4), X4, K1, X4
+
+noz_1_2:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_1_2:
+	CMPQ          AX, $0x00000006
+	JLE           skip_1_6
+	MOVLQSX       24(DI), R13
+	VEXTRACTF32X4 $0x01, Z12, X4
+	MOVL          24(R8), R14
+	SHRL          $0x04, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_1_6
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_1_6:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_1_6:
+	CMPQ          AX, $0x0000000a
+	JLE           skip_1_10
+	MOVLQSX       40(DI), R13
+	VEXTRACTF32X4 $0x02, Z12, X4
+	MOVL          40(R8), R14
+	SHRL          $0x04, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_1_10
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_1_10:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_1_10:
+	CMPQ          AX, $0x0000000e
+	JLE           skip_1_14
+	MOVLQSX       56(DI), R13
+	VEXTRACTF32X4 $0x03, Z12, X4
+	MOVL          56(R8), R14
+	SHRL          $0x04, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_1_14
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_1_14:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_1_14:
+	CMPQ    AX, $0x00000003
+	JLE     skip_1_3
+	MOVLQSX 12(DI), R13
+	VMOVAPS X13, X4
+	MOVL    12(R8), R14
+	SHRL    $0x04, R14
+	KMOVW   R14, K1
+	TESTQ   R10, R10
+	JZ      noz_1_3
+	VADDPS  (R12)(R13*4), X4, K1, X4
+
+noz_1_3:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_1_3:
+	CMPQ          AX, $0x00000007
+	JLE           skip_1_7
+	MOVLQSX       28(DI), R13
+	VEXTRACTF32X4 $0x01, Z13, X4
+	MOVL          28(R8), R14
+	SHRL          $0x04, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_1_7
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_1_7:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_1_7:
+	CMPQ          AX, $0x0000000b
+	JLE           skip_1_11
+	MOVLQSX       44(DI), R13
+	VEXTRACTF32X4 $0x02, Z13, X4
+	MOVL          44(R8), R14
+	SHRL          $0x04, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_1_11
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_1_11:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_1_11:
+	CMPQ          AX, $0x0000000f
+	JLE           skip_1_15
+	MOVLQSX       60(DI), R13
+	VEXTRACTF32X4 $0x03, Z13, X4
+	MOVL          60(R8), R14
+	SHRL          $0x04, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_1_15
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_1_15:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_1_15:
+	// output row 2 of the tiles: ys = y + s·ldy, zs = z + s·ldy
+	ADDQ      R9, R11
+	ADDQ      R9, R12
+	VMOVUPS   512(BX), Z0
+	VMOVUPS   576(BX), Z1
+	VMOVUPS   640(BX), Z2
+	VMOVUPS   704(BX), Z3
+	VUNPCKLPS Z1, Z0, Z4
+	VUNPCKHPS Z1, Z0, Z5
+	VUNPCKLPS Z3, Z2, Z6
+	VUNPCKHPS Z3, Z2, Z7
+	VSHUFPS   $0x44, Z6, Z4, Z10
+	VSHUFPS   $0xee, Z6, Z4, Z11
+	VSHUFPS   $0x44, Z7, Z5, Z12
+	VSHUFPS   $0xee, Z7, Z5, Z13
+	VADDPS    Z14, Z10, Z10
+	VADDPS    Z14, Z11, Z11
+	VADDPS    Z14, Z12, Z12
+	VADDPS    Z14, Z13, Z13
+	MOVLQSX   (DI), R13
+	VMOVAPS   X10, X4
+	MOVL      (R8), R14
+	SHRL      $0x08, R14
+	KMOVW     R14, K1
+	TESTQ     R10, R10
+	JZ        noz_2_0
+	VADDPS    (R12)(R13*4), X4, K1, X4
+
+noz_2_0:
+	VMAXPS        X4, X15, X4
+	VMOVUPS       X4, K1, (R11)(R13*4)
+	CMPQ          AX, $0x00000004
+	JLE           skip_2_4
+	MOVLQSX       16(DI), R13
+	VEXTRACTF32X4 $0x01, Z10, X4
+	MOVL          16(R8), R14
+	SHRL          $0x08, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_2_4
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_2_4:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_2_4:
+	CMPQ          AX, $0x00000008
+	JLE           skip_2_8
+	MOVLQSX       32(DI), R13
+	VEXTRACTF32X4 $0x02, Z10, X4
+	MOVL          32(R8), R14
+	SHRL          $0x08, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_2_8
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_2_8:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_2_8:
+	CMPQ          AX, $0x0000000c
+	JLE           skip_2_12
+	MOVLQSX       48(DI), R13
+	VEXTRACTF32X4 $0x03, Z10, X4
+	MOVL          48(R8), R14
+	SHRL          $0x08, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_2_12
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_2_12:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_2_12:
+	CMPQ    AX, $0x00000001
+	JLE     skip_2_1
+	MOVLQSX 4(DI), R13
+	VMOVAPS X11, X4
+	MOVL    4(R8), R14
+	SHRL    $0x08, R14
+	KMOVW   R14, K1
+	TESTQ   R10, R10
+	JZ      noz_2_1
+	VADDPS  (R12)(R13*4), X4, K1, X4
+
+noz_2_1:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_2_1:
+	CMPQ          AX, $0x00000005
+	JLE           skip_2_5
+	MOVLQSX       20(DI), R13
+	VEXTRACTF32X4 $0x01, Z11, X4
+	MOVL          20(R8), R14
+	SHRL          $0x08, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_2_5
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_2_5:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_2_5:
+	CMPQ          AX, $0x00000009
+	JLE           skip_2_9
+	MOVLQSX       36(DI), R13
+	VEXTRACTF32X4 $0x02, Z11, X4
+	MOVL          36(R8), R14
+	SHRL          $0x08, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_2_9
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_2_9:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_2_9:
+	CMPQ          AX, $0x0000000d
+	JLE           skip_2_13
+	MOVLQSX       52(DI), R13
+	VEXTRACTF32X4 $0x03, Z11, X4
+	MOVL          52(R8), R14
+	SHRL          $0x08, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_2_13
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_2_13:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_2_13:
+	CMPQ    AX, $0x00000002
+	JLE     skip_2_2
+	MOVLQSX 8(DI), R13
+	VMOVAPS X12, X4
+	MOVL    8(R8), R14
+	SHRL    $0x08, R14
+	KMOVW   R14, K1
+	TESTQ   R10, R10
+	JZ      noz_2_2
+	VADDPS  (R12)(R13*4), X4, K1, X4
+
+noz_2_2:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_2_2:
+	CMPQ          AX, $0x00000006
+	JLE           skip_2_6
+	MOVLQSX       24(DI), R13
+	VEXTRACTF32X4 $0x01, Z12, X4
+	MOVL          24(R8), R14
+	SHRL          $0x08, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_2_6
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_2_6:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_2_6:
+	CMPQ          AX, $0x0000000a
+	JLE           skip_2_10
+	MOVLQSX       40(DI), R13
+	VEXTRACTF32X4 $0x02, Z12, X4
+	MOVL          40(R8), R14
+	SHRL          $0x08, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_2_10
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_2_10:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_2_10:
+	CMPQ          AX, $0x0000000e
+	JLE           skip_2_14
+	MOVLQSX       56(DI), R13
+	VEXTRACTF32X4 $0x03, Z12, X4
+	MOVL          56(R8), R14
+	SHRL          $0x08, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_2_14
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_2_14:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_2_14:
+	CMPQ    AX, $0x00000003
+	JLE     skip_2_3
+	MOVLQSX 12(DI), R13
+	VMOVAPS X13, X4
+	MOVL    12(R8), R14
+	SHRL    $0x08, R14
+	KMOVW   R14, K1
+	TESTQ   R10, R10
+	JZ      noz_2_3
+	VADDPS  (R12)(R13*4), X4, K1, X4
+
+noz_2_3:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_2_3:
+	CMPQ          AX, $0x00000007
+	JLE           skip_2_7
+	MOVLQSX       28(DI), R13
+	VEXTRACTF32X4 $0x01, Z13, X4
+	MOVL          28(R8), R14
+	SHRL          $0x08, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_2_7
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_2_7:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_2_7:
+	CMPQ          AX, $0x0000000b
+	JLE           skip_2_11
+	MOVLQSX       44(DI), R13
+	VEXTRACTF32X4 $0x02, Z13, X4
+	MOVL          44(R8), R14
+	SHRL          $0x08, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_2_11
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_2_11:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_2_11:
+	CMPQ          AX, $0x0000000f
+	JLE           skip_2_15
+	MOVLQSX       60(DI), R13
+	VEXTRACTF32X4 $0x03, Z13, X4
+	MOVL          60(R8), R14
+	SHRL          $0x08, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_2_15
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_2_15:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_2_15:
+	// output row 3 of the tiles: ys = y + s·ldy, zs = z + s·ldy
+	ADDQ      R9, R11
+	ADDQ      R9, R12
+	VMOVUPS   768(BX), Z0
+	VMOVUPS   832(BX), Z1
+	VMOVUPS   896(BX), Z2
+	VMOVUPS   960(BX), Z3
+	VUNPCKLPS Z1, Z0, Z4
+	VUNPCKHPS Z1, Z0, Z5
+	VUNPCKLPS Z3, Z2, Z6
+	VUNPCKHPS Z3, Z2, Z7
+	VSHUFPS   $0x44, Z6, Z4, Z10
+	VSHUFPS   $0xee, Z6, Z4, Z11
+	VSHUFPS   $0x44, Z7, Z5, Z12
+	VSHUFPS   $0xee, Z7, Z5, Z13
+	VADDPS    Z14, Z10, Z10
+	VADDPS    Z14, Z11, Z11
+	VADDPS    Z14, Z12, Z12
+	VADDPS    Z14, Z13, Z13
+	MOVLQSX   (DI), R13
+	VMOVAPS   X10, X4
+	MOVL      (R8), R14
+	SHRL      $0x0c, R14
+	KMOVW     R14, K1
+	TESTQ     R10, R10
+	JZ        noz_3_0
+	VADDPS    (R12)(R13*4), X4, K1, X4
+
+noz_3_0:
+	VMAXPS        X4, X15, X4
+	VMOVUPS       X4, K1, (R11)(R13*4)
+	CMPQ          AX, $0x00000004
+	JLE           skip_3_4
+	MOVLQSX       16(DI), R13
+	VEXTRACTF32X4 $0x01, Z10, X4
+	MOVL          16(R8), R14
+	SHRL          $0x0c, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_3_4
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_3_4:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_3_4:
+	CMPQ          AX, $0x00000008
+	JLE           skip_3_8
+	MOVLQSX       32(DI), R13
+	VEXTRACTF32X4 $0x02, Z10, X4
+	MOVL          32(R8), R14
+	SHRL          $0x0c, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_3_8
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_3_8:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_3_8:
+	CMPQ          AX, $0x0000000c
+	JLE           skip_3_12
+	MOVLQSX       48(DI), R13
+	VEXTRACTF32X4 $0x03, Z10, X4
+	MOVL          48(R8), R14
+	SHRL          $0x0c, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_3_12
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_3_12:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_3_12:
+	CMPQ    AX, $0x00000001
+	JLE     skip_3_1
+	MOVLQSX 4(DI), R13
+	VMOVAPS X11, X4
+	MOVL    4(R8), R14
+	SHRL    $0x0c, R14
+	KMOVW   R14, K1
+	TESTQ   R10, R10
+	JZ      noz_3_1
+	VADDPS  (R12)(R13*4), X4, K1, X4
+
+noz_3_1:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_3_1:
+	CMPQ          AX, $0x00000005
+	JLE           skip_3_5
+	MOVLQSX       20(DI), R13
+	VEXTRACTF32X4 $0x01, Z11, X4
+	MOVL          20(R8), R14
+	SHRL          $0x0c, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_3_5
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_3_5:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_3_5:
+	CMPQ          AX, $0x00000009
+	JLE           skip_3_9
+	MOVLQSX       36(DI), R13
+	VEXTRACTF32X4 $0x02, Z11, X4
+	MOVL          36(R8), R14
+	SHRL          $0x0c, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_3_9
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_3_9:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_3_9:
+	CMPQ          AX, $0x0000000d
+	JLE           skip_3_13
+	MOVLQSX       52(DI), R13
+	VEXTRACTF32X4 $0x03, Z11, X4
+	MOVL          52(R8), R14
+	SHRL          $0x0c, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_3_13
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_3_13:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_3_13:
+	CMPQ    AX, $0x00000002
+	JLE     skip_3_2
+	MOVLQSX 8(DI), R13
+	VMOVAPS X12, X4
+	MOVL    8(R8), R14
+	SHRL    $0x0c, R14
+	KMOVW   R14, K1
+	TESTQ   R10, R10
+	JZ      noz_3_2
+	VADDPS  (R12)(R13*4), X4, K1, X4
+
+noz_3_2:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_3_2:
+	CMPQ          AX, $0x00000006
+	JLE           skip_3_6
+	MOVLQSX       24(DI), R13
+	VEXTRACTF32X4 $0x01, Z12, X4
+	MOVL          24(R8), R14
+	SHRL          $0x0c, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_3_6
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_3_6:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_3_6:
+	CMPQ          AX, $0x0000000a
+	JLE           skip_3_10
+	MOVLQSX       40(DI), R13
+	VEXTRACTF32X4 $0x02, Z12, X4
+	MOVL          40(R8), R14
+	SHRL          $0x0c, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_3_10
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_3_10:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_3_10:
+	CMPQ          AX, $0x0000000e
+	JLE           skip_3_14
+	MOVLQSX       56(DI), R13
+	VEXTRACTF32X4 $0x03, Z12, X4
+	MOVL          56(R8), R14
+	SHRL          $0x0c, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_3_14
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_3_14:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_3_14:
+	CMPQ    AX, $0x00000003
+	JLE     skip_3_3
+	MOVLQSX 12(DI), R13
+	VMOVAPS X13, X4
+	MOVL    12(R8), R14
+	SHRL    $0x0c, R14
+	KMOVW   R14, K1
+	TESTQ   R10, R10
+	JZ      noz_3_3
+	VADDPS  (R12)(R13*4), X4, K1, X4
+
+noz_3_3:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_3_3:
+	CMPQ          AX, $0x00000007
+	JLE           skip_3_7
+	MOVLQSX       28(DI), R13
+	VEXTRACTF32X4 $0x01, Z13, X4
+	MOVL          28(R8), R14
+	SHRL          $0x0c, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_3_7
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_3_7:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_3_7:
+	CMPQ          AX, $0x0000000b
+	JLE           skip_3_11
+	MOVLQSX       44(DI), R13
+	VEXTRACTF32X4 $0x02, Z13, X4
+	MOVL          44(R8), R14
+	SHRL          $0x0c, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_3_11
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_3_11:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_3_11:
+	CMPQ          AX, $0x0000000f
+	JLE           skip_3_15
+	MOVLQSX       60(DI), R13
+	VEXTRACTF32X4 $0x03, Z13, X4
+	MOVL          60(R8), R14
+	SHRL          $0x0c, R14
+	KMOVW         R14, K1
+	TESTQ         R10, R10
+	JZ            noz_3_15
+	VADDPS        (R12)(R13*4), X4, K1, X4
+
+noz_3_15:
+	VMAXPS  X4, X15, X4
+	VMOVUPS X4, K1, (R11)(R13*4)
+
+skip_3_15:
+	ADDQ $0x00000040, CX
+	ADDQ $0x00000040, DI
+	ADDQ $0x00000040, R8
+	SUBQ $0x00000010, AX
+	JG   loop
+
+done:
+	VZEROUPPER
+	RET
+
 // func AddAVX512(dst *float32, a *float32, b *float32, n int, relu int)
 // Requires: AVX, AVX512F
 TEXT ·AddAVX512(SB), NOSPLIT, $0-40

@@ -67,6 +67,9 @@ func main() {
 	affine(avx512)
 	affine(avx2)
 	winoConstTable()
+	// Output tiles that overhang the output's right or bottom edge,
+	// stored through masks.
+	winoStore(avx512, true)
 	for _, s := range []isa{avx512, avx2} {
 		add(s)
 		mul(s)
@@ -76,7 +79,7 @@ func main() {
 		dot(s)
 		winoIn(s, false)
 		winoIn(s, true)
-		winoStore(s)
+		winoStore(s, false)
 		axpy(s)
 		clip(s)
 	}
@@ -1175,12 +1178,19 @@ const winoStoreAhead = 256
 // within 128-bit lanes, which leaves tile k + 4i's four outputs in lane i
 // of register k, and each tile's four values get the bias, the residual
 // and the Relu and are stored at their place in y.
-func winoStore(s isa) {
+func winoStore(s isa, masked bool) {
 	name := "WinoStore" + s.name
-	TEXT(name, NOSPLIT, "func(n int, p *float32, ldp int, t *float32, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)")
+	sig := "func(n int, p *float32, ldp int, t *float32, y *float32, yoff *int32, ldy int, bias float32, z *float32, relu int)"
+	cond, also := "", ""
+	if masked {
+		name = "WinoStoreMask" + s.name
+		sig = "func(n int, p *float32, ldp int, t *float32, y *float32, yoff *int32, ymask *int32, ldy int, bias float32, z *float32, relu int)"
+		cond, also = "			if ymask[j]>>(4s+u)&1 == 0 { continue } // past the output: neither z read nor y written", " through the masks ymask"
+	}
+	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
-	Doc(
-		fmt.Sprintf("%s is Winograd F(4×4, 3×3)'s output transform and store, %d tiles at a time,", name, s.lanes),
+	lines := []string{
+		fmt.Sprintf("%s is Winograd F(4×4, 3×3)'s output transform and store%s, %d tiles at a time,", name, also, s.lanes),
 		"as this Go loop does, bit for bit for finite values (kern.winoAT6 is Aᵀ times a 6-vector in a",
 		fmt.Sprintf("fixed order of float32 operations); p is only read, up to n rounded up to %d, and t", s.lanes),
 		fmt.Sprintf("is scratch of 24·%d values for the %d tiles' row sums:", s.lanes, s.lanes),
@@ -1195,6 +1205,11 @@ func winoStore(s isa) {
 		"			t[4s+u][j] = o[s] for s < 4",
 		"		}",
 		"		for s, u := range 4×4 {",
+	}
+	if masked {
+		lines = append(lines, cond)
+	}
+	lines = append(lines,
 		"			i := yoff[j] + s·ldy + u",
 		"			v := t[4s+u][j] + bias",
 		"			if z != nil {",
@@ -1207,12 +1222,17 @@ func winoStore(s isa) {
 		"		}",
 		"	}",
 	)
+	Doc(lines...)
 	n := Load(Param("n"), GP64()).(reg.GPVirtual)
 	p := Load(Param("p"), GP64()).(reg.GPVirtual)
 	ldp := Load(Param("ldp"), GP64()).(reg.GPVirtual)
 	tp := Load(Param("t"), GP64()).(reg.GPVirtual)
 	y := Load(Param("y"), GP64()).(reg.GPVirtual)
 	yoff := Load(Param("yoff"), GP64()).(reg.GPVirtual)
+	var ymask reg.GPVirtual
+	if masked {
+		ymask = Load(Param("ymask"), GP64()).(reg.GPVirtual)
+	}
 	ldy := Load(Param("ldy"), GP64()).(reg.GPVirtual)
 	z := Load(Param("z"), GP64()).(reg.GPVirtual)
 	relu := Load(Param("relu"), GP64()).(reg.GPVirtual)
@@ -1306,12 +1326,30 @@ func winoStore(s isa) {
 					VEXTRACTF32X4(U8(i), out[k], c)
 				}
 				noz := fmt.Sprintf("noz_%d_%d", r, t)
+				if masked {
+					// K1 = bits 4r..4r+3 of tile j+t's mask: its row r's
+					// columns inside the output
+					mk := GP32()
+					MOVL(Mem{Base: ymask, Disp: 4 * t}, mk)
+					if r > 0 {
+						SHRL(U8(4*r), mk)
+					}
+					KMOVW(mk, reg.K1)
+				}
 				TESTQ(z, z)
 				JZ(LabelRef(noz))
-				VADDPS(Mem{Base: zs, Index: o, Scale: 4}, c, c) // + z
+				if masked {
+					VADDPS(Mem{Base: zs, Index: o, Scale: 4}, c, reg.K1, c) // + z where K1
+				} else {
+					VADDPS(Mem{Base: zs, Index: o, Scale: 4}, c, c) // + z
+				}
 				Label(noz)
 				VMAXPS(c, lo.AsX(), c) // (lo > v) ? lo : v
-				VMOVUPS(c, Mem{Base: ys, Index: o, Scale: 4})
+				if masked {
+					VMOVUPS(c, reg.K1, Mem{Base: ys, Index: o, Scale: 4})
+				} else {
+					VMOVUPS(c, Mem{Base: ys, Index: o, Scale: 4})
+				}
 				if t > 0 {
 					Label(skip)
 				}
@@ -1320,6 +1358,9 @@ func winoStore(s isa) {
 	}
 	ADDQ(U32(4*s.lanes), p)
 	ADDQ(U32(4*s.lanes), yoff)
+	if masked {
+		ADDQ(U32(4*s.lanes), ymask)
+	}
 	SUBQ(U32(s.lanes), n)
 	JG(LabelRef("loop"))
 	Label("done")
