@@ -444,6 +444,10 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 		bl.convWinogradParts(env, kern, upack, g, wg, x, b, y, f, sc, parts)
 		return
 	}
+	// The images go through the stages gi at a time, image i's tiles
+	// the columns i·Ncol.. of rows ldr apart (see winoGroup).
+	gi, ldr := winoGroup(g, &wg)
+	wg.ldv, wg.ldp = g.C*ldr+winoSkew, g.M*ldr+winoSkew
 	v := sc.yp.Grow(36 * wg.ldv)
 	p := sc.wp.Grow(36 * wg.ldp)
 	var yp []float32
@@ -451,7 +455,7 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	if !inPlace {
 		yp, ldy = sc.qp.Grow(g.M*16*nc), 4*wg.tw
 	}
-	offs := bl.tables.get(offsetKey{path: offsWino, g: *g}, 3*ncp+g.C, func(t []int32) {
+	offs := bl.tables.get(offsetKey{path: offsWino, g: *g, a: ldr}, 3*ncp+g.C, func(t []int32) {
 		toff, yoff, ymask, offMid := t[:ncp], t[ncp:2*ncp], t[2*ncp:3*ncp], t[3*ncp:]
 		// Stage 1 reads tile j = th·TW + tw at 4th·Wp + 4tw of a channel's
 		// plane (tiles past Ncol at tile 0's); stage 2 reads row c of V[ξ];
@@ -463,7 +467,7 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 			ymask[j] = int32(winoMask(j/wg.tw*4, j%wg.tw*4, g.OH, g.OW))
 		}
 		for c := range g.C {
-			offMid[c] = int32(c * ncp)
+			offMid[c] = int32(c * ldr)
 		}
 	})
 	toff, yoff, offMid := offs[:ncp], offs[ncp:2*ncp], offs[3*ncp:]
@@ -477,27 +481,74 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	*st = winoTask{bl: bl, k: kern, g: g, f: f, b: b, fused: fused, v: v, p: p, yp: yp, upack: upack,
 		toff: toff, yoff: yoff, ymask: ymask, offMid: offMid, ldy: ldy,
 		toffHi: int(toff[nc-1]), yoffHi: yoffHi,
-		plane: wg.ph.plane, c: g.C, m: g.M, mp: mp, nc: nc, ncp: ncp, wg: wg, workers: par.Workers(),
+		plane: wg.ph.plane, c: g.C, m: g.M, mp: mp, nc: nc, ncp: ncp, ldr: ldr, wg: wg, workers: par.Workers(),
 		claim: fused && claimConv(par.Workers(), x, y, f), hint: hintOf(env)}
-	for n := range g.N {
-		// Stage 1: V[ξ][c][j] = (Bᵀ d B)[ξ], units of channels
+	chw, mhw := g.C*g.H*g.W, g.M*g.OH*g.OW
+	for n := 0; n < g.N; n += gi {
+		st.gn = min(gi, g.N-n) // the images of this group
+		// Stage 1: V[ξ][c][i·Ncol + j] = (Bᵀ d B)[ξ] of image n+i, units of
+		// channels
 		st.stage = 1
-		st.x = x[n*g.C*g.H*g.W : (n+1)*g.C*g.H*g.W]
+		st.x = x[n*chw : (n+st.gn)*chw]
 		par.Do(g.C, st)
-		// Stage 2: P[ξ][m][j] = Σ_c U[ξ][m][c]·V[ξ][c][j]
-		st.stage, st.t = 2, tilingFor(36, g.M, CeilDiv(nc, pw), g.C, par.Workers(), pw, bl.MR, bl.mc)
+		// Stage 2: P[ξ][m][j] = Σ_c U[ξ][m][c]·V[ξ][c][j] over the group's
+		// tiles
+		st.stage, st.t = 2, tilingFor(36, g.M, CeilDiv(st.gn*nc, pw), g.C, par.Workers(), pw, bl.MR, bl.mc)
 		par.Do(st.t.all, st)
 		// Stage 3: y[m] from (Aᵀ P A) and the epilogue, units of output
 		// channels.
 		st.stage = 3
-		st.y = y[n*g.M*g.OH*g.OW : (n+1)*g.M*g.OH*g.OW]
+		st.y = y[n*mhw : (n+st.gn)*mhw]
 		st.z = nil
 		if f.hasPost() && f.Residual != nil {
-			st.z = f.Residual[n*g.M*g.OH*g.OW : (n+1)*g.M*g.OH*g.OW]
+			st.z = f.Residual[n*mhw : (n+st.gn)*mhw]
 		}
 		par.Do(g.M, st)
 	}
 	*st = winoTask{}
+}
+
+// winoGroupTiles is the most tiles convWinograd takes through its stages
+// at once: the images of a batch whose planes have fewer tiles go
+// together (ResNet's 14×14 layers, 16 tiles an image, in pairs), so that
+// the products read the weights U once for the group, not once an image,
+// and run on wider panels. U is 4 times the weights (36 values a channel
+// pair for 9): a 256 → 256 layer's 9.4 MB at 14×14, which the products of
+// one image's 16 tiles read from memory at about the rate they use it.
+// BenchmarkWinogradBatch, that layer at batch 8 (Zen 5), µs an image: one
+// worker 619-629 alone, 538-554 in pairs, 543-563 in threes, 599 in
+// fours, 614-620 in eights (V and P then leave the L2 cache); two workers
+// 469-492, 366-381, 363-376, 372-390, 345-364.
+const winoGroupTiles = 32
+
+// winoGroupMinU is the fewest bytes of U for which images are grouped:
+// smaller, U stays in the caches from one image to the next (DenseNet's
+// 128 → 32 layers at 14×14, 590 KB: batch 8 on two threads 1.01-1.02 of
+// the time alone in pairs).
+const winoGroupMinU = 1 << 20
+
+// winoGroupBytes bounds the group's V and P together (float32 values of
+// 36 matrices), beyond what one image needs.
+const winoGroupBytes = 12 << 20
+
+// winoGroup returns how many images convWinograd takes through its
+// stages together, gi, and the stride ldr of the rows of V, P and Q, which
+// hold the group's tiles, image i's at columns i·Ncol.. (the transforms of
+// an image write up to Ncp columns from there, the next image's first,
+// which that one then writes over, so ldr leaves room for the last one's).
+// Groups of one image have rows of Ncp; convolutions whose U is smaller
+// than winoGroupMinU take images one at a time.
+func winoGroup(g *ConvGeom, wg *winoGeom) (gi, ldr int) {
+	cols := func(gi int) int { return CeilDiv((gi-1)*wg.ncol+wg.ncp, winoLanes) * winoLanes }
+	if int64(36*4)*int64(g.M)*int64(g.C) < winoGroupMinU {
+		return 1, cols(1)
+	}
+	gi = max(1, min(g.N, winoGroupTiles/wg.ncol))
+	for gi > 1 && (int64(36*4*(g.C+g.M))*int64(cols(gi)) > winoGroupBytes ||
+		int64(36)*int64(max(g.C, g.M)*cols(gi)+winoSkew) >= math.MaxInt32) {
+		gi--
+	}
+	return gi, cols(gi)
 }
 
 // winoTask is one of convWinograd's three stages: stage 1 makes V from
@@ -515,6 +566,8 @@ type winoTask struct {
 	toff, yoff, ymask, offMid     []int32
 	toffHi, yoffHi                int // the largest of toff, the last of y a tile reaches
 	plane, c, m, mp, nc, ncp, ldy int
+	ldr                           int      // the rows of V[ξ], P[ξ]: the group's tiles (winoGroup)
+	gn                            int      // the images of the current group
 	fused                         bool     // stage 3 applies the whole epilogue
 	wg                            winoGeom // the call's geometry, which phaseTask points to
 	workers                       int      // the loops' (stage 1 writes V past the caches on two or more)
@@ -546,9 +599,18 @@ func (s *winoTask) Range(lo, hi int) {
 		if s.workers > 1 && bl.WinoInNT != nil && bl.StoreFence != nil && winoNTAligned(s.v, s.wg.ldv, bl.Lanes) {
 			nt = &buf.wt
 		}
+		// Image i's transforms write Ncp columns from i·Ncol, past which
+		// image i+1's then write over what spills: in place, not past the
+		// caches, unless Ncol is whole vectors.
+		if s.gn > 1 && s.nc%bl.Lanes != 0 {
+			nt = nil
+		}
 		for c := lo; c < hi; c++ {
-			phasePlanes(s.k, xq[:s.plane], s.x[c*hw:(c+1)*hw], &s.wg.pg, s.wg.ph, s.f, c)
-			bl.winoIn(ncp, xq, s.toff, s.toffHi, s.wg.ph.wq, s.v[c*ncp:], s.wg.ldv, nt)
+			for i := range s.gn {
+				xc := s.x[(i*s.c+c)*hw : (i*s.c+c+1)*hw]
+				phasePlanes(s.k, xq[:s.plane], xc, &s.wg.pg, s.wg.ph, s.f, c)
+				bl.winoIn(ncp, xq, s.toff, s.toffHi, s.wg.ph.wq, s.v[c*s.ldr+i*s.nc:], s.wg.ldv, nt)
+			}
 		}
 		// One fence for the chunk, not one a channel: at 14×14 a
 		// channel is one vector of tiles, and each call waited for its
@@ -563,7 +625,9 @@ func (s *winoTask) Range(lo, hi int) {
 	case 3:
 		buf := bl.bufs.Get(s.hint)
 		for m := lo; m < hi; m++ {
-			s.store(m, &buf.wt)
+			for i := range s.gn {
+				s.store(m, i, &buf.wt)
+			}
 		}
 		bl.bufs.Put(s.hint, buf)
 		return
@@ -571,8 +635,8 @@ func (s *winoTask) Range(lo, hi int) {
 	buf := bl.bufs.Get(s.hint)
 	for u := lo; u < hi; u++ {
 		r, i0, i1, p0, p1 := s.t.unit(u) // r is an element ξ
-		op := gemmOp{m: s.m, n: s.nc, k: s.c, apack: s.upack[r*s.mp*s.c : (r+1)*s.mp*s.c],
-			c: s.p[r*s.wg.ldp : r*s.wg.ldp+s.m*ncp], ldc: ncp, alpha: 1}
+		op := gemmOp{m: s.m, n: s.gn * s.nc, k: s.c, apack: s.upack[r*s.mp*s.c : (r+1)*s.mp*s.c],
+			c: s.p[r*s.wg.ldp : r*s.wg.ldp+s.m*s.ldr], ldc: s.ldr, alpha: 1}
 		bl.tileOffs(&op, s.v[r*s.wg.ldv:], s.offMid, i0, i1, p0, p1, buf, false)
 	}
 	bl.bufs.Put(s.hint, buf)
@@ -582,12 +646,16 @@ func (s *winoTask) Range(lo, hi int) {
 // act(O[m][(oh%4)·4 + ow%4][(oh/4)·TW + ow/4] + bias[m] + Z[m][oh][ow]),
 // O = Aᵀ P A, through the 4·TH × 4·TW plane yp[m] when the output's sides
 // are not multiples of 4.
-func (s *winoTask) store(m int, t *[36 * 16]float32) {
+func (s *winoTask) store(m, i int, t *[36 * 16]float32) {
 	g, f := s.g, s.f
 	ohw := g.OH * g.OW
-	ym := s.y[m*ohw : (m+1)*ohw]
-	bias, zm := channelBiasResid(s.b, s.z, m, ohw)
-	p := s.p[m*s.ncp:]
+	ym := s.y[(i*s.m+m)*ohw : (i*s.m+m+1)*ohw]
+	var z []float32
+	if s.z != nil {
+		z = s.z[i*s.m*ohw : (i+1)*s.m*ohw]
+	}
+	bias, zm := channelBiasResid(s.b, z, m, ohw)
+	p := s.p[m*s.ldr+i*s.nc:]
 	if s.claim {
 		ClaimLines(ym)
 	}

@@ -1214,3 +1214,75 @@ func TestOffsFewMatchesTwin(t *testing.T) {
 		t.Skip("no tier with OffsFew on this machine")
 	}
 }
+
+// BenchmarkWinogradBatch runs ResNet's 256 → 256 convolution at 14×14 on
+// a batch of 8 with Winograd, whose images go through the stages in
+// groups (winoGroup), on one and two workers, in µs an image.
+func BenchmarkWinogradBatch(b *testing.B) {
+	const n, c, hw = 8, 256, 14
+	g := &ConvGeom{N: n, C: c, H: hw, W: hw, M: c, KH: 3, KW: 3, OH: hw, OW: hw,
+		PadT: 1, PadL: 1, PadB: 1, PadR: 1, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
+	x, w, bias := kerntest.Rand(1, n*c*hw*hw), kerntest.Rand(2, c*c*9), kerntest.Rand(3, c)
+	y := make([]float32, n*c*hw*hw)
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil {
+			continue
+		}
+		tier := NewBlockedTier(*k.spec)
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/workers=%d", k.Name, workers), func(b *testing.B) {
+				env := testEnv(tier, workers)
+				env.Scratch = make([]float32, workers*tier.ConvScratch(g))
+				env.PackedW = tier.PackConv(g, w)
+				for range b.N {
+					tier.Conv(env, g, x, w, bias, y, nil)
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/image")
+			})
+		}
+	}
+}
+
+// TestWinogradGroups runs batches whose images go through Winograd's
+// stages together (winoGroup) on each assembly tier with Winograd from one
+// tile up, against the same convolution one image at a time, bit for bit
+// (a tile's sums are the same whichever panel holds it): 9 tiles an
+// image, whose transforms spill into the next image's columns (groups of
+// 3, then 1), and 16 tiles of a 13×13 output stored through masks (groups
+// of 2, then 1), with a residual and Relu; one and three workers. Their U
+// is above winoGroupMinU.
+func TestWinogradGroups(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil {
+			continue
+		}
+		spec := *k.spec
+		spec.WinogradMinCols = 1
+		tier := NewBlockedTier(spec)
+		for _, l := range []struct{ n, c, m, hw int }{{4, 96, 112, 12}, {5, 97, 120, 13}} {
+			g := ConvGeom{N: l.n, C: l.c, H: l.hw, W: l.hw, M: l.m, KH: 3, KW: 3, OH: l.hw, OW: l.hw,
+				PadT: 1, PadL: 1, PadB: 1, PadR: 1, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
+			wg := winoGeomOf(&g)
+			if gi, _ := winoGroup(&g, &wg); gi < 2 || tier.PackConvKind(&g) != 1 {
+				t.Fatalf("%s %v: groups of %d, layout %d (Winograd: 1)", k.Name, l, gi, tier.PackConvKind(&g))
+			}
+			chw, mhw := l.c*l.hw*l.hw, l.m*l.hw*l.hw
+			x, w, b := kerntest.Rand(uint64(l.n), l.n*chw), kerntest.Rand(2, l.m*l.c*9), kerntest.Rand(3, l.m)
+			z := kerntest.Rand(4, l.n*mhw)
+			for _, workers := range []int{1, 3} {
+				what := fmt.Sprintf("%s %v workers=%d", k.Name, l, workers)
+				env := testEnv(tier, workers)
+				env.PackedW = tier.PackConv(&g, w)
+				got := make([]float32, l.n*mhw)
+				tier.Conv(env, &g, x, w, b, got, &ConvFusion{Residual: z, Act: Activation{Kind: ActRelu}})
+				g1 := g
+				g1.N = 1
+				for i := range l.n {
+					want := make([]float32, mhw)
+					tier.Conv(env, &g1, x[i*chw:(i+1)*chw], w, b, want, &ConvFusion{Residual: z[i*mhw : (i+1)*mhw], Act: Activation{Kind: ActRelu}})
+					kerntest.SameBits(t, fmt.Sprintf("%s image %d", what, i), got[i*mhw:(i+1)*mhw], want)
+				}
+			}
+		}
+	}
+}

@@ -192,6 +192,11 @@ var winoConvCases = []convCase{
 	// parts over tiles that overhang the output's right and bottom edges
 	// (stored through masks where a tier has WinoStoreMask)
 	{n: 2, c: 40, m: 17, in: []int{30, 29}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
+	// batches of 3: 49 tiles an image, one image at a time; 16 tiles,
+	// where a tier takes 14×14, in groups of 2 and 1 (winoGroup: U of
+	// 1.4 MB)
+	{n: 3, c: 12, m: 20, in: []int{28, 28}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
+	{n: 3, c: 96, m: 100, in: []int{14, 14}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}},
 }
 
 // takesWinograd reports whether tier k runs cc with Winograd (its

@@ -49,6 +49,12 @@ var fusedCases = []fusedCase{
 	// on tiers with WinoStoreMask: 14×14 (ResNet's third stage, 16
 	// tiles), and parts over 64 tiles whose last column and row overhang.
 	{2, 40, 14, 14, 24, 3, 1, 1, 1, false, true, "Relu"},
+	// Batches of 3: 49 tiles an image, one image at a time; 16 tiles an
+	// image on tiers that take 14×14, two images through the stages
+	// together, then one (winoGroup: U of 1.4 MB).
+	{3, 24, 28, 28, 20, 3, 1, 1, 1, true, true, "Relu"},
+	{3, 96, 14, 14, 100, 3, 1, 1, 1, true, true, "Relu"},
+	{3, 24, 28, 28, 20, 3, 1, 1, 1, false, true, "Tanh"},
 	{2, 48, 30, 29, 19, 3, 1, 1, 1, true, true, "Relu"},
 	// Small planes with many output channels: prologue with padding,
 	// residual, activations, batch 2.
