@@ -185,6 +185,8 @@ var avx2Spec = withWidthFree(BlockedSpec{
 	WinoInNT:   amd64.WinoInNTAVX2,
 	StoreFence: amd64.StoreFence,
 	WinoStore:  amd64.WinoStoreAVX2,
+	// 14×14 outputs' edge tiles (see convWinograd)
+	WinoStoreMask: amd64.WinoStoreMaskAVX2,
 	// Winograd from 14×14 outputs up (16 tiles), where BenchmarkWinograd
 	// measured it faster than the direct product on one and two threads:
 	// ResNet's 64×56², 128×28², 256×14² layers 2.0, 1.7 and 1.25 times

@@ -835,6 +835,37 @@ func AffineAVX2(dst *float32, src *float32, n int, scale float32, bias float32, 
 //go:noescape
 func WinoStoreMaskAVX512(n int, p *float32, ldp int, t *float32, y *float32, yoff *int32, ymask *int32, ldy int, bias float32, z *float32, relu int)
 
+// WinoStoreMaskAVX2 is Winograd F(4×4, 3×3)'s output transform and store through the masks ymask, 8 tiles at a time,
+// as this Go loop does, bit for bit for finite values (kern.winoAT6 is Aᵀ times a 6-vector in a
+// fixed order of float32 operations); p is only read, up to n rounded up to 8, and t
+// is scratch of 24·8 values for the 8 tiles' row sums:
+//
+//	for j := range n {
+//		for r := range 6 { // rows of P
+//			o := winoAT6(p[(6r+0)·ldp + j], ..., p[(6r+5)·ldp + j])
+//			t[4r+u][j] = o[u] for u < 4
+//		}
+//		for u := range 4 { // columns
+//			o := winoAT6(t[0+u][j], t[4+u][j], ..., t[20+u][j])
+//			t[4s+u][j] = o[s] for s < 4
+//		}
+//		for s, u := range 4×4 {
+//			if ymask[j]>>(4s+u)&1 == 0 { continue } // past the output: neither z read nor y written
+//			i := yoff[j] + s·ldy + u
+//			v := t[4s+u][j] + bias
+//			if z != nil {
+//				v += z[i]
+//			}
+//			if relu != 0 && 0 > v {
+//				v = 0 // NaN and -0 kept
+//			}
+//			y[i] = v
+//		}
+//	}
+//
+//go:noescape
+func WinoStoreMaskAVX2(n int, p *float32, ldp int, t *float32, y *float32, yoff *int32, ymask *int32, ldy int, bias float32, z *float32, relu int)
+
 // AddAVX512 computes, 16 values at a time (n must be a multiple of 16), as this Go loop does
 // (dst may be a or b; when a[i] and b[i] are both NaN, the sum is a[i] quieted, as with VADDPS):
 //

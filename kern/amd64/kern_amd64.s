@@ -9276,6 +9276,72 @@ DATA winoconst<>+440(SB)/4, $0x402c71c7
 DATA winoconst<>+444(SB)/4, $0x402c71c7
 GLOBL winoconst<>(SB), RODATA|NOPTR, $448
 
+DATA lanemask<>+0(SB)/4, $0x00000000
+DATA lanemask<>+4(SB)/4, $0x00000000
+DATA lanemask<>+8(SB)/4, $0x00000000
+DATA lanemask<>+12(SB)/4, $0x00000000
+DATA lanemask<>+16(SB)/4, $0xffffffff
+DATA lanemask<>+20(SB)/4, $0x00000000
+DATA lanemask<>+24(SB)/4, $0x00000000
+DATA lanemask<>+28(SB)/4, $0x00000000
+DATA lanemask<>+32(SB)/4, $0x00000000
+DATA lanemask<>+36(SB)/4, $0xffffffff
+DATA lanemask<>+40(SB)/4, $0x00000000
+DATA lanemask<>+44(SB)/4, $0x00000000
+DATA lanemask<>+48(SB)/4, $0xffffffff
+DATA lanemask<>+52(SB)/4, $0xffffffff
+DATA lanemask<>+56(SB)/4, $0x00000000
+DATA lanemask<>+60(SB)/4, $0x00000000
+DATA lanemask<>+64(SB)/4, $0x00000000
+DATA lanemask<>+68(SB)/4, $0x00000000
+DATA lanemask<>+72(SB)/4, $0xffffffff
+DATA lanemask<>+76(SB)/4, $0x00000000
+DATA lanemask<>+80(SB)/4, $0xffffffff
+DATA lanemask<>+84(SB)/4, $0x00000000
+DATA lanemask<>+88(SB)/4, $0xffffffff
+DATA lanemask<>+92(SB)/4, $0x00000000
+DATA lanemask<>+96(SB)/4, $0x00000000
+DATA lanemask<>+100(SB)/4, $0xffffffff
+DATA lanemask<>+104(SB)/4, $0xffffffff
+DATA lanemask<>+108(SB)/4, $0x00000000
+DATA lanemask<>+112(SB)/4, $0xffffffff
+DATA lanemask<>+116(SB)/4, $0xffffffff
+DATA lanemask<>+120(SB)/4, $0xffffffff
+DATA lanemask<>+124(SB)/4, $0x00000000
+DATA lanemask<>+128(SB)/4, $0x00000000
+DATA lanemask<>+132(SB)/4, $0x00000000
+DATA lanemask<>+136(SB)/4, $0x00000000
+DATA lanemask<>+140(SB)/4, $0xffffffff
+DATA lanemask<>+144(SB)/4, $0xffffffff
+DATA lanemask<>+148(SB)/4, $0x00000000
+DATA lanemask<>+152(SB)/4, $0x00000000
+DATA lanemask<>+156(SB)/4, $0xffffffff
+DATA lanemask<>+160(SB)/4, $0x00000000
+DATA lanemask<>+164(SB)/4, $0xffffffff
+DATA lanemask<>+168(SB)/4, $0x00000000
+DATA lanemask<>+172(SB)/4, $0xffffffff
+DATA lanemask<>+176(SB)/4, $0xffffffff
+DATA lanemask<>+180(SB)/4, $0xffffffff
+DATA lanemask<>+184(SB)/4, $0x00000000
+DATA lanemask<>+188(SB)/4, $0xffffffff
+DATA lanemask<>+192(SB)/4, $0x00000000
+DATA lanemask<>+196(SB)/4, $0x00000000
+DATA lanemask<>+200(SB)/4, $0xffffffff
+DATA lanemask<>+204(SB)/4, $0xffffffff
+DATA lanemask<>+208(SB)/4, $0xffffffff
+DATA lanemask<>+212(SB)/4, $0x00000000
+DATA lanemask<>+216(SB)/4, $0xffffffff
+DATA lanemask<>+220(SB)/4, $0xffffffff
+DATA lanemask<>+224(SB)/4, $0x00000000
+DATA lanemask<>+228(SB)/4, $0xffffffff
+DATA lanemask<>+232(SB)/4, $0xffffffff
+DATA lanemask<>+236(SB)/4, $0xffffffff
+DATA lanemask<>+240(SB)/4, $0xffffffff
+DATA lanemask<>+244(SB)/4, $0xffffffff
+DATA lanemask<>+248(SB)/4, $0xffffffff
+DATA lanemask<>+252(SB)/4, $0xffffffff
+GLOBL lanemask<>(SB), RODATA|NOPTR, $256
+
 // func WinoStoreMaskAVX512(n int, p *float32, ldp int, t *float32, y *float32, yoff *int32, ymask *int32, ldy int, bias float32, z *float32, relu int)
 // Requires: AVX, AVX512F, AVX512VL, CMOV, MMX+
 TEXT ·WinoStoreMaskAVX512(SB), NOSPLIT, $0-88
@@ -10766,6 +10832,1126 @@ skip_3_15:
 	ADDQ $0x00000040, DI
 	ADDQ $0x00000040, R8
 	SUBQ $0x00000010, AX
+	JG   loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func WinoStoreMaskAVX2(n int, p *float32, ldp int, t *float32, y *float32, yoff *int32, ymask *int32, ldy int, bias float32, z *float32, relu int)
+// Requires: AVX, AVX2, CMOV, MMX+
+TEXT ·WinoStoreMaskAVX2(SB), NOSPLIT, $0-88
+	MOVQ n+0(FP), AX
+	MOVQ p+8(FP), CX
+	MOVQ ldp+16(FP), DX
+	MOVQ t+24(FP), BX
+	MOVQ y+32(FP), SI
+	MOVQ yoff+40(FP), DI
+	MOVQ ymask+48(FP), R8
+	MOVQ ldy+56(FP), R9
+	MOVQ z+72(FP), R10
+	MOVQ relu+80(FP), R11
+	SHLQ $0x02, DX
+	SHLQ $0x02, R9
+
+	// bv = bias in every lane; lo = 0 with relu, else -Inf (max(-Inf, v) = v)
+	VBROADCASTSS bias+64(FP), Y14
+	MOVL         $0xff800000, R12
+	XORL         R13, R13
+	TESTQ        R11, R11
+	CMOVLNE      R13, R12
+	VMOVD        R12, X15
+	VBROADCASTSS X15, Y15
+	TESTQ        AX, AX
+	JLE          done
+
+loop:
+	// fetch P's lines 256 bytes ahead
+	IMUL3Q     $0x00000000, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000001, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000002, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000003, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000004, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000005, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000006, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000007, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000008, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000009, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000000a, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000000b, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000000c, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000000d, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000000e, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000000f, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000010, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000011, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000012, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000013, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000014, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000015, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000016, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000017, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000018, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000019, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000001a, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000001b, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000001c, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000001d, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000001e, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x0000001f, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000020, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000021, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000022, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+	IMUL3Q     $0x00000023, DX, R11
+	PREFETCHT0 256(CX)(R11*1)
+
+	// row 0 of P
+	IMUL3Q  $0x00000000, DX, R11
+	VMOVUPS (CX)(R11*1), Y0
+	IMUL3Q  $0x00000001, DX, R11
+	VMOVUPS (CX)(R11*1), Y1
+	IMUL3Q  $0x00000002, DX, R11
+	VMOVUPS (CX)(R11*1), Y2
+	IMUL3Q  $0x00000003, DX, R11
+	VMOVUPS (CX)(R11*1), Y3
+	IMUL3Q  $0x00000004, DX, R11
+	VMOVUPS (CX)(R11*1), Y4
+	IMUL3Q  $0x00000005, DX, R11
+	VMOVUPS (CX)(R11*1), Y5
+	VADDPS  Y2, Y1, Y6
+	VSUBPS  Y2, Y1, Y1
+	VADDPS  Y4, Y3, Y2
+	VSUBPS  Y4, Y3, Y3
+	VADDPS  Y6, Y0, Y0
+	VADDPS  Y2, Y0, Y0
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
+	VADDPS  Y7, Y6, Y6
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
+	VADDPS  Y3, Y1, Y1
+	VADDPS  Y5, Y1, Y1
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y4, 32(BX)
+	VMOVUPS Y6, 64(BX)
+	VMOVUPS Y1, 96(BX)
+
+	// row 1 of P
+	IMUL3Q  $0x00000006, DX, R11
+	VMOVUPS (CX)(R11*1), Y0
+	IMUL3Q  $0x00000007, DX, R11
+	VMOVUPS (CX)(R11*1), Y1
+	IMUL3Q  $0x00000008, DX, R11
+	VMOVUPS (CX)(R11*1), Y2
+	IMUL3Q  $0x00000009, DX, R11
+	VMOVUPS (CX)(R11*1), Y3
+	IMUL3Q  $0x0000000a, DX, R11
+	VMOVUPS (CX)(R11*1), Y4
+	IMUL3Q  $0x0000000b, DX, R11
+	VMOVUPS (CX)(R11*1), Y5
+	VADDPS  Y2, Y1, Y6
+	VSUBPS  Y2, Y1, Y1
+	VADDPS  Y4, Y3, Y2
+	VSUBPS  Y4, Y3, Y3
+	VADDPS  Y6, Y0, Y0
+	VADDPS  Y2, Y0, Y0
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
+	VADDPS  Y7, Y6, Y6
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
+	VADDPS  Y3, Y1, Y1
+	VADDPS  Y5, Y1, Y1
+	VMOVUPS Y0, 128(BX)
+	VMOVUPS Y4, 160(BX)
+	VMOVUPS Y6, 192(BX)
+	VMOVUPS Y1, 224(BX)
+
+	// row 2 of P
+	IMUL3Q  $0x0000000c, DX, R11
+	VMOVUPS (CX)(R11*1), Y0
+	IMUL3Q  $0x0000000d, DX, R11
+	VMOVUPS (CX)(R11*1), Y1
+	IMUL3Q  $0x0000000e, DX, R11
+	VMOVUPS (CX)(R11*1), Y2
+	IMUL3Q  $0x0000000f, DX, R11
+	VMOVUPS (CX)(R11*1), Y3
+	IMUL3Q  $0x00000010, DX, R11
+	VMOVUPS (CX)(R11*1), Y4
+	IMUL3Q  $0x00000011, DX, R11
+	VMOVUPS (CX)(R11*1), Y5
+	VADDPS  Y2, Y1, Y6
+	VSUBPS  Y2, Y1, Y1
+	VADDPS  Y4, Y3, Y2
+	VSUBPS  Y4, Y3, Y3
+	VADDPS  Y6, Y0, Y0
+	VADDPS  Y2, Y0, Y0
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
+	VADDPS  Y7, Y6, Y6
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
+	VADDPS  Y3, Y1, Y1
+	VADDPS  Y5, Y1, Y1
+	VMOVUPS Y0, 256(BX)
+	VMOVUPS Y4, 288(BX)
+	VMOVUPS Y6, 320(BX)
+	VMOVUPS Y1, 352(BX)
+
+	// row 3 of P
+	IMUL3Q  $0x00000012, DX, R11
+	VMOVUPS (CX)(R11*1), Y0
+	IMUL3Q  $0x00000013, DX, R11
+	VMOVUPS (CX)(R11*1), Y1
+	IMUL3Q  $0x00000014, DX, R11
+	VMOVUPS (CX)(R11*1), Y2
+	IMUL3Q  $0x00000015, DX, R11
+	VMOVUPS (CX)(R11*1), Y3
+	IMUL3Q  $0x00000016, DX, R11
+	VMOVUPS (CX)(R11*1), Y4
+	IMUL3Q  $0x00000017, DX, R11
+	VMOVUPS (CX)(R11*1), Y5
+	VADDPS  Y2, Y1, Y6
+	VSUBPS  Y2, Y1, Y1
+	VADDPS  Y4, Y3, Y2
+	VSUBPS  Y4, Y3, Y3
+	VADDPS  Y6, Y0, Y0
+	VADDPS  Y2, Y0, Y0
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
+	VADDPS  Y7, Y6, Y6
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
+	VADDPS  Y3, Y1, Y1
+	VADDPS  Y5, Y1, Y1
+	VMOVUPS Y0, 384(BX)
+	VMOVUPS Y4, 416(BX)
+	VMOVUPS Y6, 448(BX)
+	VMOVUPS Y1, 480(BX)
+
+	// row 4 of P
+	IMUL3Q  $0x00000018, DX, R11
+	VMOVUPS (CX)(R11*1), Y0
+	IMUL3Q  $0x00000019, DX, R11
+	VMOVUPS (CX)(R11*1), Y1
+	IMUL3Q  $0x0000001a, DX, R11
+	VMOVUPS (CX)(R11*1), Y2
+	IMUL3Q  $0x0000001b, DX, R11
+	VMOVUPS (CX)(R11*1), Y3
+	IMUL3Q  $0x0000001c, DX, R11
+	VMOVUPS (CX)(R11*1), Y4
+	IMUL3Q  $0x0000001d, DX, R11
+	VMOVUPS (CX)(R11*1), Y5
+	VADDPS  Y2, Y1, Y6
+	VSUBPS  Y2, Y1, Y1
+	VADDPS  Y4, Y3, Y2
+	VSUBPS  Y4, Y3, Y3
+	VADDPS  Y6, Y0, Y0
+	VADDPS  Y2, Y0, Y0
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
+	VADDPS  Y7, Y6, Y6
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
+	VADDPS  Y3, Y1, Y1
+	VADDPS  Y5, Y1, Y1
+	VMOVUPS Y0, 512(BX)
+	VMOVUPS Y4, 544(BX)
+	VMOVUPS Y6, 576(BX)
+	VMOVUPS Y1, 608(BX)
+
+	// row 5 of P
+	IMUL3Q  $0x0000001e, DX, R11
+	VMOVUPS (CX)(R11*1), Y0
+	IMUL3Q  $0x0000001f, DX, R11
+	VMOVUPS (CX)(R11*1), Y1
+	IMUL3Q  $0x00000020, DX, R11
+	VMOVUPS (CX)(R11*1), Y2
+	IMUL3Q  $0x00000021, DX, R11
+	VMOVUPS (CX)(R11*1), Y3
+	IMUL3Q  $0x00000022, DX, R11
+	VMOVUPS (CX)(R11*1), Y4
+	IMUL3Q  $0x00000023, DX, R11
+	VMOVUPS (CX)(R11*1), Y5
+	VADDPS  Y2, Y1, Y6
+	VSUBPS  Y2, Y1, Y1
+	VADDPS  Y4, Y3, Y2
+	VSUBPS  Y4, Y3, Y3
+	VADDPS  Y6, Y0, Y0
+	VADDPS  Y2, Y0, Y0
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
+	VADDPS  Y7, Y6, Y6
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
+	VADDPS  Y3, Y1, Y1
+	VADDPS  Y5, Y1, Y1
+	VMOVUPS Y0, 640(BX)
+	VMOVUPS Y4, 672(BX)
+	VMOVUPS Y6, 704(BX)
+	VMOVUPS Y1, 736(BX)
+
+	// column 0
+	VMOVUPS (BX), Y0
+	VMOVUPS 128(BX), Y1
+	VMOVUPS 256(BX), Y2
+	VMOVUPS 384(BX), Y3
+	VMOVUPS 512(BX), Y4
+	VMOVUPS 640(BX), Y5
+	VADDPS  Y2, Y1, Y6
+	VSUBPS  Y2, Y1, Y1
+	VADDPS  Y4, Y3, Y2
+	VSUBPS  Y4, Y3, Y3
+	VADDPS  Y6, Y0, Y0
+	VADDPS  Y2, Y0, Y0
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
+	VADDPS  Y7, Y6, Y6
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
+	VADDPS  Y3, Y1, Y1
+	VADDPS  Y5, Y1, Y1
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y4, 128(BX)
+	VMOVUPS Y6, 256(BX)
+	VMOVUPS Y1, 384(BX)
+
+	// column 1
+	VMOVUPS 32(BX), Y0
+	VMOVUPS 160(BX), Y1
+	VMOVUPS 288(BX), Y2
+	VMOVUPS 416(BX), Y3
+	VMOVUPS 544(BX), Y4
+	VMOVUPS 672(BX), Y5
+	VADDPS  Y2, Y1, Y6
+	VSUBPS  Y2, Y1, Y1
+	VADDPS  Y4, Y3, Y2
+	VSUBPS  Y4, Y3, Y3
+	VADDPS  Y6, Y0, Y0
+	VADDPS  Y2, Y0, Y0
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
+	VADDPS  Y7, Y6, Y6
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
+	VADDPS  Y3, Y1, Y1
+	VADDPS  Y5, Y1, Y1
+	VMOVUPS Y0, 32(BX)
+	VMOVUPS Y4, 160(BX)
+	VMOVUPS Y6, 288(BX)
+	VMOVUPS Y1, 416(BX)
+
+	// column 2
+	VMOVUPS 64(BX), Y0
+	VMOVUPS 192(BX), Y1
+	VMOVUPS 320(BX), Y2
+	VMOVUPS 448(BX), Y3
+	VMOVUPS 576(BX), Y4
+	VMOVUPS 704(BX), Y5
+	VADDPS  Y2, Y1, Y6
+	VSUBPS  Y2, Y1, Y1
+	VADDPS  Y4, Y3, Y2
+	VSUBPS  Y4, Y3, Y3
+	VADDPS  Y6, Y0, Y0
+	VADDPS  Y2, Y0, Y0
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
+	VADDPS  Y7, Y6, Y6
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
+	VADDPS  Y3, Y1, Y1
+	VADDPS  Y5, Y1, Y1
+	VMOVUPS Y0, 64(BX)
+	VMOVUPS Y4, 192(BX)
+	VMOVUPS Y6, 320(BX)
+	VMOVUPS Y1, 448(BX)
+
+	// column 3
+	VMOVUPS 96(BX), Y0
+	VMOVUPS 224(BX), Y1
+	VMOVUPS 352(BX), Y2
+	VMOVUPS 480(BX), Y3
+	VMOVUPS 608(BX), Y4
+	VMOVUPS 736(BX), Y5
+	VADDPS  Y2, Y1, Y6
+	VSUBPS  Y2, Y1, Y1
+	VADDPS  Y4, Y3, Y2
+	VSUBPS  Y4, Y3, Y3
+	VADDPS  Y6, Y0, Y0
+	VADDPS  Y2, Y0, Y0
+	VMULPS  winoconst<>+0(SB), Y1, Y4
+	VMULPS  winoconst<>+64(SB), Y3, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  winoconst<>+128(SB), Y6, Y6
+	VMULPS  winoconst<>+192(SB), Y2, Y7
+	VADDPS  Y7, Y6, Y6
+	VMULPS  winoconst<>+256(SB), Y1, Y1
+	VMULPS  winoconst<>+320(SB), Y3, Y3
+	VADDPS  Y3, Y1, Y1
+	VADDPS  Y5, Y1, Y1
+	VMOVUPS Y0, 96(BX)
+	VMOVUPS Y4, 224(BX)
+	VMOVUPS Y6, 352(BX)
+	VMOVUPS Y1, 480(BX)
+	MOVQ    SI, R11
+	MOVQ    R10, R12
+
+	// output row 0 of the tiles: ys = y + s·ldy, zs = z + s·ldy
+	VMOVUPS    (BX), Y0
+	VMOVUPS    32(BX), Y1
+	VMOVUPS    64(BX), Y2
+	VMOVUPS    96(BX), Y3
+	VUNPCKLPS  Y1, Y0, Y4
+	VUNPCKHPS  Y1, Y0, Y5
+	VUNPCKLPS  Y3, Y2, Y6
+	VUNPCKHPS  Y3, Y2, Y7
+	VSHUFPS    $0x44, Y6, Y4, Y10
+	VSHUFPS    $0xee, Y6, Y4, Y11
+	VSHUFPS    $0x44, Y7, Y5, Y12
+	VSHUFPS    $0xee, Y7, Y5, Y13
+	VADDPS     Y14, Y10, Y10
+	VADDPS     Y14, Y11, Y11
+	VADDPS     Y14, Y12, Y12
+	VADDPS     Y14, Y13, Y13
+	MOVLQSX    (DI), R13
+	VMOVAPS    X10, X4
+	MOVL       (R8), R14
+	ANDL       $0x0000000f, R14
+	SHLL       $0x04, R14
+	LEAQ       lanemask<>+0(SB), R15
+	VMOVDQU    (R15)(R14*1), X8
+	TESTQ      R10, R10
+	JZ         noz_0_0
+	VMASKMOVPS (R12)(R13*4), X8, X9
+	VADDPS     X9, X4, X4
+
+noz_0_0:
+	VMAXPS       X4, X15, X4
+	VMASKMOVPS   X4, X8, (R11)(R13*4)
+	CMPQ         AX, $0x00000004
+	JLE          skip_0_4
+	MOVLQSX      16(DI), R13
+	VEXTRACTF128 $0x01, Y10, X4
+	MOVL         16(R8), R14
+	ANDL         $0x0000000f, R14
+	SHLL         $0x04, R14
+	LEAQ         lanemask<>+0(SB), R15
+	VMOVDQU      (R15)(R14*1), X8
+	TESTQ        R10, R10
+	JZ           noz_0_4
+	VMASKMOVPS   (R12)(R13*4), X8, X9
+	VADDPS       X9, X4, X4
+
+noz_0_4:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_0_4:
+	CMPQ       AX, $0x00000001
+	JLE        skip_0_1
+	MOVLQSX    4(DI), R13
+	VMOVAPS    X11, X4
+	MOVL       4(R8), R14
+	ANDL       $0x0000000f, R14
+	SHLL       $0x04, R14
+	LEAQ       lanemask<>+0(SB), R15
+	VMOVDQU    (R15)(R14*1), X8
+	TESTQ      R10, R10
+	JZ         noz_0_1
+	VMASKMOVPS (R12)(R13*4), X8, X9
+	VADDPS     X9, X4, X4
+
+noz_0_1:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_0_1:
+	CMPQ         AX, $0x00000005
+	JLE          skip_0_5
+	MOVLQSX      20(DI), R13
+	VEXTRACTF128 $0x01, Y11, X4
+	MOVL         20(R8), R14
+	ANDL         $0x0000000f, R14
+	SHLL         $0x04, R14
+	LEAQ         lanemask<>+0(SB), R15
+	VMOVDQU      (R15)(R14*1), X8
+	TESTQ        R10, R10
+	JZ           noz_0_5
+	VMASKMOVPS   (R12)(R13*4), X8, X9
+	VADDPS       X9, X4, X4
+
+noz_0_5:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_0_5:
+	CMPQ       AX, $0x00000002
+	JLE        skip_0_2
+	MOVLQSX    8(DI), R13
+	VMOVAPS    X12, X4
+	MOVL       8(R8), R14
+	ANDL       $0x0000000f, R14
+	SHLL       $0x04, R14
+	LEAQ       lanemask<>+0(SB), R15
+	VMOVDQU    (R15)(R14*1), X8
+	TESTQ      R10, R10
+	JZ         noz_0_2
+	VMASKMOVPS (R12)(R13*4), X8, X9
+	VADDPS     X9, X4, X4
+
+noz_0_2:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_0_2:
+	CMPQ         AX, $0x00000006
+	JLE          skip_0_6
+	MOVLQSX      24(DI), R13
+	VEXTRACTF128 $0x01, Y12, X4
+	MOVL         24(R8), R14
+	ANDL         $0x0000000f, R14
+	SHLL         $0x04, R14
+	LEAQ         lanemask<>+0(SB), R15
+	VMOVDQU      (R15)(R14*1), X8
+	TESTQ        R10, R10
+	JZ           noz_0_6
+	VMASKMOVPS   (R12)(R13*4), X8, X9
+	VADDPS       X9, X4, X4
+
+noz_0_6:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_0_6:
+	CMPQ       AX, $0x00000003
+	JLE        skip_0_3
+	MOVLQSX    12(DI), R13
+	VMOVAPS    X13, X4
+	MOVL       12(R8), R14
+	ANDL       $0x0000000f, R14
+	SHLL       $0x04, R14
+	LEAQ       lanemask<>+0(SB), R15
+	VMOVDQU    (R15)(R14*1), X8
+	TESTQ      R10, R10
+	JZ         noz_0_3
+	VMASKMOVPS (R12)(R13*4), X8, X9
+	VADDPS     X9, X4, X4
+
+noz_0_3:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_0_3:
+	CMPQ         AX, $0x00000007
+	JLE          skip_0_7
+	MOVLQSX      28(DI), R13
+	VEXTRACTF128 $0x01, Y13, X4
+	MOVL         28(R8), R14
+	ANDL         $0x0000000f, R14
+	SHLL         $0x04, R14
+	LEAQ         lanemask<>+0(SB), R15
+	VMOVDQU      (R15)(R14*1), X8
+	TESTQ        R10, R10
+	JZ           noz_0_7
+	VMASKMOVPS   (R12)(R13*4), X8, X9
+	VADDPS       X9, X4, X4
+
+noz_0_7:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_0_7:
+	// output row 1 of the tiles: ys = y + s·ldy, zs = z + s·ldy
+	ADDQ       R9, R11
+	ADDQ       R9, R12
+	VMOVUPS    128(BX), Y0
+	VMOVUPS    160(BX), Y1
+	VMOVUPS    192(BX), Y2
+	VMOVUPS    224(BX), Y3
+	VUNPCKLPS  Y1, Y0, Y4
+	VUNPCKHPS  Y1, Y0, Y5
+	VUNPCKLPS  Y3, Y2, Y6
+	VUNPCKHPS  Y3, Y2, Y7
+	VSHUFPS    $0x44, Y6, Y4, Y10
+	VSHUFPS    $0xee, Y6, Y4, Y11
+	VSHUFPS    $0x44, Y7, Y5, Y12
+	VSHUFPS    $0xee, Y7, Y5, Y13
+	VADDPS     Y14, Y10, Y10
+	VADDPS     Y14, Y11, Y11
+	VADDPS     Y14, Y12, Y12
+	VADDPS     Y14, Y13, Y13
+	MOVLQSX    (DI), R13
+	VMOVAPS    X10, X4
+	MOVL       (R8), R14
+	SHRL       $0x04, R14
+	ANDL       $0x0000000f, R14
+	SHLL       $0x04, R14
+	LEAQ       lanemask<>+0(SB), R15
+	VMOVDQU    (R15)(R14*1), X8
+	TESTQ      R10, R10
+	JZ         noz_1_0
+	VMASKMOVPS (R12)(R13*4), X8, X9
+	VADDPS     X9, X4, X4
+
+noz_1_0:
+	VMAXPS       X4, X15, X4
+	VMASKMOVPS   X4, X8, (R11)(R13*4)
+	CMPQ         AX, $0x00000004
+	JLE          skip_1_4
+	MOVLQSX      16(DI), R13
+	VEXTRACTF128 $0x01, Y10, X4
+	MOVL         16(R8), R14
+	SHRL         $0x04, R14
+	ANDL         $0x0000000f, R14
+	SHLL         $0x04, R14
+	LEAQ         lanemask<>+0(SB), R15
+	VMOVDQU      (R15)(R14*1), X8
+	TESTQ        R10, R10
+	JZ           noz_1_4
+	VMASKMOVPS   (R12)(R13*4), X8, X9
+	VADDPS       X9, X4, X4
+
+noz_1_4:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_1_4:
+	CMPQ       AX, $0x00000001
+	JLE        skip_1_1
+	MOVLQSX    4(DI), R13
+	VMOVAPS    X11, X4
+	MOVL       4(R8), R14
+	SHRL       $0x04, R14
+	ANDL       $0x0000000f, R14
+	SHLL       $0x04, R14
+	LEAQ       lanemask<>+0(SB), R15
+	VMOVDQU    (R15)(R14*1), X8
+	TESTQ      R10, R10
+	JZ         noz_1_1
+	VMASKMOVPS (R12)(R13*4), X8, X9
+	VADDPS     X9, X4, X4
+
+noz_1_1:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_1_1:
+	CMPQ         AX, $0x00000005
+	JLE          skip_1_5
+	MOVLQSX      20(DI), R13
+	VEXTRACTF128 $0x01, Y11, X4
+	MOVL         20(R8), R14
+	SHRL         $0x04, R14
+	ANDL         $0x0000000f, R14
+	SHLL         $0x04, R14
+	LEAQ         lanemask<>+0(SB), R15
+	VMOVDQU      (R15)(R14*1), X8
+	TESTQ        R10, R10
+	JZ           noz_1_5
+	VMASKMOVPS   (R12)(R13*4), X8, X9
+	VADDPS       X9, X4, X4
+
+noz_1_5:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_1_5:
+	CMPQ       AX, $0x00000002
+	JLE        skip_1_2
+	MOVLQSX    8(DI), R13
+	VMOVAPS    X12, X4
+	MOVL       8(R8), R14
+	SHRL       $0x04, R14
+	ANDL       $0x0000000f, R14
+	SHLL       $0x04, R14
+	LEAQ       lanemask<>+0(SB), R15
+	VMOVDQU    (R15)(R14*1), X8
+	TESTQ      R10, R10
+	JZ         noz_1_2
+	VMASKMOVPS (R12)(R13*4), X8, X9
+	VADDPS     X9, X4, X4
+
+noz_1_2:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_1_2:
+	CMPQ         AX, $0x00000006
+	JLE          skip_1_6
+	MOVLQSX      24(DI), R13
+	VEXTRACTF128 $0x01, Y12, X4
+	MOVL         24(R8), R14
+	SHRL         $0x04, R14
+	ANDL         $0x0000000f, R14
+	SHLL         $0x04, R14
+	LEAQ         lanemask<>+0(SB), R15
+	VMOVDQU      (R15)(R14*1), X8
+	TESTQ        R10, R10
+	JZ           noz_1_6
+	VMASKMOVPS   (R12)(R13*4), X8, X9
+	VADDPS       X9, X4, X4
+
+noz_1_6:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_1_6:
+	CMPQ       AX, $0x00000003
+	JLE        skip_1_3
+	MOVLQSX    12(DI), R13
+	VMOVAPS    X13, X4
+	MOVL       12(R8), R14
+	SHRL       $0x04, R14
+	ANDL       $0x0000000f, R14
+	SHLL       $0x04, R14
+	LEAQ       lanemask<>+0(SB), R15
+	VMOVDQU    (R15)(R14*1), X8
+	TESTQ      R10, R10
+	JZ         noz_1_3
+	VMASKMOVPS (R12)(R13*4), X8, X9
+	VADDPS     X9, X4, X4
+
+noz_1_3:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_1_3:
+	CMPQ         AX, $0x00000007
+	JLE          skip_1_7
+	MOVLQSX      28(DI), R13
+	VEXTRACTF128 $0x01, Y13, X4
+	MOVL         28(R8), R14
+	SHRL         $0x04, R14
+	ANDL         $0x0000000f, R14
+	SHLL         $0x04, R14
+	LEAQ         lanemask<>+0(SB), R15
+	VMOVDQU      (R15)(R14*1), X8
+	TESTQ        R10, R10
+	JZ           noz_1_7
+	VMASKMOVPS   (R12)(R13*4), X8, X9
+	VADDPS       X9, X4, X4
+
+noz_1_7:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_1_7:
+	// output row 2 of the tiles: ys = y + s·ldy, zs = z + s·ldy
+	ADDQ       R9, R11
+	ADDQ       R9, R12
+	VMOVUPS    256(BX), Y0
+	VMOVUPS    288(BX), Y1
+	VMOVUPS    320(BX), Y2
+	VMOVUPS    352(BX), Y3
+	VUNPCKLPS  Y1, Y0, Y4
+	VUNPCKHPS  Y1, Y0, Y5
+	VUNPCKLPS  Y3, Y2, Y6
+	VUNPCKHPS  Y3, Y2, Y7
+	VSHUFPS    $0x44, Y6, Y4, Y10
+	VSHUFPS    $0xee, Y6, Y4, Y11
+	VSHUFPS    $0x44, Y7, Y5, Y12
+	VSHUFPS    $0xee, Y7, Y5, Y13
+	VADDPS     Y14, Y10, Y10
+	VADDPS     Y14, Y11, Y11
+	VADDPS     Y14, Y12, Y12
+	VADDPS     Y14, Y13, Y13
+	MOVLQSX    (DI), R13
+	VMOVAPS    X10, X4
+	MOVL       (R8), R14
+	SHRL       $0x08, R14
+	ANDL       $0x0000000f, R14
+	SHLL       $0x04, R14
+	LEAQ       lanemask<>+0(SB), R15
+	VMOVDQU    (R15)(R14*1), X8
+	TESTQ      R10, R10
+	JZ         noz_2_0
+	VMASKMOVPS (R12)(R13*4), X8, X9
+	VADDPS     X9, X4, X4
+
+noz_2_0:
+	VMAXPS       X4, X15, X4
+	VMASKMOVPS   X4, X8, (R11)(R13*4)
+	CMPQ         AX, $0x00000004
+	JLE          skip_2_4
+	MOVLQSX      16(DI), R13
+	VEXTRACTF128 $0x01, Y10, X4
+	MOVL         16(R8), R14
+	SHRL         $0x08, R14
+	ANDL         $0x0000000f, R14
+	SHLL         $0x04, R14
+	LEAQ         lanemask<>+0(SB), R15
+	VMOVDQU      (R15)(R14*1), X8
+	TESTQ        R10, R10
+	JZ           noz_2_4
+	VMASKMOVPS   (R12)(R13*4), X8, X9
+	VADDPS       X9, X4, X4
+
+noz_2_4:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_2_4:
+	CMPQ       AX, $0x00000001
+	JLE        skip_2_1
+	MOVLQSX    4(DI), R13
+	VMOVAPS    X11, X4
+	MOVL       4(R8), R14
+	SHRL       $0x08, R14
+	ANDL       $0x0000000f, R14
+	SHLL       $0x04, R14
+	LEAQ       lanemask<>+0(SB), R15
+	VMOVDQU    (R15)(R14*1), X8
+	TESTQ      R10, R10
+	JZ         noz_2_1
+	VMASKMOVPS (R12)(R13*4), X8, X9
+	VADDPS     X9, X4, X4
+
+noz_2_1:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_2_1:
+	CMPQ         AX, $0x00000005
+	JLE          skip_2_5
+	MOVLQSX      20(DI), R13
+	VEXTRACTF128 $0x01, Y11, X4
+	MOVL         20(R8), R14
+	SHRL         $0x08, R14
+	ANDL         $0x0000000f, R14
+	SHLL         $0x04, R14
+	LEAQ         lanemask<>+0(SB), R15
+	VMOVDQU      (R15)(R14*1), X8
+	TESTQ        R10, R10
+	JZ           noz_2_5
+	VMASKMOVPS   (R12)(R13*4), X8, X9
+	VADDPS       X9, X4, X4
+
+noz_2_5:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_2_5:
+	CMPQ       AX, $0x00000002
+	JLE        skip_2_2
+	MOVLQSX    8(DI), R13
+	VMOVAPS    X12, X4
+	MOVL       8(R8), R14
+	SHRL       $0x08, R14
+	ANDL       $0x0000000f, R14
+	SHLL       $0x04, R14
+	LEAQ       lanemask<>+0(SB), R15
+	VMOVDQU    (R15)(R14*1), X8
+	TESTQ      R10, R10
+	JZ         noz_2_2
+	VMASKMOVPS (R12)(R13*4), X8, X9
+	VADDPS     X9, X4, X4
+
+noz_2_2:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_2_2:
+	CMPQ         AX, $0x00000006
+	JLE          skip_2_6
+	MOVLQSX      24(DI), R13
+	VEXTRACTF128 $0x01, Y12, X4
+	MOVL         24(R8), R14
+	SHRL         $0x08, R14
+	ANDL         $0x0000000f, R14
+	SHLL         $0x04, R14
+	LEAQ         lanemask<>+0(SB), R15
+	VMOVDQU      (R15)(R14*1), X8
+	TESTQ        R10, R10
+	JZ           noz_2_6
+	VMASKMOVPS   (R12)(R13*4), X8, X9
+	VADDPS       X9, X4, X4
+
+noz_2_6:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_2_6:
+	CMPQ       AX, $0x00000003
+	JLE        skip_2_3
+	MOVLQSX    12(DI), R13
+	VMOVAPS    X13, X4
+	MOVL       12(R8), R14
+	SHRL       $0x08, R14
+	ANDL       $0x0000000f, R14
+	SHLL       $0x04, R14
+	LEAQ       lanemask<>+0(SB), R15
+	VMOVDQU    (R15)(R14*1), X8
+	TESTQ      R10, R10
+	JZ         noz_2_3
+	VMASKMOVPS (R12)(R13*4), X8, X9
+	VADDPS     X9, X4, X4
+
+noz_2_3:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_2_3:
+	CMPQ         AX, $0x00000007
+	JLE          skip_2_7
+	MOVLQSX      28(DI), R13
+	VEXTRACTF128 $0x01, Y13, X4
+	MOVL         28(R8), R14
+	SHRL         $0x08, R14
+	ANDL         $0x0000000f, R14
+	SHLL         $0x04, R14
+	LEAQ         lanemask<>+0(SB), R15
+	VMOVDQU      (R15)(R14*1), X8
+	TESTQ        R10, R10
+	JZ           noz_2_7
+	VMASKMOVPS   (R12)(R13*4), X8, X9
+	VADDPS       X9, X4, X4
+
+noz_2_7:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_2_7:
+	// output row 3 of the tiles: ys = y + s·ldy, zs = z + s·ldy
+	ADDQ       R9, R11
+	ADDQ       R9, R12
+	VMOVUPS    384(BX), Y0
+	VMOVUPS    416(BX), Y1
+	VMOVUPS    448(BX), Y2
+	VMOVUPS    480(BX), Y3
+	VUNPCKLPS  Y1, Y0, Y4
+	VUNPCKHPS  Y1, Y0, Y5
+	VUNPCKLPS  Y3, Y2, Y6
+	VUNPCKHPS  Y3, Y2, Y7
+	VSHUFPS    $0x44, Y6, Y4, Y10
+	VSHUFPS    $0xee, Y6, Y4, Y11
+	VSHUFPS    $0x44, Y7, Y5, Y12
+	VSHUFPS    $0xee, Y7, Y5, Y13
+	VADDPS     Y14, Y10, Y10
+	VADDPS     Y14, Y11, Y11
+	VADDPS     Y14, Y12, Y12
+	VADDPS     Y14, Y13, Y13
+	MOVLQSX    (DI), R13
+	VMOVAPS    X10, X4
+	MOVL       (R8), R14
+	SHRL       $0x0c, R14
+	ANDL       $0x0000000f, R14
+	SHLL       $0x04, R14
+	LEAQ       lanemask<>+0(SB), R15
+	VMOVDQU    (R15)(R14*1), X8
+	TESTQ      R10, R10
+	JZ         noz_3_0
+	VMASKMOVPS (R12)(R13*4), X8, X9
+	VADDPS     X9, X4, X4
+
+noz_3_0:
+	VMAXPS       X4, X15, X4
+	VMASKMOVPS   X4, X8, (R11)(R13*4)
+	CMPQ         AX, $0x00000004
+	JLE          skip_3_4
+	MOVLQSX      16(DI), R13
+	VEXTRACTF128 $0x01, Y10, X4
+	MOVL         16(R8), R14
+	SHRL         $0x0c, R14
+	ANDL         $0x0000000f, R14
+	SHLL         $0x04, R14
+	LEAQ         lanemask<>+0(SB), R15
+	VMOVDQU      (R15)(R14*1), X8
+	TESTQ        R10, R10
+	JZ           noz_3_4
+	VMASKMOVPS   (R12)(R13*4), X8, X9
+	VADDPS       X9, X4, X4
+
+noz_3_4:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_3_4:
+	CMPQ       AX, $0x00000001
+	JLE        skip_3_1
+	MOVLQSX    4(DI), R13
+	VMOVAPS    X11, X4
+	MOVL       4(R8), R14
+	SHRL       $0x0c, R14
+	ANDL       $0x0000000f, R14
+	SHLL       $0x04, R14
+	LEAQ       lanemask<>+0(SB), R15
+	VMOVDQU    (R15)(R14*1), X8
+	TESTQ      R10, R10
+	JZ         noz_3_1
+	VMASKMOVPS (R12)(R13*4), X8, X9
+	VADDPS     X9, X4, X4
+
+noz_3_1:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_3_1:
+	CMPQ         AX, $0x00000005
+	JLE          skip_3_5
+	MOVLQSX      20(DI), R13
+	VEXTRACTF128 $0x01, Y11, X4
+	MOVL         20(R8), R14
+	SHRL         $0x0c, R14
+	ANDL         $0x0000000f, R14
+	SHLL         $0x04, R14
+	LEAQ         lanemask<>+0(SB), R15
+	VMOVDQU      (R15)(R14*1), X8
+	TESTQ        R10, R10
+	JZ           noz_3_5
+	VMASKMOVPS   (R12)(R13*4), X8, X9
+	VADDPS       X9, X4, X4
+
+noz_3_5:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_3_5:
+	CMPQ       AX, $0x00000002
+	JLE        skip_3_2
+	MOVLQSX    8(DI), R13
+	VMOVAPS    X12, X4
+	MOVL       8(R8), R14
+	SHRL       $0x0c, R14
+	ANDL       $0x0000000f, R14
+	SHLL       $0x04, R14
+	LEAQ       lanemask<>+0(SB), R15
+	VMOVDQU    (R15)(R14*1), X8
+	TESTQ      R10, R10
+	JZ         noz_3_2
+	VMASKMOVPS (R12)(R13*4), X8, X9
+	VADDPS     X9, X4, X4
+
+noz_3_2:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_3_2:
+	CMPQ         AX, $0x00000006
+	JLE          skip_3_6
+	MOVLQSX      24(DI), R13
+	VEXTRACTF128 $0x01, Y12, X4
+	MOVL         24(R8), R14
+	SHRL         $0x0c, R14
+	ANDL         $0x0000000f, R14
+	SHLL         $0x04, R14
+	LEAQ         lanemask<>+0(SB), R15
+	VMOVDQU      (R15)(R14*1), X8
+	TESTQ        R10, R10
+	JZ           noz_3_6
+	VMASKMOVPS   (R12)(R13*4), X8, X9
+	VADDPS       X9, X4, X4
+
+noz_3_6:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_3_6:
+	CMPQ       AX, $0x00000003
+	JLE        skip_3_3
+	MOVLQSX    12(DI), R13
+	VMOVAPS    X13, X4
+	MOVL       12(R8), R14
+	SHRL       $0x0c, R14
+	ANDL       $0x0000000f, R14
+	SHLL       $0x04, R14
+	LEAQ       lanemask<>+0(SB), R15
+	VMOVDQU    (R15)(R14*1), X8
+	TESTQ      R10, R10
+	JZ         noz_3_3
+	VMASKMOVPS (R12)(R13*4), X8, X9
+	VADDPS     X9, X4, X4
+
+noz_3_3:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_3_3:
+	CMPQ         AX, $0x00000007
+	JLE          skip_3_7
+	MOVLQSX      28(DI), R13
+	VEXTRACTF128 $0x01, Y13, X4
+	MOVL         28(R8), R14
+	SHRL         $0x0c, R14
+	ANDL         $0x0000000f, R14
+	SHLL         $0x04, R14
+	LEAQ         lanemask<>+0(SB), R15
+	VMOVDQU      (R15)(R14*1), X8
+	TESTQ        R10, R10
+	JZ           noz_3_7
+	VMASKMOVPS   (R12)(R13*4), X8, X9
+	VADDPS       X9, X4, X4
+
+noz_3_7:
+	VMAXPS     X4, X15, X4
+	VMASKMOVPS X4, X8, (R11)(R13*4)
+
+skip_3_7:
+	ADDQ $0x00000020, CX
+	ADDQ $0x00000020, DI
+	ADDQ $0x00000020, R8
+	SUBQ $0x00000008, AX
 	JG   loop
 
 done:

@@ -69,7 +69,9 @@ func main() {
 	winoConstTable()
 	// Output tiles that overhang the output's right or bottom edge,
 	// stored through masks.
+	laneMaskTable()
 	winoStore(avx512, true)
+	winoStore(avx2, true)
 	for _, s := range []isa{avx512, avx2} {
 		add(s)
 		mul(s)
@@ -931,6 +933,24 @@ func winoConstTable() {
 	}
 }
 
+// laneMask is the table of the 16 masks of 4 lanes, entry b (16 bytes)
+// all ones in lane u where bit u of b is set: AVX2's VMASKMOVPS masks.
+var laneMask Mem
+
+// laneMaskTable emits laneMask.
+func laneMaskTable() {
+	laneMask = GLOBL("lanemask", RODATA|NOPTR)
+	for b := range 16 {
+		for u := range 4 {
+			var v uint32
+			if b>>u&1 != 0 {
+				v = 0xffffffff
+			}
+			DATA(16*b+4*u, U32(v))
+		}
+	}
+}
+
 // wk returns the operand of winoConst's entry c in every lane.
 func wk(c int) Mem { return winoConst.Offset(64 * c) }
 
@@ -1326,28 +1346,45 @@ func winoStore(s isa, masked bool) {
 					VEXTRACTF32X4(U8(i), out[k], c)
 				}
 				noz := fmt.Sprintf("noz_%d_%d", r, t)
+				// with masks: bits 4r..4r+3 of tile j+t's mask, its row
+				// r's columns inside the output, in K1 (AVX-512) or as
+				// the lanes of xm (AVX2, from laneMask)
+				xm, zt := s.regs[8].AsX(), s.regs[9].AsX()
 				if masked {
-					// K1 = bits 4r..4r+3 of tile j+t's mask: its row r's
-					// columns inside the output
 					mk := GP32()
 					MOVL(Mem{Base: ymask, Disp: 4 * t}, mk)
 					if r > 0 {
 						SHRL(U8(4*r), mk)
 					}
-					KMOVW(mk, reg.K1)
+					if s.lanes == 16 {
+						KMOVW(mk, reg.K1)
+					} else {
+						ANDL(U32(15), mk)
+						SHLL(U8(4), mk) // 16 bytes an entry
+						tb := GP64()
+						LEAQ(laneMask, tb)
+						VMOVDQU(Mem{Base: tb, Index: mk.As64(), Scale: 1}, xm)
+					}
 				}
 				TESTQ(z, z)
 				JZ(LabelRef(noz))
-				if masked {
+				switch {
+				case masked && s.lanes == 16:
 					VADDPS(Mem{Base: zs, Index: o, Scale: 4}, c, reg.K1, c) // + z where K1
-				} else {
+				case masked:
+					VMASKMOVPS(Mem{Base: zs, Index: o, Scale: 4}, xm, zt) // z where xm, else 0
+					VADDPS(zt, c, c)
+				default:
 					VADDPS(Mem{Base: zs, Index: o, Scale: 4}, c, c) // + z
 				}
 				Label(noz)
 				VMAXPS(c, lo.AsX(), c) // (lo > v) ? lo : v
-				if masked {
+				switch {
+				case masked && s.lanes == 16:
 					VMOVUPS(c, reg.K1, Mem{Base: ys, Index: o, Scale: 4})
-				} else {
+				case masked:
+					VMASKMOVPS(c, xm, Mem{Base: ys, Index: o, Scale: 4})
+				default:
 					VMOVUPS(c, Mem{Base: ys, Index: o, Scale: 4})
 				}
 				if t > 0 {
