@@ -188,7 +188,7 @@ var winoConvCases = []convCase{
 	{n: 2, c: 40, m: 17, in: []int{44, 32}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
 	// tile rows of 6 tiles, so that the parts of 2 and 3 workers share a
 	// tile row each, which neither clears before storing (claimRows)
-	{n: 1, c: 36, m: 16, in: []int{44, 24}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}},
+	{n: 2, c: 36, m: 16, in: []int{44, 24}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}},
 	// parts over tiles that overhang the output's right and bottom edges
 	// (stored through masks where a tier has WinoStoreMask)
 	{n: 2, c: 40, m: 17, in: []int{30, 29}, k: []int{3, 3}, group: 1, pads: []int64{1, 1, 1, 1}, bias: true},
