@@ -551,10 +551,10 @@ func winoGroup(g *ConvGeom, wg *winoGeom) (gi, ldr int) {
 	return gi, cols(gi)
 }
 
-// winoTask is one of convWinograd's three stages: stage 1 makes V from
-// the image x over units of input channels, stage 2 P from U and V over
-// the units of t, stage 3 the output from P (store) over units of output
-// channels.
+// winoTask is one of convWinograd's three stages on a group of gn images
+// (winoGroup): stage 1 makes V from the images x over units of input
+// channels, stage 2 P from U and V over the units of t, stage 3 the
+// outputs from P (store) over units of output channels.
 type winoTask struct {
 	bl                            *blocked
 	k                             *Tier
