@@ -58,7 +58,11 @@ import (
 //
 // The rows of V, P and Q hold the Ncol = TH·TW tiles, rounded up to Ncp, a
 // multiple of 16, so that the transforms run on whole vectors; the tiles
-// past Ncol repeat tile 0 and are dropped.
+// past Ncol repeat tile 0 and are dropped. A batch's images may go through
+// the stages two at a time, image i's tiles from column i·Ncol of longer
+// rows (winoGroup). Tiles that overhang an output whose sides are not
+// multiples of 4 are stored through masks of their positions inside it
+// (winoMask), where the tier has WinoStoreMask.
 
 // winoBT, winoG and winoAT are the transform matrices above.
 var (
@@ -358,6 +362,10 @@ func (bl *blocked) winoMasked() bool {
 	return bl.WinoStore == nil || bl.WinoStoreMask != nil
 }
 
+// winoOverhangs reports whether g's last tiles overhang its output: a side
+// that is not a multiple of 4.
+func winoOverhangs(g *ConvGeom) bool { return g.OH%4 != 0 || g.OW%4 != 0 }
+
 // winoMask returns the mask of output positions (bit 4s + u for row s,
 // column u) of the tile at output row oh, column ow that lie inside an
 // h × w plane.
@@ -437,8 +445,8 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	// row. ResNet-34's eleven 256 → 256 layers at 14×14 (Zen 5): their
 	// output stages 1430 → 470-490 µs a Run on one thread, 1090 → 390-450
 	// on two.
-	inPlace := g.OH%4 == 0 && g.OW%4 == 0 || bl.winoMasked()
-	masked := inPlace && (g.OH%4 != 0 || g.OW%4 != 0)
+	inPlace := !winoOverhangs(g) || bl.winoMasked()
+	masked := inPlace && winoOverhangs(g)
 	fused := inPlace && (!f.hasPost() || f.Act.Kind == ActRelu || f.Act.Kind == ActNone)
 	if parts := winoParts(g, &wg, fused, par.Workers()); parts > 1 {
 		bl.convWinogradParts(env, kern, upack, g, wg, x, b, y, f, sc, parts)
@@ -762,7 +770,7 @@ func (bl *blocked) convWinogradParts(env *Env, kern *Tier, upack []float32, g *C
 		}
 	})
 	st.toff, st.yoff, st.offMid = offs[:wg.ncp], offs[wg.ncp:2*wg.ncp], offs[3*wg.ncp:]
-	if g.OH%4 != 0 || g.OW%4 != 0 {
+	if winoOverhangs(g) {
 		st.ymask = offs[2*wg.ncp : 3*wg.ncp] // convWinograd has checked winoMasked
 	}
 	relu := f.hasPost() && f.Act.Kind == ActRelu
