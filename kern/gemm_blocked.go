@@ -356,18 +356,19 @@ func NewBlockedTier(s BlockedSpec) *Tier {
 		}
 	}
 	k := &Tier{
-		spec:          &bl.BlockedSpec,
-		accurate:      s.Accurate,
-		Name:          s.Name,
-		Conv:          bl.conv,
-		ConvPath:      bl.convPathName,
-		ConvDepthRuns: bl.convDepthRuns,
-		ConvPixLayout: bl.convPixLayout,
-		ConvScratch:   noConvScratch,
-		Gemm:          bl.gemm,
-		PackConv:      bl.packConv,
-		PackConvKind:  bl.packConvKind,
-		PackGemm:      bl.packGemm,
+		spec:                &bl.BlockedSpec,
+		accurate:            s.Accurate,
+		Name:                s.Name,
+		Conv:                bl.conv,
+		ConvPath:            bl.convPathName,
+		ConvResidualInPlace: bl.residualInPlace,
+		ConvDepthRuns:       bl.convDepthRuns,
+		ConvPixLayout:       bl.convPixLayout,
+		ConvScratch:         noConvScratch,
+		Gemm:                bl.gemm,
+		PackConv:            bl.packConv,
+		PackConvKind:        bl.packConvKind,
+		PackGemm:            bl.packGemm,
 	}
 	k.PackConvMoves = packConvMoves
 	bl.kern = k

@@ -174,6 +174,15 @@ type Tier struct {
 	// geometry g (pre: its fusion has a prologue), for profiles (see
 	// KernelOf).
 	ConvPath func(g *ConvGeom, pre bool) string
+	// ConvResidualInPlace, when not nil, reports whether Conv computes a
+	// convolution of geometry g with a residual (pre: its fusion has a
+	// prologue; act: its activation; x, y and the residual in planes)
+	// correctly where y is the residual's memory, element for element:
+	// whether every value of the residual is read before the value of y in
+	// its place is written, by the worker that writes it. A runtime may
+	// then give y the residual's buffer where nothing reads the residual
+	// after the convolution (see ResidualInPlace).
+	ConvResidualInPlace func(g *ConvGeom, pre bool, act Activation) bool
 	// ConvPixLayout, when not nil, reports whether Conv can read x (in)
 	// and write y and the residual (out) pixel-major (ConvFusion.PixIn,
 	// PixOut) for a convolution of geometry g (pre: its fusion has a
@@ -555,4 +564,11 @@ func SumRow(k *Tier, x []float32) float64 {
 		s += float64(v)
 	}
 	return s
+}
+
+// ResidualInPlace reports whether k's Conv may write y over its residual
+// for a convolution of geometry g (see Tier.ConvResidualInPlace): false
+// for a nil tier or one that does not say.
+func ResidualInPlace(k *Tier, g *ConvGeom, pre bool, act Activation) bool {
+	return k != nil && k.ConvResidualInPlace != nil && k.ConvResidualInPlace(g, pre, act)
 }

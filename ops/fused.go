@@ -122,6 +122,22 @@ func buildFusedConv(n *Node) (Kernel, error) {
 			tied = 3
 		}
 		st.Layout = cp.layout(ps != nil || gv != nil, tied)
+		if z != nil && gv == nil && cp.g3 == nil {
+			// Y over Z, where the tier's path adds Z in the epilogue of
+			// the tiles it stores (kern.ResidualInPlace): the bottleneck's
+			// last 1×1 convolution at 56×56 and 28×28 (ResNet-50) and the
+			// basic block's second 3×3 (ResNet-18 and -34) write the
+			// block's output over its input's lines, which the epilogue
+			// reads there anyway, rather than fetching other lines to
+			// write.
+			pre := ps != nil
+			st.Overwrite = func(k *kern.Tier) int {
+				if cp.pixIn || cp.pixOut || !kern.ResidualInPlace(k, &cp.g, pre, act) {
+					return -1
+				}
+				return 3
+			}
+		}
 		return outs, st, nil
 	}
 	return hk, nil

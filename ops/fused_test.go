@@ -395,3 +395,83 @@ func TestFusedConvGateErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestFusedConvOverResidual checks bnrun.FusedConv where a tier lets its
+// output take the residual's memory (Step.Overwrite, through
+// kern.ResidualInPlace): on every tier, one to three workers, Y written
+// over Z holds bit for bit what a Y of its own holds. The cases take the
+// paths that say so (Winograd's stores at 56×56 and at 14×14 and 30×29
+// through masks, batch 2 in image groups; the in-place products compact
+// with a narrow last panel, in rows of panels, with a Clip applied after
+// the kernels, batch 2) and paths that do not (depth in two blocks, rows
+// not a multiple of the kernels', pixel tiles, a prologue packed with the
+// panels, an activation Winograd does not store); the vector tiers must
+// say so for ResNet's layers, so that the test cannot pass on none, and
+// a step must not offer Z where its tier does not say so.
+func TestFusedConvOverResidual(t *testing.T) {
+	cases := []struct {
+		fc   fusedCase
+		must bool // the vector tiers overwrite
+	}{
+		{fusedCase{1, 64, 56, 56, 256, 1, 1, 0, 1, false, true, "Relu"}, true},  // ResNet-50's 56×56 1×1
+		{fusedCase{2, 128, 28, 28, 64, 1, 1, 0, 1, false, true, "Relu"}, false}, // 784 = 16·48 + 16, batch 2
+		{fusedCase{1, 64, 56, 56, 64, 3, 1, 1, 1, false, true, "Relu"}, true},   // ResNet-18's 56×56 3×3
+		{fusedCase{2, 32, 14, 14, 48, 3, 1, 1, 1, false, true, "Relu"}, false},  // masked stores, image groups
+		{fusedCase{1, 24, 30, 29, 40, 3, 1, 1, 1, false, true, ""}, false},      // masked, overhanging tiles
+		{fusedCase{1, 24, 30, 29, 40, 3, 1, 1, 1, false, true, "Sigmoid"}, false},
+		{fusedCase{1, 3, 20, 200, 16, 3, 2, 1, 1, false, true, "Relu"}, false}, // rows of panels, 100 = 2·48 + 4
+		{fusedCase{1, 16, 24, 24, 24, 1, 1, 0, 1, false, true, "Clip"}, false},
+		{fusedCase{1, 256, 56, 56, 64, 1, 1, 0, 1, false, true, "Relu"}, false}, // depth 256: two blocks
+		{fusedCase{2, 40, 16, 16, 30, 1, 1, 0, 1, false, true, "Relu"}, false},  // 30 rows
+		{fusedCase{1, 40, 16, 16, 32, 1, 1, 0, 1, true, true, "Relu"}, false},   // prologue
+		{fusedCase{1, 40, 15, 15, 32, 1, 1, 0, 1, true, true, "Relu"}, false},   // prologue, 225 = 4·48 + 33
+		{fusedCase{1, 4, 20, 20, 16, 5, 1, 2, 1, false, true, "Relu"}, false},   // through a wider buffer
+		{fusedCase{1, 64, 7, 7, 64, 1, 1, 0, 1, false, true, "Relu"}, false},    // pixel tiles
+	}
+	for i, tc := range cases {
+		fc := tc.fc
+		seed := uint64(300 + 10*i)
+		x := nnRand(seed+1, fc.n, fc.c, fc.h, fc.w)
+		w := nnRand(seed+2, fc.m, fc.c/fc.group, fc.k, fc.k)
+		b := nnRand(seed+3, fc.m)
+		oh := (fc.h+2*fc.pad-fc.k)/fc.stride + 1
+		ow := (fc.w+2*fc.pad-fc.k)/fc.stride + 1
+		z := nnRand(seed+4, fc.n, fc.m, oh, ow)
+		var ps, pb *Tensor
+		if fc.pre {
+			ps, pb = nnRand(seed+5, fc.c), nnRand(seed+6, fc.c)
+		}
+		vals, step, err := prepareOpConst(fusedConvNode(fc), 1, x, w, b, z, ps, pb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range testTiers() {
+			what := fmt.Sprintf("%s on %s", fc, k.Name)
+			over := -1
+			if step.Overwrite != nil {
+				over = step.Overwrite(k)
+			}
+			if over != -1 && over != 3 {
+				t.Fatalf("%s: Overwrite offers input %d", what, over)
+			}
+			if tc.must && (k.Name == "avx512" || k.Name == "avx2") && over != 3 {
+				t.Errorf("%s: does not write Y over Z", what)
+			}
+			if over != 3 {
+				continue
+			}
+			for _, workers := range []int{1, 2, 3} {
+				env := nnEnv(k, workers)
+				want := NewF32(vals[0].Shape, nil)
+				if err := step.Run(env, []*Tensor{x, w, b, z, ps, pb}, []*Tensor{want}); err != nil {
+					t.Fatal(err)
+				}
+				zy := NewF32(z.Shape, append([]float32(nil), z.F32...))
+				if err := step.Run(env, []*Tensor{x, w, b, zy, ps, pb}, []*Tensor{zy}); err != nil {
+					t.Fatal(err)
+				}
+				kerntest.Check(t, fmt.Sprintf("%s, %d workers, Y over Z", what, workers), zy.F32, want.F32, 0)
+			}
+		}
+	}
+}

@@ -50,6 +50,14 @@ type Step struct {
 	// pixel-major, a pixel's channels side by side (value (n·H·W + q)·C
 	// + c of an [N, C, H, W] tensor) instead of in planes (see Layout).
 	Layout *Layout
+	// Overwrite, when not nil, returns for tier k the input whose buffer
+	// output 0 may take (-1: none): Run then computes output 0 correctly
+	// in that input's memory, element for element (the same shape and
+	// layout), each value of the input read before the value of the
+	// output in its place is written. A runtime shares the buffer only
+	// where no later step reads the input and the step takes it through
+	// no other input.
+	Overwrite func(k *kern.Tier) int
 	// MACs counts the multiply-accumulates of one Run of the step, for
 	// statistics and profiles: a convolution's, a Gemm's or a MatMul's
 	// products (each of a DwBlock's three convolutions); 0 for the other

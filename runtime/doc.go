@@ -16,8 +16,10 @@
 // computed tensor's layout on the CPU (planes, or pixel-major between the
 // steps that can take it so: pixLayouts) and places every computed tensor
 // in one arena by liveness, tensors whose lifetimes do not overlap
-// sharing memory, and views (Reshape, Flatten, a Concat's parts) in their
-// roots.
+// sharing memory, a step's output in the block of an input it may write
+// over (a fused convolution's residual: overwrites) where nothing reads
+// that input after it, and views (Reshape, Flatten, a Concat's parts) in
+// their roots.
 //
 // A Run (exec.go) takes an arena from the plan's free list (slab.go's pool
 // of big buffers backs it), binds the caller's inputs, runs the steps in

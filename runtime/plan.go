@@ -44,6 +44,9 @@ type stepPlan struct {
 	// pixIn, pixOut: its Layout's input and output 0 lie pixel-major
 	// (see pixLayouts)
 	pixIn, pixOut bool
+	// over is 1 + the input whose block output 0 takes (see overwrites),
+	// or 0
+	over int
 }
 
 // Plan is a program specialised to one set of input shapes: every tensor's
@@ -243,6 +246,7 @@ func (p *Program) makePlan(ctx context.Context, inShapes [][]int, inValues []*ir
 	pl.placeParts()
 	if p.gpu == nil {
 		pl.pixLayouts(p.kernels, p.outSlot)
+		pl.overwrites(p.kernels)
 	}
 	if err := pl.layout(ctx, p.outSlot); err != nil {
 		return nil, err
