@@ -110,14 +110,7 @@ func TestOverwrite(t *testing.T) {
 					}
 				}
 				x := ir.NewF32(shape, kerntest.Rand(uint64(batch), batch*32*16*16))
-				got, err := p.Run(context.Background(), []*ir.Tensor{x})
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, err := ref.Run(context.Background(), []*ir.Tensor{x})
-				if err != nil {
-					t.Fatal(err)
-				}
+				got, want := runPair(t, p, ref, x)
 				kerntest.Check(t, what, got[0].F32, want[0].F32, 0)
 			}
 		}
@@ -138,4 +131,18 @@ func sharedBlocks(pl *Plan) []string {
 		}
 	}
 	return names
+}
+
+// runPair runs p and ref on the input x and returns their outputs.
+func runPair(t *testing.T, p, ref *Program, x *ir.Tensor) (got, want []*ir.Tensor) {
+	t.Helper()
+	got, err := p.Run(context.Background(), []*ir.Tensor{x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err = ref.Run(context.Background(), []*ir.Tensor{x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, want
 }

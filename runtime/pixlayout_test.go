@@ -142,14 +142,7 @@ func TestPixLayouts(t *testing.T) {
 						}
 					}
 					x := ir.NewF32(shape, kerntest.Rand(uint64(batch), batch*24*hw*hw))
-					got, err := p.Run(context.Background(), []*ir.Tensor{x})
-					if err != nil {
-						t.Fatal(err)
-					}
-					want, err := ref.Run(context.Background(), []*ir.Tensor{x})
-					if err != nil {
-						t.Fatal(err)
-					}
+					got, want := runPair(t, p, ref, x)
 					for i := range got {
 						kerntest.Check(t, what, got[i].F32, want[i].F32, 1e-5)
 					}
