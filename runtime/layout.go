@@ -308,18 +308,18 @@ func (pl *Plan) layoutFrom(ctx context.Context, outSlots []int, from int, first 
 // their inputs on tier k (ops.Step.Overwrite, stepPlan.over): both
 // computed tensors whose data are their own blocks (no views), of one
 // type, shape and layout, the step reading that block through no other
-// input; layout then gives the output that block where no later step reads the
-// input. A fused convolution's residual so becomes its output (the block
-// of a ResNet's input, its output): the epilogue reads each line of the
-// residual before it writes the output's values there, where a block of
-// its own was lines the output's stores fetched first (one thread, the
+// input; layout then gives the output that block where no later step reads
+// the input. A fused convolution's residual so becomes its output (the
+// block of a ResNet's input, its output): the epilogue reads each line of
+// the residual before it writes the output's values there, where a block
+// of its own was lines the output's stores fetched first (one thread, the
 // layers alone with the caches flushed, as a network leaves them:
 // ResNet-50's 64 → 256 1×1 with the residual at 56×56 680 → 550 µs, 128 →
 // 512 at 28×28 600 → 530). The activations shrink with it (ResNet-50's
 // 9.95 → 6.89 MiB at batch 1, ResNeXt-50's the same, ResNet-18's 8.42 →
 // 6.89 at batch 8); in the network, one thread, alternating, ResNet-50
-// 0.98-1.01 of its time (three runs), ResNeXt-50 0.99, the others
-// within noise.
+// 0.98-1.01 of its time (three runs), ResNeXt-50 0.99, the others within
+// noise.
 func (pl *Plan) overwrites(k *kern.Tier) {
 	if k == nil {
 		return
