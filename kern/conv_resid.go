@@ -6,10 +6,9 @@ package kern
 // in its place, and never write y before that:
 //
 //   - Winograd where the output is stored tile by tile with the whole
-//     epilogue (its sides multiples of 4, or a tier that stores through
-//     masks; a Relu or no activation): stage 3 reads a tile's residual
-//     and stores it, one output channel a unit (the image groups and the
-//     parts as well);
+//     epilogue (a Relu or no activation: winoFused): stage 3 reads a
+//     tile's residual and stores it, one output channel a unit (the
+//     image groups and the parts as well);
 //   - the in-place products where they write the output directly (a
 //     compact product, or rows of panels) with the whole depth in one
 //     block (a product over several blocks writes its partial sums into
@@ -24,8 +23,7 @@ package kern
 func (bl *blocked) residualInPlace(g *ConvGeom, pre bool, act Activation) bool {
 	switch bl.pathOf(g, pre) {
 	case pathWinograd:
-		inPlace := !winoOverhangs(g) || bl.winoMasked()
-		return inPlace && (act.Kind == ActRelu || act.Kind == ActNone)
+		return winoFused(&ConvFusion{Act: act})
 	case pathInPlace:
 		pw := bl.Widths[0]
 		ph := phasesOf(g)

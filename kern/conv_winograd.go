@@ -327,8 +327,7 @@ func (bl *blocked) winoIn(n int, x []float32, toff []int32, hi, wp int, v []floa
 }
 
 // winoStore runs the tier's output transform and store on tiles yoff[:n],
-// through the masks ymask[:n] when not nil (the tier's WinoStoreMask, which
-// winoMasked has checked); hi is the last value of y and z a tile's mask
+// through the masks ymask[:n] when not nil (the tier's WinoStoreMask); hi is the last value of y and z a tile's mask
 // reaches (the largest of yoff[:n] + 3·ldy + 3 without masks), t the
 // kernel's scratch; p must hold 35·ldp + Ncp values, y and z (when not
 // nil) hi + 1.
@@ -355,11 +354,11 @@ func (bl *blocked) winoStore(n int, p []float32, ldp int, y []float32, yoff []in
 	bl.WinoStore(n, &p[0], ldp, &t[0], &y[0], &yoff[0], ldy, bias, zp, r)
 }
 
-// winoMasked reports whether the tier stores tiles through masks: with
-// the Go output transform, or with a WinoStoreMask kernel beside its
-// WinoStore.
-func (bl *blocked) winoMasked() bool {
-	return bl.WinoStore == nil || bl.WinoStoreMask != nil
+// winoFused reports whether Winograd's output stage applies f's whole
+// epilogue as it stores the tiles: no activation after the residual but
+// a Relu.
+func winoFused(f *ConvFusion) bool {
+	return !f.hasPost() || f.Act.Kind == ActRelu || f.Act.Kind == ActNone
 }
 
 // winoOverhangs reports whether g's last tiles overhang its output: a side
@@ -438,16 +437,14 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 
 	sc := bl.scratch.Get(hintOf(env))
 	defer bl.scratch.Put(hintOf(env), sc)
-	// Outputs whose sides are multiples of 4, and others on tiers that
-	// store tiles through masks, are stored in place with the whole
-	// epilogue (but an activation other than Relu); others go through a
-	// 4·TH × 4·TW plane per channel, then compacted and finished row by
-	// row. ResNet-34's eleven 256 → 256 layers at 14×14 (Zen 5): their
-	// output stages 1430 → 470-490 µs a Run on one thread, 1090 → 390-450
-	// on two.
-	inPlace := !winoOverhangs(g) || bl.winoMasked()
-	masked := inPlace && winoOverhangs(g)
-	fused := inPlace && (!f.hasPost() || f.Act.Kind == ActRelu || f.Act.Kind == ActNone)
+	// Tiles are stored in place, those that overhang the output through
+	// masks, with the whole epilogue but an activation other than Relu,
+	// which is applied row by row after the store. (Through a 4·TH × 4·TW
+	// plane per channel, then compacted and finished row by row, ResNet-34's
+	// eleven 256 → 256 layers at 14×14 took 1430 µs a Run in their output
+	// stages on one thread, 1090 on two; masked, 470-490 and 390-450, Zen 5.)
+	masked := winoOverhangs(g)
+	fused := winoFused(f)
 	if parts := winoParts(g, &wg, fused, par.Workers()); parts > 1 {
 		bl.convWinogradParts(env, kern, upack, g, wg, x, b, y, f, sc, parts)
 		return
@@ -458,11 +455,7 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	wg.ldv, wg.ldp = g.C*ldr+winoSkew, g.M*ldr+winoSkew
 	v := sc.yp.Grow(36 * wg.ldv)
 	p := sc.wp.Grow(36 * wg.ldp)
-	var yp []float32
 	ldy := g.OW
-	if !inPlace {
-		yp, ldy = sc.qp.Grow(g.M*16*nc), 4*wg.tw
-	}
 	offs := bl.tables.get(offsetKey{path: offsWino, g: *g, a: ldr}, 3*ncp+g.C, func(t []int32) {
 		toff, yoff, ymask, offMid := t[:ncp], t[ncp:2*ncp], t[2*ncp:3*ncp], t[3*ncp:]
 		// Stage 1 reads tile j = th·TW + tw at 4th·Wp + 4tw of a channel's
@@ -486,7 +479,7 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	}
 
 	st := TaskOf[winoTask](env)
-	*st = winoTask{bl: bl, k: kern, g: g, f: f, b: b, fused: fused, v: v, p: p, yp: yp, upack: upack,
+	*st = winoTask{bl: bl, k: kern, g: g, f: f, b: b, fused: fused, v: v, p: p, upack: upack,
 		toff: toff, yoff: yoff, ymask: ymask, offMid: offMid, ldy: ldy,
 		toffHi: int(toff[nc-1]), yoffHi: yoffHi,
 		plane: wg.ph.plane, c: g.C, m: g.M, mp: mp, nc: nc, ncp: ncp, ldr: ldr, wg: wg, workers: par.Workers(),
@@ -570,7 +563,7 @@ type winoTask struct {
 	f                             *ConvFusion
 	stage                         int
 	t                             tiling
-	x, v, p, yp, upack, b, y, z   []float32
+	x, v, p, upack, b, y, z       []float32
 	toff, yoff, ymask, offMid     []int32
 	toffHi, yoffHi                int // the largest of toff, the last of y a tile reaches
 	plane, c, m, mp, nc, ncp, ldy int
@@ -652,8 +645,7 @@ func (s *winoTask) Range(lo, hi int) {
 
 // store writes output channel m of stage 3: y[m][oh][ow] =
 // act(O[m][(oh%4)·4 + ow%4][(oh/4)·TW + ow/4] + bias[m] + Z[m][oh][ow]),
-// O = Aᵀ P A, through the 4·TH × 4·TW plane yp[m] when the output's sides
-// are not multiples of 4.
+// O = Aᵀ P A.
 func (s *winoTask) store(m, i int, t *[36 * 16]float32) {
 	g, f := s.g, s.f
 	ohw := g.OH * g.OW
@@ -667,19 +659,11 @@ func (s *winoTask) store(m, i int, t *[36 * 16]float32) {
 	if s.claim {
 		ClaimLines(ym)
 	}
-	switch {
-	case s.fused:
+	if s.fused {
 		s.bl.winoStore(s.nc, p, s.wg.ldp, ym, s.yoff, s.ymask, s.yoffHi, s.ldy, bias, zm, f.hasPost() && f.Act.Kind == ActRelu, t)
 		return
-	case s.yp == nil:
-		s.bl.winoStore(s.nc, p, s.wg.ldp, ym, s.yoff, s.ymask, s.yoffHi, s.ldy, bias, nil, false, t)
-	default:
-		ypm := s.yp[m*16*s.nc : (m+1)*16*s.nc]
-		s.bl.winoStore(s.nc, p, s.wg.ldp, ypm, s.yoff, nil, s.yoffHi, s.ldy, bias, nil, false, t)
-		for oh := range g.OH {
-			copy(ym[oh*g.OW:(oh+1)*g.OW], ypm[oh*s.ldy:])
-		}
 	}
+	s.bl.winoStore(s.nc, p, s.wg.ldp, ym, s.yoff, s.ymask, s.yoffHi, s.ldy, bias, nil, false, t)
 	if !f.hasPost() {
 		return
 	}
@@ -771,7 +755,7 @@ func (bl *blocked) convWinogradParts(env *Env, kern *Tier, upack []float32, g *C
 	})
 	st.toff, st.yoff, st.offMid = offs[:wg.ncp], offs[wg.ncp:2*wg.ncp], offs[3*wg.ncp:]
 	if winoOverhangs(g) {
-		st.ymask = offs[2*wg.ncp : 3*wg.ncp] // convWinograd has checked winoMasked
+		st.ymask = offs[2*wg.ncp : 3*wg.ncp]
 	}
 	relu := f.hasPost() && f.Act.Kind == ActRelu
 	st.relu = relu

@@ -119,10 +119,9 @@ type BlockedSpec struct {
 	// twins, winoInGo and winoStoreGo.
 	WinoIn    WinoInKernel
 	WinoStore WinoStoreKernel
-	// WinoStoreMask, when not nil, is WinoStore through masks, with which
-	// outputs whose sides are not multiples of 4 are stored in place;
-	// without it a tier that has WinoStore stores them through a plane of
-	// whole tiles, then copies and finishes them.
+	// WinoStoreMask is WinoStore through masks, with which outputs whose
+	// sides are not multiples of 4 are stored in place; a tier that has
+	// WinoStore must have it too.
 	WinoStoreMask WinoStoreMaskKernel
 	// WinoInNT, when not nil, is WinoIn writing V past the caches, which
 	// stage 1 takes on two or more workers (see winoTask.Range) where
@@ -340,7 +339,8 @@ type blockBufs struct {
 // loops.
 func NewBlockedTier(s BlockedSpec) *Tier {
 	if len(s.Widths) == 0 || len(s.Widths) != len(s.Kerns) || s.Widths[0] > maxPanel || s.MR < 1 || s.KC < 1 ||
-		len(s.Pix) > 0 && (s.PixWidth < 1 || s.PixKC < 1) || len(s.OffsRows) > 0 && (len(s.OffsRows) != s.MR-1 || s.Offs == nil) {
+		len(s.Pix) > 0 && (s.PixWidth < 1 || s.PixKC < 1) || len(s.OffsRows) > 0 && (len(s.OffsRows) != s.MR-1 || s.Offs == nil) ||
+		(s.WinoStore == nil) != (s.WinoStoreMask == nil) {
 		panic("kern: bad BlockedSpec " + s.Name)
 	}
 	bl := &blocked{BlockedSpec: s, mc: max(s.MR, mcMax/s.MR*s.MR)}
