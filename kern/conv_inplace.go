@@ -597,7 +597,16 @@ type bigBufs struct {
 	xp, yp, wp, qp GrowBuf
 	g1             ConvGeom  // a variant of the call's geometry (convPix)
 	priv           []GrowBuf // the workers' own copies of an input (pixCopy, pixSplitKTask)
+	privMade       []bool    // by worker: priv holds the call's copy (pixCopy)
 	privCt         []GrowBuf // the workers' own sums (pixSplitKTask)
+}
+
+// growBools returns n elements of b, reallocated when b is shorter.
+func growBools(b []bool, n int) []bool {
+	if cap(b) < n {
+		return make([]bool, n)
+	}
+	return b[:n]
 }
 
 // GrowBuf is a float32 buffer that only grows.

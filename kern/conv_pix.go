@@ -332,10 +332,11 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	nb := CeilDiv(g.M/g.Group, bl.PixWidth)
 	blocks := g.N * g.Group * nb
 	parts := pixParts(blocks, npix, workers)
-	var priv pixCopy // the copy each worker makes for itself, if any
-	splitK := 1      // runs of input channels (pixSplitK)
-	bands := 0       // bands of output rows a group's unit copies for (pixBands)
-	bandHr := 0      // the padded rows a band's copy holds, which boff counts on
+	var priv pixCopy // how each worker makes a copy for itself (copies)
+	copies := false
+	splitK := 1 // runs of input channels (pixSplitK)
+	bands := 0  // bands of output rows a group's unit copies for (pixBands)
+	bandHr := 0 // the padded rows a band's copy holds, which boff counts on
 	var mtK pixMajorTask
 	rows := false // the row kernels (pixRows)
 	if bl.pixBlocked(g, f.hasPre()) {
@@ -351,9 +352,8 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 			bands, parts = b, b
 			bandHr = bandRows(g, b)
 			hp = bandHr
-		} else if w := pixPrivate(g, g.N*cb*hp*wq*8, workers, blocks*parts); w > 1 {
-			priv = pixCopy{workers: w, n: g.N * cb * hp * wq * 8,
-				bt: blockedTask{bl: bl, x: x, g: g, hp: hp, wq: wq}}
+		} else if pixPrivate(g, g.N*cb*hp*wq*8, workers, blocks*parts) {
+			priv, copies = pixCopy{n: g.N * cb * hp * wq * 8, bt: blockedTask{bl: bl, x: x, g: g, hp: hp, wq: wq}}, true
 		} else {
 			src, hp, wq = bl.blockedSource(env, g, x, sc)
 		}
@@ -440,8 +440,8 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 			}
 			if sk := pixSplitK(g, workers); sk > 1 && !copyIn && !pixOut {
 				splitK, mtK = sk, mt
-			} else if w := pixPrivate(g, g.N*npix*ld, workers, blocks*parts); w > 1 && !copyIn {
-				priv = pixCopy{workers: w, n: g.N * npix * ld, mt: mt}
+			} else if pixPrivate(g, g.N*npix*ld, workers, blocks*parts) && !copyIn {
+				priv, copies = pixCopy{n: g.N * npix * ld, mt: mt}, true
 			} else {
 				src = bl.pixMajorSource(env, g, &mt, sc)
 			}
@@ -502,14 +502,16 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 		*pt = pixTask{}
 		return
 	}
-	if priv.workers > 1 {
-		for len(sc.priv) < priv.workers {
+	if copies {
+		for len(sc.priv) < workers {
 			sc.priv = append(sc.priv, GrowBuf{})
 		}
+		sc.privMade = growBools(sc.privMade, workers)
+		clear(sc.privMade)
 		pc := TaskOf[pixCopy](env)
 		*pc = priv
-		pc.pt, pc.bufs, pc.all = pt, sc.priv[:priv.workers], blocks*parts
-		runTask(env, priv.workers, pc)
+		pc.pt, pc.bufs, pc.made = pt, sc.priv[:workers], sc.privMade
+		runTask(env, blocks*parts, pc)
 		*pt = pixTask{}
 		return
 	}
@@ -520,51 +522,56 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 // together at most 1/pixPrivateRatio of the convolution's multiply-adds.
 const pixPrivateRatio = 64
 
-// pixPrivate returns how many workers make their own copy of g's input
-// (copyLen values) and then compute their share of convPix's units from
-// it, or 1 where the copy is shared (made over all workers, then read by
-// all). A shared copy moves across cores twice: the workers write the
-// parts of it they copy, every one then reads all of it for its output
-// channels, and at the next call each overwrites lines the other read. On
-// a 2-core Zen 5 a line that another core wrote costs several times a
-// local one: ResNet's stride-2 3×3 128 → 128 from 56×56 took 949-1018 µs
-// on two workers (1125 on one), most of it in the copy and in reading it.
-// Each worker copying the whole input reads x once and then only its own
-// lines: 574-606 µs; ResNet-18 and -50 4 % faster on two threads. The
-// copies grow with the workers, so only while they stay a small part of
-// the work (pixPrivateRatio); results are the same as with the shared
-// copy, bit for bit.
-func pixPrivate(g *ConvGeom, copyLen, workers, units int) int {
+// pixPrivate reports whether the workers of convPix each make their own
+// copy of g's input (copyLen values) and then compute the units they take
+// from it (pixCopy), rather than share one copy (made over all workers,
+// then read by all). A shared copy moves across cores twice: the workers
+// write the parts of it they copy, every one then reads all of it for its
+// output channels, and at the next call each overwrites lines the other
+// read. On a 2-core Zen 5 a line that another core wrote costs several
+// times a local one: ResNet's stride-2 3×3 128 → 128 from 56×56 took
+// 949-1018 µs on two workers (1125 on one), most of it in the copy and in
+// reading it. Each worker copying the whole input reads x once and then
+// only its own lines: 574-606 µs; ResNet-18 and -50 4 % faster on two
+// threads. The copies grow with the workers, so only while they stay a
+// small part of the work (pixPrivateRatio); results are the same as with
+// the shared copy, bit for bit.
+func pixPrivate(g *ConvGeom, copyLen, workers, units int) bool {
 	w := min(workers, units)
-	if w < 2 {
-		return 1
-	}
-	if int64(copyLen)*int64(w)*pixPrivateRatio > g.MACs() {
-		return 1
-	}
-	return w
+	return w > 1 && int64(copyLen)*int64(w)*pixPrivateRatio <= g.MACs()
 }
 
-// pixCopy runs convPix with private copies (pixPrivate): unit w copies the
-// whole input into bufs[w] (blockedTask's copy, or pixMajorTask's where mt
-// is set; both have a unit per image and 8 channels) and then computes the
-// product's units [w·all/workers, (w+1)·all/workers) from it.
-// Unit w is, but for stealing, always the same worker's (the pool deals
-// one contiguous run of units to each), so bufs[w] stays in its cache.
+// pixCopy runs convPix's units with private copies (pixPrivate): the
+// first chunk a worker takes copies the whole input into that worker's
+// buffer (blockedTask's copy, or pixMajorTask's where mt is set; both have
+// a unit per image and 8 channels), and every chunk it takes computes its
+// units from there. Any worker can so compute any unit, and one that
+// finishes its own run takes over the rest of another's (a unit a block
+// of output channels): with a unit of copying and then a fixed share of
+// the product per worker, the faster of two Zen 5 vCPUs waited out the
+// other's last tenth of ResNet's 7×7 layers (about 60 µs a layer). Every
+// copy is the same, so results do not depend on which worker computes a
+// unit.
 type pixCopy struct {
-	pt              *pixTask
-	bufs            []GrowBuf
-	bt              blockedTask
-	mt              pixMajorTask
-	workers, n, all int // copies; values a copy holds; the product's units
+	pt   *pixTask
+	bufs []GrowBuf // by taker
+	made []bool    // by taker: bufs holds this call's copy
+	bt   blockedTask
+	mt   pixMajorTask
+	n    int // values a copy holds
 }
 
-// Range runs units [lo, hi).
-func (t *pixCopy) Range(lo, hi int) {
-	g := t.pt.g
-	units := g.N * CeilDiv(g.C, 8) // the copy's
-	for w := lo; w < hi; w++ {
-		dst := t.bufs[w].Grow(t.n)
+// Range runs units [lo, hi) as taker 0: for a Parallel that runs one chunk
+// at a time (every Parallel runs it through RunChunk, see RangeTaker).
+func (t *pixCopy) Range(lo, hi int) { t.RangeTaker(lo, hi, 0) }
+
+// RangeTaker runs units [lo, hi) from taker's copy, made first when this
+// is the taker's first chunk of the call.
+func (t *pixCopy) RangeTaker(lo, hi, taker int) {
+	if !t.made[taker] {
+		g := t.pt.g
+		units := g.N * CeilDiv(g.C, 8) // the copy's
+		dst := t.bufs[taker].Grow(t.n)
 		if t.mt.bl != nil {
 			mt := t.mt
 			mt.dst = dst
@@ -574,8 +581,9 @@ func (t *pixCopy) Range(lo, hi int) {
 			bt.dst = dst
 			bt.Range(0, units)
 		}
-		t.pt.run(w*t.all/t.workers, (w+1)*t.all/t.workers, dst)
+		t.made[taker] = true
 	}
+	t.pt.run(lo, hi, t.bufs[taker][:t.n])
 }
 
 // pixPartMin is the fewest output pixels a part of pixParts gets: two

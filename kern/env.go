@@ -10,9 +10,33 @@ type Task interface {
 	Range(lo, hi int)
 }
 
+// TakerTask is a Task that is told which of a loop's workers runs each of
+// its chunks: what a worker makes for itself on its first chunk (a copy of
+// an input, see pixCopy) then serves every other chunk it takes, its own
+// or one it takes over from a slower worker, from that worker's cache. A
+// Parallel's Do calls RangeTaker instead of Range on such a task (through
+// RunChunk), with taker in [0, Workers()), and never runs two chunks of
+// one loop with the same taker at once.
+type TakerTask interface {
+	Task
+	RangeTaker(lo, hi, taker int)
+}
+
+// RunChunk runs chunk [lo, hi) of t as taker does: t.RangeTaker where t is
+// a TakerTask, t.Range otherwise. Every Parallel's Do runs its chunks
+// through it.
+func RunChunk(t Task, lo, hi, taker int) {
+	if tt, ok := t.(TakerTask); ok {
+		tt.RangeTaker(lo, hi, taker)
+		return
+	}
+	t.Range(lo, hi)
+}
+
 // Parallel splits a loop over [0, n) into contiguous chunks run by workers.
-// Do calls t.Range with disjoint [lo, hi) ranges that together cover
-// [0, n), and returns when all calls have returned.
+// Do runs disjoint [lo, hi) ranges that together cover [0, n) through
+// RunChunk, each with the taker of the worker that runs it, and returns
+// when all have returned.
 type Parallel interface {
 	Do(n int, t Task)
 	// Workers is the number of workers Do may use at once.
@@ -27,10 +51,10 @@ var LastLevelCache int
 // Serial is a Parallel that runs everything on the calling goroutine.
 type Serial struct{}
 
-// Do calls t.Range(0, n) when n > 0.
+// Do runs t over [0, n) as taker 0 when n > 0.
 func (Serial) Do(n int, t Task) {
 	if n > 0 {
-		t.Range(0, n)
+		RunChunk(t, 0, n, 0)
 	}
 }
 
@@ -43,8 +67,8 @@ func (Serial) Workers() int { return 1 }
 // tests. Parts below 1 count as 1.
 type Spawn struct{ Parts int }
 
-// Do runs t.Range over min(Parts, n) chunks of [0, n) at once and returns
-// when all have returned.
+// Do runs t over min(Parts, n) chunks of [0, n) at once, chunk c as taker
+// c, and returns when all have returned.
 func (p Spawn) Do(n int, t Task) {
 	chunks := min(p.Workers(), n)
 	if chunks <= 1 {
@@ -54,7 +78,7 @@ func (p Spawn) Do(n int, t Task) {
 	var wg sync.WaitGroup
 	for c := range chunks {
 		lo, hi := c*n/chunks, (c+1)*n/chunks
-		wg.Go(func() { t.Range(lo, hi) })
+		wg.Go(func() { RunChunk(t, lo, hi, c) })
 	}
 	wg.Wait()
 }

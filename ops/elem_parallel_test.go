@@ -22,10 +22,10 @@ func (p elemChunkPar) Do(n int, t kern.Task) {
 			hi = n
 		}
 		wg.Add(1)
-		go func(lo, hi int) {
+		go func(lo, hi, taker int) {
 			defer wg.Done()
-			t.Range(lo, hi)
-		}(lo, hi)
+			kern.RunChunk(t, lo, hi, taker)
+		}(lo, hi, i)
 		lo = hi
 	}
 	wg.Wait()

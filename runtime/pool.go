@@ -222,16 +222,18 @@ func (p *Pool) Workers() int { return p.workers }
 // Do splits [0, n) into min(n, Workers()) contiguous runs, one a worker,
 // each cut into chunks that its worker claims one at a time, front to
 // back, and a worker done with its own run claims from the others' (see
-// forJob.chunk); it runs t.Range on each chunk. Chunk boundaries depend
-// only on n and Workers(), so results are reproducible for a given worker
-// count. Do allocates nothing.
+// forJob.chunk); it runs each chunk through kern.RunChunk with the taker
+// of the goroutine that claimed it (the caller's 0, a helper's its count
+// of entry into the loop). Chunk boundaries depend only on n and
+// Workers(), so results are reproducible for a given worker count. Do
+// allocates nothing.
 func (p *Pool) Do(n int, t kern.Task) {
 	if n <= 0 {
 		return
 	}
 	slots := min(n, p.workers)
 	if slots == 1 {
-		t.Range(0, n)
+		kern.RunChunk(t, 0, n, 0)
 		return
 	}
 	p.once.Do(p.start)
@@ -333,7 +335,9 @@ func (j *forJob) chunk(s, k int) (lo, hi int, ok bool) {
 }
 
 // work claims and runs chunks until none is left: first those of slot
-// taker mod slots, then the others'.
+// taker mod slots, then the others'. taker is the caller's 0 or a
+// helper's count of entry into j, below the pool's worker count (one
+// helper goroutine a worker after the caller, each entering j once).
 func (j *forJob) work(taker int) {
 	for k := range j.slots {
 		s := (taker + k) % j.slots
@@ -342,7 +346,7 @@ func (j *forJob) work(taker int) {
 			if !ok {
 				break
 			}
-			j.task.Range(lo, hi)
+			kern.RunChunk(j.task, lo, hi, taker)
 		}
 	}
 }

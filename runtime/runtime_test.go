@@ -361,6 +361,80 @@ func TestPoolCoversRange(t *testing.T) {
 	}
 }
 
+// takerCheck is a TakerTask that checks what Do tells it: each taker
+// below the pool's worker count, never two chunks at once with one taker,
+// every unit once, and no call of plain Range.
+type takerCheck struct {
+	t       *testing.T
+	workers int
+	busy    []atomic.Bool
+	seen    []atomic.Int32
+	used    []atomic.Bool // takers that ran a chunk
+}
+
+func (c *takerCheck) Range(lo, hi int) { c.t.Errorf("Range(%d, %d) called on a TakerTask", lo, hi) }
+
+func (c *takerCheck) RangeTaker(lo, hi, taker int) {
+	if taker < 0 || taker >= c.workers {
+		c.t.Errorf("taker %d of a pool of %d workers", taker, c.workers)
+		return
+	}
+	if !c.busy[taker].CompareAndSwap(false, true) {
+		c.t.Errorf("taker %d runs two chunks at once", taker)
+		return
+	}
+	c.used[taker].Store(true)
+	for i := lo; i < hi; i++ {
+		c.seen[i].Add(1)
+	}
+	time.Sleep(time.Duration(hi-lo) * time.Microsecond)
+	c.busy[taker].Store(false)
+}
+
+// TestPoolTakers checks that Do runs a TakerTask's chunks through
+// RangeTaker with takers in [0, Workers()), one goroutine a taker at a
+// time, every unit once, from concurrent callers; and that a loop's
+// chunks go to more than one taker.
+func TestPoolTakers(t *testing.T) {
+	for _, workers := range []int{2, 3, 4} {
+		p := NewPool(workers)
+		var wg sync.WaitGroup
+		var several atomic.Int32
+		for range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, n := range []int{1, 2, 5, 16, 33, 200} {
+					for range 20 {
+						c := &takerCheck{t: t, workers: workers, busy: make([]atomic.Bool, workers),
+							seen: make([]atomic.Int32, n), used: make([]atomic.Bool, workers)}
+						p.Do(n, c)
+						for i := range c.seen {
+							if v := c.seen[i].Load(); v != 1 {
+								t.Errorf("%d workers, n=%d: unit %d run %d times", workers, n, i, v)
+							}
+						}
+						takers := 0
+						for i := range c.used {
+							if c.used[i].Load() {
+								takers++
+							}
+						}
+						if takers > 1 {
+							several.Add(1)
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		p.Close()
+		if several.Load() == 0 {
+			t.Errorf("%d workers: no loop ran on more than one taker", workers)
+		}
+	}
+}
+
 func TestMemoryLimits(t *testing.T) {
 	p := mustCompile(t, chainGraph(3), Options{MaxTensorBytes: 4 * 100, MaxTotalBytes: 1 << 20})
 	if _, err := p.Run(context.Background(), []*ir.Tensor{ir.NewF32([]int{30, 3}, nil)}); err != nil {
