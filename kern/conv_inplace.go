@@ -601,14 +601,6 @@ type bigBufs struct {
 	privCt         []GrowBuf // the workers' own sums (pixSplitKTask)
 }
 
-// growBools returns n elements of b, reallocated when b is shorter.
-func growBools(b []bool, n int) []bool {
-	if cap(b) < n {
-		return make([]bool, n)
-	}
-	return b[:n]
-}
-
 // GrowBuf is a float32 buffer that only grows.
 type GrowBuf []float32
 

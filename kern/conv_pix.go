@@ -2,6 +2,7 @@ package kern
 
 import (
 	"math"
+	"slices"
 	"unsafe"
 )
 
@@ -332,11 +333,10 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 	nb := CeilDiv(g.M/g.Group, bl.PixWidth)
 	blocks := g.N * g.Group * nb
 	parts := pixParts(blocks, npix, workers)
-	var priv pixCopy // how each worker makes a copy for itself (copies)
-	copies := false
-	splitK := 1 // runs of input channels (pixSplitK)
-	bands := 0  // bands of output rows a group's unit copies for (pixBands)
-	bandHr := 0 // the padded rows a band's copy holds, which boff counts on
+	var priv pixCopy // how each worker makes a copy for itself, if priv.n > 0
+	splitK := 1      // runs of input channels (pixSplitK)
+	bands := 0       // bands of output rows a group's unit copies for (pixBands)
+	bandHr := 0      // the padded rows a band's copy holds, which boff counts on
 	var mtK pixMajorTask
 	rows := false // the row kernels (pixRows)
 	if bl.pixBlocked(g, f.hasPre()) {
@@ -353,7 +353,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 			bandHr = bandRows(g, b)
 			hp = bandHr
 		} else if pixPrivate(g, g.N*cb*hp*wq*8, workers, blocks*parts) {
-			priv, copies = pixCopy{n: g.N * cb * hp * wq * 8, bt: blockedTask{bl: bl, x: x, g: g, hp: hp, wq: wq}}, true
+			priv = pixCopy{n: g.N * cb * hp * wq * 8, bt: blockedTask{bl: bl, x: x, g: g, hp: hp, wq: wq}}
 		} else {
 			src, hp, wq = bl.blockedSource(env, g, x, sc)
 		}
@@ -441,7 +441,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 			if sk := pixSplitK(g, workers); sk > 1 && !copyIn && !pixOut {
 				splitK, mtK = sk, mt
 			} else if pixPrivate(g, g.N*npix*ld, workers, blocks*parts) && !copyIn {
-				priv, copies = pixCopy{n: g.N * npix * ld, mt: mt}, true
+				priv = pixCopy{n: g.N * npix * ld, mt: mt}
 			} else {
 				src = bl.pixMajorSource(env, g, &mt, sc)
 			}
@@ -502,11 +502,11 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 		*pt = pixTask{}
 		return
 	}
-	if copies {
+	if priv.n > 0 {
 		for len(sc.priv) < workers {
 			sc.priv = append(sc.priv, GrowBuf{})
 		}
-		sc.privMade = growBools(sc.privMade, workers)
+		sc.privMade = slices.Grow(sc.privMade[:0], workers)[:workers]
 		clear(sc.privMade)
 		pc := TaskOf[pixCopy](env)
 		*pc = priv

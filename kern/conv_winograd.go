@@ -327,10 +327,10 @@ func (bl *blocked) winoIn(n int, x []float32, toff []int32, hi, wp int, v []floa
 }
 
 // winoStore runs the tier's output transform and store on tiles yoff[:n],
-// through the masks ymask[:n] when not nil (the tier's WinoStoreMask); hi is the last value of y and z a tile's mask
-// reaches (the largest of yoff[:n] + 3·ldy + 3 without masks), t the
-// kernel's scratch; p must hold 35·ldp + Ncp values, y and z (when not
-// nil) hi + 1.
+// through the masks ymask[:n] when not nil (the tier's WinoStoreMask); hi
+// is the last value of y and z a tile's mask reaches (the largest of
+// yoff[:n] + 3·ldy + 3 without masks), t the kernel's scratch; p must hold
+// 35·ldp + Ncp values, y and z (when not nil) hi + 1.
 func (bl *blocked) winoStore(n int, p []float32, ldp int, y []float32, yoff []int32, ymask []int32, hi, ldy int, bias float32, z []float32, relu bool, t *[36 * 16]float32) {
 	if bl.WinoStore == nil {
 		winoStoreGo(n, p, ldp, y, yoff, ymask, ldy, bias, z, relu)
