@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	goruntime "runtime"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -232,4 +233,65 @@ func BenchmarkLineHandoff(b *testing.B) {
 			b.ReportMetric(float64(total)/float64(b.N)/float64(n/16), "ns/line")
 		})
 	}
+}
+
+// BenchmarkPoolStart runs loops of 8 chunks of 2 µs on a pool of two
+// workers, 30 µs of the caller's own work apart, and reports the median
+// time from the call of Do to the helper's first chunk (start-µs) and of
+// the whole loop (loop-µs, 8 µs of work a worker): what a loop costs
+// beyond its work, where BenchmarkPoolDo gives the sum over many loops.
+// The times include the clock reads of the chunks' timing (about 60 ns
+// each on a KVM guest).
+func BenchmarkPoolStart(b *testing.B) {
+	if goruntime.GOMAXPROCS(0) < 2 {
+		b.Skip("needs two threads")
+	}
+	p := NewPool(2)
+	defer p.Close()
+	var starts, loops []float64
+	for b.Loop() {
+		busyFor(30 * time.Microsecond)
+		t := &startTask{t0: time.Now()}
+		p.Do(8, t)
+		loops = append(loops, float64(time.Since(t.t0).Nanoseconds())/1e3)
+		if t.helper > 0 {
+			starts = append(starts, float64(t.helper)/1e3)
+		}
+	}
+	b.ReportMetric(median(starts), "start-µs")
+	b.ReportMetric(median(loops), "loop-µs")
+}
+
+// startTask is BenchmarkPoolStart's loop: it spins 2 µs a unit and notes
+// when a helper first ran a chunk, in ns after t0.
+type startTask struct {
+	t0     time.Time
+	_      [cacheLine]byte
+	helper int64 // written by the helpers alone, read after Do
+}
+
+// Range runs units [lo, hi) as taker 0.
+func (t *startTask) Range(lo, hi int) { t.RangeTaker(lo, hi, 0) }
+
+// RangeTaker spins 2 µs a unit; a helper's first chunk notes its start.
+func (t *startTask) RangeTaker(lo, hi, taker int) {
+	if taker != 0 && t.helper == 0 {
+		t.helper = time.Since(t.t0).Nanoseconds()
+	}
+	busyFor(time.Duration(hi-lo) * 2 * time.Microsecond)
+}
+
+// busyFor returns after d, reading the clock all along.
+func busyFor(d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end); {
+	}
+}
+
+// median returns the median of v (0 for none), sorting v.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
 }

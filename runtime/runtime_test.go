@@ -538,6 +538,46 @@ func TestConcatInPlace(t *testing.T) {
 	}
 }
 
+// TestPoolRetiredJobs checks that no worker enters a job outside its
+// loop: a new one, before it is posted, and one whose loop has returned,
+// reached through the pool's hint (as a helper that kept it would) or
+// the free list; and that a job entered during its loop counts the
+// entries as takers from 1 on.
+func TestPoolRetiredJobs(t *testing.T) {
+	p := NewPool(3)
+	defer p.Close()
+	p.mu.Lock()
+	fresh := p.job()
+	p.mu.Unlock()
+	if _, ok := fresh.enter(); ok {
+		t.Fatal("a worker entered a job never posted")
+	}
+	var takers []int
+	p.Do(6, ops.RangeFunc(func(lo, hi int) {
+		j := p.hint.Load()
+		if lo == 0 && len(takers) == 0 {
+			for range 2 {
+				taker, ok := j.enter()
+				if !ok {
+					t.Error("could not enter a loop in progress")
+					return
+				}
+				takers = append(takers, taker)
+				j.state.Add(-1)
+			}
+		}
+	}))
+	// the pool's own helpers may enter before, between or after them
+	if len(takers) != 2 || takers[0] < 1 || takers[1] <= takers[0] || takers[1] > 4 {
+		t.Errorf("two entries into a loop got takers %v, want two rising from 1, at most 4", takers)
+	}
+	for _, j := range []*forJob{p.hint.Load(), p.free[len(p.free)-1]} {
+		if _, ok := j.enter(); ok {
+			t.Error("a worker entered a job whose loop has returned")
+		}
+	}
+}
+
 // TestPoolWaitsForHelpers checks that Do returns only after every chunk
 // has finished, where the caller's own chunks end first: a helper's chunk
 // shorter than the caller's spin (it waits spinning) and longer (it
