@@ -29,10 +29,9 @@ type Pool struct {
 	// posts counts the loops posted and hint is the last one posted, on
 	// lines of their own: a spinning worker watches posts, and where one
 	// loop was posted since it last looked, it enters hint without the
-	// mutex (see worker).
-	// touch is written (under mu) as Do starts, so that the line is on
-	// its way to the caller's core while it sets the job up (the workers
-	// spinning on posts hold copies of it).
+	// mutex (see worker). touch is written (under mu) as Do starts, so
+	// that the line, which the spinning workers hold copies of, is on
+	// its way to the caller's core while it sets the job up.
 	_     [cacheLine]byte
 	posts atomic.Int64
 	hint  atomic.Pointer[forJob]
