@@ -31,7 +31,9 @@ type Pool struct {
 	// loop was posted since it last looked, it enters hint without the
 	// mutex (see worker). touch is written (under mu) as Do starts, so
 	// that the line, which the spinning workers hold copies of, is on
-	// its way to the caller's core while it sets the job up.
+	// its way to the caller's core while it sets the job up (with the
+	// job's touch, two dies, alternating: a helper's start 1.05-1.07 →
+	// 0.88-0.91 µs, a loop of 8 × 2 µs 10.59-10.71 → 10.44-10.50).
 	_     [cacheLine]byte
 	posts atomic.Int64
 	hint  atomic.Pointer[forJob]
@@ -39,7 +41,7 @@ type Pool struct {
 	_     [cacheLine - 24]byte
 
 	mu     sync.Mutex
-	gen    uint64        // loops posted so far, under mu: each job's generation
+	gen    uint64        // loops set up so far, under mu: each job's generation
 	board  []*forJob     // loops whose callers have not finished them, under mu
 	free   []*forJob     // jobs to reuse, under mu (never dropped, unlike a sync.Pool's)
 	parked int           // workers waiting on wake, under mu
@@ -101,7 +103,7 @@ const (
 	entryShift = 20
 	insideMask = 1<<entryShift - 1
 	entryOne   = 1 << entryShift
-	entryMask  = (1<<20 - 1) << entryShift
+	entryMask  = insideMask << entryShift
 )
 
 // jobRetired marks a job whose caller has finished its part: far above
@@ -406,8 +408,8 @@ func (j *forJob) claimed(c uint64) int {
 	return int(c & (1<<countBits - 1))
 }
 
-// claim claims the next chunk of slot s.
-func (j *forJob) claim(s int) (lo, hi int, ok bool) {
+// claimChunk claims the next chunk of slot s.
+func (j *forJob) claimChunk(s int) (lo, hi int, ok bool) {
 	c := &j.next[s]
 	for {
 		v := c.Load()
@@ -452,7 +454,7 @@ func (j *forJob) work(taker int) {
 	for k := range j.slots {
 		s := (taker + k) % j.slots
 		for {
-			lo, hi, ok := j.claim(s)
+			lo, hi, ok := j.claimChunk(s)
 			if !ok {
 				break
 			}
