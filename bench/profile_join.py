@@ -38,7 +38,7 @@ def main(bn_path, ort_path):
             continue
         took = None
         for j in range(i, min(i + LOOKAHEAD, len(layers_o))):
-            if layers_o[j][2] == shape:
+            if same_layer(layers_o[j][2], shape):
                 took = layers_o[i:j + 1]
                 i = j + 1
                 break
@@ -71,6 +71,18 @@ def main(bn_path, ort_path):
     print("\nlargest differences:")
     for name, op, shape, us, took in worst:
         print("  %+7.0f us  %s %s %s  %s" % (us - sum(t[3] for t in took), name[-44:], op, fmt(shape), kernel[name]))
+
+
+def same_layer(ort_shape, shape):
+    """Whether ORT's output shape is bnrun's: ORT's NCHWc tensors report
+    their channels rounded up to its block (8 or 16), as 24 channels show
+    as 32."""
+    if ort_shape == shape:
+        return True
+    if len(ort_shape) != 4 or len(shape) != 4 or ort_shape[0] != shape[0] or ort_shape[2:] != shape[2:]:
+        return False
+    c, oc = shape[1], ort_shape[1]
+    return any(oc == -(-c // b) * b for b in (8, 16))
 
 
 def fmt(shape):
