@@ -22,6 +22,18 @@ type isa struct {
 	regs  []reg.VecPhysical // all vector registers, in order
 }
 
+// foldsBroadcast reports whether a kernel step whose broadcast input value
+// feeds nv multiply-adds (one per vector of the tile's row) folds it into
+// them, as AVX-512's embedded broadcast (VFMADD231PS.BCST m32) does: where
+// nv is 1. A Zen 4 runs a 512-bit VBROADCASTSS from memory on its vector
+// pipes beside the multiply-adds, not on its load ports alone, so a step
+// with a broadcast a multiply-add ran at about three quarters of the
+// pipes' rate (BenchmarkMicro's 8×16: 84 GFLOP/s against 115 for 8×32 and
+// 8×48); folded, the load port broadcasts: 116. With two or more vectors
+// a broadcast (8×32, 8×48) the folded form measured no faster. AVX2 has no
+// embedded broadcast.
+func (s isa) foldsBroadcast(nv int) bool { return s.lanes == 16 && nv == 1 }
+
 var (
 	avx2   = isa{name: "AVX2", lanes: 8, regs: ymms()}
 	avx512 = isa{name: "AVX512", lanes: 16, regs: zmms()}
@@ -343,8 +355,13 @@ func kernelCols(s isa, mr, nv int, offs bool, ga int, cols bool) {
 			VMOVUPS(Mem{Base: b, Disp: 4 * (u*nr + s.lanes*v)}, bv[v])
 		}
 		for i := range mr {
+			m := Mem{Base: a, Disp: 4 * (u*ga + i)}
+			if s.foldsBroadcast(nv) {
+				VFMADD231PS_BCST(m, bv[0], acc[i][0])
+				continue
+			}
 			t := tmp[i%2]
-			VBROADCASTSS(Mem{Base: a, Disp: 4 * (u*ga + i)}, t)
+			VBROADCASTSS(m, t)
 			for v := range nv {
 				VFMADD231PS(bv[v], t, acc[i][v])
 			}
@@ -2019,10 +2036,10 @@ var tileEpilogueDoc = []string{
 // of 16): a load a multiply-add, which bounds them at the load ports'
 // rate. Along a row, one input value is a tap of up to three outputs
 // (stride 1; 1.5 at stride 2), so this kernel walks each window row's
-// input columns once, broadcasting each and multiplying it by the three
-// taps' weight vectors, kept in registers, into the outputs it reaches:
-// r+2 loads (2r+1 at stride 2) for 3r multiply-adds. Each output's sum
-// runs over the steps p = row·3 + kw in order, as the pixel kernels'.
+// input columns once, multiplying each by the three taps' weight vectors,
+// kept in registers, into the outputs it reaches: 3 weight loads a window
+// row, the rest broadcasts folded into the multiply-adds. Each output's
+// sum runs over the steps p = row·3 + kw in order, as the pixel kernels'.
 func pixRowKernel(s isa, r, sw int) {
 	const kw, wld, col = 3, 32, 8 // window width, panel width, column stride
 	name := fmt.Sprintf("KernPixRow%sx%dS%d", s.name, r, sw)
@@ -2061,7 +2078,6 @@ func pixRowKernel(s isa, r, sw int) {
 		acc[i] = s.regs[i : i+1]
 	}
 	wv := s.regs[r : r+kw]
-	bc := s.regs[r+kw : r+kw+2]
 	Label("tile")
 	rows := Load(Param("rows"), GP64())
 	w := Load(Param("w"), GP64())
@@ -2083,14 +2099,15 @@ func pixRowKernel(s isa, r, sw int) {
 	}
 	cols := (r-1)*sw + kw
 	for a := range cols {
-		b := bc[a%2]
-		VBROADCASTSS(Mem{Base: src, Index: off, Scale: 4, Disp: 4 * col * a}, b)
+		// column a, broadcast into each of its multiply-adds
+		// (VFMADD231PS.BCST; see foldsBroadcast): against one broadcast
+		// into a register for its up to three taps, a Zen 4 ran RegNet's
+		// stride-2 layers 80-83 → 86-94 GFLOP/s and the stride-1 ones
+		// 88-105 → 94-106 (BenchmarkGroupedConvs, one thread)
+		m := Mem{Base: src, Index: off, Scale: 4, Disp: 4 * col * a}
 		for x := range kw {
-			if (a-x)%sw != 0 || a < x {
-				continue
-			}
-			if i := (a - x) / sw; i < r {
-				VFMADD231PS(wv[x], b, acc[i][0])
+			if i := (a - x) / sw; a >= x && (a-x)%sw == 0 && i < r {
+				VFMADD231PS_BCST(m, wv[x], acc[i][0])
 			}
 		}
 	}
@@ -2209,7 +2226,12 @@ func pixKernel(s isa, r, nv, wld int) {
 			VMOVUPS(Mem{Base: w, Disp: 4 * (u*wld + s.lanes*v)}, wv[v])
 		}
 		for i := range r {
-			VBROADCASTSS(Mem{Base: ptr[i], Index: off, Scale: 4}, bc)
+			m := Mem{Base: ptr[i], Index: off, Scale: 4}
+			if s.foldsBroadcast(nv) {
+				VFMADD231PS_BCST(m, wv[0], acc[i][0])
+				continue
+			}
+			VBROADCASTSS(m, bc)
 			for v := range nv {
 				VFMADD231PS(wv[v], bc, acc[i][v])
 			}
