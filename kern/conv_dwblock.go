@@ -61,15 +61,17 @@ type DwBlock struct {
 // dwBlockOK is the tier's Tier.DwBlockOK: the depthwise kernel of
 // eight channels can run p.GD, the tier has pixel-tile kernels whose width is a
 // multiple of 8, the 1×1 convolutions fit the depthwise one, and either
-// the block runs image by image on small planes (dwBlockSmall) or the
-// depthwise layer's input plane has at least DwBlockMinPixels pixels and
-// the pass pays on workers workers (dwBlockPays).
+// the block runs image by image on small planes (dwBlockSmall), or split
+// by channels among the workers there (dwBlockSplit), or the depthwise
+// layer's input plane has at least DwBlockMinPixels pixels and the pass
+// pays on workers workers (dwBlockPays).
 func (bl *blocked) dwBlockOK(p *DwBlock, workers int) bool {
 	gd := &p.GD
 	if !bl.dw8Geom(gd) || len(bl.Pix) == 0 || bl.PixWidth%8 != 0 || !p.Expand && !p.Project {
 		return false
 	}
-	if !dwBlockSmall(p, workers) && (gd.H*gd.W < bl.DwBlockMinPixels || !bl.dwBlockPays(p, workers)) {
+	if !dwBlockSmall(p, workers) && !bl.dwBlockSplit(p, workers) &&
+		(gd.H*gd.W < bl.DwBlockMinPixels || !bl.dwBlockPays(p, workers)) {
 		return false
 	}
 	pointwise := func(g *ConvGeom) bool {
@@ -124,6 +126,43 @@ func dwBlockSmall(p *DwBlock, workers int) bool {
 
 // dwBlockSmallPixels bounds dwBlockSmall.
 const dwBlockSmallPixels = 196
+
+// dwBlockSplit reports whether p runs in one pass on small planes with
+// fewer images than workers (a batch of one on two threads), its image's
+// channels split among them: where dwBlockSmall would but for the
+// images, and e has at least dwBlockSplitBlocks blocks a worker. Each
+// unit is a run of e's blocks of an image, which it expands and convolves
+// depthwise block by block, as the small mode does, then multiplies into
+// its own partial sums of the projection (its channels' share of every
+// output channel);
+// a second loop adds the units' sums in order and writes y with the
+// bias, residual and activation (as pixSplitK's does for a 1×1 layer).
+// So e and d never leave the core that made them; what crosses is the
+// partial sums, the size of y. Layer by layer, each of the three layers
+// is cut among the workers its own way, and each reads what the other
+// core wrote (MnasNet's 14×14 blocks took 1.1-1.2 times as long in all
+// on two workers as on one). The sums are added in the order of the
+// runs, so the result depends on the worker count, and is the same for
+// a given count, run after run. Zen 4, batch 1, two threads, the
+// binaries alternating round by round: with the vCPUs behind one cache
+// (a line's round trip 60-80 ns) MnasNet 0.97-1.00 of its time,
+// MobileNetV2 0.97-0.98, MobileNetV3 0.99-1.00, ShuffleNetV2 1.00-1.01;
+// behind two (340-370 ns), where every network here took 1.25-1.8 times
+// as long, MobileNetV3 0.96-0.99, ShuffleNetV2 0.96-0.99, MobileNetV2
+// 0.96-1.00.
+func (bl *blocked) dwBlockSplit(p *DwBlock, workers int) bool {
+	gd := &p.GD
+	return p.Expand && p.Project && gd.OH*gd.OW <= dwBlockSmallPixels && gd.N < workers &&
+		CeilDiv(gd.C, bl.PixWidth) >= dwBlockSplitBlocks*CeilDiv(workers, gd.N)
+}
+
+// dwBlockSplitBlocks is the fewest blocks of e's channels (PixWidth each)
+// a run of dwBlockSplit takes. A run's share of the work goes by its
+// blocks, the last often partial: ShuffleNetV2's 116-channel blocks at
+// 14×14, two runs of two blocks (64 and 52 channels), took 1.05-1.09
+// times as long as layer by layer on two threads, its 232-channel ones
+// at 7×7 (four blocks a run) 0.92-0.97.
+const dwBlockSplitBlocks = 4
 
 // dwBlockPays reports whether one pass beats the layers one after the
 // other for p on workers workers. On several, each worker's rows stay in
@@ -256,18 +295,39 @@ func (bl *blocked) dwBlockLayout(p *DwBlock, small bool) dwBlockGeom {
 func (bl *blocked) convDwBlock(env *Env, p *DwBlock, x, y []float32) {
 	gd := &p.GD
 	workers := ParOf(env).Workers()
-	l := bl.dwBlockLayout(p, dwBlockSmall(p, workers))
+	split := bl.dwBlockSplit(p, workers)
+	l := bl.dwBlockLayout(p, split || dwBlockSmall(p, workers))
 	// Runs of output rows: one an image when there are images enough
 	// for the workers, else more, each costing its first band's shared
-	// rows of e once more.
+	// rows of e once more; split, runs of e's blocks instead.
 	runs := 1
-	if gd.N < workers {
+	if split {
+		runs = CeilDiv(workers, gd.N)
+	} else if gd.N < workers {
 		runs = min(CeilDiv(workers, gd.N), CeilDiv(gd.OH, l.rb))
 	}
 	t := TaskOf[dwBlockTask](env)
 	*t = dwBlockTask{bl: bl, k: TierOf(env), p: p, x: x, y: y, l: l, runs: runs, hint: hintOf(env)}
 	t.dw = dw8Task{bl: bl, k: t.k, g: gd, hint: t.hint}
-	runTask(env, gd.N*runs, t)
+	if !split {
+		runTask(env, gd.N*runs, t)
+		return
+	}
+	sc := bl.scratch.Get(hintOf(env))
+	defer bl.scratch.Put(hintOf(env), sc)
+	units := gd.N * runs
+	for len(sc.privCt) < units {
+		sc.privCt = append(sc.privCt, GrowBuf{})
+	}
+	t.split, t.cts = true, sc.privCt[:units]
+	runTask(env, units, t)
+	// y[n][m][q] = act(Σ_run ct[n·runs + run][m/nr][q][m mod nr] + bp[m] + Z[n][m][q])
+	pt := TaskOf[pixTask](env)
+	*pt = pixTask{bl: bl, k: TierOf(env), g: &p.GP, f: p.Fusion, b: p.BP, y: y}
+	st := TaskOf[pixSplitKTask](env)
+	*st = pixSplitKTask{pt: pt, cts: sc.privCt[:units], runs: runs, add: true}
+	runTask(env, gd.N*CeilDiv(p.GP.M, bl.PixWidth), st)
+	*pt = pixTask{}
 }
 
 // dwBlockTask is convDwBlock's work: unit u is image u / runs, its run of
@@ -281,6 +341,10 @@ type dwBlockTask struct {
 	runs int
 	dw   dw8Task // gathers e from x without an expansion
 	hint int     // the scratch lists' (Env.Hint)
+	// split (dwBlockSplit): unit u is image u / runs and its run u mod
+	// runs of e's blocks, whose part of the projection goes to cts[u]
+	split bool
+	cts   []GrowBuf
 }
 
 // dwBlockBufs is one worker's scratch for convDwBlock.
@@ -390,6 +454,10 @@ func (t *dwBlockTask) Range(lo, hi int) {
 		d = buf.d.Grow(l.ld)
 	}
 	for u := lo; u < hi; u++ {
+		if t.split {
+			t.splitUnit(e, d, buf, clips, off, u)
+			continue
+		}
 		n, run := u/t.runs, u%t.runs
 		oa, ob := run*gd.OH/t.runs, (run+1)*gd.OH/t.runs
 		// e's row at holds padded row hr0, and has rows up to padded row hr1
@@ -426,6 +494,39 @@ func (t *dwBlockTask) Range(lo, hi int) {
 			if p.Project {
 				t.project(d, buf, clips.p, n, oh0*gd.OW, nr*gd.OW)
 			}
+		}
+	}
+}
+
+// splitUnit computes unit u of a split block (dwBlockSplit): image n's
+// run of e's blocks [b0, b1), each expanded and convolved depthwise into
+// d as the small mode does, then their channels' part of the projection,
+//
+//	ct[jb][q][j] = Σ_{c0 ≤ c < c1} Wp[jb·nr + j][c]·d[c][q],  [c0, c1) the run's channels,
+//
+// into t.cts[u], depth block by depth block, without bias or activation.
+func (t *dwBlockTask) splitUnit(e, d []float32, buf *dwBlockBufs, clips dwBlockClips, off []int32, u int) {
+	p, l, bl := t.p, &t.l, t.bl
+	gd, gp := &p.GD, &p.GP
+	n, run := u/t.runs, u%t.runs
+	b0, b1 := run*l.nbe/t.runs, (run+1)*l.nbe/t.runs
+	nin := (gd.OH-1)*gd.SH + (gd.KH-1)*gd.DH + 1
+	for blk := b0; blk < b1; blk++ {
+		t.fillE(e, buf, clips.e, n, 0, 0, nin, blk, blk+1)
+		t.depthwise(e, d, buf, clips.d, off, n, 0, 0, gd.OH, blk, blk+1)
+	}
+	c0, c1 := b0*l.eb, min(b1*l.eb, gd.C)
+	nr, npix := bl.PixWidth, gd.OH*gd.OW
+	nb := CeilDiv(gp.M, nr)
+	ct := t.cts[u].Grow(nb * npix * nr)
+	kc := bl.pixMajorDepth(c1 - c0)
+	for jb := range nb {
+		pan := p.WP[jb*gp.C*nr : (jb+1)*gp.C*nr]
+		kerns, _ := bl.pixKernels(min(nr, gp.M-jb*nr))
+		cj := ct[jb*npix*nr : (jb+1)*npix*nr]
+		for kb := c0; kb < c1; kb += kc {
+			kl := min(kc, c1-kb)
+			pixRun(kerns, kl, nr, &pan[kb*nr], &d[0], buf.pixP[:npix], &buf.boffP[kb], cj, nr, flag(kb > c0)|pixPrefetch, nil, nil)
 		}
 	}
 }

@@ -59,6 +59,15 @@ var dwBlockCases = []dwBlockCase{
 	{3, 24, 72, 7, 7, 5, 1, 2, 1, 24, true, "Relu", "Relu", ""},
 	{2, 16, 80, 14, 13, 3, 2, 1, 1, 24, false, "Clip", "Clip", ""},
 	{3, 5, 13, 6, 5, 3, 1, 1, 1, 7, true, "Clip", "Relu", "Relu"},
+	// Small planes with fewer images than workers, the image's blocks of
+	// e's channels split among them and the projection's partial sums
+	// added (dwBlockSplit): 392 channels (blocks of 32 and a last of 8),
+	// 5×5 with a residual; stride 2 from 14×13 into 36 channels (a half
+	// panel); an activation after the residual, 7 channels out, batch 2
+	// (split on three workers).
+	{1, 24, 392, 7, 7, 5, 1, 2, 1, 40, true, "Relu", "Relu", ""},
+	{1, 20, 264, 14, 13, 3, 2, 1, 1, 36, false, "Clip", "Clip", ""},
+	{2, 9, 264, 9, 11, 3, 1, 1, 1, 7, true, "Clip", "Relu", "Relu"},
 }
 
 // actAttrs sets a fused activation's attributes on n with the prefix.
@@ -83,7 +92,7 @@ func dwBlockNode(bc dwBlockCase) *Node {
 }
 
 // TestDwBlockMatchesLayers checks bnrun.DwBlock on every tier, with one
-// worker and three and constant weights (which tiers pack, and run in one
+// worker, two and three and constant weights (which tiers pack, and run in one
 // pass where they can) or not, against its convolutions one after the
 // other on the reference kernels.
 func TestDwBlockMatchesLayers(t *testing.T) {
@@ -133,7 +142,7 @@ func TestDwBlockMatchesLayers(t *testing.T) {
 			}
 
 			for _, tier := range append([]*kern.Tier{kern.Reference}, dwBlockTestTiers()...) {
-				for _, workers := range []int{1, 3} {
+				for _, workers := range []int{1, 2, 3} {
 					for _, consts := range [][]int{nil, {1, 3, 5}} {
 						out, err := runOpEnvConsts(nnEnv(tier, workers), dwBlockNode(bc), consts, ins...)
 						if err != nil {
