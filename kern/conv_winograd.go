@@ -445,7 +445,7 @@ func (bl *blocked) convWinograd(env *Env, g *ConvGeom, x, w, b, y []float32, f *
 	// stages on one thread, 1090 on two; masked, 470-490 and 390-450, Zen 5.)
 	masked := winoOverhangs(g)
 	fused := winoFused(f)
-	if parts := winoParts(g, &wg, fused, par.Workers()); parts > 1 {
+	if parts := winoParts(g, &wg, fused, par.Workers(), sharedCache(par)); parts > 1 {
 		bl.convWinogradParts(env, kern, upack, g, wg, x, b, y, f, sc, parts)
 		return
 	}
@@ -702,9 +702,14 @@ const winoPartMinVecs = 2
 // two vCPUs on two dies (a line's round trip 516 ns), two threads,
 // alternating, DenseNet-121 0.961-0.981 of its time without the parts,
 // DenseNet-169 0.966-0.969 (the 56×56 layers most); at batch 8
-// DenseNet-121 1.00-1.01, so batches keep them.
-func winoParts(g *ConvGeom, wg *winoGeom, fused bool, workers int) int {
-	if !fused || workers < 2 || g.N < 2 || g.C < 2*g.M || g.M > wg.ncp {
+// DenseNet-121 1.00-1.01, so batches keep them. With the workers behind
+// one cache (shared), one image takes them too: on a 2-core Zen 4 whose
+// host moved its vCPUs between one cache and two, DenseNet-121 on two
+// threads, the two splits alternating, 0.975-0.979 of its time with the
+// parts behind one (a line's round trip 59-65 ns) and 1.01-1.025 behind
+// two (338-357 ns).
+func winoParts(g *ConvGeom, wg *winoGeom, fused bool, workers int, shared bool) int {
+	if !fused || workers < 2 || g.N < 2 && !shared || g.C < 2*g.M || g.M > wg.ncp {
 		return 1
 	}
 	return max(1, min(workers, wg.ncp/winoLanes/winoPartMinVecs))

@@ -43,6 +43,23 @@ type Parallel interface {
 	Workers() int
 }
 
+// CacheSharer is implemented by a Parallel that can tell whether its
+// workers now run behind one cache (a line written by one reaches the
+// other in tens of nanoseconds) or behind two (hundreds: a VM's vCPUs on
+// two dies or core complexes, where its host may move them at any time).
+// A kernel may then pick, between ways of cutting its work that give the
+// same values bit for bit, the one that suits the hardware as it is.
+type CacheSharer interface {
+	SharedCache() bool
+}
+
+// sharedCache reports whether par says its workers share a cache (false
+// where it cannot tell).
+func sharedCache(par Parallel) bool {
+	s, ok := par.(CacheSharer)
+	return ok && s.SharedCache()
+}
+
 // LastLevelCache is the bytes of the cache the cores share last (CPUID's
 // level 3), or 0 where it is not known; the amd64 tiers set it when they
 // register.

@@ -1286,3 +1286,56 @@ func TestWinogradGroups(t *testing.T) {
 		}
 	}
 }
+
+// sharedSpawn is Spawn that says its workers share a cache or not.
+type sharedSpawn struct {
+	Spawn
+	shared bool
+}
+
+// SharedCache reports s.shared.
+func (s sharedSpawn) SharedCache() bool { return s.shared }
+
+// TestWinogradPartsWhenShared checks that a Winograd layer of one image
+// whose input channels are at least twice its output channels (DenseNet's
+// 128 → 32) is cut into parts exactly where its workers share a cache
+// (kern.CacheSharer), and that both cuts give the same values bit for
+// bit: 3×3 at 56×56 and 27×27 (overhanging tiles), with a residual and
+// Relu, and with none, on two and three workers.
+func TestWinogradPartsWhenShared(t *testing.T) {
+	for _, k := range asmTiers {
+		if TierByName(k.Name) == nil {
+			continue
+		}
+		tier := TierByName(k.Name)
+		for _, l := range []struct{ c, m, hw int }{{128, 32, 56}, {70, 33, 27}} {
+			g := ConvGeom{N: 1, C: l.c, H: l.hw, W: l.hw, M: l.m, KH: 3, KW: 3, OH: l.hw, OW: l.hw,
+				PadT: 1, PadL: 1, PadB: 1, PadR: 1, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
+			if tier.PackConvKind(&g) != 1 {
+				t.Fatalf("%s %v: not Winograd", k.Name, l)
+			}
+			wg := winoGeomOf(&g)
+			for _, workers := range []int{2, 3} {
+				if winoParts(&g, &wg, true, workers, false) != 1 || winoParts(&g, &wg, true, workers, true) < 2 {
+					t.Fatalf("%s %v workers=%d: parts %d apart, %d shared", k.Name, l, workers,
+						winoParts(&g, &wg, true, workers, false), winoParts(&g, &wg, true, workers, true))
+				}
+			}
+			mhw := l.m * l.hw * l.hw
+			x, w, b := kerntest.Rand(5, l.c*l.hw*l.hw), kerntest.Rand(6, l.m*l.c*9), kerntest.Rand(7, l.m)
+			z := kerntest.Rand(8, mhw)
+			for _, f := range []*ConvFusion{nil, {Residual: z, Act: Activation{Kind: ActRelu}}} {
+				for _, workers := range []int{2, 3} {
+					var out [2][]float32
+					for i, shared := range []bool{false, true} {
+						env := &Env{K: tier, Par: sharedSpawn{Spawn{Parts: workers}, shared}}
+						env.PackedW = tier.PackConv(&g, w)
+						out[i] = make([]float32, mhw)
+						tier.Conv(env, &g, x, w, b, out[i], f)
+					}
+					kerntest.SameBits(t, fmt.Sprintf("%s %v workers=%d residual=%v", k.Name, l, workers, f != nil), out[1], out[0])
+				}
+			}
+		}
+	}
+}

@@ -794,3 +794,38 @@ func TestPlanCacheLRU(t *testing.T) {
 		t.Errorf("batch 1 was planned again")
 	}
 }
+
+// TestPoolSharedCache checks the pool's reading of its helpers' start
+// times: a new pool, or one of one worker, does not claim a shared cache;
+// a hundred starts of 100 ns make it claim one, a late helper (a start
+// of 1 ms, clamped) does not undo that, and a few dozen starts of 1 µs do.
+func TestPoolSharedCache(t *testing.T) {
+	p := NewPool(2)
+	defer p.Close()
+	if p.SharedCache() {
+		t.Fatal("a new pool claims a shared cache")
+	}
+	for range 128 {
+		p.noteStart(100)
+	}
+	if !p.SharedCache() {
+		t.Fatalf("starts of 100 ns: average %d ns, no shared cache", p.startNs.Load())
+	}
+	p.noteStart(1_000_000)
+	if !p.SharedCache() {
+		t.Fatalf("one late start: average %d ns, no shared cache", p.startNs.Load())
+	}
+	for range 64 {
+		p.noteStart(1000)
+	}
+	if p.SharedCache() {
+		t.Fatalf("starts of 1 µs: average %d ns, a shared cache", p.startNs.Load())
+	}
+	one := NewPool(1)
+	for range 64 {
+		one.noteStart(100)
+	}
+	if one.SharedCache() {
+		t.Fatal("a pool of one worker claims a shared cache")
+	}
+}
