@@ -148,7 +148,7 @@ const dwBlockSmallPixels = 196
 // (a line's round trip 60-80 ns) MnasNet 0.97-1.00 of its time,
 // MobileNetV2 0.97-0.98, MobileNetV3 0.99-1.00, ShuffleNetV2 1.00-1.01;
 // behind two (340-370 ns), where these networks took 1.25-1.8 times as
-// long (ResNet-50 the same), MobileNetV3 0.96-0.99, ShuffleNetV2
+// long (the ResNets 1.0-1.14), MobileNetV3 0.96-0.99, ShuffleNetV2
 // 0.96-0.99, MobileNetV2 0.96-1.00.
 func (bl *blocked) dwBlockSplit(p *DwBlock, workers int) bool {
 	gd := &p.GD
