@@ -120,8 +120,14 @@ func (bl *blocked) dwBlockOK(p *DwBlock, workers int) bool {
 // window is 11 pixels a row) in bands of one row for such wide blocks,
 // 1.4-1.6 times the layers' time.
 func dwBlockSmall(p *DwBlock, workers int) bool {
-	gd := &p.GD
-	return p.Expand && p.Project && gd.OH*gd.OW <= dwBlockSmallPixels && gd.N >= workers
+	return dwBlockSmallPlanes(p) && p.GD.N >= workers
+}
+
+// dwBlockSmallPlanes reports whether p has an expansion and a projection
+// and at most dwBlockSmallPixels outputs a plane, which dwBlockSmall and
+// dwBlockSplit run in one pass.
+func dwBlockSmallPlanes(p *DwBlock) bool {
+	return p.Expand && p.Project && p.GD.OH*p.GD.OW <= dwBlockSmallPixels
 }
 
 // dwBlockSmallPixels bounds dwBlockSmall.
@@ -134,9 +140,9 @@ const dwBlockSmallPixels = 196
 // unit is a run of e's blocks of an image, which it expands and convolves
 // depthwise block by block, as the small mode does, then multiplies into
 // its own partial sums of the projection (its channels' share of every
-// output channel);
-// a second loop adds the units' sums in order and writes y with the
-// bias, residual and activation (as pixSplitK's does for a 1×1 layer).
+// output channel, splitKProduct); a second loop adds the units' sums in
+// order and writes y with the bias, residual and activation (as
+// pixSplitK's does for a 1×1 layer).
 // So e and d never leave the core that made them; what crosses is the
 // partial sums, the size of y. Layer by layer, each of the three layers
 // is cut among the workers its own way, and each reads what the other
@@ -152,7 +158,7 @@ const dwBlockSmallPixels = 196
 // 0.96-0.99, MobileNetV2 0.96-1.00.
 func (bl *blocked) dwBlockSplit(p *DwBlock, workers int) bool {
 	gd := &p.GD
-	return p.Expand && p.Project && gd.OH*gd.OW <= dwBlockSmallPixels && gd.N < workers &&
+	return dwBlockSmallPlanes(p) && gd.N < workers &&
 		CeilDiv(gd.C, bl.PixWidth) >= dwBlockSplitBlocks*CeilDiv(workers, gd.N)
 }
 
@@ -500,11 +506,8 @@ func (t *dwBlockTask) Range(lo, hi int) {
 
 // splitUnit computes unit u of a split block (dwBlockSplit): image n's
 // run of e's blocks [b0, b1), each expanded and convolved depthwise into
-// d as the small mode does, then their channels' part of the projection,
-//
-//	ct[jb][q][j] = Σ_{c0 ≤ c < c1} Wp[jb·nr + j][c]·d[c][q],  [c0, c1) the run's channels,
-//
-// into t.cts[u], depth block by depth block, without bias or activation.
+// d as the small mode does, then their channels' part of the projection
+// into t.cts[u] (splitKProduct).
 func (t *dwBlockTask) splitUnit(e, d []float32, buf *dwBlockBufs, clips dwBlockClips, off []int32, u int) {
 	p, l, bl := t.p, &t.l, t.bl
 	gd, gp := &p.GD, &p.GP
@@ -516,19 +519,9 @@ func (t *dwBlockTask) splitUnit(e, d []float32, buf *dwBlockBufs, clips dwBlockC
 		t.depthwise(e, d, buf, clips.d, off, n, 0, 0, gd.OH, blk, blk+1)
 	}
 	c0, c1 := b0*l.eb, min(b1*l.eb, gd.C)
-	nr, npix := bl.PixWidth, gd.OH*gd.OW
-	nb := CeilDiv(gp.M, nr)
-	ct := t.cts[u].Grow(nb * npix * nr)
-	kc := bl.pixMajorDepth(c1 - c0)
-	for jb := range nb {
-		pan := p.WP[jb*gp.C*nr : (jb+1)*gp.C*nr]
-		kerns, _ := bl.pixKernels(min(nr, gp.M-jb*nr))
-		cj := ct[jb*npix*nr : (jb+1)*npix*nr]
-		for kb := c0; kb < c1; kb += kc {
-			kl := min(kc, c1-kb)
-			pixRun(kerns, kl, nr, &pan[kb*nr], &d[0], buf.pixP[:npix], &buf.boffP[kb], cj, nr, flag(kb > c0)|pixPrefetch, nil, nil)
-		}
-	}
+	npix := gd.OH * gd.OW
+	ct := t.cts[u].Grow(CeilDiv(gp.M, bl.PixWidth) * npix * bl.PixWidth)
+	bl.splitKProduct(p.WP, gp.C, gp.M, c0, c1, bl.pixMajorDepth(c1-c0), d, buf.pixP[:npix], buf.boffP, ct)
 }
 
 // fillE sets rows [at, at+cnt) of e's blocks [b0, b1) (e holding block b0

@@ -91,20 +91,32 @@ func (t *pixSplitKTask) Range(lo, hi int) {
 		mt.dst = t.bufs[u].Grow(g.N * npix * mt.ld)
 		mt.Range(n*cb+b0, n*cb+b1)
 		xs := mt.dst[n*npix*mt.ld:]
-		ct := t.cts[u].Grow(nb * npix * nr)
-		for jb := range nb {
-			pan := pt.wp[jb*g.C*nr : (jb+1)*g.C*nr]
-			kerns, _ := bl.pixKernels(min(nr, g.M-jb*nr))
-			cj := ct[jb*npix*nr : (jb+1)*npix*nr]
-			// cj[q][j] = Σ_{c0 ≤ c < c1} pan[c][j]·xs[pix[q] + c], depth block by block
-			for kb := c0; kb < c1; kb += pt.kc {
-				kl := min(pt.kc, c1-kb)
-				fl := flag(kb > c0) | pixPrefetch
-				if kb+kl == c1 && jb+1 < nb {
-					fl |= splitKNextRun(g.C, c0, c1, nr) << 20
-				}
-				pixRun(kerns, kl, nr, &pan[kb*nr], &xs[0], pt.pix, &pt.boff[kb], cj, nr, fl, nil, nil)
+		bl.splitKProduct(pt.wp, g.C, g.M, c0, c1, pt.kc, xs, pt.pix, pt.boff, t.cts[u].Grow(nb*npix*nr))
+	}
+}
+
+// splitKProduct computes a run [c0, c1) of input channels' part of a 1×1
+// product split by them, block jb of PixWidth output channels of m from
+// its panel of wp (k steps),
+//
+//	ct[jb][q][j] = Σ_{c0 ≤ c < c1} wp_jb[c][j]·src[boff[c] + pix[q]],
+//
+// depth block by depth block of kc, without bias or activation; a
+// panel's last block fetches the next panel's run (splitKNextRun).
+func (bl *blocked) splitKProduct(wp []float32, k, m, c0, c1, kc int, src []float32, pix, boff []int32, ct []float32) {
+	nr, npix := bl.PixWidth, len(pix)
+	nb := CeilDiv(m, nr)
+	for jb := range nb {
+		pan := wp[jb*k*nr : (jb+1)*k*nr]
+		kerns, _ := bl.pixKernels(min(nr, m-jb*nr))
+		cj := ct[jb*npix*nr : (jb+1)*npix*nr]
+		for kb := c0; kb < c1; kb += kc {
+			kl := min(kc, c1-kb)
+			fl := flag(kb > c0) | pixPrefetch
+			if kb+kl == c1 && jb+1 < nb {
+				fl |= splitKNextRun(k, c0, c1, nr) << 20
 			}
+			pixRun(kerns, kl, nr, &pan[kb*nr], &src[0], pix, &boff[kb], cj, nr, fl, nil, nil)
 		}
 	}
 }
