@@ -54,8 +54,11 @@ type DwBlock struct {
 	GE, GD, GP      ConvGeom
 	WE, WD, WP      []float32
 	BE, BD, BP      []float32
-	ActE, ActD      Activation
-	Fusion          *ConvFusion
+	// PE and PP are the 1×1 layers' weights as PackConv packs them, or
+	// nil: for Tier.DwRows only.
+	PE, PP     []float32
+	ActE, ActD Activation
+	Fusion     *ConvFusion
 }
 
 // dwBlockOK is the tier's Tier.DwBlockOK: the depthwise kernel of

@@ -11,10 +11,11 @@ import (
 
 // BenchmarkMobileNetBlocks runs MobileNetV2's inverted residual blocks
 // and MnasNet's 14×14 and 7×7 ones (3×3 and 5×5; one image, ReLU6, the
-// residual where the block has one) on each fast tier the CPU has and one
-// thread, layer by layer (conv) and in one pass (block, on every plane
-// size, whatever DwBlockMinPixels says): the measurements behind the
-// tiers' DwBlockMinPixels and dwBlockSmall. With weights warm in the
+// residual where the block has one) on each fast tier the CPU has, on one
+// and two workers, layer by layer (conv), in one pass (block, on every
+// plane size, whatever DwBlockMinPixels says) and, where the tier takes
+// them, the layers in bands of rows (rows, DwRows): the measurements
+// behind the tiers' DwBlockMinPixels, dwBlockSmall and dwRowsPays. With weights warm in the
 // cache, as here, the passes over memory that one pass saves cost less
 // than in a whole network (a Zen 4, AVX-512: MnasNet's 192 → 1152 → 192
 // 5×5 block at 7×7 449 µs here, 526 in the network).
@@ -64,37 +65,51 @@ func benchDwBlocks(b *testing.B, spec BlockedSpec) {
 		d := make([]float32, bl.c1*o*o)
 		y := make([]float32, bl.c2*o*o)
 		name := fmt.Sprintf("%d-%d-%dx%d²k%ds%d", bl.c0, bl.c1, bl.c2, bl.in, bl.kw, bl.s)
-		env := testEnv(k, 1)
 		var pe []float32
 		if p.Expand {
 			pe = k.PackConv(&p.GE, we)
 		}
 		pkd, pp := k.PackConv(&p.GD, wd), k.PackConv(&p.GP, wp)
-		b.Run("conv/"+name, func(b *testing.B) {
-			for range b.N {
-				src := x
-				if p.Expand {
-					env.PackedW = pe
-					k.Conv(env, &p.GE, x, we, p.BE, e, &ConvFusion{Act: act})
-					src = e
-				}
-				env.PackedW = pkd
-				k.Conv(env, &p.GD, src, wd, p.BD, d, &ConvFusion{Act: act})
-				env.PackedW = pp
-				k.Conv(env, &p.GP, d, wp, p.BP, y, p.Fusion)
-			}
-			env.PackedW = nil
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+		pb := *p
 		if p.Expand {
-			p.WE = k.PackDwBlock(&p.GE, we)
+			pb.WE = k.PackDwBlock(&p.GE, we)
 		}
-		p.WD, p.WP = k.PackDwBlock(&p.GD, wd), k.PackDwBlock(&p.GP, wp)
-		b.Run("block/"+name, func(b *testing.B) {
-			for range b.N {
-				k.DwBlock(env, p, x, y)
+		pb.WD, pb.WP = k.PackDwBlock(&p.GD, wd), k.PackDwBlock(&p.GP, wp)
+		pr := *p
+		pr.WE, pr.PE, pr.WD, pr.WP, pr.PP = we, pe, wd, wp, pp
+		for _, workers := range []int{1, 2} {
+			env := testEnv(k, workers)
+			sfx := fmt.Sprintf("/w%d", workers)
+			b.Run("conv/"+name+sfx, func(b *testing.B) {
+				for range b.N {
+					src := x
+					if p.Expand {
+						env.PackedW = pe
+						k.Conv(env, &p.GE, x, we, p.BE, e, &ConvFusion{Act: act})
+						src = e
+					}
+					env.PackedW = pkd
+					k.Conv(env, &p.GD, src, wd, p.BD, d, &ConvFusion{Act: act})
+					env.PackedW = pp
+					k.Conv(env, &p.GP, d, wp, p.BP, y, p.Fusion)
+				}
+				env.PackedW = nil
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+			b.Run("block/"+name+sfx, func(b *testing.B) {
+				for range b.N {
+					k.DwBlock(env, &pb, x, y)
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+			if k.DwRowsOK(&pr, workers) {
+				b.Run("rows/"+name+sfx, func(b *testing.B) {
+					for range b.N {
+						k.DwRows(env, &pr, x, y)
+					}
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
 			}
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+		}
 	}
 }

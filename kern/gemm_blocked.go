@@ -192,6 +192,10 @@ type BlockedSpec struct {
 	// output) would fit in it runs conv by conv instead of in one pass,
 	// and so does a block without an expansion (see dwBlockOK).
 	DwBlockL2 int
+	// DwRowsBand is how many bytes of a depthwise block's expanded input
+	// and depthwise output one band of DwRows keeps; 0 means 3/4 of
+	// DwBlockL2 (see dwRowsBand).
+	DwRowsBand int
 	// MaxPool3s2 and AvgPool2s2, when not nil, are the pooling row
 	// kernels (see Tier.MaxPool3s2): dst[j] for j < n, n a multiple of
 	// 8, reading the rows [0:2n+1] or [0:2n].
@@ -374,6 +378,9 @@ func NewBlockedTier(s BlockedSpec) *Tier {
 	bl.kern = k
 	if s.Dw8 != nil && len(s.Pix) > 0 && s.DwBlockBand >= 0 {
 		k.DwBlock, k.DwBlockOK, k.PackDwBlock = bl.convDwBlock, bl.dwBlockOK, bl.packDwBlock
+	}
+	if s.DwPlane != nil && s.Offs != nil {
+		k.DwRows, k.DwRowsOK = bl.convDwRows, bl.dwRowsOK
 	}
 	if s.Lanes <= 0 {
 		return k

@@ -203,6 +203,15 @@ type Tier struct {
 	DwBlock     func(env *Env, p *DwBlock, x, y []float32)
 	DwBlockOK   func(p *DwBlock, workers int) bool
 	PackDwBlock func(g *ConvGeom, w []float32) []float32
+	// DwRows, when not nil, runs a depthwise convolution with the 1×1
+	// convolutions around it layer by layer in bands of rows (see
+	// conv_dwrows.go), for the blocks DwRowsOK accepts on an Env of that
+	// many workers, with the weights Conv takes for each layer: WE, WD
+	// and WP as they lie (or nil where the 1×1 layers' are packed), PE
+	// and PP as PackConv packed the 1×1 layers' (or nil). Its output is
+	// the three Conv calls', bit for bit.
+	DwRows   func(env *Env, p *DwBlock, x, y []float32)
+	DwRowsOK func(p *DwBlock, workers int) bool
 
 	// Gemm computes, in row-major storage,
 	//

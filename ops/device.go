@@ -210,8 +210,8 @@ type CopyDev struct{}
 // KernelOf names what tier k runs for step st on workers workers, from its
 // description (Dev): the tier, and for a convolution the path its Conv
 // takes (ConvPath), for a bnrun.DwBlock whether the tier runs it in one
-// pass or conv by conv (each conv's path), and for a Gemm whether it is a
-// matrix-vector product. It returns the tier's name alone for other
+// pass, or its convs in bands of rows or one after the other (each conv's
+// path), and for a Gemm whether it is a matrix-vector product. It returns the tier's name alone for other
 // steps, and "" for a step without Dev.
 func KernelOf(k *kern.Tier, st Step, workers int) string {
 	if k == nil || st.Dev == nil {
@@ -228,7 +228,8 @@ func KernelOf(k *kern.Tier, st Step, workers int) string {
 		return k.Name + " " + path(&d.G, d.Pre)
 	case *DwBlockDev:
 		p := kern.DwBlock{Expand: d.Expand, Project: d.Project, GE: d.G[0], GD: d.G[1], GP: d.G[2]}
-		if k.DwBlockOK != nil && k.DwBlockOK(&p, workers) {
+		rows := k.DwRowsOK != nil && d.Expand && d.Project && k.DwRowsOK(&p, workers)
+		if !rows && k.DwBlockOK != nil && k.DwBlockOK(&p, workers) {
 			return k.Name + " one pass"
 		}
 		var parts []string
@@ -237,6 +238,9 @@ func KernelOf(k *kern.Tier, st Step, workers int) string {
 				continue
 			}
 			parts = append(parts, path(&g, false))
+		}
+		if rows {
+			return k.Name + " bands of rows: " + strings.Join(parts, " + ")
 		}
 		return k.Name + " " + strings.Join(parts, " + ")
 	case *GemmDev:

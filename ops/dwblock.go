@@ -195,6 +195,15 @@ func (b *dwBlockPlan) run(env *kern.Env, in, out []*Tensor) error {
 	f := kern.TaskOf[kern.ConvFusion](env)
 	*f = kern.ConvFusion{Act: b.acts[2], Residual: z}
 	defer func() { *f = kern.ConvFusion{} }()
+	if env.K.DwRows != nil && b.cp[0] != nil && b.cp[2] != nil {
+		ok, err := b.rows(env, in, y, bias, f)
+		if err != nil {
+			return n.Errorf("%v", err)
+		}
+		if ok {
+			return nil
+		}
+	}
 	if k := env.K; k.DwBlock != nil {
 		ok, err := b.fused(env, in, bias, f)
 		if err != nil {
@@ -264,6 +273,38 @@ func (b *dwBlockPlan) run(env *kern.Env, in, out []*Tensor) error {
 		}
 	}
 	return nil
+}
+
+// rows runs the block on the tier's DwRows (layer by layer in bands of
+// rows, with the layers' own weights and kernels) and reports whether the
+// tier takes it.
+func (b *dwBlockPlan) rows(env *kern.Env, in []*Tensor, y []float32, bias [3][]float32, f *kern.ConvFusion) (bool, error) {
+	k := env.K
+	p := kern.TaskOf[kern.DwBlock](env)
+	defer func() { *p = kern.DwBlock{} }()
+	*p = kern.DwBlock{Expand: true, Project: true, ActE: b.acts[0], ActD: b.acts[1], Fusion: f,
+		GE: b.cp[0].g, GD: b.cp[1].g, GP: b.cp[2].g, BE: bias[0], BD: bias[1], BP: bias[2]}
+	if !k.DwRowsOK(p, kern.ParOf(env).Workers()) {
+		return false, nil
+	}
+	plain := [3]*[]float32{&p.WE, &p.WD, &p.WP}
+	packed := [3]*[]float32{&p.PE, nil, &p.PP}
+	for i, cp := range b.cp {
+		w, pw, err := cp.weights(k, in[1+2*i])
+		if err != nil {
+			return false, fmt.Errorf("%w (the %s)", err, dwRoles[i])
+		}
+		if packed[i] == nil {
+			if w == nil || pw != nil {
+				return false, nil // the depthwise layer's planes read w as it lies
+			}
+		} else {
+			*packed[i] = pw
+		}
+		*plain[i] = w
+	}
+	k.DwRows(env, p, in[0].F32, y)
+	return true, nil
 }
 
 // fused fills env's DwBlock (TaskOf) for the tier's DwBlock kernel and reports whether

@@ -1,0 +1,241 @@
+package kern
+
+// Inverted residual blocks layer by layer, in bands of rows. Where the
+// three layers of a block would each take the path they take alone (the
+// 1×1 convolutions in place, convInPlace; the depthwise one on its planes,
+// convDwPlane), a worker can run all three on its own run of output rows,
+// band by band:
+//
+//	e[c][r][iw]  = actE(be[c] + Σ_k We[c][k]·x[k][ia + r][iw])           rows [ia, ib) of the image
+//	d[c][r][ow]  = actD(bd[c] + Σ_{a,b} wd[c][a][b]·e[c][oh0 + r + a - PadT][ow + b - PadL])
+//	y[m][oh0 + r][ow] = act(bp[m] + Σ_c Wp[m][c]·d[c][r][ow] + Z[m][oh0 + r][ow])
+//
+// with the layers' own kernels on e and d, planes of a band's rows. Each
+// value is the sum the layer computes alone, in the same order, so the
+// output is the layers' bit for bit, on any worker count and band size.
+// What changes is where e and d live: a band's rows (DwBlockBand bytes)
+// stay in the core's level-2 cache from the expansion to the projection,
+// and a worker reads only the x rows its run needs and writes only its
+// y rows; layer by layer each layer is cut among the workers its own way,
+// and every intermediate crosses between the cores' caches. The rows a
+// band's windows share with the next are kept (the buffer slides), so no
+// row of e is expanded twice within a run; a run's first band expands its
+// top halo rows again.
+
+// dwRowsOK is the tier's Tier.DwRowsOK: p has an expansion and a
+// projection, each of its layers alone would take the path DwRows runs
+// it on (for one image), and the rows pay on workers workers
+// (dwRowsPays).
+func (bl *blocked) dwRowsOK(p *DwBlock, workers int) bool {
+	if !p.Expand || !p.Project || p.Fusion.hasPre() {
+		return false
+	}
+	ge, gd, gp := p.GE, p.GD, p.GP
+	ge.N, gd.N, gp.N = 1, 1, 1
+	if bl.pathOf(&ge, false) != pathInPlace || bl.pathOf(&gd, false) != pathDwPlane || bl.pathOf(&gp, false) != pathInPlace {
+		return false
+	}
+	// the 1×1 layers read and write their planes as they lie (compact)
+	if !isPointwise(&ge) || !isPointwise(&gp) || ge.M != gd.C || gp.C != gd.M ||
+		ge.H != gd.H || ge.W != gd.W || gp.H != gd.OH || gp.W != gd.OW {
+		return false
+	}
+	return bl.dwRowsPays(p, workers)
+}
+
+// dwRowsPays reports whether the rows beat the other ways for p on
+// workers workers: on several always, on one where the one pass would
+// run it (dwBlockPays: e does not fit in the core's level-2 cache). On one
+// worker with e in that cache the layers alone, which compute the same
+// values, were as fast or faster. Zen 4, alternating, one image:
+// MobileNetV2's 24 → 144 → 24 block at 56×56 alone on one worker 570 µs
+// (one pass 680, layers 559 with e warm in the cache); on two workers
+// with the vCPUs behind one cache 307-311 µs (one pass 370, layers 360),
+// behind two 427 (385, 679); MnasNet's 24 → 72 → 24 at 56×56 on two
+// workers 167-171 µs (221, 221), behind two 218 (240, 397); 32 → 192
+// → 32 at 28×28 146 (163-170, 166-174), behind two 164 (177, 288).
+func (bl *blocked) dwRowsPays(p *DwBlock, workers int) bool {
+	return workers > 1 || bl.dwBlockPays(p, 1)
+}
+
+// convDwRows is the tier's Tier.DwRows, for blocks dwRowsOK accepts.
+func (bl *blocked) convDwRows(env *Env, p *DwBlock, x, y []float32) {
+	gd := &p.GD
+	workers := ParOf(env).Workers()
+	runs := 1
+	if gd.N < workers {
+		runs = min(CeilDiv(workers, gd.N), gd.OH)
+	}
+	t := TaskOf[dwRowsTask](env)
+	*t = dwRowsTask{bl: bl, k: TierOf(env), p: p, x: x, y: y, runs: runs, env: env}
+	t.layout()
+	runTask(env, gd.N*runs, t)
+}
+
+// dwRowsTask is convDwRows's work: unit u is image u / runs and its run
+// of output rows u mod runs.
+type dwRowsTask struct {
+	bl   *blocked
+	k    *Tier
+	p    *DwBlock
+	x, y []float32
+	runs int
+	env  *Env
+	rb   int // output rows a band
+	er   int // rows of e's buffer a channel: a band's input rows and room to slide
+}
+
+// layout sets the band's rows: as many as keep a band's input rows of e
+// and its rows of d within DwRowsBand bytes, at least one.
+func (t *dwRowsTask) layout() {
+	gd := &t.p.GD
+	budget := t.bl.dwRowsBand()
+	halo := (gd.KH-1)*gd.DH + 1
+	rows := 1
+	for rows < gd.OH {
+		r := rows + 1
+		if 4*gd.C*((r-1)*gd.SH+halo)*gd.W+4*gd.C*r*gd.OW > budget {
+			break
+		}
+		rows = r
+	}
+	t.rb = rows
+	t.er = (rows-1)*gd.SH + halo + 2*rows*gd.SH
+}
+
+// dwRowsBand is the bytes of e and d a band of convDwRows keeps:
+// DwRowsBand, else 3/4 of the core's level-2 cache (DwBlockL2), else 512
+// KiB. MobileNetV2's and MnasNet's blocks at 56×56 and 28×28 on a Zen 4
+// (1 MiB) took 1.0-1.15 times as long with 192 KiB bands (two rows of
+// 144 channels at 56×56), as long with 512 KiB to 1 MiB.
+func (bl *blocked) dwRowsBand() int {
+	switch {
+	case bl.DwRowsBand > 0:
+		return bl.DwRowsBand
+	case bl.DwBlockL2 > 0:
+		return bl.DwBlockL2 / 4 * 3
+	}
+	return 512 << 10
+}
+
+// dwRowsBufs is one worker's scratch for convDwRows.
+type dwRowsBufs struct {
+	e, d, zeros GrowBuf
+	masks       []uint16
+	boffE       []int32 // the expansion's depth offsets into x: c·H·W
+	boffP       []int32 // the projection's into d: c·rb·OW
+	clip        [2]float32
+}
+
+// dwRowsScratch keeps dwRowsBufs for reuse.
+var dwRowsScratch = FreeList[dwRowsBufs]{New: func() *dwRowsBufs { return new(dwRowsBufs) }}
+
+// Range computes units [lo, hi) as taker 0.
+func (t *dwRowsTask) Range(lo, hi int) { t.RangeTaker(lo, hi, 0) }
+
+// RangeTaker computes units [lo, hi) in taker's buffers: the free lists
+// of hint + taker, so that a worker gets back, call after call, the
+// buffers it wrote last, in its own core's caches. From the Env's one
+// list each worker took the other's about half the time; on a host whose
+// vCPUs sit behind two caches the rows of MobileNetV2's 144-channel
+// blocks then took 1.1-1.3 times as long as one pass.
+func (t *dwRowsTask) RangeTaker(lo, hi, taker int) {
+	bl, p := t.bl, t.p
+	ge, gd, gp := &p.GE, &p.GD, &p.GP
+	hint := hintOf(t.env) + taker
+	buf := dwRowsScratch.Get(hint)
+	defer dwRowsScratch.Put(hint, buf)
+	bb := bl.bufs.Get(hint)
+	defer bl.bufs.Put(hint, bb)
+	c1 := gd.C
+	e := buf.e.Grow(c1 * t.er * gd.W)
+	d := buf.d.Grow(c1 * t.rb * gd.OW)
+	chunks := CeilDiv(gd.OW, dwPlaneLanes)
+	nm := chunks * dwPlaneMaskCount(gd.KW, gd.SW)
+	if cap(buf.masks) < nm {
+		buf.masks = make([]uint16, nm)
+	}
+	buf.masks = buf.masks[:nm]
+	dwPlaneMasks(gd, buf.masks)
+	bd := p.BD
+	if bd == nil {
+		bd = buf.zeros.Grow(c1)
+		clear(bd)
+	}
+	var clipD *float32
+	var ok bool
+	if buf.clip, ok = kernelClip(p.ActD); ok {
+		clipD = &buf.clip[0]
+	}
+	dw := bl.dwPlaneKernel(gd)
+	hw, ohw := ge.H*ge.W, gp.H*gp.W
+	boffE := int32s(&buf.boffE, ge.C)
+	for c := range boffE {
+		boffE[c] = int32(c * hw)
+	}
+	boffP := int32s(&buf.boffP, gp.C)
+	for c := range boffP {
+		boffP[c] = int32(c * t.rb * gd.OW)
+	}
+	ge1, gp1 := *ge, *gp
+	ge1.N, gp1.N = 1, 1
+	packE, packP := bl.inPlacePack(&ge1), bl.packConflicts(t.rb*gd.OW)
+	pw := bl.Widths[0]
+	taps := gd.KH * gd.KW
+	for u := lo; u < hi; u++ {
+		n, run := u/t.runs, u%t.runs
+		oa, ob := run*gd.OH/t.runs, (run+1)*gd.OH/t.runs
+		xs := t.x[n*ge.C*hw : (n+1)*ge.C*hw]
+		// e's buffer row i holds the image's row base + i; rows [base, top) are made
+		base, top := 0, 0
+		for oh0 := oa; oh0 < ob; oh0 += t.rb {
+			nr := min(t.rb, ob-oh0)
+			// the band's windows read the image's rows [ia, ib)
+			ia := max(0, oh0*gd.SH-gd.PadT)
+			ib := min(gd.H, (oh0+nr-1)*gd.SH-gd.PadT+(gd.KH-1)*gd.DH+1)
+			if ia >= top || ia < base {
+				base, top = ia, ia
+			} else if ib-base > t.er {
+				// the rows this band shares with the last move to the top
+				keep := (top - ia) * gd.W
+				from := (ia - base) * gd.W
+				for c := range c1 {
+					ec := e[c*t.er*gd.W:]
+					copy(ec[:keep], ec[from:from+keep])
+				}
+				base = ia
+			}
+			if ib > top {
+				// e's rows [top, ib): the expansion on x's columns top·W..
+				nq := (ib - top) * gd.W
+				op := gemmOp{m: ge.M, n: nq, k: ge.C, a: p.WE, lda: ge.C, apack: p.PE, alpha: 1,
+					c: e[(top-base)*gd.W:], ldc: t.er * gd.W, bias: p.BE, act: p.ActE}
+				bl.tileOffs(&op, xs[top*gd.W:], boffE, 0, ge.M, 0, CeilDiv(nq, pw), bb, packE)
+				top = ib
+			}
+			// d[c][r][ow] for the band's rows, plane by plane from e's rows [ia, ib)
+			padT := gd.PadT + ia - oh0*gd.SH
+			for c := range c1 {
+				dc := d[c*t.rb*gd.OW : c*t.rb*gd.OW+nr*gd.OW]
+				ec := e[c*t.er*gd.W+(ia-base)*gd.W : c*t.er*gd.W+(ib-base)*gd.W]
+				dw(&dc[0], &ec[0], &p.WD[c*taps], &bd[c], clipD, &buf.masks[0], 1, ib-ia, gd.W, nr, gd.OW, padT, gd.PadL, chunks)
+				if clipD == nil && p.ActD.Kind != ActNone {
+					residualAct(t.k, dc, nil, p.ActD)
+				}
+			}
+			// y's rows [oh0, oh0+nr): the projection on d
+			q0, nq := oh0*gd.OW, nr*gd.OW
+			yo := n*gp.M*ohw + q0
+			f := p.Fusion
+			op := gemmOp{m: gp.M, n: nq, k: gp.C, a: p.WP, lda: gp.C, apack: p.PP, alpha: 1,
+				c: t.y[yo : (n+1)*gp.M*ohw], ldc: ohw, bias: p.BP}
+			if f.hasPost() {
+				op.act = f.Act
+				if f.Residual != nil {
+					op.resid = f.Residual[yo : (n+1)*gp.M*ohw]
+				}
+			}
+			bl.tileOffs(&op, d, boffP, 0, gp.M, 0, CeilDiv(nq, pw), bb, packP)
+		}
+	}
+}
