@@ -172,7 +172,10 @@ func dw8BandRows(g *ConvGeom, bytes int) int {
 }
 
 // Range computes blocks [lo, hi), each in bands of output rows.
-func (t *dw8Task) Range(lo, hi int) {
+func (t *dw8Task) Range(lo, hi int) { t.RangeTaker(lo, hi, 0) }
+
+// RangeTaker computes units [lo, hi) in taker's buffers (takerHint).
+func (t *dw8Task) RangeTaker(lo, hi, taker int) {
 	g, f := t.g, t.f
 	nb := CeilDiv(g.C, 8)
 	wp := g.W + g.PadL + g.PadR
@@ -190,8 +193,9 @@ func (t *dw8Task) Range(lo, hi int) {
 	if g.SW <= 2 && g.OW%4 != 0 {
 		nc = CeilDiv(g.OW, 8) * 8
 	}
-	buf := dw8Scratch.Get(t.hint)
-	defer dw8Scratch.Put(t.hint, buf)
+	hint := takerHint(t.hint, taker)
+	buf := dw8Scratch.Get(hint)
+	defer dw8Scratch.Put(hint, buf)
 	// The last row's extra windows end (nc-OW)·SW pixels past the band.
 	xb := buf.xb.Grow((maxIn*wp + (nc-g.OW)*g.SW) * 8)
 	ob := buf.ob.Grow((rb*g.OW + nc - g.OW) * 8)

@@ -389,12 +389,16 @@ func int32s(s *[]int32, n int) []int32 {
 	return (*s)[:n]
 }
 
-// Range computes units [lo, hi).
-func (t *dwBlockTask) Range(lo, hi int) {
+// Range computes units [lo, hi) as taker 0.
+func (t *dwBlockTask) Range(lo, hi int) { t.RangeTaker(lo, hi, 0) }
+
+// RangeTaker computes units [lo, hi) in taker's buffers (takerHint).
+func (t *dwBlockTask) RangeTaker(lo, hi, taker int) {
 	p, l := t.p, &t.l
 	gd := &p.GD
-	buf := dwBlockScratch.Get(t.hint)
-	defer dwBlockScratch.Put(t.hint, buf)
+	hint := takerHint(t.hint, taker)
+	buf := dwBlockScratch.Get(hint)
+	defer dwBlockScratch.Put(hint, buf)
 	eBlocks := l.nbe
 	if l.small {
 		eBlocks = 1 // a block at a time

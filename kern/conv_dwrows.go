@@ -20,34 +20,40 @@ package kern
 // and every intermediate crosses between the cores' caches. The rows a
 // band's windows share with the next are kept (the buffer slides), so no
 // row of e is expanded twice within a run; a run's first band expands its
-// top halo rows again.
+// top halo rows again. A block without an expansion reads x's planes as
+// e, and keeps d alone in the cache.
 
-// dwRowsOK is the tier's Tier.DwRowsOK: p has an expansion and a
-// projection, each of its layers alone would take the path DwRows runs
-// it on (for one image), and the rows pay on workers workers
-// (dwRowsPays).
+// dwRowsOK is the tier's Tier.DwRowsOK: p has a projection, each of its
+// layers alone would take the path DwRows runs it on (for one image), and
+// the rows pay on workers workers (dwRowsPays).
 func (bl *blocked) dwRowsOK(p *DwBlock, workers int) bool {
-	if !p.Expand || !p.Project || p.Fusion.hasPre() {
+	if !p.Project || p.Fusion.hasPre() {
 		return false
 	}
 	ge, gd, gp := p.GE, p.GD, p.GP
 	ge.N, gd.N, gp.N = 1, 1, 1
-	if bl.pathOf(&ge, false) != pathInPlace || bl.pathOf(&gd, false) != pathDwPlane || bl.pathOf(&gp, false) != pathInPlace {
+	if p.Expand && (bl.pathOf(&ge, false) != pathInPlace || !isPointwise(&ge) ||
+		ge.M != gd.C || ge.H != gd.H || ge.W != gd.W) {
 		return false
 	}
 	// the 1×1 layers read and write their planes as they lie (compact)
-	if !isPointwise(&ge) || !isPointwise(&gp) || ge.M != gd.C || gp.C != gd.M ||
-		ge.H != gd.H || ge.W != gd.W || gp.H != gd.OH || gp.W != gd.OW {
+	if bl.pathOf(&gd, false) != pathDwPlane || bl.pathOf(&gp, false) != pathInPlace || !isPointwise(&gp) ||
+		gp.C != gd.M || gp.H != gd.OH || gp.W != gd.OW {
 		return false
 	}
 	return bl.dwRowsPays(p, workers)
 }
 
 // dwRowsPays reports whether the rows beat the other ways for p on
-// workers workers: on several always, on one where the one pass would
-// run it (dwBlockPays: e does not fit in the core's level-2 cache). On one
-// worker with e in that cache the layers alone, which compute the same
-// values, were as fast or faster. Zen 4, alternating, one image:
+// workers workers: on several always, on one without an expansion or
+// where the one pass would run it (dwBlockPays: e does not fit in the
+// core's level-2 cache). On one worker with e in that cache the layers
+// alone, which compute the same values, were as fast or faster. Without
+// an expansion (MnasNet's and MobileNetV2's 32 → 16 block at 112×112,
+// whose d of 1.6 MB went out to memory and back) alone 218 µs on one
+// worker (layers 249, one pass 299) and 134 on two (177, 169); in MnasNet
+// on one thread 327 → 268 µs (ONNX Runtime 238), MnasNet, MobileNetV2 and
+// MobileNetV3-Large 0.985-1.00 of their time on one thread. Zen 4, alternating, one image:
 // MobileNetV2's 24 → 144 → 24 block at 56×56 alone on one worker 570 µs
 // (one pass 680, layers 559 with e warm in the cache); on two workers
 // with the vCPUs behind one cache 307-311 µs (one pass 370, layers 360),
@@ -55,7 +61,7 @@ func (bl *blocked) dwRowsOK(p *DwBlock, workers int) bool {
 // workers 167-171 µs (221, 221), behind two 218 (240, 397); 32 → 192
 // → 32 at 28×28 146 (163-170, 166-174), behind two 164 (177, 288).
 func (bl *blocked) dwRowsPays(p *DwBlock, workers int) bool {
-	return workers > 1 || bl.dwBlockPays(p, 1)
+	return workers > 1 || !p.Expand || bl.dwBlockPays(p, 1)
 }
 
 // convDwRows is the tier's Tier.DwRows, for blocks dwRowsOK accepts.
@@ -142,13 +148,17 @@ func (t *dwRowsTask) Range(lo, hi int) { t.RangeTaker(lo, hi, 0) }
 func (t *dwRowsTask) RangeTaker(lo, hi, taker int) {
 	bl, p := t.bl, t.p
 	ge, gd, gp := &p.GE, &p.GD, &p.GP
-	hint := hintOf(t.env) + taker
+	hint := takerHint(hintOf(t.env), taker)
 	buf := dwRowsScratch.Get(hint)
 	defer dwRowsScratch.Put(hint, buf)
 	bb := bl.bufs.Get(hint)
 	defer bl.bufs.Put(hint, bb)
 	c1 := gd.C
-	e := buf.e.Grow(c1 * t.er * gd.W)
+	// without an expansion the depthwise layer reads x's planes: e = x
+	var e []float32
+	if p.Expand {
+		e = buf.e.Grow(c1 * t.er * gd.W)
+	}
 	d := buf.d.Grow(c1 * t.rb * gd.OW)
 	chunks := CeilDiv(gd.OW, dwPlaneLanes)
 	nm := chunks * dwPlaneMaskCount(gd.KW, gd.SW)
@@ -168,10 +178,14 @@ func (t *dwRowsTask) RangeTaker(lo, hi, taker int) {
 		clipD = &buf.clip[0]
 	}
 	dw := bl.dwPlaneKernel(gd)
-	hw, ohw := ge.H*ge.W, gp.H*gp.W
+	hw, ohw := gd.H*gd.W, gp.H*gp.W
 	boffE := int32s(&buf.boffE, ge.C)
 	for c := range boffE {
 		boffE[c] = int32(c * hw)
+	}
+	er := t.er // e's rows a channel
+	if !p.Expand {
+		er = gd.H
 	}
 	boffP := int32s(&buf.boffP, gp.C)
 	for c := range boffP {
@@ -185,15 +199,24 @@ func (t *dwRowsTask) RangeTaker(lo, hi, taker int) {
 	for u := lo; u < hi; u++ {
 		n, run := u/t.runs, u%t.runs
 		oa, ob := run*gd.OH/t.runs, (run+1)*gd.OH/t.runs
-		xs := t.x[n*ge.C*hw : (n+1)*ge.C*hw]
+		cin := gd.C
+		if p.Expand {
+			cin = ge.C
+		}
+		xs := t.x[n*cin*hw : (n+1)*cin*hw]
 		// e's buffer row i holds the image's row base + i; rows [base, top) are made
 		base, top := 0, 0
+		if !p.Expand {
+			e, top = xs, gd.H // x's planes, all made
+		}
 		for oh0 := oa; oh0 < ob; oh0 += t.rb {
 			nr := min(t.rb, ob-oh0)
 			// the band's windows read the image's rows [ia, ib)
 			ia := max(0, oh0*gd.SH-gd.PadT)
 			ib := min(gd.H, (oh0+nr-1)*gd.SH-gd.PadT+(gd.KH-1)*gd.DH+1)
-			if ia >= top || ia < base {
+			if !p.Expand {
+				// e = x
+			} else if ia >= top || ia < base {
 				base, top = ia, ia
 			} else if ib-base > t.er {
 				// the rows this band shares with the last move to the top
@@ -217,7 +240,7 @@ func (t *dwRowsTask) RangeTaker(lo, hi, taker int) {
 			padT := gd.PadT + ia - oh0*gd.SH
 			for c := range c1 {
 				dc := d[c*t.rb*gd.OW : c*t.rb*gd.OW+nr*gd.OW]
-				ec := e[c*t.er*gd.W+(ia-base)*gd.W : c*t.er*gd.W+(ib-base)*gd.W]
+				ec := e[c*er*gd.W+(ia-base)*gd.W : c*er*gd.W+(ib-base)*gd.W]
 				dw(&dc[0], &ec[0], &p.WD[c*taps], &bd[c], clipD, &buf.masks[0], 1, ib-ia, gd.W, nr, gd.OW, padT, gd.PadL, chunks)
 				if clipD == nil && p.ActD.Kind != ActNone {
 					residualAct(t.k, dc, nil, p.ActD)

@@ -210,13 +210,17 @@ type inPlaceTask struct {
 	bw, bq         int  // rowPanels: B's column j is src column (j/bw)·bq + j%bw
 }
 
-// Range computes units [lo, hi).
-func (tt *inPlaceTask) Range(lo, hi int) {
+// Range computes units [lo, hi) as taker 0.
+func (tt *inPlaceTask) Range(lo, hi int) { tt.RangeTaker(lo, hi, 0) }
+
+// RangeTaker computes units [lo, hi) in taker's buffers (takerHint).
+func (tt *inPlaceTask) RangeTaker(lo, hi, taker int) {
 	bl, g, f, t := tt.bl, tt.g, tt.f, &tt.t
 	cg, mg := g.C/g.Group, g.M/g.Group
 	k := cg * g.KH * g.KW
 	ncol, ldo, out := tt.ncol, tt.ldo, tt.out
-	buf := bl.bufs.Get(hintOf(tt.env))
+	hint := takerHint(hintOf(tt.env), taker)
+	buf := bl.bufs.Get(hint)
 	for u := lo; u < hi; u++ {
 		o, i0, i1, p0, p1 := t.unit(u)
 		n, grp := o/g.Group, o%g.Group
@@ -243,7 +247,7 @@ func (tt *inPlaceTask) Range(lo, hi int) {
 		xs := tt.src[(n*g.C+grp*cg)*tt.plane:]
 		bl.tileOffs(&op, xs, tt.boff, i0, i1, p0, p1, buf, tt.pack)
 	}
-	bl.bufs.Put(hintOf(tt.env), buf)
+	bl.bufs.Put(hint, buf)
 }
 
 // compactTask copies output planes [lo, hi) from the Wq-wide product to

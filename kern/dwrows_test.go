@@ -26,6 +26,9 @@ func TestDwRowsMatchesLayers(t *testing.T) {
 		{2, 13, 100, 20, 30, 29, 3, 1, false, relu6, relu6, Activation{}},
 		{1, 40, 120, 40, 28, 31, 5, 1, true, hswish, hswish, Activation{Kind: ActRelu}},
 		{3, 16, 37, 16, 17, 40, 5, 1, true, Activation{}, Activation{Kind: ActRelu}, hswish},
+		// without an expansion (the depthwise layer reads x)
+		{1, 0, 32, 16, 56, 57, 3, 1, false, Activation{}, relu6, Activation{}},
+		{2, 0, 20, 20, 31, 30, 5, 1, true, Activation{}, hswish, Activation{Kind: ActRelu}},
 		// stride 2, which only the twin tiers' planes take
 		{1, 16, 48, 24, 57, 60, 3, 2, false, relu6, relu6, Activation{}},
 		{2, 8, 24, 8, 30, 27, 5, 2, false, Activation{Kind: ActRelu}, relu6, Activation{}},
@@ -35,13 +38,19 @@ func TestDwRowsMatchesLayers(t *testing.T) {
 		pd := c.k / 2
 		o := (c.h+2*pd-c.k)/c.s + 1
 		ow := (c.w+2*pd-c.k)/c.s + 1
-		p := &DwBlock{Expand: true, Project: true, ActE: c.actE, ActD: c.actD}
-		p.GE = ConvGeom{N: c.n, C: c.c0, H: c.h, W: c.w, M: c.c1, KH: 1, KW: 1, OH: c.h, OW: c.w, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
+		p := &DwBlock{Expand: c.c0 > 0, Project: true, ActE: c.actE, ActD: c.actD}
+		cin := c.c0
+		if !p.Expand {
+			cin = c.c1
+		}
+		if p.Expand {
+			p.GE = ConvGeom{N: c.n, C: c.c0, H: c.h, W: c.w, M: c.c1, KH: 1, KW: 1, OH: c.h, OW: c.w, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
+		}
 		p.GD = ConvGeom{N: c.n, C: c.c1, H: c.h, W: c.w, M: c.c1, KH: c.k, KW: c.k, OH: o, OW: ow,
 			PadT: pd, PadL: pd, PadB: pd, PadR: pd, SH: c.s, SW: c.s, DH: 1, DW: 1, Group: c.c1}
 		p.GP = ConvGeom{N: c.n, C: c.c1, H: o, W: ow, M: c.c2, KH: 1, KW: 1, OH: o, OW: ow, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
 		seed := uint64(100 * i)
-		x := kerntest.Rand(seed, c.n*c.c0*c.h*c.w)
+		x := kerntest.Rand(seed, c.n*cin*c.h*c.w)
 		we, wd, wp := kerntest.Rand(seed+1, c.c1*c.c0), kerntest.Rand(seed+2, c.c1*c.k*c.k), kerntest.Rand(seed+3, c.c2*c.c1)
 		p.BE, p.BD, p.BP = kerntest.Rand(seed+4, c.c1), kerntest.Rand(seed+5, c.c1), kerntest.Rand(seed+6, c.c2)
 		p.Fusion = &ConvFusion{Act: c.act}
@@ -68,15 +77,23 @@ func TestDwRowsMatchesLayers(t *testing.T) {
 				}
 				// the layers, image by image
 				want := make([]float32, c.n*c.c2*o*ow)
-				e, d := make([]float32, c.c1*c.h*c.w), make([]float32, c.c1*o*ow)
+				eb, d := make([]float32, c.c1*c.h*c.w), make([]float32, c.c1*o*ow)
 				ge, gd, gp := p.GE, p.GD, p.GP
 				ge.N, gd.N, gp.N = 1, 1, 1
-				pe, pdw, pp := k.PackConv(&ge, we), k.PackConv(&gd, wd), k.PackConv(&gp, wp)
+				var pe []float32
+				if p.Expand {
+					pe = k.PackConv(&ge, we)
+				}
+				pdw, pp := k.PackConv(&gd, wd), k.PackConv(&gp, wp)
 				env := testEnv(k, 1)
-				in, out := c.c0*c.h*c.w, c.c2*o*ow
+				in, out := cin*c.h*c.w, c.c2*o*ow
 				for n := range c.n {
-					env.PackedW = pe
-					k.Conv(env, &ge, x[n*in:(n+1)*in], we, p.BE, e, &ConvFusion{Act: c.actE})
+					e := x[n*in : (n+1)*in]
+					if p.Expand {
+						e = eb
+						env.PackedW = pe
+						k.Conv(env, &ge, x[n*in:(n+1)*in], we, p.BE, e, &ConvFusion{Act: c.actE})
+					}
 					env.PackedW = pdw
 					k.Conv(env, &gd, e, wd, p.BD, d, &ConvFusion{Act: c.actD})
 					f := &ConvFusion{Act: c.act}

@@ -195,7 +195,7 @@ func (b *dwBlockPlan) run(env *kern.Env, in, out []*Tensor) error {
 	f := kern.TaskOf[kern.ConvFusion](env)
 	*f = kern.ConvFusion{Act: b.acts[2], Residual: z}
 	defer func() { *f = kern.ConvFusion{} }()
-	if env.K.DwRows != nil && b.cp[0] != nil && b.cp[2] != nil {
+	if env.K.DwRows != nil && b.cp[2] != nil {
 		ok, err := b.rows(env, in, y, bias, f)
 		if err != nil {
 			return n.Errorf("%v", err)
@@ -282,14 +282,20 @@ func (b *dwBlockPlan) rows(env *kern.Env, in []*Tensor, y []float32, bias [3][]f
 	k := env.K
 	p := kern.TaskOf[kern.DwBlock](env)
 	defer func() { *p = kern.DwBlock{} }()
-	*p = kern.DwBlock{Expand: true, Project: true, ActE: b.acts[0], ActD: b.acts[1], Fusion: f,
-		GE: b.cp[0].g, GD: b.cp[1].g, GP: b.cp[2].g, BE: bias[0], BD: bias[1], BP: bias[2]}
+	*p = kern.DwBlock{Expand: b.cp[0] != nil, Project: true, ActE: b.acts[0], ActD: b.acts[1], Fusion: f,
+		GD: b.cp[1].g, GP: b.cp[2].g, BE: bias[0], BD: bias[1], BP: bias[2]}
+	if p.Expand {
+		p.GE = b.cp[0].g
+	}
 	if !k.DwRowsOK(p, kern.ParOf(env).Workers()) {
 		return false, nil
 	}
 	plain := [3]*[]float32{&p.WE, &p.WD, &p.WP}
 	packed := [3]*[]float32{&p.PE, nil, &p.PP}
 	for i, cp := range b.cp {
+		if cp == nil {
+			continue
+		}
 		w, pw, err := cp.weights(k, in[1+2*i])
 		if err != nil {
 			return false, fmt.Errorf("%w (the %s)", err, dwRoles[i])
