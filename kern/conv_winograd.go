@@ -683,10 +683,11 @@ const winoPartMinVecs = 2
 
 // winoParts returns how many parts convWinogradParts cuts the tiles of a
 // convolution into for workers, or 1 where it does not apply: one worker,
-// one image, an output that is not stored tile by tile with its whole
-// epilogue (fused), too few tiles for two parts of winoPartMinVecs vectors,
-// fewer than twice as many input channels as output channels, or weights
-// U larger than V (M above Ncp).
+// an output that is not stored tile by tile with its whole epilogue
+// (fused), too few tiles for two parts of winoPartMinVecs vectors, weights
+// U larger than V (M above Ncp), or, where the workers do not share a
+// cache, one image or fewer than twice as many input channels as output
+// channels.
 //
 // The parts pay where the transformed input V (36·C·Ncp values) is most
 // of the data the three-stage split hands from one core to another and
@@ -707,9 +708,13 @@ const winoPartMinVecs = 2
 // host moved its vCPUs between one cache and two, DenseNet-121 on two
 // threads, the two splits alternating, 0.975-0.979 of its time with the
 // parts behind one (a line's round trip 59-65 ns) and 1.01-1.025 behind
-// two (338-357 ns).
+// two (338-357 ns). There the C = M layers (ResNet's 64 → 64 at 56×56;
+// larger ones have U above V) take them too behind one cache: ResNet-18
+// 0.985-0.997 of its time on two threads (one round 1.015), ResNet-34
+// 0.986-0.997, ResNet-50 0.991-0.997, batch 8 0.997-1.006; behind two
+// ResNet-18 was 1.01-1.03 slower with them (ResNet-50 0.99).
 func winoParts(g *ConvGeom, wg *winoGeom, fused bool, workers int, shared bool) int {
-	if !fused || workers < 2 || g.N < 2 && !shared || g.C < 2*g.M || g.M > wg.ncp {
+	if !fused || workers < 2 || g.M > wg.ncp || !shared && (g.N < 2 || g.C < 2*g.M) {
 		return 1
 	}
 	return max(1, min(workers, wg.ncp/winoLanes/winoPartMinVecs))

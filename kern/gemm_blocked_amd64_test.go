@@ -1297,18 +1297,18 @@ type sharedSpawn struct {
 func (s sharedSpawn) SharedCache() bool { return s.shared }
 
 // TestWinogradPartsWhenShared checks that a Winograd layer of one image
-// whose input channels are at least twice its output channels (DenseNet's
-// 128 → 32) is cut into parts exactly where its workers share a cache
+// (DenseNet's 128 → 32, ResNet's 64 → 64, and odd ones of both kinds) is
+// cut into parts exactly where its workers share a cache
 // (kern.CacheSharer), and that both cuts give the same values bit for
-// bit: 3×3 at 56×56 and 27×27 (overhanging tiles), with a residual and
-// Relu, and with none, on two and three workers.
+// bit: 3×3 at 56×56, 30×30 and 27×27 (overhanging tiles), with a residual
+// and Relu, and with none, on two and three workers.
 func TestWinogradPartsWhenShared(t *testing.T) {
 	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil {
 			continue
 		}
 		tier := TierByName(k.Name)
-		for _, l := range []struct{ c, m, hw int }{{128, 32, 56}, {70, 33, 27}} {
+		for _, l := range []struct{ c, m, hw int }{{128, 32, 56}, {70, 33, 27}, {64, 64, 56}, {40, 48, 30}} {
 			g := ConvGeom{N: 1, C: l.c, H: l.hw, W: l.hw, M: l.m, KH: 3, KW: 3, OH: l.hw, OW: l.hw,
 				PadT: 1, PadL: 1, PadB: 1, PadR: 1, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
 			if tier.PackConvKind(&g) != 1 {
