@@ -117,6 +117,19 @@ func DwPlaneGo(kh, kw, s int) DwPlaneKernel {
 	}
 }
 
+// dwPlaneMaskTable sets *m to dwPlaneMasks's table for g, reallocating
+// it when it is shorter, and returns the chunks of an output row.
+func dwPlaneMaskTable(g *ConvGeom, m *[]uint16) (chunks int) {
+	chunks = CeilDiv(g.OW, dwPlaneLanes)
+	n := chunks * dwPlaneMaskCount(g.KW, g.SW)
+	if cap(*m) < n {
+		*m = make([]uint16, n)
+	}
+	*m = (*m)[:n]
+	dwPlaneMasks(g, *m)
+	return chunks
+}
+
 // dwPlaneOK reports whether conv runs g on the tier's DwPlane kernels: a
 // depthwise convolution (one input and one output channel a group) with
 // a kernel for its window and stride, dilation 1, no prologue, an input
@@ -155,13 +168,7 @@ var dwPlaneScratch = FreeList[dwPlaneBufs]{New: func() *dwPlaneBufs { return new
 func (bl *blocked) convDwPlane(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
 	buf := dwPlaneScratch.Get(hintOf(env))
 	defer dwPlaneScratch.Put(hintOf(env), buf)
-	chunks := CeilDiv(g.OW, dwPlaneLanes)
-	n := chunks * dwPlaneMaskCount(g.KW, g.SW)
-	if cap(buf.masks) < n {
-		buf.masks = make([]uint16, n)
-	}
-	buf.masks = buf.masks[:n]
-	dwPlaneMasks(g, buf.masks)
+	chunks := dwPlaneMaskTable(g, &buf.masks)
 	if b == nil {
 		b = buf.zeros.Grow(g.C)
 		clear(b)

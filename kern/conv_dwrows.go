@@ -13,7 +13,7 @@ package kern
 // with the layers' own kernels on e and d, planes of a band's rows. Each
 // value is the sum the layer computes alone, in the same order, so the
 // output is the layers' bit for bit, on any worker count and band size.
-// What changes is where e and d live: a band's rows (DwBlockBand bytes)
+// What changes is where e and d live: a band's rows (dwRowsBand bytes)
 // stay in the core's level-2 cache from the expansion to the projection,
 // and a worker reads only the x rows its run needs and writes only its
 // y rows; layer by layer each layer is cut among the workers its own way,
@@ -45,21 +45,27 @@ func (bl *blocked) dwRowsOK(p *DwBlock, workers int) bool {
 }
 
 // dwRowsPays reports whether the rows beat the other ways for p on
-// workers workers: on several always, on one without an expansion or
-// where the one pass would run it (dwBlockPays: e does not fit in the
-// core's level-2 cache). On one worker with e in that cache the layers
-// alone, which compute the same values, were as fast or faster. Without
-// an expansion (MnasNet's and MobileNetV2's 32 → 16 block at 112×112,
-// whose d of 1.6 MB went out to memory and back) alone 218 µs on one
-// worker (layers 249, one pass 299) and 134 on two (177, 169); in MnasNet
-// on one thread 327 → 268 µs (ONNX Runtime 238), MnasNet, MobileNetV2 and
-// MobileNetV3-Large 0.985-1.00 of their time on one thread. Zen 4, alternating, one image:
-// MobileNetV2's 24 → 144 → 24 block at 56×56 alone on one worker 570 µs
-// (one pass 680, layers 559 with e warm in the cache); on two workers
-// with the vCPUs behind one cache 307-311 µs (one pass 370, layers 360),
-// behind two 427 (385, 679); MnasNet's 24 → 72 → 24 at 56×56 on two
-// workers 167-171 µs (221, 221), behind two 218 (240, 397); 32 → 192
-// → 32 at 28×28 146 (163-170, 166-174), behind two 164 (177, 288).
+// workers workers: on several always; on one where the one pass would
+// run it (dwBlockPays: e does not fit in the core's level-2 cache) or
+// without an expansion (whose d went out to memory and back). On one
+// worker with e in that cache the layers alone, which compute the same
+// values, were as fast or faster. Zen 4, one image, alone:
+//
+//   - MobileNetV2's 24 → 144 → 24 at 56×56: one worker 570 µs (one pass
+//     680, layers 559 with e warm in the cache); two workers behind one
+//     cache 307-311 (one pass 370, layers 360), behind two 312-427
+//     (374-385, 679);
+//   - MnasNet's 24 → 72 → 24 at 56×56, two workers: 167-171 µs (221,
+//     221), behind two caches 170-218 (221-240, 383-397); 32 → 192 → 32
+//     at 28×28 146 (163-170, 166-174), behind two 159-164 (164-177, 288);
+//   - without an expansion, MnasNet's and MobileNetV2's 32 → 16 at
+//     112×112: one worker 218 µs (layers 249, one pass 299), two 134
+//     (177, 169); in MnasNet on one thread 327 → 268 µs (ONNX Runtime
+//     238).
+//
+// Networks, the binaries alternating: MnasNet on two threads 0.97-1.02
+// of its time, MobileNetV2 0.99-1.01; on one thread MnasNet, MobileNetV2
+// and MobileNetV3-Large 0.985-1.00.
 func (bl *blocked) dwRowsPays(p *DwBlock, workers int) bool {
 	return workers > 1 || !p.Expand || bl.dwBlockPays(p, 1)
 }
@@ -139,12 +145,8 @@ var dwRowsScratch = FreeList[dwRowsBufs]{New: func() *dwRowsBufs { return new(dw
 // Range computes units [lo, hi) as taker 0.
 func (t *dwRowsTask) Range(lo, hi int) { t.RangeTaker(lo, hi, 0) }
 
-// RangeTaker computes units [lo, hi) in taker's buffers: the free lists
-// of hint + taker, so that a worker gets back, call after call, the
-// buffers it wrote last, in its own core's caches. From the Env's one
-// list each worker took the other's about half the time; on a host whose
-// vCPUs sit behind two caches the rows of MobileNetV2's 144-channel
-// blocks then took 1.1-1.3 times as long as one pass.
+// RangeTaker computes units [lo, hi) in taker's buffers (takerHint), so
+// that a worker gets back, call after call, the buffers it wrote last.
 func (t *dwRowsTask) RangeTaker(lo, hi, taker int) {
 	bl, p := t.bl, t.p
 	ge, gd, gp := &p.GE, &p.GD, &p.GP
@@ -160,13 +162,7 @@ func (t *dwRowsTask) RangeTaker(lo, hi, taker int) {
 		e = buf.e.Grow(c1 * t.er * gd.W)
 	}
 	d := buf.d.Grow(c1 * t.rb * gd.OW)
-	chunks := CeilDiv(gd.OW, dwPlaneLanes)
-	nm := chunks * dwPlaneMaskCount(gd.KW, gd.SW)
-	if cap(buf.masks) < nm {
-		buf.masks = make([]uint16, nm)
-	}
-	buf.masks = buf.masks[:nm]
-	dwPlaneMasks(gd, buf.masks)
+	chunks := dwPlaneMaskTable(gd, &buf.masks)
 	bd := p.BD
 	if bd == nil {
 		bd = buf.zeros.Grow(c1)
@@ -191,9 +187,14 @@ func (t *dwRowsTask) RangeTaker(lo, hi, taker int) {
 	for c := range boffP {
 		boffP[c] = int32(c * t.rb * gd.OW)
 	}
-	ge1, gp1 := *ge, *gp
-	ge1.N, gp1.N = 1, 1
-	packE, packP := bl.inPlacePack(&ge1), bl.packConflicts(t.rb*gd.OW)
+	// the expansion packs B's panels where the layer alone would
+	// (inPlacePack), the projection where d's planes conflict
+	packE, packP := false, bl.packConflicts(t.rb*gd.OW)
+	if p.Expand {
+		ge1 := *ge
+		ge1.N = 1
+		packE = bl.inPlacePack(&ge1)
+	}
 	pw := bl.Widths[0]
 	taps := gd.KH * gd.KW
 	for u := lo; u < hi; u++ {

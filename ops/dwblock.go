@@ -23,9 +23,10 @@ func init() {
 // WE and WP are 1×1 weights of one group; the depthwise convolution has
 // the node's window attributes (kernel_shape, strides, pads, dilations,
 // auto_pad, group) and its activation the attributes of FusedConv's with
-// the prefix dw_, the expansion's with expand_. Tiers with a DwBlock
-// kernel run it in one pass (conv_dwblock.go); others run the
-// convolutions one after the other.
+// the prefix dw_, the expansion's with expand_. Tiers with DwRows run the
+// convolutions in bands of rows where it takes the block (conv_dwrows.go),
+// tiers with a DwBlock kernel in one pass where that takes it
+// (conv_dwblock.go); otherwise the convolutions run one after the other.
 func buildDwBlock(n *Node) (Kernel, error) {
 	win, group, err := parseConvAttrs(n)
 	if err != nil {
