@@ -112,7 +112,8 @@ func (t *dwRowsTask) layout() {
 		rows = r
 	}
 	t.rb = rows
-	t.er = (rows-1)*gd.SH + halo + 2*rows*gd.SH
+	// (at most the image's rows: then nothing slides)
+	t.er = min((rows-1)*gd.SH+halo+2*rows*gd.SH, gd.H)
 }
 
 // dwRowsBand is the bytes of e and d a band of convDwRows keeps:
