@@ -216,11 +216,11 @@ func (t *dwRowsTask) RangeTaker(lo, hi, taker int) {
 			// the band's windows read the image's rows [ia, ib)
 			ia := max(0, oh0*gd.SH-gd.PadT)
 			ib := min(gd.H, (oh0+nr-1)*gd.SH-gd.PadT+(gd.KH-1)*gd.DH+1)
-			if !p.Expand {
-				// e = x
-			} else if ia >= top || ia < base {
-				base, top = ia, ia
-			} else if ib-base > t.er {
+			switch {
+			case !p.Expand: // e = x
+			case ia >= top:
+				base, top = ia, ia // nothing to keep: start at the top
+			case ib-base > t.er:
 				// the rows this band shares with the last move to the top
 				keep := (top - ia) * gd.W
 				from := (ia - base) * gd.W

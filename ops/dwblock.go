@@ -276,18 +276,28 @@ func (b *dwBlockPlan) run(env *kern.Env, in, out []*Tensor) error {
 	return nil
 }
 
+// block sets env's DwBlock (TaskOf) to the block's layers, geometries,
+// activations and fusion f, without weights or biases, and returns it.
+func (b *dwBlockPlan) block(env *kern.Env, f *kern.ConvFusion) *kern.DwBlock {
+	p := kern.TaskOf[kern.DwBlock](env)
+	*p = kern.DwBlock{Expand: b.cp[0] != nil, Project: b.cp[2] != nil, ActE: b.acts[0], ActD: b.acts[1], Fusion: f}
+	geoms := [3]*kern.ConvGeom{&p.GE, &p.GD, &p.GP}
+	for i, cp := range b.cp {
+		if cp != nil {
+			*geoms[i] = cp.g
+		}
+	}
+	return p
+}
+
 // rows runs the block on the tier's DwRows (layer by layer in bands of
 // rows, with the layers' own weights and kernels) and reports whether the
 // tier takes it.
 func (b *dwBlockPlan) rows(env *kern.Env, in []*Tensor, y []float32, bias [3][]float32, f *kern.ConvFusion) (bool, error) {
 	k := env.K
-	p := kern.TaskOf[kern.DwBlock](env)
+	p := b.block(env, f)
 	defer func() { *p = kern.DwBlock{} }()
-	*p = kern.DwBlock{Expand: b.cp[0] != nil, Project: true, ActE: b.acts[0], ActD: b.acts[1], Fusion: f,
-		GD: b.cp[1].g, GP: b.cp[2].g, BE: bias[0], BD: bias[1], BP: bias[2]}
-	if p.Expand {
-		p.GE = b.cp[0].g
-	}
+	p.BE, p.BD, p.BP = bias[0], bias[1], bias[2]
 	if !k.DwRowsOK(p, kern.ParOf(env).Workers()) {
 		return false, nil
 	}
@@ -318,14 +328,7 @@ func (b *dwBlockPlan) rows(env *kern.Env, in []*Tensor, y []float32, bias [3][]f
 // the kernel takes it: every weight a constant it packed.
 func (b *dwBlockPlan) fused(env *kern.Env, in []*Tensor, bias [3][]float32, f *kern.ConvFusion) (bool, error) {
 	k := env.K
-	p := kern.TaskOf[kern.DwBlock](env)
-	*p = kern.DwBlock{Expand: b.cp[0] != nil, Project: b.cp[2] != nil, ActE: b.acts[0], ActD: b.acts[1], Fusion: f}
-	geoms := [3]*kern.ConvGeom{&p.GE, &p.GD, &p.GP}
-	for i, cp := range b.cp {
-		if cp != nil {
-			*geoms[i] = cp.g
-		}
-	}
+	p := b.block(env, f)
 	if !k.DwBlockOK(p, kern.ParOf(env).Workers()) {
 		*p = kern.DwBlock{}
 		return false, nil
