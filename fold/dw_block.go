@@ -9,7 +9,9 @@ import (
 // projection), either of them absent, into one bnrun.DwBlock: MobileNet's,
 // MnasNet's and EfficientNet's inverted residual blocks, which the CPU
 // tiers then run band by band with the expanded tensor in the cache (see
-// kern/conv_dwblock.go). Each convolution keeps its bias and fused
+// kern/conv_dwblock.go). It fuses a grouped convolution on a large plane
+// with its expansion alone likewise (groupedMiddle: RegNet's first
+// blocks). Each convolution keeps its bias and fused
 // activation; the projection keeps its residual. The weights must be
 // constants, the 1×1 convolutions of one group, stride 1 and no padding,
 // none with a fused input affine step, and the depthwise convolution
@@ -55,17 +57,25 @@ func pointwiseConv(w *work, n *ir.Node, residual bool) bool {
 
 func (dwBlock) match(w *work, n *ir.Node) (any, bool) {
 	wt := plainConv(w, n, false)
-	if wt == nil || wt.Shape[1] != 1 || w.rank(n.Input(0)) != 4 {
+	if wt == nil || w.rank(n.Input(0)) != 4 {
 		return nil, false
 	}
 	c := w.dim(n.Input(0), 1)
 	group, err := n.Int("group", 1)
-	if err != nil || c < 1 || int(group) != c || wt.Shape[0] != c {
+	if err != nil || c < 1 {
+		return nil, false
+	}
+	depthwise := wt.Shape[1] == 1 && int(group) == c && wt.Shape[0] == c
+	if !depthwise && !groupedMiddle(w, n, wt, c, int(group)) {
 		return nil, false
 	}
 	m := &dwBlockMatch{d: n}
 	if e := w.producer[n.Input(0)]; e != nil && w.soleConsumer(n.Input(0)) == n && pointwiseConv(w, e, false) {
 		m.e = e
+	}
+	if !depthwise {
+		// an expansion into a grouped convolution, which ends the block
+		return m, m.e != nil
 	}
 	if p := w.soleConsumer(n.Outputs[0]); p != nil && p.Input(0) == n.Outputs[0] && pointwiseConv(w, p, true) {
 		// The projection's residual must be ready where the block runs.
@@ -78,6 +88,27 @@ func (dwBlock) match(w *work, n *ir.Node) (any, bool) {
 		return nil, false
 	}
 	return m, true
+}
+
+// groupedMinPixels is the smallest input plane of a grouped convolution
+// that dwBlock fuses with its expansion: 56×56, where an expansion of 64
+// channels or more (RegNet's first blocks) no longer fits in a core's
+// level-2 cache, which the CPU tiers then run in bands of rows
+// (kern/conv_grouprows.go). On smaller planes the two layers stay apart,
+// where each can read and write its tensors pixel-major.
+const groupedMinPixels = 56 * 56
+
+// groupedMiddle reports whether n, a plainConv with weights wt on c input
+// channels in group groups, is a grouped convolution that dwBlock fuses
+// with its expansion: several groups of whole blocks of 8 channels, a
+// 3×3 window, on an input plane of at least groupedMinPixels pixels.
+func groupedMiddle(w *work, n *ir.Node, wt *ir.Tensor, c, group int) bool {
+	if group < 2 || c%group != 0 || c/group%8 != 0 || wt.Shape[1] != c/group || wt.Shape[0]%group != 0 ||
+		wt.Shape[2] != 3 || wt.Shape[3] != 3 {
+		return false
+	}
+	h, wd := w.dim(n.Input(0), 2), w.dim(n.Input(0), 3)
+	return h > 0 && wd > 0 && h*wd >= groupedMinPixels
 }
 
 // activationAttrs are the attributes of a fused activation (setActivation).

@@ -105,3 +105,48 @@ func TestDwBlockPartial(t *testing.T) {
 	wantOps(t, rep.OpsAfter, map[string]int{"bnrun.FusedConv": 2, "Conv": 1})
 	sameOutputs(t, b.g, opt)
 }
+
+// regBlock adds the start of RegNet's block after x: 1×1 Conv, BN, Relu,
+// grouped 3×3 Conv (groups of cg channels, stride s), BN, Relu into y.
+func (b *builder) regBlock(x, y string, c, e, cg, s int) {
+	b.conv("exp", x, "e0", c, e, []int{1, 1}, 1, false)
+	b.bn("bn1", "e0", "e1", e)
+	b.node("r1", "Relu", "e1", "e")
+	b.conv("grp", "e", "d0", e, e, []int{3, 3}, e/cg, false, pads2(1), aInts("strides", int64(s), int64(s)), aInt("group", int64(e/cg)))
+	b.bn("bn2", "d0", "d1", e)
+	b.node("r2", "Relu", "d1", y)
+}
+
+// TestDwBlockGrouped folds RegNet's expansion and grouped convolution
+// into one bnrun.DwBlock without a projection on a 56×56 plane, and leaves
+// them apart on 28×28 (groupedMinPixels) and with groups of 4 channels.
+func TestDwBlockGrouped(t *testing.T) {
+	for _, tc := range []struct {
+		hw, cg int
+		fold   bool
+	}{{56, 16, true}, {56, 8, true}, {28, 16, false}, {56, 4, false}} {
+		b := newBuilder(uint64(970 + tc.hw + tc.cg))
+		b.input("X", N, 8, tc.hw, tc.hw)
+		b.regBlock("X", "Y", 8, 32, tc.cg, 2)
+		b.output("Y")
+		opt, rep := optimize(t, b.g)
+		if !tc.fold {
+			if rep.Rules["DwBlock"] != 0 {
+				t.Errorf("%d×%d groups of %d: rules %v, want no DwBlock", tc.hw, tc.hw, tc.cg, rep.Rules)
+			}
+			sameOutputs(t, b.g, opt)
+			continue
+		}
+		wantOps(t, rep.OpsAfter, map[string]int{"bnrun.DwBlock": 1})
+		n := oneOp(t, opt, "bnrun.DwBlock")
+		wantAttr(t, n, "expand_activation", "Relu")
+		wantAttr(t, n, "dw_activation", "Relu")
+		if n.Input(0) != "X" || n.Outputs[0] != "Y" || n.Input(1) == "" || n.Input(5) != "" {
+			t.Errorf("%d×%d groups of %d: DwBlock inputs %q outputs %q, want X, an expansion, no projection, Y", tc.hw, tc.hw, tc.cg, n.Inputs, n.Outputs)
+		}
+		if g, _ := n.Int("group", 1); g != int64(32/tc.cg) {
+			t.Errorf("%d×%d groups of %d: group %d, want %d", tc.hw, tc.hw, tc.cg, g, 32/tc.cg)
+		}
+		sameOutputs(t, b.g, opt)
+	}
+}

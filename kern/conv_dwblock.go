@@ -48,18 +48,24 @@ import "math"
 //
 // The weights are as Tier.PackDwBlock arranged them; biases may be nil;
 // Fusion, the projection's residual Z and activation, may be nil and is
-// not used without a projection.
+// not used without a projection. For Tier.DwRows the middle layer GD may
+// also be a grouped convolution of several channels a group (grouped).
 type DwBlock struct {
 	Expand, Project bool
 	GE, GD, GP      ConvGeom
 	WE, WD, WP      []float32
 	BE, BD, BP      []float32
 	// PE and PP are the 1×1 layers' weights as PackConv packs them, or
-	// nil: for Tier.DwRows only.
-	PE, PP     []float32
+	// nil, and PD a grouped middle layer's (which DwRows reads alone):
+	// for Tier.DwRows only.
+	PE, PD, PP []float32
 	ActE, ActD Activation
 	Fusion     *ConvFusion
 }
+
+// grouped reports whether p's middle layer is a grouped convolution of
+// more than one channel a group rather than a depthwise one.
+func (p *DwBlock) grouped() bool { return p.GD.Group > 0 && p.GD.C/p.GD.Group > 1 }
 
 // dwBlockOK is the tier's Tier.DwBlockOK: the depthwise kernel of
 // eight channels can run p.GD, the tier has pixel-tile kernels whose width is a

@@ -23,10 +23,47 @@ package kern
 // top halo rows again. A block without an expansion reads x's planes as
 // e, and keeps d alone in the cache.
 
-// dwRowsOK is the tier's Tier.DwRowsOK: p has a projection, each of its
-// layers alone would take the path DwRows runs it on (for one image), and
-// the rows pay on workers workers (dwRowsPays).
+// expand makes the rows [ia, ib) of the expansion of xs (an image of x)
+// ready in e, a buffer of t.er rows a channel whose row i holds the
+// image's row base + i and in which rows [base, top) are made: where the
+// band starts past them, the buffer starts again at ia; where ib would
+// not fit, the rows this band shares with the last move to the top first.
+// It returns the new base and top. The expansion runs on x's columns
+// top·W on, its tiles as the layer alone cuts them (tileOffs).
+func (t *dwRowsTask) expand(e, xs []float32, base, top, ia, ib int, boffE []int32, bb *blockBufs, packE bool) (int, int) {
+	p, bl := t.p, t.bl
+	ge, w := &p.GE, p.GD.W
+	switch {
+	case ia >= top:
+		base, top = ia, ia // nothing to keep: start at the top
+	case ib-base > t.er:
+		keep := (top - ia) * w
+		from := (ia - base) * w
+		for c := range ge.M {
+			ec := e[c*t.er*w:]
+			copy(ec[:keep], ec[from:from+keep])
+		}
+		base = ia
+	}
+	if ib > top {
+		// e[c][top - base + r][iw] = actE(be[c] + Σ_k We[c][k]·x[k][top + r][iw])
+		nq := (ib - top) * w
+		op := gemmOp{m: ge.M, n: nq, k: ge.C, a: p.WE, lda: ge.C, apack: p.PE, alpha: 1,
+			c: e[(top-base)*w:], ldc: t.er * w, bias: p.BE, act: p.ActE}
+		bl.tileOffs(&op, xs[top*w:], boffE, 0, ge.M, 0, CeilDiv(nq, bl.Widths[0]), bb, packE)
+		top = ib
+	}
+	return base, top
+}
+
+// dwRowsOK is the tier's Tier.DwRowsOK: for a grouped middle layer
+// groupRowsOK; otherwise p has a projection, each of its layers alone
+// would take the path DwRows runs it on (for one image), and the rows pay
+// on workers workers (dwRowsPays).
 func (bl *blocked) dwRowsOK(p *DwBlock, workers int) bool {
+	if p.grouped() {
+		return bl.groupRowsOK(p, workers)
+	}
 	if !p.Project || p.Fusion.hasPre() {
 		return false
 	}
@@ -72,6 +109,10 @@ func (bl *blocked) dwRowsPays(p *DwBlock, workers int) bool {
 
 // convDwRows is the tier's Tier.DwRows, for blocks dwRowsOK accepts.
 func (bl *blocked) convDwRows(env *Env, p *DwBlock, x, y []float32) {
+	if p.grouped() {
+		bl.convGroupRows(env, p, x, y)
+		return
+	}
 	gd := &p.GD
 	workers := ParOf(env).Workers()
 	runs := 1
@@ -216,27 +257,8 @@ func (t *dwRowsTask) RangeTaker(lo, hi, taker int) {
 			// the band's windows read the image's rows [ia, ib)
 			ia := max(0, oh0*gd.SH-gd.PadT)
 			ib := min(gd.H, (oh0+nr-1)*gd.SH-gd.PadT+(gd.KH-1)*gd.DH+1)
-			switch {
-			case !p.Expand: // e = x
-			case ia >= top:
-				base, top = ia, ia // nothing to keep: start at the top
-			case ib-base > t.er:
-				// the rows this band shares with the last move to the top
-				keep := (top - ia) * gd.W
-				from := (ia - base) * gd.W
-				for c := range c1 {
-					ec := e[c*t.er*gd.W:]
-					copy(ec[:keep], ec[from:from+keep])
-				}
-				base = ia
-			}
-			if ib > top {
-				// e's rows [top, ib): the expansion on x's columns top·W..
-				nq := (ib - top) * gd.W
-				op := gemmOp{m: ge.M, n: nq, k: ge.C, a: p.WE, lda: ge.C, apack: p.PE, alpha: 1,
-					c: e[(top-base)*gd.W:], ldc: t.er * gd.W, bias: p.BE, act: p.ActE}
-				bl.tileOffs(&op, xs[top*gd.W:], boffE, 0, ge.M, 0, CeilDiv(nq, pw), bb, packE)
-				top = ib
+			if p.Expand {
+				base, top = t.expand(e, xs, base, top, ia, ib, boffE, bb, packE)
 			}
 			// d[c][r][ow] for the band's rows, plane by plane from e's rows [ia, ib)
 			padT := gd.PadT + ia - oh0*gd.SH

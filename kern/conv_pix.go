@@ -357,22 +357,7 @@ func (bl *blocked) convPix(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvF
 		} else {
 			src, hp, wq = bl.blockedSource(env, g, x, sc)
 		}
-		tables(offsPixBlocked, hp, wq, func(boff, pix []int32) {
-			p := 0
-			for c := range cg {
-				for kh := range g.KH {
-					for kw := range g.KW {
-						boff[p] = int32((c/8*hp*wq+kh*g.DH*wq+kw*g.DW)*8 + c%8)
-						p++
-					}
-				}
-			}
-			for oh := range g.OH {
-				for ow := range g.OW {
-					pix[oh*g.OW+ow] = int32((oh*g.SH*wq + ow*g.SW) * 8)
-				}
-			}
-		})
+		boff, pix = bl.pixBlockedTables(g, hp, wq)
 		imgStride, grpStride = CeilDiv(g.C, 8)*hp*wq*8, cg/8*hp*wq*8
 		if bands > 0 {
 			imgStride, grpStride = 0, 0 // a unit's copy holds its group's band alone
@@ -634,7 +619,11 @@ type pixTask struct {
 	// where the block is a kernel's width, and the residual comes after
 	// every unit (residualRows)
 	pixOut bool
-	hint   int // the scratch lists' (Env.Hint)
+	// ctLocal: ct is the worker's own, a unit's pixels from its first
+	// value (a worker runs its units from a copy of the task; see
+	// groupRowsTask), not the whole call's, unit after unit
+	ctLocal bool
+	hint    int // the scratch lists' (Env.Hint)
 }
 
 // Range computes units [lo, hi).
@@ -667,7 +656,12 @@ func (t *pixTask) run(lo, hi int, src []float32) {
 		n, grp := o/g.Group, o%g.Group
 		pan := t.wp[(grp*nb+jb)*k*nr : (grp*nb+jb+1)*k*nr]
 		xs := src[n*t.imgStride+grp*t.grpStride:]
-		ct := t.ct[(ub*npix+q0)*nr : (ub*npix+q1)*nr]
+		var ct []float32
+		if t.ctLocal {
+			ct = t.ct[:(q1-q0)*nr]
+		} else {
+			ct = t.ct[(ub*npix+q0)*nr : (ub*npix+q1)*nr]
+		}
 		m0, cnt := grp*mg+jb*nr, min(nr, mg-jb*nr)
 		kerns, kw := bl.pixKernels(cnt)
 		var bias *float32
@@ -780,6 +774,34 @@ func (t *pixTask) run(lo, hi int, src []float32) {
 			}
 		}
 	}
+}
+
+// pixBlockedTables returns the offset tables of convPix's blocked path
+// (pixBlocked) for g on a copy of padded planes of hp rows of wq pixels,
+// from bl.tables (made once per layout):
+//
+//	boff[p] = ((c/8)·hp·wq + kh·DH·wq + kw·DW)·8 + c mod 8   for p = (c·KH + kh)·KW + kw
+//	pix[q]  = (oh·SH·wq + ow·SW)·8                            for q = oh·OW + ow
+func (bl *blocked) pixBlockedTables(g *ConvGeom, hp, wq int) (boff, pix []int32) {
+	k, npix := g.C/g.Group*g.KH*g.KW, g.OH*g.OW
+	t := bl.tables.get(offsetKey{path: offsPixBlocked, g: *g, a: hp, b: wq}, k+npix, func(t []int32) {
+		boff, pix := t[:k], t[k:]
+		p := 0
+		for c := range g.C / g.Group {
+			for kh := range g.KH {
+				for kw := range g.KW {
+					boff[p] = int32((c/8*hp*wq+kh*g.DH*wq+kw*g.DW)*8 + c%8)
+					p++
+				}
+			}
+		}
+		for oh := range g.OH {
+			for ow := range g.OW {
+				pix[oh*g.OW+ow] = int32((oh*g.SH*wq + ow*g.SW) * 8)
+			}
+		}
+	})
+	return t[:k], t[k:]
 }
 
 // pixRows reports whether convPix's blocked path (pixBlocked) runs g's
@@ -1170,6 +1192,13 @@ func (t *blockedTask) Range(lo, hi int) {
 // in channels past C.
 func blockRows(bl *blocked, d, x []float32, g *ConvGeom, n, c0, r0, r1, wq int) {
 	hw := g.H * g.W
+	blockRowsFrom(bl, d, x[n*g.C*hw:], hw, 0, g, c0, r0, r1, wq)
+}
+
+// blockRowsFrom is blockRows on an image whose rows lie in src from row
+// base on: row ih of channel c at src[c·plane + (ih - base)·W], for the
+// rows of [base, H) that the padded rows [r0, r1) hold.
+func blockRowsFrom(bl *blocked, d, src []float32, plane, base int, g *ConvGeom, c0, r0, r1, wq int) {
 	// the input rows ih in [i0, i1) fall in the band; the rest is padding
 	i0, i1 := max(r0-g.PadT, 0), min(r1-g.PadT, g.H)
 	if i1 <= i0 {
@@ -1183,9 +1212,9 @@ func blockRows(bl *blocked, d, x []float32, g *ConvGeom, n, c0, r0, r1, wq int) 
 		clear(row[:g.PadL*8])
 		clear(row[(g.PadL+g.W)*8:])
 	}
-	xs := x[(n*g.C+c0)*hw:]
+	xs := src[c0*plane+(i0-base)*g.W:]
 	if c0+8 <= g.C {
-		bl.gather8Rows(d[((i0+g.PadT-r0)*wq+g.PadL)*8:], wq*8, xs[i0*g.W:], hw, (i1-i0)*g.W, g.W)
+		bl.gather8Rows(d[((i0+g.PadT-r0)*wq+g.PadL)*8:], wq*8, xs, plane, (i1-i0)*g.W, g.W)
 		return
 	}
 	for ih := i0; ih < i1; ih++ {
@@ -1194,7 +1223,7 @@ func blockRows(bl *blocked, d, x []float32, g *ConvGeom, n, c0, r0, r1, wq int) 
 			for i := range 8 {
 				v := float32(0)
 				if c0+i < g.C {
-					v = xs[i*hw+ih*g.W+iw]
+					v = xs[i*plane+(ih-i0)*g.W+iw]
 				}
 				d[o+i] = v
 			}

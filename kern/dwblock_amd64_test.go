@@ -113,3 +113,72 @@ func benchDwBlocks(b *testing.B, spec BlockedSpec) {
 		}
 	}
 }
+
+// BenchmarkRegNetBlocks runs the expansion and grouped 3×3 convolution
+// that open RegNet-Y 800MF's first two blocks (32 → 64 channels at
+// 112×112, groups of 16, stride 2; 64 → 144 at 56×56) and ResNeXt-50's
+// second stage (256 → 256 at 56×56, groups of 8, stride 2), one image, on
+// the AVX-512 tier on one and two workers: layer by layer (conv/) and in
+// bands of rows (rows/), hot (the tensors left in the caches by the
+// iteration before) and cold (32 MB written between iterations, the timer
+// stopped, as a Run of the network leaves them).
+func BenchmarkRegNetBlocks(b *testing.B) {
+	if TierByName("avx512") == nil {
+		b.Skip("no AVX-512 on this CPU")
+	}
+	k := NewBlockedTier(avx512Spec)
+	relu := Activation{Kind: ActRelu}
+	junk := make([]float32, 8<<20)
+	for i, bl := range []struct{ c0, c1, in, s, groups int }{{32, 64, 112, 2, 4}, {64, 144, 56, 2, 9}, {256, 256, 56, 2, 32}} {
+		seed := uint64(10 * i)
+		o := (bl.in-1)/bl.s + 1
+		p := &DwBlock{Expand: true, ActE: relu, ActD: relu, Fusion: &ConvFusion{}}
+		p.GE = ConvGeom{N: 1, C: bl.c0, H: bl.in, W: bl.in, M: bl.c1, KH: 1, KW: 1, OH: bl.in, OW: bl.in, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
+		p.GD = ConvGeom{N: 1, C: bl.c1, H: bl.in, W: bl.in, M: bl.c1, KH: 3, KW: 3, OH: o, OW: o,
+			PadT: 1, PadL: 1, PadB: 1, PadR: 1, SH: bl.s, SW: bl.s, DH: 1, DW: 1, Group: bl.groups}
+		x := kerntest.Rand(seed, bl.c0*bl.in*bl.in)
+		we, wd := kerntest.Rand(seed+1, bl.c1*bl.c0), kerntest.Rand(seed+2, bl.c1*bl.c1/bl.groups*9)
+		p.BE, p.BD = kerntest.Rand(seed+3, bl.c1), kerntest.Rand(seed+4, bl.c1)
+		e := make([]float32, bl.c1*bl.in*bl.in)
+		y := make([]float32, bl.c1*o*o)
+		pe, pd := k.PackConv(&p.GE, we), k.PackConv(&p.GD, wd)
+		pr := *p
+		pr.WE, pr.PE, pr.WD, pr.PD = we, pe, wd, pd
+		flops := 2 * float64(p.GE.MACs()+p.GD.MACs())
+		name := fmt.Sprintf("%d-%dx%d²g%ds%d", bl.c0, bl.c1, bl.in, bl.groups, bl.s)
+		for _, workers := range []int{1, 2} {
+			env := testEnv(k, workers)
+			for _, cold := range []bool{false, true} {
+				sfx := fmt.Sprintf("/w%d/hot", workers)
+				if cold {
+					sfx = fmt.Sprintf("/w%d/cold", workers)
+				}
+				run := func(b *testing.B, f func()) {
+					for range b.N {
+						if cold {
+							b.StopTimer()
+							for j := range junk {
+								junk[j]++
+							}
+							b.StartTimer()
+						}
+						f()
+					}
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				}
+				b.Run("conv/"+name+sfx, func(b *testing.B) {
+					run(b, func() {
+						env.PackedW = pe
+						k.Conv(env, &p.GE, x, we, p.BE, e, &ConvFusion{Act: relu})
+						env.PackedW = pd
+						k.Conv(env, &p.GD, e, wd, p.BD, y, &ConvFusion{Act: relu})
+						env.PackedW = nil
+					})
+				})
+				if k.DwRowsOK(&pr, workers) {
+					b.Run("rows/"+name+sfx, func(b *testing.B) { run(b, func() { k.DwRows(env, &pr, x, y) }) })
+				}
+			}
+		}
+	}
+}

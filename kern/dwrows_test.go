@@ -65,8 +65,8 @@ func TestDwRowsMatchesLayers(t *testing.T) {
 			for _, band := range []int{1, 8 << 10, 64 << 10, 0} {
 				spec.DwBlockL2, spec.DwRowsBand = 0, band // rows on one worker too
 				k := NewBlockedTier(spec)
-				if k.DwRows == nil {
-					continue
+				if k.DwRows == nil || spec.DwPlane == nil {
+					continue // (the depthwise layer runs on the planes kernels)
 				}
 				name := fmt.Sprintf("%s/%dx%d-%d-%d-%dx%dk%ds%d/band=%d", tier.Name, c.n, c.c0, c.c1, c.c2, c.h, c.w, c.k, c.s, band)
 				if !k.DwRowsOK(p, 1) {
@@ -130,6 +130,100 @@ func TestDwRowsMatchesLayers(t *testing.T) {
 		}
 		if ran == 0 {
 			t.Fatalf("case %d: no tier ran DwRows", i)
+		}
+	}
+}
+
+// TestGroupRowsMatchesLayers checks that DwRows computes a block with a
+// grouped middle layer (an expansion into a grouped convolution, no
+// projection: RegNet's) as the two Conv calls compute it one after the
+// other, bit for bit, on every tier that takes it, on 1 to 3 workers,
+// with bands of one row up to the whole plane: groups of 8, 16 and 24
+// channels, as many or more output channels a group (one or two blocks of
+// the pixel tiles), strides 1 and 2, planes whose rows end in a partial
+// vector, batches of 2, with and without biases and activations.
+func TestGroupRowsMatchesLayers(t *testing.T) {
+	relu := Activation{Kind: ActRelu}
+	cases := []struct {
+		n, c0, c1, m, groups, h, w, s int
+		bias                          bool
+		actE, actD                    Activation
+	}{
+		{1, 12, 32, 32, 2, 31, 29, 2, true, relu, relu},
+		{2, 8, 48, 48, 3, 20, 17, 1, true, Activation{}, relu},
+		{1, 16, 32, 32, 4, 23, 22, 2, false, relu, Activation{}},
+		{1, 20, 48, 48, 2, 16, 15, 1, true, relu, relu},
+		{2, 5, 32, 64, 2, 13, 19, 2, true, relu, Activation{Kind: ActClip, Min: 0, Max: 6}},
+	}
+	for i, c := range cases {
+		ran := 0
+		o, ow := (c.h+2-3)/c.s+1, (c.w+2-3)/c.s+1
+		p := &DwBlock{Expand: true, ActE: c.actE, ActD: c.actD, Fusion: &ConvFusion{}}
+		p.GE = ConvGeom{N: c.n, C: c.c0, H: c.h, W: c.w, M: c.c1, KH: 1, KW: 1, OH: c.h, OW: c.w, SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
+		p.GD = ConvGeom{N: c.n, C: c.c1, H: c.h, W: c.w, M: c.m, KH: 3, KW: 3, OH: o, OW: ow,
+			PadT: 1, PadL: 1, PadB: 1, PadR: 1, SH: c.s, SW: c.s, DH: 1, DW: 1, Group: c.groups}
+		seed := uint64(200 * (i + 1))
+		x := kerntest.Rand(seed, c.n*c.c0*c.h*c.w)
+		we, wd := kerntest.Rand(seed+1, c.c1*c.c0), kerntest.Rand(seed+2, c.m*c.c1/c.groups*9)
+		if c.bias {
+			p.BE, p.BD = kerntest.Rand(seed+4, c.c1), kerntest.Rand(seed+5, c.m)
+		}
+		for _, tier := range testTiers() {
+			spec, ok := tier.Spec()
+			if !ok {
+				continue
+			}
+			for _, band := range []int{1, 8 << 10, 64 << 10, 64 << 20} {
+				spec.DwBlockL2, spec.DwRowsBand = 1, band // rows for any expansion
+				k := NewBlockedTier(spec)
+				if k.DwRows == nil {
+					continue
+				}
+				name := fmt.Sprintf("%s/%dx%d-%d-%d/g%d/%dx%ds%d/band=%d", tier.Name, c.n, c.c0, c.c1, c.m, c.groups, c.h, c.w, c.s, band)
+				if !k.DwRowsOK(p, 1) {
+					t.Fatalf("%s: DwRowsOK false", name)
+				}
+				// the layers, image by image
+				want := make([]float32, c.n*c.m*o*ow)
+				eb := make([]float32, c.c1*c.h*c.w)
+				ge, gd := p.GE, p.GD
+				ge.N, gd.N = 1, 1
+				pe, pd := k.PackConv(&ge, we), k.PackConv(&gd, wd)
+				env := testEnv(k, 1)
+				in, out := c.c0*c.h*c.w, c.m*o*ow
+				for n := range c.n {
+					env.PackedW = pe
+					k.Conv(env, &ge, x[n*in:(n+1)*in], we, p.BE, eb, &ConvFusion{Act: c.actE})
+					env.PackedW = pd
+					k.Conv(env, &gd, eb, wd, p.BD, want[n*out:(n+1)*out], &ConvFusion{Act: c.actD})
+				}
+				if pd == nil {
+					t.Fatalf("%s: the grouped layer's weights are not packed", name)
+				}
+				for _, packed := range []bool{false, true} {
+					pr := *p
+					pr.WE, pr.WD, pr.PD = we, wd, pd
+					if packed {
+						pr.WE, pr.PE = nil, pe
+					}
+					for workers := 1; workers <= 3; workers++ {
+						got := make([]float32, len(want))
+						for j := range got {
+							got[j] = float32(math.NaN())
+						}
+						k.DwRows(testEnv(k, workers), &pr, x, got)
+						for j := range want {
+							if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+								t.Fatalf("%s packed=%v workers=%d: y[%d] = %v, layers %v", name, packed, workers, j, got[j], want[j])
+							}
+						}
+						ran++
+					}
+				}
+			}
+		}
+		if ran == 0 {
+			t.Fatalf("case %d: no tier ran the grouped rows", i)
 		}
 	}
 }

@@ -379,7 +379,7 @@ func NewBlockedTier(s BlockedSpec) *Tier {
 	if s.Dw8 != nil && len(s.Pix) > 0 && s.DwBlockBand >= 0 {
 		k.DwBlock, k.DwBlockOK, k.PackDwBlock = bl.convDwBlock, bl.dwBlockOK, bl.packDwBlock
 	}
-	if s.DwPlane != nil && s.Offs != nil {
+	if (s.DwPlane != nil || len(s.Pix) > 0) && s.Offs != nil {
 		k.DwRows, k.DwRowsOK = bl.convDwRows, bl.dwRowsOK
 	}
 	if s.Lanes <= 0 {

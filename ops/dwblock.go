@@ -12,12 +12,13 @@ func init() {
 
 // buildDwBlock binds bnrun.DwBlock, which the fold pass makes of a
 // depthwise convolution and the 1×1 convolutions around it (an inverted
-// residual block): inputs X, WE, BE, WD, BD, WP, BP, Z, of which BE, BD,
-// BP and Z may be absent, and so may the expansion's weights WE or the
-// projection's WP, not both:
+// residual block), or of a grouped convolution and the 1×1 expansion
+// before it (RegNet's first blocks): inputs X, WE, BE, WD, BD, WP, BP, Z,
+// of which BE, BD, BP and Z may be absent, and so may the expansion's
+// weights WE or the projection's WP, not both:
 //
 //	e = expand_activation(conv(X, WE) + BE)        (e = X without WE)
-//	d = dw_activation(conv(e, WD) + BD)            (group = channels of e)
+//	d = dw_activation(conv(e, WD) + BD)            (group: several)
 //	y = activation(conv(d, WP) + BP + Z)           (y = d without WP)
 //
 // WE and WP are 1×1 weights of one group; the depthwise convolution has
@@ -120,8 +121,8 @@ func planDwBlock(n *Node, win *window, group int, in []*Value, packs [3]*convPac
 			return nil, n.Errorf("the %s is not 2-D: output %s", dwRoles[i], ShapeString(cp.outShape))
 		case i != 1 && (gm.KH != 1 || gm.KW != 1 || gm.SH != 1 || gm.SW != 1 || gm.PadT+gm.PadB+gm.PadL+gm.PadR != 0):
 			return nil, n.Errorf("the %s must be a 1×1 convolution of stride 1 without padding", dwRoles[i])
-		case i == 1 && (gm.Group != gm.C || gm.M != gm.C):
-			return nil, n.Errorf("the depthwise convolution has %d groups for %d input and %d output channels, want one channel a group", gm.Group, gm.C, gm.M)
+		case i == 1 && gm.Group < 2:
+			return nil, n.Errorf("the depthwise convolution has %d group for %d input and %d output channels, want several", gm.Group, gm.C, gm.M)
 		}
 		b.cp[i] = cp
 		x = &Value{DType: Float32, Shape: cp.outShape}
@@ -196,7 +197,7 @@ func (b *dwBlockPlan) run(env *kern.Env, in, out []*Tensor) error {
 	f := kern.TaskOf[kern.ConvFusion](env)
 	*f = kern.ConvFusion{Act: b.acts[2], Residual: z}
 	defer func() { *f = kern.ConvFusion{} }()
-	if env.K.DwRows != nil && b.cp[2] != nil {
+	if env.K.DwRows != nil && (b.cp[2] != nil || b.grouped()) {
 		ok, err := b.rows(env, in, y, bias, f)
 		if err != nil {
 			return n.Errorf("%v", err)
@@ -276,6 +277,13 @@ func (b *dwBlockPlan) run(env *kern.Env, in, out []*Tensor) error {
 	return nil
 }
 
+// grouped reports whether the block's middle convolution is grouped, of
+// several channels a group, rather than depthwise.
+func (b *dwBlockPlan) grouped() bool {
+	g := &b.cp[1].g
+	return g.C/g.Group > 1
+}
+
 // block sets env's DwBlock (TaskOf) to the block's layers, geometries,
 // activations and fusion f, without weights or biases, and returns it.
 func (b *dwBlockPlan) block(env *kern.Env, f *kern.ConvFusion) *kern.DwBlock {
@@ -303,6 +311,9 @@ func (b *dwBlockPlan) rows(env *kern.Env, in []*Tensor, y []float32, bias [3][]f
 	}
 	plain := [3]*[]float32{&p.WE, &p.WD, &p.WP}
 	packed := [3]*[]float32{&p.PE, nil, &p.PP}
+	if b.grouped() {
+		packed[1] = &p.PD // (the grouped layer reads its pixel tiles' panels alone)
+	}
 	for i, cp := range b.cp {
 		if cp == nil {
 			continue
@@ -311,11 +322,14 @@ func (b *dwBlockPlan) rows(env *kern.Env, in []*Tensor, y []float32, bias [3][]f
 		if err != nil {
 			return false, fmt.Errorf("%w (the %s)", err, dwRoles[i])
 		}
-		if packed[i] == nil {
+		switch {
+		case packed[i] == nil:
 			if w == nil || pw != nil {
 				return false, nil // the depthwise layer's planes read w as it lies
 			}
-		} else {
+		case i == 1 && pw == nil:
+			return false, nil // weights not packed: the layers pack them per call
+		default:
 			*packed[i] = pw
 		}
 		*plain[i] = w

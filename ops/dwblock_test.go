@@ -195,3 +195,73 @@ func TestDwBlockErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDwBlockGroupedMatchesLayers checks bnrun.DwBlock with a grouped
+// middle layer (RegNet's expansion into groups of 16 channels, and groups
+// of 8) on every tier, with one worker, two and three and constant
+// weights or not, against its two convolutions on the reference kernels;
+// and that on one worker with constant weights the tiers with the rows
+// run the block in bands of rows where the expansion outgrows 1 MiB.
+func TestDwBlockGroupedMatchesLayers(t *testing.T) {
+	for i, bc := range []struct {
+		n, c0, c1, cg, h, w, s int
+		actE, actD             string
+		rows                   bool // the rows take it on one worker
+	}{
+		{1, 12, 64, 16, 64, 66, 2, "Relu", "Relu", true},
+		{2, 8, 64, 16, 65, 64, 1, "", "Relu", true},
+		{1, 16, 48, 8, 9, 11, 2, "Relu", "Clip", false},
+	} {
+		name := fmt.Sprintf("n%d_%d-%d_g%d_%dx%d_s%d", bc.n, bc.c0, bc.c1, bc.cg, bc.h, bc.w, bc.s)
+		t.Run(name, func(t *testing.T) {
+			seed := uint64(70 * (i + 1))
+			groups := bc.c1 / bc.cg
+			ins := make([]*Tensor, 5)
+			ins[0] = nnRand(seed+1, bc.n, bc.c0, bc.h, bc.w)
+			ins[1], ins[2] = nnRand(seed+2, bc.c1, bc.c0, 1, 1), nnRand(seed+3, bc.c1)
+			ins[3], ins[4] = nnRand(seed+4, bc.c1, bc.cg, 3, 3), nnRand(seed+5, bc.c1)
+			ref := nnEnv(kern.Reference, 1)
+			layer := func(x, w, b *Tensor, group, k, s, pad int, act string) *Tensor {
+				p := int64(pad)
+				n := nnNode("bnrun.FusedConv", 1, 1, nnInts("pads", p, p, p, p), nnInts("strides", int64(s), int64(s)), nnInt("group", int64(group)))
+				actAttrs(n, "", act)
+				out, err := runOpEnv(ref, n, x, w, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out[0]
+			}
+			want := layer(layer(ins[0], ins[1], ins[2], 1, 1, 1, 0, bc.actE), ins[3], ins[4], groups, 3, bc.s, 1, bc.actD)
+			node := func() *Node {
+				n := nnNode("bnrun.DwBlock", 1, 1, nnInts("pads", 1, 1, 1, 1), nnInts("strides", int64(bc.s), int64(bc.s)), nnInt("group", int64(groups)))
+				actAttrs(n, "expand_", bc.actE)
+				actAttrs(n, "dw_", bc.actD)
+				return n
+			}
+			for _, tier := range append([]*kern.Tier{kern.Reference}, dwBlockTestTiers()...) {
+				for _, workers := range []int{1, 2, 3} {
+					for _, consts := range [][]int{nil, {1, 3}} {
+						out, err := runOpEnvConsts(nnEnv(tier, workers), node(), consts, ins...)
+						if err != nil {
+							t.Fatal(err)
+						}
+						kerntest.Check(t, fmt.Sprintf("%s workers=%d consts=%v", tier.Name, workers, consts), out[0].F32, want.F32, 1e-4)
+					}
+				}
+				if tier.DwRows == nil || !bc.rows {
+					continue
+				}
+				if spec, ok := tier.Spec(); !ok || len(spec.Pix) == 0 || !spec.PixMajor {
+					continue
+				}
+				_, step, err := prepareOpConsts(node(), []int{1, 3}, ins...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := KernelOf(tier, step, 1); !strings.Contains(got, "bands of rows") {
+					t.Errorf("%s: one worker runs %q, want the bands of rows", tier.Name, got)
+				}
+			}
+		})
+	}
+}
