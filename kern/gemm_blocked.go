@@ -80,6 +80,10 @@ type BlockedSpec struct {
 	Max MaxKernel
 	// Sum, when not nil, is the vector sum (see Tier.Sum).
 	Sum SumKernel
+	// ColSum, when not nil, is the column sums of rows rows ld apart of
+	// n values, n a multiple of Lanes, rows at least 1 (see Tier.ColSum
+	// and ColSumGo).
+	ColSum func(dst, src *float32, ld, rows, n int)
 	// Dot, when not nil, is the vector dot product (see Tier.Dot).
 	Dot DotKernel
 	// Axpy, when not nil, is the vector dst += a·x (see Tier.Axpy).
@@ -632,6 +636,21 @@ func NewBlockedTier(s BlockedSpec) *Tier {
 				sum += v
 			}
 			return sum
+		}
+	}
+	if s.ColSum != nil {
+		k.ColSum = func(dst, src []float32, ld, rows int) {
+			if len(dst) == 0 {
+				return
+			}
+			_ = src[(rows-1)*ld+len(dst)-1]
+			n := len(dst) - len(dst)%s.Lanes
+			if n > 0 {
+				s.ColSum(&dst[0], &src[0], ld, rows, n)
+			}
+			if n < len(dst) {
+				colSumGo(dst[n:], src[n:], ld, rows)
+			}
 		}
 	}
 	if s.Dot != nil {

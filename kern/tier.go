@@ -1,6 +1,9 @@
 package kern
 
-import "sync"
+import (
+	"sync"
+	"unsafe"
+)
 
 // ConvGeom is the geometry of a 2-D convolution over NCHW data (a 1-D
 // convolution is the case H = KH = 1). Input x is [N, C, H, W], weights w
@@ -75,6 +78,11 @@ type Tier struct {
 	// the tier's fixed order; nil means the portable float64 sum (see
 	// SumRow).
 	Sum func(x []float32) float32
+	// ColSum, when not nil, computes dst[j] = src[j] + src[ld+j] + ... +
+	// src[(rows-1)·ld+j] for j < len(dst), rows at least 1, added in that
+	// order in float32, as ColSumRow does without it (a global average
+	// pool's sums over a pixel-major tensor).
+	ColSum func(dst, src []float32, ld, rows int)
 	// Dot, when not nil, returns sum x[i]·y[i] over the length of x (y at
 	// least as long) in float32, in the tier's fixed order; nil means the
 	// portable loop (see dot32).
@@ -573,6 +581,41 @@ func SumRow(k *Tier, x []float32) float64 {
 		s += float64(v)
 	}
 	return s
+}
+
+// ColSumRow computes dst[j] = src[j] + src[ld+j] + ... + src[(rows-1)·ld+j]
+// for j < len(dst), rows at least 1, added in that order in float32: on
+// k's ColSum kernel when it has one (the same values bit for bit).
+func ColSumRow(k *Tier, dst, src []float32, ld, rows int) {
+	if k != nil && k.ColSum != nil {
+		k.ColSum(dst, src, ld, rows)
+		return
+	}
+	colSumGo(dst, src, ld, rows)
+}
+
+// colSumGo is the portable Tier.ColSum.
+func colSumGo(dst, src []float32, ld, rows int) {
+	if len(dst) == 0 {
+		return
+	}
+	_ = src[(rows-1)*ld+len(dst)-1]
+	for j := range dst {
+		s := src[j]
+		for q := 1; q < rows; q++ {
+			s += src[q*ld+j]
+		}
+		dst[j] = s
+	}
+}
+
+// ColSumGo is the portable Go twin of the ColSum kernels (BlockedSpec.ColSum):
+// n columns of rows rows ld apart.
+func ColSumGo(dst, src *float32, ld, rows, n int) {
+	if n <= 0 {
+		return
+	}
+	colSumGo(unsafe.Slice(dst, n), unsafe.Slice(src, (rows-1)*ld+n), ld, rows)
 }
 
 // ResidualInPlace reports whether k's Conv may write y over its residual

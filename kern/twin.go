@@ -23,6 +23,7 @@ var Twin = NewBlockedTier(BlockedSpec{
 
 	Lanes:  8,
 	DwTaps: DwTapsGo,
+	ColSum: ColSumGo,
 	PadRows: func(dst *float32, ldd int, src *float32, lds, rows, n, padL int) {
 		PadRowsGo(unsafe.Slice(dst, rows*ldd), ldd, unsafe.Slice(src, (rows-1)*lds+n), lds, rows, n, padL)
 	},

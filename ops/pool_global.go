@@ -125,19 +125,17 @@ func (a *pixGlobalPoolArgs) Range(lo, hi int) {
 		c1 := min(a.c, c0+pixGlobalPoolCols)
 		y := a.y[i*a.c+c0 : i*a.c+c1]
 		img := a.x[i*a.size*a.c:]
-		copy(y, img[c0:c1])
-		for q := 1; q < a.size; q++ {
-			row := img[q*a.c+c0 : q*a.c+c1]
-			if a.isMax {
-				kern.MaxRow(a.k, y, y, row)
-			} else {
-				kern.AddRow(a.k, y, y, row, false)
-			}
-		}
 		if !a.isMax {
+			// the sums in registers, a block of channels over every pixel
+			kern.ColSumRow(a.k, y, img[c0:], a.c, a.size)
 			for j, v := range y {
 				y[j] = float32(float64(v) / float64(a.size))
 			}
+			continue
+		}
+		copy(y, img[c0:c1])
+		for q := 1; q < a.size; q++ {
+			kern.MaxRow(a.k, y, y, img[q*a.c+c0:q*a.c+c1])
 		}
 	}
 }

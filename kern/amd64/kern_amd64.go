@@ -925,6 +925,21 @@ func MaxAVX512(dst *float32, a *float32, b *float32, n int)
 //go:noescape
 func SumAVX512(x *float32, n int) float32
 
+// ColSumAVX512 computes, 16 values at a time (n must be a multiple of 16, rows at least 1), as this
+// Go loop does, bit for bit (when both addends are NaN, the sum is the left one, quieted, as
+// with VADDPS):
+//
+//	for j := range n {
+//		s := src[j]
+//		for q := 1; q < rows; q++ {
+//			s += src[q*ld+j]
+//		}
+//		dst[j] = s
+//	}
+//
+//go:noescape
+func ColSumAVX512(dst *float32, src *float32, ld int, rows int, n int)
+
 // MaxReduceAVX512 returns the largest of x[0:n] (n must be a multiple of 16), ignoring NaNs
 // (-Inf when n is 0 or all are NaN), as this Go loop does, bit for bit, zeros' signs
 // included (mx is VMAXPS with v as the first source and m as the second):
@@ -1132,6 +1147,21 @@ func MaxAVX2(dst *float32, a *float32, b *float32, n int)
 //
 //go:noescape
 func SumAVX2(x *float32, n int) float32
+
+// ColSumAVX2 computes, 8 values at a time (n must be a multiple of 8, rows at least 1), as this
+// Go loop does, bit for bit (when both addends are NaN, the sum is the left one, quieted, as
+// with VADDPS):
+//
+//	for j := range n {
+//		s := src[j]
+//		for q := 1; q < rows; q++ {
+//			s += src[q*ld+j]
+//		}
+//		dst[j] = s
+//	}
+//
+//go:noescape
+func ColSumAVX2(dst *float32, src *float32, ld int, rows int, n int)
 
 // MaxReduceAVX2 returns the largest of x[0:n] (n must be a multiple of 8), ignoring NaNs
 // (-Inf when n is 0 or all are NaN), as this Go loop does, bit for bit, zeros' signs

@@ -12256,6 +12256,76 @@ reduce:
 	MOVSS     X0, ret+16(FP)
 	RET
 
+// func ColSumAVX512(dst *float32, src *float32, ld int, rows int, n int)
+// Requires: AVX, AVX512F
+TEXT ·ColSumAVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ ld+16(FP), DX
+	SHLQ $0x02, DX
+	MOVQ rows+24(FP), BX
+	MOVQ n+32(FP), SI
+	SHRQ $0x04, SI
+
+cols4:
+	// dst[j] = src[j] + src[ld+j] + ... for 4 vectors of columns j
+	CMPQ    SI, $0x04
+	JB      cols1
+	MOVQ    CX, DI
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	MOVQ    BX, R8
+	DECQ    R8
+	JZ      store4
+
+rows4:
+	ADDQ   DX, DI
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	VADDPS 128(DI), Z2, Z2
+	VADDPS 192(DI), Z3, Z3
+	DECQ   R8
+	JNZ    rows4
+
+store4:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, AX
+	SUBQ    $0x04, SI
+	JMP     cols4
+
+cols1:
+	// dst[j] = src[j] + src[ld+j] + ... for 1 vectors of columns j
+	CMPQ    SI, $0x01
+	JB      done
+	MOVQ    CX, DI
+	VMOVUPS (DI), Z0
+	MOVQ    BX, R8
+	DECQ    R8
+	JZ      store1
+
+rows1:
+	ADDQ   DX, DI
+	VADDPS (DI), Z0, Z0
+	DECQ   R8
+	JNZ    rows1
+
+store1:
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x01, SI
+	JMP     cols1
+
+done:
+	VZEROUPPER
+	RET
+
 // func MaxReduceAVX512(x *float32, n int) float32
 // Requires: AVX, AVX512F, SSE
 TEXT ·MaxReduceAVX512(SB), NOSPLIT, $0-20
@@ -16134,6 +16204,76 @@ reduce:
 	VADDPS    X1, X0, X0
 	VZEROUPPER
 	MOVSS     X0, ret+16(FP)
+	RET
+
+// func ColSumAVX2(dst *float32, src *float32, ld int, rows int, n int)
+// Requires: AVX
+TEXT ·ColSumAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ ld+16(FP), DX
+	SHLQ $0x02, DX
+	MOVQ rows+24(FP), BX
+	MOVQ n+32(FP), SI
+	SHRQ $0x03, SI
+
+cols4:
+	// dst[j] = src[j] + src[ld+j] + ... for 4 vectors of columns j
+	CMPQ    SI, $0x04
+	JB      cols1
+	MOVQ    CX, DI
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	MOVQ    BX, R8
+	DECQ    R8
+	JZ      store4
+
+rows4:
+	ADDQ   DX, DI
+	VADDPS (DI), Y0, Y0
+	VADDPS 32(DI), Y1, Y1
+	VADDPS 64(DI), Y2, Y2
+	VADDPS 96(DI), Y3, Y3
+	DECQ   R8
+	JNZ    rows4
+
+store4:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x04, SI
+	JMP     cols4
+
+cols1:
+	// dst[j] = src[j] + src[ld+j] + ... for 1 vectors of columns j
+	CMPQ    SI, $0x01
+	JB      done
+	MOVQ    CX, DI
+	VMOVUPS (DI), Y0
+	MOVQ    BX, R8
+	DECQ    R8
+	JZ      store1
+
+rows1:
+	ADDQ   DX, DI
+	VADDPS (DI), Y0, Y0
+	DECQ   R8
+	JNZ    rows1
+
+store1:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x01, SI
+	JMP     cols1
+
+done:
+	VZEROUPPER
 	RET
 
 // func MaxReduceAVX2(x *float32, n int) float32

@@ -89,6 +89,7 @@ func main() {
 		mul(s)
 		maxElem(s)
 		sum(s)
+		colSum(s)
 		maxReduce(s)
 		dot(s)
 		winoIn(s, false)
@@ -803,6 +804,74 @@ func sum(s isa) {
 	})
 	VZEROUPPER() // keeps lane 0
 	Store(s.regs[0].AsX(), ReturnIndex(0))
+	RET()
+}
+
+// colSum emits the column sums of rows of values ld apart: a global
+// average pool's sums over a pixel-major tensor, each channel's values
+// added pixel by pixel in order, four vectors of channels at a time in
+// registers (layer by layer an addition a row through memory).
+func colSum(s isa) {
+	name := "ColSum" + s.name
+	TEXT(name, NOSPLIT, "func(dst, src *float32, ld, rows, n int)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s computes, %d values at a time (n must be a multiple of %d, rows at least 1), as this", name, s.lanes, s.lanes),
+		"Go loop does, bit for bit (when both addends are NaN, the sum is the left one, quieted, as",
+		"with VADDPS):",
+		"",
+		"	for j := range n {",
+		"		s := src[j]",
+		"		for q := 1; q < rows; q++ {",
+		"			s += src[q*ld+j]",
+		"		}",
+		"		dst[j] = s",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	src := Load(Param("src"), GP64()).(reg.GPVirtual)
+	ld := Load(Param("ld"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ld) // bytes
+	rows := Load(Param("rows"), GP64()).(reg.GPVirtual)
+	n := vectors(s)
+	vb := 4 * s.lanes // bytes a vector
+	p, r := GP64(), GP64()
+	for _, nv := range []int{4, 1} {
+		acc := s.regs[:nv]
+		blk, more, store := fmt.Sprintf("cols%d", nv), fmt.Sprintf("rows%d", nv), fmt.Sprintf("store%d", nv)
+		Label(blk)
+		Comment(fmt.Sprintf("dst[j] = src[j] + src[ld+j] + ... for %d vectors of columns j", nv))
+		CMPQ(n, U8(nv))
+		if nv == 4 {
+			JB(LabelRef("cols1"))
+		} else {
+			JB(LabelRef("done"))
+		}
+		MOVQ(src, p)
+		for v := range nv {
+			VMOVUPS(Mem{Base: p, Disp: v * vb}, acc[v])
+		}
+		MOVQ(rows, r)
+		DECQ(r)
+		JZ(LabelRef(store))
+		Label(more)
+		ADDQ(ld, p)
+		for v := range nv {
+			VADDPS(Mem{Base: p, Disp: v * vb}, acc[v], acc[v]) // acc + row
+		}
+		DECQ(r)
+		JNZ(LabelRef(more))
+		Label(store)
+		for v := range nv {
+			VMOVUPS(acc[v], Mem{Base: dst, Disp: v * vb})
+		}
+		ADDQ(U32(nv*vb), src)
+		ADDQ(U32(nv*vb), dst)
+		SUBQ(U8(nv), n)
+		JMP(LabelRef(blk))
+	}
+	Label("done")
+	VZEROUPPER()
 	RET()
 }
 
