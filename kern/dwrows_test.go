@@ -112,19 +112,7 @@ func TestDwRowsMatchesLayers(t *testing.T) {
 					if packed {
 						pr.WE, pr.PE, pr.WP, pr.PP = nil, pe, nil, pp
 					}
-					for workers := 1; workers <= 3; workers++ {
-						got := make([]float32, len(want))
-						for j := range got {
-							got[j] = float32(math.NaN())
-						}
-						k.DwRows(testEnv(k, workers), &pr, x, got)
-						for j := range want {
-							if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-								t.Fatalf("%s packed=%v workers=%d: y[%d] = %v, layers %v", name, packed, workers, j, got[j], want[j])
-							}
-						}
-						ran++
-					}
+					ran += rowsMatch(t, k, &pr, x, want, fmt.Sprintf("%s packed=%v", name, packed))
 				}
 			}
 		}
@@ -206,19 +194,7 @@ func TestGroupRowsMatchesLayers(t *testing.T) {
 					if packed {
 						pr.WE, pr.PE = nil, pe
 					}
-					for workers := 1; workers <= 3; workers++ {
-						got := make([]float32, len(want))
-						for j := range got {
-							got[j] = float32(math.NaN())
-						}
-						k.DwRows(testEnv(k, workers), &pr, x, got)
-						for j := range want {
-							if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-								t.Fatalf("%s packed=%v workers=%d: y[%d] = %v, layers %v", name, packed, workers, j, got[j], want[j])
-							}
-						}
-						ran++
-					}
+					ran += rowsMatch(t, k, &pr, x, want, fmt.Sprintf("%s packed=%v", name, packed))
 				}
 			}
 		}
@@ -226,4 +202,24 @@ func TestGroupRowsMatchesLayers(t *testing.T) {
 			t.Fatalf("case %d: no tier ran the grouped rows", i)
 		}
 	}
+}
+
+// rowsMatch runs k's DwRows on block p and input x on 1 to 3 workers and
+// fails unless each output is want bit for bit (what names the case); it
+// returns how many runs it made.
+func rowsMatch(t *testing.T, k *Tier, p *DwBlock, x, want []float32, what string) int {
+	t.Helper()
+	for workers := 1; workers <= 3; workers++ {
+		got := make([]float32, len(want))
+		for j := range got {
+			got[j] = float32(math.NaN())
+		}
+		k.DwRows(testEnv(k, workers), p, x, got)
+		for j := range want {
+			if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+				t.Fatalf("%s workers=%d: y[%d] = %v, layers %v", what, workers, j, got[j], want[j])
+			}
+		}
+	}
+	return 3
 }
