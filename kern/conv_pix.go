@@ -1208,9 +1208,12 @@ func blockRowsFrom(bl *blocked, d, src []float32, plane, base int, g *ConvGeom, 
 	clear(d[:(i0+g.PadT-r0)*wq*8])
 	clear(d[(i1+g.PadT-r0)*wq*8 : (r1-r0)*wq*8])
 	for ih := i0; ih < i1; ih++ {
+		// the padding columns, a pixel's 8 values a store: two memclr
+		// calls a row were 7 % of RegNet's grouped 3×3 at 14×14 in a
+		// CPU profile (BenchmarkGroupedConvs, one thread: 1-2 % faster)
 		row := d[(ih+g.PadT-r0)*wq*8 : (ih+g.PadT-r0+1)*wq*8]
-		clear(row[:g.PadL*8])
-		clear(row[(g.PadL+g.W)*8:])
+		zeroPixels(row[:g.PadL*8])
+		zeroPixels(row[(g.PadL+g.W)*8:])
 	}
 	xs := src[c0*plane+(i0-base)*g.W:]
 	if c0+8 <= g.C {
@@ -1228,6 +1231,14 @@ func blockRowsFrom(bl *blocked, d, src []float32, plane, base int, g *ConvGeom, 
 				d[o+i] = v
 			}
 		}
+	}
+}
+
+// zeroPixels clears s, a run of whole pixels of 8 values, a pixel a
+// store.
+func zeroPixels(s []float32) {
+	for ; len(s) >= 8; s = s[8:] {
+		*(*[8]float32)(s) = [8]float32{}
 	}
 }
 
