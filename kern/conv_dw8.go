@@ -307,9 +307,9 @@ func (t *dw8Task) fillBand8(xb, xs []float32, r0, nin int, zeroed bool) {
 			clear(row)
 			continue
 		}
-		clear(row[:g.PadL*8])
+		zeroPixels(row[:g.PadL*8]) // (stores, not memclr calls: see blockRowsFrom)
 		t.bl.gather8(row[g.PadL*8:], xs[ih*g.W:], hw, g.W)
-		clear(row[(g.PadL+g.W)*8:])
+		zeroPixels(row[(g.PadL+g.W)*8:])
 	}
 }
 
