@@ -23,6 +23,25 @@ package kern
 // top halo rows again. A block without an expansion reads x's planes as
 // e, and keeps d alone in the cache.
 
+// expandPlan returns what expand needs besides the rows, in buf: the
+// expansion's depth offsets into an image of x (boffE[c] = c·H·W) and
+// whether it packs B's panels (where the layer alone would:
+// inPlacePack); none without an expansion.
+func (t *dwRowsTask) expandPlan(buf *dwRowsBufs) (boffE []int32, packE bool) {
+	p := t.p
+	if !p.Expand {
+		return nil, false
+	}
+	ge1 := p.GE
+	ge1.N = 1
+	hw := ge1.H * ge1.W
+	boffE = int32s(&buf.boffE, ge1.C)
+	for c := range boffE {
+		boffE[c] = int32(c * hw)
+	}
+	return boffE, t.bl.inPlacePack(&ge1)
+}
+
 // expand makes the rows [ia, ib) of the expansion of xs (an image of x)
 // ready in e, a buffer of t.er rows a channel whose row i holds the
 // image's row base + i and in which rows [base, top) are made: where the
@@ -217,10 +236,7 @@ func (t *dwRowsTask) RangeTaker(lo, hi, taker int) {
 	}
 	dw := bl.dwPlaneKernel(gd)
 	hw, ohw := gd.H*gd.W, gp.H*gp.W
-	boffE := int32s(&buf.boffE, ge.C)
-	for c := range boffE {
-		boffE[c] = int32(c * hw)
-	}
+	boffE, packE := t.expandPlan(buf)
 	er := t.er // e's rows a channel
 	if !p.Expand {
 		er = gd.H
@@ -229,14 +245,8 @@ func (t *dwRowsTask) RangeTaker(lo, hi, taker int) {
 	for c := range boffP {
 		boffP[c] = int32(c * t.rb * gd.OW)
 	}
-	// the expansion packs B's panels where the layer alone would
-	// (inPlacePack), the projection where d's planes conflict
-	packE, packP := false, bl.packConflicts(t.rb*gd.OW)
-	if p.Expand {
-		ge1 := *ge
-		ge1.N = 1
-		packE = bl.inPlacePack(&ge1)
-	}
+	// the projection packs B's panels where d's planes conflict
+	packP := bl.packConflicts(t.rb * gd.OW)
 	pw := bl.Widths[0]
 	taps := gd.KH * gd.KW
 	for u := lo; u < hi; u++ {

@@ -143,13 +143,7 @@ func (t *groupRowsTask) RangeTaker(lo, hi, taker int) {
 	pt := t.pt // this worker's, with its own tile sums
 	pt.ct = buf.d.Grow(CeilDiv(gd.OH, t.bands) * gd.OW * nr)
 	hw := gd.H * gd.W
-	boffE := int32s(&buf.boffE, ge.C)
-	for c := range boffE {
-		boffE[c] = int32(c * hw)
-	}
-	ge1 := *ge
-	ge1.N = 1
-	packE := bl.inPlacePack(&ge1)
+	boffE, packE := t.expandPlan(buf)
 	for u := lo; u < hi; u++ {
 		n, run := u/t.runs, u%t.runs
 		xs := t.x[n*ge.C*hw : (n+1)*ge.C*hw]

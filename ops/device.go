@@ -228,8 +228,7 @@ func KernelOf(k *kern.Tier, st Step, workers int) string {
 		return k.Name + " " + path(&d.G, d.Pre)
 	case *DwBlockDev:
 		p := kern.DwBlock{Expand: d.Expand, Project: d.Project, GE: d.G[0], GD: d.G[1], GP: d.G[2]}
-		grouped := d.G[1].Group > 0 && d.G[1].C/d.G[1].Group > 1
-		rows := k.DwRowsOK != nil && (d.Project || grouped) && k.DwRowsOK(&p, workers)
+		rows := k.DwRowsOK != nil && k.DwRowsOK(&p, workers)
 		if !rows && k.DwBlockOK != nil && k.DwBlockOK(&p, workers) {
 			return k.Name + " one pass"
 		}

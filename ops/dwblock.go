@@ -197,7 +197,7 @@ func (b *dwBlockPlan) run(env *kern.Env, in, out []*Tensor) error {
 	f := kern.TaskOf[kern.ConvFusion](env)
 	*f = kern.ConvFusion{Act: b.acts[2], Residual: z}
 	defer func() { *f = kern.ConvFusion{} }()
-	if env.K.DwRows != nil && (b.cp[2] != nil || b.grouped()) {
+	if env.K.DwRows != nil {
 		ok, err := b.rows(env, in, y, bias, f)
 		if err != nil {
 			return n.Errorf("%v", err)

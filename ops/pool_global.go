@@ -17,7 +17,7 @@ func init() {
 // sums (in float64 on the portable tiers); a NaN in a plane is its
 // maximum. A 4-D X of at most pixGlobalPoolMax pixels an image may lie
 // pixel-major (see Step.Layout): each channel's values are then summed in
-// float32 in the order of the pixels, a row of channels at a time.
+// float32 in the order of the pixels (kern.ColSumRow).
 func buildGlobalPool(n *Node, isMax bool) (Kernel, error) {
 	return PrepareFunc(func(in []*Value) ([]Value, Step, error) {
 		if len(in) != 1 {
