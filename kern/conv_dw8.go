@@ -286,31 +286,19 @@ func (t *dw8Task) fillBand8(xb, xs []float32, r0, nin int, zeroed bool) {
 	g := t.g
 	wp, hw := g.W+g.PadL+g.PadR, g.H*g.W
 	ia, ib := max(r0-g.PadT, 0), min(r0+nin-g.PadT, g.H)
-	// Rows of whole vectors go to their place row by row, clearing their
-	// padding (a band of a large plane); others in one run, so that the
-	// Go loop's tail is paid once.
-	direct := g.W%8 == 0 || t.bl.Gather8Rows == nil
-	if !direct {
+	// the rows outside the image cleared, the image's rows with their
+	// padding columns in one call (block8Rows)
+	if ib <= ia {
 		if !zeroed {
 			clear(xb)
 		}
-		if ib > ia {
-			// the band's image rows, contiguous in each plane, into place
-			t.bl.gather8Rows(xb[((ia+g.PadT-r0)*wp+g.PadL)*8:], wp*8, xs[ia*g.W:], hw, (ib-ia)*g.W, g.W)
-		}
 		return
 	}
-	for r := range nin {
-		row := xb[r*wp*8 : (r+1)*wp*8]
-		ih := r0 + r - g.PadT
-		if ih < ia || ih >= ib {
-			clear(row)
-			continue
-		}
-		zeroPixels(row[:g.PadL*8]) // (stores, not memclr calls: see blockRowsFrom)
-		t.bl.gather8(row[g.PadL*8:], xs[ih*g.W:], hw, g.W)
-		zeroPixels(row[(g.PadL+g.W)*8:])
+	if !zeroed {
+		clear(xb[:(ia+g.PadT-r0)*wp*8])
+		clear(xb[(ib+g.PadT-r0)*wp*8:])
 	}
+	t.bl.block8Rows(xb[(ia+g.PadT-r0)*wp*8:], xs[ia*g.W:], hw, ib-ia, g.W, g.PadL, g.PadR)
 }
 
 // fillBand is fillBand8 for cnt ≤ 8 channels from channel c0, with the
@@ -374,6 +362,46 @@ func (bl *blocked) gather8Rows(dst []float32, ldd int, src []float32, lds, n, w 
 	for j := nv; j < n; j++ {
 		for i := range 8 {
 			dst[j/w*ldd+j%w*8+i] = src[i*lds+j]
+		}
+	}
+}
+
+// block8Rows writes rows image rows of 8 planes lds values apart, w
+// pixels a row from src on, into rows of dst with padl and padr zero
+// pixels either side (ld = (padl + w + padr)·8 values a row):
+//
+//	dst[r·ld + (padl + j)·8 + i] = src[i·lds + r·w + j]   for r < rows, j < w, i < 8
+//
+// and 0 in the padding columns, on the tier's Block8Rows (one call for
+// every row), else block8RowsGo.
+func (bl *blocked) block8Rows(dst, src []float32, lds, rows, w, padl, padr int) {
+	if rows <= 0 || w <= 0 {
+		return
+	}
+	_ = dst[rows*(padl+w+padr)*8-1]
+	_ = src[7*lds+rows*w-1]
+	if bl.Block8Rows != nil {
+		bl.Block8Rows(&dst[0], &src[0], lds, rows, w, padl, padr)
+		return
+	}
+	block8RowsGo(dst, src, lds, rows, w, padl, padr)
+}
+
+// block8RowsGo is block8Rows's portable loop (the twin of the tiers'
+// Block8Rows): the padding a pixel (8 values) a store, the pixels a value
+// at a time.
+func block8RowsGo(dst, src []float32, lds, rows, w, padl, padr int) {
+	ld := (padl + w + padr) * 8
+	for r := range rows {
+		row := dst[r*ld : (r+1)*ld]
+		zeroPixels(row[:padl*8])
+		zeroPixels(row[(padl+w)*8:])
+	}
+	for r := range rows {
+		for j := range w {
+			for i := range 8 {
+				dst[r*ld+(padl+j)*8+i] = src[i*lds+r*w+j]
+			}
 		}
 	}
 }

@@ -217,6 +217,9 @@ type BlockedSpec struct {
 	// Gather8Rows, when not nil, is Gather8 into rows of w pixels ldd
 	// values apart (see gather8Rows).
 	Gather8Rows func(dst, src *float32, lds, n, w, ldd int)
+	// Block8Rows, when not nil, writes whole padded rows from 8 planes,
+	// any row count and width (see block8Rows).
+	Block8Rows func(dst, src *float32, lds, rows, w, padl, padr int)
 	// Gather8RowsAffine, when not nil, is Gather8Rows with w = 1 and the
 	// affine step of a prologue (see gather8RowsAffine).
 	Gather8RowsAffine func(dst, src *float32, lds, n, ldd int, scale, bias *float32, relu int)

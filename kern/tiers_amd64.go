@@ -222,6 +222,7 @@ func withWidthFree(s BlockedSpec) BlockedSpec {
 	s.Dw8MaxPixels = 0
 	s.Gather8, s.Scatter8, s.Gather8Rows = amd64.Gather8AVX2, amd64.Scatter8AVX2, amd64.Gather8RowsAVX2
 	s.Gather8RowsAffine = amd64.Gather8RowsAffineAVX2
+	s.Block8Rows = amd64.Block8RowsAVX2
 	if s.MaxPool3s2 == nil {
 		s.MaxPool3s2 = amd64.MaxPool3s2AVX2
 	}

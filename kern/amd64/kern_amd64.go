@@ -3508,6 +3508,25 @@ func Scatter8AVX2(dst *float32, ldd int, src *float32, lds int, n int)
 //go:noescape
 func Gather8RowsAVX2(dst *float32, src *float32, lds int, n int, w int, ldd int)
 
+// Block8RowsAVX2 computes, as this Go loop does (rows·w ≥ 1, padl and padr ≥ 0, ld = (padl+w+padr)·8):
+//
+//	for r := range rows {
+//		for i := range 8 {
+//			for p := range padl {
+//				dst[r*ld+p*8+i] = 0
+//			}
+//			for j := range w {
+//				dst[r*ld+(padl+j)*8+i] = src[i*lds+r*w+j]
+//			}
+//			for p := range padr {
+//				dst[r*ld+(padl+w+p)*8+i] = 0
+//			}
+//		}
+//	}
+//
+//go:noescape
+func Block8RowsAVX2(dst *float32, src *float32, lds int, rows int, w int, padl int, padr int)
+
 // Gather8RowsAffineAVX2 computes, 8 values of j at a time (n must be a multiple of 8), as this Go loop does:
 //
 //	for j := range n {

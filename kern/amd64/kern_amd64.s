@@ -9246,6 +9246,16 @@ DATA lanemask<>+248(SB)/4, $0xffffffff
 DATA lanemask<>+252(SB)/4, $0xffffffff
 GLOBL lanemask<>(SB), RODATA|NOPTR, $256
 
+DATA iota8<>+0(SB)/4, $0x00000000
+DATA iota8<>+4(SB)/4, $0x00000001
+DATA iota8<>+8(SB)/4, $0x00000002
+DATA iota8<>+12(SB)/4, $0x00000003
+DATA iota8<>+16(SB)/4, $0x00000004
+DATA iota8<>+20(SB)/4, $0x00000005
+DATA iota8<>+24(SB)/4, $0x00000006
+DATA iota8<>+28(SB)/4, $0x00000007
+GLOBL iota8<>(SB), RODATA|NOPTR, $32
+
 // func WinoStoreMaskAVX512(n int, p *float32, ldp int, t *float32, y *float32, yoff *int32, ymask *int32, ldy int, bias float32, z *float32, relu int)
 // Requires: AVX, AVX512F, AVX512VL, CMOV, MMX+
 TEXT ·WinoStoreMaskAVX512(SB), NOSPLIT, $0-88
@@ -36261,6 +36271,715 @@ same7:
 	ADDQ $0x20, CX
 	DECQ BX
 	JMP  block
+
+done:
+	VZEROUPPER
+	RET
+
+// func Block8RowsAVX2(dst *float32, src *float32, lds int, rows int, w int, padl int, padr int)
+// Requires: AVX, AVX2
+TEXT ·Block8RowsAVX2(SB), NOSPLIT, $0-56
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  lds+16(FP), DX
+	SHLQ  $0x02, DX
+	MOVQ  rows+24(FP), BX
+	MOVQ  w+32(FP), SI
+	IMULQ SI, BX
+	MOVQ  padl+40(FP), DI
+	MOVQ  padr+48(FP), R8
+	XORQ  R9, R9
+
+block:
+	CMPQ BX, $0x08
+	JB   tail
+
+	// load 8 rows of 8
+	MOVQ    CX, R10
+	VMOVUPS (R10), Y0
+	ADDQ    DX, R10
+	VMOVUPS (R10), Y1
+	ADDQ    DX, R10
+	VMOVUPS (R10), Y2
+	ADDQ    DX, R10
+	VMOVUPS (R10), Y3
+	ADDQ    DX, R10
+	VMOVUPS (R10), Y4
+	ADDQ    DX, R10
+	VMOVUPS (R10), Y5
+	ADDQ    DX, R10
+	VMOVUPS (R10), Y6
+	ADDQ    DX, R10
+	VMOVUPS (R10), Y7
+
+	// transpose: t = unpacks of row pairs, r = shuffles of those, t = lane swaps
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xee, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xee, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xee, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xee, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	ADDQ       $0x20, CX
+	SUBQ       $0x08, BX
+
+	// 8 pixels within one row (w - col ≥ 8): stored straight
+	MOVQ   SI, R10
+	SUBQ   R9, R10
+	CMPQ   R10, $0x08
+	JB     split
+	CMPQ   R9, $0x00
+	JNE    whole_in
+	MOVQ   DI, R10
+	TESTQ  R10, R10
+	JZ     whole_l_end
+	VXORPS Y0, Y0, Y0
+
+whole_l:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     whole_l
+
+whole_l_end:
+whole_in:
+	VMOVUPS Y8, (AX)
+	VMOVUPS Y9, 32(AX)
+	VMOVUPS Y10, 64(AX)
+	VMOVUPS Y11, 96(AX)
+	VMOVUPS Y12, 128(AX)
+	VMOVUPS Y13, 160(AX)
+	VMOVUPS Y14, 192(AX)
+	VMOVUPS Y15, 224(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x08, R9
+	CMPQ    R9, SI
+	JNE     block
+	MOVQ    R8, R10
+	TESTQ   R10, R10
+	JZ      whole_r_end
+	VXORPS  Y0, Y0, Y0
+
+whole_r:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     whole_r
+
+whole_r_end:
+	XORQ R9, R9
+	JMP  block
+
+	// 8 pixels across a row's end: a pixel at a time
+split:
+	CMPQ   R9, $0x00
+	JNE    p0_in
+	MOVQ   DI, R10
+	TESTQ  R10, R10
+	JZ     p0_l_end
+	VXORPS Y0, Y0, Y0
+
+p0_l:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     p0_l
+
+p0_l_end:
+p0_in:
+	VMOVUPS Y8, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R9
+	CMPQ    R9, SI
+	JNE     p0_next
+	MOVQ    R8, R10
+	TESTQ   R10, R10
+	JZ      p0_r_end
+	VXORPS  Y0, Y0, Y0
+
+p0_r:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     p0_r
+
+p0_r_end:
+	XORQ R9, R9
+
+p0_next:
+	CMPQ   R9, $0x00
+	JNE    p1_in
+	MOVQ   DI, R10
+	TESTQ  R10, R10
+	JZ     p1_l_end
+	VXORPS Y0, Y0, Y0
+
+p1_l:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     p1_l
+
+p1_l_end:
+p1_in:
+	VMOVUPS Y9, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R9
+	CMPQ    R9, SI
+	JNE     p1_next
+	MOVQ    R8, R10
+	TESTQ   R10, R10
+	JZ      p1_r_end
+	VXORPS  Y0, Y0, Y0
+
+p1_r:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     p1_r
+
+p1_r_end:
+	XORQ R9, R9
+
+p1_next:
+	CMPQ   R9, $0x00
+	JNE    p2_in
+	MOVQ   DI, R10
+	TESTQ  R10, R10
+	JZ     p2_l_end
+	VXORPS Y0, Y0, Y0
+
+p2_l:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     p2_l
+
+p2_l_end:
+p2_in:
+	VMOVUPS Y10, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R9
+	CMPQ    R9, SI
+	JNE     p2_next
+	MOVQ    R8, R10
+	TESTQ   R10, R10
+	JZ      p2_r_end
+	VXORPS  Y0, Y0, Y0
+
+p2_r:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     p2_r
+
+p2_r_end:
+	XORQ R9, R9
+
+p2_next:
+	CMPQ   R9, $0x00
+	JNE    p3_in
+	MOVQ   DI, R10
+	TESTQ  R10, R10
+	JZ     p3_l_end
+	VXORPS Y0, Y0, Y0
+
+p3_l:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     p3_l
+
+p3_l_end:
+p3_in:
+	VMOVUPS Y11, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R9
+	CMPQ    R9, SI
+	JNE     p3_next
+	MOVQ    R8, R10
+	TESTQ   R10, R10
+	JZ      p3_r_end
+	VXORPS  Y0, Y0, Y0
+
+p3_r:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     p3_r
+
+p3_r_end:
+	XORQ R9, R9
+
+p3_next:
+	CMPQ   R9, $0x00
+	JNE    p4_in
+	MOVQ   DI, R10
+	TESTQ  R10, R10
+	JZ     p4_l_end
+	VXORPS Y0, Y0, Y0
+
+p4_l:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     p4_l
+
+p4_l_end:
+p4_in:
+	VMOVUPS Y12, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R9
+	CMPQ    R9, SI
+	JNE     p4_next
+	MOVQ    R8, R10
+	TESTQ   R10, R10
+	JZ      p4_r_end
+	VXORPS  Y0, Y0, Y0
+
+p4_r:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     p4_r
+
+p4_r_end:
+	XORQ R9, R9
+
+p4_next:
+	CMPQ   R9, $0x00
+	JNE    p5_in
+	MOVQ   DI, R10
+	TESTQ  R10, R10
+	JZ     p5_l_end
+	VXORPS Y0, Y0, Y0
+
+p5_l:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     p5_l
+
+p5_l_end:
+p5_in:
+	VMOVUPS Y13, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R9
+	CMPQ    R9, SI
+	JNE     p5_next
+	MOVQ    R8, R10
+	TESTQ   R10, R10
+	JZ      p5_r_end
+	VXORPS  Y0, Y0, Y0
+
+p5_r:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     p5_r
+
+p5_r_end:
+	XORQ R9, R9
+
+p5_next:
+	CMPQ   R9, $0x00
+	JNE    p6_in
+	MOVQ   DI, R10
+	TESTQ  R10, R10
+	JZ     p6_l_end
+	VXORPS Y0, Y0, Y0
+
+p6_l:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     p6_l
+
+p6_l_end:
+p6_in:
+	VMOVUPS Y14, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R9
+	CMPQ    R9, SI
+	JNE     p6_next
+	MOVQ    R8, R10
+	TESTQ   R10, R10
+	JZ      p6_r_end
+	VXORPS  Y0, Y0, Y0
+
+p6_r:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     p6_r
+
+p6_r_end:
+	XORQ R9, R9
+
+p6_next:
+	CMPQ   R9, $0x00
+	JNE    p7_in
+	MOVQ   DI, R10
+	TESTQ  R10, R10
+	JZ     p7_l_end
+	VXORPS Y0, Y0, Y0
+
+p7_l:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     p7_l
+
+p7_l_end:
+p7_in:
+	VMOVUPS Y15, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R9
+	CMPQ    R9, SI
+	JNE     p7_next
+	MOVQ    R8, R10
+	TESTQ   R10, R10
+	JZ      p7_r_end
+	VXORPS  Y0, Y0, Y0
+
+p7_r:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     p7_r
+
+p7_r_end:
+	XORQ R9, R9
+
+p7_next:
+	JMP block
+
+tail:
+	TESTQ BX, BX
+	JZ    done
+
+	// the last n < 8 pixels: lanes j < n of each row (iota8 < n)
+	VMOVQ        BX, X8
+	VPBROADCASTD X8, Y8
+	VPCMPGTD     iota8<>+0(SB), Y8, Y8
+	MOVQ         CX, R10
+	VMASKMOVPS   (R10), Y8, Y0
+	ADDQ         DX, R10
+	VMASKMOVPS   (R10), Y8, Y1
+	ADDQ         DX, R10
+	VMASKMOVPS   (R10), Y8, Y2
+	ADDQ         DX, R10
+	VMASKMOVPS   (R10), Y8, Y3
+	ADDQ         DX, R10
+	VMASKMOVPS   (R10), Y8, Y4
+	ADDQ         DX, R10
+	VMASKMOVPS   (R10), Y8, Y5
+	ADDQ         DX, R10
+	VMASKMOVPS   (R10), Y8, Y6
+	ADDQ         DX, R10
+	VMASKMOVPS   (R10), Y8, Y7
+
+	// transpose: t = unpacks of row pairs, r = shuffles of those, t = lane swaps
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xee, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xee, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xee, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xee, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	CMPQ       R9, $0x00
+	JNE        t0_in
+	MOVQ       DI, R10
+	TESTQ      R10, R10
+	JZ         t0_l_end
+	VXORPS     Y0, Y0, Y0
+
+t0_l:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     t0_l
+
+t0_l_end:
+t0_in:
+	VMOVUPS Y8, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R9
+	CMPQ    R9, SI
+	JNE     t0_next
+	MOVQ    R8, R10
+	TESTQ   R10, R10
+	JZ      t0_r_end
+	VXORPS  Y0, Y0, Y0
+
+t0_r:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     t0_r
+
+t0_r_end:
+	XORQ R9, R9
+
+t0_next:
+	CMPQ   BX, $0x01
+	JE     done
+	CMPQ   R9, $0x00
+	JNE    t1_in
+	MOVQ   DI, R10
+	TESTQ  R10, R10
+	JZ     t1_l_end
+	VXORPS Y0, Y0, Y0
+
+t1_l:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     t1_l
+
+t1_l_end:
+t1_in:
+	VMOVUPS Y9, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R9
+	CMPQ    R9, SI
+	JNE     t1_next
+	MOVQ    R8, R10
+	TESTQ   R10, R10
+	JZ      t1_r_end
+	VXORPS  Y0, Y0, Y0
+
+t1_r:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     t1_r
+
+t1_r_end:
+	XORQ R9, R9
+
+t1_next:
+	CMPQ   BX, $0x02
+	JE     done
+	CMPQ   R9, $0x00
+	JNE    t2_in
+	MOVQ   DI, R10
+	TESTQ  R10, R10
+	JZ     t2_l_end
+	VXORPS Y0, Y0, Y0
+
+t2_l:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     t2_l
+
+t2_l_end:
+t2_in:
+	VMOVUPS Y10, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R9
+	CMPQ    R9, SI
+	JNE     t2_next
+	MOVQ    R8, R10
+	TESTQ   R10, R10
+	JZ      t2_r_end
+	VXORPS  Y0, Y0, Y0
+
+t2_r:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     t2_r
+
+t2_r_end:
+	XORQ R9, R9
+
+t2_next:
+	CMPQ   BX, $0x03
+	JE     done
+	CMPQ   R9, $0x00
+	JNE    t3_in
+	MOVQ   DI, R10
+	TESTQ  R10, R10
+	JZ     t3_l_end
+	VXORPS Y0, Y0, Y0
+
+t3_l:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     t3_l
+
+t3_l_end:
+t3_in:
+	VMOVUPS Y11, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R9
+	CMPQ    R9, SI
+	JNE     t3_next
+	MOVQ    R8, R10
+	TESTQ   R10, R10
+	JZ      t3_r_end
+	VXORPS  Y0, Y0, Y0
+
+t3_r:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     t3_r
+
+t3_r_end:
+	XORQ R9, R9
+
+t3_next:
+	CMPQ   BX, $0x04
+	JE     done
+	CMPQ   R9, $0x00
+	JNE    t4_in
+	MOVQ   DI, R10
+	TESTQ  R10, R10
+	JZ     t4_l_end
+	VXORPS Y0, Y0, Y0
+
+t4_l:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     t4_l
+
+t4_l_end:
+t4_in:
+	VMOVUPS Y12, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R9
+	CMPQ    R9, SI
+	JNE     t4_next
+	MOVQ    R8, R10
+	TESTQ   R10, R10
+	JZ      t4_r_end
+	VXORPS  Y0, Y0, Y0
+
+t4_r:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     t4_r
+
+t4_r_end:
+	XORQ R9, R9
+
+t4_next:
+	CMPQ   BX, $0x05
+	JE     done
+	CMPQ   R9, $0x00
+	JNE    t5_in
+	MOVQ   DI, R10
+	TESTQ  R10, R10
+	JZ     t5_l_end
+	VXORPS Y0, Y0, Y0
+
+t5_l:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     t5_l
+
+t5_l_end:
+t5_in:
+	VMOVUPS Y13, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R9
+	CMPQ    R9, SI
+	JNE     t5_next
+	MOVQ    R8, R10
+	TESTQ   R10, R10
+	JZ      t5_r_end
+	VXORPS  Y0, Y0, Y0
+
+t5_r:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     t5_r
+
+t5_r_end:
+	XORQ R9, R9
+
+t5_next:
+	CMPQ   BX, $0x06
+	JE     done
+	CMPQ   R9, $0x00
+	JNE    t6_in
+	MOVQ   DI, R10
+	TESTQ  R10, R10
+	JZ     t6_l_end
+	VXORPS Y0, Y0, Y0
+
+t6_l:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     t6_l
+
+t6_l_end:
+t6_in:
+	VMOVUPS Y14, (AX)
+	ADDQ    $0x20, AX
+	INCQ    R9
+	CMPQ    R9, SI
+	JNE     t6_next
+	MOVQ    R8, R10
+	TESTQ   R10, R10
+	JZ      t6_r_end
+	VXORPS  Y0, Y0, Y0
+
+t6_r:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     t6_r
+
+t6_r_end:
+	XORQ R9, R9
+
+t6_next:
+	CMPQ BX, $0x07
+	JE   done
 
 done:
 	VZEROUPPER

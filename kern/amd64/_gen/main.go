@@ -82,6 +82,7 @@ func main() {
 	// Output tiles that overhang the output's right or bottom edge,
 	// stored through masks.
 	laneMaskTable()
+	iota8Table()
 	winoStore(avx512, true)
 	winoStore(avx2, true)
 	for _, s := range []isa{avx512, avx2} {
@@ -138,6 +139,7 @@ func main() {
 	transpose8(false)
 	transpose8(true)
 	gather8Rows()
+	block8Rows()
 	gather8RowsAffine()
 	gather16Rows(false)
 	gather16Rows(true)
@@ -2906,6 +2908,152 @@ func gather8Rows() {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+// block8Rows emits Block8RowsAVX2: the padded copy of 8 channels that the
+// grouped convolutions' kernels read (kern's blockRowsFrom), whole image
+// rows with their padding columns in one call. Gather8Rows left a row run
+// whose length is not a multiple of 8 to a Go loop and the padding to Go
+// stores; here the run's last pixels are read under a mask (nothing past
+// them is read, nothing past the last row's padding written) and the
+// zeros of the padding columns are stored as the pixels pass: a row's left
+// columns before its first pixel, its right ones after its last. Eight
+// pixels within one row are stored without a test per pixel (a row of
+// 112 is 14 such steps).
+func block8Rows() {
+	name := "Block8RowsAVX2"
+	TEXT(name, NOSPLIT, "func(dst, src *float32, lds, rows, w, padl, padr int)")
+	Pragma("noescape")
+	Doc(
+		name+" computes, as this Go loop does (rows·w ≥ 1, padl and padr ≥ 0, ld = (padl+w+padr)·8):",
+		"",
+		"	for r := range rows {",
+		"		for i := range 8 {",
+		"			for p := range padl {",
+		"				dst[r*ld+p*8+i] = 0",
+		"			}",
+		"			for j := range w {",
+		"				dst[r*ld+(padl+j)*8+i] = src[i*lds+r*w+j]",
+		"			}",
+		"			for p := range padr {",
+		"				dst[r*ld+(padl+w+p)*8+i] = 0",
+		"			}",
+		"		}",
+		"	}",
+	)
+	dst := Load(Param("dst"), GP64()).(reg.GPVirtual)
+	src := Load(Param("src"), GP64()).(reg.GPVirtual)
+	ld := Load(Param("lds"), GP64()).(reg.GPVirtual)
+	SHLQ(U8(2), ld)
+	n := Load(Param("rows"), GP64()).(reg.GPVirtual)
+	w := Load(Param("w"), GP64()).(reg.GPVirtual)
+	IMULQ(w, n) // pixels
+	padl := Load(Param("padl"), GP64()).(reg.GPVirtual)
+	padr := Load(Param("padr"), GP64()).(reg.GPVirtual)
+	col, cnt, p := GP64(), GP64(), GP64()
+	XORQ(col, col)
+	r := avx2.regs[0:8]
+	t := avx2.regs[8:16]
+	zero := avx2.regs[0] // only while a pixel's zeros are stored (r is free then)
+	// put stores t[i], the next pixel, with the zeros around it.
+	put := func(i int, label string) {
+		CMPQ(col, U8(0))
+		JNE(LabelRef(label + "_in"))
+		zeros(padl, cnt, zero, dst, label+"_l")
+		Label(label + "_in")
+		VMOVUPS(t[i], Mem{Base: dst})
+		ADDQ(U8(32), dst)
+		INCQ(col)
+		CMPQ(col, w)
+		JNE(LabelRef(label + "_next"))
+		zeros(padr, cnt, zero, dst, label+"_r")
+		XORQ(col, col)
+		Label(label + "_next")
+	}
+	Label("block")
+	CMPQ(n, U8(8))
+	JB(LabelRef("tail"))
+	Comment("load 8 rows of 8")
+	loadRows8(src, ld, p, r)
+	transpose8x8(r, t)
+	ADDQ(U8(32), src)
+	SUBQ(U8(8), n)
+	Comment("8 pixels within one row (w - col ≥ 8): stored straight")
+	MOVQ(w, p)
+	SUBQ(col, p)
+	CMPQ(p, U8(8))
+	JB(LabelRef("split"))
+	CMPQ(col, U8(0))
+	JNE(LabelRef("whole_in"))
+	zeros(padl, cnt, zero, dst, "whole_l")
+	Label("whole_in")
+	for i := range 8 {
+		VMOVUPS(t[i], Mem{Base: dst, Disp: 32 * i})
+	}
+	ADDQ(U32(256), dst)
+	ADDQ(U8(8), col)
+	CMPQ(col, w)
+	JNE(LabelRef("block"))
+	zeros(padr, cnt, zero, dst, "whole_r")
+	XORQ(col, col)
+	JMP(LabelRef("block"))
+	Comment("8 pixels across a row's end: a pixel at a time")
+	Label("split")
+	for i := range 8 {
+		put(i, fmt.Sprintf("p%d", i))
+	}
+	JMP(LabelRef("block"))
+
+	Label("tail")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	Comment("the last n < 8 pixels: lanes j < n of each row (iota8 < n)")
+	m := t[0]
+	VMOVQ(n, m.AsX())
+	VPBROADCASTD(m.AsX(), m)
+	VPCMPGTD(iota8, m, m)
+	MOVQ(src, p)
+	for i := range 8 {
+		VMASKMOVPS(Mem{Base: p}, m, r[i])
+		if i < 7 {
+			ADDQ(ld, p)
+		}
+	}
+	transpose8x8(r, t)
+	for i := range 7 {
+		put(i, fmt.Sprintf("t%d", i))
+		CMPQ(n, U8(i+1))
+		JE(LabelRef("done"))
+	}
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// zeros emits the stores of count (a register, ≥ 0) pixels of 8 zeros at
+// dst on, dst moved past them; c and z are scratch, label names the loop.
+func zeros(count, c reg.GPVirtual, z reg.VecPhysical, dst reg.GPVirtual, label string) {
+	MOVQ(count, c)
+	TESTQ(c, c)
+	JZ(LabelRef(label + "_end"))
+	VXORPS(z, z, z)
+	Label(label)
+	VMOVUPS(z, Mem{Base: dst})
+	ADDQ(U8(32), dst)
+	DECQ(c)
+	JNZ(LabelRef(label))
+	Label(label + "_end")
+}
+
+// iota8 is the 8 lanes 0, 1, ..., 7 (int32): Block8RowsAVX2's tail masks.
+var iota8 Mem
+
+// iota8Table emits iota8.
+func iota8Table() {
+	iota8 = GLOBL("iota8", RODATA|NOPTR)
+	for i := range 8 {
+		DATA(4*i, U32(uint32(i)))
+	}
 }
 
 // gather8RowsAffine emits Gather8RowsAffineAVX2: Gather8Rows with w = 1
