@@ -86,21 +86,22 @@ var graphSide = []string{"ir", "ops", "runtime", "loader", "fold", "npy", "bnrun
 // root package, then fold, runtime and loader, then ops, then ir and the
 // kernel library.
 var importRules = map[string]importRule{
-	"ir":              {std: true},
-	"kern/amd64":      {std: true},
-	"kern/kerntest":   {std: true},
-	"models/fashion":  {std: true},
-	"kern":            {may: []string{"kern/amd64"}, never: graphSide},
-	"kern/cuda":       {may: []string{"kern"}, never: graphSide},
-	"ops":             {may: []string{"ir", "kern"}, never: []string{"runtime", "loader", "fold", "npy", "bnrun", "vision", "cmd/bnrun", "kern/cuda", "kern/cuda/lower"}},
-	"kern/cuda/lower": {may: []string{"ops", "kern", "kern/cuda"}, never: []string{"runtime", "loader", "fold", "npy", "bnrun", "vision", "cmd/bnrun"}},
-	"loader":          {may: []string{"ir"}, never: []string{"ops", "kern", "runtime", "fold", "npy", "bnrun", "vision", "cmd/bnrun"}},
-	"npy":             {may: []string{"ir"}, never: []string{"ops", "kern", "runtime", "loader", "fold", "bnrun", "vision", "cmd/bnrun"}},
-	"runtime":         {may: []string{"ir", "ops", "kern", "kern/cuda", "kern/cuda/lower"}, never: []string{"loader", "fold", "npy", "bnrun", "vision", "cmd/bnrun"}},
-	"fold":            {may: []string{"ir", "ops", "kern", "runtime"}, never: []string{"loader", "npy", "bnrun", "vision", "cmd/bnrun"}},
-	"bnrun":           {may: []string{"ir", "ops", "kern", "runtime", "loader", "fold", "npy"}, never: []string{"vision", "cmd/bnrun"}},
-	"vision":          {may: []string{"bnrun", "loader"}, never: []string{"cmd/bnrun"}},
-	"cmd/bnrun":       {may: []string{"bnrun", "vision", "npy", "models/fashion"}},
+	"ir":                {std: true},
+	"kern/amd64":        {std: true},
+	"kern/kerntest":     {std: true},
+	"models/fashion":    {std: true},
+	"internal/hugepage": {std: true},
+	"kern":              {may: []string{"kern/amd64", "internal/hugepage"}, never: graphSide},
+	"kern/cuda":         {may: []string{"kern"}, never: graphSide},
+	"ops":               {may: []string{"ir", "kern", "internal/hugepage"}, never: []string{"runtime", "loader", "fold", "npy", "bnrun", "vision", "cmd/bnrun", "kern/cuda", "kern/cuda/lower"}},
+	"kern/cuda/lower":   {may: []string{"ops", "kern", "kern/cuda"}, never: []string{"runtime", "loader", "fold", "npy", "bnrun", "vision", "cmd/bnrun"}},
+	"loader":            {may: []string{"ir"}, never: []string{"ops", "kern", "runtime", "fold", "npy", "bnrun", "vision", "cmd/bnrun"}},
+	"npy":               {may: []string{"ir"}, never: []string{"ops", "kern", "runtime", "loader", "fold", "bnrun", "vision", "cmd/bnrun"}},
+	"runtime":           {may: []string{"ir", "ops", "kern", "kern/cuda", "kern/cuda/lower"}, never: []string{"loader", "fold", "npy", "bnrun", "vision", "cmd/bnrun"}},
+	"fold":              {may: []string{"ir", "ops", "kern", "runtime"}, never: []string{"loader", "npy", "bnrun", "vision", "cmd/bnrun"}},
+	"bnrun":             {may: []string{"ir", "ops", "kern", "runtime", "loader", "fold", "npy"}, never: []string{"vision", "cmd/bnrun"}},
+	"vision":            {may: []string{"bnrun", "loader"}, never: []string{"cmd/bnrun"}},
+	"cmd/bnrun":         {may: []string{"bnrun", "vision", "npy", "models/fashion"}},
 }
 
 // moduleImports parses the imports of every non-test Go file of the

@@ -112,8 +112,16 @@ func packDw8(g *ConvGeom, w []float32) []float32 { return packDwBlocks(g, w, 8) 
 //
 //	out[(blk·taps + t)·cw + c] = w[(cw·blk + c)·taps + t]   (0 past C)
 func packDwBlocks(g *ConvGeom, w []float32, cw int) []float32 {
+	return packDwBlocksInto(keptFloats(dwBlocksLen(g, cw)), g, w, cw)
+}
+
+// dwBlocksLen is the length of packDwBlocks's result.
+func dwBlocksLen(g *ConvGeom, cw int) int { return CeilDiv(g.C, cw) * g.KH * g.KW * cw }
+
+// packDwBlocksInto is packDwBlocks into out (of dwBlocksLen values, zero),
+// which it returns.
+func packDwBlocksInto(out []float32, g *ConvGeom, w []float32, cw int) []float32 {
 	taps := g.KH * g.KW
-	out := make([]float32, CeilDiv(g.C, cw)*taps*cw)
 	for c := range g.C {
 		for t := range taps {
 			out[(c/cw*taps+t)*cw+c%cw] = w[c*taps+t]

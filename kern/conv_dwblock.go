@@ -210,7 +210,11 @@ func (bl *blocked) dwBlockPays(p *DwBlock, workers int) bool {
 func (bl *blocked) packDwBlock(g *ConvGeom, w []float32) []float32 {
 	if g.Group == g.C && g.C/g.Group == 1 && g.M == g.C {
 		if bl.dw16Block() {
-			return append(packDwBlocks(g, w, 16), packDw8(g, w)...)
+			n16 := dwBlocksLen(g, 16)
+			out := keptFloats(n16 + dwBlocksLen(g, 8))
+			packDwBlocksInto(out[:n16], g, w, 16)
+			packDwBlocksInto(out[n16:], g, w, 8)
+			return out
 		}
 		return packDw8(g, w)
 	}

@@ -259,7 +259,7 @@ func (bl *blocked) pixNarrow(g *ConvGeom) bool {
 //
 // (0 for channels past Mg), K = Cg·KH·KW, nb = ceil(Mg / PixWidth).
 func (bl *blocked) packPix(g *ConvGeom, w []float32) []float32 {
-	out := make([]float32, bl.pixPackLen(g))
+	out := keptFloats(bl.pixPackLen(g))
 	bl.packPixInto(out, g, w)
 	return out
 }

@@ -386,9 +386,17 @@ func winoMask(oh, ow, h, w int) uint16 {
 // (fcn_resnet50's 3×3 head on 2048 channels: U 151 MB, which a whole
 // unpacked copy doubled while the model opened).
 func (bl *blocked) winoWeights(g *ConvGeom, w []float32) []float32 {
+	return bl.winoWeightsInto(make([]float32, bl.winoPackLen(g)), g, w)
+}
+
+// winoPackLen is the length of winoWeights's result.
+func (bl *blocked) winoPackLen(g *ConvGeom) int { return 36 * bl.padRows(g.M) * g.C }
+
+// winoWeightsInto is winoWeights into out (of winoPackLen values), which
+// it returns.
+func (bl *blocked) winoWeightsInto(out []float32, g *ConvGeom, w []float32) []float32 {
 	m, c := g.M, g.C
 	n := bl.padRows(m) * c
-	out := make([]float32, 36*n)
 	t := make([]float64, 3*m*c) // row r of G·g for each channel pair
 	u := make([]float32, m*c)   // U[6r + s]
 	for r := range 6 {

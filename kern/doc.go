@@ -20,7 +20,8 @@
 //
 // The GPU's kernels are in package kern/cuda (the CUDA C kernels, their
 // launchers and the driver reached through purego); the runtime runs plans
-// on them. This package imports nothing of bnrun but kern/amd64: no graph
+// on them. This package imports nothing of bnrun but kern/amd64 and
+// internal/hugepage (the memory of the weights it packs): no graph
 // (package ir), no operator (package ops) and nothing above them;
 // kern/kerntest holds the helpers its tests and the operators' tests share.
 package kern

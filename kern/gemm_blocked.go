@@ -916,14 +916,14 @@ func (bl *blocked) packConv(g *ConvGeom, w []float32) []float32 {
 		return nil // direct loops, or a matrix-vector product of w as it lies
 	}
 	if bl.winogradOK(g) {
-		return bl.winoWeights(g, w)
+		return bl.winoWeightsInto(keptFloats(bl.winoPackLen(g)), g, w)
 	}
 	if bl.pixOK(g) {
 		return bl.packPix(g, w)
 	}
 	mg, k := g.M/g.Group, g.C/g.Group*g.KH*g.KW
 	n := bl.padRows(mg) * k
-	out := make([]float32, g.Group*n)
+	out := keptFloats(g.Group * n)
 	for grp := range g.Group {
 		bl.packMatrixInto(out[grp*n:(grp+1)*n], w[grp*mg*k:(grp+1)*mg*k], mg, k)
 	}
@@ -997,7 +997,7 @@ func (bl *blocked) packGemm(transB bool, k, n int, b []float32, ldb int) []float
 	}
 	pw := bl.Widths[0]
 	panels := CeilDiv(n, pw)
-	out := make([]float32, bl.gemmPackLen(k, n))
+	out := keptFloats(bl.gemmPackLen(k, n))
 	op := gemmOp{k: k, n: n, b: b, ldb: ldb, transB: transB, plain: true}
 	kc := bl.kBlock(k)
 	for kb := 0; kb < k; kb += kc {

@@ -18,7 +18,8 @@
 // The node and tensor types are package ir's (Node, Attr, Tensor, DType,
 // ErrMemoryLimit, ...); ir.go keeps their names here as aliases, so that
 // the operators say Tensor and Node, while every other package names ir.
-// ops sees one node at a time, never a graph. It imports ir and kern of
-// bnrun, and must not import runtime, fold, loader, npy, the root package
-// or the GPU's packages (kern/cuda/lower imports ops, not the reverse).
+// ops sees one node at a time, never a graph. It imports ir, kern and
+// internal/hugepage (the memory of the weights it keeps) of bnrun, and
+// must not import runtime, fold, loader, npy, the root package or the
+// GPU's packages (kern/cuda/lower imports ops, not the reverse).
 package ops

@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"sync"
+
+	"github.com/bnrun/bnrun/internal/hugepage"
 )
 
 // ConstTaker is a Kernel that can hold a constant float32 input itself (a
@@ -148,13 +150,21 @@ func (h *heldWeights) fixed() []int {
 }
 
 // plainValues returns the weights as the graph has them (got back from a
-// pack when they were let go); they stay from then on.
+// pack when they were let go); they stay from then on, moved the first
+// time into large-page memory (package hugepage) as the tiers' packs are:
+// a kernel that reads them as they lie (a matrix-vector product: a
+// squeeze-excitation block's, a classifier's at batch 1 to 4) reads each
+// once a Run, where every 4 KiB page of them cost a walk of the page
+// tables.
 func (h *heldWeights) plainValues() ([]float32, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	w, err := h.values()
 	if err != nil {
 		return nil, err
+	}
+	if !h.kept {
+		w = append(hugepage.Floats(len(w))[:0], w...)
 	}
 	h.plain, h.kept = w, true
 	return w, nil
