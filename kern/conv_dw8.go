@@ -286,10 +286,10 @@ func (t *dw8Task) RangeTaker(lo, hi, taker int) {
 //
 //	xb[((r-r0)·Wp + iw)·8 + c] = x[c][r-PadT][iw-PadL]   (0 in the padding)
 //
-// Rows of a multiple of 8 pixels are transposed straight into place row
-// by row; otherwise the band's image rows are transposed in one run (they
-// are contiguous in each plane) into their places between the padding
-// columns, which are left as they are when zeroed says they are 0.
+// The band's image rows, contiguous in each plane, are transposed in one
+// run into their places with their padding columns (block8Rows); the
+// rows above and below the image are cleared unless zeroed says they are
+// 0 already.
 func (t *dw8Task) fillBand8(xb, xs []float32, r0, nin int, zeroed bool) {
 	g := t.g
 	wp, hw := g.W+g.PadL+g.PadR, g.H*g.W
