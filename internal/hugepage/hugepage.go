@@ -124,7 +124,7 @@ func Floats(n int) []float32 {
 func Idle() int64 {
 	mu.Lock()
 	defer mu.Unlock()
-	chunks = slices.DeleteFunc(chunks, func(c chunkInfo) bool { return c.c.Value() == nil })
+	prune()
 	var idle int64
 	for _, c := range chunks {
 		idle += c.idle
@@ -147,6 +147,13 @@ func chunk(bytes int) []float32 {
 	c := raw[off : off+bytes/4 : off+bytes/4]
 	advise(unsafe.Slice((*byte)(unsafe.Pointer(&raw[0])), 4*len(raw)),
 		unsafe.Slice((*byte)(unsafe.Pointer(&c[0])), bytes))
+	prune()
 	chunks = append(chunks, chunkInfo{c: weak.Make(&c[0]), idle: pageBytes})
 	return c
+}
+
+// prune drops the chunks that have been collected from chunks, which so
+// holds no more entries than chunks in use. mu is held.
+func prune() {
+	chunks = slices.DeleteFunc(chunks, func(c chunkInfo) bool { return c.c.Value() == nil })
 }

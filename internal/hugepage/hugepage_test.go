@@ -106,3 +106,23 @@ func TestIdle(t *testing.T) {
 	}
 	runtime.KeepAlive(keep)
 }
+
+// TestChunksPruned checks that the allocator's list of chunks holds only
+// chunks in use: after many chunks made and let go, a new one leaves a
+// short list, not one entry for every chunk ever made.
+func TestChunksPruned(t *testing.T) {
+	for range 40 {
+		_ = Floats(chunkBytes/4 + 1) // a chunk of its own, dropped at once
+	}
+	for range 3 {
+		runtime.GC()
+	}
+	s := Floats(chunkBytes/4 + 1)
+	mu.Lock()
+	n := len(chunks)
+	mu.Unlock()
+	if n > 4 {
+		t.Errorf("%d chunks listed after 40 were let go and one made", n)
+	}
+	runtime.KeepAlive(s)
+}
