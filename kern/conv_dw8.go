@@ -225,10 +225,6 @@ func (t *dw8Task) RangeTaker(lo, hi, taker int) {
 			clip = &buf.clip[0]
 		}
 	}
-	// With one band, the padding of xb stays as the first fill leaves it:
-	// rows of whole vectors write their padding columns, the others only
-	// the image's columns after one clear.
-	zeroed := false
 	for u := lo; u < hi; u++ {
 		n, c0 := u/nb, u%nb*8
 		cnt := min(8, g.C-c0)
@@ -256,8 +252,9 @@ func (t *dw8Task) RangeTaker(lo, hi, taker int) {
 			r0, nin := oh0*g.SH, (nr-1)*g.SH+(g.KH-1)*g.DH+1
 			xband := xb[:nin*wp*8]
 			if fast && cnt == 8 {
-				t.fillBand8(xband, xs, r0, nin, zeroed)
-				zeroed = rb >= g.OH
+				// the band's image rows with their padding columns in
+				// one call, the rows outside the image cleared
+				blockRows(t.bl, xband, t.x, g, n, c0, r0, r0+nin, wp)
 			} else {
 				t.fillBand(xband, xs, r0, nin, c0, cnt)
 			}
@@ -281,36 +278,10 @@ func (t *dw8Task) RangeTaker(lo, hi, taker int) {
 	}
 }
 
-// fillBand8 sets the band of xb that starts at padded row r0, nin rows of
-// Wp pixels of 8 channels, from the 8 planes at xs with no prologue:
-//
-//	xb[((r-r0)·Wp + iw)·8 + c] = x[c][r-PadT][iw-PadL]   (0 in the padding)
-//
-// The band's image rows, contiguous in each plane, are transposed in one
-// run into their places with their padding columns (block8Rows); the
-// rows above and below the image are cleared unless zeroed says they are
-// 0 already.
-func (t *dw8Task) fillBand8(xb, xs []float32, r0, nin int, zeroed bool) {
-	g := t.g
-	wp, hw := g.W+g.PadL+g.PadR, g.H*g.W
-	ia, ib := max(r0-g.PadT, 0), min(r0+nin-g.PadT, g.H)
-	// the rows outside the image cleared, the image's rows with their
-	// padding columns in one call (block8Rows)
-	if ib <= ia {
-		if !zeroed {
-			clear(xb)
-		}
-		return
-	}
-	if !zeroed {
-		clear(xb[:(ia+g.PadT-r0)*wp*8])
-		clear(xb[(ib+g.PadT-r0)*wp*8:])
-	}
-	t.bl.block8Rows(xb[(ia+g.PadT-r0)*wp*8:], xs[ia*g.W:], hw, ib-ia, g.W, g.PadL, g.PadR)
-}
-
-// fillBand is fillBand8 for cnt ≤ 8 channels from channel c0, with the
-// conv's prologue applied (0 past cnt).
+// fillBand sets the band of xb that starts at padded row r0, nin rows of
+// Wp pixels of cnt ≤ 8 channels from channel c0, from the planes at xs
+// with the conv's prologue applied (0 in the padding and past cnt), as
+// blockRows does without a prologue.
 func (t *dw8Task) fillBand(xb, xs []float32, r0, nin, c0, cnt int) {
 	g, f := t.g, t.f
 	wp, hw := g.W+g.PadL+g.PadR, g.H*g.W

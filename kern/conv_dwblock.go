@@ -327,7 +327,6 @@ func (bl *blocked) convDwBlock(env *Env, p *DwBlock, x, y []float32) {
 	}
 	t := TaskOf[dwBlockTask](env)
 	*t = dwBlockTask{bl: bl, k: TierOf(env), p: p, x: x, y: y, l: l, runs: runs, hint: hintOf(env)}
-	t.dw = dw8Task{bl: bl, k: t.k, g: gd, hint: t.hint}
 	if !split {
 		runTask(env, gd.N*runs, t)
 		return
@@ -358,8 +357,7 @@ type dwBlockTask struct {
 	x, y []float32
 	l    dwBlockGeom
 	runs int
-	dw   dw8Task // gathers e from x without an expansion
-	hint int     // the scratch lists' (Env.Hint)
+	hint int // the scratch lists' (Env.Hint)
 	// split (dwBlockSplit): unit u is image u / runs and its run u mod
 	// runs of e's blocks, whose part of the projection goes to cts[u]
 	split bool
@@ -549,17 +547,9 @@ func (t *dwBlockTask) fillE(e []float32, buf *dwBlockBufs, clip *float32, n, r0,
 	p, l, bl := t.p, &t.l, t.bl
 	gd := &p.GD
 	if !p.Expand {
-		hw := gd.H * gd.W
 		for blk := range l.nbe {
-			c0 := blk * 8
-			c := min(8, gd.C-c0)
-			xs := t.x[(n*gd.C+c0)*hw:]
 			rows := e[blk*l.le+at*l.wp*8 : blk*l.le+(at+cnt)*l.wp*8]
-			if c == 8 {
-				t.dw.fillBand8(rows, xs, r0, cnt, false)
-			} else {
-				t.dw.fillBand(rows, xs, r0, cnt, c0, c)
-			}
+			blockRows(bl, rows, t.x, gd, n, blk*8, r0, r0+cnt, l.wp)
 		}
 		return
 	}
