@@ -28,7 +28,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -169,8 +168,8 @@ func (e *NotRegularError) Error() string {
 // (symlinks followed), and returns it with its info. The kind is checked
 // before the file is opened, since opening a named pipe waits for a
 // writer, and again on what was opened: a path changed in between to a
-// pipe is opened without waiting (O_NONBLOCK, which regular files
-// ignore) and refused.
+// pipe is opened without waiting (O_NONBLOCK where the platform has it,
+// which regular files ignore: openNonblock) and refused.
 func openRegular(path string) (*os.File, fs.FileInfo, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -179,7 +178,7 @@ func openRegular(path string) (*os.File, fs.FileInfo, error) {
 	if !st.Mode().IsRegular() {
 		return nil, nil, &NotRegularError{Mode: st.Mode()}
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := os.OpenFile(path, os.O_RDONLY|openNonblock, 0)
 	if err != nil {
 		return nil, nil, err
 	}
