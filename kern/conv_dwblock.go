@@ -55,9 +55,10 @@ type DwBlock struct {
 	GE, GD, GP      ConvGeom
 	WE, WD, WP      []float32
 	BE, BD, BP      []float32
-	// PE and PP are the 1×1 layers' weights as PackConv packs them, or
-	// nil, and PD a grouped middle layer's (which DwRows reads alone):
-	// for Tier.DwRows only.
+	// PE and PP are the 1×1 layers' weights as PackConv packs them (PE
+	// as PackDwBlock does where Tier.DwRowsPix says so), or nil, and PD a
+	// grouped middle layer's (which DwRows reads alone): for Tier.DwRows
+	// only.
 	PE, PD, PP []float32
 	ActE, ActD Activation
 	Fusion     *ConvFusion

@@ -196,6 +196,7 @@ type dwRowsBufs struct {
 	e, d, zeros GrowBuf
 	masks       []uint16
 	boffE       []int32 // the expansion's depth offsets into x: c·H·W
+	pixE        []int32 // its pixels' offsets in a row of x (pixel tiles): 0, 1, ...
 	boffP       []int32 // the projection's into d: c·rb·OW
 	clip        [2]float32
 }

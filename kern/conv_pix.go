@@ -45,8 +45,10 @@ import (
 // (see clipBounds). With flags&pixPrefetch its first tile also fetches the
 // k steps of weights after its own; with flags&pixSpread each tile fetches
 // the next (flags>>8)&0xfff cache lines of them instead, from line
-// flags>>20 on (see pixRun). One call runs a row of tiles (a call from Go
-// costs about as much as 8 of a tile's steps).
+// flags>>20 on (see pixRun). With flags&pixBlk8, C lies in blocks of 8
+// channels ldc values apart: each c[i*ldc+j] above is c[(j/8)*ldc + 8i +
+// j%8] instead. One call runs a row of tiles (a call from Go costs about
+// as much as 8 of a tile's steps).
 type PixKernel func(k int, w, src *float32, pix, boff *int32, c *float32, ldc int, flags int, bias, clip *float32, tiles int)
 
 // PixRowKernel computes tiles of r consecutive pixels of one output row of
@@ -118,6 +120,12 @@ const pixPrefetch = 2
 // the values either).
 const pixSpread = 4
 
+// pixBlk8 is the PixKernel flag that lays C out in blocks of 8 channels,
+// ldc values from one block to the next, a pixel's 8 values of a block
+// side by side (the grouped layers' blocked copy, see groupRowsTask):
+// channel j of pixel i at c[(j/8)·ldc + 8i + j mod 8].
+const pixBlk8 = 8
+
 // pixSpreadFlags returns the flags with which tiles tiles fetch the k
 // steps of wld weights after their own panel, from its first line on (a
 // second call of pixRun's adds where it starts, flags>>20), or 0 where a
@@ -159,14 +167,19 @@ func PixGoOf(r, w, wld int) PixKernel {
 		offs := unsafe.Slice(boff, k)
 		px := unsafe.Slice(pix, n)
 		xs := unsafe.Slice(src, maxOffset(offs)+maxOffset(px)+1)
+		at := func(i, j int) int { return i*ldc + j }
 		cs := unsafe.Slice(c, (n-1)*ldc+w)
+		if flags&pixBlk8 != 0 {
+			at = func(i, j int) int { return j/8*ldc + 8*i + j%8 }
+			cs = unsafe.Slice(c, (w-1)/8*ldc+8*n)
+		}
 		for i := range n {
 			for j := range w {
 				var s float32
 				for p := range k {
 					s = fma32(xs[int(offs[p])+int(px[i])], ws[p*wld+j], s)
 				}
-				cs[i*ldc+j] = pixEpilogue(s, cs[i*ldc+j], j, flags, bias, clip)
+				cs[at(i, j)] = pixEpilogue(s, cs[at(i, j)], j, flags, bias, clip)
 			}
 		}
 	}
@@ -175,11 +188,12 @@ func PixGoOf(r, w, wld int) PixKernel {
 // pixRun computes n pixels with kerns (Pix or PixHalf, kerns[r-1] for
 // tiles of r pixels, on panels of steps wld wide) in ceil(n/len(kerns))
 // tiles of nearly equal size (see pixTiles), at most two calls: pixel q's
-// offset is pix[q] and its row of C c[q·ldc:]. With flags&pixPrefetch the
-// next k steps of weights are fetched a few lines a tile (pixSpreadFlags)
-// or, where the tiles are too few, by the first call's first tile; the
-// fetches a tile at a time start flags>>20 lines past the k steps (0: the
-// steps right after them).
+// offset is pix[q] and its row of C c[q·ldc:] (its values of the first
+// block c[8q:] with pixBlk8). With flags&pixPrefetch the next k steps of
+// weights are fetched a few lines a tile (pixSpreadFlags) or, where the
+// tiles are too few, by the first call's first tile; the fetches a tile
+// at a time start flags>>20 lines past the k steps (0: the steps right
+// after them).
 func pixRun(kerns []PixKernel, k, wld int, w, src *float32, pix []int32, boff *int32, c []float32, ldc, flags int, bias, clip *float32) {
 	n := len(pix)
 	if n == 0 {
@@ -207,7 +221,11 @@ func pixRun(kerns []PixKernel, k, wld int, w, src *float32, pix []int32, boff *i
 		}
 	}
 	if q < n {
-		kerns[base-1](k, w, src, &pix[q], boff, &c[q*ldc], ldc, flags, bias, clip, (n-q)/base)
+		cq := q * ldc
+		if flags&pixBlk8 != 0 {
+			cq = 8 * q
+		}
+		kerns[base-1](k, w, src, &pix[q], boff, &c[cq], ldc, flags, bias, clip, (n-q)/base)
 	}
 }
 

@@ -144,6 +144,9 @@ func BenchmarkRegNetBlocks(b *testing.B) {
 		pe, pd := k.PackConv(&p.GE, we), k.PackConv(&p.GD, wd)
 		pr := *p
 		pr.WE, pr.PE, pr.WD, pr.PD = we, pe, wd, pd
+		if k.DwRowsPix(&pr, 1) {
+			pr.PE = k.PackDwBlock(&p.GE, we) // the expansion on pixel tiles
+		}
 		flops := 2 * float64(p.GE.MACs()+p.GD.MACs())
 		name := fmt.Sprintf("%d-%dx%d²g%ds%d", bl.c0, bl.c1, bl.in, bl.groups, bl.s)
 		for _, workers := range []int{1, 2} {

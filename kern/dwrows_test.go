@@ -129,7 +129,9 @@ func TestDwRowsMatchesLayers(t *testing.T) {
 // with bands of one row up to the whole plane: groups of 8, 16 and 24
 // channels, as many or more output channels a group (one or two blocks of
 // the pixel tiles), strides 1 and 2, planes whose rows end in a partial
-// vector, batches of 2, with and without biases and activations.
+// vector, batches of 2, with and without biases and activations; the
+// expansion in place and, where the tier runs it so (DwRowsPix), on
+// pixel tiles into the blocked copy.
 func TestGroupRowsMatchesLayers(t *testing.T) {
 	relu := Activation{Kind: ActRelu}
 	cases := []struct {
@@ -143,6 +145,7 @@ func TestGroupRowsMatchesLayers(t *testing.T) {
 		{1, 20, 48, 48, 2, 16, 15, 1, true, relu, relu},
 		{2, 5, 32, 64, 2, 13, 19, 2, true, relu, Activation{Kind: ActClip, Min: 0, Max: 6}},
 	}
+	pixRan := 0
 	for i, c := range cases {
 		ran := 0
 		o, ow := (c.h+2-3)/c.s+1, (c.w+2-3)/c.s+1
@@ -193,6 +196,12 @@ func TestGroupRowsMatchesLayers(t *testing.T) {
 					pr.WE, pr.WD, pr.PD = we, wd, pd
 					if packed {
 						pr.WE, pr.PE = nil, pe
+						if k.DwRowsPix != nil && k.DwRowsPix(p, 1) {
+							// the expansion on pixel tiles, straight into
+							// the grouped layer's blocked copy
+							pr.PE = k.PackDwBlock(&ge, we)
+							pixRan++
+						}
 					}
 					ran += rowsMatch(t, k, &pr, x, want, fmt.Sprintf("%s packed=%v", name, packed))
 				}
@@ -201,6 +210,9 @@ func TestGroupRowsMatchesLayers(t *testing.T) {
 		if ran == 0 {
 			t.Fatalf("case %d: no tier ran the grouped rows", i)
 		}
+	}
+	if pixRan == 0 && TierByName("avx2") != nil {
+		t.Fatal("no case ran the expansion on pixel tiles (DwRowsPix)")
 	}
 }
 

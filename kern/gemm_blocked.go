@@ -387,7 +387,7 @@ func NewBlockedTier(s BlockedSpec) *Tier {
 		k.DwBlock, k.DwBlockOK, k.PackDwBlock = bl.convDwBlock, bl.dwBlockOK, bl.packDwBlock
 	}
 	if (s.DwPlane != nil || len(s.Pix) > 0) && s.Offs != nil {
-		k.DwRows, k.DwRowsOK = bl.convDwRows, bl.dwRowsOK
+		k.DwRows, k.DwRowsOK, k.DwRowsPix = bl.convDwRows, bl.dwRowsOK, bl.dwRowsPix
 	}
 	if s.Lanes <= 0 {
 		return k

@@ -703,7 +703,9 @@ func TestPick2MatchesTwin(t *testing.T) {
 // bias and clip (sums below, between and above the bounds, and NaN), one
 // tile a call or three (the first fetching the next weights, or each
 // fetching a few lines of them, pixSpread: none, fewer than its pairs of
-// steps, more, from a line past the first).
+// steps, more, from a line past the first), C in rows or in blocks of 8
+// channels (pixBlk8, blocks a few values further apart than the tiles'
+// pixels reach).
 func TestPixKernelsMatchTwin(t *testing.T) {
 	for _, k := range asmTiers {
 		if TierByName(k.Name) == nil {
@@ -727,16 +729,22 @@ func TestPixKernelsMatchTwin(t *testing.T) {
 		for _, pc := range cases {
 			r, w, kern, twin := pc.r, pc.w, pc.kern, pc.twin
 			for _, depth := range []int{0, 1, 2, 3, 9, 64} {
-				for flags := range 24 {
+				for flags := range 48 {
 					// flags&8: three tiles in one call, the first fetching;
-					// flags&16: three, each fetching its lines (pixSpread)
-					tiles := 1 + 2*min(1, flags>>3)
+					// flags&16: three, each fetching its lines (pixSpread);
+					// flags&32: C in blocks of 8 channels
+					tiles := 1 + 2*min(1, flags>>3&3)
 					kf := flags&1 | (flags>>3&1)*pixPrefetch
 					if flags&16 != 0 {
 						q := (depth*5 + 3) % 13 // depth 2: none; 3 and 9: more than its pairs
 						kf = flags&1 | pixSpread | q<<8 | depth%3<<20
 					}
-					ldc := w + 3
+					ldc, size := w+3, r*tiles*(w+3)
+					if flags&32 != 0 {
+						kf |= pixBlk8
+						ldc = 8*r*tiles + 5
+						size = w/8*ldc + 8
+					}
 					wp := kerntest.Rand(uint64(depth), max(1, depth*pc.panelW))
 					src := kerntest.Rand(uint64(depth+1), 600)
 					src[37] = float32(math.NaN())
@@ -749,11 +757,12 @@ func TestPixKernelsMatchTwin(t *testing.T) {
 					for i := range pix {
 						pix[i] = int32((i * 29) % 97)
 					}
-					got := kerntest.Rand(uint64(depth+2), r*tiles*ldc)
+					got := kerntest.Rand(uint64(depth+2), size)
 					want := append([]float32(nil), got...)
 					kern(depth, &wp[0], &src[0], &pix[0], &offs[0], &got[0], ldc, kf, bias, clip, tiles)
 					twin(depth, &wp[0], &src[0], &pix[0], &offs[0], &want[0], ldc, kf, bias, clip, tiles)
-					// Columns beyond w are guards: untouched by both.
+					// Columns beyond w (or values between and after the
+					// blocks) are guards: untouched by both.
 					kerntest.Check(t, fmt.Sprintf("%s pix %dx%d k=%d flags=%b", k.Name, r, w, depth, flags), got, want, 0)
 				}
 			}

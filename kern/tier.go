@@ -216,10 +216,15 @@ type Tier struct {
 	// conv_dwrows.go), for the blocks DwRowsOK accepts on an Env of that
 	// many workers, with the weights Conv takes for each layer: WE, WD
 	// and WP as they lie (or nil where the 1×1 layers' are packed), PE
-	// and PP as PackConv packed the 1×1 layers' (or nil). Its output is
-	// the three Conv calls', bit for bit.
+	// and PP as PackConv packed the 1×1 layers' (or nil; PE as
+	// PackDwBlock packs it where DwRowsPix says so). Its output is the
+	// three Conv calls', bit for bit.
 	DwRows   func(env *Env, p *DwBlock, x, y []float32)
 	DwRowsOK func(p *DwBlock, workers int) bool
+	// DwRowsPix, when not nil, reports for a block DwRowsOK accepts on
+	// that many workers whether DwRows takes the expansion's weights PE as
+	// PackDwBlock packs them (pixel-tile panels) instead of PackConv.
+	DwRowsPix func(p *DwBlock, workers int) bool
 
 	// Gemm computes, in row-major storage,
 	//

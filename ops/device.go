@@ -227,7 +227,7 @@ func KernelOf(k *kern.Tier, st Step, workers int) string {
 	case *ConvDev:
 		return k.Name + " " + path(&d.G, d.Pre)
 	case *DwBlockDev:
-		p := kern.DwBlock{Expand: d.Expand, Project: d.Project, GE: d.G[0], GD: d.G[1], GP: d.G[2]}
+		p := kern.DwBlock{Expand: d.Expand, Project: d.Project, GE: d.G[0], GD: d.G[1], GP: d.G[2], ActE: d.ActE, ActD: d.ActD}
 		rows := k.DwRowsOK != nil && k.DwRowsOK(&p, workers)
 		if !rows && k.DwBlockOK != nil && k.DwBlockOK(&p, workers) {
 			return k.Name + " one pass"
@@ -238,6 +238,9 @@ func KernelOf(k *kern.Tier, st Step, workers int) string {
 				continue
 			}
 			parts = append(parts, path(&g, false))
+		}
+		if rows && k.DwRowsPix != nil && k.DwRowsPix(&p, workers) {
+			parts[0] = "pixel tiles into 8-channel blocks" // the expansion
 		}
 		if rows {
 			return k.Name + " bands of rows: " + strings.Join(parts, " + ")

@@ -306,7 +306,8 @@ func (b *dwBlockPlan) rows(env *kern.Env, in []*Tensor, y []float32, bias [3][]f
 	p := b.block(env, f)
 	defer func() { *p = kern.DwBlock{} }()
 	p.BE, p.BD, p.BP = bias[0], bias[1], bias[2]
-	if !k.DwRowsOK(p, kern.ParOf(env).Workers()) {
+	workers := kern.ParOf(env).Workers()
+	if !k.DwRowsOK(p, workers) {
 		return false, nil
 	}
 	plain := [3]*[]float32{&p.WE, &p.WD, &p.WP}
@@ -316,6 +317,19 @@ func (b *dwBlockPlan) rows(env *kern.Env, in []*Tensor, y []float32, bias [3][]f
 	}
 	for i, cp := range b.cp {
 		if cp == nil {
+			continue
+		}
+		if i == 0 && k.DwRowsPix != nil && k.DwRowsPix(p, workers) {
+			// the expansion on pixel tiles: its weights as PackDwBlock
+			// packs them, or the layers where they are no constant
+			pw, err := cp.blockPacked(k, in[1])
+			if err != nil {
+				return false, fmt.Errorf("%w (the %s)", err, dwRoles[i])
+			}
+			if pw == nil {
+				return false, nil
+			}
+			p.PE = pw
 			continue
 		}
 		w, pw, err := cp.weights(k, in[1+2*i])
@@ -353,21 +367,10 @@ func (b *dwBlockPlan) fused(env *kern.Env, in []*Tensor, bias [3][]float32, f *k
 		if cp == nil {
 			continue
 		}
-		var w []float32
-		if cp.holds(in[1+2*i]) {
-			c := cp.gotBlock.Load()
-			if c == nil || c.k != k {
-				packed, err := cp.heldPacked(k, dwBlockPackKind, k.PackDwBlock, true, false)
-				if err != nil {
-					*p = kern.DwBlock{}
-					return false, fmt.Errorf("%w (the %s)", err, dwRoles[i])
-				}
-				c = &convWeights{k: k, packed: packed}
-				cp.gotBlock.Store(c)
-			}
-			w = c.packed
-		} else {
-			w = cp.packedWith(k, in[1+2*i], dwBlockPackKind, k.PackDwBlock)
+		w, err := cp.blockPacked(k, in[1+2*i])
+		if err != nil {
+			*p = kern.DwBlock{}
+			return false, fmt.Errorf("%w (the %s)", err, dwRoles[i])
 		}
 		if w == nil {
 			*p = kern.DwBlock{}
@@ -376,6 +379,25 @@ func (b *dwBlockPlan) fused(env *kern.Env, in []*Tensor, bias [3][]float32, f *k
 		*ws[i], *bs[i] = w, bias[i]
 	}
 	return true, nil
+}
+
+// blockPacked returns the layer's weights w as tier k's PackDwBlock packs
+// them, made once for the node where it holds them, or nil where w is
+// not a constant.
+func (cp *convPlan) blockPacked(k *kern.Tier, w *Tensor) ([]float32, error) {
+	if !cp.holds(w) {
+		return cp.packedWith(k, w, dwBlockPackKind, k.PackDwBlock), nil
+	}
+	c := cp.gotBlock.Load()
+	if c == nil || c.k != k {
+		packed, err := cp.heldPacked(k, dwBlockPackKind, k.PackDwBlock, true, false)
+		if err != nil {
+			return nil, err
+		}
+		c = &convWeights{k: k, packed: packed}
+		cp.gotBlock.Store(c)
+	}
+	return c.packed, nil
 }
 
 // dwBlockPackKind is the pack kind of weights packed by PackDwBlock.

@@ -1352,7 +1352,8 @@ func Pick2AVX2(dst *float32, src *float32, n int)
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1383,7 +1384,8 @@ func KernPixAVX2x1x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1414,7 +1416,8 @@ func KernPixAVX2x2x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1445,7 +1448,8 @@ func KernPixAVX2x3x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1476,7 +1480,8 @@ func KernPixAVX2x4x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1507,7 +1512,8 @@ func KernPixAVX2x5x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1538,7 +1544,8 @@ func KernPixAVX2x6x16(k int, w *float32, src *float32, pix *int32, boff *int32, 
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX2x1x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1569,7 +1576,8 @@ func KernPixAVX2x1x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX2x2x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1600,7 +1608,8 @@ func KernPixAVX2x2x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX2x3x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1631,7 +1640,8 @@ func KernPixAVX2x3x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX2x4x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1662,7 +1672,8 @@ func KernPixAVX2x4x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX2x5x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1693,7 +1704,8 @@ func KernPixAVX2x5x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX2x6x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1724,7 +1736,8 @@ func KernPixAVX2x6x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX2x7x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1755,7 +1768,8 @@ func KernPixAVX2x7x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX2x8x8Of16(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1786,7 +1800,8 @@ func KernPixAVX2x8x8Of16(k int, w *float32, src *float32, pix *int32, boff *int3
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX512x1x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1817,7 +1832,8 @@ func KernPixAVX512x1x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX512x2x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1848,7 +1864,8 @@ func KernPixAVX512x2x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX512x3x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1879,7 +1896,8 @@ func KernPixAVX512x3x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX512x4x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1910,7 +1928,8 @@ func KernPixAVX512x4x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX512x5x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1941,7 +1960,8 @@ func KernPixAVX512x5x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX512x6x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -1972,7 +1992,8 @@ func KernPixAVX512x6x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX512x7x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -2003,7 +2024,8 @@ func KernPixAVX512x7x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX512x8x32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -2034,7 +2056,8 @@ func KernPixAVX512x8x32(k int, w *float32, src *float32, pix *int32, boff *int32
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX512x1x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -2065,7 +2088,8 @@ func KernPixAVX512x1x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX512x2x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -2096,7 +2120,8 @@ func KernPixAVX512x2x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX512x3x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -2127,7 +2152,8 @@ func KernPixAVX512x3x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX512x4x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -2158,7 +2184,8 @@ func KernPixAVX512x4x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX512x5x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -2189,7 +2216,8 @@ func KernPixAVX512x5x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX512x6x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -2220,7 +2248,8 @@ func KernPixAVX512x6x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX512x7x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)
@@ -2251,7 +2280,8 @@ func KernPixAVX512x7x16Of32(k int, w *float32, src *float32, pix *int32, boff *i
 //
 // With flags&2 the first tile also fetches the k steps of weights after w into the cache;
 // with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line
-// every two steps, the first tile from line flags>>20 on.
+// every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks
+// of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].
 //
 //go:noescape
 func KernPixAVX512x8x16Of32(k int, w *float32, src *float32, pix *int32, boff *int32, c *float32, ldc int, flags int, bias *float32, clip *float32, tiles int)

@@ -19152,9 +19152,16 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Y0, Y0
 	VADDPS 32(SI), Y1, Y1
+	JMP    nocc
+
+ccblk:
+	VADDPS (AX), Y0, Y0
+	VADDPS (AX)(CX*1), Y1, Y1
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -19182,20 +19189,36 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Y0, (SI)
 	VMOVUPS Y1, 32(SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, (AX)(CX*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x01, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x04, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000020, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x04, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -19379,12 +19402,21 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Y0, Y0
 	VADDPS 32(SI), Y1, Y1
 	ADDQ   CX, SI
 	VADDPS (SI), Y2, Y2
 	VADDPS 32(SI), Y3, Y3
+	JMP    nocc
+
+ccblk:
+	VADDPS (AX), Y0, Y0
+	VADDPS (AX)(CX*1), Y1, Y1
+	VADDPS 32(AX), Y2, Y2
+	VADDPS 32(AX)(CX*1), Y3, Y3
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -19422,23 +19454,41 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Y0, (SI)
 	VMOVUPS Y1, 32(SI)
 	ADDQ    CX, SI
 	VMOVUPS Y2, (SI)
 	VMOVUPS Y3, 32(SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, (AX)(CX*1)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y3, 32(AX)(CX*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x02, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x08, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000040, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x08, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -19647,6 +19697,8 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Y0, Y0
 	VADDPS 32(SI), Y1, Y1
@@ -19656,6 +19708,15 @@ store:
 	ADDQ   CX, SI
 	VADDPS (SI), Y4, Y4
 	VADDPS 32(SI), Y5, Y5
+	JMP    nocc
+
+ccblk:
+	VADDPS (AX), Y0, Y0
+	VADDPS (AX)(CX*1), Y1, Y1
+	VADDPS 32(AX), Y2, Y2
+	VADDPS 32(AX)(CX*1), Y3, Y3
+	VADDPS 64(AX), Y4, Y4
+	VADDPS 64(AX)(CX*1), Y5, Y5
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -19703,6 +19764,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Y0, (SI)
 	VMOVUPS Y1, 32(SI)
@@ -19712,17 +19775,35 @@ put:
 	ADDQ    CX, SI
 	VMOVUPS Y4, (SI)
 	VMOVUPS Y5, 32(SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, (AX)(CX*1)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y3, 32(AX)(CX*1)
+	VMOVUPS Y4, 64(AX)
+	VMOVUPS Y5, 64(AX)(CX*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x03, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x0c, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000060, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x0c, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -19956,6 +20037,8 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Y0, Y0
 	VADDPS 32(SI), Y1, Y1
@@ -19968,6 +20051,17 @@ store:
 	ADDQ   CX, SI
 	VADDPS (SI), Y6, Y6
 	VADDPS 32(SI), Y7, Y7
+	JMP    nocc
+
+ccblk:
+	VADDPS (AX), Y0, Y0
+	VADDPS (AX)(CX*1), Y1, Y1
+	VADDPS 32(AX), Y2, Y2
+	VADDPS 32(AX)(CX*1), Y3, Y3
+	VADDPS 64(AX), Y4, Y4
+	VADDPS 64(AX)(CX*1), Y5, Y5
+	VADDPS 96(AX), Y6, Y6
+	VADDPS 96(AX)(CX*1), Y7, Y7
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -20025,6 +20119,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Y0, (SI)
 	VMOVUPS Y1, 32(SI)
@@ -20037,17 +20133,37 @@ put:
 	ADDQ    CX, SI
 	VMOVUPS Y6, (SI)
 	VMOVUPS Y7, 32(SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, (AX)(CX*1)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y3, 32(AX)(CX*1)
+	VMOVUPS Y4, 64(AX)
+	VMOVUPS Y5, 64(AX)(CX*1)
+	VMOVUPS Y6, 96(AX)
+	VMOVUPS Y7, 96(AX)(CX*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x04, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x10, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000080, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x10, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -20306,6 +20422,8 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Y0, Y0
 	VADDPS 32(SI), Y1, Y1
@@ -20321,6 +20439,19 @@ store:
 	ADDQ   CX, SI
 	VADDPS (SI), Y8, Y8
 	VADDPS 32(SI), Y9, Y9
+	JMP    nocc
+
+ccblk:
+	VADDPS (AX), Y0, Y0
+	VADDPS (AX)(CX*1), Y1, Y1
+	VADDPS 32(AX), Y2, Y2
+	VADDPS 32(AX)(CX*1), Y3, Y3
+	VADDPS 64(AX), Y4, Y4
+	VADDPS 64(AX)(CX*1), Y5, Y5
+	VADDPS 96(AX), Y6, Y6
+	VADDPS 96(AX)(CX*1), Y7, Y7
+	VADDPS 128(AX), Y8, Y8
+	VADDPS 128(AX)(CX*1), Y9, Y9
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -20388,6 +20519,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Y0, (SI)
 	VMOVUPS Y1, 32(SI)
@@ -20403,17 +20536,39 @@ put:
 	ADDQ    CX, SI
 	VMOVUPS Y8, (SI)
 	VMOVUPS Y9, 32(SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, (AX)(CX*1)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y3, 32(AX)(CX*1)
+	VMOVUPS Y4, 64(AX)
+	VMOVUPS Y5, 64(AX)(CX*1)
+	VMOVUPS Y6, 96(AX)
+	VMOVUPS Y7, 96(AX)(CX*1)
+	VMOVUPS Y8, 128(AX)
+	VMOVUPS Y9, 128(AX)(CX*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x05, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x14, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x000000a0, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x14, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -20697,6 +20852,8 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Y0, Y0
 	VADDPS 32(SI), Y1, Y1
@@ -20715,6 +20872,21 @@ store:
 	ADDQ   CX, SI
 	VADDPS (SI), Y10, Y10
 	VADDPS 32(SI), Y11, Y11
+	JMP    nocc
+
+ccblk:
+	VADDPS (AX), Y0, Y0
+	VADDPS (AX)(CX*1), Y1, Y1
+	VADDPS 32(AX), Y2, Y2
+	VADDPS 32(AX)(CX*1), Y3, Y3
+	VADDPS 64(AX), Y4, Y4
+	VADDPS 64(AX)(CX*1), Y5, Y5
+	VADDPS 96(AX), Y6, Y6
+	VADDPS 96(AX)(CX*1), Y7, Y7
+	VADDPS 128(AX), Y8, Y8
+	VADDPS 128(AX)(CX*1), Y9, Y9
+	VADDPS 160(AX), Y10, Y10
+	VADDPS 160(AX)(CX*1), Y11, Y11
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -20792,6 +20964,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Y0, (SI)
 	VMOVUPS Y1, 32(SI)
@@ -20810,17 +20984,41 @@ put:
 	ADDQ    CX, SI
 	VMOVUPS Y10, (SI)
 	VMOVUPS Y11, 32(SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, (AX)(CX*1)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y3, 32(AX)(CX*1)
+	VMOVUPS Y4, 64(AX)
+	VMOVUPS Y5, 64(AX)(CX*1)
+	VMOVUPS Y6, 96(AX)
+	VMOVUPS Y7, 96(AX)(CX*1)
+	VMOVUPS Y8, 128(AX)
+	VMOVUPS Y9, 128(AX)(CX*1)
+	VMOVUPS Y10, 160(AX)
+	VMOVUPS Y11, 160(AX)(CX*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x06, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x18, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x000000c0, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x18, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -20964,8 +21162,14 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Y0, Y0
+	JMP    nocc
+
+ccblk:
+	VADDPS (AX), Y0, Y0
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -20988,19 +21192,34 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Y0, (SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS Y0, (AX)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x01, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x04, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000020, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x04, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -21161,10 +21380,17 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Y0, Y0
 	ADDQ   CX, SI
 	VADDPS (SI), Y1, Y1
+	JMP    nocc
+
+ccblk:
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -21192,21 +21418,37 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Y0, (SI)
 	ADDQ    CX, SI
 	VMOVUPS Y1, (SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x02, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x08, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000040, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x08, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -21384,12 +21626,20 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Y0, Y0
 	ADDQ   CX, SI
 	VADDPS (SI), Y1, Y1
 	ADDQ   CX, SI
 	VADDPS (SI), Y2, Y2
+	JMP    nocc
+
+ccblk:
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	VADDPS 64(AX), Y2, Y2
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -21422,23 +21672,40 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Y0, (SI)
 	ADDQ    CX, SI
 	VMOVUPS Y1, (SI)
 	ADDQ    CX, SI
 	VMOVUPS Y2, (SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x03, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x0c, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000060, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x0c, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -21633,6 +21900,8 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Y0, Y0
 	ADDQ   CX, SI
@@ -21641,6 +21910,13 @@ store:
 	VADDPS (SI), Y2, Y2
 	ADDQ   CX, SI
 	VADDPS (SI), Y3, Y3
+	JMP    nocc
+
+ccblk:
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	VADDPS 64(AX), Y2, Y2
+	VADDPS 96(AX), Y3, Y3
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -21678,6 +21954,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Y0, (SI)
 	ADDQ    CX, SI
@@ -21686,17 +21964,33 @@ put:
 	VMOVUPS Y2, (SI)
 	ADDQ    CX, SI
 	VMOVUPS Y3, (SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x04, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x10, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000080, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x10, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -21908,6 +22202,8 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Y0, Y0
 	ADDQ   CX, SI
@@ -21918,6 +22214,14 @@ store:
 	VADDPS (SI), Y3, Y3
 	ADDQ   CX, SI
 	VADDPS (SI), Y4, Y4
+	JMP    nocc
+
+ccblk:
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	VADDPS 64(AX), Y2, Y2
+	VADDPS 96(AX), Y3, Y3
+	VADDPS 128(AX), Y4, Y4
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -21960,6 +22264,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Y0, (SI)
 	ADDQ    CX, SI
@@ -21970,17 +22276,34 @@ put:
 	VMOVUPS Y3, (SI)
 	ADDQ    CX, SI
 	VMOVUPS Y4, (SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, 128(AX)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x05, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x14, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x000000a0, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x14, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -22209,6 +22532,8 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Y0, Y0
 	ADDQ   CX, SI
@@ -22221,6 +22546,15 @@ store:
 	VADDPS (SI), Y4, Y4
 	ADDQ   CX, SI
 	VADDPS (SI), Y5, Y5
+	JMP    nocc
+
+ccblk:
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	VADDPS 64(AX), Y2, Y2
+	VADDPS 96(AX), Y3, Y3
+	VADDPS 128(AX), Y4, Y4
+	VADDPS 160(AX), Y5, Y5
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -22268,6 +22602,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Y0, (SI)
 	ADDQ    CX, SI
@@ -22280,17 +22616,35 @@ put:
 	VMOVUPS Y4, (SI)
 	ADDQ    CX, SI
 	VMOVUPS Y5, (SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, 128(AX)
+	VMOVUPS Y5, 160(AX)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x06, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x18, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x000000c0, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x18, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -22536,6 +22890,8 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Y0, Y0
 	ADDQ   CX, SI
@@ -22550,6 +22906,16 @@ store:
 	VADDPS (SI), Y5, Y5
 	ADDQ   CX, SI
 	VADDPS (SI), Y6, Y6
+	JMP    nocc
+
+ccblk:
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	VADDPS 64(AX), Y2, Y2
+	VADDPS 96(AX), Y3, Y3
+	VADDPS 128(AX), Y4, Y4
+	VADDPS 160(AX), Y5, Y5
+	VADDPS 192(AX), Y6, Y6
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -22602,6 +22968,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Y0, (SI)
 	ADDQ    CX, SI
@@ -22616,17 +22984,36 @@ put:
 	VMOVUPS Y5, (SI)
 	ADDQ    CX, SI
 	VMOVUPS Y6, (SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, 128(AX)
+	VMOVUPS Y5, 160(AX)
+	VMOVUPS Y6, 192(AX)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x07, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x1c, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x000000e0, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x1c, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -22889,6 +23276,8 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Y0, Y0
 	ADDQ   CX, SI
@@ -22905,6 +23294,17 @@ store:
 	VADDPS (SI), Y6, Y6
 	ADDQ   CX, SI
 	VADDPS (SI), Y7, Y7
+	JMP    nocc
+
+ccblk:
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	VADDPS 64(AX), Y2, Y2
+	VADDPS 96(AX), Y3, Y3
+	VADDPS 128(AX), Y4, Y4
+	VADDPS 160(AX), Y5, Y5
+	VADDPS 192(AX), Y6, Y6
+	VADDPS 224(AX), Y7, Y7
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -22962,6 +23362,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Y0, (SI)
 	ADDQ    CX, SI
@@ -22978,17 +23380,37 @@ put:
 	VMOVUPS Y6, (SI)
 	ADDQ    CX, SI
 	VMOVUPS Y7, (SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, 128(AX)
+	VMOVUPS Y5, 160(AX)
+	VMOVUPS Y6, 192(AX)
+	VMOVUPS Y7, 224(AX)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x08, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x20, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000100, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x20, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -23141,33 +23563,45 @@ odd:
 	VFMADD231PS  Z3, Z4, Z1
 
 store:
-	MOVQ 8(SP), AX
-	MOVQ ldc+48(FP), CX
-	SHLQ $0x02, CX
-	MOVQ 24(SP), DX
+	MOVQ   8(SP), AX
+	MOVQ   ldc+48(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   24(SP), DX
+	IMUL3Q $0x03, CX, SI
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, SI
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
+	MOVQ   AX, DI
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	JMP    nocc
+
+ccblk:
+	VMOVUPS      (AX), Y2
+	VINSERTF64X4 $0x01, (AX)(CX*1), Z2, Z2
+	VADDPS       Z2, Z0, Z0
+	VMOVUPS      (AX)(CX*2), Y2
+	VINSERTF64X4 $0x01, (AX)(SI*1), Z2, Z2
+	VADDPS       Z2, Z1, Z1
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), SI
-	TESTQ  SI, SI
+	MOVQ   bias+64(FP), DI
+	TESTQ  DI, DI
 	JZ     nobias
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), SI
-	TESTQ        SI, SI
+	MOVQ         clip+72(FP), DI
+	TESTQ        DI, DI
 	JZ           put
-	VBROADCASTSS (SI), Z2
-	VBROADCASTSS 4(SI), Z3
+	VBROADCASTSS (DI), Z2
+	VBROADCASTSS 4(DI), Z3
 	VMAXPS       Z2, Z0, Z4
 	VMINPS       Z3, Z4, Z4
 	VCMPPS       $0x03, Z0, Z0, K1
@@ -23179,20 +23613,38 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Z0, (SI)
 	VMOVUPS Z1, 64(SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS       Y0, (AX)
+	VEXTRACTF64X4 $0x01, Z0, (AX)(CX*1)
+	VMOVUPS       Y1, (AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z1, (AX)(SI*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x01, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x04, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000020, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x04, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -23370,38 +23822,56 @@ odd:
 	VFMADD231PS  Z5, Z6, Z3
 
 store:
-	MOVQ 8(SP), AX
-	MOVQ ldc+48(FP), CX
-	SHLQ $0x02, CX
-	MOVQ 24(SP), DX
+	MOVQ   8(SP), AX
+	MOVQ   ldc+48(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   24(SP), DX
+	IMUL3Q $0x03, CX, SI
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, SI
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
-	ADDQ   CX, SI
-	VADDPS (SI), Z2, Z2
-	VADDPS 64(SI), Z3, Z3
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
+	MOVQ   AX, DI
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	ADDQ   CX, DI
+	VADDPS (DI), Z2, Z2
+	VADDPS 64(DI), Z3, Z3
+	JMP    nocc
+
+ccblk:
+	VMOVUPS      (AX), Y4
+	VINSERTF64X4 $0x01, (AX)(CX*1), Z4, Z4
+	VADDPS       Z4, Z0, Z0
+	VMOVUPS      (AX)(CX*2), Y4
+	VINSERTF64X4 $0x01, (AX)(SI*1), Z4, Z4
+	VADDPS       Z4, Z1, Z1
+	VMOVUPS      32(AX), Y4
+	VINSERTF64X4 $0x01, 32(AX)(CX*1), Z4, Z4
+	VADDPS       Z4, Z2, Z2
+	VMOVUPS      32(AX)(CX*2), Y4
+	VINSERTF64X4 $0x01, 32(AX)(SI*1), Z4, Z4
+	VADDPS       Z4, Z3, Z3
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), SI
-	TESTQ  SI, SI
+	MOVQ   bias+64(FP), DI
+	TESTQ  DI, DI
 	JZ     nobias
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
-	VADDPS (SI), Z2, Z2
-	VADDPS 64(SI), Z3, Z3
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	VADDPS (DI), Z2, Z2
+	VADDPS 64(DI), Z3, Z3
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), SI
-	TESTQ        SI, SI
+	MOVQ         clip+72(FP), DI
+	TESTQ        DI, DI
 	JZ           put
-	VBROADCASTSS (SI), Z4
-	VBROADCASTSS 4(SI), Z5
+	VBROADCASTSS (DI), Z4
+	VBROADCASTSS 4(DI), Z5
 	VMAXPS       Z4, Z0, Z6
 	VMINPS       Z5, Z6, Z6
 	VCMPPS       $0x03, Z0, Z0, K1
@@ -23421,23 +23891,45 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Z0, (SI)
 	VMOVUPS Z1, 64(SI)
 	ADDQ    CX, SI
 	VMOVUPS Z2, (SI)
 	VMOVUPS Z3, 64(SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS       Y0, (AX)
+	VEXTRACTF64X4 $0x01, Z0, (AX)(CX*1)
+	VMOVUPS       Y1, (AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z1, (AX)(SI*1)
+	VMOVUPS       Y2, 32(AX)
+	VEXTRACTF64X4 $0x01, Z2, 32(AX)(CX*1)
+	VMOVUPS       Y3, 32(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z3, 32(AX)(SI*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x02, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x08, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000040, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x08, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -23640,43 +24132,67 @@ odd:
 	VFMADD231PS  Z7, Z8, Z5
 
 store:
-	MOVQ 8(SP), AX
-	MOVQ ldc+48(FP), CX
-	SHLQ $0x02, CX
-	MOVQ 24(SP), DX
+	MOVQ   8(SP), AX
+	MOVQ   ldc+48(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   24(SP), DX
+	IMUL3Q $0x03, CX, SI
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, SI
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
-	ADDQ   CX, SI
-	VADDPS (SI), Z2, Z2
-	VADDPS 64(SI), Z3, Z3
-	ADDQ   CX, SI
-	VADDPS (SI), Z4, Z4
-	VADDPS 64(SI), Z5, Z5
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
+	MOVQ   AX, DI
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	ADDQ   CX, DI
+	VADDPS (DI), Z2, Z2
+	VADDPS 64(DI), Z3, Z3
+	ADDQ   CX, DI
+	VADDPS (DI), Z4, Z4
+	VADDPS 64(DI), Z5, Z5
+	JMP    nocc
+
+ccblk:
+	VMOVUPS      (AX), Y6
+	VINSERTF64X4 $0x01, (AX)(CX*1), Z6, Z6
+	VADDPS       Z6, Z0, Z0
+	VMOVUPS      (AX)(CX*2), Y6
+	VINSERTF64X4 $0x01, (AX)(SI*1), Z6, Z6
+	VADDPS       Z6, Z1, Z1
+	VMOVUPS      32(AX), Y6
+	VINSERTF64X4 $0x01, 32(AX)(CX*1), Z6, Z6
+	VADDPS       Z6, Z2, Z2
+	VMOVUPS      32(AX)(CX*2), Y6
+	VINSERTF64X4 $0x01, 32(AX)(SI*1), Z6, Z6
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      64(AX), Y6
+	VINSERTF64X4 $0x01, 64(AX)(CX*1), Z6, Z6
+	VADDPS       Z6, Z4, Z4
+	VMOVUPS      64(AX)(CX*2), Y6
+	VINSERTF64X4 $0x01, 64(AX)(SI*1), Z6, Z6
+	VADDPS       Z6, Z5, Z5
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), SI
-	TESTQ  SI, SI
+	MOVQ   bias+64(FP), DI
+	TESTQ  DI, DI
 	JZ     nobias
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
-	VADDPS (SI), Z2, Z2
-	VADDPS 64(SI), Z3, Z3
-	VADDPS (SI), Z4, Z4
-	VADDPS 64(SI), Z5, Z5
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	VADDPS (DI), Z2, Z2
+	VADDPS 64(DI), Z3, Z3
+	VADDPS (DI), Z4, Z4
+	VADDPS 64(DI), Z5, Z5
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), SI
-	TESTQ        SI, SI
+	MOVQ         clip+72(FP), DI
+	TESTQ        DI, DI
 	JZ           put
-	VBROADCASTSS (SI), Z6
-	VBROADCASTSS 4(SI), Z7
+	VBROADCASTSS (DI), Z6
+	VBROADCASTSS 4(DI), Z7
 	VMAXPS       Z6, Z0, Z8
 	VMINPS       Z7, Z8, Z8
 	VCMPPS       $0x03, Z0, Z0, K1
@@ -23704,6 +24220,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Z0, (SI)
 	VMOVUPS Z1, 64(SI)
@@ -23713,17 +24231,41 @@ put:
 	ADDQ    CX, SI
 	VMOVUPS Z4, (SI)
 	VMOVUPS Z5, 64(SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS       Y0, (AX)
+	VEXTRACTF64X4 $0x01, Z0, (AX)(CX*1)
+	VMOVUPS       Y1, (AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z1, (AX)(SI*1)
+	VMOVUPS       Y2, 32(AX)
+	VEXTRACTF64X4 $0x01, Z2, 32(AX)(CX*1)
+	VMOVUPS       Y3, 32(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z3, 32(AX)(SI*1)
+	VMOVUPS       Y4, 64(AX)
+	VEXTRACTF64X4 $0x01, Z4, 64(AX)(CX*1)
+	VMOVUPS       Y5, 64(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z5, 64(AX)(SI*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x03, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x0c, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000060, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x0c, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -23951,48 +24493,78 @@ odd:
 	VFMADD231PS  Z9, Z10, Z7
 
 store:
-	MOVQ 8(SP), AX
-	MOVQ ldc+48(FP), CX
-	SHLQ $0x02, CX
-	MOVQ 24(SP), DX
+	MOVQ   8(SP), AX
+	MOVQ   ldc+48(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   24(SP), DX
+	IMUL3Q $0x03, CX, SI
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, SI
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
-	ADDQ   CX, SI
-	VADDPS (SI), Z2, Z2
-	VADDPS 64(SI), Z3, Z3
-	ADDQ   CX, SI
-	VADDPS (SI), Z4, Z4
-	VADDPS 64(SI), Z5, Z5
-	ADDQ   CX, SI
-	VADDPS (SI), Z6, Z6
-	VADDPS 64(SI), Z7, Z7
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
+	MOVQ   AX, DI
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	ADDQ   CX, DI
+	VADDPS (DI), Z2, Z2
+	VADDPS 64(DI), Z3, Z3
+	ADDQ   CX, DI
+	VADDPS (DI), Z4, Z4
+	VADDPS 64(DI), Z5, Z5
+	ADDQ   CX, DI
+	VADDPS (DI), Z6, Z6
+	VADDPS 64(DI), Z7, Z7
+	JMP    nocc
+
+ccblk:
+	VMOVUPS      (AX), Y8
+	VINSERTF64X4 $0x01, (AX)(CX*1), Z8, Z8
+	VADDPS       Z8, Z0, Z0
+	VMOVUPS      (AX)(CX*2), Y8
+	VINSERTF64X4 $0x01, (AX)(SI*1), Z8, Z8
+	VADDPS       Z8, Z1, Z1
+	VMOVUPS      32(AX), Y8
+	VINSERTF64X4 $0x01, 32(AX)(CX*1), Z8, Z8
+	VADDPS       Z8, Z2, Z2
+	VMOVUPS      32(AX)(CX*2), Y8
+	VINSERTF64X4 $0x01, 32(AX)(SI*1), Z8, Z8
+	VADDPS       Z8, Z3, Z3
+	VMOVUPS      64(AX), Y8
+	VINSERTF64X4 $0x01, 64(AX)(CX*1), Z8, Z8
+	VADDPS       Z8, Z4, Z4
+	VMOVUPS      64(AX)(CX*2), Y8
+	VINSERTF64X4 $0x01, 64(AX)(SI*1), Z8, Z8
+	VADDPS       Z8, Z5, Z5
+	VMOVUPS      96(AX), Y8
+	VINSERTF64X4 $0x01, 96(AX)(CX*1), Z8, Z8
+	VADDPS       Z8, Z6, Z6
+	VMOVUPS      96(AX)(CX*2), Y8
+	VINSERTF64X4 $0x01, 96(AX)(SI*1), Z8, Z8
+	VADDPS       Z8, Z7, Z7
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), SI
-	TESTQ  SI, SI
+	MOVQ   bias+64(FP), DI
+	TESTQ  DI, DI
 	JZ     nobias
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
-	VADDPS (SI), Z2, Z2
-	VADDPS 64(SI), Z3, Z3
-	VADDPS (SI), Z4, Z4
-	VADDPS 64(SI), Z5, Z5
-	VADDPS (SI), Z6, Z6
-	VADDPS 64(SI), Z7, Z7
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	VADDPS (DI), Z2, Z2
+	VADDPS 64(DI), Z3, Z3
+	VADDPS (DI), Z4, Z4
+	VADDPS 64(DI), Z5, Z5
+	VADDPS (DI), Z6, Z6
+	VADDPS 64(DI), Z7, Z7
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), SI
-	TESTQ        SI, SI
+	MOVQ         clip+72(FP), DI
+	TESTQ        DI, DI
 	JZ           put
-	VBROADCASTSS (SI), Z8
-	VBROADCASTSS 4(SI), Z9
+	VBROADCASTSS (DI), Z8
+	VBROADCASTSS 4(DI), Z9
 	VMAXPS       Z8, Z0, Z10
 	VMINPS       Z9, Z10, Z10
 	VCMPPS       $0x03, Z0, Z0, K1
@@ -24028,6 +24600,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Z0, (SI)
 	VMOVUPS Z1, 64(SI)
@@ -24040,17 +24614,45 @@ put:
 	ADDQ    CX, SI
 	VMOVUPS Z6, (SI)
 	VMOVUPS Z7, 64(SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS       Y0, (AX)
+	VEXTRACTF64X4 $0x01, Z0, (AX)(CX*1)
+	VMOVUPS       Y1, (AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z1, (AX)(SI*1)
+	VMOVUPS       Y2, 32(AX)
+	VEXTRACTF64X4 $0x01, Z2, 32(AX)(CX*1)
+	VMOVUPS       Y3, 32(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z3, 32(AX)(SI*1)
+	VMOVUPS       Y4, 64(AX)
+	VEXTRACTF64X4 $0x01, Z4, 64(AX)(CX*1)
+	VMOVUPS       Y5, 64(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z5, 64(AX)(SI*1)
+	VMOVUPS       Y6, 96(AX)
+	VEXTRACTF64X4 $0x01, Z6, 96(AX)(CX*1)
+	VMOVUPS       Y7, 96(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z7, 96(AX)(SI*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x04, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x10, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000080, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x10, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -24303,53 +24905,89 @@ odd:
 	VFMADD231PS  Z11, Z12, Z9
 
 store:
-	MOVQ 8(SP), AX
-	MOVQ ldc+48(FP), CX
-	SHLQ $0x02, CX
-	MOVQ 24(SP), DX
+	MOVQ   8(SP), AX
+	MOVQ   ldc+48(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   24(SP), DX
+	IMUL3Q $0x03, CX, SI
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, SI
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
-	ADDQ   CX, SI
-	VADDPS (SI), Z2, Z2
-	VADDPS 64(SI), Z3, Z3
-	ADDQ   CX, SI
-	VADDPS (SI), Z4, Z4
-	VADDPS 64(SI), Z5, Z5
-	ADDQ   CX, SI
-	VADDPS (SI), Z6, Z6
-	VADDPS 64(SI), Z7, Z7
-	ADDQ   CX, SI
-	VADDPS (SI), Z8, Z8
-	VADDPS 64(SI), Z9, Z9
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
+	MOVQ   AX, DI
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	ADDQ   CX, DI
+	VADDPS (DI), Z2, Z2
+	VADDPS 64(DI), Z3, Z3
+	ADDQ   CX, DI
+	VADDPS (DI), Z4, Z4
+	VADDPS 64(DI), Z5, Z5
+	ADDQ   CX, DI
+	VADDPS (DI), Z6, Z6
+	VADDPS 64(DI), Z7, Z7
+	ADDQ   CX, DI
+	VADDPS (DI), Z8, Z8
+	VADDPS 64(DI), Z9, Z9
+	JMP    nocc
+
+ccblk:
+	VMOVUPS      (AX), Y10
+	VINSERTF64X4 $0x01, (AX)(CX*1), Z10, Z10
+	VADDPS       Z10, Z0, Z0
+	VMOVUPS      (AX)(CX*2), Y10
+	VINSERTF64X4 $0x01, (AX)(SI*1), Z10, Z10
+	VADDPS       Z10, Z1, Z1
+	VMOVUPS      32(AX), Y10
+	VINSERTF64X4 $0x01, 32(AX)(CX*1), Z10, Z10
+	VADDPS       Z10, Z2, Z2
+	VMOVUPS      32(AX)(CX*2), Y10
+	VINSERTF64X4 $0x01, 32(AX)(SI*1), Z10, Z10
+	VADDPS       Z10, Z3, Z3
+	VMOVUPS      64(AX), Y10
+	VINSERTF64X4 $0x01, 64(AX)(CX*1), Z10, Z10
+	VADDPS       Z10, Z4, Z4
+	VMOVUPS      64(AX)(CX*2), Y10
+	VINSERTF64X4 $0x01, 64(AX)(SI*1), Z10, Z10
+	VADDPS       Z10, Z5, Z5
+	VMOVUPS      96(AX), Y10
+	VINSERTF64X4 $0x01, 96(AX)(CX*1), Z10, Z10
+	VADDPS       Z10, Z6, Z6
+	VMOVUPS      96(AX)(CX*2), Y10
+	VINSERTF64X4 $0x01, 96(AX)(SI*1), Z10, Z10
+	VADDPS       Z10, Z7, Z7
+	VMOVUPS      128(AX), Y10
+	VINSERTF64X4 $0x01, 128(AX)(CX*1), Z10, Z10
+	VADDPS       Z10, Z8, Z8
+	VMOVUPS      128(AX)(CX*2), Y10
+	VINSERTF64X4 $0x01, 128(AX)(SI*1), Z10, Z10
+	VADDPS       Z10, Z9, Z9
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), SI
-	TESTQ  SI, SI
+	MOVQ   bias+64(FP), DI
+	TESTQ  DI, DI
 	JZ     nobias
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
-	VADDPS (SI), Z2, Z2
-	VADDPS 64(SI), Z3, Z3
-	VADDPS (SI), Z4, Z4
-	VADDPS 64(SI), Z5, Z5
-	VADDPS (SI), Z6, Z6
-	VADDPS 64(SI), Z7, Z7
-	VADDPS (SI), Z8, Z8
-	VADDPS 64(SI), Z9, Z9
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	VADDPS (DI), Z2, Z2
+	VADDPS 64(DI), Z3, Z3
+	VADDPS (DI), Z4, Z4
+	VADDPS 64(DI), Z5, Z5
+	VADDPS (DI), Z6, Z6
+	VADDPS 64(DI), Z7, Z7
+	VADDPS (DI), Z8, Z8
+	VADDPS 64(DI), Z9, Z9
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), SI
-	TESTQ        SI, SI
+	MOVQ         clip+72(FP), DI
+	TESTQ        DI, DI
 	JZ           put
-	VBROADCASTSS (SI), Z10
-	VBROADCASTSS 4(SI), Z11
+	VBROADCASTSS (DI), Z10
+	VBROADCASTSS 4(DI), Z11
 	VMAXPS       Z10, Z0, Z12
 	VMINPS       Z11, Z12, Z12
 	VCMPPS       $0x03, Z0, Z0, K1
@@ -24393,6 +25031,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Z0, (SI)
 	VMOVUPS Z1, 64(SI)
@@ -24408,17 +25048,49 @@ put:
 	ADDQ    CX, SI
 	VMOVUPS Z8, (SI)
 	VMOVUPS Z9, 64(SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS       Y0, (AX)
+	VEXTRACTF64X4 $0x01, Z0, (AX)(CX*1)
+	VMOVUPS       Y1, (AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z1, (AX)(SI*1)
+	VMOVUPS       Y2, 32(AX)
+	VEXTRACTF64X4 $0x01, Z2, 32(AX)(CX*1)
+	VMOVUPS       Y3, 32(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z3, 32(AX)(SI*1)
+	VMOVUPS       Y4, 64(AX)
+	VEXTRACTF64X4 $0x01, Z4, 64(AX)(CX*1)
+	VMOVUPS       Y5, 64(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z5, 64(AX)(SI*1)
+	VMOVUPS       Y6, 96(AX)
+	VEXTRACTF64X4 $0x01, Z6, 96(AX)(CX*1)
+	VMOVUPS       Y7, 96(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z7, 96(AX)(SI*1)
+	VMOVUPS       Y8, 128(AX)
+	VEXTRACTF64X4 $0x01, Z8, 128(AX)(CX*1)
+	VMOVUPS       Y9, 128(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z9, 128(AX)(SI*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x05, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x14, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x000000a0, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x14, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -24696,58 +25368,100 @@ odd:
 	VFMADD231PS  Z13, Z14, Z11
 
 store:
-	MOVQ 8(SP), AX
-	MOVQ ldc+48(FP), CX
-	SHLQ $0x02, CX
-	MOVQ 24(SP), DX
+	MOVQ   8(SP), AX
+	MOVQ   ldc+48(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   24(SP), DX
+	IMUL3Q $0x03, CX, SI
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, SI
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
-	ADDQ   CX, SI
-	VADDPS (SI), Z2, Z2
-	VADDPS 64(SI), Z3, Z3
-	ADDQ   CX, SI
-	VADDPS (SI), Z4, Z4
-	VADDPS 64(SI), Z5, Z5
-	ADDQ   CX, SI
-	VADDPS (SI), Z6, Z6
-	VADDPS 64(SI), Z7, Z7
-	ADDQ   CX, SI
-	VADDPS (SI), Z8, Z8
-	VADDPS 64(SI), Z9, Z9
-	ADDQ   CX, SI
-	VADDPS (SI), Z10, Z10
-	VADDPS 64(SI), Z11, Z11
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
+	MOVQ   AX, DI
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	ADDQ   CX, DI
+	VADDPS (DI), Z2, Z2
+	VADDPS 64(DI), Z3, Z3
+	ADDQ   CX, DI
+	VADDPS (DI), Z4, Z4
+	VADDPS 64(DI), Z5, Z5
+	ADDQ   CX, DI
+	VADDPS (DI), Z6, Z6
+	VADDPS 64(DI), Z7, Z7
+	ADDQ   CX, DI
+	VADDPS (DI), Z8, Z8
+	VADDPS 64(DI), Z9, Z9
+	ADDQ   CX, DI
+	VADDPS (DI), Z10, Z10
+	VADDPS 64(DI), Z11, Z11
+	JMP    nocc
+
+ccblk:
+	VMOVUPS      (AX), Y12
+	VINSERTF64X4 $0x01, (AX)(CX*1), Z12, Z12
+	VADDPS       Z12, Z0, Z0
+	VMOVUPS      (AX)(CX*2), Y12
+	VINSERTF64X4 $0x01, (AX)(SI*1), Z12, Z12
+	VADDPS       Z12, Z1, Z1
+	VMOVUPS      32(AX), Y12
+	VINSERTF64X4 $0x01, 32(AX)(CX*1), Z12, Z12
+	VADDPS       Z12, Z2, Z2
+	VMOVUPS      32(AX)(CX*2), Y12
+	VINSERTF64X4 $0x01, 32(AX)(SI*1), Z12, Z12
+	VADDPS       Z12, Z3, Z3
+	VMOVUPS      64(AX), Y12
+	VINSERTF64X4 $0x01, 64(AX)(CX*1), Z12, Z12
+	VADDPS       Z12, Z4, Z4
+	VMOVUPS      64(AX)(CX*2), Y12
+	VINSERTF64X4 $0x01, 64(AX)(SI*1), Z12, Z12
+	VADDPS       Z12, Z5, Z5
+	VMOVUPS      96(AX), Y12
+	VINSERTF64X4 $0x01, 96(AX)(CX*1), Z12, Z12
+	VADDPS       Z12, Z6, Z6
+	VMOVUPS      96(AX)(CX*2), Y12
+	VINSERTF64X4 $0x01, 96(AX)(SI*1), Z12, Z12
+	VADDPS       Z12, Z7, Z7
+	VMOVUPS      128(AX), Y12
+	VINSERTF64X4 $0x01, 128(AX)(CX*1), Z12, Z12
+	VADDPS       Z12, Z8, Z8
+	VMOVUPS      128(AX)(CX*2), Y12
+	VINSERTF64X4 $0x01, 128(AX)(SI*1), Z12, Z12
+	VADDPS       Z12, Z9, Z9
+	VMOVUPS      160(AX), Y12
+	VINSERTF64X4 $0x01, 160(AX)(CX*1), Z12, Z12
+	VADDPS       Z12, Z10, Z10
+	VMOVUPS      160(AX)(CX*2), Y12
+	VINSERTF64X4 $0x01, 160(AX)(SI*1), Z12, Z12
+	VADDPS       Z12, Z11, Z11
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), SI
-	TESTQ  SI, SI
+	MOVQ   bias+64(FP), DI
+	TESTQ  DI, DI
 	JZ     nobias
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
-	VADDPS (SI), Z2, Z2
-	VADDPS 64(SI), Z3, Z3
-	VADDPS (SI), Z4, Z4
-	VADDPS 64(SI), Z5, Z5
-	VADDPS (SI), Z6, Z6
-	VADDPS 64(SI), Z7, Z7
-	VADDPS (SI), Z8, Z8
-	VADDPS 64(SI), Z9, Z9
-	VADDPS (SI), Z10, Z10
-	VADDPS 64(SI), Z11, Z11
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	VADDPS (DI), Z2, Z2
+	VADDPS 64(DI), Z3, Z3
+	VADDPS (DI), Z4, Z4
+	VADDPS 64(DI), Z5, Z5
+	VADDPS (DI), Z6, Z6
+	VADDPS 64(DI), Z7, Z7
+	VADDPS (DI), Z8, Z8
+	VADDPS 64(DI), Z9, Z9
+	VADDPS (DI), Z10, Z10
+	VADDPS 64(DI), Z11, Z11
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), SI
-	TESTQ        SI, SI
+	MOVQ         clip+72(FP), DI
+	TESTQ        DI, DI
 	JZ           put
-	VBROADCASTSS (SI), Z12
-	VBROADCASTSS 4(SI), Z13
+	VBROADCASTSS (DI), Z12
+	VBROADCASTSS 4(DI), Z13
 	VMAXPS       Z12, Z0, Z14
 	VMINPS       Z13, Z14, Z14
 	VCMPPS       $0x03, Z0, Z0, K1
@@ -24799,6 +25513,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Z0, (SI)
 	VMOVUPS Z1, 64(SI)
@@ -24817,17 +25533,53 @@ put:
 	ADDQ    CX, SI
 	VMOVUPS Z10, (SI)
 	VMOVUPS Z11, 64(SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS       Y0, (AX)
+	VEXTRACTF64X4 $0x01, Z0, (AX)(CX*1)
+	VMOVUPS       Y1, (AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z1, (AX)(SI*1)
+	VMOVUPS       Y2, 32(AX)
+	VEXTRACTF64X4 $0x01, Z2, 32(AX)(CX*1)
+	VMOVUPS       Y3, 32(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z3, 32(AX)(SI*1)
+	VMOVUPS       Y4, 64(AX)
+	VEXTRACTF64X4 $0x01, Z4, 64(AX)(CX*1)
+	VMOVUPS       Y5, 64(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z5, 64(AX)(SI*1)
+	VMOVUPS       Y6, 96(AX)
+	VEXTRACTF64X4 $0x01, Z6, 96(AX)(CX*1)
+	VMOVUPS       Y7, 96(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z7, 96(AX)(SI*1)
+	VMOVUPS       Y8, 128(AX)
+	VEXTRACTF64X4 $0x01, Z8, 128(AX)(CX*1)
+	VMOVUPS       Y9, 128(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z9, 128(AX)(SI*1)
+	VMOVUPS       Y10, 160(AX)
+	VEXTRACTF64X4 $0x01, Z10, 160(AX)(CX*1)
+	VMOVUPS       Y11, 160(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z11, 160(AX)(SI*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x06, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x18, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x000000c0, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x18, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -25130,63 +25882,111 @@ odd:
 	VFMADD231PS  Z15, Z16, Z13
 
 store:
-	MOVQ 8(SP), AX
-	MOVQ ldc+48(FP), CX
-	SHLQ $0x02, CX
-	MOVQ 24(SP), DX
+	MOVQ   8(SP), AX
+	MOVQ   ldc+48(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   24(SP), DX
+	IMUL3Q $0x03, CX, SI
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, SI
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
-	ADDQ   CX, SI
-	VADDPS (SI), Z2, Z2
-	VADDPS 64(SI), Z3, Z3
-	ADDQ   CX, SI
-	VADDPS (SI), Z4, Z4
-	VADDPS 64(SI), Z5, Z5
-	ADDQ   CX, SI
-	VADDPS (SI), Z6, Z6
-	VADDPS 64(SI), Z7, Z7
-	ADDQ   CX, SI
-	VADDPS (SI), Z8, Z8
-	VADDPS 64(SI), Z9, Z9
-	ADDQ   CX, SI
-	VADDPS (SI), Z10, Z10
-	VADDPS 64(SI), Z11, Z11
-	ADDQ   CX, SI
-	VADDPS (SI), Z12, Z12
-	VADDPS 64(SI), Z13, Z13
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
+	MOVQ   AX, DI
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	ADDQ   CX, DI
+	VADDPS (DI), Z2, Z2
+	VADDPS 64(DI), Z3, Z3
+	ADDQ   CX, DI
+	VADDPS (DI), Z4, Z4
+	VADDPS 64(DI), Z5, Z5
+	ADDQ   CX, DI
+	VADDPS (DI), Z6, Z6
+	VADDPS 64(DI), Z7, Z7
+	ADDQ   CX, DI
+	VADDPS (DI), Z8, Z8
+	VADDPS 64(DI), Z9, Z9
+	ADDQ   CX, DI
+	VADDPS (DI), Z10, Z10
+	VADDPS 64(DI), Z11, Z11
+	ADDQ   CX, DI
+	VADDPS (DI), Z12, Z12
+	VADDPS 64(DI), Z13, Z13
+	JMP    nocc
+
+ccblk:
+	VMOVUPS      (AX), Y14
+	VINSERTF64X4 $0x01, (AX)(CX*1), Z14, Z14
+	VADDPS       Z14, Z0, Z0
+	VMOVUPS      (AX)(CX*2), Y14
+	VINSERTF64X4 $0x01, (AX)(SI*1), Z14, Z14
+	VADDPS       Z14, Z1, Z1
+	VMOVUPS      32(AX), Y14
+	VINSERTF64X4 $0x01, 32(AX)(CX*1), Z14, Z14
+	VADDPS       Z14, Z2, Z2
+	VMOVUPS      32(AX)(CX*2), Y14
+	VINSERTF64X4 $0x01, 32(AX)(SI*1), Z14, Z14
+	VADDPS       Z14, Z3, Z3
+	VMOVUPS      64(AX), Y14
+	VINSERTF64X4 $0x01, 64(AX)(CX*1), Z14, Z14
+	VADDPS       Z14, Z4, Z4
+	VMOVUPS      64(AX)(CX*2), Y14
+	VINSERTF64X4 $0x01, 64(AX)(SI*1), Z14, Z14
+	VADDPS       Z14, Z5, Z5
+	VMOVUPS      96(AX), Y14
+	VINSERTF64X4 $0x01, 96(AX)(CX*1), Z14, Z14
+	VADDPS       Z14, Z6, Z6
+	VMOVUPS      96(AX)(CX*2), Y14
+	VINSERTF64X4 $0x01, 96(AX)(SI*1), Z14, Z14
+	VADDPS       Z14, Z7, Z7
+	VMOVUPS      128(AX), Y14
+	VINSERTF64X4 $0x01, 128(AX)(CX*1), Z14, Z14
+	VADDPS       Z14, Z8, Z8
+	VMOVUPS      128(AX)(CX*2), Y14
+	VINSERTF64X4 $0x01, 128(AX)(SI*1), Z14, Z14
+	VADDPS       Z14, Z9, Z9
+	VMOVUPS      160(AX), Y14
+	VINSERTF64X4 $0x01, 160(AX)(CX*1), Z14, Z14
+	VADDPS       Z14, Z10, Z10
+	VMOVUPS      160(AX)(CX*2), Y14
+	VINSERTF64X4 $0x01, 160(AX)(SI*1), Z14, Z14
+	VADDPS       Z14, Z11, Z11
+	VMOVUPS      192(AX), Y14
+	VINSERTF64X4 $0x01, 192(AX)(CX*1), Z14, Z14
+	VADDPS       Z14, Z12, Z12
+	VMOVUPS      192(AX)(CX*2), Y14
+	VINSERTF64X4 $0x01, 192(AX)(SI*1), Z14, Z14
+	VADDPS       Z14, Z13, Z13
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), SI
-	TESTQ  SI, SI
+	MOVQ   bias+64(FP), DI
+	TESTQ  DI, DI
 	JZ     nobias
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
-	VADDPS (SI), Z2, Z2
-	VADDPS 64(SI), Z3, Z3
-	VADDPS (SI), Z4, Z4
-	VADDPS 64(SI), Z5, Z5
-	VADDPS (SI), Z6, Z6
-	VADDPS 64(SI), Z7, Z7
-	VADDPS (SI), Z8, Z8
-	VADDPS 64(SI), Z9, Z9
-	VADDPS (SI), Z10, Z10
-	VADDPS 64(SI), Z11, Z11
-	VADDPS (SI), Z12, Z12
-	VADDPS 64(SI), Z13, Z13
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	VADDPS (DI), Z2, Z2
+	VADDPS 64(DI), Z3, Z3
+	VADDPS (DI), Z4, Z4
+	VADDPS 64(DI), Z5, Z5
+	VADDPS (DI), Z6, Z6
+	VADDPS 64(DI), Z7, Z7
+	VADDPS (DI), Z8, Z8
+	VADDPS 64(DI), Z9, Z9
+	VADDPS (DI), Z10, Z10
+	VADDPS 64(DI), Z11, Z11
+	VADDPS (DI), Z12, Z12
+	VADDPS 64(DI), Z13, Z13
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), SI
-	TESTQ        SI, SI
+	MOVQ         clip+72(FP), DI
+	TESTQ        DI, DI
 	JZ           put
-	VBROADCASTSS (SI), Z14
-	VBROADCASTSS 4(SI), Z15
+	VBROADCASTSS (DI), Z14
+	VBROADCASTSS 4(DI), Z15
 	VMAXPS       Z14, Z0, Z16
 	VMINPS       Z15, Z16, Z16
 	VCMPPS       $0x03, Z0, Z0, K1
@@ -25246,6 +26046,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Z0, (SI)
 	VMOVUPS Z1, 64(SI)
@@ -25267,17 +26069,57 @@ put:
 	ADDQ    CX, SI
 	VMOVUPS Z12, (SI)
 	VMOVUPS Z13, 64(SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS       Y0, (AX)
+	VEXTRACTF64X4 $0x01, Z0, (AX)(CX*1)
+	VMOVUPS       Y1, (AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z1, (AX)(SI*1)
+	VMOVUPS       Y2, 32(AX)
+	VEXTRACTF64X4 $0x01, Z2, 32(AX)(CX*1)
+	VMOVUPS       Y3, 32(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z3, 32(AX)(SI*1)
+	VMOVUPS       Y4, 64(AX)
+	VEXTRACTF64X4 $0x01, Z4, 64(AX)(CX*1)
+	VMOVUPS       Y5, 64(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z5, 64(AX)(SI*1)
+	VMOVUPS       Y6, 96(AX)
+	VEXTRACTF64X4 $0x01, Z6, 96(AX)(CX*1)
+	VMOVUPS       Y7, 96(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z7, 96(AX)(SI*1)
+	VMOVUPS       Y8, 128(AX)
+	VEXTRACTF64X4 $0x01, Z8, 128(AX)(CX*1)
+	VMOVUPS       Y9, 128(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z9, 128(AX)(SI*1)
+	VMOVUPS       Y10, 160(AX)
+	VEXTRACTF64X4 $0x01, Z10, 160(AX)(CX*1)
+	VMOVUPS       Y11, 160(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z11, 160(AX)(SI*1)
+	VMOVUPS       Y12, 192(AX)
+	VEXTRACTF64X4 $0x01, Z12, 192(AX)(CX*1)
+	VMOVUPS       Y13, 192(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z13, 192(AX)(SI*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x07, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x1c, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x000000e0, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x1c, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -25605,68 +26447,122 @@ odd:
 	VFMADD231PS  Z17, Z18, Z15
 
 store:
-	MOVQ 8(SP), AX
-	MOVQ ldc+48(FP), CX
-	SHLQ $0x02, CX
-	MOVQ 24(SP), DX
+	MOVQ   8(SP), AX
+	MOVQ   ldc+48(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   24(SP), DX
+	IMUL3Q $0x03, CX, SI
 
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
-	MOVQ   AX, SI
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
-	ADDQ   CX, SI
-	VADDPS (SI), Z2, Z2
-	VADDPS 64(SI), Z3, Z3
-	ADDQ   CX, SI
-	VADDPS (SI), Z4, Z4
-	VADDPS 64(SI), Z5, Z5
-	ADDQ   CX, SI
-	VADDPS (SI), Z6, Z6
-	VADDPS 64(SI), Z7, Z7
-	ADDQ   CX, SI
-	VADDPS (SI), Z8, Z8
-	VADDPS 64(SI), Z9, Z9
-	ADDQ   CX, SI
-	VADDPS (SI), Z10, Z10
-	VADDPS 64(SI), Z11, Z11
-	ADDQ   CX, SI
-	VADDPS (SI), Z12, Z12
-	VADDPS 64(SI), Z13, Z13
-	ADDQ   CX, SI
-	VADDPS (SI), Z14, Z14
-	VADDPS 64(SI), Z15, Z15
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
+	MOVQ   AX, DI
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	ADDQ   CX, DI
+	VADDPS (DI), Z2, Z2
+	VADDPS 64(DI), Z3, Z3
+	ADDQ   CX, DI
+	VADDPS (DI), Z4, Z4
+	VADDPS 64(DI), Z5, Z5
+	ADDQ   CX, DI
+	VADDPS (DI), Z6, Z6
+	VADDPS 64(DI), Z7, Z7
+	ADDQ   CX, DI
+	VADDPS (DI), Z8, Z8
+	VADDPS 64(DI), Z9, Z9
+	ADDQ   CX, DI
+	VADDPS (DI), Z10, Z10
+	VADDPS 64(DI), Z11, Z11
+	ADDQ   CX, DI
+	VADDPS (DI), Z12, Z12
+	VADDPS 64(DI), Z13, Z13
+	ADDQ   CX, DI
+	VADDPS (DI), Z14, Z14
+	VADDPS 64(DI), Z15, Z15
+	JMP    nocc
+
+ccblk:
+	VMOVUPS      (AX), Y16
+	VINSERTF64X4 $0x01, (AX)(CX*1), Z16, Z16
+	VADDPS       Z16, Z0, Z0
+	VMOVUPS      (AX)(CX*2), Y16
+	VINSERTF64X4 $0x01, (AX)(SI*1), Z16, Z16
+	VADDPS       Z16, Z1, Z1
+	VMOVUPS      32(AX), Y16
+	VINSERTF64X4 $0x01, 32(AX)(CX*1), Z16, Z16
+	VADDPS       Z16, Z2, Z2
+	VMOVUPS      32(AX)(CX*2), Y16
+	VINSERTF64X4 $0x01, 32(AX)(SI*1), Z16, Z16
+	VADDPS       Z16, Z3, Z3
+	VMOVUPS      64(AX), Y16
+	VINSERTF64X4 $0x01, 64(AX)(CX*1), Z16, Z16
+	VADDPS       Z16, Z4, Z4
+	VMOVUPS      64(AX)(CX*2), Y16
+	VINSERTF64X4 $0x01, 64(AX)(SI*1), Z16, Z16
+	VADDPS       Z16, Z5, Z5
+	VMOVUPS      96(AX), Y16
+	VINSERTF64X4 $0x01, 96(AX)(CX*1), Z16, Z16
+	VADDPS       Z16, Z6, Z6
+	VMOVUPS      96(AX)(CX*2), Y16
+	VINSERTF64X4 $0x01, 96(AX)(SI*1), Z16, Z16
+	VADDPS       Z16, Z7, Z7
+	VMOVUPS      128(AX), Y16
+	VINSERTF64X4 $0x01, 128(AX)(CX*1), Z16, Z16
+	VADDPS       Z16, Z8, Z8
+	VMOVUPS      128(AX)(CX*2), Y16
+	VINSERTF64X4 $0x01, 128(AX)(SI*1), Z16, Z16
+	VADDPS       Z16, Z9, Z9
+	VMOVUPS      160(AX), Y16
+	VINSERTF64X4 $0x01, 160(AX)(CX*1), Z16, Z16
+	VADDPS       Z16, Z10, Z10
+	VMOVUPS      160(AX)(CX*2), Y16
+	VINSERTF64X4 $0x01, 160(AX)(SI*1), Z16, Z16
+	VADDPS       Z16, Z11, Z11
+	VMOVUPS      192(AX), Y16
+	VINSERTF64X4 $0x01, 192(AX)(CX*1), Z16, Z16
+	VADDPS       Z16, Z12, Z12
+	VMOVUPS      192(AX)(CX*2), Y16
+	VINSERTF64X4 $0x01, 192(AX)(SI*1), Z16, Z16
+	VADDPS       Z16, Z13, Z13
+	VMOVUPS      224(AX), Y16
+	VINSERTF64X4 $0x01, 224(AX)(CX*1), Z16, Z16
+	VADDPS       Z16, Z14, Z14
+	VMOVUPS      224(AX)(CX*2), Y16
+	VINSERTF64X4 $0x01, 224(AX)(SI*1), Z16, Z16
+	VADDPS       Z16, Z15, Z15
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
-	MOVQ   bias+64(FP), SI
-	TESTQ  SI, SI
+	MOVQ   bias+64(FP), DI
+	TESTQ  DI, DI
 	JZ     nobias
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
-	VADDPS (SI), Z2, Z2
-	VADDPS 64(SI), Z3, Z3
-	VADDPS (SI), Z4, Z4
-	VADDPS 64(SI), Z5, Z5
-	VADDPS (SI), Z6, Z6
-	VADDPS 64(SI), Z7, Z7
-	VADDPS (SI), Z8, Z8
-	VADDPS 64(SI), Z9, Z9
-	VADDPS (SI), Z10, Z10
-	VADDPS 64(SI), Z11, Z11
-	VADDPS (SI), Z12, Z12
-	VADDPS 64(SI), Z13, Z13
-	VADDPS (SI), Z14, Z14
-	VADDPS 64(SI), Z15, Z15
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	VADDPS (DI), Z2, Z2
+	VADDPS 64(DI), Z3, Z3
+	VADDPS (DI), Z4, Z4
+	VADDPS 64(DI), Z5, Z5
+	VADDPS (DI), Z6, Z6
+	VADDPS 64(DI), Z7, Z7
+	VADDPS (DI), Z8, Z8
+	VADDPS 64(DI), Z9, Z9
+	VADDPS (DI), Z10, Z10
+	VADDPS 64(DI), Z11, Z11
+	VADDPS (DI), Z12, Z12
+	VADDPS 64(DI), Z13, Z13
+	VADDPS (DI), Z14, Z14
+	VADDPS 64(DI), Z15, Z15
 
 nobias:
 	// clip != nil: acc = min(max(acc, clip[0]), clip[1]), NaN kept
-	MOVQ         clip+72(FP), SI
-	TESTQ        SI, SI
+	MOVQ         clip+72(FP), DI
+	TESTQ        DI, DI
 	JZ           put
-	VBROADCASTSS (SI), Z16
-	VBROADCASTSS 4(SI), Z17
+	VBROADCASTSS (DI), Z16
+	VBROADCASTSS 4(DI), Z17
 	VMAXPS       Z16, Z0, Z18
 	VMINPS       Z17, Z18, Z18
 	VCMPPS       $0x03, Z0, Z0, K1
@@ -25734,6 +26630,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Z0, (SI)
 	VMOVUPS Z1, 64(SI)
@@ -25758,17 +26656,61 @@ put:
 	ADDQ    CX, SI
 	VMOVUPS Z14, (SI)
 	VMOVUPS Z15, 64(SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS       Y0, (AX)
+	VEXTRACTF64X4 $0x01, Z0, (AX)(CX*1)
+	VMOVUPS       Y1, (AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z1, (AX)(SI*1)
+	VMOVUPS       Y2, 32(AX)
+	VEXTRACTF64X4 $0x01, Z2, 32(AX)(CX*1)
+	VMOVUPS       Y3, 32(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z3, 32(AX)(SI*1)
+	VMOVUPS       Y4, 64(AX)
+	VEXTRACTF64X4 $0x01, Z4, 64(AX)(CX*1)
+	VMOVUPS       Y5, 64(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z5, 64(AX)(SI*1)
+	VMOVUPS       Y6, 96(AX)
+	VEXTRACTF64X4 $0x01, Z6, 96(AX)(CX*1)
+	VMOVUPS       Y7, 96(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z7, 96(AX)(SI*1)
+	VMOVUPS       Y8, 128(AX)
+	VEXTRACTF64X4 $0x01, Z8, 128(AX)(CX*1)
+	VMOVUPS       Y9, 128(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z9, 128(AX)(SI*1)
+	VMOVUPS       Y10, 160(AX)
+	VEXTRACTF64X4 $0x01, Z10, 160(AX)(CX*1)
+	VMOVUPS       Y11, 160(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z11, 160(AX)(SI*1)
+	VMOVUPS       Y12, 192(AX)
+	VEXTRACTF64X4 $0x01, Z12, 192(AX)(CX*1)
+	VMOVUPS       Y13, 192(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z13, 192(AX)(SI*1)
+	VMOVUPS       Y14, 224(AX)
+	VEXTRACTF64X4 $0x01, Z14, 224(AX)(CX*1)
+	VMOVUPS       Y15, 224(AX)(CX*2)
+	VEXTRACTF64X4 $0x01, Z15, 224(AX)(SI*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x08, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x20, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000100, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x20, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -25907,8 +26849,16 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Z0, Z0
+	JMP    nocc
+
+ccblk:
+	VMOVUPS      (AX), Y1
+	VINSERTF64X4 $0x01, (AX)(CX*1), Z1, Z1
+	VADDPS       Z1, Z0, Z0
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -25931,19 +26881,35 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Z0, (SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS       Y0, (AX)
+	VEXTRACTF64X4 $0x01, Z0, (AX)(CX*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x01, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x04, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000020, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x04, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -26092,10 +27058,21 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Z0, Z0
 	ADDQ   CX, SI
 	VADDPS (SI), Z1, Z1
+	JMP    nocc
+
+ccblk:
+	VMOVUPS      (AX), Y2
+	VINSERTF64X4 $0x01, (AX)(CX*1), Z2, Z2
+	VADDPS       Z2, Z0, Z0
+	VMOVUPS      32(AX), Y2
+	VINSERTF64X4 $0x01, 32(AX)(CX*1), Z2, Z2
+	VADDPS       Z2, Z1, Z1
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -26123,21 +27100,39 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Z0, (SI)
 	ADDQ    CX, SI
 	VMOVUPS Z1, (SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS       Y0, (AX)
+	VEXTRACTF64X4 $0x01, Z0, (AX)(CX*1)
+	VMOVUPS       Y1, 32(AX)
+	VEXTRACTF64X4 $0x01, Z1, 32(AX)(CX*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x02, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x08, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000040, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x08, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -26296,12 +27291,26 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Z0, Z0
 	ADDQ   CX, SI
 	VADDPS (SI), Z1, Z1
 	ADDQ   CX, SI
 	VADDPS (SI), Z2, Z2
+	JMP    nocc
+
+ccblk:
+	VMOVUPS      (AX), Y3
+	VINSERTF64X4 $0x01, (AX)(CX*1), Z3, Z3
+	VADDPS       Z3, Z0, Z0
+	VMOVUPS      32(AX), Y3
+	VINSERTF64X4 $0x01, 32(AX)(CX*1), Z3, Z3
+	VADDPS       Z3, Z1, Z1
+	VMOVUPS      64(AX), Y3
+	VINSERTF64X4 $0x01, 64(AX)(CX*1), Z3, Z3
+	VADDPS       Z3, Z2, Z2
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -26334,23 +27343,43 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Z0, (SI)
 	ADDQ    CX, SI
 	VMOVUPS Z1, (SI)
 	ADDQ    CX, SI
 	VMOVUPS Z2, (SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS       Y0, (AX)
+	VEXTRACTF64X4 $0x01, Z0, (AX)(CX*1)
+	VMOVUPS       Y1, 32(AX)
+	VEXTRACTF64X4 $0x01, Z1, 32(AX)(CX*1)
+	VMOVUPS       Y2, 64(AX)
+	VEXTRACTF64X4 $0x01, Z2, 64(AX)(CX*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x03, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x0c, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000060, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x0c, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -26519,6 +27548,8 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Z0, Z0
 	ADDQ   CX, SI
@@ -26527,6 +27558,21 @@ store:
 	VADDPS (SI), Z2, Z2
 	ADDQ   CX, SI
 	VADDPS (SI), Z3, Z3
+	JMP    nocc
+
+ccblk:
+	VMOVUPS      (AX), Y4
+	VINSERTF64X4 $0x01, (AX)(CX*1), Z4, Z4
+	VADDPS       Z4, Z0, Z0
+	VMOVUPS      32(AX), Y4
+	VINSERTF64X4 $0x01, 32(AX)(CX*1), Z4, Z4
+	VADDPS       Z4, Z1, Z1
+	VMOVUPS      64(AX), Y4
+	VINSERTF64X4 $0x01, 64(AX)(CX*1), Z4, Z4
+	VADDPS       Z4, Z2, Z2
+	VMOVUPS      96(AX), Y4
+	VINSERTF64X4 $0x01, 96(AX)(CX*1), Z4, Z4
+	VADDPS       Z4, Z3, Z3
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -26564,6 +27610,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Z0, (SI)
 	ADDQ    CX, SI
@@ -26572,17 +27620,37 @@ put:
 	VMOVUPS Z2, (SI)
 	ADDQ    CX, SI
 	VMOVUPS Z3, (SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS       Y0, (AX)
+	VEXTRACTF64X4 $0x01, Z0, (AX)(CX*1)
+	VMOVUPS       Y1, 32(AX)
+	VEXTRACTF64X4 $0x01, Z1, 32(AX)(CX*1)
+	VMOVUPS       Y2, 64(AX)
+	VEXTRACTF64X4 $0x01, Z2, 64(AX)(CX*1)
+	VMOVUPS       Y3, 96(AX)
+	VEXTRACTF64X4 $0x01, Z3, 96(AX)(CX*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x04, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x10, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000080, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x10, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -26761,6 +27829,8 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Z0, Z0
 	ADDQ   CX, SI
@@ -26771,6 +27841,24 @@ store:
 	VADDPS (SI), Z3, Z3
 	ADDQ   CX, SI
 	VADDPS (SI), Z4, Z4
+	JMP    nocc
+
+ccblk:
+	VMOVUPS      (AX), Y5
+	VINSERTF64X4 $0x01, (AX)(CX*1), Z5, Z5
+	VADDPS       Z5, Z0, Z0
+	VMOVUPS      32(AX), Y5
+	VINSERTF64X4 $0x01, 32(AX)(CX*1), Z5, Z5
+	VADDPS       Z5, Z1, Z1
+	VMOVUPS      64(AX), Y5
+	VINSERTF64X4 $0x01, 64(AX)(CX*1), Z5, Z5
+	VADDPS       Z5, Z2, Z2
+	VMOVUPS      96(AX), Y5
+	VINSERTF64X4 $0x01, 96(AX)(CX*1), Z5, Z5
+	VADDPS       Z5, Z3, Z3
+	VMOVUPS      128(AX), Y5
+	VINSERTF64X4 $0x01, 128(AX)(CX*1), Z5, Z5
+	VADDPS       Z5, Z4, Z4
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -26813,6 +27901,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Z0, (SI)
 	ADDQ    CX, SI
@@ -26823,17 +27913,39 @@ put:
 	VMOVUPS Z3, (SI)
 	ADDQ    CX, SI
 	VMOVUPS Z4, (SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS       Y0, (AX)
+	VEXTRACTF64X4 $0x01, Z0, (AX)(CX*1)
+	VMOVUPS       Y1, 32(AX)
+	VEXTRACTF64X4 $0x01, Z1, 32(AX)(CX*1)
+	VMOVUPS       Y2, 64(AX)
+	VEXTRACTF64X4 $0x01, Z2, 64(AX)(CX*1)
+	VMOVUPS       Y3, 96(AX)
+	VEXTRACTF64X4 $0x01, Z3, 96(AX)(CX*1)
+	VMOVUPS       Y4, 128(AX)
+	VEXTRACTF64X4 $0x01, Z4, 128(AX)(CX*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x05, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x14, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x000000a0, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x14, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -27022,6 +28134,8 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Z0, Z0
 	ADDQ   CX, SI
@@ -27034,6 +28148,27 @@ store:
 	VADDPS (SI), Z4, Z4
 	ADDQ   CX, SI
 	VADDPS (SI), Z5, Z5
+	JMP    nocc
+
+ccblk:
+	VMOVUPS      (AX), Y6
+	VINSERTF64X4 $0x01, (AX)(CX*1), Z6, Z6
+	VADDPS       Z6, Z0, Z0
+	VMOVUPS      32(AX), Y6
+	VINSERTF64X4 $0x01, 32(AX)(CX*1), Z6, Z6
+	VADDPS       Z6, Z1, Z1
+	VMOVUPS      64(AX), Y6
+	VINSERTF64X4 $0x01, 64(AX)(CX*1), Z6, Z6
+	VADDPS       Z6, Z2, Z2
+	VMOVUPS      96(AX), Y6
+	VINSERTF64X4 $0x01, 96(AX)(CX*1), Z6, Z6
+	VADDPS       Z6, Z3, Z3
+	VMOVUPS      128(AX), Y6
+	VINSERTF64X4 $0x01, 128(AX)(CX*1), Z6, Z6
+	VADDPS       Z6, Z4, Z4
+	VMOVUPS      160(AX), Y6
+	VINSERTF64X4 $0x01, 160(AX)(CX*1), Z6, Z6
+	VADDPS       Z6, Z5, Z5
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -27081,6 +28216,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Z0, (SI)
 	ADDQ    CX, SI
@@ -27093,17 +28230,41 @@ put:
 	VMOVUPS Z4, (SI)
 	ADDQ    CX, SI
 	VMOVUPS Z5, (SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS       Y0, (AX)
+	VEXTRACTF64X4 $0x01, Z0, (AX)(CX*1)
+	VMOVUPS       Y1, 32(AX)
+	VEXTRACTF64X4 $0x01, Z1, 32(AX)(CX*1)
+	VMOVUPS       Y2, 64(AX)
+	VEXTRACTF64X4 $0x01, Z2, 64(AX)(CX*1)
+	VMOVUPS       Y3, 96(AX)
+	VEXTRACTF64X4 $0x01, Z3, 96(AX)(CX*1)
+	VMOVUPS       Y4, 128(AX)
+	VEXTRACTF64X4 $0x01, Z4, 128(AX)(CX*1)
+	VMOVUPS       Y5, 160(AX)
+	VEXTRACTF64X4 $0x01, Z5, 160(AX)(CX*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x06, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x18, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x000000c0, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x18, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -27302,6 +28463,8 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Z0, Z0
 	ADDQ   CX, SI
@@ -27316,6 +28479,30 @@ store:
 	VADDPS (SI), Z5, Z5
 	ADDQ   CX, SI
 	VADDPS (SI), Z6, Z6
+	JMP    nocc
+
+ccblk:
+	VMOVUPS      (AX), Y7
+	VINSERTF64X4 $0x01, (AX)(CX*1), Z7, Z7
+	VADDPS       Z7, Z0, Z0
+	VMOVUPS      32(AX), Y7
+	VINSERTF64X4 $0x01, 32(AX)(CX*1), Z7, Z7
+	VADDPS       Z7, Z1, Z1
+	VMOVUPS      64(AX), Y7
+	VINSERTF64X4 $0x01, 64(AX)(CX*1), Z7, Z7
+	VADDPS       Z7, Z2, Z2
+	VMOVUPS      96(AX), Y7
+	VINSERTF64X4 $0x01, 96(AX)(CX*1), Z7, Z7
+	VADDPS       Z7, Z3, Z3
+	VMOVUPS      128(AX), Y7
+	VINSERTF64X4 $0x01, 128(AX)(CX*1), Z7, Z7
+	VADDPS       Z7, Z4, Z4
+	VMOVUPS      160(AX), Y7
+	VINSERTF64X4 $0x01, 160(AX)(CX*1), Z7, Z7
+	VADDPS       Z7, Z5, Z5
+	VMOVUPS      192(AX), Y7
+	VINSERTF64X4 $0x01, 192(AX)(CX*1), Z7, Z7
+	VADDPS       Z7, Z6, Z6
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -27368,6 +28555,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Z0, (SI)
 	ADDQ    CX, SI
@@ -27382,17 +28571,43 @@ put:
 	VMOVUPS Z5, (SI)
 	ADDQ    CX, SI
 	VMOVUPS Z6, (SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS       Y0, (AX)
+	VEXTRACTF64X4 $0x01, Z0, (AX)(CX*1)
+	VMOVUPS       Y1, 32(AX)
+	VEXTRACTF64X4 $0x01, Z1, 32(AX)(CX*1)
+	VMOVUPS       Y2, 64(AX)
+	VEXTRACTF64X4 $0x01, Z2, 64(AX)(CX*1)
+	VMOVUPS       Y3, 96(AX)
+	VEXTRACTF64X4 $0x01, Z3, 96(AX)(CX*1)
+	VMOVUPS       Y4, 128(AX)
+	VEXTRACTF64X4 $0x01, Z4, 128(AX)(CX*1)
+	VMOVUPS       Y5, 160(AX)
+	VEXTRACTF64X4 $0x01, Z5, 160(AX)(CX*1)
+	VMOVUPS       Y6, 192(AX)
+	VEXTRACTF64X4 $0x01, Z6, 192(AX)(CX*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x07, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x1c, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x000000e0, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x1c, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER
@@ -27601,6 +28816,8 @@ store:
 	// flags&1: acc += C
 	TESTQ  $0x00000001, DX
 	JZ     nocc
+	TESTQ  $0x00000008, DX
+	JNZ    ccblk
 	MOVQ   AX, SI
 	VADDPS (SI), Z0, Z0
 	ADDQ   CX, SI
@@ -27617,6 +28834,33 @@ store:
 	VADDPS (SI), Z6, Z6
 	ADDQ   CX, SI
 	VADDPS (SI), Z7, Z7
+	JMP    nocc
+
+ccblk:
+	VMOVUPS      (AX), Y8
+	VINSERTF64X4 $0x01, (AX)(CX*1), Z8, Z8
+	VADDPS       Z8, Z0, Z0
+	VMOVUPS      32(AX), Y8
+	VINSERTF64X4 $0x01, 32(AX)(CX*1), Z8, Z8
+	VADDPS       Z8, Z1, Z1
+	VMOVUPS      64(AX), Y8
+	VINSERTF64X4 $0x01, 64(AX)(CX*1), Z8, Z8
+	VADDPS       Z8, Z2, Z2
+	VMOVUPS      96(AX), Y8
+	VINSERTF64X4 $0x01, 96(AX)(CX*1), Z8, Z8
+	VADDPS       Z8, Z3, Z3
+	VMOVUPS      128(AX), Y8
+	VINSERTF64X4 $0x01, 128(AX)(CX*1), Z8, Z8
+	VADDPS       Z8, Z4, Z4
+	VMOVUPS      160(AX), Y8
+	VINSERTF64X4 $0x01, 160(AX)(CX*1), Z8, Z8
+	VADDPS       Z8, Z5, Z5
+	VMOVUPS      192(AX), Y8
+	VINSERTF64X4 $0x01, 192(AX)(CX*1), Z8, Z8
+	VADDPS       Z8, Z6, Z6
+	VMOVUPS      224(AX), Y8
+	VINSERTF64X4 $0x01, 224(AX)(CX*1), Z8, Z8
+	VADDPS       Z8, Z7, Z7
 
 nocc:
 	// bias != nil: acc[i][j] += bias[j]
@@ -27674,6 +28918,8 @@ nobias:
 
 put:
 	// C = acc
+	TESTQ   $0x00000008, DX
+	JNZ     putblk
 	MOVQ    AX, SI
 	VMOVUPS Z0, (SI)
 	ADDQ    CX, SI
@@ -27690,17 +28936,45 @@ put:
 	VMOVUPS Z6, (SI)
 	ADDQ    CX, SI
 	VMOVUPS Z7, (SI)
+	JMP     stored
 
-	// the next tile: r more pixels and rows of C, no fetching
+putblk:
+	VMOVUPS       Y0, (AX)
+	VEXTRACTF64X4 $0x01, Z0, (AX)(CX*1)
+	VMOVUPS       Y1, 32(AX)
+	VEXTRACTF64X4 $0x01, Z1, 32(AX)(CX*1)
+	VMOVUPS       Y2, 64(AX)
+	VEXTRACTF64X4 $0x01, Z2, 64(AX)(CX*1)
+	VMOVUPS       Y3, 96(AX)
+	VEXTRACTF64X4 $0x01, Z3, 96(AX)(CX*1)
+	VMOVUPS       Y4, 128(AX)
+	VEXTRACTF64X4 $0x01, Z4, 128(AX)(CX*1)
+	VMOVUPS       Y5, 160(AX)
+	VEXTRACTF64X4 $0x01, Z5, 160(AX)(CX*1)
+	VMOVUPS       Y6, 192(AX)
+	VEXTRACTF64X4 $0x01, Z6, 192(AX)(CX*1)
+	VMOVUPS       Y7, 224(AX)
+	VEXTRACTF64X4 $0x01, Z7, 224(AX)(CX*1)
+
+stored:
+	// the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching
+	TESTQ  $0x00000008, DX
+	JNZ    nextblk
 	IMUL3Q $0x08, CX, CX
 	ADDQ   CX, AX
-	MOVQ   AX, 8(SP)
-	ADDQ   $0x20, BX
-	MOVQ   BX, (SP)
-	ANDQ   $-3, DX
-	MOVQ   DX, 24(SP)
-	DECQ   16(SP)
-	JNZ    tile
+	JMP    next
+
+nextblk:
+	ADDQ $0x00000100, AX
+
+next:
+	MOVQ AX, 8(SP)
+	ADDQ $0x20, BX
+	MOVQ BX, (SP)
+	ANDQ $-3, DX
+	MOVQ DX, 24(SP)
+	DECQ 16(SP)
+	JNZ  tile
 
 done:
 	VZEROUPPER

@@ -2055,13 +2055,38 @@ func packRowsAffine(s isa, nv int) {
 // vectors, the registers after it free): with flags&1 add the tile of C
 // at c (rows ldc bytes apart), add the bias param's vectors when it is
 // not nil, clip by the clip param (clipParam), and store the tile at c.
-func tileStore(s isa, acc [][]reg.VecPhysical, c, ldc, flags reg.Register) {
+// With blk, flags&8 (pixBlk8) lays C out in blocks of 8 channels instead:
+// row i's channels j at c + 32i + (j/8)·ldc bytes (tileBlocks).
+func tileStore(s isa, acc [][]reg.VecPhysical, c, ldc, flags reg.Register, blk bool) {
+	var l3 reg.GPVirtual // 3·ldc, a zmm's second block pair's second block
+	if blk && s.lanes == 16 && len(acc[0]) > 1 {
+		l3 = GP64()
+		IMUL3Q(U8(3), ldc, l3)
+	}
 	Comment("flags&1: acc += C")
 	TESTQ(U32(1), flags)
 	JZ(LabelRef("nocc"))
+	if blk {
+		TESTQ(U32(8), flags)
+		JNZ(LabelRef("ccblk"))
+	}
 	p := GP64()
 	MOVQ(c, p)
 	tileRows(s, acc, p, ldc, addRow)
+	if blk {
+		JMP(LabelRef("nocc"))
+		Label("ccblk")
+		t := s.regs[len(acc)*len(acc[0])]
+		tileBlocks(s, acc, c, ldc, l3, func(lo, hi Mem, a reg.VecPhysical) {
+			if hi == (Mem{}) {
+				VADDPS(lo, a, a)
+				return
+			}
+			VMOVUPS(lo, t.AsY())
+			VINSERTF64X4(U8(1), hi, t, t)
+			VADDPS(t, a, a)
+		})
+	}
 	Label("nocc")
 	Comment("bias != nil: acc[i][j] += bias[j]")
 	bp := Load(Param("bias"), GP64())
@@ -2075,9 +2100,49 @@ func tileStore(s isa, acc [][]reg.VecPhysical, c, ldc, flags reg.Register) {
 	Label("nobias")
 	clipParam(s, acc, s.regs[len(acc)*len(acc[0]):], "put")
 	Comment("C = acc")
+	if blk {
+		TESTQ(U32(8), flags)
+		JNZ(LabelRef("putblk"))
+	}
 	q := GP64()
 	MOVQ(c, q)
 	tileRows(s, acc, q, ldc, func(m Mem, a, _ reg.VecPhysical) { VMOVUPS(a, m) })
+	if blk {
+		JMP(LabelRef("stored"))
+		Label("putblk")
+		tileBlocks(s, acc, c, ldc, l3, func(lo, hi Mem, a reg.VecPhysical) {
+			if hi == (Mem{}) {
+				VMOVUPS(a, lo)
+				return
+			}
+			VMOVUPS(a.AsY(), lo)
+			VEXTRACTF64X4(U8(1), a, hi)
+		})
+		Label("stored")
+	}
+}
+
+// tileBlocks emits op for each vector of each row of a tile whose C lies
+// in blocks of 8 channels ldc bytes apart, row i 32 bytes on from row
+// i-1: op(lo, hi, acc[i][v]) with lo and hi the places of the vector's
+// two blocks on AVX-512 (l3 = 3·ldc where a row has two vectors), lo
+// alone (hi the zero Mem) on AVX2, whose vectors are a block each.
+func tileBlocks(s isa, acc [][]reg.VecPhysical, c, ldc, l3 reg.Register, op func(lo, hi Mem, a reg.VecPhysical)) {
+	for i := range acc {
+		d := 32 * i
+		for v, a := range acc[i] {
+			switch {
+			case s.lanes == 8 && v == 0:
+				op(Mem{Base: c, Disp: d}, Mem{}, a)
+			case s.lanes == 8:
+				op(Mem{Base: c, Index: ldc, Scale: 1, Disp: d}, Mem{}, a)
+			case v == 0:
+				op(Mem{Base: c, Disp: d}, Mem{Base: c, Index: ldc, Scale: 1, Disp: d}, a)
+			default:
+				op(Mem{Base: c, Index: ldc, Scale: 2, Disp: d}, Mem{Base: c, Index: l3, Scale: 1, Disp: d}, a)
+			}
+		}
+	}
 }
 
 // tileEpilogueDoc ends the Go loop in the docs of pixKernel's and
@@ -2193,7 +2258,7 @@ func pixRowKernel(s isa, r, sw int) {
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc)
 	flags := Load(Param("flags"), GP64())
-	tileStore(s, acc, c, ldc, flags)
+	tileStore(s, acc, c, ldc, flags, false)
 	Comment("the next tile: r pixels on along the row, r more rows of C")
 	IMUL3Q(U8(uint8(r)), ldc, ldc)
 	ADDQ(ldc, c)
@@ -2240,7 +2305,8 @@ func pixKernel(s isa, r, nv, wld int) {
 		"",
 		"With flags&2 the first tile also fetches the k steps of weights after w into the cache;",
 		"with flags&4 instead each tile fetches the next (flags>>8)&0xfff lines of them, a line",
-		"every two steps, the first tile from line flags>>20 on.",
+		"every two steps, the first tile from line flags>>20 on. With flags&8 C lies in blocks",
+		"of 8 channels ldc values apart: c[(j/8)*ldc+i*8+j%8] where the loop reads and writes c[i*ldc+j].",
 	)...)
 	// The tile loop's state lives in the frame: the pixel offsets and C of
 	// the next tile, the tiles left and the flags (the fetch bit cleared
@@ -2382,10 +2448,16 @@ func pixKernel(s isa, r, nv, wld int) {
 	SHLQ(U8(2), ldc)
 	flags := GP64()
 	MOVQ(lfl, flags)
-	tileStore(s, acc, c, ldc, flags)
-	Comment("the next tile: r more pixels and rows of C, no fetching")
+	tileStore(s, acc, c, ldc, flags, true)
+	Comment("the next tile: r more pixels and rows of C (flags&8: r·8 values), no fetching")
+	TESTQ(U32(8), flags)
+	JNZ(LabelRef("nextblk"))
 	IMUL3Q(U8(uint8(r)), ldc, ldc)
 	ADDQ(ldc, c)
+	JMP(LabelRef("next"))
+	Label("nextblk")
+	ADDQ(U32(32*r), c)
+	Label("next")
 	MOVQ(c, lc)
 	ADDQ(U8(uint8(4*r)), pix)
 	MOVQ(pix, lpix)
