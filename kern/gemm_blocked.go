@@ -1108,6 +1108,10 @@ func (bl *blocked) conv(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusi
 		// batch 8)
 		bl.convWinograd(env, g, x, w, b, y, f)
 	case pathPix:
+		if g.N > 1 && pixImagesAsPixels(g, f) {
+			bl.imagesAsPixels(env, g, x, w, b, y, f)
+			return
+		}
 		if g.N > 1 {
 			bl.perImage(env, g, x, w, b, y, f, (*blocked).convPix)
 			return
@@ -1168,6 +1172,42 @@ func (bl *blocked) perImage(env *Env, g *ConvGeom, x, w, b, y []float32, f *Conv
 		}
 		path(bl, env, &ic.g, x[n*in:(n+1)*in], w, b, y[n*out:(n+1)*out], f1)
 	}
+}
+
+// pixImagesAsPixels reports whether the pixel tiles compute g's images
+// as one image of all their pixels (imagesAsPixels): an ungrouped 1×1
+// window at stride 1, unpadded, without a prologue, x and y pixel-major
+// (f.PixIn and f.PixOut) or planes of one pixel, which are the same. A
+// pixel's output is then the same sum whichever image it is counted in,
+// and y's and Z's rows lie as they would.
+func pixImagesAsPixels(g *ConvGeom, f *ConvFusion) bool {
+	pixels := f != nil && f.PixIn && f.PixOut || g.H*g.W == 1 && g.OH*g.OW == 1
+	return pixels && !f.hasPre() && g.Group == 1 && g.KH*g.KW == 1 && g.SH*g.SW == 1 &&
+		g.PadT+g.PadB+g.PadL+g.PadR == 0
+}
+
+// imagesAsPixels runs convPix on g's N images as one image of N·H rows
+// (pixImagesAsPixels), pixel-major: the tiles run on across images, so a
+// block of weights in L1 serves every image's pixels, where image by
+// image (perImage) each image read it again, and a plane of 49 pixels was
+// 7 tiles of 7. A batched tail's squeeze-excitation layers ([N, C, 1, 1])
+// were N tiles of one pixel, each reading all the weights: at batch 8,
+// one thread, in the network, RegNet-Y 800MF's four 445 → 163 µs,
+// MobileNetV3-Large's 166-261 → 56-106 µs each, EfficientNet-B0's 77-98
+// → 26-29.
+func (bl *blocked) imagesAsPixels(env *Env, g *ConvGeom, x, w, b, y []float32, f *ConvFusion) {
+	ic := bl.images.Get(hintOf(env))
+	defer func() {
+		*ic = imageCall{} // no tensors kept between calls
+		bl.images.Put(hintOf(env), ic)
+	}()
+	ic.g = *g
+	ic.g.N, ic.g.H, ic.g.OH = 1, g.N*g.H, g.N*g.OH
+	if f != nil {
+		ic.f = *f
+	}
+	ic.f.PixIn, ic.f.PixOut = true, true
+	bl.convPix(env, &ic.g, x, w, b, y, &ic.f)
 }
 
 // seqOffsets returns the offsets of the steps of a packed panel k steps of

@@ -140,3 +140,68 @@ func TestConvPixLayout(t *testing.T) {
 		}
 	}
 }
+
+// TestImagesAsPixels checks that the pixel tiles' convolutions that run a
+// batch as one image of all its pixels (imagesAsPixels: 1×1 layers read
+// and written pixel-major, and squeeze-excitation layers on [N, C, 1, 1]
+// planes) compute what the tier computes image by image, bit for bit:
+// several images, odd channel counts, bias, residual and activations, one
+// and two workers.
+func TestImagesAsPixels(t *testing.T) {
+	type tc struct{ n, c, m, h, w int }
+	// (at most 63 channels in on one pixel, which one image alone takes
+	// on the pixel tiles too, not as a matrix-vector product: gemvOK)
+	cases := []tc{{5, 40, 196, 1, 1}, {7, 37, 45, 1, 1}, {3, 40, 72, 7, 7}, {2, 24, 136, 4, 3}}
+	acts := []Activation{{}, {Kind: ActRelu}, {Kind: ActSilu}}
+	took := map[string]bool{}
+	for ci, c := range cases {
+		g := ConvGeom{N: c.n, C: c.c, H: c.h, W: c.w, M: c.m, KH: 1, KW: 1, OH: c.h, OW: c.w,
+			SH: 1, SW: 1, DH: 1, DW: 1, Group: 1}
+		seed := uint64(300 + ci)
+		x := kerntest.Rand(seed, c.n*c.c*c.h*c.w)
+		w := kerntest.Rand(seed+1, c.m*c.c)
+		b := kerntest.Rand(seed+2, c.m)
+		z := kerntest.Rand(seed+3, c.n*c.m*c.h*c.w)
+		for ai, act := range acts {
+			f := ConvFusion{Act: act, PixIn: c.h*c.w > 1, PixOut: c.h*c.w > 1}
+			if ai == 1 {
+				f.Residual = z
+			}
+			for _, k := range testTiers() {
+				if k.spec == nil || len(k.spec.Pix) == 0 || k.ConvPath == nil || k.ConvPath(&g, false) != "pixel tiles, pixel-major" {
+					continue
+				}
+				if in, out := k.ConvPixLayout(&g, false); f.PixIn && (!in || !out) {
+					continue
+				}
+				g1 := g
+				g1.N = 1
+				if k.ConvPath(&g1, false) != k.ConvPath(&g, false) {
+					t.Fatalf("%s, case %+v: one image takes %q", k.Name, c, k.ConvPath(&g1, false))
+				}
+				for _, workers := range []int{1, 2} {
+					what := fmt.Sprintf("%s, %d workers, case %+v, activation %d", k.Name, workers, c, ai)
+					got := make([]float32, c.n*c.m*c.h*c.w)
+					k.Conv(testEnv(k, workers), &g, x, w, b, got, &f)
+					// image by image
+					want := make([]float32, len(got))
+					f1 := f
+					in, out := c.c*c.h*c.w, c.m*c.h*c.w
+					for i := range c.n {
+						if f.Residual != nil {
+							f1.Residual = z[i*out : (i+1)*out]
+						}
+						k.Conv(testEnv(k, workers), &g1, x[i*in:(i+1)*in], w, b, want[i*out:(i+1)*out], &f1)
+					}
+					kerntest.SameBits(t, what, got, want)
+					took[k.Name] = true
+				}
+			}
+		}
+	}
+	for _, k := range testTiers() {
+		if k.spec != nil && len(k.spec.Pix) > 0 && k.spec.PixMajor && !took[k.Name] {
+			t.Errorf("tier %s, with pixel kernels, ran no case", k.Name)
+		}
+	}
+}
