@@ -65,7 +65,10 @@ func (bl *blocked) groupRowsPays(p *DwBlock, workers int) bool {
 // groupRowsPix reports whether convGroupRows runs p's expansion on the
 // pixel tiles, straight into the grouped layer's blocked copy
 // (groupRowsTask.rangeBlocked), given its weights as packDwBlock (packPix)
-// packs them: the expansion's output channels are whole vectors of the
+// packs them: on a tier with GroupRowsPix (AVX-512's; AVX2's r×16 tiles
+// measured no faster: RegNet-Y's first block alone, one worker, hot
+// 1169-1175 → 1126-1202 µs, cold 1251-1349 → 1320-1357), where the
+// expansion's output channels are whole vectors of the
 // tier's pixel kernels (PixWidth, or half of it with PixHalf), its
 // activation one the kernels apply (none, Relu, a Clip: kernelClip), and
 // its depth at most groupRowsPixDepth.
@@ -83,7 +86,7 @@ func (bl *blocked) groupRowsPix(p *DwBlock) bool {
 		half /= 2
 	}
 	_, clips := kernelClip(p.ActE)
-	return len(bl.Pix) > 0 && bl.PixWidth%8 == 0 && half%8 == 0 && ge.M%half == 0 &&
+	return bl.GroupRowsPix && len(bl.Pix) > 0 && bl.PixWidth%8 == 0 && half%8 == 0 && ge.M%half == 0 &&
 		ge.C <= groupRowsPixDepth && (clips || p.ActE.Kind == ActNone)
 }
 

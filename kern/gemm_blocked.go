@@ -200,6 +200,10 @@ type BlockedSpec struct {
 	// and depthwise output one band of DwRows keeps; 0 means 3/4 of
 	// DwBlockL2 (see dwRowsBand).
 	DwRowsBand int
+	// GroupRowsPix runs the expansion of a grouped block in bands of rows
+	// on the pixel tiles, straight into the grouped layer's blocked copy,
+	// where groupRowsPix takes it.
+	GroupRowsPix bool
 	// MaxPool3s2 and AvgPool2s2, when not nil, are the pooling row
 	// kernels (see Tier.MaxPool3s2): dst[j] for j < n, n a multiple of
 	// 8, reading the rows [0:2n+1] or [0:2n].

@@ -71,6 +71,9 @@ var avx512Spec = withWidthFree(BlockedSpec{
 	PixGrouped:         true,
 	DwBlockMinPixels:   56 * 56,
 	DwBlockL2:          coreL2(),
+	// RegNet's first grouped block expands into 8-channel blocks on the
+	// pixel tiles (groupRowsPix): 1139-1147 → 1052-1058 µs alone, hot.
+	GroupRowsPix: true,
 
 	Lanes:  16,
 	Affine: amd64.AffineAVX512,
