@@ -1181,13 +1181,15 @@ func (bl *blocked) perImage(env *Env, g *ConvGeom, x, w, b, y []float32, f *Conv
 // pixImagesAsPixels reports whether the pixel tiles compute g's images
 // as one image of all their pixels (imagesAsPixels): an ungrouped 1×1
 // window at stride 1, unpadded, without a prologue, x and y pixel-major
-// (f.PixIn and f.PixOut) or planes of one pixel, which are the same. A
+// (f.PixIn and f.PixOut) or planes of one pixel, which are the same, and
+// the batch's offsets within int32 (the kernels' pixel offsets). A
 // pixel's output is then the same sum whichever image it is counted in,
 // and y's and Z's rows lie as they would.
 func pixImagesAsPixels(g *ConvGeom, f *ConvFusion) bool {
 	pixels := f != nil && f.PixIn && f.PixOut || g.H*g.W == 1 && g.OH*g.OW == 1
 	return pixels && !f.hasPre() && g.Group == 1 && g.KH*g.KW == 1 && g.SH*g.SW == 1 &&
-		g.PadT+g.PadB+g.PadL+g.PadR == 0
+		g.PadT+g.PadB+g.PadL+g.PadR == 0 &&
+		int64(g.N)*int64(g.H)*int64(g.W)*int64(max(g.C, g.M)) < math.MaxInt32
 }
 
 // imagesAsPixels runs convPix on g's N images as one image of N·H rows
