@@ -206,11 +206,9 @@ func (t *groupRowsTask) RangeTaker(lo, hi, taker int) {
 		xs := t.x[n*ge.C*hw : (n+1)*ge.C*hw]
 		base, top := 0, 0
 		for b := run * t.bands / t.runs; b < (run+1)*t.bands/t.runs; b++ {
-			oh0, oh1 := b*gd.OH/t.bands, (b+1)*gd.OH/t.bands
 			// the band reads the padded input's rows [r0, r1), the
 			// image's [ia, ib)
-			r0 := oh0 * gd.SH
-			r1 := min((oh1-1)*gd.SH+(gd.KH-1)*gd.DH+1, gd.H+gd.PadT+gd.PadB)
+			r0, r1 := bandInput(gd, b, t.bands)
 			ia, ib := max(0, r0-gd.PadT), min(gd.H, r1-gd.PadT)
 			if ib > ia {
 				base, top = t.expand(e, xs, base, top, ia, ib, boffE, bb, packE)
@@ -276,9 +274,7 @@ func (t *groupRowsTask) rangeBlocked(lo, hi, taker int) {
 		xs := t.x[n*ge.C*hw : (n+1)*ge.C*hw]
 		m0, m1 := 0, 0 // eb holds the padded rows [m0, m1) from its top
 		for b := run * t.bands / t.runs; b < (run+1)*t.bands/t.runs; b++ {
-			oh0, oh1 := b*gd.OH/t.bands, (b+1)*gd.OH/t.bands
-			r0 := oh0 * gd.SH
-			r1 := min((oh1-1)*gd.SH+(gd.KH-1)*gd.DH+1, gd.H+gd.PadT+gd.PadB)
+			r0, r1 := bandInput(gd, b, t.bands)
 			from := r0
 			if m0 <= r0 && r0 < m1 {
 				// rows [r0, m1) made by the last band: to the top

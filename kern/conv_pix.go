@@ -1095,6 +1095,14 @@ func pixBands(g *ConvGeom, workers int) int {
 // convolution's padded input at least holds for pixBands.
 const pixBandCopyRatio = 2
 
+// bandInput returns the rows [r0, r1) of the padded input that band b
+// of bands bands of g's output rows (rows [b·OH/bands, (b+1)·OH/bands))
+// reads.
+func bandInput(g *ConvGeom, b, bands int) (r0, r1 int) {
+	oh0, oh1 := b*g.OH/bands, (b+1)*g.OH/bands
+	return oh0 * g.SH, min((oh1-1)*g.SH+(g.KH-1)*g.DH+1, g.H+g.PadT+g.PadB)
+}
+
 // bandRows is how many rows of the padded input the tallest of bands
 // bands of g's output rows reads.
 func bandRows(g *ConvGeom, bands int) int {
@@ -1139,9 +1147,7 @@ func (t *pixBandTask) Range(lo, hi int) {
 	for u := lo; u < hi; u++ {
 		b, o := u%bands, u/bands
 		n, grp := o/g.Group, o%g.Group
-		oh0, oh1 := b*g.OH/bands, (b+1)*g.OH/bands
-		r0 := oh0 * g.SH
-		r1 := min((oh1-1)*g.SH+(g.KH-1)*g.DH+1, g.H+g.PadT+g.PadB)
+		r0, r1 := bandInput(g, b, bands)
 		for cb := range cbn {
 			blockRows(bl, xb[cb*t.hr*wq*8:(cb+1)*t.hr*wq*8], t.x, g, n, grp*cg+cb*8, r0, r1, wq)
 		}

@@ -321,16 +321,16 @@ func (b *dwBlockPlan) rows(env *kern.Env, in []*Tensor, y []float32, bias [3][]f
 		}
 		if i == 0 && k.DwRowsPix != nil && k.DwRowsPix(p, workers) {
 			// the expansion on pixel tiles: its weights as PackDwBlock
-			// packs them, or the layers where they are no constant
+			// packs them (where they are no constant, DwRows expands in
+			// place, as below)
 			pw, err := cp.blockPacked(k, in[1])
 			if err != nil {
 				return false, fmt.Errorf("%w (the %s)", err, dwRoles[i])
 			}
-			if pw == nil {
-				return false, nil
+			if pw != nil {
+				p.PE = pw
+				continue
 			}
-			p.PE = pw
-			continue
 		}
 		w, pw, err := cp.weights(k, in[1+2*i])
 		if err != nil {
